@@ -1,0 +1,1 @@
+"""MedLedger clients: the Python SDK and the ``medledger`` command line."""

@@ -1,0 +1,1 @@
+"""Compiled MedLedger contracts (``contracts/build/*.json``) and a loader for them."""

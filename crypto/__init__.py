@@ -1,0 +1,1 @@
+"""MedLedger client-side cryptography: policies, FAME CP-ABE, record envelopes, keys, signing."""

@@ -1,0 +1,1 @@
+"""MedLedger ledger API: chain bindings and relayer, event indexer, key authority, HTTP service."""

@@ -1,0 +1,1 @@
+"""Chain layer: the local node, deployment, typed contract wrappers and the relayer."""

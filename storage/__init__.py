@@ -1,0 +1,1 @@
+"""MedLedger storage: content addressing (CIDs, UnixFS), block stores and the relational index."""
