@@ -7,3 +7,94 @@ class CryptoError(Exception):
 
 class SigningError(CryptoError):
     """A typed-data or Sign-In with Ethereum message is malformed, or its signature is invalid."""
+
+
+# --- record envelope (crypto.envelope, crypto.stream) ---
+
+
+class EnvelopeError(CryptoError):
+    """An envelope header or body is malformed, tampered with, or does not match its key."""
+
+
+class EnvelopeFormatError(EnvelopeError):
+    """A header or body is structurally invalid (bad CBOR, unknown version or scheme, bad size)."""
+
+
+class EnvelopeIntegrityError(EnvelopeError):
+    """An authentication tag failed: the header or body was altered, truncated or swapped."""
+
+
+class EnvelopeAccessDeniedError(EnvelopeError):
+    """The user key's attributes do not satisfy the record's policy."""
+
+
+# --- key serialisation and sealing (crypto.keys) ---
+
+
+class KeyFormatError(CryptoError):
+    """Serialised key material is malformed, of the wrong kind, version or scheme."""
+
+
+class WrongPassphraseError(CryptoError):
+    """The passphrase does not open the encrypted master secret key."""
+
+
+class SealError(CryptoError):
+    """A sealed box is malformed or was tampered with."""
+
+
+class WrongRecipientError(SealError):
+    """A sealed box was addressed to another X25519 public key than the one opening it."""
+
+
+# --- Sign-In with Ethereum (crypto.siwe) ---
+
+
+class SiweError(SigningError):
+    """A Sign-In with Ethereum message is malformed or fails verification.
+
+    ``reason`` is a stable code (``malformed``, ``domain``, ``chain_id``, ``nonce``, ``expired``,
+    ``not_yet_valid``, ``signature``, ``address``) that the API maps onto its JSON error codes.
+    """
+
+    reason = "invalid"
+
+    def __init__(self, message: str, *, line: int | None = None) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+class SiweMalformedError(SiweError):
+    """The message text does not follow the EIP-4361 grammar; ``line`` is the 1-based line."""
+
+    reason = "malformed"
+
+
+class SiweDomainError(SiweError):
+    reason = "domain"
+
+
+class SiweChainIdError(SiweError):
+    reason = "chain_id"
+
+
+class SiweNonceError(SiweError):
+    reason = "nonce"
+
+
+class SiweExpiredError(SiweError):
+    reason = "expired"
+
+
+class SiweNotYetValidError(SiweError):
+    reason = "not_yet_valid"
+
+
+class SiweSignatureError(SiweError):
+    reason = "signature"
+
+
+class SiweAddressError(SiweError):
+    """The signature recovers to another address than the one in the message."""
+
+    reason = "address"
