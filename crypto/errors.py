@@ -9,6 +9,37 @@ class SigningError(CryptoError):
     """A typed-data or Sign-In with Ethereum message is malformed, or its signature is invalid."""
 
 
+# --- policy language and span programs (crypto.policy, crypto.msp) ---
+
+
+class PolicyError(CryptoError):
+    """A policy or attribute string is malformed.
+
+    ``position`` is the 0-based character offset in the text where parsing failed and
+    ``expected`` says what would have been accepted there, so an editor can point at it.
+    """
+
+    def __init__(self, message: str, *, position: int, expected: str) -> None:
+        super().__init__(f"{message} at position {position} (expected {expected})")
+        self.position = position
+        self.expected = expected
+
+
+class PolicyNotSatisfied(CryptoError):  # noqa: N818 - the name the issue and callers use
+    """The key's attributes do not satisfy the ciphertext's policy, so nothing can be decrypted."""
+
+
+# --- FAME CP-ABE and BLS12-381 encodings (crypto.fame, crypto.groups) ---
+
+
+class FameFormatError(CryptoError):
+    """A serialised FAME key or ciphertext has the wrong shape, version or sizes."""
+
+
+class GroupElementError(FameFormatError):
+    """Bytes do not encode a point of the prime-order subgroup (or an element of GT)."""
+
+
 # --- record envelope (crypto.envelope, crypto.stream) ---
 
 
