@@ -17,9 +17,9 @@ from web3 import Web3
 from web3.exceptions import Web3Exception
 
 from ledger_api.chain.errors import (
-    ChainIdMismatch,
-    ConnectionFailed,
-    ContractNotDeployed,
+    ChainConnectionError,
+    ChainIdMismatchError,
+    ContractNotDeployedError,
     RpcError,
 )
 
@@ -35,7 +35,7 @@ def connect(
     being used against another, where the same addresses would hold nothing (or something else).
     """
     if not url.startswith(("http://", "https://")):
-        raise ConnectionFailed(f"only HTTP(S) JSON-RPC URLs are supported, got {url!r}")
+        raise ChainConnectionError(f"only HTTP(S) JSON-RPC URLs are supported, got {url!r}")
     # No silent retries: a resent raw transaction is harmless, but a down node must be reported
     # at once, not after seconds of back-off.
     provider = Web3.HTTPProvider(
@@ -44,7 +44,7 @@ def connect(
     w3 = Web3(provider)
     actual = chain_id(w3)
     if expected_chain_id is not None and actual != expected_chain_id:
-        raise ChainIdMismatch(expected=expected_chain_id, actual=actual)
+        raise ChainIdMismatchError(expected=expected_chain_id, actual=actual)
     return w3
 
 
@@ -61,7 +61,7 @@ def rpc(w3: Web3, method: str, params: Sequence[Any]) -> Any:
     try:
         response = w3.provider.make_request(method, list(params))  # type: ignore[arg-type]
     except (requests.RequestException, OSError, Web3Exception) as exc:
-        raise ConnectionFailed(f"{method} to {_endpoint(w3)} failed: {exc}") from exc
+        raise ChainConnectionError(f"{method} to {_endpoint(w3)} failed: {exc}") from exc
     return _unwrap(method, response)
 
 
@@ -77,10 +77,10 @@ def rpc_batch(w3: Web3, calls: Sequence[tuple[str, Sequence[Any]]]) -> list[Any]
             [(method, list(params)) for method, params in calls]
         )
     except (requests.RequestException, OSError, Web3Exception) as exc:
-        raise ConnectionFailed(f"batch request to {_endpoint(w3)} failed: {exc}") from exc
+        raise ChainConnectionError(f"batch request to {_endpoint(w3)} failed: {exc}") from exc
     if not isinstance(responses, list):  # the node refused the whole batch
         _unwrap(calls[0][0], responses)
-        raise ConnectionFailed(f"{_endpoint(w3)} answered a batch with {responses!r}")
+        raise ChainConnectionError(f"{_endpoint(w3)} answered a batch with {responses!r}")
     results: list[Any] = []
     for (method, _params), response in zip(calls, responses, strict=True):
         try:
@@ -95,15 +95,15 @@ def has_code(w3: Web3, address: str) -> bool:
 
 
 def require_code(w3: Web3, addresses: Mapping[str, str]) -> None:
-    """Raise :class:`ContractNotDeployed` for the first named address without code."""
+    """Raise :class:`ContractNotDeployedError` for the first named address without code."""
     for name, address in addresses.items():
         if not has_code(w3, address):
-            raise ContractNotDeployed(name=name, address=address)
+            raise ContractNotDeployedError(name=name, address=address)
 
 
 def _unwrap(method: str, response: Any) -> Any:
     if not isinstance(response, Mapping):
-        raise ConnectionFailed(f"{method}: malformed JSON-RPC response {response!r}")
+        raise ChainConnectionError(f"{method}: malformed JSON-RPC response {response!r}")
     error = response.get("error")
     if error is not None:
         if isinstance(error, Mapping):

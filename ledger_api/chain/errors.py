@@ -1,8 +1,9 @@
 """Errors of the chain layer; every one derives from :class:`ChainError`.
 
 Callers (the API routes, the CLI) catch the specific subclasses to turn them into stable error
-codes; :class:`TransactionReverted` carries the contract's custom error decoded from the ABIs so
-that a duplicate record id or a bad consent signature reaches the user by name, not as hex.
+codes; :class:`TransactionRevertedError` carries the contract's custom error decoded from the
+ABIs so that a duplicate record id or a bad consent signature reaches the user by name, not as
+hex.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ class NodeError(ChainError):
     """The local node (anvil) cannot be found, started or reached."""
 
 
-class ConnectionFailed(ChainError):
+class ChainConnectionError(ChainError):
     """The JSON-RPC endpoint does not answer (wrong URL, node down, not an EVM node)."""
 
 
@@ -35,7 +36,7 @@ class RpcError(ChainError):
         self.data = data
 
 
-class ChainIdMismatch(ChainError):
+class ChainIdMismatchError(ChainError):
     """The node runs another chain than the deployment file was written for."""
 
     def __init__(self, *, expected: int, actual: int) -> None:
@@ -48,7 +49,7 @@ class DeploymentError(ChainError):
     """A deployment file is missing or malformed, or its contracts are not on this chain."""
 
 
-class ContractNotDeployed(DeploymentError):
+class ContractNotDeployedError(DeploymentError):
     """No code at an address the deployment names (fresh chain, wrong node, lost state)."""
 
     def __init__(self, *, name: str, address: str) -> None:
@@ -57,11 +58,11 @@ class ContractNotDeployed(DeploymentError):
         self.address = address
 
 
-class InvalidChainInput(ChainError, ValueError):
+class InvalidChainInputError(ChainError, ValueError):
     """An argument for a contract call is malformed (wrong length, negative, too large)."""
 
 
-class TransactionRejected(ChainError):
+class TransactionRejectedError(ChainError):
     """The node refused to accept a transaction (nothing was mined)."""
 
     def __init__(self, message: str, *, rpc_error: Any = None) -> None:
@@ -69,11 +70,11 @@ class TransactionRejected(ChainError):
         self.rpc_error = rpc_error
 
 
-class NonceTooLow(TransactionRejected):
+class NonceTooLowError(TransactionRejectedError):
     """The relayer's nonce was already used (someone else sent from the same account)."""
 
 
-class TransactionReverted(ChainError):
+class TransactionRevertedError(ChainError):
     """A call or transaction reverted; ``error_name`` / ``error_args`` come from the ABIs.
 
     ``tx_hash`` is set when a mined transaction failed, and is None when the revert was found
@@ -97,7 +98,7 @@ class TransactionReverted(ChainError):
         super().__init__(f"reverted{where}: {error_name}({shown})")
 
 
-class ReceiptTimeout(ChainError):
+class ReceiptTimeoutError(ChainError):
     """A sent transaction was not mined in time; it may still be mined later."""
 
     def __init__(self, *, tx_hash: str, timeout: float) -> None:

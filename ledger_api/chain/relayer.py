@@ -14,7 +14,7 @@ matter and are tested against a real node:
 
 Fees come from the node (``eth_gasPrice``, ``baseFeePerGas``), so the same code pays nothing on
 our zero-gas dev chain and the market price on Besu or geth. Reverts are decoded into the
-contract's custom error (:class:`~ledger_api.chain.errors.TransactionReverted`): before sending
+contract's custom error (:class:`~ledger_api.chain.errors.TransactionRevertedError`): before sending
 when the gas is estimated, or after mining by replaying the call on the parent block.
 """
 
@@ -33,12 +33,12 @@ from web3 import Web3
 
 from ledger_api.chain.connection import chain_id, rpc, rpc_batch
 from ledger_api.chain.errors import (
-    ConnectionFailed,
-    NonceTooLow,
-    ReceiptTimeout,
+    ChainConnectionError,
+    NonceTooLowError,
+    ReceiptTimeoutError,
     RpcError,
-    TransactionRejected,
-    TransactionReverted,
+    TransactionRejectedError,
+    TransactionRevertedError,
 )
 from ledger_api.chain.revert import ErrorDecoder, revert_data_from_rpc_error
 
@@ -61,7 +61,8 @@ class Fees:
     def tx_fields(self) -> dict[str, int]:
         if self.gas_price is not None:
             return {"gasPrice": self.gas_price}
-        assert self.max_fee_per_gas is not None and self.max_priority_fee_per_gas is not None
+        assert self.max_fee_per_gas is not None
+        assert self.max_priority_fee_per_gas is not None
         return {
             "maxFeePerGas": self.max_fee_per_gas,
             "maxPriorityFeePerGas": self.max_priority_fee_per_gas,
@@ -206,7 +207,7 @@ class Relayer:
         """Sign and hand one transaction to the node; returns its hash without waiting.
 
         Without ``gas`` (and no configured ``gas_limit``) the gas is estimated, which also
-        reports a revert as :class:`TransactionReverted` before anything is sent.
+        reports a revert as :class:`TransactionRevertedError` before anything is sent.
         """
         to = to_checksum_address(to)
         if gas is None:
@@ -221,17 +222,17 @@ class Relayer:
             try:
                 self._send_raw(raw)
                 return tx_hash
-            except NonceTooLow:
+            except NonceTooLowError:
                 log.warning("relayer %s: nonce %d too low, resyncing", self.address, nonce)
                 self.resync_nonce()
-            except (TransactionRejected, TransactionReverted):
+            except (TransactionRejectedError, TransactionRevertedError):
                 self._fill_gap(nonce, fees)
                 raise
-            except ConnectionFailed:
+            except ChainConnectionError:
                 # Unknown whether the node got it: let the node's pending count decide.
                 self.resync_nonce()
                 raise
-        raise NonceTooLow(f"relayer {self.address}: nonce kept being taken; is the key shared?")
+        raise NonceTooLowError(f"relayer {self.address}: nonce keeps being taken; key shared?")
 
     def send_many(
         self, calls: Sequence[tuple[str, bytes]], *, gas: int, value: int = 0
@@ -266,7 +267,7 @@ class Relayer:
                 failures.append(f"#{i}: {result.rpc_message}")
         if failures:
             self.resync_nonce()
-            raise TransactionRejected(
+            raise TransactionRejectedError(
                 f"{len(failures)} of {len(calls)} transactions rejected: {'; '.join(failures)}"
             )
         return [tx_hash for _, tx_hash in signed]
@@ -279,9 +280,9 @@ class Relayer:
                 return
             message = exc.rpc_message.lower()
             if "nonce too low" in message or "nonce_too_low" in message:
-                raise NonceTooLow(exc.rpc_message, rpc_error=exc) from exc
+                raise NonceTooLowError(exc.rpc_message, rpc_error=exc) from exc
             self._raise_if_revert(exc)
-            raise TransactionRejected(
+            raise TransactionRejectedError(
                 f"node rejected the transaction: {exc.rpc_message}", rpc_error=exc
             ) from exc
 
@@ -293,7 +294,7 @@ class Relayer:
             )
         try:
             self._send_raw(raw)
-        except (NonceTooLow, TransactionRejected) as exc:
+        except (NonceTooLowError, TransactionRejectedError) as exc:
             log.error("relayer %s: cannot fill nonce %d (%s); resyncing", self.address, nonce, exc)
             self.resync_nonce()
 
@@ -337,7 +338,7 @@ class Relayer:
             missing = still
             if missing:
                 if time.monotonic() > deadline:
-                    raise ReceiptTimeout(tx_hash=missing[0], timeout=timeout)
+                    raise ReceiptTimeoutError(tx_hash=missing[0], timeout=timeout)
                 time.sleep(interval)
                 interval = min(interval * 1.5, 0.5)
         receipts = [found[h] for h in tx_hashes]
@@ -347,7 +348,7 @@ class Relayer:
                     raise self.explain_failure(receipt)
         return receipts
 
-    def explain_failure(self, receipt: Receipt) -> TransactionReverted:
+    def explain_failure(self, receipt: Receipt) -> TransactionRevertedError:
         """Why a mined transaction failed: replay it on its parent block and decode the revert.
 
         Replaying on the parent block is exact when the transaction was first in its block (as
@@ -356,7 +357,7 @@ class Relayer:
         """
         tx = rpc(self.w3, "eth_getTransactionByHash", [receipt.tx_hash]) or {}
         if int(tx.get("gas", "0x0"), 16) == receipt.gas_used:
-            return TransactionReverted(error_name="OutOfGas", tx_hash=receipt.tx_hash)
+            return TransactionRevertedError(error_name="OutOfGas", tx_hash=receipt.tx_hash)
         params = {k: tx[k] for k in ("from", "to", "value", "gas") if tx.get(k) is not None}
         params["data"] = tx.get("input", "0x")
         block = hex(max(receipt.block_number - 1, 0))
@@ -368,7 +369,7 @@ class Relayer:
             )
             if data is not None:
                 return self.decoder.decode(data).exception(tx_hash=receipt.tx_hash)
-        return TransactionReverted(error_name="RevertNotReproduced", tx_hash=receipt.tx_hash)
+        return TransactionRevertedError(error_name="RevertNotReproduced", tx_hash=receipt.tx_hash)
 
     def _raise_if_revert(self, exc: RpcError) -> None:
         data = revert_data_from_rpc_error(

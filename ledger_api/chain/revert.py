@@ -17,7 +17,7 @@ from eth_abi import decode as abi_decode
 from eth_abi.exceptions import DecodingError
 from eth_utils import keccak
 
-from ledger_api.chain.errors import TransactionReverted
+from ledger_api.chain.errors import TransactionRevertedError
 
 ERROR_STRING_SELECTOR = bytes.fromhex("08c379a0")
 PANIC_SELECTOR = bytes.fromhex("4e487b71")
@@ -45,8 +45,8 @@ class DecodedError:
     args: dict[str, Any] = field(default_factory=dict)
     data: bytes = b""
 
-    def exception(self, *, tx_hash: str | None = None) -> TransactionReverted:
-        return TransactionReverted(
+    def exception(self, *, tx_hash: str | None = None) -> TransactionRevertedError:
+        return TransactionRevertedError(
             error_name=self.name, error_args=self.args, data=self.data, tx_hash=tx_hash
         )
 
