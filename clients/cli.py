@@ -1,0 +1,43 @@
+"""The ``medledger`` command line: one typer app, one sub-app per audience.
+
+Sub-apps live in their own modules (``cli_node`` for the dev chain; patient, doctor, auditor and
+admin commands join the same way) so that each stays small and testable on its own. Every
+command reports failures of ours as one line on stderr with a non-zero exit, never a traceback:
+the user needs to know what to fix, not where in our code it was noticed.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from clients.cli_node import node_app, up
+
+app = typer.Typer(
+    name="medledger",
+    help="MedLedger: consortium sharing of encrypted patient records.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+app.add_typer(node_app, name="node")
+
+
+@app.command()
+def demo(
+    data_dir: str = typer.Option(
+        None, "--data-dir", envvar="MEDLEDGER_DATA_DIR", help="Where the dev chain keeps its files."
+    ),
+    port: int = typer.Option(8545, "--port", help="JSON-RPC port of the dev chain."),
+) -> None:
+    """The main job of `make run`: start the dev chain, deploy the contracts, print addresses.
+
+    Until the API and the demo data exist this is `medledger node up`; they will extend it.
+    """
+    up(data_dir=data_dir, port=port)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()
