@@ -1,0 +1,1 @@
+"""Alembic migrations of the relational index (run with :func:`storage.db.migrate`)."""

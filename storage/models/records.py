@@ -1,0 +1,118 @@
+"""Records, consents and the access log: what the API answers and auditors check.
+
+``records.state`` tracks the write protocol of a share (DESIGN "Share"): the API inserts a
+``pending`` row before sending the registration, the indexer flips it to ``confirmed`` when
+``RecordRegistered`` is indexed, and the reconciler marks ``failed`` what never made it.
+Records the API never saw (registered by another replica or directly on chain) are inserted
+``confirmed`` by the indexer.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from storage.models.base import Base
+from storage.models.types import Address, Bytes32, Uint256, UtcDateTime, utcnow
+
+RECORD_STATES = ("pending", "confirmed", "failed")
+
+
+class Record(Base):
+    """One encrypted record: on-chain registration fields plus its blocks' CIDs."""
+
+    __tablename__ = "records"
+    __table_args__ = (
+        sa.CheckConstraint("state IN ('pending', 'confirmed', 'failed')", name="state_valid"),
+        sa.Index(None, "patient", "block_number"),
+        sa.Index(None, "author_institution"),
+        sa.Index(None, "state"),
+    )
+
+    record_id: Mapped[str] = mapped_column(Bytes32, primary_key=True)
+    patient: Mapped[str] = mapped_column(Address)
+    author: Mapped[str | None] = mapped_column(Address)
+    author_institution: Mapped[str | None] = mapped_column(Bytes32)
+    body_cid: Mapped[str] = mapped_column(sa.String(128))
+    header_cid: Mapped[str] = mapped_column(sa.String(128))
+    body_sha256: Mapped[str] = mapped_column(Bytes32)
+    policy_hash: Mapped[str] = mapped_column(Bytes32)
+    record_type: Mapped[str] = mapped_column(sa.String(64))
+    version: Mapped[int] = mapped_column(sa.Integer, default=1)
+    status: Mapped[str] = mapped_column(sa.String(16), default="active")
+    state: Mapped[str] = mapped_column(sa.String(16), default="pending")
+    tx_hash: Mapped[str | None] = mapped_column(Bytes32)
+    block_number: Mapped[int | None] = mapped_column(sa.BigInteger)
+    log_index: Mapped[int | None] = mapped_column(sa.Integer)
+    registered_at: Mapped[int | None] = mapped_column(sa.BigInteger)
+    updated_block: Mapped[int | None] = mapped_column(sa.BigInteger)
+    updated_log_index: Mapped[int | None] = mapped_column(sa.Integer)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Consent(Base):
+    """A patient's consent as granted on chain; exactly one of grantee / policy hash is set.
+
+    ``record_id`` NULL means the whole chart. ``policy_text`` is filled when the API relayed
+    the consent and knows the policy behind ``grantee_policy_hash`` (the chain has the hash).
+    """
+
+    __tablename__ = "consents"
+    __table_args__ = (
+        sa.Index(None, "grantee", "expires_at"),
+        sa.Index(None, "patient", "block_number"),
+        sa.Index(None, "grantee_policy_hash"),
+        sa.Index(None, "record_id"),
+    )
+
+    consent_id: Mapped[str] = mapped_column(Bytes32, primary_key=True)
+    patient: Mapped[str] = mapped_column(Address)
+    grantee: Mapped[str | None] = mapped_column(Address)
+    grantee_policy_hash: Mapped[str | None] = mapped_column(Bytes32)
+    policy_text: Mapped[str | None] = mapped_column(sa.Text)
+    record_id: Mapped[str | None] = mapped_column(Bytes32)
+    purpose: Mapped[int] = mapped_column(sa.SmallInteger)
+    not_before: Mapped[int] = mapped_column(sa.BigInteger)
+    expires_at: Mapped[int] = mapped_column(sa.BigInteger)
+    nonce: Mapped[str] = mapped_column(Uint256)
+    revoked: Mapped[bool] = mapped_column(default=False)
+    revoked_at: Mapped[int | None] = mapped_column(sa.BigInteger)
+    revoke_tx_hash: Mapped[str | None] = mapped_column(Bytes32)
+    tx_hash: Mapped[str] = mapped_column(Bytes32)
+    block_number: Mapped[int] = mapped_column(sa.BigInteger)
+    log_index: Mapped[int] = mapped_column(sa.Integer)
+    granted_at: Mapped[int] = mapped_column(sa.BigInteger)
+
+
+class AccessEvent(Base):
+    """One ``AccessLogged`` event: a read decision, granted or denied, exactly once.
+
+    No foreign key to ``records``: a denied attempt on an unknown id is logged on chain too,
+    and the auditor must see it.
+    """
+
+    __tablename__ = "access_events"
+    __table_args__ = (
+        sa.UniqueConstraint("tx_hash", "log_index"),
+        sa.Index(None, "patient", "block_number", "log_index"),
+        sa.Index(None, "record_id", "block_number", "log_index"),
+        sa.Index(None, "accessor", "block_number", "log_index"),
+        sa.Index(None, "block_time"),
+    )
+
+    id: Mapped[int] = mapped_column(
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    record_id: Mapped[str] = mapped_column(Bytes32)
+    patient: Mapped[str] = mapped_column(Address)
+    accessor: Mapped[str] = mapped_column(Address)
+    purpose: Mapped[int] = mapped_column(sa.SmallInteger)
+    granted: Mapped[bool] = mapped_column()
+    reason_code: Mapped[int] = mapped_column(sa.SmallInteger)
+    block_number: Mapped[int] = mapped_column(sa.BigInteger)
+    block_time: Mapped[int] = mapped_column(sa.BigInteger)
+    tx_hash: Mapped[str] = mapped_column(Bytes32)
+    log_index: Mapped[int] = mapped_column(sa.Integer)
