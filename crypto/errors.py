@@ -126,6 +126,6 @@ class SiweSignatureError(SiweError):
 
 
 class SiweAddressError(SiweError):
-    """The signature recovers to another address than the one in the message."""
+    """The message's address is not EIP-55 checksummed."""
 
     reason = "address"
