@@ -18,6 +18,7 @@ from storage.models.base import Base
 from storage.models.types import Address, Bytes32, Uint256, UtcDateTime, utcnow
 
 RECORD_STATES = ("pending", "confirmed", "failed")
+RECORD_STATUSES = ("active", "superseded", "withdrawn")
 
 
 class Record(Base):
@@ -34,14 +35,16 @@ class Record(Base):
     record_id: Mapped[str] = mapped_column(Bytes32, primary_key=True)
     patient: Mapped[str] = mapped_column(Address)
     author: Mapped[str | None] = mapped_column(Address)
-    author_institution: Mapped[str | None] = mapped_column(Bytes32)
+    author_institution: Mapped[int | None] = mapped_column(sa.BigInteger)
     body_cid: Mapped[str] = mapped_column(sa.String(128))
     header_cid: Mapped[str] = mapped_column(sa.String(128))
     body_sha256: Mapped[str] = mapped_column(Bytes32)
     policy_hash: Mapped[str] = mapped_column(Bytes32)
-    record_type: Mapped[str] = mapped_column(sa.String(64))
+    record_type: Mapped[str] = mapped_column(Bytes32)
     version: Mapped[int] = mapped_column(sa.Integer, default=1)
     status: Mapped[str] = mapped_column(sa.String(16), default="active")
+    superseded_by: Mapped[str | None] = mapped_column(Bytes32)
+    withdraw_reason: Mapped[int | None] = mapped_column(sa.SmallInteger)
     state: Mapped[str] = mapped_column(sa.String(16), default="pending")
     tx_hash: Mapped[str | None] = mapped_column(Bytes32)
     block_number: Mapped[int | None] = mapped_column(sa.BigInteger)
@@ -81,6 +84,7 @@ class Consent(Base):
     revoked: Mapped[bool] = mapped_column(default=False)
     revoked_at: Mapped[int | None] = mapped_column(sa.BigInteger)
     revoke_tx_hash: Mapped[str | None] = mapped_column(Bytes32)
+    revoke_nonce: Mapped[str | None] = mapped_column(Uint256)
     tx_hash: Mapped[str] = mapped_column(Bytes32)
     block_number: Mapped[int] = mapped_column(sa.BigInteger)
     log_index: Mapped[int] = mapped_column(sa.Integer)
@@ -91,7 +95,8 @@ class AccessEvent(Base):
     """One ``AccessLogged`` event: a read decision, granted or denied, exactly once.
 
     No foreign key to ``records``: a denied attempt on an unknown id is logged on chain too,
-    and the auditor must see it.
+    and the auditor must see it. ``AccessLogged`` does not carry the patient; the indexer
+    fills ``patient`` from the record's registration (NULL when the record is unknown).
     """
 
     __tablename__ = "access_events"
@@ -107,11 +112,11 @@ class AccessEvent(Base):
         sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True
     )
     record_id: Mapped[str] = mapped_column(Bytes32)
-    patient: Mapped[str] = mapped_column(Address)
+    patient: Mapped[str | None] = mapped_column(Address)
     accessor: Mapped[str] = mapped_column(Address)
     purpose: Mapped[int] = mapped_column(sa.SmallInteger)
     granted: Mapped[bool] = mapped_column()
-    reason_code: Mapped[int] = mapped_column(sa.SmallInteger)
+    reason_code: Mapped[int] = mapped_column(sa.Integer)
     block_number: Mapped[int] = mapped_column(sa.BigInteger)
     block_time: Mapped[int] = mapped_column(sa.BigInteger)
     tx_hash: Mapped[str] = mapped_column(Bytes32)

@@ -18,7 +18,7 @@ from storage.errors import DatabaseConfigError, DatabaseUnavailableError, Storag
 from storage.models import Institution, Member
 
 ADDRESS = "0x" + "ab" * 20
-INSTITUTION = "0x" + "01" * 32
+INSTITUTION = 1
 TX = "0x" + "ee" * 32
 
 
@@ -86,7 +86,7 @@ def test_in_memory_sqlite_is_one_shared_database() -> None:
 
 def test_foreign_keys_are_enforced(sessions: sessionmaker[Session]) -> None:
     with pytest.raises(IntegrityError), sessions.begin() as session:
-        session.add(_member(institution_id="0x" + "99" * 32))
+        session.add(_member(institution_id=99))
     with sessions() as session:
         assert session.scalar(sa.select(sa.func.count()).select_from(Member)) == 0
 
@@ -122,7 +122,7 @@ def test_sqlite_second_writer_waits_instead_of_failing(tmp_path: Path) -> None:
     started = time.monotonic()
     try:
         with second.begin() as connection:
-            connection.execute(sa.insert(Institution), [_row("0x" + "02" * 32)])
+            connection.execute(sa.insert(Institution), [_row(2)])
         waited = time.monotonic() - started
         holder.join()
         assert released.is_set()
@@ -148,9 +148,10 @@ def test_check_connection_passes_on_a_live_database(engine: Engine) -> None:
     db.check_connection(engine)
 
 
-def _row(institution_id: str) -> dict[str, object]:
+def _row(institution_id: int) -> dict[str, object]:
     return {
         "institution_id": institution_id,
+        "code": "0x" + f"{institution_id:064x}",
         "name": "成都市第三人民医院",
         "admin": ADDRESS,
         "active": True,
@@ -165,7 +166,7 @@ def _institution() -> Institution:
     return Institution(**_row(INSTITUTION))
 
 
-def _member(*, institution_id: str = INSTITUTION) -> Member:
+def _member(*, institution_id: int = INSTITUTION) -> Member:
     return Member(
         address=ADDRESS,
         institution_id=institution_id,

@@ -168,7 +168,7 @@ def _record(record_id: str) -> Record:
         header_cid="bafkrei",
         body_sha256="0x" + "02" * 32,
         policy_hash="0x" + "03" * 32,
-        record_type="fhir:Observation",
+        record_type="0x" + "04" * 32,
     )
 
 
