@@ -1,0 +1,363 @@
+"""The MedLedger access-policy language: parsing, canonical form, hashing and evaluation.
+
+A policy is a monotone Boolean formula over attributes::
+
+    role:doctor and (org:cd3h or dept:cardiology)
+    2 of (org:cd3h, dept:cardiology, uid:0xAbC0...)
+
+Grammar (keywords ``and``, ``or``, ``of`` in any case; ``and`` binds tighter than ``or``)::
+
+    policy    := or_expr END
+    or_expr   := and_expr ("or" and_expr)*
+    and_expr  := primary ("and" primary)*
+    primary   := "(" or_expr ")" | threshold | attribute
+    threshold := INTEGER "of" "(" or_expr ("," or_expr)* ")"      1 <= INTEGER <= #children
+    attribute := namespace ":" value
+
+An attribute is case-folded (ASCII lower-case) before it is checked, so ``uid:0xAbC`` and
+``UID:0xabc`` are the same attribute; after folding the namespace matches
+``[a-z][a-z0-9_]*`` and the value ``[a-z0-9_.@-]+``. Only ASCII is accepted: Unicode case
+folding maps look-alike characters (the Kelvin sign to ``k``) onto ASCII, which would let
+two visibly different policies mean the same thing.
+
+Canonical form (:func:`normalize`): attributes folded, keywords lower-case, nested ``and``
+(resp. ``or``) flattened into one n-ary node, the children of ``and``, ``or`` and thresholds
+sorted by their own canonical text (all three are commutative, so ``a and b`` and
+``b and a`` normalise to the same text and hash the same), nested compound children
+parenthesised, single spaces. Duplicated children are kept: normalising never changes the
+structure beyond order and associativity, so the span program built from it is predictable.
+The chain stores :func:`policy_hash` = SHA-256 of the UTF-8 canonical text (32 bytes).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+
+from crypto.errors import PolicyError
+
+MAX_POLICY_LENGTH = 65536
+"""Policies come from ciphertexts, i.e. from untrusted bytes: bound the work parsing them."""
+
+MAX_DEPTH = 64
+"""Nesting bound, well below Python's recursion limit, for the same reason."""
+
+_NAMESPACE = r"[a-z][a-z0-9_]*"
+_VALUE = r"[a-z0-9_.@-]+"
+_ATTRIBUTE_RE = re.compile(rf"{_NAMESPACE}:{_VALUE}")
+_ATTRIBUTE_EXPECTED = "an attribute namespace:value"
+_TOKEN_RE = re.compile(r"\s*(?:(?P<punct>[(),])|(?P<word>[^\s(),]+))")
+
+
+@dataclass(frozen=True, slots=True)
+class Attribute:
+    """A leaf of the policy tree: one case-folded ``namespace:value``."""
+
+    name: str
+
+    def text(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True, slots=True)
+class And:
+    """All children must hold."""
+
+    children: tuple[Node, ...]
+
+    def text(self) -> str:
+        return " and ".join(_child_text(c) for c in self.children)
+
+
+@dataclass(frozen=True, slots=True)
+class Or:
+    """At least one child must hold."""
+
+    children: tuple[Node, ...]
+
+    def text(self) -> str:
+        return " or ".join(_child_text(c) for c in self.children)
+
+
+@dataclass(frozen=True, slots=True)
+class Threshold:
+    """At least ``k`` of the children must hold."""
+
+    k: int
+    children: tuple[Node, ...]
+
+    def text(self) -> str:
+        return f"{self.k} of (" + ", ".join(c.text() for c in self.children) + ")"
+
+
+Node = Attribute | And | Or | Threshold
+
+
+def _child_text(child: Node) -> str:
+    """Parenthesise nested and/or so the canonical text reads without precedence rules."""
+    if isinstance(child, And | Or):
+        return f"({child.text()})"
+    return child.text()
+
+
+def normalize_attribute(attribute: str) -> str:
+    """Case-fold and validate one attribute string (used for key attributes too).
+
+    Raises :class:`PolicyError` (position 0) when it is not ``namespace:value``.
+    """
+    if not isinstance(attribute, str):
+        raise PolicyError(
+            f"attribute must be a str, not {type(attribute).__name__}",
+            position=0,
+            expected=_ATTRIBUTE_EXPECTED,
+        )
+    folded = attribute.lower() if attribute.isascii() else None
+    if folded is None or not _ATTRIBUTE_RE.fullmatch(folded):
+        raise PolicyError(
+            f"invalid attribute {attribute!r}", position=0, expected=_ATTRIBUTE_EXPECTED
+        )
+    return folded
+
+
+def normalize_attributes(attributes: Iterable[str]) -> frozenset[str]:
+    """Fold a whole attribute set; a bare ``str`` is refused (it would iterate characters)."""
+    if isinstance(attributes, str | bytes):
+        raise PolicyError(
+            "attributes must be an iterable of strings, not a single string",
+            position=0,
+            expected="an iterable of attributes",
+        )
+    return frozenset(normalize_attribute(a) for a in attributes)
+
+
+@dataclass(frozen=True, slots=True)
+class _Token:
+    kind: str  # "(", ")", ",", "and", "or", "of", "int", "attr", "end"
+    text: str
+    position: int
+
+
+def _describe(token: _Token) -> str:
+    return "end of policy" if token.kind == "end" else repr(token.text)
+
+
+def _tokenize(text: str) -> list[_Token]:
+    tokens: list[_Token] = []
+    pos = 0
+    while pos < len(text):
+        match = _TOKEN_RE.match(text, pos)
+        if match is None:  # only trailing whitespace is left
+            break
+        pos = match.end()
+        if match.group("punct"):
+            tokens.append(_Token(match.group("punct"), match.group("punct"), match.start("punct")))
+            continue
+        word = match.group("word")
+        start = match.start("word")
+        lowered = word.lower()
+        if lowered in ("and", "or", "of"):
+            tokens.append(_Token(lowered, word, start))
+        elif word.isascii() and word.isdigit():
+            tokens.append(_Token("int", word, start))
+        elif word.isascii() and _ATTRIBUTE_RE.fullmatch(lowered):
+            tokens.append(_Token("attr", lowered, start))
+        else:
+            raise PolicyError(
+                f"unknown token {word!r}",
+                position=start,
+                expected=f"{_ATTRIBUTE_EXPECTED}, a threshold 'k of (...)', '(' , 'and' or 'or'",
+            )
+    tokens.append(_Token("end", "", len(text)))
+    return tokens
+
+
+class _Parser:
+    """Recursive descent over the token list; every failure names a position."""
+
+    def __init__(self, tokens: list[_Token]) -> None:
+        self.tokens = tokens
+        self.index = 0
+
+    def peek(self) -> _Token:
+        return self.tokens[self.index]
+
+    def take(self, kind: str, expected: str) -> _Token:
+        token = self.peek()
+        if token.kind != kind:
+            raise PolicyError(
+                f"unexpected {_describe(token)}", position=token.position, expected=expected
+            )
+        self.index += 1
+        return token
+
+    def parse(self) -> Node:
+        node = self.or_expr(0)
+        token = self.peek()
+        if token.kind != "end":
+            expected = "'and', 'or' or end of policy"
+            if token.kind == ")":
+                raise PolicyError(
+                    "unbalanced ')' with no matching '('",
+                    position=token.position,
+                    expected=expected,
+                )
+            raise PolicyError(
+                f"unexpected {_describe(token)}", position=token.position, expected=expected
+            )
+        return node
+
+    def or_expr(self, depth: int) -> Node:
+        children = [self.and_expr(depth)]
+        while self.peek().kind == "or":
+            self.index += 1
+            children.append(self.and_expr(depth))
+        return children[0] if len(children) == 1 else Or(tuple(children))
+
+    def and_expr(self, depth: int) -> Node:
+        children = [self.primary(depth)]
+        while self.peek().kind == "and":
+            self.index += 1
+            children.append(self.primary(depth))
+        return children[0] if len(children) == 1 else And(tuple(children))
+
+    def primary(self, depth: int) -> Node:
+        token = self.peek()
+        if depth >= MAX_DEPTH:
+            raise PolicyError(
+                f"policy nested deeper than {MAX_DEPTH} levels",
+                position=token.position,
+                expected="a flatter policy",
+            )
+        if token.kind == "attr":
+            self.index += 1
+            return Attribute(token.text)
+        if token.kind == "(":
+            self.index += 1
+            node = self.or_expr(depth + 1)
+            self.close(token)
+            return node
+        if token.kind == "int":
+            return self.threshold(depth)
+        raise PolicyError(
+            "empty policy"
+            if token.kind == "end" and self.index == 0
+            else f"unexpected {_describe(token)}",
+            position=token.position,
+            expected=f"{_ATTRIBUTE_EXPECTED}, a threshold 'k of (...)' or '('",
+        )
+
+    def close(self, opening: _Token) -> None:
+        token = self.peek()
+        if token.kind == ")":
+            self.index += 1
+            return
+        if token.kind == "end":
+            raise PolicyError(
+                f"unbalanced '(' opened at position {opening.position}",
+                position=token.position,
+                expected="')'",
+            )
+        raise PolicyError(
+            f"unexpected {_describe(token)}", position=token.position, expected="'and', 'or' or ')'"
+        )
+
+    def threshold(self, depth: int) -> Node:
+        k_token = self.take("int", "a threshold count")
+        self.take("of", "'of' after the threshold count")
+        opening = self.take("(", "'(' opening the threshold's list")
+        children = [self.or_expr(depth + 1)]
+        while self.peek().kind == ",":
+            self.index += 1
+            children.append(self.or_expr(depth + 1))
+        token = self.peek()
+        if token.kind != ")":
+            if token.kind == "end":
+                raise PolicyError(
+                    f"unbalanced '(' opened at position {opening.position}",
+                    position=token.position,
+                    expected="',' or ')'",
+                )
+            raise PolicyError(
+                f"unexpected {_describe(token)}", position=token.position, expected="',' or ')'"
+            )
+        self.index += 1
+        k = int(k_token.text)
+        if not 1 <= k <= len(children):
+            raise PolicyError(
+                f"threshold {k} out of range for {len(children)} children",
+                position=k_token.position,
+                expected=f"a threshold between 1 and {len(children)}",
+            )
+        return Threshold(k, tuple(children))
+
+
+def parse(text: str) -> Node:
+    """Parse policy text into a tree (not yet canonical; see :func:`canonical`)."""
+    if not isinstance(text, str):
+        raise PolicyError(
+            f"policy must be a str, not {type(text).__name__}", position=0, expected="policy text"
+        )
+    if len(text) > MAX_POLICY_LENGTH:
+        raise PolicyError(
+            f"policy longer than {MAX_POLICY_LENGTH} characters",
+            position=MAX_POLICY_LENGTH,
+            expected="a shorter policy",
+        )
+    return _Parser(_tokenize(text)).parse()
+
+
+def canonical(node: Node) -> Node:
+    """Flatten nested and/or and sort every commutative node's children by canonical text."""
+    if isinstance(node, Attribute):
+        return node
+    children = [canonical(c) for c in node.children]
+    if isinstance(node, And | Or):
+        flat: list[Node] = []
+        for child in children:
+            if type(child) is type(node):
+                flat.extend(child.children)
+            else:
+                flat.append(child)
+        flat.sort(key=lambda c: c.text())
+        return type(node)(tuple(flat))
+    children.sort(key=lambda c: c.text())
+    return Threshold(node.k, tuple(children))
+
+
+@lru_cache(maxsize=1024)
+def normalize(text: str) -> str:
+    """The canonical text of a policy: equal for policies that differ only in case, spacing,
+    redundant parentheses, associativity or the order of commutative children."""
+    return canonical(parse(text)).text()
+
+
+def policy_hash(text: str) -> bytes:
+    """SHA-256 of the UTF-8 canonical text: the 32-byte value the chain stores for a policy."""
+    return hashlib.sha256(normalize(text).encode("utf-8")).digest()
+
+
+def evaluate(node: Node, attributes: frozenset[str]) -> bool:
+    """Evaluate a parsed policy against an already-folded attribute set."""
+    if isinstance(node, Attribute):
+        return node.name in attributes
+    if isinstance(node, And):
+        return all(evaluate(c, attributes) for c in node.children)
+    if isinstance(node, Or):
+        return any(evaluate(c, attributes) for c in node.children)
+    return sum(evaluate(c, attributes) for c in node.children) >= node.k
+
+
+def satisfies(policy: str | Node, attributes: Iterable[str]) -> bool:
+    """Whether ``attributes`` (folded here) satisfy ``policy`` (text or parsed tree)."""
+    node = parse(policy) if isinstance(policy, str) else policy
+    return evaluate(node, normalize_attributes(attributes))
+
+
+def attributes_of(node: Node) -> frozenset[str]:
+    """Every attribute the policy mentions."""
+    if isinstance(node, Attribute):
+        return frozenset((node.name,))
+    return frozenset().union(*(attributes_of(c) for c in node.children))
