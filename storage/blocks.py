@@ -1,0 +1,322 @@
+"""Block stores: the protocol every store speaks, and the embedded :class:`LocalBlockStore`.
+
+The API stores a record's header and body with :meth:`BlockStore.put`, registers the
+returned CID on chain, and later streams them back with :meth:`BlockStore.get`. Because the
+CID is exactly what ``ipfs add --cid-version=1 --raw-leaves`` prints, a deployment can move
+from the local store to Kubo (or mirror both) without touching what the chain says.
+
+``LocalBlockStore`` lays blocks out like Kubo's flatfs (``next-to-last/2`` sharding of the
+base32 multihash key), so the directory is easy to inspect and to import into Kubo. Its
+durability rules, in order of what a crash can interrupt:
+
+- a block is written to a unique temporary file, fsynced, renamed into place (atomic), and
+  the directory fsynced: a reader sees the whole block or no block, never half of one, and
+  concurrent writers of the same content (threads or processes) just rename identical bytes;
+- the pin set is one JSON file replaced the same way, under an exclusive ``flock``;
+- ``gc()`` takes an exclusive lock that every ``put``/``pin`` holds shared, so a block that
+  was just written but is not pinned yet cannot be collected under the writer's feet;
+- every read re-hashes the block and raises :class:`IntegrityError` on a mismatch.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from multiformats import CID
+
+from storage.cid import (
+    CidLike,
+    block_cid,
+    cid_text,
+    codec_of,
+    multihash_key,
+    to_binary,
+    to_cid,
+    verify_block,
+)
+from storage.errors import BlockNotFoundError, IntegrityError, NotPinnedError, StorageError
+from storage.unixfs import ByteSource, import_file, open_file, walk_dag
+
+PINS_FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class BlockStat:
+    """Size of one block (not of the file below it), as Kubo's ``block/stat`` reports."""
+
+    cid: CID
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class GcReport:
+    """What a garbage collection removed and kept."""
+
+    removed: int
+    kept: int
+    bytes_freed: int
+
+
+@runtime_checkable
+class BlockStore(Protocol):
+    """What the API needs from a content-addressed store. All CIDs are CIDv1 sha2-256."""
+
+    def put(self, stream: ByteSource, *, pin: bool = True) -> CID:
+        """Import a byte stream as a UnixFS file; return its root CID (pinned by default)."""
+        ...
+
+    def get(self, cid: CidLike) -> Iterator[bytes]:
+        """Stream a file back; each block is verified against its hash before it is yielded."""
+        ...
+
+    def has(self, cid: CidLike) -> bool:
+        """Whether the block named by ``cid`` is held here (the DAG below it is not checked)."""
+        ...
+
+    def pin(self, cid: CidLike) -> None:
+        """Pin ``cid`` and, recursively, its DAG; every block must already be present."""
+        ...
+
+    def unpin(self, cid: CidLike) -> None:
+        """Remove a recursive pin; raises :class:`NotPinnedError` if there was none."""
+        ...
+
+    def pins(self) -> frozenset[CID]:
+        """The recursively pinned roots."""
+        ...
+
+    def stat(self, cid: CidLike) -> BlockStat:
+        """Size of the block named by ``cid``."""
+        ...
+
+    def verify(self, cid: CidLike) -> int:
+        """Re-hash every block of the DAG; return how many were checked or raise."""
+        ...
+
+    def get_block(self, cid: CidLike) -> bytes:
+        """One block's bytes, verified (:class:`IntegrityError` / :class:`BlockNotFoundError`)."""
+        ...
+
+    def put_block(self, cid: CidLike, data: bytes, *, replace: bool = False) -> None:
+        """Store one block under ``cid`` (refused if it does not hash to it); ``replace``
+        overwrites a copy already there, which is how a corrupt copy gets repaired."""
+        ...
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class LocalBlockStore:
+    """Blocks as files under ``root`` (see the module docstring for the on-disk rules)."""
+
+    def __init__(self, root: str | os.PathLike[str], *, fsync: bool = True) -> None:
+        self.root = Path(root)
+        self._fsync = fsync
+        self._blocks = self.root / "blocks"
+        self._tmp = self.root / "tmp"
+        self._pins_file = self.root / "pins.json"
+        for directory in (self.root, self._blocks, self._tmp):
+            directory.mkdir(parents=True, exist_ok=True)
+
+    def __repr__(self) -> str:
+        return f"LocalBlockStore({str(self.root)!r})"
+
+    # --- locking ------------------------------------------------------------------------
+
+    @contextmanager
+    def _lock(self, name: str, mode: int) -> Iterator[None]:
+        """``flock`` on a lock file; one fresh descriptor per call, so threads contend too."""
+        fd = os.open(self.root / name, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, mode)
+            yield
+        finally:
+            os.close(fd)
+
+    # --- blocks -------------------------------------------------------------------------
+
+    def _path(self, cid: bytes) -> Path:
+        key = multihash_key(cid)
+        return self._blocks / key[-3:-1] / f"{key}.data"
+
+    def _write_block(self, cid: bytes, data: bytes | memoryview, *, replace: bool) -> None:
+        path = self._path(cid)
+        if not replace and path.exists():
+            return
+        shard = path.parent
+        if not shard.is_dir():
+            shard.mkdir(exist_ok=True)
+            if self._fsync:
+                _fsync_dir(self._blocks)
+        fd, tmp = tempfile.mkstemp(dir=self._tmp, prefix=path.stem[-8:], suffix=".tmp")
+        try:
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+                if self._fsync:
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        if self._fsync:
+            _fsync_dir(shard)
+
+    def _load(self, cid: bytes) -> bytes:
+        path = self._path(cid)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise BlockNotFoundError(f"block {cid_text(cid)} is not in {self!r}") from None
+        verify_block(cid, data, where=str(path))
+        return data
+
+    def get_block(self, cid: CidLike) -> bytes:
+        return self._load(to_binary(cid))
+
+    def put_block(self, cid: CidLike, data: bytes, *, replace: bool = False) -> None:
+        binary = to_binary(cid)
+        if block_cid(data, codec_of(binary)) != binary:
+            raise IntegrityError(f"refusing to store bytes under {cid_text(binary)}: hash differs")
+        with self._lock(".gc.lock", fcntl.LOCK_SH):
+            self._write_block(binary, data, replace=replace)
+
+    def has(self, cid: CidLike) -> bool:
+        return self._path(to_binary(cid)).is_file()
+
+    def stat(self, cid: CidLike) -> BlockStat:
+        binary = to_binary(cid)
+        try:
+            size = self._path(binary).stat().st_size
+        except FileNotFoundError:
+            raise BlockNotFoundError(f"block {cid_text(binary)} is not in {self!r}") from None
+        return BlockStat(cid=to_cid(binary), size=size)
+
+    # --- files --------------------------------------------------------------------------
+
+    def put(self, stream: ByteSource, *, pin: bool = True) -> CID:
+        with self._lock(".gc.lock", fcntl.LOCK_SH):
+            result = import_file(
+                stream, sink=lambda cid, data: self._write_block(cid, data, replace=False)
+            )
+            if pin:
+                self._add_pin(result.binary)
+        return result.cid
+
+    def get(self, cid: CidLike) -> Iterator[bytes]:
+        return open_file(to_binary(cid), self._load)
+
+    def verify(self, cid: CidLike) -> int:
+        checked = 0
+        for block in walk_dag(to_binary(cid), self._load):
+            self._load(block)
+            checked += 1
+        return checked
+
+    # --- pins ---------------------------------------------------------------------------
+
+    def _read_pins(self) -> set[bytes]:
+        try:
+            doc = json.loads(self._pins_file.read_text())
+        except FileNotFoundError:
+            return set()
+        except ValueError as exc:
+            raise StorageError(f"pin set {self._pins_file} is not valid JSON: {exc}") from exc
+        if doc.get("version") != PINS_FORMAT_VERSION:
+            raise StorageError(
+                f"pin set {self._pins_file} has unknown version {doc.get('version')}"
+            )
+        return {to_binary(text) for text in doc["recursive"]}
+
+    def _write_pins(self, pins: set[bytes]) -> None:
+        doc = {"version": PINS_FORMAT_VERSION, "recursive": sorted(cid_text(c) for c in pins)}
+        fd, tmp = tempfile.mkstemp(dir=self._tmp, prefix="pins", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w") as handle:
+                json.dump(doc, handle, indent=1)
+                handle.flush()
+                if self._fsync:
+                    os.fsync(handle.fileno())
+            os.replace(tmp, self._pins_file)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        if self._fsync:
+            _fsync_dir(self.root)
+
+    def _add_pin(self, cid: bytes) -> None:
+        with self._lock(".pins.lock", fcntl.LOCK_EX):
+            pins = self._read_pins()
+            if cid not in pins:
+                self._write_pins(pins | {cid})
+
+    def pin(self, cid: CidLike) -> None:
+        binary = to_binary(cid)
+        with self._lock(".gc.lock", fcntl.LOCK_SH):
+            for block in walk_dag(binary, self._load):
+                if not self._path(block).is_file():
+                    raise BlockNotFoundError(
+                        f"cannot pin {cid_text(binary)}: block {cid_text(block)} is missing"
+                    )
+            self._add_pin(binary)
+
+    def unpin(self, cid: CidLike) -> None:
+        binary = to_binary(cid)
+        with self._lock(".gc.lock", fcntl.LOCK_SH), self._lock(".pins.lock", fcntl.LOCK_EX):
+            pins = self._read_pins()
+            if binary not in pins:
+                raise NotPinnedError(f"{cid_text(binary)} is not pinned in {self!r}")
+            self._write_pins(pins - {binary})
+
+    def pins(self) -> frozenset[CID]:
+        with self._lock(".pins.lock", fcntl.LOCK_SH):
+            return frozenset(to_cid(c) for c in self._read_pins())
+
+    def is_pinned(self, cid: CidLike) -> bool:
+        return to_binary(cid) in self._read_pins()
+
+    # --- garbage collection -------------------------------------------------------------
+
+    def gc(self) -> GcReport:
+        """Delete every block not reachable from a pin, and stale temporary files.
+
+        Refuses (raising, deleting nothing) when a pinned DAG cannot be walked, because an
+        unreadable parent hides which children are still needed: repair first.
+        """
+        with self._lock(".gc.lock", fcntl.LOCK_EX):
+            keep: set[str] = set()
+            for root in self._read_pins():
+                try:
+                    keep.update(multihash_key(c) for c in walk_dag(root, self._load))
+                except StorageError as exc:
+                    raise StorageError(
+                        f"gc refused: pinned DAG {cid_text(root)} is incomplete ({exc})"
+                    ) from exc
+            removed = kept = freed = 0
+            for shard in self._blocks.iterdir():
+                for path in shard.glob("*.data"):
+                    if path.stem in keep:
+                        kept += 1
+                        continue
+                    freed += path.stat().st_size
+                    path.unlink()
+                    removed += 1
+            for stale in self._tmp.iterdir():  # writers hold the lock shared: none running
+                stale.unlink(missing_ok=True)
+            return GcReport(removed=removed, kept=kept, bytes_freed=freed)
