@@ -128,6 +128,10 @@ class LocalBlockStore:
         self._blocks = self.root / "blocks"
         self._tmp = self.root / "tmp"
         self._pins_file = self.root / "pins.json"
+        self._ensure_dirs()
+
+    def _ensure_dirs(self) -> None:
+        # Re-run before every write: a site whose directory was wiped must be repairable.
         for directory in (self.root, self._blocks, self._tmp):
             directory.mkdir(parents=True, exist_ok=True)
 
@@ -139,6 +143,7 @@ class LocalBlockStore:
     @contextmanager
     def _lock(self, name: str, mode: int) -> Iterator[None]:
         """``flock`` on a lock file; one fresh descriptor per call, so threads contend too."""
+        self._ensure_dirs()
         fd = os.open(self.root / name, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, mode)
