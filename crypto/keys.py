@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 import cbor2
 from cryptography.exceptions import InvalidTag, UnsupportedAlgorithm
@@ -47,6 +47,7 @@ from crypto.errors import (
     WrongPassphraseError,
     WrongRecipientError,
 )
+from crypto.fame_types import SCHEME_ID, MasterPublicKey, MasterSecretKey, UserKey
 
 FORMAT_VERSION = 1
 KIND_MPK = "mpk"
@@ -76,9 +77,6 @@ class SchemeKey(Protocol):
     """What a key class of the ABE scheme offers (FAME's keys do)."""
 
     def to_obj(self) -> Any: ...
-
-
-K = TypeVar("K")
 
 
 @dataclass(frozen=True)
@@ -114,6 +112,57 @@ def load_key(data: bytes, *, kind: str, scheme: str, from_obj: Any) -> Any:
         raise KeyFormatError(f"invalid {kind} key material: {exc}") from exc
     except (TypeError, ValueError, KeyError, IndexError) as exc:
         raise KeyFormatError(f"invalid {kind} key structure: {exc!r}") from exc
+
+
+def dump_master_public_key(mpk: MasterPublicKey) -> bytes:
+    return dump_key(mpk, kind=KIND_MPK, scheme=SCHEME_ID)
+
+
+def load_master_public_key(data: bytes) -> MasterPublicKey:
+    return load_key(data, kind=KIND_MPK, scheme=SCHEME_ID, from_obj=MasterPublicKey.from_obj)
+
+
+def dump_user_key(user_key: UserKey) -> bytes:
+    return dump_key(user_key, kind=KIND_USER_KEY, scheme=SCHEME_ID)
+
+
+def load_user_key(data: bytes) -> UserKey:
+    return load_key(data, kind=KIND_USER_KEY, scheme=SCHEME_ID, from_obj=UserKey.from_obj)
+
+
+def dump_master_secret_key(msk: MasterSecretKey) -> bytes:
+    """The plain CBOR of the master secret key: an input to :func:`encrypt_master_secret_key`
+    or the key authority's memory only; never write it to disk."""
+    return dump_key(msk, kind=KIND_MSK, scheme=SCHEME_ID)
+
+
+def load_master_secret_key(data: bytes) -> MasterSecretKey:
+    return load_key(data, kind=KIND_MSK, scheme=SCHEME_ID, from_obj=MasterSecretKey.from_obj)
+
+
+def encrypt_master_secret_key(
+    msk: MasterSecretKey, passphrase: str | bytes, *, log2_n: int = SCRYPT_DEFAULT_LOG2_N
+) -> bytes:
+    """The at-rest form of the master secret key (a passphrase box of its CBOR)."""
+    return encrypt_with_passphrase(
+        dump_master_secret_key(msk), passphrase, purpose=PURPOSE_MASTER_SECRET_KEY, log2_n=log2_n
+    )
+
+
+def decrypt_master_secret_key(blob: bytes, passphrase: str | bytes) -> MasterSecretKey:
+    """Load the key authority's master secret key; :class:`WrongPassphraseError` if wrong."""
+    plain = decrypt_with_passphrase(blob, passphrase, purpose=PURPOSE_MASTER_SECRET_KEY)
+    return load_master_secret_key(plain)
+
+
+def seal_user_key(user_key: UserKey, recipient_public_key: bytes) -> bytes:
+    """A user key in a box only the requester's X25519 private key opens (what the API returns)."""
+    return seal(dump_user_key(user_key), recipient_public_key, purpose=PURPOSE_USER_KEY)
+
+
+def open_user_key(box: bytes, recipient_private_key: bytes) -> UserKey:
+    """Open a sealed user key; :class:`WrongRecipientError` if it was sealed to another key."""
+    return load_user_key(open_sealed(box, recipient_private_key, purpose=PURPOSE_USER_KEY))
 
 
 # --- passphrase encryption -------------------------------------------------------------------

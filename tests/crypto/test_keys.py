@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crypto import keys
+from crypto import envelope, fame, keys
 from crypto.errors import (
     CryptoError,
     KeyFormatError,
@@ -15,6 +15,7 @@ from crypto.errors import (
     WrongPassphraseError,
     WrongRecipientError,
 )
+from crypto.fame_types import SCHEME_ID, MasterPublicKey, MasterSecretKey, UserKey
 
 FAST = 10  # scrypt log2(n) for tests: the format and checks are the same, only cheaper
 PURPOSE = "medledger/test"
@@ -193,3 +194,95 @@ def test_non_canonical_cbor_is_refused() -> None:
     assert shuffled != box
     with pytest.raises(SealError, match="canonical"):
         keys.open_sealed(shuffled, pair.private_key, purpose=PURPOSE)
+
+
+# --- FAME keys ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def authority() -> tuple[MasterPublicKey, MasterSecretKey, UserKey]:
+    mpk, msk = fame.setup()
+    return mpk, msk, fame.keygen(msk, ["role:doctor", "org:cd3h", "dept:cardiology"])
+
+
+def test_fame_key_cbor_round_trips(
+    authority: tuple[MasterPublicKey, MasterSecretKey, UserKey],
+) -> None:
+    mpk, msk, user_key = authority
+    mpk_bytes = keys.dump_master_public_key(mpk)
+    assert cbor2.loads(mpk_bytes)["kind"] == "mpk"
+    assert cbor2.loads(mpk_bytes)["scheme"] == SCHEME_ID
+    assert keys.load_master_public_key(mpk_bytes) == mpk
+    assert keys.load_master_secret_key(keys.dump_master_secret_key(msk)) == msk
+    loaded = keys.load_user_key(keys.dump_user_key(user_key))
+    assert loaded == user_key
+    assert keys.dump_user_key(loaded) == keys.dump_user_key(user_key)
+    # the loaded keys work: encrypt with the loaded mpk, decrypt with the loaded user key
+    record, body = envelope.encrypt_bytes(
+        b"ECG 12-lead", mpk=keys.load_master_public_key(mpk_bytes), policy="role:doctor"
+    )
+    assert envelope.decrypt_bytes(record.header_bytes, body, user_key=loaded) == b"ECG 12-lead"
+
+
+def test_key_kind_and_scheme_are_checked(
+    authority: tuple[MasterPublicKey, MasterSecretKey, UserKey],
+) -> None:
+    mpk, _, user_key = authority
+    with pytest.raises(KeyFormatError, match="expected a 'mpk' key, this file holds a 'user-key'"):
+        keys.load_master_public_key(keys.dump_user_key(user_key))
+    blob = _rewrite(keys.dump_master_public_key(mpk), scheme="bsw07")
+    with pytest.raises(KeyFormatError, match="scheme 'bsw07'"):
+        keys.load_master_public_key(blob)
+    with pytest.raises(KeyFormatError, match="format version 3"):
+        keys.load_master_public_key(_rewrite(keys.dump_master_public_key(mpk), v=3))
+    with pytest.raises(KeyFormatError, match="unknown key kind"):
+        keys.dump_key(mpk, kind="other", scheme=SCHEME_ID)
+
+
+def test_key_with_a_point_off_the_subgroup_is_refused(
+    authority: tuple[MasterPublicKey, MasterSecretKey, UserKey],
+) -> None:
+    _, _, user_key = authority
+    blob = keys.dump_user_key(user_key)
+    doc = cbor2.loads(blob)
+    sk_0 = list(doc["key"]["sk_0"])
+    sk_0[0] = b"\x00" * 95 + b"\x01"
+    doc["key"] = {**doc["key"], "sk_0": sk_0}
+    with pytest.raises(KeyFormatError, match="invalid user-key key material"):
+        keys.load_user_key(cbor2.dumps(doc, canonical=True))
+    with pytest.raises(KeyFormatError, match="invalid user-key key material"):
+        keys.load_user_key(_rewrite(blob, key={"scheme": SCHEME_ID}))
+
+
+def test_master_secret_key_at_rest(
+    authority: tuple[MasterPublicKey, MasterSecretKey, UserKey],
+) -> None:
+    _, msk, _ = authority
+    blob = keys.encrypt_master_secret_key(msk, "key authority passphrase", log2_n=FAST)
+    assert keys.dump_master_secret_key(msk) not in blob
+    assert keys.decrypt_master_secret_key(blob, "key authority passphrase") == msk
+    with pytest.raises(WrongPassphraseError):
+        keys.decrypt_master_secret_key(blob, "key authority passphrase!")
+    # a generic passphrase box (other purpose) is not a master secret key
+    other = keys.encrypt_with_passphrase(b"x", "pw", purpose="other", log2_n=FAST)
+    with pytest.raises(KeyFormatError, match="made for 'other'"):
+        keys.decrypt_master_secret_key(other, "pw")
+
+
+def test_user_key_sealed_to_the_requester(
+    authority: tuple[MasterPublicKey, MasterSecretKey, UserKey],
+) -> None:
+    _, _, user_key = authority
+    doctor, stranger = keys.generate_x25519_keypair(), keys.generate_x25519_keypair()
+    box = keys.seal_user_key(user_key, doctor.public_key)
+    assert keys.open_user_key(box, doctor.private_key) == user_key
+    with pytest.raises(WrongRecipientError):
+        keys.open_user_key(box, stranger.private_key)
+    ct = cbor2.loads(box)["ct"]
+    tampered = _rewrite(box, ct=ct[:10] + bytes([ct[10] ^ 1]) + ct[11:])
+    with pytest.raises(SealError, match="failed authentication"):
+        keys.open_user_key(tampered, doctor.private_key)
+    # a box sealed for another purpose is not a user key
+    generic = keys.seal(keys.dump_user_key(user_key), doctor.public_key, purpose="x")
+    with pytest.raises(SealError, match="made for 'x'"):
+        keys.open_user_key(generic, doctor.private_key)
