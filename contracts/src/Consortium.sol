@@ -1,0 +1,431 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+/**
+ * @title Consortium
+ * @notice The membership register of a medical consortium: its institutions (name, code, admin,
+ * active flag) and their members, each with one role and a short list of attributes
+ * (`bytes32`-packed strings such as `dept:cardiology`, the CP-ABE attribute universe).
+ *
+ * @dev Every other MedLedger contract asks this one "who is calling?". The hot question is
+ * {memberInfo}: it is answered from one packed storage slot per member plus the institution's
+ * first slot, so a record registration pays two cold reads rather than a struct walk.
+ *
+ * Authority: the consortium admin adds, updates, suspends and reinstates institutions and is
+ * the only one who may enrol the consortium-level roles (key authority, relayer), which may
+ * belong to no institution (institution id 0). An institution's admin enrols, updates,
+ * suspends, reinstates and removes the doctors, nurses and auditors of that institution only.
+ * A member of a suspended institution is reported inactive without touching every member.
+ */
+contract Consortium {
+    /// @notice Member roles; the numbers are the ABI `uint8` values.
+    enum Role {
+        None,
+        Doctor,
+        Nurse,
+        Auditor,
+        KeyAuthority,
+        Relayer
+    }
+
+    /// @dev First slot: everything {memberInfo} needs about an institution (admin + active).
+    struct Institution {
+        address admin;
+        bool active;
+        bytes32 code;
+        string name;
+    }
+
+    /// @dev One slot per member: institution id, role, active flag.
+    struct Member {
+        uint32 institutionId;
+        Role role;
+        bool active;
+    }
+
+    /// @notice Maximum number of attributes one member may carry (bounds every loop over them).
+    uint256 public constant MAX_ATTRIBUTES = 32;
+
+    /// @notice The consortium admin.
+    address public admin;
+
+    /// @notice Number of institutions ever added; ids run from 1 to this value.
+    uint32 public institutionCount;
+
+    mapping(uint32 institutionId => Institution) private _institutions;
+    mapping(bytes32 code => uint32 institutionId) private _institutionByCode;
+    mapping(address account => Member) private _members;
+    mapping(address account => bytes32[]) private _attributes;
+
+    /// @notice Emitted when the consortium admin hands over its role.
+    event AdminTransferred(address indexed previousAdmin, address indexed newAdmin);
+    /// @notice Emitted when an institution joins the consortium.
+    event InstitutionAdded(
+        uint32 indexed institutionId,
+        bytes32 indexed code,
+        address indexed admin,
+        string name
+    );
+    /// @notice Emitted when an institution's name or admin changes.
+    event InstitutionUpdated(uint32 indexed institutionId, address indexed admin, string name);
+    /// @notice Emitted when an institution is suspended (its members stop being active).
+    event InstitutionSuspended(uint32 indexed institutionId);
+    /// @notice Emitted when a suspended institution is reinstated.
+    event InstitutionReinstated(uint32 indexed institutionId);
+    /// @notice Emitted when an account is enrolled as a member.
+    event MemberEnrolled(
+        address indexed account,
+        uint32 indexed institutionId,
+        Role role,
+        bytes32[] attributes
+    );
+    /// @notice Emitted when a member's role or attributes change.
+    event MemberUpdated(
+        address indexed account,
+        uint32 indexed institutionId,
+        Role role,
+        bytes32[] attributes
+    );
+    /// @notice Emitted when a member is suspended.
+    event MemberSuspended(address indexed account, uint32 indexed institutionId);
+    /// @notice Emitted when a suspended member is reinstated.
+    event MemberReinstated(address indexed account, uint32 indexed institutionId);
+    /// @notice Emitted when a member is removed (role and attributes erased).
+    event MemberRemoved(address indexed account, uint32 indexed institutionId);
+
+    /// @notice The caller may not perform this change.
+    error ConsortiumUnauthorized(address caller);
+    /// @notice The zero address was given where an account is required.
+    error ConsortiumZeroAddress();
+    /// @notice An institution needs a non-empty name and a non-zero code.
+    error ConsortiumInvalidInstitution();
+    /// @notice Another institution already uses this code.
+    error ConsortiumDuplicateInstitutionCode(bytes32 code);
+    /// @notice No institution has this id.
+    error ConsortiumUnknownInstitution(uint32 institutionId);
+    /// @notice The institution is suspended; nothing may be enrolled in it.
+    error ConsortiumInstitutionSuspended(uint32 institutionId);
+    /// @notice The institution is already active.
+    error ConsortiumInstitutionActive(uint32 institutionId);
+    /// @notice The role is not a member role, or not valid for this institution.
+    error ConsortiumInvalidRole(uint8 role);
+    /// @notice Too many attributes for one member.
+    error ConsortiumTooManyAttributes(uint256 count, uint256 max);
+    /// @notice An attribute was the zero word.
+    error ConsortiumEmptyAttribute(uint256 index);
+    /// @notice The account is already a member.
+    error ConsortiumAlreadyMember(address account);
+    /// @notice The account is not a member.
+    error ConsortiumNotMember(address account);
+    /// @notice The member is already suspended.
+    error ConsortiumMemberSuspended(address account);
+    /// @notice The member is already active.
+    error ConsortiumMemberActive(address account);
+
+    modifier onlyAdmin() {
+        if (msg.sender != admin) revert ConsortiumUnauthorized(msg.sender);
+        _;
+    }
+
+    /**
+     * @notice Creates the register with `initialAdmin` as consortium admin.
+     * @dev Requirements: `initialAdmin` is not the zero address.
+     * Emits {AdminTransferred} from the zero address.
+     */
+    constructor(address initialAdmin) {
+        if (initialAdmin == address(0)) revert ConsortiumZeroAddress();
+        admin = initialAdmin;
+        emit AdminTransferred(address(0), initialAdmin);
+    }
+
+    // ------------------------------------------------------------------ consortium admin
+
+    /**
+     * @notice Hands the consortium admin role to `newAdmin`.
+     * @dev Requirements: caller is the consortium admin; `newAdmin` is not zero.
+     * Emits {AdminTransferred}.
+     */
+    function transferAdmin(address newAdmin) external onlyAdmin {
+        if (newAdmin == address(0)) revert ConsortiumZeroAddress();
+        emit AdminTransferred(admin, newAdmin);
+        admin = newAdmin;
+    }
+
+    /**
+     * @notice Adds an institution and returns its id (1, 2, ...).
+     * @dev Requirements: caller is the consortium admin; `name` is non-empty; `code` is non-zero
+     * and unused; `institutionAdmin` is not zero. Emits {InstitutionAdded}.
+     */
+    function addInstitution(
+        string calldata name,
+        bytes32 code,
+        address institutionAdmin
+    ) external onlyAdmin returns (uint32 institutionId) {
+        if (bytes(name).length == 0 || code == bytes32(0)) revert ConsortiumInvalidInstitution();
+        if (institutionAdmin == address(0)) revert ConsortiumZeroAddress();
+        if (_institutionByCode[code] != 0) revert ConsortiumDuplicateInstitutionCode(code);
+        institutionId = ++institutionCount;
+        _institutions[institutionId] = Institution({
+            admin: institutionAdmin,
+            active: true,
+            code: code,
+            name: name
+        });
+        _institutionByCode[code] = institutionId;
+        emit InstitutionAdded(institutionId, code, institutionAdmin, name);
+    }
+
+    /**
+     * @notice Renames an institution and/or changes its admin (the code never changes).
+     * @dev Requirements: caller is the consortium admin; the institution exists; `name` is
+     * non-empty; `institutionAdmin` is not zero. Emits {InstitutionUpdated}.
+     */
+    function updateInstitution(
+        uint32 institutionId,
+        string calldata name,
+        address institutionAdmin
+    ) external onlyAdmin {
+        Institution storage inst = _existingInstitution(institutionId);
+        if (bytes(name).length == 0) revert ConsortiumInvalidInstitution();
+        if (institutionAdmin == address(0)) revert ConsortiumZeroAddress();
+        inst.admin = institutionAdmin;
+        inst.name = name;
+        emit InstitutionUpdated(institutionId, institutionAdmin, name);
+    }
+
+    /**
+     * @notice Suspends an institution: its members stop being active until reinstated.
+     * @dev Requirements: caller is the consortium admin; the institution exists and is active.
+     * Emits {InstitutionSuspended}.
+     */
+    function suspendInstitution(uint32 institutionId) external onlyAdmin {
+        Institution storage inst = _existingInstitution(institutionId);
+        if (!inst.active) revert ConsortiumInstitutionSuspended(institutionId);
+        inst.active = false;
+        emit InstitutionSuspended(institutionId);
+    }
+
+    /**
+     * @notice Reinstates a suspended institution.
+     * @dev Requirements: caller is the consortium admin; the institution exists and is
+     * suspended. Emits {InstitutionReinstated}.
+     */
+    function reinstateInstitution(uint32 institutionId) external onlyAdmin {
+        Institution storage inst = _existingInstitution(institutionId);
+        if (inst.active) revert ConsortiumInstitutionActive(institutionId);
+        inst.active = true;
+        emit InstitutionReinstated(institutionId);
+    }
+
+    // ------------------------------------------------------------------ members
+
+    /**
+     * @notice Enrols `account` in `institutionId` with `role` and `attributes`.
+     * @dev Requirements: `account` is not zero and not yet a member; `role` is a member role;
+     * doctors, nurses and auditors belong to an existing active institution and are enrolled by
+     * its admin or the consortium admin; key authorities and relayers are consortium-level and
+     * enrolled by the consortium admin only (institution id 0 allowed for them); at most
+     * {MAX_ATTRIBUTES} non-zero attributes. Emits {MemberEnrolled}.
+     */
+    function enrolMember(
+        address account,
+        uint32 institutionId,
+        uint8 role,
+        bytes32[] calldata attributes
+    ) external {
+        if (account == address(0)) revert ConsortiumZeroAddress();
+        if (_members[account].role != Role.None) revert ConsortiumAlreadyMember(account);
+        Role r = _checkRole(role, institutionId);
+        _checkAttributes(attributes);
+        _members[account] = Member({institutionId: institutionId, role: r, active: true});
+        _attributes[account] = attributes;
+        emit MemberEnrolled(account, institutionId, r, attributes);
+    }
+
+    /**
+     * @notice Replaces a member's role and attributes (the institution stays the same).
+     * @dev Requirements: `account` is a member; the same authority rules as {enrolMember} hold
+     * for both the member's institution and the new role. Emits {MemberUpdated}.
+     */
+    function updateMember(address account, uint8 role, bytes32[] calldata attributes) external {
+        Member storage m = _existingMember(account);
+        uint32 institutionId = m.institutionId;
+        _checkManager(institutionId, m.role);
+        Role r = _checkRole(role, institutionId);
+        _checkAttributes(attributes);
+        m.role = r;
+        _attributes[account] = attributes;
+        emit MemberUpdated(account, institutionId, r, attributes);
+    }
+
+    /**
+     * @notice Suspends a member (kept on the register, reported inactive).
+     * @dev Requirements: `account` is an active member; caller is its institution's admin or the
+     * consortium admin (consortium admin only for consortium-level roles).
+     * Emits {MemberSuspended}.
+     */
+    function suspendMember(address account) external {
+        Member storage m = _existingMember(account);
+        _checkManager(m.institutionId, m.role);
+        if (!m.active) revert ConsortiumMemberSuspended(account);
+        m.active = false;
+        emit MemberSuspended(account, m.institutionId);
+    }
+
+    /**
+     * @notice Reinstates a suspended member.
+     * @dev Requirements: `account` is a suspended member; caller as for {suspendMember}.
+     * Emits {MemberReinstated}.
+     */
+    function reinstateMember(address account) external {
+        Member storage m = _existingMember(account);
+        _checkManager(m.institutionId, m.role);
+        if (m.active) revert ConsortiumMemberActive(account);
+        m.active = true;
+        emit MemberReinstated(account, m.institutionId);
+    }
+
+    /**
+     * @notice Removes a member: role and attributes are erased; the account may be enrolled
+     * again later (possibly elsewhere).
+     * @dev Requirements: `account` is a member; caller as for {suspendMember}.
+     * Emits {MemberRemoved}.
+     */
+    function removeMember(address account) external {
+        Member storage m = _existingMember(account);
+        uint32 institutionId = m.institutionId;
+        _checkManager(institutionId, m.role);
+        delete _members[account];
+        delete _attributes[account];
+        emit MemberRemoved(account, institutionId);
+    }
+
+    // ------------------------------------------------------------------ views
+
+    /**
+     * @notice The packed facts other contracts check: institution, role, and whether the
+     * member is active (member not suspended and its institution, if any, not suspended).
+     * @dev Non-members get (0, 0, false).
+     */
+    function memberInfo(
+        address account
+    ) external view returns (uint32 institutionId, uint8 role, bool active) {
+        Member memory m = _members[account];
+        return (m.institutionId, uint8(m.role), _isActive(m));
+    }
+
+    /// @notice True when `account` is an active member (of an active institution, if any).
+    function isMember(address account) external view returns (bool) {
+        return _isActive(_members[account]);
+    }
+
+    /// @notice True when `account` is an active member with the relayer role.
+    function isRelayer(address account) external view returns (bool) {
+        Member memory m = _members[account];
+        return m.role == Role.Relayer && _isActive(m);
+    }
+
+    /// @notice The role of `account` (0 = none), whether active or not.
+    function roleOf(address account) external view returns (uint8) {
+        return uint8(_members[account].role);
+    }
+
+    /// @notice The institution of `account` (0 = none or consortium-level).
+    function institutionOf(address account) external view returns (uint32) {
+        return _members[account].institutionId;
+    }
+
+    /// @notice The attributes of `account` (empty for non-members).
+    function attributesOf(address account) external view returns (bytes32[] memory) {
+        return _attributes[account];
+    }
+
+    /// @notice True when `account` carries `attribute` (loop bounded by {MAX_ATTRIBUTES}).
+    function hasAttribute(address account, bytes32 attribute) external view returns (bool) {
+        bytes32[] storage attrs = _attributes[account];
+        uint256 n = attrs.length;
+        for (uint256 i; i < n; ) {
+            if (attrs[i] == attribute) return true;
+            unchecked {
+                ++i;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * @notice An institution's record.
+     * @dev Requirements: the institution exists.
+     */
+    function institution(
+        uint32 institutionId
+    ) external view returns (string memory name, bytes32 code, address instAdmin, bool active) {
+        Institution storage inst = _existingInstitution(institutionId);
+        return (inst.name, inst.code, inst.admin, inst.active);
+    }
+
+    /// @notice The id of the institution with `code` (0 when none).
+    function institutionIdByCode(bytes32 code) external view returns (uint32) {
+        return _institutionByCode[code];
+    }
+
+    // ------------------------------------------------------------------ internals
+
+    function _isActive(Member memory m) private view returns (bool) {
+        if (!m.active) return false;
+        return m.institutionId == 0 || _institutions[m.institutionId].active;
+    }
+
+    function _existingInstitution(uint32 institutionId) private view returns (Institution storage) {
+        if (institutionId == 0 || institutionId > institutionCount) {
+            revert ConsortiumUnknownInstitution(institutionId);
+        }
+        return _institutions[institutionId];
+    }
+
+    function _existingMember(address account) private view returns (Member storage m) {
+        m = _members[account];
+        if (m.role == Role.None) revert ConsortiumNotMember(account);
+    }
+
+    /// @dev The caller may manage members of `institutionId` currently holding `role`.
+    function _checkManager(uint32 institutionId, Role role) private view {
+        if (msg.sender == admin) return;
+        if (_isConsortiumRole(role) || institutionId == 0) revert ConsortiumUnauthorized(msg.sender);
+        if (_institutions[institutionId].admin != msg.sender) {
+            revert ConsortiumUnauthorized(msg.sender);
+        }
+    }
+
+    /// @dev Validates `role` for `institutionId` and the caller's authority to grant it.
+    function _checkRole(uint8 role, uint32 institutionId) private view returns (Role r) {
+        if (role == 0 || role > uint8(Role.Relayer)) revert ConsortiumInvalidRole(role);
+        r = Role(role);
+        if (_isConsortiumRole(r)) {
+            if (msg.sender != admin) revert ConsortiumUnauthorized(msg.sender);
+            if (institutionId != 0) _existingInstitution(institutionId);
+            return r;
+        }
+        if (institutionId == 0) revert ConsortiumInvalidRole(role);
+        Institution storage inst = _existingInstitution(institutionId);
+        if (msg.sender != admin && msg.sender != inst.admin) {
+            revert ConsortiumUnauthorized(msg.sender);
+        }
+        if (!inst.active) revert ConsortiumInstitutionSuspended(institutionId);
+    }
+
+    function _checkAttributes(bytes32[] calldata attributes) private pure {
+        uint256 n = attributes.length;
+        if (n > MAX_ATTRIBUTES) revert ConsortiumTooManyAttributes(n, MAX_ATTRIBUTES);
+        for (uint256 i; i < n; ) {
+            if (attributes[i] == bytes32(0)) revert ConsortiumEmptyAttribute(i);
+            unchecked {
+                ++i;
+            }
+        }
+    }
+
+    function _isConsortiumRole(Role r) private pure returns (bool) {
+        return r == Role.KeyAuthority || r == Role.Relayer;
+    }
+}
