@@ -6,8 +6,8 @@ See :mod:`storage.models.types` for how addresses, hashes and times are stored.
 from storage.models.auth import ApiSession, SiweNonce
 from storage.models.base import NAMING_CONVENTION, Base
 from storage.models.cursor import IndexerCursor
-from storage.models.identity import Institution, KeyIssuance, Member, MemberAttribute
-from storage.models.records import RECORD_STATES, AccessEvent, Consent, Record
+from storage.models.identity import ROLES, Institution, KeyIssuance, Member, MemberAttribute
+from storage.models.records import RECORD_STATES, RECORD_STATUSES, AccessEvent, Consent, Record
 from storage.models.types import (
     INT64_MAX,
     ZERO_ADDRESS,
@@ -18,18 +18,24 @@ from storage.models.types import (
     to_uint256_text,
 )
 from storage.models.workflow import (
+    CONSULTATION_STATES,
+    REFERRAL_STATES,
     WORKFLOW_KINDS,
     Consultation,
+    ConsultationInvitation,
     ConsultationOpinion,
-    ConsultationParticipant,
     Referral,
     WorkflowTransition,
 )
 
 __all__ = [
+    "CONSULTATION_STATES",
     "INT64_MAX",
     "NAMING_CONVENTION",
     "RECORD_STATES",
+    "RECORD_STATUSES",
+    "REFERRAL_STATES",
+    "ROLES",
     "WORKFLOW_KINDS",
     "ZERO_ADDRESS",
     "ZERO_BYTES32",
@@ -38,8 +44,8 @@ __all__ = [
     "Base",
     "Consent",
     "Consultation",
+    "ConsultationInvitation",
     "ConsultationOpinion",
-    "ConsultationParticipant",
     "IndexerCursor",
     "Institution",
     "KeyIssuance",

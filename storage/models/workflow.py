@@ -1,8 +1,10 @@
 """Two-way referrals and remote consultations, with every state transition kept.
 
-The current state lives on the referral / consultation row (guarded by the position of the
-last applied event, see ``storage.models.identity``); the full history lives in
-``workflow_transitions``, one row per on-chain event, unique on (tx hash, log index).
+Mirrors ``Workflow`` on chain. The current state lives on the referral / consultation row
+(guarded by the position of the last applied event, see ``storage.models.identity``); the
+full history lives in ``workflow_transitions``, one row per on-chain event, unique on
+(tx hash, log index). Institutions are the chain's ``uint32`` ids; ``reason`` values are the
+contract's ``bytes32`` reason codes.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from storage.models.base import Base
 from storage.models.types import Address, Bytes32
 
 WORKFLOW_KINDS = ("referral", "consultation")
+REFERRAL_STATES = ("requested", "accepted", "arrived", "completed", "rejected", "cancelled")
+CONSULTATION_STATES = ("open", "closed", "cancelled")
 
 
 class Referral(Base):
@@ -28,12 +32,14 @@ class Referral(Base):
 
     referral_id: Mapped[str] = mapped_column(Bytes32, primary_key=True)
     patient: Mapped[str] = mapped_column(Address)
-    from_institution: Mapped[str] = mapped_column(Bytes32)
-    to_institution: Mapped[str] = mapped_column(Bytes32)
-    referring_doctor: Mapped[str] = mapped_column(Address)
-    receiving_doctor: Mapped[str | None] = mapped_column(Address)
-    summary_cid: Mapped[str | None] = mapped_column(sa.String(128))
+    from_institution: Mapped[int] = mapped_column(sa.BigInteger)
+    to_institution: Mapped[int] = mapped_column(sa.BigInteger)
+    requester: Mapped[str] = mapped_column(Address)
+    record_id: Mapped[str | None] = mapped_column(Bytes32)
+    reason: Mapped[str | None] = mapped_column(Bytes32)
     state: Mapped[str] = mapped_column(sa.String(16))
+    summary_record_id: Mapped[str | None] = mapped_column(Bytes32)
+    closing_reason: Mapped[str | None] = mapped_column(Bytes32)
     created_at: Mapped[int] = mapped_column(sa.BigInteger)
     updated_at: Mapped[int] = mapped_column(sa.BigInteger)
     tx_hash: Mapped[str] = mapped_column(Bytes32)
@@ -43,16 +49,27 @@ class Referral(Base):
 
 
 class Consultation(Base):
-    """A remote consultation: a requesting doctor invites specialists to give opinions."""
+    """A remote consultation: a doctor invites institutions (or a policy) to give opinions."""
 
     __tablename__ = "consultations"
-    __table_args__ = (sa.Index(None, "patient"), sa.Index(None, "requester", "state"))
+    __table_args__ = (
+        sa.Index(None, "patient"),
+        sa.Index(None, "requester", "state"),
+        sa.Index(None, "requester_institution", "state"),
+    )
 
     consultation_id: Mapped[str] = mapped_column(Bytes32, primary_key=True)
     patient: Mapped[str] = mapped_column(Address)
     requester: Mapped[str] = mapped_column(Address)
-    institution: Mapped[str | None] = mapped_column(Bytes32)
+    requester_institution: Mapped[int] = mapped_column(sa.BigInteger)
+    record_id: Mapped[str | None] = mapped_column(Bytes32)
+    policy_hash: Mapped[str | None] = mapped_column(Bytes32)
+    deadline: Mapped[int] = mapped_column(sa.BigInteger)
     state: Mapped[str] = mapped_column(sa.String(16))
+    conclusion_cid: Mapped[str | None] = mapped_column(sa.String(128))
+    conclusion_hash: Mapped[str | None] = mapped_column(Bytes32)
+    opinion_count: Mapped[int | None] = mapped_column(sa.Integer)
+    closing_reason: Mapped[str | None] = mapped_column(Bytes32)
     created_at: Mapped[int] = mapped_column(sa.BigInteger)
     updated_at: Mapped[int] = mapped_column(sa.BigInteger)
     tx_hash: Mapped[str] = mapped_column(Bytes32)
@@ -60,24 +77,22 @@ class Consultation(Base):
     updated_block: Mapped[int] = mapped_column(sa.BigInteger)
     updated_log_index: Mapped[int] = mapped_column(sa.Integer)
 
-    participants: Mapped[list[ConsultationParticipant]] = relationship(cascade="all, delete-orphan")
+    invitations: Mapped[list[ConsultationInvitation]] = relationship(cascade="all, delete-orphan")
     opinions: Mapped[list[ConsultationOpinion]] = relationship(cascade="all, delete-orphan")
 
 
-class ConsultationParticipant(Base):
-    """A specialist invited to a consultation."""
+class ConsultationInvitation(Base):
+    """An institution invited to give an opinion."""
 
-    __tablename__ = "consultation_participants"
-    __table_args__ = (sa.Index(None, "participant"),)
+    __tablename__ = "consultation_invitations"
+    __table_args__ = (sa.Index(None, "institution_id"),)
 
     consultation_id: Mapped[str] = mapped_column(
         Bytes32,
         sa.ForeignKey("consultations.consultation_id", ondelete="CASCADE"),
         primary_key=True,
     )
-    participant: Mapped[str] = mapped_column(Address, primary_key=True)
-    tx_hash: Mapped[str] = mapped_column(Bytes32)
-    block_number: Mapped[int] = mapped_column(sa.BigInteger)
+    institution_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
 
 
 class ConsultationOpinion(Base):
@@ -87,6 +102,7 @@ class ConsultationOpinion(Base):
     __table_args__ = (
         sa.UniqueConstraint("tx_hash", "log_index"),
         sa.Index(None, "consultation_id", "block_number"),
+        sa.Index(None, "author"),
     )
 
     id: Mapped[int] = mapped_column(
@@ -96,6 +112,7 @@ class ConsultationOpinion(Base):
         Bytes32, sa.ForeignKey("consultations.consultation_id", ondelete="CASCADE")
     )
     author: Mapped[str] = mapped_column(Address)
+    institution_id: Mapped[int] = mapped_column(sa.BigInteger)
     opinion_cid: Mapped[str] = mapped_column(sa.String(128))
     opinion_hash: Mapped[str] = mapped_column(Bytes32)
     block_number: Mapped[int] = mapped_column(sa.BigInteger)
@@ -112,6 +129,7 @@ class WorkflowTransition(Base):
         sa.UniqueConstraint("tx_hash", "log_index"),
         sa.CheckConstraint("kind IN ('referral', 'consultation')", name="kind_valid"),
         sa.Index(None, "kind", "workflow_id", "block_number"),
+        sa.Index(None, "actor", "block_number"),
     )
 
     id: Mapped[int] = mapped_column(
@@ -119,9 +137,10 @@ class WorkflowTransition(Base):
     )
     kind: Mapped[str] = mapped_column(sa.String(16))
     workflow_id: Mapped[str] = mapped_column(Bytes32)
-    from_state: Mapped[str | None] = mapped_column(sa.String(16))
+    event: Mapped[str] = mapped_column(sa.String(40))
     to_state: Mapped[str] = mapped_column(sa.String(16))
     actor: Mapped[str] = mapped_column(Address)
+    reason: Mapped[str | None] = mapped_column(Bytes32)
     block_number: Mapped[int] = mapped_column(sa.BigInteger)
     block_time: Mapped[int] = mapped_column(sa.BigInteger)
     tx_hash: Mapped[str] = mapped_column(Bytes32)

@@ -104,8 +104,15 @@ def upgrade() -> None:
         sa.Column("consultation_id", sa.String(length=66), nullable=False),
         sa.Column("patient", sa.String(length=42), nullable=False),
         sa.Column("requester", sa.String(length=42), nullable=False),
-        sa.Column("institution", sa.String(length=66), nullable=True),
+        sa.Column("requester_institution", sa.BigInteger(), nullable=False),
+        sa.Column("record_id", sa.String(length=66), nullable=True),
+        sa.Column("policy_hash", sa.String(length=66), nullable=True),
+        sa.Column("deadline", sa.BigInteger(), nullable=False),
         sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("conclusion_cid", sa.String(length=128), nullable=True),
+        sa.Column("conclusion_hash", sa.String(length=66), nullable=True),
+        sa.Column("opinion_count", sa.Integer(), nullable=True),
+        sa.Column("closing_reason", sa.String(length=66), nullable=True),
         sa.Column("created_at", sa.BigInteger(), nullable=False),
         sa.Column("updated_at", sa.BigInteger(), nullable=False),
         sa.Column("tx_hash", sa.String(length=66), nullable=False),
@@ -116,6 +123,11 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("consultations", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_consultations_patient"), ["patient"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_consultations_requester_institution_state"),
+            ["requester_institution", "state"],
+            unique=False,
+        )
         batch_op.create_index(
             batch_op.f("ix_consultations_requester_state"), ["requester", "state"], unique=False
         )
@@ -216,12 +228,14 @@ def upgrade() -> None:
         "referrals",
         sa.Column("referral_id", sa.String(length=66), nullable=False),
         sa.Column("patient", sa.String(length=42), nullable=False),
-        sa.Column("from_institution", sa.String(length=66), nullable=False),
-        sa.Column("to_institution", sa.String(length=66), nullable=False),
-        sa.Column("referring_doctor", sa.String(length=42), nullable=False),
-        sa.Column("receiving_doctor", sa.String(length=42), nullable=True),
-        sa.Column("summary_cid", sa.String(length=128), nullable=True),
+        sa.Column("from_institution", sa.BigInteger(), nullable=False),
+        sa.Column("to_institution", sa.BigInteger(), nullable=False),
+        sa.Column("requester", sa.String(length=42), nullable=False),
+        sa.Column("record_id", sa.String(length=66), nullable=True),
+        sa.Column("reason", sa.String(length=66), nullable=True),
         sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("summary_record_id", sa.String(length=66), nullable=True),
+        sa.Column("closing_reason", sa.String(length=66), nullable=True),
         sa.Column("created_at", sa.BigInteger(), nullable=False),
         sa.Column("updated_at", sa.BigInteger(), nullable=False),
         sa.Column("tx_hash", sa.String(length=66), nullable=False),
@@ -281,9 +295,10 @@ def upgrade() -> None:
         ),
         sa.Column("kind", sa.String(length=16), nullable=False),
         sa.Column("workflow_id", sa.String(length=66), nullable=False),
-        sa.Column("from_state", sa.String(length=16), nullable=True),
+        sa.Column("event", sa.String(length=40), nullable=False),
         sa.Column("to_state", sa.String(length=16), nullable=False),
         sa.Column("actor", sa.String(length=42), nullable=False),
+        sa.Column("reason", sa.String(length=66), nullable=True),
         sa.Column("block_number", sa.BigInteger(), nullable=False),
         sa.Column("block_time", sa.BigInteger(), nullable=False),
         sa.Column("tx_hash", sa.String(length=66), nullable=False),
@@ -298,8 +313,34 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("workflow_transitions", schema=None) as batch_op:
         batch_op.create_index(
+            batch_op.f("ix_workflow_transitions_actor_block_number"),
+            ["actor", "block_number"],
+            unique=False,
+        )
+        batch_op.create_index(
             batch_op.f("ix_workflow_transitions_kind_workflow_id_block_number"),
             ["kind", "workflow_id", "block_number"],
+            unique=False,
+        )
+
+    op.create_table(
+        "consultation_invitations",
+        sa.Column("consultation_id", sa.String(length=66), nullable=False),
+        sa.Column("institution_id", sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["consultation_id"],
+            ["consultations.consultation_id"],
+            name=op.f("fk_consultation_invitations_consultation_id_consultations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint(
+            "consultation_id", "institution_id", name=op.f("pk_consultation_invitations")
+        ),
+    )
+    with op.batch_alter_table("consultation_invitations", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_consultation_invitations_institution_id"),
+            ["institution_id"],
             unique=False,
         )
 
@@ -313,6 +354,7 @@ def upgrade() -> None:
         ),
         sa.Column("consultation_id", sa.String(length=66), nullable=False),
         sa.Column("author", sa.String(length=42), nullable=False),
+        sa.Column("institution_id", sa.BigInteger(), nullable=False),
         sa.Column("opinion_cid", sa.String(length=128), nullable=False),
         sa.Column("opinion_hash", sa.String(length=66), nullable=False),
         sa.Column("block_number", sa.BigInteger(), nullable=False),
@@ -332,30 +374,12 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("consultation_opinions", schema=None) as batch_op:
         batch_op.create_index(
+            batch_op.f("ix_consultation_opinions_author"), ["author"], unique=False
+        )
+        batch_op.create_index(
             batch_op.f("ix_consultation_opinions_consultation_id_block_number"),
             ["consultation_id", "block_number"],
             unique=False,
-        )
-
-    op.create_table(
-        "consultation_participants",
-        sa.Column("consultation_id", sa.String(length=66), nullable=False),
-        sa.Column("participant", sa.String(length=42), nullable=False),
-        sa.Column("tx_hash", sa.String(length=66), nullable=False),
-        sa.Column("block_number", sa.BigInteger(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["consultation_id"],
-            ["consultations.consultation_id"],
-            name=op.f("fk_consultation_participants_consultation_id_consultations"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint(
-            "consultation_id", "participant", name=op.f("pk_consultation_participants")
-        ),
-    )
-    with op.batch_alter_table("consultation_participants", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_consultation_participants_participant"), ["participant"], unique=False
         )
 
     op.create_table(
@@ -410,16 +434,18 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_members_institution_id_role"))
 
     op.drop_table("members")
-    with op.batch_alter_table("consultation_participants", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_consultation_participants_participant"))
-
-    op.drop_table("consultation_participants")
     with op.batch_alter_table("consultation_opinions", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_consultation_opinions_consultation_id_block_number"))
+        batch_op.drop_index(batch_op.f("ix_consultation_opinions_author"))
 
     op.drop_table("consultation_opinions")
+    with op.batch_alter_table("consultation_invitations", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_consultation_invitations_institution_id"))
+
+    op.drop_table("consultation_invitations")
     with op.batch_alter_table("workflow_transitions", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_workflow_transitions_kind_workflow_id_block_number"))
+        batch_op.drop_index(batch_op.f("ix_workflow_transitions_actor_block_number"))
 
     op.drop_table("workflow_transitions")
     with op.batch_alter_table("siwe_nonces", schema=None) as batch_op:
@@ -450,6 +476,7 @@ def downgrade() -> None:
     op.drop_table("indexer_cursors")
     with op.batch_alter_table("consultations", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_consultations_requester_state"))
+        batch_op.drop_index(batch_op.f("ix_consultations_requester_institution_state"))
         batch_op.drop_index(batch_op.f("ix_consultations_patient"))
 
     op.drop_table("consultations")
