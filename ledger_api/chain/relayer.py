@@ -113,7 +113,7 @@ class Relayer:
         self.receipt_timeout = receipt_timeout
         self.poll_interval = poll_interval
         self.chain_id = chain_id(w3)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._nonce: int | None = None
         self._fees: Fees | None = None
         self._fees_at = 0.0
@@ -213,26 +213,28 @@ class Relayer:
         if gas is None:
             gas = self.gas_limit or self.estimate_gas(to=to, data=data, value=value)
         fees = self.fees()
-        for _attempt in range(3):
-            with self._lock:
+        # Sign *and* hand over under the lock: the node then sees this account's nonces in
+        # order. Sending outside the lock was measured to leave, rarely, a later nonce parked
+        # in anvil's queue after its predecessor was mined, never to be mined itself.
+        with self._lock:
+            for _attempt in range(3):
                 nonce = self._reserve()
                 raw, tx_hash = self._sign(
                     nonce=nonce, to=to, data=data, gas=gas, value=value, fees=fees
                 )
-            try:
-                self._send_raw(raw)
-                return tx_hash
-            except NonceTooLowError:
-                log.warning("relayer %s: nonce %d too low, resyncing", self.address, nonce)
-                self.resync_nonce()
-            except (TransactionRejectedError, TransactionRevertedError):
-                self._fill_gap(nonce, fees)
-                raise
-            except ChainConnectionError:
-                # Unknown whether the node got it: let the node's pending count decide.
-                self.resync_nonce()
-                raise
-        raise NonceTooLowError(f"relayer {self.address}: nonce keeps being taken; key shared?")
+                try:
+                    self._send_raw(raw)
+                    return tx_hash
+                except NonceTooLowError:
+                    log.warning("relayer %s: nonce %d too low, resyncing", self.address, nonce)
+                    self._nonce = None
+                except (TransactionRejectedError, TransactionRevertedError):
+                    self._nonce = nonce  # nothing after it was sent: simply reuse it
+                    raise
+                except ChainConnectionError:
+                    self._nonce = None  # unknown whether the node got it: ask it next time
+                    raise
+            raise NonceTooLowError(f"relayer {self.address}: nonce keeps being taken; key shared?")
 
     def send_many(
         self, calls: Sequence[tuple[str, bytes]], *, gas: int, value: int = 0
@@ -259,17 +261,23 @@ class Relayer:
                 )
                 for i, (to, data) in enumerate(calls)
             ]
-        results = rpc_batch(self.w3, [("eth_sendRawTransaction", [raw]) for raw, _ in signed])
-        failures: list[str] = []
-        for i, result in enumerate(results):
-            if isinstance(result, RpcError) and not _already_known(result):
-                self._fill_gap(first + i, fees)
-                failures.append(f"#{i}: {result.rpc_message}")
-        if failures:
-            self.resync_nonce()
-            raise TransactionRejectedError(
-                f"{len(failures)} of {len(calls)} transactions rejected: {'; '.join(failures)}"
-            )
+            try:
+                results = rpc_batch(
+                    self.w3, [("eth_sendRawTransaction", [raw]) for raw, _ in signed]
+                )
+            except ChainConnectionError:
+                self._nonce = None
+                raise
+            failures: list[str] = []
+            for i, result in enumerate(results):
+                if isinstance(result, RpcError) and not _already_known(result):
+                    self._fill_gap(first + i, fees)
+                    failures.append(f"#{i}: {result.rpc_message}")
+            if failures:
+                self._nonce = None
+                raise TransactionRejectedError(
+                    f"{len(failures)} of {len(calls)} transactions rejected: " + "; ".join(failures)
+                )
         return [tx_hash for _, tx_hash in signed]
 
     def _send_raw(self, raw: str) -> None:
