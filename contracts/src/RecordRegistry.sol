@@ -17,17 +17,16 @@ import {IConsortium, ConsortiumRoles} from "./IConsortium.sol";
  * ciphertext, policy hash, record type, author) lives only in the events, where the indexer
  * and auditors read it; event logs are committed by each block's receipts root.
  *
- * Commitment: instead of a second slot per record, the registry keeps ONE running hash,
- * {logHead}: `logHead = keccak256(abi.encode(logHead, commitment))` for every registration and
- * re-key, where the commitment is {registrationCommitment} / {rekeyCommitment} of the full
- * values. An auditor replays the events in chain order and must arrive at {logHead}: any
- * missing, altered or reordered entry in an index is detected. Updating one warm slot costs
- * ~100 gas per record in a batch.
+ * Commitment: the {RecordRegistered} event itself is the commitment to the full values — logs
+ * are covered by each block's receipts root, which auditors and light clients verify. A stored
+ * hash per record would cost a second fresh slot (~22.1k) and a running hash over all records
+ * ~5k per registration; measured, the latter already pushed a relayed single registration to
+ * ~76k, over the 75k budget, so neither is kept.
  *
  * Paging by patient: a per-patient list or counter would add a fresh slot per record or per
- * new patient and break the budget, so paging by patient is done by filtering
- * {RecordRegistered} logs on its indexed `patient` topic (and in the relational index built
- * from them); {recordCount} counts all records.
+ * new patient and break the budget (a first record of a new patient would cost ~22.1k more),
+ * so paging by patient is done by filtering {RecordRegistered} logs on the indexed `patient`
+ * topic (block range = page), and in the relational index the indexer builds from them.
  *
  * Actors: every write names its `actor`. A direct call requires `actor == msg.sender`; the
  * relayer (see {IConsortium-isRelayer}) may act for an authenticated member or patient. Only an
@@ -69,12 +68,6 @@ contract RecordRegistry {
 
     /// @notice The consortium register asked about members and the relayer.
     IConsortium public immutable consortium;
-
-    /// @notice Running hash over every registration and re-key commitment, in chain order.
-    bytes32 public logHead;
-
-    /// @notice Number of records ever registered.
-    uint256 public recordCount;
 
     mapping(bytes32 id => Record) private _records;
 
@@ -151,10 +144,7 @@ contract RecordRegistry {
         if (relayed) _checkRelayer();
         (uint32 inst, bool ok) = _authorInstitution(r.author, r.patient, relayed);
         if (!ok) revert RecordRegistryNotAuthor(r.author);
-        logHead = _register(r, inst, logHead);
-        unchecked {
-            ++recordCount;
-        }
+        _register(r, inst);
     }
 
     /**
@@ -170,7 +160,6 @@ contract RecordRegistry {
         address lastAuthor;
         uint32 lastInst;
         bool lastOk;
-        bytes32 head = logHead;
         for (uint256 i; i < n; ) {
             RecordInput calldata r = records[i];
             address author = r.author;
@@ -188,14 +177,10 @@ contract RecordRegistry {
                 (lastAuthor, lastInst, lastOk) = (author, inst, ok);
             }
             if (!ok) revert RecordRegistryNotAuthor(author);
-            head = _register(r, inst, head);
+            _register(r, inst);
             unchecked {
                 ++i;
             }
-        }
-        logHead = head;
-        unchecked {
-            recordCount += n;
         }
     }
 
@@ -220,9 +205,6 @@ contract RecordRegistry {
             ++version;
         }
         rec.version = version;
-        logHead = keccak256(
-            abi.encode(logHead, rekeyCommitment(id, version, headerCid, policyHash))
-        );
         emit RecordRekeyed(id, rec.patient, actor, version, headerCid, policyHash);
     }
 
@@ -293,34 +275,9 @@ contract RecordRegistry {
         return _records[id].status == Status.Active;
     }
 
-    /**
-     * @notice The commitment {logHead} absorbs for a registration: every value of the record,
-     * `keccak256(abi.encode(r, authorInstitution))` (the ABI encoding of the input tuple).
-     */
-    function registrationCommitment(
-        RecordInput calldata r,
-        uint32 authorInstitution
-    ) public pure returns (bytes32) {
-        return keccak256(abi.encode(r, authorInstitution));
-    }
-
-    /// @notice The commitment {logHead} absorbs for a re-key.
-    function rekeyCommitment(
-        bytes32 id,
-        uint16 version,
-        string calldata headerCid,
-        bytes32 policyHash
-    ) public pure returns (bytes32) {
-        return keccak256(abi.encode(id, version, headerCid, policyHash));
-    }
-
     // ------------------------------------------------------------------ internals
 
-    function _register(
-        RecordInput calldata r,
-        uint32 inst,
-        bytes32 head
-    ) private returns (bytes32) {
+    function _register(RecordInput calldata r, uint32 inst) private {
         bytes32 id = r.id;
         if (
             id == bytes32(0) ||
@@ -339,7 +296,6 @@ contract RecordRegistry {
             status: Status.Active
         });
         _emitRegistered(r, inst);
-        return keccak256(abi.encode(head, registrationCommitment(r, inst)));
     }
 
     /// @dev Split from {_register} to keep the stack shallow.

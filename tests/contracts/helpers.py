@@ -1,0 +1,268 @@
+"""Test helpers for the contract tests: send locally signed transactions, decode custom errors.
+
+Reverts are checked twice: ``eth_call`` must return the expected custom error (selector and
+arguments decoded from the ABI), and the same transaction, sent with a fixed gas limit so that
+nothing is estimated away, must be mined with status 0. Events are decoded from receipts with
+the contracts' ABIs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from eth_abi import decode as abi_decode
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from eth_utils import keccak, to_checksum_address
+from web3 import Web3
+from web3.contract import Contract
+
+import contracts
+from ledger_api.chain.deploy import Deployment, deploy_all
+
+FIXED_GAS = 3_000_000
+
+ROLE_NONE, ROLE_DOCTOR, ROLE_NURSE, ROLE_AUDITOR, ROLE_KEY_AUTHORITY, ROLE_RELAYER = range(6)
+
+
+def b32(text: str) -> bytes:
+    """A short string packed into ``bytes32`` (right-padded), as attributes and codes are."""
+    raw = text.encode()
+    assert len(raw) <= 32
+    return raw.ljust(32, b"\x00")
+
+
+def _error_table() -> dict[bytes, tuple[str, list[str], list[str]]]:
+    table: dict[bytes, tuple[str, list[str], list[str]]] = {}
+    for name in contracts.NAMES:
+        for item in contracts.load(name)["abi"]:
+            if item["type"] != "error":
+                continue
+            types = [_abi_type(i) for i in item["inputs"]]
+            selector = keccak(text=f"{item['name']}({','.join(types)})")[:4]
+            table[selector] = (item["name"], [i["name"] for i in item["inputs"]], types)
+    return table
+
+
+def _abi_type(item: dict[str, Any]) -> str:
+    if item["type"].startswith("tuple"):
+        inner = ",".join(_abi_type(c) for c in item["components"])
+        return f"({inner}){item['type'][5:]}"
+    return item["type"]
+
+
+ERRORS = _error_table()
+
+
+class RevertDecodeError(AssertionError):
+    pass
+
+
+@dataclass
+class Revert:
+    name: str
+    args: dict[str, Any]
+
+
+def decode_revert(data: bytes) -> Revert:
+    selector, body = data[:4], data[4:]
+    if selector not in ERRORS:
+        raise RevertDecodeError(f"unknown revert data 0x{data.hex()}")
+    name, names, types = ERRORS[selector]
+    values = abi_decode(types, body)
+    return Revert(name, dict(zip(names, values, strict=True)))
+
+
+@dataclass
+class Chain:
+    """One anvil + one deployment of the five contracts, and the accounts of a small world."""
+
+    w3: Web3
+    deployment: Deployment
+    accounts: dict[str, LocalAccount]
+    c: dict[str, Contract] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name, address in self.deployment.addresses().items():
+            self.c[name] = self.w3.eth.contract(address=address, abi=contracts.load(name)["abi"])
+
+    # -- accounts ------------------------------------------------------------------
+    def addr(self, who: str) -> str:
+        return self.accounts[who].address
+
+    # -- transactions ---------------------------------------------------------------
+    def _tx(self, sender: LocalAccount, call: Any, gas: int | None) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "from": sender.address,
+            "nonce": self.w3.eth.get_transaction_count(sender.address),
+            "gasPrice": 0,
+            "chainId": self.w3.eth.chain_id,
+        }
+        if gas is not None:
+            params["gas"] = gas
+        return call.build_transaction(params)
+
+    def send(self, who: str | LocalAccount, call: Any) -> Any:
+        """Send ``call`` signed by ``who``; assert it succeeded; return the receipt."""
+        sender = self.accounts[who] if isinstance(who, str) else who
+        tx = self._tx(sender, call, FIXED_GAS)
+        signed = sender.sign_transaction(tx)
+        tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
+        receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=30)
+        if receipt["status"] != 1:
+            revert = self.call_revert(sender, call)
+            raise AssertionError(f"transaction reverted: {revert}")
+        return receipt
+
+    def call_revert(self, sender: LocalAccount, call: Any) -> Revert | None:
+        tx = {
+            "from": sender.address,
+            "to": call.address,
+            "data": call._encode_transaction_data(),
+        }
+        response = self.w3.provider.make_request("eth_call", [tx, "latest"])
+        if "error" not in response:
+            return None
+        data = response["error"].get("data")
+        if isinstance(data, dict):
+            data = data.get("data")
+        if not data:
+            raise RevertDecodeError(f"revert without data: {response['error']}")
+        return decode_revert(bytes.fromhex(data.removeprefix("0x")))
+
+    def reverts(
+        self, who: str | LocalAccount, call: Any, error: str, **expected_args: Any
+    ) -> Revert:
+        """Assert ``call`` by ``who`` reverts with custom ``error`` (and these arguments) both
+        in ``eth_call`` and when mined; return the decoded error."""
+        sender = self.accounts[who] if isinstance(who, str) else who
+        revert = self.call_revert(sender, call)
+        assert revert is not None, f"expected {error}, but the call succeeded"
+        assert revert.name == error, f"expected {error}, got {revert.name}{revert.args}"
+        for key, value in expected_args.items():
+            got = revert.args[key]
+            if isinstance(value, str) and isinstance(got, str):
+                assert got.lower() == value.lower(), f"{error}.{key}: {got} != {value}"
+            else:
+                assert got == value, f"{error}.{key}: {got!r} != {value!r}"
+        tx = self._tx(sender, call, FIXED_GAS)
+        tx_hash = self.w3.eth.send_raw_transaction(sender.sign_transaction(tx).raw_transaction)
+        receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=30)
+        assert receipt["status"] == 0, "eth_call reverted but the mined transaction succeeded"
+        return revert
+
+    # -- events ---------------------------------------------------------------------
+    def events(self, contract: str, event: str, receipt: Any) -> list[dict[str, Any]]:
+        ev = getattr(self.c[contract].events, event)()
+        return [dict(e["args"]) for e in ev.process_receipt(receipt)]
+
+    def one_event(self, contract: str, event: str, receipt: Any) -> dict[str, Any]:
+        found = self.events(contract, event, receipt)
+        assert len(found) == 1, f"expected one {event}, got {len(found)}"
+        others = [log for log in receipt["logs"] if log["address"] != self.c[contract].address]
+        assert not others, "unexpected logs from other contracts"
+        return found[0]
+
+    # -- time and snapshots ------------------------------------------------------------
+    def now(self) -> int:
+        return int(self.w3.eth.get_block("latest")["timestamp"])
+
+    def set_next_timestamp(self, ts: int) -> None:
+        self.w3.provider.make_request("evm_setNextBlockTimestamp", [ts])
+
+    def mine(self, ts: int | None = None) -> None:
+        if ts is not None:
+            self.set_next_timestamp(ts)
+        self.w3.provider.make_request("evm_mine", [])
+
+    def snapshot(self) -> str:
+        return self.w3.provider.make_request("evm_snapshot", [])["result"]
+
+    def revert_to(self, snap: str) -> None:
+        assert self.w3.provider.make_request("evm_revert", [snap])["result"] is True
+
+
+def same(a: str, b: str) -> bool:
+    return to_checksum_address(a) == to_checksum_address(b)
+
+
+# The named accounts of the test world, by index into ANVIL_KEYS (gas price is 0: unfunded
+# accounts can send too).
+WORLD_ROLES = (
+    "admin",  # consortium admin and deployer
+    "inst_a_admin",
+    "relayer",
+    "doctor_a",
+    "nurse_a",
+    "auditor_a",
+    "doctor_b",
+    "inst_b_admin",
+    "key_authority",
+    "patient",
+)
+
+
+def build_world(w3: Web3, keys: Iterable[str]) -> Chain:
+    """Deploy fresh contracts and enrol two institutions with their staff."""
+    accounts = {role: Account.from_key(k) for role, k in zip(WORLD_ROLES, keys, strict=True)}
+    accounts["outsider"] = Account.from_key(keccak(text="medledger test outsider"))
+    accounts["patient2"] = Account.from_key(keccak(text="medledger test patient 2"))
+    accounts["doctor_a2"] = Account.from_key(keccak(text="medledger test doctor a2"))
+    deployment = deploy_all(
+        w3, deployer_key=accounts["admin"].key, relayer=accounts["relayer"].address
+    )
+    chain = Chain(w3=w3, deployment=deployment, accounts=accounts)
+    con = chain.c["Consortium"].functions
+    for name, code, admin in (
+        ("成都市第三人民医院", "cd3h", "inst_a_admin"),
+        ("蒲江县人民医院", "pujiang", "inst_b_admin"),
+    ):
+        chain.send("admin", con.addInstitution(name, b32(code), chain.addr(admin)))
+    enrol = [
+        ("inst_a_admin", "doctor_a", 1, ROLE_DOCTOR, ["role:doctor", "dept:cardio", "org:cd3h"]),
+        ("inst_a_admin", "doctor_a2", 1, ROLE_DOCTOR, ["role:doctor", "org:cd3h"]),
+        ("inst_a_admin", "nurse_a", 1, ROLE_NURSE, ["role:nurse", "org:cd3h"]),
+        ("inst_a_admin", "auditor_a", 1, ROLE_AUDITOR, ["role:auditor"]),
+        ("inst_b_admin", "doctor_b", 2, ROLE_DOCTOR, ["role:doctor", "org:pujiang"]),
+        ("admin", "key_authority", 0, ROLE_KEY_AUTHORITY, []),
+    ]
+    for by, who, inst, role, attrs in enrol:
+        chain.send(by, con.enrolMember(chain.addr(who), inst, role, [b32(a) for a in attrs]))
+    return chain
+
+
+def cid_for(seed: str) -> str:
+    """A realistic CIDv1 (base32, raw leaves, sha2-256): 59 characters like ``bafkrei...``."""
+    import base64
+
+    digest = __import__("hashlib").sha256(seed.encode()).digest()
+    raw = bytes([0x01, 0x55, 0x12, 0x20]) + digest
+    return "b" + base64.b32encode(raw).decode().lower().rstrip("=")
+
+
+def record_input(
+    record_id: bytes,
+    patient: str,
+    author: str,
+    *,
+    seed: str = "",
+    record_type: str = "Observation",
+) -> tuple[Any, ...]:
+    """A ``RecordRegistry.RecordInput`` tuple with realistic CIDs and digests."""
+    seed = seed or record_id.hex()
+    return (
+        record_id,
+        patient,
+        author,
+        cid_for("body" + seed),
+        cid_for("header" + seed),
+        keccak(text="body-sha256" + seed),
+        keccak(text="policy" + seed),
+        b32(record_type),
+    )
+
+
+def rid(label: str) -> bytes:
+    return keccak(text="record:" + label)
