@@ -45,20 +45,25 @@ The API never holds keys: it checks uploads with :func:`parse_header` and
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
-import re
 from dataclasses import dataclass, replace
 from typing import Any
 
-import cbor2
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from crypto import fame
+from crypto.envelope_header import (
+    DEFAULT_CONTENT_TYPE,
+    FORMAT_VERSION,
+    SALT_SIZE,
+    Header,
+    check_content_type,
+    parse_header,
+)
 from crypto.errors import (
     CryptoError,
     EnvelopeAccessDeniedError,
@@ -68,7 +73,7 @@ from crypto.errors import (
     FameFormatError,
     PolicyNotSatisfied,
 )
-from crypto.fame_types import SCHEME_ID, Ciphertext, MasterPublicKey, UserKey
+from crypto.fame_types import Ciphertext, MasterPublicKey, UserKey
 from crypto.groups import gt_to_bytes
 from crypto.policy import normalize
 from crypto.stream import (
@@ -83,7 +88,6 @@ from crypto.stream import (
     decrypt_segments,
     encrypt_segments,
 )
-from crypto.stream import body_length as stream_body_length
 
 __all__ = [
     "DEFAULT_CONTENT_TYPE",
@@ -100,73 +104,8 @@ __all__ = [
     "validate_body_stream",
 ]
 
-FORMAT_VERSION = 1
-DEFAULT_CONTENT_TYPE = "application/octet-stream"
-SALT_SIZE = 32
-WRAPPED_KEY_SIZE = KEY_SIZE + 16
-MAX_HEADER_SIZE = 1024 * 1024
 KEK_INFO = b"medledger/envelope/v1/kek\x00"
-HEADER_AD_LABEL = b"medledger/envelope/v1/header\x00"
 _ZERO_NONCE = bytes(12)
-_CONTENT_TYPE_RE = re.compile(r"[\x21-\x7e][\x20-\x7e]{0,254}")
-_FIELDS = frozenset(
-    {
-        "v",
-        "scheme",
-        "policy",
-        "abe",
-        "salt",
-        "wrapped_key",
-        "body_id",
-        "segment_size",
-        "length",
-        "content_type",
-    }
-)
-
-
-@dataclass(frozen=True, kw_only=True)
-class Header:
-    """A parsed envelope header; :meth:`to_bytes` is its one canonical CBOR encoding."""
-
-    policy: str
-    abe: Ciphertext
-    salt: bytes
-    wrapped_key: bytes
-    body_id: bytes
-    segment_size: int
-    length: int
-    content_type: str
-    version: int = FORMAT_VERSION
-    scheme: str = SCHEME_ID
-
-    def to_obj(self) -> dict[str, Any]:
-        return {**self._authenticated_obj(), "wrapped_key": self.wrapped_key}
-
-    def to_bytes(self) -> bytes:
-        return cbor2.dumps(self.to_obj(), canonical=True)
-
-    @property
-    def body_length(self) -> int:
-        """Exact length of the body ciphertext this header describes."""
-        return stream_body_length(self.length, self.segment_size)
-
-    def _authenticated_obj(self) -> dict[str, Any]:
-        return {
-            "v": self.version,
-            "scheme": self.scheme,
-            "policy": self.policy,
-            "abe": self.abe.to_obj(),
-            "salt": self.salt,
-            "body_id": self.body_id,
-            "segment_size": self.segment_size,
-            "length": self.length,
-            "content_type": self.content_type,
-        }
-
-    def _associated_data(self) -> bytes:
-        digest = hashlib.sha256(cbor2.dumps(self._authenticated_obj(), canonical=True))
-        return HEADER_AD_LABEL + digest.digest()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -197,7 +136,7 @@ def encrypt_stream(
     before anything is read; ``writer`` must consume each chunk before returning (see
     :class:`crypto.stream.Writer`)."""
     canonical_policy = normalize(policy)
-    _check_content_type(content_type)
+    check_content_type(content_type)
     check_segment_size(segment_size)
     abe, element = fame.encrypt(mpk, canonical_policy)
     data_key = os.urandom(KEY_SIZE)
@@ -302,73 +241,6 @@ def rewrap(
 # --- checks without keys -----------------------------------------------------------------
 
 
-def parse_header(data: bytes) -> Header:
-    """Decode and structurally check a header (no key needed, nothing decrypted).
-
-    Refuses non-canonical CBOR, unknown versions and schemes, wrong field sets, types and
-    sizes, and FAME ciphertexts with points off the curve or outside the subgroup."""
-    if not isinstance(data, bytes | bytearray | memoryview):
-        raise EnvelopeFormatError(f"header must be bytes, got {type(data).__name__}")
-    raw = bytes(data)
-    if len(raw) > MAX_HEADER_SIZE:
-        raise EnvelopeFormatError(f"header is {len(raw)} bytes, over the {MAX_HEADER_SIZE} limit")
-    try:
-        doc = cbor2.loads(raw)
-    except (cbor2.CBORDecodeError, ValueError, TypeError, RecursionError) as exc:
-        raise EnvelopeFormatError(f"header is not valid CBOR: {exc}") from exc
-    if not isinstance(doc, dict):
-        raise EnvelopeFormatError(f"header must be a CBOR map, got {type(doc).__name__}")
-    version = doc.get("v")
-    if isinstance(version, bool) or version != FORMAT_VERSION:
-        raise EnvelopeFormatError(
-            f"unsupported envelope format version {version!r} (this software reads"
-            f" version {FORMAT_VERSION})"
-        )
-    if doc.get("scheme") != SCHEME_ID:
-        raise EnvelopeFormatError(
-            f"unsupported envelope scheme {doc.get('scheme')!r} (expected {SCHEME_ID!r})"
-        )
-    if set(doc) != _FIELDS:
-        missing = sorted(_FIELDS - set(doc))
-        extra = sorted(str(k) for k in set(doc) - _FIELDS)
-        raise EnvelopeFormatError(f"header fields: missing {missing}, unexpected {extra}")
-    _expect_bytes(doc, "salt", SALT_SIZE)
-    _expect_bytes(doc, "wrapped_key", WRAPPED_KEY_SIZE)
-    _expect_bytes(doc, "body_id", BODY_ID_SIZE)
-    for name in ("segment_size", "length"):
-        if isinstance(doc[name], bool) or not isinstance(doc[name], int):
-            raise EnvelopeFormatError(f"header {name} must be an integer")
-    check_segment_size(doc["segment_size"])
-    if doc["length"] < 0:
-        raise EnvelopeFormatError(f"header length must be >= 0, got {doc['length']}")
-    if not isinstance(doc["content_type"], str):
-        raise EnvelopeFormatError("header content_type must be a string")
-    _check_content_type(doc["content_type"])
-    if not isinstance(doc["policy"], str):
-        raise EnvelopeFormatError("header policy must be a string")
-    try:
-        abe = Ciphertext.from_obj(doc["abe"])
-    except FameFormatError as exc:
-        raise EnvelopeFormatError(f"header ABE ciphertext is invalid: {exc}") from exc
-    if abe.policy != doc["policy"]:
-        raise EnvelopeFormatError("header policy differs from its ABE ciphertext's policy")
-    header = Header(
-        version=version,
-        scheme=doc["scheme"],
-        policy=doc["policy"],
-        abe=abe,
-        salt=doc["salt"],
-        wrapped_key=doc["wrapped_key"],
-        body_id=doc["body_id"],
-        segment_size=doc["segment_size"],
-        length=doc["length"],
-        content_type=doc["content_type"],
-    )
-    if header.to_bytes() != raw:
-        raise EnvelopeFormatError("header is not in canonical CBOR form")
-    return header
-
-
 def validate_body_stream(reader: Reader, header: Header | bytes) -> BodyInfo:
     """Check a body's framing against its header without the key; return its length and
     SHA-256 (compare with the digest registered on chain). Raises
@@ -410,7 +282,7 @@ def _wrap(
         content_type=content_type,
     )
     kek = _kek(gt_to_bytes(element), unsigned.salt, unsigned.scheme)
-    wrapped = AESGCM(kek).encrypt(_ZERO_NONCE, data_key, unsigned._associated_data())
+    wrapped = AESGCM(kek).encrypt(_ZERO_NONCE, data_key, unsigned.associated_data())
     return replace(unsigned, wrapped_key=wrapped)
 
 
@@ -427,21 +299,8 @@ def _unwrap(header: Header, user_key: UserKey) -> bytes:
         raise EnvelopeError(f"cannot decrypt the header: {exc}") from exc
     kek = _kek(gt_to_bytes(element), header.salt, header.scheme)
     try:
-        return AESGCM(kek).decrypt(_ZERO_NONCE, header.wrapped_key, header._associated_data())
+        return AESGCM(kek).decrypt(_ZERO_NONCE, header.wrapped_key, header.associated_data())
     except InvalidTag:
         raise EnvelopeIntegrityError(
             "header failed authentication: it was altered (or the key is not genuine)"
         ) from None
-
-
-def _expect_bytes(doc: dict[str, Any], name: str, size: int) -> None:
-    value = doc[name]
-    if not isinstance(value, bytes) or len(value) != size:
-        raise EnvelopeFormatError(f"header {name} must be {size} bytes")
-
-
-def _check_content_type(content_type: str) -> None:
-    if not isinstance(content_type, str) or not _CONTENT_TYPE_RE.fullmatch(content_type):
-        raise EnvelopeFormatError(
-            f"content type must be 1-255 printable ASCII characters, got {content_type!r}"
-        )

@@ -191,6 +191,17 @@ def test_flipped_bit_anywhere_in_header_fails(
     assert sink.data == b""
 
 
+@settings(max_examples=25, deadline=None)
+@given(data=st.data())
+def test_truncated_header_is_refused(
+    sealed: tuple[envelope.EncryptedRecord, bytes], data: st.DataObject
+) -> None:
+    record, _ = sealed
+    cut = data.draw(st.integers(min_value=0, max_value=len(record.header_bytes) - 1))
+    with pytest.raises(EnvelopeFormatError):
+        envelope.parse_header(record.header_bytes[:cut])
+
+
 @pytest.mark.parametrize(
     ("field", "value"),
     [
@@ -242,6 +253,8 @@ def test_policy_swap_in_header_is_refused(
         ({"wrapped_key": b"short"}, "wrapped_key must be 48 bytes"),
         ({"segment_size": 7}, "segment size"),
         ({"length": -1}, "length must be >= 0"),
+        ({"length": 2**32 * SEG + 1}, "too many segments"),
+        ({"content_type": "bad\x00type"}, "content type"),
         ({"abe": {"scheme": SCHEME_ID}}, "ABE ciphertext is invalid"),
     ],
 )

@@ -1,0 +1,178 @@
+"""The envelope header: its fields, its one canonical CBOR encoding, and a strict parser.
+
+Kept apart from :mod:`crypto.envelope` because the API uses it alone: it checks uploaded
+headers (:func:`parse_header`) without holding any key, and parsing must refuse every
+malformed or unknown header before anything else looks at it. The construction (what the
+fields mean and what authenticates them) is documented in :mod:`crypto.envelope`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import cbor2
+
+from crypto.errors import EnvelopeFormatError, FameFormatError
+from crypto.fame_types import SCHEME_ID, Ciphertext
+from crypto.stream import (
+    BODY_ID_SIZE,
+    KEY_SIZE,
+    MAX_SEGMENTS,
+    check_segment_size,
+    segment_count,
+)
+from crypto.stream import body_length as stream_body_length
+
+__all__ = ["FORMAT_VERSION", "Header", "parse_header"]
+
+FORMAT_VERSION = 1
+DEFAULT_CONTENT_TYPE = "application/octet-stream"
+SALT_SIZE = 32
+WRAPPED_KEY_SIZE = KEY_SIZE + 16
+MAX_HEADER_SIZE = 1024 * 1024
+HEADER_AD_LABEL = b"medledger/envelope/v1/header\x00"
+_CONTENT_TYPE_RE = re.compile(r"[\x21-\x7e][\x20-\x7e]{0,254}")
+_FIELDS = frozenset(
+    {
+        "v",
+        "scheme",
+        "policy",
+        "abe",
+        "salt",
+        "wrapped_key",
+        "body_id",
+        "segment_size",
+        "length",
+        "content_type",
+    }
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Header:
+    """A parsed envelope header; :meth:`to_bytes` is its one canonical CBOR encoding."""
+
+    policy: str
+    abe: Ciphertext
+    salt: bytes
+    wrapped_key: bytes
+    body_id: bytes
+    segment_size: int
+    length: int
+    content_type: str
+    version: int = FORMAT_VERSION
+    scheme: str = SCHEME_ID
+
+    def to_obj(self) -> dict[str, Any]:
+        return {**self._authenticated_obj(), "wrapped_key": self.wrapped_key}
+
+    def to_bytes(self) -> bytes:
+        return cbor2.dumps(self.to_obj(), canonical=True)
+
+    @property
+    def body_length(self) -> int:
+        """Exact length of the body ciphertext this header describes."""
+        return stream_body_length(self.length, self.segment_size)
+
+    def _authenticated_obj(self) -> dict[str, Any]:
+        return {
+            "v": self.version,
+            "scheme": self.scheme,
+            "policy": self.policy,
+            "abe": self.abe.to_obj(),
+            "salt": self.salt,
+            "body_id": self.body_id,
+            "segment_size": self.segment_size,
+            "length": self.length,
+            "content_type": self.content_type,
+        }
+
+    def associated_data(self) -> bytes:
+        """The AD of the wrapped key: a hash of every field except the wrapped key itself."""
+        digest = hashlib.sha256(cbor2.dumps(self._authenticated_obj(), canonical=True))
+        return HEADER_AD_LABEL + digest.digest()
+
+
+def parse_header(data: bytes) -> Header:
+    """Decode and structurally check a header (no key needed, nothing decrypted).
+
+    Refuses non-canonical CBOR, unknown versions and schemes, wrong field sets, types and
+    sizes, and FAME ciphertexts with points off the curve or outside the subgroup."""
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise EnvelopeFormatError(f"header must be bytes, got {type(data).__name__}")
+    raw = bytes(data)
+    if len(raw) > MAX_HEADER_SIZE:
+        raise EnvelopeFormatError(f"header is {len(raw)} bytes, over the {MAX_HEADER_SIZE} limit")
+    try:
+        doc = cbor2.loads(raw)
+    except (cbor2.CBORDecodeError, ValueError, TypeError, RecursionError) as exc:
+        raise EnvelopeFormatError(f"header is not valid CBOR: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise EnvelopeFormatError(f"header must be a CBOR map, got {type(doc).__name__}")
+    version = doc.get("v")
+    if isinstance(version, bool) or version != FORMAT_VERSION:
+        raise EnvelopeFormatError(
+            f"unsupported envelope format version {version!r} (this software reads"
+            f" version {FORMAT_VERSION})"
+        )
+    if doc.get("scheme") != SCHEME_ID:
+        raise EnvelopeFormatError(
+            f"unsupported envelope scheme {doc.get('scheme')!r} (expected {SCHEME_ID!r})"
+        )
+    if set(doc) != _FIELDS:
+        missing = sorted(_FIELDS - set(doc))
+        extra = sorted(str(k) for k in set(doc) - _FIELDS)
+        raise EnvelopeFormatError(f"header fields: missing {missing}, unexpected {extra}")
+    _expect_bytes(doc, "salt", SALT_SIZE)
+    _expect_bytes(doc, "wrapped_key", WRAPPED_KEY_SIZE)
+    _expect_bytes(doc, "body_id", BODY_ID_SIZE)
+    for name in ("segment_size", "length"):
+        if isinstance(doc[name], bool) or not isinstance(doc[name], int):
+            raise EnvelopeFormatError(f"header {name} must be an integer")
+    check_segment_size(doc["segment_size"])
+    if doc["length"] < 0:
+        raise EnvelopeFormatError(f"header length must be >= 0, got {doc['length']}")
+    if segment_count(doc["length"], doc["segment_size"]) > MAX_SEGMENTS:
+        raise EnvelopeFormatError(f"header length {doc['length']} needs too many segments")
+    if not isinstance(doc["content_type"], str):
+        raise EnvelopeFormatError("header content_type must be a string")
+    check_content_type(doc["content_type"])
+    if not isinstance(doc["policy"], str):
+        raise EnvelopeFormatError("header policy must be a string")
+    try:
+        abe = Ciphertext.from_obj(doc["abe"])
+    except FameFormatError as exc:
+        raise EnvelopeFormatError(f"header ABE ciphertext is invalid: {exc}") from exc
+    if abe.policy != doc["policy"]:
+        raise EnvelopeFormatError("header policy differs from its ABE ciphertext's policy")
+    header = Header(
+        version=version,
+        scheme=doc["scheme"],
+        policy=doc["policy"],
+        abe=abe,
+        salt=doc["salt"],
+        wrapped_key=doc["wrapped_key"],
+        body_id=doc["body_id"],
+        segment_size=doc["segment_size"],
+        length=doc["length"],
+        content_type=doc["content_type"],
+    )
+    if header.to_bytes() != raw:
+        raise EnvelopeFormatError("header is not in canonical CBOR form")
+    return header
+
+
+def _expect_bytes(doc: dict[str, Any], name: str, size: int) -> None:
+    value = doc[name]
+    if not isinstance(value, bytes) or len(value) != size:
+        raise EnvelopeFormatError(f"header {name} must be {size} bytes")
+
+
+def check_content_type(content_type: str) -> None:
+    if not isinstance(content_type, str) or not _CONTENT_TYPE_RE.fullmatch(content_type):
+        raise EnvelopeFormatError(
+            f"content type must be 1-255 printable ASCII characters, got {content_type!r}"
+        )
