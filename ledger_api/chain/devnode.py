@@ -203,11 +203,11 @@ def _ensure_deployment(w3: object, layout: NodeLayout, keys: DevKeys) -> bool:
             for address in existing.addresses().values()
         ):
             return False
-    relayer_address = _address_of(keys.relayer)
     deployment = deploy.deploy_all(
         w3,  # type: ignore[arg-type]
         deployer_key=keys.deployer,
-        relayer=relayer_address,
+        relayer=_address_of(keys.relayer),
+        admin=_address_of(keys.admin),
     )
     deployment.save(layout.deployment_file)
     return True

@@ -40,7 +40,7 @@ from ledger_api.chain.errors import (
     TransactionRejectedError,
     TransactionRevertedError,
 )
-from ledger_api.chain.revert import ErrorDecoder, revert_data_from_rpc_error
+from ledger_api.chain.revert import ErrorDecoder, error_decoder, revert_data_from_rpc_error
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +109,7 @@ class Relayer:
         self._account = Account.from_key(private_key)
         self.gas_limit = gas_limit
         self.gas_margin = gas_margin
-        self.decoder = decoder or ErrorDecoder()
+        self.decoder = decoder or error_decoder()
         self.receipt_timeout = receipt_timeout
         self.poll_interval = poll_interval
         self.chain_id = chain_id(w3)

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from eth_abi import decode as abi_decode
 from eth_abi.exceptions import DecodingError
 from eth_utils import keccak
 
+import contracts
 from ledger_api.chain.errors import TransactionRevertedError
 
 ERROR_STRING_SELECTOR = bytes.fromhex("08c379a0")
@@ -58,11 +60,11 @@ class _ErrorAbi:
     types: tuple[str, ...]
 
 
-def _canonical_type(item: Mapping[str, Any]) -> str:
+def canonical_type(item: Mapping[str, Any]) -> str:
     """ABI type string, expanding tuples (structs) into ``(t1,t2)``."""
     kind: str = item["type"]
     if kind.startswith("tuple"):
-        inner = ",".join(_canonical_type(c) for c in item.get("components", []))
+        inner = ",".join(canonical_type(c) for c in item.get("components", []))
         return f"({inner}){kind[len('tuple') :]}"
     return kind
 
@@ -80,7 +82,7 @@ class ErrorDecoder:
             if item.get("type") != "error":
                 continue
             inputs = item.get("inputs", [])
-            types = tuple(_canonical_type(i) for i in inputs)
+            types = tuple(canonical_type(i) for i in inputs)
             signature = f"{item['name']}({','.join(types)})"
             selector = keccak(text=signature)[:4]
             names = tuple(i.get("name") or f"arg{n}" for n, i in enumerate(inputs))
@@ -112,6 +114,12 @@ class ErrorDecoder:
         except DecodingError:
             pass
         return DecodedError(name=f"UnknownError_0x{selector.hex()}", data=data)
+
+
+@cache
+def error_decoder() -> ErrorDecoder:
+    """Decoder for the custom errors of all MedLedger contracts (selectors are global)."""
+    return ErrorDecoder(contracts.load(name)["abi"] for name in contracts.NAMES)
 
 
 def revert_data_from_rpc_error(error: Any) -> bytes | None:

@@ -1,0 +1,212 @@
+"""Typed wrapper of ``Consortium``: institutions, members, roles and attributes.
+
+Writes here are made by people, not by the API's relayer: the consortium admin adds
+institutions and enrols consortium-level roles, an institution's admin enrols its clinicians.
+So the ``sender`` of this wrapper is the Relayer (signer) of whichever admin acts.
+
+Attributes and institution codes are short strings packed into ``bytes32`` (UTF-8, right-padded
+with zeros), the CP-ABE attribute universe: ``dept:cardiology``. They are case-folded, as the
+policy language folds them, so ``Dept:Cardiology`` and ``dept:cardiology`` are one attribute.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import IntEnum
+
+from ledger_api.chain.contract import (
+    BoundContract,
+    PendingTx,
+    check_address,
+    check_text,
+    check_uint,
+)
+from ledger_api.chain.errors import InvalidChainInputError
+
+MAX_ATTRIBUTES = 32
+
+
+class Role(IntEnum):
+    """``Consortium.Role``; the numbers are the ABI ``uint8`` values."""
+
+    NONE = 0
+    DOCTOR = 1
+    NURSE = 2
+    AUDITOR = 3
+    KEY_AUTHORITY = 4
+    RELAYER = 5
+
+
+@dataclass(frozen=True)
+class MemberInfo:
+    """What the other contracts check: ``active`` is false if member or institution suspended."""
+
+    institution_id: int
+    role: Role
+    active: bool
+
+
+@dataclass(frozen=True)
+class InstitutionInfo:
+    institution_id: int
+    name: str
+    code: str
+    admin: str
+    active: bool
+
+
+def pack_text32(text: str, name: str = "value") -> bytes:
+    """``dept:cardiology`` → 32 bytes (case-folded UTF-8, zero-padded); too long is an error."""
+    if not isinstance(text, str) or not text.strip():
+        raise InvalidChainInputError(f"{name} must be a non-empty string, got {text!r}")
+    raw = text.strip().casefold().encode("utf-8")
+    if len(raw) > 32:
+        raise InvalidChainInputError(f"{name} {text!r} is {len(raw)} bytes in UTF-8; max 32")
+    return raw.ljust(32, b"\x00")
+
+
+def unpack_text32(value: bytes) -> str:
+    return bytes(value).rstrip(b"\x00").decode("utf-8", errors="replace")
+
+
+def _attributes(attributes: Sequence[str]) -> list[bytes]:
+    if isinstance(attributes, str):
+        raise InvalidChainInputError("attributes must be a list of strings, not one string")
+    if len(attributes) > MAX_ATTRIBUTES:
+        raise InvalidChainInputError(f"at most {MAX_ATTRIBUTES} attributes, got {len(attributes)}")
+    return [pack_text32(a, "attribute") for a in attributes]
+
+
+def _role(role: Role | int) -> int:
+    try:
+        return int(Role(role))
+    except ValueError:
+        raise InvalidChainInputError(f"unknown role {role!r}") from None
+
+
+class Consortium(BoundContract):
+    NAME = "Consortium"
+
+    # -- institutions (consortium admin) --------------------------------------------------
+
+    def add_institution(self, *, name: str, code: str, admin: str) -> PendingTx:
+        """Emits ``InstitutionAdded`` whose ``institutionId`` is the new id."""
+        return self._write(
+            "addInstitution",
+            check_text(name, "name"),
+            pack_text32(code, "code"),
+            check_address(admin, "admin"),
+        )
+
+    def update_institution(self, *, institution_id: int, name: str, admin: str) -> PendingTx:
+        return self._write(
+            "updateInstitution",
+            check_uint(institution_id, 32, "institution_id"),
+            check_text(name, "name"),
+            check_address(admin, "admin"),
+        )
+
+    def suspend_institution(self, *, institution_id: int) -> PendingTx:
+        return self._write("suspendInstitution", check_uint(institution_id, 32, "institution_id"))
+
+    def reinstate_institution(self, *, institution_id: int) -> PendingTx:
+        return self._write("reinstateInstitution", check_uint(institution_id, 32, "institution_id"))
+
+    # -- members (institution admin, or consortium admin for consortium roles) ------------
+
+    def enrol_member(
+        self,
+        *,
+        account: str,
+        institution_id: int,
+        role: Role | int,
+        attributes: Sequence[str] = (),
+    ) -> PendingTx:
+        return self._write(
+            "enrolMember",
+            check_address(account, "account"),
+            check_uint(institution_id, 32, "institution_id"),
+            _role(role),
+            _attributes(attributes),
+        )
+
+    def update_member(
+        self, *, account: str, role: Role | int, attributes: Sequence[str] = ()
+    ) -> PendingTx:
+        return self._write(
+            "updateMember", check_address(account, "account"), _role(role), _attributes(attributes)
+        )
+
+    def suspend_member(self, *, account: str) -> PendingTx:
+        return self._write("suspendMember", check_address(account, "account"))
+
+    def reinstate_member(self, *, account: str) -> PendingTx:
+        return self._write("reinstateMember", check_address(account, "account"))
+
+    def remove_member(self, *, account: str) -> PendingTx:
+        return self._write("removeMember", check_address(account, "account"))
+
+    def transfer_admin(self, *, new_admin: str) -> PendingTx:
+        return self._write("transferAdmin", check_address(new_admin, "new_admin"))
+
+    # -- views ----------------------------------------------------------------------------
+
+    def member_info(self, account: str) -> MemberInfo:
+        institution_id, role, active = self._read("memberInfo", check_address(account, "account"))
+        return MemberInfo(institution_id=institution_id, role=Role(role), active=active)
+
+    def is_member(self, account: str) -> bool:
+        return bool(self._read("isMember", check_address(account, "account")))
+
+    def is_relayer(self, account: str) -> bool:
+        return bool(self._read("isRelayer", check_address(account, "account")))
+
+    def role_of(self, account: str) -> Role:
+        return Role(self._read("roleOf", check_address(account, "account")))
+
+    def institution_of(self, account: str) -> int:
+        return int(self._read("institutionOf", check_address(account, "account")))
+
+    def attributes_of(self, account: str) -> list[str]:
+        return [unpack_text32(a) for a in self._read("attributesOf", check_address(account, "a"))]
+
+    def has_attribute(self, account: str, attribute: str) -> bool:
+        return bool(
+            self._read(
+                "hasAttribute",
+                check_address(account, "account"),
+                pack_text32(attribute, "attribute"),
+            )
+        )
+
+    def institution(self, institution_id: int) -> InstitutionInfo:
+        name, code, admin, active = self._read(
+            "institution", check_uint(institution_id, 32, "institution_id")
+        )
+        return InstitutionInfo(
+            institution_id=institution_id,
+            name=name,
+            code=unpack_text32(code),
+            admin=admin,
+            active=active,
+        )
+
+    def institution_id_by_code(self, code: str) -> int:
+        return int(self._read("institutionIdByCode", pack_text32(code, "code")))
+
+    def institution_count(self) -> int:
+        return int(self._read("institutionCount"))
+
+    def admin(self) -> str:
+        return str(self._read("admin"))
+
+
+__all__ = [
+    "Consortium",
+    "InstitutionInfo",
+    "MemberInfo",
+    "Role",
+    "pack_text32",
+    "unpack_text32",
+]
