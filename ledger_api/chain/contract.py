@@ -22,7 +22,7 @@ from web3.exceptions import ContractLogicError
 import contracts
 from ledger_api.chain.errors import InvalidChainInputError
 from ledger_api.chain.relayer import Receipt, Relayer
-from ledger_api.chain.revert import canonical_type, error_decoder
+from ledger_api.chain.revert import canonical_type, error_decoder, normalize
 
 
 @dataclass(frozen=True)
@@ -76,13 +76,16 @@ class EventDecoder:
         data = bytes.fromhex(str(log.get("data", "0x"))[2:])
         values = abi_decode([canonical_type(i) for i in plain], data) if plain else ()
         args: dict[str, Any] = {}
-        plain_values = dict(zip((i["name"] for i in plain), values, strict=True))
+        plain_values = {
+            i["name"]: normalize(canonical_type(i), v) for i, v in zip(plain, values, strict=True)
+        }
         for n, item in enumerate(indexed, start=1):
             kind = canonical_type(item)
             if _is_dynamic(kind):
                 args[item["name"]] = topics[n]
             else:
-                (args[item["name"]],) = abi_decode([kind], topics[n])
+                (value,) = abi_decode([kind], topics[n])
+                args[item["name"]] = normalize(kind, value)
         for item in event.inputs:
             if not item.get("indexed"):
                 args[item["name"]] = plain_values[item["name"]]

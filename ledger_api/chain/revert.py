@@ -16,7 +16,7 @@ from typing import Any
 
 from eth_abi import decode as abi_decode
 from eth_abi.exceptions import DecodingError
-from eth_utils import keccak
+from eth_utils import keccak, to_checksum_address
 
 import contracts
 from ledger_api.chain.errors import TransactionRevertedError
@@ -69,6 +69,16 @@ def canonical_type(item: Mapping[str, Any]) -> str:
     return kind
 
 
+def normalize(kind: str, value: Any) -> Any:
+    """Checksummed addresses (eth-abi returns lower case), lists for arrays, as web3 does."""
+    if kind == "address":
+        return to_checksum_address(value)
+    if kind.endswith("]"):
+        inner = kind[: kind.rindex("[")]
+        return [normalize(inner, v) for v in value]
+    return value
+
+
 class ErrorDecoder:
     """Maps 4-byte selectors to the custom errors declared in a set of ABIs."""
 
@@ -108,9 +118,11 @@ class ErrorDecoder:
             known = self._errors.get(selector)
             if known is not None:
                 values = abi_decode(list(known.types), payload)
-                return DecodedError(
-                    name=known.name, args=dict(zip(known.names, values, strict=True)), data=data
-                )
+                args = {
+                    name: normalize(kind, value)
+                    for name, kind, value in zip(known.names, known.types, values, strict=True)
+                }
+                return DecodedError(name=known.name, args=args, data=data)
         except DecodingError:
             pass
         return DecodedError(name=f"UnknownError_0x{selector.hex()}", data=data)
