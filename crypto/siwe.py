@@ -241,13 +241,15 @@ def verify(
     expected_nonce: str,
     now: datetime,
     clock_skew: timedelta = DEFAULT_CLOCK_SKEW,
+    max_age: timedelta | None = None,
 ) -> SiweMessage:
     """Check a signed sign-in message; return it parsed, or raise the precise SiweError.
 
     The signature is checked first (a message its address did not sign says nothing), then
     the fields the server chose (domain, chain, nonce), then time. ``clock_skew`` tolerates a
     wallet clock slightly ahead of ours for ``Issued At`` and ``Not Before`` only; expiry is
-    exact."""
+    exact. ``max_age`` bounds how long after ``Issued At`` a message (with or without an
+    ``Expiration Time``) may still be used to sign in."""
     if now.tzinfo is None:
         raise SiweError("now must be timezone-aware")
     message = parse(message_text)
@@ -272,6 +274,11 @@ def verify(
         raise SiweNonceError("message nonce does not match the nonce this server issued")
     if message.expiration_time is not None and now >= message.expiration_time:
         raise SiweExpiredError(f"message expired at {_format_time(message.expiration_time)}")
+    if max_age is not None and now - message.issued_at > max_age:
+        raise SiweExpiredError(
+            f"message was issued at {_format_time(message.issued_at)}, more than"
+            f" {int(max_age.total_seconds())} s ago"
+        )
     if message.not_before is not None and now + clock_skew < message.not_before:
         raise SiweNotYetValidError(
             f"message is not valid before {_format_time(message.not_before)}"

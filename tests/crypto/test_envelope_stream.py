@@ -183,6 +183,27 @@ def test_flipped_bit_anywhere_fails_and_releases_only_verified_segments(position
     assert sink.data == plain[: damaged_segment * SEG]
 
 
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_any_flipped_bit_fails_and_releases_a_verified_prefix(data: st.DataObject) -> None:
+    key, body_id, plain, body = _four_segment_body()
+    position = data.draw(st.integers(min_value=0, max_value=len(body) - 1))
+    bit = data.draw(st.integers(min_value=0, max_value=7))
+    tampered = bytearray(body)
+    tampered[position] ^= 1 << bit
+    sink = RecordingWriter()
+    with pytest.raises(EnvelopeIntegrityError):
+        decrypt_segments(
+            io.BytesIO(bytes(tampered)),
+            sink,
+            key=key,
+            body_id=body_id,
+            segment_size=SEG,
+            plaintext_length=len(plain),
+        )
+    assert sink.data == plain[: (position // FRAME) * SEG]
+
+
 @pytest.mark.parametrize(
     ("cut", "why"),
     [

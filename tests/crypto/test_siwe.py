@@ -198,6 +198,20 @@ def test_expiry_is_exact() -> None:
     assert _verify(message.text(), siwe.sign(message, KEY)) == message
 
 
+def test_max_age_bounds_old_messages() -> None:
+    message = _message(issued_at=NOW - timedelta(minutes=6), not_before=None)
+    signature = siwe.sign(message, KEY)
+    assert _verify(message.text(), signature, max_age=timedelta(minutes=10)) == message
+    with pytest.raises(SiweExpiredError, match="more than 300 s ago"):
+        _verify(message.text(), signature, max_age=timedelta(minutes=5))
+
+
+def test_naive_now_is_refused() -> None:
+    message = _message()
+    with pytest.raises(SiweError, match="timezone-aware"):
+        _verify(message.text(), siwe.sign(message, KEY), now=NOW.replace(tzinfo=None))
+
+
 def test_signature_by_someone_else_is_refused() -> None:
     message = _message()
     other = siwe.sign(message, ANVIL_KEYS[4])
