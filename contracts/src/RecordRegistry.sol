@@ -157,9 +157,10 @@ contract RecordRegistry {
         uint256 n = records.length;
         if (n == 0 || n > MAX_BATCH) revert RecordRegistryInvalidBatch(n, MAX_BATCH);
         bool relayerChecked;
-        address lastAuthor;
+        // Only a clinician's answer is reused for the next entries: a patient author is valid
+        // only for that patient's own records, so it is checked entry by entry.
+        address lastClinician;
         uint32 lastInst;
-        bool lastOk;
         for (uint256 i; i < n; ) {
             RecordInput calldata r = records[i];
             address author = r.author;
@@ -170,11 +171,11 @@ contract RecordRegistry {
             }
             uint32 inst;
             bool ok;
-            if (author == lastAuthor && i != 0 && author != r.patient) {
-                (inst, ok) = (lastInst, lastOk);
+            if (author == lastClinician && author != address(0)) {
+                (inst, ok) = (lastInst, true);
             } else {
                 (inst, ok) = _authorInstitution(author, r.patient, relayed);
-                (lastAuthor, lastInst, lastOk) = (author, inst, ok);
+                if (ok && inst != 0) (lastClinician, lastInst) = (author, inst);
             }
             if (!ok) revert RecordRegistryNotAuthor(author);
             _register(r, inst);
