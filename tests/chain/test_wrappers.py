@@ -20,11 +20,11 @@ from tests.chain.conftest import RELAYER_KEY, Consortium2
 from tests.conftest import ANVIL_KEYS
 
 
-def _record(author: str, patient: str, **overrides: object) -> RecordInput:
+def _record(author_: str, patient_: str, **overrides: object) -> RecordInput:
     fields: dict[str, object] = {
         "id": os.urandom(32),
-        "patient": patient,
-        "author": author,
+        "patient": patient_,
+        "author": author_,
         "body_cid": "bafkreibody",
         "header_cid": "bafkreiheader",
         "body_hash": os.urandom(32),
