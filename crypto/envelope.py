@@ -142,7 +142,7 @@ def encrypt_stream(
     data_key = os.urandom(KEY_SIZE)
     body_id = os.urandom(BODY_ID_SIZE)
     info = encrypt_segments(
-        reader, writer, key=data_key, body_id=body_id, segment_size=segment_size
+        reader, writer, key=data_key, body_id=body_id, segment_size=segment_size, hash_body=True
     )
     header = _wrap(
         data_key,
@@ -153,7 +153,7 @@ def encrypt_stream(
         length=info.plaintext_length,
         content_type=content_type,
     )
-    assert info.sha256 is not None  # encrypt_segments hashes by default
+    assert info.sha256 is not None  # hash_body=True
     return EncryptedRecord(
         header=header,
         header_bytes=header.to_bytes(),

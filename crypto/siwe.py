@@ -242,6 +242,7 @@ def verify(
     now: datetime,
     clock_skew: timedelta = DEFAULT_CLOCK_SKEW,
     max_age: timedelta | None = None,
+    expected_scheme: str | None = None,
 ) -> SiweMessage:
     """Check a signed sign-in message; return it parsed, or raise the precise SiweError.
 
@@ -249,7 +250,9 @@ def verify(
     the fields the server chose (domain, chain, nonce), then time. ``clock_skew`` tolerates a
     wallet clock slightly ahead of ours for ``Issued At`` and ``Not Before`` only; expiry is
     exact. ``max_age`` bounds how long after ``Issued At`` a message (with or without an
-    ``Expiration Time``) may still be used to sign in."""
+    ``Expiration Time``) may still be used to sign in. When ``expected_scheme`` is given, a
+    message that names a scheme (``https://…``) must name that one (EIP-4361: a scheme
+    mismatch is a domain mismatch)."""
     if now.tzinfo is None:
         raise SiweError("now must be timezone-aware")
     message = parse(message_text)
@@ -265,6 +268,10 @@ def verify(
     if message.domain != expected_domain:
         raise SiweDomainError(
             f"message is for domain {message.domain!r}, this server is {expected_domain!r}"
+        )
+    if expected_scheme is not None and message.scheme not in (None, expected_scheme):
+        raise SiweDomainError(
+            f"message is for scheme {message.scheme!r}, this server uses {expected_scheme!r}"
         )
     if message.chain_id != expected_chain_id:
         raise SiweChainIdError(

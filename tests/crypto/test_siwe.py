@@ -198,6 +198,16 @@ def test_expiry_is_exact() -> None:
     assert _verify(message.text(), siwe.sign(message, KEY)) == message
 
 
+def test_scheme_mismatch_is_a_domain_error() -> None:
+    message = _message(scheme="http")
+    signature = siwe.sign(message, KEY)
+    with pytest.raises(SiweDomainError, match="scheme 'http'"):
+        _verify(message.text(), signature, expected_scheme="https")
+    assert _verify(message.text(), signature, expected_scheme="http") == message
+    plain = _message(scheme=None)
+    assert _verify(plain.text(), siwe.sign(plain, KEY), expected_scheme="https") == plain
+
+
 def test_max_age_bounds_old_messages() -> None:
     message = _message(issued_at=NOW - timedelta(minutes=6), not_before=None)
     signature = siwe.sign(message, KEY)
