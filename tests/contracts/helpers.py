@@ -153,6 +153,17 @@ class Chain:
         assert receipt["status"] == 0, "eth_call reverted but the mined transaction succeeded"
         return revert
 
+    def constructor_revert(self, name: str, *args: Any) -> Revert:
+        """Deploying ``name`` with ``args`` must revert; the decoded custom error."""
+        artifact = contracts.load(name)
+        factory = self.w3.eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
+        tx = {"from": self.addr("admin"), "data": factory.constructor(*args).data_in_transaction}
+        response = self.w3.provider.make_request("eth_call", [tx, "latest"])
+        assert "error" in response, f"deploying {name}{args} succeeded"
+        data = response["error"]["data"]
+        data = data["data"] if isinstance(data, dict) else data
+        return decode_revert(bytes.fromhex(data.removeprefix("0x")))
+
     # -- events ---------------------------------------------------------------------
     def events(self, contract: str, event: str, receipt: Any) -> list[dict[str, Any]]:
         ev = getattr(self.c[contract].events, event)()
