@@ -31,6 +31,7 @@ DIGEST_SIZE = 32
 RAW_PREFIX = bytes([0x01, RAW, SHA2_256, DIGEST_SIZE])
 DAG_PB_PREFIX = bytes([0x01, DAG_PB, SHA2_256, DIGEST_SIZE])
 BINARY_CID_SIZE = len(RAW_PREFIX) + DIGEST_SIZE
+_BASE32_CID_LEN = 1 + (BINARY_CID_SIZE * 8 + 4) // 5  # "b" + 58 characters
 
 CidLike = CID | str | bytes
 
@@ -60,6 +61,13 @@ def to_binary(cid: CidLike) -> bytes:
     if isinstance(cid, bytes | bytearray):
         return check_binary_cid(bytes(cid))
     if isinstance(cid, str):
+        if len(cid) == _BASE32_CID_LEN and cid.startswith("b"):  # fast path: no CID object
+            try:
+                decoded = base64.b32decode(cid[1:].upper() + "=" * (-(len(cid) - 1) % 8))
+            except ValueError:
+                decoded = b""
+            if decoded[:4] in (RAW_PREFIX, DAG_PB_PREFIX) and len(decoded) == BINARY_CID_SIZE:
+                return decoded
         cid = parse_cid(cid)
     if not isinstance(cid, CID):
         raise InvalidCidError(f"not a CID: {cid!r}")
