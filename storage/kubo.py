@@ -7,8 +7,9 @@ and is tested against an in-process HTTP server that speaks them and stores real
 Trust model: Kubo is another process, possibly on another host, so nothing it says is taken
 on faith. ``put`` computes the CID locally (spooling the stream to a temporary file, so the
 upload can be retried) and refuses a different answer with :class:`CidMismatchError`;
-``get`` walks the DAG with ``block/get`` and re-hashes every block before releasing a byte
-of it (``cat`` would stream bytes that can only be checked after the fact).
+``get`` streams ``cat`` but cuts it at the leaf boundaries recorded in the parents (fetched
+with ``block/get``) and re-hashes every leaf before releasing a byte of it, so a lying or
+corrupted daemon is caught at the first bad 256 KiB, never after the whole file was used.
 
 Transport: every call is a POST (Kubo rejects GET on ``/api/v0``), with a timeout. Connection
 errors, timeouts and 5xx answers that are not Kubo error objects are retried with exponential
@@ -35,11 +36,12 @@ from storage.cid import CidLike, cid_text, codec_of, to_binary, to_cid, verify_b
 from storage.errors import (
     BlockNotFoundError,
     CidMismatchError,
+    IntegrityError,
     KuboError,
     KuboUnavailableError,
     NotPinnedError,
 )
-from storage.unixfs import CHUNK_SIZE, ByteSource, FileImporter, open_file, walk_dag
+from storage.unixfs import CHUNK_SIZE, ByteSource, FileImporter, iter_raw_leaves, walk_dag
 
 DEFAULT_API_URL = "http://127.0.0.1:5001"
 
@@ -222,7 +224,72 @@ class KuboBlockStore:
         return to_cid(expected)
 
     def get(self, cid: CidLike) -> Iterator[bytes]:
-        return open_file(to_binary(cid), self.get_block)
+        """Stream the file with ``cat``, releasing each leaf only once it hashes right.
+
+        Parents come from ``block/get`` (small, verified); the leaves' bytes come from one
+        ``cat`` stream, cut at the sizes the parents record and checked against their CIDs.
+        """
+        binary = to_binary(cid)
+        root_block = self.get_block(binary)  # fails now, not at the first next()
+        leaves = iter_raw_leaves(binary, root_block, self.get_block)
+        return self._cat(binary, leaves)
+
+    def _cat(self, binary: bytes, leaves: Iterator[tuple[bytes, int]]) -> Iterator[bytes]:
+        text = cid_text(binary)
+        response = self._open_stream("cat", {"arg": text})
+        try:
+            pending = bytearray()
+            current = next(leaves, None)
+            for piece in response.iter_bytes():
+                pending += piece
+                while current is not None and len(pending) >= current[1]:
+                    leaf = bytes(pending[: current[1]])
+                    del pending[: current[1]]
+                    verify_block(current[0], leaf, where=f"cat {text} from {self!r}")
+                    if leaf:
+                        yield leaf
+                    current = next(leaves, None)
+                if current is None and pending:
+                    raise IntegrityError(f"cat {text} from {self!r} returned extra bytes")
+            while current is not None and current[1] == 0:
+                verify_block(current[0], b"", where=f"cat {text} from {self!r}")
+                current = next(leaves, None)
+            if current is not None:
+                raise IntegrityError(f"cat {text} from {self!r} ended early (truncated)")
+        except httpx.TransportError as exc:
+            raise KuboUnavailableError(f"lost Kubo at {self.api_url} during cat: {exc}") from exc
+        finally:
+            response.close()
+
+    def _open_stream(self, command: str, params: dict[str, str]) -> httpx.Response:
+        """Like :meth:`_post` but leaves the body unread (retries only before any byte)."""
+        last = ""
+        for attempt in range(self.retries + 1):
+            if attempt:
+                time.sleep(self.backoff * 2 ** (attempt - 1))
+            request = self._client.build_request("POST", command, params=params)
+            try:
+                response = self._client.send(request, stream=True)
+            except httpx.TransportError as exc:
+                last = f"{type(exc).__name__}: {exc}"
+                continue
+            if response.is_success:
+                return response
+            response.read()
+            response.close()
+            message = _kubo_message(response)
+            if message is not None:
+                self._raise_for(command, params, message)
+            if response.status_code < 500:
+                raise KuboError(
+                    f"Kubo at {self.api_url} answered /api/v0/{command} with HTTP "
+                    f"{response.status_code}: {response.text[:200]}"
+                )
+            last = f"HTTP {response.status_code} from /api/v0/{command}"
+        raise KuboUnavailableError(
+            f"cannot reach Kubo at {self.api_url} (/api/v0/{command}, "
+            f"{self.retries + 1} attempts): {last}"
+        )
 
     def verify(self, cid: CidLike) -> int:
         checked = 0

@@ -225,8 +225,8 @@ def _read_full(stream: BinaryIO, view: memoryview) -> int:
 # --- reading ---------------------------------------------------------------------------
 
 
-def _file_node(cid: bytes, block: bytes) -> tuple[bytes | None, tuple[bytes, ...]]:
-    """Decode a dag-pb UnixFS file node into (inline data, child CIDs)."""
+def _file_node(cid: bytes, block: bytes) -> tuple[bytes | None, tuple[bytes, ...], tuple[int, ...]]:
+    """Decode a dag-pb UnixFS file node into (inline data, child CIDs, child file sizes)."""
     node = decode_node(block)
     if node.data is None:
         raise MalformedBlockError(f"dag-pb node {to_cid(cid)} has no UnixFS data")
@@ -239,7 +239,12 @@ def _file_node(cid: bytes, block: bytes) -> tuple[bytes | None, tuple[bytes, ...
         children = tuple(check_binary_cid(link.hash) for link in node.links)
     except Exception as exc:
         raise MalformedBlockError(f"dag-pb node {to_cid(cid)} links to {exc}") from exc
-    return unixfs.data, children
+    if len(unixfs.blocksizes) != len(children):
+        raise MalformedBlockError(
+            f"dag-pb node {to_cid(cid)} has {len(children)} links but "
+            f"{len(unixfs.blocksizes)} blocksizes"
+        )
+    return unixfs.data, children, unixfs.blocksizes
 
 
 def open_file(root: bytes, load: BlockLoader) -> Iterator[bytes]:
@@ -260,7 +265,7 @@ def _iter_node(cid: bytes, block: bytes, load: BlockLoader) -> Iterator[bytes]:
         if block:
             yield block
         return
-    data, children = _file_node(cid, block)
+    data, children, _ = _file_node(cid, block)
     if data:
         yield data
     for child in children:
@@ -272,6 +277,29 @@ def walk_dag(root: bytes, load: BlockLoader) -> Iterator[bytes]:
     yield root
     if codec_of(root) == RAW:
         return
-    _, children = _file_node(root, load(root))
+    _, children, _ = _file_node(root, load(root))
     for child in children:
         yield from walk_dag(child, load)
+
+
+def iter_raw_leaves(
+    root: bytes, root_block: bytes, load: BlockLoader
+) -> Iterator[tuple[bytes, int]]:
+    """Yield ``(leaf CID, leaf size)`` in file order for a DAG whose data sits in raw leaves.
+
+    Lets a reader check a byte stream (Kubo's ``cat``) leaf by leaf: it knows where each
+    leaf ends and what it must hash to. Parents are loaded lazily, so memory stays bounded.
+    """
+    if codec_of(root) == RAW:
+        yield root, len(root_block)
+        return
+    data, children, sizes = _file_node(root, root_block)
+    if data:
+        raise MalformedBlockError(
+            f"dag-pb node {to_cid(root)} carries file data itself (not a raw-leaf DAG)"
+        )
+    for child, size in zip(children, sizes, strict=True):
+        if codec_of(child) == RAW:
+            yield child, size
+        else:
+            yield from iter_raw_leaves(child, load(child), load)

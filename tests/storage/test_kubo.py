@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import json
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -33,7 +34,7 @@ from storage.errors import (
 )
 from storage.kubo import KuboBlockStore
 from storage.mirror import MirroredBlockStore
-from storage.unixfs import CHUNK_SIZE, import_file, walk_dag
+from storage.unixfs import CHUNK_SIZE, import_file, open_file, walk_dag
 from tests.storage.test_blocks import payload
 
 
@@ -46,7 +47,10 @@ class FakeKubo:
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         self.fail_next = 0  # answer this many requests with a bare HTTP 503
         self.lie_about_cid = False
-        self.corrupt_reads = False
+        self.corrupt_reads = False  # block/get flips a bit
+        self.corrupt_cat_at: int | None = None  # cat flips a bit at this offset
+        self.truncate_cat = 0  # cat drops this many trailing bytes
+        self.delay = 0.0  # seconds to stall before answering
         self.lock = threading.Lock()
         fake = self
 
@@ -65,6 +69,7 @@ class FakeKubo:
                 body = self.rfile.read(length)
                 command = url.path.removeprefix("/api/v0/")
                 fake.requests.append(("POST", command, params))
+                time.sleep(fake.delay)
                 with fake.lock:
                     if fake.fail_next:
                         fake.fail_next -= 1
@@ -128,6 +133,11 @@ class FakeKubo:
             line = {"Name": cid_text(root), "Hash": cid_text(root), "Size": str(result.dag_size)}
             return 200, (json.dumps(line) + "\n").encode(), as_json
         cid = to_binary(params["arg"]) if "arg" in params else b""
+        if command == "cat":
+            data = bytearray(b"".join(open_file(cid, self._block)))
+            if self.corrupt_cat_at is not None:
+                data[self.corrupt_cat_at] ^= 0x01
+            return 200, bytes(data[: len(data) - self.truncate_cat]), "text/plain"
         if command == "block/get":
             data = self._block(cid)
             if self.corrupt_reads and data:
@@ -233,6 +243,33 @@ def test_corrupt_bytes_from_daemon_are_refused(kubo: FakeKubo, store) -> None:
         b"".join(store.get(cid))
     with pytest.raises(IntegrityError):
         store.verify(cid)
+
+
+def test_cat_is_checked_leaf_by_leaf(kubo: FakeKubo, store) -> None:
+    data = payload(3 * CHUNK_SIZE + 10)
+    cid = store.put(data)
+    assert b"".join(store.get(cid)) == data
+    assert ("POST", "cat", {"arg": str(cid)}) in kubo.requests
+
+    kubo.corrupt_cat_at = CHUNK_SIZE + 5  # inside the second leaf
+    stream = store.get(cid)
+    assert next(stream) == data[:CHUNK_SIZE]  # the intact first leaf is released
+    with pytest.raises(IntegrityError, match="corrupt"):
+        next(stream)
+
+    kubo.corrupt_cat_at = None
+    kubo.truncate_cat = 3
+    with pytest.raises(IntegrityError, match="ended early"):
+        b"".join(store.get(cid))
+
+
+def test_stalled_daemon_times_out(kubo: FakeKubo) -> None:
+    kubo.delay = 1.0
+    with (
+        KuboBlockStore(kubo.url, timeout=0.2, retries=1, backoff=0.01) as slow,
+        pytest.raises(KuboUnavailableError, match=r"2 attempts.*Timeout"),
+    ):
+        slow.pins()
 
 
 def test_transient_5xx_is_retried_then_gives_up(kubo: FakeKubo, store) -> None:
