@@ -24,7 +24,7 @@ from ledger_api.errors import LedgerApiError
 
 node_app = typer.Typer(help="Run the local development chain.", no_args_is_help=True)
 console = Console()
-errors = Console(stderr=True)
+errors = Console(stderr=True, soft_wrap=True)
 
 DataDirOption = typer.Option(
     None,

@@ -32,6 +32,8 @@ def find_anvil(root: Path = PROJECT_ROOT) -> Path:
     """Locate the anvil binary installed by ``npm ci``; a clear error names what is missing."""
     override = os.environ.get("MEDLEDGER_ANVIL")
     if override:
+        if not Path(override).is_file():
+            raise NodeError(f"MEDLEDGER_ANVIL names {override}, which is not a file")
         return Path(override)
     os_name = _OS.get(platform.system())
     arch = _ARCH.get(platform.machine().lower())

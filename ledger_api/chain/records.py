@@ -135,10 +135,3 @@ class RecordRegistry(BoundContract):
 
     def patient_of(self, record_id: bytes) -> str:
         return str(self._read("patientOf", check_bytes32(record_id, "record_id")))
-
-    def record_count(self) -> int:
-        return int(self._read("recordCount"))
-
-    def log_head(self) -> bytes:
-        """The running hash over every registration and re-key (auditors recompute it)."""
-        return bytes(self._read("logHead"))
