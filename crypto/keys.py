@@ -115,18 +115,22 @@ def load_key(data: bytes, *, kind: str, scheme: str, from_obj: Any) -> Any:
 
 
 def dump_master_public_key(mpk: MasterPublicKey) -> bytes:
+    """The key authority publishes this file; every client encrypts records with it."""
     return dump_key(mpk, kind=KIND_MPK, scheme=SCHEME_ID)
 
 
 def load_master_public_key(data: bytes) -> MasterPublicKey:
+    """Load a published master public key, refusing any other kind, scheme or bad point."""
     return load_key(data, kind=KIND_MPK, scheme=SCHEME_ID, from_obj=MasterPublicKey.from_obj)
 
 
 def dump_user_key(user_key: UserKey) -> bytes:
+    """Plain CBOR of a user key: what :func:`seal_user_key` puts in the box."""
     return dump_key(user_key, kind=KIND_USER_KEY, scheme=SCHEME_ID)
 
 
 def load_user_key(data: bytes) -> UserKey:
+    """Load a user key (e.g. from the doctor's key store), with curve and subgroup checks."""
     return load_key(data, kind=KIND_USER_KEY, scheme=SCHEME_ID, from_obj=UserKey.from_obj)
 
 
@@ -137,6 +141,7 @@ def dump_master_secret_key(msk: MasterSecretKey) -> bytes:
 
 
 def load_master_secret_key(data: bytes) -> MasterSecretKey:
+    """Inverse of :func:`dump_master_secret_key`; used after the passphrase box is opened."""
     return load_key(data, kind=KIND_MSK, scheme=SCHEME_ID, from_obj=MasterSecretKey.from_obj)
 
 
