@@ -104,13 +104,17 @@ class Chain:
             params["gas"] = gas
         return call.build_transaction(params)
 
+    def send_raw(self, who: str | LocalAccount, call: Any) -> Any:
+        """Send ``call`` signed by ``who`` with a fixed gas limit; return the receipt as mined."""
+        sender = self.accounts[who] if isinstance(who, str) else who
+        tx = self._tx(sender, call, FIXED_GAS)
+        tx_hash = self.w3.eth.send_raw_transaction(sender.sign_transaction(tx).raw_transaction)
+        return self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=30)
+
     def send(self, who: str | LocalAccount, call: Any) -> Any:
         """Send ``call`` signed by ``who``; assert it succeeded; return the receipt."""
         sender = self.accounts[who] if isinstance(who, str) else who
-        tx = self._tx(sender, call, FIXED_GAS)
-        signed = sender.sign_transaction(tx)
-        tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
-        receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=30)
+        receipt = self.send_raw(sender, call)
         if receipt["status"] != 1:
             revert = self.call_revert(sender, call)
             raise AssertionError(f"transaction reverted: {revert}")
@@ -147,11 +151,15 @@ class Chain:
                 assert got.lower() == value.lower(), f"{error}.{key}: {got} != {value}"
             else:
                 assert got == value, f"{error}.{key}: {got!r} != {value!r}"
-        tx = self._tx(sender, call, FIXED_GAS)
-        tx_hash = self.w3.eth.send_raw_transaction(sender.sign_transaction(tx).raw_transaction)
-        receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=30)
+        receipt = self.send_raw(sender, call)
         assert receipt["status"] == 0, "eth_call reverted but the mined transaction succeeded"
         return revert
+
+    def raw_call(self, call: Any) -> bytes:
+        """``eth_call`` without web3's per-call middleware (several times faster in loops)."""
+        tx = {"to": call.address, "data": call._encode_transaction_data()}
+        response = self.w3.provider.make_request("eth_call", [tx, "latest"])
+        return bytes.fromhex(response["result"].removeprefix("0x"))
 
     def constructor_revert(self, name: str, *args: Any) -> Revert:
         """Deploying ``name`` with ``args`` must revert; the decoded custom error."""
