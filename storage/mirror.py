@@ -12,8 +12,9 @@ collection is left to each site; run it only for roots unpinned through the mirr
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from multiformats import CID
@@ -104,12 +105,21 @@ class MirroredBlockStore:
     def put(self, stream: ByteSource, *, pin: bool = True) -> CID:
         """Import once, write every block to every site, then pin on every site."""
 
-        def to_all_sites(cid: bytes, data: bytes | memoryview) -> None:
-            block = bytes(data)
+        with contextlib.ExitStack() as stack:
+            writers: list[Callable[[bytes, bytes | memoryview], None]] = []
             for site in self.sites:
-                site.put_block(cid, block)
+                opener = getattr(site, "block_writer", None)  # batched, where a site has it
+                if opener is not None:
+                    writers.append(stack.enter_context(opener()))
+                else:
+                    writers.append(lambda cid, data, site=site: site.put_block(cid, bytes(data)))
 
-        result = import_file(stream, sink=to_all_sites)
+            def to_all_sites(cid: bytes, data: bytes | memoryview) -> None:
+                for write in writers:
+                    write(cid, data)
+
+            result = import_file(stream, sink=to_all_sites)
+        # every block is durable on every site before any site pins the root
         if pin:
             for site in self.sites:
                 site.pin(result.binary)

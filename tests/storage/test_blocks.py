@@ -143,6 +143,24 @@ def test_gc_waits_for_a_put_in_flight(tmp_path: Path) -> None:
     assert outcome["gc"].removed == 1  # only the unpinned block
 
 
+def test_block_writer_checks_every_block_and_leaves_nothing_half_written(tmp_path: Path) -> None:
+    store = LocalBlockStore(tmp_path)
+    good = to_binary(compute_cid(b"good"))
+
+    def write_one_good_one_bad() -> None:
+        with store.block_writer() as add:
+            add(good, b"good")
+            add(to_binary(compute_cid(b"other")), b"evil")
+
+    with pytest.raises(IntegrityError):
+        write_one_good_one_bad()
+    assert not store.has(good)  # the batch was aborted before anything became visible
+    assert list((tmp_path / "tmp").iterdir()) == []
+    with store.block_writer() as add:
+        add(good, b"good")
+    assert store.get_block(good) == b"good"
+
+
 def test_put_block_refuses_bytes_that_do_not_match(tmp_path: Path) -> None:
     store = LocalBlockStore(tmp_path)
     cid = compute_cid(b"right")
