@@ -21,10 +21,17 @@ Python object header. An import-time self-test compares every native routine aga
 disabled and the same results are computed with ``pymcl`` alone, just slower. Setting
 ``MEDLEDGER_FAME_NO_NATIVE=1`` forces the plain path.
 
-Hash to G1 (the random oracle ``H`` of FAME): mcl's ``hashAndMapToG1`` on
-``"MEDLEDGER-FAME-V1-H" || tag || fields``, every field length-prefixed or fixed-width, so
-``H(y, l, t)`` for an attribute ``y`` and ``H(0, j, l, t)`` for a column ``j`` never collide.
-Outputs are cached (LRU): the hash is a pure function and costs about a scalar multiplication.
+Hash to G1 (the random oracle ``H`` of FAME): RFC 9380 ``hash_to_curve``,
+suite ``BLS12381G1_XMD:SHA-256_SSWU_RO_`` (random-oracle encoding: two SSWU maps added,
+cofactor cleared), with the domain separation tag :data:`HASH_DST`. mcl implements it but
+pymcl leaves mcl in its legacy map-to mode, whose input is a 256-bit SHA-256 value — not a
+uniform field element, so not a random oracle onto G1. On import this module switches mcl
+(process-wide; nothing else in MedLedger hashes to curves) to the RFC 9380 mode and sets the
+DST through mcl's C API, and checks the switch against RFC 9380's test vector (Appendix J.9.1).
+The message is ``tag || fields``, every field length-prefixed or fixed-width, so
+``H(y l t)`` for an attribute ``y`` and ``H(0 j l t)`` for a column ``j`` never collide.
+Outputs are cached (LRU): the hash is a pure function and costs about two scalar
+multiplications.
 """
 
 from __future__ import annotations
@@ -44,7 +51,14 @@ G2_BYTES = 96
 GT_BYTES = 576
 FR_BYTES = 32
 GROUP_ORDER: int = pymcl.r
-HASH_DST = b"MEDLEDGER-FAME-V1-H"
+HASH_DST = b"MEDLEDGER-FAME-V1-H_BLS12381G1_XMD:SHA-256_SSWU_RO_"
+"""RFC 9380 domain separation tag of FAME's random oracle: application, version, suite."""
+_MCL_MAP_TO_MODE_HASH_TO_CURVE = 5
+_RFC9380_DST = b"QUUX-V01-CS02-with-BLS12381G1_XMD:SHA-256_SSWU_RO_"
+_RFC9380_ABC = (  # hash_to_curve("abc") under _RFC9380_DST, RFC 9380 Appendix J.9.1
+    0x03567BC5EF9C690C2AB2ECDF6A96EF1C139CC0B2F284DCA0A9A7943388A49A3AEE664BA5379A7655D3C68900BE2F6903,
+    0x0B9C15F3FE6E5CF4211F346271D7B01C8F3B28BE689C8429C85B67AF215533311F0B8DFAAA154FA6B88176C229F2885D,
+)
 
 _G1_ALIGNED = 144  # sizeof(mclBnG1): three Fp coordinates of six 64-bit limbs
 _G2_ALIGNED = 288
@@ -302,16 +316,47 @@ def gt_from_bytes(data: object) -> GT:
 # --- hashing ----------------------------------------------------------------------------
 
 
+def _mcl_library() -> ctypes.CDLL:
+    lib = ctypes.CDLL(pymcl._pymcl.__file__)
+    lib.mclBn_setMapToMode.argtypes = [ctypes.c_int]
+    lib.mclBn_setMapToMode.restype = ctypes.c_int
+    lib.mclBnG1_setDst.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
+    lib.mclBnG1_setDst.restype = ctypes.c_int
+    return lib
+
+
+def _set_hash_dst(dst: bytes) -> None:
+    """Select RFC 9380 hashing with ``dst`` in mcl (plain C calls, no object pointers)."""
+    lib = _mcl_library()
+    if lib.mclBn_setMapToMode(_MCL_MAP_TO_MODE_HASH_TO_CURVE) != 0:
+        raise ImportError("mcl refused the RFC 9380 hash-to-curve mode")
+    if lib.mclBnG1_setDst(dst, len(dst)) != 0:
+        raise ImportError("mcl refused the hash-to-curve domain separation tag")
+
+
+def _check_rfc9380() -> None:
+    _set_hash_dst(_RFC9380_DST)
+    try:
+        _, x, y = str(G1.hash(b"abc")).split()
+    finally:
+        _set_hash_dst(HASH_DST)
+    if (int(x), int(y)) != _RFC9380_ABC:
+        raise ImportError("mcl's hash_to_curve does not match RFC 9380's test vector")
+
+
+_check_rfc9380()
+
+
 @lru_cache(maxsize=16384)
 def hash_attribute(attribute: str, ell: int, t: int) -> G1:
     """FAME's ``H(y l t)`` for attribute ``y``; ``ell`` is the paper's l (1..3), ``t`` in 1..2."""
     encoded = attribute.encode("utf-8")
-    message = HASH_DST + b"\x01" + len(encoded).to_bytes(4, "big") + encoded + bytes((ell, t))
+    message = b"\x01" + len(encoded).to_bytes(4, "big") + encoded + bytes((ell, t))
     return G1.hash(message)
 
 
 @lru_cache(maxsize=16384)
 def hash_column(j: int, ell: int, t: int) -> G1:
     """FAME's ``H(0 j l t)`` for a span-program column ``j`` (1-based, as in the paper)."""
-    message = HASH_DST + b"\x00" + j.to_bytes(4, "big") + bytes((ell, t))
+    message = b"\x00" + j.to_bytes(4, "big") + bytes((ell, t))
     return G1.hash(message)

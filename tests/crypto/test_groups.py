@@ -17,6 +17,7 @@ import pymcl
 import pytest
 from pymcl import G1, G2, GT, Fr
 
+from crypto import groups
 from crypto.errors import FameFormatError, GroupElementError
 from crypto.groups import (
     G1_BYTES,
@@ -263,10 +264,32 @@ def test_hash_is_domain_separated_and_deterministic() -> None:
         hash_column(1, 2, 1),
     }
     assert len(outputs) == 7
-    assert hash_attribute("a:x", 3, 2) == G1.hash(
-        b"MEDLEDGER-FAME-V1-H\x01\x00\x00\x00\x03a:x\x03\x02"
-    )
-    assert hash_column(2, 3, 1) == G1.hash(b"MEDLEDGER-FAME-V1-H\x00\x00\x00\x00\x02\x03\x01")
+    assert hash_attribute("a:x", 3, 2) == G1.hash(b"\x01\x00\x00\x00\x03a:x\x03\x02")
+    assert hash_column(2, 3, 1) == G1.hash(b"\x00\x00\x00\x00\x02\x03\x01")
+
+
+def test_hash_is_rfc9380_hash_to_curve_under_our_dst() -> None:
+    """Switching the DST to RFC 9380's test DST reproduces its vectors (Appendix J.9.1)."""
+    vectors = {
+        b"": (
+            "052926add2207b76ca4fa57a8734416c8dc95e24501772c814278700eed6d1e4e8cf62d9c09db0fac349612b759e79a1",
+            "08ba738453bfed09cb546dbb0783dbb3a5f1f566ed67bb6be0e8c67e2e81a4cc68ee29813bb7994998f3eae0c9c6a265",
+        ),
+        b"abcdef0123456789": (
+            "11e0b079dea29a68f0383ee94fed1b940995272407e3bb916bbf268c263ddd57a6a27200a784cbc248e84f357ce82d98",
+            "03a87ae2caf14e8ee52e51fa2ed8eefe80f02457004ba4d486d6aa1f517c0889501dc7413753f9599b099ebcbbd2d709",
+        ),
+    }
+    ours = G1.hash(b"medledger")
+    groups._set_hash_dst(b"QUUX-V01-CS02-with-BLS12381G1_XMD:SHA-256_SSWU_RO_")
+    try:
+        for message, (x, y) in vectors.items():
+            _, px, py = str(G1.hash(message)).split()
+            assert (int(px), int(py)) == (int(x, 16), int(y, 16))
+        assert G1.hash(b"medledger") != ours  # the DST separates domains
+    finally:
+        groups._set_hash_dst(groups.HASH_DST)
+    assert G1.hash(b"medledger") == ours
 
 
 def test_plain_fallback_round_trips_in_a_fresh_interpreter() -> None:
