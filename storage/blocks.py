@@ -12,8 +12,9 @@ durability rules, in order of what a crash can interrupt:
 - a block is written to a unique temporary file, fsynced, renamed into place (atomic), and
   the directory fsynced: a reader sees the whole block or no block, never half of one, and
   concurrent writers of the same content (threads or processes) just rename identical bytes;
-- blocks are made durable in batches of up to 64 (write all, fsync all side by side,
-  rename all, fsync the directories): the same order per block, a fraction of the latency;
+- blocks are staged (created, written, fsynced) by a thread pool while the importer hashes
+  on, then renamed and their directories fsynced in batches of up to 64: the same order
+  per block, a fraction of the latency;
 - a pin is an empty file ``pins/<cid>``, created (atomic) only after its DAG is durable, so
   pins survive restarts and pinning costs O(1) however many records there are;
 - ``gc()`` takes an exclusive lock that every ``put``/``pin`` holds shared, so a block that
@@ -25,17 +26,15 @@ from __future__ import annotations
 
 import fcntl
 import os
-import tempfile
-import threading
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, TypeVar, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from multiformats import CID
 
+from storage.blockio import WriteBatch, fsync_dir
 from storage.cid import (
     CidLike,
     block_cid,
@@ -49,8 +48,6 @@ from storage.cid import (
 )
 from storage.errors import BlockNotFoundError, IntegrityError, NotPinnedError, StorageError
 from storage.unixfs import ByteSource, import_file, open_file, walk_dag
-
-_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,91 +113,6 @@ class BlockStore(Protocol):
         ...
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-_fsync_pool: ThreadPoolExecutor | None = None
-_fsync_pool_lock = threading.Lock()
-
-
-def _parallel(fn: Callable[[_T], object], items: Iterable[_T]) -> None:
-    """Run blocking syscalls (fsync) side by side: the filesystem folds concurrent fsyncs into
-    one journal commit, so 64 of them cost a few single ones instead of 64."""
-    global _fsync_pool
-    items = list(items)
-    if len(items) <= 1:
-        for item in items:
-            fn(item)
-        return
-    with _fsync_pool_lock:
-        if _fsync_pool is None:
-            _fsync_pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="fsync")
-    for _ in _fsync_pool.map(fn, items):
-        pass
-
-
-class _WriteBatch:
-    """Blocks written to temporary files, made durable and visible together.
-
-    Per block the order is the classic one — write, fsync, rename, fsync the directory — but
-    each step is done for up to ``limit`` blocks at once, which keeps memory bounded (only
-    open descriptors are held) while letting the fsyncs overlap.
-    """
-
-    def __init__(self, store: LocalBlockStore, *, replace: bool, limit: int = 64) -> None:
-        self._store = store
-        self._replace = replace
-        self._limit = limit
-        self._pending: dict[Path, tuple[int, str]] = {}
-        self._new_shards = False
-
-    def add(self, cid: bytes, data: bytes | memoryview) -> None:
-        path = self._store._path(cid)
-        if path in self._pending:
-            return
-        if not self._replace and path.exists() and self._store._intact(cid, path):
-            return  # deduplicated; a corrupt copy falls through and is replaced
-        if not path.parent.is_dir():
-            path.parent.mkdir(exist_ok=True)
-            self._new_shards = True
-        fd, tmp = tempfile.mkstemp(dir=self._store._tmp, prefix=path.stem[-8:], suffix=".tmp")
-        self._pending[path] = (fd, tmp)
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        if len(self._pending) >= self._limit:
-            self.flush()
-
-    def flush(self) -> None:
-        pending, self._pending = self._pending, {}
-        if not pending:
-            return
-        try:
-            if self._store._fsync:
-                _parallel(os.fsync, [fd for fd, _ in pending.values()])
-        finally:
-            for fd, _ in pending.values():
-                os.close(fd)
-        for path, (_, tmp) in pending.items():
-            os.replace(tmp, path)
-        if self._store._fsync:
-            if self._new_shards:
-                _fsync_dir(self._store._blocks)
-                self._new_shards = False
-            _parallel(_fsync_dir, {path.parent for path in pending})
-
-    def abort(self) -> None:
-        pending, self._pending = self._pending, {}
-        for fd, tmp in pending.values():
-            os.close(fd)
-            Path(tmp).unlink(missing_ok=True)
-
-
 class LocalBlockStore:
     """Blocks as files under ``root`` (see the module docstring for the on-disk rules)."""
 
@@ -233,8 +145,15 @@ class LocalBlockStore:
             os.close(fd)
 
     @contextmanager
-    def _batch(self, *, replace: bool) -> Iterator[_WriteBatch]:
-        batch = _WriteBatch(self, replace=replace)
+    def _batch(self, *, replace: bool) -> Iterator[WriteBatch]:
+        batch = WriteBatch(
+            tmp_dir=self._tmp,
+            blocks_dir=self._blocks,
+            path_of=self._path,
+            is_intact=self._intact,
+            replace=replace,
+            fsync=self._fsync,
+        )
         try:
             yield batch
             batch.flush()
@@ -329,7 +248,7 @@ class LocalBlockStore:
         fd = os.open(marker, os.O_WRONLY | os.O_CREAT, 0o644)  # creation is atomic
         os.close(fd)
         if self._fsync:
-            _fsync_dir(self._pins)
+            fsync_dir(self._pins)
 
     def _read_pins(self) -> set[bytes]:
         pins: set[bytes] = set()
@@ -358,7 +277,7 @@ class LocalBlockStore:
             except FileNotFoundError:
                 raise NotPinnedError(f"{cid_text(binary)} is not pinned in {self!r}") from None
             if self._fsync:
-                _fsync_dir(self._pins)
+                fsync_dir(self._pins)
 
     def pins(self) -> frozenset[CID]:
         self._ensure_dirs()

@@ -11,6 +11,7 @@ real CIDs with ``storage.unixfs``, so a lying or corrupting daemon can be simula
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import threading
@@ -100,7 +101,9 @@ class FakeKubo:
                 self.send_header("Content-Type", ctype)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
-                self.wfile.write(data)
+                # the client may give up first (timeout test, early close after a bad leaf)
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    self.wfile.write(data)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
