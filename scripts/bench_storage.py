@@ -187,11 +187,16 @@ def concurrent_small_puts_section(results: Results, rows: Rows, *, workdir: Path
 
 
 def indexer_section(results: Results, rows: Rows) -> None:
-    """Relational index benchmark — owned by the index engineer, not written yet.
+    """Relational index benchmark — owned by the index engineer (``scripts/bench_indexer.py``).
 
     Fills ``indexer_events_s_sqlite``, ``indexer_events_s_postgres`` and
     ``access_query_ms_1m`` in ``results`` and appends its rows.
     """
+    from bench_indexer import run as run_indexer_bench  # scripts/ is sys.path[0] here
+
+    found, extra = run_indexer_bench()
+    results.update(found)
+    rows.extend(Row(r.metric, r.value, r.unit, r.target, r.ok) for r in extra)
 
 
 def main(argv: list[str] | None = None) -> int:
