@@ -37,6 +37,7 @@ from storage.errors import (
     BlockNotFoundError,
     CidMismatchError,
     IntegrityError,
+    InvalidCidError,
     KuboError,
     KuboUnavailableError,
     NotPinnedError,
@@ -93,21 +94,30 @@ class KuboBlockStore:
         *,
         params: dict[str, str] | None = None,
         files: Callable[[], dict[str, Any]] | None = None,
+        stream: bool = False,
     ) -> httpx.Response:
-        """POST with bounded retries; ``files`` is a factory so each attempt re-reads."""
+        """POST with bounded retries; ``files`` is a factory so each attempt re-reads.
+
+        With ``stream=True`` the body of a successful answer is left unread (the caller
+        closes the response); retries can only happen before its first byte.
+        """
         last: str = ""
         for attempt in range(self.retries + 1):
             if attempt:
                 time.sleep(self.backoff * 2 ** (attempt - 1))
+            request = self._client.build_request(
+                "POST", command, params=params, files=files() if files else None
+            )
             try:
-                response = self._client.post(
-                    command, params=params, files=files() if files else None
-                )
+                response = self._client.send(request, stream=stream)
             except httpx.TransportError as exc:  # refused, reset, timeouts
                 last = f"{type(exc).__name__}: {exc}"
                 continue
             if response.is_success:
                 return response
+            if stream:
+                response.read()
+                response.close()
             message = _kubo_message(response)
             if message is not None:
                 self._raise_for(command, params, message)
@@ -236,7 +246,7 @@ class KuboBlockStore:
 
     def _cat(self, binary: bytes, leaves: Iterator[tuple[bytes, int]]) -> Iterator[bytes]:
         text = cid_text(binary)
-        response = self._open_stream("cat", {"arg": text})
+        response = self._post("cat", params={"arg": text}, stream=True)
         try:
             pending = bytearray()
             current = next(leaves, None)
@@ -260,36 +270,6 @@ class KuboBlockStore:
             raise KuboUnavailableError(f"lost Kubo at {self.api_url} during cat: {exc}") from exc
         finally:
             response.close()
-
-    def _open_stream(self, command: str, params: dict[str, str]) -> httpx.Response:
-        """Like :meth:`_post` but leaves the body unread (retries only before any byte)."""
-        last = ""
-        for attempt in range(self.retries + 1):
-            if attempt:
-                time.sleep(self.backoff * 2 ** (attempt - 1))
-            request = self._client.build_request("POST", command, params=params)
-            try:
-                response = self._client.send(request, stream=True)
-            except httpx.TransportError as exc:
-                last = f"{type(exc).__name__}: {exc}"
-                continue
-            if response.is_success:
-                return response
-            response.read()
-            response.close()
-            message = _kubo_message(response)
-            if message is not None:
-                self._raise_for(command, params, message)
-            if response.status_code < 500:
-                raise KuboError(
-                    f"Kubo at {self.api_url} answered /api/v0/{command} with HTTP "
-                    f"{response.status_code}: {response.text[:200]}"
-                )
-            last = f"HTTP {response.status_code} from /api/v0/{command}"
-        raise KuboUnavailableError(
-            f"cannot reach Kubo at {self.api_url} (/api/v0/{command}, "
-            f"{self.retries + 1} attempts): {last}"
-        )
 
     def verify(self, cid: CidLike) -> int:
         checked = 0
@@ -322,7 +302,7 @@ class KuboBlockStore:
         for text in keys:
             try:
                 found.add(to_cid(text))
-            except Exception:  # CIDv0 or foreign codecs pinned by someone else
+            except InvalidCidError:  # CIDv0 or foreign codecs pinned by someone else
                 continue
         return frozenset(found)
 
@@ -339,7 +319,7 @@ def _pieces(stream: ByteSource) -> Iterator[bytes]:
 def _same_cid(text: object, binary: bytes) -> bool:
     try:
         return isinstance(text, str) and to_binary(text) == binary
-    except Exception:
+    except InvalidCidError:
         return False
 
 
