@@ -169,6 +169,17 @@ def fsync_section(results: Results, rows: Rows, *, workdir: Path) -> None:
     median_ms = sorted(samples)[len(samples) // 2] * 1000
     results["fsync_ms_median"] = round(median_ms, 2)
     rows.append(Row("fsync of a 4 KiB file (median; 3 ordered per put)", median_ms, "ms"))
+    # The disk's own ceiling for a durable 64 MiB write: one file, written and fsynced.
+    data = os.urandom(64 * MIB)
+    path = workdir / "fsync-64mib"
+    start = time.perf_counter()
+    with path.open("wb", buffering=0) as handle:
+        handle.write(data)
+        os.fsync(handle.fileno())
+    disk_mb_s = len(data) / 1e6 / (time.perf_counter() - start)
+    path.unlink()
+    results["disk_write_fsync_mb_s"] = round(disk_mb_s, 1)
+    rows.append(Row("disk: write + fsync one 64 MiB file (ceiling)", disk_mb_s, "MB/s"))
 
 
 def concurrent_small_puts_section(results: Results, rows: Rows, *, workdir: Path) -> None:
