@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 CONTRACT_NAMES = ("Consortium", "RecordRegistry", "ConsentManager", "AccessLog", "Workflow")
 DEFAULT_BATCH_BLOCKS = 2_000
 _MIN_SPLIT = 1
+_BLOCK_BATCH = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +108,32 @@ def load_abis(names: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
             raise IndexerConfigError(f"the artifact of {name} has no ABI list")
         abis[name] = abi
     return abis
+
+
+def block_times(w3: Web3, logs: Sequence[Mapping[str, Any]]) -> dict[int, int]:
+    """Timestamps of the blocks that have logs.
+
+    Taken from the logs' ``blockTimestamp`` where the node includes it (anvil, recent geth),
+    else read with batched ``eth_getBlockByNumber`` calls (Besu, older nodes).
+    """
+    times: dict[int, int] = {}
+    wanted: set[int] = set()
+    for entry in logs:
+        number = int(entry["blockNumber"], 16)
+        stamp = entry.get("blockTimestamp")
+        if stamp is not None:
+            times[number] = int(stamp, 16)
+        else:
+            wanted.add(number)
+    missing = sorted(wanted - times.keys())
+    for i in range(0, len(missing), _BLOCK_BATCH):
+        chunk = missing[i : i + _BLOCK_BATCH]
+        blocks = rpc_batch(w3, [("eth_getBlockByNumber", [hex(n), False]) for n in chunk])
+        for number, block in zip(chunk, blocks, strict=True):
+            if isinstance(block, Exception) or block is None:
+                raise IndexerError(f"cannot read block {number}: {block}")
+            times[number] = int(block["timestamp"], 16)
+    return times
 
 
 class Indexer:
@@ -215,32 +242,11 @@ class Indexer:
             log.info("eth_getLogs %d-%d refused; splitting", from_block, to_block)
             return self._get_logs(from_block, middle) + self._get_logs(middle + 1, to_block)
 
-    def _block_times(self, logs: Sequence[Mapping[str, Any]]) -> dict[int, int]:
-        """Timestamps of the blocks that have logs (from the logs when the node includes them)."""
-        times: dict[int, int] = {}
-        wanted: set[int] = set()
-        for entry in logs:
-            number = int(entry["blockNumber"], 16)
-            stamp = entry.get("blockTimestamp")
-            if stamp is not None:
-                times[number] = int(stamp, 16)
-            else:
-                wanted.add(number)
-        missing = sorted(wanted - times.keys())
-        for i in range(0, len(missing), 200):
-            chunk = missing[i : i + 200]
-            blocks = rpc_batch(self.w3, [("eth_getBlockByNumber", [hex(n), False]) for n in chunk])
-            for number, block in zip(chunk, blocks, strict=True):
-                if isinstance(block, Exception) or block is None:
-                    raise IndexerError(f"cannot read block {number}: {block}")
-                times[number] = int(block["timestamp"], 16)
-        return times
-
     # -------------------------------------------------------------- indexing
 
     def _index_range(self, from_block: int, to_block: int) -> int:
         logs = self._get_logs(from_block, to_block)
-        times = self._block_times(logs)
+        times = block_times(self.w3, logs)
         events: list[ChainEvent] = []
         for entry in logs:
             if entry.get("removed"):

@@ -176,3 +176,15 @@ def _member(*, institution_id: int = INSTITUTION) -> Member:
         updated_block=1,
         updated_log_index=0,
     )
+
+
+def test_postgres_fixture_fails_when_asked_for_but_unreachable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A CI that sets MEDLEDGER_TEST_POSTGRES_URL must go red, not skip, without PostgreSQL."""
+    from tests.storage.conftest import postgres_admin_engine
+
+    url = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/test?connect_timeout=2"
+    monkeypatch.setenv("MEDLEDGER_TEST_POSTGRES_URL", url)
+    with pytest.raises(pytest.fail.Exception, match=r"set to .* but PostgreSQL is unreachable"):
+        postgres_admin_engine()

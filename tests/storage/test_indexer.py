@@ -17,11 +17,13 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
 import contracts
+from ledger_api.chain.connection import rpc
 from ledger_api.indexer import (
     ChainBehindError,
     Indexer,
     IndexerConfigError,
     RangeResult,
+    block_times,
 )
 from storage.models import (
     INT64_MAX,
@@ -401,3 +403,20 @@ def test_bad_configuration_is_refused(chain: Chain, sessions: sessionmaker[Sessi
         Indexer(chain.w3, {"Nothing": "0x" + "00" * 20}, sessions)
     with pytest.raises(IndexerConfigError, match="no ABI for AccessLog"):
         Indexer(chain.w3, {"AccessLog": "0x" + "11" * 20}, sessions, abis={})
+
+
+def test_block_times_without_block_timestamp_in_logs(chain: Chain) -> None:
+    """Nodes that omit ``blockTimestamp`` (Besu) get the times from the blocks themselves."""
+    logs = rpc(
+        chain.w3,
+        "eth_getLogs",
+        [{"address": list(chain.deployment.contracts.values()), "fromBlock": "0x0"}],
+    )
+    assert logs
+    assert all("blockTimestamp" in entry for entry in logs)  # anvil includes it
+    stripped = [{k: v for k, v in entry.items() if k != "blockTimestamp"} for entry in logs]
+    from_logs = block_times(chain.w3, logs)
+    from_blocks = block_times(chain.w3, stripped)
+    assert from_blocks == from_logs
+    some = next(iter(from_blocks))
+    assert from_blocks[some] == chain.w3.eth.get_block(some)["timestamp"]
