@@ -30,6 +30,7 @@ def fsync_dir(path: Path) -> None:
 
 
 _fsync_pool: ThreadPoolExecutor | None = None
+_fsync_pool_pid = 0
 _fsync_pool_lock = threading.Lock()
 
 
@@ -46,10 +47,12 @@ def _parallel(fn: Callable[[_T], object], items: Iterable[_T]) -> None:
 
 
 def _pool() -> ThreadPoolExecutor:
-    global _fsync_pool
+    """The shared I/O pool, recreated in a forked child (whose copy has no threads)."""
+    global _fsync_pool, _fsync_pool_pid
     with _fsync_pool_lock:
-        if _fsync_pool is None:
+        if _fsync_pool is None or _fsync_pool_pid != os.getpid():
             _fsync_pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="blocks-io")
+            _fsync_pool_pid = os.getpid()
         return _fsync_pool
 
 
