@@ -165,12 +165,11 @@ def keygen(msk: MasterSecretKey, attributes: Iterable[str]) -> UserKey:
 # --- Encrypt -----------------------------------------------------------------------------
 
 
-def _combine(base: G1, row: tuple[int, ...], ell: int, t: int) -> G1:
-    """``base · Π_j H(0 j l t)^{M_{i,j}}``, with additions for the entries ±1."""
+def _combine(base: G1, row: tuple[tuple[int, int], ...], ell: int, t: int) -> G1:
+    """``base · Π_j H(0 j l t)^{M_{i,j}}`` over the row's non-zero entries, with additions
+    for the entries ±1."""
     acc = base
-    for j, m in enumerate(row):
-        if m == 0:
-            continue
+    for j, m in row:
         column = hash_column(j + 1, ell, t)
         if m == 1:
             acc = acc + column
@@ -188,7 +187,7 @@ def _encrypt(mpk: MasterPublicKey, policy: str, *, s1: Fr, s2: Fr, msg: GT) -> C
     ct_0 = (mpk.H1 * s1, mpk.H2 * s2, h * (s1 + s2))
     scalars = [s1, s2]
     ct = []
-    for label, row in zip(program.labels, program.rows, strict=True):
+    for label, row in zip(program.labels, program.sparse_rows, strict=True):
         ct_i = []
         for ell in (1, 2, 3):
             A = _combine(hash_attribute(label, ell, 1), row, ell, 1)
@@ -240,9 +239,9 @@ def decrypt(user_key: UserKey, ciphertext: Ciphertext) -> GT:
         program = span_program(ciphertext.policy)
     except PolicyError as exc:
         raise FameFormatError(f"ciphertext carries an invalid policy: {exc}") from exc
-    if len(program.rows) != len(ciphertext.ct):
+    if len(program) != len(ciphertext.ct):
         raise FameFormatError(
-            f"ciphertext has {len(ciphertext.ct)} rows but its policy has {len(program.rows)}"
+            f"ciphertext has {len(ciphertext.ct)} rows but its policy has {len(program)}"
         )
     gamma = program.solve(user_key.attributes)  # raises PolicyNotSatisfied
     rows = sorted(gamma)

@@ -166,7 +166,7 @@ class Ciphertext:
             raise FameFormatError(f"ciphertext policy is invalid: {exc}") from exc
         if canonical_policy != policy:
             raise FameFormatError("ciphertext policy is not in canonical form")
-        rows = len(span_program(policy).rows)
+        rows = len(span_program(policy))
         raw_rows = fields["ct"]
         if not isinstance(raw_rows, list) or len(raw_rows) != rows:
             raise FameFormatError(f"'ct' must be a list of {rows} rows, one per policy row")

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import secrets
 from collections.abc import Sequence
 from functools import lru_cache
 
@@ -98,8 +99,6 @@ def fr_from_bytes(data: bytes) -> Fr:
 
 def random_fr(*, nonzero: bool = False) -> Fr:
     """A uniform scalar from the OS CSPRNG (``secrets``), not from a library-internal RNG."""
-    import secrets
-
     low = 1 if nonzero else 0
     return fr_from_int(low + secrets.randbelow(GROUP_ORDER - low))
 

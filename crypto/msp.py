@@ -35,7 +35,15 @@ from functools import lru_cache
 import pymcl
 
 from crypto.errors import PolicyNotSatisfied
-from crypto.policy import And, Attribute, Node, Threshold, canonical, normalize_attributes
+from crypto.policy import (
+    And,
+    Attribute,
+    Node,
+    Threshold,
+    canonical,
+    normalize_attributes,
+    require_text,
+)
 from crypto.policy import parse as parse_policy
 
 GROUP_ORDER: int = pymcl.r
@@ -57,10 +65,20 @@ class _Gate:
 class SpanProgram:
     """The matrix ``M`` (rows of small integers, width ``n_cols``) and its labelling ``ρ``."""
 
-    rows: tuple[tuple[int, ...], ...]
+    sparse_rows: tuple[tuple[tuple[int, int], ...], ...]
+    """Row ``i`` as ``((column, entry), …)`` over its non-zero entries, columns ascending:
+    Lewko–Waters rows have at most two, so encryption never walks the full width."""
     labels: tuple[str, ...]
     n_cols: int
     _gate: _Gate
+
+    @property
+    def rows(self) -> tuple[tuple[int, ...], ...]:
+        """The dense matrix ``M`` (for inspection and tests; quadratic in the policy size)."""
+        return tuple(_pad(dict(row), self.n_cols) for row in self.sparse_rows)
+
+    def __len__(self) -> int:
+        return len(self.labels)
 
     def solve(self, attributes: Iterable[str]) -> dict[int, int]:
         """Coefficients ``{row index: γ_i mod r}`` over a minimal satisfying row set.
@@ -114,7 +132,7 @@ def _build(node: Node) -> tuple[_Gate, list[dict[int, int]], list[str], int]:
         for x, child in enumerate(children, start=1):
             w = dict(v)
             for t in range(1, k):
-                w[first + t - 1] = x**t
+                w[first + t - 1] = pow(x, t, GROUP_ORDER)
             gates.append(visit(child, w))
         return _Gate("threshold", k, tuple(gates), -1)
 
@@ -122,12 +140,17 @@ def _build(node: Node) -> tuple[_Gate, list[dict[int, int]], list[str], int]:
     return gate, rows, labels, width
 
 
-@lru_cache(maxsize=256)
 def span_program(policy: str) -> SpanProgram:
     """The span program of a policy; built from its canonical tree, so the row order is a
     function of :func:`crypto.policy.normalize` (what a ciphertext stores) alone."""
+    return _span_program_cached(require_text(policy))
+
+
+@lru_cache(maxsize=256)
+def _span_program_cached(policy: str) -> SpanProgram:
     gate, rows, labels, width = _build(canonical(parse_policy(policy)))
-    return SpanProgram(tuple(_pad(row, width) for row in rows), tuple(labels), width, gate)
+    sparse = tuple(tuple(sorted((j, m) for j, m in row.items() if m)) for row in rows)
+    return SpanProgram(sparse, tuple(labels), width, gate)
 
 
 def _cost(gate: _Gate, held: frozenset[str], memo: dict[int, int | None]) -> int | None:

@@ -45,6 +45,12 @@ MAX_POLICY_LENGTH = 65536
 MAX_DEPTH = 64
 """Nesting bound, well below Python's recursion limit, for the same reason."""
 
+MAX_ATTRIBUTES = 1024
+"""Bound on attribute occurrences (span-program rows, 3 G1 points each in a ciphertext)."""
+
+MAX_THRESHOLD_CELLS = 65536
+"""Bound on Σ m·(k-1) over thresholds ``k of (m children)``: their Vandermonde blocks."""
+
 _NAMESPACE = r"[a-z][a-z0-9_]*"
 _VALUE = r"[a-z0-9_.@-]+"
 _ATTRIBUTE_RE = re.compile(rf"{_NAMESPACE}:{_VALUE}")
@@ -180,6 +186,8 @@ class _Parser:
     def __init__(self, tokens: list[_Token]) -> None:
         self.tokens = tokens
         self.index = 0
+        self.leaves = 0
+        self.threshold_cells = 0
 
     def peek(self) -> _Token:
         return self.tokens[self.index]
@@ -232,6 +240,13 @@ class _Parser:
                 expected="a flatter policy",
             )
         if token.kind == "attr":
+            self.leaves += 1
+            if self.leaves > MAX_ATTRIBUTES:
+                raise PolicyError(
+                    f"policy has more than {MAX_ATTRIBUTES} attribute occurrences",
+                    position=token.position,
+                    expected="a smaller policy",
+                )
             self.index += 1
             return Attribute(token.text)
         if token.kind == "(":
@@ -291,15 +306,28 @@ class _Parser:
                 position=k_token.position,
                 expected=f"a threshold between 1 and {len(children)}",
             )
+        self.threshold_cells += len(children) * (k - 1)
+        if self.threshold_cells > MAX_THRESHOLD_CELLS:
+            raise PolicyError(
+                f"thresholds too large (more than {MAX_THRESHOLD_CELLS} span-program cells)",
+                position=k_token.position,
+                expected="smaller thresholds",
+            )
         return Threshold(k, tuple(children))
 
 
-def parse(text: str) -> Node:
-    """Parse policy text into a tree (not yet canonical; see :func:`canonical`)."""
+def require_text(text: object) -> str:
+    """Refuse non-strings up front (before a cache would fail on an unhashable key)."""
     if not isinstance(text, str):
         raise PolicyError(
             f"policy must be a str, not {type(text).__name__}", position=0, expected="policy text"
         )
+    return text
+
+
+def parse(text: str) -> Node:
+    """Parse policy text into a tree (not yet canonical; see :func:`canonical`)."""
+    require_text(text)
     if len(text) > MAX_POLICY_LENGTH:
         raise PolicyError(
             f"policy longer than {MAX_POLICY_LENGTH} characters",
@@ -327,10 +355,14 @@ def canonical(node: Node) -> Node:
     return Threshold(node.k, tuple(children))
 
 
-@lru_cache(maxsize=1024)
 def normalize(text: str) -> str:
     """The canonical text of a policy: equal for policies that differ only in case, spacing,
     redundant parentheses, associativity or the order of commutative children."""
+    return _normalize_cached(require_text(text))
+
+
+@lru_cache(maxsize=1024)
+def _normalize_cached(text: str) -> str:
     return canonical(parse(text)).text()
 
 

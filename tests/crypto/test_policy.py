@@ -10,8 +10,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crypto.errors import CryptoError, PolicyError
+from crypto.msp import span_program
 from crypto.policy import (
+    MAX_ATTRIBUTES,
     MAX_DEPTH,
+    MAX_THRESHOLD_CELLS,
     normalize,
     normalize_attribute,
     normalize_attributes,
@@ -77,9 +80,25 @@ def test_nesting_and_length_are_bounded() -> None:
         parse("a:x or " * 20000 + "a:x")
 
 
+def test_size_limits_bound_the_span_program() -> None:
+    """Policies arrive inside ciphertexts: their span programs must stay small."""
+    at_limit = " or ".join(f"a:x{i}" for i in range(MAX_ATTRIBUTES))
+    assert len(span_program(at_limit)) == MAX_ATTRIBUTES
+    over = at_limit + " or b:y"
+    with pytest.raises(PolicyError, match="more than 1024 attribute occurrences") as info:
+        parse(over)
+    assert info.value.position == len(at_limit) + 4
+    children = ", ".join(f"a:x{i}" for i in range(300))
+    with pytest.raises(PolicyError, match="thresholds too large") as info:
+        parse(f"a:x and 250 of ({children})")  # 300 * 249 cells > MAX_THRESHOLD_CELLS
+    assert info.value.position == 8
+    assert 300 * 249 > MAX_THRESHOLD_CELLS >= 300 * 200
+
+
 def test_non_string_policy_is_refused() -> None:
-    with pytest.raises(PolicyError, match="must be a str"):
-        parse(b"a:x")  # type: ignore[arg-type]
+    for call in (parse, normalize, policy_hash, span_program):
+        with pytest.raises(PolicyError, match="must be a str"):
+            call([b"a:x"])  # type: ignore[arg-type]
 
 
 def test_attributes_are_case_folded_and_validated() -> None:

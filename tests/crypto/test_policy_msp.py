@@ -52,6 +52,11 @@ def test_lewko_waters_shapes() -> None:
     program = span_program("a:x and b:y and c:z")
     assert program.labels == ("a:x", "b:y", "c:z")
     assert program.rows == ((1, 1, 0), (0, -1, 1), (0, 0, -1))
+    assert span_program("a:x and b:y and c:z").sparse_rows == (
+        ((0, 1), (1, 1)),
+        ((1, -1), (2, 1)),
+        ((2, -1),),
+    )
     assert span_program("a:x or b:y").rows == ((1,), (1,))
     threshold = span_program("2 of (a:x, b:y, c:z)")
     assert threshold.rows == ((1, 1), (1, 2), (1, 3))
