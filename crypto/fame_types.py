@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, TypeVar
 
 from pymcl import G1, G2, GT, Fr
@@ -104,6 +105,10 @@ class UserKey:
     sk_0: tuple[G2, G2, G2]
     sk: Mapping[str, tuple[G1, G1, G1]]
     sk_prime: tuple[G1, G1, G1]
+
+    def __post_init__(self) -> None:
+        # frozen means frozen: a key's attribute map cannot be edited after issuance
+        object.__setattr__(self, "sk", MappingProxyType(dict(self.sk)))
 
     @property
     def attributes(self) -> frozenset[str]:

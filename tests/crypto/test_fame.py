@@ -214,6 +214,11 @@ def test_input_errors(keys: tuple) -> None:
     truncated = Ciphertext(policy=ct.policy, ct_0=ct.ct_0, ct=ct.ct[:1], ct_prime=ct.ct_prime)
     with pytest.raises(FameFormatError, match="1 rows but its policy has 2"):
         decrypt(key, truncated)
+    bad_policy = Ciphertext(policy="a:x and", ct_0=ct.ct_0, ct=ct.ct, ct_prime=ct.ct_prime)
+    with pytest.raises(FameFormatError, match="invalid policy"):
+        decrypt(key, bad_policy)
+    with pytest.raises(TypeError):
+        key.sk["c:z"] = key.sk["a:x"]  # type: ignore[index]
     hollow = UserKey(sk_0=key.sk_0, sk={}, sk_prime=key.sk_prime)
     with pytest.raises(PolicyNotSatisfied):
         decrypt(hollow, ct)
