@@ -69,16 +69,16 @@ def find_compiler() -> Path:
     return WRAPPER
 
 
-def sources() -> dict[str, str]:
-    files = sorted(SRC_DIR.glob("*.sol"))
+def sources(src_dir: Path = SRC_DIR) -> dict[str, str]:
+    files = sorted(src_dir.glob("*.sol"))
     if not files:
-        raise CompileError(f"no Solidity sources in {SRC_DIR}")
+        raise CompileError(f"no Solidity sources in {src_dir}")
     return {f.name: f.read_text(encoding="utf-8") for f in files}
 
 
-def compile_all(compiler: Path | None = None) -> dict[str, dict[str, Any]]:
+def compile_all(src_dir: Path = SRC_DIR, compiler: Path | None = None) -> dict[str, dict[str, Any]]:
     """Compile every source; return the artifact of each deployable contract by name."""
-    srcs = sources()
+    srcs = sources(src_dir)
     standard_input = {
         "language": "Solidity",
         "sources": {name: {"content": text} for name, text in srcs.items()},
@@ -118,21 +118,22 @@ def render(artifact: dict[str, Any]) -> str:
     return json.dumps(artifact, indent=2, sort_keys=True) + "\n"
 
 
-def stale(artifacts: dict[str, dict[str, Any]]) -> list[str]:
-    """Names whose committed artifact differs from a fresh compilation."""
+def stale(artifacts: dict[str, dict[str, Any]], build_dir: Path = BUILD_DIR) -> list[str]:
+    """Names whose committed artifact differs from a fresh compilation (or is missing)."""
     out = []
     for name, artifact in artifacts.items():
-        path = BUILD_DIR / f"{name}.json"
+        path = build_dir / f"{name}.json"
         if not path.exists() or path.read_text(encoding="utf-8") != render(artifact):
             out.append(name)
     return out
 
 
-def write(artifacts: dict[str, dict[str, Any]]) -> list[Path]:
-    BUILD_DIR.mkdir(parents=True, exist_ok=True)
+def write(artifacts: dict[str, dict[str, Any]], build_dir: Path = BUILD_DIR) -> list[Path]:
+    """Write each artifact atomically (temp file + rename)."""
+    build_dir.mkdir(parents=True, exist_ok=True)
     paths = []
     for name, artifact in artifacts.items():
-        path = BUILD_DIR / f"{name}.json"
+        path = build_dir / f"{name}.json"
         tmp = path.with_suffix(".json.tmp")
         tmp.write_text(render(artifact), encoding="utf-8")
         tmp.replace(path)
