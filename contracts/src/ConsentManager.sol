@@ -250,6 +250,7 @@ contract ConsentManager {
 
     // ------------------------------------------------------------------ internals
 
+    /// @dev Validates `c` and stores its window and nonce under its key (one slot).
     function _grant(Consent calldata c, bytes32 consentId) private {
         address patient = c.patient;
         address grantee = c.grantee;
@@ -285,6 +286,8 @@ contract ConsentManager {
         );
     }
 
+    /// @dev Ends `c` if it is the consent in force for its key; a non-zero `nonce` is stored
+    /// so neither the consent nor the revocation can be relayed again.
     function _revoke(Consent calldata c, bytes32 consentId, uint256 nonce) private {
         if (nonce > type(uint128).max) revert ConsentManagerNonceTooLarge(nonce);
         Grant storage g = _grants[
@@ -302,6 +305,7 @@ contract ConsentManager {
         emit ConsentRevoked(consentId, c.patient, nonce);
     }
 
+    /// @dev A whole-chart consent covers every record; a record consent only its record.
     function _allowed(
         address patient,
         address grantee,
@@ -316,11 +320,13 @@ contract ConsentManager {
         return _inWindow(_grants[_key(patient, grantee, policyHash, recordId, purpose)]);
     }
 
+    /// @dev notBefore ≤ now < expiresAt, and not revoked (expiresAt 0).
     function _inWindow(Grant storage g) private view returns (bool) {
         uint64 expiresAt = g.expiresAt;
         return expiresAt != 0 && g.notBefore <= block.timestamp && block.timestamp < expiresAt;
     }
 
+    /// @dev The storage key of a consent: who grants what to whom, for which purpose.
     function _key(
         address patient,
         address grantee,
@@ -356,6 +362,7 @@ contract ConsentManager {
         if (signer != patient) revert ConsentManagerWrongSigner(signer, patient);
     }
 
+    /// @dev EIP-712 domain separator for the current chain id (recomputed after a fork).
     function _buildDomainSeparator() private view returns (bytes32) {
         return
             keccak256(

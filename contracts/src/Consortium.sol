@@ -122,6 +122,7 @@ contract Consortium {
     /// @notice The member is already active.
     error ConsortiumMemberActive(address account);
 
+    /// @dev Reverts with {ConsortiumUnauthorized} unless the caller is the consortium admin.
     modifier onlyAdmin() {
         if (msg.sender != admin) revert ConsortiumUnauthorized(msg.sender);
         _;
@@ -371,11 +372,13 @@ contract Consortium {
 
     // ------------------------------------------------------------------ internals
 
+    /// @dev Member not suspended and its institution (if any) not suspended.
     function _isActive(Member memory m) private view returns (bool) {
         if (!m.active) return false;
         return m.institutionId == 0 || _institutions[m.institutionId].active;
     }
 
+    /// @dev The institution `institutionId`, reverting when it was never added.
     function _existingInstitution(uint32 institutionId) private view returns (Institution storage) {
         if (institutionId == 0 || institutionId > institutionCount) {
             revert ConsortiumUnknownInstitution(institutionId);
@@ -383,6 +386,7 @@ contract Consortium {
         return _institutions[institutionId];
     }
 
+    /// @dev The member record of `account`, reverting when it is not a member.
     function _existingMember(address account) private view returns (Member storage m) {
         m = _members[account];
         if (m.role == Role.None) revert ConsortiumNotMember(account);
@@ -414,6 +418,7 @@ contract Consortium {
         if (!inst.active) revert ConsortiumInstitutionSuspended(institutionId);
     }
 
+    /// @dev At most {MAX_ATTRIBUTES}, none the zero word (the loop is bounded by the cap).
     function _checkAttributes(bytes32[] calldata attributes) private pure {
         uint256 n = attributes.length;
         if (n > MAX_ATTRIBUTES) revert ConsortiumTooManyAttributes(n, MAX_ATTRIBUTES);
@@ -425,6 +430,7 @@ contract Consortium {
         }
     }
 
+    /// @dev Key authorities and relayers are appointed by the consortium admin only.
     function _isConsortiumRole(Role r) private pure returns (bool) {
         return r == Role.KeyAuthority || r == Role.Relayer;
     }

@@ -278,6 +278,7 @@ contract RecordRegistry {
 
     // ------------------------------------------------------------------ internals
 
+    /// @dev Validates one input, writes its single packed slot and emits its event.
     function _register(RecordInput calldata r, uint32 inst) private {
         bytes32 id = r.id;
         if (
@@ -315,6 +316,7 @@ contract RecordRegistry {
         );
     }
 
+    /// @dev Reverts unless the caller is an active relayer of the consortium.
     function _checkRelayer() private view {
         if (!consortium.isRelayer(msg.sender)) revert RecordRegistryUnauthorizedRelay(msg.sender);
     }
@@ -346,6 +348,7 @@ contract RecordRegistry {
         }
     }
 
+    /// @dev Doctors and nurses author and manage records.
     function _isClinician(uint8 role) private pure returns (bool) {
         return role == ConsortiumRoles.DOCTOR || role == ConsortiumRoles.NURSE;
     }

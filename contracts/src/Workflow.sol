@@ -47,6 +47,7 @@ contract Workflow {
         Cancelled
     }
 
+    /// @dev Three slots: parties and state, requester, attached records.
     struct Referral {
         address patient;
         uint32 fromInstitution;
@@ -57,6 +58,7 @@ contract Workflow {
         bytes32 summaryRecordId;
     }
 
+    /// @dev First slot: patient, institution, state, deadline, opinion count.
     struct Consultation {
         address patient;
         uint32 requesterInstitution;
@@ -516,23 +518,27 @@ contract Workflow {
         return inst;
     }
 
+    /// @dev True for an existing, non-suspended institution.
     function _institutionActive(uint32 institutionId) private view returns (bool) {
         if (institutionId == 0 || institutionId > consortium.institutionCount()) return false;
         (, , , bool active) = consortium.institution(institutionId);
         return active;
     }
 
+    /// @dev Reverts unless `recordId` is an active record of `patient`.
     function _checkRecord(bytes32 recordId, address patient) private view {
         if (registry.patientOf(recordId) != patient || !registry.isActive(recordId)) {
             revert WorkflowInvalidRecord(recordId);
         }
     }
 
+    /// @dev The referral `referralId`, reverting when unknown.
     function _referral(bytes32 referralId) private view returns (Referral storage r) {
         r = _referrals[referralId];
         if (r.status == ReferralStatus.None) revert WorkflowUnknownReferral(referralId);
     }
 
+    /// @dev The consultation `consultationId`, reverting when unknown.
     function _consultation(bytes32 consultationId) private view returns (Consultation storage c) {
         c = _consultations[consultationId];
         if (c.status == ConsultationStatus.None) revert WorkflowUnknownConsultation(consultationId);
@@ -566,6 +572,7 @@ contract Workflow {
         }
     }
 
+    /// @dev Reverts with {WorkflowInvalidTransition} unless the referral is in `expected`.
     function _expect(bytes32 id, ReferralStatus status, ReferralStatus expected) private pure {
         if (status != expected) revert WorkflowInvalidTransition(id, uint8(status));
     }
