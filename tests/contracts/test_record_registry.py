@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from eth_utils import to_checksum_address
+from eth_utils import keccak, to_checksum_address
 
 from tests.contracts.helpers import Chain, b32, cid_for, record_input, rid, same
 
@@ -369,3 +369,40 @@ def test_paging_by_patient_through_indexed_logs(chain: Chain) -> None:
         from_block=start, argument_filters={"patient": to_checksum_address(chain.addr("patient"))}
     )
     assert [log["args"]["id"] for log in logs] == mine
+
+
+def _record_slot(record_id: bytes) -> int:
+    # `_records` is the registry's first storage variable (slot 0): mapping slot = keccak(id ‖ 0)
+    return int.from_bytes(keccak(record_id + (0).to_bytes(32, "big")), "big")
+
+
+def test_a_record_is_exactly_one_packed_slot(chain: Chain) -> None:
+    record_id = register(chain, "layout")
+    address = chain.c["RecordRegistry"].address
+    slot = _record_slot(record_id)
+    word = int.from_bytes(chain.w3.eth.get_storage_at(address, slot), "big")
+    patient, inst, version, status, at = reg(chain).recordOf(record_id).call()
+    assert word & (2**160 - 1) == int(patient, 16)
+    assert (word >> 160) & (2**32 - 1) == inst == 1
+    assert (word >> 192) & (2**40 - 1) == at
+    assert (word >> 232) & 0xFFFF == version == 1
+    assert word >> 248 == status == ACTIVE
+    assert chain.w3.eth.get_storage_at(address, slot + 1) == b"\x00" * 32
+
+
+def test_version_overflow(chain: Chain) -> None:
+    record_id = register(chain, "old-record")
+    address = chain.c["RecordRegistry"].address
+    slot = _record_slot(record_id)
+    word = int.from_bytes(chain.w3.eth.get_storage_at(address, slot), "big")
+    word |= 0xFFFF << 232  # version 65535, as after 65,534 re-keys (dev-only storage write)
+    chain.w3.provider.make_request(
+        "anvil_setStorageAt", [address, hex(slot), "0x" + word.to_bytes(32, "big").hex()]
+    )
+    assert reg(chain).recordOf(record_id).call()[2] == 65535
+    chain.reverts(
+        "doctor_a",
+        reg(chain).rekey(chain.addr("doctor_a"), record_id, cid_for("h"), b32("p")),
+        "RecordRegistryVersionOverflow",
+        id=record_id,
+    )
