@@ -403,3 +403,20 @@ def test_non_member_views(chain: Chain) -> None:
     assert f.institutionOf(nobody).call() == 0
     assert f.attributesOf(nobody).call() == []
     assert f.hasAttribute(nobody, b32("role:doctor")).call() is False
+
+
+def test_member_facts_are_one_packed_slot(chain: Chain) -> None:
+    """memberInfo is answered from one slot: `_members` is the 5th storage variable."""
+    f = chain.c["Consortium"].functions
+    doctor = chain.addr("doctor_a")
+    # slots: 0 admin + institutionCount (packed), 1 _institutions, 2 _institutionByCode,
+    # 3 _members, 4 _attributes
+    slot = int.from_bytes(
+        keccak(bytes.fromhex(doctor[2:]).rjust(32, b"\x00") + (3).to_bytes(32, "big")), "big"
+    )
+    word = int.from_bytes(chain.w3.eth.get_storage_at(chain.c["Consortium"].address, slot), "big")
+    assert word & 0xFFFFFFFF == 1  # institution id
+    assert (word >> 32) & 0xFF == ROLE_DOCTOR
+    assert (word >> 40) & 0xFF == 1  # active
+    assert word >> 48 == 0
+    assert f.memberInfo(doctor).call() == [1, ROLE_DOCTOR, True]
