@@ -100,8 +100,8 @@ def load_abis(names: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
     abis: dict[str, list[dict[str, Any]]] = {}
     for name in names:
         try:
-            artifact = contracts.load(name)  # type: ignore[attr-defined]
-        except Exception as exc:
+            artifact = contracts.load(name)
+        except (contracts.UnknownContractError, OSError, ValueError) as exc:
             raise IndexerConfigError(f"no build artifact for {name}: {exc}") from exc
         abi = artifact["abi"] if isinstance(artifact, Mapping) else getattr(artifact, "abi", None)
         if not isinstance(abi, list):
@@ -207,9 +207,15 @@ class Indexer:
         )
         values = {"last_block": block, "last_log_index": last_log_index}
         if existing:
+            # Never backwards: a second indexer on the same database (another API replica)
+            # that lags behind must not undo this one's progress.
             session.execute(
                 sa.update(table)
-                .where(table.c.chain_id == self.chain_id, table.c.contract.in_(existing))
+                .where(
+                    table.c.chain_id == self.chain_id,
+                    table.c.contract.in_(existing),
+                    table.c.last_block < block,
+                )
                 .values(**values)
             )
         fresh = [a for a in self._address_list if a not in existing]
