@@ -32,7 +32,7 @@ DEFAULT_PORT = 8545
 # --- DEV ONLY: anvil's well-known keys (mnemonic "test test ... junk"). Public knowledge. ---
 DEV_DEPLOYER_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
 DEV_ADMIN_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
-DEV_RELAYER_KEY = "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9bbcf7c1f5a01"
+DEV_RELAYER_KEY = "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a"
 
 
 @dataclass(frozen=True, kw_only=True)
