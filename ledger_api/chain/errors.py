@@ -101,8 +101,9 @@ class TransactionRevertedError(ChainError):
 class ReceiptTimeoutError(ChainError):
     """A sent transaction was not mined in time; it may still be mined later."""
 
-    def __init__(self, *, tx_hash: str, timeout: float) -> None:
-        super().__init__(f"transaction {tx_hash} not mined within {timeout:.1f} s")
+    def __init__(self, *, tx_hash: str, timeout: float, detail: str = "") -> None:
+        suffix = f" ({detail})" if detail else ""
+        super().__init__(f"transaction {tx_hash} not mined within {timeout:.1f} s{suffix}")
         self.tx_hash = tx_hash
         self.timeout = timeout
 

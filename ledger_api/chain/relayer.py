@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from eth_account import Account
+from eth_keys import keys
 from eth_utils import to_checksum_address
 from web3 import Web3
 
@@ -41,6 +42,7 @@ from ledger_api.chain.errors import (
     TransactionRevertedError,
 )
 from ledger_api.chain.revert import ErrorDecoder, error_decoder, revert_data_from_rpc_error
+from ledger_api.chain.txsign import sign_legacy
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +109,7 @@ class Relayer:
     ) -> None:
         self.w3 = w3
         self._account = Account.from_key(private_key)
+        self._key = keys.PrivateKey(bytes(self._account.key))
         self.gas_limit = gas_limit
         self.gas_margin = gas_margin
         self.decoder = decoder or error_decoder()
@@ -171,6 +174,17 @@ class Relayer:
     def _sign(
         self, *, nonce: int, to: str, data: bytes, gas: int, value: int, fees: Fees
     ) -> tuple[str, str]:
+        if fees.gas_price is not None:
+            return sign_legacy(
+                self._key,
+                nonce=nonce,
+                gas_price=fees.gas_price,
+                gas=gas,
+                to=to,
+                value=value,
+                data=data,
+                chain_id=self.chain_id,
+            )
         tx: dict[str, Any] = {
             "to": to,
             "data": data,
@@ -346,7 +360,9 @@ class Relayer:
             missing = still
             if missing:
                 if time.monotonic() > deadline:
-                    raise ReceiptTimeoutError(tx_hash=missing[0], timeout=timeout)
+                    raise ReceiptTimeoutError(
+                        tx_hash=missing[0], timeout=timeout, detail=self._whereabouts(missing[0])
+                    )
                 time.sleep(interval)
                 interval = min(interval * 1.5, 0.5)
         receipts = [found[h] for h in tx_hashes]
@@ -355,6 +371,14 @@ class Relayer:
                 if receipt.status != 1:
                     raise self.explain_failure(receipt)
         return receipts
+
+    def _whereabouts(self, tx_hash: str) -> str:
+        """Whether the node still holds an unmined transaction: pending, or never seen."""
+        tx = rpc(self.w3, "eth_getTransactionByHash", [tx_hash])
+        if tx is None:
+            return "the node does not know this transaction"
+        mined = int(rpc(self.w3, "eth_getTransactionCount", [self.address, "latest"]), 16)
+        return f"pending at nonce {int(tx['nonce'], 16)}; the account's mined nonce is {mined}"
 
     def explain_failure(self, receipt: Receipt) -> TransactionRevertedError:
         """Why a mined transaction failed: replay it on its parent block and decode the revert.
