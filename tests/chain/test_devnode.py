@@ -1,0 +1,55 @@
+"""The dev chain's data directory: redeploy when the chain lost the contracts, keep otherwise."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ledger_api.chain.anvil import free_port
+from ledger_api.chain.connection import connect, has_code
+from ledger_api.chain.devnode import DevKeys, NodeLayout, node_down, node_status, node_up
+from ledger_api.chain.errors import NodeError
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Iterator[Path]:
+    directory = tmp_path / "node"
+    yield directory
+    node_down(data_dir=directory)
+
+
+def test_lost_chain_state_means_a_fresh_deployment(data_dir: Path) -> None:
+    port = free_port()
+    first = node_up(data_dir=data_dir, port=port)
+    assert first.deployed_now
+    assert first.running
+    assert not first.already_running
+    layout = NodeLayout(data_dir)
+    assert int(layout.pid_file.read_text()) == first.pid
+    assert node_down(data_dir=data_dir) == first.pid
+    assert not node_status(data_dir=data_dir, port=port).running
+
+    layout.state_file.unlink()  # the chain is gone, deployment.json still names addresses
+    second = node_up(data_dir=data_dir, port=port)
+    assert second.deployed_now
+    w3 = connect(second.url)
+    saved = json.loads(layout.deployment_file.read_text())
+    assert all(has_code(w3, address) for address in saved["contracts"].values())
+    assert second.addresses == saved["contracts"]
+
+
+def test_a_corrupt_deployment_file_is_reported(data_dir: Path) -> None:
+    data_dir.mkdir(parents=True)
+    NodeLayout(data_dir).deployment_file.write_text("{not json")
+    with pytest.raises(NodeError, match=r"deployment\.json is unreadable"):
+        node_up(data_dir=data_dir, port=free_port())
+
+
+def test_dev_keys_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MEDLEDGER_RELAYER_KEY", "0x" + "11" * 32)
+    keys = DevKeys.from_env()
+    assert keys.relayer == "0x" + "11" * 32
+    assert keys.deployer == DevKeys().deployer
