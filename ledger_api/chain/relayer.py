@@ -106,6 +106,7 @@ class Relayer:
         decoder: ErrorDecoder | None = None,
         receipt_timeout: float = 120.0,
         poll_interval: float = 0.02,
+        nudge_after: float | None = 5.0,
     ) -> None:
         self.w3 = w3
         self._account = Account.from_key(private_key)
@@ -115,6 +116,7 @@ class Relayer:
         self.decoder = decoder or error_decoder()
         self.receipt_timeout = receipt_timeout
         self.poll_interval = poll_interval
+        self.nudge_after = nudge_after
         self.chain_id = chain_id(w3)
         self._lock = threading.RLock()
         self._nonce: int | None = None
@@ -340,6 +342,7 @@ class Relayer:
         found: dict[str, Receipt] = {}
         missing = list(dict.fromkeys(tx_hashes))
         interval = self.poll_interval
+        progress_at = time.monotonic()
         while missing:
             still: list[str] = []
             for start in range(0, len(missing), RECEIPT_BATCH):
@@ -357,7 +360,13 @@ class Relayer:
                         still.append(tx_hash)
                     else:
                         found[tx_hash] = Receipt.from_rpc(result)
+            if len(still) < len(missing):
+                progress_at = time.monotonic()
             missing = still
+            stalled = time.monotonic() - progress_at
+            if missing and self.nudge_after is not None and stalled > self.nudge_after:
+                self._nudge(missing[0])
+                progress_at = time.monotonic()
             if missing:
                 if time.monotonic() > deadline:
                     raise ReceiptTimeoutError(
@@ -371,6 +380,24 @@ class Relayer:
                 if receipt.status != 1:
                     raise self.explain_failure(receipt)
         return receipts
+
+    def _nudge(self, tx_hash: str) -> None:
+        """Unstick a transaction that is next in line but not mined: send a no-op after it.
+
+        anvil's automine can leave a ready transaction in its pool when several from one
+        account arrive close together (foundry-rs/foundry#10122) until another transaction
+        arrives. Only standard calls are used, and only when ``tx_hash`` is pending at exactly
+        the account's next nonce, so on a healthy chain this never fires; on a stalled one a
+        zero-value self-transfer costs 21,000 gas.
+        """
+        tx = rpc(self.w3, "eth_getTransactionByHash", [tx_hash])
+        if tx is None or tx.get("blockNumber") is not None:
+            return
+        mined = int(rpc(self.w3, "eth_getTransactionCount", [self.address, "latest"]), 16)
+        if int(tx["nonce"], 16) != mined:
+            return
+        log.warning("relayer %s: %s ready but unmined; nudging the node", self.address, tx_hash)
+        self.send(to=self.address, data=b"", gas=TRANSFER_GAS)
 
     def _whereabouts(self, tx_hash: str) -> str:
         """Whether the node still holds an unmined transaction: pending, or never seen."""

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 from eth_account import Account
 from web3 import Web3
 
-from ledger_api.chain.connection import rpc
-from ledger_api.chain.errors import TransactionRejectedError
+from ledger_api.chain.anvil import AnvilProcess, free_port
+from ledger_api.chain.connection import connect, rpc
+from ledger_api.chain.errors import ReceiptTimeoutError, TransactionRejectedError
 from ledger_api.chain.relayer import Fees, Relayer
 from tests.chain.conftest import RELAYER_KEY
 
@@ -84,3 +86,25 @@ def test_unfunded_account_is_rejected_with_the_nodes_reason(w3: Web3) -> None:
     poor = Relayer(w3, Account.create().key)
     with pytest.raises(TransactionRejectedError, match=r"(?i)insufficient funds"):
         poor.send(to=SINK, data=b"", gas=21_000, value=10**18)
+
+
+def test_a_ready_but_unmined_transaction_is_nudged(tmp_path: Path) -> None:
+    # --no-mining stands in for anvil's automine glitch (foundry#10122): the transaction is
+    # pending at the next nonce and nothing mines it until something else happens.
+    node = AnvilProcess(port=free_port(), log_file=tmp_path / "a.log", extra_args=["--no-mining"])
+    node.start()
+    try:
+        w3 = connect(node.url)
+        relayer = Relayer(w3, RELAYER_KEY, nudge_after=0.3)
+        stuck = relayer.send(to=SINK, data=b"", gas=21_000)
+        with pytest.raises(ReceiptTimeoutError, match="pending at nonce 0"):
+            relayer.wait(stuck, timeout=1.0)
+        assert relayer.pending_nonce() >= 2  # the nudge (a self-transfer) went out after it
+        rpc(w3, "evm_mine", [])  # test-only: mine what is pending
+        assert relayer.wait(stuck, timeout=5).status == 1
+        block = rpc(w3, "eth_getBlockByNumber", ["latest", True])
+        senders = {(t["from"].lower(), t["to"].lower()) for t in block["transactions"]}
+        me = relayer.address.lower()
+        assert (me, me) in senders
+    finally:
+        node.stop()
