@@ -129,9 +129,14 @@ class Workflow(BoundContract):
         policy_hash: bytes,
         deadline: int,
     ) -> PendingTx:
-        if not 1 <= len(invited_institutions) <= MAX_INVITED:
+        """Invite institutions (at most 16), or open it to an attribute policy, or both."""
+        policy = check_bytes32(policy_hash, "policy_hash")
+        if len(invited_institutions) > MAX_INVITED or (
+            not invited_institutions and policy == NO_REASON
+        ):
             raise InvalidChainInputError(
-                f"invite 1 to {MAX_INVITED} institutions, got {len(invited_institutions)}"
+                f"invite 1 to {MAX_INVITED} institutions (or none with a policy hash), "
+                f"got {len(invited_institutions)}"
             )
         return self._write(
             "requestConsultation",
@@ -140,7 +145,7 @@ class Workflow(BoundContract):
             check_address(patient, "patient"),
             check_bytes32(record_id, "record_id"),
             [check_uint(i, 32, "invited institution") for i in invited_institutions],
-            check_bytes32(policy_hash, "policy_hash"),
+            policy,
             check_uint(deadline, 64, "deadline"),
         )
 

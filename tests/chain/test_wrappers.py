@@ -15,7 +15,7 @@ from ledger_api.chain.contract import event_decoder
 from ledger_api.chain.errors import InvalidChainInputError, TransactionRevertedError
 from ledger_api.chain.records import RecordInput, RecordStatus
 from ledger_api.chain.relayer import Relayer
-from ledger_api.chain.workflow import ReferralStatus
+from ledger_api.chain.workflow import ConsultationStatus, ReferralStatus
 from tests.chain.conftest import RELAYER_KEY, Consortium2
 from tests.conftest import ANVIL_KEYS
 
@@ -300,3 +300,59 @@ def test_batch_bounds_are_checked_locally(medledger: Consortium2) -> None:
         medledger.client.access_log.log_access_batch([])
     assert RELAYER_KEY  # the module relayer stays usable afterwards
     assert medledger.client.relayer.send_and_wait(to=patient, data=b"").status == 1
+
+
+def test_consultation_opinion_and_close(medledger: Consortium2) -> None:
+    workflow = medledger.client.workflow
+    patient = Account.create().address
+    consultation_id = os.urandom(32)
+    now = medledger.client.w3.eth.get_block("latest")["timestamp"]
+    with pytest.raises(InvalidChainInputError, match="or none with a policy hash"):
+        workflow.request_consultation(
+            actor=medledger.doctor,
+            consultation_id=consultation_id,
+            patient=patient,
+            record_id=bytes(32),
+            invited_institutions=[],
+            policy_hash=bytes(32),
+            deadline=now + 3600,
+        )
+    opened = workflow.request_consultation(
+        actor=medledger.doctor,
+        consultation_id=consultation_id,
+        patient=patient,
+        record_id=bytes(32),
+        invited_institutions=[medledger.county],
+        policy_hash=bytes(32),
+        deadline=now + 3600,
+    ).wait()
+    assert opened.event("ConsultationRequested").args["invitedInstitutions"] == [medledger.county]
+    assert workflow.is_invited(consultation_id, medledger.county)
+    workflow.submit_opinion(
+        actor=medledger.county_doctor,
+        consultation_id=consultation_id,
+        opinion_cid="bafkreiopinion",
+        opinion_hash=os.urandom(32),
+    ).wait()
+    assert workflow.has_opined(consultation_id, medledger.county_doctor)
+    with pytest.raises(TransactionRevertedError) as caught:
+        workflow.submit_opinion(
+            actor=medledger.county_doctor,
+            consultation_id=consultation_id,
+            opinion_cid="bafkreiagain",
+            opinion_hash=os.urandom(32),
+        )
+    assert caught.value.error_name == "WorkflowAlreadyOpined"
+    closed = workflow.close_consultation(
+        actor=medledger.doctor,
+        consultation_id=consultation_id,
+        conclusion_cid="bafkreiconclusion",
+        conclusion_hash=os.urandom(32),
+    ).wait()
+    assert closed.event("ConsultationClosed").args["opinionCount"] == 1
+    info = workflow.consultation_of(consultation_id)
+    assert (info.status, info.opinion_count, info.requester) == (
+        ConsultationStatus.CLOSED,
+        1,
+        medledger.doctor,
+    )
