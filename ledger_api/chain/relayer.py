@@ -41,6 +41,7 @@ from ledger_api.chain.errors import (
     TransactionRejectedError,
     TransactionRevertedError,
 )
+from ledger_api.chain.fees import Fees, read_fees
 from ledger_api.chain.revert import ErrorDecoder, error_decoder, revert_data_from_rpc_error
 from ledger_api.chain.txsign import sign_legacy
 
@@ -50,26 +51,6 @@ GAS_MARGIN = 1.25
 FEE_TTL = 5.0
 RECEIPT_BATCH = 500
 TRANSFER_GAS = 21_000
-
-
-@dataclass(frozen=True)
-class Fees:
-    """What the relayer bids: legacy ``gas_price``, or the two EIP-1559 caps."""
-
-    gas_price: int | None = None
-    max_fee_per_gas: int | None = None
-    max_priority_fee_per_gas: int | None = None
-
-    def tx_fields(self) -> dict[str, int]:
-        if self.gas_price is not None:
-            return {"gasPrice": self.gas_price}
-        assert self.max_fee_per_gas is not None
-        assert self.max_priority_fee_per_gas is not None
-        return {
-            "maxFeePerGas": self.max_fee_per_gas,
-            "maxPriorityFeePerGas": self.max_priority_fee_per_gas,
-            "type": 2,
-        }
 
 
 @dataclass(frozen=True)
@@ -138,22 +119,7 @@ class Relayer:
         return self._fees
 
     def _read_fees(self) -> Fees:
-        gas_price = int(rpc(self.w3, "eth_gasPrice", []), 16)
-        block = rpc(self.w3, "eth_getBlockByNumber", ["latest", False]) or {}
-        base_fee = block.get("baseFeePerGas")
-        if base_fee is None:
-            return Fees(gas_price=gas_price)  # pre-London chain: legacy pricing only
-        base = int(base_fee, 16)
-        if base == 0:
-            # A zero base fee is how a permissioned chain says gas is free (our dev chain; Besu
-            # with zeroBaseFee): bid nothing. The node may still *suggest* a tip in
-            # eth_gasPrice, which would only burn the relayer's balance.
-            return Fees(gas_price=0)
-        try:
-            tip = int(rpc(self.w3, "eth_maxPriorityFeePerGas", []), 16)
-        except RpcError:
-            tip = max(gas_price - base, 0)
-        return Fees(max_fee_per_gas=2 * base + tip, max_priority_fee_per_gas=tip)
+        return read_fees(self.w3)
 
     def pending_nonce(self) -> int:
         return int(rpc(self.w3, "eth_getTransactionCount", [self.address, "pending"]), 16)
