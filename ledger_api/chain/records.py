@@ -77,6 +77,10 @@ class RecordRegistry(BoundContract):
         """Emits ``RecordRegistered``; a known id reverts ``RecordRegistryDuplicateId``."""
         return self._write("register", record.as_tuple(), gas=gas)
 
+    def register_calldata(self, record: RecordInput) -> bytes:
+        """Encoded ``register`` call, for bulk paths that sign many (``Relayer.send_many``)."""
+        return self._encode("register", record.as_tuple())
+
     def register_batch(
         self, records: Sequence[RecordInput], *, gas: int | None = None
     ) -> PendingTx:
