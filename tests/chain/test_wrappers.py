@@ -356,3 +356,15 @@ def test_consultation_opinion_and_close(medledger: Consortium2) -> None:
         1,
         medledger.doctor,
     )
+
+
+def test_bulk_registrations_through_send_many(medledger: Consortium2) -> None:
+    records = medledger.client.records
+    relayer = medledger.client.relayer
+    batch = [_record(medledger.doctor, Account.create().address) for _ in range(20)]
+    hashes = relayer.send_many(
+        [(records.address, records.register_calldata(r)) for r in batch], gas=200_000
+    )
+    receipts = relayer.wait_many(hashes)
+    assert all(r.status == 1 for r in receipts)
+    assert all(records.is_active(r.id) for r in batch)
