@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy.orm import Session, sessionmaker
 
 import contracts
@@ -25,6 +27,7 @@ from ledger_api.indexer import (
     RangeResult,
     block_times,
 )
+from storage.db import create_engine, migrate, session_factory
 from storage.models import (
     INT64_MAX,
     AccessEvent,
@@ -420,3 +423,47 @@ def test_block_times_without_block_timestamp_in_logs(chain: Chain) -> None:
     assert from_blocks == from_logs
     some = next(iter(from_blocks))
     assert from_blocks[some] == chain.w3.eth.get_block(some)["timestamp"]
+
+
+@settings(
+    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    first_batch=st.integers(1, 20),
+    replays=st.lists(
+        st.tuples(st.floats(0, 1), st.floats(0, 1), st.integers(1, 30)), min_size=1, max_size=3
+    ),
+)
+def test_any_batching_and_any_old_range_replayed_give_the_same_index(
+    chain: Chain, first_batch: int, replays: list[tuple[float, float, int]]
+) -> None:
+    """Property: whatever the range sizes, and whichever old block range is applied again on
+    top of a complete index (a lagging second indexer, a restored cursor), the index stays
+    identical to a one-pass index: old events never overwrite newer state."""
+    reference_engine, engine = create_engine("sqlite://"), create_engine("sqlite://")
+    try:
+        migrate(reference_engine)
+        migrate(engine)
+        reference, sessions = session_factory(reference_engine), session_factory(engine)
+        head = chain.head()
+        Indexer(chain.w3, chain.deployment, reference, batch_blocks=10_000).run_until(head)
+        Indexer(chain.w3, chain.deployment, sessions, batch_blocks=first_batch).run_until(head)
+        expected = snapshot(reference)
+        assert snapshot(sessions) == expected
+        start = chain.deployment.block_number
+        for low, high, batch in replays:
+            rewind_to = start - 1 + int(low * (head - start))
+            until = rewind_to + 1 + int(high * (head - rewind_to - 1))
+            with sessions.begin() as s:
+                s.execute(sa.delete(IndexerCursor))
+                s.add_all(
+                    IndexerCursor(chain_id=31337, contract=a, name=n, last_block=rewind_to)
+                    for n, a in chain.deployment.contracts.items()
+                )
+            replayed = Indexer(chain.w3, chain.deployment, sessions, batch_blocks=batch)
+            replayed.run_once(until=until)
+            assert replayed.cursor() == until
+            assert snapshot(sessions) == expected
+    finally:
+        reference_engine.dispose()
+        engine.dispose()
