@@ -26,6 +26,7 @@ from sqlalchemy.engine import Connection
 
 from ledger_api.indexer import bulk, membership, workflow
 from ledger_api.indexer.decode import ChainEvent
+from ledger_api.indexer.errors import IndexerConfigError
 from ledger_api.indexer.sql import guarded_update
 from storage.models import Record
 
@@ -122,8 +123,14 @@ def apply_events(connection: Connection, events: Sequence[ChainEvent]) -> None:
             grouped[key].append(event)
         elif key in SINGLE:
             singles.append(event)
-    for key, handler in BULK.items():
-        if grouped.get(key):
-            handler(connection, grouped[key])
-    for event in singles:
-        SINGLE[(event.contract, event.name)](connection, event)
+    try:
+        for key, handler in BULK.items():
+            if grouped.get(key):
+                handler(connection, grouped[key])
+        for event in singles:
+            key = (event.contract, event.name)
+            SINGLE[key](connection, event)
+    except KeyError as exc:  # the ABI's argument names are not the ones the handlers read
+        raise IndexerConfigError(
+            f"an event lacks the argument {exc}: the ABI does not match the indexer's handlers"
+        ) from exc

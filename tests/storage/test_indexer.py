@@ -467,3 +467,18 @@ def test_any_batching_and_any_old_range_replayed_give_the_same_index(
     finally:
         reference_engine.dispose()
         engine.dispose()
+
+
+def test_a_failing_range_writes_nothing(chain: Chain, sessions: sessionmaker[Session]) -> None:
+    """An error after some of a range's rows were written rolls all of them back."""
+    abis = {name: contracts.load(name)["abi"] for name in contracts.NAMES}
+    for item in abis["AccessLog"]:  # an ABI that no longer matches the handlers
+        if item.get("name") == "AccessLogged":
+            item["inputs"][1]["name"] = "reader"
+    broken = Indexer(chain.w3, chain.deployment, sessions, batch_blocks=10_000, abis=abis)
+    with pytest.raises(IndexerConfigError, match="accessor"):
+        broken.run_once()  # records and consents were written before the access events
+    assert all(rows == [] for rows in snapshot(sessions).values())
+    assert broken.cursor() == chain.deployment.block_number - 1
+    Indexer(chain.w3, chain.deployment, sessions).run_once()
+    assert_index_matches_chain(sessions, chain)
