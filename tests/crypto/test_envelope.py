@@ -105,6 +105,20 @@ def test_bytes_round_trip(ka: Authority, length: int) -> None:
     assert envelope.decrypt_bytes(record.header, body, user_key=ka.patient) == plain
 
 
+def test_unhashed_encryption_yields_the_same_envelope_without_a_digest(ka: Authority) -> None:
+    plain = os.urandom(2 * SEG + 5)
+    body_out = io.BytesIO()
+    record = envelope.encrypt_stream(
+        io.BytesIO(plain), body_out, mpk=ka.mpk, policy=POLICY, segment_size=SEG, hash_body=False
+    )
+    assert record.body_sha256 is None
+    body = body_out.getvalue()
+    assert record.body_length == len(body)
+    info = envelope.validate_body_stream(io.BytesIO(body), record.header)
+    assert info.sha256 == hashlib.sha256(body).digest()
+    assert envelope.decrypt_bytes(record.header_bytes, body, user_key=ka.cd3h_doctor) == plain
+
+
 def test_streaming_round_trip_default_segments(ka: Authority) -> None:
     plain = os.urandom(4 * envelope.DEFAULT_SEGMENT_SIZE + 1)
     body_out = io.BytesIO()
