@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 from web3 import Web3
 
+import contracts
 from ledger_api.chain.connection import chain_id as read_chain_id
 from ledger_api.chain.connection import rpc, rpc_batch
 from ledger_api.chain.errors import ChainError, RpcError
@@ -35,7 +36,7 @@ from storage.models import IndexerCursor
 
 log = logging.getLogger(__name__)
 
-CONTRACT_NAMES = ("Consortium", "RecordRegistry", "ConsentManager", "AccessLog", "Workflow")
+CONTRACT_NAMES = contracts.NAMES
 DEFAULT_BATCH_BLOCKS = 2_000
 _MIN_SPLIT = 1
 _BLOCK_BATCH = 200
