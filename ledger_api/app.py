@@ -1,0 +1,92 @@
+"""The FastAPI application factory.
+
+``create_app`` wires settings, the exception handlers, the request-log/metrics middleware and
+the routers; the lifespan builds the :class:`AppContext` (chain, store, database, key
+authority), migrates the index, runs the reconciler (every ``pending`` record is finished or
+failed before the first request) and starts the indexer thread, and undoes all of it on
+shutdown. Nothing connects at import time, so tests create as many apps as they need.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from ledger_api.config import Settings
+from ledger_api.context import AppContext, build_context
+from ledger_api.hooks import Hooks
+from ledger_api.http_errors import install_handlers
+from ledger_api.indexer import Indexer
+from ledger_api.log import RequestLogMiddleware, configure_logging
+from ledger_api.metrics import Metrics
+from ledger_api.routes import auth as auth_routes
+from ledger_api.routes import health as health_routes
+from storage.db import migrate
+
+log = logging.getLogger("ledger_api.app")
+
+
+def run_reconciler(ctx: AppContext) -> None:
+    """Finish or fail every ``pending`` record left by a crash (records service, owner B)."""
+    # Wired by the records service once it exists; a no-op until then.
+
+
+def start_indexer(ctx: AppContext) -> None:
+    """Follow the chain into the index on a daemon thread until ``ctx.stop_event``."""
+    indexer = Indexer(
+        ctx.chain.w3,
+        ctx.deployment,
+        ctx.sessions,
+        confirmations=ctx.settings.confirmations,
+    )
+
+    def run() -> None:
+        try:
+            indexer.run_forever(ctx.stop_event, poll_interval=ctx.settings.indexer_poll_interval)
+        except Exception:
+            log.exception("the indexer stopped on an error it cannot retry")
+
+    thread = threading.Thread(target=run, name="medledger-indexer", daemon=True)
+    thread.start()
+    ctx.background.append(thread)
+
+
+def create_app(settings: Settings | None = None, *, hooks: Hooks | None = None) -> FastAPI:
+    """A configured app; connections are made when its lifespan starts."""
+    settings = settings or Settings()  # type: ignore[call-arg]  # from MEDLEDGER_* env
+    metrics = Metrics()
+    configure_logging(json_lines=settings.log_json)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        migrate(settings.database_url)
+        ctx = build_context(settings, hooks=hooks)
+        ctx.metrics = metrics
+        try:
+            run_reconciler(ctx)
+            if settings.indexer_enabled:
+                start_indexer(ctx)
+            app.state.ctx = ctx
+            yield
+        finally:
+            app.state.ctx = None
+            ctx.close()
+
+    app = FastAPI(
+        title="MedLedger API",
+        version="0.1.0",
+        summary="Consortium sharing of encrypted patient records on a permissioned ledger.",
+        lifespan=lifespan,
+    )
+    app.state.ctx = None
+    app.state.settings = settings
+    app.state.metrics = metrics
+    install_handlers(app)
+    app.add_middleware(RequestLogMiddleware, metrics=metrics)
+    app.include_router(health_routes.router)
+    app.include_router(auth_routes.router)
+    return app

@@ -1,0 +1,63 @@
+"""Service settings, read from ``MEDLEDGER_*`` environment variables (pydantic-settings).
+
+One object holds every knob so that a deployment is described by its environment alone
+(twelve-factor); tests build a :class:`Settings` directly instead of touching ``os.environ``.
+Secrets are :class:`~pydantic.SecretStr` so they never show up in logs or ``repr``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIB = 1024 * 1024
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MEDLEDGER_", extra="ignore")
+
+    rpc_url: str = "http://127.0.0.1:8545"
+    deployment_file: Path = Path(".medledger/deployment.json")
+    data_dir: Path = Path(".medledger")
+    block_store: Literal["local", "kubo"] = "local"
+    block_store_path: Path | None = None  # default: <data_dir>/blocks
+    kubo_url: str = "http://127.0.0.1:5001"
+    database_url: str | None = None  # default: storage.db's (env, else SQLite in data_dir)
+    authority_dir: Path | None = None  # default: <data_dir>/authority
+    authority_passphrase: SecretStr | None = None
+    # scrypt cost of `authority init`; tests lower it, production keeps 2**17
+    authority_scrypt_log2_n: int = Field(default=17, ge=10, le=22)
+    relayer_key: SecretStr
+    max_upload_bytes: int = Field(default=256 * MIB, gt=0)
+    max_header_bytes: int = Field(default=1 * MIB, gt=0)
+    session_ttl_seconds: int = Field(default=900, gt=0)
+    nonce_ttl_seconds: int = Field(default=300, gt=0)
+    siwe_domain: str = "localhost"
+    siwe_uri: str = "http://localhost"
+    indexer_enabled: bool = True
+    indexer_poll_interval: float = Field(default=0.5, gt=0)
+    confirmations: int = Field(default=0, ge=0)
+    log_json: bool = True
+    # how long a Consortium lookup for a session may be reused (seconds; 0 = every request)
+    principal_cache_seconds: float = Field(default=2.0, ge=0)
+
+    @model_validator(mode="after")
+    def _defaults_under_data_dir(self) -> Settings:
+        if self.block_store_path is None:
+            self.block_store_path = self.data_dir / "blocks"
+        if self.authority_dir is None:
+            self.authority_dir = self.data_dir / "authority"
+        return self
+
+    @property
+    def blocks_path(self) -> Path:
+        assert self.block_store_path is not None
+        return self.block_store_path
+
+    @property
+    def authority_path(self) -> Path:
+        assert self.authority_dir is not None
+        return self.authority_dir

@@ -1,0 +1,154 @@
+"""Everything a request handler needs, built once per process from :class:`Settings`.
+
+Handlers and services take an :class:`AppContext` explicitly (``ctx=``) rather than reaching
+for globals, so a service can be called from a test, the CLI or a worker without HTTP, and two
+apps with different settings can live in one process (the tests run several).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from ledger_api.chain.client import ChainClient
+from ledger_api.chain.deploy import Deployment
+from ledger_api.config import Settings
+from ledger_api.hooks import Hooks
+from ledger_api.metrics import Metrics
+from ledger_api.principal import Principal
+from storage.blocks import BlockStore, LocalBlockStore
+from storage.db import create_engine, session_factory
+from storage.kubo import KuboBlockStore
+
+if TYPE_CHECKING:  # the authority service imports this module
+    from ledger_api.services.authority import KeyAuthority
+
+log = logging.getLogger("ledger_api.context")
+
+
+@dataclass
+class PrincipalCache:
+    """Consortium lookups per address for a few seconds: one request rarely comes alone.
+
+    Short on purpose: a suspension must bite within ``ttl`` seconds, not at the next login.
+    """
+
+    ttl: float
+    _entries: dict[str, tuple[float, Principal]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def get(self, address: str, now: float) -> Principal | None:
+        with self._lock:
+            hit = self._entries.get(address)
+            if hit is None or now - hit[0] >= self.ttl:
+                return None
+            return hit[1]
+
+    def put(self, address: str, principal: Principal, now: float) -> None:
+        if self.ttl <= 0:
+            return
+        with self._lock:
+            self._entries[address] = (now, principal)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    chain: ChainClient
+    store: BlockStore
+    engine: Engine
+    sessions: sessionmaker[Session]
+    authority: KeyAuthority | None
+    hooks: Hooks
+    metrics: Metrics = field(default_factory=Metrics)
+    principals: PrincipalCache = field(default_factory=lambda: PrincipalCache(ttl=2.0))
+    stop_event: threading.Event = field(default_factory=threading.Event)
+    background: list[threading.Thread] = field(default_factory=list)
+    on_close: list[Callable[[], None]] = field(default_factory=list)
+
+    @property
+    def deployment(self) -> Deployment:
+        return self.chain.deployment
+
+    def close(self) -> None:
+        """Stop background threads and release connections (idempotent)."""
+        self.stop_event.set()
+        for thread in self.background:
+            thread.join(timeout=10)
+        self.background.clear()
+        for callback in reversed(self.on_close):
+            try:
+                callback()
+            except Exception:  # closing must go on; say what failed
+                log.exception("error while closing the app context")
+        self.on_close.clear()
+        self.engine.dispose()
+
+
+def build_store(settings: Settings) -> BlockStore:
+    if settings.block_store == "kubo":
+        return KuboBlockStore(settings.kubo_url)
+    return LocalBlockStore(settings.blocks_path)
+
+
+def load_authority(settings: Settings) -> KeyAuthority | None:
+    """The key authority if this API holds the master key, else None (``/keys/issue`` 503).
+
+    Only loaded when a passphrase is configured and ``authority init`` has written the keys:
+    an API replica without the master key is a supported setup.
+    """
+    if settings.authority_passphrase is None:
+        return None
+    if not (settings.authority_path / "msk.enc").exists():
+        log.warning("no key authority at %s; /keys/issue is unavailable", settings.authority_path)
+        return None
+    authority = importlib.import_module("ledger_api.services.authority")
+    return authority.KeyAuthority.load(
+        settings.authority_path, settings.authority_passphrase.get_secret_value()
+    )
+
+
+def build_context(settings: Settings, *, hooks: Hooks | None = None) -> AppContext:
+    """Connect to the chain, the store and the database; load the key authority.
+
+    Fails fast (ChainError, StorageError, CryptoError) on a wrong deployment, an unreachable
+    node or a wrong passphrase: a half-configured API would fail every request instead.
+    """
+    deployment = Deployment.load(settings.deployment_file)
+    chain = ChainClient.connect(
+        settings.rpc_url,
+        deployment=deployment,
+        relayer_key=settings.relayer_key.get_secret_value(),
+    )
+    engine = create_engine(settings.database_url)
+    try:
+        store = build_store(settings)
+        authority = load_authority(settings)
+    except Exception:
+        engine.dispose()
+        raise
+    ctx = AppContext(
+        settings=settings,
+        chain=chain,
+        store=store,
+        engine=engine,
+        sessions=session_factory(engine),
+        authority=authority,
+        hooks=hooks if hooks is not None else Hooks(),
+        principals=PrincipalCache(ttl=settings.principal_cache_seconds),
+    )
+    closer: Any = getattr(store, "close", None)
+    if callable(closer):
+        ctx.on_close.append(closer)
+    return ctx

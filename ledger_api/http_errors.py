@@ -1,0 +1,167 @@
+"""HTTP-facing errors: one JSON shape, a stable ``code`` per failure.
+
+Services raise these (never return ad-hoc dicts) so that every route answers a failure the
+same way: ``{"error": {"code": ..., "message": ..., "details": ...}}``. Clients and tests
+branch on ``code``, which never changes once published; ``message`` is for humans and may.
+Unexpected exceptions become a 500 ``internal`` without a traceback: stack traces leak paths,
+SQL and sometimes data.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ledger_api.errors import LedgerApiError
+
+log = logging.getLogger("ledger_api.errors")
+
+
+class ApiError(LedgerApiError):
+    """An error with an HTTP status and a stable machine-readable ``code``."""
+
+    status_code: int = 400
+    code: str = "bad_request"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        details: dict[str, Any] | None = None,
+        status_code: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        if status_code is not None:
+            self.status_code = status_code
+        self.details: dict[str, Any] = dict(details or {})
+
+    def body(self) -> dict[str, Any]:
+        return error_body(self.code, self.message, self.details)
+
+
+class BadRequestError(ApiError):
+    status_code = 400
+    code = "bad_request"
+
+
+class BadSignatureError(ApiError):
+    status_code = 400
+    code = "bad_signature"
+
+
+class UnauthorizedError(ApiError):
+    status_code = 401
+    code = "unauthorized"
+
+
+class ForbiddenError(ApiError):
+    status_code = 403
+    code = "forbidden"
+
+
+class NotFoundError(ApiError):
+    status_code = 404
+    code = "not_found"
+
+
+class ConflictError(ApiError):
+    status_code = 409
+    code = "conflict"
+
+
+class PayloadTooLargeError(ApiError):
+    status_code = 413
+    code = "payload_too_large"
+
+
+class UnprocessableError(ApiError):
+    status_code = 422
+    code = "invalid_input"
+
+
+class ServiceUnavailableError(ApiError):
+    status_code = 503
+    code = "unavailable"
+
+
+def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "details": dict(details or {})}}
+
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "invalid_input",
+}
+
+
+async def _api_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ApiError)
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+    return JSONResponse(jsonable_encoder(exc.body()), status_code=exc.status_code, headers=headers)
+
+
+async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": e.get("type")}
+        for e in exc.errors()
+    ]
+    return JSONResponse(
+        error_body("invalid_request", "the request does not match the schema", {"errors": errors}),
+        status_code=422,
+    )
+
+
+async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+    # Starlette's own 404/405 for unknown paths and methods, in our shape.
+    assert isinstance(exc, StarletteHTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "http_error")
+    return JSONResponse(
+        error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers
+    )
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return JSONResponse(error_body("internal", "internal server error"), status_code=500)
+
+
+def install_handlers(app: FastAPI) -> None:
+    """Render every failure in the one JSON shape (see the module docstring)."""
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)
+
+
+__all__ = [
+    "ApiError",
+    "BadRequestError",
+    "BadSignatureError",
+    "ConflictError",
+    "ForbiddenError",
+    "NotFoundError",
+    "PayloadTooLargeError",
+    "ServiceUnavailableError",
+    "UnauthorizedError",
+    "UnprocessableError",
+    "error_body",
+    "install_handlers",
+]

@@ -1,0 +1,73 @@
+"""Prometheus metrics, one registry per app (several apps live in one test process).
+
+Services count through the helpers here (``ctx.metrics.chain_tx_sent("register")``) rather
+than creating their own collectors, so every metric is declared once with its labels and the
+label sets stay small (route templates, never raw paths with ids in them).
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from prometheus_client.exposition import generate_latest
+
+__all__ = ["CONTENT_TYPE_LATEST", "Metrics"]
+
+
+class Metrics:
+    """The app's collectors; every public method is a one-line, thread-safe increment."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "medledger_http_requests_total",
+            "HTTP requests by method, route template and status",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "medledger_http_request_duration_seconds",
+            "HTTP request latency (until the last body byte) by method and route template",
+            ["method", "route"],
+            registry=self.registry,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+        )
+        self.chain_txs = Counter(
+            "medledger_chain_tx_sent_total",
+            "Transactions sent by the relayer, by kind (register, consent, access_log, ...)",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.access_decisions = Counter(
+            "medledger_access_decisions_total",
+            "Record read decisions by outcome and reason",
+            ["outcome", "reason"],
+            registry=self.registry,
+        )
+        self.logins = Counter(
+            "medledger_logins_total",
+            "SIWE login attempts by result (ok or the 401 code)",
+            ["result"],
+            registry=self.registry,
+        )
+        self.keys_issued = Counter(
+            "medledger_keys_issued_total", "FAME user keys issued", registry=self.registry
+        )
+
+    def observe_request(self, *, method: str, route: str, status: int, seconds: float) -> None:
+        self.requests.labels(method, route, str(status)).inc()
+        self.latency.labels(method, route).observe(seconds)
+
+    def chain_tx_sent(self, kind: str, count: int = 1) -> None:
+        self.chain_txs.labels(kind).inc(count)
+
+    def access_decision(self, *, granted: bool, reason: str | int) -> None:
+        self.access_decisions.labels("granted" if granted else "denied", str(reason)).inc()
+
+    def login(self, result: str) -> None:
+        self.logins.labels(result).inc()
+
+    def key_issued(self) -> None:
+        self.keys_issued.inc()
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

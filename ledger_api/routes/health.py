@@ -1,0 +1,77 @@
+"""Liveness, readiness and metrics: for the orchestrator and Prometheus, not for people.
+
+``/healthz`` only says the process answers (a restart would not fix a dead node).
+``/readyz`` checks the three things every real request needs — the chain (block number and
+the deployment's code), the block store, the database — and names the part that failed, so a
+load balancer stops routing here while an operator sees why.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+
+from ledger_api.chain.connection import block_number, has_code
+from ledger_api.context import AppContext
+from ledger_api.deps import ContextDep
+from ledger_api.metrics import CONTENT_TYPE_LATEST
+from storage.cid import CID, compute_cid
+from storage.db import check_connection
+
+router = APIRouter(tags=["health"])
+
+
+@cache
+def probe_cid() -> CID:
+    """A CID no one stores: asking the store whether it has it exercises it end to end."""
+    return compute_cid(b"medledger readiness probe")
+
+
+@router.get("/healthz", summary="The process is up")
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+def readiness(ctx: AppContext) -> dict[str, Any]:
+    """``{"chain": "ok"|"error: …", "store": …, "database": …}`` (checks run independently)."""
+    report: dict[str, Any] = {}
+    try:
+        head = block_number(ctx.chain.w3)
+        missing = [
+            n for n, a in ctx.deployment.addresses().items() if not has_code(ctx.chain.w3, a)
+        ]
+        report["chain"] = f"error: no code for {', '.join(missing)}" if missing else "ok"
+        report["block_number"] = head
+    except Exception as exc:
+        report["chain"] = f"error: {exc}"
+    try:
+        ctx.store.has(probe_cid())
+        report["store"] = "ok"
+    except Exception as exc:
+        report["store"] = f"error: {exc}"
+    try:
+        check_connection(ctx.engine)
+        report["database"] = "ok"
+    except Exception as exc:
+        report["database"] = f"error: {exc}"
+    return report
+
+
+@router.get(
+    "/readyz",
+    summary="Chain, block store and database are reachable",
+    responses={503: {"description": "a part is down; the body names which"}},
+)
+def readyz(ctx: ContextDep) -> JSONResponse:
+    report = readiness(ctx)
+    ok = all(report[part] == "ok" for part in ("chain", "store", "database"))
+    report["status"] = "ok" if ok else "unavailable"
+    return JSONResponse(report, status_code=200 if ok else 503)
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+def metrics(ctx: ContextDep) -> Response:
+    return Response(ctx.metrics.render(), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,1 @@
+"""Service functions: keyword-only, explicit context, callable without HTTP."""

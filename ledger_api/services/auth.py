@@ -1,0 +1,262 @@
+"""Sign-In with Ethereum (EIP-4361) sessions, and who a session's address is on chain.
+
+Flow: ``issue_nonce`` hands out a random nonce bound to one address (stored with its expiry);
+the wallet signs an EIP-4361 message carrying it; ``login`` verifies the message
+(:func:`crypto.siwe.verify`: signature, domain, chain id, nonce, time), consumes the nonce
+with ``UPDATE … WHERE used_at IS NULL`` in the same transaction that creates the session, so
+a nonce opens at most one session even under concurrent replays. The session token is 32
+random bytes; only its SHA-256 is stored (a leaked index does not leak live sessions).
+
+A nonce row's ``used_by`` holds the address it was issued for from the start, so a nonce
+requested for one address cannot be used to sign in as another.
+
+``principal_for`` asks ``Consortium`` on every lookup (behind a cache of a few seconds),
+never the session: a suspension takes effect within seconds, not at the next login.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+from eth_utils import is_address, to_checksum_address
+from sqlalchemy.orm import Session
+
+from crypto import siwe
+from crypto.errors import (
+    SiweAddressError,
+    SiweChainIdError,
+    SiweDomainError,
+    SiweError,
+    SiweExpiredError,
+    SiweMalformedError,
+    SiweNonceError,
+    SiweNotYetValidError,
+    SiweSignatureError,
+)
+from ledger_api.chain.consortium import Role
+from ledger_api.context import AppContext
+from ledger_api.http_errors import UnauthorizedError, UnprocessableError
+from ledger_api.principal import Principal
+from storage.models import ApiSession, SiweNonce
+
+# SiweError subclass → the stable 401 code clients branch on
+SIWE_CODES: dict[type[SiweError], str] = {
+    SiweMalformedError: "siwe_malformed",
+    SiweAddressError: "siwe_malformed",
+    SiweSignatureError: "siwe_signature",
+    SiweDomainError: "siwe_domain",
+    SiweChainIdError: "siwe_chain",
+    SiweNonceError: "siwe_nonce",
+    SiweExpiredError: "siwe_expired",
+    SiweNotYetValidError: "siwe_not_yet_valid",
+}
+
+_ROLE_NAMES = {
+    Role.DOCTOR: "doctor",
+    Role.NURSE: "nurse",
+    Role.AUDITOR: "auditor",
+    Role.KEY_AUTHORITY: "key_authority",
+    Role.RELAYER: "relayer",
+}
+
+
+class SiweLoginError(UnauthorizedError):
+    """A refused sign-in; ``code`` is one of :data:`SIWE_CODES`' values."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class NonceGrant:
+    nonce: str
+    address: str
+    domain: str
+    uri: str
+    chain_id: int
+    issued_at: datetime
+    expires_at: datetime
+
+    def message(self, *, statement: str | None = None) -> siwe.SiweMessage:
+        """The EIP-4361 message a wallet should sign for this nonce (clients and tests)."""
+        return siwe.SiweMessage(
+            domain=self.domain,
+            address=self.address,
+            uri=self.uri,
+            chain_id=self.chain_id,
+            nonce=self.nonce,
+            issued_at=self.issued_at,
+            expiration_time=self.expires_at,
+            statement=statement,
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoginResult:
+    token: str
+    expires_at: datetime
+    principal: Principal
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def token_hash(token: str) -> bytes:
+    return hashlib.sha256(token.encode("utf-8")).digest()
+
+
+def checked_address(value: str) -> str:
+    """A checksummed address, or 422: accepting any case, refusing anything else."""
+    if not isinstance(value, str) or not is_address(value):
+        raise UnprocessableError(f"not an Ethereum address: {value!r}", code="invalid_address")
+    return to_checksum_address(value)
+
+
+def issue_nonce(
+    *, ctx: AppContext, db: Session, address: str, now: datetime | None = None
+) -> NonceGrant:
+    """Store a fresh single-use nonce for ``address`` and return the message fields."""
+    now = now or utcnow()
+    account = checked_address(address)
+    expires_at = now + timedelta(seconds=ctx.settings.nonce_ttl_seconds)
+    nonce = siwe.generate_nonce()
+    db.add(SiweNonce(nonce=nonce, issued_at=now, expires_at=expires_at, used_by=account))
+    db.commit()
+    return NonceGrant(
+        nonce=nonce,
+        address=account,
+        domain=ctx.settings.siwe_domain,
+        uri=ctx.settings.siwe_uri,
+        chain_id=ctx.deployment.chain_id,
+        issued_at=now,
+        expires_at=expires_at,
+    )
+
+
+def login(
+    *,
+    ctx: AppContext,
+    db: Session,
+    message: str,
+    signature: str,
+    now: datetime | None = None,
+) -> LoginResult:
+    """Verify a signed SIWE message, consume its nonce, open a session.
+
+    Raises :class:`SiweLoginError` (401) with the precise code; nothing is written then.
+    """
+    now = now or utcnow()
+    try:
+        parsed = siwe.parse(message)
+        row = db.get(SiweNonce, parsed.nonce)
+        if row is None:
+            raise SiweNonceError("unknown nonce: request one from POST /auth/nonce")
+        verified = siwe.verify(
+            message,
+            signature,
+            expected_domain=ctx.settings.siwe_domain,
+            expected_chain_id=ctx.deployment.chain_id,
+            expected_nonce=row.nonce,
+            now=now,
+            max_age=timedelta(seconds=ctx.settings.nonce_ttl_seconds),
+        )
+        if row.used_at is not None:
+            raise SiweNonceError("nonce already used")
+        if now >= row.expires_at:
+            raise SiweExpiredError("nonce expired: request a new one")
+        if row.used_by is not None and row.used_by != verified.address.lower():
+            raise SiweNonceError("nonce was issued for another address")
+    except SiweError as exc:
+        code = SIWE_CODES.get(type(exc), "siwe_malformed")
+        ctx.metrics.login(code)
+        db.rollback()
+        raise SiweLoginError(str(exc), code=code) from exc
+    except ValueError as exc:  # a signature that is not hex at all
+        ctx.metrics.login("siwe_signature")
+        db.rollback()
+        raise SiweLoginError(f"invalid signature: {exc}", code="siwe_signature") from exc
+
+    consumed = db.execute(
+        sa.update(SiweNonce)
+        .where(SiweNonce.nonce == row.nonce, SiweNonce.used_at.is_(None))
+        .values(used_at=now)
+    )
+    if consumed.rowcount != 1:  # a concurrent login with the same nonce won
+        db.rollback()
+        ctx.metrics.login("siwe_nonce")
+        raise SiweLoginError("nonce already used", code="siwe_nonce")
+    expires_at = now + timedelta(seconds=ctx.settings.session_ttl_seconds)
+    if verified.expiration_time is not None:
+        expires_at = min(expires_at, verified.expiration_time)
+    token = secrets.token_urlsafe(32)
+    db.add(
+        ApiSession(
+            token_hash=token_hash(token),
+            address=verified.address,
+            chain_id=verified.chain_id,
+            issued_at=now,
+            expires_at=expires_at,
+        )
+    )
+    db.commit()
+    ctx.metrics.login("ok")
+    principal = principal_for(ctx=ctx, address=verified.address)
+    return LoginResult(token=token, expires_at=expires_at, principal=principal)
+
+
+def session_address(*, db: Session, token: str, now: datetime | None = None) -> str:
+    """The checksummed address of a live session, or 401 (unknown, revoked or expired)."""
+    now = now or utcnow()
+    row = db.get(ApiSession, token_hash(token)) if token else None
+    if row is None or row.revoked:
+        raise UnauthorizedError("unknown or revoked session token", code="session_invalid")
+    if now >= row.expires_at:
+        raise UnauthorizedError("session expired: sign in again", code="session_expired")
+    return to_checksum_address(row.address)
+
+
+def logout(*, db: Session, token: str, now: datetime | None = None) -> None:
+    """Revoke the session of ``token`` (the token stops working immediately)."""
+    now = now or utcnow()
+    row = db.get(ApiSession, token_hash(token))
+    if row is None or row.revoked:
+        raise UnauthorizedError("unknown or revoked session token", code="session_invalid")
+    row.revoked = True
+    row.revoked_at = now
+    db.commit()
+
+
+def principal_for(*, ctx: AppContext, address: str) -> Principal:
+    """What ``Consortium`` says about ``address`` now (cached ``principal_cache_seconds``)."""
+    account = to_checksum_address(address)
+    clock = time.monotonic()
+    cached = ctx.principals.get(account, clock)
+    if cached is not None:
+        return cached
+    principal = read_principal(ctx=ctx, address=account)
+    ctx.principals.put(account, principal, clock)
+    return principal
+
+
+def read_principal(*, ctx: AppContext, address: str) -> Principal:
+    consortium = ctx.chain.consortium
+    info = consortium.member_info(address)
+    is_consortium_admin = consortium.admin() == address
+    if info.role == Role.NONE:
+        return Principal(address=address, role="patient", is_consortium_admin=is_consortium_admin)
+    institution = consortium.institution(info.institution_id) if info.institution_id else None
+    attributes = tuple(consortium.attributes_of(address)) if info.active else ()
+    return Principal(
+        address=address,
+        # a suspended member (or one of a suspended institution) has no member rights
+        role=_ROLE_NAMES[info.role] if info.active else "patient",
+        institution_id=info.institution_id,
+        institution_code=institution.code if institution else None,
+        attributes=attributes,
+        active=info.active,
+        is_consortium_admin=is_consortium_admin,
+        is_institution_admin=bool(institution and institution.admin == address and info.active),
+    )
