@@ -25,6 +25,8 @@ from ledger_api.log import RequestLogMiddleware, configure_logging
 from ledger_api.metrics import Metrics
 from ledger_api.routes import auth as auth_routes
 from ledger_api.routes import health as health_routes
+from ledger_api.routes import records as records_routes
+from ledger_api.services.reconciler import reconcile_pending
 from storage.db import migrate
 
 log = logging.getLogger("ledger_api.app")
@@ -32,7 +34,7 @@ log = logging.getLogger("ledger_api.app")
 
 def run_reconciler(ctx: AppContext) -> None:
     """Finish or fail every ``pending`` record left by a crash (records service, owner B)."""
-    # Wired by the records service once it exists; a no-op until then.
+    reconcile_pending(ctx=ctx)
 
 
 def start_indexer(ctx: AppContext) -> None:
@@ -89,4 +91,5 @@ def create_app(settings: Settings | None = None, *, hooks: Hooks | None = None) 
     app.add_middleware(RequestLogMiddleware, metrics=metrics)
     app.include_router(health_routes.router)
     app.include_router(auth_routes.router)
+    app.include_router(records_routes.router)
     return app

@@ -1,0 +1,185 @@
+"""``/records`` and ``/patients/{address}/records``: share, list, read metadata and content.
+
+Thin: each route reads its inputs, calls one service function and shapes the answer. The
+upload route takes the raw request so that its size is counted while it is received (the
+multipart parser of FastAPI's ``File()`` would read it all first); its schema is declared in
+``openapi_extra`` so that the OpenAPI document still describes it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from ledger_api.deps import ContextDep, DbDep, PrincipalDep
+from ledger_api.services.access import parse_purpose
+from ledger_api.services.record_reads import get_record, list_chart, open_content
+from ledger_api.services.records import record_view, share_record
+from ledger_api.services.uploads import check_upload, read_upload
+
+router = APIRouter(tags=["records"])
+
+PurposeQuery = Annotated[
+    str, Query(description="why the caller reads: treatment, referral, consultation, …")
+]
+
+_UPLOAD_SCHEMA: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["metadata", "header", "body"],
+                    "properties": {
+                        "metadata": {
+                            "type": "string",
+                            "description": (
+                                'JSON: {"record_id": "0x…32 bytes", "patient": "0x…", '
+                                '"record_type": "≤31 bytes", "author": "0x… (optional)"}'
+                            ),
+                        },
+                        "header": {"type": "string", "format": "binary"},
+                        "body": {"type": "string", "format": "binary"},
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+@router.post(
+    "/records",
+    status_code=201,
+    openapi_extra=_UPLOAD_SCHEMA,
+    responses={
+        200: {"description": "identical record already registered (idempotent retry)"},
+        403: {"description": "caller may not author this record"},
+        409: {"description": "the id is taken by other content"},
+        413: {"description": "upload or header over the limit"},
+        422: {"description": "malformed metadata, header or body, or policy excludes patient"},
+    },
+)
+async def upload_record(request: Request, ctx: ContextDep, principal: PrincipalDep) -> Any:
+    """Store an encrypted record's header and body, register it, answer after the receipt."""
+    settings = ctx.settings
+    parts = await read_upload(
+        request,
+        max_upload_bytes=settings.max_upload_bytes,
+        max_header_bytes=settings.max_header_bytes,
+    )
+    try:
+
+        def work() -> tuple[dict[str, Any], bool]:
+            checked = check_upload(
+                metadata=parts.metadata, header_bytes=parts.header_bytes, body=parts.body
+            )
+            with ctx.sessions() as db:
+                result = share_record(ctx=ctx, db=db, principal=principal, upload=checked)
+                return record_view(result.record), result.created
+
+        view, created = await run_in_threadpool(work)
+    finally:
+        await parts.close()
+    return JSONResponse(view, status_code=201 if created else 200)
+
+
+@router.get("/patients/{address}/records")
+def list_patient_records(
+    address: str,
+    ctx: ContextDep,
+    db: DbDep,
+    principal: PrincipalDep,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    purpose: PurposeQuery = "treatment",
+) -> dict[str, Any]:
+    """A page of the patient's chart: the records the caller may see, in chain order."""
+    page = list_chart(
+        ctx=ctx,
+        db=db,
+        principal=principal,
+        patient=address,
+        purpose=parse_purpose(purpose),
+        offset=offset,
+        limit=limit,
+    )
+    return {
+        "items": [record_view(r) for r in page.items],
+        "total": page.total,
+        "offset": page.offset,
+        "limit": page.limit,
+    }
+
+
+@router.get("/records/{record_id}")
+def record_metadata(
+    record_id: str,
+    ctx: ContextDep,
+    db: DbDep,
+    principal: PrincipalDep,
+    purpose: PurposeQuery = "treatment",
+) -> dict[str, Any]:
+    """A record's on-chain metadata (CIDs, digests, type), if the caller may see it."""
+    row = get_record(
+        ctx=ctx, db=db, principal=principal, record_id=record_id, purpose=parse_purpose(purpose)
+    )
+    return record_view(row)
+
+
+def _content(
+    part: str, record_id: str, ctx: Any, db: Any, principal: Any, purpose: str
+) -> StreamingResponse:
+    decision, row, chunks = open_content(
+        ctx=ctx,
+        db=db,
+        principal=principal,
+        record_id=record_id,
+        part="header" if part == "header" else "body",
+        purpose=parse_purpose(purpose),
+    )
+    headers = {
+        "X-Record-Id": row.record_id,
+        "X-Access-Tx": decision.tx_hash or "",
+        "X-Access-Reason": str(int(decision.reason)),
+        "X-Content-Cid": row.header_cid if part == "header" else row.body_cid,
+    }
+    if part == "body":
+        headers["X-Body-Sha256"] = row.body_sha256
+    return StreamingResponse(chunks, media_type="application/octet-stream", headers=headers)
+
+
+@router.get(
+    "/records/{record_id}/header",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/octet-stream": {}}}},
+)
+def record_header(
+    record_id: str,
+    ctx: ContextDep,
+    db: DbDep,
+    principal: PrincipalDep,
+    purpose: PurposeQuery = "treatment",
+) -> StreamingResponse:
+    """The envelope header (CBOR), streamed after the access decision is logged on chain."""
+    return _content("header", record_id, ctx, db, principal, purpose)
+
+
+@router.get(
+    "/records/{record_id}/body",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/octet-stream": {}}}},
+)
+def record_body(
+    record_id: str,
+    ctx: ContextDep,
+    db: DbDep,
+    principal: PrincipalDep,
+    purpose: PurposeQuery = "treatment",
+) -> StreamingResponse:
+    """The encrypted body, streamed after the access decision is logged on chain."""
+    return _content("body", record_id, ctx, db, principal, purpose)

@@ -1,0 +1,211 @@
+"""Access decisions on record content, each one logged on chain before a byte is served.
+
+DESIGN "Retrieve": every read attempt, granted or denied, becomes an ``AccessLogged`` event.
+The order is the point: the decision is taken from on-chain state (``ConsentManager``), the
+log transaction is sent and mined, and its index row is committed — only then does the route
+stream the header or body, or answer 403. A process that dies after that still leaves the
+attempt on chain; one that dies before it has served nothing.
+
+Why the receipt is awaited rather than only the transaction queued: the index row of an
+access (``access_events``) is keyed by its on-chain position (tx hash, log index, block), so
+the durable local trace exists only once the transaction is mined; on the consortium chain a
+block is seconds away and on the dev chain it is immediate. Batching several decisions into
+one ``logAccessBatch`` per block is the planned optimisation under load (not done yet).
+
+Decision order (first match wins): the patient reading their own record; a consent naming the
+caller's address (``isAllowed``); a consent naming an attribute policy the caller's key
+attributes satisfy (``isAllowedForPolicy``, tried for each such consent the index knows the
+policy text of); otherwise denied. Auditors get no special right to content.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from crypto.errors import PolicyError
+from crypto.policy import satisfies
+from crypto.signing import Purpose
+from ledger_api.chain.access_log import AccessEntry
+from ledger_api.http_errors import UnprocessableError
+from ledger_api.indexer.sql import upsert
+from ledger_api.principal import Principal
+from storage.models import AccessEvent, Consent, Record, to_address
+
+if TYPE_CHECKING:
+    from ledger_api.context import AppContext
+
+__all__ = ["Decision", "Reason", "decide", "decide_and_log", "log_decision", "parse_purpose"]
+
+# A log transaction that is not mined within this many seconds fails the read (503): no byte
+# may be served for an attempt that is not on chain.
+LOG_RECEIPT_TIMEOUT = 30.0
+
+
+class Reason(IntEnum):
+    """The ``reasonCode`` logged with each decision (stable: auditors filter on it)."""
+
+    SELF = 0
+    CONSENT = 1
+    POLICY_CONSENT = 2
+    WORKFLOW = 3
+    NO_CONSENT = 10
+    RECORD_WITHDRAWN = 11
+
+
+@dataclass(frozen=True, kw_only=True)
+class Decision:
+    """The outcome of one read attempt and where its log entry is on chain."""
+
+    granted: bool
+    reason: Reason
+    purpose: Purpose
+    tx_hash: str | None = None
+    block_number: int | None = None
+    log_index: int | None = None
+
+
+def parse_purpose(value: str | int | None) -> Purpose:
+    """A purpose given by name (``treatment``) or code (``0``); default treatment."""
+    if value is None or value == "":
+        return Purpose.TREATMENT
+    text = str(value).strip()
+    if text.isdigit():
+        try:
+            return Purpose(int(text))
+        except ValueError:
+            pass
+    else:
+        try:
+            return Purpose[text.upper()]
+        except KeyError:
+            pass
+    names = ", ".join(p.name.lower() for p in Purpose)
+    raise UnprocessableError(
+        f"unknown purpose {value!r}; use one of {names} or their codes 0-{max(Purpose)}",
+        code="invalid_purpose",
+        details={"purpose": str(value)},
+    )
+
+
+def _policy_consents(
+    db: Session, *, patient: str, record_id: str, purpose: Purpose, now: int
+) -> list[Consent]:
+    """Policy consents of ``patient`` in force (by the index) that may cover ``record_id``."""
+    query = sa.select(Consent).where(
+        Consent.patient == to_address(patient),
+        Consent.grantee_policy_hash.is_not(None),
+        Consent.policy_text.is_not(None),
+        Consent.revoked.is_(False),
+        Consent.purpose == int(purpose),
+        Consent.not_before <= now,
+        Consent.expires_at > now,
+        sa.or_(Consent.record_id.is_(None), Consent.record_id == record_id),
+    )
+    return list(db.scalars(query))
+
+
+def decide(
+    *, ctx: AppContext, db: Session, principal: Principal, record: Record, purpose: Purpose
+) -> tuple[bool, Reason]:
+    """Whether ``principal`` may read ``record``'s content for ``purpose`` (no logging)."""
+    caller = principal.address.lower()
+    if caller == record.patient:
+        return True, Reason.SELF
+    if record.status == "withdrawn":
+        return False, Reason.RECORD_WITHDRAWN
+    record_id = bytes.fromhex(record.record_id[2:])
+    consents = ctx.chain.consents
+    if consents.is_allowed(
+        patient=record.patient, grantee=principal.address, record_id=record_id, purpose=purpose
+    ):
+        return True, Reason.CONSENT
+    attributes = principal.abe_attributes()
+    now = int(time.time())
+    for consent in _policy_consents(
+        db, patient=record.patient, record_id=record.record_id, purpose=purpose, now=now
+    ):
+        try:
+            covered = satisfies(consent.policy_text or "", attributes)
+        except PolicyError:
+            continue  # an unparsable stored policy grants nothing
+        if covered and consents.is_allowed_for_policy(
+            patient=record.patient,
+            policy_hash=bytes.fromhex(consent.grantee_policy_hash[2:]),  # type: ignore[index]
+            record_id=record_id,
+            purpose=purpose,
+        ):
+            return True, Reason.POLICY_CONSENT
+    return False, Reason.NO_CONSENT
+
+
+def log_decision(
+    *,
+    ctx: AppContext,
+    db: Session,
+    principal: Principal,
+    record: Record,
+    purpose: Purpose,
+    granted: bool,
+    reason: Reason,
+) -> Decision:
+    """Send ``AccessLog.logAccess``, wait for it, and commit its index row (idempotent with
+    the indexer, which inserts the same (tx hash, log index) and skips duplicates)."""
+    entry = AccessEntry(
+        record_id=bytes.fromhex(record.record_id[2:]),
+        accessor=principal.address,
+        purpose=purpose,
+        granted=granted,
+        reason_code=int(reason),
+    )
+    mined = ctx.chain.access_log.log_access(entry).wait(timeout=LOG_RECEIPT_TIMEOUT)
+    event = mined.event("AccessLogged")
+    block_time = int(ctx.chain.w3.eth.get_block(mined.block_number)["timestamp"])
+    row = {
+        "record_id": record.record_id,
+        "patient": record.patient,
+        "accessor": principal.address.lower(),
+        "purpose": int(purpose),
+        "granted": granted,
+        "reason_code": int(reason),
+        "block_number": mined.block_number,
+        "block_time": block_time,
+        "tx_hash": mined.tx_hash.lower(),
+        "log_index": event.log_index,
+    }
+    connection = db.connection()
+    stmt = upsert(connection, AccessEvent.__table__).on_conflict_do_nothing(
+        index_elements=["tx_hash", "log_index"]
+    )
+    db.execute(stmt, [row])
+    db.commit()
+    return Decision(
+        granted=granted,
+        reason=reason,
+        purpose=purpose,
+        tx_hash=mined.tx_hash,
+        block_number=mined.block_number,
+        log_index=event.log_index,
+    )
+
+
+def decide_and_log(
+    *, ctx: AppContext, db: Session, principal: Principal, record: Record, purpose: Purpose
+) -> Decision:
+    """Decide, then log the decision on chain and in the index; the caller serves bytes only
+    when ``granted`` and answers 403 otherwise (the denial is already logged)."""
+    granted, reason = decide(ctx=ctx, db=db, principal=principal, record=record, purpose=purpose)
+    return log_decision(
+        ctx=ctx,
+        db=db,
+        principal=principal,
+        record=record,
+        purpose=purpose,
+        granted=granted,
+        reason=reason,
+    )

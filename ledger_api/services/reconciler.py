@@ -1,0 +1,218 @@
+"""Start-up reconciler: settle every ``pending`` record left by a crash or a lost receipt.
+
+A ``pending`` row means the blocks were stored and the registration may or may not have
+reached the chain. For each such row, the chain is asked first, because it is the truth:
+
+1. **registered** (``RecordRegistered`` for the id exists) → the row takes the event's values
+   and becomes ``confirmed`` (if the event carries other content — another uploader won the
+   id — the row is overwritten with the chain's content, as the indexer would, and the blocks
+   of the lost upload are released);
+2. **not registered, blocks present and intact** → register now (the id makes it idempotent),
+   then ``confirmed``; a revert makes it ``failed``;
+3. **not registered, a block missing or damaged** → ``failed``, nothing registered, because an
+   on-chain record must never point at a block nobody holds.
+
+The reconciler only touches rows that are ``pending`` when it starts, each in its own
+transaction, so it is safe to run on every start and alongside the indexer.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from ledger_api.chain.connection import rpc
+from ledger_api.chain.contract import Event, event_decoder
+from ledger_api.chain.errors import ChainError, TransactionRevertedError
+from storage.errors import NotPinnedError, StorageError
+from storage.models import Record, clamp_uint64
+
+if TYPE_CHECKING:
+    from ledger_api.context import AppContext
+
+__all__ = [
+    "ReconcileReport",
+    "confirm_from_chain",
+    "find_registration",
+    "mark_confirmed",
+    "reconcile_pending",
+    "release_blocks",
+]
+
+log = logging.getLogger("ledger_api.reconciler")
+
+RECEIPT_TIMEOUT = 60.0
+
+
+@dataclass
+class ReconcileReport:
+    """What one run did, by record id (lowercase 0x hex)."""
+
+    confirmed: list[str] = field(default_factory=list)
+    registered: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    left_pending: list[str] = field(default_factory=list)
+
+
+def _hex(value: bytes) -> str:
+    return "0x" + bytes(value).hex()
+
+
+def mark_confirmed(row: Record, event: Event) -> None:
+    """Copy a ``RecordRegistered`` event into ``row`` and mark it ``confirmed``."""
+    args = event.args
+    row.patient = args["patient"]
+    row.author = args["author"]
+    row.author_institution = int(args["authorInstitution"])
+    row.body_cid = args["bodyCid"]
+    row.header_cid = args["headerCid"]
+    row.body_sha256 = _hex(args["bodyHash"])
+    row.policy_hash = _hex(args["policyHash"])
+    row.record_type = _hex(args["recordType"])
+    row.registered_at = clamp_uint64(int(args["registeredAt"]))
+    row.tx_hash = event.tx_hash
+    row.block_number = event.block_number
+    row.log_index = event.log_index
+    row.updated_block = event.block_number
+    row.updated_log_index = event.log_index
+    row.state = "confirmed"
+
+
+def find_registration(*, ctx: AppContext, record_id: str) -> Event | None:
+    """The ``RecordRegistered`` event of ``record_id`` (0x hex), or None when unregistered."""
+    records = ctx.chain.records
+    decoder = event_decoder()
+    params = {
+        "address": records.address,
+        "topics": [decoder.topic("RecordRegistered"), record_id.lower()],
+        "fromBlock": hex(ctx.chain.deployment.block_number),
+        "toBlock": "latest",
+    }
+    for raw in rpc(ctx.chain.w3, "eth_getLogs", [params]) or []:
+        event = decoder.decode(raw)
+        if event is not None and event.name == "RecordRegistered":
+            return event
+    return None
+
+
+def confirm_from_chain(*, ctx: AppContext, db: Session, row: Record) -> bool:
+    """Settle ``row`` from its on-chain registration (which must exist).
+
+    Returns True when the chain holds the row's own content; False when another upload won
+    the id, in which case the row now holds the chain's content and the blocks of the losing
+    upload are released. The caller commits."""
+    event = find_registration(ctx=ctx, record_id=row.record_id)
+    if event is None:
+        raise ChainError(f"record {row.record_id} is not registered on chain")
+    ours = (row.body_cid, row.header_cid)
+    same = (
+        event.args["bodyCid"] == row.body_cid
+        and event.args["headerCid"] == row.header_cid
+        and _hex(event.args["bodyHash"]) == row.body_sha256
+        and _hex(event.args["policyHash"]) == row.policy_hash
+        and event.args["patient"].lower() == row.patient
+    )
+    mark_confirmed(row, event)
+    if not same:
+        db.flush()
+        release_blocks(ctx=ctx, db=db, cids=ours, record_id=None)
+    return same
+
+
+def release_blocks(
+    *, ctx: AppContext, db: Session, cids: Iterable[str], record_id: str | None
+) -> list[str]:
+    """Unpin each CID that no live record (pending or confirmed, other than ``record_id``)
+    references; the block store's gc removes them later. Returns the CIDs unpinned."""
+    released: list[str] = []
+    for cid in dict.fromkeys(cids):
+        query = sa.select(sa.func.count()).where(
+            Record.state.in_(("pending", "confirmed")),
+            sa.or_(Record.body_cid == cid, Record.header_cid == cid),
+        )
+        if record_id is not None:
+            query = query.where(Record.record_id != record_id)
+        if db.scalar(query):
+            continue
+        try:
+            ctx.store.unpin(cid)
+        except NotPinnedError:
+            continue
+        except StorageError:
+            log.warning("could not unpin %s", cid, exc_info=True)
+            continue
+        released.append(cid)
+    return released
+
+
+def _blocks_intact(ctx: AppContext, row: Record) -> bool:
+    for cid in (row.body_cid, row.header_cid):
+        try:
+            ctx.store.verify(cid)
+        except StorageError:
+            return False
+    return True
+
+
+def _settle(ctx: AppContext, db: Session, row: Record, report: ReconcileReport) -> None:
+    from ledger_api.services.records import record_input  # records imports this module
+
+    if ctx.chain.records.exists(bytes.fromhex(row.record_id[2:])):
+        if confirm_from_chain(ctx=ctx, db=db, row=row):
+            report.confirmed.append(row.record_id)
+        else:
+            report.failed.append(row.record_id)  # the id belongs to other content
+        return
+    if not _blocks_intact(ctx, row):
+        row.state = "failed"
+        report.failed.append(row.record_id)
+        db.flush()
+        release_blocks(ctx=ctx, db=db, cids=(row.body_cid, row.header_cid), record_id=None)
+        return
+    try:
+        mined = ctx.chain.records.register(record_input(row)).wait(timeout=RECEIPT_TIMEOUT)
+    except TransactionRevertedError as exc:
+        log.warning("reconciler: registration of %s reverted: %s", row.record_id, exc)
+        row.state = "failed"
+        report.failed.append(row.record_id)
+        db.flush()
+        release_blocks(ctx=ctx, db=db, cids=(row.body_cid, row.header_cid), record_id=None)
+        return
+    mark_confirmed(row, mined.event("RecordRegistered"))
+    report.registered.append(row.record_id)
+
+
+def reconcile_pending(*, ctx: AppContext) -> ReconcileReport:
+    """Finish or fail every ``pending`` row (see the module docstring); one transaction each.
+
+    A row whose chain call fails for a transient reason (node down, receipt timeout) stays
+    ``pending`` for the next run; the others are settled."""
+    report = ReconcileReport()
+    with ctx.sessions() as db:
+        ids = list(db.scalars(sa.select(Record.record_id).where(Record.state == "pending")))
+    for record_id in ids:
+        with ctx.sessions() as db:
+            row = db.get(Record, record_id)
+            if row is None or row.state != "pending":
+                continue
+            try:
+                _settle(ctx, db, row, report)
+                db.commit()
+            except ChainError as exc:
+                db.rollback()
+                log.warning("reconciler: %s left pending: %s", record_id, exc)
+                report.left_pending.append(record_id)
+    if ids:
+        log.info(
+            "reconciler: %d confirmed, %d registered, %d failed, %d left pending",
+            len(report.confirmed),
+            len(report.registered),
+            len(report.failed),
+            len(report.left_pending),
+        )
+    return report

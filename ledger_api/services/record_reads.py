@@ -1,0 +1,163 @@
+"""Reading records: metadata, a patient's chart (paged) and the header / body bytes.
+
+Who sees what:
+
+- **content** (header, body): only after :func:`~ledger_api.services.access.decide_and_log`
+  granted it and the decision is on chain; a denial is logged too and answered 403;
+- **metadata** (CIDs, digests, type, author): the patient, a caller the patient consented to
+  (the same on-chain check as for content, not logged: metadata reveals no clinical data),
+  and auditors and consortium admins, whose job is to check the ledger against the index;
+- **a chart listing**: the patient and auditors/admins see every confirmed record; anyone else
+  sees the records their consents cover, and gets 403 when they cover none.
+
+Only ``confirmed`` rows exist for readers: a ``pending`` or ``failed`` upload is not a record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from eth_utils import is_address, to_checksum_address
+from sqlalchemy.orm import Session
+
+from crypto.signing import Purpose
+from ledger_api.http_errors import (
+    ForbiddenError,
+    NotFoundError,
+    ServiceUnavailableError,
+    UnprocessableError,
+)
+from ledger_api.principal import Principal
+from ledger_api.services.access import Decision, decide, decide_and_log
+from ledger_api.services.records import confirmed_records_of
+from storage.models import Record
+
+if TYPE_CHECKING:
+    from ledger_api.context import AppContext
+
+__all__ = ["ChartPage", "get_record", "list_chart", "open_content", "parse_record_id"]
+
+MAX_PAGE = 200
+
+
+@dataclass(frozen=True)
+class ChartPage:
+    items: list[Record]
+    total: int
+    offset: int
+    limit: int
+
+
+def parse_record_id(value: str) -> str:
+    digits = value[2:] if value[:2].lower() == "0x" else ""
+    if len(digits) != 64 or any(c not in "0123456789abcdefABCDEF" for c in digits):
+        raise UnprocessableError(
+            "record id must be 0x followed by 64 hex digits",
+            code="invalid_record_id",
+            details={"record_id": value},
+        )
+    return "0x" + digits.lower()
+
+
+def _oversees(principal: Principal) -> bool:
+    """Auditors and consortium admins see metadata of every record (never content)."""
+    return principal.is_consortium_admin or (principal.is_member and principal.role == "auditor")
+
+
+def _confirmed(db: Session, record_id: str) -> Record:
+    row = db.get(Record, parse_record_id(record_id))
+    if row is None or row.state != "confirmed":
+        raise NotFoundError(f"no record {record_id}", details={"record_id": record_id})
+    return row
+
+
+def get_record(
+    *, ctx: AppContext, db: Session, principal: Principal, record_id: str, purpose: Purpose
+) -> Record:
+    """A confirmed record's metadata if the caller may see it (403 otherwise, 404 unknown)."""
+    row = _confirmed(db, record_id)
+    if principal.address.lower() == row.patient or _oversees(principal):
+        return row
+    granted, _ = decide(ctx=ctx, db=db, principal=principal, record=row, purpose=purpose)
+    if not granted:
+        raise ForbiddenError(
+            "no consent covers this record for the caller", details={"record_id": row.record_id}
+        )
+    return row
+
+
+def list_chart(
+    *,
+    ctx: AppContext,
+    db: Session,
+    principal: Principal,
+    patient: str,
+    purpose: Purpose,
+    offset: int,
+    limit: int,
+) -> ChartPage:
+    """One page of ``patient``'s confirmed records that the caller may see."""
+    if not is_address(patient):
+        raise UnprocessableError(
+            "patient must be a 20-byte hex address",
+            code="invalid_address",
+            details={"patient": patient},
+        )
+    if offset < 0 or not 1 <= limit <= MAX_PAGE:
+        raise UnprocessableError(f"offset must be ≥ 0 and limit 1..{MAX_PAGE}", code="invalid_page")
+    patient = to_checksum_address(patient)
+    rows = confirmed_records_of(db, patient)
+    if principal.address != patient and not _oversees(principal):
+        whole_chart = ctx.chain.consents.is_allowed(
+            patient=patient, grantee=principal.address, record_id=bytes(32), purpose=purpose
+        )
+        if not whole_chart:
+            rows = [
+                r
+                for r in rows
+                if decide(ctx=ctx, db=db, principal=principal, record=r, purpose=purpose)[0]
+            ]
+            if not rows:
+                raise ForbiddenError(
+                    "no consent of this patient covers the caller",
+                    details={"patient": patient},
+                )
+    return ChartPage(
+        items=rows[offset : offset + limit], total=len(rows), offset=offset, limit=limit
+    )
+
+
+def open_content(
+    *,
+    ctx: AppContext,
+    db: Session,
+    principal: Principal,
+    record_id: str,
+    part: Literal["header", "body"],
+    purpose: Purpose,
+) -> tuple[Decision, Record, Iterator[bytes]]:
+    """Decide, log on chain, and only then open the block stream of ``part``.
+
+    Raises 404 for an unknown record (nothing logged: there is no record to attribute it to),
+    403 after logging a denial, 503 when the granted content's blocks are missing."""
+    row = _confirmed(db, record_id)
+    decision = decide_and_log(ctx=ctx, db=db, principal=principal, record=row, purpose=purpose)
+    if not decision.granted:
+        raise ForbiddenError(
+            "no consent covers this record for the caller",
+            details={
+                "record_id": row.record_id,
+                "reason": int(decision.reason),
+                "access_tx": decision.tx_hash,
+            },
+        )
+    cid = row.header_cid if part == "header" else row.body_cid
+    if not ctx.store.has(cid):
+        raise ServiceUnavailableError(
+            f"the {part} block of {row.record_id} is not in the block store",
+            code="block_missing",
+            details={"record_id": row.record_id, "cid": cid},
+        )
+    return decision, row, ctx.store.get(cid)

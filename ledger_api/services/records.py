@@ -1,0 +1,233 @@
+"""Sharing a record (store, register, confirm) and finding the records a caller may see.
+
+The write order is what makes a share crash-safe (DESIGN "Share"): body and header blocks are
+stored and pinned first (fsynced), then a ``pending`` row is committed, then the registration
+is sent through the relayer, and only after its receipt is the row ``confirmed`` and the answer
+given. A crash anywhere leaves either nothing on chain (the reconciler registers the
+``pending`` row at the next start, or fails it when its blocks are gone) or a registration
+whose blocks exist; never an on-chain record pointing at a missing block.
+
+A revert marks the row ``failed`` and unpins the blocks no other record uses. A node that does
+not answer in time leaves the row ``pending``: the transaction may still be mined, and the
+reconciler (or the indexer) settles it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from ledger_api.chain.errors import (
+    ChainConnectionError,
+    ReceiptTimeoutError,
+    TransactionRejectedError,
+    TransactionRevertedError,
+)
+from ledger_api.chain.records import RecordInput
+from ledger_api.http_errors import (
+    ConflictError,
+    ForbiddenError,
+    ServiceUnavailableError,
+    UnprocessableError,
+)
+from ledger_api.principal import Principal
+from ledger_api.services.reconciler import confirm_from_chain, mark_confirmed, release_blocks
+from ledger_api.services.uploads import CheckedUpload, record_type_text
+from storage.cid import compute_cid
+from storage.models import Record
+
+if TYPE_CHECKING:
+    from ledger_api.context import AppContext
+
+__all__ = ["ShareResult", "author_for", "record_view", "share_record"]
+
+REGISTER_RECEIPT_TIMEOUT = 60.0
+
+
+@dataclass(frozen=True)
+class ShareResult:
+    """The answer to an upload; ``created`` is False for an idempotent retry."""
+
+    record: Record
+    created: bool
+
+
+def author_for(principal: Principal, *, patient: str, requested: str | None) -> str:
+    """Who authors the record: an active clinician for their institution, or the patient.
+
+    Anyone else (a suspended member, another patient, an auditor) may not share records for
+    someone else's chart; naming another author than oneself is never allowed."""
+    if requested is not None and requested != principal.address:
+        raise ForbiddenError(
+            "a record's author is the caller; relaying for another author is not allowed",
+            code="author_mismatch",
+            details={"author": requested, "caller": principal.address},
+        )
+    if principal.is_clinician or principal.address == patient:
+        return principal.address
+    raise ForbiddenError(
+        "only an active doctor or nurse, or the patient themself, may share a record",
+        code="not_author",
+        details={"caller": principal.address, "patient": patient},
+    )
+
+
+def _same_content(row: Record, upload: CheckedUpload, header_cid: str) -> bool:
+    return (
+        row.patient == upload.metadata.patient.lower()
+        and row.body_sha256 == "0x" + upload.body_sha256.hex()
+        and row.header_cid == header_cid
+        and row.policy_hash == "0x" + upload.policy_hash.hex()
+        and row.record_type == "0x" + upload.metadata.record_type_bytes32.hex()
+    )
+
+
+def share_record(
+    *, ctx: AppContext, db: Session, principal: Principal, upload: CheckedUpload
+) -> ShareResult:
+    """Store, register and confirm a checked upload (see the module docstring for order)."""
+    meta = upload.metadata
+    author = author_for(principal, patient=meta.patient, requested=meta.author)
+    header_cid = str(compute_cid(upload.header_bytes))
+    existing = db.get(Record, meta.record_id)
+    if existing is not None and existing.state != "failed":
+        if not _same_content(existing, upload, header_cid):
+            raise ConflictError(
+                f"record {meta.record_id} already exists with other content",
+                code="duplicate_record",
+                details={"record_id": meta.record_id, "state": existing.state},
+            )
+        if existing.state == "confirmed":
+            return ShareResult(record=existing, created=False)
+        # an identical pending row (an earlier attempt that did not finish): carry on with it
+
+    body_cid = str(ctx.store.put(upload.body, pin=True))
+    stored_header_cid = str(ctx.store.put(upload.header_bytes, pin=True))
+    if stored_header_cid != header_cid:  # pragma: no cover - both sides are storage.cid
+        raise ServiceUnavailableError("block store returned an unexpected header CID")
+
+    row = existing if existing is not None else Record(record_id=meta.record_id)
+    row.patient = meta.patient
+    row.author = author
+    row.author_institution = principal.institution_id if author != meta.patient else 0
+    row.body_cid = body_cid
+    row.header_cid = header_cid
+    row.body_sha256 = upload.body_sha256
+    row.policy_hash = upload.policy_hash
+    row.record_type = meta.record_type_bytes32
+    row.version = 1
+    row.status = "active"
+    row.state = "pending"
+    row.tx_hash = None
+    row.block_number = None
+    row.log_index = None
+    if existing is None:
+        db.add(row)
+    db.commit()
+
+    ctx.hooks.fire_after_blocks_stored(meta.record_id_bytes)
+    return ShareResult(record=_register(ctx=ctx, db=db, row=row), created=True)
+
+
+def record_input(row: Record) -> RecordInput:
+    """The registration call for an index row (the API's pending row or the reconciler's)."""
+    return RecordInput(
+        id=bytes.fromhex(row.record_id[2:]),
+        patient=row.patient,
+        author=row.author or row.patient,
+        body_cid=row.body_cid,
+        header_cid=row.header_cid,
+        body_hash=bytes.fromhex(row.body_sha256[2:]),
+        policy_hash=bytes.fromhex(row.policy_hash[2:]),
+        record_type=bytes.fromhex(row.record_type[2:]),
+    )
+
+
+def _register(*, ctx: AppContext, db: Session, row: Record) -> Record:
+    try:
+        mined = ctx.chain.records.register(record_input(row)).wait(timeout=REGISTER_RECEIPT_TIMEOUT)
+    except TransactionRevertedError as exc:
+        return _reverted(ctx=ctx, db=db, row=row, exc=exc)
+    except (ReceiptTimeoutError, ChainConnectionError, TransactionRejectedError) as exc:
+        # Maybe mined later: the row stays pending for the reconciler / indexer.
+        raise ServiceUnavailableError(
+            f"the registration of {row.record_id} is not confirmed yet: {exc}",
+            code="chain_unavailable",
+            details={"record_id": row.record_id, "state": "pending"},
+        ) from exc
+    mark_confirmed(row, mined.event("RecordRegistered"))
+    db.commit()
+    return row
+
+
+def _reverted(
+    *, ctx: AppContext, db: Session, row: Record, exc: TransactionRevertedError
+) -> Record:
+    record_id = row.record_id
+    if exc.error_name == "RecordRegistryDuplicateId":
+        # Registered by an earlier attempt or another replica: the chain's event decides.
+        if confirm_from_chain(ctx=ctx, db=db, row=row):
+            db.commit()
+            return row
+        db.commit()  # the row now holds the chain's (other) content, confirmed
+        raise ConflictError(
+            f"record {record_id} is already registered with other content",
+            code="duplicate_record",
+            details={"record_id": record_id},
+        )
+    row.state = "failed"
+    db.commit()
+    release_blocks(ctx=ctx, db=db, cids=(row.body_cid, row.header_cid), record_id=record_id)
+    details: dict[str, Any] = {"record_id": record_id, "revert": exc.error_name}
+    if exc.error_name == "RecordRegistryNotAuthor":
+        raise ForbiddenError(
+            "the chain does not accept the caller as an author", code="not_author", details=details
+        ) from exc
+    if exc.error_name == "RecordRegistryInvalidRecord":
+        raise UnprocessableError(
+            "the chain refused the record's fields", code="invalid_record", details=details
+        ) from exc
+    raise ServiceUnavailableError(
+        f"the chain refused the registration: {exc.error_name}",
+        code="chain_rejected",
+        details=details,
+    ) from exc
+
+
+# ------------------------------------------------------------------ views
+
+
+def record_view(row: Record) -> dict[str, Any]:
+    """The JSON shape of a record's metadata (addresses checksummed on the way out)."""
+    from eth_utils import to_checksum_address
+
+    return {
+        "record_id": row.record_id,
+        "patient": to_checksum_address(row.patient),
+        "author": to_checksum_address(row.author) if row.author else None,
+        "author_institution": row.author_institution,
+        "body_cid": row.body_cid,
+        "header_cid": row.header_cid,
+        "body_sha256": row.body_sha256,
+        "policy_hash": row.policy_hash,
+        "record_type": record_type_text(row.record_type),
+        "version": row.version,
+        "status": row.status,
+        "state": row.state,
+        "tx_hash": row.tx_hash,
+        "block_number": row.block_number,
+        "registered_at": row.registered_at,
+    }
+
+
+def confirmed_records_of(db: Session, patient: str) -> list[Record]:
+    """The patient's confirmed records in chain order."""
+    query = (
+        sa.select(Record)
+        .where(Record.patient == patient.lower(), Record.state == "confirmed")
+        .order_by(Record.block_number, Record.log_index, Record.record_id)
+    )
+    return list(db.scalars(query))
