@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import typer
 
+from clients.cli_authority import authority_app
 from clients.cli_node import node_app, up
 
 app = typer.Typer(
@@ -19,6 +20,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(node_app, name="node")
+app.add_typer(authority_app, name="authority")
 
 
 @app.command()

@@ -1,0 +1,366 @@
+"""The key authority: FAME's master keys at rest, and attribute keys issued to callers.
+
+Scheme: FAME CP-ABE (Agrawal & Chase, ACM CCS 2017, IACR eprint 2017/807), k = 2, DLIN
+assumption, BLS12-381 — see :mod:`crypto.fame`. The authority is the one party that runs
+``KeyGen(msk, S)``; everything here exists to make that single capability safe:
+
+- the master secret key ``msk`` lives on disk only inside a passphrase box
+  (:func:`crypto.keys.encrypt_master_secret_key`: scrypt + AES-256-GCM), written once by
+  ``medledger authority init`` and never overwritten (a second ``setup`` would silently
+  orphan every record encrypted under the first ``mpk``);
+- ``S`` is never chosen by the caller: it is what ``Consortium`` holds for them right now
+  (:meth:`Principal.abe_attributes`), so a doctor cannot ask for ``dept:oncology``;
+- the key leaves the API only sealed to an X25519 public key the caller sent, so neither
+  logs nor a proxy ever see a usable key;
+- no key is returned before its issuance is on chain (``AccessLog.logKeyIssued``, mined) and
+  in the index: an issuance that cannot be logged is an issuance that does not happen.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlalchemy.orm import Session
+
+from crypto import fame
+from crypto.errors import CryptoError, KeyFormatError, SealError, WrongPassphraseError
+from crypto.fame_types import SCHEME_ID, MasterPublicKey, MasterSecretKey, UserKey
+from crypto.keys import (
+    SCRYPT_DEFAULT_LOG2_N,
+    X25519_KEY_SIZE,
+    decrypt_master_secret_key,
+    dump_master_public_key,
+    encrypt_master_secret_key,
+    load_master_public_key,
+    seal_user_key,
+)
+from crypto.policy import normalize_attributes
+from ledger_api.chain.consortium import Role
+from ledger_api.chain.errors import ChainError
+from ledger_api.errors import LedgerApiError
+from ledger_api.http_errors import ForbiddenError, ServiceUnavailableError, UnprocessableError
+from ledger_api.principal import Principal
+from ledger_api.services.chain_time import block_time
+from storage.models import KeyIssuance
+
+if TYPE_CHECKING:
+    from ledger_api.context import AppContext
+
+MPK_FILE = "mpk.cbor"
+MSK_FILE = "msk.enc"
+KEY_EPOCH = 0
+"""Key epoch logged with every issuance; bumped when attribute revocation by re-keying lands."""
+
+
+class AuthorityError(LedgerApiError):
+    """Base class for failures of the key authority's files and keys."""
+
+
+class AuthorityExistsError(AuthorityError):
+    """``init`` found key files already there (overwriting would orphan every record)."""
+
+
+class AuthorityNotFoundError(AuthorityError):
+    """The authority directory lacks ``mpk.cbor`` or ``msk.enc``."""
+
+
+class AuthorityPassphraseError(AuthorityError):
+    """The passphrase does not open ``msk.enc`` (or the file was altered)."""
+
+
+class AuthorityKeyMismatchError(AuthorityError):
+    """``mpk.cbor`` and ``msk.enc`` are readable but are not one key pair."""
+
+
+@dataclass(frozen=True)
+class AuthorityFiles:
+    """Where ``init`` wrote the keys, and the published key's fingerprint."""
+
+    directory: Path
+    mpk_path: Path
+    msk_path: Path
+    mpk_sha256: str
+
+
+@dataclass(frozen=True)
+class PublicKeyInfo:
+    scheme: str
+    mpk: bytes
+    mpk_sha256: str
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    """What ``POST /keys/issue`` answers: the sealed key and how its issuance was logged."""
+
+    sealed_key: bytes
+    holder: str
+    attributes: tuple[str, ...]
+    attributes_hash: bytes
+    epoch: int
+    tx_hash: str
+    block_number: int
+
+
+def attributes_hash(attributes: Iterable[str]) -> bytes:
+    """SHA-256 of the case-folded attributes, sorted, joined by ``\\n``.
+
+    The value ``KeyIssued`` carries on chain: an auditor holding the index's attribute list
+    recomputes it, and the order in which Consortium happens to list attributes cannot matter.
+    """
+    text = "\n".join(sorted(normalize_attributes(attributes)))
+    return hashlib.sha256(text.encode("utf-8")).digest()
+
+
+def init_authority(
+    directory: Path, passphrase: str, *, log2_n: int = SCRYPT_DEFAULT_LOG2_N
+) -> AuthorityFiles:
+    """Run FAME ``Setup`` once and write ``mpk.cbor`` and the passphrase-boxed ``msk.enc``.
+
+    Refuses if either file exists. Files are created exclusively and fsynced; ``msk.enc`` is
+    mode 0600. The master secret key is written last, so a crash leaves at worst an ``mpk``
+    without its secret, which :meth:`KeyAuthority.load` reports instead of half-working.
+    """
+    if not passphrase:
+        raise AuthorityPassphraseError("the passphrase must not be empty")
+    mpk_path, msk_path = directory / MPK_FILE, directory / MSK_FILE
+    existing = [p.name for p in (mpk_path, msk_path) if p.exists()]
+    if existing:
+        raise AuthorityExistsError(
+            f"{directory} already holds {', '.join(existing)}; refusing to overwrite the "
+            "authority's keys (records encrypted under them would become unreadable)"
+        )
+    mpk, msk = fame.setup()
+    try:
+        boxed = encrypt_master_secret_key(msk, passphrase, log2_n=log2_n)
+    except CryptoError as exc:
+        raise AuthorityError(f"cannot encrypt the master secret key: {exc}") from exc
+    mpk_bytes = dump_master_public_key(mpk)
+    directory.mkdir(parents=True, exist_ok=True)
+    _write_new(mpk_path, mpk_bytes, mode=0o644)
+    _write_new(msk_path, boxed, mode=0o600)
+    return AuthorityFiles(
+        directory=directory,
+        mpk_path=mpk_path,
+        msk_path=msk_path,
+        mpk_sha256=hashlib.sha256(mpk_bytes).hexdigest(),
+    )
+
+
+def _write_new(path: Path, data: bytes, *, mode: int) -> None:
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    except FileExistsError:
+        raise AuthorityExistsError(f"{path} appeared while initialising; not overwriting") from None
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class KeyAuthority:
+    """The loaded key pair; ``issue`` is FAME ``KeyGen`` for an attribute set."""
+
+    def __init__(self, *, mpk: MasterPublicKey, msk: MasterSecretKey, mpk_bytes: bytes) -> None:
+        self.mpk = mpk
+        self._msk = msk
+        self.mpk_bytes = mpk_bytes
+        self.mpk_sha256 = hashlib.sha256(mpk_bytes).hexdigest()
+
+    def __repr__(self) -> str:  # never the secret
+        return f"KeyAuthority(mpk_sha256={self.mpk_sha256[:16]}…)"
+
+    @classmethod
+    def load(cls, directory: Path, passphrase: str) -> KeyAuthority:
+        """Open the key files; checks that they are one pair before serving any key.
+
+        The check is a full FAME round trip (key for a probe attribute, encrypt, decrypt):
+        an ``mpk.cbor`` swapped for another authority's would otherwise let the API issue keys
+        that open nothing, and nobody would notice until a doctor could not read a record.
+        """
+        mpk_path, msk_path = Path(directory) / MPK_FILE, Path(directory) / MSK_FILE
+        missing = [p.name for p in (mpk_path, msk_path) if not p.is_file()]
+        if missing:
+            raise AuthorityNotFoundError(
+                f"{directory} has no {' or '.join(missing)}; run `medledger authority init`"
+            )
+        mpk_bytes = mpk_path.read_bytes()
+        try:
+            mpk = load_master_public_key(mpk_bytes)
+        except KeyFormatError as exc:
+            raise AuthorityError(f"{mpk_path} is not a master public key: {exc}") from exc
+        try:
+            msk = decrypt_master_secret_key(msk_path.read_bytes(), passphrase)
+        except WrongPassphraseError as exc:
+            raise AuthorityPassphraseError(f"cannot open {msk_path}: {exc}") from exc
+        except CryptoError as exc:
+            raise AuthorityError(f"{msk_path} is not an encrypted master key: {exc}") from exc
+        authority = cls(mpk=mpk, msk=msk, mpk_bytes=mpk_bytes)
+        authority._check_pair()
+        return authority
+
+    def _check_pair(self) -> None:
+        probe = "uid:key-authority-self-check"
+        ciphertext, element = fame.encrypt(self.mpk, probe)
+        if fame.decrypt(fame.keygen(self._msk, [probe]), ciphertext) != element:
+            raise AuthorityKeyMismatchError(
+                "mpk.cbor and msk.enc are not one key pair (was one of them replaced?)"
+            )
+
+    def issue(self, attributes: Iterable[str]) -> UserKey:
+        return fame.keygen(self._msk, attributes)
+
+    def public_info(self) -> PublicKeyInfo:
+        return PublicKeyInfo(scheme=SCHEME_ID, mpk=self.mpk_bytes, mpk_sha256=self.mpk_sha256)
+
+
+# --------------------------------------------------------------------------- services
+
+
+def require_authority(ctx: AppContext) -> KeyAuthority:
+    if ctx.authority is None:
+        raise ServiceUnavailableError(
+            "this API holds no key authority (no passphrase configured or no keys initialised)",
+            code="authority_unavailable",
+        )
+    return ctx.authority
+
+
+def public_key(*, ctx: AppContext) -> PublicKeyInfo:
+    return require_authority(ctx).public_info()
+
+
+def decode_x25519_public_key(text: str) -> bytes:
+    """Standard or URL-safe base64 of exactly 32 bytes; anything else is a 422."""
+    cleaned = text.strip()
+    try:
+        raw = base64.b64decode(cleaned + "=" * (-len(cleaned) % 4), altchars=b"-_", validate=True)
+    except ValueError:
+        try:
+            raw = base64.b64decode(cleaned, validate=True)
+        except ValueError:
+            raise UnprocessableError(
+                "x25519_public_key is not base64", code="invalid_public_key"
+            ) from None
+    if len(raw) != X25519_KEY_SIZE:
+        raise UnprocessableError(
+            f"x25519_public_key must be {X25519_KEY_SIZE} bytes, got {len(raw)}",
+            code="invalid_public_key",
+        )
+    return raw
+
+
+def issue_key(
+    *, ctx: AppContext, db: Session, principal: Principal, recipient_public_key: bytes
+) -> IssuedKey:
+    """Issue the caller's FAME key for exactly what Consortium holds, sealed to their key.
+
+    Order: check the caller, keygen and seal (a low-order or malformed X25519 key fails here,
+    before anything is written), log on chain and wait for the receipt, write the index row,
+    then answer. A suspended member is refused rather than quietly given a patient's key:
+    their client should learn why their attributes vanished.
+    """
+    authority = require_authority(ctx)
+    try:
+        info = ctx.chain.consortium.member_info(principal.address)
+    except ChainError as exc:
+        raise ServiceUnavailableError(
+            f"cannot read Consortium: {exc}", code="chain_unavailable"
+        ) from exc
+    if info.role != Role.NONE and not info.active:
+        raise ForbiddenError(
+            f"{principal.address} is a suspended member; no key is issued",
+            code="member_suspended",
+        )
+    attributes = tuple(sorted(normalize_attributes(principal.abe_attributes())))
+    user_key = authority.issue(attributes)
+    try:
+        sealed = seal_user_key(user_key, recipient_public_key)
+    except SealError as exc:
+        raise UnprocessableError(
+            f"unusable X25519 public key: {exc}", code="invalid_public_key"
+        ) from exc
+    digest = attributes_hash(attributes)
+    try:
+        mined = ctx.chain.access_log.log_key_issued(
+            holder=principal.address, attributes_hash=digest, epoch=KEY_EPOCH
+        ).wait()
+        event = mined.event("KeyIssued")
+        when = block_time(ctx, mined.block_number)
+    except (ChainError, KeyError) as exc:
+        raise ServiceUnavailableError(
+            f"the issuance could not be logged on chain, so no key is issued: {exc}",
+            code="chain_unavailable",
+        ) from exc
+    _record_issuance(
+        db,
+        holder=principal.address,
+        issuer=str(event.args["issuer"]),
+        digest=digest,
+        attributes=attributes,
+        recipient_public_key=recipient_public_key,
+        tx_hash=mined.tx_hash,
+        block_number=mined.block_number,
+        block_time=when,
+        log_index=event.log_index,
+    )
+    return IssuedKey(
+        sealed_key=sealed,
+        holder=principal.address,
+        attributes=attributes,
+        attributes_hash=digest,
+        epoch=KEY_EPOCH,
+        tx_hash=mined.tx_hash,
+        block_number=mined.block_number,
+    )
+
+
+def _record_issuance(
+    db: Session,
+    *,
+    holder: str,
+    issuer: str,
+    digest: bytes,
+    attributes: tuple[str, ...],
+    recipient_public_key: bytes,
+    tx_hash: str,
+    block_number: int,
+    block_time: int,
+    log_index: int,
+) -> None:
+    """Insert the KeyIssuance row, or complete the indexer's (same tx and log index).
+
+    The indexer may index the ``KeyIssued`` event before this runs; its row lacks the
+    attribute list (the chain only has the hash), which only the issuer can fill in.
+    """
+    from ledger_api.indexer.sql import upsert
+
+    table = KeyIssuance.__table__
+    values = {
+        "holder": holder.lower(),
+        "issuer": issuer.lower(),
+        "attributes_hash": "0x" + digest.hex(),
+        "epoch": KEY_EPOCH,
+        "attributes": list(attributes),
+        "recipient_public_key": "0x" + recipient_public_key.hex(),
+        "block_number": block_number,
+        "block_time": block_time,
+        "tx_hash": tx_hash.lower(),
+        "log_index": log_index,
+    }
+    stmt = upsert(db.connection(), table).values(**values)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["tx_hash", "log_index"],
+        set_={
+            "attributes": stmt.excluded.attributes,
+            "recipient_public_key": stmt.excluded.recipient_public_key,
+        },
+    )
+    db.execute(stmt)
