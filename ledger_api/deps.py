@@ -79,6 +79,9 @@ def get_optional_principal(
     if token is None:
         return None
     address = auth_service.session_address(db=db, token=token)
+    # end the read transaction: on SQLite a handler that later writes would otherwise try to
+    # upgrade a stale snapshot and fail with "database is locked" (see services.auth.login)
+    db.rollback()
     principal = auth_service.principal_for(ctx=ctx, address=address)
     request.state.caller = principal.address
     return principal

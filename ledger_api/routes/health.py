@@ -18,16 +18,30 @@ from ledger_api.chain.connection import block_number, has_code
 from ledger_api.context import AppContext
 from ledger_api.deps import ContextDep
 from ledger_api.metrics import CONTENT_TYPE_LATEST
+from storage.blocks import BlockStore
 from storage.cid import CID, compute_cid
 from storage.db import check_connection
+from storage.errors import StorageError
 
 router = APIRouter(tags=["health"])
 
 
+_PROBE = b"medledger readiness probe"
+
+
 @cache
 def probe_cid() -> CID:
-    """A CID no one stores: asking the store whether it has it exercises it end to end."""
-    return compute_cid(b"medledger readiness probe")
+    """The raw-leaf CID of the probe block (one small block: its CID is its raw hash)."""
+    return compute_cid(_PROBE)
+
+
+def probe_store(store: BlockStore) -> None:
+    """Write (once) and read back the probe block: a wiped or read-only store fails here."""
+    cid = probe_cid()
+    if not store.has(cid):
+        store.put_block(cid, _PROBE)
+    if store.get_block(cid) != _PROBE:
+        raise StorageError("the probe block came back different")
 
 
 @router.get("/healthz", summary="The process is up")
@@ -48,7 +62,7 @@ def readiness(ctx: AppContext) -> dict[str, Any]:
     except Exception as exc:
         report["chain"] = f"error: {exc}"
     try:
-        ctx.store.has(probe_cid())
+        probe_store(ctx.store)
         report["store"] = "ok"
     except Exception as exc:
         report["store"] = f"error: {exc}"

@@ -179,9 +179,20 @@ def login(
         db.rollback()
         raise SiweLoginError(f"invalid signature: {exc}", code="siwe_signature") from exc
 
+    # End the read transaction before writing: on SQLite (WAL) a read transaction that tries
+    # to become a writer after another connection (the indexer) committed fails at once with
+    # "database is locked" (SQLITE_BUSY_SNAPSHOT, no busy wait). A fresh transaction whose
+    # first statement writes waits for the lock instead. The WHERE clause re-checks unused
+    # and unexpired, so the two-step shape loses no atomicity.
+    nonce = row.nonce
+    db.rollback()
     consumed = db.execute(
         sa.update(SiweNonce)
-        .where(SiweNonce.nonce == row.nonce, SiweNonce.used_at.is_(None))
+        .where(
+            SiweNonce.nonce == nonce,
+            SiweNonce.used_at.is_(None),
+            SiweNonce.expires_at > now,
+        )
         .values(used_at=now)
     )
     if consumed.rowcount != 1:  # a concurrent login with the same nonce won
@@ -219,13 +230,20 @@ def session_address(*, db: Session, token: str, now: datetime | None = None) -> 
 
 
 def logout(*, db: Session, token: str, now: datetime | None = None) -> None:
-    """Revoke the session of ``token`` (the token stops working immediately)."""
+    """Revoke the session of ``token`` (the token stops working immediately).
+
+    One UPDATE (no read first) for the same SQLite reason as in :func:`login`.
+    """
     now = now or utcnow()
-    row = db.get(ApiSession, token_hash(token))
-    if row is None or row.revoked:
+    db.rollback()
+    revoked = db.execute(
+        sa.update(ApiSession)
+        .where(ApiSession.token_hash == token_hash(token), ApiSession.revoked.is_(False))
+        .values(revoked=True, revoked_at=now)
+    )
+    if revoked.rowcount != 1:
+        db.rollback()
         raise UnauthorizedError("unknown or revoked session token", code="session_invalid")
-    row.revoked = True
-    row.revoked_at = now
     db.commit()
 
 

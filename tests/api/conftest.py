@@ -1,0 +1,419 @@
+"""The API test harness: a real MedLedger stack per test, driven through HTTP.
+
+``api_stack`` deploys fresh contracts on the session anvil, enrols the demo consortium
+(成都市第三人民医院 "cd3h" with a cardiologist and an auditor, 青羊区社区卫生服务中心 "qyqchc"
+with a GP), initialises a key authority in a temp dir, points :class:`Settings` at a temp
+data dir (LocalBlockStore) and at the ``database_url`` under test (SQLite, and PostgreSQL
+when ``MEDLEDGER_TEST_POSTGRES_URL`` is set), and runs ``create_app`` under a ``TestClient``
+with its lifespan (migrations, reconciler, indexer thread). Nothing is mocked.
+
+People are fresh random accounts per test (they never send transactions: the API's relayer
+does); only the consortium admin (anvil key 0, deployer) and the API relayer (anvil key 9,
+used by no other test package) hold funds.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from fastapi.testclient import TestClient
+from web3 import Web3
+
+from crypto import envelope, siwe
+from crypto.keys import load_master_public_key
+from crypto.signing import Consent, Domain, Purpose, Revocation, consent_id, sign
+from ledger_api.app import create_app
+from ledger_api.chain.access_log import AccessLog
+from ledger_api.chain.anvil import AnvilProcess
+from ledger_api.chain.connection import connect
+from ledger_api.chain.consortium import Consortium, Role
+from ledger_api.chain.deploy import Deployment, deploy_all
+from ledger_api.chain.relayer import Relayer
+from ledger_api.config import Settings
+from ledger_api.context import AppContext
+from ledger_api.hooks import Hooks
+from ledger_api.indexer import Indexer
+from ledger_api.services.authority import MPK_FILE, init_authority
+from tests.conftest import ANVIL_KEYS, postgres_url
+from tests.storage.conftest import create_postgres_schema, drop_postgres_schema, postgres_schema_url
+
+ADMIN_KEY = ANVIL_KEYS[0]
+RELAYER_KEY = ANVIL_KEYS[9]
+AUTHORITY_PASSPHRASE = "correct horse battery staple"
+AUTHORITY_LOG2_N = 10  # scrypt cost for tests only; production keeps 2**17
+BACKENDS = ["sqlite"] + (["postgres"] if postgres_url() else [])
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database per test: a SQLite file, or a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'index.db'}"
+        return
+    admin, schema = create_postgres_schema()
+    try:
+        yield postgres_schema_url(schema)
+    finally:
+        drop_postgres_schema(admin, schema)
+
+
+@pytest.fixture(scope="session")
+def authority_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One FAME setup per session (``authority init``); each stack gets its own copy."""
+    directory = tmp_path_factory.mktemp("authority-template")
+    init_authority(directory, AUTHORITY_PASSPHRASE, log2_n=AUTHORITY_LOG2_N)
+    return directory
+
+
+@dataclass
+class Stack:
+    """One running API and everything a test needs to drive it as each role."""
+
+    client: TestClient
+    settings: Settings
+    w3: Web3
+    deployment: Deployment
+    admin_consortium: Consortium  # Consortium sending as the consortium admin
+    cd3h: int  # institution ids
+    qyqchc: int
+    admin: LocalAccount
+    patient: LocalAccount
+    other_patient: LocalAccount
+    cardiologist: LocalAccount
+    gp: LocalAccount
+    auditor: LocalAccount
+    tmp_path: Path
+    hooks: Hooks = field(default_factory=Hooks)
+    _tokens: dict[str, str] = field(default_factory=dict)
+
+    # ------------------------------------------------------------------ the running app
+
+    @property
+    def ctx(self) -> AppContext:
+        ctx = self.client.app.state.ctx  # type: ignore[attr-defined]
+        assert ctx is not None, "the app is not running"
+        return ctx
+
+    def restart(self, *, hooks: Hooks | None = None) -> TestClient:
+        """Stop the app and start a new one on the same chain, store and database.
+
+        The new app runs its startup again (migrations, reconciler, indexer): what a crash
+        and a restart of the process look like to the data.
+        """
+        self.client.__exit__(None, None, None)
+        self.hooks = hooks if hooks is not None else Hooks()
+        self.client = TestClient(create_app(self.settings, hooks=self.hooks))
+        self.client.__enter__()
+        self._tokens.clear()
+        return self.client
+
+    # ------------------------------------------------------------------ people and sessions
+
+    def accounts(self) -> dict[str, LocalAccount]:
+        return {
+            "admin": self.admin,
+            "patient": self.patient,
+            "other_patient": self.other_patient,
+            "cardiologist": self.cardiologist,
+            "gp": self.gp,
+            "auditor": self.auditor,
+        }
+
+    def siwe_message(self, account: LocalAccount, **overrides: Any) -> siwe.SiweMessage:
+        """A fresh nonce from ``POST /auth/nonce`` and the message to sign (fields overridable)."""
+        response = self.client.post("/auth/nonce", json={"address": account.address})
+        assert response.status_code == 200, response.text
+        grant = response.json()
+        fields: dict[str, Any] = {
+            "domain": grant["domain"],
+            "address": account.address,
+            "uri": grant["uri"],
+            "chain_id": grant["chain_id"],
+            "nonce": grant["nonce"],
+            "issued_at": datetime.fromisoformat(grant["issued_at"]),
+            "expiration_time": datetime.fromisoformat(grant["expiration_time"]),
+            "statement": "Sign in to MedLedger",
+        }
+        fields.update(overrides)
+        return siwe.SiweMessage(**fields)
+
+    def login_response(self, account: LocalAccount, message: siwe.SiweMessage | None = None) -> Any:
+        message = message or self.siwe_message(account)
+        signature = siwe.sign(message, account.key)
+        return self.client.post(
+            "/auth/login", json={"message": message.text(), "signature": "0x" + signature.hex()}
+        )
+
+    def login(self, account: LocalAccount) -> dict[str, str]:
+        """Sign in through HTTP (nonce, EIP-4361 message, login); returns auth headers.
+
+        Sessions are reused per account within a test (until :meth:`restart`).
+        """
+        token = self._tokens.get(account.address)
+        if token is None:
+            response = self.login_response(account)
+            assert response.status_code == 200, response.text
+            token = response.json()["token"]
+            self._tokens[account.address] = token
+        return {"Authorization": f"Bearer {token}"}
+
+    # ------------------------------------------------------------------ records
+
+    @property
+    def mpk_bytes(self) -> bytes:
+        return (self.settings.authority_path / MPK_FILE).read_bytes()
+
+    def make_record(
+        self,
+        patient: LocalAccount | str,
+        policy: str,
+        plaintext: bytes,
+        *,
+        add_patient_uid: bool = True,
+        content_type: str = "application/fhir+json",
+    ) -> tuple[bytes, bytes, bytes]:
+        """Encrypt like a client does: ``(record_id, header_bytes, body_bytes)``.
+
+        The policy ORs in ``uid:<patient>`` (as every client must) unless told not to.
+        """
+        address = patient if isinstance(patient, str) else patient.address
+        if add_patient_uid:
+            policy = f"({policy}) or uid:{address.lower()}"
+        mpk = load_master_public_key(self.mpk_bytes)
+        record, body = envelope.encrypt_bytes(
+            plaintext, mpk=mpk, policy=policy, content_type=content_type
+        )
+        return secrets.token_bytes(32), record.header_bytes, body
+
+    def upload(
+        self,
+        account: LocalAccount,
+        *,
+        record_id: bytes,
+        patient: LocalAccount | str,
+        header: bytes,
+        body: bytes,
+        record_type: str = "Observation",
+    ) -> Any:
+        """``POST /records`` as ``account`` (multipart: metadata JSON + header + body)."""
+        address = patient if isinstance(patient, str) else patient.address
+        metadata = {
+            "record_id": "0x" + record_id.hex(),
+            "patient": address,
+            "record_type": record_type,
+        }
+        return self.client.post(
+            "/records",
+            headers=self.login(account),
+            data={"metadata": json.dumps(metadata)},
+            files={
+                "header": ("header.cbor", header, "application/cbor"),
+                "body": ("body.bin", body, "application/octet-stream"),
+            },
+        )
+
+    # ------------------------------------------------------------------ consents
+
+    @property
+    def domain(self) -> Domain:
+        return Domain(
+            chain_id=self.deployment.chain_id,
+            verifying_contract=self.deployment.address("ConsentManager"),
+        )
+
+    def sign_consent(
+        self,
+        patient: LocalAccount,
+        *,
+        grantee: str | None = None,
+        grantee_policy_hash: bytes = b"\x00" * 32,
+        record_id: bytes = b"\x00" * 32,
+        purpose: Purpose = Purpose.TREATMENT,
+        not_before: int = 0,
+        expires_at: int | None = None,
+        nonce: int | None = None,
+        signer: LocalAccount | None = None,
+    ) -> tuple[Consent, bytes]:
+        """An EIP-712 consent of ``patient`` (signed by ``signer``, default the patient)."""
+        consent = Consent(
+            patient=patient.address,
+            grantee=grantee or "0x" + "00" * 20,
+            grantee_policy_hash=grantee_policy_hash,
+            record_id=record_id,
+            purpose=purpose,
+            not_before=not_before,
+            expires_at=expires_at if expires_at is not None else int(time.time()) + 86_400,
+            nonce=nonce if nonce is not None else secrets.randbits(64),
+        )
+        return consent, sign(self.domain, consent, (signer or patient).key)
+
+    def grant(
+        self,
+        patient: LocalAccount,
+        grantee: LocalAccount | str | None = None,
+        **fields: Any,
+    ) -> tuple[Consent, bytes]:
+        """Sign a consent and put it on chain (relayed directly; mined on return).
+
+        Goes through ``ConsentManager.grantBySig`` with the API's relayer rather than
+        ``POST /consents`` so that tests of other endpoints do not depend on that route.
+        """
+        address = grantee if isinstance(grantee, str) or grantee is None else grantee.address
+        consent, signature = self.sign_consent(patient, grantee=address, **fields)
+        self.ctx.chain.consents.grant_by_sig(consent, signature).wait()
+        return consent, signature
+
+    def sign_revocation(
+        self, patient: LocalAccount, consent: Consent, *, nonce: int | None = None
+    ) -> tuple[Revocation, bytes]:
+        revocation = Revocation(
+            patient=patient.address,
+            consent_id=consent_id(consent),
+            nonce=nonce if nonce is not None else secrets.randbits(64),
+            deadline=int(time.time()) + 3600,
+        )
+        return revocation, sign(self.domain, revocation, patient.key)
+
+    # ------------------------------------------------------------------ chain and index
+
+    def access_logged(self, from_block: int | None = None) -> list[dict[str, Any]]:
+        """Every ``AccessLogged`` event of this deployment, decoded (args as a dict)."""
+        log = AccessLog(self.w3, self.deployment.address("AccessLog"))
+        event = log.contract.events.AccessLogged
+        start = self.deployment.block_number if from_block is None else from_block
+        return [dict(e["args"]) for e in event.get_logs(from_block=start)]
+
+    def wait_indexed(self, *, timeout: float = 20.0) -> int:
+        """Block until the app's indexer has caught up with the chain head."""
+        head = self.w3.eth.block_number
+        indexer = Indexer(self.w3, self.deployment, self.ctx.sessions)
+        deadline = time.monotonic() + timeout
+        while indexer.cursor() < head:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"indexer at {indexer.cursor()}, chain at {head}")
+            time.sleep(0.05)
+        return head
+
+
+def _enrol_demo(
+    admin: Consortium, admin_address: str, people: dict[str, LocalAccount]
+) -> tuple[int, int]:
+    cd3h = admin.add_institution(name="成都市第三人民医院", code="cd3h", admin=admin_address)
+    qyqchc = admin.add_institution(
+        name="青羊区社区卫生服务中心", code="qyqchc", admin=admin_address
+    )
+    cd3h_id = int(cd3h.wait().event("InstitutionAdded").args["institutionId"])
+    qyqchc_id = int(qyqchc.wait().event("InstitutionAdded").args["institutionId"])
+    pending = [
+        admin.enrol_member(
+            account=people["cardiologist"].address,
+            institution_id=cd3h_id,
+            role=Role.DOCTOR,
+            attributes=["dept:cardiology"],
+        ),
+        admin.enrol_member(
+            account=people["gp"].address,
+            institution_id=qyqchc_id,
+            role=Role.DOCTOR,
+            attributes=["dept:general_practice"],
+        ),
+        admin.enrol_member(
+            account=people["auditor"].address,
+            institution_id=cd3h_id,
+            role=Role.AUDITOR,
+            attributes=[],
+        ),
+    ]
+    for tx in pending:
+        tx.wait()
+    return cd3h_id, qyqchc_id
+
+
+@pytest.fixture
+def stack_settings() -> dict[str, Any]:
+    """Overrides for the stack's :class:`Settings`; a test module may override this fixture."""
+    return {}
+
+
+@pytest.fixture
+def stack_hooks() -> Hooks:
+    """The fault-injection hooks of the stack's first app; override to inject a failure."""
+    return Hooks()
+
+
+@pytest.fixture
+def api_stack(
+    anvil: AnvilProcess,
+    database_url: str,
+    tmp_path: Path,
+    authority_template: Path,
+    stack_settings: dict[str, Any],
+    stack_hooks: Hooks,
+) -> Iterator[Stack]:
+    w3 = connect(anvil.url, expected_chain_id=anvil.chain_id)
+    admin = Account.from_key(ADMIN_KEY)
+    relayer = Account.from_key(RELAYER_KEY)
+    deployment = deploy_all(w3, deployer_key=ADMIN_KEY, relayer=relayer.address)
+    deployment_file = tmp_path / "deployment.json"
+    deployment.save(deployment_file)
+    admin_consortium = Consortium(
+        w3, deployment.address("Consortium"), sender=Relayer(w3, ADMIN_KEY)
+    )
+    people = {
+        name: Account.create()
+        for name in ("patient", "other_patient", "cardiologist", "gp", "auditor")
+    }
+    cd3h, qyqchc = _enrol_demo(admin_consortium, admin.address, people)
+
+    data_dir = tmp_path / "data"
+    authority_dir = data_dir / "authority"
+    shutil.copytree(authority_template, authority_dir)
+    options: dict[str, Any] = {
+        "rpc_url": anvil.url,
+        "deployment_file": deployment_file,
+        "data_dir": data_dir,
+        "block_store": "local",
+        "database_url": database_url,
+        "authority_dir": authority_dir,
+        "authority_passphrase": AUTHORITY_PASSPHRASE,
+        "authority_scrypt_log2_n": AUTHORITY_LOG2_N,
+        "relayer_key": RELAYER_KEY,
+        "indexer_poll_interval": 0.1,
+        "log_json": True,
+    }
+    options.update(stack_settings)
+    settings = Settings(**options)
+    client = TestClient(create_app(settings, hooks=stack_hooks))
+    client.__enter__()
+    stack = Stack(
+        client=client,
+        settings=settings,
+        w3=w3,
+        deployment=deployment,
+        admin_consortium=admin_consortium,
+        cd3h=cd3h,
+        qyqchc=qyqchc,
+        admin=admin,
+        patient=people["patient"],
+        other_patient=people["other_patient"],
+        cardiologist=people["cardiologist"],
+        gp=people["gp"],
+        auditor=people["auditor"],
+        tmp_path=tmp_path,
+        hooks=stack_hooks,
+    )
+    try:
+        yield stack
+    finally:
+        stack.client.__exit__(None, None, None)
