@@ -23,8 +23,11 @@ from ledger_api.http_errors import install_handlers
 from ledger_api.indexer import Indexer
 from ledger_api.log import RequestLogMiddleware, configure_logging
 from ledger_api.metrics import Metrics
+from ledger_api.routes import audit as audit_routes
 from ledger_api.routes import auth as auth_routes
+from ledger_api.routes import consents as consents_routes
 from ledger_api.routes import health as health_routes
+from ledger_api.routes import keys as keys_routes
 from ledger_api.routes import records as records_routes
 from ledger_api.services.reconciler import reconcile_pending
 from storage.db import migrate
@@ -92,4 +95,7 @@ def create_app(settings: Settings | None = None, *, hooks: Hooks | None = None) 
     app.include_router(health_routes.router)
     app.include_router(auth_routes.router)
     app.include_router(records_routes.router)
+    app.include_router(consents_routes.router)
+    app.include_router(keys_routes.router)
+    app.include_router(audit_routes.router)
     return app

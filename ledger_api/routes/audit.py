@@ -1,0 +1,98 @@
+"""``/audit``: the access log, and verification of the index and store against the chain.
+
+Both endpoints admit auditors and the consortium admin only (``require_roles``); the services
+check again, so a call that bypasses HTTP is held to the same rule.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel
+
+from ledger_api.deps import ContextDep, DbDep, require_roles
+from ledger_api.principal import Principal
+from ledger_api.services import audit as service
+
+router = APIRouter(prefix="/audit", tags=["audit"])
+
+AuditorDep = Annotated[Principal, Depends(require_roles("auditor", consortium_admin=True))]
+
+
+class AccessEventOut(BaseModel):
+    record_id: str
+    patient: str | None
+    accessor: str
+    purpose: str
+    granted: bool
+    reason_code: int
+    block_number: int
+    block_time: int
+    tx_hash: str
+    log_index: int
+
+
+class AccessEventPageOut(BaseModel):
+    items: list[AccessEventOut]
+    total: int
+    offset: int
+    limit: int
+
+
+class VerifyOut(BaseModel):
+    ok: bool
+    from_block: int
+    to_block: int
+    indexed_to: int
+    not_yet_indexed: int
+    checked: dict[str, int]
+    index_vs_chain: list[dict[str, Any]]
+    bodies: list[dict[str, Any]]
+
+
+@router.get("/access-events", summary="Access decisions (granted and denied), newest first")
+def access_events(
+    db: DbDep,
+    principal: AuditorDep,
+    patient: Annotated[str | None, Query()] = None,
+    record: Annotated[str | None, Query()] = None,
+    accessor: Annotated[str | None, Query()] = None,
+    granted: Annotated[bool | None, Query()] = None,
+    since: Annotated[datetime | None, Query(description="ISO 8601 or unix seconds")] = None,
+    until: Annotated[datetime | None, Query(description="exclusive")] = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=service.MAX_LIMIT)] = service.DEFAULT_LIMIT,
+) -> AccessEventPageOut:
+    page = service.list_access_events(
+        db=db,
+        principal=principal,
+        patient=patient,
+        record=record,
+        accessor=accessor,
+        granted=granted,
+        since=since,
+        until=until,
+        offset=offset,
+        limit=limit,
+    )
+    return AccessEventPageOut(
+        items=[AccessEventOut(**item) for item in page.items],
+        total=page.total,
+        offset=page.offset,
+        limit=page.limit,
+    )
+
+
+@router.get("/verify", summary="Index vs chain and stored bodies vs on-chain digests")
+def verify(
+    ctx: ContextDep,
+    db: DbDep,
+    principal: AuditorDep,
+    from_block: Annotated[int | None, Query(ge=0)] = None,
+    to_block: Annotated[int | None, Query(ge=0)] = None,
+) -> VerifyOut:
+    service.require_auditor(principal)
+    report = service.verify(ctx=ctx, db=db, from_block=from_block, to_block=to_block)
+    return VerifyOut(**report.as_dict())

@@ -1,0 +1,141 @@
+"""``/consents``: relay patient-signed consents and revocations; list them.
+
+Thin: request models and status codes here, the rules in :mod:`ledger_api.services.consents`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from ledger_api.deps import ContextDep, DbDep, PrincipalDep
+from ledger_api.services import consents as service
+
+router = APIRouter(prefix="/consents", tags=["consents"])
+
+
+class ConsentFields(BaseModel):
+    """The EIP-712 ``Consent`` the patient signed, field for field (snake_case)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    patient: str = Field(description="The patient's address (the signer).")
+    grantee: str | None = Field(None, description="Grantee address; omit for a policy consent.")
+    grantee_policy_hash: str | None = Field(
+        None, description="0x sha-256 of the normalized grantee policy; omit for an address."
+    )
+    record_id: str | None = Field(None, description="One record (0x 32 bytes); omit = chart.")
+    purpose: int | str = Field(0, description="0-4 or treatment|referral|consultation|…")
+    not_before: int = Field(0, ge=0)
+    expires_at: int = Field(ge=0)
+    nonce: int = Field(ge=0)
+
+
+class ConsentRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    consent: ConsentFields
+    signature: str = Field(description="The patient's EIP-712 signature, 0x r‖s‖v (65 bytes).")
+    grantee_policy: str | None = Field(
+        None, description="The policy text behind grantee_policy_hash (kept in the index)."
+    )
+
+
+class RevocationRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    consent: ConsentFields
+    nonce: int = Field(ge=0)
+    deadline: int = Field(ge=0)
+    signature: str
+
+
+class RelayOut(BaseModel):
+    consent_id: str
+    tx_hash: str
+    block_number: int
+
+
+class ConsentOut(BaseModel):
+    consent_id: str
+    patient: str
+    grantee: str | None
+    grantee_policy_hash: str | None
+    grantee_policy: str | None
+    record_id: str | None
+    purpose: str
+    not_before: int
+    expires_at: int
+    nonce: str
+    revoked: bool
+    revoked_at: int | None
+    superseded: bool
+    active: bool
+    tx_hash: str
+    block_number: int
+    granted_at: int
+
+
+class ConsentPageOut(BaseModel):
+    items: list[ConsentOut]
+    total: int
+    offset: int
+    limit: int
+
+
+@router.post("", status_code=201, summary="Relay a patient-signed consent")
+def grant(body: ConsentRequest, ctx: ContextDep, db: DbDep, principal: PrincipalDep) -> RelayOut:
+    result = service.relay_consent(
+        ctx=ctx,
+        db=db,
+        principal=principal,
+        consent=service.parse_consent(body.consent.model_dump()),
+        signature=service.parse_signature(body.signature),
+        grantee_policy=body.grantee_policy,
+    )
+    return RelayOut(**vars(result))
+
+
+@router.post("/revocations", summary="Relay a patient-signed revocation")
+def revoke(
+    body: RevocationRequest, ctx: ContextDep, db: DbDep, principal: PrincipalDep
+) -> RelayOut:
+    result = service.relay_revocation(
+        ctx=ctx,
+        db=db,
+        principal=principal,
+        consent=service.parse_consent(body.consent.model_dump()),
+        nonce=body.nonce,
+        deadline=body.deadline,
+        signature=service.parse_signature(body.signature),
+    )
+    return RelayOut(**vars(result))
+
+
+@router.get("", summary="Consents given by a patient or naming a grantee")
+def list_consents(
+    ctx: ContextDep,
+    db: DbDep,
+    principal: PrincipalDep,
+    patient: Annotated[str | None, Query()] = None,
+    grantee: Annotated[str | None, Query()] = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=service.MAX_LIMIT)] = service.DEFAULT_LIMIT,
+) -> ConsentPageOut:
+    page = service.list_consents(
+        ctx=ctx,
+        db=db,
+        principal=principal,
+        patient=patient,
+        grantee=grantee,
+        offset=offset,
+        limit=limit,
+    )
+    return ConsentPageOut(
+        items=[ConsentOut(**item) for item in page.items],
+        total=page.total,
+        offset=page.offset,
+        limit=page.limit,
+    )

@@ -1,0 +1,403 @@
+"""``GET /audit/verify``: re-derive what the index and the block store should hold, from chain.
+
+The chain is the source of truth; the index is a convenience an auditor must be able to
+distrust. For a block range this module re-reads every ``RecordRegistered``/``RecordRekeyed``,
+``ConsentGranted``/``ConsentRevoked``, ``AccessLogged`` and ``KeyIssued`` log, decodes it with
+the indexer's decoder (the one mapping of ABI to columns) and compares field by field with the
+index, in both directions: an event without its row (deleted or never indexed) and a row
+without its event (fabricated, or moved to another block) are both reported. Then, for every
+record registered in the range, it re-hashes the body ciphertext from the block store against
+the on-chain ``bodyHash`` (taken from the event, not from the index, which may be the thing
+that was tampered with) and checks that the header's blocks are present and intact.
+
+Only blocks the indexer has committed are compared with the index (its cursor is reported as
+``indexed_to``); later events are counted as ``not_yet_indexed``, not as mismatches.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from ledger_api.chain.connection import block_number, rpc
+from ledger_api.http_errors import UnprocessableError
+from ledger_api.indexer.decode import ChainEvent, EventDecoder
+from ledger_api.indexer.runner import block_times, load_abis
+from ledger_api.services.authority import attributes_hash
+from storage.errors import BlockNotFoundError, IntegrityError, StorageError
+from storage.models import (
+    AccessEvent,
+    Consent,
+    IndexerCursor,
+    KeyIssuance,
+    Record,
+    clamp_uint64,
+)
+from storage.models.types import ZERO_ADDRESS, ZERO_BYTES32
+
+if TYPE_CHECKING:
+    from ledger_api.context import AppContext
+
+CONTRACTS = ("RecordRegistry", "ConsentManager", "AccessLog")
+LOG_CHUNK_BLOCKS = 2_000
+MAX_RANGE_BLOCKS = 1_000_000
+_ID_CHUNK = 500
+
+_RECORD_FIELDS = {
+    "patient": "patient",
+    "author": "author",
+    "author_institution": "authorInstitution",
+    "body_cid": "bodyCid",
+    "body_sha256": "bodyHash",
+    "record_type": "recordType",
+}
+_CONSENT_FIELDS = {
+    "patient": "patient",
+    "purpose": "purpose",
+}
+
+
+@dataclass
+class VerifyReport:
+    from_block: int
+    to_block: int
+    indexed_to: int
+    index_vs_chain: list[dict[str, Any]] = field(default_factory=list)
+    bodies: list[dict[str, Any]] = field(default_factory=list)
+    checked: dict[str, int] = field(default_factory=dict)
+    not_yet_indexed: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.index_vs_chain and not self.bodies
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "from_block": self.from_block,
+            "to_block": self.to_block,
+            "indexed_to": self.indexed_to,
+            "not_yet_indexed": self.not_yet_indexed,
+            "checked": dict(self.checked),
+            "index_vs_chain": list(self.index_vs_chain),
+            "bodies": list(self.bodies),
+        }
+
+
+def verify(
+    *, ctx: AppContext, db: Session, from_block: int | None = None, to_block: int | None = None
+) -> VerifyReport:
+    """Compare index and store with the chain over ``[from_block, to_block]`` (inclusive)."""
+    head = block_number(ctx.chain.w3)
+    start = ctx.deployment.block_number if from_block is None else from_block
+    end = head if to_block is None else to_block
+    if start < 0 or end < start or end > head:
+        raise UnprocessableError(
+            f"need 0 ≤ from_block ≤ to_block ≤ head ({head}), got {start}..{end}",
+            code="invalid_range",
+        )
+    if end - start + 1 > MAX_RANGE_BLOCKS:
+        raise UnprocessableError(
+            f"at most {MAX_RANGE_BLOCKS} blocks per verification", code="invalid_range"
+        )
+    addresses = {name: ctx.deployment.address(name).lower() for name in CONTRACTS}
+    indexed_to = _indexed_to(ctx, db)
+    report = VerifyReport(from_block=start, to_block=end, indexed_to=indexed_to)
+    events = _chain_events(ctx, addresses, start, end)
+    index_end = min(end, indexed_to)
+    comparable = [e for e in events if e.block_number <= index_end]
+    report.not_yet_indexed = len(events) - len(comparable)
+    checker = _IndexCheck(db, report)
+    checker.run(comparable, start, index_end)
+    _check_bodies(ctx, [e for e in events if e.name == "RecordRegistered"], report)
+    return report
+
+
+def _indexed_to(ctx: AppContext, db: Session) -> int:
+    """The indexer's cursor over every followed contract (the minimum; -1 if never run)."""
+    followed = [a.lower() for a in ctx.deployment.addresses().values()]
+    rows = db.execute(
+        sa.select(IndexerCursor.contract, IndexerCursor.last_block).where(
+            IndexerCursor.chain_id == ctx.deployment.chain_id,
+            IndexerCursor.contract.in_(followed),
+        )
+    ).all()
+    if len(rows) < len(followed):
+        return -1
+    return min(int(last) for _, last in rows)
+
+
+def _chain_events(
+    ctx: AppContext, addresses: dict[str, str], start: int, end: int
+) -> list[ChainEvent]:
+    abis = load_abis(list(addresses))
+    decoder = EventDecoder({address: (name, abis[name]) for name, address in addresses.items()})
+    events: list[ChainEvent] = []
+    for low in range(start, end + 1, LOG_CHUNK_BLOCKS):
+        high = min(low + LOG_CHUNK_BLOCKS - 1, end)
+        params = [
+            {"address": sorted(addresses.values()), "fromBlock": hex(low), "toBlock": hex(high)}
+        ]
+        logs = [
+            entry
+            for entry in rpc(ctx.chain.w3, "eth_getLogs", params) or []
+            if not entry.get("removed")
+        ]
+        times = block_times(ctx.chain.w3, logs)
+        for entry in logs:
+            event = decoder.decode(entry, times[int(entry["blockNumber"], 16)])
+            if event is not None:
+                events.append(event)
+    events.sort(key=lambda e: e.position)
+    return events
+
+
+def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(values), _ID_CHUNK):
+        yield values[i : i + _ID_CHUNK]
+
+
+class _IndexCheck:
+    """One pass of chain events against index rows; appends to ``report.index_vs_chain``."""
+
+    def __init__(self, db: Session, report: VerifyReport) -> None:
+        self.db = db
+        self.report = report
+
+    def problem(self, kind: str, key: str, problem: str, **extra: Any) -> None:
+        self.report.index_vs_chain.append({"kind": kind, "key": key, "problem": problem, **extra})
+
+    def compare(self, kind: str, key: str, pairs: Iterable[tuple[str, Any, Any]]) -> None:
+        for name, on_chain, in_index in pairs:
+            if on_chain != in_index:
+                self.problem(
+                    kind, key, "field_mismatch", field=name, chain=on_chain, index=in_index
+                )
+
+    def run(self, events: list[ChainEvent], start: int, end: int) -> None:
+        by_name: dict[str, list[ChainEvent]] = {}
+        for e in events:
+            by_name.setdefault(e.name, []).append(e)
+        self.records(
+            by_name.get("RecordRegistered", []), by_name.get("RecordRekeyed", []), start, end
+        )
+        self.consents(
+            by_name.get("ConsentGranted", []), by_name.get("ConsentRevoked", []), start, end
+        )
+        self.positional(
+            "access_event", AccessEvent, by_name.get("AccessLogged", []), start, end, self._access
+        )
+        self.positional(
+            "key_issuance", KeyIssuance, by_name.get("KeyIssued", []), start, end, self._key
+        )
+
+    def _rows(self, model: Any, column: Any, ids: list[str]) -> dict[str, Any]:
+        rows: dict[str, Any] = {}
+        for chunk in _chunks(ids):
+            for row in self.db.scalars(sa.select(model).where(column.in_(chunk))):
+                rows[getattr(row, column.key)] = row
+        return rows
+
+    def records(
+        self, registered: list[ChainEvent], rekeyed: list[ChainEvent], start: int, end: int
+    ) -> None:
+        rows = self._rows(Record, Record.record_id, [e.args["id"] for e in registered])
+        for e in registered:
+            key = e.args["id"]
+            row = rows.get(key)
+            if row is None:
+                self.problem("record", key, "missing_in_index", block_number=e.block_number)
+                continue
+            pairs = [(col, e.args[arg], getattr(row, col)) for col, arg in _RECORD_FIELDS.items()]
+            pairs += [
+                ("state", "confirmed", row.state),
+                ("tx_hash", e.tx_hash, row.tx_hash),
+                ("block_number", e.block_number, row.block_number),
+                ("log_index", e.log_index, row.log_index),
+            ]
+            if row.version == 1:  # a later rekey legitimately replaced header and policy
+                pairs += [
+                    ("header_cid", e.args["headerCid"], row.header_cid),
+                    ("policy_hash", e.args["policyHash"], row.policy_hash),
+                ]
+            self.compare("record", key, pairs)
+        rekeyed_rows = self._rows(Record, Record.record_id, [e.args["id"] for e in rekeyed])
+        for e in rekeyed:
+            row = rekeyed_rows.get(e.args["id"])
+            if row is not None and row.version == e.args["version"]:
+                self.compare(
+                    "record",
+                    e.args["id"],
+                    [
+                        ("header_cid", e.args["headerCid"], row.header_cid),
+                        ("policy_hash", e.args["policyHash"], row.policy_hash),
+                    ],
+                )
+        on_chain = {e.args["id"] for e in registered}
+        extra = self.db.scalars(
+            sa.select(Record.record_id).where(
+                Record.state == "confirmed", Record.block_number.between(start, end)
+            )
+        )
+        for record_id in extra:
+            if record_id not in on_chain:
+                self.problem("record", record_id, "not_on_chain")
+        self.report.checked["records"] = len(registered)
+
+    def consents(
+        self, granted: list[ChainEvent], revoked: list[ChainEvent], start: int, end: int
+    ) -> None:
+        rows = self._rows(Consent, Consent.consent_id, [e.args["consentId"] for e in granted])
+        for e in granted:
+            key = e.args["consentId"]
+            row = rows.get(key)
+            if row is None:
+                self.problem("consent", key, "missing_in_index", block_number=e.block_number)
+                continue
+            a = e.args
+            self.compare(
+                "consent",
+                key,
+                [
+                    ("patient", a["patient"], row.patient),
+                    (
+                        "grantee",
+                        None if a["grantee"] == ZERO_ADDRESS else a["grantee"],
+                        row.grantee,
+                    ),
+                    (
+                        "grantee_policy_hash",
+                        None if a["granteePolicyHash"] == ZERO_BYTES32 else a["granteePolicyHash"],
+                        row.grantee_policy_hash,
+                    ),
+                    (
+                        "record_id",
+                        None if a["recordId"] == ZERO_BYTES32 else a["recordId"],
+                        row.record_id,
+                    ),
+                    ("purpose", a["purpose"], row.purpose),
+                    ("not_before", clamp_uint64(a["notBefore"]), row.not_before),
+                    ("expires_at", clamp_uint64(a["expiresAt"]), row.expires_at),
+                    ("nonce", str(a["nonce"]), row.nonce),
+                    ("tx_hash", e.tx_hash, row.tx_hash),
+                    ("block_number", e.block_number, row.block_number),
+                ],
+            )
+        revoked_rows = self._rows(
+            Consent, Consent.consent_id, [e.args["consentId"] for e in revoked]
+        )
+        for e in revoked:
+            key = e.args["consentId"]
+            row = revoked_rows.get(key)
+            if row is None:
+                self.problem("revocation", key, "missing_in_index", block_number=e.block_number)
+                continue
+            self.compare(
+                "revocation",
+                key,
+                [("revoked", True, row.revoked), ("revoke_tx_hash", e.tx_hash, row.revoke_tx_hash)],
+            )
+        on_chain = {e.args["consentId"] for e in granted}
+        extra = self.db.scalars(
+            sa.select(Consent.consent_id).where(Consent.block_number.between(start, end))
+        )
+        for consent_id in extra:
+            if consent_id not in on_chain:
+                self.problem("consent", consent_id, "not_on_chain")
+        self.report.checked["consents"] = len(granted)
+        self.report.checked["revocations"] = len(revoked)
+
+    @staticmethod
+    def _access(e: ChainEvent, row: AccessEvent) -> list[tuple[str, Any, Any]]:
+        a = e.args
+        return [
+            ("record_id", a["recordId"], row.record_id),
+            ("accessor", a["accessor"], row.accessor),
+            ("purpose", a["purpose"], row.purpose),
+            ("granted", a["granted"], row.granted),
+            ("reason_code", a["reasonCode"], row.reason_code),
+            ("block_number", e.block_number, row.block_number),
+            ("block_time", e.block_time, row.block_time),
+        ]
+
+    @staticmethod
+    def _key(e: ChainEvent, row: KeyIssuance) -> list[tuple[str, Any, Any]]:
+        a = e.args
+        pairs = [
+            ("holder", a["holder"], row.holder),
+            ("issuer", a["issuer"], row.issuer),
+            ("attributes_hash", a["attributesHash"], row.attributes_hash),
+            ("epoch", clamp_uint64(a["epoch"]), row.epoch),
+            ("block_number", e.block_number, row.block_number),
+        ]
+        if row.attributes is not None:  # the issuer's list must be the one that was hashed
+            listed = "0x" + attributes_hash(row.attributes).hex()
+            pairs.append(("attributes", a["attributesHash"], listed))
+        return pairs
+
+    def positional(
+        self,
+        kind: str,
+        model: Any,
+        events: list[ChainEvent],
+        start: int,
+        end: int,
+        pairs_of: Any,
+    ) -> None:
+        """Append-only events, keyed by (tx hash, log index)."""
+        rows = {
+            (row.tx_hash, row.log_index): row
+            for row in self.db.scalars(
+                sa.select(model).where(model.block_number.between(start, end))
+            )
+        }
+        for e in events:
+            key = (e.tx_hash, e.log_index)
+            row = rows.pop(key, None)
+            label = f"{e.tx_hash}:{e.log_index}"
+            if row is None:
+                self.problem(kind, label, "missing_in_index", block_number=e.block_number)
+                continue
+            self.compare(kind, label, pairs_of(e, row))
+        for (tx_hash, log_index), row in rows.items():
+            self.problem(
+                kind, f"{tx_hash}:{log_index}", "not_on_chain", block_number=row.block_number
+            )
+        self.report.checked[kind + "s"] = len(events)
+
+
+def _check_bodies(ctx: AppContext, registered: list[ChainEvent], report: VerifyReport) -> None:
+    """Every registered record's blocks are present, intact, and hash to the chain's digest."""
+    for e in registered:
+        record_id, body_cid, header_cid = e.args["id"], e.args["bodyCid"], e.args["headerCid"]
+        digest = hashlib.sha256()
+        try:
+            for chunk in ctx.store.get(body_cid):
+                digest.update(chunk)
+        except BlockNotFoundError as exc:
+            report.bodies.append(_body(record_id, "body_missing", body_cid, str(exc)))
+        except IntegrityError as exc:
+            report.bodies.append(_body(record_id, "body_corrupt", body_cid, str(exc)))
+        except StorageError as exc:
+            report.bodies.append(_body(record_id, "body_unreadable", body_cid, str(exc)))
+        else:
+            actual = "0x" + digest.hexdigest()
+            if actual != e.args["bodyHash"]:
+                problem = _body(record_id, "body_hash_mismatch", body_cid, "")
+                report.bodies.append(problem | {"expected": e.args["bodyHash"], "actual": actual})
+        try:
+            ctx.store.verify(header_cid)
+        except BlockNotFoundError as exc:
+            report.bodies.append(_body(record_id, "header_missing", header_cid, str(exc)))
+        except StorageError as exc:
+            report.bodies.append(_body(record_id, "header_corrupt", header_cid, str(exc)))
+    report.checked["bodies"] = len(registered)
+
+
+def _body(record_id: str, problem: str, cid: str, detail: str) -> dict[str, Any]:
+    return {"record_id": record_id, "problem": problem, "cid": cid, "detail": detail}
