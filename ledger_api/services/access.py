@@ -147,7 +147,6 @@ def decide(
 def log_decision(
     *,
     ctx: AppContext,
-    db: Session,
     principal: Principal,
     record: Record,
     purpose: Purpose,
@@ -178,12 +177,14 @@ def log_decision(
         "tx_hash": mined.tx_hash.lower(),
         "log_index": event.log_index,
     }
-    connection = db.connection()
-    stmt = upsert(connection, AccessEvent.__table__).on_conflict_do_nothing(
-        index_elements=["tx_hash", "log_index"]
-    )
-    db.execute(stmt, [row])
-    db.commit()
+    # A session of its own: the caller's session has been reading (a SQLite reader cannot
+    # upgrade to a writer once another connection, the indexer, has committed meanwhile).
+    with ctx.sessions() as writer:
+        stmt = upsert(writer.connection(), AccessEvent.__table__).on_conflict_do_nothing(
+            index_elements=["tx_hash", "log_index"]
+        )
+        writer.execute(stmt, [row])
+        writer.commit()
     return Decision(
         granted=granted,
         reason=reason,
@@ -202,7 +203,6 @@ def decide_and_log(
     granted, reason = decide(ctx=ctx, db=db, principal=principal, record=record, purpose=purpose)
     return log_decision(
         ctx=ctx,
-        db=db,
         principal=principal,
         record=record,
         purpose=purpose,

@@ -200,6 +200,7 @@ def reconcile_pending(*, ctx: AppContext) -> ReconcileReport:
             row = db.get(Record, record_id)
             if row is None or row.state != "pending":
                 continue
+            db.commit()  # end the read transaction (see records.share_record)
             try:
                 _settle(ctx, db, row, report)
                 db.commit()

@@ -93,6 +93,9 @@ def share_record(
     author = author_for(principal, patient=meta.patient, requested=meta.author)
     header_cid = str(compute_cid(upload.header_bytes))
     existing = db.get(Record, meta.record_id)
+    # End the read transaction: on SQLite a reader cannot become a writer once another
+    # connection (the indexer) has committed; the writes below start a transaction of their own.
+    db.commit()
     if existing is not None and existing.state != "failed":
         if not _same_content(existing, upload, header_cid):
             raise ConflictError(
