@@ -200,8 +200,6 @@ def login(
         ctx.metrics.login("siwe_nonce")
         raise SiweLoginError("nonce already used", code="siwe_nonce")
     expires_at = now + timedelta(seconds=ctx.settings.session_ttl_seconds)
-    if verified.expiration_time is not None:
-        expires_at = min(expires_at, verified.expiration_time)
     token = secrets.token_urlsafe(32)
     db.add(
         ApiSession(
