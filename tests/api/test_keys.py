@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -21,7 +22,7 @@ from tests.api.conftest import Stack
 PLAINTEXT = b'{"resourceType": "Observation", "code": "8867-4", "value": 72}'
 
 
-def issue(stack: Stack, account: LocalAccount) -> tuple[dict, UserKey]:
+def issue(stack: Stack, account: LocalAccount) -> tuple[dict[str, Any], UserKey]:
     pair = generate_x25519_keypair()
     response = stack.client.post(
         "/keys/issue",
@@ -33,7 +34,7 @@ def issue(stack: Stack, account: LocalAccount) -> tuple[dict, UserKey]:
     return answer, open_user_key(base64.b64decode(answer["sealed_key"]), pair.private_key)
 
 
-def key_events(stack: Stack) -> list[dict]:
+def key_events(stack: Stack) -> list[dict[str, Any]]:
     log = AccessLog(stack.w3, stack.deployment.address("AccessLog"))
     events = log.contract.events.KeyIssued.get_logs(from_block=stack.deployment.block_number)
     return [dict(e["args"]) | {"tx": "0x" + e["transactionHash"].hex()} for e in events]
