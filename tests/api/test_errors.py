@@ -1,0 +1,138 @@
+"""Every failure answers in one JSON shape with a stable code, and never leaks a traceback."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from ledger_api.http_errors import (
+    ApiError,
+    BadRequestError,
+    BadSignatureError,
+    ConflictError,
+    ForbiddenError,
+    NotFoundError,
+    PayloadTooLargeError,
+    ServiceUnavailableError,
+    UnauthorizedError,
+    UnprocessableError,
+)
+from tests.api.conftest import Stack
+
+EXPECTED = [
+    (BadRequestError, 400, "bad_request"),
+    (BadSignatureError, 400, "bad_signature"),
+    (UnauthorizedError, 401, "unauthorized"),
+    (ForbiddenError, 403, "forbidden"),
+    (NotFoundError, 404, "not_found"),
+    (ConflictError, 409, "conflict"),
+    (PayloadTooLargeError, 413, "payload_too_large"),
+    (UnprocessableError, 422, "invalid_input"),
+    (ServiceUnavailableError, 503, "unavailable"),
+]
+
+
+def _shape(body: dict[str, object]) -> dict[str, object]:
+    assert set(body) == {"error"}
+    error = body["error"]
+    assert isinstance(error, dict)
+    assert set(error) == {"code", "message", "details"}
+    return error
+
+
+def test_unknown_path_is_404_in_our_shape(api_stack: Stack) -> None:
+    response = api_stack.client.get("/no/such/endpoint")
+    assert response.status_code == 404
+    assert _shape(response.json())["code"] == "not_found"
+
+
+def test_wrong_method_is_405_in_our_shape(api_stack: Stack) -> None:
+    response = api_stack.client.get("/auth/login")
+    assert response.status_code == 405
+    assert _shape(response.json())["code"] == "method_not_allowed"
+
+
+def test_schema_violation_is_422_invalid_request_naming_the_field(api_stack: Stack) -> None:
+    response = api_stack.client.post("/auth/nonce", json={"addr": "0x00"})
+    assert response.status_code == 422
+    error = _shape(response.json())
+    assert error["code"] == "invalid_request"
+    locations = [e["loc"] for e in error["details"]["errors"]]  # type: ignore[index]
+    assert ["body", "address"] in locations
+
+
+def test_body_that_is_not_json_is_422(api_stack: Stack) -> None:
+    response = api_stack.client.post(
+        "/auth/login", content=b"{not json", headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert _shape(response.json())["code"] == "invalid_request"
+
+
+def test_oversized_login_message_is_refused_before_parsing(api_stack: Stack) -> None:
+    response = api_stack.client.post(
+        "/auth/login", json={"message": "x" * 10_000, "signature": "0x00"}
+    )
+    assert response.status_code == 422
+    assert _shape(response.json())["code"] == "invalid_request"
+
+
+@pytest.mark.parametrize(("cls", "status", "code"), EXPECTED)
+def test_each_api_error_renders_its_status_and_code(
+    api_stack: Stack, cls: type[ApiError], status: int, code: str
+) -> None:
+    app: FastAPI = api_stack.client.app  # type: ignore[assignment]
+
+    def raise_it() -> None:
+        raise cls("what went wrong", details={"field": "x"})
+
+    app.add_api_route(f"/test-only/{code}-{status}", raise_it)
+    response = api_stack.client.get(f"/test-only/{code}-{status}")
+    assert response.status_code == status
+    error = _shape(response.json())
+    assert error == {"code": code, "message": "what went wrong", "details": {"field": "x"}}
+
+
+def test_a_specific_code_overrides_the_class_default(api_stack: Stack) -> None:
+    app: FastAPI = api_stack.client.app  # type: ignore[assignment]
+
+    def raise_it() -> None:
+        raise ConflictError("that nonce is spent", code="nonce_used")
+
+    app.add_api_route("/test-only/nonce-used", raise_it)
+    response = api_stack.client.get("/test-only/nonce-used")
+    assert response.status_code == 409
+    assert _shape(response.json())["code"] == "nonce_used"
+
+
+def test_unexpected_error_is_500_without_a_traceback(
+    api_stack: Stack, caplog: pytest.LogCaptureFixture
+) -> None:
+    app: FastAPI = api_stack.client.app  # type: ignore[assignment]
+
+    def crash() -> None:
+        raise RuntimeError("secret detail /etc/medledger/keys line 42")
+
+    app.add_api_route("/test-only/crash", crash)
+    client = TestClient(app, raise_server_exceptions=False)  # the running app, same lifespan
+    with caplog.at_level(logging.ERROR, logger="ledger_api.errors"):
+        response = client.get("/test-only/crash")
+    assert response.status_code == 500
+    error = _shape(response.json())
+    assert error == {"code": "internal", "message": "internal server error", "details": {}}
+    assert "secret detail" not in response.text
+    assert "Traceback" not in response.text
+    # the operator still gets the full story in the log
+    assert any("secret detail" in (r.exc_text or "") for r in caplog.records)
+
+
+def test_api_errors_belong_to_the_package_hierarchy() -> None:
+    from ledger_api.errors import LedgerApiError
+
+    for cls, status, code in EXPECTED:
+        error = cls("m")
+        assert isinstance(error, LedgerApiError)
+        assert (error.status_code, error.code, error.details) == (status, code, {})
