@@ -223,7 +223,8 @@ def test_revoked_consent_no_longer_grants(api_stack: Stack) -> None:
     record_id, raw_id = share(stack, "dept:cardiology")
     consent, _ = stack.grant(stack.patient, stack.cardiologist)  # whole chart
     assert read(stack, stack.cardiologist, record_id, "header").status_code == 200
-    revocation, signature = stack.sign_revocation(stack.patient, consent)
+    # a revocation's nonce must be above the consent's (it replaces it for that key)
+    revocation, signature = stack.sign_revocation(stack.patient, consent, nonce=consent.nonce + 1)
     stack.ctx.chain.consents.revoke_by_sig(consent, revocation, signature).wait()
     response = read(stack, stack.cardiologist, record_id, "header")
     assert response.status_code == 403
