@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from ledger_api.deps import ContextDep, DbDep, PrincipalDep
+from ledger_api.services import consent_queries as queries
 from ledger_api.services import consents as service
 
 router = APIRouter(prefix="/consents", tags=["consents"])
@@ -122,9 +123,9 @@ def list_consents(
     patient: Annotated[str | None, Query()] = None,
     grantee: Annotated[str | None, Query()] = None,
     offset: Annotated[int, Query(ge=0)] = 0,
-    limit: Annotated[int, Query(ge=1, le=service.MAX_LIMIT)] = service.DEFAULT_LIMIT,
+    limit: Annotated[int, Query(ge=1, le=queries.MAX_LIMIT)] = queries.DEFAULT_LIMIT,
 ) -> ConsentPageOut:
-    page = service.list_consents(
+    page = queries.list_consents(
         ctx=ctx,
         db=db,
         principal=principal,

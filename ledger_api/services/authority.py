@@ -238,17 +238,15 @@ def public_key(*, ctx: AppContext) -> PublicKeyInfo:
 
 
 def decode_x25519_public_key(text: str) -> bytes:
-    """Standard or URL-safe base64 of exactly 32 bytes; anything else is a 422."""
+    """Standard or URL-safe base64 (padding optional) of exactly 32 bytes; else a 422."""
     cleaned = text.strip()
     try:
+        # altchars maps "-_" to "+/" first, so both alphabets validate.
         raw = base64.b64decode(cleaned + "=" * (-len(cleaned) % 4), altchars=b"-_", validate=True)
     except ValueError:
-        try:
-            raw = base64.b64decode(cleaned, validate=True)
-        except ValueError:
-            raise UnprocessableError(
-                "x25519_public_key is not base64", code="invalid_public_key"
-            ) from None
+        raise UnprocessableError(
+            "x25519_public_key is not base64", code="invalid_public_key"
+        ) from None
     if len(raw) != X25519_KEY_SIZE:
         raise UnprocessableError(
             f"x25519_public_key must be {X25519_KEY_SIZE} bytes, got {len(raw)}",

@@ -37,7 +37,6 @@ from ledger_api.http_errors import (
     ApiError,
     BadSignatureError,
     ConflictError,
-    ForbiddenError,
     ServiceUnavailableError,
     UnprocessableError,
 )
@@ -52,8 +51,6 @@ if TYPE_CHECKING:
 
 MAX_NONCE = 2**128 - 1  # the contract stores nonces in 128 bits
 MAX_UINT64 = 2**64 - 1
-DEFAULT_LIMIT = 50
-MAX_LIMIT = 200
 
 # Contract errors → (HTTP error class, stable code). Reverts found at gas estimation mean
 # nothing was sent; the same mapping serves a revert found after mining.
@@ -77,14 +74,6 @@ class RelayResult:
     block_number: int
 
 
-@dataclass(frozen=True)
-class ConsentPage:
-    items: list[dict[str, Any]]
-    total: int
-    offset: int
-    limit: int
-
-
 # --------------------------------------------------------------------------- parsing
 
 
@@ -92,7 +81,7 @@ def _invalid(message: str, code: str = "invalid_consent") -> UnprocessableError:
     return UnprocessableError(message, code=code)
 
 
-def _address(value: Any, name: str, *, optional: bool = False) -> str:
+def parse_address(value: Any, name: str, *, optional: bool = False) -> str:
     if value in (None, "") and optional:
         return ZERO_ADDRESS
     if not isinstance(value, str) or not is_address(value):
@@ -140,8 +129,8 @@ def parse_purpose(value: Any) -> Purpose:
 def parse_consent(fields: Mapping[str, Any]) -> Consent:
     """The signed struct from request JSON (snake_case names, 0x hex, ints)."""
     return Consent(
-        patient=_address(fields.get("patient"), "patient"),
-        grantee=_address(fields.get("grantee"), "grantee", optional=True),
+        patient=parse_address(fields.get("patient"), "patient"),
+        grantee=parse_address(fields.get("grantee"), "grantee", optional=True),
         grantee_policy_hash=_bytes32(fields.get("grantee_policy_hash"), "grantee_policy_hash"),
         record_id=_bytes32(fields.get("record_id"), "record_id"),
         purpose=parse_purpose(fields.get("purpose", 0)),
@@ -327,95 +316,3 @@ def relay_revocation(
         )
     )
     return RelayResult(consent_id=cid, tx_hash=mined.tx_hash, block_number=mined.block_number)
-
-
-def may_see_all_consents(principal: Principal) -> bool:
-    return (principal.is_member and principal.role == "auditor") or principal.is_consortium_admin
-
-
-def list_consents(
-    *,
-    ctx: AppContext,
-    db: Session,
-    principal: Principal,
-    patient: str | None = None,
-    grantee: str | None = None,
-    offset: int = 0,
-    limit: int = DEFAULT_LIMIT,
-) -> ConsentPage:
-    """Consents by patient and/or grantee, newest first, with ``active`` as of chain time.
-
-    A patient sees consents they gave, a grantee those naming them; auditors and consortium
-    admins see any. ``active`` is false once revoked, outside the window, or replaced by a
-    later consent for the same key (the contract keeps one consent per key).
-    """
-    patient = _address(patient, "patient").lower() if patient else None
-    grantee = _address(grantee, "grantee").lower() if grantee else None
-    caller = principal.address.lower()
-    if not may_see_all_consents(principal):
-        if patient is None and grantee is None:
-            raise _invalid("give patient= or grantee= (your own address)", "missing_filter")
-        if caller not in (patient, grantee):
-            raise ForbiddenError("you may list only consents you gave or that name you")
-    if not offset >= 0 or not 1 <= limit <= MAX_LIMIT:
-        raise _invalid(f"need offset ≥ 0 and 1 ≤ limit ≤ {MAX_LIMIT}", "invalid_paging")
-    where = []
-    if patient is not None:
-        where.append(ConsentRow.patient == patient)
-    if grantee is not None:
-        where.append(ConsentRow.grantee == grantee)
-    total = db.scalar(sa.select(sa.func.count()).select_from(ConsentRow).where(*where)) or 0
-    rows = db.scalars(
-        sa.select(ConsentRow)
-        .where(*where)
-        .order_by(ConsentRow.block_number.desc(), ConsentRow.log_index.desc())
-        .offset(offset)
-        .limit(limit)
-    ).all()
-    latest = _latest_nonces(db, rows)
-    now = latest_block_time(ctx) if rows else 0
-    items = [_view(row, now=now, latest=latest) for row in rows]
-    return ConsentPage(items=items, total=int(total), offset=offset, limit=limit)
-
-
-def _key(row: ConsentRow) -> tuple[Any, ...]:
-    return (row.patient, row.grantee, row.grantee_policy_hash, row.record_id, row.purpose)
-
-
-def _latest_nonces(db: Session, rows: Any) -> dict[tuple[Any, ...], int]:
-    """Highest nonce per consent key among the patients on the page (a later grant replaces)."""
-    patients = sorted({row.patient for row in rows})
-    latest: dict[tuple[Any, ...], int] = {}
-    if not patients:
-        return latest
-    others = db.scalars(sa.select(ConsentRow).where(ConsentRow.patient.in_(patients))).all()
-    for other in others:
-        key = _key(other)
-        latest[key] = max(latest.get(key, 0), int(other.nonce))
-    return latest
-
-
-def _view(row: ConsentRow, *, now: int, latest: dict[tuple[Any, ...], int]) -> dict[str, Any]:
-    superseded = int(row.nonce) < latest.get(_key(row), 0)
-    in_window = row.not_before <= now < row.expires_at
-    return {
-        "consent_id": row.consent_id,
-        "patient": to_checksum_address(row.patient),
-        "grantee": to_checksum_address(row.grantee) if row.grantee else None,
-        "grantee_policy_hash": row.grantee_policy_hash,
-        "grantee_policy": row.policy_text,
-        "record_id": row.record_id,
-        "purpose": Purpose(row.purpose).name.lower()
-        if row.purpose in set(Purpose)
-        else str(row.purpose),
-        "not_before": row.not_before,
-        "expires_at": row.expires_at,
-        "nonce": row.nonce,
-        "revoked": row.revoked,
-        "revoked_at": row.revoked_at,
-        "superseded": superseded,
-        "active": not row.revoked and not superseded and in_window,
-        "tx_hash": row.tx_hash,
-        "block_number": row.block_number,
-        "granted_at": row.granted_at,
-    }

@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from crypto.policy import normalize, policy_hash
-from crypto.signing import Consent, Purpose, consent_id
+from crypto.signing import Consent, Purpose, Revocation, consent_id, sign
 from storage.models import Consent as ConsentRow
 from tests.api.conftest import Stack
 
@@ -263,3 +263,56 @@ def test_anonymous_and_malformed_requests(api_stack: Stack) -> None:
     assert response.status_code in (400, 422)  # signature no longer matches the fields
     with s.ctx.sessions() as db:
         assert db.scalar(sa.select(sa.func.count()).select_from(ConsentRow)) == 0
+
+
+def test_purpose_by_name_and_revocation_refusals(api_stack: Stack) -> None:
+    s = api_stack
+    consent, signature = s.sign_consent(s.patient, grantee=s.gp.address, purpose=Purpose.REFERRAL)
+    body = {
+        "consent": consent_json(consent) | {"purpose": "referral"},
+        "signature": "0x" + signature.hex(),
+    }
+    assert s.client.post("/consents", json=body, headers=s.login(s.patient)).status_code == 201
+    any_record = secrets.token_bytes(32)
+    chain = s.ctx.chain.consents
+    assert chain.is_allowed(
+        patient=s.patient.address, grantee=s.gp.address, record_id=any_record, purpose=1
+    )
+    assert not is_allowed(s, consent, s.gp.address, any_record)  # treatment was not granted
+    unknown = dict(body, consent=body["consent"] | {"purpose": "gossip"})
+    response = s.client.post("/consents", json=unknown, headers=s.login(s.patient))
+    assert response.json()["error"]["code"] == "invalid_purpose"
+
+    head = s.w3.eth.block_number
+    now = int(s.w3.eth.get_block("latest")["timestamp"])
+    stale = Revocation(
+        patient=s.patient.address,
+        consent_id=consent_id(consent),
+        nonce=consent.nonce + 1,
+        deadline=now - 60,
+    )
+    low_nonce = Revocation(
+        patient=s.patient.address,
+        consent_id=consent_id(consent),
+        nonce=consent.nonce,
+        deadline=now + 600,
+    )
+    for revocation, code in ((stale, "revocation_expired"), (low_nonce, "nonce_used")):
+        response = s.client.post(
+            "/consents/revocations",
+            json={
+                "consent": body["consent"],
+                "nonce": revocation.nonce,
+                "deadline": revocation.deadline,
+                "signature": "0x" + sign(s.domain, revocation, s.patient.key).hex(),
+            },
+            headers=s.login(s.patient),
+        )
+        assert response.json()["error"]["code"] == code, response.text
+    assert s.w3.eth.block_number == head
+    assert chain.is_allowed(
+        patient=s.patient.address, grantee=s.gp.address, record_id=any_record, purpose=1
+    )
+    row = index_row(s, consent)
+    assert row is not None
+    assert row.revoked is False
