@@ -277,10 +277,12 @@ class Stack:
     def sign_revocation(
         self, patient: LocalAccount, consent: Consent, *, nonce: int | None = None
     ) -> tuple[Revocation, bytes]:
+        """A revocation of ``consent`` signed by ``patient`` (default nonce: above the consent's,
+        as ConsentManager requires)."""
         revocation = Revocation(
             patient=patient.address,
             consent_id=consent_id(consent),
-            nonce=nonce if nonce is not None else secrets.randbits(64),
+            nonce=nonce if nonce is not None else consent.nonce + 1 + secrets.randbits(16),
             deadline=int(time.time()) + 3600,
         )
         return revocation, sign(self.domain, revocation, patient.key)

@@ -1,0 +1,372 @@
+"""Every endpoint × every role → the expected status, and every content read is on chain.
+
+The table below must classify every route the app serves: a new endpoint fails this test
+until someone decides, in one place, who may call it. Roles:
+
+- ``anonymous`` — no token;
+- ``patient`` — owns the chart under test (one record, shared by the patient);
+- ``other_patient`` — a patient with no relation to that chart;
+- ``doctor_with_consent`` — the cardiologist, holding the patient's whole-chart consent;
+- ``doctor_without_consent`` — the GP of another institution, holding nothing;
+- ``auditor`` — an auditor member of cd3h;
+- ``admin`` — the consortium admin (no member role of their own).
+
+Then the on-chain ``AccessLog`` is read with web3: each header/body read attempt of a signed-in
+caller (granted or denied) is exactly one ``AccessLogged`` event with the matching outcome;
+anonymous attempts, refused before any decision, leave none.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from fastapi.routing import APIRoute
+from starlette.routing import Route
+
+from crypto import siwe
+from crypto.keys import generate_x25519_keypair
+from crypto.signing import Consent
+from tests.api.conftest import Stack
+
+ROLES = (
+    "anonymous",
+    "patient",
+    "other_patient",
+    "doctor_with_consent",
+    "doctor_without_consent",
+    "auditor",
+    "admin",
+)
+
+
+def everyone(status: int) -> dict[str, int]:
+    return dict.fromkeys(ROLES, status)
+
+
+def signed_in(status: int, **exceptions: int) -> dict[str, int]:
+    """``status`` for every signed-in role, 401 for anonymous, unless listed otherwise."""
+    table = dict.fromkeys(ROLES, status)
+    table["anonymous"] = 401
+    table.update(exceptions)
+    return table
+
+
+OVERSEERS_ONLY = signed_in(
+    403, auditor=200, admin=200
+)  # audit endpoints: auditors and consortium admin
+CHART_READERS = signed_in(200, other_patient=403, doctor_without_consent=403)
+CONTENT_READERS = signed_in(
+    200, other_patient=403, doctor_without_consent=403, auditor=403, admin=403
+)
+
+MATRIX: dict[tuple[str, str], dict[str, int]] = {
+    ("GET", "/healthz"): everyone(200),
+    ("GET", "/readyz"): everyone(200),
+    ("GET", "/metrics"): everyone(200),
+    ("GET", "/openapi.json"): everyone(200),
+    ("GET", "/docs"): everyone(200),
+    ("GET", "/docs/oauth2-redirect"): everyone(200),
+    ("GET", "/redoc"): everyone(200),
+    ("POST", "/auth/nonce"): everyone(200),
+    # "anonymous" here is a caller whose message nobody signed: refused
+    ("POST", "/auth/login"): signed_in(200),
+    ("POST", "/auth/logout"): signed_in(204),
+    ("GET", "/auth/me"): signed_in(200),
+    # clinicians author for any patient, patients for themselves; nobody else
+    ("POST", "/records"): signed_in(201, other_patient=403, auditor=403, admin=403),
+    ("GET", "/patients/{address}/records"): CHART_READERS,
+    ("GET", "/records/{record_id}"): CHART_READERS,
+    ("GET", "/records/{record_id}/header"): CONTENT_READERS,
+    ("GET", "/records/{record_id}/body"): CONTENT_READERS,
+    # any signed-in caller may relay a patient's signature (the signature authorises)
+    ("POST", "/consents"): signed_in(201),
+    ("POST", "/consents/revocations"): signed_in(200),
+    ("GET", "/consents"): signed_in(
+        200, other_patient=403, doctor_with_consent=403, doctor_without_consent=403
+    ),
+    ("GET", "/keys/public"): everyone(200),
+    ("POST", "/keys/issue"): signed_in(200),
+    ("GET", "/audit/access-events"): OVERSEERS_ONLY,
+    ("GET", "/audit/verify"): OVERSEERS_ONLY,
+}
+
+
+def served_routes(stack: Stack) -> set[tuple[str, str]]:
+    """Every (method, path) the app answers: the OpenAPI paths plus the plain routes.
+
+    The OpenAPI document lists every API route (none of ours hides from it); the plain
+    Starlette routes at the top level are the docs pages. FastAPI's included routers are not
+    walked directly: their classes are internal and change between releases.
+    """
+    app = stack.client.app
+    served = {
+        (method.upper(), path)
+        for path, operations in app.openapi()["paths"].items()  # type: ignore[attr-defined]
+        for method in operations
+    }
+    for route in app.routes:  # type: ignore[attr-defined]
+        if isinstance(route, Route) and not isinstance(route, APIRoute):
+            served.update((m, route.path) for m in route.methods or () if m != "HEAD")
+    return served
+
+
+class Scenario:
+    """The chart under test and one way to call each endpoint as each role."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        self.people: dict[str, LocalAccount | None] = {
+            "anonymous": None,
+            "patient": stack.patient,
+            "other_patient": stack.other_patient,
+            "doctor_with_consent": stack.cardiologist,
+            "doctor_without_consent": stack.gp,
+            "auditor": stack.auditor,
+            "admin": stack.admin,
+        }
+        record_id, header, body = stack.make_record(
+            stack.patient, "role:doctor and dept:cardiology", b'{"resourceType":"Observation"}'
+        )
+        shared = stack.upload(
+            stack.patient, record_id=record_id, patient=stack.patient, header=header, body=body
+        )
+        assert shared.status_code == 201, shared.text
+        self.record_id = record_id
+        self.record_hex = "0x" + record_id.hex()
+        stack.grant(stack.patient, stack.cardiologist)  # whole chart, treatment
+        # one consent per role for the revocation row (to strangers: no effect on the rest)
+        self.revocable: dict[str, Consent] = {
+            role: stack.grant(stack.patient, Account.create().address)[0] for role in ROLES
+        }
+
+    def headers(self, role: str) -> dict[str, str]:
+        account = self.people[role]
+        return {} if account is None else self.stack.login(account)
+
+    def address(self, role: str) -> str:
+        account = self.people[role]
+        return account.address if account is not None else Account.create().address
+
+    # one function per endpoint: (role) -> response -------------------------------------
+
+    def call(self, method: str, path: str, role: str) -> Any:
+        handler: Callable[[str], Any] | None = getattr(
+            self,
+            "_"
+            + method.lower()
+            + path.replace("/", "_")
+            .replace(".", "_")
+            .replace("-", "_")
+            .replace("{", "")
+            .replace("}", ""),
+            None,
+        )
+        if handler is not None:
+            return handler(role)
+        raise AssertionError(f"no request defined for {method} {path}")  # pragma: no cover
+
+    def _get(self, path: str, role: str, **params: Any) -> Any:
+        return self.stack.client.get(path, headers=self.headers(role), params=params)
+
+    def _get_healthz(self, role: str) -> Any:
+        return self._get("/healthz", role)
+
+    def _get_readyz(self, role: str) -> Any:
+        return self._get("/readyz", role)
+
+    def _get_metrics(self, role: str) -> Any:
+        return self._get("/metrics", role)
+
+    def _get_openapi_json(self, role: str) -> Any:
+        return self._get("/openapi.json", role)
+
+    def _get_docs(self, role: str) -> Any:
+        return self._get("/docs", role)
+
+    def _get_docs_oauth2_redirect(self, role: str) -> Any:
+        return self._get("/docs/oauth2-redirect", role)
+
+    def _get_redoc(self, role: str) -> Any:
+        return self._get("/redoc", role)
+
+    def _post_auth_nonce(self, role: str) -> Any:
+        return self.stack.client.post("/auth/nonce", json={"address": self.address(role)})
+
+    def _post_auth_login(self, role: str) -> Any:
+        account = self.people[role]
+        if account is not None:
+            return self.stack.login_response(account)
+        stranger = Account.create()
+        message = self.stack.siwe_message(stranger)
+        unsigned = "0x" + bytes(65).hex()
+        return self.stack.client.post(
+            "/auth/login", json={"message": message.text(), "signature": unsigned}
+        )
+
+    def _post_auth_logout(self, role: str) -> Any:
+        account = self.people[role]
+        headers: dict[str, str] = {}
+        if account is not None:  # a session of its own: the role's main one stays usable
+            token = self.stack.login_response(account).json()["token"]
+            headers = {"Authorization": f"Bearer {token}"}
+        return self.stack.client.post("/auth/logout", headers=headers)
+
+    def _get_auth_me(self, role: str) -> Any:
+        return self._get("/auth/me", role)
+
+    def _post_records(self, role: str) -> Any:
+        stack = self.stack
+        record_id, header, body = stack.make_record(stack.patient, "role:doctor", b"{}")
+        metadata = {
+            "record_id": "0x" + record_id.hex(),
+            "patient": stack.patient.address,
+            "record_type": "Observation",
+        }
+        return stack.client.post(
+            "/records",
+            headers=self.headers(role),
+            data={"metadata": json.dumps(metadata)},
+            files={"header": ("h", header), "body": ("b", body)},
+        )
+
+    def _get_patients_address_records(self, role: str) -> Any:
+        return self._get(f"/patients/{self.stack.patient.address}/records", role)
+
+    def _get_records_record_id(self, role: str) -> Any:
+        return self._get(f"/records/{self.record_hex}", role)
+
+    def _get_records_record_id_header(self, role: str) -> Any:
+        return self._get(f"/records/{self.record_hex}/header", role)
+
+    def _get_records_record_id_body(self, role: str) -> Any:
+        return self._get(f"/records/{self.record_hex}/body", role)
+
+    def _post_consents(self, role: str) -> Any:
+        consent, signature = self.stack.sign_consent(
+            self.stack.patient, grantee=Account.create().address
+        )
+        return self.stack.client.post(
+            "/consents",
+            headers=self.headers(role),
+            json={"consent": consent_json(consent), "signature": "0x" + signature.hex()},
+        )
+
+    def _post_consents_revocations(self, role: str) -> Any:
+        consent = self.revocable[role]
+        revocation, signature = self.stack.sign_revocation(self.stack.patient, consent)
+        return self.stack.client.post(
+            "/consents/revocations",
+            headers=self.headers(role),
+            json={
+                "consent": consent_json(consent),
+                "nonce": revocation.nonce,
+                "deadline": revocation.deadline,
+                "signature": "0x" + signature.hex(),
+            },
+        )
+
+    def _get_consents(self, role: str) -> Any:
+        return self._get("/consents", role, patient=self.stack.patient.address)
+
+    def _get_keys_public(self, role: str) -> Any:
+        return self._get("/keys/public", role)
+
+    def _post_keys_issue(self, role: str) -> Any:
+        public = base64.b64encode(generate_x25519_keypair().public_key).decode()
+        return self.stack.client.post(
+            "/keys/issue", headers=self.headers(role), json={"x25519_public_key": public}
+        )
+
+    def _get_audit_access_events(self, role: str) -> Any:
+        return self._get("/audit/access-events", role)
+
+    def _get_audit_verify(self, role: str) -> Any:
+        return self._get("/audit/verify", role)
+
+
+def consent_json(consent: Consent) -> dict[str, Any]:
+    return {
+        "patient": consent.patient,
+        "grantee": consent.grantee,
+        "grantee_policy_hash": "0x" + consent.grantee_policy_hash.hex(),
+        "record_id": "0x" + consent.record_id.hex(),
+        "purpose": int(consent.purpose),
+        "not_before": consent.not_before,
+        "expires_at": consent.expires_at,
+        "nonce": consent.nonce,
+    }
+
+
+def test_every_route_is_classified(api_stack: Stack) -> None:
+    served = served_routes(api_stack)
+    unclassified = sorted(served - set(MATRIX))
+    stale = sorted(set(MATRIX) - served)
+    assert not unclassified, f"routes missing from the authorisation matrix: {unclassified}"
+    assert not stale, f"matrix rows for routes the app does not serve: {stale}"
+
+
+def test_authorisation_matrix(api_stack: Stack) -> None:
+    scenario = Scenario(api_stack)
+    start_block = api_stack.w3.eth.block_number + 1
+    mismatches: list[str] = []
+    content_attempts: Counter[tuple[str, bool]] = Counter()
+    for (method, path), expected in MATRIX.items():
+        for role in ROLES:
+            response = scenario.call(method, path, role)
+            if response.status_code != expected[role]:
+                mismatches.append(
+                    f"{method} {path} as {role}: {response.status_code} "
+                    f"(expected {expected[role]}) {response.text[:160]}"
+                )
+            if response.status_code >= 400 and response.headers.get("content-type", "").startswith(
+                "application/json"
+            ):
+                error = response.json().get("error", {})
+                if not error.get("code"):
+                    mismatches.append(f"{method} {path} as {role}: error without a code")
+            if path.endswith(("/header", "/body")) and role != "anonymous":
+                address = scenario.people[role].address  # type: ignore[union-attr]
+                content_attempts[(address, response.status_code == 200)] += 1
+    assert not mismatches, "authorisation matrix mismatches:\n" + "\n".join(mismatches)
+
+    # every content read attempt of a signed-in caller is one AccessLogged event on chain
+    events = [
+        e
+        for e in api_stack.access_logged(from_block=start_block)
+        if bytes(e["recordId"]) == scenario.record_id
+    ]
+    logged = Counter((e["accessor"], bool(e["granted"])) for e in events)
+    assert logged == content_attempts
+    assert sum(logged.values()) == 2 * (len(ROLES) - 1)  # header + body per signed-in role
+    granted_to = {address for (address, granted) in logged if granted}
+    assert granted_to == {api_stack.patient.address, api_stack.cardiologist.address}
+
+
+def test_denied_reads_never_carry_content(api_stack: Stack) -> None:
+    scenario = Scenario(api_stack)
+    for role in ("other_patient", "doctor_without_consent", "auditor", "admin"):
+        for part in ("header", "body"):
+            response = scenario.call("GET", f"/records/{{record_id}}/{part}", role)
+            assert response.status_code == 403
+            assert response.headers["content-type"].startswith("application/json")
+            assert response.json()["error"]["code"] == "forbidden"
+    # the stranger's signature is no session: nothing about the stack's users leaks
+    stranger = siwe.generate_nonce()
+    assert (
+        api_stack.client.get(
+            f"/records/{scenario.record_hex}/body", headers={"Authorization": f"Bearer {stranger}"}
+        ).status_code
+        == 401
+    )
+    unused = secrets.token_bytes(32)
+    missing = api_stack.client.get(
+        f"/records/0x{unused.hex()}/body", headers=scenario.headers("patient")
+    )
+    assert missing.status_code == 404
