@@ -16,7 +16,6 @@ Only blocks the indexer has committed are compared with the index (its cursor is
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -28,8 +27,8 @@ from ledger_api.chain.connection import block_number, rpc
 from ledger_api.http_errors import UnprocessableError
 from ledger_api.indexer.decode import ChainEvent, EventDecoder
 from ledger_api.indexer.runner import block_times, load_abis
+from ledger_api.services.audit_bodies import check_bodies
 from ledger_api.services.authority import attributes_hash
-from storage.errors import BlockNotFoundError, IntegrityError, StorageError
 from storage.models import (
     AccessEvent,
     Consent,
@@ -114,7 +113,9 @@ def verify(
     report.not_yet_indexed = len(events) - len(comparable)
     checker = _IndexCheck(db, report)
     checker.run(comparable, start, index_end)
-    _check_bodies(ctx, [e for e in events if e.name == "RecordRegistered"], report)
+    registered = [e for e in events if e.name == "RecordRegistered"]
+    report.bodies.extend(check_bodies(ctx.store, registered))
+    report.checked["bodies"] = len(registered)
     return report
 
 
@@ -186,6 +187,7 @@ class _IndexCheck:
         self.records(
             by_name.get("RecordRegistered", []), by_name.get("RecordRekeyed", []), start, end
         )
+        self.statuses(by_name.get("RecordSuperseded", []), by_name.get("RecordWithdrawn", []))
         self.consents(
             by_name.get("ConsentGranted", []), by_name.get("ConsentRevoked", []), start, end
         )
@@ -248,6 +250,26 @@ class _IndexCheck:
             if record_id not in on_chain:
                 self.problem("record", record_id, "not_on_chain")
         self.report.checked["records"] = len(registered)
+
+    def statuses(self, superseded: list[ChainEvent], withdrawn: list[ChainEvent]) -> None:
+        """A record's end of life on chain is final: the index must show it."""
+        ids = [e.args["id"] for e in superseded + withdrawn]
+        rows = self._rows(Record, Record.record_id, ids)
+        for e in superseded + withdrawn:
+            row = rows.get(e.args["id"])
+            if row is None:
+                continue  # reported with its registration (or registered before the range)
+            if e.name == "RecordSuperseded":
+                pairs = [
+                    ("status", "superseded", row.status),
+                    ("superseded_by", e.args["newId"], row.superseded_by),
+                ]
+            else:
+                pairs = [
+                    ("status", "withdrawn", row.status),
+                    ("withdraw_reason", e.args["reasonCode"], row.withdraw_reason),
+                ]
+            self.compare("record", e.args["id"], pairs)
 
     def consents(
         self, granted: list[ChainEvent], revoked: list[ChainEvent], start: int, end: int
@@ -369,35 +391,3 @@ class _IndexCheck:
                 kind, f"{tx_hash}:{log_index}", "not_on_chain", block_number=row.block_number
             )
         self.report.checked[kind + "s"] = len(events)
-
-
-def _check_bodies(ctx: AppContext, registered: list[ChainEvent], report: VerifyReport) -> None:
-    """Every registered record's blocks are present, intact, and hash to the chain's digest."""
-    for e in registered:
-        record_id, body_cid, header_cid = e.args["id"], e.args["bodyCid"], e.args["headerCid"]
-        digest = hashlib.sha256()
-        try:
-            for chunk in ctx.store.get(body_cid):
-                digest.update(chunk)
-        except BlockNotFoundError as exc:
-            report.bodies.append(_body(record_id, "body_missing", body_cid, str(exc)))
-        except IntegrityError as exc:
-            report.bodies.append(_body(record_id, "body_corrupt", body_cid, str(exc)))
-        except StorageError as exc:
-            report.bodies.append(_body(record_id, "body_unreadable", body_cid, str(exc)))
-        else:
-            actual = "0x" + digest.hexdigest()
-            if actual != e.args["bodyHash"]:
-                problem = _body(record_id, "body_hash_mismatch", body_cid, "")
-                report.bodies.append(problem | {"expected": e.args["bodyHash"], "actual": actual})
-        try:
-            ctx.store.verify(header_cid)
-        except BlockNotFoundError as exc:
-            report.bodies.append(_body(record_id, "header_missing", header_cid, str(exc)))
-        except StorageError as exc:
-            report.bodies.append(_body(record_id, "header_corrupt", header_cid, str(exc)))
-    report.checked["bodies"] = len(registered)
-
-
-def _body(record_id: str, problem: str, cid: str, detail: str) -> dict[str, Any]:
-    return {"record_id": record_id, "problem": problem, "cid": cid, "detail": detail}

@@ -198,3 +198,22 @@ def test_verify_reports_corrupt_and_missing_blocks(api_stack: Stack) -> None:
     )
     assert early["bodies"] == []
     assert early["checked"]["bodies"] == 0
+
+
+def test_verify_checks_a_withdrawal_reached_the_index(api_stack: Stack) -> None:
+    s = api_stack
+    h = make_history(s)
+    record_id = bytes.fromhex(h.records[1][2:])
+    s.ctx.chain.records.withdraw(
+        actor=s.cardiologist.address, record_id=record_id, reason_code=3
+    ).wait()
+    s.wait_indexed()
+    assert verify(s)["ok"] is True
+    with s.ctx.sessions.begin() as db:
+        db.execute(
+            sa.update(Record).where(Record.record_id == h.records[1]).values(status="active")
+        )
+    report = verify(s)
+    assert [(p["key"], p["field"], p["chain"], p["index"]) for p in report["index_vs_chain"]] == [
+        (h.records[1], "status", "withdrawn", "active")
+    ]
