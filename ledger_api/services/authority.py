@@ -46,6 +46,7 @@ from ledger_api.chain.errors import ChainError
 from ledger_api.errors import LedgerApiError
 from ledger_api.http_errors import ForbiddenError, ServiceUnavailableError, UnprocessableError
 from ledger_api.principal import Principal
+from ledger_api.services.auth import read_principal
 from ledger_api.services.chain_time import block_time
 from storage.models import KeyIssuance
 
@@ -268,6 +269,8 @@ def issue_key(
     authority = require_authority(ctx)
     try:
         info = ctx.chain.consortium.member_info(principal.address)
+        # Uncached: the request's principal may be seconds old, and a key outlives it.
+        fresh = read_principal(ctx=ctx, address=principal.address)
     except ChainError as exc:
         raise ServiceUnavailableError(
             f"cannot read Consortium: {exc}", code="chain_unavailable"
@@ -277,7 +280,7 @@ def issue_key(
             f"{principal.address} is a suspended member; no key is issued",
             code="member_suspended",
         )
-    attributes = tuple(sorted(normalize_attributes(principal.abe_attributes())))
+    attributes = tuple(sorted(normalize_attributes(fresh.abe_attributes())))
     user_key = authority.issue(attributes)
     try:
         sealed = seal_user_key(user_key, recipient_public_key)

@@ -15,6 +15,7 @@ from crypto.errors import EnvelopeAccessDeniedError
 from crypto.fame_types import UserKey
 from crypto.keys import generate_x25519_keypair, load_master_public_key, open_user_key
 from ledger_api.chain.access_log import AccessLog
+from ledger_api.chain.consortium import Role
 from ledger_api.services.authority import attributes_hash
 from storage.models import KeyIssuance
 from tests.api.conftest import Stack
@@ -142,3 +143,16 @@ def test_suspended_member_is_refused(api_stack: Stack) -> None:
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "member_suspended"
     assert key_events(s) == []
+
+
+def test_issuance_reads_consortium_afresh(api_stack: Stack) -> None:
+    s = api_stack
+    headers = s.login(s.cardiologist)
+    assert s.client.get("/auth/me", headers=headers).status_code == 200  # principal now cached
+    s.admin_consortium.update_member(
+        account=s.cardiologist.address, role=Role.DOCTOR, attributes=["dept:icu"]
+    ).wait()
+    answer, user_key = issue(s, s.cardiologist)
+    assert "dept:icu" in user_key.attributes
+    assert "dept:cardiology" not in user_key.attributes
+    assert set(answer["attributes"]) == set(user_key.attributes)
