@@ -69,8 +69,7 @@ def create_app(settings: Settings | None = None, *, hooks: Hooks | None = None) 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         migrate(settings.database_url)
-        ctx = build_context(settings, hooks=hooks)
-        ctx.metrics = metrics
+        ctx = build_context(settings, hooks=hooks, metrics=metrics)
         try:
             run_reconciler(ctx)
             if settings.indexer_enabled:

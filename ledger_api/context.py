@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -18,10 +18,12 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from ledger_api.chain.client import ChainClient
+from ledger_api.chain.connection import connect, require_code
 from ledger_api.chain.deploy import Deployment
+from ledger_api.chain.relayer import Relayer
 from ledger_api.config import Settings
 from ledger_api.hooks import Hooks
-from ledger_api.metrics import Metrics
+from ledger_api.metrics import ChainTxMeter, Metrics
 from ledger_api.principal import Principal
 from storage.blocks import BlockStore, LocalBlockStore
 from storage.db import create_engine, session_factory
@@ -96,6 +98,37 @@ class AppContext:
         self.engine.dispose()
 
 
+class MeteredRelayer(Relayer):
+    """The API's relayer, counting every transaction it hands to the node (see metrics)."""
+
+    meter: ChainTxMeter | None = None
+
+    def send(self, *, to: str, data: bytes, gas: int | None = None, value: int = 0) -> str:
+        tx_hash = super().send(to=to, data=data, gas=gas, value=value)
+        if self.meter is not None:
+            self.meter.observe(to=to, data=data)
+        return tx_hash
+
+    def send_many(
+        self, calls: Sequence[tuple[str, bytes]], *, gas: int, value: int = 0
+    ) -> list[str]:
+        hashes = super().send_many(calls, gas=gas, value=value)
+        if self.meter is not None:
+            for to, data in calls:
+                self.meter.observe(to=to, data=data)
+        return hashes
+
+
+def connect_chain(settings: Settings, metrics: Metrics) -> ChainClient:
+    """Like ``ChainClient.connect`` (chain id and code checked), with a metered relayer."""
+    deployment = Deployment.load(settings.deployment_file)
+    w3 = connect(settings.rpc_url, expected_chain_id=deployment.chain_id)
+    require_code(w3, deployment.addresses())
+    relayer = MeteredRelayer(w3, settings.relayer_key.get_secret_value())
+    relayer.meter = ChainTxMeter(metrics, w3, deployment.addresses())
+    return ChainClient.bind(w3, deployment=deployment, relayer=relayer)
+
+
 def build_store(settings: Settings) -> BlockStore:
     if settings.block_store == "kubo":
         return KuboBlockStore(settings.kubo_url)
@@ -119,18 +152,16 @@ def load_authority(settings: Settings) -> KeyAuthority | None:
     )
 
 
-def build_context(settings: Settings, *, hooks: Hooks | None = None) -> AppContext:
+def build_context(
+    settings: Settings, *, hooks: Hooks | None = None, metrics: Metrics | None = None
+) -> AppContext:
     """Connect to the chain, the store and the database; load the key authority.
 
     Fails fast (ChainError, StorageError, CryptoError) on a wrong deployment, an unreachable
     node or a wrong passphrase: a half-configured API would fail every request instead.
     """
-    deployment = Deployment.load(settings.deployment_file)
-    chain = ChainClient.connect(
-        settings.rpc_url,
-        deployment=deployment,
-        relayer_key=settings.relayer_key.get_secret_value(),
-    )
+    metrics = metrics or Metrics()
+    chain = connect_chain(settings, metrics)
     engine = create_engine(settings.database_url)
     try:
         store = build_store(settings)
@@ -146,6 +177,7 @@ def build_context(settings: Settings, *, hooks: Hooks | None = None) -> AppConte
         sessions=session_factory(engine),
         authority=authority,
         hooks=hooks if hooks is not None else Hooks(),
+        metrics=metrics,
         principals=PrincipalCache(ttl=settings.principal_cache_seconds),
     )
     closer: Any = getattr(store, "close", None)

@@ -7,10 +7,20 @@ label sets stay small (route templates, never raw paths with ids in them).
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from eth_utils import to_checksum_address
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
 from prometheus_client.exposition import generate_latest
+from web3 import Web3
 
-__all__ = ["CONTENT_TYPE_LATEST", "Metrics"]
+import contracts
+
+__all__ = ["CONTENT_TYPE_LATEST", "ChainTxMeter", "Metrics"]
+
+log = logging.getLogger("ledger_api.metrics")
 
 
 class Metrics:
@@ -71,3 +81,52 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class ChainTxMeter:
+    """Counts what the relayer sends, read from the calldata itself.
+
+    Every write goes through the relayer, so counting there cannot miss one, whichever
+    service sent it. ``kind`` is ``Contract.function``; access-log writes are also counted as
+    decisions (``granted``/``denied`` by reason code), at the moment they become durable.
+    """
+
+    def __init__(self, metrics: Metrics, w3: Web3, addresses: Mapping[str, str]) -> None:
+        self.metrics = metrics
+        self._contracts = {
+            to_checksum_address(address): w3.eth.contract(
+                address=to_checksum_address(address), abi=contracts.load(name)["abi"]
+            )
+            for name, address in addresses.items()
+        }
+        self._names = {to_checksum_address(a): n for n, a in addresses.items()}
+
+    def observe(self, *, to: str, data: bytes) -> None:
+        """Count one sent transaction; never raises (metrics must not fail a request)."""
+        try:
+            self._observe(to_checksum_address(to), bytes(data))
+        except Exception:  # an unknown contract or selector: count it, don't fail the send
+            log.debug("cannot classify a transaction to %s", to, exc_info=True)
+            self.metrics.chain_tx_sent("unknown")
+
+    def _observe(self, to: str, data: bytes) -> None:
+        contract = self._contracts.get(to)
+        if contract is None:
+            self.metrics.chain_tx_sent("unknown")
+            return
+        function, args = contract.decode_function_input(data)
+        self.metrics.chain_tx_sent(f"{self._names[to]}.{function.fn_name}")
+        if function.fn_name == "logAccess":
+            self._decision(args["granted"], args["reasonCode"])
+        elif function.fn_name == "logAccessBatch":
+            for entry in args["entries"]:
+                self._decision(*_granted_reason(entry))
+
+    def _decision(self, granted: Any, reason: Any) -> None:
+        self.metrics.access_decision(granted=bool(granted), reason=int(reason))
+
+
+def _granted_reason(entry: Any) -> tuple[Any, Any]:
+    if isinstance(entry, Mapping):
+        return entry["granted"], entry["reasonCode"]
+    return entry[3], entry[4]  # (recordId, accessor, purpose, granted, reasonCode)

@@ -5,11 +5,21 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from eth_account import Account
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
-from tests.api.conftest import Stack
+from ledger_api.app import create_app
+from ledger_api.chain.consortium import Role
+from ledger_api.chain.errors import DeploymentError
+from ledger_api.config import Settings
+from ledger_api.services.authority import AuthorityPassphraseError
+from storage.models import Member
+from tests.api.conftest import RELAYER_KEY, Stack
 
 
 def test_healthz_answers_without_auth(api_stack: Stack) -> None:
@@ -103,3 +113,91 @@ def api_stack_formatter() -> logging.Formatter:
     from ledger_api.log import JsonFormatter
 
     return JsonFormatter()
+
+
+def test_metrics_count_relayed_transactions_and_access_decisions(api_stack: Stack) -> None:
+    stack = api_stack
+    record_id, header, body = stack.make_record(stack.patient, "role:doctor", b"{}")
+    shared = stack.upload(
+        stack.patient, record_id=record_id, patient=stack.patient, header=header, body=body
+    )
+    assert shared.status_code == 201, shared.text
+    path = f"/records/0x{record_id.hex()}/header"
+    assert stack.client.get(path, headers=stack.login(stack.patient)).status_code == 200
+    assert stack.client.get(path, headers=stack.login(stack.gp)).status_code == 403
+    assert stack.client.get(path, headers=stack.login(stack.gp)).status_code == 403
+    text = stack.client.get("/metrics").text
+    assert 'medledger_chain_tx_sent_total{kind="RecordRegistry.register"} 1.0' in text
+    logged = sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith('medledger_chain_tx_sent_total{kind="AccessLog.logAccess')
+    )
+    assert logged >= 1  # one per decision, or fewer when batched
+    assert 'medledger_access_decisions_total{outcome="granted",reason="0"} 1.0' in text
+    assert 'medledger_access_decisions_total{outcome="denied",reason="10"} 2.0' in text
+
+
+def test_app_configured_from_the_environment_alone(
+    api_stack: Stack, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """``create_app()`` with no arguments reads every setting from ``MEDLEDGER_*``."""
+    settings = api_stack.settings
+    env = {
+        "MEDLEDGER_RPC_URL": settings.rpc_url,
+        "MEDLEDGER_DEPLOYMENT_FILE": str(settings.deployment_file),
+        "MEDLEDGER_DATA_DIR": str(tmp_path / "env-data"),
+        "MEDLEDGER_DATABASE_URL": f"sqlite:///{tmp_path / 'env.db'}",
+        "MEDLEDGER_RELAYER_KEY": RELAYER_KEY,
+        "MEDLEDGER_INDEXER_ENABLED": "false",
+        "MEDLEDGER_SESSION_TTL_SECONDS": "60",
+        "MEDLEDGER_LOG_JSON": "false",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    from_env = Settings()  # type: ignore[call-arg]
+    assert from_env.session_ttl_seconds == 60
+    assert from_env.blocks_path == tmp_path / "env-data" / "blocks"
+    assert RELAYER_KEY not in repr(from_env)  # secrets never show in logs
+    with TestClient(create_app()) as client:
+        assert client.get("/readyz").json()["status"] == "ok"
+        ctx = client.app.state.ctx  # type: ignore[attr-defined]
+        assert ctx.authority is None  # no passphrase configured: no key authority here
+        assert ctx.background == []  # indexer disabled
+        assert client.get("/keys/public").status_code == 503
+
+
+def test_start_up_refuses_a_missing_deployment(api_stack: Stack, tmp_path: Path) -> None:
+    settings = api_stack.settings.model_copy(update={"deployment_file": tmp_path / "nowhere.json"})
+    with (
+        pytest.raises(DeploymentError, match="no deployment file"),
+        TestClient(create_app(settings)),
+    ):
+        pass
+
+
+def test_start_up_refuses_a_wrong_authority_passphrase(api_stack: Stack) -> None:
+    settings = api_stack.settings.model_copy(
+        update={"authority_passphrase": SecretStr("not the passphrase")}
+    )
+    with pytest.raises(AuthorityPassphraseError), TestClient(create_app(settings)):
+        pass
+
+
+def test_indexer_thread_follows_the_chain_and_stops_with_the_app(api_stack: Stack) -> None:
+    stack = api_stack
+    nurse = Account.create()
+    stack.admin_consortium.enrol_member(
+        account=nurse.address, institution_id=stack.qyqchc, role=Role.NURSE, attributes=[]
+    ).wait()
+    stack.wait_indexed()
+    with stack.ctx.sessions() as db:
+        member = db.get(Member, nurse.address.lower())
+    assert member is not None
+    assert member.role == "nurse"
+    threads = list(stack.ctx.background)
+    assert [t.name for t in threads] == ["medledger-indexer"]
+    assert threads[0].is_alive()
+    stack.client.__exit__(None, None, None)
+    assert not threads[0].is_alive()
+    stack.client.__enter__()  # the fixture's teardown closes it again
