@@ -75,16 +75,12 @@ def parse_purpose(value: str | int | None) -> Purpose:
     if value is None or value == "":
         return Purpose.TREATMENT
     text = str(value).strip()
-    if text.isdigit():
-        try:
-            return Purpose(int(text))
-        except ValueError:
-            pass
-    else:
-        try:
-            return Purpose[text.upper()]
-        except KeyError:
-            pass
+    if text.isascii():  # no Unicode case-mapping surprises ("ı".upper() == "I")
+        by_code = {str(int(p)): p for p in Purpose}
+        by_name = {p.name.lower(): p for p in Purpose}
+        found = by_code.get(str(int(text))) if text.isdigit() else by_name.get(text.lower())
+        if found is not None:
+            return found
     names = ", ".join(p.name.lower() for p in Purpose)
     raise UnprocessableError(
         f"unknown purpose {value!r}; use one of {names} or their codes 0-{max(Purpose)}",
