@@ -177,6 +177,13 @@ def _settle(ctx: AppContext, db: Session, row: Record, report: ReconcileReport) 
     try:
         mined = ctx.chain.records.register(record_input(row)).wait(timeout=RECEIPT_TIMEOUT)
     except TransactionRevertedError as exc:
+        if exc.error_name == "RecordRegistryDuplicateId":
+            # An earlier send of this very registration was still in flight and got mined.
+            if confirm_from_chain(ctx=ctx, db=db, row=row):
+                report.confirmed.append(row.record_id)
+            else:
+                report.failed.append(row.record_id)
+            return
         log.warning("reconciler: registration of %s reverted: %s", row.record_id, exc)
         row.state = "failed"
         report.failed.append(row.record_id)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ledger_api.chain.errors import (
@@ -129,10 +130,19 @@ def share_record(
     row.log_index = None
     if existing is None:
         db.add(row)
-    db.commit()
+    try:
+        db.commit()
+    except IntegrityError as exc:  # a concurrent upload of the same id inserted it first
+        db.rollback()
+        release_blocks(ctx=ctx, db=db, cids=(body_cid, header_cid), record_id=None)
+        raise ConflictError(
+            f"record {meta.record_id} is being shared by another request",
+            code="duplicate_record",
+            details={"record_id": meta.record_id},
+        ) from exc
 
     ctx.hooks.fire_after_blocks_stored(meta.record_id_bytes)
-    return ShareResult(record=_register(ctx=ctx, db=db, row=row), created=True)
+    return _register(ctx=ctx, db=db, row=row)
 
 
 def record_input(row: Record) -> RecordInput:
@@ -149,7 +159,7 @@ def record_input(row: Record) -> RecordInput:
     )
 
 
-def _register(*, ctx: AppContext, db: Session, row: Record) -> Record:
+def _register(*, ctx: AppContext, db: Session, row: Record) -> ShareResult:
     try:
         mined = ctx.chain.records.register(record_input(row)).wait(timeout=REGISTER_RECEIPT_TIMEOUT)
     except TransactionRevertedError as exc:
@@ -163,18 +173,18 @@ def _register(*, ctx: AppContext, db: Session, row: Record) -> Record:
         ) from exc
     mark_confirmed(row, mined.event("RecordRegistered"))
     db.commit()
-    return row
+    return ShareResult(record=row, created=True)
 
 
 def _reverted(
     *, ctx: AppContext, db: Session, row: Record, exc: TransactionRevertedError
-) -> Record:
+) -> ShareResult:
     record_id = row.record_id
     if exc.error_name == "RecordRegistryDuplicateId":
         # Registered by an earlier attempt or another replica: the chain's event decides.
         if confirm_from_chain(ctx=ctx, db=db, row=row):
             db.commit()
-            return row
+            return ShareResult(record=row, created=False)
         db.commit()  # the row now holds the chain's (other) content, confirmed
         raise ConflictError(
             f"record {record_id} is already registered with other content",

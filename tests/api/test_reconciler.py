@@ -8,6 +8,7 @@ block store and database) runs the reconciler at start-up, as production does.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -15,9 +16,12 @@ import pytest
 import sqlalchemy as sa
 
 from crypto import envelope
+from crypto.policy import policy_hash
+from ledger_api.chain.records import RecordInput
 from ledger_api.hooks import Hooks
 from ledger_api.services.reconciler import find_registration, reconcile_pending
 from ledger_api.services.records import record_input
+from storage.cid import compute_cid
 from storage.models import Record
 from tests.api.conftest import Stack
 
@@ -167,3 +171,54 @@ def test_client_retry_of_a_pending_share_finishes_it(api_stack: Stack) -> None:
     assert only_row(stack).state == "confirmed"
     assert stack.ctx.chain.records.exists(record_id)
     assert reconcile_pending(ctx=stack.ctx).confirmed == []
+
+
+def register_elsewhere(stack: Stack, record_id: bytes, header: bytes, body: bytes) -> str:
+    """Another replica registers ``record_id`` (its index row is not in ours yet)."""
+    parsed = envelope.parse_header(header)
+    mined = stack.ctx.chain.records.register(
+        RecordInput(
+            id=record_id,
+            patient=stack.patient.address,
+            author=stack.cardiologist.address,
+            body_cid=str(compute_cid(body)),
+            header_cid=str(compute_cid(header)),
+            body_hash=hashlib.sha256(body).digest(),
+            policy_hash=policy_hash(parsed.policy),
+            record_type=b"Observation".ljust(32, b"\0"),
+        )
+    ).wait()
+    return mined.tx_hash
+
+
+def test_an_id_registered_elsewhere_is_settled_from_the_chain(api_stack: Stack) -> None:
+    stack = api_stack
+    ARMED["crash"] = False
+    # Same content registered by another replica: our upload is an idempotent success.
+    record_id, header, body = stack.make_record(stack.patient, "dept:cardiology", PLAINTEXT)
+    tx_hash = register_elsewhere(stack, record_id, header, body)
+    same = stack.upload(
+        stack.cardiologist, record_id=record_id, patient=stack.patient, header=header, body=body
+    )
+    assert same.status_code == 200, same.text
+    assert same.json()["tx_hash"] == tx_hash.lower()
+    assert same.json()["state"] == "confirmed"
+
+    # Other content under the id: 409; the row takes the chain's content, our blocks go.
+    other_id, other_header, other_body = stack.make_record(stack.patient, "role:doctor", b"x")
+    register_elsewhere(stack, other_id, other_header, other_body)
+    _, mine_header, mine_body = stack.make_record(stack.patient, "role:doctor", b"mine")
+    clash = stack.upload(
+        stack.cardiologist,
+        record_id=other_id,
+        patient=stack.patient,
+        header=mine_header,
+        body=mine_body,
+    )
+    assert clash.status_code == 409, clash.text
+    with stack.ctx.sessions() as db:
+        row = db.get(Record, "0x" + other_id.hex())
+        assert row is not None
+    assert row.state == "confirmed"
+    assert row.body_cid == str(compute_cid(other_body))
+    assert not stack.ctx.store.is_pinned(str(compute_cid(mine_body)))
