@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from ledger_api.deps import ContextDep, DbDep, require_roles
 from ledger_api.principal import Principal
+from ledger_api.routes.error_docs import error_responses
 from ledger_api.services import audit as service
 
 router = APIRouter(prefix="/audit", tags=["audit"])
@@ -52,7 +53,13 @@ class VerifyOut(BaseModel):
     bodies: list[dict[str, Any]]
 
 
-@router.get("/access-events", summary="Access decisions (granted and denied), newest first")
+@router.get(
+    "/access-events",
+    summary="Access decisions (granted and denied), newest first",
+    responses=error_responses(
+        s401="unauthorized", s403="forbidden", s422="invalid_input, invalid_request"
+    ),
+)
 def access_events(
     db: DbDep,
     principal: AuditorDep,
@@ -85,7 +92,11 @@ def access_events(
     )
 
 
-@router.get("/verify", summary="Index vs chain and stored bodies vs on-chain digests")
+@router.get(
+    "/verify",
+    summary="Index vs chain and stored bodies vs on-chain digests",
+    responses=error_responses(s401="unauthorized", s403="forbidden", s422="invalid_range"),
+)
 def verify(
     ctx: ContextDep,
     db: DbDep,

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from ledger_api.deps import ContextDep, DbDep, PrincipalDep
+from ledger_api.routes.error_docs import error_responses
 from ledger_api.services import consent_queries as queries
 from ledger_api.services import consents as service
 
@@ -86,7 +87,19 @@ class ConsentPageOut(BaseModel):
     limit: int
 
 
-@router.post("", status_code=201, summary="Relay a patient-signed consent")
+@router.post(
+    "",
+    status_code=201,
+    summary="Relay a patient-signed consent",
+    responses=error_responses(
+        s400="bad_signature",
+        s401="unauthorized",
+        s409="nonce_used",
+        s422="invalid_consent, invalid_grantee, invalid_purpose, invalid_window, invalid_policy, "
+        "policy_hash_mismatch, invalid_request",
+        s503="chain_unavailable, chain_rejected",
+    ),
+)
 def grant(body: ConsentRequest, ctx: ContextDep, db: DbDep, principal: PrincipalDep) -> RelayOut:
     result = service.relay_consent(
         ctx=ctx,
@@ -99,7 +112,17 @@ def grant(body: ConsentRequest, ctx: ContextDep, db: DbDep, principal: Principal
     return RelayOut(**vars(result))
 
 
-@router.post("/revocations", summary="Relay a patient-signed revocation")
+@router.post(
+    "/revocations",
+    summary="Relay a patient-signed revocation",
+    responses=error_responses(
+        s400="bad_signature",
+        s401="unauthorized",
+        s409="nonce_used, consent_not_in_force",
+        s422="invalid_consent, revocation_expired, invalid_request",
+        s503="chain_unavailable, chain_rejected",
+    ),
+)
 def revoke(
     body: RevocationRequest, ctx: ContextDep, db: DbDep, principal: PrincipalDep
 ) -> RelayOut:
@@ -115,7 +138,15 @@ def revoke(
     return RelayOut(**vars(result))
 
 
-@router.get("", summary="Consents given by a patient or naming a grantee")
+@router.get(
+    "",
+    summary="Consents given by a patient or naming a grantee",
+    responses=error_responses(
+        s401="unauthorized",
+        s403="forbidden",
+        s422="invalid_consent, missing_filter, invalid_request",
+    ),
+)
 def list_consents(
     ctx: ContextDep,
     db: DbDep,

@@ -11,6 +11,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from ledger_api.deps import ContextDep, DbDep, PrincipalDep
+from ledger_api.routes.error_docs import error_responses
 from ledger_api.services import authority as service
 
 router = APIRouter(prefix="/keys", tags=["keys"])
@@ -40,7 +41,11 @@ class IssuedKeyOut(BaseModel):
     block_number: int
 
 
-@router.get("/public", summary="The master public key every record is encrypted under")
+@router.get(
+    "/public",
+    summary="The master public key every record is encrypted under",
+    responses=error_responses(s503="authority_unavailable"),
+)
 def public_key(ctx: ContextDep) -> PublicKeyOut:
     info = service.public_key(ctx=ctx)
     return PublicKeyOut(
@@ -48,7 +53,16 @@ def public_key(ctx: ContextDep) -> PublicKeyOut:
     )
 
 
-@router.post("/issue", summary="Issue the caller's attribute key, sealed to their X25519 key")
+@router.post(
+    "/issue",
+    summary="Issue the caller's attribute key, sealed to their X25519 key",
+    responses=error_responses(
+        s401="unauthorized",
+        s403="member_suspended",
+        s422="invalid_public_key, invalid_request",
+        s503="authority_unavailable, chain_unavailable",
+    ),
+)
 def issue(body: IssueRequest, ctx: ContextDep, db: DbDep, principal: PrincipalDep) -> IssuedKeyOut:
     issued = service.issue_key(
         ctx=ctx,
