@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -52,6 +53,8 @@ from storage.models import KeyIssuance
 
 if TYPE_CHECKING:
     from ledger_api.context import AppContext
+
+log = logging.getLogger("ledger_api.authority")
 
 MPK_FILE = "mpk.cbor"
 MSK_FILE = "msk.enc"
@@ -311,6 +314,15 @@ def issue_key(
         block_number=mined.block_number,
         block_time=when,
         log_index=event.log_index,
+    )
+    ctx.metrics.key_issued()
+    log.info(
+        "key issued",
+        extra={
+            "holder": principal.address,
+            "attributes_hash": "0x" + digest.hex(),
+            "tx_hash": mined.tx_hash,
+        },
     )
     return IssuedKey(
         sealed_key=sealed,

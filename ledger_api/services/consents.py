@@ -13,6 +13,7 @@ only the API knows the policy text behind a hash, and the indexer never overwrit
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -48,6 +49,8 @@ from storage.models import clamp_uint64
 if TYPE_CHECKING:
     from ledger_api.chain.contract import Mined, PendingTx
     from ledger_api.context import AppContext
+
+log = logging.getLogger("ledger_api.consents")
 
 MAX_NONCE = 2**128 - 1  # the contract stores nonces in 128 bits
 MAX_UINT64 = 2**64 - 1
@@ -259,6 +262,10 @@ def relay_consent(
         "granted_at": block_time(ctx, mined.block_number),
     }
     _upsert_consent(db, row)
+    log.info(
+        "consent relayed",
+        extra={"consent_id": cid, "patient": consent.patient, "tx_hash": mined.tx_hash},
+    )
     return RelayResult(consent_id=cid, tx_hash=mined.tx_hash, block_number=mined.block_number)
 
 
@@ -314,5 +321,9 @@ def relay_revocation(
             revoke_tx_hash=mined.tx_hash,
             revoke_nonce=str(nonce),
         )
+    )
+    log.info(
+        "consent revoked",
+        extra={"consent_id": cid, "patient": consent.patient, "tx_hash": mined.tx_hash},
     )
     return RelayResult(consent_id=cid, tx_hash=mined.tx_hash, block_number=mined.block_number)

@@ -93,6 +93,7 @@ def test_doctor_key_has_exactly_consortium_attributes_and_decrypts(api_stack: St
     }
     with pytest.raises(EnvelopeAccessDeniedError):
         envelope.decrypt_bytes(record.header_bytes, body, user_key=gp_key)
+    assert "medledger_keys_issued_total 2.0" in s.client.get("/metrics").text
 
 
 def test_patient_gets_only_uid_and_opens_only_own_records(api_stack: Stack) -> None:
