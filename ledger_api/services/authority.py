@@ -46,6 +46,7 @@ from ledger_api.chain.consortium import Role
 from ledger_api.chain.errors import ChainError
 from ledger_api.errors import LedgerApiError
 from ledger_api.http_errors import ForbiddenError, ServiceUnavailableError, UnprocessableError
+from ledger_api.indexer.sql import upsert
 from ledger_api.principal import Principal
 from ledger_api.services.auth import read_principal
 from ledger_api.services.chain_time import block_time
@@ -353,8 +354,6 @@ def _record_issuance(
     The indexer may index the ``KeyIssued`` event before this runs; its row lacks the
     attribute list (the chain only has the hash), which only the issuer can fill in.
     """
-    from ledger_api.indexer.sql import upsert
-
     table = KeyIssuance.__table__
     values = {
         "holder": holder.lower(),

@@ -41,6 +41,7 @@ from ledger_api.http_errors import (
     ServiceUnavailableError,
     UnprocessableError,
 )
+from ledger_api.indexer.sql import upsert
 from ledger_api.principal import Principal
 from ledger_api.services.chain_time import block_time, latest_block_time
 from storage.models import Consent as ConsentRow
@@ -270,8 +271,6 @@ def relay_consent(
 
 
 def _upsert_consent(db: Session, row: dict[str, Any]) -> None:
-    from ledger_api.indexer.sql import upsert
-
     table = ConsentRow.__table__
     stmt = upsert(db.connection(), table).values(**row)
     update = {c: stmt.excluded[c] for c in row if c not in ("consent_id", "policy_text")}
