@@ -8,9 +8,9 @@ attempt on chain; one that dies before it has served nothing.
 
 Why the receipt is awaited rather than only the transaction queued: the index row of an
 access (``access_events``) is keyed by its on-chain position (tx hash, log index, block), so
-the durable local trace exists only once the transaction is mined; on the consortium chain a
-block is seconds away and on the dev chain it is immediate. Batching several decisions into
-one ``logAccessBatch`` per block is the planned optimisation under load (not done yet).
+the durable local trace exists only once the transaction is mined. Under load the wait is
+shared: concurrent decisions are coalesced into one ``logAccessBatch`` per round trip by
+:class:`~ledger_api.services.access_queue.AccessLogQueue` (about one transaction per block).
 
 Decision order (first match wins): the patient reading their own record; a consent naming the
 caller's address (``isAllowed``); a consent naming an attribute policy the caller's key
@@ -20,6 +20,7 @@ policy text of); otherwise denied. Auditors get no special right to content.
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 from enum import IntEnum
@@ -35,6 +36,7 @@ from ledger_api.chain.access_log import AccessEntry
 from ledger_api.http_errors import UnprocessableError
 from ledger_api.indexer.sql import upsert
 from ledger_api.principal import Principal
+from ledger_api.services.access_queue import AccessLogQueue
 from storage.models import AccessEvent, Consent, Record, to_address
 
 if TYPE_CHECKING:
@@ -140,6 +142,21 @@ def decide(
     return False, Reason.NO_CONSENT
 
 
+_QUEUE_LOCK = threading.Lock()
+
+
+def access_queue(ctx: AppContext) -> AccessLogQueue:
+    """The process's one access-log queue (kept on the context, created on first use)."""
+    queue: AccessLogQueue | None = getattr(ctx, "access_queue", None)
+    if queue is None:
+        with _QUEUE_LOCK:
+            queue = getattr(ctx, "access_queue", None)
+            if queue is None:
+                queue = AccessLogQueue(ctx.chain.access_log, receipt_timeout=LOG_RECEIPT_TIMEOUT)
+                ctx.access_queue = queue  # type: ignore[attr-defined]
+    return queue
+
+
 def log_decision(
     *,
     ctx: AppContext,
@@ -149,8 +166,9 @@ def log_decision(
     granted: bool,
     reason: Reason,
 ) -> Decision:
-    """Send ``AccessLog.logAccess``, wait for it, and commit its index row (idempotent with
-    the indexer, which inserts the same (tx hash, log index) and skips duplicates)."""
+    """Log the decision on chain (through the queue, possibly batched with concurrent ones),
+    then commit its index row (idempotent with the indexer, which inserts the same
+    (tx hash, log index) and skips duplicates)."""
     entry = AccessEntry(
         record_id=bytes.fromhex(record.record_id[2:]),
         accessor=principal.address,
@@ -158,9 +176,8 @@ def log_decision(
         granted=granted,
         reason_code=int(reason),
     )
-    mined = ctx.chain.access_log.log_access(entry).wait(timeout=LOG_RECEIPT_TIMEOUT)
-    event = mined.event("AccessLogged")
-    block_time = int(ctx.chain.w3.eth.get_block(mined.block_number)["timestamp"])
+    logged = access_queue(ctx).submit(entry)
+    block_time = int(ctx.chain.w3.eth.get_block(logged.block_number)["timestamp"])
     row = {
         "record_id": record.record_id,
         "patient": record.patient,
@@ -168,10 +185,10 @@ def log_decision(
         "purpose": int(purpose),
         "granted": granted,
         "reason_code": int(reason),
-        "block_number": mined.block_number,
+        "block_number": logged.block_number,
         "block_time": block_time,
-        "tx_hash": mined.tx_hash.lower(),
-        "log_index": event.log_index,
+        "tx_hash": logged.tx_hash.lower(),
+        "log_index": logged.log_index,
     }
     # A session of its own: the caller's session has been reading (a SQLite reader cannot
     # upgrade to a writer once another connection, the indexer, has committed meanwhile).
@@ -185,9 +202,9 @@ def log_decision(
         granted=granted,
         reason=reason,
         purpose=purpose,
-        tx_hash=mined.tx_hash,
-        block_number=mined.block_number,
-        log_index=event.log_index,
+        tx_hash=logged.tx_hash,
+        block_number=logged.block_number,
+        log_index=logged.log_index,
     )
 
 

@@ -1,0 +1,104 @@
+"""Coalescing access-log writes: concurrent decisions share one ``logAccessBatch``.
+
+Every read costs one ``AccessLogged`` event, and on a consortium chain a transaction waits for
+the next block (seconds). Sent one by one, N concurrent reads need N transactions; here the
+first caller to arrive becomes the *leader*: it sends what is queued (up to the contract's 64)
+as one transaction and waits for its receipt, while callers arriving meanwhile queue up and go
+together in the next transaction. So a busy API sends about one log transaction per block,
+and a quiet one sends each decision at once (no timer, no added latency).
+
+Every caller still returns only after its own entry is mined, with the entry's exact position
+(tx hash, log index), so the caller writes its index row and only then serves bytes. No
+background thread: the leader is always a caller, so nothing outlives the requests.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from ledger_api.chain.access_log import MAX_BATCH, AccessEntry, AccessLog
+from ledger_api.chain.contract import Event
+
+__all__ = ["AccessLogQueue", "LoggedEntry"]
+
+
+@dataclass(frozen=True)
+class LoggedEntry:
+    """Where one entry landed on chain."""
+
+    tx_hash: str
+    block_number: int
+    log_index: int
+
+
+@dataclass
+class _Slot:
+    entry: AccessEntry
+    done: bool = False
+    result: LoggedEntry | None = None
+    error: BaseException | None = None
+
+
+@dataclass
+class AccessLogQueue:
+    """Thread-safe; one per API process (one relayer)."""
+
+    access_log: AccessLog
+    max_batch: int = MAX_BATCH
+    receipt_timeout: float = 30.0
+    _queue: list[_Slot] = field(default_factory=list)
+    _flushing: bool = False
+    _cond: threading.Condition = field(default_factory=threading.Condition)
+
+    def submit(self, entry: AccessEntry) -> LoggedEntry:
+        """Log ``entry``; return once it is mined. Raises the chain error of its transaction."""
+        slot = _Slot(entry)
+        with self._cond:
+            self._queue.append(slot)
+        while True:
+            with self._cond:
+                while not slot.done and self._flushing:
+                    self._cond.wait()
+                if slot.done:
+                    break
+                self._flushing = True
+                batch = self._queue[: self.max_batch]
+                del self._queue[: len(batch)]
+            try:
+                self._flush(batch)
+            finally:
+                with self._cond:
+                    self._flushing = False
+                    self._cond.notify_all()
+        if slot.error is not None:
+            raise slot.error
+        assert slot.result is not None
+        return slot.result
+
+    def _flush(self, batch: list[_Slot]) -> None:
+        """Send ``batch`` as one transaction and hand each slot its event (or the error)."""
+        try:
+            entries = [s.entry for s in batch]
+            if len(entries) == 1:
+                pending = self.access_log.log_access(entries[0])
+            else:
+                pending = self.access_log.log_access_batch(entries)
+            mined = pending.wait(timeout=self.receipt_timeout)
+            events: list[Event] = [e for e in mined.events if e.name == "AccessLogged"]
+            if len(events) != len(batch):
+                raise RuntimeError(
+                    f"{len(events)} AccessLogged events for a batch of {len(batch)} entries"
+                )
+            for slot, event in zip(batch, events, strict=True):
+                slot.result = LoggedEntry(
+                    tx_hash=mined.tx_hash,
+                    block_number=mined.block_number,
+                    log_index=event.log_index,
+                )
+        except BaseException as exc:  # every waiter must learn the outcome
+            for slot in batch:
+                slot.error = exc
+        finally:
+            for slot in batch:
+                slot.done = True
