@@ -8,6 +8,7 @@ was already used) and create no session.
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -332,3 +333,20 @@ def test_role_change_on_chain_shows_in_the_next_principal(api_stack: Stack) -> N
     body = api_stack.client.get("/auth/me", headers=api_stack.login(nurse)).json()
     assert (body["role"], body["institution_code"]) == ("nurse", "qyqchc")
     assert body["abe_attributes"][:2] == ["role:nurse", "org:qyqchc"]
+
+
+def test_concurrent_replays_of_one_message_open_exactly_one_session(api_stack: Stack) -> None:
+    """The nonce is consumed by a conditional UPDATE: racing logins cannot both win."""
+    message = api_stack.siwe_message(api_stack.patient)
+    payload = {
+        "message": message.text(),
+        "signature": "0x" + siwe.sign(message, api_stack.patient.key).hex(),
+    }
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        responses = list(
+            pool.map(lambda _: api_stack.client.post("/auth/login", json=payload), range(6))
+        )
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [200] + [401] * 5
+    assert {r.json()["error"]["code"] for r in responses if r.status_code == 401} == {"siwe_nonce"}
+    assert _sessions(api_stack) == 1
