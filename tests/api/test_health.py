@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import shutil
@@ -12,8 +13,11 @@ import sqlalchemy as sa
 from eth_account import Account
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
+from web3 import Web3
 
 from ledger_api.app import create_app
+from ledger_api.chain.anvil import free_port
+from ledger_api.chain.client import ChainClient
 from ledger_api.chain.consortium import Role
 from ledger_api.chain.errors import DeploymentError
 from ledger_api.config import Settings
@@ -201,3 +205,33 @@ def test_indexer_thread_follows_the_chain_and_stops_with_the_app(api_stack: Stac
     stack.client.__exit__(None, None, None)
     assert not threads[0].is_alive()
     stack.client.__enter__()  # the fixture's teardown closes it again
+
+
+def test_readyz_names_the_chain_when_the_node_is_unreachable(api_stack: Stack) -> None:
+    ctx = api_stack.ctx
+    healthy = ctx.chain
+    dead = Web3(Web3.HTTPProvider(f"http://127.0.0.1:{free_port()}", request_kwargs={"timeout": 2}))
+    ctx.chain = ChainClient.bind(dead, deployment=healthy.deployment, relayer=healthy.relayer)
+    try:
+        response = api_stack.client.get("/readyz")
+    finally:
+        ctx.chain = healthy
+    assert response.status_code == 503
+    report = response.json()
+    assert report["chain"].startswith("error: ")
+    assert (report["store"], report["database"]) == ("ok", "ok")
+
+
+def test_readyz_names_a_contract_missing_from_the_chain(api_stack: Stack) -> None:
+    ctx = api_stack.ctx
+    healthy = ctx.chain
+    contracts = healthy.deployment.addresses()
+    contracts["AccessLog"] = Account.create().address  # an address with no code
+    wrong = dataclasses.replace(healthy.deployment, contracts=contracts)
+    ctx.chain = dataclasses.replace(healthy, deployment=wrong)
+    try:
+        response = api_stack.client.get("/readyz")
+    finally:
+        ctx.chain = healthy
+    assert response.status_code == 503
+    assert response.json()["chain"] == "error: no code for AccessLog"
