@@ -16,9 +16,12 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ledger_api.chain.errors import ChainConnectionError, ReceiptTimeoutError
 from ledger_api.errors import LedgerApiError
+from storage.errors import DatabaseUnavailableError, KuboUnavailableError
 
 log = logging.getLogger("ledger_api.errors")
 
@@ -138,6 +141,26 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+# infrastructure outages: a 503 the client may retry, not a 500 that reads like our bug
+_OUTAGES: tuple[tuple[type[Exception], str, str], ...] = (
+    (OperationalError, "database_unavailable", "the index database is unavailable"),
+    (DatabaseUnavailableError, "database_unavailable", "the index database is unavailable"),
+    (ChainConnectionError, "chain_unavailable", "the chain node is unreachable"),
+    (ReceiptTimeoutError, "chain_unavailable", "the chain did not mine the transaction in time"),
+    (KuboUnavailableError, "store_unavailable", "the block store is unreachable"),
+)
+
+
+async def _outage(request: Request, exc: Exception) -> JSONResponse:
+    for cls, code, message in _OUTAGES:
+        if isinstance(exc, cls):
+            log.warning("%s on %s %s: %s", code, request.method, request.url.path, exc)
+            return JSONResponse(
+                error_body(code, message), status_code=503, headers={"Retry-After": "5"}
+            )
+    return await _unexpected(request, exc)  # pragma: no cover - registered per class above
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return JSONResponse(error_body("internal", "internal server error"), status_code=500)
@@ -148,6 +171,8 @@ def install_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    for cls, _code, _message in _OUTAGES:
+        app.add_exception_handler(cls, _outage)
     app.add_exception_handler(Exception, _unexpected)
 
 

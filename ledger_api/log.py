@@ -80,24 +80,21 @@ class RequestLogMiddleware:
         started = time.perf_counter()
         request_id = _header(scope, b"x-request-id") or uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
-        status = 500
-        finished = False
+        status = 500  # what the client gets if the app fails before starting a response
 
         async def send_wrapper(message: Message) -> None:
-            nonlocal status, finished
+            nonlocal status
             if message["type"] == "http.response.start":
                 status = int(message["status"])
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode("latin-1")))
                 message["headers"] = headers
             await send(message)
-            if message["type"] == "http.response.body" and not message.get("more_body", False):
-                finished = True
 
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            self._record(scope, status if finished or status != 500 else 500, started, request_id)
+            self._record(scope, status, started, request_id)
 
     def _record(self, scope: Scope, status: int, started: float, request_id: str) -> None:
         seconds = time.perf_counter() - started

@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from eth_utils import is_address, to_checksum_address
 from sqlalchemy.orm import Session
+from web3.exceptions import Web3Exception
 
 from crypto import siwe
 from crypto.errors import (
@@ -39,8 +40,9 @@ from crypto.errors import (
     SiweSignatureError,
 )
 from ledger_api.chain.consortium import Role
+from ledger_api.chain.errors import ChainError
 from ledger_api.context import AppContext
-from ledger_api.http_errors import UnauthorizedError, UnprocessableError
+from ledger_api.http_errors import ServiceUnavailableError, UnauthorizedError, UnprocessableError
 from ledger_api.principal import Principal
 from storage.models import ApiSession, SiweNonce
 
@@ -258,6 +260,16 @@ def principal_for(*, ctx: AppContext, address: str) -> Principal:
 
 
 def read_principal(*, ctx: AppContext, address: str) -> Principal:
+    """Ask ``Consortium`` (4 calls at most); an unreachable node is a 503, not a 500."""
+    try:
+        return _read_principal(ctx=ctx, address=address)
+    except (ChainError, Web3Exception, OSError) as exc:
+        raise ServiceUnavailableError(
+            f"cannot read Consortium for {address}: {exc}", code="chain_unavailable"
+        ) from exc
+
+
+def _read_principal(*, ctx: AppContext, address: str) -> Principal:
     consortium = ctx.chain.consortium
     info = consortium.member_info(address)
     is_consortium_admin = consortium.admin() == address

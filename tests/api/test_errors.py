@@ -7,7 +7,10 @@ import logging
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from web3 import Web3
 
+from ledger_api.chain.anvil import free_port
+from ledger_api.chain.client import ChainClient
 from ledger_api.http_errors import (
     ApiError,
     BadRequestError,
@@ -20,6 +23,7 @@ from ledger_api.http_errors import (
     UnauthorizedError,
     UnprocessableError,
 )
+from storage.db import create_engine, session_factory
 from tests.api.conftest import Stack
 
 EXPECTED = [
@@ -136,3 +140,37 @@ def test_api_errors_belong_to_the_package_hierarchy() -> None:
         error = cls("m")
         assert isinstance(error, LedgerApiError)
         assert (error.status_code, error.code, error.details) == (status, code, {})
+
+
+def test_database_outage_is_503_database_unavailable(api_stack: Stack) -> None:
+    headers = api_stack.login(api_stack.patient)
+    ctx = api_stack.ctx
+    healthy_engine, healthy_sessions = ctx.engine, ctx.sessions
+    dead = create_engine(f"postgresql+psycopg://nobody@127.0.0.1:{free_port()}/none")
+    ctx.engine, ctx.sessions = dead, session_factory(dead)
+    try:
+        response = api_stack.client.get("/auth/me", headers=headers)
+    finally:
+        ctx.engine, ctx.sessions = healthy_engine, healthy_sessions
+        dead.dispose()
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "5"
+    assert _shape(response.json())["code"] == "database_unavailable"
+    assert "nobody" not in response.text  # no connection string leaked
+
+
+def test_chain_outage_is_503_chain_unavailable(api_stack: Stack) -> None:
+    headers = api_stack.login(api_stack.cardiologist)
+    ctx = api_stack.ctx
+    healthy = ctx.chain
+    dead = Web3(Web3.HTTPProvider(f"http://127.0.0.1:{free_port()}", request_kwargs={"timeout": 2}))
+    ctx.chain = ChainClient.bind(dead, deployment=healthy.deployment, relayer=healthy.relayer)
+    ctx.principals.clear()  # force a Consortium read now
+    try:
+        response = api_stack.client.get("/auth/me", headers=headers)
+    finally:
+        ctx.chain = healthy
+    assert response.status_code == 503
+    assert _shape(response.json())["code"] == "chain_unavailable"
+    # the node is back: so is the service, with the same session
+    assert api_stack.client.get("/auth/me", headers=headers).json()["role"] == "doctor"
