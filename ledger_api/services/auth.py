@@ -125,6 +125,9 @@ def issue_nonce(
     account = checked_address(address)
     expires_at = now + timedelta(seconds=ctx.settings.nonce_ttl_seconds)
     nonce = siwe.generate_nonce()
+    # Anyone may ask for nonces, so expired ones are dropped as new ones are handed out: the
+    # table stays as small as the nonces live right now (an indexed range delete).
+    db.execute(sa.delete(SiweNonce).where(SiweNonce.expires_at < now))
     db.add(SiweNonce(nonce=nonce, issued_at=now, expires_at=expires_at, used_by=account))
     db.commit()
     return NonceGrant(

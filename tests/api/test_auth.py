@@ -350,3 +350,21 @@ def test_concurrent_replays_of_one_message_open_exactly_one_session(api_stack: S
     assert statuses == [200] + [401] * 5
     assert {r.json()["error"]["code"] for r in responses if r.status_code == 401} == {"siwe_nonce"}
     assert _sessions(api_stack) == 1
+
+
+def test_expired_nonces_are_purged_when_new_ones_are_issued(api_stack: Stack) -> None:
+    stale = api_stack.siwe_message(api_stack.patient)
+    live = api_stack.siwe_message(api_stack.patient)
+    with api_stack.ctx.sessions() as db, db.begin():
+        db.execute(
+            sa.update(SiweNonce)
+            .where(SiweNonce.nonce == stale.nonce)
+            .values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+        )
+    api_stack.siwe_message(api_stack.other_patient)
+    with api_stack.ctx.sessions() as db:
+        assert db.get(SiweNonce, stale.nonce) is None
+        assert db.get(SiweNonce, live.nonce) is not None
+    # the purged nonce reads as unknown; the live one still signs in
+    _refused(api_stack, stale, siwe.sign(stale, api_stack.patient.key), "siwe_nonce")
+    assert api_stack.login_response(api_stack.patient, live).status_code == 200
