@@ -43,6 +43,7 @@ class PrincipalCache:
     """
 
     ttl: float
+    max_entries: int = 10_000
     _entries: dict[str, tuple[float, Principal]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -57,6 +58,12 @@ class PrincipalCache:
         if self.ttl <= 0:
             return
         with self._lock:
+            if len(self._entries) >= self.max_entries:  # drop what has expired anyway
+                self._entries = {
+                    a: hit for a, hit in self._entries.items() if now - hit[0] < self.ttl
+                }
+                if len(self._entries) >= self.max_entries:  # all fresh: start over
+                    self._entries.clear()
             self._entries[address] = (now, principal)
 
     def clear(self) -> None:

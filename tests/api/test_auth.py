@@ -19,6 +19,8 @@ from hypothesis import strategies as st
 
 from crypto import siwe
 from ledger_api.chain.consortium import Role
+from ledger_api.context import PrincipalCache
+from ledger_api.principal import Principal
 from storage.models import ApiSession, SiweNonce
 from tests.api.conftest import Stack
 
@@ -368,3 +370,24 @@ def test_expired_nonces_are_purged_when_new_ones_are_issued(api_stack: Stack) ->
     # the purged nonce reads as unknown; the live one still signs in
     _refused(api_stack, stale, siwe.sign(stale, api_stack.patient.key), "siwe_nonce")
     assert api_stack.login_response(api_stack.patient, live).status_code == 200
+
+
+def test_principal_cache_expires_entries_and_stays_bounded() -> None:
+    cache = PrincipalCache(ttl=2.0, max_entries=3)
+    people = [Principal(address=Account.create().address, role="patient") for _ in range(5)]
+    cache.put(people[0].address, people[0], now=100.0)
+    assert cache.get(people[0].address, now=101.9) == people[0]
+    assert cache.get(people[0].address, now=102.0) is None  # ttl is a hard bound
+    cache.put(people[1].address, people[1], now=100.5)
+    cache.put(people[2].address, people[2], now=101.0)
+    cache.put(people[3].address, people[3], now=102.6)  # full: the expired ones go first
+    assert cache.get(people[2].address, now=102.6) == people[2]
+    assert cache.get(people[3].address, now=102.6) == people[3]
+    assert len(cache._entries) == 2
+    cache.put(people[4].address, people[4], now=102.7)  # full again
+    cache.put(people[0].address, people[0], now=102.8)  # all fresh: start over
+    assert len(cache._entries) == 1
+    assert cache.get(people[0].address, now=102.8) == people[0]
+    disabled = PrincipalCache(ttl=0)
+    disabled.put(people[0].address, people[0], now=1.0)
+    assert disabled.get(people[0].address, now=1.0) is None
