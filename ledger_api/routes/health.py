@@ -50,7 +50,9 @@ def healthz() -> dict[str, str]:
 
 
 def readiness(ctx: AppContext) -> dict[str, Any]:
-    """``{"chain": "ok"|"error: …", "store": …, "database": …}`` (checks run independently)."""
+    """``{"chain": "ok"|"error: …", "store": …, "database": …, "indexer": …}``.
+
+    The checks run independently, so one report names every part that is down."""
     report: dict[str, Any] = {}
     try:
         head = block_number(ctx.chain.w3)
@@ -71,7 +73,16 @@ def readiness(ctx: AppContext) -> dict[str, Any]:
         report["database"] = "ok"
     except Exception as exc:
         report["database"] = f"error: {exc}"
+    report["indexer"] = indexer_state(ctx)
     return report
+
+
+def indexer_state(ctx: AppContext) -> str:
+    """Informational: a stopped indexer leaves the index stale but requests still work."""
+    if not ctx.settings.indexer_enabled:
+        return "disabled"
+    alive = any(t.name == "medledger-indexer" and t.is_alive() for t in ctx.background)
+    return "ok" if alive else "stopped"
 
 
 @router.get(

@@ -38,6 +38,7 @@ def test_readyz_reports_every_part_ok(api_stack: Stack) -> None:
     report = response.json()
     assert (report["chain"], report["store"], report["database"]) == ("ok", "ok", "ok")
     assert report["block_number"] >= api_stack.deployment.block_number
+    assert report["indexer"] == "ok"
 
 
 def test_readyz_names_the_database_when_it_is_gone(api_stack: Stack) -> None:
@@ -164,7 +165,8 @@ def test_app_configured_from_the_environment_alone(
     assert from_env.blocks_path == tmp_path / "env-data" / "blocks"
     assert RELAYER_KEY not in repr(from_env)  # secrets never show in logs
     with TestClient(create_app()) as client:
-        assert client.get("/readyz").json()["status"] == "ok"
+        report = client.get("/readyz").json()
+        assert (report["status"], report["indexer"]) == ("ok", "disabled")
         ctx = client.app.state.ctx  # type: ignore[attr-defined]
         assert ctx.authority is None  # no passphrase configured: no key authority here
         assert ctx.background == []  # indexer disabled
@@ -235,3 +237,13 @@ def test_readyz_names_a_contract_missing_from_the_chain(api_stack: Stack) -> Non
         ctx.chain = healthy
     assert response.status_code == 503
     assert response.json()["chain"] == "error: no code for AccessLog"
+
+
+def test_readyz_tells_when_the_indexer_has_stopped(api_stack: Stack) -> None:
+    ctx = api_stack.ctx
+    ctx.stop_event.set()
+    for thread in ctx.background:
+        thread.join(timeout=10)
+    report = api_stack.client.get("/readyz").json()
+    assert report["indexer"] == "stopped"
+    assert report["status"] == "ok"  # requests still work; the index only goes stale
