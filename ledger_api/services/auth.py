@@ -17,6 +17,7 @@ never the session: a suspension takes effect within seconds, not at the next log
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 import time
 from dataclasses import dataclass
@@ -45,6 +46,8 @@ from ledger_api.context import AppContext
 from ledger_api.http_errors import ServiceUnavailableError, UnauthorizedError, UnprocessableError
 from ledger_api.principal import Principal
 from storage.models import ApiSession, SiweNonce
+
+log = logging.getLogger("ledger_api.auth")
 
 # SiweError subclass → the stable 401 code clients branch on
 SIWE_CODES: dict[type[SiweError], str] = {
@@ -177,6 +180,7 @@ def login(
     except SiweError as exc:
         code = SIWE_CODES.get(type(exc), "siwe_malformed")
         ctx.metrics.login(code)
+        log.warning("sign-in refused: %s", code, extra={"code": code, "reason": str(exc)})
         db.rollback()
         raise SiweLoginError(str(exc), code=code) from exc
     except ValueError as exc:  # a signature that is not hex at all
@@ -217,6 +221,7 @@ def login(
     )
     db.commit()
     ctx.metrics.login("ok")
+    log.info("signed in", extra={"address": verified.address, "session_expires": expires_at})
     principal = principal_for(ctx=ctx, address=verified.address)
     return LoginResult(token=token, expires_at=expires_at, principal=principal)
 

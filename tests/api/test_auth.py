@@ -7,6 +7,7 @@ was already used) and create no session.
 
 from __future__ import annotations
 
+import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -391,3 +392,21 @@ def test_principal_cache_expires_entries_and_stays_bounded() -> None:
     disabled = PrincipalCache(ttl=0)
     disabled.put(people[0].address, people[0], now=1.0)
     assert disabled.get(people[0].address, now=1.0) is None
+
+
+def test_sign_ins_are_logged_and_counted(
+    api_stack: Stack, caplog: pytest.LogCaptureFixture
+) -> None:
+    message = api_stack.siwe_message(api_stack.patient, domain="evil.example")
+    with caplog.at_level(logging.INFO, logger="ledger_api.auth"):
+        _refused(api_stack, message, siwe.sign(message, api_stack.patient.key), "siwe_domain")
+        api_stack.login(api_stack.patient)
+    records = [r for r in caplog.records if r.name == "ledger_api.auth"]
+    assert [(r.levelname, r.getMessage()) for r in records] == [
+        ("WARNING", "sign-in refused: siwe_domain"),
+        ("INFO", "signed in"),
+    ]
+    assert records[1].address == api_stack.patient.address  # type: ignore[attr-defined]
+    text = api_stack.client.get("/metrics").text
+    assert 'medledger_logins_total{result="siwe_domain"} 1.0' in text
+    assert 'medledger_logins_total{result="ok"} 1.0' in text
