@@ -12,7 +12,7 @@ import string
 
 import pytest
 from eth_account import Account
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from crypto import envelope, fame
@@ -75,9 +75,8 @@ def test_record_id_must_be_32_nonzero_bytes(candidate: str) -> None:
 @given(cut=st.integers(min_value=1, max_value=len(BODY)), extra=st.binary(max_size=64))
 def test_a_body_of_any_other_length_is_refused(cut: int, extra: bytes) -> None:
     body = BODY[:-cut] + extra
+    assume(len(body) != len(BODY))  # same length, other bytes: only the AEAD (client) sees it
     meta = parse_metadata(metadata())
-    if body == BODY:
-        return
     with pytest.raises(UnprocessableError) as refused:
         check_upload(metadata=meta, header_bytes=RECORD.header_bytes, body=io.BytesIO(body))
     assert refused.value.code == "invalid_body"
