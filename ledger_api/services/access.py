@@ -22,18 +22,23 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import TYPE_CHECKING
 
+import requests
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
+from web3.exceptions import Web3Exception
 
 from crypto.errors import PolicyError
 from crypto.policy import satisfies
 from crypto.signing import Purpose
 from ledger_api.chain.access_log import AccessEntry
-from ledger_api.http_errors import UnprocessableError
+from ledger_api.chain.errors import ChainError
+from ledger_api.http_errors import ServiceUnavailableError, UnprocessableError
 from ledger_api.indexer.sql import upsert
 from ledger_api.principal import Principal
 from ledger_api.services.access_queue import AccessLogQueue
@@ -42,7 +47,15 @@ from storage.models import AccessEvent, Consent, Record, to_address
 if TYPE_CHECKING:
     from ledger_api.context import AppContext
 
-__all__ = ["Decision", "Reason", "decide", "decide_and_log", "log_decision", "parse_purpose"]
+__all__ = [
+    "Decision",
+    "Reason",
+    "chain_required",
+    "decide",
+    "decide_and_log",
+    "log_decision",
+    "parse_purpose",
+]
 
 # A log transaction that is not mined within this many seconds fails the read (503): no byte
 # may be served for an attempt that is not on chain.
@@ -89,6 +102,18 @@ def parse_purpose(value: str | int | None) -> Purpose:
         code="invalid_purpose",
         details={"purpose": str(value)},
     )
+
+
+@contextmanager
+def chain_required(what: str) -> Iterator[None]:
+    """Turn a chain that cannot answer into 503: without it no access can be decided or
+    logged, and serving anyway would break the rule that every read is on chain first."""
+    try:
+        yield
+    except (ChainError, requests.RequestException, OSError, Web3Exception) as exc:
+        raise ServiceUnavailableError(
+            f"{what}: the chain is unavailable ({exc})", code="chain_unavailable"
+        ) from exc
 
 
 def _policy_consents(
@@ -213,12 +238,16 @@ def decide_and_log(
 ) -> Decision:
     """Decide, then log the decision on chain and in the index; the caller serves bytes only
     when ``granted`` and answers 403 otherwise (the denial is already logged)."""
-    granted, reason = decide(ctx=ctx, db=db, principal=principal, record=record, purpose=purpose)
-    return log_decision(
-        ctx=ctx,
-        principal=principal,
-        record=record,
-        purpose=purpose,
-        granted=granted,
-        reason=reason,
-    )
+    with chain_required("cannot decide the access"):
+        granted, reason = decide(
+            ctx=ctx, db=db, principal=principal, record=record, purpose=purpose
+        )
+    with chain_required("cannot log the access decision"):
+        return log_decision(
+            ctx=ctx,
+            principal=principal,
+            record=record,
+            purpose=purpose,
+            granted=granted,
+            reason=reason,
+        )

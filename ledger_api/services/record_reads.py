@@ -30,7 +30,7 @@ from ledger_api.http_errors import (
     UnprocessableError,
 )
 from ledger_api.principal import Principal
-from ledger_api.services.access import Decision, decide, decide_and_log
+from ledger_api.services.access import Decision, chain_required, decide, decide_and_log
 from ledger_api.services.records import confirmed_records_of
 from storage.models import Record
 
@@ -80,7 +80,8 @@ def get_record(
     row = _confirmed(db, record_id)
     if principal.address.lower() == row.patient or _oversees(principal):
         return row
-    granted, _ = decide(ctx=ctx, db=db, principal=principal, record=row, purpose=purpose)
+    with chain_required("cannot check the consent"):
+        granted, _ = decide(ctx=ctx, db=db, principal=principal, record=row, purpose=purpose)
     if not granted:
         raise ForbiddenError(
             "no consent covers this record for the caller", details={"record_id": row.record_id}
@@ -110,23 +111,37 @@ def list_chart(
     patient = to_checksum_address(patient)
     rows = confirmed_records_of(db, patient)
     if principal.address != patient and not _oversees(principal):
-        whole_chart = ctx.chain.consents.is_allowed(
-            patient=patient, grantee=principal.address, record_id=bytes(32), purpose=purpose
-        )
-        if not whole_chart:
-            rows = [
-                r
-                for r in rows
-                if decide(ctx=ctx, db=db, principal=principal, record=r, purpose=purpose)[0]
-            ]
-            if not rows:
-                raise ForbiddenError(
-                    "no consent of this patient covers the caller",
-                    details={"patient": patient},
-                )
+        with chain_required("cannot check the consents"):
+            rows = _visible(
+                ctx=ctx, db=db, principal=principal, patient=patient, rows=rows, purpose=purpose
+            )
+        if not rows:
+            raise ForbiddenError(
+                "no consent of this patient covers the caller",
+                details={"patient": patient},
+            )
     return ChartPage(
         items=rows[offset : offset + limit], total=len(rows), offset=offset, limit=limit
     )
+
+
+def _visible(
+    *,
+    ctx: AppContext,
+    db: Session,
+    principal: Principal,
+    patient: str,
+    rows: list[Record],
+    purpose: Purpose,
+) -> list[Record]:
+    """The rows a whole-chart consent or a per-record decision lets the caller see."""
+    if ctx.chain.consents.is_allowed(
+        patient=patient, grantee=principal.address, record_id=bytes(32), purpose=purpose
+    ):
+        return rows
+    return [
+        r for r in rows if decide(ctx=ctx, db=db, principal=principal, record=r, purpose=purpose)[0]
+    ]
 
 
 def open_content(
