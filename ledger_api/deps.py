@@ -41,8 +41,10 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 def get_db(ctx: ContextDep) -> Iterator[Session]:
     """A Session per request: committed when the handler returns, rolled back if it raises.
 
-    Services that must make something durable *before* answering (a nonce, a pending
-    record, an access decision queued before any byte) call ``db.commit()`` themselves.
+    ``scope="function"``: the commit happens before the response is sent, so a failed commit
+    is the client's error response, never a 200 for something that was not saved. Services
+    that must make something durable at a precise point (a nonce, a pending record, an
+    access decision before any byte) still call ``db.commit()`` themselves.
     """
     session = ctx.sessions()
     try:
@@ -55,7 +57,7 @@ def get_db(ctx: ContextDep) -> Iterator[Session]:
         session.close()
 
 
-DbDep = Annotated[Session, Depends(get_db)]
+DbDep = Annotated[Session, Depends(get_db, scope="function")]
 
 
 def bearer_token(request: Request) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 
 import pytest
 from fastapi import FastAPI
@@ -11,6 +12,7 @@ from web3 import Web3
 
 from ledger_api.chain.anvil import free_port
 from ledger_api.chain.client import ChainClient
+from ledger_api.deps import DbDep
 from ledger_api.http_errors import (
     ApiError,
     BadRequestError,
@@ -24,6 +26,7 @@ from ledger_api.http_errors import (
     UnprocessableError,
 )
 from storage.db import create_engine, session_factory
+from storage.models import SiweNonce
 from tests.api.conftest import Stack
 
 EXPECTED = [
@@ -174,3 +177,24 @@ def test_chain_outage_is_503_chain_unavailable(api_stack: Stack) -> None:
     assert _shape(response.json())["code"] == "chain_unavailable"
     # the node is back: so is the service, with the same session
     assert api_stack.client.get("/auth/me", headers=headers).json()["role"] == "doctor"
+
+
+def test_a_failed_request_commit_is_the_answer_not_a_200(api_stack: Stack) -> None:
+    """DbDep commits before the response is sent: an unsaved write never answers 200."""
+    taken = api_stack.siwe_message(api_stack.patient).nonce
+    app: FastAPI = api_stack.client.app  # type: ignore[assignment]
+
+    def write_a_duplicate(db: DbDep) -> dict[str, str]:
+        now = datetime.now(UTC)
+        db.add(SiweNonce(nonce=taken, issued_at=now, expires_at=now))  # primary key taken
+        return {"status": "saved?"}
+
+    app.add_api_route("/test-only/duplicate", write_a_duplicate, methods=["POST"])
+    client = TestClient(app, raise_server_exceptions=False)
+    response = client.post("/test-only/duplicate")
+    assert response.status_code == 500
+    assert _shape(response.json())["code"] == "internal"
+    with api_stack.ctx.sessions() as db:
+        row = db.get(SiweNonce, taken)
+        assert row is not None
+        assert row.expires_at > datetime.now(UTC)  # the original row, untouched
