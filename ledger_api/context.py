@@ -29,7 +29,8 @@ from storage.blocks import BlockStore, LocalBlockStore
 from storage.db import create_engine, session_factory
 from storage.kubo import KuboBlockStore
 
-if TYPE_CHECKING:  # the authority service imports this module
+if TYPE_CHECKING:  # the authority and access services import this module
+    from ledger_api.services.access_queue import AccessLogQueue
     from ledger_api.services.authority import KeyAuthority
 
 log = logging.getLogger("ledger_api.context")
@@ -85,6 +86,7 @@ class AppContext:
     stop_event: threading.Event = field(default_factory=threading.Event)
     background: list[threading.Thread] = field(default_factory=list)
     on_close: list[Callable[[], None]] = field(default_factory=list)
+    access_queue: AccessLogQueue | None = None  # created on first read (services.access)
 
     @property
     def deployment(self) -> Deployment:

@@ -172,14 +172,13 @@ _QUEUE_LOCK = threading.Lock()
 
 def access_queue(ctx: AppContext) -> AccessLogQueue:
     """The process's one access-log queue (kept on the context, created on first use)."""
-    queue: AccessLogQueue | None = getattr(ctx, "access_queue", None)
-    if queue is None:
+    if ctx.access_queue is None:
         with _QUEUE_LOCK:
-            queue = getattr(ctx, "access_queue", None)
-            if queue is None:
-                queue = AccessLogQueue(ctx.chain.access_log, receipt_timeout=LOG_RECEIPT_TIMEOUT)
-                ctx.access_queue = queue  # type: ignore[attr-defined]
-    return queue
+            if ctx.access_queue is None:
+                ctx.access_queue = AccessLogQueue(
+                    ctx.chain.access_log, receipt_timeout=LOG_RECEIPT_TIMEOUT
+                )
+    return ctx.access_queue
 
 
 def log_decision(
