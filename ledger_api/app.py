@@ -68,6 +68,7 @@ def create_app(settings: Settings | None = None, *, hooks: Hooks | None = None) 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)  # the default SQLite lives there
         migrate(settings.database_url)
         ctx = build_context(settings, hooks=hooks, metrics=metrics)
         try:

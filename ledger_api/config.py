@@ -20,12 +20,13 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MEDLEDGER_", extra="ignore")
 
     rpc_url: str = "http://127.0.0.1:8545"
-    deployment_file: Path = Path(".medledger/deployment.json")
-    data_dir: Path = Path(".medledger")
+    # the same default as `medledger node up`, so a dev API finds the dev chain's deployment
+    data_dir: Path = Field(default_factory=lambda: Path.home() / ".medledger")
+    deployment_file: Path | None = None  # default: <data_dir>/deployment.json
     block_store: Literal["local", "kubo"] = "local"
     block_store_path: Path | None = None  # default: <data_dir>/blocks
     kubo_url: str = "http://127.0.0.1:5001"
-    database_url: str | None = None  # default: storage.db's (env, else SQLite in data_dir)
+    database_url: str | None = None  # default: SQLite at <data_dir>/index.db
     authority_dir: Path | None = None  # default: <data_dir>/authority
     authority_passphrase: SecretStr | None = None
     # scrypt cost of `authority init`; tests lower it, production keeps 2**17
@@ -46,6 +47,11 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _defaults_under_data_dir(self) -> Settings:
+        self.data_dir = self.data_dir.expanduser()
+        if self.deployment_file is None:
+            self.deployment_file = self.data_dir / "deployment.json"
+        if self.database_url is None:
+            self.database_url = f"sqlite:///{self.data_dir / 'index.db'}"
         if self.block_store_path is None:
             self.block_store_path = self.data_dir / "blocks"
         if self.authority_dir is None:

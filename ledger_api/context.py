@@ -130,6 +130,7 @@ class MeteredRelayer(Relayer):
 
 def connect_chain(settings: Settings, metrics: Metrics) -> ChainClient:
     """Like ``ChainClient.connect`` (chain id and code checked), with a metered relayer."""
+    assert settings.deployment_file is not None  # set by Settings' validator
     deployment = Deployment.load(settings.deployment_file)
     w3 = connect(settings.rpc_url, expected_chain_id=deployment.chain_id)
     require_code(w3, deployment.addresses())
