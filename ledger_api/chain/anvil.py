@@ -94,6 +94,10 @@ class AnvilProcess:
             "--base-fee",
             "0",
             "--silent",
+            # anvil otherwise spills old block states to ~/.foundry/anvil/tmp and never removes
+            # them after a kill: tens of GB over a test run. Recent states stay in memory.
+            "--max-persisted-states",
+            "0",
         ]
         if self.state_file is not None:
             args += ["--state", str(self.state_file), "--state-interval", "1"]
