@@ -16,9 +16,8 @@ from sqlalchemy.engine import Connection
 from ledger_api.indexer.decode import ChainEvent
 from ledger_api.indexer.sql import (
     guarded_update,
-    newer,
     position,
-    upsert,
+    upsert_if_newer,
 )
 from storage.models import Institution, Member, MemberAttribute
 from storage.models.identity import ROLES
@@ -51,12 +50,7 @@ def institution_added(connection: Connection, e: ChainEvent) -> None:
         "block_number": e.block_number,
         **position(e),
     }
-    stmt = upsert(connection, institutions_t).values(**values)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["institution_id"],
-        set_={c: stmt.excluded[c] for c in values if c != "institution_id"},
-        where=newer(institutions_t, e),
-    )
+    stmt = upsert_if_newer(connection, institutions_t, key="institution_id", values=values, event=e)
     connection.execute(stmt)
 
 
@@ -89,12 +83,7 @@ def member_enrolled(connection: Connection, e: ChainEvent) -> None:
         "block_number": e.block_number,
         **position(e),
     }
-    stmt = upsert(connection, members_t).values(**values)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["address"],
-        set_={c: stmt.excluded[c] for c in values if c != "address"},
-        where=newer(members_t, e),
-    )
+    stmt = upsert_if_newer(connection, members_t, key="address", values=values, event=e)
     # RETURNING, not rowcount: psycopg reports -1 for a skipped ON CONFLICT DO UPDATE.
     if connection.execute(stmt.returning(members_t.c.address)).first() is not None:
         _replace_attributes(connection, account, e.args["attributes"])

@@ -39,6 +39,25 @@ def newer(table: sa.Table, event: ChainEvent) -> sa.ColumnElement[bool]:
     )
 
 
+def upsert_if_newer(
+    connection: Connection,
+    table: sa.Table,
+    *,
+    key: str,
+    values: dict[str, Any],
+    event: ChainEvent,
+) -> Any:
+    """``INSERT … ON CONFLICT (key) DO UPDATE`` the other columns, only if ``event`` is newer.
+
+    The guard keeps a replayed or out-of-order range from overwriting later state."""
+    stmt = upsert(connection, table).values(**values)
+    return stmt.on_conflict_do_update(
+        index_elements=[key],
+        set_={c: stmt.excluded[c] for c in values if c != key},
+        where=newer(table, event),
+    )
+
+
 def position(event: ChainEvent) -> dict[str, int]:
     return {"updated_block": event.block_number, "updated_log_index": event.log_index}
 

@@ -15,10 +15,10 @@ from sqlalchemy.engine import Connection
 from ledger_api.indexer.decode import ChainEvent
 from ledger_api.indexer.sql import (
     guarded_update,
-    newer,
     or_none,
     position,
     upsert,
+    upsert_if_newer,
 )
 from storage.models import (
     Consultation,
@@ -75,12 +75,7 @@ def referral_requested(connection: Connection, e: ChainEvent) -> None:
         "block_number": e.block_number,
         **position(e),
     }
-    stmt = upsert(connection, referrals_t).values(**values)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["referral_id"],
-        set_={c: stmt.excluded[c] for c in values if c != "referral_id"},
-        where=newer(referrals_t, e),
-    )
+    stmt = upsert_if_newer(connection, referrals_t, key="referral_id", values=values, event=e)
     connection.execute(stmt)
     _transition(connection, e, "referral", rid, "requested")
 
@@ -112,11 +107,8 @@ def consultation_requested(connection: Connection, e: ChainEvent) -> None:
         "block_number": e.block_number,
         **position(e),
     }
-    stmt = upsert(connection, consultations_t).values(**values)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["consultation_id"],
-        set_={c: stmt.excluded[c] for c in values if c != "consultation_id"},
-        where=newer(consultations_t, e),
+    stmt = upsert_if_newer(
+        connection, consultations_t, key="consultation_id", values=values, event=e
     )
     connection.execute(stmt)
     invited = sorted(set(e.args["invitedInstitutions"]))
