@@ -24,6 +24,7 @@ from crypto.errors import (
 from crypto.fame_types import SCHEME_ID, MasterPublicKey, UserKey
 from crypto.policy import normalize
 from crypto.stream import TAG_SIZE
+from tests.crypto.streams import HashingSink, PatternReader
 
 SEG = 256
 FRAME = SEG + TAG_SIZE
@@ -433,30 +434,9 @@ def test_rewrapped_header_under_another_body_fails(ka: Authority) -> None:
 # --- memory ------------------------------------------------------------------------------
 
 
-class _Pattern:
-    def __init__(self, total: int) -> None:
-        self.left = total
-        self.block = memoryview(os.urandom(1 << 20))
-
-    def readinto(self, view: memoryview) -> int:
-        n = min(len(view), self.left, len(self.block))
-        view[:n] = self.block[:n]
-        self.left -= n
-        return n
-
-
-class _Discard:
-    def __init__(self) -> None:
-        self.size = 0
-
-    def write(self, data: bytes | memoryview) -> int:
-        self.size += len(data)
-        return len(data)
-
-
 def test_envelope_streaming_memory_is_constant(ka: Authority, tmp_path: object) -> None:
     total = 16 * 1024 * 1024
-    reader = _Pattern(total)
+    reader = PatternReader(total)
     path = tmp_path / "body.bin"  # type: ignore[operator]
     tracemalloc.start()
     try:
@@ -464,7 +444,7 @@ def test_envelope_streaming_memory_is_constant(ka: Authority, tmp_path: object) 
             record = envelope.encrypt_stream(reader, out, mpk=ka.mpk, policy=POLICY)
         _, enc_peak = tracemalloc.get_traced_memory()
         tracemalloc.reset_peak()
-        sink = _Discard()
+        sink = HashingSink()
         with open(path, "rb") as body:
             envelope.decrypt_stream(body, sink, header=record.header, user_key=ka.patient)
         _, dec_peak = tracemalloc.get_traced_memory()

@@ -22,6 +22,7 @@ from crypto.stream import (
     encrypt_segments,
     segment_count,
 )
+from tests.crypto.streams import HashingSink, PatternReader
 
 SEG = 256  # the smallest segment size allowed: many segments from little data
 
@@ -50,31 +51,6 @@ class OnlyRead:
 
     def read(self, size: int = -1) -> bytes:
         return self._buf.read(min(size, self._step))
-
-
-class PatternReader:
-    """Yields ``total`` pseudo-random bytes without ever holding them all."""
-
-    def __init__(self, total: int) -> None:
-        self.left = total
-        self.block = memoryview(os.urandom(1 << 20))
-
-    def readinto(self, view: memoryview) -> int:
-        n = min(len(view), self.left, len(self.block))
-        view[:n] = self.block[:n]
-        self.left -= n
-        return n
-
-
-class HashingSink:
-    def __init__(self) -> None:
-        self.digest = hashlib.sha256()
-        self.size = 0
-
-    def write(self, data: bytes | memoryview) -> int:
-        self.digest.update(data)
-        self.size += len(data)
-        return len(data)
 
 
 def _keys() -> tuple[bytes, bytes]:
