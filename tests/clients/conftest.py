@@ -1,0 +1,80 @@
+"""Client tests run against the API over real HTTP: uvicorn on a free loopback port.
+
+``live_stack`` takes the in-process :class:`~tests.api.conftest.Stack` (fresh contracts, the demo
+consortium enrolled, key authority, block store and database under test), stops its
+``TestClient`` app and serves the same settings with uvicorn in a thread, so that the SDK and
+the CLI talk to a real socket: requests and responses are streamed as they would be in
+production (the ``TestClient`` transport buffers whole bodies). Nothing is mocked.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+import uvicorn
+
+from ledger_api.app import create_app
+from tests.api.conftest import (  # noqa: F401  (fixtures re-exported for this package)
+    Stack,
+    api_stack,
+    authority_template,
+    database_url,
+    stack_hooks,
+    stack_settings,
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class LiveStack:
+    """The stack plus the base URL of its API served over HTTP."""
+
+    stack: Stack
+    url: str
+    server: uvicorn.Server
+    thread: threading.Thread
+
+    def stop(self) -> None:
+        """Stop the server (idempotent): for tests of "the API is down"."""
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+
+
+@pytest.fixture
+def live_stack(api_stack: Stack) -> Iterator[LiveStack]:
+    api_stack.client.__exit__(None, None, None)  # one app per data dir at a time
+    port = free_port()
+    config = uvicorn.Config(
+        create_app(api_stack.settings),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="on",
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="uvicorn-test", daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    assert httpx.get(f"{url}/readyz").status_code == 200
+    live = LiveStack(stack=api_stack, url=url, server=server, thread=thread)
+    try:
+        yield live
+    finally:
+        live.stop()
+        api_stack.restart()  # so the api_stack fixture's teardown finds a running client
