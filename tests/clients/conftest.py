@@ -52,7 +52,7 @@ class LiveStack:
 
 
 @pytest.fixture
-def live_stack(api_stack: Stack) -> Iterator[LiveStack]:
+def live_stack(api_stack: Stack) -> Iterator[LiveStack]:  # noqa: F811
     api_stack.client.__exit__(None, None, None)  # one app per data dir at a time
     port = free_port()
     config = uvicorn.Config(
