@@ -1,0 +1,300 @@
+"""The local stack ``bench_api.py`` measures, brought up the way a user would, and its clients.
+
+``local_stack()`` makes a fresh data dir in a temp dir, starts anvil on a free port (automine,
+like ``medledger node up``), deploys the contracts, enrols the demo consortium (the same people
+as ``tests/api/conftest.py``), runs ``authority init`` and serves the API with uvicorn in a
+subprocess. The patient consents to the cardiologist for the whole chart, so retrieves take the
+ordinary consent path. Everything is stopped and deleted on exit.
+
+Run as a script (``python scripts/bench_api_stack.py serve``) it is the API process itself,
+optionally profiled in every thread (``MEDLEDGER_BENCH_PROFILE=<file>``: cProfile per thread,
+merged into one pstats file at shutdown), which is how the server's bottlenecks were found.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+try:
+    from clients.sdk import MedLedgerClient
+except ImportError:  # the SDK has not landed yet
+    MedLedgerClient = None  # type: ignore[assignment,misc]
+from crypto.keys import UserKey  # noqa: E402
+from crypto.signing import Domain  # noqa: E402
+from ledger_api.chain.anvil import AnvilProcess, free_port  # noqa: E402
+from ledger_api.chain.connection import connect  # noqa: E402
+from ledger_api.chain.consortium import Consortium, Role  # noqa: E402
+from ledger_api.chain.deploy import deploy_all  # noqa: E402
+from ledger_api.chain.devnode import DEV_ADMIN_KEY, DEV_DEPLOYER_KEY, DEV_RELAYER_KEY  # noqa: E402
+from ledger_api.chain.relayer import Relayer  # noqa: E402
+from ledger_api.services.authority import init_authority  # noqa: E402
+
+AUTHORITY_PASSPHRASE = "bench only"  # a throwaway authority in a temp dir
+POLICY = "role:doctor and dept:cardiology"
+PROFILE_ENV = "MEDLEDGER_BENCH_PROFILE"
+
+
+def _sdk(url: str, account: LocalAccount, domain: Any) -> Any:
+    if MedLedgerClient is not None:
+        return MedLedgerClient(url, account=account)
+    from bench_api_raw import RawClient
+
+    return RawClient(url, account=account, domain=domain)
+
+
+class Client:
+    """One signed-in SDK client (one session, one keep-alive connection) of one person."""
+
+    def __init__(self, url: str, account: LocalAccount, *, patient: str, domain: Any) -> None:
+        self.sdk = _sdk(url, account, domain)
+        self.sdk.login()
+        self.patient = patient
+        self._user_key: UserKey | None = None
+
+    @property
+    def user_key(self) -> UserKey:
+        if self._user_key is None:
+            self._user_key = self.sdk.fetch_user_key()
+        return self._user_key
+
+    def share(self, payload: bytes) -> Any:
+        """Encrypt and share ``payload`` into the patient's chart; returns the RecordInfo."""
+        return self.sdk.share(
+            payload, patient=self.patient, policy=POLICY, record_type="Observation"
+        )
+
+    def retrieve(self, record_id: str) -> bytes:
+        """Access check + on-chain log + download + decrypt; returns the plaintext."""
+        return self.sdk.fetch_bytes(record_id, user_key=self.user_key)
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.sdk.logout()
+        self.sdk.close()
+
+
+@dataclass
+class BenchStack:
+    """A running stack: the API's URL and the demo people."""
+
+    url: str
+    people: dict[str, LocalAccount]
+    domain: Any
+    _clients: dict[str, Client] = field(default_factory=dict)
+
+    @property
+    def patient(self) -> str:
+        return str(self.people["patient"].address)
+
+    def client(self, name: str, *, fresh: bool = False) -> Client:
+        """The shared client of ``name`` (or a new one with its own session)."""
+        if fresh:
+            return Client(self.url, self.people[name], patient=self.patient, domain=self.domain)
+        if name not in self._clients:
+            self._clients[name] = Client(
+                self.url, self.people[name], patient=self.patient, domain=self.domain
+            )
+        return self._clients[name]
+
+    def close(self) -> None:
+        for client in self._clients.values():
+            client.close()
+
+
+def _enrol(w3: Any, deployment: Any, people: dict[str, LocalAccount]) -> None:
+    admin = Consortium(w3, deployment.address("Consortium"), sender=Relayer(w3, DEV_ADMIN_KEY))
+    admin_address = Account.from_key(DEV_ADMIN_KEY).address
+    cd3h = admin.add_institution(name="成都市第三人民医院", code="cd3h", admin=admin_address)
+    qyqchc = admin.add_institution(
+        name="青羊区社区卫生服务中心", code="qyqchc", admin=admin_address
+    )
+    cd3h_id = int(cd3h.wait().event("InstitutionAdded").args["institutionId"])
+    qyqchc_id = int(qyqchc.wait().event("InstitutionAdded").args["institutionId"])
+    pending = [
+        admin.enrol_member(
+            account=people["cardiologist"].address,
+            institution_id=cd3h_id,
+            role=Role.DOCTOR,
+            attributes=["dept:cardiology"],
+        ),
+        admin.enrol_member(
+            account=people["gp"].address,
+            institution_id=qyqchc_id,
+            role=Role.DOCTOR,
+            attributes=["dept:general_practice"],
+        ),
+    ]
+    for tx in pending:
+        tx.wait()
+
+
+def _serve(tmp: Path, env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    log = open(tmp / "api.log", "ab")  # noqa: SIM115 - closed with the process
+    return subprocess.Popen(
+        [sys.executable, str(Path(__file__).resolve()), "serve", "--port", str(port)],
+        env={**os.environ, **env},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
+    )
+
+
+def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the API exited at start-up:\n{log.read_text()[-2000:]}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"the API did not become ready:\n{log.read_text()[-2000:]}")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)  # uvicorn's graceful shutdown (profile dumped)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def local_stack(*, profile: Path | None = None) -> Iterator[BenchStack]:
+    """Chain, contracts, consortium, authority and API in a temp dir; all removed on exit."""
+    with tempfile.TemporaryDirectory(prefix="medledger-bench-api-") as name:
+        tmp = Path(name)
+        node = AnvilProcess(port=free_port(), log_file=tmp / "anvil.log")
+        node.start()
+        api: subprocess.Popen[bytes] | None = None
+        stack: BenchStack | None = None
+        try:
+            w3 = connect(node.url)
+            relayer = Account.from_key(DEV_RELAYER_KEY).address
+            deployment = deploy_all(
+                w3,
+                deployer_key=DEV_DEPLOYER_KEY,
+                relayer=relayer,
+                admin=Account.from_key(DEV_ADMIN_KEY).address,
+            )
+            data_dir = tmp / "data"
+            data_dir.mkdir()
+            deployment.save(data_dir / "deployment.json")
+            people = {n: Account.create() for n in ("patient", "cardiologist", "gp")}
+            _enrol(w3, deployment, people)
+            init_authority(data_dir / "authority", AUTHORITY_PASSPHRASE)
+            port = free_port()
+            env = {
+                "MEDLEDGER_DATA_DIR": str(data_dir),
+                "MEDLEDGER_RPC_URL": node.url,
+                "MEDLEDGER_RELAYER_KEY": DEV_RELAYER_KEY,
+                "MEDLEDGER_AUTHORITY_PASSPHRASE": AUTHORITY_PASSPHRASE,
+                "MEDLEDGER_SIWE_DOMAIN": f"127.0.0.1:{port}",
+                "MEDLEDGER_SIWE_URI": f"http://127.0.0.1:{port}",
+            }
+            if profile is not None:
+                env[PROFILE_ENV] = str(profile.resolve())
+            url = f"http://127.0.0.1:{port}"
+            api = _serve(tmp, env, port)
+            _wait_ready(url, api, tmp / "api.log")
+            domain = Domain(
+                chain_id=deployment.chain_id,
+                verifying_contract=deployment.address("ConsentManager"),
+            )
+            stack = BenchStack(url=url, people=people, domain=domain)
+            patient = _sdk(url, people["patient"], domain)
+            patient.login()
+            patient.grant(grantee=people["cardiologist"].address)
+            patient.close()
+            yield stack
+        finally:
+            if stack is not None:
+                stack.close()
+            if api is not None:
+                _stop(api)
+            node.stop()
+
+
+# ------------------------------------------------------------------ the API process
+
+
+def _profiled_threads(path: Path) -> Any:
+    """cProfile every thread (event loop and thread pool); returns the function that merges
+    and writes the profiles. ``threading.setprofile`` hooks each new thread once, and that
+    hook hands the thread over to its own ``cProfile.Profile``."""
+    import cProfile
+    import pstats
+    import threading
+
+    profiles: list[cProfile.Profile] = []
+    lock = threading.Lock()
+
+    def start(*_: Any) -> None:
+        profiler = cProfile.Profile()
+        with lock:
+            profiles.append(profiler)
+        profiler.enable()
+
+    threading.setprofile(start)
+    main = cProfile.Profile()
+    profiles.append(main)
+    main.enable()
+
+    def dump() -> None:
+        for profiler in list(profiles):
+            profiler.disable()
+        stats = pstats.Stats(profiles[0])
+        for profiler in profiles[1:]:
+            with contextlib.suppress(TypeError):  # a thread that never ran anything
+                stats.add(profiler)
+        stats.dump_stats(str(path))
+
+    return dump
+
+
+def serve(port: int) -> None:
+    """The API (settings from ``MEDLEDGER_*``), one uvicorn worker, on ``127.0.0.1:port``."""
+    import uvicorn
+
+    from ledger_api.app import create_app
+
+    profile = os.environ.get(PROFILE_ENV)
+    dump = _profiled_threads(Path(profile)) if profile else None
+    try:
+        uvicorn.run(
+            create_app(),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            access_log=False,
+        )
+    finally:
+        if dump is not None:
+            dump()
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "serve" and sys.argv[2] == "--port":
+        serve(int(sys.argv[3]))
+    else:
+        raise SystemExit("usage: bench_api_stack.py serve --port PORT")
