@@ -145,3 +145,53 @@ class WorkflowTransition(Base):
     block_time: Mapped[int] = mapped_column(sa.BigInteger)
     tx_hash: Mapped[str] = mapped_column(Bytes32)
     log_index: Mapped[int] = mapped_column(sa.Integer)
+
+
+class WorkflowDetail(Base):
+    """What the API knows of a workflow beyond its events (the chain keeps only digests).
+
+    A referral's receiving department and urgency, a consultation's invitee policy text, and
+    the attribute policy the patient's consents name (``audience_policy``). The referral's
+    on-chain ``reason`` is the sha-256 of these details with its record and consent ids, so an
+    auditor can check this row against the chain.
+    """
+
+    __tablename__ = "workflow_details"
+    __table_args__ = (
+        sa.CheckConstraint("kind IN ('referral', 'consultation')", name="kind_valid"),
+    )
+
+    kind: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    workflow_id: Mapped[str] = mapped_column(Bytes32, primary_key=True)
+    department: Mapped[str | None] = mapped_column(sa.String(64))
+    urgency: Mapped[str | None] = mapped_column(sa.String(16))
+    invited_policy: Mapped[str | None] = mapped_column(sa.Text)
+    audience_policy: Mapped[str] = mapped_column(sa.Text)
+
+
+class WorkflowRecord(Base):
+    """A record a workflow carries, in one role, and the patient consent that covers it.
+
+    Roles: ``reason`` and ``shared`` (sent with a referral), ``summary`` (its closing
+    document, shared back), ``question`` and ``shared`` (of a consultation), ``opinion`` and
+    ``conclusion``. ``consent_id`` names the consent relayed with the workflow; consents named
+    here grant through their workflow only (see ``ledger_api.services.workflow_access``).
+    """
+
+    __tablename__ = "workflow_records"
+    __table_args__ = (
+        sa.UniqueConstraint("kind", "workflow_id", "record_id", "role"),
+        sa.CheckConstraint("kind IN ('referral', 'consultation')", name="kind_valid"),
+        sa.Index(None, "record_id"),
+        sa.Index(None, "consent_id"),
+    )
+
+    id: Mapped[int] = mapped_column(
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    workflow_id: Mapped[str] = mapped_column(Bytes32)
+    record_id: Mapped[str] = mapped_column(Bytes32)
+    role: Mapped[str] = mapped_column(sa.String(16))
+    consent_id: Mapped[str | None] = mapped_column(Bytes32)
+    author: Mapped[str | None] = mapped_column(Address)
