@@ -25,6 +25,7 @@ from ledger_api.log import RequestLogMiddleware, configure_logging
 from ledger_api.metrics import Metrics
 from ledger_api.routes import audit as audit_routes
 from ledger_api.routes import auth as auth_routes
+from ledger_api.routes import chain as chain_routes
 from ledger_api.routes import consents as consents_routes
 from ledger_api.routes import health as health_routes
 from ledger_api.routes import keys as keys_routes
@@ -98,4 +99,5 @@ def create_app(settings: Settings | None = None, *, hooks: Hooks | None = None) 
     app.include_router(consents_routes.router)
     app.include_router(keys_routes.router)
     app.include_router(audit_routes.router)
+    app.include_router(chain_routes.router)
     return app

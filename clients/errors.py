@@ -1,0 +1,78 @@
+"""Errors the MedLedger clients (SDK, wallet, CLI) raise: one base class, one line each.
+
+Everything the SDK raises derives from :class:`ClientError`, so the command line can catch one
+type and print ``str(error)`` as a single line with no traceback. The message says what went
+wrong and, where it helps, what to do; the HTTP errors keep the API's stable ``code`` so that
+callers branch on it rather than on wording.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ClientError(Exception):
+    """Base of every error raised by ``clients``."""
+
+
+class ApiError(ClientError):
+    """The API answered with a non-2xx status; ``code`` is its stable error code."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details: dict[str, Any] = dict(details or {})
+        super().__init__(f"{message} (HTTP {status}, {code})")
+
+
+class UnauthorizedError(ApiError):
+    """401: not signed in, or the session ended and could not be renewed."""
+
+
+class NotAllowedError(ApiError):
+    """403: the caller may not do this (and for reads, the refusal was logged on chain)."""
+
+
+class NotFoundError(ApiError):
+    """404: no such record, consent or route."""
+
+
+class ApiUnavailableError(ClientError):
+    """The API could not be reached (connection refused, DNS, timeout)."""
+
+    def __init__(self, url: str, why: str) -> None:
+        self.url = url
+        self.why = why
+        super().__init__(f"cannot reach the MedLedger API at {url}: {why}")
+
+
+class FhirValidationError(ClientError):
+    """The resource is not valid FHIR R4(B); nothing was encrypted or uploaded."""
+
+
+class DecryptionError(ClientError):
+    """The key does not satisfy the record's policy, or the record was tampered with."""
+
+
+class IntegrityError(DecryptionError):
+    """The downloaded body does not match the digest registered for the record."""
+
+
+class WalletError(ClientError):
+    """A keystore problem: missing, malformed, name taken, no saved user key."""
+
+
+class WrongPasswordError(WalletError):
+    """The wallet password does not open the keystore (or the saved key file)."""
+
+
+class WalletNotFoundError(WalletError):
+    """No wallet with that name or address in the data directory."""

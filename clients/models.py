@@ -1,0 +1,87 @@
+"""The plain data the SDK returns: frozen dataclasses, printable by the CLI and the demo.
+
+Each keeps the API's JSON in ``raw`` where the API says more than the typed fields, so a
+caller that needs a field the SDK does not name yet still has it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from crypto.signing import Domain
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ChainInfo:
+    """The chain the API writes to, and the EIP-712 domain consents are signed in."""
+
+    chain_id: int
+    addresses: dict[str, str]
+    domain: Domain
+
+
+@dataclass(frozen=True)
+class RecordInfo:
+    """A record's on-chain metadata as the API reports it."""
+
+    record_id: str
+    patient: str
+    author: str
+    record_type: str
+    header_cid: str
+    body_cid: str
+    body_sha256: str
+    policy_hash: str
+    tx_hash: str | None
+    block_number: int | None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, view: dict[str, Any]) -> RecordInfo:
+        return cls(
+            record_id=view["record_id"],
+            patient=view["patient"],
+            author=view.get("author") or "",
+            record_type=view["record_type"],
+            header_cid=view["header_cid"],
+            body_cid=view["body_cid"],
+            body_sha256=view["body_sha256"],
+            policy_hash=view["policy_hash"],
+            tx_hash=view.get("tx_hash"),
+            block_number=view.get("block_number"),
+            raw=dict(view),
+        )
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of a listing; ``total`` counts every item the query matches."""
+
+    items: list[T]
+    total: int
+    offset: int
+    limit: int
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """A decrypted record: how many plaintext bytes were written, and the access receipt."""
+
+    record_id: str
+    bytes_written: int
+    content_type: str
+    access_tx: str
+    path: Path | None
+
+
+@dataclass(frozen=True)
+class ConsentReceipt:
+    """A consent or revocation relayed and mined."""
+
+    consent_id: str
+    tx_hash: str
+    block_number: int

@@ -1,0 +1,51 @@
+"""``/chain``: where the deployment lives, for clients that sign for it (public, read-only).
+
+A wallet signing an EIP-712 consent must use exactly the domain ``ConsentManager`` checks
+(name, version, chain id, verifying contract), or the relayed signature is refused. Clients
+get that domain, the chain id and the contract addresses here rather than from a config file
+that could drift from the deployment the API actually uses. Nothing here is secret.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from crypto.signing import DOMAIN_NAME, DOMAIN_VERSION
+from ledger_api.deps import ContextDep
+
+router = APIRouter(tags=["chain"])
+
+
+class Eip712DomainOut(BaseModel):
+    name: str
+    version: str
+    chainId: int  # noqa: N815 - the EIP-712 field names, as wallets expect them
+    verifyingContract: str  # noqa: N815
+
+
+class ChainOut(BaseModel):
+    chain_id: int
+    contracts: dict[str, str] = Field(description="Contract name → checksummed address.")
+    deployment_block: int = Field(description="The block of the first deployment transaction.")
+    relayer: str = Field(description="The API's relayer account (sends every transaction).")
+    eip712_domain: Eip712DomainOut = Field(
+        description="The EIP-712 domain of ConsentManager: sign consents and revocations in it."
+    )
+
+
+@router.get("/chain", summary="Chain id, contract addresses and the consent signing domain")
+def chain(ctx: ContextDep) -> ChainOut:
+    deployment = ctx.deployment
+    return ChainOut(
+        chain_id=deployment.chain_id,
+        contracts=deployment.addresses(),
+        deployment_block=deployment.block_number,
+        relayer=deployment.relayer,
+        eip712_domain=Eip712DomainOut(
+            name=DOMAIN_NAME,
+            version=DOMAIN_VERSION,
+            chainId=deployment.chain_id,
+            verifyingContract=deployment.address("ConsentManager"),
+        ),
+    )
