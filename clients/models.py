@@ -85,3 +85,9 @@ class ConsentReceipt:
     consent_id: str
     tx_hash: str
     block_number: int
+
+
+def hex0x(value: str) -> str:
+    """Lower-case ``0x``-prefixed hex, the form ids and digests are compared in."""
+    value = value.strip().lower()
+    return value if value.startswith("0x") else "0x" + value

@@ -1,0 +1,173 @@
+"""Consents in the SDK: grant and revoke as the patient, list them; and the audit calls.
+
+A mixin of :class:`clients.sdk.MedLedgerClient`. Consents are signed here with the client's
+account in the EIP-712 domain from ``GET /chain``; the API only relays them. A revocation
+needs the exact fields of the consent it ends: those of a consent this client relayed are
+kept, others are read back from ``GET /consents`` and checked against the consent id.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+
+from clients import consents as consent_tools
+from clients.errors import ClientError
+from clients.http import Transport
+from clients.models import ChainInfo, ConsentReceipt, Page, hex0x
+from crypto.signing import Consent, Revocation, consent_id, sign
+
+REVOCATION_TTL = 3600
+_CONSENT_WAIT = 10.0  # seconds revoke() waits for a just-relayed consent to be indexed
+
+
+class ConsentsMixin:
+    """grant / revoke / consents / access_events / verify."""
+
+    _http: Transport
+    _granted: dict[str, Consent]
+
+    def _require_account(self) -> LocalAccount:  # pragma: no cover - defined by the client
+        raise NotImplementedError
+
+    def chain_info(self) -> ChainInfo:  # pragma: no cover - defined by the client
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ consents
+
+    def grant(
+        self,
+        *,
+        grantee: str | None = None,
+        grantee_policy: str | None = None,
+        record_id: str | None = None,
+        purpose: str = "treatment",
+        expires_at: int | None = None,
+        expires_in: int = 30 * 86400,
+        not_before: int = 0,
+    ) -> ConsentReceipt:
+        """Sign a consent as this account (the patient) and have the API relay it."""
+        account = self._require_account()
+        consent, policy_text = consent_tools.build_consent(
+            patient=account.address,
+            grantee=grantee,
+            grantee_policy=grantee_policy,
+            record_id=record_id,
+            purpose=purpose,
+            not_before=not_before,
+            expires_at=expires_at if expires_at is not None else int(time.time()) + expires_in,
+        )
+        signature = sign(self.chain_info().domain, consent, account.key)
+        answer = self._http.json(
+            "POST",
+            "/consents",
+            json={
+                "consent": consent_tools.consent_json(consent),
+                "signature": "0x" + signature.hex(),
+                "grantee_policy": policy_text,
+            },
+        )
+        self._granted[answer["consent_id"].lower()] = consent
+        return _receipt(answer)
+
+    def revoke(self, consent_id_hex: str) -> ConsentReceipt:
+        """Sign a revocation of one of this account's consents and have the API relay it."""
+        account = self._require_account()
+        wanted = hex0x(consent_id_hex)
+        consent = self._granted.get(wanted) or self._find_consent(account.address, wanted)
+        if "0x" + consent_id(consent).hex() != wanted:
+            raise ClientError(f"consent {wanted} does not match its listed fields")
+        revocation = Revocation(
+            patient=account.address,
+            consent_id=consent_id(consent),
+            nonce=consent_tools.next_nonce(above=consent.nonce),
+            deadline=int(time.time()) + REVOCATION_TTL,
+        )
+        signature = sign(self.chain_info().domain, revocation, account.key)
+        answer = self._http.json(
+            "POST",
+            "/consents/revocations",
+            json={
+                "consent": consent_tools.consent_json(consent),
+                "nonce": revocation.nonce,
+                "deadline": revocation.deadline,
+                "signature": "0x" + signature.hex(),
+            },
+        )
+        return _receipt(answer)
+
+    def _find_consent(self, patient: str, wanted: str) -> Consent:
+        """The signed fields of consent ``wanted`` from the index (waits briefly for it)."""
+        deadline = time.monotonic() + _CONSENT_WAIT
+        while True:
+            offset = 0
+            while True:
+                page = self.consents(patient=patient, offset=offset, limit=200)
+                for item in page.items:
+                    if item["consent_id"].lower() == wanted:
+                        return consent_tools.consent_from_json(item)
+                offset += len(page.items)
+                if not page.items or offset >= page.total:
+                    break
+            if time.monotonic() > deadline:
+                raise ClientError(f"no consent {wanted} given by {patient}")
+            time.sleep(0.2)
+
+    def consents(
+        self,
+        *,
+        patient: str | None = None,
+        grantee: str | None = None,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> Page[dict[str, Any]]:
+        """Consents given by ``patient`` or naming ``grantee`` (default: given by me)."""
+        if patient is None and grantee is None:
+            patient = self._require_account().address
+        params: dict[str, Any] = {"offset": offset, "limit": limit}
+        if patient is not None:
+            params["patient"] = patient
+        if grantee is not None:
+            params["grantee"] = grantee
+        return _page(self._http.json("GET", "/consents", params=params))
+
+    # ------------------------------------------------------------------ audit
+
+    def access_events(self, **filters: Any) -> Page[dict[str, Any]]:
+        """``GET /audit/access-events`` (patient, record, accessor, granted, since, until,
+        offset, limit); auditors and the consortium admin only."""
+        params = {k: _query_value(v) for k, v in filters.items() if v is not None}
+        return _page(self._http.json("GET", "/audit/access-events", params=params))
+
+    def verify(self, **params: Any) -> dict[str, Any]:
+        """``GET /audit/verify``: index vs chain, stored bodies vs on-chain digests."""
+        query = {k: _query_value(v) for k, v in params.items() if v is not None}
+        return self._http.json("GET", "/audit/verify", params=query)
+
+
+def _query_value(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def _page(raw: dict[str, Any]) -> Page[dict[str, Any]]:
+    return Page(
+        items=list(raw["items"]),
+        total=int(raw["total"]),
+        offset=int(raw["offset"]),
+        limit=int(raw["limit"]),
+    )
+
+
+def _receipt(answer: dict[str, Any]) -> ConsentReceipt:
+    return ConsentReceipt(
+        consent_id=answer["consent_id"],
+        tx_hash=answer["tx_hash"],
+        block_number=int(answer["block_number"]),
+    )
