@@ -1,7 +1,9 @@
 """The ``medledger`` command line: one typer app, one sub-app per audience.
 
-Sub-apps live in their own modules (``cli_node`` for the dev chain; patient, doctor, auditor and
-admin commands join the same way) so that each stays small and testable on its own. Every
+Sub-apps live in their own modules (``cli_node`` for the dev chain, ``cli_authority``,
+``cli_wallet``, ``cli_admin``, ``cli_patient``, ``cli_doctor``, ``cli_auditor``, ``cli_serve``;
+shared options and the error wrapper in ``cli_common``) so that each stays small and testable
+on its own. Every
 command reports failures of ours as one line on stderr with a non-zero exit, never a traceback:
 the user needs to know what to fix, not where in our code it was noticed.
 """
@@ -10,8 +12,14 @@ from __future__ import annotations
 
 import typer
 
+from clients.cli_admin import admin_app
+from clients.cli_auditor import auditor_app
 from clients.cli_authority import authority_app
+from clients.cli_doctor import doctor_app
 from clients.cli_node import node_app, up
+from clients.cli_patient import patient_app
+from clients.cli_serve import serve
+from clients.cli_wallet import wallet_app
 
 app = typer.Typer(
     name="medledger",
@@ -21,6 +29,12 @@ app = typer.Typer(
 )
 app.add_typer(node_app, name="node")
 app.add_typer(authority_app, name="authority")
+app.add_typer(wallet_app, name="wallet")
+app.add_typer(admin_app, name="admin")
+app.add_typer(patient_app, name="patient")
+app.add_typer(doctor_app, name="doctor")
+app.add_typer(auditor_app, name="auditor")
+app.command(name="serve")(serve)
 
 
 @app.command()

@@ -1,0 +1,414 @@
+"""``medledger patient …``: share records, see them, grant and revoke access, see who looked.
+
+A patient has no on-chain role: everything is signed with their wallet (SIWE to sign in,
+EIP-712 for consents) and relayed by the API. Sharing encrypts on this machine; the API only
+ever sees ciphertext. Inputs (policy syntax, files, FHIR validity, addresses) are checked
+before the wallet is even opened, so a typo costs nothing and leaves nothing behind.
+
+``patient access`` reads the ``AccessLogged`` events of the patient's records from the chain
+node (``--rpc``): the API's access-event listing is for auditors only, and the chain is the
+record of truth anyway. The patient's record ids come from the API.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+from eth_utils import is_address, to_checksum_address
+from rich.table import Table
+
+from clients.cli_common import (
+    EXIT_NOT_FOUND,
+    ApiOption,
+    CliError,
+    DataDirOption,
+    RpcOption,
+    WalletOption,
+    cli_errors,
+    info,
+    parse_policy,
+    records_table,
+    short,
+    signed_in,
+    stdout,
+    transfer_progress,
+    when,
+    write_record,
+)
+from clients.sdk import MedLedgerClient, RecordInfo
+from crypto.signing import Purpose
+from ledger_api.chain.connection import connect
+
+patient_app = typer.Typer(
+    help="Patients: share records, list them, grant and revoke access, see who accessed them.",
+    no_args_is_help=True,
+)
+
+PURPOSES = [p.name.lower() for p in Purpose]
+PurposeOption = typer.Option("treatment", "--purpose", help=f"One of: {', '.join(PURPOSES)}.")
+REASONS = {0: "self", 1: "consent", 2: "policy consent", 3: "workflow", 10: "no consent",
+           11: "record withdrawn"}  # fmt: skip  # ledger_api.services.access.Reason
+
+
+def check_purpose(purpose: str) -> str:
+    wanted = purpose.strip().lower()
+    if wanted not in PURPOSES:
+        raise CliError(f"unknown purpose {purpose!r}: {', '.join(PURPOSES)}")
+    return wanted
+
+
+def _address(value: str, what: str) -> str:
+    if not is_address(value):
+        raise CliError(f"{what} must be a 0x-hex Ethereum address, got {value!r}")
+    return to_checksum_address(value)
+
+
+def _record_id(value: str) -> str:
+    raw = value[2:] if value.lower().startswith("0x") else value
+    if len(raw) != 64 or any(c not in "0123456789abcdefABCDEF" for c in raw):
+        raise CliError(f"a record id is 0x followed by 64 hex digits, got {value!r}")
+    return "0x" + raw.lower()
+
+
+def _fhir_resource(path: Path, forced: bool | None) -> dict[str, Any] | None:
+    """The parsed resource when the file is to be shared as FHIR, else None.
+
+    Auto (``forced is None``): a ``.json`` file whose top level has a ``resourceType``.
+    """
+    if forced is False:
+        return None
+    if forced is None and path.suffix.lower() != ".json":
+        return None
+    try:
+        parsed = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        if forced:
+            raise CliError(f"{path} is not JSON, so not a FHIR resource: {exc}") from None
+        return None
+    if isinstance(parsed, dict) and "resourceType" in parsed:
+        return parsed
+    if forced:
+        raise CliError(f"{path} has no resourceType: not a FHIR resource")
+    return None
+
+
+@patient_app.command("share")
+@cli_errors
+def share(
+    file: Path = typer.Argument(..., help="The file to share (FHIR JSON, PDF, image, …)."),  # noqa: B008
+    policy: str = typer.Option(
+        ..., "--policy", help='Who may read it, e.g. "dept:cardiology and org:cd3h".'
+    ),
+    record_type: str | None = typer.Option(
+        None, "--type", help="Record type [the FHIR resourceType, else 'Document']."
+    ),
+    fhir: bool | None = typer.Option(
+        None,
+        "--fhir/--raw",
+        help="Validate and share as FHIR R4 JSON, or as opaque bytes [auto: .json with "
+        "resourceType].",
+    ),
+    patient: str | None = typer.Option(
+        None, "--patient", help="Share for this patient (a hospital on their behalf) [me]."
+    ),
+    content_type: str | None = typer.Option(
+        None, "--content-type", help="MIME type of a raw file [application/octet-stream]."
+    ),
+    api: str = ApiOption,
+    data_dir: str | None = DataDirOption,
+    wallet: str | None = WalletOption,
+) -> None:
+    """Encrypt a file on this machine under a policy and register it on the chain.
+
+    The policy always also admits the patient (uid:<patient>). FHIR JSON is validated first:
+    an invalid resource is refused with the validator's message and nothing is uploaded.
+
+    Example: medledger patient share ecg.json --policy "dept:cardiology and org:cd3h"
+    """
+    if not file.is_file():
+        raise CliError(f"no such file: {file}", exit_code=EXIT_NOT_FOUND)
+    parse_policy(policy)
+    owner = _address(patient, "--patient") if patient else None
+    resource = _fhir_resource(file, fhir)
+    with signed_in(api, data_dir, wallet) as (client, chosen, _):
+        owner = owner or chosen.address
+        if resource is not None:
+            if record_type and record_type != resource["resourceType"]:
+                raise CliError(
+                    f"--type {record_type} contradicts the resourceType "
+                    f"{resource['resourceType']}; drop --type"
+                )
+            with transfer_progress(f"sharing {file.name}") as progress:
+                record = client.share_fhir(
+                    resource, patient=owner, policy=policy, progress=progress
+                )
+        else:
+            with transfer_progress(f"sharing {file.name}") as progress:
+                record = client.share(
+                    file,
+                    patient=owner,
+                    policy=policy,
+                    record_type=record_type or "Document",
+                    content_type=content_type or "application/octet-stream",
+                    progress=progress,
+                )
+    out = stdout()
+    out.print(f"shared {file.name} as record {record.record_id}")
+    out.print(f"type {record.record_type}, patient {record.patient}")
+    out.print(f"body {record.body_cid}")
+    if record.tx_hash:
+        out.print(f"registered in tx {record.tx_hash} (block {record.block_number})")
+
+
+@patient_app.command("records")
+@cli_errors
+def records(
+    api: str = ApiOption,
+    data_dir: str | None = DataDirOption,
+    wallet: str | None = WalletOption,
+    as_json: bool = typer.Option(False, "--json", help="Print JSON lines instead of a table."),
+) -> None:
+    """List my records (every record registered for my address).
+
+    Example: medledger patient records
+    """
+    with signed_in(api, data_dir, wallet) as (client, chosen, _):
+        items = list(client.iter_records(chosen.address))
+    print_records(items, title=f"records of {chosen.address}", as_json=as_json)
+
+
+def print_records(items: list[RecordInfo], *, title: str, as_json: bool) -> None:
+    if as_json:
+        for item in items:
+            stdout().print_json(json.dumps(_record_json(item)))
+        return
+    stdout().print(records_table(items, title=f"{title} ({len(items)})"))
+
+
+def _record_json(record: RecordInfo) -> dict[str, Any]:
+    return {
+        "record_id": record.record_id,
+        "patient": record.patient,
+        "author": record.author,
+        "record_type": record.record_type,
+        "header_cid": record.header_cid,
+        "body_cid": record.body_cid,
+        "body_sha256": record.body_sha256,
+        "policy_hash": record.policy_hash,
+        "tx_hash": record.tx_hash,
+        "block_number": record.block_number,
+    }
+
+
+@patient_app.command("get")
+@cli_errors
+def get(
+    record_id: str = typer.Argument(..., help="The record id (0x + 64 hex digits)."),
+    output: Path = typer.Option(..., "--output", "-o", help="Write the decrypted record here."),  # noqa: B008
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing output file."),
+    api: str = ApiOption,
+    data_dir: str | None = DataDirOption,
+    wallet: str | None = WalletOption,
+) -> None:
+    """Download and decrypt one of my records (with the uid key the API issues to me).
+
+    Example: medledger patient get 0x3f…a1 -o ecg.json
+    """
+    wanted = _record_id(record_id)
+    with signed_in(api, data_dir, wallet) as (client, _, _):
+        result = write_record(
+            client,
+            wanted,
+            output,
+            user_key=client.fetch_user_key(),
+            purpose="treatment",
+            force=force,
+        )
+    stdout().print(f"wrote {result.bytes_written} bytes ({result.content_type}) to {output}")
+
+
+@patient_app.command("grant")
+@cli_errors
+def grant(
+    to: str | None = typer.Option(None, "--to", help="Grant one person (their address)."),
+    policy: str | None = typer.Option(
+        None, "--policy", help='Grant everyone matching a policy, e.g. "dept:cardiology".'
+    ),
+    record: str | None = typer.Option(None, "--record", help="Only this record [my whole chart]."),
+    purpose: str = PurposeOption,
+    days: int = typer.Option(30, "--days", min=1, max=3650, help="Valid for this many days."),
+    api: str = ApiOption,
+    data_dir: str | None = DataDirOption,
+    wallet: str | None = WalletOption,
+) -> None:
+    """Sign a consent (EIP-712) with my wallet; the API relays it to the chain.
+
+    Example: medledger patient grant --to 0xCardiologist… --purpose treatment --days 30
+    """
+    if (to is None) == (policy is None):
+        raise CliError("give exactly one of --to ADDRESS or --policy POLICY")
+    grantee = _address(to, "--to") if to else None
+    if policy is not None:
+        parse_policy(policy)
+    record_id = _record_id(record) if record else None
+    wanted = check_purpose(purpose)
+    with signed_in(api, data_dir, wallet) as (client, _, _):
+        receipt = client.grant(
+            grantee=grantee,
+            grantee_policy=policy,
+            record_id=record_id,
+            purpose=wanted,
+            expires_in=days * 86_400,
+        )
+    who = grantee or f"policy {policy!r}"
+    what = f"record {record_id}" if record_id else "my whole chart"
+    stdout().print(f"granted {who} access to {what} for {wanted}, {days} days")
+    stdout().print(f"consent {receipt.consent_id}")
+    stdout().print(f"tx {receipt.tx_hash} (block {receipt.block_number})")
+
+
+@patient_app.command("consents")
+@cli_errors
+def consents(
+    api: str = ApiOption,
+    data_dir: str | None = DataDirOption,
+    wallet: str | None = WalletOption,
+) -> None:
+    """List the consents I have given, active and past.
+
+    Example: medledger patient consents
+    """
+    with signed_in(api, data_dir, wallet) as (client, chosen, _):
+        items = _all_consents(client, chosen.address)
+    table = Table(title=f"consents of {chosen.address} ({len(items)})")
+    for column in ("consent id", "grantee", "record", "purpose", "expires", "status"):
+        table.add_column(column, no_wrap=True)
+    for item in items:
+        grantee = item.get("grantee") or f"policy: {item.get('grantee_policy') or '?'}"
+        table.add_row(
+            item["consent_id"],
+            grantee,
+            short(item.get("record_id")) if item.get("record_id") else "whole chart",
+            str(item.get("purpose")),
+            when(item.get("expires_at")),
+            _status(item),
+        )
+    stdout().print(table)
+
+
+def _all_consents(client: MedLedgerClient, patient: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    offset = 0
+    while True:
+        page = client.consents(patient=patient, offset=offset, limit=200)
+        items.extend(page.items)
+        offset += len(page.items)
+        if not page.items or offset >= page.total:
+            return items
+
+
+def _status(item: dict[str, Any]) -> str:
+    if item.get("revoked"):
+        return "revoked"
+    if item.get("superseded"):
+        return "superseded"
+    return "active" if item.get("active") else "expired"
+
+
+@patient_app.command("revoke")
+@cli_errors
+def revoke(
+    consent_id: str = typer.Argument(..., help="The consent id (from `patient consents`)."),
+    api: str = ApiOption,
+    data_dir: str | None = DataDirOption,
+    wallet: str | None = WalletOption,
+) -> None:
+    """Revoke a consent I gave (signed with my wallet, relayed; effective once mined).
+
+    Example: medledger patient revoke 0x9c…e2
+    """
+    wanted = _record_id(consent_id)  # same shape: 0x + 32 bytes
+    with signed_in(api, data_dir, wallet) as (client, _, _):
+        receipt = client.revoke(wanted)
+    stdout().print(f"revoked consent {receipt.consent_id}")
+    stdout().print(f"tx {receipt.tx_hash} (block {receipt.block_number})")
+
+
+@patient_app.command("access")
+@cli_errors
+def access(
+    rpc: str = RpcOption,
+    api: str = ApiOption,
+    data_dir: str | None = DataDirOption,
+    wallet: str | None = WalletOption,
+) -> None:
+    """Who accessed my records: every granted and refused read, from the chain's access log.
+
+    Example: medledger patient access
+    """
+    with signed_in(api, data_dir, wallet) as (client, chosen, _):
+        items = list(client.iter_records(chosen.address))
+        addresses = client.chain_info().addresses
+    events = access_events(rpc, addresses["AccessLog"], [r.record_id for r in items])
+    types = {r.record_id: r.record_type for r in items}
+    table = Table(title=f"accesses to the records of {chosen.address} ({len(events)})")
+    for column in ("time", "record", "type", "accessor", "purpose", "decision", "reason", "tx"):
+        table.add_column(column, no_wrap=True)
+    for event in events:
+        table.add_row(
+            when(event["time"]),
+            short(event["record_id"]),
+            types.get(event["record_id"], "?"),
+            event["accessor"],
+            event["purpose"],
+            "granted" if event["granted"] else "[red]denied[/]",
+            REASONS.get(event["reason_code"], str(event["reason_code"])),
+            short(event["tx_hash"]),
+        )
+    stdout().print(table)
+    if not items:
+        info("you have no records yet")
+
+
+def access_events(rpc: str, access_log: str, record_ids: list[str]) -> list[dict[str, Any]]:
+    """``AccessLogged`` events of these records (topic filter on the indexed record id)."""
+    if not record_ids:
+        return []
+    from ledger_api.chain.access_log import AccessLog
+
+    w3 = connect(rpc)
+    event = AccessLog(w3, access_log).contract.events.AccessLogged
+    events: list[dict[str, Any]] = []
+    times: dict[int, int] = {}
+    for start in range(0, len(record_ids), 100):  # keep each topic list short
+        chunk = [bytes.fromhex(r[2:]) for r in record_ids[start : start + 100]]
+        logs = event.get_logs(from_block=0, argument_filters={"recordId": chunk})
+        for log in logs:
+            number = int(log["blockNumber"])
+            if number not in times:
+                times[number] = int(w3.eth.get_block(number)["timestamp"])
+            args = log["args"]
+            events.append(
+                {
+                    "record_id": "0x" + bytes(args["recordId"]).hex(),
+                    "accessor": args["accessor"],
+                    "purpose": _purpose(int(args["purpose"])),
+                    "granted": bool(args["granted"]),
+                    "reason_code": int(args["reasonCode"]),
+                    "block_number": number,
+                    "time": times[number],
+                    "tx_hash": "0x" + bytes(log["transactionHash"]).hex().removeprefix("0x"),
+                }
+            )
+    events.sort(key=lambda e: (e["block_number"], e["tx_hash"]), reverse=True)
+    return events
+
+
+def _purpose(code: int) -> str:
+    try:
+        return Purpose(code).name.lower()
+    except ValueError:
+        return str(code)
