@@ -1,0 +1,87 @@
+"""What the auditor reads straight from the chain: ``AccessLogged`` and ``ConsentRevoked``.
+
+The API's index is a convenience; the chain is the record. So the demo's auditor reads the
+events with web3 from the contracts of the deployment, and only then compares the index with
+them: an index that lost or invented an access would show up as a difference.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from web3 import Web3
+
+import contracts
+from crypto.signing import Purpose
+from ledger_api.chain.deploy import Deployment
+
+
+@dataclass(frozen=True)
+class AccessEvent:
+    """One ``AccessLogged`` event, decoded."""
+
+    record_id: str
+    accessor: str
+    purpose: str
+    granted: bool
+    reason_code: int
+    block_number: int
+    log_index: int
+    tx_hash: str
+
+
+def _contract(w3: Web3, deployment: Deployment, name: str):  # type: ignore[no-untyped-def]
+    return w3.eth.contract(address=deployment.address(name), abi=contracts.load(name)["abi"])
+
+
+def _hex(value: bytes | str) -> str:
+    text = value.hex() if isinstance(value, bytes | bytearray) else str(value)
+    return text if text.startswith("0x") else "0x" + text
+
+
+def _purpose(code: int) -> str:
+    try:
+        return Purpose(code).name.lower()
+    except ValueError:
+        return str(code)
+
+
+def access_events_since(
+    w3: Web3, deployment: Deployment, from_block: int, record_ids: Iterable[str]
+) -> list[AccessEvent]:
+    """Every access decision on ``record_ids`` from ``from_block`` on, in chain order."""
+    wanted = {r.lower() for r in record_ids}
+    logs = _contract(w3, deployment, "AccessLog").events.AccessLogged.get_logs(
+        from_block=from_block
+    )
+    events = []
+    for log in logs:
+        record_id = _hex(log["args"]["recordId"]).lower()
+        if record_id not in wanted:
+            continue
+        events.append(
+            AccessEvent(
+                record_id=record_id,
+                accessor=str(log["args"]["accessor"]),
+                purpose=_purpose(int(log["args"]["purpose"])),
+                granted=bool(log["args"]["granted"]),
+                reason_code=int(log["args"]["reasonCode"]),
+                block_number=int(log["blockNumber"]),
+                log_index=int(log["logIndex"]),
+                tx_hash=_hex(log["transactionHash"]).lower(),
+            )
+        )
+    return sorted(events, key=lambda e: (e.block_number, e.log_index))
+
+
+def revocation_block(
+    w3: Web3, deployment: Deployment, consent_id: str, from_block: int
+) -> int | None:
+    """The block of ``ConsentRevoked(consent_id)``, or None when it is not on chain."""
+    if not consent_id:
+        return None
+    logs = _contract(w3, deployment, "ConsentManager").events.ConsentRevoked.get_logs(
+        from_block=from_block, argument_filters={"consentId": bytes.fromhex(consent_id[2:])}
+    )
+    return int(logs[0]["blockNumber"]) if logs else None
