@@ -21,6 +21,7 @@ Everything returns plain data (:mod:`clients.models`); every failure is a
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 from datetime import datetime
 from types import TracebackType
@@ -29,7 +30,7 @@ from typing import Any
 import httpx
 from eth_account.signers.local import LocalAccount
 
-from clients.errors import ClientError
+from clients.errors import ClientError, UnauthorizedError
 from clients.http import Transport
 from clients.models import ChainInfo, ConsentReceipt, FetchResult, Page, RecordInfo, hex0x
 from clients.sdk_consents import ConsentsMixin
@@ -96,6 +97,15 @@ class MedLedgerClient(RecordsMixin, ConsentsMixin):
             raise ClientError("this needs a signed-in account: open a wallet first")
         return self.account
 
+    @property
+    def token(self) -> str | None:
+        """The session token (None before :meth:`login`); the CLI keeps it between runs."""
+        return self._http.token
+
+    @token.setter
+    def token(self, value: str | None) -> None:
+        self._http.token = value
+
     def login(self) -> None:
         """Sign in with EIP-4361 (nonce, sign locally, exchange for a session token)."""
         account = self._require_account()
@@ -123,11 +133,15 @@ class MedLedgerClient(RecordsMixin, ConsentsMixin):
 
     def logout(self) -> None:
         """End the session on the server (idempotent on the client)."""
-        if self._http.token is not None:
-            try:
-                self._http.send("POST", "/auth/logout")
-            finally:
-                self._http.token = None
+        token, self._http.token = self._http.token, None
+        if token is None:
+            return
+        # this session only (a 401 must not sign in again just to sign out); a session that
+        # already expired or was revoked is the outcome the caller wanted
+        with contextlib.suppress(UnauthorizedError):
+            self._http.send(
+                "POST", "/auth/logout", auth=False, headers={"Authorization": f"Bearer {token}"}
+            )
 
     def me(self) -> dict[str, Any]:
         return self._http.json("GET", "/auth/me")

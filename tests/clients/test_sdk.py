@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
+import io
+import json
+import time
 from pathlib import Path
 
+import httpx
 import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import sessionmaker
 
-from clients.errors import NotAllowedError
+from clients.errors import (
+    ApiUnavailableError,
+    ClientError,
+    FhirValidationError,
+    IntegrityError,
+    NotAllowedError,
+    NotFoundError,
+    UnauthorizedError,
+)
 from clients.sdk import MedLedgerClient
+from ledger_api.chain.records import RecordRegistry
+from ledger_api.indexer import Indexer
+from tests.api.conftest import Stack
 from tests.clients.conftest import LiveStack
 
 POLICY = "dept:cardiology"
@@ -59,3 +76,153 @@ def test_share_list_fetch_as_patient_and_granted_cardiologist_gp_refused(
     assert not (tmp_path / "gp.txt").exists()
     denied = [e for e in stack.access_logged()[before:] if not e["granted"]]
     assert [e["accessor"] for e in denied] == [stack.gp.address]
+
+
+def test_grant_and_revoke_through_the_sdk(live_stack: LiveStack) -> None:
+    stack = live_stack.stack
+    with client_for(live_stack, "patient") as patient:
+        info = patient.share(
+            b"echo report", patient=stack.patient.address, policy=POLICY, record_type="Echo"
+        )
+        receipt = patient.grant(grantee=stack.cardiologist.address, record_id=info.record_id)
+    with client_for(live_stack, "cardiologist") as doctor:
+        key = doctor.fetch_user_key()
+        assert doctor.fetch_bytes(info.record_id, user_key=key) == b"echo report"
+        # a fresh client of the same wallet revokes: it reads the consent back from the index
+        with client_for(live_stack, "patient") as patient_again:
+            revoked = patient_again.revoke(receipt.consent_id)
+            assert revoked.consent_id == receipt.consent_id
+            listed = patient_again.consents().items
+            assert [(c["consent_id"], c["revoked"]) for c in listed] == [(receipt.consent_id, True)]
+        with pytest.raises(NotAllowedError):
+            doctor.fetch_bytes(info.record_id, user_key=key)
+
+
+def test_fhir_resources_accepted_and_invalid_ones_never_leave_the_client(
+    live_stack: LiveStack,
+) -> None:
+    stack = live_stack.stack
+    observation = {
+        "resourceType": "Observation",
+        "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]},
+        "subject": {"reference": f"Patient/{stack.patient.address}"},
+        "valueQuantity": {"value": 72, "unit": "/min"},
+    }
+    report = {
+        "resourceType": "DiagnosticReport",
+        "status": "final",
+        "code": {"text": "心电图 ECG"},
+        "conclusion": "窦性心律",
+    }
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [{"resource": observation}, {"resource": report}],
+    }
+    with client_for(live_stack, "cardiologist") as doctor:
+        shared = [
+            doctor.share_fhir(resource, patient=stack.patient.address, policy=POLICY)
+            for resource in (observation, json.dumps(report), bundle)
+        ]
+        assert [r.record_type for r in shared] == ["Observation", "DiagnosticReport", "Bundle"]
+        assert {r.author for r in shared} == {stack.cardiologist.address}
+
+        registry = RecordRegistry(stack.w3, stack.deployment.address("RecordRegistry"))
+        events = registry.contract.events.RecordRegistered
+        registered = len(events.get_logs(from_block=stack.deployment.block_number))
+        files = sorted(p for p in stack.settings.data_dir.rglob("*") if p.is_file())
+        invalid = {**observation, "valueQuantity": {"value": "seventy-two"}}
+        with pytest.raises(FhirValidationError, match=r"valueQuantity\.value"):
+            doctor.share_fhir(invalid, patient=stack.patient.address, policy=POLICY)
+        with pytest.raises(FhirValidationError, match="status"):
+            doctor.share_fhir(
+                {"resourceType": "Observation", "code": {"text": "x"}},
+                patient=stack.patient.address,
+                policy=POLICY,
+            )
+        assert len(events.get_logs(from_block=stack.deployment.block_number)) == registered
+        assert sorted(p for p in stack.settings.data_dir.rglob("*") if p.is_file()) == files
+    with client_for(live_stack, "patient") as patient:
+        assert patient.list_records(stack.patient.address).total == 3
+        key = patient.fetch_user_key()
+        assert json.loads(patient.fetch_bytes(shared[1].record_id, user_key=key)) == report
+
+
+def test_fetch_refuses_a_body_whose_digest_is_not_the_registered_one(
+    live_stack: LiveStack, tmp_path: Path
+) -> None:
+    stack = live_stack.stack
+    with client_for(live_stack, "patient") as patient:
+        info = patient.share(
+            b"x" * 200_000, patient=stack.patient.address, policy="", record_type="Scan"
+        )
+        key = patient.fetch_user_key()
+        wait_indexed(stack)
+        engine = sa.create_engine(stack.settings.database_url)
+        with engine.begin() as db:
+            db.execute(
+                sa.text("UPDATE records SET body_sha256 = :d WHERE record_id = :r"),
+                {"d": "0x" + "ab" * 32, "r": info.record_id},
+            )
+        engine.dispose()
+        dest = tmp_path / "scan.bin"
+        dest_dir = sorted(tmp_path.iterdir())
+        with pytest.raises(IntegrityError, match="does not match the registered digest"):
+            patient.fetch(info.record_id, dest, user_key=key)
+        assert sorted(tmp_path.iterdir()) == dest_dir  # no dest, no leftover .part file
+        sink = io.BytesIO()
+        with pytest.raises(IntegrityError):
+            patient.fetch(info.record_id, sink, user_key=key)
+        assert sink.getvalue() == b""
+
+
+def test_errors_are_typed_and_sessions_renew(live_stack: LiveStack) -> None:
+    stack = live_stack.stack
+    with client_for(live_stack, "patient") as patient:
+        chain = patient.chain_info()
+        assert chain.chain_id == stack.deployment.chain_id
+        assert chain.domain == stack.domain
+        assert chain.addresses == stack.deployment.addresses()
+
+        missing = "0x" + "42" * 32
+        with pytest.raises(NotFoundError) as not_found:
+            patient.record(missing)
+        assert not_found.value.status == 404
+        assert str(not_found.value).endswith(f"(HTTP 404, {not_found.value.code})")
+
+        # the session is revoked behind the client's back: the next call signs in again
+        patient.login()
+        old = patient.token
+        assert old is not None
+        revoked = httpx.post(
+            f"{live_stack.url}/auth/logout", headers={"Authorization": f"Bearer {old}"}
+        )
+        assert revoked.status_code == 204
+        assert patient.me()["address"] == stack.patient.address
+        assert patient.token not in (None, old)
+
+    with MedLedgerClient(live_stack.url) as anonymous:
+        with pytest.raises(ClientError, match="signed-in account"):
+            anonymous.grant(grantee=stack.cardiologist.address)
+        with pytest.raises(UnauthorizedError):
+            anonymous.me()
+
+    live_stack.stop()
+    with client_for(live_stack, "patient") as patient, pytest.raises(ApiUnavailableError) as down:
+        patient.list_records(stack.patient.address)
+    assert str(down.value).startswith(f"cannot reach the MedLedger API at {live_stack.url}: ")
+
+
+def wait_indexed(stack: Stack, timeout: float = 20.0) -> None:
+    """Until the stack's indexer has reached the chain head (its cursor is in the database)."""
+    engine = sa.create_engine(stack.settings.database_url)
+    try:
+        indexer = Indexer(stack.w3, stack.deployment, sessionmaker(engine))
+        head = stack.w3.eth.block_number
+        deadline = time.monotonic() + timeout
+        while indexer.cursor() < head:
+            assert time.monotonic() < deadline, "the indexer did not catch up"
+            time.sleep(0.05)
+    finally:
+        engine.dispose()
