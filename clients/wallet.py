@@ -28,6 +28,8 @@ from clients.errors import WalletError, WalletNotFoundError, WrongPasswordError
 from crypto.errors import CryptoError, WrongPassphraseError
 from crypto.fame_types import UserKey
 from crypto.keys import (
+    SCRYPT_MAX_LOG2_N,
+    SCRYPT_MIN_LOG2_N,
     decrypt_with_passphrase,
     dump_user_key,
     encrypt_with_passphrase,
@@ -169,8 +171,8 @@ class WalletStore:
         return self.directory / f"{name}.json"
 
     def _key_log2_n(self) -> int:
-        # crypto.keys caps scrypt at its own bounds; the wallet setting is the same cost knob
-        return max(10, min(self.scrypt_log2_n, 20))
+        # the same cost knob as the keystore, within the bounds crypto.keys accepts
+        return max(SCRYPT_MIN_LOG2_N, min(self.scrypt_log2_n, SCRYPT_MAX_LOG2_N))
 
     def _check_new(self, name: str, address: str) -> None:
         if not _NAME_RE.fullmatch(name):
