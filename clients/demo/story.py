@@ -224,7 +224,7 @@ class Story:
     def share_records(self) -> None:
         actor = f"患者 patient {cast.PATIENT_NAME}"
         patient = self.outcome.patient
-        self.first_block = self.w3.eth.block_number
+        self.first_block = self.w3.eth.block_number + 1  # the story's own blocks only
         for resource in (cast.observation(patient), cast.diagnostic_report(patient)):
             kind = resource["resourceType"]
             action = f"shares a FHIR {kind} under '{cast.RECORD_POLICY}'"

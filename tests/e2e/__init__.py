@@ -1,0 +1,1 @@
+"""End-to-end tests: the command line against a stack it starts itself."""

@@ -1,0 +1,212 @@
+"""End to end: ``medledger demo`` in a subprocess on a fresh data dir, checked from the chain.
+
+The demo starts its own anvil (on a free port, so it never meets the session anvil of
+``tests/conftest.py``), key authority and API, plays the story and writes ``--json``. The
+test then trusts only the ids it needs from that file and checks the outcome with web3
+against the contracts themselves: both records registered for the patient, the
+cardiologist's granted reads, the GP's denied read, the consent revoked on ConsentManager and
+the cardiologist's denied read after the revocation. A second run on the same data dir (the
+stack still running) must succeed as well, with a new patient. Whatever happens, the API
+process and the node are stopped in ``finally``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from web3 import Web3
+
+import contracts
+from crypto.signing import Purpose
+from ledger_api.chain.anvil import free_port
+
+MEDLEDGER = str(Path(sys.executable).parent / "medledger")
+DEMO_TIMEOUT = 240
+ZERO32 = b"\x00" * 32
+
+
+def run_demo(
+    data_dir: Path, *args: str, timeout: float = DEMO_TIMEOUT
+) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEDLEDGER_")}
+    return subprocess.run(
+        [MEDLEDGER, "demo", "--data-dir", str(data_dir), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        check=False,
+    )
+
+
+def stop_stack(data_dir: Path) -> None:
+    """Stop the API (pid from ``api.json``) and the node (``medledger node down``)."""
+    state = data_dir / "api.json"
+    with contextlib.suppress(FileNotFoundError, ValueError, KeyError):
+        pid = int(json.loads(state.read_text())["pid"])
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + 15
+            while _alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+    subprocess.run(
+        [MEDLEDGER, "node", "down", "--data-dir", str(data_dir)],
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with contextlib.suppress(OSError, IndexError):
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        return state not in ("Z", "X")
+    return True
+
+
+class Chain:
+    """The deployed contracts, read with web3 and the committed ABIs (none of our wrappers)."""
+
+    def __init__(self, rpc_url: str, addresses: dict[str, str]) -> None:
+        self.w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": 30}))
+        self.c = {
+            name: self.w3.eth.contract(address=address, abi=contracts.load(name)["abi"])
+            for name, address in addresses.items()
+        }
+
+    def events(self, contract: str, event: str, **filters: Any) -> list[Any]:
+        getter = getattr(self.c[contract].events, event)
+        return list(getter.get_logs(from_block=0, argument_filters=filters or None))
+
+
+def check_outcome_on_chain(outcome: dict[str, Any]) -> None:
+    chain = Chain(outcome["rpc_url"], outcome["deployment"]["contracts"])
+    patient = Web3.to_checksum_address(outcome["patient"])
+    cardiologist = Web3.to_checksum_address(outcome["clinicians"]["cardiologist"])
+    gp = Web3.to_checksum_address(outcome["clinicians"]["gp"])
+    record_ids = [bytes.fromhex(r["record_id"][2:]) for r in outcome["records"]]
+    assert len(record_ids) == 2
+
+    # both records registered, for this patient, as an Observation and a DiagnosticReport
+    registered = chain.events("RecordRegistry", "RecordRegistered", patient=patient)
+    by_id = {bytes(e["args"]["id"]): e for e in registered}
+    assert set(by_id) == set(record_ids)
+    types = {bytes(by_id[r]["args"]["recordType"]).rstrip(b"\x00").decode() for r in record_ids}
+    assert types == {"Observation", "DiagnosticReport"}
+
+    # the consent: granted to the cardiologist, then revoked; ConsentManager says no more
+    consent_id = bytes.fromhex(outcome["consent"]["consent_id"][2:])
+    granted = chain.events("ConsentManager", "ConsentGranted", consentId=consent_id)
+    assert [(e["args"]["patient"], e["args"]["grantee"]) for e in granted] == [
+        (patient, cardiologist)
+    ]
+    revoked = chain.events("ConsentManager", "ConsentRevoked", consentId=consent_id)
+    assert len(revoked) == 1
+    assert revoked[0]["args"]["patient"] == patient
+    revoked_at = (revoked[0]["blockNumber"], revoked[0]["logIndex"])
+    assert (granted[0]["blockNumber"], granted[0]["logIndex"]) < revoked_at
+    is_allowed = chain.c["ConsentManager"].functions.isAllowed
+    assert not is_allowed(patient, cardiologist, ZERO32, int(Purpose.TREATMENT)).call()
+    for record_id in record_ids:
+        assert not is_allowed(patient, cardiologist, record_id, int(Purpose.TREATMENT)).call()
+
+    # every access decision on the two records, in chain order
+    accesses = [
+        (
+            (e["blockNumber"], e["logIndex"]),
+            bytes(e["args"]["recordId"]),
+            e["args"]["accessor"],
+            e["args"]["granted"],
+        )
+        for record_id in record_ids
+        for e in chain.events("AccessLog", "AccessLogged", recordId=record_id)
+    ]
+    for record_id in record_ids:  # the cardiologist read both before the revocation
+        assert any(
+            rid == record_id and who == cardiologist and ok and at < revoked_at
+            for at, rid, who, ok in accesses
+        )
+    gp_reads = [(at, ok) for at, _, who, ok in accesses if who == gp]
+    assert gp_reads
+    assert not any(ok for _, ok in gp_reads)  # the GP was never granted
+    after = [(ok, rid) for at, rid, who, ok in accesses if who == cardiologist and at > revoked_at]
+    assert after  # the cardiologist tried again after the revocation ...
+    assert not any(ok for ok, _ in after)  # ... and was denied every time
+    assert {who for _, _, who, _ in accesses} == {cardiologist, gp}
+
+    # the denied reads the demo reported are those transactions on chain
+    for who in ("gp", "cardiologist"):
+        tx = outcome["denied_reads"][who]["access_tx"]
+        receipt = chain.w3.eth.get_transaction_receipt(tx)
+        logs = chain.c["AccessLog"].events.AccessLogged().process_receipt(receipt)
+        assert any(not log["args"]["granted"] for log in logs)
+
+
+def test_demo_runs_end_to_end_and_again_on_the_same_data_dir(tmp_path: Path) -> None:
+    data_dir = tmp_path / "medledger"
+    ports = ("--port", str(free_port()), "--api-port", str(free_port()))
+    outcome: dict[str, Any] = {}
+    try:
+        first = run_demo(data_dir, *ports, "--json", str(tmp_path / "first.json"), "--keep-running")
+        assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+        assert "all 17 steps as expected" in first.stdout
+        outcome = json.loads((tmp_path / "first.json").read_text())
+        assert outcome["ok"] is True
+        assert outcome["started"] == {"node": True, "api": True}
+        check_outcome_on_chain(outcome)
+        assert (data_dir / "api.log").exists()
+        assert (data_dir / "wallets" / f"{outcome['patient_wallet']}.json").exists()
+
+        # re-run on the same data dir: reuses the running stack, skips the enrolled consortium
+        again = run_demo(
+            data_dir, *ports, "--json", str(tmp_path / "second.json"), "--keep-running"
+        )
+        assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+        second = json.loads((tmp_path / "second.json").read_text())
+        assert second["started"] == {"node": False, "api": False}
+        assert second["api_pid"] == outcome["api_pid"]
+        assert second["patient"] != outcome["patient"]
+        assert second["clinicians"] == outcome["clinicians"]
+        assert second["institutions"] == outcome["institutions"]
+        check_outcome_on_chain(second)
+    finally:
+        stop_stack(data_dir)
+    for pid in (outcome.get("api_pid"), outcome.get("node_pid")):
+        assert pid is None or not _alive(pid), f"process {pid} left running"
+
+
+def test_demo_refuses_an_api_port_taken_by_something_else(tmp_path: Path) -> None:
+    data_dir = tmp_path / "medledger"
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        api_port = squatter.getsockname()[1]
+        try:
+            result = run_demo(
+                data_dir, "--port", str(free_port()), "--api-port", str(api_port), timeout=120
+            )
+        finally:
+            stop_stack(data_dir)
+    assert result.returncode == 1
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert f"port {api_port} is in use" in lines[0]
+    assert "Traceback" not in result.stderr + result.stdout
+    # the node the demo had started for this run was stopped again
+    assert not (data_dir / "anvil.pid").exists()
+    assert not (data_dir / "api.json").exists()
