@@ -232,13 +232,16 @@ def api_environment(layout: ApiLayout, *, rpc_url: str) -> dict[str, str]:
 
 
 def _spawn_api(layout: ApiLayout, *, rpc_url: str, port: int) -> int:
-    """uvicorn in its own session (it outlives the demo with ``--keep-running``); log to file."""
+    """``medledger serve`` in its own session (it outlives the demo with ``--keep-running``).
+
+    ``serve`` checks chain, store, database and key authority before uvicorn starts, so a
+    failure is one ``error: …`` line at the end of ``api.log``, which the demo then shows.
+    """
     command = [
         sys.executable,
         "-m",
-        "uvicorn",
-        "--factory",
-        "ledger_api.app:create_app",
+        "clients.cli",
+        "serve",
         "--host",
         "127.0.0.1",
         "--port",
@@ -313,7 +316,7 @@ def stop_all(data_dir: Path) -> list[str]:
 
 
 def _recorded_api(layout: ApiLayout) -> tuple[int, int] | None:
-    """``(pid, port)`` from ``api.json`` when that process is alive and is our uvicorn."""
+    """``(pid, port)`` from ``api.json`` when that process is alive and is our ``serve``."""
     try:
         raw = json.loads(layout.state_file.read_text())
         pid, port = int(raw["pid"]), int(raw["port"])
@@ -323,7 +326,7 @@ def _recorded_api(layout: ApiLayout) -> tuple[int, int] | None:
         return None
     cmdline = Path(f"/proc/{pid}/cmdline")
     with contextlib.suppress(OSError):
-        if b"ledger_api.app" not in cmdline.read_bytes():
+        if b"clients.cli\x00serve" not in cmdline.read_bytes():
             return None  # the pid was reused by an unrelated process
     return pid, port
 
@@ -388,11 +391,10 @@ def _last_line(path: Path) -> str:
     if not lines:
         return "no output"
     line = lines[-1].strip()
-    with contextlib.suppress(ValueError, TypeError, AttributeError):
+    with contextlib.suppress(ValueError, TypeError, AttributeError, IndexError):
         record = json.loads(line)  # the API logs JSON lines
-        line = str(record.get("exc_info") or record.get("message") or line).strip()
-        line = line.splitlines()[-1]
-    return line[:300]
+        line = str(record.get("msg") or line).strip().splitlines()[-1]
+    return line.removeprefix("error:").strip()[:300]
 
 
 __all__ = [
