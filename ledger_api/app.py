@@ -27,9 +27,11 @@ from ledger_api.routes import audit as audit_routes
 from ledger_api.routes import auth as auth_routes
 from ledger_api.routes import chain as chain_routes
 from ledger_api.routes import consents as consents_routes
+from ledger_api.routes import consultations as consultations_routes
 from ledger_api.routes import health as health_routes
 from ledger_api.routes import keys as keys_routes
 from ledger_api.routes import records as records_routes
+from ledger_api.routes import referrals as referrals_routes
 from ledger_api.services.reconciler import reconcile_pending
 from storage.db import migrate
 
@@ -99,5 +101,7 @@ def create_app(settings: Settings | None = None, *, hooks: Hooks | None = None) 
     app.include_router(consents_routes.router)
     app.include_router(keys_routes.router)
     app.include_router(audit_routes.router)
+    app.include_router(referrals_routes.router)
+    app.include_router(consultations_routes.router)
     app.include_router(chain_routes.router)
     return app

@@ -13,9 +13,12 @@ shared: concurrent decisions are coalesced into one ``logAccessBatch`` per round
 :class:`~ledger_api.services.access_queue.AccessLogQueue` (about one transaction per block).
 
 Decision order (first match wins): the patient reading their own record; a consent naming the
-caller's address (``isAllowed``); a consent naming an attribute policy the caller's key
-attributes satisfy (``isAllowedForPolicy``, tried for each such consent the index knows the
-policy text of); otherwise denied. Auditors get no special right to content.
+caller's address (``isAllowed``); for the purposes ``referral`` and ``consultation``, a live
+workflow that carries the record to the caller (:mod:`ledger_api.services.workflow_access`);
+a consent naming an attribute policy the caller's key attributes satisfy
+(``isAllowedForPolicy``, tried for each such consent the index knows the policy text of, except
+consents relayed with a workflow, which grant only through it); otherwise denied. Auditors get
+no special right to content.
 """
 
 from __future__ import annotations
@@ -41,7 +44,9 @@ from ledger_api.chain.errors import ChainError
 from ledger_api.http_errors import ServiceUnavailableError, UnprocessableError
 from ledger_api.indexer.sql import upsert
 from ledger_api.principal import Principal
+from ledger_api.services import workflow_access
 from ledger_api.services.access_queue import AccessLogQueue
+from ledger_api.services.workflow_access import WORKFLOW_PURPOSES, workflow_consent_ids
 from storage.models import AccessEvent, Consent, Record, to_address
 
 if TYPE_CHECKING:
@@ -129,6 +134,7 @@ def _policy_consents(
         Consent.not_before <= now,
         Consent.expires_at > now,
         sa.or_(Consent.record_id.is_(None), Consent.record_id == record_id),
+        Consent.consent_id.not_in(workflow_consent_ids()),
     )
     return list(db.scalars(query))
 
@@ -148,6 +154,10 @@ def decide(
         patient=record.patient, grantee=principal.address, record_id=record_id, purpose=purpose
     ):
         return True, Reason.CONSENT
+    if purpose in WORKFLOW_PURPOSES and workflow_access.may_read(
+        ctx=ctx, db=db, principal=principal, record=record, purpose=purpose
+    ):
+        return True, Reason.WORKFLOW
     attributes = principal.abe_attributes()
     now = int(time.time())
     for consent in _policy_consents(

@@ -1,0 +1,276 @@
+"""``/consultations``: remote consultations — open, list, show, opinions, close, cancel.
+
+Thin: request and answer models and status codes here, the rules in
+:mod:`ledger_api.services.consultations`. Invited specialists read the shared records with
+``GET /records/{id}/…?purpose=consultation``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from ledger_api.deps import ContextDep, DbDep, PrincipalDep
+from ledger_api.routes.consents import ConsentRequest
+from ledger_api.routes.error_docs import error_responses
+from ledger_api.routes.referrals import ReasonBody, TransitionOut
+from ledger_api.services import consultations as service
+from ledger_api.services import workflows as wf
+
+router = APIRouter(prefix="/consultations", tags=["consultations"])
+
+_CREATE_422 = (
+    "invalid_patient, invalid_consultation_id, invalid_institution, invalid_invitees, "
+    "invalid_policy, invalid_deadline, invalid_question_record_id, invalid_record_id, "
+    "too_many_records, unknown_record, invalid_record, consent_required, consent_mismatch, "
+    "consent_missing, invalid_consent, invalid_grantee, invalid_purpose, invalid_window, "
+    "policy_hash_mismatch, invalid_request"
+)
+
+
+class ConsultationCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    consultation_id: str | None = Field(None, description="0x 32 bytes; omit = new")
+    patient: str
+    question_record_id: str = Field(description="The question: an encrypted record uploaded.")
+    record_ids: list[str] = Field(default_factory=list, description="Further shared records.")
+    invited_institutions: list[int | str] = Field(
+        default_factory=list, description="Ids or codes (at most 16)."
+    )
+    invited_policy: str | None = Field(
+        None, description="An attribute policy for the invited specialists."
+    )
+    deadline: int = Field(ge=0, description="Unix seconds (chain time) when opinions close.")
+    consents: list[ConsentRequest] = Field(
+        description="The patient's consents, purpose `consultation`, for the audience policy "
+        "(`org:<code>` of each invited institution ORed with `(invited_policy)`), together "
+        "covering the question and every shared record."
+    )
+
+
+class OpinionBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    record_id: str = Field(
+        description="The opinion: a record the caller uploaded whose policy admits the "
+        "requesting doctor and the patient."
+    )
+
+
+class CloseBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    conclusion_record_id: str
+
+
+class OpinionOut(BaseModel):
+    author: str
+    institution_id: int
+    record_id: str | None
+    opinion_cid: str
+    opinion_hash: str
+    block_number: int
+    block_time: int
+    tx_hash: str
+
+
+class ConsultationOut(BaseModel):
+    consultation_id: str
+    patient: str
+    requester: str
+    requester_institution: int
+    invited_institutions: list[int]
+    invited_policy: str | None
+    audience_policy: str | None
+    deadline: int
+    state: str
+    question_record_id: str | None
+    record_ids: list[str]
+    consent_ids: list[str]
+    opinion_count: int
+    conclusion_record_id: str | None
+    closing_reason: str | None
+    created_at: int
+    updated_at: int
+    tx_hash: str
+    block_number: int
+    opinions: list[OpinionOut] | None = None
+    history: list[TransitionOut] | None = None
+
+
+class ConsultationPageOut(BaseModel):
+    items: list[ConsultationOut]
+    total: int
+    offset: int
+    limit: int
+
+
+def _out(view: dict[str, Any]) -> ConsultationOut:
+    return ConsultationOut(**view)
+
+
+@router.post(
+    "",
+    status_code=201,
+    summary="Ask invited specialists for an opinion on a patient",
+    responses=error_responses(
+        s400="bad_signature",
+        s401="unauthorized",
+        s403="not_a_clinician, not_allowed",
+        s409="duplicate_id, nonce_used",
+        s422=_CREATE_422,
+        s503="chain_unavailable, chain_rejected, database_unavailable",
+    ),
+)
+def create(
+    body: ConsultationCreate, ctx: ContextDep, db: DbDep, principal: PrincipalDep
+) -> ConsultationOut:
+    return _out(
+        service.create_consultation(
+            ctx=ctx,
+            db=db,
+            principal=principal,
+            patient=body.patient,
+            question_record_id=body.question_record_id,
+            record_ids=body.record_ids,
+            invited_institutions=body.invited_institutions,
+            invited_policy=body.invited_policy,
+            deadline=body.deadline,
+            consents=[c.model_dump() for c in body.consents],
+            consultation_id=body.consultation_id,
+        )
+    )
+
+
+@router.get(
+    "",
+    summary="Consultations: open ones inviting the caller (default), requested, a patient's",
+    responses=error_responses(
+        s401="unauthorized",
+        s403="forbidden",
+        s422="invalid_role, invalid_state, invalid_page, invalid_request",
+    ),
+)
+def list_consultations(
+    ctx: ContextDep,
+    db: DbDep,
+    principal: PrincipalDep,
+    role: Annotated[
+        Literal["invited", "requested", "patient", "all"] | None,
+        Query(description="Default: invited for clinicians, all for auditors, else patient"),
+    ] = None,
+    state: Annotated[Literal["open", "closed", "cancelled"] | None, Query()] = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=wf.MAX_PAGE)] = 50,
+) -> ConsultationPageOut:
+    page = service.list_consultations(
+        ctx=ctx, db=db, principal=principal, role=role, state=state, offset=offset, limit=limit
+    )
+    return ConsultationPageOut(
+        items=[_out(i) for i in page.items], total=page.total, offset=page.offset, limit=page.limit
+    )
+
+
+@router.get(
+    "/{consultation_id}",
+    summary="One consultation with its opinions and history",
+    responses=error_responses(
+        s401="unauthorized",
+        s403="forbidden",
+        s404="consultation_not_found",
+        s422="invalid_consultation_id",
+        s503="chain_unavailable",
+    ),
+)
+def show(
+    consultation_id: str, ctx: ContextDep, db: DbDep, principal: PrincipalDep
+) -> ConsultationOut:
+    return _out(
+        service.get_consultation(
+            ctx=ctx, db=db, principal=principal, consultation_id=consultation_id
+        )
+    )
+
+
+@router.post(
+    "/{consultation_id}/opinions",
+    status_code=201,
+    summary="Give an opinion (an invited clinician, once, before the deadline and the close)",
+    responses=error_responses(
+        s401="unauthorized",
+        s403="not_invited",
+        s404="consultation_not_found",
+        s409="invalid_transition, deadline_passed, already_opined",
+        s422="invalid_consultation_id, invalid_record_id, unknown_record, invalid_record, "
+        "not_author, opinion_not_for_requester",
+        s503="chain_unavailable, chain_rejected, block_missing",
+    ),
+)
+def opinion(
+    consultation_id: str, body: OpinionBody, ctx: ContextDep, db: DbDep, principal: PrincipalDep
+) -> ConsultationOut:
+    return _out(
+        service.submit_opinion(
+            ctx=ctx,
+            db=db,
+            principal=principal,
+            consultation_id=consultation_id,
+            record_id=body.record_id,
+        )
+    )
+
+
+@router.post(
+    "/{consultation_id}/close",
+    summary="Close with a conclusion record (the requesting doctor)",
+    responses=error_responses(
+        s401="unauthorized",
+        s403="not_allowed",
+        s404="consultation_not_found",
+        s409="invalid_transition",
+        s422="invalid_consultation_id, invalid_conclusion_record_id, unknown_record, "
+        "invalid_record",
+        s503="chain_unavailable, chain_rejected",
+    ),
+)
+def close(
+    consultation_id: str, body: CloseBody, ctx: ContextDep, db: DbDep, principal: PrincipalDep
+) -> ConsultationOut:
+    return _out(
+        service.close_consultation(
+            ctx=ctx,
+            db=db,
+            principal=principal,
+            consultation_id=consultation_id,
+            conclusion_record_id=body.conclusion_record_id,
+        )
+    )
+
+
+@router.post(
+    "/{consultation_id}/cancel",
+    summary="Cancel an open consultation (the requesting doctor)",
+    responses=error_responses(
+        s401="unauthorized",
+        s403="not_allowed",
+        s404="consultation_not_found",
+        s409="invalid_transition",
+        s422="invalid_consultation_id, invalid_reason",
+        s503="chain_unavailable, chain_rejected",
+    ),
+)
+def cancel(
+    consultation_id: str, body: ReasonBody, ctx: ContextDep, db: DbDep, principal: PrincipalDep
+) -> ConsultationOut:
+    return _out(
+        service.cancel_consultation(
+            ctx=ctx,
+            db=db,
+            principal=principal,
+            consultation_id=consultation_id,
+            reason=body.reason,
+        )
+    )

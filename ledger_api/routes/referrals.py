@@ -1,0 +1,298 @@
+"""``/referrals``: two-way referrals — request, transitions, work lists, one referral.
+
+Thin: request and answer models and status codes here, the rules in
+:mod:`ledger_api.services.referrals`. Reading the records a referral carries is
+``GET /records/{id}/…?purpose=referral``, decided by :mod:`ledger_api.services.workflow_access`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from ledger_api.deps import ContextDep, DbDep, PrincipalDep
+from ledger_api.routes.consents import ConsentRequest
+from ledger_api.routes.error_docs import error_responses
+from ledger_api.services import referrals as service
+from ledger_api.services import workflows as wf
+
+router = APIRouter(prefix="/referrals", tags=["referrals"])
+
+_CREATE_422 = (
+    "invalid_patient, invalid_referral_id, invalid_department, invalid_urgency, "
+    "invalid_institution, invalid_reason_record_id, invalid_record_id, too_many_records, "
+    "unknown_record, invalid_record, consent_required, consent_mismatch, consent_missing, "
+    "invalid_consent, invalid_grantee, invalid_purpose, invalid_window, invalid_policy, "
+    "policy_hash_mismatch, invalid_request"
+)
+
+
+class ReferralCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    referral_id: str | None = Field(
+        None, description="0x 32 bytes chosen by the client (a retry names the same); omit = new"
+    )
+    patient: str = Field(description="The patient's address.")
+    to_institution: int | str = Field(description="Receiving institution: id or code.")
+    department: str = Field(description="Receiving department (its `dept:` attribute value).")
+    urgency: Literal["routine", "urgent", "emergency"] = "routine"
+    reason_record_id: str = Field(
+        description="The referral letter: an encrypted record of the patient already uploaded."
+    )
+    record_ids: list[str] = Field(
+        default_factory=list, description="Further records of the patient sent along."
+    )
+    consents: list[ConsentRequest] = Field(
+        description="The patient's consents, purpose `referral`, for the policy "
+        "`org:<code> and dept:<department>` of the receiving side, together covering the "
+        "reason and every record (one each, or one for the whole chart)."
+    )
+
+
+class ReasonBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str | None = Field(None, description="A short reason code, ≤ 32 UTF-8 bytes.")
+
+
+class CompleteBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    summary_record_id: str = Field(
+        description="The discharge or summary record (the patient's; its policy must admit "
+        "the requesting doctor, to whom it is shared back)."
+    )
+
+
+class TransitionOut(BaseModel):
+    event: str
+    state: str
+    actor: str
+    reason: str | None
+    reason_text: str | None
+    block_number: int
+    block_time: int
+    tx_hash: str
+
+
+class ReferralOut(BaseModel):
+    referral_id: str
+    patient: str
+    from_institution: int
+    to_institution: int
+    department: str | None
+    urgency: str | None
+    audience_policy: str | None
+    requester: str
+    state: str
+    open: bool
+    reason_record_id: str | None
+    manifest_sha256: str | None = Field(description="The on-chain reason: sha-256 of details.")
+    record_ids: list[str]
+    consent_ids: list[str]
+    summary_record_id: str | None
+    closing_reason: str | None
+    created_at: int
+    updated_at: int
+    tx_hash: str
+    block_number: int
+    history: list[TransitionOut] | None = None
+
+
+class ReferralPageOut(BaseModel):
+    items: list[ReferralOut]
+    total: int
+    offset: int
+    limit: int
+
+
+def _out(view: dict[str, Any]) -> ReferralOut:
+    return ReferralOut(**view)
+
+
+@router.post(
+    "",
+    status_code=201,
+    summary="Refer a patient to a department of another institution",
+    responses=error_responses(
+        s400="bad_signature",
+        s401="unauthorized",
+        s403="not_a_clinician, not_allowed",
+        s409="duplicate_id, nonce_used",
+        s422=_CREATE_422,
+        s503="chain_unavailable, chain_rejected, database_unavailable",
+    ),
+)
+def create(
+    body: ReferralCreate, ctx: ContextDep, db: DbDep, principal: PrincipalDep
+) -> ReferralOut:
+    return _out(
+        service.create_referral(
+            ctx=ctx,
+            db=db,
+            principal=principal,
+            patient=body.patient,
+            to_institution=body.to_institution,
+            department=body.department,
+            urgency=body.urgency,
+            reason_record_id=body.reason_record_id,
+            record_ids=body.record_ids,
+            consents=[c.model_dump() for c in body.consents],
+            referral_id=body.referral_id,
+        )
+    )
+
+
+_STEP_ERRORS = {
+    "s401": "unauthorized",
+    "s403": "not_allowed",
+    "s404": "referral_not_found",
+    "s409": "invalid_transition",
+    "s503": "chain_unavailable, chain_rejected",
+}
+
+
+def _step(
+    action: str,
+    *,
+    ctx: ContextDep,
+    db: DbDep,
+    principal: PrincipalDep,
+    referral_id: str,
+    reason: str | None = None,
+    summary_record_id: str | None = None,
+) -> ReferralOut:
+    return _out(
+        service.transition(
+            ctx=ctx,
+            db=db,
+            principal=principal,
+            referral_id=referral_id,
+            action=action,
+            reason=reason,
+            summary_record_id=summary_record_id,
+        )
+    )
+
+
+@router.post(
+    "/{referral_id}/accept",
+    summary="Accept (a doctor of the receiving institution; from requested)",
+    responses=error_responses(**_STEP_ERRORS, s422="invalid_referral_id"),
+)
+def accept(referral_id: str, ctx: ContextDep, db: DbDep, principal: PrincipalDep) -> ReferralOut:
+    return _step("accept", ctx=ctx, db=db, principal=principal, referral_id=referral_id)
+
+
+@router.post(
+    "/{referral_id}/reject",
+    summary="Reject with a reason (a doctor of the receiving institution; from requested)",
+    responses=error_responses(**_STEP_ERRORS, s422="invalid_referral_id, invalid_reason"),
+)
+def reject(
+    referral_id: str, body: ReasonBody, ctx: ContextDep, db: DbDep, principal: PrincipalDep
+) -> ReferralOut:
+    return _step(
+        "reject", ctx=ctx, db=db, principal=principal, referral_id=referral_id, reason=body.reason
+    )
+
+
+@router.post(
+    "/{referral_id}/arrive",
+    summary="The patient checked in (a doctor or nurse of the receiving side; from accepted)",
+    responses=error_responses(**_STEP_ERRORS, s422="invalid_referral_id"),
+)
+def arrive(referral_id: str, ctx: ContextDep, db: DbDep, principal: PrincipalDep) -> ReferralOut:
+    return _step("arrive", ctx=ctx, db=db, principal=principal, referral_id=referral_id)
+
+
+@router.post(
+    "/{referral_id}/complete",
+    summary="Complete with a summary shared back to the sender (from accepted or arrived)",
+    responses=error_responses(
+        **_STEP_ERRORS,
+        s422="invalid_referral_id, summary_required, invalid_summary_record_id, "
+        "unknown_record, invalid_record, summary_not_for_sender",
+    ),
+)
+def complete(
+    referral_id: str, body: CompleteBody, ctx: ContextDep, db: DbDep, principal: PrincipalDep
+) -> ReferralOut:
+    return _step(
+        "complete",
+        ctx=ctx,
+        db=db,
+        principal=principal,
+        referral_id=referral_id,
+        summary_record_id=body.summary_record_id,
+    )
+
+
+@router.post(
+    "/{referral_id}/cancel",
+    summary="Cancel (the requesting doctor; before acceptance)",
+    responses=error_responses(**_STEP_ERRORS, s422="invalid_referral_id, invalid_reason"),
+)
+def cancel(
+    referral_id: str, body: ReasonBody, ctx: ContextDep, db: DbDep, principal: PrincipalDep
+) -> ReferralOut:
+    return _step(
+        "cancel", ctx=ctx, db=db, principal=principal, referral_id=referral_id, reason=body.reason
+    )
+
+
+@router.get(
+    "",
+    summary="Work lists: an institution's incoming / outgoing referrals; a patient's own",
+    responses=error_responses(
+        s401="unauthorized",
+        s403="forbidden",
+        s422="invalid_institution, invalid_direction, invalid_state, invalid_patient, "
+        "invalid_page, invalid_request",
+    ),
+)
+def list_referrals(
+    ctx: ContextDep,
+    db: DbDep,
+    principal: PrincipalDep,
+    institution: Annotated[str | None, Query(description="Id or code; default: caller's")] = None,
+    direction: Annotated[Literal["incoming", "outgoing", "both"], Query()] = "both",
+    state: Annotated[
+        str | None,
+        Query(description="requested|accepted|arrived|completed|rejected|cancelled|open"),
+    ] = None,
+    patient: Annotated[str | None, Query()] = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=wf.MAX_PAGE)] = 50,
+) -> ReferralPageOut:
+    page = service.list_referrals(
+        ctx=ctx,
+        db=db,
+        principal=principal,
+        institution=institution,
+        direction=direction,
+        state=state,
+        patient=patient,
+        offset=offset,
+        limit=limit,
+    )
+    return ReferralPageOut(
+        items=[_out(i) for i in page.items], total=page.total, offset=page.offset, limit=page.limit
+    )
+
+
+@router.get(
+    "/{referral_id}",
+    summary="One referral with its records and history (each transition with its tx)",
+    responses=error_responses(
+        s401="unauthorized",
+        s403="forbidden",
+        s404="referral_not_found",
+        s422="invalid_referral_id",
+    ),
+)
+def show(referral_id: str, ctx: ContextDep, db: DbDep, principal: PrincipalDep) -> ReferralOut:
+    return _out(service.get_referral(ctx=ctx, db=db, principal=principal, referral_id=referral_id))

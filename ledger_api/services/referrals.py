@@ -1,0 +1,405 @@
+"""Two-way referrals (双向转诊): request, the receiving side's answers, arrival, completion.
+
+A doctor of the sending institution refers a patient to a department of another institution,
+sending a reason record and other records along with the patient's consent (purpose
+``referral``) for the receiving department's policy ``org:<code> and dept:<department>``.
+The receiving department may read exactly those records while the referral is open
+(requested, accepted, arrived) — "the information arrives before the patient" — and the
+completing summary record is shared back to the sending institution.
+
+State rules (the contract's, checked here first so that a refusal sends nothing):
+
+=========  ===========================================  ================================
+action     who                                          from
+=========  ===========================================  ================================
+accept     a doctor of the receiving institution        requested
+reject     a doctor of the receiving institution        requested
+arrive     a doctor or nurse of the receiving inst.     accepted
+complete   a doctor of the receiving institution        accepted, arrived
+cancel     the requesting doctor                        requested
+=========  ===========================================  ================================
+
+A caller who is not the right party gets 403 (``not_allowed``) whatever the state; the right
+party in the wrong state gets 409 (``invalid_transition``); an unknown id 404.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from eth_utils import to_checksum_address
+from sqlalchemy.orm import Session
+
+from crypto.policy import normalize, satisfies
+from crypto.signing import Purpose
+from ledger_api.chain.errors import TransactionRevertedError
+from ledger_api.chain.workflow import ReferralInfo, ReferralStatus
+from ledger_api.http_errors import ConflictError, ForbiddenError, NotFoundError
+from ledger_api.principal import Principal
+from ledger_api.services import auth as auth_service
+from ledger_api.services import workflows as wf
+from ledger_api.services.access import chain_required
+from storage.models import Referral
+from storage.models.workflow import WorkflowDetail
+
+if TYPE_CHECKING:
+    from ledger_api.context import AppContext
+
+KIND = "referral"
+URGENCIES = ("routine", "urgent", "emergency")
+OPEN_STATES = ("requested", "accepted", "arrived")
+ACTIONS = ("accept", "reject", "arrive", "complete", "cancel")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Who may take an action, and from which on-chain states."""
+
+    party: str  # "receiving" or "requester"
+    from_states: tuple[ReferralStatus, ...]
+    nurse_ok: bool = False
+
+
+RULES: dict[str, Rule] = {
+    "accept": Rule("receiving", (ReferralStatus.REQUESTED,)),
+    "reject": Rule("receiving", (ReferralStatus.REQUESTED,)),
+    "arrive": Rule("receiving", (ReferralStatus.ACCEPTED,), nurse_ok=True),
+    "complete": Rule("receiving", (ReferralStatus.ACCEPTED, ReferralStatus.ARRIVED)),
+    "cancel": Rule("requester", (ReferralStatus.REQUESTED,)),
+}
+
+
+def department_policy(institution_code: str, department: str) -> str:
+    """The receiving department's attribute policy, which the patient's consents name."""
+    return normalize(f"org:{institution_code} and dept:{department}")
+
+
+def manifest_digest(
+    *, department: str, urgency: str, record_ids: Sequence[str], consent_ids: Sequence[str]
+) -> bytes:
+    """The on-chain ``reason``: sha-256 of the referral's off-chain details, so an auditor
+    can check the index's department, urgency, records and consents against the chain."""
+    manifest = {
+        "department": department,
+        "urgency": urgency,
+        "record_ids": sorted(record_ids),
+        "consent_ids": sorted(set(consent_ids)),
+    }
+    return hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).digest()
+
+
+# --------------------------------------------------------------------------- create
+
+
+def create_referral(
+    *,
+    ctx: AppContext,
+    db: Session,
+    principal: Principal,
+    patient: str,
+    to_institution: int | str,
+    department: str,
+    urgency: str,
+    reason_record_id: str,
+    record_ids: Sequence[str],
+    consents: Sequence[Mapping[str, Any]],
+    referral_id: str | None = None,
+) -> dict[str, Any]:
+    """Check everything, relay the consents, request the referral; the view of it."""
+    wf.require_clinician(principal)
+    patient = wf.parse_patient(patient)
+    rid = wf.new_or_given_id(referral_id, "referral_id")
+    dept = wf.attribute_value("dept", department, "department")
+    if urgency not in URGENCIES:
+        raise wf.invalid(f"urgency must be one of {', '.join(URGENCIES)}", "invalid_urgency")
+    to_id, to_code = wf.resolve_institution(ctx, to_institution, "to_institution")
+    if to_id == principal.institution_id:
+        raise wf.invalid(
+            "a referral goes to another institution", "invalid_institution", to_institution=to_id
+        )
+    reason_id = wf.parse_bytes32(reason_record_id, "reason_record_id")
+    shared = [r for r in wf.parse_record_ids(record_ids) if r != reason_id]
+    carried = [reason_id, *shared]
+    wf.require_records(db, patient=patient, record_ids=carried)
+    audience = department_policy(to_code, dept)
+    signed = wf.parse_consents(consents)
+    covering = wf.check_consents(
+        ctx,
+        consents=signed,
+        patient=patient,
+        purpose=Purpose.REFERRAL,
+        audience_policy=audience,
+        record_ids=carried,
+    )
+    if _exists(ctx, rid):
+        raise ConflictError(f"referral {rid} exists", code="duplicate_id")
+    reason = manifest_digest(
+        department=dept, urgency=urgency, record_ids=carried, consent_ids=list(covering.values())
+    )
+    wf.release_snapshot(db)
+    wf.relay_consents(ctx=ctx, db=db, principal=principal, consents=signed)
+    mined = wf.send(
+        lambda: ctx.chain.workflow.request_referral(
+            actor=principal.address,
+            referral_id=bytes.fromhex(rid[2:]),
+            patient=patient,
+            to_institution=to_id,
+            record_id=bytes.fromhex(reason_id[2:]),
+            reason=reason,
+        )
+    )
+    wf.index_receipt(ctx, db, mined)
+    db.add(
+        WorkflowDetail(
+            kind=KIND, workflow_id=rid, department=dept, urgency=urgency, audience_policy=audience
+        )
+    )
+    wf.add_records(
+        db,
+        kind=KIND,
+        workflow_id=rid,
+        rows=[
+            (r, "reason" if r == reason_id else "shared", covering[r], principal.address)
+            for r in carried
+        ],
+    )
+    return referral_view(db, _row(db, rid))
+
+
+def _exists(ctx: AppContext, rid: str) -> bool:
+    try:
+        chain_referral(ctx, rid)
+    except NotFoundError:
+        return False
+    return True
+
+
+# --------------------------------------------------------------------------- transitions
+
+
+def chain_referral(ctx: AppContext, rid: str) -> ReferralInfo:
+    """The referral as the chain has it now (404 when it has none)."""
+    with chain_required("cannot read the referral"):
+        try:
+            return ctx.chain.workflow.referral_of(bytes.fromhex(rid[2:]))
+        except TransactionRevertedError as exc:
+            if exc.error_name != "WorkflowUnknownReferral":
+                raise
+    raise NotFoundError(f"no referral {rid}", code="referral_not_found")
+
+
+def _check_party(principal: Principal, info: ReferralInfo, action: str, rule: Rule) -> None:
+    if rule.party == "requester":
+        allowed = principal.address == to_checksum_address(info.requester)
+        allowed = allowed and principal.is_member and principal.role == "doctor"
+        who = "the requesting doctor"
+    else:
+        roles = ("doctor", "nurse") if rule.nurse_ok else ("doctor",)
+        allowed = (
+            principal.is_member
+            and principal.role in roles
+            and principal.institution_id == info.to_institution
+        )
+        who = f"a {' or '.join(roles)} of the receiving institution"
+    if not allowed:
+        raise ForbiddenError(
+            f"only {who} may {action} this referral",
+            code="not_allowed",
+            details={"action": action},
+        )
+
+
+def transition(
+    *,
+    ctx: AppContext,
+    db: Session,
+    principal: Principal,
+    referral_id: str,
+    action: str,
+    reason: str | None = None,
+    summary_record_id: str | None = None,
+) -> dict[str, Any]:
+    """One state change by ``principal``; refused (403/409/422) before anything is sent."""
+    rid = wf.parse_bytes32(referral_id, "referral_id")
+    rule = RULES[action]
+    info = chain_referral(ctx, rid)
+    _check_party(principal, info, action, rule)
+    if info.status not in rule.from_states:
+        state = info.status.name.lower()
+        raise ConflictError(
+            f"cannot {action} a referral that is {state}",
+            code="invalid_transition",
+            details={
+                "action": action,
+                "state": state,
+                "allowed_from": [s.name.lower() for s in rule.from_states],
+            },
+        )
+    workflow = ctx.chain.workflow
+    actor = principal.address
+    rid_bytes = bytes.fromhex(rid[2:])
+    summary: str | None = None
+    if action == "complete":
+        summary = _check_summary(ctx, db, info, summary_record_id)
+    wf.release_snapshot(db)
+    if summary is not None:
+        mined = wf.send(
+            lambda: workflow.complete_referral(
+                actor=actor, referral_id=rid_bytes, summary_record_id=bytes.fromhex(summary[2:])
+            )
+        )
+    elif action in ("reject", "cancel"):
+        code = wf.reason_bytes(reason)
+        step = workflow.reject_referral if action == "reject" else workflow.cancel_referral
+        mined = wf.send(lambda: step(actor=actor, referral_id=rid_bytes, reason=code))
+    else:
+        step = workflow.accept_referral if action == "accept" else workflow.mark_arrived
+        mined = wf.send(lambda: step(actor=actor, referral_id=rid_bytes))
+    wf.index_receipt(ctx, db, mined)
+    if summary is not None:
+        wf.add_records(db, kind=KIND, workflow_id=rid, rows=[(summary, "summary", None, actor)])
+    return referral_view(db, _row(db, rid))
+
+
+def _check_summary(
+    ctx: AppContext, db: Session, info: ReferralInfo, summary_record_id: str | None
+) -> str:
+    """The summary is a record of the patient whose policy lets the requester open it."""
+    if not summary_record_id:
+        raise wf.invalid("complete needs summary_record_id", "summary_required")
+    summary = wf.parse_bytes32(summary_record_id, "summary_record_id")
+    (row,) = wf.require_records(db, patient=info.patient, record_ids=[summary])
+    requester = auth_service.principal_for(ctx=ctx, address=info.requester)
+    if not satisfies(wf.record_policy(ctx, row), requester.abe_attributes()):
+        raise wf.invalid(
+            "the summary's policy does not admit the requesting doctor, who must read it",
+            "summary_not_for_sender",
+            record_id=summary,
+        )
+    return summary
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _row(db: Session, rid: str) -> Referral:
+    row = db.get(Referral, rid)
+    if row is None:
+        raise NotFoundError(f"no referral {rid}", code="referral_not_found")
+    return row
+
+
+def _may_see(principal: Principal, row: Referral) -> bool:
+    if principal.address.lower() == row.patient or wf.oversees(principal):
+        return True
+    return principal.is_member and principal.institution_id in (
+        row.from_institution,
+        row.to_institution,
+    )
+
+
+def get_referral(
+    *, ctx: AppContext, db: Session, principal: Principal, referral_id: str
+) -> dict[str, Any]:
+    """A referral with its records and history, for its patient, both institutions' members
+    and auditors (403 for anyone else)."""
+    del ctx
+    row = _row(db, wf.parse_bytes32(referral_id, "referral_id"))
+    if not _may_see(principal, row):
+        raise ForbiddenError("this referral concerns neither the caller nor their institution")
+    return referral_view(db, row)
+
+
+def list_referrals(
+    *,
+    ctx: AppContext,
+    db: Session,
+    principal: Principal,
+    institution: int | str | None,
+    direction: str,
+    state: str | None,
+    patient: str | None,
+    offset: int,
+    limit: int,
+) -> wf.Page:
+    """Work lists: a member sees their institution's referrals (``incoming``, ``outgoing`` or
+    ``both``); a patient their own; auditors any institution's, or all."""
+    wf.page_bounds(offset, limit)
+    query = sa.select(Referral)
+    if institution is not None:
+        inst_id, _ = wf.resolve_institution(ctx, institution, "institution")
+    elif principal.is_member and principal.institution_id and not wf.oversees(principal):
+        inst_id = principal.institution_id
+    else:
+        inst_id = None
+    if inst_id is not None:
+        if not wf.oversees(principal) and principal.institution_id != inst_id:
+            raise ForbiddenError(
+                "work lists are for members of the institution", details={"institution": inst_id}
+            )
+        sides = {
+            "incoming": Referral.to_institution == inst_id,
+            "outgoing": Referral.from_institution == inst_id,
+            "both": sa.or_(
+                Referral.to_institution == inst_id, Referral.from_institution == inst_id
+            ),
+        }
+        if direction not in sides:
+            raise wf.invalid("direction is incoming, outgoing or both", "invalid_direction")
+        query = query.where(sides[direction])
+    elif not wf.oversees(principal):  # a patient (or a member without an institution)
+        query = query.where(Referral.patient == principal.address.lower())
+    if patient is not None:
+        query = query.where(Referral.patient == wf.parse_patient(patient).lower())
+    if state is not None:
+        states = OPEN_STATES if state == "open" else (state,)
+        if not set(states) <= {*OPEN_STATES, "completed", "rejected", "cancelled"}:
+            raise wf.invalid(f"unknown state {state!r}", "invalid_state")
+        query = query.where(Referral.state.in_(states))
+    total = db.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
+    rows = db.scalars(
+        query.order_by(Referral.block_number.desc(), Referral.referral_id)
+        .offset(offset)
+        .limit(limit)
+    )
+    return wf.Page(
+        items=[referral_view(db, r, with_history=False) for r in rows],
+        total=total,
+        offset=offset,
+        limit=limit,
+    )
+
+
+def referral_view(db: Session, row: Referral, *, with_history: bool = True) -> dict[str, Any]:
+    detail = db.get(WorkflowDetail, (KIND, row.referral_id))
+    carried = wf.records_of(db, KIND, row.referral_id)
+    view: dict[str, Any] = {
+        "referral_id": row.referral_id,
+        "patient": to_checksum_address(row.patient),
+        "from_institution": row.from_institution,
+        "to_institution": row.to_institution,
+        "department": detail.department if detail else None,
+        "urgency": detail.urgency if detail else None,
+        "audience_policy": detail.audience_policy if detail else None,
+        "requester": to_checksum_address(row.requester),
+        "state": row.state,
+        "open": row.state in OPEN_STATES,
+        "reason_record_id": row.record_id,
+        "manifest_sha256": row.reason,
+        "record_ids": [r.record_id for r in carried if r.role in ("reason", "shared")],
+        "consent_ids": sorted({r.consent_id for r in carried if r.consent_id}),
+        "summary_record_id": row.summary_record_id,
+        "closing_reason": wf.reason_text(row.closing_reason),
+        "created_at": row.created_at,
+        "updated_at": row.updated_at,
+        "tx_hash": row.tx_hash,
+        "block_number": row.block_number,
+    }
+    if with_history:
+        view["history"] = wf.history(db, KIND, row.referral_id)
+    return view
