@@ -266,10 +266,11 @@ def _wait_ready(url: str, pid: int, layout: ApiLayout) -> None:
     deadline = time.monotonic() + API_READY_TIMEOUT
     while time.monotonic() < deadline:
         if not _alive(pid):
-            raise DemoError(
-                f"the API exited at start-up: {_last_line(layout.log_file)} "
-                f"(log: {layout.log_file})"
-            )
+            reason = _last_line(layout.log_file)
+            hint = ""
+            if "passphrase" in reason:
+                hint = "; set MEDLEDGER_AUTHORITY_PASSPHRASE to the key authority's passphrase"
+            raise DemoError(f"the API exited at start-up: {reason} (log: {layout.log_file}){hint}")
         with contextlib.suppress(httpx.HTTPError):
             if httpx.get(f"{url}/readyz", timeout=2.0).status_code == 200:
                 return
