@@ -20,7 +20,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
-import click
 import httpx
 import typer
 from eth_account.signers.local import LocalAccount
@@ -34,6 +33,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 from rich.table import Table
+from typer.exceptions import TyperException
 
 from clients.errors import (
     ApiError,
@@ -48,6 +48,7 @@ from clients.wallet import Wallet, WalletStore
 from crypto.errors import CryptoError
 from crypto.fame_types import UserKey
 from ledger_api.chain.devnode import default_data_dir
+from ledger_api.chain.errors import ChainConnectionError
 from ledger_api.errors import LedgerApiError
 
 P = ParamSpec("P")
@@ -150,7 +151,7 @@ def one_line(exc: BaseException) -> str:
 def exit_code_for(exc: BaseException) -> int:
     if isinstance(exc, CliError):
         return exc.exit_code
-    if isinstance(exc, ApiUnavailableError | httpx.TransportError):
+    if isinstance(exc, ApiUnavailableError | httpx.TransportError | ChainConnectionError):
         return EXIT_UNAVAILABLE
     if isinstance(exc, WrongPasswordError):
         return EXIT_WRONG_PASSWORD
@@ -186,14 +187,14 @@ def cli_errors(func: Callable[P, R]) -> Callable[P, R]:
     """Decorate a command: our failures become one line on stderr and a meaningful exit code.
 
     ``functools.wraps`` keeps the signature, which is what typer reads to build the options.
-    Click's own exceptions (usage errors, ``typer.Exit``) pass through untouched.
+    Typer's own exceptions (usage errors, ``typer.Exit``) pass through untouched.
     """
 
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return func(*args, **kwargs)
-        except (click.exceptions.Exit, click.ClickException, click.Abort):
+        except (typer.Exit, typer.Abort, TyperException):
             raise
         except KeyboardInterrupt:
             raise fail("interrupted", exit_code=EXIT_INTERRUPTED) from None
@@ -224,7 +225,7 @@ def password(*, confirm: bool = False, prompt: str = "Wallet password") -> str:
         return value
     try:
         entered = typer.prompt(prompt, hide_input=True, confirmation_prompt=confirm)
-    except click.Abort:
+    except typer.Abort:
         raise CliError(f"no wallet password given (type it, or set {PASSWORD_ENV})") from None
     if not entered:
         raise CliError("the wallet password must not be empty")

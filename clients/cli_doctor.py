@@ -123,15 +123,18 @@ def get(
     wanted = _record_id(record_id)
     reason = check_purpose(purpose)
     with signed_in(api, data_dir, wallet) as (client, chosen, secret):
+        saved = True
         try:
             user_key = wallet_store(data_dir).load_user_key(chosen.name, secret)
         except WrongPasswordError:
             raise
         except WalletError:
-            info("no saved attribute key (run `medledger doctor key`); fetching one for this read")
+            saved = False  # fetch one for this read only
             user_key = client.fetch_user_key()
         result = write_record(
             client, wanted, output, user_key=user_key, purpose=reason, force=force
         )
     stdout().print(f"wrote {result.bytes_written} bytes ({result.content_type}) to {output}")
     stdout().print(f"access logged in tx {result.access_tx}")
+    if not saved:
+        info("used a key fetched for this read: `medledger doctor key` saves one")

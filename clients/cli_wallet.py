@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import click
 import typer
 from rich.table import Table
 
@@ -101,7 +100,7 @@ def _private_key(key_env: str | None) -> str:
         return value
     try:
         return str(typer.prompt("Private key (hex)", hide_input=True))
-    except click.Abort as exc:  # end of input, or Ctrl-C at the prompt
+    except typer.Abort as exc:  # end of input, or Ctrl-C at the prompt
         raise CliError("no private key given (type it, or use --key-env VAR)") from exc
 
 

@@ -1,0 +1,275 @@
+"""The patient, doctor and auditor commands against a real API over HTTP (uvicorn, anvil).
+
+One story per test, told through ``medledger`` in-process (typer's CliRunner): the outcome is
+checked in the command output, in the files written and on the chain. Failures must be one
+``error: …`` line on stderr with the documented exit code, and must leave nothing behind.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import secrets
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import sessionmaker
+from typer.testing import CliRunner
+
+from clients.cli import app
+from clients.cli_common import (
+    EXIT_NOT_ALLOWED,
+    EXIT_NOT_FOUND,
+    EXIT_UNAVAILABLE,
+    EXIT_WRONG_PASSWORD,
+)
+from clients.wallet import WalletStore
+from ledger_api.chain.records import RecordRegistry
+from ledger_api.indexer import Indexer
+from tests.clients.conftest import LiveStack
+
+PASSWORD = "wallet-pw"
+OBSERVATION = {
+    "resourceType": "Observation",
+    "status": "final",
+    "code": {"text": "Heart rate"},
+    "subject": {"reference": "Patient/p-001"},
+    "valueQuantity": {"value": 72, "unit": "beats/minute"},
+}
+RECORD_ID = re.compile(r"record (0x[0-9a-f]{64})")
+CONSENT_ID = re.compile(r"consent (0x[0-9a-f]{64})")
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    """SQLite only: these tests are about the command line; backends are tested in api/."""
+    return f"sqlite:///{tmp_path / 'index.db'}"
+
+
+class Cli:
+    """``medledger …`` as each person of the stack, with their wallet in one data dir."""
+
+    def __init__(self, live: LiveStack, data_dir: Path) -> None:
+        self.live = live
+        self.data_dir = data_dir
+        store = WalletStore(data_dir, scrypt_log2_n=10)
+        for name in ("patient", "cardiologist", "gp", "auditor", "admin"):
+            account = getattr(live.stack, name)
+            store.import_key(name, account.key.hex(), PASSWORD)
+
+    def __call__(self, *args: str, wallet: str, password: str = PASSWORD) -> Any:
+        return runner.invoke(
+            app,
+            [*args, "--api", self.live.url, "--data-dir", str(self.data_dir), "--wallet", wallet],
+            env={"MEDLEDGER_WALLET_PASSWORD": password, "COLUMNS": "200"},
+        )
+
+
+def ok(result: Any) -> str:
+    assert result.exit_code == 0, f"{result.stdout}\n{result.stderr}"
+    return str(result.stdout)
+
+
+def wait_indexed(live: LiveStack, timeout: float = 20.0) -> None:
+    """Until the served app's indexer has caught up with the chain head."""
+    stack = live.stack
+    engine = sa.create_engine(stack.settings.database_url)
+    try:
+        indexer = Indexer(stack.w3, stack.deployment, sessionmaker(engine))
+        head = stack.w3.eth.block_number
+        deadline = time.monotonic() + timeout
+        while indexer.cursor() < head:
+            assert time.monotonic() < deadline, "the indexer did not catch up"
+            time.sleep(0.05)
+    finally:
+        engine.dispose()
+
+
+def one_error_line(result: Any, exit_code: int) -> str:
+    """Exactly one ``error: …`` line on stderr, the given exit code, no traceback."""
+    assert result.exit_code == exit_code, f"{result.exit_code}: {result.stdout}{result.stderr}"
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: "), result.stderr
+    assert "Traceback" not in result.output
+    return str(lines[0])
+
+
+def test_share_grant_read_refuse_revoke_audit(live_stack: LiveStack, tmp_path: Path) -> None:
+    stack = live_stack.stack
+    cli = Cli(live_stack, tmp_path / "home")
+    patient = stack.patient.address
+    registry = RecordRegistry(stack.w3, stack.deployment.address("RecordRegistry"))
+
+    # --- the patient shares a FHIR Observation (auto-detected) and a raw file
+    fhir_file = tmp_path / "heart-rate.json"
+    fhir_file.write_text(json.dumps(OBSERVATION))
+    out = ok(
+        cli("patient", "share", str(fhir_file), "--policy", "dept:cardiology", wallet="patient")
+    )
+    fhir_id = RECORD_ID.search(out).group(1)  # type: ignore[union-attr]
+    assert "type Observation" in out
+    assert registry.exists(bytes.fromhex(fhir_id[2:]))
+    assert registry.patient_of(bytes.fromhex(fhir_id[2:])) == patient
+
+    report = tmp_path / "discharge.txt"
+    report.write_bytes(b"Discharge summary: stable, follow up in 2 weeks.\n" * 50)
+    out = ok(
+        cli("patient", "share", str(report), "--policy", "dept:cardiology", "--type",
+            "DischargeSummary", wallet="patient")
+    )  # fmt: skip
+    raw_id = RECORD_ID.search(out).group(1)  # type: ignore[union-attr]
+    assert registry.exists(bytes.fromhex(raw_id[2:]))
+
+    out = ok(cli("patient", "records", wallet="patient"))
+    assert fhir_id in out
+    assert raw_id in out
+    assert "DischargeSummary" in out
+
+    # --- the patient opens their own record (uid:<patient> is always in the policy)
+    own = tmp_path / "own.json"
+    ok(cli("patient", "get", fhir_id, "-o", str(own), wallet="patient"))
+    assert json.loads(own.read_text()) == OBSERVATION
+
+    # --- the cardiologist signs in, keeps their key, is refused until the patient grants
+    out = ok(cli("doctor", "login", wallet="cardiologist"))
+    assert "doctor" in out
+    assert "dept:cardiology" in out
+    out = ok(cli("doctor", "key", wallet="cardiologist"))
+    assert "saved the attribute key" in out
+    assert (tmp_path / "home" / "wallets" / "cardiologist.userkey").is_file()
+
+    early = cli("doctor", "get", raw_id, "-o", str(tmp_path / "early.txt"), wallet="cardiologist")
+    assert "403" in one_error_line(early, EXIT_NOT_ALLOWED)
+    assert not (tmp_path / "early.txt").exists()
+
+    out = ok(cli("patient", "grant", "--to", stack.cardiologist.address, "--days", "7",
+                 wallet="patient"))  # fmt: skip
+    consent_id = CONSENT_ID.search(out).group(1)  # type: ignore[union-attr]
+    out = ok(cli("patient", "consents", wallet="patient"))
+    assert consent_id in out
+    assert "active" in out
+    assert stack.cardiologist.address in out
+
+    out = ok(cli("doctor", "records", patient, wallet="cardiologist"))
+    assert fhir_id in out
+    assert raw_id in out
+    fetched = tmp_path / "discharge-copy.txt"
+    out = ok(cli("doctor", "get", raw_id, "-o", str(fetched), wallet="cardiologist"))
+    assert fetched.read_bytes() == report.read_bytes()
+    assert f"wrote {len(report.read_bytes())} bytes" in out
+    again = cli("doctor", "get", raw_id, "-o", str(fetched), wallet="cardiologist")
+    assert "--force" in one_error_line(again, 1)
+
+    # --- the GP is refused (and the refusal is logged on chain); unknown records are 404
+    gp_file = tmp_path / "gp.txt"
+    refused = cli("doctor", "get", raw_id, "-o", str(gp_file), wallet="gp")
+    assert "(HTTP 403, forbidden)" in one_error_line(refused, EXIT_NOT_ALLOWED)
+    assert not gp_file.exists()
+    denied = [e for e in stack.access_logged() if not e["granted"]]
+    assert stack.gp.address in [e["accessor"] for e in denied]
+    unknown = "0x" + secrets.token_hex(32)
+    missing = cli("doctor", "get", unknown, "-o", str(tmp_path / "x"), wallet="cardiologist")
+    assert "404" in one_error_line(missing, EXIT_NOT_FOUND)
+
+    # --- the patient revokes; the cardiologist is refused again
+    out = ok(cli("patient", "revoke", consent_id, wallet="patient"))
+    assert f"revoked consent {consent_id}" in out
+    out = ok(cli("patient", "consents", wallet="patient"))
+    assert "revoked" in out
+    late = cli("doctor", "get", raw_id, "-o", str(tmp_path / "late.txt"), wallet="cardiologist")
+    one_error_line(late, EXIT_NOT_ALLOWED)
+
+    # --- a policy consent lets every GP download the record, but the record's own policy
+    # (dept:cardiology) still keeps its content from them: nothing is written
+    out = ok(cli("patient", "grant", "--policy", "dept:general_practice", "--record", fhir_id,
+                 "--purpose", "referral", wallet="patient"))  # fmt: skip
+    assert f"access to record {fhir_id} for referral" in out
+    gp_copy = tmp_path / "gp-copy.json"
+    undecryptable = cli("doctor", "get", fhir_id, "-o", str(gp_copy), "--purpose", "referral",
+                        wallet="gp")  # fmt: skip
+    assert "do not satisfy the record policy" in one_error_line(undecryptable, 1)
+    assert not gp_copy.exists()
+    out = ok(cli("patient", "consents", wallet="patient"))
+    assert "policy: dept:general_practice" in out
+
+    # --- who looked: the patient reads the access log of their records from the chain
+    out = ok(cli("patient", "access", "--rpc", stack.settings.rpc_url, wallet="patient"))
+    assert stack.cardiologist.address in out
+    assert stack.gp.address in out
+    assert "granted" in out
+    assert "denied" in out
+
+    # --- the auditor: events as a table and as CSV; verification of index and store
+    wait_indexed(live_stack)
+    out = ok(cli("auditor", "events", "--denied", "--patient", patient, wallet="auditor"))
+    assert stack.gp.address in out
+    assert "denied" in out
+    report_csv = tmp_path / "events.csv"
+    ok(cli("auditor", "events", "--csv", str(report_csv), wallet="auditor"))
+    rows = list(csv.DictReader(report_csv.open()))
+    chain_events = stack.access_logged()
+    assert len(rows) == len(chain_events)
+    assert {(r["accessor"], r["granted"]) for r in rows} >= {
+        (stack.gp.address, "False"),
+        (stack.cardiologist.address, "True"),
+    }
+    out = ok(cli("auditor", "verify", wallet="auditor"))
+    assert "ok" in out
+    not_auditor = cli("auditor", "events", wallet="gp")
+    one_error_line(not_auditor, EXIT_NOT_ALLOWED)
+
+
+def test_refusals_are_one_line_and_leave_nothing(live_stack: LiveStack, tmp_path: Path) -> None:
+    stack = live_stack.stack
+    cli = Cli(live_stack, tmp_path / "home")
+    registry = RecordRegistry(stack.w3, stack.deployment.address("RecordRegistry"))
+    fhir_file = tmp_path / "obs.json"
+    fhir_file.write_text(json.dumps(OBSERVATION))
+
+    wrong = cli("patient", "records", wallet="patient", password="not-the-password")
+    assert "wrong password" in one_error_line(wrong, EXIT_WRONG_PASSWORD)
+
+    bad_policy = cli("patient", "share", str(fhir_file), "--policy", "dept:cardiology and (",
+                     wallet="patient")  # fmt: skip
+    assert "position" in one_error_line(bad_policy, 1)
+
+    invalid = tmp_path / "invalid.json"
+    invalid.write_text(json.dumps({"resourceType": "Observation", "status": "bogus"}))
+    refused = cli("patient", "share", str(invalid), "--policy", "dept:cardiology",
+                  wallet="patient")  # fmt: skip
+    assert "Observation" in one_error_line(refused, 1)
+
+    no_file = cli("patient", "share", str(tmp_path / "nope.pdf"), "--policy", "a:b",
+                  wallet="patient")  # fmt: skip
+    assert "no such file" in one_error_line(no_file, EXIT_NOT_FOUND)
+
+    both = cli("patient", "grant", "--to", stack.gp.address, "--policy", "dept:x",
+               wallet="patient")  # fmt: skip
+    assert "exactly one" in one_error_line(both, 1)
+
+    # nothing reached the chain or the index through any of those
+    out = ok(cli("patient", "records", wallet="patient"))
+    assert "(0)" in out
+    assert (
+        stack.w3.eth.get_logs(
+            {"address": registry.address, "fromBlock": stack.deployment.block_number}
+        )
+        == []
+    )
+
+    # the API goes down: every command that needs it says so in one line, exit 3
+    live_stack.stop()
+    down = cli("patient", "records", wallet="patient")
+    assert f"cannot reach the MedLedger API at {live_stack.url}" in one_error_line(
+        down, EXIT_UNAVAILABLE
+    )
+    share_down = cli("patient", "share", str(fhir_file), "--policy", "dept:cardiology",
+                     wallet="patient")  # fmt: skip
+    one_error_line(share_down, EXIT_UNAVAILABLE)
