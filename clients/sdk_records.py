@@ -32,6 +32,7 @@ from crypto.fame_types import MasterPublicKey, UserKey
 from crypto.policy import normalize, satisfies
 
 MAX_HEADER_BYTES = 4 * 1024 * 1024
+MAX_RECORD_TYPE_BYTES = 31  # packed into a bytes32 on chain with a trailing zero
 
 
 class RecordsMixin:
@@ -65,6 +66,8 @@ class RecordsMixin:
         record_id = record_id if record_id is not None else secrets.token_bytes(32)
         if len(record_id) != 32 or not any(record_id):
             raise ClientError("record_id must be 32 bytes, not all zero")
+        if not record_type or len(record_type.encode("utf-8")) > MAX_RECORD_TYPE_BYTES:
+            raise ClientError(f"record_type must be 1 to {MAX_RECORD_TYPE_BYTES} UTF-8 bytes")
         mpk = self.public_key()
         try:
             upload = encrypt_to_tempfile(

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import IO, BinaryIO
 
 from clients.errors import ClientError, DecryptionError, IntegrityError
+from clients.models import hex0x
 from crypto.envelope import EncryptedRecord, Header, decrypt_stream, encrypt_stream
 from crypto.errors import EnvelopeAccessDeniedError, EnvelopeError
 from crypto.fame_types import MasterPublicKey, UserKey
@@ -170,12 +171,12 @@ def decrypt_download(
         dest = Path(dest)
         if dest.is_dir():
             raise ClientError(f"{dest} is a directory; give a file path")
-        directory = dest.parent if str(dest.parent) else Path(".")
-        handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - renamed or removed below
-            prefix=f".{dest.name}.", suffix=".part", dir=directory, delete=False
-        )
-    else:
-        handle = tempfile.TemporaryFile(prefix="medledger-fetch-")  # noqa: SIM115
+        if not dest.parent.is_dir():
+            raise ClientError(f"cannot write {dest}: the folder {dest.parent} does not exist")
+    try:
+        handle = _scratch_file(dest)
+    except OSError as exc:
+        raise ClientError(f"cannot write next to {dest}: {exc.strerror}") from None
     try:
         reader = HashingReader(chunks, header.body_length, progress)
         try:
@@ -186,10 +187,10 @@ def decrypt_download(
             raise DecryptionError(f"the record failed decryption (tampered?): {exc}") from None
         reader.drain()
         actual = "0x" + reader.digest.hexdigest()
-        if actual.lower() != _hex0x(expected_sha256):
+        if actual.lower() != hex0x(expected_sha256):
             raise IntegrityError(
                 f"the body's SHA-256 {actual} does not match the registered digest"
-                f" {_hex0x(expected_sha256)}: refusing the record"
+                f" {hex0x(expected_sha256)}: refusing the record"
             )
         handle.flush()
         if isinstance(dest, Path):
@@ -201,13 +202,25 @@ def decrypt_download(
             shutil.copyfileobj(handle, dest, 1 << 20)
             handle.close()
         return written
+    except OSError as exc:
+        _discard(handle, dest)
+        raise ClientError(f"cannot write the decrypted record: {exc.strerror or exc}") from None
     except BaseException:
-        handle.close()
-        if isinstance(dest, Path):
-            Path(handle.name).unlink(missing_ok=True)
+        _discard(handle, dest)
         raise
 
 
-def _hex0x(value: str) -> str:
-    value = value.lower()
-    return value if value.startswith("0x") else "0x" + value
+def _scratch_file(dest: Path | BinaryIO) -> IO[bytes]:
+    """Where plaintext waits for the checks: beside a path dest (same file system, so the
+    rename is atomic and a crash leaves only a hidden ``.part``), else an anonymous file."""
+    if isinstance(dest, Path):
+        return tempfile.NamedTemporaryFile(
+            prefix=f".{dest.name}.", suffix=".part", dir=dest.parent, delete=False
+        )
+    return tempfile.TemporaryFile(prefix="medledger-fetch-")
+
+
+def _discard(handle: IO[bytes], dest: Path | BinaryIO) -> None:
+    handle.close()
+    if isinstance(dest, Path):
+        Path(handle.name).unlink(missing_ok=True)

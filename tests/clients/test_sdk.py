@@ -13,8 +13,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import sessionmaker
 
 from clients.errors import (
+    ApiError,
     ApiUnavailableError,
     ClientError,
+    DecryptionError,
     FhirValidationError,
     IntegrityError,
     NotAllowedError,
@@ -226,3 +228,76 @@ def wait_indexed(stack: Stack, timeout: float = 20.0) -> None:
             time.sleep(0.05)
     finally:
         engine.dispose()
+
+
+def test_share_retry_is_idempotent_and_a_consent_is_not_a_key(
+    live_stack: LiveStack, tmp_path: Path
+) -> None:
+    stack = live_stack.stack
+    record_id = bytes(range(1, 33))
+    lossy = LossyTransport(httpx.HTTPTransport(), lose="/records")
+    http = httpx.Client(transport=lossy, timeout=60)
+    with MedLedgerClient(live_stack.url, account=stack.patient, http=http) as patient:
+        first = patient.share(
+            b"BP 135/85",
+            patient=stack.patient.address,
+            policy=POLICY,
+            record_type="BP",
+            record_id=record_id,
+        )
+        # the first answer was lost after the API registered the record; the SDK sent the
+        # same bytes again under the same id and the API answered the retry idempotently
+        assert lossy.lost == 1
+        assert lossy.statuses == [201, 200]
+        assert first.record_id == "0x" + record_id.hex()
+        assert patient.list_records(stack.patient.address).total == 1
+        # a new share() re-encrypts (fresh keys): other content under a taken id is refused
+        with pytest.raises(ApiError) as taken:
+            patient.share(
+                b"BP 135/85",
+                patient=stack.patient.address,
+                policy=POLICY,
+                record_type="BP",
+                record_id=record_id,
+            )
+        assert (taken.value.status, taken.value.code) == (409, "duplicate_record")
+        with pytest.raises(ClientError, match="record_type"):
+            patient.share(b"x", patient=stack.patient.address, policy=POLICY, record_type="")
+        with pytest.raises(ClientError, match="invalid policy"):
+            patient.share(b"x", patient=stack.patient.address, policy="dept:(", record_type="X")
+        patient.grant(grantee=stack.gp.address)
+
+    # the API lets the GP read (consent) but the GP's key cannot open a cardiology record
+    with client_for(live_stack, "gp") as gp:
+        key = gp.fetch_user_key()
+        out = tmp_path / "out"
+        out.mkdir()
+        with pytest.raises(DecryptionError, match="do not satisfy"):
+            gp.fetch(first.record_id, out / "bp.txt", user_key=key)
+        assert list(out.iterdir()) == []
+
+
+class LossyTransport(httpx.BaseTransport):
+    """Fault injection at the socket boundary: the first answer to a POST on ``lose`` is
+    received and dropped, as when a connection breaks after the server did the work."""
+
+    def __init__(self, inner: httpx.BaseTransport, *, lose: str) -> None:
+        self.inner = inner
+        self.lose = lose
+        self.lost = 0
+        self.statuses: list[int] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.inner.handle_request(request)
+        if request.method != "POST" or request.url.path != self.lose:
+            return response
+        response.read()
+        self.statuses.append(response.status_code)
+        if self.lost == 0:
+            self.lost += 1
+            response.close()
+            raise httpx.ReadError("connection reset by peer", request=request)
+        return response
+
+    def close(self) -> None:
+        self.inner.close()
