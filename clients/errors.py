@@ -46,11 +46,15 @@ class NotFoundError(ApiError):
 
 
 class ApiUnavailableError(ClientError):
-    """The API could not be reached (connection refused, DNS, timeout)."""
+    """The API could not be reached (connection refused, DNS, timeout).
 
-    def __init__(self, url: str, why: str) -> None:
+    ``request_sent`` is True when the connection broke after the request went out: the API
+    may have acted on it, so only an idempotent request may be sent again."""
+
+    def __init__(self, url: str, why: str, *, request_sent: bool = False) -> None:
         self.url = url
         self.why = why
+        self.request_sent = request_sent
         super().__init__(f"cannot reach the MedLedger API at {url}: {why}")
 
 

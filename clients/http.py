@@ -156,4 +156,5 @@ class Transport:
         why = str(exc) or type(exc).__name__
         if isinstance(exc, httpx.TimeoutException):
             why = f"timed out ({type(exc).__name__})"
-        return ApiUnavailableError(self.base_url, why)
+        unsent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+        return ApiUnavailableError(self.base_url, why, request_sent=not unsent)

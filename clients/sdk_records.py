@@ -101,7 +101,7 @@ class RecordsMixin:
                     )
                     return RecordInfo.from_json(answer)
                 except ApiUnavailableError as exc:
-                    if attempt or "refused" in exc.why.lower():
+                    if attempt or not exc.request_sent:
                         raise
             raise AssertionError("unreachable")  # pragma: no cover
         finally:
