@@ -43,8 +43,9 @@ def demo(
 ) -> None:
     """Run the consortium story end to end: share, consent, read, refuse, revoke, audit.
 
-    Starts what is not running in the data dir (anvil, key authority, API on 127.0.0.1),
-    stops it again at the end unless --keep-running. Exits 1 when any expectation fails.
+    Starts what is not running in the data dir: anvil, key authority, API on 127.0.0.1.
+
+    Stops what it started at the end, unless --keep-running. Exits 1 if an expectation fails.
 
     Example: medledger demo --data-dir /tmp/medledger-demo --json outcome.json
     """
