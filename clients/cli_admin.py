@@ -12,6 +12,7 @@ addresses, and waits for each transaction to be mined before printing its outcom
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import typer
@@ -85,9 +86,10 @@ class Chain:
         self.consortium = consortium
         self.deployment = deployment
 
-    def send(self, pending: PendingTx) -> Mined:
+    def send(self, make: Callable[[], PendingTx]) -> Mined:
+        """Send (a revert may be found at gas estimation) and wait until mined."""
         try:
-            return pending.wait()
+            return make().wait()
         except TransactionRevertedError as exc:
             raise CliError(_explain(exc)) from None
 
@@ -177,7 +179,7 @@ def institution_add(
     )
     signer = chain.consortium.sender.address  # type: ignore[union-attr]
     mined = chain.send(
-        chain.consortium.add_institution(name=name, code=code, admin=admin or signer)
+        lambda: chain.consortium.add_institution(name=name, code=code, admin=admin or signer)
     )
     institution_id = int(mined.event("InstitutionAdded").args["institutionId"])
     stdout().print(
@@ -204,7 +206,7 @@ def institution_suspend(
         rpc=rpc, deployment=deployment, data_dir=data_dir, wallet=wallet, key_env=key_env
     )
     institution_id = _institution_id(chain.consortium, institution)
-    mined = chain.send(chain.consortium.suspend_institution(institution_id=institution_id))
+    mined = chain.send(lambda: chain.consortium.suspend_institution(institution_id=institution_id))
     stdout().print(f"suspended institution {institution_id} (tx {mined.receipt.tx_hash})")
 
 
@@ -277,14 +279,14 @@ def member_enrol(
     if wanted == INSTITUTION_ADMIN:
         current = chain.consortium.institution(institution_id)
         mined = chain.send(
-            chain.consortium.update_institution(
+            lambda: chain.consortium.update_institution(
                 institution_id=institution_id, name=current.name, admin=account
             )
         )
         stdout().print(f"{account} is now the admin of institution {institution_id} {current.code}")
     else:
         mined = chain.send(
-            chain.consortium.enrol_member(
+            lambda: chain.consortium.enrol_member(
                 account=account, institution_id=institution_id, role=ROLES[wanted], attributes=attr
             )
         )
@@ -311,7 +313,7 @@ def member_suspend(
     chain = open_chain(
         rpc=rpc, deployment=deployment, data_dir=data_dir, wallet=wallet, key_env=key_env
     )
-    mined = chain.send(chain.consortium.suspend_member(account=account))
+    mined = chain.send(lambda: chain.consortium.suspend_member(account=account))
     stdout().print(f"suspended {account} (tx {mined.receipt.tx_hash})")
 
 
@@ -333,7 +335,7 @@ def member_reinstate(
     chain = open_chain(
         rpc=rpc, deployment=deployment, data_dir=data_dir, wallet=wallet, key_env=key_env
     )
-    mined = chain.send(chain.consortium.reinstate_member(account=account))
+    mined = chain.send(lambda: chain.consortium.reinstate_member(account=account))
     stdout().print(f"reinstated {account} (tx {mined.receipt.tx_hash})")
 
 
