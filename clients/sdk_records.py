@@ -8,6 +8,7 @@ itself (temp files, hashing, atomic rename) lives in :mod:`clients.transfer`.
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from collections.abc import Iterator
 from io import BytesIO
@@ -32,6 +33,7 @@ from crypto.fame_types import MasterPublicKey, UserKey
 from crypto.policy import normalize, satisfies
 
 MAX_HEADER_BYTES = 4 * 1024 * 1024
+_RECORD_ID = re.compile(r"0x[0-9a-f]{64}")
 MAX_RECORD_TYPE_BYTES = 31  # packed into a bytes32 on chain with a trailing zero
 
 
@@ -139,7 +141,7 @@ class RecordsMixin:
         """A page of the records of ``patient`` the caller may see, in chain order."""
         raw = self._http.json(
             "GET",
-            f"/patients/{patient}/records",
+            f"/patients/{checked_address(patient, 'patient')}/records",
             params={"purpose": purpose, "offset": offset, "limit": limit},
         )
         return Page(
@@ -161,7 +163,9 @@ class RecordsMixin:
 
     def record(self, record_id: str, *, purpose: str = "treatment") -> RecordInfo:
         return RecordInfo.from_json(
-            self._http.json("GET", f"/records/{record_id}", params={"purpose": purpose})
+            self._http.json(
+                "GET", f"/records/{record_id_text(record_id)}", params={"purpose": purpose}
+            )
         )
 
     def fetch(
@@ -178,6 +182,7 @@ class RecordsMixin:
         Each read is checked and logged on chain by the API. The body's SHA-256 must equal the
         registered digest and every segment must authenticate; on any failure nothing is
         written at ``dest``."""
+        record_id = record_id_text(record_id)
         header = self._header(record_id, purpose=purpose, user_key=user_key)
         params = {"purpose": purpose}
         with self._http.stream("GET", f"/records/{record_id}/body", params=params) as response:
@@ -195,7 +200,7 @@ class RecordsMixin:
             )
         path = Path(dest) if isinstance(dest, Path | str) else None
         return FetchResult(
-            record_id=hex0x(record_id),
+            record_id=record_id,
             bytes_written=written,
             content_type=header.content_type,
             access_tx=access_tx,
@@ -225,6 +230,15 @@ class RecordsMixin:
                 f"your key's attributes do not satisfy the record policy {header.policy!r}"
             )
         return header
+
+
+def record_id_text(value: str | bytes) -> str:
+    """A record id as the API spells it (``0x`` + 64 lower-case hex digits), checked before
+    it goes into a URL path."""
+    text = "0x" + value.hex() if isinstance(value, bytes) else hex0x(value)
+    if not _RECORD_ID.fullmatch(text):
+        raise ClientError(f"not a record id (0x and 64 hex digits): {value!r}")
+    return text
 
 
 def _with_patient(policy: str, patient: str) -> str:

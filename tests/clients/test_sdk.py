@@ -192,6 +192,10 @@ def test_errors_are_typed_and_sessions_renew(live_stack: LiveStack) -> None:
             patient.record(missing)
         assert not_found.value.status == 404
         assert str(not_found.value).endswith(f"(HTTP 404, {not_found.value.code})")
+        with pytest.raises(ClientError, match="not a record id"):
+            patient.record("../auth/me")
+        with pytest.raises(ClientError, match="not an Ethereum address"):
+            patient.list_records("zhang-wei")
 
         # the session is revoked behind the client's back: the next call signs in again
         patient.login()
