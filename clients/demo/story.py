@@ -163,6 +163,9 @@ class Story:
             members = {
                 p.key: admin.member_info(self.accounts[p.key].address) for p in cast.CLINICIANS
             }
+            attributes = {
+                p.key: admin.attributes_of(self.accounts[p.key].address) for p in cast.CLINICIANS
+            }
         except (LedgerApiError, ClientError) as exc:
             raise self.fail(ADMIN, action, expected, exc) from None
         wrong = [
@@ -171,6 +174,7 @@ class Story:
             if members[p.key].role != p.role
             or members[p.key].institution_id != self.outcome.institutions[p.institution]
             or not members[p.key].active
+            or sorted(attributes[p.key]) != sorted(p.attributes)
         ]
         for person in cast.CLINICIANS:
             attrs = ", ".join(person.attributes) or "-"
@@ -180,7 +184,7 @@ class Story:
             )
         observed = f"{len(added)} enrolled, {len(cast.CLINICIANS) - len(added)} already members"
         if wrong:
-            observed += f"; wrong role or institution on chain: {', '.join(wrong)}"
+            observed += f"; another role, institution or attributes on chain: {', '.join(wrong)}"
         self.report.step(
             ADMIN, action, expected=expected, observed=observed, ok=not wrong, tx_hash=last_tx
         )
@@ -225,38 +229,43 @@ class Story:
         actor = f"患者 patient {cast.PATIENT_NAME}"
         patient = self.outcome.patient
         self.first_block = self.w3.eth.block_number + 1  # the story's own blocks only
-        for resource in (cast.observation(patient), cast.diagnostic_report(patient)):
-            kind = resource["resourceType"]
-            action = f"shares a FHIR {kind} under '{cast.RECORD_POLICY}'"
-            expected = "encrypted, stored, registered on chain"
-            data = json.dumps(resource, ensure_ascii=False, separators=(",", ":")).encode()
+        with self.client_for("patient") as client:
             try:
-                with self.client_for("patient") as client:
-                    client.login()
-                    info = client.share_fhir(
-                        data.decode(), patient=patient, policy=cast.RECORD_POLICY
-                    )
+                client.login()
             except ClientError as exc:
-                raise self.fail(actor, action, expected, exc) from None
-            self.plaintexts[info.record_id] = data
-            self.outcome.records.append(
-                {
-                    "record_id": info.record_id,
-                    "record_type": info.record_type,
-                    "tx_hash": info.tx_hash,
-                    "block_number": info.block_number,
-                    "body_cid": info.body_cid,
-                    "plaintext_bytes": len(data),
-                }
-            )
-            observed = (
-                f"record {short(info.record_id)} block {info.block_number}, "
-                f"body {short(info.body_cid)}"
-            )
-            ok = info.record_type == kind and info.patient.lower() == patient.lower()
-            self.report.step(
-                actor, action, expected=expected, observed=observed, ok=ok, tx_hash=info.tx_hash
-            )
+                raise self.fail(actor, "signs in (SIWE)", "a session", exc) from None
+            for resource in (cast.observation(patient), cast.diagnostic_report(patient)):
+                self._share(client, actor, resource)
+
+    def _share(self, client: MedLedgerClient, actor: str, resource: dict[str, Any]) -> None:
+        patient = self.outcome.patient
+        kind = resource["resourceType"]
+        action = f"shares a FHIR {kind} under '{cast.RECORD_POLICY}'"
+        expected = "encrypted, stored, registered on chain"
+        data = json.dumps(resource, ensure_ascii=False, separators=(",", ":")).encode()
+        try:
+            # the JSON text, not the dict: the cardiologist must get back exactly these bytes
+            info = client.share_fhir(data.decode(), patient=patient, policy=cast.RECORD_POLICY)
+        except ClientError as exc:
+            raise self.fail(actor, action, expected, exc) from None
+        self.plaintexts[info.record_id] = data
+        self.outcome.records.append(
+            {
+                "record_id": info.record_id,
+                "record_type": info.record_type,
+                "tx_hash": info.tx_hash,
+                "block_number": info.block_number,
+                "body_cid": info.body_cid,
+                "plaintext_bytes": len(data),
+            }
+        )
+        observed = (
+            f"record {short(info.record_id)} block {info.block_number}, body {short(info.body_cid)}"
+        )
+        ok = info.record_type == kind and info.patient.lower() == patient.lower()
+        self.report.step(
+            actor, action, expected=expected, observed=observed, ok=ok, tx_hash=info.tx_hash
+        )
 
     def grant_cardiologist(self) -> None:
         actor = f"患者 patient {cast.PATIENT_NAME}"
