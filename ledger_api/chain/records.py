@@ -3,6 +3,12 @@
 The API registers on behalf of the author (a clinician, or the patient) through the relayer;
 the contract checks the author's membership itself. The client chooses the record id, so a
 retried registration fails as ``RecordRegistryDuplicateId`` instead of registering twice.
+
+Concurrent shares go through :meth:`RecordRegistry.register_coalesced`: registrations that
+arrive while one is being mined are sent together as one ``registerBatch`` (one transaction,
+one block, one receipt for up to 64 records). A batch is all or nothing on chain, so when it
+reverts (one duplicate id, one author who is not a member) every record of it is sent alone,
+and each caller gets its own record's outcome, exactly as if it had been sent alone.
 """
 
 from __future__ import annotations
@@ -12,8 +18,13 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
+from web3 import Web3
+
+from ledger_api.chain.coalesce import Coalescer
 from ledger_api.chain.contract import (
     BoundContract,
+    Event,
+    Mined,
     PendingTx,
     check_address,
     check_batch,
@@ -21,8 +32,11 @@ from ledger_api.chain.contract import (
     check_text,
     check_uint,
 )
+from ledger_api.chain.errors import TransactionRevertedError
+from ledger_api.chain.relayer import Relayer
 
 MAX_BATCH = 64
+REGISTER_RECEIPT_TIMEOUT = 60.0
 
 
 class RecordStatus(IntEnum):
@@ -72,6 +86,47 @@ class RecordInfo:
 
 class RecordRegistry(BoundContract):
     NAME = "RecordRegistry"
+
+    def __init__(self, w3: Web3, address: str, *, sender: Relayer | None = None) -> None:
+        super().__init__(w3, address, sender=sender)
+        self.receipt_timeout = REGISTER_RECEIPT_TIMEOUT
+        self._coalescer: Coalescer[RecordInput, Event] = Coalescer(
+            self._register_together, max_batch=MAX_BATCH
+        )
+
+    def register_coalesced(self, record: RecordInput) -> Event:
+        """Register ``record`` (with whatever else is waiting) and return its mined
+        ``RecordRegistered`` event; raises this record's own revert or the chain's error.
+
+        Returns only once the registration is mined (``receipt_timeout`` seconds at most:
+        :class:`~ledger_api.chain.errors.ReceiptTimeoutError`, when it may still be mined).
+        """
+        return self._coalescer.submit(record)
+
+    def _register_together(self, records: list[RecordInput]) -> list[Event | BaseException]:
+        if len(records) > 1:
+            try:
+                mined = self.register_batch(records).wait(timeout=self.receipt_timeout)
+            except TransactionRevertedError:
+                pass  # one entry spoils the batch: each goes alone below, for its own outcome
+            else:
+                return [_registered(mined, r.id) for r in records]
+        pending: list[PendingTx | BaseException] = []
+        for record in records:
+            try:  # the gas estimate reports this record's own revert before anything is sent
+                pending.append(self.register(record))
+            except Exception as exc:
+                pending.append(exc)
+        outcomes: list[Event | BaseException] = []
+        for record, sent in zip(records, pending, strict=True):
+            if isinstance(sent, BaseException):
+                outcomes.append(sent)
+                continue
+            try:
+                outcomes.append(_registered(sent.wait(timeout=self.receipt_timeout), record.id))
+            except Exception as exc:
+                outcomes.append(exc)
+        return outcomes
 
     def register(self, record: RecordInput, *, gas: int | None = None) -> PendingTx:
         """Emits ``RecordRegistered``; a known id reverts ``RecordRegistryDuplicateId``."""
@@ -139,3 +194,11 @@ class RecordRegistry(BoundContract):
 
     def patient_of(self, record_id: bytes) -> str:
         return str(self._read("patientOf", check_bytes32(record_id, "record_id")))
+
+
+def _registered(mined: Mined, record_id: bytes) -> Event | BaseException:
+    """The ``RecordRegistered`` event of ``record_id`` in a mined registration."""
+    for event in mined.events:
+        if event.name == "RecordRegistered" and event.args["id"] == record_id:
+            return event
+    return KeyError(f"no RecordRegistered event for 0x{record_id.hex()} in {mined.tx_hash}")

@@ -2,10 +2,11 @@
 
 The write order is what makes a share crash-safe (DESIGN "Share"): body and header blocks are
 stored and pinned first (fsynced), then a ``pending`` row is committed, then the registration
-is sent through the relayer, and only after its receipt is the row ``confirmed`` and the answer
-given. A crash anywhere leaves either nothing on chain (the reconciler registers the
-``pending`` row at the next start, or fails it when its blocks are gone) or a registration
-whose blocks exist; never an on-chain record pointing at a missing block.
+is sent through the relayer (batched with concurrent shares into one ``registerBatch``), and
+only after its receipt is the row ``confirmed`` and the answer given. A crash anywhere leaves
+either nothing on chain (the reconciler registers the ``pending`` row at the next start, or
+fails it when its blocks are gone) or a registration whose blocks exist; never an on-chain
+record pointing at a missing block.
 
 A revert marks the row ``failed`` and unpins the blocks no other record uses. A node that does
 not answer in time leaves the row ``pending``: the transaction may still be mined, and the
@@ -44,8 +45,6 @@ if TYPE_CHECKING:
     from ledger_api.context import AppContext
 
 __all__ = ["ShareResult", "author_for", "record_view", "share_record"]
-
-REGISTER_RECEIPT_TIMEOUT = 60.0
 
 
 @dataclass(frozen=True)
@@ -160,8 +159,9 @@ def record_input(row: Record) -> RecordInput:
 
 
 def _register(*, ctx: AppContext, db: Session, row: Record) -> ShareResult:
+    """Register the pending row, together with concurrent shares (one ``registerBatch``)."""
     try:
-        mined = ctx.chain.records.register(record_input(row)).wait(timeout=REGISTER_RECEIPT_TIMEOUT)
+        event = ctx.chain.records.register_coalesced(record_input(row))
     except TransactionRevertedError as exc:
         return _reverted(ctx=ctx, db=db, row=row, exc=exc)
     except (ReceiptTimeoutError, ChainConnectionError, TransactionRejectedError) as exc:
@@ -171,7 +171,7 @@ def _register(*, ctx: AppContext, db: Session, row: Record) -> ShareResult:
             code="chain_unavailable",
             details={"record_id": row.record_id, "state": "pending"},
         ) from exc
-    mark_confirmed(row, mined.event("RecordRegistered"))
+    mark_confirmed(row, event)
     db.commit()
     return ShareResult(record=row, created=True)
 
