@@ -176,6 +176,8 @@ def print_table(results: dict[str, float], plan: Plan) -> None:
     for column in ("measure", "value", "target", "ok"):
         table.add_column(column, justify="left" if column == "measure" else "right")
     for key, (label, target, op) in TARGETS.items():
+        if key not in results:
+            continue
         value = results[key]
         table.add_row(
             label, f"{value:,.1f}", f"{op} {target:,.0f}" if op else "—", verdict(key, value)
@@ -191,7 +193,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=5, help="untimed calls before each measure")
     parser.add_argument("--clients", type=int, default=12, help="concurrent clients (threads)")
     parser.add_argument("--seconds", type=float, default=10.0, help="throughput run length")
-    parser.add_argument("--profile", type=Path, help="cProfile the API process into this file")
+    parser.add_argument(
+        "--profile", type=Path, help="CPU-sample the API process; report to this file"
+    )
+    parser.add_argument(
+        "--only", choices=("latency", "throughput"), help="measure one part (for profiling)"
+    )
     args = parser.parse_args(argv)
     plan = (
         Plan(warmup=1, samples=5, clients=4, seconds=2.0)
@@ -200,12 +207,15 @@ def main(argv: list[str] | None = None) -> int:
             warmup=args.warmup, samples=args.samples, clients=args.clients, seconds=args.seconds
         )
     )
+    results: dict[str, float] = {}
     with local_stack(profile=args.profile) as stack:
-        results = measure_latency(stack, plan)
-        results.update(measure_throughput(stack, plan))
+        if args.only != "throughput":
+            results.update(measure_latency(stack, plan))
+        if args.only != "latency":
+            results.update(measure_throughput(stack, plan))
     results = {key: round(value, 1) for key, value in results.items()}
     if args.json:
-        print(json.dumps({key: results[key] for key in TARGETS}))
+        print(json.dumps({key: results[key] for key in TARGETS if key in results}))
     else:
         print_table(results, plan)
     return 0

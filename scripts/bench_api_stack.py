@@ -7,8 +7,8 @@ subprocess. The patient consents to the cardiologist for the whole chart, so ret
 ordinary consent path. Everything is stopped and deleted on exit.
 
 Run as a script (``python scripts/bench_api_stack.py serve``) it is the API process itself,
-optionally profiled in every thread (``MEDLEDGER_BENCH_PROFILE=<file>``: cProfile per thread,
-merged into one pstats file at shutdown), which is how the server's bottlenecks were found.
+optionally CPU-sampled in every thread (``MEDLEDGER_BENCH_PROFILE=<file>``, see
+``bench_sampler.py``), which is how the server's bottlenecks were found.
 """
 
 from __future__ import annotations
@@ -33,12 +33,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-try:
-    from clients.sdk import MedLedgerClient
-except ImportError:  # the SDK has not landed yet
-    MedLedgerClient = None  # type: ignore[assignment,misc]
+from clients.models import RecordInfo  # noqa: E402
+from clients.sdk import MedLedgerClient  # noqa: E402
 from crypto.keys import UserKey  # noqa: E402
-from crypto.signing import Domain  # noqa: E402
 from ledger_api.chain.anvil import AnvilProcess, free_port  # noqa: E402
 from ledger_api.chain.connection import connect  # noqa: E402
 from ledger_api.chain.consortium import Consortium, Role  # noqa: E402
@@ -52,19 +49,11 @@ POLICY = "role:doctor and dept:cardiology"
 PROFILE_ENV = "MEDLEDGER_BENCH_PROFILE"
 
 
-def _sdk(url: str, account: LocalAccount, domain: Any) -> Any:
-    if MedLedgerClient is not None:
-        return MedLedgerClient(url, account=account)
-    from bench_api_raw import RawClient
-
-    return RawClient(url, account=account, domain=domain)
-
-
 class Client:
     """One signed-in SDK client (one session, one keep-alive connection) of one person."""
 
-    def __init__(self, url: str, account: LocalAccount, *, patient: str, domain: Any) -> None:
-        self.sdk = _sdk(url, account, domain)
+    def __init__(self, url: str, account: LocalAccount, *, patient: str) -> None:
+        self.sdk = MedLedgerClient(url, account=account)
         self.sdk.login()
         self.patient = patient
         self._user_key: UserKey | None = None
@@ -75,8 +64,8 @@ class Client:
             self._user_key = self.sdk.fetch_user_key()
         return self._user_key
 
-    def share(self, payload: bytes) -> Any:
-        """Encrypt and share ``payload`` into the patient's chart; returns the RecordInfo."""
+    def share(self, payload: bytes) -> RecordInfo:
+        """Encrypt and share ``payload`` into the patient's chart (mined on return)."""
         return self.sdk.share(
             payload, patient=self.patient, policy=POLICY, record_type="Observation"
         )
@@ -97,7 +86,6 @@ class BenchStack:
 
     url: str
     people: dict[str, LocalAccount]
-    domain: Any
     _clients: dict[str, Client] = field(default_factory=dict)
 
     @property
@@ -107,11 +95,9 @@ class BenchStack:
     def client(self, name: str, *, fresh: bool = False) -> Client:
         """The shared client of ``name`` (or a new one with its own session)."""
         if fresh:
-            return Client(self.url, self.people[name], patient=self.patient, domain=self.domain)
+            return Client(self.url, self.people[name], patient=self.patient)
         if name not in self._clients:
-            self._clients[name] = Client(
-                self.url, self.people[name], patient=self.patient, domain=self.domain
-            )
+            self._clients[name] = Client(self.url, self.people[name], patient=self.patient)
         return self._clients[name]
 
     def close(self) -> None:
@@ -217,12 +203,8 @@ def local_stack(*, profile: Path | None = None) -> Iterator[BenchStack]:
             url = f"http://127.0.0.1:{port}"
             api = _serve(tmp, env, port)
             _wait_ready(url, api, tmp / "api.log")
-            domain = Domain(
-                chain_id=deployment.chain_id,
-                verifying_contract=deployment.address("ConsentManager"),
-            )
-            stack = BenchStack(url=url, people=people, domain=domain)
-            patient = _sdk(url, people["patient"], domain)
+            stack = BenchStack(url=url, people=people)
+            patient = MedLedgerClient(url, account=people["patient"])
             patient.login()
             patient.grant(grantee=people["cardiologist"].address)
             patient.close()
@@ -238,48 +220,17 @@ def local_stack(*, profile: Path | None = None) -> Iterator[BenchStack]:
 # ------------------------------------------------------------------ the API process
 
 
-def _profiled_threads(path: Path) -> Any:
-    """cProfile every thread (event loop and thread pool); returns the function that merges
-    and writes the profiles. ``threading.setprofile`` hooks each new thread once, and that
-    hook hands the thread over to its own ``cProfile.Profile``."""
-    import cProfile
-    import pstats
-    import threading
-
-    profiles: list[cProfile.Profile] = []
-    lock = threading.Lock()
-
-    def start(*_: Any) -> None:
-        profiler = cProfile.Profile()
-        with lock:
-            profiles.append(profiler)
-        profiler.enable()
-
-    threading.setprofile(start)
-    main = cProfile.Profile()
-    profiles.append(main)
-    main.enable()
-
-    def dump() -> None:
-        for profiler in list(profiles):
-            profiler.disable()
-        stats = pstats.Stats(profiles[0])
-        for profiler in profiles[1:]:
-            with contextlib.suppress(TypeError):  # a thread that never ran anything
-                stats.add(profiler)
-        stats.dump_stats(str(path))
-
-    return dump
-
-
 def serve(port: int) -> None:
     """The API (settings from ``MEDLEDGER_*``), one uvicorn worker, on ``127.0.0.1:port``."""
     import uvicorn
+    from bench_sampler import Sampler
 
     from ledger_api.app import create_app
 
     profile = os.environ.get(PROFILE_ENV)
-    dump = _profiled_threads(Path(profile)) if profile else None
+    sampler = Sampler(Path(profile)) if profile else None
+    if sampler is not None:
+        sampler.start()
     try:
         uvicorn.run(
             create_app(),
@@ -289,8 +240,8 @@ def serve(port: int) -> None:
             access_log=False,
         )
     finally:
-        if dump is not None:
-            dump()
+        if sampler is not None:
+            sampler.stop()
 
 
 if __name__ == "__main__":
