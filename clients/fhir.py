@@ -36,11 +36,11 @@ class FhirDocument:
 def load_resource(resource: dict[str, Any] | str | bytes | Path) -> tuple[dict[str, Any], bytes]:
     """The resource as a dict and as the bytes to store (the original text when given one).
 
-    A ``str`` that starts with ``{`` is JSON text; any other ``str`` is a file path."""
+    A ``str`` that starts with ``{`` or ``[`` is JSON text; any other ``str`` is a path."""
     if isinstance(resource, dict):
         return resource, json.dumps(resource, ensure_ascii=False, separators=(",", ":")).encode()
     if isinstance(resource, Path) or (
-        isinstance(resource, str) and not resource.lstrip().startswith("{")
+        isinstance(resource, str) and not resource.lstrip().startswith(("{", "["))
     ):
         try:
             raw = Path(resource).read_bytes()
