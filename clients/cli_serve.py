@@ -11,6 +11,7 @@ a wrong setting then is one clear line and exit code, instead of uvicorn's trace
 from __future__ import annotations
 
 import socket
+from contextlib import suppress
 
 import typer
 import uvicorn
@@ -82,9 +83,11 @@ def serve(
     server = uvicorn.Server(
         uvicorn.Config(create_app(settings), host=host, port=port, log_level=log_level)
     )
-    server.run()
+    with suppress(KeyboardInterrupt):  # uvicorn re-raises Ctrl-C after a clean shutdown
+        server.run()
     if not server.started:
         raise CliError(
             f"the API did not start on {host}:{port} (see the log above)",
             exit_code=EXIT_UNAVAILABLE,
         )
+    info("MedLedger API stopped")
