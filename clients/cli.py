@@ -2,10 +2,10 @@
 
 Sub-apps live in their own modules (``cli_node`` for the dev chain, ``cli_authority``,
 ``cli_wallet``, ``cli_admin``, ``cli_patient``, ``cli_doctor``, ``cli_auditor``, ``cli_serve``;
-shared options and the error wrapper in ``cli_common``) so that each stays small and testable
-on its own. Every
-command reports failures of ours as one line on stderr with a non-zero exit, never a traceback:
-the user needs to know what to fix, not where in our code it was noticed.
+``cli_demo``; shared options and the error wrapper in ``cli_common``) so that each stays small
+and testable on its own. Every command reports failures of ours as one line on stderr with a
+non-zero exit, never a traceback: the user needs to know what to fix, not where in our code it
+was noticed.
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ import typer
 from clients.cli_admin import admin_app
 from clients.cli_auditor import auditor_app
 from clients.cli_authority import authority_app
+from clients.cli_demo import demo
 from clients.cli_doctor import doctor_app
-from clients.cli_node import node_app, up
+from clients.cli_node import node_app
 from clients.cli_patient import patient_app
 from clients.cli_serve import serve
 from clients.cli_wallet import wallet_app
@@ -35,20 +36,7 @@ app.add_typer(patient_app, name="patient")
 app.add_typer(doctor_app, name="doctor")
 app.add_typer(auditor_app, name="auditor")
 app.command(name="serve")(serve)
-
-
-@app.command()
-def demo(
-    data_dir: str = typer.Option(
-        None, "--data-dir", envvar="MEDLEDGER_DATA_DIR", help="Where the dev chain keeps its files."
-    ),
-    port: int = typer.Option(8545, "--port", help="JSON-RPC port of the dev chain."),
-) -> None:
-    """The main job of `make run`: start the dev chain, deploy the contracts, print addresses.
-
-    Until the API and the demo data exist this is `medledger node up`; they will extend it.
-    """
-    up(data_dir=data_dir, port=port)
+app.command(name="demo")(demo)  # the main job of `make run` (clients/cli_demo.py)
 
 
 def main() -> None:
