@@ -73,7 +73,7 @@ def serve(
     Needs MEDLEDGER_RELAYER_KEY, a deployment (medledger node up) and, to issue attribute
     keys, MEDLEDGER_AUTHORITY_PASSPHRASE with keys from `medledger authority init`.
 
-    Example: MEDLEDGER_RELAYER_KEY=0x… medledger serve --port 8000
+    Example: medledger serve --port 8000
     """
     settings = _settings(data_dir)
     _check_port(host, port)

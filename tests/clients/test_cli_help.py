@@ -1,0 +1,53 @@
+"""Every ``medledger`` command of the client groups explains itself with an example."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from clients.cli import app
+
+GROUPS = ("wallet", "admin", "patient", "doctor", "auditor")
+runner = CliRunner()
+
+
+def _leaves(command: Any, path: tuple[str, ...]) -> list[tuple[str, ...]]:
+    if hasattr(command, "commands"):  # a group (typer vendors its own click classes)
+        return [
+            leaf
+            for name, sub in sorted(command.commands.items())
+            for leaf in _leaves(sub, (*path, name))
+        ]
+    return [path]
+
+
+def _commands() -> list[tuple[str, ...]]:
+    root: Any = typer.main.get_command(app)
+    leaves = [("serve",)]
+    for group in GROUPS:
+        leaves.extend(_leaves(root.commands[group], (group,)))
+    return leaves
+
+
+def test_the_command_tree_is_complete() -> None:
+    names = {" ".join(c) for c in _commands()}
+    assert names >= {
+        "serve",
+        "wallet new", "wallet import", "wallet list", "wallet export",
+        "admin institutions", "admin institution add", "admin member enrol",
+        "admin member suspend", "admin member show",
+        "patient share", "patient records", "patient grant", "patient consents",
+        "patient revoke", "patient access",
+        "doctor login", "doctor key", "doctor records", "doctor get",
+        "auditor events", "auditor verify",
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("command", _commands(), ids=" ".join)
+def test_help_has_an_example(command: tuple[str, ...]) -> None:
+    result = runner.invoke(app, [*command, "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert f"Example: medledger {' '.join(command)}" in result.stdout
