@@ -79,6 +79,20 @@ def test_share_list_fetch_as_patient_and_granted_cardiologist_gp_refused(
     denied = [e for e in stack.access_logged()[before:] if not e["granted"]]
     assert [e["accessor"] for e in denied] == [stack.gp.address]
 
+    wait_indexed(stack)
+    with client_for(live_stack, "auditor") as auditor:
+        refused_reads = auditor.access_events(record=info.record_id, granted=False)
+        assert [e["accessor"] for e in refused_reads.items] == [stack.gp.address]
+        events = auditor.access_events(patient=stack.patient.address).items
+        readers = {e["accessor"] for e in events}
+        assert readers == {stack.patient.address, stack.cardiologist.address, stack.gp.address}
+        report = auditor.verify()
+        assert report["ok"] is True
+        assert report["bodies"] == []  # no stored body differs from its on-chain digest
+        assert report["checked"]["bodies"] == 1
+    with client_for(live_stack, "patient") as patient, pytest.raises(NotAllowedError):
+        patient.access_events()  # auditors only
+
 
 def test_grant_and_revoke_through_the_sdk(live_stack: LiveStack) -> None:
     stack = live_stack.stack
