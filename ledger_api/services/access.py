@@ -211,7 +211,9 @@ def log_decision(
         reason_code=int(reason),
     )
     logged = access_queue(ctx).submit(entry)
-    block_time = int(ctx.chain.w3.eth.get_block(logged.block_number)["timestamp"])
+    block_time = logged.block_time
+    if block_time is None:  # a node whose logs do not carry blockTimestamp
+        block_time = int(ctx.chain.w3.eth.get_block(logged.block_number)["timestamp"])
     row = {
         "record_id": record.record_id,
         "patient": record.patient,

@@ -8,14 +8,22 @@ together in the next transaction. So a busy API sends about one log transaction 
 and a quiet one sends each decision at once (no timer, no added latency).
 
 Every caller still returns only after its own entry is mined, with the entry's exact position
-(tx hash, log index), so the caller writes its index row and only then serves bytes. No
+(tx hash, log index) and, when the node reports it in the log (``blockTimestamp``: geth, anvil),
+the block's time, so the caller writes its index row and only then serves bytes. No
 background thread: the leader is always a caller, so nothing outlives the requests.
+
+Gas: a log transaction's gas depends only on how many entries it carries (the contract only
+emits events), so the gas of the first mined transaction of each size, with a margin, is used
+for the later ones instead of an ``eth_estimateGas`` round trip before every read. The first
+transaction of each size is still estimated, which is what reports a misconfigured relayer
+(``AccessLogUnauthorized``) before anything is sent; a later revert is decoded from the receipt.
 """
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from typing import Any
 
 from ledger_api.chain.access_log import MAX_BATCH, AccessEntry, AccessLog
 from ledger_api.chain.contract import Event
@@ -23,13 +31,17 @@ from ledger_api.chain.contract import Event
 __all__ = ["AccessLogQueue", "LoggedEntry"]
 
 
+GAS_MARGIN = 1.5  # over the gas a transaction of the same size used
+
+
 @dataclass(frozen=True)
 class LoggedEntry:
-    """Where one entry landed on chain."""
+    """Where one entry landed on chain (``block_time`` None when the node did not say)."""
 
     tx_hash: str
     block_number: int
     log_index: int
+    block_time: int | None = None
 
 
 @dataclass
@@ -48,6 +60,7 @@ class AccessLogQueue:
     max_batch: int = MAX_BATCH
     receipt_timeout: float = 30.0
     _queue: list[_Slot] = field(default_factory=list)
+    _gas: dict[int, int] = field(default_factory=dict)  # entries per transaction -> gas limit
     _flushing: bool = False
     _cond: threading.Condition = field(default_factory=threading.Condition)
 
@@ -80,11 +93,14 @@ class AccessLogQueue:
         """Send ``batch`` as one transaction and hand each slot its event (or the error)."""
         try:
             entries = [s.entry for s in batch]
+            gas = self._gas.get(len(entries))
             if len(entries) == 1:
-                pending = self.access_log.log_access(entries[0])
+                pending = self.access_log.log_access(entries[0], gas=gas)
             else:
-                pending = self.access_log.log_access_batch(entries)
+                pending = self.access_log.log_access_batch(entries, gas=gas)
             mined = pending.wait(timeout=self.receipt_timeout)
+            self._gas.setdefault(len(entries), int(mined.gas_used * GAS_MARGIN))
+            times = _block_times(mined.receipt.logs)
             events: list[Event] = [e for e in mined.events if e.name == "AccessLogged"]
             if len(events) != len(batch):
                 raise RuntimeError(
@@ -95,6 +111,7 @@ class AccessLogQueue:
                     tx_hash=mined.tx_hash,
                     block_number=mined.block_number,
                     log_index=event.log_index,
+                    block_time=times.get(event.log_index),
                 )
         except BaseException as exc:  # every waiter must learn the outcome
             for slot in batch:
@@ -102,3 +119,13 @@ class AccessLogQueue:
         finally:
             for slot in batch:
                 slot.done = True
+
+
+def _block_times(logs: list[dict[str, Any]]) -> dict[int, int]:
+    """``logIndex -> blockTimestamp`` for the receipt logs that carry one."""
+    times: dict[int, int] = {}
+    for log in logs:
+        stamp, index = log.get("blockTimestamp"), log.get("logIndex")
+        if isinstance(stamp, str) and isinstance(index, str):
+            times[int(index, 16)] = int(stamp, 16)
+    return times
