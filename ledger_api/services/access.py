@@ -14,11 +14,12 @@ shared: concurrent decisions are coalesced into one ``logAccessBatch`` per round
 
 Decision order (first match wins): the patient reading their own record; a consent naming the
 caller's address (``isAllowed``); for the purposes ``referral`` and ``consultation``, a live
-workflow that carries the record to the caller (:mod:`ledger_api.services.workflow_access`);
-a consent naming an attribute policy the caller's key attributes satisfy
-(``isAllowedForPolicy``, tried for each such consent the index knows the policy text of, except
-consents relayed with a workflow, which grant only through it); otherwise denied. Auditors get
-no special right to content.
+workflow that carries the record to the caller (:mod:`ledger_api.services.workflow_access`)
+and nothing else — a policy consent for a workflow purpose grants only through its workflow,
+so it stops granting when the workflow ends, and one relayed for a workflow that then failed
+grants nothing; for other purposes, a consent naming an attribute policy the caller's key
+attributes satisfy (``isAllowedForPolicy``, tried for each such consent the index knows the
+policy text of); otherwise denied. Auditors get no special right to content.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ from ledger_api.indexer.sql import upsert
 from ledger_api.principal import Principal
 from ledger_api.services import workflow_access
 from ledger_api.services.access_queue import AccessLogQueue
-from ledger_api.services.workflow_access import WORKFLOW_PURPOSES, workflow_consent_ids
+from ledger_api.services.workflow_access import WORKFLOW_PURPOSES
 from storage.models import AccessEvent, Consent, Record, to_address
 
 if TYPE_CHECKING:
@@ -134,7 +135,6 @@ def _policy_consents(
         Consent.not_before <= now,
         Consent.expires_at > now,
         sa.or_(Consent.record_id.is_(None), Consent.record_id == record_id),
-        Consent.consent_id.not_in(workflow_consent_ids()),
     )
     return list(db.scalars(query))
 
@@ -154,10 +154,12 @@ def decide(
         patient=record.patient, grantee=principal.address, record_id=record_id, purpose=purpose
     ):
         return True, Reason.CONSENT
-    if purpose in WORKFLOW_PURPOSES and workflow_access.may_read(
-        ctx=ctx, db=db, principal=principal, record=record, purpose=purpose
-    ):
-        return True, Reason.WORKFLOW
+    if purpose in WORKFLOW_PURPOSES:
+        if workflow_access.may_read(
+            ctx=ctx, db=db, principal=principal, record=record, purpose=purpose
+        ):
+            return True, Reason.WORKFLOW
+        return False, Reason.NO_CONSENT
     attributes = principal.abe_attributes()
     now = int(time.time())
     for consent in _policy_consents(

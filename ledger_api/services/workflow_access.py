@@ -14,8 +14,10 @@ patient sent along — the patient's consent for the audience policy is in force
   invited, or attributes satisfying the invited policy) while the consultation is open and
   its deadline has not passed. An ``opinion`` record: the requesting doctor.
 
-Consents relayed with a workflow grant only through it (:func:`workflow_consent_ids`), so a
-referral's consent stops granting when the referral ends, whatever its expiry.
+For these two purposes :func:`~ledger_api.services.access.decide` asks only this module (after
+a consent naming the caller's address): a referral's policy consent stops granting when the
+referral ends, whatever its expiry, and one relayed for a workflow whose transaction then
+failed grants nothing.
 """
 
 from __future__ import annotations
@@ -38,15 +40,10 @@ from storage.models.workflow import WorkflowDetail, WorkflowRecord
 if TYPE_CHECKING:
     from ledger_api.context import AppContext
 
-__all__ = ["WORKFLOW_PURPOSES", "may_read", "workflow_consent_ids"]
+__all__ = ["WORKFLOW_PURPOSES", "may_read"]
 
 WORKFLOW_PURPOSES = {Purpose.REFERRAL: "referral", Purpose.CONSULTATION: "consultation"}
 _OPEN_REFERRAL = (ReferralStatus.REQUESTED, ReferralStatus.ACCEPTED, ReferralStatus.ARRIVED)
-
-
-def workflow_consent_ids() -> sa.Select[tuple[str | None]]:
-    """The consents relayed with a workflow (a subquery for ``NOT IN``)."""
-    return sa.select(WorkflowRecord.consent_id).where(WorkflowRecord.consent_id.is_not(None))
 
 
 def may_read(

@@ -17,7 +17,7 @@ from crypto.signing import Purpose
 from ledger_api.services.access import Reason
 from tests.api.conftest import Stack
 from tests.api.test_referrals import DEPT_POLICY, act, create, referral_body
-from tests.api.workflow_support import enrol_cast, read, share
+from tests.api.workflow_support import consent_request, enrol_cast, read, share
 
 
 @pytest.fixture
@@ -108,3 +108,10 @@ def test_cancelled_and_rejected_referrals_grant_nothing(api_stack: Stack) -> Non
         purpose=Purpose.REFERRAL,
     )
     assert reads(s, s.cardiologist, [labs_id]) == [403]
+
+    # a policy consent for the referral purpose, relayed without a referral, opens nothing:
+    # workflow purposes grant only through a live workflow
+    loose_id, _ = share(s, s.gp, DEPT_POLICY)
+    loose = consent_request(s, policy=DEPT_POLICY, purpose=Purpose.REFERRAL, record_id=loose_id)
+    assert s.client.post("/consents", json=loose, headers=s.login(s.patient)).status_code == 201
+    assert reads(s, s.cardiologist, [loose_id]) == [403]
