@@ -183,7 +183,7 @@ def records(
 def print_records(items: list[RecordInfo], *, title: str, as_json: bool) -> None:
     if as_json:
         for item in items:
-            stdout().print_json(json.dumps(_record_json(item)))
+            typer.echo(json.dumps(_record_json(item)))
         return
     stdout().print(records_table(items, title=f"{title} ({len(items)})"))
 

@@ -157,6 +157,10 @@ def test_share_grant_read_refuse_revoke_audit(live_stack: LiveStack, tmp_path: P
     assert "active" in out
     assert stack.cardiologist.address in out
 
+    out = ok(cli("doctor", "records", patient, "--json", wallet="cardiologist"))
+    listed = [json.loads(line) for line in out.splitlines()]
+    assert {r["record_id"] for r in listed} == {fhir_id, raw_id}
+    assert {r["record_type"] for r in listed} == {"Observation", "DischargeSummary"}
     out = ok(cli("doctor", "records", patient, wallet="cardiologist"))
     assert fhir_id in out
     assert raw_id in out
@@ -189,10 +193,11 @@ def test_share_grant_read_refuse_revoke_audit(live_stack: LiveStack, tmp_path: P
     # --- a policy consent lets every GP download the record, but the record's own policy
     # (dept:cardiology) still keeps its content from them: nothing is written
     out = ok(cli("patient", "grant", "--policy", "dept:general_practice", "--record", fhir_id,
-                 "--purpose", "referral", wallet="patient"))  # fmt: skip
-    assert f"access to record {fhir_id} for referral" in out
+                 "--purpose", "emergency", wallet="patient"))  # fmt: skip
+    assert f"access to record {fhir_id} for emergency" in out
+    wait_indexed(live_stack)  # the API matches policy consents through its index
     gp_copy = tmp_path / "gp-copy.json"
-    undecryptable = cli("doctor", "get", fhir_id, "-o", str(gp_copy), "--purpose", "referral",
+    undecryptable = cli("doctor", "get", fhir_id, "-o", str(gp_copy), "--purpose", "emergency",
                         wallet="gp")  # fmt: skip
     assert "do not satisfy the record policy" in one_error_line(undecryptable, 1)
     assert not gp_copy.exists()
