@@ -115,18 +115,19 @@ def test_grant_and_revoke_through_the_sdk(live_stack: LiveStack) -> None:
 
     # a consent may name an attribute policy instead of an address: every cardiologist
     with client_for(live_stack, "patient") as patient:
-        by_policy = patient.grant(grantee_policy="Dept:Cardiology", purpose="consultation")
+        by_policy = patient.grant(grantee_policy="Dept:Cardiology", purpose="treatment")
         listed = {c["consent_id"]: c for c in patient.consents().items}
         assert listed[by_policy.consent_id]["grantee_policy"] == "dept:cardiology"
-        assert listed[by_policy.consent_id]["purpose"] == "consultation"
+        assert listed[by_policy.consent_id]["grantee"] is None
         with pytest.raises(ClientError, match="exactly one of grantee"):
             patient.grant(grantee=stack.gp.address, grantee_policy="dept:cardiology")
     with client_for(live_stack, "cardiologist") as doctor:
         key = doctor.fetch_user_key()
-        with pytest.raises(NotAllowedError):  # the consent is for consultations only
-            doctor.fetch_bytes(info.record_id, user_key=key)
-        text = doctor.fetch_bytes(info.record_id, user_key=key, purpose="consultation")
-        assert text == b"echo report"
+        assert doctor.fetch_bytes(info.record_id, user_key=key) == b"echo report"
+    with client_for(live_stack, "gp") as gp:
+        key = gp.fetch_user_key()
+        with pytest.raises(NotAllowedError):  # dept:general_practice is not named
+            gp.fetch_bytes(info.record_id, user_key=key)
 
 
 def test_fhir_resources_accepted_and_invalid_ones_never_leave_the_client(
