@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import ParamSpec, TypeVar
 
 import httpx
 import typer
@@ -315,13 +315,6 @@ def ensure_parent(path: Path) -> None:
 
 def plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
-
-
-def as_dict(value: Any) -> dict[str, Any]:
-    """Dataclass or mapping → dict (for ``--json`` output)."""
-    if hasattr(value, "__dataclass_fields__"):
-        return {k: getattr(value, k) for k in value.__dataclass_fields__ if k != "raw"}
-    return dict(value)
 
 
 # ----------------------------------------------------------------------------- shared views

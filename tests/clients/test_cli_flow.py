@@ -127,7 +127,21 @@ def test_share_grant_read_refuse_revoke_audit(live_stack: LiveStack, tmp_path: P
     raw_id = RECORD_ID.search(out).group(1)  # type: ignore[union-attr]
     assert registry.exists(bytes.fromhex(raw_id[2:]))
 
+    # --- a hospital shares on the patient's behalf (the cardiologist authors it); the auditor
+    # may not author anything
+    letter = tmp_path / "letter.pdf"
+    letter.write_bytes(b"%PDF-1.4 referral letter")
+    out = ok(cli("patient", "share", str(letter), "--policy", "dept:cardiology", "--patient",
+                 patient, "--content-type", "application/pdf", wallet="cardiologist"))  # fmt: skip
+    letter_id = RECORD_ID.search(out).group(1)  # type: ignore[union-attr]
+    assert registry.patient_of(bytes.fromhex(letter_id[2:])) == patient
+    assert f"type Document, patient {patient}" in out
+    not_author = cli("patient", "share", str(letter), "--policy", "dept:cardiology", "--patient",
+                     patient, wallet="auditor")  # fmt: skip
+    assert "(HTTP 403, not_author)" in one_error_line(not_author, EXIT_NOT_ALLOWED)
+
     out = ok(cli("patient", "records", wallet="patient"))
+    assert letter_id in out
     assert fhir_id in out
     assert raw_id in out
     assert "DischargeSummary" in out
@@ -159,8 +173,8 @@ def test_share_grant_read_refuse_revoke_audit(live_stack: LiveStack, tmp_path: P
 
     out = ok(cli("doctor", "records", patient, "--json", wallet="cardiologist"))
     listed = [json.loads(line) for line in out.splitlines()]
-    assert {r["record_id"] for r in listed} == {fhir_id, raw_id}
-    assert {r["record_type"] for r in listed} == {"Observation", "DischargeSummary"}
+    assert {r["record_id"] for r in listed} == {fhir_id, raw_id, letter_id}
+    assert {r["record_type"] for r in listed} == {"Observation", "DischargeSummary", "Document"}
     out = ok(cli("doctor", "records", patient, wallet="cardiologist"))
     assert fhir_id in out
     assert raw_id in out
