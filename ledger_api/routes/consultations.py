@@ -16,6 +16,7 @@ from ledger_api.deps import ContextDep, DbDep, PrincipalDep
 from ledger_api.routes.consents import ConsentRequest
 from ledger_api.routes.error_docs import error_responses
 from ledger_api.routes.referrals import ReasonBody, TransitionOut
+from ledger_api.services import consultation_queries as queries
 from ledger_api.services import consultations as service
 from ledger_api.services import workflows as wf
 
@@ -166,7 +167,7 @@ def list_consultations(
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=wf.MAX_PAGE)] = 50,
 ) -> ConsultationPageOut:
-    page = service.list_consultations(
+    page = queries.list_consultations(
         ctx=ctx, db=db, principal=principal, role=role, state=state, offset=offset, limit=limit
     )
     return ConsultationPageOut(
@@ -189,7 +190,7 @@ def show(
     consultation_id: str, ctx: ContextDep, db: DbDep, principal: PrincipalDep
 ) -> ConsultationOut:
     return _out(
-        service.get_consultation(
+        queries.get_consultation(
             ctx=ctx, db=db, principal=principal, consultation_id=consultation_id
         )
     )

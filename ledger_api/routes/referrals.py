@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ledger_api.deps import ContextDep, DbDep, PrincipalDep
 from ledger_api.routes.consents import ConsentRequest
 from ledger_api.routes.error_docs import error_responses
+from ledger_api.services import referral_queries as queries
 from ledger_api.services import referrals as service
 from ledger_api.services import workflows as wf
 
@@ -190,7 +191,9 @@ def accept(referral_id: str, ctx: ContextDep, db: DbDep, principal: PrincipalDep
 @router.post(
     "/{referral_id}/reject",
     summary="Reject with a reason (a doctor of the receiving institution; from requested)",
-    responses=error_responses(**_STEP_ERRORS, s422="invalid_referral_id, invalid_reason"),
+    responses=error_responses(
+        **_STEP_ERRORS, s422="invalid_referral_id, reason_required, invalid_reason"
+    ),
 )
 def reject(
     referral_id: str, body: ReasonBody, ctx: ContextDep, db: DbDep, principal: PrincipalDep
@@ -268,7 +271,7 @@ def list_referrals(
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=wf.MAX_PAGE)] = 50,
 ) -> ReferralPageOut:
-    page = service.list_referrals(
+    page = queries.list_referrals(
         ctx=ctx,
         db=db,
         principal=principal,
@@ -295,4 +298,4 @@ def list_referrals(
     ),
 )
 def show(referral_id: str, ctx: ContextDep, db: DbDep, principal: PrincipalDep) -> ReferralOut:
-    return _out(service.get_referral(ctx=ctx, db=db, principal=principal, referral_id=referral_id))
+    return _out(queries.get_referral(ctx=ctx, db=db, principal=principal, referral_id=referral_id))

@@ -31,7 +31,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
 from eth_utils import to_checksum_address
 from sqlalchemy.orm import Session
 
@@ -42,17 +41,16 @@ from ledger_api.chain.workflow import ReferralInfo, ReferralStatus
 from ledger_api.http_errors import ConflictError, ForbiddenError, NotFoundError
 from ledger_api.principal import Principal
 from ledger_api.services import auth as auth_service
+from ledger_api.services import workflow_ledger as ledger
 from ledger_api.services import workflows as wf
 from ledger_api.services.access import chain_required
-from storage.models import Referral
+from ledger_api.services.referral_queries import KIND, referral_row, referral_view
 from storage.models.workflow import WorkflowDetail
 
 if TYPE_CHECKING:
     from ledger_api.context import AppContext
 
-KIND = "referral"
 URGENCIES = ("routine", "urgent", "emergency")
-OPEN_STATES = ("requested", "accepted", "arrived")
 ACTIONS = ("accept", "reject", "arrive", "complete", "cancel")
 
 
@@ -141,9 +139,9 @@ def create_referral(
     reason = manifest_digest(
         department=dept, urgency=urgency, record_ids=carried, consent_ids=list(covering.values())
     )
-    wf.release_snapshot(db)
+    ledger.release_snapshot(db)
     wf.relay_consents(ctx=ctx, db=db, principal=principal, consents=signed)
-    mined = wf.send(
+    mined = ledger.send(
         lambda: ctx.chain.workflow.request_referral(
             actor=principal.address,
             referral_id=bytes.fromhex(rid[2:]),
@@ -153,13 +151,13 @@ def create_referral(
             reason=reason,
         )
     )
-    wf.index_receipt(ctx, db, mined)
+    ledger.index_receipt(ctx, db, mined)
     db.add(
         WorkflowDetail(
             kind=KIND, workflow_id=rid, department=dept, urgency=urgency, audience_policy=audience
         )
     )
-    wf.add_records(
+    ledger.add_records(
         db,
         kind=KIND,
         workflow_id=rid,
@@ -168,7 +166,7 @@ def create_referral(
             for r in carried
         ],
     )
-    return referral_view(db, _row(db, rid))
+    return referral_view(db, referral_row(db, rid))
 
 
 def _exists(ctx: AppContext, rid: str) -> bool:
@@ -240,15 +238,17 @@ def transition(
                 "allowed_from": [s.name.lower() for s in rule.from_states],
             },
         )
+    if action == "reject" and not reason:
+        raise wf.invalid("a rejection needs a reason code", "reason_required")
     workflow = ctx.chain.workflow
     actor = principal.address
     rid_bytes = bytes.fromhex(rid[2:])
     summary: str | None = None
     if action == "complete":
         summary = _check_summary(ctx, db, info, summary_record_id)
-    wf.release_snapshot(db)
+    ledger.release_snapshot(db)
     if summary is not None:
-        mined = wf.send(
+        mined = ledger.send(
             lambda: workflow.complete_referral(
                 actor=actor, referral_id=rid_bytes, summary_record_id=bytes.fromhex(summary[2:])
             )
@@ -256,14 +256,14 @@ def transition(
     elif action in ("reject", "cancel"):
         code = wf.reason_bytes(reason)
         step = workflow.reject_referral if action == "reject" else workflow.cancel_referral
-        mined = wf.send(lambda: step(actor=actor, referral_id=rid_bytes, reason=code))
+        mined = ledger.send(lambda: step(actor=actor, referral_id=rid_bytes, reason=code))
     else:
         step = workflow.accept_referral if action == "accept" else workflow.mark_arrived
-        mined = wf.send(lambda: step(actor=actor, referral_id=rid_bytes))
-    wf.index_receipt(ctx, db, mined)
+        mined = ledger.send(lambda: step(actor=actor, referral_id=rid_bytes))
+    ledger.index_receipt(ctx, db, mined)
     if summary is not None:
-        wf.add_records(db, kind=KIND, workflow_id=rid, rows=[(summary, "summary", None, actor)])
-    return referral_view(db, _row(db, rid))
+        ledger.add_records(db, kind=KIND, workflow_id=rid, rows=[(summary, "summary", None, actor)])
+    return referral_view(db, referral_row(db, rid))
 
 
 def _check_summary(
@@ -282,124 +282,3 @@ def _check_summary(
             record_id=summary,
         )
     return summary
-
-
-# --------------------------------------------------------------------------- reading
-
-
-def _row(db: Session, rid: str) -> Referral:
-    row = db.get(Referral, rid)
-    if row is None:
-        raise NotFoundError(f"no referral {rid}", code="referral_not_found")
-    return row
-
-
-def _may_see(principal: Principal, row: Referral) -> bool:
-    if principal.address.lower() == row.patient or wf.oversees(principal):
-        return True
-    return principal.is_member and principal.institution_id in (
-        row.from_institution,
-        row.to_institution,
-    )
-
-
-def get_referral(
-    *, ctx: AppContext, db: Session, principal: Principal, referral_id: str
-) -> dict[str, Any]:
-    """A referral with its records and history, for its patient, both institutions' members
-    and auditors (403 for anyone else)."""
-    del ctx
-    row = _row(db, wf.parse_bytes32(referral_id, "referral_id"))
-    if not _may_see(principal, row):
-        raise ForbiddenError("this referral concerns neither the caller nor their institution")
-    return referral_view(db, row)
-
-
-def list_referrals(
-    *,
-    ctx: AppContext,
-    db: Session,
-    principal: Principal,
-    institution: int | str | None,
-    direction: str,
-    state: str | None,
-    patient: str | None,
-    offset: int,
-    limit: int,
-) -> wf.Page:
-    """Work lists: a member sees their institution's referrals (``incoming``, ``outgoing`` or
-    ``both``); a patient their own; auditors any institution's, or all."""
-    wf.page_bounds(offset, limit)
-    query = sa.select(Referral)
-    if institution is not None:
-        inst_id, _ = wf.resolve_institution(ctx, institution, "institution")
-    elif principal.is_member and principal.institution_id and not wf.oversees(principal):
-        inst_id = principal.institution_id
-    else:
-        inst_id = None
-    if inst_id is not None:
-        if not wf.oversees(principal) and principal.institution_id != inst_id:
-            raise ForbiddenError(
-                "work lists are for members of the institution", details={"institution": inst_id}
-            )
-        sides = {
-            "incoming": Referral.to_institution == inst_id,
-            "outgoing": Referral.from_institution == inst_id,
-            "both": sa.or_(
-                Referral.to_institution == inst_id, Referral.from_institution == inst_id
-            ),
-        }
-        if direction not in sides:
-            raise wf.invalid("direction is incoming, outgoing or both", "invalid_direction")
-        query = query.where(sides[direction])
-    elif not wf.oversees(principal):  # a patient (or a member without an institution)
-        query = query.where(Referral.patient == principal.address.lower())
-    if patient is not None:
-        query = query.where(Referral.patient == wf.parse_patient(patient).lower())
-    if state is not None:
-        states = OPEN_STATES if state == "open" else (state,)
-        if not set(states) <= {*OPEN_STATES, "completed", "rejected", "cancelled"}:
-            raise wf.invalid(f"unknown state {state!r}", "invalid_state")
-        query = query.where(Referral.state.in_(states))
-    total = db.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
-    rows = db.scalars(
-        query.order_by(Referral.block_number.desc(), Referral.referral_id)
-        .offset(offset)
-        .limit(limit)
-    )
-    return wf.Page(
-        items=[referral_view(db, r, with_history=False) for r in rows],
-        total=total,
-        offset=offset,
-        limit=limit,
-    )
-
-
-def referral_view(db: Session, row: Referral, *, with_history: bool = True) -> dict[str, Any]:
-    detail = db.get(WorkflowDetail, (KIND, row.referral_id))
-    carried = wf.records_of(db, KIND, row.referral_id)
-    view: dict[str, Any] = {
-        "referral_id": row.referral_id,
-        "patient": to_checksum_address(row.patient),
-        "from_institution": row.from_institution,
-        "to_institution": row.to_institution,
-        "department": detail.department if detail else None,
-        "urgency": detail.urgency if detail else None,
-        "audience_policy": detail.audience_policy if detail else None,
-        "requester": to_checksum_address(row.requester),
-        "state": row.state,
-        "open": row.state in OPEN_STATES,
-        "reason_record_id": row.record_id,
-        "manifest_sha256": row.reason,
-        "record_ids": [r.record_id for r in carried if r.role in ("reason", "shared")],
-        "consent_ids": sorted({r.consent_id for r in carried if r.consent_id}),
-        "summary_record_id": row.summary_record_id,
-        "closing_reason": wf.reason_text(row.closing_reason),
-        "created_at": row.created_at,
-        "updated_at": row.updated_at,
-        "tx_hash": row.tx_hash,
-        "block_number": row.block_number,
-    }
-    if with_history:
-        view["history"] = wf.history(db, KIND, row.referral_id)
-    return view

@@ -1,19 +1,17 @@
-"""What referrals and consultations share: parsing, the patient's consents, sending, the index.
+"""What referrals and consultations share: parsing and every check made before a write.
 
 Both workflows follow one write order, so that bad input loses nothing and a refusal leaves
 no trace: everything the contract would refuse is checked first (against chain state, not the
 index, which may lag); then the patient's consents are relayed through
 :mod:`ledger_api.services.consents` (the same checks and rows as ``POST /consents``); then the
-workflow transaction is sent (a revert the checks missed surfaces at gas estimation, before
-any transaction exists, and maps to the same codes); and only from its receipt are index rows
-written, through the indexer's own handlers, so the indexer replaying the block later finds
-nothing to change.
+workflow transaction is sent and its index rows written from the receipt
+(:mod:`ledger_api.services.workflow_ledger`).
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -25,48 +23,24 @@ from crypto.envelope import parse_header
 from crypto.errors import CryptoError, PolicyError
 from crypto.policy import normalize, normalize_attribute, policy_hash
 from crypto.signing import ZERO_ADDRESS, ZERO_BYTES32, Consent, Purpose, consent_id
-from ledger_api.chain.errors import ChainError, InvalidChainInputError, TransactionRevertedError
+from ledger_api.chain.errors import InvalidChainInputError
 from ledger_api.http_errors import (
-    ApiError,
-    ConflictError,
     ForbiddenError,
-    NotFoundError,
     ServiceUnavailableError,
     UnprocessableError,
 )
-from ledger_api.indexer.apply import apply_events
-from ledger_api.indexer.decode import EventDecoder
 from ledger_api.principal import Principal
 from ledger_api.services import consents as consent_service
 from ledger_api.services.access import chain_required
-from ledger_api.services.chain_time import block_time, latest_block_time
+from ledger_api.services.chain_time import latest_block_time
 from storage.errors import StorageError
-from storage.models import Record, WorkflowTransition
-from storage.models.workflow import WorkflowRecord
+from storage.models import Record
 
 if TYPE_CHECKING:
-    from ledger_api.chain.contract import Mined, PendingTx
     from ledger_api.context import AppContext
 
 MAX_RECORDS = 64  # records one workflow may carry (each is a row and a consent check)
 MAX_PAGE = 200
-
-# Workflow reverts → (HTTP error class, stable code); the same codes the pre-checks answer.
-_REVERTS: dict[str, tuple[type[ApiError], str]] = {
-    "WorkflowUnauthorized": (ForbiddenError, "not_allowed"),
-    "WorkflowDuplicateId": (ConflictError, "duplicate_id"),
-    "WorkflowUnknownReferral": (NotFoundError, "referral_not_found"),
-    "WorkflowUnknownConsultation": (NotFoundError, "consultation_not_found"),
-    "WorkflowInvalidTransition": (ConflictError, "invalid_transition"),
-    "WorkflowInvalidInstitution": (UnprocessableError, "invalid_institution"),
-    "WorkflowInvalidPatient": (UnprocessableError, "invalid_patient"),
-    "WorkflowInvalidRecord": (UnprocessableError, "invalid_record"),
-    "WorkflowInvalidDeadline": (UnprocessableError, "invalid_deadline"),
-    "WorkflowInvalidInvitees": (UnprocessableError, "invalid_invitees"),
-    "WorkflowDeadlinePassed": (ConflictError, "deadline_passed"),
-    "WorkflowAlreadyOpined": (ConflictError, "already_opined"),
-    "WorkflowInvalidDocument": (UnprocessableError, "invalid_document"),
-}
 
 
 @dataclass(frozen=True)
@@ -342,108 +316,6 @@ def relay_consents(
 
 
 # --------------------------------------------------------------------------- chain and index
-
-
-def release_snapshot(db: Session) -> None:
-    """End the session's read transaction before a transaction is sent and its rows written.
-
-    On SQLite a reader whose snapshot predates another connection's commit (the indexer's,
-    while we wait for the receipt) cannot become a writer ("database is locked"); nothing was
-    written yet, so rolling back loses nothing. Values read before must be held in locals,
-    not in ORM objects (which the rollback expires).
-    """
-    db.rollback()
-
-
-def send(pending: Callable[[], PendingTx]) -> Mined:
-    """Send and wait; Workflow's refusals become the API's codes (nothing was written)."""
-    try:
-        return pending().wait()
-    except TransactionRevertedError as exc:
-        mapped = _REVERTS.get(exc.error_name)
-        if mapped is None:
-            raise ServiceUnavailableError(
-                f"Workflow refused: {exc}", code="chain_rejected"
-            ) from exc
-        cls, code = mapped
-        raise cls(str(exc), code=code, details={"error": exc.error_name}) from exc
-    except InvalidChainInputError as exc:
-        raise invalid(str(exc), "invalid_input") from exc
-    except ChainError as exc:
-        raise ServiceUnavailableError(
-            f"chain unavailable: {exc}", code="chain_unavailable"
-        ) from exc
-
-
-def index_receipt(ctx: AppContext, db: Session, mined: Mined) -> None:
-    """Write the receipt's Workflow events with the indexer's handlers (idempotent with it)."""
-    address = ctx.deployment.address("Workflow")
-    decoder = EventDecoder({address: ("Workflow", ctx.chain.workflow.contract.abi)})
-    when = block_time(ctx, mined.block_number)
-    events = [e for e in (decoder.decode(log, when) for log in mined.receipt.logs) if e]
-    apply_events(db.connection(), events)
-
-
-def add_records(
-    db: Session,
-    *,
-    kind: str,
-    workflow_id: str,
-    rows: Iterable[tuple[str, str, str | None, str | None]],
-) -> None:
-    """Insert ``(record id, role, consent id, author)`` rows of a workflow (skip repeats)."""
-    for record_id, role, cid, author in rows:
-        exists = db.scalar(
-            sa.select(WorkflowRecord.id).where(
-                WorkflowRecord.kind == kind,
-                WorkflowRecord.workflow_id == workflow_id,
-                WorkflowRecord.record_id == record_id,
-                WorkflowRecord.role == role,
-            )
-        )
-        if exists is None:
-            db.add(
-                WorkflowRecord(
-                    kind=kind,
-                    workflow_id=workflow_id,
-                    record_id=record_id,
-                    role=role,
-                    consent_id=cid or None,
-                    author=author.lower() if author else None,
-                )
-            )
-    db.flush()
-
-
-def records_of(db: Session, kind: str, workflow_id: str) -> list[WorkflowRecord]:
-    query = (
-        sa.select(WorkflowRecord)
-        .where(WorkflowRecord.kind == kind, WorkflowRecord.workflow_id == workflow_id)
-        .order_by(WorkflowRecord.id)
-    )
-    return list(db.scalars(query))
-
-
-def history(db: Session, kind: str, workflow_id: str) -> list[dict[str, Any]]:
-    """Every transition of the workflow in chain order, each with its transaction."""
-    query = (
-        sa.select(WorkflowTransition)
-        .where(WorkflowTransition.kind == kind, WorkflowTransition.workflow_id == workflow_id)
-        .order_by(WorkflowTransition.block_number, WorkflowTransition.log_index)
-    )
-    return [
-        {
-            "event": t.event,
-            "state": t.to_state,
-            "actor": to_checksum_address(t.actor),
-            "reason": t.reason,
-            "reason_text": reason_text(t.reason),
-            "block_number": t.block_number,
-            "block_time": t.block_time,
-            "tx_hash": t.tx_hash,
-        }
-        for t in db.scalars(query)
-    ]
 
 
 def checksum(address: str | None) -> str | None:

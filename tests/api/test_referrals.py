@@ -140,6 +140,11 @@ def test_every_transition_by_every_party(api_stack: Stack) -> None:
     move(rid, "requested", "accept", "cardiologist")
     move(rid, "accepted", "complete", "cardiologist", {"summary_record_id": summary_id})
     rid = new_referral(s, reason_id)
+    before = snapshot(s)
+    for bad, code in (({}, "reason_required"), ({"reason": "x" * 33}, "invalid_reason")):
+        response = act(s, s.cardiologist, rid, "reject", bad)
+        assert (response.status_code, error_code(response)) == (422, code)
+    assert snapshot(s) == before
     view = move(rid, "requested", "reject", "cardiologist", {"reason": "no_capacity"})
     assert view["closing_reason"] == "no_capacity"
     in_state["rejected"] = rid
