@@ -153,6 +153,7 @@ def create(
         s401="unauthorized",
         s403="forbidden",
         s422="invalid_role, invalid_state, invalid_page, invalid_request",
+        s503="chain_unavailable",
     ),
 )
 def list_consultations(

@@ -255,6 +255,7 @@ def cancel(
         s403="forbidden",
         s422="invalid_institution, invalid_direction, invalid_state, invalid_patient, "
         "invalid_page, invalid_request",
+        s503="chain_unavailable",
     ),
 )
 def list_referrals(

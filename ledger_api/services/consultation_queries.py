@@ -24,7 +24,6 @@ from ledger_api.principal import Principal
 from ledger_api.services import workflow_ledger as ledger
 from ledger_api.services import workflows as wf
 from ledger_api.services.access import chain_required
-from ledger_api.services.chain_time import latest_block_time
 from storage.models import Consultation, ConsultationInvitation, ConsultationOpinion
 from storage.models.workflow import WorkflowDetail
 
@@ -149,9 +148,7 @@ def _invited_rows(
     if not principal.is_clinician or not principal.institution_id:
         return []
     if state is None:
-        query = query.where(
-            Consultation.state == "open", Consultation.deadline > latest_block_time(ctx)
-        )
+        query = query.where(Consultation.state == "open", Consultation.deadline > wf.chain_now(ctx))
     by_institution = sa.select(ConsultationInvitation.consultation_id).where(
         ConsultationInvitation.institution_id == principal.institution_id
     )

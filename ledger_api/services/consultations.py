@@ -27,7 +27,6 @@ from ledger_api.services import auth as auth_service
 from ledger_api.services import workflow_ledger as ledger
 from ledger_api.services import workflows as wf
 from ledger_api.services.access import chain_required
-from ledger_api.services.chain_time import latest_block_time
 from ledger_api.services.consultation_queries import (
     KIND,
     chain_consultation,
@@ -79,7 +78,7 @@ def create_consultation(
     policy = wf.normalized_policy(invited_policy, "invited_policy") if invited_policy else None
     if not invited and policy is None:
         raise wf.invalid("invite institutions or an attribute policy", "invalid_invitees")
-    now = latest_block_time(ctx)
+    now = wf.chain_now(ctx)
     if not now < deadline < 2**40:
         raise wf.invalid(
             f"the deadline must be after the chain's time {now}", "invalid_deadline", now=now
@@ -148,7 +147,7 @@ def _require_open(ctx: AppContext, cid: str, info: ConsultationInfo, action: str
             code="invalid_transition",
             details={"action": action, "state": state},
         )
-    now = latest_block_time(ctx)
+    now = wf.chain_now(ctx)
     if action == "give an opinion" and now >= info.deadline:
         # the next block's time is at least ``now`` + 1 on any chain we run: past the deadline
         raise ConflictError(

@@ -114,7 +114,7 @@ def _consultation_grants(
         return principal.address.lower() == info.requester.lower()
     if link.role not in ("question", "shared") or info.status != ConsultationStatus.OPEN:
         return False
-    if latest_block_time(ctx) > info.deadline:
+    if latest_block_time(ctx) >= info.deadline:  # as for opinions: the deadline is exclusive
         return False
     detail = db.get(WorkflowDetail, ("consultation", link.workflow_id))
     if detail is None:

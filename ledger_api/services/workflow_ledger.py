@@ -27,6 +27,7 @@ from ledger_api.http_errors import (
 )
 from ledger_api.indexer.apply import apply_events
 from ledger_api.indexer.decode import EventDecoder
+from ledger_api.services.access import chain_required
 from ledger_api.services.chain_time import block_time
 from ledger_api.services.workflows import invalid, reason_text
 from storage.models import WorkflowTransition
@@ -89,7 +90,8 @@ def index_receipt(ctx: AppContext, db: Session, mined: Mined) -> None:
     """Write the receipt's Workflow events with the indexer's handlers (idempotent with it)."""
     address = ctx.deployment.address("Workflow")
     decoder = EventDecoder({address: ("Workflow", ctx.chain.workflow.contract.abi)})
-    when = block_time(ctx, mined.block_number)
+    with chain_required("the transaction is mined but its block cannot be read"):
+        when = block_time(ctx, mined.block_number)
     events = [e for e in (decoder.decode(log, when) for log in mined.receipt.logs) if e]
     apply_events(db.connection(), events)
 

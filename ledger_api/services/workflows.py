@@ -150,6 +150,12 @@ def parse_consents(items: Sequence[Mapping[str, Any]]) -> list[SignedConsent]:
     ]
 
 
+def chain_now(ctx: AppContext) -> int:
+    """The chain's time (windows and deadlines are the contract's, judged by block time)."""
+    with chain_required("cannot read the chain's time"):
+        return latest_block_time(ctx)
+
+
 def page_bounds(offset: int, limit: int) -> None:
     if offset < 0 or not 1 <= limit <= MAX_PAGE:
         raise invalid(f"offset must be ≥ 0 and limit 1..{MAX_PAGE}", "invalid_page")
@@ -248,7 +254,7 @@ def check_consents(
             expected_policy=audience_policy,
         )
     expected_hash = policy_hash(audience_policy)
-    now = latest_block_time(ctx)
+    now = chain_now(ctx)
     wanted = set(record_ids)
     covering: dict[str, str] = {}
     whole_chart: str | None = None
