@@ -17,6 +17,7 @@ from pathlib import Path
 
 import typer
 from eth_utils import is_address, to_checksum_address
+from rich.markup import escape
 from rich.table import Table
 
 from clients.cli_common import (
@@ -230,7 +231,8 @@ def institutions(
         table.add_column(column, no_wrap=column != "name")
     for row in rows:
         status = "active" if row.active else "suspended"
-        table.add_row(str(row.institution_id), row.code, row.name, row.admin, status)
+        name, code = escape(row.name), escape(row.code)
+        table.add_row(str(row.institution_id), code, name, row.admin, status)
     stdout().print(table)
     if not rows:
         stdout().print("no institutions yet: medledger admin institution add --name … --code …")

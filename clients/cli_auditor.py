@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from clients.cli_common import (
@@ -187,7 +188,8 @@ def verify(
         )
     problems = list(report.get("index_vs_chain", [])) + list(report.get("bodies", []))
     for problem in problems:
-        stdout().print(f"[red]mismatch[/] {problem}")
+        detail = " ".join(f"{key}={value}" for key, value in problem.items())
+        stdout().print(f"[red]mismatch[/] {escape(detail)}", markup=True)
     if not report.get("ok"):
         raise CliError(f"verification failed: {plural(len(problems), 'mismatch')}")
     stdout().print("[green]ok[/]: the index matches the chain and every body its digest")

@@ -24,6 +24,7 @@ import httpx
 import typer
 from eth_account.signers.local import LocalAccount
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -168,8 +169,12 @@ def exit_code_for(exc: BaseException) -> int:
 
 
 def fail(message: str, *, exit_code: int = EXIT_ERROR) -> typer.Exit:
-    """Print ``error: message`` on stderr; return the Exit to raise."""
-    stderr().print(f"[bold red]error:[/] {' '.join(message.split())}", markup=True)
+    """Print ``error: message`` on stderr; return the Exit to raise.
+
+    The message is escaped: validator messages carry ``[type=missing, …]``, which rich would
+    otherwise read as markup and swallow.
+    """
+    stderr().print(f"[bold red]error:[/] {escape(' '.join(message.split()))}", markup=True)
     return typer.Exit(code=exit_code)
 
 

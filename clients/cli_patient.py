@@ -18,6 +18,7 @@ from typing import Any
 
 import typer
 from eth_utils import is_address, to_checksum_address
+from rich.markup import escape
 from rich.table import Table
 
 from clients.cli_common import (
@@ -287,7 +288,7 @@ def consents(
     for column in ("consent id", "grantee", "record", "purpose", "expires", "status"):
         table.add_column(column, no_wrap=True)
     for item in items:
-        grantee = item.get("grantee") or f"policy: {item.get('grantee_policy') or '?'}"
+        grantee = item.get("grantee") or f"policy: {escape(item.get('grantee_policy') or '?')}"
         table.add_row(
             item["consent_id"],
             grantee,

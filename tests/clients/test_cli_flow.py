@@ -240,9 +240,22 @@ def test_share_grant_read_refuse_revoke_audit(live_stack: LiveStack, tmp_path: P
         (stack.cardiologist.address, "True"),
     }
     out = ok(cli("auditor", "verify", wallet="auditor"))
-    assert "ok" in out
+    assert "ok: the index matches the chain" in out
     not_auditor = cli("auditor", "events", wallet="gp")
     one_error_line(not_auditor, EXIT_NOT_ALLOWED)
+
+    # a forged digest in the index: verify lists it and exits 1 (what a scheduled audit needs)
+    engine = sa.create_engine(stack.settings.database_url)
+    with engine.begin() as db:
+        db.execute(
+            sa.text("UPDATE records SET body_sha256 = :d WHERE record_id = :r"),
+            {"d": "0x" + "ab" * 32, "r": raw_id},
+        )
+    engine.dispose()
+    forged = cli("auditor", "verify", wallet="auditor")
+    assert "verification failed: 1 mismatch" in one_error_line(forged, 1)
+    assert "body_sha256" in forged.stdout
+    assert raw_id in forged.stdout
 
 
 def test_refusals_are_one_line_and_leave_nothing(live_stack: LiveStack, tmp_path: Path) -> None:

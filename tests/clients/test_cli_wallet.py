@@ -103,6 +103,9 @@ def test_clear_failures(tmp_path: Path) -> None:
     assert missing.exit_code == 1
     assert "no wallet 'nobody'" in one_error_line(missing)
 
+    brackets = invoke(tmp_path, "wallet", "export", "[bold]x")
+    assert "no wallet '[bold]x'" in one_error_line(brackets)  # not eaten as markup
+
     bad_name = invoke(tmp_path, "wallet", "new", "../evil", *FAST)
     assert bad_name.exit_code == 1
     assert "invalid wallet name" in one_error_line(bad_name)
