@@ -20,7 +20,13 @@ from clients.sdk import MedLedgerClient
 from tests.clients.conftest import LiveStack
 
 SIZE = 64 * 1024 * 1024
-PEAK_LIMIT = 8 * 1024 * 1024  # measured: about 3 MiB for share, 2 MiB for fetch
+MIB = 1024 * 1024
+# Measured: the client stays near 3 MiB either way. The server's block store stages up to
+# 64 blocks x 256 KiB = 16 MiB of writes in flight while it hashes on (storage.blockio
+# WriteBatch, bounded by design), so an upload peaks between 3 and ~19 MiB with the disk's
+# pace; a download streams block by block. A buffered 64 MiB body would exceed both limits.
+SHARE_PEAK_LIMIT = 24 * MIB
+FETCH_PEAK_LIMIT = 8 * MIB
 
 
 @pytest.fixture
@@ -99,5 +105,5 @@ def test_64_mib_record_streams_up_and_down_with_bounded_memory(
     assert sent[-1] == (body_length, body_length)
     assert received[-1] == (body_length, body_length)
     assert len(sent) > 100  # progress was reported as the body streamed, not once at the end
-    assert share_peak < PEAK_LIMIT, f"share peaked at {share_peak / 2**20:.1f} MiB"
-    assert fetch_peak < PEAK_LIMIT, f"fetch peaked at {fetch_peak / 2**20:.1f} MiB"
+    assert share_peak < SHARE_PEAK_LIMIT, f"share peaked at {share_peak / MIB:.1f} MiB"
+    assert fetch_peak < FETCH_PEAK_LIMIT, f"fetch peaked at {fetch_peak / MIB:.1f} MiB"
