@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import socket
 from contextlib import suppress
+from typing import TYPE_CHECKING
 
 import typer
-import uvicorn
-from pydantic import ValidationError
 
 from clients.cli_common import (
     EXIT_UNAVAILABLE,
@@ -24,13 +23,19 @@ from clients.cli_common import (
     cli_errors,
     info,
 )
-from ledger_api.app import create_app
-from ledger_api.config import Settings
-from ledger_api.context import build_context
-from storage.errors import StorageError
+
+if TYPE_CHECKING:
+    from ledger_api.config import Settings
+
+# The service's modules (FastAPI, SQLAlchemy, uvicorn, …) are imported when `serve` runs, not
+# when any `medledger` command starts: they would add about a second to every invocation.
 
 
 def _settings(data_dir: str | None) -> Settings:
+    from pydantic import ValidationError
+
+    from ledger_api.config import Settings
+
     overrides = {"data_dir": data_dir} if data_dir else {}
     try:
         return Settings(**overrides)  # type: ignore[arg-type]  # the rest from the environment
@@ -54,6 +59,9 @@ def _check_port(host: str, port: int) -> None:
 
 def _preflight(settings: Settings) -> None:
     """Build the app's context once and close it: every connection and key is checked."""
+    from ledger_api.context import build_context
+    from storage.errors import StorageError
+
     try:
         ctx = build_context(settings)
     except StorageError as exc:
@@ -75,6 +83,10 @@ def serve(
 
     Example: medledger serve --port 8000
     """
+    import uvicorn
+
+    from ledger_api.app import create_app
+
     settings = _settings(data_dir)
     _check_port(host, port)
     _preflight(settings)
