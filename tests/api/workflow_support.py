@@ -181,3 +181,128 @@ def wait_until(predicate: Any, timeout: float = 10.0) -> None:
     while not predicate():
         assert time.monotonic() < deadline, "condition not met in time"
         time.sleep(0.05)
+
+
+# --------------------------------------------------------------------------- authorisation matrix
+
+
+class MatrixWorkflows:
+    """Referrals and consultations for ``test_authorization_matrix``: one per action, each
+    in a state that allows it, so the right party's call succeeds whatever order the matrix
+    runs its rows in (every other role is refused by party before the state matters).
+
+    The GP (qyqchc) refers to cd3h cardiology and consults cd3h; the matrix's
+    ``doctor_with_consent`` (the cardiologist) is the receiving / invited doctor.
+    """
+
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        s = stack
+        self.reason_id, _ = share(s, s.gp, "org:cd3h and dept:cardiology")
+        self.summary_id, _ = share(s, s.cardiologist, "org:qyqchc")
+        self.opinion_id, _ = share(s, s.cardiologist, "org:qyqchc")
+        gp = s.login(s.gp)
+        self.referrals = {action: self._referral(gp) for action in RULES_ORDER}
+        doctor = s.login(s.cardiologist)
+        for action, steps in (("arrive", ["accept"]), ("complete", ["accept", "arrive"])):
+            for step in steps:
+                url = f"/referrals/{self.referrals[action]}/{step}"
+                assert s.client.post(url, json={}, headers=doctor).status_code == 200
+        self.consultations = {
+            use: self._consultation(gp) for use in ("show", "opinion", "close", "cancel")
+        }
+
+    def _referral(self, headers: dict[str, str]) -> str:
+        s = self.stack
+        body = {
+            "patient": s.patient.address,
+            "to_institution": "cd3h",
+            "department": "cardiology",
+            "reason_record_id": self.reason_id,
+            "consents": [
+                consent_request(
+                    s,
+                    policy="org:cd3h and dept:cardiology",
+                    purpose=Purpose.REFERRAL,
+                    record_id=self.reason_id,
+                )
+            ],
+        }
+        response = s.client.post("/referrals", json=body, headers=headers)
+        assert response.status_code == 201, response.text
+        return str(response.json()["referral_id"])
+
+    def _consultation(self, headers: dict[str, str]) -> str:
+        s = self.stack
+        body = self.consultation_body()
+        body["consents"] = [
+            consent_request(
+                s, policy="org:cd3h", purpose=Purpose.CONSULTATION, record_id=self.reason_id
+            )
+        ]
+        response = s.client.post("/consultations", json=body, headers=headers)
+        assert response.status_code == 201, response.text
+        return str(response.json()["consultation_id"])
+
+    def consultation_body(self) -> dict[str, Any]:
+        return {
+            "patient": self.stack.patient.address,
+            "question_record_id": self.reason_id,
+            "invited_institutions": ["cd3h"],
+            "deadline": chain_time(self.stack) + 86_400,
+            "consents": [],
+        }
+
+    # one call per endpoint, as the matrix's role (headers) --------------------------------
+
+    def create_referral(self, headers: dict[str, str]) -> Any:
+        """No consent: a doctor gets 422 ``consent_required`` (or ``invalid_institution``
+        when referring to their own institution), anyone else 403 — nothing is written."""
+        body = {
+            "patient": self.stack.patient.address,
+            "to_institution": "cd3h",
+            "department": "cardiology",
+            "reason_record_id": self.reason_id,
+            "consents": [],
+        }
+        return self.stack.client.post("/referrals", json=body, headers=headers)
+
+    def move(self, headers: dict[str, str], action: str) -> Any:
+        body: dict[str, Any] = {}
+        if action == "complete":
+            body = {"summary_record_id": self.summary_id}
+        elif action in ("reject", "cancel"):
+            body = {"reason": "matrix"}
+        url = f"/referrals/{self.referrals[action]}/{action}"
+        return self.stack.client.post(url, json=body, headers=headers)
+
+    def show_referral(self, headers: dict[str, str]) -> Any:
+        return self.stack.client.get(f"/referrals/{self.referrals['accept']}", headers=headers)
+
+    def create_consultation(self, headers: dict[str, str]) -> Any:
+        """No consent: 422 for a doctor, 403 for anyone else; nothing is written."""
+        return self.stack.client.post(
+            "/consultations", json=self.consultation_body(), headers=headers
+        )
+
+    def show_consultation(self, headers: dict[str, str]) -> Any:
+        cid = self.consultations["show"]
+        return self.stack.client.get(f"/consultations/{cid}", headers=headers)
+
+    def opinion(self, headers: dict[str, str]) -> Any:
+        cid = self.consultations["opinion"]
+        return self.stack.client.post(
+            f"/consultations/{cid}/opinions", json={"record_id": self.opinion_id}, headers=headers
+        )
+
+    def close(self, headers: dict[str, str]) -> Any:
+        cid = self.consultations["close"]
+        body = {"conclusion_record_id": self.reason_id}
+        return self.stack.client.post(f"/consultations/{cid}/close", json=body, headers=headers)
+
+    def cancel_consultation(self, headers: dict[str, str]) -> Any:
+        cid = self.consultations["cancel"]
+        return self.stack.client.post(f"/consultations/{cid}/cancel", json={}, headers=headers)
+
+
+RULES_ORDER = ("accept", "reject", "arrive", "complete", "cancel")
