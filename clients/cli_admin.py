@@ -16,10 +16,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import typer
-from eth_utils import is_address, to_checksum_address
 from rich.markup import escape
 from rich.table import Table
 
+from clients import cli_checks as check
 from clients.cli_common import (
     EXIT_NOT_FOUND,
     CliError,
@@ -146,12 +146,6 @@ def _institution_id(consortium: Consortium, value: str) -> int:
     return institution_id
 
 
-def _address(value: str, what: str = "address") -> str:
-    if not is_address(value):
-        raise CliError(f"{what} must be a 0x-hex Ethereum address, got {value!r}")
-    return to_checksum_address(value)
-
-
 # ----------------------------------------------------------------------------- institutions
 
 
@@ -174,7 +168,7 @@ def institution_add(
     Example: medledger admin institution add --name 成都市第三人民医院 --code cd3h
     """
     if admin is not None:
-        admin = _address(admin, "--admin")
+        admin = check.address(admin, "--admin")
     chain = open_chain(
         rpc=rpc, deployment=deployment, data_dir=data_dir, wallet=wallet, key_env=key_env
     )
@@ -265,7 +259,7 @@ def member_enrol(
 
     Example: medledger admin member enrol 0xAb… --institution cd3h --role doctor --attr dept:x
     """
-    account = _address(address)
+    account = check.address(address)
     wanted = role.strip().lower().replace("-", "_")
     if wanted != INSTITUTION_ADMIN and wanted not in ROLES:
         raise CliError(f"unknown role {role!r}: doctor, nurse, auditor or institution_admin")
@@ -311,7 +305,7 @@ def member_suspend(
 
     Example: medledger admin member suspend 0xAbC… --key-env ADMIN_KEY
     """
-    account = _address(address)
+    account = check.address(address)
     chain = open_chain(
         rpc=rpc, deployment=deployment, data_dir=data_dir, wallet=wallet, key_env=key_env
     )
@@ -333,7 +327,7 @@ def member_reinstate(
 
     Example: medledger admin member reinstate 0xAbC… --key-env ADMIN_KEY
     """
-    account = _address(address)
+    account = check.address(address)
     chain = open_chain(
         rpc=rpc, deployment=deployment, data_dir=data_dir, wallet=wallet, key_env=key_env
     )
@@ -353,7 +347,7 @@ def member_show(
 
     Example: medledger admin member show 0xAbC…
     """
-    account = _address(address)
+    account = check.address(address)
     chain = open_chain(rpc=rpc, deployment=deployment, data_dir=data_dir, signing=False)
     info = chain.consortium.member_info(account)
     if info.role == Role.NONE:

@@ -9,7 +9,6 @@ verification exits non-zero so that a scheduled audit job notices.
 from __future__ import annotations
 
 import csv
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from clients import cli_checks as check
 from clients.cli_common import (
     ApiOption,
     CliError,
@@ -30,7 +30,6 @@ from clients.cli_common import (
     stdout,
     when,
 )
-from clients.cli_patient import REASONS, _address, _record_id
 from clients.sdk import MedLedgerClient
 
 auditor_app = typer.Typer(
@@ -52,21 +51,6 @@ CSV_FIELDS = [
     "log_index",
 ]
 PAGE = 500  # the API's maximum page
-
-
-def _time(value: str | None, option: str) -> str | None:
-    """ISO 8601 (with a zone) or unix seconds, checked here so a typo fails before sign-in."""
-    if value is None:
-        return None
-    if value.isdigit():
-        return value
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise CliError(f"{option} must be ISO 8601 or unix seconds, got {value!r}") from None
-    if parsed.tzinfo is None:
-        raise CliError(f"{option} needs a timezone (e.g. 2026-11-26T08:00:00Z), got {value!r}")
-    return parsed.isoformat()
 
 
 def _all_events(client: MedLedgerClient, filters: dict[str, Any]) -> list[dict[str, Any]]:
@@ -104,12 +88,12 @@ def events(
     Example: medledger auditor events --denied --since 2026-11-01T00:00:00Z --csv denied.csv
     """
     filters: dict[str, Any] = {
-        "patient": _address(patient, "--patient") if patient else None,
-        "record": _record_id(record) if record else None,
-        "accessor": _address(accessor, "--accessor") if accessor else None,
+        "patient": check.address(patient, "--patient") if patient else None,
+        "record": check.bytes32_hex(record, "--record") if record else None,
+        "accessor": check.address(accessor, "--accessor") if accessor else None,
         "granted": granted,
-        "since": _time(since, "--since"),
-        "until": _time(until, "--until"),
+        "since": check.timestamp(since, "--since"),
+        "until": check.timestamp(until, "--until"),
     }
     filters = {k: v for k, v in filters.items() if v is not None}
     if csv_file is not None:
@@ -136,14 +120,10 @@ def events(
             str(row.get("accessor")),
             str(row.get("purpose")),
             "granted" if row.get("granted") else "[red]denied[/]",
-            _reason(row.get("reason_code")),
+            check.reason(row.get("reason_code")),
             short(row.get("tx_hash")),
         )
     stdout().print(table)
-
-
-def _reason(code: Any) -> str:
-    return REASONS.get(int(code), str(code)) if code is not None else "-"
 
 
 def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
@@ -153,7 +133,7 @@ def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
         writer = csv.DictWriter(handle, fieldnames=CSV_FIELDS, extrasaction="ignore")
         writer.writeheader()
         for row in rows:
-            writer.writerow({**row, "reason": _reason(row.get("reason_code"))})
+            writer.writerow({**row, "reason": check.reason(row.get("reason_code"))})
     tmp.replace(path)
 
 

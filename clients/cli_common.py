@@ -325,14 +325,6 @@ def plural(count: int, noun: str) -> str:
 # ----------------------------------------------------------------------------- shared views
 
 
-def parse_policy(policy: str) -> str:
-    """Check a policy's syntax up front (the error names the position); returns it unchanged."""
-    from crypto.policy import parse
-
-    parse(policy)
-    return policy
-
-
 def when(seconds: int | None) -> str:
     """Unix seconds → ``2026-11-26 05:40:12Z`` (UTC), ``-`` for none."""
     if not seconds:

@@ -14,6 +14,8 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from clients import cli_checks as check
+from clients.cli_checks import PurposeOption
 from clients.cli_common import (
     ApiOption,
     DataDirOption,
@@ -25,7 +27,7 @@ from clients.cli_common import (
     wallet_store,
     write_record,
 )
-from clients.cli_patient import PurposeOption, _address, _record_id, check_purpose, print_records
+from clients.cli_patient import print_records
 from clients.errors import WalletError, WrongPasswordError
 
 doctor_app = typer.Typer(
@@ -96,8 +98,8 @@ def records(
 
     Example: medledger doctor records 0xPatient… --purpose treatment
     """
-    address = _address(patient, "PATIENT")
-    wanted = check_purpose(purpose)
+    address = check.address(patient, "PATIENT")
+    wanted = check.purpose(purpose)
     with signed_in(api, data_dir, wallet) as (client, _, _):
         items = list(client.iter_records(address, purpose=wanted))
     print_records(items, title=f"records of {address} I may see", as_json=as_json)
@@ -120,8 +122,8 @@ def get(
 
     Example: medledger doctor get 0x3f…a1 -o ecg.json
     """
-    wanted = _record_id(record_id)
-    reason = check_purpose(purpose)
+    wanted = check.bytes32_hex(record_id)
+    reason = check.purpose(purpose)
     with signed_in(api, data_dir, wallet) as (client, chosen, secret):
         saved = True
         try:

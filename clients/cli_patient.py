@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from eth_utils import is_address, to_checksum_address
 from rich.markup import escape
 from rich.table import Table
 
+from clients import cli_checks as check
+from clients.cli_checks import PurposeOption
 from clients.cli_common import (
     EXIT_NOT_FOUND,
     ApiOption,
@@ -30,7 +31,6 @@ from clients.cli_common import (
     WalletOption,
     cli_errors,
     info,
-    parse_policy,
     records_table,
     short,
     signed_in,
@@ -47,31 +47,6 @@ patient_app = typer.Typer(
     help="Patients: share records, list them, grant and revoke access, see who accessed them.",
     no_args_is_help=True,
 )
-
-PURPOSES = [p.name.lower() for p in Purpose]
-PurposeOption = typer.Option("treatment", "--purpose", help=f"One of: {', '.join(PURPOSES)}.")
-REASONS = {0: "self", 1: "consent", 2: "policy consent", 3: "workflow", 10: "no consent",
-           11: "record withdrawn"}  # fmt: skip  # ledger_api.services.access.Reason
-
-
-def check_purpose(purpose: str) -> str:
-    wanted = purpose.strip().lower()
-    if wanted not in PURPOSES:
-        raise CliError(f"unknown purpose {purpose!r}: {', '.join(PURPOSES)}")
-    return wanted
-
-
-def _address(value: str, what: str) -> str:
-    if not is_address(value):
-        raise CliError(f"{what} must be a 0x-hex Ethereum address, got {value!r}")
-    return to_checksum_address(value)
-
-
-def _record_id(value: str) -> str:
-    raw = value[2:] if value.lower().startswith("0x") else value
-    if len(raw) != 64 or any(c not in "0123456789abcdefABCDEF" for c in raw):
-        raise CliError(f"a record id is 0x followed by 64 hex digits, got {value!r}")
-    return "0x" + raw.lower()
 
 
 def _fhir_resource(path: Path, forced: bool | None) -> dict[str, Any] | None:
@@ -131,8 +106,8 @@ def share(
     """
     if not file.is_file():
         raise CliError(f"no such file: {file}", exit_code=EXIT_NOT_FOUND)
-    parse_policy(policy)
-    owner = _address(patient, "--patient") if patient else None
+    check.policy(policy)
+    owner = check.address(patient, "--patient") if patient else None
     resource = _fhir_resource(file, fhir)
     with signed_in(api, data_dir, wallet) as (client, chosen, _):
         owner = owner or chosen.address
@@ -218,7 +193,7 @@ def get(
 
     Example: medledger patient get 0x3f…a1 -o ecg.json
     """
-    wanted = _record_id(record_id)
+    wanted = check.bytes32_hex(record_id)
     with signed_in(api, data_dir, wallet) as (client, _, _):
         result = write_record(
             client,
@@ -251,11 +226,11 @@ def grant(
     """
     if (to is None) == (policy is None):
         raise CliError("give exactly one of --to ADDRESS or --policy POLICY")
-    grantee = _address(to, "--to") if to else None
+    grantee = check.address(to, "--to") if to else None
     if policy is not None:
-        parse_policy(policy)
-    record_id = _record_id(record) if record else None
-    wanted = check_purpose(purpose)
+        check.policy(policy)
+    record_id = check.bytes32_hex(record, "--record") if record else None
+    wanted = check.purpose(purpose)
     with signed_in(api, data_dir, wallet) as (client, _, _):
         receipt = client.grant(
             grantee=grantee,
@@ -331,7 +306,7 @@ def revoke(
 
     Example: medledger patient revoke 0x9c…e2
     """
-    wanted = _record_id(consent_id)  # same shape: 0x + 32 bytes
+    wanted = check.bytes32_hex(consent_id, "a consent id")
     with signed_in(api, data_dir, wallet) as (client, _, _):
         receipt = client.revoke(wanted)
     stdout().print(f"revoked consent {receipt.consent_id}")
@@ -366,7 +341,7 @@ def access(
             event["accessor"],
             event["purpose"],
             "granted" if event["granted"] else "[red]denied[/]",
-            REASONS.get(event["reason_code"], str(event["reason_code"])),
+            check.reason(event["reason_code"]),
             short(event["tx_hash"]),
         )
     stdout().print(table)
