@@ -158,6 +158,9 @@ def test_share_grant_read_refuse_revoke_audit(live_stack: LiveStack, tmp_path: P
     out = ok(cli("doctor", "key", wallet="cardiologist"))
     assert "saved the attribute key" in out
     assert (tmp_path / "home" / "wallets" / "cardiologist.userkey").is_file()
+    wallets = ok(runner.invoke(app, ["wallet", "list", "--data-dir", str(tmp_path / "home")]))
+    (row,) = [line for line in wallets.splitlines() if stack.cardiologist.address in line]
+    assert "saved" in row
 
     early = cli("doctor", "get", raw_id, "-o", str(tmp_path / "early.txt"), wallet="cardiologist")
     assert "403" in one_error_line(early, EXIT_NOT_ALLOWED)
