@@ -15,6 +15,7 @@ import pytest
 from crypto.policy import normalize, policy_hash
 from crypto.signing import Purpose
 from ledger_api.services.access import Reason
+from ledger_api.services.consents import parse_consent
 from tests.api.conftest import Stack
 from tests.api.test_referrals import DEPT_POLICY, act, create, referral_body
 from tests.api.workflow_support import consent_request, enrol_cast, read, share
@@ -81,8 +82,29 @@ def test_receiving_department_reads_exactly_the_referrals_records(api_stack: Sta
     assert {e["purpose"] for e in granted} == {int(Purpose.REFERRAL)}
 
 
-def test_cancelled_and_rejected_referrals_grant_nothing(api_stack: Stack) -> None:
+def test_cancelled_rejected_or_revoked_referrals_grant_nothing(api_stack: Stack) -> None:
     s = api_stack
+    # the patient revokes the consent of an open referral: its record closes at once (no
+    # other consent of theirs covers it for this department and purpose yet)
+    revoked_id, _ = share(s, s.gp, DEPT_POLICY)
+    body = referral_body(s, reason_id=revoked_id, record_ids=[])
+    create(s, body)
+    assert reads(s, s.cardiologist, [revoked_id]) == [200]
+    consent = parse_consent(body["consents"][0]["consent"])
+    revocation, signature = s.sign_revocation(s.patient, consent)
+    response = s.client.post(
+        "/consents/revocations",
+        json={
+            "consent": body["consents"][0]["consent"],
+            "nonce": revocation.nonce,
+            "deadline": revocation.deadline,
+            "signature": "0x" + signature.hex(),
+        },
+        headers=s.login(s.patient),
+    )
+    assert response.status_code == 200, response.text
+    assert reads(s, s.cardiologist, [revoked_id]) == [403]
+
     reason_id, _ = share(s, s.gp, DEPT_POLICY)
     labs_id, _ = share(s, s.gp, DEPT_POLICY)
     # one consent for the whole chart: the referral still opens only the records it carries
