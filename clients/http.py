@@ -147,14 +147,21 @@ class Transport:
                         if self._retry_login(response, auth, attempt):
                             continue
                         raise api_error(response)
-                    yield response
+                    try:
+                        yield response
+                    except httpx.TransportError as exc:
+                        raise self.unavailable(exc, during="the download") from None
                     return
             except httpx.TransportError as exc:
                 raise self.unavailable(exc) from None
 
-    def unavailable(self, exc: httpx.TransportError) -> ApiUnavailableError:
+    def unavailable(
+        self, exc: httpx.TransportError, *, during: str | None = None
+    ) -> ApiUnavailableError:
         why = str(exc) or type(exc).__name__
         if isinstance(exc, httpx.TimeoutException):
             why = f"timed out ({type(exc).__name__})"
+        if during is not None:  # the API answered, then the stream broke off
+            why = f"{during} broke off: {why}"
         unsent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
         return ApiUnavailableError(self.base_url, why, request_sent=not unsent)

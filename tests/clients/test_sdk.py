@@ -335,3 +335,36 @@ class LossyTransport(httpx.BaseTransport):
 
     def close(self) -> None:
         self.inner.close()
+
+
+def test_a_body_cut_off_mid_stream_leaves_nothing_at_dest(
+    live_stack: LiveStack, tmp_path: Path
+) -> None:
+    stack = live_stack.stack
+    plaintext = bytes(range(256)) * (8 * 1024)  # 2 MiB: eight 256 KiB leaves and then some
+    with client_for(live_stack, "patient") as patient:
+        info = patient.share(plaintext, patient=stack.patient.address, policy="", record_type="CT")
+        key = patient.fetch_user_key()
+        # damage one stored leaf of the body: the store checks each block's hash as it reads,
+        # so the API's stream breaks off at that leaf, after the response has started
+        leaves = sorted(
+            (
+                p
+                for p in stack.settings.blocks_path.rglob("*.data")
+                if p.stat().st_size == 256 * 1024
+            ),
+            key=lambda p: p.stat().st_mtime_ns,
+        )
+        assert len(leaves) >= 8
+        damaged = leaves[len(leaves) // 2]
+        data = bytearray(damaged.read_bytes())
+        data[100] ^= 1
+        damaged.write_bytes(bytes(data))
+
+        out = tmp_path / "out"
+        out.mkdir()
+        with pytest.raises(ApiUnavailableError, match="the download broke off") as failed:
+            patient.fetch(info.record_id, out / "ct.bin", user_key=key)
+        assert list(out.iterdir()) == []  # neither the record nor a .part file
+        assert "\n" not in str(failed.value)
+        assert failed.value.request_sent
