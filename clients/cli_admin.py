@@ -16,7 +16,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from clients import cli_checks as check
@@ -225,8 +224,7 @@ def institutions(
         table.add_column(column, no_wrap=column != "name")
     for row in rows:
         status = "active" if row.active else "suspended"
-        name, code = escape(row.name), escape(row.code)
-        table.add_row(str(row.institution_id), code, name, row.admin, status)
+        table.add_row(str(row.institution_id), row.code, row.name, row.admin, status)
     stdout().print(table)
     if not rows:
         stdout().print("no institutions yet: medledger admin institution add --name … --code …")

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from clients import cli_checks as check
@@ -28,6 +27,7 @@ from clients.cli_common import (
     short,
     signed_in,
     stdout,
+    styled,
     when,
 )
 from clients.sdk import MedLedgerClient
@@ -119,7 +119,7 @@ def events(
             row.get("patient") or "-",
             str(row.get("accessor")),
             str(row.get("purpose")),
-            "granted" if row.get("granted") else "[red]denied[/]",
+            "granted" if row.get("granted") else styled("denied", "red"),
             check.reason(row.get("reason_code")),
             short(row.get("tx_hash")),
         )
@@ -169,7 +169,7 @@ def verify(
     problems = list(report.get("index_vs_chain", [])) + list(report.get("bodies", []))
     for problem in problems:
         detail = " ".join(f"{key}={value}" for key, value in problem.items())
-        stdout().print(f"[red]mismatch[/] {escape(detail)}", markup=True)
+        stdout().print(styled("mismatch", "red"), detail)
     if not report.get("ok"):
         raise CliError(f"verification failed: {plural(len(problems), 'mismatch')}")
-    stdout().print("[green]ok[/]: the index matches the chain and every body its digest")
+    stdout().print(styled("ok:", "green"), "the index matches the chain and every body its digest")

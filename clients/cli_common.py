@@ -24,7 +24,6 @@ import httpx
 import typer
 from eth_account.signers.local import LocalAccount
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -34,6 +33,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 from rich.table import Table
+from rich.text import Text
 from typer.exceptions import TyperException
 
 from clients.errors import (
@@ -112,19 +112,29 @@ DeploymentOption = typer.Option(
 
 def stdout() -> Console:
     """A console for results. Piped or captured output gets a wide fixed width, so that
-    tables never cut addresses and record ids (80 columns would)."""
+    tables never cut addresses and record ids (80 columns would).
+
+    Markup is off: what we print holds file names, policies and institution names, and rich
+    would swallow ``[x]`` in them (or fail on ``[/x]``). Styles are given as :class:`Text`.
+    """
     if sys.stdout.isatty():
-        return Console(highlight=False)
-    return Console(width=max(shutil.get_terminal_size((240, 24)).columns, 240), highlight=False)
+        return Console(highlight=False, markup=False)
+    width = max(shutil.get_terminal_size((240, 24)).columns, 240)
+    return Console(width=width, highlight=False, markup=False)
 
 
 def stderr() -> Console:
-    return Console(stderr=True, soft_wrap=True, highlight=False)
+    return Console(stderr=True, soft_wrap=True, highlight=False, markup=False)
 
 
 def info(message: str) -> None:
     """A progress note (stderr, so stdout stays clean for tables and files)."""
     stderr().print(message)
+
+
+def styled(text: str, style: str) -> Text:
+    """``text`` in a style, without markup parsing."""
+    return Text(text, style=style)
 
 
 # ----------------------------------------------------------------------------- errors
@@ -171,10 +181,9 @@ def exit_code_for(exc: BaseException) -> int:
 def fail(message: str, *, exit_code: int = EXIT_ERROR) -> typer.Exit:
     """Print ``error: message`` on stderr; return the Exit to raise.
 
-    The message is escaped: validator messages carry ``[type=missing, …]``, which rich would
-    otherwise read as markup and swallow.
+    No markup: validator messages carry ``[type=missing, …]``, which rich would swallow.
     """
-    stderr().print(f"[bold red]error:[/] {escape(' '.join(message.split()))}", markup=True)
+    stderr().print(Text("error:", style="bold red"), " ".join(message.split()))
     return typer.Exit(code=exit_code)
 
 
@@ -286,7 +295,7 @@ def transfer_progress(description: str) -> Iterator[Callable[[int, int], None]]:
     Hidden when stderr is not a terminal (logs and captured output get no control codes).
     """
     bar = Progress(
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         DownloadColumn(),
         TransferSpeedColumn(),

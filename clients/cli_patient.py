@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from clients import cli_checks as check
@@ -35,6 +34,7 @@ from clients.cli_common import (
     short,
     signed_in,
     stdout,
+    styled,
     transfer_progress,
     when,
     write_record,
@@ -263,7 +263,7 @@ def consents(
     for column in ("consent id", "grantee", "record", "purpose", "expires", "status"):
         table.add_column(column, no_wrap=True)
     for item in items:
-        grantee = item.get("grantee") or f"policy: {escape(item.get('grantee_policy') or '?')}"
+        grantee = item.get("grantee") or f"policy: {item.get('grantee_policy') or '?'}"
         table.add_row(
             item["consent_id"],
             grantee,
@@ -340,7 +340,7 @@ def access(
             types.get(event["record_id"], "?"),
             event["accessor"],
             event["purpose"],
-            "granted" if event["granted"] else "[red]denied[/]",
+            "granted" if event["granted"] else styled("denied", "red"),
             check.reason(event["reason_code"]),
             short(event["tx_hash"]),
         )

@@ -129,11 +129,12 @@ def test_share_grant_read_refuse_revoke_audit(live_stack: LiveStack, tmp_path: P
 
     # --- a hospital shares on the patient's behalf (the cardiologist authors it); the auditor
     # may not author anything
-    letter = tmp_path / "letter.pdf"
+    letter = tmp_path / "letter[draft].pdf"  # brackets: printed as they are, not as markup
     letter.write_bytes(b"%PDF-1.4 referral letter")
     out = ok(cli("patient", "share", str(letter), "--policy", "dept:cardiology", "--patient",
                  patient, "--content-type", "application/pdf", wallet="cardiologist"))  # fmt: skip
     letter_id = RECORD_ID.search(out).group(1)  # type: ignore[union-attr]
+    assert f"shared {letter.name} as record" in out
     assert registry.patient_of(bytes.fromhex(letter_id[2:])) == patient
     assert f"type Document, patient {patient}" in out
     not_author = cli("patient", "share", str(letter), "--policy", "dept:cardiology", "--patient",
