@@ -27,8 +27,8 @@ from clients.cli_common import (
     RpcOption,
     WalletOption,
     cli_errors,
+    plain,
     resolve_data_dir,
-    stdout,
     unlock,
 )
 from ledger_api.chain.connection import connect
@@ -176,10 +176,10 @@ def institution_add(
         lambda: chain.consortium.add_institution(name=name, code=code, admin=admin or signer)
     )
     institution_id = int(mined.event("InstitutionAdded").args["institutionId"])
-    stdout().print(
+    plain().print(
         f"added institution {institution_id} {code.casefold()} ({name}), admin {admin or signer}"
     )
-    stdout().print(f"tx {mined.receipt.tx_hash} block {mined.receipt.block_number}")
+    plain().print(f"tx {mined.receipt.tx_hash} block {mined.receipt.block_number}")
 
 
 @institution_app.command("suspend")
@@ -201,7 +201,7 @@ def institution_suspend(
     )
     institution_id = _institution_id(chain.consortium, institution)
     mined = chain.send(lambda: chain.consortium.suspend_institution(institution_id=institution_id))
-    stdout().print(f"suspended institution {institution_id} (tx {mined.receipt.tx_hash})")
+    plain().print(f"suspended institution {institution_id} (tx {mined.receipt.tx_hash})")
 
 
 @admin_app.command("institutions")
@@ -225,9 +225,9 @@ def institutions(
     for row in rows:
         status = "active" if row.active else "suspended"
         table.add_row(str(row.institution_id), row.code, row.name, row.admin, status)
-    stdout().print(table)
+    plain().print(table)
     if not rows:
-        stdout().print("no institutions yet: medledger admin institution add --name … --code …")
+        plain().print("no institutions yet: medledger admin institution add --name … --code …")
 
 
 # ----------------------------------------------------------------------------- members
@@ -277,7 +277,7 @@ def member_enrol(
                 institution_id=institution_id, name=current.name, admin=account
             )
         )
-        stdout().print(f"{account} is now the admin of institution {institution_id} {current.code}")
+        plain().print(f"{account} is now the admin of institution {institution_id} {current.code}")
     else:
         mined = chain.send(
             lambda: chain.consortium.enrol_member(
@@ -285,8 +285,8 @@ def member_enrol(
             )
         )
         shown = ", ".join(a.casefold() for a in attr) or "no attributes"
-        stdout().print(f"enrolled {account} at institution {institution_id} as {wanted} ({shown})")
-    stdout().print(f"tx {mined.receipt.tx_hash} block {mined.receipt.block_number}")
+        plain().print(f"enrolled {account} at institution {institution_id} as {wanted} ({shown})")
+    plain().print(f"tx {mined.receipt.tx_hash} block {mined.receipt.block_number}")
 
 
 @member_app.command("suspend")
@@ -308,7 +308,7 @@ def member_suspend(
         rpc=rpc, deployment=deployment, data_dir=data_dir, wallet=wallet, key_env=key_env
     )
     mined = chain.send(lambda: chain.consortium.suspend_member(account=account))
-    stdout().print(f"suspended {account} (tx {mined.receipt.tx_hash})")
+    plain().print(f"suspended {account} (tx {mined.receipt.tx_hash})")
 
 
 @member_app.command("reinstate")
@@ -330,7 +330,7 @@ def member_reinstate(
         rpc=rpc, deployment=deployment, data_dir=data_dir, wallet=wallet, key_env=key_env
     )
     mined = chain.send(lambda: chain.consortium.reinstate_member(account=account))
-    stdout().print(f"reinstated {account} (tx {mined.receipt.tx_hash})")
+    plain().print(f"reinstated {account} (tx {mined.receipt.tx_hash})")
 
 
 @member_app.command("show")
@@ -361,4 +361,4 @@ def member_show(
     table.add_row("role", info.role.name.lower())
     table.add_row("status", "active" if info.active else "suspended")
     table.add_row("attributes", ", ".join(chain.consortium.attributes_of(account)) or "-")
-    stdout().print(table)
+    plain().print(table)

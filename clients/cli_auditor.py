@@ -23,10 +23,10 @@ from clients.cli_common import (
     WalletOption,
     cli_errors,
     ensure_parent,
+    plain,
     plural,
     short,
     signed_in,
-    stdout,
     styled,
     when,
 )
@@ -107,7 +107,7 @@ def events(
             rows, total = page.items, page.total
     if csv_file is not None:
         _write_csv(csv_file, rows)
-        stdout().print(f"wrote {plural(len(rows), 'event')} to {csv_file}")
+        plain().print(f"wrote {plural(len(rows), 'event')} to {csv_file}")
         return
     table = Table(title=f"access events ({len(rows)} of {total}, newest first)")
     for column in ("time", "record", "patient", "accessor", "purpose", "decision", "reason", "tx"):
@@ -123,7 +123,7 @@ def events(
             check.reason(row.get("reason_code")),
             short(row.get("tx_hash")),
         )
-    stdout().print(table)
+    plain().print(table)
 
 
 def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
@@ -160,16 +160,16 @@ def verify(
     table.add_column("count", justify="right")
     for name, count in sorted(report.get("checked", {}).items()):
         table.add_row(name, str(count))
-    stdout().print(table)
+    plain().print(table)
     if report.get("not_yet_indexed"):
-        stdout().print(
+        plain().print(
             f"{plural(report['not_yet_indexed'], 'block')} not yet indexed "
             f"(indexed to {report.get('indexed_to')})"
         )
     problems = list(report.get("index_vs_chain", [])) + list(report.get("bodies", []))
     for problem in problems:
         detail = " ".join(f"{key}={value}" for key, value in problem.items())
-        stdout().print(styled("mismatch", "red"), detail)
+        plain().print(styled("mismatch", "red"), detail)
     if not report.get("ok"):
         raise CliError(f"verification failed: {plural(len(problems), 'mismatch')}")
-    stdout().print(styled("ok:", "green"), "the index matches the chain and every body its digest")
+    plain().print(styled("ok:", "green"), "the index matches the chain and every body its digest")

@@ -110,17 +110,21 @@ DeploymentOption = typer.Option(
 # ----------------------------------------------------------------------------- consoles
 
 
-def stdout() -> Console:
+def stdout(*, markup: bool = True) -> Console:
     """A console for results. Piped or captured output gets a wide fixed width, so that
-    tables never cut addresses and record ids (80 columns would).
-
-    Markup is off: what we print holds file names, policies and institution names, and rich
-    would swallow ``[x]`` in them (or fail on ``[/x]``). Styles are given as :class:`Text`.
-    """
+    tables never cut addresses and record ids (80 columns would). With markup, callers escape
+    what they did not write themselves (:func:`rich.markup.escape`)."""
     if sys.stdout.isatty():
-        return Console(highlight=False, markup=False)
+        return Console(highlight=False, markup=markup)
     width = max(shutil.get_terminal_size((240, 24)).columns, 240)
-    return Console(width=width, highlight=False, markup=False)
+    return Console(width=width, highlight=False, markup=markup)
+
+
+def plain() -> Console:
+    """:func:`stdout` without markup, what the commands print with: their output holds file
+    names, policies and institution names, and rich would swallow ``[x]`` in them (or fail on
+    ``[/x]``). Styles are given as :class:`~rich.text.Text` (:func:`styled`)."""
+    return stdout(markup=False)
 
 
 def stderr() -> Console:

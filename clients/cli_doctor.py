@@ -22,8 +22,8 @@ from clients.cli_common import (
     WalletOption,
     cli_errors,
     info,
+    plain,
     signed_in,
-    stdout,
     wallet_store,
     write_record,
 )
@@ -59,7 +59,7 @@ def login(
     table.add_row("active", "yes" if me.get("active") else "no")
     table.add_row("attributes", ", ".join(me.get("attributes") or []) or "-")
     table.add_row("key attributes", ", ".join(me.get("abe_attributes") or []) or "-")
-    stdout().print(table)
+    plain().print(table)
 
 
 @doctor_app.command("key")
@@ -80,8 +80,8 @@ def key(
         user_key = client.fetch_user_key()
         path = wallet_store(data_dir).save_user_key(chosen.name, user_key, secret)
     attributes = ", ".join(me.get("abe_attributes") or []) or "-"
-    stdout().print(f"saved the attribute key of {chosen.address} to {path}")
-    stdout().print(f"attributes: {attributes}")
+    plain().print(f"saved the attribute key of {chosen.address} to {path}")
+    plain().print(f"attributes: {attributes}")
 
 
 @doctor_app.command("records")
@@ -136,7 +136,7 @@ def get(
         result = write_record(
             client, wanted, output, user_key=user_key, purpose=reason, force=force
         )
-    stdout().print(f"wrote {result.bytes_written} bytes ({result.content_type}) to {output}")
-    stdout().print(f"access logged in tx {result.access_tx}")
+    plain().print(f"wrote {result.bytes_written} bytes ({result.content_type}) to {output}")
+    plain().print(f"access logged in tx {result.access_tx}")
     if not saved:
         info("used a key fetched for this read: `medledger doctor key` saves one")

@@ -30,10 +30,10 @@ from clients.cli_common import (
     WalletOption,
     cli_errors,
     info,
+    plain,
     records_table,
     short,
     signed_in,
-    stdout,
     styled,
     transfer_progress,
     when,
@@ -131,7 +131,7 @@ def share(
                     content_type=content_type or "application/octet-stream",
                     progress=progress,
                 )
-    out = stdout()
+    out = plain()
     out.print(f"shared {file.name} as record {record.record_id}")
     out.print(f"type {record.record_type}, patient {record.patient}")
     out.print(f"body {record.body_cid}")
@@ -161,7 +161,7 @@ def print_records(items: list[RecordInfo], *, title: str, as_json: bool) -> None
         for item in items:
             typer.echo(json.dumps(_record_json(item)))
         return
-    stdout().print(records_table(items, title=f"{title} ({len(items)})"))
+    plain().print(records_table(items, title=f"{title} ({len(items)})"))
 
 
 def _record_json(record: RecordInfo) -> dict[str, Any]:
@@ -203,7 +203,7 @@ def get(
             purpose="treatment",
             force=force,
         )
-    stdout().print(f"wrote {result.bytes_written} bytes ({result.content_type}) to {output}")
+    plain().print(f"wrote {result.bytes_written} bytes ({result.content_type}) to {output}")
 
 
 @patient_app.command("grant")
@@ -241,9 +241,9 @@ def grant(
         )
     who = grantee or f"policy {policy!r}"
     what = f"record {record_id}" if record_id else "my whole chart"
-    stdout().print(f"granted {who} access to {what} for {wanted}, {days} days")
-    stdout().print(f"consent {receipt.consent_id}")
-    stdout().print(f"tx {receipt.tx_hash} (block {receipt.block_number})")
+    plain().print(f"granted {who} access to {what} for {wanted}, {days} days")
+    plain().print(f"consent {receipt.consent_id}")
+    plain().print(f"tx {receipt.tx_hash} (block {receipt.block_number})")
 
 
 @patient_app.command("consents")
@@ -272,7 +272,7 @@ def consents(
             when(item.get("expires_at")),
             _status(item),
         )
-    stdout().print(table)
+    plain().print(table)
 
 
 def _all_consents(client: MedLedgerClient, patient: str) -> list[dict[str, Any]]:
@@ -309,8 +309,8 @@ def revoke(
     wanted = check.bytes32_hex(consent_id, "a consent id")
     with signed_in(api, data_dir, wallet) as (client, _, _):
         receipt = client.revoke(wanted)
-    stdout().print(f"revoked consent {receipt.consent_id}")
-    stdout().print(f"tx {receipt.tx_hash} (block {receipt.block_number})")
+    plain().print(f"revoked consent {receipt.consent_id}")
+    plain().print(f"tx {receipt.tx_hash} (block {receipt.block_number})")
 
 
 @patient_app.command("access")
@@ -344,7 +344,7 @@ def access(
             check.reason(event["reason_code"]),
             short(event["tx_hash"]),
         )
-    stdout().print(table)
+    plain().print(table)
     if not items:
         info("you have no records yet")
 

@@ -19,7 +19,7 @@ from clients.cli_common import (
     DataDirOption,
     cli_errors,
     password,
-    stdout,
+    plain,
     wallet_store,
 )
 
@@ -53,8 +53,8 @@ def new(
     if (store.directory / f"{name}.json").exists():
         raise CliError(f"a wallet named {name!r} already exists")
     wallet = store.create(name, password(confirm=True, prompt=f"New password for {name}"))
-    stdout().print(f"created wallet {wallet.name} {wallet.address}")
-    stdout().print(f"keystore {wallet.path}")
+    plain().print(f"created wallet {wallet.name} {wallet.address}")
+    plain().print(f"keystore {wallet.path}")
 
 
 @wallet_app.command("import")
@@ -89,7 +89,7 @@ def import_(
         wallet = store.import_key(
             name, private_key, password(confirm=True, prompt=f"New password for {name}")
         )
-    stdout().print(f"imported wallet {wallet.name} {wallet.address}")
+    plain().print(f"imported wallet {wallet.name} {wallet.address}")
 
 
 def _private_key(key_env: str | None) -> str:
@@ -114,7 +114,7 @@ def list_(data_dir: str | None = DataDirOption) -> None:
     store = wallet_store(data_dir)
     wallets = store.list()
     if not wallets:
-        stdout().print(f"no wallets in {store.directory}")
+        plain().print(f"no wallets in {store.directory}")
         return
     table = Table(title=f"wallets in {store.directory}")
     table.add_column("name")
@@ -124,7 +124,7 @@ def list_(data_dir: str | None = DataDirOption) -> None:
         table.add_row(
             wallet.name, wallet.address, "saved" if wallet.user_key_path.exists() else "-"
         )
-    stdout().print(table)
+    plain().print(table)
 
 
 @wallet_app.command("export")
@@ -144,7 +144,7 @@ def export(
     store = wallet_store(data_dir)
     wallet = store.get(name)
     if address:
-        stdout().print(wallet.address)
+        plain().print(wallet.address)
         return
     text = store.export_keystore(wallet.name)
     if output is None:
@@ -154,4 +154,4 @@ def export(
         raise CliError(f"{output} exists; refusing to overwrite it")
     output.write_text(text + "\n", encoding="utf-8")
     output.chmod(0o600)
-    stdout().print(f"wrote the keystore of {wallet.name} ({wallet.address}) to {output}")
+    plain().print(f"wrote the keystore of {wallet.name} ({wallet.address}) to {output}")
