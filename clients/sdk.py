@@ -57,7 +57,8 @@ class MedLedgerClient(RecordsMixin, ConsentsMixin):
     """A session with one MedLedger API as one account (or anonymous, for public routes).
 
     Records (share, list, fetch) come from :class:`RecordsMixin`, consents and audit from
-    :class:`ConsentsMixin`; this class holds the session, the chain and the keys."""
+    :class:`ConsentsMixin`; this class holds the session, the chain and the keys. One client
+    holds one session: use one per thread (they are cheap) rather than sharing one."""
 
     def __init__(
         self,
