@@ -51,7 +51,6 @@ if TYPE_CHECKING:
     from ledger_api.context import AppContext
 
 URGENCIES = ("routine", "urgent", "emergency")
-ACTIONS = ("accept", "reject", "arrive", "complete", "cancel")
 
 
 @dataclass(frozen=True)

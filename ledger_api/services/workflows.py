@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from eth_utils import to_checksum_address
 from sqlalchemy.orm import Session
 
 from crypto.envelope import parse_header
@@ -322,10 +321,6 @@ def relay_consents(
 
 
 # --------------------------------------------------------------------------- chain and index
-
-
-def checksum(address: str | None) -> str | None:
-    return to_checksum_address(address) if address else None
 
 
 def oversees(principal: Principal) -> bool:
