@@ -35,6 +35,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 from typer.exceptions import TyperException
+from web3.exceptions import Web3Exception
 
 from clients.errors import (
     ApiError,
@@ -197,6 +198,7 @@ HANDLED: tuple[type[BaseException], ...] = (
     CryptoError,
     OSError,
     httpx.HTTPError,
+    Web3Exception,  # direct chain reads (admin, patient access) outside our wrappers
     ValueError,
 )
 
