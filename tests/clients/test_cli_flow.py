@@ -290,6 +290,16 @@ def test_refusals_are_one_line_and_leave_nothing(live_stack: LiveStack, tmp_path
                wallet="patient")  # fmt: skip
     assert "exactly one" in one_error_line(both, 1)
 
+    vague = cli("auditor", "events", "--since", "yesterday", wallet="auditor")
+    assert "--since must be ISO 8601 or unix seconds" in one_error_line(vague, 1)
+    naive = cli("auditor", "events", "--until", "2026-11-26T08:00:00", wallet="auditor")
+    assert "--until needs a timezone" in one_error_line(naive, 1)
+    bad_id = cli("doctor", "get", "0x1234", "-o", str(tmp_path / "x"), wallet="cardiologist")
+    assert "0x followed by 64 hex digits" in one_error_line(bad_id, 1)
+    bad_purpose = cli("doctor", "records", stack.patient.address, "--purpose", "curiosity",
+                      wallet="cardiologist")  # fmt: skip
+    assert "unknown purpose 'curiosity'" in one_error_line(bad_purpose, 1)
+
     # nothing reached the chain or the index through any of those
     out = ok(cli("patient", "records", wallet="patient"))
     assert "(0)" in out
