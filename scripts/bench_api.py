@@ -57,6 +57,17 @@ TARGETS: dict[str, tuple[str, float, str]] = {
     "shares_per_s_4kib": ("shares/s of 4 KiB, sustained", 150, ">="),
 }
 
+PROCESSES = ("api", "chain", "client")
+# the row whose CPU-per-operation figures are shown (p50 rows; the throughput row)
+CPU_OF = {
+    **{
+        f"{op}_{size}_p50_ms": f"{op}_{size}"
+        for op in ("share", "retrieve")
+        for size in ("4kib", "1mib")
+    },
+    "shares_per_s_4kib": "sustained_share_4kib",
+}
+
 
 @dataclass(frozen=True)
 class Plan:
@@ -79,16 +90,29 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
-def timed(samples: int, warmup: int, action: Callable[[int], None]) -> list[float]:
-    """Milliseconds of ``action(i)`` for ``samples`` calls after ``warmup`` untimed ones."""
-    for i in range(warmup):
+def timed(
+    stack: BenchStack, name: str, plan: Plan, action: Callable[[int], None]
+) -> dict[str, float]:
+    """p50/p95 milliseconds of ``action(i)`` over ``plan.samples`` calls after ``plan.warmup``
+    untimed ones, and the CPU milliseconds per call each process spent (``cpu_<process>_…``):
+    on a shared machine, latency moves with the load and CPU time much less."""
+    for i in range(plan.warmup):
         action(i)
     times: list[float] = []
-    for i in range(samples):
+    before = stack.cpu()
+    for i in range(plan.samples):
         started = time.perf_counter()
-        action(warmup + i)
+        action(plan.warmup + i)
         times.append((time.perf_counter() - started) * 1000)
-    return times
+    after = stack.cpu()
+    results = {
+        f"{name}_p50_ms": statistics.median(times),
+        f"{name}_p95_ms": percentile(times, 0.95),
+    }
+    for process in after:
+        spent = (after[process] - before[process]) * 1000 / plan.samples
+        results[f"cpu_{process}_{name}_ms"] = spent
+    return results
 
 
 def measure_latency(stack: BenchStack, plan: Plan) -> dict[str, float]:
@@ -102,18 +126,14 @@ def measure_latency(stack: BenchStack, plan: Plan) -> dict[str, float]:
         def share(_: int, payload: bytes = payload, shared: list[str] = shared) -> None:
             shared.append(doctor.share(payload).record_id)
 
-        times = timed(plan.samples, plan.warmup, share)
-        results[f"share_{label}_p50_ms"] = statistics.median(times)
-        results[f"share_{label}_p95_ms"] = percentile(times, 0.95)
+        results.update(timed(stack, f"share_{label}", plan, share))
 
         def retrieve(i: int, payload: bytes = payload, shared: list[str] = shared) -> None:
             plaintext = doctor.retrieve(shared[i % len(shared)])
             if len(plaintext) != len(payload):
                 raise RuntimeError("retrieved plaintext has the wrong length")
 
-        times = timed(plan.samples, plan.warmup, retrieve)
-        results[f"retrieve_{label}_p50_ms"] = statistics.median(times)
-        results[f"retrieve_{label}_p95_ms"] = percentile(times, 0.95)
+        results.update(timed(stack, f"retrieve_{label}", plan, retrieve))
         if doctor.retrieve(shared[0]) != payload:
             raise RuntimeError("a retrieved record does not decrypt to what was shared")
     return results
@@ -145,16 +165,22 @@ def measure_throughput(stack: BenchStack, plan: Plan) -> dict[str, float]:
         thread.start()
     barrier.wait()
     started = time.perf_counter()
+    before = stack.cpu()
     time.sleep(plan.seconds)
     stop.set()
     for thread in threads:
         thread.join()
     elapsed = time.perf_counter() - started
+    after = stack.cpu()
     if errors:
         raise RuntimeError(f"a share failed during the throughput run: {errors[0]}")
     for client in clients:
         client.close()
-    return {"shares_per_s_4kib": sum(done) / elapsed}
+    results = {"shares_per_s_4kib": sum(done) / elapsed}
+    for process in after:
+        spent = (after[process] - before[process]) * 1000 / max(sum(done), 1)
+        results[f"cpu_{process}_sustained_share_4kib_ms"] = spent
+    return results
 
 
 def verdict(key: str, value: float) -> str:
@@ -173,16 +199,23 @@ def print_table(results: dict[str, float], plan: Plan) -> None:
         f"{plan.seconds:.0f} s; {os.cpu_count()} cores shared by client, API and chain; "
         f"load average {load})"
     )
-    for column in ("measure", "value", "target", "ok"):
+    columns = ("measure", "value", "target", "ok", *(f"CPU ms/op {p}" for p in PROCESSES))
+    for column in columns:
         table.add_column(column, justify="left" if column == "measure" else "right")
     for key, (label, target, op) in TARGETS.items():
         if key not in results:
             continue
         value = results[key]
+        name = CPU_OF.get(key, "")
+        cpu = [results.get(f"cpu_{process}_{name}_ms") for process in PROCESSES]
         table.add_row(
-            label, f"{value:,.1f}", f"{op} {target:,.0f}" if op else "—", verdict(key, value)
+            label,
+            f"{value:,.1f}",
+            f"{op} {target:,.0f}" if op else "—",
+            verdict(key, value),
+            *("—" if c is None else f"{c:.1f}" for c in cpu),
         )
-    Console().print(table)
+    Console(width=150).print(table)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -215,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
             results.update(measure_throughput(stack, plan))
     results = {key: round(value, 1) for key, value in results.items()}
     if args.json:
-        print(json.dumps({key: results[key] for key in TARGETS if key in results}))
+        print(json.dumps(results))
     else:
         print_table(results, plan)
     return 0

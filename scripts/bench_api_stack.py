@@ -80,13 +80,25 @@ class Client:
         self.sdk.close()
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` and its reaped children (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = sum(int(f) for f in fields[11:15])  # utime stime cutime cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass
 class BenchStack:
-    """A running stack: the API's URL and the demo people."""
+    """A running stack: the API's URL, the demo people, and the processes' ids (for CPU)."""
 
     url: str
     people: dict[str, LocalAccount]
+    pids: dict[str, int] = field(default_factory=dict)  # "api", "chain", "client"
     _clients: dict[str, Client] = field(default_factory=dict)
+
+    def cpu(self) -> dict[str, float]:
+        """CPU seconds used so far by each process of the stack."""
+        return {name: cpu_seconds(pid) for name, pid in self.pids.items()}
 
     @property
     def patient(self) -> str:
@@ -203,7 +215,9 @@ def local_stack(*, profile: Path | None = None) -> Iterator[BenchStack]:
             url = f"http://127.0.0.1:{port}"
             api = _serve(tmp, env, port)
             _wait_ready(url, api, tmp / "api.log")
-            stack = BenchStack(url=url, people=people)
+            assert node.process is not None
+            pids = {"api": api.pid, "chain": node.process.pid, "client": os.getpid()}
+            stack = BenchStack(url=url, people=people, pids=pids)
             patient = MedLedgerClient(url, account=people["patient"])
             patient.login()
             patient.grant(grantee=people["cardiologist"].address)
