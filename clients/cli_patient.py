@@ -39,6 +39,7 @@ from clients.cli_common import (
     when,
     write_record,
 )
+from clients.fhir import FHIR_CONTENT_TYPE, validate_resource
 from clients.sdk import MedLedgerClient, RecordInfo
 from crypto.signing import Purpose
 from ledger_api.chain.connection import connect
@@ -49,26 +50,18 @@ patient_app = typer.Typer(
 )
 
 
-def _fhir_resource(path: Path, forced: bool | None) -> dict[str, Any] | None:
-    """The parsed resource when the file is to be shared as FHIR, else None.
-
-    Auto (``forced is None``): a ``.json`` file whose top level has a ``resourceType``.
-    """
-    if forced is False:
-        return None
-    if forced is None and path.suffix.lower() != ".json":
-        return None
+def _is_fhir(path: Path, forced: bool | None) -> bool:
+    """Whether to share the file as FHIR: as told (``--fhir/--raw``), else a ``.json`` file
+    whose top level has a ``resourceType`` (the validator then has the last word)."""
+    if forced is not None:
+        return forced
+    if path.suffix.lower() != ".json":
+        return False
     try:
         parsed = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        if forced:
-            raise CliError(f"{path} is not JSON, so not a FHIR resource: {exc}") from None
-        return None
-    if isinstance(parsed, dict) and "resourceType" in parsed:
-        return parsed
-    if forced:
-        raise CliError(f"{path} has no resourceType: not a FHIR resource")
-    return None
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return isinstance(parsed, dict) and "resourceType" in parsed
 
 
 @patient_app.command("share")
@@ -99,8 +92,9 @@ def share(
 ) -> None:
     """Encrypt a file on this machine under a policy and register it on the chain.
 
-    The policy always also admits the patient (uid:<patient>). FHIR JSON is validated first:
-    an invalid resource is refused with the validator's message and nothing is uploaded.
+    The policy always also admits the patient (uid:<patient>). FHIR JSON is validated first
+    (R4, as fhir.resources' R4B models): an invalid resource is refused with the validator's
+    message before the wallet is opened, and nothing is uploaded.
 
     Example: medledger patient share ecg.json --policy "dept:cardiology and org:cd3h"
     """
@@ -108,29 +102,28 @@ def share(
         raise CliError(f"no such file: {file}", exit_code=EXIT_NOT_FOUND)
     check.policy(policy)
     owner = check.address(patient, "--patient") if patient else None
-    resource = _fhir_resource(file, fhir)
-    with signed_in(api, data_dir, wallet) as (client, chosen, _):
-        owner = owner or chosen.address
-        if resource is not None:
-            if record_type and record_type != resource["resourceType"]:
-                raise CliError(
-                    f"--type {record_type} contradicts the resourceType "
-                    f"{resource['resourceType']}; drop --type"
-                )
-            with transfer_progress(f"sharing {file.name}") as progress:
-                record = client.share_fhir(
-                    resource, patient=owner, policy=policy, progress=progress
-                )
-        else:
-            with transfer_progress(f"sharing {file.name}") as progress:
-                record = client.share(
-                    file,
-                    patient=owner,
-                    policy=policy,
-                    record_type=record_type or "Document",
-                    content_type=content_type or "application/octet-stream",
-                    progress=progress,
-                )
+    source: bytes | Path = file
+    kind, mime = record_type or "Document", content_type or "application/octet-stream"
+    if _is_fhir(file, fhir):
+        document = validate_resource(file)  # the file's own bytes are what gets encrypted
+        if record_type and record_type != document.resource_type:
+            raise CliError(
+                f"--type {record_type} contradicts the resourceType {document.resource_type}; "
+                "drop --type"
+            )
+        source, kind, mime = document.data, document.resource_type, FHIR_CONTENT_TYPE
+    with (
+        signed_in(api, data_dir, wallet) as (client, chosen, _),
+        transfer_progress(f"sharing {file.name}") as progress,
+    ):
+        record = client.share(
+            source,
+            patient=owner or chosen.address,
+            policy=policy,
+            record_type=kind,
+            content_type=mime,
+            progress=progress,
+        )
     out = plain()
     out.print(f"shared {file.name} as record {record.record_id}")
     out.print(f"type {record.record_type}, patient {record.patient}")

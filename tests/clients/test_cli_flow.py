@@ -279,8 +279,15 @@ def test_refusals_are_one_line_and_leave_nothing(live_stack: LiveStack, tmp_path
     invalid = tmp_path / "invalid.json"
     invalid.write_text(json.dumps({"resourceType": "Observation", "status": "bogus"}))
     refused = cli("patient", "share", str(invalid), "--policy", "dept:cardiology",
-                  wallet="patient")  # fmt: skip
-    assert "Observation" in one_error_line(refused, 1)
+                  wallet="patient", password="not-even-asked")  # fmt: skip
+    assert "invalid FHIR Observation: code: Field required" in one_error_line(refused, 1)
+    text = tmp_path / "note.txt"
+    text.write_text("plain text")
+    not_fhir = cli("patient", "share", str(text), "--fhir", "--policy", "a:b", wallet="patient")
+    assert "not FHIR JSON" in one_error_line(not_fhir, 1)
+    contradiction = cli("patient", "share", str(fhir_file), "--policy", "dept:cardiology",
+                        "--type", "Lab", wallet="patient")  # fmt: skip
+    assert "contradicts the resourceType Observation" in one_error_line(contradiction, 1)
 
     no_file = cli("patient", "share", str(tmp_path / "nope.pdf"), "--policy", "a:b",
                   wallet="patient")  # fmt: skip
