@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from ledger_api.deps import ContextDep, DbDep, PrincipalDep
@@ -127,23 +127,28 @@ def _out(view: dict[str, Any]) -> ConsultationOut:
     ),
 )
 def create(
-    body: ConsultationCreate, ctx: ContextDep, db: DbDep, principal: PrincipalDep
+    body: ConsultationCreate,
+    response: Response,
+    ctx: ContextDep,
+    db: DbDep,
+    principal: PrincipalDep,
 ) -> ConsultationOut:
-    return _out(
-        service.create_consultation(
-            ctx=ctx,
-            db=db,
-            principal=principal,
-            patient=body.patient,
-            question_record_id=body.question_record_id,
-            record_ids=body.record_ids,
-            invited_institutions=body.invited_institutions,
-            invited_policy=body.invited_policy,
-            deadline=body.deadline,
-            consents=[c.model_dump() for c in body.consents],
-            consultation_id=body.consultation_id,
-        )
+    """201 with the new consultation; 200 with it when the same request is retried."""
+    view, created = service.create_consultation(
+        ctx=ctx,
+        db=db,
+        principal=principal,
+        patient=body.patient,
+        question_record_id=body.question_record_id,
+        record_ids=body.record_ids,
+        invited_institutions=body.invited_institutions,
+        invited_policy=body.invited_policy,
+        deadline=body.deadline,
+        consents=[c.model_dump() for c in body.consents],
+        consultation_id=body.consultation_id,
     )
+    response.status_code = 201 if created else 200
+    return _out(view)
 
 
 @router.get(

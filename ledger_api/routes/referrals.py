@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from ledger_api.deps import ContextDep, DbDep, PrincipalDep
@@ -128,23 +128,24 @@ def _out(view: dict[str, Any]) -> ReferralOut:
     ),
 )
 def create(
-    body: ReferralCreate, ctx: ContextDep, db: DbDep, principal: PrincipalDep
+    body: ReferralCreate, response: Response, ctx: ContextDep, db: DbDep, principal: PrincipalDep
 ) -> ReferralOut:
-    return _out(
-        service.create_referral(
-            ctx=ctx,
-            db=db,
-            principal=principal,
-            patient=body.patient,
-            to_institution=body.to_institution,
-            department=body.department,
-            urgency=body.urgency,
-            reason_record_id=body.reason_record_id,
-            record_ids=body.record_ids,
-            consents=[c.model_dump() for c in body.consents],
-            referral_id=body.referral_id,
-        )
+    """201 with the new referral; 200 with it when the same request (same id) is retried."""
+    view, created = service.create_referral(
+        ctx=ctx,
+        db=db,
+        principal=principal,
+        patient=body.patient,
+        to_institution=body.to_institution,
+        department=body.department,
+        urgency=body.urgency,
+        reason_record_id=body.reason_record_id,
+        record_ids=body.record_ids,
+        consents=[c.model_dump() for c in body.consents],
+        referral_id=body.referral_id,
     )
+    response.status_code = 201 if created else 200
+    return _out(view)
 
 
 _STEP_ERRORS = {

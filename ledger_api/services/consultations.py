@@ -34,6 +34,7 @@ from ledger_api.services.consultation_queries import (
     consultation_view,
     is_invited,
 )
+from storage.models import Consultation
 from storage.models.workflow import WorkflowDetail
 
 if TYPE_CHECKING:
@@ -64,8 +65,10 @@ def create_consultation(
     deadline: int,
     consents: Sequence[Mapping[str, Any]],
     consultation_id: str | None = None,
-) -> dict[str, Any]:
-    """Check everything, relay the consents, open the consultation; the view of it."""
+) -> tuple[dict[str, Any], bool]:
+    """Check everything, relay the consents, open the consultation: (its view, created).
+
+    The same request again answers the consultation made (created False)."""
     wf.require_clinician(principal)
     patient = wf.parse_patient(patient)
     cid = wf.new_or_given_id(consultation_id, "consultation_id")
@@ -97,8 +100,23 @@ def create_consultation(
         audience_policy=audience,
         record_ids=carried,
     )
+    detail = WorkflowDetail(
+        kind=KIND, workflow_id=cid, invited_policy=policy, audience_policy=audience
+    )
+    links = [
+        (r, "question" if r == question else "shared", covering[r], principal.address)
+        for r in carried
+    ]
+    policy_digest = policy_hash(policy) if policy else bytes(32)
     if _exists(ctx, cid):
-        raise ConflictError(f"consultation {cid} exists", code="duplicate_id")
+        expected = (
+            principal.address.lower(),
+            patient.lower(),
+            question,
+            deadline,
+            "0x" + policy_digest.hex() if policy else None,
+        )
+        return _replay(ctx, db, cid, expected=expected, detail=detail, links=links), False
     ledger.release_snapshot(db)
     wf.relay_consents(ctx=ctx, db=db, principal=principal, consents=signed)
     mined = ledger.send(
@@ -108,24 +126,42 @@ def create_consultation(
             patient=patient,
             record_id=bytes.fromhex(question[2:]),
             invited_institutions=sorted(invited),
-            policy_hash=policy_hash(policy) if policy else bytes(32),
+            policy_hash=policy_digest,
             deadline=deadline,
         )
     )
     ledger.index_receipt(ctx, db, mined)
-    db.add(
-        WorkflowDetail(kind=KIND, workflow_id=cid, invited_policy=policy, audience_policy=audience)
-    )
-    ledger.add_records(
-        db,
-        kind=KIND,
-        workflow_id=cid,
-        rows=[
-            (r, "question" if r == question else "shared", covering[r], principal.address)
-            for r in carried
-        ],
-    )
-    return consultation_view(db, consultation_row(db, cid))
+    ledger.add_details(db, detail=detail, links=links)
+    return consultation_view(db, consultation_row(db, cid)), True
+
+
+def _replay(
+    ctx: AppContext,
+    db: Session,
+    cid: str,
+    *,
+    expected: tuple[str, str, str, int, str | None],
+    detail: WorkflowDetail,
+    links: Sequence[tuple[str, str, str | None, str | None]],
+) -> dict[str, Any]:
+    """A retry of a consultation the chain has (see ``referrals._replay``)."""
+    ledger.release_snapshot(db)
+    ledger.index_history(ctx, db, cid)
+    row = db.get(Consultation, cid)
+    if (
+        row is None
+        or (
+            row.requester,
+            row.patient,
+            row.record_id,
+            row.deadline,
+            row.policy_hash,
+        )
+        != expected
+    ):
+        raise ConflictError(f"consultation {cid} exists", code="duplicate_id")
+    ledger.add_details(db, detail=detail, links=links)
+    return consultation_view(db, row)
 
 
 def _exists(ctx: AppContext, cid: str) -> bool:

@@ -45,6 +45,7 @@ from ledger_api.services import workflow_ledger as ledger
 from ledger_api.services import workflows as wf
 from ledger_api.services.access import chain_required
 from ledger_api.services.referral_queries import KIND, referral_row, referral_view
+from storage.models import Referral
 from storage.models.workflow import WorkflowDetail
 
 if TYPE_CHECKING:
@@ -106,8 +107,11 @@ def create_referral(
     record_ids: Sequence[str],
     consents: Sequence[Mapping[str, Any]],
     referral_id: str | None = None,
-) -> dict[str, Any]:
-    """Check everything, relay the consents, request the referral; the view of it."""
+) -> tuple[dict[str, Any], bool]:
+    """Check everything, relay the consents, request the referral: (its view, created).
+
+    The same request again (same id and content) answers the referral made (created False),
+    so a client may retry after a lost answer."""
     wf.require_clinician(principal)
     patient = wf.parse_patient(patient)
     rid = wf.new_or_given_id(referral_id, "referral_id")
@@ -133,11 +137,19 @@ def create_referral(
         audience_policy=audience,
         record_ids=carried,
     )
-    if _exists(ctx, rid):
-        raise ConflictError(f"referral {rid} exists", code="duplicate_id")
     reason = manifest_digest(
         department=dept, urgency=urgency, record_ids=carried, consent_ids=list(covering.values())
     )
+    detail = WorkflowDetail(
+        kind=KIND, workflow_id=rid, department=dept, urgency=urgency, audience_policy=audience
+    )
+    links = [
+        (r, "reason" if r == reason_id else "shared", covering[r], principal.address)
+        for r in carried
+    ]
+    if _exists(ctx, rid):
+        expected = (principal.address.lower(), patient.lower(), to_id, reason_id, reason)
+        return _replay(ctx, db, rid, expected=expected, detail=detail, links=links), False
     ledger.release_snapshot(db)
     wf.relay_consents(ctx=ctx, db=db, principal=principal, consents=signed)
     mined = ledger.send(
@@ -151,21 +163,35 @@ def create_referral(
         )
     )
     ledger.index_receipt(ctx, db, mined)
-    db.add(
-        WorkflowDetail(
-            kind=KIND, workflow_id=rid, department=dept, urgency=urgency, audience_policy=audience
-        )
-    )
-    ledger.add_records(
-        db,
-        kind=KIND,
-        workflow_id=rid,
-        rows=[
-            (r, "reason" if r == reason_id else "shared", covering[r], principal.address)
-            for r in carried
-        ],
-    )
-    return referral_view(db, referral_row(db, rid))
+    ledger.add_details(db, detail=detail, links=links)
+    return referral_view(db, referral_row(db, rid)), True
+
+
+def _replay(
+    ctx: AppContext,
+    db: Session,
+    rid: str,
+    *,
+    expected: tuple[str, str, int, str, bytes],
+    detail: WorkflowDetail,
+    links: Sequence[tuple[str, str, str | None, str | None]],
+) -> dict[str, Any]:
+    """A retry of a referral the chain has: the same request answers it (rows repaired from
+    the chain's logs if the first answer was lost); any other request for its id is 409."""
+    ledger.release_snapshot(db)
+    ledger.index_history(ctx, db, rid)
+    row = db.get(Referral, rid)
+    requester, patient, to_id, reason_id, reason = expected
+    if row is None or (
+        row.requester,
+        row.patient,
+        row.to_institution,
+        row.record_id,
+        row.reason,
+    ) != (requester, patient, to_id, reason_id, "0x" + reason.hex()):
+        raise ConflictError(f"referral {rid} exists", code="duplicate_id")
+    ledger.add_details(db, detail=detail, links=links)
+    return referral_view(db, row)
 
 
 def _exists(ctx: AppContext, rid: str) -> bool:

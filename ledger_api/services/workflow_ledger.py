@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from eth_utils import to_checksum_address
 from sqlalchemy.orm import Session
 
+from ledger_api.chain.connection import rpc
 from ledger_api.chain.errors import ChainError, InvalidChainInputError, TransactionRevertedError
 from ledger_api.http_errors import (
     ApiError,
@@ -31,7 +32,7 @@ from ledger_api.services.access import chain_required
 from ledger_api.services.chain_time import block_time
 from ledger_api.services.workflows import invalid, reason_text
 from storage.models import WorkflowTransition
-from storage.models.workflow import WorkflowRecord
+from storage.models.workflow import WorkflowDetail, WorkflowRecord
 
 if TYPE_CHECKING:
     from ledger_api.chain.contract import Mined, PendingTx
@@ -86,13 +87,40 @@ def send(pending: Callable[[], PendingTx]) -> Mined:
         ) from exc
 
 
+def _decoder(ctx: AppContext) -> EventDecoder:
+    address = ctx.deployment.address("Workflow")
+    return EventDecoder({address: ("Workflow", ctx.chain.workflow.contract.abi)})
+
+
 def index_receipt(ctx: AppContext, db: Session, mined: Mined) -> None:
     """Write the receipt's Workflow events with the indexer's handlers (idempotent with it)."""
-    address = ctx.deployment.address("Workflow")
-    decoder = EventDecoder({address: ("Workflow", ctx.chain.workflow.contract.abi)})
+    decoder = _decoder(ctx)
     with chain_required("the transaction is mined but its block cannot be read"):
         when = block_time(ctx, mined.block_number)
     events = [e for e in (decoder.decode(log, when) for log in mined.receipt.logs) if e]
+    apply_events(db.connection(), events)
+
+
+def index_history(ctx: AppContext, db: Session, workflow_id: str) -> None:
+    """Write every Workflow event of ``workflow_id`` from the chain's logs (its id is the first
+    indexed topic of each of them): a retry repairs the rows of a request whose answer, and
+    index rows, were lost after its transaction was mined."""
+    decoder = _decoder(ctx)
+    params = {
+        "address": ctx.deployment.address("Workflow"),
+        "fromBlock": hex(ctx.deployment.block_number),
+        "toBlock": "latest",
+        "topics": [None, workflow_id],
+    }
+    with chain_required("cannot read the workflow's events"):
+        logs = rpc(ctx.chain.w3, "eth_getLogs", [params])
+        events = [
+            e
+            for e in (
+                decoder.decode(log, block_time(ctx, int(log["blockNumber"], 16))) for log in logs
+            )
+            if e
+        ]
     apply_events(db.connection(), events)
 
 
@@ -125,6 +153,18 @@ def add_records(
                 )
             )
     db.flush()
+
+
+def add_details(
+    db: Session,
+    *,
+    detail: WorkflowDetail,
+    links: Iterable[tuple[str, str, str | None, str | None]],
+) -> None:
+    """The API's own rows of a new workflow (kept if a retry finds them already there)."""
+    if db.get(WorkflowDetail, (detail.kind, detail.workflow_id)) is None:
+        db.add(detail)
+    add_records(db, kind=detail.kind, workflow_id=detail.workflow_id, rows=links)
 
 
 def records_of(db: Session, kind: str, workflow_id: str) -> list[WorkflowRecord]:

@@ -308,8 +308,20 @@ def check_consents(
 def relay_consents(
     *, ctx: AppContext, db: Session, principal: Principal, consents: Sequence[SignedConsent]
 ) -> None:
-    """Relay each consent exactly as ``POST /consents`` does (its rows in the same session)."""
+    """Relay each consent exactly as ``POST /consents`` does (its rows in the same session).
+
+    A consent already in force on chain (a retry after a lost answer) is not sent again: its
+    nonce is used, and the indexer mirrors its row."""
     for signed in consents:
+        consent = signed.consent
+        with chain_required("cannot read the consent"):
+            stored = ctx.chain.consents.grant_of(consent)
+        if (stored.nonce, stored.not_before, stored.expires_at) == (
+            consent.nonce,
+            consent.not_before,
+            consent.expires_at,
+        ):
+            continue
         consent_service.relay_consent(
             ctx=ctx,
             db=db,

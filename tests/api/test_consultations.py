@@ -201,9 +201,16 @@ def test_deadline_cancel_and_bad_requests(api_stack: Stack) -> None:
     assert listed(s, s.cardiologist) == []
 
     # the requester cancels an open one; its records stop being served
-    cid2 = open_consultation(s, consultation_body(s, question_id=question_id, record_ids=[]))[
-        "consultation_id"
-    ]
+    body2 = {
+        **consultation_body(s, question_id=question_id, record_ids=[]),
+        "consultation_id": "0x" + "c2" * 32,
+    }
+    cid2 = open_consultation(s, body2)["consultation_id"]
+    head = s.w3.eth.block_number
+    replay = s.client.post("/consultations", json=body2, headers=s.login(s.gp))
+    assert replay.status_code == 200, replay.text  # a retry answers the same consultation
+    assert replay.json()["consultation_id"] == cid2
+    assert s.w3.eth.block_number == head
     assert read(s, cast.county_cardiologist, question_id, "consultation").status_code == 200
     url = f"/consultations/{cid2}/cancel"
     response = s.client.post(url, json={}, headers=s.login(s.cardiologist))

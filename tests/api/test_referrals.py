@@ -11,15 +11,19 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from crypto.signing import Purpose
 from ledger_api.chain.workflow import ReferralStatus
 from ledger_api.services.referrals import RULES
+from storage.models import Referral, WorkflowTransition
+from storage.models.workflow import WorkflowDetail, WorkflowRecord
 from tests.api.conftest import Stack
 from tests.api.workflow_support import (
     consent_request,
     enrol_cast,
     error_code,
+    read,
     share,
     snapshot,
 )
@@ -320,9 +324,34 @@ def test_bad_requests_write_nothing(api_stack: Stack) -> None:
     assert error_code(wrong) == "consent_mismatch"
     assert wrong.json()["error"]["details"]["expected_policy"] == "dept:neurology and org:cd3h"
 
-    # the same body goes through, once: its id cannot be used again
-    created = create(s, variant(referral_id="0x" + "42" * 32))
+    # consents relayed by an attempt that died before the referral are not sent again
+    for consent in good["consents"]:
+        assert s.client.post("/consents", json=consent, headers=s.login(s.gp)).status_code == 201
+    # the body goes through; the same body again (a retry after a lost answer) answers the
+    # same referral with 200 and sends nothing
+    once = variant(referral_id="0x" + "42" * 32)
+    created = create(s, once)
     assert created["referral_id"] == "0x" + "42" * 32
+    after = snapshot(s)
+    replay = s.client.post("/referrals", json=once, headers=s.login(s.gp))
+    assert replay.status_code == 200, replay.text
+    assert replay.json() == created
+    assert snapshot(s) == after
+    # ... and repairs the index rows of a request whose answer and rows were lost
+    with s.ctx.sessions() as db:
+        for model, column in (
+            (WorkflowRecord, WorkflowRecord.workflow_id),
+            (WorkflowDetail, WorkflowDetail.workflow_id),
+            (WorkflowTransition, WorkflowTransition.workflow_id),
+            (Referral, Referral.referral_id),
+        ):
+            db.execute(sa.delete(model).where(column == created["referral_id"]))
+        db.commit()
+    assert read(s, s.cardiologist, reason_id, "referral").status_code == 403
+    replay = s.client.post("/referrals", json=once, headers=s.login(s.gp))
+    assert replay.status_code == 200, replay.text
+    assert replay.json() == created
+    assert read(s, s.cardiologist, reason_id, "referral").status_code == 200
     retry = variant(
         referral_id="0x" + "42" * 32,
         consents=[consent_request(s, policy=DEPT_POLICY, purpose=Purpose.REFERRAL)],
