@@ -24,7 +24,7 @@ from ledger_api.principal import Principal
 from ledger_api.services import workflow_ledger as ledger
 from ledger_api.services import workflows as wf
 from ledger_api.services.access import chain_required
-from storage.models import Consultation, ConsultationInvitation, ConsultationOpinion
+from storage.models import Consultation, ConsultationInvitation, ConsultationOpinion, Record
 from storage.models.workflow import WorkflowDetail
 
 if TYPE_CHECKING:
@@ -182,7 +182,6 @@ def consultation_view(db: Session, row: Consultation, *, full: bool = True) -> d
         .where(ConsultationInvitation.consultation_id == row.consultation_id)
         .order_by(ConsultationInvitation.institution_id)
     )
-    opinion_records = {r.author: r.record_id for r in carried if r.role == "opinion"}
     opinions = list(
         db.scalars(
             sa.select(ConsultationOpinion)
@@ -204,9 +203,7 @@ def consultation_view(db: Session, row: Consultation, *, full: bool = True) -> d
         "record_ids": [r.record_id for r in carried if r.role in ("question", "shared")],
         "consent_ids": sorted({r.consent_id for r in carried if r.consent_id}),
         "opinion_count": len(opinions),
-        "conclusion_record_id": next(
-            (r.record_id for r in carried if r.role == "conclusion"), None
-        ),
+        "conclusion_record_id": _record_by_body(db, row.conclusion_cid, row.conclusion_hash),
         "closing_reason": wf.reason_text(row.closing_reason),
         "created_at": row.created_at,
         "updated_at": row.updated_at,
@@ -218,7 +215,7 @@ def consultation_view(db: Session, row: Consultation, *, full: bool = True) -> d
             {
                 "author": to_checksum_address(o.author),
                 "institution_id": o.institution_id,
-                "record_id": opinion_records.get(o.author),
+                "record_id": _record_by_body(db, o.opinion_cid, o.opinion_hash),
                 "opinion_cid": o.opinion_cid,
                 "opinion_hash": o.opinion_hash,
                 "block_number": o.block_number,
@@ -229,3 +226,15 @@ def consultation_view(db: Session, row: Consultation, *, full: bool = True) -> d
         ]
         view["history"] = ledger.history(db, KIND, row.consultation_id)
     return view
+
+
+def _record_by_body(db: Session, body_cid: str | None, body_sha256: str | None) -> str | None:
+    """The record whose body an opinion or conclusion names on chain (its CID and digest)."""
+    if not body_cid or not body_sha256:
+        return None
+    return db.scalar(
+        sa.select(Record.record_id)
+        .where(Record.body_cid == body_cid, Record.body_sha256 == body_sha256)
+        .order_by(Record.block_number)
+        .limit(1)
+    )

@@ -234,9 +234,6 @@ def submit_opinion(
         )
     )
     ledger.index_receipt(ctx, db, mined)
-    ledger.add_records(
-        db, kind=KIND, workflow_id=cid, rows=[(rid, "opinion", None, principal.address)]
-    )
     return consultation_view(db, consultation_row(db, cid))
 
 
@@ -277,9 +274,6 @@ def close_consultation(
         )
     )
     ledger.index_receipt(ctx, db, mined)
-    ledger.add_records(
-        db, kind=KIND, workflow_id=cid, rows=[(rid, "conclusion", None, principal.address)]
-    )
     return consultation_view(db, consultation_row(db, cid))
 
 

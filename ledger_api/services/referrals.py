@@ -286,8 +286,6 @@ def transition(
         step = workflow.accept_referral if action == "accept" else workflow.mark_arrived
         mined = ledger.send(lambda: step(actor=actor, referral_id=rid_bytes))
     ledger.index_receipt(ctx, db, mined)
-    if summary is not None:
-        ledger.add_records(db, kind=KIND, workflow_id=rid, rows=[(summary, "summary", None, actor)])
     return referral_view(db, referral_row(db, rid))
 
 

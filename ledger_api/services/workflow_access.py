@@ -2,8 +2,9 @@
 
 Called by :func:`ledger_api.services.access.decide` for the purposes ``referral`` and
 ``consultation``; the decision is then logged on chain like any other. Each grant needs all of:
-the index says the workflow carries R (in a role that grants), the chain says the workflow is
-in a granting state, the caller is the party the chain names, and — for the records the
+the index ties R to the workflow (the API's ``workflow_records`` for the records sent along;
+the chain-mirrored summary id and opinion CIDs for the answers), the chain says the workflow
+is in a granting state, the caller is the party the chain names, and — for the records the
 patient sent along — the patient's consent for the audience policy is in force on chain.
 
 - **referral**, records sent along (``reason``, ``shared``): an active doctor or nurse of the
@@ -25,6 +26,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
+from eth_utils import to_checksum_address
 from sqlalchemy.orm import Session
 
 from crypto.errors import PolicyError
@@ -34,7 +36,7 @@ from ledger_api.chain.errors import TransactionRevertedError
 from ledger_api.chain.workflow import ConsultationStatus, ReferralStatus
 from ledger_api.principal import Principal
 from ledger_api.services.chain_time import latest_block_time
-from storage.models import Record
+from storage.models import ConsultationOpinion, Record, Referral
 from storage.models.workflow import WorkflowDetail, WorkflowRecord
 
 if TYPE_CHECKING:
@@ -53,14 +55,24 @@ def may_read(
     kind = WORKFLOW_PURPOSES.get(purpose)
     if kind is None or not principal.is_clinician or not principal.institution_id:
         return False
-    links = db.scalars(
-        sa.select(WorkflowRecord).where(
-            WorkflowRecord.kind == kind, WorkflowRecord.record_id == record.record_id
+    if kind == "referral" and _summary_grants(ctx=ctx, db=db, principal=principal, record=record):
+        return True
+    if kind == "consultation" and _opinion_grants(
+        ctx=ctx, db=db, principal=principal, record=record
+    ):
+        return True
+    roles = ("reason", "shared") if kind == "referral" else ("question", "shared")
+    workflow_ids = db.scalars(
+        sa.select(WorkflowRecord.workflow_id).where(
+            WorkflowRecord.kind == kind,
+            WorkflowRecord.record_id == record.record_id,
+            WorkflowRecord.role.in_(roles),
         )
     )
-    check = _referral_grants if kind == "referral" else _consultation_grants
+    check = _carried_by_referral if kind == "referral" else _shared_by_consultation
     return any(
-        check(ctx=ctx, db=db, principal=principal, record=record, link=link) for link in links
+        check(ctx=ctx, db=db, principal=principal, record=record, workflow_id=wid)
+        for wid in set(workflow_ids)
     )
 
 
@@ -73,26 +85,59 @@ def _policy_consent(ctx: AppContext, *, record: Record, audience: str, purpose: 
     )
 
 
-def _referral_grants(
-    *, ctx: AppContext, db: Session, principal: Principal, record: Record, link: WorkflowRecord
-) -> bool:
-    try:
-        info = ctx.chain.workflow.referral_of(bytes.fromhex(link.workflow_id[2:]))
-    except TransactionRevertedError:
-        return False
-    if info.patient.lower() != record.patient:
-        return False
-    if link.role == "summary":
-        return (
+def _summary_grants(*, ctx: AppContext, db: Session, principal: Principal, record: Record) -> bool:
+    """The summary of a completed referral, for clinicians of the sending institution (found
+    through the chain-mirrored ``referrals.summary_record_id``, then checked on chain)."""
+    for referral_id in db.scalars(
+        sa.select(Referral.referral_id).where(Referral.summary_record_id == record.record_id)
+    ):
+        try:
+            info = ctx.chain.workflow.referral_of(bytes.fromhex(referral_id[2:]))
+        except TransactionRevertedError:
+            continue
+        if (
             info.status == ReferralStatus.COMPLETED
             and "0x" + info.summary_record_id.hex() == record.record_id
+            and info.patient.lower() == record.patient
             and principal.institution_id == info.from_institution
+        ):
+            return True
+    return False
+
+
+def _opinion_grants(*, ctx: AppContext, db: Session, principal: Principal, record: Record) -> bool:
+    """An opinion, for the consultation's requester (the opinion's CID and hash on chain are
+    the record's body CID and digest; the opinion row is chain-mirrored)."""
+    for consultation_id in db.scalars(
+        sa.select(ConsultationOpinion.consultation_id).where(
+            ConsultationOpinion.opinion_cid == record.body_cid,
+            ConsultationOpinion.opinion_hash == record.body_sha256,
         )
-    if link.role not in ("reason", "shared") or info.status not in _OPEN_REFERRAL:
+    ):
+        try:
+            info = ctx.chain.workflow.consultation_of(bytes.fromhex(consultation_id[2:]))
+        except TransactionRevertedError:
+            continue
+        if info.patient.lower() == record.patient and principal.address == to_checksum_address(
+            info.requester
+        ):
+            return True
+    return False
+
+
+def _carried_by_referral(
+    *, ctx: AppContext, db: Session, principal: Principal, record: Record, workflow_id: str
+) -> bool:
+    """A record the referral carries, for the receiving department while it is open."""
+    try:
+        info = ctx.chain.workflow.referral_of(bytes.fromhex(workflow_id[2:]))
+    except TransactionRevertedError:
+        return False
+    if info.patient.lower() != record.patient or info.status not in _OPEN_REFERRAL:
         return False
     if principal.institution_id != info.to_institution:
         return False
-    detail = db.get(WorkflowDetail, ("referral", link.workflow_id))
+    detail = db.get(WorkflowDetail, ("referral", workflow_id))
     if detail is None or not _satisfied(detail.audience_policy, principal):
         return False
     return _policy_consent(
@@ -100,23 +145,20 @@ def _referral_grants(
     )
 
 
-def _consultation_grants(
-    *, ctx: AppContext, db: Session, principal: Principal, record: Record, link: WorkflowRecord
+def _shared_by_consultation(
+    *, ctx: AppContext, db: Session, principal: Principal, record: Record, workflow_id: str
 ) -> bool:
-    cid = bytes.fromhex(link.workflow_id[2:])
+    """A record the consultation shares, for invited clinicians while it takes opinions."""
+    cid = bytes.fromhex(workflow_id[2:])
     try:
         info = ctx.chain.workflow.consultation_of(cid)
     except TransactionRevertedError:
         return False
-    if info.patient.lower() != record.patient:
-        return False
-    if link.role == "opinion":
-        return principal.address.lower() == info.requester.lower()
-    if link.role not in ("question", "shared") or info.status != ConsultationStatus.OPEN:
+    if info.patient.lower() != record.patient or info.status != ConsultationStatus.OPEN:
         return False
     if latest_block_time(ctx) >= info.deadline:  # as for opinions: the deadline is exclusive
         return False
-    detail = db.get(WorkflowDetail, ("consultation", link.workflow_id))
+    detail = db.get(WorkflowDetail, ("consultation", workflow_id))
     if detail is None:
         return False
     invited = ctx.chain.workflow.is_invited(cid, principal.institution_id)

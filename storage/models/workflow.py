@@ -172,10 +172,10 @@ class WorkflowDetail(Base):
 class WorkflowRecord(Base):
     """A record a workflow carries, in one role, and the patient consent that covers it.
 
-    Roles: ``reason`` and ``shared`` (sent with a referral), ``summary`` (its closing
-    document, shared back), ``question`` and ``shared`` (of a consultation), ``opinion`` and
-    ``conclusion``. ``consent_id`` names the consent relayed with the workflow; consents named
-    here grant through their workflow only (see ``ledger_api.services.workflow_access``).
+    Roles: ``reason`` and ``shared`` (sent with a referral), ``question`` and ``shared`` (of a
+    consultation). ``consent_id`` names the patient's consent relayed with the workflow that
+    covers the record. The documents that answer a workflow (a referral's summary, opinions,
+    a conclusion) need no row here: the chain names them and the indexer mirrors them.
     """
 
     __tablename__ = "workflow_records"
