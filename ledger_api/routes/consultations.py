@@ -117,14 +117,20 @@ def _out(view: dict[str, Any]) -> ConsultationOut:
     "",
     status_code=201,
     summary="Ask invited specialists for an opinion on a patient",
-    responses=error_responses(
-        s400="bad_signature",
-        s401="unauthorized",
-        s403="not_a_clinician, not_allowed",
-        s409="duplicate_id, nonce_used",
-        s422=_CREATE_422,
-        s503="chain_unavailable, chain_rejected, database_unavailable",
-    ),
+    responses={
+        200: {
+            "model": ConsultationOut,
+            "description": "A retry of the same request: the consultation made.",
+        },
+        **error_responses(
+            s400="bad_signature",
+            s401="unauthorized",
+            s403="not_a_clinician, not_allowed",
+            s409="duplicate_id, nonce_used",
+            s422=_CREATE_422,
+            s503="chain_unavailable, chain_rejected, database_unavailable",
+        ),
+    },
 )
 def create(
     body: ConsultationCreate,

@@ -118,14 +118,20 @@ def _out(view: dict[str, Any]) -> ReferralOut:
     "",
     status_code=201,
     summary="Refer a patient to a department of another institution",
-    responses=error_responses(
-        s400="bad_signature",
-        s401="unauthorized",
-        s403="not_a_clinician, not_allowed",
-        s409="duplicate_id, nonce_used",
-        s422=_CREATE_422,
-        s503="chain_unavailable, chain_rejected, database_unavailable",
-    ),
+    responses={
+        200: {
+            "model": ReferralOut,
+            "description": "A retry of the same request: the referral made.",
+        },
+        **error_responses(
+            s400="bad_signature",
+            s401="unauthorized",
+            s403="not_a_clinician, not_allowed",
+            s409="duplicate_id, nonce_used",
+            s422=_CREATE_422,
+            s503="chain_unavailable, chain_rejected, database_unavailable",
+        ),
+    },
 )
 def create(
     body: ReferralCreate, response: Response, ctx: ContextDep, db: DbDep, principal: PrincipalDep
