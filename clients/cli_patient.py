@@ -5,9 +5,10 @@ EIP-712 for consents) and relayed by the API. Sharing encrypts on this machine; 
 ever sees ciphertext. Inputs (policy syntax, files, FHIR validity, addresses) are checked
 before the wallet is even opened, so a typo costs nothing and leaves nothing behind.
 
-``patient access`` reads the ``AccessLogged`` events of the patient's records from the chain
-node (``--rpc``): the API's access-event listing is for auditors only, and the chain is the
-record of truth anyway. The patient's record ids come from the API.
+``patient access`` lists the access events of the patient's own records from the API's index
+(the API lets a patient see the log of their own chart, and only that); ``--from-chain`` reads
+the ``AccessLogged`` events straight from a chain node instead (``--rpc``), for a patient who
+does not want to trust the index. The patient's record ids come from the API either way.
 """
 
 from __future__ import annotations
@@ -313,15 +314,24 @@ def access(
     api: str = ApiOption,
     data_dir: str | None = DataDirOption,
     wallet: str | None = WalletOption,
+    from_chain: bool = typer.Option(
+        False, "--from-chain", help="Read the events from the chain node (--rpc), not the index."
+    ),
+    limit: int = typer.Option(100, "--limit", min=1, max=500, help="Newest events to show."),
 ) -> None:
-    """Who accessed my records: every granted and refused read, from the chain's access log.
+    """Who accessed my records: every granted and refused read, newest first.
 
-    Example: medledger patient access
+    Example: medledger patient access --limit 20
     """
     with signed_in(api, data_dir, wallet) as (client, chosen, _):
         items = list(client.iter_records(chosen.address))
-        addresses = client.chain_info().addresses
-    events = access_events(rpc, addresses["AccessLog"], [r.record_id for r in items])
+        if from_chain:
+            addresses = client.chain_info().addresses
+        else:
+            page = client.access_events(patient=chosen.address, offset=0, limit=limit)
+            events = [{**e, "time": e["block_time"]} for e in page.items]
+    if from_chain:
+        events = access_events(rpc, addresses["AccessLog"], [r.record_id for r in items])[:limit]
     types = {r.record_id: r.record_type for r in items}
     table = Table(title=f"accesses to the records of {chosen.address} ({len(events)})")
     for column in ("time", "record", "type", "accessor", "purpose", "decision", "reason", "tx"):

@@ -1,7 +1,8 @@
 """``/audit``: the access log, and verification of the index and store against the chain.
 
-Both endpoints admit auditors and the consortium admin only (``require_roles``); the services
-check again, so a call that bypasses HTTP is held to the same rule.
+Both endpoints admit auditors and the consortium admin; a patient may also list the access
+events of their own chart (``patient=<their address>``). The rules live in the service, so a
+call that bypasses HTTP is held to the same ones.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
-from ledger_api.deps import ContextDep, DbDep, require_roles
+from ledger_api.deps import ContextDep, DbDep, PrincipalDep, require_roles
 from ledger_api.principal import Principal
 from ledger_api.routes.error_docs import error_responses
 from ledger_api.services import audit as service
@@ -56,13 +57,15 @@ class VerifyOut(BaseModel):
 @router.get(
     "/access-events",
     summary="Access decisions (granted and denied), newest first",
+    description="Auditors and the consortium admin see every event; a patient sees the events "
+    "of their own records only, by passing `patient=<their address>`.",
     responses=error_responses(
         s401="unauthorized", s403="forbidden", s422="invalid_input, invalid_request"
     ),
 )
 def access_events(
     db: DbDep,
-    principal: AuditorDep,
+    principal: PrincipalDep,
     patient: Annotated[str | None, Query()] = None,
     record: Annotated[str | None, Query()] = None,
     accessor: Annotated[str | None, Query()] = None,

@@ -1,7 +1,9 @@
 """Audit: the access log as the index mirrors it, and verification of the index against chain.
 
-Both are for auditors and consortium admins only: the access log says who looked at whose
-chart, which is itself health information. Listing reads the index (fast, filterable);
+Both are for auditors and consortium admins: the access log says who looked at whose chart,
+which is itself health information. The one exception is a patient's own chart: a patient may
+list who accessed *their* records (and only theirs), since knowing that is the point of putting
+every read on chain. Listing reads the index (fast, filterable);
 :mod:`ledger_api.services.audit_verify` is how an auditor checks that the index can be
 trusted for the range they care about.
 """
@@ -46,6 +48,20 @@ def require_auditor(principal: Principal) -> Principal:
     )
 
 
+def require_log_reader(principal: Principal, patient: str | None) -> Principal:
+    """Auditors and the admin read the whole log; a patient reads the log of their own chart."""
+    if patient is not None and principal.address.lower() == patient.lower():
+        return principal
+    try:
+        return require_auditor(principal)
+    except ForbiddenError:
+        raise ForbiddenError(
+            "the access log is for auditors and consortium admins; a patient may list the "
+            "accesses to their own records (patient=<your address>)",
+            details={"role": principal.role},
+        ) from None
+
+
 def _address(value: str, name: str) -> str:
     if not is_address(value):
         raise UnprocessableError(f"{name} must be a 0x-hex address, got {value!r}")
@@ -81,7 +97,7 @@ def list_access_events(
     limit: int = DEFAULT_LIMIT,
 ) -> AccessEventPage:
     """Access decisions newest first; ``since`` inclusive, ``until`` exclusive (block time)."""
-    require_auditor(principal)
+    require_log_reader(principal, patient)
     if offset < 0 or not 1 <= limit <= MAX_LIMIT:
         raise UnprocessableError(
             f"need offset ≥ 0 and 1 ≤ limit ≤ {MAX_LIMIT}", code="invalid_paging"

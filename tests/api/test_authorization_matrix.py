@@ -92,6 +92,7 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
         200, other_patient=403, doctor_with_consent=403, doctor_without_consent=403
     ),
     ("GET", "/keys/public"): everyone(200),
+    ("GET", "/chain"): everyone(200),
     ("POST", "/keys/issue"): signed_in(200),
     ("GET", "/audit/access-events"): OVERSEERS_ONLY,
     ("GET", "/audit/verify"): OVERSEERS_ONLY,
@@ -277,6 +278,9 @@ class Scenario:
 
     def _get_keys_public(self, role: str) -> Any:
         return self._get("/keys/public", role)
+
+    def _get_chain(self, role: str) -> Any:
+        return self._get("/chain", role)
 
     def _post_keys_issue(self, role: str) -> Any:
         public = base64.b64encode(generate_x25519_keypair().public_key).decode()

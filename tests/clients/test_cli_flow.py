@@ -222,12 +222,15 @@ def test_share_grant_read_refuse_revoke_audit(live_stack: LiveStack, tmp_path: P
     out = ok(cli("patient", "consents", wallet="patient"))
     assert "policy: dept:general_practice" in out
 
-    # --- who looked: the patient reads the access log of their records from the chain
-    out = ok(cli("patient", "access", "--rpc", stack.settings.rpc_url, wallet="patient"))
-    assert stack.cardiologist.address in out
-    assert stack.gp.address in out
-    assert "granted" in out
-    assert "denied" in out
+    # --- who looked: the patient reads the access log of their records, from the index
+    # through the API and straight from the chain; both tell the same story
+    wait_indexed(live_stack)
+    for source in ([], ["--from-chain", "--rpc", stack.settings.rpc_url]):
+        out = ok(cli("patient", "access", *source, wallet="patient"))
+        assert stack.cardiologist.address in out
+        assert stack.gp.address in out
+        assert "granted" in out
+        assert "denied" in out
 
     # --- the auditor: events as a table and as CSV; verification of index and store
     wait_indexed(live_stack)

@@ -90,8 +90,13 @@ def test_share_list_fetch_as_patient_and_granted_cardiologist_gp_refused(
         assert report["ok"] is True
         assert report["bodies"] == []  # no stored body differs from its on-chain digest
         assert report["checked"]["bodies"] == 1
-    with client_for(live_stack, "patient") as patient, pytest.raises(NotAllowedError):
-        patient.access_events()  # auditors only
+    with client_for(live_stack, "patient") as patient:
+        own = patient.access_events(patient=stack.patient.address).items
+        assert {e["accessor"] for e in own} == readers  # a patient sees their own chart's log
+        with pytest.raises(NotAllowedError):
+            patient.access_events()  # the whole log is for auditors
+        with pytest.raises(NotAllowedError):
+            patient.access_events(patient=stack.other_patient.address)  # not someone else's
 
 
 def test_grant_and_revoke_through_the_sdk(live_stack: LiveStack) -> None:
