@@ -87,6 +87,8 @@ def init(
     """Generate the FAME master keys: mpk.cbor (public) and msk.enc (passphrase-encrypted).
 
     Refuses to overwrite existing keys: every record is encrypted under the public key.
+
+    Example: medledger authority init --data-dir ~/.medledger
     """
     directory = _directory(data_dir, authority_dir)
     if (directory / MPK_FILE).exists() or (directory / MSK_FILE).exists():
@@ -106,7 +108,10 @@ def show(
     authority_dir: str | None = AuthorityDirOption,
     passphrase_env: str | None = PassphraseEnvOption,
 ) -> None:
-    """Open the keys with the passphrase (checking they are one pair); print the fingerprint."""
+    """Open the keys with the passphrase (checking they are one pair); print the fingerprint.
+
+    Example: medledger authority show --data-dir ~/.medledger
+    """
     directory = _directory(data_dir, authority_dir)
     passphrase = _passphrase(passphrase_env, confirm=False)
     try:

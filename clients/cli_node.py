@@ -46,7 +46,10 @@ def _fail(exc: Exception) -> typer.Exit:
 
 @node_app.command()
 def up(data_dir: str | None = DataDirOption, port: int = PortOption) -> None:
-    """Start anvil in the background (state in the data dir), deploy if needed, show addresses."""
+    """Start anvil in the background (state in the data dir), deploy if needed, show addresses.
+
+    Example: medledger node up --port 8545
+    """
     try:
         status = node_up(data_dir=_dir(data_dir), port=port)
     except LedgerApiError as exc:
@@ -62,7 +65,10 @@ def up(data_dir: str | None = DataDirOption, port: int = PortOption) -> None:
 
 @node_app.command()
 def down(data_dir: str | None = DataDirOption) -> None:
-    """Stop the node with SIGTERM (anvil saves its state on the way out)."""
+    """Stop the node with SIGTERM (anvil saves its state on the way out).
+
+    Example: medledger node down
+    """
     try:
         pid = node_down(data_dir=_dir(data_dir))
     except LedgerApiError as exc:
@@ -72,7 +78,10 @@ def down(data_dir: str | None = DataDirOption) -> None:
 
 @node_app.command()
 def status(data_dir: str | None = DataDirOption, port: int = PortOption) -> None:
-    """Running or stopped, block number, chain id and contract addresses."""
+    """Running or stopped, block number, chain id and contract addresses.
+
+    Example: medledger node status --data-dir ~/.medledger
+    """
     try:
         result = node_status(data_dir=_dir(data_dir), port=port)
     except LedgerApiError as exc:

@@ -1,4 +1,4 @@
-"""Every ``medledger`` command of the client groups explains itself with an example."""
+"""Every ``medledger`` command explains itself with an example."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from clients.cli import app
 
-GROUPS = ("wallet", "admin", "patient", "doctor", "auditor")
+GROUPS = ("node", "authority", "wallet", "admin", "patient", "doctor", "auditor")
 runner = CliRunner()
 
 
@@ -26,7 +26,7 @@ def _leaves(command: Any, path: tuple[str, ...]) -> list[tuple[str, ...]]:
 
 def _commands() -> list[tuple[str, ...]]:
     root: Any = typer.main.get_command(app)
-    leaves = [("serve",)]
+    leaves = [("serve",), ("demo",)]
     for group in GROUPS:
         leaves.extend(_leaves(root.commands[group], (group,)))
     return leaves
@@ -35,7 +35,8 @@ def _commands() -> list[tuple[str, ...]]:
 def test_the_command_tree_is_complete() -> None:
     names = {" ".join(c) for c in _commands()}
     assert names >= {
-        "serve",
+        "serve", "demo",
+        "node up", "node down", "node status", "authority init", "authority show",
         "wallet new", "wallet import", "wallet list", "wallet export",
         "admin institutions", "admin institution add", "admin member enrol",
         "admin member suspend", "admin member show",
