@@ -17,7 +17,12 @@ a *subprocess* (the client's CPU is not in the server's GIL) — then measures w
     python scripts/bench_api.py --quick    # smoke run (few samples, short throughput run)
 
 Every figure is measured on the machine the script runs on, client, server and chain sharing
-its cores; the table's title names the core count and load average.
+its cores; the table's title names the core count and load average. Beside each figure are the
+CPU milliseconds per operation of the API, chain and client processes (from ``/proc``): on a
+shared machine latency moves with everybody else's load, CPU time per operation hardly does,
+and it says where a throughput ceiling comes from (one API process is one core: its CPU
+milliseconds per share bound its shares per second). ``--profile FILE`` CPU-samples the API
+process (``bench_sampler.py``).
 """
 
 from __future__ import annotations
@@ -40,6 +45,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_api_stack import BenchStack, Client, local_stack
+
+from clients.errors import ClientError
+from ledger_api.chain.errors import ChainError
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -241,12 +249,18 @@ def main(argv: list[str] | None = None) -> int:
         )
     )
     results: dict[str, float] = {}
-    with local_stack(profile=args.profile) as stack:
-        if args.only != "throughput":
-            results.update(measure_latency(stack, plan))
-        if args.only != "latency":
-            results.update(measure_throughput(stack, plan))
+    try:
+        with local_stack(profile=args.profile) as stack:
+            if args.only != "throughput":
+                results.update(measure_latency(stack, plan))
+            if args.only != "latency":
+                results.update(measure_throughput(stack, plan))
+    except (ClientError, ChainError, RuntimeError, OSError) as exc:
+        print(f"bench_api: {exc}", file=sys.stderr)
+        return 1
     results = {key: round(value, 1) for key, value in results.items()}
+    results["cores"] = float(os.cpu_count() or 0)
+    results["load_average_1m"] = round(os.getloadavg()[0], 2)
     if args.json:
         print(json.dumps(results))
     else:
