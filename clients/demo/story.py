@@ -94,6 +94,17 @@ class Story:
             except StoryAbortedError as exc:
                 self.report.note(f"the story stops here: {exc}")
                 break
+            except Exception as exc:  # a web3 or library error no step expected: still one line
+                what = step.__name__.strip("_").replace("_", " ")
+                self.report.step(
+                    "demo",
+                    what,
+                    expected="no error",
+                    observed=f"unexpected {type(exc).__name__}: {' '.join(str(exc).split())}",
+                    ok=False,
+                )
+                self.report.note("the story stops here")
+                break
         return self.outcome
 
     def client_for(self, who: str) -> MedLedgerClient:

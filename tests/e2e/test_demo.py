@@ -48,6 +48,12 @@ def run_demo(
     )
 
 
+def explain(result: subprocess.CompletedProcess[str]) -> str:
+    """The failed steps and the error line of a demo run, for an assertion message."""
+    failed = [line for line in result.stdout.splitlines() if "✗" in line or "error" in line]
+    return "\n".join([f"exit {result.returncode}", *failed, result.stderr.strip()])
+
+
 def stop_stack(data_dir: Path) -> None:
     """Stop the API (pid from ``api.json``) and the node (``medledger node down``)."""
     state = data_dir / "api.json"
@@ -163,7 +169,7 @@ def test_demo_runs_end_to_end_and_again_on_the_same_data_dir(tmp_path: Path) -> 
     outcome: dict[str, Any] = {}
     try:
         first = run_demo(data_dir, *ports, "--json", str(tmp_path / "first.json"), "--keep-running")
-        assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+        assert first.returncode == 0, explain(first)
         assert "all 17 steps as expected" in first.stdout
         outcome = json.loads((tmp_path / "first.json").read_text())
         assert outcome["ok"] is True
@@ -176,7 +182,7 @@ def test_demo_runs_end_to_end_and_again_on_the_same_data_dir(tmp_path: Path) -> 
         again = run_demo(
             data_dir, *ports, "--json", str(tmp_path / "second.json"), "--keep-running"
         )
-        assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+        assert again.returncode == 0, explain(again)
         second = json.loads((tmp_path / "second.json").read_text())
         assert second["started"] == {"node": False, "api": False}
         assert second["api_pid"] == outcome["api_pid"]
@@ -184,6 +190,17 @@ def test_demo_runs_end_to_end_and_again_on_the_same_data_dir(tmp_path: Path) -> 
         assert second["clinicians"] == outcome["clinicians"]
         assert second["institutions"] == outcome["institutions"]
         check_outcome_on_chain(second)
+
+        stopped = subprocess.run(
+            [MEDLEDGER, "demo", "--stop", "--data-dir", str(data_dir)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert stopped.returncode == 0, stopped.stderr
+        assert f"API (pid {outcome['api_pid']})" in stopped.stdout
+        assert f"dev chain (pid {outcome['node_pid']})" in stopped.stdout
     finally:
         stop_stack(data_dir)
     for pid in (outcome.get("api_pid"), outcome.get("node_pid")):
