@@ -34,6 +34,7 @@ from crypto import siwe
 from crypto.keys import generate_x25519_keypair
 from crypto.signing import Consent
 from tests.api.conftest import Stack
+from tests.api.workflow_support import MatrixWorkflows
 
 ROLES = (
     "anonymous",
@@ -66,6 +67,17 @@ CONTENT_READERS = signed_in(
     200, other_patient=403, doctor_without_consent=403, auditor=403, admin=403
 )
 
+
+def doctors_only(status: int) -> dict[str, int]:
+    """``status`` for both doctors, 403 for every other signed-in role."""
+    return signed_in(403, doctor_with_consent=status, doctor_without_consent=status)
+
+
+def only(**allowed: int) -> dict[str, int]:
+    """403 for every signed-in role but the one named (the party of a workflow move)."""
+    return signed_in(403, **allowed)
+
+
 MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/healthz"): everyone(200),
     ("GET", "/readyz"): everyone(200),
@@ -96,6 +108,22 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/keys/issue"): signed_in(200),
     ("GET", "/audit/access-events"): OVERSEERS_ONLY,
     ("GET", "/audit/verify"): OVERSEERS_ONLY,
+    # workflows (issue 7): doctors request (no consent in the body here: 422, nothing
+    # written); only the party the state machine names moves a referral or consultation
+    ("POST", "/referrals"): doctors_only(422),
+    ("GET", "/referrals"): signed_in(200),
+    ("GET", "/referrals/{referral_id}"): signed_in(200, other_patient=403),
+    ("POST", "/referrals/{referral_id}/accept"): only(doctor_with_consent=200),
+    ("POST", "/referrals/{referral_id}/reject"): only(doctor_with_consent=200),
+    ("POST", "/referrals/{referral_id}/arrive"): only(doctor_with_consent=200),
+    ("POST", "/referrals/{referral_id}/complete"): only(doctor_with_consent=200),
+    ("POST", "/referrals/{referral_id}/cancel"): only(doctor_without_consent=200),
+    ("POST", "/consultations"): doctors_only(422),
+    ("GET", "/consultations"): signed_in(200),
+    ("GET", "/consultations/{consultation_id}"): signed_in(200, other_patient=403),
+    ("POST", "/consultations/{consultation_id}/opinions"): only(doctor_with_consent=201),
+    ("POST", "/consultations/{consultation_id}/close"): only(doctor_without_consent=200),
+    ("POST", "/consultations/{consultation_id}/cancel"): only(doctor_without_consent=200),
 }
 
 
@@ -146,6 +174,7 @@ class Scenario:
         self.revocable: dict[str, Consent] = {
             role: stack.grant(stack.patient, Account.create().address)[0] for role in ROLES
         }
+        self.workflows = MatrixWorkflows(stack)
 
     def headers(self, role: str) -> dict[str, str]:
         account = self.people[role]
@@ -293,6 +322,48 @@ class Scenario:
 
     def _get_audit_verify(self, role: str) -> Any:
         return self._get("/audit/verify", role)
+
+    def _post_referrals(self, role: str) -> Any:
+        return self.workflows.create_referral(self.headers(role))
+
+    def _get_referrals(self, role: str) -> Any:
+        return self._get("/referrals", role)
+
+    def _get_referrals_referral_id(self, role: str) -> Any:
+        return self.workflows.show_referral(self.headers(role))
+
+    def _post_referrals_referral_id_accept(self, role: str) -> Any:
+        return self.workflows.move(self.headers(role), "accept")
+
+    def _post_referrals_referral_id_reject(self, role: str) -> Any:
+        return self.workflows.move(self.headers(role), "reject")
+
+    def _post_referrals_referral_id_arrive(self, role: str) -> Any:
+        return self.workflows.move(self.headers(role), "arrive")
+
+    def _post_referrals_referral_id_complete(self, role: str) -> Any:
+        return self.workflows.move(self.headers(role), "complete")
+
+    def _post_referrals_referral_id_cancel(self, role: str) -> Any:
+        return self.workflows.move(self.headers(role), "cancel")
+
+    def _post_consultations(self, role: str) -> Any:
+        return self.workflows.create_consultation(self.headers(role))
+
+    def _get_consultations(self, role: str) -> Any:
+        return self._get("/consultations", role)
+
+    def _get_consultations_consultation_id(self, role: str) -> Any:
+        return self.workflows.show_consultation(self.headers(role))
+
+    def _post_consultations_consultation_id_opinions(self, role: str) -> Any:
+        return self.workflows.opinion(self.headers(role))
+
+    def _post_consultations_consultation_id_close(self, role: str) -> Any:
+        return self.workflows.close(self.headers(role))
+
+    def _post_consultations_consultation_id_cancel(self, role: str) -> Any:
+        return self.workflows.cancel_consultation(self.headers(role))
 
 
 def consent_json(consent: Consent) -> dict[str, Any]:
