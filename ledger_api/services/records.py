@@ -38,6 +38,7 @@ from ledger_api.http_errors import (
 from ledger_api.principal import Principal
 from ledger_api.services.reconciler import confirm_from_chain, mark_confirmed, release_blocks
 from ledger_api.services.uploads import CheckedUpload, record_type_text
+from storage.blocks import BlockStore, LocalBlockStore
 from storage.cid import compute_cid
 from storage.models import Record
 
@@ -107,8 +108,7 @@ def share_record(
             return ShareResult(record=existing, created=False)
         # an identical pending row (an earlier attempt that did not finish): carry on with it
 
-    body_cid = str(ctx.store.put(upload.body, pin=True))
-    stored_header_cid = str(ctx.store.put(upload.header_bytes, pin=True))
+    body_cid, stored_header_cid = _store_blocks(ctx.store, upload)
     if stored_header_cid != header_cid:  # pragma: no cover - both sides are storage.cid
         raise ServiceUnavailableError("block store returned an unexpected header CID")
 
@@ -142,6 +142,17 @@ def share_record(
 
     ctx.hooks.fire_after_blocks_stored(meta.record_id_bytes)
     return _register(ctx=ctx, db=db, row=row)
+
+
+def _store_blocks(store: BlockStore, upload: CheckedUpload) -> tuple[str, str]:
+    """``(body CID, header CID)``, both durable and pinned; one batch in a local store (one
+    round of fsyncs for the two instead of two rounds, one after the other)."""
+    if isinstance(store, LocalBlockStore):
+        body, header = store.put_many([upload.body, upload.header_bytes], pin=True)
+    else:
+        body = store.put(upload.body, pin=True)
+        header = store.put(upload.header_bytes, pin=True)
+    return str(body), str(header)
 
 
 def record_input(row: Record) -> RecordInput:
