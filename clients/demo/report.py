@@ -50,6 +50,11 @@ class Reporter:
     def __init__(self, console: Console) -> None:
         self.console = console
         self.steps: list[StepResult] = []
+        self.aliases: dict[str, str] = {}  # actor as printed → short name for the summary
+
+    def alias(self, actor: str, short_name: str) -> None:
+        """Name ``actor`` by ``short_name`` in the summary, where columns are narrow."""
+        self.aliases[actor] = short_name
 
     @property
     def ok(self) -> bool:
@@ -112,7 +117,7 @@ class Reporter:
         for step in self.steps:
             table.add_row(
                 str(step.number),
-                escape(f"{step.actor}: {step.action}"),
+                escape(f"{self.aliases.get(step.actor, step.actor)}: {step.action}"),
                 escape(step.expected),
                 escape(step.observed),
                 OK if step.ok else FAILED,

@@ -37,6 +37,7 @@ from ledger_api.chain.relayer import Relayer
 from ledger_api.errors import LedgerApiError
 
 ADMIN = "联盟管理员 consortium admin"
+PATIENT = f"患者 patient {cast.PATIENT_NAME}"
 
 
 class StoryAbortedError(Exception):
@@ -71,6 +72,10 @@ class Story:
         self.accounts: dict[str, LocalAccount] = {}
         self.plaintexts: dict[str, bytes] = {}  # record id → what the patient shared
         self.first_block = 0
+        reporter.alias(ADMIN, "admin")
+        reporter.alias(PATIENT, "patient")
+        for person in cast.CLINICIANS:
+            reporter.alias(person.label, person.title.split()[-1])  # cardiologist, GP, auditor
 
     # ------------------------------------------------------------------ driver
 
@@ -217,7 +222,7 @@ class Story:
     # ------------------------------------------------------------------ the patient
 
     def create_patient_wallet(self) -> None:
-        actor = f"患者 patient {cast.PATIENT_NAME}"
+        actor = PATIENT
         action = "creates a wallet (encrypted keystore)"
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         name = f"patient-{stamp}-{secrets.token_hex(2)}"
@@ -237,7 +242,7 @@ class Story:
         )
 
     def share_records(self) -> None:
-        actor = f"患者 patient {cast.PATIENT_NAME}"
+        actor = PATIENT
         patient = self.outcome.patient
         self.first_block = self.w3.eth.block_number + 1  # the story's own blocks only
         with self.client_for("patient") as client:
@@ -279,7 +284,7 @@ class Story:
         )
 
     def grant_cardiologist(self) -> None:
-        actor = f"患者 patient {cast.PATIENT_NAME}"
+        actor = PATIENT
         cardiologist = cast.clinician("cardiologist")
         action = f"grants {cardiologist.label} (whole chart, treatment, 30 days)"
         expected = "consent relayed and mined"
@@ -305,7 +310,7 @@ class Story:
         )
 
     def revoke(self) -> None:
-        actor = f"患者 patient {cast.PATIENT_NAME}"
+        actor = PATIENT
         action = "revokes the cardiologist's consent"
         expected = "revocation relayed and mined"
         try:
