@@ -39,6 +39,7 @@ from crypto.keys import UserKey  # noqa: E402
 from ledger_api.chain.anvil import AnvilProcess, free_port  # noqa: E402
 from ledger_api.chain.connection import connect  # noqa: E402
 from ledger_api.chain.consortium import Consortium, Role  # noqa: E402
+from ledger_api.chain.contract import event_decoder  # noqa: E402
 from ledger_api.chain.deploy import deploy_all  # noqa: E402
 from ledger_api.chain.devnode import DEV_ADMIN_KEY, DEV_DEPLOYER_KEY, DEV_RELAYER_KEY  # noqa: E402
 from ledger_api.chain.relayer import Relayer  # noqa: E402
@@ -93,8 +94,21 @@ class BenchStack:
 
     url: str
     people: dict[str, LocalAccount]
+    w3: Any = None
+    registry: str = ""  # RecordRegistry's address
     pids: dict[str, int] = field(default_factory=dict)  # "api", "chain", "client"
     _clients: dict[str, Client] = field(default_factory=dict)
+
+    def head(self) -> int:
+        return int(self.w3.eth.block_number)
+
+    def registrations(self, since: int) -> tuple[int, int]:
+        """``(records, transactions)`` registered after block ``since``: how well concurrent
+        shares were batched into ``registerBatch`` transactions."""
+        logs = self.w3.eth.get_logs({"address": self.registry, "fromBlock": since + 1})
+        wanted = event_decoder().topic("RecordRegistered")
+        registered = [log for log in logs if "0x" + bytes(log["topics"][0]).hex() == wanted]
+        return len(registered), len({bytes(log["transactionHash"]) for log in registered})
 
     def cpu(self) -> dict[str, float]:
         """CPU seconds used so far by each process of the stack."""
@@ -217,7 +231,13 @@ def local_stack(*, profile: Path | None = None) -> Iterator[BenchStack]:
             _wait_ready(url, api, tmp / "api.log")
             assert node.process is not None
             pids = {"api": api.pid, "chain": node.process.pid, "client": os.getpid()}
-            stack = BenchStack(url=url, people=people, pids=pids)
+            stack = BenchStack(
+                url=url,
+                people=people,
+                w3=w3,
+                registry=deployment.address("RecordRegistry"),
+                pids=pids,
+            )
             patient = MedLedgerClient(url, account=people["patient"])
             patient.login()
             patient.grant(grantee=people["cardiologist"].address)
