@@ -12,7 +12,7 @@ import time
 from typing import TYPE_CHECKING
 
 from clients.demo import cast
-from clients.demo.chain_view import AccessEvent, access_events_since, revocation_block
+from clients.demo.chain_view import AccessEvent, access_events_since, revocation_position
 from clients.demo.report import short
 from clients.errors import ClientError
 
@@ -75,7 +75,7 @@ def _check_log(story: Story, events: list[AccessEvent]) -> list[str]:
         problems.append("someone else was granted")
     if not any(not e.granted and e.accessor.lower() == gp for e in events):
         problems.append("no denied read by the GP")
-    revoked_at = revocation_block(
+    revoked_at = revocation_position(
         story.w3,
         story.stack.deployment,
         story.outcome.consent.get("consent_id", ""),
@@ -83,17 +83,15 @@ def _check_log(story: Story, events: list[AccessEvent]) -> list[str]:
     )
     if revoked_at is None:
         problems.append("no ConsentRevoked event")
-    elif not any(
-        not e.granted and e.accessor.lower() == cardiologist and e.block_number >= revoked_at
+        return problems
+    after = [
+        e
         for e in events
-    ):
+        if e.accessor.lower() == cardiologist and (e.block_number, e.log_index) > revoked_at
+    ]
+    if not any(not e.granted for e in after):
         problems.append("no denied read by the cardiologist after the revocation")
-    if any(
-        e.granted
-        and e.block_number > (revoked_at or 1 << 62)
-        and e.accessor.lower() == cardiologist
-        for e in events
-    ):
+    if any(e.granted for e in after):
         problems.append("the cardiologist was granted after the revocation")
     return problems
 

@@ -75,13 +75,17 @@ def access_events_since(
     return sorted(events, key=lambda e: (e.block_number, e.log_index))
 
 
-def revocation_block(
+def revocation_position(
     w3: Web3, deployment: Deployment, consent_id: str, from_block: int
-) -> int | None:
-    """The block of ``ConsentRevoked(consent_id)``, or None when it is not on chain."""
+) -> tuple[int, int] | None:
+    """``(block, log index)`` of ``ConsentRevoked(consent_id)``, or None when not on chain.
+
+    A position, not only a block: on a chain that mines several transactions per block, a
+    read in the revocation's own block may come before or after it.
+    """
     if not consent_id:
         return None
     logs = _contract(w3, deployment, "ConsentManager").events.ConsentRevoked.get_logs(
         from_block=from_block, argument_filters={"consentId": bytes.fromhex(consent_id[2:])}
     )
-    return int(logs[0]["blockNumber"]) if logs else None
+    return (int(logs[0]["blockNumber"]), int(logs[0]["logIndex"])) if logs else None
