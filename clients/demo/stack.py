@@ -111,6 +111,8 @@ def start_stack(*, data_dir: Path, port: int, api_port: int) -> LocalStack:
     try:
         deployment = Deployment.load(NodeLayout(data_dir).deployment_file)
     except LedgerApiError as exc:
+        if not status.already_running:
+            node_down(data_dir=data_dir)
         raise DemoError(str(exc)) from None
     stack = LocalStack(
         data_dir=data_dir,
