@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from web3 import Web3
+from web3.contract import Contract
 
 import contracts
 from crypto.signing import Purpose
@@ -31,7 +32,7 @@ class AccessEvent:
     tx_hash: str
 
 
-def _contract(w3: Web3, deployment: Deployment, name: str):  # type: ignore[no-untyped-def]
+def _contract(w3: Web3, deployment: Deployment, name: str) -> Contract:
     return w3.eth.contract(address=deployment.address(name), abi=contracts.load(name)["abi"])
 
 
