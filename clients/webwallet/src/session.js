@@ -1,0 +1,67 @@
+// The signed-in session: the unlocked wallet (in memory only), the API token, and what the
+// views share (chain domain, directory). Signing in = SIWE: nonce → sign the EIP-4361 text
+// locally → POST /auth/login → bearer token.
+import { domainFromChain } from './eip712.js';
+import { fieldsFromNonce, siweMessage } from './siwe.js';
+
+export class Session {
+  constructor(api) {
+    this.api = api;
+    this.wallet = null;
+    this.address = null;
+    this.chain = null;
+    this.domain = null;
+    this.directory = null;
+  }
+
+  get signedIn() {
+    return this.wallet != null && this.api.token != null;
+  }
+
+  async signIn(wallet) {
+    const grant = await this.api.post('/auth/nonce', { address: wallet.address }, { auth: false });
+    const message = siweMessage(fieldsFromNonce(grant, wallet.address));
+    const signature = await wallet.signMessage(message);
+    const answer = await this.api.post('/auth/login', { message, signature }, { auth: false });
+    this.api.token = answer.token;
+    this.wallet = wallet;
+    this.address = answer.address;
+    this.role = answer.role;
+    await this.loadPublic();
+    return answer;
+  }
+
+  async loadPublic() {
+    const [chain, directory] = await Promise.all([this.api.get('/chain'), this.api.get('/directory')]);
+    this.chain = chain;
+    this.domain = domainFromChain(chain);
+    this.directory = directory;
+  }
+
+  async signOut() {
+    try {
+      if (this.api.token) await this.api.post('/auth/logout');
+    } catch {
+      // the session ends on this side whatever the server says
+    }
+    this.api.token = null;
+    this.wallet = null;
+    this.address = null;
+  }
+
+  institutionName(id) {
+    const inst = this.directory?.institutions.find((i) => i.institution_id === Number(id));
+    return inst ? `${inst.name} (${inst.code})` : id == null ? '—' : `#${id}`;
+  }
+
+  /** Every page of a paged endpoint (the API caps limit at 200). */
+  async all(path, query = {}) {
+    const items = [];
+    for (let offset = 0; ; ) {
+      const page = await this.api.get(path, { ...query, offset, limit: 200 });
+      items.push(...page.items);
+      offset += page.items.length;
+      if (page.items.length === 0 || offset >= page.total) return items;
+    }
+  }
+}

@@ -1,0 +1,34 @@
+// Who accessed the patient's records, from the chain's AccessLog (via the API's index):
+// granted and refused reads, newest first; break-glass (purpose emergency) is highlighted.
+import { h } from '../dom.js';
+import { dateTime, short } from '../format.js';
+import { t } from '../i18n.js';
+
+export async function renderHistory(main, app) {
+  const events = await app.session.all('/audit/access-events', { patient: app.session.address });
+  const emergencies = events.filter((e) => e.purpose === 'emergency').length;
+  main.append(
+    h('h2', {}, t('history.title', { count: events.length })),
+    emergencies ? h('p', { class: 'breakglass-note', role: 'status' }, t('history.breakGlassCount', { count: emergencies })) : null,
+    events.length === 0 ? h('p', { class: 'empty' }, t('history.none')) : null,
+    h(
+      'ol',
+      { class: 'events', id: 'events' },
+      events.map((e) =>
+        h(
+          'li',
+          {
+            class: ['event', e.granted ? 'granted' : 'denied', e.purpose === 'emergency' ? 'breakglass' : ''].join(' ').trim(),
+            'data-accessor': e.accessor,
+            'data-granted': String(e.granted),
+          },
+          h('div', { class: 'record-head' }, h('strong', {}, e.granted ? t('history.granted') : t('history.denied')), h('time', {}, dateTime(e.block_time))),
+          h('div', { class: 'meta' }, t('history.who'), ' ', h('code', { title: e.accessor }, short(e.accessor))),
+          h('div', { class: 'meta' }, t('history.record'), ' ', h('code', { title: e.record_id }, short(e.record_id))),
+          h('div', { class: 'meta' }, t('history.purpose'), ' ', t(`purpose.${e.purpose}`), e.purpose === 'emergency' ? h('span', { class: 'chip alarm' }, t('history.breakGlass')) : null),
+          h('a', { class: 'meta tx', title: e.tx_hash }, t('history.tx'), ' ', short(e.tx_hash)),
+        ),
+      ),
+    ),
+  );
+}
