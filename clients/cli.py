@@ -1,11 +1,12 @@
 """The ``medledger`` command line: one typer app, one sub-app per audience.
 
 Sub-apps live in their own modules (``cli_node`` for the dev chain, ``cli_authority``,
-``cli_wallet``, ``cli_admin``, ``cli_patient``, ``cli_doctor``, ``cli_auditor``, ``cli_serve``;
-``cli_demo``; shared options and the error wrapper in ``cli_common``) so that each stays small
-and testable on its own. Every command reports failures of ours as one line on stderr with a
-non-zero exit, never a traceback: the user needs to know what to fix, not where in our code it
-was noticed.
+``cli_wallet``, ``cli_admin``, ``cli_patient``, ``cli_doctor``, ``cli_auditor``,
+``cli_referral`` and ``cli_consult`` for the workflows, ``cli_consent_file`` for ``patient
+sign-consent``, ``cli_serve``; ``cli_demo``; shared options and the error wrapper in
+``cli_common``) so that each stays small and testable on its own. Every command reports
+failures of ours as one line on stderr with a non-zero exit, never a traceback: the user
+needs to know what to fix, not where in our code it was noticed.
 """
 
 from __future__ import annotations
@@ -15,10 +16,13 @@ import typer
 from clients.cli_admin import admin_app
 from clients.cli_auditor import auditor_app
 from clients.cli_authority import authority_app
+from clients.cli_consent_file import sign_consent
+from clients.cli_consult import consult_app
 from clients.cli_demo import demo
 from clients.cli_doctor import doctor_app
 from clients.cli_node import node_app
 from clients.cli_patient import patient_app
+from clients.cli_referral import referral_app
 from clients.cli_serve import serve
 from clients.cli_wallet import wallet_app
 
@@ -35,6 +39,9 @@ app.add_typer(admin_app, name="admin")
 app.add_typer(patient_app, name="patient")
 app.add_typer(doctor_app, name="doctor")
 app.add_typer(auditor_app, name="auditor")
+app.add_typer(referral_app, name="referral")
+app.add_typer(consult_app, name="consult")
+patient_app.command("sign-consent")(sign_consent)  # clients/cli_consent_file.py
 app.command(name="serve")(serve)
 app.command(name="demo")(demo)  # the main job of `make run` (clients/cli_demo.py)
 

@@ -10,7 +10,9 @@ from typer.testing import CliRunner
 
 from clients.cli import app
 
-GROUPS = ("node", "authority", "wallet", "admin", "patient", "doctor", "auditor")
+GROUPS = (
+    "node", "authority", "wallet", "admin", "patient", "doctor", "auditor", "referral", "consult",
+)  # fmt: skip
 runner = CliRunner()
 
 
@@ -41,9 +43,13 @@ def test_the_command_tree_is_complete() -> None:
         "admin institutions", "admin institution add", "admin member enrol",
         "admin member suspend", "admin member show",
         "patient share", "patient records", "patient grant", "patient consents",
-        "patient revoke", "patient access",
+        "patient revoke", "patient access", "patient sign-consent",
         "doctor login", "doctor key", "doctor records", "doctor get",
         "auditor events", "auditor verify",
+        "referral create", "referral accept", "referral reject", "referral arrive",
+        "referral complete", "referral cancel", "referral list", "referral show",
+        "consult create", "consult list", "consult show", "consult opinion", "consult close",
+        "consult cancel",
     }  # fmt: skip
 
 
