@@ -121,6 +121,7 @@ def share_record(
     row.body_sha256 = upload.body_sha256
     row.policy_hash = upload.policy_hash
     row.record_type = meta.record_type_bytes32
+    row.record_date = meta.record_date
     row.version = 1
     row.status = "active"
     row.state = "pending"
@@ -238,6 +239,7 @@ def record_view(row: Record) -> dict[str, Any]:
         "body_sha256": row.body_sha256,
         "policy_hash": row.policy_hash,
         "record_type": record_type_text(row.record_type),
+        "record_date": row.record_date,
         "version": row.version,
         "status": row.status,
         "state": row.state,

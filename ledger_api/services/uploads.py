@@ -30,6 +30,7 @@ from crypto.envelope import Header, parse_header, validate_body_stream
 from crypto.errors import CryptoError
 from crypto.policy import policy_hash, satisfies
 from ledger_api.http_errors import ApiError, PayloadTooLargeError, UnprocessableError
+from ledger_api.services.record_dates import check_record_date
 
 RECORD_TYPE_BYTES = 31  # packed into a bytes32 with at least one trailing zero byte
 
@@ -48,6 +49,7 @@ class RecordMetadata(BaseModel):
     patient: str
     record_type: str
     author: str | None = None
+    record_date: str | None = None  # clinical date, FHIR date / dateTime (record_dates)
 
     @field_validator("record_id")
     @classmethod
@@ -75,6 +77,11 @@ class RecordMetadata(BaseModel):
         if not value or size > RECORD_TYPE_BYTES:
             raise ValueError(f"record_type must be 1 to {RECORD_TYPE_BYTES} UTF-8 bytes")
         return value
+
+    @field_validator("record_date")
+    @classmethod
+    def _record_date(cls, value: str | None) -> str | None:
+        return None if value is None else check_record_date(value)
 
     @property
     def record_id_bytes(self) -> bytes:

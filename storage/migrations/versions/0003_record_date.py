@@ -1,0 +1,30 @@
+"""record date: the clinical date of a record (FHIR date / dateTime) as its uploader gave it,
+the index entry the patient's timeline is ordered by (nullable: records registered before,
+or elsewhere, have none)
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-11-26
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0003"
+down_revision: str | None = "0002"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("records", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("record_date", sa.String(length=40), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("records", schema=None) as batch_op:
+        batch_op.drop_column("record_date")
