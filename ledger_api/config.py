@@ -14,6 +14,9 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIB = 1024 * 1024
+# where `make wallet` (vite build) writes the patient wallet web app; a path, not an import:
+# the API never imports `clients`, it only serves the built static files
+DEFAULT_WALLET_DIR = Path(__file__).resolve().parent.parent / "clients" / "webwallet" / "dist"
 
 
 class Settings(BaseSettings):
@@ -44,6 +47,8 @@ class Settings(BaseSettings):
     log_json: bool = True
     # how long a Consortium lookup for a session may be reused (seconds; 0 = every request)
     principal_cache_seconds: float = Field(default=2.0, ge=0)
+    # the built patient wallet web app, served at /wallet/ (a clear 503 page when not built)
+    wallet_dir: Path = DEFAULT_WALLET_DIR
 
     @model_validator(mode="after")
     def _defaults_under_data_dir(self) -> Settings:
