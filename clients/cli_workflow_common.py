@@ -18,7 +18,7 @@ from typing import Any
 from rich.table import Table
 
 from clients import cli_checks as check
-from clients.cli_common import EXIT_NOT_FOUND, CliError, transfer_progress, when
+from clients.cli_common import EXIT_NOT_FOUND, CliError, short, transfer_progress, when
 from clients.errors import ApiError
 from clients.fhir import FHIR_CONTENT_TYPE, validate_resource
 from clients.sdk import MedLedgerClient
@@ -132,11 +132,16 @@ def history_table(history: list[Transition], *, title: str) -> Table:
             when(step.block_time),
             step.state,
             step.actor,
-            step.reason or "-",
+            short(step.reason) if _is_digest(step.reason) else step.reason or "-",
             str(step.block_number),
             step.tx_hash,
         )
     return table
+
+
+def _is_digest(reason: str | None) -> bool:
+    """A reason that is a 32-byte digest (a referral's manifest), not a readable code."""
+    return reason is not None and len(reason) == 66 and reason.startswith("0x")
 
 
 def fields_table(rows: list[tuple[str, str]], *, title: str) -> Table:
