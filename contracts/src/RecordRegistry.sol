@@ -7,8 +7,8 @@ import {IConsortium, ConsortiumRoles} from "./IConsortium.sol";
  * @title RecordRegistry
  * @notice The on-chain index of encrypted health records: for each client-chosen `bytes32` id,
  * the patient, the author institution, the version (bumped by each re-key), the status and the
- * registration time; the content addresses and digests are in the {RecordRegistered} and
- * {RecordRekeyed} events.
+ * registration time; the content addresses and digests are in the {RecordRegistered},
+ * {RecordRekeyed} and {RecordBodyRekeyed} events.
  *
  * @dev Storage layout, chosen for the gas budget (≤ 75k for one record, ≤ 50k per record in a
  * batch of 50; a fresh slot costs ~22.1k): each record owns exactly ONE packed slot holding
@@ -91,6 +91,18 @@ contract RecordRegistry {
         address indexed actor,
         uint16 version,
         string headerCid,
+        bytes32 policyHash
+    );
+    /// @notice Emitted when a record is re-encrypted: a new body under a fresh data key, with
+    /// its header, body digest and policy hash (version + 1); the old body must not be used.
+    event RecordBodyRekeyed(
+        bytes32 indexed id,
+        address indexed patient,
+        address indexed actor,
+        uint16 version,
+        string bodyCid,
+        string headerCid,
+        bytes32 bodyHash,
         bytes32 policyHash
     );
     /// @notice Emitted when a record is replaced by a newer record of the same patient.
@@ -200,13 +212,41 @@ contract RecordRegistry {
     ) external {
         Record storage rec = _managed(actor, id);
         if (bytes(headerCid).length == 0) revert RecordRegistryInvalidRecord(id);
-        uint16 version = rec.version;
-        if (version == type(uint16).max) revert RecordRegistryVersionOverflow(id);
-        unchecked {
-            ++version;
-        }
-        rec.version = version;
+        uint16 version = _nextVersion(rec, id);
         emit RecordRekeyed(id, rec.patient, actor, version, headerCid, policyHash);
+    }
+
+    /**
+     * @notice Re-encrypts a record under a fresh data key: new body CID, body digest, header
+     * CID and policy hash, version + 1. Used when a reader whose access ended may still hold
+     * the old data key: the new body cannot be opened with it. The record id, patient, author
+     * and type are unchanged.
+     * @dev Requirements: as for {rekey}; the body CID, header CID and body hash are non-empty.
+     * Emits {RecordBodyRekeyed}.
+     */
+    function rekeyBody(
+        address actor,
+        bytes32 id,
+        string calldata headerCid,
+        string calldata bodyCid,
+        bytes32 bodyHash,
+        bytes32 policyHash
+    ) external {
+        Record storage rec = _managed(actor, id);
+        if (bytes(headerCid).length == 0 || bytes(bodyCid).length == 0 || bodyHash == bytes32(0)) {
+            revert RecordRegistryInvalidRecord(id);
+        }
+        uint16 version = _nextVersion(rec, id);
+        emit RecordBodyRekeyed(
+            id,
+            rec.patient,
+            actor,
+            version,
+            bodyCid,
+            headerCid,
+            bodyHash,
+            policyHash
+        );
     }
 
     /**
@@ -346,6 +386,16 @@ contract RecordRegistry {
         if (!active || inst == 0 || inst != rec.authorInstitution || !_isClinician(role)) {
             revert RecordRegistryUnauthorized(actor, id);
         }
+    }
+
+    /// @dev Bumps and stores the version of `rec` (a re-key), reverting before it overflows.
+    function _nextVersion(Record storage rec, bytes32 id) private returns (uint16 version) {
+        version = rec.version;
+        if (version == type(uint16).max) revert RecordRegistryVersionOverflow(id);
+        unchecked {
+            ++version;
+        }
+        rec.version = version;
     }
 
     /// @dev Doctors and nurses author and manage records.

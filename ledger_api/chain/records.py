@@ -1,4 +1,5 @@
-"""Typed wrapper of ``RecordRegistry``: register (one or a batch), re-key, supersede, withdraw.
+"""Typed wrapper of ``RecordRegistry``: register (one or a batch), re-key (header only or the
+whole body), supersede, withdraw.
 
 The API registers on behalf of the author (a clinician, or the patient) through the relayer;
 the contract checks the author's membership itself. The client chooses the record id, so a
@@ -152,6 +153,29 @@ class RecordRegistry(BoundContract):
             check_address(actor, "actor"),
             check_bytes32(record_id, "record_id"),
             check_text(header_cid, "header_cid"),
+            check_bytes32(policy_hash, "policy_hash"),
+        )
+
+    def rekey_body(
+        self,
+        *,
+        actor: str,
+        record_id: bytes,
+        header_cid: str,
+        body_cid: str,
+        body_hash: bytes,
+        policy_hash: bytes,
+    ) -> PendingTx:
+        """New body under a fresh data key, with its header; version + 1 (``RecordBodyRekeyed``).
+
+        For a revocation that must hold against a reader who may keep the old data key."""
+        return self._write(
+            "rekeyBody",
+            check_address(actor, "actor"),
+            check_bytes32(record_id, "record_id"),
+            check_text(header_cid, "header_cid"),
+            check_text(body_cid, "body_cid"),
+            check_bytes32(body_hash, "body_hash"),
             check_bytes32(policy_hash, "policy_hash"),
         )
 

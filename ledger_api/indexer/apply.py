@@ -75,6 +75,15 @@ SINGLE: dict[tuple[str, str], Handler] = {
             "policy_hash": e.args["policyHash"],
         }
     ),
+    ("RecordRegistry", "RecordBodyRekeyed"): _record(
+        lambda e: {
+            "version": e.args["version"],
+            "header_cid": e.args["headerCid"],
+            "body_cid": e.args["bodyCid"],
+            "body_sha256": e.args["bodyHash"],
+            "policy_hash": e.args["policyHash"],
+        }
+    ),
     ("RecordRegistry", "RecordSuperseded"): _record(
         lambda e: {"status": "superseded", "superseded_by": e.args["newId"]}
     ),

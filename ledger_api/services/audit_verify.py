@@ -1,14 +1,17 @@
 """``GET /audit/verify``: re-derive what the index and the block store should hold, from chain.
 
 The chain is the source of truth; the index is a convenience an auditor must be able to
-distrust. For a block range this module re-reads every ``RecordRegistered``/``RecordRekeyed``,
-``ConsentGranted``/``ConsentRevoked``, ``AccessLogged`` and ``KeyIssued`` log, decodes it with
-the indexer's decoder (the one mapping of ABI to columns) and compares field by field with the
-index, in both directions: an event without its row (deleted or never indexed) and a row
-without its event (fabricated, or moved to another block) are both reported. Then, for every
-record registered in the range, it re-hashes the body ciphertext from the block store against
-the on-chain ``bodyHash`` (taken from the event, not from the index, which may be the thing
-that was tampered with) and checks that the header's blocks are present and intact.
+distrust. For a block range this module re-reads every ``RecordRegistered``/``RecordRekeyed``/
+``RecordBodyRekeyed``, ``ConsentGranted``/``ConsentRevoked``, ``AccessLogged`` and
+``KeyIssued`` log, decodes it with the indexer's decoder (the one mapping of ABI to columns)
+and compares field by field with the index, in both directions: an event without its row
+(deleted or never indexed) and a row without its event (fabricated, or moved to another block)
+are both reported. Then, for every record registered or re-keyed in the range, it re-hashes the
+current body ciphertext from the block store against the on-chain ``bodyHash`` (taken from the
+latest event carrying a body, not from the index, which may be the thing that was tampered
+with) and checks that the current header's blocks are present and intact. Blocks a re-key
+replaced are not required: they are unpinned once nothing references them and the store may
+have collected them.
 
 Only blocks the indexer has committed are compared with the index (its cursor is reported as
 ``indexed_to``); later events are counted as ``not_yet_indexed``, not as mismatches.
@@ -27,7 +30,7 @@ from ledger_api.chain.connection import block_number, rpc
 from ledger_api.http_errors import UnprocessableError
 from ledger_api.indexer.decode import ChainEvent, EventDecoder
 from ledger_api.indexer.runner import block_times, load_abis
-from ledger_api.services.audit_bodies import check_bodies
+from ledger_api.services.audit_bodies import check_bodies, check_headers, current_versions
 from ledger_api.services.authority import attributes_hash
 from storage.models import (
     AccessEvent,
@@ -54,6 +57,13 @@ _RECORD_FIELDS = {
     "body_cid": "bodyCid",
     "body_sha256": "bodyHash",
     "record_type": "recordType",
+}
+# replaced by re-keys: compared with the event of the version the row holds
+_VERSIONED_FIELDS = {
+    "header_cid": "headerCid",
+    "policy_hash": "policyHash",
+    "body_cid": "bodyCid",
+    "body_sha256": "bodyHash",
 }
 _CONSENT_FIELDS = {
     "patient": "patient",
@@ -113,9 +123,10 @@ def verify(
     report.not_yet_indexed = len(events) - len(comparable)
     checker = _IndexCheck(db, report)
     checker.run(comparable, start, index_end)
-    registered = [e for e in events if e.name == "RecordRegistered"]
-    report.bodies.extend(check_bodies(ctx.store, registered))
-    report.checked["bodies"] = len(registered)
+    current, headers_only = current_versions(events)
+    report.bodies.extend(check_bodies(ctx.store, current))
+    report.bodies.extend(check_headers(ctx.store, headers_only))
+    report.checked["bodies"] = len(current)
     return report
 
 
@@ -184,9 +195,9 @@ class _IndexCheck:
         by_name: dict[str, list[ChainEvent]] = {}
         for e in events:
             by_name.setdefault(e.name, []).append(e)
-        self.records(
-            by_name.get("RecordRegistered", []), by_name.get("RecordRekeyed", []), start, end
-        )
+        rekeys = by_name.get("RecordRekeyed", []) + by_name.get("RecordBodyRekeyed", [])
+        rekeys.sort(key=lambda e: e.position)
+        self.records(by_name.get("RecordRegistered", []), rekeys, start, end)
         self.statuses(by_name.get("RecordSuperseded", []), by_name.get("RecordWithdrawn", []))
         self.consents(
             by_name.get("ConsentGranted", []), by_name.get("ConsentRevoked", []), start, end
@@ -206,40 +217,34 @@ class _IndexCheck:
         return rows
 
     def records(
-        self, registered: list[ChainEvent], rekeyed: list[ChainEvent], start: int, end: int
+        self, registered: list[ChainEvent], rekeys: list[ChainEvent], start: int, end: int
     ) -> None:
-        rows = self._rows(Record, Record.record_id, [e.args["id"] for e in registered])
+        """Registrations field by field; then each record's re-keys (``RecordRekeyed``: new
+        header and policy; ``RecordBodyRekeyed``: new body too) replayed in chain order, the
+        row compared with the version it claims to hold."""
+        rows = self._rows(
+            Record, Record.record_id, list({e.args["id"] for e in registered + rekeys})
+        )
         for e in registered:
             key = e.args["id"]
             row = rows.get(key)
             if row is None:
                 self.problem("record", key, "missing_in_index", block_number=e.block_number)
                 continue
-            pairs = [(col, e.args[arg], getattr(row, col)) for col, arg in _RECORD_FIELDS.items()]
+            fixed = {k: v for k, v in _RECORD_FIELDS.items() if k not in _VERSIONED_FIELDS}
+            pairs = [(col, e.args[arg], getattr(row, col)) for col, arg in fixed.items()]
             pairs += [
                 ("state", "confirmed", row.state),
                 ("tx_hash", e.tx_hash, row.tx_hash),
                 ("block_number", e.block_number, row.block_number),
                 ("log_index", e.log_index, row.log_index),
             ]
-            if row.version == 1:  # a later rekey legitimately replaced header and policy
+            if row.version == 1:  # a later re-key legitimately replaced these
                 pairs += [
-                    ("header_cid", e.args["headerCid"], row.header_cid),
-                    ("policy_hash", e.args["policyHash"], row.policy_hash),
+                    (col, e.args[arg], getattr(row, col)) for col, arg in _VERSIONED_FIELDS.items()
                 ]
             self.compare("record", key, pairs)
-        rekeyed_rows = self._rows(Record, Record.record_id, [e.args["id"] for e in rekeyed])
-        for e in rekeyed:
-            row = rekeyed_rows.get(e.args["id"])
-            if row is not None and row.version == e.args["version"]:
-                self.compare(
-                    "record",
-                    e.args["id"],
-                    [
-                        ("header_cid", e.args["headerCid"], row.header_cid),
-                        ("policy_hash", e.args["policyHash"], row.policy_hash),
-                    ],
-                )
+        self._rekeys(registered, rekeys, rows)
         on_chain = {e.args["id"] for e in registered}
         extra = self.db.scalars(
             sa.select(Record.record_id).where(
@@ -250,6 +255,43 @@ class _IndexCheck:
             if record_id not in on_chain:
                 self.problem("record", record_id, "not_on_chain")
         self.report.checked["records"] = len(registered)
+
+    def _rekeys(
+        self, registered: list[ChainEvent], rekeys: list[ChainEvent], rows: dict[str, Any]
+    ) -> None:
+        body: dict[str, tuple[str, str]] = {
+            e.args["id"]: (e.args["bodyCid"], e.args["bodyHash"]) for e in registered
+        }
+        newest: dict[str, int] = {}
+        for e in rekeys:
+            key = e.args["id"]
+            if "bodyCid" in e.args:
+                body[key] = (e.args["bodyCid"], e.args["bodyHash"])
+            newest[key] = e.args["version"]
+            row = rows.get(key)
+            if row is None or row.version != e.args["version"]:
+                continue
+            pairs = [
+                ("header_cid", e.args["headerCid"], row.header_cid),
+                ("policy_hash", e.args["policyHash"], row.policy_hash),
+            ]
+            if key in body:  # the body this version uses is known from the range
+                pairs += [
+                    ("body_cid", body[key][0], row.body_cid),
+                    ("body_sha256", body[key][1], row.body_sha256),
+                ]
+            self.compare("record", key, pairs)
+        for key, version in newest.items():
+            row = rows.get(key)
+            if row is not None and row.version < version:  # the index missed a re-key
+                self.problem(
+                    "record",
+                    key,
+                    "field_mismatch",
+                    field="version",
+                    chain=version,
+                    index=row.version,
+                )
 
     def statuses(self, superseded: list[ChainEvent], withdrawn: list[ChainEvent]) -> None:
         """A record's end of life on chain is final: the index must show it."""
