@@ -33,6 +33,7 @@ from ledger_api.routes import health as health_routes
 from ledger_api.routes import keys as keys_routes
 from ledger_api.routes import records as records_routes
 from ledger_api.routes import referrals as referrals_routes
+from ledger_api.routes import timeline as timeline_routes
 from ledger_api.routes.wallet import mount_wallet
 from ledger_api.services.reconciler import reconcile_pending
 from storage.db import migrate
@@ -106,6 +107,7 @@ def create_app(settings: Settings | None = None, *, hooks: Hooks | None = None) 
     app.include_router(referrals_routes.router)
     app.include_router(consultations_routes.router)
     app.include_router(chain_routes.router)
+    app.include_router(timeline_routes.router)
     app.include_router(directory_routes.router)
     mount_wallet(app, settings.wallet_dir)
     return app

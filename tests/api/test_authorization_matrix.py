@@ -94,6 +94,9 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     # clinicians author for any patient, patients for themselves; nobody else
     ("POST", "/records"): signed_in(201, other_patient=403, auditor=403, admin=403),
     ("GET", "/patients/{address}/records"): CHART_READERS,
+    # the patient, auditors, and clinicians something of the chart concerns (the GP here:
+    # the referrals and consultations it sent)
+    ("GET", "/patients/{address}/timeline"): signed_in(200, other_patient=403),
     ("GET", "/records/{record_id}"): CHART_READERS,
     ("GET", "/records/{record_id}/header"): CONTENT_READERS,
     ("GET", "/records/{record_id}/body"): CONTENT_READERS,
@@ -268,6 +271,9 @@ class Scenario:
 
     def _get_patients_address_records(self, role: str) -> Any:
         return self._get(f"/patients/{self.stack.patient.address}/records", role)
+
+    def _get_patients_address_timeline(self, role: str) -> Any:
+        return self._get(f"/patients/{self.stack.patient.address}/timeline", role)
 
     def _get_records_record_id(self, role: str) -> Any:
         return self._get(f"/records/{self.record_hex}", role)

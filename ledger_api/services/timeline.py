@@ -1,0 +1,290 @@
+"""A patient's unified timeline: records of every institution and workflow events, newest first.
+
+Each record appears with its clear index entry only (type, clinical date, author institution)
+and whether the caller may open it; referral and consultation transitions (created, accepted,
+completed, …) are interleaved, each with its transaction. Ordering is by the record's clinical
+date when the uploader gave one (:mod:`ledger_api.services.record_dates`), else its
+registration time, and by block time for workflow events.
+
+Who sees what (metadata only, so nothing is logged — like the chart listing in
+:func:`ledger_api.services.record_reads.list_chart`):
+
+- the patient: every record (all of them open to them) and every workflow event;
+- auditors and consortium admins: every item, no record open (they never read content);
+- a doctor or nurse: only the records an access decision would grant them
+  (:func:`ledger_api.services.access.decide`, for treatment, referral and consultation unless
+  one purpose is asked for; the item names the purpose that opens it), and the events of the
+  referrals and consultations that concern them; 403 when nothing of the patient does;
+- anyone else: 403.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from eth_utils import is_address, to_checksum_address
+from sqlalchemy.orm import Session
+
+from crypto.errors import PolicyError
+from crypto.policy import satisfies
+from crypto.signing import Purpose
+from ledger_api.chain.consortium import unpack_text32
+from ledger_api.http_errors import ForbiddenError, UnprocessableError
+from ledger_api.principal import Principal
+from ledger_api.services.access import chain_required, decide
+from ledger_api.services.consultation_queries import invited_policy_of
+from ledger_api.services.record_dates import record_date_seconds
+from ledger_api.services.records import confirmed_records_of
+from ledger_api.services.uploads import record_type_text
+from ledger_api.services.workflows import oversees
+from storage.models import Consultation, ConsultationInvitation, Institution, Record, Referral
+from storage.models.workflow import WorkflowDetail, WorkflowTransition
+
+if TYPE_CHECKING:
+    from ledger_api.context import AppContext
+
+__all__ = ["DEFAULT_PURPOSES", "MAX_PAGE", "TimelinePage", "timeline"]
+
+MAX_PAGE = 200
+DEFAULT_PURPOSES = (Purpose.TREATMENT, Purpose.REFERRAL, Purpose.CONSULTATION)
+
+
+@dataclass(frozen=True)
+class TimelinePage:
+    items: list[dict[str, Any]]
+    total: int
+    offset: int
+    limit: int
+
+
+def timeline(
+    *,
+    ctx: AppContext,
+    db: Session,
+    principal: Principal,
+    patient: str,
+    purposes: tuple[Purpose, ...] = DEFAULT_PURPOSES,
+    offset: int,
+    limit: int,
+) -> TimelinePage:
+    """One page of ``patient``'s timeline as the caller may see it (module docstring)."""
+    if not is_address(patient):
+        raise UnprocessableError(
+            "patient must be a 20-byte hex address",
+            code="invalid_address",
+            details={"patient": patient},
+        )
+    if offset < 0 or not 1 <= limit <= MAX_PAGE:
+        raise UnprocessableError(f"offset must be ≥ 0 and limit 1..{MAX_PAGE}", code="invalid_page")
+    patient = to_checksum_address(patient)
+    is_patient = principal.address == patient
+    if not (is_patient or oversees(principal) or principal.is_clinician):
+        raise ForbiddenError(
+            "a patient's timeline is for the patient, their clinicians and auditors",
+            details={"patient": patient},
+        )
+    institutions = _Institutions(db)
+    rows = confirmed_records_of(db, patient)
+    items: list[dict[str, Any]] = []
+    if is_patient or oversees(principal):
+        opens = {r.record_id: (Purpose.TREATMENT if is_patient else None) for r in rows}
+    else:
+        with chain_required("cannot check the consents"):
+            opens = _openable(ctx=ctx, db=db, principal=principal, rows=rows, purposes=purposes)
+    items += [
+        _record_item(r, opens[r.record_id], institutions) for r in rows if r.record_id in opens
+    ]
+    full = is_patient or oversees(principal)
+    items += _referral_events(db, principal, patient, institutions, full=full)
+    items += _consultation_events(db, principal, patient, institutions, full=full)
+    if not items and not full:
+        raise ForbiddenError(
+            "nothing of this patient's chart is open to the caller", details={"patient": patient}
+        )
+    items.sort(key=lambda i: (i["time"], i["block_number"] or 0, i["log_index"]), reverse=True)
+    return TimelinePage(
+        items=items[offset : offset + limit], total=len(items), offset=offset, limit=limit
+    )
+
+
+# --------------------------------------------------------------------------- records
+
+
+def _openable(
+    *,
+    ctx: AppContext,
+    db: Session,
+    principal: Principal,
+    rows: list[Record],
+    purposes: tuple[Purpose, ...],
+) -> dict[str, Purpose | None]:
+    """Record id → the first purpose a decision grants the caller (records none grants are
+    left out). A whole-chart consent for a purpose answers for every record at once."""
+    found: dict[str, Purpose | None] = {}
+    if not rows:
+        return found
+    patient = rows[0].patient
+    for purpose in purposes:
+        pending = [r for r in rows if r.record_id not in found]
+        if not pending:
+            break
+        if purpose not in (Purpose.REFERRAL, Purpose.CONSULTATION) and (
+            ctx.chain.consents.is_allowed(
+                patient=patient, grantee=principal.address, record_id=bytes(32), purpose=purpose
+            )
+        ):
+            found.update({r.record_id: purpose for r in pending if r.status != "withdrawn"})
+            continue
+        for row in pending:
+            if decide(ctx=ctx, db=db, principal=principal, record=row, purpose=purpose)[0]:
+                found[row.record_id] = purpose
+    return found
+
+
+def _record_item(
+    row: Record, opened_for: Purpose | None, institutions: _Institutions
+) -> dict[str, Any]:
+    registered = row.registered_at or 0
+    clinical = None
+    if row.record_date:
+        try:
+            clinical = record_date_seconds(row.record_date)
+        except ValueError:  # checked on upload; an old or foreign row must not break the list
+            clinical = None
+    return {
+        "kind": "record",
+        "time": registered if clinical is None else clinical,
+        "date": row.record_date if clinical is not None else _iso(registered),
+        "date_source": "clinical" if clinical is not None else "registered",
+        "record_id": row.record_id,
+        "record_type": record_type_text(row.record_type),
+        "author": to_checksum_address(row.author) if row.author else None,
+        "institution": institutions.view(row.author_institution),
+        "status": row.status,
+        "may_open": opened_for is not None,
+        "purpose": opened_for.name.lower() if opened_for is not None else None,
+        "registered_at": row.registered_at,
+        "tx_hash": row.tx_hash,
+        "block_number": row.block_number,
+        "log_index": row.log_index or 0,
+    }
+
+
+# --------------------------------------------------------------------------- workflow events
+
+
+def _referral_events(
+    db: Session, principal: Principal, patient: str, institutions: _Institutions, *, full: bool
+) -> list[dict[str, Any]]:
+    referrals = db.scalars(sa.select(Referral).where(Referral.patient == patient.lower())).all()
+    items: list[dict[str, Any]] = []
+    for row in referrals:
+        sides = (row.from_institution, row.to_institution)
+        if not (full or (principal.is_member and principal.institution_id in sides)):
+            continue
+        detail = db.get(WorkflowDetail, ("referral", row.referral_id))
+        extra = {
+            "from_institution": institutions.view(row.from_institution),
+            "to_institution": institutions.view(row.to_institution),
+            "department": detail.department if detail else None,
+        }
+        items += _events(db, "referral", row.referral_id, institutions, extra)
+    return items
+
+
+def _consultation_events(
+    db: Session, principal: Principal, patient: str, institutions: _Institutions, *, full: bool
+) -> list[dict[str, Any]]:
+    rows = db.scalars(sa.select(Consultation).where(Consultation.patient == patient.lower()))
+    items: list[dict[str, Any]] = []
+    for row in rows.all():
+        invited = set(
+            db.scalars(
+                sa.select(ConsultationInvitation.institution_id).where(
+                    ConsultationInvitation.consultation_id == row.consultation_id
+                )
+            )
+        )
+        if not (full or _concerns(db, principal, row, invited)):
+            continue
+        extra = {
+            "institution": institutions.view(row.requester_institution),
+            "invited_institutions": [institutions.view(i) for i in sorted(invited)],
+        }
+        items += _events(db, "consultation", row.consultation_id, institutions, extra)
+    return items
+
+
+def _concerns(db: Session, principal: Principal, row: Consultation, invited: set[int]) -> bool:
+    """The requester, a clinician of an invited institution, or one the invited policy names
+    (the index's text; the consultation's own reads check it against the chain's hash)."""
+    if principal.address.lower() == row.requester:
+        return True
+    if not principal.is_clinician:
+        return False
+    if principal.institution_id in invited:
+        return True
+    text = invited_policy_of(db, row.consultation_id)
+    try:
+        return bool(text) and satisfies(text or "", principal.abe_attributes())
+    except PolicyError:
+        return False
+
+
+def _events(
+    db: Session, kind: str, workflow_id: str, institutions: _Institutions, extra: dict[str, Any]
+) -> list[dict[str, Any]]:
+    query = sa.select(WorkflowTransition).where(
+        WorkflowTransition.kind == kind, WorkflowTransition.workflow_id == workflow_id
+    )
+    return [
+        {
+            "kind": kind,
+            "time": t.block_time,
+            "date": _iso(t.block_time),
+            "date_source": "chain",
+            "workflow_id": workflow_id,
+            "event": t.event,
+            "state": t.to_state,
+            "actor": to_checksum_address(t.actor),
+            **extra,
+            "tx_hash": t.tx_hash,
+            "block_number": t.block_number,
+            "log_index": t.log_index,
+        }
+        for t in db.scalars(query)
+    ]
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+class _Institutions:
+    """Institution id → ``{id, code, name}`` from the index (read once per id)."""
+
+    def __init__(self, db: Session) -> None:
+        self.db = db
+        self.cache: dict[int, dict[str, Any] | None] = {}
+
+    def view(self, institution_id: int | None) -> dict[str, Any] | None:
+        if not institution_id:
+            return None  # authored by the patient themself
+        if institution_id not in self.cache:
+            row = self.db.get(Institution, institution_id)
+            self.cache[institution_id] = (
+                {"id": institution_id, "code": None, "name": None}
+                if row is None
+                else {
+                    "id": institution_id,
+                    "code": unpack_text32(bytes.fromhex(row.code[2:])),
+                    "name": row.name,
+                }
+            )
+        return self.cache[institution_id]
+
+
+def _iso(seconds: int) -> str:
+    return datetime.fromtimestamp(seconds, tz=UTC).isoformat().replace("+00:00", "Z")
