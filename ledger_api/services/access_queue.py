@@ -21,11 +21,11 @@ transaction of each size is still estimated, which is what reports a misconfigur
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
 from typing import Any
 
 from ledger_api.chain.access_log import MAX_BATCH, AccessEntry, AccessLog
+from ledger_api.chain.coalesce import Coalescer
 from ledger_api.chain.contract import Event
 
 __all__ = ["AccessLogQueue", "LoggedEntry"]
@@ -45,80 +45,47 @@ class LoggedEntry:
 
 
 @dataclass
-class _Slot:
-    entry: AccessEntry
-    done: bool = False
-    result: LoggedEntry | None = None
-    error: BaseException | None = None
-
-
-@dataclass
 class AccessLogQueue:
-    """Thread-safe; one per API process (one relayer)."""
+    """Thread-safe; one per API process (one relayer). The leader/follower batching itself is
+    :class:`~ledger_api.chain.coalesce.Coalescer`; this class decides what a flush sends."""
 
     access_log: AccessLog
     max_batch: int = MAX_BATCH
     receipt_timeout: float = 30.0
-    _queue: list[_Slot] = field(default_factory=list)
     _gas: dict[int, int] = field(default_factory=dict)  # entries per transaction -> gas limit
-    _flushing: bool = False
-    _cond: threading.Condition = field(default_factory=threading.Condition)
+    _coalescer: Coalescer[AccessEntry, LoggedEntry] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._coalescer = Coalescer(self._flush, max_batch=self.max_batch)
 
     def submit(self, entry: AccessEntry) -> LoggedEntry:
         """Log ``entry``; return once it is mined. Raises the chain error of its transaction."""
-        slot = _Slot(entry)
-        with self._cond:
-            self._queue.append(slot)
-        while True:
-            with self._cond:
-                while not slot.done and self._flushing:
-                    self._cond.wait()
-                if slot.done:
-                    break
-                self._flushing = True
-                batch = self._queue[: self.max_batch]
-                del self._queue[: len(batch)]
-            try:
-                self._flush(batch)
-            finally:
-                with self._cond:
-                    self._flushing = False
-                    self._cond.notify_all()
-        if slot.error is not None:
-            raise slot.error
-        assert slot.result is not None
-        return slot.result
+        return self._coalescer.submit(entry)
 
-    def _flush(self, batch: list[_Slot]) -> None:
-        """Send ``batch`` as one transaction and hand each slot its event (or the error)."""
-        try:
-            entries = [s.entry for s in batch]
-            gas = self._gas.get(len(entries))
-            if len(entries) == 1:
-                pending = self.access_log.log_access(entries[0], gas=gas)
-            else:
-                pending = self.access_log.log_access_batch(entries, gas=gas)
-            mined = pending.wait(timeout=self.receipt_timeout)
-            self._gas.setdefault(len(entries), int(mined.gas_used * GAS_MARGIN))
-            times = _block_times(mined.receipt.logs)
-            events: list[Event] = [e for e in mined.events if e.name == "AccessLogged"]
-            if len(events) != len(batch):
-                raise RuntimeError(
-                    f"{len(events)} AccessLogged events for a batch of {len(batch)} entries"
-                )
-            for slot, event in zip(batch, events, strict=True):
-                slot.result = LoggedEntry(
-                    tx_hash=mined.tx_hash,
-                    block_number=mined.block_number,
-                    log_index=event.log_index,
-                    block_time=times.get(event.log_index),
-                )
-        except BaseException as exc:  # every waiter must learn the outcome
-            for slot in batch:
-                slot.error = exc
-        finally:
-            for slot in batch:
-                slot.done = True
+    def _flush(self, entries: list[AccessEntry]) -> list[LoggedEntry | BaseException]:
+        """Send ``entries`` as one transaction; each gets its own event's position."""
+        gas = self._gas.get(len(entries))
+        if len(entries) == 1:
+            pending = self.access_log.log_access(entries[0], gas=gas)
+        else:
+            pending = self.access_log.log_access_batch(entries, gas=gas)
+        mined = pending.wait(timeout=self.receipt_timeout)
+        self._gas.setdefault(len(entries), int(mined.gas_used * GAS_MARGIN))
+        times = _block_times(mined.receipt.logs)
+        events: list[Event] = [e for e in mined.events if e.name == "AccessLogged"]
+        if len(events) != len(entries):
+            raise RuntimeError(
+                f"{len(events)} AccessLogged events for a batch of {len(entries)} entries"
+            )
+        return [
+            LoggedEntry(
+                tx_hash=mined.tx_hash,
+                block_number=mined.block_number,
+                log_index=event.log_index,
+                block_time=times.get(event.log_index),
+            )
+            for event in events
+        ]
 
 
 def _block_times(logs: list[dict[str, Any]]) -> dict[int, int]:
