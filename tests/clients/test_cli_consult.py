@@ -117,3 +117,16 @@ def test_consultation_opinion_close_and_refusals(live_stack: LiveStack, tmp_path
     assert "FILE to share, or --record ID" in line
     assert (cli.patient_records(), stack.w3.eth.block_number) == (records, head)
     assert "closed" in ok(cli("consult", "list", "--role", "requested", wallet="gp"))
+
+    # invited by policy instead of institution; the requester cancels it
+    by_policy = tmp_path / "by-policy.json"
+    ok(cli("patient", "sign-consent", "-o", str(by_policy), "--purpose", "consultation",
+           "--invited-policy", "dept:cardiology", "--record", question,
+           wallet="patient"))  # fmt: skip
+    out = ok(cli("consult", "create", "--patient", patient, "--question", question, "--consent",
+                 str(by_policy), "--invited-policy", "dept:cardiology", wallet="gp"))  # fmt: skip
+    second = found(CONSULTATION_ID, out)
+    assert second in ok(cli("consult", "list", "--state", "open", wallet="cardiologist"))
+    out = ok(cli("consult", "cancel", second, "--reason", "resolved", wallet="gp"))
+    assert f"cancelled consultation {second}" in out
+    assert "resolved" in ok(cli("consult", "show", second, wallet="gp"))

@@ -151,8 +151,15 @@ def test_consent_file_checks_and_a_cancel(live_stack: LiveStack, tmp_path: Path)
     assert stack.w3.eth.block_number == head
     assert not ok(cli("referral", "list", "--json", wallet="gp")).strip()
 
-    # the right file works; the GP cancels before acceptance
-    referral = found(REFERRAL_ID, ok(cli(*create, str(right), wallet="gp")))
+    # the right file works: cd3h rejects one referral, the GP cancels another
+    rejected = found(REFERRAL_ID, ok(cli(*create, str(right), wallet="gp")))
+    out = ok(cli("referral", "reject", rejected, "--reason", "no_capacity",
+                 wallet="cardiologist"))  # fmt: skip
+    assert f"referral {rejected} rejected" in out
+    assert "state rejected" in out
+    fresh = sign(cli, tmp_path, "fresh.json", "--purpose", "referral", "--org", "cd3h",
+                 "--dept", "cardiology", "--record", letter)  # fmt: skip
+    referral = found(REFERRAL_ID, ok(cli(*create, str(fresh), wallet="gp")))
     line = one_error_line(
         cli("referral", "cancel", referral, wallet="cardiologist"), EXIT_NOT_ALLOWED
     )
@@ -164,3 +171,7 @@ def test_consent_file_checks_and_a_cancel(live_stack: LiveStack, tmp_path: Path)
     assert "cancelled" in shown
     line = one_error_line(cli("referral", "accept", referral, wallet="cardiologist"), 1)
     assert "cannot accept a referral that is cancelled (HTTP 409, invalid_transition)" in line
+    outgoing = ok(cli("referral", "list", "--direction", "outgoing", wallet="gp"))
+    assert rejected in outgoing
+    assert referral in outgoing
+    assert "no_capacity" in ok(cli("referral", "show", rejected, wallet="cardiologist"))
