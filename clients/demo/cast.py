@@ -1,9 +1,11 @@
 """Who is in the demo, and what the patient shares: the consortium of DESIGN.md, in small.
 
-A tertiary hospital in Chengdu and two community health centres of its 医联体; a cardiologist
-(心内科) at the hospital, a general practitioner (全科) at a community centre, and an auditor
-(医务科). The two records are FHIR R4 resources a heart-failure work-up produces: an NT-proBNP
-laboratory Observation (LOINC 33762-6) and an echocardiography DiagnosticReport (LOINC 34552-0).
+A tertiary hospital in Chengdu, two community health centres of its 医联体 and a county
+hospital (the Pujiang model of county–city cooperation); a cardiologist (心内科) at the
+hospital, a general practitioner (全科) at a community centre, an auditor (医务科), and a
+county cardiologist whom the GP invites to a remote consultation beside the city's. The two
+records are FHIR R4 resources a heart-failure work-up produces: an NT-proBNP laboratory
+Observation (LOINC 33762-6) and an echocardiography DiagnosticReport (LOINC 34552-0).
 
 The clinicians keep one wallet each across runs (they are enrolled once on the chain); the
 patient is new every run, so that a re-run on the same data directory tells the whole story
@@ -22,6 +24,7 @@ DEMO_WALLET_PASSWORD = "medledger-demo"
 # the policy of the shared records; every client ORs in uid:<patient> itself
 RECORD_POLICY = "role:doctor and dept:cardiology"
 PATIENT_NAME = "张伟"
+PATIENT_LABEL = f"患者 patient {PATIENT_NAME}"
 
 
 @dataclass(frozen=True)
@@ -35,13 +38,14 @@ class Institution:
 class Clinician:
     """A consortium member the demo enrols; ``wallet`` names their keystore in the data dir."""
 
-    key: str  # how the story refers to them: cardiologist, gp, auditor
+    key: str  # how the story refers to them: cardiologist, gp, auditor, county_cardiologist
     wallet: str
     name: str
     title: str
     institution: str  # institution code
     role: Role
     attributes: tuple[str, ...]
+    short: str  # their name in the summary table, where columns are narrow
 
     @property
     def label(self) -> str:
@@ -52,6 +56,7 @@ INSTITUTIONS: tuple[Institution, ...] = (
     Institution("cd3h", "成都市第三人民医院", "tertiary hospital"),
     Institution("qyqchc", "青羊区社区卫生服务中心", "community health centre"),
     Institution("chqchc", "成华区社区卫生服务中心", "community health centre"),
+    Institution("pjxrmyy", "蒲江县人民医院", "county hospital"),
 )
 
 CLINICIANS: tuple[Clinician, ...] = (
@@ -63,6 +68,7 @@ CLINICIANS: tuple[Clinician, ...] = (
         institution="cd3h",
         role=Role.DOCTOR,
         attributes=("dept:cardiology",),
+        short="cardiologist",
     ),
     Clinician(
         key="gp",
@@ -72,6 +78,7 @@ CLINICIANS: tuple[Clinician, ...] = (
         institution="qyqchc",
         role=Role.DOCTOR,
         attributes=("dept:general_practice",),
+        short="GP",
     ),
     Clinician(
         key="auditor",
@@ -81,6 +88,17 @@ CLINICIANS: tuple[Clinician, ...] = (
         institution="cd3h",
         role=Role.AUDITOR,
         attributes=(),
+        short="auditor",
+    ),
+    Clinician(
+        key="county_cardiologist",
+        wallet="demo-county-cardiologist",
+        name="赵强",
+        title="县医院心内科 county cardiologist",
+        institution="pjxrmyy",
+        role=Role.DOCTOR,
+        attributes=("dept:cardiology",),
+        short="county cardiologist",
     ),
 )
 

@@ -90,3 +90,78 @@ def revocation_position(
         from_block=from_block, argument_filters={"consentId": bytes.fromhex(consent_id[2:])}
     )
     return (int(logs[0]["blockNumber"]), int(logs[0]["logIndex"])) if logs else None
+
+
+REFERRAL_STATES = ("none", "requested", "accepted", "arrived", "completed", "rejected", "cancelled")
+CONSULTATION_STATES = ("none", "open", "closed", "cancelled")
+REFERRAL_EVENTS = (
+    "ReferralRequested",
+    "ReferralAccepted",
+    "ReferralArrived",
+    "ReferralCompleted",
+    "ReferralRejected",
+    "ReferralCancelled",
+)
+CONSULTATION_EVENTS = (
+    "ConsultationRequested",
+    "ConsultationOpinionSubmitted",
+    "ConsultationClosed",
+    "ConsultationCancelled",
+)
+
+
+@dataclass(frozen=True)
+class WorkflowEvent:
+    """One event of the ``Workflow`` contract about a referral or a consultation."""
+
+    name: str
+    workflow_id: str
+    actor: str  # the requester, the acting doctor or the opinion's author
+    block_number: int
+    log_index: int
+    tx_hash: str
+
+
+def workflow_events(
+    w3: Web3, deployment: Deployment, from_block: int, workflow_ids: Iterable[str]
+) -> list[WorkflowEvent]:
+    """Every referral and consultation event of ``workflow_ids`` from ``from_block`` on."""
+    wanted = [bytes.fromhex(i[2:]) for i in workflow_ids]
+    contract = _contract(w3, deployment, "Workflow")
+    events = []
+    for name in REFERRAL_EVENTS + CONSULTATION_EVENTS:
+        key = "referralId" if name.startswith("Referral") else "consultationId"
+        logs = getattr(contract.events, name).get_logs(
+            from_block=from_block, argument_filters={key: wanted}
+        )
+        for log in logs:
+            args = log["args"]
+            actor = args.get("actor") or args.get("author") or args.get("requester")
+            events.append(
+                WorkflowEvent(
+                    name=name,
+                    workflow_id=_hex(args[key]).lower(),
+                    actor=str(actor),
+                    block_number=int(log["blockNumber"]),
+                    log_index=int(log["logIndex"]),
+                    tx_hash=_hex(log["transactionHash"]).lower(),
+                )
+            )
+    return sorted(events, key=lambda e: (e.block_number, e.log_index))
+
+
+def referral_state(w3: Web3, deployment: Deployment, referral_id: str) -> str:
+    """The referral's state as ``Workflow.referralOf`` tells it now."""
+    view = _contract(w3, deployment, "Workflow").functions.referralOf(
+        bytes.fromhex(referral_id[2:])
+    )
+    return REFERRAL_STATES[int(view.call()[3])]
+
+
+def consultation_state(w3: Web3, deployment: Deployment, consultation_id: str) -> tuple[str, int]:
+    """``(state, opinion count)`` of the consultation as ``Workflow.consultationOf`` tells it."""
+    view = _contract(w3, deployment, "Workflow").functions.consultationOf(
+        bytes.fromhex(consultation_id[2:])
+    )
+    values = view.call()
+    return CONSULTATION_STATES[int(values[2])], int(values[4])

@@ -5,11 +5,16 @@ with the dev admin key, skipping what already exists so that re-runs work); a ne
 creates a wallet, shares two FHIR records under ``role:doctor and dept:cardiology`` and grants
 the cardiologist; the cardiologist reads and decrypts both; the GP is refused (and the refusal
 is logged on chain); the patient revokes; the cardiologist is refused too; the auditor reads
-the access log from the chain, compares it with the API's index and runs ``verify``.
+the access log from the chain, compares it with the API's index and runs ``verify``. Then
+the clinical workflows: a referral up to the tertiary hospital and back down
+(:mod:`~clients.demo.referrals`), a remote consultation of two invited cardiologists
+(:mod:`~clients.demo.consultation`), and the auditor reads both from the chain
+(:mod:`~clients.demo.workflow_audit`).
 
 Each step reports expected against observed. A step whose failure leaves nothing for the
-next steps to work on (the stack or a share failing) ends the story early; the other steps
-only mark themselves failed, so one run shows every broken expectation at once.
+next steps to work on (the stack or a share failing) ends the story early; a failed act of
+a workflow ends that workflow only; the other steps only mark themselves failed, so one run
+shows every broken expectation at once.
 """
 
 from __future__ import annotations
@@ -24,12 +29,14 @@ from typing import Any
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from clients.demo import audit, cast, clinicians
+from clients.demo import audit, cast, clinicians, consultation, referrals, workflow_audit
+from clients.demo.acts import PartAbortedError
 from clients.demo.report import Reporter, short
 from clients.demo.stack import LocalStack
 from clients.errors import ClientError, WalletNotFoundError
 from clients.sdk import MedLedgerClient
 from clients.wallet import WalletStore
+from crypto.fame_types import UserKey
 from ledger_api.chain.connection import connect
 from ledger_api.chain.consortium import Consortium
 from ledger_api.chain.devnode import DevKeys
@@ -37,7 +44,7 @@ from ledger_api.chain.relayer import Relayer
 from ledger_api.errors import LedgerApiError
 
 ADMIN = "联盟管理员 consortium admin"
-PATIENT = f"患者 patient {cast.PATIENT_NAME}"
+PATIENT = cast.PATIENT_LABEL
 
 
 class StoryAbortedError(Exception):
@@ -57,6 +64,8 @@ class Outcome:
     revocation: dict[str, Any] = field(default_factory=dict)
     denied_reads: dict[str, Any] = field(default_factory=dict)
     verify: dict[str, Any] = field(default_factory=dict)
+    referrals: list[dict[str, Any]] = field(default_factory=list)
+    consultation: dict[str, Any] = field(default_factory=dict)
 
 
 class Story:
@@ -71,11 +80,13 @@ class Story:
         self.wallets = WalletStore(stack.data_dir)
         self.accounts: dict[str, LocalAccount] = {}
         self.plaintexts: dict[str, bytes] = {}  # record id → what the patient shared
+        self.documents: dict[str, bytes] = {}  # record id → a workflow document's bytes
+        self.keys: dict[str, UserKey] = {}  # attribute keys fetched in the workflows
         self.first_block = 0
         reporter.alias(ADMIN, "admin")
         reporter.alias(PATIENT, "patient")
         for person in cast.CLINICIANS:
-            reporter.alias(person.label, person.title.split()[-1])  # cardiologist, GP, auditor
+            reporter.alias(person.label, person.short)
 
     # ------------------------------------------------------------------ driver
 
@@ -92,10 +103,16 @@ class Story:
             clinicians.cardiologist_refused,
             audit.audit_log,
             audit.audit_verify,
+            referrals.referral_up,
+            referrals.referral_down,
+            consultation.consultation,
+            workflow_audit.audit_workflows,
         )
         for step in steps:
             try:
                 step(self)
+            except PartAbortedError as exc:
+                self.report.note(f"the rest of this workflow is skipped: {exc}")
             except StoryAbortedError as exc:
                 self.report.note(f"the story stops here: {exc}")
                 break
@@ -157,7 +174,7 @@ class Story:
 
     def enrol_clinicians(self) -> None:
         action = "enrols the clinicians with their attributes"
-        expected = "cardiologist, GP and auditor enrolled"
+        expected = ", ".join(p.short for p in cast.CLINICIANS) + " enrolled"
         admin = self._admin_consortium()
         added: list[str] = []
         last_tx: str | None = None
@@ -352,6 +369,8 @@ def outcome_json(stack: LocalStack, outcome: Outcome, reporter: Reporter) -> dic
         "revocation": outcome.revocation,
         "denied_reads": outcome.denied_reads,
         "verify": outcome.verify,
+        "referrals": outcome.referrals,
+        "consultation": outcome.consultation,
         "steps": [step.as_dict() for step in reporter.steps],
     }
 
