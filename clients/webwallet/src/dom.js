@@ -21,6 +21,12 @@ function append(el, children) {
   }
 }
 
+/** Append children, skipping null/false (native append would print "null"). */
+export function add(el, ...children) {
+  append(el, children);
+  return el;
+}
+
 export function clear(el, ...children) {
   el.replaceChildren();
   append(el, children);

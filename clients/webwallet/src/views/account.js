@@ -1,12 +1,12 @@
 // The signed-in wallet: address, export of its keystore (still encrypted), and how to use the
 // same account from the command line.
-import { download, h } from '../dom.js';
+import { add, download, h } from '../dom.js';
 import { t } from '../i18n.js';
 
 export async function renderAccount(main, app) {
   const { address } = app.session;
   const entry = app.store.get(address);
-  main.append(
+  add(main,
     h(
       'section',
       { class: 'card' },

@@ -1,7 +1,7 @@
 // Consents: who may access what (in force, expiring soon, ended), grant a new one and revoke
 // one with a tap. A grant is built as EIP-712 typed data, shown as a human-readable summary
 // (and the raw typed data), and signed only when the patient confirms; the API relays it.
-import { h } from '../dom.js';
+import { add, h } from '../dom.js';
 import { busy } from '../errors.js';
 import { DAY, date, nowSeconds, short } from '../format.js';
 import { t } from '../i18n.js';
@@ -28,12 +28,13 @@ export async function renderConsents(main, app) {
   const list = h('section', { class: 'card' }, h('h2', {}, t('consents.active', { count: active.length })));
   if (active.length === 0) list.append(h('p', { class: 'empty' }, t('consents.noneActive')));
   list.append(h('ul', { class: 'consents', id: 'active-consents' }, active.map((c) => consentItem(c, app, true))));
-  main.append(
-    grantForm(app, records, (receipt) => app.go('consents', { notice: t('grant.done', { tx: short(receipt.tx_hash) }) })),
+  add(main,
+    app.params.notice ? h('p', { class: 'notice', id: 'notice', role: 'status' }, app.params.notice) : null,
     list,
     ended.length
       ? h('details', { class: 'card' }, h('summary', {}, t('consents.ended', { count: ended.length })), h('ul', { class: 'consents', id: 'ended-consents' }, ended.map((c) => consentItem(c, app, false))))
       : null,
+    grantForm(app, records, (receipt) => app.go('consents', { notice: t('grant.done', { tx: short(receipt.tx_hash) }) })),
   );
 }
 

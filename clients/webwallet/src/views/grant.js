@@ -45,7 +45,6 @@ export function grantForm(app, records, done) {
     'form',
     { class: 'card', id: 'grant-form' },
     h('h2', {}, t('grant.title')),
-    app.params.notice ? h('p', { class: 'notice', role: 'status' }, app.params.notice) : null,
     h('label', {}, t('grant.who'), kind),
     doctorFields,
     groupFields,

@@ -1,13 +1,13 @@
 // Who accessed the patient's records, from the chain's AccessLog (via the API's index):
 // granted and refused reads, newest first; break-glass (purpose emergency) is highlighted.
-import { h } from '../dom.js';
+import { add, h } from '../dom.js';
 import { dateTime, short } from '../format.js';
 import { t } from '../i18n.js';
 
 export async function renderHistory(main, app) {
   const events = await app.session.all('/audit/access-events', { patient: app.session.address });
   const emergencies = events.filter((e) => e.purpose === 'emergency').length;
-  main.append(
+  add(main,
     h('h2', {}, t('history.title', { count: events.length })),
     emergencies ? h('p', { class: 'breakglass-note', role: 'status' }, t('history.breakGlassCount', { count: emergencies })) : null,
     events.length === 0 ? h('p', { class: 'empty' }, t('history.none')) : null,

@@ -1,7 +1,7 @@
 // The patient's timeline: every record across institutions, newest first, with who can open it
 // (the patient, plus each consent in force that covers it). Records are FAME-encrypted; this
 // app does not decrypt or encrypt them, so each record shows the CLI command that does.
-import { h } from '../dom.js';
+import { add, h } from '../dom.js';
 import { dateTime, short } from '../format.js';
 import { t } from '../i18n.js';
 import { granteeLabel } from './consents.js';
@@ -14,7 +14,7 @@ export async function renderRecords(main, app) {
   ]);
   const active = consents.filter((c) => c.active);
   records.sort((a, b) => (b.block_number ?? 0) - (a.block_number ?? 0));
-  main.append(
+  add(main,
     h('h2', {}, t('records.title', { count: records.length })),
     records.length === 0 ? h('p', { class: 'empty' }, t('records.none')) : null,
     h('ol', { class: 'timeline', id: 'records' }, records.map((r) => recordItem(r, active, app))),

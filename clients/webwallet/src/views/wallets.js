@@ -1,13 +1,13 @@
 // Before sign-in: the wallets stored in this browser (unlock one and sign in with it), create a
 // new one, or import a keystore JSON / private key. Keys are generated and decrypted here only.
-import { h } from '../dom.js';
+import { add, h } from '../dom.js';
 import { busy } from '../errors.js';
 import { short } from '../format.js';
 import { t } from '../i18n.js';
 
 export async function renderWallets(main, app) {
   const wallets = app.store.list();
-  main.append(
+  add(main,
     h('p', { class: 'intro' }, t('wallets.intro')),
     wallets.length ? h('section', { class: 'card' }, h('h2', {}, t('wallets.stored')), wallets.map((w) => unlockForm(w, app))) : null,
     createForm(app),

@@ -1,0 +1,212 @@
+"""The patient's story in a real browser: Debian chromium driven by playwright-core.
+
+The browser half is ``clients/webwallet/e2e/wallet_flow.mjs``; this test plays everyone else
+over the real HTTP API (``live_stack``) and checks the chain between the steps:
+
+1. the page creates a wallet (key generated in the browser, kept only as an encrypted keystore
+   in localStorage) and signs in with EIP-4361;
+2. the GP shares a record for that patient through the Python SDK (the app cannot encrypt:
+   FAME in the browser is out of reach, the app shows the CLI command instead);
+3. the page grants the cardiologist that record: an EIP-712 consent signed by ethers in the
+   browser, relayed by the API — ``ConsentManager.isAllowed`` must say yes, and the doctor reads;
+4. the page revokes it with one tap — ``isAllowed`` says no, and the doctor's next reads (for
+   treatment, then as an emergency) are refused and logged;
+5. the page's access history shows those refused reads, the emergency one highlighted;
+   the keystore it exports opens with eth-account and the CLI's wallet store.
+
+Screenshots of every step: ``tests/wallet/artifacts/`` (git-ignored).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from eth_account import Account
+
+from clients.errors import NotAllowedError
+from clients.sdk import MedLedgerClient
+from clients.wallet import WalletStore
+from crypto.signing import Purpose
+from ledger_api.chain.consents import ConsentManager
+from tests.clients.conftest import LiveStack
+from tests.wallet.conftest import ARTIFACTS, ROOT
+
+FLOW = ROOT / "clients" / "webwallet" / "e2e" / "wallet_flow.mjs"
+STEP_TIMEOUT = 45.0
+
+
+class BrowserFlow:
+    """The node script as a peer: read its ``STEP name {json}`` lines, answer ``go``."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.proc = subprocess.Popen(
+            ["node", str(FLOW)],
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        self.stderr: list[str] = []
+        threading.Thread(target=self._pump, daemon=True).start()
+        threading.Thread(target=self._drain, daemon=True).start()
+
+    def _pump(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.put(line.rstrip("\n"))
+        self.lines.put(None)
+
+    def _drain(self) -> None:
+        assert self.proc.stderr is not None
+        self.stderr.extend(self.proc.stderr)
+
+    def expect(self, name: str) -> dict[str, Any]:
+        deadline = time.monotonic() + STEP_TIMEOUT
+        while True:
+            try:
+                line = self.lines.get(timeout=max(0.1, deadline - time.monotonic()))
+            except queue.Empty:
+                pytest.fail(f"the browser did not reach step {name!r} in {STEP_TIMEOUT} s")
+            if line is None:
+                pytest.fail(f"the browser script ended before {name!r}: {''.join(self.stderr)}")
+            if line.startswith("FAIL "):
+                pytest.fail(f"the browser failed before {name!r}: {line[5:]}")
+            if line.startswith("STEP "):
+                got, _, payload = line[5:].partition(" ")
+                assert got == name, f"expected step {name!r}, the browser says {got!r}"
+                return json.loads(payload)
+
+    def go(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write("go\n")
+        self.proc.stdin.flush()
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(timeout=10)
+
+
+def wait_for(predicate: Any, what: str, timeout: float = 15.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+def test_patient_wallet_in_chromium(live_stack: LiveStack, chromium: str, tmp_path: Path) -> None:
+    stack = live_stack.stack
+    doctor_address = stack.cardiologist.address
+    ARTIFACTS.mkdir(exist_ok=True)
+    for old in ARTIFACTS.glob("*"):
+        old.unlink()
+    manager = ConsentManager(stack.w3, stack.deployment.address("ConsentManager"))
+    flow = BrowserFlow(
+        {
+            "WALLET_URL": f"{live_stack.url}/wallet/",
+            "ARTIFACTS": str(ARTIFACTS),
+            "DOCTOR": doctor_address,
+            "CHROMIUM": chromium,
+        }
+    )
+    try:
+        # 1. wallet made in the page; only an encrypted keystore is stored
+        signed_in = flow.expect("signed-in")
+        patient = signed_in["address"]
+        assert patient.startswith("0x")
+        assert patient != stack.patient.address  # a fresh key from the browser
+        stored = json.loads(signed_in["stored"])
+        assert [w["address"] for w in stored] == [patient]
+        keystore = {k.lower(): v for k, v in json.loads(stored[0]["keystore"]).items()}
+        assert keystore["crypto"]["kdf"] == "scrypt"  # Web3 Secret Storage, as eth-account
+        assert signed_in["wrongPasswordMessage"] == "密码错误。"
+
+        # 2. the GP shares a record for this patient (on their behalf, through the SDK)
+        with MedLedgerClient(live_stack.url, account=stack.gp) as gp:
+            info = gp.share(
+                b"ECG 2026-11-26: sinus rhythm, 72 bpm\n",
+                patient=patient,
+                policy="dept:cardiology",
+                record_type="ECG",
+            )
+        flow.go()
+
+        # 3. the grant the browser signed with ethers is in force on chain
+        granted = flow.expect("granted")
+        assert granted["recordId"] == info.record_id
+        assert "ECG" in granted["recordText"]
+        assert "青羊区社区卫生服务中心" in granted["recordText"]  # the author's institution
+        assert doctor_address in granted["summary"]
+        record_id = bytes.fromhex(info.record_id[2:])
+        assert manager.is_allowed(
+            patient=patient, grantee=doctor_address, record_id=record_id, purpose=Purpose.TREATMENT
+        )
+        with MedLedgerClient(live_stack.url, account=stack.cardiologist) as doctor:
+            listed = doctor.consents(grantee=doctor_address).items
+            assert [c["consent_id"] for c in listed] == [granted["consentId"]]
+            assert listed[0]["patient"] == patient
+            key = doctor.fetch_user_key()
+            assert doctor.fetch_bytes(info.record_id, user_key=key).startswith(b"ECG 2026")
+            flow.go()
+
+            # 4. revoked with one tap: the chain refuses the doctor from now on
+            revoked = flow.expect("revoked")
+            assert revoked["ended"] == 1
+            assert revoked["active"] == 0
+            assert "撤销" in revoked["notice"]
+            assert not manager.is_allowed(
+                patient=patient,
+                grantee=doctor_address,
+                record_id=record_id,
+                purpose=Purpose.TREATMENT,
+            )
+            with pytest.raises(NotAllowedError):
+                doctor.fetch_bytes(info.record_id, user_key=key)
+            with pytest.raises(NotAllowedError):
+                doctor.fetch_bytes(info.record_id, user_key=key, purpose="emergency")
+        with MedLedgerClient(live_stack.url, account=stack.auditor) as auditor:
+            wait_for(
+                lambda: auditor.access_events(patient=patient, granted=False).total >= 2,
+                "the refused reads in the index",
+            )
+        flow.go()
+
+        # 5. the history in the page: the refused reads, the emergency one highlighted
+        history = flow.expect("history")
+        events = history["events"]
+        doctor_events = [e for e in events if e["accessor"] == doctor_address]
+        # newest first: the emergency attempt, the treatment attempt, then the granted reads
+        # (the SDK's fetch reads header and body: one logged decision each)
+        refused, earlier = doctor_events[:2], doctor_events[2:]
+        assert [(e["granted"], e["breakglass"]) for e in refused] == [(False, True), (False, False)]
+        assert earlier
+        assert all(e["granted"] and not e["breakglass"] for e in earlier)
+        assert history["englishTitle"].startswith("Access history")
+        assert history["problems"] == []  # no page errors, no console errors
+
+        # the exported keystore is a standard one: eth-account and the CLI's store open it
+        exported = Path(history["exported"]).read_text(encoding="utf-8")
+        key_bytes = Account.decrypt(exported, history["password"])
+        assert Account.from_key(key_bytes).address == patient
+        assert key_bytes.hex() not in signed_in["stored"]  # never stored in the clear
+        imported = WalletStore(tmp_path).import_keystore("zhang-san", exported, history["password"])
+        assert imported.address == patient
+        assert flow.proc.wait(timeout=STEP_TIMEOUT) == 0
+    finally:
+        flow.close()
+    shots = sorted(p.name for p in ARTIFACTS.glob("*.png"))
+    assert len(shots) == 10, shots
