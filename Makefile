@@ -4,8 +4,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
+# the patient wallet web app (clients/webwallet), built by vite into dist/ (git-ignored)
+WALLET_DIST := clients/webwallet/dist/index.html
+WALLET_SRC := $(shell find clients/webwallet/src clients/webwallet/public -type f 2>/dev/null) \
+	clients/webwallet/index.html clients/webwallet/vite.config.mjs
 
-.PHONY: install run test lint format compile bench clean
+.PHONY: install run test lint format compile bench clean wallet
 
 $(PY_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,14 +23,20 @@ $(NODE_STAMP): package.json package-lock.json
 
 install: $(PY_STAMP) $(NODE_STAMP)
 
+## wallet: build the patient wallet web app (served by the API at /wallet/)
+$(WALLET_DIST): $(NODE_STAMP) $(WALLET_SRC)
+	npm run --silent wallet:build
+wallet: $(WALLET_DIST)
+
 ## run: the main job (see README)
-run: install
+run: install wallet
 	$(VENV)/bin/medledger demo
 
 ## test: lint, format check and the whole test suite
-test: install
+test: install wallet
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	npm run --silent wallet:test
 	$(PY) -m pytest
 
 lint: install
@@ -42,4 +52,4 @@ bench: install
 	$(PY) scripts/bench_storage.py
 
 clean:
-	rm -rf $(VENV) node_modules .pytest_cache .hypothesis
+	rm -rf $(VENV) node_modules .pytest_cache .hypothesis clients/webwallet/dist
