@@ -33,6 +33,7 @@ from ledger_api.routes import health as health_routes
 from ledger_api.routes import keys as keys_routes
 from ledger_api.routes import records as records_routes
 from ledger_api.routes import referrals as referrals_routes
+from ledger_api.routes import rekey as rekey_routes
 from ledger_api.routes import timeline as timeline_routes
 from ledger_api.routes.wallet import mount_wallet
 from ledger_api.services.reconciler import reconcile_pending
@@ -101,6 +102,7 @@ def create_app(settings: Settings | None = None, *, hooks: Hooks | None = None) 
     app.include_router(health_routes.router)
     app.include_router(auth_routes.router)
     app.include_router(records_routes.router)
+    app.include_router(rekey_routes.router)
     app.include_router(consents_routes.router)
     app.include_router(keys_routes.router)
     app.include_router(audit_routes.router)

@@ -100,6 +100,8 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/records/{record_id}"): CHART_READERS,
     ("GET", "/records/{record_id}/header"): CONTENT_READERS,
     ("GET", "/records/{record_id}/body"): CONTENT_READERS,
+    # the patient's own upload: only the patient manages it (institution 0 has no clinicians)
+    ("POST", "/records/{record_id}/rekey"): only(patient=200),
     # any signed-in caller may relay a patient's signature (the signature authorises)
     ("POST", "/consents"): signed_in(201),
     ("POST", "/consents/revocations"): signed_in(200),
@@ -283,6 +285,17 @@ class Scenario:
 
     def _get_records_record_id_body(self, role: str) -> Any:
         return self._get(f"/records/{self.record_hex}/body", role)
+
+    def _post_records_record_id_rekey(self, role: str) -> Any:
+        stack = self.stack  # a full re-encryption: a fresh header and body, no old key needed
+        _, header, body = stack.make_record(
+            stack.patient, "role:doctor and dept:cardiology", b'{"resourceType":"Observation"}'
+        )
+        return stack.client.post(
+            f"/records/{self.record_hex}/rekey",
+            headers=self.headers(role),
+            files={"header": ("h", header), "body": ("b", body)},
+        )
 
     def _post_consents(self, role: str) -> Any:
         consent, signature = self.stack.sign_consent(

@@ -1,0 +1,97 @@
+"""``POST /records/{record_id}/rekey``: a new version of a record after its access narrowed.
+
+Thin, like the upload route: the raw request is read with a running byte count
+(:mod:`ledger_api.services.rekey_upload`), then one service call checks, stores, registers and
+indexes it (:mod:`ledger_api.services.rekey`). The multipart schema is declared in
+``openapi_extra`` so that the OpenAPI document still describes it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+
+from ledger_api.deps import ContextDep, PrincipalDep
+from ledger_api.services.rekey import rekey_record, rekey_view
+from ledger_api.services.rekey_upload import read_rekey_upload
+
+router = APIRouter(tags=["records"])
+
+_REKEY_SCHEMA: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["header"],
+                    "properties": {
+                        "header": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "the new envelope header (CBOR)",
+                        },
+                        "body": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": (
+                                "a new body under a fresh data key (full re-encryption);"
+                                " omitted: the header re-wraps the current body's key"
+                            ),
+                        },
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+@router.post(
+    "/records/{record_id}/rekey",
+    openapi_extra=_REKEY_SCHEMA,
+    responses={
+        403: {"description": "caller is neither the patient nor a manager of the record"},
+        404: {"description": "no registered record with this id"},
+        409: {"description": "the record is superseded or withdrawn"},
+        413: {"description": "upload or header over the limit"},
+        422: {
+            "description": (
+                "malformed header or body, policy excludes the patient, or a header-only"
+                " re-key that does not describe the current body"
+            )
+        },
+    },
+)
+async def rekey(
+    record_id: str, request: Request, ctx: ContextDep, principal: PrincipalDep
+) -> dict[str, Any]:
+    """Register a re-keyed version of a record (header only, or header and body).
+
+    Answers after the re-key is mined and indexed, with the record as it now is and the CIDs
+    of the replaced blocks that were unpinned."""
+    settings = ctx.settings
+    parts = await read_rekey_upload(
+        request,
+        max_upload_bytes=settings.max_upload_bytes,
+        max_header_bytes=settings.max_header_bytes,
+    )
+    try:
+
+        def work() -> dict[str, Any]:
+            with ctx.sessions() as db:
+                result = rekey_record(
+                    ctx=ctx,
+                    db=db,
+                    principal=principal,
+                    record_id=record_id,
+                    header_bytes=parts.header_bytes,
+                    body=parts.body,
+                )
+                return rekey_view(result)
+
+        return await run_in_threadpool(work)
+    finally:
+        await parts.close()
