@@ -41,7 +41,7 @@ def demo(
     keep_running: bool = KeepRunningOption,
     stop: bool = StopOption,
 ) -> None:
-    """Run the consortium story end to end: share, consent, read, refuse, revoke, audit.
+    """Run the consortium story end to end: share, consent, read, revoke, audit, refer, consult.
 
     Starts what is not running in the data dir: anvil, key authority, API on 127.0.0.1.
 

@@ -5,9 +5,13 @@ The demo starts its own anvil (on a free port, so it never meets the session anv
 test then trusts only the ids it needs from that file and checks the outcome with web3
 against the contracts themselves: both records registered for the patient, the
 cardiologist's granted reads, the GP's denied read, the consent revoked on ConsentManager and
-the cardiologist's denied read after the revocation. A second run on the same data dir (the
-stack still running) must succeed as well, with a new patient. Whatever happens, the API
-process and the node are stopped in ``finally``.
+the cardiologist's denied read after the revocation; then the workflows on the Workflow
+contract: both referrals (up to cd3h cardiology, back down to the community centre) went
+requested → accepted → arrived → completed with their summaries, the receiving side read the
+referred records before accepting and the cardiologist's read after completion was denied and
+logged, and the consultation of two invited institutions is closed with two opinions. A second
+run on the same data dir (the stack still running) must succeed as well, with a new patient.
+Whatever happens, the API process and the node are stopped in ``finally``.
 """
 
 from __future__ import annotations
@@ -32,6 +36,10 @@ from ledger_api.chain.anvil import free_port
 MEDLEDGER = str(Path(sys.executable).parent / "medledger")
 DEMO_TIMEOUT = 240
 ZERO32 = b"\x00" * 32
+STEPS = 49
+REFERRAL_COMPLETED = 4  # Workflow.ReferralStatus
+CONSULTATION_CLOSED = 2  # Workflow.ConsultationStatus
+REFERRAL_PATH = ("requested", "accepted", "arrived", "completed")
 
 
 def run_demo(
@@ -108,10 +116,11 @@ def check_outcome_on_chain(outcome: dict[str, Any]) -> None:
     record_ids = [bytes.fromhex(r["record_id"][2:]) for r in outcome["records"]]
     assert len(record_ids) == 2
 
-    # both records registered, for this patient, as an Observation and a DiagnosticReport
+    # both records registered, for this patient, as an Observation and a DiagnosticReport;
+    # the patient's other records are the workflows' documents, nothing else
     registered = chain.events("RecordRegistry", "RecordRegistered", patient=patient)
     by_id = {bytes(e["args"]["id"]): e for e in registered}
-    assert set(by_id) == set(record_ids)
+    assert set(by_id) == set(record_ids) | workflow_documents(outcome)
     types = {bytes(by_id[r]["args"]["recordType"]).rstrip(b"\x00").decode() for r in record_ids}
     assert types == {"Observation", "DiagnosticReport"}
 
@@ -131,7 +140,8 @@ def check_outcome_on_chain(outcome: dict[str, Any]) -> None:
     for record_id in record_ids:
         assert not is_allowed(patient, cardiologist, record_id, int(Purpose.TREATMENT)).call()
 
-    # every access decision on the two records, in chain order
+    # every access decision on the two records for treatment, in chain order (the referral
+    # later carries the echo report to cardiology under purpose referral: checked below)
     accesses = [
         (
             (e["blockNumber"], e["logIndex"]),
@@ -141,6 +151,7 @@ def check_outcome_on_chain(outcome: dict[str, Any]) -> None:
         )
         for record_id in record_ids
         for e in chain.events("AccessLog", "AccessLogged", recordId=record_id)
+        if e["args"]["purpose"] == Purpose.TREATMENT
     ]
     for record_id in record_ids:  # the cardiologist read both before the revocation
         assert any(
@@ -162,6 +173,134 @@ def check_outcome_on_chain(outcome: dict[str, Any]) -> None:
         logs = chain.c["AccessLog"].events.AccessLogged().process_receipt(receipt)
         assert any(not log["args"]["granted"] for log in logs)
 
+    check_workflows_on_chain(chain, outcome)
+
+
+def workflow_documents(outcome: dict[str, Any]) -> set[bytes]:
+    """The referral letters and summaries, the question, the opinions and the conclusion."""
+    consultation = outcome["consultation"]
+    ids = [consultation["question_record_id"], consultation["conclusion_record_id"]]
+    ids += [o["record_id"] for o in consultation["opinions"]]
+    for referral in outcome["referrals"]:
+        ids += [referral["record_ids"][0], referral["summary_record_id"]]
+    assert len(set(ids)) == 8
+    return {bytes.fromhex(i[2:]) for i in ids}
+
+
+def position(event: Any) -> tuple[int, int]:
+    return (event["blockNumber"], event["logIndex"])
+
+
+def referral_reads(chain: Chain, record_id: bytes, reader: str) -> list[tuple[Any, bool]]:
+    """``(position, granted)`` of every purpose-referral read of ``record_id`` by ``reader``."""
+    return [
+        (position(e), e["args"]["granted"])
+        for e in chain.events("AccessLog", "AccessLogged", recordId=record_id, accessor=reader)
+        if e["args"]["purpose"] == Purpose.REFERRAL
+    ]
+
+
+def check_workflows_on_chain(chain: Chain, outcome: dict[str, Any]) -> None:
+    workflow = chain.c["Workflow"].functions
+    patient = Web3.to_checksum_address(outcome["patient"])
+    people = {k: Web3.to_checksum_address(v) for k, v in outcome["clinicians"].items()}
+    institutions = outcome["institutions"]
+    up, down = outcome["referrals"]
+    assert (up["direction"], up["to"], down["direction"], down["to"]) == (
+        "up",
+        "cd3h",
+        "down",
+        "qyqchc",
+    )
+    for referral, sender, receiver in ((up, "gp", "cardiologist"), (down, "cardiologist", "gp")):
+        rid = bytes.fromhex(referral["referral_id"][2:])
+        summary = bytes.fromhex(referral["summary_record_id"][2:])
+        # the contract's view: completed, with the summary the receiving side wrote
+        view = workflow.referralOf(rid).call()
+        assert view[0] == patient
+        assert (view[1], view[2]) == (institutions[referral["from"]], institutions[referral["to"]])
+        assert view[3] == REFERRAL_COMPLETED
+        assert view[4] == people[sender]
+        assert bytes(view[6]) == summary
+        # each transition once, in order, by the right party, in the tx the demo reported
+        steps = [
+            chain.events("Workflow", f"Referral{state.capitalize()}", referralId=rid)
+            for state in REFERRAL_PATH
+        ]
+        assert [len(events) for events in steps] == [1, 1, 1, 1]
+        events = [found[0] for found in steps]
+        assert [position(e) for e in events] == sorted(position(e) for e in events)
+        assert events[0]["args"]["requester"] == people[sender]
+        assert {e["args"]["actor"] for e in events[1:]} == {people[receiver]}
+        assert bytes(events[3]["args"]["summaryRecordId"]) == summary
+        for state, event in zip(REFERRAL_PATH, events, strict=True):
+            assert referral["tx"][state] == Web3.to_hex(event["transactionHash"])
+        assert not chain.events("Workflow", "ReferralCancelled", referralId=rid)
+        # the information arrived before the patient: the reason record read before accepting
+        reason = bytes.fromhex(referral["record_ids"][0][2:])
+        reads = referral_reads(chain, reason, people[receiver])
+        assert any(ok and at < position(events[1]) for at, ok in reads)
+        # the sending doctor read the summary shared back (up), with purpose referral
+        if referral is up:
+            assert any(ok for _, ok in referral_reads(chain, summary, people[sender]))
+
+    # after completion the cardiologist's read of the letter was refused and logged
+    denied = outcome["denied_reads"]["after_referral"]
+    assert denied["referral_id"] == up["referral_id"]
+    letter = bytes.fromhex(up["record_ids"][0][2:])
+    assert bytes.fromhex(denied["record_id"][2:]) == letter
+    receipt = chain.w3.eth.get_transaction_receipt(denied["access_tx"])
+    (logged,) = chain.c["AccessLog"].events.AccessLogged().process_receipt(receipt)
+    assert logged["args"]["accessor"] == people["cardiologist"]
+    assert bytes(logged["args"]["recordId"]) == letter
+    assert logged["args"]["purpose"] == Purpose.REFERRAL
+    assert logged["args"]["granted"] is False
+    (completed,) = chain.events(
+        "Workflow", "ReferralCompleted", referralId=bytes.fromhex(up["referral_id"][2:])
+    )
+    assert position(logged) > position(completed)
+    reads = referral_reads(chain, letter, people["cardiologist"])
+    after = [ok for at, ok in reads if at > position(completed)]
+    assert after
+    assert not any(after)
+
+    # the consultation: two institutions invited, two opinions, closed by the GP
+    consultation = outcome["consultation"]
+    cid = bytes.fromhex(consultation["consultation_id"][2:])
+    view = workflow.consultationOf(cid).call()
+    assert (view[0], view[2], view[4], view[5]) == (
+        patient,
+        CONSULTATION_CLOSED,
+        2,
+        people["gp"],
+    )
+    (requested,) = chain.events("Workflow", "ConsultationRequested", consultationId=cid)
+    invited = {institutions["cd3h"], institutions["pjxrmyy"]}
+    assert set(requested["args"]["invitedInstitutions"]) == invited
+    opinions = chain.events("Workflow", "ConsultationOpinionSubmitted", consultationId=cid)
+    assert {e["args"]["author"] for e in opinions} == {
+        people["cardiologist"],
+        people["county_cardiologist"],
+    }
+    assert {e["args"]["institutionId"] for e in opinions} == invited
+    assert {Web3.to_hex(e["transactionHash"]) for e in opinions} == {
+        o["tx_hash"] for o in consultation["opinions"]
+    }
+    (closed,) = chain.events("Workflow", "ConsultationClosed", consultationId=cid)
+    assert closed["args"]["actor"] == people["gp"]
+    assert closed["args"]["opinionCount"] == 2
+    assert Web3.to_hex(closed["transactionHash"]) == consultation["tx"]["closed"]
+    assert max(position(e) for e in opinions) < position(closed)
+    # the opinion after the close was refused before anything was sent
+    assert consultation["late_opinion"] == {"status": 409, "code": "invalid_transition"}
+    question = bytes.fromhex(consultation["question_record_id"][2:])
+    readers = {
+        e["args"]["accessor"]
+        for e in chain.events("AccessLog", "AccessLogged", recordId=question)
+        if e["args"]["granted"] and e["args"]["purpose"] == Purpose.CONSULTATION
+    }
+    assert readers == {people["cardiologist"], people["county_cardiologist"]}
+
 
 def test_demo_runs_end_to_end_and_again_on_the_same_data_dir(tmp_path: Path) -> None:
     data_dir = tmp_path / "medledger"
@@ -170,7 +309,7 @@ def test_demo_runs_end_to_end_and_again_on_the_same_data_dir(tmp_path: Path) -> 
     try:
         first = run_demo(data_dir, *ports, "--json", str(tmp_path / "first.json"), "--keep-running")
         assert first.returncode == 0, explain(first)
-        assert "all 17 steps as expected" in first.stdout
+        assert f"all {STEPS} steps as expected" in first.stdout
         outcome = json.loads((tmp_path / "first.json").read_text())
         assert outcome["ok"] is True
         assert outcome["started"] == {"node": True, "api": True}
