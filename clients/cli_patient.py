@@ -105,6 +105,7 @@ def share(
     owner = check.address(patient, "--patient") if patient else None
     source: bytes | Path = file
     kind, mime = record_type or "Document", content_type or "application/octet-stream"
+    record_date = None
     if _is_fhir(file, fhir):
         document = validate_resource(file)  # the file's own bytes are what gets encrypted
         if record_type and record_type != document.resource_type:
@@ -113,6 +114,7 @@ def share(
                 "drop --type"
             )
         source, kind, mime = document.data, document.resource_type, FHIR_CONTENT_TYPE
+        record_date = document.record_date
     with (
         signed_in(api, data_dir, wallet) as (client, chosen, _),
         transfer_progress(f"sharing {file.name}") as progress,
@@ -124,6 +126,7 @@ def share(
             record_type=kind,
             content_type=mime,
             progress=progress,
+            record_date=record_date,
         )
     out = plain()
     out.print(f"shared {file.name} as record {record.record_id}")

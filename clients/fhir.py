@@ -20,6 +20,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from clients.errors import FhirValidationError
+from clients.fhir_index import clinical_date
 
 FHIR_CONTENT_TYPE = "application/fhir+json"
 FHIR_VERSION = "4.3.0 (R4B)"
@@ -27,10 +28,12 @@ FHIR_VERSION = "4.3.0 (R4B)"
 
 @dataclass(frozen=True)
 class FhirDocument:
-    """A validated resource: its type (the record type on chain) and the bytes to encrypt."""
+    """A validated resource: its type (the record type on chain), the bytes to encrypt and
+    its clinical date (the index entry, :func:`clients.fhir_index.clinical_date`)."""
 
     resource_type: str
     data: bytes
+    record_date: str | None = None
 
 
 def load_resource(resource: dict[str, Any] | str | bytes | Path) -> tuple[dict[str, Any], bytes]:
@@ -77,7 +80,7 @@ def validate_resource(resource: dict[str, Any] | str | bytes | Path) -> FhirDocu
         raise FhirValidationError(f"invalid FHIR {resource_type}: {_one_paragraph(exc)}") from None
     except (ValueError, TypeError) as exc:  # fhir_core raises plain errors for some checks
         raise FhirValidationError(f"invalid FHIR {resource_type}: {exc}") from None
-    return FhirDocument(resource_type=resource_type, data=raw)
+    return FhirDocument(resource_type=resource_type, data=raw, record_date=clinical_date(parsed))
 
 
 def _one_paragraph(exc: ValidationError) -> str:

@@ -31,6 +31,7 @@ from crypto.envelope import Header, parse_header
 from crypto.errors import CryptoError, PolicyError
 from crypto.fame_types import MasterPublicKey, UserKey
 from crypto.policy import normalize, satisfies
+from ledger_api.services.record_dates import check_record_date
 
 MAX_HEADER_BYTES = 4 * 1024 * 1024
 _RECORD_ID = re.compile(r"0x[0-9a-f]{64}")
@@ -57,12 +58,14 @@ class RecordsMixin:
         content_type: str = "application/octet-stream",
         record_id: bytes | None = None,
         progress: Progress | None = None,
+        record_date: str | None = None,
     ) -> RecordInfo:
         """Encrypt ``source`` under ``policy or uid:<patient>`` and register it for ``patient``.
 
         The record id is 32 random bytes chosen here; a dropped connection is retried once
         with the same id, which the API answers idempotently. ``progress(sent, total)`` counts
-        encrypted body bytes as they are uploaded."""
+        encrypted body bytes as they are uploaded. ``record_date`` (a FHIR date / dateTime)
+        is the clinical date the index keeps in clear for the patient's timeline."""
         patient = checked_address(patient, "patient")
         full_policy = _with_patient(policy, patient)
         record_id = record_id if record_id is not None else secrets.token_bytes(32)
@@ -70,6 +73,11 @@ class RecordsMixin:
             raise ClientError("record_id must be 32 bytes, not all zero")
         if not record_type or len(record_type.encode("utf-8")) > MAX_RECORD_TYPE_BYTES:
             raise ClientError(f"record_type must be 1 to {MAX_RECORD_TYPE_BYTES} UTF-8 bytes")
+        if record_date is not None:
+            try:
+                check_record_date(record_date)
+            except ValueError as exc:
+                raise ClientError(str(exc)) from None
         mpk = self.public_key()
         try:
             upload = encrypt_to_tempfile(
@@ -84,6 +92,8 @@ class RecordsMixin:
                 "patient": patient,
                 "record_type": record_type,
             }
+            if record_date is not None:
+                metadata["record_date"] = record_date
             for attempt in range(2):
                 body.seek(0)
                 try:
@@ -121,7 +131,8 @@ class RecordsMixin:
         """Validate a FHIR R4 resource or Bundle (as R4B), then :meth:`share` it.
 
         A resource that fails validation raises :class:`FhirValidationError` before anything
-        is encrypted or sent; the record type is its ``resourceType``."""
+        is encrypted or sent; the record type is its ``resourceType`` and the record date its
+        clinical date (:func:`clients.fhir_index.clinical_date`), the only clear fields."""
         document = validate_resource(resource)
         return self.share(
             document.data,
@@ -131,6 +142,7 @@ class RecordsMixin:
             content_type=FHIR_CONTENT_TYPE,
             record_id=record_id,
             progress=progress,
+            record_date=document.record_date,
         )
 
     # ------------------------------------------------------------------ reading
