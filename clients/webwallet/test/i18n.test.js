@@ -48,6 +48,8 @@ describe('i18n', () => {
     for (const purpose of Object.keys(definitions.eip712.purposes)) used.add(`purpose.${purpose}`);
     for (const tab of ['records', 'consents', 'history', 'account']) used.add(`tab.${tab}`);
     for (const role of ['doctor', 'nurse']) used.add(`role.${role}`);
+    for (const kind of ['referral', 'consultation']) used.add(`records.${kind}`);
+    for (const source of ['clinical', 'registered', 'chain']) used.add(`records.dateSource.${source}`);
     for (const code of ['invalid_key', 'wrong_password', 'invalid_keystore', 'not_found', 'weak_password', 'name_required', 'name_taken', 'address_taken']) {
       used.add(`wallet.error.${code}`);
     }
