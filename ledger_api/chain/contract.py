@@ -15,14 +15,21 @@ from functools import cache
 from typing import Any, ClassVar
 
 from eth_abi import decode as abi_decode
+from eth_abi import encode as abi_encode
+from eth_abi.exceptions import EncodingError
 from eth_utils import is_address, keccak, to_checksum_address
 from web3 import Web3
-from web3.exceptions import ContractLogicError
 
 import contracts
-from ledger_api.chain.errors import InvalidChainInputError
+from ledger_api.chain.connection import rpc
+from ledger_api.chain.errors import InvalidChainInputError, RpcError
 from ledger_api.chain.relayer import Receipt, Relayer
-from ledger_api.chain.revert import canonical_type, error_decoder, normalize
+from ledger_api.chain.revert import (
+    canonical_type,
+    error_decoder,
+    normalize,
+    revert_data_from_rpc_error,
+)
 
 
 @dataclass(frozen=True)
@@ -160,21 +167,78 @@ class BoundContract:
         self.contract = w3.eth.contract(address=self.address, abi=contracts.load(self.NAME)["abi"])
 
     def _read(self, function: str, *args: Any) -> Any:
+        """``eth_call`` of a view, decoded like web3 does (one output: the value; several: a
+        list; addresses checksummed), through :func:`rpc` rather than web3's middleware: the
+        API reads on every request, and web3 re-hashes the whole ABI and asks the node for its
+        chain id on every call (measured: 4.6 ms against 1.2 ms per read)."""
+        abi = _function_abi(self.NAME, function)
+        call = {"to": self.address, "data": "0x" + self._encode(function, *args).hex()}
         try:
-            return self.contract.functions[function](*args).call()
-        except ContractLogicError as exc:
-            data = exc.data if isinstance(exc.data, str) else None
-            raw = bytes.fromhex(data[2:]) if data and data.startswith("0x") else b""
-            raise error_decoder().decode(raw).exception() from exc
+            result = rpc(self.w3, "eth_call", [call, "latest"])
+        except RpcError as exc:
+            data = revert_data_from_rpc_error(
+                {"message": exc.rpc_message, "data": exc.data, "code": exc.code}
+            )
+            if data is None:
+                raise
+            raise error_decoder().decode(data).exception() from exc
+        raw = bytes.fromhex(str(result)[2:])
+        values = [
+            normalize_output(item, value)
+            for item, value in zip(abi.outputs, abi_decode(abi.output_types, raw), strict=True)
+        ]
+        return values[0] if len(values) == 1 else values
 
     def _encode(self, function: str, *args: Any) -> bytes:
-        return bytes.fromhex(self.contract.encode_abi(function, args=list(args))[2:])
+        """Calldata: the selector and the ABI-encoded arguments (already checked by the
+        wrappers' ``check_*``), without web3's per-call ABI lookup."""
+        abi = _function_abi(self.NAME, function)
+        try:
+            return abi.selector + abi_encode(abi.input_types, args)
+        except (EncodingError, TypeError, ValueError) as exc:
+            raise InvalidChainInputError(f"{self.NAME}.{function}: {exc}") from exc
 
     def _write(self, function: str, *args: Any, gas: int | None = None) -> PendingTx:
         if self.sender is None:
             raise InvalidChainInputError(f"{self.NAME}.{function} needs a sender (a Relayer)")
         data = self._encode(function, *args)
         return PendingTx(self.sender, self.sender.send(to=self.address, data=data, gas=gas))
+
+
+@dataclass(frozen=True)
+class _FunctionAbi:
+    selector: bytes
+    input_types: tuple[str, ...]
+    output_types: tuple[str, ...]
+    outputs: tuple[Mapping[str, Any], ...]
+
+
+@cache
+def _function_abi(contract: str, function: str) -> _FunctionAbi:
+    """Selector and types of ``contract.function`` (our contracts overload no function)."""
+    for item in contracts.load(contract)["abi"]:
+        if item.get("type") == "function" and item["name"] == function:
+            inputs = tuple(canonical_type(i) for i in item["inputs"])
+            return _FunctionAbi(
+                selector=keccak(text=f"{function}({','.join(inputs)})")[:4],
+                input_types=inputs,
+                output_types=tuple(canonical_type(o) for o in item.get("outputs", [])),
+                outputs=tuple(item.get("outputs", [])),
+            )
+    raise InvalidChainInputError(f"{contract} has no function {function}")
+
+
+def normalize_output(item: Mapping[str, Any], value: Any) -> Any:
+    """A decoded value as web3 returns it: checksummed addresses, lists for arrays, tuples
+    for structs (recursively)."""
+    kind = str(item["type"])
+    if kind.endswith("]"):
+        inner = dict(item, type=kind[: kind.rindex("[")])
+        return [normalize_output(inner, v) for v in value]
+    if kind == "tuple":
+        components = item.get("components", [])
+        return tuple(normalize_output(c, v) for c, v in zip(components, value, strict=True))
+    return normalize(kind, value)
 
 
 # -- input checks: precise errors before web3 sees the values ------------------------------
