@@ -42,7 +42,7 @@ def label(who: str) -> str:
     return cast.PATIENT_LABEL if who == "patient" else cast.clinician(who).label
 
 
-def aborted(story: Story, who: str, action: str, expected: str, exc: Exception) -> Exception:
+def aborted(story: Story, who: str, action: str, expected: str, exc: Exception) -> PartAbortedError:
     """Report ``exc`` as this act's failed step; the exception that ends the part."""
     message = " ".join(str(exc).split()) or type(exc).__name__
     story.report.step(label(who), action, expected=expected, observed=f"error: {message}", ok=False)
@@ -163,11 +163,11 @@ def read(
 ) -> str | None:
     """A granted, logged read that must decrypt to the bytes that were shared; its access tx."""
     expected = f"granted ({purpose}), decrypted, identical"
+    key = user_key(story, client, who)  # without a key the part cannot go on: it ends here
+    sink = io.BytesIO()
     try:
-        key = user_key(story, client, who)
-        sink = io.BytesIO()
         result = client.fetch(record_id, sink, user_key=key, purpose=purpose)
-    except (ClientError, PartAbortedError) as exc:
+    except ClientError as exc:
         story.report.step(label(who), action, expected=expected, observed=f"error: {exc}", ok=False)
         return None
     plaintext = sink.getvalue()
@@ -197,8 +197,8 @@ def refused_read(
 ) -> dict[str, Any] | None:
     """A read that must be refused (403) and logged on chain; what was refused, or None."""
     expected = "403, denial logged on chain"
+    key = user_key(story, client, who)
     try:
-        key = user_key(story, client, who)
         client.fetch_bytes(record_id, user_key=key, purpose=purpose)
     except NotAllowedError as exc:
         access_tx = exc.details.get("access_tx")
@@ -219,7 +219,7 @@ def refused_read(
             "status": exc.status,
             "purpose": purpose,
         }
-    except (ClientError, PartAbortedError) as exc:
+    except ClientError as exc:
         observed = f"error: {exc}"
     else:
         observed = "READ THE RECORD"

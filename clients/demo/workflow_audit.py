@@ -4,7 +4,9 @@ Like the access log (:mod:`clients.demo.audit`), the workflows are checked on th
 itself — the ``Workflow`` contract's events and views — not on what the API said: both
 referrals went requested → accepted → arrived → completed, the consultation is closed with
 two opinions from two institutions, the cardiologist read the referral letter before
-accepting it, and her read after the completion was denied and logged.
+accepting it, and his read after the completion was denied and logged. Then the API's
+account of the same workflows (their history and opinions, which an auditor may list but
+never open) must name exactly the chain's transactions.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from clients.demo.chain_view import (
     workflow_events,
 )
 from clients.demo.report import short
+from clients.errors import ClientError
 
 if TYPE_CHECKING:
     from clients.demo.story import Story
@@ -54,6 +57,40 @@ def audit_workflows(story: Story) -> None:
         + (f"; {'; '.join(problems)}" if problems else ", as expected")
     )
     story.report.step(person.label, action, expected=expected, observed=observed, ok=not problems)
+    _compare_api(story, person, events, referrals, consultation)
+
+
+def _compare_api(
+    story: Story,
+    person: cast.Clinician,
+    events: list[WorkflowEvent],
+    referrals: list[dict[str, Any]],
+    consultation: dict[str, Any],
+) -> None:
+    """The API's history of each workflow must hold exactly its transactions on chain."""
+    action = "compares the API's workflow history with the chain"
+    expected = "the same transactions"
+    chain = {(e.workflow_id, e.tx_hash) for e in events}
+    api: set[tuple[str, str]] = set()
+    try:
+        with story.client_for("auditor") as client:
+            client.login()
+            for referral in referrals:
+                rid = referral["referral_id"].lower()
+                api |= {(rid, t.tx_hash.lower()) for t in client.referral(rid).history}
+            if consultation.get("consultation_id"):
+                cid = consultation["consultation_id"].lower()
+                shown = client.consultation(cid)
+                api |= {(cid, t.tx_hash.lower()) for t in shown.history}
+                api |= {(cid, o.tx_hash.lower()) for o in shown.opinions}
+    except ClientError as exc:
+        story.report.step(
+            person.label, action, expected=expected, observed=f"error: {exc}", ok=False
+        )
+        return
+    ok = api == chain
+    observed = f"{len(api)} in the API, {len(chain)} on chain" + ("" if ok else ", MISMATCH")
+    story.report.step(person.label, action, expected=expected, observed=observed, ok=ok)
 
 
 def _table(story: Story, events: list[WorkflowEvent], referrals: list[dict[str, Any]]) -> None:
