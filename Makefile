@@ -50,6 +50,7 @@ bench: install
 	$(PY) scripts/bench_chain.py
 	$(PY) scripts/bench_crypto.py
 	$(PY) scripts/bench_storage.py
+	$(PY) scripts/bench_api.py
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .hypothesis clients/webwallet/dist
