@@ -20,10 +20,12 @@ from clients.cli_consent_file import sign_consent
 from clients.cli_consult import consult_app
 from clients.cli_demo import demo
 from clients.cli_doctor import doctor_app
+from clients.cli_import import import_labs
 from clients.cli_node import node_app
 from clients.cli_patient import patient_app
 from clients.cli_referral import referral_app
 from clients.cli_serve import serve
+from clients.cli_timeline import doctor_timeline, patient_timeline
 from clients.cli_wallet import wallet_app
 
 app = typer.Typer(
@@ -36,6 +38,9 @@ app.add_typer(node_app, name="node")
 app.add_typer(authority_app, name="authority")
 app.add_typer(wallet_app, name="wallet")
 app.add_typer(admin_app, name="admin")
+patient_app.command("timeline")(patient_timeline)  # clients/cli_timeline.py
+doctor_app.command("timeline")(doctor_timeline)
+patient_app.command("import-labs")(import_labs)  # clients/cli_import.py
 app.add_typer(patient_app, name="patient")
 app.add_typer(doctor_app, name="doctor")
 app.add_typer(auditor_app, name="auditor")
