@@ -35,6 +35,7 @@ from clients.http import Transport
 from clients.models import ChainInfo, ConsentReceipt, FetchResult, Page, RecordInfo, hex0x
 from clients.sdk_consents import ConsentsMixin
 from clients.sdk_records import RecordsMixin
+from clients.sdk_rekey import RekeyMixin
 from clients.sdk_timeline import TimelineMixin
 from clients.sdk_workflows import WorkflowsMixin
 from crypto import siwe
@@ -55,7 +56,7 @@ __all__ = [
 SIWE_STATEMENT = "Sign in to MedLedger"
 
 
-class MedLedgerClient(RecordsMixin, ConsentsMixin, WorkflowsMixin, TimelineMixin):
+class MedLedgerClient(RecordsMixin, ConsentsMixin, WorkflowsMixin, TimelineMixin, RekeyMixin):
     """A session with one MedLedger API as one account (or anonymous, for public routes).
 
     Records (share, list, fetch) come from :class:`RecordsMixin`, consents and audit from

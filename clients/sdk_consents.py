@@ -126,11 +126,17 @@ class ConsentsMixin:
         grantee: str | None = None,
         offset: int = 0,
         limit: int = 50,
+        expiring_within: int | str | None = None,
     ) -> Page[dict[str, Any]]:
-        """Consents given by ``patient`` or naming ``grantee`` (default: given by me)."""
+        """Consents given by ``patient`` or naming ``grantee`` (default: given by me).
+
+        ``expiring_within`` (seconds, or ``"30d"`` / ``"12h"``): only those in force now that
+        end within that long, soonest first — the ones to :meth:`renew`."""
         if patient is None and grantee is None:
             patient = self._require_account().address
         params: dict[str, Any] = {"offset": offset, "limit": limit}
+        if expiring_within is not None:
+            params["expiring_within"] = str(expiring_within)
         if patient is not None:
             params["patient"] = patient
         if grantee is not None:

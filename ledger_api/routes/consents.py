@@ -75,6 +75,7 @@ class ConsentOut(BaseModel):
     revoked_at: int | None
     superseded: bool
     active: bool
+    expired: bool = Field(description="expires_at has passed (chain time)")
     tx_hash: str
     block_number: int
     granted_at: int
@@ -144,7 +145,7 @@ def revoke(
     responses=error_responses(
         s401="unauthorized",
         s403="forbidden",
-        s422="invalid_consent, missing_filter, invalid_request",
+        s422="invalid_consent, missing_filter, invalid_window, invalid_request",
     ),
 )
 def list_consents(
@@ -155,6 +156,15 @@ def list_consents(
     grantee: Annotated[str | None, Query()] = None,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=queries.MAX_LIMIT)] = queries.DEFAULT_LIMIT,
+    expiring_within: Annotated[
+        str | None,
+        Query(
+            description=(
+                "only consents in force that end within this long: seconds, or 30d / 12h;"
+                " soonest first"
+            )
+        ),
+    ] = None,
 ) -> ConsentPageOut:
     page = queries.list_consents(
         ctx=ctx,
@@ -164,6 +174,7 @@ def list_consents(
         grantee=grantee,
         offset=offset,
         limit=limit,
+        expiring_within=expiring_within,
     )
     return ConsentPageOut(
         items=[ConsentOut(**item) for item in page.items],

@@ -51,13 +51,18 @@ def list_consents(
     grantee: str | None = None,
     offset: int = 0,
     limit: int = DEFAULT_LIMIT,
+    expiring_within: str | None = None,
 ) -> ConsentPage:
     """Consents by patient and/or grantee, newest first, with ``active`` as of chain time.
 
     A patient sees consents they gave, a grantee those naming them; auditors and consortium
     admins see any. ``active`` is false once revoked, outside the window, or replaced by a
-    later consent for the same key (the contract keeps one consent per key).
+    later consent for the same key (the contract keeps one consent per key); ``expired`` says
+    the window closed (no transaction needed: the contract's view checks the time).
+    ``expiring_within`` (seconds, or ``<n>d`` / ``<n>h``) keeps only the consents in force now
+    that end within that long, soonest first: what a patient may want to renew.
     """
+    window = parse_window(expiring_within) if expiring_within is not None else None
     patient = parse_address(patient, "patient").lower() if patient else None
     grantee = parse_address(grantee, "grantee").lower() if grantee else None
     caller = principal.address.lower()
@@ -71,6 +76,16 @@ def list_consents(
     if offset < 0 or not 1 <= limit <= MAX_LIMIT:
         raise UnprocessableError(
             f"need offset ≥ 0 and 1 ≤ limit ≤ {MAX_LIMIT}", code="invalid_paging"
+        )
+    if window is not None:
+        return _expiring(
+            ctx=ctx,
+            db=db,
+            patient=patient,
+            grantee=grantee,
+            window=window,
+            offset=offset,
+            limit=limit,
         )
     where = []
     if patient is not None:
@@ -89,6 +104,64 @@ def list_consents(
     now = latest_block_time(ctx) if rows else 0
     items = [_view(row, now=now, latest=latest) for row in rows]
     return ConsentPage(items=items, total=int(total), offset=offset, limit=limit)
+
+
+MAX_WINDOW = 10 * 365 * 86_400
+_UNITS = {"s": 1, "h": 3_600, "d": 86_400}
+
+
+def parse_window(text: str) -> int:
+    """``3600``, ``3600s``, ``12h`` or ``30d`` → seconds (1 second to 10 years)."""
+    raw = text.strip().lower()
+    unit = _UNITS.get(raw[-1:]) if raw else None
+    digits = raw[:-1] if unit is not None else raw
+    if not digits.isdigit():
+        raise UnprocessableError(
+            f"expiring_within must be seconds, or a number of days (30d) or hours (12h): {text!r}",
+            code="invalid_window",
+        )
+    seconds = int(digits) * (unit or 1)
+    if not 1 <= seconds <= MAX_WINDOW:
+        raise UnprocessableError(
+            f"expiring_within must be between 1 second and {MAX_WINDOW // 86_400} days",
+            code="invalid_window",
+        )
+    return seconds
+
+
+def _expiring(
+    *,
+    ctx: AppContext,
+    db: Session,
+    patient: str | None,
+    grantee: str | None,
+    window: int,
+    offset: int,
+    limit: int,
+) -> ConsentPage:
+    """Consents in force now (chain time) that end within ``window`` seconds, soonest first.
+
+    Superseded ones (renewed already) are left out, so the list is exactly what still needs a
+    renewal; the filter runs in SQL but for that last check, hence the page is cut here."""
+    now = latest_block_time(ctx)
+    where = [
+        ConsentRow.revoked.is_(False),
+        ConsentRow.not_before <= now,
+        ConsentRow.expires_at > now,
+        ConsentRow.expires_at <= now + window,
+    ]
+    if patient is not None:
+        where.append(ConsentRow.patient == patient)
+    if grantee is not None:
+        where.append(ConsentRow.grantee == grantee)
+    rows = db.scalars(
+        sa.select(ConsentRow).where(*where).order_by(ConsentRow.expires_at, ConsentRow.consent_id)
+    ).all()
+    latest = _latest_nonces(db, rows)
+    items = [v for v in (_view(r, now=now, latest=latest) for r in rows) if v["active"]]
+    return ConsentPage(
+        items=items[offset : offset + limit], total=len(items), offset=offset, limit=limit
+    )
 
 
 def _key(row: ConsentRow) -> tuple[Any, ...]:
@@ -128,6 +201,7 @@ def _view(row: ConsentRow, *, now: int, latest: dict[tuple[Any, ...], int]) -> d
         "revoked_at": row.revoked_at,
         "superseded": superseded,
         "active": not row.revoked and not superseded and in_window,
+        "expired": now >= row.expires_at,
         "tx_hash": row.tx_hash,
         "block_number": row.block_number,
         "granted_at": row.granted_at,
