@@ -39,7 +39,9 @@ _UPLOAD_SCHEMA: dict[str, Any] = {
                             "type": "string",
                             "description": (
                                 'JSON: {"record_id": "0x…32 bytes", "patient": "0x…", '
-                                '"record_type": "≤31 bytes", "author": "0x… (optional)"}'
+                                '"record_type": "≤31 bytes", "author": "0x… (optional)", '
+                                '"record_date": "FHIR date or dateTime (optional: the '
+                                'clinical date the timeline is ordered by)"}'
                             ),
                         },
                         "header": {"type": "string", "format": "binary"},
