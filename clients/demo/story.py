@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -90,25 +91,9 @@ class Story:
 
     # ------------------------------------------------------------------ driver
 
-    def run(self) -> Outcome:
-        steps = (
-            Story.register_institutions,
-            Story.enrol_clinicians,
-            Story.create_patient_wallet,
-            Story.share_records,
-            Story.grant_cardiologist,
-            clinicians.cardiologist_reads,
-            clinicians.gp_refused,
-            Story.revoke,
-            clinicians.cardiologist_refused,
-            audit.audit_log,
-            audit.audit_verify,
-            referrals.referral_up,
-            referrals.referral_down,
-            consultation.consultation,
-            workflow_audit.audit_workflows,
-        )
-        for step in steps:
+    def run(self, steps: Sequence[Callable[[Story], None]] | None = None) -> Outcome:
+        """Play ``steps`` (default :func:`story_steps`) in order; the outcome so far."""
+        for step in story_steps() if steps is None else steps:
             try:
                 step(self)
             except PartAbortedError as exc:
@@ -345,6 +330,27 @@ class Story:
             ok=True,
             tx_hash=receipt.tx_hash,
         )
+
+
+def story_steps() -> list[Callable[[Story], None]]:
+    """The demo's steps in story order (a list, so a test can put one of its own between)."""
+    return [
+        Story.register_institutions,
+        Story.enrol_clinicians,
+        Story.create_patient_wallet,
+        Story.share_records,
+        Story.grant_cardiologist,
+        clinicians.cardiologist_reads,
+        clinicians.gp_refused,
+        Story.revoke,
+        clinicians.cardiologist_refused,
+        audit.audit_log,
+        audit.audit_verify,
+        referrals.referral_up,
+        referrals.referral_down,
+        consultation.consultation,
+        workflow_audit.audit_workflows,
+    ]
 
 
 def outcome_json(stack: LocalStack, outcome: Outcome, reporter: Reporter) -> dict[str, Any]:
