@@ -24,6 +24,7 @@ from clients.cli_import import import_labs
 from clients.cli_node import node_app
 from clients.cli_patient import patient_app
 from clients.cli_referral import referral_app
+from clients.cli_rekey import rekey, renew
 from clients.cli_serve import serve
 from clients.cli_timeline import doctor_timeline, patient_timeline
 from clients.cli_wallet import wallet_app
@@ -47,6 +48,8 @@ app.add_typer(auditor_app, name="auditor")
 app.add_typer(referral_app, name="referral")
 app.add_typer(consult_app, name="consult")
 patient_app.command("sign-consent")(sign_consent)  # clients/cli_consent_file.py
+patient_app.command("rekey")(rekey)  # clients/cli_rekey.py
+patient_app.command("renew")(renew)
 app.command(name="serve")(serve)
 app.command(name="demo")(demo)  # the main job of `make run` (clients/cli_demo.py)
 

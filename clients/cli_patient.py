@@ -40,6 +40,7 @@ from clients.cli_common import (
     when,
     write_record,
 )
+from clients.cli_rekey import revoke_and_report
 from clients.fhir import FHIR_CONTENT_TYPE, validate_resource
 from clients.sdk import MedLedgerClient, RecordInfo
 from crypto.signing import Purpose
@@ -246,17 +247,27 @@ def grant(
 @patient_app.command("consents")
 @cli_errors
 def consents(
+    expiring: int | None = typer.Option(
+        None,
+        "--expiring",
+        min=1,
+        max=3650,
+        help="Only consents in force that end within DAYS (soonest first), to renew.",
+    ),
     api: str = ApiOption,
     data_dir: str | None = DataDirOption,
     wallet: str | None = WalletOption,
 ) -> None:
     """List the consents I have given, active and past.
 
-    Example: medledger patient consents
+    Example: medledger patient consents --expiring 7
     """
     with signed_in(api, data_dir, wallet) as (client, chosen, _):
-        items = _all_consents(client, chosen.address)
-    table = Table(title=f"consents of {chosen.address} ({len(items)})")
+        items = _all_consents(client, chosen.address, expiring_days=expiring)
+    title = f"consents of {chosen.address} ({len(items)})"
+    if expiring is not None:
+        title = f"consents of {chosen.address} ending within {expiring} days ({len(items)})"
+    table = Table(title=title)
     for column in ("consent id", "grantee", "record", "purpose", "expires", "status"):
         table.add_column(column, no_wrap=True)
     for item in items:
@@ -272,11 +283,14 @@ def consents(
     plain().print(table)
 
 
-def _all_consents(client: MedLedgerClient, patient: str) -> list[dict[str, Any]]:
+def _all_consents(
+    client: MedLedgerClient, patient: str, *, expiring_days: int | None = None
+) -> list[dict[str, Any]]:
+    window = f"{expiring_days}d" if expiring_days is not None else None
     items: list[dict[str, Any]] = []
     offset = 0
     while True:
-        page = client.consents(patient=patient, offset=offset, limit=200)
+        page = client.consents(patient=patient, offset=offset, limit=200, expiring_within=window)
         items.extend(page.items)
         offset += len(page.items)
         if not page.items or offset >= page.total:
@@ -295,19 +309,24 @@ def _status(item: dict[str, Any]) -> str:
 @cli_errors
 def revoke(
     consent_id: str = typer.Argument(..., help="The consent id (from `patient consents`)."),
+    no_rekey: bool = typer.Option(
+        False, "--no-rekey", help="Only revoke; do not re-encrypt the records they fetched."
+    ),
     api: str = ApiOption,
     data_dir: str | None = DataDirOption,
     wallet: str | None = WalletOption,
 ) -> None:
-    """Revoke a consent I gave (signed with my wallet, relayed; effective once mined).
+    """Revoke a consent I gave, then re-key the records the grantee already fetched.
+
+    The revocation (signed with my wallet, relayed) stops the API serving them once mined.
+    Someone who fetched a record holds its data key, so each covered record they read is
+    re-encrypted here under a fresh key (progress bar, then a table of what was done).
 
     Example: medledger patient revoke 0x9c…e2
     """
     wanted = check.bytes32_hex(consent_id, "a consent id")
     with signed_in(api, data_dir, wallet) as (client, _, _):
-        receipt = client.revoke(wanted)
-    plain().print(f"revoked consent {receipt.consent_id}")
-    plain().print(f"tx {receipt.tx_hash} (block {receipt.block_number})")
+        revoke_and_report(client, wanted, rekey=not no_rekey)  # clients/cli_rekey.py
 
 
 @patient_app.command("access")
