@@ -175,7 +175,8 @@ def _refer(
         ),
         state="requested",
         observed=lambda r: (
-            f"referral {short(r.referral_id)} requested, {len(r.record_ids)} records"
+            f"referral {short(r.referral_id)} requested, "
+            + acts.plural(len(r.record_ids), "record")
         ),
     )
     entry["referral_id"] = made.referral_id

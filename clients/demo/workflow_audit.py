@@ -4,7 +4,7 @@ Like the access log (:mod:`clients.demo.audit`), the workflows are checked on th
 itself — the ``Workflow`` contract's events and views — not on what the API said: both
 referrals went requested → accepted → arrived → completed, the consultation is closed with
 two opinions from two institutions, the cardiologist read the referral letter before
-accepting it, and his read after the completion was denied and logged. Then the API's
+accepting it, and her read after the completion was denied and logged. Then the API's
 account of the same workflows (their history and opinions, which an auditor may list but
 never open) must name exactly the chain's transactions.
 """
