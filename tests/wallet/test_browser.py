@@ -12,7 +12,9 @@ over the real HTTP API (``live_stack``) and checks the chain between the steps:
 4. the page revokes it with one tap — ``isAllowed`` says no, and the doctor's next reads (for
    treatment, then as an emergency) are refused and logged;
 5. the page's access history shows those refused reads, the emergency one highlighted;
-   the keystore it exports opens with eth-account and the CLI's wallet store.
+6. the page grants a group picked from ``/directory`` (cd3h cardiologists, consultations): the
+   policy hash made in the browser is admitted by ``ConsentManager.isAllowedForPolicy``;
+   the keystore the page exports opens with eth-account and the CLI's wallet store.
 
 Screenshots of every step: ``tests/wallet/artifacts/`` (git-ignored).
 """
@@ -34,6 +36,7 @@ from eth_account import Account
 from clients.errors import NotAllowedError
 from clients.sdk import MedLedgerClient
 from clients.wallet import WalletStore
+from crypto.policy import policy_hash
 from crypto.signing import Purpose
 from ledger_api.chain.consents import ConsentManager
 from tests.clients.conftest import LiveStack
@@ -195,18 +198,36 @@ def test_patient_wallet_in_chromium(live_stack: LiveStack, chromium: str, tmp_pa
         assert [(e["granted"], e["breakglass"]) for e in refused] == [(False, True), (False, False)]
         assert earlier
         assert all(e["granted"] and not e["breakglass"] for e in earlier)
-        assert history["englishTitle"].startswith("Access history")
-        assert history["problems"] == []  # no page errors, no console errors
+        flow.go()
+
+        # 6. a group grant from the directory: its policy hash, made in the browser, is the
+        # one crypto.policy gives, and ConsentManager admits that policy for consultations
+        group = flow.expect("group-granted")
+        policy = "dept:cardiology and org:cd3h and role:doctor"
+        assert policy in group["groupSummary"]
+        assert policy in group["groupText"]  # listed back by the API with its policy text
+        assert "会诊" in group["groupText"]  # consultation
+        assert manager.is_allowed_for_policy(
+            patient=patient,
+            policy_hash=policy_hash(policy),
+            record_id=bytes(32),
+            purpose=Purpose.CONSULTATION,
+        )
+        flow.go()
+
+        done = flow.expect("done")
+        assert done["englishTitle"].startswith("Access history")
+        assert done["problems"] == []  # no page errors, console errors or "null" on screen
 
         # the exported keystore is a standard one: eth-account and the CLI's store open it
-        exported = Path(history["exported"]).read_text(encoding="utf-8")
-        key_bytes = Account.decrypt(exported, history["password"])
+        exported = Path(done["exported"]).read_text(encoding="utf-8")
+        key_bytes = Account.decrypt(exported, done["password"])
         assert Account.from_key(key_bytes).address == patient
         assert key_bytes.hex() not in signed_in["stored"]  # never stored in the clear
-        imported = WalletStore(tmp_path).import_keystore("zhang-san", exported, history["password"])
+        imported = WalletStore(tmp_path).import_keystore("zhang-san", exported, done["password"])
         assert imported.address == patient
         assert flow.proc.wait(timeout=STEP_TIMEOUT) == 0
     finally:
         flow.close()
     shots = sorted(p.name for p in ARTIFACTS.glob("*.png"))
-    assert len(shots) == 10, shots
+    assert len(shots) == 12, shots

@@ -25,6 +25,7 @@ async function proceed() {
 }
 
 let shot = 0;
+let current = null; // the page, for a screenshot of a failure
 const problems = [];
 async function screenshot(page, name) {
   shot += 1;
@@ -41,6 +42,7 @@ async function main() {
   try {
     const context = await browser.newContext({ viewport: { width: 412, height: 900 }, locale: 'zh-CN', deviceScaleFactor: 1 });
     const page = await context.newPage();
+    current = page;
     page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
     page.on('console', (msg) => msg.type() === 'error' && problems.push(`console: ${msg.text()}`));
     page.setDefaultTimeout(20000);
@@ -119,8 +121,31 @@ async function main() {
       els.map((el) => ({ accessor: el.dataset.accessor, granted: el.dataset.granted === 'true', breakglass: el.classList.contains('breakglass') })),
     );
     await screenshot(page, 'history');
+    step('history', { events });
+    await proceed();
 
-    // 7. English, and the keystore export
+    // 7. grant a group chosen from the directory: cd3h's cardiologists, for consultations
+    await page.click('#tab-consents');
+    await page.locator('#grant-form').waitFor();
+    await page.selectOption('#grant-kind', 'group');
+    await page.selectOption('#grant-institution', 'cd3h');
+    await page.selectOption('#grant-dept', 'cardiology');
+    await page.selectOption('#grant-role', 'doctor');
+    await page.selectOption('#grant-purpose', 'consultation');
+    await page.click('#grant-review-button');
+    const groupSummary = await page.locator('#grant-summary').innerText();
+    await screenshot(page, 'group-review');
+    await page.click('#grant-sign');
+    const group = page.locator('#active-consents li.consent').first();
+    await group.waitFor();
+    const groupId = await group.getAttribute('data-consent');
+    await screenshot(page, 'group-granted');
+    step('group-granted', { groupSummary, groupId, groupText: await group.innerText() });
+    await proceed();
+
+    // 8. English, and the keystore export
+    await page.click('#tab-history');
+    await page.locator('li.event').first().waitFor();
     await page.click('#lang');
     await page.locator('text=Access history').waitFor();
     const englishTitle = await page.locator('main h2').first().innerText();
@@ -130,7 +155,10 @@ async function main() {
     const exported = join(ARTIFACTS, 'exported-keystore.json');
     await download.saveAs(exported);
     await screenshot(page, 'account-en');
-    step('history', { events, englishTitle, exported, problems, password: PASSWORD });
+    step('done', { englishTitle, exported, problems, password: PASSWORD });
+  } catch (err) {
+    await current?.screenshot({ path: join(ARTIFACTS, 'failure.png'), fullPage: true }).catch(() => {});
+    throw err;
   } finally {
     await browser.close();
   }

@@ -94,7 +94,7 @@ export default {
   'grant.confirmTitle': 'Confirm what you sign',
   'grant.summary': 'You allow {who} to read {what} for {purpose}, until {until}.',
   'grant.summaryDoctor': 'the doctor {address}',
-  'grant.summaryGroup': 'anyone matching "{policy}"',
+  'grant.summaryGroup': 'the group {group} (policy "{policy}")',
   'grant.typedData': 'The EIP-712 data to sign',
   'grant.sign': 'Sign and grant',
   'grant.cancel': 'Cancel',

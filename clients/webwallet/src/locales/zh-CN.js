@@ -94,7 +94,7 @@ export default {
   'grant.confirmTitle': '请确认签署内容',
   'grant.summary': '您允许{who}出于{purpose}目的查看{what}，有效期至 {until}。',
   'grant.summaryDoctor': '医生 {address} ',
-  'grant.summaryGroup': '符合“{policy}”的人员',
+  'grant.summaryGroup': '“{group}”（访问策略：{policy}）的人员',
   'grant.typedData': '待签署的 EIP-712 数据',
   'grant.sign': '签名并授权',
   'grant.cancel': '取消',

@@ -18,10 +18,13 @@ export function granteeLabel(c) {
 
 export async function renderConsents(main, app) {
   const me = app.session.address;
-  const [consents, records] = await Promise.all([
+  // the directory is read again each time: institutions and departments change on chain
+  const [consents, records, directory] = await Promise.all([
     app.session.all('/consents', { patient: me }),
     app.session.all(`/patients/${me}/records`),
+    app.session.api.get('/directory'),
   ]);
+  app.session.directory = directory;
   consents.sort((a, b) => b.granted_at - a.granted_at);
   const active = consents.filter((c) => c.active);
   const ended = consents.filter((c) => !c.active);

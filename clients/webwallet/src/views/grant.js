@@ -3,7 +3,7 @@
 // expiry. "Review" builds the typed data and shows what will be signed; "Sign and grant" signs
 // that exact message and has the API relay it to ConsentManager.
 import { isAddress } from 'ethers';
-import { h } from '../dom.js';
+import { clear, h } from '../dom.js';
 import { busy } from '../errors.js';
 import { DAY, dateTime, nowSeconds, short } from '../format.js';
 import { t } from '../i18n.js';
@@ -21,8 +21,8 @@ export function grantForm(app, records, done) {
   const role = h('select', { id: 'grant-role', 'aria-label': t('grant.role') });
   const fillGroup = () => {
     const inst = dir.find((i) => i.code === institution.value);
-    dept.replaceChildren(h('option', { value: '' }, t('grant.anyDepartment')), (inst?.attributes?.dept ?? []).map((d) => h('option', { value: d }, d)));
-    role.replaceChildren(h('option', { value: '' }, t('grant.anyRole')), (inst?.roles ?? []).map((r) => h('option', { value: r }, t(`role.${r}`))));
+    clear(dept, h('option', { value: '' }, t('grant.anyDepartment')), (inst?.attributes?.dept ?? []).map((d) => h('option', { value: d }, d)));
+    clear(role, h('option', { value: '' }, t('grant.anyRole')), (inst?.roles ?? []).map((r) => h('option', { value: r }, t(`role.${r}`))));
   };
   fillGroup();
   institution.addEventListener('change', fillGroup);
@@ -85,12 +85,14 @@ function readChoice({ kind, address, institution, dept, role, scope, purpose, da
   const attrs = [`org:${institution.value}`];
   if (dept.value) attrs.push(`dept:${dept.value}`);
   if (role.value) attrs.push(`role:${role.value}`);
-  return { ...base, grantee: null, policy: conjunction(attrs) };
+  const name = institution.selectedOptions[0]?.textContent ?? institution.value;
+  const group = [name, dept.value || t('grant.anyDepartment'), role.value ? t(`role.${role.value}`) : t('grant.anyRole')].join(' · ');
+  return { ...base, grantee: null, policy: conjunction(attrs), group };
 }
 
 /** The human-readable summary of exactly the message that will be signed. */
 export function summary(consent, choice) {
-  const who = choice.policy ? t('grant.summaryGroup', { policy: choice.policy }) : t('grant.summaryDoctor', { address: consent.grantee });
+  const who = choice.policy ? t('grant.summaryGroup', { group: choice.group, policy: choice.policy }) : t('grant.summaryDoctor', { address: consent.grantee });
   const what = consent.recordId === '0x' + '0'.repeat(64) ? t('grant.allRecords') : t('consents.oneRecord', { id: short(consent.recordId) });
   return t('grant.summary', { who, what, purpose: t(`purpose.${choice.purpose}`), until: dateTime(consent.expiresAt) });
 }
