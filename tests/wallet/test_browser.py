@@ -9,8 +9,9 @@ over the real HTTP API (``live_stack``) and checks the chain between the steps:
    FAME in the browser is out of reach, the app shows the CLI command instead);
 3. the page grants the cardiologist that record: an EIP-712 consent signed by ethers in the
    browser, relayed by the API — ``ConsentManager.isAllowed`` must say yes, and the doctor reads;
-4. the page revokes it with one tap — ``isAllowed`` says no, and the doctor's next reads (for
-   treatment, then as an emergency) are refused and logged;
+4. the server ends the page's session; the page revokes the grant with one tap anyway (it
+   signs in again by itself, SIWE with the wallet still unlocked) — ``isAllowed`` says no, and
+   the doctor's next reads (for treatment, then as an emergency) are refused and logged;
 5. the page's access history shows those refused reads, the emergency one highlighted;
 6. the page grants a group picked from ``/directory`` (cd3h cardiologists, consultations): the
    policy hash made in the browser is admitted by ``ConsentManager.isAllowedForPolicy``;
@@ -27,10 +28,12 @@ import queue
 import subprocess
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from eth_account import Account
 
 from clients.errors import NotAllowedError
@@ -39,6 +42,7 @@ from clients.wallet import WalletStore
 from crypto.policy import policy_hash
 from crypto.signing import Purpose
 from ledger_api.chain.consents import ConsentManager
+from storage.models import ApiSession
 from tests.clients.conftest import LiveStack
 from tests.wallet.conftest import ARTIFACTS, ROOT
 
@@ -99,6 +103,33 @@ class BrowserFlow:
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait(timeout=10)
+
+
+def end_sessions(database_url: str, address: str) -> int:
+    """Revoke ``address``'s live sessions in the API's database (as a logout elsewhere would)."""
+    engine = sa.create_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            return connection.execute(
+                sa.update(ApiSession)
+                .where(ApiSession.address == address.lower(), ApiSession.revoked.is_(False))
+                .values(revoked=True, revoked_at=datetime.now(UTC))
+            ).rowcount
+    finally:
+        engine.dispose()
+
+
+def live_sessions(database_url: str, address: str) -> int:
+    engine = sa.create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            return connection.execute(
+                sa.select(sa.func.count())
+                .select_from(ApiSession)
+                .where(ApiSession.address == address.lower(), ApiSession.revoked.is_(False))
+            ).scalar_one()
+    finally:
+        engine.dispose()
 
 
 def wait_for(predicate: Any, what: str, timeout: float = 15.0) -> Any:
@@ -164,10 +195,13 @@ def test_patient_wallet_in_chromium(live_stack: LiveStack, chromium: str, tmp_pa
             assert listed[0]["patient"] == patient
             key = doctor.fetch_user_key()
             assert doctor.fetch_bytes(info.record_id, user_key=key).startswith(b"ECG 2026")
+            # the server ends the page's session: its next call must sign in again by itself
+            assert end_sessions(stack.settings.database_url, patient) == 1
             flow.go()
 
             # 4. revoked with one tap: the chain refuses the doctor from now on
             revoked = flow.expect("revoked")
+            assert live_sessions(stack.settings.database_url, patient) == 1  # renewed by SIWE
             assert revoked["ended"] == 1
             assert revoked["active"] == 0
             assert "撤销" in revoked["notice"]
@@ -207,6 +241,7 @@ def test_patient_wallet_in_chromium(live_stack: LiveStack, chromium: str, tmp_pa
         assert policy in group["groupSummary"]
         assert policy in group["groupText"]  # listed back by the API with its policy text
         assert "会诊" in group["groupText"]  # consultation
+        assert "即将到期" in group["groupText"]  # three days: expiring soon
         assert manager.is_allowed_for_policy(
             patient=patient,
             policy_hash=policy_hash(policy),
@@ -218,6 +253,7 @@ def test_patient_wallet_in_chromium(live_stack: LiveStack, chromium: str, tmp_pa
         done = flow.expect("done")
         assert done["englishTitle"].startswith("Access history")
         assert done["problems"] == []  # no page errors, console errors or "null" on screen
+        assert done["unauthorized"] == 1  # the ended session, renewed once
 
         # the exported keystore is a standard one: eth-account and the CLI's store open it
         exported = Path(done["exported"]).read_text(encoding="utf-8")

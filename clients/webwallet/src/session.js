@@ -18,16 +18,19 @@ export class Session {
     return this.wallet != null && this.api.token != null;
   }
 
-  async signIn(wallet) {
+  async signIn(wallet, { reloadPublic = true } = {}) {
     const grant = await this.api.post('/auth/nonce', { address: wallet.address }, { auth: false });
     const message = siweMessage(fieldsFromNonce(grant, wallet.address));
     const signature = await wallet.signMessage(message);
     const answer = await this.api.post('/auth/login', { message, signature }, { auth: false });
     this.api.token = answer.token;
+    this.api.renew = async () => {
+      await this.signIn(wallet, { reloadPublic: false });
+    };
     this.wallet = wallet;
     this.address = answer.address;
     this.role = answer.role;
-    await this.loadPublic();
+    if (reloadPublic) await this.loadPublic();
     return answer;
   }
 
@@ -39,6 +42,7 @@ export class Session {
   }
 
   async signOut() {
+    this.api.renew = null; // signing out must not sign in again on a 401
     try {
       if (this.api.token) await this.api.post('/auth/logout');
     } catch {
