@@ -28,6 +28,7 @@ import re
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from crypto.envelope import Header, parse_header
@@ -205,10 +206,10 @@ def _store(ctx: AppContext, new: _NewVersion) -> list[str]:
 
 
 def _send(
-    *, ctx: AppContext, principal: Principal, row: Record, new: _NewVersion, body_cid: str | None
+    *, ctx: AppContext, principal: Principal, key: str, new: _NewVersion, body_cid: str | None
 ) -> Event:
     records = ctx.chain.records
-    record_id = bytes.fromhex(row.record_id[2:])
+    record_id = bytes.fromhex(key[2:])
     if new.upload is None or body_cid is None:
         pending = records.rekey(
             actor=principal.address,
@@ -228,21 +229,32 @@ def _send(
     return pending.wait(timeout=REKEY_RECEIPT_TIMEOUT).event("RecordBodyRekeyed")
 
 
-def _apply(row: Record, event: Event) -> None:
-    """The index row takes the event's values and position (the indexer's replay: a no-op)."""
+def _apply(db: Session, key: str, event: Event) -> None:
+    """The index row takes the event's values and chain position, unless the indexer already
+    applied this or a later event (then its own replay of this one is a no-op too).
+
+    One guarded ``UPDATE`` with no read before it in its transaction: on SQLite a transaction
+    that has read cannot start writing once another connection (the indexer, which is applying
+    the same block) has committed."""
     args = event.args
-    position = (event.block_number, event.log_index)
-    if row.updated_block is not None and (row.updated_block, row.updated_log_index or 0) >= (
-        position
-    ):
-        return  # the indexer got there first
-    row.version = int(args["version"])
-    row.header_cid = args["headerCid"]
-    row.policy_hash = "0x" + bytes(args["policyHash"]).hex()
+    block, log_index = event.block_number, event.log_index
+    values: dict[str, Any] = {
+        "version": int(args["version"]),
+        "header_cid": args["headerCid"],
+        "policy_hash": "0x" + bytes(args["policyHash"]).hex(),
+        "updated_block": block,
+        "updated_log_index": log_index,
+    }
     if "bodyCid" in args:
-        row.body_cid = args["bodyCid"]
-        row.body_sha256 = "0x" + bytes(args["bodyHash"]).hex()
-    row.updated_block, row.updated_log_index = position
+        values["body_cid"] = args["bodyCid"]
+        values["body_sha256"] = "0x" + bytes(args["bodyHash"]).hex()
+    newer = sa.or_(
+        Record.updated_block.is_(None),
+        Record.updated_block < block,
+        sa.and_(Record.updated_block == block, Record.updated_log_index < log_index),
+    )
+    db.execute(sa.update(Record).where(Record.record_id == key, newer).values(**values))
+    db.commit()
 
 
 _REVERTS: dict[str, tuple[type[Any], str]] = {
@@ -270,33 +282,35 @@ def rekey_record(
     if _is_retry(row, new):
         db.commit()
         return RekeyResult(record=row, changed=False, full=full, released=[])
+    key = row.record_id
     old = [row.header_cid] + ([row.body_cid] if full else [])
-    db.commit()  # end the read transaction before the slow part (SQLite: see records.py)
+    db.commit()  # end the read transaction before the slow part; ``row`` is not read again
     stored = _store(ctx, new)
     if stored[0] != new.header_cid:  # pragma: no cover - both sides are storage.cid
         raise ServiceUnavailableError("block store returned an unexpected header CID")
     body_cid = stored[1] if full else None
     try:
-        event = _send(ctx=ctx, principal=principal, row=row, new=new, body_cid=body_cid)
+        event = _send(ctx=ctx, principal=principal, key=key, new=new, body_cid=body_cid)
     except TransactionRevertedError as exc:
         release_blocks(ctx=ctx, db=db, cids=stored, record_id=None)
+        db.commit()
         error, code = _REVERTS.get(exc.error_name, (ServiceUnavailableError, "chain_rejected"))
         raise error(
             f"the chain refused the re-key: {exc.error_name}",
             code=code,
-            details={"record_id": row.record_id, "revert": exc.error_name},
+            details={"record_id": key, "revert": exc.error_name},
         ) from exc
     except (ReceiptTimeoutError, ChainConnectionError, TransactionRejectedError) as exc:
         # maybe mined later: the indexer applies it; the new blocks stay pinned meanwhile
         raise ServiceUnavailableError(
-            f"the re-key of {row.record_id} is not confirmed yet: {exc}",
+            f"the re-key of {key} is not confirmed yet: {exc}",
             code="chain_unavailable",
-            details={"record_id": row.record_id},
+            details={"record_id": key},
         ) from exc
-    row = db.get(Record, row.record_id, populate_existing=True) or row
-    _apply(row, event)
-    db.commit()
+    _apply(db, key, event)
     released = release_blocks(ctx=ctx, db=db, cids=old, record_id=None)
+    db.commit()
+    row = db.get(Record, key, populate_existing=True) or row
     db.commit()
     return RekeyResult(record=row, changed=True, full=full, released=released)
 
