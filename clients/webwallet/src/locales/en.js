@@ -61,6 +61,7 @@ export default {
   'records.uploadHint': 'Records are encrypted on your device before they leave it (attribute-based encryption). This browser app cannot encrypt or decrypt them yet: use the medledger command line with the same wallet (export it from the Wallet tab).',
   'records.uploadPatient': 'Your records are registered for {address}.',
   'consents.active': 'In force ({count})',
+  'consents.workflowGrants': 'Referral and consultation grants',
   'consents.noneActive': 'Nobody has access beyond the rules of your records.',
   'consents.ended': 'Ended ({count})',
   'consents.oneRecord': 'record {id}',

@@ -61,6 +61,7 @@ export default {
   'records.uploadHint': '病历在离开您的设备之前即被加密（属性基加密）。本网页应用暂不能加密或解密病历：请用同一钱包（在“钱包”页导出）使用 medledger 命令行。',
   'records.uploadPatient': '您的病历登记在地址 {address} 名下。',
   'consents.active': '生效中（{count}）',
+  'consents.workflowGrants': '转诊与会诊授权',
   'consents.noneActive': '除病历本身的访问规则外，暂无其他人获得授权。',
   'consents.ended': '已结束（{count}）',
   'consents.oneRecord': '病历 {id}',

@@ -9,6 +9,7 @@ import { grantForm } from './grant.js';
 import { buildRevocation, consentFromListing, consentId, consentJson, freshNonce, signTyped } from '../eip712.js';
 
 const SOON = 7 * DAY;
+const WORKFLOW_PURPOSES = ['referral', 'consultation'];
 const REVOCATION_TTL = 3600;
 
 export function granteeLabel(c) {
@@ -30,7 +31,18 @@ export async function renderConsents(main, app) {
   const ended = consents.filter((c) => !c.active);
   const list = h('section', { class: 'card' }, h('h2', {}, t('consents.active', { count: active.length })));
   if (active.length === 0) list.append(h('p', { class: 'empty' }, t('consents.noneActive')));
-  list.append(h('ul', { class: 'consents', id: 'active-consents' }, active.map((c) => consentItem(c, app, true))));
+  // referral and consultation grants (the audience of a workflow) apart from the others
+  const workflow = active.filter((c) => WORKFLOW_PURPOSES.includes(c.purpose));
+  const direct = active.filter((c) => !WORKFLOW_PURPOSES.includes(c.purpose));
+  add(
+    list,
+    h(
+      'div',
+      { id: 'active-consents' },
+      direct.length ? h('ul', { class: 'consents' }, direct.map((c) => consentItem(c, app, true))) : null,
+      workflow.length ? [h('h3', {}, t('consents.workflowGrants')), h('ul', { class: 'consents' }, workflow.map((c) => consentItem(c, app, true)))] : null,
+    ),
+  );
   add(main,
     app.params.notice ? h('p', { class: 'notice', id: 'notice', role: 'status' }, app.params.notice) : null,
     list,
