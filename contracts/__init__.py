@@ -12,7 +12,14 @@ from pathlib import Path
 from typing import Any
 
 BUILD_DIR = Path(__file__).resolve().parent / "build"
-NAMES = ("Consortium", "RecordRegistry", "ConsentManager", "AccessLog", "Workflow")
+NAMES = (
+    "Consortium",
+    "RecordRegistry",
+    "ConsentManager",
+    "AccessLog",
+    "Workflow",
+    "EmergencyAccess",
+)
 
 
 class UnknownContractError(LookupError):

@@ -72,6 +72,20 @@ EIP712_TYPES: dict[str, list[dict[str, str]]] = {
 }
 
 
+# Break-glass co-signature (``contracts/src/EmergencyAccess.sol``): a second active doctor
+# vouches for a colleague's emergency opening beyond the daily cap. Its own domain (the
+# EmergencyAccess contract), kept apart from EIP712_TYPES, which the patient wallet exports.
+COSIGN_DOMAIN_NAME = "MedLedger EmergencyAccess"
+COSIGN_TYPES: dict[str, list[dict[str, str]]] = {
+    "BreakGlassCosign": [
+        {"name": "clinician", "type": "address"},
+        {"name": "patient", "type": "address"},
+        {"name": "reasonHash", "type": "bytes32"},
+        {"name": "deadline", "type": "uint64"},
+    ],
+}
+
+
 def type_string(primary: str) -> str:
     """``Consent(address patient,...)``: the string whose keccak is the Solidity TYPEHASH."""
     fields = ",".join(f"{f['type']} {f['name']}" for f in EIP712_TYPES[primary])
@@ -187,6 +201,58 @@ def recover(domain: Domain, item: Consent | Revocation, signature: bytes) -> str
     try:
         return Account.recover_message(
             encode_typed_data(full_message=typed_data(domain, item)), signature=signature
+        )
+    except Exception as exc:  # eth-keys raises several types for a malformed signature
+        raise SigningError(f"invalid signature: {exc}") from exc
+
+
+@dataclass(frozen=True, kw_only=True)
+class BreakGlassCosign:
+    """A second doctor's co-signature of a colleague's break-glass opening (see
+    :data:`COSIGN_TYPES`): binds the clinician, the patient, the reason's keccak and a deadline."""
+
+    clinician: str
+    patient: str
+    reason_hash: bytes
+    deadline: int
+
+    def message(self) -> dict[str, Any]:
+        return {
+            "clinician": to_checksum_address(self.clinician),
+            "patient": to_checksum_address(self.patient),
+            "reasonHash": _bytes32(self.reason_hash, "reasonHash"),
+            "deadline": self.deadline,
+        }
+
+
+def cosign_domain(*, chain_id: int, verifying_contract: str) -> Domain:
+    """The EIP-712 domain of one deployed ``EmergencyAccess``."""
+    return Domain(chain_id=chain_id, verifying_contract=verifying_contract, name=COSIGN_DOMAIN_NAME)
+
+
+def cosign_typed_data(domain: Domain, item: BreakGlassCosign) -> dict[str, Any]:
+    """The EIP-712 payload of a co-signature (``eth_signTypedData_v4`` JSON)."""
+    return {
+        "types": {"EIP712Domain": EIP712_DOMAIN_TYPE, **COSIGN_TYPES},
+        "primaryType": "BreakGlassCosign",
+        "domain": domain.as_dict(),
+        "message": item.message(),
+    }
+
+
+def sign_cosign(domain: Domain, item: BreakGlassCosign, private_key: bytes | str) -> bytes:
+    """Sign a co-signature as the second doctor's wallet would (65-byte ``r‖s‖v``)."""
+    signable = encode_typed_data(full_message=cosign_typed_data(domain, item))
+    return bytes(Account.sign_message(signable, private_key).signature)
+
+
+def recover_cosign(domain: Domain, item: BreakGlassCosign, signature: bytes) -> str:
+    """The checksummed address that signed the co-signature."""
+    if len(signature) != 65:
+        raise SigningError(f"signature must be 65 bytes, got {len(signature)}")
+    try:
+        return Account.recover_message(
+            encode_typed_data(full_message=cosign_typed_data(domain, item)), signature=signature
         )
     except Exception as exc:  # eth-keys raises several types for a malformed signature
         raise SigningError(f"invalid signature: {exc}") from exc

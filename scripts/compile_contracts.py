@@ -35,7 +35,14 @@ BUILD_DIR = ROOT / "contracts" / "build"
 WRAPPER = ROOT / "scripts" / "solcjs-wrapper"
 
 SOLC_VERSION = "0.8.37"
-CONTRACTS = ("Consortium", "RecordRegistry", "ConsentManager", "AccessLog", "Workflow")
+CONTRACTS = (
+    "Consortium",
+    "RecordRegistry",
+    "ConsentManager",
+    "AccessLog",
+    "Workflow",
+    "EmergencyAccess",
+)
 
 # High runs: deployment is a one-off, the registration / consent / log calls run constantly.
 SETTINGS: dict[str, Any] = {

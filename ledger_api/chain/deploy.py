@@ -1,4 +1,4 @@
-"""Deploy the five MedLedger contracts and wire them together; save/load where they live.
+"""Deploy the six MedLedger contracts and wire them together; save/load where they live.
 
 Order and wiring (each constructor takes what it must trust, as an immutable):
 
@@ -8,7 +8,8 @@ Order and wiring (each constructor takes what it must trust, as an immutable):
 4. ``AccessLog(consortium, relayer)`` (the relayer is immutable there: a logged access then
    costs no storage read or external call);
 5. ``Workflow(consortium, registry)``;
-6. ``Consortium.enrolMember(relayer, 0, Relayer, [])`` so the other contracts'
+6. ``EmergencyAccess(consortium)`` (break-glass openings and their reviews);
+7. ``Consortium.enrolMember(relayer, 0, Relayer, [])`` so the other contracts'
    ``isRelayer`` checks accept the API's account; then, when a separate consortium ``admin``
    is given, ``transferAdmin(admin)``.
 
@@ -113,7 +114,7 @@ def deploy_all(
     admin: str | None = None,
     timeout: float = DEFAULT_RECEIPT_TIMEOUT,
 ) -> Deployment:
-    """Deploy and wire all five contracts; see the module docstring for the order.
+    """Deploy and wire all six contracts; see the module docstring for the order.
 
     ``admin`` (default: the deployer) ends up as consortium admin. Raises
     :class:`DeploymentError` on a bad key or address, or when any transaction fails.
@@ -131,6 +132,7 @@ def deploy_all(
     consent, _ = sender.deploy("ConsentManager")
     access_log, _ = sender.deploy("AccessLog", consortium, relayer)
     workflow, _ = sender.deploy("Workflow", consortium, registry)
+    emergency, _ = sender.deploy("EmergencyAccess", consortium)
     sender.call("Consortium", consortium, "enrolMember", relayer, 0, ROLE_RELAYER, [])
     if admin != account.address:
         sender.call("Consortium", consortium, "transferAdmin", admin)
@@ -146,6 +148,7 @@ def deploy_all(
             "ConsentManager": consent,
             "AccessLog": access_log,
             "Workflow": workflow,
+            "EmergencyAccess": emergency,
         },
     )
 

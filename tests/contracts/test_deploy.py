@@ -24,7 +24,14 @@ def test_deploy_all_wires_everything(chain: Chain) -> None:
     assert same(d.relayer, chain.addr("relayer"))
     assert same(d.admin, chain.addr("admin"))
     assert sorted(d.addresses()) == sorted(
-        ["Consortium", "RecordRegistry", "ConsentManager", "AccessLog", "Workflow"]
+        [
+            "Consortium",
+            "RecordRegistry",
+            "ConsentManager",
+            "AccessLog",
+            "Workflow",
+            "EmergencyAccess",
+        ]
     )
     for address in d.addresses().values():
         assert len(w3.eth.get_code(address)) > 100
@@ -36,6 +43,7 @@ def test_deploy_all_wires_everything(chain: Chain) -> None:
     assert same(c["AccessLog"].functions.relayer().call(), d.relayer)
     assert same(c["Workflow"].functions.consortium().call(), d.address("Consortium"))
     assert same(c["Workflow"].functions.registry().call(), d.address("RecordRegistry"))
+    assert same(c["EmergencyAccess"].functions.consortium().call(), d.address("Consortium"))
     assert c["Consortium"].functions.isRelayer(d.relayer).call() is True
     domain = c["ConsentManager"].functions.eip712Domain().call()
     assert same(domain[4], d.address("ConsentManager"))
