@@ -158,3 +158,28 @@ def test_expiring_consents_are_listed_and_renewed_with_one_signature(
         assert patient.consents(expiring_within="2h").items == []
         # the renewed consent grants: the cardiologist still reads
         assert cardio.record(info.record_id).record_id == info.record_id
+
+
+def test_revoking_a_policy_consent_reencrypts_what_the_policy_let_anyone_read(
+    live_stack: LiveStack,
+) -> None:
+    stack = live_stack.stack
+    me = stack.patient.address
+    with (
+        client_for(live_stack, "patient") as patient,
+        client_for(live_stack, "cardiologist") as cardio,
+    ):
+        read = patient.share(PLAINTEXT, patient=me, policy="dept:cardiology", record_type="Echo")
+        unread = patient.share(b"lipids", patient=me, policy="dept:cardiology", record_type="Lab")
+        consent = patient.grant(grantee_policy="dept:cardiology and role:doctor")
+        cardio_key = cardio.fetch_user_key()
+        assert cardio.fetch_bytes(read.record_id, user_key=cardio_key) == PLAINTEXT
+        events = patient.access_events(patient=me, accessor=stack.cardiologist.address)
+        assert {e["reason_code"] for e in events.items} == {2}  # granted by the policy consent
+
+        report = patient.revoke_and_rekey(consent.consent_id, user_key=patient.fetch_user_key())
+        actions = {r.record_id: r.action for r in report.records}
+        assert actions == {read.record_id: "re-encrypted", unread.record_id: "none"}
+        assert "policy admitted" in report.records[0].reason + report.records[1].reason
+        with pytest.raises(NotAllowedError):
+            cardio.fetch_bytes(read.record_id, user_key=cardio_key)
