@@ -124,7 +124,12 @@ async function main() {
     await page.click('#tab-history');
     await page.locator(`li.event.denied[data-accessor="${DOCTOR}"]`).first().waitFor();
     const events = await page.locator('li.event').evaluateAll((els) =>
-      els.map((el) => ({ accessor: el.dataset.accessor, granted: el.dataset.granted === 'true', breakglass: el.classList.contains('breakglass') })),
+      els.map((el) => ({
+        accessor: el.dataset.accessor,
+        granted: el.dataset.granted === 'true',
+        purpose: el.dataset.purpose,
+        breakglass: el.classList.contains('breakglass'),
+      })),
     );
     await screenshot(page, 'history');
     step('history', { events });

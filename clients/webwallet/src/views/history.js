@@ -21,6 +21,7 @@ export async function renderHistory(main, app) {
             class: ['event', e.granted ? 'granted' : 'denied', e.purpose === 'emergency' ? 'breakglass' : ''].join(' ').trim(),
             'data-accessor': e.accessor,
             'data-granted': String(e.granted),
+            'data-purpose': e.purpose,
           },
           h('div', { class: 'record-head' }, h('strong', {}, e.granted ? t('history.granted') : t('history.denied')), h('time', {}, dateTime(e.block_time))),
           h('div', { class: 'meta' }, t('history.who'), ' ', h('code', { title: e.accessor }, short(e.accessor))),
