@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from ledger_api.deps import ContextDep, PrincipalDep
+from ledger_api.routes.error_docs import error_responses
 from ledger_api.services.rekey import rekey_record, rekey_view
 from ledger_api.services.rekey_upload import read_rekey_upload
 
@@ -52,18 +53,19 @@ _REKEY_SCHEMA: dict[str, Any] = {
 @router.post(
     "/records/{record_id}/rekey",
     openapi_extra=_REKEY_SCHEMA,
-    responses={
-        403: {"description": "caller is neither the patient nor a manager of the record"},
-        404: {"description": "no registered record with this id"},
-        409: {"description": "the record is superseded or withdrawn"},
-        413: {"description": "upload or header over the limit"},
-        422: {
-            "description": (
-                "malformed header or body, policy excludes the patient, or a header-only"
-                " re-key that does not describe the current body"
-            )
-        },
-    },
+    responses=error_responses(
+        s401="unauthorized",
+        s403="not_record_manager",
+        s404="record_not_found",
+        s409="record_not_active",
+        s413="payload_too_large",
+        s415="unsupported_media_type",
+        s422=(
+            "invalid_record_id, invalid_upload, invalid_header, policy_excludes_patient,"
+            " header_body_mismatch, invalid_body"
+        ),
+        s503="chain_unavailable, chain_rejected, header_unavailable",
+    ),
 )
 async def rekey(
     record_id: str, request: Request, ctx: ContextDep, principal: PrincipalDep
