@@ -215,3 +215,34 @@ def test_bad_rekeys_leave_chain_store_and_index_unchanged(api_stack: Stack) -> N
         before.policy_hash,
     )
     assert set(stack.ctx.store.pins()) == pins
+
+
+def test_verify_checks_the_rekeyed_version_and_withdrawn_records_refuse(
+    api_stack: Stack,
+) -> None:
+    stack = api_stack
+    record_id, _, _ = share(stack)
+    _, header, body = stack.make_record(stack.patient, "dept:general_practice", PLAINTEXT)
+    answer = rekey(stack, stack.patient, record_id, header, body)
+    assert answer.status_code == 200, answer.text
+    verify_clean(stack)
+    # the index altered after the re-key: verification compares it with the re-keyed version
+    with stack.ctx.sessions() as db:
+        row = db.get(Record, record_id)
+        assert row is not None
+        row.body_sha256 = "0x" + "11" * 32
+        db.commit()
+    report = stack.client.get("/audit/verify", headers=stack.login(stack.auditor)).json()
+    assert report["ok"] is False
+    assert {(p["key"], p["field"]) for p in report["index_vs_chain"]} == {
+        (record_id, "body_sha256")
+    }
+    # a withdrawn record is not re-keyed
+    other, other_header, _ = share(stack)
+    stack.ctx.chain.records.withdraw(
+        actor=stack.patient.address, record_id=bytes.fromhex(other[2:]), reason_code=1
+    ).wait()
+    stack.wait_indexed()
+    refused = rekey(stack, stack.patient, other, other_header)
+    assert refused.status_code == 409
+    assert refused.json()["error"]["code"] == "record_not_active"
