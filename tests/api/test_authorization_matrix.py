@@ -110,6 +110,7 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ),
     ("GET", "/keys/public"): everyone(200),
     ("GET", "/chain"): everyone(200),
+    ("GET", "/directory"): everyone(200),
     ("POST", "/keys/issue"): signed_in(200),
     ("GET", "/audit/access-events"): OVERSEERS_ONLY,
     ("GET", "/audit/verify"): OVERSEERS_ONLY,
@@ -329,6 +330,9 @@ class Scenario:
 
     def _get_chain(self, role: str) -> Any:
         return self._get("/chain", role)
+
+    def _get_directory(self, role: str) -> Any:
+        return self._get("/directory", role)
 
     def _post_keys_issue(self, role: str) -> Any:
         public = base64.b64encode(generate_x25519_keypair().public_key).decode()
