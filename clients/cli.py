@@ -3,10 +3,10 @@
 Sub-apps live in their own modules (``cli_node`` for the dev chain, ``cli_authority``,
 ``cli_wallet``, ``cli_admin``, ``cli_patient``, ``cli_doctor``, ``cli_auditor``,
 ``cli_referral`` and ``cli_consult`` for the workflows, ``cli_consent_file`` for ``patient
-sign-consent``, ``cli_serve``; ``cli_demo``; shared options and the error wrapper in
-``cli_common``) so that each stays small and testable on its own. Every command reports
-failures of ours as one line on stderr with a non-zero exit, never a traceback: the user
-needs to know what to fix, not where in our code it was noticed.
+sign-consent``, ``cli_rekey`` for ``patient rekey`` / ``renew``, ``cli_serve``; ``cli_demo``;
+shared options and the error wrapper in ``cli_common``) so that each stays small and testable
+on its own. Every command reports failures of ours as one line on stderr with a non-zero exit,
+never a traceback: the user needs to know what to fix, not where in our code it was noticed.
 """
 
 from __future__ import annotations
