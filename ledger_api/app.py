@@ -25,6 +25,7 @@ from ledger_api.log import RequestLogMiddleware, configure_logging
 from ledger_api.metrics import Metrics
 from ledger_api.routes import audit as audit_routes
 from ledger_api.routes import auth as auth_routes
+from ledger_api.routes import break_glass as break_glass_routes
 from ledger_api.routes import chain as chain_routes
 from ledger_api.routes import consents as consents_routes
 from ledger_api.routes import consultations as consultations_routes
@@ -111,5 +112,6 @@ def create_app(settings: Settings | None = None, *, hooks: Hooks | None = None) 
     app.include_router(chain_routes.router)
     app.include_router(timeline_routes.router)
     app.include_router(directory_routes.router)
+    app.include_router(break_glass_routes.router)
     mount_wallet(app, settings.wallet_dir)
     return app

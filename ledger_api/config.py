@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     log_json: bool = True
     # how long a Consortium lookup for a session may be reused (seconds; 0 = every request)
     principal_cache_seconds: float = Field(default=2.0, ge=0)
+    # break-glass (docs/break-glass.md): openings per clinician per UTC day before a second
+    # doctor's co-signature is required, and how long the API serves an opening's ciphertexts
+    break_glass_daily_cap: int = Field(default=3, ge=0)
+    break_glass_window_seconds: int = Field(default=4 * 3600, ge=60, le=24 * 3600)
     # the built patient wallet web app, served at /wallet/ (a clear 503 page when not built)
     wallet_dir: Path = DEFAULT_WALLET_DIR
 

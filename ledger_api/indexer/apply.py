@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from ledger_api.indexer import bulk, membership, workflow
+from ledger_api.indexer import emergency as emergency_events
 from ledger_api.indexer.decode import ChainEvent
 from ledger_api.indexer.errors import IndexerConfigError
 from ledger_api.indexer.sql import guarded_update
@@ -91,6 +92,8 @@ SINGLE: dict[tuple[str, str], Handler] = {
         lambda e: {"status": "withdrawn", "withdraw_reason": e.args["reasonCode"]}
     ),
     ("ConsentManager", "ConsentRevoked"): bulk.revocation,
+    ("EmergencyAccess", "BreakGlassOpened"): emergency_events.opened,
+    ("EmergencyAccess", "BreakGlassReviewed"): emergency_events.reviewed,
     ("Workflow", "ReferralRequested"): workflow.referral_requested,
     ("Workflow", "ReferralAccepted"): workflow.referral("accepted"),
     ("Workflow", "ReferralRejected"): workflow.referral(

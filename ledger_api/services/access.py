@@ -19,7 +19,11 @@ and nothing else — a policy consent for a workflow purpose grants only through
 so it stops granting when the workflow ends, and one relayed for a workflow that then failed
 grants nothing; for other purposes, a consent naming an attribute policy the caller's key
 attributes satisfy (``isAllowedForPolicy``, tried for each such consent the index knows the
-policy text of); otherwise denied. Auditors get no special right to content.
+policy text of); otherwise denied. For the purpose ``emergency``, an open break-glass
+window of the caller on the record's patient grants first (:mod:`ledger_api.services.break_glass`,
+reason ``BREAK_GLASS``); a denial then says whether the caller's window ended
+(``BREAK_GLASS_EXPIRED``) or there was none (``NO_BREAK_GLASS``). Auditors get no special
+right to content.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ from ledger_api.indexer.sql import upsert
 from ledger_api.principal import Principal
 from ledger_api.services import workflow_access
 from ledger_api.services.access_queue import AccessLogQueue
+from ledger_api.services.break_glass_queries import open_window
 from ledger_api.services.workflow_access import WORKFLOW_PURPOSES
 from storage.models import AccessEvent, Consent, Record, to_address
 
@@ -75,8 +80,11 @@ class Reason(IntEnum):
     CONSENT = 1
     POLICY_CONSENT = 2
     WORKFLOW = 3
+    BREAK_GLASS = 4
     NO_CONSENT = 10
     RECORD_WITHDRAWN = 11
+    NO_BREAK_GLASS = 12
+    BREAK_GLASS_EXPIRED = 13
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -149,6 +157,11 @@ def decide(
     if record.status == "withdrawn":
         return False, Reason.RECORD_WITHDRAWN
     record_id = bytes.fromhex(record.record_id[2:])
+    window = "none"
+    if purpose == Purpose.EMERGENCY:
+        window = open_window(ctx=ctx, db=db, principal=principal, patient=record.patient)
+        if window == "open":
+            return True, Reason.BREAK_GLASS
     consents = ctx.chain.consents
     if consents.is_allowed(
         patient=record.patient, grantee=principal.address, record_id=record_id, purpose=purpose
@@ -176,6 +189,8 @@ def decide(
             purpose=purpose,
         ):
             return True, Reason.POLICY_CONSENT
+    if purpose == Purpose.EMERGENCY:
+        return False, (Reason.BREAK_GLASS_EXPIRED if window == "expired" else Reason.NO_BREAK_GLASS)
     return False, Reason.NO_CONSENT
 
 

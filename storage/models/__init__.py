@@ -6,6 +6,7 @@ See :mod:`storage.models.types` for how addresses, hashes and times are stored.
 from storage.models.auth import ApiSession, SiweNonce
 from storage.models.base import NAMING_CONVENTION, Base
 from storage.models.cursor import IndexerCursor
+from storage.models.emergency import BreakGlassEvent
 from storage.models.identity import ROLES, Institution, KeyIssuance, Member, MemberAttribute
 from storage.models.records import RECORD_STATES, RECORD_STATUSES, AccessEvent, Consent, Record
 from storage.models.types import (
@@ -42,6 +43,7 @@ __all__ = [
     "AccessEvent",
     "ApiSession",
     "Base",
+    "BreakGlassEvent",
     "Consent",
     "Consultation",
     "ConsultationInvitation",

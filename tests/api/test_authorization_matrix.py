@@ -130,6 +130,13 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/consultations/{consultation_id}/opinions"): only(doctor_with_consent=201),
     ("POST", "/consultations/{consultation_id}/close"): only(doctor_without_consent=200),
     ("POST", "/consultations/{consultation_id}/cancel"): only(doctor_without_consent=200),
+    # break-glass (issue 8): doctors open; only the opening's clinician gets its key; the
+    # queue is the overseers'; reviews are the auditors' (on chain: the contract demands one)
+    ("POST", "/break-glass"): doctors_only(201),
+    ("POST", "/break-glass/{opening_id}/key"): only(doctor_with_consent=200),
+    ("GET", "/audit/break-glass"): OVERSEERS_ONLY,
+    ("POST", "/audit/break-glass/{opening_id}/review"): only(auditor=200),
+    ("GET", "/patients/{address}/break-glass"): signed_in(403, patient=200, auditor=200, admin=200),
 }
 
 
@@ -387,6 +394,42 @@ class Scenario:
 
     def _post_consultations_consultation_id_cancel(self, role: str) -> Any:
         return self.workflows.cancel_consultation(self.headers(role))
+
+    def _post_break_glass(self, role: str) -> Any:
+        return self.stack.client.post(
+            "/break-glass",
+            headers=self.headers(role),
+            json={"patient": self.stack.patient.address, "reason": "matrix: unconscious in ED"},
+        )
+
+    def _opening(self) -> str:
+        """One opening of the cardiologist on the chart (made on first use)."""
+        if getattr(self, "_opening_id", None) is None:
+            answer = self._post_break_glass("doctor_with_consent")
+            assert answer.status_code == 201, answer.text
+            self._opening_id = answer.json()["id"]
+        return self._opening_id
+
+    def _post_break_glass_opening_id_key(self, role: str) -> Any:
+        public = base64.b64encode(generate_x25519_keypair().public_key).decode()
+        return self.stack.client.post(
+            f"/break-glass/{self._opening()}/key",
+            headers=self.headers(role),
+            json={"x25519_public_key": public},
+        )
+
+    def _get_audit_break_glass(self, role: str) -> Any:
+        return self._get("/audit/break-glass", role, reviewed="false")
+
+    def _post_audit_break_glass_opening_id_review(self, role: str) -> Any:
+        return self.stack.client.post(
+            f"/audit/break-glass/{self._opening()}/review",
+            headers=self.headers(role),
+            json={"justified": True, "note": "matrix review"},
+        )
+
+    def _get_patients_address_break_glass(self, role: str) -> Any:
+        return self._get(f"/patients/{self.stack.patient.address}/break-glass", role)
 
 
 def consent_json(consent: Consent) -> dict[str, Any]:

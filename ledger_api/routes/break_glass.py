@@ -1,0 +1,255 @@
+"""Break-glass emergency access: open, the emergency key, the review queue, reviews, and a
+patient's openings.
+
+Thin: the rules live in :mod:`ledger_api.services.break_glass` (writes, gate) and
+:mod:`ledger_api.services.break_glass_queries` (listings).
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from ledger_api.deps import ContextDep, DbDep, PrincipalDep
+from ledger_api.http_errors import UnprocessableError
+from ledger_api.routes.error_docs import error_responses
+from ledger_api.services import break_glass as service
+from ledger_api.services import break_glass_queries as queries
+from ledger_api.services.access import chain_required
+from ledger_api.services.authority import decode_x25519_public_key
+from ledger_api.services.chain_time import latest_block_time
+
+router = APIRouter(tags=["break-glass"])
+
+
+class CosignatureIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    co_signer: str = Field(description="The second doctor's address.")
+    deadline: int = Field(ge=0, description="Unix seconds (chain time) the signature is valid to.")
+    signature: str = Field(description="EIP-712 BreakGlassCosign signature, 0x + 130 hex digits.")
+
+
+class OpenIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    patient: str
+    reason: str = Field(description="Why (10-500 characters); its keccak-256 goes on chain.")
+    cosignature: CosignatureIn | None = Field(
+        default=None, description="Required beyond the daily cap (429 break_glass_cap)."
+    )
+
+
+class OpeningOut(BaseModel):
+    id: str
+    clinician: str
+    patient: str
+    reason: str | None
+    reason_hash: str
+    co_signer: str | None
+    opened_at: int
+    expires_at: int
+    open: bool
+    tx_hash: str
+    block_number: int
+    reviewed: bool
+    justified: bool | None
+    reviewer: str | None
+    review_note: str | None
+    reviewed_at: int | None
+    review_tx_hash: str | None
+
+
+class OpeningPageOut(BaseModel):
+    items: list[OpeningOut]
+    total: int
+    offset: int
+    limit: int
+
+
+class KeyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    x25519_public_key: str = Field(description="32 bytes, base64: the key is sealed to it.")
+
+
+class EmergencyKeyOut(BaseModel):
+    sealed_key: str = Field(description="The emergency user key in a sealed box (CBOR), base64.")
+    holder: str
+    patient: str
+    attributes: list[str]
+    attributes_hash: str
+    expires_at: int
+    tx_hash: str
+    block_number: int
+
+
+class ReviewIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    justified: bool
+    note: str = Field(description="1-1000 characters; its keccak-256 goes on chain.")
+
+
+def _signature(text: str) -> bytes:
+    raw = text.removeprefix("0x")
+    try:
+        signature = bytes.fromhex(raw)
+    except ValueError:
+        signature = b""
+    if len(signature) != 65:
+        raise UnprocessableError(
+            "invalid co-signature: the signature must be 0x + 130 hex digits",
+            code="invalid_cosignature",
+        )
+    return signature
+
+
+def _now(ctx: Any) -> int:
+    with chain_required("cannot read the chain time"):
+        return latest_block_time(ctx)
+
+
+def _page(page: queries.OpeningPage) -> OpeningPageOut:
+    return OpeningPageOut(
+        items=[OpeningOut(**item) for item in page.items],
+        total=page.total,
+        offset=page.offset,
+        limit=page.limit,
+    )
+
+
+@router.post(
+    "/break-glass",
+    status_code=201,
+    summary="Open a patient's records for emergency use (a doctor, with a reason)",
+    responses=error_responses(
+        s401="unauthorized",
+        s403="not_a_doctor, not_allowed",
+        s422="invalid_patient, invalid_reason, invalid_cosignature, invalid_request",
+        s429="break_glass_cap",
+        s503="chain_unavailable",
+    ),
+)
+def open_break_glass(
+    body: OpenIn, ctx: ContextDep, db: DbDep, principal: PrincipalDep
+) -> OpeningOut:
+    cosig = None
+    if body.cosignature is not None:
+        cosig = service.Cosignature(
+            co_signer=body.cosignature.co_signer,
+            deadline=body.cosignature.deadline,
+            signature=_signature(body.cosignature.signature),
+        )
+    opened = service.open_break_glass(
+        ctx=ctx,
+        db=db,
+        principal=principal,
+        patient=body.patient,
+        reason=body.reason,
+        cosignature=cosig,
+    )
+    return OpeningOut(**opened)
+
+
+@router.post(
+    "/break-glass/{opening_id}/key",
+    summary="The opening's emergency key (role:emergency, patient:<p>), sealed to the caller",
+    responses=error_responses(
+        s401="unauthorized",
+        s403="not_a_doctor, not_your_opening, break_glass_expired",
+        s404="break_glass_not_found",
+        s422="invalid_public_key, invalid_id",
+        s503="authority_unavailable, chain_unavailable",
+    ),
+)
+def emergency_key(
+    opening_id: str, body: KeyIn, ctx: ContextDep, db: DbDep, principal: PrincipalDep
+) -> EmergencyKeyOut:
+    issued = service.issue_emergency_key(
+        ctx=ctx,
+        db=db,
+        principal=principal,
+        opening_id=opening_id,
+        recipient_public_key=decode_x25519_public_key(body.x25519_public_key),
+    )
+    return EmergencyKeyOut(
+        sealed_key=base64.b64encode(issued.sealed_key).decode(),
+        holder=issued.holder,
+        patient=issued.patient,
+        attributes=list(issued.attributes),
+        attributes_hash="0x" + issued.attributes_hash.hex(),
+        expires_at=issued.expires_at,
+        tx_hash=issued.tx_hash,
+        block_number=issued.block_number,
+    )
+
+
+@router.get(
+    "/audit/break-glass",
+    summary="Break-glass openings, newest first (reviewed=false: the review queue)",
+    responses=error_responses(s401="unauthorized", s403="forbidden", s422="invalid_paging"),
+)
+def review_queue(
+    ctx: ContextDep,
+    db: DbDep,
+    principal: PrincipalDep,
+    reviewed: Annotated[bool | None, Query()] = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=queries.MAX_LIMIT)] = queries.DEFAULT_LIMIT,
+) -> OpeningPageOut:
+    queries.require_overseer(principal)
+    page = queries.review_queue(
+        db=db, principal=principal, now=_now(ctx), reviewed=reviewed, offset=offset, limit=limit
+    )
+    return _page(page)
+
+
+@router.post(
+    "/audit/break-glass/{opening_id}/review",
+    summary="Record an auditor's review of an opening (justified or not) on chain",
+    responses=error_responses(
+        s401="unauthorized",
+        s403="forbidden, not_allowed",
+        s404="break_glass_not_found",
+        s409="already_reviewed",
+        s422="invalid_note, invalid_id",
+        s503="chain_unavailable",
+    ),
+)
+def review(
+    opening_id: str, body: ReviewIn, ctx: ContextDep, db: DbDep, principal: PrincipalDep
+) -> OpeningOut:
+    reviewed = service.review(
+        ctx=ctx,
+        db=db,
+        principal=principal,
+        opening_id=opening_id,
+        justified=body.justified,
+        note=body.note,
+    )
+    return OpeningOut(**reviewed)
+
+
+@router.get(
+    "/patients/{address}/break-glass",
+    summary="The break-glass openings of a patient's chart (the patient, auditors, admin)",
+    responses=error_responses(
+        s401="unauthorized", s403="forbidden", s422="invalid_address, invalid_paging"
+    ),
+)
+def patient_openings(
+    address: str,
+    ctx: ContextDep,
+    db: DbDep,
+    principal: PrincipalDep,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=queries.MAX_LIMIT)] = queries.DEFAULT_LIMIT,
+) -> OpeningPageOut:
+    page = queries.patient_openings(
+        db=db, principal=principal, patient=address, now=_now(ctx), offset=offset, limit=limit
+    )
+    return _page(page)

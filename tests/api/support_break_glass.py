@@ -1,0 +1,96 @@
+"""Helpers for the break-glass tests: the composed record policy, opening, the emergency key,
+and the EmergencyAccess / AccessLog events read back from the chain with web3."""
+
+from __future__ import annotations
+
+import base64
+import time
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+
+import contracts
+from crypto.fame_types import UserKey
+from crypto.keys import generate_x25519_keypair, open_user_key
+from crypto.signing import BreakGlassCosign, cosign_domain, sign_cosign
+from ledger_api.chain.emergency import text_hash
+from tests.api.conftest import Stack
+
+REASON = "Unconscious on arrival at the ED, suspected MI, no relative reachable"
+
+
+def composed_policy(user_policy: str, patient: str) -> str:
+    """The record policy of issue 8's design, written out (the SDK composes the same one)."""
+    p = patient.lower()
+    return f"({user_policy}) or uid:{p} or (role:emergency and patient:{p})"
+
+
+def share(stack: Stack, patient: LocalAccount, plaintext: bytes) -> tuple[bytes, bytes, bytes]:
+    """A record of ``patient`` under the composed policy, uploaded by the patient."""
+    record_id, header, body = stack.make_record(
+        patient,
+        composed_policy("role:doctor and dept:cardiology", patient.address),
+        plaintext,
+        add_patient_uid=False,
+    )
+    answer = stack.upload(patient, record_id=record_id, patient=patient, header=header, body=body)
+    assert answer.status_code == 201, answer.text
+    return record_id, header, body
+
+
+def open_glass(
+    stack: Stack, doctor: LocalAccount, patient: str, reason: str = REASON, **extra: Any
+) -> Any:
+    return stack.client.post(
+        "/break-glass",
+        json={"patient": patient, "reason": reason, **extra},
+        headers=stack.login(doctor),
+    )
+
+
+def emergency_key(
+    stack: Stack, doctor: LocalAccount, opening_id: str
+) -> tuple[Any, UserKey | None]:
+    pair = generate_x25519_keypair()
+    answer = stack.client.post(
+        f"/break-glass/{opening_id}/key",
+        json={"x25519_public_key": base64.b64encode(pair.public_key).decode()},
+        headers=stack.login(doctor),
+    )
+    if answer.status_code != 200:
+        return answer, None
+    return answer, open_user_key(base64.b64decode(answer.json()["sealed_key"]), pair.private_key)
+
+
+def cosignature(
+    stack: Stack, signer: LocalAccount, clinician: str, patient: str, reason: str = REASON
+) -> dict[str, Any]:
+    deadline = int(stack.w3.eth.get_block("latest")["timestamp"]) + 600
+    domain = cosign_domain(
+        chain_id=stack.deployment.chain_id,
+        verifying_contract=stack.deployment.address("EmergencyAccess"),
+    )
+    item = BreakGlassCosign(
+        clinician=clinician, patient=patient, reason_hash=text_hash(reason), deadline=deadline
+    )
+    signature = sign_cosign(domain, item, signer.key)
+    return {"co_signer": signer.address, "deadline": deadline, "signature": "0x" + signature.hex()}
+
+
+def chain_events(stack: Stack, contract: str, event: str) -> list[dict[str, Any]]:
+    c = stack.w3.eth.contract(
+        address=stack.deployment.address(contract), abi=contracts.load(contract)["abi"]
+    )
+    logs = getattr(c.events, event).get_logs(from_block=stack.deployment.block_number)
+    return [dict(e["args"]) for e in logs]
+
+
+def chain_now(stack: Stack) -> int:
+    return int(stack.w3.eth.get_block("latest")["timestamp"])
+
+
+def wait_for(predicate: Any, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
