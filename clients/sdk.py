@@ -34,6 +34,7 @@ from clients.errors import ClientError, UnauthorizedError
 from clients.http import Transport
 from clients.models import ChainInfo, ConsentReceipt, FetchResult, Page, RecordInfo, hex0x
 from clients.sdk_consents import ConsentsMixin
+from clients.sdk_epochs import EpochsMixin
 from clients.sdk_records import RecordsMixin
 from clients.sdk_rekey import RekeyMixin
 from clients.sdk_timeline import TimelineMixin
@@ -56,7 +57,9 @@ __all__ = [
 SIWE_STATEMENT = "Sign in to MedLedger"
 
 
-class MedLedgerClient(RecordsMixin, ConsentsMixin, WorkflowsMixin, TimelineMixin, RekeyMixin):
+class MedLedgerClient(
+    RecordsMixin, ConsentsMixin, WorkflowsMixin, TimelineMixin, RekeyMixin, EpochsMixin
+):
     """A session with one MedLedger API as one account (or anonymous, for public routes).
 
     Records (share, list, fetch) come from :class:`RecordsMixin`, consents and audit from

@@ -13,7 +13,7 @@ import secrets
 from collections.abc import Iterator
 from io import BytesIO
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from clients.consents import checked_address
 from clients.errors import ApiError, ApiUnavailableError, ClientError, DecryptionError
@@ -28,9 +28,9 @@ from clients.transfer import (
     encrypt_to_tempfile,
 )
 from crypto.envelope import Header, parse_header
-from crypto.errors import CryptoError, PolicyError
+from crypto.errors import CryptoError
 from crypto.fame_types import MasterPublicKey, UserKey
-from crypto.policy import normalize, satisfies
+from crypto.policy import satisfies
 from ledger_api.services.record_dates import check_record_date
 
 MAX_HEADER_BYTES = 4 * 1024 * 1024
@@ -46,6 +46,12 @@ class RecordsMixin:
     def public_key(self) -> MasterPublicKey:  # pragma: no cover - defined by the client
         raise NotImplementedError
 
+    if TYPE_CHECKING:  # from EpochsMixin (a runtime stub here would shadow it in the MRO)
+
+        def compose_policy(
+            self, user_policy: str | None, *, patient: str, custodian: str | None = None
+        ) -> str: ...
+
     # ------------------------------------------------------------------ sharing
 
     def share(
@@ -60,14 +66,15 @@ class RecordsMixin:
         progress: Progress | None = None,
         record_date: str | None = None,
     ) -> RecordInfo:
-        """Encrypt ``source`` under ``policy or uid:<patient>`` and register it for ``patient``.
+        """Encrypt ``source`` under ``policy`` composed with the current epoch, the patient's
+        own clause and the break-glass clause (:meth:`compose_policy`), and register it.
 
         The record id is 32 random bytes chosen here; a dropped connection is retried once
         with the same id, which the API answers idempotently. ``progress(sent, total)`` counts
         encrypted body bytes as they are uploaded. ``record_date`` (a FHIR date / dateTime)
         is the clinical date the index keeps in clear for the patient's timeline."""
         patient = checked_address(patient, "patient")
-        full_policy = _with_patient(policy, patient)
+        full_policy = self.compose_policy(policy, patient=patient)
         record_id = record_id if record_id is not None else secrets.token_bytes(32)
         if len(record_id) != 32 or not any(record_id):
             raise ClientError("record_id must be 32 bytes, not all zero")
@@ -251,15 +258,3 @@ def record_id_text(value: str | bytes) -> str:
     if not _RECORD_ID.fullmatch(text):
         raise ClientError(f"not a record id (0x and 64 hex digits): {value!r}")
     return text
-
-
-def _with_patient(policy: str, patient: str) -> str:
-    """``(policy) or uid:<patient>``: the patient can always open their own record."""
-    uid = f"uid:{patient.lower()}"
-    if not policy or not policy.strip():
-        return uid
-    try:
-        normalize(policy)
-    except PolicyError as exc:
-        raise ClientError(f"invalid policy: {exc}") from None
-    return f"({policy}) or {uid}"

@@ -31,7 +31,8 @@ from clients import consents as consent_tools
 from clients.errors import ApiUnavailableError, ClientError, DecryptionError
 from clients.http import Transport
 from clients.models import ChainInfo, ConsentReceipt, Page, RecordInfo, hex0x
-from clients.sdk_records import _with_patient, record_id_text
+from clients.policies import parse_record_policy
+from clients.sdk_records import record_id_text
 from clients.transfer import Progress, ProgressReader, decrypt_download, encrypt_to_tempfile
 from crypto.envelope import Header, rewrap
 from crypto.errors import CryptoError
@@ -102,6 +103,10 @@ class RekeyMixin:
         def consents(self, **kwargs: Any) -> Page[dict[str, Any]]: ...
         def access_events(self, **filters: Any) -> Page[dict[str, Any]]: ...
         def _header(self, record_id: str, *, purpose: str, user_key: UserKey) -> Header: ...
+        def compose_policy(
+            self, user_policy: str | None, *, patient: str, custodian: str | None = None
+        ) -> str: ...
+        def refresh_policy(self, policy: str) -> str: ...
 
     # ------------------------------------------------------------------ re-key one record
 
@@ -121,11 +126,16 @@ class RekeyMixin:
         the body decrypted and re-encrypted under a fresh data key, so a key taken from an
         older header opens nothing. ``user_key`` must open the current header (the patient's
         own ``uid:`` key always does). The policy always keeps ``uid:<patient>``.
+        The new policy carries the current membership epoch (:mod:`clients.policies`).
         ``progress(done, total)`` counts body bytes downloaded then uploaded."""
         record_id = record_id_text(record_id)
         info = self.record(record_id)
         header = self._header(record_id, purpose="treatment", user_key=user_key)
-        new_policy = _with_patient(policy, info.patient) if policy is not None else header.policy
+        if policy is not None:  # the user's new policy, composed (epoch, patient, custodian)
+            custodian = parse_record_policy(header.policy).custodian
+            new_policy = self.compose_policy(policy, patient=info.patient, custodian=custodian)
+        else:  # the same policy, moved to the current membership epoch
+            new_policy = self.refresh_policy(header.policy)
         mpk = self.public_key()
         if not full:
             try:

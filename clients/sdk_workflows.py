@@ -30,6 +30,7 @@ from clients import consents as consent_tools
 from clients.errors import ApiUnavailableError, ClientError
 from clients.http import Transport
 from clients.models import ChainInfo, Page, RecordInfo
+from clients.policies import reader_policy
 from clients.transfer import Progress, Source
 from clients.workflow_models import (
     WORKFLOW_PURPOSES,
@@ -171,12 +172,10 @@ class WorkflowsMixin:
         progress: Progress | None = None,
     ) -> RecordInfo:
         """Share a record of ``patient`` that ``reader`` (a referral's sender, a
-        consultation's requester) can open: ``uid:<reader>``, ORed with ``policy`` if given;
-        :meth:`share` ORs in the patient."""
+        consultation's requester) can open: ``uid:<reader>``, ORed with ``policy`` if given
+        (:func:`clients.policies.reader_policy`); :meth:`share` composes the rest."""
         reader = consent_tools.checked_address(reader, "reader")
-        full = f"uid:{reader.lower()}"
-        if policy and policy.strip():
-            full = f"({policy}) or {full}"
+        full = reader_policy(reader, policy)
         return self.share(
             source,
             patient=patient,

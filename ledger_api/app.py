@@ -37,6 +37,7 @@ from ledger_api.routes import referrals as referrals_routes
 from ledger_api.routes import rekey as rekey_routes
 from ledger_api.routes import timeline as timeline_routes
 from ledger_api.routes.wallet import mount_wallet
+from ledger_api.services.epochs import start_epoch_watcher
 from ledger_api.services.reconciler import reconcile_pending
 from storage.db import migrate
 
@@ -83,6 +84,8 @@ def create_app(settings: Settings | None = None, *, hooks: Hooks | None = None) 
             run_reconciler(ctx)
             if settings.indexer_enabled:
                 start_indexer(ctx)
+                if ctx.authority is not None:  # membership changes → epoch advances
+                    start_epoch_watcher(ctx, poll_interval=settings.indexer_poll_interval)
             app.state.ctx = ctx
             yield
         finally:

@@ -8,8 +8,11 @@ import {IConsortium, ConsortiumRoles} from "./IConsortium.sol";
  * @notice The tamper-evident log of every access decision the API takes (record, accessor,
  * purpose, granted or denied, reason code) and of every attribute key the key authority issues.
  *
- * @dev No storage at all: the log is the events, which auditors read and compare with the
- * index. The writer is the API's relayer, fixed at deployment as an immutable, so the check
+ * Also the key authority's membership epochs: every advance (after a member was suspended,
+ * removed or changed) is an {EpochAdvanced} event, and {currentEpoch} is the one stored value.
+ *
+ * @dev Almost no storage: the log is the events, which auditors read and compare with the
+ * index; the only slot is {currentEpoch}, which the access and key-issuance paths never touch. The writer is the API's relayer, fixed at deployment as an immutable, so the check
  * costs no storage read or external call and one logged access stays under ~30k gas (≤ 5k per
  * entry in a batch of 50). Rotating the relayer means deploying a new AccessLog; the events of
  * the old one stay readable. Key issuance is logged by the relayer or by an active member with
@@ -34,6 +37,10 @@ contract AccessLog {
     /// @notice The consortium register (asked about key authorities).
     IConsortium public immutable consortium;
 
+    /// @notice The key authority's current membership epoch (starts at 1). Record policies
+    /// are written with it; a key opens a record only if it carries the record's epoch.
+    uint64 public currentEpoch = 1;
+
     /// @notice One access decision on a record.
     event AccessLogged(
         bytes32 indexed recordId,
@@ -50,12 +57,18 @@ contract AccessLog {
         uint64 epoch
     );
 
+    /// @notice The key authority moved to membership epoch `epoch` because of `reason` (the
+    /// hash of the membership changes that caused it, kept in clear in the index).
+    event EpochAdvanced(uint64 indexed epoch, bytes32 indexed reason);
+
     /// @notice The caller is not the relayer (nor, for key issuance, a key authority).
     error AccessLogUnauthorized(address caller);
     /// @notice A batch is empty or longer than {MAX_BATCH}.
     error AccessLogInvalidBatch(uint256 length, uint256 max);
     /// @notice The zero address was given for the relayer, consortium or key holder.
     error AccessLogZeroAddress();
+    /// @notice An epoch advance that is not exactly {currentEpoch} + 1 (a replay or a race).
+    error AccessLogInvalidEpoch(uint64 epoch, uint64 current);
 
     /**
      * @notice Fixes the relayer and the consortium register.
@@ -117,5 +130,18 @@ contract AccessLog {
         }
         if (holder == address(0)) revert AccessLogZeroAddress();
         emit KeyIssued(holder, msg.sender, attributesHash, epoch);
+    }
+
+    /**
+     * @notice Advances the membership epoch to `epoch` for `reason`.
+     * @dev Requirements: caller is the relayer; `epoch` is {currentEpoch} + 1, so a replayed
+     * or concurrent advance reverts instead of skipping an epoch. Emits {EpochAdvanced}.
+     */
+    function logEpochAdvanced(uint64 epoch, bytes32 reason) external {
+        if (msg.sender != relayer) revert AccessLogUnauthorized(msg.sender);
+        uint64 current = currentEpoch;
+        if (epoch != current + 1) revert AccessLogInvalidEpoch(epoch, current);
+        currentEpoch = epoch;
+        emit EpochAdvanced(epoch, reason);
     }
 }

@@ -1,4 +1,5 @@
-"""Typed wrapper of ``AccessLog``: every read decision, granted or denied, goes on chain.
+"""Typed wrapper of ``AccessLog``: every read decision, granted or denied, goes on chain,
+and so do key issuances and the key authority's membership epochs.
 
 Only the relayer may log (the contract fixes its address at deployment), so this wrapper's
 sender is the API's relayer. A batch is the natural unit when the API flushes decisions it
@@ -63,6 +64,16 @@ class AccessLog(BoundContract):
             check_bytes32(attributes_hash, "attributes_hash"),
             check_uint(epoch, 64, "epoch"),
         )
+
+    def log_epoch_advanced(self, *, epoch: int, reason: bytes) -> PendingTx:
+        """Move the key authority to membership epoch ``epoch`` (must be current + 1)."""
+        return self._write(
+            "logEpochAdvanced", check_uint(epoch, 64, "epoch"), check_bytes32(reason, "reason")
+        )
+
+    def current_epoch(self) -> int:
+        """The membership epoch record policies are written with now (1 before any advance)."""
+        return int(self._read("currentEpoch"))
 
     def relayer(self) -> str:
         return str(self._read("relayer"))

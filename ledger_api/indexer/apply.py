@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from ledger_api.indexer import bulk, membership, workflow
+from ledger_api.indexer import bulk, epochs, membership, workflow
 from ledger_api.indexer import emergency as emergency_events
 from ledger_api.indexer.decode import ChainEvent
 from ledger_api.indexer.errors import IndexerConfigError
@@ -60,15 +60,24 @@ SINGLE: dict[tuple[str, str], Handler] = {
     ("Consortium", "InstitutionUpdated"): membership.institution(
         lambda e: {"name": e.args["name"], "admin": e.args["admin"]}
     ),
-    ("Consortium", "InstitutionSuspended"): membership.institution(lambda e: {"active": False}),
+    ("Consortium", "InstitutionSuspended"): epochs.both(
+        membership.institution(lambda e: {"active": False}),
+        epochs.trigger("institution_suspended"),
+    ),
     ("Consortium", "InstitutionReinstated"): membership.institution(lambda e: {"active": True}),
     ("Consortium", "MemberEnrolled"): membership.member_enrolled,
-    ("Consortium", "MemberUpdated"): membership.member_updated,
-    ("Consortium", "MemberSuspended"): membership.member({"active": False}),
-    ("Consortium", "MemberReinstated"): membership.member({"active": True}),
-    ("Consortium", "MemberRemoved"): membership.member(
-        {"active": False, "removed": True}, clear_attributes=True
+    ("Consortium", "MemberUpdated"): epochs.both(
+        membership.member_updated, epochs.trigger("member_updated")
     ),
+    ("Consortium", "MemberSuspended"): epochs.both(
+        membership.member({"active": False}), epochs.trigger("member_suspended")
+    ),
+    ("Consortium", "MemberReinstated"): membership.member({"active": True}),
+    ("Consortium", "MemberRemoved"): epochs.both(
+        membership.member({"active": False, "removed": True}, clear_attributes=True),
+        epochs.trigger("member_removed"),
+    ),
+    ("AccessLog", "EpochAdvanced"): epochs.epoch_advanced,
     ("RecordRegistry", "RecordRekeyed"): _record(
         lambda e: {
             "version": e.args["version"],

@@ -1,4 +1,5 @@
-"""``/keys``: the key authority's public key, and attribute keys issued sealed to the caller.
+"""``/keys``: the key authority's public key (with the membership epoch policies are written
+with), attribute keys issued sealed to the caller, and the epochs and stale records.
 
 Thin: the rules live in :mod:`ledger_api.services.authority`.
 """
@@ -6,13 +7,15 @@ Thin: the rules live in :mod:`ledger_api.services.authority`.
 from __future__ import annotations
 
 import base64
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from ledger_api.deps import ContextDep, DbDep, PrincipalDep
 from ledger_api.routes.error_docs import error_responses
 from ledger_api.services import authority as service
+from ledger_api.services import epochs
 
 router = APIRouter(prefix="/keys", tags=["keys"])
 
@@ -21,6 +24,8 @@ class PublicKeyOut(BaseModel):
     scheme: str
     mpk: str = Field(description="The master public key file (CBOR), base64.")
     mpk_sha256: str
+    epoch: int = Field(description="The current membership epoch: policies AND epoch:<epoch>.")
+    floor: int = Field(description="The oldest epoch an active record still uses.")
 
 
 class IssueRequest(BaseModel):
@@ -46,10 +51,105 @@ class IssuedKeyOut(BaseModel):
     summary="The master public key every record is encrypted under",
     responses=error_responses(s503="authority_unavailable"),
 )
-def public_key(ctx: ContextDep) -> PublicKeyOut:
-    info = service.public_key(ctx=ctx)
+def public_key(ctx: ContextDep, db: DbDep) -> PublicKeyOut:
+    info = service.public_key(ctx=ctx, db=db)
     return PublicKeyOut(
-        scheme=info.scheme, mpk=base64.b64encode(info.mpk).decode(), mpk_sha256=info.mpk_sha256
+        scheme=info.scheme,
+        mpk=base64.b64encode(info.mpk).decode(),
+        mpk_sha256=info.mpk_sha256,
+        epoch=info.epoch,
+        floor=info.floor,
+    )
+
+
+class EpochOut(BaseModel):
+    epoch: int
+    reason: str
+    reason_text: str | None
+    block_number: int
+    block_time: int
+    tx_hash: str
+
+
+class EpochsOut(BaseModel):
+    current: int
+    floor: int
+    history: list[EpochOut]
+
+
+@router.get(
+    "/epochs",
+    summary="The current membership epoch, the floor and every advance (from the index)",
+    responses=error_responses(s503="chain_unavailable"),
+)
+def epoch_list(ctx: ContextDep, db: DbDep) -> EpochsOut:
+    floor, current = epochs.key_epochs(ctx, db)
+    return EpochsOut(
+        current=current,
+        floor=floor,
+        history=[
+            EpochOut(
+                epoch=row.epoch,
+                reason=row.reason,
+                reason_text=row.reason_text,
+                block_number=row.block_number,
+                block_time=row.block_time,
+                tx_hash=row.tx_hash,
+            )
+            for row in epochs.epoch_history(db)
+        ],
+    )
+
+
+class StaleRecordOut(BaseModel):
+    record_id: str
+    patient: str
+    author: str | None
+    author_institution: int | None
+    epoch: int = Field(description="The epoch the record's policy uses (0: none).")
+    full: bool = Field(description="A member who left since read it: re-encrypt the body.")
+    fetched_by: list[str]
+
+
+class StaleOut(BaseModel):
+    current: int
+    items: list[StaleRecordOut]
+
+
+@router.get(
+    "/epochs/stale",
+    summary="Active records whose policy uses an epoch older than the current one",
+    responses=error_responses(
+        s401="unauthorized",
+        s403="not_record_manager",
+        s404="institution_not_found",
+        s422="invalid_request",
+    ),
+)
+def stale(
+    ctx: ContextDep,
+    db: DbDep,
+    principal: PrincipalDep,
+    institution: Annotated[str | None, Query(description="An institution code.")] = None,
+    patient: Annotated[str | None, Query(description="The caller's own address.")] = None,
+) -> StaleOut:
+    current, items = epochs.list_stale(
+        ctx=ctx, db=db, principal=principal, institution=institution, patient=patient
+    )
+    return StaleOut(
+        current=current,
+        items=[
+            StaleRecordOut(
+                record_id=r.record_id,
+                patient=r.patient,
+                author=r.author,
+                author_institution=r.author_institution,
+                epoch=r.epoch,
+                full=r.full,
+                fetched_by=r.fetched_by,
+            )
+            for r in items
+        ],
     )
 
 

@@ -12,6 +12,10 @@ assumption, BLS12-381 — see :mod:`crypto.fame`. The authority is the one party
   (:meth:`Principal.abe_attributes`), so a doctor cannot ask for ``dept:oncology``;
 - the key leaves the API only sealed to an X25519 public key the caller sent, so neither
   logs nor a proxy ever see a usable key;
+- member revocation holds cryptographically through membership epochs
+  (:mod:`ledger_api.services.epochs`): members' keys carry ``epoch:<floor>`` …
+  ``epoch:<current>``, an institution's admin also gets ``custodian:<code>`` (to re-key the
+  institution's stale records), patients keep exactly ``uid:<address>``;
 - no key is returned before its issuance is on chain (``AccessLog.logKeyIssued``, mined) and
   in the index: an issuance that cannot be logged is an issuance that does not happen.
 """
@@ -23,7 +27,7 @@ import hashlib
 import logging
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -48,6 +52,7 @@ from ledger_api.errors import LedgerApiError
 from ledger_api.http_errors import ForbiddenError, ServiceUnavailableError, UnprocessableError
 from ledger_api.indexer.sql import upsert
 from ledger_api.principal import Principal
+from ledger_api.services import epochs
 from ledger_api.services.auth import read_principal
 from ledger_api.services.chain_time import block_time
 from storage.models import KeyIssuance
@@ -59,8 +64,6 @@ log = logging.getLogger("ledger_api.authority")
 
 MPK_FILE = "mpk.cbor"
 MSK_FILE = "msk.enc"
-KEY_EPOCH = 0
-"""Key epoch logged with every issuance; bumped when attribute revocation by re-keying lands."""
 
 
 class AuthorityError(LedgerApiError):
@@ -98,6 +101,8 @@ class PublicKeyInfo:
     scheme: str
     mpk: bytes
     mpk_sha256: str
+    epoch: int = 1
+    floor: int = 1
 
 
 @dataclass(frozen=True)
@@ -238,8 +243,35 @@ def require_authority(ctx: AppContext) -> KeyAuthority:
     return ctx.authority
 
 
-def public_key(*, ctx: AppContext) -> PublicKeyInfo:
-    return require_authority(ctx).public_info()
+def public_key(*, ctx: AppContext, db: Session) -> PublicKeyInfo:
+    """The master public key with the epoch clients must write policies with (and the floor,
+    the oldest epoch records still use)."""
+    info = require_authority(ctx).public_info()
+    try:
+        floor, current = epochs.key_epochs(ctx, db)
+    except ChainError as exc:
+        raise ServiceUnavailableError(
+            f"cannot read the current epoch: {exc}", code="chain_unavailable"
+        ) from exc
+    return replace(info, epoch=current, floor=floor)
+
+
+def key_attributes(
+    ctx: AppContext, db: Session, principal: Principal
+) -> tuple[tuple[str, ...], int]:
+    """The attributes of ``principal``'s key and the current epoch.
+
+    Members and institution admins (custodians) get the epochs from the floor to the current
+    one: a key without the current epoch could not open what is written now, one without the
+    floor's could not open records the re-key job has not reached yet. Patients' keys stay
+    ``uid:<address>`` only: a patient is never removed, so no epoch bounds their key."""
+    attributes = list(principal.abe_attributes())
+    custodian = epochs.custodian_codes(db, principal.address)
+    attributes += [f"custodian:{code}" for code in custodian]
+    floor, current = epochs.key_epochs(ctx, db)
+    if principal.is_member or custodian:
+        attributes += [epochs.epoch_attribute(e) for e in range(floor, current + 1)]
+    return tuple(sorted(normalize_attributes(attributes))), current
 
 
 def decode_x25519_public_key(text: str) -> bytes:
@@ -284,7 +316,15 @@ def issue_key(
             f"{principal.address} is a suspended member; no key is issued",
             code="member_suspended",
         )
-    attributes = tuple(sorted(normalize_attributes(fresh.abe_attributes())))
+    try:
+        # A session of its own: a read left open on ``db`` across the chain wait would make
+        # SQLite refuse the insert below once the indexer has written meanwhile.
+        with ctx.sessions() as reads:
+            attributes, epoch = key_attributes(ctx, reads, fresh)
+    except ChainError as exc:
+        raise ServiceUnavailableError(
+            f"cannot read the current epoch: {exc}", code="chain_unavailable"
+        ) from exc
     user_key = authority.issue(attributes)
     try:
         sealed = seal_user_key(user_key, recipient_public_key)
@@ -295,7 +335,7 @@ def issue_key(
     digest = attributes_hash(attributes)
     try:
         mined = ctx.chain.access_log.log_key_issued(
-            holder=principal.address, attributes_hash=digest, epoch=KEY_EPOCH
+            holder=principal.address, attributes_hash=digest, epoch=epoch
         ).wait()
         event = mined.event("KeyIssued")
         when = block_time(ctx, mined.block_number)
@@ -310,6 +350,7 @@ def issue_key(
         issuer=str(event.args["issuer"]),
         digest=digest,
         attributes=attributes,
+        epoch=epoch,
         recipient_public_key=recipient_public_key,
         tx_hash=mined.tx_hash,
         block_number=mined.block_number,
@@ -330,7 +371,7 @@ def issue_key(
         holder=principal.address,
         attributes=attributes,
         attributes_hash=digest,
-        epoch=KEY_EPOCH,
+        epoch=epoch,
         tx_hash=mined.tx_hash,
         block_number=mined.block_number,
     )
@@ -343,6 +384,7 @@ def _record_issuance(
     issuer: str,
     digest: bytes,
     attributes: tuple[str, ...],
+    epoch: int,
     recipient_public_key: bytes,
     tx_hash: str,
     block_number: int,
@@ -359,7 +401,7 @@ def _record_issuance(
         "holder": holder.lower(),
         "issuer": issuer.lower(),
         "attributes_hash": "0x" + digest.hex(),
-        "epoch": KEY_EPOCH,
+        "epoch": epoch,
         "attributes": list(attributes),
         "recipient_public_key": "0x" + recipient_public_key.hex(),
         "block_number": block_number,

@@ -7,6 +7,7 @@ from storage.models.auth import ApiSession, SiweNonce
 from storage.models.base import NAMING_CONVENTION, Base
 from storage.models.cursor import IndexerCursor
 from storage.models.emergency import BreakGlassEvent
+from storage.models.epochs import AuthorityEpoch, EpochTrigger
 from storage.models.identity import ROLES, Institution, KeyIssuance, Member, MemberAttribute
 from storage.models.records import RECORD_STATES, RECORD_STATUSES, AccessEvent, Consent, Record
 from storage.models.types import (
@@ -42,12 +43,14 @@ __all__ = [
     "ZERO_BYTES32",
     "AccessEvent",
     "ApiSession",
+    "AuthorityEpoch",
     "Base",
     "BreakGlassEvent",
     "Consent",
     "Consultation",
     "ConsultationInvitation",
     "ConsultationOpinion",
+    "EpochTrigger",
     "IndexerCursor",
     "Institution",
     "KeyIssuance",

@@ -65,6 +65,7 @@ def test_doctor_key_has_exactly_consortium_attributes_and_decrypts(api_stack: St
         "role:doctor",
         "org:cd3h",
         f"uid:{s.cardiologist.address.lower()}",
+        "epoch:1",  # the membership epoch (docs/key-epochs.md)
     }
     assert user_key.attributes == expected
     assert set(answer["attributes"]) == expected
@@ -74,7 +75,7 @@ def test_doctor_key_has_exactly_consortium_attributes_and_decrypts(api_stack: St
     (event,) = [e for e in key_events(s) if e["tx"] == answer["tx_hash"]]
     assert event["holder"] == s.cardiologist.address
     assert "0x" + event["attributesHash"].hex() == answer["attributes_hash"]
-    assert event["epoch"] == 0
+    assert event["epoch"] == 1
     with s.ctx.sessions() as db:
         row = db.scalars(
             sa.select(KeyIssuance).where(KeyIssuance.tx_hash == answer["tx_hash"])
@@ -90,6 +91,7 @@ def test_doctor_key_has_exactly_consortium_attributes_and_decrypts(api_stack: St
         "role:doctor",
         "org:qyqchc",
         f"uid:{s.gp.address.lower()}",
+        "epoch:1",
     }
     with pytest.raises(EnvelopeAccessDeniedError):
         envelope.decrypt_bytes(record.header_bytes, body, user_key=gp_key)

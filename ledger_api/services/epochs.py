@@ -1,0 +1,417 @@
+"""Membership epochs: the current epoch, the floor, advancing, and the records still stale.
+
+Why epochs: a CP-ABE key cannot be taken back. When a member leaves (suspended, removed,
+attributes changed, institution suspended) the API refuses them at once, but a key they hold
+still opens every ciphertext whose policy it satisfies. So every record policy the clients
+write is ANDed with ``epoch:<E>`` (:mod:`clients.policies`), clinicians' keys carry
+``epoch:<floor>`` … ``epoch:<E>``, and a membership change moves ``E`` on: records written
+or re-keyed afterwards need ``epoch:<E+1>``, which no key issued before the change has.
+
+- ``E`` lives on chain (``AccessLog.currentEpoch``; each advance is an ``EpochAdvanced``
+  event, mirrored into ``authority_epochs``), so every API replica agrees and a replayed
+  advance reverts instead of skipping an epoch.
+- The *floor* is the oldest epoch any active record still references; keys carry epochs down
+  to it so that remaining members keep reading records the re-key job has not reached yet.
+  It rises by itself as records are re-keyed.
+- The indexer records each membership change as a pending ``epoch_triggers`` row; the epoch
+  watcher (a thread of the API) turns the pending triggers of one block into one advance and
+  marks them. The reason sent on chain is the SHA-256 of the triggers' description, and the
+  watcher looks it up on chain before sending, so a crash between the mined advance and the
+  database write never advances twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from crypto.envelope import parse_header
+from crypto.errors import CryptoError, PolicyError
+from crypto.policy import attributes_of, parse
+from ledger_api.chain.consortium import unpack_text32
+from ledger_api.chain.errors import ChainError
+from ledger_api.http_errors import ForbiddenError, NotFoundError, UnprocessableError
+from ledger_api.indexer.sql import upsert
+from ledger_api.principal import Principal
+from storage.errors import StorageError
+from storage.models import (
+    AccessEvent,
+    AuthorityEpoch,
+    EpochTrigger,
+    Institution,
+    Member,
+    Record,
+)
+
+if TYPE_CHECKING:
+    from ledger_api.context import AppContext
+
+log = logging.getLogger("ledger_api.epochs")
+
+FIRST_EPOCH = 1
+EPOCH_PREFIX = "epoch:"
+_EPOCH_ATTRIBUTE = re.compile(r"\bepoch:(\d+)\b", re.IGNORECASE)
+_HEADER_EPOCHS: dict[str, int | None] = {}  # header CID -> epoch (CIDs are immutable)
+_PATIENT_ONLY = ("uid:", "patient:", "role:emergency")
+_HEADER_CACHE_MAX = 200_000
+NO_EPOCH = 0
+"""The epoch reported for a record whose policy names none (written before epochs, or by a
+client that does not compose policies): stale, since no epoch bounds who opens it."""
+
+
+def policy_epochs(policy: str) -> set[int]:
+    """Every ``epoch:<n>`` attribute a policy names."""
+    return {int(n) for n in _EPOCH_ATTRIBUTE.findall(policy)}
+
+
+def epoch_attribute(epoch: int) -> str:
+    return f"{EPOCH_PREFIX}{epoch}"
+
+
+def current_epoch(ctx: AppContext) -> int:
+    """``AccessLog.currentEpoch`` (the chain is the authority on it)."""
+    return ctx.chain.access_log.current_epoch()
+
+
+def header_epoch(ctx: AppContext, header_cid: str) -> int | None:
+    """The (lowest) epoch of a record header's policy.
+
+    :data:`NO_EPOCH` when it names none although members could open it (written before
+    epochs, or by a client that does not compose policies: stale); None when only the patient
+    (and break-glass) can open it, which no membership change affects."""
+    if header_cid in _HEADER_EPOCHS:
+        return _HEADER_EPOCHS[header_cid]
+    try:
+        header = parse_header(b"".join(ctx.store.get(header_cid)))
+    except (CryptoError, StorageError) as exc:
+        log.warning("cannot read the header %s for its epoch: %s", header_cid, exc)
+        return NO_EPOCH  # not cached: the block may come back
+    epoch = policy_epoch(header.policy)
+    if len(_HEADER_EPOCHS) >= _HEADER_CACHE_MAX:
+        _HEADER_EPOCHS.clear()
+    _HEADER_EPOCHS[header_cid] = epoch
+    return epoch
+
+
+def policy_epoch(policy: str) -> int | None:
+    """See :func:`header_epoch`; from the policy text."""
+    epochs = policy_epochs(policy)
+    if epochs:
+        return min(epochs)
+    try:
+        names = attributes_of(parse(policy))
+    except PolicyError:
+        return NO_EPOCH
+    if all(n.startswith(_PATIENT_ONLY) for n in names):
+        return None
+    return NO_EPOCH
+
+
+def _active_records() -> sa.Select[Any]:
+    return sa.select(Record).where(Record.state == "confirmed", Record.status == "active")
+
+
+def floor_epoch(ctx: AppContext, db: Session, *, current: int | None = None) -> int:
+    """The oldest epoch an active record still references (``current`` if none does)."""
+    current = current_epoch(ctx) if current is None else current
+    lowest = current
+    cids = db.scalars(
+        sa.select(Record.header_cid).where(Record.state == "confirmed", Record.status == "active")
+    )
+    for cid in cids:
+        epoch = header_epoch(ctx, cid)
+        if epoch is not None and epoch != NO_EPOCH and epoch < lowest:
+            lowest = epoch
+    return max(FIRST_EPOCH, lowest)
+
+
+def key_epochs(ctx: AppContext, db: Session) -> tuple[int, int]:
+    """``(floor, current)``: a clinician's key carries ``epoch:floor`` … ``epoch:current``."""
+    current = current_epoch(ctx)
+    return floor_epoch(ctx, db, current=current), current
+
+
+def custodian_codes(db: Session, address: str) -> list[str]:
+    """Codes of the active institutions ``address`` administers (their custodian attribute)."""
+    rows = db.scalars(
+        sa.select(Institution.code).where(
+            Institution.admin == address.lower(), Institution.active.is_(True)
+        )
+    )
+    return sorted(_code_text(code).casefold() for code in rows)
+
+
+def _code_text(code: str) -> str:
+    """An institution code as text (the index keeps the ``bytes32`` hex of the event)."""
+    if code.startswith("0x") and len(code) == 66:
+        return unpack_text32(bytes.fromhex(code[2:]))
+    return code
+
+
+def institution_by_code(db: Session, code: str) -> Institution | None:
+    wanted = code.strip().casefold()
+    for row in db.scalars(sa.select(Institution)):
+        if _code_text(row.code).casefold() == wanted:
+            return row
+    return None
+
+
+def list_stale(
+    *,
+    ctx: AppContext,
+    db: Session,
+    principal: Principal,
+    institution: str | None = None,
+    patient: str | None = None,
+) -> tuple[int, list[StaleRecord]]:
+    """The stale records a caller may re-key: their own chart (a patient), or those
+    authored by an institution they administer or belong to (its custodian and clinicians,
+    whom RecordRegistry lets re-key)."""
+    if (institution is None) == (patient is None):
+        raise UnprocessableError(
+            "give exactly one of institution or patient", code="invalid_request"
+        )
+    if patient is not None:
+        if patient.lower() != principal.address.lower():
+            raise ForbiddenError(
+                "a patient lists only their own stale records", code="not_record_manager"
+            )
+        return stale_records(ctx, db, patient=patient)
+    row = institution_by_code(db, str(institution))
+    if row is None:
+        raise NotFoundError(f"no institution {institution!r}", code="institution_not_found")
+    admin = row.admin.lower() == principal.address.lower()
+    member = principal.is_member and principal.institution_id == row.institution_id
+    if not (admin or member):
+        raise ForbiddenError(
+            f"only the admin or members of {institution} list its stale records",
+            code="not_record_manager",
+        )
+    return stale_records(ctx, db, institution_id=row.institution_id)
+
+
+# --------------------------------------------------------------------------- stale records
+
+
+@dataclass(frozen=True)
+class StaleRecord:
+    """A record whose policy predates the current epoch, and how it must be re-keyed."""
+
+    record_id: str
+    patient: str
+    author: str | None
+    author_institution: int | None
+    epoch: int
+    full: bool
+    fetched_by: list[str] = field(default_factory=list)
+
+
+def _leavers_since(db: Session, epoch: int) -> set[str]:
+    """Accounts whose membership changed in an advance past ``epoch`` (members of a
+    suspended institution included)."""
+    triggers = db.scalars(sa.select(EpochTrigger).where(EpochTrigger.epoch > epoch)).all()
+    accounts = {t.account.lower() for t in triggers if t.account}
+    institutions = {t.institution_id for t in triggers if t.kind == "institution_suspended"}
+    if institutions:
+        accounts |= {
+            a.lower()
+            for a in db.scalars(
+                sa.select(Member.address).where(Member.institution_id.in_(institutions))
+            )
+        }
+    return accounts
+
+
+def stale_records(
+    ctx: AppContext,
+    db: Session,
+    *,
+    institution_id: int | None = None,
+    patient: str | None = None,
+) -> tuple[int, list[StaleRecord]]:
+    """The current epoch and the active records (of an author institution or a patient)
+    whose policy uses an older epoch.
+
+    ``full`` is true exactly when someone who left since the record's epoch has a granted
+    read of it on chain (the index of ``AccessLogged``): they may hold its data key, so only
+    a new body under a fresh data key takes it away. Otherwise re-wrapping the header is
+    enough (they never had the key, and the API refuses them)."""
+    current = current_epoch(ctx)
+    query = _active_records().order_by(Record.block_number, Record.record_id)
+    if institution_id is not None:
+        query = query.where(Record.author_institution == institution_id)
+    if patient is not None:
+        query = query.where(Record.patient == patient.lower())
+    found: list[StaleRecord] = []
+    leavers_by_epoch: dict[int, set[str]] = {}
+    for row in db.scalars(query):
+        epoch = header_epoch(ctx, row.header_cid)
+        if epoch is None or epoch >= current:
+            continue
+        if epoch not in leavers_by_epoch:
+            leavers_by_epoch[epoch] = _leavers_since(db, epoch)
+        leavers = leavers_by_epoch[epoch]
+        readers = (
+            {
+                a.lower()
+                for a in db.scalars(
+                    sa.select(AccessEvent.accessor).where(
+                        AccessEvent.record_id == row.record_id,
+                        AccessEvent.granted.is_(True),
+                        AccessEvent.accessor.in_(leavers),
+                    )
+                )
+            }
+            if leavers
+            else set()
+        )
+        found.append(
+            StaleRecord(
+                record_id=row.record_id,
+                patient=row.patient,
+                author=row.author,
+                author_institution=row.author_institution,
+                epoch=epoch,
+                full=bool(readers),
+                fetched_by=sorted(readers),
+            )
+        )
+    return current, found
+
+
+def epoch_history(db: Session) -> list[AuthorityEpoch]:
+    return list(db.scalars(sa.select(AuthorityEpoch).order_by(AuthorityEpoch.epoch)))
+
+
+# --------------------------------------------------------------------------- advancing
+
+
+@dataclass(frozen=True)
+class Advance:
+    epoch: int
+    reason: str
+    reason_text: str
+    tx_hash: str
+    block_number: int
+    triggers: int
+
+
+def _describe(triggers: list[EpochTrigger]) -> str:
+    parts = [
+        f"{t.kind} {t.account or ''}{'' if t.institution_id is None else f' #{t.institution_id}'}"
+        for t in triggers
+    ]
+    return f"block {triggers[0].block_number}: " + "; ".join(p.strip() for p in parts)
+
+
+def _hex(value: Any) -> str:
+    return "0x" + value.hex() if isinstance(value, bytes | bytearray) else str(value).lower()
+
+
+def _logged_advance(ctx: AppContext, reason: bytes) -> tuple[int, str, int, int] | None:
+    """``(epoch, tx, block, log index)`` of an ``EpochAdvanced`` with ``reason`` on chain."""
+    event = ctx.chain.access_log.contract.events.EpochAdvanced
+    logs = event.get_logs(
+        from_block=ctx.deployment.block_number, argument_filters={"reason": reason}
+    )
+    for entry in logs:
+        return (
+            int(entry["args"]["epoch"]),
+            _hex(entry["transactionHash"]),
+            int(entry["blockNumber"]),
+            int(entry["logIndex"]),
+        )
+    return None
+
+
+def advance_pending(ctx: AppContext) -> Advance | None:
+    """Handle the pending triggers of the oldest block with any: one epoch advance.
+
+    Idempotent and crash-safe: the reason is derived from the triggers, an advance already on
+    chain with that reason is reused, and the triggers are marked in the same transaction as
+    the epoch row is written."""
+    with ctx.sessions() as db:
+        pending = list(
+            db.scalars(
+                sa.select(EpochTrigger)
+                .where(EpochTrigger.epoch.is_(None))
+                .order_by(EpochTrigger.block_number, EpochTrigger.log_index)
+            )
+        )
+        if not pending:
+            return None
+        batch = [t for t in pending if t.block_number == pending[0].block_number]
+        ids = [t.id for t in batch]
+        text = _describe(batch)
+    reason = hashlib.sha256(text.encode("utf-8")).digest()
+    logged = _logged_advance(ctx, reason)
+    if logged is None:
+        access_log = ctx.chain.access_log
+        mined = access_log.log_epoch_advanced(
+            epoch=access_log.current_epoch() + 1, reason=reason
+        ).wait()
+        event = mined.event("EpochAdvanced")
+        logged = (int(event.args["epoch"]), mined.tx_hash, mined.block_number, event.log_index)
+    epoch, tx_hash, block_number, log_index = logged
+    when = int(ctx.chain.w3.eth.get_block(block_number)["timestamp"])
+    with ctx.sessions.begin() as db:
+        table = AuthorityEpoch.__table__
+        stmt = upsert(db.connection(), table).values(
+            epoch=epoch,
+            reason="0x" + reason.hex(),
+            reason_text=text,
+            block_number=block_number,
+            block_time=when,
+            tx_hash=tx_hash.lower(),
+            log_index=log_index,
+        )
+        db.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["epoch"], set_={"reason_text": stmt.excluded.reason_text}
+            )
+        )
+        db.execute(sa.update(EpochTrigger).where(EpochTrigger.id.in_(ids)).values(epoch=epoch))
+    log.info("epoch advanced", extra={"epoch": epoch, "reason": text, "tx_hash": tx_hash})
+    return Advance(
+        epoch=epoch,
+        reason="0x" + reason.hex(),
+        reason_text=text,
+        tx_hash=tx_hash,
+        block_number=block_number,
+        triggers=len(ids),
+    )
+
+
+def advance_all(ctx: AppContext) -> list[Advance]:
+    """Advance for every pending block of triggers, oldest first."""
+    done: list[Advance] = []
+    while (step := advance_pending(ctx)) is not None:
+        done.append(step)
+    return done
+
+
+def start_epoch_watcher(ctx: AppContext, *, poll_interval: float) -> None:
+    """Advance the epoch for new membership changes, on a daemon thread until shutdown.
+
+    Only an API holding the key authority runs it (the relayer sends the advance)."""
+
+    def run() -> None:
+        while not ctx.stop_event.is_set():
+            try:
+                advance_all(ctx)
+            except (ChainError, StorageError, sa.exc.SQLAlchemyError, KeyError) as exc:
+                log.warning("epoch watcher pass failed, retrying: %s", exc)
+            except Exception:  # a bug must not kill the API; say it loudly and retry
+                log.exception("epoch watcher pass failed")
+            ctx.stop_event.wait(poll_interval)
+
+    thread = threading.Thread(target=run, name="medledger-epochs", daemon=True)
+    thread.start()
+    ctx.background.append(thread)
