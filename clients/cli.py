@@ -3,7 +3,8 @@
 Sub-apps live in their own modules (``cli_node`` for the dev chain, ``cli_authority``,
 ``cli_wallet``, ``cli_admin``, ``cli_patient``, ``cli_doctor``, ``cli_auditor``,
 ``cli_referral`` and ``cli_consult`` for the workflows, ``cli_consent_file`` for ``patient
-sign-consent``, ``cli_rekey`` for ``patient rekey`` / ``renew``, ``cli_serve``; ``cli_demo``;
+sign-consent``, ``cli_rekey`` for ``patient rekey`` / ``renew``, ``cli_emergency`` for
+break-glass, ``cli_serve``; ``cli_demo``;
 shared options and the error wrapper in ``cli_common``) so that each stays small and testable
 on its own. Every command reports failures of ours as one line on stderr with a non-zero exit,
 never a traceback: the user needs to know what to fix, not where in our code it was noticed.
@@ -20,6 +21,12 @@ from clients.cli_consent_file import sign_consent
 from clients.cli_consult import consult_app
 from clients.cli_demo import demo
 from clients.cli_doctor import doctor_app
+from clients.cli_emergency import (
+    auditor_break_glass,
+    auditor_review,
+    doctor_break_glass,
+    patient_break_glass,
+)
 from clients.cli_import import import_labs
 from clients.cli_node import node_app
 from clients.cli_patient import patient_app
@@ -42,6 +49,10 @@ app.add_typer(admin_app, name="admin")
 patient_app.command("timeline")(patient_timeline)  # clients/cli_timeline.py
 doctor_app.command("timeline")(doctor_timeline)
 patient_app.command("import-labs")(import_labs)  # clients/cli_import.py
+doctor_app.command("break-glass")(doctor_break_glass)  # clients/cli_emergency.py
+auditor_app.command("break-glass")(auditor_break_glass)
+auditor_app.command("review")(auditor_review)
+patient_app.command("break-glass")(patient_break_glass)
 app.add_typer(patient_app, name="patient")
 app.add_typer(doctor_app, name="doctor")
 app.add_typer(auditor_app, name="auditor")

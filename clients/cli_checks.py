@@ -25,8 +25,11 @@ REASONS = {
     1: "consent",
     2: "policy consent",
     3: "workflow",
+    4: "break-glass",
     10: "no consent",
     11: "record withdrawn",
+    12: "no break-glass",
+    13: "break-glass window ended",
 }
 
 

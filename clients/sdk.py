@@ -34,6 +34,7 @@ from clients.errors import ClientError, UnauthorizedError
 from clients.http import Transport
 from clients.models import ChainInfo, ConsentReceipt, FetchResult, Page, RecordInfo, hex0x
 from clients.sdk_consents import ConsentsMixin
+from clients.sdk_emergency import EmergencyMixin
 from clients.sdk_epochs import EpochsMixin
 from clients.sdk_records import RecordsMixin
 from clients.sdk_rekey import RekeyMixin
@@ -58,7 +59,13 @@ SIWE_STATEMENT = "Sign in to MedLedger"
 
 
 class MedLedgerClient(
-    RecordsMixin, ConsentsMixin, WorkflowsMixin, TimelineMixin, RekeyMixin, EpochsMixin
+    RecordsMixin,
+    ConsentsMixin,
+    WorkflowsMixin,
+    TimelineMixin,
+    RekeyMixin,
+    EpochsMixin,
+    EmergencyMixin,
 ):
     """A session with one MedLedger API as one account (or anonymous, for public routes).
 

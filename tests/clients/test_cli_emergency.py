@@ -1,0 +1,127 @@
+"""``medledger doctor break-glass`` end to end over HTTP: open, emergency key, decrypt the
+patient's chart to a folder; the cap and its co-signature by a second doctor's wallet; the
+patient's view; the auditor's queue and review (on chain through the API)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import httpx
+import pytest
+
+from clients.cli_common import EXIT_ERROR
+from clients.sdk import MedLedgerClient
+from tests.api.support_break_glass import composed_policy
+from tests.clients.conftest import LiveStack
+from tests.clients.test_cli_flow import Cli, ok, one_error_line
+
+OPENING = re.compile(r"break-glass (0x[0-9a-f]{64}) open until")
+REASON = "Found unresponsive, anticoagulant status unknown"
+PLAINTEXT = json.dumps({"resourceType": "MedicationStatement", "status": "active"}).encode()
+
+
+@pytest.fixture
+def stack_settings() -> dict[str, object]:
+    return {"break_glass_daily_cap": 1}
+
+
+def upload(live: LiveStack) -> str:
+    """The patient's record under the composed policy (emergency clause included)."""
+    stack = live.stack
+    record_id, header, body = stack.make_record(
+        stack.patient,
+        composed_policy("role:doctor and dept:cardiology", stack.patient.address),
+        PLAINTEXT,
+        add_patient_uid=False,
+    )
+    with MedLedgerClient(live.url, account=stack.patient) as client:
+        client.login()
+        metadata = {
+            "record_id": "0x" + record_id.hex(),
+            "patient": stack.patient.address,
+            "record_type": "MedicationStatement",
+        }
+        answer = httpx.post(
+            f"{live.url}/records",
+            headers={"Authorization": f"Bearer {client.token}"},
+            data={"metadata": json.dumps(metadata)},
+            files={"header": ("h", header), "body": ("b", body)},
+            timeout=60,
+        )
+    assert answer.status_code == 201, answer.text
+    return "0x" + record_id.hex()
+
+
+def test_break_glass_from_the_command_line(live_stack: LiveStack, tmp_path: Path) -> None:
+    stack = live_stack.stack
+    cli = Cli(live_stack, tmp_path / "home")
+    patient = stack.patient.address
+    record_id = upload(live_stack)
+
+    short = cli("doctor", "break-glass", patient, "--reason", "urgent", wallet="gp")
+    assert "reason" in one_error_line(short, EXIT_ERROR)
+
+    out_dir = tmp_path / "er"
+    out = ok(
+        cli("doctor", "break-glass", patient, "--reason", REASON, "-o", str(out_dir), wallet="gp")
+    )
+    first = OPENING.search(out).group(1)  # type: ignore[union-attr]
+    assert "decrypted 1 record" in out
+    [written] = list(out_dir.iterdir())
+    assert written.name.startswith(record_id[2:14])
+    assert written.suffix == ".json"
+    assert written.read_bytes() == PLAINTEXT
+
+    # the cap (1 here): refused with a hint, a self co-signature refused, a second doctor's works
+    capped = cli("doctor", "break-glass", patient, "--reason", REASON, wallet="gp")
+    assert "--cosigner-wallet" in one_error_line(capped, EXIT_ERROR)
+    own = cli(
+        "doctor", "break-glass", patient, "--reason", REASON, "--cosigner-wallet", "gp",
+        "-o", str(tmp_path / "x"), wallet="gp",
+    )  # fmt: skip
+    assert "co-signature" in one_error_line(own, EXIT_ERROR)
+    out = ok(
+        cli(
+            "doctor",
+            "break-glass",
+            patient,
+            "--reason",
+            REASON,
+            "--cosigner-wallet",
+            "cardiologist",
+            "-o",
+            str(tmp_path / "er2"),
+            wallet="gp",
+        )
+    )
+    assert "decrypted 1 record" in out
+
+    # the patient sees both openings with the reason
+    mine = ok(cli("patient", "break-glass", wallet="patient"))
+    assert mine.count("awaiting review") == 2
+    assert "anticoagulant" in mine
+
+    # the auditor's queue, a review, and the queue without it
+    queue = ok(cli("auditor", "break-glass", "--unreviewed", wallet="auditor"))
+    assert queue.count("awaiting review") == 2
+    done = ok(
+        cli(
+            "auditor",
+            "review",
+            first,
+            "--justified",
+            "--note",
+            "ED record confirms it",
+            wallet="auditor",
+        )
+    )
+    assert f"reviewed {first}: justified" in done
+    queue = ok(cli("auditor", "break-glass", "--unreviewed", wallet="auditor"))
+    assert queue.count("awaiting review") == 1
+    everything = ok(cli("auditor", "break-glass", wallet="auditor"))
+    assert "justified" in everything
+    # a doctor may not review
+    refused = cli("auditor", "review", first, "--not-justified", "--note", "x", wallet="gp")
+    assert refused.exit_code != 0
