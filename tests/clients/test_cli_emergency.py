@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from clients.cli_common import EXIT_ERROR
+from clients.errors import ApiError, DecryptionError
 from clients.sdk import MedLedgerClient
 from tests.api.support_break_glass import composed_policy
 from tests.clients.conftest import LiveStack
@@ -125,3 +126,47 @@ def test_break_glass_from_the_command_line(live_stack: LiveStack, tmp_path: Path
     # a doctor may not review
     refused = cli("auditor", "review", first, "--not-justified", "--note", "x", wallet="gp")
     assert refused.exit_code != 0
+
+
+def test_sdk_shares_with_the_emergency_clause_and_the_key_opens_one_patient(
+    live_stack: LiveStack, tmp_path: Path
+) -> None:
+    """The SDK composes the record policy itself (clients/policies.py): a break-glass key of
+    one patient opens that patient's SDK-shared record, and the other patient's stays shut."""
+    stack = live_stack.stack
+    resource = {
+        "resourceType": "Observation",
+        "status": "final",
+        "code": {"text": "Potassium"},
+        "valueQuantity": {"value": 6.1, "unit": "mmol/L"},
+    }
+    shared = {}
+    for person in (stack.patient, stack.other_patient):
+        with MedLedgerClient(live_stack.url, account=person) as client:
+            client.login()
+            shared[person.address] = client.share_fhir(
+                resource, patient=person.address, policy="dept:cardiology"
+            )
+    with MedLedgerClient(live_stack.url, account=stack.gp) as gp:
+        gp.login()
+        opening = gp.break_glass(stack.patient.address, reason=REASON)
+        key = gp.fetch_emergency_key(opening.id)
+        [result] = gp.emergency_download(
+            stack.patient.address, tmp_path / "out", user_key=key.user_key
+        )
+        assert result.record_id == shared[stack.patient.address].record_id
+        assert json.loads(result.path.read_text())["code"]["text"] == "Potassium"  # type: ignore[union-attr]
+        # the other patient's chart: the API refuses the emergency read
+        other = shared[stack.other_patient.address].record_id
+        with pytest.raises(ApiError) as refused:
+            gp.fetch(other, tmp_path / "x.json", user_key=key.user_key, purpose="emergency")
+        assert refused.value.status == 403
+        assert not (tmp_path / "x.json").exists()
+    # and with a consent to read it, the emergency key still cannot decrypt it
+    with MedLedgerClient(live_stack.url, account=stack.other_patient) as owner:
+        owner.login()
+        owner.grant(grantee=stack.gp.address, record_id=other)
+    with MedLedgerClient(live_stack.url, account=stack.gp) as gp:
+        gp.login()
+        with pytest.raises(DecryptionError):
+            gp.fetch(other, tmp_path / "y.json", user_key=key.user_key)
