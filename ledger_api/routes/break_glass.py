@@ -17,6 +17,7 @@ from ledger_api.deps import ContextDep, DbDep, PrincipalDep
 from ledger_api.http_errors import UnprocessableError
 from ledger_api.routes.error_docs import error_responses
 from ledger_api.services import break_glass as service
+from ledger_api.services import break_glass_keys as keys
 from ledger_api.services import break_glass_queries as queries
 from ledger_api.services.access import chain_required
 from ledger_api.services.authority import decode_x25519_public_key
@@ -169,7 +170,7 @@ def open_break_glass(
 def emergency_key(
     opening_id: str, body: KeyIn, ctx: ContextDep, db: DbDep, principal: PrincipalDep
 ) -> EmergencyKeyOut:
-    issued = service.issue_emergency_key(
+    issued = keys.issue_emergency_key(
         ctx=ctx,
         db=db,
         principal=principal,

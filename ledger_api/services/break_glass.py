@@ -1,4 +1,5 @@
-"""Break-glass emergency access: open, get the emergency key, the read gate, review.
+"""Break-glass emergency access: open and review (the key: :mod:`.break_glass_keys`; the read
+gate and listings: :mod:`.break_glass_queries`).
 
 Design (``docs/break-glass.md``):
 
@@ -35,8 +36,7 @@ from typing import TYPE_CHECKING, Any
 from eth_utils import is_address, to_checksum_address
 from sqlalchemy.orm import Session
 
-from crypto.errors import SealError, SigningError
-from crypto.keys import seal_user_key
+from crypto.errors import SigningError
 from crypto.signing import BreakGlassCosign, cosign_domain, recover_cosign
 from ledger_api.chain.consortium import Role
 from ledger_api.chain.emergency import text_hash
@@ -51,13 +51,10 @@ from ledger_api.http_errors import (
 )
 from ledger_api.indexer.apply import apply_events
 from ledger_api.indexer.decode import EventDecoder
-from ledger_api.indexer.sql import upsert
 from ledger_api.principal import Principal
 from ledger_api.services.access import chain_required
-from ledger_api.services.authority import attributes_hash, require_authority
 from ledger_api.services.break_glass_queries import opening_view
 from ledger_api.services.chain_time import block_time, latest_block_time
-from storage.models import KeyIssuance
 from storage.models.emergency import BreakGlassEvent
 
 if TYPE_CHECKING:
@@ -68,8 +65,6 @@ log = logging.getLogger("ledger_api.break_glass")
 
 REASON_MIN, REASON_MAX = 10, 500
 NOTE_MAX = 1000
-EMERGENCY_KEY_EPOCH = 0
-"""Emergency keys carry no epoch attribute: the clause they open has none (see the docs)."""
 
 _REVERTS: dict[str, tuple[type[ApiError], str]] = {
     "EmergencyAccessUnauthorized": (ForbiddenError, "not_allowed"),
@@ -91,27 +86,10 @@ class Cosignature:
     signature: bytes
 
 
-@dataclass(frozen=True, kw_only=True)
-class EmergencyKey:
-    sealed_key: bytes
-    holder: str
-    patient: str
-    attributes: tuple[str, ...]
-    attributes_hash: bytes
-    expires_at: int
-    tx_hash: str
-    block_number: int
-
-
-def emergency_attributes(patient: str) -> tuple[str, ...]:
-    """The attribute set of an emergency key for ``patient`` (sorted, case-folded)."""
-    return tuple(sorted(("role:emergency", f"patient:{patient.lower()}")))
-
-
 # --------------------------------------------------------------------------- checks
 
 
-def _require_doctor(principal: Principal) -> None:
+def require_doctor(principal: Principal) -> None:
     if not (principal.is_member and principal.role == "doctor"):
         raise ForbiddenError(
             "break-glass access is for active doctors of active institutions",
@@ -213,7 +191,7 @@ def _index_receipt(ctx: AppContext, db: Session, mined: Mined) -> None:
     apply_events(db.connection(), events)
 
 
-def _row(db: Session, opening_id: str) -> BreakGlassEvent:
+def opening_row(db: Session, opening_id: str) -> BreakGlassEvent:
     text = opening_id.lower()
     if not (text.startswith("0x") and len(text) == 66):
         raise UnprocessableError(f"not an opening id: {opening_id!r}", code="invalid_id")
@@ -236,7 +214,7 @@ def open_break_glass(
     cosignature: Cosignature | None = None,
 ) -> dict[str, Any]:
     """Open ``patient``'s chart for emergency use by ``principal``; see the module docstring."""
-    _require_doctor(principal)
+    require_doctor(principal)
     patient = _patient(patient, principal)
     reason = _reason(reason)
     reason_hash = text_hash(reason)
@@ -277,7 +255,7 @@ def open_break_glass(
         )
     )
     _index_receipt(ctx, db, mined)
-    row = _row(db, "0x" + opening_id.hex())
+    row = opening_row(db, "0x" + opening_id.hex())
     row.reason = reason
     db.commit()
     log.warning(
@@ -285,85 +263,6 @@ def open_break_glass(
         extra={"clinician": principal.address, "patient": patient, "tx_hash": mined.tx_hash},
     )
     return opening_view(row, now=now)
-
-
-def issue_emergency_key(
-    *,
-    ctx: AppContext,
-    db: Session,
-    principal: Principal,
-    opening_id: str,
-    recipient_public_key: bytes,
-) -> EmergencyKey:
-    """The emergency key of an open opening, sealed to its clinician; logged on chain first."""
-    authority = require_authority(ctx)
-    _require_doctor(principal)
-    row = _row(db, opening_id)
-    if row.clinician != principal.address.lower():
-        raise ForbiddenError(
-            "only the clinician who opened it gets its emergency key", code="not_your_opening"
-        )
-    patient, expires_at = to_checksum_address(row.patient), row.expires_at
-    with chain_required("cannot read the chain time"):
-        now = latest_block_time(ctx)
-    if now >= expires_at:
-        raise ForbiddenError(
-            f"the break-glass window ended at {expires_at} (chain time {now})",
-            code="break_glass_expired",
-        )
-    attributes = emergency_attributes(patient)
-    try:
-        sealed = seal_user_key(authority.issue(attributes), recipient_public_key)
-    except SealError as exc:
-        raise UnprocessableError(
-            f"unusable X25519 public key: {exc}", code="invalid_public_key"
-        ) from exc
-    digest = attributes_hash(attributes)
-    db.rollback()
-    try:
-        mined = ctx.chain.access_log.log_key_issued(
-            holder=principal.address, attributes_hash=digest, epoch=EMERGENCY_KEY_EPOCH
-        ).wait()
-        event = mined.event("KeyIssued")
-        when = block_time(ctx, mined.block_number)
-    except (ChainError, KeyError) as exc:
-        raise ServiceUnavailableError(
-            f"the issuance could not be logged on chain, so no key is issued: {exc}",
-            code="chain_unavailable",
-        ) from exc
-    values = {
-        "holder": principal.address.lower(),
-        "issuer": str(event.args["issuer"]).lower(),
-        "attributes_hash": "0x" + digest.hex(),
-        "epoch": EMERGENCY_KEY_EPOCH,
-        "attributes": list(attributes),
-        "recipient_public_key": "0x" + recipient_public_key.hex(),
-        "block_number": mined.block_number,
-        "block_time": when,
-        "tx_hash": mined.tx_hash.lower(),
-        "log_index": event.log_index,
-    }
-    stmt = upsert(db.connection(), KeyIssuance.__table__).values(**values)
-    db.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["tx_hash", "log_index"],
-            set_={
-                "attributes": stmt.excluded.attributes,
-                "recipient_public_key": stmt.excluded.recipient_public_key,
-            },
-        )
-    )
-    db.commit()
-    return EmergencyKey(
-        sealed_key=sealed,
-        holder=principal.address,
-        patient=patient,
-        attributes=attributes,
-        attributes_hash=digest,
-        expires_at=expires_at,
-        tx_hash=mined.tx_hash,
-        block_number=mined.block_number,
-    )
 
 
 def review(
@@ -385,7 +284,7 @@ def review(
         raise UnprocessableError(
             f"the review note must be 1 to {NOTE_MAX} characters", code="invalid_note"
         )
-    row = _row(db, opening_id)
+    row = opening_row(db, opening_id)
     if row.reviewed:
         raise ConflictError(
             f"opening {row.opening_id} was already reviewed", code="already_reviewed"
@@ -401,7 +300,7 @@ def review(
         )
     )
     _index_receipt(ctx, db, mined)
-    row = _row(db, key)
+    row = opening_row(db, key)
     row.review_note = note
     db.commit()
     with chain_required("cannot read the chain time"):
