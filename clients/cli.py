@@ -4,10 +4,11 @@ Sub-apps live in their own modules (``cli_node`` for the dev chain, ``cli_author
 ``cli_wallet``, ``cli_admin``, ``cli_patient``, ``cli_doctor``, ``cli_auditor``,
 ``cli_referral`` and ``cli_consult`` for the workflows, ``cli_consent_file`` for ``patient
 sign-consent``, ``cli_rekey`` for ``patient rekey`` / ``renew``, ``cli_emergency`` for
-break-glass, ``cli_serve``; ``cli_demo``;
-shared options and the error wrapper in ``cli_common``) so that each stays small and testable
-on its own. Every command reports failures of ours as one line on stderr with a non-zero exit,
-never a traceback: the user needs to know what to fix, not where in our code it was noticed.
+break-glass, ``cli_epochs`` for ``admin rekey-epoch`` / ``patient rekey-stale``,
+``cli_serve``; ``cli_demo``; shared options and the error wrapper in ``cli_common``) so that
+each stays small and testable on its own. Every command reports failures of ours as one line
+on stderr with a non-zero exit, never a traceback: the user needs to know what to fix, not
+where in our code it was noticed.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from clients.cli_emergency import (
     doctor_break_glass,
     patient_break_glass,
 )
+from clients.cli_epochs import epochs, rekey_epoch, rekey_stale
 from clients.cli_import import import_labs
 from clients.cli_node import node_app
 from clients.cli_patient import patient_app
@@ -61,6 +63,9 @@ app.add_typer(consult_app, name="consult")
 patient_app.command("sign-consent")(sign_consent)  # clients/cli_consent_file.py
 patient_app.command("rekey")(rekey)  # clients/cli_rekey.py
 patient_app.command("renew")(renew)
+patient_app.command("rekey-stale")(rekey_stale)  # clients/cli_epochs.py
+admin_app.command("rekey-epoch")(rekey_epoch)
+admin_app.command("epochs")(epochs)
 app.command(name="serve")(serve)
 app.command(name="demo")(demo)  # the main job of `make run` (clients/cli_demo.py)
 

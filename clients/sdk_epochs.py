@@ -62,7 +62,7 @@ class EpochReport:
 
 
 class EpochsMixin:
-    """key_epochs / compose_policy / stale_records / rekey_stale."""
+    """key_epochs / epoch_history / compose_policy / stale_records / rekey_stale."""
 
     _http: Transport
     _epoch_cache: tuple[float, int, int] | None = None
@@ -91,6 +91,10 @@ class EpochsMixin:
         epoch, floor = int(raw.get("epoch", 1)), int(raw.get("floor", 1))
         self._epoch_cache = (now, epoch, floor)
         return epoch, floor
+
+    def epoch_history(self) -> dict[str, Any]:
+        """``GET /keys/epochs``: current epoch, floor and every advance with its reason."""
+        return self._http.json("GET", "/keys/epochs", auth=False)
 
     def _custodian(self) -> str | None:
         """The caller's institution code when they are a member (records they author can be

@@ -23,7 +23,10 @@ policy text of); otherwise denied. For the purpose ``emergency``, an open break-
 window of the caller on the record's patient grants first (:mod:`ledger_api.services.break_glass`,
 reason ``BREAK_GLASS``); a denial then says whether the caller's window ended
 (``BREAK_GLASS_EXPIRED``) or there was none (``NO_BREAK_GLASS``). Auditors get no special
-right to content.
+right to content. Member revocation (:mod:`ledger_api.services.epochs`): a suspended or removed
+member is refused right after the patient check (``MEMBER_LEFT``), whatever consent named
+them; the author institution's custodian may read a record under an older membership epoch to
+re-key it (``CUSTODIAN_REKEY``).
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ from ledger_api.chain.errors import ChainError
 from ledger_api.http_errors import ServiceUnavailableError, UnprocessableError
 from ledger_api.indexer.sql import upsert
 from ledger_api.principal import Principal
-from ledger_api.services import workflow_access
+from ledger_api.services import epochs, workflow_access
 from ledger_api.services.access_queue import AccessLogQueue
 from ledger_api.services.break_glass_queries import open_window
 from ledger_api.services.workflow_access import WORKFLOW_PURPOSES
@@ -81,10 +84,12 @@ class Reason(IntEnum):
     POLICY_CONSENT = 2
     WORKFLOW = 3
     BREAK_GLASS = 4
+    CUSTODIAN_REKEY = 5  # the author institution's custodian re-keying a stale-epoch record
     NO_CONSENT = 10
     RECORD_WITHDRAWN = 11
     NO_BREAK_GLASS = 12
     BREAK_GLASS_EXPIRED = 13
+    MEMBER_LEFT = 14  # a suspended or removed member: refused even under an old consent
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -156,12 +161,16 @@ def decide(
         return True, Reason.SELF
     if record.status == "withdrawn":
         return False, Reason.RECORD_WITHDRAWN
+    if epochs.has_left(db, principal):
+        return False, Reason.MEMBER_LEFT
     record_id = bytes.fromhex(record.record_id[2:])
     window = "none"
     if purpose == Purpose.EMERGENCY:
         window = open_window(ctx=ctx, db=db, principal=principal, patient=record.patient)
         if window == "open":
             return True, Reason.BREAK_GLASS
+    if epochs.custodian_may_rekey(ctx=ctx, db=db, principal=principal, record=record):
+        return True, Reason.CUSTODIAN_REKEY
     consents = ctx.chain.consents
     if consents.is_allowed(
         patient=record.patient, grantee=principal.address, record_id=record_id, purpose=purpose

@@ -197,6 +197,35 @@ def list_stale(
     return stale_records(ctx, db, institution_id=row.institution_id)
 
 
+def has_left(db: Session, principal: Principal) -> bool:
+    """A caller who was a member and is no longer one (suspended or removed).
+
+    The API's half of member revocation: such a caller is refused at once, whatever consent
+    named their address while they were a member; the key they kept is bounded by the epochs.
+    Read from the index, not from the principal (which may be cached for a moment)."""
+    row = db.get(Member, principal.address.lower())
+    return row is not None and (row.removed or not row.active)
+
+
+def custodian_may_rekey(
+    *, ctx: AppContext, db: Session, principal: Principal, record: Record
+) -> bool:
+    """Whether ``principal`` may read ``record`` to re-key it as its institution's custodian.
+
+    The custodian is the admin of the record's author institution; RecordRegistry lets only
+    the patient and the author institution's active clinicians re-key, so the admin must be
+    one. Only a record under an older epoch qualifies: custody is for re-keying after a
+    member left, not a way around consent (checked in that order: no I/O for other callers)."""
+    institution = record.author_institution
+    if not institution or not principal.is_clinician or principal.institution_id != institution:
+        return False
+    row = db.get(Institution, institution)
+    if row is None or not row.active or row.admin.lower() != principal.address.lower():
+        return False
+    epoch = header_epoch(ctx, record.header_cid)
+    return epoch is not None and epoch < current_epoch(ctx)
+
+
 # --------------------------------------------------------------------------- stale records
 
 
