@@ -3,10 +3,18 @@
 
 from __future__ import annotations
 
+from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 
-from crypto.signing import BreakGlassCosign, cosign_domain, sign_cosign
+from crypto.signing import (
+    COSIGN_DOMAIN_NAME,
+    COSIGN_TYPES,
+    BreakGlassCosign,
+    cosign_domain,
+    cosign_typed_data,
+    sign_cosign,
+)
 from tests.contracts.helpers import Chain, same
 
 ZERO = "0x" + "00" * 20
@@ -221,3 +229,24 @@ def test_cosignature_checked_on_chain(chain: Chain) -> None:
         open_call(chain, "doctor_a", "c7", signature=good),
         "EmergencyAccessInvalidCosignature",
     )
+
+
+def test_python_and_solidity_agree_on_the_cosign_type(chain: Chain) -> None:
+    """``crypto/signing.py`` is the one definition: its type string, domain and digest are the
+    contract's, byte for byte."""
+    fields = ",".join(f"{f['type']} {f['name']}" for f in COSIGN_TYPES["BreakGlassCosign"])
+    assert ea(chain).COSIGN_TYPEHASH().call() == keccak(text=f"BreakGlassCosign({fields})")
+    assert ea(chain).NAME().call() == COSIGN_DOMAIN_NAME
+    domain = cosign_domain(
+        chain_id=chain.w3.eth.chain_id, verifying_contract=chain.c["EmergencyAccess"].address
+    )
+    item = BreakGlassCosign(
+        clinician=chain.addr("doctor_a"),
+        patient=chain.addr("patient"),
+        reason_hash=REASON,
+        deadline=1234,
+    )
+    signable = encode_typed_data(full_message=cosign_typed_data(domain, item))
+    digest = keccak(b"\x19\x01" + signable.header + signable.body)
+    onchain = ea(chain).cosignDigest(chain.addr("doctor_a"), chain.addr("patient"), REASON, 1234)
+    assert onchain.call() == digest
