@@ -33,6 +33,7 @@ from clients.cli_common import (
     unlock,
     when,
 )
+from clients.cli_rekey import records_progress
 from clients.errors import ApiError
 from clients.sdk import MedLedgerClient
 from clients.sdk_emergency import BreakGlassOpening
@@ -166,15 +167,49 @@ def auditor_review(
 
 @cli_errors
 def patient_break_glass(
+    rekey: str | None = typer.Option(
+        None,
+        "--rekey",
+        metavar="OPENING_ID",
+        help="After its window: re-encrypt every record that opening's clinician read.",
+    ),
     api: str = ApiOption,
     data_dir: str | None = DataDirOption,
     wallet: str | None = WalletOption,
 ) -> None:
     """Who opened my chart in an emergency, why, and what the auditors found.
 
-    Example: medledger patient break-glass
+    With --rekey OPENING_ID (once its window has ended) the records its clinician read get a
+    new version under a fresh data key, with a table of what was done.
+
+    Example: medledger patient break-glass --rekey 0x3f…a1
     """
+    wanted = check.bytes32_hex(rekey, "OPENING_ID") if rekey else None
     with signed_in(api, data_dir, wallet) as (client, chosen, _):
-        page = client.patient_break_glass(chosen.address, limit=500)
-    title = f"break-glass openings of my chart ({page.total})"
-    plain().print(_table(page.items, title=title, patient=False))
+        if wanted is None:
+            page = client.patient_break_glass(chosen.address, limit=500)
+        else:
+            key = client.fetch_user_key()
+            with records_progress("re-keying records") as progress:
+                outcomes = client.rekey_after_break_glass(wanted, user_key=key, progress=progress)
+    if wanted is None:
+        title = f"break-glass openings of my chart ({page.total})"
+        plain().print(_table(page.items, title=title, patient=False))
+        return
+    table = Table(title=f"records read under {short(wanted)} ({len(outcomes)})")
+    for column in ("record id", "action", "version", "why"):
+        table.add_column(column, no_wrap=column != "why")
+    for outcome in outcomes:
+        table.add_row(
+            outcome.record_id,
+            outcome.action,
+            str(outcome.version) if outcome.version is not None else "-",
+            outcome.reason,
+        )
+    plain().print(table)
+    failed = [o for o in outcomes if o.action == "failed"]
+    if failed:
+        raise CliError(
+            f"{plural(len(failed), 'record')} could not be re-keyed;"
+            " retry with `medledger patient rekey RECORD_ID --full`"
+        )

@@ -33,7 +33,8 @@ from eth_utils import keccak
 from clients.consents import checked_address
 from clients.errors import ClientError
 from clients.http import Transport
-from clients.models import ChainInfo, FetchResult, Page, RecordInfo
+from clients.models import ChainInfo, FetchResult, Page, RecordInfo, hex0x
+from clients.sdk_rekey import RecordOutcome, RekeyInfo
 from crypto.errors import CryptoError
 from crypto.fame_types import UserKey
 from crypto.keys import generate_x25519_keypair, open_user_key
@@ -42,6 +43,7 @@ from crypto.signing import BreakGlassCosign, cosign_domain, sign_cosign
 __all__ = ["BreakGlassOpening", "EmergencyKeyInfo", "EmergencyMixin"]
 
 COSIGN_VALID_FOR = 600  # seconds a co-signature may be relayed after it is made
+BREAK_GLASS_REASON = 4  # AccessLog reason code of a read granted by a break-glass opening
 
 
 @dataclass(frozen=True)
@@ -137,6 +139,10 @@ class EmergencyMixin:
             purpose: str = ...,
             progress: Callable[[int, int], None] | None = ...,
         ) -> FetchResult: ...
+
+        def access_events(self, **filters: Any) -> Page[dict[str, Any]]: ...
+
+        def rekey(self, record_id: str, *, user_key: UserKey, full: bool = ...) -> RekeyInfo: ...
 
     # ------------------------------------------------------------------ clinicians
 
@@ -252,3 +258,69 @@ class EmergencyMixin:
                 params={"offset": offset, "limit": limit},
             )
         )
+
+    def rekey_after_break_glass(
+        self,
+        opening_id: str,
+        *,
+        user_key: UserKey,
+        progress: Callable[[int, int, str], None] | None = None,
+    ) -> list[RecordOutcome]:
+        """As the patient, once an opening's window has ended: re-encrypt (fresh data key, new
+        version) every record of my chart its clinician read under it (granted with the
+        break-glass reason code, within the window). Records not read are left as they are.
+
+        This takes back the *data keys* the reader saw; it does not lock out the emergency key
+        itself, whose clause every version keeps (``docs/break-glass.md``, "Known weakness").
+        ``progress(done, total, record_id)`` is called after each record."""
+        me = self._require_account().address
+        wanted = _opening_id(opening_id)
+        opening = next((o for o in self._all_openings(me) if o.id.lower() == wanted), None)
+        if opening is None:
+            raise ClientError(f"no break-glass opening {wanted} on the chart of {me}")
+        if opening.open:
+            raise ClientError(
+                f"the window of {wanted} is open until {opening.expires_at} (chain time): "
+                "re-key after it ends, or the reader may fetch the new version too"
+            )
+        targets = self._read_under(me, opening)
+        outcomes: list[RecordOutcome] = []
+        who = f"the emergency reader {opening.clinician}"
+        for done, record_id in enumerate(targets, start=1):
+            try:
+                info = self.rekey(record_id, user_key=user_key, full=True)
+                outcome = RecordOutcome(
+                    record_id,
+                    "re-encrypted",
+                    f"read by {who}: new body under a fresh data key",
+                    version=info.version,
+                )
+            except ClientError as exc:  # one record's failure must not hide the others
+                outcome = RecordOutcome(record_id, "failed", str(exc))
+            outcomes.append(outcome)
+            if progress is not None:
+                progress(done, len(targets), record_id)
+        return outcomes
+
+    def _all_openings(self, patient: str) -> list[BreakGlassOpening]:
+        found: list[BreakGlassOpening] = []
+        while True:
+            page = self.patient_break_glass(patient, offset=len(found), limit=500)
+            found.extend(page.items)
+            if not page.items or len(found) >= page.total:
+                return found
+
+    def _read_under(self, patient: str, opening: BreakGlassOpening) -> list[str]:
+        """Record ids of ``patient``'s chart the opening's clinician read under it, in order."""
+        filters = {"patient": patient, "accessor": opening.clinician, "granted": True}
+        seen: dict[str, None] = {}
+        offset = 0
+        while True:
+            page = self.access_events(**filters, offset=offset, limit=200)
+            for event in page.items:
+                in_window = opening.opened_at <= int(event["block_time"]) <= opening.expires_at
+                if int(event["reason_code"]) == BREAK_GLASS_REASON and in_window:
+                    seen[hex0x(event["record_id"])] = None
+            offset += len(page.items)
+            if not page.items or offset >= page.total:
+                return list(seen)
