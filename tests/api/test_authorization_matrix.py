@@ -112,6 +112,10 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/chain"): everyone(200),
     ("GET", "/directory"): everyone(200),
     ("POST", "/keys/issue"): signed_in(200),
+    # membership epochs (issue 8): the history is public; cd3h's stale records to its admin
+    # and members (the scenario asks for institution cd3h)
+    ("GET", "/keys/epochs"): everyone(200),
+    ("GET", "/keys/epochs/stale"): signed_in(403, doctor_with_consent=200, auditor=200, admin=200),
     ("GET", "/audit/access-events"): OVERSEERS_ONLY,
     ("GET", "/audit/verify"): OVERSEERS_ONLY,
     # workflows (issue 7): doctors request (no consent in the body here: 422, nothing
@@ -334,6 +338,12 @@ class Scenario:
 
     def _get_keys_public(self, role: str) -> Any:
         return self._get("/keys/public", role)
+
+    def _get_keys_epochs(self, role: str) -> Any:
+        return self._get("/keys/epochs", role)
+
+    def _get_keys_epochs_stale(self, role: str) -> Any:
+        return self._get("/keys/epochs/stale", role, institution="cd3h")
 
     def _get_chain(self, role: str) -> Any:
         return self._get("/chain", role)

@@ -47,9 +47,10 @@ def test_log_access_granted_and_denied(chain: Chain) -> None:
     assert ev["granted"] is False
     assert ev["reasonCode"] == 403
     assert ev["purpose"] == 4
-    # nothing stored: the contract has no storage slots written
+    # nothing stored by logging: the only slot is the membership epoch (1, untouched)
     address = chain.c["AccessLog"].address
-    assert chain.w3.eth.get_storage_at(address, 0) == b"\x00" * 32
+    assert int.from_bytes(chain.w3.eth.get_storage_at(address, 0), "big") == 1
+    assert chain.w3.eth.get_storage_at(address, 1) == b"\x00" * 32
 
 
 def test_log_access_batch_in_order(chain: Chain) -> None:
