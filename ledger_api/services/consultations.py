@@ -34,6 +34,7 @@ from ledger_api.services.consultation_queries import (
     consultation_view,
     is_invited,
 )
+from ledger_api.services.epochs import current_key_attributes
 from storage.models import Consultation
 from storage.models.workflow import WorkflowDetail
 
@@ -215,7 +216,7 @@ def submit_opinion(
     policy = wf.record_policy(ctx, row)
     requester = auth_service.principal_for(ctx=ctx, address=info.requester)
     if not (
-        satisfies(policy, requester.abe_attributes())
+        satisfies(policy, current_key_attributes(ctx, requester))
         and satisfies(policy, [f"uid:{info.patient.lower()}"])
     ):
         raise wf.invalid(

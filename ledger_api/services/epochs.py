@@ -138,6 +138,15 @@ def key_epochs(ctx: AppContext, db: Session) -> tuple[int, int]:
     return floor_epoch(ctx, db, current=current), current
 
 
+def current_key_attributes(ctx: AppContext, principal: Principal) -> tuple[str, ...]:
+    """The attributes a key issued to ``principal`` now carries, for checking that a record's
+    policy admits them (record policies require the current epoch of members)."""
+    attributes = principal.abe_attributes()
+    if principal.is_member:
+        return (*attributes, epoch_attribute(current_epoch(ctx)))
+    return attributes
+
+
 def custodian_codes(db: Session, address: str) -> list[str]:
     """Codes of the active institutions ``address`` administers (their custodian attribute)."""
     rows = db.scalars(

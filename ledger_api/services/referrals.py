@@ -44,6 +44,7 @@ from ledger_api.services import auth as auth_service
 from ledger_api.services import workflow_ledger as ledger
 from ledger_api.services import workflows as wf
 from ledger_api.services.access import chain_required
+from ledger_api.services.epochs import current_key_attributes
 from ledger_api.services.referral_queries import KIND, referral_row, referral_view
 from storage.models import Referral
 from storage.models.workflow import WorkflowDetail
@@ -298,7 +299,7 @@ def _check_summary(
     summary = wf.parse_bytes32(summary_record_id, "summary_record_id")
     (row,) = wf.require_records(db, patient=info.patient, record_ids=[summary])
     requester = auth_service.principal_for(ctx=ctx, address=info.requester)
-    if not satisfies(wf.record_policy(ctx, row), requester.abe_attributes()):
+    if not satisfies(wf.record_policy(ctx, row), current_key_attributes(ctx, requester)):
         raise wf.invalid(
             "the summary's policy does not admit the requesting doctor, who must read it",
             "summary_not_for_sender",
