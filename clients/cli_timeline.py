@@ -36,6 +36,7 @@ from clients.cli_common import (
     wallet_store,
 )
 from clients.errors import ClientError, WalletError, WrongPasswordError
+from clients.policies import user_part
 from clients.sdk import MedLedgerClient
 from clients.sdk_timeline import OpenedRecord, TimelineItem
 from clients.wallet import Wallet
@@ -192,7 +193,8 @@ def _record_status(
     if isinstance(opened, str) or opened is None:
         return styled("error", "red"), opened or "not read"
     if opened.locked:
-        return styled("locked", "yellow"), f"held by {holder}; policy: {opened.policy}"
+        shown = user_part(opened.policy or "") or "the patient only"  # no epoch/uid clauses
+        return styled("locked", "yellow"), f"held by {holder}; policy: {shown}"
     return "decrypted", opened.summary or ""
 
 
