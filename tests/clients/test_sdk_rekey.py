@@ -15,10 +15,11 @@ from pathlib import Path
 import pytest
 
 from clients.errors import NotAllowedError
+from clients.policies import record_policy
 from clients.sdk import MedLedgerClient
 from crypto.envelope import decrypt_bytes, parse_header
 from crypto.errors import EnvelopeError
-from crypto.policy import policy_hash
+from crypto.policy import normalize, policy_hash
 from tests.clients.conftest import LiveStack
 
 PLAINTEXT = b"Echocardiogram 2026-11-20: EF 55%, no regional wall motion abnormality\n" * 200
@@ -109,10 +110,10 @@ def test_rekey_header_only_narrows_the_policy_and_keeps_the_body(
         assert result.version == 2
         assert result.record.body_cid == info.body_cid
         assert result.record.header_cid != info.header_cid
-        expected = f"(dept:general_practice) or uid:{me.lower()}"
+        expected = record_policy("dept:general_practice", patient=me, epoch=1)
         header = parse_header(raw(patient, info.record_id, "header"))
         assert result.record.policy_hash == "0x" + policy_hash(header.policy).hex()
-        assert result.record.policy_hash == "0x" + policy_hash(expected).hex()
+        assert result.record.policy_hash == "0x" + policy_hash(normalize(expected)).hex()
         assert result.released_cids == [info.header_cid]
         # a full re-key of the same record, with progress over download and upload
         full = patient.rekey(
