@@ -55,6 +55,7 @@ def test_default_wallet_dir_is_the_vite_build_folder() -> None:
 
 
 def test_directory_lists_institutions_and_attribute_values(api_stack: Stack) -> None:
+    api_stack.wait_indexed()  # the directory is read from the index, which follows the chain
     answer = api_stack.client.get("/directory")  # public: no token
     assert answer.status_code == 200
     by_code = {i["code"]: i for i in answer.json()["institutions"]}
