@@ -204,6 +204,13 @@ def test_department_change_closes_the_old_department_after_the_custodian_rekeys(
         # nothing stale is left; the command says so
         out = ok(cli("admin", "rekey-epoch", "--institution", "cd3h", wallet="custodian"))
         assert "nothing to re-key: every record is at epoch 2" in out
+        refused = cli("admin", "rekey-epoch", "--institution", "cd3h", wallet="gp")
+        assert refused.exit_code != 0
+        (line,) = refused.stderr.strip().splitlines()
+        assert line.startswith("error: ")
+        assert "not_record_manager" in line
+        out = ok(cli("patient", "rekey-stale", wallet="patient"))
+        assert "nothing to re-key: every record is at epoch 2" in out
         out = ok(runner.invoke(app, ["admin", "epochs", "--api", live_stack.url]))
         assert "current epoch 2, floor 2" in out
         assert "member_updated" in out
