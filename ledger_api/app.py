@@ -37,7 +37,7 @@ from ledger_api.routes import referrals as referrals_routes
 from ledger_api.routes import rekey as rekey_routes
 from ledger_api.routes import timeline as timeline_routes
 from ledger_api.routes.wallet import mount_wallet
-from ledger_api.services.epochs import start_epoch_watcher
+from ledger_api.services.epoch_watcher import start_epoch_watcher
 from ledger_api.services.reconciler import reconcile_pending
 from storage.db import migrate
 

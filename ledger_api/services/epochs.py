@@ -14,18 +14,13 @@ or re-keyed afterwards need ``epoch:<E+1>``, which no key issued before the chan
   to it so that remaining members keep reading records the re-key job has not reached yet.
   It rises by itself as records are re-keyed.
 - The indexer records each membership change as a pending ``epoch_triggers`` row; the epoch
-  watcher (a thread of the API) turns the pending triggers of one block into one advance and
-  marks them. The reason sent on chain is the SHA-256 of the triggers' description, and the
-  watcher looks it up on chain before sending, so a crash between the mined advance and the
-  database write never advances twice.
+  watcher (:mod:`ledger_api.services.epoch_watcher`) turns them into advances.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
-import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -36,9 +31,7 @@ from crypto.envelope import parse_header
 from crypto.errors import CryptoError, PolicyError
 from crypto.policy import attributes_of, parse
 from ledger_api.chain.consortium import unpack_text32
-from ledger_api.chain.errors import ChainError
 from ledger_api.http_errors import ForbiddenError, NotFoundError, UnprocessableError
-from ledger_api.indexer.sql import upsert
 from ledger_api.principal import Principal
 from storage.errors import StorageError
 from storage.models import (
@@ -326,130 +319,3 @@ def stale_records(
 
 def epoch_history(db: Session) -> list[AuthorityEpoch]:
     return list(db.scalars(sa.select(AuthorityEpoch).order_by(AuthorityEpoch.epoch)))
-
-
-# --------------------------------------------------------------------------- advancing
-
-
-@dataclass(frozen=True)
-class Advance:
-    epoch: int
-    reason: str
-    reason_text: str
-    tx_hash: str
-    block_number: int
-    triggers: int
-
-
-def _describe(triggers: list[EpochTrigger]) -> str:
-    parts = [
-        f"{t.kind} {t.account or ''}{'' if t.institution_id is None else f' #{t.institution_id}'}"
-        for t in triggers
-    ]
-    return f"block {triggers[0].block_number}: " + "; ".join(p.strip() for p in parts)
-
-
-def _hex(value: Any) -> str:
-    return "0x" + value.hex() if isinstance(value, bytes | bytearray) else str(value).lower()
-
-
-def _logged_advance(ctx: AppContext, reason: bytes) -> tuple[int, str, int, int] | None:
-    """``(epoch, tx, block, log index)`` of an ``EpochAdvanced`` with ``reason`` on chain."""
-    event = ctx.chain.access_log.contract.events.EpochAdvanced
-    logs = event.get_logs(
-        from_block=ctx.deployment.block_number, argument_filters={"reason": reason}
-    )
-    for entry in logs:
-        return (
-            int(entry["args"]["epoch"]),
-            _hex(entry["transactionHash"]),
-            int(entry["blockNumber"]),
-            int(entry["logIndex"]),
-        )
-    return None
-
-
-def advance_pending(ctx: AppContext) -> Advance | None:
-    """Handle the pending triggers of the oldest block with any: one epoch advance.
-
-    Idempotent and crash-safe: the reason is derived from the triggers, an advance already on
-    chain with that reason is reused, and the triggers are marked in the same transaction as
-    the epoch row is written."""
-    with ctx.sessions() as db:
-        pending = list(
-            db.scalars(
-                sa.select(EpochTrigger)
-                .where(EpochTrigger.epoch.is_(None))
-                .order_by(EpochTrigger.block_number, EpochTrigger.log_index)
-            )
-        )
-        if not pending:
-            return None
-        batch = [t for t in pending if t.block_number == pending[0].block_number]
-        ids = [t.id for t in batch]
-        text = _describe(batch)
-    reason = hashlib.sha256(text.encode("utf-8")).digest()
-    logged = _logged_advance(ctx, reason)
-    if logged is None:
-        access_log = ctx.chain.access_log
-        mined = access_log.log_epoch_advanced(
-            epoch=access_log.current_epoch() + 1, reason=reason
-        ).wait()
-        event = mined.event("EpochAdvanced")
-        logged = (int(event.args["epoch"]), mined.tx_hash, mined.block_number, event.log_index)
-    epoch, tx_hash, block_number, log_index = logged
-    when = int(ctx.chain.w3.eth.get_block(block_number)["timestamp"])
-    with ctx.sessions.begin() as db:
-        table = AuthorityEpoch.__table__
-        stmt = upsert(db.connection(), table).values(
-            epoch=epoch,
-            reason="0x" + reason.hex(),
-            reason_text=text,
-            block_number=block_number,
-            block_time=when,
-            tx_hash=tx_hash.lower(),
-            log_index=log_index,
-        )
-        db.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["epoch"], set_={"reason_text": stmt.excluded.reason_text}
-            )
-        )
-        db.execute(sa.update(EpochTrigger).where(EpochTrigger.id.in_(ids)).values(epoch=epoch))
-    log.info("epoch advanced", extra={"epoch": epoch, "reason": text, "tx_hash": tx_hash})
-    return Advance(
-        epoch=epoch,
-        reason="0x" + reason.hex(),
-        reason_text=text,
-        tx_hash=tx_hash,
-        block_number=block_number,
-        triggers=len(ids),
-    )
-
-
-def advance_all(ctx: AppContext) -> list[Advance]:
-    """Advance for every pending block of triggers, oldest first."""
-    done: list[Advance] = []
-    while (step := advance_pending(ctx)) is not None:
-        done.append(step)
-    return done
-
-
-def start_epoch_watcher(ctx: AppContext, *, poll_interval: float) -> None:
-    """Advance the epoch for new membership changes, on a daemon thread until shutdown.
-
-    Only an API holding the key authority runs it (the relayer sends the advance)."""
-
-    def run() -> None:
-        while not ctx.stop_event.is_set():
-            try:
-                advance_all(ctx)
-            except (ChainError, StorageError, sa.exc.SQLAlchemyError, KeyError) as exc:
-                log.warning("epoch watcher pass failed, retrying: %s", exc)
-            except Exception:  # a bug must not kill the API; say it loudly and retry
-                log.exception("epoch watcher pass failed")
-            ctx.stop_event.wait(poll_interval)
-
-    thread = threading.Thread(target=run, name="medledger-epochs", daemon=True)
-    thread.start()
-    ctx.background.append(thread)

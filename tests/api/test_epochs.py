@@ -16,7 +16,7 @@ from crypto.keys import load_master_public_key
 from ledger_api.chain.access_log import AccessLog
 from ledger_api.chain.errors import TransactionRevertedError
 from ledger_api.chain.relayer import Relayer
-from ledger_api.services import epochs
+from ledger_api.services import epoch_watcher
 from storage.models import AuthorityEpoch, EpochTrigger
 from tests.api.conftest import ADMIN_KEY, Stack
 from tests.api.test_keys import issue
@@ -65,10 +65,10 @@ def test_suspension_advances_the_epoch_on_chain_and_in_the_index_once(api_stack:
 
     # nothing pending: no second advance; a crash after the advance was mined but before the
     # triggers were marked is repaired from the chain, not by advancing again
-    assert epochs.advance_pending(s.ctx) is None
+    assert epoch_watcher.advance_pending(s.ctx) is None
     with s.ctx.sessions.begin() as db:
         db.execute(sa.update(EpochTrigger).values(epoch=None))
-    redo = epochs.advance_pending(s.ctx)
+    redo = epoch_watcher.advance_pending(s.ctx)
     assert redo is not None
     assert (redo.epoch, redo.tx_hash) == (2, row.tx_hash)
     assert s.ctx.chain.access_log.current_epoch() == 2
