@@ -26,10 +26,12 @@ REASONS = {
     2: "policy consent",
     3: "workflow",
     4: "break-glass",
+    5: "custodian re-key",
     10: "no consent",
     11: "record withdrawn",
     12: "no break-glass",
     13: "break-glass window ended",
+    14: "no longer a member",
 }
 
 
