@@ -51,6 +51,8 @@ bench: install
 	$(PY) scripts/bench_crypto.py
 	$(PY) scripts/bench_storage.py
 	$(PY) scripts/bench_api.py
+	$(PY) scripts/bench_lifecycle.py
+	$(PY) scripts/bench_epochs.py
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .hypothesis clients/webwallet/dist
