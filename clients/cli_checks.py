@@ -78,6 +78,20 @@ def timestamp(value: str | None, option: str) -> str | None:
     return parsed.isoformat()
 
 
+def one_of(value: str, choices: tuple[str, ...], option: str) -> str:
+    """``value`` if it is one of ``choices`` (the error lists them); returns it unchanged."""
+    if value not in choices:
+        raise CliError(f"{option} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+def reason_code(text: str, option: str = "--reason") -> str:
+    """A short reason code as the contracts store it: 1 to 32 bytes of UTF-8."""
+    if not 1 <= len(text.encode()) <= 32:
+        raise CliError(f"{option} is a short code of 1 to 32 bytes, got {text!r}")
+    return text
+
+
 def reason(code: object) -> str:
     if code is None:
         return "-"

@@ -11,6 +11,7 @@ SDK or the chain wrappers, print.
 from __future__ import annotations
 
 import functools
+import json
 import os
 import shutil
 import sys
@@ -27,6 +28,7 @@ from rich.console import Console
 from rich.progress import (
     BarColumn,
     DownloadColumn,
+    MofNCompleteColumn,
     Progress,
     TextColumn,
     TimeRemainingColumn,
@@ -100,6 +102,8 @@ RpcOption = typer.Option(
     help="JSON-RPC URL of the chain node.",
     show_envvar=True,
 )
+JsonOption = typer.Option(False, "--json", help="Print the API's JSON instead of a table.")
+JsonLinesOption = typer.Option(False, "--json", help="Print JSON lines instead of a table.")
 DeploymentOption = typer.Option(
     None,
     "--deployment",
@@ -319,6 +323,35 @@ def transfer_progress(description: str) -> Iterator[Callable[[int, int], None]]:
         yield update
 
 
+def count_bar() -> Progress:
+    """A rich bar counting items (records, rows) on stderr, hidden when stderr is not a terminal.
+
+    One look for every command that works through a list, so the bars do not drift apart; the
+    task's description is the label.
+    """
+    return Progress(
+        TextColumn("{task.description}", markup=False),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=stderr(),
+        transient=True,
+        disable=not sys.stderr.isatty(),
+    )
+
+
+@contextmanager
+def records_progress(description: str) -> Iterator[Callable[[int, int, str], None]]:
+    """A :func:`count_bar` over records; yields the SDK's ``progress(done, total, record_id)``."""
+    bar = count_bar()
+    with bar:
+        task = bar.add_task(description, total=None)
+
+        def update(done: int, total: int, _record_id: str) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
 def short(value: str | None, keep: int = 10) -> str:
     """``0x1234…abcd`` for wide hex values in narrow columns."""
     if not value:
@@ -383,3 +416,17 @@ def write_record(
         return client.fetch(
             record_id, output, user_key=user_key, purpose=purpose, progress=progress
         )
+
+
+def is_fhir_file(path: Path, forced: bool | None) -> bool:
+    """Whether to share the file as FHIR: as told (``--fhir/--raw``), else a ``.json`` file
+    whose top level has a ``resourceType`` (the validator then has the last word)."""
+    if forced is not None:
+        return forced
+    if path.suffix.lower() != ".json":
+        return False
+    try:
+        parsed = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return isinstance(parsed, dict) and "resourceType" in parsed

@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import typer
 from rich.table import Table
@@ -26,6 +24,8 @@ from clients.cli_common import (
     ApiOption,
     CliError,
     DataDirOption,
+    JsonLinesOption,
+    JsonOption,
     WalletOption,
     cli_errors,
     plain,
@@ -36,15 +36,17 @@ from clients.cli_common import (
 )
 from clients.cli_consent_file import check_consent_file, check_signatures, load_consent_file
 from clients.cli_workflow_common import (
-    Answer,
+    AnswerTypeOption,
+    FhirAnswerOption,
     answer_from,
-    dry_run,
+    answer_record,
     fields_table,
     history_table,
+    last_step,
     listed,
-    shared_answer,
+    print_json_lines,
+    print_shared,
 )
-from clients.sdk import MedLedgerClient
 from clients.sdk_workflows import consultation_audience
 from clients.workflow_models import ConsultationInfo
 
@@ -54,7 +56,6 @@ consult_app = typer.Typer(
 )
 
 ConsultationArg = typer.Argument(..., help="The consultation id (0x + 64 hex digits).")
-JsonOption = typer.Option(False, "--json", help="Print the API's JSON instead of a table.")
 ROLES = ("invited", "requested", "patient", "all")
 STATES = ("open", "closed", "cancelled")
 
@@ -153,21 +154,20 @@ def list_consultations(
     api: str = ApiOption,
     data_dir: str | None = DataDirOption,
     wallet: str | None = WalletOption,
-    as_json: bool = typer.Option(False, "--json", help="Print JSON lines instead of a table."),
+    as_json: bool = JsonLinesOption,
 ) -> None:
     """Consultations inviting me (default), the ones I requested, or a patient's own.
 
     Example: medledger consult list --state open
     """
-    if role is not None and role not in ROLES:
-        raise CliError(f"--role must be one of {', '.join(ROLES)}, got {role!r}")
-    if state is not None and state not in STATES:
-        raise CliError(f"--state must be one of {', '.join(STATES)}, got {state!r}")
+    if role is not None:
+        check.one_of(role, ROLES, "--role")
+    if state is not None:
+        check.one_of(state, STATES, "--state")
     with signed_in(api, data_dir, wallet) as (client, _, _):
         page = client.consultations(role=role, state=state, limit=limit)
     if as_json:
-        for item in page.items:
-            typer.echo(json.dumps(item.raw))
+        print_json_lines(page.items)
         return
     table = Table(title=f"consultations ({len(page.items)} of {page.total})")
     columns = ("consultation id", "state", "requester", "invited", "deadline", "opinions")
@@ -245,10 +245,8 @@ def opinion(
     policy: str | None = typer.Option(
         None, "--policy", help="Who else may read it [the requester and the patient]."
     ),
-    fhir: bool | None = typer.Option(
-        None, "--fhir/--raw", help="Share FILE as FHIR R4 JSON or raw bytes [auto]."
-    ),
-    record_type: str | None = typer.Option(None, "--type", help="Record type of a raw FILE."),
+    fhir: bool | None = FhirAnswerOption,
+    record_type: str | None = AnswerTypeOption,
     api: str = ApiOption,
     data_dir: str | None = DataDirOption,
     wallet: str | None = WalletOption,
@@ -267,10 +265,15 @@ def opinion(
     )
     with signed_in(api, data_dir, wallet) as (client, _, _):
         item = client.consultation(cid)
-        rid, tx = _answer(client, answer, item, lambda probe: client.submit_opinion(cid, probe))
+        rid, tx = answer_record(
+            client,
+            answer,
+            lambda probe: client.submit_opinion(cid, probe),
+            patient=item.patient,
+            reader=item.requester,
+        )
         done = client.submit_opinion(cid, rid)
-    if tx:
-        plain().print(f"shared {answer.name} as record {rid} (tx {tx})")
+    print_shared(answer, rid, tx)
     mine = [o for o in done.opinions if o.record_id == rid]
     given = mine[-1] if mine else None
     _said(
@@ -292,10 +295,8 @@ def close(
     policy: str | None = typer.Option(
         None, "--policy", help="Who else may read the conclusion [me and the patient]."
     ),
-    fhir: bool | None = typer.Option(
-        None, "--fhir/--raw", help="Share FILE as FHIR R4 JSON or raw bytes [auto]."
-    ),
-    record_type: str | None = typer.Option(None, "--type", help="Record type of a raw FILE."),
+    fhir: bool | None = FhirAnswerOption,
+    record_type: str | None = AnswerTypeOption,
     api: str = ApiOption,
     data_dir: str | None = DataDirOption,
     wallet: str | None = WalletOption,
@@ -310,16 +311,15 @@ def close(
     )
     with signed_in(api, data_dir, wallet) as (client, chosen, _):
         item = client.consultation(cid)
-        rid, tx = _answer(
+        rid, tx = answer_record(
             client,
             answer,
-            item,
             lambda probe: client.close_consultation(cid, probe),
+            patient=item.patient,
             reader=chosen.address,
         )
         done = client.close_consultation(cid, rid)
-    if tx:
-        plain().print(f"shared {answer.name} as record {rid} (tx {tx})")
+    print_shared(answer, rid, tx)
     _stepped(done, "closed")
 
 
@@ -337,8 +337,8 @@ def cancel(
     Example: medledger consult cancel 0x7d…e4 --reason resolved
     """
     cid = _id(consultation_id)
-    if reason is not None and not 1 <= len(reason.encode()) <= 32:
-        raise CliError(f"--reason is a short code of 1 to 32 bytes, got {reason!r}")
+    if reason is not None:
+        check.reason_code(reason)
     with signed_in(api, data_dir, wallet) as (client, _, _):
         _stepped(client.cancel_consultation(cid, reason), "cancelled")
 
@@ -357,20 +357,6 @@ def _deadline(value: str | None, hours: int) -> int:
     return closes
 
 
-def _answer(
-    client: MedLedgerClient,
-    answer: Answer,
-    item: ConsultationInfo,
-    step: Callable[[str], Any],
-    *,
-    reader: str | None = None,
-) -> tuple[str, str | None]:
-    """The answer's record id; a FILE is shared only once the step is known to be allowed."""
-    if answer.record_id is None:
-        dry_run(step)
-    return shared_answer(client, answer, patient=item.patient, reader=reader or item.requester)
-
-
 def _invited(item: ConsultationInfo) -> str:
     parts = [f"institution {i}" for i in item.invited_institutions]
     if item.invited_policy:
@@ -379,9 +365,7 @@ def _invited(item: ConsultationInfo) -> str:
 
 
 def _stepped(item: ConsultationInfo, verb: str) -> None:
-    last = item.history[-1] if item.history else None
-    tx = last.tx_hash if last else item.tx_hash
-    block = last.block_number if last else item.block_number
+    tx, block = last_step(item)
     _said(item, f"{verb} consultation {item.consultation_id}", tx, block)
 
 

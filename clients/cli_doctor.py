@@ -19,6 +19,7 @@ from clients.cli_checks import PurposeOption
 from clients.cli_common import (
     ApiOption,
     DataDirOption,
+    JsonLinesOption,
     WalletOption,
     cli_errors,
     info,
@@ -92,7 +93,7 @@ def records(
     api: str = ApiOption,
     data_dir: str | None = DataDirOption,
     wallet: str | None = WalletOption,
-    as_json: bool = typer.Option(False, "--json", help="Print JSON lines instead of a table."),
+    as_json: bool = JsonLinesOption,
 ) -> None:
     """List the records of a patient that I may see (consent, policy consent or workflow).
 

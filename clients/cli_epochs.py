@@ -23,10 +23,10 @@ from clients.cli_common import (
     WalletOption,
     cli_errors,
     plain,
+    records_progress,
     signed_in,
     styled,
 )
-from clients.cli_rekey import records_progress
 from clients.sdk import MedLedgerClient
 from clients.sdk_epochs import EpochReport
 

@@ -16,13 +16,11 @@ address), or a clinician sharing a department's export for several patients
 from __future__ import annotations
 
 import csv
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from clients import cli_checks as check
@@ -33,6 +31,7 @@ from clients.cli_common import (
     DataDirOption,
     WalletOption,
     cli_errors,
+    count_bar,
     exit_code_for,
     info,
     one_line,
@@ -205,16 +204,9 @@ def _share_all(
 ) -> list[tuple[Upload, RecordInfo]]:
     """Share each upload in order with a progress bar; a failure names how far it got."""
     shared: list[tuple[Upload, RecordInfo]] = []
-    bar = Progress(
-        TextColumn("sharing lab results", markup=False),
-        BarColumn(),
-        MofNCompleteColumn(),
-        console=stderr(),
-        transient=True,
-        disable=not sys.stderr.isatty(),
-    )
+    bar = count_bar()
     with bar:
-        task = bar.add_task("share", total=len(uploads))
+        task = bar.add_task("sharing lab results", total=len(uploads))
         for upload in uploads:
             try:
                 record = client.share_fhir(

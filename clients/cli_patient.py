@@ -27,10 +27,12 @@ from clients.cli_common import (
     ApiOption,
     CliError,
     DataDirOption,
+    JsonLinesOption,
     RpcOption,
     WalletOption,
     cli_errors,
     info,
+    is_fhir_file,
     plain,
     records_table,
     short,
@@ -50,20 +52,6 @@ patient_app = typer.Typer(
     help="Patients: share records, list them, grant and revoke access, see who accessed them.",
     no_args_is_help=True,
 )
-
-
-def _is_fhir(path: Path, forced: bool | None) -> bool:
-    """Whether to share the file as FHIR: as told (``--fhir/--raw``), else a ``.json`` file
-    whose top level has a ``resourceType`` (the validator then has the last word)."""
-    if forced is not None:
-        return forced
-    if path.suffix.lower() != ".json":
-        return False
-    try:
-        parsed = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return False
-    return isinstance(parsed, dict) and "resourceType" in parsed
 
 
 @patient_app.command("share")
@@ -107,7 +95,7 @@ def share(
     source: bytes | Path = file
     kind, mime = record_type or "Document", content_type or "application/octet-stream"
     record_date = None
-    if _is_fhir(file, fhir):
+    if is_fhir_file(file, fhir):
         document = validate_resource(file)  # the file's own bytes are what gets encrypted
         if record_type and record_type != document.resource_type:
             raise CliError(
@@ -143,7 +131,7 @@ def records(
     api: str = ApiOption,
     data_dir: str | None = DataDirOption,
     wallet: str | None = WalletOption,
-    as_json: bool = typer.Option(False, "--json", help="Print JSON lines instead of a table."),
+    as_json: bool = JsonLinesOption,
 ) -> None:
     """List my records (every record registered for my address).
 

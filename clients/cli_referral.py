@@ -22,6 +22,8 @@ from clients.cli_common import (
     ApiOption,
     CliError,
     DataDirOption,
+    JsonLinesOption,
+    JsonOption,
     WalletOption,
     cli_errors,
     plain,
@@ -31,12 +33,16 @@ from clients.cli_common import (
 )
 from clients.cli_consent_file import check_consent_file, check_signatures, load_consent_file
 from clients.cli_workflow_common import (
+    AnswerTypeOption,
+    FhirAnswerOption,
     answer_from,
-    dry_run,
+    answer_record,
     fields_table,
     history_table,
+    last_step,
     listed,
-    shared_answer,
+    print_json_lines,
+    print_shared,
 )
 from clients.sdk_workflows import URGENCIES, referral_audience
 from clients.workflow_models import ReferralInfo
@@ -47,7 +53,6 @@ referral_app = typer.Typer(
 )
 
 ReferralArg = typer.Argument(..., help="The referral id (0x + 64 hex digits).")
-JsonOption = typer.Option(False, "--json", help="Print the API's JSON instead of a table.")
 STATES = ("requested", "accepted", "arrived", "completed", "rejected", "cancelled", "open")
 
 
@@ -86,8 +91,7 @@ def create(
     --reason 0x3f…a1 --consent consent.json --urgency urgent
     """
     owner = check.address(patient, "--patient")
-    if urgency not in URGENCIES:
-        raise CliError(f"--urgency must be one of {', '.join(URGENCIES)}, got {urgency!r}")
+    check.one_of(urgency, URGENCIES, "--urgency")
     letter = check.bytes32_hex(reason, "--reason")
     extra = [check.bytes32_hex(r, "--record") for r in record]
     audience = None if to.isdigit() else referral_audience(to, dept)
@@ -149,7 +153,7 @@ def reject(
     Example: medledger referral reject 0x5b…c0 --reason no_capacity
     """
     rid = _id(referral_id)
-    _reason_code(reason)
+    check.reason_code(reason)
     with signed_in(api, data_dir, wallet) as (client, _, _):
         _stepped(client.reject_referral(rid, reason), "rejected")
 
@@ -184,10 +188,8 @@ def complete(
     policy: str | None = typer.Option(
         None, "--policy", help="Who else may read the summary [the sending doctor only]."
     ),
-    fhir: bool | None = typer.Option(
-        None, "--fhir/--raw", help="Share FILE as FHIR R4 JSON or raw bytes [auto]."
-    ),
-    record_type: str | None = typer.Option(None, "--type", help="Record type of a raw FILE."),
+    fhir: bool | None = FhirAnswerOption,
+    record_type: str | None = AnswerTypeOption,
     api: str = ApiOption,
     data_dir: str | None = DataDirOption,
     wallet: str | None = WalletOption,
@@ -206,14 +208,15 @@ def complete(
     )
     with signed_in(api, data_dir, wallet) as (client, _, _):
         referral = client.referral(rid)
-        if answer.record_id is None:
-            dry_run(lambda probe: client.complete_referral(rid, probe))
-        summary, tx = shared_answer(
-            client, answer, patient=referral.patient, reader=referral.requester
+        summary, tx = answer_record(
+            client,
+            answer,
+            lambda probe: client.complete_referral(rid, probe),
+            patient=referral.patient,
+            reader=referral.requester,
         )
         done = client.complete_referral(rid, summary)
-    if tx:
-        plain().print(f"shared {answer.name} as record {summary} (tx {tx})")
+    print_shared(answer, summary, tx)
     _stepped(done, "completed")
 
 
@@ -232,7 +235,7 @@ def cancel(
     """
     rid = _id(referral_id)
     if reason is not None:
-        _reason_code(reason)
+        check.reason_code(reason)
     with signed_in(api, data_dir, wallet) as (client, _, _):
         _stepped(client.cancel_referral(rid, reason), "cancelled")
 
@@ -252,7 +255,7 @@ def list_referrals(
     api: str = ApiOption,
     data_dir: str | None = DataDirOption,
     wallet: str | None = WalletOption,
-    as_json: bool = typer.Option(False, "--json", help="Print JSON lines instead of a table."),
+    as_json: bool = JsonLinesOption,
 ) -> None:
     """The work list: referrals to and from my institution (a patient sees their own).
 
@@ -260,16 +263,15 @@ def list_referrals(
     """
     if direction not in ("incoming", "outgoing", "both"):
         raise CliError(f"--direction must be incoming, outgoing or both, got {direction!r}")
-    if state is not None and state not in STATES:
-        raise CliError(f"--state must be one of {', '.join(STATES)}, got {state!r}")
+    if state is not None:
+        check.one_of(state, STATES, "--state")
     owner = check.address(patient, "--patient") if patient else None
     with signed_in(api, data_dir, wallet) as (client, _, _):
         page = client.referrals(
             institution=institution, direction=direction, state=state, patient=owner, limit=limit
         )
     if as_json:
-        for item in page.items:
-            typer.echo(json.dumps(item.raw))
+        print_json_lines(page.items)
         return
     table = Table(title=f"referrals ({len(page.items)} of {page.total})")
     columns = ("referral id", "state", "from", "to", "dept", "urgency", "patient", "records")
@@ -331,16 +333,8 @@ def show(
 # ----------------------------------------------------------------------------- output
 
 
-def _reason_code(text: str) -> None:
-    raw = text.encode()
-    if not raw or len(raw) > 32:
-        raise CliError(f"--reason is a short code of 1 to 32 bytes, got {text!r}")
-
-
 def _stepped(item: ReferralInfo, verb: str) -> None:
-    last = item.history[-1] if item.history else None
-    tx = last.tx_hash if last else item.tx_hash
-    block = last.block_number if last else item.block_number
+    tx, block = last_step(item)
     _said(item, f"referral {item.referral_id} {verb}", tx, block)
 
 

@@ -11,12 +11,7 @@ the revocation. ``patient rekey`` re-keys one record by hand (``--policy`` to na
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from clients import cli_checks as check
@@ -28,8 +23,8 @@ from clients.cli_common import (
     WalletOption,
     cli_errors,
     plain,
+    records_progress,
     signed_in,
-    stderr,
     styled,
     transfer_progress,
 )
@@ -37,26 +32,6 @@ from clients.sdk import MedLedgerClient
 from clients.sdk_rekey import RevokeReport
 
 _ACTION_STYLE = {"re-encrypted": "green", "none": "dim", "failed": "bold red"}
-
-
-@contextmanager
-def records_progress(description: str) -> Iterator[Callable[[int, int, str], None]]:
-    """A rich bar over records on stderr (hidden when stderr is not a terminal)."""
-    bar = Progress(
-        TextColumn("{task.description}", markup=False),
-        BarColumn(),
-        MofNCompleteColumn(),
-        console=stderr(),
-        transient=True,
-        disable=not sys.stderr.isatty(),
-    )
-    with bar:
-        task = bar.add_task(description, total=None)
-
-        def update(done: int, total: int, _record_id: str) -> None:
-            bar.update(task, completed=done, total=total)
-
-        yield update
 
 
 def revoke_and_report(client: MedLedgerClient, consent_id: str, *, rekey: bool) -> None:

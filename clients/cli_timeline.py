@@ -25,6 +25,7 @@ from clients import cli_checks as check
 from clients.cli_common import (
     ApiOption,
     DataDirOption,
+    JsonLinesOption,
     WalletOption,
     cli_errors,
     info,
@@ -46,7 +47,6 @@ DecryptOption = typer.Option(
     False, "--decrypt", help="Read and decrypt what my key opens; show a summary of each."
 )
 LimitOption = typer.Option(200, "--limit", min=1, max=5000, help="Newest items to show.")
-JsonOption = typer.Option(False, "--json", help="Print JSON lines instead of a table.")
 
 
 @cli_errors
@@ -56,7 +56,7 @@ def patient_timeline(
     api: str = ApiOption,
     data_dir: str | None = DataDirOption,
     wallet: str | None = WalletOption,
-    as_json: bool = JsonOption,
+    as_json: bool = JsonLinesOption,
 ) -> None:
     """My records from every institution and my referrals and consultations, newest first.
 
@@ -80,7 +80,7 @@ def doctor_timeline(
     api: str = ApiOption,
     data_dir: str | None = DataDirOption,
     wallet: str | None = WalletOption,
-    as_json: bool = JsonOption,
+    as_json: bool = JsonLinesOption,
 ) -> None:
     """A patient's timeline as far as it is open to me (consents, referrals, consultations).
 

@@ -10,19 +10,33 @@ looks at the record, so a refusal is the API's own 403 or 409 and nothing has be
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+import typer
 from rich.table import Table
 
 from clients import cli_checks as check
-from clients.cli_common import EXIT_NOT_FOUND, CliError, short, transfer_progress, when
+from clients.cli_common import (
+    EXIT_NOT_FOUND,
+    CliError,
+    is_fhir_file,
+    plain,
+    short,
+    transfer_progress,
+    when,
+)
 from clients.errors import ApiError
 from clients.fhir import FHIR_CONTENT_TYPE, validate_resource
 from clients.sdk import MedLedgerClient
 from clients.workflow_models import Transition
+
+FhirAnswerOption = typer.Option(
+    None, "--fhir/--raw", help="Share FILE as FHIR R4 JSON or raw bytes [auto]."
+)
+AnswerTypeOption = typer.Option(None, "--type", help="Record type of a raw FILE.")
 
 # No record has the zero id (the SDK and the API refuse it), so a step naming it is refused:
 # for its party or state first (403/409), else for the record (422 unknown_record).
@@ -63,7 +77,7 @@ def answer_from(
         raise CliError(f"no such file: {file}", exit_code=EXIT_NOT_FOUND)
     if policy is not None:
         check.policy(policy)
-    if _is_fhir(file, fhir):
+    if is_fhir_file(file, fhir):
         document = validate_resource(file)
         if record_type and record_type != document.resource_type:
             raise CliError(
@@ -75,19 +89,6 @@ def answer_from(
     return Answer(
         None, file, record_type or "Document", "application/octet-stream", policy, file.name
     )
-
-
-def _is_fhir(path: Path, forced: bool | None) -> bool:
-    """As told (``--fhir/--raw``), else a ``.json`` file with a top-level ``resourceType``."""
-    if forced is not None:
-        return forced
-    if path.suffix.lower() != ".json":
-        return False
-    try:
-        parsed = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return False
-    return isinstance(parsed, dict) and "resourceType" in parsed
 
 
 def dry_run(step: Callable[[str], Any]) -> None:
@@ -120,6 +121,52 @@ def shared_answer(
             progress=progress,
         )
     return info.record_id, info.tx_hash
+
+
+def answer_record(
+    client: MedLedgerClient,
+    answer: Answer,
+    step: Callable[[str], Any],
+    *,
+    patient: str,
+    reader: str,
+) -> tuple[str, str | None]:
+    """The answer's record id; a FILE is shared only once ``step`` is known to be allowed
+    (:func:`dry_run`), so a refused step shares nothing."""
+    if answer.record_id is None:
+        dry_run(step)
+    return shared_answer(client, answer, patient=patient, reader=reader)
+
+
+def print_shared(answer: Answer, record_id: str, tx: str | None) -> None:
+    """Say which record a FILE became (nothing when the answer was a ``--record``)."""
+    if tx:
+        plain().print(f"shared {answer.name} as record {record_id} (tx {tx})")
+
+
+class _Stepped(Protocol):
+    """A referral or a consultation: its creation's transaction and its steps."""
+
+    @property
+    def history(self) -> list[Transition]: ...
+    @property
+    def tx_hash(self) -> str: ...
+    @property
+    def block_number(self) -> int: ...
+
+
+def last_step(item: _Stepped) -> tuple[str, int]:
+    """The transaction and block of a workflow's latest step (its creation if none yet)."""
+    last = item.history[-1] if item.history else None
+    if last is None:
+        return item.tx_hash, item.block_number
+    return last.tx_hash, last.block_number
+
+
+def print_json_lines(items: Iterable[Any]) -> None:
+    """One line of the API's JSON per item (each has ``raw``), for ``--json`` lists."""
+    for item in items:
+        typer.echo(json.dumps(item.raw))
 
 
 def history_table(history: list[Transition], *, title: str) -> Table:
