@@ -4,7 +4,7 @@ Every record the clients encrypt (share, re-key, workflow answers, imports) goes
 
     (((<user policy>) or custodian:<org>) and epoch:<E>)
         or uid:<patient>
-        or (role:emergency and patient:<patient>)
+        or (role:emergency and patient:<patient> and bg:<n>)
 
 - ``epoch:<E>`` is the key authority's current membership epoch (``GET /keys/public``), added
   here so that users never type it: when a member leaves, ``E`` moves on and what is written
@@ -13,7 +13,11 @@ Every record the clients encrypt (share, re-key, workflow answers, imports) goes
   author institution's admin re-key the record to a new epoch after a member left; it sits
   inside the epoch clause, so a custodian removed later loses it like anyone else;
 - ``uid:<patient>`` keeps the patient able to open their own records (the API checks it);
-- the emergency clause admits a break-glass key for this one patient only (``docs/break-glass.md``).
+- the emergency clause admits a break-glass key for this one patient only, and only one issued
+  for an opening that came *after* the record was written: ``n`` is the number of break-glass
+  openings of the patient so far (``GET /patients/{address}/break-glass/count``), and the key
+  of opening ``j`` carries ``bg:<floor>`` … ``bg:<j-1>`` (``docs/break-glass.md``). A record
+  written or re-keyed after opening ``j`` carries ``bg:<j>`` or more, which that key lacks.
 
 :func:`user_part` recovers the user's part for display and for re-keying to a new epoch.
 """
@@ -41,16 +45,19 @@ _ADDRESS = r"0x[0-9a-f]{40}"
 _UID = re.compile(rf"uid:(?P<address>{_ADDRESS})")
 _EPOCH = re.compile(r"epoch:(?P<epoch>\d+)")
 _CUSTODIAN = re.compile(r"custodian:(?P<org>.+)")
+_BREAK_GLASS = re.compile(r"bg:(?P<count>\d+)")
 
 
 @dataclass(frozen=True)
 class ComposedPolicy:
-    """The parts of a record policy (``epoch`` None: written without epochs)."""
+    """The parts of a record policy (``epoch`` None: written without epochs; ``break_glass``
+    None: no emergency clause, or one written before the break-glass counter)."""
 
     user: str
     patient: str | None
     epoch: int | None
     custodian: str | None
+    break_glass: int | None = None
 
 
 def _checked(policy: str) -> str:
@@ -62,14 +69,22 @@ def _checked(policy: str) -> str:
 
 
 def record_policy(
-    user_policy: str | None, *, patient: str, epoch: int, custodian: str | None = None
+    user_policy: str | None,
+    *,
+    patient: str,
+    epoch: int,
+    break_glass: int,
+    custodian: str | None = None,
 ) -> str:
     """The full policy a record of ``patient`` is encrypted under (see the module doc).
 
+    ``break_glass`` is the patient's break-glass count when the record is (re-)encrypted.
     An empty user policy leaves the record to its patient (and custodian, and break-glass).
     ``user_policy`` is checked first: a bad policy encrypts and uploads nothing."""
     if epoch < 1:
         raise ClientError(f"the membership epoch must be ≥ 1, got {epoch}")
+    if break_glass < 0:
+        raise ClientError(f"the break-glass count must be ≥ 0, got {break_glass}")
     uid = patient.lower()
     if not re.fullmatch(_ADDRESS, uid):
         raise ClientError(f"not an address: {patient!r}")
@@ -80,7 +95,7 @@ def record_policy(
         if not re.fullmatch(r"[^\s(),:]+", org):
             raise ClientError(f"not an institution code: {custodian!r}")
         core = f"{core} or custodian:{org}" if core else f"custodian:{org}"
-    tail = f"uid:{uid} or (role:emergency and patient:{uid})"
+    tail = f"uid:{uid} or (role:emergency and patient:{uid} and bg:{break_glass})"
     if not core:
         return tail
     return f"(({core}) and epoch:{epoch}) or {tail}"
@@ -108,6 +123,24 @@ def _leaf(node: Node, pattern: re.Pattern[str]) -> re.Match[str] | None:
     return pattern.fullmatch(node.name) if isinstance(node, Attribute) else None
 
 
+def _emergency_clause(clause: Node, patient: str) -> tuple[bool, int | None]:
+    """Whether ``clause`` is ``patient``'s emergency clause, and its ``bg:`` count (None for
+    the older clause without one)."""
+    if not isinstance(clause, And) or not all(isinstance(c, Attribute) for c in clause.children):
+        return False, None
+    names = {c.name for c in clause.children if isinstance(c, Attribute)}
+    base = {f"patient:{patient}", "role:emergency"}
+    if not base <= names or len(names) != len(clause.children):
+        return False, None
+    extra = names - base
+    if not extra:
+        return True, None
+    marks = [m for name in extra if (m := _BREAK_GLASS.fullmatch(name))]
+    if len(extra) == 1 and len(marks) == 1:
+        return True, int(marks[0].group("count"))
+    return False, None
+
+
 def parse_record_policy(policy: str) -> ComposedPolicy:
     """Split a policy :func:`record_policy` wrote into its parts, from the policy *tree*
     (headers keep the canonical text, in which the clauses are reordered and flattened).
@@ -124,19 +157,18 @@ def parse_record_policy(policy: str) -> ComposedPolicy:
         return ComposedPolicy(
             user=tree.text(), patient=None, epoch=min(epochs) if epochs else None, custodian=None
         )
-    emergency = {f"patient:{patient}", "role:emergency"}
     rest: list[Node] = []
     epoch: int | None = None
     custodian: str | None = None
+    break_glass: int | None = None
     user = ""
     for clause in clauses:
         if _leaf(clause, _UID) and clause.name == f"uid:{patient}":  # type: ignore[union-attr]
             continue
-        if (
-            isinstance(clause, And)
-            and {c.name for c in clause.children if isinstance(c, Attribute)} == emergency
-            and len(clause.children) == 2
-        ):
+        emergency, count = _emergency_clause(clause, patient)
+        if emergency:
+            if count is not None and (break_glass is None or count < break_glass):
+                break_glass = count
             continue
         marks = (
             [m for c in clause.children if (m := _leaf(c, _EPOCH))]
@@ -161,7 +193,9 @@ def parse_record_policy(policy: str) -> ComposedPolicy:
         user = _join(Or, rest)
     elif rest:  # clauses outside the epoch one: not ours, keep them visible
         user = _join(Or, [*rest, *([parse(user)] if user else [])])
-    return ComposedPolicy(user=user, patient=patient, epoch=epoch, custodian=custodian)
+    return ComposedPolicy(
+        user=user, patient=patient, epoch=epoch, custodian=custodian, break_glass=break_glass
+    )
 
 
 def user_part(policy: str) -> str:

@@ -7,9 +7,10 @@ A mixin of :class:`clients.sdk.MedLedgerClient` (``docs/break-glass.md``):
   with :meth:`EmergencyMixin.cosign_break_glass` (EIP-712 ``BreakGlassCosign`` in the
   ``EmergencyAccess`` contract's domain, signed locally);
 - :meth:`EmergencyMixin.fetch_emergency_key` gets the opening's emergency key (attributes
-  ``role:emergency`` and ``patient:<address>`` only), sealed to a one-time X25519 key drawn
-  here; it opens that patient's records (their policy ORs in the emergency clause) and no
-  other patient's;
+  ``role:emergency``, ``patient:<address>`` and the break-glass counters ``bg:<n>`` below the
+  opening's number), sealed to a one-time X25519 key drawn here; it opens that patient's
+  records written before the opening (their policy ORs in the emergency clause with the
+  count at the time, :meth:`EmergencyMixin.break_glass_count`) and no other patient's;
 - :meth:`EmergencyMixin.emergency_download` reads every record of the patient with
   ``purpose=emergency`` (each read checked and logged on chain by the API) and decrypts them
   into a folder;
@@ -142,7 +143,14 @@ class EmergencyMixin:
 
         def access_events(self, **filters: Any) -> Page[dict[str, Any]]: ...
 
-        def rekey(self, record_id: str, *, user_key: UserKey, full: bool = ...) -> RekeyInfo: ...
+        def rekey(
+            self,
+            record_id: str,
+            *,
+            user_key: UserKey,
+            full: bool = ...,
+            break_glass: int | None = ...,
+        ) -> RekeyInfo: ...
 
     # ------------------------------------------------------------------ clinicians
 
@@ -259,6 +267,13 @@ class EmergencyMixin:
             )
         )
 
+    def break_glass_count(self, patient: str) -> int:
+        """How many break-glass openings ``patient``'s chart has had: the ``bg:<n>`` every
+        record policy written now carries (the patient, clinicians and overseers may ask)."""
+        address = checked_address(patient, "patient")
+        answer = self._http.json("GET", f"/patients/{address}/break-glass/count")
+        return int(answer["count"])
+
     def rekey_after_break_glass(
         self,
         opening_id: str,
@@ -270,8 +285,9 @@ class EmergencyMixin:
         version) every record of my chart its clinician read under it (granted with the
         break-glass reason code, within the window). Records not read are left as they are.
 
-        This takes back the *data keys* the reader saw; it does not lock out the emergency key
-        itself, whose clause every version keeps (``docs/break-glass.md``, "Known weakness").
+        This takes back the *data keys* the reader saw, and moves each record to the chart's
+        current break-glass count (``bg:<n>``), which the opening's emergency key lacks: that
+        key opens neither the new versions nor anything shared since (``docs/break-glass.md``).
         ``progress(done, total, record_id)`` is called after each record."""
         me = self._require_account().address
         wanted = _opening_id(opening_id)
@@ -284,11 +300,12 @@ class EmergencyMixin:
                 "re-key after it ends, or the reader may fetch the new version too"
             )
         targets = self._read_under(me, opening)
+        count = self.break_glass_count(me)
         outcomes: list[RecordOutcome] = []
         who = f"the emergency reader {opening.clinician}"
         for done, record_id in enumerate(targets, start=1):
             try:
-                info = self.rekey(record_id, user_key=user_key, full=True)
+                info = self.rekey(record_id, user_key=user_key, full=True, break_glass=count)
                 outcome = RecordOutcome(
                     record_id,
                     "re-encrypted",

@@ -71,6 +71,7 @@ class EpochsMixin:
     if TYPE_CHECKING:
 
         def me(self) -> dict[str, Any]: ...
+        def break_glass_count(self, patient: str) -> int: ...
         def rekey(
             self,
             record_id: str,
@@ -111,22 +112,38 @@ class EpochsMixin:
     def compose_policy(
         self, user_policy: str | None, *, patient: str, custodian: str | None = None
     ) -> str:
-        """The full policy for a record of ``patient`` (see :mod:`clients.policies`);
+        """The full policy for a record of ``patient`` (see :mod:`clients.policies`), with
+        the current epoch and the chart's current break-glass count (read afresh: a count
+        that is one behind would let the latest opening's key open this record);
         ``custodian`` defaults to the caller's own institution."""
         epoch, _ = self.key_epochs()
         if custodian is None:
             custodian = self._custodian()
-        return record_policy(user_policy, patient=patient, epoch=epoch, custodian=custodian)
+        return record_policy(
+            user_policy,
+            patient=patient,
+            epoch=epoch,
+            break_glass=self.break_glass_count(patient),
+            custodian=custodian,
+        )
 
-    def refresh_policy(self, policy: str) -> str:
+    def refresh_policy(self, policy: str, *, break_glass: int | None = None) -> str:
         """``policy`` moved to the current epoch, its user part, patient and custodian kept
-        (a policy this library did not compose is returned unchanged)."""
+        (a policy this library did not compose is returned unchanged). The break-glass
+        counter is kept too (0 for a policy written before the counter) unless
+        ``break_glass`` gives a new one (the re-key after a break-glass opening)."""
         parts = parse_record_policy(policy)
         if parts.patient is None:
             return policy
         epoch, _ = self.key_epochs()
+        if break_glass is None:
+            break_glass = parts.break_glass or 0
         return record_policy(
-            parts.user, patient=parts.patient, epoch=epoch, custodian=parts.custodian
+            parts.user,
+            patient=parts.patient,
+            epoch=epoch,
+            break_glass=break_glass,
+            custodian=parts.custodian,
         )
 
     def stale_records(

@@ -106,7 +106,7 @@ class RekeyMixin:
         def compose_policy(
             self, user_policy: str | None, *, patient: str, custodian: str | None = None
         ) -> str: ...
-        def refresh_policy(self, policy: str) -> str: ...
+        def refresh_policy(self, policy: str, *, break_glass: int | None = None) -> str: ...
 
     # ------------------------------------------------------------------ re-key one record
 
@@ -118,6 +118,7 @@ class RekeyMixin:
         policy: str | None = None,
         full: bool = False,
         progress: Progress | None = None,
+        break_glass: int | None = None,
     ) -> RekeyInfo:
         """Register a new version of ``record_id`` under ``policy`` (default: its current one).
 
@@ -126,7 +127,9 @@ class RekeyMixin:
         the body decrypted and re-encrypted under a fresh data key, so a key taken from an
         older header opens nothing. ``user_key`` must open the current header (the patient's
         own ``uid:`` key always does). The policy always keeps ``uid:<patient>``.
-        The new policy carries the current membership epoch (:mod:`clients.policies`).
+        The new policy carries the current membership epoch (:mod:`clients.policies`); a new
+        ``policy`` carries the chart's current break-glass count, the same policy keeps the
+        record's count unless ``break_glass`` gives one (after a break-glass opening).
         ``progress(done, total)`` counts body bytes downloaded then uploaded."""
         record_id = record_id_text(record_id)
         info = self.record(record_id)
@@ -135,7 +138,7 @@ class RekeyMixin:
             custodian = parse_record_policy(header.policy).custodian
             new_policy = self.compose_policy(policy, patient=info.patient, custodian=custodian)
         else:  # the same policy, moved to the current membership epoch
-            new_policy = self.refresh_policy(header.policy)
+            new_policy = self.refresh_policy(header.policy, break_glass=break_glass)
         mpk = self.public_key()
         if not full:
             try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 from typing import Annotated, Any
 
+from eth_utils import to_checksum_address
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -69,6 +70,11 @@ class OpeningPageOut(BaseModel):
     total: int
     offset: int
     limit: int
+
+
+class CountOut(BaseModel):
+    patient: str
+    count: int = Field(description="Break-glass openings of the chart so far: the bg:<n> to write.")
 
 
 class KeyIn(BaseModel):
@@ -254,3 +260,13 @@ def patient_openings(
         db=db, principal=principal, patient=address, now=_now(ctx), offset=offset, limit=limit
     )
     return _page(page)
+
+
+@router.get(
+    "/patients/{address}/break-glass/count",
+    summary="How many break-glass openings a chart has had (the bg:<n> of new record policies)",
+    responses=error_responses(s401="unauthorized", s403="forbidden", s422="invalid_address"),
+)
+def opening_count(address: str, db: DbDep, principal: PrincipalDep) -> CountOut:
+    count = queries.opening_count(db=db, principal=principal, patient=address)
+    return CountOut(patient=to_checksum_address(address), count=count)

@@ -1,5 +1,12 @@
-"""The emergency key of a break-glass opening: FAME ``KeyGen`` for ``role:emergency`` and
-``patient:<address>``, sealed to the clinician, its issuance on chain before it is returned.
+"""The emergency key of a break-glass opening: FAME ``KeyGen`` for ``role:emergency``,
+``patient:<address>`` and the break-glass counters ``bg:<floor>`` … ``bg:<j-1>`` of opening
+``j``, sealed to the clinician, its issuance on chain before it is returned.
+
+Record policies carry ``bg:<n>``, ``n`` the patient's opening count when the record was
+encrypted (``clients/policies.py``). The key of opening ``j`` therefore opens what was written
+before it was opened, and nothing written or re-keyed afterwards (``bg:<j>`` or more). The
+*floor* is the lowest counter any of the patient's active records still uses (0 when none
+names one), so the key does not carry counters no record needs.
 
 Split from :mod:`ledger_api.services.break_glass` (open, review) because it is the one place
 the key authority's master secret is used for break-glass: the attribute set is fixed here
@@ -8,13 +15,17 @@ the key authority's master secret is used for break-glass: the attribute set is 
 
 from __future__ import annotations
 
+import logging
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import sqlalchemy as sa
 from eth_utils import to_checksum_address
 from sqlalchemy.orm import Session
 
-from crypto.errors import SealError
+from crypto.envelope import parse_header
+from crypto.errors import CryptoError, SealError
 from crypto.keys import seal_user_key
 from ledger_api.chain.errors import ChainError
 from ledger_api.http_errors import ForbiddenError, ServiceUnavailableError, UnprocessableError
@@ -23,14 +34,22 @@ from ledger_api.principal import Principal
 from ledger_api.services.access import chain_required
 from ledger_api.services.authority import attributes_hash, require_authority
 from ledger_api.services.break_glass import opening_row, require_doctor
+from ledger_api.services.break_glass_queries import opening_number
 from ledger_api.services.chain_time import block_time, latest_block_time
-from storage.models import KeyIssuance
+from storage.errors import StorageError
+from storage.models import KeyIssuance, Record
 
 if TYPE_CHECKING:
     from ledger_api.context import AppContext
 
+log = logging.getLogger("ledger_api.break_glass")
+
 EMERGENCY_KEY_EPOCH = 0
 """Logged with the issuance: emergency keys carry no epoch attribute (docs/break-glass.md)."""
+
+_BG_ATTRIBUTE = re.compile(r"(?<![\w:])bg:(\d+)\b", re.IGNORECASE)
+_HEADER_COUNTERS: dict[str, int | None] = {}  # header CID -> lowest bg:<n> (CIDs are immutable)
+_HEADER_CACHE_MAX = 200_000
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -45,9 +64,41 @@ class EmergencyKey:
     block_number: int
 
 
-def emergency_attributes(patient: str) -> tuple[str, ...]:
-    """The attribute set of an emergency key for ``patient`` (sorted, case-folded)."""
-    return tuple(sorted(("role:emergency", f"patient:{patient.lower()}")))
+def emergency_attributes(patient: str, *, number: int, floor: int = 0) -> tuple[str, ...]:
+    """The attribute set of the key of ``patient``'s opening ``number`` (1-based): the role,
+    the patient, and ``bg:<floor>`` … ``bg:<number-1>`` (sorted, case-folded)."""
+    counters = (f"bg:{n}" for n in range(max(0, floor), number))
+    return tuple(sorted(("role:emergency", f"patient:{patient.lower()}", *counters)))
+
+
+def header_counter(ctx: AppContext, header_cid: str) -> int | None:
+    """The lowest ``bg:<n>`` of a record header's policy (None: it names none)."""
+    if header_cid in _HEADER_COUNTERS:
+        return _HEADER_COUNTERS[header_cid]
+    try:
+        header = parse_header(b"".join(ctx.store.get(header_cid)))
+    except (CryptoError, StorageError) as exc:
+        log.warning("cannot read the header %s for its break-glass counter: %s", header_cid, exc)
+        return None  # not cached: the block may come back
+    found = [int(n) for n in _BG_ATTRIBUTE.findall(header.policy)]
+    counter = min(found) if found else None
+    if len(_HEADER_COUNTERS) >= _HEADER_CACHE_MAX:
+        _HEADER_COUNTERS.clear()
+    _HEADER_COUNTERS[header_cid] = counter
+    return counter
+
+
+def counter_floor(ctx: AppContext, db: Session, patient: str) -> int:
+    """The lowest break-glass counter the patient's active records still use (0 if none)."""
+    cids = db.scalars(
+        sa.select(Record.header_cid).where(
+            Record.patient == patient.lower(),
+            Record.state == "confirmed",
+            Record.status == "active",
+        )
+    )
+    counters = [c for cid in cids if (c := header_counter(ctx, cid)) is not None]
+    return min(counters) if counters else 0
 
 
 def issue_emergency_key(
@@ -74,7 +125,9 @@ def issue_emergency_key(
             f"the break-glass window ended at {expires_at} (chain time {now})",
             code="break_glass_expired",
         )
-    attributes = emergency_attributes(patient)
+    attributes = emergency_attributes(
+        patient, number=opening_number(db, row), floor=counter_floor(ctx, db, patient)
+    )
     try:
         sealed = seal_user_key(authority.issue(attributes), recipient_public_key)
     except SealError as exc:

@@ -1,4 +1,10 @@
-"""Break-glass reads: the auditors' review queue, a patient's openings, and the read gate.
+"""Break-glass reads: the auditors' review queue, a patient's openings and their count, and
+the read gate.
+
+The **count** of a patient's openings is the break-glass counter of their record policies
+(``bg:<n>``, ``clients/policies.py``): clients write the current count into every record they
+encrypt, and the key of opening ``j`` carries only ``bg:<floor>`` … ``bg:<j-1>``, so it opens
+nothing written or re-keyed after it was opened (``docs/break-glass.md``).
 
 Read-only views over ``break_glass_events`` (the index); the writes and the read gate live in
 :mod:`ledger_api.services.break_glass`.
@@ -124,6 +130,54 @@ def patient_openings(
         )
     where = [BreakGlassEvent.patient == patient.lower()]
     return _page(db, where, now=now, offset=offset, limit=limit)
+
+
+def may_read_count(principal: Principal, patient: str) -> bool:
+    """Who learns a chart's break-glass count: those who encrypt records for it (the patient,
+    active doctors and nurses, who may author records for any patient) and the overseers."""
+    return (
+        principal.address.lower() == patient.lower()
+        or principal.is_clinician
+        or is_overseer(principal)
+    )
+
+
+def opening_count(*, db: Session, principal: Principal, patient: str) -> int:
+    """How many break-glass openings ``patient``'s chart has had (indexed from the chain)."""
+    if not is_address(patient):
+        raise UnprocessableError(f"not an address: {patient!r}", code="invalid_address")
+    if not may_read_count(principal, patient):
+        raise ForbiddenError(
+            "a chart's break-glass count is for the patient, active clinicians, auditors and "
+            "the admin"
+        )
+    return int(
+        db.scalar(
+            sa.select(sa.func.count())
+            .select_from(BreakGlassEvent)
+            .where(BreakGlassEvent.patient == patient.lower())
+        )
+        or 0
+    )
+
+
+def opening_number(db: Session, row: BreakGlassEvent) -> int:
+    """The 1-based rank of an opening among its patient's, in chain order."""
+    earlier = db.scalar(
+        sa.select(sa.func.count())
+        .select_from(BreakGlassEvent)
+        .where(
+            BreakGlassEvent.patient == row.patient,
+            sa.or_(
+                BreakGlassEvent.block_number < row.block_number,
+                sa.and_(
+                    BreakGlassEvent.block_number == row.block_number,
+                    BreakGlassEvent.log_index < row.log_index,
+                ),
+            ),
+        )
+    )
+    return int(earlier or 0) + 1
 
 
 def open_window(*, ctx: AppContext, db: Session, principal: Principal, patient: str) -> str:

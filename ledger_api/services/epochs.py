@@ -52,7 +52,7 @@ FIRST_EPOCH = 1
 EPOCH_PREFIX = "epoch:"
 _EPOCH_ATTRIBUTE = re.compile(r"\bepoch:(\d+)\b", re.IGNORECASE)
 _HEADER_EPOCHS: dict[str, int | None] = {}  # header CID -> epoch (CIDs are immutable)
-_PATIENT_ONLY = ("uid:", "patient:", "role:emergency")
+_PATIENT_ONLY = ("uid:", "patient:", "role:emergency", "bg:")
 _HEADER_CACHE_MAX = 200_000
 NO_EPOCH = 0
 """The epoch reported for a record whose policy names none (written before epochs, or by a

@@ -19,17 +19,20 @@ from tests.api.conftest import Stack
 REASON = "Unconscious on arrival at the ED, suspected MI, no relative reachable"
 
 
-def composed_policy(user_policy: str, patient: str) -> str:
-    """The record policy of issue 8's design, written out (the SDK composes the same one)."""
+def composed_policy(user_policy: str, patient: str, break_glass: int = 0) -> str:
+    """The record policy of issue 8's design with the break-glass counter, written out (the SDK
+    composes the same one with the epoch too)."""
     p = patient.lower()
-    return f"({user_policy}) or uid:{p} or (role:emergency and patient:{p})"
+    return f"({user_policy}) or uid:{p} or (role:emergency and patient:{p} and bg:{break_glass})"
 
 
-def share(stack: Stack, patient: LocalAccount, plaintext: bytes) -> tuple[bytes, bytes, bytes]:
+def share(
+    stack: Stack, patient: LocalAccount, plaintext: bytes, break_glass: int = 0
+) -> tuple[bytes, bytes, bytes]:
     """A record of ``patient`` under the composed policy, uploaded by the patient."""
     record_id, header, body = stack.make_record(
         patient,
-        composed_policy("role:doctor and dept:cardiology", patient.address),
+        composed_policy("role:doctor and dept:cardiology", patient.address, break_glass),
         plaintext,
         add_patient_uid=False,
     )

@@ -110,7 +110,7 @@ def test_rekey_header_only_narrows_the_policy_and_keeps_the_body(
         assert result.version == 2
         assert result.record.body_cid == info.body_cid
         assert result.record.header_cid != info.header_cid
-        expected = record_policy("dept:general_practice", patient=me, epoch=1)
+        expected = record_policy("dept:general_practice", patient=me, epoch=1, break_glass=0)
         header = parse_header(raw(patient, info.record_id, "header"))
         assert result.record.policy_hash == "0x" + policy_hash(header.policy).hex()
         assert result.record.policy_hash == "0x" + policy_hash(normalize(expected)).hex()
