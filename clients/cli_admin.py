@@ -27,6 +27,7 @@ from clients.cli_common import (
     RpcOption,
     WalletOption,
     cli_errors,
+    fields_table,
     plain,
     resolve_data_dir,
     unlock,
@@ -303,12 +304,15 @@ def member_suspend(
 
     Example: medledger admin member suspend 0xAbC… --key-env ADMIN_KEY
     """
-    account = check.address(address)
-    chain = open_chain(
-        rpc=rpc, deployment=deployment, data_dir=data_dir, wallet=wallet, key_env=key_env
+    _set_member_active(
+        address,
+        active=False,
+        rpc=rpc,
+        deployment=deployment,
+        data_dir=data_dir,
+        wallet=wallet,
+        key_env=key_env,
     )
-    mined = chain.send(lambda: chain.consortium.suspend_member(account=account))
-    plain().print(f"suspended {account} (tx {mined.receipt.tx_hash})")
 
 
 @member_app.command("reinstate")
@@ -325,12 +329,38 @@ def member_reinstate(
 
     Example: medledger admin member reinstate 0xAbC… --key-env ADMIN_KEY
     """
+    _set_member_active(
+        address,
+        active=True,
+        rpc=rpc,
+        deployment=deployment,
+        data_dir=data_dir,
+        wallet=wallet,
+        key_env=key_env,
+    )
+
+
+def _set_member_active(
+    address: str,
+    *,
+    active: bool,
+    rpc: str,
+    deployment: str | None,
+    data_dir: str | None,
+    wallet: str | None,
+    key_env: str | None,
+) -> None:
+    """Suspend or reinstate a member: the same checks, signer and receipt line either way."""
     account = check.address(address)
     chain = open_chain(
         rpc=rpc, deployment=deployment, data_dir=data_dir, wallet=wallet, key_env=key_env
     )
-    mined = chain.send(lambda: chain.consortium.reinstate_member(account=account))
-    plain().print(f"reinstated {account} (tx {mined.receipt.tx_hash})")
+    if active:
+        mined = chain.send(lambda: chain.consortium.reinstate_member(account=account))
+    else:
+        mined = chain.send(lambda: chain.consortium.suspend_member(account=account))
+    verb = "reinstated" if active else "suspended"
+    plain().print(f"{verb} {account} (tx {mined.receipt.tx_hash})")
 
 
 @member_app.command("show")
@@ -350,15 +380,14 @@ def member_show(
     info = chain.consortium.member_info(account)
     if info.role == Role.NONE:
         raise CliError(f"{account} is not a member of the consortium", exit_code=EXIT_NOT_FOUND)
-    table = Table(title=f"member {account}", show_header=False)
-    table.add_column("field")
-    table.add_column("value")
+    where = "- (consortium role)"
     if info.institution_id:
         inst = chain.consortium.institution(info.institution_id)
-        table.add_row("institution", f"{inst.institution_id} {inst.code} ({inst.name})")
-    else:
-        table.add_row("institution", "- (consortium role)")
-    table.add_row("role", info.role.name.lower())
-    table.add_row("status", "active" if info.active else "suspended")
-    table.add_row("attributes", ", ".join(chain.consortium.attributes_of(account)) or "-")
-    plain().print(table)
+        where = f"{inst.institution_id} {inst.code} ({inst.name})"
+    rows = [
+        ("institution", where),
+        ("role", info.role.name.lower()),
+        ("status", "active" if info.active else "suspended"),
+        ("attributes", ", ".join(chain.consortium.attributes_of(account)) or "-"),
+    ]
+    plain().print(fields_table(rows, title=f"member {account}"))

@@ -380,6 +380,16 @@ def when(seconds: int | None) -> str:
     return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
+def fields_table(rows: list[tuple[str, str]], *, title: str) -> Table:
+    """A two-column (field, value) table without header: one object shown in full."""
+    table = Table(title=title, show_header=False)
+    table.add_column("field")
+    table.add_column("value")
+    for name, value in rows:
+        table.add_row(name, value)
+    return table
+
+
 def records_table(records: list[RecordInfo], *, title: str) -> Table:
     table = Table(title=title)
     for column in ("record id", "type", "author", "block", "tx"):

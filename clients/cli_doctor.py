@@ -12,7 +12,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
 from clients import cli_checks as check
 from clients.cli_checks import PurposeOption
@@ -22,6 +21,7 @@ from clients.cli_common import (
     JsonLinesOption,
     WalletOption,
     cli_errors,
+    fields_table,
     info,
     plain,
     signed_in,
@@ -50,17 +50,16 @@ def login(
     """
     with signed_in(api, data_dir, wallet) as (client, _, _):
         me = client.me()
-    table = Table(title="signed in", show_header=False)
-    table.add_column("field")
-    table.add_column("value")
-    table.add_row("address", str(me.get("address")))
-    table.add_row("role", str(me.get("role")))
     code = me.get("institution_code")
-    table.add_row("institution", f"{me.get('institution_id')} {code or ''}".strip())
-    table.add_row("active", "yes" if me.get("active") else "no")
-    table.add_row("attributes", ", ".join(me.get("attributes") or []) or "-")
-    table.add_row("key attributes", ", ".join(me.get("abe_attributes") or []) or "-")
-    plain().print(table)
+    rows = [
+        ("address", str(me.get("address"))),
+        ("role", str(me.get("role"))),
+        ("institution", f"{me.get('institution_id')} {code or ''}".strip()),
+        ("active", "yes" if me.get("active") else "no"),
+        ("attributes", ", ".join(me.get("attributes") or []) or "-"),
+        ("key attributes", ", ".join(me.get("abe_attributes") or []) or "-"),
+    ]
+    plain().print(fields_table(rows, title="signed in"))
 
 
 @doctor_app.command("key")

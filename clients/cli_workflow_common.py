@@ -191,14 +191,5 @@ def _is_digest(reason: str | None) -> bool:
     return reason is not None and len(reason) == 66 and reason.startswith("0x")
 
 
-def fields_table(rows: list[tuple[str, str]], *, title: str) -> Table:
-    table = Table(title=title, show_header=False)
-    table.add_column("field")
-    table.add_column("value")
-    for name, value in rows:
-        table.add_row(name, value)
-    return table
-
-
 def listed(values: list[str]) -> str:
     return ", ".join(values) if values else "-"
