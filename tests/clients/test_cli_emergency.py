@@ -1,7 +1,9 @@
 """``medledger doctor break-glass`` end to end over HTTP: open, emergency key, decrypt the
 patient's chart to a folder; the cap and its co-signature by a second doctor's wallet; the
 patient's view; the auditor's queue and review (on chain through the API); the patient's
-re-key of what the emergency reader read, once the window has ended.
+re-key of what the emergency reader read, once the window has ended, after which the
+opening's emergency key opens neither the re-keyed records nor those shared since (the
+break-glass counter ``bg:<n>``), and the next opening's key does.
 
 The last test moves the chain clock (anvil ``evm_increaseTime``, tests only), so the module
 runs on an anvil of its own.
@@ -19,6 +21,7 @@ import pytest
 
 from clients.cli_common import EXIT_ERROR
 from clients.errors import ApiError, DecryptionError
+from clients.policies import parse_record_policy
 from clients.sdk import MedLedgerClient
 from crypto import envelope
 from crypto.errors import CryptoError
@@ -211,18 +214,47 @@ def content(
     return parts[0], parts[1]
 
 
-def test_patient_rekeys_what_the_emergency_reader_read_after_the_window(
+def sdk_share(live: LiveStack, owner, plaintext: bytes) -> str:
+    """A record shared by ``owner`` (a patient) through the SDK: the policy is composed there,
+    with the chart's break-glass count at that moment."""
+    with MedLedgerClient(live.url, account=owner) as client:
+        client.login()
+        info = client.share(
+            plaintext,
+            patient=owner.address,
+            policy="role:doctor and dept:cardiology",
+            record_type="MedicationStatement",
+            content_type="application/fhir+json",
+        )
+    return info.record_id
+
+
+def counter(header: bytes) -> int | None:
+    return parse_record_policy(envelope.parse_header(header).policy).break_glass
+
+
+def test_after_the_window_and_the_rekey_the_emergency_key_opens_nothing_new(
     live_stack: LiveStack, tmp_path: Path
 ) -> None:
+    """Opening 1's key opens the chart as it was; once the window has ended and the patient
+    re-keyed what was read, it fails cryptographically on the re-keyed records and on records
+    shared since (bg:1), which opening 2's key opens; neither opens another patient's."""
     stack = live_stack.stack
     cli = Cli(live_stack, tmp_path / "home")
-    read_id = upload(live_stack)
-    unread_id = upload(live_stack, b'{"resourceType":"Immunization"}')
+    read_id = sdk_share(live_stack, stack.patient, PLAINTEXT)
+    unread_id = sdk_share(live_stack, stack.patient, b'{"resourceType":"Immunization"}')
+    other_id = sdk_share(live_stack, stack.other_patient, b'{"resourceType":"Other"}')
     with MedLedgerClient(live_stack.url, account=stack.gp) as gp:
         gp.login()
+        assert gp.break_glass_count(stack.patient.address) == 0
         opening = gp.break_glass(stack.patient.address, reason=REASON)
-        key = gp.fetch_emergency_key(opening.id).user_key
-        old_header, _ = content(live_stack, gp, read_id, "emergency")
+        assert gp.break_glass_count(stack.patient.address) == 1
+        issued = gp.fetch_emergency_key(opening.id)
+        assert "bg:0" in issued.attributes
+        key1 = issued.user_key
+        old_header, old_body = content(live_stack, gp, read_id, "emergency")
+    assert counter(old_header) == 0
+    assert envelope.decrypt_bytes(old_header, old_body, user_key=key1) == PLAINTEXT
 
     early = cli("patient", "break-glass", "--rekey", opening.id, wallet="patient")
     assert "open until" in one_error_line(early, EXIT_ERROR)
@@ -233,14 +265,39 @@ def test_patient_rekeys_what_the_emergency_reader_read_after_the_window(
     assert read_id in out
     assert "re-encrypted" in out
     assert unread_id not in out  # never read under the opening: left as it is
+    after_id = sdk_share(live_stack, stack.patient, b'{"resourceType":"Condition"}')
 
     with MedLedgerClient(live_stack.url, account=stack.patient) as patient:
         patient.login()
         assert patient.record(read_id).raw["version"] == 2
         assert patient.record(unread_id).raw["version"] == 1
         new_header, new_body = content(live_stack, patient, read_id, "treatment")
+        after_header, after_body = content(live_stack, patient, after_id, "treatment")
+    with MedLedgerClient(live_stack.url, account=stack.other_patient) as other:
+        other.login()
+        other_header, other_body = content(live_stack, other, other_id, "treatment")
+    assert counter(new_header) == counter(after_header) == 1
     # the data key the reader saw opens nothing of the new version ...
     with pytest.raises(CryptoError):
-        envelope.decrypt_bytes(old_header, new_body, user_key=key)
-    # ... but the emergency key still opens the new header's clause (docs: known weakness)
-    assert envelope.decrypt_bytes(new_header, new_body, user_key=key) == PLAINTEXT
+        envelope.decrypt_bytes(old_header, new_body, user_key=key1)
+    # ... nor does the emergency key: the re-keyed header and the one shared since need bg:1
+    for header, body in ((new_header, new_body), (after_header, after_body)):
+        with pytest.raises(CryptoError):
+            envelope.decrypt_bytes(header, body, user_key=key1)
+
+    # a second opening (another doctor: the cap is per clinician) gets bg:0 and bg:1
+    with MedLedgerClient(live_stack.url, account=stack.cardiologist) as cardiologist:
+        cardiologist.login()
+        second = cardiologist.break_glass(stack.patient.address, reason=REASON)
+        issued = cardiologist.fetch_emergency_key(second.id)
+    assert {"bg:0", "bg:1"} <= set(issued.attributes)
+    assert "bg:2" not in issued.attributes
+    key2 = issued.user_key
+    assert envelope.decrypt_bytes(new_header, new_body, user_key=key2) == PLAINTEXT
+    assert envelope.decrypt_bytes(after_header, after_body, user_key=key2) == (
+        b'{"resourceType":"Condition"}'
+    )
+    # neither key ever opens another patient's record
+    for key in (key1, key2):
+        with pytest.raises(CryptoError):
+            envelope.decrypt_bytes(other_header, other_body, user_key=key)
