@@ -141,6 +141,8 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/audit/break-glass"): OVERSEERS_ONLY,
     ("POST", "/audit/break-glass/{opening_id}/review"): only(auditor=200),
     ("GET", "/patients/{address}/break-glass"): signed_in(403, patient=200, auditor=200, admin=200),
+    # the chart's break-glass count (bg:<n> of new policies): those who encrypt for it, overseers
+    ("GET", "/patients/{address}/break-glass/count"): signed_in(200, other_patient=403),
 }
 
 
@@ -440,6 +442,9 @@ class Scenario:
 
     def _get_patients_address_break_glass(self, role: str) -> Any:
         return self._get(f"/patients/{self.stack.patient.address}/break-glass", role)
+
+    def _get_patients_address_break_glass_count(self, role: str) -> Any:
+        return self._get(f"/patients/{self.stack.patient.address}/break-glass/count", role)
 
 
 def consent_json(consent: Consent) -> dict[str, Any]:
