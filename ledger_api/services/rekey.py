@@ -33,7 +33,6 @@ from sqlalchemy.orm import Session
 
 from crypto.envelope import Header, parse_header
 from crypto.errors import CryptoError
-from crypto.policy import policy_hash, satisfies
 from ledger_api.chain.contract import Event
 from ledger_api.chain.errors import (
     ChainConnectionError,
@@ -53,6 +52,7 @@ from ledger_api.services.reconciler import release_blocks
 from ledger_api.services.uploads import (
     CheckedUpload,
     RecordMetadata,
+    check_header,
     check_upload,
     record_type_text,
 )
@@ -152,24 +152,7 @@ def check_new_version(
             policy_hash=upload.policy_hash,
             upload=upload,
         )
-    try:
-        header = parse_header(header_bytes)
-    except CryptoError as exc:
-        raise UnprocessableError(
-            f"header is not an envelope header: {exc}", code="invalid_header"
-        ) from exc
-    patient_uid = f"uid:{row.patient.lower()}"
-    try:
-        covered = satisfies(header.policy, [patient_uid])
-        digest = policy_hash(header.policy)
-    except CryptoError as exc:
-        raise UnprocessableError(f"header policy: {exc}", code="invalid_header") from exc
-    if not covered:
-        raise UnprocessableError(
-            f"the record policy must OR in {patient_uid} so the patient can open it",
-            code="policy_excludes_patient",
-            details={"policy": header.policy, "required": patient_uid},
-        )
+    header, digest = check_header(header_bytes, patient=row.patient)
     current = _current_header(ctx, row)
     differs = [f for f in _SAME_BODY_FIELDS if getattr(header, f) != getattr(current, f)]
     if differs:

@@ -9,16 +9,14 @@ anything is stored; the checks of what was received are in :mod:`ledger_api.serv
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import IO
 
-from starlette.datastructures import UploadFile
-from starlette.formparsers import MultiPartException, MultiPartParser
+from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 
-from ledger_api.http_errors import PayloadTooLargeError, UnprocessableError
-from ledger_api.services.uploads import UnsupportedMediaTypeError
+from ledger_api.http_errors import UnprocessableError
+from ledger_api.services.uploads import read_header_part, read_multipart
 
 
 @dataclass
@@ -34,73 +32,36 @@ class RekeyParts:
             await upload.close()
 
 
-async def _counted(request: Request, limit: int) -> AsyncIterator[bytes]:
-    received = 0
-    async for chunk in request.stream():
-        received += len(chunk)
-        if received > limit:
-            raise PayloadTooLargeError(
-                f"upload larger than the {limit}-byte limit", details={"limit": limit}
-            )
-        yield chunk
-
-
 async def read_rekey_upload(
     request: Request, *, max_upload_bytes: int, max_header_bytes: int
 ) -> RekeyParts:
     """Receive ``header`` (required) and ``body`` (optional) with a running byte count."""
-    content_type = request.headers.get("content-type", "")
-    if not content_type.lower().startswith("multipart/form-data"):
-        raise UnsupportedMediaTypeError(
-            "POST /records/{id}/rekey takes multipart/form-data (header [, body])",
-            details={"content_type": content_type},
-        )
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > max_upload_bytes:
-        raise PayloadTooLargeError(
-            f"upload of {declared} bytes is over the {max_upload_bytes}-byte limit",
-            details={"limit": max_upload_bytes},
-        )
-    parser = MultiPartParser(
-        request.headers,
-        _counted(request, max_upload_bytes),
-        max_files=2,
+    return await read_multipart(
+        request,
+        lambda form, files: _parts(form, files, max_header_bytes=max_header_bytes),
+        usage="POST /records/{id}/rekey takes multipart/form-data (header [, body])",
+        max_upload_bytes=max_upload_bytes,
+        max_header_bytes=max_header_bytes,
         max_fields=0,
-        max_part_size=max(64 * 1024, max_header_bytes),
     )
-    try:
-        form = await parser.parse()
-    except MultiPartException as exc:
+
+
+def _parts(form: FormData, files: list[UploadFile], *, max_header_bytes: int) -> RekeyParts:
+    header, body = form.get("header"), form.get("body")
+    unknown = sorted(set(form.keys()) - {"header", "body"})
+    if unknown:
         raise UnprocessableError(
-            f"malformed multipart upload: {exc.message}", code="invalid_upload"
-        ) from exc
-    files = [v for _, v in form.multi_items() if isinstance(v, UploadFile)]
-    try:
-        header, body = form.get("header"), form.get("body")
-        unknown = sorted(set(form.keys()) - {"header", "body"})
-        if unknown:
-            raise UnprocessableError(
-                f"unexpected parts {', '.join(unknown)}: a re-key takes header and body only",
-                code="invalid_upload",
-                details={"unexpected": unknown},
-            )
-        if not isinstance(header, UploadFile):
-            raise UnprocessableError("the re-key lacks the header file part", code="invalid_upload")
-        if body is not None and not isinstance(body, UploadFile):
-            raise UnprocessableError("body must be a file part", code="invalid_upload")
-        header.file.seek(0)
-        header_bytes = header.file.read(max_header_bytes + 1)
-        if len(header_bytes) > max_header_bytes:
-            raise PayloadTooLargeError(
-                f"header larger than the {max_header_bytes}-byte limit",
-                details={"limit": max_header_bytes, "part": "header"},
-            )
-        if body is not None:
-            body.file.seek(0)
-        return RekeyParts(
-            header_bytes=header_bytes, body=None if body is None else body.file, files=files
+            f"unexpected parts {', '.join(unknown)}: a re-key takes header and body only",
+            code="invalid_upload",
+            details={"unexpected": unknown},
         )
-    except BaseException:
-        for upload in files:
-            await upload.close()
-        raise
+    if not isinstance(header, UploadFile):
+        raise UnprocessableError("the re-key lacks the header file part", code="invalid_upload")
+    if body is not None and not isinstance(body, UploadFile):
+        raise UnprocessableError("body must be a file part", code="invalid_upload")
+    header_bytes = read_header_part(header, max_header_bytes=max_header_bytes)
+    if body is not None:
+        body.file.seek(0)
+    return RekeyParts(
+        header_bytes=header_bytes, body=None if body is None else body.file, files=files
+    )

@@ -16,13 +16,13 @@ is touched, so a refused upload leaves no trace:
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from eth_utils import is_address, to_checksum_address
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
 
@@ -31,6 +31,8 @@ from crypto.errors import CryptoError
 from crypto.policy import policy_hash, satisfies
 from ledger_api.http_errors import ApiError, PayloadTooLargeError, UnprocessableError
 from ledger_api.services.record_dates import check_record_date
+
+T = TypeVar("T")
 
 RECORD_TYPE_BYTES = 31  # packed into a bytes32 with at least one trailing zero byte
 
@@ -137,16 +139,22 @@ async def _counted(request: Request, limit: int) -> AsyncIterator[bytes]:
         yield chunk
 
 
-async def read_upload(
-    request: Request, *, max_upload_bytes: int, max_header_bytes: int
-) -> UploadParts:
-    """Receive the multipart upload with a running byte count; refuse it at the limit."""
+async def read_multipart(
+    request: Request,
+    build: Callable[[FormData, list[UploadFile]], T],
+    *,
+    usage: str,
+    max_upload_bytes: int,
+    max_header_bytes: int,
+    max_fields: int,
+) -> T:
+    """Receive a multipart upload with a running byte count (413 at the limit), then ``build``
+    the parts from the form; the spooled files are closed if ``build`` refuses them.
+
+    ``usage`` is the 415 answer to any other content type (which route takes which parts)."""
     content_type = request.headers.get("content-type", "")
     if not content_type.lower().startswith("multipart/form-data"):
-        raise UnsupportedMediaTypeError(
-            "POST /records takes multipart/form-data (metadata, header, body)",
-            details={"content_type": content_type},
-        )
+        raise UnsupportedMediaTypeError(usage, details={"content_type": content_type})
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_upload_bytes:
         raise PayloadTooLargeError(
@@ -157,7 +165,7 @@ async def read_upload(
         request.headers,
         _counted(request, max_upload_bytes),
         max_files=2,
-        max_fields=1,
+        max_fields=max_fields,
         max_part_size=max(64 * 1024, max_header_bytes),
     )
     try:
@@ -168,11 +176,37 @@ async def read_upload(
         ) from exc
     files = [v for _, v in form.multi_items() if isinstance(v, UploadFile)]
     try:
-        return _parts(form, files, max_header_bytes=max_header_bytes)
+        return build(form, files)
     except BaseException:
         for upload in files:
             await upload.close()
         raise
+
+
+def read_header_part(header: UploadFile, *, max_header_bytes: int) -> bytes:
+    """The header part's bytes, refused (413) past ``max_header_bytes``."""
+    header.file.seek(0)
+    header_bytes = header.file.read(max_header_bytes + 1)
+    if len(header_bytes) > max_header_bytes:
+        raise PayloadTooLargeError(
+            f"header larger than the {max_header_bytes}-byte limit",
+            details={"limit": max_header_bytes, "part": "header"},
+        )
+    return header_bytes
+
+
+async def read_upload(
+    request: Request, *, max_upload_bytes: int, max_header_bytes: int
+) -> UploadParts:
+    """Receive the multipart upload with a running byte count; refuse it at the limit."""
+    return await read_multipart(
+        request,
+        lambda form, files: _parts(form, files, max_header_bytes=max_header_bytes),
+        usage="POST /records takes multipart/form-data (metadata, header, body)",
+        max_upload_bytes=max_upload_bytes,
+        max_header_bytes=max_header_bytes,
+        max_fields=1,
+    )
 
 
 def _parts(form: Any, files: list[UploadFile], *, max_header_bytes: int) -> UploadParts:
@@ -195,13 +229,7 @@ def _parts(form: Any, files: list[UploadFile], *, max_header_bytes: int) -> Uplo
     if not isinstance(header, UploadFile) or not isinstance(body, UploadFile):
         raise UnprocessableError("header and body must be file parts", code="invalid_upload")
     metadata = parse_metadata(str(raw_metadata))
-    header.file.seek(0)
-    header_bytes = header.file.read(max_header_bytes + 1)
-    if len(header_bytes) > max_header_bytes:
-        raise PayloadTooLargeError(
-            f"header larger than the {max_header_bytes}-byte limit",
-            details={"limit": max_header_bytes, "part": "header"},
-        )
+    header_bytes = read_header_part(header, max_header_bytes=max_header_bytes)
     body.file.seek(0)
     return UploadParts(metadata=metadata, header_bytes=header_bytes, body=body.file, files=files)
 
@@ -218,19 +246,18 @@ def parse_metadata(text: str) -> RecordMetadata:
         ) from exc
 
 
-def check_upload(
-    *, metadata: RecordMetadata, header_bytes: bytes, body: IO[bytes]
-) -> CheckedUpload:
-    """Parse the header, check the policy covers the patient, frame-check and hash the body.
+def check_header(header_bytes: bytes, *, patient: str) -> tuple[Header, bytes]:
+    """Parse an envelope header and check its policy admits the patient: (header, policy hash).
 
-    Leaves ``body`` rewound for the block store."""
+    A share and a re-key (header-only or full) must both leave the patient able to open the
+    record, so this is the one place that says what "admits the patient" means."""
     try:
         header = parse_header(header_bytes)
     except CryptoError as exc:
         raise UnprocessableError(
             f"header is not an envelope header: {exc}", code="invalid_header"
         ) from exc
-    patient_uid = f"uid:{metadata.patient.lower()}"
+    patient_uid = f"uid:{patient.lower()}"
     try:
         covered = satisfies(header.policy, [patient_uid])
         digest = policy_hash(header.policy)
@@ -242,6 +269,16 @@ def check_upload(
             code="policy_excludes_patient",
             details={"policy": header.policy, "required": patient_uid},
         )
+    return header, digest
+
+
+def check_upload(
+    *, metadata: RecordMetadata, header_bytes: bytes, body: IO[bytes]
+) -> CheckedUpload:
+    """Parse the header, check the policy covers the patient, frame-check and hash the body.
+
+    Leaves ``body`` rewound for the block store."""
+    header, digest = check_header(header_bytes, patient=metadata.patient)
     body.seek(0)
     try:
         info = validate_body_stream(body, header)
