@@ -265,7 +265,7 @@ def patient_openings(
 @router.get(
     "/patients/{address}/break-glass/count",
     summary="How many break-glass openings a chart has had (the bg:<n> of new record policies)",
-    responses=error_responses(s401="unauthorized", s403="forbidden", s422="invalid_address"),
+    responses=error_responses(s401="unauthorized", s403="not_author", s422="invalid_address"),
 )
 def opening_count(address: str, db: DbDep, principal: PrincipalDep) -> CountOut:
     count = queries.opening_count(db=db, principal=principal, patient=address)

@@ -147,9 +147,11 @@ def opening_count(*, db: Session, principal: Principal, patient: str) -> int:
     if not is_address(patient):
         raise UnprocessableError(f"not an address: {patient!r}", code="invalid_address")
     if not may_read_count(principal, patient):
-        raise ForbiddenError(
-            "a chart's break-glass count is for the patient, active clinicians, auditors and "
-            "the admin"
+        raise ForbiddenError(  # the same refusal as sharing: who may not read it may not write
+            "only an active doctor or nurse, or the patient themself, may share a record for "
+            "this chart or read its break-glass count",
+            code="not_author",
+            details={"caller": principal.address, "patient": patient},
         )
     return int(
         db.scalar(
