@@ -17,8 +17,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -30,7 +28,16 @@ import httpx
 from clients.demo.errors import DemoError
 from crypto.keys import SCRYPT_MIN_LOG2_N
 from ledger_api.chain.deploy import Deployment
-from ledger_api.chain.devnode import DevKeys, NodeLayout, node_down, node_up, running_pid
+from ledger_api.chain.devnode import (
+    DevKeys,
+    NodeLayout,
+    node_down,
+    node_up,
+    port_in_use,
+    process_alive,
+    running_pid,
+    terminate,
+)
 from ledger_api.errors import LedgerApiError
 from ledger_api.services.authority import MPK_FILE, MSK_FILE, AuthorityError, init_authority
 
@@ -192,7 +199,7 @@ def ensure_api(
             return url, pid, False
         stop_api(data_dir)  # alive but not answering for this deployment: restart it
     url = _url(port)
-    if _port_in_use(port):
+    if port_in_use(port):
         if _serves(url, deployment):
             return url, None, False  # started by someone else for this same chain: reuse
         raise DemoError(
@@ -267,7 +274,7 @@ def _spawn_api(layout: ApiLayout, *, rpc_url: str, port: int) -> int:
 def _wait_ready(url: str, pid: int, layout: ApiLayout) -> None:
     deadline = time.monotonic() + API_READY_TIMEOUT
     while time.monotonic() < deadline:
-        if not _alive(pid):
+        if not process_alive(pid):
             reason = _last_line(layout.log_file)
             hint = ""
             if "passphrase" in reason:
@@ -290,16 +297,7 @@ def stop_api(data_dir: Path) -> int | None:
     if recorded is None:
         return None
     pid = recorded[0]
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + API_STOP_TIMEOUT
-    while _alive(pid):
-        if time.monotonic() > deadline:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-            break
-        time.sleep(0.05)
-    _reap(pid)
+    terminate(pid, timeout=API_STOP_TIMEOUT)
     return pid
 
 
@@ -325,7 +323,7 @@ def _recorded_api(layout: ApiLayout) -> tuple[int, int] | None:
         pid, port = int(raw["pid"]), int(raw["port"])
     except (FileNotFoundError, ValueError, KeyError, TypeError):
         return None
-    if not _alive(pid):
+    if not process_alive(pid):
         return None
     cmdline = Path(f"/proc/{pid}/cmdline")
     with contextlib.suppress(OSError):
@@ -355,34 +353,8 @@ def _serves(url: str, deployment: Deployment) -> bool:
     )
 
 
-def _port_in_use(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.settimeout(0.5)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
 def _url(port: int) -> str:
     return f"http://127.0.0.1:{port}"
-
-
-def _alive(pid: int) -> bool:
-    _reap(pid)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    with contextlib.suppress(OSError, IndexError):
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        return state not in ("Z", "X")
-    return True
-
-
-def _reap(pid: int) -> None:
-    """Collect the exit status when the API is our own child (not when it was reused)."""
-    with contextlib.suppress(ChildProcessError, OSError):
-        os.waitpid(pid, os.WNOHANG)
 
 
 def _last_line(path: Path) -> str:

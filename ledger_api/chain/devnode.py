@@ -140,14 +140,7 @@ def node_down(*, data_dir: Path, timeout: float = 20.0) -> int | None:
     if pid is None:
         layout.pid_file.unlink(missing_ok=True)
         return None
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while _alive(pid):
-        if time.monotonic() > deadline:
-            os.kill(pid, signal.SIGKILL)
-            break
-        time.sleep(0.05)
-    _reap(pid)
+    terminate(pid, timeout=timeout)
     layout.pid_file.unlink(missing_ok=True)
     return pid
 
@@ -178,7 +171,7 @@ def running_pid(layout: NodeLayout) -> int | None:
         pid = int(layout.pid_file.read_text().strip())
     except (FileNotFoundError, ValueError):
         return None
-    if not _alive(pid):
+    if not process_alive(pid):
         return None
     cmdline = Path(f"/proc/{pid}/cmdline")
     if cmdline.exists() and b"anvil" not in cmdline.read_bytes():
@@ -235,38 +228,57 @@ def _address_of(key: str) -> str:
 # -- processes and ports -------------------------------------------------------------------
 
 
-def _alive(pid: int) -> bool:
-    _reap(pid)
+def process_alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie does not); reaps it first when it is our own child.
+
+    Shared by the node and the demo's API process, which are found again by pid files."""
+    reap(pid)
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    stat = Path(f"/proc/{pid}/stat")
-    if stat.exists():
-        try:
-            state = stat.read_text().rsplit(")", 1)[1].split()[0]
-        except (IndexError, OSError):
-            return True
+    with contextlib.suppress(OSError, IndexError):
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
         return state not in ("Z", "X")
     return True
 
 
-def _reap(pid: int) -> None:
-    """Collect the exit status when the node is our own child (tests run the CLI in-process)."""
-    with contextlib.suppress(ChildProcessError):
+def reap(pid: int) -> None:
+    """Collect the exit status when the process is our own child (tests run the CLI
+    in-process); nothing when it is not."""
+    with contextlib.suppress(ChildProcessError, OSError):
         os.waitpid(pid, os.WNOHANG)
 
 
-def _require_port_free(port: int) -> None:
+def terminate(pid: int, *, timeout: float) -> None:
+    """SIGTERM ``pid`` (it may write its state on exit), SIGKILL after ``timeout`` seconds."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while process_alive(pid):
+        if time.monotonic() > deadline:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            break
+        time.sleep(0.05)
+    reap(pid)
+
+
+def port_in_use(port: int) -> bool:
+    """Whether something accepts TCP connections on ``127.0.0.1:port``."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.settimeout(0.5)
-        if sock.connect_ex(("127.0.0.1", port)) == 0:
-            raise NodeError(
-                f"port {port} is already in use by another process; "
-                "stop it or choose another with --port"
-            )
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _require_port_free(port: int) -> None:
+    if port_in_use(port):
+        raise NodeError(
+            f"port {port} is already in use by another process; "
+            "stop it or choose another with --port"
+        )
 
 
 def _recorded_port(layout: NodeLayout, *, default: int) -> int:
