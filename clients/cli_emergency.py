@@ -173,6 +173,11 @@ def patient_break_glass(
         metavar="OPENING_ID",
         help="After its window: re-encrypt every record that opening's clinician read.",
     ),
+    all_records: bool = typer.Option(
+        False,
+        "--all-records",
+        help="With --rekey: also re-wrap the records not read, so the opening's key opens none.",
+    ),
     api: str = ApiOption,
     data_dir: str | None = DataDirOption,
     wallet: str | None = WalletOption,
@@ -180,10 +185,14 @@ def patient_break_glass(
     """Who opened my chart in an emergency, why, and what the auditors found.
 
     With --rekey OPENING_ID (once its window has ended) the records its clinician read get a
-    new version under a fresh data key, with a table of what was done.
+    new version under a fresh data key and the chart's current break-glass count, which that
+    opening's emergency key lacks, with a table of what was done. --all-records re-wraps the
+    other records' headers to the current count too.
 
-    Example: medledger patient break-glass --rekey 0x3f…a1
+    Example: medledger patient break-glass --rekey 0x3f…a1 --all-records
     """
+    if all_records and not rekey:
+        raise CliError("--all-records goes with --rekey OPENING_ID")
     wanted = check.bytes32_hex(rekey, "OPENING_ID") if rekey else None
     with signed_in(api, data_dir, wallet) as (client, chosen, _):
         if wanted is None:
@@ -191,12 +200,15 @@ def patient_break_glass(
         else:
             key = client.fetch_user_key()
             with records_progress("re-keying records") as progress:
-                outcomes = client.rekey_after_break_glass(wanted, user_key=key, progress=progress)
+                outcomes = client.rekey_after_break_glass(
+                    wanted, user_key=key, progress=progress, include_unread=all_records
+                )
     if wanted is None:
         title = f"break-glass openings of my chart ({page.total})"
         plain().print(_table(page.items, title=title, patient=False))
         return
-    table = Table(title=f"records read under {short(wanted)} ({len(outcomes)})")
+    what = "records of my chart re-keyed after" if all_records else "records read under"
+    table = Table(title=f"{what} {short(wanted)} ({len(outcomes)})")
     for column in ("record id", "action", "version", "why"):
         table.add_column(column, no_wrap=column != "why")
     for outcome in outcomes:

@@ -280,10 +280,14 @@ class EmergencyMixin:
         *,
         user_key: UserKey,
         progress: Callable[[int, int, str], None] | None = None,
+        include_unread: bool = False,
     ) -> list[RecordOutcome]:
         """As the patient, once an opening's window has ended: re-encrypt (fresh data key, new
         version) every record of my chart its clinician read under it (granted with the
-        break-glass reason code, within the window). Records not read are left as they are.
+        break-glass reason code, within the window). Records not read are left as they are,
+        unless ``include_unread``: then their headers are re-wrapped (same data key, which the
+        reader never fetched) to the current count too, so the opening's key opens nothing of
+        the chart any more, even from ciphertexts obtained outside the API.
 
         This takes back the *data keys* the reader saw, and moves each record to the chart's
         current break-glass count (``bg:<n>``), which the opening's emergency key lacks: that
@@ -299,19 +303,26 @@ class EmergencyMixin:
                 f"the window of {wanted} is open until {opening.expires_at} (chain time): "
                 "re-key after it ends, or the reader may fetch the new version too"
             )
-        targets = self._read_under(me, opening)
+        read = self._read_under(me, opening)
+        targets = [(record_id, True) for record_id in read]
+        if include_unread:
+            seen = set(read)
+            targets += [
+                (r.record_id, False)
+                for r in self.iter_records(me)
+                if r.record_id not in seen and r.raw.get("status", "active") == "active"
+            ]
         count = self.break_glass_count(me)
         outcomes: list[RecordOutcome] = []
         who = f"the emergency reader {opening.clinician}"
-        for done, record_id in enumerate(targets, start=1):
+        for done, (record_id, full) in enumerate(targets, start=1):
             try:
-                info = self.rekey(record_id, user_key=user_key, full=True, break_glass=count)
-                outcome = RecordOutcome(
-                    record_id,
-                    "re-encrypted",
-                    f"read by {who}: new body under a fresh data key",
-                    version=info.version,
-                )
+                info = self.rekey(record_id, user_key=user_key, full=full, break_glass=count)
+                if full:
+                    action, why = "re-encrypted", f"read by {who}: new body, fresh data key"
+                else:
+                    action, why = "rewrapped", f"not read under the opening: header to bg:{count}"
+                outcome = RecordOutcome(record_id, action, why, version=info.version)
             except ClientError as exc:  # one record's failure must not hide the others
                 outcome = RecordOutcome(record_id, "failed", str(exc))
             outcomes.append(outcome)

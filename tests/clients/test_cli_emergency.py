@@ -271,8 +271,20 @@ def test_after_the_window_and_the_rekey_the_emergency_key_opens_nothing_new(
         patient.login()
         assert patient.record(read_id).raw["version"] == 2
         assert patient.record(unread_id).raw["version"] == 1
+        unread_header, unread_body = content(live_stack, patient, unread_id, "treatment")
+    # what was not read keeps bg:0, which opening 1's key still opens ... until --all-records
+    assert counter(unread_header) == 0
+    out = ok(
+        cli("patient", "break-glass", "--rekey", opening.id, "--all-records", wallet="patient")
+    )
+    assert unread_id in out
+    assert "rewrapped" in out
+    with MedLedgerClient(live_stack.url, account=stack.patient) as patient:
+        patient.login()
+        assert patient.record(unread_id).raw["version"] == 2
         new_header, new_body = content(live_stack, patient, read_id, "treatment")
         after_header, after_body = content(live_stack, patient, after_id, "treatment")
+        unread_header, unread_body = content(live_stack, patient, unread_id, "treatment")
     with MedLedgerClient(live_stack.url, account=stack.other_patient) as other:
         other.login()
         other_header, other_body = content(live_stack, other, other_id, "treatment")
@@ -281,21 +293,26 @@ def test_after_the_window_and_the_rekey_the_emergency_key_opens_nothing_new(
     with pytest.raises(CryptoError):
         envelope.decrypt_bytes(old_header, new_body, user_key=key1)
     # ... nor does the emergency key: the re-keyed header and the one shared since need bg:1
-    for header, body in ((new_header, new_body), (after_header, after_body)):
+    chart = ((new_header, new_body), (after_header, after_body), (unread_header, unread_body))
+    assert [counter(header) for header, _ in chart] == [1, 1, 1]
+    for header, body in chart:
         with pytest.raises(CryptoError):
             envelope.decrypt_bytes(header, body, user_key=key1)
 
-    # a second opening (another doctor: the cap is per clinician) gets bg:0 and bg:1
+    # a second opening (another doctor: the cap is per clinician): no record uses bg:0 any
+    # more, so the floor rose and its key carries bg:1 only
     with MedLedgerClient(live_stack.url, account=stack.cardiologist) as cardiologist:
         cardiologist.login()
         second = cardiologist.break_glass(stack.patient.address, reason=REASON)
         issued = cardiologist.fetch_emergency_key(second.id)
-    assert {"bg:0", "bg:1"} <= set(issued.attributes)
-    assert "bg:2" not in issued.attributes
+    assert sorted(a for a in issued.attributes if a.startswith("bg:")) == ["bg:1"]
     key2 = issued.user_key
     assert envelope.decrypt_bytes(new_header, new_body, user_key=key2) == PLAINTEXT
     assert envelope.decrypt_bytes(after_header, after_body, user_key=key2) == (
         b'{"resourceType":"Condition"}'
+    )
+    assert envelope.decrypt_bytes(unread_header, unread_body, user_key=key2) == (
+        b'{"resourceType":"Immunization"}'
     )
     # neither key ever opens another patient's record
     for key in (key1, key2):
