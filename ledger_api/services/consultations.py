@@ -118,9 +118,9 @@ def create_consultation(
             "0x" + policy_digest.hex() if policy else None,
         )
         return _replay(ctx, db, cid, expected=expected, detail=detail, links=links), False
-    ledger.release_snapshot(db)
-    wf.relay_consents(ctx=ctx, db=db, principal=principal, consents=signed)
-    mined = ledger.send(
+    ledger.transact(
+        ctx,
+        db,
         lambda: ctx.chain.workflow.request_consultation(
             actor=principal.address,
             consultation_id=bytes.fromhex(cid[2:]),
@@ -129,9 +129,9 @@ def create_consultation(
             invited_institutions=sorted(invited),
             policy_hash=policy_digest,
             deadline=deadline,
-        )
+        ),
+        first=lambda: wf.relay_consents(ctx=ctx, db=db, principal=principal, consents=signed),
     )
-    ledger.index_receipt(ctx, db, mined)
     ledger.add_details(db, detail=detail, links=links)
     return consultation_view(db, consultation_row(db, cid)), True
 
@@ -225,16 +225,16 @@ def submit_opinion(
             record_id=rid,
         )
     body_cid, body_hash = row.body_cid, bytes.fromhex(row.body_sha256[2:])
-    ledger.release_snapshot(db)
-    mined = ledger.send(
+    ledger.transact(
+        ctx,
+        db,
         lambda: ctx.chain.workflow.submit_opinion(
             actor=principal.address,
             consultation_id=bytes.fromhex(cid[2:]),
             opinion_cid=body_cid,
             opinion_hash=body_hash,
-        )
+        ),
     )
-    ledger.index_receipt(ctx, db, mined)
     return consultation_view(db, consultation_row(db, cid))
 
 
@@ -265,16 +265,16 @@ def close_consultation(
     rid = wf.parse_bytes32(conclusion_record_id, "conclusion_record_id")
     (row,) = wf.require_records(db, patient=info.patient, record_ids=[rid])
     body_cid, body_hash = row.body_cid, bytes.fromhex(row.body_sha256[2:])
-    ledger.release_snapshot(db)
-    mined = ledger.send(
+    ledger.transact(
+        ctx,
+        db,
         lambda: ctx.chain.workflow.close_consultation(
             actor=principal.address,
             consultation_id=bytes.fromhex(cid[2:]),
             conclusion_cid=body_cid,
             conclusion_hash=body_hash,
-        )
+        ),
     )
-    ledger.index_receipt(ctx, db, mined)
     return consultation_view(db, consultation_row(db, cid))
 
 
@@ -292,11 +292,11 @@ def cancel_consultation(
     _require_requester(principal, info, "cancel")
     _require_open(ctx, cid, info, "cancel")
     code = wf.reason_bytes(reason)
-    ledger.release_snapshot(db)
-    mined = ledger.send(
+    ledger.transact(
+        ctx,
+        db,
         lambda: ctx.chain.workflow.cancel_consultation(
             actor=principal.address, consultation_id=bytes.fromhex(cid[2:]), reason=code
-        )
+        ),
     )
-    ledger.index_receipt(ctx, db, mined)
     return consultation_view(db, consultation_row(db, cid))

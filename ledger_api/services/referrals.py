@@ -27,8 +27,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from eth_utils import to_checksum_address
@@ -50,6 +51,7 @@ from storage.models import Referral
 from storage.models.workflow import WorkflowDetail
 
 if TYPE_CHECKING:
+    from ledger_api.chain.contract import PendingTx
     from ledger_api.context import AppContext
 
 URGENCIES = ("routine", "urgent", "emergency")
@@ -151,9 +153,9 @@ def create_referral(
     if _exists(ctx, rid):
         expected = (principal.address.lower(), patient.lower(), to_id, reason_id, reason)
         return _replay(ctx, db, rid, expected=expected, detail=detail, links=links), False
-    ledger.release_snapshot(db)
-    wf.relay_consents(ctx=ctx, db=db, principal=principal, consents=signed)
-    mined = ledger.send(
+    ledger.transact(
+        ctx,
+        db,
         lambda: ctx.chain.workflow.request_referral(
             actor=principal.address,
             referral_id=bytes.fromhex(rid[2:]),
@@ -161,9 +163,9 @@ def create_referral(
             to_institution=to_id,
             record_id=bytes.fromhex(reason_id[2:]),
             reason=reason,
-        )
+        ),
+        first=lambda: wf.relay_consents(ctx=ctx, db=db, principal=principal, consents=signed),
     )
-    ledger.index_receipt(ctx, db, mined)
     ledger.add_details(db, detail=detail, links=links)
     return referral_view(db, referral_row(db, rid)), True
 
@@ -272,21 +274,23 @@ def transition(
     summary: str | None = None
     if action == "complete":
         summary = _check_summary(ctx, db, info, summary_record_id)
-    ledger.release_snapshot(db)
+    pending: Callable[[], PendingTx]
     if summary is not None:
-        mined = ledger.send(
-            lambda: workflow.complete_referral(
-                actor=actor, referral_id=rid_bytes, summary_record_id=bytes.fromhex(summary[2:])
-            )
+        pending = partial(
+            workflow.complete_referral,
+            actor=actor,
+            referral_id=rid_bytes,
+            summary_record_id=bytes.fromhex(summary[2:]),
         )
     elif action in ("reject", "cancel"):
-        code = wf.reason_bytes(reason)
-        step = workflow.reject_referral if action == "reject" else workflow.cancel_referral
-        mined = ledger.send(lambda: step(actor=actor, referral_id=rid_bytes, reason=code))
+        refuse = workflow.reject_referral if action == "reject" else workflow.cancel_referral
+        pending = partial(
+            refuse, actor=actor, referral_id=rid_bytes, reason=wf.reason_bytes(reason)
+        )
     else:
         step = workflow.accept_referral if action == "accept" else workflow.mark_arrived
-        mined = ledger.send(lambda: step(actor=actor, referral_id=rid_bytes))
-    ledger.index_receipt(ctx, db, mined)
+        pending = partial(step, actor=actor, referral_id=rid_bytes)
+    ledger.transact(ctx, db, pending)
     return referral_view(db, referral_row(db, rid))
 
 

@@ -87,6 +87,23 @@ def send(pending: Callable[[], PendingTx]) -> Mined:
         ) from exc
 
 
+def transact(
+    ctx: AppContext,
+    db: Session,
+    pending: Callable[[], PendingTx],
+    *,
+    first: Callable[[], None] | None = None,
+) -> Mined:
+    """Every workflow step's write order: end the read snapshot, run ``first`` (a create
+    relays the patient's consents), send, and write the rows from the receipt."""
+    release_snapshot(db)
+    if first is not None:
+        first()
+    mined = send(pending)
+    index_receipt(ctx, db, mined)
+    return mined
+
+
 def _decoder(ctx: AppContext) -> EventDecoder:
     address = ctx.deployment.address("Workflow")
     return EventDecoder({address: ("Workflow", ctx.chain.workflow.contract.abi)})
