@@ -12,12 +12,15 @@ Design (``docs/break-glass.md``):
   required (429 ``break_glass_cap`` without it), checked here and by the contract. Every
   refusal happens before anything is written.
 - **key** — during its window, the opening's clinician gets an emergency key with exactly the
-  attributes ``role:emergency`` and ``patient:<address>`` (no uid, no dept), sealed to their
-  X25519 key, its issuance logged on chain (``AccessLog.logKeyIssued``, holder = the
-  clinician) before it is returned. Every record policy composed by the SDK ORs in
-  ``(role:emergency and patient:<patient>)``, so this key opens that patient's records and no
-  other patient's. A ``patient:<0x…40 hex>`` attribute is 50 characters, longer than a
-  Consortium attribute (``bytes32``) can be, so no regular member key can carry one.
+  attributes ``role:emergency``, ``patient:<address>`` and the break-glass counters
+  ``bg:<floor>`` … ``bg:<j-1>`` of opening ``j`` (no uid, no dept), sealed to their X25519
+  key, its issuance logged on chain (``AccessLog.logKeyIssued``, holder = the clinician)
+  before it is returned (:mod:`.break_glass_keys`). Every record policy composed by the SDK
+  ORs in ``(role:emergency and patient:<patient> and bg:<n>)``, ``n`` the chart's opening
+  count when it was encrypted, so this key opens that patient's records written before the
+  opening and no other patient's. A ``patient:<0x…40 hex>`` attribute is 50 characters,
+  longer than a Consortium attribute (``bytes32``) can be, so no regular member key can carry
+  one.
 - **gate** — ``?purpose=emergency`` reads are granted while the caller, still an active doctor,
   has an opening for the record's patient whose window has not ended by chain time (the
   key cannot expire by itself; the API's gate is what is short-lived).
