@@ -15,7 +15,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from ledger_api.deps import ContextDep, DbDep, PrincipalDep
 from ledger_api.routes.consents import ConsentRequest
 from ledger_api.routes.error_docs import error_responses
-from ledger_api.routes.referrals import ReasonBody, TransitionOut
+from ledger_api.routes.workflow_common import (
+    ReasonBody,
+    TransitionOut,
+    create_responses,
+    page_out,
+)
 from ledger_api.services import consultation_queries as queries
 from ledger_api.services import consultations as service
 from ledger_api.services import workflows as wf
@@ -117,20 +122,7 @@ def _out(view: dict[str, Any]) -> ConsultationOut:
     "",
     status_code=201,
     summary="Ask invited specialists for an opinion on a patient",
-    responses={
-        200: {
-            "model": ConsultationOut,
-            "description": "A retry of the same request: the consultation made.",
-        },
-        **error_responses(
-            s400="bad_signature",
-            s401="unauthorized",
-            s403="not_a_clinician, not_allowed",
-            s409="duplicate_id, nonce_used",
-            s422=_CREATE_422,
-            s503="chain_unavailable, chain_rejected, database_unavailable",
-        ),
-    },
+    responses=create_responses(ConsultationOut, "consultation", s422=_CREATE_422),
 )
 def create(
     body: ConsultationCreate,
@@ -182,9 +174,7 @@ def list_consultations(
     page = queries.list_consultations(
         ctx=ctx, db=db, principal=principal, role=role, state=state, offset=offset, limit=limit
     )
-    return ConsultationPageOut(
-        items=[_out(i) for i in page.items], total=page.total, offset=page.offset, limit=page.limit
-    )
+    return page_out(ConsultationPageOut, page, _out)
 
 
 @router.get(

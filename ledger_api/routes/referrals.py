@@ -15,6 +15,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from ledger_api.deps import ContextDep, DbDep, PrincipalDep
 from ledger_api.routes.consents import ConsentRequest
 from ledger_api.routes.error_docs import error_responses
+from ledger_api.routes.workflow_common import (
+    ReasonBody,
+    TransitionOut,
+    create_responses,
+    page_out,
+)
 from ledger_api.services import referral_queries as queries
 from ledger_api.services import referrals as service
 from ledger_api.services import workflows as wf
@@ -53,12 +59,6 @@ class ReferralCreate(BaseModel):
     )
 
 
-class ReasonBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    reason: str | None = Field(None, description="A short reason code, ≤ 32 UTF-8 bytes.")
-
-
 class CompleteBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -66,17 +66,6 @@ class CompleteBody(BaseModel):
         description="The discharge or summary record (the patient's; its policy must admit "
         "the requesting doctor, to whom it is shared back)."
     )
-
-
-class TransitionOut(BaseModel):
-    event: str
-    state: str
-    actor: str
-    reason: str | None
-    reason_text: str | None
-    block_number: int
-    block_time: int
-    tx_hash: str
 
 
 class ReferralOut(BaseModel):
@@ -118,20 +107,7 @@ def _out(view: dict[str, Any]) -> ReferralOut:
     "",
     status_code=201,
     summary="Refer a patient to a department of another institution",
-    responses={
-        200: {
-            "model": ReferralOut,
-            "description": "A retry of the same request: the referral made.",
-        },
-        **error_responses(
-            s400="bad_signature",
-            s401="unauthorized",
-            s403="not_a_clinician, not_allowed",
-            s409="duplicate_id, nonce_used",
-            s422=_CREATE_422,
-            s503="chain_unavailable, chain_rejected, database_unavailable",
-        ),
-    },
+    responses=create_responses(ReferralOut, "referral", s422=_CREATE_422),
 )
 def create(
     body: ReferralCreate, response: Response, ctx: ContextDep, db: DbDep, principal: PrincipalDep
@@ -290,9 +266,7 @@ def list_referrals(
         offset=offset,
         limit=limit,
     )
-    return ReferralPageOut(
-        items=[_out(i) for i in page.items], total=page.total, offset=page.offset, limit=page.limit
-    )
+    return page_out(ReferralPageOut, page, _out)
 
 
 @router.get(
