@@ -82,6 +82,8 @@ def test_the_break_glass_counter_is_read_back_and_the_older_clause_understood() 
     older = f"(dept:x) or uid:{PATIENT} or (role:emergency and patient:{PATIENT})"
     parts = parse_record_policy(normalize(older))
     assert (parts.user, parts.patient, parts.break_glass) == ("dept:x", PATIENT, None)
+    # a key with counters still opens the older clause (its attributes are a superset)
+    assert satisfies(older, ["role:emergency", f"patient:{PATIENT}", "bg:0", "bg:1"])
     # another patient's emergency clause, or one with extra attributes, is not ours
     odd = f"dept:x or uid:{PATIENT} or (role:emergency and patient:{PATIENT} and dept:y)"
     assert parse_record_policy(odd).break_glass is None
