@@ -38,10 +38,15 @@ from clients.sdk import MedLedgerClient  # noqa: E402
 from crypto.keys import UserKey  # noqa: E402
 from ledger_api.chain.anvil import AnvilProcess, free_port  # noqa: E402
 from ledger_api.chain.connection import connect  # noqa: E402
-from ledger_api.chain.consortium import Consortium, Role  # noqa: E402
+from ledger_api.chain.consortium import Consortium  # noqa: E402
 from ledger_api.chain.contract import event_decoder  # noqa: E402
 from ledger_api.chain.deploy import deploy_all  # noqa: E402
-from ledger_api.chain.devnode import DEV_ADMIN_KEY, DEV_DEPLOYER_KEY, DEV_RELAYER_KEY  # noqa: E402
+from ledger_api.chain.devnode import (  # noqa: E402
+    DEV_ADMIN_KEY,
+    DEV_DEPLOYER_KEY,
+    DEV_RELAYER_KEY,
+    enrol_demo_consortium,
+)
 from ledger_api.chain.relayer import Relayer  # noqa: E402
 from ledger_api.services.authority import init_authority  # noqa: E402
 
@@ -131,33 +136,6 @@ class BenchStack:
             client.close()
 
 
-def _enrol(w3: Any, deployment: Any, people: dict[str, LocalAccount]) -> None:
-    admin = Consortium(w3, deployment.address("Consortium"), sender=Relayer(w3, DEV_ADMIN_KEY))
-    admin_address = Account.from_key(DEV_ADMIN_KEY).address
-    cd3h = admin.add_institution(name="成都市第三人民医院", code="cd3h", admin=admin_address)
-    qyqchc = admin.add_institution(
-        name="青羊区社区卫生服务中心", code="qyqchc", admin=admin_address
-    )
-    cd3h_id = int(cd3h.wait().event("InstitutionAdded").args["institutionId"])
-    qyqchc_id = int(qyqchc.wait().event("InstitutionAdded").args["institutionId"])
-    pending = [
-        admin.enrol_member(
-            account=people["cardiologist"].address,
-            institution_id=cd3h_id,
-            role=Role.DOCTOR,
-            attributes=["dept:cardiology"],
-        ),
-        admin.enrol_member(
-            account=people["gp"].address,
-            institution_id=qyqchc_id,
-            role=Role.DOCTOR,
-            attributes=["dept:general_practice"],
-        ),
-    ]
-    for tx in pending:
-        tx.wait()
-
-
 def _serve(tmp: Path, env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
     log = open(tmp / "api.log", "ab")  # noqa: SIM115 - closed with the process
     return subprocess.Popen(
@@ -213,7 +191,12 @@ def local_stack(*, profile: Path | None = None) -> Iterator[BenchStack]:
             data_dir.mkdir()
             deployment.save(data_dir / "deployment.json")
             people = {n: Account.create() for n in ("patient", "cardiologist", "gp")}
-            _enrol(w3, deployment, people)
+            enrol_demo_consortium(
+                Consortium(w3, deployment.address("Consortium"), sender=Relayer(w3, DEV_ADMIN_KEY)),
+                admin_address=Account.from_key(DEV_ADMIN_KEY).address,
+                cardiologist=people["cardiologist"].address,
+                gp=people["gp"].address,
+            )
             init_authority(data_dir / "authority", AUTHORITY_PASSPHRASE)
             port = free_port()
             env = {

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from ledger_api.chain.anvil import DEFAULT_CHAIN_ID, AnvilProcess, rpc_answers
 from ledger_api.chain.connection import block_number, chain_id, connect, has_code
+from ledger_api.chain.consortium import Consortium, Role
 from ledger_api.chain.errors import ChainError, NodeError
 
 DEFAULT_PORT = 8545
@@ -223,6 +224,44 @@ def _address_of(key: str) -> str:
     from eth_account import Account
 
     return str(Account.from_key(key).address)
+
+
+# -- the demo consortium ------------------------------------------------------------------
+
+
+def enrol_demo_consortium(
+    admin: Consortium,
+    *,
+    admin_address: str,
+    cardiologist: str,
+    gp: str,
+    auditor: str | None = None,
+) -> tuple[int, int]:
+    """The two-institution consortium the API tests and the benchmarks run on (DEV ONLY).
+
+    ``cd3h`` with a cardiologist (``dept:cardiology``) and optionally an auditor, ``qyqchc``
+    with a general practitioner (``dept:general_practice``), both administered by
+    ``admin_address``; the transactions are sent together and awaited. Returns the two
+    institution ids ``(cd3h, qyqchc)``."""
+    cd3h = admin.add_institution(name="成都市第三人民医院", code="cd3h", admin=admin_address)
+    qyqchc = admin.add_institution(
+        name="青羊区社区卫生服务中心", code="qyqchc", admin=admin_address
+    )
+    cd3h_id = int(cd3h.wait().event("InstitutionAdded").args["institutionId"])
+    qyqchc_id = int(qyqchc.wait().event("InstitutionAdded").args["institutionId"])
+    members: list[tuple[str, int, Role, list[str]]] = [
+        (cardiologist, cd3h_id, Role.DOCTOR, ["dept:cardiology"]),
+        (gp, qyqchc_id, Role.DOCTOR, ["dept:general_practice"]),
+    ]
+    if auditor is not None:
+        members.append((auditor, cd3h_id, Role.AUDITOR, []))
+    pending = [
+        admin.enrol_member(account=account, institution_id=inst, role=role, attributes=attrs)
+        for account, inst, role, attrs in members
+    ]
+    for tx in pending:
+        tx.wait()
+    return cd3h_id, qyqchc_id
 
 
 # -- processes and ports -------------------------------------------------------------------

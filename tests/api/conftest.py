@@ -37,8 +37,9 @@ from ledger_api.app import create_app
 from ledger_api.chain.access_log import AccessLog
 from ledger_api.chain.anvil import AnvilProcess
 from ledger_api.chain.connection import connect
-from ledger_api.chain.consortium import Consortium, Role
+from ledger_api.chain.consortium import Consortium
 from ledger_api.chain.deploy import Deployment, deploy_all
+from ledger_api.chain.devnode import enrol_demo_consortium
 from ledger_api.chain.relayer import Relayer
 from ledger_api.config import Settings
 from ledger_api.context import AppContext
@@ -308,40 +309,6 @@ class Stack:
         return head
 
 
-def _enrol_demo(
-    admin: Consortium, admin_address: str, people: dict[str, LocalAccount]
-) -> tuple[int, int]:
-    cd3h = admin.add_institution(name="成都市第三人民医院", code="cd3h", admin=admin_address)
-    qyqchc = admin.add_institution(
-        name="青羊区社区卫生服务中心", code="qyqchc", admin=admin_address
-    )
-    cd3h_id = int(cd3h.wait().event("InstitutionAdded").args["institutionId"])
-    qyqchc_id = int(qyqchc.wait().event("InstitutionAdded").args["institutionId"])
-    pending = [
-        admin.enrol_member(
-            account=people["cardiologist"].address,
-            institution_id=cd3h_id,
-            role=Role.DOCTOR,
-            attributes=["dept:cardiology"],
-        ),
-        admin.enrol_member(
-            account=people["gp"].address,
-            institution_id=qyqchc_id,
-            role=Role.DOCTOR,
-            attributes=["dept:general_practice"],
-        ),
-        admin.enrol_member(
-            account=people["auditor"].address,
-            institution_id=cd3h_id,
-            role=Role.AUDITOR,
-            attributes=[],
-        ),
-    ]
-    for tx in pending:
-        tx.wait()
-    return cd3h_id, qyqchc_id
-
-
 @pytest.fixture
 def stack_settings() -> dict[str, Any]:
     """Overrides for the stack's :class:`Settings`; a test module may override this fixture."""
@@ -376,7 +343,13 @@ def api_stack(
         name: Account.create()
         for name in ("patient", "other_patient", "cardiologist", "gp", "auditor")
     }
-    cd3h, qyqchc = _enrol_demo(admin_consortium, admin.address, people)
+    cd3h, qyqchc = enrol_demo_consortium(
+        admin_consortium,
+        admin_address=admin.address,
+        cardiologist=people["cardiologist"].address,
+        gp=people["gp"].address,
+        auditor=people["auditor"].address,
+    )
 
     data_dir = tmp_path / "data"
     authority_dir = data_dir / "authority"
