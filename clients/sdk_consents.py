@@ -63,14 +63,19 @@ class ConsentsMixin:
             not_before=not_before,
             expires_at=expires_at if expires_at is not None else int(time.time()) + expires_in,
         )
-        signature = sign(self.chain_info().domain, consent, account.key)
+        return self._relay_consent(consent, grantee_policy=policy_text)
+
+    def _relay_consent(self, consent: Consent, *, grantee_policy: str | None) -> ConsentReceipt:
+        """Sign ``consent`` as this account and have the API relay it (grant and renew);
+        remembered so that a later revoke needs no listing."""
+        signature = sign(self.chain_info().domain, consent, self._require_account().key)
         answer = self._http.json(
             "POST",
             "/consents",
             json={
                 "consent": consent_tools.consent_json(consent),
                 "signature": "0x" + signature.hex(),
-                "grantee_policy": policy_text,
+                "grantee_policy": grantee_policy,
             },
         )
         self._granted[answer["consent_id"].lower()] = consent

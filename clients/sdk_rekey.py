@@ -37,7 +37,7 @@ from clients.transfer import Progress, ProgressReader, decrypt_download, encrypt
 from crypto.envelope import Header, rewrap
 from crypto.errors import CryptoError
 from crypto.fame_types import MasterPublicKey, UserKey
-from crypto.signing import Consent, sign
+from crypto.signing import Consent
 from crypto.signing import consent_id as consent_id_of
 
 POLICY_CONSENT_REASON = 2  # AccessLog reason code of a read granted by a policy consent
@@ -100,6 +100,9 @@ class RekeyMixin:
             self, patient: str, *, purpose: str = "treatment"
         ) -> Iterator[RecordInfo]: ...
         def revoke(self, consent_id: str) -> ConsentReceipt: ...
+        def _relay_consent(
+            self, consent: Consent, *, grantee_policy: str | None
+        ) -> ConsentReceipt: ...
         def consents(self, **kwargs: Any) -> Page[dict[str, Any]]: ...
         def access_events(self, **filters: Any) -> Page[dict[str, Any]]: ...
         def _header(self, record_id: str, *, purpose: str, user_key: UserKey) -> Header: ...
@@ -326,22 +329,7 @@ class RekeyMixin:
             expires_at=start + days * 86_400,
             nonce=consent_tools.next_nonce(above=old.nonce),
         )
-        signature = sign(self.chain_info().domain, renewed, account.key)
-        answer = self._http.json(
-            "POST",
-            "/consents",
-            json={
-                "consent": consent_tools.consent_json(renewed),
-                "signature": "0x" + signature.hex(),
-                "grantee_policy": item.get("grantee_policy"),
-            },
-        )
-        self._granted[answer["consent_id"].lower()] = renewed
-        return ConsentReceipt(
-            consent_id=answer["consent_id"],
-            tx_hash=answer["tx_hash"],
-            block_number=int(answer["block_number"]),
-        )
+        return self._relay_consent(renewed, grantee_policy=item.get("grantee_policy"))
 
 
 def outcome_rows(report: RevokeReport) -> list[tuple[str, str, str]]:
