@@ -89,6 +89,20 @@ def get_record(
     return row
 
 
+def checked_patient_page(patient: str, *, offset: int, limit: int) -> str:
+    """The checksummed patient of a chart or timeline page, after checking the address and the
+    page bounds (422 ``invalid_address`` / ``invalid_page``) before anything is read."""
+    if not is_address(patient):
+        raise UnprocessableError(
+            "patient must be a 20-byte hex address",
+            code="invalid_address",
+            details={"patient": patient},
+        )
+    if offset < 0 or not 1 <= limit <= MAX_PAGE:
+        raise UnprocessableError(f"offset must be ≥ 0 and limit 1..{MAX_PAGE}", code="invalid_page")
+    return to_checksum_address(patient)
+
+
 def list_chart(
     *,
     ctx: AppContext,
@@ -100,15 +114,7 @@ def list_chart(
     limit: int,
 ) -> ChartPage:
     """One page of ``patient``'s confirmed records that the caller may see."""
-    if not is_address(patient):
-        raise UnprocessableError(
-            "patient must be a 20-byte hex address",
-            code="invalid_address",
-            details={"patient": patient},
-        )
-    if offset < 0 or not 1 <= limit <= MAX_PAGE:
-        raise UnprocessableError(f"offset must be ≥ 0 and limit 1..{MAX_PAGE}", code="invalid_page")
-    patient = to_checksum_address(patient)
+    patient = checked_patient_page(patient, offset=offset, limit=limit)
     rows = confirmed_records_of(db, patient)
     if principal.address != patient and not _oversees(principal):
         with chain_required("cannot check the consents"):

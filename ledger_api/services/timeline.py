@@ -25,18 +25,19 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from eth_utils import is_address, to_checksum_address
+from eth_utils import to_checksum_address
 from sqlalchemy.orm import Session
 
 from crypto.errors import PolicyError
 from crypto.policy import satisfies
 from crypto.signing import Purpose
 from ledger_api.chain.consortium import unpack_text32
-from ledger_api.http_errors import ForbiddenError, UnprocessableError
+from ledger_api.http_errors import ForbiddenError
 from ledger_api.principal import Principal
 from ledger_api.services.access import chain_required, decide
 from ledger_api.services.consultation_queries import invited_policy_of
 from ledger_api.services.record_dates import record_date_seconds
+from ledger_api.services.record_reads import MAX_PAGE, checked_patient_page
 from ledger_api.services.records import confirmed_records_of
 from ledger_api.services.uploads import record_type_text
 from ledger_api.services.workflows import oversees
@@ -48,7 +49,6 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_PURPOSES", "MAX_PAGE", "TimelinePage", "timeline"]
 
-MAX_PAGE = 200
 DEFAULT_PURPOSES = (Purpose.TREATMENT, Purpose.REFERRAL, Purpose.CONSULTATION)
 
 
@@ -71,15 +71,7 @@ def timeline(
     limit: int,
 ) -> TimelinePage:
     """One page of ``patient``'s timeline as the caller may see it (module docstring)."""
-    if not is_address(patient):
-        raise UnprocessableError(
-            "patient must be a 20-byte hex address",
-            code="invalid_address",
-            details={"patient": patient},
-        )
-    if offset < 0 or not 1 <= limit <= MAX_PAGE:
-        raise UnprocessableError(f"offset must be ≥ 0 and limit 1..{MAX_PAGE}", code="invalid_page")
-    patient = to_checksum_address(patient)
+    patient = checked_patient_page(patient, offset=offset, limit=limit)
     is_patient = principal.address == patient
     if not (is_patient or oversees(principal) or principal.is_clinician):
         raise ForbiddenError(
