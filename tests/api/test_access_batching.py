@@ -8,8 +8,7 @@ own position (tx hash, log index) holding its own event, and its own index row.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,6 +24,7 @@ from ledger_api.services.access_queue import AccessLogQueue
 from ledger_api.services.auth import read_principal
 from storage.models import AccessEvent, Record
 from tests.api.conftest import ADMIN_KEY, Stack
+from tests.support import run_together
 
 READERS = 12
 
@@ -39,25 +39,6 @@ def anvil(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AnvilProcess]:
     node.start()
     yield node
     node.stop()
-
-
-def run_together(count: int, work: Callable[[int], object]) -> list[object]:
-    barrier = threading.Barrier(count)
-    results: list[object] = [None] * count
-
-    def run(i: int) -> None:
-        barrier.wait()
-        try:
-            results[i] = work(i)
-        except BaseException as exc:
-            results[i] = exc
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    return results
 
 
 def test_concurrent_reads_are_batched_and_each_logged_in_place(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,6 +22,7 @@ from ledger_api.chain.contract import Event
 from ledger_api.chain.errors import TransactionRevertedError
 from ledger_api.chain.records import RecordInput
 from tests.chain.conftest import Consortium2
+from tests.support import run_together
 
 WRITERS = 8
 
@@ -48,25 +49,6 @@ def record(author: str, record_id: bytes | None = None) -> RecordInput:
         policy_hash=os.urandom(32),
         record_type=b"Observation".ljust(32, b"\0"),
     )
-
-
-def run_together(count: int, work: Callable[[int], object]) -> list[object]:
-    barrier = threading.Barrier(count)
-    results: list[object] = [None] * count
-
-    def run(i: int) -> None:
-        barrier.wait()
-        try:
-            results[i] = work(i)
-        except BaseException as exc:
-            results[i] = exc
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    return results
 
 
 def test_concurrent_registrations_share_transactions_each_gets_its_event(
