@@ -8,27 +8,21 @@ node is down.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
-from ledger_api.chain.anvil import AnvilProcess, free_port
+from ledger_api.chain.anvil import AnvilProcess
 from ledger_api.services.reconciler import find_registration
 from storage.models import Record
 from tests.api.conftest import Stack
 
 
 @pytest.fixture
-def anvil(tmp_path: Path) -> Iterator[AnvilProcess]:
-    node = AnvilProcess(
-        port=free_port(), state_file=tmp_path / "chain.json", log_file=tmp_path / "anvil.log"
-    )
-    node.start()
-    yield node
-    node.stop(kill=True)
+def anvil(fresh_anvil: AnvilProcess) -> AnvilProcess:
+    """These tests stop or kill the chain: each gets its own (``api_stack`` runs on it)."""
+    return fresh_anvil
 
 
 @pytest.fixture

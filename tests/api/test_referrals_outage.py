@@ -7,24 +7,21 @@ which read the chain's state before anything is sent.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ledger_api.chain.anvil import AnvilProcess, free_port
+from ledger_api.chain.anvil import AnvilProcess
 from tests.api.conftest import Stack
 from tests.api.test_referrals import DEPT_POLICY, act, create, referral_body
 from tests.api.workflow_support import error_code, read, share
 
 
 @pytest.fixture
-def anvil(tmp_path: Path) -> Iterator[AnvilProcess]:
-    node = AnvilProcess(port=free_port(), log_file=tmp_path / "anvil.log")
-    node.start()
-    yield node
-    node.stop(kill=True)
+def anvil(fresh_anvil: AnvilProcess) -> AnvilProcess:
+    """These tests stop or kill the chain: each gets its own (``api_stack`` runs on it)."""
+    return fresh_anvil
 
 
 @pytest.fixture
