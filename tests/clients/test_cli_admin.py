@@ -22,6 +22,7 @@ from ledger_api.chain.connection import connect
 from ledger_api.chain.consortium import Consortium, Role
 from ledger_api.chain.deploy import deploy_all
 from tests.clients.conftest import free_port
+from tests.clients.support import ok, one_error_line
 from tests.conftest import ANVIL_KEYS
 
 ADMIN_KEY = ANVIL_KEYS[0]
@@ -55,20 +56,6 @@ def setup(anvil: AnvilProcess, tmp_path: Path) -> tuple[AdminCli, Consortium]:
     )
     deployment.save(tmp_path / "deployment.json")
     return AdminCli(anvil.url, tmp_path), Consortium(w3, deployment.address("Consortium"))
-
-
-def ok(result: Any) -> str:
-    assert result.exit_code == 0, f"{result.stdout}\n{result.stderr}"
-    return str(result.stdout)
-
-
-def one_error_line(result: Any, exit_code: int) -> str:
-    assert result.exit_code == exit_code, f"{result.exit_code}: {result.stdout}{result.stderr}"
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: ")
-    assert "Traceback" not in result.output
-    return str(lines[0])
 
 
 def test_institutions_and_members(setup: tuple[AdminCli, Consortium]) -> None:

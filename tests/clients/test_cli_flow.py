@@ -11,14 +11,10 @@ import csv
 import json
 import re
 import secrets
-import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.orm import sessionmaker
-from typer.testing import CliRunner
 
 from clients.cli import app
 from clients.cli_common import (
@@ -27,12 +23,17 @@ from clients.cli_common import (
     EXIT_UNAVAILABLE,
     EXIT_WRONG_PASSWORD,
 )
-from clients.wallet import WalletStore
 from ledger_api.chain.records import RecordRegistry
-from ledger_api.indexer import Indexer
 from tests.clients.conftest import LiveStack
+from tests.clients.support import (
+    RECORD_ID,
+    Cli,
+    ok,
+    one_error_line,
+    runner,
+    wait_indexed,
+)
 
-PASSWORD = "wallet-pw"
 OBSERVATION = {
     "resourceType": "Observation",
     "status": "final",
@@ -40,65 +41,13 @@ OBSERVATION = {
     "subject": {"reference": "Patient/p-001"},
     "valueQuantity": {"value": 72, "unit": "beats/minute"},
 }
-RECORD_ID = re.compile(r"record (0x[0-9a-f]{64})")
 CONSENT_ID = re.compile(r"consent (0x[0-9a-f]{64})")
-
-runner = CliRunner()
 
 
 @pytest.fixture
 def database_url(tmp_path: Path) -> str:
     """SQLite only: these tests are about the command line; backends are tested in api/."""
     return f"sqlite:///{tmp_path / 'index.db'}"
-
-
-class Cli:
-    """``medledger …`` as each person of the stack, with their wallet in one data dir."""
-
-    def __init__(self, live: LiveStack, data_dir: Path) -> None:
-        self.live = live
-        self.data_dir = data_dir
-        store = WalletStore(data_dir, scrypt_log2_n=10)
-        for name in ("patient", "cardiologist", "gp", "auditor", "admin"):
-            account = getattr(live.stack, name)
-            store.import_key(name, account.key.hex(), PASSWORD)
-
-    def __call__(self, *args: str, wallet: str, password: str = PASSWORD) -> Any:
-        return runner.invoke(
-            app,
-            [*args, "--api", self.live.url, "--data-dir", str(self.data_dir), "--wallet", wallet],
-            env={"MEDLEDGER_WALLET_PASSWORD": password, "COLUMNS": "200"},
-        )
-
-
-def ok(result: Any) -> str:
-    assert result.exit_code == 0, f"{result.stdout}\n{result.stderr}"
-    return str(result.stdout)
-
-
-def wait_indexed(live: LiveStack, timeout: float = 20.0) -> None:
-    """Until the served app's indexer has caught up with the chain head."""
-    stack = live.stack
-    engine = sa.create_engine(stack.settings.database_url)
-    try:
-        indexer = Indexer(stack.w3, stack.deployment, sessionmaker(engine))
-        head = stack.w3.eth.block_number
-        deadline = time.monotonic() + timeout
-        while indexer.cursor() < head:
-            assert time.monotonic() < deadline, "the indexer did not catch up"
-            time.sleep(0.05)
-    finally:
-        engine.dispose()
-
-
-def one_error_line(result: Any, exit_code: int) -> str:
-    """Exactly one ``error: …`` line on stderr, the given exit code, no traceback."""
-    assert result.exit_code == exit_code, f"{result.exit_code}: {result.stdout}{result.stderr}"
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: "), result.stderr
-    assert "Traceback" not in result.output
-    return str(lines[0])
 
 
 def test_share_grant_read_refuse_revoke_audit(live_stack: LiveStack, tmp_path: Path) -> None:
@@ -213,7 +162,7 @@ def test_share_grant_read_refuse_revoke_audit(live_stack: LiveStack, tmp_path: P
     out = ok(cli("patient", "grant", "--policy", "dept:general_practice", "--record", fhir_id,
                  "--purpose", "emergency", wallet="patient"))  # fmt: skip
     assert f"access to record {fhir_id} for emergency" in out
-    wait_indexed(live_stack)  # the API matches policy consents through its index
+    wait_indexed(live_stack.stack)  # the API matches policy consents through its index
     gp_copy = tmp_path / "gp-copy.json"
     undecryptable = cli("doctor", "get", fhir_id, "-o", str(gp_copy), "--purpose", "emergency",
                         wallet="gp")  # fmt: skip
@@ -224,7 +173,7 @@ def test_share_grant_read_refuse_revoke_audit(live_stack: LiveStack, tmp_path: P
 
     # --- who looked: the patient reads the access log of their records, from the index
     # through the API and straight from the chain; both tell the same story
-    wait_indexed(live_stack)
+    wait_indexed(live_stack.stack)
     for source in ([], ["--from-chain", "--rpc", stack.settings.rpc_url]):
         out = ok(cli("patient", "access", *source, wallet="patient"))
         assert stack.cardiologist.address in out
@@ -233,7 +182,7 @@ def test_share_grant_read_refuse_revoke_audit(live_stack: LiveStack, tmp_path: P
         assert "denied" in out
 
     # --- the auditor: events as a table and as CSV; verification of index and store
-    wait_indexed(live_stack)
+    wait_indexed(live_stack.stack)
     out = ok(cli("auditor", "events", "--denied", "--patient", patient, wallet="auditor"))
     assert stack.gp.address in out
     assert "denied" in out

@@ -15,7 +15,7 @@ from typing import Any
 from clients.sdk import MedLedgerClient
 from ledger_api.chain.records import RecordRegistry
 from tests.clients.conftest import LiveStack
-from tests.clients.test_cli_flow import Cli, ok, one_error_line
+from tests.clients.support import Cli, ok, one_error_line
 
 GOOD = """patient_id,loinc,value,unit,time,display
 MRN-0001,718-7,13.2,g/dL,2026-11-01T08:30:00+08:00,Hemoglobin

@@ -10,7 +10,7 @@ import pytest
 
 from clients.sdk import MedLedgerClient
 from tests.clients.conftest import LiveStack
-from tests.clients.test_cli_flow import Cli, ok
+from tests.clients.support import Cli, ok
 
 PLAINTEXT = b"Holter 24h: paroxysmal AF episodes, longest 42 min\n" * 50
 NEW_CONSENT = re.compile(r"new consent (0x[0-9a-f]{64})")

@@ -9,7 +9,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -20,6 +19,7 @@ from clients.cli_common import EXIT_UNAVAILABLE
 from clients.sdk import MedLedgerClient
 from tests.api.conftest import Stack
 from tests.clients.conftest import free_port
+from tests.clients.support import one_error_line
 
 MEDLEDGER = Path(sys.executable).with_name("medledger")
 runner = CliRunner()
@@ -46,15 +46,6 @@ def service_env(stack: Stack, **overrides: str) -> dict[str, str]:
     }
     env.update(overrides)
     return env
-
-
-def one_error_line(result: Any, exit_code: int) -> str:
-    assert result.exit_code == exit_code, f"{result.exit_code}: {result.stdout}{result.stderr}"
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: ")
-    assert "Traceback" not in result.output
-    return str(lines[0])
 
 
 def test_serve_runs_the_api_until_interrupted(api_stack: Stack) -> None:

@@ -18,9 +18,7 @@ from typing import Any
 from clients.cli_common import EXIT_NOT_ALLOWED
 from clients.sdk import MedLedgerClient
 from tests.clients.conftest import LiveStack
-from tests.clients.test_cli_flow import Cli, ok, one_error_line
-
-RECORD_ID = re.compile(r"record (0x[0-9a-f]{64})")
+from tests.clients.support import RECORD_ID, Cli, ok, one_error_line
 
 
 def observation(text: str, value: float, unit: str, when: str) -> dict[str, Any]:

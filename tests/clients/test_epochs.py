@@ -27,7 +27,7 @@ from crypto.fame_types import UserKey
 from ledger_api.chain.access_log import AccessLog
 from ledger_api.chain.consortium import Role
 from tests.clients.conftest import LiveStack
-from tests.clients.test_cli_flow import PASSWORD, Cli, ok, runner
+from tests.clients.support import PASSWORD, Cli, ok, runner
 
 ECHO = b"Echocardiogram 2026-11-20: EF 55%, mild mitral regurgitation\n" * 100
 

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import io
 import json
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.orm import sessionmaker
 
 from clients.errors import (
     ApiError,
@@ -25,9 +23,8 @@ from clients.errors import (
 )
 from clients.sdk import MedLedgerClient
 from ledger_api.chain.records import RecordRegistry
-from ledger_api.indexer import Indexer
-from tests.api.conftest import Stack
 from tests.clients.conftest import LiveStack
+from tests.clients.support import wait_indexed
 
 POLICY = "dept:cardiology"
 
@@ -253,20 +250,6 @@ def test_errors_are_typed_and_sessions_renew(live_stack: LiveStack) -> None:
     with client_for(live_stack, "patient") as patient, pytest.raises(ApiUnavailableError) as down:
         patient.list_records(stack.patient.address)
     assert str(down.value).startswith(f"cannot reach the MedLedger API at {live_stack.url}: ")
-
-
-def wait_indexed(stack: Stack, timeout: float = 20.0) -> None:
-    """Until the stack's indexer has reached the chain head (its cursor is in the database)."""
-    engine = sa.create_engine(stack.settings.database_url)
-    try:
-        indexer = Indexer(stack.w3, stack.deployment, sessionmaker(engine))
-        head = stack.w3.eth.block_number
-        deadline = time.monotonic() + timeout
-        while indexer.cursor() < head:
-            assert time.monotonic() < deadline, "the indexer did not catch up"
-            time.sleep(0.05)
-    finally:
-        engine.dispose()
 
 
 def test_share_retry_is_idempotent_and_a_consent_is_not_a_key(
