@@ -47,7 +47,7 @@ from ledger_api.hooks import Hooks
 from ledger_api.indexer import Indexer
 from ledger_api.services.authority import MPK_FILE, init_authority
 from tests.conftest import ANVIL_KEYS, postgres_url
-from tests.storage.conftest import create_postgres_schema, drop_postgres_schema, postgres_schema_url
+from tests.storage.conftest import empty_database
 
 ADMIN_KEY = ANVIL_KEYS[0]
 RELAYER_KEY = ANVIL_KEYS[9]
@@ -59,14 +59,8 @@ BACKENDS = ["sqlite"] + (["postgres"] if postgres_url() else [])
 @pytest.fixture(params=BACKENDS)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """An empty database per test: a SQLite file, or a fresh PostgreSQL schema."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'index.db'}"
-        return
-    admin, schema = create_postgres_schema()
-    try:
-        yield postgres_schema_url(schema)
-    finally:
-        drop_postgres_schema(admin, schema)
+    with empty_database(request.param, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

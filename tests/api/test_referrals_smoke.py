@@ -23,19 +23,14 @@ from tests.api.test_consultations import (
 from tests.api.test_referrals import DEPT_POLICY, act, create, referral_body
 from tests.api.workflow_support import enrol_cast, read, share
 from tests.conftest import postgres_url
-from tests.storage.conftest import create_postgres_schema, drop_postgres_schema, postgres_schema_url
+from tests.storage.conftest import empty_database
 
 
 @pytest.fixture
 def database_url(tmp_path: Path) -> Iterator[str]:
-    if not postgres_url():
-        yield f"sqlite:///{tmp_path / 'index.db'}"
-        return
-    admin, schema = create_postgres_schema()
-    try:
-        yield postgres_schema_url(schema)
-    finally:
-        drop_postgres_schema(admin, schema)
+    """PostgreSQL when the run has one, else SQLite: one backend is enough for a smoke test."""
+    with empty_database("postgres" if postgres_url() else "sqlite", tmp_path) as url:
+        yield url
 
 
 def test_referral_and_consultation_round_trip(api_stack: Stack) -> None:

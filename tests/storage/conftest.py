@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,10 +78,11 @@ def drop_postgres_schema(admin: Engine, schema: str) -> None:
     admin.dispose()
 
 
-@pytest.fixture(params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A URL to an empty database of each backend under test (not yet migrated)."""
-    if request.param == "sqlite":
+@contextmanager
+def empty_database(backend: str, tmp_path: Path) -> Iterator[str]:
+    """The URL of an empty database of ``backend``: a SQLite file in ``tmp_path``, or a fresh
+    PostgreSQL schema that is dropped afterwards."""
+    if backend == "sqlite":
         yield f"sqlite:///{tmp_path / 'index.db'}"
         return
     admin, schema = create_postgres_schema()
@@ -88,6 +90,13 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield postgres_schema_url(schema)
     finally:
         drop_postgres_schema(admin, schema)
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A URL to an empty database of each backend under test (not yet migrated)."""
+    with empty_database(request.param, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture
