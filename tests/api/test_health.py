@@ -202,10 +202,11 @@ def test_indexer_thread_follows_the_chain_and_stops_with_the_app(api_stack: Stac
     assert member is not None
     assert member.role == "nurse"
     threads = list(stack.ctx.background)
-    assert [t.name for t in threads] == ["medledger-indexer"]
-    assert threads[0].is_alive()
+    # the indexer, and the epoch watcher (this API holds the key authority)
+    assert [t.name for t in threads] == ["medledger-indexer", "medledger-epochs"]
+    assert all(t.is_alive() for t in threads)
     stack.client.__exit__(None, None, None)
-    assert not threads[0].is_alive()
+    assert not any(t.is_alive() for t in threads)
     stack.client.__enter__()  # the fixture's teardown closes it again
 
 
