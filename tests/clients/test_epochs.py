@@ -53,8 +53,12 @@ def opens(key: UserKey, header: bytes, body: bytes) -> bool:
 
 
 def wait_epoch(client: MedLedgerClient, epoch: int, timeout: float = 15.0) -> None:
+    """Until the chain's epoch is ``epoch`` and the watcher has written its index row (it
+    writes the row just after the advance is mined, so the chain can be ahead for a moment)."""
     deadline = time.monotonic() + timeout
-    while client.key_epochs(fresh=True)[0] < epoch:
+    while client.key_epochs(fresh=True)[0] < epoch or not any(
+        entry["epoch"] == epoch for entry in client.epoch_history()["history"]
+    ):
         assert time.monotonic() < deadline, f"the epoch did not reach {epoch}"
         time.sleep(0.1)
 
