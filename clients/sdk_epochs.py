@@ -12,12 +12,12 @@ key) when one did.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from clients.errors import ClientError
 from clients.policies import parse_record_policy, record_policy
+from clients.transfer import RecordsProgress
 
 if TYPE_CHECKING:
     from clients.http import Transport
@@ -27,8 +27,6 @@ if TYPE_CHECKING:
 EPOCH_TTL = 2.0
 """Seconds a read epoch is reused. A record written with an epoch that just became old is
 simply stale: the re-key job picks it up like any other."""
-
-RecordsProgress = Callable[[int, int, str], None]
 
 
 @dataclass(frozen=True)

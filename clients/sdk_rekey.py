@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -33,7 +33,13 @@ from clients.http import Transport
 from clients.models import ChainInfo, ConsentReceipt, Page, RecordInfo, hex0x
 from clients.policies import parse_record_policy
 from clients.sdk_records import record_id_text
-from clients.transfer import Progress, ProgressReader, decrypt_download, encrypt_to_tempfile
+from clients.transfer import (
+    Progress,
+    ProgressReader,
+    RecordsProgress,
+    decrypt_download,
+    encrypt_to_tempfile,
+)
 from crypto.envelope import Header, rewrap
 from crypto.errors import CryptoError
 from crypto.fame_types import MasterPublicKey, UserKey
@@ -43,7 +49,6 @@ from crypto.signing import consent_id as consent_id_of
 POLICY_CONSENT_REASON = 2  # AccessLog reason code of a read granted by a policy consent
 _ZERO_RECORD = "0x" + "00" * 32
 _CONSENT_WAIT = 3.0
-RecordsProgress = Callable[[int, int, str], None]
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,8 @@ from crypto.errors import EnvelopeAccessDeniedError, EnvelopeError
 from crypto.fame_types import MasterPublicKey, UserKey
 
 Progress = Callable[[int, int], None]
+RecordsProgress = Callable[[int, int, str], None]
+"""``progress(done, total, record_id)`` of the jobs that work through records (re-keying)."""
 Source = bytes | Path | BinaryIO
 
 
