@@ -40,12 +40,11 @@ from clients.cli_workflow_common import (
     AnswerTypeOption,
     FhirAnswerOption,
     answer_from,
-    answer_record,
     history_table,
     last_step,
     listed,
     print_json_lines,
-    print_shared,
+    step_with_answer,
 )
 from clients.sdk_workflows import consultation_audience
 from clients.workflow_models import ConsultationInfo
@@ -265,15 +264,13 @@ def opinion(
     )
     with signed_in(api, data_dir, wallet) as (client, _, _):
         item = client.consultation(cid)
-        rid, tx = answer_record(
+        done, rid = step_with_answer(
             client,
             answer,
-            lambda probe: client.submit_opinion(cid, probe),
+            lambda record_id: client.submit_opinion(cid, record_id),
             patient=item.patient,
             reader=item.requester,
         )
-        done = client.submit_opinion(cid, rid)
-    print_shared(answer, rid, tx)
     mine = [o for o in done.opinions if o.record_id == rid]
     given = mine[-1] if mine else None
     _said(
@@ -311,15 +308,13 @@ def close(
     )
     with signed_in(api, data_dir, wallet) as (client, chosen, _):
         item = client.consultation(cid)
-        rid, tx = answer_record(
+        done, _ = step_with_answer(
             client,
             answer,
-            lambda probe: client.close_consultation(cid, probe),
+            lambda record_id: client.close_consultation(cid, record_id),
             patient=item.patient,
             reader=chosen.address,
         )
-        done = client.close_consultation(cid, rid)
-    print_shared(answer, rid, tx)
     _stepped(done, "closed")
 
 

@@ -37,12 +37,11 @@ from clients.cli_workflow_common import (
     AnswerTypeOption,
     FhirAnswerOption,
     answer_from,
-    answer_record,
     history_table,
     last_step,
     listed,
     print_json_lines,
-    print_shared,
+    step_with_answer,
 )
 from clients.sdk_workflows import URGENCIES, referral_audience
 from clients.workflow_models import ReferralInfo
@@ -208,15 +207,13 @@ def complete(
     )
     with signed_in(api, data_dir, wallet) as (client, _, _):
         referral = client.referral(rid)
-        summary, tx = answer_record(
+        done, _ = step_with_answer(
             client,
             answer,
-            lambda probe: client.complete_referral(rid, probe),
+            lambda record_id: client.complete_referral(rid, record_id),
             patient=referral.patient,
             reader=referral.requester,
         )
-        done = client.complete_referral(rid, summary)
-    print_shared(answer, summary, tx)
     _stepped(done, "completed")
 
 

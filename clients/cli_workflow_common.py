@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import typer
 from rich.table import Table
@@ -32,6 +32,8 @@ from clients.errors import ApiError
 from clients.fhir import FHIR_CONTENT_TYPE, validate_resource
 from clients.sdk import MedLedgerClient
 from clients.workflow_models import Transition
+
+T = TypeVar("T")
 
 FhirAnswerOption = typer.Option(
     None, "--fhir/--raw", help="Share FILE as FHIR R4 JSON or raw bytes [auto]."
@@ -123,25 +125,25 @@ def shared_answer(
     return info.record_id, info.tx_hash
 
 
-def answer_record(
+def step_with_answer(
     client: MedLedgerClient,
     answer: Answer,
-    step: Callable[[str], Any],
+    step: Callable[[str], T],
     *,
     patient: str,
     reader: str,
-) -> tuple[str, str | None]:
-    """The answer's record id; a FILE is shared only once ``step`` is known to be allowed
-    (:func:`dry_run`), so a refused step shares nothing."""
+) -> tuple[T, str]:
+    """Take ``step`` with the answer's record: ``(its result, the record id)``.
+
+    A FILE is shared (for ``reader`` and the patient) only once :func:`dry_run` showed the
+    step is allowed, so a refused step shares nothing; the record a FILE became is printed."""
     if answer.record_id is None:
         dry_run(step)
-    return shared_answer(client, answer, patient=patient, reader=reader)
-
-
-def print_shared(answer: Answer, record_id: str, tx: str | None) -> None:
-    """Say which record a FILE became (nothing when the answer was a ``--record``)."""
+    record_id, tx = shared_answer(client, answer, patient=patient, reader=reader)
+    done = step(record_id)
     if tx:
         plain().print(f"shared {answer.name} as record {record_id} (tx {tx})")
+    return done, record_id
 
 
 class _Stepped(Protocol):
