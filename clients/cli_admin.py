@@ -27,11 +27,11 @@ from clients.cli_common import (
     RpcOption,
     WalletOption,
     cli_errors,
-    fields_table,
     plain,
     resolve_data_dir,
     unlock,
 )
+from clients.cli_views import fields_table
 from ledger_api.chain.connection import connect
 from ledger_api.chain.consortium import Consortium, InstitutionInfo, Role
 from ledger_api.chain.contract import Mined, PendingTx

@@ -11,7 +11,6 @@ SDK or the chain wrappers, print.
 from __future__ import annotations
 
 import functools
-import json
 import os
 import shutil
 import sys
@@ -34,7 +33,6 @@ from rich.progress import (
     TimeRemainingColumn,
     TransferSpeedColumn,
 )
-from rich.table import Table
 from rich.text import Text
 from typer.exceptions import TyperException
 from web3.exceptions import Web3Exception
@@ -47,10 +45,9 @@ from clients.errors import (
     NotFoundError,
     WrongPasswordError,
 )
-from clients.sdk import FetchResult, MedLedgerClient, RecordInfo
+from clients.sdk import MedLedgerClient
 from clients.wallet import Wallet, WalletStore
 from crypto.errors import CryptoError
-from crypto.fame_types import UserKey
 from ledger_api.chain.devnode import default_data_dir
 from ledger_api.chain.errors import ChainConnectionError
 from ledger_api.errors import LedgerApiError
@@ -378,65 +375,3 @@ def when(seconds: int | None) -> str:
     if not seconds:
         return "-"
     return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%d %H:%M:%SZ")
-
-
-def fields_table(rows: list[tuple[str, str]], *, title: str) -> Table:
-    """A two-column (field, value) table without header: one object shown in full."""
-    table = Table(title=title, show_header=False)
-    table.add_column("field")
-    table.add_column("value")
-    for name, value in rows:
-        table.add_row(name, value)
-    return table
-
-
-def records_table(records: list[RecordInfo], *, title: str) -> Table:
-    table = Table(title=title)
-    for column in ("record id", "type", "author", "block", "tx"):
-        table.add_column(column, no_wrap=True)
-    for record in records:
-        table.add_row(
-            record.record_id,
-            record.record_type,
-            record.author,
-            "-" if record.block_number is None else str(record.block_number),
-            short(record.tx_hash),
-        )
-    return table
-
-
-def write_record(
-    client: MedLedgerClient,
-    record_id: str,
-    output: Path,
-    *,
-    user_key: UserKey,
-    purpose: str,
-    force: bool,
-) -> FetchResult:
-    """Download, check and decrypt a record to ``output`` with a progress bar.
-
-    Refuses to overwrite a file unless ``force``; the SDK leaves nothing at ``output`` when the
-    read is refused or the decryption fails.
-    """
-    if output.exists() and not force:
-        raise CliError(f"{output} exists; use --force to overwrite it")
-    ensure_parent(output)
-    with transfer_progress(f"fetching {short(record_id)}") as progress:
-        return client.fetch(
-            record_id, output, user_key=user_key, purpose=purpose, progress=progress
-        )
-
-
-def is_fhir_file(path: Path, forced: bool | None) -> bool:
-    """Whether to share the file as FHIR: as told (``--fhir/--raw``), else a ``.json`` file
-    whose top level has a ``resourceType`` (the validator then has the last word)."""
-    if forced is not None:
-        return forced
-    if path.suffix.lower() != ".json":
-        return False
-    try:
-        parsed = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return False
-    return isinstance(parsed, dict) and "resourceType" in parsed

@@ -28,7 +28,6 @@ from clients.cli_common import (
     JsonOption,
     WalletOption,
     cli_errors,
-    fields_table,
     plain,
     plural,
     short,
@@ -36,6 +35,7 @@ from clients.cli_common import (
     when,
 )
 from clients.cli_consent_file import check_consent_file, check_signatures, load_consent_file
+from clients.cli_views import fields_table
 from clients.cli_workflow_common import (
     AnswerTypeOption,
     FhirAnswerOption,

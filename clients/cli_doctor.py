@@ -21,14 +21,13 @@ from clients.cli_common import (
     JsonLinesOption,
     WalletOption,
     cli_errors,
-    fields_table,
     info,
     plain,
     signed_in,
     wallet_store,
-    write_record,
 )
 from clients.cli_patient import print_records
+from clients.cli_views import fields_table, write_record
 from clients.errors import WalletError, WrongPasswordError
 
 doctor_app = typer.Typer(

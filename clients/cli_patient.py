@@ -32,18 +32,16 @@ from clients.cli_common import (
     WalletOption,
     cli_errors,
     info,
-    is_fhir_file,
     plain,
-    records_table,
     short,
     signed_in,
     styled,
     transfer_progress,
     when,
-    write_record,
 )
 from clients.cli_rekey import revoke_and_report
-from clients.fhir import FHIR_CONTENT_TYPE, validate_resource
+from clients.cli_views import records_table, write_record
+from clients.fhir import FHIR_CONTENT_TYPE, is_fhir_file, validate_resource
 from clients.sdk import MedLedgerClient, RecordInfo
 from crypto.signing import Purpose
 from ledger_api.chain.connection import connect

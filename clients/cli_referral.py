@@ -26,13 +26,13 @@ from clients.cli_common import (
     JsonOption,
     WalletOption,
     cli_errors,
-    fields_table,
     plain,
     plural,
     short,
     signed_in,
 )
 from clients.cli_consent_file import check_consent_file, check_signatures, load_consent_file
+from clients.cli_views import fields_table
 from clients.cli_workflow_common import (
     AnswerTypeOption,
     FhirAnswerOption,

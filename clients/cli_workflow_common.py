@@ -22,14 +22,13 @@ from clients import cli_checks as check
 from clients.cli_common import (
     EXIT_NOT_FOUND,
     CliError,
-    is_fhir_file,
     plain,
     short,
     transfer_progress,
     when,
 )
 from clients.errors import ApiError
-from clients.fhir import FHIR_CONTENT_TYPE, validate_resource
+from clients.fhir import FHIR_CONTENT_TYPE, is_fhir_file, validate_resource
 from clients.sdk import MedLedgerClient
 from clients.workflow_models import Transition
 

@@ -90,3 +90,17 @@ def _one_paragraph(exc: ValidationError) -> str:
         where = ".".join(str(p) for p in error.get("loc", ())) or "(resource)"
         parts.append(f"{where}: {error.get('msg', 'invalid')}")
     return "; ".join(parts) or str(exc)
+
+
+def is_fhir_file(path: Path, forced: bool | None) -> bool:
+    """Whether to share the file as FHIR: as told (``--fhir/--raw``), else a ``.json`` file
+    whose top level has a ``resourceType`` (the validator then has the last word)."""
+    if forced is not None:
+        return forced
+    if path.suffix.lower() != ".json":
+        return False
+    try:
+        parsed = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return isinstance(parsed, dict) and "resourceType" in parsed
