@@ -41,13 +41,12 @@ from clients.cli_workflow_common import (
     FhirAnswerOption,
     answer_from,
     history_table,
-    last_step,
     listed,
     print_json_lines,
     step_with_answer,
 )
 from clients.sdk_workflows import consultation_audience
-from clients.workflow_models import ConsultationInfo
+from clients.workflow_models import ConsultationInfo, latest_step
 
 consult_app = typer.Typer(
     help="Remote consultations: create, list, show, give an opinion, close, cancel.",
@@ -360,7 +359,7 @@ def _invited(item: ConsultationInfo) -> str:
 
 
 def _stepped(item: ConsultationInfo, verb: str) -> None:
-    tx, block = last_step(item)
+    tx, block = latest_step(item)
     _said(item, f"{verb} consultation {item.consultation_id}", tx, block)
 
 

@@ -38,13 +38,12 @@ from clients.cli_workflow_common import (
     FhirAnswerOption,
     answer_from,
     history_table,
-    last_step,
     listed,
     print_json_lines,
     step_with_answer,
 )
 from clients.sdk_workflows import URGENCIES, referral_audience
-from clients.workflow_models import ReferralInfo
+from clients.workflow_models import ReferralInfo, latest_step
 
 referral_app = typer.Typer(
     help="Two-way referrals: create, accept, reject, arrive, complete, cancel, list, show.",
@@ -331,7 +330,7 @@ def show(
 
 
 def _stepped(item: ReferralInfo, verb: str) -> None:
-    tx, block = last_step(item)
+    tx, block = latest_step(item)
     _said(item, f"referral {item.referral_id} {verb}", tx, block)
 
 

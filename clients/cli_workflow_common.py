@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import typer
 from rich.table import Table
@@ -143,25 +143,6 @@ def step_with_answer(
     if tx:
         plain().print(f"shared {answer.name} as record {record_id} (tx {tx})")
     return done, record_id
-
-
-class _Stepped(Protocol):
-    """A referral or a consultation: its creation's transaction and its steps."""
-
-    @property
-    def history(self) -> list[Transition]: ...
-    @property
-    def tx_hash(self) -> str: ...
-    @property
-    def block_number(self) -> int: ...
-
-
-def last_step(item: _Stepped) -> tuple[str, int]:
-    """The transaction and block of a workflow's latest step (its creation if none yet)."""
-    last = item.history[-1] if item.history else None
-    if last is None:
-        return item.tx_hash, item.block_number
-    return last.tx_hash, last.block_number
 
 
 def print_json_lines(items: Iterable[Any]) -> None:

@@ -174,6 +174,15 @@ class ConsultationInfo:
         )
 
 
+def latest_step(item: ReferralInfo | ConsultationInfo) -> tuple[str, int]:
+    """The transaction and block of a workflow's latest step (its creation when the view has
+    no history): what a command or the demo reports after taking a step."""
+    if item.history:
+        last = item.history[-1]
+        return last.tx_hash, last.block_number
+    return item.tx_hash, item.block_number
+
+
 @dataclass(frozen=True)
 class WorkflowConsents:
     """The patient's signed consents for one workflow: one purpose, one audience policy, and

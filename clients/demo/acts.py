@@ -20,7 +20,7 @@ from clients.demo.report import short
 from clients.errors import ApiError, ClientError, NotAllowedError
 from clients.models import RecordInfo
 from clients.sdk import MedLedgerClient
-from clients.workflow_models import ConsultationInfo, ReferralInfo, WorkflowConsents
+from clients.workflow_models import ConsultationInfo, ReferralInfo, WorkflowConsents, latest_step
 from crypto.fame_types import UserKey
 
 if TYPE_CHECKING:
@@ -149,7 +149,7 @@ def move(
 
 def transition_tx(info: ReferralInfo | ConsultationInfo) -> str:
     """The transaction of the workflow's latest step (its history's last), else its creation."""
-    return info.history[-1].tx_hash if info.history else info.tx_hash
+    return latest_step(info)[0]
 
 
 def read(
