@@ -1,0 +1,100 @@
+// The record envelope (crypto/envelope.py, envelope_header.py, stream.py) made in the browser:
+// a fresh 32-byte data key K encrypts the body as STREAM segments (AES-256-GCM, nonce =
+// body_id[0:8] ‖ u32be(i), AD = label ‖ body_id ‖ u32be(segment_size) ‖ final); FAME encrypts
+// a random GT element M under the policy; KEK = HKDF-SHA256(M's 576 bytes, salt, info) wraps K
+// (AES-256-GCM, zero nonce, AD = label ‖ SHA-256(CBOR(header without the wrapped key))). The
+// header is canonical CBOR. All AES, HKDF and SHA-256 work is WebCrypto; K and the plaintext
+// never leave this module except as ciphertext.
+import { encodeCbor } from './cbor.js';
+import { encrypt as fameEncrypt } from './fame.js';
+import constants from './generated/fame.json' with { type: 'json' };
+
+const E = constants.envelope;
+const hexBytes = (hex) => Uint8Array.from(hex.match(/../g).map((b) => Number.parseInt(b, 16)));
+const KEK_INFO = hexBytes(E.kekInfo);
+const HEADER_AD_LABEL = hexBytes(E.headerAdLabel);
+const SEGMENT_AD_LABEL = hexBytes(E.segmentAdLabel);
+export const DEFAULT_SEGMENT_SIZE = E.segmentSize;
+const CONTENT_TYPE = /^[\x21-\x7e][\x20-\x7e]{0,254}$/;
+
+function concat(...parts) {
+  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+const u32 = (n) => {
+  const out = new Uint8Array(4);
+  new DataView(out.buffer).setUint32(0, n);
+  return out;
+};
+
+const random = (n) => crypto.getRandomValues(new Uint8Array(n));
+
+async function aesKey(raw) {
+  return crypto.subtle.importKey('raw', raw, { name: 'AES-GCM' }, false, ['encrypt']);
+}
+
+async function kek(element, salt) {
+  const ikm = await crypto.subtle.importKey('raw', element, 'HKDF', false, ['deriveBits']);
+  const info = concat(KEK_INFO, new TextEncoder().encode(constants.scheme));
+  const bits = await crypto.subtle.deriveBits({ name: 'HKDF', hash: 'SHA-256', salt, info }, ikm, 256);
+  return new Uint8Array(bits);
+}
+
+/** STREAM body: the list of frames (ciphertext ‖ tag per segment). */
+export async function encryptSegments(plaintext, { key, bodyId, segmentSize }) {
+  const aes = await aesKey(key);
+  const prefix = bodyId.subarray(0, E.noncePrefixSize);
+  const ad = (final) => concat(SEGMENT_AD_LABEL, bodyId, u32(segmentSize), Uint8Array.of(final ? 1 : 0));
+  const count = plaintext.length === 0 ? 1 : Math.ceil(plaintext.length / segmentSize);
+  const frames = [];
+  for (let i = 0; i < count; i += 1) {
+    const segment = plaintext.subarray(i * segmentSize, Math.min(plaintext.length, (i + 1) * segmentSize));
+    const frame = await crypto.subtle.encrypt(
+      { name: 'AES-GCM', iv: concat(prefix, u32(i)), additionalData: ad(i === count - 1), tagLength: 128 },
+      aes,
+      segment,
+    );
+    frames.push(new Uint8Array(frame));
+  }
+  return frames;
+}
+
+/**
+ * Encrypt a record held in memory under `policy` (already composed; normalised here).
+ * Returns { header (CBOR bytes), frames (body parts), bodyLength, bodySha256 (hex) }.
+ */
+export async function encryptRecord(plaintext, { mpk, policy, contentType, segmentSize = DEFAULT_SEGMENT_SIZE }) {
+  if (!CONTENT_TYPE.test(contentType)) throw new Error(`invalid content type ${JSON.stringify(contentType)}`);
+  const { ciphertext, element } = fameEncrypt(mpk, policy);
+  const dataKey = random(E.keySize);
+  const bodyId = random(E.bodyIdSize);
+  const frames = await encryptSegments(plaintext, { key: dataKey, bodyId, segmentSize });
+  const authenticated = {
+    v: E.version,
+    scheme: constants.scheme,
+    policy: ciphertext.policy,
+    abe: ciphertext,
+    salt: random(E.saltSize),
+    body_id: bodyId,
+    segment_size: segmentSize,
+    length: plaintext.length,
+    content_type: contentType,
+  };
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', encodeCbor(authenticated)));
+  const wrap = await crypto.subtle.encrypt(
+    { name: 'AES-GCM', iv: new Uint8Array(12), additionalData: concat(HEADER_AD_LABEL, digest), tagLength: 128 },
+    await aesKey(await kek(element, authenticated.salt)),
+    dataKey,
+  );
+  dataKey.fill(0);
+  const header = encodeCbor({ ...authenticated, wrapped_key: new Uint8Array(wrap) });
+  const body = concat(...frames);
+  const bodySha256 = new Uint8Array(await crypto.subtle.digest('SHA-256', body));
+  return { header, body, bodyLength: body.length, bodySha256 };
+}
