@@ -5,8 +5,8 @@ over the real HTTP API (``live_stack``) and checks the chain between the steps:
 
 1. the page creates a wallet (key generated in the browser, kept only as an encrypted keystore
    in localStorage) and signs in with EIP-4361;
-2. the GP shares a record for that patient through the Python SDK (the app cannot encrypt:
-   FAME in the browser is out of reach, the app shows the CLI command instead);
+2. the GP shares a record for that patient through the Python SDK (the page's own upload is
+   tested in ``test_browser_encrypt.py``);
 3. the page grants the cardiologist that record: an EIP-712 consent signed by ethers in the
    browser, relayed by the API — ``ConsentManager.isAllowed`` must say yes, and the doctor reads;
 4. the server ends the page's session; the page revokes the grant with one tap anyway (it

@@ -50,6 +50,7 @@ describe('i18n', () => {
     for (const role of ['doctor', 'nurse']) used.add(`role.${role}`);
     for (const kind of ['referral', 'consultation']) used.add(`records.${kind}`);
     for (const source of ['clinical', 'registered', 'chain']) used.add(`records.dateSource.${source}`);
+    for (const stage of ['encrypt', 'upload', 'done']) used.add(`records.stage.${stage}`);
     for (const code of ['invalid_key', 'wrong_password', 'invalid_keystore', 'not_found', 'weak_password', 'name_required', 'name_taken', 'address_taken']) {
       used.add(`wallet.error.${code}`);
     }

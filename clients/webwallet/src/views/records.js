@@ -1,12 +1,13 @@
 // The patient's timeline (GET /patients/{me}/timeline): every record across institutions,
 // newest first by clinical date, with referral and consultation events interleaved. A record
 // shows its type, date, institution and who can open it (the patient, plus each consent in
-// force that covers it). Records are FAME-encrypted and this app neither encrypts nor
-// decrypts them: each record shows the CLI command that opens it, and "Add a record" the one
-// that shares a file.
+// force that covers it). Records are FAME-encrypted: "Add a record" encrypts a file on this
+// page and uploads it (views/addrecord.js); decryption stays with the command line, so each
+// record shows the CLI command that opens it.
 import { add, h } from '../dom.js';
 import { dateTime, short } from '../format.js';
 import { t } from '../i18n.js';
+import { addRecordCard } from './addrecord.js';
 import { granteeLabel } from './consents.js';
 
 export async function renderRecords(main, app) {
@@ -22,7 +23,7 @@ export async function renderRecords(main, app) {
     h('h2', {}, t('records.title', { count: records.length })),
     items.length === 0 ? h('p', { class: 'empty' }, t('records.none')) : null,
     h('ol', { class: 'timeline', id: 'records' }, items.map((i) => (i.kind === 'record' ? recordItem(i, active, app) : workflowItem(i)))),
-    uploadHelp(me),
+    addRecordCard(app),
   );
 }
 
@@ -77,16 +78,5 @@ function workflowItem(item) {
     h('div', { class: 'record-head' }, h('strong', {}, t(`records.${item.kind}`), ' · ', item.state ?? item.event), h('time', {}, shownDate(item))),
     route ? h('div', { class: 'meta' }, route) : null,
     h('div', { class: 'meta' }, t('records.event'), ' ', item.event),
-  );
-}
-
-function uploadHelp(me) {
-  return h(
-    'section',
-    { class: 'card' },
-    h('h2', {}, t('records.uploadTitle')),
-    h('p', {}, t('records.uploadHint')),
-    h('pre', { class: 'cli' }, `medledger patient share report.pdf --policy "org:cd3h and dept:cardiology" --type lab-report\nmedledger patient share observation.json --fhir --policy "org:cd3h"`),
-    h('p', { class: 'hint' }, t('records.uploadPatient', { address: me })),
   );
 }

@@ -1,0 +1,210 @@
+"""Envelopes made by the wallet's JavaScript (the modules the page loads, run with node)
+are what Python accepts and decrypts.
+
+``clients/webwallet/e2e/encrypt_envelope.mjs`` encrypts a file with ``src/envelope.js`` under a
+policy and a master public key from a Python FAME setup; Python then parses the header with
+the API's strict parser, checks the body's framing without a key, and decrypts with user keys:
+a satisfying attribute set gets the original bytes back, a non-satisfying one is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from eth_account import Account
+
+from clients.errors import ClientError
+from clients.sdk import MedLedgerClient
+from crypto import envelope, fame, keys
+from crypto.errors import EnvelopeAccessDeniedError
+from crypto.policy import normalize
+from ledger_api.chain.records import RecordRegistry
+from tests.clients.conftest import LiveStack
+from tests.wallet.conftest import ARTIFACTS, ROOT
+
+SCRIPT = ROOT / "clients" / "webwallet" / "e2e" / "encrypt_envelope.mjs"
+UPLOAD_FLOW = ROOT / "clients" / "webwallet" / "e2e" / "upload_flow.mjs"
+PATIENT = "0x70997970c51812dc3a010c7d01b50e0d17dc79c8"
+
+
+@pytest.fixture(scope="module")
+def authority() -> tuple[fame.MasterPublicKey, fame.MasterSecretKey]:
+    return fame.setup()
+
+
+def js_encrypt(
+    tmp_path: Path,
+    mpk: fame.MasterPublicKey,
+    policy: str,
+    plaintext: bytes,
+    *,
+    content_type: str = "application/fhir+json",
+    segment_size: int | None = None,
+) -> tuple[bytes, bytes, dict[str, object]]:
+    (tmp_path / "mpk.cbor").write_bytes(keys.dump_master_public_key(mpk))
+    (tmp_path / "plain").write_bytes(plaintext)
+    args = ["node", str(SCRIPT), str(tmp_path / "mpk.cbor"), policy, content_type]
+    args += [str(tmp_path / "plain"), str(tmp_path)]
+    if segment_size is not None:
+        args.append(str(segment_size))
+    done = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    info = json.loads(done.stdout)
+    return (tmp_path / "header.cbor").read_bytes(), (tmp_path / "body.bin").read_bytes(), info
+
+
+@pytest.mark.parametrize(
+    ("policy", "size", "segment_size", "opens", "refused"),
+    [
+        (
+            f"(((dept:cardiology and org:CD3H)) and epoch:2) or uid:{PATIENT}"
+            f" or (role:emergency and patient:{PATIENT} and bg:0)",
+            300,
+            None,
+            [["org:cd3h", "dept:cardiology", "epoch:2"], [f"uid:{PATIENT}"]],
+            [["org:cd3h", "dept:cardiology", "epoch:1"], ["role:emergency", f"patient:{PATIENT}"]],
+        ),
+        (
+            "2 of (org:a, org:b, 2 of (x:1, x:2, x:3)) or (y:1 and y:1)",
+            256 * 3 + 17,  # several segments and a short last one
+            256,
+            [["org:a", "x:1", "x:3"], ["y:1"], ["org:b", "org:a"]],
+            [["org:a", "x:2"], ["x:1", "x:2", "x:3"]],
+        ),
+        ("org:cd3h", 0, None, [["org:cd3h"]], [["org:qyqchc"]]),  # the empty body
+        ("org:cd3h", 512, 256, [["org:cd3h"]], []),  # exactly two full segments
+    ],
+)
+def test_python_opens_what_the_browser_code_encrypts(
+    tmp_path: Path,
+    authority: tuple[fame.MasterPublicKey, fame.MasterSecretKey],
+    policy: str,
+    size: int,
+    segment_size: int | None,
+    opens: list[list[str]],
+    refused: list[list[str]],
+) -> None:
+    mpk, msk = authority
+    plaintext = os.urandom(size)
+    header_bytes, body, info = js_encrypt(
+        tmp_path, mpk, policy, plaintext, segment_size=segment_size
+    )
+
+    header = envelope.parse_header(header_bytes)  # strict: canonical CBOR, points in subgroup
+    assert header.policy == normalize(policy)
+    assert header.length == size
+    assert header.content_type == "application/fhir+json"
+    assert header.segment_size == (segment_size or envelope.DEFAULT_SEGMENT_SIZE)
+    checked = envelope.validate_body_stream(io.BytesIO(body), header)
+    assert checked.sha256 == hashlib.sha256(body).digest()
+    assert info == {"bodySha256": hashlib.sha256(body).hexdigest(), "bodyLength": len(body)}
+
+    for attributes in opens:
+        key = fame.keygen(msk, attributes)
+        assert envelope.decrypt_bytes(header_bytes, body, user_key=key) == plaintext
+    for attributes in refused:
+        key = fame.keygen(msk, attributes)
+        with pytest.raises(EnvelopeAccessDeniedError):
+            envelope.decrypt_bytes(header_bytes, body, user_key=key)
+
+
+def test_each_envelope_has_fresh_keys(
+    tmp_path: Path, authority: tuple[fame.MasterPublicKey, fame.MasterSecretKey]
+) -> None:
+    mpk, _ = authority
+    runs = []
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        runs.append(js_encrypt(tmp_path / name, mpk, "org:x", b"same bytes"))
+    one, two = (envelope.parse_header(header) for header, _, _ in runs)
+    assert one.body_id != two.body_id
+    assert one.salt != two.salt
+    assert one.wrapped_key != two.wrapped_key
+    assert one.abe.ct_0 != two.abe.ct_0
+    assert runs[0][1] != runs[1][1]
+
+
+OBSERVATION = {
+    "resourceType": "Observation",
+    "status": "final",
+    "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4", "display": "Heart rate"}]},
+    "effectiveDateTime": "2026-11-20T09:15:00+08:00",
+    "valueQuantity": {"value": 72, "unit": "beats/minute"},
+}
+
+
+def test_patient_adds_a_fhir_record_in_chromium(
+    live_stack: LiveStack, chromium: str, tmp_path: Path
+) -> None:
+    """The page encrypts a FHIR Observation and uploads it; it is registered on chain for the
+    patient, and both the patient (their uid key) and a granted cardiologist decrypt it with
+    the Python SDK to the very bytes the page read."""
+    stack = live_stack.stack
+    record = json.dumps(OBSERVATION, indent=2).encode()
+    start_block = stack.w3.eth.block_number
+    ARTIFACTS.mkdir(exist_ok=True)
+    done = subprocess.run(
+        ["node", str(UPLOAD_FLOW)],
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "WALLET_URL": f"{live_stack.url}/wallet/",
+            "ARTIFACTS": str(ARTIFACTS),
+            "CHROMIUM": chromium,
+            "RECORD": record.decode(),
+        },
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    lines = [line for line in done.stdout.splitlines() if line.startswith(("STEP ", "FAIL "))]
+    assert lines, f"the browser script said nothing: {done.stderr[-2000:]}"
+    assert lines[-1].startswith("STEP uploaded "), lines[-1]
+    page = json.loads(lines[-1].removeprefix("STEP uploaded "))
+    patient_address = page["address"]
+    assert page["recordType"] == "Observation"
+    assert "2026-11-20T09:15:00+08:00" in page["fileInfo"]  # the clinical date, read in the page
+    assert page["policy"] == "dept:cardiology and org:cd3h"
+    assert page["status"] == "已登记上链。"
+    assert page["tx"].startswith("0x")
+    assert "Observation" in page["recordText"]
+    assert (ARTIFACTS / "upload-uploaded.png").is_file()
+
+    # on chain: RecordRegistered for this patient, this id
+    registry = RecordRegistry(stack.w3, stack.deployment.address("RecordRegistry"))
+    registered = registry.contract.events.RecordRegistered.get_logs(from_block=start_block)
+    ours = [e for e in registered if "0x" + bytes(e["args"]["id"]).hex() == page["recordId"]]
+    assert len(ours) == 1
+    assert ours[0]["args"]["patient"] == patient_address
+    assert bytes(ours[0]["transactionHash"]).hex() == page["tx"].lower().removeprefix("0x")
+
+    # the patient (keystore from the page) opens it with their own uid key
+    stored = json.loads(page["stored"])
+    key_bytes = Account.decrypt(json.loads(stored[0]["keystore"]), page["password"])
+    patient = Account.from_key(key_bytes)
+    assert patient.address == patient_address
+    with MedLedgerClient(live_stack.url, account=patient) as client:
+        client.login()
+        info = client.record(page["recordId"])
+        assert info.record_type == "Observation"
+        assert info.patient == patient_address
+        own_key = client.fetch_user_key()
+        assert own_key.attributes == frozenset({f"uid:{patient_address.lower()}"})
+        assert client.fetch_bytes(page["recordId"], user_key=own_key) == record
+        client.grant(grantee=stack.cardiologist.address, record_id=page["recordId"])
+    # the cardiologist, granted by the patient, opens it too
+    with MedLedgerClient(live_stack.url, account=stack.cardiologist) as doctor:
+        doctor.login()
+        key = doctor.fetch_user_key()
+        assert doctor.fetch_bytes(page["recordId"], user_key=key) == record
+    # the GP (another institution, not in the policy) is refused
+    with MedLedgerClient(live_stack.url, account=stack.gp) as gp:
+        gp.login()
+        with pytest.raises(ClientError):
+            gp.fetch_bytes(page["recordId"], user_key=gp.fetch_user_key())
