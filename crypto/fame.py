@@ -75,6 +75,7 @@ __all__ = [
     "encrypt",
     "gt_to_bytes",
     "keygen",
+    "pairing_base",
     "setup",
 ]
 
@@ -82,6 +83,15 @@ g: G1 = pymcl.g1
 h: G2 = pymcl.g2
 _E_GH: GT = pymcl.pairing(g, h)
 _ONE = Fr(1)
+
+
+def pairing_base() -> GT:
+    """``e(g, h)``, the GT base every message ``M = e(g,h)^r`` and every ``T_i`` is a power of.
+
+    Public because encryptors outside Python (the wallet web app) need it as a constant: with
+    it, FAME encryption needs no pairing, only G1/G2 scalar multiplications and GT powers."""
+    return _E_GH
+
 
 # --- Setup -------------------------------------------------------------------------------
 

@@ -104,7 +104,7 @@ def definitions() -> dict[str, Any]:
         "hashDst": groups.HASH_DST.decode("ascii"),
         "g": _hex(groups.g1_to_bytes(fame.g)),
         "h": _hex(groups.g2_to_bytes(fame.h)),
-        "egh": _hex(groups.gt_to_bytes(fame._E_GH)),
+        "egh": _hex(groups.gt_to_bytes(fame.pairing_base())),
         "envelope": {
             "version": envelope_header.FORMAT_VERSION,
             "kekInfo": _hex(envelope.KEK_INFO),
@@ -128,6 +128,7 @@ def fixtures() -> dict[str, Any]:
     """Fixed inputs and what Python (mcl) makes of them."""
     scalars = [1, 2, 3, 7, 123456789, groups.GROUP_ORDER - 1, 2**200 + 12345]
     gt_scalars = [1, 2, 5, 2**128 + 3, groups.GROUP_ORDER - 1]
+    base = fame.pairing_base()
     attributes = [f"uid:{PATIENT}", "org:cd3h", "dept:cardiology", "epoch:3"]
     hashes = []
     for attribute in attributes:
@@ -190,9 +191,7 @@ def fixtures() -> dict[str, Any]:
         "clinicalDates": dates,
         "g1": [{"k": str(k), "point": _hex((fame.g * _fr(k)).serialize())} for k in scalars],
         "g2": [{"k": str(k), "point": _hex((fame.h * _fr(k)).serialize())} for k in scalars],
-        "gt": [
-            {"k": str(k), "element": _hex((fame._E_GH ** _fr(k)).serialize())} for k in gt_scalars
-        ],
+        "gt": [{"k": str(k), "element": _hex((base ** _fr(k)).serialize())} for k in gt_scalars],
         "hashes": hashes,
         "programs": programs,
     }
