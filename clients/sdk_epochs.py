@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 EPOCH_TTL = 2.0
 """Seconds a read epoch is reused. A record written with an epoch that just became old is
 simply stale: the re-key job picks it up like any other."""
+CUSTODIAN_TTL = 60.0
+"""Seconds the caller's institution (the ``custodian:`` clause) is reused."""
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,7 @@ class EpochsMixin:
 
     _http: Transport
     _epoch_cache: tuple[float, int, int] | None = None
-    _custodian_cache: tuple[str | None, str | None] | None = None  # (address, code)
+    _custodian_cache: tuple[str, str | None, float] | None = None  # (address, code, when)
 
     if TYPE_CHECKING:
 
@@ -97,14 +99,24 @@ class EpochsMixin:
 
     def _custodian(self) -> str | None:
         """The caller's institution code when they are a member (records they author can be
-        re-keyed by its admin); None for a patient."""
+        re-keyed by its admin); None for a patient. Cached per signed-in address for
+        :data:`CUSTODIAN_TTL` seconds: asking ``/auth/me`` before every share cost the API a
+        request per record (measured in ``scripts/bench_api.py``)."""
+        account = getattr(self, "account", None)
+        address = account.address.lower() if account is not None else None
+        now = time.monotonic()
+        cached = self._custodian_cache
+        if (
+            cached is not None
+            and address is not None
+            and cached[0] == address
+            and now - cached[2] < CUSTODIAN_TTL
+        ):
+            return cached[1]
         me = self.me()
         address = str(me.get("address", "")).lower()
-        cached = self._custodian_cache
-        if cached is not None and cached[0] == address:
-            return cached[1]
         code = me.get("institution_code") if me.get("role") not in (None, "patient") else None
-        self._custodian_cache = (address, code or None)
+        self._custodian_cache = (address, code or None, now)
         return code or None
 
     def compose_policy(
