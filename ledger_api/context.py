@@ -87,6 +87,8 @@ class AppContext:
     background: list[threading.Thread] = field(default_factory=list)
     on_close: list[Callable[[], None]] = field(default_factory=list)
     access_queue: AccessLogQueue | None = None  # created on first read (services.access)
+    # (when, current epoch, floor) of the last floor scan (services.epochs.floor_epoch)
+    epoch_floor: tuple[float, int, int] | None = None
 
     @property
     def deployment(self) -> Deployment:

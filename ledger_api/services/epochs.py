@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -54,6 +55,7 @@ _EPOCH_ATTRIBUTE = re.compile(r"\bepoch:(\d+)\b", re.IGNORECASE)
 _HEADER_EPOCHS: dict[str, int | None] = {}  # header CID -> epoch (CIDs are immutable)
 _PATIENT_ONLY = ("uid:", "patient:", "role:emergency", "bg:")
 _HEADER_CACHE_MAX = 200_000
+FLOOR_TTL = 2.0
 NO_EPOCH = 0
 """The epoch reported for a record whose policy names none (written before epochs, or by a
 client that does not compose policies): stale, since no epoch bounds who opens it."""
@@ -112,8 +114,18 @@ def _active_records() -> sa.Select[Any]:
 
 
 def floor_epoch(ctx: AppContext, db: Session, *, current: int | None = None) -> int:
-    """The oldest epoch an active record still references (``current`` if none does)."""
+    """The oldest epoch an active record still references (``current`` if none does).
+
+    The scan reads every active record's header (cached by CID), so its result is reused for
+    :data:`FLOOR_TTL` seconds while the epoch stays the same: ``GET /keys/public`` is asked by
+    every client every few seconds, and a scan per call made each share cost the API a pass
+    over the whole index (measured in ``scripts/bench_api.py``). A re-key, which can raise
+    the floor, forgets the cached value (:func:`forget_floor`)."""
     current = current_epoch(ctx) if current is None else current
+    now = time.monotonic()
+    cached = ctx.epoch_floor
+    if cached is not None and cached[1] == current and now - cached[0] < FLOOR_TTL:
+        return cached[2]
     lowest = current
     cids = db.scalars(
         sa.select(Record.header_cid).where(Record.state == "confirmed", Record.status == "active")
@@ -122,7 +134,14 @@ def floor_epoch(ctx: AppContext, db: Session, *, current: int | None = None) -> 
         epoch = header_epoch(ctx, cid)
         if epoch is not None and epoch != NO_EPOCH and epoch < lowest:
             lowest = epoch
-    return max(FIRST_EPOCH, lowest)
+    floor = max(FIRST_EPOCH, lowest)
+    ctx.epoch_floor = (now, current, floor)
+    return floor
+
+
+def forget_floor(ctx: AppContext) -> None:
+    """Drop the cached floor (after a re-key: the floor may have risen)."""
+    ctx.epoch_floor = None
 
 
 def key_epochs(ctx: AppContext, db: Session) -> tuple[int, int]:

@@ -48,6 +48,7 @@ from ledger_api.http_errors import (
     UnprocessableError,
 )
 from ledger_api.principal import Principal
+from ledger_api.services import epochs
 from ledger_api.services.reconciler import release_blocks
 from ledger_api.services.uploads import (
     CheckedUpload,
@@ -295,6 +296,7 @@ def rekey_record(
     db.commit()
     row = db.get(Record, key, populate_existing=True) or row
     db.commit()
+    epochs.forget_floor(ctx)  # the replaced header may have held the oldest epoch
     return RekeyResult(record=row, changed=True, full=full, released=released)
 
 
