@@ -26,7 +26,7 @@ from crypto.stream import (
 )
 from crypto.stream import body_length as stream_body_length
 
-__all__ = ["FORMAT_VERSION", "Header", "parse_header"]
+__all__ = ["FORMAT_VERSION", "Header", "header_policy", "parse_header"]
 
 FORMAT_VERSION = 1
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
@@ -163,6 +163,24 @@ def parse_header(data: bytes) -> Header:
     if header.to_bytes() != raw:
         raise EnvelopeFormatError("header is not in canonical CBOR form")
     return header
+
+
+def header_policy(data: bytes) -> str:
+    """The policy text of a header, without checking the rest of it.
+
+    For readers that need only the policy of a header that was fully checked when it was
+    stored (:func:`parse_header` at upload) and comes back from a content-addressed store that
+    verifies its hash: decoding the ABE ciphertext's group elements (a GT membership test
+    each) costs milliseconds, which adds up when the API scans every record's policy."""
+    if len(data) > MAX_HEADER_SIZE:
+        raise EnvelopeFormatError(f"header is {len(data)} bytes, over the {MAX_HEADER_SIZE} limit")
+    try:
+        doc = cbor2.loads(bytes(data))
+    except (cbor2.CBORDecodeError, ValueError, TypeError, RecursionError) as exc:
+        raise EnvelopeFormatError(f"header is not valid CBOR: {exc}") from exc
+    if not isinstance(doc, dict) or not isinstance(doc.get("policy"), str):
+        raise EnvelopeFormatError("header has no policy text")
+    return doc["policy"]
 
 
 def _expect_bytes(doc: dict[str, Any], name: str, size: int) -> None:

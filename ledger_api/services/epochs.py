@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from crypto.envelope import parse_header
+from crypto.envelope_header import header_policy
 from crypto.errors import CryptoError, PolicyError
 from crypto.policy import attributes_of, parse
 from ledger_api.chain.consortium import unpack_text32
@@ -84,11 +84,11 @@ def header_epoch(ctx: AppContext, header_cid: str) -> int | None:
     if header_cid in _HEADER_EPOCHS:
         return _HEADER_EPOCHS[header_cid]
     try:
-        header = parse_header(b"".join(ctx.store.get(header_cid)))
+        policy = header_policy(b"".join(ctx.store.get(header_cid)))  # checked at upload
     except (CryptoError, StorageError) as exc:
         log.warning("cannot read the header %s for its epoch: %s", header_cid, exc)
         return NO_EPOCH  # not cached: the block may come back
-    epoch = policy_epoch(header.policy)
+    epoch = policy_epoch(policy)
     if len(_HEADER_EPOCHS) >= _HEADER_CACHE_MAX:
         _HEADER_EPOCHS.clear()
     _HEADER_EPOCHS[header_cid] = epoch
