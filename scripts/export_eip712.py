@@ -20,14 +20,13 @@ Usage: ``python scripts/export_eip712.py [--check]``
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from eth_account import Account
+from generated_files import ROOT, render, sync
 
 from clients.sdk import SIWE_STATEMENT
 from crypto import siwe
@@ -48,7 +47,6 @@ from crypto.signing import (
     typed_data,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
 DEFINITIONS = ROOT / "clients" / "webwallet" / "src" / "generated" / "eip712.json"
 FIXTURES = ROOT / "clients" / "webwallet" / "test" / "fixtures" / "python.json"
 
@@ -201,36 +199,12 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def render(data: dict[str, Any]) -> str:
-    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-
-
 def outputs() -> dict[Path, str]:
     return {DEFINITIONS: render(definitions()), FIXTURES: render(fixtures())}
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--check", action="store_true", help="exit 1 if a committed file is stale; write nothing"
-    )
-    args = parser.parse_args(argv)
-    stale = []
-    for path, text in outputs().items():
-        current = path.read_text(encoding="utf-8") if path.is_file() else None
-        if current == text:
-            continue
-        if args.check:
-            stale.append(path.relative_to(ROOT))
-            continue
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-        print(f"wrote {path.relative_to(ROOT)}")
-    if stale:
-        names = ", ".join(str(p) for p in stale)
-        print(f"stale: {names}; run python scripts/export_eip712.py", file=sys.stderr)
-        return 1
-    return 0
+    return sync(outputs, script="export_eip712.py", doc=__doc__ or "", argv=argv)
 
 
 if __name__ == "__main__":

@@ -22,13 +22,12 @@ Usage: ``python scripts/export_fame.py [--check]``
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
 import pymcl
+from generated_files import ROOT, render, sync
 
 from clients.fhir_index import clinical_date
 from clients.policies import record_policy
@@ -37,7 +36,6 @@ from crypto.fame_types import SCHEME_ID
 from crypto.msp import span_program
 from crypto.policy import normalize
 
-ROOT = Path(__file__).resolve().parents[1]
 DEFINITIONS = ROOT / "clients" / "webwallet" / "src" / "generated" / "fame.json"
 FIXTURES = ROOT / "clients" / "webwallet" / "test" / "fixtures" / "fame.json"
 
@@ -197,36 +195,12 @@ def fixtures() -> dict[str, Any]:
     }
 
 
-def render(data: dict[str, Any]) -> str:
-    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-
-
 def outputs() -> dict[Path, str]:
     return {DEFINITIONS: render(definitions()), FIXTURES: render(fixtures())}
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--check", action="store_true", help="exit 1 if a committed file is stale; write nothing"
-    )
-    args = parser.parse_args(argv)
-    stale = []
-    for path, text in outputs().items():
-        current = path.read_text(encoding="utf-8") if path.is_file() else None
-        if current == text:
-            continue
-        if args.check:
-            stale.append(path.relative_to(ROOT))
-            continue
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-        print(f"wrote {path.relative_to(ROOT)}")
-    if stale:
-        names = ", ".join(str(p) for p in stale)
-        print(f"stale: {names}; run python scripts/export_fame.py", file=sys.stderr)
-        return 1
-    return 0
+    return sync(outputs, script="export_fame.py", doc=__doc__ or "", argv=argv)
 
 
 if __name__ == "__main__":

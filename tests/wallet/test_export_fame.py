@@ -23,4 +23,4 @@ def test_generated_fame_constants_and_fixtures_are_up_to_date() -> None:
     )
     assert generated["scheme"] == SCHEME_ID
     assert generated["hashDst"].encode("ascii") == groups.HASH_DST
-    assert bytes.fromhex(generated["egh"]) == groups.gt_to_bytes(fame._E_GH)
+    assert bytes.fromhex(generated["egh"]) == groups.gt_to_bytes(fame.pairing_base())
