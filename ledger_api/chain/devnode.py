@@ -189,14 +189,32 @@ def _ensure_deployment(w3: object, layout: NodeLayout, keys: DevKeys) -> bool:
 
     if layout.deployment_file.exists():
         try:
-            existing = deploy.Deployment.load(layout.deployment_file)
-        except (ChainError, OSError, ValueError, KeyError) as exc:
+            raw = json.loads(layout.deployment_file.read_text())
+        except (OSError, ValueError) as exc:
+            raise NodeError(f"{layout.deployment_file} is unreadable ({exc}); remove it") from exc
+        if _lacks_contracts(raw, deploy.CONTRACT_NAMES):
+            # written by an older MedLedger with fewer contracts: a dev chain just redeploys
+            return _deploy(w3, layout, keys)
+        try:
+            existing = deploy.Deployment.from_json(raw)
+        except (ChainError, ValueError, KeyError) as exc:
             raise NodeError(f"{layout.deployment_file} is unreadable ({exc}); remove it") from exc
         if existing.chain_id == chain_id(w3) and all(  # type: ignore[arg-type]
             has_code(w3, address)  # type: ignore[arg-type]
             for address in existing.addresses().values()
         ):
             return False
+    return _deploy(w3, layout, keys)
+
+
+def _lacks_contracts(raw: object, names: tuple[str, ...] | list[str]) -> bool:
+    contracts = raw.get("contracts") if isinstance(raw, dict) else None
+    return isinstance(contracts, dict) and any(name not in contracts for name in names)
+
+
+def _deploy(w3: object, layout: NodeLayout, keys: DevKeys) -> bool:
+    from ledger_api.chain import deploy
+
     deployment = deploy.deploy_all(
         w3,  # type: ignore[arg-type]
         deployer_key=keys.deployer,

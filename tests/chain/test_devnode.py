@@ -41,6 +41,23 @@ def test_lost_chain_state_means_a_fresh_deployment(data_dir: Path) -> None:
     assert second.addresses == saved["contracts"]
 
 
+def test_a_deployment_from_an_older_release_is_replaced(data_dir: Path) -> None:
+    """A data dir from before a contract existed (EmergencyAccess came later) is redeployed,
+    not refused: on a dev chain a fresh deployment is the way forward."""
+    port = free_port()
+    first = node_up(data_dir=data_dir, port=port)
+    layout = NodeLayout(data_dir)
+    old = json.loads(layout.deployment_file.read_text())
+    del old["contracts"]["EmergencyAccess"]
+    layout.deployment_file.write_text(json.dumps(old))
+    again = node_up(data_dir=data_dir, port=port)  # the fixture stops the node
+    assert again.already_running
+    assert again.deployed_now
+    saved = json.loads(layout.deployment_file.read_text())
+    assert "EmergencyAccess" in saved["contracts"]
+    assert saved["contracts"]["Consortium"] != first.addresses["Consortium"]
+
+
 def test_a_corrupt_deployment_file_is_reported(data_dir: Path) -> None:
     data_dir.mkdir(parents=True)
     NodeLayout(data_dir).deployment_file.write_text("{not json")
