@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eth_account.signers.local import LocalAccount
 
@@ -33,11 +33,10 @@ class ConsentsMixin:
     _http: Transport
     _granted: dict[str, Consent]
 
-    def _require_account(self) -> LocalAccount:  # pragma: no cover - defined by the client
-        raise NotImplementedError
+    if TYPE_CHECKING:  # defined by the client (a runtime stub would shadow it in the MRO)
 
-    def chain_info(self) -> ChainInfo:  # pragma: no cover - defined by the client
-        raise NotImplementedError
+        def _require_account(self) -> LocalAccount: ...
+        def chain_info(self) -> ChainInfo: ...
 
     # ------------------------------------------------------------------ consents
 

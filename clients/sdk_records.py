@@ -43,10 +43,10 @@ class RecordsMixin:
 
     _http: Transport
 
-    def public_key(self) -> MasterPublicKey:  # pragma: no cover - defined by the client
-        raise NotImplementedError
+    if TYPE_CHECKING:  # defined by the client and EpochsMixin (a runtime stub would shadow
+        # them in the MRO)
 
-    if TYPE_CHECKING:  # from EpochsMixin (a runtime stub here would shadow it in the MRO)
+        def public_key(self) -> MasterPublicKey: ...
 
         def compose_policy(
             self, user_policy: str | None, *, patient: str, custodian: str | None = None

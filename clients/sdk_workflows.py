@@ -22,7 +22,7 @@ import dataclasses
 import secrets
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eth_account.signers.local import LocalAccount
 
@@ -80,24 +80,22 @@ class WorkflowsMixin:
 
     _http: Transport
 
-    def _require_account(self) -> LocalAccount:  # pragma: no cover - defined by the client
-        raise NotImplementedError
+    if TYPE_CHECKING:  # defined by the client and RecordsMixin (a runtime stub would shadow
+        # them in the MRO)
 
-    def chain_info(self) -> ChainInfo:  # pragma: no cover - defined by the client
-        raise NotImplementedError
-
-    def share(  # pragma: no cover - defined by RecordsMixin
-        self,
-        source: Source,
-        *,
-        patient: str,
-        policy: str,
-        record_type: str,
-        content_type: str = "application/octet-stream",
-        record_id: bytes | None = None,
-        progress: Progress | None = None,
-    ) -> RecordInfo:
-        raise NotImplementedError
+        def _require_account(self) -> LocalAccount: ...
+        def chain_info(self) -> ChainInfo: ...
+        def share(
+            self,
+            source: Source,
+            *,
+            patient: str,
+            policy: str,
+            record_type: str,
+            content_type: str = "application/octet-stream",
+            record_id: bytes | None = None,
+            progress: Progress | None = None,
+        ) -> RecordInfo: ...
 
     # ------------------------------------------------------------------ the patient's side
 
