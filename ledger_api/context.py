@@ -7,16 +7,16 @@ apps with different settings can live in one process (the tests run several).
 
 from __future__ import annotations
 
-import importlib
 import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from ledger_api.authority.keystore import KeyAuthority
 from ledger_api.chain.client import ChainClient
 from ledger_api.chain.connection import connect, require_code
 from ledger_api.chain.deploy import Deployment
@@ -25,13 +25,10 @@ from ledger_api.config import Settings
 from ledger_api.hooks import Hooks
 from ledger_api.metrics import ChainTxMeter, Metrics
 from ledger_api.principal import Principal
+from ledger_api.services.access_queue import AccessLogQueue
 from storage.blocks import BlockStore, LocalBlockStore
 from storage.db import create_engine, session_factory
 from storage.kubo import KuboBlockStore
-
-if TYPE_CHECKING:  # the authority and access services import this module
-    from ledger_api.services.access_queue import AccessLogQueue
-    from ledger_api.services.authority import KeyAuthority
 
 log = logging.getLogger("ledger_api.context")
 
@@ -158,8 +155,7 @@ def load_authority(settings: Settings) -> KeyAuthority | None:
     if not (settings.authority_path / "msk.enc").exists():
         log.warning("no key authority at %s; /keys/issue is unavailable", settings.authority_path)
         return None
-    authority = importlib.import_module("ledger_api.services.authority")
-    return authority.KeyAuthority.load(
+    return KeyAuthority.load(
         settings.authority_path, settings.authority_passphrase.get_secret_value()
     )
 

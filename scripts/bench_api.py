@@ -46,7 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_api_stack import BenchStack, Client, local_stack
 
-from clients.errors import ClientError
+from clients.sdk.errors import ClientError
 from ledger_api.chain.errors import ChainError
 
 KIB = 1024

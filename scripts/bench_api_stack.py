@@ -33,8 +33,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from clients.models import RecordInfo  # noqa: E402
 from clients.sdk import MedLedgerClient  # noqa: E402
+from clients.sdk.models import RecordInfo  # noqa: E402
 from crypto.keys import UserKey  # noqa: E402
 from ledger_api.chain.anvil import AnvilProcess, free_port  # noqa: E402
 from ledger_api.chain.connection import connect  # noqa: E402

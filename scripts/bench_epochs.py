@@ -38,8 +38,8 @@ from rich.table import Table
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from clients.errors import NotAllowedError
 from clients.sdk import MedLedgerClient
+from clients.sdk.errors import NotAllowedError
 from ledger_api.chain.consortium import Consortium
 from ledger_api.chain.devnode import DEV_ADMIN_KEY
 from ledger_api.chain.relayer import Relayer

@@ -29,8 +29,8 @@ from typing import Any
 import pymcl
 from generated_files import ROOT, render, sync
 
-from clients.fhir_index import clinical_date
-from clients.policies import record_policy
+from clients.sdk.fhir_index import clinical_date
+from clients.sdk.policies import record_policy
 from crypto import envelope, envelope_header, fame, groups, stream
 from crypto.fame_types import SCHEME_ID
 from crypto.msp import span_program

@@ -7,21 +7,17 @@ walks — use the *binary* CID (``0x01 codec 0x12 0x20 digest``), because buildi
 is derived from the very digest the chunk was hashed to, so each chunk is hashed once.
 
 The importer that turns a byte stream into the CID ``ipfs add --cid-version=1 --raw-leaves``
-prints lives in :mod:`storage.unixfs`; this module re-exports :func:`compute_cid`.
+prints, :func:`storage.unixfs.compute_cid`, lives above this module (it builds on it).
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-from typing import TYPE_CHECKING
 
 from multiformats import CID
 
 from storage.errors import IntegrityError, InvalidCidError
-
-if TYPE_CHECKING:
-    from storage.unixfs import ByteSource
 
 RAW = 0x55
 DAG_PB = 0x70
@@ -132,10 +128,3 @@ def verify_block(cid: bytes, data: bytes | memoryview, *, where: str = "") -> No
             f"block {cid_text(cid)}{place} is corrupt: its {len(data)} bytes hash to "
             f"sha2-256 {actual.hex()}, expected {digest_of(cid).hex()}"
         )
-
-
-def compute_cid(source: ByteSource) -> CID:
-    """The CID ``ipfs add --cid-version=1 --raw-leaves`` prints for ``source`` (streamed)."""
-    from storage.unixfs import import_file
-
-    return import_file(source).cid

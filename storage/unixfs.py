@@ -303,3 +303,8 @@ def iter_raw_leaves(
             yield child, size
         else:
             yield from iter_raw_leaves(child, load(child), load)
+
+
+def compute_cid(source: ByteSource) -> CID:
+    """The CID ``ipfs add --cid-version=1 --raw-leaves`` prints for ``source`` (streamed)."""
+    return import_file(source).cid

@@ -1,7 +1,7 @@
 """The acts the workflow parts of the demo are made of: sign in, write, sign, read, move.
 
 A referral or a consultation is a sequence of these, each reported as one step. The SDK does
-the work (:mod:`clients.sdk_workflows`); this module only turns each call into a step line
+the work (:mod:`clients.sdk.workflows`); this module only turns each call into a step line
 with its transaction, and decides what a failure means: an act later acts depend on (a
 document written, a workflow created or moved) ends the part with :class:`PartAbortedError`,
 a read that goes wrong only fails its own step.
@@ -13,18 +13,21 @@ import io
 import json
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from clients.demo import cast, documents
 from clients.demo.report import short
-from clients.errors import ApiError, ClientError, NotAllowedError
-from clients.models import RecordInfo
+from clients.demo.scene import Scene
 from clients.sdk import MedLedgerClient
-from clients.workflow_models import ConsultationInfo, ReferralInfo, WorkflowConsents, latest_step
+from clients.sdk.errors import ApiError, ClientError, NotAllowedError
+from clients.sdk.models import RecordInfo
+from clients.sdk.workflow_models import (
+    ConsultationInfo,
+    ReferralInfo,
+    WorkflowConsents,
+    latest_step,
+)
 from crypto.fame_types import UserKey
-
-if TYPE_CHECKING:
-    from clients.demo.story import Story
 
 W = TypeVar("W", ReferralInfo, ConsultationInfo)
 
@@ -42,14 +45,14 @@ def label(who: str) -> str:
     return cast.PATIENT_LABEL if who == "patient" else cast.clinician(who).label
 
 
-def aborted(story: Story, who: str, action: str, expected: str, exc: Exception) -> PartAbortedError:
+def aborted(story: Scene, who: str, action: str, expected: str, exc: Exception) -> PartAbortedError:
     """Report ``exc`` as this act's failed step; the exception that ends the part."""
     message = " ".join(str(exc).split()) or type(exc).__name__
     story.report.step(label(who), action, expected=expected, observed=f"error: {message}", ok=False)
     return PartAbortedError(message)
 
 
-def signed_in(story: Story, stack: ExitStack, who: str) -> MedLedgerClient:
+def signed_in(story: Scene, stack: ExitStack, who: str) -> MedLedgerClient:
     """A client of ``who``, signed in (SIWE), closed with ``stack``."""
     client = stack.enter_context(story.client_for(who))
     try:
@@ -59,7 +62,7 @@ def signed_in(story: Story, stack: ExitStack, who: str) -> MedLedgerClient:
     return client
 
 
-def user_key(story: Story, client: MedLedgerClient, who: str) -> UserKey:
+def user_key(story: Scene, client: MedLedgerClient, who: str) -> UserKey:
     """``who``'s attribute key, fetched once per run (the API issues it on each request)."""
     if who not in story.keys:
         try:
@@ -70,7 +73,7 @@ def user_key(story: Story, client: MedLedgerClient, who: str) -> UserKey:
 
 
 def write(
-    story: Story,
+    story: Scene,
     client: MedLedgerClient,
     who: str,
     resource: dict[str, Any],
@@ -98,7 +101,7 @@ def write(
 
 
 def sign_consents(
-    story: Story, *, purpose: str, audience: str, record_ids: Sequence[str], about: str
+    story: Scene, *, purpose: str, audience: str, record_ids: Sequence[str], about: str
 ) -> WorkflowConsents:
     """The patient signs, on their own device, one consent per record for ``audience``."""
     action = f"signs {purpose} consents for {about} (EIP-712, on their device)"
@@ -118,7 +121,7 @@ def sign_consents(
 
 
 def move(
-    story: Story,
+    story: Scene,
     who: str,
     action: str,
     call: Callable[[], W],
@@ -153,7 +156,7 @@ def transition_tx(info: ReferralInfo | ConsultationInfo) -> str:
 
 
 def read(
-    story: Story,
+    story: Scene,
     client: MedLedgerClient,
     who: str,
     record_id: str,
@@ -187,7 +190,7 @@ def read(
 
 
 def refused_read(
-    story: Story,
+    story: Scene,
     client: MedLedgerClient,
     who: str,
     record_id: str,
@@ -228,7 +231,7 @@ def refused_read(
 
 
 def refused_move(
-    story: Story, who: str, action: str, call: Callable[[], Any], *, code: str
+    story: Scene, who: str, action: str, call: Callable[[], Any], *, code: str
 ) -> dict[str, Any]:
     """A workflow call that must be refused with ``code`` and change nothing."""
     expected = f"refused ({code})"

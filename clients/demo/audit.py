@@ -9,20 +9,17 @@ exactly those events and that ``/audit/verify`` finds index, chain and stored bo
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
 
 from clients.demo import cast
 from clients.demo.chain_view import AccessEvent, access_events_since, revocation_position
 from clients.demo.report import short
-from clients.errors import ClientError
-
-if TYPE_CHECKING:
-    from clients.demo.story import Story
+from clients.demo.scene import Scene
+from clients.sdk.errors import ClientError
 
 INDEX_WAIT_SECONDS = 20.0
 
 
-def audit_log(story: Story) -> None:
+def audit_log(story: Scene) -> None:
     person = cast.clinician("auditor")
     names = {address.lower(): key for key, address in story.outcome.clinicians.items()}
     record_ids = {r["record_id"].lower() for r in story.outcome.records}
@@ -61,7 +58,7 @@ def audit_log(story: Story) -> None:
     _compare_index(story, person, events)
 
 
-def _check_log(story: Story, events: list[AccessEvent]) -> list[str]:
+def _check_log(story: Scene, events: list[AccessEvent]) -> list[str]:
     cardiologist = story.outcome.clinicians.get("cardiologist", "").lower()
     gp = story.outcome.clinicians.get("gp", "").lower()
     problems = []
@@ -96,7 +93,7 @@ def _check_log(story: Story, events: list[AccessEvent]) -> list[str]:
     return problems
 
 
-def _compare_index(story: Story, person: cast.Clinician, events: list[AccessEvent]) -> None:
+def _compare_index(story: Scene, person: cast.Clinician, events: list[AccessEvent]) -> None:
     """The API's index (``/audit/access-events``) must hold exactly the chain's events."""
     action = "compares the API's index with the chain"
     expected = "the same access events"
@@ -126,7 +123,7 @@ def _compare_index(story: Story, person: cast.Clinician, events: list[AccessEven
     story.report.step(person.label, action, expected=expected, observed=observed, ok=ok)
 
 
-def audit_verify(story: Story) -> None:
+def audit_verify(story: Scene) -> None:
     person = cast.clinician("auditor")
     action = "verifies index vs chain and re-hashes stored bodies"
     expected = "ok, every event of the story compared, no mismatch"

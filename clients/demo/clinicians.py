@@ -9,18 +9,16 @@ shared.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from clients.demo import cast
-from clients.errors import ClientError, NotAllowedError
+from clients.demo.scene import Scene
 from clients.sdk import MedLedgerClient
+from clients.sdk.errors import ClientError, NotAllowedError
 from crypto.fame_types import UserKey
 
-if TYPE_CHECKING:
-    from clients.demo.story import Story
 
-
-def cardiologist_reads(story: Story) -> None:
+def cardiologist_reads(story: Scene) -> None:
     person = cast.clinician("cardiologist")
     with story.client_for("cardiologist") as client:
         key = _fetch_key(story, client, person)
@@ -36,7 +34,7 @@ def cardiologist_reads(story: Story) -> None:
             _read(story, client, person, key, record)
 
 
-def _fetch_key(story: Story, client: MedLedgerClient, person: cast.Clinician) -> UserKey:
+def _fetch_key(story: Scene, client: MedLedgerClient, person: cast.Clinician) -> UserKey:
     action = "signs in (SIWE) and fetches an attribute key"
     expected = "a FAME key for role, org and dept"
     try:
@@ -52,7 +50,7 @@ def _fetch_key(story: Story, client: MedLedgerClient, person: cast.Clinician) ->
 
 
 def _read(
-    story: Story,
+    story: Scene,
     client: MedLedgerClient,
     person: cast.Clinician,
     key: UserKey,
@@ -77,14 +75,14 @@ def _read(
         story.report.excerpt(plaintext[:80].decode(errors="replace"))
 
 
-def gp_refused(story: Story) -> None:
+def gp_refused(story: Scene) -> None:
     person = cast.clinician("gp")
     with story.client_for("gp") as client:
         key = _fetch_key(story, client, person)
         _refused(story, client, person, key, "gp", why="no consent covers the GP")
 
 
-def cardiologist_refused(story: Story) -> None:
+def cardiologist_refused(story: Scene) -> None:
     person = cast.clinician("cardiologist")
     with story.client_for("cardiologist") as client:
         try:
@@ -96,7 +94,7 @@ def cardiologist_refused(story: Story) -> None:
 
 
 def _refused(
-    story: Story,
+    story: Scene,
     client: MedLedgerClient,
     person: cast.Clinician,
     key: UserKey,

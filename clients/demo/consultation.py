@@ -12,16 +12,14 @@ after the close is refused (409) with nothing sent to the chain.
 from __future__ import annotations
 
 from contextlib import ExitStack
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from clients.demo import acts, cast, documents
 from clients.demo.report import short
+from clients.demo.scene import Scene
 from clients.sdk import MedLedgerClient
-from clients.sdk_workflows import consultation_audience
-from clients.workflow_models import ConsultationInfo
-
-if TYPE_CHECKING:
-    from clients.demo.story import Story
+from clients.sdk.workflow_models import ConsultationInfo
+from clients.sdk.workflows import consultation_audience
 
 INVITED = ("cd3h", "pjxrmyy")
 # who may open the question: a cardiologist of an invited institution (the patient is ORed in)
@@ -34,7 +32,7 @@ OPINIONS = {
 }
 
 
-def consultation(story: Story) -> None:
+def consultation(story: Scene) -> None:
     patient = story.outcome.patient
     audience = consultation_audience(INVITED)
     places = " and ".join(cast.institution_name(code) for code in INVITED)
@@ -105,12 +103,12 @@ def consultation(story: Story) -> None:
         _late_opinion(story, invited["county_cardiologist"], entry)
 
 
-def gp_address(story: Story) -> str:
+def gp_address(story: Scene) -> str:
     return story.outcome.clinicians["gp"].lower()
 
 
 def _opine(
-    story: Story, client: MedLedgerClient, who: str, entry: dict[str, Any], question: str
+    story: Scene, client: MedLedgerClient, who: str, entry: dict[str, Any], question: str
 ) -> None:
     """``who`` reads the question and posts a consult note only the GP and patient open."""
     place = cast.institution_name(cast.clinician(who).institution)
@@ -159,7 +157,7 @@ def _opine(
     )
 
 
-def _late_opinion(story: Story, client: MedLedgerClient, entry: dict[str, Any]) -> None:
+def _late_opinion(story: Scene, client: MedLedgerClient, entry: dict[str, Any]) -> None:
     """After the close even an invited cardiologist's opinion is refused (409)."""
     who = "county_cardiologist"
     record_id = entry["opinions"][-1]["record_id"]

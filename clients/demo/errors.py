@@ -1,12 +1,12 @@
 """The demo's one error type: the local stack could not be found, started or stopped.
 
-A subclass of :class:`~clients.errors.ClientError` so that the command line reports it like
+A subclass of :class:`~clients.sdk.errors.ClientError` so that the command line reports it like
 every other client failure: one line, no traceback, a non-zero exit.
 """
 
 from __future__ import annotations
 
-from clients.errors import ClientError
+from clients.sdk.errors import ClientError
 
 
 class DemoError(ClientError):

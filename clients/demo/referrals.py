@@ -17,19 +17,17 @@ completes with a follow-up note for the cardiologist.
 from __future__ import annotations
 
 from contextlib import ExitStack
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from clients.demo import acts, cast, documents
 from clients.demo.report import short
+from clients.demo.scene import Scene
 from clients.sdk import MedLedgerClient
-from clients.sdk_workflows import referral_audience
-from clients.workflow_models import ReferralInfo
-
-if TYPE_CHECKING:
-    from clients.demo.story import Story
+from clients.sdk.workflow_models import ReferralInfo
+from clients.sdk.workflows import referral_audience
 
 
-def referral_up(story: Story) -> None:
+def referral_up(story: Scene) -> None:
     """GP (qyqchc) → cd3h cardiology, with the patient's echo report; summary shared back."""
     patient = story.outcome.patient
     echo = next(r for r in story.outcome.records if r["record_type"] == "DiagnosticReport")
@@ -87,7 +85,7 @@ def referral_up(story: Story) -> None:
             story.outcome.denied_reads["after_referral"] = {**refused, "referral_id": rid}
 
 
-def referral_down(story: Story) -> None:
+def referral_down(story: Scene) -> None:
     """cd3h cardiology → qyqchc general practice for follow-up care; a note shared back."""
     patient = story.outcome.patient
     with ExitStack() as stack:
@@ -119,7 +117,7 @@ def referral_down(story: Story) -> None:
 
 
 def _entry(
-    story: Story, direction: str, sender: str, to: str, department: str, record_ids: list[str]
+    story: Scene, direction: str, sender: str, to: str, department: str, record_ids: list[str]
 ) -> dict[str, Any]:
     """The referral's line in the outcome, filled in as it moves (``--json``, the e2e test)."""
     return {
@@ -142,7 +140,7 @@ def _record(entry: dict[str, Any], info: ReferralInfo) -> None:
 
 
 def _refer(
-    story: Story,
+    story: Scene,
     client: MedLedgerClient,
     who: str,
     entry: dict[str, Any],
@@ -185,7 +183,7 @@ def _refer(
 
 
 def _finish(
-    story: Story,
+    story: Scene,
     client: MedLedgerClient,
     who: str,
     entry: dict[str, Any],

@@ -27,6 +27,7 @@ import httpx
 
 from clients.demo.errors import DemoError
 from crypto.keys import SCRYPT_MIN_LOG2_N
+from ledger_api.authority.keystore import MPK_FILE, MSK_FILE, AuthorityError, init_authority
 from ledger_api.chain.deploy import Deployment
 from ledger_api.chain.devnode import (
     DevKeys,
@@ -39,7 +40,6 @@ from ledger_api.chain.devnode import (
     terminate,
 )
 from ledger_api.errors import LedgerApiError
-from ledger_api.services.authority import MPK_FILE, MSK_FILE, AuthorityError, init_authority
 
 DEFAULT_API_PORT = 8000
 # DEV ONLY: a published passphrase for the demo's key authority; never use it for real keys.

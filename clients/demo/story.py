@@ -22,72 +22,27 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
-from web3 import Web3
 
 from clients.demo import audit, cast, clinicians, consultation, referrals, workflow_audit
 from clients.demo.acts import PartAbortedError
 from clients.demo.report import Reporter, short
+from clients.demo.scene import ADMIN, PATIENT, Outcome, Scene, StoryAbortedError
 from clients.demo.stack import LocalStack
-from clients.errors import ClientError, WalletNotFoundError
 from clients.sdk import MedLedgerClient
-from clients.wallet import WalletStore
-from crypto.fame_types import UserKey
-from ledger_api.chain.connection import connect
+from clients.sdk.errors import ClientError, WalletNotFoundError
 from ledger_api.chain.consortium import Consortium
 from ledger_api.chain.devnode import DevKeys
 from ledger_api.chain.relayer import Relayer
 from ledger_api.errors import LedgerApiError
 
-ADMIN = "联盟管理员 consortium admin"
-PATIENT = cast.PATIENT_LABEL
 
-
-class StoryAbortedError(Exception):
-    """A step failed in a way that leaves nothing for the next steps to work on."""
-
-
-@dataclass
-class Outcome:
-    """What the story did, for ``--json`` and the e2e test (which re-checks it on chain)."""
-
-    patient: str = ""
-    patient_wallet: str = ""
-    clinicians: dict[str, str] = field(default_factory=dict)
-    institutions: dict[str, int] = field(default_factory=dict)
-    records: list[dict[str, Any]] = field(default_factory=list)
-    consent: dict[str, Any] = field(default_factory=dict)
-    revocation: dict[str, Any] = field(default_factory=dict)
-    denied_reads: dict[str, Any] = field(default_factory=dict)
-    verify: dict[str, Any] = field(default_factory=dict)
-    referrals: list[dict[str, Any]] = field(default_factory=list)
-    consultation: dict[str, Any] = field(default_factory=dict)
-
-
-class Story:
+class Story(Scene):
     """One run of the story against ``stack``; :meth:`run` returns the :class:`Outcome`."""
-
-    def __init__(self, stack: LocalStack, reporter: Reporter, *, timeout: float = 60.0) -> None:
-        self.stack = stack
-        self.report = reporter
-        self.timeout = timeout
-        self.outcome = Outcome()
-        self.w3: Web3 = connect(stack.rpc_url, expected_chain_id=stack.deployment.chain_id)
-        self.wallets = WalletStore(stack.data_dir)
-        self.accounts: dict[str, LocalAccount] = {}
-        self.plaintexts: dict[str, bytes] = {}  # record id → what the patient shared
-        self.documents: dict[str, bytes] = {}  # record id → a workflow document's bytes
-        self.keys: dict[str, UserKey] = {}  # attribute keys fetched in the workflows
-        self.first_block = 0
-        reporter.alias(ADMIN, "admin")
-        reporter.alias(PATIENT, "patient")
-        for person in cast.CLINICIANS:
-            reporter.alias(person.label, person.short)
 
     # ------------------------------------------------------------------ driver
 
@@ -113,15 +68,6 @@ class Story:
                 self.report.note("the story stops here")
                 break
         return self.outcome
-
-    def client_for(self, who: str) -> MedLedgerClient:
-        return MedLedgerClient(self.stack.api_url, account=self.accounts[who], timeout=self.timeout)
-
-    def fail(self, actor: str, action: str, expected: str, exc: BaseException) -> StoryAbortedError:
-        """Record ``exc`` as this step's observation; the story cannot go on without it."""
-        message = " ".join(str(exc).split()) or type(exc).__name__
-        self.report.step(actor, action, expected=expected, observed=f"error: {message}", ok=False)
-        return StoryAbortedError(message)
 
     # ------------------------------------------------------------------ the consortium
 

@@ -11,7 +11,7 @@ never open) must name exactly the chain's transactions.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from clients.demo import cast
 from clients.demo.chain_view import (
@@ -22,15 +22,13 @@ from clients.demo.chain_view import (
     workflow_events,
 )
 from clients.demo.report import short
-from clients.errors import ClientError
-
-if TYPE_CHECKING:
-    from clients.demo.story import Story
+from clients.demo.scene import Scene
+from clients.sdk.errors import ClientError
 
 REFERRAL_PATH = ["ReferralRequested", "ReferralAccepted", "ReferralArrived", "ReferralCompleted"]
 
 
-def audit_workflows(story: Story) -> None:
+def audit_workflows(story: Scene) -> None:
     person = cast.clinician("auditor")
     action = "reads the referrals and the consultation from the chain (Workflow)"
     expected = "2 referrals completed; consultation closed with 2 opinions; late read denied"
@@ -61,7 +59,7 @@ def audit_workflows(story: Story) -> None:
 
 
 def _compare_api(
-    story: Story,
+    story: Scene,
     person: cast.Clinician,
     events: list[WorkflowEvent],
     referrals: list[dict[str, Any]],
@@ -93,7 +91,7 @@ def _compare_api(
     story.report.step(person.label, action, expected=expected, observed=observed, ok=ok)
 
 
-def _table(story: Story, events: list[WorkflowEvent], referrals: list[dict[str, Any]]) -> None:
+def _table(story: Scene, events: list[WorkflowEvent], referrals: list[dict[str, Any]]) -> None:
     names = {
         address.lower(): cast.clinician(key).short
         for key, address in story.outcome.clinicians.items()
@@ -117,7 +115,7 @@ def _table(story: Story, events: list[WorkflowEvent], referrals: list[dict[str, 
 
 
 def _check_referral(
-    story: Story, referral: dict[str, Any], events: list[WorkflowEvent]
+    story: Scene, referral: dict[str, Any], events: list[WorkflowEvent]
 ) -> list[str]:
     rid = referral["referral_id"].lower()
     path = [e.name for e in events if e.workflow_id == rid]
@@ -131,7 +129,7 @@ def _check_referral(
 
 
 def _check_consultation(
-    story: Story, consultation: dict[str, Any], events: list[WorkflowEvent]
+    story: Scene, consultation: dict[str, Any], events: list[WorkflowEvent]
 ) -> list[str]:
     cid = str(consultation.get("consultation_id") or "").lower()
     if not cid:
@@ -152,7 +150,7 @@ def _check_consultation(
 
 
 def _check_reads(
-    story: Story, referrals: list[dict[str, Any]], events: list[WorkflowEvent]
+    story: Scene, referrals: list[dict[str, Any]], events: list[WorkflowEvent]
 ) -> list[str]:
     """The receiving cardiologist read the letter before accepting and was refused after."""
     up = next((r for r in referrals if r["direction"] == "up"), None)

@@ -19,9 +19,10 @@ from ledger_api.context import AppContext
 from ledger_api.deps import ContextDep
 from ledger_api.metrics import CONTENT_TYPE_LATEST
 from storage.blocks import BlockStore
-from storage.cid import CID, compute_cid
+from storage.cid import CID
 from storage.db import check_connection
 from storage.errors import StorageError
+from storage.unixfs import compute_cid
 
 router = APIRouter(tags=["health"])
 

@@ -3,7 +3,7 @@
 ``j``, sealed to the clinician, its issuance on chain before it is returned.
 
 Record policies carry ``bg:<n>``, ``n`` the patient's opening count when the record was
-encrypted (``clients/policies.py``). The key of opening ``j`` therefore opens what was written
+encrypted (``clients/sdk/policies.py``). The key of opening ``j`` therefore opens what was written
 before it was opened, and nothing written or re-keyed afterwards (``bg:<j>`` or more). The
 *floor* is the lowest counter any of the patient's active records still uses (0 when none
 names one), so the key does not carry counters no record needs.

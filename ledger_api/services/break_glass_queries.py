@@ -2,7 +2,7 @@
 the read gate.
 
 The **count** of a patient's openings is the break-glass counter of their record policies
-(``bg:<n>``, ``clients/policies.py``): clients write the current count into every record they
+(``bg:<n>``, ``clients/sdk/policies.py``): clients write the current count into every record they
 encrypt, and the key of opening ``j`` carries only ``bg:<floor>`` … ``bg:<j-1>``, so it opens
 nothing written or re-keyed after it was opened (``docs/break-glass.md``).
 

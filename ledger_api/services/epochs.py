@@ -3,7 +3,7 @@
 Why epochs: a CP-ABE key cannot be taken back. When a member leaves (suspended, removed,
 attributes changed, institution suspended) the API refuses them at once, but a key they hold
 still opens every ciphertext whose policy it satisfies. So every record policy the clients
-write is ANDed with ``epoch:<E>`` (:mod:`clients.policies`), clinicians' keys carry
+write is ANDed with ``epoch:<E>`` (:mod:`clients.sdk.policies`), clinicians' keys carry
 ``epoch:<floor>`` … ``epoch:<E>``, and a membership change moves ``E`` on: records written
 or re-keyed afterwards need ``epoch:<E+1>``, which no key issued before the change has.
 
@@ -20,7 +20,6 @@ or re-keyed afterwards need ``epoch:<E+1>``, which no key issued before the chan
 from __future__ import annotations
 
 import logging
-import re
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -31,6 +30,7 @@ from sqlalchemy.orm import Session
 from crypto.envelope_header import header_policy
 from crypto.errors import CryptoError, PolicyError
 from crypto.policy import attributes_of, parse
+from crypto.policy_epochs import epoch_attribute, policy_epochs
 from ledger_api.chain.consortium import unpack_text32
 from ledger_api.http_errors import ForbiddenError, NotFoundError, UnprocessableError
 from ledger_api.principal import Principal
@@ -50,8 +50,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("ledger_api.epochs")
 
 FIRST_EPOCH = 1
-EPOCH_PREFIX = "epoch:"
-_EPOCH_ATTRIBUTE = re.compile(r"\bepoch:(\d+)\b", re.IGNORECASE)
 _HEADER_EPOCHS: dict[str, int | None] = {}  # header CID -> epoch (CIDs are immutable)
 _PATIENT_ONLY = ("uid:", "patient:", "role:emergency", "bg:")
 _HEADER_CACHE_MAX = 200_000
@@ -59,15 +57,6 @@ FLOOR_TTL = 2.0
 NO_EPOCH = 0
 """The epoch reported for a record whose policy names none (written before epochs, or by a
 client that does not compose policies): stale, since no epoch bounds who opens it."""
-
-
-def policy_epochs(policy: str) -> set[int]:
-    """Every ``epoch:<n>`` attribute a policy names."""
-    return {int(n) for n in _EPOCH_ATTRIBUTE.findall(policy)}
-
-
-def epoch_attribute(epoch: int) -> str:
-    return f"{EPOCH_PREFIX}{epoch}"
 
 
 def current_epoch(ctx: AppContext) -> int:

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from ledger_api.chain.connection import rpc
 from ledger_api.chain.contract import Event, event_decoder
 from ledger_api.chain.errors import ChainError, TransactionRevertedError
+from ledger_api.services.registration import record_input
 from storage.errors import NotPinnedError, StorageError
 from storage.models import Record, clamp_uint64
 
@@ -160,8 +161,6 @@ def _blocks_intact(ctx: AppContext, row: Record) -> bool:
 
 
 def _settle(ctx: AppContext, db: Session, row: Record, report: ReconcileReport) -> None:
-    from ledger_api.services.records import record_input  # records imports this module
-
     if ctx.chain.records.exists(bytes.fromhex(row.record_id[2:])):
         if confirm_from_chain(ctx=ctx, db=db, row=row):
             report.confirmed.append(row.record_id)

@@ -28,7 +28,6 @@ from ledger_api.chain.errors import (
     TransactionRejectedError,
     TransactionRevertedError,
 )
-from ledger_api.chain.records import RecordInput
 from ledger_api.http_errors import (
     ConflictError,
     ForbiddenError,
@@ -37,10 +36,11 @@ from ledger_api.http_errors import (
 )
 from ledger_api.principal import Principal
 from ledger_api.services.reconciler import confirm_from_chain, mark_confirmed, release_blocks
+from ledger_api.services.registration import record_input
 from ledger_api.services.uploads import CheckedUpload, record_type_text
 from storage.blocks import BlockStore, LocalBlockStore
-from storage.cid import compute_cid
 from storage.models import Record
+from storage.unixfs import compute_cid
 
 if TYPE_CHECKING:
     from ledger_api.context import AppContext
@@ -154,20 +154,6 @@ def _store_blocks(store: BlockStore, upload: CheckedUpload) -> tuple[str, str]:
         body = store.put(upload.body, pin=True)
         header = store.put(upload.header_bytes, pin=True)
     return str(body), str(header)
-
-
-def record_input(row: Record) -> RecordInput:
-    """The registration call for an index row (the API's pending row or the reconciler's)."""
-    return RecordInput(
-        id=bytes.fromhex(row.record_id[2:]),
-        patient=row.patient,
-        author=row.author or row.patient,
-        body_cid=row.body_cid,
-        header_cid=row.header_cid,
-        body_hash=bytes.fromhex(row.body_sha256[2:]),
-        policy_hash=bytes.fromhex(row.policy_hash[2:]),
-        record_type=bytes.fromhex(row.record_type[2:]),
-    )
 
 
 def _register(*, ctx: AppContext, db: Session, row: Record) -> ShareResult:

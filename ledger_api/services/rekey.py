@@ -58,9 +58,9 @@ from ledger_api.services.uploads import (
     record_type_text,
 )
 from storage.blocks import LocalBlockStore
-from storage.cid import compute_cid
 from storage.errors import StorageError
 from storage.models import Record
+from storage.unixfs import compute_cid
 
 if TYPE_CHECKING:
     from ledger_api.context import AppContext

@@ -3,7 +3,7 @@
 Each record appears with its clear index entry only (type, clinical date, author institution)
 and whether the caller may open it; referral and consultation transitions (created, accepted,
 completed, …) are interleaved, each with its transaction. Ordering is by the record's clinical
-date when the uploader gave one (:mod:`ledger_api.services.record_dates`), else its
+date when the uploader gave one (:mod:`crypto.record_dates`), else its
 registration time, and by block time for workflow events.
 
 Who sees what (metadata only, so nothing is logged — like the chart listing in
@@ -30,13 +30,13 @@ from sqlalchemy.orm import Session
 
 from crypto.errors import PolicyError
 from crypto.policy import satisfies
+from crypto.record_dates import record_date_seconds
 from crypto.signing import Purpose
 from ledger_api.chain.consortium import unpack_text32
 from ledger_api.http_errors import ForbiddenError
 from ledger_api.principal import Principal
 from ledger_api.services.access import chain_required, decide
 from ledger_api.services.consultation_queries import invited_policy_of
-from ledger_api.services.record_dates import record_date_seconds
 from ledger_api.services.record_reads import MAX_PAGE, checked_patient_page
 from ledger_api.services.records import confirmed_records_of
 from ledger_api.services.uploads import record_type_text

@@ -29,8 +29,8 @@ from starlette.requests import Request
 from crypto.envelope import Header, parse_header, validate_body_stream
 from crypto.errors import CryptoError
 from crypto.policy import policy_hash, satisfies
+from crypto.record_dates import check_record_date
 from ledger_api.http_errors import ApiError, PayloadTooLargeError, UnprocessableError
-from ledger_api.services.record_dates import check_record_date
 
 T = TypeVar("T")
 

@@ -1,6 +1,6 @@
 """The key authority's membership epochs, and the membership changes that move them.
 
-Record policies carry ``epoch:<E>`` (see :mod:`clients.policies`); a clinician's key carries
+Record policies carry ``epoch:<E>`` (see :mod:`clients.sdk.policies`); a clinician's key carries
 the epochs from the floor up to the current one. A member leaving (suspended, removed, their
 attributes changed, their institution suspended) is a *trigger*; the API's epoch watcher turns
 the pending triggers of one block into one ``AccessLog.EpochAdvanced`` and records which epoch

@@ -42,7 +42,7 @@ class Record(Base):
     policy_hash: Mapped[str] = mapped_column(Bytes32)
     record_type: Mapped[str] = mapped_column(Bytes32)
     # the clinical date the uploader gave (FHIR date / dateTime), for the patient's timeline;
-    # not on chain: it is the index entry's only clinical field (ledger_api.services.record_dates)
+    # not on chain: it is the index entry's only clinical field (crypto.record_dates)
     record_date: Mapped[str | None] = mapped_column(sa.String(40))
     version: Mapped[int] = mapped_column(sa.Integer, default=1)
     status: Mapped[str] = mapped_column(sa.String(16), default="active")

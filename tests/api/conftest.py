@@ -34,6 +34,7 @@ from crypto import envelope, siwe
 from crypto.keys import load_master_public_key
 from crypto.signing import Consent, Domain, Purpose, Revocation, consent_id, sign
 from ledger_api.app import create_app
+from ledger_api.authority.keystore import MPK_FILE, init_authority
 from ledger_api.chain.access_log import AccessLog
 from ledger_api.chain.anvil import AnvilProcess
 from ledger_api.chain.connection import connect
@@ -45,7 +46,6 @@ from ledger_api.config import Settings
 from ledger_api.context import AppContext
 from ledger_api.hooks import Hooks
 from ledger_api.indexer import Indexer
-from ledger_api.services.authority import MPK_FILE, init_authority
 from tests.conftest import ANVIL_KEYS, postgres_url
 from tests.storage.conftest import empty_database
 

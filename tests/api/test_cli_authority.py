@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from clients.cli import app
 from crypto import fame
 from crypto.keys import decrypt_master_secret_key, load_master_public_key
-from ledger_api.services.authority import (
+from ledger_api.authority.keystore import (
     MPK_FILE,
     MSK_FILE,
     AuthorityExistsError,
@@ -19,9 +19,9 @@ from ledger_api.services.authority import (
     AuthorityNotFoundError,
     AuthorityPassphraseError,
     KeyAuthority,
-    attributes_hash,
     init_authority,
 )
+from ledger_api.services.authority import attributes_hash
 
 runner = CliRunner()
 FAST = ["--scrypt-log2-n", "10"]

@@ -16,12 +16,12 @@ from pydantic import SecretStr
 from web3 import Web3
 
 from ledger_api.app import create_app
+from ledger_api.authority.keystore import AuthorityPassphraseError
 from ledger_api.chain.anvil import free_port
 from ledger_api.chain.client import ChainClient
 from ledger_api.chain.consortium import Role
 from ledger_api.chain.errors import DeploymentError
 from ledger_api.config import Settings
-from ledger_api.services.authority import AuthorityPassphraseError
 from storage.models import Member
 from tests.api.conftest import RELAYER_KEY, Stack
 

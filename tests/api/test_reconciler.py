@@ -20,9 +20,9 @@ from crypto.policy import policy_hash
 from ledger_api.chain.records import RecordInput
 from ledger_api.hooks import Hooks
 from ledger_api.services.reconciler import find_registration, reconcile_pending
-from ledger_api.services.records import record_input
-from storage.cid import compute_cid
+from ledger_api.services.registration import record_input
 from storage.models import Record
+from storage.unixfs import compute_cid
 from tests.api.conftest import Stack
 
 PLAINTEXT = json.dumps({"resourceType": "DiagnosticReport", "status": "final"}).encode()

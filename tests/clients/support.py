@@ -14,7 +14,7 @@ from sqlalchemy.orm import sessionmaker
 from typer.testing import CliRunner
 
 from clients.cli import app
-from clients.wallet import WalletStore
+from clients.sdk.wallet import WalletStore
 from ledger_api.indexer import Indexer
 from tests.api.conftest import Stack
 from tests.clients.conftest import LiveStack

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from storage.blocks import BlockStore, LocalBlockStore
-from storage.cid import compute_cid, multihash_key, to_binary
+from storage.cid import multihash_key, to_binary
 from storage.errors import (
     BlockNotFoundError,
     IntegrityError,
@@ -20,7 +20,7 @@ from storage.errors import (
     NotPinnedError,
     StorageError,
 )
-from storage.unixfs import CHUNK_SIZE, walk_dag
+from storage.unixfs import CHUNK_SIZE, compute_cid, walk_dag
 
 REPO = Path(__file__).resolve().parents[2]
 

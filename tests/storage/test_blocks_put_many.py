@@ -8,8 +8,7 @@ import os
 from pathlib import Path
 
 from storage.blocks import LocalBlockStore
-from storage.cid import compute_cid
-from storage.unixfs import CHUNK_SIZE
+from storage.unixfs import CHUNK_SIZE, compute_cid
 
 
 def test_put_many_equals_separate_puts(tmp_path: Path) -> None:

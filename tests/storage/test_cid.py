@@ -20,10 +20,10 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from storage.cid import compute_cid, parse_cid, to_binary, to_cid, verify_block
+from storage.cid import parse_cid, to_binary, to_cid, verify_block
 from storage.dagpb import PBLink, PBNode, UnixFSData, decode_node, decode_unixfs
 from storage.errors import IntegrityError, InvalidCidError, MalformedBlockError
-from storage.unixfs import CHUNK_SIZE, import_file, open_file
+from storage.unixfs import CHUNK_SIZE, compute_cid, import_file, open_file
 
 MIB = 1 << 20
 

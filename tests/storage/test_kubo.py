@@ -24,7 +24,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from storage.blocks import BlockStore, LocalBlockStore
-from storage.cid import block_cid, cid_text, compute_cid, to_binary
+from storage.cid import block_cid, cid_text, to_binary
 from storage.errors import (
     BlockNotFoundError,
     CidMismatchError,
@@ -35,7 +35,7 @@ from storage.errors import (
 )
 from storage.kubo import KuboBlockStore
 from storage.mirror import MirroredBlockStore
-from storage.unixfs import CHUNK_SIZE, import_file, open_file, walk_dag
+from storage.unixfs import CHUNK_SIZE, compute_cid, import_file, open_file, walk_dag
 from tests.storage.test_blocks import payload
 
 

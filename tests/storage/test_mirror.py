@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from storage.blocks import BlockStore, LocalBlockStore
-from storage.cid import compute_cid, multihash_key, to_binary
+from storage.cid import multihash_key, to_binary
 from storage.errors import BlockNotFoundError, IntegrityError, NotPinnedError
 from storage.mirror import MirroredBlockStore
-from storage.unixfs import CHUNK_SIZE, walk_dag
+from storage.unixfs import CHUNK_SIZE, compute_cid, walk_dag
 from tests.storage.test_blocks import payload
 
 

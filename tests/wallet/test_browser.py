@@ -37,9 +37,9 @@ import pytest
 import sqlalchemy as sa
 from eth_account import Account
 
-from clients.errors import ApiError, NotAllowedError
 from clients.sdk import MedLedgerClient
-from clients.wallet import WalletStore
+from clients.sdk.errors import ApiError, NotAllowedError
+from clients.sdk.wallet import WalletStore
 from crypto.policy import policy_hash
 from crypto.signing import Purpose
 from ledger_api.chain.consents import ConsentManager

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from eth_account import Account
 
-from clients.errors import ClientError
 from clients.sdk import MedLedgerClient
+from clients.sdk.errors import ClientError
 from crypto import envelope, fame, keys
 from crypto.errors import EnvelopeAccessDeniedError
 from crypto.policy import normalize

@@ -1,7 +1,7 @@
 // What the wallet reads out of a file before encrypting it: for FHIR JSON the resourceType
 // (the record type) and the clinical date, exactly as clients/fhir_index.py's clinical_date
 // picks it (the only clinical field that leaves the device in clear); and the composed record
-// policy of clients/policies.py's record_policy for a patient's own record.
+// policy of clients/sdk/policies.py's record_policy for a patient's own record.
 
 export const MAX_BROWSER_BYTES = 32 * 1024 * 1024;
 export const FHIR_CONTENT_TYPE = 'application/fhir+json';
@@ -99,7 +99,7 @@ export function checkRecordType(recordType) {
 }
 
 /**
- * clients.policies.record_policy for a patient's own record (no custodian): the user's part
+ * clients.sdk.policies.record_policy for a patient's own record (no custodian): the user's part
  * under the current epoch, ORed with the patient's own uid and the break-glass clause.
  */
 export function recordPolicy(userPolicy, { patient, epoch, breakGlass }) {

@@ -1,7 +1,7 @@
 // "Add a record" in the browser: compose the record policy (current epoch from GET /keys/public,
 // break-glass count of the chart), encrypt the file with FAME + AES-GCM on this page
 // (envelope.js) and POST /records as multipart (metadata JSON, header, body) with the session
-// token — what clients/sdk_records.py's share does. The plaintext and the data key never
+// token — what clients/sdk/records.py's share does. The plaintext and the data key never
 // leave the page; only the envelope and the clear metadata (record type, clinical date) do.
 import { encryptRecord } from './envelope.js';
 import { parseMasterPublicKey } from './fame.js';

@@ -96,7 +96,7 @@ describe('policies and span programs', () => {
     }
   });
 
-  it('composes the record policy as clients/policies.py does', () => {
+  it('composes the record policy as clients/sdk/policies.py does', () => {
     for (const c of fx.recordPolicies) {
       const patient = '0x70997970C51812dc3A010C7d01b50e0d17dc79C8';
       const text = recordPolicy(c.user, { patient, epoch: c.epoch, breakGlass: c.breakGlass });

@@ -1,0 +1,227 @@
+"""``medledger doctor break-glass`` / ``auditor break-glass`` / ``auditor review`` /
+``patient break-glass``: emergency access and its oversight from the command line.
+
+``doctor break-glass PATIENT --reason "…"`` does the whole emergency path in one go: open the
+chart (on chain, with the reason's hash), fetch the emergency key for that one patient, then
+download, check and decrypt every record of the patient into a folder (each read logged on
+chain with purpose ``emergency``). Beyond the daily cap the API wants a second doctor's
+co-signature: ``--cosigner-wallet W`` signs it locally with that doctor's wallet (in the same
+data dir; its password is asked for, or ``MEDLEDGER_WALLET_PASSWORD``). The emergency key is
+used for this run only and never saved: the window is short and the key covers one patient.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from clients.cli import checks as check
+from clients.cli.common import (
+    ApiOption,
+    CliError,
+    DataDirOption,
+    WalletOption,
+    cli_errors,
+    plain,
+    plural,
+    short,
+    signed_in,
+    styled,
+    unlock,
+    when,
+)
+from clients.cli.rekey import records_progress
+from clients.sdk import MedLedgerClient
+from clients.sdk.emergency import BreakGlassOpening
+from clients.sdk.errors import ApiError
+
+
+def _cosign(api: str, data_dir: str | None, wallet: str, **what: str) -> dict[str, object]:
+    """The co-signature of the second doctor's wallet (signed here; nothing is sent)."""
+    _, account, _ = unlock(data_dir, wallet)
+    with MedLedgerClient(api, account=account) as cosigner:
+        return cosigner.cosign_break_glass(**what)
+
+
+@cli_errors
+def doctor_break_glass(
+    patient: str = typer.Argument(..., help="The patient's address."),
+    reason: str = typer.Option(..., "--reason", help="Why (10-500 characters); goes on chain."),
+    output: Path | None = typer.Option(  # noqa: B008
+        None, "--output", "-o", help="Folder for the decrypted records [./break-glass-<id>]."
+    ),
+    cosigner_wallet: str | None = typer.Option(
+        None, "--cosigner-wallet", help="A second doctor's wallet, to co-sign beyond the cap."
+    ),
+    api: str = ApiOption,
+    data_dir: str | None = DataDirOption,
+    wallet: str | None = WalletOption,
+) -> None:
+    """Emergency access without consent: open the patient's chart, decrypt it to a folder.
+
+    Every opening is on chain with its reason, shown to the patient at once and reviewed by
+    an auditor.
+
+    Example: medledger doctor break-glass 0xPatient… --reason "unconscious, suspected MI"
+    """
+    address = check.address(patient, "PATIENT")
+    with signed_in(api, data_dir, wallet) as (client, chosen, _):
+        cosignature = None
+        if cosigner_wallet is not None:
+            cosignature = _cosign(
+                api, data_dir, cosigner_wallet,
+                clinician=chosen.address, patient=address, reason=reason,
+            )  # fmt: skip
+        try:
+            opening = client.break_glass(address, reason=reason, cosignature=cosignature)
+        except ApiError as exc:
+            if exc.code == "break_glass_cap":
+                raise CliError(
+                    f"{exc.message}; ask a second doctor and pass --cosigner-wallet"
+                ) from None
+            raise
+        plain().print(
+            f"break-glass {opening.id} open until {when(opening.expires_at)} (tx {opening.tx_hash})"
+        )
+        key = client.fetch_emergency_key(opening.id)
+        plain().print(f"emergency key for {key.patient} ({', '.join(key.attributes)})")
+        folder = output or Path(f"break-glass-{opening.id[2:10]}")
+        results = client.emergency_download(address, folder, user_key=key.user_key)
+    for result in results:
+        plain().print(
+            f"  {result.path}  {result.bytes_written} bytes  access tx {short(result.access_tx)}"
+        )
+    plain().print(f"decrypted {plural(len(results), 'record')} of {address} into {folder}")
+
+
+def _table(items: list[BreakGlassOpening], *, title: str, patient: bool = True) -> Table:
+    table = Table(title=title)
+    columns = ["id", "opened", "until", "clinician", "patient", "co-signer", "reason", "review"]
+    for column in columns if patient else [c for c in columns if c != "patient"]:
+        table.add_column(column, no_wrap=column != "reason")
+    for item in items:
+        if not item.reviewed:
+            review = styled("awaiting review", "yellow")
+        elif item.justified:
+            review = styled("justified", "green")
+        else:
+            review = styled("not justified", "red")
+        cells: list[str | Text] = [
+            short(item.id),
+            when(item.opened_at),
+            when(item.expires_at) + ("" if not item.open else " (open)"),
+            item.clinician,
+            item.patient,
+            item.co_signer or "-",
+            item.reason or "-",
+            review,
+        ]
+        if not patient:
+            del cells[4]
+        table.add_row(*cells)
+    return table
+
+
+@cli_errors
+def auditor_break_glass(
+    unreviewed: bool = typer.Option(False, "--unreviewed", help="Only the review queue."),
+    limit: int = typer.Option(50, "--limit", min=1, max=500, help="Rows in the table."),
+    api: str = ApiOption,
+    data_dir: str | None = DataDirOption,
+    wallet: str | None = WalletOption,
+) -> None:
+    """Break-glass openings, newest first (--unreviewed: those awaiting an auditor).
+
+    Example: medledger auditor break-glass --unreviewed
+    """
+    with signed_in(api, data_dir, wallet) as (client, _, _):
+        page = client.break_glass_openings(reviewed=False if unreviewed else None, limit=limit)
+    title = "break-glass review queue" if unreviewed else "break-glass openings"
+    plain().print(_table(page.items, title=f"{title} ({len(page.items)} of {page.total})"))
+
+
+@cli_errors
+def auditor_review(
+    opening_id: str = typer.Argument(..., help="The opening id (0x + 64 hex digits)."),
+    justified: bool = typer.Option(
+        ..., "--justified/--not-justified", help="The outcome of the review."
+    ),
+    note: str = typer.Option(..., "--note", help="Why (its hash goes on chain)."),
+    api: str = ApiOption,
+    data_dir: str | None = DataDirOption,
+    wallet: str | None = WalletOption,
+) -> None:
+    """Record my review of a break-glass opening on chain.
+
+    Example: medledger auditor review 0x3f…a1 --justified --note "arrest documented in ED"
+    """
+    wanted = check.bytes32_hex(opening_id, "OPENING_ID")
+    with signed_in(api, data_dir, wallet) as (client, _, _):
+        done = client.review_break_glass(wanted, justified=justified, note=note)
+    outcome = "justified" if done.justified else "not justified"
+    plain().print(f"reviewed {done.id}: {outcome} (tx {done.raw.get('review_tx_hash')})")
+
+
+@cli_errors
+def patient_break_glass(
+    rekey: str | None = typer.Option(
+        None,
+        "--rekey",
+        metavar="OPENING_ID",
+        help="After its window: re-encrypt every record that opening's clinician read.",
+    ),
+    all_records: bool = typer.Option(
+        False,
+        "--all-records",
+        help="With --rekey: also re-wrap the records not read, so the opening's key opens none.",
+    ),
+    api: str = ApiOption,
+    data_dir: str | None = DataDirOption,
+    wallet: str | None = WalletOption,
+) -> None:
+    """Who opened my chart in an emergency, why, and what the auditors found.
+
+    With --rekey OPENING_ID (once its window has ended) the records its clinician read get a
+    new version under a fresh data key and the chart's current break-glass count, which that
+    opening's emergency key lacks, with a table of what was done. --all-records re-wraps the
+    other records' headers to the current count too.
+
+    Example: medledger patient break-glass --rekey 0x3f…a1 --all-records
+    """
+    if all_records and not rekey:
+        raise CliError("--all-records goes with --rekey OPENING_ID")
+    wanted = check.bytes32_hex(rekey, "OPENING_ID") if rekey else None
+    with signed_in(api, data_dir, wallet) as (client, chosen, _):
+        if wanted is None:
+            page = client.patient_break_glass(chosen.address, limit=500)
+        else:
+            key = client.fetch_user_key()
+            with records_progress("re-keying records") as progress:
+                outcomes = client.rekey_after_break_glass(
+                    wanted, user_key=key, progress=progress, include_unread=all_records
+                )
+    if wanted is None:
+        title = f"break-glass openings of my chart ({page.total})"
+        plain().print(_table(page.items, title=title, patient=False))
+        return
+    what = "records of my chart re-keyed after" if all_records else "records read under"
+    table = Table(title=f"{what} {short(wanted)} ({len(outcomes)})")
+    for column in ("record id", "action", "version", "why"):
+        table.add_column(column, no_wrap=column != "why")
+    for outcome in outcomes:
+        table.add_row(
+            outcome.record_id,
+            outcome.action,
+            str(outcome.version) if outcome.version is not None else "-",
+            outcome.reason,
+        )
+    plain().print(table)
+    failed = [o for o in outcomes if o.action == "failed"]
+    if failed:
+        raise CliError(
+            f"{plural(len(failed), 'record')} could not be re-keyed;"
+            " retry with `medledger patient rekey RECORD_ID --full`"
+        )

@@ -1,0 +1,377 @@
+"""What every ``medledger`` sub-command shares: options, consoles, wallets, errors, progress.
+
+One place decides how a failure looks to the user (one line ``error: …`` on stderr, an exit
+code that says what kind of failure it was, never a traceback), where wallets live, how the
+wallet password is obtained (``MEDLEDGER_WALLET_PASSWORD`` for scripts, else a hidden prompt;
+never an argument, which would land in shell history and ``ps``), and how a signed-in
+:class:`~clients.sdk.MedLedgerClient` is opened. The command modules stay thin: parse, call the
+SDK or the chain wrappers, print.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import ParamSpec, TypeVar
+
+import httpx
+import typer
+from eth_account.signers.local import LocalAccount
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+from rich.text import Text
+from typer.exceptions import TyperException
+from web3.exceptions import Web3Exception
+
+from clients.sdk import MedLedgerClient
+from clients.sdk.errors import (
+    ApiError,
+    ApiUnavailableError,
+    ClientError,
+    NotAllowedError,
+    NotFoundError,
+    WrongPasswordError,
+)
+from clients.sdk.wallet import Wallet, WalletStore
+from crypto.errors import CryptoError
+from ledger_api.chain.devnode import default_data_dir
+from ledger_api.chain.errors import ChainConnectionError
+from ledger_api.errors import LedgerApiError
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+DEFAULT_API_URL = "http://127.0.0.1:8000"
+DEFAULT_RPC_URL = "http://127.0.0.1:8545"
+PASSWORD_ENV = "MEDLEDGER_WALLET_PASSWORD"
+
+# Exit codes: scripts can tell "fix your input" from "the service is down" without parsing text.
+EXIT_ERROR = 1  # anything else of ours (bad input, chain revert, crypto failure, …)
+EXIT_USAGE = 2  # click's own code for bad options
+EXIT_UNAVAILABLE = 3  # the API (or chain node) cannot be reached, or answered 503
+EXIT_NOT_FOUND = 4  # 404, or a local file / wallet that does not exist
+EXIT_NOT_ALLOWED = 5  # 401/403: the caller may not do this
+EXIT_WRONG_PASSWORD = 6  # the wallet password does not open the keystore
+EXIT_INTERRUPTED = 130
+
+# ----------------------------------------------------------------------------- options
+
+ApiOption = typer.Option(
+    DEFAULT_API_URL,
+    "--api",
+    envvar="MEDLEDGER_API_URL",
+    help="Base URL of the MedLedger API.",
+    show_envvar=True,
+)
+DataDirOption = typer.Option(
+    None,
+    "--data-dir",
+    envvar="MEDLEDGER_DATA_DIR",
+    help="Where wallets (and the dev chain's files) live [~/.medledger].",
+    show_envvar=True,
+)
+WalletOption = typer.Option(
+    None,
+    "--wallet",
+    "-w",
+    envvar="MEDLEDGER_WALLET",
+    help="Wallet name or address (default: the only wallet in the data dir).",
+    show_envvar=True,
+)
+RpcOption = typer.Option(
+    DEFAULT_RPC_URL,
+    "--rpc",
+    envvar="MEDLEDGER_RPC_URL",
+    help="JSON-RPC URL of the chain node.",
+    show_envvar=True,
+)
+JsonOption = typer.Option(False, "--json", help="Print the API's JSON instead of a table.")
+JsonLinesOption = typer.Option(False, "--json", help="Print JSON lines instead of a table.")
+DeploymentOption = typer.Option(
+    None,
+    "--deployment",
+    envvar="MEDLEDGER_DEPLOYMENT_FILE",
+    help="The deployment file with the contract addresses [<data-dir>/deployment.json].",
+    show_envvar=True,
+)
+
+# ----------------------------------------------------------------------------- consoles
+
+
+def stdout(*, markup: bool = True) -> Console:
+    """A console for results. Piped or captured output gets a wide fixed width, so that
+    tables never cut addresses and record ids (80 columns would). With markup, callers escape
+    what they did not write themselves (:func:`rich.markup.escape`)."""
+    if sys.stdout.isatty():
+        return Console(highlight=False, markup=markup)
+    width = max(shutil.get_terminal_size((240, 24)).columns, 240)
+    return Console(width=width, highlight=False, markup=markup)
+
+
+def plain() -> Console:
+    """:func:`stdout` without markup, what the commands print with: their output holds file
+    names, policies and institution names, and rich would swallow ``[x]`` in them (or fail on
+    ``[/x]``). Styles are given as :class:`~rich.text.Text` (:func:`styled`)."""
+    return stdout(markup=False)
+
+
+def stderr() -> Console:
+    return Console(stderr=True, soft_wrap=True, highlight=False, markup=False)
+
+
+def info(message: str) -> None:
+    """A progress note (stderr, so stdout stays clean for tables and files)."""
+    stderr().print(message)
+
+
+def styled(text: str, style: str) -> Text:
+    """``text`` in a style, without markup parsing."""
+    return Text(text, style=style)
+
+
+# ----------------------------------------------------------------------------- errors
+
+
+class CliError(ClientError):
+    """A failure the CLI itself detects (bad option combination, missing file, …)."""
+
+    def __init__(self, message: str, *, exit_code: int = EXIT_ERROR) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def one_line(exc: BaseException) -> str:
+    """The exception's message on a single line (validators like to write paragraphs)."""
+    if isinstance(exc, OSError) and exc.strerror:
+        text = f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
+    elif isinstance(exc, httpx.HTTPError):
+        text = f"HTTP failure: {exc}"
+    else:
+        text = str(exc) or type(exc).__name__
+    return " ".join(text.split())
+
+
+def exit_code_for(exc: BaseException) -> int:
+    if isinstance(exc, CliError):
+        return exc.exit_code
+    if isinstance(exc, ApiUnavailableError | httpx.TransportError | ChainConnectionError):
+        return EXIT_UNAVAILABLE
+    if isinstance(exc, WrongPasswordError):
+        return EXIT_WRONG_PASSWORD
+    if isinstance(exc, NotAllowedError):
+        return EXIT_NOT_ALLOWED
+    if isinstance(exc, NotFoundError | FileNotFoundError):
+        return EXIT_NOT_FOUND
+    if isinstance(exc, ApiError):
+        if exc.status == 401:
+            return EXIT_NOT_ALLOWED
+        if exc.status == 503:
+            return EXIT_UNAVAILABLE
+    return EXIT_ERROR
+
+
+def fail(message: str, *, exit_code: int = EXIT_ERROR) -> typer.Exit:
+    """Print ``error: message`` on stderr; return the Exit to raise.
+
+    No markup: validator messages carry ``[type=missing, …]``, which rich would swallow.
+    """
+    stderr().print(Text("error:", style="bold red"), " ".join(message.split()))
+    return typer.Exit(code=exit_code)
+
+
+HANDLED: tuple[type[BaseException], ...] = (
+    ClientError,
+    LedgerApiError,
+    CryptoError,
+    OSError,
+    httpx.HTTPError,
+    Web3Exception,  # direct chain reads (admin, patient access) outside our wrappers
+    ValueError,
+)
+
+
+def cli_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """Decorate a command: our failures become one line on stderr and a meaningful exit code.
+
+    ``functools.wraps`` keeps the signature, which is what typer reads to build the options.
+    Typer's own exceptions (usage errors, ``typer.Exit``) pass through untouched.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except (typer.Exit, typer.Abort, TyperException):
+            raise
+        except KeyboardInterrupt:
+            raise fail("interrupted", exit_code=EXIT_INTERRUPTED) from None
+        except HANDLED as exc:
+            raise fail(one_line(exc), exit_code=exit_code_for(exc)) from None
+
+    return wrapper
+
+
+# ----------------------------------------------------------------------------- paths, wallets
+
+
+def resolve_data_dir(value: str | Path | None) -> Path:
+    return Path(value).expanduser() if value else default_data_dir()
+
+
+def wallet_store(data_dir: str | Path | None, *, scrypt_log2_n: int | None = None) -> WalletStore:
+    directory = resolve_data_dir(data_dir)
+    if scrypt_log2_n is None:
+        return WalletStore(directory)
+    return WalletStore(directory, scrypt_log2_n=scrypt_log2_n)
+
+
+def password(*, confirm: bool = False, prompt: str = "Wallet password") -> str:
+    """``MEDLEDGER_WALLET_PASSWORD`` if set (scripts, CI), else a hidden prompt."""
+    value = os.environ.get(PASSWORD_ENV)
+    if value:
+        return value
+    try:
+        entered = typer.prompt(prompt, hide_input=True, confirmation_prompt=confirm)
+    except typer.Abort:
+        raise CliError(f"no wallet password given (type it, or set {PASSWORD_ENV})") from None
+    if not entered:
+        raise CliError("the wallet password must not be empty")
+    return str(entered)
+
+
+def select_wallet(store: WalletStore, name: str | None) -> Wallet:
+    """The wallet named (or with that address); without a name, the only wallet there is."""
+    if name:
+        return store.get(name)
+    wallets = store.list()
+    if len(wallets) == 1:
+        return wallets[0]
+    if not wallets:
+        raise CliError(
+            f"no wallet in {store.directory}: create one with `medledger wallet new NAME`",
+            exit_code=EXIT_NOT_FOUND,
+        )
+    names = ", ".join(w.name for w in wallets)
+    raise CliError(f"several wallets ({names}): choose one with --wallet NAME")
+
+
+def unlock(data_dir: str | Path | None, wallet: str | None) -> tuple[Wallet, LocalAccount, str]:
+    """Select the wallet, ask for its password, open it: (wallet, account, password)."""
+    chosen = select_wallet(wallet_store(data_dir), wallet)
+    secret = password(prompt=f"Password of wallet {chosen.name}")
+    return chosen, chosen.unlock(secret), secret
+
+
+@contextmanager
+def signed_in(
+    api: str, data_dir: str | Path | None, wallet: str | None
+) -> Iterator[tuple[MedLedgerClient, Wallet, str]]:
+    """A client signed in (SIWE) with the chosen wallet; signed out on the way out."""
+    chosen, account, secret = unlock(data_dir, wallet)
+    with MedLedgerClient(api, account=account) as client:
+        client.login()
+        try:
+            yield client, chosen, secret
+        finally:
+            # the session expires by itself; a failed logout must not hide the result
+            with suppress(ClientError):
+                client.logout()
+
+
+# ----------------------------------------------------------------------------- progress
+
+
+@contextmanager
+def transfer_progress(description: str) -> Iterator[Callable[[int, int], None]]:
+    """A rich progress bar on stderr; yields the ``progress(done, total)`` callback the SDK takes.
+
+    Hidden when stderr is not a terminal (logs and captured output get no control codes).
+    """
+    bar = Progress(
+        TextColumn("{task.description}", markup=False),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=stderr(),
+        transient=True,
+        disable=not sys.stderr.isatty(),
+    )
+    with bar:
+        task = bar.add_task(description, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total or None)
+
+        yield update
+
+
+def count_bar() -> Progress:
+    """A rich bar counting items (records, rows) on stderr, hidden when stderr is not a terminal.
+
+    One look for every command that works through a list, so the bars do not drift apart; the
+    task's description is the label.
+    """
+    return Progress(
+        TextColumn("{task.description}", markup=False),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=stderr(),
+        transient=True,
+        disable=not sys.stderr.isatty(),
+    )
+
+
+@contextmanager
+def records_progress(description: str) -> Iterator[Callable[[int, int, str], None]]:
+    """A :func:`count_bar` over records; yields the SDK's ``progress(done, total, record_id)``."""
+    bar = count_bar()
+    with bar:
+        task = bar.add_task(description, total=None)
+
+        def update(done: int, total: int, _record_id: str) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+def short(value: str | None, keep: int = 10) -> str:
+    """``0x1234…abcd`` for wide hex values in narrow columns."""
+    if not value:
+        return "-"
+    if len(value) <= 2 * keep + 1:
+        return value
+    return f"{value[:keep]}…{value[-4:]}"
+
+
+def ensure_parent(path: Path) -> None:
+    if not path.parent.exists():
+        raise CliError(f"directory does not exist: {path.parent}", exit_code=EXIT_NOT_FOUND)
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+# ----------------------------------------------------------------------------- shared views
+
+
+def when(seconds: int | None) -> str:
+    """Unix seconds → ``2026-11-26 05:40:12Z`` (UTC), ``-`` for none."""
+    if not seconds:
+        return "-"
+    return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%d %H:%M:%SZ")

@@ -1,0 +1,105 @@
+"""``medledger serve``: run the API service with uvicorn.
+
+Settings come from ``MEDLEDGER_*`` variables exactly as ``uvicorn --factory
+ledger_api.app:create_app`` reads them (:class:`ledger_api.config.Settings`); ``--data-dir`` is
+the one shortcut, because every other default lives under it. Before uvicorn starts, the
+context is built once and closed (chain, deployment, block store, database, key authority):
+a wrong setting then is one clear line and exit code, instead of uvicorn's traceback and
+"Application startup failed".
+"""
+
+from __future__ import annotations
+
+import socket
+from contextlib import suppress
+from typing import TYPE_CHECKING
+
+import typer
+
+from clients.cli.common import (
+    EXIT_UNAVAILABLE,
+    CliError,
+    DataDirOption,
+    cli_errors,
+    info,
+)
+
+if TYPE_CHECKING:
+    from ledger_api.config import Settings
+
+# The service's modules (FastAPI, SQLAlchemy, uvicorn, …) are imported when `serve` runs, not
+# when any `medledger` command starts: they would add about a second to every invocation.
+
+
+def _settings(data_dir: str | None) -> Settings:
+    from pydantic import ValidationError
+
+    from ledger_api.config import Settings
+
+    overrides = {"data_dir": data_dir} if data_dir else {}
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]  # the rest from the environment
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"MEDLEDGER_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+            for e in exc.errors()
+        )
+        raise CliError(f"bad settings: {problems}") from None
+
+
+def _check_port(host: str, port: int) -> None:
+    """Refuse a port in use before anything is started (uvicorn would log and sys.exit)."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise CliError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+
+
+def _preflight(settings: Settings) -> None:
+    """Build the app's context once and close it: every connection and key is checked."""
+    from ledger_api.context import build_context
+    from storage.errors import StorageError
+
+    try:
+        ctx = build_context(settings)
+    except StorageError as exc:
+        raise CliError(f"storage: {exc}", exit_code=EXIT_UNAVAILABLE) from None
+    ctx.close()
+
+
+@cli_errors
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
+    port: int = typer.Option(8000, "--port", min=1, max=65535, help="TCP port."),
+    data_dir: str | None = DataDirOption,
+    log_level: str = typer.Option("info", "--log-level", help="uvicorn's log level."),
+) -> None:
+    """Run the MedLedger API (settings from MEDLEDGER_* variables; see the README).
+
+    Needs MEDLEDGER_RELAYER_KEY, a deployment (medledger node up) and, to issue attribute
+    keys, MEDLEDGER_AUTHORITY_PASSPHRASE with keys from `medledger authority init`.
+
+    Example: medledger serve --port 8000
+    """
+    import uvicorn
+
+    from ledger_api.app import create_app
+
+    settings = _settings(data_dir)
+    _check_port(host, port)
+    _preflight(settings)
+    info(f"MedLedger API on http://{host}:{port}")
+    info(f"data {settings.data_dir}, chain {settings.rpc_url}")
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host=host, port=port, log_level=log_level)
+    )
+    with suppress(KeyboardInterrupt):  # uvicorn re-raises Ctrl-C after a clean shutdown
+        server.run()
+    if not server.started:
+        raise CliError(
+            f"the API did not start on {host}:{port} (see the log above)",
+            exit_code=EXIT_UNAVAILABLE,
+        )
+    info("MedLedger API stopped")

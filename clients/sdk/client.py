@@ -1,0 +1,210 @@
+"""The MedLedger Python SDK: one synchronous client for every flow of the API.
+
+``MedLedgerClient`` signs in with Sign-In with Ethereum using the caller's account, and keeps
+the cryptography on the client as the design requires: records are validated (FHIR) and
+encrypted before upload, decrypted after download, consents are signed locally in the
+ConsentManager's EIP-712 domain, and attribute keys arrive sealed to a one-time X25519 key the
+client draws for the request. The API never sees a plaintext, a data key or a private key.
+
+Example::
+
+    with MedLedgerClient("http://127.0.0.1:8000", account=patient) as client:
+        info = client.share_fhir(observation, patient=patient.address,
+                                 policy="dept:cardiology")
+        client.grant(grantee=cardiologist_address, record_id=info.record_id)
+
+Large records stream in both directions with constant memory (:mod:`clients.sdk.transfer`).
+Everything returns plain data (:mod:`clients.sdk.models`); every failure is a
+:class:`~clients.sdk.errors.ClientError` whose text is one line for a person to read.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+from datetime import datetime
+from types import TracebackType
+from typing import Any
+
+import httpx
+from eth_account.signers.local import LocalAccount
+
+from clients.sdk.consents import ConsentsMixin
+from clients.sdk.emergency import EmergencyMixin
+from clients.sdk.epochs import EpochsMixin
+from clients.sdk.errors import ClientError, UnauthorizedError
+from clients.sdk.models import ChainInfo, ConsentReceipt, FetchResult, Page, RecordInfo, hex0x
+from clients.sdk.records import RecordsMixin
+from clients.sdk.rekey import RekeyMixin
+from clients.sdk.timeline import TimelineMixin
+from clients.sdk.transport import Transport
+from clients.sdk.workflows import WorkflowsMixin
+from crypto import siwe
+from crypto.errors import CryptoError
+from crypto.fame_types import MasterPublicKey, UserKey
+from crypto.keys import generate_x25519_keypair, load_master_public_key, open_user_key
+from crypto.signing import Consent, Domain
+
+__all__ = [
+    "ChainInfo",
+    "ConsentReceipt",
+    "FetchResult",
+    "MedLedgerClient",
+    "Page",
+    "RecordInfo",
+]
+
+SIWE_STATEMENT = "Sign in to MedLedger"
+
+
+class MedLedgerClient(
+    RecordsMixin,
+    ConsentsMixin,
+    WorkflowsMixin,
+    TimelineMixin,
+    RekeyMixin,
+    EpochsMixin,
+    EmergencyMixin,
+):
+    """A session with one MedLedger API as one account (or anonymous, for public routes).
+
+    Records (share, list, fetch) come from :class:`RecordsMixin`, consents and audit from
+    :class:`ConsentsMixin`; this class holds the session, the chain and the keys. One client
+    holds one session: use one per thread (they are cheap) rather than sharing one."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        account: LocalAccount | None = None,
+        timeout: float = 60.0,
+        http: httpx.Client | None = None,
+    ) -> None:
+        self.account = account
+        self.base_url = base_url.rstrip("/")
+        self._http = Transport(
+            self.base_url, timeout=timeout, http=http, login=self.login if account else None
+        )
+        self._mpk: MasterPublicKey | None = None
+        self._chain: ChainInfo | None = None
+        self._granted: dict[str, Consent] = {}  # consent id → Consent relayed by this client
+
+    def __enter__(self) -> MedLedgerClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    # ------------------------------------------------------------------ session
+
+    def _require_account(self) -> LocalAccount:
+        if self.account is None:
+            raise ClientError("this needs a signed-in account: open a wallet first")
+        return self.account
+
+    @property
+    def token(self) -> str | None:
+        """The session token (None before :meth:`login`); the CLI keeps it between runs."""
+        return self._http.token
+
+    @token.setter
+    def token(self, value: str | None) -> None:
+        self._http.token = value
+
+    def login(self) -> None:
+        """Sign in with EIP-4361 (nonce, sign locally, exchange for a session token)."""
+        account = self._require_account()
+        grant = self._http.json(
+            "POST", "/auth/nonce", auth=False, json={"address": account.address}
+        )
+        message = siwe.SiweMessage(
+            domain=grant["domain"],
+            address=account.address,
+            uri=grant["uri"],
+            chain_id=int(grant["chain_id"]),
+            nonce=grant["nonce"],
+            issued_at=datetime.fromisoformat(grant["issued_at"]),
+            expiration_time=datetime.fromisoformat(grant["expiration_time"]),
+            statement=SIWE_STATEMENT,
+        )
+        signature = siwe.sign(message, account.key)
+        answer = self._http.json(
+            "POST",
+            "/auth/login",
+            auth=False,
+            json={"message": message.text(), "signature": "0x" + signature.hex()},
+        )
+        self._http.token = answer["token"]
+
+    def logout(self) -> None:
+        """End the session on the server (idempotent on the client)."""
+        token, self._http.token = self._http.token, None
+        if token is None:
+            return
+        # this session only (a 401 must not sign in again just to sign out); a session that
+        # already expired or was revoked is the outcome the caller wanted
+        with contextlib.suppress(UnauthorizedError):
+            self._http.send(
+                "POST", "/auth/logout", auth=False, headers={"Authorization": f"Bearer {token}"}
+            )
+
+    def me(self) -> dict[str, Any]:
+        return self._http.json("GET", "/auth/me")
+
+    def ready(self) -> dict[str, Any]:
+        """``/readyz``: chain, store, database, indexer (raises :class:`ApiError` if not ready)."""
+        return self._http.json("GET", "/readyz", auth=False)
+
+    def chain_info(self) -> ChainInfo:
+        """Chain id, contract addresses and the consent signing domain (cached)."""
+        if self._chain is None:
+            raw = self._http.json("GET", "/chain", auth=False)
+            domain = raw["eip712_domain"]
+            self._chain = ChainInfo(
+                chain_id=int(raw["chain_id"]),
+                addresses=dict(raw["contracts"]),
+                domain=Domain(
+                    chain_id=int(domain["chainId"]),
+                    verifying_contract=domain["verifyingContract"],
+                    name=domain["name"],
+                    version=domain["version"],
+                ),
+            )
+        return self._chain
+
+    # ------------------------------------------------------------------ keys
+
+    def public_key(self) -> MasterPublicKey:
+        """The key authority's master public key, checked against its digest (cached)."""
+        if self._mpk is None:
+            raw = self._http.json("GET", "/keys/public", auth=False)
+            data = base64.b64decode(raw["mpk"])
+            if "0x" + hashlib.sha256(data).hexdigest() != hex0x(raw["mpk_sha256"]):
+                raise ClientError("the API's master public key does not match its digest")
+            try:
+                self._mpk = load_master_public_key(data)
+            except CryptoError as exc:
+                raise ClientError(f"the API sent an unreadable master public key: {exc}") from None
+        return self._mpk
+
+    def fetch_user_key(self) -> UserKey:
+        """This account's attribute key, sealed by the API to a fresh X25519 key of ours."""
+        pair = generate_x25519_keypair()
+        answer = self._http.json(
+            "POST",
+            "/keys/issue",
+            json={"x25519_public_key": base64.b64encode(pair.public_key).decode()},
+        )
+        try:
+            return open_user_key(base64.b64decode(answer["sealed_key"]), pair.private_key)
+        except CryptoError as exc:
+            raise ClientError(f"cannot open the issued key: {exc}") from None

@@ -1,0 +1,260 @@
+"""Records in the SDK: share (encrypt + upload) and read (list, metadata, fetch + decrypt).
+
+A mixin of :class:`clients.sdk.MedLedgerClient`, split out to keep each module to one
+concern; it uses the client's transport, cached public key and nothing else. The streaming
+itself (temp files, hashing, atomic rename) lives in :mod:`clients.sdk.transfer`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from collections.abc import Iterator
+from io import BytesIO
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from clients.sdk.consent_messages import checked_address
+from clients.sdk.errors import ApiError, ApiUnavailableError, ClientError, DecryptionError
+from clients.sdk.fhir import FHIR_CONTENT_TYPE, validate_resource
+from clients.sdk.models import FetchResult, Page, RecordInfo, hex0x
+from clients.sdk.transfer import (
+    Progress,
+    ProgressReader,
+    Source,
+    decrypt_download,
+    encrypt_to_tempfile,
+)
+from clients.sdk.transport import Transport
+from crypto.envelope import Header, parse_header
+from crypto.errors import CryptoError
+from crypto.fame_types import MasterPublicKey, UserKey
+from crypto.policy import satisfies
+from crypto.record_dates import check_record_date
+
+MAX_HEADER_BYTES = 4 * 1024 * 1024
+_RECORD_ID = re.compile(r"0x[0-9a-f]{64}")
+MAX_RECORD_TYPE_BYTES = 31  # packed into a bytes32 on chain with a trailing zero
+
+
+class RecordsMixin:
+    """share / share_fhir / list_records / iter_records / record / fetch / fetch_bytes."""
+
+    _http: Transport
+
+    if TYPE_CHECKING:  # defined by the client and EpochsMixin (a runtime stub would shadow
+        # them in the MRO)
+
+        def public_key(self) -> MasterPublicKey: ...
+
+        def compose_policy(
+            self, user_policy: str | None, *, patient: str, custodian: str | None = None
+        ) -> str: ...
+
+    # ------------------------------------------------------------------ sharing
+
+    def share(
+        self,
+        source: Source,
+        *,
+        patient: str,
+        policy: str,
+        record_type: str,
+        content_type: str = "application/octet-stream",
+        record_id: bytes | None = None,
+        progress: Progress | None = None,
+        record_date: str | None = None,
+    ) -> RecordInfo:
+        """Encrypt ``source`` under ``policy`` composed with the current epoch, the patient's
+        own clause and the break-glass clause (:meth:`compose_policy`), and register it.
+
+        The record id is 32 random bytes chosen here; a dropped connection is retried once
+        with the same id, which the API answers idempotently. ``progress(sent, total)`` counts
+        encrypted body bytes as they are uploaded. ``record_date`` (a FHIR date / dateTime)
+        is the clinical date the index keeps in clear for the patient's timeline."""
+        patient = checked_address(patient, "patient")
+        full_policy = self.compose_policy(policy, patient=patient)
+        record_id = record_id if record_id is not None else secrets.token_bytes(32)
+        if len(record_id) != 32 or not any(record_id):
+            raise ClientError("record_id must be 32 bytes, not all zero")
+        if not record_type or len(record_type.encode("utf-8")) > MAX_RECORD_TYPE_BYTES:
+            raise ClientError(f"record_type must be 1 to {MAX_RECORD_TYPE_BYTES} UTF-8 bytes")
+        if record_date is not None:
+            try:
+                check_record_date(record_date)
+            except ValueError as exc:
+                raise ClientError(str(exc)) from None
+        mpk = self.public_key()
+        try:
+            upload = encrypt_to_tempfile(
+                source, mpk=mpk, policy=full_policy, content_type=content_type
+            )
+        except CryptoError as exc:
+            raise ClientError(f"cannot encrypt the record: {exc}") from None
+        try:
+            body = ProgressReader(upload.body, upload.record.body_length, progress)
+            metadata = {
+                "record_id": "0x" + record_id.hex(),
+                "patient": patient,
+                "record_type": record_type,
+            }
+            if record_date is not None:
+                metadata["record_date"] = record_date
+            for attempt in range(2):
+                body.seek(0)
+                try:
+                    answer = self._http.json(
+                        "POST",
+                        "/records",
+                        rewind=lambda: body.seek(0),
+                        data={"metadata": json.dumps(metadata)},
+                        files={
+                            "header": (
+                                "header.cbor",
+                                upload.record.header_bytes,
+                                "application/cbor",
+                            ),
+                            "body": ("body.bin", body, "application/octet-stream"),
+                        },
+                    )
+                    return RecordInfo.from_json(answer)
+                except ApiUnavailableError as exc:
+                    if attempt or not exc.request_sent:
+                        raise
+            raise AssertionError("unreachable")  # pragma: no cover
+        finally:
+            upload.close()
+
+    def share_fhir(
+        self,
+        resource: dict[str, Any] | str | Path,
+        *,
+        patient: str,
+        policy: str,
+        record_id: bytes | None = None,
+        progress: Progress | None = None,
+    ) -> RecordInfo:
+        """Validate a FHIR R4 resource or Bundle (as R4B), then :meth:`share` it.
+
+        A resource that fails validation raises :class:`FhirValidationError` before anything
+        is encrypted or sent; the record type is its ``resourceType`` and the record date its
+        clinical date (:func:`clients.sdk.fhir_index.clinical_date`), the only clear fields."""
+        document = validate_resource(resource)
+        return self.share(
+            document.data,
+            patient=patient,
+            policy=policy,
+            record_type=document.resource_type,
+            content_type=FHIR_CONTENT_TYPE,
+            record_id=record_id,
+            progress=progress,
+            record_date=document.record_date,
+        )
+
+    # ------------------------------------------------------------------ reading
+
+    def list_records(
+        self, patient: str, *, purpose: str = "treatment", offset: int = 0, limit: int = 50
+    ) -> Page[RecordInfo]:
+        """A page of the records of ``patient`` the caller may see, in chain order."""
+        raw = self._http.json(
+            "GET",
+            f"/patients/{checked_address(patient, 'patient')}/records",
+            params={"purpose": purpose, "offset": offset, "limit": limit},
+        )
+        return Page(
+            items=[RecordInfo.from_json(item) for item in raw["items"]],
+            total=int(raw["total"]),
+            offset=int(raw["offset"]),
+            limit=int(raw["limit"]),
+        )
+
+    def iter_records(self, patient: str, *, purpose: str = "treatment") -> Iterator[RecordInfo]:
+        """Every visible record of ``patient``, page by page."""
+        offset = 0
+        while True:
+            page = self.list_records(patient, purpose=purpose, offset=offset, limit=200)
+            yield from page.items
+            offset += len(page.items)
+            if not page.items or offset >= page.total:
+                return
+
+    def record(self, record_id: str, *, purpose: str = "treatment") -> RecordInfo:
+        return RecordInfo.from_json(
+            self._http.json(
+                "GET", f"/records/{record_id_text(record_id)}", params={"purpose": purpose}
+            )
+        )
+
+    def fetch(
+        self,
+        record_id: str,
+        dest: Path | BinaryIO,
+        *,
+        user_key: UserKey,
+        purpose: str = "treatment",
+        progress: Progress | None = None,
+    ) -> FetchResult:
+        """Download, verify and decrypt a record into ``dest`` (a path or a binary file).
+
+        Each read is checked and logged on chain by the API. The body's SHA-256 must equal the
+        registered digest and every segment must authenticate; on any failure nothing is
+        written at ``dest``."""
+        record_id = record_id_text(record_id)
+        header = self._header(record_id, purpose=purpose, user_key=user_key)
+        params = {"purpose": purpose}
+        with self._http.stream("GET", f"/records/{record_id}/body", params=params) as response:
+            expected = response.headers.get("x-body-sha256", "")
+            access_tx = response.headers.get("x-access-tx", "")
+            if not expected:
+                raise ApiError(response.status_code, "bad_response", "no X-Body-Sha256 header")
+            written = decrypt_download(
+                response.iter_bytes(),
+                header=header,
+                user_key=user_key,
+                expected_sha256=expected,
+                dest=dest,
+                progress=progress,
+            )
+        path = Path(dest) if isinstance(dest, Path | str) else None
+        return FetchResult(
+            record_id=record_id,
+            bytes_written=written,
+            content_type=header.content_type,
+            access_tx=access_tx,
+            path=path,
+        )
+
+    def fetch_bytes(
+        self, record_id: str, *, user_key: UserKey, purpose: str = "treatment"
+    ) -> bytes:
+        out = BytesIO()
+        self.fetch(record_id, out, user_key=user_key, purpose=purpose)
+        return out.getvalue()
+
+    def _header(self, record_id: str, *, purpose: str, user_key: UserKey) -> Header:
+        """The record's header, parsed, after checking the key can open it at all."""
+        response = self._http.send(
+            "GET", f"/records/{record_id}/header", params={"purpose": purpose}
+        )
+        if len(response.content) > MAX_HEADER_BYTES:
+            raise DecryptionError(f"the record header is over {MAX_HEADER_BYTES} bytes")
+        try:
+            header = parse_header(response.content)
+        except CryptoError as exc:
+            raise DecryptionError(f"the record header is malformed: {exc}") from None
+        if not satisfies(header.policy, user_key.attributes):
+            raise DecryptionError(
+                f"your key's attributes do not satisfy the record policy {header.policy!r}"
+            )
+        return header
+
+
+def record_id_text(value: str | bytes) -> str:
+    """A record id as the API spells it (``0x`` + 64 lower-case hex digits), checked before
+    it goes into a URL path."""
+    text = "0x" + value.hex() if isinstance(value, bytes) else hex0x(value)
+    if not _RECORD_ID.fullmatch(text):
+        raise ClientError(f"not a record id (0x and 64 hex digits): {value!r}")
+    return text

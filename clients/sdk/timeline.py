@@ -1,0 +1,183 @@
+"""The patient's unified timeline in the SDK: list it, and open what the caller's key opens.
+
+A mixin of :class:`clients.sdk.MedLedgerClient`. :meth:`TimelineMixin.timeline` pages
+``GET /patients/{address}/timeline`` (records of every institution and referral /
+consultation events, newest first). :meth:`TimelineMixin.open_timeline_record` reads one
+record of it for the timeline view: the header first — when the caller's key does not satisfy
+its policy the record is *locked* and the policy says who holds it, and the body is not
+fetched — else the body, checked against the chain's digest and decrypted, and summarised in
+one line on this machine (:func:`clients.sdk.fhir_index.summary`). Each read is logged on chain by
+the API, as every read is.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from io import BytesIO
+from typing import Any
+
+from clients.sdk.consent_messages import checked_address
+from clients.sdk.errors import ApiError, DecryptionError
+from clients.sdk.fhir import FHIR_CONTENT_TYPE
+from clients.sdk.fhir_index import summary
+from clients.sdk.models import Page
+from clients.sdk.records import MAX_HEADER_BYTES, record_id_text
+from clients.sdk.transfer import decrypt_download
+from clients.sdk.transport import Transport
+from crypto.envelope import Header, parse_header
+from crypto.errors import CryptoError, PolicyError
+from crypto.fame_types import UserKey
+from crypto.policy import satisfies
+
+__all__ = ["OpenedRecord", "TimelineItem", "TimelineMixin"]
+
+
+@dataclass(frozen=True)
+class TimelineItem:
+    """One line of the timeline: a record (``kind`` = ``record``) or a workflow event."""
+
+    kind: str
+    time: int
+    date: str
+    date_source: str
+    tx_hash: str | None
+    record_id: str | None = None
+    record_type: str | None = None
+    may_open: bool = False
+    purpose: str | None = None
+    institution: dict[str, Any] | None = None
+    workflow_id: str | None = None
+    event: str | None = None
+    state: str | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, item: dict[str, Any]) -> TimelineItem:
+        return cls(
+            kind=item["kind"],
+            time=int(item["time"]),
+            date=item["date"],
+            date_source=item["date_source"],
+            tx_hash=item.get("tx_hash"),
+            record_id=item.get("record_id"),
+            record_type=item.get("record_type"),
+            may_open=bool(item.get("may_open")),
+            purpose=item.get("purpose"),
+            institution=item.get("institution"),
+            workflow_id=item.get("workflow_id"),
+            event=item.get("event"),
+            state=item.get("state"),
+            raw=dict(item),
+        )
+
+
+@dataclass(frozen=True)
+class OpenedRecord:
+    """A timeline record as the caller's key sees it: a summary, or locked with its policy."""
+
+    record_id: str
+    locked: bool
+    summary: str | None = None
+    policy: str | None = None
+    content_type: str | None = None
+    access_tx: str | None = None
+
+
+class TimelineMixin:
+    """timeline / iter_timeline / open_timeline_record."""
+
+    _http: Transport
+
+    def timeline(
+        self, patient: str, *, offset: int = 0, limit: int = 50, purpose: str | None = None
+    ) -> Page[TimelineItem]:
+        """A page of ``patient``'s timeline as the API lets the caller see it (newest first).
+
+        ``purpose`` limits the records to those it opens [treatment, referral, consultation]."""
+        params: dict[str, Any] = {"offset": offset, "limit": limit}
+        if purpose is not None:
+            params["purpose"] = purpose
+        raw = self._http.json(
+            "GET", f"/patients/{checked_address(patient, 'patient')}/timeline", params=params
+        )
+        return Page(
+            items=[TimelineItem.from_json(item) for item in raw["items"]],
+            total=int(raw["total"]),
+            offset=int(raw["offset"]),
+            limit=int(raw["limit"]),
+        )
+
+    def iter_timeline(self, patient: str, *, purpose: str | None = None) -> Iterator[TimelineItem]:
+        """Every item of the timeline, page by page."""
+        offset = 0
+        while True:
+            page = self.timeline(patient, offset=offset, limit=200, purpose=purpose)
+            yield from page.items
+            offset += len(page.items)
+            if not page.items or offset >= page.total:
+                return
+
+    def open_timeline_record(
+        self, record_id: str, *, user_key: UserKey, purpose: str = "treatment"
+    ) -> OpenedRecord:
+        """Read and decrypt one record for the timeline, or say it is locked to this key.
+
+        Locked (the key's attributes do not satisfy the record's policy): the body is not
+        fetched. :class:`DecryptionError` when the content is tampered or malformed."""
+        record_id = record_id_text(record_id)
+        header = self._timeline_header(record_id, purpose)
+        try:
+            opens = satisfies(header.policy, user_key.attributes)
+        except PolicyError:
+            opens = False
+        if not opens:
+            return OpenedRecord(record_id=record_id, locked=True, policy=header.policy)
+        out = BytesIO()
+        with self._http.stream(
+            "GET", f"/records/{record_id}/body", params={"purpose": purpose}
+        ) as response:
+            expected = response.headers.get("x-body-sha256", "")
+            access_tx = response.headers.get("x-access-tx", "")
+            if not expected:
+                raise ApiError(response.status_code, "bad_response", "no X-Body-Sha256 header")
+            decrypt_download(
+                response.iter_bytes(),
+                header=header,
+                user_key=user_key,
+                expected_sha256=expected,
+                dest=out,
+            )
+        return OpenedRecord(
+            record_id=record_id,
+            locked=False,
+            summary=_summarise(out.getvalue(), header.content_type),
+            policy=header.policy,
+            content_type=header.content_type,
+            access_tx=access_tx,
+        )
+
+    def _timeline_header(self, record_id: str, purpose: str) -> Header:
+        response = self._http.send(
+            "GET", f"/records/{record_id}/header", params={"purpose": purpose}
+        )
+        if len(response.content) > MAX_HEADER_BYTES:
+            raise DecryptionError(f"the record header is over {MAX_HEADER_BYTES} bytes")
+        try:
+            return parse_header(response.content)
+        except CryptoError as exc:
+            raise DecryptionError(f"the record header is malformed: {exc}") from None
+
+
+def _summarise(plaintext: bytes, content_type: str) -> str:
+    """FHIR JSON → its one-line summary; anything else → what it is and how large."""
+    looks_fhir = content_type == FHIR_CONTENT_TYPE or plaintext.lstrip()[:1] == b"{"
+    if looks_fhir:
+        try:
+            parsed = json.loads(plaintext)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            parsed = None
+        if isinstance(parsed, dict) and "resourceType" in parsed:
+            return summary(parsed)
+    return f"{content_type or 'application/octet-stream'}, {len(plaintext)} bytes"

@@ -1,0 +1,1 @@
+"""A key authority: its key files (:mod:`ledger_api.authority.keystore`)."""
