@@ -55,6 +55,16 @@ class EnvelopeIntegrityError(EnvelopeError):
     """An authentication tag failed: the header or body was altered, truncated or swapped."""
 
 
+class EnvelopeSealError(EnvelopeIntegrityError):
+    """The author's seal is missing, malformed or does not sign this content: the record was
+    changed after its author wrote it (or is another record's)."""
+
+
+class EnvelopeBindingError(EnvelopeIntegrityError):
+    """An envelope v2 names another record id or patient than the one asked for: a header
+    (and body) of one record served as another."""
+
+
 class EnvelopeAccessDeniedError(EnvelopeError):
     """The user key's attributes do not satisfy the record's policy."""
 

@@ -23,6 +23,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MEDLEDGER_", extra="ignore")
 
     rpc_url: str = "http://127.0.0.1:8545"
+    # the chain node GET /chain tells clients to check records against (default: rpc_url);
+    # a deployment names one the API's operator does not control
+    public_rpc_url: str | None = None
     # the same default as `medledger node up`, so a dev API finds the dev chain's deployment
     data_dir: Path = Field(default_factory=lambda: Path.home() / ".medledger")
     deployment_file: Path | None = None  # default: <data_dir>/deployment.json

@@ -31,7 +31,9 @@ from generated_files import ROOT, render, sync
 
 from clients.sdk.fhir_index import clinical_date
 from clients.sdk.policies import record_policy
-from crypto import envelope, envelope_header, fame, groups, stream
+from crypto import fame, groups, stream
+from crypto.envelope import header as envelope_header
+from crypto.envelope import keywrap, seal
 from crypto.fame_types import SCHEME_ID
 from crypto.msp import span_program
 from crypto.policy import normalize
@@ -105,8 +107,11 @@ def definitions() -> dict[str, Any]:
         "egh": _hex(groups.gt_to_bytes(fame.pairing_base())),
         "envelope": {
             "version": envelope_header.FORMAT_VERSION,
-            "kekInfo": _hex(envelope.KEK_INFO),
+            "kekInfo": _hex(keywrap.KEK_INFO),
             "headerAdLabel": _hex(envelope_header.HEADER_AD_LABEL),
+            "headerAdLabelV2": _hex(envelope_header.HEADER_AD_LABEL_V2),
+            "sealInfo": _hex(seal.SEAL_INFO),
+            "sealAdLabel": _hex(seal.SEAL_AD_LABEL),
             "segmentAdLabel": _hex(stream.SEGMENT_AD_LABEL),
             "saltSize": envelope_header.SALT_SIZE,
             "bodyIdSize": stream.BODY_ID_SIZE,
@@ -114,6 +119,10 @@ def definitions() -> dict[str, Any]:
             "tagSize": stream.TAG_SIZE,
             "noncePrefixSize": stream.NONCE_PREFIX_SIZE,
             "segmentSize": stream.DEFAULT_SEGMENT_SIZE,
+        },
+        "recordContent": {
+            "domain": seal.RECORD_CONTENT_DOMAIN,
+            "types": {"RecordContent": seal.RECORD_CONTENT_TYPES["RecordContent"]},
         },
     }
 

@@ -36,6 +36,7 @@ from clients.sdk.epochs import EpochsMixin
 from clients.sdk.errors import ClientError, UnauthorizedError
 from clients.sdk.models import ChainInfo, ConsentReceipt, FetchResult, Page, RecordInfo, hex0x
 from clients.sdk.records import RecordsMixin
+from clients.sdk.registry import ChainRecords
 from clients.sdk.rekey import RekeyMixin
 from clients.sdk.timeline import TimelineMixin
 from clients.sdk.transport import Transport
@@ -80,8 +81,17 @@ class MedLedgerClient(
         account: LocalAccount | None = None,
         timeout: float = 60.0,
         http: httpx.Client | None = None,
+        chain_rpc_url: str | None = None,
+        registry_address: str | None = None,
     ) -> None:
+        """``chain_rpc_url`` and ``registry_address`` name the chain node and the
+        ``RecordRegistry`` the client checks every record it reads against (default: what
+        ``GET /chain`` names); pin them to read through a node the API does not control."""
         self.account = account
+        self._timeout = timeout
+        self._chain_rpc_url = chain_rpc_url
+        self._registry_address = registry_address
+        self._chain_records: ChainRecords | None = None
         self.base_url = base_url.rstrip("/")
         self._http = Transport(
             self.base_url, timeout=timeout, http=http, login=self.login if account else None
@@ -103,6 +113,8 @@ class MedLedgerClient(
 
     def close(self) -> None:
         self._http.close()
+        if self._chain_records is not None:
+            self._chain_records.close()
 
     # ------------------------------------------------------------------ session
 
@@ -172,6 +184,7 @@ class MedLedgerClient(
             self._chain = ChainInfo(
                 chain_id=int(raw["chain_id"]),
                 addresses=dict(raw["contracts"]),
+                rpc_url=raw.get("rpc_url"),
                 domain=Domain(
                     chain_id=int(domain["chainId"]),
                     verifying_contract=domain["verifyingContract"],
@@ -180,6 +193,23 @@ class MedLedgerClient(
                 ),
             )
         return self._chain
+
+    def chain_records(self) -> ChainRecords:
+        """The chain reader every fetch checks the served header and body against."""
+        if self._chain_records is None:
+            rpc_url = self._chain_rpc_url
+            registry = self._registry_address
+            if rpc_url is None or registry is None:
+                info = self.chain_info()
+                rpc_url = rpc_url or info.rpc_url
+                registry = registry or info.addresses.get("RecordRegistry")
+            if not rpc_url or not registry:
+                raise ClientError(
+                    "no chain node to check records against: pass chain_rpc_url= and "
+                    "registry_address= (the API's GET /chain names none)"
+                )
+            self._chain_records = ChainRecords(rpc_url, registry, timeout=self._timeout)
+        return self._chain_records
 
     # ------------------------------------------------------------------ keys
 

@@ -67,7 +67,12 @@ class DecryptionError(ClientError):
 
 
 class IntegrityError(DecryptionError):
-    """The downloaded body does not match the digest registered for the record."""
+    """What was served does not match what the chain registered for the record: a header or
+    body digest, the record or patient an envelope is bound to, or its author's seal."""
+
+
+class ChainReadError(ClientError):
+    """The chain node the client reads registrations from could not be asked."""
 
 
 class WalletError(ClientError):

@@ -22,6 +22,7 @@ class ChainInfo:
     chain_id: int
     addresses: dict[str, str]
     domain: Domain
+    rpc_url: str | None = None  # a chain node clients may read registrations from
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,18 @@ from io import BytesIO
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from eth_account.signers.local import LocalAccount
+
 from clients.sdk.consent_messages import checked_address
-from clients.sdk.errors import ApiError, ApiUnavailableError, ClientError, DecryptionError
+from clients.sdk.errors import (
+    ApiUnavailableError,
+    ClientError,
+    DecryptionError,
+    IntegrityError,
+)
 from clients.sdk.fhir import FHIR_CONTENT_TYPE, validate_resource
 from clients.sdk.models import FetchResult, Page, RecordInfo, hex0x
+from clients.sdk.registry import ChainRecords, Registration
 from clients.sdk.transfer import (
     Progress,
     ProgressReader,
@@ -27,11 +35,12 @@ from clients.sdk.transfer import (
     encrypt_to_tempfile,
 )
 from clients.sdk.transport import Transport
-from crypto.envelope import Header, parse_header
+from crypto.envelope import AccountSealer, Header, RecordBinding, check_binding, parse_header
 from crypto.errors import CryptoError
 from crypto.fame_types import MasterPublicKey, UserKey
 from crypto.policy import satisfies
 from crypto.record_dates import check_record_date
+from storage.unixfs import compute_cid
 
 MAX_HEADER_BYTES = 4 * 1024 * 1024
 _RECORD_ID = re.compile(r"0x[0-9a-f]{64}")
@@ -47,6 +56,10 @@ class RecordsMixin:
         # them in the MRO)
 
         def public_key(self) -> MasterPublicKey: ...
+
+        def chain_records(self) -> ChainRecords: ...
+
+        def _require_account(self) -> LocalAccount: ...
 
         def compose_policy(
             self, user_policy: str | None, *, patient: str, custodian: str | None = None
@@ -86,9 +99,15 @@ class RecordsMixin:
             except ValueError as exc:
                 raise ClientError(str(exc)) from None
         mpk = self.public_key()
+        author = self._require_account()  # the author seals the content and signs the record
         try:
             upload = encrypt_to_tempfile(
-                source, mpk=mpk, policy=full_policy, content_type=content_type
+                source,
+                mpk=mpk,
+                policy=full_policy,
+                content_type=content_type,
+                binding=RecordBinding(record_id=record_id, patient=patient),
+                sealer=AccountSealer(author),
             )
         except CryptoError as exc:
             raise ClientError(f"cannot encrypt the record: {exc}") from None
@@ -198,25 +217,16 @@ class RecordsMixin:
     ) -> FetchResult:
         """Download, verify and decrypt a record into ``dest`` (a path or a binary file).
 
-        Each read is checked and logged on chain by the API. The body's SHA-256 must equal the
-        registered digest and every segment must authenticate; on any failure nothing is
-        written at ``dest``."""
+        Each read is checked and logged on chain by the API. What the API serves is checked
+        against the chain (:mod:`clients.sdk.registry`): the header's CID and the body's SHA-256
+        must be the registered ones, an envelope v2 must be bound to this record and patient
+        and sealed by its registered author, and every segment must authenticate; on any
+        failure nothing is written at ``dest``."""
         record_id = record_id_text(record_id)
-        header = self._header(record_id, purpose=purpose, user_key=user_key)
-        params = {"purpose": purpose}
-        with self._http.stream("GET", f"/records/{record_id}/body", params=params) as response:
-            expected = response.headers.get("x-body-sha256", "")
-            access_tx = response.headers.get("x-access-tx", "")
-            if not expected:
-                raise ApiError(response.status_code, "bad_response", "no X-Body-Sha256 header")
-            written = decrypt_download(
-                response.iter_bytes(),
-                header=header,
-                user_key=user_key,
-                expected_sha256=expected,
-                dest=dest,
-                progress=progress,
-            )
+        header, registration = self._header(record_id, purpose=purpose, user_key=user_key)
+        written, access_tx = self._body(
+            record_id, header, registration, user_key, dest, purpose=purpose, progress=progress
+        )
         path = Path(dest) if isinstance(dest, Path | str) else None
         return FetchResult(
             record_id=record_id,
@@ -233,22 +243,81 @@ class RecordsMixin:
         self.fetch(record_id, out, user_key=user_key, purpose=purpose)
         return out.getvalue()
 
-    def _header(self, record_id: str, *, purpose: str, user_key: UserKey) -> Header:
-        """The record's header, parsed, after checking the key can open it at all."""
+    def _header(
+        self, record_id: str, *, purpose: str, user_key: UserKey | None
+    ) -> tuple[Header, Registration]:
+        """The record's header, checked against its registration on chain, and (with a key)
+        after checking the key can open it at all."""
         response = self._http.send(
             "GET", f"/records/{record_id}/header", params={"purpose": purpose}
         )
-        if len(response.content) > MAX_HEADER_BYTES:
-            raise DecryptionError(f"the record header is over {MAX_HEADER_BYTES} bytes")
-        try:
-            header = parse_header(response.content)
-        except CryptoError as exc:
-            raise DecryptionError(f"the record header is malformed: {exc}") from None
-        if not satisfies(header.policy, user_key.attributes):
+        registration = self.chain_records().registration(
+            record_id, from_block=_block_hint(response.headers.get("x-record-block"))
+        )
+        header = checked_header(response.content, registration)
+        if user_key is not None and not satisfies(header.policy, user_key.attributes):
             raise DecryptionError(
                 f"your key's attributes do not satisfy the record policy {header.policy!r}"
             )
-        return header
+        return header, registration
+
+    def _body(
+        self,
+        record_id: str,
+        header: Header,
+        registration: Registration,
+        user_key: UserKey,
+        dest: Path | BinaryIO,
+        *,
+        purpose: str,
+        progress: Progress | None = None,
+    ) -> tuple[int, str]:
+        """Stream, check against the chain and decrypt the body: (bytes written, access tx)."""
+        params = {"purpose": purpose}
+        with self._http.stream("GET", f"/records/{record_id}/body", params=params) as response:
+            written = decrypt_download(
+                response.iter_bytes(),
+                header=header,
+                user_key=user_key,
+                expected_sha256=registration.body_sha256,
+                dest=dest,
+                progress=progress,
+                binding=RecordBinding(
+                    record_id=bytes.fromhex(record_id[2:]), patient=registration.patient
+                ),
+                expected_author=registration.author,
+            )
+            return written, response.headers.get("x-access-tx", "")
+
+
+def checked_header(data: bytes, registration: Registration) -> Header:
+    """Parse a served header after checking it is the one registered on chain (its CID), and
+    that an envelope v2 is bound to the record and patient the chain registered."""
+    if len(data) > MAX_HEADER_BYTES:
+        raise DecryptionError(f"the record header is over {MAX_HEADER_BYTES} bytes")
+    served = str(compute_cid(data))
+    if served != registration.header_cid:
+        raise IntegrityError(
+            f"the header served for {registration.record_id} (CID {served}) is not the one "
+            f"registered on chain ({registration.header_cid}): refusing the record"
+        )
+    try:
+        header = parse_header(data)
+    except CryptoError as exc:
+        raise DecryptionError(f"the record header is malformed: {exc}") from None
+    if header.version >= 2:
+        binding = RecordBinding(
+            record_id=bytes.fromhex(registration.record_id[2:]), patient=registration.patient
+        )
+        try:
+            check_binding(header, binding)
+        except CryptoError as exc:
+            raise IntegrityError(str(exc)) from None
+    return header
+
+
+def _block_hint(value: str | None) -> int:
+    return int(value) if value is not None and value.isascii() and value.isdigit() else 0
 
 
 def record_id_text(value: str | bytes) -> str:

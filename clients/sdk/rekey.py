@@ -23,7 +23,8 @@ import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from eth_account.signers.local import LocalAccount
 
@@ -32,15 +33,15 @@ from clients.sdk.errors import ApiUnavailableError, ClientError, DecryptionError
 from clients.sdk.models import ChainInfo, ConsentReceipt, Page, RecordInfo, hex0x
 from clients.sdk.policies import parse_record_policy
 from clients.sdk.records import record_id_text
+from clients.sdk.registry import Registration
 from clients.sdk.transfer import (
     Progress,
     ProgressReader,
     RecordsProgress,
-    decrypt_download,
     encrypt_to_tempfile,
 )
 from clients.sdk.transport import Transport
-from crypto.envelope import Header, rewrap
+from crypto.envelope import Header, RecordBinding, open_header_seal, rewrap
 from crypto.errors import CryptoError
 from crypto.fame_types import MasterPublicKey, UserKey
 from crypto.signing import Consent
@@ -110,7 +111,20 @@ class RekeyMixin:
         ) -> ConsentReceipt: ...
         def consents(self, **kwargs: Any) -> Page[dict[str, Any]]: ...
         def access_events(self, **filters: Any) -> Page[dict[str, Any]]: ...
-        def _header(self, record_id: str, *, purpose: str, user_key: UserKey) -> Header: ...
+        def _header(
+            self, record_id: str, *, purpose: str, user_key: UserKey | None
+        ) -> tuple[Header, Registration]: ...
+        def _body(
+            self,
+            record_id: str,
+            header: Header,
+            registration: Registration,
+            user_key: UserKey,
+            dest: Path | BinaryIO,
+            *,
+            purpose: str,
+            progress: Progress | None = None,
+        ) -> tuple[int, str]: ...
         def compose_policy(
             self, user_policy: str | None, *, patient: str, custodian: str | None = None
         ) -> str: ...
@@ -141,7 +155,7 @@ class RekeyMixin:
         ``progress(done, total)`` counts body bytes downloaded then uploaded."""
         record_id = record_id_text(record_id)
         info = self.record(record_id)
-        header = self._header(record_id, purpose="treatment", user_key=user_key)
+        header, registration = self._header(record_id, purpose="treatment", user_key=user_key)
         if policy is not None:  # the user's new policy, composed (epoch, patient, custodian)
             custodian = parse_record_policy(header.policy).custodian
             new_policy = self.compose_policy(policy, patient=info.patient, custodian=custodian)
@@ -157,21 +171,20 @@ class RekeyMixin:
         with tempfile.TemporaryFile(prefix="medledger-rekey-") as plain:
             total = 2 * header.body_length
             down = None if progress is None else (lambda done, _t: progress(done, total))
-            with self._http.stream(
-                "GET", f"/records/{record_id}/body", params={"purpose": "treatment"}
-            ) as response:
-                decrypt_download(
-                    response.iter_bytes(),
-                    header=header,
-                    user_key=user_key,
-                    expected_sha256=response.headers.get("x-body-sha256", info.body_sha256),
-                    dest=plain,
-                    progress=down,
-                )
+            self._body(
+                record_id, header, registration, user_key, plain, purpose="treatment", progress=down
+            )
             plain.seek(0)
-            try:
+            try:  # the same content under a new data key, the original author's seal carried over
+                seal = open_header_seal(header, user_key=user_key)
+                binding = None if seal is None else _binding(registration)
                 upload = encrypt_to_tempfile(
-                    plain, mpk=mpk, policy=new_policy, content_type=header.content_type
+                    plain,
+                    mpk=mpk,
+                    policy=new_policy,
+                    content_type=header.content_type,
+                    binding=binding,
+                    seal=seal,
                 )
             except CryptoError as exc:
                 raise ClientError(f"cannot re-encrypt the record: {exc}") from None
@@ -335,6 +348,12 @@ class RekeyMixin:
             nonce=consent_tools.next_nonce(above=old.nonce),
         )
         return self._relay_consent(renewed, grantee_policy=item.get("grantee_policy"))
+
+
+def _binding(registration: Registration) -> RecordBinding:
+    return RecordBinding(
+        record_id=bytes.fromhex(registration.record_id[2:]), patient=registration.patient
+    )
 
 
 def outcome_rows(report: RevokeReport) -> list[tuple[str, str, str]]:

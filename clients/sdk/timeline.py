@@ -16,18 +16,19 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from io import BytesIO
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from clients.sdk.consent_messages import checked_address
-from clients.sdk.errors import ApiError, DecryptionError
 from clients.sdk.fhir import FHIR_CONTENT_TYPE
 from clients.sdk.fhir_index import summary
 from clients.sdk.models import Page
-from clients.sdk.records import MAX_HEADER_BYTES, record_id_text
-from clients.sdk.transfer import decrypt_download
+from clients.sdk.records import record_id_text
+from clients.sdk.registry import Registration
+from clients.sdk.transfer import Progress
 from clients.sdk.transport import Transport
-from crypto.envelope import Header, parse_header
-from crypto.errors import CryptoError, PolicyError
+from crypto.envelope import Header
+from crypto.errors import PolicyError
 from crypto.fame_types import UserKey
 from crypto.policy import satisfies
 
@@ -90,6 +91,24 @@ class TimelineMixin:
 
     _http: Transport
 
+    if TYPE_CHECKING:  # provided by RecordsMixin (no runtime stubs: they would shadow it)
+
+        def _header(
+            self, record_id: str, *, purpose: str, user_key: UserKey | None
+        ) -> tuple[Header, Registration]: ...
+
+        def _body(
+            self,
+            record_id: str,
+            header: Header,
+            registration: Registration,
+            user_key: UserKey,
+            dest: Path | BinaryIO,
+            *,
+            purpose: str,
+            progress: Progress | None = None,
+        ) -> tuple[int, str]: ...
+
     def timeline(
         self, patient: str, *, offset: int = 0, limit: int = 50, purpose: str | None = None
     ) -> Page[TimelineItem]:
@@ -127,7 +146,7 @@ class TimelineMixin:
         Locked (the key's attributes do not satisfy the record's policy): the body is not
         fetched. :class:`DecryptionError` when the content is tampered or malformed."""
         record_id = record_id_text(record_id)
-        header = self._timeline_header(record_id, purpose)
+        header, registration = self._header(record_id, purpose=purpose, user_key=None)
         try:
             opens = satisfies(header.policy, user_key.attributes)
         except PolicyError:
@@ -135,20 +154,7 @@ class TimelineMixin:
         if not opens:
             return OpenedRecord(record_id=record_id, locked=True, policy=header.policy)
         out = BytesIO()
-        with self._http.stream(
-            "GET", f"/records/{record_id}/body", params={"purpose": purpose}
-        ) as response:
-            expected = response.headers.get("x-body-sha256", "")
-            access_tx = response.headers.get("x-access-tx", "")
-            if not expected:
-                raise ApiError(response.status_code, "bad_response", "no X-Body-Sha256 header")
-            decrypt_download(
-                response.iter_bytes(),
-                header=header,
-                user_key=user_key,
-                expected_sha256=expected,
-                dest=out,
-            )
+        _, access_tx = self._body(record_id, header, registration, user_key, out, purpose=purpose)
         return OpenedRecord(
             record_id=record_id,
             locked=False,
@@ -157,17 +163,6 @@ class TimelineMixin:
             content_type=header.content_type,
             access_tx=access_tx,
         )
-
-    def _timeline_header(self, record_id: str, purpose: str) -> Header:
-        response = self._http.send(
-            "GET", f"/records/{record_id}/header", params={"purpose": purpose}
-        )
-        if len(response.content) > MAX_HEADER_BYTES:
-            raise DecryptionError(f"the record header is over {MAX_HEADER_BYTES} bytes")
-        try:
-            return parse_header(response.content)
-        except CryptoError as exc:
-            raise DecryptionError(f"the record header is malformed: {exc}") from None
 
 
 def _summarise(plaintext: bytes, content_type: str) -> str:

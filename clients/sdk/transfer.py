@@ -22,10 +22,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, BinaryIO
 
+from eth_utils import to_checksum_address
+
 from clients.sdk.errors import ClientError, DecryptionError, IntegrityError
 from clients.sdk.models import hex0x
-from crypto.envelope import EncryptedRecord, Header, decrypt_stream, encrypt_stream
-from crypto.errors import EnvelopeAccessDeniedError, EnvelopeError
+from crypto.envelope import (
+    EncryptedRecord,
+    Header,
+    RecordBinding,
+    Seal,
+    Sealer,
+    decrypt_stream,
+    encrypt_stream,
+)
+from crypto.errors import EnvelopeAccessDeniedError, EnvelopeError, EnvelopeIntegrityError
 from crypto.fame_types import MasterPublicKey, UserKey
 
 Progress = Callable[[int, int], None]
@@ -94,17 +104,34 @@ class EncryptedUpload:
 
 
 def encrypt_to_tempfile(
-    source: Source, *, mpk: MasterPublicKey, policy: str, content_type: str
+    source: Source,
+    *,
+    mpk: MasterPublicKey,
+    policy: str,
+    content_type: str,
+    binding: RecordBinding | None,
+    sealer: Sealer | None = None,
+    seal: Seal | None = None,
 ) -> EncryptedUpload:
-    """Encrypt ``source`` into an anonymous temp file (deleted on close), constant memory.
+    """Encrypt ``source`` into an anonymous temp file (deleted on close), constant memory, as
+    an envelope v2 bound to ``binding`` and sealed by ``sealer`` (or carrying ``seal``); with
+    no binding, as v1 (only to re-encrypt a v1 record, which has no seal to carry over).
 
     The body is not hashed here: the API computes the digest it registers, and the fetch side
-    checks it against the download (hashing twice would only halve the throughput)."""
+    checks it against the chain (hashing twice would only halve the throughput)."""
     body = tempfile.TemporaryFile(prefix="medledger-upload-")  # noqa: SIM115 - returned
     try:
         with open_source(source) as reader:
             record = encrypt_stream(
-                reader, body, mpk=mpk, policy=policy, content_type=content_type, hash_body=False
+                reader,
+                body,
+                mpk=mpk,
+                policy=policy,
+                content_type=content_type,
+                hash_body=False,
+                binding=binding,
+                sealer=sealer,
+                seal=seal,
             )
         body.flush()
         body.seek(0)
@@ -164,11 +191,16 @@ def decrypt_download(
     expected_sha256: str,
     dest: Path | BinaryIO,
     progress: Progress | None = None,
+    binding: RecordBinding | None = None,
+    expected_author: str | None = None,
 ) -> int:
     """Hash and decrypt a body stream into ``dest``; returns the plaintext length.
 
-    Plaintext goes to a temp file first (beside ``dest`` when it is a path, so the final
-    rename is atomic) and reaches ``dest`` only after every check passed."""
+    ``expected_sha256`` is the digest the chain registered; ``binding`` and
+    ``expected_author`` (the record as the chain has it) are checked against an envelope v2:
+    the record and patient it is bound to, and the author whose seal it carries. Plaintext
+    goes to a temp file first (beside ``dest`` when it is a path, so the final rename is
+    atomic) and reaches ``dest`` only after every check passed."""
     if isinstance(dest, Path | str):
         dest = Path(dest)
         if dest.is_dir():
@@ -182,11 +214,29 @@ def decrypt_download(
     try:
         reader = HashingReader(chunks, header.body_length, progress)
         try:
-            written = decrypt_stream(reader, handle, header=header, user_key=user_key)
+            opened = decrypt_stream(
+                reader,
+                handle,
+                header=header,
+                user_key=user_key,
+                binding=binding if header.version >= 2 else None,
+            )
         except EnvelopeAccessDeniedError as exc:
             raise DecryptionError(f"cannot open the record: {exc}") from None
+        except EnvelopeIntegrityError as exc:
+            raise IntegrityError(f"the record failed its integrity checks: {exc}") from None
         except EnvelopeError as exc:
             raise DecryptionError(f"the record failed decryption (tampered?): {exc}") from None
+        written = opened.length
+        if (
+            expected_author is not None
+            and opened.author is not None
+            and opened.author != to_checksum_address(expected_author)
+        ):
+            raise IntegrityError(
+                f"the record is sealed by {opened.author}, but the chain registered it as "
+                f"written by {to_checksum_address(expected_author)}: refusing the record"
+            )
         reader.drain()
         actual = "0x" + reader.digest.hexdigest()
         if actual.lower() != hex0x(expected_sha256):

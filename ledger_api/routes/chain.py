@@ -29,6 +29,10 @@ class ChainOut(BaseModel):
     contracts: dict[str, str] = Field(description="Contract name → checksummed address.")
     deployment_block: int = Field(description="The block of the first deployment transaction.")
     relayer: str = Field(description="The API's relayer account (sends every transaction).")
+    rpc_url: str = Field(
+        description="A chain JSON-RPC node clients may read registrations from, to check every "
+        "record the API serves against the chain (clients may use a node of their own)."
+    )
     eip712_domain: Eip712DomainOut = Field(
         description="The EIP-712 domain of ConsentManager: sign consents and revocations in it."
     )
@@ -42,6 +46,7 @@ def chain(ctx: ContextDep) -> ChainOut:
         contracts=deployment.addresses(),
         deployment_block=deployment.block_number,
         relayer=deployment.relayer,
+        rpc_url=ctx.settings.public_rpc_url or ctx.settings.rpc_url,
         eip712_domain=Eip712DomainOut(
             name=DOMAIN_NAME,
             version=DOMAIN_VERSION,

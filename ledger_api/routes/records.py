@@ -149,6 +149,9 @@ def _content(
         "X-Access-Tx": decision.tx_hash or "",
         "X-Access-Reason": str(int(decision.reason)),
         "X-Content-Cid": row.header_cid if part == "header" else row.body_cid,
+        # where the registration is on chain: a hint for clients that check what they are
+        # served against RecordRegistered (a wrong hint can only make the check fail)
+        "X-Record-Block": str(row.block_number or 0),
     }
     if part == "body":
         headers["X-Body-Sha256"] = row.body_sha256

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from crypto.envelope_header import header_policy
+from crypto.envelope.header import header_policy
 from crypto.errors import CryptoError, PolicyError
 from crypto.policy import attributes_of, parse
 from crypto.policy_epochs import epoch_attribute, policy_epochs

@@ -69,7 +69,7 @@ __all__ = ["RekeyResult", "check_manager", "rekey_record"]
 
 REKEY_RECEIPT_TIMEOUT = 60.0
 _RECORD_ID = re.compile(r"0x[0-9a-f]{64}")
-_SAME_BODY_FIELDS = ("body_id", "segment_size", "length", "content_type")
+_SAME_BODY_FIELDS = ("body_id", "segment_size", "length", "content_type", "seal")
 
 
 @dataclass(frozen=True)
@@ -139,22 +139,29 @@ def _current_header(ctx: AppContext, row: Record) -> Header:
 def check_new_version(
     *, ctx: AppContext, row: Record, header_bytes: bytes, body: IO[bytes] | None
 ) -> _NewVersion:
-    """Every check of the new header (and body) before anything is written."""
+    """Every check of the new header (and body) before anything is written.
+
+    The new envelope keeps the record's version, binding and (for a header-only rewrap) its
+    author's seal: a re-key changes who can read the record, never what it says."""
+    current = _current_header(ctx, row)
     if body is not None:
         metadata = RecordMetadata(
             record_id=row.record_id,
             patient=row.patient,
             record_type=record_type_text(row.record_type) or "record",
         )
-        upload = check_upload(metadata=metadata, header_bytes=header_bytes, body=body)
+        upload = check_upload(
+            metadata=metadata, header_bytes=header_bytes, body=body, version=current.version
+        )
         return _NewVersion(
             header_bytes=header_bytes,
             header_cid=str(compute_cid(header_bytes)),
             policy_hash=upload.policy_hash,
             upload=upload,
         )
-    header, digest = check_header(header_bytes, patient=row.patient)
-    current = _current_header(ctx, row)
+    header, digest = check_header(
+        header_bytes, patient=row.patient, record_id=row.record_id, version=current.version
+    )
     differs = [f for f in _SAME_BODY_FIELDS if getattr(header, f) != getattr(current, f)]
     if differs:
         raise UnprocessableError(

@@ -10,7 +10,10 @@ is touched, so a refused upload leaves no trace:
   segment framing and length that header describes (422); the body's SHA-256 — the digest the
   chain stores — falls out of the same pass;
 - **policy**: the header's policy must let ``uid:<patient>`` open the record on its own (DESIGN:
-  every policy ORs in the patient's uid), or the patient would be locked out of their own chart.
+  every policy ORs in the patient's uid), or the patient would be locked out of their own chart;
+- **binding**: a new record's envelope must be v2 and name this record id and this patient in
+  its authenticated fields (the API checks the clear fields; readers check the author's seal
+  inside), so one record's envelope cannot be registered or served as another's.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
 
-from crypto.envelope import Header, parse_header, validate_body_stream
+from crypto.envelope import FORMAT_VERSION, Header, parse_header, validate_body_stream
 from crypto.errors import CryptoError
 from crypto.policy import policy_hash, satisfies
 from crypto.record_dates import check_record_date
@@ -246,17 +249,39 @@ def parse_metadata(text: str) -> RecordMetadata:
         ) from exc
 
 
-def check_header(header_bytes: bytes, *, patient: str) -> tuple[Header, bytes]:
-    """Parse an envelope header and check its policy admits the patient: (header, policy hash).
+def check_header(
+    header_bytes: bytes, *, patient: str, record_id: str, version: int = FORMAT_VERSION
+) -> tuple[Header, bytes]:
+    """Parse an envelope header, check it is bound to ``record_id`` and ``patient`` and its
+    policy admits the patient: (header, policy hash).
 
     A share and a re-key (header-only or full) must both leave the patient able to open the
-    record, so this is the one place that says what "admits the patient" means."""
+    record, so this is the one place that says what "admits the patient" means. ``version`` is
+    the envelope version the header must have: the current one for a new record, the record's
+    own for a re-key (a v1 record has no author's seal to carry over)."""
     try:
         header = parse_header(header_bytes)
     except CryptoError as exc:
         raise UnprocessableError(
             f"header is not an envelope header: {exc}", code="invalid_header"
         ) from exc
+    if header.version != version:
+        raise UnprocessableError(
+            f"the envelope is version {header.version}; this record needs version {version}"
+            + (" (bound to its record and sealed by its author)" if version >= 2 else ""),
+            code="envelope_version",
+            details={"version": header.version, "required": version},
+        )
+    if version >= 2 and (
+        header.record_id != bytes.fromhex(record_id[2:])
+        or header.patient_address != to_checksum_address(patient)
+    ):
+        raise UnprocessableError(
+            "the envelope is bound to another record or patient"
+            f" (0x{(header.record_id or b'').hex()}, {header.patient_address})",
+            code="envelope_binding",
+            details={"record_id": record_id, "patient": to_checksum_address(patient)},
+        )
     patient_uid = f"uid:{patient.lower()}"
     try:
         covered = satisfies(header.policy, [patient_uid])
@@ -273,12 +298,17 @@ def check_header(header_bytes: bytes, *, patient: str) -> tuple[Header, bytes]:
 
 
 def check_upload(
-    *, metadata: RecordMetadata, header_bytes: bytes, body: IO[bytes]
+    *,
+    metadata: RecordMetadata,
+    header_bytes: bytes,
+    body: IO[bytes],
+    version: int = FORMAT_VERSION,
 ) -> CheckedUpload:
-    """Parse the header, check the policy covers the patient, frame-check and hash the body.
-
-    Leaves ``body`` rewound for the block store."""
-    header, digest = check_header(header_bytes, patient=metadata.patient)
+    """Parse the header, check its binding and that the policy covers the patient, frame-check
+    and hash the body. Leaves ``body`` rewound for the block store."""
+    header, digest = check_header(
+        header_bytes, patient=metadata.patient, record_id=metadata.record_id, version=version
+    )
     body.seek(0)
     try:
         info = validate_body_stream(body, header)

@@ -177,19 +177,30 @@ class Stack:
         *,
         add_patient_uid: bool = True,
         content_type: str = "application/fhir+json",
+        author: LocalAccount | None = None,
+        record_id: bytes | None = None,
     ) -> tuple[bytes, bytes, bytes]:
-        """Encrypt like a client does: ``(record_id, header_bytes, body_bytes)``.
+        """Encrypt like a client does: ``(record_id, header_bytes, body_bytes)``, an envelope
+        v2 bound to the record and patient and sealed by ``author`` (default: the patient).
 
         The policy ORs in ``uid:<patient>`` (as every client must) unless told not to.
         """
         address = patient if isinstance(patient, str) else patient.address
         if add_patient_uid:
             policy = f"({policy}) or uid:{address.lower()}"
+        if author is None:
+            author = patient if not isinstance(patient, str) else Account.create()
+        record_id = record_id or secrets.token_bytes(32)
         mpk = load_master_public_key(self.mpk_bytes)
         record, body = envelope.encrypt_bytes(
-            plaintext, mpk=mpk, policy=policy, content_type=content_type
+            plaintext,
+            mpk=mpk,
+            policy=policy,
+            content_type=content_type,
+            binding=envelope.RecordBinding(record_id=record_id, patient=address),
+            sealer=envelope.AccountSealer(author),
         )
-        return secrets.token_bytes(32), record.header_bytes, body
+        return record_id, record.header_bytes, body
 
     def upload(
         self,

@@ -303,7 +303,10 @@ class Scenario:
     def _post_records_record_id_rekey(self, role: str) -> Any:
         stack = self.stack  # a full re-encryption: a fresh header and body, no old key needed
         _, header, body = stack.make_record(
-            stack.patient, "role:doctor and dept:cardiology", b'{"resourceType":"Observation"}'
+            stack.patient,
+            "role:doctor and dept:cardiology",
+            b'{"resourceType":"Observation"}',
+            record_id=bytes.fromhex(self.record_hex[2:]),
         )
         return stack.client.post(
             f"/records/{self.record_hex}/rekey",

@@ -153,7 +153,9 @@ def test_client_retry_of_a_pending_share_finishes_it(api_stack: Stack) -> None:
             stack.cardiologist, record_id=record_id, patient=stack.patient, header=header, body=body
         )
     ARMED["crash"] = False  # the same process, the fault gone
-    _, other_header, other_body = stack.make_record(stack.patient, "dept:cardiology", b"other")
+    _, other_header, other_body = stack.make_record(
+        stack.patient, "dept:cardiology", b"other", record_id=record_id
+    )
     clash = stack.upload(
         stack.cardiologist,
         record_id=record_id,
@@ -207,7 +209,9 @@ def test_an_id_registered_elsewhere_is_settled_from_the_chain(api_stack: Stack) 
     # Other content under the id: 409; the row takes the chain's content, our blocks go.
     other_id, other_header, other_body = stack.make_record(stack.patient, "role:doctor", b"x")
     register_elsewhere(stack, other_id, other_header, other_body)
-    _, mine_header, mine_body = stack.make_record(stack.patient, "role:doctor", b"mine")
+    _, mine_header, mine_body = stack.make_record(
+        stack.patient, "role:doctor", b"mine", record_id=other_id
+    )
     clash = stack.upload(
         stack.cardiologist,
         record_id=other_id,

@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from crypto import envelope
+from crypto.keys import load_master_public_key
 from crypto.policy import policy_hash
 from ledger_api.services.reconciler import find_registration
 from storage.models import Record
@@ -122,7 +124,9 @@ def test_duplicate_id_with_other_content_is_409(api_stack: Stack) -> None:
     )
     assert first.status_code == 201, first.text
     blocks = block_files(stack)
-    _, header2, body2 = stack.make_record(stack.patient, "dept:cardiology", b"other content")
+    _, header2, body2 = stack.make_record(
+        stack.patient, "dept:cardiology", b"other content", record_id=record_id
+    )
     second = stack.upload(
         stack.cardiologist, record_id=record_id, patient=stack.patient, header=header2, body=body2
     )
@@ -171,7 +175,12 @@ def test_policy_without_patient_uid_is_422(api_stack: Stack) -> None:
         stack.patient, "dept:cardiology", PLAINTEXT, add_patient_uid=False
     )
     # The uid of someone else does not count either.
-    rid2, header2, body2 = stack.make_record(stack.other_patient, "dept:cardiology", PLAINTEXT)
+    rid2, header2, body2 = stack.make_record(
+        stack.patient,
+        f"dept:cardiology or uid:{stack.other_patient.address.lower()}",
+        PLAINTEXT,
+        add_patient_uid=False,
+    )
     stack.login(stack.cardiologist)
     before = block_files(stack)
     for rid, hdr, bdy in ((record_id, header, body), (rid2, header2, body2)):
@@ -182,6 +191,37 @@ def test_policy_without_patient_uid_is_422(api_stack: Stack) -> None:
         assert response.json()["error"]["code"] == "policy_excludes_patient"
     assert_nothing_written(stack, record_id, before)
     assert not on_chain(stack, rid2)
+
+
+def test_an_envelope_bound_elsewhere_or_v1_is_422(api_stack: Stack) -> None:
+    """Envelope v2 is required for a new record and must name this record and patient."""
+    stack = api_stack
+    record_id, _, _ = stack.make_record(stack.patient, "dept:cardiology", PLAINTEXT)
+    _, other_id_header, other_id_body = stack.make_record(
+        stack.patient, "dept:cardiology", PLAINTEXT
+    )
+    _, other_patient_header, other_patient_body = stack.make_record(
+        stack.other_patient,
+        f"dept:cardiology or uid:{stack.patient.address.lower()}",
+        PLAINTEXT,
+        record_id=record_id,
+    )
+    mpk = load_master_public_key(stack.mpk_bytes)
+    v1, v1_body = envelope.encrypt_bytes(
+        PLAINTEXT, mpk=mpk, policy=f"dept:cardiology or uid:{stack.patient.address.lower()}"
+    )
+    before = block_files(stack)
+    for header, body, code in (
+        (other_id_header, other_id_body, "envelope_binding"),
+        (other_patient_header, other_patient_body, "envelope_binding"),
+        (v1.header_bytes, v1_body, "envelope_version"),
+    ):
+        response = stack.upload(
+            stack.cardiologist, record_id=record_id, patient=stack.patient, header=header, body=body
+        )
+        assert response.status_code == 422, response.text
+        assert response.json()["error"]["code"] == code
+    assert_nothing_written(stack, record_id, before)
 
 
 @pytest.mark.parametrize(

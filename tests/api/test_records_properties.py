@@ -26,8 +26,14 @@ PATIENT = Account.create().address
 MPK, _MSK = fame.setup()
 SEGMENT = 1024
 PLAINTEXT = bytes(range(256)) * 10  # 2560 bytes: three segments of 1 KiB
+RECORD_ID = bytes.fromhex("ab" * 32)
 RECORD, BODY = envelope.encrypt_bytes(
-    PLAINTEXT, mpk=MPK, policy=f"dept:cardiology or uid:{PATIENT.lower()}", segment_size=SEGMENT
+    PLAINTEXT,
+    mpk=MPK,
+    policy=f"dept:cardiology or uid:{PATIENT.lower()}",
+    segment_size=SEGMENT,
+    binding=envelope.RecordBinding(record_id=RECORD_ID, patient=PATIENT),
+    sealer=envelope.AccountSealer(Account.create()),
 )
 
 

@@ -143,7 +143,13 @@ def test_full_rekey_defeats_a_data_key_taken_before(api_stack: Stack) -> None:
     record_id, old_header, old_body = share(stack)
     before = row_of(stack, record_id)
     # the clinician of the author institution may re-key too (here: a full re-encryption)
-    _, header, body = stack.make_record(stack.patient, "dept:general_practice", PLAINTEXT)
+    _, header, body = stack.make_record(
+        stack.patient,
+        "dept:general_practice",
+        PLAINTEXT,
+        record_id=bytes.fromhex(record_id[2:]),
+        author=stack.cardiologist,
+    )
     answer = rekey(stack, stack.cardiologist, record_id, header, body)
     assert answer.status_code == 200, answer.text
     result = answer.json()
@@ -180,7 +186,13 @@ def test_bad_rekeys_leave_chain_store_and_index_unchanged(api_stack: Stack) -> N
         header, user_key=key, new_policy="dept:general_practice", mpk=mpk
     ).to_bytes()
     fine = envelope.rewrap(header, user_key=key, new_policy=f"uid:{stack.patient.address}", mpk=mpk)
-    _, other_header, other_body = stack.make_record(stack.patient, "dept:x", b"other " * 9000)
+    _, other_header, other_body = stack.make_record(
+        stack.patient, "dept:x", b"other " * 9000, record_id=bytes.fromhex(record_id[2:])
+    )
+    _, elsewhere, _ = stack.make_record(stack.patient, "dept:x", b"bound to another record")
+    v1_record, _ = envelope.encrypt_bytes(
+        PLAINTEXT, mpk=mpk, policy=f"dept:x or uid:{stack.patient.address.lower()}"
+    )
 
     cases = [
         (stack.patient, record_id, without_patient, None, 422, "policy_excludes_patient"),
@@ -189,6 +201,8 @@ def test_bad_rekeys_leave_chain_store_and_index_unchanged(api_stack: Stack) -> N
         (stack.auditor, record_id, fine.to_bytes(), None, 403, "not_record_manager"),
         (stack.patient, record_id, b"\xa1\x01\x02", None, 422, "invalid_header"),
         (stack.patient, record_id, other_header, None, 422, "header_body_mismatch"),
+        (stack.patient, record_id, elsewhere, None, 422, "envelope_binding"),
+        (stack.patient, record_id, v1_record.header_bytes, None, 422, "envelope_version"),
         (stack.patient, record_id, fine.to_bytes(), other_body, 422, "invalid_body"),
         (stack.patient, "0x" + "ab" * 32, fine.to_bytes(), None, 404, "record_not_found"),
         (stack.patient, "0x1234", fine.to_bytes(), None, 422, "invalid_record_id"),
@@ -222,7 +236,9 @@ def test_verify_checks_the_rekeyed_version_and_withdrawn_records_refuse(
 ) -> None:
     stack = api_stack
     record_id, _, _ = share(stack)
-    _, header, body = stack.make_record(stack.patient, "dept:general_practice", PLAINTEXT)
+    _, header, body = stack.make_record(
+        stack.patient, "dept:general_practice", PLAINTEXT, record_id=bytes.fromhex(record_id[2:])
+    )
     answer = rekey(stack, stack.patient, record_id, header, body)
     assert answer.status_code == 200, answer.text
     verify_clean(stack)

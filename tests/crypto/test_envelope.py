@@ -131,7 +131,8 @@ def test_streaming_round_trip_default_segments(ka: Authority) -> None:
     n = envelope.decrypt_stream(
         io.BytesIO(body), sink, header=record.header_bytes, user_key=ka.cd3h_doctor
     )
-    assert n == len(plain)
+    assert n.length == len(plain)
+    assert n.author is None  # v1: no seal
     assert sink.getvalue() == plain
 
 
@@ -261,7 +262,7 @@ def test_policy_swap_in_header_is_refused(
 @pytest.mark.parametrize(
     ("changes", "match"),
     [
-        ({"v": 2}, "unsupported envelope format version 2"),
+        ({"v": 3}, "unsupported envelope format version 3"),
         ({"v": True}, "unsupported envelope format version True"),
         ({"scheme": "bsw07"}, "unsupported envelope scheme 'bsw07'"),
         ({"extra": 1}, "unexpected"),

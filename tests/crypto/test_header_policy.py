@@ -6,7 +6,7 @@ import cbor2
 import pytest
 
 from crypto import envelope, fame
-from crypto.envelope_header import header_policy
+from crypto.envelope.header import header_policy
 from crypto.errors import EnvelopeFormatError
 
 

@@ -31,6 +31,9 @@ from tests.wallet.conftest import ARTIFACTS, ROOT
 SCRIPT = ROOT / "clients" / "webwallet" / "e2e" / "encrypt_envelope.mjs"
 UPLOAD_FLOW = ROOT / "clients" / "webwallet" / "e2e" / "upload_flow.mjs"
 PATIENT = "0x70997970c51812dc3a010c7d01b50e0d17dc79c8"
+AUTHOR = Account.create()
+RECORD_ID = bytes(range(32))
+BINDING = envelope.RecordBinding(record_id=RECORD_ID, patient=PATIENT)
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +53,8 @@ def js_encrypt(
     (tmp_path / "mpk.cbor").write_bytes(keys.dump_master_public_key(mpk))
     (tmp_path / "plain").write_bytes(plaintext)
     args = ["node", str(SCRIPT), str(tmp_path / "mpk.cbor"), policy, content_type]
-    args += [str(tmp_path / "plain"), str(tmp_path)]
+    args += [str(tmp_path / "plain"), str(tmp_path), "0x" + RECORD_ID.hex(), PATIENT]
+    args += [AUTHOR.key.hex()]
     if segment_size is not None:
         args.append(str(segment_size))
     done = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=60)
@@ -105,9 +109,18 @@ def test_python_opens_what_the_browser_code_encrypts(
     assert checked.sha256 == hashlib.sha256(body).digest()
     assert info == {"bodySha256": hashlib.sha256(body).hexdigest(), "bodyLength": len(body)}
 
+    assert header.version == 2
+    assert header.record_id == RECORD_ID
+    assert header.patient_address == BINDING.patient
     for attributes in opens:
         key = fame.keygen(msk, attributes)
-        assert envelope.decrypt_bytes(header_bytes, body, user_key=key) == plaintext
+        assert envelope.decrypt_bytes(header_bytes, body, user_key=key, binding=BINDING) == (
+            plaintext
+        )
+        opened = envelope.decrypt_stream(
+            io.BytesIO(body), io.BytesIO(), header=header, user_key=key, binding=BINDING
+        )
+        assert opened.author == AUTHOR.address  # the page sealed it as the author
     for attributes in refused:
         key = fame.keygen(msk, attributes)
         with pytest.raises(EnvelopeAccessDeniedError):

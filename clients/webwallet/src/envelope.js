@@ -5,6 +5,13 @@
 // (AES-256-GCM, zero nonce, AD = label ‖ SHA-256(CBOR(header without the wrapped key))). The
 // header is canonical CBOR. All AES, HKDF and SHA-256 work is WebCrypto; K and the plaintext
 // never leave this module except as ciphertext.
+//
+// Envelope v2 (crypto/envelope/seal.py): the header also names the record id and the patient,
+// and carries the author's seal: their EIP-712 signature of RecordContent(recordId, patient,
+// SHA-256(plaintext)), CBOR {author, sig}, encrypted with AES-256-GCM under
+// K_seal = HKDF-SHA256(K, info = sealInfo) with AD = sealAdLabel ‖ record id ‖ patient. Every
+// reader checks it after decrypting, so no later re-key can change the content unnoticed.
+import { getAddress } from 'ethers';
 import { encodeCbor } from './cbor.js';
 import { encrypt as fameEncrypt } from './fame.js';
 import constants from './generated/fame.json' with { type: 'json' };
@@ -12,7 +19,10 @@ import constants from './generated/fame.json' with { type: 'json' };
 const E = constants.envelope;
 const hexBytes = (hex) => Uint8Array.from(hex.match(/../g).map((b) => Number.parseInt(b, 16)));
 const KEK_INFO = hexBytes(E.kekInfo);
-const HEADER_AD_LABEL = hexBytes(E.headerAdLabel);
+const HEADER_AD_LABEL_V2 = hexBytes(E.headerAdLabelV2);
+const SEAL_INFO = hexBytes(E.sealInfo);
+const SEAL_AD_LABEL = hexBytes(E.sealAdLabel);
+const { domain: CONTENT_DOMAIN, types: CONTENT_TYPES } = constants.recordContent;
 const SEGMENT_AD_LABEL = hexBytes(E.segmentAdLabel);
 export const DEFAULT_SEGMENT_SIZE = E.segmentSize;
 const CONTENT_TYPE = /^[\x21-\x7e][\x20-\x7e]{0,254}$/;
@@ -39,11 +49,49 @@ async function aesKey(raw) {
   return crypto.subtle.importKey('raw', raw, { name: 'AES-GCM' }, false, ['encrypt']);
 }
 
+const toHex = (bytes) => `0x${[...bytes].map((b) => b.toString(16).padStart(2, '0')).join('')}`;
+
+async function sha256(data) {
+  return new Uint8Array(await crypto.subtle.digest('SHA-256', data));
+}
+
+async function hkdf(ikm, info, salt = new Uint8Array(0)) {
+  const key = await crypto.subtle.importKey('raw', ikm, 'HKDF', false, ['deriveBits']);
+  return new Uint8Array(await crypto.subtle.deriveBits({ name: 'HKDF', hash: 'SHA-256', salt, info }, key, 256));
+}
+
+function checkedRecordId(recordId) {
+  if (!/^0x[0-9a-fA-F]{64}$/.test(recordId)) throw new Error('a record id is 32 bytes of hex (0x…)');
+  return hexBytes(recordId.slice(2));
+}
+
+/**
+ * The author's seal: sign RecordContent with `signer` (an ethers signer: the wallet) and
+ * encrypt {author, sig} under the data key. Returns the seal blob for the header.
+ */
+async function sealContent(dataKey, { recordId, patient, signer, plaintext }) {
+  const contentHash = toHex(await sha256(plaintext));
+  const signature = await signer.signTypedData(CONTENT_DOMAIN, CONTENT_TYPES, {
+    recordId,
+    patient,
+    contentHash,
+  });
+  const seal = encodeCbor({
+    author: hexBytes(getAddress(signer.address).slice(2)),
+    sig: hexBytes(signature.slice(2)),
+  });
+  const sealKey = await aesKey(await hkdf(dataKey, SEAL_INFO));
+  const ad = concat(SEAL_AD_LABEL, hexBytes(recordId.slice(2)), hexBytes(patient.slice(2)));
+  const blob = await crypto.subtle.encrypt(
+    { name: 'AES-GCM', iv: new Uint8Array(12), additionalData: ad, tagLength: 128 },
+    sealKey,
+    seal,
+  );
+  return new Uint8Array(blob);
+}
+
 async function kek(element, salt) {
-  const ikm = await crypto.subtle.importKey('raw', element, 'HKDF', false, ['deriveBits']);
-  const info = concat(KEK_INFO, new TextEncoder().encode(constants.scheme));
-  const bits = await crypto.subtle.deriveBits({ name: 'HKDF', hash: 'SHA-256', salt, info }, ikm, 256);
-  return new Uint8Array(bits);
+  return hkdf(element, concat(KEK_INFO, new TextEncoder().encode(constants.scheme)), salt);
 }
 
 /** STREAM body: the list of frames (ciphertext ‖ tag per segment). */
@@ -66,15 +114,23 @@ export async function encryptSegments(plaintext, { key, bodyId, segmentSize }) {
 }
 
 /**
- * Encrypt a record held in memory under `policy` (already composed; normalised here).
- * Returns { header (CBOR bytes), frames (body parts), bodyLength, bodySha256 (hex) }.
+ * Encrypt a record held in memory under `policy` (already composed; normalised here), as
+ * envelope v2: bound to `recordId` (0x + 64 hex) and `patient`, sealed by `signer` (the
+ * author's ethers signer). Returns { header (CBOR bytes), body, bodyLength, bodySha256 }.
  */
-export async function encryptRecord(plaintext, { mpk, policy, contentType, segmentSize = DEFAULT_SEGMENT_SIZE }) {
+export async function encryptRecord(
+  plaintext,
+  { mpk, policy, contentType, recordId, patient, signer, segmentSize = DEFAULT_SEGMENT_SIZE },
+) {
   if (!CONTENT_TYPE.test(contentType)) throw new Error(`invalid content type ${JSON.stringify(contentType)}`);
+  const recordIdBytes = checkedRecordId(recordId);
+  const patientAddress = getAddress(patient);
+  if (!signer?.address) throw new Error('the author must sign the record (no signer given)');
   const { ciphertext, element } = fameEncrypt(mpk, policy);
   const dataKey = random(E.keySize);
   const bodyId = random(E.bodyIdSize);
   const frames = await encryptSegments(plaintext, { key: dataKey, bodyId, segmentSize });
+  const seal = await sealContent(dataKey, { recordId, patient: patientAddress, signer, plaintext });
   const authenticated = {
     v: E.version,
     scheme: constants.scheme,
@@ -85,16 +141,19 @@ export async function encryptRecord(plaintext, { mpk, policy, contentType, segme
     segment_size: segmentSize,
     length: plaintext.length,
     content_type: contentType,
+    record_id: recordIdBytes,
+    patient: hexBytes(patientAddress.slice(2)),
+    seal,
   };
-  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', encodeCbor(authenticated)));
+  const digest = await sha256(encodeCbor(authenticated));
   const wrap = await crypto.subtle.encrypt(
-    { name: 'AES-GCM', iv: new Uint8Array(12), additionalData: concat(HEADER_AD_LABEL, digest), tagLength: 128 },
+    { name: 'AES-GCM', iv: new Uint8Array(12), additionalData: concat(HEADER_AD_LABEL_V2, digest), tagLength: 128 },
     await aesKey(await kek(element, authenticated.salt)),
     dataKey,
   );
   dataKey.fill(0);
   const header = encodeCbor({ ...authenticated, wrapped_key: new Uint8Array(wrap) });
   const body = concat(...frames);
-  const bodySha256 = new Uint8Array(await crypto.subtle.digest('SHA-256', body));
+  const bodySha256 = await sha256(body);
   return { header, body, bodyLength: body.length, bodySha256 };
 }

@@ -70,8 +70,15 @@ export async function shareRecord(session, { bytes, policy, recordType, contentT
     session.api.get(`/patients/${patient}/break-glass/count`),
   ]);
   const fullPolicy = recordPolicy(policy, { patient, epoch, breakGlass: Number(count.count) });
-  const record = await encryptRecord(bytes, { mpk, policy: fullPolicy, contentType });
   const recordId = `0x${toHex(crypto.getRandomValues(new Uint8Array(32)))}`;
+  const record = await encryptRecord(bytes, {
+    mpk,
+    policy: fullPolicy,
+    contentType,
+    recordId,
+    patient,
+    signer: session.wallet, // the patient is the author of what they add: they seal it
+  });
   const metadata = { record_id: recordId, patient, record_type: recordType };
   if (recordDate) metadata.record_date = recordDate;
   const form = new FormData();

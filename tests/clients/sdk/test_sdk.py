@@ -183,26 +183,32 @@ def test_fhir_resources_accepted_and_invalid_ones_never_leave_the_client(
         assert json.loads(patient.fetch_bytes(shared[1].record_id, user_key=key)) == report
 
 
-def test_fetch_refuses_a_body_whose_digest_is_not_the_registered_one(
+def test_fetch_refuses_a_body_that_is_not_the_registered_one(
     live_stack: LiveStack, tmp_path: Path
 ) -> None:
+    """The index (the API's own bookkeeping) points the record at another record's body: the
+    SDK checks the body against the digest registered on chain and refuses it, writing
+    nothing."""
     stack = live_stack.stack
     with client_for(live_stack, "patient") as patient:
         info = patient.share(
             b"x" * 200_000, patient=stack.patient.address, policy="", record_type="Scan"
+        )
+        other = patient.share(
+            b"y" * 200_000, patient=stack.patient.address, policy="", record_type="Scan"
         )
         key = patient.fetch_user_key()
         wait_indexed(stack)
         engine = sa.create_engine(stack.settings.database_url)
         with engine.begin() as db:
             db.execute(
-                sa.text("UPDATE records SET body_sha256 = :d WHERE record_id = :r"),
-                {"d": "0x" + "ab" * 32, "r": info.record_id},
+                sa.text("UPDATE records SET body_cid = :c, body_sha256 = :d WHERE record_id = :r"),
+                {"c": other.body_cid, "d": other.body_sha256, "r": info.record_id},
             )
         engine.dispose()
         dest = tmp_path / "scan.bin"
         dest_dir = sorted(tmp_path.iterdir())
-        with pytest.raises(IntegrityError, match="does not match the registered digest"):
+        with pytest.raises(IntegrityError):
             patient.fetch(info.record_id, dest, user_key=key)
         assert sorted(tmp_path.iterdir()) == dest_dir  # no dest, no leftover .part file
         sink = io.BytesIO()

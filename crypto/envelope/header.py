@@ -1,5 +1,9 @@
 """The envelope header: its fields, its one canonical CBOR encoding, and a strict parser.
 
+Two versions are read: v1 (session 1) and v2, which adds ``record_id``, ``patient`` and the
+author's encrypted ``seal`` (:mod:`crypto.envelope.seal`) to the authenticated fields. New
+envelopes are v2.
+
 Kept apart from :mod:`crypto.envelope` because the API uses it alone: it checks uploaded
 headers (:func:`parse_header`) without holding any key, and parsing must refuse every
 malformed or unknown header before anything else looks at it. The construction (what the
@@ -14,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import cbor2
+from eth_utils import to_checksum_address
 
 from crypto.errors import EnvelopeFormatError, FameFormatError
 from crypto.fame_types import SCHEME_ID, Ciphertext
@@ -28,14 +33,19 @@ from crypto.stream import body_length as stream_body_length
 
 __all__ = ["FORMAT_VERSION", "Header", "header_policy", "parse_header"]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+SUPPORTED_VERSIONS = (1, 2)
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 SALT_SIZE = 32
 WRAPPED_KEY_SIZE = KEY_SIZE + 16
 MAX_HEADER_SIZE = 1024 * 1024
 HEADER_AD_LABEL = b"medledger/envelope/v1/header\x00"
+HEADER_AD_LABEL_V2 = b"medledger/envelope/v2/header\x00"
+RECORD_ID_SIZE = 32
+PATIENT_SIZE = 20
+MAX_SEAL_SIZE = 256
 _CONTENT_TYPE_RE = re.compile(r"[\x21-\x7e][\x20-\x7e]{0,254}")
-_FIELDS = frozenset(
+_FIELDS_V1 = frozenset(
     {
         "v",
         "scheme",
@@ -49,6 +59,7 @@ _FIELDS = frozenset(
         "content_type",
     }
 )
+_FIELDS = {1: _FIELDS_V1, 2: _FIELDS_V1 | {"record_id", "patient", "seal"}}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -65,6 +76,9 @@ class Header:
     content_type: str
     version: int = FORMAT_VERSION
     scheme: str = SCHEME_ID
+    record_id: bytes | None = None  # v2: the registry id this envelope belongs to
+    patient: bytes | None = None  # v2: the patient's 20-byte address
+    seal: bytes | None = None  # v2: the author's seal, encrypted under the data key
 
     def to_obj(self) -> dict[str, Any]:
         return {**self._authenticated_obj(), "wrapped_key": self.wrapped_key}
@@ -77,8 +91,13 @@ class Header:
         """Exact length of the body ciphertext this header describes."""
         return stream_body_length(self.length, self.segment_size)
 
+    @property
+    def patient_address(self) -> str | None:
+        """The v2 patient as a checksummed address (None for v1)."""
+        return None if self.patient is None else to_checksum_address(self.patient)
+
     def _authenticated_obj(self) -> dict[str, Any]:
-        return {
+        obj: dict[str, Any] = {
             "v": self.version,
             "scheme": self.scheme,
             "policy": self.policy,
@@ -89,11 +108,15 @@ class Header:
             "length": self.length,
             "content_type": self.content_type,
         }
+        if self.version >= 2:
+            obj.update(record_id=self.record_id, patient=self.patient, seal=self.seal)
+        return obj
 
     def associated_data(self) -> bytes:
         """The AD of the wrapped key: a hash of every field except the wrapped key itself."""
         digest = hashlib.sha256(cbor2.dumps(self._authenticated_obj(), canonical=True))
-        return HEADER_AD_LABEL + digest.digest()
+        label = HEADER_AD_LABEL if self.version == 1 else HEADER_AD_LABEL_V2
+        return label + digest.digest()
 
 
 def parse_header(data: bytes) -> Header:
@@ -113,19 +136,26 @@ def parse_header(data: bytes) -> Header:
     if not isinstance(doc, dict):
         raise EnvelopeFormatError(f"header must be a CBOR map, got {type(doc).__name__}")
     version = doc.get("v")
-    if isinstance(version, bool) or version != FORMAT_VERSION:
+    if isinstance(version, bool) or version not in SUPPORTED_VERSIONS:
         raise EnvelopeFormatError(
             f"unsupported envelope format version {version!r} (this software reads"
-            f" version {FORMAT_VERSION})"
+            f" versions {', '.join(map(str, SUPPORTED_VERSIONS))})"
         )
     if doc.get("scheme") != SCHEME_ID:
         raise EnvelopeFormatError(
             f"unsupported envelope scheme {doc.get('scheme')!r} (expected {SCHEME_ID!r})"
         )
-    if set(doc) != _FIELDS:
-        missing = sorted(_FIELDS - set(doc))
-        extra = sorted(str(k) for k in set(doc) - _FIELDS)
+    fields = _FIELDS[version]
+    if set(doc) != fields:
+        missing = sorted(fields - set(doc))
+        extra = sorted(str(k) for k in set(doc) - fields)
         raise EnvelopeFormatError(f"header fields: missing {missing}, unexpected {extra}")
+    if version >= 2:
+        _expect_bytes(doc, "record_id", RECORD_ID_SIZE)
+        _expect_bytes(doc, "patient", PATIENT_SIZE)
+        seal = doc["seal"]
+        if not isinstance(seal, bytes) or not 16 < len(seal) <= MAX_SEAL_SIZE:
+            raise EnvelopeFormatError(f"header seal must be 17-{MAX_SEAL_SIZE} bytes")
     _expect_bytes(doc, "salt", SALT_SIZE)
     _expect_bytes(doc, "wrapped_key", WRAPPED_KEY_SIZE)
     _expect_bytes(doc, "body_id", BODY_ID_SIZE)
@@ -159,6 +189,9 @@ def parse_header(data: bytes) -> Header:
         segment_size=doc["segment_size"],
         length=doc["length"],
         content_type=doc["content_type"],
+        record_id=doc.get("record_id"),
+        patient=doc.get("patient"),
+        seal=doc.get("seal"),
     )
     if header.to_bytes() != raw:
         raise EnvelopeFormatError("header is not in canonical CBOR form")

@@ -33,6 +33,16 @@ to ``K`` and ``body_id``, which rewrap keeps, not to the header hash, which rewr
 body swapped under another header fails because that header unwraps another ``K`` (and names
 another ``body_id``). Truncation, reordering and bit flips fail per segment.
 
+**Version 2** (the default when the caller names the record): the header's authenticated
+fields also carry ``record_id``, ``patient`` and ``seal``, the author's signature of
+``(record id, patient, SHA-256(plaintext))`` encrypted under ``K`` (:mod:`crypto.envelope.seal`).
+A reader passes the :class:`~crypto.envelope.seal.RecordBinding` it asked for: a header of
+another record or patient is refused before anything is decrypted, and the seal is checked
+against the plaintext once the last segment verified (:class:`DecryptedRecord` names the author,
+for the caller to compare with the author the chain registered). Rewrap copies the seal; a full
+re-key (:func:`encrypt_stream` with ``seal=``) carries the original author's seal over to the
+new key after checking that it signs the same content. Version 1 still decrypts; it has no seal.
+
 **Release of plaintext**: nothing is decrypted before the header authenticates. The
 streaming decrypter writes a segment only once its tag verified; if a later segment is
 damaged or missing, the caller has received the verified segments before it and then an
@@ -45,36 +55,40 @@ The API never holds keys: it checks uploads with :func:`parse_header` and
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
-from dataclasses import dataclass, replace
-from typing import Any
-
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from dataclasses import dataclass
 
 from crypto import fame
-from crypto.envelope_header import (
+from crypto.envelope.header import (
     DEFAULT_CONTENT_TYPE,
     FORMAT_VERSION,
-    SALT_SIZE,
     Header,
     check_content_type,
     parse_header,
 )
-from crypto.errors import (
-    CryptoError,
-    EnvelopeAccessDeniedError,
-    EnvelopeError,
-    EnvelopeFormatError,
-    EnvelopeIntegrityError,
-    FameFormatError,
-    PolicyNotSatisfied,
+from crypto.envelope.keywrap import (
+    HashingReader,
+    HashingWriter,
+    binding_of,
+    header_seal,
+    unwrap,
+    wrap,
 )
-from crypto.fame_types import Ciphertext, MasterPublicKey, UserKey
-from crypto.groups import gt_to_bytes
+from crypto.envelope.seal import (
+    RecordBinding,
+    Seal,
+    Sealer,
+    make_seal,
+    seal_blob,
+    verify_seal,
+)
+from crypto.errors import (
+    EnvelopeBindingError,
+    EnvelopeFormatError,
+)
+from crypto.fame_types import MasterPublicKey, UserKey
 from crypto.policy import normalize
 from crypto.stream import (
     BODY_ID_SIZE,
@@ -93,6 +107,7 @@ __all__ = [
     "DEFAULT_CONTENT_TYPE",
     "DEFAULT_SEGMENT_SIZE",
     "FORMAT_VERSION",
+    "DecryptedRecord",
     "EncryptedRecord",
     "Header",
     "decrypt_bytes",
@@ -104,9 +119,6 @@ __all__ = [
     "validate_body_stream",
 ]
 
-KEK_INFO = b"medledger/envelope/v1/kek\x00"
-_ZERO_NONCE = bytes(12)
-
 
 @dataclass(frozen=True, kw_only=True)
 class EncryptedRecord:
@@ -116,6 +128,16 @@ class EncryptedRecord:
     header_bytes: bytes
     body_sha256: bytes | None
     body_length: int
+    seal: Seal | None = None  # v2: the author's seal it carries
+
+
+@dataclass(frozen=True, kw_only=True)
+class DecryptedRecord:
+    """What a decryption verified: the plaintext length and, for v2, the sealing author."""
+
+    length: int
+    author: str | None  # None for a v1 envelope, which carries no seal
+    content_sha256: bytes
 
 
 # --- encryption --------------------------------------------------------------------------
@@ -130,8 +152,15 @@ def encrypt_stream(
     content_type: str = DEFAULT_CONTENT_TYPE,
     segment_size: int = DEFAULT_SEGMENT_SIZE,
     hash_body: bool = True,
+    binding: RecordBinding | None = None,
+    sealer: Sealer | None = None,
+    seal: Seal | None = None,
 ) -> EncryptedRecord:
     """Encrypt ``reader`` into ``writer`` (the body) and return the header and body digest.
+
+    With ``binding`` the envelope is v2: bound to that record and patient and sealed by
+    ``sealer`` (the author signs now) or by ``seal`` (a re-key carrying the original author's
+    seal over, checked against the content here); without it, v1 (no seal).
 
     Memory is O(segment_size). The policy is checked (:class:`crypto.errors.PolicyError`)
     before anything is read; ``writer`` must consume each chunk before returning (see
@@ -142,18 +171,31 @@ def encrypt_stream(
     canonical_policy = normalize(policy)
     check_content_type(content_type)
     check_segment_size(segment_size)
+    if binding is None and (sealer is not None or seal is not None):
+        raise EnvelopeFormatError("a seal needs the record it belongs to (binding=)")
+    if binding is not None and (sealer is None) == (seal is None):
+        raise EnvelopeFormatError("a v2 envelope needs exactly one of sealer= or seal=")
     abe, element = fame.encrypt(mpk, canonical_policy)
     data_key = os.urandom(KEY_SIZE)
     body_id = os.urandom(BODY_ID_SIZE)
+    content = hashlib.sha256()
     info = encrypt_segments(
-        reader,
+        HashingReader(reader, content) if binding is not None else reader,
         writer,
         key=data_key,
         body_id=body_id,
         segment_size=segment_size,
         hash_body=hash_body,
     )
-    header = _wrap(
+    sealed: Seal | None = None
+    if binding is not None:
+        if sealer is not None:
+            sealed = make_seal(sealer, binding, content.digest())
+        else:
+            assert seal is not None
+            verify_seal(seal, binding, content.digest())
+            sealed = seal
+    header = wrap(
         data_key,
         abe=abe,
         element=element,
@@ -161,12 +203,15 @@ def encrypt_stream(
         segment_size=segment_size,
         length=info.plaintext_length,
         content_type=content_type,
+        binding=binding,
+        seal=None if sealed is None or binding is None else seal_blob(data_key, binding, sealed),
     )
     return EncryptedRecord(
         header=header,
         header_bytes=header.to_bytes(),
         body_sha256=info.sha256,
         body_length=info.body_length,
+        seal=sealed,
     )
 
 
@@ -177,6 +222,9 @@ def encrypt_bytes(
     policy: str,
     content_type: str = DEFAULT_CONTENT_TYPE,
     segment_size: int = DEFAULT_SEGMENT_SIZE,
+    binding: RecordBinding | None = None,
+    sealer: Sealer | None = None,
+    seal: Seal | None = None,
 ) -> tuple[EncryptedRecord, bytes]:
     """:func:`encrypt_stream` for a record held in memory; returns ``(record, body)``."""
     out = io.BytesIO()
@@ -187,6 +235,9 @@ def encrypt_bytes(
         policy=policy,
         content_type=content_type,
         segment_size=segment_size,
+        binding=binding,
+        sealer=sealer,
+        seal=seal,
     )
     return record, out.getvalue()
 
@@ -195,30 +246,77 @@ def encrypt_bytes(
 
 
 def decrypt_stream(
-    reader: Reader, writer: Writer, *, header: Header | bytes, user_key: UserKey
-) -> int:
-    """Decrypt a body into ``writer``; returns the plaintext length.
+    reader: Reader,
+    writer: Writer,
+    *,
+    header: Header | bytes,
+    user_key: UserKey,
+    binding: RecordBinding | None = None,
+) -> DecryptedRecord:
+    """Decrypt a body into ``writer``; returns its length and (v2) its sealing author.
 
-    The header is authenticated (key unwrapped) before the body is read; each segment is
-    written only after its tag verified. On :class:`~crypto.errors.EnvelopeError` the writer
-    may hold verified segments preceding the damage and must be discarded."""
+    With ``binding``, a v2 header naming another record or patient is refused before
+    anything is decrypted (:class:`~crypto.errors.EnvelopeBindingError`), and so is a v1
+    header, which cannot prove which record it is. The header is authenticated (key
+    unwrapped) before the body is read; each segment is written only after its tag verified;
+    a v2 seal is checked after the last segment. On :class:`~crypto.errors.EnvelopeError` the
+    writer may hold verified segments and must be discarded."""
     parsed = header if isinstance(header, Header) else parse_header(header)
-    data_key = _unwrap(parsed, user_key)
-    return decrypt_segments(
+    check_binding(parsed, binding)
+    data_key = unwrap(parsed, user_key)
+    seal = header_seal(parsed, data_key)
+    content = hashlib.sha256()
+    length = decrypt_segments(
         reader,
-        writer,
+        HashingWriter(writer, content),
         key=data_key,
         body_id=parsed.body_id,
         segment_size=parsed.segment_size,
         plaintext_length=parsed.length,
     )
+    author = None
+    if seal is not None:
+        author = verify_seal(seal, binding_of(parsed), content.digest())
+    return DecryptedRecord(length=length, author=author, content_sha256=content.digest())
 
 
-def decrypt_bytes(header: Header | bytes, body: bytes, *, user_key: UserKey) -> bytes:
+def decrypt_bytes(
+    header: Header | bytes,
+    body: bytes,
+    *,
+    user_key: UserKey,
+    binding: RecordBinding | None = None,
+) -> bytes:
     """Decrypt a record held in memory; all of it or an exception, never a part."""
     out = io.BytesIO()
-    decrypt_stream(io.BytesIO(body), out, header=header, user_key=user_key)
+    decrypt_stream(io.BytesIO(body), out, header=header, user_key=user_key, binding=binding)
     return out.getvalue()
+
+
+def open_header_seal(header: Header | bytes, *, user_key: UserKey) -> Seal | None:
+    """The author's seal of a v2 header (None for v1): what a full re-key carries over."""
+    parsed = header if isinstance(header, Header) else parse_header(header)
+    return header_seal(parsed, unwrap(parsed, user_key))
+
+
+def check_binding(header: Header, binding: RecordBinding | None) -> None:
+    """Refuse a header that does not belong to ``binding`` (no key needed)."""
+    if binding is None:
+        return
+    if header.version < 2:
+        raise EnvelopeBindingError(
+            f"record {binding.record_id.hex()} was served with a v1 envelope, which does not "
+            "name its record: it cannot be checked"
+        )
+    if header.record_id != binding.record_id:
+        raise EnvelopeBindingError(
+            f"the envelope belongs to record 0x{(header.record_id or b'').hex()}, not "
+            f"0x{binding.record_id.hex()}: another record was served in its place"
+        )
+    if header.patient != binding.patient_bytes:
+        raise EnvelopeBindingError(
+            f"the envelope belongs to patient {header.patient_address}, not {binding.patient}"
+        )
 
 
 # --- rewrap ------------------------------------------------------------------------------
@@ -227,15 +325,16 @@ def decrypt_bytes(header: Header | bytes, body: bytes, *, user_key: UserKey) -> 
 def rewrap(
     header: Header | bytes, *, user_key: UserKey, new_policy: str, mpk: MasterPublicKey
 ) -> Header:
-    """The same record under ``new_policy``: same data key, body id and body; new header.
+    """The same record under ``new_policy``: same data key, body id, body and seal; new header.
 
-    ``user_key`` must open the current header (the patient's own key always does: every
-    policy ORs in ``uid:<patient>``). The body is not needed and does not change."""
+    ``user_key`` must open the current header. The body is not needed and does not change.
+    Only for re-keys where nobody loses access: the old header still opens the same body."""
     parsed = header if isinstance(header, Header) else parse_header(header)
     canonical_policy = normalize(new_policy)
-    data_key = _unwrap(parsed, user_key)
+    data_key = unwrap(parsed, user_key)
+    header_seal(parsed, data_key)  # refuse to re-issue a header whose seal does not open
     abe, element = fame.encrypt(mpk, canonical_policy)
-    return _wrap(
+    return wrap(
         data_key,
         abe=abe,
         element=element,
@@ -243,6 +342,8 @@ def rewrap(
         segment_size=parsed.segment_size,
         length=parsed.length,
         content_type=parsed.content_type,
+        binding=binding_of(parsed) if parsed.version >= 2 else None,
+        seal=parsed.seal,
     )
 
 
@@ -255,60 +356,3 @@ def validate_body_stream(reader: Reader, header: Header | bytes) -> BodyInfo:
     :class:`~crypto.errors.EnvelopeFormatError` when the body cannot belong to the header."""
     parsed = header if isinstance(header, Header) else parse_header(header)
     return check_body(reader, segment_size=parsed.segment_size, plaintext_length=parsed.length)
-
-
-# --- internals ---------------------------------------------------------------------------
-
-
-def _kek(element_bytes: bytes, salt: bytes, scheme: str) -> bytes:
-    return HKDF(
-        algorithm=hashes.SHA256(),
-        length=32,
-        salt=salt,
-        info=KEK_INFO + scheme.encode("ascii"),
-    ).derive(element_bytes)
-
-
-def _wrap(
-    data_key: bytes,
-    *,
-    abe: Ciphertext,
-    element: Any,
-    body_id: bytes,
-    segment_size: int,
-    length: int,
-    content_type: str,
-) -> Header:
-    unsigned = Header(
-        policy=abe.policy,
-        abe=abe,
-        salt=os.urandom(SALT_SIZE),
-        wrapped_key=b"",
-        body_id=body_id,
-        segment_size=segment_size,
-        length=length,
-        content_type=content_type,
-    )
-    kek = _kek(gt_to_bytes(element), unsigned.salt, unsigned.scheme)
-    wrapped = AESGCM(kek).encrypt(_ZERO_NONCE, data_key, unsigned.associated_data())
-    return replace(unsigned, wrapped_key=wrapped)
-
-
-def _unwrap(header: Header, user_key: UserKey) -> bytes:
-    try:
-        element = fame.decrypt(user_key, header.abe)
-    except PolicyNotSatisfied as exc:
-        raise EnvelopeAccessDeniedError(
-            f"the key's attributes do not satisfy the record policy {header.policy!r}"
-        ) from exc
-    except FameFormatError as exc:
-        raise EnvelopeFormatError(f"header ABE ciphertext is invalid: {exc}") from exc
-    except CryptoError as exc:
-        raise EnvelopeError(f"cannot decrypt the header: {exc}") from exc
-    kek = _kek(gt_to_bytes(element), header.salt, header.scheme)
-    try:
-        return AESGCM(kek).decrypt(_ZERO_NONCE, header.wrapped_key, header.associated_data())
-    except InvalidTag:
-        raise EnvelopeIntegrityError(
-            "header failed authentication: it was altered (or the key is not genuine)"
-        ) from None
