@@ -12,13 +12,16 @@ Grammar (keywords ``and``, ``or``, ``of`` in any case; ``and`` binds tighter tha
     and_expr  := primary ("and" primary)*
     primary   := "(" or_expr ")" | threshold | attribute
     threshold := INTEGER "of" "(" or_expr ("," or_expr)* ")"      1 <= INTEGER <= #children
+                 (children pairwise distinct in canonical form)
     attribute := namespace ":" value
 
-An attribute is case-folded (ASCII lower-case) before it is checked, so ``uid:0xAbC`` and
-``UID:0xabc`` are the same attribute; after folding the namespace matches
-``[a-z][a-z0-9_]*`` and the value ``[a-z0-9_.@-]+``. Only ASCII is accepted: Unicode case
-folding maps look-alike characters (the Kelvin sign to ``k``) onto ASCII, which would let
-two visibly different policies mean the same thing.
+An attribute is checked to be ASCII, then case-folded (ASCII lower-case), so ``uid:0xAbC``
+and ``UID:0xabc`` are the same attribute; after folding the namespace matches
+``[a-z][a-z0-9_]*`` and the value ``[a-z0-9_.@-]+``. Only ASCII is accepted, and the check
+comes before folding: Unicode case mapping sends look-alike characters onto ASCII letters
+(the Kelvin sign U+212A lower-cases to ``k``, the long s U+017F case-folds to ``s``), which
+would let two visibly different policies mean the same thing. Tokens are separated by what
+``str.isspace()`` accepts (the wallet's parser spells out the same set).
 
 Canonical form (:func:`normalize`): attributes folded, keywords lower-case, nested ``and``
 (resp. ``or``) flattened into one n-ary node, the children of ``and``, ``or`` and thresholds
@@ -154,7 +157,9 @@ def _tokenize(text: str) -> list[_Token]:
             continue
         word = match.group("word")
         start = match.start("word")
-        lowered = word.lower()
+        # fold only ASCII: str.lower maps the Kelvin sign U+212A to "k", so folding first
+        # would let a look-alike spelling through whatever is checked after it
+        lowered = word.lower() if word.isascii() else word
         if lowered in ("and", "or", "of"):
             tokens.append(_Token(lowered, word, start))
         elif word.isascii() and word.isdigit():

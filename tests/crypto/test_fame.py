@@ -252,8 +252,8 @@ def test_threshold_with_a_repeated_child_is_neither_encrypted_nor_decrypted(keys
         ct=honest.ct,
         ct_prime=honest.ct_prime,
     )
-    with pytest.raises(FameFormatError, match="invalid policy.*repeats child 1"):
+    with pytest.raises(FameFormatError, match=r"invalid policy.*repeats child 1"):
         decrypt(keygen(msk, ["a:1"]), forged)
     obj = forged.to_obj()
-    with pytest.raises(FameFormatError, match="ciphertext policy is invalid.*repeats child 1"):
+    with pytest.raises(FameFormatError, match=r"ciphertext policy is invalid.*repeats child 1"):
         Ciphertext.from_obj(obj)
