@@ -2,9 +2,12 @@
 
 ``pymcl`` exposes single pairings only, each with its own final exponentiation. mcl's C API
 (exported by the same extension module, sharing its initialised curve) has
-``millerLoopVec`` + ``finalExp`` (a product of pairings with one final exponentiation, as in
-Granger–Scott style multi-pairing; FAME's six-pairing decryption costs about a third of six
-separate pairings), ``mulVec`` (multi-scalar multiplication) and ``GT isValid``. They are
+``millerLoopVec`` + ``finalExp`` (a product of pairings sharing one final exponentiation:
+Granger & Smart, "On Computing Products of Pairings", eprint 2006/172; FAME's six-pairing
+decryption costs about a third of six separate pairings), ``mulVec`` (multi-scalar
+multiplication) and ``GT isValid`` (``x^r = 1``; fast membership tests for BLS12 curves are
+in Scott, "A note on group membership tests for G1, G2 and GT on BLS pairing-friendly
+curves", eprint 2021/1130, which is why a cyclotomic non-member is the probe). They are
 reached with ``ctypes`` on the objects' storage: a pybind11 instance keeps a pointer to its
 C++ value right after the Python object header, and ``ctypes.memmove`` copies that value.
 
