@@ -40,6 +40,21 @@ class GroupElementError(FameFormatError):
     """Bytes do not encode a point of the prime-order subgroup (or an element of GT)."""
 
 
+class DegenerateKeyError(FameFormatError):
+    """A master public key whose elements are individually valid but together degenerate.
+
+    ``T_1`` or ``T_2`` the identity of GT (then ``T_t^{s_t} = 1`` and the ciphertext's
+    ``ct'`` carries the KEM secret in clear), or ``H_1 = H_2`` / ``T_1 = T_2`` (the two
+    2-Lin components collapse into one). An honest setup produces any of these with
+    probability about ``1/r``."""
+
+
+class GroupArgumentError(CryptoError):
+    """A pairing product, multi-scalar multiplication or GT membership test was given
+    arguments of the wrong group or type, uninitialised elements or lists of different
+    lengths. Raised before the native (ctypes) path copies any memory."""
+
+
 # --- record envelope (crypto.envelope, crypto.stream) ---
 
 

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 from pymcl import G1, G2, GT, Fr
 
-from crypto.errors import FameFormatError, PolicyError
+from crypto.errors import DegenerateKeyError, FameFormatError, PolicyError
 from crypto.groups import (
     fr_from_bytes,
     fr_to_bytes,
@@ -45,12 +45,34 @@ _T = TypeVar("_T")
 
 @dataclass(frozen=True, eq=True)
 class MasterPublicKey:
-    """``pk = (h, H_1, H_2, T_1, T_2)``; ``h`` is the fixed generator of G2."""
+    """``pk = (h, H_1, H_2, T_1, T_2)``; ``h`` is the fixed generator of G2.
+
+    Refuses degenerate keys whichever way it is built (decoded or constructed), with
+    :class:`crypto.errors.DegenerateKeyError`: ``T_t = 1`` (``T_t = e(g,h)^{d_t a_t + d_3}``;
+    with ``T_1 = T_2 = 1`` every ``ct' = T_1^{s_1} T_2^{s_2} M`` is the KEM secret ``M``
+    itself, and with one of them 1 the scheme loses a 2-Lin component), ``T_1 = T_2`` and
+    ``H_1 = H_2`` (the two components coincide). Each is an event of probability about
+    ``1/r`` in an honest setup; the identity of G2 in ``H_t`` is refused by decoding."""
 
     H1: G2
     H2: G2
     T1: GT
     T2: GT
+
+    def __post_init__(self) -> None:
+        for name, element in (("T1", self.T1), ("T2", self.T2)):
+            if element.is_one():
+                raise DegenerateKeyError(
+                    f"master public key {name} is the identity of GT: ciphertexts under it "
+                    "would not hide their key"
+                )
+        for name, point in (("H1", self.H1), ("H2", self.H2)):
+            if point.is_zero():
+                raise DegenerateKeyError(f"master public key {name} is the identity of G2")
+        if self.T1 == self.T2:
+            raise DegenerateKeyError("master public key has T1 = T2 (degenerate)")
+        if self.H1 == self.H2:
+            raise DegenerateKeyError("master public key has H1 = H2 (degenerate)")
 
     def to_obj(self) -> dict[str, Any]:
         return {

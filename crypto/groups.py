@@ -6,20 +6,15 @@ exact length, the bytes must be the canonical encoding of the decoded element (r
 gives them back), the point must lie on the curve and in the order-``r`` subgroup, and it
 must not be the identity (an honest key or ciphertext holds the identity with probability
 ``1/r``; refusing it closes degenerate-input attacks). mcl checks curve and subgroup
-membership while deserialising when its ``verifyOrder`` switch is on (pymcl's default);
-this module checks at import that it is (a known on-curve point outside the subgroup must be
-refused) and refuses to load otherwise.
+membership while deserialising when its ``verifyOrder`` switches are on (pymcl's default);
+GT membership (``x^r = 1``) is checked here. At import this module probes every one of these
+checks with an element that must be refused (a G1 and a G2 point outside the subgroup, a
+cyclotomic Fp12 element outside GT, zero) and refuses to load if any is accepted.
 
-Speed: ``pymcl`` exposes single pairings only, each with its own final exponentiation. mcl's
-C API (exported by the same extension module, sharing its initialised curve) has
-``millerLoopVec`` + ``finalExp`` (a product of pairings with one final exponentiation —
-FAME's six-pairing decryption costs about a third of six separate pairings), ``mulVec``
-(multi-scalar multiplication) and ``GT isValid``. They are reached with ``ctypes`` on the
-objects' storage: a pybind11 instance keeps a pointer to its C++ value right after the
-Python object header. An import-time self-test compares every native routine against plain
-``pymcl`` on fixed inputs; on any mismatch (another pymcl build or layout) the native path is
-disabled and the same results are computed with ``pymcl`` alone, just slower. Setting
-``MEDLEDGER_FAME_NO_NATIVE=1`` forces the plain path.
+Speed: pairing products (one final exponentiation), multi-scalar multiplication and the GT
+check run through mcl's C API when :mod:`crypto.groups_native`'s self-test passes, and through
+plain ``pymcl`` otherwise; both paths refuse arguments of the wrong group, type or count with
+:class:`crypto.errors.GroupArgumentError` before any native code reads memory.
 
 Hash to G1 (the random oracle ``H`` of FAME): RFC 9380 ``hash_to_curve``,
 suite ``BLS12381G1_XMD:SHA-256_SSWU_RO_`` (random-oracle encoding: two SSWU maps added,
@@ -37,7 +32,6 @@ multiplications.
 from __future__ import annotations
 
 import ctypes
-import os
 import secrets
 from collections.abc import Sequence
 from functools import lru_cache
@@ -46,6 +40,15 @@ import pymcl
 from pymcl import G1, G2, GT, Fr
 
 from crypto.errors import GroupElementError
+from crypto.groups_native import (
+    CYCLOTOMIC_NOT_GT,
+    OFF_SUBGROUP_G1,
+    OFF_SUBGROUP_G2,
+    check_element,
+    check_elements,
+    check_same_length,
+    load_native,
+)
 
 G1_BYTES = 48
 G2_BYTES = 96
@@ -60,16 +63,6 @@ _RFC9380_ABC = (  # hash_to_curve("abc") under _RFC9380_DST, RFC 9380 Appendix J
     0x03567BC5EF9C690C2AB2ECDF6A96EF1C139CC0B2F284DCA0A9A7943388A49A3AEE664BA5379A7655D3C68900BE2F6903,
     0x0B9C15F3FE6E5CF4211F346271D7B01C8F3B28BE689C8429C85B67AF215533311F0B8DFAAA154FA6B88176C229F2885D,
 )
-
-_G1_ALIGNED = 144  # sizeof(mclBnG1): three Fp coordinates of six 64-bit limbs
-_G2_ALIGNED = 288
-_GT_ALIGNED = 576
-_FR_ALIGNED = 32
-
-# A point on E(Fp): y^2 = x^3 + 4 with x = 4, whose order does not divide r (the cofactor
-# part is non-trivial). Used to check that mcl refuses points outside the subgroup.
-_OFF_SUBGROUP_G1 = bytes([4]) + bytes(47)
-
 
 # --- scalars ---------------------------------------------------------------------------
 
@@ -103,102 +96,9 @@ def random_fr(*, nonzero: bool = False) -> Fr:
     return fr_from_int(low + secrets.randbelow(GROUP_ORDER - low))
 
 
-# --- native mcl routines (ctypes), with a self-tested fallback --------------------------
+# --- native mcl routines (crypto.groups_native), with a self-tested fallback -------------
 
-
-class _Native:
-    """mcl's C API on pymcl's objects; constructed only if the self-test passes."""
-
-    def __init__(self) -> None:
-        lib = ctypes.CDLL(pymcl._pymcl.__file__)
-        vp, sz = ctypes.c_void_p, ctypes.c_size_t
-        lib.mclBn_millerLoopVec.argtypes = [vp, vp, vp, sz]
-        lib.mclBn_millerLoopVec.restype = None
-        lib.mclBn_finalExp.argtypes = [vp, vp]
-        lib.mclBn_finalExp.restype = None
-        lib.mclBnG1_mulVec.argtypes = [vp, vp, vp, sz]
-        lib.mclBnG1_mulVec.restype = None
-        lib.mclBnGT_isValid.argtypes = [vp]
-        lib.mclBnGT_isValid.restype = ctypes.c_int
-        lib.mclBnG1_isValidOrder.argtypes = [vp]
-        lib.mclBnG1_isValidOrder.restype = ctypes.c_int
-        lib.mclBnG1_serialize.argtypes = [vp, sz, vp]
-        lib.mclBnG1_serialize.restype = sz
-        lib.mclBnG2_serialize.argtypes = [vp, sz, vp]
-        lib.mclBnG2_serialize.restype = sz
-        self.lib = lib
-
-    @staticmethod
-    def address(obj: object) -> int:
-        """Address of the C++ value behind a pybind11 instance (first word after the header)."""
-        return ctypes.c_void_p.from_address(id(obj) + object.__basicsize__).value or 0
-
-    def multi_pairing(self, ps: Sequence[G1], qs: Sequence[G2]) -> GT:
-        n = len(ps)
-        a = ctypes.create_string_buffer(_G1_ALIGNED * n)
-        b = ctypes.create_string_buffer(_G2_ALIGNED * n)
-        base_a, base_b = ctypes.addressof(a), ctypes.addressof(b)
-        for i in range(n):
-            ctypes.memmove(base_a + i * _G1_ALIGNED, self.address(ps[i]), _G1_ALIGNED)
-            ctypes.memmove(base_b + i * _G2_ALIGNED, self.address(qs[i]), _G2_ALIGNED)
-        out = GT()
-        target = self.address(out)
-        self.lib.mclBn_millerLoopVec(target, base_a, base_b, n)
-        self.lib.mclBn_finalExp(target, target)
-        return out
-
-    def msm(self, points: Sequence[G1], scalars: Sequence[Fr]) -> G1:
-        n = len(points)
-        a = ctypes.create_string_buffer(_G1_ALIGNED * n)
-        b = ctypes.create_string_buffer(_FR_ALIGNED * n)
-        base_a, base_b = ctypes.addressof(a), ctypes.addressof(b)
-        for i in range(n):
-            ctypes.memmove(base_a + i * _G1_ALIGNED, self.address(points[i]), _G1_ALIGNED)
-            ctypes.memmove(base_b + i * _FR_ALIGNED, self.address(scalars[i]), _FR_ALIGNED)
-        out = G1()
-        self.lib.mclBnG1_mulVec(self.address(out), base_a, base_b, n)
-        return out
-
-    def gt_is_valid(self, element: GT) -> bool:
-        return bool(self.lib.mclBnGT_isValid(self.address(element)))
-
-    def self_test(self) -> bool:
-        buf = ctypes.create_string_buffer(G2_BYTES)
-        if self.lib.mclBnG1_serialize(buf, G1_BYTES, self.address(pymcl.g1)) != G1_BYTES:
-            return False
-        if buf.raw[:G1_BYTES] != pymcl.g1.serialize():
-            return False
-        if self.lib.mclBnG2_serialize(buf, G2_BYTES, self.address(pymcl.g2)) != G2_BYTES:
-            return False
-        if buf.raw != pymcl.g2.serialize():
-            return False
-        scalars = [fr_from_int(x) for x in (3, 5, 7, 11, GROUP_ORDER - 2)]
-        ps = [pymcl.g1 * s for s in scalars]
-        qs = [pymcl.g2 * s for s in reversed(scalars)]
-        expected = GT()
-        for p, q in zip(ps, qs, strict=True):
-            expected = expected * pymcl.pairing(p, q)
-        if self.multi_pairing(ps, qs) != expected:
-            return False
-        msm_expected = G1()
-        for p, s in zip(ps, scalars, strict=True):
-            msm_expected = msm_expected + p * s
-        if self.msm(ps, scalars) != msm_expected:
-            return False
-        return self.gt_is_valid(expected) and not self.gt_is_valid(GT(False))
-
-
-def _load_native() -> _Native | None:
-    if os.environ.get("MEDLEDGER_FAME_NO_NATIVE"):
-        return None
-    try:
-        native = _Native()
-        return native if native.self_test() else None
-    except (OSError, AttributeError, ValueError):
-        return None
-
-
-_NATIVE = _load_native()
+_NATIVE = load_native()
 
 
 def native_enabled() -> bool:
@@ -206,28 +106,19 @@ def native_enabled() -> bool:
     return _NATIVE is not None
 
 
-def _mcl_checks_subgroup() -> bool:
-    try:
-        G1.deserialize(_OFF_SUBGROUP_G1)
-    except ValueError:
-        return True
-    return False
-
-
-if not _mcl_checks_subgroup():  # pragma: no cover - depends on the pymcl build
-    raise ImportError(
-        "this pymcl build deserialises points outside the prime-order subgroup; "
-        "crypto.groups refuses to run on it"
-    )
-
-
 # --- products ---------------------------------------------------------------------------
 
 
 def pairing_product(ps: Sequence[G1], qs: Sequence[G2]) -> GT:
-    """``Π e(ps[i], qs[i])`` with a single final exponentiation when available."""
+    """``Π e(ps[i], qs[i])`` with a single final exponentiation when available.
+
+    Raises :class:`crypto.errors.GroupArgumentError` unless ``ps`` holds G1 and ``qs`` G2
+    elements (lists or tuples of the same length), whichever path computes it."""
     if _NATIVE is not None:
         return _NATIVE.multi_pairing(ps, qs)
+    check_elements(ps, G1, "ps")
+    check_elements(qs, G2, "qs")
+    check_same_length(ps, qs, "ps and qs")
     result = GT()
     for p, q in zip(ps, qs, strict=True):
         result = result * pymcl.pairing(p, q)
@@ -235,9 +126,15 @@ def pairing_product(ps: Sequence[G1], qs: Sequence[G2]) -> GT:
 
 
 def g1_msm(points: Sequence[G1], scalars: Sequence[Fr]) -> G1:
-    """``Σ scalars[i] · points[i]`` (multi-scalar multiplication)."""
+    """``Σ scalars[i] · points[i]`` (multi-scalar multiplication).
+
+    Raises :class:`crypto.errors.GroupArgumentError` unless ``points`` holds G1 elements and
+    ``scalars`` Fr elements (lists or tuples of the same length)."""
     if _NATIVE is not None:
         return _NATIVE.msm(points, scalars)
+    check_elements(points, G1, "points")
+    check_elements(scalars, Fr, "scalars")
+    check_same_length(points, scalars, "points and scalars")
     result = G1()
     for p, s in zip(points, scalars, strict=True):
         result = result + p * s
@@ -292,6 +189,7 @@ def gt_is_valid(element: GT) -> bool:
     """Membership in the order-r subgroup of Fp12* (``x^r = 1``, and ``x ≠ 0``)."""
     if _NATIVE is not None:
         return _NATIVE.gt_is_valid(element)
+    check_element(element, GT, "element")
     return not element.is_zero() and (element ** Fr(-1)) * element == GT()
 
 
@@ -310,6 +208,42 @@ def gt_from_bytes(data: object) -> GT:
     if not gt_is_valid(element):
         raise GroupElementError("element is not in the order-r subgroup GT")
     return element
+
+
+# --- import-time membership probes -------------------------------------------------------
+
+
+def _membership_probe_failures() -> list[str]:
+    """What the decoders would wrongly accept on this pymcl build (empty when all is well).
+
+    mcl checks subgroup membership while deserialising G1 and G2 points only when its
+    ``verifyOrder`` switches are on (pymcl's default), and GT membership is ours to test:
+    each probe is an element that must be refused (see :mod:`crypto.groups_native`)."""
+    failures = []
+    for name, cls, probe in (("G1", G1, OFF_SUBGROUP_G1), ("G2", G2, OFF_SUBGROUP_G2)):
+        try:
+            cls.deserialize(probe)
+        except ValueError:
+            continue
+        failures.append(f"a {name} point outside the prime-order subgroup")
+    if gt_is_valid(GT.deserialize(CYCLOTOMIC_NOT_GT)):
+        failures.append("a cyclotomic Fp12 element outside GT")
+    if gt_is_valid(GT(False)):
+        failures.append("the zero of Fp12")
+    if not gt_is_valid(pymcl.pairing(pymcl.g1, pymcl.g2)):
+        failures.append("(the other way round) e(g, h) refused as a GT element")
+    return failures
+
+
+def _require_membership_checks() -> None:
+    failures = _membership_probe_failures()
+    if failures:  # pragma: no cover - depends on the pymcl build
+        raise ImportError(
+            "this pymcl build accepts " + "; ".join(failures) + ": crypto.groups refuses to run"
+        )
+
+
+_require_membership_checks()
 
 
 # --- hashing ----------------------------------------------------------------------------

@@ -120,7 +120,10 @@ def dump_master_public_key(mpk: MasterPublicKey) -> bytes:
 
 
 def load_master_public_key(data: bytes) -> MasterPublicKey:
-    """Load a published master public key, refusing any other kind, scheme or bad point."""
+    """Load a published master public key, refusing any other kind, scheme or bad point, and
+    degenerate keys (``T_1`` or ``T_2`` the GT identity, ``T_1 = T_2``, ``H_1 = H_2``: see
+    :class:`crypto.fame_types.MasterPublicKey`) with :class:`KeyFormatError` whose cause is
+    :class:`crypto.errors.DegenerateKeyError`."""
     return load_key(data, kind=KIND_MPK, scheme=SCHEME_ID, from_obj=MasterPublicKey.from_obj)
 
 

@@ -12,20 +12,26 @@ Grammar (keywords ``and``, ``or``, ``of`` in any case; ``and`` binds tighter tha
     and_expr  := primary ("and" primary)*
     primary   := "(" or_expr ")" | threshold | attribute
     threshold := INTEGER "of" "(" or_expr ("," or_expr)* ")"      1 <= INTEGER <= #children
+                 (children pairwise distinct in canonical form)
     attribute := namespace ":" value
 
-An attribute is case-folded (ASCII lower-case) before it is checked, so ``uid:0xAbC`` and
-``UID:0xabc`` are the same attribute; after folding the namespace matches
-``[a-z][a-z0-9_]*`` and the value ``[a-z0-9_.@-]+``. Only ASCII is accepted: Unicode case
-folding maps look-alike characters (the Kelvin sign to ``k``) onto ASCII, which would let
-two visibly different policies mean the same thing.
+An attribute is checked to be ASCII, then case-folded (ASCII lower-case), so ``uid:0xAbC``
+and ``UID:0xabc`` are the same attribute; after folding the namespace matches
+``[a-z][a-z0-9_]*`` and the value ``[a-z0-9_.@-]+``. Only ASCII is accepted, and the check
+comes before folding: Unicode case mapping sends look-alike characters onto ASCII letters
+(the Kelvin sign U+212A lower-cases to ``k``, the long s U+017F case-folds to ``s``), which
+would let two visibly different policies mean the same thing. Tokens are separated by what
+``str.isspace()`` accepts (the wallet's parser spells out the same set).
 
 Canonical form (:func:`normalize`): attributes folded, keywords lower-case, nested ``and``
 (resp. ``or``) flattened into one n-ary node, the children of ``and``, ``or`` and thresholds
 sorted by their own canonical text (all three are commutative, so ``a and b`` and
 ``b and a`` normalise to the same text and hash the same), nested compound children
-parenthesised, single spaces. Duplicated children are kept: normalising never changes the
-structure beyond order and associativity, so the span program built from it is predictable.
+parenthesised, single spaces. Duplicated children of ``and`` and ``or`` are kept (they are
+harmless there): normalising never changes the structure beyond order and associativity, so
+the span program built from it is predictable. A threshold refuses duplicated children at
+parse time (compared by canonical text): ``k of (…)`` counts children, and a repeated child
+would be counted twice.
 The chain stores :func:`policy_hash` = SHA-256 of the UTF-8 canonical text (32 bytes).
 """
 
@@ -38,6 +44,40 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from crypto.errors import PolicyError
+from crypto.policy_tree import (
+    And,
+    Attribute,
+    CanonicalMemo,
+    Node,
+    Or,
+    Threshold,
+    attributes_of,
+    canonical,
+    canonical_text,
+    evaluate,
+)
+
+__all__ = [
+    "MAX_ATTRIBUTES",
+    "MAX_DEPTH",
+    "MAX_POLICY_LENGTH",
+    "MAX_THRESHOLD_CELLS",
+    "And",
+    "Attribute",
+    "Node",
+    "Or",
+    "Threshold",
+    "attributes_of",
+    "canonical",
+    "evaluate",
+    "normalize",
+    "normalize_attribute",
+    "normalize_attributes",
+    "parse",
+    "policy_hash",
+    "require_text",
+    "satisfies",
+]
 
 MAX_POLICY_LENGTH = 65536
 """Policies come from ciphertexts, i.e. from untrusted bytes: bound the work parsing them."""
@@ -56,57 +96,6 @@ _VALUE = r"[a-z0-9_.@-]+"
 _ATTRIBUTE_RE = re.compile(rf"{_NAMESPACE}:{_VALUE}")
 _ATTRIBUTE_EXPECTED = "an attribute namespace:value"
 _TOKEN_RE = re.compile(r"\s*(?:(?P<punct>[(),])|(?P<word>[^\s(),]+))")
-
-
-@dataclass(frozen=True, slots=True)
-class Attribute:
-    """A leaf of the policy tree: one case-folded ``namespace:value``."""
-
-    name: str
-
-    def text(self) -> str:
-        return self.name
-
-
-@dataclass(frozen=True, slots=True)
-class And:
-    """All children must hold."""
-
-    children: tuple[Node, ...]
-
-    def text(self) -> str:
-        return " and ".join(_child_text(c) for c in self.children)
-
-
-@dataclass(frozen=True, slots=True)
-class Or:
-    """At least one child must hold."""
-
-    children: tuple[Node, ...]
-
-    def text(self) -> str:
-        return " or ".join(_child_text(c) for c in self.children)
-
-
-@dataclass(frozen=True, slots=True)
-class Threshold:
-    """At least ``k`` of the children must hold."""
-
-    k: int
-    children: tuple[Node, ...]
-
-    def text(self) -> str:
-        return f"{self.k} of (" + ", ".join(c.text() for c in self.children) + ")"
-
-
-Node = Attribute | And | Or | Threshold
-
-
-def _child_text(child: Node) -> str:
-    """Parenthesise nested and/or so the canonical text reads without precedence rules."""
-    if isinstance(child, And | Or):
-        return f"({child.text()})"
-    return child.text()
 
 
 def normalize_attribute(attribute: str) -> str:
@@ -146,6 +135,11 @@ class _Token:
     position: int
 
 
+def _quote(text: str, limit: int = 60) -> str:
+    """``repr`` of a policy fragment, cut short: error messages must not echo whole inputs."""
+    return repr(text if len(text) <= limit else text[: limit - 1] + "…")
+
+
 def _describe(token: _Token) -> str:
     return "end of policy" if token.kind == "end" else repr(token.text)
 
@@ -163,7 +157,9 @@ def _tokenize(text: str) -> list[_Token]:
             continue
         word = match.group("word")
         start = match.start("word")
-        lowered = word.lower()
+        # fold only ASCII: str.lower maps the Kelvin sign U+212A to "k", so folding first
+        # would let a look-alike spelling through whatever is checked after it
+        lowered = word.lower() if word.isascii() else word
         if lowered in ("and", "or", "of"):
             tokens.append(_Token(lowered, word, start))
         elif word.isascii() and word.isdigit():
@@ -188,6 +184,7 @@ class _Parser:
         self.index = 0
         self.leaves = 0
         self.threshold_cells = 0
+        self.canonical_memo: CanonicalMemo = {}
 
     def peek(self) -> _Token:
         return self.tokens[self.index]
@@ -279,14 +276,35 @@ class _Parser:
             f"unexpected {_describe(token)}", position=token.position, expected="'and', 'or' or ')'"
         )
 
+    def threshold_child(self, depth: int, seen: dict[str, int]) -> Node:
+        """One child of a threshold, refused if it repeats an earlier one.
+
+        ``k of (…)`` counts satisfied children, so a repeated child counts twice:
+        ``2 of (a:1, a:1, b:2)`` would open with ``a:1`` alone (its span program has two rows
+        labelled ``a:1``). Children are compared by canonical text, so ``A:1`` and ``(a:1)``,
+        or ``a:1 and b:2`` and ``b:2 and a:1``, are the same child."""
+        start = self.peek()
+        child = self.or_expr(depth + 1)
+        text = canonical_text(child, self.canonical_memo)
+        if text in seen:
+            raise PolicyError(
+                f"threshold child {_quote(text)} repeats child {seen[text] + 1} "
+                "(a repeated child would be counted twice)",
+                position=start.position,
+                expected="distinct children in a threshold",
+            )
+        seen[text] = len(seen)
+        return child
+
     def threshold(self, depth: int) -> Node:
         k_token = self.take("int", "a threshold count")
         self.take("of", "'of' after the threshold count")
         opening = self.take("(", "'(' opening the threshold's list")
-        children = [self.or_expr(depth + 1)]
+        seen: dict[str, int] = {}
+        children = [self.threshold_child(depth, seen)]
         while self.peek().kind == ",":
             self.index += 1
-            children.append(self.or_expr(depth + 1))
+            children.append(self.threshold_child(depth, seen))
         token = self.peek()
         if token.kind != ")":
             if token.kind == "end":
@@ -337,24 +355,6 @@ def parse(text: str) -> Node:
     return _Parser(_tokenize(text)).parse()
 
 
-def canonical(node: Node) -> Node:
-    """Flatten nested and/or and sort every commutative node's children by canonical text."""
-    if isinstance(node, Attribute):
-        return node
-    children = [canonical(c) for c in node.children]
-    if isinstance(node, And | Or):
-        flat: list[Node] = []
-        for child in children:
-            if type(child) is type(node):
-                flat.extend(child.children)
-            else:
-                flat.append(child)
-        flat.sort(key=lambda c: c.text())
-        return type(node)(tuple(flat))
-    children.sort(key=lambda c: c.text())
-    return Threshold(node.k, tuple(children))
-
-
 def normalize(text: str) -> str:
     """The canonical text of a policy: equal for policies that differ only in case, spacing,
     redundant parentheses, associativity or the order of commutative children."""
@@ -371,25 +371,7 @@ def policy_hash(text: str) -> bytes:
     return hashlib.sha256(normalize(text).encode("utf-8")).digest()
 
 
-def evaluate(node: Node, attributes: frozenset[str]) -> bool:
-    """Evaluate a parsed policy against an already-folded attribute set."""
-    if isinstance(node, Attribute):
-        return node.name in attributes
-    if isinstance(node, And):
-        return all(evaluate(c, attributes) for c in node.children)
-    if isinstance(node, Or):
-        return any(evaluate(c, attributes) for c in node.children)
-    return sum(evaluate(c, attributes) for c in node.children) >= node.k
-
-
 def satisfies(policy: str | Node, attributes: Iterable[str]) -> bool:
     """Whether ``attributes`` (folded here) satisfy ``policy`` (text or parsed tree)."""
     node = parse(policy) if isinstance(policy, str) else policy
     return evaluate(node, normalize_attributes(attributes))
-
-
-def attributes_of(node: Node) -> frozenset[str]:
-    """Every attribute the policy mentions."""
-    if isinstance(node, Attribute):
-        return frozenset((node.name,))
-    return frozenset().union(*(attributes_of(c) for c in node.children))

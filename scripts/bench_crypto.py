@@ -19,6 +19,13 @@ Prints tables (or one JSON object with ``--json``) with the targets beside the n
   ``sha256`` (16384-byte column) are measured in the same run for reference.
 - Peak memory of streaming the body through encrypt and decrypt, measured in a fresh
   subprocess as the growth of the RSS high-water mark above its baseline after imports.
+- Cold-process figures, which every CLI command pays because each runs in a new interpreter:
+  the import of ``crypto.fame``, ``crypto.envelope`` and ``crypto.keys`` (with its self-tests
+  and membership probes), then the first key generation, first encryption and first
+  decryption of the 10-attribute ``and`` policy, each in its own fresh process (so the
+  hash-to-curve cache is empty, as in a CLI run, and one step does not warm the next), with
+  the decoding of the key or ciphertext it needs timed apart. Medians over ``--cold-runs``
+  processes (default 7), after one discarded process that fills the bytecode and page caches.
 """
 
 from __future__ import annotations
@@ -42,7 +49,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from crypto import envelope, fame  # noqa: E402
+from crypto import envelope, fame, keys  # noqa: E402
 
 SIZES = (1, 10, 50, 100)
 MIB = 1024 * 1024
@@ -270,6 +277,75 @@ def run_memory_probe(size: int) -> dict[str, float]:
     return json.loads(out)
 
 
+COLD_PROBE = """
+import json, sys, time
+from pathlib import Path
+start, start_cpu = time.perf_counter(), time.process_time()
+from crypto import envelope, fame, keys
+imported, imported_cpu = time.perf_counter(), time.process_time()
+op, folder, attributes = sys.argv[1], Path(sys.argv[2]), json.loads(sys.argv[3])
+policy = " and ".join(attributes)
+if op == "keygen":
+    material = keys.load_master_secret_key((folder / "msk").read_bytes())
+    step = lambda: fame.keygen(material, attributes)
+elif op == "encrypt":
+    material = keys.load_master_public_key((folder / "mpk").read_bytes())
+    step = lambda: fame.encrypt(material, policy)
+else:
+    user_key = keys.load_user_key((folder / "user_key").read_bytes())
+    ciphertext = envelope.parse_header((folder / "header").read_bytes()).abe
+    step = lambda: fame.decrypt(user_key, ciphertext)
+loaded, loaded_cpu = time.perf_counter(), time.process_time()
+step()
+done, done_cpu = time.perf_counter(), time.process_time()
+print(json.dumps({
+    "import_ms": (imported - start) * 1000, "import_cpu_ms": (imported_cpu - start_cpu) * 1000,
+    "load_ms": (loaded - imported) * 1000,
+    "step_ms": (done - loaded) * 1000, "step_cpu_ms": (done_cpu - loaded_cpu) * 1000,
+}))
+"""
+COLD_ATTRIBUTES = 10
+
+
+def bench_cold(runs: int) -> dict[str, float]:
+    """Import and first-use costs in fresh interpreters (see the module docstring)."""
+    attributes = [f"bench:a{i}" for i in range(COLD_ATTRIBUTES)]
+    mpk, msk = fame.setup()
+    record, _ = envelope.encrypt_bytes(b"", mpk=mpk, policy=" and ".join(attributes))
+    samples: dict[str, list[dict[str, float]]] = {"keygen": [], "encrypt": [], "decrypt": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        (folder / "msk").write_bytes(keys.dump_master_secret_key(msk))
+        (folder / "mpk").write_bytes(keys.dump_master_public_key(mpk))
+        (folder / "user_key").write_bytes(keys.dump_user_key(fame.keygen(msk, attributes)))
+        (folder / "header").write_bytes(record.header_bytes)
+        env = dict(os.environ, PYTHONPATH=str(ROOT))
+        env.pop("MEDLEDGER_FAME_NO_NATIVE", None)
+        for index in range(runs + 1):
+            for op, into in samples.items():
+                out = subprocess.run(
+                    [sys.executable, "-c", COLD_PROBE, op, tmp, json.dumps(attributes)],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                    timeout=300,
+                    env=env,
+                    cwd=ROOT,
+                ).stdout
+                if index > 0:  # the first round fills the bytecode and page caches
+                    into.append(json.loads(out))
+    results: dict[str, float] = {}
+    imports = [s for op in samples.values() for s in op]
+    results["cold_import_ms"] = statistics.median(s["import_ms"] for s in imports)
+    results["cold_import_cpu_ms"] = statistics.median(s["import_cpu_ms"] for s in imports)
+    for op, runs_of_op in samples.items():
+        n = COLD_ATTRIBUTES
+        results[f"cold_{op}_ms_{n}"] = statistics.median(s["step_ms"] for s in runs_of_op)
+        results[f"cold_{op}_cpu_ms_{n}"] = statistics.median(s["step_cpu_ms"] for s in runs_of_op)
+        results[f"cold_{op}_load_ms"] = statistics.median(s["load_ms"] for s in runs_of_op)
+    return results
+
+
 def judge(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
     verdicts = {}
     for key, (op, bound) in TARGETS.items():
@@ -332,6 +408,27 @@ def print_tables(results: dict[str, Any]) -> None:
     )
     print(f"  load average (1 min) at start: {results['loadavg_1m']:.2f} on {os.cpu_count()} CPUs")
     print()
+    n = COLD_ATTRIBUTES
+    print(
+        f"Cold process: a fresh interpreter per step, empty hash-to-curve cache, median of"
+        f" {results['cold_runs']} processes (what every CLI command pays)"
+    )
+    print(
+        f"  import crypto.fame, crypto.envelope, crypto.keys: {results['cold_import_ms']:.1f} ms"
+        f" [{results['cold_import_cpu_ms']:.1f} CPU ms]"
+    )
+    print(
+        f"  {'first step (' + str(n) + '-attribute and)':<30} {'cold ms':>16} {'warm ms':>8}"
+        f" {'cold/warm':>9} {'load ms':>8}"
+    )
+    for op, loaded in (("keygen", "msk"), ("encrypt", "mpk"), ("decrypt", "key+header")):
+        cold, warm = results[f"cold_{op}_ms_{n}"], results[f"{op}_ms_{n}"]
+        cell = f"{cold:7.2f} [{results[f'cold_{op}_cpu_ms_{n}']:6.2f}]"
+        print(
+            f"  {op:<30} {cell:>16} {warm:8.2f} {cold / warm:9.1f}"
+            f" {results[f'cold_{op}_load_ms']:8.2f}  (load: {loaded})"
+        )
+    print()
     print(f"{'metric':<28} {'value':>10} {'target':>10}  result")
     for key, verdict in results["targets"].items():
         value = verdict["value"]
@@ -346,6 +443,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=20, help="runs per FAME median (>= 20)")
     parser.add_argument("--size-mib", type=int, default=64, help="envelope body size")
     parser.add_argument("--repeats", type=int, default=7, help="envelope runs (best judged)")
+    parser.add_argument(
+        "--cold-runs", type=int, default=7, help="fresh processes per cold-start figure"
+    )
     parser.add_argument("--memory-probe", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     size = args.size_mib * MIB
@@ -357,6 +457,7 @@ def main(argv: list[str] | None = None) -> int:
         "runs": args.runs,
         "envelope_size_mib": args.size_mib,
         "repeats": args.repeats,
+        "cold_runs": args.cold_runs,
         "loadavg_1m": os.getloadavg()[0],
         "cpus": os.cpu_count(),
     }
@@ -367,6 +468,7 @@ def main(argv: list[str] | None = None) -> int:
             results[f"keygen_ms_{n}"] = row["keygen_ms"]
             results[f"encrypt_ms_{n}"] = row["encrypt_ms"]
             results[f"decrypt_ms_{n}"] = row["decrypt_ms"]
+    results.update(bench_cold(args.cold_runs))
     results.update(bench_envelope(size, args.repeats))
     results["openssl_aes_gcm_mb_s"] = openssl_speed("aes-256-gcm")
     results["openssl_sha256_mb_s"] = openssl_speed("sha256")

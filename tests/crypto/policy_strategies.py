@@ -17,12 +17,36 @@ UNIVERSE = ("role:doctor", "org:cd3h", "dept:cardiology", "uid:0xabc1", "a:x", "
 Tree = tuple[Any, ...]
 
 
+def canonical_text(tree: Tree) -> str:
+    """The canonical text of a tree, written from the documented rules (not crypto.policy):
+    nested and/or flattened, every gate's children sorted by their own canonical text,
+    compound and/or children parenthesised."""
+    kind = tree[0]
+    if kind == "attr":
+        return str(tree[1]).lower()
+    if kind == "th":
+        return f"{tree[1]} of (" + ", ".join(sorted(canonical_text(c) for c in tree[2])) + ")"
+    items: list[tuple[str, str]] = []
+    stack = list(tree[1])
+    while stack:
+        child = stack.pop()
+        if child[0] == kind:
+            stack.extend(child[1])
+        else:
+            text = canonical_text(child)
+            items.append((text, f"({text})" if child[0] in ("and", "or") else text))
+    return f" {kind} ".join(written for _, written in sorted(items))
+
+
 def _compound(children: st.SearchStrategy[Tree]) -> st.SearchStrategy[Tree]:
+    """and/or may repeat a child (harmless there); a threshold's children are distinct, as
+    the parser requires (a repeated child would be counted twice)."""
     lists = st.lists(children, min_size=2, max_size=4)
+    distinct = st.lists(children, min_size=2, max_size=4, unique_by=canonical_text)
     gates = st.one_of(
         lists.map(lambda cs: ("and", cs)),
         lists.map(lambda cs: ("or", cs)),
-        lists.flatmap(lambda cs: st.integers(1, len(cs)).map(lambda k: ("th", k, cs))),
+        distinct.flatmap(lambda cs: st.integers(1, len(cs)).map(lambda k: ("th", k, cs))),
     )
     return gates
 

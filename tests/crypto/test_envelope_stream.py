@@ -89,7 +89,8 @@ def test_round_trip_at_segment_boundaries(length: int) -> None:
     plain = os.urandom(length)
     body = _encrypt(plain, key, body_id)
     assert len(body) == length + TAG_SIZE * segment_count(length, SEG)
-    assert plain not in body or length == 0
+    if length >= 16:  # a 1-byte plaintext occurs in 17 random bytes 6 % of the time
+        assert plain not in body
     assert _decrypt(body, key, body_id, length) == plain
 
 

@@ -236,3 +236,24 @@ def test_tampered_ciphertext_does_not_decrypt_to_the_element(keys: tuple) -> Non
     ):
         assert decrypt(key, forged) != element
     assert G1() != bumped_row[0]
+
+
+def test_threshold_with_a_repeated_child_is_neither_encrypted_nor_decrypted(keys: tuple) -> None:
+    """``2 of (a:1, a:1, b:2)`` had two rows labelled a:1, so a key with a:1 alone opened it."""
+    mpk, msk = keys
+    with pytest.raises(PolicyError, match="repeats child 1") as info:
+        encrypt(mpk, "2 of (a:1, a:1, b:2)")
+    assert info.value.position == 11
+    # a ciphertext made by other software with that policy (rows for a:1, a:1, b:2)
+    honest, _ = encrypt(mpk, "2 of (a:1, b:2, c:3)")
+    forged = Ciphertext(
+        policy="2 of (a:1, a:1, b:2)",
+        ct_0=honest.ct_0,
+        ct=honest.ct,
+        ct_prime=honest.ct_prime,
+    )
+    with pytest.raises(FameFormatError, match=r"invalid policy.*repeats child 1"):
+        decrypt(keygen(msk, ["a:1"]), forged)
+    obj = forged.to_obj()
+    with pytest.raises(FameFormatError, match=r"ciphertext policy is invalid.*repeats child 1"):
+        Ciphertext.from_obj(obj)

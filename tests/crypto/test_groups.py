@@ -20,7 +20,6 @@ from pymcl import G1, G2, GT, Fr
 from crypto import groups
 from crypto.errors import FameFormatError, GroupElementError
 from crypto.groups import (
-    G1_BYTES,
     GROUP_ORDER,
     GT_BYTES,
     fr_from_bytes,
@@ -37,132 +36,37 @@ from crypto.groups import (
     pairing_product,
     random_fr,
 )
-
-P = int(
-    "1A0111EA397FE69A4B1BA7B6434BACD764774B84F38512BF"
-    "6730D2A0F6B0F6241EABFFFEB153FFFFB9FEFFFFFFFFAAAB",
-    16,
+from tests.crypto.curve_math import (
+    B1,
+    B2,
+    P,
+    ec_mul,
+    encode_g1,
+    encode_g2,
+    f2_add,
+    f2_mul,
+    generator_affine_g1,
+    is_fp_square,
+    point_with_x,
 )
 
 
-# --- Fp2 = Fp[u] / (u^2 + 1), as pairs (c0, c1) ----------------------------------------------
-
-
-def f2_mul(a: tuple[int, int], b: tuple[int, int]) -> tuple[int, int]:
-    return ((a[0] * b[0] - a[1] * b[1]) % P, (a[0] * b[1] + a[1] * b[0]) % P)
-
-
-def f2_add(a: tuple[int, int], b: tuple[int, int]) -> tuple[int, int]:
-    return ((a[0] + b[0]) % P, (a[1] + b[1]) % P)
-
-
-def f2_sub(a: tuple[int, int], b: tuple[int, int]) -> tuple[int, int]:
-    return ((a[0] - b[0]) % P, (a[1] - b[1]) % P)
-
-
-def f2_inv(a: tuple[int, int]) -> tuple[int, int]:
-    norm = pow(a[0] * a[0] + a[1] * a[1], -1, P)
-    return (a[0] * norm % P, -a[1] * norm % P)
-
-
-def f2_pow(a: tuple[int, int], e: int) -> tuple[int, int]:
-    result = (1, 0)
-    while e:
-        if e & 1:
-            result = f2_mul(result, a)
-        a = f2_mul(a, a)
-        e >>= 1
-    return result
-
-
-def f2_sqrt(a: tuple[int, int]) -> tuple[int, int] | None:
-    """Square root in Fp2 for p = 3 mod 4 (Adj & Rodríguez-Henríquez, algorithm 9)."""
-    a1 = f2_pow(a, (P - 3) // 4)
-    alpha = f2_mul(f2_mul(a1, a1), a)
-    x0 = f2_mul(a1, a)
-    if alpha == (P - 1, 0):
-        root = f2_mul((0, 1), x0)
-    else:
-        root = f2_mul(f2_pow(f2_add((1, 0), alpha), (P - 1) // 2), x0)
-    return root if f2_mul(root, root) == a else None
-
-
-# --- affine curve arithmetic over Fp (as (c, 0)) or Fp2 -------------------------------------
-
-
-def ec_add(p1, p2):  # type: ignore[no-untyped-def]
-    if p1 is None:
-        return p2
-    if p2 is None:
-        return p1
-    (x1, y1), (x2, y2) = p1, p2
-    if x1 == x2:
-        if f2_add(y1, y2) == (0, 0):
-            return None
-        slope = f2_mul(f2_mul((3, 0), f2_mul(x1, x1)), f2_inv(f2_add(y1, y1)))
-    else:
-        slope = f2_mul(f2_sub(y2, y1), f2_inv(f2_sub(x2, x1)))
-    x3 = f2_sub(f2_sub(f2_mul(slope, slope), x1), x2)
-    return (x3, f2_sub(f2_mul(slope, f2_sub(x1, x3)), y1))
-
-
-def ec_mul(point, k: int):  # type: ignore[no-untyped-def]
-    result = None
-    while k:
-        if k & 1:
-            result = ec_add(result, point)
-        point = ec_add(point, point)
-        k >>= 1
-    return result
-
-
-def _point_with_x(x: tuple[int, int], b: tuple[int, int]):  # type: ignore[no-untyped-def]
-    rhs = f2_add(f2_mul(f2_mul(x, x), x), b)
-    y = f2_sqrt(rhs)
-    return None if y is None else (x, y)
-
-
-def _is_fp_square(value: int) -> bool:
-    return pow(value % P, (P - 1) // 2, P) == 1
-
-
-def _encode_g1(x: int, odd_flag: bool) -> bytes:
-    data = bytearray(x.to_bytes(G1_BYTES, "little"))
-    data[-1] |= 0x80 if odd_flag else 0
-    return bytes(data)
-
-
-def _encode_g2(x: tuple[int, int], odd_flag: bool) -> bytes:
-    data = bytearray(x[0].to_bytes(48, "little") + x[1].to_bytes(48, "little"))
-    data[-1] |= 0x80 if odd_flag else 0
-    return bytes(data)
-
-
-B1 = (4, 0)
-B2 = (4, 4)  # E': y^2 = x^3 + 4(1 + u)
-
-
-def _generator_affine_g1() -> tuple[int, int]:
-    _, x, y = str(pymcl.g1).split()
-    return int(x), int(y)
-
-
 def test_g1_point_outside_the_subgroup_is_refused() -> None:
-    gx, gy = _generator_affine_g1()
+    gx, gy = generator_affine_g1()
     generator = ((gx, 0), (gy, 0))
     assert ec_mul(generator, GROUP_ORDER) is None  # the helper's arithmetic is right
-    assert g1_from_bytes(_encode_g1(gx, True)) == pymcl.g1  # and so is its encoding
+    assert g1_from_bytes(encode_g1(gx, True)) == pymcl.g1  # and so is its encoding
 
     x = 1
-    while not _is_fp_square(x**3 + 4):
+    while not is_fp_square(x**3 + 4):
         x += 1
-    point = _point_with_x((x, 0), B1)
+    point = point_with_x((x, 0), B1)
     assert point is not None
     assert point[1][1] == 0  # y in Fp: a point of E(Fp), not of the quadratic twist
     assert ec_mul(point, GROUP_ORDER) is not None  # on E(Fp), order does not divide r
     for flag in (False, True):
         with pytest.raises(GroupElementError, match="prime-order subgroup"):
-            g1_from_bytes(_encode_g1(x, flag))
+            g1_from_bytes(encode_g1(x, flag))
 
 
 def test_g2_point_outside_the_subgroup_is_refused() -> None:
@@ -171,26 +75,26 @@ def test_g2_point_outside_the_subgroup_is_refused() -> None:
     gx, gy = generator
     assert f2_mul(gy, gy) == f2_add(f2_mul(f2_mul(gx, gx), gx), B2)  # the twist's equation
     assert ec_mul(generator, GROUP_ORDER) is None
-    assert g2_from_bytes(_encode_g2(generator[0], True)) == pymcl.g2
+    assert g2_from_bytes(encode_g2(generator[0], True)) == pymcl.g2
 
     x = 1
-    while (point := _point_with_x((x, 1), B2)) is None:
+    while (point := point_with_x((x, 1), B2)) is None:
         x += 1
     assert ec_mul(point, GROUP_ORDER) is not None  # on the twist, outside the subgroup
     for flag in (False, True):
         with pytest.raises(GroupElementError, match="prime-order subgroup"):
-            g2_from_bytes(_encode_g2(point[0], flag))
+            g2_from_bytes(encode_g2(point[0], flag))
 
 
 def test_off_curve_and_out_of_range_coordinates_are_refused() -> None:
     x = 1
-    while _is_fp_square(x**3 + 4):
+    while is_fp_square(x**3 + 4):
         x += 1
     with pytest.raises(GroupElementError, match="on the curve"):
-        g1_from_bytes(_encode_g1(x, False))
-    gx, _ = _generator_affine_g1()
+        g1_from_bytes(encode_g1(x, False))
+    gx, _ = generator_affine_g1()
     with pytest.raises(GroupElementError):
-        g1_from_bytes(_encode_g1(gx + P, True))  # the same point with x not reduced mod p
+        g1_from_bytes(encode_g1(gx + P, True))  # the same point with x not reduced mod p
 
 
 def test_lengths_types_identity_and_canonical_bytes() -> None:

@@ -6,16 +6,20 @@ import cbor2
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pymcl import GT
 
 from crypto import envelope, fame, keys
 from crypto.errors import (
     CryptoError,
+    DegenerateKeyError,
+    FameFormatError,
     KeyFormatError,
     SealError,
     WrongPassphraseError,
     WrongRecipientError,
 )
 from crypto.fame_types import SCHEME_ID, MasterPublicKey, MasterSecretKey, UserKey
+from crypto.groups import gt_to_bytes
 
 FAST = 10  # scrypt log2(n) for tests: the format and checks are the same, only cheaper
 PURPOSE = "medledger/test"
@@ -286,3 +290,60 @@ def test_user_key_sealed_to_the_requester(
     generic = keys.seal(keys.dump_user_key(user_key), doctor.public_key, purpose="x")
     with pytest.raises(SealError, match="made for 'x'"):
         keys.open_user_key(generic, doctor.private_key)
+
+
+def _mpk_with(mpk: MasterPublicKey, **elements: bytes) -> bytes:
+    """The published key file with some of H1, H2, T1, T2 replaced (canonical CBOR)."""
+    doc = cbor2.loads(keys.dump_master_public_key(mpk))
+    H, T = list(doc["key"]["H"]), list(doc["key"]["T"])
+    for name, value in elements.items():
+        (H if name[0] == "H" else T)[int(name[1]) - 1] = value
+    doc["key"] = {**doc["key"], "H": H, "T": T}
+    return cbor2.dumps(doc, canonical=True)
+
+
+ONE = gt_to_bytes(GT())
+
+
+@pytest.mark.parametrize(
+    ("elements", "message"),
+    [
+        ({"T1": ONE, "T2": ONE}, "T1 is the identity of GT"),
+        ({"T1": ONE}, "T1 is the identity of GT"),
+        ({"T2": ONE}, "T2 is the identity of GT"),
+        ({"T2": "T1"}, "T1 = T2"),
+        ({"H2": "H1"}, "H1 = H2"),
+    ],
+)
+def test_degenerate_master_public_keys_are_refused(
+    authority: tuple[MasterPublicKey, MasterSecretKey, UserKey],
+    elements: dict[str, object],
+    message: str,
+) -> None:
+    mpk, _, _ = authority
+    obj = mpk.to_obj()
+    current = {"H1": obj["H"][0], "H2": obj["H"][1], "T1": obj["T"][0], "T2": obj["T"][1]}
+    values = {k: current[v] if isinstance(v, str) else v for k, v in elements.items()}
+    blob = _mpk_with(mpk, **values)  # type: ignore[arg-type]
+    with pytest.raises(KeyFormatError, match=f"invalid mpk key material: .*{message}") as info:
+        keys.load_master_public_key(blob)
+    assert isinstance(info.value.__cause__, DegenerateKeyError)
+    with pytest.raises(DegenerateKeyError, match=message):
+        MasterPublicKey.from_obj(cbor2.loads(blob)["key"])
+    assert issubclass(DegenerateKeyError, FameFormatError)
+
+
+def test_why_the_gt_identity_is_refused(
+    authority: tuple[MasterPublicKey, MasterSecretKey, UserKey],
+) -> None:
+    """With T1 = T2 = 1 (what loaded before the check) ct' is the KEM secret itself."""
+    mpk, _, _ = authority
+    with pytest.raises(DegenerateKeyError, match="T1 is the identity"):
+        MasterPublicKey(H1=mpk.H1, H2=mpk.H2, T1=GT(), T2=GT())
+    forged = object.__new__(MasterPublicKey)  # bypassing the check, as a decoder once did
+    for name, value in (("H1", mpk.H1), ("H2", mpk.H2), ("T1", GT()), ("T2", GT())):
+        object.__setattr__(forged, name, value)
+    ciphertext, secret = fame.encrypt(forged, "role:doctor")
+    assert ciphertext.ct_prime == secret  # anyone reading the header has the data key
+    ciphertext, secret = fame.encrypt(mpk, "role:doctor")
+    assert ciphertext.ct_prime != secret

@@ -22,12 +22,15 @@ from crypto.policy import (
     policy_hash,
     satisfies,
 )
+from crypto.policy_tree import canonical, canonical_text
 from tests.crypto.policy_strategies import (
     UNIVERSE,
     attribute_sets,
     evaluate,
+    rendered,
     trees_with_text,
 )
+from tests.crypto.policy_strategies import canonical_text as strategy_canonical_text
 
 
 @pytest.mark.parametrize(
@@ -185,3 +188,76 @@ def test_normalize_is_order_canonical(tree_text: tuple, data: st.DataObject) -> 
     permuted = _shuffled(tree, data)
     assert normalize(_plain_text(permuted)) == normalize(text)
     assert policy_hash(_plain_text(permuted)) == policy_hash(text)
+
+
+# --- thresholds refuse repeated children ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "position", "child", "first"),
+    [
+        ("2 of (a:1, a:1, b:2)", 11, "a:1", 1),  # the issue's example: a:1 alone opened it
+        ("2 of (a:1, b:2, A:1)", 16, "a:1", 1),  # compared after case folding
+        ("2 of (b:2, a:1, (a:1))", 16, "a:1", 2),  # and without redundant parentheses
+        ("1 of (x:1, x:1)", 11, "x:1", 1),
+        ("3 of (x:1, y:2, y:2)", 16, "y:2", 2),
+        ("2 of (a:1 and b:2, c:3, (b:2 and a:1))", 24, "a:1 and b:2", 1),
+        ("2 of ((a:1 or b:2) or c:3, c:3 or b:2 or a:1)", 27, "a:1 or b:2 or c:3", 1),
+        ("2 of (1 of (a:1, b:2), 1 of (B:2, a:1))", 23, "1 of (a:1, b:2)", 1),
+        ("r:x and 2 of (b:y, 1 of (c:z, C:Z), d:w)", 30, "c:z", 1),  # inner threshold
+    ],
+)
+def test_threshold_with_a_repeated_child_is_refused_where_it_repeats(
+    text: str, position: int, child: str, first: int
+) -> None:
+    with pytest.raises(PolicyError, match="repeated child would be counted twice") as info:
+        parse(text)
+    assert info.value.position == position
+    assert f"threshold child {child!r} repeats child {first}" in str(info.value)
+    assert info.value.expected == "distinct children in a threshold"
+    for call in (normalize, policy_hash, span_program):
+        with pytest.raises(PolicyError, match="repeats child"):
+            call(text)
+
+
+def test_and_or_keep_repeated_children_and_their_meaning() -> None:
+    assert normalize("a:1 and a:1") == "a:1 and a:1"
+    assert normalize("A:1 or a:1") == "a:1 or a:1"
+    assert satisfies("a:1 and a:1", ["a:1"])
+    assert not satisfies("a:1 and a:1", ["b:2"])
+    # overlapping (not identical) children are distinct children: 2 of them hold with a:1
+    assert normalize("2 of (a:1, a:1 or c:1, b:2)") == "2 of (a:1, a:1 or c:1, b:2)"
+    assert satisfies("2 of (a:1, a:1 or c:1, b:2)", ["a:1"])
+    assert not satisfies("2 of (a:1, a:2, b:2)", ["a:1"])
+
+
+def test_a_repeated_threshold_child_in_a_quoted_error_is_cut_short() -> None:
+    long_child = " and ".join(f"a:{i}" for i in range(40))
+    with pytest.raises(PolicyError, match="repeats child 1") as info:
+        parse(f"2 of ({long_child}, b:1, ({long_child}))")
+    assert len(str(info.value)) < 220
+    assert "…" in str(info.value)
+
+
+@settings(max_examples=60, deadline=None)
+@given(trees_with_text(), st.data())
+def test_any_repeated_threshold_child_is_refused(tree_text: tuple, data: st.DataObject) -> None:
+    """A tree next to a differently spelled, reordered copy of itself, among other children."""
+    tree, text = tree_text
+    copy = data.draw(rendered(_shuffled(tree, data)))
+    others = data.draw(st.lists(st.sampled_from(UNIVERSE), max_size=2, unique=True))
+    others = [o for o in others if o != strategy_canonical_text(tree)]
+    k = data.draw(st.integers(1, 2 + len(others)))
+    head = f"{k} of ({text}, " + "".join(f"{o}, " for o in others)
+    with pytest.raises(PolicyError, match="repeats child 1") as info:
+        parse(head + copy + ")")
+    assert info.value.position == len(head) + (len(copy) - len(copy.lstrip()))
+
+
+@settings(max_examples=60, deadline=None)
+@given(trees_with_text())
+def test_memoised_canonical_text_is_the_canonical_text(tree_text: tuple) -> None:
+    tree, text = tree_text
+    node = parse(text)
+    assert canonical_text(node, {}) == canonical(node).text() == normalize(text)
+    assert normalize(text) == strategy_canonical_text(tree)

@@ -124,4 +124,4 @@ export function hashToG1(message, dst) {
   return G1Point.fromAffine(bls12_381.G1.hashToCurve(message, { DST: dst }).toAffine());
 }
 
-export { G1Point, G2Point };
+export { Fp12, G1Point, G2Point };

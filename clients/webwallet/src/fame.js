@@ -6,7 +6,9 @@
 // The hash H is RFC 9380 hash-to-G1 with crypto.groups.HASH_DST over the message
 // "tag ‖ fields" (1 ‖ u32be(len) ‖ attribute ‖ l ‖ t, or 0 ‖ u32be(j) ‖ l ‖ t).
 import {
+  Fp12,
   G1Point,
+  G2Point,
   g1ToBytes,
   g2FromBytes,
   g2ToBytes,
@@ -75,15 +77,50 @@ export function randomScalar(low = 0n) {
   }
 }
 
+/** A master public key that is malformed or degenerate (crypto.errors.DegenerateKeyError). */
+export class FameKeyError extends Error {
+  constructor(message) {
+    super(message);
+    this.name = 'FameKeyError';
+  }
+}
+
+const pair = (value, name) => {
+  if (!Array.isArray(value) || value.length !== 2 || !value.every((v) => v instanceof Uint8Array)) {
+    throw new FameKeyError(`master public key ${name} must be two byte strings`);
+  }
+  return value;
+};
+
+/**
+ * Refuse a degenerate key, as crypto.fame_types.MasterPublicKey does: T1 or T2 the identity of
+ * GT (with T1 = T2 = 1 every ct' = T1^s1 · T2^s2 · M is the KEM secret M in clear), T1 = T2 or
+ * H1 = H2 (the two 2-Lin components collapse). Each happens with probability about 1/r in an
+ * honest setup; G2 identities are refused by g2FromBytes.
+ */
+export function checkMasterPublicKey({ H1, H2, T1, T2 }) {
+  for (const [name, element] of [['T1', T1], ['T2', T2]]) {
+    if (Fp12.eql(element, Fp12.ONE)) {
+      throw new FameKeyError(`master public key ${name} is the identity of GT: records encrypted under it would not be hidden`);
+    }
+  }
+  for (const [name, point] of [['H1', H1], ['H2', H2]]) {
+    if (point.equals(G2Point.ZERO)) throw new FameKeyError(`master public key ${name} is the identity of G2`);
+  }
+  if (Fp12.eql(T1, T2)) throw new FameKeyError('master public key has T1 = T2 (degenerate)');
+  if (H1.equals(H2)) throw new FameKeyError('master public key has H1 = H2 (degenerate)');
+  return { H1, H2, T1, T2 };
+}
+
 /** The master public key from the file GET /keys/public serves (CBOR, crypto/keys.py). */
 export function parseMasterPublicKey(bytes) {
   const doc = decodeCbor(bytes);
-  if (doc?.kind !== 'mpk' || doc.scheme !== SCHEME_ID || doc.key?.type !== 'mpk') {
-    throw new Error('not a FAME master public key for this scheme');
+  if (doc?.v !== 1 || doc.kind !== 'mpk' || doc.scheme !== SCHEME_ID || doc.key?.type !== 'mpk' || doc.key.scheme !== SCHEME_ID) {
+    throw new FameKeyError('not a FAME master public key for this scheme');
   }
-  const [H1, H2] = doc.key.H.map(g2FromBytes);
-  const [T1, T2] = doc.key.T.map(gtFromBytes);
-  return { H1, H2, T1, T2 };
+  const [H1, H2] = pair(doc.key.H, 'H').map(g2FromBytes);
+  const [T1, T2] = pair(doc.key.T, 'T').map(gtFromBytes);
+  return checkMasterPublicKey({ H1, H2, T1, T2 });
 }
 
 function combine(base, row, ell, t) {
@@ -101,6 +138,7 @@ const mul = (point, scalar) => (scalar === 0n ? G1Point.ZERO : point.multiply(sc
 
 /** FAME.Enc with explicit randomness (tests); returns the ciphertext as a CBOR-ready object. */
 export function encryptWith(mpk, policy, { s1, s2, msg }) {
+  checkMasterPublicKey(mpk);
   const text = normalizePolicy(policy);
   const program = spanProgram(text);
   const g2mul = (p, s) => (s === 0n ? p.subtract(p) : p.multiply(s));

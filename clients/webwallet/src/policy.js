@@ -5,12 +5,25 @@
 import { sha256, toUtf8Bytes } from 'ethers';
 
 const ATTRIBUTE = /^[a-z][a-z0-9_]*:[a-z0-9_.@-]+$/; // crypto/policy.py _ATTRIBUTE_RE
+const ASCII_SPACE = /^[\t\n\v\f\r ]+|[\t\n\v\f\r ]+$/g;
+
+/**
+ * One attribute as crypto.policy.normalize_attribute folds it: ASCII only, checked before
+ * lower-casing (toLowerCase maps the Kelvin sign U+212A to 'k', so 'DEPT:\u212Aidney' would
+ * otherwise become 'dept:kidney'). Surrounding ASCII blanks of a form field are dropped.
+ */
+export function foldAttribute(attribute) {
+  const trimmed = String(attribute).replace(ASCII_SPACE, '');
+  if (!/^[\x00-\x7f]*$/.test(trimmed)) throw new Error(`not an attribute (non-ASCII): ${JSON.stringify(trimmed)}`);
+  const folded = trimmed.toLowerCase();
+  if (!ATTRIBUTE.test(folded)) throw new Error(`not an attribute: ${folded}`);
+  return folded;
+}
 
 /** The canonical text of "a and b and …" for the given namespace:value attributes. */
 export function conjunction(attributes) {
-  const folded = attributes.map((a) => a.trim().toLowerCase());
-  if (folded.length === 0) throw new Error('a group needs at least one attribute');
-  for (const a of folded) if (!ATTRIBUTE.test(a)) throw new Error(`not an attribute: ${a}`);
+  if (attributes.length === 0) throw new Error('a group needs at least one attribute');
+  const folded = attributes.map(foldAttribute);
   // Python sorts by code point; for ASCII that is JS's default string order
   return [...folded].sort().join(' and ');
 }

@@ -4,7 +4,10 @@
 // checks it against Python-made fixtures). Policies are ASCII: JS string order is Python's.
 
 const ATTRIBUTE = /^[a-z][a-z0-9_]*:[a-z0-9_.@-]+$/;
-const TOKEN = /\s*(?:([(),])|([^\s(),]+))/y;
+// Python's \s on str (str.isspace()), spelled out: JS's \s differs (it has U+FEFF, lacks
+// U+001C–U+001F and U+0085), and both parsers must accept exactly the same texts.
+const WS = '\\t\\n\\v\\f\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
+const TOKEN = new RegExp(`[${WS}]*(?:([(),])|([^${WS}(),]+))`, 'y');
 const MAX_DEPTH = 64;
 const MAX_ATTRIBUTES = 1024;
 const MAX_POLICY_LENGTH = 65536;
@@ -35,12 +38,14 @@ function tokenize(text) {
       continue;
     }
     const word = m[2];
-    const lowered = word.toLowerCase();
+    // fold only ASCII: toLowerCase maps the Kelvin sign U+212A to 'k' (and U+0130 to 'i' + a
+    // combining dot), so folding first would let a look-alike spelling pass the ASCII check
+    const lowered = isAscii(word) ? word.toLowerCase() : word;
     if (lowered === 'and' || lowered === 'or' || lowered === 'of') {
       tokens.push({ kind: lowered, text: word, position: start });
     } else if (/^[0-9]+$/.test(word)) {
       tokens.push({ kind: 'int', text: word, position: start });
-    } else if (isAscii(word) && ATTRIBUTE.test(lowered)) {
+    } else if (ATTRIBUTE.test(lowered)) {
       tokens.push({ kind: 'attr', text: lowered, position: start });
     } else {
       throw new PolicySyntaxError(`unknown token '${word}'`, start);
@@ -56,6 +61,7 @@ class Parser {
     this.index = 0;
     this.leaves = 0;
     this.cells = 0;
+    this.memo = new Map();
   }
   peek() {
     return this.tokens[this.index];
@@ -114,14 +120,30 @@ class Parser {
     }
     return this.fail(token);
   }
+  // A threshold counts satisfied children, so a repeated child would count twice
+  // ("2 of (a:1, a:1, b:2)" opened with a:1 alone): refused where it repeats, as Python does.
+  thresholdChild(depth, seen) {
+    const start = this.peek();
+    const child = this.orExpr(depth + 1);
+    const text = canonicalText(child, this.memo);
+    if (seen.has(text)) {
+      throw new PolicySyntaxError(
+        `threshold child ${quote(text)} repeats child ${seen.get(text) + 1} (a repeated child would be counted twice)`,
+        start.position,
+      );
+    }
+    seen.set(text, seen.size);
+    return child;
+  }
   threshold(depth) {
     const kToken = this.take('int');
     this.take('of');
     this.take('(');
-    const children = [this.orExpr(depth + 1)];
+    const seen = new Map();
+    const children = [this.thresholdChild(depth, seen)];
     while (this.peek().kind === ',') {
       this.index += 1;
-      children.push(this.orExpr(depth + 1));
+      children.push(this.thresholdChild(depth, seen));
     }
     this.take(')');
     const k = Number.parseInt(kToken.text, 10);
@@ -138,6 +160,38 @@ class Parser {
     return { kind: 'threshold', k, children };
   }
 }
+
+/** Python's repr of an ASCII fragment, cut short (errors must not echo whole inputs). */
+const quote = (text, limit = 60) => `'${text.length <= limit ? text : `${text.slice(0, limit - 1)}…`}'`;
+
+/**
+ * nodeText(canonicalTree(node)), memoised per node (crypto.policy_tree.canonical_text):
+ * recomputing it for every threshold level was quadratic in the nesting depth. The memo maps
+ * a node to { text, items: [[sort key, text as written in the parent], …] }.
+ */
+function canonicalInfo(node, memo) {
+  const cached = memo.get(node);
+  if (cached) return cached;
+  let info;
+  if (node.kind === 'attr') info = { text: node.name, items: [] };
+  else {
+    const andOr = node.kind === 'and' || node.kind === 'or';
+    const entries = [];
+    for (const child of node.children) {
+      const c = canonicalInfo(child, memo);
+      if (andOr && child.kind === node.kind) entries.push(...c.items);
+      else if (andOr && (child.kind === 'and' || child.kind === 'or')) entries.push([c.text, `(${c.text})`]);
+      else entries.push([c.text, c.text]);
+    }
+    entries.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    const joined = entries.map(([, written]) => written).join(node.kind === 'threshold' ? ', ' : ` ${node.kind} `);
+    info = { text: node.kind === 'threshold' ? `${node.k} of (${joined})` : joined, items: entries };
+  }
+  memo.set(node, info);
+  return info;
+}
+
+const canonicalText = (node, memo) => canonicalInfo(node, memo).text;
 
 /** Parse policy text into a tree (not yet canonical). */
 export function parsePolicy(text) {

@@ -103,8 +103,8 @@ export function checkRecordType(recordType) {
  * under the current epoch, ORed with the patient's own uid and the break-glass clause.
  */
 export function recordPolicy(userPolicy, { patient, epoch, breakGlass }) {
-  const uid = patient.toLowerCase();
-  if (!/^0x[0-9a-f]{40}$/.test(uid)) throw new Error(`not an address: ${patient}`);
+  if (!/^0x[0-9a-fA-F]{40}$/.test(patient)) throw new Error(`not an address: ${patient}`);
+  const uid = patient.toLowerCase(); // checked as ASCII hex first, then folded
   if (!(epoch >= 1)) throw new Error(`the membership epoch must be ≥ 1, got ${epoch}`);
   const tail = `uid:${uid} or (role:emergency and patient:${uid} and bg:${breakGlass})`;
   const user = (userPolicy ?? '').trim();

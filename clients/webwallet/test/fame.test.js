@@ -9,7 +9,16 @@ import fx from './fixtures/fame.json';
 import constants from '../src/generated/fame.json';
 import * as bls from '../src/bls.js';
 import { decodeCbor, encodeCbor } from '../src/cbor.js';
-import { attributeMessage, columnMessage, encryptWith, hashAttribute, hashColumn } from '../src/fame.js';
+import {
+  FameKeyError,
+  SCHEME_ID,
+  attributeMessage,
+  columnMessage,
+  encryptWith,
+  hashAttribute,
+  hashColumn,
+  parseMasterPublicKey,
+} from '../src/fame.js';
 import { GROUP_ORDER, spanProgram } from '../src/msp.js';
 import { normalizePolicy, PolicySyntaxError } from '../src/policytree.js';
 import { clinicalDate, fhirMeta, recordPolicy } from '../src/recordmeta.js';
@@ -146,5 +155,62 @@ describe('CBOR and the FAME ciphertext', () => {
     // ct' = T1^s1 · T2^s2 · M = e^(14 + 33 + 1)
     expect(hex(ct.ct_prime)).toBe(hex(bls.gtToBytes(bls.gtPow(e, 48n))));
     expect(hex(ct.ct_0[2])).toBe(hex(bls.g2ToBytes(bls.G2Point.BASE.multiply(5n))));
+  });
+});
+
+describe('master public keys', () => {
+  const { Fp12 } = bls12_381.fields;
+  const e = () => bls.gtFromBytes(bytes(constants.egh));
+  const mpkFile = ({ H, T, v = 1 }) =>
+    encodeCbor({ v, kind: 'mpk', scheme: SCHEME_ID, key: { scheme: SCHEME_ID, type: 'mpk', H, T } });
+  const H = () => [bls.g2ToBytes(bls.G2Point.BASE.multiply(3n)), bls.g2ToBytes(bls.G2Point.BASE.multiply(5n))];
+  const T = () => [bls.gtToBytes(bls.gtPow(e(), 7n)), bls.gtToBytes(bls.gtPow(e(), 11n))];
+  const ONE = bls.gtToBytes(Fp12.ONE);
+
+  it('parses a well-formed key', () => {
+    const mpk = parseMasterPublicKey(mpkFile({ H: H(), T: T() }));
+    expect(Fp12.eql(mpk.T1, bls.gtPow(e(), 7n))).toBe(true);
+    expect(mpk.H2.equals(bls.G2Point.BASE.multiply(5n))).toBe(true);
+  });
+
+  it('refuses the GT identity and other degenerate keys', () => {
+    const [h1, h2] = H();
+    const [t1, t2] = T();
+    const cases = [
+      [{ H: [h1, h2], T: [ONE, ONE] }, /T1 is the identity of GT/], // ct' would be the secret
+      [{ H: [h1, h2], T: [ONE, t2] }, /T1 is the identity of GT/],
+      [{ H: [h1, h2], T: [t1, ONE] }, /T2 is the identity of GT/],
+      [{ H: [h1, h2], T: [t1, t1] }, /T1 = T2/],
+      [{ H: [h1, h1], T: [t1, t2] }, /H1 = H2/],
+      [{ H: [h1], T: [t1, t2] }, /H must be two byte strings/],
+      [{ H: [h1, h2], T: 'x' }, /T must be two byte strings/],
+      [{ H: [h1, h2], T: [t1, t2], v: 2 }, /not a FAME master public key/],
+    ];
+    for (const [file, message] of cases) {
+      expect(() => parseMasterPublicKey(mpkFile(file)), String(message)).toThrow(FameKeyError);
+      expect(() => parseMasterPublicKey(mpkFile(file)), String(message)).toThrow(message);
+    }
+    // and encryption refuses a degenerate key object however it was built
+    const mpk = { H1: bls.G2Point.BASE, H2: bls.G2Point.BASE.multiply(2n), T1: Fp12.ONE, T2: Fp12.ONE };
+    expect(() => encryptWith(mpk, 'org:a', { s1: 2n, s2: 3n, msg: e() })).toThrow(/T1 is the identity/);
+  });
+
+  it('refuses a G2 point outside the subgroup (x = 1 + u, as crypto/groups_native.py)', () => {
+    const off = new Uint8Array(96);
+    off[0] = 1;
+    off[48] = 1;
+    expect(() => bls.g2FromBytes(off)).toThrow();
+    expect(bls.g2FromBytes(bls.g2ToBytes(bls.G2Point.BASE)).equals(bls.G2Point.BASE)).toBe(true);
+  });
+
+  it('refuses a cyclotomic element outside GT', () => {
+    const p = bls12_381.fields.Fp.ORDER;
+    const coefficients = (c0, c6) => Array.from({ length: 12 }, (_, i) => (i === 0 ? c0 : i === 6 ? c6 : 0n));
+    const f = Fp12.fromBigTwelve(coefficients(2n, 3n));
+    const y = Fp12.div(Fp12.fromBigTwelve(coefficients(2n, p - 3n)), f); // f^(p^6 - 1)
+    const z = Fp12.pow(y, p * p + 1n); // in the cyclotomic subgroup
+    expect(Fp12.eql(Fp12.pow(z, p ** 4n - p * p + 1n), Fp12.ONE)).toBe(true);
+    expect(Fp12.eql(Fp12.pow(z, bls12_381.params.r), Fp12.ONE)).toBe(false);
+    expect(() => bls.gtFromBytes(bls.gtToBytes(z))).toThrow(/not an element of GT/);
   });
 });
