@@ -57,3 +57,11 @@ class RecordFormError(AssistantError):
 
 class FeedbackError(AssistantError):
     """A CDS Hooks feedback request names an unknown card or is malformed."""
+
+
+class CdsRequestError(AssistantError):
+    """A CDS Hooks request is malformed or names a hook the service does not serve."""
+
+
+class UnknownCardError(FeedbackError):
+    """Feedback names a card this service never issued (or issued by another service)."""
