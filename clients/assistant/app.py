@@ -61,24 +61,29 @@ class BodyLimit:
             await _too_large(self.limit, send)
             return
         seen = 0
+        responded = False
 
         async def limited() -> Message:
-            nonlocal seen
+            nonlocal seen, responded
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.limit:
-                    raise _BodyTooLarge
+                    if not responded:
+                        responded = True
+                        await _too_large(self.limit, send)
+                    return {"type": "http.disconnect"}
             return message
 
+        async def guarded(message: Message) -> None:
+            if not responded:  # after the 413, the app's own answer is dropped
+                await send(message)
+
         try:
-            await self.app(scope, limited, send)
-        except _BodyTooLarge:
-            await _too_large(self.limit, send)
-
-
-class _BodyTooLarge(Exception):
-    pass
+            await self.app(scope, limited, guarded)
+        except Exception:
+            if not responded:
+                raise
 
 
 async def _too_large(limit: int, send: Send) -> None:

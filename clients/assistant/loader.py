@@ -10,7 +10,6 @@ the dotted field. CSV files are read with the line of each row.
 from __future__ import annotations
 
 import csv
-import io
 import json
 from collections.abc import Iterator
 from functools import cache
@@ -23,6 +22,7 @@ from jsonschema.exceptions import ValidationError
 
 from clients.assistant.errors import DataFileError
 
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when built with it: 10x faster
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
 
@@ -90,14 +90,14 @@ def load_yaml(path: Path, schema_name: str) -> tuple[Any, yaml.Node]:
     except (OSError, UnicodeDecodeError) as exc:
         raise DataFileError(name, 0, "", f"cannot read: {exc}") from None
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=_LOADER)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 0
         raise DataFileError(name, line, "", f"not YAML: {getattr(exc, 'problem', exc)}") from None
     if node is None:
         raise DataFileError(name, 1, "", "the file is empty")
-    data = yaml.SafeLoader(io.StringIO(text)).get_single_data()
+    data = _LOADER("").construct_document(node)
     validate(data, schema_name, name=name, node=node)
     return data, node
 
