@@ -87,9 +87,16 @@ class BodyLimit:
 
 
 async def _too_large(limit: int, send: Send) -> None:
-    body = json.dumps({"error": "too_large", "message": f"request body over {limit} bytes"}).encode()
-    await send({"type": "http.response.start", "status": 413,
-                "headers": [(b"content-type", b"application/json")]})  # fmt: skip
+    body = json.dumps(
+        {"error": "too_large", "message": f"request body over {limit} bytes"}
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [(b"content-type", b"application/json")],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -138,8 +145,12 @@ def create_app(settings: AssistantSettings | None = None) -> FastAPI:
     app = FastAPI(title="MedLedger GP assistant", version=__version__, lifespan=lifespan)
     app.state.store = store
     if settings.cors_origins:
-        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins,
-                           allow_methods=["GET", "POST"], allow_headers=["Content-Type", "Authorization"])  # fmt: skip
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Content-Type", "Authorization"],
+        )
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
 
     def base_url(request: Request) -> str:
@@ -207,13 +218,23 @@ def create_app(settings: AssistantSettings | None = None) -> FastAPI:
         entry = default_coder().table.entries.get(code.upper())
         if entry is None:
             return _error(404, "unknown_code", f"{code!r} is not in the ICD-10 table")
-        return {"code": entry.code, "zh": entry.zh, "en": entry.en, "nameSource": entry.source,
-                "chapter": entry.chapter, "chapterZh": entry.chapter_zh, "block": entry.block,
-                "synonyms": list(entry.synonyms), "colloquial": list(entry.colloquial)}  # fmt: skip
+        return {
+            "code": entry.code,
+            "zh": entry.zh,
+            "en": entry.en,
+            "nameSource": entry.source,
+            "chapter": entry.chapter,
+            "chapterZh": entry.chapter_zh,
+            "block": entry.block,
+            "synonyms": list(entry.synonyms),
+            "colloquial": list(entry.colloquial),
+        }
 
     @app.get("/intake/complaints")
     def complaints() -> list[dict[str, str]]:
-        return [{"id": c.id, "zh": c.zh, "en": c.en} for c in intake().knowledge.complaints.values()]
+        return [
+            {"id": c.id, "zh": c.zh, "en": c.en} for c in intake().knowledge.complaints.values()
+        ]
 
     @app.get("/intake/complaints/{complaint_id}")
     def complaint(complaint_id: str) -> dict[str, Any]:
@@ -223,33 +244,50 @@ def create_app(settings: AssistantSettings | None = None) -> FastAPI:
     @app.post("/intake/assess")
     def assess(body: AssessRequest) -> dict[str, Any]:
         engine_ = intake()
-        result = engine_.assess(body.complaint, answers=body.answers,
-                                patient=Patient(body.age, body.sex), present=body.present,
-                                absent=body.absent, limit=body.limit)  # fmt: skip
+        result = engine_.assess(
+            body.complaint,
+            answers=body.answers,
+            patient=Patient(body.age, body.sex),
+            present=body.present,
+            absent=body.absent,
+            limit=body.limit,
+        )
         label = engine_.knowledge.label
         return {
             "note": "建议仅供参考，须由医生确认 (suggestions only; the clinician confirms)",
             "complaint": result.complaint.id,
             "findings": {k: v for k, v in sorted(result.findings.items())},
-            "redFlags": [r.__dict__ | {"fired_by": [label(f) for f in r.fired_by]}
-                         for r in result.red_flags],
+            "redFlags": [
+                r.__dict__ | {"fired_by": [label(f) for f in r.fired_by]} for r in result.red_flags
+            ],
             "differential": [
-                {"status": "suggestion", "rank": r.rank, "id": r.id, "code": r.code, "zh": r.zh,
-                 "en": r.en, "score": r.score, "for": [label(f) for f in r.findings_for],
-                 "absent": [label(f) for f in r.findings_absent],
-                 "against": [label(f) for f in r.findings_against],
-                 "toAsk": [label(f) for f in r.to_ask]}
+                {
+                    "status": "suggestion",
+                    "rank": r.rank,
+                    "id": r.id,
+                    "code": r.code,
+                    "zh": r.zh,
+                    "en": r.en,
+                    "score": r.score,
+                    "for": [label(f) for f in r.findings_for],
+                    "absent": [label(f) for f in r.findings_absent],
+                    "against": [label(f) for f in r.findings_against],
+                    "toAsk": [label(f) for f in r.to_ask],
+                }
                 for r in result.differential
             ],
             "nextQuestions": [q.to_json() for q in result.next_questions],
-        }  # fmt: skip
+        }
 
     @app.post("/records/check")
     async def records_check(request: Request) -> dict[str, Any]:
         form = parse_form(await _json_body(request))
         result = check_form(form)
-        return {"ok": result.ok, "refusals": [r.__dict__ for r in result.refusals],
-                "warnings": [w.__dict__ for w in result.warnings]}  # fmt: skip
+        return {
+            "ok": result.ok,
+            "refusals": [r.__dict__ for r in result.refusals],
+            "warnings": [w.__dict__ for w in result.warnings],
+        }
 
     @app.post("/records/document")
     async def records_document(request: Request) -> dict[str, Any]:

@@ -40,7 +40,11 @@ def coding_accuracy(coder: Coder | None = None) -> dict[str, Any]:
         "top1": round(top1 / len(rows), 4),
         "top5": round(top5 / len(rows), 4),
         "by_kind": {
-            k: {"n": c["n"], "top1": round(c["top1"] / c["n"], 4), "top5": round(c["top5"] / c["n"], 4)}
+            k: {
+                "n": c["n"],
+                "top1": round(c["top1"] / c["n"], 4),
+                "top5": round(c["top5"] / c["n"], 4),
+            }
             for k, c in sorted(kinds.items())
         },
     }
@@ -83,8 +87,10 @@ def redflag_case_results(engine: Intake | None = None) -> dict[tuple[str, str], 
     for rule_id, pair in data["cases"].items():
         for kind in ("fire", "near_miss"):
             case = pair[kind]
-            findings = {**Patient(case["age"], case["sex"]).findings(),
-                        **dict.fromkeys(case["present"], True)}  # fmt: skip
+            findings = {
+                **Patient(case["age"], case["sex"]).findings(),
+                **dict.fromkeys(case["present"], True),
+            }
             fired = {r.id for r in engine.red_flags(findings)}
             out[(rule_id, kind)] = (rule_id in fired) == (kind == "fire")
     return out

@@ -68,9 +68,12 @@ def _node_line(node: yaml.Node, path: list[Any]) -> int:
                 if isinstance(key, yaml.ScalarNode) and key.value == str(part):
                     child = value
                     break
-        elif isinstance(current, yaml.SequenceNode) and isinstance(part, int):
-            if 0 <= part < len(current.value):
-                child = current.value[part]
+        elif (
+            isinstance(current, yaml.SequenceNode)
+            and isinstance(part, int)
+            and 0 <= part < len(current.value)
+        ):
+            child = current.value[part]
         if child is None:
             break
         current = child

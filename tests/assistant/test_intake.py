@@ -51,7 +51,12 @@ def test_a_fired_rule_names_the_findings_that_fired_it() -> None:
     )
     acs = next(r for r in result.red_flags if r.id == "RF-CP-ACS")
     assert acs.indicator == "critical"
-    assert set(acs.fired_by) == {"chest_pain", "pain_pressing", "pain_at_rest_over_20min", "sweating"}
+    assert set(acs.fired_by) == {
+        "chest_pain",
+        "pain_pressing",
+        "pain_at_rest_over_20min",
+        "sweating",
+    }
     assert result.differential[0].id == "acs"
     assert "pain_pressing" in result.differential[0].findings_for
 

@@ -46,20 +46,55 @@ def valid_form(**changes: Any) -> dict[str, Any]:
 REFUSALS: list[tuple[str, dict[str, Any], str]] = [
     ("section-missing", {"physical_exam": "   "}, "physical_exam"),
     ("section-too-long", {"present_illness": "头晕" * 2600}, "present_illness"),
-    ("cc-too-long", {"chief_complaint": "反复头晕伴恶心呕吐、视物模糊及双下肢乏力3天"}, "chief_complaint"),
+    (
+        "cc-too-long",
+        {"chief_complaint": "反复头晕伴恶心呕吐、视物模糊及双下肢乏力3天"},
+        "chief_complaint",
+    ),
     ("cc-no-symptom", {"chief_complaint": "来院复查3天"}, "chief_complaint"),
     ("cc-no-duration", {"chief_complaint": "反复头晕"}, "chief_complaint"),
     ("dx-missing", {"diagnoses": []}, "diagnoses"),
-    ("dx-too-many", {"diagnoses": [{"text": f"诊断{i}", "code": c} for i, c in
-                                   enumerate(["I10", "R42", "E11.9", "E78.5", "K29.5", "J30.4",
-                                              "M17.9", "N40", "K76.0", "E79.0", "G47.0"])]},
-     "diagnoses"),  # fmt: skip
+    (
+        "dx-too-many",
+        {
+            "diagnoses": [
+                {"text": f"诊断{i}", "code": c}
+                for i, c in enumerate(
+                    [
+                        "I10",
+                        "R42",
+                        "E11.9",
+                        "E78.5",
+                        "K29.5",
+                        "J30.4",
+                        "M17.9",
+                        "N40",
+                        "K76.0",
+                        "E79.0",
+                        "G47.0",
+                    ]
+                )
+            ]
+        },
+        "diagnoses",
+    ),
     ("dx-no-code", {"diagnoses": [{"text": "高血压病2级"}]}, "diagnoses[0].code"),
-    ("dx-unknown-code", {"diagnoses": [{"text": "高血压病2级", "code": "X99.9"}]}, "diagnoses[0].code"),
-    ("dx-duplicate", {"diagnoses": [{"text": "高血压", "code": "I10"}, {"text": "高血压病", "code": "I10"}]},
-     "diagnoses[1].code"),  # fmt: skip
+    (
+        "dx-unknown-code",
+        {"diagnoses": [{"text": "高血压病2级", "code": "X99.9"}]},
+        "diagnoses[0].code",
+    ),
+    (
+        "dx-duplicate",
+        {"diagnoses": [{"text": "高血压", "code": "I10"}, {"text": "高血压病", "code": "I10"}]},
+        "diagnoses[1].code",
+    ),
     ("dx-sex-mismatch", {"diagnoses": [{"text": "痛经", "code": "N94.6"}]}, "diagnoses[0].code"),
-    ("visit-in-future", {"visit_time": (datetime.now(UTC) + timedelta(days=1)).isoformat()}, "visit_time"),
+    (
+        "visit-in-future",
+        {"visit_time": (datetime.now(UTC) + timedelta(days=1)).isoformat()},
+        "visit_time",
+    ),
     ("birth-after-visit", {"birth_date": "2027-01-01"}, "birth_date"),
 ]
 
@@ -102,27 +137,43 @@ def test_malformed_forms_are_refused_field_by_field(data: Any, field: str) -> No
 
 
 def test_durations_and_symptoms_in_the_forms_gps_write() -> None:
-    for complaint in ["咳嗽咳痰1周", "发热2天", "腹痛半天", "胸闷气短两月余", "腰痛10余年", "头痛3小时",
-                      "右踝扭伤后肿痛1h", "血糖高5年"]:  # fmt: skip
+    for complaint in [
+        "咳嗽咳痰1周",
+        "发热2天",
+        "腹痛半天",
+        "胸闷气短两月余",
+        "腰痛10余年",
+        "头痛3小时",
+        "右踝扭伤后肿痛1h",
+        "血糖高5年",
+    ]:
         result = check_form(parse_form(valid_form(chief_complaint=complaint)))
         assert result.ok, (complaint, result.refusals)
 
 
 def test_a_code_unlike_its_text_is_a_warning_not_a_refusal() -> None:
-    result = check_form(parse_form(valid_form(diagnoses=[{"text": "高血压病2级", "code": "K29.5"}])))
+    result = check_form(
+        parse_form(valid_form(diagnoses=[{"text": "高血压病2级", "code": "K29.5"}]))
+    )
     assert result.ok
     assert [w.rule for w in result.warnings] == ["dx-code-unlike-text"]
 
 
 def test_a_valid_form_round_trips_to_a_fhir_r4_document() -> None:
-    form = parse_form(valid_form(
-        plan="<script>alert(1)</script>\n两周后复诊",
-        diagnoses=[{"text": "高血压病2级", "code": "i10"}, {"text": "头晕待查", "code": "R42",
-                                                          "uncertain": True}],
-    ))  # fmt: skip
+    form = parse_form(
+        valid_form(
+            plan="<script>alert(1)</script>\n两周后复诊",
+            diagnoses=[
+                {"text": "高血压病2级", "code": "i10"},
+                {"text": "头晕待查", "code": "R42", "uncertain": True},
+            ],
+        )
+    )
     bundle = build_document(form)
     parsed = Bundle.model_validate(bundle)
-    assert parsed.type == "document" and parsed.identifier and parsed.timestamp
+    assert parsed.type == "document"
+    assert parsed.identifier
+    assert parsed.timestamp
     resources = [e.resource for e in parsed.entry]
     composition = resources[0]
     assert isinstance(composition, Composition)
@@ -132,7 +183,8 @@ def test_a_valid_form_round_trips_to_a_fhir_r4_document() -> None:
     assert titles == ["主诉", "现病史", "既往史", "体格检查", "辅助检查", "初步诊断", "处理意见"]
     sections = {s.title: s for s in composition.section}
     assert "反复头晕3天" in sections["主诉"].text.div
-    assert "&lt;script&gt;" in sections["处理意见"].text.div and "<script>" not in sections["处理意见"].text.div
+    assert "&lt;script&gt;" in sections["处理意见"].text.div
+    assert "<script>" not in sections["处理意见"].text.div
     conditions = [r for r in resources if isinstance(r, Condition)]
     assert [c.code.coding[0].code for c in conditions] == ["I10", "R42"]
     assert all(c.code.coding[0].system == "http://hl7.org/fhir/sid/icd-10" for c in conditions)

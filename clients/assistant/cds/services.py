@@ -42,8 +42,12 @@ class Service:
     usage: str | None = None
 
     def discovery(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"hook": self.hook, "title": self.title,
-                               "description": self.description, "id": self.id}  # fmt: skip
+        out: dict[str, Any] = {
+            "hook": self.hook,
+            "title": self.title,
+            "description": self.description,
+            "id": self.id,
+        }
         if self.prefetch:
             out["prefetch"] = self.prefetch
         if self.usage:
@@ -89,7 +93,9 @@ def discovery() -> dict[str, Any]:
 def _context_str(context: dict[str, Any], key: str, limit: int = 256) -> str:
     value = context.get(key)
     if not isinstance(value, str) or not value.strip() or len(value) > limit:
-        raise CdsRequestError(f"context.{key} must be a non-empty string of at most {limit} characters")  # fmt: skip
+        raise CdsRequestError(
+            f"context.{key} must be a non-empty string of at most {limit} characters"
+        )
     return value
 
 
@@ -117,7 +123,9 @@ def call(service_id: str, request: Any, store: FeedbackStore, base_url: str) -> 
         raise KeyError(service_id)
     require_valid("request", request)
     if request["hook"] != service.hook:
-        raise CdsRequestError(f"service {service.id} answers hook {service.hook!r}, not {request['hook']!r}")  # fmt: skip
+        raise CdsRequestError(
+            f"service {service.id} answers hook {service.hook!r}, not {request['hook']!r}"
+        )
     context = request["context"]
     patient_id = _context_str(context, "patientId")
     _context_str(context, "userId")
@@ -138,9 +146,13 @@ def call(service_id: str, request: Any, store: FeedbackStore, base_url: str) -> 
             ):
                 raise IntakeError("answers must be an object, present and absent lists of findings")
             engine = Intake()
-            assessment = engine.assess(intake["complaint"], answers=answers or {},
-                                       patient=_patient_from(request, intake),
-                                       present=present, absent=absent)  # fmt: skip
+            assessment = engine.assess(
+                intake["complaint"],
+                answers=answers or {},
+                patient=_patient_from(request, intake),
+                present=present,
+                absent=absent,
+            )
             labels = {k: v[0] for k, v in engine.knowledge.findings.items()}
             cards = intake_cards(assessment, patient_id, base_url, labels)
     else:
@@ -151,16 +163,20 @@ def call(service_id: str, request: Any, store: FeedbackStore, base_url: str) -> 
         result = check_form(form)
         document = build_document(form, check=False) if result.ok else None
         cards = [record_card(result.refusals, result.warnings, document, base_url)]
-    store.record_cards([
-        IssuedCard(
-            uuid=card["uuid"],
-            service=service.id,
-            hook_instance=request["hookInstance"],
-            suggestions=tuple(s["uuid"] for s in card.get("suggestions", ())),
-            override_reasons=tuple((OVERRIDE_SYSTEM, r["code"]) for r in card["overrideReasons"]),
-        )
-        for card in cards
-    ])  # fmt: skip
+    store.record_cards(
+        [
+            IssuedCard(
+                uuid=card["uuid"],
+                service=service.id,
+                hook_instance=request["hookInstance"],
+                suggestions=tuple(s["uuid"] for s in card.get("suggestions", ())),
+                override_reasons=tuple(
+                    (OVERRIDE_SYSTEM, r["code"]) for r in card["overrideReasons"]
+                ),
+            )
+            for card in cards
+        ]
+    )
     return {"cards": cards}
 
 

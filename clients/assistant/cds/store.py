@@ -85,11 +85,17 @@ class FeedbackStore:
             db.executemany(
                 "INSERT INTO cards VALUES (?, ?, ?, ?, ?, ?)",
                 [
-                    (c.uuid, c.service, c.hook_instance, now, json.dumps(list(c.suggestions)),
-                     json.dumps([list(r) for r in c.override_reasons]))
+                    (
+                        c.uuid,
+                        c.service,
+                        c.hook_instance,
+                        now,
+                        json.dumps(list(c.suggestions)),
+                        json.dumps([list(r) for r in c.override_reasons]),
+                    )
                     for c in cards
                 ],
-            )  # fmt: skip
+            )
 
     def _card(self, db: sqlite3.Connection, service: str, uuid: str) -> IssuedCard:
         row = db.execute(
@@ -99,8 +105,13 @@ class FeedbackStore:
         ).fetchone()
         if row is None or row[1] != service:
             raise UnknownCardError(f"service {service!r} issued no card {uuid!r}")
-        return IssuedCard(row[0], row[1], row[2], tuple(json.loads(row[3])),
-                          tuple((s, c) for s, c in json.loads(row[4])))  # fmt: skip
+        return IssuedCard(
+            row[0],
+            row[1],
+            row[2],
+            tuple(json.loads(row[3])),
+            tuple((s, c) for s, c in json.loads(row[4])),
+        )
 
     def add_feedback(self, service: str, items: list[dict[str, Any]]) -> int:
         """Check and store every item of a (schema-valid) feedback body; the number stored."""
@@ -130,9 +141,19 @@ class FeedbackStore:
                 if stamp > now + FUTURE_SKEW:
                     raise FeedbackError(f"feedback[{index}]: outcomeTimestamp is in the future")
                 comment = (item.get("overrideReason") or {}).get("userComment")
-                rows.append((service, card.uuid, item["outcome"], json.dumps(accepted),
-                             reason and reason["system"], reason and reason["code"], comment,
-                             stamp.isoformat(), now.isoformat()))  # fmt: skip
+                rows.append(
+                    (
+                        service,
+                        card.uuid,
+                        item["outcome"],
+                        json.dumps(accepted),
+                        reason and reason["system"],
+                        reason and reason["code"],
+                        comment,
+                        stamp.isoformat(),
+                        now.isoformat(),
+                    )
+                )
             before = db.total_changes
             db.executemany(
                 "INSERT OR IGNORE INTO feedback (service, card, outcome, accepted, "
@@ -155,17 +176,26 @@ class FeedbackStore:
         with self._connect() as db:
             rows = db.execute(query + " ORDER BY id", args).fetchall()
         return [
-            {"service": r[0], "card": r[1], "outcome": r[2], "accepted": json.loads(r[3]),
-             "reasonCode": r[4], "userComment": r[5], "outcomeTimestamp": r[6]}
+            {
+                "service": r[0],
+                "card": r[1],
+                "outcome": r[2],
+                "accepted": json.loads(r[3]),
+                "reasonCode": r[4],
+                "userComment": r[5],
+                "outcomeTimestamp": r[6],
+            }
             for r in rows
-        ]  # fmt: skip
+        ]
 
 
 def _timestamp(text: str, index: int) -> datetime:
     try:
         stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise FeedbackError(f"feedback[{index}]: outcomeTimestamp is not an ISO timestamp") from None
+        raise FeedbackError(
+            f"feedback[{index}]: outcomeTimestamp is not an ISO timestamp"
+        ) from None
     if stamp.tzinfo is None:
         raise FeedbackError(f"feedback[{index}]: outcomeTimestamp needs a time zone (UTC)")
     return stamp.astimezone(UTC)

@@ -58,9 +58,7 @@ class Matchers:
         kept = [
             (start, end, term)
             for start, end, term in found
-            if not any(
-                s <= start and end <= e and (e - s) > (end - start) for s, e, _ in found
-            )
+            if not any(s <= start and end <= e and (e - s) > (end - start) for s, e, _ in found)
         ]
         hits = []
         for _start, _end, term in kept:

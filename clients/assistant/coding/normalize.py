@@ -15,7 +15,9 @@ from functools import lru_cache
 
 from pypinyin import Style, lazy_pinyin
 
-_DROP = re.compile(r"[\s()\[\]{}<>,.;:!?'\"`~@#$%^&*_+=|\\/·、，。；：！？“”‘’《》【】〔〕（）\-—–…]+")
+_DROP = re.compile(
+    r"[\s()\[\]{}<>,.;:!?'\"`~@#$%^&*_+=|\\/·、，。；：！？“”‘’《》【】〔〕（）\-—–…]+"
+)
 _NUMERALS = (
     ("iii型", "3型"),
     ("ii型", "2型"),

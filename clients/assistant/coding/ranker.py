@@ -158,8 +158,14 @@ class Coder:
         normalized = normalize(text)
         hits: list[Hit] = []
         if normalized in self.table.by_norm:
-            hits.append(Hit(self.table.by_norm[normalized].code, self.table.by_norm[normalized],
-                            "exact", 1.0))  # fmt: skip
+            hits.append(
+                Hit(
+                    self.table.by_norm[normalized].code,
+                    self.table.by_norm[normalized],
+                    "exact",
+                    1.0,
+                )
+            )
         hits += self.matchers.dictionary(query)
         hits += self.matchers.fuzzy(query)
         if is_pinyin_query(query):
@@ -198,12 +204,21 @@ class Coder:
         parts_en = []
         for e in ordered:
             if e.how == "classifier":
-                parts_zh.append(f"分类器：最相近的训练短语“{e.term}”（相似度{e.score:.2f}，+{e.contribution:.2f}）")
-                parts_en.append(f"classifier: nearest training phrase '{e.term}' (similarity {e.score:.2f}, +{e.contribution:.2f})")  # fmt: skip
+                parts_zh.append(
+                    f"分类器：最相近的训练短语“{e.term}”（相似度{e.score:.2f}，+{e.contribution:.2f}）"
+                )
+                parts_en.append(
+                    f"classifier: nearest training phrase '{e.term}' "
+                    f"(similarity {e.score:.2f}, +{e.contribution:.2f})"
+                )
             else:
                 label = KIND_LABEL_ZH.get(e.term_kind, e.term_kind)
-                parts_zh.append(f"{SOURCE_ZH[e.how]}：{label}“{e.term}”（{e.score:.2f}，+{e.contribution:.2f}）")
-                parts_en.append(f"{e.how}: {e.term_kind} '{e.term}' ({e.score:.2f}, +{e.contribution:.2f})")  # fmt: skip
+                parts_zh.append(
+                    f"{SOURCE_ZH[e.how]}：{label}“{e.term}”（{e.score:.2f}，+{e.contribution:.2f}）"
+                )
+                parts_en.append(
+                    f"{e.how}: {e.term_kind} '{e.term}' ({e.score:.2f}, +{e.contribution:.2f})"
+                )
         return Suggestion(
             rank=rank,
             code=code,
@@ -222,14 +237,18 @@ def load_training(table: IcdTable | None = None) -> list[tuple[str, str]]:
     """The shipped training phrases, normalised, each checked to name a code of the table."""
     table = table or default_table()
     rows = read_csv(data_dir() / "coding" / "train.csv", ("phrase", "code"))
-    return [(normalize(row["phrase"]), _known(table, row["code"], "train.csv", n)) for n, row in rows]
+    return [
+        (normalize(row["phrase"]), _known(table, row["code"], "train.csv", n)) for n, row in rows
+    ]
 
 
 def load_test(table: IcdTable | None = None) -> list[tuple[str, str, str]]:
     """The shipped held-out test phrases (raw text, code, kind)."""
     table = table or default_table()
     rows = read_csv(data_dir() / "coding" / "test.csv", ("phrase", "code", "kind"))
-    return [(row["phrase"], _known(table, row["code"], "test.csv", n), row["kind"]) for n, row in rows]  # fmt: skip
+    return [
+        (row["phrase"], _known(table, row["code"], "test.csv", n), row["kind"]) for n, row in rows
+    ]
 
 
 def _known(table: IcdTable, code: str, file: str, line: int) -> str:

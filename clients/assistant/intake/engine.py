@@ -163,9 +163,17 @@ class Intake:
             if rule.any and len(matched_any) < rule.min_any:
                 continue
             fired.append(
-                FiredRule(rule.id, rule.zh, rule.en, rule.indicator, rule.action_zh,
-                          rule.action_en, rule.source, (*rule.all, *matched_any))
-            )  # fmt: skip
+                FiredRule(
+                    rule.id,
+                    rule.zh,
+                    rule.en,
+                    rule.indicator,
+                    rule.action_zh,
+                    rule.action_en,
+                    rule.source,
+                    (*rule.all, *matched_any),
+                )
+            )
         return sorted(fired, key=lambda r: (r.indicator != "critical", r.id))
 
     def differential(
@@ -193,19 +201,34 @@ class Intake:
                     score -= weight
                     against.append(finding)
             to_ask = [
-                f for f, _ in sorted(condition.for_.items(), key=lambda i: -i[1])
+                f
+                for f, _ in sorted(condition.for_.items(), key=lambda i: -i[1])
                 if f not in findings
-            ][:3]  # fmt: skip
+            ][:3]
             scored.append((score, condition, for_, absent, against, to_ask))
         scored.sort(key=lambda s: (-s[0], s[1].id))
         return [
-            Ranked(rank, c.id, c.code, c.zh, c.en, round(score, 2), tuple(f), tuple(a),
-                   tuple(g), tuple(t))
+            Ranked(
+                rank,
+                c.id,
+                c.code,
+                c.zh,
+                c.en,
+                round(score, 2),
+                tuple(f),
+                tuple(a),
+                tuple(g),
+                tuple(t),
+            )
             for rank, (score, c, f, a, g, t) in enumerate(scored[:limit], 1)
-        ]  # fmt: skip
+        ]
 
     def next_questions(
-        self, complaint: Complaint, answers: dict[str, Any], findings: dict[str, bool], limit: int = 3
+        self,
+        complaint: Complaint,
+        answers: dict[str, Any],
+        findings: dict[str, bool],
+        limit: int = 3,
     ) -> list[Question]:
         """The next unanswered questions whose ``ask_if`` holds, in the tree's order."""
         out = []
@@ -237,5 +260,7 @@ def _answer(question: Question, value: Any) -> dict[str, bool]:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise IntakeError(f"answer to {question.id!r} must be a number")
     if not question.min <= value <= question.max:  # type: ignore[operator]
-        raise IntakeError(f"answer to {question.id!r} must be between {question.min} and {question.max}")  # fmt: skip
+        raise IntakeError(
+            f"answer to {question.id!r} must be between {question.min} and {question.max}"
+        )
     return {t.finding: t.holds(float(value)) for t in question.thresholds}

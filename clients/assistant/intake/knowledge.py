@@ -120,8 +120,9 @@ class Knowledge:
         return {"id": finding, "zh": zh, "en": en}
 
 
-def _check_finding(known: dict[str, Any], finding: str, name: str, node: yaml.Node,
-                   *path: Any) -> None:  # fmt: skip
+def _check_finding(
+    known: dict[str, Any], finding: str, name: str, node: yaml.Node, *path: Any
+) -> None:
     if finding not in known:
         raise DataFileError(
             name, line_of(node, *path), _dotted(path), f"unknown finding {finding!r}"
@@ -143,8 +144,12 @@ def _load_complaint(path: Path, findings: dict[str, Any]) -> Complaint:
     seen: set[str] = set()
     for i, q in enumerate(data["questions"]):
         if q["id"] in seen:
-            raise DataFileError(name, line_of(node, "questions", i, "id"),
-                                f"questions[{i}].id", f"duplicate question id {q['id']!r}")  # fmt: skip
+            raise DataFileError(
+                name,
+                line_of(node, "questions", i, "id"),
+                f"questions[{i}].id",
+                f"duplicate question id {q['id']!r}",
+            )
         seen.add(q["id"])
         question = Question(
             id=q["id"],
@@ -159,16 +164,22 @@ def _load_complaint(path: Path, findings: dict[str, Any]) -> Complaint:
             max=q.get("max"),
         )
         if question.type == "number" and not question.min < question.max:  # type: ignore[operator]
-            raise DataFileError(name, line_of(node, "questions", i, "min"),
-                                f"questions[{i}].min", "min must be below max")  # fmt: skip
+            raise DataFileError(
+                name,
+                line_of(node, "questions", i, "min"),
+                f"questions[{i}].min",
+                "min must be below max",
+            )
         if question.finding:
             _check_finding(findings, question.finding, name, node, "questions", i, "finding")
         for j, option in enumerate(question.options):
-            _check_finding(findings, option.finding, name, node,
-                           "questions", i, "options", j, "finding")  # fmt: skip
+            _check_finding(
+                findings, option.finding, name, node, "questions", i, "options", j, "finding"
+            )
         for j, threshold in enumerate(question.thresholds):
-            _check_finding(findings, threshold.finding, name, node,
-                           "questions", i, "thresholds", j, "finding")  # fmt: skip
+            _check_finding(
+                findings, threshold.finding, name, node, "questions", i, "thresholds", j, "finding"
+            )
         for j, finding in enumerate(question.ask_if):
             _check_finding(findings, finding, name, node, "questions", i, "ask_if", j)
         questions.append(question)
@@ -185,8 +196,9 @@ def load_knowledge(directory: Path | None = None, table: IcdTable | None = None)
     for path in sorted((directory / "complaints").glob("*.yaml")):
         complaint = _load_complaint(path, knowledge.findings)
         if complaint.id in knowledge.complaints:
-            raise DataFileError(relative_name(path), 1, "complaint",
-                                f"complaint {complaint.id!r} is defined twice")  # fmt: skip
+            raise DataFileError(
+                relative_name(path), 1, "complaint", f"complaint {complaint.id!r} is defined twice"
+            )
         knowledge.complaints[complaint.id] = complaint
     path = directory / "redflags.yaml"
     data, node = load_yaml(path, "redflags")
@@ -194,46 +206,84 @@ def load_knowledge(directory: Path | None = None, table: IcdTable | None = None)
     ids: set[str] = set()
     for i, r in enumerate(data["rules"]):
         if r["id"] in ids:
-            raise DataFileError(name, line_of(node, "rules", i, "id"), f"rules[{i}].id",
-                                f"duplicate rule id {r['id']}")  # fmt: skip
+            raise DataFileError(
+                name,
+                line_of(node, "rules", i, "id"),
+                f"rules[{i}].id",
+                f"duplicate rule id {r['id']}",
+            )
         ids.add(r["id"])
         for key in ("all", "any"):
             for j, finding in enumerate(r.get(key, ())):
                 _check_finding(knowledge.findings, finding, name, node, "rules", i, key, j)
         if r.get("min_any", 1) > len(r.get("any", ())) and "any" in r:
-            raise DataFileError(name, line_of(node, "rules", i, "min_any"),
-                                f"rules[{i}].min_any", "min_any exceeds the number of any")  # fmt: skip
+            raise DataFileError(
+                name,
+                line_of(node, "rules", i, "min_any"),
+                f"rules[{i}].min_any",
+                "min_any exceeds the number of any",
+            )
         knowledge.rules.append(
-            Rule(r["id"], r["zh"], r["en"], r["indicator"], r["action_zh"], r["action_en"],
-                 r["source"], tuple(r["all"]), tuple(r.get("any", ())), r.get("min_any", 1))
-        )  # fmt: skip
+            Rule(
+                r["id"],
+                r["zh"],
+                r["en"],
+                r["indicator"],
+                r["action_zh"],
+                r["action_en"],
+                r["source"],
+                tuple(r["all"]),
+                tuple(r.get("any", ())),
+                r.get("min_any", 1),
+            )
+        )
     path = directory / "conditions.yaml"
     data, node = load_yaml(path, "conditions")
     name = relative_name(path)
     ids = set()
     for i, c in enumerate(data["conditions"]):
         if c["id"] in ids:
-            raise DataFileError(name, line_of(node, "conditions", i, "id"),
-                                f"conditions[{i}].id", f"duplicate condition id {c['id']}")  # fmt: skip
+            raise DataFileError(
+                name,
+                line_of(node, "conditions", i, "id"),
+                f"conditions[{i}].id",
+                f"duplicate condition id {c['id']}",
+            )
         ids.add(c["id"])
         if c["code"] not in table.entries:
-            raise DataFileError(name, line_of(node, "conditions", i, "code"),
-                                f"conditions[{i}].code", f"{c['code']} is not in the ICD-10 table")  # fmt: skip
+            raise DataFileError(
+                name,
+                line_of(node, "conditions", i, "code"),
+                f"conditions[{i}].code",
+                f"{c['code']} is not in the ICD-10 table",
+            )
         for j, complaint in enumerate(c["complaints"]):
             if complaint not in {k.finding for k in knowledge.complaints.values()} | set(
                 knowledge.complaints
             ):
-                raise DataFileError(name, line_of(node, "conditions", i, "complaints", j),
-                                    f"conditions[{i}].complaints[{j}]",
-                                    f"no question tree for complaint {complaint!r}")  # fmt: skip
+                raise DataFileError(
+                    name,
+                    line_of(node, "conditions", i, "complaints", j),
+                    f"conditions[{i}].complaints[{j}]",
+                    f"no question tree for complaint {complaint!r}",
+                )
         for key in ("for", "against"):
             for finding in c.get(key, {}):
-                _check_finding(knowledge.findings, finding, name, node,
-                               "conditions", i, key, finding)  # fmt: skip
+                _check_finding(
+                    knowledge.findings, finding, name, node, "conditions", i, key, finding
+                )
         knowledge.conditions.append(
-            Condition(c["id"], c["code"], c["zh"], c["en"], tuple(c["complaints"]),
-                      float(c["prior"]), dict(c["for"]), dict(c.get("against", {})))
-        )  # fmt: skip
+            Condition(
+                c["id"],
+                c["code"],
+                c["zh"],
+                c["en"],
+                tuple(c["complaints"]),
+                float(c["prior"]),
+                dict(c["for"]),
+                dict(c.get("against", {})),
+            )
+        )
     return knowledge
 
 

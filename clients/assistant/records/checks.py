@@ -33,7 +33,8 @@ from clients.assistant.records.form import SECTIONS, OutpatientRecord
 
 _NUMBER = r"(?:\d+(?:\.\d+)?|[一二两三四五六七八九十百半数几]+)"
 DURATION = re.compile(
-    _NUMBER + r"\s*(?:余|多)?\s*(?:个)?\s*(?:分钟|min|小时|h|天|日|d|周|星期|个月|月|年)(?:余|多|半)?",
+    _NUMBER
+    + r"\s*(?:余|多)?\s*(?:个)?\s*(?:分钟|min|小时|h|天|日|d|周|星期|个月|月|年)(?:余|多|半)?",
     re.IGNORECASE,
 )
 CLOCK_SKEW = timedelta(minutes=10)
@@ -107,31 +108,63 @@ def check_form(
         if not value.strip():
             refusals.append(_refuse(field, "section-missing", f"{zh}未填写", f"{en} is empty"))
         elif len(value) > rules.section_max_chars:
-            refusals.append(_refuse(field, "section-too-long",
-                                    f"{zh}超过{rules.section_max_chars}字",
-                                    f"{en} is longer than {rules.section_max_chars} characters"))  # fmt: skip
+            refusals.append(
+                _refuse(
+                    field,
+                    "section-too-long",
+                    f"{zh}超过{rules.section_max_chars}字",
+                    f"{en} is longer than {rules.section_max_chars} characters",
+                )
+            )
     complaint = form.chief_complaint.strip()
     if complaint:
         if len(complaint) > rules.chief_complaint_max_chars:
-            refusals.append(_refuse("chief_complaint", "cc-too-long",
-                                    f"主诉应简明扼要，不超过{rules.chief_complaint_max_chars}字",
-                                    f"the chief complaint is longer than {rules.chief_complaint_max_chars} characters"))  # fmt: skip
+            refusals.append(
+                _refuse(
+                    "chief_complaint",
+                    "cc-too-long",
+                    f"主诉应简明扼要，不超过{rules.chief_complaint_max_chars}字",
+                    f"the chief complaint exceeds {rules.chief_complaint_max_chars} characters",
+                )
+            )
         folded = normalize(complaint)
         if not any(word in folded for word in rules.symptoms):
-            refusals.append(_refuse("chief_complaint", "cc-no-symptom",
-                                    "主诉应写明主要症状或体征",
-                                    "the chief complaint names no symptom or sign"))  # fmt: skip
+            refusals.append(
+                _refuse(
+                    "chief_complaint",
+                    "cc-no-symptom",
+                    "主诉应写明主要症状或体征",
+                    "the chief complaint names no symptom or sign",
+                )
+            )
         if not DURATION.search(complaint):
-            refusals.append(_refuse("chief_complaint", "cc-no-duration",
-                                    "主诉应写明持续时间（如“3天”）",
-                                    "the chief complaint gives no duration (e.g. 3天)"))  # fmt: skip
+            refusals.append(
+                _refuse(
+                    "chief_complaint",
+                    "cc-no-duration",
+                    "主诉应写明持续时间（如“3天”）",
+                    "the chief complaint gives no duration (e.g. 3天)",
+                )
+            )
     _check_diagnoses(form, rules, coder, refusals, warnings)
     if form.visit_time > now + CLOCK_SKEW:
-        refusals.append(_refuse("visit_time", "visit-in-future", "就诊时间晚于当前时间",
-                                "the visit time is in the future"))  # fmt: skip
+        refusals.append(
+            _refuse(
+                "visit_time",
+                "visit-in-future",
+                "就诊时间晚于当前时间",
+                "the visit time is in the future",
+            )
+        )
     if form.birth_date is not None and form.birth_date > form.visit_time.date():
-        refusals.append(_refuse("birth_date", "birth-after-visit", "出生日期晚于就诊日期",
-                                "the birth date is after the visit"))  # fmt: skip
+        refusals.append(
+            _refuse(
+                "birth_date",
+                "birth-after-visit",
+                "出生日期晚于就诊日期",
+                "the birth date is after the visit",
+            )
+        )
     return CheckResult(tuple(refusals), tuple(warnings))
 
 
@@ -143,44 +176,72 @@ def _check_diagnoses(
     warnings: list[Refusal],
 ) -> None:
     if not form.diagnoses:
-        refusals.append(_refuse("diagnoses", "dx-missing", "初步诊断未填写",
-                                "no provisional diagnosis"))  # fmt: skip
+        refusals.append(
+            _refuse("diagnoses", "dx-missing", "初步诊断未填写", "no provisional diagnosis")
+        )
         return
     if len(form.diagnoses) > rules.max_diagnoses:
-        refusals.append(_refuse("diagnoses", "dx-too-many",
-                                f"初步诊断超过{rules.max_diagnoses}条",
-                                f"more than {rules.max_diagnoses} diagnoses"))  # fmt: skip
+        refusals.append(
+            _refuse(
+                "diagnoses",
+                "dx-too-many",
+                f"初步诊断超过{rules.max_diagnoses}条",
+                f"more than {rules.max_diagnoses} diagnoses",
+            )
+        )
     seen: set[str] = set()
     for index, diagnosis in enumerate(form.diagnoses):
         where = f"diagnoses[{index}].code"
         code = (diagnosis.code or "").strip().upper()
         if not code:
-            refusals.append(_refuse(where, "dx-no-code", f"诊断“{diagnosis.text}”缺少ICD-10编码",
-                                    f"diagnosis '{diagnosis.text}' has no ICD-10 code"))  # fmt: skip
+            refusals.append(
+                _refuse(
+                    where,
+                    "dx-no-code",
+                    f"诊断“{diagnosis.text}”缺少ICD-10编码",
+                    f"diagnosis '{diagnosis.text}' has no ICD-10 code",
+                )
+            )
             continue
         if code not in coder.table.entries:
-            refusals.append(_refuse(where, "dx-unknown-code",
-                                    f"编码{code}不在基层ICD-10编码表中",
-                                    f"{code} is not in the primary-care ICD-10 table"))  # fmt: skip
+            refusals.append(
+                _refuse(
+                    where,
+                    "dx-unknown-code",
+                    f"编码{code}不在基层ICD-10编码表中",
+                    f"{code} is not in the primary-care ICD-10 table",
+                )
+            )
             continue
         if code in seen:
-            refusals.append(_refuse(where, "dx-duplicate", f"编码{code}重复",
-                                    f"{code} is listed twice"))  # fmt: skip
+            refusals.append(
+                _refuse(where, "dx-duplicate", f"编码{code}重复", f"{code} is listed twice")
+            )
         seen.add(code)
         if form.sex is not None:
             other = rules.male_only if form.sex == "female" else rules.female_only
             if any(code.startswith(prefix) for prefix in other):
-                refusals.append(_refuse(where, "dx-sex-mismatch",
-                                        f"编码{code}与患者性别不符",
-                                        f"{code} does not fit a {form.sex} patient"))  # fmt: skip
+                refusals.append(
+                    _refuse(
+                        where,
+                        "dx-sex-mismatch",
+                        f"编码{code}与患者性别不符",
+                        f"{code} does not fit a {form.sex} patient",
+                    )
+                )
         try:
             suggested = {s.code for s in coder.suggest(diagnosis.text, limit=10).suggestions}
         except CodingInputError:
             suggested = set()
         if code not in suggested:
-            warnings.append(_refuse(where, "dx-code-unlike-text",
-                                    f"诊断文字“{diagnosis.text}”与编码{code}不太一致，请核对",
-                                    f"the text '{diagnosis.text}' does not suggest {code}; please check"))  # fmt: skip
+            warnings.append(
+                _refuse(
+                    where,
+                    "dx-code-unlike-text",
+                    f"诊断文字“{diagnosis.text}”与编码{code}不太一致，请核对",
+                    f"the text '{diagnosis.text}' does not suggest {code}; please check",
+                )
+            )
 
 
 def require_valid(form: OutpatientRecord, **kwargs: object) -> CheckResult:

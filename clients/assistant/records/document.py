@@ -88,30 +88,53 @@ def build_document(
         patient["gender"] = form.sex
     if form.birth_date:
         patient["birthDate"] = form.birth_date.isoformat()
-    practitioner: dict[str, Any] = {"resourceType": "Practitioner", "id": ids["practitioner"],
-                                    "name": [{"text": form.author_name}]}  # fmt: skip
+    practitioner: dict[str, Any] = {
+        "resourceType": "Practitioner",
+        "id": ids["practitioner"],
+        "name": [{"text": form.author_name}],
+    }
     if form.author_id:
         practitioner["identifier"] = [{"system": "urn:medledger:member", "value": form.author_id}]
     conditions = []
     for diagnosis in form.diagnoses:
         code = (diagnosis.code or "").strip().upper()
         entry = table.entries[code]
-        conditions.append({
-            "resourceType": "Condition",
-            "id": new_id(),
-            "clinicalStatus": {"coding": [_coding(
-                "http://terminology.hl7.org/CodeSystem/condition-clinical", "active")]},
-            "verificationStatus": {"coding": [_coding(
-                "http://terminology.hl7.org/CodeSystem/condition-ver-status",
-                "unconfirmed" if diagnosis.uncertain else "provisional")]},
-            "category": [{"coding": [_coding(
-                "http://terminology.hl7.org/CodeSystem/condition-category",
-                "encounter-diagnosis", "Encounter Diagnosis")]}],
-            "code": {"coding": [_coding(ICD10, code, entry.zh)], "text": diagnosis.text},
-            "subject": patient_ref,
-            "recordedDate": when,
-            "recorder": author_ref,
-        })  # fmt: skip
+        conditions.append(
+            {
+                "resourceType": "Condition",
+                "id": new_id(),
+                "clinicalStatus": {
+                    "coding": [
+                        _coding(
+                            "http://terminology.hl7.org/CodeSystem/condition-clinical", "active"
+                        )
+                    ]
+                },
+                "verificationStatus": {
+                    "coding": [
+                        _coding(
+                            "http://terminology.hl7.org/CodeSystem/condition-ver-status",
+                            "unconfirmed" if diagnosis.uncertain else "provisional",
+                        )
+                    ]
+                },
+                "category": [
+                    {
+                        "coding": [
+                            _coding(
+                                "http://terminology.hl7.org/CodeSystem/condition-category",
+                                "encounter-diagnosis",
+                                "Encounter Diagnosis",
+                            )
+                        ]
+                    }
+                ],
+                "code": {"coding": [_coding(ICD10, code, entry.zh)], "text": diagnosis.text},
+                "subject": patient_ref,
+                "recordedDate": when,
+                "recorder": author_ref,
+            }
+        )
     sections = []
     for field, (code, display) in SECTION_CODES.items():
         section: dict[str, Any] = {
@@ -160,4 +183,6 @@ def validate_r4(resource: dict[str, Any]) -> None:
     try:
         get_fhir_model_class(resource["resourceType"]).model_validate(resource)
     except (ValidationError, ValueError, TypeError, KeyError) as exc:
-        raise RecordFormError([Refusal("(document)", "fhir-invalid", str(exc).splitlines()[0])]) from None
+        raise RecordFormError(
+            [Refusal("(document)", "fhir-invalid", str(exc).splitlines()[0])]
+        ) from None
