@@ -12,9 +12,8 @@ from typing import TYPE_CHECKING, Any
 from clients.assistant.records.document import build_document
 from clients.assistant.records.form import OutpatientRecord, parse_form
 
-if TYPE_CHECKING:
-    from clients.models import RecordInfo
-    from clients.sdk import MedLedgerClient
+if TYPE_CHECKING:  # the SDK's public names (stable across the clients/ restructure)
+    from clients.sdk import MedLedgerClient, RecordInfo
 
 
 def share_record(
