@@ -1,0 +1,1 @@
+"""Assisted consultation (辅助问诊): question trees, red-flag rules and the differential."""
