@@ -5,13 +5,14 @@ Order and wiring (each constructor takes what it must trust, as an immutable):
 1. ``Consortium(admin = deployer)``;
 2. ``RecordRegistry(consortium)``;
 3. ``ConsentManager()`` (self-contained: EIP-712 domain bound to its own address and chain);
-4. ``AccessLog(consortium, relayer)`` (the relayer is immutable there: a logged access then
-   costs no storage read or external call);
+4. ``AccessLog(consortium)`` (it asks ``Consortium.isRelayer`` like the others, so relayers
+   are rotated in one place and a removed relayer stops at once);
 5. ``Workflow(consortium, registry)``;
 6. ``EmergencyAccess(consortium)`` (break-glass openings and their reviews);
 7. ``Consortium.enrolMember(relayer, 0, Relayer, [])`` so the other contracts'
    ``isRelayer`` checks accept the API's account; then, when a separate consortium ``admin``
-   is given, ``transferAdmin(admin)``.
+   is given, ``transferAdmin(admin)``. More relayers are enrolled (and removed) later by the
+   consortium admin with ``enrolMember`` / ``removeMember``; nothing needs redeploying.
 
 Transactions are signed locally with eth-account and sent raw, as legacy transactions at the
 node's gas price (0 on our anvil; works the same on Besu or geth). Each is mined before the
@@ -130,7 +131,7 @@ def deploy_all(
     consortium, first_block = sender.deploy("Consortium", account.address)
     registry, _ = sender.deploy("RecordRegistry", consortium)
     consent, _ = sender.deploy("ConsentManager")
-    access_log, _ = sender.deploy("AccessLog", consortium, relayer)
+    access_log, _ = sender.deploy("AccessLog", consortium)
     workflow, _ = sender.deploy("Workflow", consortium, registry)
     emergency, _ = sender.deploy("EmergencyAccess", consortium)
     sender.call("Consortium", consortium, "enrolMember", relayer, 0, ROLE_RELAYER, [])

@@ -240,11 +240,11 @@ def build_world(w3: Web3, keys: Iterable[str]) -> Chain:
     ):
         chain.send("admin", con.addInstitution(name, b32(code), chain.addr(admin)))
     enrol = [
-        ("inst_a_admin", "doctor_a", 1, ROLE_DOCTOR, ["role:doctor", "dept:cardio", "org:cd3h"]),
-        ("inst_a_admin", "doctor_a2", 1, ROLE_DOCTOR, ["role:doctor", "org:cd3h"]),
-        ("inst_a_admin", "nurse_a", 1, ROLE_NURSE, ["role:nurse", "org:cd3h"]),
-        ("inst_a_admin", "auditor_a", 1, ROLE_AUDITOR, ["role:auditor"]),
-        ("inst_b_admin", "doctor_b", 2, ROLE_DOCTOR, ["role:doctor", "org:pujiang"]),
+        ("inst_a_admin", "doctor_a", 1, ROLE_DOCTOR, ["dept:cardio", "title:attending"]),
+        ("inst_a_admin", "doctor_a2", 1, ROLE_DOCTOR, ["dept:cardio"]),
+        ("inst_a_admin", "nurse_a", 1, ROLE_NURSE, ["dept:cardio"]),
+        ("inst_a_admin", "auditor_a", 1, ROLE_AUDITOR, []),
+        ("inst_b_admin", "doctor_b", 2, ROLE_DOCTOR, ["dept:general_practice"]),
         ("admin", "key_authority", 0, ROLE_KEY_AUTHORITY, []),
     ]
     for by, who, inst, role, attrs in enrol:
