@@ -226,10 +226,12 @@ contract AccessLog is MedLedgerEIP712 {
         }
     }
 
+    /// @dev The EIP-712 domain name: {NAME}.
     function _domainName() internal pure override returns (string memory) {
         return NAME;
     }
 
+    /// @dev A caller that is neither the actor nor an active relayer.
     function _revertUnauthorizedRelay(address caller) internal pure override {
         revert AccessLogUnauthorized(caller);
     }

@@ -552,10 +552,12 @@ contract Consortium {
         if (isReservedNamespace(namespace)) revert ConsortiumReservedAttribute(a);
     }
 
+    /// @dev ASCII `a`-`z`.
     function _isLower(uint8 c) private pure returns (bool) {
         return c >= 0x61 && c <= 0x7a;
     }
 
+    /// @dev ASCII `0`-`9`.
     function _isDigit(uint8 c) private pure returns (bool) {
         return c >= 0x30 && c <= 0x39;
     }

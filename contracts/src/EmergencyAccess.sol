@@ -338,18 +338,22 @@ contract EmergencyAccess is ActorSignatures {
         ) revert EmergencyAccessInvalidCosignature(coSigner);
     }
 
+    /// @dev The EIP-712 domain name: {NAME}.
     function _domainName() internal pure override returns (string memory) {
         return NAME;
     }
 
+    /// @dev A signed message past its deadline.
     function _revertSignatureExpired(uint64 deadline) internal pure override {
         revert EmergencyAccessSignatureExpired(deadline);
     }
 
+    /// @dev A malformed signature, or one that recovers nothing.
     function _revertInvalidSignature() internal pure override {
         revert EmergencyAccessInvalidSignature();
     }
 
+    /// @dev A caller that is neither the actor nor an active relayer.
     function _revertUnauthorizedRelay(address caller) internal pure override {
         revert EmergencyAccessUnauthorizedRelay(caller);
     }

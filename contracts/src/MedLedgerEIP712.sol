@@ -120,6 +120,7 @@ abstract contract MedLedgerEIP712 {
     /// @dev Reverts with the contract's error for a caller that is not an active relayer.
     function _revertUnauthorizedRelay(address caller) internal pure virtual;
 
+    /// @dev The domain separator for `hashedName`, version "1", this chain and this contract.
     function _buildDomainSeparator(bytes32 hashedName) private view returns (bytes32) {
         return
             keccak256(

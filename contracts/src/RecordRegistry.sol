@@ -545,18 +545,22 @@ contract RecordRegistry is ActorSignatures {
         return role == ConsortiumRoles.DOCTOR || role == ConsortiumRoles.NURSE;
     }
 
+    /// @dev The EIP-712 domain name: {NAME}.
     function _domainName() internal pure override returns (string memory) {
         return NAME;
     }
 
+    /// @dev A signed message past its deadline.
     function _revertSignatureExpired(uint64 deadline) internal pure override {
         revert RecordRegistrySignatureExpired(deadline);
     }
 
+    /// @dev A malformed signature, or one that recovers nothing.
     function _revertInvalidSignature() internal pure override {
         revert RecordRegistryInvalidSignature();
     }
 
+    /// @dev A caller that is neither the actor nor an active relayer.
     function _revertUnauthorizedRelay(address caller) internal pure override {
         revert RecordRegistryUnauthorizedRelay(caller);
     }

@@ -116,18 +116,22 @@ abstract contract WorkflowBase is ActorSignatures {
         revert WorkflowInvalidRecord(recordId);
     }
 
+    /// @dev The EIP-712 domain name: {NAME}.
     function _domainName() internal pure override returns (string memory) {
         return NAME;
     }
 
+    /// @dev A signed message past its deadline.
     function _revertSignatureExpired(uint64 deadline) internal pure override {
         revert WorkflowSignatureExpired(deadline);
     }
 
+    /// @dev A malformed signature, or one that recovers nothing.
     function _revertInvalidSignature() internal pure override {
         revert WorkflowInvalidSignature();
     }
 
+    /// @dev A caller that is neither the actor nor an active relayer.
     function _revertUnauthorizedRelay(address caller) internal pure override {
         revert WorkflowUnauthorizedRelay(caller);
     }
