@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
+import {MemberAttributes} from "./MemberAttributes.sol";
+
 /**
  * @title Consortium
  * @notice The membership register of a medical consortium: its institutions (name, code, admin,
@@ -24,8 +26,8 @@ pragma solidity ^0.8.24;
  * case, spaces and non-ASCII are refused, so no two different words mean the same attribute.
  * The namespaces the protocol derives from the member record ({isReservedNamespace}: `uid
  * patient role org custodian epoch bg app gw`) are refused, so no admin can give a member
- * another institution's identity, a custodian right or a future key epoch; the same rule is
- * mirrored in `crypto/attributes.py`.
+ * another institution's identity, a custodian right or a future key epoch. The rule is
+ * {MemberAttributes}, mirrored in `crypto/attributes.py`.
  *
  * Gateways: an institution's system account for the interface platform, enrolled by the
  * institution's admin like a member. A gateway may author records for its institution (see
@@ -139,11 +141,6 @@ contract Consortium {
     error ConsortiumTooManyAttributes(uint256 count, uint256 max);
     /// @notice An attribute was the zero word.
     error ConsortiumEmptyAttribute(uint256 index);
-    /// @notice An attribute is not `namespace:value` in the policy grammar (lower-case ASCII,
-    /// no spaces, zero-padded on the right).
-    error ConsortiumInvalidAttribute(bytes32 attribute);
-    /// @notice An attribute uses a namespace the protocol reserves for itself.
-    error ConsortiumReservedAttribute(bytes32 attribute);
     /// @notice A gateway configuration needs a non-zero name, version and digest.
     error ConsortiumInvalidGatewayConfig();
     /// @notice The account is already a member.
@@ -429,17 +426,8 @@ contract Consortium {
      * zero-padded) is derived by the protocol and may not be written by an admin:
      * `uid patient role org custodian epoch bg app gw`.
      */
-    function isReservedNamespace(bytes32 namespace) public pure returns (bool) {
-        return
-            namespace == "uid" ||
-            namespace == "patient" ||
-            namespace == "role" ||
-            namespace == "org" ||
-            namespace == "custodian" ||
-            namespace == "epoch" ||
-            namespace == "bg" ||
-            namespace == "app" ||
-            namespace == "gw";
+    function isReservedNamespace(bytes32 namespace) external pure returns (bool) {
+        return MemberAttributes.isReservedNamespace(namespace);
     }
 
     /// @notice The id of the institution with `code` (0 when none).
@@ -506,60 +494,11 @@ contract Consortium {
         for (uint256 i; i < n; ) {
             bytes32 attribute = attributes[i];
             if (attribute == bytes32(0)) revert ConsortiumEmptyAttribute(i);
-            _checkAttribute(attribute);
+            MemberAttributes.check(attribute);
             unchecked {
                 ++i;
             }
         }
-    }
-
-    /// @dev Reverts unless `a` is `namespace:value` in the policy grammar (see the contract
-    /// notes), zero-padded on the right, in a namespace that is not reserved.
-    function _checkAttribute(bytes32 a) private pure {
-        if (!_isLower(uint8(a[0]))) revert ConsortiumInvalidAttribute(a);
-        uint256 i = 1;
-        for (; i < 32; ) {
-            uint8 c = uint8(a[i]);
-            if (c == 0x3a) break; // ':'
-            if (!_isLower(c) && !_isDigit(c) && c != 0x5f) revert ConsortiumInvalidAttribute(a);
-            unchecked {
-                ++i;
-            }
-        }
-        uint256 colon = i;
-        if (colon >= 31) revert ConsortiumInvalidAttribute(a); // no ':' or nothing after it
-        for (i = colon + 1; i < 32; ) {
-            uint8 c = uint8(a[i]);
-            if (c == 0) break;
-            // [a-z0-9_.-] or the at sign
-            if (
-                !_isLower(c) &&
-                !_isDigit(c) &&
-                c != 0x5f &&
-                c != 0x2e &&
-                c != 0x40 &&
-                c != 0x2d
-            ) revert ConsortiumInvalidAttribute(a);
-            unchecked {
-                ++i;
-            }
-        }
-        // a non-empty value, and only zero bytes after the text
-        if (i == colon + 1 || (i < 32 && uint256(a) << (i * 8) != 0)) {
-            revert ConsortiumInvalidAttribute(a);
-        }
-        bytes32 namespace = bytes32(uint256(a) & ~(type(uint256).max >> (colon * 8)));
-        if (isReservedNamespace(namespace)) revert ConsortiumReservedAttribute(a);
-    }
-
-    /// @dev ASCII `a`-`z`.
-    function _isLower(uint8 c) private pure returns (bool) {
-        return c >= 0x61 && c <= 0x7a;
-    }
-
-    /// @dev ASCII `0`-`9`.
-    function _isDigit(uint8 c) private pure returns (bool) {
-        return c >= 0x30 && c <= 0x39;
     }
 
     /// @dev Key authorities and relayers are appointed by the consortium admin only.
