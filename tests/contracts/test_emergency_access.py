@@ -128,6 +128,10 @@ def test_struct_hashes_and_domain_match_python(chain: Chain) -> None:
     assert ea(chain).eip712Domain().call()[1] == "MedLedger EmergencyAccess"
 
 
+def test_constructor_rejects_a_zero_register(chain: Chain) -> None:
+    assert chain.constructor_revert("EmergencyAccess", ZERO).name == "EmergencyAccessUnauthorized"
+
+
 def test_window_ends_with_chain_time(chain: Chain) -> None:
     receipt = chain.send("relayer", open_call(chain, opening(chain, "o2", window=60)))
     expires = chain.one_event("EmergencyAccess", "BreakGlassOpened", receipt)["expiresAt"]
