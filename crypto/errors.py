@@ -154,3 +154,20 @@ class SiweAddressError(SiweError):
     """The message's address is not EIP-55 checksummed."""
 
     reason = "address"
+
+
+# --- member attributes (crypto.attributes) ---
+
+
+class MemberAttributeError(CryptoError):
+    """An attribute an admin wants to give a member is not ``namespace:value`` in the policy
+    grammar (lower-case ASCII, no spaces, at most 32 bytes): refused, never folded."""
+
+    def __init__(self, message: str, *, attribute: object) -> None:
+        super().__init__(message)
+        self.attribute = attribute
+
+
+class ReservedAttributeError(MemberAttributeError):
+    """The attribute's namespace is derived by the protocol (``uid``, ``org``, ``epoch`` ...)
+    and may not be written by an admin."""

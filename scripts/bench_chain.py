@@ -1,8 +1,13 @@
 """Chain benchmark: gas of each write the API makes, and relayed registrations per second.
 
-Starts its own anvil (free port, temp dir), deploys, adds an institution and a doctor, then
-measures. Gas is the median ``gasUsed`` of a few identical-shape transactions with realistic
-calldata (59-character CIDv1 strings, as ``ipfs add --cid-version=1`` prints them). Throughput
+Starts its own anvil (free port, temp dir), deploys, adds an institution and its doctors, then
+measures. Every write is the signed one the API relays: a registration signed by its author, a
+consent by its patient, an access-log entry carrying the reader's signed request, a
+break-glass opening signed by the opening doctor. Gas is the median ``gasUsed`` of a few
+identical-shape transactions with realistic calldata (59-character CIDv1 strings, as ``ipfs
+add --cid-version=1`` prints them; random 32-byte ids, digests and justifications, 64-bit
+nonces); ``gas_break_glass_open`` is a clinician's FIRST opening (a fresh per-day counter),
+each sample by another doctor. Throughput
 is the time from the first send to the last receipt for ``--count`` single-record registrations
 sent by ``--threads`` threads through one relayer (signed locally, fixed gas limit, raw
 transactions in batched JSON-RPC requests on keep-alive connections, receipts polled in
@@ -24,6 +29,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +39,19 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from crypto.signing import Consent, Purpose, Revocation, consent_id, sign
+from eth_account.signers.local import LocalAccount
+
+from crypto.signing import (
+    BreakGlassOpen,
+    Consent,
+    Purpose,
+    ReadPart,
+    ReadRequest,
+    RecordRegistration,
+    Revocation,
+    consent_id,
+    sign,
+)
 from ledger_api.chain.access_log import AccessEntry
 from ledger_api.chain.anvil import AnvilProcess, free_port
 from ledger_api.chain.client import ChainClient
@@ -42,24 +60,26 @@ from ledger_api.chain.consortium import Role
 from ledger_api.chain.contract import Mined, PendingTx
 from ledger_api.chain.deploy import deploy_all
 from ledger_api.chain.devnode import DEV_ADMIN_KEY, DEV_DEPLOYER_KEY, DEV_RELAYER_KEY
-from ledger_api.chain.records import RecordInput
+from ledger_api.chain.records import SignedRegistration
 from ledger_api.chain.relayer import Relayer
 
 # anvil dev key #3 (public, DEV ONLY): the doctor whose records are registered.
 DOCTOR_KEY = "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6"
 REGISTER_GAS_LIMIT = 200_000
+DEADLINE = 2**40  # the signed messages' deadline: beyond any benchmark
 SAMPLES = 5
 BATCH = 50
 _B32 = "abcdefghijklmnopqrstuvwxyz234567"
 
 TARGETS: dict[str, tuple[str, float, str]] = {
     # key: (label, target, comparison)
-    "gas_register_one": ("gas: register one record (relayed)", 75_000, "<="),
-    "gas_register_batch50_per_record": ("gas: register batch of 50, per record", 50_000, "<="),
+    "gas_register_one": ("gas: register one signed record (relayed)", 80_000, "<="),
+    "gas_register_batch50_per_record": ("gas: register batch of 50, per record", 55_000, "<="),
     "gas_consent_relay": ("gas: grant consent by relay (EIP-712)", 70_000, "<="),
     "gas_revoke_relay": ("gas: revoke consent by relay (EIP-712)", float("nan"), ""),
-    "gas_access_log_one": ("gas: log one access", 30_000, "<="),
-    "gas_access_log_batch50_per_entry": ("gas: log batch of 50, per entry", 5_000, "<="),
+    "gas_access_log_one": ("gas: log one signed read", 35_000, "<="),
+    "gas_access_log_batch50_per_entry": ("gas: log batch of 50, per entry", 8_000, "<="),
+    "gas_break_glass_open": ("gas: first break-glass opening (signed)", 120_000, "<="),
     "registrations_per_s": ("registrations/s, 1 s blocks (sustained)", 300, ">="),
 }
 INFO = {
@@ -72,16 +92,37 @@ def cid() -> str:
     return "bafkrei" + "".join(_B32[b % 32] for b in os.urandom(52))
 
 
-def record(doctor: str) -> RecordInput:
-    return RecordInput(
+def record(api: ChainClient, doctor: LocalAccount) -> SignedRegistration:
+    """A registration signed by ``doctor``, as the doctor's client makes it."""
+    message = RecordRegistration(
         id=os.urandom(32),
         patient=Account.create().address,
-        author=doctor,
         body_cid=cid(),
         header_cid=cid(),
         body_hash=os.urandom(32),
         policy_hash=os.urandom(32),
         record_type=b"fhir:Observation".ljust(32, b"\x00"),
+        deadline=DEADLINE,
+    )
+    return message, api.records.sign_as(doctor, message)
+
+
+def read_entry(api: ChainClient, reader: LocalAccount) -> AccessEntry:
+    """A granted read with the reader's signed request and a justification."""
+    request = ReadRequest(
+        record_id=os.urandom(32),
+        part=ReadPart.BODY,
+        purpose=int(Purpose.TREATMENT),
+        issued_at=int(api.w3.eth.get_block("latest")["timestamp"]),
+        nonce=int.from_bytes(os.urandom(8), "big"),
+    )
+    return AccessEntry.for_request(
+        request,
+        api.access_log.sign_as(reader, request),
+        accessor=reader.address,
+        granted=True,
+        reason_code=1,
+        justification=os.urandom(32),
     )
 
 
@@ -90,11 +131,14 @@ def median_gas(make: Callable[[], PendingTx], samples: int = SAMPLES) -> int:
     return int(statistics.median(m.gas_used for m in mined))
 
 
-def measure_gas(api: ChainClient, doctor: str) -> dict[str, float]:
+def measure_gas(bench: Bench) -> dict[str, float]:
+    api, doctor = bench.api, bench.doctor
     results: dict[str, float] = {}
-    results["gas_register_one"] = median_gas(lambda: api.records.register(record(doctor)))
+    results["gas_register_one"] = median_gas(lambda: api.records.register(*record(api, doctor)))
     results["gas_register_batch50_per_record"] = (
-        median_gas(lambda: api.records.register_batch([record(doctor) for _ in range(BATCH)]), 3)
+        median_gas(
+            lambda: api.records.register_batch([record(api, doctor) for _ in range(BATCH)]), 3
+        )
         / BATCH
     )
 
@@ -106,7 +150,7 @@ def measure_gas(api: ChainClient, doctor: str) -> dict[str, float]:
         patient = Account.create()
         consent = Consent(
             patient=patient.address,
-            grantee=doctor,
+            grantee=doctor.address,
             record_id=os.urandom(32),
             purpose=Purpose.TREATMENT,
             expires_at=now + 86_400,
@@ -129,23 +173,44 @@ def measure_gas(api: ChainClient, doctor: str) -> dict[str, float]:
 
     results["gas_revoke_relay"] = median_gas(revoke)
 
-    def entry() -> AccessEntry:
-        return AccessEntry(record_id=os.urandom(32), accessor=doctor, purpose=0, granted=True)
-
-    results["gas_access_log_one"] = median_gas(lambda: api.access_log.log_access(entry()))
+    results["gas_access_log_one"] = median_gas(
+        lambda: api.access_log.log_access(read_entry(api, doctor))
+    )
     results["gas_access_log_batch50_per_entry"] = (
-        median_gas(lambda: api.access_log.log_access_batch([entry() for _ in range(BATCH)]), 3)
+        median_gas(
+            lambda: api.access_log.log_access_batch(
+                [read_entry(api, doctor) for _ in range(BATCH)]
+            ),
+            3,
+        )
         / BATCH
     )
+    openers = iter(bench.openers)
+
+    def first_opening() -> PendingTx:
+        opening = BreakGlassOpen(
+            id=os.urandom(32),
+            patient=Account.create().address,
+            reason_hash=os.urandom(32),
+            window=4 * 3600,
+            deadline=DEADLINE,
+        )
+        signature = api.emergency.sign_as(next(openers), opening)
+        return api.emergency.open_break_glass(opening, signature)
+
+    results["gas_break_glass_open"] = median_gas(first_opening)
     return results
 
 
 def measure_throughput(
-    api: ChainClient, doctor: str, *, count: int, threads: int, chunk: int, window: int
+    bench: Bench, *, count: int, threads: int, chunk: int, window: int
 ) -> tuple[float, float]:
     """(registrations per second, seconds) from first send to last receipt."""
+    api = bench.api
     registry = api.records
-    calldata = [registry.register_calldata(record(doctor)) for _ in range(count)]  # not timed
+    calldata = [  # signed and encoded beforehand: not timed
+        registry.register_calldata(*record(api, bench.doctor)) for _ in range(count)
+    ]
     relayer = api.relayer
     hashes: list[list[str]] = [[] for _ in range(threads)]
     barrier = threading.Barrier(threads + 1)
@@ -180,9 +245,19 @@ def measure_throughput(
     return count / elapsed, elapsed
 
 
+@dataclass(frozen=True)
+class Bench:
+    """The API's client, the doctor whose records are registered, and doctors who each make
+    one (first) break-glass opening."""
+
+    api: ChainClient
+    doctor: LocalAccount
+    openers: list[LocalAccount]
+
+
 @contextmanager
-def medledger_on_anvil(extra_args: list[str]) -> Iterator[tuple[ChainClient, str]]:
-    """A fresh anvil, the contracts, one hospital and one doctor: ``(api client, doctor)``."""
+def medledger_on_anvil(extra_args: list[str]) -> Iterator[Bench]:
+    """A fresh anvil, the contracts, one hospital and its doctors."""
     with tempfile.TemporaryDirectory(prefix="medledger-bench-") as tmp:
         node = AnvilProcess(
             port=free_port(), log_file=Path(tmp) / "anvil.log", extra_args=extra_args
@@ -200,17 +275,22 @@ def medledger_on_anvil(extra_args: list[str]) -> Iterator[tuple[ChainClient, str
             added = admin.consortium.add_institution(
                 name="成都市第三人民医院", code="cd3h", admin=admin.relayer.address
             ).wait()
-            doctor = Account.from_key(DOCTOR_KEY).address
-            admin.consortium.enrol_member(
-                account=doctor,
-                institution_id=added.event("InstitutionAdded").args["institutionId"],
-                role=Role.DOCTOR,
-                attributes=["role:doctor", "org:cd3h"],
-            ).wait()
-            yield (
-                ChainClient.bind(w3, deployment=deployment, relayer=Relayer(w3, DEV_RELAYER_KEY)),
-                doctor,
-            )
+            hospital = added.event("InstitutionAdded").args["institutionId"]
+            doctor = Account.from_key(DOCTOR_KEY)
+            openers = [Account.create() for _ in range(SAMPLES)]
+            enrolled = [
+                admin.consortium.enrol_member(
+                    account=account.address,
+                    institution_id=hospital,
+                    role=Role.DOCTOR,
+                    attributes=["dept:cardiology"],
+                )
+                for account in (doctor, *openers)
+            ]
+            for pending in enrolled:
+                pending.wait()
+            api = ChainClient.bind(w3, deployment=deployment, relayer=Relayer(w3, DEV_RELAYER_KEY))
+            yield Bench(api=api, doctor=doctor, openers=openers)
         finally:
             node.stop()
 
@@ -224,15 +304,15 @@ def run(*, count: int, threads: int, chunk: int, window: int) -> dict[str, float
     consortium chain (Besu QBFT) seals blocks on a fixed period instead; ``--block-time 1``
     reproduces that, and its rate stays flat however long it runs. Both are reported.
     """
-    with medledger_on_anvil([]) as (api, doctor):
-        results = measure_gas(api, doctor)
+    with medledger_on_anvil([]) as bench:
+        results = measure_gas(bench)
         rate, _ = measure_throughput(
-            api, doctor, count=min(count, 1200), threads=1, chunk=chunk, window=1
+            bench, count=min(count, 1200), threads=1, chunk=chunk, window=1
         )
         results["automine_registrations_per_s"] = round(rate, 1)
-    with medledger_on_anvil(["--block-time", "1"]) as (api, doctor):
+    with medledger_on_anvil(["--block-time", "1"]) as bench:
         rate, _ = measure_throughput(
-            api, doctor, count=count, threads=threads, chunk=chunk, window=window
+            bench, count=count, threads=threads, chunk=chunk, window=window
         )
         results["registrations_per_s"] = round(rate, 1)
     return results

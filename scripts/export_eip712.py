@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
 """Export the signing definitions of ``crypto/`` to JSON for the patient wallet web app.
 
-The browser must sign byte-for-byte what Python checks: the EIP-712 ``Consent`` and
-``Revocation`` types and domain of ``crypto/signing.py``, the EIP-4361 message layout of
-``crypto/siwe.py`` and the canonical form of a grant's attribute policy (``crypto/policy.py``).
-Rather than copying those definitions into JavaScript, this script writes them, once, to
+The browser must sign byte-for-byte what Python checks: the EIP-712 types and domains of
+``crypto/signing/`` (``Consent`` and ``Revocation`` under ``eip712``, as the app has always read
+them; every contract's domain and types under ``domains``, among them the
+``RecordRegistration`` the wallet signs for each record it uploads and the ``ReadRequest`` a
+reader signs), the EIP-4361 message layout of ``crypto/siwe.py`` and the canonical form of a
+grant's attribute policy (``crypto/policy.py``). Rather than copying those definitions into
+JavaScript, this script writes them, once, to
 
 - ``clients/webwallet/src/generated/eip712.json``: what the app builds its messages from;
 - ``clients/webwallet/test/fixtures/python.json``: messages, ids and signatures Python makes
@@ -36,12 +39,17 @@ from crypto.signing import (
     DOMAIN_VERSION,
     EIP712_DOMAIN_TYPE,
     EIP712_TYPES,
+    TYPES_BY_CONTRACT,
     ZERO_ADDRESS,
     Consent,
     Domain,
     Purpose,
+    ReadPart,
+    ReadRequest,
+    RecordRegistration,
     Revocation,
     consent_id,
+    domain_name,
     sign,
     type_string,
     typed_data,
@@ -57,8 +65,18 @@ FIXTURE_GRANTEE = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 
 
 def definitions() -> dict[str, Any]:
-    """What the app needs to build consents, revocations and sign-in messages."""
+    """What the app needs to build consents, revocations, registrations, read requests and
+    sign-in messages."""
     return {
+        "domains": {
+            contract: {
+                "domain": {"name": domain_name(contract), "version": DOMAIN_VERSION},
+                "types": {t.primary_type(): t.eip712_fields() for t in types},
+                "typeStrings": {t.primary_type(): t.type_string() for t in types},
+            }
+            for contract, types in TYPES_BY_CONTRACT.items()
+        },
+        "readParts": {p.name.lower(): int(p) for p in ReadPart},
         "eip712": {
             "domain": {"name": DOMAIN_NAME, "version": DOMAIN_VERSION},
             "domainType": EIP712_DOMAIN_TYPE,
@@ -159,6 +177,31 @@ def fixtures() -> dict[str, Any]:
         nonce=1_772_000_000_123_456_790,
         deadline=1_800_003_600,
     )
+    registration = RecordRegistration(
+        id=bytes.fromhex("cd" * 32),
+        patient=account.address,
+        body_cid="bafkreibody" + "a" * 48,
+        header_cid="bafkreiheader" + "b" * 46,
+        body_hash=bytes.fromhex("11" * 32),
+        policy_hash=policy_hash(policy_text),
+        record_type=b"fhir:Observation".ljust(32, b"\x00"),
+        deadline=1_800_003_600,
+    )
+    read = ReadRequest(
+        record_id=registration.id,
+        part=ReadPart.BODY,
+        purpose=int(Purpose.TREATMENT),
+        issued_at=1_800_000_000,
+        nonce=2**64 - 2,
+    )
+    signed_types = {}
+    for name, message in (("recordRegistration", registration), ("readRequest", read)):
+        domain_of = message.domain(chain_id=31337, verifying_contract=FIXTURE_CONTRACT)
+        signed_types[name] = {
+            "typedData": _jsonable(message.typed_data(domain_of)),
+            "structHash": "0x" + message.struct_hash().hex(),
+            "signature": "0x" + sign(domain_of, message, FIXTURE_KEY).hex(),
+        }
     policies = [
         ["org:cd3h"],
         ["role:doctor", "org:CD3H", "dept:cardiology"],
@@ -174,6 +217,7 @@ def fixtures() -> dict[str, Any]:
             "typedData": _jsonable(typed_data(domain, revocation)),
             "signature": "0x" + sign(domain, revocation, FIXTURE_KEY).hex(),
         },
+        **signed_types,
         "policies": [
             {
                 "attributes": attrs,

@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
+import {MemberAttributes} from "./MemberAttributes.sol";
+
 /**
  * @title Consortium
  * @notice The membership register of a medical consortium: its institutions (name, code, admin,
  * active flag) and their members, each with one role and a short list of attributes
- * (`bytes32`-packed strings such as `dept:cardiology`, the CP-ABE attribute universe).
+ * (`bytes32`-packed strings such as `dept:cardiology`, the CP-ABE attribute universe), and the
+ * configuration versions each institution's gateway applied.
  *
  * @dev Every other MedLedger contract asks this one "who is calling?". The hot question is
  * {memberInfo}: it is answered from one packed storage slot per member plus the institution's
@@ -16,6 +19,20 @@ pragma solidity ^0.8.24;
  * belong to no institution (institution id 0). An institution's admin enrols, updates,
  * suspends, reinstates and removes the doctors, nurses and auditors of that institution only.
  * A member of a suspended institution is reported inactive without touching every member.
+ *
+ * Attributes: `namespace:value`, ASCII, left-aligned in the word and zero-padded, with the
+ * policy language's grammar (`crypto/policy.py`): namespace `[a-z][a-z0-9_]*`, value of
+ * lower-case letters, digits, `_`, `.`, `-` and the at sign. Nothing is case-folded: upper
+ * case, spaces and non-ASCII are refused, so no two different words mean the same attribute.
+ * The namespaces the protocol derives from the member record ({isReservedNamespace}: `uid
+ * patient role org custodian epoch bg app gw`) are refused, so no admin can give a member
+ * another institution's identity, a custodian right or a future key epoch. The rule is
+ * {MemberAttributes}, mirrored in `crypto/attributes.py`.
+ *
+ * Gateways: an institution's system account for the interface platform, enrolled by the
+ * institution's admin like a member. A gateway may author records for its institution (see
+ * `RecordRegistry`), carries no attributes, and logs each configuration version it applies
+ * ({recordGatewayConfig}).
  */
 contract Consortium {
     /// @notice Member roles; the numbers are the ABI `uint8` values.
@@ -25,7 +42,8 @@ contract Consortium {
         Nurse,
         Auditor,
         KeyAuthority,
-        Relayer
+        Relayer,
+        Gateway
     }
 
     /// @dev First slot: everything {memberInfo} needs about an institution (admin + active).
@@ -92,9 +110,19 @@ contract Consortium {
     event MemberReinstated(address indexed account, uint32 indexed institutionId);
     /// @notice Emitted when a member is removed (role and attributes erased).
     event MemberRemoved(address indexed account, uint32 indexed institutionId);
+    /// @notice Emitted when a gateway applied version `version` of its configuration `name`,
+    /// whose files hash to `digest`.
+    event GatewayConfigApplied(
+        uint32 indexed institutionId,
+        address indexed gateway,
+        bytes32 name,
+        uint32 version,
+        bytes32 digest
+    );
 
-    /// @notice The caller may not perform this change.
-    error ConsortiumUnauthorized(address caller);
+    /// @notice The caller may not perform this change; `admin` is the account that may (the
+    /// institution's admin, or the consortium admin for consortium-level changes).
+    error ConsortiumUnauthorized(address caller, address admin);
     /// @notice The zero address was given where an account is required.
     error ConsortiumZeroAddress();
     /// @notice An institution needs a non-empty name and a non-zero code.
@@ -113,6 +141,8 @@ contract Consortium {
     error ConsortiumTooManyAttributes(uint256 count, uint256 max);
     /// @notice An attribute was the zero word.
     error ConsortiumEmptyAttribute(uint256 index);
+    /// @notice A gateway configuration needs a non-zero name, version and digest.
+    error ConsortiumInvalidGatewayConfig();
     /// @notice The account is already a member.
     error ConsortiumAlreadyMember(address account);
     /// @notice The account is not a member.
@@ -124,7 +154,7 @@ contract Consortium {
 
     /// @dev Reverts with {ConsortiumUnauthorized} unless the caller is the consortium admin.
     modifier onlyAdmin() {
-        if (msg.sender != admin) revert ConsortiumUnauthorized(msg.sender);
+        if (msg.sender != admin) revert ConsortiumUnauthorized(msg.sender, admin);
         _;
     }
 
@@ -223,10 +253,11 @@ contract Consortium {
     /**
      * @notice Enrols `account` in `institutionId` with `role` and `attributes`.
      * @dev Requirements: `account` is not zero and not yet a member; `role` is a member role;
-     * doctors, nurses and auditors belong to an existing active institution and are enrolled by
-     * its admin or the consortium admin; key authorities and relayers are consortium-level and
-     * enrolled by the consortium admin only (institution id 0 allowed for them); at most
-     * {MAX_ATTRIBUTES} non-zero attributes. Emits {MemberEnrolled}.
+     * doctors, nurses, auditors and gateways belong to an existing active institution and are
+     * enrolled by its admin or the consortium admin; key authorities and relayers are
+     * consortium-level and enrolled by the consortium admin only (institution id 0 allowed for
+     * them); at most {MAX_ATTRIBUTES} attributes, each `namespace:value` in the policy grammar
+     * and none in a reserved namespace; a gateway has none. Emits {MemberEnrolled}.
      */
     function enrolMember(
         address account,
@@ -237,7 +268,7 @@ contract Consortium {
         if (account == address(0)) revert ConsortiumZeroAddress();
         if (_members[account].role != Role.None) revert ConsortiumAlreadyMember(account);
         Role r = _checkRole(role, institutionId);
-        _checkAttributes(attributes);
+        _checkAttributes(r, attributes);
         _members[account] = Member({institutionId: institutionId, role: r, active: true});
         _attributes[account] = attributes;
         emit MemberEnrolled(account, institutionId, r, attributes);
@@ -253,7 +284,7 @@ contract Consortium {
         uint32 institutionId = m.institutionId;
         _checkManager(institutionId, m.role);
         Role r = _checkRole(role, institutionId);
-        _checkAttributes(attributes);
+        _checkAttributes(r, attributes);
         m.role = r;
         _attributes[account] = attributes;
         emit MemberUpdated(account, institutionId, r, attributes);
@@ -299,6 +330,31 @@ contract Consortium {
         delete _members[account];
         delete _attributes[account];
         emit MemberRemoved(account, institutionId);
+    }
+
+    /**
+     * @notice Logs that `gateway` applied version `version` of its declared configuration
+     * `name` (connections, APIs, flows, topics), whose files hash to `digest`.
+     * @dev Requirements: `gateway` is an active member with the gateway role; the caller is the
+     * gateway itself or its institution's admin; `name`, `version` and `digest` are non-zero.
+     * Emits {GatewayConfigApplied}.
+     */
+    function recordGatewayConfig(
+        address gateway,
+        bytes32 name,
+        uint32 version,
+        bytes32 digest
+    ) external {
+        Member memory m = _members[gateway];
+        if (m.role != Role.Gateway || !_isActive(m)) revert ConsortiumNotMember(gateway);
+        address instAdmin = _institutions[m.institutionId].admin;
+        if (msg.sender != gateway && msg.sender != instAdmin) {
+            revert ConsortiumUnauthorized(msg.sender, instAdmin);
+        }
+        if (name == bytes32(0) || version == 0 || digest == bytes32(0)) {
+            revert ConsortiumInvalidGatewayConfig();
+        }
+        emit GatewayConfigApplied(m.institutionId, gateway, name, version, digest);
     }
 
     // ------------------------------------------------------------------ views
@@ -365,6 +421,15 @@ contract Consortium {
         return (inst.name, inst.code, inst.admin, inst.active);
     }
 
+    /**
+     * @notice True when `namespace` (the attribute's text before `:`, left-aligned and
+     * zero-padded) is derived by the protocol and may not be written by an admin:
+     * `uid patient role org custodian epoch bg app gw`.
+     */
+    function isReservedNamespace(bytes32 namespace) external pure returns (bool) {
+        return MemberAttributes.isReservedNamespace(namespace);
+    }
+
     /// @notice The id of the institution with `code` (0 when none).
     function institutionIdByCode(bytes32 code) external view returns (uint32) {
         return _institutionByCode[code];
@@ -394,36 +459,42 @@ contract Consortium {
 
     /// @dev The caller may manage members of `institutionId` currently holding `role`.
     function _checkManager(uint32 institutionId, Role role) private view {
-        if (msg.sender == admin) return;
-        if (_isConsortiumRole(role) || institutionId == 0) revert ConsortiumUnauthorized(msg.sender);
-        if (_institutions[institutionId].admin != msg.sender) {
-            revert ConsortiumUnauthorized(msg.sender);
+        address consortiumAdmin = admin;
+        if (msg.sender == consortiumAdmin) return;
+        if (_isConsortiumRole(role) || institutionId == 0) {
+            revert ConsortiumUnauthorized(msg.sender, consortiumAdmin);
         }
+        address instAdmin = _institutions[institutionId].admin;
+        if (instAdmin != msg.sender) revert ConsortiumUnauthorized(msg.sender, instAdmin);
     }
 
     /// @dev Validates `role` for `institutionId` and the caller's authority to grant it.
     function _checkRole(uint8 role, uint32 institutionId) private view returns (Role r) {
-        if (role == 0 || role > uint8(Role.Relayer)) revert ConsortiumInvalidRole(role);
+        if (role == 0 || role > uint8(Role.Gateway)) revert ConsortiumInvalidRole(role);
         r = Role(role);
         if (_isConsortiumRole(r)) {
-            if (msg.sender != admin) revert ConsortiumUnauthorized(msg.sender);
+            if (msg.sender != admin) revert ConsortiumUnauthorized(msg.sender, admin);
             if (institutionId != 0) _existingInstitution(institutionId);
             return r;
         }
         if (institutionId == 0) revert ConsortiumInvalidRole(role);
         Institution storage inst = _existingInstitution(institutionId);
         if (msg.sender != admin && msg.sender != inst.admin) {
-            revert ConsortiumUnauthorized(msg.sender);
+            revert ConsortiumUnauthorized(msg.sender, inst.admin);
         }
         if (!inst.active) revert ConsortiumInstitutionSuspended(institutionId);
     }
 
-    /// @dev At most {MAX_ATTRIBUTES}, none the zero word (the loop is bounded by the cap).
-    function _checkAttributes(bytes32[] calldata attributes) private pure {
+    /// @dev At most {MAX_ATTRIBUTES} (none for a gateway), each valid and not reserved (the
+    /// loop is bounded by the cap, and {_checkAttribute} by the 32 bytes of a word).
+    function _checkAttributes(Role role, bytes32[] calldata attributes) private pure {
         uint256 n = attributes.length;
-        if (n > MAX_ATTRIBUTES) revert ConsortiumTooManyAttributes(n, MAX_ATTRIBUTES);
+        uint256 max = role == Role.Gateway ? 0 : MAX_ATTRIBUTES;
+        if (n > max) revert ConsortiumTooManyAttributes(n, max);
         for (uint256 i; i < n; ) {
-            if (attributes[i] == bytes32(0)) revert ConsortiumEmptyAttribute(i);
+            bytes32 attribute = attributes[i];
+            if (attribute == bytes32(0)) revert ConsortiumEmptyAttribute(i);
+            MemberAttributes.check(attribute);
             unchecked {
                 ++i;
             }

@@ -4,7 +4,7 @@ pragma solidity ^0.8.24;
 /**
  * @title IConsortium
  * @notice The part of {Consortium} the other MedLedger contracts call: who is a member, of which
- * institution, with which role, and who is the relayer.
+ * institution, with which role, and which accounts are relayers.
  * @dev Kept as an interface so that each dependent contract's bytecode does not embed the
  * register's code; role numbers match `Consortium.Role`.
  */
@@ -37,4 +37,5 @@ library ConsortiumRoles {
     uint8 internal constant AUDITOR = 3;
     uint8 internal constant KEY_AUTHORITY = 4;
     uint8 internal constant RELAYER = 5;
+    uint8 internal constant GATEWAY = 6;
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
+import {ActorSignatures} from "./ActorSignatures.sol";
 import {IConsortium, ConsortiumRoles} from "./IConsortium.sol";
 
 /**
@@ -10,30 +11,34 @@ import {IConsortium, ConsortiumRoles} from "./IConsortium.sol";
  * registration time; the content addresses and digests are in the {RecordRegistered},
  * {RecordRekeyed} and {RecordBodyRekeyed} events.
  *
- * @dev Storage layout, chosen for the gas budget (≤ 75k for one record, ≤ 50k per record in a
- * batch of 50; a fresh slot costs ~22.1k): each record owns exactly ONE packed slot holding
- * what contracts must check — patient (160 bits), author institution (32), registration time
- * (40), version (16), status (8). Everything else (body CID, header CID, sha-256 of the body
- * ciphertext, policy hash, record type, author) lives only in the events, where the indexer
- * and auditors read it; event logs are committed by each block's receipts root.
+ * @dev Every change is signed by its actor (EIP-712, domain "MedLedger RecordRegistry", types
+ * in `crypto/signing/records.py`) and carried by the actor itself or by any enrolled relayer
+ * (see {ActorSignatures}); the relayer pays gas and can change nothing on its own:
+ * - `RecordRegistration(bytes32 id,address patient,string bodyCid,string headerCid,bytes32 bodyHash,bytes32 policyHash,bytes32 recordType,uint64 deadline)`:
+ *   the author is recovered from it; replay is refused because the id is unique.
+ * - `RecordRekey(bytes32 id,uint16 version,string headerCid,bytes32 policyHash,uint64 deadline)`
+ *   and `RecordBodyRekey(bytes32 id,uint16 version,string bodyCid,string headerCid,bytes32 bodyHash,bytes32 policyHash,uint64 deadline)`:
+ *   `version` is the record's current version, so a signed re-key applies once.
+ * - `RecordSupersede(bytes32 id,bytes32 newId,uint64 deadline)` and
+ *   `RecordWithdraw(bytes32 id,uint8 reasonCode,uint64 deadline)`: each is a state transition
+ *   that happens once.
  *
- * Commitment: the {RecordRegistered} event itself is the commitment to the full values — logs
- * are covered by each block's receipts root, which auditors and light clients verify. A stored
- * hash per record would cost a second fresh slot (~22.1k) and a running hash over all records
- * ~5k per registration; measured, the latter already pushed a relayed single registration to
- * ~76k, over the 75k budget, so neither is kept.
+ * Authors: an active doctor, nurse or gateway (an institution's system account) of an active
+ * institution authors for that institution; anyone authors their own records as patient
+ * (institution 0). Managers (re-key, supersede, withdraw): the patient, or an active doctor or
+ * nurse of the record's author institution (the author, or a custodian when the author has
+ * left; the content itself is protected off chain by the author's signature inside the
+ * envelope). Self-authored records (institution 0) are managed by the patient only.
  *
- * Paging by patient: a per-patient list or counter would add a fresh slot per record or per
- * new patient and break the budget (a first record of a new patient would cost ~22.1k more),
- * so paging by patient is done by filtering {RecordRegistered} logs on the indexed `patient`
- * topic (block range = page), and in the relational index the indexer builds from them.
- *
- * Actors: every write names its `actor`. A direct call requires `actor == msg.sender`; the
- * relayer (see {IConsortium-isRelayer}) may act for an authenticated member or patient. Only an
- * active doctor or nurse authors records for their institution; the relayer may also register
- * a patient's own upload (author = patient, institution 0).
+ * Storage layout, chosen for the gas budget (≤ 80k for one signed record, ≤ 55k per record in
+ * a batch of 50): each record owns exactly ONE packed slot holding what contracts must check —
+ * patient (160 bits), author institution (32), registration time (40), version (16), status
+ * (8). Everything else (CIDs, digests, policy hash, record type, author) lives only in the
+ * events, which are committed by each block's receipts root; a stored hash or a per-patient
+ * list would cost another fresh slot per record and break the budget. Paging by patient is
+ * done on the indexed `patient` topic of {RecordRegistered}.
  */
-contract RecordRegistry {
+contract RecordRegistry is ActorSignatures {
     /// @notice Lifecycle of a record.
     enum Status {
         None,
@@ -42,16 +47,50 @@ contract RecordRegistry {
         Withdrawn
     }
 
-    /// @notice Everything a registration carries.
-    struct RecordInput {
+    /// @notice A registration, field for field the signed EIP-712 `RecordRegistration`.
+    struct RecordRegistration {
         bytes32 id;
         address patient;
-        address author;
         string bodyCid;
         string headerCid;
         bytes32 bodyHash;
         bytes32 policyHash;
         bytes32 recordType;
+        uint64 deadline;
+    }
+
+    /// @notice A header-only re-key (the EIP-712 `RecordRekey`).
+    struct RecordRekey {
+        bytes32 id;
+        uint16 version;
+        string headerCid;
+        bytes32 policyHash;
+        uint64 deadline;
+    }
+
+    /// @notice A full re-key: new body under a fresh data key (the EIP-712 `RecordBodyRekey`).
+    struct RecordBodyRekey {
+        bytes32 id;
+        uint16 version;
+        string bodyCid;
+        string headerCid;
+        bytes32 bodyHash;
+        bytes32 policyHash;
+        uint64 deadline;
+    }
+
+    /// @notice A supersession of `id` by `newId` (the EIP-712 `RecordSupersede`).
+    struct RecordSupersede {
+        bytes32 id;
+        bytes32 newId;
+        uint64 deadline;
+    }
+
+    /// @notice A withdrawal (the EIP-712 `RecordWithdraw`).
+    struct RecordWithdraw {
+        bytes32 id;
+        uint8 reasonCode;
+        uint64 deadline;
     }
 
     /// @dev Exactly one storage slot.
@@ -63,15 +102,40 @@ contract RecordRegistry {
         Status status;
     }
 
+    /// @notice EIP-712 domain name.
+    string public constant NAME = "MedLedger RecordRegistry";
     /// @notice Largest batch accepted by {registerBatch}.
     uint256 public constant MAX_BATCH = 64;
 
-    /// @notice The consortium register asked about members and the relayer.
-    IConsortium public immutable consortium;
+    /// @notice keccak256 of the `RecordRegistration` type string.
+    bytes32 public constant REGISTRATION_TYPEHASH =
+        keccak256(
+            "RecordRegistration(bytes32 id,address patient,string bodyCid,string headerCid,"
+            "bytes32 bodyHash,bytes32 policyHash,bytes32 recordType,uint64 deadline)"
+        );
+    /// @notice keccak256 of the `RecordRekey` type string.
+    bytes32 public constant REKEY_TYPEHASH =
+        keccak256(
+            "RecordRekey(bytes32 id,uint16 version,string headerCid,bytes32 policyHash,"
+            "uint64 deadline)"
+        );
+    /// @notice keccak256 of the `RecordBodyRekey` type string.
+    bytes32 public constant BODY_REKEY_TYPEHASH =
+        keccak256(
+            "RecordBodyRekey(bytes32 id,uint16 version,string bodyCid,string headerCid,"
+            "bytes32 bodyHash,bytes32 policyHash,uint64 deadline)"
+        );
+    /// @notice keccak256 of the `RecordSupersede` type string.
+    bytes32 public constant SUPERSEDE_TYPEHASH =
+        keccak256("RecordSupersede(bytes32 id,bytes32 newId,uint64 deadline)");
+    /// @notice keccak256 of the `RecordWithdraw` type string.
+    bytes32 public constant WITHDRAW_TYPEHASH =
+        keccak256("RecordWithdraw(bytes32 id,uint8 reasonCode,uint64 deadline)");
 
     mapping(bytes32 id => Record) private _records;
 
-    /// @notice Emitted once per registered record, with every value of the record.
+    /// @notice Emitted once per registered record, with every value of the record; `author`
+    /// is the signer of the registration.
     event RecordRegistered(
         bytes32 indexed id,
         address indexed patient,
@@ -116,14 +180,20 @@ contract RecordRegistry {
     error RecordRegistryUnknownRecord(bytes32 id);
     /// @notice The record id, patient, body CID, header CID or body hash is empty.
     error RecordRegistryInvalidRecord(bytes32 id);
-    /// @notice The caller named an actor other than itself and is not the relayer.
+    /// @notice The caller carries someone else's signature and is not an enrolled relayer.
     error RecordRegistryUnauthorizedRelay(address caller);
-    /// @notice The author is not an active doctor or nurse (nor the patient, via the relayer).
+    /// @notice The signature is malformed (length, high `s`, bad `v`) or recovers nothing.
+    error RecordRegistryInvalidSignature();
+    /// @notice The signed message's deadline has passed.
+    error RecordRegistrySignatureExpired(uint64 deadline);
+    /// @notice The author is not an active doctor, nurse or gateway, nor the record's patient.
     error RecordRegistryNotAuthor(address author);
     /// @notice The actor may not change this record.
     error RecordRegistryUnauthorized(address actor, bytes32 id);
     /// @notice The record is not active (superseded or withdrawn).
     error RecordRegistryNotActive(bytes32 id, Status status);
+    /// @notice A re-key was signed for another version than the record's current one.
+    error RecordRegistryStaleVersion(bytes32 id, uint16 signedVersion, uint16 currentVersion);
     /// @notice The version counter would overflow.
     error RecordRegistryVersionOverflow(bytes32 id);
     /// @notice The two records of a supersession differ in patient, or are the same record.
@@ -132,52 +202,58 @@ contract RecordRegistry {
     error RecordRegistryZeroAddress();
     /// @notice A batch is empty or longer than {MAX_BATCH}.
     error RecordRegistryInvalidBatch(uint256 length, uint256 max);
+    /// @notice A batch has not exactly one signature per record.
+    error RecordRegistrySignatureCount(uint256 records, uint256 signatures);
 
     /**
      * @notice Binds the registry to the consortium register.
      * @dev Requirements: `consortium_` is not the zero address.
      */
-    constructor(IConsortium consortium_) {
+    constructor(IConsortium consortium_) ActorSignatures(consortium_, NAME) {
         if (address(consortium_) == address(0)) revert RecordRegistryZeroAddress();
-        consortium = consortium_;
     }
 
     // ------------------------------------------------------------------ writes
 
     /**
-     * @notice Registers one record authored by `r.author`.
-     * @dev Requirements: `r.author == msg.sender`, or the caller is the relayer; the author is an
-     * active doctor or nurse (the record gets the author's institution), or — via the relayer
-     * only — the patient (institution 0); the id, patient, CIDs and body hash are non-empty;
-     * the id is new. Emits {RecordRegistered}.
+     * @notice Registers one record, authored by the signer of `r`.
+     * @dev Requirements: `block.timestamp ≤ r.deadline`; `signature` is the author's 65-byte
+     * EIP-712 signature of `r` (low `s`, `v` 27/28), or empty when the author sends the call;
+     * the caller is the author or an enrolled relayer; the author is an active doctor, nurse
+     * or gateway of an active institution (the record gets that institution), or the patient
+     * (institution 0); the id, patient, CIDs and body hash are non-empty; the id is new.
+     * Emits {RecordRegistered}.
      */
-    function register(RecordInput calldata r) external {
-        bool relayed = r.author != msg.sender;
-        if (relayed) _checkRelayer();
-        (uint32 inst, bool ok) = _authorInstitution(r.author, r.patient, relayed);
-        if (!ok) revert RecordRegistryNotAuthor(r.author);
-        _register(r, inst);
+    function register(RecordRegistration calldata r, bytes calldata signature) external {
+        address author = _actor(hashRecordRegistration(r), r.deadline, signature);
+        (uint32 inst, bool ok) = _authorInstitution(author, r.patient);
+        if (!ok) revert RecordRegistryNotAuthor(author);
+        _register(r, author, inst);
     }
 
     /**
-     * @notice Registers up to {MAX_BATCH} records in one transaction (all-or-nothing).
-     * @dev Requirements: 1 ≤ length ≤ {MAX_BATCH}; each entry as for {register} (the relayer
-     * check is made once when any entry names another author). Emits one {RecordRegistered}
-     * per record.
+     * @notice Registers up to {MAX_BATCH} records in one transaction (all-or-nothing), each
+     * with its own author's signature.
+     * @dev Requirements: 1 ≤ length ≤ {MAX_BATCH}; one signature per record; each entry as
+     * for {register} (the relayer check is made once, when some author is not the caller).
+     * Emits one {RecordRegistered} per record, in order.
      */
-    function registerBatch(RecordInput[] calldata records) external {
+    function registerBatch(
+        RecordRegistration[] calldata records,
+        bytes[] calldata signatures
+    ) external {
         uint256 n = records.length;
         if (n == 0 || n > MAX_BATCH) revert RecordRegistryInvalidBatch(n, MAX_BATCH);
+        if (signatures.length != n) revert RecordRegistrySignatureCount(n, signatures.length);
         bool relayerChecked;
         // Only a clinician's answer is reused for the next entries: a patient author is valid
         // only for that patient's own records, so it is checked entry by entry.
         address lastClinician;
         uint32 lastInst;
         for (uint256 i; i < n; ) {
-            RecordInput calldata r = records[i];
-            address author = r.author;
-            bool relayed = author != msg.sender;
-            if (relayed && !relayerChecked) {
+            RecordRegistration calldata r = records[i];
+            address author = _signer(r, signatures[i]);
+            if (author != msg.sender && !relayerChecked) {
                 _checkRelayer();
                 relayerChecked = true;
             }
@@ -186,11 +262,11 @@ contract RecordRegistry {
             if (author == lastClinician && author != address(0)) {
                 (inst, ok) = (lastInst, true);
             } else {
-                (inst, ok) = _authorInstitution(author, r.patient, relayed);
+                (inst, ok) = _authorInstitution(author, r.patient);
                 if (ok && inst != 0) (lastClinician, lastInst) = (author, inst);
             }
             if (!ok) revert RecordRegistryNotAuthor(author);
-            _register(r, inst);
+            _register(r, author, inst);
             unchecked {
                 ++i;
             }
@@ -200,81 +276,77 @@ contract RecordRegistry {
     /**
      * @notice Re-keys a record: new header CID and policy hash, version + 1 (the body and its
      * digest are unchanged; only the wrapped data key is re-encrypted).
-     * @dev Requirements: `actor == msg.sender` or the caller is the relayer; the record exists
-     * and is active; the actor is the patient or an active doctor/nurse of the author
-     * institution; the header CID is non-empty. Emits {RecordRekeyed}.
+     * @dev Requirements: `block.timestamp ≤ m.deadline`; a valid signature of `m` by the actor
+     * (or none when the actor sends the call), carried by the actor or an enrolled relayer;
+     * the record exists and is active; `m.version` is its current version; the actor is the
+     * patient or an active doctor/nurse of the author institution (patient only for a
+     * self-authored record); the header CID is non-empty. Emits {RecordRekeyed}.
      */
-    function rekey(
-        address actor,
-        bytes32 id,
-        string calldata headerCid,
-        bytes32 policyHash
-    ) external {
-        Record storage rec = _managed(actor, id);
-        if (bytes(headerCid).length == 0) revert RecordRegistryInvalidRecord(id);
-        uint16 version = _nextVersion(rec, id);
-        emit RecordRekeyed(id, rec.patient, actor, version, headerCid, policyHash);
+    function rekey(RecordRekey calldata m, bytes calldata signature) external {
+        address actor = _actor(hashRecordRekey(m), m.deadline, signature);
+        Record storage rec = _managed(actor, m.id);
+        if (bytes(m.headerCid).length == 0) revert RecordRegistryInvalidRecord(m.id);
+        uint16 version = _nextVersion(rec, m.id, m.version);
+        emit RecordRekeyed(m.id, rec.patient, actor, version, m.headerCid, m.policyHash);
     }
 
     /**
      * @notice Re-encrypts a record under a fresh data key: new body CID, body digest, header
-     * CID and policy hash, version + 1. Used when a reader whose access ended may still hold
-     * the old data key: the new body cannot be opened with it. The record id, patient, author
-     * and type are unchanged.
+     * CID and policy hash, version + 1. Used whenever someone loses access and may still hold
+     * the old data key. The record id, patient, author institution and type are unchanged.
      * @dev Requirements: as for {rekey}; the body CID, header CID and body hash are non-empty.
      * Emits {RecordBodyRekeyed}.
      */
-    function rekeyBody(
-        address actor,
-        bytes32 id,
-        string calldata headerCid,
-        string calldata bodyCid,
-        bytes32 bodyHash,
-        bytes32 policyHash
-    ) external {
-        Record storage rec = _managed(actor, id);
-        if (bytes(headerCid).length == 0 || bytes(bodyCid).length == 0 || bodyHash == bytes32(0)) {
-            revert RecordRegistryInvalidRecord(id);
-        }
-        uint16 version = _nextVersion(rec, id);
+    function rekeyBody(RecordBodyRekey calldata m, bytes calldata signature) external {
+        address actor = _actor(hashRecordBodyRekey(m), m.deadline, signature);
+        Record storage rec = _managed(actor, m.id);
+        if (
+            bytes(m.headerCid).length == 0 ||
+            bytes(m.bodyCid).length == 0 ||
+            m.bodyHash == bytes32(0)
+        ) revert RecordRegistryInvalidRecord(m.id);
+        uint16 version = _nextVersion(rec, m.id, m.version);
         emit RecordBodyRekeyed(
-            id,
+            m.id,
             rec.patient,
             actor,
             version,
-            bodyCid,
-            headerCid,
-            bodyHash,
-            policyHash
+            m.bodyCid,
+            m.headerCid,
+            m.bodyHash,
+            m.policyHash
         );
     }
 
     /**
-     * @notice Marks record `id` as superseded by the newer record `newId`.
-     * @dev Requirements: `actor == msg.sender` or the caller is the relayer; both records exist,
-     * differ, are active and belong to the same patient; the actor may manage `id` (see
-     * {rekey}). Emits {RecordSuperseded}.
+     * @notice Marks record `m.id` as superseded by the newer record `m.newId`.
+     * @dev Requirements: a valid, unexpired actor signature as for {rekey}; both records
+     * exist, differ, are active and belong to the same patient; the actor may manage `m.id`.
+     * Emits {RecordSuperseded}.
      */
-    function supersede(address actor, bytes32 id, bytes32 newId) external {
-        Record storage rec = _managed(actor, id);
-        Record storage next = _records[newId];
-        if (next.status == Status.None) revert RecordRegistryUnknownRecord(newId);
-        if (id == newId || next.patient != rec.patient) {
-            revert RecordRegistryInvalidSupersession(id, newId);
+    function supersede(RecordSupersede calldata m, bytes calldata signature) external {
+        address actor = _actor(hashRecordSupersede(m), m.deadline, signature);
+        Record storage rec = _managed(actor, m.id);
+        Record storage next = _records[m.newId];
+        if (next.status == Status.None) revert RecordRegistryUnknownRecord(m.newId);
+        if (m.id == m.newId || next.patient != rec.patient) {
+            revert RecordRegistryInvalidSupersession(m.id, m.newId);
         }
-        if (next.status != Status.Active) revert RecordRegistryNotActive(newId, next.status);
+        if (next.status != Status.Active) revert RecordRegistryNotActive(m.newId, next.status);
         rec.status = Status.Superseded;
-        emit RecordSuperseded(id, newId, actor);
+        emit RecordSuperseded(m.id, m.newId, actor);
     }
 
     /**
      * @notice Withdraws a record (it stays on chain for audit, marked withdrawn).
-     * @dev Requirements: as for {rekey}. Emits {RecordWithdrawn}.
+     * @dev Requirements: a valid, unexpired actor signature as for {rekey}; the record is
+     * active; the actor may manage it. Emits {RecordWithdrawn}.
      */
-    function withdraw(address actor, bytes32 id, uint8 reasonCode) external {
-        Record storage rec = _managed(actor, id);
+    function withdraw(RecordWithdraw calldata m, bytes calldata signature) external {
+        address actor = _actor(hashRecordWithdraw(m), m.deadline, signature);
+        Record storage rec = _managed(actor, m.id);
         rec.status = Status.Withdrawn;
-        emit RecordWithdrawn(id, actor, reasonCode);
+        emit RecordWithdrawn(m.id, actor, m.reasonCode);
     }
 
     // ------------------------------------------------------------------ views
@@ -316,10 +388,82 @@ contract RecordRegistry {
         return _records[id].status == Status.Active;
     }
 
+    /// @notice EIP-712 `hashStruct(RecordRegistration)`.
+    function hashRecordRegistration(RecordRegistration calldata r) public pure returns (bytes32) {
+        return
+            keccak256(
+                bytes.concat(
+                    abi.encode(
+                        REGISTRATION_TYPEHASH,
+                        r.id,
+                        r.patient,
+                        _hashText(r.bodyCid),
+                        _hashText(r.headerCid)
+                    ),
+                    abi.encode(r.bodyHash, r.policyHash, r.recordType, r.deadline)
+                )
+            );
+    }
+
+    /// @notice EIP-712 `hashStruct(RecordRekey)`.
+    function hashRecordRekey(RecordRekey calldata m) public pure returns (bytes32) {
+        return
+            keccak256(
+                abi.encode(
+                    REKEY_TYPEHASH,
+                    m.id,
+                    m.version,
+                    _hashText(m.headerCid),
+                    m.policyHash,
+                    m.deadline
+                )
+            );
+    }
+
+    /// @notice EIP-712 `hashStruct(RecordBodyRekey)`.
+    function hashRecordBodyRekey(RecordBodyRekey calldata m) public pure returns (bytes32) {
+        return
+            keccak256(
+                bytes.concat(
+                    abi.encode(
+                        BODY_REKEY_TYPEHASH,
+                        m.id,
+                        m.version,
+                        _hashText(m.bodyCid),
+                        _hashText(m.headerCid)
+                    ),
+                    abi.encode(m.bodyHash, m.policyHash, m.deadline)
+                )
+            );
+    }
+
+    /// @notice EIP-712 `hashStruct(RecordSupersede)`.
+    function hashRecordSupersede(RecordSupersede calldata m) public pure returns (bytes32) {
+        return keccak256(abi.encode(SUPERSEDE_TYPEHASH, m.id, m.newId, m.deadline));
+    }
+
+    /// @notice EIP-712 `hashStruct(RecordWithdraw)`.
+    function hashRecordWithdraw(RecordWithdraw calldata m) public pure returns (bytes32) {
+        return keccak256(abi.encode(WITHDRAW_TYPEHASH, m.id, m.reasonCode, m.deadline));
+    }
+
     // ------------------------------------------------------------------ internals
 
+    /// @dev The author of one batch entry (see {ActorSignatures-_actor}) without the relayer
+    /// check, which {registerBatch} makes once.
+    function _signer(
+        RecordRegistration calldata r,
+        bytes calldata signature
+    ) private view returns (address author) {
+        uint64 deadline = r.deadline;
+        if (block.timestamp > deadline) revert RecordRegistrySignatureExpired(deadline);
+        if (signature.length == 0) return msg.sender;
+        author = _recover(hashRecordRegistration(r), signature);
+        if (author == address(0)) revert RecordRegistryInvalidSignature();
+    }
+
     /// @dev Validates one input, writes its single packed slot and emits its event.
-    function _register(RecordInput calldata r, uint32 inst) private {
+    function _register(RecordRegistration calldata r, address author, uint32 inst) private {
         bytes32 id = r.id;
         if (
             id == bytes32(0) ||
@@ -337,16 +481,11 @@ contract RecordRegistry {
             version: 1,
             status: Status.Active
         });
-        _emitRegistered(r, inst);
-    }
-
-    /// @dev Split from {_register} to keep the stack shallow.
-    function _emitRegistered(RecordInput calldata r, uint32 inst) private {
         emit RecordRegistered(
-            r.id,
+            id,
             r.patient,
             inst,
-            r.author,
+            author,
             r.bodyCid,
             r.headerCid,
             r.bodyHash,
@@ -356,27 +495,23 @@ contract RecordRegistry {
         );
     }
 
-    /// @dev Reverts unless the caller is an active relayer of the consortium.
-    function _checkRelayer() private view {
-        if (!consortium.isRelayer(msg.sender)) revert RecordRegistryUnauthorizedRelay(msg.sender);
-    }
-
-    /// @dev (institution, allowed) for an author: an active doctor/nurse, or the patient relayed.
+    /// @dev (institution, allowed) for an author: an active doctor, nurse or gateway of an
+    /// institution, or the record's own patient (institution 0).
     function _authorInstitution(
         address author,
-        address patient,
-        bool relayed
+        address patient
     ) private view returns (uint32, bool) {
         (uint32 inst, uint8 role, bool active) = consortium.memberInfo(author);
-        if (active && inst != 0 && _isClinician(role)) return (inst, true);
-        if (relayed && author == patient && author != address(0)) return (0, true);
+        if (active && inst != 0 && (_isClinician(role) || role == ConsortiumRoles.GATEWAY)) {
+            return (inst, true);
+        }
+        if (author == patient && author != address(0)) return (0, true);
         return (0, false);
     }
 
-    /// @dev The record `id`, after checking the caller may act for `actor` and `actor` may
-    /// manage the record.
+    /// @dev The active record `id`, after checking `actor` may manage it: the patient, or an
+    /// active doctor/nurse of the record's author institution.
     function _managed(address actor, bytes32 id) private view returns (Record storage rec) {
-        if (actor != msg.sender) _checkRelayer();
         rec = _records[id];
         Status status = rec.status;
         if (status == Status.None) revert RecordRegistryUnknownRecord(id);
@@ -388,9 +523,16 @@ contract RecordRegistry {
         }
     }
 
-    /// @dev Bumps and stores the version of `rec` (a re-key), reverting before it overflows.
-    function _nextVersion(Record storage rec, bytes32 id) private returns (uint16 version) {
+    /// @dev Checks the signed version is the current one, then bumps and stores it.
+    function _nextVersion(
+        Record storage rec,
+        bytes32 id,
+        uint16 signedVersion
+    ) private returns (uint16 version) {
         version = rec.version;
+        if (signedVersion != version) {
+            revert RecordRegistryStaleVersion(id, signedVersion, version);
+        }
         if (version == type(uint16).max) revert RecordRegistryVersionOverflow(id);
         unchecked {
             ++version;
@@ -401,5 +543,25 @@ contract RecordRegistry {
     /// @dev Doctors and nurses author and manage records.
     function _isClinician(uint8 role) private pure returns (bool) {
         return role == ConsortiumRoles.DOCTOR || role == ConsortiumRoles.NURSE;
+    }
+
+    /// @dev The EIP-712 domain name: {NAME}.
+    function _domainName() internal pure override returns (string memory) {
+        return NAME;
+    }
+
+    /// @dev A signed message past its deadline.
+    function _revertSignatureExpired(uint64 deadline) internal pure override {
+        revert RecordRegistrySignatureExpired(deadline);
+    }
+
+    /// @dev A malformed signature, or one that recovers nothing.
+    function _revertInvalidSignature() internal pure override {
+        revert RecordRegistryInvalidSignature();
+    }
+
+    /// @dev A caller that is neither the actor nor an active relayer.
+    function _revertUnauthorizedRelay(address caller) internal pure override {
+        revert RecordRegistryUnauthorizedRelay(caller);
     }
 }

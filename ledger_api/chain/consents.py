@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from crypto.errors import SigningError
-from crypto.signing import Consent, Domain, Purpose, Revocation, consent_id, recover
+from crypto.signing import Consent, Purpose, Revocation, consent_id, recover
 from ledger_api.chain.contract import (
-    BoundContract,
     PendingTx,
+    SignedContract,
     check_address,
     check_bytes32,
     check_uint,
@@ -47,16 +47,8 @@ def consent_tuple(consent: Consent) -> tuple[Any, ...]:
     )
 
 
-class ConsentManager(BoundContract):
+class ConsentManager(SignedContract):
     NAME = "ConsentManager"
-
-    _domain: Domain | None = None
-
-    def domain(self) -> Domain:
-        """The EIP-712 domain wallets must sign under (chain id and this contract)."""
-        if self._domain is None:
-            self._domain = Domain(chain_id=self.w3.eth.chain_id, verifying_contract=self.address)
-        return self._domain
 
     def grant_by_sig(self, consent: Consent, signature: bytes) -> PendingTx:
         """Relay a signed consent; emits ``ConsentGranted`` with the consent id."""

@@ -4,9 +4,12 @@ Writes here are made by people, not by the API's relayer: the consortium admin a
 institutions and enrols consortium-level roles, an institution's admin enrols its clinicians.
 So the ``sender`` of this wrapper is the Relayer (signer) of whichever admin acts.
 
-Attributes and institution codes are short strings packed into ``bytes32`` (UTF-8, right-padded
-with zeros), the CP-ABE attribute universe: ``dept:cardiology``. They are case-folded, as the
-policy language folds them, so ``Dept:Cardiology`` and ``dept:cardiology`` are one attribute.
+Attributes are short strings packed into ``bytes32`` (ASCII, right-padded with zeros), the
+CP-ABE attribute universe: ``dept:cardiology``. They are checked by
+:func:`crypto.attributes.check_member_attribute`, the rule the contract enforces: lower-case
+``namespace:value`` in the policy grammar, never folded (``Dept:Cardiology`` is refused, not
+changed), and never in a namespace the protocol derives (``org:``, ``epoch:`` …). Institution
+codes are packed by :func:`pack_text32` (case-folded UTF-8).
 """
 
 from __future__ import annotations
@@ -15,10 +18,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 
+from crypto.attributes import pack_attribute, unpack_attribute
+from crypto.errors import MemberAttributeError
 from ledger_api.chain.contract import (
     BoundContract,
     PendingTx,
     check_address,
+    check_bytes32,
     check_text,
     check_uint,
 )
@@ -36,6 +42,7 @@ class Role(IntEnum):
     AUDITOR = 3
     KEY_AUTHORITY = 4
     RELAYER = 5
+    GATEWAY = 6
 
 
 @dataclass(frozen=True)
@@ -75,7 +82,10 @@ def _attributes(attributes: Sequence[str]) -> list[bytes]:
         raise InvalidChainInputError("attributes must be a list of strings, not one string")
     if len(attributes) > MAX_ATTRIBUTES:
         raise InvalidChainInputError(f"at most {MAX_ATTRIBUTES} attributes, got {len(attributes)}")
-    return [pack_text32(a, "attribute") for a in attributes]
+    try:
+        return [pack_attribute(a) for a in attributes]
+    except MemberAttributeError as exc:
+        raise InvalidChainInputError(str(exc)) from exc
 
 
 def _role(role: Role | int) -> int:
@@ -147,6 +157,19 @@ class Consortium(BoundContract):
     def remove_member(self, *, account: str) -> PendingTx:
         return self._write("removeMember", check_address(account, "account"))
 
+    def record_gateway_config(
+        self, *, gateway: str, name: str, version: int, digest: bytes
+    ) -> PendingTx:
+        """Log that ``gateway`` applied version ``version`` of its configuration ``name``
+        (files hashing to ``digest``); sent by the gateway or its institution's admin."""
+        return self._write(
+            "recordGatewayConfig",
+            check_address(gateway, "gateway"),
+            pack_text32(name, "name"),
+            check_uint(version, 32, "version"),
+            check_bytes32(digest, "digest"),
+        )
+
     def transfer_admin(self, *, new_admin: str) -> PendingTx:
         return self._write("transferAdmin", check_address(new_admin, "new_admin"))
 
@@ -169,16 +192,22 @@ class Consortium(BoundContract):
         return int(self._read("institutionOf", check_address(account, "account")))
 
     def attributes_of(self, account: str) -> list[str]:
-        return [unpack_text32(a) for a in self._read("attributesOf", check_address(account, "a"))]
+        words = self._read("attributesOf", check_address(account, "account"))
+        return [unpack_attribute(a) for a in words]
 
     def has_attribute(self, account: str, attribute: str) -> bool:
         return bool(
             self._read(
-                "hasAttribute",
-                check_address(account, "account"),
-                pack_text32(attribute, "attribute"),
+                "hasAttribute", check_address(account, "account"), _attributes([attribute])[0]
             )
         )
+
+    def is_reserved_namespace(self, namespace: str) -> bool:
+        """The contract's own answer (``crypto.attributes.RESERVED_NAMESPACES`` mirrors it)."""
+        raw = check_text(namespace, "namespace").encode("ascii", errors="replace")
+        if len(raw) > 32:
+            raise InvalidChainInputError(f"namespace {namespace!r} is longer than 32 bytes")
+        return bool(self._read("isReservedNamespace", raw.ljust(32, b"\x00")))
 
     def institution(self, institution_id: int) -> InstitutionInfo:
         name, code, admin, active = self._read(

@@ -17,10 +17,13 @@ from typing import Any, ClassVar
 from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
 from eth_abi.exceptions import EncodingError
+from eth_account.signers.local import LocalAccount
 from eth_utils import is_address, keccak, to_checksum_address
 from web3 import Web3
 
 import contracts
+from crypto.errors import SigningError
+from crypto.signing import Domain, TypedMessage, check_signature, sign
 from ledger_api.chain.connection import rpc
 from ledger_api.chain.errors import InvalidChainInputError, RpcError
 from ledger_api.chain.relayer import Receipt, Relayer
@@ -203,6 +206,66 @@ class BoundContract:
             raise InvalidChainInputError(f"{self.NAME}.{function} needs a sender (a Relayer)")
         data = self._encode(function, *args)
         return PendingTx(self.sender, self.sender.send(to=self.address, data=data, gas=gas))
+
+
+class SignedContract(BoundContract):
+    """A contract whose writes carry their actor's EIP-712 signature (see
+    ``contracts/src/ActorSignatures.sol``): the wrappers take the signed message and its
+    signature, and the relayer only carries them.
+
+    An empty signature means the sender is the actor (a direct call); anything else must be a
+    canonical 65-byte signature, refused here with a precise error before any gas is spent.
+    """
+
+    _domain: Domain | None = None
+
+    def domain(self) -> Domain:
+        """The EIP-712 domain actors sign under: "MedLedger <NAME>", this chain, this address."""
+        if self._domain is None:
+            self._domain = Domain.of(
+                self.NAME, chain_id=int(self.w3.eth.chain_id), verifying_contract=self.address
+            )
+        return self._domain
+
+    def sign_as(self, account: LocalAccount, message: TypedMessage) -> bytes:
+        """``account``'s signature of ``message`` under this contract's domain (for tests,
+        the demo and tools that hold a local key; clients sign in their own wallet)."""
+        return sign(self.domain(), message, account.key)
+
+    def hash_struct(self, message: TypedMessage) -> bytes:
+        """The contract's own ``hash<Type>`` of ``message`` (equals ``message.struct_hash()``)."""
+        function = "hash" + message.primary_type()
+        abi = _function_abi(self.NAME, function)
+        args = message_args(message)
+        if len(abi.input_types) == 1 and abi.input_types[0].startswith("("):
+            return bytes(self._read(function, args))
+        return bytes(self._read(function, *args))
+
+    def _send_signed(
+        self, function: str, message: TypedMessage, signature: bytes, *, gas: int | None = None
+    ) -> PendingTx:
+        return self._write(
+            function, message_args(message), check_actor_signature(signature), gas=gas
+        )
+
+
+def message_args(message: TypedMessage) -> tuple[Any, ...]:
+    """The ABI tuple of a signed message: its EIP-712 members in order, every value checked
+    (the Solidity structs declare the same members in the same order)."""
+    try:
+        return tuple(message.message().values())
+    except SigningError as exc:
+        raise InvalidChainInputError(f"{message.primary_type()}: {exc}") from exc
+
+
+def check_actor_signature(signature: Any) -> bytes:
+    """Empty (the sender acts itself) or a canonical 65-byte ``r‖s‖v``."""
+    if isinstance(signature, bytes | bytearray) and len(signature) == 0:
+        return b""
+    try:
+        return check_signature(signature)
+    except SigningError as exc:
+        raise InvalidChainInputError(f"unusable signature: {exc}") from exc
 
 
 @dataclass(frozen=True)

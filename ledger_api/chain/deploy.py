@@ -5,13 +5,18 @@ Order and wiring (each constructor takes what it must trust, as an immutable):
 1. ``Consortium(admin = deployer)``;
 2. ``RecordRegistry(consortium)``;
 3. ``ConsentManager()`` (self-contained: EIP-712 domain bound to its own address and chain);
-4. ``AccessLog(consortium, relayer)`` (the relayer is immutable there: a logged access then
-   costs no storage read or external call);
+4. ``AccessLog(consortium)`` (it asks ``Consortium.isRelayer`` like the others, so relayers
+   are rotated in one place and a removed relayer stops at once);
 5. ``Workflow(consortium, registry)``;
 6. ``EmergencyAccess(consortium)`` (break-glass openings and their reviews);
 7. ``Consortium.enrolMember(relayer, 0, Relayer, [])`` so the other contracts'
    ``isRelayer`` checks accept the API's account; then, when a separate consortium ``admin``
-   is given, ``transferAdmin(admin)``.
+   is given, ``transferAdmin(admin)``. More relayers are enrolled (and removed) later by the
+   consortium admin with ``enrolMember`` / ``removeMember``; nothing needs redeploying.
+
+The deployment file records ``code_digest``, the SHA-256 of the six compiled creation codes it
+was made from (:func:`code_digest`), so tools can tell a deployment of older contracts (whose
+ABI the wrappers no longer speak) from a current one; the dev chain redeploys on a mismatch.
 
 Transactions are signed locally with eth-account and sent raw, as legacy transactions at the
 node's gas price (0 on our anvil; works the same on Besu or geth). Each is mined before the
@@ -20,6 +25,7 @@ next is sent: deployment is a one-off and clear failures matter more than speed 
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -44,6 +50,8 @@ class Deployment:
     """Where one deployment of the contracts lives, and who set it up.
 
     ``block_number`` is the block of the first deployment transaction: indexers start there.
+    ``code_digest`` is :func:`code_digest` of the artifacts deployed (empty in files written
+    before it was recorded).
     """
 
     chain_id: int
@@ -52,6 +60,7 @@ class Deployment:
     relayer: str
     admin: str
     contracts: dict[str, str] = field(default_factory=dict)
+    code_digest: str = ""
 
     def addresses(self) -> dict[str, str]:
         """``{contract name: checksummed address}`` (a copy)."""
@@ -87,6 +96,7 @@ class Deployment:
                 relayer=_address(raw["relayer"], "relayer"),
                 admin=_address(raw["admin"], "admin"),
                 contracts={str(k): _address(v, k) for k, v in dict(addresses).items()},
+                code_digest=str(raw.get("code_digest", "")),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise DeploymentError(f"malformed deployment: {exc!r}") from exc
@@ -104,6 +114,15 @@ class Deployment:
         except (OSError, ValueError) as exc:
             raise DeploymentError(f"unreadable deployment file {path}: {exc}") from exc
         return cls.from_json(raw)
+
+
+def code_digest() -> str:
+    """SHA-256 (hex) of the creation code of every contract, in deployment order: what a
+    deployment made now is made of."""
+    digest = hashlib.sha256()
+    for name in CONTRACT_NAMES:
+        digest.update(name.encode() + b"\x00" + contracts.load(name)["bytecode"].encode() + b"\n")
+    return digest.hexdigest()
 
 
 def deploy_all(
@@ -130,7 +149,7 @@ def deploy_all(
     consortium, first_block = sender.deploy("Consortium", account.address)
     registry, _ = sender.deploy("RecordRegistry", consortium)
     consent, _ = sender.deploy("ConsentManager")
-    access_log, _ = sender.deploy("AccessLog", consortium, relayer)
+    access_log, _ = sender.deploy("AccessLog", consortium)
     workflow, _ = sender.deploy("Workflow", consortium, registry)
     emergency, _ = sender.deploy("EmergencyAccess", consortium)
     sender.call("Consortium", consortium, "enrolMember", relayer, 0, ROLE_RELAYER, [])
@@ -150,6 +169,7 @@ def deploy_all(
             "Workflow": workflow,
             "EmergencyAccess": emergency,
         },
+        code_digest=code_digest(),
     )
 
 

@@ -184,7 +184,8 @@ def running_pid(layout: NodeLayout) -> int | None:
 
 
 def _ensure_deployment(w3: object, layout: NodeLayout, keys: DevKeys) -> bool:
-    """Deploy unless ``deployment.json`` is for this chain and its code is on chain."""
+    """Deploy unless ``deployment.json`` is for this chain, of the current contracts
+    (``code_digest``), and its code is on chain."""
     from ledger_api.chain import deploy  # the contracts engineer's module; imported lazily
 
     if layout.deployment_file.exists():
@@ -199,6 +200,9 @@ def _ensure_deployment(w3: object, layout: NodeLayout, keys: DevKeys) -> bool:
             existing = deploy.Deployment.from_json(raw)
         except (ChainError, ValueError, KeyError) as exc:
             raise NodeError(f"{layout.deployment_file} is unreadable ({exc}); remove it") from exc
+        if existing.code_digest != deploy.code_digest():
+            # older contracts (another ABI): a dev chain just deploys the current ones
+            return _deploy(w3, layout, keys)
         if existing.chain_id == chain_id(w3) and all(  # type: ignore[arg-type]
             has_code(w3, address)  # type: ignore[arg-type]
             for address in existing.addresses().values()

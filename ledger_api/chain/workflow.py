@@ -1,23 +1,32 @@
 """Typed wrapper of ``Workflow``: two-way referrals (双向转诊) and remote consultations (远程会诊).
 
-Every transition names the clinician acting (``actor``); the API relays it after checking that
-the session belongs to that clinician, and the contract checks the actor's role and institution.
-Reasons are ``bytes32`` codes or digests chosen by the API (free text belongs in a record).
+Every transition is a message signed by the clinician acting (:mod:`crypto.signing.workflow`):
+the contract recovers the actor and checks their role and institution, so the relayer carrying
+it can move nothing on its own; an empty signature means the sender is the actor. Reasons are
+``bytes32`` codes or digests chosen by the client (free text belongs in a record).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 
+from crypto.signing import (
+    ConsultationCancel,
+    ConsultationClose,
+    ConsultationOpinion,
+    ConsultationRequest,
+    ReferralRequest,
+    ReferralStep,
+)
 from ledger_api.chain.contract import (
-    BoundContract,
     PendingTx,
+    SignedContract,
+    check_actor_signature,
     check_address,
     check_bytes32,
-    check_text,
     check_uint,
+    message_args,
 )
 from ledger_api.chain.errors import InvalidChainInputError
 
@@ -51,6 +60,7 @@ class ReferralInfo:
     requester: str
     record_id: bytes
     summary_record_id: bytes
+    accepted_at: int
 
 
 @dataclass(frozen=True)
@@ -65,128 +75,46 @@ class ConsultationInfo:
     policy_hash: bytes
 
 
-class Workflow(BoundContract):
+class Workflow(SignedContract):
     NAME = "Workflow"
 
     # -- referrals ------------------------------------------------------------------------
 
-    def request_referral(
-        self,
-        *,
-        actor: str,
-        referral_id: bytes,
-        patient: str,
-        to_institution: int,
-        record_id: bytes,
-        reason: bytes = NO_REASON,
-    ) -> PendingTx:
-        return self._write(
-            "requestReferral",
-            check_address(actor, "actor"),
-            check_bytes32(referral_id, "referral_id"),
-            check_address(patient, "patient"),
-            check_uint(to_institution, 32, "to_institution"),
-            check_bytes32(record_id, "record_id"),
-            check_bytes32(reason, "reason"),
-        )
+    def request_referral(self, message: ReferralRequest, signature: bytes) -> PendingTx:
+        """Emits ``ReferralRequested`` with the signer as requester."""
+        return self._send_signed("requestReferral", message, signature)
 
-    def accept_referral(self, *, actor: str, referral_id: bytes) -> PendingTx:
-        return self._step("acceptReferral", actor, referral_id)
-
-    def reject_referral(
-        self, *, actor: str, referral_id: bytes, reason: bytes = NO_REASON
-    ) -> PendingTx:
-        return self._step("rejectReferral", actor, referral_id, check_bytes32(reason, "reason"))
-
-    def mark_arrived(self, *, actor: str, referral_id: bytes) -> PendingTx:
-        return self._step("markArrived", actor, referral_id)
-
-    def complete_referral(
-        self, *, actor: str, referral_id: bytes, summary_record_id: bytes
-    ) -> PendingTx:
-        return self._step(
-            "completeReferral",
-            actor,
-            referral_id,
-            check_bytes32(summary_record_id, "summary_record_id"),
-        )
-
-    def cancel_referral(
-        self, *, actor: str, referral_id: bytes, reason: bytes = NO_REASON
-    ) -> PendingTx:
-        return self._step("cancelReferral", actor, referral_id, check_bytes32(reason, "reason"))
+    def step_referral(self, message: ReferralStep, signature: bytes) -> PendingTx:
+        """Accept, reject, arrive, complete or cancel (``message.action``); emits
+        ``ReferralAccepted`` … ``ReferralCancelled`` with the signer as actor."""
+        return self._send_signed("stepReferral", message, signature)
 
     # -- consultations --------------------------------------------------------------------
 
-    def request_consultation(
-        self,
-        *,
-        actor: str,
-        consultation_id: bytes,
-        patient: str,
-        record_id: bytes,
-        invited_institutions: Sequence[int],
-        policy_hash: bytes,
-        deadline: int,
-    ) -> PendingTx:
+    def request_consultation(self, message: ConsultationRequest, signature: bytes) -> PendingTx:
         """Invite institutions (at most 16), or open it to an attribute policy, or both."""
-        policy = check_bytes32(policy_hash, "policy_hash")
-        if len(invited_institutions) > MAX_INVITED or (
-            not invited_institutions and policy == NO_REASON
-        ):
+        args = message_args(message)  # every field checked first
+        invited = message.invited_institutions
+        if len(invited) > MAX_INVITED or (not invited and message.policy_hash == NO_REASON):
             raise InvalidChainInputError(
                 f"invite 1 to {MAX_INVITED} institutions (or none with a policy hash), "
-                f"got {len(invited_institutions)}"
+                f"got {len(invited)}"
             )
-        return self._write(
-            "requestConsultation",
-            check_address(actor, "actor"),
-            check_bytes32(consultation_id, "consultation_id"),
-            check_address(patient, "patient"),
-            check_bytes32(record_id, "record_id"),
-            [check_uint(i, 32, "invited institution") for i in invited_institutions],
-            policy,
-            check_uint(deadline, 64, "deadline"),
-        )
+        return self._write("requestConsultation", args, check_actor_signature(signature))
 
-    def submit_opinion(
-        self, *, actor: str, consultation_id: bytes, opinion_cid: str, opinion_hash: bytes
-    ) -> PendingTx:
-        return self._step(
-            "submitOpinion",
-            actor,
-            consultation_id,
-            check_text(opinion_cid, "opinion_cid"),
-            check_bytes32(opinion_hash, "opinion_hash"),
-        )
+    def submit_opinion(self, message: ConsultationOpinion, signature: bytes) -> PendingTx:
+        return self._send_signed("submitOpinion", message, signature)
 
-    def close_consultation(
-        self, *, actor: str, consultation_id: bytes, conclusion_cid: str, conclusion_hash: bytes
-    ) -> PendingTx:
-        return self._step(
-            "closeConsultation",
-            actor,
-            consultation_id,
-            check_text(conclusion_cid, "conclusion_cid"),
-            check_bytes32(conclusion_hash, "conclusion_hash"),
-        )
+    def close_consultation(self, message: ConsultationClose, signature: bytes) -> PendingTx:
+        return self._send_signed("closeConsultation", message, signature)
 
-    def cancel_consultation(
-        self, *, actor: str, consultation_id: bytes, reason: bytes = NO_REASON
-    ) -> PendingTx:
-        return self._step(
-            "cancelConsultation", actor, consultation_id, check_bytes32(reason, "reason")
-        )
-
-    def _step(self, function: str, actor: str, item_id: bytes, *rest: object) -> PendingTx:
-        return self._write(
-            function, check_address(actor, "actor"), check_bytes32(item_id, "id"), *rest
-        )
+    def cancel_consultation(self, message: ConsultationCancel, signature: bytes) -> PendingTx:
+        return self._send_signed("cancelConsultation", message, signature)
 
     # -- views ----------------------------------------------------------------------------
 
     def referral_of(self, referral_id: bytes) -> ReferralInfo:
-        patient, src, dst, status, requester, record_id, summary = self._read(
+        patient, src, dst, status, requester, record_id, summary, accepted_at = self._read(
             "referralOf", check_bytes32(referral_id, "referral_id")
         )
         return ReferralInfo(
@@ -197,6 +125,7 @@ class Workflow(BoundContract):
             requester=requester,
             record_id=bytes(record_id),
             summary_record_id=bytes(summary),
+            accepted_at=int(accepted_at),
         )
 
     def consultation_of(self, consultation_id: bytes) -> ConsultationInfo:

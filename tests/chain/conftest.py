@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from eth_account import Account
+from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 from ledger_api.chain.anvil import AnvilProcess, free_port
@@ -52,8 +53,16 @@ class Consortium2:
     admin: Consortium  # the same contract, sending as the consortium admin
     hospital: int
     county: int
-    doctor: str
-    county_doctor: str
+    doctor_account: LocalAccount
+    county_doctor_account: LocalAccount
+
+    @property
+    def doctor(self) -> str:
+        return self.doctor_account.address
+
+    @property
+    def county_doctor(self) -> str:
+        return self.county_doctor_account.address
 
 
 @pytest.fixture(scope="module")
@@ -69,15 +78,15 @@ def medledger(w3: Web3) -> Consortium2:
     county = admin.add_institution(name="蒲江县人民医院", code="pujiang", admin=admin_address)
     hospital_id = hospital.wait().event("InstitutionAdded").args["institutionId"]
     county_id = county.wait().event("InstitutionAdded").args["institutionId"]
-    doctor = Account.from_key(ANVIL_KEYS[3]).address
-    county_doctor = Account.from_key(ANVIL_KEYS[4]).address
+    doctor = Account.from_key(ANVIL_KEYS[3])
+    county_doctor = Account.from_key(ANVIL_KEYS[4])
     admin.enrol_member(
-        account=doctor,
+        account=doctor.address,
         institution_id=hospital_id,
         role=Role.DOCTOR,
-        attributes=["role:doctor", "org:cd3h", "Dept:Cardiology"],
+        attributes=["dept:cardiology", "title:attending"],
     ).wait()
     admin.enrol_member(
-        account=county_doctor, institution_id=county_id, role=Role.DOCTOR, attributes=[]
+        account=county_doctor.address, institution_id=county_id, role=Role.DOCTOR, attributes=[]
     ).wait()
     return Consortium2(client, admin, hospital_id, county_id, doctor, county_doctor)

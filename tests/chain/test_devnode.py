@@ -10,6 +10,7 @@ import pytest
 
 from ledger_api.chain.anvil import free_port
 from ledger_api.chain.connection import connect, has_code
+from ledger_api.chain.deploy import code_digest
 from ledger_api.chain.devnode import DevKeys, NodeLayout, node_down, node_status, node_up
 from ledger_api.chain.errors import NodeError
 
@@ -56,6 +57,24 @@ def test_a_deployment_from_an_older_release_is_replaced(data_dir: Path) -> None:
     saved = json.loads(layout.deployment_file.read_text())
     assert "EmergencyAccess" in saved["contracts"]
     assert saved["contracts"]["Consortium"] != first.addresses["Consortium"]
+
+
+def test_a_deployment_of_older_contracts_is_replaced(data_dir: Path) -> None:
+    """Same names, other code (before the contracts checked actor signatures): the wrappers
+    would speak another ABI to them, so the dev chain deploys the current contracts."""
+    port = free_port()
+    first = node_up(data_dir=data_dir, port=port)
+    layout = NodeLayout(data_dir)
+    saved = json.loads(layout.deployment_file.read_text())
+    assert saved["code_digest"] == code_digest()
+    again = node_up(data_dir=data_dir, port=port)
+    assert not again.deployed_now  # current: kept
+    old = dict(saved, code_digest="")  # as files written before the digest existed
+    layout.deployment_file.write_text(json.dumps(old))
+    replaced = node_up(data_dir=data_dir, port=port)
+    assert replaced.deployed_now
+    assert replaced.addresses["Consortium"] != first.addresses["Consortium"]
+    assert json.loads(layout.deployment_file.read_text())["code_digest"] == code_digest()
 
 
 def test_a_corrupt_deployment_file_is_reported(data_dir: Path) -> None:

@@ -8,21 +8,21 @@ the last dump (at most a second of blocks may be lost). This test pins that beha
 
 from __future__ import annotations
 
-import os
 import time
 
 from eth_account import Account
 
 from crypto.signing import Purpose
-from ledger_api.chain.access_log import AccessEntry
+from ledger_api.chain.access_log import AccessEntry, verify_read_signature
 from ledger_api.chain.anvil import AnvilProcess
 from ledger_api.chain.client import ChainClient
 from ledger_api.chain.connection import block_number, connect, has_code, rpc
 from ledger_api.chain.consortium import Role
 from ledger_api.chain.contract import event_decoder
 from ledger_api.chain.deploy import deploy_all
-from ledger_api.chain.records import RecordInput, RecordStatus
+from ledger_api.chain.records import RecordStatus
 from ledger_api.chain.relayer import Relayer
+from tests.chain.signed import read_entry, signed_registration
 from tests.conftest import ANVIL_KEYS
 
 
@@ -52,29 +52,27 @@ def test_kill_9_then_restart_keeps_contracts_state_and_events(fresh_anvil: Anvil
         .event("InstitutionAdded")
         .args["institutionId"]
     )
-    doctor = Account.from_key(ANVIL_KEYS[3]).address
+    doctor_account = Account.from_key(ANVIL_KEYS[3])
+    doctor = doctor_account.address
     admin.consortium.enrol_member(account=doctor, institution_id=hospital, role=Role.DOCTOR).wait()
 
     api = ChainClient.bind(w3, deployment=deployment, relayer=Relayer(w3, relayer_key))
     patient = Account.create().address
-    records = [
-        RecordInput(
-            id=os.urandom(32),
-            patient=patient,
-            author=doctor,
+    signed = [
+        signed_registration(
+            api.records,
+            doctor_account,
+            patient,
             body_cid=f"bafkreibody{i}",
             header_cid=f"bafkreiheader{i}",
-            body_hash=os.urandom(32),
-            policy_hash=os.urandom(32),
             record_type=b"fhir:Bundle".ljust(32, b"\x00"),
         )
         for i in range(3)
     ]
-    registered = api.records.register_batch(records).wait()
+    records = [r for r, _ in signed]
+    registered = api.records.register_batch(signed).wait()
     logged = api.access_log.log_access(
-        AccessEntry(
-            record_id=records[0].id, accessor=doctor, purpose=Purpose.TREATMENT, granted=True
-        )
+        read_entry(api.access_log, doctor_account, records[0].id, purpose=Purpose.TREATMENT)
     ).wait()
     head = block_number(w3)
     _wait_for_dump(fresh_anvil, after=time.time())
@@ -98,6 +96,7 @@ def test_kill_9_then_restart_keeps_contracts_state_and_events(fresh_anvil: Anvil
     assert [e.args["id"] for e in events if e.name == "RecordRegistered"] == [r.id for r in records]
     access = [e for e in events if e.name == "AccessLogged"]
     assert [(e.args["recordId"], e.tx_hash) for e in access] == [(records[0].id, logged.tx_hash)]
+    assert verify_read_signature(access[0], chain_id=deployment.chain_id)
     receipt = rpc(w3, "eth_getTransactionReceipt", [registered.tx_hash])
     assert int(receipt["blockNumber"], 16) == registered.block_number
 

@@ -17,13 +17,19 @@ def _selector(signature: str) -> bytes:
 @settings(max_examples=50, deadline=None)
 @given(
     address=st.binary(min_size=20, max_size=20),
+    admin=st.binary(min_size=20, max_size=20),
     institution=st.integers(0, 2**32 - 1),
 )
-def test_custom_error_arguments_round_trip(address: bytes, institution: int) -> None:
-    data = _selector("ConsortiumUnauthorized(address)") + encode(["address"], [address])
+def test_custom_error_arguments_round_trip(address: bytes, admin: bytes, institution: int) -> None:
+    data = _selector("ConsortiumUnauthorized(address,address)") + encode(
+        ["address", "address"], [address, admin]
+    )
     decoded = error_decoder().decode(data)
     assert decoded.name == "ConsortiumUnauthorized"
-    assert decoded.args == {"caller": to_checksum_address(address)}
+    assert decoded.args == {
+        "caller": to_checksum_address(address),
+        "admin": to_checksum_address(admin),
+    }
 
     data = _selector("ConsortiumUnknownInstitution(uint32)") + encode(["uint32"], [institution])
     assert error_decoder().decode(data).args == {"institutionId": institution}

@@ -1,4 +1,8 @@
-"""The typed wrappers against the real contracts on a real anvil."""
+"""The typed wrappers against the real contracts on a real anvil: consortium, records, consents.
+
+Every write that acts in someone's name takes the signed message and its signature; the
+relayer only carries them (``tests/chain/signed.py`` makes the messages).
+"""
 
 from __future__ import annotations
 
@@ -7,32 +11,24 @@ import os
 import pytest
 from eth_account import Account
 
-from crypto.signing import Consent, Purpose, Revocation, consent_id, sign
-from ledger_api.chain.access_log import AccessEntry
+from crypto.signing import (
+    Consent,
+    Purpose,
+    RecordBodyRekey,
+    RecordRekey,
+    RecordSupersede,
+    RecordWithdraw,
+    Revocation,
+    consent_id,
+    sign,
+)
 from ledger_api.chain.connection import rpc
 from ledger_api.chain.consortium import Role
 from ledger_api.chain.contract import event_decoder
 from ledger_api.chain.errors import InvalidChainInputError, TransactionRevertedError
-from ledger_api.chain.records import RecordInput, RecordStatus
-from ledger_api.chain.relayer import Relayer
-from ledger_api.chain.workflow import ConsultationStatus, ReferralStatus
+from ledger_api.chain.records import RecordStatus
 from tests.chain.conftest import RELAYER_KEY, Consortium2
-from tests.conftest import ANVIL_KEYS
-
-
-def _record(author_: str, patient_: str, **overrides: object) -> RecordInput:
-    fields: dict[str, object] = {
-        "id": os.urandom(32),
-        "patient": patient_,
-        "author": author_,
-        "body_cid": "bafkreibody",
-        "header_cid": "bafkreiheader",
-        "body_hash": os.urandom(32),
-        "policy_hash": os.urandom(32),
-        "record_type": b"fhir:Observation".ljust(32, b"\x00"),
-    }
-    fields.update(overrides)
-    return RecordInput(**fields)  # type: ignore[arg-type]
+from tests.chain.signed import deadline, registration, signed_registration
 
 
 def test_consortium_members_roles_and_attributes(medledger: Consortium2) -> None:
@@ -46,29 +42,82 @@ def test_consortium_members_roles_and_attributes(medledger: Consortium2) -> None
         Role.DOCTOR,
         True,
     )
-    assert consortium.attributes_of(medledger.doctor) == [
-        "role:doctor",
-        "org:cd3h",
-        "dept:cardiology",
-    ]
+    assert consortium.attributes_of(medledger.doctor) == ["dept:cardiology", "title:attending"]
     assert consortium.has_attribute(medledger.doctor, "dept:cardiology")
     assert consortium.is_relayer(medledger.client.relayer.address)
 
     nurse = Account.create().address
     admin = medledger.admin
     enrolled = admin.enrol_member(
-        account=nurse, institution_id=medledger.county, role=Role.NURSE, attributes=["role:nurse"]
+        account=nurse, institution_id=medledger.county, role=Role.NURSE, attributes=["ward:3"]
     ).wait()
     assert enrolled.event("MemberEnrolled").args["account"] == nurse
     admin.suspend_member(account=nurse).wait()
     assert not consortium.is_member(nurse)
     admin.reinstate_member(account=nurse).wait()
     assert consortium.is_member(nurse)
-    admin.update_member(account=nurse, role=Role.DOCTOR, attributes=["role:doctor"]).wait()
+    admin.update_member(account=nurse, role=Role.DOCTOR, attributes=["dept:surgery"]).wait()
     assert consortium.role_of(nurse) is Role.DOCTOR
     admin.remove_member(account=nurse).wait()
     assert consortium.role_of(nurse) is Role.NONE
     assert consortium.institution_of(nurse) == 0
+
+
+@pytest.mark.parametrize(
+    ("attribute", "message"),
+    [
+        ("org:cd3h", "reserved namespace 'org'"),
+        ("epoch:99", "reserved namespace 'epoch'"),
+        ("Dept:Cardiology", "nothing folded"),
+        ("dept:ſurgery", "nothing folded"),
+        ("dept cardiology", "nothing folded"),
+        ("dept:" + "x" * 28, "at most 32"),
+    ],
+)
+def test_attributes_are_checked_before_sending(
+    medledger: Consortium2, attribute: str, message: str
+) -> None:
+    nonce = medledger.admin.sender.pending_nonce()  # type: ignore[union-attr]
+    with pytest.raises(InvalidChainInputError, match=message):
+        medledger.admin.enrol_member(
+            account=Account.create().address,
+            institution_id=medledger.county,
+            role=Role.DOCTOR,
+            attributes=[attribute],
+        )
+    assert medledger.admin.sender.pending_nonce() == nonce  # type: ignore[union-attr]
+
+
+def test_reserved_namespaces_agree_with_the_contract(medledger: Consortium2) -> None:
+    from crypto.attributes import RESERVED_NAMESPACES
+
+    consortium = medledger.client.consortium
+    assert all(consortium.is_reserved_namespace(n) for n in RESERVED_NAMESPACES)
+    assert not any(consortium.is_reserved_namespace(n) for n in ("dept", "title", "ward"))
+
+
+def test_gateway_enrolment_and_config_log(medledger: Consortium2) -> None:
+    from ledger_api.chain.consortium import Consortium
+    from ledger_api.chain.relayer import Relayer
+
+    gateway = Account.create()
+    medledger.admin.enrol_member(
+        account=gateway.address, institution_id=medledger.hospital, role=Role.GATEWAY
+    ).wait()
+    assert medledger.client.consortium.member_info(gateway.address).role is Role.GATEWAY
+    digest = os.urandom(32)
+    w3 = medledger.client.w3
+    as_gateway = Consortium(w3, medledger.admin.address, sender=Relayer(w3, gateway.key))
+    mined = as_gateway.record_gateway_config(
+        gateway=gateway.address, name="his-adt", version=3, digest=digest
+    ).wait()
+    assert mined.event("GatewayConfigApplied").args == {
+        "institutionId": medledger.hospital,
+        "gateway": gateway.address,
+        "name": b"his-adt".ljust(32, b"\x00"),
+        "version": 3,
+        "digest": digest,
+    }
 
 
 def test_non_admin_is_refused_by_name(medledger: Consortium2) -> None:
@@ -79,7 +128,10 @@ def test_non_admin_is_refused_by_name(medledger: Consortium2) -> None:
             name="x", code="x", admin=medledger.doctor
         ).wait()
     assert caught.value.error_name == "ConsortiumUnauthorized"
-    assert caught.value.error_args == {"caller": medledger.client.relayer.address}
+    assert caught.value.error_args == {
+        "caller": medledger.client.relayer.address,
+        "admin": medledger.client.consortium.admin(),
+    }
     assert caught.value.tx_hash is None
     assert medledger.client.relayer.pending_nonce() == nonce
 
@@ -87,22 +139,25 @@ def test_non_admin_is_refused_by_name(medledger: Consortium2) -> None:
 def test_register_one_and_batch_then_views_and_events(medledger: Consortium2) -> None:
     records = medledger.client.records
     patient = Account.create().address
-    one = _record(medledger.doctor, patient)
-    mined = records.register(one).wait()
+    one, signature = signed_registration(records, medledger.doctor_account, patient)
+    assert records.hash_struct(one) == one.struct_hash()
+    mined = records.register(one, signature).wait()
     event = mined.event("RecordRegistered")
     assert event.args["id"] == one.id
     assert event.args["patient"] == patient
+    assert event.args["author"] == medledger.doctor  # recovered from the signature
     assert event.args["authorInstitution"] == medledger.hospital
-    assert event.args["bodyCid"] == "bafkreibody"
+    assert event.args["bodyCid"] == one.body_cid
     info = records.record_of(one.id)
     assert (info.patient, info.status, info.version) == (patient, RecordStatus.ACTIVE, 1)
+    assert info.registered_at == event.args["registeredAt"]
 
-    batch = [_record(medledger.doctor, patient) for _ in range(5)]
+    batch = [signed_registration(records, medledger.doctor_account, patient) for _ in range(5)]
     mined = records.register_batch(batch).wait()
     ids = [e.args["id"] for e in mined.events if e.name == "RecordRegistered"]
-    assert ids == [r.id for r in batch]
-    assert all(records.is_active(r.id) for r in batch)
-    assert records.patient_of(batch[0].id) == patient
+    assert ids == [r.id for r, _ in batch]
+    assert all(records.is_active(r.id) for r, _ in batch)
+    assert records.patient_of(batch[0][0].id) == patient
 
     # The same events come back from eth_getLogs, decoded the same way.
     logs = rpc(
@@ -114,19 +169,29 @@ def test_register_one_and_batch_then_views_and_events(medledger: Consortium2) ->
     assert [e.args["id"] for e in decoded if e] == ids
 
 
+def test_a_patient_registers_their_own_record(medledger: Consortium2) -> None:
+    patient = Account.create()
+    records = medledger.client.records
+    message, signature = signed_registration(records, patient, patient.address)
+    event = records.register(message, signature).wait().event("RecordRegistered")
+    assert (event.args["author"], event.args["authorInstitution"]) == (patient.address, 0)
+
+
 def test_duplicate_record_reverts_with_decoded_custom_error(medledger: Consortium2) -> None:
     records = medledger.client.records
-    record = _record(medledger.doctor, Account.create().address)
-    records.register(record).wait()
+    record, signature = signed_registration(
+        records, medledger.doctor_account, Account.create().address
+    )
+    records.register(record, signature).wait()
     with pytest.raises(TransactionRevertedError) as before_send:
-        records.register(record)
+        records.register(record, signature)
     assert before_send.value.error_name == "RecordRegistryDuplicateId"
     assert before_send.value.error_args == {"id": record.id}
     assert before_send.value.tx_hash is None
 
     # With a fixed gas limit there is no estimate: the transaction is mined, fails, and the
     # relayer replays it to name the error.
-    pending = records.register(record, gas=500_000)
+    pending = records.register(record, signature, gas=500_000)
     with pytest.raises(TransactionRevertedError) as mined:
         pending.wait()
     assert mined.value.error_name == "RecordRegistryDuplicateId"
@@ -134,22 +199,58 @@ def test_duplicate_record_reverts_with_decoded_custom_error(medledger: Consortiu
     assert mined.value.tx_hash == pending.tx_hash
 
 
-def test_rekey_and_withdraw(medledger: Consortium2) -> None:
+def test_rekey_body_rekey_supersede_and_withdraw(medledger: Consortium2) -> None:
     records = medledger.client.records
-    patient = Account.create().address
-    record = _record(medledger.doctor, patient)
-    records.register(record).wait()
-    new_policy = os.urandom(32)
-    mined = records.rekey(
-        actor=patient, record_id=record.id, header_cid="bafkreinewheader", policy_hash=new_policy
-    ).wait()
+    w3 = medledger.client.w3
+    patient = Account.create()
+    record, signature = signed_registration(records, medledger.doctor_account, patient.address)
+    records.register(record, signature).wait()
+    rekey = RecordRekey(
+        id=record.id,
+        version=1,
+        header_cid="bafkreinewheader",
+        policy_hash=os.urandom(32),
+        deadline=deadline(w3),
+    )
+    assert records.hash_struct(rekey) == rekey.struct_hash()
+    mined = records.rekey(rekey, records.sign_as(patient, rekey)).wait()
     assert mined.event("RecordRekeyed").args["version"] == 2
-    assert records.record_of(record.id).version == 2
-    with pytest.raises(TransactionRevertedError) as caught:
-        records.withdraw(actor=medledger.county_doctor, record_id=record.id)
+    assert mined.event("RecordRekeyed").args["actor"] == patient.address
+    with pytest.raises(TransactionRevertedError) as stale:  # the same re-key applies once
+        records.rekey(rekey, records.sign_as(patient, rekey))
+    assert stale.value.error_name == "RecordRegistryStaleVersion"
+
+    body = RecordBodyRekey(
+        id=record.id,
+        version=2,
+        body_cid="bafkreinewbody",
+        header_cid="bafkreinewerheader",
+        body_hash=os.urandom(32),
+        policy_hash=os.urandom(32),
+        deadline=deadline(w3),
+    )
+    assert records.hash_struct(body) == body.struct_hash()
+    mined = records.rekey_body(body, records.sign_as(medledger.doctor_account, body)).wait()
+    assert mined.event("RecordBodyRekeyed").args["version"] == 3
+    assert records.record_of(record.id).version == 3
+
+    newer, newer_signature = signed_registration(records, medledger.doctor_account, patient.address)
+    records.register(newer, newer_signature).wait()
+    supersede = RecordSupersede(id=record.id, new_id=newer.id, deadline=deadline(w3))
+    assert records.hash_struct(supersede) == supersede.struct_hash()
+    records.supersede(supersede, records.sign_as(patient, supersede)).wait()
+    assert records.record_of(record.id).status is RecordStatus.SUPERSEDED
+
+    withdraw = RecordWithdraw(id=newer.id, reason_code=3, deadline=deadline(w3))
+    assert records.hash_struct(withdraw) == withdraw.struct_hash()
+    with pytest.raises(TransactionRevertedError) as caught:  # another institution's doctor
+        records.withdraw(withdraw, records.sign_as(medledger.county_doctor_account, withdraw))
     assert caught.value.error_name == "RecordRegistryUnauthorized"
-    records.withdraw(actor=medledger.doctor, record_id=record.id, reason_code=3).wait()
-    assert records.record_of(record.id).status is RecordStatus.WITHDRAWN
+    with pytest.raises(TransactionRevertedError) as forged:  # the relayer alone: no actor
+        records.withdraw(withdraw, b"")
+    assert forged.value.error_name == "RecordRegistryUnauthorized"
+    records.withdraw(withdraw, records.sign_as(medledger.doctor_account, withdraw)).wait()
+    assert records.record_of(newer.id).status is RecordStatus.WITHDRAWN
 
 
 def test_consent_grant_and_revoke_by_signature(medledger: Consortium2) -> None:
@@ -165,6 +266,7 @@ def test_consent_grant_and_revoke_by_signature(medledger: Consortium2) -> None:
     )
     assert consents.hash_consent(consent) == consent_id(consent)
     signature = sign(consents.domain(), consent, patient.key)
+    assert consents.sign_as(patient, consent) == signature
     query = {
         "patient": patient.address,
         "grantee": medledger.county_doctor,
@@ -180,8 +282,9 @@ def test_consent_grant_and_revoke_by_signature(medledger: Consortium2) -> None:
     revocation = Revocation(
         patient=patient.address, consent_id=consent_id(consent), nonce=2, deadline=now + 600
     )
-    consents.revoke_by_sig(consent, revocation, sign(consents.domain(), revocation, patient.key))
-    assert consents.wait_is_revoked if False else True
+    consents.revoke_by_sig(
+        consent, revocation, sign(consents.domain(), revocation, patient.key)
+    ).wait()
     assert not consents.is_allowed(**query)
 
     # Replaying the consent is refused by the contract, by name.
@@ -202,99 +305,40 @@ def test_consent_signed_by_someone_else_is_refused_before_sending(
     assert medledger.client.relayer.pending_nonce() == nonce
 
 
-def test_access_log_one_and_batch(medledger: Consortium2) -> None:
-    log = medledger.client.access_log
-    record_id = os.urandom(32)
-    mined = log.log_access(
-        AccessEntry(record_id=record_id, accessor=medledger.doctor, purpose=0, granted=True)
-    ).wait()
-    assert mined.event("AccessLogged").args == {
-        "recordId": record_id,
-        "accessor": medledger.doctor,
-        "purpose": 0,
-        "granted": True,
-        "reasonCode": 0,
-    }
-    entries = [
-        AccessEntry(
-            record_id=os.urandom(32),
-            accessor=medledger.county_doctor,
-            purpose=Purpose.CONSULTATION,
-            granted=i % 2 == 0,
-            reason_code=i,
-        )
-        for i in range(10)
-    ]
-    mined = log.log_access_batch(entries).wait()
-    logged = [e.args for e in mined.events if e.name == "AccessLogged"]
-    assert [(a["recordId"], a["granted"], a["reasonCode"]) for a in logged] == [
-        (e.record_id, e.granted, e.reason_code) for e in entries
-    ]
-
-
-def test_access_log_refuses_anyone_but_the_relayer(medledger: Consortium2) -> None:
-    from ledger_api.chain.access_log import AccessLog
-
-    outsider = AccessLog(
-        medledger.client.w3,
-        medledger.client.access_log.address,
-        sender=Relayer(medledger.client.w3, ANVIL_KEYS[5]),
-    )
-    entry = AccessEntry(
-        record_id=os.urandom(32), accessor=medledger.doctor, purpose=0, granted=False
-    )
-    with pytest.raises(TransactionRevertedError) as caught:
-        outsider.log_access(entry)
-    assert caught.value.error_name == "AccessLogUnauthorized"
-
-
-def test_referral_walks_its_states(medledger: Consortium2) -> None:
-    client = medledger.client
-    patient = Account.create().address
-    record = _record(medledger.doctor, patient)
-    client.records.register(record).wait()
-    referral_id = os.urandom(32)
-    client.workflow.request_referral(
-        actor=medledger.doctor,
-        referral_id=referral_id,
-        patient=patient,
-        to_institution=medledger.county,
-        record_id=record.id,
-    ).wait()
-    assert client.workflow.referral_of(referral_id).status is ReferralStatus.REQUESTED
-    with pytest.raises(TransactionRevertedError) as caught:
-        client.workflow.accept_referral(actor=medledger.doctor, referral_id=referral_id)
-    assert caught.value.error_name == "WorkflowUnauthorized"
-    client.workflow.accept_referral(actor=medledger.county_doctor, referral_id=referral_id).wait()
-    client.workflow.mark_arrived(actor=medledger.county_doctor, referral_id=referral_id).wait()
-    assert client.workflow.referral_of(referral_id).status is ReferralStatus.ARRIVED
-
-
 @pytest.mark.parametrize(
-    ("overrides", "message"),
+    ("overrides", "signature", "message"),
     [
-        ({"id": b"\x01" * 31}, "id must be 32 bytes, got 31"),
-        ({"author": "0x1234"}, "author must be a 20-byte hex address"),
-        ({"body_cid": ""}, "body_cid must be a non-empty string"),
-        ({"policy_hash": "0xzz"}, "policy_hash is not hex"),
+        ({"id": b"\x01" * 31}, None, "id must be 32 bytes, got 31"),
+        ({"patient": "0x1234"}, None, "patient must be a 20-byte hex address"),
+        ({"deadline": -1}, None, r"deadline must be an integer in \[0, 2\^64\)"),
+        ({"body_cid": 7}, None, "bodyCid must be a string"),
+        ({}, b"\x00" * 64, "signature must be 65 bytes"),
+        ({}, b"\x01" * 64 + b"\x05", "v must be 27 or 28"),
+        ({}, b"\x01" * 32 + b"\xff" * 32 + b"\x1b", "upper half"),
     ],
 )
 def test_malformed_input_is_refused_before_sending(
-    medledger: Consortium2, overrides: dict[str, object], message: str
+    medledger: Consortium2,
+    overrides: dict[str, object],
+    signature: bytes | None,
+    message: str,
 ) -> None:
     nonce = medledger.client.relayer.pending_nonce()
+    registry = medledger.client.records
+    fields = dict(overrides)
+    patient = str(fields.pop("patient", Account.create().address))
+    record = registration(registry.w3, patient, **fields)
     with pytest.raises(InvalidChainInputError, match=message):
-        medledger.client.records.register(
-            _record(medledger.doctor, Account.create().address, **overrides)
-        )
+        registry.register(record, signature if signature is not None else b"\x00" * 65)
     assert medledger.client.relayer.pending_nonce() == nonce
 
 
 def test_batch_bounds_are_checked_locally(medledger: Consortium2) -> None:
     patient = Account.create().address
+    records = medledger.client.records
     with pytest.raises(InvalidChainInputError, match="1 to 64 entries, got 65"):
-        medledger.client.records.register_batch(
-            [_record(medledger.doctor, patient) for _ in range(65)]
+        records.register_batch(
+            [signed_registration(records, medledger.doctor_account, patient) for _ in range(65)]
         )
     with pytest.raises(InvalidChainInputError, match="got 0"):
         medledger.client.access_log.log_access_batch([])
@@ -302,69 +346,16 @@ def test_batch_bounds_are_checked_locally(medledger: Consortium2) -> None:
     assert medledger.client.relayer.send_and_wait(to=patient, data=b"").status == 1
 
 
-def test_consultation_opinion_and_close(medledger: Consortium2) -> None:
-    workflow = medledger.client.workflow
-    patient = Account.create().address
-    consultation_id = os.urandom(32)
-    now = medledger.client.w3.eth.get_block("latest")["timestamp"]
-    with pytest.raises(InvalidChainInputError, match="or none with a policy hash"):
-        workflow.request_consultation(
-            actor=medledger.doctor,
-            consultation_id=consultation_id,
-            patient=patient,
-            record_id=bytes(32),
-            invited_institutions=[],
-            policy_hash=bytes(32),
-            deadline=now + 3600,
-        )
-    opened = workflow.request_consultation(
-        actor=medledger.doctor,
-        consultation_id=consultation_id,
-        patient=patient,
-        record_id=bytes(32),
-        invited_institutions=[medledger.county],
-        policy_hash=bytes(32),
-        deadline=now + 3600,
-    ).wait()
-    assert opened.event("ConsultationRequested").args["invitedInstitutions"] == [medledger.county]
-    assert workflow.is_invited(consultation_id, medledger.county)
-    workflow.submit_opinion(
-        actor=medledger.county_doctor,
-        consultation_id=consultation_id,
-        opinion_cid="bafkreiopinion",
-        opinion_hash=os.urandom(32),
-    ).wait()
-    assert workflow.has_opined(consultation_id, medledger.county_doctor)
-    with pytest.raises(TransactionRevertedError) as caught:
-        workflow.submit_opinion(
-            actor=medledger.county_doctor,
-            consultation_id=consultation_id,
-            opinion_cid="bafkreiagain",
-            opinion_hash=os.urandom(32),
-        )
-    assert caught.value.error_name == "WorkflowAlreadyOpined"
-    closed = workflow.close_consultation(
-        actor=medledger.doctor,
-        consultation_id=consultation_id,
-        conclusion_cid="bafkreiconclusion",
-        conclusion_hash=os.urandom(32),
-    ).wait()
-    assert closed.event("ConsultationClosed").args["opinionCount"] == 1
-    info = workflow.consultation_of(consultation_id)
-    assert (info.status, info.opinion_count, info.requester) == (
-        ConsultationStatus.CLOSED,
-        1,
-        medledger.doctor,
-    )
-
-
 def test_bulk_registrations_through_send_many(medledger: Consortium2) -> None:
     records = medledger.client.records
     relayer = medledger.client.relayer
-    batch = [_record(medledger.doctor, Account.create().address) for _ in range(20)]
+    batch = [
+        signed_registration(records, medledger.doctor_account, Account.create().address)
+        for _ in range(20)
+    ]
     hashes = relayer.send_many(
-        [(records.address, records.register_calldata(r)) for r in batch], gas=200_000
+        [(records.address, records.register_calldata(r, s)) for r, s in batch], gas=200_000
     )
     receipts = relayer.wait_many(hashes)
     assert all(r.status == 1 for r in receipts)
-    assert all(records.is_active(r.id) for r in batch)
+    assert all(records.is_active(r.id) for r, _ in batch)

@@ -20,11 +20,20 @@ from web3 import Web3
 from web3.contract import Contract
 
 import contracts
+from crypto.signing import Domain, RecordRegistration, TypedMessage, sign
 from ledger_api.chain.deploy import Deployment, deploy_all
 
 FIXED_GAS = 3_000_000
 
-ROLE_NONE, ROLE_DOCTOR, ROLE_NURSE, ROLE_AUDITOR, ROLE_KEY_AUTHORITY, ROLE_RELAYER = range(6)
+(
+    ROLE_NONE,
+    ROLE_DOCTOR,
+    ROLE_NURSE,
+    ROLE_AUDITOR,
+    ROLE_KEY_AUTHORITY,
+    ROLE_RELAYER,
+    ROLE_GATEWAY,
+) = range(7)
 
 
 def b32(text: str) -> bytes:
@@ -88,9 +97,20 @@ class Chain:
         for name, address in self.deployment.addresses().items():
             self.c[name] = self.w3.eth.contract(address=address, abi=contracts.load(name)["abi"])
 
-    # -- accounts ------------------------------------------------------------------
+    # -- accounts and signatures -------------------------------------------------------
     def addr(self, who: str) -> str:
         return self.accounts[who].address
+
+    def domain(self, contract: str) -> Domain:
+        """The EIP-712 domain of one deployed contract ("MedLedger <contract>")."""
+        return Domain.of(
+            contract, chain_id=self.w3.eth.chain_id, verifying_contract=self.c[contract].address
+        )
+
+    def sig(self, who: str | LocalAccount, message: TypedMessage) -> bytes:
+        """``who``'s signature of ``message`` under its contract's domain."""
+        account = self.accounts[who] if isinstance(who, str) else who
+        return sign(self.domain(message.CONTRACT), message, account.key)
 
     # -- transactions ---------------------------------------------------------------
     def _tx(self, sender: LocalAccount, call: Any, gas: int | None) -> dict[str, Any]:
@@ -240,11 +260,11 @@ def build_world(w3: Web3, keys: Iterable[str]) -> Chain:
     ):
         chain.send("admin", con.addInstitution(name, b32(code), chain.addr(admin)))
     enrol = [
-        ("inst_a_admin", "doctor_a", 1, ROLE_DOCTOR, ["role:doctor", "dept:cardio", "org:cd3h"]),
-        ("inst_a_admin", "doctor_a2", 1, ROLE_DOCTOR, ["role:doctor", "org:cd3h"]),
-        ("inst_a_admin", "nurse_a", 1, ROLE_NURSE, ["role:nurse", "org:cd3h"]),
-        ("inst_a_admin", "auditor_a", 1, ROLE_AUDITOR, ["role:auditor"]),
-        ("inst_b_admin", "doctor_b", 2, ROLE_DOCTOR, ["role:doctor", "org:pujiang"]),
+        ("inst_a_admin", "doctor_a", 1, ROLE_DOCTOR, ["dept:cardio", "title:attending"]),
+        ("inst_a_admin", "doctor_a2", 1, ROLE_DOCTOR, ["dept:cardio"]),
+        ("inst_a_admin", "nurse_a", 1, ROLE_NURSE, ["dept:cardio"]),
+        ("inst_a_admin", "auditor_a", 1, ROLE_AUDITOR, []),
+        ("inst_b_admin", "doctor_b", 2, ROLE_DOCTOR, ["dept:general_practice"]),
         ("admin", "key_authority", 0, ROLE_KEY_AUTHORITY, []),
     ]
     for by, who, inst, role, attrs in enrol:
@@ -261,26 +281,51 @@ def cid_for(seed: str) -> str:
     return "b" + base64.b32encode(raw).decode().lower().rstrip("=")
 
 
-def record_input(
+FAR = 2**40
+"""A deadline no test's clock reaches (tests that test deadlines set their own)."""
+
+
+def args(message: TypedMessage) -> tuple[Any, ...]:
+    """The ABI tuple of a signed message (its EIP-712 members, in the struct's order)."""
+    return tuple(message.message().values())
+
+
+def registration(
     record_id: bytes,
     patient: str,
-    author: str,
     *,
     seed: str = "",
     record_type: str = "Observation",
-) -> tuple[Any, ...]:
-    """A ``RecordRegistry.RecordInput`` tuple with realistic CIDs and digests."""
+    deadline: int = FAR,
+) -> RecordRegistration:
+    """A ``RecordRegistration`` with realistic CIDs and digests."""
     seed = seed or record_id.hex()
-    return (
-        record_id,
-        patient,
-        author,
-        cid_for("body" + seed),
-        cid_for("header" + seed),
-        keccak(text="body-sha256" + seed),
-        keccak(text="policy" + seed),
-        b32(record_type),
+    return RecordRegistration(
+        id=record_id,
+        patient=patient,
+        body_cid=cid_for("body" + seed),
+        header_cid=cid_for("header" + seed),
+        body_hash=keccak(text="body-sha256" + seed),
+        policy_hash=keccak(text="policy" + seed),
+        record_type=b32(record_type),
+        deadline=deadline,
     )
+
+
+def register(
+    chain: Chain,
+    label: str,
+    *,
+    by: str = "doctor_a",
+    patient: str = "patient",
+    via: str = "relayer",
+) -> bytes:
+    """Register record ``rid(label)`` of ``patient`` authored (signed) by ``by``, sent by
+    ``via``; returns its id."""
+    message = registration(rid(label), chain.addr(patient))
+    call = chain.c["RecordRegistry"].functions.register(args(message), chain.sig(by, message))
+    chain.send(via, call)
+    return message.id
 
 
 def rid(label: str) -> bytes:

@@ -40,13 +40,16 @@ def test_deploy_all_wires_everything(chain: Chain) -> None:
     c = chain.c
     assert same(c["RecordRegistry"].functions.consortium().call(), d.address("Consortium"))
     assert same(c["AccessLog"].functions.consortium().call(), d.address("Consortium"))
-    assert same(c["AccessLog"].functions.relayer().call(), d.relayer)
+    # every contract asks Consortium who relays: no relayer address is baked into any of them
+    assert not any(item.get("name") == "relayer" for name in d.addresses() for item in _abi(name))
     assert same(c["Workflow"].functions.consortium().call(), d.address("Consortium"))
     assert same(c["Workflow"].functions.registry().call(), d.address("RecordRegistry"))
     assert same(c["EmergencyAccess"].functions.consortium().call(), d.address("Consortium"))
     assert c["Consortium"].functions.isRelayer(d.relayer).call() is True
-    domain = c["ConsentManager"].functions.eip712Domain().call()
-    assert same(domain[4], d.address("ConsentManager"))
+    for name in ("ConsentManager", "RecordRegistry", "AccessLog", "Workflow", "EmergencyAccess"):
+        domain = c[name].functions.eip712Domain().call()
+        assert domain[1:3] == [f"MedLedger {name}", "1"]
+        assert same(domain[4], d.address(name))
     with pytest.raises(DeploymentError, match="Nope"):
         d.address("Nope")
 

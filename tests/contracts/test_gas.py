@@ -1,40 +1,52 @@
-"""Gas budgets of the hot paths, measured from receipts (a regression fails here first).
+"""Gas budgets of the hot paths, measured from receipts of the SIGNED calls (a regression
+fails here first; scripts/bench_chain.py reports the same figures).
 
-Targets from the issue: register one record ≤ 75,000; ≤ 50,000 per record in a batch of 50;
-relayed consent ≤ 70,000; one access log ≤ 30,000; ≤ 5,000 per entry in a batch of 50.
+Targets (issue 14): register one record ≤ 80,000; ≤ 55,000 per record in a batch of 50;
+relayed consent ≤ 70,000; one access-log entry with the reader's signature ≤ 35,000 and
+≤ 8,000 per entry in a batch of 50; a first break-glass opening ≤ 120,000.
 """
 
 from __future__ import annotations
 
+import os
+
 from eth_utils import to_checksum_address
 
-from crypto.signing import Consent, Domain, Purpose, Revocation, consent_id, sign
-from tests.contracts.helpers import Chain, record_input, rid
+from crypto.signing import (
+    BreakGlassOpen,
+    Consent,
+    Domain,
+    Purpose,
+    ReadPart,
+    ReadRequest,
+    Revocation,
+    consent_id,
+    sign,
+)
+from ledger_api.chain.access_log import AccessEntry
+from tests.contracts.helpers import FAR, Chain, args, registration, rid
 
 
 def test_register_one_record_direct_and_relayed(chain: Chain) -> None:
     reg = chain.c["RecordRegistry"].functions
-    doctor = chain.addr("doctor_a")
-    direct = chain.send(
-        "doctor_a", reg.register(record_input(rid("g1"), chain.addr("patient"), doctor))
-    )
-    relayed = chain.send(
-        "relayer", reg.register(record_input(rid("g2"), chain.addr("patient2"), doctor))
-    )
-    print("register direct", direct["gasUsed"], "relayed", relayed["gasUsed"])
-    assert direct["gasUsed"] <= 75_000
-    assert relayed["gasUsed"] <= 75_000
+    direct = registration(rid("g1"), chain.addr("patient"))
+    relayed = registration(rid("g2"), chain.addr("patient2"))
+    direct_gas = chain.send("doctor_a", reg.register(args(direct), b""))["gasUsed"]
+    relayed_gas = chain.send(
+        "relayer", reg.register(args(relayed), chain.sig("doctor_a", relayed))
+    )["gasUsed"]
+    print("register direct", direct_gas, "relayed", relayed_gas)
+    assert direct_gas <= 80_000
+    assert relayed_gas <= 80_000
 
 
 def test_register_batch_of_50(chain: Chain) -> None:
     reg = chain.c["RecordRegistry"].functions
-    batch = [
-        record_input(rid(f"b{i}"), to_checksum_address(f"0x{i + 1:040x}"), chain.addr("doctor_a"))
-        for i in range(50)
-    ]
-    receipt = chain.send("relayer", reg.registerBatch(batch))
+    batch = [registration(rid(f"b{i}"), to_checksum_address(f"0x{i + 1:040x}")) for i in range(50)]
+    sigs = [chain.sig("doctor_a", m) for m in batch]
+    receipt = chain.send("relayer", reg.registerBatch([args(m) for m in batch], sigs))
     print("batch per record", receipt["gasUsed"] / 50)
-    assert receipt["gasUsed"] / 50 <= 50_000
+    assert receipt["gasUsed"] / 50 <= 55_000
 
 
 def test_relayed_consent(chain: Chain) -> None:
@@ -48,20 +60,55 @@ def test_relayed_consent(chain: Chain) -> None:
         nonce=1,
     )
     sig = sign(domain, consent, chain.accounts["patient"].key)
-    args = tuple(consent.message().values())
-    receipt = chain.send("relayer", cm.functions.grantBySig(args, sig))
+    receipt = chain.send("relayer", cm.functions.grantBySig(args(consent), sig))
     print("consent", receipt["gasUsed"])
     assert receipt["gasUsed"] <= 70_000
 
 
+def _signed_entry(chain: Chain, reader: str, i: int) -> tuple[object, ...]:
+    """A realistic worst case: random ids, a 64-bit nonce, a justification, a reason code."""
+    request = ReadRequest(
+        record_id=os.urandom(32),
+        part=ReadPart.BODY,
+        purpose=Purpose.CONSULTATION,
+        issued_at=chain.now(),
+        nonce=int.from_bytes(os.urandom(8), "big"),
+    )
+    entry = AccessEntry.for_request(
+        request,
+        chain.sig(reader, request),
+        accessor=chain.addr(reader),
+        granted=True,
+        reason_code=1 + i % 7,
+        justification=os.urandom(32),
+    )
+    return entry.as_tuple()
+
+
 def test_access_log_one_and_batch(chain: Chain) -> None:
     log = chain.c["AccessLog"].functions
-    one = chain.send("relayer", log.logAccess(rid("x"), chain.addr("doctor_b"), 1, True, 0))
-    batch = [(rid(f"x{i}"), chain.addr("doctor_b"), 1, i % 3 != 0, i) for i in range(50)]
+    one = chain.send("relayer", log.logAccess(_signed_entry(chain, "doctor_b", 0)))
+    batch = [_signed_entry(chain, "doctor_b", i) for i in range(50)]
     many = chain.send("relayer", log.logAccessBatch(batch))
     print("log one", one["gasUsed"], "batch per entry", many["gasUsed"] / 50)
-    assert one["gasUsed"] <= 30_000
-    assert many["gasUsed"] / 50 <= 5_000
+    assert one["gasUsed"] <= 35_000
+    assert many["gasUsed"] / 50 <= 8_000
+
+
+def test_first_break_glass_opening(chain: Chain) -> None:
+    opening = BreakGlassOpen(
+        id=os.urandom(32),
+        patient=chain.addr("patient"),
+        reason_hash=os.urandom(32),
+        window=4 * 3600,
+        deadline=FAR,
+    )
+    ea = chain.c["EmergencyAccess"].functions
+    receipt = chain.send(
+        "relayer", ea.openBreakGlass(args(opening), chain.sig("doctor_a", opening), 0, b"")
+    )
+    print("break-glass open", receipt["gasUsed"])
+    assert receipt["gasUsed"] <= 120_000
 
 
 def test_relayed_revocation_stays_small(chain: Chain) -> None:
@@ -75,13 +122,12 @@ def test_relayed_revocation_stays_small(chain: Chain) -> None:
         nonce=1,
     )
     key = chain.accounts["patient"].key
-    args = tuple(consent.message().values())
-    chain.send("relayer", cm.functions.grantBySig(args, sign(domain, consent, key)))
+    chain.send("relayer", cm.functions.grantBySig(args(consent), sign(domain, consent, key)))
     rev = Revocation(
         patient=consent.patient, consent_id=consent_id(consent), nonce=2, deadline=chain.now() + 60
     )
     receipt = chain.send(
-        "relayer", cm.functions.revokeBySig(args, 2, rev.deadline, sign(domain, rev, key))
+        "relayer", cm.functions.revokeBySig(args(consent), 2, rev.deadline, sign(domain, rev, key))
     )
     print("revoke", receipt["gasUsed"])
     assert receipt["gasUsed"] <= 45_000
