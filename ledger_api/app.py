@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from ledger_api.body_limit import STREAMING_ROUTES, BodyLimitMiddleware
 from ledger_api.config import Settings
 from ledger_api.context import AppContext, build_context
 from ledger_api.hooks import Hooks
@@ -102,6 +103,10 @@ def create_app(settings: Settings | None = None, *, hooks: Hooks | None = None) 
     app.state.settings = settings
     app.state.metrics = metrics
     install_handlers(app)
+    # outermost last: the request log sees (and times) the body limit's 413s too
+    app.add_middleware(
+        BodyLimitMiddleware, max_bytes=settings.max_json_bytes, streaming=STREAMING_ROUTES
+    )
     app.add_middleware(RequestLogMiddleware, metrics=metrics)
     app.include_router(health_routes.router)
     app.include_router(auth_routes.router)

@@ -37,10 +37,14 @@ class Settings(BaseSettings):
     relayer_key: SecretStr
     max_upload_bytes: int = Field(default=256 * MIB, gt=0)
     max_header_bytes: int = Field(default=1 * MIB, gt=0)
+    # every request body but the two multipart uploads, refused (413) before it is parsed
+    max_json_bytes: int = Field(default=1 * MIB, gt=0)
     session_ttl_seconds: int = Field(default=900, gt=0)
     nonce_ttl_seconds: int = Field(default=300, gt=0)
     siwe_domain: str = "localhost"
     siwe_uri: str = "http://localhost"
+    # sign-in messages may list resources of siwe_uri's origin, and those starting with these
+    siwe_allowed_resources: list[str] = Field(default_factory=list)
     indexer_enabled: bool = True
     indexer_poll_interval: float = Field(default=0.5, gt=0)
     confirmations: int = Field(default=0, ge=0)

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from ledger_api.deps import ContextDep, DbDep, PrincipalDep, TokenDep
 from ledger_api.http_errors import UnauthorizedError
 from ledger_api.principal import Principal
+from ledger_api.routes.fields import ADDRESS_CHARS
 from ledger_api.services import auth as auth_service
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -18,7 +19,9 @@ _ERRORS = {401: {"description": "sign-in refused; error.code says why (siwe_*)"}
 
 
 class NonceRequest(BaseModel):
-    address: str = Field(description="the Ethereum address that will sign in (any case)")
+    address: str = Field(
+        max_length=ADDRESS_CHARS, description="the Ethereum address that will sign in (any case)"
+    )
 
 
 class NonceResponse(BaseModel):

@@ -8,23 +8,22 @@ multipart parser of FastAPI's ``File()`` would read it all first); its schema is
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from ledger_api.deps import ContextDep, DbDep, PrincipalDep
+from ledger_api.inputs import Offset, uint_query
+from ledger_api.routes.fields import AddressPath, PurposeQuery, RecordIdPath
 from ledger_api.services.access import parse_purpose
-from ledger_api.services.record_reads import get_record, list_chart, open_content
+from ledger_api.services.record_reads import MAX_PAGE, get_record, list_chart, open_content
 from ledger_api.services.records import record_view, share_record
 from ledger_api.services.uploads import check_upload, read_upload
 
 router = APIRouter(tags=["records"])
 
-PurposeQuery = Annotated[
-    str, Query(description="why the caller reads: treatment, referral, consultation, …")
-]
 
 _UPLOAD_SCHEMA: dict[str, Any] = {
     "requestBody": {
@@ -37,6 +36,7 @@ _UPLOAD_SCHEMA: dict[str, Any] = {
                     "properties": {
                         "metadata": {
                             "type": "string",
+                            "maxLength": 65536,
                             "description": (
                                 'JSON: {"record_id": "0x…32 bytes", "patient": "0x…", '
                                 '"record_type": "≤31 bytes", "author": "0x… (optional)", '
@@ -92,12 +92,12 @@ async def upload_record(request: Request, ctx: ContextDep, principal: PrincipalD
 
 @router.get("/patients/{address}/records")
 def list_patient_records(
-    address: str,
+    address: AddressPath,
     ctx: ContextDep,
     db: DbDep,
     principal: PrincipalDep,
-    offset: Annotated[int, Query(ge=0)] = 0,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Offset = 0,
+    limit: uint_query(ge=1, le=MAX_PAGE) = 50,
     purpose: PurposeQuery = "treatment",
 ) -> dict[str, Any]:
     """A page of the patient's chart: the records the caller may see, in chain order."""
@@ -120,7 +120,7 @@ def list_patient_records(
 
 @router.get("/records/{record_id}")
 def record_metadata(
-    record_id: str,
+    record_id: RecordIdPath,
     ctx: ContextDep,
     db: DbDep,
     principal: PrincipalDep,
@@ -161,7 +161,7 @@ def _content(
     responses={200: {"content": {"application/octet-stream": {}}}},
 )
 def record_header(
-    record_id: str,
+    record_id: RecordIdPath,
     ctx: ContextDep,
     db: DbDep,
     principal: PrincipalDep,
@@ -177,7 +177,7 @@ def record_header(
     responses={200: {"content": {"application/octet-stream": {}}}},
 )
 def record_body(
-    record_id: str,
+    record_id: RecordIdPath,
     ctx: ContextDep,
     db: DbDep,
     principal: PrincipalDep,

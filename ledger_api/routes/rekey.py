@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ledger_api.deps import ContextDep, PrincipalDep
 from ledger_api.routes.error_docs import error_responses
+from ledger_api.routes.fields import RecordIdPath
 from ledger_api.services.rekey import rekey_record, rekey_view
 from ledger_api.services.rekey_upload import read_rekey_upload
 
@@ -68,7 +69,7 @@ _REKEY_SCHEMA: dict[str, Any] = {
     ),
 )
 async def rekey(
-    record_id: str, request: Request, ctx: ContextDep, principal: PrincipalDep
+    record_id: RecordIdPath, request: Request, ctx: ContextDep, principal: PrincipalDep
 ) -> dict[str, Any]:
     """Register a re-keyed version of a record (header only, or header and body).
 

@@ -51,6 +51,7 @@ from ledger_api.chain.access_log import AccessEntry
 from ledger_api.chain.errors import ChainError
 from ledger_api.http_errors import ServiceUnavailableError, UnprocessableError
 from ledger_api.indexer.sql import upsert
+from ledger_api.inputs import is_ascii_digits, quote
 from ledger_api.principal import Principal
 from ledger_api.services import epochs, workflow_access
 from ledger_api.services.access_queue import AccessLogQueue
@@ -112,12 +113,12 @@ def parse_purpose(value: str | int | None) -> Purpose:
     if text.isascii():  # no Unicode case-mapping surprises ("ı".upper() == "I")
         by_code = {str(int(p)): p for p in Purpose}
         by_name = {p.name.lower(): p for p in Purpose}
-        found = by_code.get(str(int(text))) if text.isdigit() else by_name.get(text.lower())
+        found = by_code.get(str(int(text))) if is_ascii_digits(text) else by_name.get(text.lower())
         if found is not None:
             return found
     names = ", ".join(p.name.lower() for p in Purpose)
     raise UnprocessableError(
-        f"unknown purpose {value!r}; use one of {names} or their codes 0-{max(Purpose)}",
+        f"unknown purpose {quote(value)}; use one of {names} or their codes 0-{max(Purpose)}",
         code="invalid_purpose",
         details={"purpose": str(value)},
     )
