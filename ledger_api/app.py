@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from ledger_api.at_rest import PRIVATE_DIR, secure_at_rest
 from ledger_api.body_limit import STREAMING_ROUTES, BodyLimitMiddleware
 from ledger_api.config import Settings
 from ledger_api.context import AppContext, build_context
@@ -78,8 +79,10 @@ def create_app(settings: Settings | None = None, *, hooks: Hooks | None = None) 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)  # the default SQLite lives there
+        # the default SQLite lives there; the folder is the API's alone (ledger_api.at_rest)
+        settings.data_dir.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
         migrate(settings.database_url)
+        secure_at_rest(settings)  # after migrate: a new index.db exists by now
         ctx = build_context(settings, hooks=hooks, metrics=metrics)
         try:
             run_reconciler(ctx)

@@ -258,7 +258,9 @@ def _spawn_api(layout: ApiLayout, *, rpc_url: str, port: int) -> int:
         "--log-level",
         "warning",
     ]
-    with open(layout.log_file, "ab") as log:
+    # the log names callers and records: the API's alone, like the rest of its data folder
+    fd = os.open(layout.log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    with os.fdopen(fd, "ab") as log:
         process = subprocess.Popen(
             command,
             env=api_environment(layout, rpc_url=rpc_url),
