@@ -29,6 +29,7 @@ __all__ = [
     "is_ascii_digits",
     "is_hex32",
     "quote",
+    "short_text",
     "strict_optional_uint",
     "strict_uint",
     "uint_field",
@@ -108,6 +109,13 @@ def strict_uint(value: Any) -> Any:
     if isinstance(value, str) and is_ascii_digits(value):
         return int(value)
     raise ValueError("must be an unsigned integer written in ASCII digits")
+
+
+def short_text(value: Any, limit: int = 40) -> Any:
+    """A before-validator bounding a string that is parsed into something else (a time)."""
+    if isinstance(value, str) and len(value) > limit:
+        raise ValueError(f"at most {limit} characters")
+    return value
 
 
 def strict_optional_uint(value: Any) -> Any:

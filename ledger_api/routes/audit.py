@@ -11,10 +11,10 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, BeforeValidator
+from pydantic import BaseModel, BeforeValidator, Field
 
 from ledger_api.deps import ContextDep, DbDep, PrincipalDep, require_roles
-from ledger_api.inputs import MAX_BLOCK, Offset, strict_optional_uint, uint_query
+from ledger_api.inputs import MAX_BLOCK, Offset, short_text, strict_optional_uint, uint_query
 from ledger_api.principal import Principal
 from ledger_api.routes.error_docs import error_responses
 from ledger_api.routes.fields import HEX32_CHARS, AddressQuery
@@ -42,6 +42,12 @@ class AccessEventOut(BaseModel):
     block_time: int
     tx_hash: str
     log_index: int
+    repeats: int = Field(
+        1,
+        description="Identical denials (reader, record, purpose, reason) this entry stands "
+        "for: the first is on chain, the repeats within the coalescing window are counted here.",
+    )
+    last_repeat_at: int | None = Field(None, description="Unix time of the last repeat.")
 
 
 class AccessEventPageOut(BaseModel):
@@ -79,9 +85,15 @@ def access_events(
     accessor: AddressQuery = None,
     granted: Annotated[bool | None, Query()] = None,
     since: Annotated[
-        datetime | None, Query(max_length=40, description="ISO 8601 or unix seconds")
+        datetime | None,
+        Query(description="ISO 8601 or unix seconds", json_schema_extra={"maxLength": 40}),
+        BeforeValidator(short_text),
     ] = None,
-    until: Annotated[datetime | None, Query(max_length=40, description="exclusive")] = None,
+    until: Annotated[
+        datetime | None,
+        Query(description="exclusive", json_schema_extra={"maxLength": 40}),
+        BeforeValidator(short_text),
+    ] = None,
     offset: Offset = 0,
     limit: uint_query(ge=1, le=service.MAX_LIMIT) = service.DEFAULT_LIMIT,
 ) -> AccessEventPageOut:

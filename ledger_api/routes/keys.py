@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from ledger_api.deps import ContextDep, DbDep, PrincipalDep
+from ledger_api.deps import ClientIpDep, ContextDep, DbDep, LimiterDep, PrincipalDep
 from ledger_api.routes.error_docs import error_responses
 from ledger_api.routes.fields import ADDRESS_CHARS
 from ledger_api.services import authority as service
@@ -169,7 +169,15 @@ def stale(
         s503="authority_unavailable, chain_unavailable",
     ),
 )
-def issue(body: IssueRequest, ctx: ContextDep, db: DbDep, principal: PrincipalDep) -> IssuedKeyOut:
+def issue(
+    body: IssueRequest,
+    ctx: ContextDep,
+    db: DbDep,
+    principal: PrincipalDep,
+    limiter: LimiterDep,
+    ip: ClientIpDep,
+) -> IssuedKeyOut:
+    limiter.hit("key_issue", address=principal.address, ip=ip, principal=principal)
     issued = service.issue_key(
         ctx=ctx,
         db=db,

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from ledger_api.deps import ContextDep, DbDep, PrincipalDep
+from ledger_api.deps import ClientIpDep, ContextDep, DbDep, LimiterDep, PrincipalDep
 from ledger_api.inputs import Offset, uint_query
 from ledger_api.routes.fields import AddressPath, PurposeQuery, RecordIdPath
 from ledger_api.services.access import parse_purpose
@@ -66,8 +66,13 @@ _UPLOAD_SCHEMA: dict[str, Any] = {
         422: {"description": "malformed metadata, header or body, or policy excludes patient"},
     },
 )
-async def upload_record(request: Request, ctx: ContextDep, principal: PrincipalDep) -> Any:
+async def upload_record(
+    request: Request, ctx: ContextDep, principal: PrincipalDep, limiter: LimiterDep, ip: ClientIpDep
+) -> Any:
     """Store an encrypted record's header and body, register it, answer after the receipt."""
+    await run_in_threadpool(
+        limiter.hit, "upload", address=principal.address, ip=ip, principal=principal
+    )
     settings = ctx.settings
     parts = await read_upload(
         request,
@@ -134,9 +139,10 @@ def record_metadata(
 
 
 def _content(
-    part: str, record_id: str, ctx: Any, db: Any, principal: Any, purpose: str
+    part: str, record_id: str, ctx: Any, db: Any, principal: Any, purpose: str, ip: str | None
 ) -> StreamingResponse:
     decision, row, chunks = open_content(
+        client_ip=ip,
         ctx=ctx,
         db=db,
         principal=principal,
@@ -165,10 +171,11 @@ def record_header(
     ctx: ContextDep,
     db: DbDep,
     principal: PrincipalDep,
+    ip: ClientIpDep,
     purpose: PurposeQuery = "treatment",
 ) -> StreamingResponse:
     """The envelope header (CBOR), streamed after the access decision is logged on chain."""
-    return _content("header", record_id, ctx, db, principal, purpose)
+    return _content("header", record_id, ctx, db, principal, purpose, ip)
 
 
 @router.get(
@@ -181,7 +188,8 @@ def record_body(
     ctx: ContextDep,
     db: DbDep,
     principal: PrincipalDep,
+    ip: ClientIpDep,
     purpose: PurposeQuery = "treatment",
 ) -> StreamingResponse:
     """The encrypted body, streamed after the access decision is logged on chain."""
-    return _content("body", record_id, ctx, db, principal, purpose)
+    return _content("body", record_id, ctx, db, principal, purpose, ip)

@@ -144,4 +144,6 @@ def _view(row: AccessEvent) -> dict[str, Any]:
         "block_time": row.block_time,
         "tx_hash": row.tx_hash,
         "log_index": row.log_index,
+        "repeats": row.repeats or 1,
+        "last_repeat_at": row.last_repeat_at,
     }

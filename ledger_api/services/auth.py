@@ -234,6 +234,14 @@ def login(
         db.rollback()
         raise SiweLoginError(f"invalid signature: {exc}", code="siwe_signature") from exc
 
+    # A sign-in counts against its address only now that the signature is known to be the
+    # address's own: failing logins in someone's name cannot lock them out. Before the nonce
+    # is spent, so a refused (429) message can be sent again after Retry-After.
+    if ctx.limiter is not None:
+        account = principal_for(ctx=ctx, address=verified.address)
+        db.rollback()
+        ctx.limiter.hit("sign_in", address=verified.address, principal=account)
+
     # End the read transaction before writing: on SQLite (WAL) a read transaction that tries
     # to become a writer after another connection (the indexer) committed fails at once with
     # "database is locked" (SQLITE_BUSY_SNAPSHOT, no busy wait). A fresh transaction whose

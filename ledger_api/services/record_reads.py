@@ -158,13 +158,21 @@ def open_content(
     record_id: str,
     part: Literal["header", "body"],
     purpose: Purpose,
+    client_ip: str | None = None,
 ) -> tuple[Decision, Record, Iterator[bytes]]:
     """Decide, log on chain, and only then open the block stream of ``part``.
 
     Raises 404 for an unknown record (nothing logged: there is no record to attribute it to),
     403 after logging a denial, 503 when the granted content's blocks are missing."""
     row = _confirmed(db, record_id)
-    decision = decide_and_log(ctx=ctx, db=db, principal=principal, record=row, purpose=purpose)
+
+    def count_denial() -> None:  # 429 past the denied-reads limit, before it is logged
+        if ctx.limiter is not None:
+            ctx.limiter.hit("denied_read", address=principal.address, ip=client_ip)
+
+    decision = decide_and_log(
+        ctx=ctx, db=db, principal=principal, record=row, purpose=purpose, on_denial=count_denial
+    )
     if not decision.granted:
         raise ForbiddenError(
             "no consent covers this record for the caller",
@@ -172,6 +180,7 @@ def open_content(
                 "record_id": row.record_id,
                 "reason": int(decision.reason),
                 "access_tx": decision.tx_hash,
+                "repeated": decision.repeated,
             },
         )
     cid = row.header_cid if part == "header" else row.body_cid
