@@ -16,7 +16,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from clients.sdk.consent_messages import checked_address
-from clients.sdk.errors import ApiError, ApiUnavailableError, ClientError, DecryptionError
+from clients.sdk.errors import (
+    ApiError,
+    ApiUnavailableError,
+    ClientError,
+    DecryptionError,
+    NotAllowedError,
+)
 from clients.sdk.fhir import FHIR_CONTENT_TYPE, validate_resource
 from clients.sdk.models import FetchResult, Page, RecordInfo, hex0x
 from clients.sdk.transfer import (
@@ -171,13 +177,23 @@ class RecordsMixin:
         )
 
     def iter_records(self, patient: str, *, purpose: str = "treatment") -> Iterator[RecordInfo]:
-        """Every visible record of ``patient``, page by page."""
-        offset = 0
+        """Every visible record of ``patient``, page by page.
+
+        The API pages the chart first and then decides access for the page, so a page may
+        hold fewer records than asked (or be refused when it holds none open to the caller,
+        after the first): advance by the page size until ``total``."""
+        offset, total = 0, None
         while True:
-            page = self.list_records(patient, purpose=purpose, offset=offset, limit=200)
-            yield from page.items
-            offset += len(page.items)
-            if not page.items or offset >= page.total:
+            try:
+                page = self.list_records(patient, purpose=purpose, offset=offset, limit=200)
+            except NotAllowedError:
+                if total is None:
+                    raise
+            else:
+                yield from page.items
+                total = page.total
+            offset += 200
+            if offset >= total:
                 return
 
     def record(self, record_id: str, *, purpose: str = "treatment") -> RecordInfo:

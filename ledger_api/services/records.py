@@ -267,11 +267,27 @@ def record_view(row: Record) -> dict[str, Any]:
     }
 
 
-def confirmed_records_of(db: Session, patient: str) -> list[Record]:
-    """The patient's confirmed records in chain order."""
+def confirmed_records_of(
+    db: Session, patient: str, *, offset: int = 0, limit: int | None = None
+) -> list[Record]:
+    """The patient's confirmed records in chain order (a window of them when ``limit``)."""
     query = (
         sa.select(Record)
         .where(Record.patient == patient.lower(), Record.state == "confirmed")
         .order_by(Record.block_number, Record.log_index, Record.record_id)
     )
+    if limit is not None:
+        query = query.offset(offset).limit(limit)
     return list(db.scalars(query))
+
+
+def confirmed_count(db: Session, patient: str) -> int:
+    """How many confirmed records the patient's chart has."""
+    return int(
+        db.scalar(
+            sa.select(sa.func.count())
+            .select_from(Record)
+            .where(Record.patient == patient.lower(), Record.state == "confirmed")
+        )
+        or 0
+    )
