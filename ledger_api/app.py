@@ -16,6 +16,8 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from ledger_api.at_rest import PRIVATE_DIR, secure_at_rest
+from ledger_api.body_limit import STREAMING_ROUTES, BodyLimitMiddleware
 from ledger_api.config import Settings
 from ledger_api.context import AppContext, build_context
 from ledger_api.hooks import Hooks
@@ -77,8 +79,10 @@ def create_app(settings: Settings | None = None, *, hooks: Hooks | None = None) 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)  # the default SQLite lives there
+        # the default SQLite lives there; the folder is the API's alone (ledger_api.at_rest)
+        settings.data_dir.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
         migrate(settings.database_url)
+        secure_at_rest(settings)  # after migrate: a new index.db exists by now
         ctx = build_context(settings, hooks=hooks, metrics=metrics)
         try:
             run_reconciler(ctx)
@@ -102,6 +106,10 @@ def create_app(settings: Settings | None = None, *, hooks: Hooks | None = None) 
     app.state.settings = settings
     app.state.metrics = metrics
     install_handlers(app)
+    # outermost last: the request log sees (and times) the body limit's 413s too
+    app.add_middleware(
+        BodyLimitMiddleware, max_bytes=settings.max_json_bytes, streaming=STREAMING_ROUTES
+    )
     app.add_middleware(RequestLogMiddleware, metrics=metrics)
     app.include_router(health_routes.router)
     app.include_router(auth_routes.router)

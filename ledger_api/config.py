@@ -10,10 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ledger_api.rates import parse_rate
+
 MIB = 1024 * 1024
+GIB = 1024 * MIB
 # where `make wallet` (vite build) writes the patient wallet web app; a path, not an import:
 # the API never imports `clients`, it only serves the built static files
 DEFAULT_WALLET_DIR = Path(__file__).resolve().parent.parent / "clients" / "webwallet" / "dist"
@@ -40,10 +43,14 @@ class Settings(BaseSettings):
     relayer_key: SecretStr
     max_upload_bytes: int = Field(default=256 * MIB, gt=0)
     max_header_bytes: int = Field(default=1 * MIB, gt=0)
+    # every request body but the two multipart uploads, refused (413) before it is parsed
+    max_json_bytes: int = Field(default=1 * MIB, gt=0)
     session_ttl_seconds: int = Field(default=900, gt=0)
     nonce_ttl_seconds: int = Field(default=300, gt=0)
     siwe_domain: str = "localhost"
     siwe_uri: str = "http://localhost"
+    # sign-in messages may list resources of siwe_uri's origin, and those starting with these
+    siwe_allowed_resources: list[str] = Field(default_factory=list)
     indexer_enabled: bool = True
     indexer_poll_interval: float = Field(default=0.5, gt=0)
     confirmations: int = Field(default=0, ge=0)
@@ -54,8 +61,32 @@ class Settings(BaseSettings):
     # doctor's co-signature is required, and how long the API serves an opening's ciphertexts
     break_glass_daily_cap: int = Field(default=3, ge=0)
     break_glass_window_seconds: int = Field(default=4 * 3600, ge=60, le=24 * 3600)
+    # rate limits (ledger_api.services.rate_limits): "N/period" or "unlimited"; the demo, the
+    # tests and the benchmarks set their own
+    rate_sign_in_per_address: str = "10/minute"
+    rate_sign_in_per_ip: str = "60/minute"
+    rate_denied_reads_per_address: str = "20/minute"
+    rate_denied_reads_per_ip: str = "120/minute"
+    rate_key_issuance_per_member: str = "20/hour"
+    rate_key_issuance_per_ip: str = "200/hour"
+    rate_uploads_per_address: str = "600/hour"
+    rate_uploads_per_ip: str = "3000/hour"
+    # enrolled system accounts (relayers, gateways): their per-address rate for every action
+    rate_system_accounts: str = "6000/minute"
+    # records a patient uploads to their own chart (author = patient), header + body bytes
+    quota_self_authored_bytes: int = Field(default=2 * GIB, ge=0)
+    # repeated identical denials (reader, record, reason) within this many seconds are one
+    # access-log entry on chain with a count in the index
+    denial_coalesce_seconds: int = Field(default=600, ge=0, le=86_400)
     # the built patient wallet web app, served at /wallet/ (a clear 503 page when not built)
     wallet_dir: Path = DEFAULT_WALLET_DIR
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _rates_parse(cls, value: object, info: ValidationInfo) -> object:
+        if info.field_name and info.field_name.startswith("rate_") and isinstance(value, str):
+            parse_rate(value)  # a ValueError names the bad rate
+        return value
 
     @model_validator(mode="after")
     def _defaults_under_data_dir(self) -> Settings:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +27,7 @@ from ledger_api.hooks import Hooks
 from ledger_api.metrics import ChainTxMeter, Metrics
 from ledger_api.principal import Principal
 from ledger_api.services.access_queue import AccessLogQueue
+from ledger_api.services.rate_limits import Limits, RateLimiter, SqlRateStore
 from storage.blocks import BlockStore, LocalBlockStore
 from storage.db import create_engine, session_factory
 from storage.kubo import KuboBlockStore
@@ -84,6 +86,8 @@ class AppContext:
     background: list[threading.Thread] = field(default_factory=list)
     on_close: list[Callable[[], None]] = field(default_factory=list)
     access_queue: AccessLogQueue | None = None  # created on first read (services.access)
+    # rate limits shared by every process through the database (services.rate_limits)
+    limiter: RateLimiter | None = None
     # (when, current epoch, floor) of the last floor scan (services.epochs.floor_epoch)
     epoch_floor: tuple[float, int, int] | None = None
 
@@ -188,6 +192,7 @@ def build_context(
         metrics=metrics,
         principals=PrincipalCache(ttl=settings.principal_cache_seconds),
     )
+    ctx.limiter = RateLimiter(SqlRateStore(ctx.sessions, time.time), Limits.of(settings))
     closer: Any = getattr(store, "close", None)
     if callable(closer):
         ctx.on_close.append(closer)

@@ -19,6 +19,7 @@ from ledger_api.context import AppContext
 from ledger_api.http_errors import ForbiddenError, UnauthorizedError
 from ledger_api.principal import Principal
 from ledger_api.services import auth as auth_service
+from ledger_api.services.rate_limits import RateLimiter
 
 
 def get_context(request: Request) -> AppContext:
@@ -29,6 +30,23 @@ def get_context(request: Request) -> AppContext:
 
 
 ContextDep = Annotated[AppContext, Depends(get_context)]
+
+
+def client_ip(request: Request) -> str | None:
+    """The peer's address as the server saw it (behind a proxy, the proxy's: run the proxy
+    with its own per-client limits, or uvicorn with ``--proxy-headers`` from trusted hosts)."""
+    return request.client.host if request.client else None
+
+
+ClientIpDep = Annotated[str | None, Depends(client_ip)]
+
+
+def get_limiter(ctx: ContextDep) -> RateLimiter:
+    assert ctx.limiter is not None  # built with the context
+    return ctx.limiter
+
+
+LimiterDep = Annotated[RateLimiter, Depends(get_limiter)]
 
 
 def get_settings(ctx: ContextDep) -> Settings:

@@ -10,6 +10,7 @@ SQL and sometimes data.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -92,6 +93,24 @@ class UnprocessableError(ApiError):
     code = "invalid_input"
 
 
+class UnsupportedMediaTypeError(ApiError):
+    status_code = 415
+    code = "unsupported_media_type"
+
+
+class RateLimitedError(ApiError):
+    """429: a rate limit or quota window is full; ``retry_after`` seconds until it frees."""
+
+    status_code = 429
+    code = "rate_limited"
+
+    def __init__(
+        self, message: str, *, retry_after: int, details: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(message, details=details)
+        self.retry_after = max(1, int(retry_after))
+
+
 class ServiceUnavailableError(ApiError):
     status_code = 503
     code = "unavailable"
@@ -111,23 +130,54 @@ _HTTP_CODES = {
     413: "payload_too_large",
     415: "unsupported_media_type",
     422: "invalid_input",
+    429: "rate_limited",
 }
 
 
 async def _api_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
     headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+    if isinstance(exc, RateLimitedError):
+        headers = {"Retry-After": str(exc.retry_after)}
     return JSONResponse(jsonable_encoder(exc.body()), status_code=exc.status_code, headers=headers)
+
+
+# a validation answer lists at most this many errors, each location part and message cut to a
+# short prefix: pydantic's locations carry the input's own keys (an unknown 1 MiB key would
+# otherwise come back whole), and one error per item of a long list adds up
+MAX_LISTED_ERRORS = 20
+_PART_LIMIT = 64
+_MSG_LIMIT = 200
+
+
+def _short(part: Any, limit: int) -> Any:
+    if isinstance(part, str) and len(part) > limit:
+        return part[:limit] + "…"
+    return part
+
+
+def brief_errors(found: Sequence[Any]) -> dict[str, Any]:
+    """Pydantic's errors as ``details``: at most :data:`MAX_LISTED_ERRORS`, each cut short,
+    never the input itself."""
+    errors = [
+        {
+            "loc": [_short(part, _PART_LIMIT) for part in e.get("loc", ())],
+            "msg": _short(str(e.get("msg", "")), _MSG_LIMIT),
+            "type": e.get("type"),
+        }
+        for e in found[:MAX_LISTED_ERRORS]
+    ]
+    details: dict[str, Any] = {"errors": errors}
+    if len(found) > MAX_LISTED_ERRORS:
+        details["more_errors"] = len(found) - MAX_LISTED_ERRORS
+    return details
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = [
-        {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": e.get("type")}
-        for e in exc.errors()
-    ]
+    details = brief_errors(exc.errors())
     return JSONResponse(
-        error_body("invalid_request", "the request does not match the schema", {"errors": errors}),
+        error_body("invalid_request", "the request does not match the schema", details),
         status_code=422,
     )
 
@@ -184,9 +234,12 @@ __all__ = [
     "ForbiddenError",
     "NotFoundError",
     "PayloadTooLargeError",
+    "RateLimitedError",
     "ServiceUnavailableError",
     "UnauthorizedError",
     "UnprocessableError",
+    "UnsupportedMediaTypeError",
+    "brief_errors",
     "error_body",
     "install_handlers",
 ]

@@ -53,6 +53,18 @@ from ledger_api.services.authority import init_authority  # noqa: E402
 AUTHORITY_PASSPHRASE = "bench only"  # a throwaway authority in a temp dir
 POLICY = "role:doctor and dept:cardiology"
 PROFILE_ENV = "MEDLEDGER_BENCH_PROFILE"
+# rate limits the benchmark lifts (ledger_api.config): it measures throughput, not the limiter
+BENCH_UNLIMITED = (
+    "rate_sign_in_per_address",
+    "rate_sign_in_per_ip",
+    "rate_denied_reads_per_address",
+    "rate_denied_reads_per_ip",
+    "rate_key_issuance_per_member",
+    "rate_key_issuance_per_ip",
+    "rate_uploads_per_address",
+    "rate_uploads_per_ip",
+    "rate_system_accounts",
+)
 
 
 class Client:
@@ -206,6 +218,9 @@ def local_stack(*, profile: Path | None = None) -> Iterator[BenchStack]:
                 "MEDLEDGER_AUTHORITY_PASSPHRASE": AUTHORITY_PASSPHRASE,
                 "MEDLEDGER_SIWE_DOMAIN": f"127.0.0.1:{port}",
                 "MEDLEDGER_SIWE_URI": f"http://127.0.0.1:{port}",
+                # the benchmark's own limits, set explicitly: every request comes from one IP
+                # and a handful of addresses, far faster than any person
+                **{f"MEDLEDGER_{name.upper()}": "unlimited" for name in BENCH_UNLIMITED},
             }
             if profile is not None:
                 env[PROFILE_ENV] = str(profile.resolve())

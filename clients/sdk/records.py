@@ -23,6 +23,7 @@ from clients.sdk.errors import (
     ClientError,
     DecryptionError,
     IntegrityError,
+    NotAllowedError,
 )
 from clients.sdk.fhir import FHIR_CONTENT_TYPE, validate_resource
 from clients.sdk.models import FetchResult, Page, RecordInfo, hex0x
@@ -190,13 +191,23 @@ class RecordsMixin:
         )
 
     def iter_records(self, patient: str, *, purpose: str = "treatment") -> Iterator[RecordInfo]:
-        """Every visible record of ``patient``, page by page."""
-        offset = 0
+        """Every visible record of ``patient``, page by page.
+
+        The API pages the chart first and then decides access for the page, so a page may
+        hold fewer records than asked (or be refused when it holds none open to the caller,
+        after the first): advance by the page size until ``total``."""
+        offset, total = 0, None
         while True:
-            page = self.list_records(patient, purpose=purpose, offset=offset, limit=200)
-            yield from page.items
-            offset += len(page.items)
-            if not page.items or offset >= page.total:
+            try:
+                page = self.list_records(patient, purpose=purpose, offset=offset, limit=200)
+            except NotAllowedError:
+                if total is None:
+                    raise
+            else:
+                yield from page.items
+                total = page.total
+            offset += 200
+            if offset >= total:
                 return
 
     def record(self, record_id: str, *, purpose: str = "treatment") -> RecordInfo:

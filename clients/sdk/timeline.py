@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from clients.sdk.consent_messages import checked_address
+from clients.sdk.errors import NotAllowedError
 from clients.sdk.fhir import FHIR_CONTENT_TYPE
 from clients.sdk.fhir_index import summary
 from clients.sdk.models import Page
@@ -130,12 +131,18 @@ class TimelineMixin:
 
     def iter_timeline(self, patient: str, *, purpose: str | None = None) -> Iterator[TimelineItem]:
         """Every item of the timeline, page by page."""
-        offset = 0
-        while True:
-            page = self.timeline(patient, offset=offset, limit=200, purpose=purpose)
-            yield from page.items
-            offset += len(page.items)
-            if not page.items or offset >= page.total:
+        offset, total = 0, None
+        while True:  # pages may be short or refused: see iter_records
+            try:
+                page = self.timeline(patient, offset=offset, limit=200, purpose=purpose)
+            except NotAllowedError:
+                if total is None:
+                    raise
+            else:
+                yield from page.items
+                total = page.total
+            offset += 200
+            if offset >= total:
                 return
 
     def open_timeline_record(

@@ -114,8 +114,8 @@ def init_authority(
     except CryptoError as exc:
         raise AuthorityError(f"cannot encrypt the master secret key: {exc}") from exc
     mpk_bytes = dump_master_public_key(mpk)
-    directory.mkdir(parents=True, exist_ok=True)
-    _write_new(mpk_path, mpk_bytes, mode=0o644)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)  # the API's alone (at_rest)
+    _write_new(mpk_path, mpk_bytes, mode=0o600)
     _write_new(msk_path, boxed, mode=0o600)
     return AuthorityFiles(
         directory=directory,

@@ -11,14 +11,22 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, BeforeValidator, Field
 
 from ledger_api.deps import ContextDep, DbDep, PrincipalDep, require_roles
+from ledger_api.inputs import MAX_BLOCK, Offset, short_text, strict_optional_uint, uint_query
 from ledger_api.principal import Principal
 from ledger_api.routes.error_docs import error_responses
+from ledger_api.routes.fields import HEX32_CHARS, AddressQuery
 from ledger_api.services import audit as service
 
 router = APIRouter(prefix="/audit", tags=["audit"])
+
+BlockQuery = Annotated[
+    int | None,
+    Query(ge=0, le=MAX_BLOCK, description="A block number."),
+    BeforeValidator(strict_optional_uint),
+]
 
 AuditorDep = Annotated[Principal, Depends(require_roles("auditor", consortium_admin=True))]
 
@@ -34,6 +42,12 @@ class AccessEventOut(BaseModel):
     block_time: int
     tx_hash: str
     log_index: int
+    repeats: int = Field(
+        1,
+        description="Identical denials (reader, record, purpose, reason) this entry stands "
+        "for: the first is on chain, the repeats within the coalescing window are counted here.",
+    )
+    last_repeat_at: int | None = Field(None, description="Unix time of the last repeat.")
 
 
 class AccessEventPageOut(BaseModel):
@@ -66,14 +80,22 @@ class VerifyOut(BaseModel):
 def access_events(
     db: DbDep,
     principal: PrincipalDep,
-    patient: Annotated[str | None, Query()] = None,
-    record: Annotated[str | None, Query()] = None,
-    accessor: Annotated[str | None, Query()] = None,
+    patient: AddressQuery = None,
+    record: Annotated[str | None, Query(max_length=HEX32_CHARS)] = None,
+    accessor: AddressQuery = None,
     granted: Annotated[bool | None, Query()] = None,
-    since: Annotated[datetime | None, Query(description="ISO 8601 or unix seconds")] = None,
-    until: Annotated[datetime | None, Query(description="exclusive")] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
-    limit: Annotated[int, Query(ge=1, le=service.MAX_LIMIT)] = service.DEFAULT_LIMIT,
+    since: Annotated[
+        datetime | None,
+        Query(description="ISO 8601 or unix seconds", json_schema_extra={"maxLength": 40}),
+        BeforeValidator(short_text),
+    ] = None,
+    until: Annotated[
+        datetime | None,
+        Query(description="exclusive", json_schema_extra={"maxLength": 40}),
+        BeforeValidator(short_text),
+    ] = None,
+    offset: Offset = 0,
+    limit: uint_query(ge=1, le=service.MAX_LIMIT) = service.DEFAULT_LIMIT,
 ) -> AccessEventPageOut:
     page = service.list_access_events(
         db=db,
@@ -104,8 +126,8 @@ def verify(
     ctx: ContextDep,
     db: DbDep,
     principal: AuditorDep,
-    from_block: Annotated[int | None, Query(ge=0)] = None,
-    to_block: Annotated[int | None, Query(ge=0)] = None,
+    from_block: BlockQuery = None,
+    to_block: BlockQuery = None,
 ) -> VerifyOut:
     service.require_auditor(principal)
     report = service.verify(ctx=ctx, db=db, from_block=from_block, to_block=to_block)

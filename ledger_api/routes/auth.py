@@ -7,9 +7,17 @@ from datetime import datetime
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from ledger_api.deps import ContextDep, DbDep, PrincipalDep, TokenDep
+from ledger_api.deps import (
+    ClientIpDep,
+    ContextDep,
+    DbDep,
+    LimiterDep,
+    PrincipalDep,
+    TokenDep,
+)
 from ledger_api.http_errors import UnauthorizedError
 from ledger_api.principal import Principal
+from ledger_api.routes.fields import ADDRESS_CHARS
 from ledger_api.services import auth as auth_service
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -18,7 +26,9 @@ _ERRORS = {401: {"description": "sign-in refused; error.code says why (siwe_*)"}
 
 
 class NonceRequest(BaseModel):
-    address: str = Field(description="the Ethereum address that will sign in (any case)")
+    address: str = Field(
+        max_length=ADDRESS_CHARS, description="the Ethereum address that will sign in (any case)"
+    )
 
 
 class NonceResponse(BaseModel):
@@ -75,7 +85,10 @@ class LoginResponse(BaseModel):
 
 
 @router.post("/nonce", summary="A single-use SIWE nonce for an address")
-def nonce(body: NonceRequest, ctx: ContextDep, db: DbDep) -> NonceResponse:
+def nonce(
+    body: NonceRequest, ctx: ContextDep, db: DbDep, limiter: LimiterDep, ip: ClientIpDep
+) -> NonceResponse:
+    limiter.hit("nonce", ip=ip)
     grant = auth_service.issue_nonce(ctx=ctx, db=db, address=body.address)
     return NonceResponse(
         nonce=grant.nonce,
@@ -92,7 +105,10 @@ def nonce(body: NonceRequest, ctx: ContextDep, db: DbDep) -> NonceResponse:
 @router.post(
     "/login", summary="Exchange a signed EIP-4361 message for a session", responses=_ERRORS
 )
-def login(body: LoginRequest, ctx: ContextDep, db: DbDep) -> LoginResponse:
+def login(
+    body: LoginRequest, ctx: ContextDep, db: DbDep, limiter: LimiterDep, ip: ClientIpDep
+) -> LoginResponse:
+    limiter.hit("sign_in", ip=ip)  # per address once the signature verifies (services.auth)
     result = auth_service.login(ctx=ctx, db=db, message=body.message, signature=body.signature)
     p = result.principal
     return LoginResponse(

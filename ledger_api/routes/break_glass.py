@@ -16,7 +16,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ledger_api.deps import ContextDep, DbDep, PrincipalDep
 from ledger_api.http_errors import UnprocessableError
+from ledger_api.inputs import Offset, uint_query
 from ledger_api.routes.error_docs import error_responses
+from ledger_api.routes.fields import (
+    AddressField,
+    AddressPath,
+    OpeningIdPath,
+    SignatureField,
+    Uint64Field,
+)
 from ledger_api.services import break_glass as service
 from ledger_api.services import break_glass_keys as keys
 from ledger_api.services import break_glass_queries as queries
@@ -30,16 +38,22 @@ router = APIRouter(tags=["break-glass"])
 class CosignatureIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    co_signer: str = Field(description="The second doctor's address.")
-    deadline: int = Field(ge=0, description="Unix seconds (chain time) the signature is valid to.")
-    signature: str = Field(description="EIP-712 BreakGlassCosign signature, 0x + 130 hex digits.")
+    co_signer: AddressField = Field(description="The second doctor's address.")
+    deadline: Uint64Field = Field(
+        description="Unix seconds (chain time) the signature is valid to."
+    )
+    signature: SignatureField = Field(
+        description="EIP-712 BreakGlassCosign signature, 0x + 130 hex digits."
+    )
 
 
 class OpenIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    patient: str
-    reason: str = Field(description="Why (10-500 characters); its keccak-256 goes on chain.")
+    patient: AddressField
+    reason: str = Field(
+        max_length=2000, description="Why (10-500 characters); its keccak-256 goes on chain."
+    )
     cosignature: CosignatureIn | None = Field(
         default=None, description="Required beyond the daily cap (429 break_glass_cap)."
     )
@@ -80,7 +94,9 @@ class CountOut(BaseModel):
 class KeyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    x25519_public_key: str = Field(description="32 bytes, base64: the key is sealed to it.")
+    x25519_public_key: str = Field(
+        max_length=64, description="32 bytes, base64: the key is sealed to it."
+    )
 
 
 class EmergencyKeyOut(BaseModel):
@@ -98,7 +114,9 @@ class ReviewIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     justified: bool
-    note: str = Field(description="1-1000 characters; its keccak-256 goes on chain.")
+    note: str = Field(
+        max_length=4000, description="1-1000 characters; its keccak-256 goes on chain."
+    )
 
 
 def _signature(text: str) -> bytes:
@@ -174,7 +192,7 @@ def open_break_glass(
     ),
 )
 def emergency_key(
-    opening_id: str, body: KeyIn, ctx: ContextDep, db: DbDep, principal: PrincipalDep
+    opening_id: OpeningIdPath, body: KeyIn, ctx: ContextDep, db: DbDep, principal: PrincipalDep
 ) -> EmergencyKeyOut:
     issued = keys.issue_emergency_key(
         ctx=ctx,
@@ -205,8 +223,8 @@ def review_queue(
     db: DbDep,
     principal: PrincipalDep,
     reviewed: Annotated[bool | None, Query()] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
-    limit: Annotated[int, Query(ge=1, le=queries.MAX_LIMIT)] = queries.DEFAULT_LIMIT,
+    offset: Offset = 0,
+    limit: uint_query(ge=1, le=queries.MAX_LIMIT) = queries.DEFAULT_LIMIT,
 ) -> OpeningPageOut:
     queries.require_overseer(principal)
     page = queries.review_queue(
@@ -228,7 +246,7 @@ def review_queue(
     ),
 )
 def review(
-    opening_id: str, body: ReviewIn, ctx: ContextDep, db: DbDep, principal: PrincipalDep
+    opening_id: OpeningIdPath, body: ReviewIn, ctx: ContextDep, db: DbDep, principal: PrincipalDep
 ) -> OpeningOut:
     reviewed = service.review(
         ctx=ctx,
@@ -249,12 +267,12 @@ def review(
     ),
 )
 def patient_openings(
-    address: str,
+    address: AddressPath,
     ctx: ContextDep,
     db: DbDep,
     principal: PrincipalDep,
-    offset: Annotated[int, Query(ge=0)] = 0,
-    limit: Annotated[int, Query(ge=1, le=queries.MAX_LIMIT)] = queries.DEFAULT_LIMIT,
+    offset: Offset = 0,
+    limit: uint_query(ge=1, le=queries.MAX_LIMIT) = queries.DEFAULT_LIMIT,
 ) -> OpeningPageOut:
     page = queries.patient_openings(
         db=db, principal=principal, patient=address, now=_now(ctx), offset=offset, limit=limit
@@ -267,6 +285,6 @@ def patient_openings(
     summary="How many break-glass openings a chart has had (the bg:<n> of new record policies)",
     responses=error_responses(s401="unauthorized", s403="not_author", s422="invalid_address"),
 )
-def opening_count(address: str, db: DbDep, principal: PrincipalDep) -> CountOut:
+def opening_count(address: AddressPath, db: DbDep, principal: PrincipalDep) -> CountOut:
     count = queries.opening_count(db=db, principal=principal, patient=address)
     return CountOut(patient=to_checksum_address(address), count=count)

@@ -7,15 +7,28 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import annotated_types as at
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from crypto.policy import MAX_POLICY_LENGTH
 from ledger_api.deps import ContextDep, DbDep, PrincipalDep
+from ledger_api.inputs import Offset, strict_uint, uint_query
 from ledger_api.routes.error_docs import error_responses
+from ledger_api.routes.fields import (
+    ADDRESS_CHARS,
+    HEX32_CHARS,
+    AddressQuery,
+    PurposeField,
+    SignatureField,
+    Uint64Field,
+)
 from ledger_api.services import consent_queries as queries
 from ledger_api.services import consents as service
 
 router = APIRouter(prefix="/consents", tags=["consents"])
+
+NonceField = Annotated[int, at.Ge(0), at.Le(service.MAX_NONCE), BeforeValidator(strict_uint)]
 
 
 class ConsentFields(BaseModel):
@@ -23,25 +36,36 @@ class ConsentFields(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    patient: str = Field(description="The patient's address (the signer).")
-    grantee: str | None = Field(None, description="Grantee address; omit for a policy consent.")
-    grantee_policy_hash: str | None = Field(
-        None, description="0x sha-256 of the normalized grantee policy; omit for an address."
+    patient: str = Field(max_length=ADDRESS_CHARS, description="The patient's address (signer).")
+    grantee: str | None = Field(
+        None, max_length=ADDRESS_CHARS, description="Grantee address; omit for a policy consent."
     )
-    record_id: str | None = Field(None, description="One record (0x 32 bytes); omit = chart.")
-    purpose: int | str = Field(0, description="0-4 or treatment|referral|consultation|…")
-    not_before: int = Field(0, ge=0)
-    expires_at: int = Field(ge=0)
-    nonce: int = Field(ge=0)
+    grantee_policy_hash: str | None = Field(
+        None,
+        max_length=HEX32_CHARS,
+        description="0x sha-256 of the normalized grantee policy; omit for an address.",
+    )
+    record_id: str | None = Field(
+        None, max_length=HEX32_CHARS, description="One record (0x 32 bytes); omit = chart."
+    )
+    purpose: PurposeField = Field(0, description="0-4 or treatment|referral|consultation|…")
+    not_before: Uint64Field = 0
+    expires_at: Uint64Field
+    nonce: NonceField
 
 
 class ConsentRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     consent: ConsentFields
-    signature: str = Field(description="The patient's EIP-712 signature, 0x r‖s‖v (65 bytes).")
+    signature: SignatureField = Field(
+        description="The patient's EIP-712 signature, 0x r‖s‖v (65 bytes)."
+    )
     grantee_policy: str | None = Field(
-        None, description="The policy text behind grantee_policy_hash (kept in the index)."
+        None,
+        max_length=MAX_POLICY_LENGTH,
+        description="The policy text behind grantee_policy_hash (kept in the index); required "
+        "for a policy consent unless the index already has the text of that hash.",
     )
 
 
@@ -49,9 +73,9 @@ class RevocationRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     consent: ConsentFields
-    nonce: int = Field(ge=0)
-    deadline: int = Field(ge=0)
-    signature: str
+    nonce: NonceField
+    deadline: Uint64Field
+    signature: SignatureField
 
 
 class RelayOut(BaseModel):
@@ -152,17 +176,18 @@ def list_consents(
     ctx: ContextDep,
     db: DbDep,
     principal: PrincipalDep,
-    patient: Annotated[str | None, Query()] = None,
-    grantee: Annotated[str | None, Query()] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
-    limit: Annotated[int, Query(ge=1, le=queries.MAX_LIMIT)] = queries.DEFAULT_LIMIT,
+    patient: AddressQuery = None,
+    grantee: AddressQuery = None,
+    offset: Offset = 0,
+    limit: uint_query(ge=1, le=queries.MAX_LIMIT) = queries.DEFAULT_LIMIT,
     expiring_within: Annotated[
         str | None,
         Query(
+            max_length=24,
             description=(
                 "only consents in force that end within this long: seconds, or 30d / 12h;"
                 " soonest first"
-            )
+            ),
         ),
     ] = None,
 ) -> ConsentPageOut:

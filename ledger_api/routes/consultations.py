@@ -12,9 +12,19 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from crypto.policy import MAX_POLICY_LENGTH
 from ledger_api.deps import ContextDep, DbDep, PrincipalDep
+from ledger_api.inputs import Offset, uint_query
 from ledger_api.routes.consents import ConsentRequest
 from ledger_api.routes.error_docs import error_responses
+from ledger_api.routes.fields import (
+    HEX32_CHARS,
+    AddressField,
+    ConsultationIdPath,
+    Hex32Field,
+    InstitutionField,
+    Uint64Field,
+)
 from ledger_api.routes.workflow_common import (
     ReasonBody,
     TransitionOut,
@@ -39,28 +49,37 @@ _CREATE_422 = (
 class ConsultationCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    consultation_id: str | None = Field(None, description="0x 32 bytes; omit = new")
-    patient: str
-    question_record_id: str = Field(description="The question: an encrypted record uploaded.")
-    record_ids: list[str] = Field(default_factory=list, description="Further shared records.")
-    invited_institutions: list[int | str] = Field(
-        default_factory=list, description="Ids or codes (at most 16)."
+    consultation_id: str | None = Field(
+        None, max_length=HEX32_CHARS, description="0x 32 bytes; omit = new"
+    )
+    patient: AddressField
+    question_record_id: Hex32Field = Field(
+        description="The question: an encrypted record uploaded."
+    )
+    record_ids: list[Hex32Field] = Field(
+        default_factory=list, max_length=wf.MAX_RECORDS, description="Further shared records."
+    )
+    invited_institutions: list[InstitutionField] = Field(
+        default_factory=list, max_length=16, description="Ids or codes (at most 16)."
     )
     invited_policy: str | None = Field(
-        None, description="An attribute policy for the invited specialists."
+        None,
+        max_length=MAX_POLICY_LENGTH,
+        description="An attribute policy for the invited specialists.",
     )
-    deadline: int = Field(ge=0, description="Unix seconds (chain time) when opinions close.")
+    deadline: Uint64Field = Field(description="Unix seconds (chain time) when opinions close.")
     consents: list[ConsentRequest] = Field(
+        max_length=wf.MAX_RECORDS + 1,
         description="The patient's consents, purpose `consultation`, for the audience policy "
         "(`org:<code>` of each invited institution ORed with `(invited_policy)`), together "
-        "covering the question and every shared record."
+        "covering the question and every shared record.",
     )
 
 
 class OpinionBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    record_id: str = Field(
+    record_id: Hex32Field = Field(
         description="The opinion: a record the caller uploaded whose policy admits the "
         "requesting doctor and the patient."
     )
@@ -69,7 +88,7 @@ class OpinionBody(BaseModel):
 class CloseBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    conclusion_record_id: str
+    conclusion_record_id: Hex32Field
 
 
 class OpinionOut(BaseModel):
@@ -168,8 +187,8 @@ def list_consultations(
         Query(description="Default: invited for clinicians, all for auditors, else patient"),
     ] = None,
     state: Annotated[Literal["open", "closed", "cancelled"] | None, Query()] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
-    limit: Annotated[int, Query(ge=1, le=wf.MAX_PAGE)] = 50,
+    offset: Offset = 0,
+    limit: uint_query(ge=1, le=wf.MAX_PAGE) = 50,
 ) -> ConsultationPageOut:
     page = queries.list_consultations(
         ctx=ctx, db=db, principal=principal, role=role, state=state, offset=offset, limit=limit
@@ -189,7 +208,7 @@ def list_consultations(
     ),
 )
 def show(
-    consultation_id: str, ctx: ContextDep, db: DbDep, principal: PrincipalDep
+    consultation_id: ConsultationIdPath, ctx: ContextDep, db: DbDep, principal: PrincipalDep
 ) -> ConsultationOut:
     return _out(
         queries.get_consultation(
@@ -213,7 +232,11 @@ def show(
     ),
 )
 def opinion(
-    consultation_id: str, body: OpinionBody, ctx: ContextDep, db: DbDep, principal: PrincipalDep
+    consultation_id: ConsultationIdPath,
+    body: OpinionBody,
+    ctx: ContextDep,
+    db: DbDep,
+    principal: PrincipalDep,
 ) -> ConsultationOut:
     return _out(
         service.submit_opinion(
@@ -240,7 +263,11 @@ def opinion(
     ),
 )
 def close(
-    consultation_id: str, body: CloseBody, ctx: ContextDep, db: DbDep, principal: PrincipalDep
+    consultation_id: ConsultationIdPath,
+    body: CloseBody,
+    ctx: ContextDep,
+    db: DbDep,
+    principal: PrincipalDep,
 ) -> ConsultationOut:
     return _out(
         service.close_consultation(
@@ -266,7 +293,11 @@ def close(
     ),
 )
 def cancel(
-    consultation_id: str, body: ReasonBody, ctx: ContextDep, db: DbDep, principal: PrincipalDep
+    consultation_id: ConsultationIdPath,
+    body: ReasonBody,
+    ctx: ContextDep,
+    db: DbDep,
+    principal: PrincipalDep,
 ) -> ConsultationOut:
     return _out(
         service.cancel_consultation(

@@ -12,8 +12,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from ledger_api.deps import ContextDep, DbDep, PrincipalDep
+from ledger_api.deps import ClientIpDep, ContextDep, DbDep, LimiterDep, PrincipalDep
 from ledger_api.routes.error_docs import error_responses
+from ledger_api.routes.fields import ADDRESS_CHARS
 from ledger_api.services import authority as service
 from ledger_api.services import epochs
 
@@ -32,7 +33,8 @@ class IssueRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     x25519_public_key: str = Field(
-        description="The caller's X25519 public key (32 bytes, base64) to seal the key to."
+        max_length=64,
+        description="The caller's X25519 public key (32 bytes, base64) to seal the key to.",
     )
 
 
@@ -130,8 +132,12 @@ def stale(
     ctx: ContextDep,
     db: DbDep,
     principal: PrincipalDep,
-    institution: Annotated[str | None, Query(description="An institution code.")] = None,
-    patient: Annotated[str | None, Query(description="The caller's own address.")] = None,
+    institution: Annotated[
+        str | None, Query(max_length=32, description="An institution code.")
+    ] = None,
+    patient: Annotated[
+        str | None, Query(max_length=ADDRESS_CHARS, description="The caller's own address.")
+    ] = None,
 ) -> StaleOut:
     current, items = epochs.list_stale(
         ctx=ctx, db=db, principal=principal, institution=institution, patient=patient
@@ -163,7 +169,15 @@ def stale(
         s503="authority_unavailable, chain_unavailable",
     ),
 )
-def issue(body: IssueRequest, ctx: ContextDep, db: DbDep, principal: PrincipalDep) -> IssuedKeyOut:
+def issue(
+    body: IssueRequest,
+    ctx: ContextDep,
+    db: DbDep,
+    principal: PrincipalDep,
+    limiter: LimiterDep,
+    ip: ClientIpDep,
+) -> IssuedKeyOut:
+    limiter.hit("key_issue", address=principal.address, ip=ip, principal=principal)
     issued = service.issue_key(
         ctx=ctx,
         db=db,

@@ -8,23 +8,22 @@ multipart parser of FastAPI's ``File()`` would read it all first); its schema is
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from ledger_api.deps import ContextDep, DbDep, PrincipalDep
+from ledger_api.deps import ClientIpDep, ContextDep, DbDep, LimiterDep, PrincipalDep
+from ledger_api.inputs import Offset, uint_query
+from ledger_api.routes.fields import AddressPath, PurposeQuery, RecordIdPath
 from ledger_api.services.access import parse_purpose
-from ledger_api.services.record_reads import get_record, list_chart, open_content
+from ledger_api.services.record_reads import MAX_PAGE, get_record, list_chart, open_content
 from ledger_api.services.records import record_view, share_record
 from ledger_api.services.uploads import check_upload, read_upload
 
 router = APIRouter(tags=["records"])
 
-PurposeQuery = Annotated[
-    str, Query(description="why the caller reads: treatment, referral, consultation, …")
-]
 
 _UPLOAD_SCHEMA: dict[str, Any] = {
     "requestBody": {
@@ -37,6 +36,7 @@ _UPLOAD_SCHEMA: dict[str, Any] = {
                     "properties": {
                         "metadata": {
                             "type": "string",
+                            "maxLength": 65536,
                             "description": (
                                 'JSON: {"record_id": "0x…32 bytes", "patient": "0x…", '
                                 '"record_type": "≤31 bytes", "author": "0x… (optional)", '
@@ -66,8 +66,13 @@ _UPLOAD_SCHEMA: dict[str, Any] = {
         422: {"description": "malformed metadata, header or body, or policy excludes patient"},
     },
 )
-async def upload_record(request: Request, ctx: ContextDep, principal: PrincipalDep) -> Any:
+async def upload_record(
+    request: Request, ctx: ContextDep, principal: PrincipalDep, limiter: LimiterDep, ip: ClientIpDep
+) -> Any:
     """Store an encrypted record's header and body, register it, answer after the receipt."""
+    await run_in_threadpool(
+        limiter.hit, "upload", address=principal.address, ip=ip, principal=principal
+    )
     settings = ctx.settings
     parts = await read_upload(
         request,
@@ -92,12 +97,12 @@ async def upload_record(request: Request, ctx: ContextDep, principal: PrincipalD
 
 @router.get("/patients/{address}/records")
 def list_patient_records(
-    address: str,
+    address: AddressPath,
     ctx: ContextDep,
     db: DbDep,
     principal: PrincipalDep,
-    offset: Annotated[int, Query(ge=0)] = 0,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Offset = 0,
+    limit: uint_query(ge=1, le=MAX_PAGE) = 50,
     purpose: PurposeQuery = "treatment",
 ) -> dict[str, Any]:
     """A page of the patient's chart: the records the caller may see, in chain order."""
@@ -120,7 +125,7 @@ def list_patient_records(
 
 @router.get("/records/{record_id}")
 def record_metadata(
-    record_id: str,
+    record_id: RecordIdPath,
     ctx: ContextDep,
     db: DbDep,
     principal: PrincipalDep,
@@ -134,9 +139,10 @@ def record_metadata(
 
 
 def _content(
-    part: str, record_id: str, ctx: Any, db: Any, principal: Any, purpose: str
+    part: str, record_id: str, ctx: Any, db: Any, principal: Any, purpose: str, ip: str | None
 ) -> StreamingResponse:
     decision, row, chunks = open_content(
+        client_ip=ip,
         ctx=ctx,
         db=db,
         principal=principal,
@@ -164,14 +170,15 @@ def _content(
     responses={200: {"content": {"application/octet-stream": {}}}},
 )
 def record_header(
-    record_id: str,
+    record_id: RecordIdPath,
     ctx: ContextDep,
     db: DbDep,
     principal: PrincipalDep,
+    ip: ClientIpDep,
     purpose: PurposeQuery = "treatment",
 ) -> StreamingResponse:
     """The envelope header (CBOR), streamed after the access decision is logged on chain."""
-    return _content("header", record_id, ctx, db, principal, purpose)
+    return _content("header", record_id, ctx, db, principal, purpose, ip)
 
 
 @router.get(
@@ -180,11 +187,12 @@ def record_header(
     responses={200: {"content": {"application/octet-stream": {}}}},
 )
 def record_body(
-    record_id: str,
+    record_id: RecordIdPath,
     ctx: ContextDep,
     db: DbDep,
     principal: PrincipalDep,
+    ip: ClientIpDep,
     purpose: PurposeQuery = "treatment",
 ) -> StreamingResponse:
     """The encrypted body, streamed after the access decision is logged on chain."""
-    return _content("body", record_id, ctx, db, principal, purpose)
+    return _content("body", record_id, ctx, db, principal, purpose, ip)

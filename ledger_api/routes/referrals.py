@@ -13,8 +13,17 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from ledger_api.deps import ContextDep, DbDep, PrincipalDep
+from ledger_api.inputs import Offset, uint_query
 from ledger_api.routes.consents import ConsentRequest
 from ledger_api.routes.error_docs import error_responses
+from ledger_api.routes.fields import (
+    HEX32_CHARS,
+    AddressField,
+    AddressQuery,
+    Hex32Field,
+    InstitutionField,
+    ReferralIdPath,
+)
 from ledger_api.routes.workflow_common import (
     ReasonBody,
     TransitionOut,
@@ -40,29 +49,36 @@ class ReferralCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     referral_id: str | None = Field(
-        None, description="0x 32 bytes chosen by the client (a retry names the same); omit = new"
+        None,
+        max_length=HEX32_CHARS,
+        description="0x 32 bytes chosen by the client (a retry names the same); omit = new",
     )
-    patient: str = Field(description="The patient's address.")
-    to_institution: int | str = Field(description="Receiving institution: id or code.")
-    department: str = Field(description="Receiving department (its `dept:` attribute value).")
+    patient: AddressField
+    to_institution: InstitutionField = Field(description="Receiving institution: id or code.")
+    department: str = Field(
+        max_length=64, description="Receiving department (its `dept:` attribute value)."
+    )
     urgency: Literal["routine", "urgent", "emergency"] = "routine"
-    reason_record_id: str = Field(
+    reason_record_id: Hex32Field = Field(
         description="The referral letter: an encrypted record of the patient already uploaded."
     )
-    record_ids: list[str] = Field(
-        default_factory=list, description="Further records of the patient sent along."
+    record_ids: list[Hex32Field] = Field(
+        default_factory=list,
+        max_length=wf.MAX_RECORDS,
+        description="Further records of the patient sent along.",
     )
     consents: list[ConsentRequest] = Field(
+        max_length=wf.MAX_RECORDS + 1,
         description="The patient's consents, purpose `referral`, for the policy "
         "`org:<code> and dept:<department>` of the receiving side, together covering the "
-        "reason and every record (one each, or one for the whole chart)."
+        "reason and every record (one each, or one for the whole chart).",
     )
 
 
 class CompleteBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    summary_record_id: str = Field(
+    summary_record_id: Hex32Field = Field(
         description="The discharge or summary record (the patient's; its policy must admit "
         "the requesting doctor, to whom it is shared back)."
     )
@@ -145,7 +161,7 @@ def _step(
     ctx: ContextDep,
     db: DbDep,
     principal: PrincipalDep,
-    referral_id: str,
+    referral_id: ReferralIdPath,
     reason: str | None = None,
     summary_record_id: str | None = None,
 ) -> ReferralOut:
@@ -167,7 +183,9 @@ def _step(
     summary="Accept (a doctor of the receiving institution; from requested)",
     responses=error_responses(**_STEP_ERRORS, s422="invalid_referral_id"),
 )
-def accept(referral_id: str, ctx: ContextDep, db: DbDep, principal: PrincipalDep) -> ReferralOut:
+def accept(
+    referral_id: ReferralIdPath, ctx: ContextDep, db: DbDep, principal: PrincipalDep
+) -> ReferralOut:
     return _step("accept", ctx=ctx, db=db, principal=principal, referral_id=referral_id)
 
 
@@ -179,7 +197,11 @@ def accept(referral_id: str, ctx: ContextDep, db: DbDep, principal: PrincipalDep
     ),
 )
 def reject(
-    referral_id: str, body: ReasonBody, ctx: ContextDep, db: DbDep, principal: PrincipalDep
+    referral_id: ReferralIdPath,
+    body: ReasonBody,
+    ctx: ContextDep,
+    db: DbDep,
+    principal: PrincipalDep,
 ) -> ReferralOut:
     return _step(
         "reject", ctx=ctx, db=db, principal=principal, referral_id=referral_id, reason=body.reason
@@ -191,7 +213,9 @@ def reject(
     summary="The patient checked in (a doctor or nurse of the receiving side; from accepted)",
     responses=error_responses(**_STEP_ERRORS, s422="invalid_referral_id"),
 )
-def arrive(referral_id: str, ctx: ContextDep, db: DbDep, principal: PrincipalDep) -> ReferralOut:
+def arrive(
+    referral_id: ReferralIdPath, ctx: ContextDep, db: DbDep, principal: PrincipalDep
+) -> ReferralOut:
     return _step("arrive", ctx=ctx, db=db, principal=principal, referral_id=referral_id)
 
 
@@ -205,7 +229,11 @@ def arrive(referral_id: str, ctx: ContextDep, db: DbDep, principal: PrincipalDep
     ),
 )
 def complete(
-    referral_id: str, body: CompleteBody, ctx: ContextDep, db: DbDep, principal: PrincipalDep
+    referral_id: ReferralIdPath,
+    body: CompleteBody,
+    ctx: ContextDep,
+    db: DbDep,
+    principal: PrincipalDep,
 ) -> ReferralOut:
     return _step(
         "complete",
@@ -223,7 +251,11 @@ def complete(
     responses=error_responses(**_STEP_ERRORS, s422="invalid_referral_id, invalid_reason"),
 )
 def cancel(
-    referral_id: str, body: ReasonBody, ctx: ContextDep, db: DbDep, principal: PrincipalDep
+    referral_id: ReferralIdPath,
+    body: ReasonBody,
+    ctx: ContextDep,
+    db: DbDep,
+    principal: PrincipalDep,
 ) -> ReferralOut:
     return _step(
         "cancel", ctx=ctx, db=db, principal=principal, referral_id=referral_id, reason=body.reason
@@ -245,15 +277,20 @@ def list_referrals(
     ctx: ContextDep,
     db: DbDep,
     principal: PrincipalDep,
-    institution: Annotated[str | None, Query(description="Id or code; default: caller's")] = None,
+    institution: Annotated[
+        str | None, Query(max_length=32, description="Id or code; default: caller's")
+    ] = None,
     direction: Annotated[Literal["incoming", "outgoing", "both"], Query()] = "both",
     state: Annotated[
         str | None,
-        Query(description="requested|accepted|arrived|completed|rejected|cancelled|open"),
+        Query(
+            max_length=16,
+            description="requested|accepted|arrived|completed|rejected|cancelled|open",
+        ),
     ] = None,
-    patient: Annotated[str | None, Query()] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
-    limit: Annotated[int, Query(ge=1, le=wf.MAX_PAGE)] = 50,
+    patient: AddressQuery = None,
+    offset: Offset = 0,
+    limit: uint_query(ge=1, le=wf.MAX_PAGE) = 50,
 ) -> ReferralPageOut:
     page = queries.list_referrals(
         ctx=ctx,
@@ -279,5 +316,7 @@ def list_referrals(
         s422="invalid_referral_id",
     ),
 )
-def show(referral_id: str, ctx: ContextDep, db: DbDep, principal: PrincipalDep) -> ReferralOut:
+def show(
+    referral_id: ReferralIdPath, ctx: ContextDep, db: DbDep, principal: PrincipalDep
+) -> ReferralOut:
     return _out(queries.get_referral(ctx=ctx, db=db, principal=principal, referral_id=referral_id))

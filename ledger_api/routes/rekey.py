@@ -13,8 +13,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
-from ledger_api.deps import ContextDep, PrincipalDep
+from ledger_api.deps import ClientIpDep, ContextDep, LimiterDep, PrincipalDep
 from ledger_api.routes.error_docs import error_responses
+from ledger_api.routes.fields import RecordIdPath
 from ledger_api.services.rekey import rekey_record, rekey_view
 from ledger_api.services.rekey_upload import read_rekey_upload
 
@@ -68,12 +69,20 @@ _REKEY_SCHEMA: dict[str, Any] = {
     ),
 )
 async def rekey(
-    record_id: str, request: Request, ctx: ContextDep, principal: PrincipalDep
+    record_id: RecordIdPath,
+    request: Request,
+    ctx: ContextDep,
+    principal: PrincipalDep,
+    limiter: LimiterDep,
+    ip: ClientIpDep,
 ) -> dict[str, Any]:
     """Register a re-keyed version of a record (header only, or header and body).
 
     Answers after the re-key is mined and indexed, with the record as it now is and the CIDs
     of the replaced blocks that were unpinned."""
+    await run_in_threadpool(
+        limiter.hit, "upload", address=principal.address, ip=ip, principal=principal
+    )
     settings = ctx.settings
     parts = await read_rekey_upload(
         request,

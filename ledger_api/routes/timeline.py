@@ -14,6 +14,8 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from ledger_api.deps import ContextDep, DbDep, PrincipalDep
+from ledger_api.inputs import Offset, uint_query
+from ledger_api.routes.fields import AddressPath
 from ledger_api.services.access import parse_purpose
 from ledger_api.services.timeline import DEFAULT_PURPOSES, MAX_PAGE, timeline
 
@@ -73,15 +75,18 @@ class TimelineOut(BaseModel):
     },
 )
 def patient_timeline(
-    address: str,
+    address: AddressPath,
     ctx: ContextDep,
     db: DbDep,
     principal: PrincipalDep,
-    offset: Annotated[int, Query(ge=0)] = 0,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+    offset: Offset = 0,
+    limit: uint_query(ge=1, le=MAX_PAGE) = 50,
     purpose: Annotated[
         str | None,
-        Query(description="Only records this purpose opens [treatment, referral, consultation]."),
+        Query(
+            max_length=16,
+            description="Only records this purpose opens [treatment, referral, consultation].",
+        ),
     ] = None,
 ) -> TimelineOut:
     """Every record of the patient across institutions, with workflow events interleaved."""

@@ -22,7 +22,9 @@ PageOut = TypeVar("PageOut", bound=BaseModel)
 class ReasonBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: str | None = Field(None, description="A short reason code, ≤ 32 UTF-8 bytes.")
+    reason: str | None = Field(
+        None, max_length=32, description="A short reason code, ≤ 32 UTF-8 bytes."
+    )
 
 
 class TransitionOut(BaseModel):

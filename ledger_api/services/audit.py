@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from crypto.signing import Purpose
 from ledger_api.http_errors import ForbiddenError, UnprocessableError
+from ledger_api.inputs import quote
 from ledger_api.principal import Principal
 from ledger_api.services.audit_verify import VerifyReport, verify
 from storage.models import AccessEvent
@@ -64,14 +65,14 @@ def require_log_reader(principal: Principal, patient: str | None) -> Principal:
 
 def _address(value: str, name: str) -> str:
     if not is_address(value):
-        raise UnprocessableError(f"{name} must be a 0x-hex address, got {value!r}")
+        raise UnprocessableError(f"{name} must be a 0x-hex address, got {quote(value)}")
     return value.lower()
 
 
 def _record_id(value: str) -> str:
     raw = value[2:] if value.startswith("0x") else value
     if len(raw) != 64 or any(c not in "0123456789abcdefABCDEF" for c in raw):
-        raise UnprocessableError(f"record must be 0x followed by 64 hex digits, got {value!r}")
+        raise UnprocessableError(f"record must be 0x followed by 64 hex digits, got {quote(value)}")
     return "0x" + raw.lower()
 
 
@@ -143,4 +144,6 @@ def _view(row: AccessEvent) -> dict[str, Any]:
         "block_time": row.block_time,
         "tx_hash": row.tx_hash,
         "log_index": row.log_index,
+        "repeats": row.repeats or 1,
+        "last_repeat_at": row.last_repeat_at,
     }

@@ -22,6 +22,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from eth_utils import is_address, to_checksum_address
@@ -42,8 +43,10 @@ from crypto.errors import (
 )
 from ledger_api.chain.consortium import Role
 from ledger_api.chain.errors import ChainError
+from ledger_api.config import Settings
 from ledger_api.context import AppContext
 from ledger_api.http_errors import ServiceUnavailableError, UnauthorizedError, UnprocessableError
+from ledger_api.inputs import quote
 from ledger_api.principal import Principal
 from storage.models import ApiSession, SiweNonce
 
@@ -53,6 +56,7 @@ log = logging.getLogger("ledger_api.auth")
 SIWE_CODES: dict[type[SiweError], str] = {
     SiweMalformedError: "siwe_malformed",
     SiweAddressError: "siwe_malformed",
+    # defined below: a URI or resource of another origin (a phishing page's message)
     SiweSignatureError: "siwe_signature",
     SiweDomainError: "siwe_domain",
     SiweChainIdError: "siwe_chain",
@@ -116,8 +120,48 @@ def token_hash(token: str) -> bytes:
 def checked_address(value: str) -> str:
     """A checksummed address, or 422: accepting any case, refusing anything else."""
     if not isinstance(value, str) or not is_address(value):
-        raise UnprocessableError(f"not an Ethereum address: {value!r}", code="invalid_address")
+        raise UnprocessableError(f"not an Ethereum address: {quote(value)}", code="invalid_address")
     return to_checksum_address(value)
+
+
+class SiweOriginError(SiweError):
+    """The message's ``URI`` or a ``Resources`` entry is not of this server's origin."""
+
+
+def origin(uri: str) -> tuple[str, str, int | None]:
+    """``(scheme, host, port)`` of a URI, lower-cased, with the scheme's default port."""
+    parts = urlsplit(uri)
+    try:
+        port = parts.port
+    except ValueError:  # a port that is not a number: no origin at all
+        return ("", "", None)
+    scheme = parts.scheme.lower()
+    return (scheme, (parts.hostname or "").lower(), port or _DEFAULT_PORTS.get(scheme))
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def check_origin(message: siwe.SiweMessage, settings: Settings) -> None:
+    """EIP-4361 binds a signature to the relying party by ``domain``, ``scheme`` and ``URI``;
+    a server that checks only the domain accepts a message a phishing page had signed for
+    itself (``URI: https://phish.example/login``). The URI must be of ``siwe_uri``'s origin,
+    and so must each resource, unless it starts with one of ``siwe_allowed_resources``."""
+    expected = origin(settings.siwe_uri)
+    if origin(message.uri) != expected:
+        raise SiweOriginError(
+            f"message URI {quote(message.uri, 64)} is not of this server's origin "
+            f"{quote(settings.siwe_uri, 64)}"
+        )
+    for resource in message.resources:
+        if origin(resource) == expected or any(
+            resource.startswith(prefix) for prefix in settings.siwe_allowed_resources
+        ):
+            continue
+        raise SiweOriginError(f"resource {quote(resource, 64)} is not one this server accepts")
+
+
+SIWE_CODES[SiweOriginError] = "siwe_uri"
 
 
 def issue_nonce(
@@ -170,7 +214,9 @@ def login(
             expected_nonce=row.nonce,
             now=now,
             max_age=timedelta(seconds=ctx.settings.nonce_ttl_seconds),
+            expected_scheme=urlsplit(ctx.settings.siwe_uri).scheme or None,
         )
+        check_origin(verified, ctx.settings)
         if row.used_at is not None:
             raise SiweNonceError("nonce already used")
         if now >= row.expires_at:
@@ -187,6 +233,14 @@ def login(
         ctx.metrics.login("siwe_signature")
         db.rollback()
         raise SiweLoginError(f"invalid signature: {exc}", code="siwe_signature") from exc
+
+    # A sign-in counts against its address only now that the signature is known to be the
+    # address's own: failing logins in someone's name cannot lock them out. Before the nonce
+    # is spent, so a refused (429) message can be sent again after Retry-After.
+    if ctx.limiter is not None:
+        account = principal_for(ctx=ctx, address=verified.address)
+        db.rollback()
+        ctx.limiter.hit("sign_in", address=verified.address, principal=account)
 
     # End the read transaction before writing: on SQLite (WAL) a read transaction that tries
     # to become a writer after another connection (the indexer) committed fails at once with

@@ -54,6 +54,7 @@ from ledger_api.http_errors import (
 )
 from ledger_api.indexer.apply import apply_events
 from ledger_api.indexer.decode import EventDecoder
+from ledger_api.inputs import is_hex32, quote
 from ledger_api.principal import Principal
 from ledger_api.services.access import chain_required
 from ledger_api.services.break_glass_queries import opening_view
@@ -113,7 +114,9 @@ def _reason(text: str) -> str:
 
 def _patient(value: str, principal: Principal) -> str:
     if not isinstance(value, str) or not is_address(value):
-        raise UnprocessableError(f"patient is not an address: {value!r}", code="invalid_patient")
+        raise UnprocessableError(
+            f"patient is not an address: {quote(value)}", code="invalid_patient"
+        )
     patient = to_checksum_address(value)
     if patient == principal.address:
         raise UnprocessableError(
@@ -137,7 +140,7 @@ def _check_cosignature(
         return UnprocessableError(f"invalid co-signature: {why}", code="invalid_cosignature")
 
     if not is_address(cosig.co_signer):
-        raise bad(f"co_signer is not an address: {cosig.co_signer!r}")
+        raise bad(f"co_signer is not an address: {quote(cosig.co_signer)}")
     co_signer = to_checksum_address(cosig.co_signer)
     if co_signer == clinician:
         raise bad("the co-signer must be a second doctor, not the clinician")
@@ -195,9 +198,11 @@ def _index_receipt(ctx: AppContext, db: Session, mined: Mined) -> None:
 
 
 def opening_row(db: Session, opening_id: str) -> BreakGlassEvent:
+    if not is_hex32(opening_id):  # checked before the lookup: a non-hex key was a 500
+        raise UnprocessableError(
+            f"not an opening id (0x + 64 hex digits): {quote(opening_id)}", code="invalid_id"
+        )
     text = opening_id.lower()
-    if not (text.startswith("0x") and len(text) == 66):
-        raise UnprocessableError(f"not an opening id: {opening_id!r}", code="invalid_id")
     row = db.get(BreakGlassEvent, text)
     if row is None:
         raise NotFoundError(f"no break-glass opening {opening_id}", code="break_glass_not_found")

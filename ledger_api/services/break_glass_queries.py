@@ -20,6 +20,7 @@ from eth_utils import is_address, to_checksum_address
 from sqlalchemy.orm import Session
 
 from ledger_api.http_errors import ForbiddenError, UnprocessableError
+from ledger_api.inputs import quote
 from ledger_api.principal import Principal
 from ledger_api.services.chain_time import latest_block_time
 from storage.models.emergency import BreakGlassEvent
@@ -123,7 +124,7 @@ def patient_openings(
 ) -> OpeningPage:
     """The openings of ``patient``'s chart: for the patient, auditors and the admin."""
     if not is_address(patient):
-        raise UnprocessableError(f"not an address: {patient!r}", code="invalid_address")
+        raise UnprocessableError(f"not an address: {quote(patient)}", code="invalid_address")
     if principal.address.lower() != patient.lower() and not is_overseer(principal):
         raise ForbiddenError(
             "a patient's break-glass openings are for the patient, auditors and the admin"
@@ -145,7 +146,7 @@ def may_read_count(principal: Principal, patient: str) -> bool:
 def opening_count(*, db: Session, principal: Principal, patient: str) -> int:
     """How many break-glass openings ``patient``'s chart has had (indexed from the chain)."""
     if not is_address(patient):
-        raise UnprocessableError(f"not an address: {patient!r}", code="invalid_address")
+        raise UnprocessableError(f"not an address: {quote(patient)}", code="invalid_address")
     if not may_read_count(principal, patient):
         raise ForbiddenError(  # the same refusal as sharing: who may not read it may not write
             "only an active doctor or nurse, or the patient themself, may share a record for "

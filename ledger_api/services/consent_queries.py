@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from crypto.signing import Purpose
 from ledger_api.http_errors import ForbiddenError, UnprocessableError
+from ledger_api.inputs import is_ascii_digits, quote
 from ledger_api.principal import Principal
 from ledger_api.services.chain_time import latest_block_time
 from ledger_api.services.consents import parse_address
@@ -115,9 +116,10 @@ def parse_window(text: str) -> int:
     raw = text.strip().lower()
     unit = _UNITS.get(raw[-1:]) if raw else None
     digits = raw[:-1] if unit is not None else raw
-    if not digits.isdigit():
+    if not is_ascii_digits(digits) or len(digits) > 12:
         raise UnprocessableError(
-            f"expiring_within must be seconds, or a number of days (30d) or hours (12h): {text!r}",
+            "expiring_within must be seconds, or a number of days (30d) or hours (12h): "
+            + quote(text),
             code="invalid_window",
         )
     seconds = int(digits) * (unit or 1)

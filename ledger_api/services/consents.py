@@ -42,6 +42,7 @@ from ledger_api.http_errors import (
     UnprocessableError,
 )
 from ledger_api.indexer.sql import upsert
+from ledger_api.inputs import ascii_uint, is_ascii_digits, quote
 from ledger_api.principal import Principal
 from ledger_api.services.chain_time import block_time, latest_block_time
 from storage.models import Consent as ConsentRow
@@ -89,7 +90,7 @@ def parse_address(value: Any, name: str, *, optional: bool = False) -> str:
     if value in (None, "") and optional:
         return ZERO_ADDRESS
     if not isinstance(value, str) or not is_address(value):
-        raise _invalid(f"{name} must be a 0x-hex address, got {value!r}")
+        raise _invalid(f"{name} must be a 0x-hex address, got {quote(value)}")
     return to_checksum_address(value)
 
 
@@ -97,36 +98,33 @@ def _bytes32(value: Any, name: str) -> bytes:
     if value in (None, ""):
         return ZERO_BYTES32
     if not isinstance(value, str) or not value.startswith("0x") or len(value) != 66:
-        raise _invalid(f"{name} must be 0x followed by 64 hex digits, got {value!r}")
+        raise _invalid(f"{name} must be 0x followed by 64 hex digits, got {quote(value)}")
     try:
         return bytes.fromhex(value[2:])
     except ValueError:
-        raise _invalid(f"{name} is not hex: {value!r}") from None
+        raise _invalid(f"{name} is not hex: {quote(value)}") from None
 
 
 def _uint(value: Any, name: str, maximum: int) -> int:
-    if isinstance(value, str) and value.isdigit():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= maximum:
-        raise _invalid(f"{name} must be an integer in [0, {maximum}], got {value!r}")
-    return value
+    return ascii_uint(value, name=name, maximum=maximum, code="invalid_consent")
 
 
 def parse_purpose(value: Any) -> Purpose:
     """A purpose code (0-4) or its name (``treatment``, ``referral`` …)."""
-    if isinstance(value, str) and not value.isdigit():
+    if isinstance(value, str) and not is_ascii_digits(value):
         try:
             return Purpose[value.strip().upper()]
         except KeyError:
             names = ", ".join(p.name.lower() for p in Purpose)
             raise _invalid(
-                f"unknown purpose {value!r}; one of {names}", "invalid_purpose"
+                f"unknown purpose {quote(value)}; one of {names}", "invalid_purpose"
             ) from None
     try:
         return Purpose(_uint(value, "purpose", max(Purpose)))
     except UnprocessableError:
         raise _invalid(
-            f"purpose must be 0-{int(max(Purpose))} or a name, got {value!r}", "invalid_purpose"
+            f"purpose must be 0-{int(max(Purpose))} or a name, got {quote(value)}",
+            "invalid_purpose",
         ) from None
 
 
@@ -189,7 +187,7 @@ def _check_grant(ctx: AppContext, consent: Consent, grantee_policy: str | None) 
         if policy_hash(text) != consent.grantee_policy_hash:
             raise _invalid(
                 "grantee_policy does not hash to the signed grantee_policy_hash "
-                f"(sha256 of {text!r} is 0x{policy_hash(text).hex()})",
+                f"(sha256 of {quote(text)} is 0x{policy_hash(text).hex()})",
                 "policy_hash_mismatch",
             )
     now = latest_block_time(ctx)

@@ -113,6 +113,8 @@ def list_consultations(
     if state is not None:
         query = query.where(Consultation.state == state)
     order = (Consultation.block_number.desc(), Consultation.consultation_id)
+    if role in ("invited", "requested"):  # the caller's work lists as a clinician
+        wf.require_work_list_member(db, principal)
     if role == "requested":
         query = query.where(Consultation.requester == principal.address.lower())
     elif role == "patient":

@@ -33,6 +33,7 @@ from crypto.policy import attributes_of, parse
 from crypto.policy_epochs import epoch_attribute, policy_epochs
 from ledger_api.chain.consortium import unpack_text32
 from ledger_api.http_errors import ForbiddenError, NotFoundError, UnprocessableError
+from ledger_api.inputs import quote
 from ledger_api.principal import Principal
 from storage.errors import StorageError
 from storage.models import (
@@ -196,10 +197,10 @@ def list_stale(
         return stale_records(ctx, db, patient=patient)
     row = institution_by_code(db, str(institution))
     if row is None:
-        raise NotFoundError(f"no institution {institution!r}", code="institution_not_found")
+        raise NotFoundError(f"no institution {quote(institution)}", code="institution_not_found")
     admin = row.admin.lower() == principal.address.lower()
     member = principal.is_member and principal.institution_id == row.institution_id
-    if not (admin or member):
+    if has_left(db, principal) or not (admin or member):
         raise ForbiddenError(
             f"only the admin or members of {institution} list its stale records",
             code="not_record_manager",

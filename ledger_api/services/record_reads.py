@@ -8,7 +8,10 @@ Who sees what:
   (the same on-chain check as for content, not logged: metadata reveals no clinical data),
   and auditors and consortium admins, whose job is to check the ledger against the index;
 - **a chart listing**: the patient and auditors/admins see every confirmed record; anyone else
-  sees the records their consents cover, and gets 403 when they cover none.
+  sees, of the page asked for, the records their consents cover (403 when none of the page).
+  The page is taken first and access decided for its records only: the work of one request
+  is bounded by ``limit`` (it was one decision, an RPC or more, per record of the chart).
+  ``total`` is the chart's size, so a reader pages by ``offset += limit`` until ``total``.
 
 Only ``confirmed`` rows exist for readers: a ``pending`` or ``failed`` upload is not a record.
 """
@@ -31,7 +34,7 @@ from ledger_api.http_errors import (
 )
 from ledger_api.principal import Principal
 from ledger_api.services.access import Decision, chain_required, decide, decide_and_log
-from ledger_api.services.records import confirmed_records_of
+from ledger_api.services.records import confirmed_count, confirmed_records_of
 from storage.models import Record
 
 if TYPE_CHECKING:
@@ -115,20 +118,18 @@ def list_chart(
 ) -> ChartPage:
     """One page of ``patient``'s confirmed records that the caller may see."""
     patient = checked_patient_page(patient, offset=offset, limit=limit)
-    rows = confirmed_records_of(db, patient)
+    rows = confirmed_records_of(db, patient, offset=offset, limit=limit)
     if principal.address != patient and not _oversees(principal):
         with chain_required("cannot check the consents"):
             rows = _visible(
                 ctx=ctx, db=db, principal=principal, patient=patient, rows=rows, purpose=purpose
             )
-        if not rows:
+        if not rows:  # says nothing of the chart's size to a caller it does not concern
             raise ForbiddenError(
-                "no consent of this patient covers the caller",
-                details={"patient": patient},
+                "no consent of this patient covers the caller for this page of the chart",
+                details={"patient": patient, "offset": offset, "limit": limit},
             )
-    return ChartPage(
-        items=rows[offset : offset + limit], total=len(rows), offset=offset, limit=limit
-    )
+    return ChartPage(items=rows, total=confirmed_count(db, patient), offset=offset, limit=limit)
 
 
 def _visible(
@@ -141,6 +142,8 @@ def _visible(
     purpose: Purpose,
 ) -> list[Record]:
     """The rows a whole-chart consent or a per-record decision lets the caller see."""
+    if not rows:
+        return rows
     if ctx.chain.consents.is_allowed(
         patient=patient, grantee=principal.address, record_id=bytes(32), purpose=purpose
     ):
@@ -158,13 +161,21 @@ def open_content(
     record_id: str,
     part: Literal["header", "body"],
     purpose: Purpose,
+    client_ip: str | None = None,
 ) -> tuple[Decision, Record, Iterator[bytes]]:
     """Decide, log on chain, and only then open the block stream of ``part``.
 
     Raises 404 for an unknown record (nothing logged: there is no record to attribute it to),
     403 after logging a denial, 503 when the granted content's blocks are missing."""
     row = _confirmed(db, record_id)
-    decision = decide_and_log(ctx=ctx, db=db, principal=principal, record=row, purpose=purpose)
+
+    def count_denial() -> None:  # 429 past the denied-reads limit, before it is logged
+        if ctx.limiter is not None:
+            ctx.limiter.hit("denied_read", address=principal.address, ip=client_ip)
+
+    decision = decide_and_log(
+        ctx=ctx, db=db, principal=principal, record=row, purpose=purpose, on_denial=count_denial
+    )
     if not decision.granted:
         raise ForbiddenError(
             "no consent covers this record for the caller",
@@ -172,6 +183,7 @@ def open_content(
                 "record_id": row.record_id,
                 "reason": int(decision.reason),
                 "access_tx": decision.tx_hash,
+                "repeated": decision.repeated,
             },
         )
     cid = row.header_cid if part == "header" else row.body_cid

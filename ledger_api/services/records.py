@@ -31,6 +31,7 @@ from ledger_api.chain.errors import (
 from ledger_api.http_errors import (
     ConflictError,
     ForbiddenError,
+    PayloadTooLargeError,
     ServiceUnavailableError,
     UnprocessableError,
 )
@@ -108,6 +109,9 @@ def share_record(
             return ShareResult(record=existing, created=False)
         # an identical pending row (an earlier attempt that did not finish): carry on with it
 
+    size = len(upload.header_bytes) + upload.body_length
+    if author == meta.patient:
+        check_self_authored_quota(ctx=ctx, db=db, upload=upload, size=size)
     body_cid, stored_header_cid = _store_blocks(ctx.store, upload)
     if stored_header_cid != header_cid:  # pragma: no cover - both sides are storage.cid
         raise ServiceUnavailableError("block store returned an unexpected header CID")
@@ -122,6 +126,7 @@ def share_record(
     row.policy_hash = upload.policy_hash
     row.record_type = meta.record_type_bytes32
     row.record_date = meta.record_date
+    row.stored_bytes = size
     row.version = 1
     row.status = "active"
     row.state = "pending"
@@ -143,6 +148,33 @@ def share_record(
 
     ctx.hooks.fire_after_blocks_stored(meta.record_id_bytes)
     return _register(ctx=ctx, db=db, row=row)
+
+
+def check_self_authored_quota(
+    *, ctx: AppContext, db: Session, upload: CheckedUpload, size: int
+) -> None:
+    """A patient's own uploads to their chart share ``quota_self_authored_bytes`` (413
+    ``storage_quota_exceeded``, the quota and the use in ``details``). Records written by
+    clinicians do not count: their institutions answer for them. Checked before any block is
+    stored; two concurrent uploads may pass it together (by at most one upload's size)."""
+    quota = ctx.settings.quota_self_authored_bytes
+    patient = upload.metadata.patient.lower()
+    used = db.scalar(
+        sa.select(sa.func.coalesce(sa.func.sum(Record.stored_bytes), 0)).where(
+            Record.patient == patient,
+            Record.author == patient,
+            Record.state.in_(("pending", "confirmed")),
+            Record.record_id != upload.metadata.record_id,
+        )
+    )
+    db.commit()  # end the read (SQLite: the writes after this start their own transaction)
+    if int(used or 0) + size > quota:
+        raise PayloadTooLargeError(
+            f"this upload ({size} bytes) would take the patient's own records past their "
+            f"{quota}-byte storage quota ({used} bytes used)",
+            code="storage_quota_exceeded",
+            details={"quota": quota, "used": int(used or 0), "size": size},
+        )
 
 
 def _store_blocks(store: BlockStore, upload: CheckedUpload) -> tuple[str, str]:
@@ -235,11 +267,27 @@ def record_view(row: Record) -> dict[str, Any]:
     }
 
 
-def confirmed_records_of(db: Session, patient: str) -> list[Record]:
-    """The patient's confirmed records in chain order."""
+def confirmed_records_of(
+    db: Session, patient: str, *, offset: int = 0, limit: int | None = None
+) -> list[Record]:
+    """The patient's confirmed records in chain order (a window of them when ``limit``)."""
     query = (
         sa.select(Record)
         .where(Record.patient == patient.lower(), Record.state == "confirmed")
         .order_by(Record.block_number, Record.log_index, Record.record_id)
     )
+    if limit is not None:
+        query = query.offset(offset).limit(limit)
     return list(db.scalars(query))
+
+
+def confirmed_count(db: Session, patient: str) -> int:
+    """How many confirmed records the patient's chart has."""
+    return int(
+        db.scalar(
+            sa.select(sa.func.count())
+            .select_from(Record)
+            .where(Record.patient == patient.lower(), Record.state == "confirmed")
+        )
+        or 0
+    )

@@ -16,6 +16,7 @@ from eth_utils import to_checksum_address
 from sqlalchemy.orm import Session
 
 from ledger_api.http_errors import ForbiddenError, NotFoundError
+from ledger_api.inputs import quote
 from ledger_api.principal import Principal
 from ledger_api.services import workflow_ledger as ledger
 from ledger_api.services import workflows as wf
@@ -81,10 +82,7 @@ def list_referrals(
     else:
         inst_id = None
     if inst_id is not None:
-        if not wf.oversees(principal) and principal.institution_id != inst_id:
-            raise ForbiddenError(
-                "work lists are for members of the institution", details={"institution": inst_id}
-            )
+        wf.require_work_list_member(db, principal, inst_id)
         sides = {
             "incoming": Referral.to_institution == inst_id,
             "outgoing": Referral.from_institution == inst_id,
@@ -102,7 +100,7 @@ def list_referrals(
     if state is not None:
         states = OPEN_STATES if state == "open" else (state,)
         if not set(states) <= set(STATES):
-            raise wf.invalid(f"unknown state {state!r}", "invalid_state")
+            raise wf.invalid(f"unknown state {quote(state)}", "invalid_state")
         query = query.where(Referral.state.in_(states))
     total = db.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
     rows = db.scalars(

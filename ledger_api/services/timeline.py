@@ -14,8 +14,14 @@ Who sees what (metadata only, so nothing is logged — like the chart listing in
 - a doctor or nurse: only the records an access decision would grant them
   (:func:`ledger_api.services.access.decide`, for treatment, referral and consultation unless
   one purpose is asked for; the item names the purpose that opens it), and the events of the
-  referrals and consultations that concern them; 403 when nothing of the patient does;
+  referrals and consultations that concern them; 403 when nothing of the page does;
 - anyone else: 403.
+
+Paging: the timeline is ordered from the index alone, the page taken, and access decided for
+the records of that page only (bounded work: at most ``limit`` decisions per purpose, where
+it was every record of the chart for three purposes). ``total`` counts the timeline's items
+before access, so a clinician's page can hold fewer than ``limit`` items; page with
+``offset += limit`` until ``total``.
 """
 
 from __future__ import annotations
@@ -79,27 +85,33 @@ def timeline(
             details={"patient": patient},
         )
     institutions = _Institutions(db)
-    rows = confirmed_records_of(db, patient)
-    items: list[dict[str, Any]] = []
-    if is_patient or oversees(principal):
-        opens = {r.record_id: (Purpose.TREATMENT if is_patient else None) for r in rows}
-    else:
-        with chain_required("cannot check the consents"):
-            opens = _openable(ctx=ctx, db=db, principal=principal, rows=rows, purposes=purposes)
-    items += [
-        _record_item(r, opens[r.record_id], institutions) for r in rows if r.record_id in opens
-    ]
     full = is_patient or oversees(principal)
+    rows = {r.record_id: r for r in confirmed_records_of(db, patient)}
+    opened_for = Purpose.TREATMENT if is_patient else None
+    items = [_record_item(r, opened_for, institutions) for r in rows.values()]
     items += _referral_events(db, principal, patient, institutions, full=full)
     items += _consultation_events(db, principal, patient, institutions, full=full)
-    if not items and not full:
-        raise ForbiddenError(
-            "nothing of this patient's chart is open to the caller", details={"patient": patient}
-        )
     items.sort(key=lambda i: (i["time"], i["block_number"] or 0, i["log_index"]), reverse=True)
-    return TimelinePage(
-        items=items[offset : offset + limit], total=len(items), offset=offset, limit=limit
-    )
+    # page first (the index alone orders the timeline), then decide access for the records
+    # of this page only: one request costs at most ``limit`` decisions per purpose
+    window = items[offset : offset + limit]
+    if not full:
+        listed = [rows[i["record_id"]] for i in window if i["kind"] == "record"]
+        with chain_required("cannot check the consents"):
+            opens = _openable(ctx=ctx, db=db, principal=principal, rows=listed, purposes=purposes)
+        window = [
+            _record_item(rows[i["record_id"]], opens[i["record_id"]], institutions)
+            if i["kind"] == "record"
+            else i
+            for i in window
+            if i["kind"] != "record" or i["record_id"] in opens
+        ]
+        if not window:
+            raise ForbiddenError(
+                "nothing of this page of the patient's timeline is open to the caller",
+                details={"patient": patient, "offset": offset, "limit": limit},
+            )
+    return TimelinePage(items=window, total=len(items), offset=offset, limit=limit)
 
 
 # --------------------------------------------------------------------------- records

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import IO, Any, TypeVar
 
 from eth_utils import is_address, to_checksum_address
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
@@ -33,16 +33,17 @@ from crypto.envelope import FORMAT_VERSION, Header, parse_header, validate_body_
 from crypto.errors import CryptoError
 from crypto.policy import policy_hash, satisfies
 from crypto.record_dates import check_record_date
-from ledger_api.http_errors import ApiError, PayloadTooLargeError, UnprocessableError
+from ledger_api.http_errors import (
+    PayloadTooLargeError,
+    UnprocessableError,
+    UnsupportedMediaTypeError,
+    brief_errors,
+)
+from ledger_api.inputs import is_ascii_digits, quote
 
 T = TypeVar("T")
 
 RECORD_TYPE_BYTES = 31  # packed into a bytes32 with at least one trailing zero byte
-
-
-class UnsupportedMediaTypeError(ApiError):
-    status_code = 415
-    code = "unsupported_media_type"
 
 
 class RecordMetadata(BaseModel):
@@ -50,11 +51,12 @@ class RecordMetadata(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    record_id: str
-    patient: str
-    record_type: str
-    author: str | None = None
-    record_date: str | None = None  # clinical date, FHIR date / dateTime (record_dates)
+    record_id: str = Field(max_length=66)
+    patient: str = Field(max_length=42)
+    record_type: str = Field(max_length=RECORD_TYPE_BYTES)
+    author: str | None = Field(None, max_length=42)
+    # clinical date, FHIR date / dateTime (record_dates)
+    record_date: str | None = Field(None, max_length=40)
 
     @field_validator("record_id")
     @classmethod
@@ -157,9 +159,9 @@ async def read_multipart(
     ``usage`` is the 415 answer to any other content type (which route takes which parts)."""
     content_type = request.headers.get("content-type", "")
     if not content_type.lower().startswith("multipart/form-data"):
-        raise UnsupportedMediaTypeError(usage, details={"content_type": content_type})
+        raise UnsupportedMediaTypeError(usage, details={"content_type": quote(content_type)})
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > max_upload_bytes:
+    if declared and is_ascii_digits(declared) and int(declared) > max_upload_bytes:
         raise PayloadTooLargeError(
             f"upload of {declared} bytes is over the {max_upload_bytes}-byte limit",
             details={"limit": max_upload_bytes},
@@ -243,9 +245,10 @@ def parse_metadata(text: str) -> RecordMetadata:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise UnprocessableError(f"metadata is not JSON: {exc}", code="invalid_metadata") from exc
     except ValidationError as exc:
-        errors = [{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors(include_url=False)]
         raise UnprocessableError(
-            "metadata is invalid", code="invalid_metadata", details={"errors": errors}
+            "metadata is invalid",
+            code="invalid_metadata",
+            details=brief_errors(exc.errors(include_url=False)),
         ) from exc
 
 

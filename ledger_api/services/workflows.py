@@ -28,8 +28,10 @@ from ledger_api.http_errors import (
     ServiceUnavailableError,
     UnprocessableError,
 )
+from ledger_api.inputs import is_ascii_digits, quote
 from ledger_api.principal import Principal
 from ledger_api.services import consents as consent_service
+from ledger_api.services import epochs
 from ledger_api.services.access import chain_required
 from ledger_api.services.chain_time import latest_block_time
 from storage.errors import StorageError
@@ -179,7 +181,7 @@ def resolve_institution(ctx: AppContext, value: int | str, name: str) -> tuple[i
     """An institution given by id or code → (id, code); it must exist and be active."""
     consortium = ctx.chain.consortium
     with chain_required("cannot look up the institution"):
-        if isinstance(value, str) and not value.isdigit():
+        if isinstance(value, str) and not is_ascii_digits(value):
             try:
                 institution_id = consortium.institution_id_by_code(value)
             except InvalidChainInputError:
@@ -188,10 +190,12 @@ def resolve_institution(ctx: AppContext, value: int | str, name: str) -> tuple[i
             institution_id = int(value)
         count = consortium.institution_count()
         if not 1 <= institution_id <= count:
-            raise invalid(f"no institution {value!r}", "invalid_institution", **{name: value})
+            raise invalid(f"no institution {quote(value)}", "invalid_institution", **{name: value})
         info = consortium.institution(institution_id)
     if not info.active:
-        raise invalid(f"institution {value!r} is suspended", "invalid_institution", **{name: value})
+        raise invalid(
+            f"institution {quote(value)} is suspended", "invalid_institution", **{name: value}
+        )
     return institution_id, info.code
 
 
@@ -270,7 +274,7 @@ def check_consents(
             )
         if consent.grantee != ZERO_ADDRESS or consent.grantee_policy_hash != expected_hash:
             raise invalid(
-                f"a consent must name the policy {audience_policy!r} (by its hash)",
+                f"a consent must name the policy {quote(audience_policy)} (by its hash)",
                 "consent_mismatch",
                 consent_id=cid,
                 expected_policy=audience_policy,
@@ -338,3 +342,26 @@ def relay_consents(
 def oversees(principal: Principal) -> bool:
     """Auditors and consortium admins see every workflow's metadata (never content)."""
     return principal.is_consortium_admin or (principal.is_member and principal.role == "auditor")
+
+
+def require_work_list_member(
+    db: Session, principal: Principal, institution_id: int | None = None
+) -> None:
+    """An institution's work list (incoming referrals, consultations it is invited to, …) is
+    for its active members and for overseers; 403 ``not_a_member`` for anyone else.
+
+    A suspended or removed member is refused even before the principal cache notices (the
+    index's membership row says so): the caller keeps their institution id in the principal,
+    which is exactly what let a suspended GP list their institution's referrals."""
+    if oversees(principal):
+        return
+    if (
+        not principal.is_member
+        or epochs.has_left(db, principal)
+        or (institution_id is not None and principal.institution_id != institution_id)
+    ):
+        raise ForbiddenError(
+            "institution work lists are for the institution's active members",
+            code="not_a_member",
+            details={"institution": institution_id, "active": principal.is_member},
+        )

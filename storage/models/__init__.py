@@ -8,6 +8,7 @@ from storage.models.base import NAMING_CONVENTION, Base
 from storage.models.cursor import IndexerCursor
 from storage.models.emergency import BreakGlassEvent
 from storage.models.epochs import AuthorityEpoch, EpochTrigger
+from storage.models.limits import RateLimitHit
 from storage.models.identity import ROLES, Institution, KeyIssuance, Member, MemberAttribute
 from storage.models.records import RECORD_STATES, RECORD_STATUSES, AccessEvent, Consent, Record
 from storage.models.types import (
@@ -57,6 +58,7 @@ __all__ = [
     "Member",
     "MemberAttribute",
     "Record",
+    "RateLimitHit",
     "Referral",
     "SiweNonce",
     "WorkflowTransition",

@@ -44,6 +44,9 @@ class Record(Base):
     # the clinical date the uploader gave (FHIR date / dateTime), for the patient's timeline;
     # not on chain: it is the index entry's only clinical field (crypto.record_dates)
     record_date: Mapped[str | None] = mapped_column(sa.String(40))
+    # header + body bytes as the API stored them (NULL for records it did not receive): what
+    # the self-authored storage quota adds up
+    stored_bytes: Mapped[int | None] = mapped_column(sa.BigInteger)
     version: Mapped[int] = mapped_column(sa.Integer, default=1)
     status: Mapped[str] = mapped_column(sa.String(16), default="active")
     superseded_by: Mapped[str | None] = mapped_column(Bytes32)
@@ -124,3 +127,7 @@ class AccessEvent(Base):
     block_time: Mapped[int] = mapped_column(sa.BigInteger)
     tx_hash: Mapped[str] = mapped_column(Bytes32)
     log_index: Mapped[int] = mapped_column(sa.Integer)
+    # identical denials (reader, record, reason) within the coalescing window are logged on
+    # chain once, this row; the repeats are counted here (services.access), with the last time
+    repeats: Mapped[int] = mapped_column(sa.Integer, default=1, server_default="1")
+    last_repeat_at: Mapped[int | None] = mapped_column(sa.BigInteger)

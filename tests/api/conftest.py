@@ -53,6 +53,22 @@ ADMIN_KEY = ANVIL_KEYS[0]
 RELAYER_KEY = ANVIL_KEYS[9]
 AUTHORITY_PASSPHRASE = "correct horse battery staple"
 AUTHORITY_LOG2_N = 10  # scrypt cost for tests only; production keeps 2**17
+# the tests set their rate limits explicitly (far above what any test does), so that none
+# fails on a 429 it did not ask for; the rate-limit tests override these through stack_settings
+GENEROUS_LIMITS: dict[str, Any] = {
+    name: "100000/minute"
+    for name in (
+        "rate_sign_in_per_address",
+        "rate_sign_in_per_ip",
+        "rate_denied_reads_per_address",
+        "rate_denied_reads_per_ip",
+        "rate_key_issuance_per_member",
+        "rate_key_issuance_per_ip",
+        "rate_uploads_per_address",
+        "rate_uploads_per_ip",
+        "rate_system_accounts",
+    )
+}
 BACKENDS = ["sqlite"] + (["postgres"] if postgres_url() else [])
 
 
@@ -371,6 +387,7 @@ def api_stack(
         "relayer_key": RELAYER_KEY,
         "indexer_poll_interval": 0.1,
         "log_json": True,
+        **GENEROUS_LIMITS,
     }
     options.update(stack_settings)
     settings = Settings(**options)

@@ -73,8 +73,10 @@ def test_record_endpoints_as_every_role(api_stack: Stack) -> None:
     by_accessor: dict[str, list[bool]] = {}
     for event in logged:
         by_accessor.setdefault(event["accessor"], []).append(event["granted"])
+    # a denied header read and the denied body read after it are the same denial (reader,
+    # record, purpose, reason): one entry on chain, the repeat counted in the index
     expected_log = {
-        people[role].address: [code == 200 for code in EXPECTED[role][2:4]]
+        people[role].address: [True, True] if EXPECTED[role][2] == 200 else [False]
         for role in EXPECTED
         if role != "anonymous"
     }
