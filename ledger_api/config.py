@@ -78,6 +78,8 @@ class Settings(BaseSettings):
     # repeated identical denials (reader, record, reason) within this many seconds are one
     # access-log entry on chain with a count in the index
     denial_coalesce_seconds: int = Field(default=600, ge=0, le=86_400)
+    # blocks a re-key replaced stay pinned this long for the audit (7 years), never served
+    superseded_retention_seconds: int = Field(default=7 * 365 * 86_400, ge=0)
     # the built patient wallet web app, served at /wallet/ (a clear 503 page when not built)
     wallet_dir: Path = DEFAULT_WALLET_DIR
 

@@ -107,8 +107,8 @@ def rekey(
     plain().print(f"record {info.record.record_id} {kind}, version {info.version}")
     plain().print(f"header {info.record.header_cid}")
     plain().print(f"body   {info.record.body_cid}")
-    if info.released_cids:
-        plain().print(f"unpinned {', '.join(info.released_cids)}")
+    if info.retained_cids:
+        plain().print(f"kept for the audit: {', '.join(info.retained_cids)}")
 
 
 @cli_errors

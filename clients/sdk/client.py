@@ -41,11 +41,11 @@ from clients.sdk.rekey import RekeyMixin
 from clients.sdk.timeline import TimelineMixin
 from clients.sdk.transport import Transport
 from clients.sdk.workflows import WorkflowsMixin
-from crypto import siwe
+from crypto import signing, siwe
 from crypto.errors import CryptoError
 from crypto.fame_types import MasterPublicKey, UserKey
 from crypto.keys import generate_x25519_keypair, load_master_public_key, open_user_key
-from crypto.signing import Consent, Domain
+from crypto.signing import Consent, Domain, TypedMessage
 
 __all__ = [
     "ChainInfo",
@@ -193,6 +193,20 @@ class MedLedgerClient(
                 ),
             )
         return self._chain
+
+    # ------------------------------------------------------------------ signing
+
+    def sign_action(self, message: TypedMessage) -> bytes:
+        """Sign ``message`` as this account, in the EIP-712 domain of the contract that
+        verifies it (chain id and address from ``GET /chain``; DESIGN "Trust": the chain
+        trusts the actor's signature, not the relayer). The key never leaves this process."""
+        account = self._require_account()
+        info = self.chain_info()
+        address = info.addresses.get(message.CONTRACT)
+        if address is None:
+            raise ClientError(f"the API names no {message.CONTRACT} contract to sign for")
+        domain = message.domain(chain_id=info.chain_id, verifying_contract=address)
+        return signing.sign(domain, message, account.key)
 
     def chain_records(self) -> ChainRecords:
         """The chain reader every fetch checks the served header and body against."""

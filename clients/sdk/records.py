@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import time
 from collections.abc import Iterator
 from io import BytesIO
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from eth_account.signers.local import LocalAccount
 
-from clients.sdk.consent_messages import checked_address
+from clients.sdk.consent_messages import checked_address, parse_purpose
 from clients.sdk.errors import (
     ApiUnavailableError,
     ClientError,
@@ -28,6 +29,7 @@ from clients.sdk.errors import (
 from clients.sdk.fhir import FHIR_CONTENT_TYPE, validate_resource
 from clients.sdk.models import FetchResult, Page, RecordInfo, hex0x
 from clients.sdk.registry import ChainRecords, Registration
+from clients.sdk.signed import registration_of
 from clients.sdk.transfer import (
     Progress,
     ProgressReader,
@@ -41,6 +43,7 @@ from crypto.errors import CryptoError
 from crypto.fame_types import MasterPublicKey, UserKey
 from crypto.policy import satisfies
 from crypto.record_dates import check_record_date
+from crypto.signing import ReadPart, ReadRequest, TypedMessage
 from storage.unixfs import compute_cid
 
 MAX_HEADER_BYTES = 4 * 1024 * 1024
@@ -59,6 +62,8 @@ class RecordsMixin:
         def public_key(self) -> MasterPublicKey: ...
 
         def chain_records(self) -> ChainRecords: ...
+
+        def sign_action(self, message: TypedMessage) -> bytes: ...
 
         def _require_account(self) -> LocalAccount: ...
 
@@ -113,11 +118,22 @@ class RecordsMixin:
         except CryptoError as exc:
             raise ClientError(f"cannot encrypt the record: {exc}") from None
         try:
+            registration = registration_of(
+                record_id=record_id,
+                patient=patient,
+                header=upload.record.header,
+                header_bytes=upload.record.header_bytes,
+                body=upload.body,
+                record_type=record_type,
+            )
+            signature = self.sign_action(registration)  # the author signs what is sent
             body = ProgressReader(upload.body, upload.record.body_length, progress)
             metadata = {
                 "record_id": "0x" + record_id.hex(),
                 "patient": patient,
                 "record_type": record_type,
+                "deadline": registration.deadline,
+                "signature": "0x" + signature.hex(),
             }
             if record_date is not None:
                 metadata["record_date"] = record_date
@@ -260,7 +276,10 @@ class RecordsMixin:
         """The record's header, checked against its registration on chain, and (with a key)
         after checking the key can open it at all."""
         response = self._http.send(
-            "GET", f"/records/{record_id}/header", params={"purpose": purpose}
+            "GET",
+            f"/records/{record_id}/header",
+            params={"purpose": purpose},
+            headers=self._signed_read(record_id, ReadPart.HEADER, purpose),
         )
         registration = self.chain_records().registration(
             record_id, from_block=_block_hint(response.headers.get("x-record-block"))
@@ -271,6 +290,23 @@ class RecordsMixin:
                 f"your key's attributes do not satisfy the record policy {header.policy!r}"
             )
         return header, registration
+
+    def _signed_read(self, record_id: str, part: ReadPart, purpose: str) -> dict[str, str]:
+        """The headers of a read's signed request: the reader's EIP-712 ``ReadRequest``
+        (record, part, purpose, now, a fresh nonce), which goes on chain with the decision
+        so that no read can be logged that this reader did not ask for."""
+        request = ReadRequest(
+            record_id=bytes.fromhex(record_id[2:]),
+            part=part,
+            purpose=int(parse_purpose(purpose)),
+            issued_at=int(time.time()),
+            nonce=secrets.randbits(64),
+        )
+        return {
+            "X-Read-Issued-At": str(request.issued_at),
+            "X-Read-Nonce": str(request.nonce),
+            "X-Read-Signature": "0x" + self.sign_action(request).hex(),
+        }
 
     def _body(
         self,
@@ -285,7 +321,10 @@ class RecordsMixin:
     ) -> tuple[int, str]:
         """Stream, check against the chain and decrypt the body: (bytes written, access tx)."""
         params = {"purpose": purpose}
-        with self._http.stream("GET", f"/records/{record_id}/body", params=params) as response:
+        signed = self._signed_read(record_id, ReadPart.BODY, purpose)
+        with self._http.stream(
+            "GET", f"/records/{record_id}/body", params=params, headers=signed
+        ) as response:
             written = decrypt_download(
                 response.iter_bytes(),
                 header=header,

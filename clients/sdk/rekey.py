@@ -19,6 +19,7 @@ Member revocation (attribute epochs) and break-glass keys will re-key through th
 
 from __future__ import annotations
 
+import json
 import tempfile
 import time
 from collections.abc import Iterator
@@ -34,6 +35,7 @@ from clients.sdk.models import ChainInfo, ConsentReceipt, Page, RecordInfo, hex0
 from clients.sdk.policies import parse_record_policy
 from clients.sdk.records import record_id_text
 from clients.sdk.registry import Registration
+from clients.sdk.signed import rekey_of
 from clients.sdk.transfer import (
     Progress,
     ProgressReader,
@@ -44,6 +46,8 @@ from clients.sdk.transport import Transport
 from crypto.envelope import Header, RecordBinding, open_header_seal, rewrap
 from crypto.errors import CryptoError
 from crypto.fame_types import MasterPublicKey, UserKey
+from crypto.policy import normalize
+from crypto.policy_order import widens
 from crypto.signing import Consent
 from crypto.signing import consent_id as consent_id_of
 
@@ -60,7 +64,7 @@ class RekeyInfo:
     full: bool
     changed: bool
     version: int
-    released_cids: list[str] = field(default_factory=list)
+    retained_cids: list[str] = field(default_factory=list)  # kept for the audit, not served
 
 
 @dataclass(frozen=True)
@@ -162,12 +166,17 @@ class RekeyMixin:
         else:  # the same policy, moved to the current membership epoch
             new_policy = self.refresh_policy(header.policy, break_glass=break_glass)
         mpk = self.public_key()
+        # the re-key rule (issue 14): a header-only rewrap keeps the data key, so it is only
+        # made when nobody loses access; whenever the new policy admits less, a full re-key
+        full = full or not widens(header.policy, normalize(new_policy))
         if not full:
             try:
                 new_header = rewrap(header, user_key=user_key, new_policy=new_policy, mpk=mpk)
             except CryptoError as exc:
                 raise DecryptionError(f"cannot re-wrap the record's key: {exc}") from None
-            return self._send_rekey(record_id, new_header.to_bytes(), None, full=False)
+            return self._send_rekey(
+                record_id, registration, new_header, new_header.to_bytes(), None
+            )
         with tempfile.TemporaryFile(prefix="medledger-rekey-") as plain:
             total = 2 * header.body_length
             down = None if progress is None else (lambda done, _t: progress(done, total))
@@ -192,17 +201,33 @@ class RekeyMixin:
             half = header.body_length
             up = None if progress is None else (lambda done, _t: progress(half + done, total))
             body = ProgressReader(upload.body, upload.record.body_length, up)
-            return self._send_rekey(record_id, upload.record.header_bytes, body, full=True)
+            return self._send_rekey(
+                record_id, registration, upload.record.header, upload.record.header_bytes, body
+            )
         finally:
             upload.close()
 
     def _send_rekey(
-        self, record_id: str, header: bytes, body: ProgressReader | None, *, full: bool
+        self,
+        record_id: str,
+        registration: Registration,
+        header: Header,
+        header_bytes: bytes,
+        body: ProgressReader | None,
     ) -> RekeyInfo:
-        """POST the new version; a connection lost after sending is retried once (the API
-        answers an identical re-key again with the record as it is)."""
+        """Sign and POST the new version of the record's current (on-chain) version; a
+        connection lost after sending is retried once (the API answers an identical re-key
+        again with the record as it is)."""
+        message = rekey_of(
+            record_id=bytes.fromhex(record_id[2:]),
+            version=registration.version,
+            header=header,
+            header_bytes=header_bytes,
+            body=None if body is None else body.file,
+        )
+        signed = {"signature": "0x" + self.sign_action(message).hex(), "deadline": message.deadline}
         for attempt in range(2):
-            files: dict[str, Any] = {"header": ("header.cbor", header, "application/cbor")}
+            files: dict[str, Any] = {"header": ("header.cbor", header_bytes, "application/cbor")}
             if body is not None:
                 body.seek(0)
                 files["body"] = ("body.bin", body, "application/octet-stream")
@@ -211,6 +236,7 @@ class RekeyMixin:
                     "POST",
                     f"/records/{record_id}/rekey",
                     rewind=(lambda: body.seek(0)) if body is not None else None,
+                    data={"signed": json.dumps(signed)},
                     files=files,
                 )
             except ApiUnavailableError as exc:
@@ -223,7 +249,7 @@ class RekeyMixin:
                 full=bool(answer["full"]),
                 changed=bool(answer["changed"]),
                 version=int(answer["record"]["version"]),
-                released_cids=list(answer.get("released_cids", [])),
+                retained_cids=list(answer.get("retained_cids", [])),
             )
         raise AssertionError("unreachable")  # pragma: no cover
 

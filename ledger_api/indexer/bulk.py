@@ -10,10 +10,12 @@ API wrote before sending becomes ``confirmed``).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from crypto.signing import from_compact
 from ledger_api.indexer.decode import ChainEvent
 from ledger_api.indexer.sql import (
     insert_ignoring_duplicates,
@@ -147,10 +149,27 @@ def accesses(connection: Connection, events: Sequence[ChainEvent]) -> None:
             "block_time": e.block_time,
             "tx_hash": e.tx_hash,
             "log_index": e.log_index,
+            **_signed_request(e.args),
         }
         for e in events
     ]
     insert_ignoring_duplicates(connection, access_t, rows, ["tx_hash", "log_index"])
+
+
+def _signed_request(args: dict[str, Any]) -> dict[str, Any]:
+    """The reader's signed request an ``AccessLogged`` event carries (sigR/sigVs are the
+    EIP-2098 compact form of the 65-byte signature, all zero for an unsigned denial)."""
+    if "sigR" not in args:  # a log of the contract before reads were signed
+        return {}
+    r, vs = bytes.fromhex(args["sigR"][2:]), bytes.fromhex(args["sigVs"][2:])
+    signed = any(r) or any(vs)
+    return {
+        "part": args["part"],
+        "justification": args["justification"],
+        "request_issued_at": clamp_uint64(args["issuedAt"]),
+        "request_nonce": str(args["nonce"]),
+        "reader_signature": "0x" + from_compact(r, vs).hex() if signed else None,
+    }
 
 
 def key_issuances(connection: Connection, events: Sequence[ChainEvent]) -> None:

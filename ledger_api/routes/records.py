@@ -8,9 +8,9 @@ multipart parser of FastAPI's ``File()`` would read it all first); its schema is
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -18,6 +18,7 @@ from ledger_api.deps import ClientIpDep, ContextDep, DbDep, LimiterDep, Principa
 from ledger_api.inputs import Offset, uint_query
 from ledger_api.routes.fields import AddressPath, PurposeQuery, RecordIdPath
 from ledger_api.services.access import parse_purpose
+from ledger_api.services.read_requests import READ_HEADERS
 from ledger_api.services.record_reads import MAX_PAGE, get_record, list_chart, open_content
 from ledger_api.services.records import record_view, share_record
 from ledger_api.services.uploads import check_upload, read_upload
@@ -41,7 +42,15 @@ _UPLOAD_SCHEMA: dict[str, Any] = {
                                 'JSON: {"record_id": "0x…32 bytes", "patient": "0x…", '
                                 '"record_type": "≤31 bytes", "author": "0x… (optional)", '
                                 '"record_date": "FHIR date or dateTime (optional: the '
-                                'clinical date the timeline is ordered by)"}'
+                                'clinical date the timeline is ordered by)", '
+                                '"deadline": <unix seconds>, "signature": "0x…65 bytes"}. '
+                                "The signature is the author's EIP-712 RecordRegistration "
+                                "(domain MedLedger RecordRegistry, GET /chain) over the id, "
+                                "patient, both CIDs, the body's SHA-256, the policy hash, "
+                                "the record type and the deadline: the API recomputes each "
+                                "from the bytes received and the chain recovers the author "
+                                "from it. The header must be an envelope v2 bound to this "
+                                "record id and patient."
                             ),
                         },
                         "header": {"type": "string", "format": "binary"},
@@ -60,10 +69,17 @@ _UPLOAD_SCHEMA: dict[str, Any] = {
     openapi_extra=_UPLOAD_SCHEMA,
     responses={
         200: {"description": "identical record already registered (idempotent retry)"},
-        403: {"description": "caller may not author this record"},
+        403: {
+            "description": "caller may not author this record, or the registration is "
+            "signed by someone else (signer_mismatch)"
+        },
         409: {"description": "the id is taken by other content"},
         413: {"description": "upload or header over the limit"},
-        422: {"description": "malformed metadata, header or body, or policy excludes patient"},
+        422: {
+            "description": "malformed metadata, header or body; policy excludes patient; "
+            "envelope not v2 or bound elsewhere (envelope_version, envelope_binding); "
+            "registration unsigned, invalid or expired"
+        },
     },
 )
 async def upload_record(
@@ -138,8 +154,48 @@ def record_metadata(
     return record_view(row)
 
 
+def signed_read_headers(
+    x_read_issued_at: Annotated[
+        str | None,
+        Header(max_length=20, description="unix seconds the read request was signed at"),
+    ] = None,
+    x_read_nonce: Annotated[
+        str | None, Header(max_length=20, description="a random uint64, used once")
+    ] = None,
+    x_read_signature: Annotated[
+        str | None,
+        Header(
+            max_length=132,
+            description="the reader's EIP-712 ReadRequest(recordId, part, purpose, issuedAt, "
+            "nonce) signature, domain MedLedger AccessLog (GET /chain); part 0 = header, "
+            "1 = body. It goes on chain with the access decision.",
+        ),
+    ] = None,
+) -> dict[str, str]:
+    """The three headers of a read's signed request (checked by the service)."""
+    values = zip(READ_HEADERS, (x_read_issued_at, x_read_nonce, x_read_signature), strict=True)
+    return {name: value for name, value in values if value is not None}
+
+
+SignedReadDep = Annotated[dict[str, str], Depends(signed_read_headers)]
+
+_CONTENT_ERRORS: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/octet-stream": {}}},
+    400: {"description": "read_unsigned, invalid_read_request, read_request_stale"},
+    403: {"description": "denied (logged on chain), or read_signer_mismatch"},
+    409: {"description": "read_replayed: the signed read request was already used"},
+}
+
+
 def _content(
-    part: str, record_id: str, ctx: Any, db: Any, principal: Any, purpose: str, ip: str | None
+    part: str,
+    record_id: str,
+    ctx: Any,
+    db: Any,
+    principal: Any,
+    purpose: str,
+    ip: str | None,
+    signed_read: dict[str, str],
 ) -> StreamingResponse:
     decision, row, chunks = open_content(
         client_ip=ip,
@@ -149,6 +205,7 @@ def _content(
         record_id=record_id,
         part="header" if part == "header" else "body",
         purpose=parse_purpose(purpose),
+        headers=signed_read,
     )
     headers = {
         "X-Record-Id": row.record_id,
@@ -167,7 +224,7 @@ def _content(
 @router.get(
     "/records/{record_id}/header",
     response_class=StreamingResponse,
-    responses={200: {"content": {"application/octet-stream": {}}}},
+    responses=_CONTENT_ERRORS,
 )
 def record_header(
     record_id: RecordIdPath,
@@ -175,16 +232,17 @@ def record_header(
     db: DbDep,
     principal: PrincipalDep,
     ip: ClientIpDep,
+    signed_read: SignedReadDep,
     purpose: PurposeQuery = "treatment",
 ) -> StreamingResponse:
     """The envelope header (CBOR), streamed after the access decision is logged on chain."""
-    return _content("header", record_id, ctx, db, principal, purpose, ip)
+    return _content("header", record_id, ctx, db, principal, purpose, ip, signed_read)
 
 
 @router.get(
     "/records/{record_id}/body",
     response_class=StreamingResponse,
-    responses={200: {"content": {"application/octet-stream": {}}}},
+    responses=_CONTENT_ERRORS,
 )
 def record_body(
     record_id: RecordIdPath,
@@ -192,7 +250,8 @@ def record_body(
     db: DbDep,
     principal: PrincipalDep,
     ip: ClientIpDep,
+    signed_read: SignedReadDep,
     purpose: PurposeQuery = "treatment",
 ) -> StreamingResponse:
     """The encrypted body, streamed after the access decision is logged on chain."""
-    return _content("body", record_id, ctx, db, principal, purpose, ip)
+    return _content("body", record_id, ctx, db, principal, purpose, ip, signed_read)

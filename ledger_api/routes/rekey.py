@@ -28,8 +28,18 @@ _REKEY_SCHEMA: dict[str, Any] = {
             "multipart/form-data": {
                 "schema": {
                     "type": "object",
-                    "required": ["header"],
+                    "required": ["signed", "header"],
                     "properties": {
+                        "signed": {
+                            "type": "string",
+                            "description": (
+                                'JSON {"signature": "0x…", "deadline": <unix s>}: the actor\'s'
+                                " EIP-712 RecordRekey (header only) or RecordBodyRekey (with a"
+                                " body) of the record's current version, over the CIDs, body"
+                                " digest and policy hash sent (domain MedLedger"
+                                " RecordRegistry)"
+                            ),
+                        },
                         "header": {
                             "type": "string",
                             "format": "binary",
@@ -56,14 +66,15 @@ _REKEY_SCHEMA: dict[str, Any] = {
     openapi_extra=_REKEY_SCHEMA,
     responses=error_responses(
         s401="unauthorized",
-        s403="not_record_manager",
+        s403="not_record_manager, signer_mismatch",
         s404="record_not_found",
         s409="record_not_active",
         s413="payload_too_large",
         s415="unsupported_media_type",
         s422=(
             "invalid_record_id, invalid_upload, invalid_header, policy_excludes_patient,"
-            " header_body_mismatch, invalid_body"
+            " header_body_mismatch, invalid_body, rewrap_narrows, envelope_version,"
+            " envelope_binding, rekey_unsigned, invalid_signature, signature_expired"
         ),
         s503="chain_unavailable, chain_rejected, header_unavailable",
     ),
@@ -79,7 +90,8 @@ async def rekey(
     """Register a re-keyed version of a record (header only, or header and body).
 
     Answers after the re-key is mined and indexed, with the record as it now is and the CIDs
-    of the replaced blocks that were unpinned."""
+    of the replaced blocks, retained for the audit (never served again) until
+    ``retained_until``."""
     await run_in_threadpool(
         limiter.hit, "upload", address=principal.address, ip=ip, principal=principal
     )
@@ -100,6 +112,7 @@ async def rekey(
                     record_id=record_id,
                     header_bytes=parts.header_bytes,
                     body=parts.body,
+                    signed=parts.signed,
                 )
                 return rekey_view(result)
 

@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import requests
 import sqlalchemy as sa
@@ -46,7 +46,7 @@ from web3.exceptions import Web3Exception
 
 from crypto.errors import PolicyError
 from crypto.policy import satisfies
-from crypto.signing import Purpose
+from crypto.signing import ZERO_BYTES32, Purpose
 from ledger_api.chain.access_log import AccessEntry
 from ledger_api.chain.errors import ChainError
 from ledger_api.http_errors import ServiceUnavailableError, UnprocessableError
@@ -54,8 +54,10 @@ from ledger_api.indexer.sql import upsert
 from ledger_api.inputs import is_ascii_digits, quote
 from ledger_api.principal import Principal
 from ledger_api.services import epochs, workflow_access
+from ledger_api.services.access_grounds import consent_ground
 from ledger_api.services.access_queue import AccessLogQueue
 from ledger_api.services.break_glass_queries import open_window
+from ledger_api.services.read_requests import SignedRead, check_read
 from ledger_api.services.workflow_access import WORKFLOW_PURPOSES
 from storage.models import AccessEvent, Consent, Record, to_address
 
@@ -65,6 +67,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Decision",
     "Reason",
+    "Verdict",
     "chain_required",
     "decide",
     "decide_and_log",
@@ -154,36 +157,47 @@ def _policy_consents(
     return list(db.scalars(query))
 
 
+class Verdict(NamedTuple):
+    """A decision before it is logged: granted or not, why, and what grants it (a consent,
+    referral, consultation or opening id; zero for a denial or the patient's own read)."""
+
+    granted: bool
+    reason: Reason
+    justification: bytes = ZERO_BYTES32
+
+
 def decide(
     *, ctx: AppContext, db: Session, principal: Principal, record: Record, purpose: Purpose
-) -> tuple[bool, Reason]:
+) -> Verdict:
     """Whether ``principal`` may read ``record``'s content for ``purpose`` (no logging)."""
     caller = principal.address.lower()
     if caller == record.patient:
-        return True, Reason.SELF
+        return Verdict(True, Reason.SELF)
     if record.status == "withdrawn":
-        return False, Reason.RECORD_WITHDRAWN
+        return Verdict(False, Reason.RECORD_WITHDRAWN)
     if epochs.has_left(db, principal):
-        return False, Reason.MEMBER_LEFT
+        return Verdict(False, Reason.MEMBER_LEFT)
     record_id = bytes.fromhex(record.record_id[2:])
     window = "none"
     if purpose == Purpose.EMERGENCY:
-        window = open_window(ctx=ctx, db=db, principal=principal, patient=record.patient)
-        if window == "open":
-            return True, Reason.BREAK_GLASS
+        window, opening = open_window(ctx=ctx, db=db, principal=principal, patient=record.patient)
+        if window == "open" and opening is not None:
+            return Verdict(True, Reason.BREAK_GLASS, _bytes32(opening))
     if epochs.custodian_may_rekey(ctx=ctx, db=db, principal=principal, record=record):
-        return True, Reason.CUSTODIAN_REKEY
+        return Verdict(True, Reason.CUSTODIAN_REKEY)
     consents = ctx.chain.consents
     if consents.is_allowed(
         patient=record.patient, grantee=principal.address, record_id=record_id, purpose=purpose
     ):
-        return True, Reason.CONSENT
+        ground = consent_ground(ctx=ctx, db=db, principal=principal, record=record, purpose=purpose)
+        return Verdict(True, Reason.CONSENT, ground)
     if purpose in WORKFLOW_PURPOSES:
-        if workflow_access.may_read(
+        workflow = workflow_access.may_read(
             ctx=ctx, db=db, principal=principal, record=record, purpose=purpose
-        ):
-            return True, Reason.WORKFLOW
-        return False, Reason.NO_CONSENT
+        )
+        if workflow is not None:
+            return Verdict(True, Reason.WORKFLOW, _bytes32(workflow))
+        return Verdict(False, Reason.NO_CONSENT)
     attributes = principal.abe_attributes()
     now = int(time.time())
     for consent in _policy_consents(
@@ -199,10 +213,15 @@ def decide(
             record_id=record_id,
             purpose=purpose,
         ):
-            return True, Reason.POLICY_CONSENT
+            return Verdict(True, Reason.POLICY_CONSENT, _bytes32(consent.consent_id))
     if purpose == Purpose.EMERGENCY:
-        return False, (Reason.BREAK_GLASS_EXPIRED if window == "expired" else Reason.NO_BREAK_GLASS)
-    return False, Reason.NO_CONSENT
+        expired = window == "expired"
+        return Verdict(False, Reason.BREAK_GLASS_EXPIRED if expired else Reason.NO_BREAK_GLASS)
+    return Verdict(False, Reason.NO_CONSENT)
+
+
+def _bytes32(hex_id: str) -> bytes:
+    return bytes.fromhex(hex_id[2:])
 
 
 _QUEUE_LOCK = threading.Lock()
@@ -274,25 +293,28 @@ def log_decision(
     principal: Principal,
     record: Record,
     purpose: Purpose,
-    granted: bool,
-    reason: Reason,
+    verdict: Verdict,
+    signed: SignedRead,
 ) -> Decision:
-    """Log the decision on chain (through the queue, possibly batched with concurrent ones),
-    then commit its index row (idempotent with the indexer, which inserts the same
-    (tx hash, log index) and skips duplicates). A denial identical to one logged in the
-    coalescing window is counted on that entry instead (:func:`coalesce_denial`)."""
+    """Log the decision on chain with the reader's signed request and what justified it
+    (through the queue, possibly batched with concurrent ones), then commit its index row
+    (idempotent with the indexer, which inserts the same (tx hash, log index) and skips
+    duplicates). A denial identical to one logged in the coalescing window is counted on
+    that entry instead (:func:`coalesce_denial`)."""
+    granted, reason = verdict.granted, verdict.reason
     if not granted:
         repeated = coalesce_denial(
             ctx=ctx, principal=principal, record=record, purpose=purpose, reason=reason
         )
         if repeated is not None:
             return repeated
-    entry = AccessEntry(
-        record_id=bytes.fromhex(record.record_id[2:]),
+    entry = AccessEntry.for_request(
+        signed.request,
+        signed.signature,
         accessor=principal.address,
-        purpose=purpose,
         granted=granted,
         reason_code=int(reason),
+        justification=verdict.justification if granted else ZERO_BYTES32,
     )
     logged = access_queue(ctx).submit(entry)
     block_time = logged.block_time
@@ -309,6 +331,11 @@ def log_decision(
         "block_time": block_time,
         "tx_hash": logged.tx_hash.lower(),
         "log_index": logged.log_index,
+        "part": int(entry.part),
+        "justification": "0x" + entry.justification.hex(),
+        "request_issued_at": entry.issued_at,
+        "request_nonce": str(entry.nonce),
+        "reader_signature": "0x" + entry.signature.hex() if entry.signature else None,
     }
     # A session of its own: the caller's session has been reading (a SQLite reader cannot
     # upgrade to a writer once another connection, the indexer, has committed meanwhile).
@@ -335,18 +362,19 @@ def decide_and_log(
     principal: Principal,
     record: Record,
     purpose: Purpose,
+    signed: SignedRead,
     on_denial: Callable[[], None] | None = None,
 ) -> Decision:
-    """Decide, then log the decision on chain and in the index; the caller serves bytes only
-    when ``granted`` and answers 403 otherwise (the denial is already logged).
+    """Check the reader's signed request, decide, then log the decision on chain (with the
+    request) and in the index; the caller serves bytes only when ``granted`` and answers 403
+    otherwise (the denial is already logged).
 
     ``on_denial`` runs between a denial and its logging and may refuse it (the denied-reads
     rate limit: a 429 that costs no transaction and adds nothing to the patient's history)."""
+    check_read(ctx=ctx, principal=principal, signed=signed)
     with chain_required("cannot decide the access"):
-        granted, reason = decide(
-            ctx=ctx, db=db, principal=principal, record=record, purpose=purpose
-        )
-    if not granted and on_denial is not None:
+        verdict = decide(ctx=ctx, db=db, principal=principal, record=record, purpose=purpose)
+    if not verdict.granted and on_denial is not None:
         on_denial()
     with chain_required("cannot log the access decision"):
         return log_decision(
@@ -354,6 +382,6 @@ def decide_and_log(
             principal=principal,
             record=record,
             purpose=purpose,
-            granted=granted,
-            reason=reason,
+            verdict=verdict,
+            signed=signed,
         )

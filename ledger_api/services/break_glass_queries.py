@@ -183,17 +183,21 @@ def opening_number(db: Session, row: BreakGlassEvent) -> int:
     return int(earlier or 0) + 1
 
 
-def open_window(*, ctx: AppContext, db: Session, principal: Principal, patient: str) -> str:
-    """The read gate: ``"open"``, ``"expired"`` (only ended openings) or ``"none"``."""
+def open_window(
+    *, ctx: AppContext, db: Session, principal: Principal, patient: str
+) -> tuple[str, str | None]:
+    """The read gate: ``("open", opening id)``, ``("expired", None)`` (only ended openings)
+    or ``("none", None)``; the opening id is what justifies the read in its log entry."""
     if not (principal.is_member and principal.role == "doctor"):
-        return "none"
+        return "none", None
     rows = db.execute(
-        sa.select(BreakGlassEvent.expires_at).where(
+        sa.select(BreakGlassEvent.opening_id, BreakGlassEvent.expires_at).where(
             BreakGlassEvent.clinician == principal.address.lower(),
             BreakGlassEvent.patient == patient.lower(),
         )
     ).all()
     if not rows:
-        return "none"
+        return "none", None
     now = latest_block_time(ctx)
-    return "open" if any(now < expires for (expires,) in rows) else "expired"
+    live = [opening for opening, expires in rows if now < expires]
+    return ("open", live[0]) if live else ("expired", None)

@@ -19,6 +19,7 @@ transaction, so it is safe to run on every start and alongside the indexer.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -29,9 +30,9 @@ from sqlalchemy.orm import Session
 from ledger_api.chain.connection import rpc
 from ledger_api.chain.contract import Event, event_decoder
 from ledger_api.chain.errors import ChainError, TransactionRevertedError
-from ledger_api.services.registration import record_input
+from ledger_api.services.registration import signed_registration
 from storage.errors import NotPinnedError, StorageError
-from storage.models import Record, clamp_uint64
+from storage.models import Record, RetainedBlock, clamp_uint64
 
 if TYPE_CHECKING:
     from ledger_api.context import AppContext
@@ -129,8 +130,11 @@ def release_blocks(
     *, ctx: AppContext, db: Session, cids: Iterable[str], record_id: str | None
 ) -> list[str]:
     """Unpin each CID that no live record (pending or confirmed, other than ``record_id``)
-    references; the block store's gc removes them later. Returns the CIDs unpinned."""
+    references and no retention keeps (a re-key's replaced blocks, kept for the audit:
+    :mod:`ledger_api.services.retention`); the block store's gc removes them later. Returns
+    the CIDs unpinned."""
     released: list[str] = []
+    now = int(time.time())
     for cid in dict.fromkeys(cids):
         query = sa.select(sa.func.count()).where(
             Record.state.in_(("pending", "confirmed")),
@@ -138,7 +142,10 @@ def release_blocks(
         )
         if record_id is not None:
             query = query.where(Record.record_id != record_id)
-        if db.scalar(query):
+        retained = sa.select(sa.func.count()).where(
+            RetainedBlock.cid == cid, RetainedBlock.retain_until > now
+        )
+        if db.scalar(query) or db.scalar(retained):
             continue
         try:
             ctx.store.unpin(cid)
@@ -167,14 +174,17 @@ def _settle(ctx: AppContext, db: Session, row: Record, report: ReconcileReport) 
         else:
             report.failed.append(row.record_id)  # the id belongs to other content
         return
-    if not _blocks_intact(ctx, row):
+    if not _blocks_intact(ctx, row) or row.registration_signature is None:
+        # no blocks to register, or (a row written before registrations were signed) no
+        # author's signature the chain would accept
         row.state = "failed"
         report.failed.append(row.record_id)
         db.flush()
         release_blocks(ctx=ctx, db=db, cids=(row.body_cid, row.header_cid), record_id=None)
         return
     try:
-        mined = ctx.chain.records.register(record_input(row)).wait(timeout=RECEIPT_TIMEOUT)
+        pending = ctx.chain.records.register(*signed_registration(row))
+        mined = pending.wait(timeout=RECEIPT_TIMEOUT)
     except TransactionRevertedError as exc:
         if exc.error_name == "RecordRegistryDuplicateId":
             # An earlier send of this very registration was still in flight and got mined.

@@ -18,14 +18,14 @@ Only ``confirmed`` rows exist for readers: a ``pending`` or ``failed`` upload is
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from eth_utils import is_address, to_checksum_address
 from sqlalchemy.orm import Session
 
-from crypto.signing import Purpose
+from crypto.signing import Purpose, ReadPart
 from ledger_api.http_errors import (
     ForbiddenError,
     NotFoundError,
@@ -34,6 +34,7 @@ from ledger_api.http_errors import (
 )
 from ledger_api.principal import Principal
 from ledger_api.services.access import Decision, chain_required, decide, decide_and_log
+from ledger_api.services.read_requests import parse_read
 from ledger_api.services.records import confirmed_count, confirmed_records_of
 from storage.models import Record
 
@@ -84,7 +85,7 @@ def get_record(
     if principal.address.lower() == row.patient or _oversees(principal):
         return row
     with chain_required("cannot check the consent"):
-        granted, _ = decide(ctx=ctx, db=db, principal=principal, record=row, purpose=purpose)
+        granted = decide(ctx=ctx, db=db, principal=principal, record=row, purpose=purpose).granted
     if not granted:
         raise ForbiddenError(
             "no consent covers this record for the caller", details={"record_id": row.record_id}
@@ -149,7 +150,9 @@ def _visible(
     ):
         return rows
     return [
-        r for r in rows if decide(ctx=ctx, db=db, principal=principal, record=r, purpose=purpose)[0]
+        r
+        for r in rows
+        if decide(ctx=ctx, db=db, principal=principal, record=r, purpose=purpose).granted
     ]
 
 
@@ -161,20 +164,36 @@ def open_content(
     record_id: str,
     part: Literal["header", "body"],
     purpose: Purpose,
+    headers: Mapping[str, str],
     client_ip: str | None = None,
 ) -> tuple[Decision, Record, Iterator[bytes]]:
-    """Decide, log on chain, and only then open the block stream of ``part``.
+    """Check the reader's signed request (``headers``), decide, log on chain, and only then
+    open the block stream of ``part``.
 
-    Raises 404 for an unknown record (nothing logged: there is no record to attribute it to),
-    403 after logging a denial, 503 when the granted content's blocks are missing."""
+    Raises 400 for a missing or bad signed request and 409 for a replayed one (nothing
+    logged: nobody provably asked), 404 for an unknown record (nothing logged: there is no
+    record to attribute it to), 403 after logging a denial, 503 when the granted content's
+    blocks are missing."""
     row = _confirmed(db, record_id)
+    signed = parse_read(
+        headers,
+        record_id=row.record_id,
+        part=ReadPart.HEADER if part == "header" else ReadPart.BODY,
+        purpose=purpose,
+    )
 
     def count_denial() -> None:  # 429 past the denied-reads limit, before it is logged
         if ctx.limiter is not None:
             ctx.limiter.hit("denied_read", address=principal.address, ip=client_ip)
 
     decision = decide_and_log(
-        ctx=ctx, db=db, principal=principal, record=row, purpose=purpose, on_denial=count_denial
+        ctx=ctx,
+        db=db,
+        principal=principal,
+        record=row,
+        purpose=purpose,
+        signed=signed,
+        on_denial=count_denial,
     )
     if not decision.granted:
         raise ForbiddenError(

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from crypto.signing import RecordRegistration
 from ledger_api.chain.errors import (
     ChainConnectionError,
     ReceiptTimeoutError,
@@ -37,7 +38,12 @@ from ledger_api.http_errors import (
 )
 from ledger_api.principal import Principal
 from ledger_api.services.reconciler import confirm_from_chain, mark_confirmed, release_blocks
-from ledger_api.services.registration import record_input
+from ledger_api.services.registration import (
+    check_registration,
+    parse_signature,
+    registration_domain,
+    signed_registration,
+)
 from ledger_api.services.uploads import CheckedUpload, record_type_text
 from storage.blocks import BlockStore, LocalBlockStore
 from storage.models import Record
@@ -94,6 +100,12 @@ def share_record(
     meta = upload.metadata
     author = author_for(principal, patient=meta.patient, requested=meta.author)
     header_cid = str(compute_cid(upload.header_bytes))
+    upload.body.seek(0)
+    body_cid = str(compute_cid(upload.body))
+    upload.body.seek(0)
+    registration, signature = _checked_registration(
+        ctx=ctx, upload=upload, header_cid=header_cid, body_cid=body_cid, author=author
+    )
     existing = db.get(Record, meta.record_id)
     # End the read transaction: on SQLite a reader cannot become a writer once another
     # connection (the indexer) has committed; the writes below start a transaction of their own.
@@ -112,9 +124,9 @@ def share_record(
     size = len(upload.header_bytes) + upload.body_length
     if author == meta.patient:
         check_self_authored_quota(ctx=ctx, db=db, upload=upload, size=size)
-    body_cid, stored_header_cid = _store_blocks(ctx.store, upload)
-    if stored_header_cid != header_cid:  # pragma: no cover - both sides are storage.cid
-        raise ServiceUnavailableError("block store returned an unexpected header CID")
+    stored_body_cid, stored_header_cid = _store_blocks(ctx.store, upload)
+    if (stored_body_cid, stored_header_cid) != (body_cid, header_cid):  # pragma: no cover
+        raise ServiceUnavailableError("the block store returned unexpected CIDs")
 
     row = existing if existing is not None else Record(record_id=meta.record_id)
     row.patient = meta.patient
@@ -127,6 +139,8 @@ def share_record(
     row.record_type = meta.record_type_bytes32
     row.record_date = meta.record_date
     row.stored_bytes = size
+    row.registration_signature = "0x" + signature.hex()
+    row.registration_deadline = registration.deadline
     row.version = 1
     row.status = "active"
     row.state = "pending"
@@ -148,6 +162,41 @@ def share_record(
 
     ctx.hooks.fire_after_blocks_stored(meta.record_id_bytes)
     return _register(ctx=ctx, db=db, row=row)
+
+
+def _checked_registration(
+    *, ctx: AppContext, upload: CheckedUpload, header_cid: str, body_cid: str, author: str
+) -> tuple[RecordRegistration, bytes]:
+    """The registration the author signed, rebuilt from the received bytes and checked
+    (:func:`~ledger_api.services.registration.check_registration`) before anything is stored."""
+    meta = upload.metadata
+    if meta.signature is None or meta.deadline is None:
+        raise UnprocessableError(
+            "a new record needs its author's EIP-712 RecordRegistration signature: metadata "
+            "`signature` and `deadline` (the SDK and the web wallet sign it)",
+            code="registration_unsigned",
+        )
+    registration = RecordRegistration(
+        id=meta.record_id_bytes,
+        patient=meta.patient,
+        body_cid=body_cid,
+        header_cid=header_cid,
+        body_hash=upload.body_sha256,
+        policy_hash=upload.policy_hash,
+        record_type=meta.record_type_bytes32,
+        deadline=meta.deadline,
+    )
+    signature = parse_signature(meta.signature)
+    check_registration(
+        registration,
+        signature,
+        domain=registration_domain(
+            chain_id=ctx.deployment.chain_id,
+            registry=ctx.deployment.address("RecordRegistry"),
+        ),
+        signer=author,
+    )
+    return registration, signature
 
 
 def check_self_authored_quota(
@@ -191,7 +240,7 @@ def _store_blocks(store: BlockStore, upload: CheckedUpload) -> tuple[str, str]:
 def _register(*, ctx: AppContext, db: Session, row: Record) -> ShareResult:
     """Register the pending row, together with concurrent shares (one ``registerBatch``)."""
     try:
-        event = ctx.chain.records.register_coalesced(record_input(row))
+        event = ctx.chain.records.register_coalesced(*signed_registration(row))
     except TransactionRevertedError as exc:
         return _reverted(ctx=ctx, db=db, row=row, exc=exc)
     except (ReceiptTimeoutError, ChainConnectionError, TransactionRejectedError) as exc:

@@ -6,15 +6,20 @@ module checks what it sent and writes it in the crash-safe order of DESIGN "Writ
 
 1. **checks, nothing written**: the record exists, is confirmed and active; the caller manages
    it (the patient, or an active doctor/nurse of the author institution — the contract's
-   ``_managed``); the new header parses and its policy still lets ``uid:<patient>`` open the
+   ``_managed``); the caller signed the re-key (:class:`~crypto.signing.RecordRekey` or
+   :class:`~crypto.signing.RecordBodyRekey` of the record's current version, over exactly the
+   CIDs, digest and policy hash received); the new header parses, keeps the record's envelope
+   version, binding and author's seal, and its policy still lets ``uid:<patient>`` open the
    record; a header-only re-key must describe the *same* body (body id, segment size, length,
-   content type as the current header), and a new body is checked like an upload (framing,
-   length, SHA-256);
+   content type as the current header) and must not narrow access (the re-key rule: a rewrap
+   keeps the data key, so whoever loses access needs a full re-key); a new body is checked
+   like an upload (framing, length, SHA-256);
 2. the new blocks are stored and pinned (fsynced);
 3. the re-key is sent and mined (the contract checks the actor again);
 4. the index row takes the event's values (and its chain position, so the indexer's own
    replay of the same event changes nothing);
-5. the blocks the new version replaced are unpinned, unless another record row uses them.
+5. the blocks the new version replaced are retained for the audit (never served again;
+   released after ``superseded_retention_seconds``: :mod:`ledger_api.services.retention`).
 
 A crash between 3 and 4 is repaired by the indexer, which applies the event; the old blocks
 then stay pinned (space, never a dangling reference). A revert releases the new blocks. A
@@ -25,6 +30,7 @@ the record as it is, nothing sent twice.
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
 
@@ -33,6 +39,8 @@ from sqlalchemy.orm import Session
 
 from crypto.envelope import Header, parse_header
 from crypto.errors import CryptoError
+from crypto.policy_order import widens
+from crypto.signing import RecordBodyRekey, RecordRekey
 from ledger_api.chain.contract import Event
 from ledger_api.chain.errors import (
     ChainConnectionError,
@@ -50,6 +58,8 @@ from ledger_api.http_errors import (
 from ledger_api.principal import Principal
 from ledger_api.services import epochs
 from ledger_api.services.reconciler import release_blocks
+from ledger_api.services.retention import retain, sweep
+from ledger_api.services.signed_actions import SignedAction, check_signed_action
 from ledger_api.services.uploads import (
     CheckedUpload,
     RecordMetadata,
@@ -79,7 +89,8 @@ class RekeyResult:
     record: Record
     changed: bool
     full: bool
-    released: list[str]
+    retained: list[str]
+    retained_until: int | None = None
 
 
 @dataclass(frozen=True)
@@ -162,6 +173,14 @@ def check_new_version(
     header, digest = check_header(
         header_bytes, patient=row.patient, record_id=row.record_id, version=current.version
     )
+    if not widens(current.policy, header.policy):
+        raise UnprocessableError(
+            "a header-only re-key keeps the data key, so it may only widen access; this one "
+            "narrows it (someone who could read the record no longer can): re-encrypt the "
+            "body under a fresh key (a full re-key)",
+            code="rewrap_narrows",
+            details={"policy": current.policy, "new_policy": header.policy},
+        )
     differs = [f for f in _SAME_BODY_FIELDS if getattr(header, f) != getattr(current, f)]
     if differs:
         raise UnprocessableError(
@@ -196,28 +215,62 @@ def _store(ctx: AppContext, new: _NewVersion) -> list[str]:
     return [str(header), str(body)]
 
 
-def _send(
-    *, ctx: AppContext, principal: Principal, key: str, new: _NewVersion, body_cid: str | None
-) -> Event:
+def _send(*, ctx: AppContext, message: RecordRekey | RecordBodyRekey, signature: bytes) -> Event:
     records = ctx.chain.records
-    record_id = bytes.fromhex(key[2:])
+    if isinstance(message, RecordRekey):
+        pending = records.rekey(message, signature)
+        return pending.wait(timeout=REKEY_RECEIPT_TIMEOUT).event("RecordRekeyed")
+    pending = records.rekey_body(message, signature)
+    return pending.wait(timeout=REKEY_RECEIPT_TIMEOUT).event("RecordBodyRekeyed")
+
+
+def _signed_rekey(
+    *,
+    ctx: AppContext,
+    principal: Principal,
+    row: Record,
+    new: _NewVersion,
+    body_cid: str | None,
+    signed: SignedAction | None,
+) -> tuple[RecordRekey | RecordBodyRekey, bytes]:
+    """The re-key the caller signed, rebuilt from what was received and checked."""
+    if signed is None:
+        raise UnprocessableError(
+            "a re-key needs its actor's EIP-712 signature (form field `signed`: "
+            '{"signature", "deadline"}); the SDK signs it',
+            code="rekey_unsigned",
+        )
+    record_id = bytes.fromhex(row.record_id[2:])
+    message: RecordRekey | RecordBodyRekey
     if new.upload is None or body_cid is None:
-        pending = records.rekey(
-            actor=principal.address,
-            record_id=record_id,
+        message = RecordRekey(
+            id=record_id,
+            version=row.version,
             header_cid=new.header_cid,
             policy_hash=new.policy_hash,
+            deadline=signed.deadline,
         )
-        return pending.wait(timeout=REKEY_RECEIPT_TIMEOUT).event("RecordRekeyed")
-    pending = records.rekey_body(
-        actor=principal.address,
-        record_id=record_id,
-        header_cid=new.header_cid,
-        body_cid=body_cid,
-        body_hash=new.upload.body_sha256,
-        policy_hash=new.policy_hash,
+    else:
+        message = RecordBodyRekey(
+            id=record_id,
+            version=row.version,
+            body_cid=body_cid,
+            header_cid=new.header_cid,
+            body_hash=new.upload.body_sha256,
+            policy_hash=new.policy_hash,
+            deadline=signed.deadline,
+        )
+    check_signed_action(
+        message,
+        signed.signature,
+        domain=message.domain(
+            chain_id=ctx.deployment.chain_id,
+            verifying_contract=ctx.deployment.address("RecordRegistry"),
+        ),
+        signer=principal.address,
+        what="re-key",
     )
-    return pending.wait(timeout=REKEY_RECEIPT_TIMEOUT).event("RecordBodyRekeyed")
+    return message, signed.signature
 
 
 def _apply(db: Session, key: str, event: Event) -> None:
@@ -264,24 +317,32 @@ def rekey_record(
     record_id: str,
     header_bytes: bytes,
     body: IO[bytes] | None,
+    signed: SignedAction | None,
 ) -> RekeyResult:
-    """Check, store, register on chain, update the index, release the replaced blocks."""
+    """Check, store, register on chain, update the index, retain the replaced blocks."""
     row = load_record(db, record_id)
     check_manager(principal, row)
     new = check_new_version(ctx=ctx, row=row, header_bytes=header_bytes, body=body)
     full = new.upload is not None
     if _is_retry(row, new):
         db.commit()
-        return RekeyResult(record=row, changed=False, full=full, released=[])
-    key = row.record_id
+        return RekeyResult(record=row, changed=False, full=full, retained=[])
+    body_cid = None
+    if new.upload is not None:
+        new.upload.body.seek(0)
+        body_cid = str(compute_cid(new.upload.body))
+        new.upload.body.seek(0)
+    message, signature = _signed_rekey(
+        ctx=ctx, principal=principal, row=row, new=new, body_cid=body_cid, signed=signed
+    )
+    key, old_version = row.record_id, row.version
     old = [row.header_cid] + ([row.body_cid] if full else [])
     db.commit()  # end the read transaction before the slow part; ``row`` is not read again
     stored = _store(ctx, new)
-    if stored[0] != new.header_cid:  # pragma: no cover - both sides are storage.cid
-        raise ServiceUnavailableError("block store returned an unexpected header CID")
-    body_cid = stored[1] if full else None
+    if stored != [new.header_cid, *([body_cid] if body_cid else [])]:  # pragma: no cover
+        raise ServiceUnavailableError("the block store returned unexpected CIDs")
     try:
-        event = _send(ctx=ctx, principal=principal, key=key, new=new, body_cid=body_cid)
+        event = _send(ctx=ctx, message=message, signature=signature)
     except TransactionRevertedError as exc:
         release_blocks(ctx=ctx, db=db, cids=stored, record_id=None)
         db.commit()
@@ -299,12 +360,14 @@ def rekey_record(
             details={"record_id": key},
         ) from exc
     _apply(db, key, event)
-    released = release_blocks(ctx=ctx, db=db, cids=old, record_id=None)
+    until = int(time.time()) + ctx.settings.superseded_retention_seconds
+    retained = retain(db=db, cids=old, record_id=key, version=old_version, until=until)
     db.commit()
+    sweep(ctx=ctx, db=db)
     row = db.get(Record, key, populate_existing=True) or row
     db.commit()
     epochs.forget_floor(ctx)  # the replaced header may have held the oldest epoch
-    return RekeyResult(record=row, changed=True, full=full, released=released)
+    return RekeyResult(record=row, changed=True, full=full, retained=retained, retained_until=until)
 
 
 def rekey_view(result: RekeyResult) -> dict[str, Any]:
@@ -315,5 +378,6 @@ def rekey_view(result: RekeyResult) -> dict[str, Any]:
         "record": record_view(result.record),
         "full": result.full,
         "changed": result.changed,
-        "released_cids": result.released,
+        "retained_cids": result.retained,
+        "retained_until": result.retained_until,
     }

@@ -1,8 +1,9 @@
 """Receiving a re-key upload: a new header, and a new body for a full re-encryption.
 
-``POST /records/{id}/rekey`` is ``multipart/form-data`` with a file part ``header`` and an
-optional file part ``body`` (no metadata: the record id is in the path and everything else is
-the record's own). As for a share (:mod:`ledger_api.services.uploads`), the bytes are counted
+``POST /records/{id}/rekey`` is ``multipart/form-data`` with a text field ``signed`` (the
+actor's signature of the re-key and its deadline), a file part ``header`` and an optional file
+part ``body`` (the record id is in the path and everything else is the record's own).
+As for a share (:mod:`ledger_api.services.uploads`), the bytes are counted
 as they arrive and the read stops at the limit (413), so an oversized upload is refused before
 anything is stored; the checks of what was received are in :mod:`ledger_api.services.rekey`.
 """
@@ -16,6 +17,7 @@ from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 
 from ledger_api.http_errors import UnprocessableError
+from ledger_api.services.signed_actions import SignedAction, parse_signed_field
 from ledger_api.services.uploads import read_header_part, read_multipart
 
 
@@ -26,6 +28,7 @@ class RekeyParts:
     header_bytes: bytes
     body: IO[bytes] | None
     files: list[UploadFile]
+    signed: SignedAction | None = None
 
     async def close(self) -> None:
         for upload in self.files:
@@ -42,16 +45,16 @@ async def read_rekey_upload(
         usage="POST /records/{id}/rekey takes multipart/form-data (header [, body])",
         max_upload_bytes=max_upload_bytes,
         max_header_bytes=max_header_bytes,
-        max_fields=0,
+        max_fields=1,
     )
 
 
 def _parts(form: FormData, files: list[UploadFile], *, max_header_bytes: int) -> RekeyParts:
-    header, body = form.get("header"), form.get("body")
-    unknown = sorted(set(form.keys()) - {"header", "body"})
+    header, body, signed = form.get("header"), form.get("body"), form.get("signed")
+    unknown = sorted(set(form.keys()) - {"header", "body", "signed"})
     if unknown:
         raise UnprocessableError(
-            f"unexpected parts {', '.join(unknown)}: a re-key takes header and body only",
+            f"unexpected parts {', '.join(unknown)}: a re-key takes signed, header and body",
             code="invalid_upload",
             details={"unexpected": unknown},
         )
@@ -62,6 +65,11 @@ def _parts(form: FormData, files: list[UploadFile], *, max_header_bytes: int) ->
     header_bytes = read_header_part(header, max_header_bytes=max_header_bytes)
     if body is not None:
         body.file.seek(0)
+    if isinstance(signed, UploadFile):
+        raise UnprocessableError("signed must be a text field", code="invalid_upload")
     return RekeyParts(
-        header_bytes=header_bytes, body=None if body is None else body.file, files=files
+        header_bytes=header_bytes,
+        body=None if body is None else body.file,
+        files=files,
+        signed=parse_signed_field(signed),
     )

@@ -57,6 +57,10 @@ class RecordMetadata(BaseModel):
     author: str | None = Field(None, max_length=42)
     # clinical date, FHIR date / dateTime (record_dates)
     record_date: str | None = Field(None, max_length=40)
+    # the author's EIP-712 RecordRegistration signature and its deadline (unix seconds): a
+    # new record needs both; the API checks they sign exactly what was uploaded
+    deadline: int | None = Field(None, ge=0, le=2**64 - 1)
+    signature: str | None = Field(None, max_length=132)
 
     @field_validator("record_id")
     @classmethod

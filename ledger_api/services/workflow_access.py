@@ -50,17 +50,20 @@ _OPEN_REFERRAL = (ReferralStatus.REQUESTED, ReferralStatus.ACCEPTED, ReferralSta
 
 def may_read(
     *, ctx: AppContext, db: Session, principal: Principal, record: Record, purpose: Purpose
-) -> bool:
-    """True when a live workflow lets ``principal`` read ``record`` for ``purpose``."""
+) -> str | None:
+    """The id of a live workflow that lets ``principal`` read ``record`` for ``purpose``
+    (what the read's log entry names as its justification), or None."""
     kind = WORKFLOW_PURPOSES.get(purpose)
     if kind is None or not principal.is_clinician or not principal.institution_id:
-        return False
-    if kind == "referral" and _summary_grants(ctx=ctx, db=db, principal=principal, record=record):
-        return True
-    if kind == "consultation" and _opinion_grants(
-        ctx=ctx, db=db, principal=principal, record=record
-    ):
-        return True
+        return None
+    if kind == "referral":
+        summary = _summary_grants(ctx=ctx, db=db, principal=principal, record=record)
+        if summary is not None:
+            return summary
+    if kind == "consultation":
+        opinion = _opinion_grants(ctx=ctx, db=db, principal=principal, record=record)
+        if opinion is not None:
+            return opinion
     roles = ("reason", "shared") if kind == "referral" else ("question", "shared")
     workflow_ids = db.scalars(
         sa.select(WorkflowRecord.workflow_id).where(
@@ -70,10 +73,10 @@ def may_read(
         )
     )
     check = _carried_by_referral if kind == "referral" else _shared_by_consultation
-    return any(
-        check(ctx=ctx, db=db, principal=principal, record=record, workflow_id=wid)
-        for wid in set(workflow_ids)
-    )
+    for wid in sorted(set(workflow_ids)):
+        if check(ctx=ctx, db=db, principal=principal, record=record, workflow_id=wid):
+            return wid
+    return None
 
 
 def _policy_consent(ctx: AppContext, *, record: Record, audience: str, purpose: Purpose) -> bool:
@@ -85,7 +88,9 @@ def _policy_consent(ctx: AppContext, *, record: Record, audience: str, purpose: 
     )
 
 
-def _summary_grants(*, ctx: AppContext, db: Session, principal: Principal, record: Record) -> bool:
+def _summary_grants(
+    *, ctx: AppContext, db: Session, principal: Principal, record: Record
+) -> str | None:
     """The summary of a completed referral, for clinicians of the sending institution (found
     through the chain-mirrored ``referrals.summary_record_id``, then checked on chain)."""
     for referral_id in db.scalars(
@@ -101,11 +106,13 @@ def _summary_grants(*, ctx: AppContext, db: Session, principal: Principal, recor
             and info.patient.lower() == record.patient
             and principal.institution_id == info.from_institution
         ):
-            return True
-    return False
+            return referral_id
+    return None
 
 
-def _opinion_grants(*, ctx: AppContext, db: Session, principal: Principal, record: Record) -> bool:
+def _opinion_grants(
+    *, ctx: AppContext, db: Session, principal: Principal, record: Record
+) -> str | None:
     """An opinion, for the consultation's requester (the opinion's CID and hash on chain are
     the record's body CID and digest; the opinion row is chain-mirrored)."""
     for consultation_id in db.scalars(
@@ -121,8 +128,8 @@ def _opinion_grants(*, ctx: AppContext, db: Session, principal: Principal, recor
         if info.patient.lower() == record.patient and principal.address == to_checksum_address(
             info.requester
         ):
-            return True
-    return False
+            return consultation_id
+    return None
 
 
 def _carried_by_referral(

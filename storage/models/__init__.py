@@ -8,9 +8,17 @@ from storage.models.base import NAMING_CONVENTION, Base
 from storage.models.cursor import IndexerCursor
 from storage.models.emergency import BreakGlassEvent
 from storage.models.epochs import AuthorityEpoch, EpochTrigger
-from storage.models.limits import RateLimitHit
 from storage.models.identity import ROLES, Institution, KeyIssuance, Member, MemberAttribute
-from storage.models.records import RECORD_STATES, RECORD_STATUSES, AccessEvent, Consent, Record
+from storage.models.limits import RateLimitHit
+from storage.models.records import (
+    RECORD_STATES,
+    RECORD_STATUSES,
+    AccessEvent,
+    Consent,
+    ReadRequest,
+    Record,
+    RetainedBlock,
+)
 from storage.models.types import (
     INT64_MAX,
     ZERO_ADDRESS,
@@ -57,9 +65,11 @@ __all__ = [
     "KeyIssuance",
     "Member",
     "MemberAttribute",
-    "Record",
     "RateLimitHit",
+    "ReadRequest",
+    "Record",
     "Referral",
+    "RetainedBlock",
     "SiweNonce",
     "WorkflowTransition",
     "clamp_uint64",

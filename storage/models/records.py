@@ -58,8 +58,39 @@ class Record(Base):
     registered_at: Mapped[int | None] = mapped_column(sa.BigInteger)
     updated_block: Mapped[int | None] = mapped_column(sa.BigInteger)
     updated_log_index: Mapped[int | None] = mapped_column(sa.Integer)
+    # the author's EIP-712 signature of the registration and its deadline, kept while the row
+    # is pending so the reconciler can send exactly what the author signed
+    registration_signature: Mapped[str | None] = mapped_column(sa.String(132))
+    registration_deadline: Mapped[int | None] = mapped_column(sa.BigInteger)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+
+class ReadRequest(Base):
+    """A reader's signed request already used: the same signature is refused a second time."""
+
+    __tablename__ = "read_requests"
+    __table_args__ = (sa.Index(None, "issued_at"),)
+
+    reader: Mapped[str] = mapped_column(Address, primary_key=True)
+    nonce: Mapped[str] = mapped_column(sa.String(20), primary_key=True)  # a uint64, as text
+    record_id: Mapped[str] = mapped_column(Bytes32)
+    part: Mapped[int] = mapped_column(sa.SmallInteger)
+    issued_at: Mapped[int] = mapped_column(sa.BigInteger)
+
+
+class RetainedBlock(Base):
+    """A block a re-key replaced, kept pinned for the audit until ``retain_until`` (unix s).
+
+    Never served to readers: the API serves only the CIDs of a record's current version."""
+
+    __tablename__ = "retained_blocks"
+    __table_args__ = (sa.Index(None, "retain_until"),)
+
+    cid: Mapped[str] = mapped_column(sa.String(128), primary_key=True)
+    record_id: Mapped[str] = mapped_column(Bytes32, primary_key=True)
+    version: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    retain_until: Mapped[int] = mapped_column(sa.BigInteger)
 
 
 class Consent(Base):
@@ -131,3 +162,10 @@ class AccessEvent(Base):
     # chain once, this row; the repeats are counted here (services.access), with the last time
     repeats: Mapped[int] = mapped_column(sa.Integer, default=1, server_default="1")
     last_repeat_at: Mapped[int | None] = mapped_column(sa.BigInteger)
+    # the reader's signed request (AccessLog.ReadRequest) and why access was granted (a
+    # consent, referral, consultation or opening id), as the event carries them
+    part: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    justification: Mapped[str | None] = mapped_column(sa.String(66))
+    request_issued_at: Mapped[int | None] = mapped_column(sa.BigInteger)
+    request_nonce: Mapped[str | None] = mapped_column(sa.String(20))
+    reader_signature: Mapped[str | None] = mapped_column(sa.String(132))

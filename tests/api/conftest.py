@@ -14,6 +14,7 @@ used by no other test package) hold funds.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 import shutil
@@ -31,8 +32,20 @@ from fastapi.testclient import TestClient
 from web3 import Web3
 
 from crypto import envelope, siwe
+from crypto.errors import CryptoError
 from crypto.keys import load_master_public_key
-from crypto.signing import Consent, Domain, Purpose, Revocation, consent_id, sign
+from crypto.policy import policy_hash
+from crypto.signing import (
+    Consent,
+    Domain,
+    Purpose,
+    RecordBodyRekey,
+    RecordRegistration,
+    RecordRekey,
+    Revocation,
+    consent_id,
+    sign,
+)
 from ledger_api.app import create_app
 from ledger_api.authority.keystore import MPK_FILE, init_authority
 from ledger_api.chain.access_log import AccessLog
@@ -46,6 +59,8 @@ from ledger_api.config import Settings
 from ledger_api.context import AppContext
 from ledger_api.hooks import Hooks
 from ledger_api.indexer import Indexer
+from storage.unixfs import compute_cid
+from tests.api.signing_client import SigningClient
 from tests.conftest import ANVIL_KEYS, postgres_url
 from tests.storage.conftest import empty_database
 
@@ -124,7 +139,7 @@ class Stack:
         """
         self.client.__exit__(None, None, None)
         self.hooks = hooks if hooks is not None else Hooks()
-        self.client = TestClient(create_app(self.settings, hooks=self.hooks))
+        self.client = SigningClient(create_app(self.settings, hooks=self.hooks))
         self.client.__enter__()
         self._tokens.clear()
         return self.client
@@ -177,6 +192,8 @@ class Stack:
             assert response.status_code == 200, response.text
             token = response.json()["token"]
             self._tokens[account.address] = token
+        if isinstance(self.client, SigningClient):
+            self.client.signers[f"Bearer {token}"] = account
         return {"Authorization": f"Bearer {token}"}
 
     # ------------------------------------------------------------------ records
@@ -227,14 +244,29 @@ class Stack:
         header: bytes,
         body: bytes,
         record_type: str = "Observation",
+        signer: LocalAccount | None = None,
+        deadline: int | None = None,
+        signed: bool = True,
     ) -> Any:
-        """``POST /records`` as ``account`` (multipart: metadata JSON + header + body)."""
+        """``POST /records`` as ``account`` (multipart: metadata JSON + header + body), the
+        registration signed by ``signer`` (default: ``account``, the author) as clients do."""
         address = patient if isinstance(patient, str) else patient.address
-        metadata = {
+        metadata: dict[str, Any] = {
             "record_id": "0x" + record_id.hex(),
             "patient": address,
             "record_type": record_type,
         }
+        if signed:
+            registration = self.registration(
+                record_id=record_id,
+                patient=address,
+                header=header,
+                body=body,
+                record_type=record_type,
+                deadline=deadline,
+            )
+            signature = sign(self.registry_domain, registration, (signer or account).key)
+            metadata.update(deadline=registration.deadline, signature="0x" + signature.hex())
         return self.client.post(
             "/records",
             headers=self.login(account),
@@ -244,6 +276,83 @@ class Stack:
                 "body": ("body.bin", body, "application/octet-stream"),
             },
         )
+
+    @property
+    def registry_domain(self) -> Domain:
+        return RecordRegistration.domain(
+            chain_id=self.deployment.chain_id,
+            verifying_contract=self.deployment.address("RecordRegistry"),
+        )
+
+    def registration(
+        self,
+        *,
+        record_id: bytes,
+        patient: str,
+        header: bytes,
+        body: bytes,
+        record_type: str = "Observation",
+        deadline: int | None = None,
+    ) -> RecordRegistration:
+        """The RecordRegistration of an upload, as its author's client builds it (a header
+        that does not parse gets a zero policy hash: the API refuses it before the hash)."""
+        try:
+            digest = policy_hash(envelope.parse_header(header).policy)
+        except CryptoError:
+            digest = b"\0" * 32
+        return RecordRegistration(
+            id=record_id,
+            patient=patient,
+            body_cid=str(compute_cid(body)),
+            header_cid=str(compute_cid(header)),
+            body_hash=hashlib.sha256(body).digest(),
+            policy_hash=digest,
+            record_type=record_type.encode("utf-8")[:32].ljust(32, b"\0"),
+            deadline=deadline if deadline is not None else int(time.time()) + 3600,
+        )
+
+    def rekey_signed(
+        self,
+        actor: LocalAccount,
+        *,
+        record_id: str,
+        header: bytes,
+        body: bytes | None,
+        deadline: int | None = None,
+    ) -> str:
+        """The ``signed`` form field of ``POST /records/{id}/rekey``: the actor's signature of
+        the re-key of the record's current on-chain version (header only, or with a body)."""
+        raw_id = bytes.fromhex(record_id[2:])
+        try:
+            version = self.ctx.chain.records.record_of(raw_id).version
+        except Exception:  # an unknown record: any version; the API refuses it first
+            version = 1
+        try:
+            digest = policy_hash(envelope.parse_header(header).policy)
+        except CryptoError:
+            digest = b"\0" * 32
+        deadline = deadline if deadline is not None else int(time.time()) + 3600
+        message: RecordRekey | RecordBodyRekey
+        if body is None:
+            message = RecordRekey(
+                id=raw_id,
+                version=version,
+                header_cid=str(compute_cid(header)),
+                policy_hash=digest,
+                deadline=deadline,
+            )
+        else:
+            message = RecordBodyRekey(
+                id=raw_id,
+                version=version,
+                body_cid=str(compute_cid(body)),
+                header_cid=str(compute_cid(header)),
+                body_hash=hashlib.sha256(body).digest(),
+                policy_hash=digest,
+                deadline=deadline,
+            )
+        signature = sign(self.registry_domain, message, actor.key)
+        return json.dumps({"signature": "0x" + signature.hex(), "deadline": deadline})
 
     # ------------------------------------------------------------------ consents
 
@@ -391,7 +500,7 @@ def api_stack(
     }
     options.update(stack_settings)
     settings = Settings(**options)
-    client = TestClient(create_app(settings, hooks=stack_hooks))
+    client = SigningClient(create_app(settings, hooks=stack_hooks))
     client.__enter__()
     stack = Stack(
         client=client,

@@ -8,7 +8,6 @@ block store and database) runs the reconciler at start-up, as production does.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Any
 
@@ -16,11 +15,10 @@ import pytest
 import sqlalchemy as sa
 
 from crypto import envelope
-from crypto.policy import policy_hash
-from ledger_api.chain.records import RecordInput
+from crypto.signing import sign
 from ledger_api.hooks import Hooks
 from ledger_api.services.reconciler import find_registration, reconcile_pending
-from ledger_api.services.registration import record_input
+from ledger_api.services.registration import signed_registration
 from storage.models import Record
 from storage.unixfs import compute_cid
 from tests.api.conftest import Stack
@@ -127,7 +125,7 @@ def test_registration_that_reached_the_chain_is_confirmed_from_it(api_stack: Sta
     stack = api_stack
     _, pending = crashed_upload(stack)
     # The crash came after the transaction was sent: the chain has it, the row does not.
-    mined = stack.ctx.chain.records.register(record_input(pending)).wait()
+    mined = stack.ctx.chain.records.register(*signed_registration(pending)).wait()
 
     report = reconcile_pending(ctx=stack.ctx)
     assert report.confirmed == [pending.record_id]
@@ -177,19 +175,11 @@ def test_client_retry_of_a_pending_share_finishes_it(api_stack: Stack) -> None:
 
 def register_elsewhere(stack: Stack, record_id: bytes, header: bytes, body: bytes) -> str:
     """Another replica registers ``record_id`` (its index row is not in ours yet)."""
-    parsed = envelope.parse_header(header)
-    mined = stack.ctx.chain.records.register(
-        RecordInput(
-            id=record_id,
-            patient=stack.patient.address,
-            author=stack.cardiologist.address,
-            body_cid=str(compute_cid(body)),
-            header_cid=str(compute_cid(header)),
-            body_hash=hashlib.sha256(body).digest(),
-            policy_hash=policy_hash(parsed.policy),
-            record_type=b"Observation".ljust(32, b"\0"),
-        )
-    ).wait()
+    registration = stack.registration(
+        record_id=record_id, patient=stack.patient.address, header=header, body=body
+    )
+    signature = sign(stack.registry_domain, registration, stack.cardiologist.key)
+    mined = stack.ctx.chain.records.register(registration, signature).wait()
     return mined.tx_hash
 
 

@@ -54,10 +54,17 @@ def share(stack: Stack) -> tuple[str, bytes, bytes]:
 
 
 def rekey(stack: Stack, who: Any, record_id: str, header: bytes, body: bytes | None = None) -> Any:
+    """``POST /records/{id}/rekey`` as ``who``, signed by ``who`` as the SDK signs it."""
     files: dict[str, Any] = {"header": ("header.cbor", header, "application/cbor")}
     if body is not None:
         files["body"] = ("body.bin", body, "application/octet-stream")
-    return stack.client.post(f"/records/{record_id}/rekey", headers=stack.login(who), files=files)
+    signed = stack.rekey_signed(who, record_id=record_id, header=header, body=body)
+    return stack.client.post(
+        f"/records/{record_id}/rekey",
+        headers=stack.login(who),
+        data={"signed": signed},
+        files=files,
+    )
 
 
 def row_of(stack: Stack, record_id: str) -> Record:
