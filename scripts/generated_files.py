@@ -1,7 +1,8 @@
 """Write generated files, or check that the committed ones are up to date (``--check``).
 
 Shared by the exporters that turn Python definitions into files the wallet web app builds
-from (``export_eip712.py``, ``export_fame.py``): one rendering (sorted, indented JSON with a
+from or tests against (``export_eip712.py``, ``export_fame.py``, ``export_cids.py``,
+``export_registration.py``): one rendering (sorted, indented JSON with a
 final newline, so diffs stay readable) and one write-or-check loop, so both scripts fail a
 stale check the same way.
 """

@@ -5,6 +5,9 @@ are what Python accepts and decrypts.
 policy and a master public key from a Python FAME setup; Python then parses the header with
 the API's strict parser, checks the body's framing without a key, and decrypts with user keys:
 a satisfying attribute set gets the original bytes back, a non-satisfying one is refused.
+The script also signs the envelope's ``RecordRegistration`` as the page does before it uploads;
+Python recomputes every field from the bytes (``storage.unixfs`` CIDs, the body's SHA-256,
+``crypto.policy.policy_hash`` of the header's policy) and recovers the author with eth-account.
 """
 
 from __future__ import annotations
@@ -14,17 +17,23 @@ import io
 import json
 import os
 import subprocess
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from eth_account import Account
+from eth_account.messages import encode_typed_data
+from eth_utils import to_checksum_address
 
 from clients.sdk import MedLedgerClient
 from clients.sdk.errors import ClientError
 from crypto import envelope, fame, keys
 from crypto.errors import EnvelopeAccessDeniedError
-from crypto.policy import normalize
+from crypto.policy import normalize, policy_hash
+from crypto.signing import EIP712_DOMAIN_TYPE
 from ledger_api.chain.records import RecordRegistry
+from storage.unixfs import compute_cid
 from tests.clients.conftest import LiveStack
 from tests.wallet.conftest import ARTIFACTS, ROOT
 
@@ -34,6 +43,50 @@ PATIENT = "0x70997970c51812dc3a010c7d01b50e0d17dc79c8"
 AUTHOR = Account.create()
 RECORD_ID = bytes(range(32))
 BINDING = envelope.RecordBinding(record_id=RECORD_ID, patient=PATIENT)
+UPLOAD_FILES = {"metadata": "metadata.json", "header": "header.cbor", "body": "body.bin"}
+REGISTRY = "0x5FbDB2315678afecb367f032d93F642f64180aa3"  # the script's GET /chain stand-in
+# the RecordRegistration type as scripts/export_registration.py hashed it with eth-account
+REGISTRATION_TYPES = json.loads(
+    (ROOT / "clients/webwallet/test/fixtures/registration.json").read_text(encoding="utf-8")
+)["types"]
+
+
+def registration_signer(registration: dict[str, Any]) -> str:
+    """The address that signed the page's registration (eth-account's EIP-712, not ethers)."""
+    typed = {
+        "types": {"EIP712Domain": EIP712_DOMAIN_TYPE, **REGISTRATION_TYPES},
+        "primaryType": "RecordRegistration",
+        "domain": registration["domain"],
+        "message": registration["message"],
+    }
+    return Account.recover_message(
+        encode_typed_data(full_message=typed), signature=registration["signature"]
+    )
+
+
+def check_registration(
+    registration: dict[str, Any], header: envelope.Header, header_bytes: bytes, body: bytes
+) -> None:
+    """Every field of the signed registration is what Python computes from the bytes sent."""
+    message = registration["message"]
+    assert registration["domain"] == {
+        "name": "MedLedger RecordRegistry",
+        "version": "1",
+        "chainId": 31337,
+        "verifyingContract": REGISTRY,
+    }
+    assert message["id"] == "0x" + RECORD_ID.hex()
+    assert message["patient"] == BINDING.patient
+    assert message["headerCid"] == str(compute_cid(header_bytes))
+    assert message["bodyCid"] == str(compute_cid(body))
+    assert message["bodyHash"] == "0x" + hashlib.sha256(body).hexdigest()
+    assert message["policyHash"] == "0x" + policy_hash(header.policy).hex()
+    assert message["recordType"] == "0x" + b"Observation".ljust(32, b"\0").hex()
+    assert abs(message["deadline"] - (time.time() + 3600)) < 120
+    assert len(bytes.fromhex(registration["signature"][2:])) == 65
+    assert registration_signer(registration) == AUTHOR.address
+    swapped = {**message, "headerCid": message["bodyCid"], "bodyCid": message["headerCid"]}
+    assert registration_signer({**registration, "message": swapped}) != AUTHOR.address
 
 
 @pytest.fixture(scope="module")
@@ -83,6 +136,7 @@ def js_encrypt(
         ),
         ("org:cd3h", 0, None, [["org:cd3h"]], [["org:qyqchc"]]),  # the empty body
         ("org:cd3h", 512, 256, [["org:cd3h"]], []),  # exactly two full segments
+        ("org:cd3h", 600_000, None, [["org:cd3h"]], []),  # a body of three 256 KiB leaves
     ],
 )
 def test_python_opens_what_the_browser_code_encrypts(
@@ -107,7 +161,9 @@ def test_python_opens_what_the_browser_code_encrypts(
     assert header.segment_size == (segment_size or envelope.DEFAULT_SEGMENT_SIZE)
     checked = envelope.validate_body_stream(io.BytesIO(body), header)
     assert checked.sha256 == hashlib.sha256(body).digest()
+    registration = info.pop("registration")
     assert info == {"bodySha256": hashlib.sha256(body).hexdigest(), "bodyLength": len(body)}
+    check_registration(registration, header, header_bytes, body)
 
     assert header.version == 2
     assert header.record_id == RECORD_ID
@@ -152,12 +208,76 @@ OBSERVATION = {
 }
 
 
+def check_signed_upload(
+    request_dir: Path, *, patient: str, chain_id: int, registry: str
+) -> dict[str, Any]:
+    """The form the page sent to POST /records carries the patient's signature over the
+    registration of exactly the header and body it uploads (every field recomputed here)."""
+    form = {name: (request_dir / file).read_bytes() for name, file in UPLOAD_FILES.items()}
+    metadata = json.loads(form["metadata"])
+    assert set(metadata) == {
+        "record_id",
+        "patient",
+        "record_type",
+        "record_date",
+        "deadline",
+        "signature",
+    }
+    assert to_checksum_address(metadata["patient"]) == patient
+    assert isinstance(metadata["deadline"], int)
+    assert abs(metadata["deadline"] - (time.time() + 3600)) < 300
+    header = envelope.parse_header(form["header"])
+    message = {
+        "id": metadata["record_id"],
+        "patient": patient,
+        "bodyCid": str(compute_cid(form["body"])),
+        "headerCid": str(compute_cid(form["header"])),
+        "bodyHash": "0x" + hashlib.sha256(form["body"]).hexdigest(),
+        "policyHash": "0x" + policy_hash(header.policy).hex(),
+        "recordType": "0x" + metadata["record_type"].encode().ljust(32, b"\0").hex(),
+        "deadline": metadata["deadline"],
+    }
+    domain = {
+        "name": "MedLedger RecordRegistry",
+        "version": "1",
+        "chainId": chain_id,
+        "verifyingContract": registry,
+    }
+    signed = {"domain": domain, "message": message, "signature": metadata["signature"]}
+    assert len(bytes.fromhex(metadata["signature"].removeprefix("0x"))) == 65
+    assert registration_signer(signed) == patient
+    other = {**domain, "verifyingContract": other_address(registry)}
+    assert registration_signer({**signed, "domain": other}) != patient
+    return message
+
+
+def other_address(address: str) -> str:
+    """Another well-formed address (a registration signed for one registry is not another's)."""
+    return Account.from_key(hashlib.sha256(address.encode()).digest()).address
+
+
+def api_refused_signed_metadata(answer: dict[str, Any]) -> bool:
+    """Whether the API answered exactly as one that does not know signed registrations yet
+    does: 422 invalid_metadata, refusing the two new fields and nothing else."""
+    error = (answer.get("body") or {}).get("error") or {}
+    locs = sorted(tuple(e["loc"]) for e in (error.get("details") or {}).get("errors", []))
+    return (
+        answer["status"] == 422
+        and error.get("code") == "invalid_metadata"
+        and locs == [("deadline",), ("signature",)]
+    )
+
+
 def test_patient_adds_a_fhir_record_in_chromium(
     live_stack: LiveStack, chromium: str, tmp_path: Path
 ) -> None:
-    """The page encrypts a FHIR Observation and uploads it; it is registered on chain for the
-    patient, and both the patient (their uid key) and a granted cardiologist decrypt it with
-    the Python SDK to the very bytes the page read."""
+    """The page encrypts a FHIR Observation, signs its registration as its author and uploads
+    it; it is registered on chain for the patient, and both the patient (their uid key) and a
+    granted cardiologist decrypt it with the Python SDK to the very bytes the page read.
+
+    Until the API takes signed registrations (issue 14, ledger_api), it refuses the new
+    metadata fields: the test then checks what the page sent and ends as an expected failure
+    naming that refusal; any other outcome fails."""
     stack = live_stack.stack
     record = json.dumps(OBSERVATION, indent=2).encode()
     start_block = stack.w3.eth.block_number
@@ -171,6 +291,7 @@ def test_patient_adds_a_fhir_record_in_chromium(
             "ARTIFACTS": str(ARTIFACTS),
             "CHROMIUM": chromium,
             "RECORD": record.decode(),
+            "REQUEST_DIR": str(tmp_path),
         },
         capture_output=True,
         text=True,
@@ -178,6 +299,20 @@ def test_patient_adds_a_fhir_record_in_chromium(
     )
     lines = [line for line in done.stdout.splitlines() if line.startswith(("STEP ", "FAIL "))]
     assert lines, f"the browser script said nothing: {done.stderr[-2000:]}"
+    steps = dict(line.split(" ", 2)[1:] for line in lines if line.startswith("STEP "))
+    assert "answer" in steps, lines[-1]
+    signed = check_signed_upload(
+        tmp_path,
+        patient=to_checksum_address(steps["wallet"]),
+        chain_id=stack.w3.eth.chain_id,
+        registry=stack.deployment.address("RecordRegistry"),
+    )
+    answer = json.loads(steps["answer"])
+    if api_refused_signed_metadata(answer):
+        pytest.xfail(
+            "the API does not take signed registrations yet (deadline, signature refused as"
+            " unknown metadata): the lead wires them into ledger_api at integration"
+        )
     assert lines[-1].startswith("STEP uploaded "), lines[-1]
     page = json.loads(lines[-1].removeprefix("STEP uploaded "))
     patient_address = page["address"]
@@ -195,6 +330,12 @@ def test_patient_adds_a_fhir_record_in_chromium(
     ours = [e for e in registered if "0x" + bytes(e["args"]["id"]).hex() == page["recordId"]]
     assert len(ours) == 1
     assert ours[0]["args"]["patient"] == patient_address
+    # ... authored by the patient, with the CIDs and digests the page signed
+    assert ours[0]["args"]["author"] == patient_address
+    for field in ("bodyCid", "headerCid"):
+        assert ours[0]["args"][field] == signed[field]
+    for field in ("bodyHash", "policyHash", "recordType"):
+        assert "0x" + bytes(ours[0]["args"][field]).hex() == signed[field]
     assert bytes(ours[0]["transactionHash"]).hex() == page["tx"].lower().removeprefix("0x")
 
     # the patient (keystore from the page) opens it with their own uid key

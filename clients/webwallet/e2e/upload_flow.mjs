@@ -3,13 +3,18 @@
 // (FAME + AES-GCM), uploaded with the session token. Prints "STEP uploaded {json}" (the record
 // id and tx the page shows, and the wallet's keystore so the test can act as this patient)
 // and exits; any failure prints "FAIL <why>" and exits 1. Screenshots go to $ARTIFACTS.
+// Before that it prints "STEP wallet <address>", saves the form the page hands to fetch for
+// POST /records (Chromium does not report multipart bodies with blobs, so an init script
+// records the FormData: $REQUEST_DIR/metadata.json, header.cbor, body.bin) so the test can
+// check the signed registration in it, and prints "STEP answer {status, body}" (the reply).
 //
-// env: WALLET_URL (…/wallet/), ARTIFACTS (dir), CHROMIUM (binary), RECORD (the file's text)
-import { mkdirSync } from 'node:fs';
+// env: WALLET_URL (…/wallet/), ARTIFACTS (dir), CHROMIUM (binary), RECORD (the file's text),
+//      REQUEST_DIR (dir)
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
-const { WALLET_URL, ARTIFACTS, RECORD } = process.env;
+const { WALLET_URL, ARTIFACTS, RECORD, REQUEST_DIR } = process.env;
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const PASSWORD = 'correct horse battery';
 const problems = [];
@@ -27,6 +32,21 @@ async function main() {
   const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
   try {
     const context = await browser.newContext({ viewport: { width: 412, height: 900 }, locale: 'zh-CN', deviceScaleFactor: 1 });
+    await context.addInitScript(() => {
+      const send = window.fetch;
+      window.__uploads = [];
+      window.fetch = async function recorded(input, init) {
+        if (init?.body instanceof FormData) {
+          const parts = {};
+          for (const [name, value] of init.body.entries()) {
+            const bytes = typeof value === 'string' ? new TextEncoder().encode(value) : new Uint8Array(await value.arrayBuffer());
+            parts[name] = btoa(Array.from(bytes, (b) => String.fromCharCode(b)).join(''));
+          }
+          window.__uploads.push(parts);
+        }
+        return send.call(this, input, init);
+      };
+    });
     const page = await context.newPage();
     current = page;
     page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
@@ -44,6 +64,7 @@ async function main() {
     const row = page.locator('form.wallet-row').first();
     await row.waitFor();
     const address = await row.getAttribute('data-address');
+    process.stdout.write(`STEP wallet ${address}\n`);
     await row.locator('input[type=password]').fill(PASSWORD);
     await row.locator('button').click();
     await page.locator('#add-record').waitFor();
@@ -61,7 +82,19 @@ async function main() {
     const policy = await page.inputValue('#record-policy');
     await screenshot(page, 'form');
 
+    const upload = (r) => r.method() === 'POST' && new URL(r.url()).pathname.endsWith('/records');
+    const answered = page.waitForResponse((r) => upload(r.request()) && r.status() !== 401, { timeout: 120000 });
     await page.click('#record-upload');
+    const response = await answered;
+    const forms = await page.evaluate(() => window.__uploads);
+    if (forms.length !== 1) throw new Error(`expected one upload form, saw ${forms.length}`);
+    const files = { metadata: 'metadata.json', header: 'header.cbor', body: 'body.bin' };
+    for (const [name, file] of Object.entries(files)) {
+      if (!(name in forms[0])) throw new Error(`the upload form has no ${name} part`);
+      writeFileSync(join(REQUEST_DIR, file), Buffer.from(forms[0][name], 'base64'));
+    }
+    const reply = { status: response.status(), body: await response.json().catch(() => null) };
+    process.stdout.write(`STEP answer ${JSON.stringify(reply)}\n`);
     const outcome = await Promise.race([
       page.locator('#record-new-id').waitFor().then(() => 'ok'),
       page.locator('#add-record > .error').waitFor().then(() => 'error'),

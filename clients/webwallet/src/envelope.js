@@ -116,7 +116,8 @@ export async function encryptSegments(plaintext, { key, bodyId, segmentSize }) {
 /**
  * Encrypt a record held in memory under `policy` (already composed; normalised here), as
  * envelope v2: bound to `recordId` (0x + 64 hex) and `patient`, sealed by `signer` (the
- * author's ethers signer). Returns { header (CBOR bytes), body, bodyLength, bodySha256 }.
+ * author's ethers signer). Returns { header (CBOR bytes), body, bodyLength, bodySha256, policy
+ * (the header's canonical policy text, what the registration's policy hash is taken over) }.
  */
 export async function encryptRecord(
   plaintext,
@@ -155,5 +156,5 @@ export async function encryptRecord(
   const header = encodeCbor({ ...authenticated, wrapped_key: new Uint8Array(wrap) });
   const body = concat(...frames);
   const bodySha256 = await sha256(body);
-  return { header, body, bodyLength: body.length, bodySha256 };
+  return { header, body, bodyLength: body.length, bodySha256, policy: authenticated.policy };
 }

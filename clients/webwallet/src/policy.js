@@ -2,7 +2,9 @@
 // The wallet only builds conjunctions of attributes ("org:cd3h and dept:cardiology and
 // role:doctor"): canonical() case-folds attributes and sorts an "and"'s children by their
 // text, which is all this does; test/policy.test.js checks the result against Python's.
+// A record's policy (any policy text) is hashed after policytree.js's full normalisation.
 import { sha256, toUtf8Bytes } from 'ethers';
+import { normalizePolicy } from './policytree.js';
 
 const ATTRIBUTE = /^[a-z][a-z0-9_]*:[a-z0-9_.@-]+$/; // crypto/policy.py _ATTRIBUTE_RE
 const ASCII_SPACE = /^[\t\n\v\f\r ]+|[\t\n\v\f\r ]+$/g;
@@ -31,4 +33,9 @@ export function conjunction(attributes) {
 /** sha-256 of the canonical UTF-8 text: the granteePolicyHash a consent signs. */
 export function policyHash(canonicalText) {
   return sha256(toUtf8Bytes(canonicalText));
+}
+
+/** crypto.policy.policy_hash: sha-256 of the canonical text of any policy (a record's). */
+export function recordPolicyHash(text) {
+  return policyHash(normalizePolicy(text));
 }

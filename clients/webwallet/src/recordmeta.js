@@ -5,7 +5,8 @@
 
 export const MAX_BROWSER_BYTES = 32 * 1024 * 1024;
 export const FHIR_CONTENT_TYPE = 'application/fhir+json';
-const MAX_RECORD_TYPE_BYTES = 64;
+// the chain packs it into a bytes32 with a trailing zero (ledger_api/services/uploads.py)
+export const MAX_RECORD_TYPE_BYTES = 31;
 const FHIR_DATE = /^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)(Z|[+-]\d{2}:\d{2})?)?)?)?$/;
 
 const DATE_PATHS = {

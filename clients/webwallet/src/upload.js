@@ -3,11 +3,16 @@
 // (envelope.js) and POST /records as multipart (metadata JSON, header, body) with the session
 // token — what clients/sdk/records.py's share does. The plaintext and the data key never
 // leave the page; only the envelope and the clear metadata (record type, clinical date) do.
+// The patient is the author of what they add: the page signs the RecordRegistration of
+// exactly the header and body it sends (registration.js: their CIDs, the body's SHA-256, the
+// policy hash, the packed type, a deadline an hour ahead), and the metadata carries
+// `deadline` and `signature` for RecordRegistry to recover the author from (issue 14).
 import { encryptRecord } from './envelope.js';
 import { parseMasterPublicKey } from './fame.js';
 import { normalizePolicy } from './policytree.js';
 import { checkRecordType, MAX_BROWSER_BYTES, recordPolicy } from './recordmeta.js';
 import { ApiError } from './api.js';
+import { registrationDeadline, registrationMessage, registryDomain, signRegistration } from './registration.js';
 
 const toHex = (bytes) => [...bytes].map((b) => b.toString(16).padStart(2, '0')).join('');
 
@@ -65,10 +70,12 @@ export async function shareRecord(session, { bytes, policy, recordType, contentT
   if (policy && policy.trim()) normalizePolicy(policy); // a bad policy sends nothing
   const patient = session.address;
   onStage?.('encrypt');
-  const [{ mpk, epoch }, count] = await Promise.all([
+  const [{ mpk, epoch }, count, chain] = await Promise.all([
     publicKey(session.api),
     session.api.get(`/patients/${patient}/break-glass/count`),
+    session.chain ?? session.api.get('/chain'),
   ]);
+  const domain = registryDomain(chain); // before any work: no registry, nothing to sign for
   const fullPolicy = recordPolicy(policy, { patient, epoch, breakGlass: Number(count.count) });
   const recordId = `0x${toHex(crypto.getRandomValues(new Uint8Array(32)))}`;
   const record = await encryptRecord(bytes, {
@@ -79,7 +86,24 @@ export async function shareRecord(session, { bytes, policy, recordType, contentT
     patient,
     signer: session.wallet, // the patient is the author of what they add: they seal it
   });
-  const metadata = { record_id: recordId, patient, record_type: recordType };
+  onStage?.('sign');
+  const registration = await registrationMessage({
+    recordId,
+    patient,
+    header: record.header,
+    body: record.body,
+    policy: record.policy,
+    recordType,
+    deadline: registrationDeadline(),
+  });
+  const signature = await signRegistration(session.wallet, domain, registration);
+  const metadata = {
+    record_id: recordId,
+    patient,
+    record_type: recordType,
+    deadline: registration.deadline,
+    signature,
+  };
   if (recordDate) metadata.record_date = recordDate;
   const form = new FormData();
   form.append('metadata', JSON.stringify(metadata));

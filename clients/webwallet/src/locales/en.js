@@ -73,6 +73,7 @@ export default {
   'records.noFile': 'Choose a file first.',
   'records.noType': 'Enter the record type.',
   'records.stage.encrypt': 'Encrypting on this page…',
+  'records.stage.sign': 'Signing the registration with your wallet…',
   'records.stage.upload': 'Uploading the encrypted record…',
   'records.stage.done': 'Registered on the ledger.',
   'records.uploaded': 'Record added.',

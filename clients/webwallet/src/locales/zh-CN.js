@@ -73,6 +73,7 @@ export default {
   'records.noFile': '请先选择文件。',
   'records.noType': '请填写病历类型。',
   'records.stage.encrypt': '正在本页面内加密…',
+  'records.stage.sign': '正在用钱包签署登记信息…',
   'records.stage.upload': '正在上传加密后的病历…',
   'records.stage.done': '已登记上链。',
   'records.uploaded': '病历已添加。',
