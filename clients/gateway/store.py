@@ -66,8 +66,7 @@ class Store:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
-        with self.tx() as db:
-            db.executescript(SCHEMA)
+        self._conn().executescript(SCHEMA)  # executescript commits on its own
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
