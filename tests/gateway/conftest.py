@@ -71,3 +71,23 @@ def db_now(engine: sa.Engine) -> object:
 
     with engine.connect() as conn:
         return conn.exec_driver_sql(utc_now_sql(conn.dialect.name)).scalar()
+
+
+# ---------------------------------------------------------------- MedLedger (the sink's target)
+
+from tests.clients.conftest import live_stack  # noqa: E402, F401  (fixture)
+from tests.api.conftest import (  # noqa: E402, F401  (fixtures the live stack needs)
+    api_stack,
+    authority_template,
+    stack_hooks,
+    stack_settings,
+)
+from tests.storage.conftest import empty_database  # noqa: E402
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> Iterator[str]:
+    """The MedLedger index for gateway tests: SQLite only (the API's own suites cover
+    PostgreSQL; the gateway's budget is five minutes)."""
+    with empty_database("sqlite", tmp_path) as url:
+        yield url

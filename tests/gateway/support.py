@@ -18,9 +18,6 @@ class NoLedger:
     def share_fhir(self, *args: Any, **kwargs: Any) -> Any:
         raise AssertionError("this test does not share")
 
-    def record(self, record_id: str) -> Any:
-        raise AssertionError("this test does not share")
-
     def close(self) -> None:
         pass
 

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 
 from clients.gateway.capture.base import Batch, Change
 from clients.gateway.config.model import Connection
-from clients.gateway.connectors.sql import engine_for, jsonable, row_dict
+from clients.gateway.connectors.sql import engine_for, jsonable, row_dict, select_rows
 from clients.gateway.errors import CaptureError, CaptureSettingError
 from clients.gateway.store import Store
 
@@ -89,13 +89,9 @@ class BinlogSource:
         with self.engine.connect() as conn:
             while True:
                 where = "" if last is None else f"WHERE {q(self.key)} > :last "
-                rows = conn.execute(
-                    sa.text(
-                        f"SELECT * FROM {q(self.table)} {where}ORDER BY {q(self.key)} "
-                        f"LIMIT {SNAPSHOT_PAGE}"
-                    ),
-                    {"last": last},
-                ).fetchall()
+                stmt = select_rows(self.engine, self.table, where.removeprefix("WHERE ").strip() or None,
+                                   q(self.key), SNAPSHOT_PAGE)
+                rows = conn.execute(stmt, {"last": last} if last is not None else {}).fetchall()
                 conn.rollback()
                 if not rows:
                     break

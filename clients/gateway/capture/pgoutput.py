@@ -26,7 +26,7 @@ import sqlalchemy as sa
 
 from clients.gateway.capture.base import Batch, Change
 from clients.gateway.config.model import Connection
-from clients.gateway.connectors.sql import engine_for, jsonable, row_dict
+from clients.gateway.connectors.sql import engine_for, jsonable, row_dict, select_rows
 from clients.gateway.errors import CaptureError, CaptureSettingError
 from clients.gateway.store import Store
 
@@ -205,7 +205,7 @@ class PgOutputSource:
     def _snapshot(self) -> Iterator[Batch]:
         q = self.engine.dialect.identifier_preparer.quote
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.text(f"SELECT * FROM {q(self.table)} ORDER BY {q(self.key)}")).fetchall()
+            rows = conn.execute(select_rows(self.engine, self.table, None, q(self.key))).fetchall()
             conn.rollback()
         for start in range(0, len(rows), 1000):
             chunk = rows[start : start + 1000]

@@ -29,7 +29,14 @@ import sqlalchemy as sa
 
 from clients.gateway.capture.base import Batch, Change
 from clients.gateway.config.model import Connection
-from clients.gateway.connectors.sql import engine_for, jsonable, row_dict, utc_now_sql
+from clients.gateway.connectors.sql import (
+    engine_for,
+    jsonable,
+    reflected,
+    row_dict,
+    select_rows,
+    utc_now_sql,
+)
 from clients.gateway.errors import CaptureError, CaptureSettingError
 from clients.gateway.store import Store
 
@@ -103,10 +110,8 @@ class WatermarkSource:
                     else:
                         where = f"({ts} > :wts OR ({ts} = :wts AND {k} > :wkey)) AND {ts} <= :upper"
                         args = {"wts": wm_ts, "wkey": wm_key, "upper": upper}
-                    rows = conn.execute(
-                        sa.text(f"SELECT * FROM {t} WHERE {where} ORDER BY {ts}, {k} LIMIT {PAGE}"),
-                        args,
-                    ).fetchall()
+                    stmt = select_rows(self.engine, self.table, where, f"{ts}, {k}", PAGE)
+                    rows = conn.execute(stmt, args).fetchall()
                     conn.rollback()
                     if not rows:
                         break
@@ -169,10 +174,9 @@ class WatermarkSource:
         rows = []
         for start in range(0, len(missing), PAGE):
             chunk = missing[start : start + PAGE]
-            stmt = sa.text(f"SELECT * FROM {t} WHERE {k} IN :keys").bindparams(
-                sa.bindparam("keys", expanding=True)
-            )
-            found = conn.execute(stmt, {"keys": [_as_key(c, wm_key) for c in chunk]}).fetchall()
+            table = reflected(self.engine, self.table)
+            stmt = sa.select(table).where(table.c[self.key].in_([_as_key(c, wm_key) for c in chunk]))
+            found = conn.execute(stmt).fetchall()
             rows.extend(found)
         conn.rollback()
         return self._batch(rows) if rows else None

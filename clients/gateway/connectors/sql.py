@@ -116,3 +116,31 @@ def utc_now_sql(dialect: str) -> str:
     if dialect == "sqlite":
         return "SELECT strftime('%Y-%m-%d %H:%M:%f', 'now')"
     return "SELECT CURRENT_TIMESTAMP"
+
+
+_REFLECTED: dict[tuple[str, str], sa.Table] = {}
+
+
+def reflected(engine: Engine, table: str) -> sa.Table:
+    """The table as the database describes it (so values come back typed: a SQLite DATETIME
+    as a datetime, not text), cached per engine."""
+    key = (str(engine.url), table)
+    with _LOCK:
+        found = _REFLECTED.get(key)
+    if found is None:
+        try:
+            found = sa.Table(table, sa.MetaData(), autoload_with=engine)
+        except sa.exc.SQLAlchemyError as exc:
+            raise ConnectorError(f"cannot read table {table}: {getattr(exc, 'orig', exc)}") from None
+        with _LOCK:
+            _REFLECTED[key] = found
+    return found
+
+
+def select_rows(engine: Engine, table: str, where: str | None, order: str, limit: int | None = None) -> sa.Select[Any]:
+    """``SELECT * FROM table WHERE <where> ORDER BY <order> LIMIT n`` with typed columns."""
+    stmt = sa.select(reflected(engine, table))
+    if where:
+        stmt = stmt.where(sa.text(where))
+    stmt = stmt.order_by(sa.text(order))
+    return stmt.limit(limit) if limit else stmt

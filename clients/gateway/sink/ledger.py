@@ -22,13 +22,11 @@ from clients.gateway.errors import SinkError
 
 
 class LedgerPort(Protocol):
-    """What the sink needs from a MedLedger session (the SDK client has both)."""
+    """What the sink needs from a MedLedger session (the SDK client has it)."""
 
     def share_fhir(
         self, resource: dict[str, Any], *, patient: str, policy: str, record_id: bytes | None
     ) -> Any: ...
-
-    def record(self, record_id: str) -> Any: ...
 
     def close(self) -> None: ...
 

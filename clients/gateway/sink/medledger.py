@@ -2,18 +2,22 @@
 
 Exactly once, across crashes, by construction:
 
-1. the record id is ``sha256("medledger.gateway.record/v1" ‖ source system ‖ table ‖ key)``,
-   so the same row always becomes the same record;
+1. the record id is ``HMAC-SHA256(k, "medledger.gateway.record/v1" ‖ source system ‖ table
+   ‖ key)`` with ``k`` a secret of this gateway (``record-id.key`` in its state folder), so
+   the same row always becomes the same record, and nobody without ``k`` can predict the
+   id and register something else under it first;
 2. :meth:`MedLedgerSink.stage` writes the resource into the local ledger as ``pending`` (or
    ``held`` if the hospital patient has no wallet in the master patient index) *in the same
    SQLite transaction* as the source's checkpoint, so a kill -9 loses neither;
 3. worker threads share ``pending`` rows through the SDK and mark them ``shared``. A crash
    after MedLedger registered a record but before the mark is repaired on restart: sharing
    the same id again is answered 200 (identical) or 409 (taken by other content — the
-   ciphertext differs), and a 409 is settled by reading the record's metadata: same patient
-   and type means it is ours and already there.
+   ciphertext differs, being encrypted afresh). Since only this gateway can form its ids, a
+   409 means an earlier attempt of ours got through: the row is marked shared. (The author
+   of a record cannot read its metadata without the patient's consent, so the sink cannot
+   compare contents; the keyed id is what makes the 409 conclusive.)
 
-A row MedLedger refuses for good (403, 422, a 409 for another patient) goes to the dead-letter
+A row MedLedger refuses for good (403, 422) goes to the dead-letter
 store with the API's reason and never blocks the rows behind it; an outage (no answer, 5xx)
 leaves rows ``pending`` and the workers retry with backoff.
 """
@@ -21,12 +25,16 @@ leaves rows ``pending`` and the workers retry with backoff.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+import os
+import secrets
 import sqlite3
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from clients.gateway.errors import SinkError
@@ -38,13 +46,35 @@ from clients.gateway.store import Store, dumps
 RECORD_ID_DOMAIN = b"medledger.gateway.record/v1"
 
 
-def record_id_for(source_system: str, table: str, key: str) -> bytes:
+def record_id_for(secret: bytes, source_system: str, table: str, key: str) -> bytes:
     """The idempotent record id of one source row (length-prefixed fields, no ambiguity)."""
-    h = hashlib.sha256(RECORD_ID_DOMAIN)
+    h = hmac.new(secret, RECORD_ID_DOMAIN, hashlib.sha256)
     for part in (source_system, table, key):
         data = part.encode("utf-8")
         h.update(len(data).to_bytes(4, "big") + data)
     return h.digest()
+
+
+def load_or_create_secret(path: Path) -> bytes:
+    """The gateway's record-id key: created once (temp file, fsync, rename), then read."""
+    if path.exists():
+        data = path.read_bytes()
+        if len(data) != 32:
+            raise SinkError(f"{path} is damaged (not 32 bytes): restore it from the backup")
+        return data
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "wb") as f:
+        f.write(secrets.token_bytes(32))
+        f.flush()
+        os.fsync(f.fileno())
+    os.chmod(tmp, 0o600)
+    try:
+        os.link(tmp, path)  # never replaces a key another process created meanwhile
+    except FileExistsError:
+        pass
+    tmp.unlink()
+    return load_or_create_secret(path)
 
 
 def _checked_wallet(wallet: str) -> str:
@@ -71,6 +101,7 @@ class MedLedgerSink:
         config_digest: str | None = None,
     ) -> None:
         self.store = store
+        self.secret = load_or_create_secret(store.path.parent / "record-id.key")
         self.source_system = source_system
         self.policy = policy
         self.open_client = open_client
@@ -139,7 +170,7 @@ class MedLedgerSink:
         """Put one resource in the local ledger (inside the caller's transaction).
 
         Returns ``pending``, ``held`` or ``duplicate`` (already staged or shared)."""
-        record_id = "0x" + record_id_for(self.source_system, table, mapped.key).hex()
+        record_id = "0x" + record_id_for(self.secret, self.source_system, table, mapped.key).hex()
         if db.execute("SELECT 1 FROM shared WHERE record_id = ?", (record_id,)).fetchone():
             return "duplicate"
         wallet = self.wallet_of(mapped.patient_id, db)
@@ -208,8 +239,8 @@ class MedLedgerSink:
             if not is_client_error(exc):
                 raise
             status = api_status(exc)
-            if status == 409 and self._is_ours(record_id, row["wallet"], resource):
-                pass
+            if status == 409:
+                pass  # an earlier attempt of ours was registered (see the module docstring)
             elif status is not None and 400 <= status < 500 and status not in (401, 408, 429):
                 self._refuse(row, resource, f"MedLedger refused the record: {exc}")
                 return True
@@ -223,16 +254,6 @@ class MedLedgerSink:
             )
         self.metrics.shared.labels(row["flow"] or "").inc()
         return True
-
-    def _is_ours(self, record_id: str, wallet: str, resource: dict[str, Any]) -> bool:
-        try:
-            info = self._client().record(record_id)
-        except Exception as exc:
-            if is_client_error(exc):
-                return False
-            raise
-        same_patient = str(getattr(info, "patient", "")).lower() == wallet.lower()
-        return same_patient and getattr(info, "record_type", None) == resource.get("resourceType")
 
     def _refuse(self, row: sqlite3.Row, resource: dict[str, Any], reason: str) -> None:
         with self.store.tx() as db:

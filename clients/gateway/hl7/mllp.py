@@ -1,0 +1,143 @@
+"""An MLLP listener (HL7 v2 over TCP, the Minimal Lower Layer Protocol).
+
+Frames are ``<VT> message <FS><CR>`` (0x0B … 0x1C 0x0D). Each message is parsed and handed to
+the handler, and answered on the same connection with an ACK (``AA``) or a NAK (``AE``/``AR``
+with the reason) before the next frame is read, as senders expect. A frame over
+``max_bytes`` or bytes outside a frame get a NAK and the connection is closed: a peer that
+does not speak MLLP is not kept waiting. A message that is well-formed but fails its mapping
+is accepted (``AA``) because the gateway has stored it as a dead letter: answering ``AE``
+would make the lab system resend it forever and block its queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from clients.gateway.errors import GatewayError
+from clients.gateway.hl7.message import Hl7Reject, ack, message_type, parse
+
+VT, FS, CR = b"\x0b", b"\x1c", b"\x0d"
+MAX_FRAME = 1024 * 1024
+log = logging.getLogger("medledger.gateway.mllp")
+
+Handler = Callable[[dict[str, Any], str], None]
+
+
+def frame(text: str) -> bytes:
+    return VT + text.encode("utf-8") + FS + CR
+
+
+class MllpServer:
+    """Serves one flow's MLLP source on a thread of its own (an asyncio loop)."""
+
+    def __init__(self, handler: Handler, *, host: str = "127.0.0.1", port: int = 0,
+                 message_types: list[str] | None = None, max_bytes: int = MAX_FRAME) -> None:
+        self.handler = handler
+        self.host, self.port = host, port
+        self.message_types = set(message_types or [])
+        self.max_bytes = max_bytes
+        self._loop = asyncio.new_event_loop()
+        self._server: asyncio.base_events.Server | None = None
+        self._thread: threading.Thread | None = None
+        self.lock = threading.Lock()  # one message at a time through the flow
+
+    def start(self) -> int:
+        ready = threading.Event()
+
+        def run() -> None:
+            asyncio.set_event_loop(self._loop)
+            self._server = self._loop.run_until_complete(
+                asyncio.start_server(self._client, self.host, self.port, limit=self.max_bytes + 16)
+            )
+            self.port = self._server.sockets[0].getsockname()[1]
+            ready.set()
+            self._loop.run_forever()
+
+        self._thread = threading.Thread(target=run, name="gateway-mllp", daemon=True)
+        self._thread.start()
+        if not ready.wait(10):
+            raise GatewayError(f"MLLP listener on {self.host}:{self.port} did not start")
+        return self.port
+
+    def answer(self, text: str) -> str:
+        """The ACK/NAK for one message (runs the handler)."""
+        try:
+            _msg, data = parse(text)
+        except Hl7Reject as exc:
+            return ack(None, exc.code, error=exc.text, hl7_error=exc.hl7_error)
+        kind = message_type(data)
+        if self.message_types and kind not in self.message_types:
+            return ack(data, "AR", error=f"unsupported message type {kind}", hl7_error="200")
+        try:
+            with self.lock:
+                self.handler(data, kind)
+        except Hl7Reject as exc:
+            return ack(data, exc.code, error=exc.text, hl7_error=exc.hl7_error)
+        except GatewayError as exc:
+            return ack(data, "AE", error=str(exc), hl7_error="207")
+        return ack(data, "AA")
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                start = await reader.read(1)
+                if not start:
+                    break
+                if start != VT:
+                    writer.write(frame(ack(None, "AR", error="bytes outside an MLLP frame", hl7_error="100")))
+                    await writer.drain()
+                    break
+                try:
+                    body = await reader.readuntil(FS + CR)
+                except asyncio.LimitOverrunError:
+                    writer.write(frame(ack(None, "AR", error=f"frame over {self.max_bytes} bytes", hl7_error="100")))
+                    await writer.drain()
+                    break
+                except asyncio.IncompleteReadError:
+                    break
+                payload = body[: -len(FS + CR)]
+                if len(payload) > self.max_bytes:
+                    writer.write(frame(ack(None, "AR", error=f"frame over {self.max_bytes} bytes", hl7_error="100")))
+                    await writer.drain()
+                    break
+                try:
+                    text = payload.decode("utf-8")
+                except UnicodeDecodeError:
+                    text = payload.decode("gb18030", errors="replace")  # common in Chinese LIS
+                answer = await self._loop.run_in_executor(None, self.answer, text)
+                writer.write(frame(answer))
+                await writer.drain()
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            writer.close()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._loop.call_soon_threadsafe(self._server.close)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+
+def send(host: str, port: int, messages: list[str], timeout: float = 10.0) -> list[str]:
+    """A minimal MLLP client (tests, the benchmark, ``gateway send-hl7``): the answers."""
+    import socket
+
+    answers = []
+    with socket.create_connection((host, port), timeout=timeout) as sock:
+        buffer = b""
+        for text in messages:
+            sock.sendall(frame(text))
+            while FS + CR not in buffer:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    raise GatewayError("the MLLP peer closed the connection")
+                buffer += chunk
+            body, _, buffer = buffer.partition(FS + CR)
+            answers.append(body.lstrip(VT).decode("utf-8"))
+    return answers
