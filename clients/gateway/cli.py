@@ -258,6 +258,33 @@ def held(folder: Folder, as_json: JsonFlag = False) -> None:
     runtime.stop()
 
 
+keys_app = typer.Typer(help="Access keys for the atomic and flow APIs.", no_args_is_help=True)
+gateway_app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("create")
+@_errors
+def keys_create(folder: Folder, key_id: Annotated[str, typer.Argument(help="the id APIs list")]) -> None:
+    """Create (or replace) a key; the full key is printed once and stored only as a hash."""
+    from clients.gateway.config.project import load_project
+    from clients.gateway.server.keys import create_key
+    from clients.gateway.store import Store
+
+    typer.echo(create_key(Store(load_project(folder).state_dir / "state.db"), key_id))
+
+
+@keys_app.command("revoke")
+@_errors
+def keys_revoke(folder: Folder, key_id: str) -> None:
+    """Revoke a key: calls with it are refused from now on."""
+    from clients.gateway.config.project import load_project
+    from clients.gateway.server.keys import revoke_key
+    from clients.gateway.store import Store
+
+    found = revoke_key(Store(load_project(folder).state_dir / "state.db"), key_id)
+    typer.echo("revoked" if found else f"no key {key_id}")
+
+
 @gateway_app.command()
 @_errors
 def schema(kind: Annotated[str, typer.Argument(help="Gateway, Connection, Api, Topic, Mapping or Flow")]) -> None:

@@ -48,6 +48,8 @@ CREATE TABLE IF NOT EXISTS steps (
     run_id TEXT NOT NULL, seq INTEGER NOT NULL, step TEXT NOT NULL, started REAL NOT NULL,
     duration_ms REAL NOT NULL, input TEXT, output TEXT, error TEXT,
     PRIMARY KEY (run_id, seq));
+CREATE TABLE IF NOT EXISTS api_keys (
+    key_id TEXT PRIMARY KEY, digest TEXT NOT NULL, created_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS applied (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, digest TEXT NOT NULL, version TEXT NOT NULL,
     applied_at REAL NOT NULL, recorded TEXT, files TEXT NOT NULL);

@@ -189,7 +189,7 @@ class HisGenerator:
     ) -> dict[str, Any]:
         loinc, name, unit, low, high = self.rng.choice(LABS)
         span = high - low
-        value = round(self.rng.uniform(low - span * 0.2, high + span * 0.3), 2)
+        value = max(0.0, round(self.rng.uniform(low - span * 0.2, high + span * 0.3), 2))
         when = updated_at or utcnow()
         return {
             "patient_id": patient_id,
