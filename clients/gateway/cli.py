@@ -56,13 +56,17 @@ def init(
     prefix: Annotated[str, typer.Option(help="table name prefix of the HIS schema")] = "his_",
     medledger_url: Annotated[str, typer.Option(help="the MedLedger API")] = "http://127.0.0.1:8000",
     create_sample: Annotated[bool, typer.Option(help="create the sample HIS tables and rows")] = False,
+    capture_mode: Annotated[str, typer.Option(help="auto, log or watermark")] = "auto",
 ) -> None:
     """Write a gateway folder for the sample hospital, then check its capture settings."""
     from clients.gateway.sample.project import SampleOptions, write_sample
 
     if (folder / "gateway.yaml").exists():
         raise GatewayError(f"{folder} already has a gateway.yaml")
-    write_sample(folder, SampleOptions(his_url=his_url, prefix=prefix, medledger_url=medledger_url))
+    if capture_mode not in ("auto", "log", "watermark"):
+        raise GatewayError("--capture-mode is auto, log or watermark")
+    write_sample(folder, SampleOptions(his_url=his_url, prefix=prefix, medledger_url=medledger_url,
+                                       capture_mode=capture_mode))
     if create_sample:
         from clients.gateway.connectors.sql import engine_for
         from clients.gateway.sample.his import create_his, his_tables, seed_his
