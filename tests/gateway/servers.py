@@ -16,6 +16,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -32,14 +33,14 @@ def _wait(check: object, what: str, timeout: float = 60.0) -> None:
     raise RuntimeError(f"{what} did not start in {timeout} s")
 
 
-@pytest.fixture(scope="session")
-def log_mariadb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+@contextmanager
+def mariadb_server() -> Iterator[str]:
     """A MariaDB with ``log_bin``, ``binlog_format=ROW``, ``binlog_row_metadata=FULL``."""
     mariadbd = shutil.which("mariadbd") or shutil.which("mysqld") or "/usr/sbin/mariadbd"
     install = shutil.which("mariadb-install-db") or shutil.which("mysql_install_db")
     if not install or not Path(mariadbd).exists():
         raise RuntimeError("mariadbd and mariadb-install-db are needed for binlog capture tests")
-    base = tmp_path_factory.mktemp("mariadb")
+    base = Path(tempfile.mkdtemp(prefix="medledger-gw-mariadb-"))
     data, sock, port = base / "data", base / "sock", free_port()
     subprocess.run(
         [install, "--no-defaults", f"--datadir={data}", "--auth-root-authentication-method=normal",
@@ -78,10 +79,11 @@ def log_mariadb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             proc.kill()
             proc.wait()
         log.close()
+        shutil.rmtree(base, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
-def log_postgres() -> Iterator[str]:
+@contextmanager
+def postgres_server() -> Iterator[str]:
     """A PostgreSQL with ``wal_level=logical``."""
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
     if not found:
@@ -118,3 +120,15 @@ def log_postgres() -> Iterator[str]:
             capture_output=True, timeout=60,
         )
         shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def log_mariadb() -> Iterator[str]:
+    with mariadb_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def log_postgres() -> Iterator[str]:
+    with postgres_server() as url:
+        yield url

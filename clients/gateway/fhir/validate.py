@@ -15,6 +15,7 @@ Converter's users kept tripping over (microsoft/FHIR-Converter#402, #459):
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 
 from pydantic import ValidationError
@@ -44,20 +45,25 @@ def is_loinc(code: str) -> bool:
     return bool(match) and loinc_check_digit(match.group(1)) == int(match.group(2))  # type: ignore[union-attr]
 
 
+@lru_cache(maxsize=256)
+def _model(resource_type: str) -> Any:
+    from fhir.resources.R4B import get_fhir_model_class  # ~0.2 s import: only when used
+
+    try:
+        return get_fhir_model_class(resource_type)
+    except (KeyError, ValueError):
+        raise FhirInvalidError(f"unknown FHIR resource type {resource_type!r}") from None
+
+
 def validate_fhir(resource: Any) -> dict[str, Any]:
     """``resource`` if it is valid FHIR (R4B) and meets the profile; else
     :class:`FhirInvalidError` with the field and the rule."""
-    from fhir.resources.R4B import get_fhir_model_class
-
     if not isinstance(resource, dict):
         raise FhirInvalidError(f"the mapping gave {type(resource).__name__}, not a FHIR object")
     resource_type = resource.get("resourceType")
     if not isinstance(resource_type, str):
         raise FhirInvalidError("resourceType is missing")
-    try:
-        model = get_fhir_model_class(resource_type)
-    except (KeyError, ValueError):
-        raise FhirInvalidError(f"unknown FHIR resource type {resource_type!r}") from None
+    model = _model(resource_type)
     try:
         model.model_validate(resource)
     except ValidationError as exc:

@@ -108,7 +108,9 @@ class MllpServer:
                     text = payload.decode("utf-8")
                 except UnicodeDecodeError:
                     text = payload.decode("gb18030", errors="replace")  # common in Chinese LIS
-                answer = await self._loop.run_in_executor(None, self.answer, text)
+                # handled on the loop's thread: one message at a time per listener keeps the
+                # sender's order, and the flow is serialised by ``lock`` anyway
+                answer = self.answer(text)
                 writer.write(frame(answer))
                 await writer.drain()
         except (ConnectionError, asyncio.CancelledError):

@@ -15,7 +15,7 @@ name: lab-observation
 resource: Observation
 description: 检验结果 → Observation (LOINC, UCUM)
 patient: patient_id
-key: $string(id)
+key: id
 expression: |
   {
     "resourceType": "Observation",
@@ -83,7 +83,7 @@ kind: Mapping
 version: 1
 name: condition
 resource: Condition
-key: $string(id)
+key: id
 expression: |
   {
     "resourceType": "Condition",
@@ -105,7 +105,7 @@ kind: Mapping
 version: 1
 name: medication-request
 resource: MedicationRequest
-key: $string(id)
+key: id
 expression: |
   {
     "resourceType": "MedicationRequest",
