@@ -40,8 +40,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from rich.console import Console  # noqa: E402
-from rich.table import Table  # noqa: E402
+from rich.console import Console
+from rich.table import Table
 
 TARGETS = {
     "cdc_lag_p50_ms": None,
@@ -62,7 +62,7 @@ class _NoLedger:
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def bench_fhir(n: int) -> float:
@@ -82,7 +82,9 @@ def bench_fhir(n: int) -> float:
         seed_his(engine, tables, patients=50, labs_each=1)
         gen = HisGenerator(3)
         with engine.begin() as conn:
-            conn.execute(tables.lab_result.insert(), [gen.lab_result(f"P{i % 50 + 1:06d}") for i in range(n)])
+            conn.execute(
+                tables.lab_result.insert(), [gen.lab_result(f"P{i % 50 + 1:06d}") for i in range(n)]
+            )
             labs = [row_dict(r) for r in conn.execute(tables.lab_result.select())]
             dxs = [row_dict(r) for r in conn.execute(tables.diagnosis.select())]
         lab, dx = Mapper(project.mappings["lab-observation"]), Mapper(project.mappings["condition"])
@@ -106,16 +108,21 @@ def bench_mllp(n: int) -> tuple[float, float]:
     from clients.gateway.sample.project import SampleOptions, write_sample
 
     with tempfile.TemporaryDirectory() as tmp:
-        root = write_sample(Path(tmp) / "gw", SampleOptions(his_url=f"sqlite:///{tmp}/his.db", mllp_port=0))
+        root = write_sample(
+            Path(tmp) / "gw", SampleOptions(his_url=f"sqlite:///{tmp}/his.db", mllp_port=0)
+        )
         runtime = Runtime(root, open_client=_NoLedger, with_topics=False)
         port = runtime.start_listeners()["hl7-lab"]
         messages = [
-            "\r".join([
-                f"MSH|^~\\&|LIS|PJXRMYY|GW|PJXRMYY|20261207083000||ORU^R01^ORU_R01|B{i:07d}|P|2.5",
-                f"PID|1||P{i % 100:06d}^^^PJXRMYY^MR||王^芳||19700101|F",
-                "OBR|1|O1|L1|24331-1^血脂^LN|||20261207080000",
-                f"OBX|1|NM|2345-7^葡萄糖^LN||{4 + i % 30 / 10}|mmol/L^^UCUM|3.9-6.1|N|||F",
-            ]) + "\r"
+            "\r".join(
+                [
+                    f"MSH|^~\\&|LIS|PJXRMYY|GW|PJXRMYY|20261207083000||ORU^R01^ORU_R01|B{i:07d}|P|2.5",
+                    f"PID|1||P{i % 100:06d}^^^PJXRMYY^MR||王^芳||19700101|F",
+                    "OBR|1|O1|L1|24331-1^血脂^LN|||20261207080000",
+                    f"OBX|1|NM|2345-7^葡萄糖^LN||{4 + i % 30 / 10}|mmol/L^^UCUM|3.9-6.1|N|||F",
+                ]
+            )
+            + "\r"
             for i in range(n)
         ]
         send("127.0.0.1", port, messages[:20])  # warm up
@@ -136,8 +143,14 @@ def bench_cdc(n: int) -> tuple[float, float]:
 
     with mariadb_server() as url, tempfile.TemporaryDirectory() as tmp:
         name = f"bench{os.getpid()}"
-        his = His(url, Path(tmp) / "gw", "b_", capture_mode="log", nats_url="nats://127.0.0.1:4222",
-                  name=name)
+        his = His(
+            url,
+            Path(tmp) / "gw",
+            "b_",
+            capture_mode="log",
+            nats_url="nats://127.0.0.1:4222",
+            name=name,
+        )
         conf = his.root / "connections" / "his.yaml"
         conf.write_text(conf.read_text().replace("poll_s: 0.2", "poll_s: 0.05"))
         runtime = Runtime(his.root, open_client=_NoLedger)
@@ -166,7 +179,9 @@ def bench_cdc(n: int) -> tuple[float, float]:
         time.sleep(1.0)  # the snapshot of the empty table, then streaming
         for i in range(n):
             with his.engine.begin() as conn:
-                new_id = conn.execute(his.tables.lab_result.insert(), gen.lab_result(f"P{i % 20:06d}")).inserted_primary_key[0]
+                new_id = conn.execute(
+                    his.tables.lab_result.insert(), gen.lab_result(f"P{i % 20:06d}")
+                ).inserted_primary_key[0]
             committed[str(new_id)] = time.time()
             time.sleep(0.02)
         deadline = time.time() + 15
@@ -188,7 +203,13 @@ def bench_shared(rows: int) -> float:
     from tests.gateway.conftest import His
 
     with local_stack() as stack, tempfile.TemporaryDirectory() as tmp:
-        his = His(f"sqlite:///{tmp}/his.db", Path(tmp) / "gw", "his_", delay_s=0.0, medledger_url=stack.url)
+        his = His(
+            f"sqlite:///{tmp}/his.db",
+            Path(tmp) / "gw",
+            "his_",
+            delay_s=0.0,
+            medledger_url=stack.url,
+        )
         setup = Runtime(his.root, open_client=_NoLedger, with_topics=False)
         from eth_account import Account
 
@@ -199,9 +220,13 @@ def bench_shared(rows: int) -> float:
         gen = HisGenerator(9)
         base = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(minutes=5)
         with his.engine.begin() as conn:
-            conn.execute(his.tables.lab_result.insert(), [
-                gen.lab_result(f"P{i % 20:06d}", updated_at=base + dt.timedelta(milliseconds=i)) for i in range(rows)
-            ])
+            conn.execute(
+                his.tables.lab_result.insert(),
+                [
+                    gen.lab_result(f"P{i % 20:06d}", updated_at=base + dt.timedelta(milliseconds=i))
+                    for i in range(rows)
+                ],
+            )
         env = {**os.environ, "MEDLEDGER_GATEWAY_KEY": stack.people["cardiologist"].key.hex()}
         log = open(Path(tmp) / "gateway.log", "ab")  # noqa: SIM115
 
@@ -209,12 +234,18 @@ def bench_shared(rows: int) -> float:
             if not state.exists():
                 return 0
             with sqlite3.connect(f"file:{state}?mode=ro", uri=True, timeout=10) as db:
-                return int(db.execute("SELECT COUNT(*) FROM shared WHERE state = 'shared'").fetchone()[0])
+                return int(
+                    db.execute("SELECT COUNT(*) FROM shared WHERE state = 'shared'").fetchone()[0]
+                )
 
         def start() -> subprocess.Popen[bytes]:
-            return subprocess.Popen([sys.executable, "-m", "clients.gateway.cli", "run", str(his.root)],
-                                    env=env, stdout=log, stderr=subprocess.STDOUT,
-                                    cwd=Path(__file__).resolve().parents[1])
+            return subprocess.Popen(
+                [sys.executable, "-m", "clients.gateway.cli", "run", str(his.root)],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=Path(__file__).resolve().parents[1],
+            )
 
         head = stack.head()
         started = time.perf_counter()
@@ -254,7 +285,9 @@ def main(argv: list[str] | None = None) -> int:
     rows = args.rows or (1000 if args.quick else 10_000)
     results: dict[str, float] = {}
     results["fhir_rows_per_s_per_core"] = bench_fhir(1000 if args.quick else 5000)
-    results["mllp_msgs_per_s"], results["mllp_cpu_ms_per_msg"] = bench_mllp(300 if args.quick else 2000)
+    results["mllp_msgs_per_s"], results["mllp_cpu_ms_per_msg"] = bench_mllp(
+        300 if args.quick else 2000
+    )
     p50, p95 = bench_cdc(50 if args.quick else 300)
     results["cdc_lag_p50_ms"], results["cdc_lag_p95_ms"] = p50, p95
     if not args.skip_shared:
@@ -264,7 +297,9 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(results))
         return 0
     load = os.getloadavg()[0]
-    table = Table(title=f"gateway benchmark ({os.cpu_count()} cores, load {load:.1f}; {rows} rows end to end)")
+    table = Table(
+        title=f"gateway benchmark ({os.cpu_count()} cores, load {load:.1f}; {rows} rows end to end)"
+    )
     for column in ("measure", "value", "target", "met"):
         table.add_column(column)
     for key in TARGETS:
@@ -272,12 +307,19 @@ def main(argv: list[str] | None = None) -> int:
             continue
         if key == "mllp_msgs_per_s":
             per_core = 1000 / results["mllp_cpu_ms_per_msg"]
-            table.add_row("  mllp CPU ms per message (client + listener, one process)",
-                          f"{results['mllp_cpu_ms_per_msg']:.2f}", f"≤ 2.0 (= 500/s per core)",
-                          verdict(key, per_core))
+            table.add_row(
+                "  mllp CPU ms per message (client + listener, one process)",
+                f"{results['mllp_cpu_ms_per_msg']:.2f}",
+                "≤ 2.0 (= 500/s per core)",
+                verdict(key, per_core),
+            )
         target = TARGETS[key]
-        table.add_row(key, f"{results[key]:,.1f}", "—" if target is None else f"{target[0]} {target[1]:,.0f}",
-                      verdict(key, results[key]))
+        table.add_row(
+            key,
+            f"{results[key]:,.1f}",
+            "—" if target is None else f"{target[0]} {target[1]:,.0f}",
+            verdict(key, results[key]),
+        )
     Console().print(table)
     return 0
 

@@ -31,7 +31,9 @@ gateway_app = typer.Typer(
 dead_app = typer.Typer(help="The dead-letter store: list and replay.", no_args_is_help=True)
 gateway_app.add_typer(dead_app, name="dead-letters")
 
-Folder = Annotated[Path, typer.Argument(help="the gateway folder (gateway.yaml and its YAML files)")]
+Folder = Annotated[
+    Path, typer.Argument(help="the gateway folder (gateway.yaml and its YAML files)")
+]
 JsonFlag = Annotated[bool, typer.Option("--json", help="print JSON")]
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -52,10 +54,14 @@ def _errors(fn: F) -> F:
 @_errors
 def init(
     folder: Folder,
-    his_url: Annotated[str, typer.Option(help="SQLAlchemy URL of the HIS database")] = "sqlite:///his.db",
+    his_url: Annotated[
+        str, typer.Option(help="SQLAlchemy URL of the HIS database")
+    ] = "sqlite:///his.db",
     prefix: Annotated[str, typer.Option(help="table name prefix of the HIS schema")] = "his_",
     medledger_url: Annotated[str, typer.Option(help="the MedLedger API")] = "http://127.0.0.1:8000",
-    create_sample: Annotated[bool, typer.Option(help="create the sample HIS tables and rows")] = False,
+    create_sample: Annotated[
+        bool, typer.Option(help="create the sample HIS tables and rows")
+    ] = False,
     capture_mode: Annotated[str, typer.Option(help="auto, log or watermark")] = "auto",
 ) -> None:
     """Write a gateway folder for the sample hospital, then check its capture settings."""
@@ -65,8 +71,12 @@ def init(
         raise GatewayError(f"{folder} already has a gateway.yaml")
     if capture_mode not in ("auto", "log", "watermark"):
         raise GatewayError("--capture-mode is auto, log or watermark")
-    write_sample(folder, SampleOptions(his_url=his_url, prefix=prefix, medledger_url=medledger_url,
-                                       capture_mode=capture_mode))
+    write_sample(
+        folder,
+        SampleOptions(
+            his_url=his_url, prefix=prefix, medledger_url=medledger_url, capture_mode=capture_mode
+        ),
+    )
     if create_sample:
         from clients.gateway.connectors.sql import engine_for
         from clients.gateway.sample.his import create_his, his_tables, seed_his
@@ -86,7 +96,10 @@ def check(folder: Folder) -> None:
     from clients.gateway.runtime import Runtime
 
     runtime = Runtime(folder, with_topics=False, with_sink=False)
-    typer.echo(f"{runtime.project.settings.name}: {len(runtime.project.files)} files, digest {runtime.project.digest}")
+    typer.echo(
+        f"{runtime.project.settings.name}: {len(runtime.project.files)} files, "
+        f"digest {runtime.project.digest}"
+    )
     for flow, (_source, why) in runtime.capture_sources().items():
         typer.echo(f"  flow {flow}: {why}")
 
@@ -103,13 +116,18 @@ def diff(folder: Folder) -> None:
 
 @gateway_app.command()
 @_errors
-def apply(folder: Folder, version: Annotated[str | None, typer.Option(help="version label")] = None) -> None:
+def apply(
+    folder: Folder, version: Annotated[str | None, typer.Option(help="version label")] = None
+) -> None:
     """Check the folder and record its digest as the applied version."""
     from clients.gateway.config.apply import apply as apply_folder
 
     result = apply_folder(folder, version=version)
     state = "applied" if result.changed else "unchanged"
-    chain = result.recorded or "not recorded on chain (the gateway account's recordGatewayConfig is not wired yet)"
+    chain = (
+        result.recorded
+        or "not recorded on chain (the gateway account's recordGatewayConfig is not wired yet)"
+    )
     typer.echo(f"{state}: version {result.version} #{result.seq} digest {result.digest}; {chain}")
 
 
@@ -130,7 +148,9 @@ def history(folder: Folder, as_json: JsonFlag = False) -> None:
 
 @gateway_app.command()
 @_errors
-def rollback(folder: Folder, seq: Annotated[int, typer.Argument(help="applied version number")]) -> None:
+def rollback(
+    folder: Folder, seq: Annotated[int, typer.Argument(help="applied version number")]
+) -> None:
     """Restore the files of an applied version and apply them as a new version."""
     from clients.gateway.config.apply import rollback as restore
 
@@ -151,7 +171,9 @@ def _wait_for_signal(runtime: Any) -> None:
 @_errors
 def run(
     folder: Folder,
-    once: Annotated[bool, typer.Option(help="one capture pass, share what is pending, exit")] = False,
+    once: Annotated[
+        bool, typer.Option(help="one capture pass, share what is pending, exit")
+    ] = False,
 ) -> None:
     """Run capture, the HL7 listeners and the MedLedger sink until stopped."""
     from clients.gateway.runtime import Runtime
@@ -165,8 +187,13 @@ def run(
                 settled = runtime.sink.drain()
                 shared += settled
                 if not settled:
-                    raise GatewayError("MedLedger did not take the pending records; they stay pending")
-        typer.echo(f"captured {handled}, shared {shared}, counts {runtime.sink.counts() if runtime.sink else {}}")
+                    raise GatewayError(
+                        "MedLedger did not take the pending records; they stay pending"
+                    )
+        typer.echo(
+            f"captured {handled}, shared {shared}, "
+            f"counts {runtime.sink.counts() if runtime.sink else {}}"
+        )
         runtime.stop()
         return
     runtime.start()
@@ -178,7 +205,9 @@ def run(
 @_errors
 def serve(
     folder: Folder,
-    host: Annotated[str | None, typer.Option(help="bind address (default from gateway.yaml)")] = None,
+    host: Annotated[
+        str | None, typer.Option(help="bind address (default from gateway.yaml)")
+    ] = None,
     port: Annotated[int | None, typer.Option(help="port (default from gateway.yaml)")] = None,
 ) -> None:
     """Run the gateway and its HTTP server (atomic and flow APIs, /metrics, /monitor)."""
@@ -191,8 +220,12 @@ def serve(
     runtime.start()
     server = runtime.project.settings.server
     try:
-        uvicorn.run(create_gateway_app(runtime), host=host or server["host"], port=port or int(server["port"]),
-                    log_level="warning")
+        uvicorn.run(
+            create_gateway_app(runtime),
+            host=host or server["host"],
+            port=port or int(server["port"]),
+            log_level="warning",
+        )
     finally:
         runtime.stop()
 
@@ -214,7 +247,10 @@ def dead_list(
         typer.echo(json.dumps(letters, ensure_ascii=False))
         return
     for d in letters:
-        typer.echo(f"#{d['id']} {d['state']} {d['flow']} {d['source']} key={d['key']} at {d['stage']}: {d['reason']}")
+        typer.echo(
+            f"#{d['id']} {d['state']} {d['flow']} {d['source']} key={d['key']} "
+            f"at {d['stage']}: {d['reason']}"
+        )
     typer.echo(f"{len(letters)} dead letter(s)")
 
 
@@ -222,7 +258,9 @@ def dead_list(
 @_errors
 def dead_replay(
     folder: Folder,
-    ids: Annotated[list[int] | None, typer.Argument(help="dead letter ids (none: every open one)")] = None,
+    ids: Annotated[
+        list[int] | None, typer.Argument(help="dead letter ids (none: every open one)")
+    ] = None,
 ) -> None:
     """Run dead letters again with the current declarations (after fixing a mapping)."""
     from clients.gateway.runtime import Runtime
@@ -258,7 +296,11 @@ def held(folder: Folder, as_json: JsonFlag = False) -> None:
 
     runtime = Runtime(folder, with_topics=False)
     rows = runtime.sink.held() if runtime.sink else []
-    typer.echo(json.dumps(rows) if as_json else "\n".join(f"{r['patient_id']}: {r['records']} record(s)" for r in rows) or "none held")
+    typer.echo(
+        json.dumps(rows)
+        if as_json
+        else "\n".join(f"{r['patient_id']}: {r['records']} record(s)" for r in rows) or "none held"
+    )
     runtime.stop()
 
 
@@ -268,7 +310,9 @@ gateway_app.add_typer(keys_app, name="keys")
 
 @keys_app.command("create")
 @_errors
-def keys_create(folder: Folder, key_id: Annotated[str, typer.Argument(help="the id APIs list")]) -> None:
+def keys_create(
+    folder: Folder, key_id: Annotated[str, typer.Argument(help="the id APIs list")]
+) -> None:
     """Create (or replace) a key; the full key is printed once and stored only as a hash."""
     from clients.gateway.config.project import load_project
     from clients.gateway.server.keys import create_key
@@ -291,7 +335,9 @@ def keys_revoke(folder: Folder, key_id: str) -> None:
 
 @gateway_app.command()
 @_errors
-def schema(kind: Annotated[str, typer.Argument(help="Gateway, Connection, Api, Topic, Mapping or Flow")]) -> None:
+def schema(
+    kind: Annotated[str, typer.Argument(help="Gateway, Connection, Api, Topic, Mapping or Flow")],
+) -> None:
     """Print the JSON Schema of one kind of declaration."""
     from clients.gateway.config.schema import KINDS, schema_of
 

@@ -53,19 +53,35 @@ def county_lab_result(
     engine = engine_for(his_url)
     if not (folder / "gateway.yaml").exists():
         workdir.mkdir(parents=True, exist_ok=True)
-        write_sample(folder, SampleOptions(
-            his_url=his_url, medledger_url=medledger_url, policy=policy, institution=institution,
-            source_system=f"his.{institution}", delay_s=0.0,
-        ))
+        write_sample(
+            folder,
+            SampleOptions(
+                his_url=his_url,
+                medledger_url=medledger_url,
+                policy=policy,
+                institution=institution,
+                source_system=f"his.{institution}",
+                delay_s=0.0,
+            ),
+        )
         create_his(engine, tables)
         seed_his(engine, tables, patients=3, labs_each=1)
-    runtime = Runtime(folder, open_client=sdk_factory(medledger_url, gateway_account), with_topics=False)
+    runtime = Runtime(
+        folder, open_client=sdk_factory(medledger_url, gateway_account), with_topics=False
+    )
     try:
         assert runtime.sink is not None
         runtime.sink.link(DEMO_PATIENT, patient_wallet)
         generator = HisGenerator(seed=int(dt.datetime.now().timestamp()))
         row = generator.lab_result(DEMO_PATIENT, "E00000001")
-        row.update(loinc="10839-9", item_name="肌钙蛋白I", value=0.52, unit="ng/mL", ref_low=0.0, ref_high=0.04)
+        row.update(
+            loinc="10839-9",
+            item_name="肌钙蛋白I",
+            value=0.52,
+            unit="ng/mL",
+            ref_low=0.0,
+            ref_high=0.04,
+        )
         with engine.begin() as conn:
             new_id = conn.execute(tables.lab_result.insert(), row).inserted_primary_key[0]
         runtime.run_once()
@@ -75,17 +91,28 @@ def county_lab_result(
             if not settled:
                 break
             shared += settled
-        record_id = "0x" + record_id_for(runtime.sink.secret, f"his.{institution}", "his_lab_result", str(new_id)).hex()
+        record_id = (
+            "0x"
+            + record_id_for(
+                runtime.sink.secret, f"his.{institution}", "his_lab_result", str(new_id)
+            ).hex()
+        )
         [stored] = runtime.store.query("SELECT state FROM shared WHERE record_id = ?", record_id)
         if stored["state"] != "shared":
             from clients.gateway.errors import SinkError
 
-            raise SinkError(f"the new lab result is {stored['state']}, not shared: is MedLedger up?")
+            raise SinkError(
+                f"the new lab result is {stored['state']}, not shared: is MedLedger up?"
+            )
         mapper = runtime.gateway.runners["lab-results"].mappers["observation"]
         from clients.gateway.connectors.sql import row_dict
 
         with engine.connect() as conn:
-            fresh = row_dict(conn.execute(tables.lab_result.select().where(tables.lab_result.c.id == new_id)).one())
+            fresh = row_dict(
+                conn.execute(
+                    tables.lab_result.select().where(tables.lab_result.c.id == new_id)
+                ).one()
+            )
         return DemoResult(record_id, mapper.apply(fresh).resource, shared, folder)
     finally:
         runtime.stop()

@@ -194,6 +194,11 @@ class Gateway:
     def stop(self) -> None:
         self._stop.set()
 
+    @property
+    def stopped(self) -> threading.Event:
+        """Set once :meth:`stop` was called (threads wait on it between passes)."""
+        return self._stop
+
     # ------------------------------------------------------------------ dead letters
 
     def replay(self, letter_id: int) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -31,9 +32,12 @@ from clients.gateway.store import Store
 from clients.gateway.topics.base import TopicHub
 
 log = logging.getLogger("medledger.gateway")
+HOUSEKEEPING_S = 600.0
 
 
-def make_source(conn: Connection, table: str, store: Store, *, project_name: str = "gw") -> tuple[Source, str]:
+def make_source(
+    conn: Connection, table: str, store: Store, *, project_name: str = "gw"
+) -> tuple[Source, str]:
     """The capture source for one table and why it was chosen: ``log`` (binlog / pgoutput)
     when declared or when ``auto`` finds the database ready, else ``watermark``."""
     mode = conn.capture.get("mode", "auto")
@@ -50,7 +54,9 @@ def make_source(conn: Connection, table: str, store: Store, *, project_name: str
             from clients.gateway.capture.binlog import BinlogSource
 
             base = int(conn.capture.get("server_id", 7700))
-            source = BinlogSource(conn, table, store, server_id=base + zlib.crc32(table.encode()) % 1000)
+            source = BinlogSource(
+                conn, table, store, server_id=base + zlib.crc32(table.encode()) % 1000
+            )
         try:
             source.check()
             return source, "log-based"
@@ -79,7 +85,9 @@ class Runtime:
         self.project: Project = load_project(root)
         self.store = Store(self.project.state_dir / "state.db")
         self.metrics = Metrics()
-        self.topics = TopicHub.connect(self.project) if with_topics and self.project.topics else None
+        self.topics = (
+            TopicHub.connect(self.project) if with_topics and self.project.topics else None
+        )
         self.apis = AtomicApis(self.project, topics=self.topics)
         self.sink: MedLedgerSink | None = None
         medledger = self.project.settings.medledger
@@ -89,6 +97,7 @@ class Runtime:
 
                 def open_client() -> LedgerPort:
                     return sdk_factory(settings["url"], load_account(settings, root_dir))()
+
             self.sink = MedLedgerSink(
                 self.store,
                 source_system=self.project.settings.source_system,
@@ -99,8 +108,12 @@ class Runtime:
                 config_digest=self.project.digest,
             )
         self.gateway = Gateway(
-            self.project, sink=self.sink, topics=self.topics, store=self.store,
-            metrics=self.metrics, call_api=self.apis.rows,
+            self.project,
+            sink=self.sink,
+            topics=self.topics,
+            store=self.store,
+            metrics=self.metrics,
+            call_api=self.apis.rows,
         )
         self.sources: dict[str, tuple[Source, str]] = {}
         self.listeners: dict[str, MllpServer] = {}
@@ -114,14 +127,18 @@ class Runtime:
             if "capture" in flow.source and name not in self.sources:
                 spec = flow.source["capture"]
                 conn = self.project.connections[spec["connection"]]
-                self.sources[name] = make_source(conn, spec["table"], self.store, project_name=self.project.settings.name)
+                self.sources[name] = make_source(
+                    conn, spec["table"], self.store, project_name=self.project.settings.name
+                )
         return self.sources
 
     def hl7_handler(self, flow: str) -> Callable[[dict[str, Any], str], None]:
         def handle(data: dict[str, Any], kind: str) -> None:
             key = str(data["MSH"][0]["f10"])
             table = "hl7." + kind.replace("^", "_")
-            self.gateway.process(flow, Batch([Change(table, key, data)], None), source=f"mllp.{flow}", table=table)
+            self.gateway.process(
+                flow, Batch([Change(table, key, data)], None), source=f"mllp.{flow}", table=table
+            )
 
         return handle
 
@@ -130,8 +147,12 @@ class Runtime:
         for name, flow in self.project.flows.items():
             if "mllp" in flow.source and name not in self.listeners:
                 spec = flow.source["mllp"]
-                server = MllpServer(self.hl7_handler(name), host=spec.get("host", "127.0.0.1"),
-                                    port=int(spec.get("port", 2575)), message_types=spec.get("message_types"))
+                server = MllpServer(
+                    self.hl7_handler(name),
+                    host=spec.get("host", "127.0.0.1"),
+                    port=int(spec.get("port", 2575)),
+                    message_types=spec.get("message_types"),
+                )
                 ports[name] = server.start()
                 self.listeners[name] = server
         return ports
@@ -143,25 +164,52 @@ class Runtime:
             self.sink.start()
         if listeners:
             self.start_listeners()
+        self.housekeeping()
+        keeper = threading.Thread(target=self._housekeeping_loop, name="housekeeping", daemon=True)
+        keeper.start()
+        self._threads.append(keeper)
         if capture:
             for flow, (source, _why) in self.capture_sources().items():
-                poll = float(self.project.connections[self.project.flows[flow].source["capture"]["connection"]].capture.get("poll_s", 0.5))
-                thread = threading.Thread(target=self._capture, args=(flow, source, poll), name=f"capture-{flow}", daemon=True)
+                poll = float(
+                    self.project.connections[
+                        self.project.flows[flow].source["capture"]["connection"]
+                    ].capture.get("poll_s", 0.5)
+                )
+                thread = threading.Thread(
+                    target=self._capture,
+                    args=(flow, source, poll),
+                    name=f"capture-{flow}",
+                    daemon=True,
+                )
                 thread.start()
                 self._threads.append(thread)
 
+    def housekeeping(self) -> int:
+        """Drop run traces older than ``traces.retention_hours``; returns how many runs."""
+        return self.store.purge_traces(time.time() - self.project.settings.trace_retention_s)
+
+    def _housekeeping_loop(self) -> None:
+        while not self.gateway.stopped.wait(HOUSEKEEPING_S):
+            try:
+                self.housekeeping()
+            except GatewayError as exc:  # the state file is busy or broken: say so, go on
+                self.errors["housekeeping"] = str(exc)
+
     def _capture(self, flow: str, source: Source, poll: float) -> None:
-        while not self.gateway._stop.is_set():
+        while not self.gateway.stopped.is_set():
             try:
                 self.gateway.run_source(flow, source, poll_s=poll)
             except GatewayError as exc:
                 self.errors[flow] = str(exc)
                 log.warning("capture %s: %s", flow, exc)
-                self.gateway._stop.wait(2.0)
+                self.gateway.stopped.wait(2.0)
 
     def run_once(self) -> int:
         """One pass of every capture source (no threads): rows handled."""
-        return sum(self.gateway.run_source(flow, source, once=True) for flow, (source, _) in self.capture_sources().items())
+        return sum(
+            self.gateway.run_source(flow, source, once=True)
+            for flow, (source, _) in self.capture_sources().items()
+        )
 
     def stop(self) -> None:
         self.gateway.stop()

@@ -51,8 +51,13 @@ class His:
 @pytest.fixture(params=["mariadb", "postgres"])
 def shared_his(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[His]:
     """HIS tables in the shared MariaDB or PostgreSQL (``test``), unique to this test."""
-    his = His(SHARED[request.param], tmp_path / "gw", f"t{secrets.token_hex(4)}_", delay_s=0.0,
-              reconcile_s=0.001)
+    his = His(
+        SHARED[request.param],
+        tmp_path / "gw",
+        f"t{secrets.token_hex(4)}_",
+        delay_s=0.0,
+        reconcile_s=0.001,
+    )
     try:
         yield his
     finally:
@@ -61,9 +66,10 @@ def shared_his(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[His]:
 
 @pytest.fixture
 def sqlite_his(tmp_path: Path) -> Iterator[His]:
-    his = His(f"sqlite:///{tmp_path / 'his.db'}", tmp_path / "gw", "his_", delay_s=0.0,
-              reconcile_s=0.001)
-    yield his
+    his = His(
+        f"sqlite:///{tmp_path / 'his.db'}", tmp_path / "gw", "his_", delay_s=0.0, reconcile_s=0.001
+    )
+    return his
 
 
 def db_now(engine: sa.Engine) -> object:
@@ -75,13 +81,13 @@ def db_now(engine: sa.Engine) -> object:
 
 # ---------------------------------------------------------------- MedLedger (the sink's target)
 
-from tests.clients.conftest import live_stack  # noqa: E402, F401  (fixture)
 from tests.api.conftest import (  # noqa: E402, F401  (fixtures the live stack needs)
     api_stack,
     authority_template,
     stack_hooks,
     stack_settings,
 )
+from tests.clients.conftest import live_stack  # noqa: E402, F401  (fixture)
 from tests.storage.conftest import empty_database  # noqa: E402
 
 

@@ -43,18 +43,40 @@ def mariadb_server() -> Iterator[str]:
     base = Path(tempfile.mkdtemp(prefix="medledger-gw-mariadb-"))
     data, sock, port = base / "data", base / "sock", free_port()
     subprocess.run(
-        [install, "--no-defaults", f"--datadir={data}", "--auth-root-authentication-method=normal",
-         "--skip-test-db", "--user=root"],
-        check=True, capture_output=True, timeout=120,
+        [
+            install,
+            "--no-defaults",
+            f"--datadir={data}",
+            "--auth-root-authentication-method=normal",
+            "--skip-test-db",
+            "--user=root",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
     )
     log = open(base / "server.log", "wb")  # noqa: SIM115 (closed after the server stops)
     proc = subprocess.Popen(
-        [mariadbd, "--no-defaults", f"--datadir={data}", f"--port={port}",
-         "--bind-address=127.0.0.1", f"--socket={sock}", "--user=root", f"--log-bin={data}/binlog",
-         "--binlog-format=ROW", "--binlog-row-metadata=FULL", "--binlog-row-image=FULL",
-         "--server-id=1", "--skip-name-resolve", "--innodb-buffer-pool-size=32M",
-         "--innodb-log-file-size=16M", f"--pid-file={base}/pid"],
-        stdout=log, stderr=subprocess.STDOUT,
+        [
+            mariadbd,
+            "--no-defaults",
+            f"--datadir={data}",
+            f"--port={port}",
+            "--bind-address=127.0.0.1",
+            f"--socket={sock}",
+            "--user=root",
+            f"--log-bin={data}/binlog",
+            "--binlog-format=ROW",
+            "--binlog-row-metadata=FULL",
+            "--binlog-row-image=FULL",
+            "--server-id=1",
+            "--skip-name-resolve",
+            "--innodb-buffer-pool-size=32M",
+            "--innodb-log-file-size=16M",
+            f"--pid-file={base}/pid",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     import pymysql
 
@@ -87,7 +109,9 @@ def postgres_server() -> Iterator[str]:
     """A PostgreSQL with ``wal_level=logical``."""
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
     if not found:
-        raise RuntimeError("pg_ctl (/usr/lib/postgresql/*/bin) is needed for logical decoding tests")
+        raise RuntimeError(
+            "pg_ctl (/usr/lib/postgresql/*/bin) is needed for logical decoding tests"
+        )
     bindir = Path(found[-1]).parent
     # not under pytest's temp root: that is 0700 to root, and PostgreSQL runs as postgres
     base = Path(tempfile.mkdtemp(prefix="medledger-gw-pg-"))
@@ -97,27 +121,67 @@ def postgres_server() -> Iterator[str]:
     if os.geteuid() == 0:
         shutil.chown(base, "postgres")
     subprocess.run(
-        [*as_postgres, str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
-         "-E", "UTF8", "--no-sync"],
-        check=True, capture_output=True, timeout=120,
+        [
+            *as_postgres,
+            str(bindir / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
     )
-    options = (f"-p {port} -c wal_level=logical -c listen_addresses=127.0.0.1 -k {base} "
-               "-c fsync=off -c max_replication_slots=16 -c max_wal_senders=4")
+    options = (
+        f"-p {port} -c wal_level=logical -c listen_addresses=127.0.0.1 -k {base} "
+        "-c fsync=off -c max_replication_slots=16 -c max_wal_senders=4"
+    )
     subprocess.run(
-        [*as_postgres, str(bindir / "pg_ctl"), "-D", str(data), "-l", str(base / "server.log"),
-         "-w", "-t", "60", "-o", options, "start"],
-        check=True, capture_output=True, timeout=90,
+        [
+            *as_postgres,
+            str(bindir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-l",
+            str(base / "server.log"),
+            "-w",
+            "-t",
+            "60",
+            "-o",
+            options,
+            "start",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=90,
     )
     try:
         subprocess.run(
-            [str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "test"],
-            check=True, capture_output=True, timeout=30,
+            [
+                str(bindir / "createdb"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "-U",
+                "postgres",
+                "test",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=30,
         )
         yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/test"
     finally:
         subprocess.run(
             [*as_postgres, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
-            capture_output=True, timeout=60,
+            capture_output=True,
+            timeout=60,
         )
         shutil.rmtree(base, ignore_errors=True)
 

@@ -37,7 +37,9 @@ def staging_gateway(project: Project) -> Gateway:
 
 
 def staged_keys(store: Store, table: str) -> list[str]:
-    return [r["key"] for r in store.query("SELECT key FROM shared WHERE tbl = ? ORDER BY key", table)]
+    return [
+        r["key"] for r in store.query("SELECT key FROM shared WHERE tbl = ? ORDER BY key", table)
+    ]
 
 
 def naive(value: Any) -> dt.datetime:

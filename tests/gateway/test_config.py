@@ -38,14 +38,20 @@ def test_sample_loads_and_digest_is_stable(folder: Path) -> None:
     project = load_project(folder)
     assert set(project.flows) == {"lab-results", "diagnoses", "prescriptions", "hl7-lab"}
     assert load_project(folder).digest == project.digest
-    write(folder, "mappings/condition.yaml",
-          (folder / "mappings/condition.yaml").read_text().replace("version: 1", "version: 2"))
+    write(
+        folder,
+        "mappings/condition.yaml",
+        (folder / "mappings/condition.yaml").read_text().replace("version: 1", "version: 2"),
+    )
     assert load_project(folder).digest != project.digest
 
 
 def test_unknown_field_is_named_with_its_line(folder: Path) -> None:
-    write(folder, "flows/extra.yaml", FLOW + "  - id: a\n    type: fhir\n    mapping: condition\n"
-          "    mappping_typo: x\n")
+    write(
+        folder,
+        "flows/extra.yaml",
+        FLOW + "  - id: a\n    type: fhir\n    mapping: condition\n    mappping_typo: x\n",
+    )
     err = refused(folder)
     assert (err.file, err.line, err.field) == ("flows/extra.yaml", 9, "steps[0].mappping_typo")
     assert "unknown field" in str(err)
@@ -55,32 +61,48 @@ def test_unknown_top_level_field_in_connection(folder: Path) -> None:
     text = (folder / "connections/his.yaml").read_text() + "password: hunter2\n"
     write(folder, "connections/his.yaml", text)
     err = refused(folder)
-    assert err.file == "connections/his.yaml" and err.field == "password"
+    assert err.file == "connections/his.yaml"
+    assert err.field == "password"
     assert err.line == text.count("\n")
 
 
 def test_cycle_is_named(folder: Path) -> None:
-    write(folder, "flows/extra.yaml", FLOW + "  - {id: a, type: filter, input: b, when: 'true'}\n"
-          "  - {id: b, type: filter, input: a, when: 'true'}\n")
+    write(
+        folder,
+        "flows/extra.yaml",
+        FLOW + "  - {id: a, type: filter, input: b, when: 'true'}\n"
+        "  - {id: b, type: filter, input: a, when: 'true'}\n",
+    )
     err = refused(folder)
-    assert err.file == "flows/extra.yaml" and err.line in (6, 7)
+    assert err.file == "flows/extra.yaml"
+    assert err.line in (6, 7)
     assert "cycle" in str(err)
     assert "a → b → a" in str(err) or "b → a → b" in str(err)
 
 
 def test_type_mismatch_sink_needs_fhir(folder: Path) -> None:
-    write(folder, "flows/extra.yaml", FLOW + "  - {id: raw, type: map, expression: '$'}\n"
-          "  - {id: share, type: sink, input: raw, sink: medledger}\n")
+    write(
+        folder,
+        "flows/extra.yaml",
+        FLOW + "  - {id: raw, type: map, expression: '$'}\n"
+        "  - {id: share, type: sink, input: raw, sink: medledger}\n",
+    )
     err = refused(folder)
     assert (err.line, err.field) == (7, "steps[1].input")
-    assert "type mismatch" in str(err) and "fhir" in str(err)
+    assert "type mismatch" in str(err)
+    assert "fhir" in str(err)
 
 
 def test_type_mismatch_mapping_fed_a_list(folder: Path) -> None:
-    write(folder, "flows/extra.yaml", FLOW + "  - {id: rows, type: map, expression: '[$]', output: array}\n"
-          "  - {id: obs, type: fhir, input: rows, mapping: lab-observation}\n")
+    write(
+        folder,
+        "flows/extra.yaml",
+        FLOW + "  - {id: rows, type: map, expression: '[$]', output: array}\n"
+        "  - {id: obs, type: fhir, input: rows, mapping: lab-observation}\n",
+    )
     err = refused(folder)
-    assert err.field == "steps[1].input" and "foreach" in str(err)
+    assert err.field == "steps[1].input"
+    assert "foreach" in str(err)
 
 
 @pytest.mark.parametrize(
@@ -98,13 +120,13 @@ def test_sql_parameters_must_be_bound(folder: Path, sql: str, needle: str | None
     text = (folder / "apis/lab-results-by-patient.yaml").read_text()
     start = text.index("sql: |")
     end = text.index("page:")
-    write(folder, "apis/lab-results-by-patient.yaml",
-          text[:start] + f"sql: \"{sql}\"\n" + text[end:])
+    write(folder, "apis/lab-results-by-patient.yaml", text[:start] + f'sql: "{sql}"\n' + text[end:])
     if needle is None:  # '%s' inside a string literal is data, not a placeholder
         load_project(folder)
         return
     err = refused(folder)
-    assert err.file == "apis/lab-results-by-patient.yaml" and err.field == "sql"
+    assert err.file == "apis/lab-results-by-patient.yaml"
+    assert err.field == "sql"
     assert needle in str(err)
 
 
@@ -118,7 +140,8 @@ def test_colon_inside_literal_and_cast_are_not_parameters(folder: Path) -> None:
 
 def test_duplicate_key_alias_and_bad_yaml(folder: Path) -> None:
     write(folder, "topics/x.yaml", "kind: Topic\nkind: Topic\n")
-    assert refused(folder).line == 2 and "duplicate" in str(refused(folder))
+    assert refused(folder).line == 2
+    assert "duplicate" in str(refused(folder))
     write(folder, "topics/x.yaml", "a: &x [1, 2]\nb: *x\n")
     assert "aliases" in str(refused(folder))
     write(folder, "topics/x.yaml", "kind: [Topic\n")
@@ -131,15 +154,21 @@ def test_jsonata_syntax_error_names_the_field(folder: Path) -> None:
     text = (folder / "mappings/condition.yaml").read_text().replace('"id": "dx-"', '"id": "dx-" &&')
     write(folder, "mappings/condition.yaml", text)
     err = refused(folder)
-    assert err.file == "mappings/condition.yaml" and err.field == "expression"
+    assert err.file == "mappings/condition.yaml"
+    assert err.field == "expression"
     assert "JSONata" in str(err)
 
 
 def test_references_must_exist(folder: Path) -> None:
     write(folder, "flows/extra.yaml", FLOW + "  - {id: obs, type: fhir, mapping: nope}\n")
     err = refused(folder)
-    assert err.field == "steps[0].mapping" and "no mapping" in str(err)
-    write(folder, "flows/extra.yaml", FLOW + "  - {id: obs, type: fhir, input: ghost, mapping: condition}\n")
+    assert err.field == "steps[0].mapping"
+    assert "no mapping" in str(err)
+    write(
+        folder,
+        "flows/extra.yaml",
+        FLOW + "  - {id: obs, type: fhir, input: ghost, mapping: condition}\n",
+    )
     assert "no step 'ghost'" in str(refused(folder))
 
 

@@ -35,7 +35,9 @@ def start(folder: Path, key: str, log: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "MEDLEDGER_GATEWAY_KEY": key}
     return subprocess.Popen(
         [sys.executable, "-m", "clients.gateway.cli", "run", str(folder)],
-        env=env, stdout=open(log, "ab"), stderr=subprocess.STDOUT,  # noqa: SIM115
+        env=env,
+        stdout=open(log, "ab"),
+        stderr=subprocess.STDOUT,
         cwd=Path(__file__).resolve().parents[2],
     )
 
@@ -50,8 +52,13 @@ def wait_for(predicate, what: str, timeout: float) -> None:  # type: ignore[no-u
 
 
 def test_kill_9_during_ingest_shares_every_row_once(tmp_path: Path, live_stack: LiveStack) -> None:
-    his = His(f"sqlite:///{tmp_path / 'his.db'}", tmp_path / "gw", "his_", delay_s=0.0,
-              medledger_url=live_stack.url)
+    his = His(
+        f"sqlite:///{tmp_path / 'his.db'}",
+        tmp_path / "gw",
+        "his_",
+        delay_s=0.0,
+        medledger_url=live_stack.url,
+    )
     patients = [Account.create() for _ in range(PATIENTS)]
     setup = Runtime(his.root, open_client=lambda: None, with_topics=False)  # type: ignore[arg-type,return-value]
     assert setup.sink is not None
@@ -63,16 +70,24 @@ def test_kill_9_during_ingest_shares_every_row_once(tmp_path: Path, live_stack: 
     gen = HisGenerator(11)
     base = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(minutes=5)
     with his.engine.begin() as conn:
-        conn.execute(his.tables.lab_result.insert(), [
-            gen.lab_result(f"P{i % PATIENTS:06d}", updated_at=base + dt.timedelta(milliseconds=i))
-            for i in range(ROWS)
-        ])
+        conn.execute(
+            his.tables.lab_result.insert(),
+            [
+                gen.lab_result(
+                    f"P{i % PATIENTS:06d}", updated_at=base + dt.timedelta(milliseconds=i)
+                )
+                for i in range(ROWS)
+            ],
+        )
     key = live_stack.stack.cardiologist.key.hex()
     log = tmp_path / "gateway.log"
     first = start(his.root, key, log)
     try:
-        wait_for(lambda: state.exists() and counts(state).get("shared", 0) >= 120,
-                 "the first shares", 120)
+        wait_for(
+            lambda: state.exists() and counts(state).get("shared", 0) >= 120,
+            "the first shares",
+            120,
+        )
         os.kill(first.pid, signal.SIGKILL)
         first.wait(10)
     finally:
@@ -92,15 +107,21 @@ def test_kill_9_during_ingest_shares_every_row_once(tmp_path: Path, live_stack: 
     assert counts(state) == {"shared": ROWS}
     with sqlite3.connect(state) as db:
         assert db.execute("SELECT COUNT(*) FROM dead_letters").fetchone()[0] == 0
-    expected = {"0x" + record_id_for(secret, "his.pjxrmyy", "his_lab_result", str(i + 1)).hex()
-                for i in range(ROWS)}
+    expected = {
+        "0x" + record_id_for(secret, "his.pjxrmyy", "his_lab_result", str(i + 1)).hex()
+        for i in range(ROWS)
+    }
     indexed: list[str] = []
     for account in patients:
         with MedLedgerClient(live_stack.url, account=account) as client:
             indexed.extend(r.record_id for r in client.iter_records(account.address))
-    assert len(indexed) == ROWS and set(indexed) == expected
+    assert len(indexed) == ROWS
+    assert set(indexed) == expected
     stack = live_stack.stack
     registry = RecordRegistry(stack.w3, stack.deployment.address("RecordRegistry"))
-    events = registry.contract.events.RecordRegistered.get_logs(from_block=stack.deployment.block_number)
+    events = registry.contract.events.RecordRegistered.get_logs(
+        from_block=stack.deployment.block_number
+    )
     on_chain = ["0x" + bytes(e["args"]["id"]).hex() for e in events]
-    assert len(on_chain) == ROWS and set(on_chain) == expected
+    assert len(on_chain) == ROWS
+    assert set(on_chain) == expected

@@ -45,13 +45,17 @@ def test_out_of_order_commit_in_log_mode(log_his: His) -> None:
     gen = HisGenerator(5)
     t0 = naive(db_now(log_his.engine)) - dt.timedelta(seconds=5)
     with log_his.engine.begin() as conn:  # before the first start: taken by the snapshot
-        conn.execute(table.insert(), gen.lab_result("P000001", updated_at=t0 - dt.timedelta(seconds=9)))
+        conn.execute(
+            table.insert(), gen.lab_result("P000001", updated_at=t0 - dt.timedelta(seconds=9))
+        )
     assert gateway.run_source("lab-results", source, once=True) == 1
     late = log_his.engine.connect()
     late_tx = late.begin()
     late.execute(table.insert(), gen.lab_result("P000002", updated_at=t0))
     with log_his.engine.begin() as conn:
-        conn.execute(table.insert(), gen.lab_result("P000003", updated_at=t0 + dt.timedelta(milliseconds=1)))
+        conn.execute(
+            table.insert(), gen.lab_result("P000003", updated_at=t0 + dt.timedelta(milliseconds=1))
+        )
     assert gateway.run_source("lab-results", source, once=True) == 1
     late_tx.commit()
     late.close()

@@ -57,7 +57,8 @@ def test_held_until_linked_then_shared_once(sqlite_his: His, live_stack: LiveSta
             "0x" + record_id_for(sink.secret, "his.pjxrmyy", f"his_{t}", k).hex()
             for t, k in [("lab_result", "1"), ("lab_result", "2"), ("diagnosis", "1")]
         }
-        assert set(chart) == expected and len(chart) == 3
+        assert set(chart) == expected
+        assert len(chart) == 3
         # the same rows again (a capture replayed from the start) stage nothing new
         runtime.store.save_checkpoint("his.his_lab_result", None)
         source = runtime.capture_sources()["lab-results"][0]
@@ -65,11 +66,16 @@ def test_held_until_linked_then_shared_once(sqlite_his: His, live_stack: LiveSta
         assert sink.counts() == {"held": 3, "shared": 3}
         # a lost acknowledgement: MedLedger has the record, our ledger still says pending;
         # sharing again is encrypted afresh (other content): 409, settled as shared
-        again = '{"resourceType":"Observation","status":"final","code":{"text":"x"},' \
-                '"subject":{"reference":"Patient/P000001"}}'
+        again = (
+            '{"resourceType":"Observation","status":"final","code":{"text":"x"},'
+            '"subject":{"reference":"Patient/P000001"}}'
+        )
         with runtime.store.tx() as db:
-            db.execute("UPDATE shared SET state = 'pending', resource = ? "
-                       "WHERE key = '1' AND tbl = 'his_lab_result'", (again,))
+            db.execute(
+                "UPDATE shared SET state = 'pending', resource = ? "
+                "WHERE key = '1' AND tbl = 'his_lab_result'",
+                (again,),
+            )
         drain(runtime)
         assert sink.counts() == {"held": 3, "shared": 3}
         assert len(chart_ids(live_stack, patient)) == 3
@@ -98,10 +104,15 @@ def test_an_outsider_cannot_squat_the_record_ids(sqlite_his: His, live_stack: Li
             h.update(len(part).to_bytes(4, "big") + part.encode())
         with MedLedgerClient(live_stack.url, account=live_stack.stack.gp) as client:
             client.share_fhir(
-                {"resourceType": "Observation", "status": "final", "code": {"text": "x"},
-                 "subject": {"reference": "Patient/x"},
-                 "effectiveDateTime": dt.date.today().isoformat()},
-                patient=live_stack.stack.other_patient.address, policy="dept:cardiology",
+                {
+                    "resourceType": "Observation",
+                    "status": "final",
+                    "code": {"text": "x"},
+                    "subject": {"reference": "Patient/x"},
+                    "effectiveDateTime": dt.date.today().isoformat(),
+                },
+                patient=live_stack.stack.other_patient.address,
+                policy="dept:cardiology",
                 record_id=h.digest(),
             )
         sink.link("P000001", live_stack.stack.patient.address)
@@ -113,7 +124,9 @@ def test_an_outsider_cannot_squat_the_record_ids(sqlite_his: His, live_stack: Li
         runtime.stop()
 
 
-def test_refused_records_are_dead_lettered_then_replayed(sqlite_his: His, live_stack: LiveStack) -> None:
+def test_refused_records_are_dead_lettered_then_replayed(
+    sqlite_his: His, live_stack: LiveStack
+) -> None:
     """A gateway account MedLedger does not accept as an author: every share is refused (403),
     each row becomes a dead letter with the API's reason; after the fix, replay shares them."""
     seed_his(sqlite_his.engine, sqlite_his.tables, patients=1, labs_each=1)
@@ -125,7 +138,8 @@ def test_refused_records_are_dead_lettered_then_replayed(sqlite_his: His, live_s
         runtime.run_once()
         runtime.sink.drain()
         letters = runtime.store.dead_letters()
-        assert len(letters) == 2 and runtime.sink.counts() == {"refused": 2}
+        assert len(letters) == 2
+        assert runtime.sink.counts() == {"refused": 2}
         assert all(d["stage"] == "sink" and "MedLedger refused" in d["reason"] for d in letters)
     finally:
         runtime.stop()
@@ -133,7 +147,8 @@ def test_refused_records_are_dead_lettered_then_replayed(sqlite_his: His, live_s
     try:
         assert all(fixed.gateway.replay(int(d["id"])) for d in letters)
         drain(fixed)
-        assert fixed.sink is not None and fixed.sink.counts() == {"shared": 2}
+        assert fixed.sink is not None
+        assert fixed.sink.counts() == {"shared": 2}
         assert fixed.store.count_dead_letters() == 0
         with pytest.raises(Exception, match="not open"):
             fixed.gateway.replay(int(letters[0]["id"]))

@@ -22,8 +22,14 @@ RABBIT_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
 
 def test_flow_publishes_once_to_jetstream(tmp_path: Path) -> None:
     name = f"t{secrets.token_hex(4)}"
-    his = His(f"sqlite:///{tmp_path / 'his.db'}", tmp_path / "gw", "his_", delay_s=0.0,
-              nats_url=NATS_URL, name=name)
+    his = His(
+        f"sqlite:///{tmp_path / 'his.db'}",
+        tmp_path / "gw",
+        "his_",
+        delay_s=0.0,
+        nats_url=NATS_URL,
+        name=name,
+    )
     seed_his(his.engine, his.tables, patients=2, labs_each=3)
     runtime = Runtime(his.root, open_client=NoLedger)
     assert runtime.topics is not None
@@ -34,7 +40,8 @@ def test_flow_publishes_once_to_jetstream(tmp_path: Path) -> None:
         got = runtime.topics.consume("lab-results", "monitor", n=50, timeout=2.0)
         assert len(got) == 6
         assert all(m.value["resourceType"] == "Observation" for m in got)
-        assert got[-1].pending == 0 and len({m.msg_id for m in got}) == 6
+        assert got[-1].pending == 0
+        assert len({m.msg_id for m in got}) == 6
         # a crash between publish and commit means the same changes are handled again
         row = runtime.store.query("SELECT resource FROM shared LIMIT 1")
         assert row
@@ -53,16 +60,19 @@ def test_rabbitmq_through_the_same_interface(tmp_path: Path) -> None:
     root = write_sample(tmp_path / "gw", SampleOptions(his_url=f"sqlite:///{tmp_path / 'h.db'}"))
     subject = f"gw.test.{secrets.token_hex(4)}"
     (root / "connections" / "mq.yaml").write_text(
-        f"kind: Connection\nversion: 1\nname: mq\ntype: rabbitmq\nurl: {RABBIT_URL}\n")
+        f"kind: Connection\nversion: 1\nname: mq\ntype: rabbitmq\nurl: {RABBIT_URL}\n"
+    )
     (root / "topics" / "referrals.yaml").write_text(
-        f"kind: Topic\nversion: 1\nname: referrals\nconnection: mq\nsubject: {subject}\n")
+        f"kind: Topic\nversion: 1\nname: referrals\nconnection: mq\nsubject: {subject}\n"
+    )
     hub = TopicHub.connect(load_project(root))
     try:
         for i in range(3):
             hub.publish("referrals", {"referral": i, "患者": "张三"}, msg_id=f"m{i}")
         got = hub.consume("referrals", "reader", n=10)
         assert [m.value["referral"] for m in got] == [0, 1, 2]
-        assert got[0].value["患者"] == "张三" and got[0].msg_id == "m0"
+        assert got[0].value["患者"] == "张三"
+        assert got[0].msg_id == "m0"
         assert hub.consume("referrals", "reader", n=10) == []
     finally:
         channel = hub.brokers["mq"]._channel()  # type: ignore[attr-defined]
@@ -71,7 +81,9 @@ def test_rabbitmq_through_the_same_interface(tmp_path: Path) -> None:
 
 
 def test_oversized_message_is_refused_before_the_broker(tmp_path: Path) -> None:
-    root = write_sample(tmp_path / "gw", SampleOptions(nats_url=NATS_URL, name=f"t{secrets.token_hex(3)}"))
+    root = write_sample(
+        tmp_path / "gw", SampleOptions(nats_url=NATS_URL, name=f"t{secrets.token_hex(3)}")
+    )
     hub = TopicHub.connect(load_project(root))
     try:
         import pytest
@@ -82,4 +94,3 @@ def test_oversized_message_is_refused_before_the_broker(tmp_path: Path) -> None:
             hub.publish("lab-results", {"x": "y" * (1024 * 1024)})
     finally:
         hub.close()
-

@@ -29,12 +29,16 @@ def test_out_of_order_commit_is_not_missed(shared_his: His) -> None:
     gen = HisGenerator(1)
     t0 = naive(db_now(shared_his.engine)) - dt.timedelta(seconds=5)
     with shared_his.engine.begin() as conn:
-        conn.execute(table.insert(), gen.lab_result("P000001", updated_at=t0 - dt.timedelta(seconds=10)))
+        conn.execute(
+            table.insert(), gen.lab_result("P000001", updated_at=t0 - dt.timedelta(seconds=10))
+        )
     late = shared_his.engine.connect()
     late_tx = late.begin()
     late.execute(table.insert(), gen.lab_result("P000002", updated_at=t0))
     with shared_his.engine.begin() as conn:
-        conn.execute(table.insert(), gen.lab_result("P000003", updated_at=t0 + dt.timedelta(milliseconds=1)))
+        conn.execute(
+            table.insert(), gen.lab_result("P000003", updated_at=t0 + dt.timedelta(milliseconds=1))
+        )
     flow = "lab-results"
     assert gateway.run_source(flow, source, once=True) == 2  # the first and the newer row
     assert len(staged_keys(gateway.store, table.name)) == 2
@@ -44,7 +48,8 @@ def test_out_of_order_commit_is_not_missed(shared_his: His) -> None:
     keys = staged_keys(gateway.store, table.name)
     with shared_his.engine.connect() as conn:
         expected = sorted(str(k) for k in conn.execute(sa.select(table.c.id)).scalars())
-    assert sorted(keys) == expected and len(set(keys)) == 3
+    assert sorted(keys) == expected
+    assert len(set(keys)) == 3
     assert gateway.run_source(flow, source, once=True) == 0  # nothing emitted twice
     assert gateway.store.count_dead_letters() == 0
 
@@ -59,7 +64,10 @@ def test_delay_window_reads_in_commit_safe_order_and_resumes(shared_his: His) ->
     now = naive(db_now(shared_his.engine))
     with shared_his.engine.begin() as conn:
         for i in range(30):
-            conn.execute(table.insert(), gen.lab_result(f"P{i:06d}", updated_at=now - dt.timedelta(seconds=i)))
+            conn.execute(
+                table.insert(),
+                gen.lab_result(f"P{i:06d}", updated_at=now - dt.timedelta(seconds=i)),
+            )
     assert gateway.run_source("lab-results", source, once=True) == 0
     source.delay = 0.0
     # a new source object (a restarted gateway) resumes from the saved position
@@ -67,7 +75,9 @@ def test_delay_window_reads_in_commit_safe_order_and_resumes(shared_his: His) ->
     again = _source(shared_his, gateway)
     again.delay = 0.0
     with shared_his.engine.begin() as conn:
-        conn.execute(table.insert(), gen.lab_result("P000999", updated_at=naive(db_now(shared_his.engine))))
+        conn.execute(
+            table.insert(), gen.lab_result("P000999", updated_at=naive(db_now(shared_his.engine)))
+        )
     assert gateway.run_source("lab-results", again, once=True) == 1
     assert len(set(staged_keys(gateway.store, table.name))) == 31
 
@@ -79,12 +89,15 @@ def test_a_row_that_does_not_map_is_dead_lettered_and_the_rest_go_on(shared_his:
     table = shared_his.tables.lab_result
     gen = HisGenerator(3)
     t = naive(db_now(shared_his.engine)) - dt.timedelta(seconds=2)
-    rows = [gen.lab_result("P000001", updated_at=t + dt.timedelta(milliseconds=i)) for i in range(3)]
+    rows = [
+        gen.lab_result("P000001", updated_at=t + dt.timedelta(milliseconds=i)) for i in range(3)
+    ]
     rows[1]["unit"] = "µmol/L"  # not UCUM
     with shared_his.engine.begin() as conn:
         conn.execute(table.insert(), rows)
     assert gateway.run_source("lab-results", source, once=True) == 3
     assert len(staged_keys(gateway.store, table.name)) == 2
     [letter] = gateway.store.dead_letters()
-    assert letter["stage"] == "observation" and "UCUM" in letter["reason"]
+    assert letter["stage"] == "observation"
+    assert "UCUM" in letter["reason"]
     assert letter["payload"]["message"]["unit"] == "µmol/L"

@@ -89,14 +89,22 @@ class BinlogSource:
         with self.engine.connect() as conn:
             while True:
                 where = "" if last is None else f"WHERE {q(self.key)} > :last "
-                stmt = select_rows(self.engine, self.table, where.removeprefix("WHERE ").strip() or None,
-                                   q(self.key), SNAPSHOT_PAGE)
+                stmt = select_rows(
+                    self.engine,
+                    self.table,
+                    where.removeprefix("WHERE ").strip() or None,
+                    q(self.key),
+                    SNAPSHOT_PAGE,
+                )
                 rows = conn.execute(stmt, {"last": last} if last is not None else {}).fetchall()
                 conn.rollback()
                 if not rows:
                     break
                 last = rows[-1]._mapping[self.key]
-                changes = [Change(self.table, str(r._mapping[self.key]), row_dict(r), "snapshot") for r in rows]
+                changes = [
+                    Change(self.table, str(r._mapping[self.key]), row_dict(r), "snapshot")
+                    for r in rows
+                ]
                 # the position stays "before the snapshot" until the snapshot is done
                 yield Batch(changes, None)
         yield Batch([], start)

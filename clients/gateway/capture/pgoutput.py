@@ -93,7 +93,9 @@ class _Reader:
         return out
 
 
-def parse_messages(rows: list[tuple[str, bytes]], relations: dict[int, Any]) -> Iterator[tuple[str, Any]]:
+def parse_messages(
+    rows: list[tuple[str, bytes]], relations: dict[int, Any]
+) -> Iterator[tuple[str, Any]]:
     """(kind, payload) for each pgoutput message: B, C (end LSN), R, I and U (relation, row)."""
     for _lsn, data in rows:
         r = _Reader(bytes(data))
@@ -162,9 +164,13 @@ class PgOutputSource:
 
     def _ensure(self, conn: psycopg.Connection[Any]) -> bool:
         """Create the publication and slot if missing; True if the slot is new."""
-        if not conn.execute("SELECT 1 FROM pg_publication WHERE pubname = %s", (self.publication,)).fetchone():
+        if not conn.execute(
+            "SELECT 1 FROM pg_publication WHERE pubname = %s", (self.publication,)
+        ).fetchone():
             conn.execute(f'CREATE PUBLICATION "{self.publication}" FOR TABLE "{self.table}"')
-        if conn.execute("SELECT 1 FROM pg_replication_slots WHERE slot_name = %s", (self.slot,)).fetchone():
+        if conn.execute(
+            "SELECT 1 FROM pg_replication_slots WHERE slot_name = %s", (self.slot,)
+        ).fetchone():
             return False
         conn.execute("SELECT pg_create_logical_replication_slot(%s, 'pgoutput')", (self.slot,))
         return True
@@ -190,14 +196,26 @@ class PgOutputSource:
                         committed, changes = payload, []
                     elif kind in ("I", "U") and payload[0] == self.table:
                         row = payload[1]
-                        changes.append(Change(self.table, str(row[self.key]), row, "insert" if kind == "I" else "update"))
+                        changes.append(
+                            Change(
+                                self.table,
+                                str(row[self.key]),
+                                row,
+                                "insert" if kind == "I" else "update",
+                            )
+                        )
                     elif kind == "C":
                         end = int(payload)
                         if end > done:
-                            batch = [Change(c.table, c.key, c.row, c.op, committed) for c in changes]
+                            batch = [
+                                Change(c.table, c.key, c.row, c.op, committed) for c in changes
+                            ]
                             yield Batch(batch, {"lsn": lsn_text(end)})
                             done = end
-                        conn.execute("SELECT pg_replication_slot_advance(%s, %s::pg_lsn)", (self.slot, lsn_text(end)))
+                        conn.execute(
+                            "SELECT pg_replication_slot_advance(%s, %s::pg_lsn)",
+                            (self.slot, lsn_text(end)),
+                        )
                         changes = []
         except psycopg.Error as exc:
             raise CaptureError(f"{self.name}: logical decoding: {exc}") from None
@@ -209,12 +227,20 @@ class PgOutputSource:
             conn.rollback()
         for start in range(0, len(rows), 1000):
             chunk = rows[start : start + 1000]
-            yield Batch([Change(self.table, str(r._mapping[self.key]), row_dict(r), "snapshot") for r in chunk], None)
+            yield Batch(
+                [
+                    Change(self.table, str(r._mapping[self.key]), row_dict(r), "snapshot")
+                    for r in chunk
+                ],
+                None,
+            )
 
     def drop(self) -> None:
         """Remove the slot and publication (a slot left behind keeps WAL forever)."""
         with self._connect() as conn:
-            if conn.execute("SELECT 1 FROM pg_replication_slots WHERE slot_name = %s", (self.slot,)).fetchone():
+            if conn.execute(
+                "SELECT 1 FROM pg_replication_slots WHERE slot_name = %s", (self.slot,)
+            ).fetchone():
                 conn.execute("SELECT pg_drop_replication_slot(%s)", (self.slot,))
             conn.execute(f'DROP PUBLICATION IF EXISTS "{self.publication}"')
 

@@ -100,7 +100,7 @@ class WatermarkSource:
     def poll(self, position: Any) -> Iterator[Batch]:
         wm_ts = _parse_ts(position["ts"]) if position else None
         wm_key = position["key"] if position else None
-        t, k, ts = self._q(self.table), self._q(self.key), self._q(self.ts)
+        _t, k, ts = self._q(self.table), self._q(self.key), self._q(self.ts)
         try:
             with self.engine.connect() as conn:
                 upper = self._now(conn) - dt.timedelta(seconds=self.delay)
@@ -178,7 +178,9 @@ class WatermarkSource:
         for start in range(0, len(missing), PAGE):
             chunk = missing[start : start + PAGE]
             table = reflected(self.engine, self.table)
-            stmt = sa.select(table).where(table.c[self.key].in_([_as_key(c, wm_key) for c in chunk]))
+            stmt = sa.select(table).where(
+                table.c[self.key].in_([_as_key(c, wm_key) for c in chunk])
+            )
             found = conn.execute(stmt).fetchall()
             rows.extend(found)
         conn.rollback()

@@ -66,14 +66,20 @@ def diff(root: Path) -> list[str]:
         a = before.get(name, b"").decode("utf-8").splitlines(keepends=True)
         b = after.get(name, b"").decode("utf-8").splitlines(keepends=True)
         if a != b:
-            lines.extend(difflib.unified_diff(
-                a, b, fromfile=f"applied/{name}" if name in before else "/dev/null",
-                tofile=name if name in after else "/dev/null",
-            ))
+            lines.extend(
+                difflib.unified_diff(
+                    a,
+                    b,
+                    fromfile=f"applied/{name}" if name in before else "/dev/null",
+                    tofile=name if name in after else "/dev/null",
+                )
+            )
     return lines
 
 
-def apply(root: Path, *, recorder: DigestRecorder | None = None, version: str | None = None) -> Applied:
+def apply(
+    root: Path, *, recorder: DigestRecorder | None = None, version: str | None = None
+) -> Applied:
     root = Path(root)
     project = load_project(root)  # refuses an invalid folder before anything is written
     store = Store(project.state_dir / "state.db")
@@ -81,16 +87,26 @@ def apply(root: Path, *, recorder: DigestRecorder | None = None, version: str | 
     digest = digest_of(files)
     last = last_applied(store)
     if last is not None and last["digest"] == digest:
-        return Applied(int(last["seq"]), digest, str(last["version"]), float(last["applied_at"]),  # type: ignore[arg-type]
-                       last["recorded"], changed=False)  # type: ignore[arg-type]
+        return Applied(
+            int(last["seq"]),
+            digest,
+            str(last["version"]),
+            float(last["applied_at"]),  # type: ignore[arg-type]
+            last["recorded"],
+            changed=False,
+        )  # type: ignore[arg-type]
     label = version or f"{project.settings.raw['version']}+{digest[2:14]}"
     recorded = (recorder or LocalRecorder()).record(project.settings.name, label, digest)
     now = time.time()
     with store.tx() as db:
-        seq = int(db.execute(
-            "INSERT INTO applied (digest, version, applied_at, recorded, files) VALUES (?, ?, ?, ?, ?)",
-            (digest, label, now, recorded, json.dumps(sorted(files))),
-        ).lastrowid or 0)
+        seq = int(
+            db.execute(
+                "INSERT INTO applied (digest, version, applied_at, recorded, files)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (digest, label, now, recorded, json.dumps(sorted(files))),
+            ).lastrowid
+            or 0
+        )
     target = snapshot_dir(root, store, seq)
     for name, data in files.items():
         (target / name).parent.mkdir(parents=True, exist_ok=True)
@@ -100,7 +116,12 @@ def apply(root: Path, *, recorder: DigestRecorder | None = None, version: str | 
 
 def history(root: Path) -> list[dict[str, object]]:
     store = _store(root)
-    return [dict(r) for r in store.query("SELECT seq, digest, version, applied_at, recorded FROM applied ORDER BY seq")]
+    return [
+        dict(r)
+        for r in store.query(
+            "SELECT seq, digest, version, applied_at, recorded FROM applied ORDER BY seq"
+        )
+    ]
 
 
 def rollback(root: Path, seq: int, *, recorder: DigestRecorder | None = None) -> Applied:

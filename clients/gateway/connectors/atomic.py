@@ -55,7 +55,9 @@ class AtomicApis:
             where = ".".join(str(p) for p in error.absolute_path) or "(parameters)"
             raise ParameterError(f"{name}: {where}: {error.message}")
 
-    def call(self, name: str, params: dict[str, Any], *, offset: int = 0, limit: int | None = None) -> Page:
+    def call(
+        self, name: str, params: dict[str, Any], *, offset: int = 0, limit: int | None = None
+    ) -> Page:
         api = self.api(name)
         self.check(name, params)
         size = api.page_size if limit is None else limit
@@ -68,7 +70,9 @@ class AtomicApis:
             for missing in declared - set(params):
                 bound.setdefault(missing, None)
             rows = run_query(
-                conn.resolved_url(), api.raw["sql"], bound,
+                conn.resolved_url(),
+                api.raw["sql"],
+                bound,
                 read_only=bool(conn.setting("read_only", True)),
                 timeout_s=float(conn.setting("timeout_s", 30.0)),
             )

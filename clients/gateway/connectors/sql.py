@@ -131,13 +131,17 @@ def reflected(engine: Engine, table: str) -> sa.Table:
         try:
             found = sa.Table(table, sa.MetaData(), autoload_with=engine)
         except sa.exc.SQLAlchemyError as exc:
-            raise ConnectorError(f"cannot read table {table}: {getattr(exc, 'orig', exc)}") from None
+            raise ConnectorError(
+                f"cannot read table {table}: {getattr(exc, 'orig', exc)}"
+            ) from None
         with _LOCK:
             _REFLECTED[key] = found
     return found
 
 
-def select_rows(engine: Engine, table: str, where: str | None, order: str, limit: int | None = None) -> sa.Select[Any]:
+def select_rows(
+    engine: Engine, table: str, where: str | None, order: str, limit: int | None = None
+) -> sa.Select[Any]:
     """``SELECT * FROM table WHERE <where> ORDER BY <order> LIMIT n`` with typed columns."""
     stmt = sa.select(reflected(engine, table))
     if where:

@@ -25,7 +25,7 @@ from clients.gateway.errors import Hl7Error
 _counter = itertools.count(1)
 
 
-class Hl7Reject(Hl7Error):
+class Hl7RejectError(Hl7Error):
     """A message that cannot be accepted; ``code`` is AE or AR, ``hl7_error`` HL7 table 0357."""
 
     def __init__(self, code: str, hl7_error: str, text: str) -> None:
@@ -34,28 +34,30 @@ class Hl7Reject(Hl7Error):
 
 
 def parse(text: str) -> tuple[hl7.Message, dict[str, list[dict[str, Any]]]]:
-    """The python-hl7 message and its JSON form; :class:`Hl7Reject` if malformed."""
+    """The python-hl7 message and its JSON form; :class:`Hl7RejectError` if malformed."""
     text = text.replace("\r\n", "\r").replace("\n", "\r").strip("\r")
     if not text.startswith("MSH") or len(text) < 8:
-        raise Hl7Reject("AR", "100", "the message does not start with an MSH segment")
+        raise Hl7RejectError("AR", "100", "the message does not start with an MSH segment")
     try:
         message = hl7.parse(text)
     except Exception as exc:  # python-hl7 raises ParseException and plain errors
-        raise Hl7Reject("AR", "100", f"unreadable HL7: {exc}") from None
+        raise Hl7RejectError("AR", "100", f"unreadable HL7: {exc}") from None
     data: dict[str, list[dict[str, Any]]] = {}
     for segment in message:
         name = str(segment[0])
         if not name.isalnum() or len(name) != 3:
-            raise Hl7Reject("AR", "100", f"bad segment id {name[:10]!r}")
+            raise Hl7RejectError("AR", "100", f"bad segment id {name[:10]!r}")
         fields: dict[str, Any] = {}
         for i in range(1, len(segment)):
-            fields[f"f{i}"] = _field(message, segment[i]) if not (name == "MSH" and i <= 2) else str(segment[i])
+            fields[f"f{i}"] = (
+                _field(message, segment[i]) if not (name == "MSH" and i <= 2) else str(segment[i])
+            )
         data.setdefault(name, []).append(fields)
     msh = data["MSH"][0]
     if not msh.get("f9"):
-        raise Hl7Reject("AR", "101", "MSH-9 (message type) is required")
+        raise Hl7RejectError("AR", "101", "MSH-9 (message type) is required")
     if not msh.get("f10"):
-        raise Hl7Reject("AR", "101", "MSH-10 (message control id) is required")
+        raise Hl7RejectError("AR", "101", "MSH-10 (message control id) is required")
     return message, data
 
 
@@ -76,8 +78,15 @@ def message_type(data: dict[str, Any]) -> str:
     return str(kind)
 
 
-def ack(data: dict[str, Any] | None, code: str = "AA", *, error: str | None = None,
-        hl7_error: str = "207", facility: str = "MEDLEDGER", app: str = "GATEWAY") -> str:
+def ack(
+    data: dict[str, Any] | None,
+    code: str = "AA",
+    *,
+    error: str | None = None,
+    hl7_error: str = "207",
+    facility: str = "MEDLEDGER",
+    app: str = "GATEWAY",
+) -> str:
     """An ACK (or NAK) for ``data`` (None when the message was unreadable)."""
     msh = (data or {}).get("MSH", [{}])[0]
 
@@ -89,10 +98,22 @@ def ack(data: dict[str, Any] | None, code: str = "AA", *, error: str | None = No
     trigger = msh.get("f9")[1] if isinstance(msh.get("f9"), list) and len(msh["f9"]) > 1 else ""
     control = f"ACK{now[:14]}{next(_counter):06d}"
     segments = [
-        "|".join([
-            "MSH", "^~\\&", text("f5", app), text("f6", facility), text("f3"), text("f4"), now, "",
-            f"ACK^{trigger}^ACK" if trigger else "ACK", control, text("f11", "P"), text("f12", "2.5"),
-        ]),
+        "|".join(
+            [
+                "MSH",
+                "^~\\&",
+                text("f5", app),
+                text("f6", facility),
+                text("f3"),
+                text("f4"),
+                now,
+                "",
+                f"ACK^{trigger}^ACK" if trigger else "ACK",
+                control,
+                text("f11", "P"),
+                text("f12", "2.5"),
+            ]
+        ),
         "|".join(["MSA", code, text("f10")] + ([_escape(error)] if error and code != "AA" else [])),
     ]
     if error and code != "AA":
@@ -102,4 +123,6 @@ def ack(data: dict[str, Any] | None, code: str = "AA", *, error: str | None = No
 
 def _escape(text: str) -> str:
     out = text.replace("\\", "\\E\\").replace("|", "\\F\\").replace("^", "\\S\\")
-    return out.replace("~", "\\R\\").replace("&", "\\T\\").replace("\r", " ").replace("\n", " ")[:400]
+    return (
+        out.replace("~", "\\R\\").replace("&", "\\T\\").replace("\r", " ").replace("\n", " ")[:400]
+    )

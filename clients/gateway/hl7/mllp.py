@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from clients.gateway.errors import GatewayError
-from clients.gateway.hl7.message import Hl7Reject, ack, message_type, parse
+from clients.gateway.hl7.message import Hl7RejectError, ack, message_type, parse
 
 VT, FS, CR = b"\x0b", b"\x1c", b"\x0d"
 MAX_FRAME = 1024 * 1024
@@ -34,8 +34,15 @@ def frame(text: str) -> bytes:
 class MllpServer:
     """Serves one flow's MLLP source on a thread of its own (an asyncio loop)."""
 
-    def __init__(self, handler: Handler, *, host: str = "127.0.0.1", port: int = 0,
-                 message_types: list[str] | None = None, max_bytes: int = MAX_FRAME) -> None:
+    def __init__(
+        self,
+        handler: Handler,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        message_types: list[str] | None = None,
+        max_bytes: int = MAX_FRAME,
+    ) -> None:
         self.handler = handler
         self.host, self.port = host, port
         self.message_types = set(message_types or [])
@@ -67,7 +74,7 @@ class MllpServer:
         """The ACK/NAK for one message (runs the handler)."""
         try:
             _msg, data = parse(text)
-        except Hl7Reject as exc:
+        except Hl7RejectError as exc:
             return ack(None, exc.code, error=exc.text, hl7_error=exc.hl7_error)
         kind = message_type(data)
         if self.message_types and kind not in self.message_types:
@@ -75,7 +82,7 @@ class MllpServer:
         try:
             with self.lock:
                 self.handler(data, kind)
-        except Hl7Reject as exc:
+        except Hl7RejectError as exc:
             return ack(data, exc.code, error=exc.text, hl7_error=exc.hl7_error)
         except GatewayError as exc:
             return ack(data, "AE", error=str(exc), hl7_error="207")
@@ -88,20 +95,40 @@ class MllpServer:
                 if not start:
                     break
                 if start != VT:
-                    writer.write(frame(ack(None, "AR", error="bytes outside an MLLP frame", hl7_error="100")))
+                    writer.write(
+                        frame(ack(None, "AR", error="bytes outside an MLLP frame", hl7_error="100"))
+                    )
                     await writer.drain()
                     break
                 try:
                     body = await reader.readuntil(FS + CR)
                 except asyncio.LimitOverrunError:
-                    writer.write(frame(ack(None, "AR", error=f"frame over {self.max_bytes} bytes", hl7_error="100")))
+                    writer.write(
+                        frame(
+                            ack(
+                                None,
+                                "AR",
+                                error=f"frame over {self.max_bytes} bytes",
+                                hl7_error="100",
+                            )
+                        )
+                    )
                     await writer.drain()
                     break
                 except asyncio.IncompleteReadError:
                     break
                 payload = body[: -len(FS + CR)]
                 if len(payload) > self.max_bytes:
-                    writer.write(frame(ack(None, "AR", error=f"frame over {self.max_bytes} bytes", hl7_error="100")))
+                    writer.write(
+                        frame(
+                            ack(
+                                None,
+                                "AR",
+                                error=f"frame over {self.max_bytes} bytes",
+                                hl7_error="100",
+                            )
+                        )
+                    )
                     await writer.drain()
                     break
                 try:

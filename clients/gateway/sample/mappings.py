@@ -92,7 +92,8 @@ expression: |
                                    "code": "active"}]},
     "verificationStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-ver-status",
                                        "code": "confirmed"}]},
-    "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10", "code": icd10, "display": name}],
+    "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10", "code": icd10,
+                         "display": name}],
              "text": name},
     "subject": {"reference": "Patient/" & patient_id},
     "encounter": encounter_id ? {"reference": "Encounter/" & encounter_id} : undefined,
@@ -135,14 +136,16 @@ expression: |
     "resourceType": "Composition",
     "id": "summary-" & id,
     "status": "final",
-    "type": {"coding": [{"system": "http://loinc.org", "code": "11506-3", "display": "Progress note"}]},
+    "type": {"coding": [{"system": "http://loinc.org", "code": "11506-3",
+                         "display": "Progress note"}]},
     "subject": {"reference": "Patient/" & patient_id},
     "encounter": {"reference": "Encounter/" & id},
     "date": started_at,
     "author": [{"display": department}],
     "title": department & kind & "就诊小结",
     "section": [{"title": "就诊信息", "text": {"status": "generated",
-      "div": "<div xmlns=\\"http://www.w3.org/1999/xhtml\\">" & kind & " " & department & "</div>"}}]
+      "div": "<div xmlns=\\"http://www.w3.org/1999/xhtml\\">" & kind & " " & department
+             & "</div>"}}]
   }
 """
 

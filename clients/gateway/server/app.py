@@ -94,13 +94,17 @@ async def _body(request: Request) -> Any:
 def create_gateway_app(runtime: Any) -> FastAPI:
     project, store, apis, gateway = runtime.project, runtime.store, runtime.apis, runtime.gateway
     admin_keys = list(project.settings.server.get("admin_keys") or [])
-    app = FastAPI(title=f"Gateway {project.settings.name}", docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(
+        title=f"Gateway {project.settings.name}", docs_url=None, redoc_url=None, openapi_url=None
+    )
 
     @app.middleware("http")
     async def limit(request: Request, call_next: Any) -> Response:
         length = request.headers.get("content-length")
         if length and (not length.isdigit() or int(length) > MAX_BODY):
-            return JSONResponse({"code": "too_large", "message": f"over {MAX_BODY} bytes"}, status_code=413)
+            return JSONResponse(
+                {"code": "too_large", "message": f"over {MAX_BODY} bytes"}, status_code=413
+            )
         return await call_next(request)
 
     @app.exception_handler(GatewayError)
@@ -137,14 +141,22 @@ def create_gateway_app(runtime: Any) -> FastAPI:
 
         page = await run_in_threadpool(apis.call, name, params, offset=offset, limit=limit)
         full = len(page.items) == page.limit
-        return JSONResponse({"items": page.items, "offset": page.offset, "limit": page.limit,
-                             "next_offset": page.offset + page.limit if full else None})
+        return JSONResponse(
+            {
+                "items": page.items,
+                "offset": page.offset,
+                "limit": page.limit,
+                "next_offset": page.offset + page.limit if full else None,
+            }
+        )
 
     @app.post("/flows/{name}")
     async def run_flow(name: str, request: Request) -> JSONResponse:
         flow = project.flows.get(name)
         if flow is None or "api" not in flow.source:
-            return JSONResponse({"code": "not_found", "message": f"no flow API {name}"}, status_code=404)
+            return JSONResponse(
+                {"code": "not_found", "message": f"no flow API {name}"}, status_code=404
+            )
         spec = flow.source["api"]
         check_key(store, request.headers.get("x-api-key"), list(spec.get("keys") or []))
         body = await _body(request)
@@ -154,20 +166,29 @@ def create_gateway_app(runtime: Any) -> FastAPI:
 
             error = best_match(Draft202012Validator(spec["params"]).iter_errors(body))
             if error is not None:
-                raise ParameterError(f"{'.'.join(map(str, error.absolute_path)) or '(body)'}: {error.message}")
+                raise ParameterError(
+                    f"{'.'.join(map(str, error.absolute_path)) or '(body)'}: {error.message}"
+                )
         key = request.headers.get("idempotency-key") or uuid.uuid4().hex
         if len(key) > 128:
             raise ParameterError("Idempotency-Key is at most 128 characters")
         from starlette.concurrency import run_in_threadpool
 
         [result] = await run_in_threadpool(
-            gateway.process, name, Batch([Change(f"api.{name}", key, body)], None),
+            gateway.process,
+            name,
+            Batch([Change(f"api.{name}", key, body)], None),
             source=f"api.{name}",
         )
         last = project.order[name][-1].id
-        answer = {"run_id": result.run_id, "ok": result.ok, "failed_step": result.failed_step,
-                  "error": result.error, "output": [plain(v) for v in result.outputs.get(last, [])],
-                  "duration_ms": round(result.duration_ms, 2)}
+        answer = {
+            "run_id": result.run_id,
+            "ok": result.ok,
+            "failed_step": result.failed_step,
+            "error": result.error,
+            "output": [plain(v) for v in result.outputs.get(last, [])],
+            "duration_ms": round(result.duration_ms, 2),
+        }
         return JSONResponse(answer, status_code=200 if result.ok else 422)
 
     @app.get("/metrics")
@@ -176,7 +197,9 @@ def create_gateway_app(runtime: Any) -> FastAPI:
         runtime.metrics.held.set(counts.get("held", 0))
         runtime.metrics.pending.set(counts.get("pending", 0))
         runtime.metrics.open_dead_letters.set(store.count_dead_letters())
-        return PlainTextResponse(runtime.metrics.text().decode(), media_type="text/plain; version=0.0.4")
+        return PlainTextResponse(
+            runtime.metrics.text().decode(), media_type="text/plain; version=0.0.4"
+        )
 
     @app.get("/monitor", response_class=HTMLResponse)
     def monitor_page() -> HTMLResponse:
@@ -195,20 +218,29 @@ def create_gateway_app(runtime: Any) -> FastAPI:
         snap = runtime.metrics.snapshot()
         flows = []
         for name, flow in project.flows.items():
-            flows.append({
-                "name": name, "version": flow.version, "source": flow.source_kind,
-                "description": flow.doc.data.get("description", ""),
-                "nodes": [{"id": "source", "type": flow.source_kind}]
-                + [{"id": s.id, "type": s.type} for s in flow.steps],
-                "edges": [{"from": a, "to": b} for a, b in edges(flow)],
-                "counters": snap["flow"].get(name, {}),
-            })
+            flows.append(
+                {
+                    "name": name,
+                    "version": flow.version,
+                    "source": flow.source_kind,
+                    "description": flow.doc.data.get("description", ""),
+                    "nodes": [{"id": "source", "type": flow.source_kind}]
+                    + [{"id": s.id, "type": s.type} for s in flow.steps],
+                    "edges": [{"from": a, "to": b} for a, b in edges(flow)],
+                    "counters": snap["flow"].get(name, {}),
+                }
+            )
         return {
-            "gateway": project.settings.name, "institution": project.settings.institution,
-            "digest": project.digest, "flows": flows, "topics": snap["topic"],
-            "sources": snap["source"], "sink": counts,
+            "gateway": project.settings.name,
+            "institution": project.settings.institution,
+            "digest": project.digest,
+            "flows": flows,
+            "topics": snap["topic"],
+            "sources": snap["source"],
+            "sink": counts,
             "dead_letters_open": store.count_dead_letters(),
-            "breakers": apis.breaker_states(), "errors": dict(runtime.errors),
+            "breakers": apis.breaker_states(),
+            "errors": dict(runtime.errors),
         }
 
     @app.get("/monitor/runs/{run_id}")
@@ -217,25 +249,38 @@ def create_gateway_app(runtime: Any) -> FastAPI:
         return {"run_id": run_id, "steps": store.run_steps(run_id)}
 
     @app.get("/dead-letters")
-    def dead_letters(request: Request, state: str = "open", offset: int = 0, limit: int = 100) -> dict[str, Any]:
+    def dead_letters(
+        request: Request, state: str = "open", offset: int = 0, limit: int = 100
+    ) -> dict[str, Any]:
         check_key(store, request.headers.get("x-api-key"), admin_keys)
         if state not in ("open", "replayed", "all") or not 1 <= limit <= 1000 or offset < 0:
             raise ParameterError("state is open, replayed or all; limit 1..1000; offset >= 0")
-        items = store.dead_letters(state=None if state == "all" else state, limit=limit, offset=offset)
+        items = store.dead_letters(
+            state=None if state == "all" else state, limit=limit, offset=offset
+        )
         return {"items": items, "offset": offset, "limit": limit}
 
     @app.post("/dead-letters/{letter_id}/replay")
     def replay(letter_id: int, request: Request) -> JSONResponse:
         check_key(store, request.headers.get("x-api-key"), admin_keys)
         if not store.query("SELECT 1 FROM dead_letters WHERE id = ?", letter_id):
-            return JSONResponse({"code": "not_found", "message": f"no dead letter {letter_id}"}, status_code=404)
+            return JSONResponse(
+                {"code": "not_found", "message": f"no dead letter {letter_id}"}, status_code=404
+            )
         ok = gateway.replay(letter_id)
         [row] = store.query("SELECT state, reason FROM dead_letters WHERE id = ?", letter_id)
-        return JSONResponse({"id": letter_id, "replayed": ok, "state": row["state"], "reason": row["reason"]},
-                            status_code=200 if ok else 422)
+        return JSONResponse(
+            {"id": letter_id, "replayed": ok, "state": row["state"], "reason": row["reason"]},
+            status_code=200 if ok else 422,
+        )
 
     return app
 
 
 def _static(name: str) -> str:
-    return resources.files("clients.gateway").joinpath("static").joinpath(name).read_text(encoding="utf-8")
+    return (
+        resources.files("clients.gateway")
+        .joinpath("static")
+        .joinpath(name)
+        .read_text(encoding="utf-8")
+    )

@@ -18,8 +18,14 @@ T = TypeVar("T")
 
 
 class CircuitBreaker:
-    def __init__(self, name: str, *, failures: int = 5, reset_s: float = 30.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        name: str,
+        *,
+        failures: int = 5,
+        reset_s: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.name = name
         self.threshold = failures
         self.reset_s = reset_s

@@ -20,12 +20,14 @@ from clients.gateway.services.breaker import CircuitBreaker
 MAX_RESPONSE_BYTES = 8 * 1024 * 1024
 
 
-class _Retryable(Exception):
+class _RetryableError(Exception):
     pass
 
 
 class HttpService:
-    def __init__(self, connection: Connection, *, transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(
+        self, connection: Connection, *, transport: httpx.BaseTransport | None = None
+    ) -> None:
         self.name = connection.name
         self.base_url = connection.resolved_url().rstrip("/")
         self.timeout = float(connection.setting("timeout_s", 10.0))
@@ -33,7 +35,8 @@ class HttpService:
         self.backoff = float(connection.setting("backoff_s", 0.2))
         breaker = connection.setting("breaker", {}) or {}
         self.breaker = CircuitBreaker(
-            connection.name, failures=int(breaker.get("failures", 5)),
+            connection.name,
+            failures=int(breaker.get("failures", 5)),
             reset_s=float(breaker.get("reset_s", 30.0)),
         )
         self.client = httpx.Client(timeout=self.timeout, transport=transport)
@@ -47,9 +50,11 @@ class HttpService:
                 return self.breaker.call(lambda: self._once(method, url, params))
             except CircuitOpenError:
                 raise
-            except _Retryable as exc:
+            except _RetryableError as exc:
                 if attempt >= self.retries:
-                    raise UpstreamError(f"{self.name}: {exc} (after {attempt + 1} attempts)") from None
+                    raise UpstreamError(
+                        f"{self.name}: {exc} (after {attempt + 1} attempts)"
+                    ) from None
                 time.sleep(self.backoff * (2**attempt))
                 attempt += 1
 
@@ -60,11 +65,13 @@ class HttpService:
             else:
                 response = self.client.request(method, url, json=params)
         except httpx.TimeoutException as exc:
-            raise _Retryable(f"timed out after {self.timeout} s ({type(exc).__name__})") from None
+            raise _RetryableError(
+                f"timed out after {self.timeout} s ({type(exc).__name__})"
+            ) from None
         except httpx.TransportError as exc:
-            raise _Retryable(f"cannot reach {url}: {type(exc).__name__}") from None
+            raise _RetryableError(f"cannot reach {url}: {type(exc).__name__}") from None
         if response.status_code == 429 or response.status_code >= 500:
-            raise _Retryable(f"{method} {url} answered {response.status_code}")
+            raise _RetryableError(f"{method} {url} answered {response.status_code}")
         if response.status_code >= 400:
             raise UpstreamError(f"{self.name}: {method} {url} answered {response.status_code}")
         if len(response.content) > MAX_RESPONSE_BYTES:

@@ -18,7 +18,7 @@ from clients.gateway.errors import CircuitOpenError, UpstreamError
 from clients.gateway.services.breaker import CircuitBreaker
 
 
-class _Retryable(Exception):
+class _RetryableError(Exception):
     pass
 
 
@@ -41,7 +41,8 @@ class SoapService:
         self.backoff = float(connection.setting("backoff_s", 0.2))
         breaker = connection.setting("breaker", {}) or {}
         self.breaker = CircuitBreaker(
-            connection.name, failures=int(breaker.get("failures", 5)),
+            connection.name,
+            failures=int(breaker.get("failures", 5)),
             reset_s=float(breaker.get("reset_s", 30.0)),
         )
         wsdl = connection.raw.get("wsdl") or connection.resolved_url() + "?wsdl"
@@ -61,9 +62,11 @@ class SoapService:
                 return self.breaker.call(lambda: self._once(operation, params))
             except CircuitOpenError:
                 raise
-            except _Retryable as exc:
+            except _RetryableError as exc:
                 if attempt >= self.retries:
-                    raise UpstreamError(f"{self.name}: {exc} (after {attempt + 1} attempts)") from None
+                    raise UpstreamError(
+                        f"{self.name}: {exc} (after {attempt + 1} attempts)"
+                    ) from None
                 time.sleep(self.backoff * (2**attempt))
                 attempt += 1
 
@@ -81,10 +84,10 @@ class SoapService:
         except zeep.exceptions.Fault as fault:
             raise UpstreamError(f"{self.name}: SOAP fault: {fault.message}") from None
         except (requests.Timeout, requests.ConnectionError) as exc:
-            raise _Retryable(f"{operation}: {type(exc).__name__}") from None
+            raise _RetryableError(f"{operation}: {type(exc).__name__}") from None
         except zeep.exceptions.TransportError as exc:
             if exc.status_code >= 500 or exc.status_code == 429:
-                raise _Retryable(f"{operation}: HTTP {exc.status_code}") from None
+                raise _RetryableError(f"{operation}: HTTP {exc.status_code}") from None
             raise UpstreamError(f"{self.name}: {operation}: HTTP {exc.status_code}") from None
         except (zeep.exceptions.Error, TypeError, ValueError) as exc:
             raise UpstreamError(f"{self.name}: {operation}: {exc}") from None

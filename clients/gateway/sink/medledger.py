@@ -24,6 +24,7 @@ leaves rows ``pending`` and the workers retry with backoff.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -69,10 +70,8 @@ def load_or_create_secret(path: Path) -> bytes:
         f.flush()
         os.fsync(f.fileno())
     os.chmod(tmp, 0o600)
-    try:
-        os.link(tmp, path)  # never replaces a key another process created meanwhile
-    except FileExistsError:
-        pass
+    with contextlib.suppress(FileExistsError):  # never replace a key another process made
+        os.link(tmp, path)
     tmp.unlink()
     return load_or_create_secret(path)
 

@@ -82,7 +82,7 @@ class NatsBroker:
                 self._subs[(stream, consumer)] = sub
             try:
                 msgs = await sub.fetch(n, timeout=timeout)
-            except (nats.errors.TimeoutError, asyncio.TimeoutError):  # nothing waiting
+            except (TimeoutError, nats.errors.TimeoutError):  # nothing waiting
                 return []
             out = []
             for msg in msgs:
