@@ -9,7 +9,9 @@ Converter's users kept tripping over (microsoft/FHIR-Converter#402, #459):
   digit) and a quantity is in UCUM (``http://unitsofmeasure.org``, a case-sensitive ASCII
   code such as ``mmol/L`` or ``umol/L``; ``µmol/L`` is not UCUM);
 - a Condition carries an ICD-10 code (``http://hl7.org/fhir/sid/icd-10``, e.g. ``I21.0``);
-- every clinical resource names its subject.
+- every clinical resource names its subject;
+- a status (and MedicationRequest.intent, Patient.gender) is in its required value set: the
+  base model checks only that it is a code, and a HIS happily stores ``已审核`` there.
 """
 
 from __future__ import annotations
@@ -28,6 +30,33 @@ ICD10 = "http://hl7.org/fhir/sid/icd-10"
 _LOINC_CODE = re.compile(r"^(\d{1,7})-(\d)$")
 _UCUM_CODE = re.compile(r"^[!-~]{1,64}$")
 _ICD10_CODE = re.compile(r"^[A-Z][0-9]{2}(\.[0-9A-Z]{1,4})?$")
+
+
+# required bindings the base model checks only as "a code": (resource, field) → value set
+def _codes(text: str) -> frozenset[str]:
+    return frozenset(text.split(" "))
+
+
+REQUIRED_CODES: dict[tuple[str, str], frozenset[str]] = {
+    ("Observation", "status"): _codes(
+        "registered preliminary final amended corrected cancelled entered-in-error unknown"
+    ),
+    ("DiagnosticReport", "status"): _codes(
+        "registered partial preliminary final amended corrected appended cancelled "
+        "entered-in-error unknown"
+    ),
+    ("Encounter", "status"): _codes(
+        "planned arrived triaged in-progress onleave finished cancelled entered-in-error unknown"
+    ),
+    ("MedicationRequest", "status"): _codes(
+        "active on-hold cancelled completed entered-in-error stopped draft unknown"
+    ),
+    ("MedicationRequest", "intent"): _codes(
+        "proposal plan order original-order reflex-order filler-order instance-order option"
+    ),
+    ("Composition", "status"): _codes("preliminary final amended entered-in-error"),
+    ("Patient", "gender"): _codes("male female other unknown"),
+}
 NEEDS_SUBJECT = {"Encounter", "Observation", "DiagnosticReport", "Condition", "MedicationRequest"}
 
 
@@ -91,6 +120,12 @@ def _codings(concept: Any) -> list[dict[str, Any]]:
 
 
 def _profile(resource_type: str, r: dict[str, Any]) -> None:
+    for (rtype, field), allowed in REQUIRED_CODES.items():
+        if rtype == resource_type and field in r and r[field] not in allowed:
+            raise FhirInvalidError(
+                f"{rtype}.{field}: {r[field]!r} is not in its required value set "
+                f"({', '.join(sorted(allowed))})"
+            )
     if resource_type in NEEDS_SUBJECT and not (r.get("subject") or {}).get("reference"):
         raise FhirInvalidError(f"{resource_type}.subject: a reference to the patient is required")
     if resource_type == "Observation":
