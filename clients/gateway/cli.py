@@ -55,8 +55,8 @@ def _errors(fn: F) -> F:
 def init(
     folder: Folder,
     his_url: Annotated[
-        str, typer.Option(help="SQLAlchemy URL of the HIS database")
-    ] = "sqlite:///his.db",
+        str | None, typer.Option(help="SQLAlchemy URL of the HIS database (default: FOLDER/his.db)")
+    ] = None,
     prefix: Annotated[str, typer.Option(help="table name prefix of the HIS schema")] = "his_",
     medledger_url: Annotated[str, typer.Option(help="the MedLedger API")] = "http://127.0.0.1:8000",
     create_sample: Annotated[
@@ -69,6 +69,7 @@ def init(
 
     if (folder / "gateway.yaml").exists():
         raise GatewayError(f"{folder} already has a gateway.yaml")
+    his_url = his_url or f"sqlite:///{(folder / 'his.db').resolve()}"
     if capture_mode not in ("auto", "log", "watermark"):
         raise GatewayError("--capture-mode is auto, log or watermark")
     write_sample(

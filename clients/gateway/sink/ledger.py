@@ -1,7 +1,7 @@
 """How the gateway reaches MedLedger: through the SDK, as the account the gateway signs as.
 
 The sink depends only on :class:`LedgerPort` (share a validated FHIR resource under a record
-id; read a record's metadata), which :class:`clients.sdk.MedLedgerClient` satisfies. The
+id), which :class:`clients.sdk.MedLedgerClient` satisfies. The
 account is loaded from the environment variable or key file named in ``gateway.yaml``
 (``medledger.account_key_env`` / ``account_key_file``). Today that account is an enrolled
 clinician of the institution, because the API lets clinicians author records; once
