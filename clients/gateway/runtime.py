@@ -73,6 +73,13 @@ def make_source(
     return source, f"watermark ({reason})"
 
 
+def _digest(value: Any) -> str:
+    import hashlib
+    import json
+
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
+
+
 class Runtime:
     def __init__(
         self,
@@ -168,6 +175,16 @@ class Runtime:
         keeper = threading.Thread(target=self._housekeeping_loop, name="housekeeping", daemon=True)
         keeper.start()
         self._threads.append(keeper)
+        for name, flow_decl in self.project.flows.items():
+            if "topic" in flow_decl.source and self.topics is not None:
+                thread = threading.Thread(
+                    target=self._consume,
+                    args=(name, flow_decl.source["topic"]),
+                    name=f"topic-{name}",
+                    daemon=True,
+                )
+                thread.start()
+                self._threads.append(thread)
         if capture:
             for flow, (source, _why) in self.capture_sources().items():
                 poll = float(
@@ -194,6 +211,26 @@ class Runtime:
                 self.housekeeping()
             except GatewayError as exc:  # the state file is busy or broken: say so, go on
                 self.errors["housekeeping"] = str(exc)
+
+    def _consume(self, flow: str, topic: str) -> None:
+        """A flow whose source is a topic: pull, run, commit, then acknowledge."""
+        assert self.topics is not None
+        consumer = f"gw-{self.project.settings.name}-{flow}"
+        while not self.gateway.stopped.is_set():
+            try:
+                messages, ack = self.topics.pull(topic, consumer, n=100, timeout=1.0)
+                if messages:
+                    changes = [
+                        Change(f"topic.{topic}", m.msg_id or _digest(m.value), m.value)
+                        for m in messages
+                    ]
+                    self.gateway.process(flow, Batch(changes, None), source=f"topic.{topic}")
+                    self.metrics.count(self.metrics.consumed, "topic", topic, len(messages))
+                    self.metrics.consumer_lag.labels("topic", topic).set(messages[-1].pending)
+                ack()
+            except GatewayError as exc:
+                self.errors[flow] = str(exc)
+                self.gateway.stopped.wait(2.0)
 
     def _capture(self, flow: str, source: Source, poll: float) -> None:
         while not self.gateway.stopped.is_set():

@@ -5,6 +5,7 @@ consumer gets everything, and the monitoring counters follow."""
 from __future__ import annotations
 
 import secrets
+import time
 from pathlib import Path
 
 from clients.gateway.config.project import load_project
@@ -94,3 +95,44 @@ def test_oversized_message_is_refused_before_the_broker(tmp_path: Path) -> None:
             hub.publish("lab-results", {"x": "y" * (1024 * 1024)})
     finally:
         hub.close()
+
+
+MIRROR = """kind: Flow
+version: 1
+name: mirror
+description: 订阅检验结果主题 (a flow fed by a topic)
+source: {topic: lab-results}
+steps:
+  - {id: brief, type: map, input: source, expression: '{"loinc": code.coding[0].code}'}
+"""
+
+
+def test_a_flow_fed_by_a_topic(tmp_path: Path) -> None:
+    name = f"t{secrets.token_hex(4)}"
+    his = His(
+        f"sqlite:///{tmp_path / 'his.db'}",
+        tmp_path / "gw",
+        "his_",
+        delay_s=0.0,
+        nats_url=NATS_URL,
+        name=name,
+    )
+    (his.root / "flows" / "mirror.yaml").write_text(MIRROR, encoding="utf-8")
+    seed_his(his.engine, his.tables, patients=2, labs_each=2)
+    runtime = Runtime(his.root, open_client=NoLedger)
+    assert runtime.topics is not None
+    broker = runtime.topics.brokers["broker"]
+    try:
+        runtime.start(listeners=False)
+        deadline = time.monotonic() + 30
+        while len(runtime.store.runs("mirror")) < 4:
+            assert time.monotonic() < deadline, runtime.errors
+            time.sleep(0.2)
+        snap = runtime.metrics.snapshot()
+        assert snap["topic"]["lab-results"]["consumed"] == 4
+        assert snap["topic"]["lab-results"]["consumer_lag"] == 0
+        assert all(r["status"] == "ok" for r in runtime.store.runs("mirror"))
+    finally:
+        assert isinstance(broker, NatsBroker)
+        broker.delete_stream(f"GW_{name}_LAB-RESULTS".upper().replace("-", "_"))
+        runtime.stop()

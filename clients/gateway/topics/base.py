@@ -9,6 +9,7 @@ Counters for the monitoring page are kept by the caller (:class:`~clients.gatewa
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -31,7 +32,7 @@ class Broker(Protocol):
 
     def fetch(
         self, subject: str, stream: str, consumer: str, n: int, timeout: float
-    ) -> list[tuple[bytes, str | None, int]]: ...
+    ) -> tuple[list[tuple[bytes, str | None, int]], Callable[[], None]]: ...
 
     def close(self) -> None: ...
 
@@ -75,18 +76,29 @@ class TopicHub:
         broker, subject, stream = self._topic(name)
         broker.publish(subject, stream, encode(value), msg_id)
 
-    def consume(
+    def pull(
         self, name: str, consumer: str, *, n: int = 100, timeout: float = 1.0
-    ) -> list[Message]:
+    ) -> tuple[list[Message], Callable[[], None]]:
+        """Messages for durable ``consumer`` and the function that acknowledges them: call it
+        after they are handled, so a crash in between delivers them again (at least once)."""
         broker, subject, stream = self._topic(name)
+        raw, ack = broker.fetch(subject, stream, consumer, n, timeout)
         out = []
-        for data, msg_id, pending in broker.fetch(subject, stream, consumer, n, timeout):
+        for data, msg_id, pending in raw:
             try:
                 value = json.loads(data)
             except (json.JSONDecodeError, UnicodeDecodeError):
                 value = {"undecodable": data[:1000].hex()}
             out.append(Message(name, value, msg_id, pending))
-        return out
+        return out, ack
+
+    def consume(
+        self, name: str, consumer: str, *, n: int = 100, timeout: float = 1.0
+    ) -> list[Message]:
+        """:meth:`pull` and acknowledge at once (for readers that keep nothing)."""
+        messages, ack = self.pull(name, consumer, n=n, timeout=timeout)
+        ack()
+        return messages
 
     def close(self) -> None:
         for broker in self.brokers.values():

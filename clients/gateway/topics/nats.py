@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from clients.gateway.errors import TopicError
@@ -71,7 +72,11 @@ class NatsBroker:
 
     def fetch(
         self, subject: str, stream: str, consumer: str, n: int, timeout: float
-    ) -> list[tuple[bytes, str | None, int]]:
+    ) -> tuple[list[tuple[bytes, str | None, int]], Callable[[], None]]:
+        """Up to ``n`` messages and the function that acknowledges them (call it once they
+        are handled: unacknowledged messages are delivered again after the ack wait)."""
+        fetched: list[Any] = []
+
         async def go() -> list[tuple[bytes, str | None, int]]:
             import nats.errors
 
@@ -86,12 +91,17 @@ class NatsBroker:
                 return []
             out = []
             for msg in msgs:
-                await msg.ack()
+                fetched.append(msg)
                 pending = int(getattr(msg.metadata, "num_pending", 0) or 0)
                 out.append((msg.data, (msg.headers or {}).get("Nats-Msg-Id"), pending))
             return out
 
-        return self._run(go(), timeout + TIMEOUT_S)
+        async def ack_all() -> None:
+            for msg in fetched:
+                await msg.ack()
+
+        items = self._run(go(), timeout + TIMEOUT_S)
+        return items, lambda: self._run(ack_all())
 
     def delete_stream(self, stream: str) -> None:
         async def go() -> None:

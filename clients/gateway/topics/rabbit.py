@@ -10,6 +10,7 @@ guarded by a lock: pika's blocking connection is not thread-safe.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from clients.gateway.errors import TopicError
@@ -61,27 +62,39 @@ class RabbitBroker:
 
     def fetch(
         self, subject: str, stream: str, consumer: str, n: int, timeout: float
-    ) -> list[tuple[bytes, str | None, int]]:
-        out = []
+    ) -> tuple[list[tuple[bytes, str | None, int]], Callable[[], None]]:
+        """Up to ``n`` messages and the function that acknowledges them; until then they stay
+        unacknowledged on an open channel (redelivered if the gateway dies)."""
+        out: list[tuple[bytes, str | None, int]] = []
+        last_tag = None
         with self._lock:
             try:
                 channel = self._channel()
                 declared = channel.queue_declare(queue=subject, durable=True)
                 pending = declared.method.message_count
                 for _ in range(min(n, pending)):
-                    method, props, body = channel.basic_get(subject, auto_ack=True)
+                    method, props, body = channel.basic_get(subject, auto_ack=False)
                     if method is None:
                         break
-                    pending = method.message_count
+                    pending, last_tag = method.message_count, method.delivery_tag
                     out.append((body, props.message_id, pending))
-                channel.close()
-            except TopicError:
-                raise
             except Exception as exc:
                 raise TopicError(
                     f"RabbitMQ fetch from {subject}: {type(exc).__name__}: {exc}"
                 ) from None
-        return out
+
+        def ack() -> None:
+            with self._lock:
+                try:
+                    if last_tag is not None:
+                        channel.basic_ack(delivery_tag=last_tag, multiple=True)
+                    channel.close()
+                except Exception as exc:
+                    raise TopicError(
+                        f"RabbitMQ ack on {subject}: {type(exc).__name__}: {exc}"
+                    ) from None
+
+        return out, ack
 
     def close(self) -> None:
         with self._lock:
