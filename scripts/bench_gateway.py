@@ -102,7 +102,8 @@ def bench_fhir(n: int) -> float:
 
 
 def bench_mllp(n: int) -> tuple[float, float]:
-    """(messages per second of wall time, CPU milliseconds per message of the process)."""
+    """(messages per second of wall time, the gateway's CPU milliseconds per message: the
+    process's CPU time less the sending thread's)."""
     from clients.gateway.hl7.mllp import send
     from clients.gateway.runtime import Runtime
     from clients.gateway.sample.project import SampleOptions, write_sample
@@ -126,9 +127,10 @@ def bench_mllp(n: int) -> tuple[float, float]:
             for i in range(n)
         ]
         send("127.0.0.1", port, messages[:20])  # warm up
-        started, cpu = time.perf_counter(), time.process_time()
+        started, cpu, client = time.perf_counter(), time.process_time(), time.thread_time()
         answers = send("127.0.0.1", port, messages[20:])
-        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+        client = time.thread_time() - client
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu - client
         runtime.stop()
         if not all("MSA|AA|" in a for a in answers):
             raise RuntimeError("an MLLP message was not accepted")
@@ -308,9 +310,9 @@ def main(argv: list[str] | None = None) -> int:
         if key == "mllp_msgs_per_s":
             per_core = 1000 / results["mllp_cpu_ms_per_msg"]
             table.add_row(
-                "  mllp CPU ms per message (client + listener, one process)",
-                f"{results['mllp_cpu_ms_per_msg']:.2f}",
-                "≤ 2.0 (= 500/s per core)",
+                "mllp msgs/s per gateway core",
+                f"{per_core:,.1f} ({results['mllp_cpu_ms_per_msg']:.2f} ms CPU each)",
+                ">= 500",
                 verdict(key, per_core),
             )
         target = TARGETS[key]

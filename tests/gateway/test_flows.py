@@ -65,7 +65,8 @@ def test_branch_and_join(tmp_path: Path) -> None:
     assert result.outputs["summary"] == [{"alerts": 1, "notes": 1, "normal": 2}]
     steps = {s["step"]: s for s in result.steps}
     assert steps["each"]["output"] == message["results"]
-    assert steps["level"]["input"] == [message["results"]]
+    assert steps["each"]["input"] == [[message]]  # the source's message is traced once
+    assert "input" not in steps["level"]  # its input is the traced output of "each"
 
 
 def test_step_timeout_fails_the_run_and_dead_letters_it(tmp_path: Path) -> None:

@@ -109,7 +109,10 @@ class FlowRunner:
             "error": error,
         }
         if self.trace_io:
-            entry["input"] = [[plain(v) for v in vs] for vs in inputs]
+            # a step's input is its parents' output, already in the trace: kept only where it
+            # is new (the source's message) or where the step failed (to show what it got)
+            if error is not None or "source" in step.inputs:
+                entry["input"] = [[plain(v) for v in vs] for vs in inputs]
             entry["output"] = None if output is None else [plain(v) for v in output]
         return entry
 
