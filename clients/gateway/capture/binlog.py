@@ -88,14 +88,8 @@ class BinlogSource:
         last: Any = None
         with self.engine.connect() as conn:
             while True:
-                where = "" if last is None else f"WHERE {q(self.key)} > :last "
-                stmt = select_rows(
-                    self.engine,
-                    self.table,
-                    where.removeprefix("WHERE ").strip() or None,
-                    q(self.key),
-                    SNAPSHOT_PAGE,
-                )
+                where = None if last is None else f"{q(self.key)} > :last"
+                stmt = select_rows(self.engine, self.table, where, q(self.key), SNAPSHOT_PAGE)
                 rows = conn.execute(stmt, {"last": last} if last is not None else {}).fetchall()
                 conn.rollback()
                 if not rows:

@@ -40,6 +40,7 @@ def write_sample(dest: Path, options: SampleOptions | None = None) -> Path:
     for sub in ("connections", "mappings", "flows", "apis", "topics"):
         (dest / sub).mkdir(parents=True, exist_ok=True)
     p = o.prefix
+    (dest / ".gitignore").write_text(".gateway-state/\n", encoding="utf-8")  # state, key: not Git
     (dest / "gateway.yaml").write_text(
         f"""kind: Gateway
 version: 1
