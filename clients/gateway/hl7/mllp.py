@@ -27,6 +27,12 @@ log = logging.getLogger("medledger.gateway.mllp")
 Handler = Callable[[dict[str, Any], str], None]
 
 
+async def _refuse(writer: asyncio.StreamWriter, why: str) -> None:
+    """Answer ``AR`` to something that is not a usable MLLP frame (the caller then closes)."""
+    writer.write(frame(ack(None, "AR", error=why, hl7_error="100")))
+    await writer.drain()
+
+
 def frame(text: str) -> bytes:
     return VT + text.encode("utf-8") + FS + CR
 
@@ -95,41 +101,18 @@ class MllpServer:
                 if not start:
                     break
                 if start != VT:
-                    writer.write(
-                        frame(ack(None, "AR", error="bytes outside an MLLP frame", hl7_error="100"))
-                    )
-                    await writer.drain()
+                    await _refuse(writer, "bytes outside an MLLP frame")
                     break
                 try:
                     body = await reader.readuntil(FS + CR)
                 except asyncio.LimitOverrunError:
-                    writer.write(
-                        frame(
-                            ack(
-                                None,
-                                "AR",
-                                error=f"frame over {self.max_bytes} bytes",
-                                hl7_error="100",
-                            )
-                        )
-                    )
-                    await writer.drain()
+                    await _refuse(writer, f"frame over {self.max_bytes} bytes")
                     break
                 except asyncio.IncompleteReadError:
                     break
                 payload = body[: -len(FS + CR)]
                 if len(payload) > self.max_bytes:
-                    writer.write(
-                        frame(
-                            ack(
-                                None,
-                                "AR",
-                                error=f"frame over {self.max_bytes} bytes",
-                                hl7_error="100",
-                            )
-                        )
-                    )
-                    await writer.drain()
+                    await _refuse(writer, f"frame over {self.max_bytes} bytes")
                     break
                 try:
                     text = payload.decode("utf-8")

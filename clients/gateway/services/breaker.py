@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from clients.gateway.errors import CircuitOpenError
+from clients.gateway.errors import CircuitOpenError, UpstreamError
 
 T = TypeVar("T")
 
@@ -72,3 +72,31 @@ class CircuitBreaker:
             self._opened_at = None
             self._probing = False
         return result
+
+
+class RetryableError(Exception):
+    """An attempt that failed in a way worth trying again (timeout, outage, 429, 5xx)."""
+
+
+def call_with_retries(
+    name: str,
+    breaker: CircuitBreaker,
+    attempt_once: Callable[[], T],
+    *,
+    retries: int,
+    backoff_s: float,
+) -> T:
+    """``attempt_once`` through ``breaker``, retried with exponential backoff on
+    :class:`RetryableError`; :class:`UpstreamError` once the retries are spent. An open
+    circuit fails at once (no retry)."""
+    attempt = 0
+    while True:
+        try:
+            return breaker.call(attempt_once)
+        except CircuitOpenError:
+            raise
+        except RetryableError as exc:
+            if attempt >= retries:
+                raise UpstreamError(f"{name}: {exc} (after {attempt + 1} attempts)") from None
+            time.sleep(backoff_s * (2**attempt))
+            attempt += 1

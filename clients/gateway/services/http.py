@@ -8,20 +8,15 @@ service that is down costs callers one fast error instead of a timeout each.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import httpx
 
 from clients.gateway.config.model import Connection
-from clients.gateway.errors import CircuitOpenError, UpstreamError
-from clients.gateway.services.breaker import CircuitBreaker
+from clients.gateway.errors import UpstreamError
+from clients.gateway.services.breaker import CircuitBreaker, RetryableError, call_with_retries
 
 MAX_RESPONSE_BYTES = 8 * 1024 * 1024
-
-
-class _RetryableError(Exception):
-    pass
 
 
 class HttpService:
@@ -44,19 +39,13 @@ class HttpService:
     def request(self, method: str, path: str, params: dict[str, Any]) -> Any:
         """Call ``method path`` with ``params`` (query for GET, JSON body otherwise)."""
         url = self.base_url + path
-        attempt = 0
-        while True:
-            try:
-                return self.breaker.call(lambda: self._once(method, url, params))
-            except CircuitOpenError:
-                raise
-            except _RetryableError as exc:
-                if attempt >= self.retries:
-                    raise UpstreamError(
-                        f"{self.name}: {exc} (after {attempt + 1} attempts)"
-                    ) from None
-                time.sleep(self.backoff * (2**attempt))
-                attempt += 1
+        return call_with_retries(
+            self.name,
+            self.breaker,
+            lambda: self._once(method, url, params),
+            retries=self.retries,
+            backoff_s=self.backoff,
+        )
 
     def _once(self, method: str, url: str, params: dict[str, Any]) -> Any:
         try:
@@ -65,13 +54,13 @@ class HttpService:
             else:
                 response = self.client.request(method, url, json=params)
         except httpx.TimeoutException as exc:
-            raise _RetryableError(
+            raise RetryableError(
                 f"timed out after {self.timeout} s ({type(exc).__name__})"
             ) from None
         except httpx.TransportError as exc:
-            raise _RetryableError(f"cannot reach {url}: {type(exc).__name__}") from None
+            raise RetryableError(f"cannot reach {url}: {type(exc).__name__}") from None
         if response.status_code == 429 or response.status_code >= 500:
-            raise _RetryableError(f"{method} {url} answered {response.status_code}")
+            raise RetryableError(f"{method} {url} answered {response.status_code}")
         if response.status_code >= 400:
             raise UpstreamError(f"{self.name}: {method} {url} answered {response.status_code}")
         if len(response.content) > MAX_RESPONSE_BYTES:

@@ -9,17 +9,12 @@ the service's answer.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from clients.gateway.config.model import Connection
 from clients.gateway.connectors.sql import jsonable
-from clients.gateway.errors import CircuitOpenError, UpstreamError
-from clients.gateway.services.breaker import CircuitBreaker
-
-
-class _RetryableError(Exception):
-    pass
+from clients.gateway.errors import UpstreamError
+from clients.gateway.services.breaker import CircuitBreaker, RetryableError, call_with_retries
 
 
 def _plain(value: Any) -> Any:
@@ -56,19 +51,13 @@ class SoapService:
         self.service = self.client.create_service(binding, address)
 
     def call(self, operation: str, params: dict[str, Any]) -> Any:
-        attempt = 0
-        while True:
-            try:
-                return self.breaker.call(lambda: self._once(operation, params))
-            except CircuitOpenError:
-                raise
-            except _RetryableError as exc:
-                if attempt >= self.retries:
-                    raise UpstreamError(
-                        f"{self.name}: {exc} (after {attempt + 1} attempts)"
-                    ) from None
-                time.sleep(self.backoff * (2**attempt))
-                attempt += 1
+        return call_with_retries(
+            self.name,
+            self.breaker,
+            lambda: self._once(operation, params),
+            retries=self.retries,
+            backoff_s=self.backoff,
+        )
 
     def _once(self, operation: str, params: dict[str, Any]) -> Any:
         import requests
@@ -84,10 +73,10 @@ class SoapService:
         except zeep.exceptions.Fault as fault:
             raise UpstreamError(f"{self.name}: SOAP fault: {fault.message}") from None
         except (requests.Timeout, requests.ConnectionError) as exc:
-            raise _RetryableError(f"{operation}: {type(exc).__name__}") from None
+            raise RetryableError(f"{operation}: {type(exc).__name__}") from None
         except zeep.exceptions.TransportError as exc:
             if exc.status_code >= 500 or exc.status_code == 429:
-                raise _RetryableError(f"{operation}: HTTP {exc.status_code}") from None
+                raise RetryableError(f"{operation}: HTTP {exc.status_code}") from None
             raise UpstreamError(f"{self.name}: {operation}: HTTP {exc.status_code}") from None
         except (zeep.exceptions.Error, TypeError, ValueError) as exc:
             raise UpstreamError(f"{self.name}: {operation}: {exc}") from None
