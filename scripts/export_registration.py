@@ -13,9 +13,8 @@ and the contract hash. This script writes ``clients/webwallet/test/fixtures/regi
   computed by eth-account's own EIP-712 encoder (an implementation independent of ethers).
   Nothing is signed here: the test signs with ethers and checks the digest it recovers from.
 
-``REGISTRATION_FIELDS`` mirrors ``RecordRegistration`` of ``crypto/signing/records.py`` on the
-contracts branch (not in this base yet): at merge, take the fields from that class
-(``RecordRegistration.eip712_fields()``) and the domain name from ``domain_name``.
+The type and the domain name come from ``RecordRegistration`` of ``crypto/signing/records.py``,
+the one definition the contract is checked against.
 
 ``--check`` regenerates in memory and exits 1 when the committed file is stale
 (``tests/wallet/test_export_registration.py`` runs it). The output is deterministic.
@@ -35,21 +34,12 @@ from generated_files import ROOT, render, sync
 
 from clients.sdk.policies import record_policy
 from crypto.policy import normalize, policy_hash
-from crypto.signing import DOMAIN_VERSION, EIP712_DOMAIN_TYPE
+from crypto.signing import DOMAIN_VERSION, EIP712_DOMAIN_TYPE, RecordRegistration, domain_name
 
 FIXTURES = ROOT / "clients" / "webwallet" / "test" / "fixtures" / "registration.json"
 
-REGISTRY_DOMAIN_NAME = "MedLedger RecordRegistry"
-REGISTRATION_FIELDS: list[dict[str, str]] = [
-    {"name": "id", "type": "bytes32"},
-    {"name": "patient", "type": "address"},
-    {"name": "bodyCid", "type": "string"},
-    {"name": "headerCid", "type": "string"},
-    {"name": "bodyHash", "type": "bytes32"},
-    {"name": "policyHash", "type": "bytes32"},
-    {"name": "recordType", "type": "bytes32"},
-    {"name": "deadline", "type": "uint64"},
-]
+REGISTRY_DOMAIN_NAME = domain_name(RecordRegistration.CONTRACT)
+REGISTRATION_FIELDS: list[dict[str, str]] = RecordRegistration.eip712_fields()
 RECORD_TYPE_BYTES = 31  # ledger_api/services/uploads.py: at least one trailing zero byte
 
 PATIENT = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"

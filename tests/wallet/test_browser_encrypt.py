@@ -256,28 +256,12 @@ def other_address(address: str) -> str:
     return Account.from_key(hashlib.sha256(address.encode()).digest()).address
 
 
-def api_refused_signed_metadata(answer: dict[str, Any]) -> bool:
-    """Whether the API answered exactly as one that does not know signed registrations yet
-    does: 422 invalid_metadata, refusing the two new fields and nothing else."""
-    error = (answer.get("body") or {}).get("error") or {}
-    locs = sorted(tuple(e["loc"]) for e in (error.get("details") or {}).get("errors", []))
-    return (
-        answer["status"] == 422
-        and error.get("code") == "invalid_metadata"
-        and locs == [("deadline",), ("signature",)]
-    )
-
-
 def test_patient_adds_a_fhir_record_in_chromium(
     live_stack: LiveStack, chromium: str, tmp_path: Path
 ) -> None:
     """The page encrypts a FHIR Observation, signs its registration as its author and uploads
     it; it is registered on chain for the patient, and both the patient (their uid key) and a
-    granted cardiologist decrypt it with the Python SDK to the very bytes the page read.
-
-    Until the API takes signed registrations (issue 14, ledger_api), it refuses the new
-    metadata fields: the test then checks what the page sent and ends as an expected failure
-    naming that refusal; any other outcome fails."""
+    granted cardiologist decrypt it with the Python SDK to the very bytes the page read."""
     stack = live_stack.stack
     record = json.dumps(OBSERVATION, indent=2).encode()
     start_block = stack.w3.eth.block_number
@@ -308,11 +292,7 @@ def test_patient_adds_a_fhir_record_in_chromium(
         registry=stack.deployment.address("RecordRegistry"),
     )
     answer = json.loads(steps["answer"])
-    if api_refused_signed_metadata(answer):
-        pytest.xfail(
-            "the API does not take signed registrations yet (deadline, signature refused as"
-            " unknown metadata): the lead wires them into ledger_api at integration"
-        )
+    assert answer["status"] == 201, answer
     assert lines[-1].startswith("STEP uploaded "), lines[-1]
     page = json.loads(lines[-1].removeprefix("STEP uploaded "))
     patient_address = page["address"]
