@@ -31,6 +31,7 @@ from clients.cli.common import (
     resolve_data_dir,
     unlock,
 )
+from clients.cli.lazy import Lazy, lazy_group
 from clients.cli.views import fields_table
 from ledger_api.chain.connection import connect
 from ledger_api.chain.consortium import Consortium, InstitutionInfo, Role
@@ -40,8 +41,13 @@ from ledger_api.chain.errors import TransactionRevertedError
 from ledger_api.chain.relayer import Relayer
 
 admin_app = typer.Typer(
-    help="Consortium membership: institutions and members (signed with your admin key).",
     no_args_is_help=True,
+    cls=lazy_group(
+        {
+            "rekey-epoch": Lazy("clients.cli.epochs:rekey_epoch"),
+            "epochs": Lazy("clients.cli.epochs:epochs"),
+        }
+    ),
 )
 institution_app = typer.Typer(help="Add and suspend institutions.", no_args_is_help=True)
 member_app = typer.Typer(help="Enrol, show, suspend and reinstate members.", no_args_is_help=True)

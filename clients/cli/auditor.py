@@ -30,11 +30,17 @@ from clients.cli.common import (
     styled,
     when,
 )
+from clients.cli.lazy import Lazy, lazy_group
 from clients.sdk import MedLedgerClient
 
 auditor_app = typer.Typer(
-    help="Auditors: the on-chain access log and verification of index and store.",
     no_args_is_help=True,
+    cls=lazy_group(
+        {
+            "break-glass": Lazy("clients.cli.break_glass:auditor_break_glass"),
+            "review": Lazy("clients.cli.break_glass:auditor_review"),
+        }
+    ),
 )
 
 CSV_FIELDS = [

@@ -18,11 +18,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import ParamSpec, TypeVar
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 import httpx
 import typer
-from eth_account.signers.local import LocalAccount
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -35,7 +34,6 @@ from rich.progress import (
 )
 from rich.text import Text
 from typer.exceptions import TyperException
-from web3.exceptions import Web3Exception
 
 from clients.sdk import MedLedgerClient
 from clients.sdk.errors import (
@@ -48,9 +46,9 @@ from clients.sdk.errors import (
 )
 from clients.sdk.wallet import Wallet, WalletStore
 from crypto.errors import CryptoError
-from ledger_api.chain.devnode import default_data_dir
-from ledger_api.chain.errors import ChainConnectionError
-from ledger_api.errors import LedgerApiError
+
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -165,10 +163,23 @@ def one_line(exc: BaseException) -> str:
     return " ".join(text.split())
 
 
+def _loaded(module: str, name: str) -> tuple[type[BaseException], ...]:
+    """``module.name`` if that module was imported, else nothing: an exception of a library
+    this command never loaded cannot have been raised, and importing it to check would cost
+    every command the library's start-up (web3, the server's packages)."""
+    loaded = sys.modules.get(module)
+    return (getattr(loaded, name),) if loaded is not None else ()
+
+
 def exit_code_for(exc: BaseException) -> int:
     if isinstance(exc, CliError):
         return exc.exit_code
-    if isinstance(exc, ApiUnavailableError | httpx.TransportError | ChainConnectionError):
+    unavailable = (
+        ApiUnavailableError,
+        httpx.TransportError,
+        *_loaded("ledger_api.chain.errors", "ChainConnectionError"),
+    )
+    if isinstance(exc, unavailable):
         return EXIT_UNAVAILABLE
     if isinstance(exc, WrongPasswordError):
         return EXIT_WRONG_PASSWORD
@@ -195,13 +206,21 @@ def fail(message: str, *, exit_code: int = EXIT_ERROR) -> typer.Exit:
 
 HANDLED: tuple[type[BaseException], ...] = (
     ClientError,
-    LedgerApiError,
     CryptoError,
     OSError,
     httpx.HTTPError,
-    Web3Exception,  # direct chain reads (admin, patient access) outside our wrappers
     ValueError,
 )
+
+
+def handled() -> tuple[type[BaseException], ...]:
+    """:data:`HANDLED`, plus the server's and web3's base errors when the command loaded them
+    (admin and node commands use the chain wrappers; direct chain reads raise web3's)."""
+    return (
+        *HANDLED,
+        *_loaded("ledger_api.errors", "LedgerApiError"),
+        *_loaded("web3.exceptions", "Web3Exception"),
+    )
 
 
 def cli_errors(func: Callable[P, R]) -> Callable[P, R]:
@@ -219,13 +238,21 @@ def cli_errors(func: Callable[P, R]) -> Callable[P, R]:
             raise
         except KeyboardInterrupt:
             raise fail("interrupted", exit_code=EXIT_INTERRUPTED) from None
-        except HANDLED as exc:
+        except Exception as exc:
+            if not isinstance(exc, handled()):
+                raise
             raise fail(one_line(exc), exit_code=exit_code_for(exc)) from None
 
     return wrapper
 
 
 # ----------------------------------------------------------------------------- paths, wallets
+
+
+def default_data_dir() -> Path:
+    """``MEDLEDGER_DATA_DIR``, else ``~/.medledger`` (as ``ledger_api.chain.devnode`` and the
+    API's settings decide it; not imported from there, which would load web3)."""
+    return Path(os.environ.get("MEDLEDGER_DATA_DIR") or Path.home() / ".medledger")
 
 
 def resolve_data_dir(value: str | Path | None) -> Path:

@@ -26,13 +26,19 @@ from clients.cli.common import (
     signed_in,
     wallet_store,
 )
+from clients.cli.lazy import Lazy, lazy_group
 from clients.cli.patient import print_records
 from clients.cli.views import fields_table, write_record
 from clients.sdk.errors import WalletError, WrongPasswordError
 
 doctor_app = typer.Typer(
-    help="Clinicians: sign in, fetch the attribute key, list and decrypt patients' records.",
     no_args_is_help=True,
+    cls=lazy_group(
+        {
+            "timeline": Lazy("clients.cli.timeline:doctor_timeline"),
+            "break-glass": Lazy("clients.cli.break_glass:doctor_break_glass"),
+        }
+    ),
 )
 
 

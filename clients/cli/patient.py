@@ -39,16 +39,26 @@ from clients.cli.common import (
     transfer_progress,
     when,
 )
+from clients.cli.lazy import Lazy, lazy_group
 from clients.cli.rekey import revoke_and_report
 from clients.cli.views import records_table, write_record
 from clients.sdk import MedLedgerClient, RecordInfo
 from clients.sdk.fhir import FHIR_CONTENT_TYPE, is_fhir_file, validate_resource
 from crypto.signing import Purpose
-from ledger_api.chain.connection import connect
 
 patient_app = typer.Typer(
-    help="Patients: share records, list them, grant and revoke access, see who accessed them.",
     no_args_is_help=True,
+    cls=lazy_group(
+        {
+            "timeline": Lazy("clients.cli.timeline:patient_timeline"),
+            "import-labs": Lazy("clients.cli.import_labs:import_labs"),
+            "break-glass": Lazy("clients.cli.break_glass:patient_break_glass"),
+            "sign-consent": Lazy("clients.cli.consent_file:sign_consent"),
+            "rekey": Lazy("clients.cli.rekey:rekey"),
+            "renew": Lazy("clients.cli.rekey:renew"),
+            "rekey-stale": Lazy("clients.cli.epochs:rekey_stale"),
+        }
+    ),
 )
 
 
@@ -365,6 +375,7 @@ def access_events(rpc: str, access_log: str, record_ids: list[str]) -> list[dict
     if not record_ids:
         return []
     from ledger_api.chain.access_log import AccessLog
+    from ledger_api.chain.connection import connect
 
     w3 = connect(rpc)
     event = AccessLog(w3, access_log).contract.events.AccessLogged
