@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import functools
 import os
-import shutil
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
@@ -35,6 +33,11 @@ from rich.progress import (
 from rich.text import Text
 from typer.exceptions import TyperException
 
+from clients.cli.output import JsonLinesOption as JsonLinesOption
+from clients.cli.output import plain as plain
+from clients.cli.output import short as short
+from clients.cli.output import stdout as stdout
+from clients.cli.output import when as when
 from clients.sdk import MedLedgerClient
 from clients.sdk.errors import (
     ApiError,
@@ -97,8 +100,8 @@ RpcOption = typer.Option(
     help="JSON-RPC URL of the chain node.",
     show_envvar=True,
 )
+
 JsonOption = typer.Option(False, "--json", help="Print the API's JSON instead of a table.")
-JsonLinesOption = typer.Option(False, "--json", help="Print JSON lines instead of a table.")
 DeploymentOption = typer.Option(
     None,
     "--deployment",
@@ -108,23 +111,6 @@ DeploymentOption = typer.Option(
 )
 
 # ----------------------------------------------------------------------------- consoles
-
-
-def stdout(*, markup: bool = True) -> Console:
-    """A console for results. Piped or captured output gets a wide fixed width, so that
-    tables never cut addresses and record ids (80 columns would). With markup, callers escape
-    what they did not write themselves (:func:`rich.markup.escape`)."""
-    if sys.stdout.isatty():
-        return Console(highlight=False, markup=markup)
-    width = max(shutil.get_terminal_size((240, 24)).columns, 240)
-    return Console(width=width, highlight=False, markup=markup)
-
-
-def plain() -> Console:
-    """:func:`stdout` without markup, what the commands print with: their output holds file
-    names, policies and institution names, and rich would swallow ``[x]`` in them (or fail on
-    ``[/x]``). Styles are given as :class:`~rich.text.Text` (:func:`styled`)."""
-    return stdout(markup=False)
 
 
 def stderr() -> Console:
@@ -376,15 +362,6 @@ def records_progress(description: str) -> Iterator[Callable[[int, int, str], Non
         yield update
 
 
-def short(value: str | None, keep: int = 10) -> str:
-    """``0x1234…abcd`` for wide hex values in narrow columns."""
-    if not value:
-        return "-"
-    if len(value) <= 2 * keep + 1:
-        return value
-    return f"{value[:keep]}…{value[-4:]}"
-
-
 def ensure_parent(path: Path) -> None:
     if not path.parent.exists():
         raise CliError(f"directory does not exist: {path.parent}", exit_code=EXIT_NOT_FOUND)
@@ -392,13 +369,3 @@ def ensure_parent(path: Path) -> None:
 
 def plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
-
-
-# ----------------------------------------------------------------------------- shared views
-
-
-def when(seconds: int | None) -> str:
-    """Unix seconds → ``2026-11-26 05:40:12Z`` (UTC), ``-`` for none."""
-    if not seconds:
-        return "-"
-    return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%d %H:%M:%SZ")
