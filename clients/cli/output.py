@@ -78,9 +78,12 @@ def short(value: str | None, keep: int = 10) -> str:
 class Column:
     """One column of a listing.
 
-    ``kind`` ``id`` or ``hex``: a long hex value, shortened when the table is too wide (unless
-    ``--full-ids``). ``drop``: when the table still does not fit, columns with the highest
-    ``drop`` go first; 0 never goes (the id, the decision). ``wrap``: the text may fold.
+    ``kind``: ``id``, the id people pass back to other commands (shortened only when dropping
+    the least useful columns was not enough, and never with ``--full-ids``); ``hex``, another
+    long hex value (shortened first); ``address``, kept whole (people compare addresses),
+    folded last; ``text``. ``drop``: columns go highest first when the table does not fit,
+    those of 4 and above before the ids are shortened, 1 to 3 after; 0 never goes (the id,
+    the decision). ``wrap``: the text may fold over several lines as a last resort.
     """
 
     name: str
@@ -98,17 +101,19 @@ def fit_table(
     full_ids: bool = False,
     console: Console | None = None,
 ) -> Table:
-    """The table of ``rows``, made to fit ``console``'s width as the module says."""
+    """The table of ``rows``, made to fit ``console``'s width (see :class:`Column`): hex
+    shortened, then the columns of ``drop`` >= 4 dropped, then the ids shortened, then the
+    other droppable columns dropped, then text folded."""
     console = console or plain()
     rows = [list(r) for r in rows]
     shown = list(range(len(columns)))
-    shorten = False
+    shortened: set[str] = set()
 
-    def build(folding: bool) -> Table:
+    def build(folding: bool = False) -> Table:
         table = Table(title=title)
         for i in shown:
             col = columns[i]
-            fold = folding and (col.wrap or col.kind in ("id", "hex"))
+            fold = folding and (col.wrap or col.kind in ("id", "hex", "address"))
             table.add_column(
                 col.name,
                 no_wrap=not fold,
@@ -116,31 +121,37 @@ def fit_table(
                 justify=col.justify,  # type: ignore[arg-type]
             )
         for row in rows:
-            table.add_row(*(_cell(row[i], columns[i], shorten) for i in shown))
+            table.add_row(*(_cell(row[i], columns[i], shortened) for i in shown))
         return table
 
-    def fits(table: Table) -> bool:
-        measured = Measurement.get(console, console.options, table)
+    def fits() -> bool:
+        measured = Measurement.get(console, console.options, build())
         return measured.maximum <= console.width
 
-    table = build(False)
-    if fits(table):
-        return table
+    def drop_down_to(floor: int) -> bool:
+        droppable = [i for i in shown if columns[i].drop >= floor]
+        for i in sorted(droppable, key=lambda i: -columns[i].drop):
+            shown.remove(i)
+            if fits():
+                return True
+        return False
+
+    if fits():
+        return build()
+    shortened.add("hex")
+    if fits() or drop_down_to(4):
+        return build()
     if not full_ids:
-        shorten = True
-        table = build(False)
-        if fits(table):
-            return table
-    for i in sorted((i for i in shown if columns[i].drop), key=lambda i: -columns[i].drop):
-        shown.remove(i)
-        table = build(False)
-        if fits(table):
-            return table
-    return build(True)
+        shortened.add("id")
+        if fits():
+            return build()
+    if drop_down_to(1):
+        return build()
+    return build(folding=True)
 
 
-def _cell(value: Cell, column: Column, shorten: bool) -> Cell:
-    if shorten and column.kind in ("id", "hex") and isinstance(value, str):
+def _cell(value: Cell, column: Column, shortened: set[str]) -> Cell:
+    if column.kind in shortened and isinstance(value, str) and value.startswith("0x"):
         return short(value)
     return value
 
