@@ -125,7 +125,8 @@ def fit_table(
         return table
 
     def fits() -> bool:
-        measured = Measurement.get(console, console.options, build())
+        # measured without the console's limit (a measurement is clamped to it)
+        measured = Measurement.get(console, console.options.update_width(1_000_000), build())
         return measured.maximum <= console.width
 
     def drop_down_to(floor: int) -> bool:

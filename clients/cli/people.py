@@ -10,6 +10,7 @@ resource. Each is a question (``--yes`` answers it for scripts; without a termin
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -29,14 +30,25 @@ DERIVED = ("uid", "custodian", "epoch", "bg", "patient")
 
 
 def confirm(question: str, *, yes: bool) -> None:
-    """Ask ``question`` on stderr; stop (nothing sent) unless the answer is yes."""
+    """Ask ``question``; stop (nothing sent) unless the answer is yes.
+
+    On a terminal the question is a prompt on stderr. Otherwise one line is read from
+    standard input without a prompt (``yes | medledger …`` answers it; no input is a no), so
+    that a script's stderr holds only the one ``error:`` line when the answer is no.
+    """
     if yes:
         info(f"{question} yes (--yes)")
         return
-    try:
-        answer = typer.confirm(question, default=False, err=True)
-    except typer.Abort:
-        answer = False
+    if sys.stdin.isatty():
+        try:
+            answer = typer.confirm(question, default=False, err=True)
+        except typer.Abort:
+            answer = False
+    else:
+        line = sys.stdin.readline()
+        answer = line.strip().lower() in ("y", "yes")
+        if answer:
+            info(f"{question} yes (from standard input)")
     if not answer:
         raise CliError(f"{question.rstrip('?')}: not confirmed, nothing sent (--yes to go on)")
 

@@ -27,8 +27,8 @@ RECORD_COLUMNS = (
     Column("record id", kind="id", wrap=False),
     Column("type"),
     Column("author", kind="address", drop=2, wrap=False),
-    Column("block", drop=5, wrap=False, justify="right"),
-    Column("tx", kind="hex", drop=6, wrap=False),
+    Column("block", drop=3, wrap=False, justify="right"),
+    Column("tx", kind="hex", drop=3, wrap=False),
 )
 
 
