@@ -33,6 +33,7 @@ from clients.cli.common import (
     unlock,
     when,
 )
+from clients.cli.ids import remember, resolve
 from clients.cli.rekey import records_progress
 from clients.sdk import MedLedgerClient
 from clients.sdk.emergency import BreakGlassOpening
@@ -67,7 +68,7 @@ def doctor_break_glass(
 
     Example: medledger doctor break-glass 0xPatient… --reason "unconscious, suspected MI"
     """
-    address = check.address(patient, "PATIENT")
+    address = check.address_or_wallet(patient, "PATIENT", data_dir)
     with signed_in(api, data_dir, wallet) as (client, chosen, _):
         cosignature = None
         if cosigner_wallet is not None:
@@ -139,13 +140,16 @@ def auditor_break_glass(
     """
     with signed_in(api, data_dir, wallet) as (client, _, _):
         page = client.break_glass_openings(reviewed=False if unreviewed else None, limit=limit)
+    remember(data_dir, "opening", [item.id for item in page.items])
     title = "break-glass review queue" if unreviewed else "break-glass openings"
     plain().print(_table(page.items, title=f"{title} ({len(page.items)} of {page.total})"))
 
 
 @cli_errors
 def auditor_review(
-    opening_id: str = typer.Argument(..., help="The opening id (0x + 64 hex digits)."),
+    opening_id: str = typer.Argument(
+        ..., help="The opening id, or a unique prefix (from `auditor break-glass`)."
+    ),
     justified: bool = typer.Option(
         ..., "--justified/--not-justified", help="The outcome of the review."
     ),
@@ -158,7 +162,7 @@ def auditor_review(
 
     Example: medledger auditor review 0x3f…a1 --justified --note "arrest documented in ED"
     """
-    wanted = check.bytes32_hex(opening_id, "OPENING_ID")
+    wanted = resolve(opening_id, "opening id", kind="opening", data_dir=data_dir)
     with signed_in(api, data_dir, wallet) as (client, _, _):
         done = client.review_break_glass(wanted, justified=justified, note=note)
     outcome = "justified" if done.justified else "not justified"
@@ -193,7 +197,7 @@ def patient_break_glass(
     """
     if all_records and not rekey:
         raise CliError("--all-records goes with --rekey OPENING_ID")
-    wanted = check.bytes32_hex(rekey, "OPENING_ID") if rekey else None
+    wanted = resolve(rekey, "opening id", kind="opening", data_dir=data_dir) if rekey else None
     with signed_in(api, data_dir, wallet) as (client, chosen, _):
         if wanted is None:
             page = client.patient_break_glass(chosen.address, limit=500)
@@ -204,6 +208,7 @@ def patient_break_glass(
                     wanted, user_key=key, progress=progress, include_unread=all_records
                 )
     if wanted is None:
+        remember(data_dir, "opening", [item.id for item in page.items])
         title = f"break-glass openings of my chart ({page.total})"
         plain().print(_table(page.items, title=title, patient=False))
         return

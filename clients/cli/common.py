@@ -181,6 +181,29 @@ def exit_code_for(exc: BaseException) -> int:
     return EXIT_ERROR
 
 
+# Failures whose cause is a missing step: the line ends with the command that takes it.
+NEXT_STEP = (
+    (
+        "no deployment file at",
+        "run `medledger node up` (dev chain: starts anvil and deploys the contracts), or give "
+        "your network's file with --deployment / MEDLEDGER_DEPLOYMENT_FILE",
+    ),
+    ("cannot reach the MedLedger API", "is it running? `medledger serve` starts it"),
+    (
+        "eth_chainId to",
+        "is the chain node running? `medledger node up` starts the dev chain",
+    ),
+)
+
+
+def with_next_step(message: str) -> str:
+    """``message``, plus the command to run next when the failure is a known missing step."""
+    for start, step in NEXT_STEP:
+        if start in message and step.split("`")[1] not in message:
+            return f"{message} — {step}"
+    return message
+
+
 def fail(message: str, *, exit_code: int = EXIT_ERROR) -> typer.Exit:
     """Print ``error: message`` on stderr; return the Exit to raise.
 
@@ -227,7 +250,7 @@ def cli_errors(func: Callable[P, R]) -> Callable[P, R]:
         except Exception as exc:
             if not isinstance(exc, handled()):
                 raise
-            raise fail(one_line(exc), exit_code=exit_code_for(exc)) from None
+            raise fail(with_next_step(one_line(exc)), exit_code=exit_code_for(exc)) from None
 
     return wrapper
 

@@ -35,6 +35,7 @@ from clients.cli.common import (
     when,
 )
 from clients.cli.consent_file import check_consent_file, check_signatures, load_consent_file
+from clients.cli.ids import remember, resolve
 from clients.cli.views import fields_table
 from clients.cli.workflow_common import (
     AnswerTypeOption,
@@ -53,13 +54,20 @@ consult_app = typer.Typer(
     no_args_is_help=True,
 )
 
-ConsultationArg = typer.Argument(..., help="The consultation id (0x + 64 hex digits).")
+ConsultationArg = typer.Argument(..., help="The consultation id, or a unique prefix of it.")
 ROLES = ("invited", "requested", "patient", "all")
 STATES = ("open", "closed", "cancelled")
 
 
-def _id(value: str) -> str:
-    return check.bytes32_hex(value, "the consultation id")
+def _id(value: str, data_dir: str | None) -> str:
+    """A full consultation id, or a unique prefix of one that a listing here showed."""
+    return resolve(
+        value,
+        "consultation id",
+        kind="consultation",
+        data_dir=data_dir,
+        hint="see `medledger consult list`",
+    )
 
 
 @consult_app.command("create")
@@ -99,15 +107,15 @@ def create(
     Example: medledger consult create --patient 0xPatient… --question 0x3f…a1 --invite cd3h
     --consent consent.json --hours 48
     """
-    owner = check.address(patient, "--patient")
+    owner = check.address_or_wallet(patient, "--patient", data_dir)
     if not invite and not invited_policy:
         raise CliError(
             "invite institutions (--invite CODE), specialists (--invited-policy), or both"
         )
     if invited_policy is not None:
         check.policy(invited_policy)
-    asked = check.bytes32_hex(question, "--question")
-    extra = [check.bytes32_hex(r, "--record") for r in record]
+    asked = resolve(question, "record id", kind="record", data_dir=data_dir)
+    extra = [resolve(r, "record id", kind="record", data_dir=data_dir) for r in record]
     closes = _deadline(deadline, hours)
     by_code = not any(i.isdigit() for i in invite)
     audience = consultation_audience(invite, invited_policy) if by_code else None
@@ -164,6 +172,7 @@ def list_consultations(
         check.one_of(state, STATES, "--state")
     with signed_in(api, data_dir, wallet) as (client, _, _):
         page = client.consultations(role=role, state=state, limit=limit)
+    remember(data_dir, "consultation", [item.consultation_id for item in page.items])
     if as_json:
         print_json_lines(page.items)
         return
@@ -196,9 +205,20 @@ def show(
 
     Example: medledger consult show 0x7d…e4
     """
-    cid = _id(consultation_id)
+    cid = _id(consultation_id, data_dir)
     with signed_in(api, data_dir, wallet) as (client, _, _):
         item = client.consultation(cid)
+    remember(data_dir, "consultation", [item.consultation_id])
+    remember(
+        data_dir,
+        "record",
+        [
+            item.question_record_id,
+            *item.record_ids,
+            item.conclusion_record_id,
+            *(o.record_id for o in item.opinions),
+        ],
+    )
     if as_json:
         typer.echo(json.dumps(item.raw))
         return
@@ -257,7 +277,7 @@ def opinion(
 
     Example: medledger consult opinion 0x7d…e4 opinion.json --wallet cardiologist
     """
-    cid = _id(consultation_id)
+    cid = _id(consultation_id, data_dir)
     answer = answer_from(
         file, record, policy=policy, fhir=fhir, record_type=record_type, what="opinion"
     )
@@ -301,7 +321,7 @@ def close(
 
     Example: medledger consult close 0x7d…e4 conclusion.json
     """
-    cid = _id(consultation_id)
+    cid = _id(consultation_id, data_dir)
     answer = answer_from(
         file, record, policy=policy, fhir=fhir, record_type=record_type, what="conclusion"
     )
@@ -330,7 +350,7 @@ def cancel(
 
     Example: medledger consult cancel 0x7d…e4 --reason resolved
     """
-    cid = _id(consultation_id)
+    cid = _id(consultation_id, data_dir)
     if reason is not None:
         check.reason_code(reason)
     with signed_in(api, data_dir, wallet) as (client, _, _):

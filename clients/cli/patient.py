@@ -15,6 +15,7 @@ scripts). ``patient consents`` and ``patient access`` live in :mod:`clients.cli.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import typer
@@ -131,7 +132,7 @@ def share(
     with MedLedgerClient(api) as directory:  # public: before any wallet is opened
         check_policy(directory, policy, yes=yes)
     if not as_fhir and fhir is None and record_type is None and content_type is None:
-        confirm(f"{file.name} is {_not_fhir(file)}; share it as an opaque Document?", yes=yes)
+        not_fhir(file, yes=yes)
     with (
         signed_in(api, data_dir, wallet) as (client, chosen, _),
         transfer_progress(f"sharing {file.name}") as progress,
@@ -151,6 +152,17 @@ def share(
     out.print(f"body {record.body_cid}")
     if record.tx_hash:
         out.print(f"registered in tx {record.tx_hash} (block {record.block_number})")
+
+
+def not_fhir(file: Path, *, yes: bool) -> None:
+    """Say that ``file`` goes as an opaque Document, not as FHIR; ask when that is likely a
+    mistake: a ``.json`` file (it meant to be a resource), or a person at a terminal. A script
+    sharing a PDF gets the note on stderr and goes on."""
+    why = _not_fhir(file)
+    if file.suffix.lower() == ".json" or sys.stdin.isatty():
+        confirm(f"{file.name} is {why}; share it as an opaque Document?", yes=yes)
+    else:
+        info(f"note: {file.name} is {why}: shared as an opaque Document (--raw says so)")
 
 
 def _not_fhir(file: Path) -> str:
