@@ -34,6 +34,7 @@ from clients.cli.common import (
     when,
 )
 from clients.cli.ids import remember, resolve
+from clients.cli.output import Column, fit_table
 from clients.cli.rekey import records_progress
 from clients.sdk import MedLedgerClient
 from clients.sdk.emergency import BreakGlassOpening
@@ -99,10 +100,17 @@ def doctor_break_glass(
 
 
 def _table(items: list[BreakGlassOpening], *, title: str, patient: bool = True) -> Table:
-    table = Table(title=title)
-    columns = ["id", "opened", "until", "clinician", "patient", "co-signer", "reason", "review"]
-    for column in columns if patient else [c for c in columns if c != "patient"]:
-        table.add_column(column, no_wrap=column != "reason")
+    columns = [
+        Column("id", kind="id", wrap=False),
+        Column("opened", wrap=False, drop=2),
+        Column("until", wrap=False),
+        Column("clinician", kind="address", wrap=False),
+        Column("patient", kind="address", drop=3, wrap=False),
+        Column("co-signer", kind="address", drop=4, wrap=False),
+        Column("reason"),
+        Column("review", wrap=False),
+    ]
+    rows = []
     for item in items:
         if not item.reviewed:
             review = styled("awaiting review", "yellow")
@@ -111,7 +119,7 @@ def _table(items: list[BreakGlassOpening], *, title: str, patient: bool = True) 
         else:
             review = styled("not justified", "red")
         cells: list[str | Text] = [
-            short(item.id),
+            item.id,
             when(item.opened_at),
             when(item.expires_at) + ("" if not item.open else " (open)"),
             item.clinician,
@@ -122,8 +130,10 @@ def _table(items: list[BreakGlassOpening], *, title: str, patient: bool = True) 
         ]
         if not patient:
             del cells[4]
-        table.add_row(*cells)
-    return table
+        rows.append(cells)
+    if not patient:
+        del columns[4]
+    return fit_table(columns, rows, title=title)
 
 
 @cli_errors

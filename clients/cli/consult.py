@@ -17,7 +17,6 @@ from datetime import datetime
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
 from clients.cli import checks as check
 from clients.cli.common import (
@@ -36,6 +35,7 @@ from clients.cli.common import (
 )
 from clients.cli.consent_file import check_consent_file, check_signatures, load_consent_file
 from clients.cli.ids import remember, resolve
+from clients.cli.output import Column, fit_table
 from clients.cli.views import fields_table
 from clients.cli.workflow_common import (
     AnswerTypeOption,
@@ -176,20 +176,27 @@ def list_consultations(
     if as_json:
         print_json_lines(page.items)
         return
-    table = Table(title=f"consultations ({len(page.items)} of {page.total})")
-    columns = ("consultation id", "state", "requester", "invited", "deadline", "opinions")
-    for column in columns:
-        table.add_column(column, no_wrap=True)
-    for item in page.items:
-        table.add_row(
+    columns = (
+        Column("consultation id", kind="id", wrap=False),
+        Column("state", wrap=False),
+        Column("requester", kind="address", drop=2, wrap=False),
+        Column("invited"),
+        Column("deadline", wrap=False, drop=3),
+        Column("opinions", drop=4, justify="right"),
+    )
+    rows = [
+        [
             item.consultation_id,
             item.state,
             item.requester,
             _invited(item),
             when(item.deadline),
             str(item.opinion_count),
-        )
-    plain().print(table)
+        ]
+        for item in page.items
+    ]
+    title = f"consultations ({len(page.items)} of {page.total})"
+    plain().print(fit_table(columns, rows, title=title))
 
 
 @consult_app.command("show")
@@ -237,18 +244,24 @@ def show(
     ]
     out = plain()
     out.print(fields_table(rows, title=f"consultation {short(item.consultation_id)}"))
-    opinions = Table(title=f"opinions ({len(item.opinions)})")
-    for column in ("time", "author", "institution", "record", "tx"):
-        opinions.add_column(column, no_wrap=True)
-    for opinion in item.opinions:
-        opinions.add_row(
+    columns = (
+        Column("time", wrap=False),
+        Column("author", kind="address", wrap=False),
+        Column("institution", drop=3),
+        Column("record", kind="id", wrap=False),
+        Column("tx", kind="hex", drop=4, wrap=False),
+    )
+    rows = [
+        [
             when(opinion.block_time),
             opinion.author,
             str(opinion.institution_id),
             opinion.record_id or "-",
             opinion.tx_hash,
-        )
-    out.print(opinions)
+        ]
+        for opinion in item.opinions
+    ]
+    out.print(fit_table(columns, rows, title=f"opinions ({len(item.opinions)})"))
     out.print(history_table(item.history, title="history"))
 
 

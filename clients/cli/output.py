@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
+import shutil
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -38,13 +38,13 @@ Cell = str | Text
 
 
 def stdout(*, markup: bool = True) -> Console:
-    """A console for results, as wide as the terminal. Piped output (no terminal) is 240
-    columns unless ``COLUMNS`` says otherwise, so that redirected tables keep ids whole.
-    With markup, callers escape what they did not write themselves."""
+    """A console for results, as wide as the terminal. Output that goes to no terminal (a pipe,
+    a file) is at least 240 columns wide, so that redirected tables keep ids and hashes whole
+    for ``grep``; :func:`fit_table` fits a table to either. With markup, callers escape what
+    they did not write themselves."""
     if sys.stdout.isatty():
         return Console(highlight=False, markup=markup)
-    columns = os.environ.get("COLUMNS", "")
-    width = int(columns) if columns.isdigit() and int(columns) > 0 else 240
+    width = max(shutil.get_terminal_size((240, 24)).columns, 240)
     return Console(width=width, highlight=False, markup=markup)
 
 

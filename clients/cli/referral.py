@@ -15,7 +15,6 @@ import json
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
 from clients.cli import checks as check
 from clients.cli.common import (
@@ -33,6 +32,7 @@ from clients.cli.common import (
 )
 from clients.cli.consent_file import check_consent_file, check_signatures, load_consent_file
 from clients.cli.ids import remember, resolve
+from clients.cli.output import Column, fit_table
 from clients.cli.views import fields_table
 from clients.cli.workflow_common import (
     AnswerTypeOption,
@@ -278,12 +278,18 @@ def list_referrals(
     if as_json:
         print_json_lines(page.items)
         return
-    table = Table(title=f"referrals ({len(page.items)} of {page.total})")
-    columns = ("referral id", "state", "from", "to", "dept", "urgency", "patient", "records")
-    for column in columns:
-        table.add_column(column, no_wrap=True)
-    for item in page.items:
-        table.add_row(
+    columns = (
+        Column("referral id", kind="id", wrap=False),
+        Column("state", wrap=False),
+        Column("from", wrap=False),
+        Column("to", wrap=False),
+        Column("dept"),
+        Column("urgency", drop=4),
+        Column("patient", kind="address", drop=3, wrap=False),
+        Column("records", drop=5, justify="right"),
+    )
+    rows = [
+        [
             item.referral_id,
             item.state,
             str(item.from_institution),
@@ -292,8 +298,11 @@ def list_referrals(
             item.urgency or "-",
             item.patient,
             str(len(item.record_ids)),
-        )
-    plain().print(table)
+        ]
+        for item in page.items
+    ]
+    title = f"referrals ({len(page.items)} of {page.total})"
+    plain().print(fit_table(columns, rows, title=title))
 
 
 @referral_app.command("show")

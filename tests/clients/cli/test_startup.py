@@ -1,0 +1,84 @@
+"""Issue 13, friction 9: ``medledger`` starts fast and a command imports only what it uses.
+
+The budget is a ratio to ``python -c pass`` on the same machine (so a slow or busy machine
+moves both): measured here, ``medledger --help`` takes about 3x what ``pass`` takes (0.15 s
+against 0.05 s, all of it typer and rich), and each command group's module is imported only
+when that group runs. The budget, :data:`HELP_BUDGET`, leaves room for a loaded CI machine.
+What must never be imported to print the help (the server, the chain client, the database,
+the pairing library) is checked in a fresh interpreter's ``sys.modules``, as is what the
+cheap commands leave out.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HELP_BUDGET = 8.0  # x `python -c pass`; the issue's target is <= 0.5 s, about 8x here
+SERVER_SIDE = ("ledger_api", "web3", "sqlalchemy", "fastapi", "pymcl", "uvicorn")
+PROBE = """
+import json, sys
+from clients.cli import main
+sys.argv = ["medledger", *json.loads(sys.argv[1])]
+try:
+    main()
+except SystemExit:
+    pass
+print("MODULES=" + json.dumps(sorted({m.split(".")[0] for m in sys.modules})), file=sys.stderr)
+"""
+
+
+def _fastest(command: list[str], runs: int = 5) -> float:
+    """The fastest of ``runs`` wall-clock times (the least disturbed by other processes)."""
+    best = float("inf")
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(command, check=True, capture_output=True, timeout=60)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def _imported(*args: str, data_dir: Path) -> set[str]:
+    """Top-level packages a fresh interpreter holds after ``medledger ARGS``."""
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps(list(args))],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"MEDLEDGER_DATA_DIR": str(data_dir), "PATH": "/usr/bin:/bin", "HOME": str(data_dir)},
+    )
+    line = [x for x in result.stderr.splitlines() if x.startswith("MODULES=")]
+    assert line, result.stderr
+    return set(json.loads(line[0].removeprefix("MODULES=")))
+
+
+def test_help_starts_within_budget() -> None:
+    medledger = str(Path(sys.executable).with_name("medledger"))
+    baseline = _fastest([sys.executable, "-c", "pass"])
+    help_time = _fastest([medledger, "--help"])
+    assert help_time <= HELP_BUDGET * baseline, (
+        f"medledger --help took {help_time:.3f} s, python -c pass {baseline:.3f} s "
+        f"(ratio {help_time / baseline:.1f}, budget {HELP_BUDGET})"
+    )
+
+
+def test_help_and_version_import_nothing_of_the_server(tmp_path: Path) -> None:
+    for args in (["--help"], ["--version"], ["patient", "--help"]):
+        loaded = _imported(*args, data_dir=tmp_path)
+        assert not loaded & set(SERVER_SIDE), (args, sorted(loaded & set(SERVER_SIDE)))
+    assert "eth_account" not in _imported("--help", data_dir=tmp_path)
+
+
+def test_commands_import_only_what_they_use(tmp_path: Path) -> None:
+    # the wallet list reads keystore files: no chain client, no server, no pairing library
+    loaded = _imported("wallet", "list", data_dir=tmp_path)
+    assert not loaded & set(SERVER_SIDE), sorted(loaded & set(SERVER_SIDE))
+    # a patient command talks to the API over HTTP: the SDK, never the server's packages
+    loaded = _imported("patient", "records", "--api", "http://127.0.0.1:9", data_dir=tmp_path)
+    assert "clients" in loaded
+    assert not loaded & {"ledger_api", "web3", "sqlalchemy", "fastapi", "uvicorn"}, sorted(
+        loaded & set(SERVER_SIDE)
+    )
