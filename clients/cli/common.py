@@ -38,7 +38,6 @@ from clients.cli.output import plain as plain
 from clients.cli.output import short as short
 from clients.cli.output import stdout as stdout
 from clients.cli.output import when as when
-from clients.sdk import MedLedgerClient
 from clients.sdk.errors import (
     ApiError,
     ApiUnavailableError,
@@ -52,6 +51,8 @@ from crypto.errors import CryptoError
 
 if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
+
+    from clients.sdk import MedLedgerClient
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -317,6 +318,8 @@ def signed_in(
     api: str, data_dir: str | Path | None, wallet: str | None
 ) -> Iterator[tuple[MedLedgerClient, Wallet, str]]:
     """A client signed in (SIWE) with the chosen wallet; signed out on the way out."""
+    from clients.sdk import MedLedgerClient
+
     chosen, account, secret = unlock(data_dir, wallet)
     with MedLedgerClient(api, account=account) as client:
         client.login()

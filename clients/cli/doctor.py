@@ -48,20 +48,22 @@ doctor_app = typer.Typer(
 
 def not_enrolled(me: dict[str, Any]) -> str | None:
     """Why this account gets no useful attribute key (or ``None``): it is not an active member
-    of an institution, and only that institution's admin can change it."""
+    of an institution, and only that institution's admin can change that. The API calls
+    anyone without an active Consortium role a ``patient``."""
     address = me.get("address")
-    if not me.get("role") or me.get("role") == "none":
+    if me.get("active") or me.get("role") not in (None, "", "none", "patient"):
+        return None
+    if me.get("institution_id"):
         return (
-            f"{address} is not enrolled at any institution of the consortium: ask your "
-            f"institution's admin to enrol it (`medledger admin member enrol {address} "
-            "--institution CODE --role doctor --attr dept:…`)"
+            f"{address} is enrolled at institution {me.get('institution_id')} but suspended "
+            "(or its institution is): ask your institution's admin "
+            f"(`medledger admin member reinstate {address}`)"
         )
-    if not me.get("active"):
-        return (
-            f"{address} is enrolled but suspended (or its institution is): ask your "
-            f"institution's admin (`medledger admin member reinstate {address}`)"
-        )
-    return None
+    return (
+        f"{address} is not enrolled at any institution of the consortium: ask your "
+        f"institution's admin to enrol it (`medledger admin member enrol {address} "
+        "--institution CODE --role doctor --attr dept:…`)"
+    )
 
 
 @doctor_app.command("login")

@@ -43,7 +43,7 @@ class Cli:
         wallet: str,
         password: str = PASSWORD,
         columns: int = 200,
-        input: str | None = None,  # noqa: A002  (CliRunner's name: standard input)
+        input: str | None = None,  # what the command reads on standard input
     ) -> Any:
         return runner.invoke(
             app,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import fcntl
 import os
 import pty
+import re
 import struct
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from pathlib import Path
 from rich.cells import cell_len
 
 MEDLEDGER = Path(sys.executable).with_name("medledger")
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
 def run_in_terminal(
@@ -52,7 +54,8 @@ def run_in_terminal(
         code = proc.wait(timeout=30)
     finally:
         os.close(master)
-    return code, b"".join(chunks).decode("utf-8", "replace").replace("\r\n", "\n")
+    text = b"".join(chunks).decode("utf-8", "replace").replace("\r\n", "\n")
+    return code, ANSI.sub("", text)  # styles (bold, italic) are not part of the width
 
 
 def widest_line(text: str) -> int:

@@ -72,8 +72,14 @@ def test_member_update_remove_list_and_reinstate(
     shown = json.loads(ok(cli.read("member", "show", "dr-li", "--json")))
     assert shown["role"] == "nurse"
     assert shown["institution"]["code"] == "cd3h"
+    relayer = consortium.contract.events.MemberEnrolled.get_logs(from_block=0)[0]["args"]["account"]
     listed = [json.loads(x) for x in ok(cli.read("member", "list", "--json")).splitlines()]
-    assert {m["address"] for m in listed} == {doctor.address, nurse}
+    # everyone enrolled: the two here, and the relayer the deployment enrolled
+    assert {m["address"]: m["role"] for m in listed} == {
+        doctor.address: "nurse",
+        nurse: "nurse",
+        relayer: "relayer",
+    }
     only_jtx = [json.loads(x) for x in ok(cli.read("member", "list", "--institution", "jtx",
                                                    "--json")).splitlines()]  # fmt: skip
     assert [m["address"] for m in only_jtx] == [nurse]
@@ -82,8 +88,8 @@ def test_member_update_remove_list_and_reinstate(
     out = ok(cli("member", "remove", nurse))
     assert f"removed {nurse}" in out
     assert consortium.role_of(nurse) == Role.NONE
-    assert [m["address"] for m in map(json.loads, ok(cli.read("member", "list", "--json"))
-                                      .splitlines())] == [doctor.address]  # fmt: skip
+    after = [json.loads(x) for x in ok(cli.read("member", "list", "--json")).splitlines()]
+    assert {m["address"] for m in after} == {doctor.address, relayer}
 
     ok(cli("institution", "suspend", "cd3h"))
     assert consortium.member_info(doctor.address).active is False
