@@ -44,6 +44,7 @@ from clients.sdk.errors import (
     ClientError,
     NotAllowedError,
     NotFoundError,
+    WalletNotFoundError,
     WrongPasswordError,
 )
 from clients.sdk.wallet import Wallet, WalletStore
@@ -172,7 +173,13 @@ def exit_code_for(exc: BaseException) -> int:
         return EXIT_WRONG_PASSWORD
     if isinstance(exc, NotAllowedError):
         return EXIT_NOT_ALLOWED
-    if isinstance(exc, NotFoundError | FileNotFoundError):
+    missing = (
+        NotFoundError,
+        FileNotFoundError,
+        WalletNotFoundError,
+        *_loaded("ledger_api.authority.keystore", "AuthorityNotFoundError"),
+    )
+    if isinstance(exc, missing):
         return EXIT_NOT_FOUND
     if isinstance(exc, ApiError):
         if exc.status == 401:
