@@ -34,7 +34,7 @@ from clients.cli.common import (
     when,
 )
 from clients.cli.ids import remember, resolve
-from clients.cli.output import Column, fit_table
+from clients.cli.output import Column, JsonLinesOption, fit_table, json_lines
 from clients.cli.rekey import records_progress
 from clients.sdk import MedLedgerClient
 from clients.sdk.emergency import BreakGlassOpening
@@ -143,6 +143,7 @@ def auditor_break_glass(
     api: str = ApiOption,
     data_dir: str | None = DataDirOption,
     wallet: str | None = WalletOption,
+    as_json: bool = JsonLinesOption,
 ) -> None:
     """Break-glass openings, newest first (--unreviewed: those awaiting an auditor).
 
@@ -151,6 +152,9 @@ def auditor_break_glass(
     with signed_in(api, data_dir, wallet) as (client, _, _):
         page = client.break_glass_openings(reviewed=False if unreviewed else None, limit=limit)
     remember(data_dir, "opening", [item.id for item in page.items])
+    if as_json:
+        json_lines(item.raw for item in page.items)
+        return
     title = "break-glass review queue" if unreviewed else "break-glass openings"
     plain().print(_table(page.items, title=f"{title} ({len(page.items)} of {page.total})"))
 
@@ -195,6 +199,7 @@ def patient_break_glass(
     api: str = ApiOption,
     data_dir: str | None = DataDirOption,
     wallet: str | None = WalletOption,
+    as_json: bool = JsonLinesOption,
 ) -> None:
     """Who opened my chart in an emergency, why, and what the auditors found.
 
@@ -219,6 +224,9 @@ def patient_break_glass(
                 )
     if wanted is None:
         remember(data_dir, "opening", [item.id for item in page.items])
+        if as_json:
+            json_lines(item.raw for item in page.items)
+            return
         title = f"break-glass openings of my chart ({page.total})"
         plain().print(_table(page.items, title=title, patient=False))
         return
