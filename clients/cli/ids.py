@@ -35,7 +35,11 @@ def full_or_abbreviated(value: str, what: str) -> str:
     if _FULL.fullmatch(text):
         return "0x" + text[-64:].lower()
     match = _ABBREVIATED.fullmatch(text)
-    if not match or len(match.group(1)) < MIN_DIGITS or len(text) > 80:
+    if (
+        not match
+        or not MIN_DIGITS <= len(match.group(1)) < 64
+        or len(match.group(1)) + len(match.group(2) or "") > 64
+    ):
         raise CliError(
             f"{what} is 0x followed by 64 hex digits, or a unique prefix of at least "
             f"{MIN_DIGITS} of them (0x868efd8d, or 0x868efd8d…003c as tables show it), "

@@ -117,6 +117,14 @@ def test_json_csv_stdout_and_version(live_stack: LiveStack, tmp_path: Path) -> N
     result = cli("doctor", "get", record_id, "-o", "-", wallet="cardiologist")
     assert json.loads(ok(result)) == OBSERVATION
 
+    # a doctor on their own machine abbreviates the ids a listing there has shown
+    doctor = Cli(live_stack, tmp_path / "doctor-home", people=("cardiologist",))
+    unseen = doctor("doctor", "get", record_id[:10], "-o", "-", wallet="cardiologist")
+    assert "doctor records PATIENT" in one_error_line(unseen, EXIT_NOT_FOUND)
+    ok(doctor("doctor", "records", stack.patient.address, wallet="cardiologist"))
+    result = doctor("doctor", "get", record_id[:10], "-o", "-", wallet="cardiologist")
+    assert json.loads(ok(result)) == OBSERVATION
+
     # --json on the listings
     (consent,) = [json.loads(x) for x in ok(cli("patient", "consents", "--json",
                                                  wallet="patient")).splitlines()]  # fmt: skip
