@@ -17,6 +17,7 @@ import os
 import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 from clients.cli.common import EXIT_NOT_FOUND, CliError, resolve_data_dir
 
@@ -82,6 +83,19 @@ def resolve(
         listed = ", ".join(hits[:6]) + (f" and {len(hits) - 6} more" if len(hits) > 6 else "")
         raise CliError(f"{shown} is ambiguous: {len(hits)} {what}s match ({listed}); type more")
     return hits[0]
+
+
+def my_record(client: Any, value: str, me: str, data_dir: str | Path | None) -> str:
+    """The full id of one of my records (a patient's) from a unique prefix or the full id:
+    ``client`` is a signed-in :class:`~clients.sdk.MedLedgerClient`."""
+    return resolve(
+        value,
+        "record id",
+        kind="record",
+        data_dir=data_dir,
+        candidates=lambda: [r.record_id for r in client.iter_records(me)],
+        hint="see `medledger patient records`",
+    )
 
 
 # ----------------------------------------------------------------------------- seen ids

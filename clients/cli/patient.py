@@ -34,7 +34,7 @@ from clients.cli.common import (
     transfer_progress,
 )
 from clients.cli.consents import consent_id
-from clients.cli.ids import full_or_abbreviated, resolve
+from clients.cli.ids import full_or_abbreviated, my_record
 from clients.cli.lazy import Lazy, lazy_group
 from clients.cli.output import FullIdsOption, JsonLinesOption, JsonObjectOption, json_object, plain
 from clients.cli.people import YesOption, check_grantee, check_policy, confirm
@@ -57,18 +57,6 @@ patient_app = typer.Typer(
         }
     ),
 )
-
-
-def my_record(client: MedLedgerClient, value: str, me: str, data_dir: str | None) -> str:
-    """The full id of one of my records from a unique prefix (or the full id)."""
-    return resolve(
-        value,
-        "record id",
-        kind="record",
-        data_dir=data_dir,
-        candidates=lambda: [r.record_id for r in client.iter_records(me)],
-        hint="see `medledger patient records`",
-    )
 
 
 @patient_app.command("share")

@@ -94,8 +94,7 @@ def rekey(
 
     Example: medledger patient rekey 0x3f…a1 --policy "dept:cardiology and org:cd3h" --full
     """
-    from clients.cli.ids import full_or_abbreviated
-    from clients.cli.patient import my_record
+    from clients.cli.ids import full_or_abbreviated, my_record
 
     full_or_abbreviated(record_id, "a record id")
     if policy is not None:
