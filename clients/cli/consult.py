@@ -34,7 +34,7 @@ from clients.cli.common import (
     when,
 )
 from clients.cli.consent_file import check_consent_file, check_signatures, load_consent_file
-from clients.cli.ids import remember, resolve
+from clients.cli.ids import remember, resolve, workflow_id
 from clients.cli.output import Column, fit_table
 from clients.cli.views import fields_table
 from clients.cli.workflow_common import (
@@ -60,14 +60,7 @@ STATES = ("open", "closed", "cancelled")
 
 
 def _id(value: str, data_dir: str | None) -> str:
-    """A full consultation id, or a unique prefix of one that a listing here showed."""
-    return resolve(
-        value,
-        "consultation id",
-        kind="consultation",
-        data_dir=data_dir,
-        hint="see `medledger consult list`",
-    )
+    return workflow_id(value, "consultation", data_dir)
 
 
 @consult_app.command("create")

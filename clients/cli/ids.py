@@ -98,6 +98,14 @@ def my_record(client: Any, value: str, me: str, data_dir: str | Path | None) -> 
     )
 
 
+def workflow_id(value: str, kind: str, data_dir: str | Path | None) -> str:
+    """A referral or consultation id (``kind``), full or a prefix a listing here showed."""
+    lister = "referral list" if kind == "referral" else "consult list"
+    return resolve(
+        value, f"{kind} id", kind=kind, data_dir=data_dir, hint=f"see `medledger {lister}`"
+    )
+
+
 # ----------------------------------------------------------------------------- seen ids
 
 

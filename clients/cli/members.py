@@ -9,6 +9,7 @@ then each account's current state.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import typer
@@ -158,83 +159,57 @@ def member_update(
     plain().print(f"tx {mined.receipt.tx_hash} block {mined.receipt.block_number}")
 
 
-def _step(
-    verb: str,
-    address: str,
-    *,
-    rpc: str,
-    deployment: str | None,
-    data_dir: str | None,
-    wallet: str | None,
-    key_env: str | None,
-) -> None:
+STEPS = (  # command, past tense, Consortium method, help
+    (
+        "suspend",
+        "suspended",
+        "suspend_member",
+        "Suspend a member: reads, shares and key issuance stop at once (until reinstated).\n\n"
+        "Example: medledger admin member suspend 0xAbC… --key-env ADMIN_KEY",
+    ),
+    (
+        "reinstate",
+        "reinstated",
+        "reinstate_member",
+        "Reinstate a suspended member.\n\n"
+        "Example: medledger admin member reinstate 0xAbC… --key-env ADMIN_KEY",
+    ),
+    (
+        "remove",
+        "removed",
+        "remove_member",
+        "Remove a member: role and attributes erased on chain (the key epoch advances).\n\n"
+        "Example: medledger admin member remove 0xAbC… --wallet cd3h-admin",
+    ),
+)
+
+
+def _step_command(verb: str, method: str, doc: str) -> Callable[..., None]:
     """Suspend, reinstate or remove: the same checks, signer and receipt line each time."""
-    member = account(address, data_dir)
-    chain = open_chain(
-        rpc=rpc, deployment=deployment, data_dir=data_dir, wallet=wallet, key_env=key_env
-    )
-    info = chain.consortium.member_info(member)
-    calls = {
-        "suspended": chain.consortium.suspend_member,
-        "reinstated": chain.consortium.reinstate_member,
-        "removed": chain.consortium.remove_member,
-    }
-    mined = chain.send(lambda: calls[verb](account=member), institution_id=info.institution_id)
-    plain().print(f"{verb} {member} (tx {mined.receipt.tx_hash})")
+
+    def command(
+        address: str = AccountArgument,
+        rpc: str = RpcOption,
+        deployment: str | None = DeploymentOption,
+        data_dir: str | None = DataDirOption,
+        wallet: str | None = WalletOption,
+        key_env: str | None = KeyEnvOption,
+    ) -> None:
+        member = account(address, data_dir)
+        chain = open_chain(
+            rpc=rpc, deployment=deployment, data_dir=data_dir, wallet=wallet, key_env=key_env
+        )
+        info = chain.consortium.member_info(member)
+        call = getattr(chain.consortium, method)
+        mined = chain.send(lambda: call(account=member), institution_id=info.institution_id)
+        plain().print(f"{verb} {member} (tx {mined.receipt.tx_hash})")
+
+    command.__doc__ = doc
+    return cli_errors(command)
 
 
-@member_app.command("suspend")
-@cli_errors
-def member_suspend(
-    address: str = AccountArgument,
-    rpc: str = RpcOption,
-    deployment: str | None = DeploymentOption,
-    data_dir: str | None = DataDirOption,
-    wallet: str | None = WalletOption,
-    key_env: str | None = KeyEnvOption,
-) -> None:
-    """Suspend a member: reads, shares and key issuance stop at once (until reinstated).
-
-    Example: medledger admin member suspend 0xAbC… --key-env ADMIN_KEY
-    """
-    _step("suspended", address, rpc=rpc, deployment=deployment, data_dir=data_dir,
-          wallet=wallet, key_env=key_env)  # fmt: skip
-
-
-@member_app.command("reinstate")
-@cli_errors
-def member_reinstate(
-    address: str = AccountArgument,
-    rpc: str = RpcOption,
-    deployment: str | None = DeploymentOption,
-    data_dir: str | None = DataDirOption,
-    wallet: str | None = WalletOption,
-    key_env: str | None = KeyEnvOption,
-) -> None:
-    """Reinstate a suspended member.
-
-    Example: medledger admin member reinstate 0xAbC… --key-env ADMIN_KEY
-    """
-    _step("reinstated", address, rpc=rpc, deployment=deployment, data_dir=data_dir,
-          wallet=wallet, key_env=key_env)  # fmt: skip
-
-
-@member_app.command("remove")
-@cli_errors
-def member_remove(
-    address: str = AccountArgument,
-    rpc: str = RpcOption,
-    deployment: str | None = DeploymentOption,
-    data_dir: str | None = DataDirOption,
-    wallet: str | None = WalletOption,
-    key_env: str | None = KeyEnvOption,
-) -> None:
-    """Remove a member: role and attributes erased on chain (the key epoch advances).
-
-    Example: medledger admin member remove 0xAbC… --wallet cd3h-admin
-    """
-    _step("removed", address, rpc=rpc, deployment=deployment, data_dir=data_dir,
-          wallet=wallet, key_env=key_env)  # fmt: skip
+for _name, _verb, _method, _doc in STEPS:
+    member_app.command(_name)(_step_command(_verb, _method, _doc))
 
 
 def _describe(chain: Chain, member: str) -> dict[str, Any] | None:

@@ -31,7 +31,7 @@ from clients.cli.common import (
     signed_in,
 )
 from clients.cli.consent_file import check_consent_file, check_signatures, load_consent_file
-from clients.cli.ids import remember, resolve
+from clients.cli.ids import remember, resolve, workflow_id
 from clients.cli.output import Column, fit_table
 from clients.cli.views import fields_table
 from clients.cli.workflow_common import (
@@ -56,14 +56,7 @@ STATES = ("requested", "accepted", "arrived", "completed", "rejected", "cancelle
 
 
 def _id(value: str, data_dir: str | None) -> str:
-    """A full referral id, or a unique prefix of one that a listing here showed."""
-    return resolve(
-        value,
-        "referral id",
-        kind="referral",
-        data_dir=data_dir,
-        hint="see `medledger referral list`",
-    )
+    return workflow_id(value, "referral", data_dir)
 
 
 @referral_app.command("create")
