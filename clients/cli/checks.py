@@ -76,14 +76,6 @@ def address_or_wallet(value: str, what: str, data_dir: str | Path | None) -> str
         ) from None
 
 
-def bytes32_hex(value: str, what: str = "a record id") -> str:
-    """``0x`` + 64 hex digits, lower-cased (record ids, consent ids)."""
-    raw = value[2:] if value.lower().startswith("0x") else value
-    if len(raw) != 64 or any(c not in "0123456789abcdefABCDEF" for c in raw):
-        raise CliError(f"{what} is 0x followed by 64 hex digits, got {value!r}")
-    return "0x" + raw.lower()
-
-
 def purpose(value: str) -> str:
     wanted = value.strip().lower()
     if wanted not in PURPOSES:

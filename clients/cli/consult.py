@@ -285,7 +285,13 @@ def opinion(
     """
     cid = _id(consultation_id, data_dir)
     answer = answer_from(
-        file, record, policy=policy, fhir=fhir, record_type=record_type, what="opinion"
+        file,
+        record,
+        policy=policy,
+        fhir=fhir,
+        record_type=record_type,
+        what="opinion",
+        data_dir=data_dir,
     )
     with signed_in(api, data_dir, wallet) as (client, _, _):
         item = client.consultation(cid)
@@ -329,7 +335,13 @@ def close(
     """
     cid = _id(consultation_id, data_dir)
     answer = answer_from(
-        file, record, policy=policy, fhir=fhir, record_type=record_type, what="conclusion"
+        file,
+        record,
+        policy=policy,
+        fhir=fhir,
+        record_type=record_type,
+        what="conclusion",
+        data_dir=data_dir,
     )
     with signed_in(api, data_dir, wallet) as (client, chosen, _):
         item = client.consultation(cid)

@@ -203,7 +203,13 @@ def complete(
     """
     rid = _id(referral_id, data_dir)
     answer = answer_from(
-        file, record, policy=policy, fhir=fhir, record_type=record_type, what="summary"
+        file,
+        record,
+        policy=policy,
+        fhir=fhir,
+        record_type=record_type,
+        what="summary",
+        data_dir=data_dir,
     )
     with signed_in(api, data_dir, wallet) as (client, _, _):
         referral = client.referral(rid)

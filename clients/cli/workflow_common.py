@@ -27,6 +27,7 @@ from clients.cli.common import (
     transfer_progress,
     when,
 )
+from clients.cli.ids import resolve
 from clients.cli.output import Column, fit_table
 from clients.sdk import MedLedgerClient
 from clients.sdk.errors import ApiError
@@ -65,6 +66,7 @@ def answer_from(
     fhir: bool | None,
     record_type: str | None,
     what: str,
+    data_dir: str | None = None,
 ) -> Answer:
     """Exactly one of FILE or ``--record``; a FILE is read and (FHIR) validated now."""
     if (file is None) == (record is None):
@@ -72,7 +74,7 @@ def answer_from(
     if record is not None:
         if policy is not None or record_type is not None or fhir is not None:
             raise CliError("--policy, --type and --fhir/--raw describe a FILE, not --record")
-        rid = check.bytes32_hex(record, "--record")
+        rid = resolve(record, "record id", kind="record", data_dir=data_dir)
         return Answer(rid, None, "", "", None, rid)
     assert file is not None
     if not file.is_file():
