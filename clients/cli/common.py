@@ -18,7 +18,6 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
-import httpx
 import typer
 from rich.console import Console
 from rich.progress import (
@@ -144,7 +143,7 @@ def one_line(exc: BaseException) -> str:
     """The exception's message on a single line (validators like to write paragraphs)."""
     if isinstance(exc, OSError) and exc.strerror:
         text = f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
-    elif isinstance(exc, httpx.HTTPError):
+    elif isinstance(exc, _loaded("httpx", "HTTPError")):
         text = f"HTTP failure: {exc}"
     else:
         text = str(exc) or type(exc).__name__
@@ -164,7 +163,7 @@ def exit_code_for(exc: BaseException) -> int:
         return exc.exit_code
     unavailable = (
         ApiUnavailableError,
-        httpx.TransportError,
+        *_loaded("httpx", "TransportError"),
         *_loaded("ledger_api.chain.errors", "ChainConnectionError"),
     )
     if isinstance(exc, unavailable):
@@ -225,7 +224,6 @@ HANDLED: tuple[type[BaseException], ...] = (
     ClientError,
     CryptoError,
     OSError,
-    httpx.HTTPError,
     ValueError,
 )
 
@@ -235,6 +233,7 @@ def handled() -> tuple[type[BaseException], ...]:
     (admin and node commands use the chain wrappers; direct chain reads raise web3's)."""
     return (
         *HANDLED,
+        *_loaded("httpx", "HTTPError"),
         *_loaded("ledger_api.errors", "LedgerApiError"),
         *_loaded("web3.exceptions", "Web3Exception"),
     )

@@ -56,10 +56,12 @@ GROUPS = {
 
 app = typer.Typer(
     name="medledger",
-    help="MedLedger: consortium sharing of encrypted patient records.",
     no_args_is_help=True,
     add_completion=False,
     cls=lazy_group(GROUPS),
+    # the root's help in click's plain format: rich's help renderer would double the
+    # start-up of `medledger --help` (the groups' pages keep it)
+    rich_markup_mode=None,
 )
 
 
@@ -86,8 +88,9 @@ def root(
 ) -> None:
     """MedLedger: consortium sharing of encrypted patient records.
 
-    Start with `medledger wallet new NAME`; a hospital's IT sets up a node with
-    `medledger node up`, `medledger authority init` and `medledger serve` (docs/cli.md).
+    Everyone starts with `medledger wallet new NAME`. A hospital's IT sets up a node with
+    `medledger node up`, `authority init` and `serve` (docs/cli.md). Each command's --help
+    has an example.
     """
 
 

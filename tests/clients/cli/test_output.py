@@ -140,7 +140,7 @@ def test_json_csv_stdout_and_version(live_stack: LiveStack, tmp_path: Path) -> N
     assert {w["address"] for w in wallets} >= {stack.patient.address}
     accesses = [json.loads(x) for x in ok(cli("patient", "access", "--json",
                                               wallet="patient")).splitlines()]  # fmt: skip
-    assert [a["accessor"] for a in accesses] == [stack.cardiologist.address]
+    assert [a["accessor"] for a in accesses] == [stack.cardiologist.address] * 2
 
     # auditor events: --json and --csv - (stdout), both with ISO times like the table
     events = [json.loads(x) for x in ok(cli("auditor", "events", "--json",
