@@ -8,7 +8,6 @@ verification exits non-zero so that a scheduled audit job notices.
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ from rich.table import Table
 
 from clients.cli import checks as check
 from clients.cli.common import (
+    EXIT_ERROR,
     ApiOption,
     CliError,
     DataDirOption,
@@ -25,23 +25,42 @@ from clients.cli.common import (
     ensure_parent,
     plain,
     plural,
-    short,
     signed_in,
     styled,
     when,
 )
+from clients.cli.ids import remember, resolve
+from clients.cli.lazy import Lazy, lazy_group
+from clients.cli.output import (
+    Column,
+    FullIdsOption,
+    JsonLinesOption,
+    JsonObjectOption,
+    fit_table,
+    is_stdout,
+    json_lines,
+    json_object,
+    write_csv,
+)
+from clients.cli.people import names
 from clients.sdk import MedLedgerClient
 
 auditor_app = typer.Typer(
-    help="Auditors: the on-chain access log and verification of index and store.",
     no_args_is_help=True,
+    cls=lazy_group(
+        {
+            "break-glass": Lazy("clients.cli.break_glass:auditor_break_glass"),
+            "review": Lazy("clients.cli.break_glass:auditor_review"),
+        }
+    ),
 )
 
 CSV_FIELDS = [
-    "block_time",
+    "time",
     "record_id",
     "patient",
     "accessor",
+    "accessor_name",
     "purpose",
     "granted",
     "reason_code",
@@ -51,6 +70,17 @@ CSV_FIELDS = [
     "log_index",
 ]
 PAGE = 500  # the API's maximum page
+COLUMNS = (
+    Column("time", wrap=False),
+    Column("record", kind="hex", wrap=False),
+    Column("patient", kind="address", drop=3, wrap=False),
+    Column("accessor", kind="address", drop=2, wrap=False),
+    Column("who", drop=4),
+    Column("purpose", drop=5),
+    Column("decision", wrap=False),
+    Column("reason", drop=6),
+    Column("tx", kind="hex", drop=7, wrap=False),
+)
 
 
 def _all_events(client: MedLedgerClient, filters: dict[str, Any]) -> list[dict[str, Any]]:
@@ -67,9 +97,15 @@ def _all_events(client: MedLedgerClient, filters: dict[str, Any]) -> list[dict[s
 @auditor_app.command("events")
 @cli_errors
 def events(
-    patient: str | None = typer.Option(None, "--patient", help="Only this patient's records."),
-    record: str | None = typer.Option(None, "--record", help="Only this record."),
-    accessor: str | None = typer.Option(None, "--accessor", help="Only reads by this address."),
+    patient: str | None = typer.Option(
+        None, "--patient", help="Only this patient's records (address or wallet name)."
+    ),
+    record: str | None = typer.Option(
+        None, "--record", help="Only this record (id, or a prefix of one listed here before)."
+    ),
+    accessor: str | None = typer.Option(
+        None, "--accessor", help="Only reads by this address (or wallet name)."
+    ),
     granted: bool | None = typer.Option(
         None, "--granted/--denied", help="Only granted, or only denied, reads [both]."
     ),
@@ -77,8 +113,12 @@ def events(
     until: str | None = typer.Option(None, "--until", help="Before this time (exclusive)."),
     limit: int = typer.Option(50, "--limit", min=1, max=500, help="Rows in the table."),
     csv_file: Path | None = typer.Option(  # noqa: B008
-        None, "--csv", help="Write every matching event to this CSV file instead."
+        None,
+        "--csv",
+        help="Write every matching event to this CSV file instead ('-': standard output).",
     ),
+    as_json: bool = JsonLinesOption,
+    full_ids: bool = FullIdsOption,
     api: str = ApiOption,
     data_dir: str | None = DataDirOption,
     wallet: str | None = WalletOption,
@@ -88,15 +128,17 @@ def events(
     Example: medledger auditor events --denied --since 2026-11-01T00:00:00Z --csv denied.csv
     """
     filters: dict[str, Any] = {
-        "patient": check.address(patient, "--patient") if patient else None,
-        "record": check.bytes32_hex(record, "--record") if record else None,
-        "accessor": check.address(accessor, "--accessor") if accessor else None,
+        "patient": check.address_or_wallet(patient, "--patient", data_dir) if patient else None,
+        "record": resolve(record, "record id", kind="record", data_dir=data_dir)
+        if record
+        else None,
+        "accessor": check.address_or_wallet(accessor, "--accessor", data_dir) if accessor else None,
         "granted": granted,
         "since": check.timestamp(since, "--since"),
         "until": check.timestamp(until, "--until"),
     }
     filters = {k: v for k, v in filters.items() if v is not None}
-    if csv_file is not None:
+    if csv_file is not None and not is_stdout(csv_file):
         ensure_parent(csv_file)
     with signed_in(api, data_dir, wallet) as (client, _, _):
         if csv_file is not None:
@@ -105,36 +147,45 @@ def events(
         else:
             page = client.access_events(**filters, offset=0, limit=limit)
             rows, total = page.items, page.total
+        who = names(client, [r.get("accessor") for r in rows])
+    remember(data_dir, "record", [r.get("record_id") for r in rows])
+    rows = [
+        {
+            **row,
+            "time": when(row.get("block_time")),
+            "reason": check.reason(row.get("reason_code")),
+            "accessor_name": who.get(str(row.get("accessor")).lower(), "-"),
+        }
+        for row in rows
+    ]
     if csv_file is not None:
-        _write_csv(csv_file, rows)
-        plain().print(f"wrote {plural(len(rows), 'event')} to {csv_file}")
+        count = write_csv(csv_file, CSV_FIELDS, rows)
+        if not is_stdout(csv_file):
+            plain().print(f"wrote {plural(count, 'event')} to {csv_file}")
         return
-    table = Table(title=f"access events ({len(rows)} of {total}, newest first)")
-    for column in ("time", "record", "patient", "accessor", "purpose", "decision", "reason", "tx"):
-        table.add_column(column, no_wrap=True)
-    for row in rows:
-        table.add_row(
-            when(row.get("block_time")),
-            short(row.get("record_id")),
-            row.get("patient") or "-",
-            str(row.get("accessor")),
-            str(row.get("purpose")),
-            "granted" if row.get("granted") else styled("denied", "red"),
-            check.reason(row.get("reason_code")),
-            short(row.get("tx_hash")),
-        )
+    if as_json:
+        json_lines(rows)
+        return
+    table = fit_table(
+        COLUMNS,
+        [
+            [
+                row["time"],
+                str(row.get("record_id")),
+                row.get("patient") or "-",
+                str(row.get("accessor")),
+                row["accessor_name"],
+                str(row.get("purpose")),
+                "granted" if row.get("granted") else styled("denied", "red"),
+                row["reason"],
+                str(row.get("tx_hash")),
+            ]
+            for row in rows
+        ],
+        title=f"access events ({len(rows)} of {total}, newest first)",
+        full_ids=full_ids,
+    )
     plain().print(table)
-
-
-def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
-    """All rows, then rename: a report file is either complete or absent."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=CSV_FIELDS, extrasaction="ignore")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({**row, "reason": check.reason(row.get("reason_code"))})
-    tmp.replace(path)
 
 
 @auditor_app.command("verify")
@@ -142,6 +193,7 @@ def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
 def verify(
     from_block: int | None = typer.Option(None, "--from-block", min=0, help="[deployment]"),
     to_block: int | None = typer.Option(None, "--to-block", min=0, help="[chain head]"),
+    as_json: bool = JsonObjectOption,
     api: str = ApiOption,
     data_dir: str | None = DataDirOption,
     wallet: str | None = WalletOption,
@@ -155,6 +207,11 @@ def verify(
     params = {"from_block": from_block, "to_block": to_block}
     with signed_in(api, data_dir, wallet) as (client, _, _):
         report = client.verify(**{k: v for k, v in params.items() if v is not None})
+    if as_json:
+        json_object(report)
+        if not report.get("ok"):
+            raise CliError("verification failed", exit_code=EXIT_ERROR)
+        return
     table = Table(title=f"verification of blocks {report['from_block']}–{report['to_block']}")
     table.add_column("checked")
     table.add_column("count", justify="right")

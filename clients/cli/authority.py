@@ -12,21 +12,18 @@ import os
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
+from clients.cli.common import CliError, cli_errors, plain
 from crypto.keys import SCRYPT_DEFAULT_LOG2_N, SCRYPT_MAX_LOG2_N, SCRYPT_MIN_LOG2_N
 from ledger_api.authority.keystore import (
     MPK_FILE,
     MSK_FILE,
-    AuthorityError,
     KeyAuthority,
     init_authority,
 )
 from ledger_api.chain.devnode import default_data_dir
 
 authority_app = typer.Typer(help="Manage the key authority's master keys.", no_args_is_help=True)
-console = Console()
-errors = Console(stderr=True, soft_wrap=True)
 
 DataDirOption = typer.Option(
     None,
@@ -54,24 +51,25 @@ def _directory(data_dir: str | None, authority_dir: str | None) -> Path:
     return base / "authority"
 
 
-def _fail(message: object) -> typer.Exit:
-    errors.print(f"[bold red]error:[/] {message}", highlight=False)
-    return typer.Exit(code=1)
-
-
 def _passphrase(variable: str | None, *, confirm: bool) -> str:
     if variable is not None:
         value = os.environ.get(variable)
         if not value:
-            raise _fail(f"environment variable {variable} is unset or empty")
+            raise CliError(f"environment variable {variable} is unset or empty")
         return value
-    value = typer.prompt("Key authority passphrase", hide_input=True, confirmation_prompt=confirm)
+    try:
+        value = typer.prompt(
+            "Key authority passphrase", hide_input=True, confirmation_prompt=confirm
+        )
+    except typer.Abort:
+        raise CliError("no passphrase given (type it, or use --passphrase-env VAR)") from None
     if not value:
-        raise _fail("the passphrase must not be empty")
+        raise CliError("the passphrase must not be empty")
     return str(value)
 
 
 @authority_app.command()
+@cli_errors
 def init(
     data_dir: str | None = DataDirOption,
     authority_dir: str | None = AuthorityDirOption,
@@ -92,17 +90,16 @@ def init(
     """
     directory = _directory(data_dir, authority_dir)
     if (directory / MPK_FILE).exists() or (directory / MSK_FILE).exists():
-        raise _fail(f"{directory} already holds authority keys; refusing to overwrite them")
+        raise CliError(f"{directory} already holds authority keys; refusing to overwrite them")
     passphrase = _passphrase(passphrase_env, confirm=True)
-    try:
-        files = init_authority(directory, passphrase, log2_n=scrypt_log2_n)
-    except AuthorityError as exc:
-        raise _fail(exc) from None
+    files = init_authority(directory, passphrase, log2_n=scrypt_log2_n)
+    console = plain()
     console.print(f"wrote {files.mpk_path} (public) and {files.msk_path} (encrypted)")
     console.print(f"mpk sha256 {files.mpk_sha256}")
 
 
 @authority_app.command()
+@cli_errors
 def show(
     data_dir: str | None = DataDirOption,
     authority_dir: str | None = AuthorityDirOption,
@@ -114,9 +111,7 @@ def show(
     """
     directory = _directory(data_dir, authority_dir)
     passphrase = _passphrase(passphrase_env, confirm=False)
-    try:
-        authority = KeyAuthority.load(directory, passphrase)
-    except AuthorityError as exc:
-        raise _fail(exc) from None
+    authority = KeyAuthority.load(directory, passphrase)
+    console = plain()
     console.print(f"key authority at {directory}: keys open and match")
     console.print(f"mpk sha256 {authority.mpk_sha256}")

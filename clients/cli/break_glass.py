@@ -33,6 +33,8 @@ from clients.cli.common import (
     unlock,
     when,
 )
+from clients.cli.ids import remember, resolve
+from clients.cli.output import Column, JsonLinesOption, fit_table, json_lines
 from clients.cli.rekey import records_progress
 from clients.sdk import MedLedgerClient
 from clients.sdk.emergency import BreakGlassOpening
@@ -67,7 +69,7 @@ def doctor_break_glass(
 
     Example: medledger doctor break-glass 0xPatient… --reason "unconscious, suspected MI"
     """
-    address = check.address(patient, "PATIENT")
+    address = check.address_or_wallet(patient, "PATIENT", data_dir)
     with signed_in(api, data_dir, wallet) as (client, chosen, _):
         cosignature = None
         if cosigner_wallet is not None:
@@ -98,10 +100,17 @@ def doctor_break_glass(
 
 
 def _table(items: list[BreakGlassOpening], *, title: str, patient: bool = True) -> Table:
-    table = Table(title=title)
-    columns = ["id", "opened", "until", "clinician", "patient", "co-signer", "reason", "review"]
-    for column in columns if patient else [c for c in columns if c != "patient"]:
-        table.add_column(column, no_wrap=column != "reason")
+    columns = [
+        Column("id", kind="id", wrap=False),
+        Column("opened", wrap=False, drop=2),
+        Column("until", wrap=False),
+        Column("clinician", kind="address", wrap=False),
+        Column("patient", kind="address", drop=3, wrap=False),
+        Column("co-signer", kind="address", drop=4, wrap=False),
+        Column("reason"),
+        Column("review", wrap=False),
+    ]
+    rows = []
     for item in items:
         if not item.reviewed:
             review = styled("awaiting review", "yellow")
@@ -110,7 +119,7 @@ def _table(items: list[BreakGlassOpening], *, title: str, patient: bool = True) 
         else:
             review = styled("not justified", "red")
         cells: list[str | Text] = [
-            short(item.id),
+            item.id,
             when(item.opened_at),
             when(item.expires_at) + ("" if not item.open else " (open)"),
             item.clinician,
@@ -121,8 +130,10 @@ def _table(items: list[BreakGlassOpening], *, title: str, patient: bool = True) 
         ]
         if not patient:
             del cells[4]
-        table.add_row(*cells)
-    return table
+        rows.append(cells)
+    if not patient:
+        del columns[4]
+    return fit_table(columns, rows, title=title)
 
 
 @cli_errors
@@ -132,6 +143,7 @@ def auditor_break_glass(
     api: str = ApiOption,
     data_dir: str | None = DataDirOption,
     wallet: str | None = WalletOption,
+    as_json: bool = JsonLinesOption,
 ) -> None:
     """Break-glass openings, newest first (--unreviewed: those awaiting an auditor).
 
@@ -139,13 +151,19 @@ def auditor_break_glass(
     """
     with signed_in(api, data_dir, wallet) as (client, _, _):
         page = client.break_glass_openings(reviewed=False if unreviewed else None, limit=limit)
+    remember(data_dir, "opening", [item.id for item in page.items])
+    if as_json:
+        json_lines(item.raw for item in page.items)
+        return
     title = "break-glass review queue" if unreviewed else "break-glass openings"
     plain().print(_table(page.items, title=f"{title} ({len(page.items)} of {page.total})"))
 
 
 @cli_errors
 def auditor_review(
-    opening_id: str = typer.Argument(..., help="The opening id (0x + 64 hex digits)."),
+    opening_id: str = typer.Argument(
+        ..., help="The opening id, or a unique prefix (from `auditor break-glass`)."
+    ),
     justified: bool = typer.Option(
         ..., "--justified/--not-justified", help="The outcome of the review."
     ),
@@ -158,7 +176,7 @@ def auditor_review(
 
     Example: medledger auditor review 0x3f…a1 --justified --note "arrest documented in ED"
     """
-    wanted = check.bytes32_hex(opening_id, "OPENING_ID")
+    wanted = resolve(opening_id, "opening id", kind="opening", data_dir=data_dir)
     with signed_in(api, data_dir, wallet) as (client, _, _):
         done = client.review_break_glass(wanted, justified=justified, note=note)
     outcome = "justified" if done.justified else "not justified"
@@ -181,6 +199,7 @@ def patient_break_glass(
     api: str = ApiOption,
     data_dir: str | None = DataDirOption,
     wallet: str | None = WalletOption,
+    as_json: bool = JsonLinesOption,
 ) -> None:
     """Who opened my chart in an emergency, why, and what the auditors found.
 
@@ -193,7 +212,7 @@ def patient_break_glass(
     """
     if all_records and not rekey:
         raise CliError("--all-records goes with --rekey OPENING_ID")
-    wanted = check.bytes32_hex(rekey, "OPENING_ID") if rekey else None
+    wanted = resolve(rekey, "opening id", kind="opening", data_dir=data_dir) if rekey else None
     with signed_in(api, data_dir, wallet) as (client, chosen, _):
         if wanted is None:
             page = client.patient_break_glass(chosen.address, limit=500)
@@ -204,6 +223,10 @@ def patient_break_glass(
                     wanted, user_key=key, progress=progress, include_unread=all_records
                 )
     if wanted is None:
+        remember(data_dir, "opening", [item.id for item in page.items])
+        if as_json:
+            json_lines(item.raw for item in page.items)
+            return
         title = f"break-glass openings of my chart ({page.total})"
         plain().print(_table(page.items, title=title, patient=False))
         return

@@ -8,14 +8,16 @@ that names the option and shows the value it got.
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 import typer
-from eth_utils import is_address, to_checksum_address
+from eth_utils import is_hex_address, to_checksum_address
 
-from clients.cli.common import CliError
+from clients.cli.common import EXIT_NOT_FOUND, CliError
 from crypto.policy import parse
 from crypto.signing import Purpose
 
+HEX = frozenset("0123456789abcdefABCDEF")
 PURPOSES = [p.name.lower() for p in Purpose]
 PurposeOption = typer.Option("treatment", "--purpose", help=f"One of: {', '.join(PURPOSES)}.")
 
@@ -36,18 +38,42 @@ REASONS = {
 
 
 def address(value: str, what: str = "address") -> str:
-    """A 0x address, checksummed."""
-    if not is_address(value):
+    """A 0x address, checksummed; mixed case must be a correct EIP-55 checksum.
+
+    All lower-case (or all upper-case) hex carries no checksum and is accepted as it is; an
+    address in mixed case claims one, and a wrong one means a mistyped character: a consent to
+    a mistyped address would stand on chain for a stranger (or nobody), so it is refused.
+    """
+    text = value.strip()
+    if not is_hex_address(text):
         raise CliError(f"{what} must be a 0x-hex Ethereum address, got {value!r}")
-    return to_checksum_address(value)
+    digits = text[2:]
+    checksummed = to_checksum_address(text)
+    if digits != digits.lower() and digits != digits.upper() and text != checksummed:
+        raise CliError(
+            f"{what} {value} has a wrong EIP-55 checksum (its mixed case does not match): a "
+            "character is probably mistyped; check it, or give it all lower-case to skip the check"
+        )
+    return checksummed
 
 
-def bytes32_hex(value: str, what: str = "a record id") -> str:
-    """``0x`` + 64 hex digits, lower-cased (record ids, consent ids)."""
-    raw = value[2:] if value.lower().startswith("0x") else value
-    if len(raw) != 64 or any(c not in "0123456789abcdefABCDEF" for c in raw):
-        raise CliError(f"{what} is 0x followed by 64 hex digits, got {value!r}")
-    return "0x" + raw.lower()
+def address_or_wallet(value: str, what: str, data_dir: str | Path | None) -> str:
+    """An address (:func:`address`), or the address of the wallet of that name in the data
+    directory, as ``--wallet`` takes it (``--to cardiologist``)."""
+    text = value.strip()
+    if text[:2].lower() == "0x" or (len(text) == 40 and all(c in HEX for c in text)):
+        return address(text if text[:2].lower() == "0x" else "0x" + text, what)
+    from clients.cli.common import wallet_store
+    from clients.sdk.errors import WalletError
+
+    try:
+        return wallet_store(data_dir).get(text).address
+    except WalletError:
+        raise CliError(
+            f"{what} must be a 0x address or the name of a wallet (medledger wallet list), "
+            f"got {value!r}",
+            exit_code=EXIT_NOT_FOUND,
+        ) from None
 
 
 def purpose(value: str) -> str:

@@ -12,17 +12,13 @@ from __future__ import annotations
 
 import functools
 import os
-import shutil
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import ParamSpec, TypeVar
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
-import httpx
 import typer
-from eth_account.signers.local import LocalAccount
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -35,22 +31,28 @@ from rich.progress import (
 )
 from rich.text import Text
 from typer.exceptions import TyperException
-from web3.exceptions import Web3Exception
 
-from clients.sdk import MedLedgerClient
+from clients.cli.output import JsonLinesOption as JsonLinesOption
+from clients.cli.output import plain as plain
+from clients.cli.output import short as short
+from clients.cli.output import stdout as stdout
+from clients.cli.output import when as when
 from clients.sdk.errors import (
     ApiError,
     ApiUnavailableError,
     ClientError,
     NotAllowedError,
     NotFoundError,
+    WalletNotFoundError,
     WrongPasswordError,
 )
 from clients.sdk.wallet import Wallet, WalletStore
 from crypto.errors import CryptoError
-from ledger_api.chain.devnode import default_data_dir
-from ledger_api.chain.errors import ChainConnectionError
-from ledger_api.errors import LedgerApiError
+
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
+
+    from clients.sdk import MedLedgerClient
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -99,8 +101,8 @@ RpcOption = typer.Option(
     help="JSON-RPC URL of the chain node.",
     show_envvar=True,
 )
+
 JsonOption = typer.Option(False, "--json", help="Print the API's JSON instead of a table.")
-JsonLinesOption = typer.Option(False, "--json", help="Print JSON lines instead of a table.")
 DeploymentOption = typer.Option(
     None,
     "--deployment",
@@ -110,23 +112,6 @@ DeploymentOption = typer.Option(
 )
 
 # ----------------------------------------------------------------------------- consoles
-
-
-def stdout(*, markup: bool = True) -> Console:
-    """A console for results. Piped or captured output gets a wide fixed width, so that
-    tables never cut addresses and record ids (80 columns would). With markup, callers escape
-    what they did not write themselves (:func:`rich.markup.escape`)."""
-    if sys.stdout.isatty():
-        return Console(highlight=False, markup=markup)
-    width = max(shutil.get_terminal_size((240, 24)).columns, 240)
-    return Console(width=width, highlight=False, markup=markup)
-
-
-def plain() -> Console:
-    """:func:`stdout` without markup, what the commands print with: their output holds file
-    names, policies and institution names, and rich would swallow ``[x]`` in them (or fail on
-    ``[/x]``). Styles are given as :class:`~rich.text.Text` (:func:`styled`)."""
-    return stdout(markup=False)
 
 
 def stderr() -> Console:
@@ -158,23 +143,42 @@ def one_line(exc: BaseException) -> str:
     """The exception's message on a single line (validators like to write paragraphs)."""
     if isinstance(exc, OSError) and exc.strerror:
         text = f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
-    elif isinstance(exc, httpx.HTTPError):
+    elif isinstance(exc, _loaded("httpx", "HTTPError")):
         text = f"HTTP failure: {exc}"
     else:
         text = str(exc) or type(exc).__name__
     return " ".join(text.split())
 
 
+def _loaded(module: str, name: str) -> tuple[type[BaseException], ...]:
+    """``module.name`` if that module was imported, else nothing: an exception of a library
+    this command never loaded cannot have been raised, and importing it to check would cost
+    every command the library's start-up (web3, the server's packages)."""
+    loaded = sys.modules.get(module)
+    return (getattr(loaded, name),) if loaded is not None else ()
+
+
 def exit_code_for(exc: BaseException) -> int:
     if isinstance(exc, CliError):
         return exc.exit_code
-    if isinstance(exc, ApiUnavailableError | httpx.TransportError | ChainConnectionError):
+    unavailable = (
+        ApiUnavailableError,
+        *_loaded("httpx", "TransportError"),
+        *_loaded("ledger_api.chain.errors", "ChainConnectionError"),
+    )
+    if isinstance(exc, unavailable):
         return EXIT_UNAVAILABLE
     if isinstance(exc, WrongPasswordError):
         return EXIT_WRONG_PASSWORD
     if isinstance(exc, NotAllowedError):
         return EXIT_NOT_ALLOWED
-    if isinstance(exc, NotFoundError | FileNotFoundError):
+    missing = (
+        NotFoundError,
+        FileNotFoundError,
+        WalletNotFoundError,
+        *_loaded("ledger_api.authority.keystore", "AuthorityNotFoundError"),
+    )
+    if isinstance(exc, missing):
         return EXIT_NOT_FOUND
     if isinstance(exc, ApiError):
         if exc.status == 401:
@@ -182,6 +186,29 @@ def exit_code_for(exc: BaseException) -> int:
         if exc.status == 503:
             return EXIT_UNAVAILABLE
     return EXIT_ERROR
+
+
+# Failures whose cause is a missing step: the line ends with the command that takes it.
+NEXT_STEP = (
+    (
+        "no deployment file at",
+        "run `medledger node up` (dev chain: starts anvil and deploys the contracts), or give "
+        "your network's file with --deployment / MEDLEDGER_DEPLOYMENT_FILE",
+    ),
+    ("cannot reach the MedLedger API", "is it running? `medledger serve` starts it"),
+    (
+        "eth_chainId to",
+        "is the chain node running? `medledger node up` starts the dev chain",
+    ),
+)
+
+
+def with_next_step(message: str) -> str:
+    """``message``, plus the command to run next when the failure is a known missing step."""
+    for start, step in NEXT_STEP:
+        if start in message and step.split("`")[1] not in message:
+            return f"{message} — {step}"
+    return message
 
 
 def fail(message: str, *, exit_code: int = EXIT_ERROR) -> typer.Exit:
@@ -195,13 +222,21 @@ def fail(message: str, *, exit_code: int = EXIT_ERROR) -> typer.Exit:
 
 HANDLED: tuple[type[BaseException], ...] = (
     ClientError,
-    LedgerApiError,
     CryptoError,
     OSError,
-    httpx.HTTPError,
-    Web3Exception,  # direct chain reads (admin, patient access) outside our wrappers
     ValueError,
 )
+
+
+def handled() -> tuple[type[BaseException], ...]:
+    """:data:`HANDLED`, plus the server's and web3's base errors when the command loaded them
+    (admin and node commands use the chain wrappers; direct chain reads raise web3's)."""
+    return (
+        *HANDLED,
+        *_loaded("httpx", "HTTPError"),
+        *_loaded("ledger_api.errors", "LedgerApiError"),
+        *_loaded("web3.exceptions", "Web3Exception"),
+    )
 
 
 def cli_errors(func: Callable[P, R]) -> Callable[P, R]:
@@ -219,13 +254,21 @@ def cli_errors(func: Callable[P, R]) -> Callable[P, R]:
             raise
         except KeyboardInterrupt:
             raise fail("interrupted", exit_code=EXIT_INTERRUPTED) from None
-        except HANDLED as exc:
-            raise fail(one_line(exc), exit_code=exit_code_for(exc)) from None
+        except Exception as exc:
+            if not isinstance(exc, handled()):
+                raise
+            raise fail(with_next_step(one_line(exc)), exit_code=exit_code_for(exc)) from None
 
     return wrapper
 
 
 # ----------------------------------------------------------------------------- paths, wallets
+
+
+def default_data_dir() -> Path:
+    """``MEDLEDGER_DATA_DIR``, else ``~/.medledger`` (as ``ledger_api.chain.devnode`` and the
+    API's settings decide it; not imported from there, which would load web3)."""
+    return Path(os.environ.get("MEDLEDGER_DATA_DIR") or Path.home() / ".medledger")
 
 
 def resolve_data_dir(value: str | Path | None) -> Path:
@@ -281,6 +324,8 @@ def signed_in(
     api: str, data_dir: str | Path | None, wallet: str | None
 ) -> Iterator[tuple[MedLedgerClient, Wallet, str]]:
     """A client signed in (SIWE) with the chosen wallet; signed out on the way out."""
+    from clients.sdk import MedLedgerClient
+
     chosen, account, secret = unlock(data_dir, wallet)
     with MedLedgerClient(api, account=account) as client:
         client.login()
@@ -349,15 +394,6 @@ def records_progress(description: str) -> Iterator[Callable[[int, int, str], Non
         yield update
 
 
-def short(value: str | None, keep: int = 10) -> str:
-    """``0x1234…abcd`` for wide hex values in narrow columns."""
-    if not value:
-        return "-"
-    if len(value) <= 2 * keep + 1:
-        return value
-    return f"{value[:keep]}…{value[-4:]}"
-
-
 def ensure_parent(path: Path) -> None:
     if not path.parent.exists():
         raise CliError(f"directory does not exist: {path.parent}", exit_code=EXIT_NOT_FOUND)
@@ -365,13 +401,3 @@ def ensure_parent(path: Path) -> None:
 
 def plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
-
-
-# ----------------------------------------------------------------------------- shared views
-
-
-def when(seconds: int | None) -> str:
-    """Unix seconds → ``2026-11-26 05:40:12Z`` (UTC), ``-`` for none."""
-    if not seconds:
-        return "-"
-    return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%d %H:%M:%SZ")

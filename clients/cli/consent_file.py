@@ -34,6 +34,7 @@ from clients.cli.common import (
     plural,
     unlock,
 )
+from clients.cli.ids import resolve
 from clients.sdk import MedLedgerClient
 from clients.sdk.errors import ClientError
 from clients.sdk.workflow_models import WorkflowConsents
@@ -107,7 +108,7 @@ def sign_consent(
     audience = audience_for(wanted, policy=policy, orgs=org, dept=dept, invited=invited_policy)
     if whole_chart == bool(record):
         raise CliError("name the records with --record ID (repeat), or give --whole-chart")
-    ids = [check.bytes32_hex(r, "--record") for r in record]
+    ids = [resolve(r, "record id", kind="record", data_dir=data_dir) for r in record]
     if output.exists() and not force:
         raise CliError(f"{output} exists; use --force to overwrite it")
     ensure_parent(output)

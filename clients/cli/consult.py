@@ -17,7 +17,6 @@ from datetime import datetime
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
 from clients.cli import checks as check
 from clients.cli.common import (
@@ -35,6 +34,8 @@ from clients.cli.common import (
     when,
 )
 from clients.cli.consent_file import check_consent_file, check_signatures, load_consent_file
+from clients.cli.ids import remember, resolve, workflow_id
+from clients.cli.output import Column, fit_table
 from clients.cli.views import fields_table
 from clients.cli.workflow_common import (
     AnswerTypeOption,
@@ -53,13 +54,13 @@ consult_app = typer.Typer(
     no_args_is_help=True,
 )
 
-ConsultationArg = typer.Argument(..., help="The consultation id (0x + 64 hex digits).")
+ConsultationArg = typer.Argument(..., help="The consultation id, or a unique prefix of it.")
 ROLES = ("invited", "requested", "patient", "all")
 STATES = ("open", "closed", "cancelled")
 
 
-def _id(value: str) -> str:
-    return check.bytes32_hex(value, "the consultation id")
+def _id(value: str, data_dir: str | None) -> str:
+    return workflow_id(value, "consultation", data_dir)
 
 
 @consult_app.command("create")
@@ -99,15 +100,15 @@ def create(
     Example: medledger consult create --patient 0xPatient… --question 0x3f…a1 --invite cd3h
     --consent consent.json --hours 48
     """
-    owner = check.address(patient, "--patient")
+    owner = check.address_or_wallet(patient, "--patient", data_dir)
     if not invite and not invited_policy:
         raise CliError(
             "invite institutions (--invite CODE), specialists (--invited-policy), or both"
         )
     if invited_policy is not None:
         check.policy(invited_policy)
-    asked = check.bytes32_hex(question, "--question")
-    extra = [check.bytes32_hex(r, "--record") for r in record]
+    asked = resolve(question, "record id", kind="record", data_dir=data_dir)
+    extra = [resolve(r, "record id", kind="record", data_dir=data_dir) for r in record]
     closes = _deadline(deadline, hours)
     by_code = not any(i.isdigit() for i in invite)
     audience = consultation_audience(invite, invited_policy) if by_code else None
@@ -164,23 +165,31 @@ def list_consultations(
         check.one_of(state, STATES, "--state")
     with signed_in(api, data_dir, wallet) as (client, _, _):
         page = client.consultations(role=role, state=state, limit=limit)
+    remember(data_dir, "consultation", [item.consultation_id for item in page.items])
     if as_json:
         print_json_lines(page.items)
         return
-    table = Table(title=f"consultations ({len(page.items)} of {page.total})")
-    columns = ("consultation id", "state", "requester", "invited", "deadline", "opinions")
-    for column in columns:
-        table.add_column(column, no_wrap=True)
-    for item in page.items:
-        table.add_row(
+    columns = (
+        Column("consultation id", kind="id", wrap=False),
+        Column("state", wrap=False),
+        Column("requester", kind="address", drop=2, wrap=False),
+        Column("invited"),
+        Column("deadline", wrap=False, drop=3),
+        Column("opinions", drop=4, justify="right"),
+    )
+    rows = [
+        [
             item.consultation_id,
             item.state,
             item.requester,
             _invited(item),
             when(item.deadline),
             str(item.opinion_count),
-        )
-    plain().print(table)
+        ]
+        for item in page.items
+    ]
+    title = f"consultations ({len(page.items)} of {page.total})"
+    plain().print(fit_table(columns, rows, title=title))
 
 
 @consult_app.command("show")
@@ -196,9 +205,20 @@ def show(
 
     Example: medledger consult show 0x7d…e4
     """
-    cid = _id(consultation_id)
+    cid = _id(consultation_id, data_dir)
     with signed_in(api, data_dir, wallet) as (client, _, _):
         item = client.consultation(cid)
+    remember(data_dir, "consultation", [item.consultation_id])
+    remember(
+        data_dir,
+        "record",
+        [
+            item.question_record_id,
+            *item.record_ids,
+            item.conclusion_record_id,
+            *(o.record_id for o in item.opinions),
+        ],
+    )
     if as_json:
         typer.echo(json.dumps(item.raw))
         return
@@ -217,18 +237,24 @@ def show(
     ]
     out = plain()
     out.print(fields_table(rows, title=f"consultation {short(item.consultation_id)}"))
-    opinions = Table(title=f"opinions ({len(item.opinions)})")
-    for column in ("time", "author", "institution", "record", "tx"):
-        opinions.add_column(column, no_wrap=True)
-    for opinion in item.opinions:
-        opinions.add_row(
+    columns = (
+        Column("time", wrap=False),
+        Column("author", kind="address", wrap=False),
+        Column("institution", drop=3),
+        Column("record", kind="id", wrap=False),
+        Column("tx", kind="hex", drop=4, wrap=False),
+    )
+    rows = [
+        [
             when(opinion.block_time),
             opinion.author,
             str(opinion.institution_id),
             opinion.record_id or "-",
             opinion.tx_hash,
-        )
-    out.print(opinions)
+        ]
+        for opinion in item.opinions
+    ]
+    out.print(fit_table(columns, rows, title=f"opinions ({len(item.opinions)})"))
     out.print(history_table(item.history, title="history"))
 
 
@@ -257,9 +283,15 @@ def opinion(
 
     Example: medledger consult opinion 0x7d…e4 opinion.json --wallet cardiologist
     """
-    cid = _id(consultation_id)
+    cid = _id(consultation_id, data_dir)
     answer = answer_from(
-        file, record, policy=policy, fhir=fhir, record_type=record_type, what="opinion"
+        file,
+        record,
+        policy=policy,
+        fhir=fhir,
+        record_type=record_type,
+        what="opinion",
+        data_dir=data_dir,
     )
     with signed_in(api, data_dir, wallet) as (client, _, _):
         item = client.consultation(cid)
@@ -301,9 +333,15 @@ def close(
 
     Example: medledger consult close 0x7d…e4 conclusion.json
     """
-    cid = _id(consultation_id)
+    cid = _id(consultation_id, data_dir)
     answer = answer_from(
-        file, record, policy=policy, fhir=fhir, record_type=record_type, what="conclusion"
+        file,
+        record,
+        policy=policy,
+        fhir=fhir,
+        record_type=record_type,
+        what="conclusion",
+        data_dir=data_dir,
     )
     with signed_in(api, data_dir, wallet) as (client, chosen, _):
         item = client.consultation(cid)
@@ -330,7 +368,7 @@ def cancel(
 
     Example: medledger consult cancel 0x7d…e4 --reason resolved
     """
-    cid = _id(consultation_id)
+    cid = _id(consultation_id, data_dir)
     if reason is not None:
         check.reason_code(reason)
     with signed_in(api, data_dir, wallet) as (client, _, _):

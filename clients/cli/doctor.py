@@ -10,13 +10,16 @@ the decision before it sends a byte.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
 from clients.cli import checks as check
 from clients.cli.checks import PurposeOption
 from clients.cli.common import (
+    EXIT_NOT_ALLOWED,
     ApiOption,
+    CliError,
     DataDirOption,
     JsonLinesOption,
     WalletOption,
@@ -26,14 +29,41 @@ from clients.cli.common import (
     signed_in,
     wallet_store,
 )
-from clients.cli.patient import print_records
-from clients.cli.views import fields_table, write_record
+from clients.cli.ids import full_or_abbreviated, resolve
+from clients.cli.lazy import Lazy, lazy_group
+from clients.cli.output import FullIdsOption, JsonObjectOption, is_stdout, json_object
+from clients.cli.views import fields_table, print_records, write_record
 from clients.sdk.errors import WalletError, WrongPasswordError
 
 doctor_app = typer.Typer(
-    help="Clinicians: sign in, fetch the attribute key, list and decrypt patients' records.",
     no_args_is_help=True,
+    cls=lazy_group(
+        {
+            "timeline": Lazy("clients.cli.timeline:doctor_timeline"),
+            "break-glass": Lazy("clients.cli.break_glass:doctor_break_glass"),
+        }
+    ),
 )
+
+
+def not_enrolled(me: dict[str, Any]) -> str | None:
+    """Why this account gets no useful attribute key (or ``None``): it is not an active member
+    of an institution, and only that institution's admin can change that. The API calls
+    anyone without an active Consortium role a ``patient``."""
+    address = me.get("address")
+    if me.get("active") or me.get("role") not in (None, "", "none", "patient"):
+        return None
+    if me.get("institution_id"):
+        return (
+            f"{address} is enrolled at institution {me.get('institution_id')} but suspended "
+            "(or its institution is): ask your institution's admin "
+            f"(`medledger admin member reinstate {address}`)"
+        )
+    return (
+        f"{address} is not enrolled at any institution of the consortium: ask your "
+        f"institution's admin to enrol it (`medledger admin member enrol {address} "
+        "--institution CODE --role doctor --attr dept:…`)"
+    )
 
 
 @doctor_app.command("login")
@@ -42,6 +72,7 @@ def login(
     api: str = ApiOption,
     data_dir: str | None = DataDirOption,
     wallet: str | None = WalletOption,
+    as_json: bool = JsonObjectOption,
 ) -> None:
     """Sign in with the wallet (Sign-In with Ethereum) and show who the API thinks I am.
 
@@ -49,6 +80,16 @@ def login(
     """
     with signed_in(api, data_dir, wallet) as (client, _, _):
         me = client.me()
+    problem = not_enrolled(me)
+    if as_json:
+        json_object(me)
+    else:
+        _show_me(me)
+    if problem:
+        info(f"note: {problem}")
+
+
+def _show_me(me: dict[str, Any]) -> None:
     code = me.get("institution_code")
     rows = [
         ("address", str(me.get("address"))),
@@ -76,6 +117,9 @@ def key(
     """
     with signed_in(api, data_dir, wallet) as (client, chosen, secret):
         me = client.me()
+        problem = not_enrolled(me)
+        if problem:  # the key would carry only uid:<me>: nothing a record policy names
+            raise CliError(f"no key saved: {problem}", exit_code=EXIT_NOT_ALLOWED)
         user_key = client.fetch_user_key()
         path = wallet_store(data_dir).save_user_key(chosen.name, user_key, secret)
     attributes = ", ".join(me.get("abe_attributes") or []) or "-"
@@ -86,29 +130,40 @@ def key(
 @doctor_app.command("records")
 @cli_errors
 def records(
-    patient: str = typer.Argument(..., help="The patient's address."),
+    patient: str = typer.Argument(..., help="The patient's address (or a wallet name here)."),
     purpose: str = PurposeOption,
     api: str = ApiOption,
     data_dir: str | None = DataDirOption,
     wallet: str | None = WalletOption,
     as_json: bool = JsonLinesOption,
+    full_ids: bool = FullIdsOption,
 ) -> None:
     """List the records of a patient that I may see (consent, policy consent or workflow).
 
     Example: medledger doctor records 0xPatient… --purpose treatment
     """
-    address = check.address(patient, "PATIENT")
+    address = check.address_or_wallet(patient, "PATIENT", data_dir)
     wanted = check.purpose(purpose)
     with signed_in(api, data_dir, wallet) as (client, _, _):
         items = list(client.iter_records(address, purpose=wanted))
-    print_records(items, title=f"records of {address} I may see", as_json=as_json)
+    print_records(
+        items,
+        title=f"records of {address} I may see",
+        as_json=as_json,
+        full_ids=full_ids,
+        data_dir=data_dir,
+    )
 
 
 @doctor_app.command("get")
 @cli_errors
 def get(
-    record_id: str = typer.Argument(..., help="The record id (0x + 64 hex digits)."),
-    output: Path = typer.Option(..., "--output", "-o", help="Write the decrypted record here."),  # noqa: B008
+    record_id: str = typer.Argument(
+        ..., help="The record id, or a unique prefix of one a listing here showed."
+    ),
+    output: Path = typer.Option(  # noqa: B008
+        ..., "--output", "-o", help="Write the decrypted record here ('-': standard output)."
+    ),
     purpose: str = PurposeOption,
     force: bool = typer.Option(False, "--force", help="Overwrite an existing output file."),
     api: str = ApiOption,
@@ -121,8 +176,16 @@ def get(
 
     Example: medledger doctor get 0x3f…a1 -o ecg.json
     """
-    wanted = check.bytes32_hex(record_id)
+    full_or_abbreviated(record_id, "a record id")
     reason = check.purpose(purpose)
+    wanted = resolve(
+        record_id,
+        "record id",
+        kind="record",
+        data_dir=data_dir,
+        hint="give the full id, or list the patient's records first "
+        "(`medledger doctor records PATIENT`, `referral show`, `consult show`)",
+    )
     with signed_in(api, data_dir, wallet) as (client, chosen, secret):
         saved = True
         try:
@@ -135,7 +198,10 @@ def get(
         result = write_record(
             client, wanted, output, user_key=user_key, purpose=reason, force=force
         )
-    plain().print(f"wrote {result.bytes_written} bytes ({result.content_type}) to {output}")
-    plain().print(f"access logged in tx {result.access_tx}")
+    note = f"access logged in tx {result.access_tx}"
+    if is_stdout(output):
+        info(note)
+    else:
+        plain().print(note)
     if not saved:
         info("used a key fetched for this read: `medledger doctor key` saves one")

@@ -27,6 +27,7 @@ from clients.cli.common import (
     signed_in,
     styled,
 )
+from clients.cli.output import JsonObjectOption, json_object
 from clients.sdk import MedLedgerClient
 from clients.sdk.epochs import EpochReport
 
@@ -114,13 +115,16 @@ def rekey_stale(
 
 
 @cli_errors
-def epochs(api: str = ApiOption) -> None:
+def epochs(api: str = ApiOption, as_json: bool = JsonObjectOption) -> None:
     """Show the current membership epoch, the floor and every advance.
 
     Example: medledger admin epochs
     """
     with MedLedgerClient(api) as client:
         raw = client.epoch_history()
+    if as_json:
+        json_object(raw)
+        return
     plain().print(f"current epoch {raw['current']}, floor {raw['floor']}")
     table = Table(title="epoch advances")
     for column in ("epoch", "block", "why", "tx"):

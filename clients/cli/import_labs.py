@@ -89,7 +89,7 @@ def import_labs(
     if not file.is_file():
         raise CliError(f"no such file: {file}", exit_code=EXIT_NOT_FOUND)
     check.policy(policy)
-    owner = check.address(patient, "--patient") if patient else None
+    owner = check.address_or_wallet(patient, "--patient", data_dir) if patient else None
     mapping = _read_map(patient_map) if patient_map is not None else None
     try:
         conversion = convert_file(file)

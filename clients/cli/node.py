@@ -1,7 +1,8 @@
 """``medledger node up|down|status``: the local development chain (anvil) and its contracts.
 
 Thin on purpose: the work is in :mod:`ledger_api.chain.devnode`; this module parses options,
-prints tables with rich and turns our errors into one clear line and exit code 1.
+prints tables with rich and, like every command, turns our errors into one clear line and the
+documented exit code (:func:`clients.cli.common.cli_errors`).
 """
 
 from __future__ import annotations
@@ -9,9 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from clients.cli.common import cli_errors, plain
 from ledger_api.chain.devnode import (
     DEFAULT_PORT,
     NodeStatus,
@@ -20,11 +21,8 @@ from ledger_api.chain.devnode import (
     node_status,
     node_up,
 )
-from ledger_api.errors import LedgerApiError
 
 node_app = typer.Typer(help="Run the local development chain.", no_args_is_help=True)
-console = Console()
-errors = Console(stderr=True, soft_wrap=True)
 
 DataDirOption = typer.Option(
     None,
@@ -39,21 +37,15 @@ def _dir(data_dir: str | None) -> Path:
     return Path(data_dir).expanduser() if data_dir else default_data_dir()
 
 
-def _fail(exc: Exception) -> typer.Exit:
-    errors.print(f"[bold red]error:[/] {exc}", highlight=False)
-    return typer.Exit(code=1)
-
-
 @node_app.command()
+@cli_errors
 def up(data_dir: str | None = DataDirOption, port: int = PortOption) -> None:
     """Start anvil in the background (state in the data dir), deploy if needed, show addresses.
 
     Example: medledger node up --port 8545
     """
-    try:
-        status = node_up(data_dir=_dir(data_dir), port=port)
-    except LedgerApiError as exc:
-        raise _fail(exc) from None
+    status = node_up(data_dir=_dir(data_dir), port=port)
+    console = plain()
     if status.already_running:
         console.print(f"node already running (pid {status.pid}) at {status.url}")
     else:
@@ -64,29 +56,24 @@ def up(data_dir: str | None = DataDirOption, port: int = PortOption) -> None:
 
 
 @node_app.command()
+@cli_errors
 def down(data_dir: str | None = DataDirOption) -> None:
     """Stop the node with SIGTERM (anvil saves its state on the way out).
 
     Example: medledger node down
     """
-    try:
-        pid = node_down(data_dir=_dir(data_dir))
-    except LedgerApiError as exc:
-        raise _fail(exc) from None
-    console.print("node not running" if pid is None else f"node stopped (pid {pid})")
+    pid = node_down(data_dir=_dir(data_dir))
+    plain().print("node not running" if pid is None else f"node stopped (pid {pid})")
 
 
 @node_app.command()
+@cli_errors
 def status(data_dir: str | None = DataDirOption, port: int = PortOption) -> None:
     """Running or stopped, block number, chain id and contract addresses.
 
     Example: medledger node status --data-dir ~/.medledger
     """
-    try:
-        result = node_status(data_dir=_dir(data_dir), port=port)
-    except LedgerApiError as exc:
-        raise _fail(exc) from None
-    _print_status(result)
+    _print_status(node_status(data_dir=_dir(data_dir), port=port))
 
 
 def _print_status(status: NodeStatus) -> None:
@@ -101,4 +88,4 @@ def _print_status(status: NodeStatus) -> None:
         table.add_row("block", str(status.block_number))
     for name, address in status.addresses.items():
         table.add_row(name, address)
-    console.print(table)
+    plain().print(table)

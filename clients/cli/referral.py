@@ -15,7 +15,6 @@ import json
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
 from clients.cli import checks as check
 from clients.cli.common import (
@@ -32,6 +31,8 @@ from clients.cli.common import (
     signed_in,
 )
 from clients.cli.consent_file import check_consent_file, check_signatures, load_consent_file
+from clients.cli.ids import remember, resolve, workflow_id
+from clients.cli.output import Column, fit_table
 from clients.cli.views import fields_table
 from clients.cli.workflow_common import (
     AnswerTypeOption,
@@ -50,12 +51,12 @@ referral_app = typer.Typer(
     no_args_is_help=True,
 )
 
-ReferralArg = typer.Argument(..., help="The referral id (0x + 64 hex digits).")
+ReferralArg = typer.Argument(..., help="The referral id, or a unique prefix of it.")
 STATES = ("requested", "accepted", "arrived", "completed", "rejected", "cancelled", "open")
 
 
-def _id(value: str) -> str:
-    return check.bytes32_hex(value, "the referral id")
+def _id(value: str, data_dir: str | None) -> str:
+    return workflow_id(value, "referral", data_dir)
 
 
 @referral_app.command("create")
@@ -88,10 +89,10 @@ def create(
     Example: medledger referral create --patient 0xPatient… --to cd3h --dept cardiology
     --reason 0x3f…a1 --consent consent.json --urgency urgent
     """
-    owner = check.address(patient, "--patient")
+    owner = check.address_or_wallet(patient, "--patient", data_dir)
     check.one_of(urgency, URGENCIES, "--urgency")
-    letter = check.bytes32_hex(reason, "--reason")
-    extra = [check.bytes32_hex(r, "--record") for r in record]
+    letter = resolve(reason, "record id", kind="record", data_dir=data_dir)
+    extra = [resolve(r, "record id", kind="record", data_dir=data_dir) for r in record]
     audience = None if to.isdigit() else referral_audience(to, dept)
     signed = load_consent_file(consent)
     check_consent_file(
@@ -132,7 +133,7 @@ def accept(
 
     Example: medledger referral accept 0x5b…c0 --wallet cardiologist
     """
-    rid = _id(referral_id)
+    rid = _id(referral_id, data_dir)
     with signed_in(api, data_dir, wallet) as (client, _, _):
         _stepped(client.accept_referral(rid), "accepted")
 
@@ -150,7 +151,7 @@ def reject(
 
     Example: medledger referral reject 0x5b…c0 --reason no_capacity
     """
-    rid = _id(referral_id)
+    rid = _id(referral_id, data_dir)
     check.reason_code(reason)
     with signed_in(api, data_dir, wallet) as (client, _, _):
         _stepped(client.reject_referral(rid, reason), "rejected")
@@ -168,7 +169,7 @@ def arrive(
 
     Example: medledger referral arrive 0x5b…c0
     """
-    rid = _id(referral_id)
+    rid = _id(referral_id, data_dir)
     with signed_in(api, data_dir, wallet) as (client, _, _):
         _stepped(client.arrive(rid), "marked arrived")
 
@@ -200,9 +201,15 @@ def complete(
 
     Example: medledger referral complete 0x5b…c0 discharge.json
     """
-    rid = _id(referral_id)
+    rid = _id(referral_id, data_dir)
     answer = answer_from(
-        file, record, policy=policy, fhir=fhir, record_type=record_type, what="summary"
+        file,
+        record,
+        policy=policy,
+        fhir=fhir,
+        record_type=record_type,
+        what="summary",
+        data_dir=data_dir,
     )
     with signed_in(api, data_dir, wallet) as (client, _, _):
         referral = client.referral(rid)
@@ -229,7 +236,7 @@ def cancel(
 
     Example: medledger referral cancel 0x5b…c0 --reason patient_declined
     """
-    rid = _id(referral_id)
+    rid = _id(referral_id, data_dir)
     if reason is not None:
         check.reason_code(reason)
     with signed_in(api, data_dir, wallet) as (client, _, _):
@@ -261,20 +268,27 @@ def list_referrals(
         raise CliError(f"--direction must be incoming, outgoing or both, got {direction!r}")
     if state is not None:
         check.one_of(state, STATES, "--state")
-    owner = check.address(patient, "--patient") if patient else None
+    owner = check.address_or_wallet(patient, "--patient", data_dir) if patient else None
     with signed_in(api, data_dir, wallet) as (client, _, _):
         page = client.referrals(
             institution=institution, direction=direction, state=state, patient=owner, limit=limit
         )
+    remember(data_dir, "referral", [item.referral_id for item in page.items])
     if as_json:
         print_json_lines(page.items)
         return
-    table = Table(title=f"referrals ({len(page.items)} of {page.total})")
-    columns = ("referral id", "state", "from", "to", "dept", "urgency", "patient", "records")
-    for column in columns:
-        table.add_column(column, no_wrap=True)
-    for item in page.items:
-        table.add_row(
+    columns = (
+        Column("referral id", kind="id", wrap=False),
+        Column("state", wrap=False),
+        Column("from", wrap=False),
+        Column("to", wrap=False),
+        Column("dept"),
+        Column("urgency", drop=4),
+        Column("patient", kind="address", drop=3, wrap=False),
+        Column("records", drop=5, justify="right"),
+    )
+    rows = [
+        [
             item.referral_id,
             item.state,
             str(item.from_institution),
@@ -283,8 +297,11 @@ def list_referrals(
             item.urgency or "-",
             item.patient,
             str(len(item.record_ids)),
-        )
-    plain().print(table)
+        ]
+        for item in page.items
+    ]
+    title = f"referrals ({len(page.items)} of {page.total})"
+    plain().print(fit_table(columns, rows, title=title))
 
 
 @referral_app.command("show")
@@ -300,9 +317,11 @@ def show(
 
     Example: medledger referral show 0x5b…c0
     """
-    rid = _id(referral_id)
+    rid = _id(referral_id, data_dir)
     with signed_in(api, data_dir, wallet) as (client, _, _):
         item = client.referral(rid)
+    remember(data_dir, "referral", [item.referral_id])
+    remember(data_dir, "record", [item.reason_record_id, *item.record_ids, item.summary_record_id])
     if as_json:
         typer.echo(json.dumps(item.raw))
         return

@@ -73,7 +73,7 @@ def print_report(report: RevokeReport) -> None:
 
 @cli_errors
 def rekey(
-    record_id: str = typer.Argument(..., help="The record id (0x + 64 hex digits)."),
+    record_id: str = typer.Argument(..., help="The record id, or a unique prefix of it."),
     policy: str | None = typer.Option(
         None,
         "--policy",
@@ -94,10 +94,13 @@ def rekey(
 
     Example: medledger patient rekey 0x3f…a1 --policy "dept:cardiology and org:cd3h" --full
     """
-    wanted = check.bytes32_hex(record_id)
+    from clients.cli.ids import full_or_abbreviated, my_record
+
+    full_or_abbreviated(record_id, "a record id")
     if policy is not None:
         check.policy(policy)
-    with signed_in(api, data_dir, wallet) as (client, _, _):
+    with signed_in(api, data_dir, wallet) as (client, chosen, _):
+        wanted = my_record(client, record_id, chosen.address, data_dir)
         key = client.fetch_user_key()
         with transfer_progress("re-encrypting" if full else "re-wrapping") as progress:
             info = client.rekey(wanted, user_key=key, policy=policy, full=full, progress=progress)
@@ -113,7 +116,9 @@ def rekey(
 
 @cli_errors
 def renew(
-    consent_id: str = typer.Argument(..., help="The consent id (from `patient consents`)."),
+    consent: str = typer.Argument(
+        ..., help="The consent id, or a unique prefix (from `patient consents`)."
+    ),
     days: int = typer.Option(..., "--days", min=1, max=3650, help="Extend by this many days."),
     api: str = ApiOption,
     data_dir: str | None = DataDirOption,
@@ -126,8 +131,12 @@ def renew(
 
     Example: medledger patient renew 0x9c…e2 --days 30
     """
-    wanted = check.bytes32_hex(consent_id, "a consent id")
-    with signed_in(api, data_dir, wallet) as (client, _, _):
+    from clients.cli.consents import consent_id
+    from clients.cli.ids import full_or_abbreviated
+
+    full_or_abbreviated(consent, "a consent id")
+    with signed_in(api, data_dir, wallet) as (client, chosen, _):
+        wanted = consent_id(client, consent, chosen.address, data_dir)
         receipt = client.renew(wanted, days=days)
     plain().print(f"renewed consent {wanted} for {days} days")
     plain().print(f"new consent {receipt.consent_id}")

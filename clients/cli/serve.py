@@ -44,6 +44,12 @@ def _settings(data_dir: str | None) -> Settings:
             f"MEDLEDGER_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
             for e in exc.errors()
         )
+        if any(e["loc"] == ("relayer_key",) and e["type"] == "missing" for e in exc.errors()):
+            problems += (
+                " (the private key of the account the consortium enrolled as this node's "
+                "relayer; on the dev chain of `medledger node up` that is anvil's account #2, "
+                "see docs/cli.md)"
+            )
         raise CliError(f"bad settings: {problems}") from None
 
 

@@ -36,6 +36,7 @@ from clients.cli.common import (
     styled,
     wallet_store,
 )
+from clients.cli.ids import remember
 from clients.sdk import MedLedgerClient
 from clients.sdk.errors import ClientError, WalletError, WrongPasswordError
 from clients.sdk.policies import user_part
@@ -64,7 +65,15 @@ def patient_timeline(
     """
     with signed_in(api, data_dir, wallet) as (client, chosen, secret):
         key = (lambda: _user_key(client, chosen, secret, data_dir)) if decrypt else None
-        _show(client, chosen.address, user_key=key, limit=limit, as_json=as_json, purpose=None)
+        _show(
+            client,
+            chosen.address,
+            user_key=key,
+            limit=limit,
+            as_json=as_json,
+            purpose=None,
+            data_dir=data_dir,
+        )
 
 
 @cli_errors
@@ -86,11 +95,19 @@ def doctor_timeline(
 
     Example: medledger doctor timeline 0xPatient… --decrypt
     """
-    address = check.address(patient, "PATIENT")
+    address = check.address_or_wallet(patient, "PATIENT", data_dir)
     wanted = check.purpose(purpose) if purpose is not None else None
     with signed_in(api, data_dir, wallet) as (client, chosen, secret):
         key = (lambda: _user_key(client, chosen, secret, data_dir)) if decrypt else None
-        _show(client, address, user_key=key, limit=limit, as_json=as_json, purpose=wanted)
+        _show(
+            client,
+            address,
+            user_key=key,
+            limit=limit,
+            as_json=as_json,
+            purpose=wanted,
+            data_dir=data_dir,
+        )
 
 
 def _show(
@@ -101,6 +118,7 @@ def _show(
     limit: int,
     as_json: bool,
     purpose: str | None,
+    data_dir: str | None = None,
 ) -> None:
     """List, open what ``user_key()`` opens (when given: ``--decrypt``), print."""
     decrypt = user_key is not None
@@ -109,6 +127,7 @@ def _show(
         items.append(item)
         if len(items) >= limit:
             break
+    remember(data_dir, "record", [item.record_id for item in items])
     opened: dict[str, OpenedRecord | str] = {}
     if user_key is not None:
         key = user_key()

@@ -22,6 +22,7 @@ from clients.cli.common import (
     plain,
     wallet_store,
 )
+from clients.cli.output import JsonLinesOption, is_stdout, json_lines
 
 wallet_app = typer.Typer(
     help="Create, import, list and export wallets (encrypted Ethereum keystores).",
@@ -106,13 +107,24 @@ def _private_key(key_env: str | None) -> str:
 
 @wallet_app.command("list")
 @cli_errors
-def list_(data_dir: str | None = DataDirOption) -> None:
+def list_(data_dir: str | None = DataDirOption, as_json: bool = JsonLinesOption) -> None:
     """The wallets in the data directory: name, address, whether an attribute key is saved.
 
     Example: medledger wallet list
     """
     store = wallet_store(data_dir)
     wallets = store.list()
+    if as_json:
+        json_lines(
+            {
+                "name": w.name,
+                "address": w.address,
+                "keystore": str(w.path),
+                "attribute_key": w.user_key_path.exists(),
+            }
+            for w in wallets
+        )
+        return
     if not wallets:
         plain().print(f"no wallets in {store.directory}")
         return
@@ -132,7 +144,10 @@ def list_(data_dir: str | None = DataDirOption) -> None:
 def export(
     name: str = typer.Argument(..., help="Wallet name or address."),
     output: Path | None = typer.Option(  # noqa: B008
-        None, "--output", "-o", help="Write the keystore here instead of printing it."
+        None,
+        "--output",
+        "-o",
+        help="Write the keystore here instead of printing it ('-': standard output).",
     ),
     address: bool = typer.Option(False, "--address", help="Print only the address."),
     data_dir: str | None = DataDirOption,
@@ -147,7 +162,7 @@ def export(
         plain().print(wallet.address)
         return
     text = store.export_keystore(wallet.name)
-    if output is None:
+    if output is None or is_stdout(output):
         typer.echo(text)
         return
     if output.exists():

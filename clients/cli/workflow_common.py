@@ -27,6 +27,8 @@ from clients.cli.common import (
     transfer_progress,
     when,
 )
+from clients.cli.ids import resolve
+from clients.cli.output import Column, fit_table
 from clients.sdk import MedLedgerClient
 from clients.sdk.errors import ApiError
 from clients.sdk.fhir import FHIR_CONTENT_TYPE, is_fhir_file, validate_resource
@@ -64,6 +66,7 @@ def answer_from(
     fhir: bool | None,
     record_type: str | None,
     what: str,
+    data_dir: str | None = None,
 ) -> Answer:
     """Exactly one of FILE or ``--record``; a FILE is read and (FHIR) validated now."""
     if (file is None) == (record is None):
@@ -71,7 +74,7 @@ def answer_from(
     if record is not None:
         if policy is not None or record_type is not None or fhir is not None:
             raise CliError("--policy, --type and --fhir/--raw describe a FILE, not --record")
-        rid = check.bytes32_hex(record, "--record")
+        rid = resolve(record, "record id", kind="record", data_dir=data_dir)
         return Answer(rid, None, "", "", None, rid)
     assert file is not None
     if not file.is_file():
@@ -152,20 +155,27 @@ def print_json_lines(items: Iterable[Any]) -> None:
 
 
 def history_table(history: list[Transition], *, title: str) -> Table:
-    """Each on-chain step with its actor, reason and transaction hash (in full)."""
-    table = Table(title=title)
-    for column in ("time", "state", "actor", "reason", "block", "tx"):
-        table.add_column(column, no_wrap=True)
-    for step in history:
-        table.add_row(
+    """Each on-chain step with its actor, reason and transaction hash (in full if it fits)."""
+    columns = (
+        Column("time", wrap=False),
+        Column("state", wrap=False),
+        Column("actor", kind="address", wrap=False),
+        Column("reason"),
+        Column("block", drop=3, wrap=False, justify="right"),
+        Column("tx", kind="hex", wrap=False),
+    )
+    rows = [
+        [
             when(step.block_time),
             step.state,
             step.actor,
             short(step.reason) if _is_digest(step.reason) else step.reason or "-",
             str(step.block_number),
             step.tx_hash,
-        )
-    return table
+        ]
+        for step in history
+    ]
+    return fit_table(columns, rows, title=title)
 
 
 def _is_digest(reason: str | None) -> bool:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+from collections.abc import Iterable
 from datetime import datetime
 from types import TracebackType
 from typing import Any
@@ -175,6 +176,24 @@ class MedLedgerClient(
     def ready(self) -> dict[str, Any]:
         """``/readyz``: chain, store, database, indexer (raises :class:`ApiError` if not ready)."""
         return self._http.json("GET", "/readyz", auth=False)
+
+    def directory(self) -> dict[str, Any]:
+        """``GET /directory``: the institutions, and the roles and attribute values their
+        active clinicians hold (what a policy can name)."""
+        return self._http.json("GET", "/directory", auth=False)
+
+    def members(self, addresses: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """Who these addresses are (``GET /directory/members``): lower-cased address → member
+        (institution, role, attributes); an address the consortium does not know is absent."""
+        wanted = list(dict.fromkeys(a.lower() for a in addresses if a))
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(wanted), 100):
+            chunk = wanted[start : start + 100]
+            raw = self._http.json(
+                "GET", "/directory/members", params=[("address", a) for a in chunk]
+            )
+            found.update({m["address"].lower(): m for m in raw["members"]})
+        return found
 
     def chain_info(self) -> ChainInfo:
         """Chain id, contract addresses and the consent signing domain (cached)."""

@@ -18,23 +18,21 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from eth_account import Account
-from eth_account.signers.local import LocalAccount
 from eth_utils import is_address, to_checksum_address
 
 from clients.sdk.errors import WalletError, WalletNotFoundError, WrongPasswordError
 from crypto.errors import CryptoError, WrongPassphraseError
-from crypto.fame_types import UserKey
-from crypto.keys import (
-    SCRYPT_MAX_LOG2_N,
-    SCRYPT_MIN_LOG2_N,
-    decrypt_with_passphrase,
-    dump_user_key,
-    encrypt_with_passphrase,
-    load_user_key,
-)
+
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
+
+    from crypto.fame_types import UserKey
+
+# eth-account (about 0.4 s: it loads py_ecc's pairing tables) and the key files' FAME types
+# (the pairing library) are imported where a key is made, opened or sealed, not to list
+# wallets: `medledger wallet list` and every command's wallet lookup stay cheap.
 
 WALLETS_DIR = "wallets"
 USER_KEY_PURPOSE = "medledger/wallet/user-key"
@@ -75,11 +73,15 @@ class WalletStore:
 
     def create(self, name: str, password: str) -> Wallet:
         """A new random account, stored encrypted under ``name`` (refuses a taken name)."""
+        from eth_account import Account
+
         account: LocalAccount = Account.create()
         return self._store(name, account, password)
 
     def import_key(self, name: str, private_key: str, password: str) -> Wallet:
         """Store an existing private key (hex, with or without 0x) under ``name``."""
+        from eth_account import Account
+
         try:
             account: LocalAccount = Account.from_key(private_key.strip())
         except Exception as exc:  # eth-keys raises several types for a malformed key
@@ -141,6 +143,8 @@ class WalletStore:
 
     def save_user_key(self, name: str, user_key: UserKey, password: str) -> Path:
         """Keep the wallet's attribute key, encrypted with the wallet password."""
+        from crypto.keys import dump_user_key, encrypt_with_passphrase
+
         wallet = self.get(name)
         wallet.unlock(password)  # one password for both files: refuse any other
         blob = encrypt_with_passphrase(
@@ -151,6 +155,8 @@ class WalletStore:
 
     def load_user_key(self, name: str, password: str) -> UserKey:
         """The saved attribute key; :class:`WalletError` when none was saved."""
+        from crypto.keys import decrypt_with_passphrase, load_user_key
+
         wallet = self.get(name)
         try:
             blob = wallet.user_key_path.read_bytes()
@@ -172,6 +178,8 @@ class WalletStore:
 
     def _key_log2_n(self) -> int:
         # the same cost knob as the keystore, within the bounds crypto.keys accepts
+        from crypto.keys import SCRYPT_MAX_LOG2_N, SCRYPT_MIN_LOG2_N
+
         return max(SCRYPT_MIN_LOG2_N, min(self.scrypt_log2_n, SCRYPT_MAX_LOG2_N))
 
     def _check_new(self, name: str, address: str) -> None:
@@ -189,6 +197,8 @@ class WalletStore:
         self._check_new(name, account.address)
         if not password:
             raise WalletError("a wallet needs a non-empty password")
+        from eth_account import Account
+
         keystore = Account.encrypt(
             account.key, password, kdf="scrypt", iterations=2**self.scrypt_log2_n
         )
@@ -227,6 +237,8 @@ def _address_of(keystore: dict[str, Any]) -> str:
 
 
 def _decrypt(keystore: dict[str, Any], password: str, *, what: str) -> LocalAccount:
+    from eth_account import Account
+
     try:
         key = Account.decrypt(keystore, password)
     except ValueError as exc:

@@ -5,6 +5,12 @@ an attribute policy such as ``org:cd3h and dept:cardiology and role:doctor``; to
 choices it needs the institutions (code, name) and the ``dept:``/``role:`` values their active
 members hold. All of it is already public on chain (``Consortium`` events); this reads the
 index's mirror of it. No member addresses are listed: a patient names one doctor by address.
+
+``/directory/members?address=…`` answers the other question, for addresses a signed-in caller
+already holds: who is this (institution, role, attributes)? A patient reading who opened
+their records, or about to grant an address, sees names instead of hex; an address the
+consortium does not know is simply absent from the answer. Still the chain's public state:
+no address is revealed that the caller did not give.
 """
 
 from __future__ import annotations
@@ -12,17 +18,23 @@ from __future__ import annotations
 from collections import defaultdict
 
 import sqlalchemy as sa
-from fastapi import APIRouter
+from typing import Annotated
+
+from eth_utils import is_address, to_checksum_address
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from ledger_api.chain.consortium import unpack_text32
-from ledger_api.deps import DbDep
+from ledger_api.deps import DbDep, PrincipalDep
+from ledger_api.http_errors import UnprocessableError
+from ledger_api.routes.error_docs import error_responses
 from storage.models import Institution, Member, MemberAttribute
 
 router = APIRouter(tags=["directory"])
 
 # roles a patient can grant to; auditors, the key authority and the relayer read no records
 CLINICAL_ROLES = ("doctor", "nurse")
+MAX_LOOKUP = 100  # addresses per /directory/members request
 
 
 class InstitutionOut(BaseModel):
@@ -85,3 +97,98 @@ def directory(db: DbDep) -> DirectoryOut:
 def _code_text(stored: str) -> str:
     """The index keeps the code as the chain's packed ``bytes32`` (hex): ``cd3h``."""
     return unpack_text32(bytes.fromhex(stored.removeprefix("0x")))
+
+
+class MemberInstitutionOut(BaseModel):
+    institution_id: int
+    code: str
+    name: str
+    active: bool
+
+
+class MemberOut(BaseModel):
+    address: str = Field(description="Checksummed (EIP-55).")
+    role: str = Field(description="doctor, nurse, auditor, key_authority, relayer, …")
+    active: bool = Field(description="False when suspended (or the institution is).")
+    removed: bool
+    institution: MemberInstitutionOut | None = Field(
+        description="None for consortium-level roles."
+    )
+    attributes: list[str] = Field(description="namespace:value, as enrolled on chain.")
+
+
+class MembersOut(BaseModel):
+    members: list[MemberOut] = Field(description="Only the addresses the consortium knows.")
+
+
+@router.get(
+    "/directory/members",
+    summary="Who these addresses are: institution, role, attributes (signed-in callers)",
+    responses=error_responses(s401="unauthorized", s422="invalid_input"),
+)
+def directory_members(
+    db: DbDep,
+    _principal: PrincipalDep,
+    address: Annotated[
+        list[str], Query(description=f"0x addresses, 1 to {MAX_LOOKUP} (repeat the parameter).")
+    ],
+) -> MembersOut:
+    if not 1 <= len(address) <= MAX_LOOKUP:
+        raise UnprocessableError(f"give 1 to {MAX_LOOKUP} addresses, got {len(address)}")
+    wanted: dict[str, str] = {}
+    for value in address:
+        if not is_address(value):
+            raise UnprocessableError(f"address must be a 0x-hex address, got {value[:64]!r}")
+        wanted[value.lower()] = value
+    rows = db.scalars(sa.select(Member).where(Member.address.in_(list(wanted)))).all()
+    attributes: dict[str, list[str]] = defaultdict(list)
+    for owner, attribute in db.execute(
+        sa.select(MemberAttribute.address, MemberAttribute.attribute)
+        .where(MemberAttribute.address.in_(list(wanted)))
+        .order_by(MemberAttribute.attribute)
+    ).all():
+        attributes[owner].append(attribute)
+    institutions = {
+        i.institution_id: i
+        for i in db.scalars(
+            sa.select(Institution).where(
+                Institution.institution_id.in_(
+                    [m.institution_id for m in rows if m.institution_id is not None]
+                )
+            )
+        ).all()
+    }
+    return MembersOut(
+        members=[
+            MemberOut(
+                address=to_checksum(m.address),
+                role=m.role,
+                active=m.active and _institution_active(institutions, m.institution_id),
+                removed=m.removed,
+                institution=_member_institution(institutions, m.institution_id),
+                attributes=attributes.get(m.address, []),
+            )
+            for m in sorted(rows, key=lambda m: m.address)
+        ]
+    )
+
+
+def to_checksum(value: str) -> str:
+    return to_checksum_address(value)
+
+
+def _institution_active(institutions: dict[int, Institution], institution_id: int | None) -> bool:
+    return institution_id is None or (
+        institution_id in institutions and institutions[institution_id].active
+    )
+
+
+def _member_institution(
+    institutions: dict[int, Institution], institution_id: int | None
+) -> MemberInstitutionOut | None:
+    if institution_id is None or institution_id not in institutions:
+        return None
+    i = institutions[institution_id]
+    return MemberInstitutionOut(
+        institution_id=i.institution_id, code=_code_text(i.code), name=i.name, active=i.active
+    )

@@ -111,6 +111,7 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/keys/public"): everyone(200),
     ("GET", "/chain"): everyone(200),
     ("GET", "/directory"): everyone(200),
+    ("GET", "/directory/members"): signed_in(200),
     ("POST", "/keys/issue"): signed_in(200),
     # membership epochs (issue 8): the history is public; cd3h's stale records to its admin
     # and members (the scenario asks for institution cd3h)
@@ -355,6 +356,9 @@ class Scenario:
 
     def _get_directory(self, role: str) -> Any:
         return self._get("/directory", role)
+
+    def _get_directory_members(self, role: str) -> Any:
+        return self._get("/directory/members", role, address=self.stack.gp.address)
 
     def _post_keys_issue(self, role: str) -> Any:
         public = base64.b64encode(generate_x25519_keypair().public_key).decode()

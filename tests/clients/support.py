@@ -37,11 +37,19 @@ class Cli:
             account = getattr(live.stack, name)
             store.import_key(name, account.key.hex(), PASSWORD)
 
-    def __call__(self, *args: str, wallet: str, password: str = PASSWORD) -> Any:
+    def __call__(
+        self,
+        *args: str,
+        wallet: str,
+        password: str = PASSWORD,
+        columns: int = 200,
+        input: str | None = None,  # what the command reads on standard input
+    ) -> Any:
         return runner.invoke(
             app,
             [*args, "--api", self.live.url, "--data-dir", str(self.data_dir), "--wallet", wallet],
-            env={"MEDLEDGER_WALLET_PASSWORD": password, "COLUMNS": "200"},
+            env={"MEDLEDGER_WALLET_PASSWORD": password, "COLUMNS": str(columns)},
+            input=input,
         )
 
 

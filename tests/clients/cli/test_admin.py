@@ -146,4 +146,7 @@ def test_wallet_signer_and_clear_failures(
     down = AdminCli(f"http://127.0.0.1:{free_port()}", tmp_path).read("institutions")
     one_error_line(down, EXIT_UNAVAILABLE)
     no_deployment = AdminCli(cli.rpc, tmp_path / "empty").read("institutions")
-    assert "no deployment file" in one_error_line(no_deployment, 1)
+    # a missing file is exit 4 (not found) and names the command that writes it (issue 13)
+    missing = one_error_line(no_deployment, EXIT_NOT_FOUND)
+    assert "no deployment file" in missing
+    assert "medledger node up" in missing

@@ -87,7 +87,7 @@ def test_share_grant_read_refuse_revoke_audit(live_stack: LiveStack, tmp_path: P
     assert registry.patient_of(bytes.fromhex(letter_id[2:])) == patient
     assert f"type Document, patient {patient}" in out
     not_author = cli("patient", "share", str(letter), "--policy", "dept:cardiology", "--patient",
-                     patient, wallet="auditor")  # fmt: skip
+                     patient, "--content-type", "application/pdf", wallet="auditor")  # fmt: skip
     assert "(HTTP 403, not_author)" in one_error_line(not_author, EXIT_NOT_ALLOWED)
 
     out = ok(cli("patient", "records", wallet="patient"))
@@ -253,7 +253,7 @@ def test_refusals_are_one_line_and_leave_nothing(live_stack: LiveStack, tmp_path
     assert "--since must be ISO 8601 or unix seconds" in one_error_line(vague, 1)
     naive = cli("auditor", "events", "--until", "2026-11-26T08:00:00", wallet="auditor")
     assert "--until needs a timezone" in one_error_line(naive, 1)
-    bad_id = cli("doctor", "get", "0x1234", "-o", str(tmp_path / "x"), wallet="cardiologist")
+    bad_id = cli("doctor", "get", "0x12zz", "-o", str(tmp_path / "x"), wallet="cardiologist")
     assert "0x followed by 64 hex digits" in one_error_line(bad_id, 1)
     bad_purpose = cli("doctor", "records", stack.patient.address, "--purpose", "curiosity",
                       wallet="cardiologist")  # fmt: skip

@@ -18,19 +18,21 @@ runner = CliRunner()
 
 def _leaves(command: Any, path: tuple[str, ...]) -> list[tuple[str, ...]]:
     if hasattr(command, "commands"):  # a group (typer vendors its own click classes)
-        return [
+        ctx = command.make_context(path[-1], [], resilient_parsing=True)
+        return [  # list_commands/get_command: the groups load their commands on use
             leaf
-            for name, sub in sorted(command.commands.items())
-            for leaf in _leaves(sub, (*path, name))
+            for name in sorted(command.list_commands(ctx))
+            for leaf in _leaves(command.get_command(ctx, name), (*path, name))
         ]
     return [path]
 
 
 def _commands() -> list[tuple[str, ...]]:
     root: Any = typer.main.get_command(app)
+    ctx = root.make_context("medledger", [], resilient_parsing=True)
     leaves = [("serve",), ("demo",)]
     for group in GROUPS:
-        leaves.extend(_leaves(root.commands[group], (group,)))
+        leaves.extend(_leaves(root.get_command(ctx, group), (group,)))
     return leaves
 
 

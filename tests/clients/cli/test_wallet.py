@@ -100,7 +100,7 @@ def test_clear_failures(tmp_path: Path) -> None:
     assert "already exists" in one_error_line(taken)
 
     missing = invoke(tmp_path, "wallet", "export", "nobody")
-    assert missing.exit_code == 1
+    assert missing.exit_code == 4  # not found, as docs/cli.md documents (issue 13)
     assert "no wallet 'nobody'" in one_error_line(missing)
 
     brackets = invoke(tmp_path, "wallet", "export", "[bold]x")
