@@ -12,7 +12,10 @@ from dataclasses import dataclass
 
 from eth_utils import to_checksum_address
 
-ROLES = ("patient", "doctor", "nurse", "auditor", "key_authority", "relayer")
+from crypto.attributes import check_member_attribute
+from crypto.errors import CryptoError
+
+ROLES = ("patient", "doctor", "nurse", "auditor", "key_authority", "relayer", "gateway")
 CLINICAL_ROLES = ("doctor", "nurse")
 
 
@@ -41,15 +44,30 @@ class Principal:
     def is_clinician(self) -> bool:
         return self.is_member and self.role in CLINICAL_ROLES
 
+    def refused_attributes(self) -> list[str]:
+        """Admin-set attributes the protocol refuses (a reserved namespace such as ``org:`` or
+        ``epoch:``, upper case, non-ASCII): ``Consortium`` refuses them on enrolment, so any
+        found here predates that rule or was forged; the API refuses them again."""
+        refused = []
+        for attribute in self.attributes:
+            try:
+                check_member_attribute(attribute)
+            except CryptoError:
+                refused.append(attribute)
+        return refused
+
     def abe_attributes(self) -> tuple[str, ...]:
-        """The attributes of this caller's FAME key (the policy universe, case-folded).
+        """The attributes of this caller's FAME key (the policy universe).
 
         Members get Consortium's attributes plus ``role:`` and ``org:``; everyone gets
-        ``uid:<address>``, which every record policy ORs in for its patient.
+        ``uid:<address>``, which every record policy ORs in for its patient. An admin-set
+        attribute the protocol refuses (:meth:`refused_attributes`) counts for nothing: never
+        folded into another, never a second ``org:`` or ``epoch:``.
         """
         attrs: list[str] = []
         if self.is_member:
-            attrs += [a.casefold() for a in self.attributes]
+            refused = set(self.refused_attributes())
+            attrs += [a for a in self.attributes if a not in refused]
             attrs.append(f"role:{self.role}")
             if self.institution_code:
                 attrs.append(f"org:{self.institution_code.casefold()}")

@@ -2,7 +2,8 @@
 
 Each group lives in its own module of this package (``node``, ``authority``, ``wallet``,
 ``admin``, ``patient``, ``doctor``, ``auditor``, ``referral``, ``consult``, ``serve``,
-``demo``); commands that several groups share live in a module named for what they do
+``demo``; ``gateway`` and ``assistant`` live in their own packages under ``clients/``);
+commands that several groups share live in a module named for what they do
 (``timeline``, ``import_labs``, ``break_glass``, ``consent_file``, ``rekey``, ``epochs``) and
 are named lazily by the groups that offer them. Nothing here imports a group: the root lists
 them by name and one-line summary (:mod:`clients.cli.lazy`), so ``medledger --help`` and
@@ -47,6 +48,14 @@ GROUPS = {
     ),
     "consult": Lazy(
         "clients.cli.consult:consult_app", "Remote consultation (远程会诊) with invited clinicians."
+    ),
+    "gateway": Lazy(
+        "clients.gateway.cli:gateway_app",
+        "A hospital's interface platform (医联体接口平台): APIs, flows, topics, the sink.",
+    ),
+    "assistant": Lazy(
+        "clients.assistant.cli:assistant_app",
+        "The GP assistant (全科医生智能工作站): ICD-10 coding, intake, record checks.",
     ),
     "serve": Lazy("clients.cli.serve:serve", "Run the MedLedger API (uvicorn)."),
     "demo": Lazy(

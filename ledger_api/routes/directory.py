@@ -16,10 +16,9 @@ no address is revealed that the caller did not give.
 from __future__ import annotations
 
 from collections import defaultdict
-
-import sqlalchemy as sa
 from typing import Annotated
 
+import sqlalchemy as sa
 from eth_utils import is_address, to_checksum_address
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
@@ -111,9 +110,7 @@ class MemberOut(BaseModel):
     role: str = Field(description="doctor, nurse, auditor, key_authority, relayer, …")
     active: bool = Field(description="False when suspended (or the institution is).")
     removed: bool
-    institution: MemberInstitutionOut | None = Field(
-        description="None for consortium-level roles."
-    )
+    institution: MemberInstitutionOut | None = Field(description="None for consortium-level roles.")
     attributes: list[str] = Field(description="namespace:value, as enrolled on chain.")
 
 

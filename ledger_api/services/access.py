@@ -184,7 +184,9 @@ def decide(
         if window == "open" and opening is not None:
             return Verdict(True, Reason.BREAK_GLASS, _bytes32(opening))
     if epochs.custodian_may_rekey(ctx=ctx, db=db, principal=principal, record=record):
-        return Verdict(True, Reason.CUSTODIAN_REKEY)
+        # the justification names the epoch the re-key moves the record to (EpochAdvanced)
+        epoch = epochs.current_epoch(ctx).to_bytes(32, "big")
+        return Verdict(True, Reason.CUSTODIAN_REKEY, epoch)
     consents = ctx.chain.consents
     if consents.is_allowed(
         patient=record.patient, grantee=principal.address, record_id=record_id, purpose=purpose

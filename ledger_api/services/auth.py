@@ -71,6 +71,7 @@ _ROLE_NAMES = {
     Role.AUDITOR: "auditor",
     Role.KEY_AUTHORITY: "key_authority",
     Role.RELAYER: "relayer",
+    Role.GATEWAY: "gateway",
 }
 
 

@@ -111,8 +111,17 @@ def key_attributes(
     one: a key without the current epoch could not open what is written now, one without the
     floor's could not open records the re-key job has not reached yet. Patients' keys stay
     ``uid:<address>`` only: a patient is never removed, so no epoch bounds their key."""
+    refused = principal.refused_attributes()
+    if refused:
+        raise ForbiddenError(
+            "the member record holds attributes the protocol reserves or refuses "
+            f"({', '.join(refused)}): no key is issued until the institution's admin corrects "
+            "it (Consortium refuses them now; this record predates that rule or was forged)",
+            code="member_attributes_refused",
+            details={"attributes": refused},
+        )
     attributes = list(principal.abe_attributes())
-    custodian = epochs.custodian_codes(db, principal.address)
+    custodian = epochs.custodian_codes(db, principal)
     attributes += [f"custodian:{code}" for code in custodian]
     floor, current = epochs.key_epochs(ctx, db)
     if principal.is_member or custodian:

@@ -149,14 +149,17 @@ def current_key_attributes(ctx: AppContext, principal: Principal) -> tuple[str, 
     return attributes
 
 
-def custodian_codes(db: Session, address: str) -> list[str]:
-    """Codes of the active institutions ``address`` administers (their custodian attribute)."""
-    rows = db.scalars(
-        sa.select(Institution.code).where(
-            Institution.admin == address.lower(), Institution.active.is_(True)
-        )
-    )
-    return sorted(_code_text(code).casefold() for code in rows)
+def custodian_codes(db: Session, principal: Principal) -> list[str]:
+    """The ``custodian:`` code ``principal`` may hold: that of the active institution they
+    administer AND belong to as an active doctor or nurse (issue 14: a consortium admin who
+    administers three institutions but is a patient, or a clinician elsewhere, holds none —
+    the contract lets only the author institution's active clinicians re-key)."""
+    if not principal.is_clinician or not principal.institution_id:
+        return []
+    row = db.get(Institution, principal.institution_id)
+    if row is None or not row.active or row.admin.lower() != principal.address.lower():
+        return []
+    return [_code_text(row.code).casefold()]
 
 
 def _code_text(code: str) -> str:
@@ -234,7 +237,28 @@ def custodian_may_rekey(
     if row is None or not row.active or row.admin.lower() != principal.address.lower():
         return False
     epoch = header_epoch(ctx, record.header_cid)
-    return epoch is not None and epoch < current_epoch(ctx)
+    if epoch is None or epoch >= current_epoch(ctx):
+        return False
+    # stale because of a membership change in the author's own institution (the epoch is
+    # global: a change anywhere else must not open this institution's records to its admin)
+    return _changed_since(db, institution=institution, epoch=epoch)
+
+
+def _changed_since(db: Session, *, institution: int, epoch: int) -> bool:
+    """Whether a membership change of ``institution`` moved the epoch past ``epoch``."""
+    members = sa.select(Member.address).where(Member.institution_id == institution)
+    found = db.scalar(
+        sa.select(EpochTrigger.id)
+        .where(
+            EpochTrigger.epoch > epoch,
+            sa.or_(
+                EpochTrigger.institution_id == institution,
+                EpochTrigger.account.in_(members),
+            ),
+        )
+        .limit(1)
+    )
+    return found is not None
 
 
 # --------------------------------------------------------------------------- stale records

@@ -64,7 +64,8 @@ class ShareResult:
 
 
 def author_for(principal: Principal, *, patient: str, requested: str | None) -> str:
-    """Who authors the record: an active clinician for their institution, or the patient.
+    """Who authors the record: an active clinician, or an institution's gateway (the system
+    account of its interface platform), for their institution; or the patient.
 
     Anyone else (a suspended member, another patient, an auditor) may not share records for
     someone else's chart; naming another author than oneself is never allowed."""
@@ -76,8 +77,11 @@ def author_for(principal: Principal, *, patient: str, requested: str | None) -> 
         )
     if principal.is_clinician or principal.address == patient:
         return principal.address
+    if principal.is_member and principal.role == "gateway":
+        return principal.address
     raise ForbiddenError(
-        "only an active doctor or nurse, or the patient themself, may share a record",
+        "only an active doctor, nurse or institution gateway, or the patient themself, may "
+        "share a record",
         code="not_author",
         details={"caller": principal.address, "patient": patient},
     )

@@ -111,12 +111,21 @@ def test_only_the_relayer_advances_and_only_by_one(api_stack: Stack) -> None:
     assert access_log.current_epoch() == 1
 
 
-def test_institution_admin_key_carries_custodian_and_epochs(api_stack: Stack) -> None:
+def test_custodian_goes_only_to_an_admin_who_is_a_clinician_there(api_stack: Stack) -> None:
+    """Issue 14, attack 7: the consortium admin administers both institutions but is not a
+    clinician of either: no ``custodian:`` (and, as a non-member, no epochs) in their key.
+    An active doctor of cd3h made its admin gets ``custodian:cd3h`` and nothing else."""
     s = api_stack
-    # the consortium admin is, in the demo consortium, the admin of both institutions
     answer, key = issue(s, s.admin)
-    assert {"custodian:cd3h", "custodian:qyqchc", "epoch:1"} <= key.attributes
+    assert not {a for a in key.attributes if a.startswith(("custodian:", "epoch:"))}
     assert answer["epoch"] == 1
+    s.admin_consortium.update_institution(
+        institution_id=s.cd3h, name="成都市第三人民医院", admin=s.cardiologist.address
+    ).wait()
+    s.ctx.principals.clear()
+    s.wait_indexed()
+    _, custodian_key = issue(s, s.cardiologist)
+    assert {a for a in custodian_key.attributes if a.startswith("custodian:")} == {"custodian:cd3h"}
     stranger = Account.create()
     listed = s.client.get(
         "/keys/epochs/stale", params={"institution": "cd3h"}, headers=s.login(stranger)
