@@ -53,6 +53,8 @@ bench: install
 	$(PY) scripts/bench_api.py
 	$(PY) scripts/bench_lifecycle.py
 	$(PY) scripts/bench_epochs.py
+	$(PY) scripts/bench_assistant.py
+	$(PY) scripts/bench_gateway.py
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .hypothesis clients/webwallet/dist

@@ -4,9 +4,9 @@ A mixin of :class:`clients.sdk.MedLedgerClient`. Every policy the client writes 
 :meth:`EpochsMixin.compose_policy` (:func:`clients.sdk.policies.record_policy` with the epoch the
 API announces on ``GET /keys/public`` and, for a member, their institution as custodian), so
 users never see epochs. :meth:`EpochsMixin.rekey_stale` is the re-key job: it lists the records
-still under an older epoch (``GET /keys/epochs/stale``) and re-keys each to the current one —
-header-only when no member who left since ever fetched it, a full re-encryption (fresh data
-key) when one did.
+still under an older epoch (``GET /keys/epochs/stale``) and re-keys each to the current one,
+always in full (a fresh data key and body): a newer epoch narrows the policy, and a header-only
+rewrap would leave the old data key to whoever kept an old header (issue 14's re-key rule).
 """
 
 from __future__ import annotations
@@ -205,12 +205,15 @@ class EpochsMixin:
             info = self.rekey(item.record_id, user_key=user_key, full=item.full)
         except ClientError as exc:
             return EpochOutcome(item.record_id, "failed", str(exc), item.epoch)
-        if item.full:
+        if not info.full:  # pragma: no cover - the SDK re-keys a narrowing only in full
+            reason = "header re-wrapped (the new policy admits everyone the old one did)"
+            return EpochOutcome(item.record_id, "rewrapped", reason, item.epoch, info.version)
+        if item.fetched_by:
             who = ", ".join(item.fetched_by)
             reason = f"fetched by {who}, who left since: new body under a fresh data key"
-            return EpochOutcome(item.record_id, "re-encrypted", reason, item.epoch, info.version)
-        reason = "no member who left since fetched it: header re-wrapped"
-        return EpochOutcome(item.record_id, "rewrapped", reason, item.epoch, info.version)
+        else:
+            reason = "new body under a fresh data key (a newer epoch narrows the policy)"
+        return EpochOutcome(item.record_id, "re-encrypted", reason, item.epoch, info.version)
 
 
 __all__ = ["EpochOutcome", "EpochReport", "EpochsMixin", "StaleItem"]

@@ -303,10 +303,11 @@ def stale_records(
     """The current epoch and the active records (of an author institution or a patient)
     whose policy uses an older epoch.
 
-    ``full`` is true exactly when someone who left since the record's epoch has a granted
-    read of it on chain (the index of ``AccessLogged``): they may hold its data key, so only
-    a new body under a fresh data key takes it away. Otherwise re-wrapping the header is
-    enough (they never had the key, and the API refuses them)."""
+    Every stale record needs a full re-key (issue 14's rule: moving a policy to a newer epoch
+    narrows it, and a header-only rewrap would keep the data key an old-epoch key can open
+    through a kept header). ``fetched_by`` names those who left since the record's epoch and
+    have a granted read of it on chain (the index of ``AccessLogged``): the members who may
+    hold its data key, for the report."""
     current = current_epoch(ctx)
     query = _active_records().order_by(Record.block_number, Record.record_id)
     if institution_id is not None:
@@ -343,7 +344,7 @@ def stale_records(
                 author=row.author,
                 author_institution=row.author_institution,
                 epoch=epoch,
-                full=bool(readers),
+                full=True,
                 fetched_by=sorted(readers),
             )
         )
