@@ -115,20 +115,46 @@ def diff(folder: Folder) -> None:
     typer.echo("".join(lines) if lines else "no change since the last apply", nl=not lines)
 
 
+OnChain = Annotated[
+    bool,
+    typer.Option(
+        "--chain/--no-chain",
+        help="record the digest on chain as the gateway account (Consortium."
+        "recordGatewayConfig), the default; --no-chain keeps it in the local history only",
+    ),
+]
+
+
+def _recorder(folder: Path, on_chain: bool) -> Any:
+    """The chain recorder for the folder's MedLedger and gateway account (or None)."""
+    if not on_chain:
+        return None
+    from clients.gateway.config.project import load_project
+    from clients.gateway.sink.chain_digest import ChainRecorder
+    from clients.gateway.sink.ledger import load_account
+
+    project = load_project(folder)
+    medledger = dict(project.settings.raw.get("medledger") or {})
+    account = load_account(medledger, folder)
+    return ChainRecorder.from_api(str(medledger.get("url")), account_key=account.key.hex())
+
+
 @gateway_app.command()
 @_errors
 def apply(
-    folder: Folder, version: Annotated[str | None, typer.Option(help="version label")] = None
+    folder: Folder,
+    version: Annotated[str | None, typer.Option(help="version label")] = None,
+    on_chain: OnChain = True,
 ) -> None:
-    """Check the folder and record its digest as the applied version."""
+    """Check the folder and record its digest as the applied version, on chain.
+
+    Example: MEDLEDGER_GATEWAY_KEY=0x… medledger gateway apply ./pjxrmyy-gateway
+    """
     from clients.gateway.config.apply import apply as apply_folder
 
-    result = apply_folder(folder, version=version)
+    result = apply_folder(folder, version=version, recorder=_recorder(folder, on_chain))
     state = "applied" if result.changed else "unchanged"
-    chain = (
-        result.recorded
-        or "not recorded on chain (the gateway account's recordGatewayConfig is not wired yet)"
-    )
+    chain = f"on chain in {result.recorded}" if result.recorded else "not recorded on chain"
     typer.echo(f"{state}: version {result.version} #{result.seq} digest {result.digest}; {chain}")
 
 
@@ -150,12 +176,14 @@ def history(folder: Folder, as_json: JsonFlag = False) -> None:
 @gateway_app.command()
 @_errors
 def rollback(
-    folder: Folder, seq: Annotated[int, typer.Argument(help="applied version number")]
+    folder: Folder,
+    seq: Annotated[int, typer.Argument(help="applied version number")],
+    on_chain: OnChain = True,
 ) -> None:
     """Restore the files of an applied version and apply them as a new version."""
     from clients.gateway.config.apply import rollback as restore
 
-    result = restore(folder, seq)
+    result = restore(folder, seq, recorder=_recorder(folder, on_chain))
     typer.echo(f"restored #{seq} as #{result.seq} digest {result.digest}")
 
 

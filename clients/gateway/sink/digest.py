@@ -2,11 +2,10 @@
 
 ``gateway apply`` calls a :class:`DigestRecorder` with the gateway's name, the version label
 and the SHA-256 digest of the folder (:func:`clients.gateway.config.project.digest_of`). The
-chain call (``Consortium.recordGatewayConfig(name, version, digest)``, sent by the gateway
-account that holds the ``Gateway`` role) is being added to the contracts by another change;
-until the lead wires it, :class:`LocalRecorder` keeps the history in the state file only and
-says so (``recorded`` stays empty). A recorder returns a reference (a transaction hash) that
-``apply`` stores beside the digest.
+command line uses :class:`~clients.gateway.sink.chain_digest.ChainRecorder`
+(``Consortium.recordGatewayConfig``, sent by the gateway account that holds the ``GATEWAY``
+role); :class:`LocalRecorder` keeps the history in the state file only (``--no-chain``). A
+recorder returns a reference (a transaction hash) that ``apply`` stores beside the digest.
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ class DigestRecorder(Protocol):
 
 
 class LocalRecorder:
-    """Records nothing outside the state file (the chain call is not wired yet)."""
+    """Records nothing outside the state file (``gateway apply --no-chain``)."""
 
     def record(self, name: str, version: str, digest: str) -> str | None:
         return None
