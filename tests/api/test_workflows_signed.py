@@ -226,3 +226,46 @@ def test_the_summary_is_the_completing_doctors_answer_for_the_requester(api_stac
     }
     assert entries[(s.gp.address, True)] == rid
     assert entries[(colleague.address, False)] == "0x" + "00" * 32
+
+
+EXPECTED_CODES = ("invalid_request", "invalid_signature", "signature_expired")
+MALFORMED_SIGNED: list[Any] = [
+    None,
+    "0x" + "11" * 65,
+    {},
+    {"signature": "0x" + "11" * 65},
+    {"deadline": 1},
+    {"signature": 5, "deadline": 1},
+    {"signature": "0x" + "zz" * 65, "deadline": 1},
+    {"signature": "0x" + "11" * 64, "deadline": 1},
+    {"signature": "0x" + "ab" * 5000, "deadline": 1},
+    {"signature": "0x" + "11" * 65, "deadline": -1},
+    {"signature": "0x" + "11" * 65, "deadline": 2**64},
+    {"signature": "0x" + "11" * 65, "deadline": "1"},
+    {"signature": "0x" + "11" * 65, "deadline": 1.5},
+    {"signature": "0x" + "11" * 65, "deadline": True},
+    {"signature": "0x" + "11" * 65, "deadline": 1, "extra": 1},
+    # canonical length, but s in the upper half and v = 29 (what the contracts refuse)
+    {"signature": "0x" + "11" * 32 + "ff" * 32 + "1b", "deadline": int(time.time()) + 60},
+    {"signature": "0x" + "11" * 64 + "1d", "deadline": int(time.time()) + 60},
+]
+
+
+def test_malformed_signatures_are_422_and_write_nothing(api_stack: Stack) -> None:
+    s = api_stack
+    reason_id, _ = share(s, s.gp, DEPT_POLICY)
+    body = referral_body(s, reason_id=reason_id, record_ids=[])
+    rid = create(s, body)["referral_id"]
+    before = snapshot(s)
+    targets = [
+        (s.gp, "/referrals", {**body, "referral_id": new_id()}),
+        (s.cardiologist, f"/referrals/{rid}/accept", {}),
+        (s.gp, f"/referrals/{rid}/cancel", {"reason": "dup"}),
+        (s.cardiologist, "/break-glass", {"patient": s.patient.address, "reason": "x" * 20}),
+    ]
+    for who, path, content in targets:
+        for bad in MALFORMED_SIGNED:
+            answer = s.client.post(path, json={**content, "signed": bad}, headers=s.login(who))
+            assert answer.status_code == 422, (path, bad, answer.text)
+            assert error_code(answer) in EXPECTED_CODES, answer.text
+    assert snapshot(s) == before
