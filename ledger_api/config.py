@@ -58,8 +58,11 @@ class Settings(BaseSettings):
     # how long a Consortium lookup for a session may be reused (seconds; 0 = every request)
     principal_cache_seconds: float = Field(default=2.0, ge=0)
     # break-glass (docs/break-glass.md): openings per clinician per UTC day before a second
-    # doctor's co-signature is required, and how long the API serves an opening's ciphertexts
-    break_glass_daily_cap: int = Field(default=3, ge=0)
+    # doctor's co-signature is required, and how long the API serves an opening's ciphertexts.
+    # The cap is EmergencyAccess.dailyCap on chain, which the consortium admin sets: the dev
+    # node, the tests and the demo set it from this value (enrol_demo_consortium); the API
+    # itself reads the contract's.
+    break_glass_daily_cap: int = Field(default=3, ge=0, le=2**32 - 1)
     break_glass_window_seconds: int = Field(default=4 * 3600, ge=60, le=24 * 3600)
     # rate limits (ledger_api.services.rate_limits): "N/period" or "unlimited"; the demo, the
     # tests and the benchmarks set their own

@@ -19,10 +19,18 @@ class Hooks:
     # Called with the 32-byte record id after the body and header blocks are stored and the
     # ``pending`` row is committed, before the registration is sent to the chain.
     after_blocks_stored: Callable[[bytes], None] | None = None
+    # Called with the 32-byte opening id once a break-glass opening passed every check of the
+    # API (the daily-cap pre-check included), before its transaction is sent: a test holds
+    # concurrent openings here to show the chain, not the pre-check, enforces the cap.
+    before_break_glass_sent: Callable[[bytes], None] | None = None
 
     def fire_after_blocks_stored(self, record_id: bytes) -> None:
         if self.after_blocks_stored is not None:
             self.after_blocks_stored(record_id)
+
+    def fire_before_break_glass_sent(self, opening_id: bytes) -> None:
+        if self.before_break_glass_sent is not None:
+            self.before_break_glass_sent(opening_id)
 
 
 NO_HOOKS = Hooks()

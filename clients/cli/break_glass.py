@@ -4,10 +4,12 @@
 ``doctor break-glass PATIENT --reason "…"`` does the whole emergency path in one go: open the
 chart (on chain, with the reason's hash), fetch the emergency key for that one patient, then
 download, check and decrypt every record of the patient into a folder (each read logged on
-chain with purpose ``emergency``). Beyond the daily cap the API wants a second doctor's
-co-signature: ``--cosigner-wallet W`` signs it locally with that doctor's wallet (in the same
-data dir; its password is asked for, or ``MEDLEDGER_WALLET_PASSWORD``). The emergency key is
-used for this run only and never saved: the window is short and the key covers one patient.
+chain with purpose ``emergency``). The opening is signed locally with the doctor's wallet.
+Beyond the daily cap the chain wants a second doctor's co-signature of this very opening:
+``--cosigner-wallet W`` signs it locally with that doctor's wallet (in the same data dir; its
+password is asked for, or ``MEDLEDGER_WALLET_PASSWORD``) for the opening id drawn here. The
+emergency key is used for this run only and never saved: the window is short and the key
+covers one patient.
 """
 
 from __future__ import annotations
@@ -71,14 +73,17 @@ def doctor_break_glass(
     """
     address = check.address_or_wallet(patient, "PATIENT", data_dir)
     with signed_in(api, data_dir, wallet) as (client, chosen, _):
+        opening_id = client.new_opening_id()
         cosignature = None
         if cosigner_wallet is not None:
             cosignature = _cosign(
-                api, data_dir, cosigner_wallet,
+                api, data_dir, cosigner_wallet, opening_id=opening_id,
                 clinician=chosen.address, patient=address, reason=reason,
             )  # fmt: skip
         try:
-            opening = client.break_glass(address, reason=reason, cosignature=cosignature)
+            opening = client.break_glass(
+                address, reason=reason, opening_id=opening_id, cosignature=cosignature
+            )
         except ApiError as exc:
             if exc.code == "break_glass_cap":
                 raise CliError(

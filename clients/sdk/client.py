@@ -32,6 +32,7 @@ import httpx
 from eth_account.signers.local import LocalAccount
 
 from clients.sdk.consents import ConsentsMixin
+from clients.sdk.consultations import ConsultationsMixin
 from clients.sdk.emergency import EmergencyMixin
 from clients.sdk.epochs import EpochsMixin
 from clients.sdk.errors import ClientError, UnauthorizedError
@@ -64,6 +65,7 @@ class MedLedgerClient(
     RecordsMixin,
     ConsentsMixin,
     WorkflowsMixin,
+    ConsultationsMixin,
     TimelineMixin,
     RekeyMixin,
     EpochsMixin,
@@ -204,6 +206,7 @@ class MedLedgerClient(
                 chain_id=int(raw["chain_id"]),
                 addresses=dict(raw["contracts"]),
                 rpc_url=raw.get("rpc_url"),
+                break_glass_window=raw.get("break_glass_window_seconds"),
                 domain=Domain(
                     chain_id=int(domain["chainId"]),
                     verifying_contract=domain["verifyingContract"],

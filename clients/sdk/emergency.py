@@ -2,10 +2,11 @@
 
 A mixin of :class:`clients.sdk.MedLedgerClient` (``docs/break-glass.md``):
 
-- a doctor opens a patient's chart with a reason (:meth:`EmergencyMixin.break_glass`); beyond
-  the daily cap the API wants a second doctor's co-signature, which that doctor's client makes
-  with :meth:`EmergencyMixin.cosign_break_glass` (EIP-712 ``BreakGlassCosign`` in the
-  ``EmergencyAccess`` contract's domain, signed locally);
+- a doctor opens a patient's chart with a reason (:meth:`EmergencyMixin.break_glass`), signing
+  the ``BreakGlassOpen`` (an opening id drawn here, the patient, the reason's keccak, the
+  window) locally; beyond the daily cap the chain wants a second doctor's co-signature of that
+  very opening, which that doctor's client makes with :meth:`EmergencyMixin.cosign_break_glass`
+  (EIP-712 ``BreakGlassCosign`` bound to the opening id, valid for minutes: at most an hour);
 - :meth:`EmergencyMixin.fetch_emergency_key` gets the opening's emergency key (attributes
   ``role:emergency``, ``patient:<address>`` and the break-glass counters ``bg:<n>`` below the
   opening's number), sealed to a one-time X25519 key drawn here; it opens that patient's
@@ -15,13 +16,14 @@ A mixin of :class:`clients.sdk.MedLedgerClient` (``docs/break-glass.md``):
   ``purpose=emergency`` (each read checked and logged on chain by the API) and decrypts them
   into a folder;
 - auditors list openings (:meth:`EmergencyMixin.break_glass_openings`) and review them
-  (:meth:`EmergencyMixin.review_break_glass`); a patient lists the openings of their chart
-  (:meth:`EmergencyMixin.patient_break_glass`).
+  (:meth:`EmergencyMixin.review_break_glass`, a signed ``BreakGlassReview``); a patient
+  lists the openings of their chart (:meth:`EmergencyMixin.patient_break_glass`).
 """
 
 from __future__ import annotations
 
 import base64
+import secrets
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -35,15 +37,18 @@ from clients.sdk.consent_messages import checked_address
 from clients.sdk.errors import ClientError
 from clients.sdk.models import ChainInfo, FetchResult, Page, RecordInfo, hex0x
 from clients.sdk.rekey import RecordOutcome, RekeyInfo
+from clients.sdk.signed import deadline
 from clients.sdk.transport import Transport
+from clients.sdk.workflow_messages import signed_json
 from crypto.errors import CryptoError
 from crypto.fame_types import UserKey
 from crypto.keys import generate_x25519_keypair, open_user_key
-from crypto.signing import BreakGlassCosign, cosign_domain, sign_cosign
+from crypto.signing import BreakGlassCosign, BreakGlassOpen, BreakGlassReview, TypedMessage
 
 __all__ = ["BreakGlassOpening", "EmergencyKeyInfo", "EmergencyMixin"]
 
-COSIGN_VALID_FOR = 600  # seconds a co-signature may be relayed after it is made
+COSIGN_VALID_FOR = 600  # seconds a co-signature may be relayed after it is made (≤ 3600)
+DEFAULT_WINDOW = 4 * 3600  # an API that does not say its window (GET /chain) grants this
 BREAK_GLASS_REASON = 4  # AccessLog reason code of a read granted by a break-glass opening
 
 
@@ -127,6 +132,8 @@ class EmergencyMixin:
 
         def chain_info(self) -> ChainInfo: ...
 
+        def sign_action(self, message: TypedMessage) -> bytes: ...
+
         def _require_account(self) -> LocalAccount: ...
 
         def iter_records(self, patient: str, *, purpose: str = ...) -> Iterator[RecordInfo]: ...
@@ -154,37 +161,63 @@ class EmergencyMixin:
 
     # ------------------------------------------------------------------ clinicians
 
+    def new_opening_id(self) -> str:
+        """A fresh opening id: drawn before the opening, so a co-signature can name it."""
+        return "0x" + secrets.token_bytes(32).hex()
+
     def cosign_break_glass(
-        self, *, clinician: str, patient: str, reason: str, valid_for: int = COSIGN_VALID_FOR
+        self,
+        *,
+        opening_id: str,
+        clinician: str,
+        patient: str,
+        reason: str,
+        valid_for: int = COSIGN_VALID_FOR,
     ) -> dict[str, Any]:
-        """This account (a second doctor) co-signs ``clinician``'s opening of ``patient``'s
-        chart for exactly this ``reason``; the dict is what :meth:`break_glass` sends."""
-        account = self._require_account()
-        addresses = self.chain_info().addresses
-        if "EmergencyAccess" not in addresses:
-            raise ClientError("the API's chain has no EmergencyAccess contract")
-        domain = cosign_domain(
-            chain_id=self.chain_info().chain_id, verifying_contract=addresses["EmergencyAccess"]
-        )
-        deadline = int(time.time()) + valid_for
+        """This account (a second doctor) co-signs opening ``opening_id`` of ``patient``'s chart
+        by ``clinician`` for exactly this ``reason``; the dict is what :meth:`break_glass` sends
+        as ``cosignature``. It serves that one opening, for ``valid_for`` seconds (the chain
+        refuses more than an hour)."""
         item = BreakGlassCosign(
+            opening_id=bytes.fromhex(_opening_id(opening_id)[2:]),
             clinician=checked_address(clinician, "clinician"),
             patient=checked_address(patient, "patient"),
             reason_hash=keccak(reason.strip().encode("utf-8")),
-            deadline=deadline,
+            deadline=int(time.time()) + valid_for,
         )
-        signature = sign_cosign(domain, item, account.key)
-        return {
-            "co_signer": account.address,
-            "deadline": deadline,
-            "signature": "0x" + signature.hex(),
-        }
+        signed = signed_json(self.sign_action(item), item.deadline)
+        return {"co_signer": self._require_account().address, **signed}
 
     def break_glass(
-        self, patient: str, *, reason: str, cosignature: dict[str, Any] | None = None
+        self,
+        patient: str,
+        *,
+        reason: str,
+        opening_id: str | None = None,
+        window: int | None = None,
+        cosignature: dict[str, Any] | None = None,
     ) -> BreakGlassOpening:
-        """Open ``patient``'s chart for emergency use (logged on chain with the reason's hash)."""
-        body: dict[str, Any] = {"patient": checked_address(patient, "patient"), "reason": reason}
+        """Open ``patient``'s chart for emergency use (logged on chain with the reason's hash),
+        signed by this account; ``opening_id`` is the one a co-signature names (default: new),
+        ``window`` the seconds it lasts (default: what the API grants)."""
+        patient = checked_address(patient, "patient")
+        oid = _opening_id(opening_id) if opening_id else self.new_opening_id()
+        if window is None:
+            window = self.chain_info().break_glass_window or DEFAULT_WINDOW
+        message = BreakGlassOpen(
+            id=bytes.fromhex(oid[2:]),
+            patient=patient,
+            reason_hash=keccak(reason.strip().encode("utf-8")),
+            window=window,
+            deadline=deadline(),
+        )
+        body: dict[str, Any] = {
+            "patient": patient,
+            "reason": reason,
+            "opening_id": oid,
+            "window": window,
+            "signed": signed_json(self.sign_action(message), message.deadline),
+        }
         if cosignature is not None:
             body["cosignature"] = cosignature
         return BreakGlassOpening.from_json(self._http.json("POST", "/break-glass", json=body))
@@ -246,11 +279,20 @@ class EmergencyMixin:
     def review_break_glass(
         self, opening_id: str, *, justified: bool, note: str
     ) -> BreakGlassOpening:
-        """Record this auditor's review on chain (the note's keccak; the text in the index)."""
+        """Record this auditor's review on chain (signed here: the verdict and the note's
+        keccak; the text goes to the index)."""
+        oid = _opening_id(opening_id)
+        message = BreakGlassReview(
+            id=bytes.fromhex(oid[2:]),
+            justified=justified,
+            note_hash=keccak(note.strip().encode("utf-8")),
+            deadline=deadline(),
+        )
+        signed = signed_json(self.sign_action(message), message.deadline)
         answer = self._http.json(
             "POST",
-            f"/audit/break-glass/{_opening_id(opening_id)}/review",
-            json={"justified": justified, "note": note},
+            f"/audit/break-glass/{oid}/review",
+            json={"justified": justified, "note": note, "signed": signed},
         )
         return BreakGlassOpening.from_json(answer)
 

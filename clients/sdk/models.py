@@ -23,6 +23,7 @@ class ChainInfo:
     addresses: dict[str, str]
     domain: Domain
     rpc_url: str | None = None  # a chain node clients may read registrations from
+    break_glass_window: int | None = None  # seconds a break-glass opening lasts (signed)
 
 
 @dataclass(frozen=True)

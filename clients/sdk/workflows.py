@@ -1,4 +1,5 @@
-"""Referrals and consultations in the SDK: create, move through their states, list, show.
+"""Referrals in the SDK, and what referrals and consultations share: create, move through
+their states, list, show (consultations: :mod:`clients.sdk.consultations`).
 
 A mixin of :class:`clients.sdk.MedLedgerClient`. The API decides every rule (who may move a
 workflow, from which state) from the chain; the SDK only shapes the requests and reads the
@@ -10,10 +11,14 @@ answers into :mod:`clients.sdk.workflow_models`. Three things happen on the clie
 - the patient signs those consents with their own key (:meth:`sign_workflow_consents`), one
   per record or one for the whole chart, each nonce above the last;
 - an answer (a referral's summary, a consultation's opinion) is shared under a policy that
-  admits the doctor who must read it (:meth:`share_answer`); the patient is always ORed in.
+  admits the doctor who must read it (:meth:`share_answer`); the patient is always ORed in;
+- every request and step is signed here by this account, its actor
+  (:mod:`clients.sdk.workflow_messages`, :meth:`MedLedgerClient.sign_action`): the chain
+  trusts that signature, not the API's relayer.
 
-Creating a workflow names its id on the client, so a dropped connection is retried once with
-the same id, which the API answers with the workflow already made.
+Creating a workflow names its id on the client (it is part of the signed request), so a
+dropped connection is retried once with the same id and signature, which the API answers
+with the workflow already made.
 """
 
 from __future__ import annotations
@@ -27,20 +32,21 @@ from typing import TYPE_CHECKING, Any
 from eth_account.signers.local import LocalAccount
 
 from clients.sdk import consent_messages as consent_tools
+from clients.sdk import workflow_messages as messages
 from clients.sdk.errors import ApiUnavailableError, ClientError
 from clients.sdk.models import ChainInfo, Page, RecordInfo
 from clients.sdk.policies import reader_policy
+from clients.sdk.registry import ChainRecords
 from clients.sdk.transfer import Progress, Source
 from clients.sdk.transport import Transport
 from clients.sdk.workflow_models import (
     WORKFLOW_PURPOSES,
-    ConsultationInfo,
     ReferralInfo,
     WorkflowConsents,
 )
 from crypto.errors import PolicyError
 from crypto.policy import normalize
-from crypto.signing import sign
+from crypto.signing import TypedMessage, sign
 
 DEFAULT_CONSENT_TTL = 30 * 86_400
 DEFAULT_CONSULTATION_TTL = 3 * 86_400
@@ -85,6 +91,8 @@ class WorkflowsMixin:
 
         def _require_account(self) -> LocalAccount: ...
         def chain_info(self) -> ChainInfo: ...
+        def sign_action(self, message: TypedMessage) -> bytes: ...
+        def chain_records(self) -> ChainRecords: ...
         def share(
             self,
             source: Source,
@@ -198,40 +206,58 @@ class WorkflowsMixin:
         referral_id: str | None = None,
     ) -> ReferralInfo:
         """Refer ``patient`` to ``department`` of ``to_institution`` (id or code), sending the
-        reason record and ``record_ids`` along under the patient's referral consents."""
+        reason record and ``record_ids`` along under the patient's referral consents; the
+        request is signed by this account (the requesting doctor)."""
         if urgency not in URGENCIES:
             raise ClientError(f"urgency must be one of {', '.join(URGENCIES)}, got {urgency!r}")
         rid = workflow_id_text(referral_id, "referral_id") if referral_id else _new_id()
+        reason_id = workflow_id_text(reason_record_id, "reason_record_id")
+        shared = [workflow_id_text(r, "a record id") for r in record_ids]
+        patient = consent_tools.checked_address(patient, "patient")
+        institution = self.institution_id(to_institution)
+        bodies = _consent_bodies(consents)
+        message = messages.referral_request(
+            referral_id=rid,
+            patient=patient,
+            to_institution=institution,
+            department=department,
+            urgency=urgency,
+            reason_record_id=reason_id,
+            record_ids=shared,
+            consents=bodies,
+        )
         body = {
             "referral_id": rid,
-            "patient": consent_tools.checked_address(patient, "patient"),
-            "to_institution": to_institution,
+            "patient": patient,
+            "to_institution": institution,
             "department": department,
             "urgency": urgency,
-            "reason_record_id": workflow_id_text(reason_record_id, "reason_record_id"),
-            "record_ids": [workflow_id_text(r, "a record id") for r in record_ids],
-            "consents": _consent_bodies(consents),
+            "reason_record_id": reason_id,
+            "record_ids": shared,
+            "consents": bodies,
+            "signed": self._signed(message),
         }
         return ReferralInfo.from_json(self._create("/referrals", body))
 
     def accept_referral(self, referral_id: str) -> ReferralInfo:
-        return self._referral_step(referral_id, "accept", {})
+        return self._referral_step(referral_id, "accept")
 
     def reject_referral(self, referral_id: str, reason: str) -> ReferralInfo:
         """Reject with a short reason code (≤ 32 bytes, e.g. ``no_capacity``)."""
-        return self._referral_step(referral_id, "reject", {"reason": reason})
+        return self._referral_step(referral_id, "reject", reason=reason)
 
     def arrive(self, referral_id: str) -> ReferralInfo:
         """The patient checked in at the receiving institution."""
-        return self._referral_step(referral_id, "arrive", {})
+        return self._referral_step(referral_id, "arrive")
 
     def complete_referral(self, referral_id: str, summary_record_id: str) -> ReferralInfo:
-        """Complete with a summary record whose policy admits the sending doctor."""
+        """Complete with a summary record I wrote after the referral was accepted, whose policy
+        admits the requesting doctor (who alone reads it through the referral)."""
         summary = workflow_id_text(summary_record_id, "summary_record_id")
-        return self._referral_step(referral_id, "complete", {"summary_record_id": summary})
+        return self._referral_step(referral_id, "complete", summary=summary)
 
     def cancel_referral(self, referral_id: str, reason: str | None = None) -> ReferralInfo:
-        return self._referral_step(referral_id, "cancel", {"reason": reason})
+        return self._referral_step(referral_id, "cancel", reason=reason)
 
     def referrals(
         self,
@@ -257,87 +283,40 @@ class WorkflowsMixin:
         rid = workflow_id_text(referral_id, "referral_id")
         return ReferralInfo.from_json(self._http.json("GET", f"/referrals/{rid}"))
 
-    def _referral_step(self, referral_id: str, action: str, body: dict[str, Any]) -> ReferralInfo:
+    def _referral_step(
+        self,
+        referral_id: str,
+        action: str,
+        *,
+        reason: str | None = None,
+        summary: str | None = None,
+    ) -> ReferralInfo:
+        """One step, signed by this account as the ``ReferralStep`` the API rebuilds."""
         rid = workflow_id_text(referral_id, "referral_id")
+        message = messages.referral_step(rid, action, reason=reason, summary=summary)
+        body: dict[str, Any] = {"signed": self._signed(message)}
+        if action in ("reject", "cancel"):
+            body["reason"] = reason
+        if summary is not None:
+            body["summary_record_id"] = summary
         answer = self._http.json("POST", f"/referrals/{rid}/{action}", json=body)
         return ReferralInfo.from_json(answer)
 
-    # ------------------------------------------------------------------ consultations
+    # ------------------------------------------------------------------ signing
 
-    def create_consultation(
-        self,
-        *,
-        patient: str,
-        question_record_id: str,
-        consents: WorkflowConsents | Sequence[dict[str, Any]],
-        record_ids: Sequence[str] = (),
-        invited_institutions: Sequence[int | str] = (),
-        invited_policy: str | None = None,
-        deadline: int | None = None,
-        deadline_in: int = DEFAULT_CONSULTATION_TTL,
-        consultation_id: str | None = None,
-    ) -> ConsultationInfo:
-        """Ask the invited institutions (ids or codes) and/or the clinicians matching
-        ``invited_policy`` for opinions until ``deadline`` (unix seconds, chain time)."""
-        if not invited_institutions and not invited_policy:
-            raise ClientError("a consultation invites institutions, a policy, or both")
-        cid = workflow_id_text(consultation_id, "consultation_id") if consultation_id else None
-        body = {
-            "consultation_id": cid or _new_id(),
-            "patient": consent_tools.checked_address(patient, "patient"),
-            "question_record_id": workflow_id_text(question_record_id, "question_record_id"),
-            "record_ids": [workflow_id_text(r, "a record id") for r in record_ids],
-            "invited_institutions": list(invited_institutions),
-            "invited_policy": invited_policy,
-            "deadline": deadline if deadline is not None else int(time.time()) + deadline_in,
-            "consents": _consent_bodies(consents),
-        }
-        return ConsultationInfo.from_json(self._create("/consultations", body))
+    def institution_id(self, institution: int | str) -> int:
+        """An institution's id, from its code through ``GET /directory`` (an id as is)."""
+        if isinstance(institution, int) or str(institution).isdigit():
+            return int(institution)
+        raw = self._http.json("GET", "/directory", auth=False)
+        for item in raw["institutions"]:
+            if item["code"] == institution:
+                return int(item["institution_id"])
+        raise ClientError(f"no institution with code {institution!r} in the directory")
 
-    def consultations(
-        self,
-        *,
-        role: str | None = None,
-        state: str | None = None,
-        offset: int = 0,
-        limit: int = 50,
-    ) -> Page[ConsultationInfo]:
-        """``role``: invited (a clinician's default), requested, patient, all (auditors)."""
-        params: dict[str, Any] = {"offset": offset, "limit": limit}
-        if role is not None:
-            params["role"] = role
-        if state is not None:
-            params["state"] = state
-        raw = self._http.json("GET", "/consultations", params=params)
-        return _page(raw, ConsultationInfo.from_json)
-
-    def consultation(self, consultation_id: str) -> ConsultationInfo:
-        """One consultation with its opinions and history."""
-        cid = workflow_id_text(consultation_id, "consultation_id")
-        return ConsultationInfo.from_json(self._http.json("GET", f"/consultations/{cid}"))
-
-    def submit_opinion(self, consultation_id: str, record_id: str) -> ConsultationInfo:
-        """Give my opinion: a record I uploaded that admits the requester and the patient."""
-        body = {"record_id": workflow_id_text(record_id, "record_id")}
-        return self._consultation_step(consultation_id, "opinions", body)
-
-    def close_consultation(
-        self, consultation_id: str, conclusion_record_id: str
-    ) -> ConsultationInfo:
-        rid = workflow_id_text(conclusion_record_id, "conclusion_record_id")
-        return self._consultation_step(consultation_id, "close", {"conclusion_record_id": rid})
-
-    def cancel_consultation(
-        self, consultation_id: str, reason: str | None = None
-    ) -> ConsultationInfo:
-        return self._consultation_step(consultation_id, "cancel", {"reason": reason})
-
-    def _consultation_step(
-        self, consultation_id: str, action: str, body: dict[str, Any]
-    ) -> ConsultationInfo:
-        cid = workflow_id_text(consultation_id, "consultation_id")
-        answer = self._http.json("POST", f"/consultations/{cid}/{action}", json=body)
-        return ConsultationInfo.from_json(answer)
+    def _signed(self, message: TypedMessage) -> dict[str, Any]:
+        """The request's ``signed`` field: this account's signature of ``message``."""
+        return messages.signed_json(self.sign_action(message), message.deadline)  # type: ignore[attr-defined]
 
     # ------------------------------------------------------------------ shared
 

@@ -76,6 +76,8 @@ from crypto.signing.workflow import (
     ReferralAction,
     ReferralRequest,
     ReferralStep,
+    reason_code,
+    referral_manifest,
 )
 
 TYPES_BY_CONTRACT: dict[str, tuple[type[TypedMessage], ...]] = {
@@ -167,8 +169,10 @@ __all__ = [
     "domain_name",
     "from_compact",
     "message_type",
+    "reason_code",
     "recover",
     "recover_cosign",
+    "referral_manifest",
     "sign",
     "sign_cosign",
     "struct_hash",

@@ -13,17 +13,60 @@ consultation is closed or cancelled once.
 - :class:`ConsultationRequest` by the requesting doctor (``closes_at`` is when opinions stop);
 - :class:`ConsultationOpinion` by an invited clinician;
 - :class:`ConsultationClose` and :class:`ConsultationCancel` by the requester.
+
+Two values inside these messages are encodings the client and the API must compute alike, so
+they are defined here once: a short reason code as ``bytes32`` (:func:`reason_code`), and a
+referral's ``reason``, the SHA-256 (FIPS 180-4) of its off-chain details
+(:func:`referral_manifest`), by which an auditor checks the index against the chain.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import ClassVar
 
+from crypto.errors import SigningError
 from crypto.signing.core import ZERO_BYTES32, TypedMessage, eip712
 
 CONTRACT = "Workflow"
+MAX_REASON_BYTES = 32
+
+
+def reason_code(text: str | None) -> bytes:
+    """A short reason code (``no_capacity``) as the contract's ``bytes32``: its UTF-8 bytes,
+    zero-padded; no reason is 32 zero bytes. Longer than 32 bytes, or with a NUL (which the
+    padding would make ambiguous), raises :class:`SigningError`."""
+    if text is None or text == "":
+        return ZERO_BYTES32
+    raw = text.encode("utf-8")
+    if len(raw) > MAX_REASON_BYTES or b"\x00" in raw:
+        raise SigningError(f"a reason code is at most {MAX_REASON_BYTES} UTF-8 bytes, no NUL")
+    return raw.ljust(MAX_REASON_BYTES, b"\x00")
+
+
+def referral_manifest(
+    *,
+    department: str,
+    urgency: str,
+    record_ids: Iterable[str],
+    consent_ids: Iterable[str],
+) -> bytes:
+    """A referral's on-chain ``reason``: SHA-256 of its details as canonical JSON.
+
+    ``department`` is the normalized ``dept:`` value, ``record_ids`` every record carried and
+    ``consent_ids`` the id of every consent sent with it (each ``0x`` + 64 lower-case hex);
+    order and repeats do not matter."""
+    manifest = {
+        "department": department,
+        "urgency": urgency,
+        "record_ids": sorted({r.lower() for r in record_ids}),
+        "consent_ids": sorted({c.lower() for c in consent_ids}),
+    }
+    return hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).digest()
 
 
 class ReferralAction(IntEnum):

@@ -26,6 +26,7 @@ from pathlib import Path
 from ledger_api.chain.anvil import DEFAULT_CHAIN_ID, AnvilProcess, rpc_answers
 from ledger_api.chain.connection import block_number, chain_id, connect, has_code
 from ledger_api.chain.consortium import Consortium, Role
+from ledger_api.chain.emergency import EmergencyAccess
 from ledger_api.chain.errors import ChainError, NodeError
 
 DEFAULT_PORT = 8545
@@ -258,13 +259,19 @@ def enrol_demo_consortium(
     cardiologist: str,
     gp: str,
     auditor: str | None = None,
+    emergency: EmergencyAccess | None = None,
+    daily_cap: int | None = None,
 ) -> tuple[int, int]:
     """The two-institution consortium the API tests and the benchmarks run on (DEV ONLY).
 
     ``cd3h`` with a cardiologist (``dept:cardiology``) and optionally an auditor, ``qyqchc``
     with a general practitioner (``dept:general_practice``), both administered by
-    ``admin_address``; the transactions are sent together and awaited. Returns the two
-    institution ids ``(cd3h, qyqchc)``."""
+    ``admin_address``; the transactions are sent together and awaited. With ``emergency``
+    (``EmergencyAccess`` sending as the consortium admin) and ``daily_cap`` (the API's
+    ``break_glass_daily_cap`` setting), the break-glass cap the contract enforces is set to it.
+    Returns the two institution ids ``(cd3h, qyqchc)``."""
+    if (emergency is None) != (daily_cap is None):
+        raise ValueError("give both emergency and daily_cap, or neither")
     cd3h = admin.add_institution(name="成都市第三人民医院", code="cd3h", admin=admin_address)
     qyqchc = admin.add_institution(
         name="青羊区社区卫生服务中心", code="qyqchc", admin=admin_address
@@ -281,6 +288,8 @@ def enrol_demo_consortium(
         admin.enrol_member(account=account, institution_id=inst, role=role, attributes=attrs)
         for account, inst, role, attrs in members
     ]
+    if emergency is not None and daily_cap is not None and emergency.daily_cap() != daily_cap:
+        pending.append(emergency.set_daily_cap(daily_cap))
     for tx in pending:
         tx.wait()
     return cd3h_id, qyqchc_id

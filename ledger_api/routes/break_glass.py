@@ -3,6 +3,11 @@ patient's openings.
 
 Thin: the rules live in :mod:`ledger_api.services.break_glass` (writes, gate) and
 :mod:`ledger_api.services.break_glass_queries` (listings).
+
+Openings and reviews carry their actor's EIP-712 signature (``signed``, domain "MedLedger
+EmergencyAccess"); a co-signature past the daily cap is a second doctor's signature of the
+same opening. The API rebuilds each message from the request and refuses a signature that is
+not the caller's (403 ``signer_mismatch``); the contract checks them again.
 """
 
 from __future__ import annotations
@@ -21,8 +26,10 @@ from ledger_api.routes.error_docs import error_responses
 from ledger_api.routes.fields import (
     AddressField,
     AddressPath,
+    Hex32Field,
     OpeningIdPath,
     SignatureField,
+    SignedIn,
     Uint64Field,
 )
 from ledger_api.services import break_glass as service
@@ -40,10 +47,12 @@ class CosignatureIn(BaseModel):
 
     co_signer: AddressField = Field(description="The second doctor's address.")
     deadline: Uint64Field = Field(
-        description="Unix seconds (chain time) the signature is valid to."
+        description="Unix seconds (chain time) the signature is valid to: at most an hour "
+        "after the chain's time when the opening is sent."
     )
     signature: SignatureField = Field(
-        description="EIP-712 BreakGlassCosign signature, 0x + 130 hex digits."
+        description="The second doctor's EIP-712 signature of `BreakGlassCosign(openingId, "
+        "clinician (the opener), patient, reasonHash, deadline)`: valid for this opening only."
     )
 
 
@@ -52,7 +61,22 @@ class OpenIn(BaseModel):
 
     patient: AddressField
     reason: str = Field(
-        max_length=2000, description="Why (10-500 characters); its keccak-256 goes on chain."
+        max_length=2000,
+        description="Why (10-500 characters, trimmed); its keccak-256 goes on chain.",
+    )
+    opening_id: Hex32Field = Field(
+        description="0x + 32 random bytes chosen by the opener (signed; used once)."
+    )
+    window: int | None = Field(
+        default=None,
+        ge=0,
+        le=24 * 3600,
+        description="Seconds the chart stays open (signed); default and maximum: the API's "
+        "configured window.",
+    )
+    signed: SignedIn = Field(
+        description="The opener's signature of `BreakGlassOpen(id = opening_id, patient, "
+        "reasonHash = keccak256(reason), window, deadline)`."
     )
     cosignature: CosignatureIn | None = Field(
         default=None, description="Required beyond the daily cap (429 break_glass_cap)."
@@ -115,7 +139,12 @@ class ReviewIn(BaseModel):
 
     justified: bool
     note: str = Field(
-        max_length=4000, description="1-1000 characters; its keccak-256 goes on chain."
+        max_length=4000,
+        description="1-1000 characters (trimmed); its keccak-256 goes on chain.",
+    )
+    signed: SignedIn = Field(
+        description="The auditor's signature of `BreakGlassReview(id, justified, "
+        "noteHash = keccak256(note), deadline)`."
     )
 
 
@@ -153,15 +182,21 @@ def _page(page: queries.OpeningPage) -> OpeningPageOut:
     summary="Open a patient's records for emergency use (a doctor, with a reason)",
     responses=error_responses(
         s401="unauthorized",
-        s403="not_a_doctor, not_allowed",
-        s422="invalid_patient, invalid_reason, invalid_cosignature, invalid_request",
+        s403="not_a_doctor, not_allowed, signer_mismatch",
+        s409="duplicate_id",
+        s422="invalid_patient, invalid_reason, invalid_id, invalid_window, "
+        "invalid_cosignature, invalid_request, invalid_signature, signature_expired, "
+        "deadline_too_far",
         s429="break_glass_cap",
-        s503="chain_unavailable",
+        s503="chain_unavailable, chain_rejected",
     ),
 )
 def open_break_glass(
     body: OpenIn, ctx: ContextDep, db: DbDep, principal: PrincipalDep
 ) -> OpeningOut:
+    """Signed: the opener's `BreakGlassOpen` (see `signed`); past the daily cap (read from
+    the contract, which enforces it) also a second active doctor's `BreakGlassCosign` of the
+    same opening id, valid for at most an hour."""
     cosig = None
     if body.cosignature is not None:
         cosig = service.Cosignature(
@@ -175,6 +210,9 @@ def open_break_glass(
         principal=principal,
         patient=body.patient,
         reason=body.reason,
+        opening_id=body.opening_id,
+        signed=body.signed.action(),
+        window=body.window,
         cosignature=cosig,
     )
     return OpeningOut(**opened)
@@ -238,16 +276,18 @@ def review_queue(
     summary="Record an auditor's review of an opening (justified or not) on chain",
     responses=error_responses(
         s401="unauthorized",
-        s403="forbidden, not_allowed",
+        s403="forbidden, not_allowed, signer_mismatch",
         s404="break_glass_not_found",
         s409="already_reviewed",
-        s422="invalid_note, invalid_id",
-        s503="chain_unavailable",
+        s422="invalid_note, invalid_id, invalid_request, invalid_signature, signature_expired, "
+        "deadline_too_far",
+        s503="chain_unavailable, chain_rejected",
     ),
 )
 def review(
     opening_id: OpeningIdPath, body: ReviewIn, ctx: ContextDep, db: DbDep, principal: PrincipalDep
 ) -> OpeningOut:
+    """Signed: the auditor's `BreakGlassReview` (see `signed`); an opening is reviewed once."""
     reviewed = service.review(
         ctx=ctx,
         db=db,
@@ -255,6 +295,7 @@ def review(
         opening_id=opening_id,
         justified=body.justified,
         note=body.note,
+        signed=body.signed.action(),
     )
     return OpeningOut(**reviewed)
 

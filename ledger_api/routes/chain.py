@@ -36,6 +36,10 @@ class ChainOut(BaseModel):
     eip712_domain: Eip712DomainOut = Field(
         description="The EIP-712 domain of ConsentManager: sign consents and revocations in it."
     )
+    break_glass_window_seconds: int = Field(
+        description="The break-glass window this API grants (and the longest it accepts): the "
+        "`window` a doctor's signed BreakGlassOpen carries by default."
+    )
 
 
 @router.get("/chain", summary="Chain id, contract addresses and the consent signing domain")
@@ -53,4 +57,5 @@ def chain(ctx: ContextDep) -> ChainOut:
             chainId=deployment.chain_id,
             verifyingContract=deployment.address("ConsentManager"),
         ),
+        break_glass_window_seconds=ctx.settings.break_glass_window_seconds,
     )

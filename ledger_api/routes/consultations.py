@@ -3,6 +3,9 @@
 Thin: request and answer models and status codes here, the rules in
 :mod:`ledger_api.services.consultations`. Invited specialists read the shared records with
 ``GET /records/{id}/…?purpose=consultation``.
+
+Every write carries ``signed`` (the actor's EIP-712 signature and its deadline, domain
+"MedLedger Workflow"); each route's description says which message the API rebuilds.
 """
 
 from __future__ import annotations
@@ -18,15 +21,18 @@ from ledger_api.inputs import Offset, uint_query
 from ledger_api.routes.consents import ConsentRequest
 from ledger_api.routes.error_docs import error_responses
 from ledger_api.routes.fields import (
-    HEX32_CHARS,
     AddressField,
     ConsultationIdPath,
     Hex32Field,
     InstitutionField,
+    SignedIn,
     Uint64Field,
 )
 from ledger_api.routes.workflow_common import (
+    SIGNATURE_403,
+    SIGNATURE_422,
     ReasonBody,
+    StepBody,
     TransitionOut,
     create_responses,
     page_out,
@@ -42,15 +48,16 @@ _CREATE_422 = (
     "invalid_policy, invalid_deadline, invalid_question_record_id, invalid_record_id, "
     "too_many_records, unknown_record, invalid_record, consent_required, consent_mismatch, "
     "consent_missing, invalid_consent, invalid_grantee, invalid_purpose, invalid_window, "
-    "policy_hash_mismatch, invalid_request"
+    "policy_hash_mismatch, invalid_request, " + SIGNATURE_422
 )
 
 
 class ConsultationCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    consultation_id: str | None = Field(
-        None, max_length=HEX32_CHARS, description="0x 32 bytes; omit = new"
+    consultation_id: Hex32Field = Field(
+        description="0x + 32 random bytes chosen by the client, who signs it (a retry names "
+        "the same id and signature)."
     )
     patient: AddressField
     question_record_id: Hex32Field = Field(
@@ -74,20 +81,22 @@ class ConsultationCreate(BaseModel):
         "(`org:<code>` of each invited institution ORed with `(invited_policy)`), together "
         "covering the question and every shared record.",
     )
+    signed: SignedIn = Field(
+        description="The requesting doctor's signature of `ConsultationRequest(consultationId, "
+        "patient, recordId = question_record_id, invitedInstitutions (ids, ascending, no "
+        "repeats), policyHash (keccak-256 of the normalized invited policy, or zero), "
+        "closesAt = deadline, deadline = signed.deadline)`."
+    )
 
 
-class OpinionBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class OpinionBody(StepBody):
     record_id: Hex32Field = Field(
         description="The opinion: a record the caller uploaded whose policy admits the "
         "requesting doctor and the patient."
     )
 
 
-class CloseBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class CloseBody(StepBody):
     conclusion_record_id: Hex32Field
 
 
@@ -150,7 +159,9 @@ def create(
     db: DbDep,
     principal: PrincipalDep,
 ) -> ConsultationOut:
-    """201 with the new consultation; 200 with it when the same request is retried."""
+    """201 with the new consultation; 200 with it when the same request is retried.
+
+    Signed: `ConsultationRequest` (see `signed`), checked before the consents are relayed."""
     view, created = service.create_consultation(
         ctx=ctx,
         db=db,
@@ -163,6 +174,7 @@ def create(
         deadline=body.deadline,
         consents=[c.model_dump() for c in body.consents],
         consultation_id=body.consultation_id,
+        signed=body.signed.action(),
     )
     response.status_code = 201 if created else 200
     return _out(view)
@@ -223,11 +235,11 @@ def show(
     summary="Give an opinion (an invited clinician, once, before the deadline and the close)",
     responses=error_responses(
         s401="unauthorized",
-        s403="not_invited",
+        s403="not_invited, " + SIGNATURE_403,
         s404="consultation_not_found",
         s409="invalid_transition, deadline_passed, already_opined",
         s422="invalid_consultation_id, invalid_record_id, unknown_record, invalid_record, "
-        "not_author, opinion_not_for_requester",
+        "not_author, opinion_not_for_requester, invalid_request, " + SIGNATURE_422,
         s503="chain_unavailable, chain_rejected, block_missing",
     ),
 )
@@ -238,6 +250,8 @@ def opinion(
     db: DbDep,
     principal: PrincipalDep,
 ) -> ConsultationOut:
+    """Signed: `ConsultationOpinion(consultationId, opinionCid, opinionHash, deadline)`, the
+    CID and SHA-256 of the opinion record's current body (as registered on chain)."""
     return _out(
         service.submit_opinion(
             ctx=ctx,
@@ -245,6 +259,7 @@ def opinion(
             principal=principal,
             consultation_id=consultation_id,
             record_id=body.record_id,
+            signed=body.signed.action(),
         )
     )
 
@@ -254,11 +269,11 @@ def opinion(
     summary="Close with a conclusion record (the requesting doctor)",
     responses=error_responses(
         s401="unauthorized",
-        s403="not_allowed",
+        s403="not_allowed, " + SIGNATURE_403,
         s404="consultation_not_found",
         s409="invalid_transition",
         s422="invalid_consultation_id, invalid_conclusion_record_id, unknown_record, "
-        "invalid_record",
+        "invalid_record, invalid_request, " + SIGNATURE_422,
         s503="chain_unavailable, chain_rejected",
     ),
 )
@@ -269,6 +284,8 @@ def close(
     db: DbDep,
     principal: PrincipalDep,
 ) -> ConsultationOut:
+    """Signed: `ConsultationClose(consultationId, conclusionCid, conclusionHash, deadline)`,
+    the CID and SHA-256 of the conclusion record's current body."""
     return _out(
         service.close_consultation(
             ctx=ctx,
@@ -276,6 +293,7 @@ def close(
             principal=principal,
             consultation_id=consultation_id,
             conclusion_record_id=body.conclusion_record_id,
+            signed=body.signed.action(),
         )
     )
 
@@ -285,10 +303,10 @@ def close(
     summary="Cancel an open consultation (the requesting doctor)",
     responses=error_responses(
         s401="unauthorized",
-        s403="not_allowed",
+        s403="not_allowed, " + SIGNATURE_403,
         s404="consultation_not_found",
         s409="invalid_transition",
-        s422="invalid_consultation_id, invalid_reason",
+        s422="invalid_consultation_id, invalid_reason, invalid_request, " + SIGNATURE_422,
         s503="chain_unavailable, chain_rejected",
     ),
 )
@@ -299,12 +317,14 @@ def cancel(
     db: DbDep,
     principal: PrincipalDep,
 ) -> ConsultationOut:
+    """Signed: `ConsultationCancel(consultationId, reason, deadline)`."""
     return _out(
         service.cancel_consultation(
             ctx=ctx,
             db=db,
             principal=principal,
             consultation_id=consultation_id,
+            signed=body.signed.action(),
             reason=body.reason,
         )
     )

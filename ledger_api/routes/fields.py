@@ -13,10 +13,11 @@ from typing import Annotated, Any
 
 import annotated_types as at
 from fastapi import Path, Query
-from pydantic import BeforeValidator, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from crypto.policy import MAX_POLICY_LENGTH
 from ledger_api.inputs import UINT64_MAX, strict_uint
+from ledger_api.services.signed_actions import SignedAction, parse_signature
 
 __all__ = [
     "ADDRESS_CHARS",
@@ -35,6 +36,7 @@ __all__ = [
     "RecordIdPath",
     "ReferralIdPath",
     "SignatureField",
+    "SignedIn",
     "Uint64Field",
 ]
 
@@ -86,3 +88,23 @@ RecordIdPath = Annotated[str, _id_path("record")]
 ReferralIdPath = Annotated[str, _id_path("referral")]
 ConsultationIdPath = Annotated[str, _id_path("consultation")]
 OpeningIdPath = Annotated[str, _id_path("break-glass opening")]
+
+
+class SignedIn(BaseModel):
+    """The actor's EIP-712 signature of the action a request makes, and the deadline signed.
+
+    The rest of the signed message is not sent: the API rebuilds it from the request (ids,
+    records, reasons …) and refuses a signature that is not the signed-in caller's over
+    exactly that, or whose deadline has passed or is more than 7 days ahead; the contract
+    then recovers the actor from the same signature."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    signature: SignatureField = Field(description="0x + 130 hex digits (r‖s‖v), low s.")
+    deadline: Uint64Field = Field(
+        description="Unix seconds: the signed message's `deadline` (the chain refuses it after)."
+    )
+
+    def action(self) -> SignedAction:
+        """The parsed signature (422 ``invalid_signature`` when it is not 65 bytes of hex)."""
+        return SignedAction(signature=parse_signature(self.signature), deadline=self.deadline)

@@ -3,6 +3,9 @@
 Thin: request and answer models and status codes here, the rules in
 :mod:`ledger_api.services.referrals`. Reading the records a referral carries is
 ``GET /records/{id}/…?purpose=referral``, decided by :mod:`ledger_api.services.workflow_access`.
+
+Every write carries ``signed`` (the actor's EIP-712 signature and its deadline, domain
+"MedLedger Workflow"); each route's description says which message the API rebuilds.
 """
 
 from __future__ import annotations
@@ -17,15 +20,18 @@ from ledger_api.inputs import Offset, uint_query
 from ledger_api.routes.consents import ConsentRequest
 from ledger_api.routes.error_docs import error_responses
 from ledger_api.routes.fields import (
-    HEX32_CHARS,
     AddressField,
     AddressQuery,
     Hex32Field,
     InstitutionField,
     ReferralIdPath,
+    SignedIn,
 )
 from ledger_api.routes.workflow_common import (
+    SIGNATURE_403,
+    SIGNATURE_422,
     ReasonBody,
+    StepBody,
     TransitionOut,
     create_responses,
     page_out,
@@ -41,17 +47,16 @@ _CREATE_422 = (
     "invalid_institution, invalid_reason_record_id, invalid_record_id, too_many_records, "
     "unknown_record, invalid_record, consent_required, consent_mismatch, consent_missing, "
     "invalid_consent, invalid_grantee, invalid_purpose, invalid_window, invalid_policy, "
-    "policy_hash_mismatch, invalid_request"
+    "policy_hash_mismatch, invalid_request, " + SIGNATURE_422
 )
 
 
 class ReferralCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    referral_id: str | None = Field(
-        None,
-        max_length=HEX32_CHARS,
-        description="0x 32 bytes chosen by the client (a retry names the same); omit = new",
+    referral_id: Hex32Field = Field(
+        description="0x + 32 random bytes chosen by the client, who signs it (a retry names "
+        "the same id and signature)."
     )
     patient: AddressField
     to_institution: InstitutionField = Field(description="Receiving institution: id or code.")
@@ -73,14 +78,21 @@ class ReferralCreate(BaseModel):
         "`org:<code> and dept:<department>` of the receiving side, together covering the "
         "reason and every record (one each, or one for the whole chart).",
     )
+    signed: SignedIn = Field(
+        description="The requesting doctor's signature of `ReferralRequest(referralId, "
+        "patient, toInstitution (the id), recordId = reason_record_id, reason, deadline)`, "
+        "`reason` being `crypto.signing.referral_manifest`: SHA-256 of the JSON "
+        '`{"consent_ids", "department", "record_ids", "urgency"}` (sorted keys; ids sorted, '
+        "lower-case hex; the normalized department; every carried record; the id of every "
+        "consent sent)."
+    )
 
 
-class CompleteBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class CompleteBody(StepBody):
     summary_record_id: Hex32Field = Field(
-        description="The discharge or summary record (the patient's; its policy must admit "
-        "the requesting doctor, to whom it is shared back)."
+        description="The summary record: written and registered by the completing clinician "
+        "after the referral was accepted, its policy admitting the requesting doctor, to whom "
+        "alone it is shared back."
     )
 
 
@@ -128,7 +140,9 @@ def _out(view: dict[str, Any]) -> ReferralOut:
 def create(
     body: ReferralCreate, response: Response, ctx: ContextDep, db: DbDep, principal: PrincipalDep
 ) -> ReferralOut:
-    """201 with the new referral; 200 with it when the same request (same id) is retried."""
+    """201 with the new referral; 200 with it when the same request (same id) is retried.
+
+    Signed: `ReferralRequest` (see `signed`), checked before the consents are relayed."""
     view, created = service.create_referral(
         ctx=ctx,
         db=db,
@@ -141,6 +155,7 @@ def create(
         record_ids=body.record_ids,
         consents=[c.model_dump() for c in body.consents],
         referral_id=body.referral_id,
+        signed=body.signed.action(),
     )
     response.status_code = 201 if created else 200
     return _out(view)
@@ -148,7 +163,7 @@ def create(
 
 _STEP_ERRORS = {
     "s401": "unauthorized",
-    "s403": "not_allowed",
+    "s403": "not_allowed, " + SIGNATURE_403,
     "s404": "referral_not_found",
     "s409": "invalid_transition",
     "s503": "chain_unavailable, chain_rejected",
@@ -157,6 +172,7 @@ _STEP_ERRORS = {
 
 def _step(
     action: str,
+    body: StepBody,
     *,
     ctx: ContextDep,
     db: DbDep,
@@ -172,29 +188,36 @@ def _step(
             principal=principal,
             referral_id=referral_id,
             action=action,
+            signed=body.signed.action(),
             reason=reason,
             summary_record_id=summary_record_id,
         )
     )
 
 
+_STEP_422 = "invalid_referral_id, invalid_request, " + SIGNATURE_422
+
+
 @router.post(
     "/{referral_id}/accept",
     summary="Accept (a doctor of the receiving institution; from requested)",
-    responses=error_responses(**_STEP_ERRORS, s422="invalid_referral_id"),
+    responses=error_responses(**_STEP_ERRORS, s422=_STEP_422),
 )
 def accept(
-    referral_id: ReferralIdPath, ctx: ContextDep, db: DbDep, principal: PrincipalDep
+    referral_id: ReferralIdPath,
+    body: StepBody,
+    ctx: ContextDep,
+    db: DbDep,
+    principal: PrincipalDep,
 ) -> ReferralOut:
-    return _step("accept", ctx=ctx, db=db, principal=principal, referral_id=referral_id)
+    """Signed: `ReferralStep(referralId, action = 1, argument = 0, deadline)`."""
+    return _step("accept", body, ctx=ctx, db=db, principal=principal, referral_id=referral_id)
 
 
 @router.post(
     "/{referral_id}/reject",
     summary="Reject with a reason (a doctor of the receiving institution; from requested)",
-    responses=error_responses(
-        **_STEP_ERRORS, s422="invalid_referral_id, reason_required, invalid_reason"
-    ),
+    responses=error_responses(**_STEP_ERRORS, s422=_STEP_422 + ", reason_required, invalid_reason"),
 )
 def reject(
     referral_id: ReferralIdPath,
@@ -203,29 +226,42 @@ def reject(
     db: DbDep,
     principal: PrincipalDep,
 ) -> ReferralOut:
+    """Signed: `ReferralStep(referralId, action = 2, argument = reason, deadline)`."""
     return _step(
-        "reject", ctx=ctx, db=db, principal=principal, referral_id=referral_id, reason=body.reason
+        "reject",
+        body,
+        ctx=ctx,
+        db=db,
+        principal=principal,
+        referral_id=referral_id,
+        reason=body.reason,
     )
 
 
 @router.post(
     "/{referral_id}/arrive",
     summary="The patient checked in (a doctor or nurse of the receiving side; from accepted)",
-    responses=error_responses(**_STEP_ERRORS, s422="invalid_referral_id"),
+    responses=error_responses(**_STEP_ERRORS, s422=_STEP_422),
 )
 def arrive(
-    referral_id: ReferralIdPath, ctx: ContextDep, db: DbDep, principal: PrincipalDep
+    referral_id: ReferralIdPath,
+    body: StepBody,
+    ctx: ContextDep,
+    db: DbDep,
+    principal: PrincipalDep,
 ) -> ReferralOut:
-    return _step("arrive", ctx=ctx, db=db, principal=principal, referral_id=referral_id)
+    """Signed: `ReferralStep(referralId, action = 3, argument = 0, deadline)`."""
+    return _step("arrive", body, ctx=ctx, db=db, principal=principal, referral_id=referral_id)
 
 
 @router.post(
     "/{referral_id}/complete",
-    summary="Complete with a summary shared back to the sender (from accepted or arrived)",
+    summary="Complete with a summary shared back to the requester (from accepted or arrived)",
     responses=error_responses(
         **_STEP_ERRORS,
-        s422="invalid_referral_id, summary_required, invalid_summary_record_id, "
-        "unknown_record, invalid_record, summary_not_for_sender",
+        s422=_STEP_422 + ", summary_required, invalid_summary_record_id, unknown_record, "
+        "invalid_record, summary_not_yours, summary_before_acceptance, summary_not_for_sender, "
+        "invalid_summary",
     ),
 )
 def complete(
@@ -235,8 +271,13 @@ def complete(
     db: DbDep,
     principal: PrincipalDep,
 ) -> ReferralOut:
+    """Signed: `ReferralStep(referralId, action = 4, argument = summary_record_id,
+    deadline)`. The summary must be the caller's own record, registered after the referral
+    was accepted (the contract checks its institution and time too); it then becomes
+    readable by the requesting doctor, and by no one else of the sending institution."""
     return _step(
         "complete",
+        body,
         ctx=ctx,
         db=db,
         principal=principal,
@@ -248,7 +289,7 @@ def complete(
 @router.post(
     "/{referral_id}/cancel",
     summary="Cancel (the requesting doctor; before acceptance)",
-    responses=error_responses(**_STEP_ERRORS, s422="invalid_referral_id, invalid_reason"),
+    responses=error_responses(**_STEP_ERRORS, s422=_STEP_422 + ", invalid_reason"),
 )
 def cancel(
     referral_id: ReferralIdPath,
@@ -257,8 +298,15 @@ def cancel(
     db: DbDep,
     principal: PrincipalDep,
 ) -> ReferralOut:
+    """Signed: `ReferralStep(referralId, action = 5, argument = reason, deadline)`."""
     return _step(
-        "cancel", ctx=ctx, db=db, principal=principal, referral_id=referral_id, reason=body.reason
+        "cancel",
+        body,
+        ctx=ctx,
+        db=db,
+        principal=principal,
+        referral_id=referral_id,
+        reason=body.reason,
     )
 
 

@@ -3,14 +3,19 @@ gate and listings: :mod:`.break_glass_queries`).
 
 Design (``docs/break-glass.md``):
 
-- **open** — an active doctor of an active institution states a reason (10–500 characters);
-  the API relays ``EmergencyAccess.openBreakGlass`` (the contract checks the actor against
-  Consortium again), waits for the receipt, writes the index row with the reason text (the
-  chain has its keccak) and answers the opening's id and end of window. A clinician's openings
-  per UTC day of *chain* time are capped (``break_glass_daily_cap``, counted on chain by
-  ``openingsOn``); beyond the cap a second active doctor's EIP-712 ``BreakGlassCosign`` is
-  required (429 ``break_glass_cap`` without it), checked here and by the contract. Every
-  refusal happens before anything is written.
+- **open** — an active doctor of an active institution states a reason (10–500 characters)
+  and signs a ``BreakGlassOpen`` (the opening id they chose, the patient, the reason's
+  keccak, the window, a deadline); the API rebuilds it, checks the signature is the caller's
+  and relays ``EmergencyAccess.openBreakGlass`` (the contract recovers the opener and checks
+  them against Consortium again), waits for the receipt, writes the index row with the reason
+  text (the chain has its keccak) and answers the opening's id and end of window. A
+  clinician's openings per UTC day of *chain* time are capped by the contract (``dailyCap``,
+  set by the consortium admin; counted by ``openingsOn``); beyond the cap a second active
+  doctor's EIP-712 ``BreakGlassCosign`` bound to this opening id, valid for at most an hour,
+  is required. The API pre-checks the cap and the co-signature for a clear answer (429
+  ``break_glass_cap``, 422 ``invalid_cosignature``); concurrent openings that all pass the
+  pre-check are refused by the chain past the cap, with the same codes. Every refusal happens
+  before anything is written.
 - **key** — during its window, the opening's clinician gets an emergency key with exactly the
   attributes ``role:emergency``, ``patient:<address>`` and the break-glass counters
   ``bg:<floor>`` … ``bg:<j-1>`` of opening ``j`` (no uid, no dept), sealed to their X25519
@@ -24,14 +29,13 @@ Design (``docs/break-glass.md``):
 - **gate** — ``?purpose=emergency`` reads are granted while the caller, still an active doctor,
   has an opening for the record's patient whose window has not ended by chain time (the
   key cannot expire by itself; the API's gate is what is short-lived).
-- **review** — an active auditor records justified / not justified with a note (its keccak on
-  chain, the text in the index); a reviewed opening leaves the queue.
+- **review** — an active auditor signs a ``BreakGlassReview`` (justified / not justified and
+  the note's keccak; the text goes to the index); a reviewed opening leaves the queue.
 """
 
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -40,9 +44,15 @@ from eth_utils import is_address, to_checksum_address
 from sqlalchemy.orm import Session
 
 from crypto.errors import SigningError
-from crypto.signing import BreakGlassCosign, cosign_domain, recover_cosign
+from crypto.signing import (
+    MAX_COSIGN_LIFETIME,
+    BreakGlassCosign,
+    BreakGlassOpen,
+    BreakGlassReview,
+    recover,
+)
 from ledger_api.chain.consortium import Role
-from ledger_api.chain.emergency import text_hash
+from ledger_api.chain.emergency import MAX_WINDOW, ZERO_ADDRESS, text_hash
 from ledger_api.chain.errors import ChainError, InvalidChainInputError, TransactionRevertedError
 from ledger_api.http_errors import (
     ApiError,
@@ -59,6 +69,11 @@ from ledger_api.principal import Principal
 from ledger_api.services.access import chain_required
 from ledger_api.services.break_glass_queries import opening_view
 from ledger_api.services.chain_time import block_time, latest_block_time
+from ledger_api.services.signed_actions import (
+    SignedAction,
+    check_signed_by_caller,
+    contract_domain,
+)
 from storage.models.emergency import BreakGlassEvent
 
 if TYPE_CHECKING:
@@ -70,20 +85,35 @@ log = logging.getLogger("ledger_api.break_glass")
 REASON_MIN, REASON_MAX = 10, 500
 NOTE_MAX = 1000
 
+
+class CapReachedError(ApiError):
+    """429: the opener reached the daily cap and sent no valid co-signature."""
+
+    status_code = 429
+    code = "break_glass_cap"
+
+
 _REVERTS: dict[str, tuple[type[ApiError], str]] = {
     "EmergencyAccessUnauthorized": (ForbiddenError, "not_allowed"),
     "EmergencyAccessInvalidCosignature": (UnprocessableError, "invalid_cosignature"),
     "EmergencyAccessCosignatureExpired": (UnprocessableError, "invalid_cosignature"),
+    "EmergencyAccessCosignatureTooLong": (UnprocessableError, "invalid_cosignature"),
+    "EmergencyAccessCapReached": (CapReachedError, "break_glass_cap"),
     "EmergencyAccessInvalidPatient": (UnprocessableError, "invalid_patient"),
+    "EmergencyAccessEmptyReason": (UnprocessableError, "invalid_reason"),
+    "EmergencyAccessInvalidWindow": (UnprocessableError, "invalid_window"),
     "EmergencyAccessDuplicateId": (ConflictError, "duplicate_id"),
     "EmergencyAccessUnknownId": (NotFoundError, "break_glass_not_found"),
     "EmergencyAccessAlreadyReviewed": (ConflictError, "already_reviewed"),
+    "EmergencyAccessInvalidSignature": (UnprocessableError, "invalid_signature"),
+    "EmergencyAccessSignatureExpired": (UnprocessableError, "signature_expired"),
 }
 
 
 @dataclass(frozen=True, kw_only=True)
 class Cosignature:
-    """A second doctor's ``BreakGlassCosign`` as sent by the clinician's client."""
+    """A second doctor's ``BreakGlassCosign`` of the opening, as sent by the opener's client
+    (the rest of the message is the opening's: id, opener, patient, reason hash)."""
 
     co_signer: str
     deadline: int
@@ -125,16 +155,32 @@ def _patient(value: str, principal: Principal) -> str:
     return patient
 
 
+def _window(value: int | None, configured: int) -> int:
+    """The signed window: the configured one by default, never longer."""
+    window = configured if value is None else value
+    if not 60 <= window <= min(configured, MAX_WINDOW):
+        raise UnprocessableError(
+            f"the window must be 60 to {configured} seconds, got {window}",
+            code="invalid_window",
+            details={"max_seconds": configured},
+        )
+    return window
+
+
+def _opening_id(value: str) -> bytes:
+    if not is_hex32(value) or int(value, 16) == 0:
+        raise UnprocessableError(
+            f"opening_id must be 0x + 64 hex digits, not zero: {quote(value)}", code="invalid_id"
+        )
+    return bytes.fromhex(value[2:])
+
+
 def _check_cosignature(
-    ctx: AppContext,
-    cosig: Cosignature,
-    *,
-    clinician: str,
-    patient: str,
-    reason_hash: bytes,
-    now: int,
-) -> str:
-    """The co-signer's checksummed address, or a 422 ``invalid_cosignature``."""
+    ctx: AppContext, cosig: Cosignature, *, opening: BreakGlassOpen, clinician: str, now: int
+) -> BreakGlassCosign:
+    """The co-signed message once the co-signer is a second active doctor who signed exactly
+    this opening, with a deadline not passed and at most an hour ahead of the chain's time;
+    422 ``invalid_cosignature`` otherwise."""
 
     def bad(why: str) -> UnprocessableError:
         return UnprocessableError(f"invalid co-signature: {why}", code="invalid_cosignature")
@@ -146,23 +192,30 @@ def _check_cosignature(
         raise bad("the co-signer must be a second doctor, not the clinician")
     if cosig.deadline < now:
         raise bad(f"its deadline {cosig.deadline} has passed (chain time {now})")
-    domain = cosign_domain(
-        chain_id=ctx.deployment.chain_id,
-        verifying_contract=ctx.deployment.address("EmergencyAccess"),
-    )
+    if cosig.deadline > now + MAX_COSIGN_LIFETIME:
+        raise bad(
+            f"its deadline {cosig.deadline} is more than {MAX_COSIGN_LIFETIME} s after the "
+            f"chain time {now}: a co-signature is made for one opening, shortly before it"
+        )
     item = BreakGlassCosign(
-        clinician=clinician, patient=patient, reason_hash=reason_hash, deadline=cosig.deadline
+        opening_id=opening.id,
+        clinician=clinician,
+        patient=opening.patient,
+        reason_hash=opening.reason_hash,
+        deadline=cosig.deadline,
     )
     try:
-        signer = recover_cosign(domain, item, cosig.signature)
+        signer = recover(contract_domain(ctx, item), item, cosig.signature)
     except SigningError as exc:
         raise bad(str(exc)) from exc
     if signer != co_signer:
-        raise bad(f"signed by {signer}, not by {co_signer} (or for another patient or reason)")
+        raise bad(
+            f"signed by {signer}, not by {co_signer} (or for another opening, patient or reason)"
+        )
     info = ctx.chain.consortium.member_info(co_signer)
     if not (info.active and info.role == Role.DOCTOR and info.institution_id):
         raise bad(f"{co_signer} is not an active doctor")
-    return co_signer
+    return item
 
 
 # --------------------------------------------------------------------------- chain
@@ -219,51 +272,59 @@ def open_break_glass(
     principal: Principal,
     patient: str,
     reason: str,
+    opening_id: str,
+    signed: SignedAction,
+    window: int | None = None,
     cosignature: Cosignature | None = None,
 ) -> dict[str, Any]:
-    """Open ``patient``'s chart for emergency use by ``principal``; see the module docstring."""
+    """Open ``patient``'s chart for emergency use by ``principal``, who signed the
+    ``BreakGlassOpen`` rebuilt here; see the module docstring."""
     require_doctor(principal)
     patient = _patient(patient, principal)
     reason = _reason(reason)
-    reason_hash = text_hash(reason)
-    settings = ctx.settings
+    message = BreakGlassOpen(
+        id=_opening_id(opening_id),
+        patient=patient,
+        reason_hash=text_hash(reason),
+        window=_window(window, ctx.settings.break_glass_window_seconds),
+        deadline=signed.deadline,
+    )
+    check_signed_by_caller(
+        ctx, message, signed.signature, caller=principal.address, what="break-glass opening"
+    )
+    emergency = ctx.chain.emergency
     with chain_required("cannot check the break-glass rate limit"):
-        now = latest_block_time(ctx)
-        today = ctx.chain.emergency.openings_on(principal.address, now // 86_400)
-        co_signer = None
-        if cosignature is not None:
-            co_signer = _check_cosignature(
-                ctx,
-                cosignature,
-                clinician=principal.address,
-                patient=patient,
-                reason_hash=reason_hash,
-                now=now,
+        if emergency.opening_of(message.id).clinician != ZERO_ADDRESS:
+            raise ConflictError(
+                f"opening 0x{message.id.hex()} exists: choose a new id", code="duplicate_id"
             )
-    if today >= settings.break_glass_daily_cap and co_signer is None:
-        raise ApiError(
+        now = latest_block_time(ctx)
+        today = emergency.openings_on(principal.address, now // 86_400)
+        cap = emergency.daily_cap()
+        cosign = None
+        if cosignature is not None:
+            cosign = _check_cosignature(
+                ctx, cosignature, opening=message, clinician=principal.address, now=now
+            )
+    if today >= cap and cosign is None:
+        raise CapReachedError(
             f"{principal.address} already opened {today} break-glass accesses today (cap "
-            f"{settings.break_glass_daily_cap}); a second doctor's co-signature is required",
+            f"{cap}); a second doctor's co-signature of this opening is required",
             code="break_glass_cap",
-            status_code=429,
-            details={"today": today, "cap": settings.break_glass_daily_cap},
+            details={"today": today, "cap": cap},
         )
-    opening_id = secrets.token_bytes(32)
     db.rollback()  # end the read snapshot before writing (see workflow_ledger.release_snapshot)
+    ctx.hooks.fire_before_break_glass_sent(message.id)
     mined = _send(
-        lambda: ctx.chain.emergency.open_break_glass(
-            actor=principal.address,
-            opening_id=opening_id,
-            patient=patient,
-            reason_hash=reason_hash,
-            window=settings.break_glass_window_seconds,
-            co_signer=co_signer or "0x" + "00" * 20,
-            cosign_deadline=cosignature.deadline if cosignature and co_signer else 0,
-            cosignature=cosignature.signature if cosignature and co_signer else b"",
+        lambda: emergency.open_break_glass(
+            message,
+            signed.signature,
+            cosign=cosign,
+            cosignature=cosignature.signature if cosign and cosignature else b"",
         )
     )
     _index_receipt(ctx, db, mined)
-    row = opening_row(db, "0x" + opening_id.hex())
+    row = opening_row(db, "0x" + message.id.hex())
     row.reason = reason
     db.commit()
     log.warning(
@@ -281,8 +342,10 @@ def review(
     opening_id: str,
     justified: bool,
     note: str,
+    signed: SignedAction,
 ) -> dict[str, Any]:
-    """An active auditor's review of an opening, on chain then in the index."""
+    """An active auditor's review of an opening, signed by them as the ``BreakGlassReview``
+    rebuilt here (the note's keccak), on chain then in the index."""
     if not (principal.is_member and principal.role == "auditor"):
         raise ForbiddenError(
             "reviews are recorded by active auditors", details={"role": principal.role}
@@ -298,15 +361,17 @@ def review(
             f"opening {row.opening_id} was already reviewed", code="already_reviewed"
         )
     key = row.opening_id
-    db.rollback()
-    mined = _send(
-        lambda: ctx.chain.emergency.review(
-            auditor=principal.address,
-            opening_id=bytes.fromhex(key[2:]),
-            justified=justified,
-            note_hash=text_hash(note),
-        )
+    message = BreakGlassReview(
+        id=bytes.fromhex(key[2:]),
+        justified=justified,
+        note_hash=text_hash(note),
+        deadline=signed.deadline,
     )
+    check_signed_by_caller(
+        ctx, message, signed.signature, caller=principal.address, what="break-glass review"
+    )
+    db.rollback()
+    mined = _send(lambda: ctx.chain.emergency.review(message, signed.signature))
     _index_receipt(ctx, db, mined)
     row = opening_row(db, key)
     row.review_note = note

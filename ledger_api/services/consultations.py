@@ -8,6 +8,11 @@ shared records and each post one opinion (a record they uploaded, whose policy a
 requester and the patient) until the deadline or the close; the requester closes with a
 conclusion record, or cancels. The contract trusts the relayer's word that a caller satisfies
 the invited policy; that word is this module's check of the caller's attributes.
+
+Every write is signed by its actor (:mod:`crypto.signing.workflow`): the API rebuilds the
+``ConsultationRequest`` / ``ConsultationOpinion`` / ``ConsultationClose`` /
+``ConsultationCancel`` from the request (an opinion's and a conclusion's CID and digest from
+the index row of the record named), checks the signature is the caller's, then relays it.
 """
 
 from __future__ import annotations
@@ -19,7 +24,13 @@ from eth_utils import to_checksum_address
 from sqlalchemy.orm import Session
 
 from crypto.policy import normalize, policy_hash, satisfies
-from crypto.signing import Purpose
+from crypto.signing import (
+    ConsultationCancel,
+    ConsultationClose,
+    ConsultationOpinion,
+    ConsultationRequest,
+    Purpose,
+)
 from ledger_api.chain.workflow import MAX_INVITED, ConsultationInfo, ConsultationStatus
 from ledger_api.http_errors import ConflictError, ForbiddenError, NotFoundError
 from ledger_api.principal import Principal
@@ -35,6 +46,7 @@ from ledger_api.services.consultation_queries import (
     is_invited,
 )
 from ledger_api.services.epochs import current_key_attributes
+from ledger_api.services.signed_actions import SignedAction, check_signed_by_caller
 from storage.models import Consultation
 from storage.models.workflow import WorkflowDetail
 
@@ -65,11 +77,15 @@ def create_consultation(
     invited_policy: str | None,
     deadline: int,
     consents: Sequence[Mapping[str, Any]],
-    consultation_id: str | None = None,
+    consultation_id: str,
+    signed: SignedAction,
 ) -> tuple[dict[str, Any], bool]:
     """Check everything, relay the consents, open the consultation: (its view, created).
 
-    The same request again answers the consultation made (created False)."""
+    ``signed`` is the requester's signature of the :class:`ConsultationRequest` rebuilt here
+    (invited institution ids ascending, the invited policy's hash, ``closes_at`` = the
+    consultation's ``deadline``). The same request again answers the consultation made
+    (created False)."""
     wf.require_clinician(principal)
     patient = wf.parse_patient(patient)
     cid = wf.new_or_given_id(consultation_id, "consultation_id")
@@ -92,10 +108,10 @@ def create_consultation(
     carried = [question, *shared]
     wf.require_records(db, patient=patient, record_ids=carried)
     audience = audience_policy(list(invited.values()), policy)
-    signed = wf.parse_consents(consents)
+    signed_consents = wf.parse_consents(consents)
     covering = wf.check_consents(
         ctx,
-        consents=signed,
+        consents=signed_consents,
         patient=patient,
         purpose=Purpose.CONSULTATION,
         audience_policy=audience,
@@ -109,6 +125,18 @@ def create_consultation(
         for r in carried
     ]
     policy_digest = policy_hash(policy) if policy else bytes(32)
+    message = ConsultationRequest(
+        consultation_id=bytes.fromhex(cid[2:]),
+        patient=patient,
+        record_id=bytes.fromhex(question[2:]),
+        invited_institutions=tuple(sorted(invited)),
+        policy_hash=policy_digest,
+        closes_at=deadline,
+        deadline=signed.deadline,
+    )
+    check_signed_by_caller(
+        ctx, message, signed.signature, caller=principal.address, what="consultation request"
+    )
     if _exists(ctx, cid):
         expected = (
             principal.address.lower(),
@@ -121,16 +149,10 @@ def create_consultation(
     ledger.transact(
         ctx,
         db,
-        lambda: ctx.chain.workflow.request_consultation(
-            actor=principal.address,
-            consultation_id=bytes.fromhex(cid[2:]),
-            patient=patient,
-            record_id=bytes.fromhex(question[2:]),
-            invited_institutions=sorted(invited),
-            policy_hash=policy_digest,
-            deadline=deadline,
+        lambda: ctx.chain.workflow.request_consultation(message, signed.signature),
+        first=lambda: wf.relay_consents(
+            ctx=ctx, db=db, principal=principal, consents=signed_consents
         ),
-        first=lambda: wf.relay_consents(ctx=ctx, db=db, principal=principal, consents=signed),
     )
     ledger.add_details(db, detail=detail, links=links)
     return consultation_view(db, consultation_row(db, cid)), True
@@ -195,9 +217,16 @@ def _require_open(ctx: AppContext, cid: str, info: ConsultationInfo, action: str
 
 
 def submit_opinion(
-    *, ctx: AppContext, db: Session, principal: Principal, consultation_id: str, record_id: str
+    *,
+    ctx: AppContext,
+    db: Session,
+    principal: Principal,
+    consultation_id: str,
+    record_id: str,
+    signed: SignedAction,
 ) -> dict[str, Any]:
-    """An invited clinician's opinion: a record they uploaded for the requester and patient."""
+    """An invited clinician's opinion: a record they uploaded for the requester and patient,
+    signed as a :class:`ConsultationOpinion` over its body's CID and digest."""
     cid = wf.parse_bytes32(consultation_id, "consultation_id")
     info = chain_consultation(ctx, cid)
     if not is_invited(ctx, db, principal, cid, info):
@@ -224,17 +253,14 @@ def submit_opinion(
             "opinion_not_for_requester",
             record_id=rid,
         )
-    body_cid, body_hash = row.body_cid, bytes.fromhex(row.body_sha256[2:])
-    ledger.transact(
-        ctx,
-        db,
-        lambda: ctx.chain.workflow.submit_opinion(
-            actor=principal.address,
-            consultation_id=bytes.fromhex(cid[2:]),
-            opinion_cid=body_cid,
-            opinion_hash=body_hash,
-        ),
+    message = ConsultationOpinion(
+        consultation_id=bytes.fromhex(cid[2:]),
+        opinion_cid=row.body_cid,
+        opinion_hash=bytes.fromhex(row.body_sha256[2:]),
+        deadline=signed.deadline,
     )
+    check_signed_by_caller(ctx, message, signed.signature, caller=principal.address, what="opinion")
+    ledger.transact(ctx, db, lambda: ctx.chain.workflow.submit_opinion(message, signed.signature))
     return consultation_view(db, consultation_row(db, cid))
 
 
@@ -256,24 +282,27 @@ def close_consultation(
     principal: Principal,
     consultation_id: str,
     conclusion_record_id: str,
+    signed: SignedAction,
 ) -> dict[str, Any]:
-    """The requester closes with a conclusion record of the patient."""
+    """The requester closes with a conclusion record of the patient, signed as a
+    :class:`ConsultationClose` over its body's CID and digest."""
     cid = wf.parse_bytes32(consultation_id, "consultation_id")
     info = chain_consultation(ctx, cid)
     _require_requester(principal, info, "close")
     _require_open(ctx, cid, info, "close")
     rid = wf.parse_bytes32(conclusion_record_id, "conclusion_record_id")
     (row,) = wf.require_records(db, patient=info.patient, record_ids=[rid])
-    body_cid, body_hash = row.body_cid, bytes.fromhex(row.body_sha256[2:])
+    message = ConsultationClose(
+        consultation_id=bytes.fromhex(cid[2:]),
+        conclusion_cid=row.body_cid,
+        conclusion_hash=bytes.fromhex(row.body_sha256[2:]),
+        deadline=signed.deadline,
+    )
+    check_signed_by_caller(
+        ctx, message, signed.signature, caller=principal.address, what="consultation close"
+    )
     ledger.transact(
-        ctx,
-        db,
-        lambda: ctx.chain.workflow.close_consultation(
-            actor=principal.address,
-            consultation_id=bytes.fromhex(cid[2:]),
-            conclusion_cid=body_cid,
-            conclusion_hash=body_hash,
-        ),
+        ctx, db, lambda: ctx.chain.workflow.close_consultation(message, signed.signature)
     )
     return consultation_view(db, consultation_row(db, cid))
 
@@ -284,19 +313,24 @@ def cancel_consultation(
     db: Session,
     principal: Principal,
     consultation_id: str,
+    signed: SignedAction,
     reason: str | None = None,
 ) -> dict[str, Any]:
-    """The requester withdraws an open consultation; its shared records stop being served."""
+    """The requester withdraws an open consultation (a signed :class:`ConsultationCancel`);
+    its shared records stop being served."""
     cid = wf.parse_bytes32(consultation_id, "consultation_id")
     info = chain_consultation(ctx, cid)
     _require_requester(principal, info, "cancel")
     _require_open(ctx, cid, info, "cancel")
-    code = wf.reason_bytes(reason)
+    message = ConsultationCancel(
+        consultation_id=bytes.fromhex(cid[2:]),
+        reason=wf.reason_bytes(reason),
+        deadline=signed.deadline,
+    )
+    check_signed_by_caller(
+        ctx, message, signed.signature, caller=principal.address, what="consultation cancel"
+    )
     ledger.transact(
-        ctx,
-        db,
-        lambda: ctx.chain.workflow.cancel_consultation(
-            actor=principal.address, consultation_id=bytes.fromhex(cid[2:]), reason=code
-        ),
+        ctx, db, lambda: ctx.chain.workflow.cancel_consultation(message, signed.signature)
     )
     return consultation_view(db, consultation_row(db, cid))

@@ -25,34 +25,41 @@ party in the wrong state gets 409 (``invalid_transition``); an unknown id 404.
 
 from __future__ import annotations
 
-import hashlib
-import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from eth_utils import to_checksum_address
 from sqlalchemy.orm import Session
 
-from crypto.policy import normalize, satisfies
-from crypto.signing import Purpose
+from crypto.policy import normalize
+from crypto.signing import Purpose, ReferralAction, ReferralRequest, ReferralStep, consent_id
+from crypto.signing import referral_manifest as manifest_digest
 from ledger_api.chain.errors import TransactionRevertedError
 from ledger_api.chain.workflow import ReferralInfo, ReferralStatus
 from ledger_api.http_errors import ConflictError, ForbiddenError, NotFoundError
 from ledger_api.principal import Principal
-from ledger_api.services import auth as auth_service
 from ledger_api.services import workflow_ledger as ledger
 from ledger_api.services import workflows as wf
 from ledger_api.services.access import chain_required
-from ledger_api.services.epochs import current_key_attributes
 from ledger_api.services.referral_queries import KIND, referral_row, referral_view
+from ledger_api.services.referral_summary import check_summary
+from ledger_api.services.signed_actions import SignedAction, check_signed_by_caller
 from storage.models import Referral
 from storage.models.workflow import WorkflowDetail
 
 if TYPE_CHECKING:
-    from ledger_api.chain.contract import PendingTx
     from ledger_api.context import AppContext
+
+__all__ = [
+    "RULES",
+    "URGENCIES",
+    "chain_referral",
+    "create_referral",
+    "department_policy",
+    "manifest_digest",
+    "transition",
+]
 
 URGENCIES = ("routine", "urgent", "emergency")
 
@@ -80,20 +87,6 @@ def department_policy(institution_code: str, department: str) -> str:
     return normalize(f"org:{institution_code} and dept:{department}")
 
 
-def manifest_digest(
-    *, department: str, urgency: str, record_ids: Sequence[str], consent_ids: Sequence[str]
-) -> bytes:
-    """The on-chain ``reason``: sha-256 of the referral's off-chain details, so an auditor
-    can check the index's department, urgency, records and consents against the chain."""
-    manifest = {
-        "department": department,
-        "urgency": urgency,
-        "record_ids": sorted(record_ids),
-        "consent_ids": sorted(set(consent_ids)),
-    }
-    return hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).digest()
-
-
 # --------------------------------------------------------------------------- create
 
 
@@ -109,12 +102,16 @@ def create_referral(
     reason_record_id: str,
     record_ids: Sequence[str],
     consents: Sequence[Mapping[str, Any]],
-    referral_id: str | None = None,
+    referral_id: str,
+    signed: SignedAction,
 ) -> tuple[dict[str, Any], bool]:
     """Check everything, relay the consents, request the referral: (its view, created).
 
-    The same request again (same id and content) answers the referral made (created False),
-    so a client may retry after a lost answer."""
+    ``signed`` is the requesting doctor's signature of the :class:`ReferralRequest` the API
+    rebuilds here (the reason record, and the manifest digest of department, urgency,
+    records and the ids of the consents sent, as ``reason``). The same request again (same id
+    and content) answers the referral made (created False), so a client may retry after a
+    lost answer."""
     wf.require_clinician(principal)
     patient = wf.parse_patient(patient)
     rid = wf.new_or_given_id(referral_id, "referral_id")
@@ -131,17 +128,31 @@ def create_referral(
     carried = [reason_id, *shared]
     wf.require_records(db, patient=patient, record_ids=carried)
     audience = department_policy(to_code, dept)
-    signed = wf.parse_consents(consents)
+    signed_consents = wf.parse_consents(consents)
     covering = wf.check_consents(
         ctx,
-        consents=signed,
+        consents=signed_consents,
         patient=patient,
         purpose=Purpose.REFERRAL,
         audience_policy=audience,
         record_ids=carried,
     )
     reason = manifest_digest(
-        department=dept, urgency=urgency, record_ids=carried, consent_ids=list(covering.values())
+        department=dept,
+        urgency=urgency,
+        record_ids=carried,
+        consent_ids=["0x" + consent_id(c.consent).hex() for c in signed_consents],
+    )
+    message = ReferralRequest(
+        referral_id=bytes.fromhex(rid[2:]),
+        patient=patient,
+        to_institution=to_id,
+        record_id=bytes.fromhex(reason_id[2:]),
+        reason=reason,
+        deadline=signed.deadline,
+    )
+    check_signed_by_caller(
+        ctx, message, signed.signature, caller=principal.address, what="referral request"
     )
     detail = WorkflowDetail(
         kind=KIND, workflow_id=rid, department=dept, urgency=urgency, audience_policy=audience
@@ -156,15 +167,10 @@ def create_referral(
     ledger.transact(
         ctx,
         db,
-        lambda: ctx.chain.workflow.request_referral(
-            actor=principal.address,
-            referral_id=bytes.fromhex(rid[2:]),
-            patient=patient,
-            to_institution=to_id,
-            record_id=bytes.fromhex(reason_id[2:]),
-            reason=reason,
+        lambda: ctx.chain.workflow.request_referral(message, signed.signature),
+        first=lambda: wf.relay_consents(
+            ctx=ctx, db=db, principal=principal, consents=signed_consents
         ),
-        first=lambda: wf.relay_consents(ctx=ctx, db=db, principal=principal, consents=signed),
     )
     ledger.add_details(db, detail=detail, links=links)
     return referral_view(db, referral_row(db, rid)), True
@@ -247,10 +253,12 @@ def transition(
     principal: Principal,
     referral_id: str,
     action: str,
+    signed: SignedAction,
     reason: str | None = None,
     summary_record_id: str | None = None,
 ) -> dict[str, Any]:
-    """One state change by ``principal``; refused (403/409/422) before anything is sent."""
+    """One state change by ``principal``, who signed the :class:`ReferralStep` the API
+    rebuilds from the request; refused (403/409/422) before anything is sent."""
     rid = wf.parse_bytes32(referral_id, "referral_id")
     rule = RULES[action]
     info = chain_referral(ctx, rid)
@@ -268,45 +276,20 @@ def transition(
         )
     if action == "reject" and not reason:
         raise wf.invalid("a rejection needs a reason code", "reason_required")
-    workflow = ctx.chain.workflow
-    actor = principal.address
-    rid_bytes = bytes.fromhex(rid[2:])
-    summary: str | None = None
+    argument = bytes(32)
     if action == "complete":
-        summary = _check_summary(ctx, db, info, summary_record_id)
-    pending: Callable[[], PendingTx]
-    if summary is not None:
-        pending = partial(
-            workflow.complete_referral,
-            actor=actor,
-            referral_id=rid_bytes,
-            summary_record_id=bytes.fromhex(summary[2:]),
-        )
+        summary = check_summary(ctx, db, principal, info, summary_record_id)
+        argument = bytes.fromhex(summary[2:])
     elif action in ("reject", "cancel"):
-        refuse = workflow.reject_referral if action == "reject" else workflow.cancel_referral
-        pending = partial(
-            refuse, actor=actor, referral_id=rid_bytes, reason=wf.reason_bytes(reason)
-        )
-    else:
-        step = workflow.accept_referral if action == "accept" else workflow.mark_arrived
-        pending = partial(step, actor=actor, referral_id=rid_bytes)
-    ledger.transact(ctx, db, pending)
+        argument = wf.reason_bytes(reason)
+    message = ReferralStep(
+        referral_id=bytes.fromhex(rid[2:]),
+        action=ReferralAction[action.upper()],
+        argument=argument,
+        deadline=signed.deadline,
+    )
+    check_signed_by_caller(
+        ctx, message, signed.signature, caller=principal.address, what=f"referral {action}"
+    )
+    ledger.transact(ctx, db, lambda: ctx.chain.workflow.step_referral(message, signed.signature))
     return referral_view(db, referral_row(db, rid))
-
-
-def _check_summary(
-    ctx: AppContext, db: Session, info: ReferralInfo, summary_record_id: str | None
-) -> str:
-    """The summary is a record of the patient whose policy lets the requester open it."""
-    if not summary_record_id:
-        raise wf.invalid("complete needs summary_record_id", "summary_required")
-    summary = wf.parse_bytes32(summary_record_id, "summary_record_id")
-    (row,) = wf.require_records(db, patient=info.patient, record_ids=[summary])
-    requester = auth_service.principal_for(ctx=ctx, address=info.requester)
-    if not satisfies(wf.record_policy(ctx, row), current_key_attributes(ctx, requester)):
-        raise wf.invalid(
-            "the summary's policy does not admit the requesting doctor, who must read it",
-            "summary_not_for_sender",
-            record_id=summary,
-        )
-    return summary

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eth_utils import to_checksum_address
 
@@ -21,10 +21,15 @@ from crypto.errors import SigningError
 from crypto.signing import Domain, TypedMessage, recover
 from ledger_api.http_errors import ForbiddenError, UnprocessableError
 
+if TYPE_CHECKING:
+    from ledger_api.context import AppContext
+
 __all__ = [
     "MAX_DEADLINE_SECONDS",
     "SignedAction",
     "check_signed_action",
+    "check_signed_by_caller",
+    "contract_domain",
     "parse_signature",
     "parse_signed_field",
 ]
@@ -114,3 +119,21 @@ def check_signed_action(
             code="signer_mismatch",
             details={"recovered": recovered, "caller": to_checksum_address(signer)},
         )
+
+
+def contract_domain(ctx: AppContext, message: TypedMessage) -> Domain:
+    """The EIP-712 domain of the deployed contract that verifies ``message``."""
+    return message.domain(
+        chain_id=ctx.deployment.chain_id,
+        verifying_contract=ctx.deployment.address(message.CONTRACT),
+    )
+
+
+def check_signed_by_caller(
+    ctx: AppContext, message: TypedMessage, signature: bytes, *, caller: str, what: str
+) -> None:
+    """:func:`check_signed_action` in the domain of the contract that verifies ``message``
+    (the API rebuilt ``message`` from the request; ``caller`` is the signed-in account)."""
+    check_signed_action(
+        message, signature, domain=contract_domain(ctx, message), signer=caller, what=what
+    )

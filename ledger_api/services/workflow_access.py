@@ -9,8 +9,9 @@ patient sent along — the patient's consent for the audience policy is in force
 
 - **referral**, records sent along (``reason``, ``shared``): an active doctor or nurse of the
   receiving institution with the receiving department's attribute, while the referral is
-  requested, accepted or arrived. The summary record: clinicians of the sending institution
-  once the referral is completed (it is the answer the referral asked for).
+  requested, accepted or arrived. The summary record: the requesting doctor once the
+  referral is completed (it is the answer they asked for; issue 14: not the whole sending
+  institution), while they are still an active clinician of the sending institution.
 - **consultation**, ``question`` and ``shared`` records: an invited clinician (institution
   invited, or attributes satisfying the invited policy) while the consultation is open and
   its deadline has not passed. An ``opinion`` record: the requesting doctor.
@@ -91,8 +92,9 @@ def _policy_consent(ctx: AppContext, *, record: Record, audience: str, purpose: 
 def _summary_grants(
     *, ctx: AppContext, db: Session, principal: Principal, record: Record
 ) -> str | None:
-    """The summary of a completed referral, for clinicians of the sending institution (found
-    through the chain-mirrored ``referrals.summary_record_id``, then checked on chain)."""
+    """The summary of a completed referral, for its requesting doctor only (found through the
+    chain-mirrored ``referrals.summary_record_id``, then checked on chain): the referral's id
+    is the read's justification."""
     for referral_id in db.scalars(
         sa.select(Referral.referral_id).where(Referral.summary_record_id == record.record_id)
     ):
@@ -104,6 +106,7 @@ def _summary_grants(
             info.status == ReferralStatus.COMPLETED
             and "0x" + info.summary_record_id.hex() == record.record_id
             and info.patient.lower() == record.patient
+            and principal.address == to_checksum_address(info.requester)
             and principal.institution_id == info.from_institution
         ):
             return referral_id

@@ -53,6 +53,11 @@ _REVERTS: dict[str, tuple[type[ApiError], str]] = {
     "WorkflowDeadlinePassed": (ConflictError, "deadline_passed"),
     "WorkflowAlreadyOpined": (ConflictError, "already_opined"),
     "WorkflowInvalidDocument": (UnprocessableError, "invalid_document"),
+    "WorkflowInvalidSummary": (UnprocessableError, "invalid_summary"),
+    "WorkflowInvalidSignature": (UnprocessableError, "invalid_signature"),
+    "WorkflowSignatureExpired": (UnprocessableError, "signature_expired"),
+    "WorkflowInvalidAction": (UnprocessableError, "invalid_input"),
+    "WorkflowUnexpectedArgument": (UnprocessableError, "invalid_input"),
 }
 
 

@@ -19,9 +19,16 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from crypto.envelope import parse_header
-from crypto.errors import CryptoError, PolicyError
+from crypto.errors import CryptoError, PolicyError, SigningError
 from crypto.policy import normalize, normalize_attribute, policy_hash
-from crypto.signing import ZERO_ADDRESS, ZERO_BYTES32, Consent, Purpose, consent_id
+from crypto.signing import (
+    ZERO_ADDRESS,
+    ZERO_BYTES32,
+    Consent,
+    Purpose,
+    consent_id,
+    reason_code,
+)
 from ledger_api.chain.errors import InvalidChainInputError
 from ledger_api.http_errors import (
     ForbiddenError,
@@ -103,13 +110,14 @@ def parse_record_ids(values: Iterable[Any]) -> list[str]:
 
 
 def reason_bytes(text: str | None) -> bytes:
-    """A short reason code (``no_capacity``) as the contract's ``bytes32``, zero-padded."""
-    if text is None or text == "":
-        return bytes(32)
-    raw = text.encode()
-    if len(raw) > 32 or b"\x00" in raw:
-        raise invalid("reason must be a short code of at most 32 UTF-8 bytes", "invalid_reason")
-    return raw.ljust(32, b"\x00")
+    """A short reason code (``no_capacity``) as the contract's ``bytes32``, zero-padded
+    (:func:`crypto.signing.reason_code`, which the clients sign with too)."""
+    try:
+        return reason_code(text)
+    except SigningError:
+        raise invalid(
+            "reason must be a short code of at most 32 UTF-8 bytes", "invalid_reason"
+        ) from None
 
 
 def reason_text(value: str | None) -> str | None:

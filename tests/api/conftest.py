@@ -54,6 +54,7 @@ from ledger_api.chain.connection import connect
 from ledger_api.chain.consortium import Consortium
 from ledger_api.chain.deploy import Deployment, deploy_all
 from ledger_api.chain.devnode import enrol_demo_consortium
+from ledger_api.chain.emergency import EmergencyAccess
 from ledger_api.chain.relayer import Relayer
 from ledger_api.config import Settings
 from ledger_api.context import AppContext
@@ -473,14 +474,6 @@ def api_stack(
         name: Account.create()
         for name in ("patient", "other_patient", "cardiologist", "gp", "auditor")
     }
-    cd3h, qyqchc = enrol_demo_consortium(
-        admin_consortium,
-        admin_address=admin.address,
-        cardiologist=people["cardiologist"].address,
-        gp=people["gp"].address,
-        auditor=people["auditor"].address,
-    )
-
     data_dir = tmp_path / "data"
     authority_dir = data_dir / "authority"
     shutil.copytree(authority_template, authority_dir)
@@ -500,6 +493,19 @@ def api_stack(
     }
     options.update(stack_settings)
     settings = Settings(**options)
+    # the break-glass cap is the contract's, set by the consortium admin from the setting
+    emergency = EmergencyAccess(
+        w3, deployment.address("EmergencyAccess"), sender=admin_consortium.sender
+    )
+    cd3h, qyqchc = enrol_demo_consortium(
+        admin_consortium,
+        admin_address=admin.address,
+        cardiologist=people["cardiologist"].address,
+        gp=people["gp"].address,
+        auditor=people["auditor"].address,
+        emergency=emergency,
+        daily_cap=settings.break_glass_daily_cap,
+    )
     client = SigningClient(create_app(settings, hooks=stack_hooks))
     client.__enter__()
     stack = Stack(

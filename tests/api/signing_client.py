@@ -1,4 +1,5 @@
-"""A test client that signs record reads the way the SDK does.
+"""A test client that signs record reads, workflow steps and break-glass writes the way the
+SDK does.
 
 Every ``GET /records/{id}/header|body`` must carry the reader's signed ``ReadRequest``
 (:mod:`ledger_api.services.read_requests`). Most API tests are about something else (consents,
@@ -6,6 +7,9 @@ workflows, rate limits …) and read through ``stack.client`` with a session hea
 adds the three read headers for the account behind that session, exactly as
 ``clients.sdk.records`` signs them. A request that already names any read header, or carries
 no session, is sent as it is: the tests of the read signature itself build their headers.
+
+Likewise a workflow or break-glass write whose JSON body has no ``signed`` gets the session
+account's signature of the message the body stands for (:mod:`tests.api.signing_writes`).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
 
 from crypto.signing import Purpose, ReadPart, ReadRequest, sign
+from tests.api.signing_writes import sign_write
 
 READ_PATH = re.compile(r"^/records/(0x[0-9a-fA-F]{64})/(header|body)$")
 READ_HEADERS = ("X-Read-Issued-At", "X-Read-Nonce", "X-Read-Signature")
@@ -92,6 +97,12 @@ class SigningClient(TestClient):
                 )
             )
             kwargs["headers"] = headers
+        body = kwargs.get("json")
+        if method.upper() == "POST" and account and isinstance(body, dict) and "signed" not in body:
+            ctx = self.app.state.ctx  # type: ignore[attr-defined]
+            signed = sign_write(ctx, account, path.path, body)
+            if signed is not None:
+                kwargs["json"] = signed
         return super().request(method, url, **kwargs)
 
 

@@ -1,5 +1,6 @@
-"""Helpers for the break-glass tests: the composed record policy, opening, the emergency key,
-and the EmergencyAccess / AccessLog events read back from the chain with web3."""
+"""Helpers for the break-glass tests: the composed record policy, opening (signed by the
+opener, as the SDK signs it), the second doctor's co-signature of an opening, the emergency
+key, and the EmergencyAccess / AccessLog events read back from the chain with web3."""
 
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ from eth_account.signers.local import LocalAccount
 import contracts
 from crypto.fame_types import UserKey
 from crypto.keys import generate_x25519_keypair, open_user_key
-from crypto.signing import BreakGlassCosign, cosign_domain, sign_cosign
+from crypto.signing import BreakGlassCosign, BreakGlassOpen, cosign_domain, sign
 from ledger_api.chain.emergency import text_hash
 from tests.api.conftest import Stack
+from tests.api.signing_writes import new_id, signed_field
 
 REASON = "Unconscious on arrival at the ED, suspected MI, no relative reachable"
 
@@ -42,13 +44,39 @@ def share(
 
 
 def open_glass(
-    stack: Stack, doctor: LocalAccount, patient: str, reason: str = REASON, **extra: Any
+    stack: Stack,
+    doctor: LocalAccount,
+    patient: str,
+    reason: str = REASON,
+    *,
+    opening_id: str | None = None,
+    **extra: Any,
 ) -> Any:
-    return stack.client.post(
-        "/break-glass",
-        json={"patient": patient, "reason": reason, **extra},
-        headers=stack.login(doctor),
+    """``POST /break-glass`` as ``doctor`` (the test client signs the opening as them unless
+    ``extra`` names ``signed``)."""
+    body = {"patient": patient, "reason": reason, "opening_id": opening_id or new_id(), **extra}
+    return stack.client.post("/break-glass", json=body, headers=stack.login(doctor))
+
+
+def signed_opening(
+    stack: Stack,
+    signer: LocalAccount,
+    *,
+    opening_id: str,
+    patient: str,
+    reason: str = REASON,
+    window: int = 4 * 3600,
+    deadline: int | None = None,
+) -> dict[str, Any]:
+    """``signer``'s ``signed`` field of a ``BreakGlassOpen`` (for the attack tests)."""
+    message = BreakGlassOpen(
+        id=bytes.fromhex(opening_id[2:]),
+        patient=patient,
+        reason_hash=text_hash(reason),
+        window=window,
+        deadline=deadline if deadline is not None else int(time.time()) + 600,
     )
+    return signed_field(stack.ctx, signer, message)
 
 
 def emergency_key(
@@ -66,17 +94,30 @@ def emergency_key(
 
 
 def cosignature(
-    stack: Stack, signer: LocalAccount, clinician: str, patient: str, reason: str = REASON
+    stack: Stack,
+    signer: LocalAccount,
+    clinician: str,
+    patient: str,
+    *,
+    opening_id: str,
+    reason: str = REASON,
+    valid_for: int = 600,
 ) -> dict[str, Any]:
-    deadline = int(stack.w3.eth.get_block("latest")["timestamp"]) + 600
+    """``signer``'s co-signature of opening ``opening_id`` by ``clinician`` (valid for
+    ``valid_for`` seconds of chain time; negative: already expired)."""
+    deadline = int(stack.w3.eth.get_block("latest")["timestamp"]) + valid_for
     domain = cosign_domain(
         chain_id=stack.deployment.chain_id,
         verifying_contract=stack.deployment.address("EmergencyAccess"),
     )
     item = BreakGlassCosign(
-        clinician=clinician, patient=patient, reason_hash=text_hash(reason), deadline=deadline
+        opening_id=bytes.fromhex(opening_id[2:]),
+        clinician=clinician,
+        patient=patient,
+        reason_hash=text_hash(reason),
+        deadline=deadline,
     )
-    signature = sign_cosign(domain, item, signer.key)
+    signature = sign(domain, item, signer.key)
     return {"co_signer": signer.address, "deadline": deadline, "signature": "0x" + signature.hex()}
 
 

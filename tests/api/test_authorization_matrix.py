@@ -272,8 +272,17 @@ class Scenario:
         return self._get("/auth/me", role)
 
     def _post_records(self, role: str) -> Any:
+        """An upload sealed and its registration signed by the role's account, as its client
+        would (anonymous: unsigned, refused before the signature matters)."""
         stack = self.stack
-        record_id, header, body = stack.make_record(stack.patient, "role:doctor", b"{}")
+        account = self.people[role]
+        record_id, header, body = stack.make_record(
+            stack.patient, "role:doctor", b"{}", author=account
+        )
+        if account is not None:
+            return stack.upload(
+                account, record_id=record_id, patient=stack.patient, header=header, body=body
+            )
         metadata = {
             "record_id": "0x" + record_id.hex(),
             "patient": stack.patient.address,
@@ -281,7 +290,6 @@ class Scenario:
         }
         return stack.client.post(
             "/records",
-            headers=self.headers(role),
             data={"metadata": json.dumps(metadata)},
             files={"header": ("h", header), "body": ("b", body)},
         )
@@ -309,9 +317,16 @@ class Scenario:
             b'{"resourceType":"Observation"}',
             record_id=bytes.fromhex(self.record_hex[2:]),
         )
+        account = self.people[role]
+        data = {}
+        if account is not None:  # the re-key signed by the role's account, as its client would
+            data["signed"] = stack.rekey_signed(
+                account, record_id=self.record_hex, header=header, body=body
+            )
         return stack.client.post(
             f"/records/{self.record_hex}/rekey",
             headers=self.headers(role),
+            data=data,
             files={"header": ("h", header), "body": ("b", body)},
         )
 

@@ -15,6 +15,7 @@ from ledger_api.chain.emergency import text_hash
 from ledger_api.services.authority import attributes_hash
 from storage.models.emergency import BreakGlassEvent
 from tests.api.conftest import Stack
+from tests.api.signing_writes import new_id
 from tests.api.support_break_glass import (
     REASON,
     chain_events,
@@ -174,26 +175,31 @@ def test_refusals_write_nothing(api_stack: Stack) -> None:
 def test_daily_cap_needs_a_second_doctors_cosignature(api_stack: Stack) -> None:
     s = api_stack
     doctor, patient = s.cardiologist, s.patient.address
+    assert s.ctx.chain.emergency.daily_cap() == 1  # set on chain from the setting
     assert open_glass(s, doctor, patient).status_code == 201
     capped = open_glass(s, doctor, patient)
     assert capped.status_code == 429
     assert capped.json()["error"]["code"] == "break_glass_cap"
-    own = open_glass(
-        s, doctor, patient, cosignature=cosignature(s, doctor, doctor.address, patient)
-    )
-    assert own.status_code == 422
-    assert own.json()["error"]["code"] == "invalid_cosignature"
-    wrong_patient = cosignature(s, s.gp, doctor.address, s.other_patient.address)
-    answer = open_glass(s, doctor, patient, cosignature=wrong_patient)
-    assert answer.status_code == 422
-    by_auditor = cosignature(s, s.auditor, doctor.address, patient)
-    assert open_glass(s, doctor, patient, cosignature=by_auditor).status_code == 422
+    assert capped.json()["error"]["details"] == {"today": 1, "cap": 1}
+
+    oid = new_id()
+
+    def refused(cosig: dict[str, object]) -> None:
+        answer = open_glass(s, doctor, patient, opening_id=oid, cosignature=cosig)
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["error"]["code"] == "invalid_cosignature"
+
+    refused(cosignature(s, doctor, doctor.address, patient, opening_id=oid))  # own
+    refused(cosignature(s, s.gp, doctor.address, s.other_patient.address, opening_id=oid))
+    refused(cosignature(s, s.auditor, doctor.address, patient, opening_id=oid))  # not a doctor
+    refused(cosignature(s, s.gp, doctor.address, patient, opening_id=new_id()))  # other opening
+    refused(cosignature(s, s.gp, doctor.address, patient, opening_id=oid, reason="other reason"))
     assert len(chain_events(s, "EmergencyAccess", "BreakGlassOpened")) == 1
 
-    cosigned = open_glass(
-        s, doctor, patient, cosignature=cosignature(s, s.gp, doctor.address, patient)
-    )
+    good = cosignature(s, s.gp, doctor.address, patient, opening_id=oid)
+    cosigned = open_glass(s, doctor, patient, opening_id=oid, cosignature=good)
     assert cosigned.status_code == 201, cosigned.text
+    assert cosigned.json()["id"] == oid
     assert cosigned.json()["co_signer"] == s.gp.address
     events = chain_events(s, "EmergencyAccess", "BreakGlassOpened")
     assert [e["coSigner"] for e in events] == ["0x" + "00" * 20, s.gp.address]

@@ -17,6 +17,7 @@ def test_chain_reports_the_deployment_and_the_consent_domain(api_stack: Stack) -
     assert body["contracts"] == deployment.addresses()
     assert body["deployment_block"] == deployment.block_number
     assert body["relayer"] == deployment.relayer
+    assert body["break_glass_window_seconds"] == api_stack.settings.break_glass_window_seconds
     assert body["eip712_domain"] == {
         "name": DOMAIN_NAME,
         "version": DOMAIN_VERSION,

@@ -3,7 +3,7 @@
 The receiving department (cd3h cardiology, doctor or nurse) reads exactly the records the
 referral carries, purpose ``referral``, from the moment it is requested until it completes, is
 cancelled or is rejected — and nothing else of the patient. The summary goes back to the
-sending institution. Each read, granted or denied, is an ``AccessLogged`` event.
+requesting doctor. Each read, granted or denied, is an ``AccessLogged`` event.
 """
 
 from __future__ import annotations
@@ -36,7 +36,6 @@ def test_receiving_department_reads_exactly_the_referrals_records(api_stack: Sta
     reason_id, reason_header = share(s, s.gp, DEPT_POLICY)
     labs_id, _ = share(s, s.gp, DEPT_POLICY)
     other_id, _ = share(s, s.gp, DEPT_POLICY)  # the patient's, not sent
-    summary_id, _ = share(s, s.cardiologist, "org:qyqchc")
     start = s.w3.eth.block_number
     view = create(s, referral_body(s, reason_id=reason_id, record_ids=[labs_id]))
     rid = view["referral_id"]
@@ -56,6 +55,7 @@ def test_receiving_department_reads_exactly_the_referrals_records(api_stack: Sta
 
     # accepted, arrived: still readable; the summary is not the sender's yet
     assert act(s, s.cardiologist, rid, "accept").status_code == 200
+    summary_id, _ = share(s, s.cardiologist, "org:qyqchc")  # written once accepted
     assert reads(s, s.cardiologist, carried) == [200, 200, 403]
     assert act(s, cast.nurse, rid, "arrive").status_code == 200
     assert reads(s, s.cardiologist, carried) == [200, 200, 403]

@@ -38,10 +38,10 @@ def test_referral_and_consultation_round_trip(api_stack: Stack) -> None:
     cast = enrol_cast(s)
     assert s.settings.database_url.startswith("postgresql" if postgres_url() else "sqlite")
     reason_id, _ = share(s, s.gp, DEPT_POLICY)
-    summary_id, _ = share(s, s.cardiologist, "org:qyqchc")
     rid = create(s, referral_body(s, reason_id=reason_id, record_ids=[]))["referral_id"]
     assert read(s, s.cardiologist, reason_id, "referral").status_code == 200
     assert act(s, s.cardiologist, rid, "accept").status_code == 200
+    summary_id, _ = share(s, s.cardiologist, "org:qyqchc")
     assert act(s, s.gp, rid, "cancel").status_code == 409
     done = act(s, s.cardiologist, rid, "complete", {"summary_record_id": summary_id})
     assert done.status_code == 200, done.text

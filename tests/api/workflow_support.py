@@ -199,7 +199,6 @@ class MatrixWorkflows:
         self.stack = stack
         s = stack
         self.reason_id, _ = share(s, s.gp, "org:cd3h and dept:cardiology")
-        self.summary_id, _ = share(s, s.cardiologist, "org:qyqchc")
         self.opinion_id, _ = share(s, s.cardiologist, "org:qyqchc")
         gp = s.login(s.gp)
         self.referrals = {action: self._referral(gp) for action in RULES_ORDER}
@@ -208,6 +207,9 @@ class MatrixWorkflows:
             for step in steps:
                 url = f"/referrals/{self.referrals[action]}/{step}"
                 assert s.client.post(url, json={}, headers=doctor).status_code == 200
+        # the summary is the completing doctor's, written after the referral was accepted
+        advance_chain_time(s, 1)
+        self.summary_id, _ = share(s, s.cardiologist, "org:qyqchc")
         self.consultations = {
             use: self._consultation(gp) for use in ("show", "opinion", "close", "cancel")
         }

@@ -25,7 +25,9 @@ from clients.sdk.errors import ApiError, DecryptionError
 from clients.sdk.policies import parse_record_policy
 from crypto import envelope
 from crypto.errors import CryptoError
+from crypto.signing import ReadPart, sign
 from ledger_api.chain.anvil import AnvilProcess, free_port
+from tests.api.signing_client import purpose_code, signed_read_headers
 from tests.api.support_break_glass import composed_policy
 from tests.clients.cli.test_flow import Cli, ok, one_error_line
 from tests.clients.conftest import LiveStack
@@ -64,10 +66,20 @@ def upload(live: LiveStack, plaintext: bytes = PLAINTEXT) -> str:
     )
     with MedLedgerClient(live.url, account=stack.patient) as client:
         client.login()
+        registration = stack.registration(
+            record_id=record_id,
+            patient=stack.patient.address,
+            header=header,
+            body=body,
+            record_type="MedicationStatement",
+        )
+        signature = sign(stack.registry_domain, registration, stack.patient.key)
         metadata = {
             "record_id": "0x" + record_id.hex(),
             "patient": stack.patient.address,
             "record_type": "MedicationStatement",
+            "deadline": registration.deadline,
+            "signature": "0x" + signature.hex(),
         }
         answer = httpx.post(
             f"{live.url}/records",
@@ -200,13 +212,23 @@ def test_sdk_shares_with_the_emergency_clause_and_the_key_opens_one_patient(
 def content(
     live: LiveStack, who: MedLedgerClient, record_id: str, purpose: str
 ) -> tuple[bytes, bytes]:
-    """Header then body bytes as served to ``who`` (two logged reads)."""
+    """Header then body bytes as served to ``who`` (two logged reads, each signed)."""
     parts = []
+    deployment = live.stack.deployment
+    assert who.account is not None
     for part in ("header", "body"):
+        signed = signed_read_headers(
+            who.account,
+            chain_id=deployment.chain_id,
+            access_log=deployment.address("AccessLog"),
+            record_id=record_id,
+            part=ReadPart.HEADER if part == "header" else ReadPart.BODY,
+            purpose=purpose_code(purpose),
+        )
         answer = httpx.get(
             f"{live.url}/records/{record_id}/{part}",
             params={"purpose": purpose},
-            headers={"Authorization": f"Bearer {who.token}"},
+            headers={"Authorization": f"Bearer {who.token}", **signed},
             timeout=60,
         )
         assert answer.status_code == 200, answer.text
@@ -247,7 +269,10 @@ def test_after_the_window_and_the_rekey_the_emergency_key_opens_nothing_new(
     with MedLedgerClient(live_stack.url, account=stack.gp) as gp:
         gp.login()
         assert gp.break_glass_count(stack.patient.address) == 0
-        opening = gp.break_glass(stack.patient.address, reason=REASON)
+        # a short window: the chain clock moves past it below, and every action signed after
+        # that (re-keys, openings) carries a deadline of wall-clock time plus an hour
+        opening = gp.break_glass(stack.patient.address, reason=REASON, window=120)
+        assert opening.expires_at - opening.opened_at == 120
         assert gp.break_glass_count(stack.patient.address) == 1
         issued = gp.fetch_emergency_key(opening.id)
         assert "bg:0" in issued.attributes

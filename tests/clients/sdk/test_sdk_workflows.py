@@ -202,3 +202,57 @@ def test_consultation_opinion_close_then_opinion_refused(live_stack: LiveStack) 
         with pytest.raises(ApiError) as again:
             gp.cancel_consultation(made.consultation_id, "late")
         assert again.value.code == "invalid_transition"
+
+
+def test_each_step_is_signed_here_and_the_summary_is_the_completing_doctors(
+    live_stack: LiveStack,
+) -> None:
+    """The SDK signs as its own account (the chain names it as the actor of every step), and
+    the API refuses a summary the completing doctor did not write after the acceptance."""
+    stack = live_stack.stack
+    audience = referral_audience("cd3h", "cardiology")
+    with (
+        client_for(live_stack, "gp") as gp,
+        client_for(live_stack, "patient") as patient,
+        client_for(live_stack, "cardiologist") as cardiologist,
+    ):
+        letter = gp.share(
+            LETTER, patient=stack.patient.address, policy=audience, record_type="ServiceRequest"
+        )
+        signed = patient.sign_workflow_consents(
+            purpose="referral", audience_policy=audience, record_ids=[letter.record_id]
+        )
+        with pytest.raises(ClientError, match="no institution with code"):
+            gp.create_referral(
+                patient=stack.patient.address, to_institution="nowhere", department="cardiology",
+                reason_record_id=letter.record_id, consents=signed,
+            )  # fmt: skip
+        made = gp.create_referral(
+            patient=stack.patient.address, to_institution=stack.cd3h, department="Cardiology",
+            reason_record_id=letter.record_id, consents=signed,
+        )  # fmt: skip
+        early = cardiologist.share_answer(
+            SUMMARY, patient=stack.patient.address, reader=made.requester
+        )
+        by_gp = gp.share(
+            SUMMARY, patient=stack.patient.address, policy=audience, record_type="Note"
+        )
+        stack.w3.provider.make_request("evm_increaseTime", [2])  # the acceptance comes later
+        stack.w3.provider.make_request("evm_mine", [])
+        cardiologist.accept_referral(made.referral_id)
+        with pytest.raises(ClientError, match="reason"):
+            cardiologist.reject_referral(made.referral_id, "x" * 33)  # refused before sending
+        for summary, code in ((early, "summary_before_acceptance"), (by_gp, "summary_not_yours")):
+            with pytest.raises(ApiError) as refused:
+                cardiologist.complete_referral(made.referral_id, summary.record_id)
+            assert (refused.value.status, refused.value.code) == (422, code)
+        written = cardiologist.share_answer(
+            SUMMARY, patient=stack.patient.address, reader=made.requester
+        )
+        done = cardiologist.complete_referral(made.referral_id, written.record_id)
+        assert done.summary_record_id == written.record_id
+        assert [(t.state, t.actor) for t in gp.referral(made.referral_id).history] == [
+            ("requested", stack.gp.address),
+            ("accepted", stack.cardiologist.address),
+            ("completed", stack.cardiologist.address),
+        ]
