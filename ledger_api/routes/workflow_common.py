@@ -23,7 +23,7 @@ class ReasonBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: str | None = Field(
-        None, max_length=32, description="A short reason code, ≤ 32 UTF-8 bytes."
+        None, max_length=128, description="A short reason code, ≤ 32 UTF-8 bytes."
     )
 
 
