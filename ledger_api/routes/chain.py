@@ -8,11 +8,14 @@ that could drift from the deployment the API actually uses. Nothing here is secr
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from crypto.signing import DOMAIN_NAME, DOMAIN_VERSION
 from ledger_api.deps import ContextDep
+from ledger_api.eip712 import with_deployment
 
 router = APIRouter(tags=["chain"])
 
@@ -24,6 +27,19 @@ class Eip712DomainOut(BaseModel):
     verifyingContract: str  # noqa: N815
 
 
+class Eip712SetOut(BaseModel):
+    """One EIP-712 domain and the struct types signed in it (from ``crypto.signing``)."""
+
+    domain: dict[str, Any] = Field(
+        description="name, version, chainId, verifyingContract: exactly what the contract checks."
+    )
+    contract: str = Field(description="The contract that verifies these signatures.")
+    primary_types: list[str]
+    types: dict[str, list[dict[str, str]]] = Field(
+        description="EIP712Domain and every struct type, field by field, in signing order."
+    )
+
+
 class ChainOut(BaseModel):
     chain_id: int
     contracts: dict[str, str] = Field(description="Contract name → checksummed address.")
@@ -31,6 +47,10 @@ class ChainOut(BaseModel):
     relayer: str = Field(description="The API's relayer account (sends every transaction).")
     eip712_domain: Eip712DomainOut = Field(
         description="The EIP-712 domain of ConsentManager: sign consents and revocations in it."
+    )
+    eip712: list[Eip712SetOut] = Field(
+        description="Every EIP-712 type set a wallet signs here (consents and revocations, "
+        "break-glass co-signatures, …) with its full domain."
     )
 
 
@@ -48,4 +68,8 @@ def chain(ctx: ContextDep) -> ChainOut:
             chainId=deployment.chain_id,
             verifyingContract=deployment.address("ConsentManager"),
         ),
+        eip712=[
+            Eip712SetOut(**entry)
+            for entry in with_deployment(deployment.chain_id, deployment.addresses())
+        ],
     )

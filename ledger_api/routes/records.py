@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ledger_api.deps import ClientIpDep, ContextDep, DbDep, LimiterDep, PrincipalDep
 from ledger_api.inputs import Offset, uint_query
+from ledger_api.routes.error_docs import error_responses
 from ledger_api.routes.fields import AddressPath, PurposeQuery, RecordIdPath
 from ledger_api.services.access import parse_purpose
 from ledger_api.services.record_reads import MAX_PAGE, get_record, list_chart, open_content
@@ -60,10 +61,14 @@ _UPLOAD_SCHEMA: dict[str, Any] = {
     openapi_extra=_UPLOAD_SCHEMA,
     responses={
         200: {"description": "identical record already registered (idempotent retry)"},
-        403: {"description": "caller may not author this record"},
-        409: {"description": "the id is taken by other content"},
-        413: {"description": "upload or header over the limit"},
-        422: {"description": "malformed metadata, header or body, or policy excludes patient"},
+        **error_responses(
+            s403="not_author, author_mismatch",
+            s409="duplicate_record",
+            s413="payload_too_large (upload or header over the limit), storage_quota_exceeded",
+            s422="invalid_upload, invalid_metadata, invalid_header, policy_excludes_patient, "
+            "invalid_body, invalid_request",
+            s503="chain_unavailable, block_missing, database_unavailable",
+        ),
     },
 )
 async def upload_record(
@@ -95,7 +100,13 @@ async def upload_record(
     return JSONResponse(view, status_code=201 if created else 200)
 
 
-@router.get("/patients/{address}/records")
+@router.get(
+    "/patients/{address}/records",
+    responses=error_responses(
+        s403="forbidden (nothing of this page of the chart is open to the caller)",
+        s422="invalid_address, invalid_page, invalid_purpose, invalid_request",
+    ),
+)
 def list_patient_records(
     address: AddressPath,
     ctx: ContextDep,
@@ -123,7 +134,14 @@ def list_patient_records(
     }
 
 
-@router.get("/records/{record_id}")
+@router.get(
+    "/records/{record_id}",
+    responses=error_responses(
+        s403="forbidden",
+        s404="not_found",
+        s422="invalid_record_id, invalid_purpose, invalid_request",
+    ),
+)
 def record_metadata(
     record_id: RecordIdPath,
     ctx: ContextDep,
@@ -136,6 +154,15 @@ def record_metadata(
         ctx=ctx, db=db, principal=principal, record_id=record_id, purpose=parse_purpose(purpose)
     )
     return record_view(row)
+
+
+_CONTENT_ERRORS = error_responses(
+    s403="forbidden (the denial is logged on chain first)",
+    s404="not_found",
+    s422="invalid_record_id, invalid_purpose, invalid_request",
+    s429="rate_limited (denied reads)",
+    s503="chain_unavailable, block_missing",
+)
 
 
 def _content(
@@ -164,7 +191,7 @@ def _content(
 @router.get(
     "/records/{record_id}/header",
     response_class=StreamingResponse,
-    responses={200: {"content": {"application/octet-stream": {}}}},
+    responses={200: {"content": {"application/octet-stream": {}}}, **_CONTENT_ERRORS},
 )
 def record_header(
     record_id: RecordIdPath,
@@ -181,7 +208,7 @@ def record_header(
 @router.get(
     "/records/{record_id}/body",
     response_class=StreamingResponse,
-    responses={200: {"content": {"application/octet-stream": {}}}},
+    responses={200: {"content": {"application/octet-stream": {}}}, **_CONTENT_ERRORS},
 )
 def record_body(
     record_id: RecordIdPath,
