@@ -16,12 +16,15 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.api.conftest import Stack
 from tests.api.live_server import serve
+from tests.conftest import postgres_url
+from tests.storage.conftest import empty_database
 
 SEED = 20261201
 MAX_EXAMPLES = int(os.environ.get("MEDLEDGER_SCHEMATHESIS_EXAMPLES", "6"))
@@ -80,6 +83,13 @@ def summary(output: str) -> tuple[int, int]:
     found = re.search(r"(\d+) generated, (\d+) passed", output)
     assert found is not None, output[-20000:]
     return int(found.group(1)), int(found.group(2))
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> Iterator[str]:
+    """One backend for this (long) run: PostgreSQL when the run has it, else SQLite."""
+    with empty_database("postgres" if postgres_url() else "sqlite", tmp_path) as url:
+        yield url
 
 
 @pytest.mark.slow
