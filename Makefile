@@ -9,7 +9,7 @@ WALLET_DIST := clients/webwallet/dist/index.html
 WALLET_SRC := $(shell find clients/webwallet/src clients/webwallet/public -type f 2>/dev/null) \
 	clients/webwallet/index.html clients/webwallet/vite.config.mjs
 
-.PHONY: install run test lint format compile bench clean wallet
+.PHONY: install run test lint format compile bench clean wallet system-deps
 
 $(PY_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,8 +32,13 @@ wallet: $(WALLET_DIST)
 run: install wallet
 	$(VENV)/bin/medledger demo
 
+## system-deps: Debian's chromium and a CJK font for the browser tests (installed as root,
+## else the one command to run)
+system-deps:
+	@scripts/system_deps.sh
+
 ## test: lint, format check and the whole test suite
-test: install wallet
+test: system-deps install wallet
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	npm run --silent wallet:test

@@ -25,6 +25,7 @@ from ledger_api.http_errors import install_handlers
 from ledger_api.indexer import Indexer
 from ledger_api.log import RequestLogMiddleware, configure_logging
 from ledger_api.metrics import Metrics
+from ledger_api.openapi import install_openapi
 from ledger_api.routes import audit as audit_routes
 from ledger_api.routes import auth as auth_routes
 from ledger_api.routes import break_glass as break_glass_routes
@@ -125,4 +126,5 @@ def create_app(settings: Settings | None = None, *, hooks: Hooks | None = None) 
     app.include_router(directory_routes.router)
     app.include_router(break_glass_routes.router)
     mount_wallet(app, settings.wallet_dir)
+    install_openapi(app)
     return app

@@ -26,6 +26,8 @@ __all__ = ["STREAMING_ROUTES", "BodyLimitMiddleware"]
 
 # routes that receive large multipart uploads and enforce max_upload_bytes themselves
 STREAMING_ROUTES = (re.compile(r"/records"), re.compile(r"/records/[^/]+/rekey"))
+# a refused body up to this size is read to its end (and dropped) so the client gets the 413
+DRAIN_LIMIT = 16 * 1024 * 1024
 
 
 class BodyLimitMiddleware:
@@ -51,6 +53,8 @@ class BodyLimitMiddleware:
             await _answer(send, 400, "bad_content_length", "Content-Length must be ASCII digits")
             return
         if declared and int(declared) > self.max_bytes:
+            if int(declared) <= DRAIN_LIMIT:
+                await _drain(receive, DRAIN_LIMIT)
             await self._too_large(send)
             return
         body = bytearray()
@@ -60,6 +64,10 @@ class BodyLimitMiddleware:
                 return
             body += message.get("body", b"")
             if len(body) > self.max_bytes:
+                more = message.get("more_body", False)
+                body.clear()  # nothing of it is kept
+                if more:
+                    await _drain(receive, DRAIN_LIMIT)
                 await self._too_large(send)
                 return
             if not message.get("more_body", False):
@@ -95,6 +103,20 @@ class BodyLimitMiddleware:
             f"the request body is over the {self.max_bytes}-byte limit",
             {"limit": self.max_bytes},
         )
+
+
+async def _drain(receive: Receive, limit: int) -> None:
+    """Read and discard the rest of a refused body, up to ``limit`` bytes.
+
+    A client still sending when the 413 arrives sees a reset connection instead of the answer;
+    a modest excess is read to the end (and dropped chunk by chunk: constant memory) so the
+    client gets its 413. Past ``limit`` the connection is closed on it."""
+    seen = 0
+    while seen <= limit:
+        message = await receive()
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            return
+        seen += len(message.get("body", b""))
 
 
 def _is_json(content_type: bytes) -> bool:

@@ -8,11 +8,14 @@ that could drift from the deployment the API actually uses. Nothing here is secr
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from crypto.signing import DOMAIN_NAME, DOMAIN_VERSION
 from ledger_api.deps import ContextDep
+from ledger_api.eip712 import with_deployment
 
 router = APIRouter(tags=["chain"])
 
@@ -22,6 +25,19 @@ class Eip712DomainOut(BaseModel):
     version: str
     chainId: int  # noqa: N815 - the EIP-712 field names, as wallets expect them
     verifyingContract: str  # noqa: N815
+
+
+class Eip712SetOut(BaseModel):
+    """One EIP-712 domain and the struct types signed in it (from ``crypto.signing``)."""
+
+    domain: dict[str, Any] = Field(
+        description="name, version, chainId, verifyingContract: exactly what the contract checks."
+    )
+    contract: str = Field(description="The contract that verifies these signatures.")
+    primary_types: list[str]
+    types: dict[str, list[dict[str, str]]] = Field(
+        description="EIP712Domain and every struct type, field by field, in signing order."
+    )
 
 
 class ChainOut(BaseModel):
@@ -39,6 +55,10 @@ class ChainOut(BaseModel):
     break_glass_window_seconds: int = Field(
         description="The break-glass window this API grants (and the longest it accepts): the "
         "`window` a doctor's signed BreakGlassOpen carries by default."
+    )
+    eip712: list[Eip712SetOut] = Field(
+        description="Every EIP-712 type set a wallet signs here (consents and revocations, "
+        "break-glass co-signatures, …) with its full domain."
     )
 
 
@@ -58,4 +78,8 @@ def chain(ctx: ContextDep) -> ChainOut:
             verifyingContract=deployment.address("ConsentManager"),
         ),
         break_glass_window_seconds=ctx.settings.break_glass_window_seconds,
+        eip712=[
+            Eip712SetOut(**entry)
+            for entry in with_deployment(deployment.chain_id, deployment.addresses())
+        ],
     )

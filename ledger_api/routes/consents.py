@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import annotated_types as at
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from crypto.policy import MAX_POLICY_LENGTH
@@ -116,16 +116,27 @@ class ConsentPageOut(BaseModel):
     "",
     status_code=201,
     summary="Relay a patient-signed consent",
-    responses=error_responses(
-        s400="bad_signature",
-        s401="unauthorized",
-        s409="nonce_used",
-        s422="invalid_consent, invalid_grantee, invalid_purpose, invalid_window, invalid_policy, "
-        "policy_hash_mismatch, invalid_request",
-        s503="chain_unavailable, chain_rejected",
-    ),
+    responses={
+        200: {
+            "model": RelayOut,
+            "description": "The consent was on chain already (nothing sent); its policy text, "
+            "if it brought the missing one, is stored.",
+        },
+        **error_responses(
+            s400="bad_signature",
+            s401="unauthorized",
+            s409="nonce_used",
+            s422="invalid_consent, invalid_grantee, invalid_purpose, invalid_window, "
+            "invalid_policy, policy_hash_mismatch, policy_text_required, invalid_request",
+            s503="chain_unavailable, chain_rejected",
+        ),
+    },
 )
-def grant(body: ConsentRequest, ctx: ContextDep, db: DbDep, principal: PrincipalDep) -> RelayOut:
+def grant(
+    body: ConsentRequest, response: Response, ctx: ContextDep, db: DbDep, principal: PrincipalDep
+) -> RelayOut:
+    """201 when relayed now; 200 for a consent already on chain (nothing is sent again), which
+    stores the policy text if it brings the missing one."""
     result = service.relay_consent(
         ctx=ctx,
         db=db,
@@ -134,7 +145,10 @@ def grant(body: ConsentRequest, ctx: ContextDep, db: DbDep, principal: Principal
         signature=service.parse_signature(body.signature),
         grantee_policy=body.grantee_policy,
     )
-    return RelayOut(**vars(result))
+    response.status_code = 201 if result.created else 200
+    return RelayOut(
+        consent_id=result.consent_id, tx_hash=result.tx_hash, block_number=result.block_number
+    )
 
 
 @router.post(
@@ -160,7 +174,9 @@ def revoke(
         deadline=body.deadline,
         signature=service.parse_signature(body.signature),
     )
-    return RelayOut(**vars(result))
+    return RelayOut(
+        consent_id=result.consent_id, tx_hash=result.tx_hash, block_number=result.block_number
+    )
 
 
 @router.get(

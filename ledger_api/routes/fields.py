@@ -46,12 +46,31 @@ SIGNATURE_CHARS = 132  # 0x + r‖s‖v, 65 bytes
 CODE_CHARS = 32  # an institution code is a bytes32 of text
 PURPOSE_CHARS = 16
 
+# documented patterns (json_schema_extra): the services check the form themselves, each with
+# its precise error code; the pattern tells clients (and fuzzers) what a valid value looks like
+ADDRESS_PATTERN = {"pattern": "^0x[0-9a-fA-F]{40}$"}
+HEX32_PATTERN = {"pattern": "^0x[0-9a-fA-F]{64}$"}
+
 AddressField = Annotated[
-    str, Field(max_length=ADDRESS_CHARS, description="An Ethereum address, 0x + 40 hex digits.")
+    str,
+    Field(
+        max_length=ADDRESS_CHARS,
+        json_schema_extra=ADDRESS_PATTERN,
+        description="An Ethereum address, 0x + 40 hex digits.",
+    ),
 ]
-Hex32Field = Annotated[str, Field(max_length=HEX32_CHARS, description="0x + 64 hex digits.")]
+Hex32Field = Annotated[
+    str,
+    Field(max_length=HEX32_CHARS, json_schema_extra=HEX32_PATTERN, description="0x + 64 hex."),
+]
 OptionalHex32Field = Annotated[
-    str | None, Field(default=None, max_length=HEX32_CHARS, description="0x + 64 hex digits.")
+    str | None,
+    Field(
+        default=None,
+        max_length=HEX32_CHARS,
+        json_schema_extra=HEX32_PATTERN,
+        description="0x + 64 hex digits.",
+    ),
 ]
 SignatureField = Annotated[
     str, Field(max_length=SIGNATURE_CHARS, description="0x + 130 hex digits (r‖s‖v).")
@@ -68,9 +87,16 @@ PurposeField = (
 )
 
 AddressPath = Annotated[
-    str, Path(max_length=ADDRESS_CHARS, description="The patient's address, 0x + 40 hex digits.")
+    str,
+    Path(
+        max_length=ADDRESS_CHARS,
+        json_schema_extra=ADDRESS_PATTERN,
+        description="The patient's address, 0x + 40 hex digits.",
+    ),
 ]
-AddressQuery = Annotated[str | None, Query(max_length=ADDRESS_CHARS)]
+AddressQuery = Annotated[
+    str | None, Query(max_length=ADDRESS_CHARS, json_schema_extra=ADDRESS_PATTERN)
+]
 PurposeQuery = Annotated[
     str,
     Query(
@@ -81,7 +107,11 @@ PurposeQuery = Annotated[
 
 
 def _id_path(what: str) -> Any:
-    return Path(max_length=HEX32_CHARS, description=f"The {what} id, 0x + 64 hex digits.")
+    return Path(
+        max_length=HEX32_CHARS,
+        json_schema_extra=HEX32_PATTERN,
+        description=f"The {what} id, 0x + 64 hex digits.",
+    )
 
 
 RecordIdPath = Annotated[str, _id_path("record")]

@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ledger_api.deps import ClientIpDep, ContextDep, DbDep, LimiterDep, PrincipalDep
 from ledger_api.inputs import Offset, uint_query
+from ledger_api.routes.error_docs import error_responses
 from ledger_api.routes.fields import AddressPath, PurposeQuery, RecordIdPath
 from ledger_api.services.access import parse_purpose
 from ledger_api.services.read_requests import READ_HEADERS
@@ -69,17 +70,16 @@ _UPLOAD_SCHEMA: dict[str, Any] = {
     openapi_extra=_UPLOAD_SCHEMA,
     responses={
         200: {"description": "identical record already registered (idempotent retry)"},
-        403: {
-            "description": "caller may not author this record, or the registration is "
-            "signed by someone else (signer_mismatch)"
-        },
-        409: {"description": "the id is taken by other content"},
-        413: {"description": "upload or header over the limit"},
-        422: {
-            "description": "malformed metadata, header or body; policy excludes patient; "
-            "envelope not v2 or bound elsewhere (envelope_version, envelope_binding); "
-            "registration unsigned, invalid or expired"
-        },
+        **error_responses(
+            s403="not_author, author_mismatch, signer_mismatch (the registration is signed by "
+            "someone else, or for other bytes)",
+            s409="duplicate_record",
+            s413="payload_too_large (upload or header over the limit), storage_quota_exceeded",
+            s422="invalid_upload, invalid_metadata, invalid_header, policy_excludes_patient, "
+            "invalid_body, invalid_request, envelope_version, envelope_binding, "
+            "registration_unsigned, invalid_signature, signature_expired, deadline_too_far",
+            s503="chain_unavailable, block_missing, database_unavailable",
+        ),
     },
 )
 async def upload_record(
@@ -111,7 +111,13 @@ async def upload_record(
     return JSONResponse(view, status_code=201 if created else 200)
 
 
-@router.get("/patients/{address}/records")
+@router.get(
+    "/patients/{address}/records",
+    responses=error_responses(
+        s403="forbidden (nothing of this page of the chart is open to the caller)",
+        s422="invalid_address, invalid_page, invalid_purpose, invalid_request",
+    ),
+)
 def list_patient_records(
     address: AddressPath,
     ctx: ContextDep,
@@ -139,7 +145,14 @@ def list_patient_records(
     }
 
 
-@router.get("/records/{record_id}")
+@router.get(
+    "/records/{record_id}",
+    responses=error_responses(
+        s403="forbidden",
+        s404="not_found",
+        s422="invalid_record_id, invalid_purpose, invalid_request",
+    ),
+)
 def record_metadata(
     record_id: RecordIdPath,
     ctx: ContextDep,
@@ -179,12 +192,15 @@ def signed_read_headers(
 
 SignedReadDep = Annotated[dict[str, str], Depends(signed_read_headers)]
 
-_CONTENT_ERRORS: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"application/octet-stream": {}}},
-    400: {"description": "read_unsigned, invalid_read_request, read_request_stale"},
-    403: {"description": "denied (logged on chain), or read_signer_mismatch"},
-    409: {"description": "read_replayed: the signed read request was already used"},
-}
+_CONTENT_ERRORS = error_responses(
+    s400="read_unsigned, invalid_read_request, read_request_stale (the reader's signed request)",
+    s403="forbidden (the denial is logged on chain first), read_signer_mismatch",
+    s404="not_found",
+    s409="read_replayed (the signed read request was already used)",
+    s422="invalid_record_id, invalid_purpose, invalid_request",
+    s429="rate_limited (denied reads)",
+    s503="chain_unavailable, block_missing",
+)
 
 
 def _content(
@@ -224,7 +240,7 @@ def _content(
 @router.get(
     "/records/{record_id}/header",
     response_class=StreamingResponse,
-    responses=_CONTENT_ERRORS,
+    responses={200: {"content": {"application/octet-stream": {}}}, **_CONTENT_ERRORS},
 )
 def record_header(
     record_id: RecordIdPath,
@@ -242,7 +258,7 @@ def record_header(
 @router.get(
     "/records/{record_id}/body",
     response_class=StreamingResponse,
-    responses=_CONTENT_ERRORS,
+    responses={200: {"content": {"application/octet-stream": {}}}, **_CONTENT_ERRORS},
 )
 def record_body(
     record_id: RecordIdPath,

@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 
 from ledger_api.deps import ContextDep, DbDep, PrincipalDep
 from ledger_api.inputs import Offset, uint_query
+from ledger_api.routes.error_docs import error_responses
 from ledger_api.routes.fields import AddressPath
 from ledger_api.services.access import parse_purpose
 from ledger_api.services.timeline import DEFAULT_PURPOSES, MAX_PAGE, timeline
@@ -70,9 +71,12 @@ class TimelineOut(BaseModel):
 @router.get(
     "/patients/{address}/timeline",
     summary="A patient's records and referral / consultation events, newest first",
-    responses={
-        403: {"description": "the caller is neither the patient, nor a clinician it concerns"}
-    },
+    responses=error_responses(
+        s403="forbidden (the caller is neither the patient, nor a clinician this page "
+        "concerns, nor an auditor)",
+        s422="invalid_address, invalid_page, invalid_purpose, invalid_request",
+        s503="chain_unavailable",
+    ),
 )
 def patient_timeline(
     address: AddressPath,

@@ -278,6 +278,9 @@ def coalesce_denial(
             .values(repeats=AccessEvent.repeats + 1, last_repeat_at=now)
         )
         writer.commit()
+        # a decision all the same (the metric counts decisions; the sent ones are counted
+        # from their transactions by the metered relayer)
+        ctx.metrics.access_decision(granted=False, reason=int(reason))
         return Decision(
             granted=False,
             reason=reason,

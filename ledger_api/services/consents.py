@@ -77,6 +77,7 @@ class RelayResult:
     consent_id: str
     tx_hash: str
     block_number: int
+    created: bool = True  # False: the consent was on chain already (an idempotent retry)
 
 
 # --------------------------------------------------------------------------- parsing
@@ -170,8 +171,22 @@ def _check_signed_by_patient(ctx: AppContext, item: Consent | Revocation, sig: b
         )
 
 
-def _check_grant(ctx: AppContext, consent: Consent, grantee_policy: str | None) -> str | None:
-    """Refuse what the contract would refuse; returns the normalized policy text, if any."""
+def check_grant(
+    ctx: AppContext,
+    consent: Consent,
+    grantee_policy: str | None,
+    *,
+    db: Session | None = None,
+    check_window: bool = True,
+) -> str | None:
+    """Refuse what the contract would refuse, and a policy consent whose policy text nobody
+    gave; returns the normalized policy text, if any.
+
+    Why the text is required: the chain keeps only the policy's hash, and the API decides
+    who a policy consent admits by evaluating the text against the reader's attributes. A
+    policy consent relayed without it granted nothing, ever, and its nonce was spent (the
+    patient had to sign again). The text may come with the request, or already be in the
+    index (another consent for the same policy); it must hash to the signed hash."""
     has_grantee = consent.grantee != ZERO_ADDRESS
     has_policy = consent.grantee_policy_hash != ZERO_BYTES32
     if has_grantee == has_policy:
@@ -179,6 +194,16 @@ def _check_grant(ctx: AppContext, consent: Consent, grantee_policy: str | None) 
             "exactly one of grantee and grantee_policy_hash must be set", "invalid_grantee"
         )
     text = None
+    if has_policy and grantee_policy is None and db is not None:
+        grantee_policy = known_policy_text(db, consent.grantee_policy_hash)
+    if has_policy and grantee_policy is None:
+        raise _invalid(
+            "a policy consent needs its policy text (grantee_policy): the chain keeps only its "
+            "hash, and without the text the consent could never grant anything",
+            "policy_text_required",
+        )
+    if grantee_policy is not None and not has_policy:
+        raise _invalid("grantee_policy is for policy consents only", "invalid_policy")
     if grantee_policy is not None:
         try:
             text = normalize(grantee_policy)
@@ -190,6 +215,8 @@ def _check_grant(ctx: AppContext, consent: Consent, grantee_policy: str | None) 
                 f"(sha256 of {quote(text)} is 0x{policy_hash(text).hex()})",
                 "policy_hash_mismatch",
             )
+    if not check_window:
+        return text
     now = latest_block_time(ctx)
     if consent.expires_at == 0 or consent.expires_at <= max(consent.not_before, now):
         raise _invalid(
@@ -198,6 +225,18 @@ def _check_grant(ctx: AppContext, consent: Consent, grantee_policy: str | None) 
             "invalid_window",
         )
     return text
+
+
+def known_policy_text(db: Session, digest: bytes) -> str | None:
+    """A policy text the index already holds for ``digest`` (checked when it was stored)."""
+    return db.scalar(
+        sa.select(ConsentRow.policy_text)
+        .where(
+            ConsentRow.grantee_policy_hash == "0x" + digest.hex(),
+            ConsentRow.policy_text.is_not(None),
+        )
+        .limit(1)
+    )
 
 
 def _send(pending: Any) -> Mined:
@@ -238,10 +277,14 @@ def relay_consent(
     """
     del principal  # authenticated by the route; the signature decides
     _check_signed_by_patient(ctx, consent, signature)
-    policy_text = _check_grant(ctx, consent, grantee_policy)
+    cid = "0x" + consent_id(consent).hex()
+    existing = db.get(ConsentRow, cid)
+    policy_text = check_grant(ctx, consent, grantee_policy, db=db, check_window=existing is None)
+    if existing is not None:  # on chain already: a retry, which may bring the policy text
+        return _relayed_before(db, existing, policy_text)
+    db.commit()  # end the read (SQLite: the upsert below starts its own transaction)
     mined = _send(lambda: ctx.chain.consents.grant_by_sig(consent, signature))
     event = mined.event("ConsentGranted")
-    cid = "0x" + consent_id(consent).hex()
     row = {
         "consent_id": cid,
         "patient": consent.patient.lower(),
@@ -266,6 +309,30 @@ def relay_consent(
         extra={"consent_id": cid, "patient": consent.patient, "tx_hash": mined.tx_hash},
     )
     return RelayResult(consent_id=cid, tx_hash=mined.tx_hash, block_number=mined.block_number)
+
+
+def _relayed_before(db: Session, row: ConsentRow, policy_text: str | None) -> RelayResult:
+    """The answer to relaying a consent the index has (nothing is sent: its nonce is used).
+
+    A policy consent that reached the chain without its text (relayed elsewhere, or before
+    the text was required) gets it now, once: the text was checked against the signed hash,
+    and one stored is never replaced."""
+    answer = RelayResult(
+        consent_id=row.consent_id, tx_hash=row.tx_hash, block_number=row.block_number, created=False
+    )
+    if policy_text is not None and row.policy_text is None:
+        # end the read first: a SQLite reader cannot become a writer once another connection
+        # (the indexer) committed; the WHERE clause re-checks that no text is stored
+        db.commit()
+        db.execute(
+            sa.update(ConsentRow)
+            .where(ConsentRow.consent_id == row.consent_id, ConsentRow.policy_text.is_(None))
+            .values(policy_text=policy_text)
+        )
+        log.info(
+            "policy text stored for a relayed consent", extra={"consent_id": answer.consent_id}
+        )
+    return answer
 
 
 def _upsert_consent(db: Session, row: dict[str, Any]) -> None:

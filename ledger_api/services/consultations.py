@@ -108,7 +108,7 @@ def create_consultation(
     carried = [question, *shared]
     wf.require_records(db, patient=patient, record_ids=carried)
     audience = audience_policy(list(invited.values()), policy)
-    signed_consents = wf.parse_consents(consents)
+    signed_consents = wf.parse_consents(consents, audience_policy=audience)
     covering = wf.check_consents(
         ctx,
         consents=signed_consents,

@@ -128,7 +128,7 @@ def create_referral(
     carried = [reason_id, *shared]
     wf.require_records(db, patient=patient, record_ids=carried)
     audience = department_policy(to_code, dept)
-    signed_consents = wf.parse_consents(consents)
+    signed_consents = wf.parse_consents(consents, audience_policy=audience)
     covering = wf.check_consents(
         ctx,
         consents=signed_consents,

@@ -147,13 +147,18 @@ def normalized_policy(text: str, name: str) -> str:
         raise invalid(f"{name} is not a policy: {exc}", "invalid_policy") from exc
 
 
-def parse_consents(items: Sequence[Mapping[str, Any]]) -> list[SignedConsent]:
-    """The request's ``[{consent, signature, grantee_policy}]`` (parsed like POST /consents)."""
+def parse_consents(
+    items: Sequence[Mapping[str, Any]], *, audience_policy: str | None = None
+) -> list[SignedConsent]:
+    """The request's ``[{consent, signature, grantee_policy}]`` (parsed like POST /consents).
+
+    A workflow knows its audience's policy: a consent that omits the text is given it (its
+    hash is still checked), so the index can tell who the consent admits."""
     return [
         SignedConsent(
             consent=consent_service.parse_consent(item["consent"]),
             signature=consent_service.parse_signature(item["signature"]),
-            grantee_policy=item.get("grantee_policy"),
+            grantee_policy=item.get("grantee_policy") or audience_policy,
         )
         for item in items
     ]
@@ -295,7 +300,7 @@ def check_consents(
                 consent_id=cid,
             )
         consent_service._check_signed_by_patient(ctx, consent, signed.signature)
-        consent_service._check_grant(ctx, consent, signed.grantee_policy)
+        consent_service.check_grant(ctx, consent, signed.grantee_policy)
         if consent.record_id == ZERO_BYTES32:
             whole_chart = cid
             continue
