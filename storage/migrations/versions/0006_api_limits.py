@@ -34,9 +34,7 @@ def upgrade() -> None:
     with op.batch_alter_table("records", schema=None) as batch_op:
         batch_op.add_column(sa.Column("stored_bytes", sa.BigInteger(), nullable=True))
     with op.batch_alter_table("access_events", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("repeats", sa.Integer(), server_default="1", nullable=False)
-        )
+        batch_op.add_column(sa.Column("repeats", sa.Integer(), server_default="1", nullable=False))
         batch_op.add_column(sa.Column("last_repeat_at", sa.BigInteger(), nullable=True))
 
 
