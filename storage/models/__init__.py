@@ -8,8 +8,8 @@ from storage.models.base import NAMING_CONVENTION, Base
 from storage.models.cursor import IndexerCursor
 from storage.models.emergency import BreakGlassEvent
 from storage.models.epochs import AuthorityEpoch, EpochTrigger
-from storage.models.identity import ROLES, Institution, KeyIssuance, Member, MemberAttribute
 from storage.models.limits import RateLimitHit
+from storage.models.identity import ROLES, Institution, KeyIssuance, Member, MemberAttribute
 from storage.models.records import RECORD_STATES, RECORD_STATUSES, AccessEvent, Consent, Record
 from storage.models.types import (
     INT64_MAX,
@@ -57,8 +57,8 @@ __all__ = [
     "KeyIssuance",
     "Member",
     "MemberAttribute",
-    "RateLimitHit",
     "Record",
+    "RateLimitHit",
     "Referral",
     "SiweNonce",
     "WorkflowTransition",

@@ -2,9 +2,9 @@
 
 The old listing ran an access decision (an RPC each) on every record of the chart before
 paging, and the timeline did it for three purposes: the cost of one request grew with the
-chart. Here the calls the API sends to the node (``eth_call``: the decisions) are counted on
-the app's own provider for the same page of a small and of a large chart: they must be the
-same, and bounded by the page size.
+chart. Here the calls the API sends to the node (``eth_call``: the decisions) are counted (on the app's own provider) for
+the same page of a small and of a large chart: they must be the same, and bounded by the
+page size.
 """
 
 from __future__ import annotations
