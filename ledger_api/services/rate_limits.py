@@ -17,7 +17,7 @@ action            counted                      setting (default)
 
 A sign-in counts against an address only after its signature verified, so nobody can lock
 someone else out by failing logins in their name. Enrolled system accounts (relayers, the
-institutions' gateways; today the ``relayer`` and ``key_authority`` roles) have their own
+institutions' gateways: the ``relayer``, ``key_authority`` and ``gateway`` roles) have their own
 per-address rate (``rate_system_accounts``) and no per-IP one: they run on a few fixed hosts.
 
 Windows are fixed (a counter per window: two windows' worth can pass around a boundary, a
@@ -47,7 +47,9 @@ from storage.models import RateLimitHit
 
 __all__ = ["ACTIONS", "Rate", "RateLimiter", "RateStore", "SqlRateStore", "parse_rate"]
 
-SYSTEM_ROLES = ("relayer", "key_authority")
+# enrolled system accounts: relayers, key authorities and institution gateways (the role
+# "gateway" where Consortium has it)
+SYSTEM_ROLES = ("relayer", "key_authority", "gateway")
 ACTIONS = ("nonce", "sign_in", "denied_read", "key_issue", "upload")
 PURGE_EVERY = 300.0  # seconds between deletions of past windows (per process)
 
