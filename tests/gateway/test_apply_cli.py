@@ -75,7 +75,10 @@ def test_cli_init_check_keys_and_dead_letters(tmp_path: Path) -> None:
     assert key.exit_code == 0
     assert key.output.startswith("lis-app.")
     assert runner.invoke(gateway_app, ["keys", "create", str(folder), "bad id!"]).exit_code == 1
-    applied = runner.invoke(gateway_app, ["apply", str(folder)])
+    unkeyed = runner.invoke(gateway_app, ["apply", str(folder)], env={"MEDLEDGER_GATEWAY_KEY": ""})
+    assert unkeyed.exit_code == 1  # on chain by default: it needs the gateway account
+    assert "MEDLEDGER_GATEWAY_KEY" in unkeyed.output
+    applied = runner.invoke(gateway_app, ["apply", str(folder), "--no-chain"])
     assert applied.exit_code == 0
     assert "not recorded on chain" in applied.output
     assert "no change" in runner.invoke(gateway_app, ["diff", str(folder)]).output
