@@ -91,6 +91,16 @@ CLINICIANS: tuple[Clinician, ...] = (
         short="auditor",
     ),
     Clinician(
+        key="county_gateway",
+        wallet="demo-county-gateway",
+        name="蒲江县人民医院前置机",
+        title="接口平台网关 gateway",
+        institution="pjxrmyy",
+        role=Role.GATEWAY,
+        attributes=(),
+        short="county gateway",
+    ),
+    Clinician(
         key="county_cardiologist",
         wallet="demo-county-cardiologist",
         name="赵强",

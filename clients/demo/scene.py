@@ -45,6 +45,7 @@ class Outcome:
     verify: dict[str, Any] = field(default_factory=dict)
     referrals: list[dict[str, Any]] = field(default_factory=list)
     consultation: dict[str, Any] = field(default_factory=dict)
+    gateway_record: str | None = None  # the county gateway's lab result
 
 
 class Scene:

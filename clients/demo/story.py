@@ -28,7 +28,15 @@ from typing import Any
 
 from eth_account.signers.local import LocalAccount
 
-from clients.demo import audit, cast, clinicians, consultation, referrals, workflow_audit
+from clients.demo import (
+    audit,
+    cast,
+    clinicians,
+    consultation,
+    county_gateway,
+    referrals,
+    workflow_audit,
+)
 from clients.demo.acts import PartAbortedError
 from clients.demo.report import Reporter, short
 from clients.demo.scene import ADMIN, PATIENT, Outcome, Scene, StoryAbortedError
@@ -296,6 +304,7 @@ def story_steps() -> list[Callable[[Story], None]]:
         referrals.referral_down,
         consultation.consultation,
         workflow_audit.audit_workflows,
+        county_gateway.county_gateway_lab_result,
     ]
 
 
@@ -323,6 +332,7 @@ def outcome_json(stack: LocalStack, outcome: Outcome, reporter: Reporter) -> dic
         "verify": outcome.verify,
         "referrals": outcome.referrals,
         "consultation": outcome.consultation,
+        "gateway_record": outcome.gateway_record,
         "steps": [step.as_dict() for step in reporter.steps],
     }
 

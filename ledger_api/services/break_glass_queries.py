@@ -135,10 +135,12 @@ def patient_openings(
 
 def may_read_count(principal: Principal, patient: str) -> bool:
     """Who learns a chart's break-glass count: those who encrypt records for it (the patient,
-    active doctors and nurses, who may author records for any patient) and the overseers."""
+    active doctors and nurses and institutions' gateways, who may author records for any
+    patient) and the overseers."""
     return (
         principal.address.lower() == patient.lower()
         or principal.is_clinician
+        or (principal.is_member and principal.role == "gateway")
         or is_overseer(principal)
     )
 

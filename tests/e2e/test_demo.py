@@ -36,7 +36,7 @@ from ledger_api.chain.anvil import free_port
 MEDLEDGER = str(Path(sys.executable).parent / "medledger")
 DEMO_TIMEOUT = 240
 ZERO32 = b"\x00" * 32
-STEPS = 50
+STEPS = 53
 REFERRAL_COMPLETED = 4  # Workflow.ReferralStatus
 CONSULTATION_CLOSED = 2  # Workflow.ConsultationStatus
 REFERRAL_PATH = ("requested", "accepted", "arrived", "completed")
@@ -120,7 +120,11 @@ def check_outcome_on_chain(outcome: dict[str, Any]) -> None:
     # the patient's other records are the workflows' documents, nothing else
     registered = chain.events("RecordRegistry", "RecordRegistered", patient=patient)
     by_id = {bytes(e["args"]["id"]): e for e in registered}
-    assert set(by_id) == set(record_ids) | workflow_documents(outcome)
+    # and what the county hospital's gateway shared from its HIS, authored by the gateway
+    gateway = outcome["clinicians"]["county_gateway"]
+    from_gateway = {i for i, e in by_id.items() if e["args"]["author"] == gateway}
+    assert bytes.fromhex(outcome["gateway_record"][2:]) in from_gateway
+    assert set(by_id) == set(record_ids) | workflow_documents(outcome) | from_gateway
     types = {bytes(by_id[r]["args"]["recordType"]).rstrip(b"\x00").decode() for r in record_ids}
     assert types == {"Observation", "DiagnosticReport"}
 
