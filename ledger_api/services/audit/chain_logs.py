@@ -93,8 +93,11 @@ class ChainLogs:
         while low <= end:
             high = min(low + window - 1, end)
             logs = self._get_logs({"address": sorted(self.addresses.values())}, low, high)
-            yield Chunk(low, high, self._decode(logs))
-            window = self._next_window(window, len(logs))
+            found, chunk = len(logs), Chunk(low, high, self._decode(logs))
+            del logs  # nothing of this window may outlive it while the next one is read
+            yield chunk
+            del chunk
+            window = self._next_window(window, found)
             low = high + 1
 
     def _next_window(self, window: int, found: int) -> int:

@@ -46,6 +46,7 @@ from ledger_api.services.audit.chain_logs import (
     DEFAULT_TARGET_LOGS,
     FOLLOWED,
     ChainLogs,
+    Chunk,
 )
 from ledger_api.services.audit.index_identity import IdentityChecks
 from ledger_api.services.audit.index_records import RecordChecks
@@ -114,28 +115,17 @@ def verify_range(
     report = VerifyReport(
         from_block=start, to_block=end, indexed_to=indexed_to, last_block_checked=start - 1
     )
-    workflow = WorkflowChecks(db, report)
-    identity = IdentityChecks(db, report)
-    reads = ReadChecks(report, logs, chain_id=deployment.chain_id, first_block=first)
+    checks = _ChunkChecks(
+        db, report, logs, indexed_to=indexed_to, first_block=first, chain_id=deployment.chain_id
+    )
     blocks = StoreChecks(report, logs, store)
     for chunk in logs.chunks(start, end):
-        accesses = [e for e in chunk.events if e.name == "AccessLogged"]
-        patients = record_patients(
-            logs, {e.args["recordId"] for e in accesses}, first_block=first, to_block=chunk.high
-        )
-        index_end = min(chunk.high, indexed_to)
-        comparable = [e for e in chunk.events if e.block_number <= index_end]
-        report.not_yet_indexed += len(chunk.events) - len(comparable)
-        if chunk.low <= index_end:
-            records = RecordChecks(db, report, logs, first_block=first, patients=patients)
-            records.run(comparable, chunk.low, index_end)
-            workflow.run(comparable, chunk.low, index_end)
-            identity.run(comparable, chunk.low, index_end)
-        reads.run(accesses, patients, chunk.high)
+        checks.run(chunk)
         blocks.run(chunk.events, chunk.high, end)
         report.last_block_checked = chunk.high
         report.chunks += 1
-        if chunk.high >= end:
+        del chunk  # the next window is read without this one alive: memory is one chunk
+        if report.last_block_checked >= end:
             break
         if report.full:
             report.stopped_because = "problem_limit"
@@ -145,6 +135,46 @@ def verify_range(
             break
     report.complete = report.last_block_checked >= end
     return report
+
+
+class _ChunkChecks:
+    """The chain-against-index and chain-only checks of one chunk."""
+
+    def __init__(
+        self,
+        db: Session,
+        report: VerifyReport,
+        logs: ChainLogs,
+        *,
+        indexed_to: int,
+        first_block: int,
+        chain_id: int,
+    ) -> None:
+        self.db, self.report, self.logs = db, report, logs
+        self.indexed_to, self.first_block = indexed_to, first_block
+        self.workflow = WorkflowChecks(db, report)
+        self.identity = IdentityChecks(db, report)
+        self.reads = ReadChecks(report, logs, chain_id=chain_id, first_block=first_block)
+
+    def run(self, chunk: Chunk) -> None:
+        accesses = [e for e in chunk.events if e.name == "AccessLogged"]
+        patients = record_patients(
+            self.logs,
+            {e.args["recordId"] for e in accesses},
+            first_block=self.first_block,
+            to_block=chunk.high,
+        )
+        index_end = min(chunk.high, self.indexed_to)
+        comparable = [e for e in chunk.events if e.block_number <= index_end]
+        self.report.not_yet_indexed += len(chunk.events) - len(comparable)
+        if chunk.low <= index_end:
+            records = RecordChecks(
+                self.db, self.report, self.logs, first_block=self.first_block, patients=patients
+            )
+            records.run(comparable, chunk.low, index_end)
+            self.workflow.run(comparable, chunk.low, index_end)
+            self.identity.run(comparable, chunk.low, index_end)
+        self.reads.run(accesses, patients, chunk.high)
 
 
 def _indexed_to(deployment: Deployment, db: Session) -> int:
