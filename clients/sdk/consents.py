@@ -9,6 +9,7 @@ kept, others are read back from ``GET /consents`` and checked against the consen
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +29,7 @@ _CONSENT_WAIT = 3.0
 
 
 class ConsentsMixin:
-    """grant / revoke / consents / access_events / verify."""
+    """grant / revoke / consents / access_events / verify / verify_parts."""
 
     _http: Transport
     _granted: dict[str, Consent]
@@ -156,9 +157,25 @@ class ConsentsMixin:
         return _page(self._http.json("GET", "/audit/access-events", params=params))
 
     def verify(self, **params: Any) -> dict[str, Any]:
-        """``GET /audit/verify``: index vs chain, stored bodies vs on-chain digests."""
+        """``GET /audit/verify`` once: index vs chain, stored bodies vs on-chain digests,
+        reader signatures and grant justifications. A call may stop early (``complete``
+        false); :meth:`verify_parts` continues until the range is done."""
         query = {k: _query_value(v) for k, v in params.items() if v is not None}
         return self._http.json("GET", "/audit/verify", params=query)
+
+    def verify_parts(
+        self, *, from_block: int | None = None, to_block: int | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Each report of a verification of ``[from_block, to_block]`` resumed call after
+        call (``from_block = last_block_checked + 1``, the first call's ``to_block`` kept)
+        until one is complete."""
+        report = self.verify(from_block=from_block, to_block=to_block)
+        yield report
+        while not report.get("complete", True):
+            report = self.verify(
+                from_block=int(report["last_block_checked"]) + 1, to_block=report["to_block"]
+            )
+            yield report
 
 
 def _query_value(value: Any) -> Any:
