@@ -15,10 +15,12 @@ import os
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from eth_account import Account
 
 from ledger_api.services.access import Reason
+from ledger_api.services.audit import report as report_module
 from ledger_api.services.audit.report import SECTIONS
 from ledger_api.services.audit.verification import verify_range
 from storage.models import AccessEvent, Referral
@@ -115,5 +117,38 @@ def test_a_call_out_of_time_stops_at_a_chunk_and_the_next_continues(api_stack: S
             low = report["last_block_checked"] + 1
     assert len(parts) > 3
     assert parts[-1]["last_block_checked"] == end
+    assert _problems(parts) == _problems([whole])
+    assert _checked(parts) == whole["checked"]
+
+
+def test_a_call_with_enough_problems_stops_and_the_rest_follows(
+    api_stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The report is bounded too: past the problem limit a call stops at the end of its
+    chunk (with every problem of that chunk) and names where; continuing finds the rest."""
+    s = api_stack
+    _spoil(s)
+    whole = verify(s)
+    monkeypatch.setattr(report_module, "MAX_PROBLEMS", 1)
+    parts: list[dict[str, Any]] = []
+    low = whole["from_block"]
+    with s.ctx.sessions() as db:
+        while not parts or not parts[-1]["complete"]:
+            parts.append(
+                verify_range(
+                    w3=s.w3,
+                    deployment=s.deployment,
+                    store=s.ctx.store,
+                    db=db,
+                    start=low,
+                    end=whole["to_block"],
+                    max_blocks=4,
+                ).as_dict()
+            )
+            low = parts[-1]["last_block_checked"] + 1
+    stopped = [p for p in parts if not p["complete"]]
+    assert stopped
+    assert {p["stopped_because"] for p in stopped} == {"problem_limit"}
+    assert all(p["ok"] is False for p in parts[:-1])
     assert _problems(parts) == _problems([whole])
     assert _checked(parts) == whole["checked"]
