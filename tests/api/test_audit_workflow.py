@@ -158,6 +158,7 @@ def test_a_row_that_missed_a_later_event_is_named(api_stack: Stack) -> None:
         ).one()
         row.state, row.summary_record_id = "accepted", None
         row.updated_block, row.updated_log_index = accepted.block_number, accepted.log_index
+        row.updated_at = accepted.block_time  # exactly the row as it stood after acceptance
     (problem,) = verify(s)["index_vs_chain"]
     assert (problem["key"], problem["problem"], problem["event"]) == (
         w.referral,
