@@ -163,18 +163,12 @@ def verify(
 
     Example: medledger auditor verify
     """
-    checked: dict[str, int] = {}
-    sections: dict[str, list[dict[str, Any]]] = {name: [] for name in SECTIONS}
     with signed_in(api, data_dir, wallet) as (client, _, _):
-        for report in client.verify_parts(from_block=from_block, to_block=to_block):
-            for name, count in report.get("checked", {}).items():
-                checked[name] = checked.get(name, 0) + count
-            for name in SECTIONS:
-                sections[name].extend(report.get(name, []))
+        report = client.verify_all(from_block=from_block, to_block=to_block)
     table = Table(title=f"verification of blocks {report['from_block']}–{report['to_block']}")
     table.add_column("checked")
     table.add_column("count", justify="right")
-    for name, count in sorted(checked.items()):
+    for name, count in sorted(report.get("checked", {}).items()):
         table.add_row(name, str(count))
     plain().print(table)
     if report.get("not_yet_indexed"):
@@ -183,12 +177,12 @@ def verify(
             f"(indexed to {report.get('indexed_to')})"
         )
     for name, label in SECTIONS.items():
-        for problem in sections[name]:
+        for problem in report.get(name, []):
             detail = " ".join(f"{key}={value}" for key, value in problem.items())
             plain().print(styled(label, "red"), detail)
-    problems = sum(len(found) for found in sections.values())
-    if problems:
-        forged = len(sections["read_signatures"])
+    problems = sum(len(report.get(name, [])) for name in SECTIONS)
+    if problems or not report.get("ok"):
+        forged = len(report.get("read_signatures", []))
         note = f" ({plural(forged, 'read')} with a failing signature)" if forged else ""
         mismatches = f"{problems} mismatch{'' if problems == 1 else 'es'}"
         raise CliError(f"verification failed: {mismatches}{note}")

@@ -15,8 +15,10 @@ from pathlib import Path
 import pytest
 from eth_account import Account
 
+from clients.sdk import MedLedgerClient
 from crypto.signing import Purpose, ReadPart, ReadRequest
 from ledger_api.chain.access_log import AccessEntry, AccessLog
+from ledger_api.chain.connection import rpc
 from ledger_api.chain.consortium import Role
 from ledger_api.chain.relayer import Relayer
 from tests.clients.conftest import LiveStack
@@ -75,3 +77,30 @@ def test_verify_lists_forged_reads_and_exits_1(live_stack: LiveStack, tmp_path: 
     assert impostor.address.lower() in out
     assert "record_not_registered" in out
     assert "read_signatures" in out  # the checked table names the new sections
+
+
+def test_verify_resumes_until_the_range_is_done(live_stack: LiveStack, tmp_path: Path) -> None:
+    """With a time budget that stops every call after one window, the SDK (and so the
+    command) resumes from ``last_block_checked + 1`` until the range is done, and reports
+    the whole range as one pass would."""
+    stack = live_stack.stack
+    cli = Cli(live_stack, tmp_path / "home")
+    rpc(stack.w3, "anvil_mine", [hex(400), hex(0)])  # windows grow from 100 blocks: several
+    wait_indexed(stack)
+    with MedLedgerClient(live_stack.url, account=stack.auditor) as auditor:
+        one_pass = auditor.verify()
+        assert one_pass["complete"] is True
+        stack.settings.audit_verify_seconds = 1e-6  # the live app reads the same settings
+        parts = list(auditor.verify_parts())
+        merged = auditor.verify_all()
+    assert len(parts) > 1
+    assert all(p["stopped_because"] == "time_budget" for p in parts[:-1])
+    assert [p["from_block"] for p in parts[1:]] == [p["last_block_checked"] + 1 for p in parts[:-1]]
+    assert merged["ok"] is True
+    assert merged["complete"] is True
+    assert merged["checked"] == one_pass["checked"]
+    assert (merged["from_block"], merged["to_block"]) == (
+        one_pass["from_block"],
+        parts[-1]["to_block"],
+    )
+    assert "every read is signed by its reader" in ok(cli("auditor", "verify", wallet="auditor"))
