@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     denial_coalesce_seconds: int = Field(default=600, ge=0, le=86_400)
     # blocks a re-key replaced stay pinned this long for the audit (7 years), never served
     superseded_retention_seconds: int = Field(default=7 * 365 * 86_400, ge=0)
+    # one GET /audit/verify call stops at a chunk boundary after this long; the report names
+    # the last block checked and the client continues from the next (docs/audit.md)
+    audit_verify_seconds: float = Field(default=20.0, gt=0, le=600)
     # the built patient wallet web app, served at /wallet/ (a clear 503 page when not built)
     wallet_dir: Path = DEFAULT_WALLET_DIR
 

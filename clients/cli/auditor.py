@@ -2,7 +2,8 @@
 
 ``events`` lists access decisions (granted and denied) from the API's index, newest first,
 as a table or — for a report — every matching event as CSV. ``verify`` asks the API to compare
-the index with the chain and re-hash stored bodies against the on-chain digests; a failed
+the index with the chain, re-hash stored bodies against the on-chain digests and check every
+logged read's signature and justification, resuming until the range is done; a failed
 verification exits non-zero so that a scheduled audit job notices.
 """
 
@@ -81,6 +82,13 @@ COLUMNS = (
     Column("reason", drop=6),
     Column("tx", kind="hex", drop=7, wrap=False),
 )
+# the report's sections, and how each of their lines starts
+SECTIONS = {
+    "index_vs_chain": "mismatch",
+    "bodies": "mismatch",
+    "read_signatures": "forged read",
+    "justifications": "unjustified",
+}
 
 
 def _all_events(client: MedLedgerClient, filters: dict[str, Any]) -> list[dict[str, Any]]:
@@ -198,15 +206,17 @@ def verify(
     data_dir: str | None = DataDirOption,
     wallet: str | None = WalletOption,
 ) -> None:
-    """Check the index against the chain and the stored bodies against on-chain digests.
+    """Check the index against the chain (records, consents, reads, workflows, break-glass,
+    members), stored bodies against on-chain digests, and every logged read's signature and
+    justification. Long ranges are verified call after call, each resuming where the last
+    stopped.
 
-    Exits 1 when anything differs (each difference is listed).
+    Exits 1 when anything differs or fails (each one is listed).
 
     Example: medledger auditor verify
     """
-    params = {"from_block": from_block, "to_block": to_block}
     with signed_in(api, data_dir, wallet) as (client, _, _):
-        report = client.verify(**{k: v for k, v in params.items() if v is not None})
+        report = client.verify_all(from_block=from_block, to_block=to_block)
     if as_json:
         json_object(report)
         if not report.get("ok"):
@@ -220,13 +230,21 @@ def verify(
     plain().print(table)
     if report.get("not_yet_indexed"):
         plain().print(
-            f"{plural(report['not_yet_indexed'], 'block')} not yet indexed "
+            f"{plural(report['not_yet_indexed'], 'event')} not yet indexed "
             f"(indexed to {report.get('indexed_to')})"
         )
-    problems = list(report.get("index_vs_chain", [])) + list(report.get("bodies", []))
-    for problem in problems:
-        detail = " ".join(f"{key}={value}" for key, value in problem.items())
-        plain().print(styled("mismatch", "red"), detail)
-    if not report.get("ok"):
-        raise CliError(f"verification failed: {plural(len(problems), 'mismatch')}")
-    plain().print(styled("ok:", "green"), "the index matches the chain and every body its digest")
+    for name, label in SECTIONS.items():
+        for problem in report.get(name, []):
+            detail = " ".join(f"{key}={value}" for key, value in problem.items())
+            plain().print(styled(label, "red"), detail)
+    problems = sum(len(report.get(name, [])) for name in SECTIONS)
+    if problems or not report.get("ok"):
+        forged = len(report.get("read_signatures", []))
+        note = f" ({plural(forged, 'read')} with a failing signature)" if forged else ""
+        mismatches = f"{problems} mismatch{'' if problems == 1 else 'es'}"
+        raise CliError(f"verification failed: {mismatches}{note}")
+    plain().print(
+        styled("ok:", "green"),
+        "the index matches the chain and every body its digest; every read is signed by its "
+        "reader and every grant justified on chain",
+    )

@@ -9,6 +9,7 @@ kept, others are read back from ``GET /consents`` and checked against the consen
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -22,13 +23,15 @@ from crypto.signing import Consent, Revocation, sign
 from crypto.signing import consent_id as consent_id_of
 
 REVOCATION_TTL = 3600
+# the problem lists of an /audit/verify report
+VERIFY_SECTIONS = ("index_vs_chain", "bodies", "read_signatures", "justifications")
 # relayed consents are in the index when the relay answers; one given another way (a direct
 # contract call) appears when the indexer reaches it: revoke() waits this long for that
 _CONSENT_WAIT = 3.0
 
 
 class ConsentsMixin:
-    """grant / revoke / consents / access_events / verify."""
+    """grant / revoke / consents / access_events / verify / verify_parts / verify_all."""
 
     _http: Transport
     _granted: dict[str, Consent]
@@ -156,9 +159,48 @@ class ConsentsMixin:
         return _page(self._http.json("GET", "/audit/access-events", params=params))
 
     def verify(self, **params: Any) -> dict[str, Any]:
-        """``GET /audit/verify``: index vs chain, stored bodies vs on-chain digests."""
+        """``GET /audit/verify`` once: index vs chain, stored bodies vs on-chain digests,
+        reader signatures and grant justifications. A call may stop early (``complete``
+        false); :meth:`verify_parts` continues until the range is done."""
         query = {k: _query_value(v) for k, v in params.items() if v is not None}
         return self._http.json("GET", "/audit/verify", params=query)
+
+    def verify_parts(
+        self, *, from_block: int | None = None, to_block: int | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Each report of a verification of ``[from_block, to_block]`` resumed call after
+        call (``from_block = last_block_checked + 1``, the first call's ``to_block`` kept)
+        until one is complete."""
+        report = self.verify(from_block=from_block, to_block=to_block)
+        yield report
+        while not report.get("complete", True):
+            report = self.verify(
+                from_block=int(report["last_block_checked"]) + 1, to_block=report["to_block"]
+            )
+            yield report
+
+    def verify_all(
+        self, *, from_block: int | None = None, to_block: int | None = None
+    ) -> dict[str, Any]:
+        """One report of the whole range from :meth:`verify_parts`: problems of every
+        section listed, counts summed, ``ok`` when complete and nothing was found."""
+        merged: dict[str, Any] = {}
+        for report in self.verify_parts(from_block=from_block, to_block=to_block):
+            if not merged:
+                merged = {**report, "checked": {}, "not_yet_indexed": 0, "chunks": 0}
+                merged.update({name: [] for name in VERIFY_SECTIONS})
+            for name, count in dict(report.get("checked", {})).items():
+                merged["checked"][name] = merged["checked"].get(name, 0) + int(count)
+            for name in VERIFY_SECTIONS:
+                merged[name].extend(report.get(name, []))
+            merged["not_yet_indexed"] += int(report.get("not_yet_indexed") or 0)
+            merged["chunks"] += int(report.get("chunks") or 0)
+            for name in ("to_block", "last_block_checked", "indexed_to", "complete"):
+                merged[name] = report.get(name, merged.get(name))
+        found = any(merged[name] for name in VERIFY_SECTIONS)
+        merged["ok"] = bool(merged.get("complete", True)) and not found
+        merged["stopped_because"] = None
+        return merged
 
 
 def _query_value(value: Any) -> Any:

@@ -29,7 +29,7 @@ attributes_t = MemberAttribute.__table__
 Handler = Callable[[Connection, ChainEvent], None]
 
 
-def _attribute_text(word: str) -> str:
+def attribute_text(word: str) -> str:
     """A ``bytes32``-packed attribute (``dept:cardiology``) as text; hex if not UTF-8."""
     raw = bytes.fromhex(word[2:]).rstrip(b"\x00")
     try:
@@ -62,9 +62,14 @@ def institution(column_values: Callable[[ChainEvent], dict[str, Any]]) -> Handle
     return handle
 
 
+def role_name(code: int) -> str:
+    """The index's name of a ``Consortium.Role`` code (the code itself if unknown)."""
+    return ROLES[code] if code < len(ROLES) else str(code)
+
+
 def _replace_attributes(connection: Connection, account: str, words: Sequence[str]) -> None:
     connection.execute(sa.delete(attributes_t).where(attributes_t.c.address == account))
-    texts = sorted({_attribute_text(w) for w in words})
+    texts = sorted({attribute_text(w) for w in words})
     if texts:
         connection.execute(
             sa.insert(attributes_t), [{"address": account, "attribute": t} for t in texts]
@@ -76,7 +81,7 @@ def member_enrolled(connection: Connection, e: ChainEvent) -> None:
     values = {
         "address": account,
         "institution_id": e.args["institutionId"] or None,
-        "role": ROLES[e.args["role"]] if e.args["role"] < len(ROLES) else str(e.args["role"]),
+        "role": role_name(e.args["role"]),
         "active": True,
         "removed": False,
         "tx_hash": e.tx_hash,
@@ -91,7 +96,7 @@ def member_enrolled(connection: Connection, e: ChainEvent) -> None:
 
 def member_updated(connection: Connection, e: ChainEvent) -> None:
     account = e.args["account"]
-    role = ROLES[e.args["role"]] if e.args["role"] < len(ROLES) else str(e.args["role"])
+    role = role_name(e.args["role"])
     if guarded_update(connection, members_t, members_t.c.address == account, e, {"role": role}):
         _replace_attributes(connection, account, e.args["attributes"])
 

@@ -58,14 +58,32 @@ class AccessEventPageOut(BaseModel):
 
 
 class VerifyOut(BaseModel):
-    ok: bool
+    ok: bool = Field(description="Complete, and nothing found.")
+    complete: bool = Field(
+        description="Every block up to `to_block` was checked. When false, continue with "
+        "`from_block = last_block_checked + 1`."
+    )
+    stopped_because: str | None = Field(
+        None, description="`time_budget` or `problem_limit` when the call stopped early."
+    )
     from_block: int
     to_block: int
+    last_block_checked: int
     indexed_to: int
     not_yet_indexed: int
+    chunks: int = Field(description="Windows of blocks read (one eth_getLogs each).")
     checked: dict[str, int]
-    index_vs_chain: list[dict[str, Any]]
-    bodies: list[dict[str, Any]]
+    index_vs_chain: list[dict[str, Any]] = Field(
+        description="Index rows against chain events, field by field, both directions."
+    )
+    bodies: list[dict[str, Any]] = Field(description="Stored blocks against on-chain digests.")
+    read_signatures: list[dict[str, Any]] = Field(
+        description="AccessLogged entries whose reader signature does not verify."
+    )
+    justifications: list[dict[str, Any]] = Field(
+        description="Granted entries whose justification names nothing on chain that grants "
+        "the read."
+    )
 
 
 @router.get(
@@ -119,7 +137,10 @@ def access_events(
 
 @router.get(
     "/verify",
-    summary="Index vs chain and stored bodies vs on-chain digests",
+    summary="Index vs chain, stored bodies vs on-chain digests, reads' signatures and grounds",
+    description="Streams over the block range in chunks; one call stops at a chunk boundary "
+    "when its time budget is spent or enough problems are listed (`complete` false): "
+    "continue from `last_block_checked + 1`.",
     responses=error_responses(s401="unauthorized", s403="forbidden", s422="invalid_range"),
 )
 def verify(

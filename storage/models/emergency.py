@@ -24,6 +24,8 @@ class BreakGlassEvent(Base):
         sa.Index(None, "patient", "opened_at"),
         sa.Index(None, "clinician", "opened_at"),
         sa.Index(None, "reviewed", "opened_at"),
+        sa.Index(None, "block_number"),  # the audit reads rows a chunk of blocks at a time
+        sa.Index(None, "updated_block"),
     )
 
     opening_id: Mapped[str] = mapped_column(Bytes32, primary_key=True)

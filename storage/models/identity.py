@@ -95,6 +95,7 @@ class KeyIssuance(Base):
     __table_args__ = (
         sa.UniqueConstraint("tx_hash", "log_index"),
         sa.Index(None, "holder", "block_number"),
+        sa.Index(None, "block_number"),  # the audit reads rows a chunk of blocks at a time
     )
 
     id: Mapped[int] = mapped_column(

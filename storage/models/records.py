@@ -28,6 +28,7 @@ class Record(Base):
     __table_args__ = (
         sa.CheckConstraint("state IN ('pending', 'confirmed', 'failed')", name="state_valid"),
         sa.Index(None, "patient", "block_number"),
+        sa.Index(None, "block_number"),  # the audit reads rows a chunk of blocks at a time
         sa.Index(None, "author_institution"),
         sa.Index(None, "state"),
     )
@@ -104,6 +105,7 @@ class Consent(Base):
     __table_args__ = (
         sa.Index(None, "grantee", "expires_at"),
         sa.Index(None, "patient", "block_number"),
+        sa.Index(None, "block_number"),
         sa.Index(None, "grantee_policy_hash"),
         sa.Index(None, "record_id"),
     )
@@ -143,6 +145,7 @@ class AccessEvent(Base):
         sa.Index(None, "record_id", "block_number", "log_index"),
         sa.Index(None, "accessor", "block_number", "log_index"),
         sa.Index(None, "block_time"),
+        sa.Index(None, "block_number"),
     )
 
     id: Mapped[int] = mapped_column(

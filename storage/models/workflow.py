@@ -28,6 +28,8 @@ class Referral(Base):
         sa.Index(None, "patient"),
         sa.Index(None, "to_institution", "state"),
         sa.Index(None, "from_institution", "state"),
+        sa.Index(None, "block_number"),  # the audit reads rows a chunk of blocks at a time
+        sa.Index(None, "updated_block"),
     )
 
     referral_id: Mapped[str] = mapped_column(Bytes32, primary_key=True)
@@ -56,6 +58,8 @@ class Consultation(Base):
         sa.Index(None, "patient"),
         sa.Index(None, "requester", "state"),
         sa.Index(None, "requester_institution", "state"),
+        sa.Index(None, "block_number"),
+        sa.Index(None, "updated_block"),
     )
 
     consultation_id: Mapped[str] = mapped_column(Bytes32, primary_key=True)
@@ -103,6 +107,7 @@ class ConsultationOpinion(Base):
         sa.UniqueConstraint("tx_hash", "log_index"),
         sa.Index(None, "consultation_id", "block_number"),
         sa.Index(None, "author"),
+        sa.Index(None, "block_number"),
     )
 
     id: Mapped[int] = mapped_column(
@@ -130,6 +135,7 @@ class WorkflowTransition(Base):
         sa.CheckConstraint("kind IN ('referral', 'consultation')", name="kind_valid"),
         sa.Index(None, "kind", "workflow_id", "block_number"),
         sa.Index(None, "actor", "block_number"),
+        sa.Index(None, "block_number"),
     )
 
     id: Mapped[int] = mapped_column(

@@ -9,6 +9,7 @@ must name each change.
 from __future__ import annotations
 
 import base64
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ import sqlalchemy as sa
 from eth_account.signers.local import LocalAccount
 
 from crypto.keys import generate_x25519_keypair
+from crypto.signing import RecordWithdraw
 from storage.models import AccessEvent, Record
 from tests.api.conftest import Stack
 from tests.api.test_consents import relay
@@ -120,12 +122,25 @@ def test_verify_on_a_clean_system_finds_nothing(api_stack: Stack) -> None:
     assert report["ok"] is True, report
     assert report["index_vs_chain"] == []
     assert report["bodies"] == []
+    assert report["complete"] is True
+    assert report["last_block_checked"] == report["to_block"]
+    assert report["read_signatures"] == []
+    assert report["justifications"] == []
     assert report["checked"] == {
         "records": 3,
         "consents": 1,
         "revocations": 0,
         "access_events": 4,
         "key_issuances": 1,
+        "referrals": 0,
+        "consultations": 0,
+        "workflow_transitions": 0,
+        "opinions": 0,
+        "institutions": 2,  # the demo consortium's two
+        "members": 4,  # the API relayer, the cardiologist, the GP and the auditor
+        "break_glass_openings": 0,
+        "read_signatures": 4,  # every entry, granted or denied
+        "justifications": 3,  # every grant: two own reads and one by consent
         "bodies": 3,
     }
     assert report["indexed_to"] >= report["to_block"]
@@ -203,10 +218,11 @@ def test_verify_reports_corrupt_and_missing_blocks(api_stack: Stack) -> None:
 def test_verify_checks_a_withdrawal_reached_the_index(api_stack: Stack) -> None:
     s = api_stack
     h = make_history(s)
-    record_id = bytes.fromhex(h.records[1][2:])
-    s.ctx.chain.records.withdraw(
-        actor=s.cardiologist.address, record_id=record_id, reason_code=3
-    ).wait()
+    records = s.ctx.chain.records
+    withdrawal = RecordWithdraw(
+        id=bytes.fromhex(h.records[1][2:]), reason_code=3, deadline=int(time.time()) + 600
+    )
+    records.withdraw(withdrawal, records.sign_as(s.cardiologist, withdrawal)).wait()
     s.wait_indexed()
     assert verify(s)["ok"] is True
     with s.ctx.sessions.begin() as db:

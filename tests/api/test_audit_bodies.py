@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from ledger_api.indexer.decode import ChainEvent
-from ledger_api.services.audit_bodies import check_bodies
+from ledger_api.services.audit.bodies import check_bodies
 from storage.blocks import LocalBlockStore
 
 

@@ -8,6 +8,7 @@ chain, store and index exactly as they were; the audit verification stays clean.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from crypto import envelope
 from crypto.errors import EnvelopeAccessDeniedError, EnvelopeError
 from crypto.keys import load_master_public_key
 from crypto.policy import policy_hash
+from crypto.signing import RecordWithdraw
 from storage.models import Record
 from tests.api.conftest import Stack
 
@@ -262,9 +264,11 @@ def test_verify_checks_the_rekeyed_version_and_withdrawn_records_refuse(
     }
     # a withdrawn record is not re-keyed
     other, other_header, _ = share(stack)
-    stack.ctx.chain.records.withdraw(
-        actor=stack.patient.address, record_id=bytes.fromhex(other[2:]), reason_code=1
-    ).wait()
+    records = stack.ctx.chain.records
+    withdrawal = RecordWithdraw(
+        id=bytes.fromhex(other[2:]), reason_code=1, deadline=int(time.time()) + 600
+    )
+    records.withdraw(withdrawal, records.sign_as(stack.patient, withdrawal)).wait()
     stack.wait_indexed()
     refused = rekey(stack, stack.patient, other, other_header)
     assert refused.status_code == 409

@@ -1,10 +1,10 @@
-"""Audit: the access log as the index mirrors it, and verification of the index against chain.
+"""The access log as the index mirrors it, and who may read it.
 
-Both are for auditors and consortium admins: the access log says who looked at whose chart,
+It is for auditors and consortium admins: the access log says who looked at whose chart,
 which is itself health information. The one exception is a patient's own chart: a patient may
 list who accessed *their* records (and only theirs), since knowing that is the point of putting
 every read on chain. Listing reads the index (fast, filterable);
-:mod:`ledger_api.services.audit_verify` is how an auditor checks that the index can be
+:mod:`ledger_api.services.audit.verification` is how an auditor checks that the index can be
 trusted for the range they care about.
 """
 
@@ -22,13 +22,12 @@ from crypto.signing import Purpose
 from ledger_api.http_errors import ForbiddenError, UnprocessableError
 from ledger_api.inputs import quote
 from ledger_api.principal import Principal
-from ledger_api.services.audit_verify import VerifyReport, verify
 from storage.models import AccessEvent
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 
-__all__ = ["AccessEventPage", "VerifyReport", "list_access_events", "require_auditor", "verify"]
+__all__ = ["AccessEventPage", "list_access_events", "require_auditor", "require_log_reader"]
 
 
 @dataclass(frozen=True)

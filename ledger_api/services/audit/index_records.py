@@ -1,27 +1,33 @@
-"""The index-versus-chain half of ``/audit/verify``: chain events compared with index rows.
+"""Records, consents, access events and key issuances: chain events against index rows.
 
-Given the decoded events of a block range (:mod:`ledger_api.services.audit_verify` reads
-them), :class:`IndexCheck` compares each with its index row field by field, in both
-directions, and reports every difference. It holds no chain or block-store access: the check
-is a pure function of the events and the database, which keeps it testable on its own.
+Given one chunk's decoded events (:mod:`ledger_api.services.audit.verification` reads them),
+:class:`RecordChecks` compares each with its index row field by field, in both directions, and
+reports every difference. Records and consents are looked up by the ids of the chunk's events
+and, for rows the chain does not know, by the chunk's block range; access events and key
+issuances are append-only rows matched by position.
+
+A record whose current version was made by a header-only re-key keeps the body of an earlier
+event, possibly of an earlier chunk: that body is looked up on chain
+(:meth:`~ledger_api.services.audit.chain_logs.ChainLogs.lookup`), never taken from the index.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from ledger_api.indexer.decode import ChainEvent
+from ledger_api.services.audit.chain_logs import ChainLogs
+from ledger_api.services.audit.index_common import IndexComparer, Pairs
+from ledger_api.services.audit.reads import Patients, signature_hex
+from ledger_api.services.audit.report import VerifyReport
 from ledger_api.services.authority import attributes_hash
 from storage.models import AccessEvent, Consent, KeyIssuance, Record, clamp_uint64
 from storage.models.types import ZERO_ADDRESS, ZERO_BYTES32
 
-__all__ = ["IndexCheck"]
-
-_ID_CHUNK = 500
+__all__ = ["RecordChecks"]
 
 _RECORD_FIELDS = {
     "patient": "patient",
@@ -38,65 +44,43 @@ _VERSIONED_FIELDS = {
     "body_cid": "bodyCid",
     "body_sha256": "bodyHash",
 }
-_CONSENT_FIELDS = {
-    "patient": "patient",
-    "purpose": "purpose",
-}
+_BODIES = (("RecordRegistry", "RecordRegistered"), ("RecordRegistry", "RecordBodyRekeyed"))
 
 
-def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
-    for i in range(0, len(values), _ID_CHUNK):
-        yield values[i : i + _ID_CHUNK]
-
-
-class IndexCheck:
-    """One pass of chain events against index rows.
-
-    Appends each difference to ``problems`` and the number of events checked per kind to
-    ``checked`` (the report's two fields, passed in so this module needs no report type).
-    """
+class RecordChecks(IndexComparer):
+    """One chunk of ``RecordRegistry``, ``ConsentManager`` and ``AccessLog`` events."""
 
     def __init__(
-        self, db: Session, problems: list[dict[str, Any]], checked: dict[str, int]
+        self,
+        db: Session,
+        report: VerifyReport,
+        logs: ChainLogs,
+        *,
+        first_block: int,
+        patients: Patients,
     ) -> None:
-        self.db = db
-        self.problems = problems
-        self.checked = checked
+        super().__init__(db, report)
+        self.logs = logs
+        self.first_block = first_block
+        self.patients = patients
 
-    def problem(self, kind: str, key: str, problem: str, **extra: Any) -> None:
-        self.problems.append({"kind": kind, "key": key, "problem": problem, **extra})
-
-    def compare(self, kind: str, key: str, pairs: Iterable[tuple[str, Any, Any]]) -> None:
-        for name, on_chain, in_index in pairs:
-            if on_chain != in_index:
-                self.problem(
-                    kind, key, "field_mismatch", field=name, chain=on_chain, index=in_index
-                )
-
-    def run(self, events: list[ChainEvent], start: int, end: int) -> None:
+    def run(self, events: list[ChainEvent], low: int, high: int) -> None:
         by_name: dict[str, list[ChainEvent]] = {}
         for e in events:
             by_name.setdefault(e.name, []).append(e)
         rekeys = by_name.get("RecordRekeyed", []) + by_name.get("RecordBodyRekeyed", [])
         rekeys.sort(key=lambda e: e.position)
-        self.records(by_name.get("RecordRegistered", []), rekeys, start, end)
+        self.records(by_name.get("RecordRegistered", []), rekeys, low, high)
         self.statuses(by_name.get("RecordSuperseded", []), by_name.get("RecordWithdrawn", []))
         self.consents(
-            by_name.get("ConsentGranted", []), by_name.get("ConsentRevoked", []), start, end
+            by_name.get("ConsentGranted", []), by_name.get("ConsentRevoked", []), low, high
         )
         self.positional(
-            "access_event", AccessEvent, by_name.get("AccessLogged", []), start, end, self._access
+            "access_event", AccessEvent, by_name.get("AccessLogged", []), low, high, self._access
         )
         self.positional(
-            "key_issuance", KeyIssuance, by_name.get("KeyIssued", []), start, end, self._key
+            "key_issuance", KeyIssuance, by_name.get("KeyIssued", []), low, high, self._key
         )
-
-    def _rows(self, model: Any, column: Any, ids: list[str]) -> dict[str, Any]:
-        rows: dict[str, Any] = {}
-        for chunk in _chunks(ids):
-            for row in self.db.scalars(sa.select(model).where(column.in_(chunk))):
-                rows[getattr(row, column.key)] = row
-        return rows
 
     def records(
         self, registered: list[ChainEvent], rekeys: list[ChainEvent], start: int, end: int
@@ -104,7 +88,7 @@ class IndexCheck:
         """Registrations field by field; then each record's re-keys (``RecordRekeyed``: new
         header and policy; ``RecordBodyRekeyed``: new body too) replayed in chain order, the
         row compared with the version it claims to hold."""
-        rows = self._rows(
+        rows = self.rows(
             Record, Record.record_id, list({e.args["id"] for e in registered + rekeys})
         )
         for e in registered:
@@ -136,33 +120,34 @@ class IndexCheck:
         for record_id in extra:
             if record_id not in on_chain:
                 self.problem("record", record_id, "not_on_chain")
-        self.checked["records"] = len(registered)
+        self.report.count("records", len(registered))
 
     def _rekeys(
         self, registered: list[ChainEvent], rekeys: list[ChainEvent], rows: dict[str, Any]
     ) -> None:
-        body: dict[str, tuple[str, str]] = {
-            e.args["id"]: (e.args["bodyCid"], e.args["bodyHash"]) for e in registered
-        }
-        newest: dict[str, int] = {}
-        for e in rekeys:
-            key = e.args["id"]
-            if "bodyCid" in e.args:
-                body[key] = (e.args["bodyCid"], e.args["bodyHash"])
-            newest[key] = e.args["version"]
-            row = rows.get(key)
-            if row is None or row.version != e.args["version"]:
-                continue
+        """Each re-key of the chunk whose version the row holds, compared with the row; the
+        body of a header-only version comes from the latest body event before it (in this
+        chunk, or looked up on chain)."""
+        held = [
+            e
+            for e in rekeys
+            if (row := rows.get(e.args["id"])) is not None and row.version == e.args["version"]
+        ]
+        body = self._bodies_before(registered + rekeys, held)
+        for e in held:
+            row = rows[e.args["id"]]
             pairs = [
                 ("header_cid", e.args["headerCid"], row.header_cid),
                 ("policy_hash", e.args["policyHash"], row.policy_hash),
             ]
-            if key in body:  # the body this version uses is known from the range
+            known = body.get(e.position)
+            if known is not None:
                 pairs += [
-                    ("body_cid", body[key][0], row.body_cid),
-                    ("body_sha256", body[key][1], row.body_sha256),
+                    ("body_cid", known[0], row.body_cid),
+                    ("body_sha256", known[1], row.body_sha256),
                 ]
-            self.compare("record", key, pairs)
+            self.compare("record", e.args["id"], pairs)
+        newest: dict[str, int] = {e.args["id"]: e.args["version"] for e in rekeys}
         for key, version in newest.items():
             row = rows.get(key)
             if row is not None and row.version < version:  # the index missed a re-key
@@ -175,10 +160,40 @@ class IndexCheck:
                     index=row.version,
                 )
 
+    def _bodies_before(
+        self, chunk: list[ChainEvent], held: list[ChainEvent]
+    ) -> dict[tuple[int, int], tuple[str, str]]:
+        """``{position of e: (bodyCid, bodyHash)}`` in force at each re-key ``e`` of ``held``."""
+        history: dict[str, list[ChainEvent]] = {}
+        for e in sorted(chunk, key=lambda e: e.position):
+            if "bodyCid" in e.args:
+                history.setdefault(e.args["id"], []).append(e)
+
+        def latest(e: ChainEvent) -> ChainEvent | None:
+            before = [b for b in history.get(e.args["id"], []) if b.position <= e.position]
+            return before[-1] if before else None
+
+        unknown = [e for e in held if latest(e) is None]
+        if unknown:
+            earliest = min(e.block_number for e in unknown)
+            ids = {e.args["id"] for e in unknown}
+            for b in self.logs.lookup(
+                _BODIES, ids, from_block=self.first_block, to_block=earliest - 1
+            ):
+                history.setdefault(b.args["id"], []).insert(0, b)
+            for events in history.values():
+                events.sort(key=lambda e: e.position)
+        found: dict[tuple[int, int], tuple[str, str]] = {}
+        for e in held:
+            b = latest(e)
+            if b is not None:
+                found[e.position] = (b.args["bodyCid"], b.args["bodyHash"])
+        return found
+
     def statuses(self, superseded: list[ChainEvent], withdrawn: list[ChainEvent]) -> None:
         """A record's end of life on chain is final: the index must show it."""
         ids = [e.args["id"] for e in superseded + withdrawn]
-        rows = self._rows(Record, Record.record_id, ids)
+        rows = self.rows(Record, Record.record_id, ids)
         for e in superseded + withdrawn:
             row = rows.get(e.args["id"])
             if row is None:
@@ -198,7 +213,7 @@ class IndexCheck:
     def consents(
         self, granted: list[ChainEvent], revoked: list[ChainEvent], start: int, end: int
     ) -> None:
-        rows = self._rows(Consent, Consent.consent_id, [e.args["consentId"] for e in granted])
+        rows = self.rows(Consent, Consent.consent_id, [e.args["consentId"] for e in granted])
         for e in granted:
             key = e.args["consentId"]
             row = rows.get(key)
@@ -234,7 +249,7 @@ class IndexCheck:
                     ("block_number", e.block_number, row.block_number),
                 ],
             )
-        revoked_rows = self._rows(
+        revoked_rows = self.rows(
             Consent, Consent.consent_id, [e.args["consentId"] for e in revoked]
         )
         for e in revoked:
@@ -255,13 +270,15 @@ class IndexCheck:
         for consent_id in extra:
             if consent_id not in on_chain:
                 self.problem("consent", consent_id, "not_on_chain")
-        self.checked["consents"] = len(granted)
-        self.checked["revocations"] = len(revoked)
+        self.report.count("consents", len(granted))
+        self.report.count("revocations", len(revoked))
 
-    @staticmethod
-    def _access(e: ChainEvent, row: AccessEvent) -> list[tuple[str, Any, Any]]:
+    def _access(self, e: ChainEvent, row: AccessEvent) -> Pairs:
+        """Every field of the entry, the reader's signed request included; and the patient
+        the index filed it under (a patient's own access history filters on it), where the
+        record was registered before the read."""
         a = e.args
-        return [
+        pairs = [
             ("record_id", a["recordId"], row.record_id),
             ("accessor", a["accessor"], row.accessor),
             ("purpose", a["purpose"], row.purpose),
@@ -269,10 +286,19 @@ class IndexCheck:
             ("reason_code", a["reasonCode"], row.reason_code),
             ("block_number", e.block_number, row.block_number),
             ("block_time", e.block_time, row.block_time),
+            ("part", a["part"], row.part),
+            ("justification", a["justification"], row.justification),
+            ("request_issued_at", clamp_uint64(a["issuedAt"]), row.request_issued_at),
+            ("request_nonce", str(a["nonce"]), row.request_nonce),
+            ("reader_signature", signature_hex(a), row.reader_signature),
         ]
+        registered = self.patients.get(a["recordId"])
+        if registered is not None and registered[1] < e.position:
+            pairs.append(("patient", registered[0], row.patient))
+        return pairs
 
     @staticmethod
-    def _key(e: ChainEvent, row: KeyIssuance) -> list[tuple[str, Any, Any]]:
+    def _key(e: ChainEvent, row: KeyIssuance) -> Pairs:
         a = e.args
         pairs = [
             ("holder", a["holder"], row.holder),
@@ -285,33 +311,3 @@ class IndexCheck:
             listed = "0x" + attributes_hash(row.attributes).hex()
             pairs.append(("attributes", a["attributesHash"], listed))
         return pairs
-
-    def positional(
-        self,
-        kind: str,
-        model: Any,
-        events: list[ChainEvent],
-        start: int,
-        end: int,
-        pairs_of: Any,
-    ) -> None:
-        """Append-only events, keyed by (tx hash, log index)."""
-        rows = {
-            (row.tx_hash, row.log_index): row
-            for row in self.db.scalars(
-                sa.select(model).where(model.block_number.between(start, end))
-            )
-        }
-        for e in events:
-            key = (e.tx_hash, e.log_index)
-            row = rows.pop(key, None)
-            label = f"{e.tx_hash}:{e.log_index}"
-            if row is None:
-                self.problem(kind, label, "missing_in_index", block_number=e.block_number)
-                continue
-            self.compare(kind, label, pairs_of(e, row))
-        for (tx_hash, log_index), row in rows.items():
-            self.problem(
-                kind, f"{tx_hash}:{log_index}", "not_on_chain", block_number=row.block_number
-            )
-        self.checked[kind + "s"] = len(events)
