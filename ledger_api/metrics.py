@@ -117,7 +117,7 @@ class ChainTxMeter:
         function, args = contract.decode_function_input(data)
         self.metrics.chain_tx_sent(f"{self._names[to]}.{function.fn_name}")
         if function.fn_name == "logAccess":
-            self._decision(args["granted"], args["reasonCode"])
+            self._decision(*_granted_reason(args["entry"]))
         elif function.fn_name == "logAccessBatch":
             for entry in args["entries"]:
                 self._decision(*_granted_reason(entry))
@@ -126,7 +126,9 @@ class ChainTxMeter:
         self.metrics.access_decision(granted=bool(granted), reason=int(reason))
 
 
-def _granted_reason(entry: Any) -> tuple[Any, Any]:
-    if isinstance(entry, Mapping):
-        return entry["granted"], entry["reasonCode"]
-    return entry[3], entry[4]  # (recordId, accessor, purpose, granted, reasonCode)
+def _granted_reason(entry: Any) -> tuple[bool, int]:
+    """Granted flag and reason code of one packed ``AccessEntry`` (``access`` word: accessor
+    | part << 160 | purpose << 168 | granted << 176 | reasonCode << 184; see
+    :meth:`ledger_api.chain.access_log.AccessEntry.as_tuple`)."""
+    access = int(entry["access"] if isinstance(entry, Mapping) else entry[2])
+    return bool((access >> 176) & 1), (access >> 184) & 0xFFFF

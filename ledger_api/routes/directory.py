@@ -127,7 +127,11 @@ def directory_members(
     db: DbDep,
     _principal: PrincipalDep,
     address: Annotated[
-        list[str], Query(description=f"0x addresses, 1 to {MAX_LOOKUP} (repeat the parameter).")
+        list[Annotated[str, Field(max_length=42)]],
+        Query(
+            description=f"0x addresses, 1 to {MAX_LOOKUP} (repeat the parameter).",
+            json_schema_extra={"maxItems": MAX_LOOKUP},  # checked below, with a clear message
+        ),
     ],
 ) -> MembersOut:
     if not 1 <= len(address) <= MAX_LOOKUP:

@@ -32,6 +32,7 @@ _REKEY_SCHEMA: dict[str, Any] = {
                     "properties": {
                         "signed": {
                             "type": "string",
+                            "maxLength": 512,
                             "description": (
                                 'JSON {"signature": "0x…", "deadline": <unix s>}: the actor\'s'
                                 " EIP-712 RecordRekey (header only) or RecordBodyRekey (with a"

@@ -323,7 +323,8 @@ class Stack:
     ) -> str:
         """The ``signed`` form field of ``POST /records/{id}/rekey``: the actor's signature of
         the re-key of the record's current on-chain version (header only, or with a body)."""
-        raw_id = bytes.fromhex(record_id[2:])
+        # a malformed id (the API refuses it first) is signed as zeros
+        raw_id = bytes.fromhex(record_id[2:]) if len(record_id) == 66 else bytes(32)
         try:
             version = self.ctx.chain.records.record_of(raw_id).version
         except Exception:  # an unknown record: any version; the API refuses it first

@@ -24,6 +24,7 @@ from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
 
 from crypto.signing import Purpose, ReadPart, ReadRequest, sign
+from ledger_api.services.read_requests import SignedRead, parse_read
 from tests.api.signing_writes import sign_write
 
 READ_PATH = re.compile(r"^/records/(0x[0-9a-fA-F]{64})/(header|body)$")
@@ -107,3 +108,22 @@ class SigningClient(TestClient):
 
 
 _LOWER_READ_HEADERS = {h.lower() for h in READ_HEADERS}
+
+
+def signed_read(
+    ctx: Any,
+    account: LocalAccount,
+    record_id: str,
+    part: ReadPart = ReadPart.BODY,
+    purpose: int = 0,
+) -> SignedRead:
+    """A fresh signed read request of ``account`` for the service layer (no HTTP)."""
+    headers = signed_read_headers(
+        account,
+        chain_id=ctx.deployment.chain_id,
+        access_log=ctx.deployment.address("AccessLog"),
+        record_id=record_id,
+        part=part,
+        purpose=purpose,
+    )
+    return parse_read(headers, record_id=record_id, part=part, purpose=Purpose(purpose))

@@ -24,6 +24,7 @@ from ledger_api.services.access_queue import AccessLogQueue
 from ledger_api.services.auth import read_principal
 from storage.models import AccessEvent, Record
 from tests.api.conftest import ADMIN_KEY, Stack
+from tests.api.signing_client import signed_read
 from tests.support import run_together
 
 READERS = 12
@@ -60,7 +61,12 @@ def test_concurrent_reads_are_batched_and_each_logged_in_place(
             row = db.get(Record, "0x" + record_id.hex())
             assert row is not None
             return decide_and_log(
-                ctx=ctx, db=db, principal=gp, record=row, purpose=Purpose.TREATMENT
+                ctx=ctx,
+                db=db,
+                principal=gp,
+                record=row,
+                purpose=Purpose.TREATMENT,
+                signed=signed_read(ctx, stack.gp, row.record_id),
             )
 
     decisions = run_together(READERS, read)

@@ -13,6 +13,7 @@ from ledger_api.services.access_queue import GAS_MARGIN, AccessLogQueue
 from ledger_api.services.auth import read_principal
 from storage.models import AccessEvent, Record
 from tests.api.conftest import Stack
+from tests.api.signing_client import signed_read
 
 
 def entry(stack: Stack, n: int) -> AccessEntry:
@@ -53,8 +54,15 @@ def test_the_index_row_carries_the_block_time_of_its_log(api_stack: Stack) -> No
         row = db.get(Record, "0x" + record_id.hex())
         assert row is not None
         decisions = [
-            decide_and_log(ctx=ctx, db=db, principal=gp, record=row, purpose=Purpose.TREATMENT)
-            for _ in range(2)
+            decide_and_log(
+                ctx=ctx,
+                db=db,
+                principal=gp,
+                record=row,
+                purpose=Purpose.TREATMENT,
+                signed=signed_read(ctx, stack.gp, row.record_id, purpose=int(purpose)),
+            )
+            for purpose in (Purpose.TREATMENT, Purpose.RESEARCH)  # two distinct denials
         ]
     assert 1 in access_queue(ctx)._gas  # the second read went out with the cached limit
     with ctx.sessions() as db:

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from crypto.signing import sign
 from tests.api.conftest import Stack
 from tests.api.test_records import assert_nothing_written, block_files
 
@@ -81,9 +82,14 @@ def test_streamed_upload_without_length_is_cut_at_the_limit(api_stack: Stack) ->
 
     # The same framing under the limit is accepted: the 413 above came from the size alone.
     small_id, small_header, small_body = stack.make_record(
-        stack.patient, "dept:cardiology", b"small"
+        stack.patient, "dept:cardiology", b"small", author=stack.cardiologist
     )
     metadata["record_id"] = "0x" + small_id.hex()
+    registration = stack.registration(
+        record_id=small_id, patient=stack.patient.address, header=small_header, body=small_body
+    )
+    signature = sign(stack.registry_domain, registration, stack.cardiologist.key)
+    metadata.update(deadline=registration.deadline, signature="0x" + signature.hex())
     payload, content_type = multipart(metadata, small_header, small_body)
     response = stack.client.post("/records", headers=headers, content=chunks())
     assert response.status_code == 201, response.text

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from crypto import envelope
-from crypto.errors import EnvelopeAccessDeniedError, EnvelopeError
+from crypto.errors import EnvelopeError
 from crypto.keys import load_master_public_key
 from crypto.policy import policy_hash
 from crypto.signing import RecordWithdraw
@@ -92,14 +92,15 @@ def verify_clean(stack: Stack) -> dict[str, Any]:
     return report
 
 
-def test_header_only_rewrap_keeps_the_body_and_releases_the_old_header(
+def test_header_only_rewrap_widens_keeps_the_body_and_retains_the_old_header(
     api_stack: Stack,
 ) -> None:
+    """A rewrap that widens access (a department added): allowed as a header-only re-key."""
     stack = api_stack
     record_id, header, body = share(stack)
     before = row_of(stack, record_id)
     mpk = load_master_public_key(stack.mpk_bytes)
-    policy = f"dept:general_practice or uid:{stack.patient.address.lower()}"
+    policy = f"dept:cardiology or dept:general_practice or uid:{stack.patient.address.lower()}"
     new_header = envelope.rewrap(
         header, user_key=patient_key(stack), new_policy=policy, mpk=mpk
     ).to_bytes()
@@ -115,7 +116,7 @@ def test_header_only_rewrap_keeps_the_body_and_releases_the_old_header(
     assert record["body_sha256"] == before.body_sha256
     assert record["header_cid"] != before.header_cid
     assert record["policy_hash"] == "0x" + policy_hash(policy).hex()
-    assert result["released_cids"] == [before.header_cid]
+    assert result["retained_cids"] == [before.header_cid]
     # on chain: the event carries the new header and policy, the version moved
     assert chain_version(stack, record_id) == 2
     events = stack.ctx.chain.records.contract.events.RecordRekeyed.get_logs(
@@ -132,14 +133,15 @@ def test_header_only_rewrap_keeps_the_body_and_releases_the_old_header(
         record["header_cid"],
         before.body_cid,
     )
-    # blocks: the old header released, the body and the new header kept
-    assert not pinned(stack, before.header_cid)
+    # blocks: the old header retained for the audit (never served), body and new header kept
+    assert pinned(stack, before.header_cid)
     assert pinned(stack, before.body_cid)
     assert pinned(stack, record["header_cid"])
-    # the patient still opens it; the cardiologist's attributes no longer do
+    served = stack.client.get(f"/records/{record_id}/header", headers=stack.login(stack.patient))
+    assert served.content == new_header
+    # the patient and the cardiologist still open it
     assert envelope.decrypt_bytes(new_header, body, user_key=patient_key(stack)) == PLAINTEXT
-    with pytest.raises(EnvelopeAccessDeniedError):
-        envelope.decrypt_bytes(new_header, body, user_key=cardiologist_key(stack))
+    assert envelope.decrypt_bytes(new_header, body, user_key=cardiologist_key(stack)) == PLAINTEXT
     # the same re-key again (a lost answer): 200, nothing sent twice
     again = rekey(stack, stack.patient, record_id, new_header)
     assert again.status_code == 200
@@ -167,9 +169,10 @@ def test_full_rekey_defeats_a_data_key_taken_before(api_stack: Stack) -> None:
     assert record["version"] == 2
     assert record["body_cid"] != before.body_cid
     assert record["header_cid"] != before.header_cid
-    assert sorted(result["released_cids"]) == sorted([before.header_cid, before.body_cid])
-    assert not pinned(stack, before.body_cid)
-    assert not pinned(stack, before.header_cid)
+    assert sorted(result["retained_cids"]) == sorted([before.header_cid, before.body_cid])
+    assert result["retained_until"] > time.time() + 6 * 365 * 86_400  # kept for the audit
+    assert pinned(stack, before.body_cid)
+    assert pinned(stack, before.header_cid)
     # the header the cardiologist fetched before opens the old data key, not the new body
     assert envelope.decrypt_bytes(old_header, old_body, user_key=cardiologist_key(stack))
     with pytest.raises(EnvelopeError):
@@ -196,7 +199,10 @@ def test_bad_rekeys_leave_chain_store_and_index_unchanged(api_stack: Stack) -> N
     ).to_bytes()
     fine = envelope.rewrap(header, user_key=key, new_policy=f"uid:{stack.patient.address}", mpk=mpk)
     _, other_header, other_body = stack.make_record(
-        stack.patient, "dept:x", b"other " * 9000, record_id=bytes.fromhex(record_id[2:])
+        stack.patient,
+        "dept:cardiology or dept:x",  # a widening, of another body: header_body_mismatch
+        b"other " * 9000,
+        record_id=bytes.fromhex(record_id[2:]),
     )
     _, elsewhere, _ = stack.make_record(stack.patient, "dept:x", b"bound to another record")
     v1_record, _ = envelope.encrypt_bytes(
@@ -210,6 +216,7 @@ def test_bad_rekeys_leave_chain_store_and_index_unchanged(api_stack: Stack) -> N
         (stack.auditor, record_id, fine.to_bytes(), None, 403, "not_record_manager"),
         (stack.patient, record_id, b"\xa1\x01\x02", None, 422, "invalid_header"),
         (stack.patient, record_id, other_header, None, 422, "header_body_mismatch"),
+        (stack.patient, record_id, fine.to_bytes(), None, 422, "rewrap_narrows"),
         (stack.patient, record_id, elsewhere, None, 422, "envelope_binding"),
         (stack.patient, record_id, v1_record.header_bytes, None, 422, "envelope_version"),
         (stack.patient, record_id, fine.to_bytes(), other_body, 422, "invalid_body"),

@@ -15,7 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from crypto.signing import Purpose
+from crypto.signing import Purpose, sign
 from storage.models import Record
 from tests.api.conftest import Stack
 from tests.api.test_referrals import act, create, referral_body
@@ -30,11 +30,23 @@ def upload(
     record_type: str = "Observation",
 ) -> str:
     """Encrypt and upload a record of the stack's patient with a clinical date; its id."""
-    record_id, header, body = stack.make_record(stack.patient, policy, b'{"resourceType":"X"}')
+    record_id, header, body = stack.make_record(
+        stack.patient, policy, b'{"resourceType":"X"}', author=author
+    )
+    registration = stack.registration(
+        record_id=record_id,
+        patient=stack.patient.address,
+        header=header,
+        body=body,
+        record_type=record_type,
+    )
+    signature = sign(stack.registry_domain, registration, author.key)
     metadata: dict[str, Any] = {
         "record_id": "0x" + record_id.hex(),
         "patient": stack.patient.address,
         "record_type": record_type,
+        "deadline": registration.deadline,
+        "signature": "0x" + signature.hex(),
     }
     if record_date is not None:
         metadata["record_date"] = record_date
