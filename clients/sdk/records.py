@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import re
 import secrets
-import time
 from collections.abc import Iterator
 from io import BytesIO
 from pathlib import Path
@@ -18,40 +17,33 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from eth_account.signers.local import LocalAccount
 
-from clients.sdk.consent_messages import checked_address, parse_purpose
+from clients.sdk.consent_messages import checked_address
 from clients.sdk.errors import (
     ApiUnavailableError,
     ClientError,
-    DecryptionError,
-    IntegrityError,
     NotAllowedError,
 )
 from clients.sdk.fhir import FHIR_CONTENT_TYPE, validate_resource
 from clients.sdk.models import FetchResult, Page, RecordInfo, hex0x
-from clients.sdk.registry import ChainRecords, Registration
+from clients.sdk.reads import ReadsMixin
 from clients.sdk.signed import registration_of
 from clients.sdk.transfer import (
     Progress,
     ProgressReader,
     Source,
-    decrypt_download,
     encrypt_to_tempfile,
 )
 from clients.sdk.transport import Transport
-from crypto.envelope import AccountSealer, Header, RecordBinding, check_binding, parse_header
+from crypto.envelope import AccountSealer, RecordBinding
 from crypto.errors import CryptoError
 from crypto.fame_types import MasterPublicKey, UserKey
-from crypto.policy import satisfies
 from crypto.record_dates import check_record_date
-from crypto.signing import ReadPart, ReadRequest, TypedMessage
-from storage.unixfs import compute_cid
 
-MAX_HEADER_BYTES = 4 * 1024 * 1024
 _RECORD_ID = re.compile(r"0x[0-9a-f]{64}")
 MAX_RECORD_TYPE_BYTES = 31  # packed into a bytes32 on chain with a trailing zero
 
 
-class RecordsMixin:
+class RecordsMixin(ReadsMixin):
     """share / share_fhir / list_records / iter_records / record / fetch / fetch_bytes."""
 
     _http: Transport
@@ -60,10 +52,6 @@ class RecordsMixin:
         # them in the MRO)
 
         def public_key(self) -> MasterPublicKey: ...
-
-        def chain_records(self) -> ChainRecords: ...
-
-        def sign_action(self, message: TypedMessage) -> bytes: ...
 
         def _require_account(self) -> LocalAccount: ...
 
@@ -269,105 +257,6 @@ class RecordsMixin:
         out = BytesIO()
         self.fetch(record_id, out, user_key=user_key, purpose=purpose)
         return out.getvalue()
-
-    def _header(
-        self, record_id: str, *, purpose: str, user_key: UserKey | None
-    ) -> tuple[Header, Registration]:
-        """The record's header, checked against its registration on chain, and (with a key)
-        after checking the key can open it at all."""
-        response = self._http.send(
-            "GET",
-            f"/records/{record_id}/header",
-            params={"purpose": purpose},
-            headers=self._signed_read(record_id, ReadPart.HEADER, purpose),
-        )
-        registration = self.chain_records().registration(
-            record_id, from_block=_block_hint(response.headers.get("x-record-block"))
-        )
-        header = checked_header(response.content, registration)
-        if user_key is not None and not satisfies(header.policy, user_key.attributes):
-            raise DecryptionError(
-                f"your key's attributes do not satisfy the record policy {header.policy!r}"
-            )
-        return header, registration
-
-    def _signed_read(self, record_id: str, part: ReadPart, purpose: str) -> dict[str, str]:
-        """The headers of a read's signed request: the reader's EIP-712 ``ReadRequest``
-        (record, part, purpose, now, a fresh nonce), which goes on chain with the decision
-        so that no read can be logged that this reader did not ask for."""
-        request = ReadRequest(
-            record_id=bytes.fromhex(record_id[2:]),
-            part=part,
-            purpose=int(parse_purpose(purpose)),
-            issued_at=int(time.time()),
-            nonce=secrets.randbits(64),
-        )
-        return {
-            "X-Read-Issued-At": str(request.issued_at),
-            "X-Read-Nonce": str(request.nonce),
-            "X-Read-Signature": "0x" + self.sign_action(request).hex(),
-        }
-
-    def _body(
-        self,
-        record_id: str,
-        header: Header,
-        registration: Registration,
-        user_key: UserKey,
-        dest: Path | BinaryIO,
-        *,
-        purpose: str,
-        progress: Progress | None = None,
-    ) -> tuple[int, str]:
-        """Stream, check against the chain and decrypt the body: (bytes written, access tx)."""
-        params = {"purpose": purpose}
-        signed = self._signed_read(record_id, ReadPart.BODY, purpose)
-        with self._http.stream(
-            "GET", f"/records/{record_id}/body", params=params, headers=signed
-        ) as response:
-            written = decrypt_download(
-                response.iter_bytes(),
-                header=header,
-                user_key=user_key,
-                expected_sha256=registration.body_sha256,
-                dest=dest,
-                progress=progress,
-                binding=RecordBinding(
-                    record_id=bytes.fromhex(record_id[2:]), patient=registration.patient
-                ),
-                expected_author=registration.author,
-            )
-            return written, response.headers.get("x-access-tx", "")
-
-
-def checked_header(data: bytes, registration: Registration) -> Header:
-    """Parse a served header after checking it is the one registered on chain (its CID), and
-    that an envelope v2 is bound to the record and patient the chain registered."""
-    if len(data) > MAX_HEADER_BYTES:
-        raise DecryptionError(f"the record header is over {MAX_HEADER_BYTES} bytes")
-    served = str(compute_cid(data))
-    if served != registration.header_cid:
-        raise IntegrityError(
-            f"the header served for {registration.record_id} (CID {served}) is not the one "
-            f"registered on chain ({registration.header_cid}): refusing the record"
-        )
-    try:
-        header = parse_header(data)
-    except CryptoError as exc:
-        raise DecryptionError(f"the record header is malformed: {exc}") from None
-    if header.version >= 2:
-        binding = RecordBinding(
-            record_id=bytes.fromhex(registration.record_id[2:]), patient=registration.patient
-        )
-        try:
-            check_binding(header, binding)
-        except CryptoError as exc:
-            raise IntegrityError(str(exc)) from None
-    return header
-
-
-def _block_hint(value: str | None) -> int:
-    return int(value) if value is not None and value.isascii() and value.isdigit() else 0
 
 
 def record_id_text(value: str | bytes) -> str:

@@ -24,8 +24,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any
 
 from eth_account.signers.local import LocalAccount
 
@@ -33,6 +32,7 @@ from clients.sdk import consent_messages as consent_tools
 from clients.sdk.errors import ApiUnavailableError, ClientError, DecryptionError
 from clients.sdk.models import ChainInfo, ConsentReceipt, Page, RecordInfo, hex0x
 from clients.sdk.policies import parse_record_policy
+from clients.sdk.reads import ReadsMixin
 from clients.sdk.records import record_id_text
 from clients.sdk.registry import Registration
 from clients.sdk.signed import rekey_of
@@ -93,7 +93,7 @@ class RevokeReport:
         return [r for r in self.records if r.action == "failed"]
 
 
-class RekeyMixin:
+class RekeyMixin(ReadsMixin):
     """rekey / revoke_and_rekey / renew."""
 
     _http: Transport
@@ -115,20 +115,6 @@ class RekeyMixin:
         ) -> ConsentReceipt: ...
         def consents(self, **kwargs: Any) -> Page[dict[str, Any]]: ...
         def access_events(self, **filters: Any) -> Page[dict[str, Any]]: ...
-        def _header(
-            self, record_id: str, *, purpose: str, user_key: UserKey | None
-        ) -> tuple[Header, Registration]: ...
-        def _body(
-            self,
-            record_id: str,
-            header: Header,
-            registration: Registration,
-            user_key: UserKey,
-            dest: Path | BinaryIO,
-            *,
-            purpose: str,
-            progress: Progress | None = None,
-        ) -> tuple[int, str]: ...
         def compose_policy(
             self, user_policy: str | None, *, patient: str, custodian: str | None = None
         ) -> str: ...

@@ -16,19 +16,16 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from io import BytesIO
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import Any
 
 from clients.sdk.consent_messages import checked_address
 from clients.sdk.errors import NotAllowedError
 from clients.sdk.fhir import FHIR_CONTENT_TYPE
 from clients.sdk.fhir_index import summary
 from clients.sdk.models import Page
+from clients.sdk.reads import ReadsMixin
 from clients.sdk.records import record_id_text
-from clients.sdk.registry import Registration
-from clients.sdk.transfer import Progress
 from clients.sdk.transport import Transport
-from crypto.envelope import Header
 from crypto.errors import PolicyError
 from crypto.fame_types import UserKey
 from crypto.policy import satisfies
@@ -87,28 +84,10 @@ class OpenedRecord:
     access_tx: str | None = None
 
 
-class TimelineMixin:
+class TimelineMixin(ReadsMixin):
     """timeline / iter_timeline / open_timeline_record."""
 
     _http: Transport
-
-    if TYPE_CHECKING:  # provided by RecordsMixin (no runtime stubs: they would shadow it)
-
-        def _header(
-            self, record_id: str, *, purpose: str, user_key: UserKey | None
-        ) -> tuple[Header, Registration]: ...
-
-        def _body(
-            self,
-            record_id: str,
-            header: Header,
-            registration: Registration,
-            user_key: UserKey,
-            dest: Path | BinaryIO,
-            *,
-            purpose: str,
-            progress: Progress | None = None,
-        ) -> tuple[int, str]: ...
 
     def timeline(
         self, patient: str, *, offset: int = 0, limit: int = 50, purpose: str | None = None

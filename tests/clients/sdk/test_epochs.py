@@ -24,6 +24,7 @@ from clients.sdk.wallet import WalletStore
 from crypto.envelope import decrypt_bytes, parse_header
 from crypto.errors import EnvelopeError
 from crypto.fame_types import UserKey
+from crypto.signing import ReadPart
 from ledger_api.chain.access_log import AccessLog
 from ledger_api.chain.consortium import Role
 from tests.clients.conftest import LiveStack
@@ -39,8 +40,10 @@ def database_url(tmp_path: Path) -> str:
 
 
 def raw(client: MedLedgerClient, record_id: str, part: str) -> bytes:
-    response = client._http.send("GET", f"/records/{record_id}/{part}")
-    return response.content
+    """The raw header or body bytes as served (the read signed, as the SDK signs it)."""
+    kind = ReadPart.HEADER if part == "header" else ReadPart.BODY
+    signed = client._signed_read(record_id, kind, "treatment")
+    return client._http.send("GET", f"/records/{record_id}/{part}", headers=signed).content
 
 
 def opens(key: UserKey, header: bytes, body: bytes) -> bool:
@@ -127,9 +130,11 @@ def test_removed_doctor_key_cannot_open_what_is_written_or_rekeyed_after_removal
         assert current == 2
         by_id = {s.record_id: s for s in stale}
         assert set(by_id) == {read.record_id, unread.record_id}
+        # every stale record is re-keyed in full: a newer epoch narrows the policy (issue 14)
         assert by_id[read.record_id].full is True
         assert by_id[read.record_id].fetched_by == [stack.cardiologist.address.lower()]
-        assert by_id[unread.record_id].full is False
+        assert by_id[unread.record_id].full is True
+        assert by_id[unread.record_id].fetched_by == []
 
         steps: list[tuple[int, int]] = []
         report = patient.rekey_stale(
@@ -139,9 +144,9 @@ def test_removed_doctor_key_cannot_open_what_is_written_or_rekeyed_after_removal
         )
         assert steps == [(1, 2), (2, 2)]
         actions = {r.record_id: r.action for r in report.records}
-        assert actions == {read.record_id: "re-encrypted", unread.record_id: "rewrapped"}
+        assert actions == {read.record_id: "re-encrypted", unread.record_id: "re-encrypted"}
         assert patient.record(read.record_id).body_cid != read.body_cid
-        assert patient.record(unread.record_id).body_cid == unread.body_cid
+        assert patient.record(unread.record_id).body_cid != unread.body_cid
 
         for rid in (read.record_id, unread.record_id):
             h, b = raw(patient, rid, "header"), raw(patient, rid, "body")
@@ -196,15 +201,17 @@ def test_department_change_closes_the_old_department_after_the_custodian_rekeys(
             gp.stale_records(institution="cd3h")
 
         out = ok(cli("admin", "rekey-epoch", "--institution", "cd3h", wallet="custodian"))
-        assert "re-keyed to epoch 2: 1 rewrapped, 0 re-encrypted, 0 failed" in out
+        assert "re-keyed to epoch 2: 0 rewrapped, 1 re-encrypted, 0 failed" in out
         assert authored.record_id in out
         new_header = raw(patient, authored.record_id, "header")
-        assert raw(patient, authored.record_id, "body") == body  # header-only: never fetched
-        assert not opens(old_key, new_header, body)
+        new_body = raw(patient, authored.record_id, "body")
+        assert new_body != body  # a full re-key: a new data key, even though nobody fetched it
+        assert not opens(old_key, new_header, new_body)
+        assert not opens(old_key, header, new_body)  # the old header's key opens nothing new
         moved_key = mover.fetch_user_key()
         assert "dept:oncology" in moved_key.attributes
         assert "dept:cardiology" not in moved_key.attributes
-        assert not opens(moved_key, new_header, body)
+        assert not opens(moved_key, new_header, new_body)
         # nothing stale is left; the command says so
         out = ok(cli("admin", "rekey-epoch", "--institution", "cd3h", wallet="custodian"))
         assert "nothing to re-key: every record is at epoch 2" in out

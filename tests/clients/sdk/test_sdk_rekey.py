@@ -20,6 +20,7 @@ from clients.sdk.policies import record_policy
 from crypto.envelope import decrypt_bytes, parse_header
 from crypto.errors import EnvelopeError
 from crypto.policy import normalize, policy_hash
+from crypto.signing import ReadPart
 from tests.clients.conftest import LiveStack
 
 PLAINTEXT = b"Echocardiogram 2026-11-20: EF 55%, no regional wall motion abnormality\n" * 200
@@ -36,7 +37,10 @@ def client_for(live: LiveStack, name: str) -> MedLedgerClient:
 
 
 def raw(client: MedLedgerClient, record_id: str, part: str) -> bytes:
-    return client._http.send("GET", f"/records/{record_id}/{part}").content
+    """The raw header or body bytes as served (the read signed, as the SDK signs it)."""
+    kind = ReadPart.HEADER if part == "header" else ReadPart.BODY
+    signed = client._signed_read(record_id, kind, "treatment")
+    return client._http.send("GET", f"/records/{record_id}/{part}", headers=signed).content
 
 
 def verified(auditor: MedLedgerClient) -> dict[str, object]:
@@ -72,7 +76,7 @@ def test_revoke_and_rekey_defeats_the_key_the_grantee_held(live_stack: LiveStack
         )
         assert steps == [(1, 2), (2, 2)]
         outcomes = {r.record_id: r for r in report.records}
-        assert outcomes[read.record_id].action == "re-encrypted"
+        assert outcomes[read.record_id].action == "re-encrypted", outcomes[read.record_id]
         assert outcomes[read.record_id].version == 2
         assert outcomes[unread.record_id].action == "none"
         assert "never fetched" in outcomes[unread.record_id].reason
@@ -94,35 +98,42 @@ def test_revoke_and_rekey_defeats_the_key_the_grantee_held(live_stack: LiveStack
         assert verified(auditor)["ok"] is True
 
 
-def test_rekey_header_only_narrows_the_policy_and_keeps_the_body(
+def test_a_narrowing_rekey_is_full_a_widening_one_keeps_the_body(
     live_stack: LiveStack,
 ) -> None:
+    """The re-key rule (issue 14): narrowing the policy makes a full re-key even when a
+    header-only one is asked for (the old data key would still open the body); widening it
+    keeps the body and re-wraps the header."""
     stack = live_stack.stack
     me = stack.patient.address
     with client_for(live_stack, "patient") as patient:
         info = patient.share(PLAINTEXT, patient=me, policy="dept:cardiology", record_type="Echo")
         key = patient.fetch_user_key()
         progress: list[tuple[int, int]] = []
-        result = patient.rekey(
-            info.record_id, user_key=key, policy="dept:general_practice", full=False
+        narrowed = patient.rekey(
+            info.record_id,
+            user_key=key,
+            policy="dept:general_practice",
+            full=False,
+            progress=lambda d, t: progress.append((d, t)),
         )
-        assert result.full is False
-        assert result.version == 2
-        assert result.record.body_cid == info.body_cid
-        assert result.record.header_cid != info.header_cid
-        expected = record_policy("dept:general_practice", patient=me, epoch=1, break_glass=0)
-        header = parse_header(raw(patient, info.record_id, "header"))
-        assert result.record.policy_hash == "0x" + policy_hash(header.policy).hex()
-        assert result.record.policy_hash == "0x" + policy_hash(normalize(expected)).hex()
-        assert result.released_cids == [info.header_cid]
-        # a full re-key of the same record, with progress over download and upload
-        full = patient.rekey(
-            info.record_id, user_key=key, full=True, progress=lambda d, t: progress.append((d, t))
-        )
-        assert full.version == 3
-        assert full.record.body_cid != info.body_cid
+        assert narrowed.full is True  # asked header-only: refused to keep the data key
+        assert narrowed.version == 2
+        assert narrowed.record.body_cid != info.body_cid
+        assert sorted(narrowed.retained_cids) == sorted([info.header_cid, info.body_cid])
         assert progress
         assert progress[-1][0] == progress[-1][1]
+        expected = record_policy("dept:general_practice", patient=me, epoch=1, break_glass=0)
+        header = parse_header(raw(patient, info.record_id, "header"))
+        assert narrowed.record.policy_hash == "0x" + policy_hash(header.policy).hex()
+        assert narrowed.record.policy_hash == "0x" + policy_hash(normalize(expected)).hex()
+        widened = patient.rekey(
+            info.record_id, user_key=key, policy="dept:general_practice or dept:cardiology"
+        )
+        assert widened.full is False
+        assert widened.version == 3
+        assert widened.record.body_cid == narrowed.record.body_cid
+        assert widened.retained_cids == [narrowed.record.header_cid]
         out = io.BytesIO()
         patient.fetch(info.record_id, out, user_key=key)
         assert out.getvalue() == PLAINTEXT
