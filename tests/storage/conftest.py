@@ -25,17 +25,36 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from eth_account import Account
+from eth_account.signers.local import LocalAccount
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from web3 import Web3
 
 import contracts
 from crypto.signing import Consent as SignedConsent
-from crypto.signing import Domain, Purpose, sign
+from crypto.signing import (
+    ConsultationCancel,
+    ConsultationClose,
+    ConsultationOpinion,
+    ConsultationRequest,
+    Domain,
+    Purpose,
+    RecordRegistration,
+    RecordRekey,
+    RecordSupersede,
+    RecordWithdraw,
+    ReferralRequest,
+    ReferralStep,
+    sign,
+)
+from ledger_api.chain.access_log import AccessLog
 from ledger_api.chain.anvil import AnvilProcess
 from ledger_api.chain.deploy import Deployment, deploy_all
+from ledger_api.chain.records import RecordRegistry
 from ledger_api.chain.relayer import Receipt, Relayer
+from ledger_api.chain.workflow import Workflow
 from storage.db import create_engine, migrate, session_factory
+from tests.chain.signed import read_entry
 from tests.conftest import ANVIL_KEYS, postgres_url
 
 BACKENDS = ["sqlite"] + (["postgres"] if postgres_url() else [])
@@ -146,6 +165,13 @@ class Chain:
     def head(self) -> int:
         return int(self.w3.eth.block_number)
 
+    def key(self, who: str) -> LocalAccount:
+        """The account of an actor of the scenario (it signs what it does)."""
+        return Account.from_key(ANVIL_KEYS[ACTOR_KEYS[who]])
+
+
+ACTOR_KEYS = {"doctor1": 4, "doctor2": 5, "nurse": 6, "authority": 7, "patient": 8}
+
 
 def b32(text: str) -> bytes:
     return text.encode().ljust(32, b"\x00")
@@ -190,49 +216,61 @@ def consent_tuple(consent: SignedConsent) -> tuple[Any, ...]:
 def emit_every_event(chain: Chain) -> dict[str, Any]:
     """Send transactions that emit every event kind of every contract; returns what was made.
 
-    (``AdminTransferred`` is emitted by the Consortium constructor during ``deploy_all``.)
+    Every action in someone's name carries that person's signature (the contracts trust
+    signatures, not the relayer); the relayer only sends. (``AdminTransferred`` is emitted by
+    the Consortium constructor during ``deploy_all``.)
     """
     c, admin, relayer = chain, chain.admin, chain.relayer
+    w3, d = c.w3, c.deployment
+    doctor1, doctor2, patient_key = c.key("doctor1"), c.key("doctor2"), c.key("patient")
     inst_admin = Account.from_key(ANVIL_KEYS[2]).address
     c.send(admin, "Consortium", "addInstitution", "成都市第三人民医院", b32("cd3h"), inst_admin)
     c.send(admin, "Consortium", "addInstitution", "蒲江县人民医院", b32("pujiang"), inst_admin)
     c.send(admin, "Consortium", "updateInstitution", 2, "蒲江县医院", inst_admin)
     c.send(admin, "Consortium", "suspendInstitution", 2)
     c.send(admin, "Consortium", "reinstateInstitution", 2)
-    attrs1 = [b32("role:doctor"), b32("dept:cardiology"), b32("org:cd3h")]
+    attrs1 = [b32("dept:cardiology"), b32("spec:heart_failure"), b32("title:chief")]
     c.send(admin, "Consortium", "enrolMember", c.doctor1, 1, 1, attrs1)
-    c.send(admin, "Consortium", "enrolMember", c.doctor2, 2, 1, [b32("org:pujiang")])
-    c.send(admin, "Consortium", "enrolMember", c.nurse, 1, 2, [b32("role:nurse")])
-    c.send(admin, "Consortium", "updateMember", c.nurse, 2, [b32("role:nurse"), b32("dept:er")])
+    c.send(admin, "Consortium", "enrolMember", c.doctor2, 2, 1, [b32("dept:general_practice")])
+    c.send(admin, "Consortium", "enrolMember", c.nurse, 1, 2, [b32("dept:er")])
+    c.send(admin, "Consortium", "updateMember", c.nurse, 2, [b32("dept:er"), b32("ward:3")])
     c.send(admin, "Consortium", "suspendMember", c.nurse)
     c.send(admin, "Consortium", "reinstateMember", c.nurse)
     c.send(admin, "Consortium", "removeMember", c.nurse)
     c.send(admin, "Consortium", "enrolMember", c.authority, 0, 4, [])
 
     patient = c.patient.address
+    registry = RecordRegistry(w3, d.address("RecordRegistry"), sender=relayer)
     records = [rid(i) for i in range(1, 6)]
 
-    def record(n: bytes, author: str) -> tuple[Any, ...]:
-        return (
-            n,
-            patient,
-            author,
-            f"bafy-body-{n.hex()[-4:]}",
-            "bafy-header",
-            n,
-            b32("p"),
-            b32("fhir"),
+    def registration(n: bytes, author: LocalAccount) -> tuple[RecordRegistration, bytes]:
+        message = RecordRegistration(
+            id=n,
+            patient=patient,
+            body_cid=f"bafy-body-{n.hex()[-4:]}",
+            header_cid="bafy-header",
+            body_hash=n,
+            policy_hash=b32("p"),
+            record_type=b32("fhir"),
+            deadline=chain_deadline(w3),
         )
+        return message, registry.sign_as(author, message)
 
-    c.send(relayer, "RecordRegistry", "register", record(records[0], c.doctor1))
-    c.send(relayer, "RecordRegistry", "registerBatch", [record(r, c.doctor1) for r in records[1:4]])
-    c.send(relayer, "RecordRegistry", "register", record(records[4], patient))
-    c.send(relayer, "RecordRegistry", "rekey", c.doctor1, records[0], "bafy-header-2", b32("p2"))
-    c.send(relayer, "RecordRegistry", "supersede", c.doctor1, records[1], records[2])
-    c.send(relayer, "RecordRegistry", "withdraw", c.doctor1, records[3], 7)
+    registry.register(*registration(records[0], doctor1)).wait()
+    registry.register_batch([registration(r, doctor1) for r in records[1:4]]).wait()
+    registry.register(*registration(records[4], patient_key)).wait()
+    later = chain_deadline(w3)
+    rekey = RecordRekey(
+        id=records[0], version=1, header_cid="bafy-header-2", policy_hash=b32("p2"), deadline=later
+    )
+    registry.rekey(rekey, registry.sign_as(doctor1, rekey)).wait()
+    supersede = RecordSupersede(id=records[1], new_id=records[2], deadline=later)
+    registry.supersede(supersede, registry.sign_as(doctor1, supersede)).wait()
+    withdraw = RecordWithdraw(id=records[3], reason_code=7, deadline=later)
+    registry.withdraw(withdraw, registry.sign_as(doctor1, withdraw)).wait()
 
-    now = int(c.w3.eth.get_block("latest")["timestamp"])
-    domain = Domain(chain_id=31337, verifying_contract=c.deployment.address("ConsentManager"))
+    now = int(w3.eth.get_block("latest")["timestamp"])
+    domain = Domain(chain_id=31337, verifying_contract=d.address("ConsentManager"))
     direct = SignedConsent(patient=patient, grantee=c.doctor1, expires_at=now + 86_400, nonce=1)
     relayed = SignedConsent(
         patient=patient,
@@ -247,66 +285,120 @@ def emit_every_event(chain: Chain) -> dict[str, Any]:
     c.send(relayer, "ConsentManager", "grantBySig", consent_tuple(relayed), signature)
     c.send(c.patient, "ConsentManager", "revoke", consent_tuple(direct))
 
-    c.send(relayer, "AccessLog", "logAccess", records[0], c.doctor1, 0, True, 0)
-    batch = [(r, c.doctor2, 1, False, 403) for r in records] + [
-        (rid(999), c.doctor2, 0, False, 404)
-    ]
-    c.send(relayer, "AccessLog", "logAccessBatch", batch)
-    c.send(relayer, "AccessLog", "logKeyIssued", c.doctor1, b32("attrs"), 1)
+    log = AccessLog(w3, d.address("AccessLog"), sender=relayer)
+    log.log_access(read_entry(log, doctor1, records[0], reason_code=0)).wait()
+    batch = [
+        read_entry(log, doctor2, r, granted=False, purpose=Purpose.REFERRAL, reason_code=403)
+        for r in records
+    ] + [read_entry(log, doctor2, rid(999), granted=False, reason_code=404)]
+    log.log_access_batch(batch).wait()
+    log.log_key_issued(holder=c.doctor1, attributes_hash=b32("attrs"), epoch=1).wait()
 
-    c.send(
-        relayer,
-        "Workflow",
-        "requestReferral",
-        c.doctor1,
-        rid(101),
-        patient,
-        2,
-        records[0],
-        b32("cardio"),
-    )
-    c.send(relayer, "Workflow", "acceptReferral", c.doctor2, rid(101))
-    c.send(relayer, "Workflow", "markArrived", c.doctor2, rid(101))
-    c.send(relayer, "Workflow", "completeReferral", c.doctor2, rid(101), records[4])
-    c.send(
-        relayer, "Workflow", "requestReferral", c.doctor1, rid(102), patient, 2, bytes(32), b32("x")
-    )
-    c.send(relayer, "Workflow", "rejectReferral", c.doctor2, rid(102), b32("full"))
-    c.send(
-        relayer, "Workflow", "requestReferral", c.doctor1, rid(103), patient, 2, bytes(32), b32("y")
-    )
-    c.send(relayer, "Workflow", "cancelReferral", c.doctor1, rid(103), b32("better"))
-    deadline = now + 3_600
-    c.send(
-        relayer,
-        "Workflow",
-        "requestConsultation",
-        c.doctor1,
-        rid(201),
-        patient,
-        records[0],
-        [2],
-        bytes(32),
-        deadline,
-    )
-    c.send(relayer, "Workflow", "submitOpinion", c.doctor2, rid(201), "bafy-opinion", b32("h"))
-    c.send(
-        relayer, "Workflow", "closeConsultation", c.doctor1, rid(201), "bafy-conclusion", b32("c")
-    )
-    c.send(
-        relayer,
-        "Workflow",
-        "requestConsultation",
-        c.doctor1,
-        rid(202),
-        patient,
-        bytes(32),
-        [1, 2],
-        bytes(32),
-        deadline,
-    )
-    c.send(relayer, "Workflow", "cancelConsultation", c.doctor1, rid(202), b32("moot"))
-    return {"records": records, "direct": direct, "relayed": relayed}
+    workflow = Workflow(w3, d.address("Workflow"), sender=relayer)
+
+    def signed(who: LocalAccount, message: Any) -> tuple[Any, bytes]:
+        return message, workflow.sign_as(who, message)
+
+    later = chain_deadline(w3)
+    workflow.request_referral(
+        *signed(
+            doctor1,
+            ReferralRequest(
+                referral_id=rid(101),
+                patient=patient,
+                to_institution=2,
+                record_id=records[0],
+                reason=b32("cardio"),
+                deadline=later,
+            ),
+        )
+    ).wait()
+    workflow.step_referral(*signed(doctor2, ReferralStep.accept(rid(101), deadline=later))).wait()
+    workflow.step_referral(*signed(doctor2, ReferralStep.arrive(rid(101), deadline=later))).wait()
+    summary = rid(6)  # the receiving doctor's answer, written after the acceptance
+    registry.register(*registration(summary, doctor2)).wait()
+    workflow.step_referral(
+        *signed(doctor2, ReferralStep.complete(rid(101), summary, deadline=later))
+    ).wait()
+    for number, reason in ((102, "x"), (103, "y")):
+        workflow.request_referral(
+            *signed(
+                doctor1,
+                ReferralRequest(
+                    referral_id=rid(number),
+                    patient=patient,
+                    to_institution=2,
+                    reason=b32(reason),
+                    deadline=later,
+                ),
+            )
+        ).wait()
+    workflow.step_referral(
+        *signed(doctor2, ReferralStep.reject(rid(102), b32("full"), deadline=later))
+    ).wait()
+    workflow.step_referral(
+        *signed(doctor1, ReferralStep.cancel(rid(103), b32("better"), deadline=later))
+    ).wait()
+    closes = now + 3_600
+    workflow.request_consultation(
+        *signed(
+            doctor1,
+            ConsultationRequest(
+                consultation_id=rid(201),
+                patient=patient,
+                record_id=records[0],
+                invited_institutions=(2,),
+                closes_at=closes,
+                deadline=later,
+            ),
+        )
+    ).wait()
+    workflow.submit_opinion(
+        *signed(
+            doctor2,
+            ConsultationOpinion(
+                consultation_id=rid(201),
+                opinion_cid="bafy-opinion",
+                opinion_hash=b32("h"),
+                deadline=later,
+            ),
+        )
+    ).wait()
+    workflow.close_consultation(
+        *signed(
+            doctor1,
+            ConsultationClose(
+                consultation_id=rid(201),
+                conclusion_cid="bafy-conclusion",
+                conclusion_hash=b32("c"),
+                deadline=later,
+            ),
+        )
+    ).wait()
+    workflow.request_consultation(
+        *signed(
+            doctor1,
+            ConsultationRequest(
+                consultation_id=rid(202),
+                patient=patient,
+                invited_institutions=(1, 2),
+                closes_at=closes,
+                deadline=later,
+            ),
+        )
+    ).wait()
+    workflow.cancel_consultation(
+        *signed(
+            doctor1,
+            ConsultationCancel(consultation_id=rid(202), reason=b32("moot"), deadline=later),
+        )
+    ).wait()
+    return {"records": records, "direct": direct, "relayed": relayed, "summary": summary}
+
+
+def chain_deadline(w3: Web3, seconds: int = 3_600) -> int:
+    """``seconds`` after the latest block (chain time)."""
+    return int(w3.eth.get_block("latest")["timestamp"]) + seconds
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,10 @@ from hypothesis import strategies as st
 from sqlalchemy.orm import Session, sessionmaker
 
 import contracts
+from crypto.signing import Purpose, RecordRegistration
+from ledger_api.chain.access_log import AccessLog
 from ledger_api.chain.connection import rpc
+from ledger_api.chain.records import RecordRegistry
 from ledger_api.indexer import (
     ChainBehindError,
     Indexer,
@@ -45,7 +48,8 @@ from storage.models import (
     Referral,
     WorkflowTransition,
 )
-from tests.storage.conftest import Chain, b32, rid
+from tests.chain.signed import read_entry
+from tests.storage.conftest import Chain, b32, chain_deadline, rid
 
 WORKFLOW_STATE_EVENTS = {
     "ReferralRequested",
@@ -232,9 +236,9 @@ def test_index_matches_chain_and_scenario(chain: Chain, sessions: sessionmaker[S
         assert (nurse.removed, nurse.active, nurse.attributes) == (True, False, [])
         doctor1 = members[chain.doctor1.lower()]
         assert {a.attribute for a in doctor1.attributes} == {
-            "role:doctor",
             "dept:cardiology",
-            "org:cd3h",
+            "spec:heart_failure",
+            "title:chief",
         }
         authority = members[chain.authority.lower()]
         assert (authority.institution_id, authority.role) == (None, "key_authority")
@@ -242,7 +246,7 @@ def test_index_matches_chain_and_scenario(chain: Chain, sessions: sessionmaker[S
 
         referrals = {r.referral_id: r for r in s.scalars(sa.select(Referral))}
         assert referrals[_hex(rid(101))].state == "completed"
-        assert referrals[_hex(rid(101))].summary_record_id == _hex(records[4])
+        assert referrals[_hex(rid(101))].summary_record_id == _hex(chain.scenario["summary"])
         assert referrals[_hex(rid(102))].state == "rejected"
         assert referrals[_hex(rid(102))].closing_reason == _hex(b32("full"))
         assert referrals[_hex(rid(103))].state == "cancelled"
@@ -352,10 +356,20 @@ def test_pending_record_is_confirmed_by_its_registration(
                 state="pending",
             )
         )
-    entry = (record_id, patient, chain.doctor1, "bafy-pending", "bafy-pending-h")
-    receipt = chain.send(
-        chain.relayer, "RecordRegistry", "register", (*entry, record_id, b32("p"), b32("fhir"))
+    registry = RecordRegistry(
+        chain.w3, chain.deployment.address("RecordRegistry"), sender=chain.relayer
     )
+    message = RecordRegistration(
+        id=record_id,
+        patient=patient,
+        body_cid="bafy-pending",
+        header_cid="bafy-pending-h",
+        body_hash=record_id,
+        policy_hash=b32("p"),
+        record_type=b32("fhir"),
+        deadline=chain_deadline(chain.w3),
+    )
+    receipt = registry.register(message, registry.sign_as(chain.key("doctor1"), message)).wait()
     assert indexer.run_until(receipt.block_number) == 1
     with sessions() as s:
         row = s.get(Record, _hex(record_id))
@@ -378,9 +392,9 @@ def test_run_forever_follows_new_blocks_until_stopped(
     worker = threading.Thread(target=indexer.run_forever, args=(stop, 0.05))
     worker.start()
     try:
-        receipt = chain.send(
-            chain.relayer, "AccessLog", "logAccess", rid(1), chain.doctor2, 2, True, 0
-        )
+        log = AccessLog(chain.w3, chain.deployment.address("AccessLog"), sender=chain.relayer)
+        entry = read_entry(log, chain.key("doctor2"), rid(1), purpose=Purpose.CONSULTATION)
+        receipt = log.log_access(entry).wait()
         deadline = time.monotonic() + 20
         while indexer.cursor() < receipt.block_number and time.monotonic() < deadline:
             time.sleep(0.05)
