@@ -78,9 +78,16 @@ def test_institutions_and_members(setup: tuple[AdminCli, Consortium]) -> None:
     assert consortium.institution_count() == 2  # nothing added
 
     doctor: LocalAccount = Account.create()
+    # upper case, non-ASCII and reserved namespaces are refused, never folded (issue 14)
+    for bad in ("Title:Attending", "dept:ſurgery", "org:cd3h", "epoch:99"):
+        refused = cli("member", "enrol", doctor.address, "--institution", "cd3h",
+                      "--role", "doctor", "--attr", bad)  # fmt: skip
+        assert "attribute" in one_error_line(refused, refused.exit_code)
+        assert refused.exit_code != 0
+    assert not consortium.is_member(doctor.address)
     out = ok(
         cli("member", "enrol", doctor.address, "--institution", "cd3h", "--role", "doctor",
-            "--attr", "dept:cardiology", "--attr", "Title:Attending")
+            "--attr", "dept:cardiology", "--attr", "title:attending")
     )  # fmt: skip
     assert f"enrolled {doctor.address} at institution 1 as doctor" in out
     info = consortium.member_info(doctor.address)
