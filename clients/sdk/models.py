@@ -6,10 +6,12 @@ caller that needs a field the SDK does not name yet still has it.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+from clients.sdk.errors import NotAllowedError
 from crypto.signing import Domain
 
 T = TypeVar("T")
@@ -93,3 +95,25 @@ def hex0x(value: str) -> str:
     """Lower-case ``0x``-prefixed hex, the form ids and digests are compared in."""
     value = value.strip().lower()
     return value if value.startswith("0x") else "0x" + value
+
+
+def iter_pages(fetch: Callable[[int, int], Page[T]], *, page_size: int = 200) -> Iterator[T]:
+    """Every item of a paged listing ``fetch(offset, limit)``, page by page.
+
+    The API pages a chart or timeline first and then decides access for that page only, so a
+    page may hold fewer items than asked, or be refused (403) when it holds none open to the
+    caller: advance by the page size until ``total``, and let only a refused first page raise.
+    """
+    offset, total = 0, None
+    while True:
+        try:
+            page = fetch(offset, page_size)
+        except NotAllowedError:
+            if total is None:
+                raise
+        else:
+            yield from page.items
+            total = page.total
+        offset += page_size
+        if offset >= total:
+            return

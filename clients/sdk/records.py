@@ -21,10 +21,9 @@ from clients.sdk.consent_messages import checked_address
 from clients.sdk.errors import (
     ApiUnavailableError,
     ClientError,
-    NotAllowedError,
 )
 from clients.sdk.fhir import FHIR_CONTENT_TYPE, validate_resource
-from clients.sdk.models import FetchResult, Page, RecordInfo, hex0x
+from clients.sdk.models import FetchResult, Page, RecordInfo, hex0x, iter_pages
 from clients.sdk.reads import ReadsMixin
 from clients.sdk.signed import registration_of
 from clients.sdk.transfer import (
@@ -200,19 +199,11 @@ class RecordsMixin(ReadsMixin):
         The API pages the chart first and then decides access for the page, so a page may
         hold fewer records than asked (or be refused when it holds none open to the caller,
         after the first): advance by the page size until ``total``."""
-        offset, total = 0, None
-        while True:
-            try:
-                page = self.list_records(patient, purpose=purpose, offset=offset, limit=200)
-            except NotAllowedError:
-                if total is None:
-                    raise
-            else:
-                yield from page.items
-                total = page.total
-            offset += 200
-            if offset >= total:
-                return
+        return iter_pages(
+            lambda offset, limit: self.list_records(
+                patient, purpose=purpose, offset=offset, limit=limit
+            )
+        )
 
     def record(self, record_id: str, *, purpose: str = "treatment") -> RecordInfo:
         return RecordInfo.from_json(

@@ -19,10 +19,9 @@ from io import BytesIO
 from typing import Any
 
 from clients.sdk.consent_messages import checked_address
-from clients.sdk.errors import NotAllowedError
 from clients.sdk.fhir import FHIR_CONTENT_TYPE
 from clients.sdk.fhir_index import summary
-from clients.sdk.models import Page
+from clients.sdk.models import Page, iter_pages
 from clients.sdk.reads import ReadsMixin
 from clients.sdk.records import record_id_text
 from clients.sdk.transport import Transport
@@ -109,20 +108,12 @@ class TimelineMixin(ReadsMixin):
         )
 
     def iter_timeline(self, patient: str, *, purpose: str | None = None) -> Iterator[TimelineItem]:
-        """Every item of the timeline, page by page."""
-        offset, total = 0, None
-        while True:  # pages may be short or refused: see iter_records
-            try:
-                page = self.timeline(patient, offset=offset, limit=200, purpose=purpose)
-            except NotAllowedError:
-                if total is None:
-                    raise
-            else:
-                yield from page.items
-                total = page.total
-            offset += 200
-            if offset >= total:
-                return
+        """Every item of the timeline, page by page (:func:`clients.sdk.models.iter_pages`)."""
+        return iter_pages(
+            lambda offset, limit: self.timeline(
+                patient, offset=offset, limit=limit, purpose=purpose
+            )
+        )
 
     def open_timeline_record(
         self, record_id: str, *, user_key: UserKey, purpose: str = "treatment"
