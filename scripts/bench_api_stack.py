@@ -48,7 +48,7 @@ from ledger_api.chain.devnode import (  # noqa: E402
     enrol_demo_consortium,
 )
 from ledger_api.chain.relayer import Relayer  # noqa: E402
-from ledger_api.services.authority import init_authority  # noqa: E402
+from ledger_api.authority.keystore import init_authority  # noqa: E402
 
 AUTHORITY_PASSPHRASE = "bench only"  # a throwaway authority in a temp dir
 POLICY = "role:doctor and dept:cardiology"
