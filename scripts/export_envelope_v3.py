@@ -109,7 +109,7 @@ def _fixed_randomness() -> Iterator[None]:
     counter = iter(range(1, 1 << 30))
 
     def fr(*, nonzero: bool = False) -> Any:
-        return groups.fr_from_int(1000 + next(counter))
+        return _scalar(f"fr {next(counter)}")
 
     def urandom(n: int) -> bytes:
         seed = next(counter).to_bytes(4, "big")
@@ -130,12 +130,15 @@ def _fixed_randomness() -> Iterator[None]:
 SETUP_NAMES = ("a1", "a2", "b1", "b2", "d1", "d2", "d3")
 
 
+def _scalar(label: str) -> Any:
+    """A fixed, full-size scalar (small ones may cancel into the identity)."""
+    return groups.fr_from_int(int.from_bytes(hashlib.sha256(label.encode()).digest(), "big"))
+
+
 def _authorities() -> tuple[list[hybrid_v3.AuthorityKey], list[Any]]:
     keys, secrets = [], []
     for i, inst in enumerate(DIRECTORY[:2]):
-        mpk, msk = fame._setup(
-            **{n: groups.fr_from_int(7 + 10 * i + j) for j, n in enumerate(SETUP_NAMES)}
-        )
+        mpk, msk = fame._setup(**{n: _scalar(f"setup {i} {n}") for n in SETUP_NAMES})
         keys.append(hybrid_v3.AuthorityKey(inst, mpk, hybrid_v3.authority_digest(mpk)))
         secrets.append(msk)
     return keys, secrets
@@ -177,10 +180,10 @@ def fixtures() -> dict[str, Any]:
         member = fame._keygen(
             secrets[0],
             held,
-            r1=groups.fr_from_int(11),
-            r2=groups.fr_from_int(12),
-            sigma={y: groups.fr_from_int(20 + i) for i, y in enumerate(sorted(held))},
-            sigma_prime=groups.fr_from_int(13),
+            r1=_scalar("r1"),
+            r2=_scalar("r2"),
+            sigma={y: _scalar(f"sigma {y}") for y in sorted(held)},
+            sigma_prime=_scalar("sigma'"),
         )
     return {
         "directory": [{"id": i.id, "code": i.code, "epoch": i.epoch} for i in DIRECTORY],
