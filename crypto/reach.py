@@ -32,7 +32,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from crypto.errors import PolicyError
+from crypto.errors import PolicyReachError
 from crypto.policy import And, Attribute, Node, Or, Threshold, normalize, parse
 from crypto.policy_tree import canonical
 
@@ -103,7 +103,7 @@ def _simplify(node: Node, code: str) -> Node | None:
 def slot_policy(policy: str | Node, code: str, epoch: int) -> str | None:
     """The canonical FAME policy of institution ``code``'s slot at ``epoch`` (None: not reached)."""
     if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 1:
-        raise PolicyError(f"an epoch is a positive integer, got {epoch!r}")
+        raise PolicyReachError(f"an epoch is a positive integer, got {epoch!r}")
     simplified = simplify(policy, code)
     if simplified is None:
         return None
@@ -116,7 +116,7 @@ def slot_policy(policy: str | Node, code: str, epoch: int) -> str | None:
 def reach(policy: str, directory: Iterable[Institution] | Mapping[int, Institution]) -> list[Reach]:
     """The slots a record under ``policy`` needs, one per reached institution, by id.
 
-    Raises :class:`~crypto.errors.PolicyError` when no institution of the directory is reached
+    Raises PolicyReachError when no institution of the directory is reached
     (a record nobody but the patient could read is refused: the caller should say so)."""
     institutions = directory.values() if isinstance(directory, Mapping) else directory
     node = parse(policy)
@@ -126,7 +126,7 @@ def reach(policy: str, directory: Iterable[Institution] | Mapping[int, Instituti
         if text is not None:
             slots.append(Reach(institution=inst, policy=text))
     if not slots:
-        raise PolicyError(
+        raise PolicyReachError(
             f"the policy {normalize(policy)!r} reaches no institution of the directory "
             f"({', '.join(i.code for i in sorted(institutions)) or 'empty'})"
         )

@@ -58,7 +58,7 @@ from typing import Any
 import cbor2
 from eth_utils import to_checksum_address
 
-from crypto.errors import EnvelopeFormatError, FameFormatError, PolicyError
+from crypto.errors import CryptoError, EnvelopeFormatError, FameFormatError, PolicyError
 from crypto.fame_types import SCHEME_ID, Ciphertext
 from crypto.policy import normalize
 from crypto.reach import slot_policy
@@ -323,7 +323,7 @@ def _slots(value: Any, policy: str) -> tuple[Slot, ...]:
             raise EnvelopeFormatError(f"{where}: FAME ciphertext is invalid: {exc}") from exc
         try:
             expected = slot_policy(policy, org, epoch)
-        except PolicyError as exc:
+        except CryptoError as exc:
             raise EnvelopeFormatError(f"{where}: {exc}") from exc
         if expected is None or abe.policy != expected:
             raise EnvelopeFormatError(
