@@ -65,10 +65,11 @@ interface IOpenings {
  * @dev Three parts:
  * - a DKG board per round (Gennaro–Jarecki–Krawczyk–Rabin DKG, `crypto/threshold/dkg.py`):
  *   the consortium admin opens a round naming `t` and the institutions whose authorities
- *   take part (index i = position + 1); each authority posts its messages ({post}: X25519
- *   transport key, Pedersen deal with sealed shares, complaints, reveals, Feldman
- *   commitments, Feldman complaints, reconstruction shares) as events. The contract does no
- *   group arithmetic: every authority computes QUAL and the key from the events;
+ *   take part (index i = position + 1); each authority posts one message of each kind
+ *   ({post}: X25519 transport key, Pedersen deal with sealed shares, its complaints, its
+ *   reveals, Feldman commitments, Feldman complaints, reconstruction shares; the lists may be
+ *   empty) as events, so each phase ends when every authority has posted. The contract does
+ *   no group arithmetic: every authority computes QUAL and the key from the events;
  * - completion: each authority confirms the public key `h` and the verification keys
  *   `h_1 … h_n` it computed ({confirmKey}); once all n confirmed the same bytes the round's
  *   key is stored and becomes the {currentRound} (clients encrypt emergency slots to it,
@@ -101,7 +102,8 @@ contract EmergencyKeys {
     uint256 public constant MAX_RELEASE_BATCH = 128;
     /// @notice Byte length of one compressed BLS12-381 G1 point.
     uint256 public constant POINT_BYTES = 48;
-    /// @notice Message kinds of {post}; one of each of the first three per authority.
+    /// @notice Message kinds of {post}; one of each per authority and round (complaints,
+    /// reveals … are lists, possibly empty, so that every phase ends when all have posted).
     uint8 public constant KIND_TRANSPORT_KEY = 1;
     uint8 public constant KIND_DEAL = 2;
     uint8 public constant KIND_FELDMAN = 3;
@@ -240,7 +242,7 @@ contract EmergencyKeys {
      * @notice Posts the caller's DKG message of `kind` for `round`.
      * @dev Requirements: the round is open (not complete); the caller is the registered
      * authority of one of its institutions; `kind` is one of the KIND_ constants; the payload
-     * is 1..{MAX_MESSAGE} bytes; a transport key, deal or Feldman commitment only once.
+     * is 1..{MAX_MESSAGE} bytes; one message of each kind per authority.
      * Emits {DkgMessagePosted}.
      */
     function post(uint64 round, uint8 kind, bytes calldata payload) external {
@@ -249,10 +251,8 @@ contract EmergencyKeys {
         if (kind == 0 || kind > KIND_RECONSTRUCTION || length == 0 || length > MAX_MESSAGE) {
             revert EmergencyKeysInvalidMessage(kind, length);
         }
-        if (kind <= KIND_FELDMAN) {
-            if (_posted[round][index][kind]) revert EmergencyKeysAlreadyPosted(round, index, kind);
-            _posted[round][index][kind] = true;
-        }
+        if (_posted[round][index][kind]) revert EmergencyKeysAlreadyPosted(round, index, kind);
+        _posted[round][index][kind] = true;
         emit DkgMessagePosted(round, index, kind, payload);
     }
 

@@ -152,8 +152,8 @@ def test_the_board_accepts_only_the_rounds_authorities_once_each(board: Chain) -
     ev = board.one_event("EmergencyKeys", "DkgMessagePosted", receipt)
     assert (ev["round"], ev["index"], ev["kind"], ev["payload"]) == (1, 1, KIND_DEAL, b"deal")
     board.reverts(signer("a1"), f.post(1, KIND_DEAL, b"again"), "EmergencyKeysAlreadyPosted")
-    board.send(signer("a1"), f.post(1, 4, b"complaint"))
-    board.send(signer("a1"), f.post(1, 4, b"another complaint"))  # complaints are not unique
+    board.send(signer("a1"), f.post(1, 4, b"complaints"))  # a list, posted once
+    board.reverts(signer("a1"), f.post(1, 4, b"more"), "EmergencyKeysAlreadyPosted", kind=4)
 
 
 def test_the_key_activates_only_when_all_confirm_the_same_bytes(board: Chain) -> None:
