@@ -9,10 +9,14 @@ events do; :func:`run_local` drives ``n`` honest participants through it in one 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
+import cbor2
 from pymcl import G1
 
+from crypto.errors import CryptoError
 from crypto.keys import generate_x25519_keypair
 from crypto.threshold.dkg import (
     Complaint,
@@ -28,6 +32,8 @@ from crypto.threshold.dkg import (
     reconstruct_feldman,
 )
 from crypto.threshold.keys import EmergencyPublicKey, SecretShare
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -115,3 +121,19 @@ def run_local(
         board.reconstruction.extend(p.reconstruction_shares(accused))
     result = outcome(board)
     return result.public_key, [p.secret_share(result.qual) for p in people], board
+
+
+def encode_list(items: list) -> bytes:
+    """One board message of a list kind (complaints, reveals …): the items' encodings."""
+    return cbor2.dumps([item.to_bytes() for item in items])
+
+
+def decode_list(payload: bytes, decode: Callable[[bytes], T]) -> list[T]:
+    """The items of a list message; a malformed message counts as an empty list."""
+    try:
+        raw = cbor2.loads(payload)
+        if not isinstance(raw, list):
+            return []
+        return [decode(item) for item in raw]
+    except (CryptoError, cbor2.CBORDecodeError, ValueError, TypeError, RecursionError):
+        return []

@@ -81,6 +81,7 @@ class EmergencyKeysClient:
         *,
         account: LocalAccount | None = None,
         timeout: float = 30.0,
+        gas_price: int | None = None,
     ) -> None:
         self.w3 = w3
         self.contract = w3.eth.contract(address=address, abi=contracts.load("EmergencyKeys")["abi"])
@@ -88,6 +89,7 @@ class EmergencyKeysClient:
         self.timeout = timeout
         self._lock = threading.Lock()
         self._chain_id: int | None = None
+        self.gas_price = gas_price  # None: the node's (0 on the consortium chain)
 
     # -- reads ---------------------------------------------------------------------------------
 
@@ -189,7 +191,9 @@ class EmergencyKeysClient:
                     {
                         "from": self.account.address,
                         "nonce": self.w3.eth.get_transaction_count(self.account.address, "pending"),
-                        "gasPrice": int(self.w3.eth.gas_price),
+                        "gasPrice": (
+                            int(self.w3.eth.gas_price) if self.gas_price is None else self.gas_price
+                        ),
                         "chainId": self._chain_id,
                     }
                 )

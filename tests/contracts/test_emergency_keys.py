@@ -15,33 +15,12 @@ from crypto.threshold.ceremony import Board, accused_of, outcome, qual_of
 from crypto.threshold.dkg import Deal, FeldmanCommitments, Participant
 from crypto.threshold.keys import EmergencyPublicKey
 from crypto.threshold.tdh2 import combine, decrypt_share, emergency_label, encrypt
+from tests.contracts.emergency_keys_support import signer
 from tests.contracts.helpers import Chain, b32, register, rid, same
 from tests.contracts.test_emergency_access import open_call, opening
 
 KIND_TRANSPORT, KIND_DEAL, KIND_FELDMAN = 1, 2, 3
 HOURS_4 = 4 * 3600
-
-
-def signer(label: str):
-    return Account.from_key(keccak(text="medledger test authority " + label))
-
-
-@pytest.fixture
-def board(chain: Chain) -> Chain:
-    """Three institutions, each with a registered key authority (signers a1, a2, a3)."""
-    con = chain.c["Consortium"].functions
-    third_admin = Account.from_key(keccak(text="medledger test inst c admin"))
-    chain.send(
-        "admin", con.addInstitution("青羊区社区卫生服务中心", b32("qingyang"), third_admin.address)
-    )
-    for inst, admin in ((1, "inst_a_admin"), (2, "inst_b_admin"), (3, third_admin)):
-        chain.send(
-            admin,
-            con.registerAuthority(
-                inst, b"\x11" * 32, signer(f"a{inst}").address, f"http://x/{inst}"
-            ),
-        )
-    return chain
 
 
 def ek(chain: Chain):
