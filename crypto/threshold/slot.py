@@ -19,8 +19,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+import cbor2
+
 from crypto.envelope.header_v3 import set_emergency_validator
 from crypto.envelope.seal import RecordBinding
+from crypto.errors import ThresholdFormatError
+from crypto.keys import open_sealed, seal
 from crypto.threshold.keys import EmergencyPublicKey
 from crypto.threshold.tdh2 import (
     Ciphertext,
@@ -31,6 +35,7 @@ from crypto.threshold.tdh2 import (
 )
 
 DATA_KEY_SIZE = 32
+SHARES_PURPOSE = "medledger-emergency-shares-v1"
 
 
 def label_for(binding: RecordBinding, key_round: int) -> bytes:
@@ -69,3 +74,21 @@ def open_slot(
     """``K`` from ``t`` decryption shares, each checked against the chain's ``h_i``."""
     ciphertext = Ciphertext.from_bytes(raw)
     return combine(public_key, ciphertext, label_for(binding, public_key.key_round), list(shares))
+
+
+def seal_shares(shares: Sequence[tuple[bytes, bytes]], recipient_public_key: bytes) -> bytes:
+    """An authority's answer: ``[(record id, share bytes)]`` sealed to the requester's
+    X25519 key (:func:`crypto.keys.seal`), so only the requester reads the shares."""
+    return seal(
+        cbor2.dumps([[r, s] for r, s in shares]), recipient_public_key, purpose=SHARES_PURPOSE
+    )
+
+
+def open_shares(box: bytes, recipient_private_key: bytes) -> list[tuple[bytes, DecryptionShare]]:
+    """The requester's side of :func:`seal_shares`; every share decoded (points checked)."""
+    try:
+        raw = cbor2.loads(open_sealed(box, recipient_private_key, purpose=SHARES_PURPOSE))
+        pairs = [(bytes(r), DecryptionShare.from_bytes(bytes(s))) for r, s in raw]
+    except (cbor2.CBORDecodeError, ValueError, TypeError) as exc:
+        raise ThresholdFormatError(f"malformed share answer: {exc}") from None
+    return pairs

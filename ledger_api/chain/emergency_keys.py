@@ -89,6 +89,7 @@ class EmergencyKeysClient:
         self.timeout = timeout
         self._lock = threading.Lock()
         self._chain_id: int | None = None
+        self._openings: Any = None
         self.gas_price = gas_price  # None: the node's (0 on the consortium chain)
 
     # -- reads ---------------------------------------------------------------------------------
@@ -119,6 +120,24 @@ class EmergencyKeysClient:
         return EmergencyPublicKey.from_parts(
             key_round=key_round, t=int(t), h=bytes(h), verification_keys=bytes(vks)
         )
+
+    def opening_clinician(self, opening_id: bytes) -> str:
+        """The clinician of opening ``opening_id`` (the zero address when unknown), read from
+        the ``EmergencyAccess`` this contract trusts."""
+        if self._openings is None:
+            address = self._call("openings")
+            abi = contracts.load("EmergencyAccess")["abi"]
+            self._openings = self.w3.eth.contract(address=address, abi=abi)
+        try:
+            clinician, *_ = self._openings.functions.openingOf(opening_id).call()
+        except (Web3Exception, OSError, ValueError) as exc:
+            raise ChainError(f"EmergencyAccess.openingOf failed: {exc}") from exc
+        return str(clinician)
+
+    def chain_id(self) -> int:
+        if self._chain_id is None:
+            self._chain_id = int(self.w3.eth.chain_id)
+        return self._chain_id
 
     def check_release(self, opening_id: bytes, record_id: bytes) -> str:
         """The opening's patient, or :class:`TransactionRevertedError` naming why not."""
