@@ -9,8 +9,8 @@ reads the same messages in the same order and computes the same ``QUAL`` and key
 (post its transport key, its deal, its complaints, its reveals, its Feldman commitments, its
 Feldman complaints, its reconstruction shares, its confirmation of the key), or nothing while
 others have not posted yet. It is safe to call repeatedly; :meth:`CeremonyDriver.run` calls it
-until the round is complete and writes the authority's share ``x_i`` to its key file,
-encrypted under the authority's passphrase.
+until the round is complete and writes the authority's share ``x_i`` next to its key file
+(:func:`share_path`), encrypted under the authority's passphrase.
 
 Limits (said plainly): the private state of a dealer (its polynomials, the shares it got)
 lives in the process. An authority that stops mid-ceremony cannot finish that round, and a
@@ -20,6 +20,7 @@ round (``medledger authority dkg init``) without it. Completed rounds need nobod
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -57,20 +58,23 @@ from ledger_api.chain.emergency_keys import (
 )
 from ledger_api.errors import LedgerApiError
 
-SHARE_FILE_TEMPLATE = "emergency-share-{round}.bin"
+SHARE_SUFFIX = ".emergency-{round}"
 
 
 class CeremonyError(LedgerApiError):
     """This authority cannot take part in the round (not one of its authorities, …)."""
 
 
-def share_path(data_dir: Path, key_round: int) -> Path:
-    return Path(data_dir) / SHARE_FILE_TEMPLATE.format(round=key_round)
+def share_path(key_file: Path, key_round: int) -> Path:
+    """Where the authority whose key file is ``key_file`` keeps its share of ``key_round``:
+    next to the key file, ``<key file>.emergency-<round>`` (encrypted, mode 0600)."""
+    key_file = Path(key_file)
+    return key_file.with_name(key_file.name + SHARE_SUFFIX.format(round=key_round))
 
 
-def load_share(data_dir: Path, key_round: int, passphrase: str | bytes) -> SecretShare:
-    """This authority's ``x_i`` of round ``key_round`` from its encrypted key file."""
-    path = share_path(data_dir, key_round)
+def load_share(key_file: Path, key_round: int, passphrase: str | bytes) -> SecretShare:
+    """This authority's ``x_i`` of round ``key_round`` from its encrypted share file."""
+    path = share_path(key_file, key_round)
     try:
         blob = path.read_bytes()
     except FileNotFoundError:
@@ -84,7 +88,7 @@ class CeremonyDriver:
 
     client: EmergencyKeysClient
     key_round: int
-    data_dir: Path
+    key_file: Path
     passphrase: str | bytes
     from_block: int = 0
     phase: str = "start"
@@ -213,11 +217,16 @@ class CeremonyDriver:
         share = participant.secret_share(result.qual)
         if not share.matches(result.public_key):
             raise CeremonyError("this authority's share does not match the computed key")
-        path = share_path(self.data_dir, self.key_round)
+        path = share_path(self.key_file, self.key_round)
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             tmp = path.with_name(path.name + ".tmp")
-            tmp.write_bytes(share.encrypt(self.passphrase))
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                os.write(fd, share.encrypt(self.passphrase))
+                os.fsync(fd)
+            finally:
+                os.close(fd)
             tmp.replace(path)
         if mine not in self.client.confirmations(self.key_round, from_block=self.from_block):
             self.client.confirm_key(result.public_key)

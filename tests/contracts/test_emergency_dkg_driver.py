@@ -29,7 +29,7 @@ def drivers(chain: Chain, tmp_path: Path, key_round: int = 1, t: int = 2, n: int
         CeremonyDriver(
             client=EmergencyKeysClient(chain.w3, address, account=signer(f"a{j}"), gas_price=0),
             key_round=key_round,
-            data_dir=tmp_path / f"authority-{j}",
+            key_file=tmp_path / f"authority-{j}.key",
             passphrase=PASS,
         )
         for j in range(1, n + 1)
@@ -46,7 +46,7 @@ def run_all(ds: list[CeremonyDriver], rounds: int = 40) -> None:
 
 def check(chain: Chain, ds: list[CeremonyDriver], tmp_path: Path) -> None:
     key = ds[0].client.public_key()
-    shares = [load_share(tmp_path / f"authority-{d.index}", 1, PASS) for d in ds]
+    shares = [load_share(tmp_path / f"authority-{d.index}.key", 1, PASS) for d in ds]
     assert all(s.matches(key) for s in shares)
     label = emergency_label(record_id=rid("x"), patient=chain.addr("patient"), key_round=1)
     m = os.urandom(32)
@@ -63,7 +63,7 @@ def test_three_authorities_reach_one_key(board: Chain, tmp_path: Path) -> None:
     check(board, ds, tmp_path)
     # the file is encrypted: the wrong passphrase does not open it
     with pytest.raises(WrongPassphraseError):
-        load_share(tmp_path / "authority-1", 1, "wrong")
+        load_share(tmp_path / "authority-1.key", 1, "wrong")
 
 
 def test_a_bad_share_is_complained_about_and_revealed(board: Chain, tmp_path: Path) -> None:
@@ -96,13 +96,13 @@ def test_only_the_rounds_authorities_take_part(board: Chain, tmp_path: Path) -> 
         CeremonyDriver(
             client=EmergencyKeysClient(board.w3, address, account=signer("a3")),
             key_round=1,
-            data_dir=tmp_path,
+            key_file=tmp_path / "a.key",
             passphrase=PASS,
         )
     with pytest.raises(CeremonyError, match="no DKG round 7"):
         CeremonyDriver(
             client=EmergencyKeysClient(board.w3, address, account=signer("a1")),
             key_round=7,
-            data_dir=tmp_path,
+            key_file=tmp_path / "a.key",
             passphrase=PASS,
         )

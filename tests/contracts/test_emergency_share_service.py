@@ -35,7 +35,7 @@ def world(board: Chain, tmp_path: Path):
     services = {
         j: EmergencyShareService(
             client=EmergencyKeysClient(board.w3, address, account=signer(f"a{j}"), gas_price=0),
-            share=load_share(tmp_path / f"authority-{j}", 1, PASS),
+            share=load_share(tmp_path / f"authority-{j}.key", 1, PASS),
         )
         for j in (1, 2, 3)
     }
