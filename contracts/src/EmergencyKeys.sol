@@ -329,15 +329,22 @@ contract EmergencyKeys {
     }
 
     /**
-     * @notice Reverts with the reason an authority must refuse to release a share of
-     * `recordId` under `openingId` now; returns the opening's patient otherwise.
+     * @notice Reverts with the reason an authority must refuse to release a share of one of
+     * `recordIds` under `openingId` now (naming the first such record); returns the opening's
+     * patient otherwise.
      * @dev The same checks as {releaseShares} minus the caller's: authorities call it before
      * they compute anything.
      */
-    function checkRelease(bytes32 openingId, bytes32 recordId) external view returns (address) {
-        (address patient, uint64 openedAt) = _liveOpening(openingId);
-        _checkRecord(recordId, patient, openedAt);
-        return patient;
+    function checkRelease(
+        bytes32 openingId,
+        bytes32[] calldata recordIds
+    ) external view returns (address patient) {
+        uint64 openedAt;
+        (patient, openedAt) = _liveOpening(openingId);
+        uint256 count = recordIds.length;
+        for (uint256 k = 0; k < count; ++k) {
+            _checkRecord(recordIds[k], patient, openedAt);
+        }
     }
 
     // ------------------------------------------------------------------ views

@@ -130,8 +130,8 @@ class EmergencyShareService:
         self._check_request(request, signature, ids, time.time() if now is None else now)
         key = self.public_key()
         parsed: list[tuple[bytes, Ciphertext, bytes]] = []
+        patient = self._chain_check(request.opening_id, ids)
         for item in items:
-            patient = self._chain_check(request.opening_id, item.record_id)
             label = emergency_label(
                 record_id=item.record_id, patient=patient, key_round=key.key_round
             )
@@ -211,15 +211,18 @@ class EmergencyShareService:
                 code="not_your_opening",
             )
 
-    def _chain_check(self, opening_id: bytes, record_id: bytes) -> str:
+    def _chain_check(self, opening_id: bytes, record_ids: list[bytes]) -> str:
         try:
-            return self.client.check_release(opening_id, record_id)
+            return self.client.check_release(opening_id, record_ids)
         except TransactionRevertedError as exc:
-            raise self._refusal(exc, record_id) from None
+            raise self._refusal(exc, None) from None
 
     @staticmethod
     def _refusal(exc: TransactionRevertedError, record_id: bytes | None) -> ShareRefusedError:
         status, code = _CHAIN_REFUSALS.get(exc.error_name, (502, "chain_refused"))
+        named = exc.error_args.get("recordId")
+        if record_id is None and isinstance(named, bytes | str):
+            record_id = bytes.fromhex(named[2:]) if isinstance(named, str) else named
         where = f"record 0x{record_id.hex()}: " if record_id else ""
         return ShareRefusedError(
             f"{where}{exc.error_name}", status=status, code=code, record_id=record_id

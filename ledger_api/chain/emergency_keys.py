@@ -139,9 +139,10 @@ class EmergencyKeysClient:
             self._chain_id = int(self.w3.eth.chain_id)
         return self._chain_id
 
-    def check_release(self, opening_id: bytes, record_id: bytes) -> str:
-        """The opening's patient, or :class:`TransactionRevertedError` naming why not."""
-        return str(self._call("checkRelease", opening_id, record_id))
+    def check_release(self, opening_id: bytes, record_ids: Sequence[bytes]) -> str:
+        """The opening's patient, or :class:`TransactionRevertedError` naming why not (and
+        the first record refused)."""
+        return str(self._call("checkRelease", opening_id, list(record_ids)))
 
     def messages(self, key_round: int, *, from_block: int = 0) -> list[BoardMessage]:
         """Every board message of ``key_round``, in chain order."""

@@ -126,6 +126,8 @@ def test_refusals_write_nothing_and_return_no_share(world) -> None:
         with pytest.raises(ShareRefusedError) as err:
             ask(chain, s, o.id, items, **changes)
         assert err.value.code == code, (code, err.value)
+        if code == "record_after_opening":
+            assert err.value.record_id == after  # the refusal names the record
     with pytest.raises(ShareRefusedError) as err:
         ask(chain, s, b"\x01" * 32, [ShareItem(before, raw_before)])
     assert err.value.code == "unknown_opening"
