@@ -17,6 +17,7 @@ from pathlib import Path
 import typer
 
 from clients.cli.admin_chain import KeyEnvOption, institution_id, open_chain
+from clients.cli.authority_dkg import dkg_app
 from clients.cli.common import (
     CliError,
     DataDirOption,
@@ -31,6 +32,7 @@ from crypto.keys import SCRYPT_DEFAULT_LOG2_N, SCRYPT_MAX_LOG2_N, SCRYPT_MIN_LOG
 authority_app = typer.Typer(
     help="Run and register an institution's key authority.", no_args_is_help=True
 )
+authority_app.add_typer(dkg_app, name="dkg")
 
 KeyFileOption = typer.Option(
     ...,
@@ -184,29 +186,44 @@ def serve(
     import uvicorn
 
     from clients.cli.admin_chain import deployment_path
+    from ledger_api.authority.emergency import load_emergency_service
     from ledger_api.authority.keyfile import load_key_file
     from ledger_api.authority.server import create_authority_app
     from ledger_api.authority.service import AuthorityService
     from ledger_api.chain.client import ChainClient
     from ledger_api.chain.deploy import Deployment
+    from ledger_api.chain.emergency_keys import EmergencyKeysClient
     from ledger_api.rates import parse_rate
 
     try:
         limit = parse_rate(rate)
     except ValueError as exc:
         raise CliError(str(exc)) from None
-    authority = load_key_file(
-        Path(key_file).expanduser(), _passphrase(passphrase_env, confirm=False)
-    )
+    passphrase = _passphrase(passphrase_env, confirm=False)
+    authority = load_key_file(Path(key_file).expanduser(), passphrase)
     if authority.institution_id != institution:
         raise CliError(
             f"{key_file} is institution {authority.institution_id}'s key, not {institution}'s"
         )
     loaded = Deployment.load(deployment_path(deployment, data_dir))
     chain = ChainClient.connect(rpc, deployment=loaded, relayer_key=bytes(authority.signer.key))
-    app = create_authority_app(AuthorityService(authority=authority, chain=chain, rate=limit))
+    emergency = load_emergency_service(
+        client=EmergencyKeysClient(
+            chain.w3, loaded.address("EmergencyKeys"), account=authority.signer
+        ),
+        key_file=Path(key_file).expanduser(),
+        passphrase=passphrase,
+    )
+    app = create_authority_app(
+        AuthorityService(authority=authority, chain=chain, rate=limit), emergency=emergency
+    )
     plain().print(
         f"key authority of institution {institution} on http://{host}:{port} "
         f"(digest 0x{authority.digest.hex()})"
     )
+    if emergency is not None:
+        plain().print(
+            f"emergency key share: index {emergency.share.index} of round "
+            f"{emergency.share.key_round}"
+        )
     uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -25,6 +25,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from crypto.errors import CryptoError, SigningError
 from crypto.signing.core import recover
@@ -227,3 +228,22 @@ class EmergencyShareService:
         return ShareRefusedError(
             f"{where}{exc.error_name}", status=status, code=code, record_id=record_id
         )
+
+
+def load_emergency_service(
+    *,
+    client: EmergencyKeysClient,
+    key_file: Path,
+    passphrase: str | bytes,
+) -> EmergencyShareService | None:
+    """The service for the chain's current emergency key, when this authority has a share
+    of it next to its key file (``medledger authority dkg join`` wrote it); else None."""
+    from ledger_api.authority.dkg import share_path
+
+    key_round = client.current_round()
+    if key_round == 0 or not share_path(key_file, key_round).exists():
+        return None
+    share = SecretShare.decrypt(share_path(key_file, key_round).read_bytes(), passphrase)
+    service = EmergencyShareService(client=client, share=share)
+    service.public_key()  # refuses a share that is not of the chain's key
+    return service

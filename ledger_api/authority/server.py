@@ -12,7 +12,9 @@ API (which holds no key: ``docs/key-authorities.md``):
   bytes), "issuedAt", "nonce"}, "signature": 0x hex}``, the holder's EIP-712
   :class:`~crypto.signing.authority.KeyRequest`; answers ``{"sealedKey": base64, "attributes",
   "attributesHash", "epoch", "institution", "txHash", "blockNumber"}`` once the issuance is
-  mined. Refusals are JSON ``{"code", "message"}`` with 401/403/422/429/503.
+  mined. Refusals are JSON ``{"code", "message"}`` with 401/403/422/429/503;
+- ``GET /emergency``, ``POST /emergency/shares`` — its decryption shares of records' emergency
+  slots under a break-glass opening (:mod:`ledger_api.authority.emergency_routes`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from crypto.signing.authority import KeyRequest
+from ledger_api.authority.emergency import EmergencyShareService
+from ledger_api.authority.emergency_routes import add_emergency_routes
 from ledger_api.authority.service import AuthorityRefused, AuthorityService
 from ledger_api.chain.errors import ChainError
 
@@ -53,7 +57,9 @@ def _error(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse(status_code=status, content={"code": code, "message": message})
 
 
-def create_authority_app(service: AuthorityService) -> FastAPI:
+def create_authority_app(
+    service: AuthorityService, *, emergency: EmergencyShareService | None = None
+) -> FastAPI:
     app = FastAPI(
         title=f"MedLedger key authority of institution {service.authority.institution_id}",
         version="1",
@@ -111,4 +117,5 @@ def create_authority_app(service: AuthorityService) -> FastAPI:
             }
         )
 
+    add_emergency_routes(app, emergency)
     return app
