@@ -28,6 +28,7 @@ from ledger_api.chain.errors import (
     ReceiptTimeoutError,
     TransactionRevertedError,
 )
+from ledger_api.chain.fees import read_fees
 from ledger_api.chain.revert import error_decoder, revert_data_from_rpc_error
 
 KIND_TRANSPORT_KEY = 1
@@ -90,7 +91,7 @@ class EmergencyKeysClient:
         self._lock = threading.Lock()
         self._chain_id: int | None = None
         self._openings: Any = None
-        self.gas_price = gas_price  # None: the node's (0 on the consortium chain)
+        self.gas_price = gas_price  # None: what the node asks (read_fees: 0 on our chains)
 
     # -- reads ---------------------------------------------------------------------------------
 
@@ -207,14 +208,17 @@ class EmergencyKeysClient:
             try:
                 if self._chain_id is None:
                     self._chain_id = int(self.w3.eth.chain_id)
+                fees = (
+                    read_fees(self.w3).tx_fields()
+                    if self.gas_price is None
+                    else {"gasPrice": self.gas_price}
+                )
                 tx = call.build_transaction(  # estimates gas: a revert surfaces here, unsent
                     {
                         "from": self.account.address,
                         "nonce": self.w3.eth.get_transaction_count(self.account.address, "pending"),
-                        "gasPrice": (
-                            int(self.w3.eth.gas_price) if self.gas_price is None else self.gas_price
-                        ),
                         "chainId": self._chain_id,
+                        **fees,
                     }
                 )
                 signed = self.account.sign_transaction(tx)
