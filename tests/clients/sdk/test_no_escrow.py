@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 from clients.sdk import MedLedgerClient
 from clients.sdk.errors import ClientError, DecryptionError
-from crypto.envelope import HeaderV3, open_data_key, parse_header
+from crypto.envelope import HeaderV3, open_data_key
 from crypto.envelope.seal import RecordBinding, open_seal
 from crypto.errors import CryptoError
 from crypto.keys import dump_master_secret_key, dump_user_key
@@ -164,9 +164,7 @@ def test_nothing_the_api_holds_decrypts_a_record(live_stack, authorities, tmp_pa
         secrets += [dump_master_secret_key(loaded.master_secret_key()), bytes(loaded.signer.key)]
     records = []
     for record_id in (ids["only_cd3h"], ids["both"]):
-        row_header = _header_bytes(stack, record_id)
-        header = parse_header(row_header)
-        assert isinstance(header, HeaderV3)
+        header = _header(live_stack, record_id)
         data_key = open_data_key(header, patient_key=patient_key)
         secrets.append(data_key)
         records.append(header)
@@ -192,18 +190,17 @@ def test_nothing_the_api_holds_decrypts_a_record(live_stack, authorities, tmp_pa
                     open_seal(window, binding, header.seal)
 
 
-def _header_bytes(stack: Any, record_id: str) -> bytes:
-    from storage.models import Record
-
-    with stack.ctx.sessions() as db:
-        row = db.scalars(sa.select(Record).where(Record.record_id == record_id.lower())).one()
-        return b"".join(stack.ctx.store.get(row.header_cid))
+def _header(live: LiveStack, record_id: str) -> HeaderV3:
+    """The header as served and checked against the chain (read as the patient)."""
+    with _client(live, "patient") as patient:
+        header, _ = patient._header(record_id, purpose="treatment", user_key=None)
+    assert isinstance(header, HeaderV3)
+    return header
 
 
 def test_the_envelope_names_each_slots_authority_digest(live_stack, authorities) -> None:
     ids = _scenario(live_stack, authorities)
-    header = parse_header(_header_bytes(live_stack.stack, ids["both"]))
-    assert isinstance(header, HeaderV3)
+    header = _header(live_stack, ids["both"])
     assert header.institutions == (live_stack.stack.cd3h, live_stack.stack.qyqchc)
     for slot in header.slots:
         _, mpk, _ = __import__(
