@@ -35,6 +35,7 @@ from clients.sdk.authorities import AuthoritiesMixin
 from clients.sdk.consents import ConsentsMixin
 from clients.sdk.consultations import ConsultationsMixin
 from clients.sdk.emergency import EmergencyMixin
+from clients.sdk.emergency_threshold import EmergencyThresholdMixin
 from clients.sdk.epochs import EpochsMixin
 from clients.sdk.errors import ClientError, UnauthorizedError
 from clients.sdk.models import ChainInfo, ConsentReceipt, FetchResult, Page, RecordInfo, hex0x
@@ -72,6 +73,7 @@ class MedLedgerClient(
     RekeyMixin,
     EpochsMixin,
     EmergencyMixin,
+    EmergencyThresholdMixin,
 ):
     """A session with one MedLedger API as one account (or anonymous, for public routes).
 

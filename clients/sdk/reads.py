@@ -99,6 +99,7 @@ class ReadsMixin:
         purpose: str,
         progress: Progress | None = None,
         patient_key: PatientKey | None = None,
+        data_key: bytes | None = None,
     ) -> tuple[int, str]:
         """Stream, check against the chain and decrypt the body: (bytes written, access tx)."""
         params = {"purpose": purpose}
@@ -113,6 +114,7 @@ class ReadsMixin:
                 user_key=user_key.key if isinstance(user_key, MemberKey) else user_key,
                 institution_id=institution_id,
                 patient_key=patient_key,
+                data_key=data_key,
                 expected_sha256=registration.body_sha256,
                 dest=dest,
                 progress=progress,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from io import BytesIO
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -63,6 +63,8 @@ class RecordsMixin(ReadsMixin):
 
         def _custodian(self) -> str | None: ...
 
+        def emergency_wrapper(self) -> Callable[[bytes, RecordBinding], bytes] | None: ...
+
         def _require_account(self) -> LocalAccount: ...
 
         def compose_policy(
@@ -114,6 +116,7 @@ class RecordsMixin(ReadsMixin):
                     sealer=AccountSealer(author),
                     authorities=self.pinned_authorities(),
                     patient_public_key=self.patient_public_key(patient),
+                    emergency=self.emergency_wrapper(),
                 )
             else:
                 upload = encrypt_to_tempfile(
@@ -243,6 +246,7 @@ class RecordsMixin(ReadsMixin):
         patient_key: PatientKey | None = None,
         purpose: str = "treatment",
         progress: Progress | None = None,
+        data_key: bytes | None = None,
     ) -> FetchResult:
         """Download, verify and decrypt a record into ``dest`` (a path or a binary file).
 
@@ -256,7 +260,7 @@ class RecordsMixin(ReadsMixin):
         the reader's own institution's authority, :meth:`fetch_member_key`) or, for the
         patient, with ``patient_key`` (:meth:`patient_key`; no authority involved)."""
         record_id = record_id_text(record_id)
-        if user_key is None and patient_key is None:
+        if user_key is None and patient_key is None and data_key is None:
             raise ClientError("give user_key= (a member key) or patient_key= (the patient's)")
         header, registration = self._header(record_id, purpose=purpose, user_key=user_key)
         written, access_tx = self._body(
@@ -268,6 +272,7 @@ class RecordsMixin(ReadsMixin):
             purpose=purpose,
             progress=progress,
             patient_key=patient_key,
+            data_key=data_key,
         )
         path = Path(dest) if isinstance(dest, Path | str) else None
         return FetchResult(

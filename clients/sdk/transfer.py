@@ -121,6 +121,7 @@ def encrypt_to_tempfile(
     seal: Seal | None = None,
     authorities: list[AuthorityKey] | None = None,
     patient_public_key: bytes | None = None,
+    emergency: Callable[[bytes, RecordBinding], bytes] | None = None,
 ) -> EncryptedUpload:
     """Encrypt ``source`` into an anonymous temp file (deleted on close), constant memory, as
     an envelope v2 bound to ``binding`` and sealed by ``sealer`` (or carrying ``seal``); with
@@ -150,6 +151,7 @@ def encrypt_to_tempfile(
                     seal=seal,
                     content_type=content_type,
                     hash_body=False,
+                    emergency=emergency,
                 )
             else:
                 if mpk is None:
@@ -227,6 +229,7 @@ def decrypt_download(
     expected_author: str | None = None,
     institution_id: int | None = None,
     patient_key: PatientKey | None = None,
+    data_key: bytes | None = None,
 ) -> int:
     """Hash and decrypt a body stream into ``dest``; returns the plaintext length.
 
@@ -257,6 +260,7 @@ def decrypt_download(
                     user_key=user_key,
                     institution_id=institution_id,
                     patient_key=patient_key,
+                    data_key=data_key,  # the emergency path: K from t authorities' shares
                 )
                 opened = DecryptedRecord(length=length, author=author, content_sha256=b"")
             else:
