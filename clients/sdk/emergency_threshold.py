@@ -14,6 +14,7 @@ opened with ``t`` institutions' decryption shares (``docs/break-glass.md``).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,7 +37,8 @@ if TYPE_CHECKING:
     from clients.sdk.registry import Registration
     from clients.sdk.transport import Transport
 
-emergency_slot.install()  # headers this client parses: the emergency field must be a slot
+DIRECTORY_TTL = 60.0
+"""Seconds a read of the emergency key is reused when sharing (a new key needs a DKG)."""
 
 
 class EmergencyThresholdMixin:
@@ -64,8 +66,17 @@ class EmergencyThresholdMixin:
             **kw: Any,
         ) -> Any: ...
 
-    def emergency_directory(self) -> EmergencyDirectory | None:
-        """The chain's current emergency key and its authorities (None: no key yet)."""
+    def emergency_directory(self, *, max_age: float = 0.0) -> EmergencyDirectory | None:
+        """The chain's current emergency key and its authorities (None: no key yet); a read
+        younger than ``max_age`` seconds is reused."""
+        cached = self.__dict__.get("_emergency_directory")
+        if cached is not None and time.monotonic() - cached[0] < max_age:
+            return cached[1]
+        directory = self._read_emergency_directory()
+        self.__dict__["_emergency_directory"] = (time.monotonic(), directory)
+        return directory
+
+    def _read_emergency_directory(self) -> EmergencyDirectory | None:
         info = self.chain_info()
         address = info.addresses.get("EmergencyKeys")
         if not info.rpc_url or not address:
@@ -79,7 +90,7 @@ class EmergencyThresholdMixin:
 
     def emergency_wrapper(self) -> Callable[[bytes, RecordBinding], bytes] | None:
         """The envelope hook that writes a record's emergency slot (None: no key on chain)."""
-        directory = self.emergency_directory()
+        directory = self.emergency_directory(max_age=DIRECTORY_TTL)
         return None if directory is None else emergency_slot.emergency_wrapper(directory.key)
 
     def emergency_open_chart(

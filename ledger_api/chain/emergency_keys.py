@@ -221,6 +221,10 @@ class EmergencyKeysClient:
                         **fees,
                     }
                 )
+                # The estimate is made against the state before concurrent transactions of the
+                # other authorities: the last confirmation of a round stores the key and costs
+                # more than the estimate made while it was not the last. Unused gas is refunded.
+                tx["gas"] = 2 * int(tx["gas"]) + 100_000
                 signed = self.account.sign_transaction(tx)
                 tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
             except ContractLogicError as exc:

@@ -59,11 +59,29 @@ def make_consortium(chain: Chain, *, rpc: str, deployment: Path, tmp: Path, t: i
     for i, authority in authorities.items():
         done = register(authority, admin_key=admins[i], rpc=rpc, deployment=deployment)
         assert done.returncode == 0, done.stderr + done.stdout
+    run_dkg(
+        list(authorities.values()),
+        rpc=rpc,
+        deployment=deployment,
+        admin_key=chain.accounts["admin"].key.hex(),
+        t=t,
+    )
+    for authority in authorities.values():
+        authority.start(rpc=rpc, deployment=deployment)
+    return authorities
+
+
+def run_dkg(
+    authorities: list[AuthorityProcess], *, rpc: str, deployment: Path, admin_key: str, t: int
+) -> None:
+    """``authority dkg init`` by the consortium admin, then every authority's ``dkg join`` as
+    its own process, all at once (they must be online together)."""
+    institutions = ",".join(str(a.institution) for a in authorities)
     done = run_cli(
         "authority", "dkg", "init", "--threshold", str(t),
-        "--institutions", ",".join(str(i) for i in range(1, n + 1)),
+        "--institutions", institutions,
         "--rpc", rpc, "--deployment", str(deployment), "--key-env", "ADMIN_KEY",
-        env={"ADMIN_KEY": chain.accounts["admin"].key.hex()},
+        env={"ADMIN_KEY": admin_key},
     )  # fmt: skip
     assert done.returncode == 0, done.stderr + done.stdout
     joins = [
@@ -89,14 +107,11 @@ def make_consortium(chain: Chain, *, rpc: str, deployment: Path, tmp: Path, t: i
             text=True,
             env={**os.environ, "AUTH_PASS": PASSPHRASE},
         )
-        for a in authorities.values()
+        for a in authorities
     ]
     for process in joins:
         out, _ = process.communicate(timeout=180)
         assert process.returncode == 0, out
-    for authority in authorities.values():
-        authority.start(rpc=rpc, deployment=deployment)
-    return authorities
 
 
 class ForgingAuthority:
@@ -144,4 +159,4 @@ class ForgingAuthority:
         self.server.server_close()
 
 
-__all__ = ["AuthorityProcess", "ForgingAuthority", "make_consortium"]
+__all__ = ["AuthorityProcess", "ForgingAuthority", "make_consortium", "run_dkg"]
