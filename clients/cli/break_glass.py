@@ -93,10 +93,20 @@ def doctor_break_glass(
         plain().print(
             f"break-glass {opening.id} open until {when(opening.expires_at)} (tx {opening.tx_hash})"
         )
-        key = client.fetch_emergency_key(opening.id)
-        plain().print(f"emergency key for {key.patient} ({', '.join(key.attributes)})")
         folder = output or Path(f"break-glass-{opening.id[2:10]}")
-        results = client.emergency_download(address, folder, user_key=key.user_key)
+        directory = client.emergency_directory()
+        if directory is not None:
+            # Envelope v3: t institutions' authorities each release a decryption share of
+            # every record's emergency slot, each release on chain (docs/break-glass.md).
+            plain().print(
+                f"asking {directory.key.t} of {directory.key.n} institutions' authorities "
+                "for their shares"
+            )
+            results = client.emergency_open_chart(address, folder, opening_id=opening.id)
+        else:  # a consortium without an emergency key: the old single-authority key
+            key = client.fetch_emergency_key(opening.id)
+            plain().print(f"emergency key for {key.patient} ({', '.join(key.attributes)})")
+            results = client.emergency_download(address, folder, user_key=key.user_key)
     for result in results:
         plain().print(
             f"  {result.path}  {result.bytes_written} bytes  access tx {short(result.access_tx)}"

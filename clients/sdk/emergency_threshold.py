@@ -19,13 +19,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import httpx
+from eth_abi import decode
+from eth_utils import keccak, to_checksum_address
+
+from clients.sdk.consent_messages import checked_address
 from clients.sdk.emergency_shares import (
     EmergencyDirectory,
     EmergencySlot,
     open_emergency_slots,
     read_directory,
 )
-from clients.sdk.errors import ClientError
+from clients.sdk.errors import ChainReadError, ClientError
 from clients.sdk.models import FetchResult, RecordInfo
 from crypto.envelope import HeaderV3, RecordBinding
 from crypto.threshold import slot as emergency_slot
@@ -37,6 +42,7 @@ if TYPE_CHECKING:
     from clients.sdk.registry import Registration
     from clients.sdk.transport import Transport
 
+RELEASED_EVENT = "EmergencyShareReleased(bytes32,bytes32,address,address,uint32,uint64,uint8)"
 DIRECTORY_TTL = 60.0
 """Seconds a read of the emergency key is reused when sharing (a new key needs a DKG)."""
 
@@ -92,6 +98,43 @@ class EmergencyThresholdMixin:
         """The envelope hook that writes a record's emergency slot (None: no key on chain)."""
         directory = self.emergency_directory(max_age=DIRECTORY_TTL)
         return None if directory is None else emergency_slot.emergency_wrapper(directory.key)
+
+    def emergency_releases(self, patient: str) -> list[dict[str, Any]]:
+        """Every emergency decryption share released for ``patient``'s records, as the chain
+        logged it (``EmergencyShareReleased``): which institution's authority, for which
+        record, under which opening, in which transaction. The patient sees the openings in
+        their timeline as before, and with this, which institutions opened what."""
+        info = self.chain_info()
+        address = info.addresses.get("EmergencyKeys")
+        if not info.rpc_url or not address:
+            return []
+        topic = "0x" + keccak(text=RELEASED_EVENT).hex()
+        who = "0x" + bytes.fromhex(checked_address(patient, "patient")[2:]).rjust(32, b"\0").hex()
+        query = {"address": address, "fromBlock": "0x0", "topics": [topic, None, None, who]}
+        body = {"jsonrpc": "2.0", "id": 1, "method": "eth_getLogs", "params": [query]}
+        try:
+            answer = httpx.post(info.rpc_url, json=body, timeout=30).json()
+            logs = answer["result"]
+        except (httpx.HTTPError, ValueError, KeyError) as exc:
+            raise ChainReadError(f"cannot read emergency releases: {exc}") from None
+        out = []
+        for log in logs:
+            authority, institution, key_round, index = decode(
+                ["address", "uint32", "uint64", "uint8"], bytes.fromhex(log["data"][2:])
+            )
+            out.append(
+                {
+                    "opening_id": log["topics"][1],
+                    "record_id": log["topics"][2],
+                    "authority": to_checksum_address(authority),
+                    "institution_id": int(institution),
+                    "round": int(key_round),
+                    "index": int(index),
+                    "tx_hash": log["transactionHash"],
+                    "block_number": int(log["blockNumber"], 16),
+                }
+            )
+        return out
 
     def emergency_open_chart(
         self,

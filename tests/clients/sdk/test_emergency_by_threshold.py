@@ -96,6 +96,12 @@ def test_a_break_glass_opening_decrypts_the_chart_with_two_institutions(
             (inst, r.record_id) for inst in (stack.cd3h, stack.qyqchc) for r in shared
         )
         assert all(e["args"]["patient"] == patient for e in logs)
+    # the patient sees which institutions released what, from the chain
+    with _client(live_stack, "patient") as client:
+        seen = client.emergency_releases(patient)
+        assert sorted((r["institution_id"], r["record_id"]) for r in seen) == released
+        assert {r["opening_id"] for r in seen} == {opening.id}
+        assert any(o.id == opening.id for o in client.patient_break_glass(patient).items)
     # a record shared after the opening: both authorities refuse it, nothing is released
     with _client(live_stack, "cardiologist") as doctor:
         doctor.share(
