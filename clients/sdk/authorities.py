@@ -127,6 +127,8 @@ class AuthoritiesMixin:
 
         def _require_account(self) -> LocalAccount: ...
 
+        def fetch_user_key(self) -> UserKey: ...
+
     _pinned: dict[tuple[int, bytes], AuthorityKey]
 
     def _views(self) -> tuple[ChainViews, dict[str, str]]:
@@ -268,6 +270,21 @@ class AuthoritiesMixin:
             attributes=tuple(data["attributes"]),
             tx_hash=str(data["txHash"]),
         )
+
+    def reader_key(self) -> UserKey | MemberKey | PatientKey:
+        """The key this account reads records with: once institutions run their own
+        authorities, a member's key from their own institution's authority, or for a patient
+        their own derived key (no authority); before that, the API's central key."""
+        if not self.uses_authorities():
+            return self.fetch_user_key()
+        account = self._require_account()
+        views, addresses = self._views()
+        institution = views.call(
+            "Consortium", addresses["Consortium"], "memberInfo", account.address
+        )[0]
+        if int(institution) == 0:
+            return self.patient_key()
+        return self.fetch_member_key(institution=int(institution))
 
     # -- patient keys ---------------------------------------------------------------------
 

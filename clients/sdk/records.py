@@ -115,7 +115,7 @@ class RecordsMixin(ReadsMixin):
                     binding=RecordBinding(record_id=record_id, patient=patient),
                     sealer=AccountSealer(author),
                     authorities=self.pinned_authorities(),
-                    patient_public_key=self.patient_public_key(patient),
+                    patient_public_key=self._patient_slot_key(patient, author.address),
                     emergency=self.emergency_wrapper(),
                 )
             else:
@@ -242,7 +242,7 @@ class RecordsMixin(ReadsMixin):
         record_id: str,
         dest: Path | BinaryIO,
         *,
-        user_key: UserKey | MemberKey | None = None,
+        user_key: UserKey | MemberKey | PatientKey | None = None,
         patient_key: PatientKey | None = None,
         purpose: str = "treatment",
         progress: Progress | None = None,
@@ -260,6 +260,8 @@ class RecordsMixin(ReadsMixin):
         the reader's own institution's authority, :meth:`fetch_member_key`) or, for the
         patient, with ``patient_key`` (:meth:`patient_key`; no authority involved)."""
         record_id = record_id_text(record_id)
+        if isinstance(user_key, PatientKey):  # what reader_key() gives a patient
+            user_key, patient_key = None, user_key
         if user_key is None and patient_key is None and data_key is None:
             raise ClientError("give user_key= (a member key) or patient_key= (the patient's)")
         header, registration = self._header(record_id, purpose=purpose, user_key=user_key)
@@ -287,7 +289,7 @@ class RecordsMixin(ReadsMixin):
         self,
         record_id: str,
         *,
-        user_key: UserKey | MemberKey | None = None,
+        user_key: UserKey | MemberKey | PatientKey | None = None,
         patient_key: PatientKey | None = None,
         purpose: str = "treatment",
     ) -> bytes:
