@@ -199,6 +199,22 @@ def auditor_review(
 
 
 @cli_errors
+def _releases_table(releases: list[dict[str, object]]) -> Table:
+    """Which institutions' authorities released emergency shares of which records (chain)."""
+    table = Table(title=f"emergency shares released for my records ({len(releases)})")
+    for column in ("opening", "record", "institution", "authority", "tx"):
+        table.add_column(column, no_wrap=True)
+    for item in releases:
+        table.add_row(
+            short(str(item["opening_id"])),
+            short(str(item["record_id"])),
+            str(item["institution_id"]),
+            short(str(item["authority"])),
+            short(str(item["tx_hash"])),
+        )
+    return table
+
+
 def patient_break_glass(
     rekey: str | None = typer.Option(
         None,
@@ -231,6 +247,7 @@ def patient_break_glass(
     with signed_in(api, data_dir, wallet) as (client, chosen, _):
         if wanted is None:
             page = client.patient_break_glass(chosen.address, limit=500)
+            releases = client.emergency_releases(chosen.address)
         else:
             key = client.fetch_user_key()
             with records_progress("re-keying records") as progress:
@@ -244,6 +261,8 @@ def patient_break_glass(
             return
         title = f"break-glass openings of my chart ({page.total})"
         plain().print(_table(page.items, title=title, patient=False))
+        if releases:
+            plain().print(_releases_table(releases))
         return
     what = "records of my chart re-keyed after" if all_records else "records read under"
     table = Table(title=f"{what} {short(wanted)} ({len(outcomes)})")
