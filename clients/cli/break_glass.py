@@ -198,7 +198,6 @@ def auditor_review(
     plain().print(f"reviewed {done.id}: {outcome} (tx {done.raw.get('review_tx_hash')})")
 
 
-@cli_errors
 def _releases_table(releases: list[dict[str, object]]) -> Table:
     """Which institutions' authorities released emergency shares of which records (chain)."""
     table = Table(title=f"emergency shares released for my records ({len(releases)})")
@@ -215,6 +214,7 @@ def _releases_table(releases: list[dict[str, object]]) -> Table:
     return table
 
 
+@cli_errors
 def patient_break_glass(
     rekey: str | None = typer.Option(
         None,
