@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
+import httpx
 import pytest
 from web3 import Web3
 
@@ -217,6 +218,21 @@ def test_a_forged_share_is_rejected_and_the_next_authority_asked(world) -> None:
     finally:
         forger.stop()
     assert "Chaum-Pedersen" in err.value.failures[2]
+
+
+def test_malformed_and_oversized_requests_are_refused_with_nothing_released(world) -> None:
+    url = world["authorities"][1].url + "/emergency/shares"
+    assert httpx.post(url, content=b"x" * (2 * 1024 * 1024 + 1), timeout=30).status_code == 413
+    for body in (
+        b"not json",
+        b"{}",
+        b'{"request": {}, "signature": "0x", "records": []}',
+    ):
+        answer = httpx.post(url, content=body, timeout=30)
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["code"] == "invalid_request"
+    status = httpx.get(world["authorities"][1].url + "/emergency", timeout=30).json()
+    assert status == {"share": True, "index": 1, "round": 1, "t": 2}
 
 
 def test_an_expired_opening_releases_nothing(world) -> None:
