@@ -63,6 +63,8 @@ class RecordsMixin(ReadsMixin):
 
         def _custodian(self) -> str | None: ...
 
+        def register_patient_key(self) -> dict[str, Any]: ...
+
         def emergency_wrapper(self) -> Callable[[bytes, RecordBinding], bytes] | None: ...
 
         def _require_account(self) -> LocalAccount: ...
@@ -72,6 +74,17 @@ class RecordsMixin(ReadsMixin):
         ) -> str: ...
 
     # ------------------------------------------------------------------ sharing
+
+    def _patient_slot_key(self, patient: str, author: str) -> bytes:
+        """The patient's registered X25519 key; a patient sharing their own record registers
+        theirs first if they never did (their wallet signs; the API relays)."""
+        try:
+            return self.patient_public_key(patient)
+        except ClientError:
+            if patient.lower() != author.lower():
+                raise
+        self.register_patient_key()
+        return self.patient_public_key(patient)
 
     def share(
         self,
