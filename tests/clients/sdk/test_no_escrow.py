@@ -230,3 +230,25 @@ def test_membership_change_moves_only_that_institutions_slot_epoch(live_stack, a
         assert doctor.fetch_bytes(after.record_id, user_key=ids["doctor_key"]) == PLAINTEXT
     with _client(live_stack, "gp") as gp, pytest.raises(ClientError, match="member_suspended"):
         gp.fetch_member_key()
+
+
+def test_patient_rekeys_a_v3_record_with_their_own_key(live_stack, authorities) -> None:
+    """A widening re-key re-wraps the data key for the newly reached institution (header
+    only); a narrowing one re-encrypts the body, the author's seal carried over."""
+    stack = live_stack.stack
+    ids = _scenario(live_stack, authorities)
+    with _client(live_stack, "patient") as patient:
+        own = patient.reader_key()
+        wider = patient.rekey(ids["only_cd3h"], user_key=own, policy="org:cd3h or org:qyqchc")
+        assert not wider.full
+    with _client(live_stack, "gp") as gp:
+        gp_key = gp.fetch_member_key()
+        assert gp.fetch_bytes(ids["only_cd3h"], user_key=gp_key) == PLAINTEXT
+    with _client(live_stack, "patient") as patient:
+        narrower = patient.rekey(ids["only_cd3h"], user_key=own, policy="org:cd3h")
+        assert narrower.full
+        assert patient.fetch_bytes(ids["only_cd3h"], patient_key=own) == PLAINTEXT
+    with _client(live_stack, "gp") as gp, pytest.raises(DecryptionError):
+        gp.fetch_bytes(ids["only_cd3h"], user_key=gp_key)
+    header = _header(live_stack, ids["only_cd3h"])
+    assert header.institutions == (stack.cd3h,)
