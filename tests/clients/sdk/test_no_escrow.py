@@ -40,7 +40,7 @@ def database_url(tmp_path: Path) -> str:
 
 @pytest.fixture
 def stack_settings() -> dict[str, Any]:
-    return {"authority_passphrase": None, "authority_dir": None}
+    return {"authority_passphrase": None, "authority_dir": None, "escrow_free": True}
 
 
 @pytest.fixture
