@@ -143,13 +143,20 @@ class AuthoritiesMixin:
 
     _pinned: dict[tuple[int, bytes], AuthorityKey]
 
+    def _rpc_url(self) -> str | None:
+        return getattr(self, "_chain_rpc_url", None) or self.chain_info().rpc_url
+
     def _views(self) -> tuple[ChainViews, dict[str, str]]:
         info = self.chain_info()
-        if not info.rpc_url:
-            raise ClientError("the API's GET /chain names no chain node to read authorities from")
+        rpc_url = self._rpc_url()
+        if not rpc_url:
+            raise ClientError(
+                "no chain node to read the key authorities from: pass chain_rpc_url= (the "
+                "API's GET /chain names none)"
+            )
         views = self.__dict__.get("_chain_views")
         if views is None:
-            views = self.__dict__["_chain_views"] = ChainViews(info.rpc_url, timeout=self._timeout)
+            views = self.__dict__["_chain_views"] = ChainViews(rpc_url, timeout=self._timeout)
         return views, info.addresses
 
     def _authority_http(self) -> httpx.Client:
@@ -193,7 +200,11 @@ class AuthoritiesMixin:
         return entries
 
     def uses_authorities(self) -> bool:
-        """True once any institution registered its own authority (then records are v3)."""
+        """True once any institution registered its own authority (then records are v3).
+        False when no chain node is known to read it from (a client of the former central
+        authority only)."""
+        if not self._rpc_url() or "Consortium" not in self.chain_info().addresses:
+            return False
         return any(e.registered for e in self.authority_directory())
 
     def pinned_authorities(self) -> list[AuthorityKey]:
