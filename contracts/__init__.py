@@ -19,6 +19,7 @@ NAMES = (
     "AccessLog",
     "Workflow",
     "EmergencyAccess",
+    "EmergencyKeys",
 )
 
 

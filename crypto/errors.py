@@ -25,6 +25,11 @@ class PolicyError(CryptoError):
         self.expected = expected
 
 
+class PolicyReachError(CryptoError):
+    """A record policy reaches no institution of the directory, or a slot's epoch is invalid
+    (:mod:`crypto.reach`): no authority's members could ever read it."""
+
+
 class PolicyNotSatisfied(CryptoError):  # noqa: N818 - the name the issue and callers use
     """The key's attributes do not satisfy the ciphertext's policy, so nothing can be decrypted."""
 
@@ -171,3 +176,36 @@ class MemberAttributeError(CryptoError):
 class ReservedAttributeError(MemberAttributeError):
     """The attribute's namespace is derived by the protocol (``uid``, ``org``, ``epoch`` ...)
     and may not be written by an admin."""
+
+
+# --- threshold emergency key (crypto.threshold) ---
+
+
+class ThresholdError(CryptoError):
+    """Root of the threshold emergency-key errors (TDH2 and the DKG)."""
+
+
+class ThresholdFormatError(ThresholdError):
+    """A serialised TDH2 ciphertext, decryption share or DKG message is malformed."""
+
+
+class InvalidCiphertextError(ThresholdError):
+    """A TDH2 ciphertext fails its validity proof for this label: altered, or presented as
+    another record's (or patient's) emergency slot. No authority releases a share for it."""
+
+
+class InvalidShareError(ThresholdError):
+    """A decryption share fails its Chaum–Pedersen proof; ``index`` names the authority."""
+
+    def __init__(self, message: str, *, index: int) -> None:
+        super().__init__(message)
+        self.index = index
+
+
+class NotEnoughSharesError(ThresholdError):
+    """Fewer than ``t`` valid decryption shares from distinct authorities."""
+
+
+class DkgError(ThresholdError):
+    """A distributed key generation step cannot go on (wrong round, index, threshold, or too
+    few qualified dealers)."""

@@ -42,6 +42,7 @@ CONTRACTS = (
     "AccessLog",
     "Workflow",
     "EmergencyAccess",
+    "EmergencyKeys",
 )
 
 # High runs: deployment is a one-off, the registration / consent / log calls run constantly.

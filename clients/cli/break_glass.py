@@ -93,10 +93,20 @@ def doctor_break_glass(
         plain().print(
             f"break-glass {opening.id} open until {when(opening.expires_at)} (tx {opening.tx_hash})"
         )
-        key = client.fetch_emergency_key(opening.id)
-        plain().print(f"emergency key for {key.patient} ({', '.join(key.attributes)})")
         folder = output or Path(f"break-glass-{opening.id[2:10]}")
-        results = client.emergency_download(address, folder, user_key=key.user_key)
+        directory = client.emergency_directory()
+        if directory is not None:
+            # Envelope v3: t institutions' authorities each release a decryption share of
+            # every record's emergency slot, each release on chain (docs/break-glass.md).
+            plain().print(
+                f"asking {directory.key.t} of {directory.key.n} institutions' authorities "
+                "for their shares"
+            )
+            results = client.emergency_open_chart(address, folder, opening_id=opening.id)
+        else:  # a consortium without an emergency key: the old single-authority key
+            key = client.fetch_emergency_key(opening.id)
+            plain().print(f"emergency key for {key.patient} ({', '.join(key.attributes)})")
+            results = client.emergency_download(address, folder, user_key=key.user_key)
     for result in results:
         plain().print(
             f"  {result.path}  {result.bytes_written} bytes  access tx {short(result.access_tx)}"
@@ -188,6 +198,22 @@ def auditor_review(
     plain().print(f"reviewed {done.id}: {outcome} (tx {done.raw.get('review_tx_hash')})")
 
 
+def _releases_table(releases: list[dict[str, object]]) -> Table:
+    """Which institutions' authorities released emergency shares of which records (chain)."""
+    table = Table(title=f"emergency shares released for my records ({len(releases)})")
+    for column in ("opening", "record", "institution", "authority", "tx"):
+        table.add_column(column, no_wrap=True)
+    for item in releases:
+        table.add_row(
+            short(str(item["opening_id"])),
+            short(str(item["record_id"])),
+            str(item["institution_id"]),
+            short(str(item["authority"])),
+            short(str(item["tx_hash"])),
+        )
+    return table
+
+
 @cli_errors
 def patient_break_glass(
     rekey: str | None = typer.Option(
@@ -221,6 +247,7 @@ def patient_break_glass(
     with signed_in(api, data_dir, wallet) as (client, chosen, _):
         if wanted is None:
             page = client.patient_break_glass(chosen.address, limit=500)
+            releases = client.emergency_releases(chosen.address)
         else:
             key = client.fetch_user_key()
             with records_progress("re-keying records") as progress:
@@ -234,6 +261,8 @@ def patient_break_glass(
             return
         title = f"break-glass openings of my chart ({page.total})"
         plain().print(_table(page.items, title=title, patient=False))
+        if releases:
+            plain().print(_releases_table(releases))
         return
     what = "records of my chart re-keyed after" if all_records else "records read under"
     table = Table(title=f"{what} {short(wanted)} ({len(outcomes)})")

@@ -31,9 +31,11 @@ from typing import Any
 import httpx
 from eth_account.signers.local import LocalAccount
 
+from clients.sdk.authorities import AuthoritiesMixin
 from clients.sdk.consents import ConsentsMixin
 from clients.sdk.consultations import ConsultationsMixin
 from clients.sdk.emergency import EmergencyMixin
+from clients.sdk.emergency_threshold import EmergencyThresholdMixin
 from clients.sdk.epochs import EpochsMixin
 from clients.sdk.errors import ClientError, UnauthorizedError
 from clients.sdk.models import ChainInfo, ConsentReceipt, FetchResult, Page, RecordInfo, hex0x
@@ -62,6 +64,7 @@ SIWE_STATEMENT = "Sign in to MedLedger"
 
 
 class MedLedgerClient(
+    AuthoritiesMixin,
     RecordsMixin,
     ConsentsMixin,
     WorkflowsMixin,
@@ -70,6 +73,7 @@ class MedLedgerClient(
     RekeyMixin,
     EpochsMixin,
     EmergencyMixin,
+    EmergencyThresholdMixin,
 ):
     """A session with one MedLedger API as one account (or anonymous, for public routes).
 

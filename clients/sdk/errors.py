@@ -85,3 +85,14 @@ class WrongPasswordError(WalletError):
 
 class WalletNotFoundError(WalletError):
     """No wallet with that name or address in the data directory."""
+
+
+class EmergencySharesError(ClientError):
+    """Fewer than ``t`` key authorities gave valid emergency decryption shares; ``failures``
+    maps each authority asked (by index) to why it failed (a refusal's code, an unreachable
+    URL, or a share whose proof fails: the authority is named)."""
+
+    def __init__(self, message: str, *, failures: dict[int, str]) -> None:
+        details = "; ".join(f"authority {i}: {why}" for i, why in sorted(failures.items()))
+        super().__init__(f"{message} ({details})" if details else message)
+        self.failures = dict(failures)

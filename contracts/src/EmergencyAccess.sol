@@ -52,6 +52,7 @@ contract EmergencyAccess is ActorSignatures {
         bool reviewed;
         bool justified;
         address patient;
+        uint64 openedAt;
     }
 
     /// @notice EIP-712 domain name.
@@ -175,7 +176,8 @@ contract EmergencyAccess is ActorSignatures {
             expiresAt: expiresAt,
             reviewed: false,
             justified: false,
-            patient: o.patient
+            patient: o.patient,
+            openedAt: uint64(block.timestamp)
         });
         emit BreakGlassOpened(o.id, actor, o.patient, o.reasonHash, coSigner, expiresAt);
     }
@@ -229,6 +231,12 @@ contract EmergencyAccess is ActorSignatures {
     {
         Opening memory o = _openings[id];
         return (o.clinician, o.patient, o.expiresAt, o.reviewed, o.justified);
+    }
+
+    /// @notice The block time at which opening `id` was mined (0 when unknown): records
+    /// registered before it are the ones its emergency key shares may open (`EmergencyKeys`).
+    function openedAtOf(bytes32 id) external view returns (uint64) {
+        return _openings[id].openedAt;
     }
 
     /// @notice True while opening `id` exists and its window has not ended.

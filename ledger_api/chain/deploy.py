@@ -1,4 +1,4 @@
-"""Deploy the six MedLedger contracts and wire them together; save/load where they live.
+"""Deploy the seven MedLedger contracts and wire them together; save/load where they live.
 
 Order and wiring (each constructor takes what it must trust, as an immutable):
 
@@ -9,12 +9,14 @@ Order and wiring (each constructor takes what it must trust, as an immutable):
    are rotated in one place and a removed relayer stops at once);
 5. ``Workflow(consortium, registry)``;
 6. ``EmergencyAccess(consortium)`` (break-glass openings and their reviews);
+6b. ``EmergencyKeys(consortium, registry, emergency)`` (the DKG board of the consortium
+   emergency key, and the log of the decryption shares authorities release);
 7. ``Consortium.enrolMember(relayer, 0, Relayer, [])`` so the other contracts'
    ``isRelayer`` checks accept the API's account; then, when a separate consortium ``admin``
    is given, ``transferAdmin(admin)``. More relayers are enrolled (and removed) later by the
    consortium admin with ``enrolMember`` / ``removeMember``; nothing needs redeploying.
 
-The deployment file records ``code_digest``, the SHA-256 of the six compiled creation codes it
+The deployment file records ``code_digest``, the SHA-256 of the seven compiled creation codes it
 was made from (:func:`code_digest`), so tools can tell a deployment of older contracts (whose
 ABI the wrappers no longer speak) from a current one; the dev chain redeploys on a mismatch.
 
@@ -133,7 +135,7 @@ def deploy_all(
     admin: str | None = None,
     timeout: float = DEFAULT_RECEIPT_TIMEOUT,
 ) -> Deployment:
-    """Deploy and wire all six contracts; see the module docstring for the order.
+    """Deploy and wire all seven contracts; see the module docstring for the order.
 
     ``admin`` (default: the deployer) ends up as consortium admin. Raises
     :class:`DeploymentError` on a bad key or address, or when any transaction fails.
@@ -152,6 +154,7 @@ def deploy_all(
     access_log, _ = sender.deploy("AccessLog", consortium)
     workflow, _ = sender.deploy("Workflow", consortium, registry)
     emergency, _ = sender.deploy("EmergencyAccess", consortium)
+    emergency_keys, _ = sender.deploy("EmergencyKeys", consortium, registry, emergency)
     sender.call("Consortium", consortium, "enrolMember", relayer, 0, ROLE_RELAYER, [])
     if admin != account.address:
         sender.call("Consortium", consortium, "transferAdmin", admin)
@@ -168,6 +171,7 @@ def deploy_all(
             "AccessLog": access_log,
             "Workflow": workflow,
             "EmergencyAccess": emergency,
+            "EmergencyKeys": emergency_keys,
         },
         code_digest=code_digest(),
     )

@@ -15,6 +15,7 @@ from web3 import Web3
 
 from ledger_api.chain.anvil import AnvilProcess, free_port
 from tests.conftest import ANVIL_KEYS
+from tests.contracts.emergency_keys_support import with_authorities
 from tests.contracts.helpers import Chain, build_world
 
 
@@ -44,3 +45,10 @@ def chain(world: Chain) -> Iterator[Chain]:
     snap = world.snapshot()
     yield world
     world.revert_to(snap)
+
+
+@pytest.fixture
+def board(chain: Chain) -> Chain:
+    """``chain`` plus a third institution and a registered key authority at each of the
+    three (signers ``emergency_keys_support.signer("a1" … "a3")``)."""
+    return with_authorities(chain)

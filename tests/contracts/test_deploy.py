@@ -31,6 +31,7 @@ def test_deploy_all_wires_everything(chain: Chain) -> None:
             "AccessLog",
             "Workflow",
             "EmergencyAccess",
+            "EmergencyKeys",
         ]
     )
     for address in d.addresses().values():
@@ -45,6 +46,10 @@ def test_deploy_all_wires_everything(chain: Chain) -> None:
     assert same(c["Workflow"].functions.consortium().call(), d.address("Consortium"))
     assert same(c["Workflow"].functions.registry().call(), d.address("RecordRegistry"))
     assert same(c["EmergencyAccess"].functions.consortium().call(), d.address("Consortium"))
+    keys = c["EmergencyKeys"].functions
+    assert same(keys.consortium().call(), d.address("Consortium"))
+    assert same(keys.registry().call(), d.address("RecordRegistry"))
+    assert same(keys.openings().call(), d.address("EmergencyAccess"))
     assert c["Consortium"].functions.isRelayer(d.relayer).call() is True
     for name in ("ConsentManager", "RecordRegistry", "AccessLog", "Workflow", "EmergencyAccess"):
         domain = c[name].functions.eip712Domain().call()

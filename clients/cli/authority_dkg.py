@@ -1,0 +1,163 @@
+"""``medledger authority dkg init|join|status``: the consortium emergency key ceremony.
+
+The emergency key's secret is shared t-of-n among institutions' key authorities by a
+Gennaro–Jarecki–Krawczyk–Rabin DKG run over the ``EmergencyKeys`` board on chain
+(``docs/break-glass.md``): no party, and not the API, ever holds it.
+
+- ``init`` (consortium admin): open round N with threshold t among the authorities of the
+  given institutions (each must have registered its authority);
+- ``join`` (each authority, with its own key file): run the ceremony to the end and write the
+  authority's share next to its key file, encrypted under its passphrase; then restart
+  ``medledger authority serve`` so it serves the emergency routes;
+- ``status``: the round's parameters, who posted what, the confirmations and the key.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from clients.cli.admin_chain import KeyEnvOption, deployment_path, signing_key
+from clients.cli.common import (
+    CliError,
+    DataDirOption,
+    DeploymentOption,
+    RpcOption,
+    WalletOption,
+    cli_errors,
+    plain,
+)
+
+dkg_app = typer.Typer(
+    help="The consortium emergency key: a t-of-n DKG among institutions' authorities.",
+    no_args_is_help=True,
+)
+
+KIND_NAMES = {
+    1: "transport key",
+    2: "deal",
+    3: "Feldman commitments",
+    4: "complaints",
+    5: "reveals",
+    6: "Feldman complaints",
+    7: "reconstruction",
+}
+
+
+def _client(rpc: str, deployment: str | None, data_dir: str | None, account: object = None):
+    from ledger_api.chain.connection import connect
+    from ledger_api.chain.deploy import Deployment
+    from ledger_api.chain.emergency_keys import EmergencyKeysClient
+
+    loaded = Deployment.load(deployment_path(deployment, data_dir))
+    w3 = connect(rpc, expected_chain_id=loaded.chain_id)
+    return EmergencyKeysClient(w3, loaded.address("EmergencyKeys"), account=account)  # type: ignore[arg-type]
+
+
+@dkg_app.command("init")
+@cli_errors
+def init(
+    threshold: int = typer.Option(..., "--threshold", "-t", min=1, help="Shares needed (t)."),
+    institutions: str = typer.Option(
+        ..., "--institutions", help="Comma-separated institution ids, in index order."
+    ),
+    key_round: int | None = typer.Option(
+        None, "--round", min=1, help="Round number (default: the latest opened + 1)."
+    ),
+    rpc: str = RpcOption,
+    deployment: str | None = DeploymentOption,
+    data_dir: str | None = DataDirOption,
+    wallet: str | None = WalletOption,
+    key_env: str | None = KeyEnvOption,
+) -> None:
+    """Open a DKG round (consortium admin).
+
+    Example: medledger authority dkg init --threshold 2 --institutions 1,2,3,4
+    """
+    from eth_account import Account
+
+    try:
+        ids = [int(part) for part in institutions.split(",") if part.strip()]
+    except ValueError:
+        raise CliError(
+            f"--institutions must be comma-separated ids, not {institutions!r}"
+        ) from None
+    account = Account.from_key(signing_key(data_dir, wallet, key_env))
+    client = _client(rpc, deployment, data_dir, account)
+    number = key_round if key_round is not None else client.latest_round() + 1
+    receipt = client.open_round(number, threshold, ids)
+    plain().print(
+        f"DKG round {number}: t={threshold} of n={len(ids)} institutions {ids} "
+        f"(tx 0x{bytes(receipt['transactionHash']).hex()})"
+    )
+    plain().print(
+        "next: each institution's authority runs `medledger authority dkg join --round "
+        f"{number} --key-file …`"
+    )
+
+
+@dkg_app.command("join")
+@cli_errors
+def join(
+    key_file: str = typer.Option(..., "--key-file", envvar="MEDLEDGER_AUTHORITY_KEY_FILE"),
+    key_round: int | None = typer.Option(None, "--round", min=1, help="Default: latest opened."),
+    timeout: float = typer.Option(600.0, "--timeout", help="Give up after this many seconds."),
+    rpc: str = RpcOption,
+    deployment: str | None = DeploymentOption,
+    data_dir: str | None = DataDirOption,
+    passphrase_env: str | None = typer.Option(None, "--passphrase-env"),
+) -> None:
+    """Take part in a round with this authority's key file, to the end.
+
+    Example: medledger authority dkg join --key-file ~/cd3h.key --passphrase-env AUTH_PASS
+    """
+    from clients.cli.authority import _passphrase
+    from ledger_api.authority.dkg import CeremonyDriver, share_path
+    from ledger_api.authority.keyfile import load_key_file
+
+    path = Path(key_file).expanduser()
+    passphrase = _passphrase(passphrase_env, confirm=False)
+    authority = load_key_file(path, passphrase)
+    client = _client(rpc, deployment, data_dir, authority.signer)
+    number = key_round if key_round is not None else client.latest_round()
+    if number == 0:
+        raise CliError("no DKG round is open (the consortium admin runs `authority dkg init`)")
+    driver = CeremonyDriver(client=client, key_round=number, key_file=path, passphrase=passphrase)
+    console = plain()
+    console.print(f"round {number}: authority index {driver.index} of {driver.n}, t={driver.t}")
+    key = driver.run(timeout=timeout, on_phase=lambda phase: console.print(f"  {phase}"))
+    console.print(f"emergency key of round {number}: 0x{key.h_bytes().hex()}")
+    console.print(f"share written to {share_path(path, number)} (encrypted)")
+
+
+@dkg_app.command("status")
+@cli_errors
+def status(
+    key_round: int | None = typer.Option(None, "--round", min=1, help="Default: latest opened."),
+    rpc: str = RpcOption,
+    deployment: str | None = DeploymentOption,
+    data_dir: str | None = DataDirOption,
+) -> None:
+    """Show a round: who posted what, confirmations, the key once complete."""
+    client = _client(rpc, deployment, data_dir)
+    number = key_round if key_round is not None else client.latest_round()
+    if number == 0:
+        raise CliError("no DKG round has been opened")
+    info = client.round_info(number)
+    if info.n == 0:
+        raise CliError(f"no DKG round {number}")
+    console = plain()
+    console.print(
+        f"round {number}: t={info.t} n={info.n} institutions {list(info.institutions)} "
+        f"confirmations {info.confirmations}/{info.n} "
+        f"{'complete' if info.complete else 'in progress'}"
+    )
+    posted: dict[int, list[str]] = {}
+    for m in client.messages(number):
+        posted.setdefault(m.index, []).append(KIND_NAMES.get(m.kind, str(m.kind)))
+    for index, institution in enumerate(info.institutions, start=1):
+        console.print(f"  {index} (institution {institution}): {', '.join(posted.get(index, []))}")
+    if info.complete:
+        key = client.public_key(number)
+        console.print(f"key 0x{key.h_bytes().hex()} (current round {client.current_round()})")

@@ -1,0 +1,29 @@
+"""Three institutions with registered key authorities, for the EmergencyKeys tests."""
+
+from __future__ import annotations
+
+from eth_account import Account
+from eth_utils import keccak
+
+from tests.contracts.helpers import Chain, b32
+
+
+def signer(label: str):
+    return Account.from_key(keccak(text="medledger test authority " + label))
+
+
+def with_authorities(chain: Chain) -> Chain:
+    """Three institutions, each with a registered key authority (signers a1, a2, a3)."""
+    con = chain.c["Consortium"].functions
+    third_admin = Account.from_key(keccak(text="medledger test inst c admin"))
+    chain.send(
+        "admin", con.addInstitution("青羊区社区卫生服务中心", b32("qingyang"), third_admin.address)
+    )
+    for inst, admin in ((1, "inst_a_admin"), (2, "inst_b_admin"), (3, third_admin)):
+        chain.send(
+            admin,
+            con.registerAuthority(
+                inst, b"\x11" * 32, signer(f"a{inst}").address, f"http://x/{inst}"
+            ),
+        )
+    return chain

@@ -1,0 +1,108 @@
+"""The authorities' DKG driver over the EmergencyKeys board: three authorities, each with its
+own account and key file, reach the same key; a dealer's bad share draws a complaint that its
+reveal answers; a share file opens only with its passphrase."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from crypto.errors import WrongPassphraseError
+from crypto.keys import seal
+from crypto.threshold.dkg import Deal
+from crypto.threshold.tdh2 import combine, decrypt_share, emergency_label, encrypt
+from ledger_api.authority.dkg import CeremonyDriver, CeremonyError, load_share
+from ledger_api.chain.emergency_keys import KIND_COMPLAINT, EmergencyKeysClient
+from tests.contracts.emergency_keys_support import signer
+from tests.contracts.helpers import Chain, rid
+
+PASS = "correct horse battery staple"
+
+
+def drivers(chain: Chain, tmp_path: Path, key_round: int = 1, t: int = 2, n: int = 3):
+    address = chain.c["EmergencyKeys"].address
+    admin = EmergencyKeysClient(chain.w3, address, account=chain.accounts["admin"], gas_price=0)
+    admin.open_round(key_round, t, list(range(1, n + 1)))
+    return [
+        CeremonyDriver(
+            client=EmergencyKeysClient(chain.w3, address, account=signer(f"a{j}"), gas_price=0),
+            key_round=key_round,
+            key_file=tmp_path / f"authority-{j}.key",
+            passphrase=PASS,
+        )
+        for j in range(1, n + 1)
+    ]
+
+
+def run_all(ds: list[CeremonyDriver], rounds: int = 40) -> None:
+    for _ in range(rounds):
+        phases = [d.step() for d in ds]
+        if all(p == "done" for p in phases):
+            return
+    raise AssertionError(f"ceremony stuck at {[d.phase for d in ds]}")
+
+
+def check(chain: Chain, ds: list[CeremonyDriver], tmp_path: Path) -> None:
+    key = ds[0].client.public_key()
+    shares = [load_share(tmp_path / f"authority-{d.index}.key", 1, PASS) for d in ds]
+    assert all(s.matches(key) for s in shares)
+    label = emergency_label(record_id=rid("x"), patient=chain.addr("patient"), key_round=1)
+    m = os.urandom(32)
+    ct = encrypt(key, m, label)
+    for pair in ((0, 1), (1, 2), (0, 2)):
+        ds_ = [decrypt_share(key, ct, label, index=i + 1, secret_share=shares[i].x) for i in pair]
+        assert combine(key, ct, label, ds_) == m
+
+
+def test_three_authorities_reach_one_key(board: Chain, tmp_path: Path) -> None:
+    ds = drivers(board, tmp_path)
+    run_all(ds)
+    assert ds[0].client.current_round() == 1
+    check(board, ds, tmp_path)
+    # the file is encrypted: the wrong passphrase does not open it
+    with pytest.raises(WrongPassphraseError):
+        load_share(tmp_path / "authority-1.key", 1, "wrong")
+
+
+def test_a_bad_share_is_complained_about_and_revealed(board: Chain, tmp_path: Path) -> None:
+    ds = drivers(board, tmp_path)
+    for d in ds:
+        d.step()  # transport keys
+    cheat = ds[2]._participant
+    assert cheat is not None
+    honest_deal = cheat.deal
+
+    def bad_deal(keys):  # dealer 3 sends authority 1 garbage
+        deal = honest_deal(keys)
+        boxes = dict(deal.sealed)
+        boxes[1] = seal(b"garbage", keys[1], purpose="medledger-dkg-share-v1")
+        return Deal(deal.key_round, deal.dealer, deal.commitments, boxes)
+
+    cheat.deal = bad_deal  # type: ignore[method-assign]
+    run_all(ds)
+    complaints = [m for m in ds[0].client.messages(1) if m.kind == KIND_COMPLAINT and m.index == 1]
+    assert len(complaints) == 1
+    check(board, ds, tmp_path)
+
+
+def test_only_the_rounds_authorities_take_part(board: Chain, tmp_path: Path) -> None:
+    address = board.c["EmergencyKeys"].address
+    EmergencyKeysClient(board.w3, address, account=board.accounts["admin"], gas_price=0).open_round(
+        1, 2, [1, 2]
+    )
+    with pytest.raises(CeremonyError, match="not the registered authority"):
+        CeremonyDriver(
+            client=EmergencyKeysClient(board.w3, address, account=signer("a3")),
+            key_round=1,
+            key_file=tmp_path / "a.key",
+            passphrase=PASS,
+        )
+    with pytest.raises(CeremonyError, match="no DKG round 7"):
+        CeremonyDriver(
+            client=EmergencyKeysClient(board.w3, address, account=signer("a1")),
+            key_round=7,
+            key_file=tmp_path / "a.key",
+            passphrase=PASS,
+        )
