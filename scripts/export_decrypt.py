@@ -102,7 +102,29 @@ def fixtures() -> dict[str, Any]:
         binding=binding,
         sealer=envelope.AccountSealer(author),
     )
+    institutions = []
+    for inst_id, code in ((1, "cd3h"), (2, "pjxrmyy")):
+        inst_mpk, inst_msk = fame.setup()
+        institutions.append(
+            {
+                "id": inst_id,
+                "code": code,
+                "epoch": 1,
+                "mpk": keys.dump_master_public_key(inst_mpk).hex(),
+                "doctorKey": _key_hex(
+                    fame.keygen(
+                        inst_msk, [f"org:{code}", "role:doctor", "dept:cardiology", "epoch:1"]
+                    )
+                ),
+                "nurseKey": _key_hex(
+                    fame.keygen(inst_msk, [f"org:{code}", "role:nurse", "epoch:1"])
+                ),
+            }
+        )
+    patient = Account.from_key(bytes(range(1, 33)))
     return {
+        "institutions": institutions,
+        "patientAccount": {"address": patient.address, "privateKey": patient.key.hex()},
         "mpk": keys.dump_master_public_key(mpk).hex(),
         "fame": fame_cases,
         "probes": {
