@@ -25,6 +25,11 @@ class PolicyError(CryptoError):
         self.expected = expected
 
 
+class PolicyReachError(CryptoError):
+    """A record policy reaches no institution of the directory, or a slot's epoch is invalid
+    (:mod:`crypto.reach`): no authority's members could ever read it."""
+
+
 class PolicyNotSatisfied(CryptoError):  # noqa: N818 - the name the issue and callers use
     """The key's attributes do not satisfy the ciphertext's policy, so nothing can be decrypted."""
 

@@ -106,7 +106,7 @@ def definitions() -> dict[str, Any]:
         "h": _hex(groups.g2_to_bytes(fame.h)),
         "egh": _hex(groups.gt_to_bytes(fame.pairing_base())),
         "envelope": {
-            "version": envelope_header.FORMAT_VERSION,
+            "version": envelope_header.LEGACY_VERSION,
             "kekInfo": _hex(keywrap.KEK_INFO),
             "headerAdLabel": _hex(envelope_header.HEADER_AD_LABEL),
             "headerAdLabelV2": _hex(envelope_header.HEADER_AD_LABEL_V2),

@@ -20,6 +20,12 @@ pragma solidity ^0.8.24;
  * the window and raises the stored nonce to the revocation's, so neither message can be
  * replayed. A later consent for the same key replaces the earlier one.
  *
+ * Patient keys ({registerPatientKey}): each patient's X25519 public key, so a writer can wrap a
+ * record's data key to the patient (the patient slot, `crypto/patient_key.py`) and the patient
+ * needs no key authority to read their chart. Signed as
+ * `PatientKey(address patient,bytes32 publicKey,uint64 version)`; the version must rise, so an
+ * old registration cannot be replayed over a newer one.
+ *
  * Signatures: 65 bytes `r‖s‖v`; `s` in the lower half of the curve order and `v` in {27, 28}
  * (no malleable twins).
  */
@@ -61,6 +67,10 @@ contract ConsentManager {
     bytes32 public constant REVOCATION_TYPEHASH =
         keccak256("Revocation(address patient,bytes32 consentId,uint256 nonce,uint64 deadline)");
 
+    /// @notice keccak256 of the `PatientKey` type string.
+    bytes32 public constant PATIENT_KEY_TYPEHASH =
+        keccak256("PatientKey(address patient,bytes32 publicKey,uint64 version)");
+
     bytes32 private constant _DOMAIN_TYPEHASH =
         keccak256(
             "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
@@ -73,6 +83,17 @@ contract ConsentManager {
     bytes32 private immutable _cachedDomainSeparator;
 
     mapping(bytes32 key => Grant) private _grants;
+
+    /// @dev A patient's registered X25519 public key and its version.
+    struct PatientKey {
+        bytes32 publicKey;
+        uint64 version;
+    }
+
+    mapping(address patient => PatientKey) private _patientKeys;
+
+    /// @notice A patient registered (or replaced) their X25519 public key.
+    event PatientKeyRegistered(address indexed patient, bytes32 publicKey, uint64 version);
 
     /// @notice Emitted for every accepted consent (direct or relayed).
     event ConsentGranted(
@@ -110,6 +131,11 @@ contract ConsentManager {
     /// @notice The revocation's deadline has passed.
     error ConsentManagerRevocationExpired(uint64 deadline);
 
+    /// @notice A patient key must be non-zero, for a non-zero patient.
+    error ConsentManagerInvalidPatientKey();
+    /// @notice The key's version is not above the registered one.
+    error ConsentManagerStalePatientKey(uint64 version, uint64 current);
+
     /// @notice Caches the EIP-712 domain separator for the deployment chain.
     constructor() {
         _cachedChainId = block.chainid;
@@ -117,6 +143,40 @@ contract ConsentManager {
     }
 
     // ------------------------------------------------------------------ writes
+
+    /**
+     * @notice Records `patient`'s X25519 public key (the patient slot of every record is
+     * wrapped to it); anyone may relay the patient's signature.
+     * @dev Requirements: `patient` and `publicKey` non-zero; `version` above the registered
+     * one; `signature` is the patient's EIP-712 signature of
+     * `PatientKey(patient, publicKey, version)` under this contract's domain.
+     * Emits {PatientKeyRegistered}.
+     */
+    function registerPatientKey(
+        address patient,
+        bytes32 publicKey,
+        uint64 version,
+        bytes calldata signature
+    ) external {
+        if (patient == address(0) || publicKey == bytes32(0)) {
+            revert ConsentManagerInvalidPatientKey();
+        }
+        PatientKey storage k = _patientKeys[patient];
+        if (version <= k.version) revert ConsentManagerStalePatientKey(version, k.version);
+        bytes32 structHash = keccak256(
+            abi.encode(PATIENT_KEY_TYPEHASH, patient, publicKey, version)
+        );
+        _checkSignature(structHash, patient, signature);
+        k.publicKey = publicKey;
+        k.version = version;
+        emit PatientKeyRegistered(patient, publicKey, version);
+    }
+
+    /// @notice `patient`'s registered X25519 public key and its version (zeros when none).
+    function patientKeyOf(address patient) external view returns (bytes32 publicKey, uint64 version) {
+        PatientKey storage k = _patientKeys[patient];
+        return (k.publicKey, k.version);
+    }
 
     /**
      * @notice Records a consent signed by its patient; anyone may relay it.

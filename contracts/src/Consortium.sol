@@ -33,6 +33,16 @@ import {MemberAttributes} from "./MemberAttributes.sol";
  * institution's admin like a member. A gateway may author records for its institution (see
  * `RecordRegistry`), carries no attributes, and logs each configuration version it applies
  * ({recordGatewayConfig}).
+ *
+ * Key authorities (no single escrow, `docs/key-authorities.md`): each institution runs its own
+ * FAME key authority. The institution's admin records its public-key digest (SHA-256 of the
+ * canonical public-key bytes), its URL and its signing account ({registerAuthority}); clients
+ * read them ({authorityOf}), pin the digest and refuse any other key. Each institution has its
+ * own membership epoch: a suspension, removal or update of one of its members, or the
+ * suspension of the institution, moves that institution's epoch and no other
+ * ({EpochAdvanced}). The institution's admin raises its epoch floor ({raiseEpochFloor}) once
+ * no record it must still read references an older epoch. The authority's signing account
+ * logs every key it issues ({logKeyIssued}).
  */
 contract Consortium {
     /// @notice Member roles; the numbers are the ABI `uint8` values.
@@ -61,6 +71,18 @@ contract Consortium {
         bool active;
     }
 
+    /// @dev An institution's key authority: where it is, what key it has, which epoch.
+    struct Authority {
+        bytes32 pubkeyDigest;
+        address signer;
+        uint64 epoch;
+        uint64 floor;
+        string url;
+    }
+
+    /// @notice Longest authority URL accepted by {registerAuthority}.
+    uint256 public constant MAX_AUTHORITY_URL = 256;
+
     /// @notice Maximum number of attributes one member may carry (bounds every loop over them).
     uint256 public constant MAX_ATTRIBUTES = 32;
 
@@ -74,6 +96,8 @@ contract Consortium {
     mapping(bytes32 code => uint32 institutionId) private _institutionByCode;
     mapping(address account => Member) private _members;
     mapping(address account => bytes32[]) private _attributes;
+    mapping(uint32 institutionId => Authority) private _authorities;
+    mapping(address signer => uint32 institutionId) private _authorityBySigner;
 
     /// @notice Emitted when the consortium admin hands over its role.
     event AdminTransferred(address indexed previousAdmin, address indexed newAdmin);
@@ -120,6 +144,29 @@ contract Consortium {
         bytes32 digest
     );
 
+    /// @notice An institution's admin recorded (or replaced) its key authority.
+    event AuthorityRegistered(
+        uint32 indexed institutionId,
+        bytes32 indexed pubkeyDigest,
+        address indexed signer,
+        string url,
+        uint64 epoch
+    );
+    /// @notice An institution's membership epoch moved to `epoch` because of `reason` (a
+    /// member account, or zero for an institution-wide change).
+    event EpochAdvanced(uint32 indexed institutionId, uint64 indexed epoch, address reason);
+    /// @notice An institution's admin raised the oldest epoch its authority still issues.
+    event EpochFloorRaised(uint32 indexed institutionId, uint64 floor);
+    /// @notice The institution's authority issued an attribute key (hash of the sorted
+    /// attribute list) to `holder` for epochs up to `epoch`.
+    event KeyIssued(
+        uint32 indexed institutionId,
+        address indexed holder,
+        address indexed issuer,
+        bytes32 attributesHash,
+        uint64 epoch
+    );
+
     /// @notice The caller may not perform this change; `admin` is the account that may (the
     /// institution's admin, or the consortium admin for consortium-level changes).
     error ConsortiumUnauthorized(address caller, address admin);
@@ -143,6 +190,15 @@ contract Consortium {
     error ConsortiumEmptyAttribute(uint256 index);
     /// @notice A gateway configuration needs a non-zero name, version and digest.
     error ConsortiumInvalidGatewayConfig();
+    /// @notice An authority needs a non-zero digest and signer and a URL of 1 to
+    /// {MAX_AUTHORITY_URL} bytes.
+    error ConsortiumInvalidAuthority();
+    /// @notice The signer already serves another institution's authority.
+    error ConsortiumAuthoritySignerInUse(address signer, uint32 institutionId);
+    /// @notice The caller is not a registered authority signer.
+    error ConsortiumNotAuthority(address caller);
+    /// @notice The floor must not move back nor pass the current epoch.
+    error ConsortiumInvalidEpochFloor(uint64 floor, uint64 epoch);
     /// @notice The account is already a member.
     error ConsortiumAlreadyMember(address account);
     /// @notice The account is not a member.
@@ -234,6 +290,7 @@ contract Consortium {
         if (!inst.active) revert ConsortiumInstitutionSuspended(institutionId);
         inst.active = false;
         emit InstitutionSuspended(institutionId);
+        _advanceEpoch(institutionId, address(0));
     }
 
     /**
@@ -288,6 +345,7 @@ contract Consortium {
         m.role = r;
         _attributes[account] = attributes;
         emit MemberUpdated(account, institutionId, r, attributes);
+        _advanceEpoch(institutionId, account);
     }
 
     /**
@@ -302,6 +360,7 @@ contract Consortium {
         if (!m.active) revert ConsortiumMemberSuspended(account);
         m.active = false;
         emit MemberSuspended(account, m.institutionId);
+        _advanceEpoch(m.institutionId, account);
     }
 
     /**
@@ -330,6 +389,7 @@ contract Consortium {
         delete _members[account];
         delete _attributes[account];
         emit MemberRemoved(account, institutionId);
+        _advanceEpoch(institutionId, account);
     }
 
     /**
@@ -355,6 +415,101 @@ contract Consortium {
             revert ConsortiumInvalidGatewayConfig();
         }
         emit GatewayConfigApplied(m.institutionId, gateway, name, version, digest);
+    }
+
+    // ------------------------------------------------------------------ key authorities
+
+    /**
+     * @notice Records `institutionId`'s key authority: the SHA-256 digest of its FAME public
+     * key, the account it signs with, and its URL. Replacing it keeps the epoch.
+     * @dev Requirements: caller is that institution's admin (not the consortium admin: no one
+     * but the institution chooses its authority); the institution exists and is active;
+     * `pubkeyDigest` and `signer` non-zero; `url` 1..{MAX_AUTHORITY_URL} bytes; `signer` serves
+     * no other institution. Emits {AuthorityRegistered}.
+     */
+    function registerAuthority(
+        uint32 institutionId,
+        bytes32 pubkeyDigest,
+        address signer,
+        string calldata url
+    ) external {
+        Institution storage inst = _existingInstitution(institutionId);
+        if (msg.sender != inst.admin) revert ConsortiumUnauthorized(msg.sender, inst.admin);
+        if (!inst.active) revert ConsortiumInstitutionSuspended(institutionId);
+        uint256 urlLength = bytes(url).length;
+        if (
+            pubkeyDigest == bytes32(0) ||
+            signer == address(0) ||
+            urlLength == 0 ||
+            urlLength > MAX_AUTHORITY_URL
+        ) revert ConsortiumInvalidAuthority();
+        uint32 other = _authorityBySigner[signer];
+        if (other != 0 && other != institutionId) {
+            revert ConsortiumAuthoritySignerInUse(signer, other);
+        }
+        Authority storage a = _authorities[institutionId];
+        if (a.signer != address(0) && a.signer != signer) delete _authorityBySigner[a.signer];
+        if (a.epoch == 0) {
+            a.epoch = 1;
+            a.floor = 1;
+        }
+        a.pubkeyDigest = pubkeyDigest;
+        a.signer = signer;
+        a.url = url;
+        _authorityBySigner[signer] = institutionId;
+        emit AuthorityRegistered(institutionId, pubkeyDigest, signer, url, a.epoch);
+    }
+
+    /**
+     * @notice Raises the oldest membership epoch `institutionId`'s authority still issues keys
+     * for (after the institution re-keyed its records written under older epochs).
+     * @dev Requirements: caller is that institution's admin; current floor < `floor` ≤ epoch.
+     * Emits {EpochFloorRaised}.
+     */
+    function raiseEpochFloor(uint32 institutionId, uint64 floor) external {
+        Institution storage inst = _existingInstitution(institutionId);
+        if (msg.sender != inst.admin) revert ConsortiumUnauthorized(msg.sender, inst.admin);
+        Authority storage a = _authorities[institutionId];
+        uint64 epoch = _epochOf(a);
+        if (floor <= _floorOf(a) || floor > epoch) revert ConsortiumInvalidEpochFloor(floor, epoch);
+        a.epoch = epoch;
+        a.floor = floor;
+        emit EpochFloorRaised(institutionId, floor);
+    }
+
+    /**
+     * @notice Logs that the caller (a registered authority signer) issued an attribute key to
+     * `holder`, whose sorted attributes hash to `attributesHash`, for epochs up to `epoch`.
+     * @dev Requirements: caller is the signer of a registered authority; `holder` non-zero.
+     * Emits {KeyIssued} with the authority's institution.
+     */
+    function logKeyIssued(address holder, bytes32 attributesHash, uint64 epoch) external {
+        uint32 institutionId = _authorityBySigner[msg.sender];
+        if (institutionId == 0) revert ConsortiumNotAuthority(msg.sender);
+        if (holder == address(0)) revert ConsortiumZeroAddress();
+        emit KeyIssued(institutionId, holder, msg.sender, attributesHash, epoch);
+    }
+
+    /**
+     * @notice `institutionId`'s key authority (zero digest, signer and empty URL when none is
+     * registered) with its current membership epoch and floor (both start at 1).
+     * @dev Requirements: the institution exists.
+     */
+    function authorityOf(
+        uint32 institutionId
+    )
+        external
+        view
+        returns (bytes32 pubkeyDigest, string memory url, uint64 epoch, address signer, uint64 floor)
+    {
+        _existingInstitution(institutionId);
+        Authority storage a = _authorities[institutionId];
+        return (a.pubkeyDigest, a.url, _epochOf(a), a.signer, _floorOf(a));
+    }
+
+    /// @notice The institution whose authority signs with `signer` (0 when none).
+    function institutionOfAuthority(address signer) external view returns (uint32) {
+        return _authorityBySigner[signer];
     }
 
     // ------------------------------------------------------------------ views
@@ -436,6 +591,29 @@ contract Consortium {
     }
 
     // ------------------------------------------------------------------ internals
+
+    /// @dev Moves `institutionId`'s membership epoch on by one (nothing for institution 0,
+    /// whose consortium-level members hold no attribute keys).
+    function _advanceEpoch(uint32 institutionId, address reason) private {
+        if (institutionId == 0) return;
+        Authority storage a = _authorities[institutionId];
+        uint64 epoch = _epochOf(a) + 1;
+        if (a.floor == 0) a.floor = 1;
+        a.epoch = epoch;
+        emit EpochAdvanced(institutionId, epoch, reason);
+    }
+
+    /// @dev The stored epoch, 1 before anything was stored.
+    function _epochOf(Authority storage a) private view returns (uint64) {
+        uint64 epoch = a.epoch;
+        return epoch == 0 ? 1 : epoch;
+    }
+
+    /// @dev The stored floor, 1 before anything was stored.
+    function _floorOf(Authority storage a) private view returns (uint64) {
+        uint64 floor = a.floor;
+        return floor == 0 ? 1 : floor;
+    }
 
     /// @dev Member not suspended and its institution (if any) not suspended.
     function _isActive(Member memory m) private view returns (bool) {

@@ -1,8 +1,10 @@
 """The envelope header: its fields, its one canonical CBOR encoding, and a strict parser.
 
-Two versions are read: v1 (session 1) and v2, which adds ``record_id``, ``patient`` and the
-author's encrypted ``seal`` (:mod:`crypto.envelope.seal`) to the authenticated fields. New
-envelopes are v2.
+Three versions are read: v1 (session 1); v2, which adds ``record_id``, ``patient`` and the
+author's encrypted ``seal`` (:mod:`crypto.envelope.seal`) to the authenticated fields; and v3
+(:mod:`crypto.envelope.header_v3`: one FAME slot per institution the policy reaches, each under
+that institution's own key authority, plus the patient's own slot — no single key escrow).
+New envelopes are v3 (:data:`FORMAT_VERSION`); v1/v2 are kept only to read old records.
 
 Kept apart from :mod:`crypto.envelope` because the API uses it alone: it checks uploaded
 headers (:func:`parse_header`) without holding any key, and parsing must refuse every
@@ -20,6 +22,7 @@ from typing import Any
 import cbor2
 from eth_utils import to_checksum_address
 
+from crypto.envelope.header_v3 import FORMAT_VERSION_V3, HeaderV3, parse_header_v3
 from crypto.errors import EnvelopeFormatError, FameFormatError
 from crypto.fame_types import SCHEME_ID, Ciphertext
 from crypto.stream import (
@@ -31,10 +34,11 @@ from crypto.stream import (
 )
 from crypto.stream import body_length as stream_body_length
 
-__all__ = ["FORMAT_VERSION", "Header", "header_policy", "parse_header"]
+__all__ = ["FORMAT_VERSION", "Header", "HeaderV3", "header_policy", "parse_header"]
 
-FORMAT_VERSION = 2
-SUPPORTED_VERSIONS = (1, 2)
+FORMAT_VERSION = FORMAT_VERSION_V3
+LEGACY_VERSION = 2
+SUPPORTED_VERSIONS = (1, 2, 3)
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 SALT_SIZE = 32
 WRAPPED_KEY_SIZE = KEY_SIZE + 16
@@ -74,7 +78,7 @@ class Header:
     segment_size: int
     length: int
     content_type: str
-    version: int = FORMAT_VERSION
+    version: int = LEGACY_VERSION
     scheme: str = SCHEME_ID
     record_id: bytes | None = None  # v2: the registry id this envelope belongs to
     patient: bytes | None = None  # v2: the patient's 20-byte address
@@ -119,7 +123,7 @@ class Header:
         return label + digest.digest()
 
 
-def parse_header(data: bytes) -> Header:
+def parse_header(data: bytes) -> Header | HeaderV3:
     """Decode and structurally check a header (no key needed, nothing decrypted).
 
     Refuses non-canonical CBOR, unknown versions and schemes, wrong field sets, types and
@@ -145,6 +149,8 @@ def parse_header(data: bytes) -> Header:
         raise EnvelopeFormatError(
             f"unsupported envelope scheme {doc.get('scheme')!r} (expected {SCHEME_ID!r})"
         )
+    if version == FORMAT_VERSION_V3:
+        return parse_header_v3(doc, raw)
     fields = _FIELDS[version]
     if set(doc) != fields:
         missing = sorted(fields - set(doc))

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from crypto import fame
-from crypto.envelope.header import FORMAT_VERSION, SALT_SIZE, Header
+from crypto.envelope.header import LEGACY_VERSION, SALT_SIZE, Header
 from crypto.envelope.seal import RecordBinding, Seal, open_seal
 from crypto.errors import (
     CryptoError,
@@ -115,7 +115,7 @@ def wrap(
         segment_size=segment_size,
         length=length,
         content_type=content_type,
-        version=1 if binding is None else FORMAT_VERSION,
+        version=1 if binding is None else LEGACY_VERSION,
         record_id=None if binding is None else binding.record_id,
         patient=None if binding is None else binding.patient_bytes,
         seal=None if binding is None else seal,

@@ -262,7 +262,7 @@ def test_policy_swap_in_header_is_refused(
 @pytest.mark.parametrize(
     ("changes", "match"),
     [
-        ({"v": 3}, "unsupported envelope format version 3"),
+        ({"v": 4}, "unsupported envelope format version 4"),
         ({"v": True}, "unsupported envelope format version True"),
         ({"scheme": "bsw07"}, "unsupported envelope scheme 'bsw07'"),
         ({"extra": 1}, "unexpected"),
