@@ -9,11 +9,11 @@ import { sha256 as nobleSha256 } from '@noble/hashes/sha256';
 import { encodeCbor } from '../cbor.js';
 import { encrypt as fameEncrypt } from '../fame.js';
 import { normalizePolicy } from '../policytree.js';
-import { EnvelopeFormatError } from './errors.js';
+import { EnvelopeFormatError, EnvelopeIntegrityError } from './errors.js';
 import { FORMAT_VERSION_V3, HEADER_AD_LABEL_V3, SALT_SIZE, slotKek } from './envelope3.js';
 import { SCHEME_ID } from './fame.js';
 import { newEphemeral, wrapToPatient } from './patientkey.js';
-import { aesGcmEncrypt, concat, fromHex, randomBytes, sha256 } from './primitives.js';
+import { aesGcmEncrypt, concat, fromHex, randomBytes, sha256, toHex } from './primitives.js';
 import { reach } from './reach.js';
 import { makeSeal } from './seal.js';
 import { BODY_ID_SIZE, DEFAULT_SEGMENT_SIZE, KEY_SIZE, bodyLength, checkSegmentSize, encryptSegments } from './stream.js';
@@ -23,7 +23,8 @@ const CONTENT_TYPE = /^[\x21-\x7e][\x20-\x7e]{0,254}$/;
 /**
  * Encrypt a plaintext source of `length` bytes (a Uint8Array, or an (async) iterable of chunks
  * for a streamed upload) as envelope v3. `institutions`: [{ id, code, epoch, mpk (parsed),
- * mpkBytes (the published file, whose SHA-256 is the slot digest) }] — the on-chain directory;
+ * mpkBytes (the published file, whose SHA-256 is the slot digest), digest (0x…, the one on chain:
+ * a key that hashes otherwise is refused) }] — the on-chain directory;
  * `patientPublicKey`: the patient's registered X25519 key; `signer`: the author's ethers
  * signer. `onFrame(frame)` receives the body frames in order (default: kept and returned).
  * Returns { header, body?, bodyLength, bodySha256, policy, institutions }.
@@ -69,8 +70,14 @@ export async function encryptRecordV3(
     const seal = await makeSeal(dataKey, { recordId: recordIdBytes, patient: patientBytes, signer, contentHash: content.digest() });
     const wrapped = await Promise.all(
       reached.map(async ({ institution, policy: slotText }) => {
+        const digest = await sha256(institution.mpkBytes);
+        if (institution.digest && toHex(digest) !== toHex(fromHex(institution.digest))) {
+          throw new EnvelopeIntegrityError(
+            `the public key served for institution '${institution.code}' hashes to 0x${toHex(digest)}, not to the digest on chain ${institution.digest}: refused`,
+          );
+        }
         const { ciphertext, element } = fameEncrypt(institution.mpk, slotText);
-        return { institution, ciphertext, element, digest: await sha256(institution.mpkBytes) };
+        return { institution, ciphertext, element, digest };
       }),
     );
     const ephemeral = newEphemeral(patientPublicKey);
