@@ -6,7 +6,8 @@ import fx from './fixtures/decrypt.json';
 import { decodeCbor, encodeCbor } from '../src/cbor.js';
 import { SealError, WrongRecipientError } from '../src/crypto/errors.js';
 import { openSealed, openUserKey, PURPOSE_USER_KEY } from '../src/crypto/sealedbox.js';
-import { fetchUserKey } from '../src/crypto/authority.js';
+import { KEY_REQUEST_TYPES, fetchUserKey, keyAuthorityDomain } from '../src/crypto/authority.js';
+import { Wallet, verifyTypedData } from 'ethers';
 import { x25519KeyPair } from '../src/crypto/primitives.js';
 
 const bytes = (text) => Uint8Array.from(Buffer.from(text, 'hex'));
@@ -43,18 +44,27 @@ describe('sealed user keys', () => {
     await expect(openSealed(encodeCbor(lowOrder), priv(), { purpose: PURPOSE_USER_KEY })).rejects.toThrow(SealError);
   });
 
-  it('fetches a key from an authority and refuses one whose attributes differ from what it said', async () => {
-    // a stand-in authority that re-seals nothing: it can only replay the Python box, which is
-    // sealed to another key than the one the page made, so the page must refuse it
-    const answer = { sealed_key: Buffer.from(box()).toString('base64'), attributes: fx.sealed.attributes, epoch: 1 };
-    const replay = async () => new Response(JSON.stringify(answer), { status: 200 });
-    await expect(fetchUserKey({ url: 'http://authority/keys/issue', token: 't', fetchImpl: replay })).rejects.toThrow(
+  it('fetches a key from an authority and refuses a box sealed to another key or a refusal', async () => {
+    // a stand-in authority that can only replay the Python box, sealed to another key than the
+    // one the page made: the page must refuse it (the real authority is exercised from Python once it is on main)
+    const signer = Wallet.createRandom();
+    const chain = { chainId: 31337, consortium: '0x5FbDB2315678afecb367f032d93F642f64180aa3' };
+    let sent;
+    const replay = async (url, init) => {
+      sent = JSON.parse(init.body);
+      return new Response(JSON.stringify({ sealedKey: Buffer.from(box()).toString('base64'), attributes: fx.sealed.attributes, epoch: 1 }));
+    };
+    await expect(fetchUserKey({ url: 'http://authority/', signer, institutionId: 1, ...chain, fetchImpl: replay })).rejects.toThrow(
       WrongRecipientError,
     );
-    const refused = async () => new Response(JSON.stringify({ error: { code: 'member_suspended', message: 'suspended' } }), { status: 403 });
-    await expect(fetchUserKey({ url: 'http://a/keys/issue', token: 't', fetchImpl: refused })).rejects.toMatchObject({
+    expect(sent.request.holder).toBe(signer.address);
+    expect(sent.request.recipientKey).toMatch(/^0x[0-9a-f]{64}$/);
+    const signed = verifyTypedData(keyAuthorityDomain(chain), KEY_REQUEST_TYPES, sent.request, sent.signature);
+    expect(signed).toBe(signer.address);
+    const refused = async () => new Response(JSON.stringify({ code: 'not_a_member', message: 'not a member' }), { status: 403 });
+    await expect(fetchUserKey({ url: 'http://a', signer, institutionId: 1, ...chain, fetchImpl: refused })).rejects.toMatchObject({
       status: 403,
-      code: 'member_suspended',
+      code: 'not_a_member',
     });
   });
 });

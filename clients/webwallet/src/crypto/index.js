@@ -5,7 +5,7 @@ export * from './errors.js';
 export { loadMcl } from './mcl.js';
 export { ciphertextFromObj, decrypt as fameDecrypt, parseUserKey, SCHEME_ID, userKeyFromObj } from './fame.js';
 export { openSealed, openUserKey, PURPOSE_USER_KEY } from './sealedbox.js';
-export { fetchUserKey } from './authority.js';
+export { authorityInfo, fetchUserKey, KEY_REQUEST_TYPES, keyAuthorityDomain } from './authority.js';
 export { derivationMessage, derivePatientKey, patientKeyFromSignature } from './patientkey.js';
 export { parseHeaderV3, openDataKey } from './envelope3.js';
 export { encryptRecordV3 } from './encrypt3.js';

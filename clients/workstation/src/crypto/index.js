@@ -11,6 +11,7 @@ export {
   EnvelopeIntegrityError,
   decryptRecord,
   encryptRecordV3,
+  authorityInfo,
   fetchUserKey,
   loadMcl,
   parseHeaderV3,
