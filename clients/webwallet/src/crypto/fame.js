@@ -17,7 +17,7 @@ import { decodeCbor } from '../cbor.js';
 import { GROUP_ORDER, solveSpanProgram, spanProgram } from '../msp.js';
 import { normalizePolicy } from '../policytree.js';
 import { FameFormatError, PolicyNotSatisfied } from './errors.js';
-import { frFromBigInt, g1FromBytes, g2FromBytes, gtFromBytes, loadMcl, mcl, pairingProduct } from './mcl.js';
+import { frFromBigInt, g1FromBytes, g2FromBytes, gtFromBytes, loadMcl, loaded, pairingProduct } from './mcl.js';
 
 export const SCHEME_ID = 'fame-cp-abe/bls12-381/k2/v1';
 export const MAX_ROWS = 4096;
@@ -107,6 +107,7 @@ export function ciphertextFromObj(obj) {
 
 /** Σ γ_i · P_i: additions for γ = ±1 (and/or policies), one multi-scalar product for the rest. */
 function weightedSum(points, weights) {
+  const mcl = loaded();
   let acc = new mcl.G1();
   const restPoints = [];
   const restScalars = [];
@@ -129,7 +130,7 @@ function weightedSum(points, weights) {
  * policy. A forged key or ciphertext gives a wrong element, which the envelope's AEAD refuses.
  */
 export async function decrypt(userKey, ciphertext) {
-  await loadMcl();
+  const mcl = await loadMcl();
   const gamma = solveSpanProgram(ciphertext.program, userKey.attributes);
   if (gamma === null) throw new PolicyNotSatisfied(`the key's attributes do not satisfy the policy ${ciphertext.policy}`);
   const rows = [...gamma.keys()].sort((a, b) => a - b);

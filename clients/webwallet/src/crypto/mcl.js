@@ -7,7 +7,6 @@
 // in the order-r subgroup (mcl's verifyOrder switches, turned on here explicitly, and probed at
 // start-up with a point that must be refused); re-encoding must give the same bytes; the
 // identity is refused; a GT element must satisfy x^r = 1 (x^(r-1) · x = 1, as Python).
-import mcl from 'mcl-wasm';
 import { GroupElementError } from './errors.js';
 
 export const G1_BYTES = 48;
@@ -21,21 +20,29 @@ const OFF_SUBGROUP_G1 = (() => {
 })();
 
 let ready = null;
+/** The mcl-wasm module once loadMcl() resolved (loaded on first use: its WebAssembly is large). */
+export let mcl = null;
 
 async function start() {
-  await mcl.init(mcl.BLS12_381);
-  mcl.setETHserialization(false);
-  mcl.verifyOrderG1(true);
-  mcl.verifyOrderG2(true);
-  const probe = new mcl.G1();
+  const imported = await import('mcl-wasm');
+  const m = imported.default ?? imported;
+  await m.init(m.BLS12_381);
+  mcl = m;
+  m.setETHserialization(false);
+  m.verifyOrderG1(true);
+  m.verifyOrderG2(true);
+  const probe = new m.G1();
   let accepted = true;
   try {
     probe.deserialize(OFF_SUBGROUP_G1);
   } catch {
     accepted = false;
   }
-  if (accepted) throw new GroupElementError('this mcl-wasm build accepts a G1 point outside the subgroup: refusing to run');
-  return mcl;
+  if (accepted) {
+    mcl = null;
+    throw new GroupElementError('this mcl-wasm build accepts a G1 point outside the subgroup: refusing to run');
+  }
+  return m;
 }
 
 /** mcl-wasm initialised for BLS12-381 (once per page or worker). */
@@ -64,15 +71,15 @@ function decodePoint(bytes, Cls, size, name) {
 }
 
 /** An untrusted G1 point (call after loadMcl()). */
-export const g1FromBytes = (bytes) => decodePoint(bytes, mcl.G1, G1_BYTES, 'G1');
+export const g1FromBytes = (bytes) => decodePoint(bytes, loaded().G1, G1_BYTES, 'G1');
 /** An untrusted G2 point (call after loadMcl()). */
-export const g2FromBytes = (bytes) => decodePoint(bytes, mcl.G2, G2_BYTES, 'G2');
+export const g2FromBytes = (bytes) => decodePoint(bytes, loaded().G2, G2_BYTES, 'G2');
 
 /** An untrusted GT element: a canonical Fp12 element of order r. */
 export function gtFromBytes(bytes) {
   if (!(bytes instanceof Uint8Array)) throw new GroupElementError('a GT element must be bytes');
   if (bytes.length !== GT_BYTES) throw new GroupElementError(`a GT element is ${GT_BYTES} bytes, got ${bytes.length}`);
-  const element = new mcl.GT();
+  const element = new (loaded().GT)();
   try {
     element.deserialize(bytes);
   } catch {
@@ -106,4 +113,8 @@ export function pairingProduct(ps, qs) {
   return mcl.finalExp(acc);
 }
 
-export { mcl };
+/** The loaded module, or a clear error when loadMcl() was not awaited first. */
+export function loaded() {
+  if (!mcl) throw new GroupElementError('mcl-wasm is not loaded: await loadMcl() first');
+  return mcl;
+}
