@@ -53,6 +53,7 @@ __all__ = [
     "derive_from_signature",
     "new_ephemeral",
     "open_patient_slot",
+    "registration_typed_data",
     "wrap_to_patient",
 ]
 
@@ -111,6 +112,40 @@ def derive_from_account(account: object) -> PatientKey:
     address = str(account.address)  # type: ignore[attr-defined]
     signed = account.sign_message(encode_defunct(text=derivation_message(address)))  # type: ignore[attr-defined]
     return derive_from_signature(bytes(signed.signature), address)
+
+
+def registration_typed_data(
+    *, patient: str, public_key: bytes, version: int, chain_id: int, verifying_contract: str
+) -> dict[str, object]:
+    """The EIP-712 ``PatientKey`` message ``ConsentManager.registerPatientKey`` checks
+    (domain "MedLedger ConsentManager", version "1")."""
+    return {
+        "types": {
+            "EIP712Domain": [
+                {"name": "name", "type": "string"},
+                {"name": "version", "type": "string"},
+                {"name": "chainId", "type": "uint256"},
+                {"name": "verifyingContract", "type": "address"},
+            ],
+            "PatientKey": [
+                {"name": "patient", "type": "address"},
+                {"name": "publicKey", "type": "bytes32"},
+                {"name": "version", "type": "uint64"},
+            ],
+        },
+        "primaryType": "PatientKey",
+        "domain": {
+            "name": "MedLedger ConsentManager",
+            "version": "1",
+            "chainId": chain_id,
+            "verifyingContract": to_checksum_address(verifying_contract),
+        },
+        "message": {
+            "patient": to_checksum_address(patient),
+            "publicKey": public_key,
+            "version": version,
+        },
+    }
 
 
 def _kek(shared: bytes, salt: bytes, epk: bytes, pk: bytes) -> bytes:

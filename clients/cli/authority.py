@@ -1,9 +1,12 @@
-"""``medledger authority init|show``: create and check the key authority's master keys.
+"""``medledger authority init|show|register|serve``: one key authority per institution.
 
-Thin on purpose: the work is in :mod:`ledger_api.services.authority`. The passphrase comes
-from an environment variable named with ``--passphrase-env`` (for scripts and containers,
-where a prompt would hang) or from a hidden prompt; never from a command-line argument,
-which would land in shell history and ``ps`` output.
+No single key escrow (``docs/key-authorities.md``): each institution runs its own authority,
+in its own process, with its own passphrase-encrypted key file; the institution's admin
+records its public-key digest, signer account and URL on chain; the API holds no key.
+
+The passphrase comes from an environment variable named with ``--passphrase-env`` (scripts,
+containers) or a hidden prompt; never from a command-line argument, which would land in shell
+history and ``ps`` output.
 """
 
 from __future__ import annotations
@@ -13,42 +16,34 @@ from pathlib import Path
 
 import typer
 
-from clients.cli.common import CliError, cli_errors, plain
+from clients.cli.admin_chain import KeyEnvOption, institution_id, open_chain
+from clients.cli.common import (
+    CliError,
+    DataDirOption,
+    DeploymentOption,
+    RpcOption,
+    WalletOption,
+    cli_errors,
+    plain,
+)
 from crypto.keys import SCRYPT_DEFAULT_LOG2_N, SCRYPT_MAX_LOG2_N, SCRYPT_MIN_LOG2_N
-from ledger_api.authority.keystore import (
-    MPK_FILE,
-    MSK_FILE,
-    KeyAuthority,
-    init_authority,
-)
-from ledger_api.chain.devnode import default_data_dir
 
-authority_app = typer.Typer(help="Manage the key authority's master keys.", no_args_is_help=True)
-
-DataDirOption = typer.Option(
-    None,
-    "--data-dir",
-    envvar="MEDLEDGER_DATA_DIR",
-    help="The API's data directory; the keys go to <data-dir>/authority [~/.medledger].",
+authority_app = typer.Typer(
+    help="Run and register an institution's key authority.", no_args_is_help=True
 )
-AuthorityDirOption = typer.Option(
-    None,
-    "--authority-dir",
-    envvar="MEDLEDGER_AUTHORITY_DIR",
-    help="Where mpk.cbor and msk.enc live (overrides <data-dir>/authority).",
+
+KeyFileOption = typer.Option(
+    ...,
+    "--key-file",
+    envvar="MEDLEDGER_AUTHORITY_KEY_FILE",
+    help="The authority's encrypted key file (its own; one per institution).",
 )
 PassphraseEnvOption = typer.Option(
     None,
     "--passphrase-env",
     help="Read the passphrase from this environment variable instead of prompting.",
 )
-
-
-def _directory(data_dir: str | None, authority_dir: str | None) -> Path:
-    if authority_dir:
-        return Path(authority_dir).expanduser()
-    base = Path(data_dir).expanduser() if data_dir else default_data_dir()
-    return base / "authority"
+InstitutionOption = typer.Option(..., "--institution", help="Institution id.", min=1)
 
 
 def _passphrase(variable: str | None, *, confirm: bool) -> str:
@@ -71,8 +66,8 @@ def _passphrase(variable: str | None, *, confirm: bool) -> str:
 @authority_app.command()
 @cli_errors
 def init(
-    data_dir: str | None = DataDirOption,
-    authority_dir: str | None = AuthorityDirOption,
+    institution: int = InstitutionOption,
+    key_file: str = KeyFileOption,
     passphrase_env: str | None = PassphraseEnvOption,
     scrypt_log2_n: int = typer.Option(
         SCRYPT_DEFAULT_LOG2_N,
@@ -82,36 +77,136 @@ def init(
         help="scrypt cost of the passphrase box (log2 N); lower only for tests.",
     ),
 ) -> None:
-    """Generate the FAME master keys: mpk.cbor (public) and msk.enc (passphrase-encrypted).
+    """Create an institution authority's key file: FAME master keys and a signer account.
 
-    Refuses to overwrite existing keys: every record is encrypted under the public key.
+    Refuses to overwrite an existing file: records are encrypted under its public key.
 
-    Example: medledger authority init --data-dir ~/.medledger
+    Example: medledger authority init --institution 1 --key-file ~/cd3h-authority.key
     """
-    directory = _directory(data_dir, authority_dir)
-    if (directory / MPK_FILE).exists() or (directory / MSK_FILE).exists():
-        raise CliError(f"{directory} already holds authority keys; refusing to overwrite them")
+    from ledger_api.authority.keyfile import init_key_file
+
+    path = Path(key_file).expanduser()
+    if path.exists():
+        raise CliError(f"{path} already exists; refusing to overwrite an authority's keys")
     passphrase = _passphrase(passphrase_env, confirm=True)
-    files = init_authority(directory, passphrase, log2_n=scrypt_log2_n)
+    authority = init_key_file(path, passphrase, institution_id=institution, log2_n=scrypt_log2_n)
     console = plain()
-    console.print(f"wrote {files.mpk_path} (public) and {files.msk_path} (encrypted)")
-    console.print(f"mpk sha256 {files.mpk_sha256}")
+    console.print(f"wrote {path} (encrypted) for institution {institution}")
+    console.print(f"public key digest 0x{authority.digest.hex()}")
+    console.print(f"signer {authority.signer.address}")
+    console.print(
+        "next: the institution's admin runs `medledger authority register --institution "
+        f"{institution} --key-file {path} --url http://HOST:PORT`"
+    )
 
 
 @authority_app.command()
 @cli_errors
-def show(
-    data_dir: str | None = DataDirOption,
-    authority_dir: str | None = AuthorityDirOption,
-    passphrase_env: str | None = PassphraseEnvOption,
-) -> None:
-    """Open the keys with the passphrase (checking they are one pair); print the fingerprint.
+def show(key_file: str = KeyFileOption) -> None:
+    """Print the public part of a key file (no passphrase needed).
 
-    Example: medledger authority show --data-dir ~/.medledger
+    Example: medledger authority show --key-file ~/cd3h-authority.key
     """
-    directory = _directory(data_dir, authority_dir)
-    passphrase = _passphrase(passphrase_env, confirm=False)
-    authority = KeyAuthority.load(directory, passphrase)
+    import hashlib
+
+    from ledger_api.authority.keyfile import public_part
+
+    number, mpk, signer = public_part(Path(key_file).expanduser())
     console = plain()
-    console.print(f"key authority at {directory}: keys open and match")
-    console.print(f"mpk sha256 {authority.mpk_sha256}")
+    console.print(f"institution {number}")
+    console.print(f"public key digest 0x{hashlib.sha256(mpk).hexdigest()}")
+    console.print(f"signer {signer}")
+
+
+@authority_app.command()
+@cli_errors
+def register(
+    institution: str = typer.Option(..., "--institution", help="Institution id or code."),
+    key_file: str = KeyFileOption,
+    url: str = typer.Option(..., "--url", help="Where members reach the authority."),
+    rpc: str = RpcOption,
+    deployment: str | None = DeploymentOption,
+    data_dir: str | None = DataDirOption,
+    wallet: str | None = WalletOption,
+    key_env: str | None = KeyEnvOption,
+) -> None:
+    """Record the authority's key digest, signer and URL on chain (institution admin only).
+
+    Example: medledger authority register --institution cd3h --key-file k --url http://h:9101
+    """
+    import hashlib
+
+    from ledger_api.authority.keyfile import public_part
+
+    number_in_file, mpk, signer = public_part(Path(key_file).expanduser())
+    chain = open_chain(
+        rpc=rpc, deployment=deployment, data_dir=data_dir, wallet=wallet, key_env=key_env
+    )
+    number = institution_id(chain.consortium, institution)
+    if number != number_in_file:
+        raise CliError(f"{key_file} is institution {number_in_file}'s key, not {number}'s")
+    digest = hashlib.sha256(mpk).digest()
+    mined = chain.send(
+        lambda: chain.consortium.register_authority(
+            institution_id=number, pubkey_digest=digest, signer=signer, url=url
+        ),
+        institution_id=number,
+    )
+    plain().print(
+        f"institution {number}'s authority: digest 0x{digest.hex()} signer {signer} at {url}"
+    )
+    plain().print(f"tx {mined.receipt.tx_hash} block {mined.receipt.block_number}")
+
+
+@authority_app.command()
+@cli_errors
+def serve(
+    institution: int = InstitutionOption,
+    port: int = typer.Option(..., "--port", min=1, max=65535, help="TCP port to listen on."),
+    key_file: str = KeyFileOption,
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
+    rpc: str = RpcOption,
+    deployment: str | None = DeploymentOption,
+    data_dir: str | None = DataDirOption,
+    passphrase_env: str | None = PassphraseEnvOption,
+    rate: str = typer.Option(
+        "10/minute", "--rate", help="Key requests per member (N/period or 'unlimited')."
+    ),
+) -> None:
+    """Serve the institution's key authority (its own process, its own key file).
+
+    Issues keys only to the institution's active members, for the attributes Consortium holds,
+    sealed to the member's X25519 key, each issuance logged on chain by the authority's own
+    signer account.
+
+    Example: medledger authority serve --institution 1 --port 9101 --key-file ~/cd3h.key
+    """
+    import uvicorn
+
+    from clients.cli.admin_chain import deployment_path
+    from ledger_api.authority.keyfile import load_key_file
+    from ledger_api.authority.server import create_authority_app
+    from ledger_api.authority.service import AuthorityService
+    from ledger_api.chain.client import ChainClient
+    from ledger_api.chain.deploy import Deployment
+    from ledger_api.rates import parse_rate
+
+    try:
+        limit = parse_rate(rate)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    authority = load_key_file(
+        Path(key_file).expanduser(), _passphrase(passphrase_env, confirm=False)
+    )
+    if authority.institution_id != institution:
+        raise CliError(
+            f"{key_file} is institution {authority.institution_id}'s key, not {institution}'s"
+        )
+    loaded = Deployment.load(deployment_path(deployment, data_dir))
+    chain = ChainClient.connect(rpc, deployment=loaded, relayer_key=bytes(authority.signer.key))
+    app = create_authority_app(AuthorityService(authority=authority, chain=chain, rate=limit))
+    plain().print(
+        f"key authority of institution {institution} on http://{host}:{port} "
+        f"(digest 0x{authority.digest.hex()})"
+    )
+    uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -114,6 +114,23 @@ class ConsentManager(SignedContract):
         not_before, expires_at, nonce = self._read("grantOf", *fields[:5])
         return GrantInfo(not_before=not_before, expires_at=expires_at, nonce=nonce)
 
+    def register_patient_key(
+        self, *, patient: str, public_key: bytes, version: int, signature: bytes
+    ) -> PendingTx:
+        """Relay a patient's signed X25519 key registration; emits ``PatientKeyRegistered``."""
+        return self._write(
+            "registerPatientKey",
+            check_address(patient, "patient"),
+            check_bytes32(public_key, "public_key"),
+            check_uint(version, 64, "version"),
+            bytes(signature),
+        )
+
+    def patient_key_of(self, patient: str) -> tuple[bytes, int]:
+        """``(X25519 public key, version)``; zeros when the patient registered none."""
+        key, version = self._read("patientKeyOf", check_address(patient, "patient"))
+        return bytes(key), int(version)
+
     def hash_consent(self, consent: Consent) -> bytes:
         """The on-chain consent id (equals :func:`crypto.signing.consent_id`)."""
         return bytes(self._read("hashConsent", consent_tuple(consent)))

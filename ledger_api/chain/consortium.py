@@ -63,6 +63,23 @@ class InstitutionInfo:
     active: bool
 
 
+@dataclass(frozen=True)
+class AuthorityInfo:
+    """An institution's key authority as ``Consortium.authorityOf`` reports it (digest zero and
+    URL empty when none is registered); ``epoch`` and ``floor`` are the institution's own."""
+
+    institution_id: int
+    pubkey_digest: bytes
+    url: str
+    epoch: int
+    signer: str
+    floor: int
+
+    @property
+    def registered(self) -> bool:
+        return self.pubkey_digest != bytes(32)
+
+
 def pack_text32(text: str, name: str = "value") -> bytes:
     """``dept:cardiology`` → 32 bytes (case-folded UTF-8, zero-padded); too long is an error."""
     if not isinstance(text, str) or not text.strip():
@@ -173,6 +190,52 @@ class Consortium(BoundContract):
     def transfer_admin(self, *, new_admin: str) -> PendingTx:
         return self._write("transferAdmin", check_address(new_admin, "new_admin"))
 
+    # -- key authorities (institution admin; issuance logs by the authority's signer) -------
+
+    def register_authority(
+        self, *, institution_id: int, pubkey_digest: bytes, signer: str, url: str
+    ) -> PendingTx:
+        """Emits ``AuthorityRegistered``; the sender must be the institution's admin."""
+        return self._write(
+            "registerAuthority",
+            check_uint(institution_id, 32, "institution_id"),
+            check_bytes32(pubkey_digest, "pubkey_digest"),
+            check_address(signer, "signer"),
+            check_text(url, "url"),
+        )
+
+    def raise_epoch_floor(self, *, institution_id: int, floor: int) -> PendingTx:
+        return self._write(
+            "raiseEpochFloor",
+            check_uint(institution_id, 32, "institution_id"),
+            check_uint(floor, 64, "floor"),
+        )
+
+    def log_key_issued(self, *, holder: str, attributes_hash: bytes, epoch: int) -> PendingTx:
+        """Emits ``KeyIssued``; the sender must be a registered authority signer."""
+        return self._write(
+            "logKeyIssued",
+            check_address(holder, "holder"),
+            check_bytes32(attributes_hash, "attributes_hash"),
+            check_uint(epoch, 64, "epoch"),
+        )
+
+    def authority_of(self, institution_id: int) -> AuthorityInfo:
+        digest, url, epoch, signer, floor = self._read(
+            "authorityOf", check_uint(institution_id, 32, "institution_id")
+        )
+        return AuthorityInfo(
+            institution_id=institution_id,
+            pubkey_digest=bytes(digest),
+            url=url,
+            epoch=int(epoch),
+            signer=signer,
+            floor=int(floor),
+        )
+
+    def institution_of_authority(self, signer: str) -> int:
+        return int(self._read("institutionOfAuthority", check_address(signer, "signer")))
+
     # -- views ----------------------------------------------------------------------------
 
     def member_info(self, account: str) -> MemberInfo:
@@ -232,6 +295,7 @@ class Consortium(BoundContract):
 
 
 __all__ = [
+    "AuthorityInfo",
     "Consortium",
     "InstitutionInfo",
     "MemberInfo",
