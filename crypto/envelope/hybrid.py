@@ -68,6 +68,7 @@ from crypto.envelope.header import (
     check_content_type,
     parse_header,
 )
+from crypto.envelope.header_v3 import HeaderV3
 from crypto.envelope.keywrap import (
     HashingReader,
     HashingWriter,
@@ -350,9 +351,9 @@ def rewrap(
 # --- checks without keys -----------------------------------------------------------------
 
 
-def validate_body_stream(reader: Reader, header: Header | bytes) -> BodyInfo:
-    """Check a body's framing against its header without the key; return its length and
-    SHA-256 (compare with the digest registered on chain). Raises
+def validate_body_stream(reader: Reader, header: Header | HeaderV3 | bytes) -> BodyInfo:
+    """Check a body's framing against its header (v1–v3) without the key; return its length
+    and SHA-256 (compare with the digest registered on chain). Raises
     :class:`~crypto.errors.EnvelopeFormatError` when the body cannot belong to the header."""
-    parsed = header if isinstance(header, Header) else parse_header(header)
+    parsed = header if isinstance(header, Header | HeaderV3) else parse_header(header)
     return check_body(reader, segment_size=parsed.segment_size, plaintext_length=parsed.length)
