@@ -153,15 +153,19 @@ export const slotKek = (element, salt, inst) => hkdf(element, { salt, info: slot
 
 /**
  * The data key K of a parsed header, opened either with a member's FAME key
- * ({ userKey, institutionId }: the slot of the member's institution) or with the patient key
+ * ({ userKey, institutionId }: the slot of the member's institution; without institutionId,
+ * the slot whose org code the key's org: attribute names) or with the patient key
  * ({ patientKey }). Throws EnvelopeAccessDeniedError when the reader has no slot or its key's
  * attributes do not satisfy that slot's policy, EnvelopeIntegrityError when the header was
  * altered (the slot's w does not open under the AD).
  */
 export async function openDataKey(header, reader) {
   if (reader.patientKey) return openPatientSlot(reader.patientKey, { ...header.patientSlot, salt: header.salt, ad: header.ad });
-  const { userKey, institutionId } = reader;
+  const { userKey } = reader;
   if (!userKey) throw new EnvelopeAccessDeniedError('no key to open the record with (a member key or the patient key)');
+  // the member's institution: given, or the one whose org: attribute the key holds (authorities
+  // issue org:<own code> only, so a key names its institution)
+  const institutionId = reader.institutionId ?? header.slots.find((s) => userKey.attributes.has(`org:${s.org}`))?.inst;
   const slot = header.slots.find((s) => s.inst === Number(institutionId));
   if (!slot) {
     const reached = header.slots.map((s) => s.org).join(', ');
