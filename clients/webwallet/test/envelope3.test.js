@@ -18,6 +18,7 @@ import {
   decryptRecord,
   derivePatientKey,
   encryptRecordV3,
+  openDataKey,
   parseHeaderV3,
   parseUserKey,
   slotPolicy,
@@ -144,7 +145,15 @@ describe('envelope v3 in the page', () => {
     await expect(parseHeaderV3(encodeCbor({ ...doc, extra: 1 }))).rejects.toThrow(EnvelopeFormatError);
     const badPoint = structuredClone(doc);
     badPoint.slots[0].abe.ct[0][0] = bytes(fx.probes.g1);
-    await expect(parseHeaderV3(encodeCbor(badPoint))).rejects.toThrow(/prime-order subgroup/);
+    const short = structuredClone(doc);
+    short.slots[1].abe.ct_0[0] = short.slots[1].abe.ct_0[0].subarray(1);
+    await expect(parseHeaderV3(encodeCbor(short))).rejects.toThrow(/96 bytes/);
+    // a point outside the subgroup is refused before the slot that holds it is used
+    const parsed = await parseHeaderV3(encodeCbor(badPoint));
+    await expect(openDataKey(parsed, await member(0))).rejects.toThrow(/prime-order subgroup/);
+    const badGt = structuredClone(doc);
+    badGt.slots[1].abe.ct_prime = bytes(fx.probes.gt);
+    await expect(openDataKey(await parseHeaderV3(encodeCbor(badGt)), await member(1))).rejects.toThrow(/order-r subgroup GT/);
   });
 
   it("refuses a seal that signs other content (a re-key that changed the record)", async () => {

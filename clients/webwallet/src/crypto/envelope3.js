@@ -11,7 +11,7 @@
 import { decodeCbor, encodeCbor } from '../cbor.js';
 import { normalizePolicy } from '../policytree.js';
 import { EnvelopeAccessDeniedError, EnvelopeFormatError, EnvelopeIntegrityError } from './errors.js';
-import { ciphertextFromObj, decrypt as fameDecrypt, SCHEME_ID } from './fame.js';
+import { checkCiphertextShape, ciphertextFromObj, decrypt as fameDecrypt, SCHEME_ID } from './fame.js';
 import { loadMcl } from './mcl.js';
 import { openPatientSlot } from './patientkey.js';
 import { aesGcmDecrypt, concat, equalBytes, hkdf, sha256, u32, utf8 } from './primitives.js';
@@ -51,7 +51,12 @@ function unkeyed(doc) {
   return { ...rest, slots: slots.map(({ w, ...s }) => s), pslot: { epk: pslot.epk } };
 }
 
-/** Parse and check a v3 header (no key needed); returns { doc, ad, slots, … }. */
+/**
+ * Parse and check a v3 header (no key needed); returns { doc, ad, slots, … }. Every field's
+ * structure is checked here, and each slot's policy recomputed; a slot's group elements are
+ * decoded and subgroup-checked when that slot is opened (openDataKey), so a reader pays for
+ * the one slot it uses, not for every institution's.
+ */
 export async function parseHeaderV3(bytes) {
   if (!(bytes instanceof Uint8Array)) throw new EnvelopeFormatError('a header is bytes');
   if (bytes.length > MAX_HEADER_SIZE) throw new EnvelopeFormatError(`header is ${bytes.length} bytes, over the ${MAX_HEADER_SIZE} limit`);
@@ -111,7 +116,7 @@ export async function parseHeaderV3(bytes) {
     expectBytes(slot.w, WRAPPED_KEY_SIZE, `${where}: w`);
     let abe;
     try {
-      abe = ciphertextFromObj(slot.abe);
+      abe = checkCiphertextShape(slot.abe); // its points are decoded when the slot is opened
     } catch (err) {
       throw new EnvelopeFormatError(`${where}: FAME ciphertext is invalid: ${err.message}`);
     }
@@ -119,7 +124,7 @@ export async function parseHeaderV3(bytes) {
     if (expected === null || abe.policy !== expected) {
       throw new EnvelopeFormatError(`${where}: its FAME policy '${abe.policy}' is not the record policy as seen by institution '${org}' at epoch ${epoch}`);
     }
-    return { inst, org, epoch, digest: slot.digest, abe, w: slot.w };
+    return { inst, org, epoch, digest: slot.digest, abe, abeObj: slot.abe, w: slot.w, where };
   });
   if (!isMap(doc.pslot) || !sameKeys(doc.pslot, ['epk', 'w'])) throw new EnvelopeFormatError('header pslot must be a map {epk, w}');
   expectBytes(doc.pslot.epk, 32, 'header pslot epk');
@@ -171,9 +176,15 @@ export async function openDataKey(header, reader) {
     const reached = header.slots.map((s) => s.org).join(', ');
     throw new EnvelopeAccessDeniedError(`the record's policy does not reach institution ${institutionId} (it reaches ${reached})`);
   }
+  let ciphertext;
+  try {
+    ciphertext = ciphertextFromObj(slot.abeObj); // every point on the curve, in the subgroup
+  } catch (err) {
+    throw new EnvelopeFormatError(`${slot.where}: FAME ciphertext is invalid: ${err.message}`);
+  }
   let element;
   try {
-    element = await fameDecrypt(userKey, slot.abe);
+    element = await fameDecrypt(userKey, ciphertext);
   } catch (err) {
     if (err.name === 'PolicyNotSatisfied') {
       throw new EnvelopeAccessDeniedError(`the key's attributes do not satisfy the record policy as seen by ${slot.org}: ${slot.abe.policy}`);

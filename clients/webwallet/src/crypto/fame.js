@@ -81,7 +81,38 @@ export async function parseUserKey(bytes) {
   return userKeyFromObj(doc.key);
 }
 
-/** A ciphertext from its to_obj() form (the `abe` field of an envelope header). */
+/**
+ * The structure of a ciphertext's to_obj() form without decoding its points: exact fields,
+ * scheme, canonical policy, one triple per span-program row, every element of the right size.
+ * Returns { policy, program }. A reader decodes (and subgroup-checks) only the ciphertext it
+ * decrypts: ciphertextFromObj.
+ */
+export function checkCiphertextShape(obj) {
+  const f = fields(obj, 'ciphertext', ['policy', 'ct_0', 'ct', 'ct_prime']);
+  if (typeof f.policy !== 'string') throw new FameFormatError("'policy' must be a string");
+  let canonical;
+  try {
+    canonical = normalizePolicy(f.policy);
+  } catch (err) {
+    throw new FameFormatError(`ciphertext policy is invalid: ${err.message}`);
+  }
+  if (canonical !== f.policy) throw new FameFormatError('ciphertext policy is not in canonical form');
+  const program = spanProgram(f.policy);
+  if (!Array.isArray(f.ct) || f.ct.length !== program.rows.length) {
+    throw new FameFormatError(`'ct' must be a list of ${program.rows.length} rows, one per policy row`);
+  }
+  const sized = (value, size, name) => {
+    if (!Array.isArray(value) || value.length !== 3 || !value.every((v) => v instanceof Uint8Array && v.length === size)) {
+      throw new FameFormatError(`'${name}' must be a list of 3 elements of ${size} bytes`);
+    }
+  };
+  sized(f.ct_0, 96, 'ct_0');
+  f.ct.forEach((row, i) => sized(row, 48, `ct[${i}]`));
+  if (!(f.ct_prime instanceof Uint8Array) || f.ct_prime.length !== 576) throw new FameFormatError("'ct_prime' must be 576 bytes");
+  return { policy: f.policy, program };
+}
+
+/** A ciphertext from its to_obj() form (the `abe` field of an envelope header), points checked. */
 export function ciphertextFromObj(obj) {
   const f = fields(obj, 'ciphertext', ['policy', 'ct_0', 'ct', 'ct_prime']);
   if (typeof f.policy !== 'string') throw new FameFormatError("'policy' must be a string");
