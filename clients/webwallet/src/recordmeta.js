@@ -111,3 +111,16 @@ export function recordPolicy(userPolicy, { patient, epoch, breakGlass }) {
   const user = (userPolicy ?? '').trim();
   return user ? `(((${user})) and epoch:${epoch}) or ${tail}` : tail;
 }
+
+/**
+ * The record policy of an envelope v3 the patient writes: the patient opens it with their own
+ * slot, so no epoch (each institution's slot adds its own) and no break-glass clause (the
+ * emergency mechanism is its own); the patient's uid stays ORed in while the API's upload
+ * check still asks for it. An empty user policy keeps the record to the patient.
+ */
+export function recordPolicyV3(userPolicy, { patient }) {
+  if (!/^0x[0-9a-fA-F]{40}$/.test(patient)) throw new Error(`not an address: ${patient}`);
+  const uid = `uid:${patient.toLowerCase()}`;
+  const user = (userPolicy ?? '').trim();
+  return user ? `(${user}) or ${uid}` : uid;
+}

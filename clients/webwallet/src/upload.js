@@ -1,17 +1,22 @@
-// "Add a record" in the browser: compose the record policy (current epoch from GET /keys/public,
-// break-glass count of the chart), encrypt the file with FAME + AES-GCM on this page
-// (envelope.js) and POST /records as multipart (metadata JSON, header, body) with the session
-// token — what clients/sdk/records.py's share does. The plaintext and the data key never
-// leave the page; only the envelope and the clear metadata (record type, clinical date) do.
+// "Add a record" in the browser, envelope v3 (no single key escrow): the page reads every
+// institution's key authority (GET /keys/authorities: code, epoch and the public-key digest
+// Consortium pins), takes each authority's FAME public key and refuses one whose SHA-256 is not
+// that digest, derives the patient's own X25519 key from a wallet signature (registering its
+// public half on chain once per session, POST /patient-keys), and encrypts the file on this page
+// with one FAME slot per institution the policy reaches plus the patient slot (crypto/encrypt3.js),
+// then POSTs /records as multipart (metadata JSON, header, body) with the session token — what
+// the SDK's share does. The plaintext and the data key never leave the page.
 // The patient is the author of what they add: the page signs the RecordRegistration of
 // exactly the header and body it sends (registration.js: their CIDs, the body's SHA-256, the
 // policy hash, the packed type, a deadline an hour ahead), and the metadata carries
 // `deadline` and `signature` for RecordRegistry to recover the author from (issue 14).
-import { encryptRecord } from './envelope.js';
+import { getAddress } from 'ethers';
+import { authorityInfo, encryptRecordV3 } from './crypto/index.js';
 import { parseMasterPublicKey } from './fame.js';
 import { normalizePolicy } from './policytree.js';
-import { checkRecordType, MAX_BROWSER_BYTES, recordPolicy } from './recordmeta.js';
+import { checkRecordType, MAX_BROWSER_BYTES, recordPolicyV3 } from './recordmeta.js';
 import { ApiError } from './api.js';
+import { sessionPatientKey } from './readrecord.js';
 import { registrationDeadline, registrationMessage, registryDomain, signRegistration } from './registration.js';
 
 const toHex = (bytes) => [...bytes].map((b) => b.toString(16).padStart(2, '0')).join('');
@@ -21,15 +26,53 @@ function fromBase64(text) {
   return Uint8Array.from(raw, (c) => c.charCodeAt(0));
 }
 
-/** The authority's master public key, checked against its published digest, and the epoch. */
-export async function publicKey(api) {
-  const raw = await api.get('/keys/public');
-  const data = fromBase64(raw.mpk);
-  const digest = toHex(new Uint8Array(await crypto.subtle.digest('SHA-256', data)));
-  if (`0x${digest}` !== String(raw.mpk_sha256).toLowerCase().replace(/^(0x)?/, '0x')) {
-    throw new Error('the API sent a master public key that does not match its digest');
+const PATIENT_KEY_TYPES = {
+  PatientKey: [
+    { name: 'patient', type: 'address' },
+    { name: 'publicKey', type: 'bytes32' },
+    { name: 'version', type: 'uint64' },
+  ],
+};
+
+/**
+ * Every active institution's authority key, pinned: [{ id, code, epoch, mpk, mpkBytes, digest }].
+ * The key comes with the list when the API relays it, else from the authority's own URL; either
+ * way its SHA-256 must be the digest Consortium holds.
+ */
+export async function authorityKeys(session) {
+  const { authorities } = await session.api.get('/keys/authorities');
+  const usable = authorities.filter((a) => a.active && a.registered);
+  if (!usable.length) throw new Error('no institution has registered its key authority yet: nobody could be given access');
+  return Promise.all(
+    usable.map(async (a) => {
+      const mpkBytes = a.mpk ? fromBase64(a.mpk) : (await authorityInfo({ url: a.url, pinnedDigest: a.digest })).mpkBytes;
+      const digest = `0x${toHex(new Uint8Array(await crypto.subtle.digest('SHA-256', mpkBytes)))}`;
+      if (digest !== String(a.digest).toLowerCase()) {
+        throw new Error(`the public key of ${a.code}'s authority hashes to ${digest}, not to the digest on chain ${a.digest}: refused`);
+      }
+      return { id: a.institution, code: a.code, epoch: Number(a.epoch), mpkBytes, mpk: parseMasterPublicKey(mpkBytes), digest };
+    }),
+  );
+}
+
+/** The patient's own key, its public half registered on chain once per session (best effort). */
+export async function patientPublicKey(session) {
+  const key = await sessionPatientKey(session);
+  if (!session.patientKeyRegistered) {
+    const chain = session.chain ?? (await session.api.get('/chain'));
+    const domain = { name: 'MedLedger ConsentManager', version: '1', chainId: Number(chain.chain_id), verifyingContract: getAddress(chain.contracts.ConsentManager) };
+    const message = { patient: getAddress(session.address), publicKey: `0x${toHex(key.publicKey)}`, version: 1 };
+    try {
+      const signature = await session.wallet.signTypedData(domain, PATIENT_KEY_TYPES, message);
+      await session.api.post('/patient-keys', { patient: message.patient, public_key: message.publicKey, version: 1, signature });
+    } catch (err) {
+      // already registered (a stale version is refused) or a deployment without the route:
+      // the patient slot is wrapped to the key this wallet derives either way
+      if (!(err instanceof ApiError) || ![404, 422].includes(err.status)) throw err;
+    }
+    session.patientKeyRegistered = true;
   }
-  return { mpk: parseMasterPublicKey(data), epoch: Number(raw.epoch ?? 1) };
+  return key.publicKey;
 }
 
 async function post(api, form) {
@@ -61,8 +104,8 @@ async function post(api, form) {
 }
 
 /**
- * Encrypt `bytes` for the signed-in patient and register it.
- * Returns the API's record (record_id, tx_hash, …) and the full policy used.
+ * Encrypt `bytes` for the signed-in patient (envelope v3) and register it.
+ * Returns the API's record (record_id, tx_hash, …) and the record policy used.
  */
 export async function shareRecord(session, { bytes, policy, recordType, contentType, recordDate, onStage }) {
   if (bytes.length > MAX_BROWSER_BYTES) throw new Error('file too large for the browser');
@@ -70,20 +113,17 @@ export async function shareRecord(session, { bytes, policy, recordType, contentT
   if (policy && policy.trim()) normalizePolicy(policy); // a bad policy sends nothing
   const patient = session.address;
   onStage?.('encrypt');
-  const [{ mpk, epoch }, count, chain] = await Promise.all([
-    publicKey(session.api),
-    session.api.get(`/patients/${patient}/break-glass/count`),
-    session.chain ?? session.api.get('/chain'),
-  ]);
+  const [institutions, chain] = await Promise.all([authorityKeys(session), session.chain ?? session.api.get('/chain')]);
   const domain = registryDomain(chain); // before any work: no registry, nothing to sign for
-  const fullPolicy = recordPolicy(policy, { patient, epoch, breakGlass: Number(count.count) });
+  const fullPolicy = recordPolicyV3(policy, { patient });
   const recordId = `0x${toHex(crypto.getRandomValues(new Uint8Array(32)))}`;
-  const record = await encryptRecord(bytes, {
-    mpk,
+  const record = await encryptRecordV3(bytes, {
+    institutions,
     policy: fullPolicy,
     contentType,
     recordId,
     patient,
+    patientPublicKey: await patientPublicKey(session),
     signer: session.wallet, // the patient is the author of what they add: they seal it
   });
   onStage?.('sign');
@@ -111,5 +151,5 @@ export async function shareRecord(session, { bytes, policy, recordType, contentT
   form.append('body', new Blob([record.body], { type: 'application/octet-stream' }), 'body.bin');
   onStage?.('upload');
   const answer = await post(session.api, form);
-  return { answer, policy: normalizePolicy(fullPolicy) };
+  return { answer, policy: record.policy };
 }

@@ -69,7 +69,7 @@ export default {
   'records.typePlaceholder': 'e.g. lab-report (FHIR: the resourceType)',
   'records.policy': 'Who may open it (policy)',
   'records.pickPolicy': 'Pick from the directory…',
-  'records.policyHint': 'You can always open your own records; the current membership epoch and the emergency rule are added for you. Leave the policy empty to keep the record to yourself.',
+  'records.policyHint': 'You always open your own records with your own key (no institution needed); each institution the policy reaches gets its own encrypted copy of the key, under its current membership epoch. Leave the policy empty to keep the record to yourself.',
   'records.encryptUpload': 'Encrypt and upload',
   'records.tooLarge': 'This file is over 32 MiB: use the command line below.',
   'records.notFhir': 'Not a FHIR resource ({why}); it will be shared as a plain file.',

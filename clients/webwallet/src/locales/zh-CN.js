@@ -69,7 +69,7 @@ export default {
   'records.typePlaceholder': '例如 lab-report（FHIR：resourceType）',
   'records.policy': '谁可以打开（访问策略）',
   'records.pickPolicy': '从机构目录中选择…',
-  'records.policyHint': '您本人始终可以打开自己的病历；当前成员纪元和紧急访问规则会自动加入。策略留空则仅本人可打开。',
+  'records.policyHint': '您始终用自己的密钥打开自己的病历（无需任何机构）；策略涉及的每家机构各得一份加密的密钥副本，并采用其当前成员纪元。策略留空则仅本人可打开。',
   'records.encryptUpload': '加密并上传',
   'records.tooLarge': '文件超过 32 MiB：请使用下方的命令行。',
   'records.notFhir': '不是 FHIR 资源（{why}）；将作为普通文件共享。',
