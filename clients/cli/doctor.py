@@ -194,7 +194,7 @@ def get(
             raise
         except WalletError:
             saved = False  # fetch one for this read only
-            user_key = client.fetch_user_key()
+            user_key = client.reader_key()
         result = write_record(
             client, wanted, output, user_key=user_key, purpose=reason, force=force
         )

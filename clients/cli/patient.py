@@ -211,7 +211,7 @@ def get(
             client,
             wanted,
             output,
-            user_key=client.fetch_user_key(),
+            user_key=client.reader_key(),
             purpose="treatment",
             force=force,
         )

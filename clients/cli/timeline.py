@@ -152,7 +152,7 @@ def _user_key(
     except WrongPasswordError:
         raise
     except WalletError:
-        return client.fetch_user_key()
+        return client.reader_key()
 
 
 def _open(client: MedLedgerClient, item: TimelineItem, user_key: UserKey) -> OpenedRecord | str:

@@ -31,6 +31,7 @@ from typing import Any
 import httpx
 from eth_account.signers.local import LocalAccount
 
+from clients.sdk.authorities import AuthoritiesMixin
 from clients.sdk.consents import ConsentsMixin
 from clients.sdk.consultations import ConsultationsMixin
 from clients.sdk.emergency import EmergencyMixin
@@ -62,6 +63,7 @@ SIWE_STATEMENT = "Sign in to MedLedger"
 
 
 class MedLedgerClient(
+    AuthoritiesMixin,
     RecordsMixin,
     ConsentsMixin,
     WorkflowsMixin,

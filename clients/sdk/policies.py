@@ -37,6 +37,7 @@ __all__ = [
     "parse_record_policy",
     "reader_policy",
     "record_policy",
+    "record_policy_v3",
     "stale_epoch",
     "user_part",
 ]
@@ -99,6 +100,26 @@ def record_policy(
     if not core:
         return tail
     return f"(({core}) and epoch:{epoch}) or {tail}"
+
+
+def record_policy_v3(user_policy: str | None, *, custodian: str | None = None) -> str:
+    """The record policy of an envelope v3 (``docs/key-authorities.md``): the user's policy
+    ORed with ``custodian:<org>``. No ``uid:<patient>`` clause (the patient slot replaces it),
+    no ``epoch:`` (each institution's slot carries its own, :mod:`crypto.reach`), no break-glass
+    clause (emergency access is the header's ``emergency`` field)."""
+    user = _checked(user_policy) if user_policy and user_policy.strip() else ""
+    core = f"({user})" if user else ""
+    if custodian:
+        org = custodian.strip().casefold()
+        if not re.fullmatch(r"[^\s(),:]+", org):
+            raise ClientError(f"not an institution code: {custodian!r}")
+        core = f"{core} or custodian:{org}" if core else f"custodian:{org}"
+    if not core:
+        raise ClientError(
+            "a record needs a policy that reaches at least one institution (its patient reads "
+            "it through their own slot in any case)"
+        )
+    return normalize(core)
 
 
 def reader_policy(reader: str, policy: str | None = None) -> str:

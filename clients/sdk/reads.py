@@ -16,14 +16,16 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
+from clients.sdk.authorities import MemberKey
 from clients.sdk.consent_messages import parse_purpose
 from clients.sdk.errors import DecryptionError, IntegrityError
 from clients.sdk.registry import ChainRecords, Registration
 from clients.sdk.transfer import Progress, decrypt_download
 from clients.sdk.transport import Transport
-from crypto.envelope import Header, RecordBinding, check_binding, parse_header
+from crypto.envelope import Header, HeaderV3, RecordBinding, check_binding, parse_header
 from crypto.errors import CryptoError
 from crypto.fame_types import UserKey
+from crypto.patient_key import PatientKey
 from crypto.policy import satisfies
 from crypto.signing import ReadPart, ReadRequest, TypedMessage
 from storage.unixfs import compute_cid
@@ -45,8 +47,8 @@ class ReadsMixin:
         def sign_action(self, message: TypedMessage) -> bytes: ...
 
     def _header(
-        self, record_id: str, *, purpose: str, user_key: UserKey | None
-    ) -> tuple[Header, Registration]:
+        self, record_id: str, *, purpose: str, user_key: UserKey | MemberKey | None
+    ) -> tuple[Header | HeaderV3, Registration]:
         """The record's header, checked against its registration on chain, and (with a key)
         after checking the key can open it at all."""
         response = self._http.send(
@@ -59,6 +61,10 @@ class ReadsMixin:
             record_id, from_block=_block_hint(response.headers.get("x-record-block"))
         )
         header = checked_header(response.content, registration)
+        if isinstance(header, HeaderV3):
+            return header, registration  # the slot's own policy is checked when opening it
+        if isinstance(user_key, MemberKey):
+            user_key = user_key.key
         if user_key is not None and not satisfies(header.policy, user_key.attributes):
             raise DecryptionError(
                 f"your key's attributes do not satisfy the record policy {header.policy!r}"
@@ -85,13 +91,14 @@ class ReadsMixin:
     def _body(
         self,
         record_id: str,
-        header: Header,
+        header: Header | HeaderV3,
         registration: Registration,
-        user_key: UserKey,
+        user_key: UserKey | MemberKey | None,
         dest: Path | BinaryIO,
         *,
         purpose: str,
         progress: Progress | None = None,
+        patient_key: PatientKey | None = None,
     ) -> tuple[int, str]:
         """Stream, check against the chain and decrypt the body: (bytes written, access tx)."""
         params = {"purpose": purpose}
@@ -99,10 +106,13 @@ class ReadsMixin:
         with self._http.stream(
             "GET", f"/records/{record_id}/body", params=params, headers=signed
         ) as response:
+            institution_id = user_key.institution if isinstance(user_key, MemberKey) else None
             written = decrypt_download(
                 response.iter_bytes(),
                 header=header,
-                user_key=user_key,
+                user_key=user_key.key if isinstance(user_key, MemberKey) else user_key,
+                institution_id=institution_id,
+                patient_key=patient_key,
                 expected_sha256=registration.body_sha256,
                 dest=dest,
                 progress=progress,
@@ -114,7 +124,7 @@ class ReadsMixin:
             return written, response.headers.get("x-access-tx", "")
 
 
-def checked_header(data: bytes, registration: Registration) -> Header:
+def checked_header(data: bytes, registration: Registration) -> Header | HeaderV3:
     """Parse a served header after checking it is the one registered on chain (its CID), and
     that an envelope v2 is bound to the record and patient the chain registered."""
     if len(data) > MAX_HEADER_BYTES:

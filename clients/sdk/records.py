@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from eth_account.signers.local import LocalAccount
 
+from clients.sdk.authorities import MemberKey
 from clients.sdk.consent_messages import checked_address
 from clients.sdk.errors import (
     ApiUnavailableError,
@@ -24,6 +25,7 @@ from clients.sdk.errors import (
 )
 from clients.sdk.fhir import FHIR_CONTENT_TYPE, validate_resource
 from clients.sdk.models import FetchResult, Page, RecordInfo, hex0x, iter_pages
+from clients.sdk.policies import record_policy_v3
 from clients.sdk.reads import ReadsMixin
 from clients.sdk.signed import registration_of
 from clients.sdk.transfer import (
@@ -33,9 +35,10 @@ from clients.sdk.transfer import (
     encrypt_to_tempfile,
 )
 from clients.sdk.transport import Transport
-from crypto.envelope import AccountSealer, RecordBinding
+from crypto.envelope import AccountSealer, AuthorityKey, RecordBinding
 from crypto.errors import CryptoError
 from crypto.fame_types import MasterPublicKey, UserKey
+from crypto.patient_key import PatientKey
 from crypto.record_dates import check_record_date
 
 _RECORD_ID = re.compile(r"0x[0-9a-f]{64}")
@@ -51,6 +54,14 @@ class RecordsMixin(ReadsMixin):
         # them in the MRO)
 
         def public_key(self) -> MasterPublicKey: ...
+
+        def uses_authorities(self) -> bool: ...
+
+        def pinned_authorities(self) -> list[AuthorityKey]: ...
+
+        def patient_public_key(self, patient: str) -> bytes: ...
+
+        def _custodian(self) -> str | None: ...
 
         def _require_account(self) -> LocalAccount: ...
 
@@ -80,7 +91,6 @@ class RecordsMixin(ReadsMixin):
         encrypted body bytes as they are uploaded. ``record_date`` (a FHIR date / dateTime)
         is the clinical date the index keeps in clear for the patient's timeline."""
         patient = checked_address(patient, "patient")
-        full_policy = self.compose_policy(policy, patient=patient)
         record_id = record_id if record_id is not None else secrets.token_bytes(32)
         if len(record_id) != 32 or not any(record_id):
             raise ClientError("record_id must be 32 bytes, not all zero")
@@ -91,17 +101,29 @@ class RecordsMixin(ReadsMixin):
                 check_record_date(record_date)
             except ValueError as exc:
                 raise ClientError(str(exc)) from None
-        mpk = self.public_key()
         author = self._require_account()  # the author seals the content and signs the record
         try:
-            upload = encrypt_to_tempfile(
-                source,
-                mpk=mpk,
-                policy=full_policy,
-                content_type=content_type,
-                binding=RecordBinding(record_id=record_id, patient=patient),
-                sealer=AccountSealer(author),
-            )
+            if self.uses_authorities():
+                # Envelope v3: one slot per institution reached, under that institution's own
+                # pinned authority key, and the patient's own slot (docs/key-authorities.md).
+                upload = encrypt_to_tempfile(
+                    source,
+                    policy=record_policy_v3(policy, custodian=self._custodian()),
+                    content_type=content_type,
+                    binding=RecordBinding(record_id=record_id, patient=patient),
+                    sealer=AccountSealer(author),
+                    authorities=self.pinned_authorities(),
+                    patient_public_key=self._patient_slot_key(patient, author.address),
+                )
+            else:
+                upload = encrypt_to_tempfile(
+                    source,
+                    mpk=self.public_key(),
+                    policy=self.compose_policy(policy, patient=patient),
+                    content_type=content_type,
+                    binding=RecordBinding(record_id=record_id, patient=patient),
+                    sealer=AccountSealer(author),
+                )
         except CryptoError as exc:
             raise ClientError(f"cannot encrypt the record: {exc}") from None
         try:
@@ -217,7 +239,8 @@ class RecordsMixin(ReadsMixin):
         record_id: str,
         dest: Path | BinaryIO,
         *,
-        user_key: UserKey,
+        user_key: UserKey | MemberKey | PatientKey | None = None,
+        patient_key: PatientKey | None = None,
         purpose: str = "treatment",
         progress: Progress | None = None,
     ) -> FetchResult:
@@ -227,11 +250,26 @@ class RecordsMixin(ReadsMixin):
         against the chain (:mod:`clients.sdk.registry`): the header's CID and the body's SHA-256
         must be the registered ones, an envelope v2 must be bound to this record and patient
         and sealed by its registered author, and every segment must authenticate; on any
-        failure nothing is written at ``dest``."""
+        failure nothing is written at ``dest``.
+
+        An envelope v3 opens with a :class:`~clients.sdk.authorities.MemberKey` (the key of
+        the reader's own institution's authority, :meth:`fetch_member_key`) or, for the
+        patient, with ``patient_key`` (:meth:`patient_key`; no authority involved)."""
         record_id = record_id_text(record_id)
+        if isinstance(user_key, PatientKey):  # what reader_key() gives a patient
+            user_key, patient_key = None, user_key
+        if user_key is None and patient_key is None:
+            raise ClientError("give user_key= (a member key) or patient_key= (the patient's)")
         header, registration = self._header(record_id, purpose=purpose, user_key=user_key)
         written, access_tx = self._body(
-            record_id, header, registration, user_key, dest, purpose=purpose, progress=progress
+            record_id,
+            header,
+            registration,
+            user_key,
+            dest,
+            purpose=purpose,
+            progress=progress,
+            patient_key=patient_key,
         )
         path = Path(dest) if isinstance(dest, Path | str) else None
         return FetchResult(
@@ -243,10 +281,15 @@ class RecordsMixin(ReadsMixin):
         )
 
     def fetch_bytes(
-        self, record_id: str, *, user_key: UserKey, purpose: str = "treatment"
+        self,
+        record_id: str,
+        *,
+        user_key: UserKey | MemberKey | PatientKey | None = None,
+        patient_key: PatientKey | None = None,
+        purpose: str = "treatment",
     ) -> bytes:
         out = BytesIO()
-        self.fetch(record_id, out, user_key=user_key, purpose=purpose)
+        self.fetch(record_id, out, user_key=user_key, patient_key=patient_key, purpose=purpose)
         return out.getvalue()
 
 

@@ -20,23 +20,30 @@ import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, BinaryIO
+from typing import IO, Any, BinaryIO
 
 from eth_utils import to_checksum_address
 
 from clients.sdk.errors import ClientError, DecryptionError, IntegrityError
 from clients.sdk.models import hex0x
 from crypto.envelope import (
+    AuthorityKey,
+    DecryptedRecord,
     EncryptedRecord,
+    EncryptedRecordV3,
     Header,
+    HeaderV3,
     RecordBinding,
     Seal,
     Sealer,
     decrypt_stream,
+    decrypt_stream_v3,
     encrypt_stream,
+    encrypt_stream_v3,
 )
 from crypto.errors import EnvelopeAccessDeniedError, EnvelopeError, EnvelopeIntegrityError
 from crypto.fame_types import MasterPublicKey, UserKey
+from crypto.patient_key import PatientKey
 
 Progress = Callable[[int, int], None]
 RecordsProgress = Callable[[int, int, str], None]
@@ -96,7 +103,7 @@ def open_source(source: Source) -> Iterator[IO[bytes]]:
 class EncryptedUpload:
     """An encrypted record ready to send: the header bytes and the body in a temp file."""
 
-    record: EncryptedRecord
+    record: EncryptedRecord | EncryptedRecordV3
     body: IO[bytes]
 
     def close(self) -> None:
@@ -106,33 +113,58 @@ class EncryptedUpload:
 def encrypt_to_tempfile(
     source: Source,
     *,
-    mpk: MasterPublicKey,
+    mpk: MasterPublicKey | None = None,
     policy: str,
     content_type: str,
     binding: RecordBinding | None,
     sealer: Sealer | None = None,
     seal: Seal | None = None,
+    authorities: list[AuthorityKey] | None = None,
+    patient_public_key: bytes | None = None,
 ) -> EncryptedUpload:
     """Encrypt ``source`` into an anonymous temp file (deleted on close), constant memory, as
     an envelope v2 bound to ``binding`` and sealed by ``sealer`` (or carrying ``seal``); with
     no binding, as v1 (only to re-encrypt a v1 record, which has no seal to carry over).
 
     The body is not hashed here: the API computes the digest it registers, and the fetch side
-    checks it against the chain (hashing twice would only halve the throughput)."""
+    checks it against the chain (hashing twice would only halve the throughput).
+
+    With ``authorities`` (pinned, :class:`crypto.envelope.AuthorityKey`) and the patient's
+    ``patient_public_key``, the envelope is v3: one slot per institution the policy reaches and
+    the patient's own slot (``docs/key-authorities.md``)."""
     body = tempfile.TemporaryFile(prefix="medledger-upload-")  # noqa: SIM115 - returned
     try:
         with open_source(source) as reader:
-            record = encrypt_stream(
-                reader,
-                body,
-                mpk=mpk,
-                policy=policy,
-                content_type=content_type,
-                hash_body=False,
-                binding=binding,
-                sealer=sealer,
-                seal=seal,
-            )
+            record: Any
+            if authorities is not None:
+                if binding is None or patient_public_key is None:
+                    raise ClientError("an envelope v3 needs its binding and the patient's key")
+                record = encrypt_stream_v3(
+                    reader,
+                    body,
+                    authorities=authorities,
+                    policy=policy,
+                    patient_public_key=patient_public_key,
+                    binding=binding,
+                    sealer=sealer,
+                    seal=seal,
+                    content_type=content_type,
+                    hash_body=False,
+                )
+            else:
+                if mpk is None:
+                    raise ClientError("an envelope v2 needs the master public key")
+                record = encrypt_stream(
+                    reader,
+                    body,
+                    mpk=mpk,
+                    policy=policy,
+                    content_type=content_type,
+                    hash_body=False,
+                    binding=binding,
+                    sealer=sealer,
+                    seal=seal,
+                )
         body.flush()
         body.seek(0)
     except BaseException:
@@ -186,13 +218,15 @@ class HashingReader:
 def decrypt_download(
     chunks: Iterator[bytes],
     *,
-    header: Header,
-    user_key: UserKey,
+    header: Header | HeaderV3,
+    user_key: UserKey | None,
     expected_sha256: str,
     dest: Path | BinaryIO,
     progress: Progress | None = None,
     binding: RecordBinding | None = None,
     expected_author: str | None = None,
+    institution_id: int | None = None,
+    patient_key: PatientKey | None = None,
 ) -> int:
     """Hash and decrypt a body stream into ``dest``; returns the plaintext length.
 
@@ -214,13 +248,27 @@ def decrypt_download(
     try:
         reader = HashingReader(chunks, header.body_length, progress)
         try:
-            opened = decrypt_stream(
-                reader,
-                handle,
-                header=header,
-                user_key=user_key,
-                binding=binding if header.version >= 2 else None,
-            )
+            if isinstance(header, HeaderV3):
+                length, author = decrypt_stream_v3(
+                    reader,
+                    handle,
+                    header=header,
+                    binding=binding,
+                    user_key=user_key,
+                    institution_id=institution_id,
+                    patient_key=patient_key,
+                )
+                opened = DecryptedRecord(length=length, author=author, content_sha256=b"")
+            else:
+                if user_key is None:
+                    raise DecryptionError("an envelope v2 opens only with an attribute key")
+                opened = decrypt_stream(
+                    reader,
+                    handle,
+                    header=header,
+                    user_key=user_key,
+                    binding=binding if header.version >= 2 else None,
+                )
         except EnvelopeAccessDeniedError as exc:
             raise DecryptionError(f"cannot open the record: {exc}") from None
         except EnvelopeIntegrityError as exc:

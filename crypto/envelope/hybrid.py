@@ -352,8 +352,8 @@ def rewrap(
 
 
 def validate_body_stream(reader: Reader, header: Header | HeaderV3 | bytes) -> BodyInfo:
-    """Check a body's framing against its header (v1–v3) without the key; return its length
-    and SHA-256 (compare with the digest registered on chain). Raises
+    """Check a body's framing against its header without the key; return its length and
+    SHA-256 (compare with the digest registered on chain). Raises
     :class:`~crypto.errors.EnvelopeFormatError` when the body cannot belong to the header."""
-    parsed = header if isinstance(header, Header | HeaderV3) else parse_header(header)
+    parsed = parse_header(header) if isinstance(header, bytes | bytearray | memoryview) else header
     return check_body(reader, segment_size=parsed.segment_size, plaintext_length=parsed.length)

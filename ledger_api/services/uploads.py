@@ -29,7 +29,7 @@ from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
 
-from crypto.envelope import FORMAT_VERSION, Header, parse_header, validate_body_stream
+from crypto.envelope import FORMAT_VERSION, Header, HeaderV3, parse_header, validate_body_stream
 from crypto.errors import CryptoError
 from crypto.policy import policy_hash, satisfies
 from crypto.record_dates import check_record_date
@@ -128,7 +128,7 @@ class CheckedUpload:
     """An upload that passed every check, with what registration needs."""
 
     metadata: RecordMetadata
-    header: Header
+    header: Header | HeaderV3
     header_bytes: bytes
     body: IO[bytes]
     body_length: int
@@ -256,30 +256,39 @@ def parse_metadata(text: str) -> RecordMetadata:
         ) from exc
 
 
+NEW_RECORD_VERSIONS = (2, FORMAT_VERSION)
+"""Envelope versions a new record may use: v3 (per-institution slots and the patient's own
+slot, ``docs/key-authorities.md``) and, while clients move over, v2."""
+
+
 def check_header(
-    header_bytes: bytes, *, patient: str, record_id: str, version: int = FORMAT_VERSION
-) -> tuple[Header, bytes]:
+    header_bytes: bytes, *, patient: str, record_id: str, version: int | None = None
+) -> tuple[Header | HeaderV3, bytes]:
     """Parse an envelope header, check it is bound to ``record_id`` and ``patient`` and its
     policy admits the patient: (header, policy hash).
 
     A share and a re-key (header-only or full) must both leave the patient able to open the
     record, so this is the one place that says what "admits the patient" means. ``version`` is
-    the envelope version the header must have: the current one for a new record, the record's
-    own for a re-key (a v1 record has no author's seal to carry over)."""
+    the envelope version the header must have: None for a new record (any of
+    :data:`NEW_RECORD_VERSIONS`), the record's own for a re-key (a v1 record has no author's
+    seal to carry over). A v3 header always carries the patient's own slot (its parser refuses
+    one without), so its policy need not name the patient."""
     try:
         header = parse_header(header_bytes)
     except CryptoError as exc:
         raise UnprocessableError(
             f"header is not an envelope header: {exc}", code="invalid_header"
         ) from exc
-    if header.version != version:
+    allowed = NEW_RECORD_VERSIONS if version is None else (version,)
+    if header.version not in allowed:
+        required = " or ".join(map(str, allowed))
         raise UnprocessableError(
-            f"the envelope is version {header.version}; this record needs version {version}"
-            + (" (bound to its record and sealed by its author)" if version >= 2 else ""),
+            f"the envelope is version {header.version}; this record needs version {required}"
+            + (" (bound to its record and sealed by its author)" if min(allowed) >= 2 else ""),
             code="envelope_version",
-            details={"version": header.version, "required": version},
+            details={"version": header.version, "required": allowed[-1]},
         )
-    if version >= 2 and (
+    if header.version >= 2 and (
         header.record_id != bytes.fromhex(record_id[2:])
         or header.patient_address != to_checksum_address(patient)
     ):
@@ -291,7 +300,7 @@ def check_header(
         )
     patient_uid = f"uid:{patient.lower()}"
     try:
-        covered = satisfies(header.policy, [patient_uid])
+        covered = isinstance(header, HeaderV3) or satisfies(header.policy, [patient_uid])
         digest = policy_hash(header.policy)
     except CryptoError as exc:
         raise UnprocessableError(f"header policy: {exc}", code="invalid_header") from exc
@@ -309,7 +318,7 @@ def check_upload(
     metadata: RecordMetadata,
     header_bytes: bytes,
     body: IO[bytes],
-    version: int = FORMAT_VERSION,
+    version: int | None = None,
 ) -> CheckedUpload:
     """Parse the header, check its binding and that the policy covers the patient, frame-check
     and hash the body. Leaves ``body`` rewound for the block store."""

@@ -477,7 +477,8 @@ def api_stack(
     }
     data_dir = tmp_path / "data"
     authority_dir = data_dir / "authority"
-    shutil.copytree(authority_template, authority_dir)
+    if stack_settings.get("authority_passphrase", AUTHORITY_PASSPHRASE) is not None:
+        shutil.copytree(authority_template, authority_dir)  # the old central authority
     options: dict[str, Any] = {
         "rpc_url": anvil.url,
         "deployment_file": deployment_file,

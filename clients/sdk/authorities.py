@@ -1,0 +1,344 @@
+"""Key authorities and patient keys, read from the chain and pinned (no single key escrow).
+
+Each institution runs its own FAME key authority (``docs/key-authorities.md``). The SDK:
+
+- reads the directory from ``Consortium`` on a chain node of its choosing (``institutionCount``,
+  ``institution``, ``authorityOf``: code, active flag, public-key digest, URL, epoch);
+- fetches each authority's public key from its URL and **pins** it: a key whose SHA-256 is not
+  the on-chain digest is refused (:class:`crypto.envelope.AuthorityKey`), so neither the API nor
+  whoever answers at the URL can substitute a key;
+- reads the patient's X25519 key from ``ConsentManager.patientKeyOf`` (the patient slot);
+- asks the member's *own* institution's authority for their key with a signed
+  :class:`~crypto.signing.authority.KeyRequest`, the key sealed to a one-time X25519 key;
+- derives the patient's own key from a wallet signature (:mod:`crypto.patient_key`) and
+  registers its public part on chain through the API's relayer (``POST /patient-keys``).
+
+Only ``eth_call`` is used on the chain (any EVM node); ABIs come from :mod:`contracts`.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import httpx
+from eth_abi import decode, encode
+from eth_account.messages import encode_typed_data
+from eth_utils import keccak, to_checksum_address
+
+import contracts
+from clients.sdk.errors import ChainReadError, ClientError, IntegrityError
+from crypto.envelope import AuthorityKey
+from crypto.errors import CryptoError
+from crypto.keys import generate_x25519_keypair, load_master_public_key, open_user_key
+from crypto.patient_key import PatientKey, derive_from_account, registration_typed_data
+from crypto.reach import Institution
+from crypto.signing import sign
+from crypto.signing.authority import KeyRequest, key_authority_domain
+
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
+
+    from clients.sdk.models import ChainInfo
+    from clients.sdk.transport import Transport
+    from crypto.fame_types import UserKey
+
+__all__ = ["AuthoritiesMixin", "AuthorityEntry", "ChainViews", "MemberKey"]
+
+MAX_AUTHORITY_ANSWER = 64 * 1024
+
+
+@dataclass(frozen=True)
+class AuthorityEntry:
+    """One institution of the on-chain directory and its authority (``url`` empty: none)."""
+
+    institution: int
+    code: str
+    active: bool
+    digest: bytes
+    url: str
+    epoch: int
+    floor: int
+
+    @property
+    def registered(self) -> bool:
+        return self.digest != bytes(32)
+
+
+@dataclass(frozen=True)
+class MemberKey:
+    """A member's FAME key and the institution whose authority issued it."""
+
+    institution: int
+    key: UserKey
+    attributes: tuple[str, ...]
+    tx_hash: str
+
+
+class ChainViews:
+    """``eth_call`` of MedLedger views, decoded with the compiled ABIs."""
+
+    def __init__(self, rpc_url: str, *, timeout: float = 30.0) -> None:
+        self._rpc = rpc_url
+        self._timeout = timeout
+
+    def call(self, contract: str, address: str, function: str, *args: Any) -> list[Any]:
+        entry = next(
+            e
+            for e in contracts.load(contract)["abi"]
+            if e["type"] == "function" and e["name"] == function
+        )
+        types = [i["type"] for i in entry["inputs"]]
+        selector = keccak(text=f"{function}({','.join(types)})")[:4]
+        data = "0x" + (selector + encode(types, list(args))).hex()
+        try:
+            answer = httpx.post(
+                self._rpc,
+                json={
+                    "jsonrpc": "2.0",
+                    "id": 1,
+                    "method": "eth_call",
+                    "params": [{"to": address, "data": data}, "latest"],
+                },
+                timeout=self._timeout,
+            ).json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise ChainReadError(
+                f"cannot read {contract}.{function} from {self._rpc}: {exc}"
+            ) from None
+        if "error" in answer:
+            raise ChainReadError(f"{contract}.{function} failed: {answer['error']}")
+        out = [o["type"] for o in entry["outputs"]]
+        return list(decode(out, bytes.fromhex(answer["result"][2:])))
+
+
+class AuthoritiesMixin:
+    """authority_directory / pinned_authorities / fetch_member_key / patient keys."""
+
+    _http: Transport
+    _timeout: float
+
+    if TYPE_CHECKING:
+
+        def chain_info(self) -> ChainInfo: ...
+
+        def _require_account(self) -> LocalAccount: ...
+
+        def fetch_user_key(self) -> UserKey: ...
+
+    _pinned: dict[tuple[int, bytes], AuthorityKey]
+
+    def _views(self) -> tuple[ChainViews, dict[str, str]]:
+        info = self.chain_info()
+        if not info.rpc_url:
+            raise ClientError("the API's GET /chain names no chain node to read authorities from")
+        return ChainViews(info.rpc_url, timeout=self._timeout), info.addresses
+
+    def authority_directory(self) -> list[AuthorityEntry]:
+        """Every institution with its authority as the chain has it now."""
+        views, addresses = self._views()
+        consortium = addresses["Consortium"]
+        count = views.call("Consortium", consortium, "institutionCount")[0]
+        entries = []
+        for number in range(1, count + 1):
+            _, code, _, active = views.call("Consortium", consortium, "institution", number)
+            digest, url, epoch, _, floor = views.call(
+                "Consortium", consortium, "authorityOf", number
+            )
+            entries.append(
+                AuthorityEntry(
+                    institution=number,
+                    code=bytes(code).rstrip(b"\0").decode("ascii").casefold(),
+                    active=bool(active),
+                    digest=bytes(digest),
+                    url=str(url),
+                    epoch=int(epoch),
+                    floor=int(floor),
+                )
+            )
+        return entries
+
+    def uses_authorities(self) -> bool:
+        """True once any institution registered its own authority (then records are v3)."""
+        return any(e.registered for e in self.authority_directory())
+
+    def pinned_authorities(self) -> list[AuthorityKey]:
+        """The public keys of every active institution's registered authority, each checked
+        against its on-chain digest (an authority that is down or serves another key fails
+        the share: a record must not silently skip an institution its policy reaches)."""
+        cache = self.__dict__.setdefault("_pinned", {})
+        pinned = []
+        for entry in self.authority_directory():
+            if not entry.active or not entry.registered:
+                continue
+            cached = cache.get((entry.institution, entry.digest))
+            if cached is None:
+                try:
+                    answer = httpx.get(entry.url.rstrip("/") + "/authority", timeout=self._timeout)
+                    answer.raise_for_status()
+                    if len(answer.content) > MAX_AUTHORITY_ANSWER:
+                        raise ClientError(f"{entry.url} answered {len(answer.content)} bytes")
+                    mpk_bytes = base64.b64decode(answer.json()["mpk"])
+                    mpk = load_master_public_key(mpk_bytes)
+                except (httpx.HTTPError, ValueError, KeyError, CryptoError) as exc:
+                    raise ClientError(
+                        f"cannot get institution {entry.institution} ({entry.code})'s authority "
+                        f"key from {entry.url}: {exc}"
+                    ) from None
+                try:
+                    cached = AuthorityKey(
+                        Institution(entry.institution, entry.code, entry.epoch), mpk, entry.digest
+                    )
+                except CryptoError as exc:
+                    raise IntegrityError(str(exc)) from None
+                cache[(entry.institution, entry.digest)] = cached
+            pinned.append(
+                AuthorityKey(
+                    Institution(entry.institution, entry.code, entry.epoch),
+                    cached.mpk,
+                    cached.digest,
+                )
+            )
+        if not pinned:
+            raise ClientError("no institution has registered a key authority on chain")
+        return pinned
+
+    # -- member keys ----------------------------------------------------------------------
+
+    def fetch_member_key(self, *, institution: int | None = None) -> MemberKey:
+        """This account's FAME key from its own institution's authority (URL from chain)."""
+        account = self._require_account()
+        views, addresses = self._views()
+        if institution is None:
+            institution = int(
+                views.call("Consortium", addresses["Consortium"], "memberInfo", account.address)[0]
+            )
+            if institution == 0:
+                raise ClientError(
+                    f"{account.address} is no institution's member; pass institution= if you "
+                    "are an institution's admin"
+                )
+        entry = next((e for e in self.authority_directory() if e.institution == institution), None)
+        if entry is None or not entry.registered:
+            raise ClientError(f"institution {institution} has no key authority on chain")
+        pair = generate_x25519_keypair()
+        request = KeyRequest(
+            holder=account.address,
+            institution_id=institution,
+            recipient_key=pair.public_key,
+            issued_at=int(time.time()),
+            nonce=secrets.randbits(63),
+        )
+        info = self.chain_info()
+        domain = key_authority_domain(chain_id=info.chain_id, consortium=addresses["Consortium"])
+        body = {
+            "request": {
+                "holder": account.address,
+                "institutionId": institution,
+                "recipientKey": "0x" + pair.public_key.hex(),
+                "issuedAt": request.issued_at,
+                "nonce": request.nonce,
+            },
+            "signature": "0x" + sign(domain, request, account.key).hex(),
+        }
+        try:
+            answer = httpx.post(entry.url.rstrip("/") + "/keys", json=body, timeout=self._timeout)
+        except httpx.HTTPError as exc:
+            raise ClientError(
+                f"institution {institution}'s authority is unreachable: {exc}"
+            ) from None
+        if answer.status_code != 200:
+            try:
+                detail = answer.json()
+            except ValueError:
+                detail = {"code": "error", "message": answer.text[:200]}
+            raise ClientError(
+                f"institution {institution}'s authority refused: {detail.get('message')} "
+                f"({detail.get('code')})"
+            )
+        data = answer.json()
+        try:
+            key = open_user_key(base64.b64decode(data["sealedKey"]), pair.private_key)
+        except CryptoError as exc:
+            raise IntegrityError(f"the authority's sealed key does not open: {exc}") from None
+        return MemberKey(
+            institution=institution,
+            key=key,
+            attributes=tuple(data["attributes"]),
+            tx_hash=str(data["txHash"]),
+        )
+
+    def reader_key(self) -> UserKey | MemberKey | PatientKey:
+        """The key this account reads records with: once institutions run their own
+        authorities, a member's key from their own institution's authority, or for a patient
+        their own derived key (no authority); before that, the API's central key."""
+        if not self.uses_authorities():
+            return self.fetch_user_key()
+        account = self._require_account()
+        views, addresses = self._views()
+        institution = views.call(
+            "Consortium", addresses["Consortium"], "memberInfo", account.address
+        )[0]
+        if int(institution) == 0:
+            return self.patient_key()
+        return self.fetch_member_key(institution=int(institution))
+
+    # -- patient keys ---------------------------------------------------------------------
+
+    def patient_key(self) -> PatientKey:
+        """This account's own X25519 key, derived from its wallet signature (deterministic)."""
+        return derive_from_account(self._require_account())
+
+    def patient_public_key(self, patient: str) -> bytes:
+        """The X25519 key ``patient`` registered on chain (their records' patient slot)."""
+        views, addresses = self._views()
+        key, _ = views.call(
+            "ConsentManager",
+            addresses["ConsentManager"],
+            "patientKeyOf",
+            to_checksum_address(patient),
+        )
+        if bytes(key) == bytes(32):
+            raise ClientError(
+                f"patient {patient} has not registered their key yet: they run "
+                "`medledger wallet register-key` (or the web wallet does it at first sign-in)"
+            )
+        return bytes(key)
+
+    def register_patient_key(self) -> dict[str, Any]:
+        """Register this account's derived X25519 key on chain (relayed by the API)."""
+        account = self._require_account()
+        views, addresses = self._views()
+        current, version = views.call(
+            "ConsentManager", addresses["ConsentManager"], "patientKeyOf", account.address
+        )
+        key = self.patient_key()
+        if bytes(current) == key.public_key:
+            return {
+                "patient": account.address,
+                "public_key": "0x" + key.public_key.hex(),
+                "version": int(version),
+                "tx_hash": None,
+            }
+        info = self.chain_info()
+        data = registration_typed_data(
+            patient=account.address,
+            public_key=key.public_key,
+            version=int(version) + 1,
+            chain_id=info.chain_id,
+            verifying_contract=addresses["ConsentManager"],
+        )
+        signature = account.sign_message(encode_typed_data(full_message=data)).signature
+        return self._http.json(
+            "POST",
+            "/patient-keys",
+            json={
+                "patient": account.address,
+                "public_key": "0x" + key.public_key.hex(),
+                "version": int(version) + 1,
+                "signature": "0x" + bytes(signature).hex(),
+            },
+        )

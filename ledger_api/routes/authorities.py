@@ -1,0 +1,115 @@
+"""``/keys/authorities`` and ``/patient-keys``: the key authorities and patients' keys, from
+the chain (the API holds no key: ``docs/key-authorities.md``).
+
+- ``GET /keys/authorities`` lists every institution with its authority as ``Consortium`` has
+  it (institution, code, URL, public-key digest, epoch, floor). A convenience: clients read the
+  same from the chain and pin the digest themselves.
+- ``POST /patient-keys`` relays a patient's EIP-712-signed ``PatientKey`` registration to
+  ``ConsentManager.registerPatientKey`` (the contract checks the signature; the relayer only
+  pays gas).
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+
+from ledger_api.chain.errors import TransactionRevertedError
+from ledger_api.deps import ClientIpDep, ContextDep, LimiterDep
+from ledger_api.http_errors import UnprocessableError
+from ledger_api.routes.error_docs import error_responses
+from ledger_api.services.access import chain_required
+
+router = APIRouter(tags=["keys"])
+
+
+class AuthorityOut(BaseModel):
+    institution: int
+    code: str
+    active: bool
+    registered: bool
+    url: str
+    digest: str = Field(description="SHA-256 of the authority's FAME public key (0x hex).")
+    signer: str
+    epoch: int = Field(description="The institution's membership epoch (its slots' epoch).")
+    floor: int
+
+
+class AuthoritiesOut(BaseModel):
+    authorities: list[AuthorityOut]
+
+
+@router.get(
+    "/keys/authorities",
+    summary="Every institution's key authority as recorded on chain (no key held here)",
+    responses=error_responses(s503="chain_unavailable"),
+)
+def authorities(ctx: ContextDep) -> AuthoritiesOut:
+    consortium = ctx.chain.consortium
+    out = []
+    with chain_required("cannot read the authorities from Consortium"):
+        for number in range(1, consortium.institution_count() + 1):
+            inst = consortium.institution(number)
+            auth = consortium.authority_of(number)
+            out.append(
+                AuthorityOut(
+                    institution=number,
+                    code=inst.code.casefold(),
+                    active=inst.active,
+                    registered=auth.registered,
+                    url=auth.url,
+                    digest="0x" + auth.pubkey_digest.hex(),
+                    signer=auth.signer,
+                    epoch=auth.epoch,
+                    floor=auth.floor,
+                )
+            )
+    return AuthoritiesOut(authorities=out)
+
+
+class PatientKeyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    patient: str = Field(pattern=r"^0x[0-9a-fA-F]{40}$")
+    public_key: str = Field(pattern=r"^0x[0-9a-fA-F]{64}$")
+    version: int = Field(ge=1, lt=2**64)
+    signature: str = Field(pattern=r"^0x[0-9a-fA-F]{130}$")
+
+
+class PatientKeyOut(BaseModel):
+    patient: str
+    public_key: str
+    version: int
+    tx_hash: str
+
+
+@router.post(
+    "/patient-keys",
+    summary="Relay a patient's signed X25519 key registration to ConsentManager",
+    responses=error_responses(
+        s422="patient_key_refused", s429="rate_limited", s503="chain_unavailable"
+    ),
+)
+def register_patient_key(
+    body: PatientKeyIn, ctx: ContextDep, limiter: LimiterDep, ip: ClientIpDep
+) -> PatientKeyOut:
+    """Rate-limited like key requests (per patient and per IP): each relay costs gas."""
+    limiter.hit("key_issue", address=body.patient, ip=ip)
+    with chain_required("cannot relay the patient key"):
+        try:
+            mined = ctx.chain.consents.register_patient_key(
+                patient=body.patient,
+                public_key=bytes.fromhex(body.public_key[2:]),
+                version=body.version,
+                signature=bytes.fromhex(body.signature[2:]),
+            ).wait()
+        except TransactionRevertedError as exc:
+            raise UnprocessableError(
+                f"ConsentManager refused the key: {exc}", code="patient_key_refused"
+            ) from None
+    return PatientKeyOut(
+        patient=body.patient,
+        public_key=body.public_key,
+        version=body.version,
+        tx_hash=mined.tx_hash,
+    )
