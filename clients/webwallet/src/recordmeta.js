@@ -2,6 +2,7 @@
 // (the record type) and the clinical date, exactly as clients/fhir_index.py's clinical_date
 // picks it (the only clinical field that leaves the device in clear); and the composed record
 // policy of clients/sdk/policies.py's record_policy for a patient's own record.
+import { normalizePolicy } from './policytree.js';
 
 export const MAX_BROWSER_BYTES = 32 * 1024 * 1024;
 export const FHIR_CONTENT_TYPE = 'application/fhir+json';
@@ -113,14 +114,13 @@ export function recordPolicy(userPolicy, { patient, epoch, breakGlass }) {
 }
 
 /**
- * The record policy of an envelope v3 the patient writes: the patient opens it with their own
- * slot, so no epoch (each institution's slot adds its own) and no break-glass clause (the
- * emergency mechanism is its own); the patient's uid stays ORed in while the API's upload
- * check still asks for it. An empty user policy keeps the record to the patient.
+ * The record policy of an envelope v3 the patient writes (clients/sdk/policies.py's
+ * record_policy_v3): the user's policy as it is — no uid clause (the patient slot replaces it),
+ * no epoch (each institution's slot carries its own), no break-glass clause (emergency access
+ * is its own mechanism). It must reach at least one institution.
  */
-export function recordPolicyV3(userPolicy, { patient }) {
-  if (!/^0x[0-9a-fA-F]{40}$/.test(patient)) throw new Error(`not an address: ${patient}`);
-  const uid = `uid:${patient.toLowerCase()}`;
+export function recordPolicyV3(userPolicy) {
   const user = (userPolicy ?? '').trim();
-  return user ? `(${user}) or ${uid}` : uid;
+  if (!user) throw Object.assign(new Error('a record needs a policy that reaches at least one institution'), { code: 'policy_needed' });
+  return normalizePolicy(user);
 }

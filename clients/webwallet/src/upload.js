@@ -11,7 +11,7 @@
 // policy hash, the packed type, a deadline an hour ahead), and the metadata carries
 // `deadline` and `signature` for RecordRegistry to recover the author from (issue 14).
 import { getAddress } from 'ethers';
-import { authorityInfo, encryptRecordV3 } from './crypto/index.js';
+import { encryptRecordV3 } from './crypto/index.js';
 import { parseMasterPublicKey } from './fame.js';
 import { normalizePolicy } from './policytree.js';
 import { checkRecordType, MAX_BROWSER_BYTES, recordPolicyV3 } from './recordmeta.js';
@@ -36,8 +36,8 @@ const PATIENT_KEY_TYPES = {
 
 /**
  * Every active institution's authority key, pinned: [{ id, code, epoch, mpk, mpkBytes, digest }].
- * The key comes with the list when the API relays it, else from the authority's own URL; either
- * way its SHA-256 must be the digest Consortium holds.
+ * The page may only talk to its own origin, so the API relays each key from the authority's URL
+ * (GET /keys/authorities/{id}/public-key); its SHA-256 must be the digest Consortium holds.
  */
 export async function authorityKeys(session) {
   const { authorities } = await session.api.get('/keys/authorities');
@@ -45,7 +45,7 @@ export async function authorityKeys(session) {
   if (!usable.length) throw new Error('no institution has registered its key authority yet: nobody could be given access');
   return Promise.all(
     usable.map(async (a) => {
-      const mpkBytes = a.mpk ? fromBase64(a.mpk) : (await authorityInfo({ url: a.url, pinnedDigest: a.digest })).mpkBytes;
+      const mpkBytes = fromBase64((await session.api.get(`/keys/authorities/${a.institution}/public-key`)).mpk);
       const digest = `0x${toHex(new Uint8Array(await crypto.subtle.digest('SHA-256', mpkBytes)))}`;
       if (digest !== String(a.digest).toLowerCase()) {
         throw new Error(`the public key of ${a.code}'s authority hashes to ${digest}, not to the digest on chain ${a.digest}: refused`);
@@ -115,7 +115,7 @@ export async function shareRecord(session, { bytes, policy, recordType, contentT
   onStage?.('encrypt');
   const [institutions, chain] = await Promise.all([authorityKeys(session), session.chain ?? session.api.get('/chain')]);
   const domain = registryDomain(chain); // before any work: no registry, nothing to sign for
-  const fullPolicy = recordPolicyV3(policy, { patient });
+  const fullPolicy = recordPolicyV3(policy);
   const recordId = `0x${toHex(crypto.getRandomValues(new Uint8Array(32)))}`;
   const record = await encryptRecordV3(bytes, {
     institutions,

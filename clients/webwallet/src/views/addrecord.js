@@ -89,6 +89,7 @@ export function addRecordCard(app, { onDone } = {}) {
       if (!chosen) throw new Error(t('records.noFile'));
       const recordType = type.value.trim();
       if (!recordType) throw new Error(t('records.noType'));
+      if (!policy.value.trim()) throw new Error(t('records.policyNeeded'));
       const { answer, policy: full } = await shareRecord(app.session, {
         bytes: chosen.bytes,
         policy: policy.value,
