@@ -40,6 +40,7 @@ from tests.wallet.conftest import ARTIFACTS, ROOT
 from tests.wallet.test_browser_encrypt import OBSERVATION, UPLOAD_FLOW, check_signed_upload
 
 READ_FLOW = ROOT / "clients" / "webwallet" / "e2e" / "read_own_record.mjs"
+LARGE_FLOW = ROOT / "clients" / "webwallet" / "e2e" / "upload_large.mjs"
 
 
 @pytest.fixture
@@ -194,3 +195,46 @@ def test_api_relays_each_authority_public_key_pinned_to_the_chain(
     down = httpx.get(f"{url}/{stack.qyqchc}/public-key", timeout=30)
     assert down.status_code == 502
     assert down.json()["error"]["code"] == "authority_unreachable"
+
+
+def test_patient_uploads_a_large_file_from_a_worker_with_bounded_memory(
+    live_stack: LiveStack,
+    authorities: dict[int, AuthorityProcess],
+    chromium: str,
+    tmp_path: Path,
+) -> None:
+    """Over 32 MiB the page encrypts in a Web Worker into the Origin Private File System and
+    uploads from disk: the record registers, the patient decrypts it in Python to the very
+    bytes of the file, the worker's file is removed, and Chromium's memory (every process of
+    the browser, sampled from /proc) grows by far less than the file: the browser process not
+    at all, the page and its worker by the garbage collector's headroom, whatever the size
+    (about 80-100 MiB here for 48 to 200 MiB files: MEDLEDGER_LARGE_UPLOAD_MIB sets it)."""
+    stack = live_stack.stack
+    mib = int(os.environ.get("MEDLEDGER_LARGE_UPLOAD_MIB", "160"))
+    size = mib * 1024 * 1024
+    path = tmp_path / "scan.bin"
+    path.write_bytes(os.urandom(size))
+    patient = Account.create()
+    lines = run_browser(
+        LARGE_FLOW,
+        {
+            "WALLET_URL": f"{live_stack.url}/wallet/",
+            "ARTIFACTS": str(ARTIFACTS),
+            "CHROMIUM": chromium,
+            "PATIENT_KEY": "0x" + bytes(patient.key).hex(),
+            "FILE": str(path),
+        },
+    )
+    assert lines[-1].startswith("STEP uploaded "), lines[-1]
+    page = json.loads(lines[-1].removeprefix("STEP uploaded "))
+    (ARTIFACTS / f"upload-large-{mib}mib.json").write_text(json.dumps(page, indent=2))
+    assert page["opfsLeft"] == []
+    assert page["growthMib"] < 0.75 * mib, json.dumps(page)  # the file would be all of it
+    browser = [p for p in page["processes"] if p["type"] == "browser"]
+    assert sum(p["growthMib"] for p in browser) < 16, json.dumps(page)  # not held there
+    with MedLedgerClient(live_stack.url, account=patient) as client:
+        client.login()
+        out = client.fetch_bytes(page["recordId"], patient_key=client.patient_key())
+    assert hashlib.sha256(out).digest() == hashlib.sha256(path.read_bytes()).digest()
+    registry = RecordRegistry(stack.w3, stack.deployment.address("RecordRegistry"))
+    assert registry.contract.events.RecordRegistered.get_logs(from_block=0)

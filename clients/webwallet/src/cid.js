@@ -105,7 +105,7 @@ export class UnixfsImporter {
       this.filled += take;
       at += take;
       if (this.filled === this.chunkSize) {
-        await this.leaf(this.pending.slice(0, this.filled));
+        await this.leaf(this.pending.subarray(0, this.filled)); // digest copies it
         this.filled = 0;
       }
     }

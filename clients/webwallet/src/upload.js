@@ -153,3 +153,81 @@ export async function shareRecord(session, { bytes, policy, recordType, contentT
   const answer = await post(session.api, form);
   return { answer, policy: record.policy };
 }
+
+/**
+ * Encrypt and share a file of any size (up to the API's upload limit) in a Web Worker with
+ * bounded memory (upload_worker.js): the body goes to the Origin Private File System as it is
+ * encrypted and is uploaded from there; the page never holds the file or the body in memory.
+ * Same envelope, registration and answer as shareRecord.
+ */
+export async function shareLargeRecord(session, { file, policy, recordType, contentType, recordDate, onStage, onProgress }) {
+  checkRecordType(recordType);
+  const fullPolicy = recordPolicyV3(policy); // a bad or empty policy sends nothing
+  const patient = session.address;
+  onStage?.('encrypt');
+  const [institutions, chain] = await Promise.all([authorityKeys(session), session.chain ?? session.api.get('/chain')]);
+  const domain = registryDomain(chain);
+  const recordId = `0x${toHex(crypto.getRandomValues(new Uint8Array(32)))}`;
+  const name = `upload-${recordId.slice(2, 18)}.bin`;
+  const worker = new Worker(new URL('./upload_worker.js', import.meta.url), { type: 'module' });
+  const root = await navigator.storage.getDirectory();
+  try {
+    const done = await new Promise((resolve, reject) => {
+      worker.onerror = (event) => reject(new Error(event.message || 'the upload worker failed'));
+      worker.onmessage = async ({ data }) => {
+        if (data.kind === 'progress') onProgress?.(data.done, data.total);
+        else if (data.kind === 'done') resolve(data);
+        else if (data.kind === 'error') reject(Object.assign(new Error(data.message), { code: data.code }));
+        else if (data.kind === 'sign') {
+          try {
+            const signature = await session.wallet.signTypedData(data.domain, data.types, data.value);
+            worker.postMessage({ kind: 'signed', id: data.id, signature });
+          } catch (err) {
+            worker.postMessage({ kind: 'signed', id: data.id, error: String(err?.message ?? err) });
+          }
+        }
+      };
+      patientPublicKey(session)
+        .then((key) =>
+          worker.postMessage({
+            kind: 'start',
+            file,
+            institutions: institutions.map(({ id, code, epoch, mpkBytes, digest }) => ({ id, code, epoch, mpkBytes, digest })),
+            policy: fullPolicy,
+            contentType,
+            recordId,
+            patient,
+            patientPublicKey: key,
+            author: session.wallet.address,
+            name,
+          }),
+        )
+        .catch(reject);
+    });
+    onStage?.('sign');
+    const registration = await registrationMessage({
+      recordId,
+      patient,
+      header: done.header,
+      bodyCid: done.bodyCid,
+      bodyHash: done.bodySha256,
+      policy: done.policy,
+      recordType,
+      deadline: registrationDeadline(),
+    });
+    const signature = await signRegistration(session.wallet, domain, registration);
+    const metadata = { record_id: recordId, patient, record_type: recordType, deadline: registration.deadline, signature };
+    if (recordDate) metadata.record_date = recordDate;
+    const body = await (await root.getFileHandle(done.name)).getFile(); // disk-backed
+    const form = new FormData();
+    form.append('metadata', JSON.stringify(metadata));
+    form.append('header', new Blob([done.header], { type: 'application/cbor' }), 'header.cbor');
+    form.append('body', body, 'body.bin');
+    onStage?.('upload');
+    const answer = await post(session.api, form);
+    return { answer, policy: done.policy };
+  } finally {
+    worker.terminate();
+    await root.removeEntry(name).catch(() => {});
+  }
+}

@@ -47,7 +47,7 @@ class Chunks {
     while (this.buffer.length < n && !this.done) {
       const { value, done } = await this.iterator.next();
       if (done) this.done = true;
-      else if (value?.length) this.buffer = this.buffer.length ? concat(this.buffer, value) : Uint8Array.from(value);
+      else if (value?.length) this.buffer = this.buffer.length ? concat(this.buffer, value) : value;
     }
     const out = this.buffer.subarray(0, Math.min(n, this.buffer.length));
     this.buffer = this.buffer.subarray(out.length);
