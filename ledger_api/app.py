@@ -29,6 +29,7 @@ from ledger_api.openapi import install_openapi
 from ledger_api.routes import audit as audit_routes
 from ledger_api.routes import auth as auth_routes
 from ledger_api.routes import authorities as authorities_routes
+from ledger_api.routes import authority_keys as authority_keys_routes
 from ledger_api.routes import break_glass as break_glass_routes
 from ledger_api.routes import chain as chain_routes
 from ledger_api.routes import consents as consents_routes
@@ -120,6 +121,7 @@ def create_app(settings: Settings | None = None, *, hooks: Hooks | None = None) 
     app.include_router(consents_routes.router)
     app.include_router(keys_routes.router)
     app.include_router(authorities_routes.router)
+    app.include_router(authority_keys_routes.router)
     app.include_router(audit_routes.router)
     app.include_router(referrals_routes.router)
     app.include_router(consultations_routes.router)

@@ -22,9 +22,12 @@ from starlette.types import Message, Receive, Scope, Send
 
 MOUNT_PATH = "/wallet"
 
+# 'wasm-unsafe-eval' lets the page compile WebAssembly (mcl-wasm: decryption in the page
+# needs pairings) and nothing else: JavaScript eval stays forbidden.
 CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'"
+    "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; "
+    "img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; "
+    "frame-ancestors 'none'"
 )
 
 NOT_BUILT_PAGE = """<!doctype html>

@@ -8,6 +8,8 @@ a satisfying attribute set gets the original bytes back, a non-satisfying one is
 The script also signs the envelope's ``RecordRegistration`` as the page does before it uploads;
 Python recomputes every field from the bytes (``storage.unixfs`` CIDs, the body's SHA-256,
 ``crypto.policy.policy_hash`` of the header's policy) and recovers the author with eth-account.
+(This is the v2 envelope module, kept for reading old records; the page uploads envelope v3:
+``test_webcrypto_v3.py`` and, in Chromium, ``test_browser_upload_v3.py``.)
 """
 
 from __future__ import annotations
@@ -26,16 +28,12 @@ from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_utils import to_checksum_address
 
-from clients.sdk import MedLedgerClient
-from clients.sdk.errors import ClientError
 from crypto import envelope, fame, keys
 from crypto.errors import EnvelopeAccessDeniedError
 from crypto.policy import normalize, policy_hash
 from crypto.signing import EIP712_DOMAIN_TYPE
-from ledger_api.chain.records import RecordRegistry
 from storage.unixfs import compute_cid
-from tests.clients.conftest import LiveStack
-from tests.wallet.conftest import ARTIFACTS, ROOT
+from tests.wallet.conftest import ROOT
 
 SCRIPT = ROOT / "clients" / "webwallet" / "e2e" / "encrypt_envelope.mjs"
 UPLOAD_FLOW = ROOT / "clients" / "webwallet" / "e2e" / "upload_flow.mjs"
@@ -254,91 +252,3 @@ def check_signed_upload(
 def other_address(address: str) -> str:
     """Another well-formed address (a registration signed for one registry is not another's)."""
     return Account.from_key(hashlib.sha256(address.encode()).digest()).address
-
-
-def test_patient_adds_a_fhir_record_in_chromium(
-    live_stack: LiveStack, chromium: str, tmp_path: Path
-) -> None:
-    """The page encrypts a FHIR Observation, signs its registration as its author and uploads
-    it; it is registered on chain for the patient, and both the patient (their uid key) and a
-    granted cardiologist decrypt it with the Python SDK to the very bytes the page read."""
-    stack = live_stack.stack
-    record = json.dumps(OBSERVATION, indent=2).encode()
-    start_block = stack.w3.eth.block_number
-    ARTIFACTS.mkdir(exist_ok=True)
-    done = subprocess.run(
-        ["node", str(UPLOAD_FLOW)],
-        cwd=ROOT,
-        env={
-            **os.environ,
-            "WALLET_URL": f"{live_stack.url}/wallet/",
-            "ARTIFACTS": str(ARTIFACTS),
-            "CHROMIUM": chromium,
-            "RECORD": record.decode(),
-            "REQUEST_DIR": str(tmp_path),
-        },
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    lines = [line for line in done.stdout.splitlines() if line.startswith(("STEP ", "FAIL "))]
-    assert lines, f"the browser script said nothing: {done.stderr[-2000:]}"
-    steps = dict(line.split(" ", 2)[1:] for line in lines if line.startswith("STEP "))
-    assert "answer" in steps, lines[-1]
-    signed = check_signed_upload(
-        tmp_path,
-        patient=to_checksum_address(steps["wallet"]),
-        chain_id=stack.w3.eth.chain_id,
-        registry=stack.deployment.address("RecordRegistry"),
-    )
-    answer = json.loads(steps["answer"])
-    assert answer["status"] == 201, answer
-    assert lines[-1].startswith("STEP uploaded "), lines[-1]
-    page = json.loads(lines[-1].removeprefix("STEP uploaded "))
-    patient_address = page["address"]
-    assert page["recordType"] == "Observation"
-    assert "2026-11-20T09:15:00+08:00" in page["fileInfo"]  # the clinical date, read in the page
-    assert page["policy"] == "dept:cardiology and org:cd3h"
-    assert page["status"] == "已登记上链。"
-    assert page["tx"].startswith("0x")
-    assert "Observation" in page["recordText"]
-    assert (ARTIFACTS / "upload-uploaded.png").is_file()
-
-    # on chain: RecordRegistered for this patient, this id
-    registry = RecordRegistry(stack.w3, stack.deployment.address("RecordRegistry"))
-    registered = registry.contract.events.RecordRegistered.get_logs(from_block=start_block)
-    ours = [e for e in registered if "0x" + bytes(e["args"]["id"]).hex() == page["recordId"]]
-    assert len(ours) == 1
-    assert ours[0]["args"]["patient"] == patient_address
-    # ... authored by the patient, with the CIDs and digests the page signed
-    assert ours[0]["args"]["author"] == patient_address
-    for field in ("bodyCid", "headerCid"):
-        assert ours[0]["args"][field] == signed[field]
-    for field in ("bodyHash", "policyHash", "recordType"):
-        assert "0x" + bytes(ours[0]["args"][field]).hex() == signed[field]
-    assert bytes(ours[0]["transactionHash"]).hex() == page["tx"].lower().removeprefix("0x")
-
-    # the patient (keystore from the page) opens it with their own uid key
-    stored = json.loads(page["stored"])
-    key_bytes = Account.decrypt(json.loads(stored[0]["keystore"]), page["password"])
-    patient = Account.from_key(key_bytes)
-    assert patient.address == patient_address
-    with MedLedgerClient(live_stack.url, account=patient) as client:
-        client.login()
-        info = client.record(page["recordId"])
-        assert info.record_type == "Observation"
-        assert info.patient == patient_address
-        own_key = client.fetch_user_key()
-        assert own_key.attributes == frozenset({f"uid:{patient_address.lower()}"})
-        assert client.fetch_bytes(page["recordId"], user_key=own_key) == record
-        client.grant(grantee=stack.cardiologist.address, record_id=page["recordId"])
-    # the cardiologist, granted by the patient, opens it too
-    with MedLedgerClient(live_stack.url, account=stack.cardiologist) as doctor:
-        doctor.login()
-        key = doctor.fetch_user_key()
-        assert doctor.fetch_bytes(page["recordId"], user_key=key) == record
-    # the GP (another institution, not in the policy) is refused
-    with MedLedgerClient(live_stack.url, account=stack.gp) as gp:
-        gp.login()
-        with pytest.raises(ClientError):
-            gp.fetch_bytes(page["recordId"], user_key=gp.fetch_user_key())

@@ -25,7 +25,8 @@ def test_built_wallet_is_served_with_a_strict_csp(wallet_dist: Path, tmp_path: P
     assert '<div id="app">' in page.text
     assert "/wallet/assets/" in page.text  # built with base /wallet/
     csp = page.headers["content-security-policy"]
-    assert "script-src 'self'" in csp
+    assert "script-src 'self' 'wasm-unsafe-eval'" in csp  # WebAssembly (mcl-wasm) only
+    assert "'unsafe-eval'" not in csp.replace("'wasm-unsafe-eval'", "")  # never JS eval
     assert "connect-src 'self'" in csp
     assert "frame-ancestors 'none'" in csp
     assert page.headers["cache-control"] == "no-cache"

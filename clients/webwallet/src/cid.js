@@ -53,60 +53,99 @@ function checkOptions(chunkSize, maxLinks) {
 }
 
 /**
+ * The same import fed in pieces (a body streamed out of an encrypting worker): `add(bytes)` any
+ * number of times, then `finish()` → { cid, binary, size, dagSize, blocks }. Memory: one chunk
+ * and one open node per tree level.
+ */
+export class UnixfsImporter {
+  constructor({ chunkSize = CHUNK_SIZE, maxLinks = MAX_LINKS } = {}) {
+    checkOptions(chunkSize, maxLinks);
+    this.chunkSize = chunkSize;
+    this.maxLinks = maxLinks;
+    this.levels = [[]]; // levels[k]: links {cid, tsize, filesize} of the open node at depth k + 1
+    this.blocks = 0;
+    this.leaves = 0;
+    this.size = 0;
+    this.pending = new Uint8Array(chunkSize);
+    this.filled = 0;
+  }
+
+  async commit(links) {
+    const filesize = links.reduce((sum, link) => sum + link.filesize, 0);
+    const data = encodeUnixfsFile(filesize, links.map((link) => link.filesize));
+    const block = encodeNode(links, data);
+    this.blocks += 1;
+    const tsize = block.length + links.reduce((sum, link) => sum + link.tsize, 0);
+    return { cid: binaryCid(DAG_PB, await sha256(block)), tsize, filesize };
+  }
+
+  async push(level, link) {
+    const { levels } = this;
+    if (level === levels.length) levels.push([]);
+    levels[level].push(link);
+    if (levels[level].length === this.maxLinks) {
+      const full = levels[level];
+      levels[level] = [];
+      await this.push(level + 1, await this.commit(full));
+    }
+  }
+
+  async leaf(chunk) {
+    this.blocks += 1;
+    this.leaves += 1;
+    await this.push(0, { cid: binaryCid(RAW, await sha256(chunk)), tsize: chunk.length, filesize: chunk.length });
+  }
+
+  async add(bytes) {
+    let at = 0;
+    this.size += bytes.length;
+    while (at < bytes.length) {
+      const take = Math.min(this.chunkSize - this.filled, bytes.length - at);
+      this.pending.set(bytes.subarray(at, at + take), this.filled);
+      this.filled += take;
+      at += take;
+      if (this.filled === this.chunkSize) {
+        await this.leaf(this.pending.subarray(0, this.filled)); // digest copies it
+        this.filled = 0;
+      }
+    }
+  }
+
+  async finish() {
+    if (this.filled > 0 || this.leaves === 0) await this.leaf(this.pending.slice(0, this.filled));
+    this.filled = 0;
+    const { levels, leaves, maxLinks } = this;
+    let root;
+    if (leaves === 1) {
+      [root] = levels[0];
+    } else {
+      let depth = 1;
+      for (let capacity = maxLinks; capacity < leaves; capacity *= maxLinks) depth += 1;
+      while (levels.length <= depth) levels.push([]);
+      for (let level = 0; level < depth - 1; level += 1) {
+        if (levels[level].length) {
+          const open = levels[level];
+          levels[level] = [];
+          await this.push(level + 1, await this.commit(open));
+        }
+      }
+      // a file that filled the tree exactly had its root committed when the tree filled up
+      root = levels[depth - 1].length ? await this.commit(levels[depth - 1]) : levels[depth][0];
+    }
+    return { cid: cidText(root.cid), binary: root.cid, size: this.size, dagSize: root.tsize, blocks: this.blocks };
+  }
+}
+
+/**
  * Import `bytes` (a Uint8Array) as storage.unixfs.import_file does and return
  * { cid (text), binary, size (file bytes), dagSize (bytes of all blocks: the root's Tsize),
  * blocks (blocks emitted) }. `chunkSize` and `maxLinks` exist for tests, as in Python.
  */
 export async function importBytes(bytes, { chunkSize = CHUNK_SIZE, maxLinks = MAX_LINKS } = {}) {
   if (!(bytes instanceof Uint8Array)) throw new TypeError('importBytes takes a Uint8Array');
-  checkOptions(chunkSize, maxLinks);
-  // levels[k]: links {cid, tsize, filesize} of the open node at depth k + 1
-  const levels = [[]];
-  let blocks = 0;
-
-  const commit = async (links) => {
-    const filesize = links.reduce((sum, link) => sum + link.filesize, 0);
-    const data = encodeUnixfsFile(filesize, links.map((link) => link.filesize));
-    const block = encodeNode(links, data);
-    blocks += 1;
-    const tsize = block.length + links.reduce((sum, link) => sum + link.tsize, 0);
-    return { cid: binaryCid(DAG_PB, await sha256(block)), tsize, filesize };
-  };
-  const push = async (level, link) => {
-    if (level === levels.length) levels.push([]);
-    levels[level].push(link);
-    if (levels[level].length === maxLinks) {
-      const full = levels[level];
-      levels[level] = [];
-      await push(level + 1, await commit(full));
-    }
-  };
-
-  const leaves = bytes.length === 0 ? 1 : Math.ceil(bytes.length / chunkSize);
-  for (let i = 0; i < leaves; i += 1) {
-    const chunk = bytes.subarray(i * chunkSize, Math.min(bytes.length, (i + 1) * chunkSize));
-    blocks += 1;
-    await push(0, { cid: binaryCid(RAW, await sha256(chunk)), tsize: chunk.length, filesize: chunk.length });
-  }
-
-  let root;
-  if (leaves === 1) {
-    [root] = levels[0];
-  } else {
-    let depth = 1;
-    for (let capacity = maxLinks; capacity < leaves; capacity *= maxLinks) depth += 1;
-    while (levels.length <= depth) levels.push([]);
-    for (let level = 0; level < depth - 1; level += 1) {
-      if (levels[level].length) {
-        const open = levels[level];
-        levels[level] = [];
-        await push(level + 1, await commit(open));
-      }
-    }
-    // a file that filled the tree exactly had its root committed when the tree filled up
-    root = levels[depth - 1].length ? await commit(levels[depth - 1]) : levels[depth][0];
-  }
-  return { cid: cidText(root.cid), binary: root.cid, size: bytes.length, dagSize: root.tsize, blocks };
+  const importer = new UnixfsImporter({ chunkSize, maxLinks });
+  await importer.add(bytes);
+  return importer.finish();
 }
 
 /** The CID text `ipfs add --cid-version=1 --raw-leaves` prints for `bytes`. */

@@ -27,40 +27,101 @@ export function spanProgram(policyText) {
   const rows = [];
   const labels = [];
   let width = 1;
+  // each visit returns its gate (crypto/msp.py's _Gate): what solveSpanProgram walks
   const visit = (node, v) => {
     if (node.kind === 'attr') {
       rows.push(v);
       labels.push(node.name);
-      return;
+      return { kind: 'leaf', k: 0, children: [], row: rows.length - 1, label: node.name };
     }
     const m = node.children.length;
     const k = node.kind === 'threshold' ? node.k : node.kind === 'and' ? m : 1;
-    if (k === 1) {
-      for (const c of node.children) visit(c, v);
-      return;
-    }
+    if (k === 1) return { kind: 'or', k: 1, children: node.children.map((c) => visit(c, v)) };
     const first = width;
     if (k === m) {
       width += m - 1;
-      node.children.forEach((child, j) => {
+      const children = node.children.map((child, j) => {
         const w = j === 0 ? new Map(v) : new Map();
         if (j > 0) w.set(first + j - 1, -1n);
         if (j < m - 1) w.set(first + j, 1n);
-        visit(child, w);
+        return visit(child, w);
       });
-      return;
+      return { kind: 'and', k: m, children };
     }
     width += k - 1;
-    node.children.forEach((child, index) => {
+    const children = node.children.map((child, index) => {
       const x = BigInt(index + 1);
       const w = new Map(v);
       for (let t = 1; t < k; t += 1) w.set(first + t - 1, powMod(x, BigInt(t), GROUP_ORDER));
-      visit(child, w);
+      return visit(child, w);
     });
+    return { kind: 'threshold', k, children };
   };
-  visit(root, new Map([[0, 1n]]));
+  const gate = visit(root, new Map([[0, 1n]]));
   const sparse = rows.map((row) =>
     [...row.entries()].filter(([, m]) => m !== 0n).sort((a, b) => a[0] - b[0]),
   );
-  return { rows: sparse, labels, nCols: width };
+  return { rows: sparse, labels, nCols: width, gate };
+}
+
+/** Fewest rows that satisfy `gate` with the attribute set `held`, or null (memoised). */
+function cost(gate, held, memo) {
+  if (memo.has(gate)) return memo.get(gate);
+  let result;
+  if (gate.kind === 'leaf') result = held.has(gate.label) ? 1 : null;
+  else {
+    const usable = gate.children.map((c) => cost(c, held, memo)).filter((c) => c !== null);
+    usable.sort((a, b) => a - b);
+    result = usable.length >= gate.k ? usable.slice(0, gate.k).reduce((s, c) => s + c, 0) : null;
+  }
+  memo.set(gate, result);
+  return result;
+}
+
+/** Indices of the cheapest k satisfiable children (ties by index, as Python sorts (cost, i)). */
+function chosen(gate, held, memo) {
+  const usable = gate.children
+    .map((c, i) => [cost(c, held, memo), i])
+    .filter(([c]) => c !== null)
+    .sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  return usable.slice(0, gate.k).map(([, i]) => i).sort((a, b) => a - b);
+}
+
+function lagrangeAtZero(xs, x) {
+  let num = 1n;
+  let den = 1n;
+  for (const other of xs) {
+    if (other !== x) {
+      num = (num * other) % GROUP_ORDER;
+      den = (((den * (other - x)) % GROUP_ORDER) + GROUP_ORDER) % GROUP_ORDER;
+    }
+  }
+  return (num * powMod(den, GROUP_ORDER - 2n, GROUP_ORDER)) % GROUP_ORDER;
+}
+
+/**
+ * crypto/msp.py's solve: coefficients {row index: γ_i mod r} over a minimal satisfying row
+ * set, so that Σ γ_i M_i = (1, 0, …, 0); null when `attributes` (a Set of canonical
+ * attributes) do not satisfy the policy.
+ */
+export function solveSpanProgram(program, attributes) {
+  const held = attributes instanceof Set ? attributes : new Set(attributes);
+  const memo = new Map();
+  if (cost(program.gate, held, memo) === null) return null;
+  const out = new Map();
+  const assign = (gate, coefficient) => {
+    if (gate.kind === 'leaf') {
+      out.set(gate.row, ((out.get(gate.row) ?? 0n) + coefficient) % GROUP_ORDER);
+      return;
+    }
+    const picks = chosen(gate, held, memo);
+    if (gate.kind !== 'threshold') {
+      for (const i of picks) assign(gate.children[i], coefficient);
+      return;
+    }
+    const xs = picks.map((i) => BigInt(i + 1));
+    for (const x of xs) assign(gate.children[Number(x) - 1], (coefficient * lagrangeAtZero(xs, x)) % GROUP_ORDER);
+  };
+  assign(program.gate, 1n);
+  return out;
 }

@@ -2,6 +2,7 @@
 // (the record type) and the clinical date, exactly as clients/fhir_index.py's clinical_date
 // picks it (the only clinical field that leaves the device in clear); and the composed record
 // policy of clients/sdk/policies.py's record_policy for a patient's own record.
+import { normalizePolicy } from './policytree.js';
 
 export const MAX_BROWSER_BYTES = 32 * 1024 * 1024;
 export const FHIR_CONTENT_TYPE = 'application/fhir+json';
@@ -110,4 +111,16 @@ export function recordPolicy(userPolicy, { patient, epoch, breakGlass }) {
   const tail = `uid:${uid} or (role:emergency and patient:${uid} and bg:${breakGlass})`;
   const user = (userPolicy ?? '').trim();
   return user ? `(((${user})) and epoch:${epoch}) or ${tail}` : tail;
+}
+
+/**
+ * The record policy of an envelope v3 the patient writes (clients/sdk/policies.py's
+ * record_policy_v3): the user's policy as it is — no uid clause (the patient slot replaces it),
+ * no epoch (each institution's slot carries its own), no break-glass clause (emergency access
+ * is its own mechanism). It must reach at least one institution.
+ */
+export function recordPolicyV3(userPolicy) {
+  const user = (userPolicy ?? '').trim();
+  if (!user) throw Object.assign(new Error('a record needs a policy that reaches at least one institution'), { code: 'policy_needed' });
+  return normalizePolicy(user);
 }

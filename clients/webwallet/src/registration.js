@@ -40,14 +40,20 @@ async function sha256Hex(bytes) {
 }
 
 /**
- * The RecordRegistration of an encrypted record: `header` and `body` are the bytes uploaded,
- * `policy` the header's policy text, `deadline` unix seconds.
+ * The RecordRegistration of an encrypted record: `header` and `body` are the bytes uploaded
+ * (or, for a body streamed to disk by the upload worker, its `bodyCid` and `bodyHash` computed
+ * there as it was written), `policy` the header's policy text, `deadline` unix seconds.
  */
-export async function registrationMessage({ recordId, patient, header, body, policy, recordType, deadline }) {
+export async function registrationMessage({ recordId, patient, header, body, bodyCid: streamedCid, bodyHash: streamedHash, policy, recordType, deadline }) {
   if (!BYTES32.test(recordId) || /^0x0+$/.test(recordId)) throw new Error('a record id is 32 non-zero bytes of hex (0x…)');
-  if (!(header instanceof Uint8Array) || !(body instanceof Uint8Array)) throw new TypeError('header and body must be bytes');
+  const streamed = body === undefined && typeof streamedCid === 'string' && BYTES32.test(streamedHash ?? '');
+  if (!(header instanceof Uint8Array) || !(streamed || body instanceof Uint8Array)) throw new TypeError('header and body must be bytes');
   if (!Number.isSafeInteger(deadline) || deadline < 1) throw new Error(`the deadline must be unix seconds, got ${deadline}`);
-  const [headerCid, bodyCid, bodyHash] = await Promise.all([computeCid(header), computeCid(body), sha256Hex(body)]);
+  const [headerCid, bodyCid, bodyHash] = await Promise.all([
+    computeCid(header),
+    streamed ? streamedCid : computeCid(body),
+    streamed ? streamedHash.toLowerCase() : sha256Hex(body),
+  ]);
   return {
     id: recordId.toLowerCase(),
     patient: getAddress(patient),

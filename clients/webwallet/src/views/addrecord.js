@@ -1,13 +1,13 @@
 // "Add a record" on the Records tab: pick a file (FHIR JSON is recognised: its resourceType is
 // the record type and its clinical date is sent), type a policy or pick one from the
-// directory, and the page encrypts and uploads it (upload.js). Files over the browser limit go
-// through the command line, whose command is shown.
+// directory, and the page encrypts and uploads it (upload.js). Files over 32 MiB are
+// encrypted in a Web Worker with bounded memory and uploaded from disk (upload_worker.js).
 import { h } from '../dom.js';
 import { busy } from '../errors.js';
 import { t } from '../i18n.js';
 import { conjunction } from '../policy.js';
 import { fhirMeta, MAX_BROWSER_BYTES } from '../recordmeta.js';
-import { shareRecord } from '../upload.js';
+import { shareLargeRecord, shareRecord } from '../upload.js';
 
 function policyChoices(app) {
   const choices = [];
@@ -38,7 +38,7 @@ export function addRecordCard(app, { onDone } = {}) {
   const status = h('p', { class: 'hint', id: 'record-status', 'aria-live': 'polite' });
   const result = h('div', { id: 'record-result' });
   const button = h('button', { type: 'submit', class: 'primary', id: 'record-upload' }, t('records.encryptUpload'));
-  let chosen = null; // { bytes, recordType, recordDate, contentType }
+  let chosen = null; // { bytes, recordType, recordDate, contentType } or { file, … } when large
 
   file.addEventListener('change', async () => {
     chosen = null;
@@ -46,7 +46,10 @@ export function addRecordCard(app, { onDone } = {}) {
     const f = file.files?.[0];
     if (!f) return;
     if (f.size > MAX_BROWSER_BYTES) {
-      info.textContent = t('records.tooLarge');
+      // never read into memory: the worker streams it (no FHIR sniffing of a file this size)
+      const contentType = /^[\x21-\x7e][\x20-\x7e]{0,254}$/.test(f.type) && f.type ? f.type : 'application/octet-stream';
+      chosen = { file: f, recordType: '', recordDate: null, contentType };
+      info.textContent = t('records.largeFile', { mib: Math.round(f.size / 1048576) });
       return;
     }
     const bytes = new Uint8Array(await f.arrayBuffer());
@@ -89,8 +92,14 @@ export function addRecordCard(app, { onDone } = {}) {
       if (!chosen) throw new Error(t('records.noFile'));
       const recordType = type.value.trim();
       if (!recordType) throw new Error(t('records.noType'));
-      const { answer, policy: full } = await shareRecord(app.session, {
+      if (!policy.value.trim()) throw new Error(t('records.policyNeeded'));
+      const share = chosen.file ? shareLargeRecord : shareRecord;
+      const { answer, policy: full } = await share(app.session, {
         bytes: chosen.bytes,
+        file: chosen.file,
+        onProgress: (done, total) => {
+          status.textContent = t('records.stage.progress', { percent: Math.floor((100 * done) / total) });
+        },
         policy: policy.value,
         recordType,
         contentType: chosen.contentType,

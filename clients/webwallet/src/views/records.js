@@ -1,10 +1,13 @@
 // The patient's timeline (GET /patients/{me}/timeline): every record across institutions,
 // newest first by clinical date, with referral and consultation events interleaved. A record
 // shows its type, date, institution and who can open it (the patient, plus each consent in
-// force that covers it). Records are FAME-encrypted: "Add a record" encrypts a file on this
-// page and uploads it (views/addrecord.js); decryption stays with the command line, so each
-// record shows the CLI command that opens it.
-import { add, h } from '../dom.js';
+// force that covers it). Records are encrypted: "Add a record" encrypts a file on this page
+// and uploads it (views/addrecord.js); "Open" decrypts one on this page with the patient's own
+// slot (readrecord.js: checked against the chain's registration first) and shows it plainly.
+import { add, clear, h } from '../dom.js';
+import { busy } from '../errors.js';
+import { recordContentView } from '../fhirview.js';
+import { openOwnRecord } from '../readrecord.js';
 import { dateTime, short } from '../format.js';
 import { t } from '../i18n.js';
 import { addRecordCard } from './addrecord.js';
@@ -57,14 +60,34 @@ function recordItem(record, active, app) {
       h('span', { class: 'chip self' }, t('records.you')),
       readers.map((c) => h('span', { class: `chip purpose-${c.purpose}` }, granteeLabel(c), ' · ', t(`purpose.${c.purpose}`))),
     ),
-    h(
-      'details',
-      { class: 'cli-help' },
-      h('summary', {}, t('records.openWithCli')),
-      h('pre', { class: 'cli' }, `medledger patient get ${record.record_id} -o record-${record.record_id.slice(2, 10)}.bin`),
-    ),
+    openButton(record, app),
     h('button', { class: 'small', onclick: () => app.go('consents', { recordId: record.record_id }) }, t('records.grantThis')),
   );
+}
+
+/** "Open": decrypt in the page and show the content under the record (again: hide it). */
+function openButton(record, app) {
+  const shown = h('div', { class: 'opened', 'aria-live': 'polite' });
+  const button = h('button', { class: 'small open-record', 'aria-expanded': 'false' }, t('records.open'));
+  button.addEventListener('click', () =>
+    busy(button, shown, async () => {
+      if (button.getAttribute('aria-expanded') === 'true') {
+        clear(shown);
+        button.setAttribute('aria-expanded', 'false');
+        button.textContent = t('records.open');
+        return;
+      }
+      clear(shown, h('p', { class: 'meta' }, t('records.decrypting')));
+      const opened = await openOwnRecord(app.session, record.record_id).catch((err) => {
+        clear(shown);
+        throw err;
+      });
+      clear(shown, recordContentView(opened));
+      button.setAttribute('aria-expanded', 'true');
+      button.textContent = t('records.hide');
+    }),
+  );
+  return [button, shown];
 }
 
 function workflowItem(item) {

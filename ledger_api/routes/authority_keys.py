@@ -1,0 +1,103 @@
+"""``GET /keys/authorities/{institution}/public-key``: an authority's FAME public key, same origin.
+
+Why the API relays it: the web apps encrypt in the page, and a page may only talk to its own
+origin (the apps' CSP ``connect-src 'self'``; an authority's own process sends no CORS headers),
+so the page cannot fetch ``<authority URL>/authority`` itself. The API fetches it from the URL
+``Consortium.authorityOf`` records, refuses a key whose SHA-256 is not the digest on chain
+(502 ``authority_key_mismatch``), and answers ``{institution, digest, mpk}`` (base64 of the key
+file). The page checks the digest again before it encrypts (``clients/webwallet/src/upload.js``):
+the API holds no secret, and a public key is public. Answers are cached per (institution,
+digest): a new key registered on chain changes the digest and is fetched afresh.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import threading
+from typing import Annotated
+
+import httpx
+from fastapi import APIRouter, Path
+from pydantic import BaseModel, Field
+
+from ledger_api.deps import ContextDep
+from ledger_api.http_errors import ApiError, NotFoundError
+from ledger_api.routes.error_docs import error_responses
+from ledger_api.services.access import chain_required
+
+router = APIRouter(tags=["keys"])
+
+MAX_AUTHORITY_ANSWER = 64 * 1024
+_cache: dict[tuple[int, bytes], bytes] = {}
+_lock = threading.Lock()
+
+
+class AuthorityUnreachableError(ApiError):
+    """The authority's process did not answer, or answered with another key than the chain's."""
+
+    status_code = 502
+
+
+class PublicKeyOut(BaseModel):
+    institution: int
+    digest: str = Field(description="The digest Consortium.authorityOf holds (0x hex).")
+    mpk: str = Field(description="The authority's FAME public key file, base64.")
+
+
+def _fetch(url: str) -> bytes:
+    try:
+        response = httpx.get(url.rstrip("/") + "/authority", timeout=5.0)
+    except httpx.HTTPError as exc:
+        raise AuthorityUnreachableError(
+            f"the key authority at {url} did not answer: {exc}", code="authority_unreachable"
+        ) from None
+    if response.status_code != 200 or len(response.content) > MAX_AUTHORITY_ANSWER:
+        raise AuthorityUnreachableError(
+            f"the key authority at {url} answered HTTP {response.status_code}",
+            code="authority_unreachable",
+        )
+    try:
+        return base64.b64decode(response.json()["mpk"], validate=True)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise AuthorityUnreachableError(
+            f"the key authority at {url} sent no public key: {exc}", code="authority_unreachable"
+        ) from None
+
+
+@router.get(
+    "/keys/authorities/{institution}/public-key",
+    summary="An institution authority's FAME public key, checked against its on-chain digest",
+    responses=error_responses(
+        s404="not_found", s502="authority_unreachable, authority_key_mismatch"
+    ),
+)
+def authority_public_key(
+    institution: Annotated[int, Path(ge=1, lt=2**32)], ctx: ContextDep
+) -> PublicKeyOut:
+    with chain_required("cannot read the authority from Consortium"):
+        if institution > ctx.chain.consortium.institution_count():
+            raise NotFoundError(f"no institution {institution}", code="not_found")
+        auth = ctx.chain.consortium.authority_of(institution)
+    if not auth.registered:
+        raise NotFoundError(
+            f"institution {institution} has registered no key authority", code="not_found"
+        )
+    key = (institution, auth.pubkey_digest)
+    with _lock:
+        mpk = _cache.get(key)
+    if mpk is None:
+        mpk = _fetch(auth.url)
+        if hashlib.sha256(mpk).digest() != auth.pubkey_digest:
+            raise AuthorityUnreachableError(
+                f"the key authority at {auth.url} serves a public key that is not the one "
+                f"institution {institution} registered on chain: refused",
+                code="authority_key_mismatch",
+            )
+        with _lock:
+            _cache[key] = mpk
+    return PublicKeyOut(
+        institution=institution,
+        digest="0x" + auth.pubkey_digest.hex(),
+        mpk=base64.b64encode(mpk).decode(),
+    )
