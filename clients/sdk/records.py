@@ -65,11 +65,8 @@ class RecordsMixin(ReadsMixin):
 
         def register_patient_key(self) -> dict[str, Any]: ...
 
-<<<<<<< HEAD
         def emergency_wrapper(self) -> Callable[[bytes, RecordBinding], bytes] | None: ...
 
-=======
->>>>>>> escrow16
         def _require_account(self) -> LocalAccount: ...
 
         def compose_policy(
