@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import cbor2
-from eth_utils import to_checksum_address
 
+from crypto.addresses import to_checksum_address
 from crypto.errors import EnvelopeFormatError, FameFormatError
 from crypto.fame_types import SCHEME_ID, Ciphertext
 from crypto.stream import (

@@ -300,7 +300,7 @@ def _reverted(
 
 def record_view(row: Record) -> dict[str, Any]:
     """The JSON shape of a record's metadata (addresses checksummed on the way out)."""
-    from eth_utils import to_checksum_address
+    from crypto.addresses import to_checksum_address
 
     return {
         "record_id": row.record_id,
