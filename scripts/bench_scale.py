@@ -311,7 +311,7 @@ def measure(probe: Probe, reps: int) -> dict[str, float]:
                 samples.append(probe._keys_ms)
             found[name] = min(samples)
             continue
-        found[name] = best_ms(getattr(probe, name), reps if name != "verify" else 7)
+        found[name] = best_ms(getattr(probe, name), reps if name != "verify" else 15)
     report = probe.verify()
     if not report["ok"]:
         raise RuntimeError(f"/audit/verify found problems: {json.dumps(report)[:2000]}")
