@@ -41,8 +41,9 @@ from datetime import UTC, datetime, timedelta
 
 from eth_account import Account
 from eth_account.messages import encode_defunct
-from eth_utils import is_checksum_address, to_checksum_address
+from eth_utils import is_checksum_address
 
+from crypto.addresses import to_checksum_address
 from crypto.errors import (
     SiweAddressError,
     SiweChainIdError,

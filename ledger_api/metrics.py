@@ -11,12 +11,12 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from eth_utils import to_checksum_address
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
 from prometheus_client.exposition import generate_latest
 from web3 import Web3
 
 import contracts
+from crypto.addresses import to_checksum_address
 
 __all__ = ["CONTENT_TYPE_LATEST", "ChainTxMeter", "Metrics"]
 

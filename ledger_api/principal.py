@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from eth_utils import to_checksum_address
-
+from crypto.addresses import to_checksum_address
 from crypto.attributes import check_member_attribute
 from crypto.errors import CryptoError
 

@@ -254,12 +254,13 @@ def local_stack(*, profile: Path | None = None, escrow_free: bool = False) -> It
             data_dir = tmp / "data"
             data_dir.mkdir()
             deployment.save(data_dir / "deployment.json")
-            people = {n: Account.create() for n in ("patient", "cardiologist", "gp")}
+            people = {n: Account.create() for n in ("patient", "cardiologist", "gp", "auditor")}
             institutions = enrol_demo_consortium(
                 Consortium(w3, deployment.address("Consortium"), sender=Relayer(w3, DEV_ADMIN_KEY)),
                 admin_address=Account.from_key(DEV_ADMIN_KEY).address,
                 cardiologist=people["cardiologist"].address,
                 gp=people["gp"].address,
+                auditor=people["auditor"].address,
             )
             if escrow_free:
                 authority_processes = _authorities(

@@ -6,9 +6,10 @@ pending records), so it must be cheap to run embedded and easy to move to a serv
 - **SQLite** is the embedded default. Every connection is switched to WAL (readers never block
   the indexer's writer), foreign keys are enforced (SQLite leaves them off by default), and a
   busy timeout makes a second writer wait instead of failing with ``database is locked``.
-  pysqlite's own transaction emulation is turned off and SQLAlchemy emits ``BEGIN`` itself,
-  the recipe in SQLAlchemy's SQLite dialect notes, so ``SAVEPOINT`` and rollbacks mean what
-  they say.
+  pysqlite's own transaction emulation is turned off and MedLedger emits ``BEGIN`` itself
+  (the recipe in SQLAlchemy's SQLite dialect notes), lazily and ``IMMEDIATE`` for writing
+  transactions, so a read-then-write transaction never meets a stale snapshot
+  (:func:`_configure_sqlite`).
 - **PostgreSQL** through ``postgresql+psycopg://…`` (psycopg 3). ``postgres://`` and
   ``postgresql://`` URLs are rewritten to that driver since psycopg2 is not a dependency.
 
@@ -21,6 +22,7 @@ created today can be upgraded tomorrow.
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +40,7 @@ from storage.errors import DatabaseConfigError, DatabaseUnavailableError, Migrat
 
 ENV_VAR = "MEDLEDGER_DATABASE_URL"
 DEFAULT_SQLITE_PATH = Path(".medledger") / "index.db"
-SQLITE_BUSY_TIMEOUT_MS = 10_000
+SQLITE_BUSY_TIMEOUT_MS = 30_000
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 _SUPPORTED = ("sqlite", "postgresql")
@@ -100,10 +102,59 @@ def create_engine(url: str | URL | None = None, *, echo: bool = False) -> Engine
     return sa.create_engine(resolved, **kwargs)
 
 
+_READ_VERBS = frozenset({"SELECT", "PRAGMA", "EXPLAIN", "VALUES"})
+_TXN_STATE = "medledger_sqlite_txn"  # keys in the DBAPI connection's pool record info
+_WRITER_LOCK = "medledger_sqlite_writer"
+
+
+def _statement_writes(statement: str) -> bool:
+    """Whether ``statement`` needs SQLite's write lock (anything but a plain read).
+
+    ``SAVEPOINT`` counts as a write: a nested transaction is only ever opened to write, and a
+    deferred transaction cannot be restarted (see :func:`_configure_sqlite`) once it holds one.
+    """
+    head = statement.lstrip(" \t\r\n(").split(None, 1)
+    return not head or head[0].upper() not in _READ_VERBS
+
+
 def _configure_sqlite(engine: Engine, *, wal: bool) -> None:
+    """Connection settings and a transaction discipline under which SQLite never refuses.
+
+    The failure this prevents: a transaction that began *deferred*, read, and then wants to
+    write while another connection (the indexer) committed in between cannot upgrade its
+    stale snapshot; SQLite answers ``database is locked`` at once (``SQLITE_BUSY_SNAPSHOT``),
+    without waiting out the busy timeout. So transactions begin lazily, at their first
+    statement, and in the mode that statement needs:
+
+    - a first write (or savepoint) begins ``BEGIN IMMEDIATE``: the write lock is taken up
+      front, waiting out the busy timeout behind other writers;
+    - a first read begins a plain deferred ``BEGIN``: read-only requests never queue behind
+      writers (WAL readers do not block);
+    - the first write of a transaction that so far only read restarts it as ``BEGIN
+      IMMEDIATE`` (nothing was written yet, so nothing is lost). Its earlier reads came from
+      an older snapshot than its writes, which is PostgreSQL's default READ COMMITTED, the
+      isolation every service already has to be correct under.
+
+    Within one process, writers also queue on a lock (the writer semaphore) before ``BEGIN
+    IMMEDIATE``: SQLite's busy handler polls with growing sleeps, so under many writers one
+    (the indexer) could lose the race for the write lock for seconds on end; a queue on a
+    lock hands it over in turn. The wait is bounded by the busy timeout, after which SQLite's
+    own waiting takes over, so a thread that opens a second writing session while holding
+    one is no worse off than without the lock.
+    """
+    writer_lock = threading.Lock()
+
+    def _take_writer_lock(info: dict[str, Any]) -> None:
+        if writer_lock.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000):
+            info[_WRITER_LOCK] = True
+
+    def _release_writer_lock(info: dict[str, Any]) -> None:
+        if info.pop(_WRITER_LOCK, False):
+            writer_lock.release()
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # Take transaction control away from pysqlite; the "begin" hook below emits BEGIN.
+        # Take transaction control away from pysqlite; the hooks below emit BEGIN.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         try:
@@ -117,7 +168,69 @@ def _configure_sqlite(engine: Engine, *, wal: bool) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: sa.Connection) -> None:
-        connection.exec_driver_sql("BEGIN")
+        # lazy: the first statement decides the mode (see before_cursor_execute)
+        connection.connection.info[_TXN_STATE] = "lazy"
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _on_execute(
+        connection: sa.Connection,
+        _cursor: Any,
+        statement: str,
+        _parameters: Any,
+        _context: Any,
+        _executemany: bool,
+    ) -> None:
+        info = connection.connection.info
+        state = info.get(_TXN_STATE)
+        if state is None or state == "immediate":
+            return  # outside a SQLAlchemy transaction, or already holding the write lock
+        dbapi_connection = connection.connection.dbapi_connection
+        assert dbapi_connection is not None
+        writes = _statement_writes(statement)
+        if state == "deferred":
+            if not writes:
+                return
+            if dbapi_connection.in_transaction:
+                dbapi_connection.execute("ROLLBACK")  # read-only so far: nothing to lose
+        elif dbapi_connection.in_transaction:  # "lazy", yet something began one: keep it
+            info[_TXN_STATE] = "immediate" if writes else "deferred"
+            return
+        if writes:
+            _take_writer_lock(info)
+            dbapi_connection.execute("BEGIN IMMEDIATE")
+        else:
+            dbapi_connection.execute("BEGIN")
+        info[_TXN_STATE] = "immediate" if writes else "deferred"
+
+    def _end(connection: sa.Connection, finish: str) -> None:
+        record = connection.connection
+        record.info.pop(_TXN_STATE, None)
+        if record.info.get(_WRITER_LOCK):
+            # finish here, then hand the lock on; SQLAlchemy's own commit() or rollback()
+            # that follows is a no-op on a pysqlite connection outside a transaction
+            dbapi_connection = record.dbapi_connection
+            try:
+                if dbapi_connection is not None:
+                    getattr(dbapi_connection, finish)()
+            finally:
+                _release_writer_lock(record.info)
+
+    @event.listens_for(engine, "commit")
+    def _on_commit(connection: sa.Connection) -> None:
+        _end(connection, "commit")
+
+    @event.listens_for(engine, "rollback")
+    def _on_rollback(connection: sa.Connection) -> None:
+        _end(connection, "rollback")
+
+    @event.listens_for(engine.pool, "reset")
+    def _on_reset(_dbapi_connection: Any, record: Any, _state: Any) -> None:
+        record.info.pop(_TXN_STATE, None)
+        _release_writer_lock(record.info)
+
+    @event.listens_for(engine.pool, "invalidate")
+    def _on_invalidate(_dbapi_connection: Any, record: Any, *_args: Any) -> None:
+        _release_writer_lock(record.info)
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

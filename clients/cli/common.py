@@ -325,9 +325,11 @@ def signed_in(
 ) -> Iterator[tuple[MedLedgerClient, Wallet, str]]:
     """A client signed in (SIWE) with the chosen wallet; signed out on the way out."""
     from clients.sdk import MedLedgerClient
+    from clients.sdk.outbox import Outbox
 
     chosen, account, secret = unlock(data_dir, wallet)
-    with MedLedgerClient(api, account=account) as client:
+    outbox = Outbox.of_data_dir(resolve_data_dir(data_dir))  # shares kept until acknowledged
+    with MedLedgerClient(api, account=account, outbox=outbox) as client:
         client.login()
         try:
             yield client, chosen, secret

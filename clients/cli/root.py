@@ -57,6 +57,10 @@ GROUPS = {
         "clients.assistant.cli:assistant_app",
         "The GP assistant (全科医生智能工作站): ICD-10 coding, intake, record checks.",
     ),
+    "outbox": Lazy(
+        "clients.cli.outbox:outbox_app",
+        "Shares kept on this machine until the API acknowledged them: list, flush, drop.",
+    ),
     "serve": Lazy("clients.cli.serve:serve", "Run the MedLedger API (uvicorn)."),
     "demo": Lazy(
         "clients.cli.demo:demo", "Run the consortium story end to end (the main job of make run)."

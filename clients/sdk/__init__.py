@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from clients.sdk.fhir import FhirDocument, validate_resource
     from clients.sdk.lab_csv import convert_file
     from clients.sdk.models import ChainInfo, ConsentReceipt, FetchResult, Page, RecordInfo
+    from clients.sdk.outbox import Outbox, OutboxEntry, OutboxError
     from clients.sdk.policies import record_policy
     from clients.sdk.timeline import OpenedRecord, TimelineItem
     from clients.sdk.wallet import Wallet, WalletStore
@@ -57,6 +58,9 @@ __all__ = [
     "NotAllowedError",
     "NotFoundError",
     "OpenedRecord",
+    "Outbox",
+    "OutboxEntry",
+    "OutboxError",
     "Page",
     "RecordInfo",
     "ReferralInfo",
@@ -104,6 +108,8 @@ def __getattr__(name: str) -> Any:
         from clients.sdk import timeline as module
     elif name in {"ConsultationInfo", "ReferralInfo"}:
         from clients.sdk import workflow_models as module
+    elif name in {"Outbox", "OutboxEntry", "OutboxError"}:
+        from clients.sdk import outbox as module
     elif name == "BreakGlassOpening":
         from clients.sdk import emergency as module
     elif name == "convert_file":

@@ -25,6 +25,7 @@ import contextlib
 import hashlib
 from collections.abc import Iterable
 from datetime import datetime
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -39,6 +40,7 @@ from clients.sdk.emergency_threshold import EmergencyThresholdMixin
 from clients.sdk.epochs import EpochsMixin
 from clients.sdk.errors import ClientError, UnauthorizedError
 from clients.sdk.models import ChainInfo, ConsentReceipt, FetchResult, Page, RecordInfo, hex0x
+from clients.sdk.outbox import Outbox
 from clients.sdk.records import RecordsMixin
 from clients.sdk.registry import ChainRecords
 from clients.sdk.rekey import RekeyMixin
@@ -90,11 +92,15 @@ class MedLedgerClient(
         http: httpx.Client | None = None,
         chain_rpc_url: str | None = None,
         registry_address: str | None = None,
+        outbox: Outbox | str | Path | None = None,
     ) -> None:
         """``chain_rpc_url`` and ``registry_address`` name the chain node and the
         ``RecordRegistry`` the client checks every record it reads against (default: what
         ``GET /chain`` names); pin them to read through a node the API does not control."""
         self.account = account
+        # shares are kept here until acknowledged, so a retry sends the same bytes
+        # (clients.sdk.outbox); a path is an outbox directory
+        self._outbox = outbox if isinstance(outbox, Outbox) or outbox is None else Outbox(outbox)
         self._timeout = timeout
         self._chain_rpc_url = chain_rpc_url
         self._registry_address = registry_address

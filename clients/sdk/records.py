@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import time
 from collections.abc import Callable, Iterator
 from io import BytesIO
 from pathlib import Path
@@ -25,6 +26,7 @@ from clients.sdk.errors import (
 )
 from clients.sdk.fhir import FHIR_CONTENT_TYPE, validate_resource
 from clients.sdk.models import FetchResult, Page, RecordInfo, hex0x, iter_pages
+from clients.sdk.outbox import Outbox, OutboxEntry, OutboxError, check_retry, source_digest
 from clients.sdk.policies import record_policy_v3
 from clients.sdk.reads import ReadsMixin
 from clients.sdk.signed import registration_of
@@ -35,13 +37,14 @@ from clients.sdk.transfer import (
     encrypt_to_tempfile,
 )
 from clients.sdk.transport import Transport
-from crypto.envelope import AccountSealer, AuthorityKey, RecordBinding
+from crypto.envelope import AccountSealer, AuthorityKey, RecordBinding, parse_header
 from crypto.errors import CryptoError
 from crypto.fame_types import MasterPublicKey, UserKey
 from crypto.patient_key import PatientKey
 from crypto.record_dates import check_record_date
 
 _RECORD_ID = re.compile(r"0x[0-9a-f]{64}")
+RESIGN_MARGIN_S = 60  # an outbox entry's signature this close to its deadline is renewed
 MAX_RECORD_TYPE_BYTES = 31  # packed into a bytes32 on chain with a trailing zero
 
 
@@ -49,6 +52,8 @@ class RecordsMixin(ReadsMixin):
     """share / share_fhir / list_records / iter_records / record / fetch / fetch_bytes."""
 
     _http: Transport
+    _outbox: Outbox | None
+    base_url: str
 
     if TYPE_CHECKING:  # defined by the client and EpochsMixin (a runtime stub would shadow
         # them in the MRO)
@@ -68,6 +73,8 @@ class RecordsMixin(ReadsMixin):
         def emergency_wrapper(self) -> Callable[[bytes, RecordBinding], bytes] | None: ...
 
         def _require_account(self) -> LocalAccount: ...
+
+        def sign_action(self, message: Any) -> bytes: ...
 
         def compose_policy(
             self, user_policy: str | None, *, patient: str, custodian: str | None = None
@@ -104,7 +111,12 @@ class RecordsMixin(ReadsMixin):
         The record id is 32 random bytes chosen here; a dropped connection is retried once
         with the same id, which the API answers idempotently. ``progress(sent, total)`` counts
         encrypted body bytes as they are uploaded. ``record_date`` (a FHIR date / dateTime)
-        is the clinical date the index keeps in clear for the patient's timeline."""
+        is the clinical date the index keeps in clear for the patient's timeline.
+
+        With an outbox (``MedLedgerClient(outbox=…)``, :mod:`clients.sdk.outbox`) the
+        envelope is kept on disk until the API acknowledges it; calling ``share`` again with
+        the same ``record_id`` after any failure sends the kept bytes (no encryption, no
+        network before the upload) and gets the same record."""
         patient = checked_address(patient, "patient")
         record_id = record_id if record_id is not None else secrets.token_bytes(32)
         if len(record_id) != 32 or not any(record_id):
@@ -116,7 +128,14 @@ class RecordsMixin(ReadsMixin):
                 check_record_date(record_date)
             except ValueError as exc:
                 raise ClientError(str(exc)) from None
+        outbox = self._outbox
+        if outbox is not None:
+            kept = outbox.get(record_id)
+            if kept is not None:  # a retry (after a crash): the same bytes, not new ones
+                check_retry(kept, source, patient=patient, record_type=record_type)
+                return self._send_kept(kept, progress)
         author = self._require_account()  # the author seals the content and signs the record
+        digest = source_digest(source) if outbox is not None else None
         try:
             if self.uses_authorities():
                 # Envelope v3: one slot per institution reached, under that institution's own
@@ -152,8 +171,7 @@ class RecordsMixin(ReadsMixin):
                 record_type=record_type,
             )
             signature = self.sign_action(registration)  # the author signs what is sent
-            body = ProgressReader(upload.body, upload.record.body_length, progress)
-            metadata = {
+            metadata: dict[str, Any] = {
                 "record_id": "0x" + record_id.hex(),
                 "patient": patient,
                 "record_type": record_type,
@@ -162,30 +180,108 @@ class RecordsMixin(ReadsMixin):
             }
             if record_date is not None:
                 metadata["record_date"] = record_date
-            for attempt in range(2):
-                body.seek(0)
-                try:
-                    answer = self._http.json(
-                        "POST",
-                        "/records",
-                        rewind=lambda: body.seek(0),
-                        data={"metadata": json.dumps(metadata)},
-                        files={
-                            "header": (
-                                "header.cbor",
-                                upload.record.header_bytes,
-                                "application/cbor",
-                            ),
-                            "body": ("body.bin", body, "application/octet-stream"),
-                        },
-                    )
-                    return RecordInfo.from_json(answer)
-                except ApiUnavailableError as exc:
-                    if attempt or not exc.request_sent:
-                        raise
-            raise AssertionError("unreachable")  # pragma: no cover
+            if outbox is None:
+                body = ProgressReader(upload.body, upload.record.body_length, progress)
+                return self._post_record(metadata, upload.record.header_bytes, body)
+            kept = outbox.put(
+                record_id=record_id,
+                header_bytes=upload.record.header_bytes,
+                body=upload.body,
+                meta={
+                    "metadata": metadata,
+                    "api": self.base_url,
+                    "author": author.address,
+                    "source_sha256": digest,
+                },
+            )
         finally:
             upload.close()
+        return self._send_kept(kept, progress)
+
+    def _post_record(
+        self, metadata: dict[str, Any], header_bytes: bytes, body: ProgressReader
+    ) -> RecordInfo:
+        """``POST /records``; a dropped connection is retried once (same bytes, same id)."""
+        for attempt in range(2):
+            body.seek(0)
+            try:
+                answer = self._http.json(
+                    "POST",
+                    "/records",
+                    rewind=lambda: body.seek(0),
+                    data={"metadata": json.dumps(metadata)},
+                    files={
+                        "header": ("header.cbor", header_bytes, "application/cbor"),
+                        "body": ("body.bin", body, "application/octet-stream"),
+                    },
+                )
+                return RecordInfo.from_json(answer)
+            except ApiUnavailableError as exc:
+                if attempt or not exc.request_sent:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _send_kept(self, entry: OutboxEntry, progress: Progress | None = None) -> RecordInfo:
+        """Send an outbox entry's bytes; forget the entry once the API acknowledged it.
+
+        A registration signature whose deadline is (nearly) past is signed again for the same
+        bytes: the API tells a retry from a different record by content, not by signature."""
+        outbox = self._outbox
+        assert outbox is not None
+        if entry.deadline < time.time() + RESIGN_MARGIN_S:
+            entry = outbox.update(entry, metadata=self._resigned(entry))
+        metadata = entry.metadata
+        try:
+            with outbox.body(entry) as handle:
+                body = ProgressReader(handle, entry.body_length, progress)
+                info = self._post_record(metadata, entry.header_bytes, body)
+        except ClientError as exc:
+            outbox.update(
+                entry, attempts=int(entry.meta.get("attempts", 0)) + 1, last_error=str(exc)[:500]
+            )
+            raise
+        outbox.remove(entry.record_id)
+        return info
+
+    def _resigned(self, entry: OutboxEntry) -> dict[str, Any]:
+        """The entry's metadata with a fresh registration signature (same bytes)."""
+        metadata = entry.metadata
+        header_bytes = entry.header_bytes
+        try:
+            header = parse_header(header_bytes)
+        except CryptoError as exc:
+            raise OutboxError(f"outbox entry {entry.record_id}: bad header: {exc}") from None
+        with self._outbox.body(entry) as handle:  # type: ignore[union-attr]
+            registration = registration_of(
+                record_id=bytes.fromhex(entry.record_id[2:]),
+                patient=entry.patient,
+                header=header,
+                header_bytes=header_bytes,
+                body=handle,
+                record_type=entry.record_type,
+            )
+        signature = self.sign_action(registration)
+        return {**metadata, "deadline": registration.deadline, "signature": "0x" + signature.hex()}
+
+    def outbox_entries(self) -> list[OutboxEntry]:
+        """Shares kept in this client's outbox, not yet acknowledged (oldest first)."""
+        return [] if self._outbox is None else self._outbox.entries()
+
+    def flush_outbox(self) -> list[tuple[str, RecordInfo | ClientError]]:
+        """Send every outbox entry this client's account authored; ``(record id, record or
+        the error)`` for each. Entries of other accounts are left for them."""
+        if self._outbox is None:
+            raise ClientError("this client has no outbox (MedLedgerClient(outbox=…))")
+        me = self._require_account().address.lower()
+        results: list[tuple[str, RecordInfo | ClientError]] = []
+        for entry in self._outbox.entries():
+            if str(entry.meta.get("author", "")).lower() != me:
+                continue
+            try:
+                results.append((entry.record_id, self._send_kept(entry)))
+            except ClientError as exc:
+                results.append((entry.record_id, exc))
+        return results
 
     def share_fhir(
         self,

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import cbor2
-from eth_utils import to_checksum_address
 
+from crypto.addresses import to_checksum_address
 from crypto.envelope.header_v3 import FORMAT_VERSION_V3, HeaderV3, parse_header_v3
 from crypto.errors import EnvelopeFormatError, FameFormatError
 from crypto.fame_types import SCHEME_ID, Ciphertext

@@ -30,8 +30,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from eth_account import Account
 from eth_account.messages import encode_typed_data
-from eth_utils import to_checksum_address
 
+from crypto.addresses import to_checksum_address
 from crypto.errors import EnvelopeFormatError, EnvelopeSealError
 
 __all__ = [

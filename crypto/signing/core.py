@@ -29,8 +29,9 @@ from typing import Any, ClassVar
 
 from eth_account import Account
 from eth_account.messages import encode_typed_data
-from eth_utils import is_address, keccak, to_checksum_address
+from eth_utils import is_address, keccak
 
+from crypto.addresses import to_checksum_address
 from crypto.errors import SigningError
 
 DOMAIN_VERSION = "1"

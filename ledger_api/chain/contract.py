@@ -18,10 +18,11 @@ from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
 from eth_abi.exceptions import EncodingError
 from eth_account.signers.local import LocalAccount
-from eth_utils import is_address, keccak, to_checksum_address
+from eth_utils import keccak
 from web3 import Web3
 
 import contracts
+from crypto.addresses import is_address, to_checksum_address
 from crypto.errors import SigningError
 from crypto.signing import Domain, TypedMessage, check_signature, sign
 from ledger_api.chain.connection import rpc

@@ -35,11 +35,12 @@ from typing import Any
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from eth_utils import is_address, to_checksum_address
+from eth_utils import is_address
 from web3 import Web3
 from web3.exceptions import Web3Exception
 
 import contracts
+from crypto.addresses import to_checksum_address
 from ledger_api.chain.errors import DeploymentError
 
 CONTRACT_NAMES = contracts.NAMES

@@ -29,9 +29,9 @@ from typing import Any
 
 from eth_account import Account
 from eth_keys import keys
-from eth_utils import to_checksum_address
 from web3 import Web3
 
+from crypto.addresses import to_checksum_address
 from ledger_api.chain.connection import chain_id, rpc, rpc_batch
 from ledger_api.chain.errors import (
     ChainConnectionError,

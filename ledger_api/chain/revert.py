@@ -16,9 +16,10 @@ from typing import Any
 
 from eth_abi import decode as abi_decode
 from eth_abi.exceptions import DecodingError
-from eth_utils import keccak, to_checksum_address
+from eth_utils import keccak
 
 import contracts
+from crypto.addresses import to_checksum_address
 from ledger_api.chain.errors import TransactionRevertedError
 
 ERROR_STRING_SELECTOR = bytes.fromhex("08c379a0")

@@ -83,6 +83,7 @@ SINGLE: dict[tuple[str, str], Handler] = {
             "version": e.args["version"],
             "header_cid": e.args["headerCid"],
             "policy_hash": e.args["policyHash"],
+            "epoch": None,  # a new header: derived again (services.epochs.fill_record_epochs)
         }
     ),
     ("RecordRegistry", "RecordBodyRekeyed"): _record(
@@ -92,6 +93,7 @@ SINGLE: dict[tuple[str, str], Handler] = {
             "body_cid": e.args["bodyCid"],
             "body_sha256": e.args["bodyHash"],
             "policy_hash": e.args["policyHash"],
+            "epoch": None,
         }
     ),
     ("RecordRegistry", "RecordSuperseded"): _record(

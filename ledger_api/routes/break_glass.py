@@ -15,10 +15,10 @@ from __future__ import annotations
 import base64
 from typing import Annotated, Any
 
-from eth_utils import to_checksum_address
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from crypto.addresses import to_checksum_address
 from ledger_api.deps import ContextDep, DbDep, PrincipalDep
 from ledger_api.http_errors import UnprocessableError
 from ledger_api.inputs import Offset, uint_query

@@ -19,10 +19,11 @@ from collections import defaultdict
 from typing import Annotated
 
 import sqlalchemy as sa
-from eth_utils import is_address, to_checksum_address
+from eth_utils import is_address
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
+from crypto.addresses import to_checksum_address
 from ledger_api.chain.consortium import unpack_text32
 from ledger_api.deps import DbDep, PrincipalDep
 from ledger_api.http_errors import UnprocessableError

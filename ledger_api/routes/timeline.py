@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from eth_utils import to_checksum_address
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
+from crypto.addresses import to_checksum_address
 from ledger_api.deps import ContextDep, DbDep, PrincipalDep
 from ledger_api.inputs import Offset, uint_query
 from ledger_api.routes.error_docs import error_responses

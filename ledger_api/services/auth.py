@@ -25,11 +25,12 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
-from eth_utils import is_address, to_checksum_address
+from eth_utils import is_address
 from sqlalchemy.orm import Session
 from web3.exceptions import Web3Exception
 
 from crypto import siwe
+from crypto.addresses import to_checksum_address
 from crypto.errors import (
     SiweAddressError,
     SiweChainIdError,

@@ -40,9 +40,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from eth_utils import is_address, to_checksum_address
+from eth_utils import is_address
 from sqlalchemy.orm import Session
 
+from crypto.addresses import to_checksum_address
 from crypto.errors import SigningError
 from crypto.signing import (
     MAX_COSIGN_LIFETIME,

@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from eth_utils import is_address, to_checksum_address
+from eth_utils import is_address
 from sqlalchemy.orm import Session
 
+from crypto.addresses import to_checksum_address
 from ledger_api.http_errors import ForbiddenError, UnprocessableError
 from ledger_api.inputs import quote
 from ledger_api.principal import Principal

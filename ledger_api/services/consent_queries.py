@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from eth_utils import to_checksum_address
 from sqlalchemy.orm import Session
 
+from crypto.addresses import to_checksum_address
 from crypto.signing import Purpose
 from ledger_api.http_errors import ForbiddenError, UnprocessableError
 from ledger_api.inputs import is_ascii_digits, quote

@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from eth_utils import is_address, to_checksum_address
+from eth_utils import is_address
 from sqlalchemy.orm import Session
 
+from crypto.addresses import to_checksum_address
 from crypto.errors import PolicyError, SigningError
 from crypto.policy import normalize, policy_hash
 from crypto.signing import (

@@ -20,9 +20,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from eth_utils import to_checksum_address
 from sqlalchemy.orm import Session
 
+from crypto.addresses import to_checksum_address
 from crypto.policy import normalize, policy_hash, satisfies
 from crypto.signing import (
     ConsultationCancel,

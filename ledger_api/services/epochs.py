@@ -99,32 +99,94 @@ def policy_epoch(policy: str) -> int | None:
     return NO_EPOCH
 
 
+PATIENT_ONLY = -1
+"""``records.epoch`` for a record only the patient (and break-glass) can open: no membership
+change affects it (:func:`header_epoch` says None)."""
+_FILL_BATCH = 1_000
+
+
 def _active_records() -> sa.Select[Any]:
     return sa.select(Record).where(Record.state == "confirmed", Record.status == "active")
+
+
+def stored_epoch(epoch: int | None) -> int:
+    """:func:`header_epoch`'s answer as ``records.epoch`` stores it."""
+    return PATIENT_ONLY if epoch is None else epoch
+
+
+def record_epoch(ctx: AppContext, row: Record) -> int | None:
+    """A record's epoch as :func:`header_epoch` gives it, from its row when known."""
+    if row.epoch is None:
+        return header_epoch(ctx, row.header_cid)
+    return None if row.epoch == PATIENT_ONLY else row.epoch
+
+
+def fill_record_epochs(ctx: AppContext, db: Session) -> int:
+    """Derive ``records.epoch`` from the header of every active record that has none yet.
+
+    Who leaves it NULL: rows written before migration 0010, rows the indexer inserted for
+    records another API node received, and re-keys (the indexer cannot read blocks). Each is
+    read once; afterwards the floor is an index lookup. The update names the header it read,
+    so a re-key that lands meanwhile is not overwritten with the old header's epoch. A header
+    that cannot be read stays NULL (the block may come back) and is tried again next time."""
+    filled = 0
+    after: str | None = None
+    while True:
+        query = sa.select(Record.record_id, Record.header_cid).where(
+            Record.status == "active", Record.state == "confirmed", Record.epoch.is_(None)
+        )
+        if after is not None:
+            query = query.where(Record.record_id > after)
+        rows = db.execute(query.order_by(Record.record_id).limit(_FILL_BATCH)).all()
+        if not rows:
+            return filled
+        after = rows[-1].record_id
+        updates = []
+        for record_id, cid in rows:
+            if cid not in _HEADER_EPOCHS:
+                header_epoch(ctx, cid)
+            if cid in _HEADER_EPOCHS:  # read (unreadable headers are not cached)
+                updates.append(
+                    {"rid": record_id, "cid": cid, "e": stored_epoch(_HEADER_EPOCHS[cid])}
+                )
+        if updates:
+            table = Record.__table__
+            db.execute(
+                sa.update(table)
+                .where(
+                    table.c.record_id == sa.bindparam("rid"),
+                    table.c.header_cid == sa.bindparam("cid"),
+                    table.c.epoch.is_(None),
+                )
+                .values(epoch=sa.bindparam("e")),
+                updates,
+            )
+            filled += len(updates)
 
 
 def floor_epoch(ctx: AppContext, db: Session, *, current: int | None = None) -> int:
     """The oldest epoch an active record still references (``current`` if none does).
 
-    The scan reads every active record's header (cached by CID), so its result is reused for
-    :data:`FLOOR_TTL` seconds while the epoch stays the same: ``GET /keys/public`` is asked by
-    every client every few seconds, and a scan per call made each share cost the API a pass
-    over the whole index (measured in ``scripts/bench_api.py``). A re-key, which can raise
-    the floor, forgets the cached value (:func:`forget_floor`)."""
+    One MIN over the ``(status, state, epoch)`` index (issue 17: the floor used to read
+    every active record's header, O(records)); rows whose epoch is not derived yet are filled
+    first (:func:`fill_record_epochs`: an index probe when there are none). The result is
+    still reused for :data:`FLOOR_TTL` seconds while the epoch stays the same, since every
+    client asks ``GET /keys/public`` every few seconds. A re-key, which can raise the floor,
+    forgets the cached value (:func:`forget_floor`)."""
     current = current_epoch(ctx) if current is None else current
     now = time.monotonic()
     cached = ctx.epoch_floor
     if cached is not None and cached[1] == current and now - cached[0] < FLOOR_TTL:
         return cached[2]
-    lowest = current
-    cids = db.scalars(
-        sa.select(Record.header_cid).where(Record.state == "confirmed", Record.status == "active")
+    fill_record_epochs(ctx, db)
+    lowest = db.scalar(
+        sa.select(sa.func.min(Record.epoch)).where(
+            Record.status == "active",
+            Record.state == "confirmed",
+            Record.epoch >= FIRST_EPOCH,
+        )
     )
-    for cid in cids:
-        epoch = header_epoch(ctx, cid)
-        if epoch is not None and epoch != NO_EPOCH and epoch < lowest:
-            lowest = epoch
-    floor = max(FIRST_EPOCH, lowest)
+    floor = max(FIRST_EPOCH, min(current, lowest) if lowest is not None else current)
     ctx.epoch_floor = (now, current, floor)
     return floor
 
@@ -236,7 +298,7 @@ def custodian_may_rekey(
     row = db.get(Institution, institution)
     if row is None or not row.active or row.admin.lower() != principal.address.lower():
         return False
-    epoch = header_epoch(ctx, record.header_cid)
+    epoch = record_epoch(ctx, record)
     if epoch is None or epoch >= current_epoch(ctx):
         return False
     # stale because of a membership change in the author's own institution (the epoch is
@@ -317,7 +379,7 @@ def stale_records(
     found: list[StaleRecord] = []
     leavers_by_epoch: dict[int, set[str]] = {}
     for row in db.scalars(query):
-        epoch = header_epoch(ctx, row.header_cid)
+        epoch = record_epoch(ctx, row)
         if epoch is None or epoch >= current:
             continue
         if epoch not in leavers_by_epoch:

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from eth_utils import to_checksum_address
 from sqlalchemy.exc import IntegrityError
 
+from crypto.addresses import to_checksum_address
 from crypto.errors import SigningError
 from crypto.signing import Purpose, ReadPart, ReadRequest, recover
 from ledger_api.http_errors import ApiError, ConflictError, ForbiddenError

@@ -72,6 +72,8 @@ def mark_confirmed(row: Record, event: Event) -> None:
     row.author = args["author"]
     row.author_institution = int(args["authorInstitution"])
     row.body_cid = args["bodyCid"]
+    if row.header_cid != args["headerCid"]:
+        row.epoch = None  # derived again from the header the chain names
     row.header_cid = args["headerCid"]
     row.body_sha256 = _hex(args["bodyHash"])
     row.policy_hash = _hex(args["policyHash"])

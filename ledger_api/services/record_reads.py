@@ -22,9 +22,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from eth_utils import is_address, to_checksum_address
+from eth_utils import is_address
 from sqlalchemy.orm import Session
 
+from crypto.addresses import to_checksum_address
 from crypto.signing import Purpose, ReadPart
 from ledger_api.http_errors import (
     ForbiddenError,

@@ -37,6 +37,7 @@ from ledger_api.http_errors import (
     UnprocessableError,
 )
 from ledger_api.principal import Principal
+from ledger_api.services.epochs import policy_epoch, stored_epoch
 from ledger_api.services.reconciler import confirm_from_chain, mark_confirmed, release_blocks
 from ledger_api.services.registration import (
     check_registration,
@@ -143,6 +144,7 @@ def share_record(
     row.record_type = meta.record_type_bytes32
     row.record_date = meta.record_date
     row.stored_bytes = size
+    row.epoch = stored_epoch(policy_epoch(upload.header.policy))
     row.registration_signature = "0x" + signature.hex()
     row.registration_deadline = registration.deadline
     row.version = 1
@@ -298,7 +300,7 @@ def _reverted(
 
 def record_view(row: Record) -> dict[str, Any]:
     """The JSON shape of a record's metadata (addresses checksummed on the way out)."""
-    from eth_utils import to_checksum_address
+    from crypto.addresses import to_checksum_address
 
     return {
         "record_id": row.record_id,

@@ -12,9 +12,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from eth_utils import to_checksum_address
 from sqlalchemy.orm import Session
 
+from crypto.addresses import to_checksum_address
 from ledger_api.http_errors import ForbiddenError, NotFoundError
 from ledger_api.inputs import quote
 from ledger_api.principal import Principal

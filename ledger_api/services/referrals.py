@@ -29,9 +29,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from eth_utils import to_checksum_address
 from sqlalchemy.orm import Session
 
+from crypto.addresses import to_checksum_address
 from crypto.policy import normalize
 from crypto.signing import Purpose, ReferralAction, ReferralRequest, ReferralStep, consent_id
 from crypto.signing import referral_manifest as manifest_digest

@@ -286,6 +286,7 @@ def _apply(db: Session, key: str, event: Event) -> None:
         "version": int(args["version"]),
         "header_cid": args["headerCid"],
         "policy_hash": "0x" + bytes(args["policyHash"]).hex(),
+        "epoch": None,  # the new header's: derived again (epochs.fill_record_epochs)
         "updated_block": block,
         "updated_log_index": log_index,
     }

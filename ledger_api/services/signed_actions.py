@@ -15,8 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from eth_utils import to_checksum_address
-
+from crypto.addresses import to_checksum_address
 from crypto.errors import SigningError
 from crypto.signing import Domain, TypedMessage, recover
 from ledger_api.http_errors import ForbiddenError, UnprocessableError

@@ -31,9 +31,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from eth_utils import to_checksum_address
 from sqlalchemy.orm import Session
 
+from crypto.addresses import to_checksum_address
 from crypto.errors import PolicyError
 from crypto.policy import satisfies
 from crypto.record_dates import record_date_seconds

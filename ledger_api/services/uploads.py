@@ -23,12 +23,13 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import IO, Any, TypeVar
 
-from eth_utils import is_address, to_checksum_address
+from eth_utils import is_address
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
 
+from crypto.addresses import to_checksum_address
 from crypto.envelope import FORMAT_VERSION, Header, HeaderV3, parse_header, validate_body_stream
 from crypto.errors import CryptoError
 from crypto.policy import policy_hash, satisfies

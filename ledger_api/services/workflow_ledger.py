@@ -13,9 +13,9 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from eth_utils import to_checksum_address
 from sqlalchemy.orm import Session
 
+from crypto.addresses import to_checksum_address
 from ledger_api.chain.connection import rpc
 from ledger_api.chain.errors import ChainError, InvalidChainInputError, TransactionRevertedError
 from ledger_api.http_errors import (

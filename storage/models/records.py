@@ -31,6 +31,8 @@ class Record(Base):
         sa.Index(None, "block_number"),  # the audit reads rows a chunk of blocks at a time
         sa.Index(None, "author_institution"),
         sa.Index(None, "state"),
+        # the epoch floor is the MIN of this index's range (ledger_api.services.epochs)
+        sa.Index("ix_records_status_state_epoch", "status", "state", "epoch"),
     )
 
     record_id: Mapped[str] = mapped_column(Bytes32, primary_key=True)
@@ -48,6 +50,10 @@ class Record(Base):
     # header + body bytes as the API stored them (NULL for records it did not receive): what
     # the self-authored storage quota adds up
     stored_bytes: Mapped[int | None] = mapped_column(sa.BigInteger)
+    # the lowest membership epoch the header's policy names (0: none although members could
+    # open it, -1: only the patient can); NULL until derived from the header (the API fills
+    # it at upload, the epoch service for rows the indexer inserted or a re-key reset)
+    epoch: Mapped[int | None] = mapped_column(sa.Integer)
     version: Mapped[int] = mapped_column(sa.Integer, default=1)
     status: Mapped[str] = mapped_column(sa.String(16), default="active")
     superseded_by: Mapped[str | None] = mapped_column(Bytes32)

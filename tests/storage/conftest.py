@@ -78,8 +78,10 @@ def postgres_admin_engine() -> Engine:
 
 
 def postgres_schema_url(schema: str) -> str:
+    """The URL of ``schema``: its ``search_path``, and its name as every connection's
+    ``application_name``, so teardown can find the connections still open on it."""
     url = sa.engine.make_url(postgres_url() or "")
-    url = url.update_query_dict({"options": f"-csearch_path={schema}"})
+    url = url.update_query_dict({"options": f"-csearch_path={schema}", "application_name": schema})
     return url.render_as_string(hide_password=False)
 
 
@@ -91,10 +93,41 @@ def create_postgres_schema() -> tuple[Engine, str]:
     return admin, schema
 
 
-def drop_postgres_schema(admin: Engine, schema: str) -> None:
-    with admin.begin() as connection:
-        connection.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-    admin.dispose()
+def close_schema_connections(admin: Engine, schema: str) -> int:
+    """End every server connection still open on ``schema`` (by its ``application_name``).
+
+    Why: a ``DROP SCHEMA … CASCADE`` takes an exclusive lock on every table in turn; a
+    connection the test left open (an app's pool, a live server killed mid-request, a thread
+    still in a transaction) that holds or waits for a lock on some of them made the drop
+    deadlock once. Engines are disposed by their owners first; this closes what leaked."""
+    with admin.connect() as connection:
+        ended = connection.execute(
+            sa.text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE application_name = :schema AND pid <> pg_backend_pid()"
+            ),
+            {"schema": schema},
+        ).scalar_one()
+        connection.commit()
+    return int(ended)
+
+
+def drop_postgres_schema(admin: Engine, schema: str, *, attempts: int = 5) -> None:
+    """Drop ``schema`` once no connection is left on it; retried (each time closing what
+    appeared since) if a lock still stands in the way, never waiting forever on one."""
+    try:
+        for attempt in range(attempts):
+            close_schema_connections(admin, schema)
+            try:
+                with admin.begin() as connection:
+                    connection.execute(sa.text("SET LOCAL lock_timeout = '5s'"))
+                    connection.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+                return
+            except sa.exc.OperationalError:  # lock timeout or deadlock: close and try again
+                if attempt == attempts - 1:
+                    raise
+    finally:
+        admin.dispose()
 
 
 @contextmanager

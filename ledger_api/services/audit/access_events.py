@@ -15,9 +15,10 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from eth_utils import is_address, to_checksum_address
+from eth_utils import is_address
 from sqlalchemy.orm import Session
 
+from crypto.addresses import to_checksum_address
 from crypto.signing import Purpose
 from ledger_api.http_errors import ForbiddenError, UnprocessableError
 from ledger_api.inputs import quote
