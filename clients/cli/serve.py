@@ -42,9 +42,11 @@ def _settings(data_dir: str | None) -> Settings:
     except ValidationError as exc:
         problems = "; ".join(
             f"MEDLEDGER_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+            if e["loc"]
+            else str(e["msg"]).removeprefix("Value error, ")
             for e in exc.errors()
         )
-        if any(e["loc"] == ("relayer_key",) and e["type"] == "missing" for e in exc.errors()):
+        if any("relayer_key or relayer_keys_file" in e["msg"] for e in exc.errors()):
             problems += (
                 " (the private key of the account the consortium enrolled as this node's "
                 "relayer; on the dev chain of `medledger node up` that is anvil's account #2, "

@@ -8,6 +8,11 @@ matter and are tested against a real node:
   "nonce too low" (another process used the key) makes the relayer resync and re-sign. If a
   reserved nonce cannot be sent at all, a zero-value self-transfer fills the hole, because every
   later nonce would otherwise be stuck behind it forever.
+- **Rollbacks.** A chain node restarted from an older state (anvil's ``--state`` file, a
+  backup) forgets transactions: the local nonce is then ahead of the chain's and every later
+  transaction would wait behind the gap. A wait that stalls compares the node's pending nonce
+  with the local one and resyncs on any disagreement, and re-sends (new nonce, same calldata)
+  the transactions it waits for that the node no longer knows. No restart is needed.
 - **No waiting to send.** :meth:`Relayer.send` returns the hash as soon as the node accepted the
   raw transaction; :meth:`Relayer.wait` / :meth:`Relayer.wait_many` collect receipts later
   (receipts in batched JSON-RPC requests).
@@ -107,6 +112,8 @@ class Relayer:
         self._nonce: int | None = None
         self._fees: Fees | None = None
         self._fees_at = 0.0
+        # what was sent and not yet seen mined, to send again if a rollback erases it
+        self._inflight: dict[str, tuple[str, bytes, int, int]] = {}
 
     @property
     def address(self) -> str:
@@ -132,6 +139,33 @@ class Relayer:
         """Forget the local nonce; the next send fetches the node's pending count."""
         with self._lock:
             self._nonce = None
+
+    def check_nonce(self) -> bool:
+        """Resync when the node's pending nonce disagrees with the local one (True then).
+
+        Every transaction is handed over under the lock, so outside it the two agree unless
+        the node lost transactions (rollback, restart from an older state) or another process
+        used the key."""
+        with self._lock:
+            if self._nonce is None:
+                return False
+            pending = self.pending_nonce()
+            if pending == self._nonce:
+                return False
+            log.warning(
+                "relayer %s: node's pending nonce %d, ours %d: resyncing",
+                self.address,
+                pending,
+                self._nonce,
+            )
+            self._nonce = None
+            return True
+
+    def _remember(self, tx_hash: str, call: tuple[str, bytes, int, int]) -> None:
+        if len(self._inflight) >= 10_000:  # receipts never collected: forget the oldest
+            for old in list(self._inflight)[:1_000]:
+                self._inflight.pop(old, None)
+        self._inflight[tx_hash] = call
 
     def _reserve(self, count: int = 1) -> int:
         """First of ``count`` consecutive nonces; caller holds the lock."""
@@ -210,6 +244,7 @@ class Relayer:
                 )
                 try:
                     self._send_raw(raw)
+                    self._remember(tx_hash, (to, data, gas, value))
                     return tx_hash
                 except NonceTooLowError:
                     log.warning("relayer %s: nonce %d too low, resyncing", self.address, nonce)
@@ -264,6 +299,8 @@ class Relayer:
                 raise TransactionRejectedError(
                     f"{len(failures)} of {len(calls)} transactions rejected: " + "; ".join(failures)
                 )
+        for (to, data), (_, tx_hash) in zip(calls, signed, strict=True):
+            self._remember(tx_hash, (to_checksum_address(to), data, gas, value))
         return [tx_hash for _, tx_hash in signed]
 
     def _send_raw(self, raw: str) -> None:
@@ -311,6 +348,7 @@ class Relayer:
         deadline = time.monotonic() + timeout
         found: dict[str, Receipt] = {}
         missing = list(dict.fromkeys(tx_hashes))
+        original: dict[str, str] = {h: h for h in missing}  # re-sent hash → hash asked for
         interval = self.poll_interval
         progress_at = time.monotonic()
         while missing:
@@ -329,13 +367,16 @@ class Relayer:
                     if result is None or result.get("blockNumber") is None:
                         still.append(tx_hash)
                     else:
-                        found[tx_hash] = Receipt.from_rpc(result)
+                        found[original[tx_hash]] = Receipt.from_rpc(result)
+                        self._inflight.pop(tx_hash, None)
             if len(still) < len(missing):
                 progress_at = time.monotonic()
             missing = still
             stalled = time.monotonic() - progress_at
             if missing and self.nudge_after is not None and stalled > self.nudge_after:
                 self._nudge(missing[0])
+                if self.check_nonce():
+                    missing = self._resend_lost(missing, original)
                 progress_at = time.monotonic()
             if missing:
                 if time.monotonic() > deadline:
@@ -368,6 +409,31 @@ class Relayer:
             return
         log.warning("relayer %s: %s ready but unmined; nudging the node", self.address, tx_hash)
         self.send(to=self.address, data=b"", gas=TRANSFER_GAS)
+
+    def _resend_lost(self, missing: list[str], original: dict[str, str]) -> list[str]:
+        """Send again (new nonce, same call) what the node no longer knows; the new hashes
+        replace the old in ``missing`` and map back to the hash the caller asked for."""
+        now_missing: list[str] = []
+        for tx_hash in missing:
+            call = self._inflight.get(tx_hash)
+            if call is None or rpc(self.w3, "eth_getTransactionByHash", [tx_hash]) is not None:
+                now_missing.append(tx_hash)
+                continue
+            to, data, gas, value = call
+            try:
+                new_hash = self.send(to=to, data=data, gas=gas, value=value)
+            except TransactionRevertedError:
+                # it now reverts (e.g. a duplicate of what another sender re-sent first):
+                # keep waiting on the old hash, the caller's timeout reports it
+                now_missing.append(tx_hash)
+                continue
+            log.warning(
+                "relayer %s: %s lost by the node, re-sent as %s", self.address, tx_hash, new_hash
+            )
+            self._inflight.pop(tx_hash, None)
+            original[new_hash] = original[tx_hash]
+            now_missing.append(new_hash)
+        return now_missing
 
     def _whereabouts(self, tx_hash: str) -> str:
         """Whether the node still holds an unmined transaction: pending, or never seen."""

@@ -17,7 +17,7 @@ __all__ = ["CHECKED", "MAX_PROBLEMS", "SECTIONS", "VerifyReport"]
 
 MAX_PROBLEMS = 1_000
 
-SECTIONS = ("index_vs_chain", "bodies", "read_signatures", "justifications")
+SECTIONS = ("index_vs_chain", "bodies", "read_signatures", "justifications", "unhealed")
 
 # what ``checked`` counts (events, entries or records seen), every key present from the start
 CHECKED = (
@@ -62,6 +62,9 @@ class VerifyReport:
     bodies: list[dict[str, Any]] = field(default_factory=list)
     read_signatures: list[dict[str, Any]] = field(default_factory=list)
     justifications: list[dict[str, Any]] = field(default_factory=list)
+    # acknowledged actions a chain rollback erased that the healer could not put back, and
+    # record slots that survived without their event (ledger_api.services.healer)
+    unhealed: list[dict[str, Any]] = field(default_factory=list)
     checked: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CHECKED, 0))
     not_yet_indexed: int = 0
     chunks: int = 0
