@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     # several API processes on one database: one indexer at a time, the others take over
     # within this many seconds of its holder dying (ledger_api.services.leader)
     leader_lease_seconds: float = Field(default=6.0, gt=0, le=60)
+    # the healer settles a pending record or re-sends a relayed call only once it is this old:
+    # until then the request that made it is still waiting for its own receipt
+    heal_after_seconds: float = Field(default=15.0, gt=0, le=3_600)
     max_upload_bytes: int = Field(default=256 * MIB, gt=0)
     max_header_bytes: int = Field(default=1 * MIB, gt=0)
     # every request body but the two multipart uploads, refused (413) before it is parsed

@@ -36,7 +36,7 @@ from ledger_api.chain.connection import rpc_batch
 from ledger_api.indexer.errors import ChainMovedError
 from storage.models import Base, IndexedBlock, IndexerCursor, Record, RelayedCall
 
-__all__ = ["block_hashes", "common_ancestor", "rewind", "store_hashes"]
+__all__ = ["block_hashes", "common_ancestor", "reopen_vanished", "rewind", "store_hashes"]
 
 log = logging.getLogger("ledger_api.indexer.rollback")
 
@@ -73,6 +73,46 @@ def store_hashes(connection: Connection, chain_id: int, hashes: dict[int, str]) 
         sa.insert(table),
         [{"chain_id": chain_id, "number": n, "hash": h} for n, h in sorted(hashes.items())],
     )
+
+
+def reopen_vanished(
+    connection: Connection,
+    from_block: int,
+    to_block: int,
+    *,
+    record_ids: Sequence[str],
+    tx_hashes: Sequence[str],
+) -> None:
+    """What the API marked done from a receipt in ``[from_block, to_block]`` but the chain's
+    logs of that range do not hold goes back to pending, for the healer.
+
+    The API confirms a share (and the healer a relayed call) from its receipt, ahead of the
+    indexer. If the chain loses that block before the indexer reads it (a node restarted from
+    a state saved before it), no indexed hash changes and :func:`rewind` never runs: this
+    check, made with every range indexed, catches it."""
+    records = Record.__table__
+    query = sa.update(records).where(
+        records.c.state == "confirmed", records.c.block_number.between(from_block, to_block)
+    )
+    if record_ids:
+        query = query.where(records.c.record_id.not_in(list(record_ids)))
+    reopened = connection.execute(query.values(state="pending")).rowcount
+    calls = RelayedCall.__table__
+    query = sa.update(calls).where(
+        calls.c.state == "mined", calls.c.block_number.between(from_block, to_block)
+    )
+    if tx_hashes:
+        query = query.where(calls.c.tx_hash.not_in(list(tx_hashes)))
+    resent = connection.execute(query.values(state="sent", block_number=None)).rowcount
+    if reopened or resent:
+        log.warning(
+            "blocks %d-%d lack %d acknowledged record(s) and %d relayed call(s): "
+            "the chain lost them; the healer sends them again",
+            from_block,
+            to_block,
+            reopened,
+            resent,
+        )
 
 
 def common_ancestor(connection: Connection, w3: Web3, chain_id: int, below: int) -> int:

@@ -40,7 +40,13 @@ from ledger_api.indexer.errors import (
     IndexerConfigError,
     IndexerError,
 )
-from ledger_api.indexer.rollback import block_hashes, common_ancestor, rewind, store_hashes
+from ledger_api.indexer.rollback import (
+    block_hashes,
+    common_ancestor,
+    reopen_vanished,
+    rewind,
+    store_hashes,
+)
 from storage.errors import StorageError
 from storage.models import IndexedBlock, IndexerCursor
 
@@ -268,6 +274,10 @@ class Indexer:
         """Rewind the index if the chain lost or replaced indexed blocks; returns the common
         ancestor rewound to, or None when the chain still has the indexed tip."""
         cursor = self.cursor()
+        head = int(rpc(self.w3, "eth_blockNumber", []), 16)
+        with self.session_factory.begin() as session:
+            # acknowledged from a receipt in a block the chain no longer has (above its head)
+            reopen_vanished(session.connection(), head + 1, 2**62, record_ids=(), tx_hashes=())
         with self.session_factory() as session:
             tip = session.execute(
                 sa.select(IndexedBlock.number, IndexedBlock.hash)
@@ -311,6 +321,13 @@ class Indexer:
         with self.session_factory.begin() as session:
             apply_events(session.connection(), events)
             store_hashes(session.connection(), self.chain_id, hashes)  # type: ignore[arg-type]
+            reopen_vanished(
+                session.connection(),
+                from_block,
+                to_block,
+                record_ids=[e.args["id"] for e in events if e.name == "RecordRegistered"],
+                tx_hashes=sorted({e.tx_hash for e in events}),
+            )
             self._store_cursor(session, to_block, last_log)
         if self.on_range_committed is not None:
             self.on_range_committed(RangeResult(from_block, to_block, len(events)))

@@ -3,14 +3,14 @@
 Runs in the process that holds the indexer's leadership, right after each indexer pass.
 What it heals comes from what the API kept, never from a client:
 
-- **records**: a ``pending`` row older than :data:`SETTLE_AFTER` (left by a crash, or put
+- **records**: a ``pending`` row older than ``heal_after_seconds`` (15 s) (left by a crash, or put
   back to ``pending`` by the indexer's rewind) is settled by the reconciler — confirmed from
   the chain, or registered again from its blocks (still pinned) and the author's stored
   registration signature;
 - **relayed calls** (consents, revocations, access entries, workflow steps — the signed
   payload is the calldata, :class:`~storage.models.RelayedCall`): one still ``sent`` after
-  :data:`SETTLE_AFTER` whose transaction the chain neither mined nor holds is sent again, as
-  is, by this process's relayer (the contract checks the actor's signature, not the
+  ``heal_after_seconds`` (15 s) whose transaction the chain neither mined nor holds is sent
+  again, as is, by this process's relayer (the contract checks the actor's signature, not the
   relayer); one that now reverts (its signed deadline passed, its nonce was taken) is
   ``dropped`` and listed in :class:`~storage.models.Unhealed`, which ``/audit/verify``
   reports.
@@ -41,7 +41,6 @@ __all__ = ["Healer", "journal_calls", "note_unhealed"]
 
 log = logging.getLogger("ledger_api.healer")
 
-SETTLE_AFTER = 15.0  # seconds: an in-flight request waits for its own receipt until then
 HEAL_EVERY = 2.0
 KEEP_MINED_SECONDS = 3_600.0
 BATCH = 200
@@ -108,7 +107,7 @@ class Healer:
         if not self._urgent and now - self._last < HEAL_EVERY:
             return
         self._last, self._urgent = now, False
-        reconcile_pending(ctx=self.ctx, older_than=SETTLE_AFTER)
+        reconcile_pending(ctx=self.ctx, older_than=self.ctx.settings.heal_after_seconds)
         self.heal_calls(now)
 
     def heal_calls(self, now: float) -> None:
@@ -116,7 +115,10 @@ class Healer:
         with self.ctx.engine.connect() as connection:
             rows = connection.execute(
                 sa.select(table)
-                .where(table.c.state == "sent", table.c.sent_at < now - SETTLE_AFTER)
+                .where(
+                    table.c.state == "sent",
+                    table.c.sent_at < now - self.ctx.settings.heal_after_seconds,
+                )
                 .order_by(table.c.id)
                 .limit(BATCH)
             ).all()
