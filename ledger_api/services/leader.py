@@ -62,6 +62,7 @@ class Leadership:
         self.held = False
         self._postgres = engine.dialect.name == "postgresql"
         self._conn: Connection | None = None
+        self._key: int | None = None  # per schema: test runs share one database
 
     def acquire(self) -> bool:
         """True when this process holds ``name`` now (taking or renewing it)."""
@@ -83,9 +84,7 @@ class Leadership:
             return
         try:
             if self._postgres and self._conn is not None:
-                self._conn.execute(
-                    sa.text("SELECT pg_advisory_unlock(:k)"), {"k": advisory_key(self.name)}
-                )
+                self._conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": self._key})
                 self._conn.commit()
             elif not self._postgres:
                 with self.engine.begin() as conn:
@@ -103,13 +102,15 @@ class Leadership:
     def _acquire_pg(self) -> bool:
         if self._conn is None:
             self._conn = self.engine.connect()
+            schema = self._conn.execute(sa.text("SELECT current_schema()")).scalar()
+            self._key = advisory_key(f"{schema}:{self.name}")
         if self.held:
             self._conn.execute(sa.text("SELECT 1"))  # raises if the backend was terminated
             self._conn.commit()
             return True
         got = bool(
             self._conn.execute(
-                sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": advisory_key(self.name)}
+                sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": self._key}
             ).scalar()
         )
         self._conn.commit()  # the lock is the session's: never sit idle in a transaction
