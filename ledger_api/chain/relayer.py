@@ -60,6 +60,8 @@ TRANSFER_GAS = 21_000
 # automining node has the receipt a millisecond after the send and a miss there would add the
 # whole pause to a read or share; on a chain with 1-5 s blocks it costs a dozen cheap polls.
 POLL_INTERVAL = 0.003
+# beyond this many missing nonces the relayer resyncs instead of filling the gap
+MAX_GAP_FILL = 5_000
 
 
 @dataclass(frozen=True)
@@ -141,24 +143,40 @@ class Relayer:
             self._nonce = None
 
     def check_nonce(self) -> bool:
-        """Resync when the node's pending nonce disagrees with the local one (True then).
+        """Bring the local nonce back in step with the node; True when they disagreed.
 
-        Every transaction is handed over under the lock, so outside it the two agree unless
-        the node lost transactions (rollback, restart from an older state) or another process
-        used the key."""
+        Every transaction is handed over under the lock, so the two agree unless the node
+        lost transactions (a rollback, a restart from an older state) or another process used
+        the key. When the node is behind, each nonce between its count and ours is filled with
+        a no-op: a transaction of ours still queued at that nonce makes the node refuse the
+        no-op and is mined as signed; a lost one's nonce is spent, and whoever waits for the
+        lost transaction sends its call again (:meth:`wait_many`). No call is ever sent twice.
+        """
         with self._lock:
             if self._nonce is None:
                 return False
             pending = self.pending_nonce()
-            if pending == self._nonce:
+            local = self._nonce
+            if pending == local:
                 return False
             log.warning(
                 "relayer %s: node's pending nonce %d, ours %d: resyncing",
                 self.address,
                 pending,
-                self._nonce,
+                local,
             )
-            self._nonce = None
+            if pending > local or local - pending > MAX_GAP_FILL:
+                self._nonce = None  # used elsewhere (or too far off): ask the node next time
+                return True
+            fees = self.fees()
+            for nonce in range(pending, local):
+                raw, _ = self._sign(
+                    nonce=nonce, to=self.address, data=b"", gas=TRANSFER_GAS, value=0, fees=fees
+                )
+                try:
+                    self._send_raw(raw)
+                except (TransactionRejectedError, TransactionRevertedError):
+                    continue  # a queued transaction of ours holds it: it will be mined
             return True
 
     def _remember(self, tx_hash: str, call: tuple[str, bytes, int, int]) -> None:
@@ -375,8 +393,8 @@ class Relayer:
             stalled = time.monotonic() - progress_at
             if missing and self.nudge_after is not None and stalled > self.nudge_after:
                 self._nudge(missing[0])
-                if self.check_nonce():
-                    missing = self._resend_lost(missing, original)
+                self.check_nonce()
+                missing = self._resend_lost(missing, original)
                 progress_at = time.monotonic()
             if missing:
                 if time.monotonic() > deadline:
@@ -422,9 +440,9 @@ class Relayer:
             to, data, gas, value = call
             try:
                 new_hash = self.send(to=to, data=data, gas=gas, value=value)
-            except TransactionRevertedError:
-                # it now reverts (e.g. a duplicate of what another sender re-sent first):
-                # keep waiting on the old hash, the caller's timeout reports it
+            except (TransactionRejectedError, TransactionRevertedError):
+                # it now reverts (e.g. another sender re-sent it first): keep waiting on the
+                # old hash; the caller's timeout reports it
                 now_missing.append(tx_hash)
                 continue
             log.warning(
