@@ -182,11 +182,10 @@ def _slot_without_event(ctx: AppContext, db: Session, row: Record) -> None:
         key=row.record_id,
         reason="slot_without_event",
         repair=(
-            f"RecordRegistry reports {row.record_id} as registered but the chain has no "
-            f"RecordRegistered event for it; its blocks (body {row.body_cid}, header "
-            f"{row.header_cid}, sha-256 {row.body_sha256}) are still pinned. Repair: restore "
-            "the chain node from a state that has the registration's block, or share the "
-            "record again under a new id (the author signs a new registration)"
+            "RecordRegistry has the id but the chain lost its RecordRegistered event; blocks "
+            f"still pinned: body {row.body_cid}, header {row.header_cid}. Repair: share the "
+            "record again under a new id (a new signed registration), or restore the chain "
+            "node from a state holding the registration's block"
         ),
     )
 

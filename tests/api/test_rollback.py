@@ -113,3 +113,42 @@ def test_a_lost_share_past_its_deadline_is_reported(api_stack: Stack) -> None:
     assert response.json()["ok"] is False
     assert _state(stack, record_id) == "failed"
     assert not stack.ctx.chain.records.exists(record_id)
+
+
+def _record_slot(stack: Stack, record_id: bytes) -> tuple[str, str]:
+    """The storage slot of ``_records[record_id]`` and its value (found by probing the
+    mapping's position: the layout is the contract's business, not the test's)."""
+    from eth_utils import keccak
+
+    registry = stack.deployment.address("RecordRegistry")
+    for position in range(16):
+        slot = "0x" + keccak(record_id + position.to_bytes(32, "big")).hex()
+        value = _rpc(stack, "eth_getStorageAt", [registry, slot, "latest"])
+        if int(value, 16):
+            return slot, value
+    raise AssertionError("no storage slot found for the record")
+
+
+def test_a_slot_that_survived_without_its_event_is_reported(api_stack: Stack) -> None:
+    stack = api_stack
+    stack.wait_indexed()
+    snapshot = _rpc(stack, "evm_snapshot", [])
+    record_id = _share(stack)
+    slot, value = _record_slot(stack, record_id)
+    assert _rpc(stack, "evm_revert", [snapshot]) is True
+    # the node kept the storage slot but not the block with the event (the incident)
+    registry = stack.deployment.address("RecordRegistry")
+    _rpc(stack, "anvil_setStorageAt", [registry, slot, value])
+    assert stack.ctx.chain.records.exists(record_id)
+    key = "0x" + record_id.hex()
+
+    def reported() -> list[dict[str, Any]]:
+        response = stack.client.get("/audit/verify", headers=stack.login(stack.auditor))
+        assert response.status_code == 200, response.text
+        return [u for u in response.json()["unhealed"] if u["key"] == key]
+
+    _until(reported, 60, "slot without event reported")
+    (entry,) = reported()
+    assert entry["reason"] == "slot_without_event"
+    assert "new id" in entry["repair"]
+    assert _state(stack, record_id) == "failed"
