@@ -17,7 +17,7 @@ __all__ = ["CHECKED", "MAX_PROBLEMS", "SECTIONS", "VerifyReport"]
 
 MAX_PROBLEMS = 1_000
 
-SECTIONS = ("index_vs_chain", "bodies", "read_signatures", "justifications", "unhealed")
+SECTIONS = ("index_vs_chain", "bodies", "read_signatures", "justifications")
 
 # what ``checked`` counts (events, entries or records seen), every key present from the start
 CHECKED = (
@@ -74,7 +74,7 @@ class VerifyReport:
 
     @property
     def problems(self) -> int:
-        return sum(len(getattr(self, name)) for name in SECTIONS)
+        return sum(len(getattr(self, name)) for name in SECTIONS) + len(self.unhealed)
 
     @property
     def full(self) -> bool:
@@ -98,4 +98,5 @@ class VerifyReport:
             "chunks": self.chunks,
             "checked": dict(self.checked),
             **{name: list(getattr(self, name)) for name in SECTIONS},
+            "unhealed": list(self.unhealed),
         }
