@@ -25,6 +25,7 @@ import itertools
 import json
 import os
 import random
+import re
 import sys
 import threading
 import time
@@ -46,6 +47,7 @@ from storage.blocks import LocalBlockStore
 
 POLICY = "role:doctor and dept:cardiology"
 KINDS = ("api", "chain", "postgres")
+HEALING = ("re_registered", "nonce_resyncs", "rewinds", "reopened", "torn_state_files")
 
 
 class Driver:
@@ -108,6 +110,29 @@ def kill_something(cluster: Cluster, kind: str) -> None:
         cluster.restart_chain(kill=True)
     else:
         cluster.terminate_backends()
+
+
+def healing(cluster: Cluster) -> dict[str, int]:
+    """What the nodes did to heal so far (from their logs): records registered again,
+    relayer nonce resyncs, index rewinds, torn chain state files replaced."""
+    counts = {"re_registered": 0, "nonce_resyncs": 0, "rewinds": 0, "reopened": 0}
+    for node in cluster.nodes:
+        with contextlib.suppress(OSError):
+            for line in node.log.read_text(errors="replace").splitlines():
+                if "reconciler: " in line and " registered" in line:
+                    match = re.search(r"(\d+) registered", line)
+                    counts["re_registered"] += int(match.group(1)) if match else 0
+                elif "resyncing" in line:
+                    counts["nonce_resyncs"] += 1
+                elif "index rewound" in line:
+                    counts["rewinds"] += 1
+                elif "the chain lost them" in line:
+                    counts["reopened"] += 1
+    state = cluster.chain.state_file
+    counts["torn_state_files"] = int(
+        state is not None and state.with_name(state.name + ".torn").exists()
+    )
+    return counts
 
 
 def check(cluster: Cluster, acknowledged: dict[str, str], settle: float) -> dict[str, Any]:
@@ -209,6 +234,7 @@ def main(argv: list[str] | None = None) -> int:
                     "acknowledged": len(driver.acknowledged),
                     "client_errors": driver.errors,
                     **result,
+                    **healing(cluster),
                 }
             )
             if not args.json:
@@ -226,18 +252,21 @@ def main(argv: list[str] | None = None) -> int:
         "gaps": max((r["gaps"] for r in rows), default=0),
         "duplicates": max((r["duplicates"] for r in rows), default=0),
         "seed": rng_seed,
+        **({k: v for k, v in rows[-1].items() if k in HEALING} if rows else {}),
     }
     if args.json:
         print(json.dumps(summary))
     else:
         print(
-            "| round | kill | acknowledged | lost | wrong digest | dangling | gaps | duplicates |"
+            "| round | kill | acknowledged | lost | wrong digest | dangling | gaps | duplicates "
+            "| re-registered | nonce resyncs | rewinds + reopened |"
         )
-        print("|---|---|---|---|---|---|---|---|")
+        print("|---|---|---|---|---|---|---|---|---|---|---|")
         for r in rows:
             print(
                 f"| {r['round']} | {r['kill']} | {r['acknowledged']} | {r['lost']} | "
-                f"{r['wrong_digest']} | {r['dangling']} | {r['gaps']} | {r['duplicates']} |"
+                f"{r['wrong_digest']} | {r['dangling']} | {r['gaps']} | {r['duplicates']} | "
+                f"{r['re_registered']} | {r['nonce_resyncs']} | {r['rewinds'] + r['reopened']} |"
             )
         print(json.dumps(summary))
     bad = summary["lost"] or summary["wrong_digest"] or summary["dangling"] or summary["duplicates"]
