@@ -20,6 +20,8 @@ from bench_api_stack import cpu_seconds
 from cluster_stack import Cluster, cluster_stack
 
 from clients.sdk import MedLedgerClient
+from ledger_api.chain.connection import rpc
+from ledger_api.chain.contract import event_decoder
 
 KIB = 1024
 POLICY = "role:doctor and dept:cardiology"
@@ -28,6 +30,8 @@ NODE_TARGETS: dict[str, str] = {
     "shares_per_s_4kib_1node": "shares/s 4 KiB, 1 API node (PostgreSQL)",
     "shares_per_s_4kib_2nodes": "shares/s 4 KiB, 2 API nodes (PostgreSQL)",
     "scaling_2nodes_vs_1node": "2 nodes vs 1 node, same load (ratio)",
+    "records_per_registration_tx_1node": "records per registration tx, 1 node",
+    "records_per_registration_tx_2nodes": "records per registration tx, 2 nodes",
 }
 
 
@@ -42,6 +46,19 @@ def _cpu(cluster: Cluster) -> dict[str, float]:
         "chain": cpu_seconds(cluster.chain.process.pid),
         "client": cpu_seconds(os.getpid()),
     }
+
+
+def _registrations(cluster: Cluster, since: int) -> tuple[int, int]:
+    """``(records, transactions)`` registered after block ``since`` (coalescing at work)."""
+    decoder = event_decoder()
+    params = {
+        "address": cluster.deployment.address("RecordRegistry"),
+        "fromBlock": hex(since + 1),
+        "toBlock": "latest",
+    }
+    events = [e for e in map(decoder.decode, rpc(cluster.w3, "eth_getLogs", [params]) or [])]
+    registered = [e for e in events if e is not None and e.name == "RecordRegistered"]
+    return len(registered), len({e.tx_hash for e in registered})
 
 
 def cluster_throughput(nodes: int, *, clients: int, seconds: float) -> dict[str, float]:
@@ -85,6 +102,7 @@ def cluster_throughput(nodes: int, *, clients: int, seconds: float) -> dict[str,
         threads = [threading.Thread(target=worker, args=(n,)) for n in range(clients)]
         for thread in threads:
             thread.start()
+        head = int(cluster.w3.eth.block_number)
         barrier.wait()
         started = time.perf_counter()
         before = _cpu(cluster)
@@ -100,7 +118,11 @@ def cluster_throughput(nodes: int, *, clients: int, seconds: float) -> dict[str,
             raise RuntimeError(f"a share failed during the {nodes}-node run: {errors[0]}")
         total = max(sum(done), 1)
         suffix = "1node" if nodes == 1 else f"{nodes}nodes"
-        results = {f"shares_per_s_4kib_{suffix}": sum(done) / elapsed}
+        records, transactions = _registrations(cluster, head)
+        results = {
+            f"shares_per_s_4kib_{suffix}": sum(done) / elapsed,
+            f"records_per_registration_tx_{suffix}": records / max(transactions, 1),
+        }
         for process in after:
             spent = (after[process] - before[process]) * 1000 / total
             results[f"cpu_{process}_ms_per_share_{suffix}"] = spent

@@ -36,6 +36,7 @@ if str(ROOT) not in sys.path:
 from clients.sdk import MedLedgerClient  # noqa: E402
 from clients.sdk.models import RecordInfo  # noqa: E402
 from crypto.keys import UserKey  # noqa: E402
+from ledger_api.authority.keystore import init_authority  # noqa: E402
 from ledger_api.chain.anvil import AnvilProcess, free_port  # noqa: E402
 from ledger_api.chain.connection import connect  # noqa: E402
 from ledger_api.chain.consortium import Consortium  # noqa: E402
@@ -48,7 +49,6 @@ from ledger_api.chain.devnode import (  # noqa: E402
     enrol_demo_consortium,
 )
 from ledger_api.chain.relayer import Relayer  # noqa: E402
-from ledger_api.services.authority import init_authority  # noqa: E402
 
 AUTHORITY_PASSPHRASE = "bench only"  # a throwaway authority in a temp dir
 POLICY = "role:doctor and dept:cardiology"
