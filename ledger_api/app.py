@@ -14,15 +14,18 @@ import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import sqlalchemy as sa
 from fastapi import FastAPI
 
 from ledger_api.at_rest import PRIVATE_DIR, secure_at_rest
 from ledger_api.body_limit import STREAMING_ROUTES, BodyLimitMiddleware
+from ledger_api.chain.errors import ChainError
 from ledger_api.config import Settings
 from ledger_api.context import AppContext, build_context
 from ledger_api.hooks import Hooks
 from ledger_api.http_errors import install_handlers
 from ledger_api.indexer import Indexer
+from ledger_api.indexer.errors import ChainMovedError
 from ledger_api.log import RequestLogMiddleware, configure_logging
 from ledger_api.metrics import Metrics
 from ledger_api.openapi import install_openapi
@@ -43,8 +46,11 @@ from ledger_api.routes import rekey as rekey_routes
 from ledger_api.routes import timeline as timeline_routes
 from ledger_api.routes.wallet import mount_wallet
 from ledger_api.services.epoch_watcher import start_epoch_watcher
+from ledger_api.services.healer import Healer
+from ledger_api.services.leader import Leadership
 from ledger_api.services.reconciler import reconcile_pending
 from storage.db import migrate
+from storage.errors import StorageError
 
 log = logging.getLogger("ledger_api.app")
 
@@ -55,19 +61,41 @@ def run_reconciler(ctx: AppContext) -> None:
 
 
 def start_indexer(ctx: AppContext) -> None:
-    """Follow the chain into the index on a daemon thread until ``ctx.stop_event``."""
+    """Follow the chain into the index on a daemon thread until ``ctx.stop_event``.
+
+    Several API processes may share the database: only the one holding the indexer's
+    leadership (:mod:`ledger_api.services.leader`) indexes and heals; the others try again
+    every second and take over within ``leader_lease_seconds`` + 1 s of its death."""
     indexer = Indexer(
         ctx.chain.w3,
         ctx.deployment,
         ctx.sessions,
         confirmations=ctx.settings.confirmations,
     )
+    leader = Leadership(
+        ctx.engine,
+        f"indexer:{ctx.deployment.chain_id}:{ctx.deployment.address('RecordRegistry').lower()}",
+        lease_seconds=ctx.settings.leader_lease_seconds,
+    )
+    healer = Healer(ctx=ctx, indexer=indexer)
+    poll = ctx.settings.indexer_poll_interval
 
     def run() -> None:
         try:
-            indexer.run_forever(ctx.stop_event, poll_interval=ctx.settings.indexer_poll_interval)
+            while not ctx.stop_event.is_set():
+                if not leader.acquire():
+                    ctx.stop_event.wait(max(poll, 1.0))
+                    continue
+                try:
+                    indexer.run_once()
+                    healer.run_once()
+                except (ChainError, ChainMovedError, StorageError, sa.exc.OperationalError) as exc:
+                    log.warning("indexer pass failed, retrying in %.1f s: %s", poll, exc)
+                ctx.stop_event.wait(poll)
         except Exception:
             log.exception("the indexer stopped on an error it cannot retry")
+        finally:
+            leader.release()
 
     thread = threading.Thread(target=run, name="medledger-indexer", daemon=True)
     thread.start()

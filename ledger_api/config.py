@@ -43,7 +43,18 @@ class Settings(BaseSettings):
     escrow_free: bool = False
     # scrypt cost of `authority init`; tests lower it, production keeps 2**17
     authority_scrypt_log2_n: int = Field(default=17, ge=10, le=22)
-    relayer_key: SecretStr
+    # this process's relayer: one key, or a file of keys (one 0x-hex key per line) of which
+    # worker ``worker_index`` takes its own, so N API processes never share a nonce sequence
+    # (docs/deployment.md); every key must be enrolled in Consortium as a relayer
+    relayer_key: SecretStr | None = None
+    relayer_keys_file: Path | None = None
+    worker_index: int = Field(default=0, ge=0)
+    # several API processes on one database: one indexer at a time, the others take over
+    # within this many seconds of its holder dying (ledger_api.services.leader)
+    leader_lease_seconds: float = Field(default=6.0, gt=0, le=60)
+    # the healer settles a pending record or re-sends a relayed call only once it is this old:
+    # until then the request that made it is still waiting for its own receipt
+    heal_after_seconds: float = Field(default=15.0, gt=0, le=3_600)
     max_upload_bytes: int = Field(default=256 * MIB, gt=0)
     max_header_bytes: int = Field(default=1 * MIB, gt=0)
     # every request body but the two multipart uploads, refused (413) before it is parsed
@@ -101,6 +112,11 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _defaults_under_data_dir(self) -> Settings:
+        if self.relayer_key is None and self.relayer_keys_file is None:
+            raise ValueError(
+                "relayer_key or relayer_keys_file is required (MEDLEDGER_RELAYER_KEY or "
+                "MEDLEDGER_RELAYER_KEYS_FILE)"
+            )
         self.data_dir = self.data_dir.expanduser()
         if self.deployment_file is None:
             self.deployment_file = self.data_dir / "deployment.json"
@@ -111,6 +127,25 @@ class Settings(BaseSettings):
         if self.authority_dir is None:
             self.authority_dir = self.data_dir / "authority"
         return self
+
+    def relayer_secret(self) -> str:
+        """This process's relayer key: ``relayer_keys_file``'s line ``worker_index`` (blank
+        lines and ``#`` comments skipped), else ``relayer_key``. A worker index beyond the
+        file is refused: two processes sharing a key would race for its nonces."""
+        if self.relayer_keys_file is None:
+            assert self.relayer_key is not None  # the validator required one of them
+            return self.relayer_key.get_secret_value()
+        try:
+            lines = self.relayer_keys_file.read_text().splitlines()
+        except OSError as exc:
+            raise ValueError(f"cannot read relayer_keys_file: {exc.strerror}") from None
+        keys = [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
+        if self.worker_index >= len(keys):
+            raise ValueError(
+                f"relayer_keys_file has {len(keys)} keys; worker {self.worker_index} has none "
+                "(one enrolled relayer key per API process)"
+            )
+        return keys[self.worker_index]
 
     @property
     def blocks_path(self) -> Path:

@@ -112,15 +112,23 @@ class AppContext:
 
 
 class MeteredRelayer(Relayer):
-    """The API's relayer, counting every transaction it hands to the node (see metrics)."""
+    """The API's relayer, counting every transaction it hands to the node (see metrics) and
+    journalling the signed calls it relays (the healer re-sends them after a rollback)."""
 
     meter: ChainTxMeter | None = None
+    journal: Callable[[str, Sequence[tuple[str, str, bytes, int]]], None] | None = None
 
     def send(self, *, to: str, data: bytes, gas: int | None = None, value: int = 0) -> str:
         tx_hash = super().send(to=to, data=data, gas=gas, value=value)
         if self.meter is not None:
             self.meter.observe(to=to, data=data)
+        if self.journal is not None and value == 0 and to.lower() != self.address.lower():
+            self.journal(self.address, [(tx_hash, to, data, gas or 0)])
         return tx_hash
+
+    def send_unjournalled(self, *, to: str, data: bytes, gas: int | None = None) -> str:
+        """Send without a journal row (the healer re-sending a journalled call)."""
+        return Relayer.send(self, to=to, data=data, gas=gas)
 
     def send_many(
         self, calls: Sequence[tuple[str, bytes]], *, gas: int, value: int = 0
@@ -129,6 +137,11 @@ class MeteredRelayer(Relayer):
         if self.meter is not None:
             for to, data in calls:
                 self.meter.observe(to=to, data=data)
+        if self.journal is not None and value == 0:
+            self.journal(
+                self.address,
+                [(h, to, data, gas) for h, (to, data) in zip(hashes, calls, strict=True)],
+            )
         return hashes
 
 
@@ -138,7 +151,7 @@ def connect_chain(settings: Settings, metrics: Metrics) -> ChainClient:
     deployment = Deployment.load(settings.deployment_file)
     w3 = connect(settings.rpc_url, expected_chain_id=deployment.chain_id)
     require_code(w3, deployment.addresses())
-    relayer = MeteredRelayer(w3, settings.relayer_key.get_secret_value())
+    relayer = MeteredRelayer(w3, settings.relayer_secret())
     relayer.meter = ChainTxMeter(metrics, w3, deployment.addresses())
     return ChainClient.bind(w3, deployment=deployment, relayer=relayer)
 
@@ -224,6 +237,10 @@ def build_context(
         principals=PrincipalCache(ttl=settings.principal_cache_seconds),
     )
     ctx.limiter = RateLimiter(SqlRateStore(ctx.sessions, time.time), Limits.of(settings))
+    if isinstance(chain.relayer, MeteredRelayer):
+        from ledger_api.services.healer import journal_calls
+
+        chain.relayer.journal = lambda relayer, calls: journal_calls(ctx, relayer, calls)
     closer: Any = getattr(store, "close", None)
     if callable(closer):
         ctx.on_close.append(closer)

@@ -260,7 +260,16 @@ def main(argv: list[str] | None = None) -> int:
         help="no key in the API: one authority process per institution, envelope v3, a "
         "policy reaching one institution (docs/key-authorities.md)",
     )
+    parser.add_argument(
+        "--nodes",
+        type=int,
+        default=1,
+        help="with N ≥ 2: shares/s through N API nodes on PostgreSQL against 1 node, same "
+        "load (bench_api_nodes.py), instead of the single-node measures",
+    )
     args = parser.parse_args(argv)
+    if args.nodes > 1:
+        return main_nodes(args)
     plan = (
         Plan(warmup=1, samples=5, clients=4, seconds=2.0)
         if args.quick
@@ -285,6 +294,26 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(results))
     else:
         print_table(results, plan)
+    return 0
+
+
+def main_nodes(args: argparse.Namespace) -> int:
+    """``--nodes N``: the multi-node comparison (bench_api_nodes.py)."""
+    from bench_api_nodes import measure_nodes, print_nodes_table
+
+    clients, seconds = (4, 3.0) if args.quick else (args.clients, args.seconds)
+    try:
+        results = measure_nodes(args.nodes, clients=clients, seconds=seconds)
+    except (ClientError, ChainError, RuntimeError, OSError) as exc:
+        print(f"bench_api: {exc}", file=sys.stderr)
+        return 1
+    results = {key: round(value, 2) for key, value in results.items()}
+    results["cores"] = float(os.cpu_count() or 0)
+    results["load_average_1m"] = round(os.getloadavg()[0], 2)
+    if args.json:
+        print(json.dumps(results))
+    else:
+        print_nodes_table(results, clients=clients, seconds=seconds)
     return 0
 
 

@@ -44,6 +44,7 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 _SUPPORTED = ("sqlite", "postgresql")
+_MIGRATE_LOCK = 0x4D4C_4D49_4752_4154  # "MLMIGRAT": the advisory lock migrations hold
 
 
 def resolve_url(url: str | URL | None = None) -> URL:
@@ -270,6 +271,12 @@ def migrate(url: str | URL | Engine | None = None, *, revision: str = "head") ->
     config = alembic_config()
     try:
         with engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                # several API processes start together: one migrates, the others wait for it
+                # and then find nothing left to do (the lock ends with the transaction)
+                connection.execute(
+                    sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATE_LOCK}
+                )
             config.attributes["connection"] = connection
             command.upgrade(config, revision)
     except OperationalError as exc:

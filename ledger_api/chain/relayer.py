@@ -8,6 +8,11 @@ matter and are tested against a real node:
   "nonce too low" (another process used the key) makes the relayer resync and re-sign. If a
   reserved nonce cannot be sent at all, a zero-value self-transfer fills the hole, because every
   later nonce would otherwise be stuck behind it forever.
+- **Rollbacks.** A chain node restarted from an older state (anvil's ``--state`` file, a
+  backup) forgets transactions: the local nonce is then ahead of the chain's and every later
+  transaction would wait behind the gap. A wait that stalls compares the node's pending nonce
+  with the local one and resyncs on any disagreement, and re-sends (new nonce, same calldata)
+  the transactions it waits for that the node no longer knows. No restart is needed.
 - **No waiting to send.** :meth:`Relayer.send` returns the hash as soon as the node accepted the
   raw transaction; :meth:`Relayer.wait` / :meth:`Relayer.wait_many` collect receipts later
   (receipts in batched JSON-RPC requests).
@@ -55,6 +60,8 @@ TRANSFER_GAS = 21_000
 # automining node has the receipt a millisecond after the send and a miss there would add the
 # whole pause to a read or share; on a chain with 1-5 s blocks it costs a dozen cheap polls.
 POLL_INTERVAL = 0.003
+# beyond this many missing nonces the relayer resyncs instead of filling the gap
+MAX_GAP_FILL = 5_000
 
 
 @dataclass(frozen=True)
@@ -107,6 +114,8 @@ class Relayer:
         self._nonce: int | None = None
         self._fees: Fees | None = None
         self._fees_at = 0.0
+        # what was sent and not yet seen mined, to send again if a rollback erases it
+        self._inflight: dict[str, tuple[str, bytes, int, int]] = {}
 
     @property
     def address(self) -> str:
@@ -132,6 +141,49 @@ class Relayer:
         """Forget the local nonce; the next send fetches the node's pending count."""
         with self._lock:
             self._nonce = None
+
+    def check_nonce(self) -> bool:
+        """Bring the local nonce back in step with the node; True when they disagreed.
+
+        Every transaction is handed over under the lock, so the two agree unless the node
+        lost transactions (a rollback, a restart from an older state) or another process used
+        the key. When the node is behind, each nonce between its count and ours is filled with
+        a no-op: a transaction of ours still queued at that nonce makes the node refuse the
+        no-op and is mined as signed; a lost one's nonce is spent, and whoever waits for the
+        lost transaction sends its call again (:meth:`wait_many`). No call is ever sent twice.
+        """
+        with self._lock:
+            if self._nonce is None:
+                return False
+            pending = self.pending_nonce()
+            local = self._nonce
+            if pending == local:
+                return False
+            log.warning(
+                "relayer %s: node's pending nonce %d, ours %d: resyncing",
+                self.address,
+                pending,
+                local,
+            )
+            if pending > local or local - pending > MAX_GAP_FILL:
+                self._nonce = None  # used elsewhere (or too far off): ask the node next time
+                return True
+            fees = self.fees()
+            for nonce in range(pending, local):
+                raw, _ = self._sign(
+                    nonce=nonce, to=self.address, data=b"", gas=TRANSFER_GAS, value=0, fees=fees
+                )
+                try:
+                    self._send_raw(raw)
+                except (TransactionRejectedError, TransactionRevertedError):
+                    continue  # a queued transaction of ours holds it: it will be mined
+            return True
+
+    def _remember(self, tx_hash: str, call: tuple[str, bytes, int, int]) -> None:
+        if len(self._inflight) >= 10_000:  # receipts never collected: forget the oldest
+            for old in list(self._inflight)[:1_000]:
+                self._inflight.pop(old, None)
+        self._inflight[tx_hash] = call
 
     def _reserve(self, count: int = 1) -> int:
         """First of ``count`` consecutive nonces; caller holds the lock."""
@@ -210,6 +262,7 @@ class Relayer:
                 )
                 try:
                     self._send_raw(raw)
+                    self._remember(tx_hash, (to, data, gas, value))
                     return tx_hash
                 except NonceTooLowError:
                     log.warning("relayer %s: nonce %d too low, resyncing", self.address, nonce)
@@ -264,6 +317,8 @@ class Relayer:
                 raise TransactionRejectedError(
                     f"{len(failures)} of {len(calls)} transactions rejected: " + "; ".join(failures)
                 )
+        for (to, data), (_, tx_hash) in zip(calls, signed, strict=True):
+            self._remember(tx_hash, (to_checksum_address(to), data, gas, value))
         return [tx_hash for _, tx_hash in signed]
 
     def _send_raw(self, raw: str) -> None:
@@ -311,6 +366,7 @@ class Relayer:
         deadline = time.monotonic() + timeout
         found: dict[str, Receipt] = {}
         missing = list(dict.fromkeys(tx_hashes))
+        original: dict[str, str] = {h: h for h in missing}  # re-sent hash → hash asked for
         interval = self.poll_interval
         progress_at = time.monotonic()
         while missing:
@@ -329,13 +385,16 @@ class Relayer:
                     if result is None or result.get("blockNumber") is None:
                         still.append(tx_hash)
                     else:
-                        found[tx_hash] = Receipt.from_rpc(result)
+                        found[original[tx_hash]] = Receipt.from_rpc(result)
+                        self._inflight.pop(tx_hash, None)
             if len(still) < len(missing):
                 progress_at = time.monotonic()
             missing = still
             stalled = time.monotonic() - progress_at
             if missing and self.nudge_after is not None and stalled > self.nudge_after:
                 self._nudge(missing[0])
+                self.check_nonce()
+                missing = self._resend_lost(missing, original)
                 progress_at = time.monotonic()
             if missing:
                 if time.monotonic() > deadline:
@@ -368,6 +427,31 @@ class Relayer:
             return
         log.warning("relayer %s: %s ready but unmined; nudging the node", self.address, tx_hash)
         self.send(to=self.address, data=b"", gas=TRANSFER_GAS)
+
+    def _resend_lost(self, missing: list[str], original: dict[str, str]) -> list[str]:
+        """Send again (new nonce, same call) what the node no longer knows; the new hashes
+        replace the old in ``missing`` and map back to the hash the caller asked for."""
+        now_missing: list[str] = []
+        for tx_hash in missing:
+            call = self._inflight.get(tx_hash)
+            if call is None or rpc(self.w3, "eth_getTransactionByHash", [tx_hash]) is not None:
+                now_missing.append(tx_hash)
+                continue
+            to, data, gas, value = call
+            try:
+                new_hash = self.send(to=to, data=data, gas=gas, value=value)
+            except (TransactionRejectedError, TransactionRevertedError):
+                # it now reverts (e.g. another sender re-sent it first): keep waiting on the
+                # old hash; the caller's timeout reports it
+                now_missing.append(tx_hash)
+                continue
+            log.warning(
+                "relayer %s: %s lost by the node, re-sent as %s", self.address, tx_hash, new_hash
+            )
+            self._inflight.pop(tx_hash, None)
+            original[new_hash] = original[tx_hash]
+            now_missing.append(new_hash)
+        return now_missing
 
     def _whereabouts(self, tx_hash: str) -> str:
         """Whether the node still holds an unmined transaction: pending, or never seen."""

@@ -23,3 +23,8 @@ class EventDecodeError(IndexerError):
 
 class ChainBehindError(IndexerError):
     """``run_until`` was asked for a block the chain did not reach in time."""
+
+
+class ChainMovedError(IndexerError):
+    """The chain changed under a pass (a block vanished or was replaced while it was read);
+    the next pass notices the rollback and rewinds. Retryable."""

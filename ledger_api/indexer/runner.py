@@ -9,6 +9,10 @@ was committed with the data. Replaying a range is harmless too (see
 
 Confirmations: a block is only indexed once ``confirmations`` blocks sit on top of it (0 on
 anvil, a few on a QBFT chain where finality is immediate anyway, more on a chain with reorgs).
+
+Rollbacks: the hash of every indexed block is stored with the range; each pass first checks
+the hash at the cursor (one call) and, when the chain rolled back or reorganised, rewinds the
+index to the common ancestor (:mod:`ledger_api.indexer.rollback`) before going on.
 """
 
 from __future__ import annotations
@@ -30,9 +34,21 @@ from ledger_api.chain.connection import rpc, rpc_batch
 from ledger_api.chain.errors import ChainError, RpcError
 from ledger_api.indexer.apply import apply_events
 from ledger_api.indexer.decode import ChainEvent, EventDecoder
-from ledger_api.indexer.errors import ChainBehindError, IndexerConfigError, IndexerError
+from ledger_api.indexer.errors import (
+    ChainBehindError,
+    ChainMovedError,
+    IndexerConfigError,
+    IndexerError,
+)
+from ledger_api.indexer.rollback import (
+    block_hashes,
+    common_ancestor,
+    reopen_vanished,
+    rewind,
+    store_hashes,
+)
 from storage.errors import StorageError
-from storage.models import IndexerCursor
+from storage.models import IndexedBlock, IndexerCursor
 
 log = logging.getLogger(__name__)
 
@@ -178,6 +194,9 @@ class Indexer:
         )
         self.chain_id = read_chain_id(w3)
         self._address_list = sorted(self.addresses.values())
+        # called with what a rewind changed (the healer re-sends what vanished)
+        self.on_rewind: Callable[[dict[str, Any]], None] | None = None
+        self.rewinds = 0
 
     # -------------------------------------------------------------- cursor
 
@@ -251,8 +270,44 @@ class Indexer:
 
     # -------------------------------------------------------------- indexing
 
+    def check_rollback(self) -> int | None:
+        """Rewind the index if the chain lost or replaced indexed blocks; returns the common
+        ancestor rewound to, or None when the chain still has the indexed tip."""
+        cursor = self.cursor()
+        head = int(rpc(self.w3, "eth_blockNumber", []), 16)
+        with self.session_factory.begin() as session:
+            # acknowledged from a receipt in a block the chain no longer has (above its head)
+            reopen_vanished(session.connection(), head + 1, 2**62, record_ids=(), tx_hashes=())
+        with self.session_factory() as session:
+            tip = session.execute(
+                sa.select(IndexedBlock.number, IndexedBlock.hash)
+                .where(IndexedBlock.chain_id == self.chain_id, IndexedBlock.number <= cursor)
+                .order_by(IndexedBlock.number.desc())
+                .limit(1)
+            ).first()
+        if tip is None:
+            return None
+        number, stored = int(tip[0]), str(tip[1]).lower()
+        if block_hashes(self.w3, [number])[number] == stored:
+            return None
+        with self.session_factory.begin() as session:
+            connection = session.connection()
+            ancestor = max(common_ancestor(connection, self.w3, self.chain_id, number), -1)
+            changed = rewind(connection, self.chain_id, ancestor, self._address_list)
+        self.rewinds += 1
+        if self.on_rewind is not None:
+            self.on_rewind(changed)
+        return ancestor
+
     def _index_range(self, from_block: int, to_block: int) -> int:
         logs = self._get_logs(from_block, to_block)
+        hashes = block_hashes(self.w3, list(range(from_block, to_block + 1)))
+        for entry in logs:  # the logs and the hashes must come from the same chain
+            number = int(entry["blockNumber"], 16)
+            if str(entry.get("blockHash", "")).lower() != hashes.get(number):
+                raise ChainMovedError(f"block {number} changed while it was read; retrying")
+        if any(h is None for h in hashes.values()):
+            raise ChainMovedError(f"blocks {from_block}-{to_block} vanished while read; retrying")
         times = block_times(self.w3, logs)
         events: list[ChainEvent] = []
         for entry in logs:
@@ -265,6 +320,14 @@ class Indexer:
         last_log = events[-1].log_index if events and events[-1].block_number == to_block else -1
         with self.session_factory.begin() as session:
             apply_events(session.connection(), events)
+            store_hashes(session.connection(), self.chain_id, hashes)  # type: ignore[arg-type]
+            reopen_vanished(
+                session.connection(),
+                from_block,
+                to_block,
+                record_ids=[e.args["id"] for e in events if e.name == "RecordRegistered"],
+                tx_hashes=sorted({e.tx_hash for e in events}),
+            )
             self._store_cursor(session, to_block, last_log)
         if self.on_range_committed is not None:
             self.on_range_committed(RangeResult(from_block, to_block, len(events)))
@@ -272,6 +335,7 @@ class Indexer:
 
     def run_once(self, *, until: int | None = None) -> int:
         """Index every final block not yet indexed (up to ``until``); returns events applied."""
+        self.check_rollback()
         target = self.safe_head()
         if until is not None:
             target = min(target, until)
@@ -307,6 +371,6 @@ class Indexer:
         while not stop_event.is_set():
             try:
                 self.run_once()
-            except (ChainError, StorageError, sa.exc.OperationalError) as exc:
+            except (ChainError, ChainMovedError, StorageError, sa.exc.OperationalError) as exc:
                 log.warning("indexer pass failed, retrying in %.1f s: %s", poll_interval, exc)
             stop_event.wait(poll_interval)

@@ -84,6 +84,12 @@ class VerifyOut(BaseModel):
         description="Granted entries whose justification names nothing on chain that grants "
         "the read."
     )
+    unhealed: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Acknowledged actions a chain rollback erased that could not be sent "
+        "again (a signed deadline passed), and records whose storage slot survived without "
+        "their event: each with `kind`, `key`, `reason` and the `repair` it needs.",
+    )
 
 
 @router.get(

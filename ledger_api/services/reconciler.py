@@ -22,6 +22,7 @@ import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
@@ -169,8 +170,34 @@ def _blocks_intact(ctx: AppContext, row: Record) -> bool:
     return True
 
 
+def _slot_without_event(ctx: AppContext, db: Session, row: Record) -> None:
+    """The registry's storage says the id exists but no ``RecordRegistered`` event does: the
+    node lost the block holding it and kept the slot. Its CIDs and digest lived only in the
+    event, so the id cannot be registered again; the row fails, its blocks stay pinned, and
+    ``/audit/verify`` lists it with the repair."""
+    from ledger_api.services.healer import note_unhealed
+
+    row.state = "failed"
+    note_unhealed(
+        ctx,
+        kind="record",
+        key=row.record_id,
+        reason="slot_without_event",
+        repair=(
+            "RecordRegistry has the id but the chain lost its RecordRegistered event; blocks "
+            f"still pinned: body {row.body_cid}, header {row.header_cid}. Repair: share the "
+            "record again under a new id (a new signed registration), or restore the chain "
+            "node from a state holding the registration's block"
+        ),
+    )
+
+
 def _settle(ctx: AppContext, db: Session, row: Record, report: ReconcileReport) -> None:
     if ctx.chain.records.exists(bytes.fromhex(row.record_id[2:])):
+        if find_registration(ctx=ctx, record_id=row.record_id) is None:
+            _slot_without_event(ctx, db, row)
+            report.failed.append(row.record_id)
+            return
         if confirm_from_chain(ctx=ctx, db=db, row=row):
             report.confirmed.append(row.record_id)
         else:
@@ -196,6 +223,20 @@ def _settle(ctx: AppContext, db: Session, row: Record, report: ReconcileReport) 
                 report.failed.append(row.record_id)
             return
         log.warning("reconciler: registration of %s reverted: %s", row.record_id, exc)
+        if row.tx_hash is not None:  # it was on chain once: acknowledged, then rolled back
+            from ledger_api.services.healer import note_unhealed
+
+            note_unhealed(
+                ctx,
+                kind="record",
+                key=row.record_id,
+                reason=f"reregistration_reverted:{exc.error_name}"[:64],
+                repair=(
+                    f"{row.record_id} was registered in {row.tx_hash}, erased by a chain "
+                    f"rollback, and its stored registration now reverts ({exc.error_name}; "
+                    "e.g. the signed deadline passed): the author must share it again"
+                ),
+            )
         row.state = "failed"
         report.failed.append(row.record_id)
         db.flush()
@@ -205,14 +246,20 @@ def _settle(ctx: AppContext, db: Session, row: Record, report: ReconcileReport) 
     report.registered.append(row.record_id)
 
 
-def reconcile_pending(*, ctx: AppContext) -> ReconcileReport:
+def reconcile_pending(*, ctx: AppContext, older_than: float | None = None) -> ReconcileReport:
     """Finish or fail every ``pending`` row (see the module docstring); one transaction each.
 
-    A row whose chain call fails for a transient reason (node down, receipt timeout) stays
-    ``pending`` for the next run; the others are settled."""
+    With ``older_than`` (seconds) only rows created that long ago: the healer's periodic
+    pass leaves a share that is still waiting for its own receipt alone. A row whose chain
+    call fails for a transient reason (node down, receipt timeout) stays ``pending`` for the
+    next run; the others are settled."""
     report = ReconcileReport()
+    query = sa.select(Record.record_id).where(Record.state == "pending")
+    if older_than is not None:
+        cutoff = datetime.now(UTC) - timedelta(seconds=older_than)
+        query = query.where(Record.created_at < cutoff)
     with ctx.sessions() as db:
-        ids = list(db.scalars(sa.select(Record.record_id).where(Record.state == "pending")))
+        ids = list(db.scalars(query))
     for record_id in ids:
         with ctx.sessions() as db:
             row = db.get(Record, record_id)

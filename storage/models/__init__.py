@@ -5,6 +5,7 @@ See :mod:`storage.models.types` for how addresses, hashes and times are stored.
 
 from storage.models.auth import ApiSession, SiweNonce
 from storage.models.base import NAMING_CONVENTION, Base
+from storage.models.cluster import RELAYED_STATES, IndexedBlock, Lease, RelayedCall, Unhealed
 from storage.models.cursor import IndexerCursor
 from storage.models.emergency import BreakGlassEvent
 from storage.models.epochs import AuthorityEpoch, EpochTrigger
@@ -46,6 +47,7 @@ __all__ = [
     "RECORD_STATES",
     "RECORD_STATUSES",
     "REFERRAL_STATES",
+    "RELAYED_STATES",
     "ROLES",
     "WORKFLOW_KINDS",
     "ZERO_ADDRESS",
@@ -60,17 +62,21 @@ __all__ = [
     "ConsultationInvitation",
     "ConsultationOpinion",
     "EpochTrigger",
+    "IndexedBlock",
     "IndexerCursor",
     "Institution",
     "KeyIssuance",
+    "Lease",
     "Member",
     "MemberAttribute",
     "RateLimitHit",
     "ReadRequest",
     "Record",
     "Referral",
+    "RelayedCall",
     "RetainedBlock",
     "SiweNonce",
+    "Unhealed",
     "WorkflowTransition",
     "clamp_uint64",
     "to_address",

@@ -41,3 +41,25 @@ def test_explicit_values_win(tmp_path: Path) -> None:
     )
     assert settings.deployment_file == tmp_path / "elsewhere.json"
     assert settings.database_url.startswith("postgresql+psycopg://")
+
+
+def test_each_worker_takes_its_own_relayer_key(tmp_path: Path) -> None:
+    keys = tmp_path / "relayers.keys"
+    keys.write_text(
+        "# one enrolled relayer per worker\n0x" + "11" * 32 + "\n\n0x" + "22" * 32 + "\n"
+    )
+    first = Settings(data_dir=tmp_path, relayer_keys_file=keys, worker_index=0)
+    second = Settings(data_dir=tmp_path, relayer_keys_file=keys, worker_index=1)
+    assert first.relayer_secret() == "0x" + "11" * 32
+    assert second.relayer_secret() == "0x" + "22" * 32
+    with pytest.raises(ValueError, match="worker 2 has none"):
+        Settings(data_dir=tmp_path, relayer_keys_file=keys, worker_index=2).relayer_secret()
+    with pytest.raises(ValueError, match="cannot read"):
+        Settings(data_dir=tmp_path, relayer_keys_file=tmp_path / "nope").relayer_secret()
+
+
+def test_a_relayer_key_is_required(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="relayer_key or relayer_keys_file"):
+        Settings(data_dir=tmp_path)
+    with pytest.raises(ValueError, match="worker_index"):
+        Settings(data_dir=tmp_path, relayer_key="0x" + "11" * 32, worker_index=-1)

@@ -105,3 +105,43 @@ def test_kill_9_then_restart_keeps_contracts_state_and_events(fresh_anvil: Anvil
         AccessEntry(record_id=records[1].id, accessor=doctor, purpose=0, granted=False)
     ).wait()
     assert more.block_number == head + 1
+
+
+def test_a_state_file_torn_by_a_kill_falls_back_to_the_last_good_copy(
+    fresh_anvil: AnvilProcess,
+) -> None:
+    # anvil rewrites its state file in place: a kill -9 mid-write leaves truncated JSON that
+    # anvil refuses at start-up ("EOF while parsing"); the last good copy is used instead
+    node = fresh_anvil
+    w3 = connect(node.url)
+    relayer = Relayer(w3, ANVIL_KEYS[4])
+    relayer.wait(relayer.send(to=relayer.address, data=b"", gas=21_000))
+    started = time.time()
+    _wait_for_dump(node, started)
+    node.stop(kill=True)
+    node.start()  # a whole file: copied to chain.json.good
+    assert node.state_file is not None
+    good = node.state_file.with_name("chain.json.good")
+    assert good.exists()
+    head = block_number(connect(node.url))
+    node.stop(kill=True)
+    whole = node.state_file.read_bytes()
+    node.state_file.write_bytes(whole[: len(whole) // 2])  # torn mid-write
+    node.start()
+    assert block_number(connect(node.url)) == head
+    assert node.state_file.with_name("chain.json.torn").exists()
+
+
+def test_a_torn_state_file_without_a_good_copy_is_refused_clearly(
+    fresh_anvil: AnvilProcess,
+) -> None:
+    import pytest
+
+    from ledger_api.chain.errors import NodeError
+
+    node = fresh_anvil
+    node.stop(kill=True)
+    assert node.state_file is not None
+    node.state_file.write_text('{"block": ')
+    with pytest.raises(NodeError, match="torn"):
+        node.start()

@@ -108,3 +108,30 @@ def test_a_ready_but_unmined_transaction_is_nudged(tmp_path: Path) -> None:
         assert (me, me) in senders
     finally:
         node.stop()
+
+
+def test_a_rollback_is_noticed_and_the_lost_transaction_sent_again(tmp_path: Path) -> None:
+    # evm_revert stands in for a node restarted from an older state: the relayer's own count
+    # of nonces is then ahead of the chain's and its next transaction would wait behind a gap
+    node = AnvilProcess(port=free_port(), log_file=tmp_path / "a.log")
+    node.start()
+    try:
+        w3 = connect(node.url)
+        relayer = Relayer(w3, RELAYER_KEY, nudge_after=0.3)
+        relayer.wait(relayer.send(to=SINK, data=b"", gas=21_000))
+        snapshot = rpc(w3, "evm_snapshot", [])
+        lost = relayer.send(to=SINK, data=b"\x01", gas=30_000)  # mined, receipt not yet read
+        assert rpc(w3, "eth_getTransactionReceipt", [lost]) is not None
+        assert rpc(w3, "evm_revert", [snapshot]) is True
+        assert rpc(w3, "eth_getTransactionReceipt", [lost]) is None
+        # the next send goes out with the stale nonce; the wait notices, resyncs, re-sends
+        after = relayer.send(to=SINK, data=b"\x02", gas=30_000)
+        receipt = relayer.wait(after, timeout=20)
+        assert receipt.status == 1
+        assert relayer.check_nonce() is False  # in step with the chain again
+        # the lost one, still awaited, is re-sent (same call, new nonce) by the wait on it
+        again = relayer.wait(lost, timeout=20)
+        tx = rpc(w3, "eth_getTransactionByHash", [again.tx_hash])
+        assert tx["input"] == "0x01"
+    finally:
+        node.stop()

@@ -62,6 +62,9 @@ class VerifyReport:
     bodies: list[dict[str, Any]] = field(default_factory=list)
     read_signatures: list[dict[str, Any]] = field(default_factory=list)
     justifications: list[dict[str, Any]] = field(default_factory=list)
+    # acknowledged actions a chain rollback erased that the healer could not put back, and
+    # record slots that survived without their event (ledger_api.services.healer)
+    unhealed: list[dict[str, Any]] = field(default_factory=list)
     checked: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CHECKED, 0))
     not_yet_indexed: int = 0
     chunks: int = 0
@@ -71,7 +74,7 @@ class VerifyReport:
 
     @property
     def problems(self) -> int:
-        return sum(len(getattr(self, name)) for name in SECTIONS)
+        return sum(len(getattr(self, name)) for name in SECTIONS) + len(self.unhealed)
 
     @property
     def full(self) -> bool:
@@ -95,4 +98,5 @@ class VerifyReport:
             "chunks": self.chunks,
             "checked": dict(self.checked),
             **{name: list(getattr(self, name)) for name in SECTIONS},
+            "unhealed": list(self.unhealed),
         }

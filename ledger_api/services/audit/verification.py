@@ -54,7 +54,7 @@ from ledger_api.services.audit.index_workflow import WorkflowChecks
 from ledger_api.services.audit.reads import ReadChecks, record_patients
 from ledger_api.services.audit.report import VerifyReport
 from storage.blocks import BlockStore
-from storage.models import IndexerCursor
+from storage.models import IndexerCursor, Unhealed
 
 if TYPE_CHECKING:
     from ledger_api.chain.deploy import Deployment
@@ -82,7 +82,7 @@ def verify(
         raise UnprocessableError(
             f"at most {MAX_RANGE_BLOCKS} blocks per verification", code="invalid_range"
         )
-    return verify_range(
+    report = verify_range(
         w3=ctx.chain.w3,
         deployment=ctx.deployment,
         store=ctx.store,
@@ -91,6 +91,14 @@ def verify(
         end=end,
         budget_seconds=ctx.settings.audit_verify_seconds,
     )
+    report.unhealed = unhealed_findings(db)
+    return report
+
+
+def unhealed_findings(db: Session, limit: int = 1_000) -> list[dict[str, object]]:
+    """What the healer could not put back (not tied to a block range: always listed)."""
+    rows = db.scalars(sa.select(Unhealed).order_by(Unhealed.found_at).limit(limit))
+    return [{"kind": r.kind, "key": r.key, "reason": r.reason, "repair": r.repair} for r in rows]
 
 
 def verify_range(

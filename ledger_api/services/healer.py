@@ -1,0 +1,187 @@
+"""The healer: after a chain rollback, send again every acknowledged action that vanished.
+
+Runs in the process that holds the indexer's leadership, right after each indexer pass.
+What it heals comes from what the API kept, never from a client:
+
+- **records**: a ``pending`` row older than ``heal_after_seconds`` (15 s) (left by a crash, or put
+  back to ``pending`` by the indexer's rewind) is settled by the reconciler — confirmed from
+  the chain, or registered again from its blocks (still pinned) and the author's stored
+  registration signature;
+- **relayed calls** (consents, revocations, access entries, workflow steps — the signed
+  payload is the calldata, :class:`~storage.models.RelayedCall`): one still ``sent`` after
+  ``heal_after_seconds`` (15 s) whose transaction the chain neither mined nor holds is sent
+  again, as is, by this process's relayer (the contract checks the actor's signature, not the
+  relayer); one that now reverts (its signed deadline passed, its nonce was taken) is
+  ``dropped`` and listed in :class:`~storage.models.Unhealed`, which ``/audit/verify``
+  reports.
+
+Mined calls are kept for :data:`KEEP_MINED_SECONDS` (a rollback deeper than that is not
+healed from the journal) and then deleted, so the table stays small.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from ledger_api.chain.connection import rpc, rpc_batch
+from ledger_api.chain.errors import ChainError, RpcError, TransactionRevertedError
+from ledger_api.services.reconciler import reconcile_pending
+from storage.models import RelayedCall, Unhealed
+
+if TYPE_CHECKING:
+    from ledger_api.context import AppContext
+    from ledger_api.indexer import Indexer
+
+__all__ = ["Healer", "journal_calls", "note_unhealed"]
+
+log = logging.getLogger("ledger_api.healer")
+
+HEAL_EVERY = 2.0
+KEEP_MINED_SECONDS = 3_600.0
+BATCH = 200
+
+
+def journal_calls(
+    ctx: AppContext, relayer: str, calls: Sequence[tuple[str, str, bytes, int]]
+) -> None:
+    """Keep ``(tx_hash, to, calldata, gas)`` of relayed calls (records excluded: their row
+    is their journal). A failure is logged, not raised: the action itself went out."""
+    registry = ctx.deployment.address("RecordRegistry").lower()
+    rows = [
+        {
+            "tx_hash": tx_hash,
+            "relayer": relayer,
+            "target": to,
+            "data": data,
+            "gas": gas,
+            "sent_at": time.time(),
+            "state": "sent",
+            "sends": 1,
+        }
+        for tx_hash, to, data, gas in calls
+        if to.lower() != registry
+    ]
+    if not rows:
+        return
+    try:
+        with ctx.engine.begin() as connection:
+            connection.execute(sa.insert(RelayedCall.__table__), rows)
+    except sa.exc.SQLAlchemyError:
+        log.exception("could not journal %d relayed call(s)", len(rows))
+
+
+def note_unhealed(ctx: AppContext, *, kind: str, key: str, reason: str, repair: str) -> None:
+    """List something the healer cannot put back (``/audit/verify`` reports it)."""
+    table = Unhealed.__table__
+    with ctx.engine.begin() as connection:
+        connection.execute(sa.delete(table).where(table.c.kind == kind, table.c.key == key))
+        connection.execute(
+            sa.insert(table).values(
+                kind=kind, key=key, reason=reason[:64], repair=repair[:500], found_at=time.time()
+            )
+        )
+    log.error("unhealed %s %s: %s", kind, key, reason)
+
+
+class Healer:
+    """See the module docstring; :meth:`run_once` is cheap when there is nothing to heal."""
+
+    def __init__(self, *, ctx: AppContext, indexer: Indexer | None = None) -> None:
+        self.ctx = ctx
+        self._last = 0.0
+        self._urgent = False
+        if indexer is not None:
+            indexer.on_rewind = self._rewound
+
+    def _rewound(self, _changed: dict[str, Any]) -> None:
+        self._urgent = True
+        self.ctx.chain.relayer.resync_nonce()
+
+    def run_once(self) -> None:
+        now = time.time()
+        if not self._urgent and now - self._last < HEAL_EVERY:
+            return
+        self._last, self._urgent = now, False
+        reconcile_pending(ctx=self.ctx, older_than=self.ctx.settings.heal_after_seconds)
+        self.heal_calls(now)
+
+    def heal_calls(self, now: float) -> None:
+        table = RelayedCall.__table__
+        with self.ctx.engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(table)
+                .where(
+                    table.c.state == "sent",
+                    table.c.sent_at < now - self.ctx.settings.heal_after_seconds,
+                )
+                .order_by(table.c.id)
+                .limit(BATCH)
+            ).all()
+        if rows:
+            self._settle_calls(rows)
+        with self.ctx.engine.begin() as connection:
+            connection.execute(
+                sa.delete(table).where(
+                    table.c.state == "mined", table.c.sent_at < now - KEEP_MINED_SECONDS
+                )
+            )
+
+    def _settle_calls(self, rows: Sequence[Any]) -> None:
+        w3 = self.ctx.chain.w3
+        receipts = rpc_batch(w3, [("eth_getTransactionReceipt", [r.tx_hash]) for r in rows])
+        table = RelayedCall.__table__
+        for row, receipt in zip(rows, receipts, strict=True):
+            if isinstance(receipt, RpcError):
+                continue
+            if receipt is not None and receipt.get("blockNumber") is not None:
+                with self.ctx.engine.begin() as connection:
+                    connection.execute(
+                        sa.update(table)
+                        .where(table.c.id == row.id)
+                        .values(state="mined", block_number=int(receipt["blockNumber"], 16))
+                    )
+                continue
+            if rpc(w3, "eth_getTransactionByHash", [row.tx_hash]) is not None:
+                continue  # still in the node's pool: wait for it
+            self._resend(row)
+
+    def _resend(self, row: Any) -> None:
+        table = RelayedCall.__table__
+        relayer = self.ctx.chain.relayer
+        send = getattr(relayer, "send_unjournalled", relayer.send)
+        try:
+            tx_hash = send(to=row.target, data=bytes(row.data), gas=row.gas or None)
+        except TransactionRevertedError as exc:
+            with self.ctx.engine.begin() as connection:
+                connection.execute(
+                    sa.update(table)
+                    .where(table.c.id == row.id)
+                    .values(state="dropped", detail=str(exc.error_name)[:300])
+                )
+            note_unhealed(
+                self.ctx,
+                kind="relayed_call",
+                key=f"{row.id}:{row.tx_hash}",
+                reason=f"resend_reverted:{exc.error_name}"[:64],
+                repair=(
+                    f"the signed action sent to {row.target} in {row.tx_hash} vanished in a "
+                    f"chain rollback and now reverts ({exc.error_name}, e.g. its signed deadline "
+                    "passed): its signer must sign it again"
+                ),
+            )
+            return
+        except ChainError as exc:
+            log.warning("healer: could not resend call %s: %s", row.id, exc)
+            return
+        log.warning("healer: re-sent relayed call %s (was %s) as %s", row.id, row.tx_hash, tx_hash)
+        with self.ctx.engine.begin() as connection:
+            connection.execute(
+                sa.update(table)
+                .where(table.c.id == row.id)
+                .values(tx_hash=tx_hash, sends=row.sends + 1, sent_at=time.time())
+            )

@@ -1,0 +1,154 @@
+"""Chain rollbacks heal without restarting the API (anvil ``evm_snapshot`` / ``evm_revert``
+stands in for a node restarted from an older state: blocks the index holds vanish).
+
+- a share and a consent the API acknowledged, erased by the rollback, come back on chain
+  (the record re-registered from its pinned blocks and stored signature, the consent re-sent
+  from the journalled calldata) and in the index;
+- the relayer's nonce, ahead of the chain after the rollback, is resynced: the next share
+  succeeds with the same API;
+- a record whose signed deadline passed before it could be re-registered is reported by
+  ``/audit/verify`` under ``unhealed``, and the index never says it is confirmed.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from crypto.signing.consents import consent_id
+from storage.models import Consent, Record
+from tests.api.conftest import Stack
+
+POLICY = "role:doctor and dept:cardiology"
+
+
+@pytest.fixture
+def stack_settings() -> dict[str, Any]:
+    return {"heal_after_seconds": 1.0, "indexer_poll_interval": 0.1}
+
+
+def _rpc(stack: Stack, method: str, params: list[Any]) -> Any:
+    return stack.w3.provider.make_request(method, params)["result"]
+
+
+def _share(stack: Stack, *, deadline: int | None = None) -> bytes:
+    record_id, header, body = stack.make_record(stack.patient, POLICY, b"rollback me")
+    response = stack.upload(
+        stack.cardiologist,
+        record_id=record_id,
+        patient=stack.patient,
+        header=header,
+        body=body,
+        deadline=deadline,
+    )
+    assert response.status_code == 201, response.text
+    return record_id
+
+
+def _until(predicate: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"not healed within {timeout} s: {what}"
+        time.sleep(0.2)
+
+
+def _state(stack: Stack, record_id: bytes) -> str | None:
+    with stack.ctx.sessions() as db:
+        row = db.get(Record, "0x" + record_id.hex())
+        return None if row is None else row.state
+
+
+def test_acknowledged_share_and_consent_come_back_after_a_rollback(api_stack: Stack) -> None:
+    stack = api_stack
+    stack.wait_indexed()
+    snapshot = _rpc(stack, "evm_snapshot", [])
+    record_id = _share(stack)
+    consent, _ = stack.grant(stack.patient, stack.gp)
+    cid = "0x" + consent_id(consent).hex()
+    stack.wait_indexed()
+    assert _state(stack, record_id) == "confirmed"
+    registry = stack.ctx.chain.records
+
+    assert _rpc(stack, "evm_revert", [snapshot]) is True
+    assert not registry.exists(record_id)  # the chain lost both
+
+    _until(lambda: registry.exists(record_id), 60, "record re-registered")
+    _until(lambda: _state(stack, record_id) == "confirmed", 30, "record confirmed again")
+
+    def consent_indexed() -> bool:
+        with stack.ctx.sessions() as db:
+            return db.get(Consent, cid) is not None
+
+    # the rewind deleted the consent's row; only its event, on chain again, brings it back
+    _until(consent_indexed, 60, "consent re-sent and indexed again")
+    # no restart: the relayer's nonce follows the chain again and the API keeps sharing
+    again = _share(stack)
+    assert registry.exists(again)
+    response = stack.client.get(f"/records/0x{record_id.hex()}", headers=stack.login(stack.patient))
+    assert response.status_code == 200, response.text
+
+
+def test_a_lost_share_past_its_deadline_is_reported(api_stack: Stack) -> None:
+    stack = api_stack
+    stack.wait_indexed()
+    snapshot = _rpc(stack, "evm_snapshot", [])
+    record_id = _share(stack, deadline=int(time.time()) + 3)
+    assert _rpc(stack, "evm_revert", [snapshot]) is True
+    time.sleep(3.5)  # the author's signature expires before the healer can use it
+    key = "0x" + record_id.hex()
+
+    def reported() -> bool:
+        response = stack.client.get("/audit/verify", headers=stack.login(stack.auditor))
+        assert response.status_code == 200, response.text
+        return any(u["key"] == key for u in response.json()["unhealed"])
+
+    _until(reported, 60, "unhealed record reported")
+    response = stack.client.get("/audit/verify", headers=stack.login(stack.auditor))
+    (entry,) = [u for u in response.json()["unhealed"] if u["key"] == key]
+    assert entry["kind"] == "record"
+    assert entry["reason"].startswith("reregistration_reverted")
+    assert "share it again" in entry["repair"]
+    assert response.json()["ok"] is False
+    assert _state(stack, record_id) == "failed"
+    assert not stack.ctx.chain.records.exists(record_id)
+
+
+def _record_slot(stack: Stack, record_id: bytes) -> tuple[str, str]:
+    """The storage slot of ``_records[record_id]`` and its value (found by probing the
+    mapping's position: the layout is the contract's business, not the test's)."""
+    from eth_utils import keccak
+
+    registry = stack.deployment.address("RecordRegistry")
+    for position in range(16):
+        slot = "0x" + keccak(record_id + position.to_bytes(32, "big")).hex()
+        value = _rpc(stack, "eth_getStorageAt", [registry, slot, "latest"])
+        if int(value, 16):
+            return slot, value
+    raise AssertionError("no storage slot found for the record")
+
+
+def test_a_slot_that_survived_without_its_event_is_reported(api_stack: Stack) -> None:
+    stack = api_stack
+    stack.wait_indexed()
+    snapshot = _rpc(stack, "evm_snapshot", [])
+    record_id = _share(stack)
+    slot, value = _record_slot(stack, record_id)
+    assert _rpc(stack, "evm_revert", [snapshot]) is True
+    # the node kept the storage slot but not the block with the event (the incident)
+    registry = stack.deployment.address("RecordRegistry")
+    _rpc(stack, "anvil_setStorageAt", [registry, slot, value])
+    assert stack.ctx.chain.records.exists(record_id)
+    key = "0x" + record_id.hex()
+
+    def reported() -> list[dict[str, Any]]:
+        response = stack.client.get("/audit/verify", headers=stack.login(stack.auditor))
+        assert response.status_code == 200, response.text
+        return [u for u in response.json()["unhealed"] if u["key"] == key]
+
+    _until(reported, 60, "slot without event reported")
+    (entry,) = reported()
+    assert entry["reason"] == "slot_without_event"
+    assert "new id" in entry["repair"]
+    assert _state(stack, record_id) == "failed"
