@@ -13,6 +13,7 @@ only the free text of a diagnosis or a record form, never a key or a record.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -23,6 +24,9 @@ from starlette.types import Receive, Scope, Send
 from ledger_api.routes.wallet import WalletFiles
 
 MOUNT_PATH = "/workstation"
+_NETLOC = re.compile(
+    r"(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?"
+)
 
 NOT_BUILT_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>MedLedger workstation not built</title></head>
@@ -38,7 +42,8 @@ def assistant_origin(url: str | None) -> str | None:
     if not url:
         return None
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    # host[:port] only: nothing that could end the CSP directive or add another
+    if parts.scheme not in ("http", "https") or not _NETLOC.fullmatch(parts.netloc):
         return None
     return f"{parts.scheme}://{parts.netloc}"
 
