@@ -37,8 +37,7 @@ def workstation_dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
         pytest.fail(f"{VITE} is missing: run `npm ci` (make install)")
     out = tmp_path_factory.mktemp("workstation-dist")
     done = subprocess.run(
-        [str(VITE), "build", "--config", str(WORKSTATION / "vite.config.mjs")]
-        + ["--outDir", str(out)],
+        [VITE, "build", "--config", WORKSTATION / "vite.config.mjs", "--outDir", out],
         cwd=ROOT,
         capture_output=True,
         text=True,
