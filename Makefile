@@ -71,6 +71,7 @@ bench: install
 	$(PY) scripts/bench_epochs.py
 	$(PY) scripts/bench_assistant.py
 	$(PY) scripts/bench_gateway.py
+	$(PY) scripts/bench_web.py
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .hypothesis clients/webwallet/dist clients/workstation/dist
