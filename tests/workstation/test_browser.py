@@ -168,7 +168,7 @@ def test_workstation_in_chromium(
     # 1. the cardiologist: key facts, QR, timeline, a granted read awaiting decryption
     assert "dept:cardiology" in result["keyFacts"]
     assert result["qr"].startswith("data:image/png;base64,")
-    assert result["records"] == 3
+    assert result["records"] == 2  # the observation (consent) and the letter (referral)
     assert "in-page decryption not available" in result["openedText"]
     with MedLedgerClient(live_stack.url, account=stack.auditor) as auditor:
         reads = auditor.access_events(
@@ -186,7 +186,6 @@ def test_workstation_in_chromium(
         assert patient_address in result["banner"]
 
         # 2. the GP is refused and told why, with the denial's transaction
-        assert "患者未授权" in result["gpLockBefore"]
         assert "患者未授权" in result["gpDenied"]
         denials = auditor.access_events(
             accessor=stack.gp.address, record=denied.record_id, granted=False

@@ -138,10 +138,11 @@ async function gp(browser) {
   await page.click('#nav-patient');
   await page.fill('#patient-address', env.PATIENT);
   await page.click('#patient-load');
+  // the API lists only what the GP may open: the record id comes from elsewhere
+  await page.locator('#timeline').waitFor({ state: 'attached' });
+  await page.fill('#record-id', env.DENIED_RECORD);
+  await page.click('#record-open');
   const record = page.locator(`.record[data-record="${env.DENIED_RECORD}"]`);
-  await record.waitFor();
-  result.gpLockBefore = await record.locator('.lock-reason').innerText();
-  await record.locator('.open-record').click();
   await record.locator('.denied').waitFor();
   result.gpDenied = await record.locator('.denied').innerText();
   await check(page, 'gp-refused');

@@ -25,6 +25,8 @@ export default {
   'patient.forbidden': '您无权查看该患者的时间线（无授权、无转诊或会诊）。', 'patient.bySelf': '患者本人',
   'patient.mayOpen': '可查看（{purpose}）', 'patient.open': '打开', 'patient.refused': '访问被拒：',
   'patient.lockedBecause': '已锁定：', 'patient.readLogged': '读取已上链', 'patient.empty': '没有记录。',
+  'patient.recordId': '按记录编号打开', 'patient.openById': '打开此记录', 'patient.badRecordId': '记录编号应为 0x 开头的 64 位十六进制。',
+  'patient.locked': '锁定', 'patient.unlocked': '可读', 'patient.record': '记录',
   'lock.no_consent': '患者未授权', 'lock.expired': '授权已过期', 'lock.revoked': '授权已被患者撤销',
   'lock.record_withdrawn': '记录已撤回', 'lock.no_break_glass': '无有效的破窗授权', 'lock.break_glass_expired': '破窗授权已过期',
   'lock.member_left': '您的成员资格已停用',
