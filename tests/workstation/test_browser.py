@@ -36,6 +36,7 @@ import uvicorn
 from clients.assistant.app import create_app as create_assistant
 from clients.assistant.settings import AssistantSettings
 from clients.sdk import MedLedgerClient
+from clients.sdk.fhir import validate_resource
 from clients.sdk.wallet import WalletStore
 from clients.sdk.workflows import referral_audience
 from crypto.keys import SCRYPT_MIN_LOG2_N
@@ -171,17 +172,29 @@ def test_workstation_in_chromium(
     assert result["records"] == 2  # the observation (consent) and the letter (referral)
     assert "in-page decryption not available" in result["openedText"]
     with MedLedgerClient(live_stack.url, account=stack.auditor) as auditor:
-        reads = auditor.access_events(
-            accessor=stack.cardiologist.address, record=observation.record_id
-        ).items
-        assert reads
-        assert all(e["granted"] for e in reads)  # signed in the page, logged, granted
+        reads = auditor.access_events(accessor=stack.cardiologist.address).items
+        opened = [e for e in reads if e["record_id"] in (observation.record_id, letter.record_id)]
+        assert opened
+        assert all(e["granted"] for e in opened)  # signed in the page, logged, granted
 
         # the referral: accepted and completed in the page, the summary the cardiologist's
         with MedLedgerClient(live_stack.url, account=stack.gp) as gp:
             final = gp.referral(referral.referral_id)
         assert final.state == "completed", result.get("summaryError")
         assert final.summary_record_id
+        # encrypted in the page, decrypted in Python by the referring GP: a valid Composition
+        with MedLedgerClient(live_stack.url, account=stack.gp) as gp:
+            plain = gp.fetch_bytes(
+                final.summary_record_id, user_key=gp.fetch_user_key(), purpose="referral"
+            )
+        document = validate_resource(plain)
+        composition = json.loads(plain)
+        assert composition["resourceType"] == "Composition"
+        assert document is not None
+        assert [s["title"] for s in composition["section"]] == [
+            "诊断", "主要检查结果", "诊疗经过", "随访建议"
+        ]  # fmt: skip
+        assert "HFrEF" in composition["section"][0]["text"]["div"]
         assert "已完成" in result["referralsText"]
         assert patient_address in result["banner"]
 

@@ -16,6 +16,7 @@ const CHROMIUM = env.CHROMIUM || '/usr/bin/chromium';
 const problems = [];
 const result = {};
 let shot = 0;
+let current = null; // the page in use, for a screenshot of a failure
 
 async function screenshot(page, name) {
   shot += 1;
@@ -30,6 +31,7 @@ const ARTIFACTS_DIR = env.ARTIFACTS;
 async function person(browser, who) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'zh-CN', deviceScaleFactor: 1 });
   const page = await context.newPage();
+  current = page;
   page.setDefaultTimeout(30000);
   page.on('pageerror', (err) => problems.push(`${who}: page error: ${err.message}`));
   page.on('console', (msg) => {
@@ -207,6 +209,12 @@ async function main() {
     await cardiologist(browser);
     await gp(browser);
     await auditor(browser);
+  } catch (err) {
+    if (current) {
+      result.failurePage = await current.locator('body').innerText().catch(() => '');
+      await current.screenshot({ path: join(ARTIFACTS_DIR, 'failure.png') }).catch(() => {});
+    }
+    throw err;
   } finally {
     await browser.close();
   }
