@@ -141,7 +141,7 @@ async function gp(browser) {
   await page.fill('#patient-address', env.PATIENT);
   await page.click('#patient-load');
   // the API lists only what the GP may open: the record id comes from elsewhere
-  await page.locator('#timeline').waitFor({ state: 'attached' });
+  await page.locator('.record').first().waitFor(); // the referral summary shared back
   await page.fill('#record-id', env.DENIED_RECORD);
   await page.click('#record-open');
   const record = page.locator(`.record[data-record="${env.DENIED_RECORD}"]`);
