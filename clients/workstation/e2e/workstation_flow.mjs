@@ -156,6 +156,7 @@ async function gp(browser) {
   const suggestion = page.locator('.suggestion[data-code="I10"]');
   await suggestion.waitFor();
   result.suggestions = await page.locator('#suggestions').innerText();
+  await page.locator('#suggestions').scrollIntoViewIfNeeded();
   await check(page, 'assistant-suggestion');
   await suggestion.locator('.confirm-code').click();
   await page.locator('.diagnosis').first().waitFor();
