@@ -221,6 +221,9 @@ def test_workstation_in_chromium(
         # 3. the auditor saw the GP's denial and reviewed the opening, signed in the page
         assert result["deniedRows"] >= 1
         assert "拒绝" in result["auditRows"]
+        csv_lines = result["csv"].lstrip("\ufeff").strip().split("\r\n")
+        assert csv_lines[0].startswith("block_time,record_id,patient,accessor,institution")
+        assert any(denials[0]["tx_hash"] in line and ",no_consent," in line for line in csv_lines)
         openings = auditor.break_glass_openings().items
         (opening,) = [o for o in openings if o.id == result["openingReviewed"]]
         assert opening.clinician == stack.cardiologist.address

@@ -7,7 +7,7 @@
 //
 // env: WS_URL (…/workstation/), ARTIFACTS, CHROMIUM, PASSWORD, PATIENT, REFERRAL, DENIED_RECORD,
 //      GP, CARDIO_KEYSTORE, GP_KEYSTORE, AUDITOR_KEYSTORE (paths)
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
@@ -182,6 +182,10 @@ async function auditor(browser) {
   result.auditRows = await page.locator('#access-events .el-table__body').innerText();
   result.deniedRows = await page.locator('#access-events .row-denied').count();
   await check(page, 'auditor-log-filtered');
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#export-csv')]);
+  const csvPath = join(ARTIFACTS_DIR, 'access-log.csv');
+  await download.saveAs(csvPath);
+  result.csv = readFileSync(csvPath, 'utf8');
 
   await page.click('#nav-charts');
   await page.locator('#chart-denials canvas').waitFor();
