@@ -36,10 +36,14 @@ function randomUint64() {
   return (BigInt(hi) << 32n) | BigInt(lo);
 }
 
+/** Sign a ReadRequest with an ethers Wallet (test/reads.test.js checks it against Python). */
+export function signReadRequest(wallet, domain, message) {
+  return wallet.signTypedData(domain, { ReadRequest: definitions.domains.AccessLog.types.ReadRequest }, message);
+}
+
 async function signedHeaders(session, recordId, part, purpose) {
   const message = readRequest({ recordId, part, purpose, issuedAt: Math.floor(Date.now() / 1000), nonce: randomUint64() });
-  const types = { ReadRequest: definitions.domains.AccessLog.types.ReadRequest };
-  const signature = await session.wallet.signTypedData(accessLogDomain(session.chain), types, message);
+  const signature = await signReadRequest(session.wallet, accessLogDomain(session.chain), message);
   return {
     'X-Read-Issued-At': String(message.issuedAt),
     'X-Read-Nonce': message.nonce.toString(),
