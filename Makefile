@@ -9,7 +9,12 @@ WALLET_DIST := clients/webwallet/dist/index.html
 WALLET_SRC := $(shell find clients/webwallet/src clients/webwallet/public -type f 2>/dev/null) \
 	clients/webwallet/index.html clients/webwallet/vite.config.mjs
 
-.PHONY: install run test lint format compile bench clean wallet system-deps
+# the clinicians' workstation and auditors' console (clients/workstation), served at /workstation/
+WORKSTATION_DIST := clients/workstation/dist/index.html
+WORKSTATION_SRC := $(shell find clients/workstation/src -type f 2>/dev/null) \
+	clients/workstation/index.html clients/workstation/vite.config.mjs $(WALLET_SRC)
+
+.PHONY: install run test lint format compile bench clean wallet workstation system-deps
 
 $(PY_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,8 +33,13 @@ $(WALLET_DIST): $(NODE_STAMP) $(WALLET_SRC)
 	npm run --silent wallet:build
 wallet: $(WALLET_DIST)
 
+## workstation: build the clinicians' workstation (served by the API at /workstation/)
+$(WORKSTATION_DIST): $(NODE_STAMP) $(WORKSTATION_SRC)
+	npm run --silent workstation:build
+workstation: $(WORKSTATION_DIST)
+
 ## run: the main job (see README)
-run: install wallet
+run: install wallet workstation
 	$(VENV)/bin/medledger demo
 
 ## system-deps: Debian's chromium and a CJK font for the browser tests (installed as root,
@@ -38,10 +48,11 @@ system-deps:
 	@scripts/system_deps.sh
 
 ## test: lint, format check and the whole test suite
-test: system-deps install wallet
+test: system-deps install wallet workstation
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	npm run --silent wallet:test
+	npm run --silent workstation:test
 	$(PY) -m pytest
 
 lint: install
@@ -60,6 +71,7 @@ bench: install
 	$(PY) scripts/bench_epochs.py
 	$(PY) scripts/bench_assistant.py
 	$(PY) scripts/bench_gateway.py
+	$(PY) scripts/bench_web.py
 
 clean:
-	rm -rf $(VENV) node_modules .pytest_cache .hypothesis clients/webwallet/dist
+	rm -rf $(VENV) node_modules .pytest_cache .hypothesis clients/webwallet/dist clients/workstation/dist

@@ -20,6 +20,10 @@ GIB = 1024 * MIB
 # where `make wallet` (vite build) writes the patient wallet web app; a path, not an import:
 # the API never imports `clients`, it only serves the built static files
 DEFAULT_WALLET_DIR = Path(__file__).resolve().parent.parent / "clients" / "webwallet" / "dist"
+# where `make workstation` writes the clinicians' and auditors' web app
+DEFAULT_WORKSTATION_DIR = (
+    Path(__file__).resolve().parent.parent / "clients" / "workstation" / "dist"
+)
 
 
 class Settings(BaseSettings):
@@ -102,6 +106,10 @@ class Settings(BaseSettings):
     audit_verify_seconds: float = Field(default=20.0, gt=0, le=600)
     # the built patient wallet web app, served at /wallet/ (a clear 503 page when not built)
     wallet_dir: Path = DEFAULT_WALLET_DIR
+    # the built clinicians' workstation and auditors' console, served at /workstation/
+    workstation_dir: Path = DEFAULT_WORKSTATION_DIR
+    # the GP assistant service (clients/assistant) the workstation's pages call, if any
+    assistant_url: str | None = Field(default=None, max_length=200)
 
     @field_validator("*", mode="after")
     @classmethod

@@ -141,6 +141,53 @@ def access_events(
     )
 
 
+class IssuerCountOut(BaseModel):
+    issuer: str = Field(description="The issuing authority's address (checksummed).")
+    count: int
+    holders: int = Field(description="Distinct holders it issued keys to.")
+    last_block: int
+    last_tx_hash: str | None
+
+
+class IssuerDayOut(BaseModel):
+    day: str = Field(description="UTC date, YYYY-MM-DD.")
+    issuer: str
+    count: int
+
+
+class KeyIssuancesOut(BaseModel):
+    total: int
+    by_issuer: list[IssuerCountOut] = Field(description="Most issuing authority first.")
+    by_day: list[IssuerDayOut] = Field(description="Oldest day first.")
+
+
+@router.get(
+    "/key-issuances",
+    summary="Attribute keys issued (KeyIssued on chain), per authority and per day",
+    responses=error_responses(
+        s401="unauthorized", s403="forbidden", s422="invalid_input, invalid_request"
+    ),
+)
+def key_issuances(
+    db: DbDep,
+    principal: PrincipalDep,
+    since: Annotated[
+        datetime | None,
+        Query(description="ISO 8601 or unix seconds", json_schema_extra={"maxLength": 40}),
+        BeforeValidator(short_text),
+    ] = None,
+    until: Annotated[
+        datetime | None,
+        Query(description="exclusive", json_schema_extra={"maxLength": 40}),
+        BeforeValidator(short_text),
+    ] = None,
+) -> KeyIssuancesOut:
+    """Auditors and the consortium admin: the charts of the auditors' console."""
+    return KeyIssuancesOut(
+        **service.key_issuance_stats(db=db, principal=principal, since=since, until=until)
+    )
+
+
 @router.get(
     "/verify",
     summary="Index vs chain, stored bodies vs on-chain digests, reads' signatures and grounds",

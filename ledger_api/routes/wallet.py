@@ -40,10 +40,23 @@ NOT_BUILT_PAGE = """<!doctype html>
 
 
 class WalletFiles:
-    """ASGI app: the built files with ``index.html`` for directories, or the not-built page."""
+    """ASGI app: the built files with ``index.html`` for directories, or the not-built page.
 
-    def __init__(self, wallet_dir: Path) -> None:
+    Shared by the wallet and the workstation (``routes/workstation.py``): each passes its
+    mount path, its CSP and its not-built page."""
+
+    def __init__(
+        self,
+        wallet_dir: Path,
+        *,
+        mount_path: str = MOUNT_PATH,
+        csp: str = CSP,
+        not_built_page: str = NOT_BUILT_PAGE,
+    ) -> None:
         self.wallet_dir = wallet_dir
+        self.mount_path = mount_path
+        self.csp = csp
+        self.not_built_page = not_built_page
         self.files = StaticFiles(directory=wallet_dir, html=True, check_dir=False)
 
     def is_built(self) -> bool:
@@ -53,17 +66,17 @@ class WalletFiles:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
-                headers.append((b"content-security-policy", CSP.encode()))
+                headers.append((b"content-security-policy", self.csp.encode()))
                 headers.append((b"x-content-type-options", b"nosniff"))
                 headers.append((b"referrer-policy", b"no-referrer"))
-                if not scope["path"].startswith(f"{MOUNT_PATH}/assets/"):
+                if not scope["path"].startswith(f"{self.mount_path}/assets/"):
                     # index.html names the hashed assets of the current build: always revalidate
                     headers.append((b"cache-control", b"no-cache"))
                 message = {**message, "headers": headers}
             await send(message)
 
         if not self.is_built():
-            page = NOT_BUILT_PAGE.format(wallet_dir=self.wallet_dir)
+            page = self.not_built_page.format(wallet_dir=self.wallet_dir)
             response = HTMLResponse(page, status_code=503)
             await response(scope, receive, send_with_headers)
             return

@@ -1,6 +1,7 @@
 """Audit: the access log as the index mirrors it, and verification of everything against chain.
 
 - :mod:`.access_events`: listing access decisions from the index, and who may;
+- :mod:`.key_issuances`: attribute keys issued, per authority and per day (the charts);
 - :mod:`.verification`: ``GET /audit/verify``, which re-reads the chain in chunks of blocks
   and compares it with the index (:mod:`.index_records`, :mod:`.index_workflow`,
   :mod:`.index_identity`), the block store (:mod:`.bodies`) and, for every logged read, the
@@ -19,6 +20,7 @@ from ledger_api.services.audit.access_events import (
     require_auditor,
     require_log_reader,
 )
+from ledger_api.services.audit.key_issuances import key_issuance_stats
 from ledger_api.services.audit.report import VerifyReport
 from ledger_api.services.audit.verification import verify
 
@@ -27,6 +29,7 @@ __all__ = [
     "MAX_LIMIT",
     "AccessEventPage",
     "VerifyReport",
+    "key_issuance_stats",
     "list_access_events",
     "require_auditor",
     "require_log_reader",

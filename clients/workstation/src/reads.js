@@ -1,0 +1,95 @@
+// Reading a record's header and body the way the SDK does (clients/sdk/reads.py): each
+// request carries the reader's signed EIP-712 ReadRequest (record, part, purpose, now, a
+// fresh nonce), which goes on chain with the access decision. A refusal is an AccessDenied
+// with the API's decision (reason code, the denial's transaction) so the page can say why.
+// Then the bytes go to crypto/index.js's decryptRecord; nothing is decrypted here.
+import { getAddress } from 'ethers';
+import definitions from '@wallet/generated/eip712.json';
+import { decryptRecord } from './crypto/index.js';
+
+const { purposes } = definitions.eip712;
+const PARTS = definitions.readParts;
+
+export class AccessDenied extends Error {
+  constructor(status, code, message, details) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.details = details ?? {};
+  }
+}
+
+/** The ReadRequest message, field for field as crypto.signing.ReadRequest. */
+export function readRequest({ recordId, part, purpose, issuedAt, nonce }) {
+  if (!(part in PARTS)) throw new Error(`unknown part ${part}`);
+  if (!(purpose in purposes)) throw new Error(`unknown purpose ${purpose}`);
+  return { recordId, part: PARTS[part], purpose: purposes[purpose], issuedAt, nonce };
+}
+
+export function accessLogDomain(chain) {
+  const d = definitions.domains.AccessLog.domain;
+  return { ...d, chainId: Number(chain.chain_id), verifyingContract: getAddress(chain.contracts.AccessLog) };
+}
+
+function randomUint64() {
+  const [hi, lo] = crypto.getRandomValues(new Uint32Array(2));
+  return (BigInt(hi) << 32n) | BigInt(lo);
+}
+
+/** Sign a ReadRequest with an ethers Wallet (test/reads.test.js checks it against Python). */
+export function signReadRequest(wallet, domain, message) {
+  return wallet.signTypedData(domain, { ReadRequest: definitions.domains.AccessLog.types.ReadRequest }, message);
+}
+
+async function signedHeaders(session, recordId, part, purpose) {
+  const message = readRequest({ recordId, part, purpose, issuedAt: Math.floor(Date.now() / 1000), nonce: randomUint64() });
+  const signature = await signReadRequest(session.wallet, accessLogDomain(session.chain), message);
+  return {
+    'X-Read-Issued-At': String(message.issuedAt),
+    'X-Read-Nonce': message.nonce.toString(),
+    'X-Read-Signature': signature,
+  };
+}
+
+/** One part's bytes and the access transaction; AccessDenied when the API refuses. */
+export async function readPart(session, recordId, part, purpose) {
+  const send = async () => fetch(new URL(`/records/${recordId}/${part}?purpose=${purpose}`, window.location.origin), {
+    headers: { authorization: `Bearer ${session.api.token}`, ...(await signedHeaders(session, recordId, part, purpose)) },
+  });
+  let response = await send();
+  if (response.status === 401 && session.api.renew) {
+    await session.api.renew();
+    response = await send();
+  }
+  if (!response.ok) {
+    const data = await response.json().catch(() => null);
+    const e = data?.error ?? {};
+    throw new AccessDenied(response.status, e.code ?? 'http_error', e.message ?? response.statusText, e.details);
+  }
+  return { bytes: new Uint8Array(await response.arrayBuffer()), tx: response.headers.get('x-access-tx') ?? '', reason: Number(response.headers.get('x-access-reason') ?? -1) };
+}
+
+/**
+ * Open a record: header, body (each read logged on chain), then in-page decryption.
+ * Returns {decision: {granted, reason, tx}, result?: decrypted, error?: Error}.
+ */
+export async function openRecord(session, recordId, purpose, userKey = null) {
+  let header;
+  let body;
+  try {
+    header = await readPart(session, recordId, 'header', purpose);
+    body = await readPart(session, recordId, 'body', purpose);
+  } catch (err) {
+    if (err instanceof AccessDenied && err.status === 403 && err.details.reason != null) {
+      return { decision: { granted: false, reason: Number(err.details.reason), tx: err.details.access_tx ?? '' } };
+    }
+    throw err;
+  }
+  const decision = { granted: true, reason: body.reason, tx: body.tx };
+  try {
+    const result = await decryptRecord({ recordId, header: header.bytes, body: body.bytes, userKey });
+    return { decision, result };
+  } catch (error) {
+    return { decision, error };
+  }
+}

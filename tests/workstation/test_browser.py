@@ -1,0 +1,233 @@
+"""Clinicians and auditors in a real browser: Debian chromium driven by playwright-core.
+
+The browser half is ``clients/workstation/e2e/workstation_flow.mjs``; this test prepares the
+chain through the Python SDK over the real HTTP API (``live_stack``), starts the real GP
+assistant service, runs the browser, and then checks on chain what the pages did:
+
+1. a cardiologist signs in with the keystore file ``medledger wallet`` wrote, fetches the
+   attribute key (attributes and epoch shown), sees the patient's timeline, opens a record
+   (the read is signed and granted; the record stays locked until in-page decryption lands,
+   and says so), accepts the GP's referral and completes it with a summary written in a form —
+   a FHIR Composition encrypted in the page and registered with the cardiologist as author —
+   then opens the chart by break-glass, with the banner shown;
+2. the GP is refused a record of the cardiologist's and sees why (no consent) with the
+   denial's transaction; the GP assistant suggests I10 while 高血压 is typed, the GP confirms it
+   (the assistant records the feedback), and the intake panel assesses a chest pain;
+3. an auditor filters the log by the GP, sees the denial, and reviews the break-glass opening
+   (signed in the page).
+
+Screenshots of every step: ``tests/workstation/artifacts/`` (git-ignored).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+from clients.assistant.app import create_app as create_assistant
+from clients.assistant.settings import AssistantSettings
+from clients.sdk import MedLedgerClient
+from clients.sdk.fhir import validate_resource
+from clients.sdk.wallet import WalletStore
+from clients.sdk.workflows import referral_audience
+from crypto.keys import SCRYPT_MIN_LOG2_N
+from tests.workstation.conftest import ARTIFACTS, ROOT, LiveStack
+
+FLOW = ROOT / "clients" / "workstation" / "e2e" / "workstation_flow.mjs"
+PASSWORD = "correct horse battery"
+FIXTURES = ROOT / "clients" / "workstation" / "test" / "fixtures" / "fhir.json"
+
+
+def fixture_resource(kind: str) -> bytes:
+    resources = json.loads(FIXTURES.read_text(encoding="utf-8"))["resources"]
+    found = next(r["resource"] for r in resources if r["resource"]["resourceType"] == kind)
+    return json.dumps(found, ensure_ascii=False).encode()
+
+
+class AssistantServer:
+    """The real assistant service (uvicorn in a thread) allowing the API's origin."""
+
+    def __init__(self, port: int, data_dir: Path, origin: str) -> None:
+        settings = AssistantSettings(data_dir=data_dir, cors_origins=[origin])
+        config = uvicorn.Config(
+            create_assistant(settings), host="127.0.0.1", port=port, log_level="warning"
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, name="assistant", daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 60
+        while not self.server.started:
+            assert self.thread.is_alive(), "the assistant did not start"
+            assert time.monotonic() < deadline, "the assistant did not start in 60 s"
+            time.sleep(0.05)
+        self.url = f"http://127.0.0.1:{port}"
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+
+
+def test_workstation_in_chromium(
+    live_stack: LiveStack, chromium: str, assistant_port: int, tmp_path: Path
+) -> None:
+    stack = live_stack.stack
+    patient_address = stack.patient.address
+    audience = referral_audience("cd3h", "cardiology")
+    with (
+        MedLedgerClient(live_stack.url, account=stack.gp) as gp,
+        MedLedgerClient(live_stack.url, account=stack.cardiologist) as cardio,
+        MedLedgerClient(live_stack.url, account=stack.patient) as patient,
+    ):
+        observation = gp.share(
+            fixture_resource("Observation"),
+            patient=patient_address,
+            policy="dept:cardiology",
+            record_type="Observation",
+            content_type="application/fhir+json",
+        )
+        patient.grant(grantee=stack.cardiologist.address, record_id=observation.record_id)
+        denied = cardio.share(
+            fixture_resource("Condition"),
+            patient=patient_address,
+            policy="dept:cardiology",
+            record_type="Condition",
+            content_type="application/fhir+json",
+        )
+        letter = gp.share(
+            fixture_resource("Composition"),
+            patient=patient_address,
+            policy=audience,
+            record_type="Composition",
+            content_type="application/fhir+json",
+        )
+        consents = patient.sign_workflow_consents(
+            purpose="referral", audience_policy=audience, record_ids=[letter.record_id]
+        )
+        referral = gp.create_referral(
+            patient=patient_address,
+            to_institution="cd3h",
+            department="cardiology",
+            reason_record_id=letter.record_id,
+            consents=consents,
+            urgency="urgent",
+        )
+    store = WalletStore(tmp_path / "wallets", scrypt_log2_n=SCRYPT_MIN_LOG2_N)
+    keystores = {
+        name: store.import_key(name, "0x" + account.key.hex().removeprefix("0x"), PASSWORD).path
+        for name, account in (
+            ("li-ming", stack.cardiologist),
+            ("wang-fang", stack.gp),
+            ("auditor", stack.auditor),
+        )
+    }
+    assistant = AssistantServer(assistant_port, tmp_path / "assistant", live_stack.url)
+    ARTIFACTS.mkdir(exist_ok=True)
+    for old in ARTIFACTS.glob("*.png"):
+        old.unlink()
+    try:
+        config = httpx.get(f"{live_stack.url}/workstation/config.json").json()
+        assert config == {"assistant_url": assistant.url}
+        done = subprocess.run(
+            ["node", str(FLOW)],
+            cwd=ROOT,
+            env={
+                **os.environ,
+                "WS_URL": f"{live_stack.url}/workstation/",
+                "ARTIFACTS": str(ARTIFACTS),
+                "CHROMIUM": chromium,
+                "PASSWORD": PASSWORD,
+                "PATIENT": patient_address,
+                "REFERRAL": referral.referral_id,
+                "DENIED_RECORD": denied.record_id,
+                "GP": stack.gp.address,
+                "CARDIO_KEYSTORE": str(keystores["li-ming"]),
+                "GP_KEYSTORE": str(keystores["wang-fang"]),
+                "AUDITOR_KEYSTORE": str(keystores["auditor"]),
+            },
+            capture_output=True,
+            text=True,
+            timeout=480,
+        )
+    finally:
+        assistant.stop()
+    lines = [line for line in done.stdout.splitlines() if line.startswith(("RESULT ", "FAIL "))]
+    assert lines, f"the browser script printed nothing:\n{done.stdout}\n{done.stderr}"
+    if lines[-1].startswith("FAIL "):
+        pytest.fail(f"the browser failed: {lines[-1][5:]}\n{done.stderr[-3000:]}")
+    result = json.loads(lines[-1][7:])
+    assert result["problems"] == []
+
+    # 1. the cardiologist: key facts, QR, timeline, a granted read awaiting decryption
+    assert "dept:cardiology" in result["keyFacts"]
+    assert result["qr"].startswith("data:image/png;base64,")
+    assert result["records"] == 2  # the observation (consent) and the letter (referral)
+    assert "in-page decryption not available" in result["openedText"]
+    with MedLedgerClient(live_stack.url, account=stack.auditor) as auditor:
+        reads = auditor.access_events(accessor=stack.cardiologist.address).items
+        opened = [e for e in reads if e["record_id"] in (observation.record_id, letter.record_id)]
+        assert opened
+        assert all(e["granted"] for e in opened)  # signed in the page, logged, granted
+
+        # the referral: accepted and completed in the page, the summary the cardiologist's
+        with MedLedgerClient(live_stack.url, account=stack.gp) as gp:
+            final = gp.referral(referral.referral_id)
+        assert final.state == "completed", result.get("summaryError")
+        assert final.summary_record_id
+        # encrypted in the page, decrypted in Python by the referring GP: a valid Composition
+        with MedLedgerClient(live_stack.url, account=stack.gp) as gp:
+            plain = gp.fetch_bytes(
+                final.summary_record_id, user_key=gp.fetch_user_key(), purpose="referral"
+            )
+        document = validate_resource(plain)
+        composition = json.loads(plain)
+        assert composition["resourceType"] == "Composition"
+        assert document is not None
+        assert [s["title"] for s in composition["section"]] == [
+            "诊断", "主要检查结果", "诊疗经过", "随访建议"
+        ]  # fmt: skip
+        assert "HFrEF" in composition["section"][0]["text"]["div"]
+        assert "已完成" in result["referralsText"]
+        assert patient_address in result["banner"]
+
+        # 2. the GP is refused and told why, with the denial's transaction
+        assert "患者未授权" in result["gpDenied"]
+        denials = auditor.access_events(
+            accessor=stack.gp.address, record=denied.record_id, granted=False
+        ).items
+        assert denials
+        assert denials[0]["reason_code"] == 10
+        assert denials[0]["tx_hash"] in result["gpDenied"]
+
+        # the assistant: I10 suggested while typing, marked as a suggestion, confirmed
+        assert "I10" in result["suggestions"]
+        assert "建议" in result["suggestions"]
+        assert "I10" in result["diagnosisTag"]
+        assert "医生已确认" in result["diagnosisTag"]
+        with sqlite3.connect(tmp_path / "assistant" / "feedback.db") as db:
+            outcomes = [row[0] for row in db.execute("SELECT outcome FROM feedback")]
+        assert outcomes == ["accepted"]
+        assert result["intake"]
+        assert result["englishNav"] == "GP assistant"
+
+        # 3. the auditor saw the GP's denial and reviewed the opening, signed in the page
+        assert result["deniedRows"] >= 1
+        assert "拒绝" in result["auditRows"]
+        csv_lines = result["csv"].lstrip("\ufeff").strip().split("\r\n")
+        assert csv_lines[0].startswith("block_time,record_id,patient,accessor,institution")
+        assert any(denials[0]["tx_hash"] in line and ",no_consent," in line for line in csv_lines)
+        openings = auditor.break_glass_openings().items
+        (opening,) = [o for o in openings if o.id == result["openingReviewed"]]
+        assert opening.clinician == stack.cardiologist.address
+        assert opening.reviewed
+        assert opening.justified
+    shots = sorted(p.name for p in ARTIFACTS.glob("*.png"))
+    assert len(shots) >= 18, shots
