@@ -139,7 +139,10 @@ def status(
     deployment: str | None = DeploymentOption,
     data_dir: str | None = DataDirOption,
 ) -> None:
-    """Show a round: who posted what, confirmations, the key once complete."""
+    """Show a round: who posted what, confirmations, the key once complete.
+
+    Example: medledger authority dkg status --round 1
+    """
     client = _client(rpc, deployment, data_dir)
     number = key_round if key_round is not None else client.latest_round()
     if number == 0:
