@@ -45,6 +45,25 @@ KIND_NAMES = {
 }
 
 
+def _passphrase(variable: str | None) -> str:
+    """The authority's passphrase: from the environment variable named, or a hidden prompt
+    (never a command-line argument, which would land in shell history)."""
+    import os
+
+    if variable is not None:
+        value = os.environ.get(variable)
+        if not value:
+            raise CliError(f"environment variable {variable} is unset or empty")
+        return value
+    try:
+        value = typer.prompt("Key authority passphrase", hide_input=True)
+    except typer.Abort:
+        raise CliError("no passphrase given (type it, or use --passphrase-env VAR)") from None
+    if not value:
+        raise CliError("the passphrase must not be empty")
+    return str(value)
+
+
 def _client(rpc: str, deployment: str | None, data_dir: str | None, account: object = None):
     from ledger_api.chain.connection import connect
     from ledger_api.chain.deploy import Deployment
@@ -112,12 +131,11 @@ def join(
 
     Example: medledger authority dkg join --key-file ~/cd3h.key --passphrase-env AUTH_PASS
     """
-    from clients.cli.authority import _passphrase
     from ledger_api.authority.dkg import CeremonyDriver, share_path
     from ledger_api.authority.keyfile import load_key_file
 
     path = Path(key_file).expanduser()
-    passphrase = _passphrase(passphrase_env, confirm=False)
+    passphrase = _passphrase(passphrase_env)
     authority = load_key_file(path, passphrase)
     client = _client(rpc, deployment, data_dir, authority.signer)
     number = key_round if key_round is not None else client.latest_round()
@@ -139,7 +157,10 @@ def status(
     deployment: str | None = DeploymentOption,
     data_dir: str | None = DataDirOption,
 ) -> None:
-    """Show a round: who posted what, confirmations, the key once complete."""
+    """Show a round: who posted what, confirmations, the key once complete.
+
+    Example: medledger authority dkg status --round 1
+    """
     client = _client(rpc, deployment, data_dir)
     number = key_round if key_round is not None else client.latest_round()
     if number == 0:

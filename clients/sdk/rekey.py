@@ -20,7 +20,6 @@ Member revocation (attribute epochs) and break-glass keys will re-key through th
 from __future__ import annotations
 
 import json
-import re
 import tempfile
 import time
 from collections.abc import Iterator
@@ -30,13 +29,13 @@ from typing import TYPE_CHECKING, Any
 from eth_account.signers.local import LocalAccount
 
 from clients.sdk import consent_messages as consent_tools
-from clients.sdk.authorities import MemberKey
 from clients.sdk.errors import ApiUnavailableError, ClientError, DecryptionError
 from clients.sdk.models import ChainInfo, ConsentReceipt, Page, RecordInfo, hex0x
-from clients.sdk.policies import parse_record_policy, record_policy_v3
+from clients.sdk.policies import parse_record_policy
 from clients.sdk.reads import ReadsMixin
 from clients.sdk.records import record_id_text
 from clients.sdk.registry import Registration
+from clients.sdk.rekey_v3 import rekey_v3
 from clients.sdk.signed import rekey_of
 from clients.sdk.transfer import (
     Progress,
@@ -49,15 +48,11 @@ from crypto.envelope import (
     Header,
     HeaderV3,
     RecordBinding,
-    open_data_key,
     open_header_seal,
     rewrap,
-    rewrap_v3,
 )
-from crypto.envelope.seal import open_seal
 from crypto.errors import CryptoError
 from crypto.fame_types import MasterPublicKey, UserKey
-from crypto.patient_key import PatientKey
 from crypto.policy import normalize
 from crypto.policy_order import widens
 from crypto.signing import Consent
@@ -162,8 +157,8 @@ class RekeyMixin(ReadsMixin):
         info = self.record(record_id)
         header, registration = self._header(record_id, purpose="treatment", user_key=user_key)
         if isinstance(header, HeaderV3):
-            return self._rekey_v3(
-                record_id, header, registration, user_key, policy=policy, full=full,
+            return rekey_v3(
+                self, record_id, header, registration, user_key, policy=policy, full=full,
                 progress=progress,
             )  # fmt: skip
         if policy is not None:  # the user's new policy, composed (epoch, patient, custodian)
@@ -210,88 +205,6 @@ class RekeyMixin(ReadsMixin):
             return self._send_rekey(
                 record_id, registration, upload.record.header, upload.record.header_bytes, body
             )
-        finally:
-            upload.close()
-
-    def _rekey_v3(
-        self,
-        record_id: str,
-        header: HeaderV3,
-        registration: Registration,
-        user_key: Any,
-        *,
-        policy: str | None,
-        full: bool,
-        progress: Progress | None,
-    ) -> RekeyInfo:
-        """Re-key an envelope v3: the same record under ``policy`` (default: its own) with
-        every reached institution's *current* epoch and pinned key (``docs/key-authorities.md``).
-        ``user_key`` is what :meth:`reader_key` gives: a member key or the patient's key."""
-        member = user_key if isinstance(user_key, MemberKey) else None
-        patient_key = user_key if isinstance(user_key, PatientKey) else None
-        if member is None and patient_key is None:
-            raise ClientError("an envelope v3 re-keys with a member key or the patient's key")
-        if policy is not None:
-            custodian = _CUSTODIAN.search(header.policy)
-            new_policy = record_policy_v3(policy, custodian=custodian[1] if custodian else None)
-        else:
-            new_policy = header.policy
-        self.authority_directory(fresh=True)  # the epochs as of now
-        authorities = self.pinned_authorities()
-        patient_public = self.patient_public_key(registration.patient)
-        try:
-            data_key = open_data_key(
-                header,
-                user_key=None if member is None else member.key,
-                institution_id=None if member is None else member.institution,
-                patient_key=patient_key,
-            )
-        except CryptoError as exc:
-            raise DecryptionError(f"cannot open the record's key: {exc}") from None
-        full = full or not widens(header.policy, normalize(new_policy))
-        if not full:
-            try:
-                new_header = rewrap_v3(
-                    header,
-                    data_key=data_key,
-                    authorities=authorities,
-                    new_policy=new_policy,
-                    patient_public_key=patient_public,
-                )
-            except CryptoError as exc:
-                raise DecryptionError(f"cannot re-wrap the record's key: {exc}") from None
-            return self._send_rekey(
-                record_id, registration, new_header, new_header.to_bytes(), None
-            )  # type: ignore[arg-type]
-        binding = _binding(registration)
-        with tempfile.TemporaryFile(prefix="medledger-rekey-") as plain:
-            total = 2 * header.body_length
-            down = None if progress is None else (lambda done, _t: progress(done, total))
-            self._body(
-                record_id, header, registration, member, plain, purpose="treatment",
-                progress=down, patient_key=patient_key,
-            )  # fmt: skip
-            plain.seek(0)
-            try:  # the same content under a new data key, the author's seal carried over
-                seal = open_seal(data_key, binding, header.seal)
-                upload = encrypt_to_tempfile(
-                    plain,
-                    policy=new_policy,
-                    content_type=header.content_type,
-                    binding=binding,
-                    seal=seal,
-                    authorities=authorities,
-                    patient_public_key=patient_public,
-                )
-            except CryptoError as exc:
-                raise ClientError(f"cannot re-encrypt the record: {exc}") from None
-        try:
-            half = header.body_length
-            up = None if progress is None else (lambda done, _t: progress(half + done, total))
-            body = ProgressReader(upload.body, upload.record.body_length, up)
-            return self._send_rekey(
-                record_id, registration, upload.record.header, upload.record.header_bytes, body
-            )  # type: ignore[arg-type]
         finally:
             upload.close()
 
@@ -462,9 +375,6 @@ class RekeyMixin(ReadsMixin):
             nonce=consent_tools.next_nonce(above=old.nonce),
         )
         return self._relay_consent(renewed, grantee_policy=item.get("grantee_policy"))
-
-
-_CUSTODIAN = re.compile(r"custodian:([a-z0-9_.@-]+)")
 
 
 def _binding(registration: Registration) -> RecordBinding:

@@ -143,6 +143,13 @@ IGNORED: frozenset[tuple[str, str]] = frozenset(
         ("Consortium", "EpochFloorRaised"),
         ("Consortium", "KeyIssued"),
         ("ConsentManager", "PatientKeyRegistered"),
+        # the emergency key's DKG board and share releases (read from the chain by the
+        # authorities, the opening clinician's client and the patient's, docs/break-glass.md)
+        ("EmergencyKeys", "DkgRoundOpened"),
+        ("EmergencyKeys", "DkgMessagePosted"),
+        ("EmergencyKeys", "DkgKeyConfirmed"),
+        ("EmergencyKeys", "EmergencyKeyActivated"),
+        ("EmergencyKeys", "EmergencyShareReleased"),
     }
 )
 
