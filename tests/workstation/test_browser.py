@@ -95,6 +95,16 @@ def test_workstation_in_chromium(
             content_type="application/fhir+json",
         )
         patient.grant(grantee=stack.cardiologist.address, record_id=observation.record_id)
+        # a record the cardiologist was granted, then the patient revoked: locked, and why
+        revoked = gp.share(
+            fixture_resource("MedicationRequest"),
+            patient=patient_address,
+            policy="dept:cardiology",
+            record_type="MedicationRequest",
+            content_type="application/fhir+json",
+        )
+        grant = patient.grant(grantee=stack.cardiologist.address, record_id=revoked.record_id)
+        patient.revoke(grant.consent_id)
         denied = cardio.share(
             fixture_resource("Condition"),
             patient=patient_address,
@@ -148,6 +158,7 @@ def test_workstation_in_chromium(
                 "PATIENT": patient_address,
                 "REFERRAL": referral.referral_id,
                 "DENIED_RECORD": denied.record_id,
+                "REVOKED_RECORD": revoked.record_id,
                 "GP": stack.gp.address,
                 "CARDIO_KEYSTORE": str(keystores["li-ming"]),
                 "GP_KEYSTORE": str(keystores["wang-fang"]),
@@ -171,6 +182,7 @@ def test_workstation_in_chromium(
     assert result["qr"].startswith("data:image/png;base64,")
     assert result["records"] == 2  # the observation (consent) and the letter (referral)
     assert "in-page decryption not available" in result["openedText"]
+    assert "授权已被患者撤销" in result["revokedLock"]
     with MedLedgerClient(live_stack.url, account=stack.auditor) as auditor:
         reads = auditor.access_events(accessor=stack.cardiologist.address).items
         opened = [e for e in reads if e["record_id"] in (observation.record_id, letter.record_id)]

@@ -92,7 +92,8 @@ async function cardiologist(browser) {
   await page.click('#patient-load');
   await page.locator('.record').first().waitFor();
   result.timeline = await page.locator('#timeline').innerText();
-  result.records = await page.locator('.record').count();
+  result.records = await page.locator('.record[data-locked="false"]').count();
+  result.revokedLock = await page.locator(`.record[data-record="${env.REVOKED_RECORD}"] .lock-reason`).innerText();
   await check(page, 'cardiologist-timeline');
   const readable = page.locator('.record[data-locked="false"]').first();
   await readable.locator('.open-record').click();
