@@ -123,6 +123,21 @@ async function cardiologist(browser) {
   if (summaryError) result.summaryError = await page.locator('#summary-error').innerText();
   await screenshot(page, 'referral-completed');
 
+  // a consultation I am invited to: read the question, post an opinion signed in the page
+  await page.click('#nav-consultations');
+  const consult = page.locator(`.consultation[data-consultation="${env.CONSULTATION}"]`);
+  await consult.locator('.read-question').click();
+  await consult.locator('.locked').waitFor();
+  result.questionText = await consult.innerText();
+  await check(page, 'consultation-question');
+  await consult.locator('.write-opinion').click();
+  await page.fill('#opinion-text', '考虑心力衰竭加重，建议加用利尿剂并复查 NT-proBNP');
+  await page.fill('#opinion-advice', '一周后心内科门诊复诊');
+  await check(page, 'consultation-opinion-form');
+  await page.click('#opinion-submit');
+  await page.locator('.el-alert', { hasText: '会诊意见已上链' }).waitFor({ timeout: 60000 });
+  await screenshot(page, 'consultation-opinion-posted');
+
   // break-glass: open the chart with a reason; the banner stays while the opening lasts
   await page.click('#nav-patient');
   await page.fill('#patient-address', env.PATIENT);
