@@ -38,7 +38,7 @@ from clients.assistant.settings import AssistantSettings
 from clients.sdk import MedLedgerClient
 from clients.sdk.fhir import validate_resource
 from clients.sdk.wallet import WalletStore
-from clients.sdk.workflows import referral_audience
+from clients.sdk.workflows import consultation_audience, referral_audience
 from crypto.keys import SCRYPT_MIN_LOG2_N
 from tests.workstation.conftest import ARTIFACTS, ROOT, LiveStack
 
@@ -95,6 +95,16 @@ def test_workstation_in_chromium(
             content_type="application/fhir+json",
         )
         patient.grant(grantee=stack.cardiologist.address, record_id=observation.record_id)
+        # a record the cardiologist was granted, then the patient revoked: locked, and why
+        revoked = gp.share(
+            fixture_resource("MedicationRequest"),
+            patient=patient_address,
+            policy="dept:cardiology",
+            record_type="MedicationRequest",
+            content_type="application/fhir+json",
+        )
+        grant = patient.grant(grantee=stack.cardiologist.address, record_id=revoked.record_id)
+        patient.revoke(grant.consent_id)
         denied = cardio.share(
             fixture_resource("Condition"),
             patient=patient_address,
@@ -111,6 +121,22 @@ def test_workstation_in_chromium(
         )
         consents = patient.sign_workflow_consents(
             purpose="referral", audience_policy=audience, record_ids=[letter.record_id]
+        )
+        circle = consultation_audience(["cd3h"])
+        question = gp.share(
+            fixture_resource("ServiceRequest"),
+            patient=patient_address,
+            policy=circle,
+            record_type="ServiceRequest",
+            content_type="application/fhir+json",
+        )
+        consultation = gp.create_consultation(
+            patient=patient_address,
+            question_record_id=question.record_id,
+            consents=patient.sign_workflow_consents(
+                purpose="consultation", audience_policy=circle, record_ids=[question.record_id]
+            ),
+            invited_institutions=["cd3h"],
         )
         referral = gp.create_referral(
             patient=patient_address,
@@ -148,6 +174,8 @@ def test_workstation_in_chromium(
                 "PATIENT": patient_address,
                 "REFERRAL": referral.referral_id,
                 "DENIED_RECORD": denied.record_id,
+                "REVOKED_RECORD": revoked.record_id,
+                "CONSULTATION": consultation.consultation_id,
                 "GP": stack.gp.address,
                 "CARDIO_KEYSTORE": str(keystores["li-ming"]),
                 "GP_KEYSTORE": str(keystores["wang-fang"]),
@@ -169,11 +197,13 @@ def test_workstation_in_chromium(
     # 1. the cardiologist: key facts, QR, timeline, a granted read awaiting decryption
     assert "dept:cardiology" in result["keyFacts"]
     assert result["qr"].startswith("data:image/png;base64,")
-    assert result["records"] == 2  # the observation (consent) and the letter (referral)
+    assert result["records"] == 3  # the observation, the letter, the consultation question
     assert "in-page decryption not available" in result["openedText"]
+    assert "授权已被患者撤销" in result["revokedLock"]
     with MedLedgerClient(live_stack.url, account=stack.auditor) as auditor:
         reads = auditor.access_events(accessor=stack.cardiologist.address).items
-        opened = [e for e in reads if e["record_id"] in (observation.record_id, letter.record_id)]
+        readable = (observation.record_id, letter.record_id, question.record_id)
+        opened = [e for e in reads if e["record_id"] in readable]
         assert opened
         assert all(e["granted"] for e in opened)  # signed in the page, logged, granted
 
@@ -196,6 +226,22 @@ def test_workstation_in_chromium(
         ]  # fmt: skip
         assert "HFrEF" in composition["section"][0]["text"]["div"]
         assert "已完成" in result["referralsText"]
+
+        # the consultation: the question opened (locked until decryption), an opinion posted,
+        # encrypted in the page and signed there; the requesting GP decrypts it in Python
+        assert "in-page decryption not available" in result["questionText"]
+        with MedLedgerClient(live_stack.url, account=stack.gp) as gp:
+            asked = gp.consultation(consultation.consultation_id)
+            assert asked.opinion_count == 1
+            (opinion,) = asked.opinions
+            assert opinion.author == stack.cardiologist.address
+            answer = json.loads(
+                gp.fetch_bytes(
+                    opinion.record_id, user_key=gp.fetch_user_key(), purpose="consultation"
+                )
+            )
+        assert answer["resourceType"] == "Composition"
+        assert "利尿" in answer["section"][0]["text"]["div"]
         assert patient_address in result["banner"]
 
         # 2. the GP is refused and told why, with the denial's transaction

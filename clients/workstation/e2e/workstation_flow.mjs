@@ -92,7 +92,8 @@ async function cardiologist(browser) {
   await page.click('#patient-load');
   await page.locator('.record').first().waitFor();
   result.timeline = await page.locator('#timeline').innerText();
-  result.records = await page.locator('.record').count();
+  result.records = await page.locator('.record[data-locked="false"]').count();
+  result.revokedLock = await page.locator(`.record[data-record="${env.REVOKED_RECORD}"] .lock-reason`).innerText();
   await check(page, 'cardiologist-timeline');
   const readable = page.locator('.record[data-locked="false"]').first();
   await readable.locator('.open-record').click();
@@ -121,6 +122,21 @@ async function cardiologist(browser) {
   const summaryError = await page.locator('#summary-error').count();
   if (summaryError) result.summaryError = await page.locator('#summary-error').innerText();
   await screenshot(page, 'referral-completed');
+
+  // a consultation I am invited to: read the question, post an opinion signed in the page
+  await page.click('#nav-consultations');
+  const consult = page.locator(`.consultation[data-consultation="${env.CONSULTATION}"]`);
+  await consult.locator('.read-question').click();
+  await consult.locator('.locked').waitFor();
+  result.questionText = await consult.innerText();
+  await check(page, 'consultation-question');
+  await consult.locator('.write-opinion').click();
+  await page.fill('#opinion-text', '考虑心力衰竭加重，建议加用利尿剂并复查 NT-proBNP');
+  await page.fill('#opinion-advice', '一周后心内科门诊复诊');
+  await check(page, 'consultation-opinion-form');
+  await page.click('#opinion-submit');
+  await page.locator('.el-alert', { hasText: '会诊意见已上链' }).waitFor({ timeout: 60000 });
+  await screenshot(page, 'consultation-opinion-posted');
 
   // break-glass: open the chart with a reason; the banner stays while the opening lasts
   await page.click('#nav-patient');

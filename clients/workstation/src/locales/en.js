@@ -27,6 +27,7 @@ export default {
   'patient.lockedBecause': 'Locked:', 'patient.readLogged': 'read logged on chain', 'patient.empty': 'No records.',
   'patient.recordId': 'Open a record by id', 'patient.openById': 'Open this record', 'patient.badRecordId': 'A record id is 0x and 64 hex digits.',
   'patient.locked': 'locked', 'patient.unlocked': 'readable', 'patient.record': 'Record',
+  'lock.decryption_unavailable': 'in-page decryption not available in this build: the record cannot be shown yet',
   'lock.no_consent': 'no consent from the patient', 'lock.expired': 'the consent has expired', 'lock.revoked': 'the patient revoked the consent',
   'lock.record_withdrawn': 'the record was withdrawn', 'lock.no_break_glass': 'no break-glass opening in force', 'lock.break_glass_expired': 'the break-glass opening has expired',
   'lock.member_left': 'your membership is suspended',

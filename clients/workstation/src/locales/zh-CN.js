@@ -27,6 +27,7 @@ export default {
   'patient.lockedBecause': '已锁定：', 'patient.readLogged': '读取已上链', 'patient.empty': '没有记录。',
   'patient.recordId': '按记录编号打开', 'patient.openById': '打开此记录', 'patient.badRecordId': '记录编号应为 0x 开头的 64 位十六进制。',
   'patient.locked': '锁定', 'patient.unlocked': '可读', 'patient.record': '记录',
+  'lock.decryption_unavailable': '页面内解密尚未提供（in-page decryption not available），记录暂不能显示',
   'lock.no_consent': '患者未授权', 'lock.expired': '授权已过期', 'lock.revoked': '授权已被患者撤销',
   'lock.record_withdrawn': '记录已撤回', 'lock.no_break_glass': '无有效的破窗授权', 'lock.break_glass_expired': '破窗授权已过期',
   'lock.member_left': '您的成员资格已停用',
