@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     database_url: str | None = None  # default: SQLite at <data_dir>/index.db
     authority_dir: Path | None = None  # default: <data_dir>/authority
     authority_passphrase: SecretStr | None = None
+    # no single key escrow (docs/key-authorities.md): the API holds no key at all and refuses
+    # a data folder that still has the former central authority's key files
+    escrow_free: bool = False
     # scrypt cost of `authority init`; tests lower it, production keeps 2**17
     authority_scrypt_log2_n: int = Field(default=17, ge=10, le=22)
     relayer_key: SecretStr

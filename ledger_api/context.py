@@ -23,6 +23,7 @@ from ledger_api.chain.connection import connect, require_code
 from ledger_api.chain.deploy import Deployment
 from ledger_api.chain.relayer import Relayer
 from ledger_api.config import Settings
+from ledger_api.errors import LedgerApiError
 from ledger_api.hooks import Hooks
 from ledger_api.metrics import ChainTxMeter, Metrics
 from ledger_api.principal import Principal
@@ -148,12 +149,40 @@ def build_store(settings: Settings) -> BlockStore:
     return LocalBlockStore(settings.blocks_path)
 
 
+class LegacyDataFolderError(LedgerApiError):
+    """The data folder still holds the former central key authority (made before issue 16)."""
+
+
+def check_escrow_free(settings: Settings) -> None:
+    """Refuse a data folder made before key authorities moved to the institutions: it holds
+    the master secret that opens every record, which an escrow-free API must not have."""
+    legacy = [
+        path
+        for path in (settings.authority_path / "msk.enc", settings.authority_path / "mpk.cbor")
+        if path.exists()
+    ]
+    if legacy:
+        raise LegacyDataFolderError(
+            f"{settings.data_dir} was made before institutions ran their own key authorities: "
+            f"it holds the former central master key ({', '.join(p.name for p in legacy)} in "
+            f"{settings.authority_path}). An escrow-free API holds no key. Re-initialise the "
+            "data folder (development chains: `medledger node down`, remove the folder, "
+            "`medledger node up`), then run one authority per institution "
+            "(`medledger authority init --institution ID --key-file F`; docs/key-authorities.md)"
+        )
+
+
 def load_authority(settings: Settings) -> KeyAuthority | None:
     """The key authority if this API holds the master key, else None (``/keys/issue`` 503).
 
     Only loaded when a passphrase is configured and ``authority init`` has written the keys:
-    an API replica without the master key is a supported setup.
+    an API replica without the master key is a supported setup. With ``escrow_free`` nothing
+    is loaded and a data folder with the former central keys is refused
+    (:func:`check_escrow_free`).
     """
+    if settings.escrow_free:
+        check_escrow_free(settings)
+        return None
     if settings.authority_passphrase is None:
         return None
     if not (settings.authority_path / "msk.enc").exists():
@@ -173,6 +202,8 @@ def build_context(
     node or a wrong passphrase: a half-configured API would fail every request instead.
     """
     metrics = metrics or Metrics()
+    if settings.escrow_free:
+        check_escrow_free(settings)  # before anything connects: a refused folder stays as is
     chain = connect_chain(settings, metrics)
     engine = create_engine(settings.database_url)
     try:

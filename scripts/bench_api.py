@@ -249,6 +249,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only", choices=("latency", "throughput"), help="measure one part (for profiling)"
     )
+    parser.add_argument(
+        "--escrow-free",
+        action="store_true",
+        help="no key in the API: one authority process per institution, envelope v3, a "
+        "policy reaching one institution (docs/key-authorities.md)",
+    )
     args = parser.parse_args(argv)
     plan = (
         Plan(warmup=1, samples=5, clients=4, seconds=2.0)
@@ -259,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     results: dict[str, float] = {}
     try:
-        with local_stack(profile=args.profile) as stack:
+        with local_stack(profile=args.profile, escrow_free=args.escrow_free) as stack:
             if args.only != "throughput":
                 results.update(measure_latency(stack, plan))
             if args.only != "latency":

@@ -35,7 +35,7 @@ if str(ROOT) not in sys.path:
 
 from clients.sdk import MedLedgerClient  # noqa: E402
 from clients.sdk.models import RecordInfo  # noqa: E402
-from crypto.keys import UserKey  # noqa: E402
+from ledger_api.authority.keystore import init_authority  # noqa: E402
 from ledger_api.chain.anvil import AnvilProcess, free_port  # noqa: E402
 from ledger_api.chain.connection import connect  # noqa: E402
 from ledger_api.chain.consortium import Consortium  # noqa: E402
@@ -48,10 +48,11 @@ from ledger_api.chain.devnode import (  # noqa: E402
     enrol_demo_consortium,
 )
 from ledger_api.chain.relayer import Relayer  # noqa: E402
-from ledger_api.services.authority import init_authority  # noqa: E402
 
 AUTHORITY_PASSPHRASE = "bench only"  # a throwaway authority in a temp dir
 POLICY = "role:doctor and dept:cardiology"
+POLICY_ONE_INSTITUTION = "role:doctor and dept:cardiology and org:cd3h"
+"""With institution authorities (``--escrow-free``): a policy that reaches one institution."""
 PROFILE_ENV = "MEDLEDGER_BENCH_PROFILE"
 # rate limits the benchmark lifts (ledger_api.config): it measures throughput, not the limiter
 BENCH_UNLIMITED = (
@@ -70,22 +71,25 @@ BENCH_UNLIMITED = (
 class Client:
     """One signed-in SDK client (one session, one keep-alive connection) of one person."""
 
-    def __init__(self, url: str, account: LocalAccount, *, patient: str) -> None:
+    def __init__(
+        self, url: str, account: LocalAccount, *, patient: str, policy: str = POLICY
+    ) -> None:
         self.sdk = MedLedgerClient(url, account=account)
         self.sdk.login()
         self.patient = patient
-        self._user_key: UserKey | None = None
+        self.policy = policy
+        self._user_key: Any = None
 
     @property
-    def user_key(self) -> UserKey:
+    def user_key(self) -> Any:
         if self._user_key is None:
-            self._user_key = self.sdk.fetch_user_key()
+            self._user_key = self.sdk.reader_key()
         return self._user_key
 
     def share(self, payload: bytes) -> RecordInfo:
         """Encrypt and share ``payload`` into the patient's chart (mined on return)."""
         return self.sdk.share(
-            payload, patient=self.patient, policy=POLICY, record_type="Observation"
+            payload, patient=self.patient, policy=self.policy, record_type="Observation"
         )
 
     def retrieve(self, record_id: str) -> bytes:
@@ -114,6 +118,7 @@ class BenchStack:
     w3: Any = None
     registry: str = ""  # RecordRegistry's address
     pids: dict[str, int] = field(default_factory=dict)  # "api", "chain", "client"
+    policy: str = POLICY  # the user policy every share uses
     _clients: dict[str, Client] = field(default_factory=dict)
 
     def head(self) -> int:
@@ -138,9 +143,11 @@ class BenchStack:
     def client(self, name: str, *, fresh: bool = False) -> Client:
         """The shared client of ``name`` (or a new one with its own session)."""
         if fresh:
-            return Client(self.url, self.people[name], patient=self.patient)
+            return Client(self.url, self.people[name], patient=self.patient, policy=self.policy)
         if name not in self._clients:
-            self._clients[name] = Client(self.url, self.people[name], patient=self.patient)
+            self._clients[name] = Client(
+                self.url, self.people[name], patient=self.patient, policy=self.policy
+            )
         return self._clients[name]
 
     def close(self) -> None:
@@ -181,15 +188,60 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             process.wait(timeout=10)
 
 
+def _authorities(
+    tmp: Path, rpc: str, deployment: Path, institutions: list[int]
+) -> list[subprocess.Popen[bytes]]:
+    """One ``medledger authority`` per institution: init, register (the dev admin administers
+    the demo institutions), serve; returns the serving processes."""
+    cli = [sys.executable, "-m", "clients.cli", "authority"]
+    env = {**os.environ, "BENCH_AUTH_PASS": AUTHORITY_PASSPHRASE, "BENCH_ADMIN": DEV_ADMIN_KEY}
+    processes = []
+    for inst in institutions:
+        key_file, port = tmp / f"authority-{inst}.key", free_port()
+        common = ["--key-file", str(key_file)]
+        for step in (
+            ["init", "--institution", str(inst), *common, "--passphrase-env", "BENCH_AUTH_PASS",
+             "--scrypt-log2-n", "10"],
+            ["register", "--institution", str(inst), *common, "--url",
+             f"http://127.0.0.1:{port}", "--rpc", rpc, "--deployment", str(deployment),
+             "--key-env", "BENCH_ADMIN"],
+        ):  # fmt: skip
+            done = subprocess.run([*cli, *step], env=env, capture_output=True, timeout=120)
+            if done.returncode:
+                raise RuntimeError(f"authority {step[0]} failed: {done.stderr.decode()[-500:]}")
+        log = open(tmp / f"authority-{inst}.log", "wb")  # noqa: SIM115 - the process's log
+        processes.append(
+            subprocess.Popen(
+                [*cli, "serve", "--institution", str(inst), "--port", str(port), *common,
+                 "--rpc", rpc, "--deployment", str(deployment), "--passphrase-env",
+                 "BENCH_AUTH_PASS", "--rate", "unlimited"],
+                env=env, stdout=log, stderr=subprocess.STDOUT,
+            )
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                    break
+            if time.monotonic() > deadline or processes[-1].poll() is not None:
+                raise RuntimeError(f"authority {inst} did not start (see {log.name})")
+            time.sleep(0.2)
+    return processes
+
+
 @contextlib.contextmanager
-def local_stack(*, profile: Path | None = None) -> Iterator[BenchStack]:
-    """Chain, contracts, consortium, authority and API in a temp dir; all removed on exit."""
+def local_stack(*, profile: Path | None = None, escrow_free: bool = False) -> Iterator[BenchStack]:
+    """Chain, contracts, consortium, authority and API in a temp dir; all removed on exit.
+
+    ``escrow_free``: no key in the API; each demo institution runs its own authority process
+    (``docs/key-authorities.md``), so shares are envelope v3."""
     with tempfile.TemporaryDirectory(prefix="medledger-bench-api-") as name:
         tmp = Path(name)
         node = AnvilProcess(port=free_port(), log_file=tmp / "anvil.log")
         node.start()
         api: subprocess.Popen[bytes] | None = None
         stack: BenchStack | None = None
+        authority_processes: list[subprocess.Popen[bytes]] = []
         try:
             w3 = connect(node.url)
             relayer = Account.from_key(DEV_RELAYER_KEY).address
@@ -203,19 +255,24 @@ def local_stack(*, profile: Path | None = None) -> Iterator[BenchStack]:
             data_dir.mkdir()
             deployment.save(data_dir / "deployment.json")
             people = {n: Account.create() for n in ("patient", "cardiologist", "gp")}
-            enrol_demo_consortium(
+            institutions = enrol_demo_consortium(
                 Consortium(w3, deployment.address("Consortium"), sender=Relayer(w3, DEV_ADMIN_KEY)),
                 admin_address=Account.from_key(DEV_ADMIN_KEY).address,
                 cardiologist=people["cardiologist"].address,
                 gp=people["gp"].address,
             )
-            init_authority(data_dir / "authority", AUTHORITY_PASSPHRASE)
+            if escrow_free:
+                authority_processes = _authorities(
+                    tmp, node.url, data_dir / "deployment.json", list(institutions)
+                )
+            else:
+                init_authority(data_dir / "authority", AUTHORITY_PASSPHRASE)
             port = free_port()
             env = {
                 "MEDLEDGER_DATA_DIR": str(data_dir),
                 "MEDLEDGER_RPC_URL": node.url,
                 "MEDLEDGER_RELAYER_KEY": DEV_RELAYER_KEY,
-                "MEDLEDGER_AUTHORITY_PASSPHRASE": AUTHORITY_PASSPHRASE,
+                **({} if escrow_free else {"MEDLEDGER_AUTHORITY_PASSPHRASE": AUTHORITY_PASSPHRASE}),
                 "MEDLEDGER_SIWE_DOMAIN": f"127.0.0.1:{port}",
                 "MEDLEDGER_SIWE_URI": f"http://127.0.0.1:{port}",
                 # the benchmark's own limits, set explicitly: every request comes from one IP
@@ -235,13 +292,18 @@ def local_stack(*, profile: Path | None = None) -> Iterator[BenchStack]:
                 w3=w3,
                 registry=deployment.address("RecordRegistry"),
                 pids=pids,
+                policy=POLICY_ONE_INSTITUTION if escrow_free else POLICY,
             )
             patient = MedLedgerClient(url, account=people["patient"])
             patient.login()
             patient.grant(grantee=people["cardiologist"].address)
+            if escrow_free:
+                patient.register_patient_key()
             patient.close()
             yield stack
         finally:
+            for process in authority_processes:
+                _stop(process)  # type: ignore[arg-type]
             if stack is not None:
                 stack.close()
             if api is not None:

@@ -273,6 +273,30 @@ def grant(
     plain().print(f"tx {receipt.tx_hash} (block {receipt.block_number})")
 
 
+@patient_app.command("register-key")
+@cli_errors
+def register_key(
+    api: str = ApiOption,
+    data_dir: str | None = DataDirOption,
+    wallet: str | None = WalletOption,
+) -> None:
+    """Put my own X25519 key on chain (derived from my wallet; no authority ever holds it).
+
+    Every record then carries its data key wrapped to this key too, so I read my whole chart
+    with every key authority offline (docs/key-authorities.md). The web wallet derives the
+    same key from the same wallet signature.
+
+    Example: medledger patient register-key
+    """
+    with signed_in(api, data_dir, wallet) as (client, chosen, _):
+        answer = client.register_patient_key()
+    plain().print(f"patient key of {chosen.address}: {answer['public_key']}")
+    if answer.get("tx_hash"):
+        plain().print(f"registered, version {answer['version']}, tx {answer['tx_hash']}")
+    else:
+        plain().print("already registered on chain")
+
+
 @patient_app.command("revoke")
 @cli_errors
 def revoke(

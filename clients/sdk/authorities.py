@@ -49,6 +49,26 @@ if TYPE_CHECKING:
 __all__ = ["AuthoritiesMixin", "AuthorityEntry", "ChainViews", "MemberKey"]
 
 MAX_AUTHORITY_ANSWER = 64 * 1024
+DIRECTORY_TTL = 2.0
+"""Seconds a read of the on-chain directory is reused (a burst of shares reads it once). A
+record written within this time after a membership change may carry the previous epoch;
+the same holds for any read of a chain that has not yet seen the change."""
+_ABI: dict[tuple[str, str], tuple[bytes, list[str], list[str]]] = {}
+
+
+def _function(contract: str, function: str) -> tuple[bytes, list[str], list[str]]:
+    found = _ABI.get((contract, function))
+    if found is None:
+        entry = next(
+            e
+            for e in contracts.load(contract)["abi"]
+            if e["type"] == "function" and e["name"] == function
+        )
+        types = [i["type"] for i in entry["inputs"]]
+        selector = keccak(text=f"{function}({','.join(types)})")[:4]
+        found = (selector, types, [o["type"] for o in entry["outputs"]])
+        _ABI[(contract, function)] = found
+    return found
 
 
 @dataclass(frozen=True)
@@ -83,19 +103,13 @@ class ChainViews:
 
     def __init__(self, rpc_url: str, *, timeout: float = 30.0) -> None:
         self._rpc = rpc_url
-        self._timeout = timeout
+        self._http = httpx.Client(timeout=timeout)  # one pool: a client per call costs ms
 
     def call(self, contract: str, address: str, function: str, *args: Any) -> list[Any]:
-        entry = next(
-            e
-            for e in contracts.load(contract)["abi"]
-            if e["type"] == "function" and e["name"] == function
-        )
-        types = [i["type"] for i in entry["inputs"]]
-        selector = keccak(text=f"{function}({','.join(types)})")[:4]
+        selector, types, out = _function(contract, function)
         data = "0x" + (selector + encode(types, list(args))).hex()
         try:
-            answer = httpx.post(
+            answer = self._http.post(
                 self._rpc,
                 json={
                     "jsonrpc": "2.0",
@@ -103,7 +117,6 @@ class ChainViews:
                     "method": "eth_call",
                     "params": [{"to": address, "data": data}, "latest"],
                 },
-                timeout=self._timeout,
             ).json()
         except (httpx.HTTPError, ValueError) as exc:
             raise ChainReadError(
@@ -111,7 +124,6 @@ class ChainViews:
             ) from None
         if "error" in answer:
             raise ChainReadError(f"{contract}.{function} failed: {answer['error']}")
-        out = [o["type"] for o in entry["outputs"]]
         return list(decode(out, bytes.fromhex(answer["result"][2:])))
 
 
@@ -131,14 +143,40 @@ class AuthoritiesMixin:
 
     _pinned: dict[tuple[int, bytes], AuthorityKey]
 
+    def _rpc_url(self) -> str | None:
+        return getattr(self, "_chain_rpc_url", None) or self.chain_info().rpc_url
+
     def _views(self) -> tuple[ChainViews, dict[str, str]]:
         info = self.chain_info()
-        if not info.rpc_url:
-            raise ClientError("the API's GET /chain names no chain node to read authorities from")
-        return ChainViews(info.rpc_url, timeout=self._timeout), info.addresses
+        rpc_url = self._rpc_url()
+        if not rpc_url:
+            raise ClientError(
+                "no chain node to read the key authorities from: pass chain_rpc_url= (the "
+                "API's GET /chain names none)"
+            )
+        views = self.__dict__.get("_chain_views")
+        if views is None:
+            views = self.__dict__["_chain_views"] = ChainViews(rpc_url, timeout=self._timeout)
+        return views, info.addresses
 
-    def authority_directory(self) -> list[AuthorityEntry]:
-        """Every institution with its authority as the chain has it now."""
+    def _authority_http(self) -> httpx.Client:
+        client = self.__dict__.get("_authority_client")
+        if client is None:
+            client = self.__dict__["_authority_client"] = httpx.Client(timeout=self._timeout)
+        return client
+
+    def authority_directory(self, *, fresh: bool = False) -> list[AuthorityEntry]:
+        """Every institution with its authority as the chain has it (reused for
+        :data:`DIRECTORY_TTL` seconds unless ``fresh``)."""
+        cached = self.__dict__.get("_directory")
+        now = time.monotonic()
+        if not fresh and cached is not None and now - cached[0] < DIRECTORY_TTL:
+            return cached[1]
+        entries = self._read_directory()
+        self.__dict__["_directory"] = (now, entries)
+        return entries
+
+    def _read_directory(self) -> list[AuthorityEntry]:
         views, addresses = self._views()
         consortium = addresses["Consortium"]
         count = views.call("Consortium", consortium, "institutionCount")[0]
@@ -162,7 +200,11 @@ class AuthoritiesMixin:
         return entries
 
     def uses_authorities(self) -> bool:
-        """True once any institution registered its own authority (then records are v3)."""
+        """True once any institution registered its own authority (then records are v3).
+        False when no chain node is known to read it from (a client of the former central
+        authority only)."""
+        if not self._rpc_url() or "Consortium" not in self.chain_info().addresses:
+            return False
         return any(e.registered for e in self.authority_directory())
 
     def pinned_authorities(self) -> list[AuthorityKey]:
@@ -177,7 +219,7 @@ class AuthoritiesMixin:
             cached = cache.get((entry.institution, entry.digest))
             if cached is None:
                 try:
-                    answer = httpx.get(entry.url.rstrip("/") + "/authority", timeout=self._timeout)
+                    answer = self._authority_http().get(entry.url.rstrip("/") + "/authority")
                     answer.raise_for_status()
                     if len(answer.content) > MAX_AUTHORITY_ANSWER:
                         raise ClientError(f"{entry.url} answered {len(answer.content)} bytes")
@@ -221,7 +263,8 @@ class AuthoritiesMixin:
                     f"{account.address} is no institution's member; pass institution= if you "
                     "are an institution's admin"
                 )
-        entry = next((e for e in self.authority_directory() if e.institution == institution), None)
+        directory = self.authority_directory(fresh=True)
+        entry = next((e for e in directory if e.institution == institution), None)
         if entry is None or not entry.registered:
             raise ClientError(f"institution {institution} has no key authority on chain")
         pair = generate_x25519_keypair()
@@ -245,7 +288,7 @@ class AuthoritiesMixin:
             "signature": "0x" + sign(domain, request, account.key).hex(),
         }
         try:
-            answer = httpx.post(entry.url.rstrip("/") + "/keys", json=body, timeout=self._timeout)
+            answer = self._authority_http().post(entry.url.rstrip("/") + "/keys", json=body)
         except httpx.HTTPError as exc:
             raise ClientError(
                 f"institution {institution}'s authority is unreachable: {exc}"
@@ -293,7 +336,12 @@ class AuthoritiesMixin:
         return derive_from_account(self._require_account())
 
     def patient_public_key(self, patient: str) -> bytes:
-        """The X25519 key ``patient`` registered on chain (their records' patient slot)."""
+        """The X25519 key ``patient`` registered on chain (their records' patient slot),
+        reused for :data:`DIRECTORY_TTL` seconds."""
+        cache = self.__dict__.setdefault("_patient_keys", {})
+        hit = cache.get(patient.lower())
+        if hit is not None and time.monotonic() - hit[0] < DIRECTORY_TTL:
+            return hit[1]
         views, addresses = self._views()
         key, _ = views.call(
             "ConsentManager",
@@ -306,6 +354,7 @@ class AuthoritiesMixin:
                 f"patient {patient} has not registered their key yet: they run "
                 "`medledger wallet register-key` (or the web wallet does it at first sign-in)"
             )
+        cache[patient.lower()] = (time.monotonic(), bytes(key))
         return bytes(key)
 
     def register_patient_key(self) -> dict[str, Any]:

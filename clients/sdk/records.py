@@ -63,6 +63,8 @@ class RecordsMixin(ReadsMixin):
 
         def _custodian(self) -> str | None: ...
 
+        def register_patient_key(self) -> dict[str, Any]: ...
+
         def _require_account(self) -> LocalAccount: ...
 
         def compose_policy(
@@ -70,6 +72,17 @@ class RecordsMixin(ReadsMixin):
         ) -> str: ...
 
     # ------------------------------------------------------------------ sharing
+
+    def _patient_slot_key(self, patient: str, author: str) -> bytes:
+        """The patient's registered X25519 key; a patient sharing their own record registers
+        theirs first if they never did (their wallet signs; the API relays)."""
+        try:
+            return self.patient_public_key(patient)
+        except ClientError:
+            if patient.lower() != author.lower():
+                raise
+        self.register_patient_key()
+        return self.patient_public_key(patient)
 
     def share(
         self,

@@ -35,6 +35,7 @@ from clients.sdk.policies import parse_record_policy
 from clients.sdk.reads import ReadsMixin
 from clients.sdk.records import record_id_text
 from clients.sdk.registry import Registration
+from clients.sdk.rekey_v3 import rekey_v3
 from clients.sdk.signed import rekey_of
 from clients.sdk.transfer import (
     Progress,
@@ -43,7 +44,13 @@ from clients.sdk.transfer import (
     encrypt_to_tempfile,
 )
 from clients.sdk.transport import Transport
-from crypto.envelope import Header, RecordBinding, open_header_seal, rewrap
+from crypto.envelope import (
+    Header,
+    HeaderV3,
+    RecordBinding,
+    open_header_seal,
+    rewrap,
+)
 from crypto.errors import CryptoError
 from crypto.fame_types import MasterPublicKey, UserKey
 from crypto.policy import normalize
@@ -105,6 +112,9 @@ class RekeyMixin(ReadsMixin):
         def _require_account(self) -> LocalAccount: ...
         def chain_info(self) -> ChainInfo: ...
         def public_key(self) -> MasterPublicKey: ...
+        def authority_directory(self, *, fresh: bool = False) -> list[Any]: ...
+        def pinned_authorities(self) -> list[Any]: ...
+        def patient_public_key(self, patient: str) -> bytes: ...
         def record(self, record_id: str, *, purpose: str = "treatment") -> RecordInfo: ...
         def iter_records(
             self, patient: str, *, purpose: str = "treatment"
@@ -146,6 +156,11 @@ class RekeyMixin(ReadsMixin):
         record_id = record_id_text(record_id)
         info = self.record(record_id)
         header, registration = self._header(record_id, purpose="treatment", user_key=user_key)
+        if isinstance(header, HeaderV3):
+            return rekey_v3(
+                self, record_id, header, registration, user_key, policy=policy, full=full,
+                progress=progress,
+            )  # fmt: skip
         if policy is not None:  # the user's new policy, composed (epoch, patient, custodian)
             custodian = parse_record_policy(header.policy).custodian
             new_policy = self.compose_policy(policy, patient=info.patient, custodian=custodian)

@@ -15,13 +15,13 @@ fields mean and what authenticates them) is documented in :mod:`crypto.envelope`
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass
 from typing import Any
 
 import cbor2
 from eth_utils import to_checksum_address
 
+from crypto.envelope.content_type import check_content_type
 from crypto.envelope.header_v3 import FORMAT_VERSION_V3, HeaderV3, parse_header_v3
 from crypto.errors import EnvelopeFormatError, FameFormatError
 from crypto.fame_types import SCHEME_ID, Ciphertext
@@ -34,7 +34,14 @@ from crypto.stream import (
 )
 from crypto.stream import body_length as stream_body_length
 
-__all__ = ["FORMAT_VERSION", "Header", "HeaderV3", "header_policy", "parse_header"]
+__all__ = [
+    "FORMAT_VERSION",
+    "Header",
+    "HeaderV3",
+    "check_content_type",
+    "header_policy",
+    "parse_header",
+]
 
 FORMAT_VERSION = FORMAT_VERSION_V3
 LEGACY_VERSION = 2
@@ -48,7 +55,6 @@ HEADER_AD_LABEL_V2 = b"medledger/envelope/v2/header\x00"
 RECORD_ID_SIZE = 32
 PATIENT_SIZE = 20
 MAX_SEAL_SIZE = 256
-_CONTENT_TYPE_RE = re.compile(r"[\x21-\x7e][\x20-\x7e]{0,254}")
 _FIELDS_V1 = frozenset(
     {
         "v",
@@ -226,10 +232,3 @@ def _expect_bytes(doc: dict[str, Any], name: str, size: int) -> None:
     value = doc[name]
     if not isinstance(value, bytes) or len(value) != size:
         raise EnvelopeFormatError(f"header {name} must be {size} bytes")
-
-
-def check_content_type(content_type: str) -> None:
-    if not isinstance(content_type, str) or not _CONTENT_TYPE_RE.fullmatch(content_type):
-        raise EnvelopeFormatError(
-            f"content type must be 1-255 printable ASCII characters, got {content_type!r}"
-        )

@@ -58,6 +58,7 @@ from typing import Any
 import cbor2
 from eth_utils import to_checksum_address
 
+from crypto.envelope.content_type import check_content_type
 from crypto.errors import CryptoError, EnvelopeFormatError, FameFormatError, PolicyError
 from crypto.fame_types import SCHEME_ID, Ciphertext
 from crypto.policy import normalize
@@ -256,8 +257,6 @@ def parse_header_v3(doc: dict[str, Any], raw: bytes) -> HeaderV3:
         raise EnvelopeFormatError(f"header length must be >= 0, got {doc['length']}")
     if segment_count(doc["length"], doc["segment_size"]) > MAX_SEGMENTS:
         raise EnvelopeFormatError(f"header length {doc['length']} needs too many segments")
-    from crypto.envelope.header import check_content_type
-
     check_content_type(doc["content_type"])
     policy = doc["policy"]
     if not isinstance(policy, str):

@@ -70,10 +70,10 @@ def authorities(ctx: ContextDep) -> AuthoritiesOut:
 class PatientKeyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    patient: str = Field(pattern=r"^0x[0-9a-fA-F]{40}$")
-    public_key: str = Field(pattern=r"^0x[0-9a-fA-F]{64}$")
-    version: int = Field(ge=1, lt=2**64)
-    signature: str = Field(pattern=r"^0x[0-9a-fA-F]{130}$")
+    patient: str = Field(pattern=r"^0x[0-9a-fA-F]{40}$", max_length=42)
+    public_key: str = Field(pattern=r"^0x[0-9a-fA-F]{64}$", max_length=66)
+    version: int = Field(ge=1, le=2**64 - 1)
+    signature: str = Field(pattern=r"^0x[0-9a-fA-F]{130}$", max_length=132)
 
 
 class PatientKeyOut(BaseModel):

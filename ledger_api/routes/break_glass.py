@@ -226,7 +226,7 @@ def open_break_glass(
         s403="not_a_doctor, not_your_opening, break_glass_expired",
         s404="break_glass_not_found",
         s422="invalid_public_key, invalid_id",
-        s503="authority_unavailable, chain_unavailable",
+        s503="authority_unavailable, escrow_free, chain_unavailable",
     ),
 )
 def emergency_key(

@@ -51,7 +51,7 @@ class IssuedKeyOut(BaseModel):
 @router.get(
     "/public",
     summary="The master public key every record is encrypted under",
-    responses=error_responses(s503="authority_unavailable"),
+    responses=error_responses(s503="authority_unavailable, escrow_free"),
 )
 def public_key(ctx: ContextDep, db: DbDep) -> PublicKeyOut:
     info = service.public_key(ctx=ctx, db=db)
@@ -166,7 +166,7 @@ def stale(
         s401="unauthorized",
         s403="member_suspended",
         s422="invalid_public_key, invalid_request",
-        s503="authority_unavailable, chain_unavailable",
+        s503="authority_unavailable, escrow_free, chain_unavailable",
     ),
 )
 def issue(

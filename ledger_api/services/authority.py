@@ -81,6 +81,12 @@ def attributes_hash(attributes: Iterable[str]) -> bytes:
 
 
 def require_authority(ctx: AppContext) -> KeyAuthority:
+    if ctx.settings.escrow_free:
+        raise ServiceUnavailableError(
+            "this API holds no key: each institution's own key authority issues its members' "
+            "keys (their URLs: GET /keys/authorities; docs/key-authorities.md)",
+            code="escrow_free",
+        )
     if ctx.authority is None:
         raise ServiceUnavailableError(
             "this API holds no key authority (no passphrase configured or no keys initialised)",

@@ -78,9 +78,10 @@ class RecordChecks(IndexComparer):
         self.positional(
             "access_event", AccessEvent, by_name.get("AccessLogged", []), low, high, self._access
         )
-        self.positional(
-            "key_issuance", KeyIssuance, by_name.get("KeyIssued", []), low, high, self._key
-        )
+        # AccessLog's issuances only: Consortium's KeyIssued (institution authorities, issue
+        # 16) is not mirrored into this table
+        central = [e for e in by_name.get("KeyIssued", []) if e.contract == "AccessLog"]
+        self.positional("key_issuance", KeyIssuance, central, low, high, self._key)
 
     def records(
         self, registered: list[ChainEvent], rekeys: list[ChainEvent], start: int, end: int

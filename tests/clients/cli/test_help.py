@@ -41,6 +41,7 @@ def test_the_command_tree_is_complete() -> None:
     assert names >= {
         "serve", "demo",
         "node up", "node down", "node status", "authority init", "authority show",
+        "authority register", "authority serve", "patient register-key",
         "wallet new", "wallet import", "wallet list", "wallet export",
         "admin institutions", "admin institution add", "admin member enrol",
         "admin member suspend", "admin member show",

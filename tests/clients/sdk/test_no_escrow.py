@@ -40,7 +40,7 @@ def database_url(tmp_path: Path) -> str:
 
 @pytest.fixture
 def stack_settings() -> dict[str, Any]:
-    return {"authority_passphrase": None, "authority_dir": None}
+    return {"authority_passphrase": None, "authority_dir": None, "escrow_free": True}
 
 
 @pytest.fixture
@@ -207,3 +207,48 @@ def test_the_envelope_names_each_slots_authority_digest(live_stack, authorities)
             "ledger_api.authority.keyfile", fromlist=["public_part"]
         ).public_part(authorities[slot.institution_id].key_file)
         assert slot.digest == hashlib.sha256(mpk).digest()
+
+
+def test_membership_change_moves_only_that_institutions_slot_epoch(live_stack, authorities) -> None:
+    """Property 6: suspending qyqchc's GP moves qyqchc's epoch only; a record written after
+    carries the new epoch in qyqchc's slot and the old one in cd3h's, so the cardiologist's
+    key still opens it and the suspended GP gets no key."""
+    stack = live_stack.stack
+    ids = _scenario(live_stack, authorities)
+    before = {s.institution_id: s.epoch for s in _header(live_stack, ids["both"]).slots}
+    stack.admin_consortium.suspend_member(account=stack.gp.address).wait()
+    with _client(live_stack, "cardiologist") as doctor:
+        doctor.authority_directory(fresh=True)
+        after = doctor.share(
+            PLAINTEXT,
+            patient=stack.patient.address,
+            policy="org:cd3h or org:qyqchc",
+            record_type="Note",
+        )
+        slots = {s.institution_id: s.epoch for s in _header(live_stack, after.record_id).slots}
+        assert slots == {stack.cd3h: before[stack.cd3h], stack.qyqchc: before[stack.qyqchc] + 1}
+        assert doctor.fetch_bytes(after.record_id, user_key=ids["doctor_key"]) == PLAINTEXT
+    with _client(live_stack, "gp") as gp, pytest.raises(ClientError, match="member_suspended"):
+        gp.fetch_member_key()
+
+
+def test_patient_rekeys_a_v3_record_with_their_own_key(live_stack, authorities) -> None:
+    """A widening re-key re-wraps the data key for the newly reached institution (header
+    only); a narrowing one re-encrypts the body, the author's seal carried over."""
+    stack = live_stack.stack
+    ids = _scenario(live_stack, authorities)
+    with _client(live_stack, "patient") as patient:
+        own = patient.reader_key()
+        wider = patient.rekey(ids["only_cd3h"], user_key=own, policy="org:cd3h or org:qyqchc")
+        assert not wider.full
+    with _client(live_stack, "gp") as gp:
+        gp_key = gp.fetch_member_key()
+        assert gp.fetch_bytes(ids["only_cd3h"], user_key=gp_key) == PLAINTEXT
+    with _client(live_stack, "patient") as patient:
+        narrower = patient.rekey(ids["only_cd3h"], user_key=own, policy="org:cd3h")
+        assert narrower.full
+        assert patient.fetch_bytes(ids["only_cd3h"], patient_key=own) == PLAINTEXT
+    with _client(live_stack, "gp") as gp, pytest.raises(DecryptionError):
+        gp.fetch_bytes(ids["only_cd3h"], user_key=gp_key)
+    header = _header(live_stack, ids["only_cd3h"])
+    assert header.institutions == (stack.cd3h,)
