@@ -95,7 +95,7 @@ MAX_KEY_REQUEST = 4096
     ),
 )
 async def relay_key_request(
-    institution: Annotated[int, Path(ge=1, lt=2**32)], request: Request, ctx: ContextDep
+    institution: Annotated[int, Path(ge=1, le=2**32 - 1)], request: Request, ctx: ContextDep
 ) -> Response:
     """The authority checks the request (signature, membership, freshness, nonce) and logs the
     issuance on chain; its answer or refusal comes back unchanged."""
@@ -132,7 +132,7 @@ async def relay_key_request(
     ),
 )
 def authority_public_key(
-    institution: Annotated[int, Path(ge=1, lt=2**32)], ctx: ContextDep
+    institution: Annotated[int, Path(ge=1, le=2**32 - 1)], ctx: ContextDep
 ) -> PublicKeyOut:
     auth: Any = _registered(ctx, institution)
     key = (institution, auth.pubkey_digest)
