@@ -88,7 +88,10 @@ def oracle(chain: Chain) -> dict[str, list[dict[str, Any]]]:
             logs = getattr(contract.events, item["name"])().get_logs(
                 from_block=chain.deployment.block_number, to_block=head
             )
-            events[item["name"]] = [
+            # Consortium's authority events share their names with AccessLog's (issue 16):
+            # keep both, under the contract-qualified name for Consortium's
+            shared = name == "Consortium" and item["name"] in ("EpochAdvanced", "KeyIssued")
+            events[f"Consortium.{item['name']}" if shared else item["name"]] = [
                 {
                     "tx_hash": _hex(bytes(log["transactionHash"])),
                     "log_index": log["logIndex"],
