@@ -1,4 +1,10 @@
-"""``GET /keys/authorities/{institution}/public-key``: an authority's FAME public key, same origin.
+"""An institution authority's public key and key requests, relayed same origin for the web apps.
+
+- ``GET /keys/authorities/{institution}/public-key``: the authority's FAME public key;
+- ``POST /keys/authorities/{institution}/keys``: a member's signed ``KeyRequest`` forwarded to
+  the authority's ``/keys`` as it is, and its answer back as it is (the sealed key opens only
+  with the X25519 key the page made and signed into the request; the API can neither forge a
+  request nor open the answer).
 
 Why the API relays it: the web apps encrypt in the page, and a page may only talk to its own
 origin (the apps' CSP ``connect-src 'self'``; an authority's own process sends no CORS headers),
@@ -15,14 +21,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import threading
-from typing import Annotated
+from typing import Annotated, Any
 
 import httpx
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from ledger_api.deps import ContextDep
-from ledger_api.http_errors import ApiError, NotFoundError
+from ledger_api.http_errors import ApiError, NotFoundError, PayloadTooLargeError
 from ledger_api.routes.error_docs import error_responses
 from ledger_api.services.access import chain_required
 
@@ -65,16 +72,7 @@ def _fetch(url: str) -> bytes:
         ) from None
 
 
-@router.get(
-    "/keys/authorities/{institution}/public-key",
-    summary="An institution authority's FAME public key, checked against its on-chain digest",
-    responses=error_responses(
-        s404="not_found", s502="authority_unreachable, authority_key_mismatch"
-    ),
-)
-def authority_public_key(
-    institution: Annotated[int, Path(ge=1, lt=2**32)], ctx: ContextDep
-) -> PublicKeyOut:
+def _registered(ctx: Any, institution: int) -> Any:
     with chain_required("cannot read the authority from Consortium"):
         if institution > ctx.chain.consortium.institution_count():
             raise NotFoundError(f"no institution {institution}", code="not_found")
@@ -83,6 +81,60 @@ def authority_public_key(
         raise NotFoundError(
             f"institution {institution} has registered no key authority", code="not_found"
         )
+    return auth
+
+
+MAX_KEY_REQUEST = 4096
+
+
+@router.post(
+    "/keys/authorities/{institution}/keys",
+    summary="Relay a member's signed key request to their institution's authority",
+    responses=error_responses(
+        s404="not_found", s413="body_too_large", s502="authority_unreachable"
+    ),
+)
+async def relay_key_request(
+    institution: Annotated[int, Path(ge=1, le=2**32 - 1)], request: Request, ctx: ContextDep
+) -> Response:
+    """The authority checks the request (signature, membership, freshness, nonce) and logs the
+    issuance on chain; its answer or refusal comes back unchanged."""
+    raw = await request.body()
+    if len(raw) > MAX_KEY_REQUEST:
+        raise PayloadTooLargeError(
+            f"a key request is at most {MAX_KEY_REQUEST} bytes", code="body_too_large"
+        )
+    auth = _registered(ctx, institution)
+    try:
+        async with httpx.AsyncClient(timeout=60.0) as client:
+            answer = await client.post(
+                auth.url.rstrip("/") + "/keys",
+                content=raw,
+                headers={"content-type": "application/json"},
+            )
+    except httpx.HTTPError as exc:
+        raise AuthorityUnreachableError(
+            f"the key authority of institution {institution} did not answer: {exc}",
+            code="authority_unreachable",
+        ) from None
+    return Response(
+        content=answer.content[:MAX_AUTHORITY_ANSWER],
+        status_code=answer.status_code,
+        media_type="application/json",
+    )
+
+
+@router.get(
+    "/keys/authorities/{institution}/public-key",
+    summary="An institution authority's FAME public key, checked against its on-chain digest",
+    responses=error_responses(
+        s404="not_found", s502="authority_unreachable, authority_key_mismatch"
+    ),
+)
+def authority_public_key(
+    institution: Annotated[int, Path(ge=1, le=2**32 - 1)], ctx: ContextDep
+) -> PublicKeyOut:
+    auth: Any = _registered(ctx, institution)
     key = (institution, auth.pubkey_digest)
     with _lock:
         mpk = _cache.get(key)

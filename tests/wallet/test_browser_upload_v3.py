@@ -238,3 +238,44 @@ def test_patient_uploads_a_large_file_from_a_worker_with_bounded_memory(
     assert hashlib.sha256(out).digest() == hashlib.sha256(path.read_bytes()).digest()
     registry = RecordRegistry(stack.w3, stack.deployment.address("RecordRegistry"))
     assert registry.contract.events.RecordRegistered.get_logs(from_block=0)
+
+
+def test_page_key_request_through_the_api_relay(
+    live_stack: LiveStack, authorities: dict[int, AuthorityProcess]
+) -> None:
+    """The workstation's path to an attribute key: the page's signed request relayed by the API
+    to the member's own authority, the answer opened in the page; the API can neither open it
+    nor get a key for someone else (the GP asking cd3h's authority is refused by it)."""
+    stack = live_stack.stack
+
+    def ask(account: Any, inst: int) -> dict[str, Any]:
+        done = subprocess.run(
+            [
+                "node",
+                str(ROOT / "clients" / "webwallet" / "e2e" / "fetch_key.mjs"),
+                live_stack.url,
+                str(inst),
+                "0x" + bytes(account.key).hex(),
+                str(stack.w3.eth.chain_id),
+                stack.deployment.address("Consortium"),
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    got = ask(stack.cardiologist, stack.cd3h)
+    assert "error" not in got, got
+    assert "org:cd3h" in got["attributes"]
+    assert f"uid:{stack.cardiologist.address.lower()}" in got["attributes"]
+    assert got["institution"] == stack.cd3h
+    refused = ask(stack.gp, stack.cd3h)
+    assert refused["status"] == 403, refused
+    assert refused["code"] == "not_a_member", refused
+    too_big = httpx.post(
+        f"{live_stack.url}/keys/authorities/{stack.cd3h}/keys", content=b"x" * 5000, timeout=30
+    )
+    assert too_big.status_code == 413

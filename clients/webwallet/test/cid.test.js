@@ -100,7 +100,7 @@ describe('protobuf varints and base32', () => {
   });
 });
 
-describe('the streaming importer (a body leaving the upload worker in frames)', () => {
+describe('the streaming importer (a body leaving the upload worker in frames)', { timeout: 60_000 }, () => {
   it("gives Python's CID whatever the pieces it is fed in", async () => {
     const cases = fixtures.cases.filter((c) => c.size > 0 && c.size < 4_000_000).slice(0, 6);
     expect(cases.length).toBeGreaterThan(2);

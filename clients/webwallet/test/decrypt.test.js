@@ -13,7 +13,7 @@ const bytes = (text) => Uint8Array.from(Buffer.from(text, 'hex'));
 const hex = (b) => Buffer.from(b).toString('hex');
 const ctObj = (c) => decodeCbor(bytes(c.ciphertext));
 
-describe('FAME decryption (mcl-wasm) of Python ciphertexts', () => {
+describe('FAME decryption (mcl-wasm) of Python ciphertexts', { timeout: 60_000 }, () => {
   it('recovers the GT element Python encrypted, for every policy shape', async () => {
     await loadMcl();
     for (const c of fx.fame) {
@@ -39,7 +39,7 @@ describe('FAME decryption (mcl-wasm) of Python ciphertexts', () => {
   });
 });
 
-describe('untrusted points are refused', () => {
+describe('untrusted points are refused', { timeout: 60_000 }, () => {
   const c = fx.fame[1];
 
   it('refuses a G1 point outside the prime-order subgroup in a ciphertext row', async () => {

@@ -60,7 +60,7 @@ const member = async (index, which = 'doctorKey') => ({
   institutionId: fx.institutions[index].id,
 });
 
-describe('slot policies as crypto/reach.py', () => {
+describe('slot policies as crypto/reach.py', { timeout: 60_000 }, () => {
   it('simplifies per institution and adds the epoch', () => {
     expect(slotPolicy('org:cd3h or org:pjxrmyy', 'cd3h', 3)).toBe('epoch:3 and org:cd3h');
     expect(slotPolicy('org:cd3h and role:doctor', 'pjxrmyy', 1)).toBe(null);
@@ -70,7 +70,7 @@ describe('slot policies as crypto/reach.py', () => {
   });
 });
 
-describe('envelope v3 in the page', () => {
+describe('envelope v3 in the page', { timeout: 60_000 }, () => {
   it('opens for a member of each reached institution and for the patient, with the seal checked', async () => {
     const { record, registration, patientKey } = await make('role:doctor and dept:cardiology', { plaintext: new Uint8Array(1000).fill(7) });
     expect(record.institutions).toEqual([1, 2]);

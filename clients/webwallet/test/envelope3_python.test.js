@@ -35,7 +35,7 @@ async function registrationOf(record) {
   };
 }
 
-describe('Python-made envelope v3 in the page', () => {
+describe('Python-made envelope v3 in the page', { timeout: 60_000 }, () => {
   it("computes Python's slots for every reach vector", () => {
     for (const c of fx.reach) {
       const directory = fx.directory.map((i) => ({ ...i }));

@@ -14,7 +14,7 @@ const bytes = (text) => Uint8Array.from(Buffer.from(text, 'hex'));
 const box = () => bytes(fx.sealed.box);
 const priv = () => bytes(fx.sealed.privateKey);
 
-describe('sealed user keys', () => {
+describe('sealed user keys', { timeout: 60_000 }, () => {
   it('opens a box Python sealed and yields a key with its attributes', async () => {
     const key = await openUserKey(box(), priv());
     expect([...key.attributes].sort()).toEqual(fx.sealed.attributes);

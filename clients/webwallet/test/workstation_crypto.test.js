@@ -10,7 +10,7 @@ import { DECRYPTION_AVAILABLE, EnvelopeBindingError, decryptRecord, parseUserKey
 const bytes = (text) => Uint8Array.from(Buffer.from(text.replace(/^0x/, ''), 'hex'));
 const hex = (b) => Buffer.from(b).toString('hex');
 
-describe('workstation decryptRecord', () => {
+describe('workstation decryptRecord', { timeout: 60_000 }, () => {
   it('decrypts with the API-shaped registration, finding the slot from the key', async () => {
     expect(DECRYPTION_AVAILABLE).toBe(true);
     const header = bytes(fx.record.header);

@@ -10,7 +10,7 @@
 import { getAddress } from 'ethers';
 import { CryptoError, EnvelopeIntegrityError } from './errors.js';
 import { openUserKey } from './sealedbox.js';
-import { fromHex, randomBytes, sha256, toHex, x25519KeyPair } from './primitives.js';
+import { randomBytes, sha256, toHex, x25519KeyPair } from './primitives.js';
 
 export const KEY_REQUEST_TYPES = {
   KeyRequest: [
@@ -94,4 +94,3 @@ export async function fetchUserKey({ url, signer, institutionId, chainId, consor
   }
 }
 
-export { fromHex };

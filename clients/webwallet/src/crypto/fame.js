@@ -114,25 +114,13 @@ export function checkCiphertextShape(obj) {
 
 /** A ciphertext from its to_obj() form (the `abe` field of an envelope header), points checked. */
 export function ciphertextFromObj(obj) {
-  const f = fields(obj, 'ciphertext', ['policy', 'ct_0', 'ct', 'ct_prime']);
-  if (typeof f.policy !== 'string') throw new FameFormatError("'policy' must be a string");
-  let canonical;
-  try {
-    canonical = normalizePolicy(f.policy);
-  } catch (err) {
-    throw new FameFormatError(`ciphertext policy is invalid: ${err.message}`);
-  }
-  if (canonical !== f.policy) throw new FameFormatError('ciphertext policy is not in canonical form');
-  const program = spanProgram(f.policy);
-  if (!Array.isArray(f.ct) || f.ct.length !== program.rows.length) {
-    throw new FameFormatError(`'ct' must be a list of ${program.rows.length} rows, one per policy row`);
-  }
+  const { policy, program } = checkCiphertextShape(obj);
   return {
-    policy: f.policy,
+    policy,
     program,
-    ct0: triple(f.ct_0, g2FromBytes, 'ct_0'),
-    ct: f.ct.map((row, i) => triple(row, g1FromBytes, `ct[${i}]`)),
-    ctPrime: gtFromBytes(f.ct_prime),
+    ct0: triple(obj.ct_0, g2FromBytes, 'ct_0'),
+    ct: obj.ct.map((row, i) => triple(row, g1FromBytes, `ct[${i}]`)),
+    ctPrime: gtFromBytes(obj.ct_prime),
   };
 }
 
