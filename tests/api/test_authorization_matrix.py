@@ -26,12 +26,14 @@ from collections.abc import Callable
 from typing import Any
 
 from eth_account import Account
+from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
 from fastapi.routing import APIRoute
 from starlette.routing import Route
 
 from crypto import siwe
 from crypto.keys import generate_x25519_keypair
+from crypto.patient_key import registration_typed_data
 from crypto.signing import Consent
 from tests.api.conftest import Stack
 from tests.api.workflow_support import MatrixWorkflows
@@ -109,6 +111,10 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
         200, other_patient=403, doctor_with_consent=403, doctor_without_consent=403
     ),
     ("GET", "/keys/public"): everyone(200),
+    # institution authorities (issue 16): the directory is public; anyone may relay a
+    # patient's signed key registration (the contract checks the signature)
+    ("GET", "/keys/authorities"): everyone(200),
+    ("POST", "/patient-keys"): everyone(200),
     ("GET", "/chain"): everyone(200),
     ("GET", "/directory"): everyone(200),
     ("GET", "/directory/members"): signed_in(200),
@@ -359,6 +365,31 @@ class Scenario:
 
     def _get_keys_public(self, role: str) -> Any:
         return self._get("/keys/public", role)
+
+    def _get_keys_authorities(self, role: str) -> Any:
+        return self._get("/keys/authorities", role)
+
+    def _post_patient_keys(self, role: str) -> Any:
+        patient = Account.create()  # a fresh patient per call: version 1 is always new
+        public_key = secrets.token_bytes(32)
+        data = registration_typed_data(
+            patient=patient.address,
+            public_key=public_key,
+            version=1,
+            chain_id=self.stack.w3.eth.chain_id,
+            verifying_contract=self.stack.deployment.address("ConsentManager"),
+        )
+        signature = bytes(patient.sign_message(encode_typed_data(full_message=data)).signature)
+        return self.stack.client.post(
+            "/patient-keys",
+            headers=self.headers(role),
+            json={
+                "patient": patient.address,
+                "public_key": "0x" + public_key.hex(),
+                "version": 1,
+                "signature": "0x" + signature.hex(),
+            },
+        )
 
     def _get_keys_epochs(self, role: str) -> Any:
         return self._get("/keys/epochs", role)
