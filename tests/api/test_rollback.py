@@ -16,9 +16,10 @@ import time
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from crypto.signing.consents import consent_id
-from storage.models import Consent, Record
+from storage.models import Consent, Record, RelayedCall
 from tests.api.conftest import Stack
 
 POLICY = "role:doctor and dept:cardiology"
@@ -83,6 +84,13 @@ def test_acknowledged_share_and_consent_come_back_after_a_rollback(api_stack: St
 
     # the rewind deleted the consent's row; only its event, on chain again, brings it back
     _until(consent_indexed, 60, "consent re-sent and indexed again")
+
+    def journalled() -> list[tuple[str, int]]:
+        with stack.ctx.sessions() as db:
+            return [(c.state, c.sends) for c in db.scalars(sa.select(RelayedCall))]
+
+    # the journal row of the grant: sent twice (once before the rollback), mined again
+    _until(lambda: ("mined", 2) in journalled(), 30, "journal row mined after its re-send")
     # no restart: the relayer's nonce follows the chain again and the API keeps sharing
     again = _share(stack)
     assert registry.exists(again)
