@@ -43,7 +43,7 @@ log = logging.getLogger("ledger_api.healer")
 
 HEAL_EVERY = 2.0
 KEEP_MINED_SECONDS = 3_600.0
-BATCH = 200
+BATCH = 1_000
 
 
 def journal_calls(
@@ -135,20 +135,24 @@ class Healer:
         w3 = self.ctx.chain.w3
         receipts = rpc_batch(w3, [("eth_getTransactionReceipt", [r.tx_hash]) for r in rows])
         table = RelayedCall.__table__
+        mined: list[dict[str, int]] = []
         for row, receipt in zip(rows, receipts, strict=True):
             if isinstance(receipt, RpcError):
                 continue
             if receipt is not None and receipt.get("blockNumber") is not None:
-                with self.ctx.engine.begin() as connection:
-                    connection.execute(
-                        sa.update(table)
-                        .where(table.c.id == row.id)
-                        .values(state="mined", block_number=int(receipt["blockNumber"], 16))
-                    )
+                mined.append({"row_id": row.id, "block": int(receipt["blockNumber"], 16)})
                 continue
             if rpc(w3, "eth_getTransactionByHash", [row.tx_hash]) is not None:
                 continue  # still in the node's pool: wait for it
             self._resend(row)
+        if mined:  # one statement for the lot
+            with self.ctx.engine.begin() as connection:
+                connection.execute(
+                    sa.update(table)
+                    .where(table.c.id == sa.bindparam("row_id"))
+                    .values(state="mined", block_number=sa.bindparam("block")),
+                    mined,
+                )
 
     def _resend(self, row: Any) -> None:
         table = RelayedCall.__table__

@@ -16,9 +16,10 @@ import time
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from crypto.signing.consents import consent_id
-from storage.models import Consent, Record
+from storage.models import Consent, Record, RelayedCall
 from tests.api.conftest import Stack
 
 POLICY = "role:doctor and dept:cardiology"
@@ -83,6 +84,13 @@ def test_acknowledged_share_and_consent_come_back_after_a_rollback(api_stack: St
 
     # the rewind deleted the consent's row; only its event, on chain again, brings it back
     _until(consent_indexed, 60, "consent re-sent and indexed again")
+
+    def journalled() -> list[tuple[str, int]]:
+        with stack.ctx.sessions() as db:
+            return [(c.state, c.sends) for c in db.scalars(sa.select(RelayedCall))]
+
+    # the journal row of the grant: sent twice (once before the rollback), mined again
+    _until(lambda: ("mined", 2) in journalled(), 30, "journal row mined after its re-send")
     # no restart: the relayer's nonce follows the chain again and the API keeps sharing
     again = _share(stack)
     assert registry.exists(again)
@@ -90,13 +98,18 @@ def test_acknowledged_share_and_consent_come_back_after_a_rollback(api_stack: St
     assert response.status_code == 200, response.text
 
 
-def test_a_lost_share_past_its_deadline_is_reported(api_stack: Stack) -> None:
+def test_a_lost_share_that_can_no_longer_be_registered_is_reported(api_stack: Stack) -> None:
+    # The author's stored signature no longer registers once the author is suspended (as it
+    # no longer would once its signed deadline passed: RecordRegistrySignatureExpired; the
+    # shared test chain's clock is not moved here, other tests run on it).
     stack = api_stack
     stack.wait_indexed()
     snapshot = _rpc(stack, "evm_snapshot", [])
-    record_id = _share(stack, deadline=int(time.time()) + 3)
+    record_id = _share(stack)
+    stack.ctx.settings.heal_after_seconds = 3600  # hold the healer until the author is out
     assert _rpc(stack, "evm_revert", [snapshot]) is True
-    time.sleep(3.5)  # the author's signature expires before the healer can use it
+    stack.admin_consortium.suspend_member(account=stack.cardiologist.address).wait()
+    stack.ctx.settings.heal_after_seconds = 1.0
     key = "0x" + record_id.hex()
 
     def reported() -> bool:
