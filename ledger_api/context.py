@@ -28,6 +28,7 @@ from ledger_api.hooks import Hooks
 from ledger_api.metrics import ChainTxMeter, Metrics
 from ledger_api.principal import Principal
 from ledger_api.services.access_queue import AccessLogQueue
+from ledger_api.services.journal import journal_calls
 from ledger_api.services.rate_limits import Limits, RateLimiter, SqlRateStore
 from storage.blocks import BlockStore, LocalBlockStore
 from storage.db import create_engine, session_factory
@@ -238,9 +239,10 @@ def build_context(
     )
     ctx.limiter = RateLimiter(SqlRateStore(ctx.sessions, time.time), Limits.of(settings))
     if isinstance(chain.relayer, MeteredRelayer):
-        from ledger_api.services.healer import journal_calls
-
-        chain.relayer.journal = lambda relayer, calls: journal_calls(ctx, relayer, calls)
+        registry = chain.deployment.address("RecordRegistry")
+        chain.relayer.journal = lambda relayer, calls: journal_calls(
+            engine, registry=registry, relayer=relayer, calls=calls
+        )
     closer: Any = getattr(store, "close", None)
     if callable(closer):
         ctx.on_close.append(closer)

@@ -31,61 +31,20 @@ import sqlalchemy as sa
 from ledger_api.chain.connection import rpc, rpc_batch
 from ledger_api.chain.errors import ChainError, RpcError, TransactionRevertedError
 from ledger_api.services.reconciler import reconcile_pending
-from storage.models import RelayedCall, Unhealed
+from ledger_api.services.unhealed import note_unhealed
+from storage.models import RelayedCall
 
 if TYPE_CHECKING:
     from ledger_api.context import AppContext
     from ledger_api.indexer import Indexer
 
-__all__ = ["Healer", "journal_calls", "note_unhealed"]
+__all__ = ["Healer", "note_unhealed"]
 
 log = logging.getLogger("ledger_api.healer")
 
 HEAL_EVERY = 2.0
 KEEP_MINED_SECONDS = 3_600.0
 BATCH = 1_000
-
-
-def journal_calls(
-    ctx: AppContext, relayer: str, calls: Sequence[tuple[str, str, bytes, int]]
-) -> None:
-    """Keep ``(tx_hash, to, calldata, gas)`` of relayed calls (records excluded: their row
-    is their journal). A failure is logged, not raised: the action itself went out."""
-    registry = ctx.deployment.address("RecordRegistry").lower()
-    rows = [
-        {
-            "tx_hash": tx_hash,
-            "relayer": relayer,
-            "target": to,
-            "data": data,
-            "gas": gas,
-            "sent_at": time.time(),
-            "state": "sent",
-            "sends": 1,
-        }
-        for tx_hash, to, data, gas in calls
-        if to.lower() != registry
-    ]
-    if not rows:
-        return
-    try:
-        with ctx.engine.begin() as connection:
-            connection.execute(sa.insert(RelayedCall.__table__), rows)
-    except sa.exc.SQLAlchemyError:
-        log.exception("could not journal %d relayed call(s)", len(rows))
-
-
-def note_unhealed(ctx: AppContext, *, kind: str, key: str, reason: str, repair: str) -> None:
-    """List something the healer cannot put back (``/audit/verify`` reports it)."""
-    table = Unhealed.__table__
-    with ctx.engine.begin() as connection:
-        connection.execute(sa.delete(table).where(table.c.kind == kind, table.c.key == key))
-        connection.execute(
-            sa.insert(table).values(
-                kind=kind, key=key, reason=reason[:64], repair=repair[:500], found_at=time.time()
-            )
-        )
-    log.error("unhealed %s %s: %s", kind, key, reason)
 
 
 class Healer:

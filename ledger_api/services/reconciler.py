@@ -32,6 +32,7 @@ from ledger_api.chain.connection import rpc
 from ledger_api.chain.contract import Event, event_decoder
 from ledger_api.chain.errors import ChainError, TransactionRevertedError
 from ledger_api.services.registration import signed_registration
+from ledger_api.services.unhealed import note_unhealed
 from storage.errors import NotPinnedError, StorageError
 from storage.models import Record, RetainedBlock, clamp_uint64
 
@@ -175,8 +176,6 @@ def _slot_without_event(ctx: AppContext, db: Session, row: Record) -> None:
     node lost the block holding it and kept the slot. Its CIDs and digest lived only in the
     event, so the id cannot be registered again; the row fails, its blocks stay pinned, and
     ``/audit/verify`` lists it with the repair."""
-    from ledger_api.services.healer import note_unhealed
-
     row.state = "failed"
     note_unhealed(
         ctx,
@@ -224,8 +223,6 @@ def _settle(ctx: AppContext, db: Session, row: Record, report: ReconcileReport) 
             return
         log.warning("reconciler: registration of %s reverted: %s", row.record_id, exc)
         if row.tx_hash is not None:  # it was on chain once: acknowledged, then rolled back
-            from ledger_api.services.healer import note_unhealed
-
             note_unhealed(
                 ctx,
                 kind="record",
