@@ -115,6 +115,11 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     # patient's signed key registration (the contract checks the signature)
     ("GET", "/keys/authorities"): everyone(200),
     ("POST", "/patient-keys"): everyone(200),
+    # same-origin relays of an authority's public key and of a member's signed key request
+    # (the web apps): public, as the authority itself is; this stack's institutions run no
+    # authority of their own, so the relays answer 404 before calling anything
+    ("GET", "/keys/authorities/{institution}/public-key"): everyone(404),
+    ("POST", "/keys/authorities/{institution}/keys"): everyone(404),
     ("GET", "/chain"): everyone(200),
     ("GET", "/directory"): everyone(200),
     ("GET", "/directory/members"): signed_in(200),
@@ -125,6 +130,7 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/keys/epochs/stale"): signed_in(403, doctor_with_consent=200, auditor=200, admin=200),
     ("GET", "/audit/access-events"): OVERSEERS_ONLY,
     ("GET", "/audit/verify"): OVERSEERS_ONLY,
+    ("GET", "/audit/key-issuances"): OVERSEERS_ONLY,
     # workflows (issue 7): doctors request (no consent in the body here: 422, nothing
     # written); only the party the state machine names moves a referral or consultation
     ("POST", "/referrals"): doctors_only(422),
@@ -417,6 +423,17 @@ class Scenario:
 
     def _get_audit_verify(self, role: str) -> Any:
         return self._get("/audit/verify", role)
+
+    def _get_audit_key_issuances(self, role: str) -> Any:
+        return self._get("/audit/key-issuances", role)
+
+    def _get_keys_authorities_institution_public_key(self, role: str) -> Any:
+        return self._get("/keys/authorities/1/public-key", role)
+
+    def _post_keys_authorities_institution_keys(self, role: str) -> Any:
+        return self.stack.client.post(
+            "/keys/authorities/1/keys", headers=self.headers(role), json={"request": {}}
+        )
 
     def _post_referrals(self, role: str) -> Any:
         return self.workflows.create_referral(self.headers(role))
