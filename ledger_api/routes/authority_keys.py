@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import threading
 from typing import Annotated, Any
 
@@ -118,10 +119,33 @@ async def relay_key_request(
             code="authority_unreachable",
         ) from None
     return Response(
-        content=answer.content[:MAX_AUTHORITY_ANSWER],
+        content=_authority_answer(answer, institution),
         status_code=answer.status_code,
         media_type="application/json",
     )
+
+
+def _authority_answer(answer: httpx.Response, institution: int) -> bytes:
+    """The authority's answer as it is, when it is what an authority sends: one JSON object
+    of bounded size. Anything else is refused, so that a URL an institution's admin put on
+    chain cannot turn the API into a proxy that reads other services' answers back."""
+    content = answer.content
+    if len(content) > MAX_AUTHORITY_ANSWER or not 200 <= answer.status_code < 500:
+        raise AuthorityUnreachableError(
+            f"the key authority of institution {institution} answered HTTP "
+            f"{answer.status_code} with {len(content)} bytes",
+            code="authority_unreachable",
+        )
+    try:
+        parsed = json.loads(content)
+    except ValueError:
+        parsed = None
+    if not isinstance(parsed, dict):
+        raise AuthorityUnreachableError(
+            f"the key authority of institution {institution} did not answer with a JSON object",
+            code="authority_unreachable",
+        )
+    return content
 
 
 @router.get(
