@@ -46,6 +46,9 @@ from ledger_api.chain.errors import DeploymentError
 CONTRACT_NAMES = contracts.NAMES
 ROLE_RELAYER = 5  # Consortium.Role.Relayer
 DEFAULT_RECEIPT_TIMEOUT = 60.0
+# receipt polls 10 ms apart (web3 waits 100 ms): an automining dev chain has each receipt at
+# once, and every test stack deploys seven contracts one after the other
+RECEIPT_POLL = 0.01
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -217,7 +220,9 @@ class _Sender:
             tx = build(params)  # estimates gas: a revert surfaces here, before sending
             signed = self.account.sign_transaction(tx)
             tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
-            receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=self.timeout)
+            receipt = self.w3.eth.wait_for_transaction_receipt(
+                tx_hash, timeout=self.timeout, poll_latency=RECEIPT_POLL
+            )
         except (Web3Exception, OSError, ValueError) as exc:
             raise DeploymentError(f"{what} failed: {exc}") from exc
         self.nonce += 1

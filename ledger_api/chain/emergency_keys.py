@@ -23,6 +23,7 @@ from web3.exceptions import ContractLogicError, Web3Exception
 
 import contracts
 from crypto.threshold.keys import EmergencyPublicKey
+from ledger_api.chain.deploy import RECEIPT_POLL
 from ledger_api.chain.errors import (
     ChainError,
     ReceiptTimeoutError,
@@ -232,7 +233,9 @@ class EmergencyKeysClient:
             except (Web3Exception, OSError, ValueError) as exc:
                 raise ChainError(f"EmergencyKeys.{function} failed: {exc}") from exc
         try:
-            receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=self.timeout)
+            receipt = self.w3.eth.wait_for_transaction_receipt(
+                tx_hash, timeout=self.timeout, poll_latency=RECEIPT_POLL
+            )
         except (Web3Exception, OSError) as exc:
             raise ReceiptTimeoutError(
                 tx_hash=tx_hash.hex(), timeout=self.timeout, detail=str(exc)

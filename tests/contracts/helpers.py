@@ -129,7 +129,7 @@ class Chain:
         sender = self.accounts[who] if isinstance(who, str) else who
         tx = self._tx(sender, call, FIXED_GAS)
         tx_hash = self.w3.eth.send_raw_transaction(sender.sign_transaction(tx).raw_transaction)
-        return self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=30)
+        return self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=30, poll_latency=0.01)
 
     def send(self, who: str | LocalAccount, call: Any) -> Any:
         """Send ``call`` signed by ``who``; assert it succeeded; return the receipt."""
