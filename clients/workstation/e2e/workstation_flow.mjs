@@ -101,6 +101,7 @@ async function cardiologist(browser) {
   await readable.locator('.opened .fhir-view, .opened .decrypt-error, .opened .denied').first().waitFor({ timeout: 90000 });
   result.openedText = await readable.locator('.opened').innerText();
   result.openedViews = await readable.locator('.opened .fhir-view').count();
+  await readable.locator('.opened').scrollIntoViewIfNeeded();
   await screenshot(page, 'cardiologist-record-decrypted');
 
   // referrals: accept, then complete with a summary written in the page

@@ -3,8 +3,8 @@
 // fresh nonce), which goes on chain with the access decision. A refusal is an AccessDenied
 // with the API's decision (reason code, the denial's transaction) so the page can say why.
 // Then the bytes go to crypto/index.js's decryptRecord with the reader's attribute key (from
-// their own institution's authority, state.js memberReader) and the session, with which it
-// fetches the chain's registration (GET /records/{id}) and checks the bytes against it first.
+// their own institution's authority, state.js memberReader) and the chain's registration of
+// the record (GET /records/{id}, for the read's purpose), which it checks the bytes against first.
 import { getAddress } from 'ethers';
 import definitions from '@wallet/generated/eip712.json';
 import { decryptRecord } from './crypto/index.js';
@@ -93,7 +93,10 @@ export async function openRecord(session, recordId, purpose, reader = null) {
   const decision = { granted: true, reason: body.reason, tx: body.tx };
   try {
     const { userKey, institutionId } = (typeof reader === 'function' ? await reader() : reader) ?? {};
-    const result = await decryptRecord({ recordId, header: header.bytes, body: body.bytes, session, userKey, institutionId });
+    // the chain's registration, asked for under the read's own purpose (a consultation's
+    // reader may see the record for `consultation` only)
+    const registration = await session.api.get(`/records/${recordId}?purpose=${encodeURIComponent(purpose)}`);
+    const result = await decryptRecord({ recordId, header: header.bytes, body: body.bytes, registration, userKey, institutionId });
     return { decision, result };
   } catch (error) {
     return { decision, error };
