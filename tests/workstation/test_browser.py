@@ -279,6 +279,17 @@ def test_workstation_in_chromium(
             "诊断", "主要检查结果", "诊疗经过", "随访建议"
         ]  # fmt: skip
         assert "HFrEF" in composition["section"][0]["text"]["div"]
+        # the page wrapped the patient slot to the key the patient registered (read through
+        # GET /patient-keys/{patient}), not to one derived from the clinician's wallet
+        with MedLedgerClient(live_stack.url, account=stack.patient) as own:
+            own.login()
+            assert own.fetch_bytes(final.summary_record_id, patient_key=own.patient_key()) == plain
+            registered = httpx.get(f"{live_stack.url}/patient-keys/{patient_address}").json()
+            assert registered["public_key"] == "0x" + own.patient_key().public_key.hex()
+        stranger = httpx.get(f"{live_stack.url}/patient-keys/0x{'ab' * 20}")
+        assert stranger.status_code == 404
+        assert stranger.json()["error"]["code"] == "patient_key_missing"
+        assert httpx.get(f"{live_stack.url}/patient-keys/0x12").status_code == 422
         assert "已完成" in result["referralsText"]
 
         # the consultation: the question decrypted in the page, an opinion posted,
