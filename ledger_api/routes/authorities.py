@@ -4,6 +4,9 @@ the chain (the API holds no key: ``docs/key-authorities.md``).
 - ``GET /keys/authorities`` lists every institution with its authority as ``Consortium`` has
   it (institution, code, URL, public-key digest, epoch, floor). A convenience: clients read the
   same from the chain and pin the digest themselves.
+- ``GET /patient-keys/{patient}`` reads the X25519 key a patient registered
+  (``ConsentManager.patientKeyOf``): what a clinician's page wraps the patient slot of a record
+  it writes for that patient to (the page cannot reach the chain itself). Public, like the chain.
 - ``POST /patient-keys`` relays a patient's EIP-712-signed ``PatientKey`` registration to
   ``ConsentManager.registerPatientKey`` (the contract checks the signature; the relayer only
   pays gas).
@@ -11,16 +14,19 @@ the chain (the API holds no key: ``docs/key-authorities.md``).
 
 from __future__ import annotations
 
+import re
+
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from ledger_api.chain.errors import TransactionRevertedError
 from ledger_api.deps import ClientIpDep, ContextDep, LimiterDep
-from ledger_api.http_errors import UnprocessableError
+from ledger_api.http_errors import NotFoundError, UnprocessableError
 from ledger_api.routes.error_docs import error_responses
 from ledger_api.services.access import chain_required
 
 router = APIRouter(tags=["keys"])
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 
 
 class AuthorityOut(BaseModel):
@@ -81,6 +87,36 @@ class PatientKeyOut(BaseModel):
     public_key: str
     version: int
     tx_hash: str
+
+
+class RegisteredPatientKeyOut(BaseModel):
+    patient: str
+    public_key: str = Field(description="The patient's X25519 public key (0x hex, 32 bytes).")
+    version: int
+
+
+@router.get(
+    "/patient-keys/{patient}",
+    summary="The X25519 key a patient registered on chain (their records' patient slot)",
+    responses=error_responses(
+        s404="patient_key_missing", s422="invalid_address", s503="chain_unavailable"
+    ),
+)
+def patient_key(patient: str, ctx: ContextDep) -> RegisteredPatientKeyOut:
+    """404 until the patient registered a key: a record written for them then cannot carry
+    their slot, and the writer must not make one up."""
+    if not _ADDRESS.fullmatch(patient):
+        raise UnprocessableError(
+            "patient must be a 0x-prefixed 20-byte address", code="invalid_address"
+        )
+    with chain_required("cannot read the patient's key"):
+        key, version = ctx.chain.consents.patient_key_of(patient.lower())
+    if key == bytes(32):
+        raise NotFoundError(
+            f"patient {patient} has not registered their key yet (the wallet does it at sign-in)",
+            code="patient_key_missing",
+        )
+    return RegisteredPatientKeyOut(patient=patient, public_key="0x" + key.hex(), version=version)
 
 
 @router.post(

@@ -49,11 +49,15 @@ def assistant_origin(url: str | None) -> str | None:
 
 
 def workstation_csp(assistant_url: str | None) -> str:
-    """The wallet's policy, with the assistant's origin (when configured) in connect-src."""
+    """The wallet's policy, with the assistant's origin (when configured) in connect-src.
+
+    'wasm-unsafe-eval' lets the page compile WebAssembly (mcl-wasm: FAME decryption in the
+    page); it does not allow JavaScript eval."""
     origin = assistant_origin(assistant_url)
     connect = "'self'" + (f" {origin}" if origin else "")
     return (
-        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; "
+        "style-src 'self' 'unsafe-inline'; "
         f"img-src 'self' data:; connect-src {connect}; object-src 'none'; base-uri 'self'; "
         "frame-ancestors 'none'"
     )

@@ -246,7 +246,10 @@ def submit_opinion(
     requester = auth_service.principal_for(ctx=ctx, address=info.requester)
     if not (
         satisfies(policy, current_key_attributes(ctx, requester))
-        and satisfies(policy, [f"uid:{info.patient.lower()}"])
+        and (
+            satisfies(policy, [f"uid:{info.patient.lower()}"])
+            or wf.patient_slot_admits(ctx, row, info.patient)
+        )
     ):
         raise wf.invalid(
             "the opinion's policy must admit the requesting doctor and the patient",

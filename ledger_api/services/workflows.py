@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from crypto.envelope import parse_header
+from crypto.envelope import HeaderV3, parse_header
 from crypto.errors import CryptoError, PolicyError, SigningError
 from crypto.policy import normalize, normalize_attribute, policy_hash
 from crypto.signing import (
@@ -234,6 +234,19 @@ def require_records(db: Session, *, patient: str, record_ids: Sequence[str]) -> 
 def record_policy(ctx: AppContext, row: Record) -> str:
     """The encryption policy of ``row`` (clear text in its header, checked against the chain's
     policy hash): what lets the API refuse a document its addressee could not open."""
+    return record_header(ctx, row).policy
+
+
+def patient_slot_admits(ctx: AppContext, row: Record, patient: str) -> bool:
+    """Whether ``patient`` opens ``row`` by its own slot: an envelope v3 carries the data key
+    wrapped to the patient it is bound to (docs/key-authorities.md), with no ``uid:`` clause
+    in its policy; older envelopes admit the patient only through their policy."""
+    header = record_header(ctx, row)
+    return isinstance(header, HeaderV3) and header.patient == bytes.fromhex(patient[2:])
+
+
+def record_header(ctx: AppContext, row: Record) -> Any:
+    """``row``'s parsed header, its policy checked against the chain's policy hash."""
     try:
         header = parse_header(b"".join(ctx.store.get(row.header_cid)))
     except (CryptoError, StorageError, OSError, ValueError) as exc:
@@ -245,7 +258,7 @@ def record_policy(ctx: AppContext, row: Record) -> str:
             f"the header of {row.record_id} does not match its registered policy hash",
             code="block_missing",
         )
-    return header.policy
+    return header
 
 
 def check_consents(

@@ -127,6 +127,8 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     # membership epochs (issue 8): the history is public; cd3h's stale records to its admin
     # and members (the scenario asks for institution cd3h)
     ("GET", "/keys/epochs"): everyone(200),
+    # a patient's registered X25519 key is public, like the chain (a stranger has none: 404)
+    ("GET", "/patient-keys/{patient}"): everyone(404),
     ("GET", "/keys/epochs/stale"): signed_in(403, doctor_with_consent=200, auditor=200, admin=200),
     ("GET", "/audit/access-events"): OVERSEERS_ONLY,
     ("GET", "/audit/verify"): OVERSEERS_ONLY,
@@ -399,6 +401,9 @@ class Scenario:
 
     def _get_keys_epochs(self, role: str) -> Any:
         return self._get("/keys/epochs", role)
+
+    def _get_patient_keys_patient(self, role: str) -> Any:
+        return self._get(f"/patient-keys/{Account.create().address}", role)
 
     def _get_keys_epochs_stale(self, role: str) -> Any:
         return self._get("/keys/epochs/stale", role, institution="cd3h")

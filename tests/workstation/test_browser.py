@@ -4,12 +4,18 @@ The browser half is ``clients/workstation/e2e/workstation_flow.mjs``; this test 
 chain through the Python SDK over the real HTTP API (``live_stack``), starts the real GP
 assistant service, runs the browser, and then checks on chain what the pages did:
 
+The stack runs without the API's central key authority: cd3h and qyqchc each run their own
+``medledger authority serve`` process registered on chain, so every record is an envelope v3
+(one slot per institution reached, plus the patient's).
+
 1. a cardiologist signs in with the keystore file ``medledger wallet`` wrote, fetches the
-   attribute key (attributes and epoch shown), sees the patient's timeline, opens a record
-   (the read is signed and granted; the record stays locked until in-page decryption lands,
-   and says so), accepts the GP's referral and completes it with a summary written in a form —
-   a FHIR Composition encrypted in the page and registered with the cardiologist as author —
-   then opens the chart by break-glass, with the banner shown;
+   attribute key from cd3h's own authority through the API's relay (attributes and epoch
+   shown), sees the patient's timeline, opens a record (the read is signed and granted; the
+   page checks the bytes against the chain's registration and decrypts them with mcl-wasm:
+   the observation's values are shown), accepts the GP's referral and completes it with a
+   summary written in a form — a FHIR Composition encrypted in the page and registered with
+   the cardiologist as author —, reads the consultation's question (decrypted in the page
+   too), then opens the chart by break-glass, with the banner shown;
 2. the GP is refused a record of the cardiologist's and sees why (no consent) with the
    denial's transaction; the GP assistant suggests I10 while 高血压 is typed, the GP confirms it
    (the assistant records the feedback), and the intake panel assesses a chest pain;
@@ -27,7 +33,9 @@ import sqlite3
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -40,6 +48,8 @@ from clients.sdk.fhir import validate_resource
 from clients.sdk.wallet import WalletStore
 from clients.sdk.workflows import consultation_audience, referral_audience
 from crypto.keys import SCRYPT_MIN_LOG2_N
+from tests.api.conftest import ADMIN_KEY
+from tests.authority.support import AuthorityProcess, init_authority, register
 from tests.workstation.conftest import ARTIFACTS, ROOT, LiveStack
 
 FLOW = ROOT / "clients" / "workstation" / "e2e" / "workstation_flow.mjs"
@@ -51,6 +61,41 @@ def fixture_resource(kind: str) -> bytes:
     resources = json.loads(FIXTURES.read_text(encoding="utf-8"))["resources"]
     found = next(r["resource"] for r in resources if r["resource"]["resourceType"] == kind)
     return json.dumps(found, ensure_ascii=False).encode()
+
+
+@pytest.fixture
+def stack_settings(workstation_dist: Path, assistant_port: int) -> dict[str, Any]:
+    """The API without its legacy central authority: institutions run their own."""
+    return {
+        "workstation_dir": workstation_dist,
+        "assistant_url": f"http://127.0.0.1:{assistant_port}",
+        "authority_passphrase": None,
+        "authority_dir": None,
+        "escrow_free": True,
+    }
+
+
+@pytest.fixture
+def authorities(live_stack: LiveStack, tmp_path: Path) -> Iterator[dict[int, AuthorityProcess]]:
+    """cd3h's and qyqchc's own key authorities, registered on chain and served."""
+    stack = live_stack.stack
+    keys = tmp_path / "authority-keys"
+    keys.mkdir()
+    found: dict[int, AuthorityProcess] = {}
+    deployment = stack.settings.deployment_file
+    try:
+        for inst in (stack.cd3h, stack.qyqchc):
+            authority = init_authority(keys, inst)
+            done = register(
+                authority, admin_key=ADMIN_KEY, rpc=stack.settings.rpc_url, deployment=deployment
+            )
+            assert done.returncode == 0, done.stderr + done.stdout
+            authority.start(rpc=stack.settings.rpc_url, deployment=deployment)
+            found[inst] = authority
+        yield found
+    finally:
+        for authority in found.values():
+            authority.stop()
 
 
 class AssistantServer:
@@ -77,7 +122,11 @@ class AssistantServer:
 
 
 def test_workstation_in_chromium(
-    live_stack: LiveStack, chromium: str, assistant_port: int, tmp_path: Path
+    live_stack: LiveStack,
+    authorities: dict[int, AuthorityProcess],
+    chromium: str,
+    assistant_port: int,
+    tmp_path: Path,
 ) -> None:
     stack = live_stack.stack
     patient_address = stack.patient.address
@@ -87,6 +136,7 @@ def test_workstation_in_chromium(
         MedLedgerClient(live_stack.url, account=stack.cardiologist) as cardio,
         MedLedgerClient(live_stack.url, account=stack.patient) as patient,
     ):
+        patient.register_patient_key()  # the patient slot of every v3 record written for them
         observation = gp.share(
             fixture_resource("Observation"),
             patient=patient_address,
@@ -174,6 +224,7 @@ def test_workstation_in_chromium(
                 "PATIENT": patient_address,
                 "REFERRAL": referral.referral_id,
                 "DENIED_RECORD": denied.record_id,
+                "OBSERVATION": observation.record_id,
                 "REVOKED_RECORD": revoked.record_id,
                 "CONSULTATION": consultation.consultation_id,
                 "GP": stack.gp.address,
@@ -194,11 +245,14 @@ def test_workstation_in_chromium(
     result = json.loads(lines[-1][7:])
     assert result["problems"] == []
 
-    # 1. the cardiologist: key facts, QR, timeline, a granted read awaiting decryption
+    # 1. the cardiologist: key facts, QR, timeline, a granted read decrypted in the page
     assert "dept:cardiology" in result["keyFacts"]
+    assert "org:cd3h" in result["keyFacts"]  # issued by cd3h's own authority
     assert result["qr"].startswith("data:image/png;base64,")
     assert result["records"] == 3  # the observation, the letter, the consultation question
-    assert "in-page decryption not available" in result["openedText"]
+    assert result["openedViews"] >= 1, result["openedText"]
+    assert "白细胞计数" in result["openedText"]  # the observation's values, decrypted
+    assert "decryption not available" not in result["openedText"]
     assert "授权已被患者撤销" in result["revokedLock"]
     with MedLedgerClient(live_stack.url, account=stack.auditor) as auditor:
         reads = auditor.access_events(accessor=stack.cardiologist.address).items
@@ -215,7 +269,7 @@ def test_workstation_in_chromium(
         # encrypted in the page, decrypted in Python by the referring GP: a valid Composition
         with MedLedgerClient(live_stack.url, account=stack.gp) as gp:
             plain = gp.fetch_bytes(
-                final.summary_record_id, user_key=gp.fetch_user_key(), purpose="referral"
+                final.summary_record_id, user_key=gp.fetch_member_key(), purpose="referral"
             )
         document = validate_resource(plain)
         composition = json.loads(plain)
@@ -225,11 +279,24 @@ def test_workstation_in_chromium(
             "诊断", "主要检查结果", "诊疗经过", "随访建议"
         ]  # fmt: skip
         assert "HFrEF" in composition["section"][0]["text"]["div"]
+        # the page wrapped the patient slot to the key the patient registered (read through
+        # GET /patient-keys/{patient}), not to one derived from the clinician's wallet
+        with MedLedgerClient(live_stack.url, account=stack.patient) as own:
+            own.login()
+            assert own.fetch_bytes(final.summary_record_id, patient_key=own.patient_key()) == plain
+            registered = httpx.get(f"{live_stack.url}/patient-keys/{patient_address}").json()
+            assert registered["public_key"] == "0x" + own.patient_key().public_key.hex()
+        stranger = httpx.get(f"{live_stack.url}/patient-keys/0x{'ab' * 20}")
+        assert stranger.status_code == 404
+        assert stranger.json()["error"]["code"] == "patient_key_missing"
+        assert httpx.get(f"{live_stack.url}/patient-keys/0x12").status_code == 422
         assert "已完成" in result["referralsText"]
 
-        # the consultation: the question opened (locked until decryption), an opinion posted,
+        # the consultation: the question decrypted in the page, an opinion posted,
         # encrypted in the page and signed there; the requesting GP decrypts it in Python
-        assert "in-page decryption not available" in result["questionText"]
+        assert result["questionViews"] >= 1, result["questionText"]
+        assert "Referral to cardiology" in result["questionText"]
+        assert "decryption not available" not in result["questionText"]
         with MedLedgerClient(live_stack.url, account=stack.gp) as gp:
             asked = gp.consultation(consultation.consultation_id)
             assert asked.opinion_count == 1
@@ -237,7 +304,7 @@ def test_workstation_in_chromium(
             assert opinion.author == stack.cardiologist.address
             answer = json.loads(
                 gp.fetch_bytes(
-                    opinion.record_id, user_key=gp.fetch_user_key(), purpose="consultation"
+                    opinion.record_id, user_key=gp.fetch_member_key(), purpose="consultation"
                 )
             )
         assert answer["resourceType"] == "Composition"

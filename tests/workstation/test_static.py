@@ -40,7 +40,8 @@ def test_built_workstation_is_served_with_a_strict_csp(
     assert '<html lang="zh-CN">' in page.text  # Chinese by default
     assert "/workstation/assets/" in page.text  # built with base /workstation/
     csp = page.headers["content-security-policy"]
-    assert "script-src 'self';" in csp
+    assert "script-src 'self' 'wasm-unsafe-eval';" in csp  # WebAssembly (mcl-wasm) only
+    assert "'unsafe-eval'" not in csp.replace("'wasm-unsafe-eval'", "")  # never JS eval
     assert "connect-src 'self' http://127.0.0.1:8090;" in csp  # the assistant, and only it
     assert "frame-ancestors 'none'" in csp
     assert page.headers["cache-control"] == "no-cache"

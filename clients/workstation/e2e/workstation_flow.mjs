@@ -95,11 +95,14 @@ async function cardiologist(browser) {
   result.records = await page.locator('.record[data-locked="false"]').count();
   result.revokedLock = await page.locator(`.record[data-record="${env.REVOKED_RECORD}"] .lock-reason`).innerText();
   await check(page, 'cardiologist-timeline');
-  const readable = page.locator('.record[data-locked="false"]').first();
+  // the observation, decrypted in this page with the key from cd3h's own authority
+  const readable = page.locator(`.record[data-record="${env.OBSERVATION}"]`);
   await readable.locator('.open-record').click();
-  await readable.locator('.decrypt-error').waitFor();
+  await readable.locator('.opened .fhir-view, .opened .decrypt-error, .opened .denied').first().waitFor({ timeout: 90000 });
   result.openedText = await readable.locator('.opened').innerText();
-  await screenshot(page, 'cardiologist-record-locked-until-decryption');
+  result.openedViews = await readable.locator('.opened .fhir-view').count();
+  await readable.locator('.opened').scrollIntoViewIfNeeded();
+  await screenshot(page, 'cardiologist-record-decrypted');
 
   // referrals: accept, then complete with a summary written in the page
   await page.click('#nav-referrals');
@@ -127,8 +130,9 @@ async function cardiologist(browser) {
   await page.click('#nav-consultations');
   const consult = page.locator(`.consultation[data-consultation="${env.CONSULTATION}"]`);
   await consult.locator('.read-question').click();
-  await consult.locator('.locked').waitFor();
+  await consult.locator('.fhir-view, .locked').first().waitFor({ timeout: 90000 });
   result.questionText = await consult.innerText();
+  result.questionViews = await consult.locator('.fhir-view').count();
   await check(page, 'consultation-question');
   await consult.locator('.write-opinion').click();
   await page.fill('#opinion-text', '考虑心力衰竭加重，建议加用利尿剂并复查 NT-proBNP');

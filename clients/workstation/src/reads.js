@@ -2,7 +2,9 @@
 // request carries the reader's signed EIP-712 ReadRequest (record, part, purpose, now, a
 // fresh nonce), which goes on chain with the access decision. A refusal is an AccessDenied
 // with the API's decision (reason code, the denial's transaction) so the page can say why.
-// Then the bytes go to crypto/index.js's decryptRecord; nothing is decrypted here.
+// Then the bytes go to crypto/index.js's decryptRecord with the reader's attribute key (from
+// their own institution's authority, state.js memberReader) and the chain's registration of
+// the record (GET /records/{id}, for the read's purpose), which it checks the bytes against first.
 import { getAddress } from 'ethers';
 import definitions from '@wallet/generated/eip712.json';
 import { decryptRecord } from './crypto/index.js';
@@ -71,9 +73,12 @@ export async function readPart(session, recordId, part, purpose) {
 
 /**
  * Open a record: header, body (each read logged on chain), then in-page decryption.
+ * `reader` is {userKey, institutionId} or an async function giving it (called only once the
+ * reads were granted: a refused read fetches no key). A key that cannot be had, a record
+ * that does not match its registration or a slot the key does not open: `error`.
  * Returns {decision: {granted, reason, tx}, result?: decrypted, error?: Error}.
  */
-export async function openRecord(session, recordId, purpose, userKey = null) {
+export async function openRecord(session, recordId, purpose, reader = null) {
   let header;
   let body;
   try {
@@ -87,7 +92,11 @@ export async function openRecord(session, recordId, purpose, userKey = null) {
   }
   const decision = { granted: true, reason: body.reason, tx: body.tx };
   try {
-    const result = await decryptRecord({ recordId, header: header.bytes, body: body.bytes, userKey });
+    const { userKey, institutionId } = (typeof reader === 'function' ? await reader() : reader) ?? {};
+    // the chain's registration, asked for under the read's own purpose (a consultation's
+    // reader may see the record for `consultation` only)
+    const registration = await session.api.get(`/records/${recordId}?purpose=${encodeURIComponent(purpose)}`);
+    const result = await decryptRecord({ recordId, header: header.bytes, body: body.bytes, registration, userKey, institutionId });
     return { decision, result };
   } catch (error) {
     return { decision, error };

@@ -12,7 +12,17 @@ import { shareRecord } from '@wallet/upload.js';
  */
 export async function shareForPatient(session, { patient, resource, policy }) {
   const bytes = new TextEncoder().encode(JSON.stringify(resource));
-  const asPatient = { api: session.api, chain: session.chain, wallet: session.wallet, address: patient };
+  const registered = await session.api.get(`/patient-keys/${patient}`);
+  const publicKey = Uint8Array.from(registered.public_key.slice(2).match(/../g), (h) => parseInt(h, 16));
+  if (publicKey.length !== 32) throw new Error(`the key registered for ${patient} is not a 32-byte X25519 key`);
+  const asPatient = {
+    api: session.api,
+    chain: session.chain,
+    wallet: session.wallet,
+    address: patient,
+    patientKey: { publicKey }, // the registered key: nothing derived from the clinician's wallet
+    patientKeyRegistered: true,
+  };
   const { answer } = await shareRecord(asPatient, {
     bytes,
     policy,

@@ -3,7 +3,7 @@
 // config) and the break-glass openings in force (for the banner). The wallet's own Api,
 // Session and WalletStore are imported, not copied: one SIWE and keystore implementation.
 import { reactive } from 'vue';
-import { x25519 } from '@noble/curves/ed25519';
+import { fetchUserKey } from './crypto/index.js';
 import { Api } from '@wallet/api.js';
 import { WalletStore } from '@wallet/keystore.js';
 import { Session } from '@wallet/session.js';
@@ -24,24 +24,45 @@ export const store = reactive({
   config: { assistant_url: null },
   view: 'profile',
   patient: '', // the chart open in the patient view
-  key: null, // the attribute key's clear facts (attributes, epoch, tx) from POST /keys/issue
+  key: null, // the attribute key's clear facts (attributes, epoch, tx) from the authority
   openings: [], // break-glass openings of mine still open: [{id, patient, expires_at}]
   notice: null,
 });
 
-/** Sealing key pair made in the page for the attribute key (the private half never leaves). */
-let sealing = null;
+/**
+ * The clinician's FAME attribute key, in this page's memory only (never stored, never in the
+ * reactive store): fetched from their own institution's key authority through the API's
+ * same-origin relay (POST /keys/authorities/{id}/keys) with a KeyRequest the wallet signs,
+ * sealed by the authority to an X25519 key drawn in the page for that request alone
+ * (crypto/authority.js fetchUserKey). The API relays ciphertext it cannot open.
+ */
+export const memberKey = { value: null, pending: null };
 
-export function sealingPublicKeyBase64() {
-  if (!sealing) {
-    const secret = x25519.utils.randomPrivateKey();
-    sealing = { secret, public: x25519.getPublicKey(secret) };
-  }
-  return btoa(String.fromCharCode(...sealing.public));
+/** Fetch (or re-fetch) the attribute key; its clear facts go to store.key for the profile. */
+export async function fetchMemberKey() {
+  const chain = session.chain ?? (await api.get('/chain'));
+  const institutionId = Number(store.me?.institution_id);
+  if (!Number.isInteger(institutionId) || institutionId <= 0) throw new Error('this account belongs to no institution: no key authority issues it a key');
+  const issued = await fetchUserKey({
+    url: `/keys/authorities/${institutionId}`,
+    signer: session.wallet,
+    institutionId,
+    chainId: chain.chain_id,
+    consortium: chain.contracts.Consortium,
+  });
+  memberKey.value = { userKey: issued.key, institutionId };
+  store.key = { attributes: issued.attributes, epoch: issued.epoch, tx_hash: issued.txHash ?? '' };
+  return memberKey.value;
 }
 
-/** The sealed key and the X25519 secret it is sealed to, for in-page decryption. */
-export const sealed = { key: null, secret: () => sealing?.secret ?? null };
+/** The reader for decryptRecord: the key held, else fetched once (concurrent opens share it). */
+export async function memberReader() {
+  if (memberKey.value) return memberKey.value;
+  memberKey.pending ??= fetchMemberKey().finally(() => {
+    memberKey.pending = null;
+  });
+  return memberKey.pending;
+}
 
 export async function loadConfig() {
   try {
@@ -63,8 +84,7 @@ export async function signIn(wallet) {
 export async function signOut() {
   await session.signOut();
   Object.assign(store, { signedIn: false, address: null, me: null, key: null, openings: [], patient: '' });
-  sealing = null;
-  sealed.key = null;
+  memberKey.value = null;
 }
 
 export function institutionName(id) {
