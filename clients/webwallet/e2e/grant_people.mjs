@@ -110,7 +110,7 @@ async function grant(page) {
   const qrConsent = await signed(page, GP);
   await shot(page, 'qr-granted');
   if (problems.length) throw new Error(problems.join('; '));
-  step('granted', { institutions, doctors, directorySummary, directoryConsent, refused, found, qrSummary, qrConsent });
+  step('grant', { institutions, doctors, directorySummary, directoryConsent, refused, found, qrSummary, qrConsent });
 }
 
 async function history(page) {
@@ -122,7 +122,7 @@ async function history(page) {
   const address = await event.locator('details.person code.address').innerText();
   await checkPage(page, 'history');
   await shot(page, 'history');
-  const all = await page.locator('li.event .who').allInnerTexts();
+  const all = await page.locator('li.event .who details.person > summary').allInnerTexts();
   if (problems.length) throw new Error(problems.join('; '));
   step('history', { who, address, all });
 }
