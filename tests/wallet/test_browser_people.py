@@ -93,9 +93,3 @@ def test_patient_grants_people_not_hex(live_stack: LiveStack, chromium: str) -> 
     assert history["address"] == cardiologist
     assert all("0x" not in who or "不在目录中" in who for who in history["all"])
     assert (ARTIFACTS / "people-history.png").is_file()
-
-
-def test_unknown_reader_stays_hex_with_a_hint() -> None:
-    """The hint text the page shows for an address the directory does not know exists."""
-    text = (ROOT / "clients" / "webwallet" / "src" / "locales" / "zh-CN.js").read_text()
-    assert "不在目录中" in text
