@@ -11,6 +11,11 @@ already holds: who is this (institution, role, attributes)? A patient reading wh
 their records, or about to grant an address, sees names instead of hex; an address the
 consortium does not know is simply absent from the answer. Still the chain's public state:
 no address is revealed that the caller did not give.
+
+``/directory/clinicians?institution=…`` lists the active doctors and nurses of one institution
+(signed-in callers), so a patient can choose institution → department → doctor instead of
+typing an address. Those addresses are already public in the chain's ``MemberEnrolled``
+events; the listing only saves the wallet from scanning them.
 """
 
 from __future__ import annotations
@@ -171,6 +176,57 @@ def directory_members(
                 attributes=attributes.get(m.address, []),
             )
             for m in sorted(rows, key=lambda m: m.address)
+        ]
+    )
+
+
+@router.get(
+    "/directory/clinicians",
+    summary="The active doctors and nurses of one institution (signed-in callers)",
+    responses=error_responses(s401="unauthorized", s422="invalid_input"),
+)
+def directory_clinicians(
+    db: DbDep,
+    _principal: PrincipalDep,
+    institution: Annotated[str, Query(max_length=32, description="Institution code, e.g. cd3h.")],
+) -> MembersOut:
+    """Members a patient can grant to, in address order; an unknown code is a 422, not []."""
+    found = next(
+        (i for i in db.scalars(sa.select(Institution)).all() if _code_text(i.code) == institution),
+        None,
+    )
+    if found is None:
+        raise UnprocessableError(f"no institution {institution[:32]!r}")
+    rows = db.scalars(
+        sa.select(Member)
+        .where(
+            Member.institution_id == found.institution_id,
+            Member.active.is_(True),
+            Member.removed.is_(False),
+            Member.role.in_(CLINICAL_ROLES),
+        )
+        .order_by(Member.address)
+    ).all()
+    attributes: dict[str, list[str]] = defaultdict(list)
+    if rows:
+        for owner, attribute in db.execute(
+            sa.select(MemberAttribute.address, MemberAttribute.attribute)
+            .where(MemberAttribute.address.in_([m.address for m in rows]))
+            .order_by(MemberAttribute.attribute)
+        ).all():
+            attributes[owner].append(attribute)
+    place = _member_institution({found.institution_id: found}, found.institution_id)
+    return MembersOut(
+        members=[
+            MemberOut(
+                address=to_checksum(m.address),
+                role=m.role,
+                active=found.active,
+                removed=False,
+                institution=place,
+                attributes=attributes.get(m.address, []),
+            )
+            for m in rows
         ]
     )
 

@@ -123,6 +123,7 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/chain"): everyone(200),
     ("GET", "/directory"): everyone(200),
     ("GET", "/directory/members"): signed_in(200),
+    ("GET", "/directory/clinicians"): signed_in(200),
     ("POST", "/keys/issue"): signed_in(200),
     # membership epochs (issue 8): the history is public; cd3h's stale records to its admin
     # and members (the scenario asks for institution cd3h)
@@ -416,6 +417,9 @@ class Scenario:
 
     def _get_directory_members(self, role: str) -> Any:
         return self._get("/directory/members", role, address=self.stack.gp.address)
+
+    def _get_directory_clinicians(self, role: str) -> Any:
+        return self._get("/directory/clinicians", role, institution="cd3h")
 
     def _post_keys_issue(self, role: str) -> Any:
         public = base64.b64encode(generate_x25519_keypair().public_key).decode()

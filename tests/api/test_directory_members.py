@@ -52,3 +52,33 @@ def test_bad_lookups_are_422_and_anonymous_401(api_stack: Stack) -> None:
     oversized = stack.client.get("/directory/members", headers=headers, params=too_many)
     assert oversized.status_code == 422
     assert "1 to 100" in oversized.json()["error"]["message"]
+
+
+def test_clinicians_of_an_institution_for_the_wallet_picker(api_stack: Stack) -> None:
+    """Institution → department → doctor in the wallet: the active doctors/nurses of one place."""
+    stack = api_stack
+    stack.wait_indexed()
+    headers = stack.login(stack.patient)
+    answer = stack.client.get(
+        "/directory/clinicians", headers=headers, params={"institution": "cd3h"}
+    )
+    assert answer.status_code == 200, answer.text
+    members = answer.json()["members"]
+    addresses = [m["address"] for m in members]
+    assert stack.cardiologist.address in addresses
+    assert stack.gp.address not in addresses  # another institution
+    assert all(m["role"] in ("doctor", "nurse") for m in members)
+    assert all(m["institution"]["code"] == "cd3h" for m in members)
+    cardiologist = next(m for m in members if m["address"] == stack.cardiologist.address)
+    assert cardiologist["attributes"] == ["dept:cardiology"]
+    anonymous = stack.client.get("/directory/clinicians", params={"institution": "cd3h"})
+    assert anonymous.status_code == 401
+    unknown = stack.client.get(
+        "/directory/clinicians", headers=headers, params={"institution": "nowhere' --"}
+    )
+    assert unknown.status_code == 422
+    assert "no institution" in unknown.json()["error"]["message"]
+    oversized = stack.client.get(
+        "/directory/clinicians", headers=headers, params={"institution": "x" * 33}
+    )
+    assert oversized.status_code == 422

@@ -32,7 +32,7 @@ async function screenshot(page, name) {
   shot += 1;
   // a view that printed a missing value or an untranslated key
   const text = await page.locator('body').innerText();
-  const bad = text.match(/\b(null|undefined|NaN)\b|\{[a-z]+\}|\b(?:wallets|grant|consents|records|history|account|purpose)\.[a-zA-Z]+/);
+  const bad = text.match(/\b(null|undefined|NaN)\b|\{[a-z]+\}|\b(?:wallets|grant|consents|records|history|account|purpose|person|qr|dept)\.[a-zA-Z]+/);
   if (bad) problems.push(`${name}: the page shows ${JSON.stringify(bad[0])}`);
   await page.screenshot({ path: join(ARTIFACTS, `${String(shot).padStart(2, '0')}-${name}.png`), fullPage: true });
 }
@@ -93,6 +93,7 @@ async function main() {
     // 4. grant the doctor: review the summary, then sign the EIP-712 consent
     await page.click('#tab-consents');
     await page.locator('#grant-form').waitFor();
+    await page.selectOption('#grant-kind', 'doctor'); // by address (the advanced choice)
     await page.fill('#grant-address', DOCTOR);
     await page.selectOption('#grant-scope', recordId);
     await page.fill('#grant-days', '30');

@@ -6,6 +6,8 @@ import { busy } from '../errors.js';
 import { DAY, date, nowSeconds, short } from '../format.js';
 import { t } from '../i18n.js';
 import { grantForm } from './grant.js';
+import { directoryCache } from '../directory.js';
+import { personView } from './person.js';
 import { buildRevocation, consentFromListing, consentId, consentJson, freshNonce, signTyped } from '../eip712.js';
 
 const SOON = 7 * DAY;
@@ -17,6 +19,12 @@ export function granteeLabel(c) {
   return c.grantee_policy ?? short(c.grantee_policy_hash);
 }
 
+/** A grantee as people read it: the doctor's name line (address one click away) or the group. */
+export function granteeView(c, people) {
+  if (c.grantee) return personView(c.grantee, people?.get(c.grantee.toLowerCase()));
+  return granteeLabel(c);
+}
+
 export async function renderConsents(main, app) {
   const me = app.session.address;
   // the directory is read again each time: institutions and departments change on chain
@@ -26,6 +34,7 @@ export async function renderConsents(main, app) {
     app.session.api.get('/directory'),
   ]);
   app.session.directory = directory;
+  const people = await directoryCache(app.session).resolve(consents.map((c) => c.grantee).filter(Boolean));
   consents.sort((a, b) => b.granted_at - a.granted_at);
   const active = consents.filter((c) => c.active);
   const ended = consents.filter((c) => !c.active);
@@ -39,26 +48,26 @@ export async function renderConsents(main, app) {
     h(
       'div',
       { id: 'active-consents' },
-      direct.length ? h('ul', { class: 'consents' }, direct.map((c) => consentItem(c, app, true))) : null,
-      workflow.length ? [h('h3', {}, t('consents.workflowGrants')), h('ul', { class: 'consents' }, workflow.map((c) => consentItem(c, app, true)))] : null,
+      direct.length ? h('ul', { class: 'consents' }, direct.map((c) => consentItem(c, app, true, people))) : null,
+      workflow.length ? [h('h3', {}, t('consents.workflowGrants')), h('ul', { class: 'consents' }, workflow.map((c) => consentItem(c, app, true, people)))] : null,
     ),
   );
   add(main,
     app.params.notice ? h('p', { class: 'notice', id: 'notice', role: 'status' }, app.params.notice) : null,
     list,
     ended.length
-      ? h('details', { class: 'card' }, h('summary', {}, t('consents.ended', { count: ended.length })), h('ul', { class: 'consents', id: 'ended-consents' }, ended.map((c) => consentItem(c, app, false))))
+      ? h('details', { class: 'card' }, h('summary', {}, t('consents.ended', { count: ended.length })), h('ul', { class: 'consents', id: 'ended-consents' }, ended.map((c) => consentItem(c, app, false, people))))
       : null,
     grantForm(app, records, (receipt) => app.go('consents', { notice: t('grant.done', { tx: short(receipt.tx_hash) }) })),
   );
 }
 
-function consentItem(c, app, active) {
+function consentItem(c, app, active, people) {
   const soon = active && c.expires_at - nowSeconds() < SOON;
   const li = h(
     'li',
     { class: `consent${soon ? ' soon' : ''}`, 'data-consent': c.consent_id },
-    h('div', { class: 'record-head' }, h('strong', {}, granteeLabel(c)), h('span', { class: `chip purpose-${c.purpose}` }, t(`purpose.${c.purpose}`))),
+    h('div', { class: 'record-head' }, h('strong', { class: 'grantee' }, granteeView(c, people)), h('span', { class: `chip purpose-${c.purpose}` }, t(`purpose.${c.purpose}`))),
     h('div', { class: 'meta' }, c.record_id ? t('consents.oneRecord', { id: short(c.record_id) }) : t('consents.allRecords')),
     h('div', { class: 'meta' }, t('consents.until', { date: date(c.expires_at) }), soon ? h('span', { class: 'chip warn' }, t('consents.expiringSoon')) : null),
     !active ? h('div', { class: 'meta' }, c.revoked ? t('consents.revoked') : c.superseded ? t('consents.superseded') : t('consents.expired')) : null,

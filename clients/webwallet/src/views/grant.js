@@ -1,6 +1,7 @@
-// The grant form: a doctor by address, or a group chosen from the directory (institution,
-// department, role) turned into a canonical attribute policy; one record or all; purpose;
-// expiry. "Review" builds the typed data and shows what will be signed; "Sign and grant" signs
+// The grant form. Whom: a doctor chosen from the directory (institution → department →
+// doctor, views/doctorpick.js), a doctor's QR code (camera or picture, views/qrpick.js), an
+// address typed by hand (advanced), or a group (institution, department, role) turned into a
+// canonical attribute policy; one record or all; purpose; expiry. "Review" builds the typed data and shows what will be signed; "Sign and grant" signs
 // that exact message and has the API relay it to ConsentManager.
 import { isAddress } from 'ethers';
 import { clear, h } from '../dom.js';
@@ -8,13 +9,25 @@ import { busy } from '../errors.js';
 import { DAY, dateTime, nowSeconds, short } from '../format.js';
 import { t } from '../i18n.js';
 import { conjunction, policyHash } from '../policy.js';
+import { directoryCache, personName } from '../directory.js';
+import { doctorPicker } from './doctorpick.js';
+import { qrPicker } from './qrpick.js';
 import { buildConsent, consentJson, freshNonce, signTyped, typedData } from '../eip712.js';
 
 const GRANTABLE = ['treatment', 'referral', 'consultation', 'research'];
 
 export function grantForm(app, records, done) {
   const dir = app.session.directory?.institutions ?? [];
-  const kind = h('select', { id: 'grant-kind', 'aria-label': t('grant.who') }, h('option', { value: 'doctor' }, t('grant.doctor')), h('option', { value: 'group' }, t('grant.group')));
+  const kind = h(
+    'select',
+    { id: 'grant-kind', 'aria-label': t('grant.who') },
+    h('option', { value: 'directory' }, t('grant.fromDirectory')),
+    h('option', { value: 'qr' }, t('grant.byQr')),
+    h('option', { value: 'group' }, t('grant.group')),
+    h('option', { value: 'doctor' }, t('grant.typedAddress')),
+  );
+  const picker = doctorPicker(app, dir);
+  const qr = qrPicker(app);
   const address = h('input', { id: 'grant-address', placeholder: '0x…', autocomplete: 'off', 'aria-label': t('grant.doctorAddress') });
   const institution = h('select', { id: 'grant-institution', 'aria-label': t('grant.institution') }, dir.filter((i) => i.active).map((i) => h('option', { value: i.code }, `${i.name} (${i.code})`)));
   const dept = h('select', { id: 'grant-dept', 'aria-label': t('grant.department') });
@@ -26,11 +39,14 @@ export function grantForm(app, records, done) {
   };
   fillGroup();
   institution.addEventListener('change', fillGroup);
-  const doctorFields = h('div', { class: 'fields' }, h('label', {}, t('grant.doctorAddress'), address));
+  const doctorFields = h('div', { class: 'fields', hidden: true }, h('label', {}, t('grant.doctorAddress'), address));
   const groupFields = h('div', { class: 'fields', hidden: true }, h('label', {}, t('grant.institution'), institution), h('label', {}, t('grant.department'), dept), h('label', {}, t('grant.role'), role));
   kind.addEventListener('change', () => {
+    picker.element.hidden = kind.value !== 'directory';
+    qr.element.hidden = kind.value !== 'qr';
     doctorFields.hidden = kind.value !== 'doctor';
     groupFields.hidden = kind.value !== 'group';
+    if (kind.value !== 'qr') qr.stop();
   });
   const scope = h(
     'select',
@@ -46,6 +62,8 @@ export function grantForm(app, records, done) {
     { class: 'card', id: 'grant-form' },
     h('h2', {}, t('grant.title')),
     h('label', {}, t('grant.who'), kind),
+    picker.element,
+    qr.element,
     doctorFields,
     groupFields,
     h('label', {}, t('grant.scope'), scope),
@@ -57,7 +75,12 @@ export function grantForm(app, records, done) {
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     busy(form.querySelector('#grant-review-button'), form, async () => {
-      const choice = readChoice({ kind, address, institution, dept, role, scope, purpose, days });
+      const choice = readChoice({ kind, address, institution, dept, role, scope, purpose, days, picker, qr });
+      if (choice.grantee) {
+        // the name the patient will read in the summary comes from the directory (cached)
+        const people = await directoryCache(app.session).resolve([choice.grantee]);
+        choice.person = personName(people.get(choice.grantee.toLowerCase()));
+      }
       const consent = buildConsent({
         patient: app.session.address,
         grantee: choice.grantee,
@@ -73,10 +96,20 @@ export function grantForm(app, records, done) {
   return form;
 }
 
-function readChoice({ kind, address, institution, dept, role, scope, purpose, days }) {
+function readChoice({ kind, address, institution, dept, role, scope, purpose, days, picker, qr }) {
   const n = Number(days.value);
   if (!Number.isInteger(n) || n < 1 || n > 3650) throw new Error(t('grant.badDays'));
   const base = { recordId: scope.value || null, purpose: purpose.value, days: n };
+  if (kind.value === 'directory') {
+    const chosen = picker.value();
+    if (!chosen) throw new Error(t('grant.noDoctor'));
+    return { ...base, grantee: chosen, policy: null };
+  }
+  if (kind.value === 'qr') {
+    const scanned = qr.value();
+    if (!scanned) throw new Error(t('grant.qrNone'));
+    return { ...base, grantee: scanned, policy: null };
+  }
   if (kind.value === 'doctor') {
     if (!isAddress(address.value.trim())) throw new Error(t('grant.badAddress'));
     return { ...base, grantee: address.value.trim(), policy: null };
@@ -92,7 +125,11 @@ function readChoice({ kind, address, institution, dept, role, scope, purpose, da
 
 /** The human-readable summary of exactly the message that will be signed. */
 export function summary(consent, choice) {
-  const who = choice.policy ? t('grant.summaryGroup', { group: choice.group, policy: choice.policy }) : t('grant.summaryDoctor', { address: consent.grantee });
+  const who = choice.policy
+    ? t('grant.summaryGroup', { group: choice.group, policy: choice.policy })
+    : choice.person
+      ? t('grant.summaryPerson', { who: choice.person.line, address: consent.grantee })
+      : `${t('grant.summaryDoctor', { address: consent.grantee })} ${t('person.unknown')}`;
   const what = consent.recordId === '0x' + '0'.repeat(64) ? t('grant.allRecords') : t('consents.oneRecord', { id: short(consent.recordId) });
   return t('grant.summary', { who, what, purpose: t(`purpose.${choice.purpose}`), until: dateTime(consent.expiresAt) });
 }

@@ -11,7 +11,8 @@ import { openOwnRecord } from '../readrecord.js';
 import { dateTime, short } from '../format.js';
 import { t } from '../i18n.js';
 import { addRecordCard } from './addrecord.js';
-import { granteeLabel } from './consents.js';
+import { granteeView } from './consents.js';
+import { directoryCache } from '../directory.js';
 
 export async function renderRecords(main, app) {
   const me = app.session.address;
@@ -20,12 +21,13 @@ export async function renderRecords(main, app) {
     app.session.all('/consents', { patient: me }),
   ]);
   const active = consents.filter((c) => c.active);
+  const people = await directoryCache(app.session).resolve(active.map((c) => c.grantee).filter(Boolean));
   const records = items.filter((i) => i.kind === 'record');
   add(
     main,
     h('h2', {}, t('records.title', { count: records.length })),
     items.length === 0 ? h('p', { class: 'empty' }, t('records.none')) : null,
-    h('ol', { class: 'timeline', id: 'records' }, items.map((i) => (i.kind === 'record' ? recordItem(i, active, app) : workflowItem(i)))),
+    h('ol', { class: 'timeline', id: 'records' }, items.map((i) => (i.kind === 'record' ? recordItem(i, active, app, people) : workflowItem(i)))),
     addRecordCard(app),
   );
 }
@@ -40,7 +42,7 @@ function institution(ref) {
   return ref.name ? `${ref.name}${ref.code ? ` (${ref.code})` : ''}` : `#${ref.id}`;
 }
 
-function recordItem(record, active, app) {
+function recordItem(record, active, app, people) {
   const readers = active.filter((c) => c.record_id == null || c.record_id === record.record_id);
   return h(
     'li',
@@ -58,7 +60,7 @@ function recordItem(record, active, app) {
       { class: 'readers' },
       h('span', {}, t('records.whoCanOpen')),
       h('span', { class: 'chip self' }, t('records.you')),
-      readers.map((c) => h('span', { class: `chip purpose-${c.purpose}` }, granteeLabel(c), ' · ', t(`purpose.${c.purpose}`))),
+      readers.map((c) => h('span', { class: `chip purpose-${c.purpose}` }, granteeView(c, people), ' · ', t(`purpose.${c.purpose}`))),
     ),
     openButton(record, app),
     h('button', { class: 'small', onclick: () => app.go('consents', { recordId: record.record_id }) }, t('records.grantThis')),
