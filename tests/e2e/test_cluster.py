@@ -45,7 +45,11 @@ def _lock_holders(cluster: Cluster) -> int:
         with engine.connect() as conn:
             return int(
                 conn.execute(
-                    sa.text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted")
+                    sa.text(
+                        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                        "AND database = (SELECT oid FROM pg_database "
+                        "WHERE datname = current_database())"
+                    )  # this cluster's database only: other test runs hold their own locks
                 ).scalar()
             )
     finally:

@@ -41,6 +41,8 @@ def _strategy(kind: str) -> st.SearchStrategy[Any]:
         return st.text(max_size=60)
     if kind == "bytes32":
         return st.binary(min_size=32, max_size=32)
+    if kind == "bytes":  # dynamic (the DKG board's messages)
+        return st.binary(max_size=200)
     if kind.startswith("uint"):
         return st.integers(0, 2 ** int(kind[4:] or 256) - 1)
     if kind.startswith("int"):
@@ -70,7 +72,7 @@ def _topic(kind: str, value: Any) -> bytes:
 def _expected(kind: str, value: Any) -> Any:
     if kind == "address":
         return value.lower()
-    if kind == "bytes32":
+    if kind in ("bytes32", "bytes"):
         return "0x" + bytes(value).hex()
     if kind.endswith("[]"):
         return [_expected(kind[:-2], v) for v in value]
