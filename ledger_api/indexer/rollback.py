@@ -32,11 +32,18 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from web3 import Web3
 
-from ledger_api.chain.connection import rpc_batch
+from ledger_api.chain.connection import rpc, rpc_batch
 from ledger_api.indexer.errors import ChainMovedError
 from storage.models import Base, IndexedBlock, IndexerCursor, Record, RelayedCall
 
-__all__ = ["block_hashes", "common_ancestor", "reopen_vanished", "rewind", "store_hashes"]
+__all__ = [
+    "block_hashes",
+    "common_ancestor",
+    "reopen_above_head",
+    "reopen_vanished",
+    "rewind",
+    "store_hashes",
+]
 
 log = logging.getLogger("ledger_api.indexer.rollback")
 
@@ -113,6 +120,60 @@ def reopen_vanished(
             reopened,
             resent,
         )
+
+
+def reopen_above_head(session_factory: Any, w3: Web3) -> int:
+    """Send back to pending what the API acknowledged from a block above the chain's head (a
+    node restarted from an older state lost it before the indexer read it); returns how many.
+
+    The rows are read first and the head after them: every row read was confirmed from a
+    receipt of a block mined before that second read, so a block number above it is a lost
+    block, not one mined while this ran. (Reading the head first and then updating by range
+    would also catch a share acknowledged in between, and hide a record the API had just
+    confirmed until the healer settled it again.) Only the rows read are updated, by id."""
+    head = int(rpc(w3, "eth_blockNumber", []), 16)
+    with session_factory() as session:
+        records = session.execute(
+            sa.select(Record.record_id, Record.block_number).where(
+                Record.state == "confirmed", Record.block_number > head
+            )
+        ).all()
+        calls = session.execute(
+            sa.select(RelayedCall.id, RelayedCall.block_number).where(
+                RelayedCall.state == "mined", RelayedCall.block_number > head
+            )
+        ).all()
+    if not records and not calls:
+        return 0
+    head = int(rpc(w3, "eth_blockNumber", []), 16)
+    lost_records = [row[0] for row in records if row[1] > head]
+    lost_calls = [row[0] for row in calls if row[1] > head]
+    if not lost_records and not lost_calls:
+        return 0
+    with session_factory.begin() as session:
+        connection = session.connection()
+        if lost_records:
+            table = Record.__table__
+            connection.execute(
+                sa.update(table)
+                .where(table.c.record_id.in_(lost_records), table.c.state == "confirmed")
+                .values(state="pending")
+            )
+        if lost_calls:
+            table = RelayedCall.__table__
+            connection.execute(
+                sa.update(table)
+                .where(table.c.id.in_(lost_calls), table.c.state == "mined")
+                .values(state="sent", block_number=None)
+            )
+    log.warning(
+        "the chain's head %d is below %d acknowledged record(s) and %d relayed call(s): "
+        "the chain lost them; the healer sends them again",
+        head,
+        len(lost_records),
+        len(lost_calls),
+    )
+    return len(lost_records) + len(lost_calls)
 
 
 def common_ancestor(connection: Connection, w3: Web3, chain_id: int, below: int) -> int:

@@ -43,12 +43,13 @@ from ledger_api.indexer.errors import (
 from ledger_api.indexer.rollback import (
     block_hashes,
     common_ancestor,
+    reopen_above_head,
     reopen_vanished,
     rewind,
     store_hashes,
 )
 from storage.errors import StorageError
-from storage.models import IndexedBlock, IndexerCursor, Record, RelayedCall
+from storage.models import IndexedBlock, IndexerCursor
 
 log = logging.getLogger(__name__)
 
@@ -270,31 +271,12 @@ class Indexer:
 
     # -------------------------------------------------------------- indexing
 
-    def _acknowledged_above(self, head: int) -> bool:
-        """Whether a confirmed record or mined call sits above ``head`` (a read: the write
-        transaction, which SQLite serialises, is only opened when there is something)."""
-        with self.session_factory() as session:
-            record = session.scalar(
-                sa.select(Record.record_id)
-                .where(Record.state == "confirmed", Record.block_number > head)
-                .limit(1)
-            )
-            call = session.scalar(
-                sa.select(RelayedCall.id)
-                .where(RelayedCall.state == "mined", RelayedCall.block_number > head)
-                .limit(1)
-            )
-        return record is not None or call is not None
-
     def check_rollback(self) -> int | None:
         """Rewind the index if the chain lost or replaced indexed blocks; returns the common
         ancestor rewound to, or None when the chain still has the indexed tip."""
         cursor = self.cursor()
-        head = int(rpc(self.w3, "eth_blockNumber", []), 16)
-        if self._acknowledged_above(head):
-            with self.session_factory.begin() as session:
-                # acknowledged from a receipt in a block the chain no longer has (above its head)
-                reopen_vanished(session.connection(), head + 1, 2**62, record_ids=(), tx_hashes=())
+        # acknowledged from a receipt in a block the chain no longer has (above its head)
+        reopen_above_head(self.session_factory, self.w3)
         with self.session_factory() as session:
             tip = session.execute(
                 sa.select(IndexedBlock.number, IndexedBlock.hash)
