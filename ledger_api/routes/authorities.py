@@ -15,14 +15,16 @@ the chain (the API holds no key: ``docs/key-authorities.md``).
 from __future__ import annotations
 
 import re
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from ledger_api.chain.errors import TransactionRevertedError
 from ledger_api.deps import ClientIpDep, ContextDep, LimiterDep
 from ledger_api.http_errors import NotFoundError, UnprocessableError
 from ledger_api.routes.error_docs import error_responses
+from ledger_api.routes.fields import ADDRESS_CHARS
 from ledger_api.services.access import chain_required
 
 router = APIRouter(tags=["keys"])
@@ -102,7 +104,9 @@ class RegisteredPatientKeyOut(BaseModel):
         s404="patient_key_missing", s422="invalid_address", s503="chain_unavailable"
     ),
 )
-def patient_key(patient: str, ctx: ContextDep) -> RegisteredPatientKeyOut:
+def patient_key(
+    patient: Annotated[str, Path(max_length=ADDRESS_CHARS)], ctx: ContextDep
+) -> RegisteredPatientKeyOut:
     """404 until the patient registered a key: a record written for them then cannot carry
     their slot, and the writer must not make one up."""
     if not _ADDRESS.fullmatch(patient):
