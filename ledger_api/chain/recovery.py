@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import TYPE_CHECKING
 
 from web3 import Web3
 
@@ -35,26 +36,22 @@ class NonceRecoveryMixin:
     _nonce: int | None
     _inflight: dict[str, tuple[str, bytes, int, int]]
 
-    @property
-    def address(self) -> str:
-        raise NotImplementedError
+    if TYPE_CHECKING:  # provided by Relayer, which this mixin is only ever part of
 
-    def pending_nonce(self) -> int:
-        raise NotImplementedError
+        @property
+        def address(self) -> str: ...
 
-    def fees(self) -> Fees:
-        raise NotImplementedError
+        def pending_nonce(self) -> int: ...
 
-    def _sign(
-        self, *, nonce: int, to: str, data: bytes, gas: int, value: int, fees: Fees
-    ) -> tuple[str, str]:
-        raise NotImplementedError
+        def fees(self) -> Fees: ...
 
-    def _send_raw(self, raw: str) -> None:
-        raise NotImplementedError
+        def _sign(
+            self, *, nonce: int, to: str, data: bytes, gas: int, value: int, fees: Fees
+        ) -> tuple[str, str]: ...
 
-    def send(self, *, to: str, data: bytes, gas: int | None = None, value: int = 0) -> str:
-        raise NotImplementedError
+        def _send_raw(self, raw: str) -> None: ...
+
+        def send(self, *, to: str, data: bytes, gas: int | None = None, value: int = 0) -> str: ...
 
     def check_nonce(self) -> bool:
         """Bring the local nonce back in step with the node; True when they disagreed.
