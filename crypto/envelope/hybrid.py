@@ -81,8 +81,8 @@ from crypto.envelope.seal import (
     RecordBinding,
     Seal,
     Sealer,
-    make_seal,
     seal_blob,
+    seal_content,
     verify_seal,
 )
 from crypto.errors import (
@@ -190,12 +190,7 @@ def encrypt_stream(
     )
     sealed: Seal | None = None
     if binding is not None:
-        if sealer is not None:
-            sealed = make_seal(sealer, binding, content.digest())
-        else:
-            assert seal is not None
-            verify_seal(seal, binding, content.digest())
-            sealed = seal
+        sealed = seal_content(binding, content.digest(), sealer=sealer, seal=seal)
     header = wrap(
         data_key,
         abe=abe,

@@ -40,9 +40,9 @@ from crypto.envelope.seal import (
     RecordBinding,
     Seal,
     Sealer,
-    make_seal,
     open_seal,
     seal_blob,
+    seal_content,
     verify_seal,
 )
 from crypto.errors import (
@@ -231,12 +231,7 @@ def encrypt_stream_v3(
         segment_size=segment_size,
         hash_body=hash_body,
     )
-    if sealer is not None:
-        sealed = make_seal(sealer, binding, content.digest())
-    else:
-        assert seal is not None
-        verify_seal(seal, binding, content.digest())
-        sealed = seal
+    sealed = seal_content(binding, content.digest(), sealer=sealer, seal=seal)
     header = _wrap_all(
         data_key,
         authorities=authorities,

@@ -45,6 +45,7 @@ __all__ = [
     "make_seal",
     "open_seal",
     "seal_blob",
+    "seal_content",
     "verify_seal",
 ]
 
@@ -162,6 +163,19 @@ def make_seal(sealer: Sealer, binding: RecordBinding, content_hash: bytes) -> Se
     signature = sealer.sign_content(content_typed_data(binding, content_hash))
     seal = Seal(author=to_checksum_address(sealer.address), signature=signature)
     verify_seal(seal, binding, content_hash)  # a sealer that signs as someone else fails here
+    return seal
+
+
+def seal_content(
+    binding: RecordBinding, content_hash: bytes, *, sealer: Sealer | None, seal: Seal | None
+) -> Seal:
+    """The seal an encryption carries: a new one made by ``sealer``, or ``seal`` kept from the
+    version being re-encrypted (checked against this record and content first)."""
+    if sealer is not None:
+        return make_seal(sealer, binding, content_hash)
+    if seal is None:
+        raise ValueError("a seal needs a sealer or the seal being carried over")
+    verify_seal(seal, binding, content_hash)
     return seal
 
 
