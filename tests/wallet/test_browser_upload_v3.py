@@ -208,9 +208,11 @@ def test_patient_uploads_a_large_file_from_a_worker_with_bounded_memory(
     bytes of the file, the worker's file is removed, and Chromium's memory (every process of
     the browser, sampled from /proc) grows by far less than the file: the browser process not
     at all, the page and its worker by the garbage collector's headroom, whatever the size
-    (about 80-100 MiB here for 48 to 200 MiB files: MEDLEDGER_LARGE_UPLOAD_MIB sets it)."""
+    (about 80-100 MiB here for 48 to 200 MiB files, up to 124 MiB on a loaded machine). So the
+    file is 240 MiB, under the API's 256 MiB upload limit and well above that headroom
+    (MEDLEDGER_LARGE_UPLOAD_MIB sets it)."""
     stack = live_stack.stack
-    mib = int(os.environ.get("MEDLEDGER_LARGE_UPLOAD_MIB", "160"))
+    mib = int(os.environ.get("MEDLEDGER_LARGE_UPLOAD_MIB", "240"))
     size = mib * 1024 * 1024
     path = tmp_path / "scan.bin"
     path.write_bytes(os.urandom(size))
@@ -229,7 +231,7 @@ def test_patient_uploads_a_large_file_from_a_worker_with_bounded_memory(
     page = json.loads(lines[-1].removeprefix("STEP uploaded "))
     (ARTIFACTS / f"upload-large-{mib}mib.json").write_text(json.dumps(page, indent=2))
     assert page["opfsLeft"] == []
-    assert page["growthMib"] < 0.75 * mib, json.dumps(page)  # the file would be all of it
+    assert page["growthMib"] < 0.6 * mib, json.dumps(page)  # the file would be all of it
     browser = [p for p in page["processes"] if p["type"] == "browser"]
     assert sum(p["growthMib"] for p in browser) < 16, json.dumps(page)  # not held there
     with MedLedgerClient(live_stack.url, account=patient) as client:
