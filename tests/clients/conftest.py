@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
@@ -28,6 +29,7 @@ from tests.api.conftest import (  # noqa: F401  (fixtures re-exported for this p
     stack_hooks,
     stack_settings,
 )
+from tests.authority.inthread import ThreadAuthority, start_authorities
 
 
 def free_port() -> int:
@@ -78,3 +80,22 @@ def live_stack(api_stack: Stack) -> Iterator[LiveStack]:  # noqa: F811
     finally:
         live.stop()
         api_stack.restart()  # so the api_stack fixture's teardown finds a running client
+
+
+@pytest.fixture
+def live_authorities(live_stack: LiveStack, tmp_path: Path) -> Iterator[dict[int, ThreadAuthority]]:
+    """The stack's two institutions each serving its own key authority, registered on chain
+    by its admin (key files outside the API's data folder: another machine's)."""
+    stack = live_stack.stack
+    started = start_authorities(
+        institutions=(stack.cd3h, stack.qyqchc),
+        key_dir=tmp_path / "authority-keys",
+        rpc_url=stack.settings.rpc_url,
+        deployment_file=stack.settings.deployment_file,
+        admin=stack.admin_consortium,
+    )
+    try:
+        yield started
+    finally:
+        for authority in started.values():
+            authority.stop()

@@ -19,6 +19,7 @@ from tests.clients.conftest import (  # noqa: F401  (fixtures re-exported for th
     LiveStack,
     api_stack,
     authority_template,
+    live_authorities,
     live_stack,
     stack_hooks,
 )

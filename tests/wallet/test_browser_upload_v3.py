@@ -1,7 +1,8 @@
 """The patient adds a FHIR record in the wallet page (Chromium): envelope v3, no key escrow.
 
-Real key authorities (one ``medledger authority serve`` process per institution, registered on
-chain), the API without its legacy central authority, the built wallet in Debian's Chromium.
+Real key authorities (each institution's authority app with its own key file, served from a
+thread and registered on chain by its admin: :mod:`tests.authority.inthread`), the API without
+its legacy central authority, the built wallet in Debian's Chromium.
 The page reads the authorities' public keys (relayed same-origin by the API and pinned to
 ``Consortium``'s digests), encrypts the file with one FAME slot per institution the chosen
 policy reaches plus the patient slot (the key derived from the wallet's signature), signs the
@@ -19,7 +20,6 @@ import hashlib
 import json
 import os
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +33,7 @@ from clients.sdk.errors import DecryptionError
 from crypto import envelope
 from crypto.envelope import HeaderV3
 from ledger_api.chain.records import RecordRegistry
-from tests.api.conftest import ADMIN_KEY
-from tests.authority.support import AuthorityProcess, init_authority, register
+from tests.authority.inthread import ThreadAuthority
 from tests.clients.conftest import LiveStack
 from tests.wallet.conftest import ARTIFACTS, ROOT
 from tests.wallet.test_browser_encrypt import OBSERVATION, UPLOAD_FLOW, check_signed_upload
@@ -49,23 +48,8 @@ def stack_settings(wallet_dist: Path) -> dict[str, Any]:
 
 
 @pytest.fixture
-def authorities(live_stack: LiveStack, tmp_path: Path) -> Iterator[dict[int, AuthorityProcess]]:
-    stack = live_stack.stack
-    keys = tmp_path / "authority-keys"
-    keys.mkdir()
-    found: dict[int, AuthorityProcess] = {}
-    deployment = stack.settings.deployment_file
-    for inst in (stack.cd3h, stack.qyqchc):
-        authority = init_authority(keys, inst)
-        done = register(
-            authority, admin_key=ADMIN_KEY, rpc=stack.settings.rpc_url, deployment=deployment
-        )
-        assert done.returncode == 0, done.stderr + done.stdout
-        authority.start(rpc=stack.settings.rpc_url, deployment=deployment)
-        found[inst] = authority
-    yield found
-    for authority in found.values():
-        authority.stop()
+def authorities(live_authorities: dict[int, ThreadAuthority]) -> dict[int, ThreadAuthority]:
+    return live_authorities
 
 
 def run_browser(script: Path, env: dict[str, str]) -> list[str]:
@@ -84,7 +68,7 @@ def run_browser(script: Path, env: dict[str, str]) -> list[str]:
 
 def test_patient_adds_a_v3_record_in_chromium(
     live_stack: LiveStack,
-    authorities: dict[int, AuthorityProcess],
+    authorities: dict[int, ThreadAuthority],
     chromium: str,
     tmp_path: Path,
 ) -> None:
@@ -177,7 +161,7 @@ def test_patient_adds_a_v3_record_in_chromium(
 
 
 def test_api_relays_each_authority_public_key_pinned_to_the_chain(
-    live_stack: LiveStack, authorities: dict[int, AuthorityProcess]
+    live_stack: LiveStack, authorities: dict[int, ThreadAuthority]
 ) -> None:
     """What the page encrypts with: GET /keys/authorities/{id}/public-key answers the key the
     authority serves only when it hashes to the digest on chain; an institution without an
@@ -199,7 +183,7 @@ def test_api_relays_each_authority_public_key_pinned_to_the_chain(
 
 def test_patient_uploads_a_large_file_from_a_worker_with_bounded_memory(
     live_stack: LiveStack,
-    authorities: dict[int, AuthorityProcess],
+    authorities: dict[int, ThreadAuthority],
     chromium: str,
     tmp_path: Path,
 ) -> None:
@@ -243,7 +227,7 @@ def test_patient_uploads_a_large_file_from_a_worker_with_bounded_memory(
 
 
 def test_page_key_request_through_the_api_relay(
-    live_stack: LiveStack, authorities: dict[int, AuthorityProcess]
+    live_stack: LiveStack, authorities: dict[int, ThreadAuthority]
 ) -> None:
     """The workstation's path to an attribute key: the page's signed request relayed by the API
     to the member's own authority, the answer opened in the page; the API can neither open it

@@ -26,8 +26,7 @@ from crypto.envelope.seal import RecordBinding, open_seal
 from crypto.errors import CryptoError
 from crypto.keys import dump_master_secret_key, dump_user_key
 from ledger_api.authority.keyfile import load_key_file
-from tests.api.conftest import ADMIN_KEY
-from tests.authority.support import PASSPHRASE, AuthorityProcess, init_authority, register
+from tests.authority.inthread import PASSPHRASE, ThreadAuthority
 from tests.clients.conftest import LiveStack
 
 PLAINTEXT = b'{"resourceType":"Observation","code":{"text":"ECG"},"valueString":"sinus"}' * 20
@@ -44,30 +43,15 @@ def stack_settings() -> dict[str, Any]:
 
 
 @pytest.fixture
-def authorities(live_stack: LiveStack, tmp_path: Path) -> Iterator[dict[int, AuthorityProcess]]:
-    stack = live_stack.stack
-    keys = tmp_path / "authority-keys"  # outside the API's data folder: another machine
-    keys.mkdir()
-    found: dict[int, AuthorityProcess] = {}
-    deployment = stack.settings.deployment_file
-    for inst in (stack.cd3h, stack.qyqchc):
-        authority = init_authority(keys, inst)
-        done = register(
-            authority, admin_key=ADMIN_KEY, rpc=stack.settings.rpc_url, deployment=deployment
-        )
-        assert done.returncode == 0, done.stderr + done.stdout
-        authority.start(rpc=stack.settings.rpc_url, deployment=deployment)
-        found[inst] = authority
-    yield found
-    for authority in found.values():
-        authority.stop()
+def authorities(live_authorities: dict[int, ThreadAuthority]) -> dict[int, ThreadAuthority]:
+    return live_authorities
 
 
 def _client(live: LiveStack, name: str) -> MedLedgerClient:
     return MedLedgerClient(live.url, account=getattr(live.stack, name))
 
 
-def _scenario(live: LiveStack, authorities: dict[int, AuthorityProcess]) -> dict[str, Any]:
+def _scenario(live: LiveStack, authorities: dict[int, ThreadAuthority]) -> dict[str, Any]:
     stack = live.stack
     with _client(live, "patient") as patient:
         patient.register_patient_key()
