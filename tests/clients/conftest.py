@@ -46,6 +46,8 @@ class LiveStack:
     url: str
     server: uvicorn.Server
     thread: threading.Thread
+    authorities: dict[int, ThreadAuthority]
+    """Each institution's own key authority (in a thread, its own key file, on chain)."""
 
     def stop(self) -> None:
         """Stop the server (idempotent): for tests of "the API is down"."""
@@ -54,7 +56,7 @@ class LiveStack:
 
 
 @pytest.fixture
-def live_stack(api_stack: Stack) -> Iterator[LiveStack]:  # noqa: F811
+def live_stack(api_stack: Stack, tmp_path: Path) -> Iterator[LiveStack]:  # noqa: F811
     api_stack.client.__exit__(None, None, None)  # one app per data dir at a time
     port = free_port()
     config = uvicorn.Config(
@@ -74,28 +76,26 @@ def live_stack(api_stack: Stack) -> Iterator[LiveStack]:  # noqa: F811
             raise RuntimeError("uvicorn did not start")
         time.sleep(0.02)
     assert httpx.get(f"{url}/readyz").status_code == 200
-    live = LiveStack(stack=api_stack, url=url, server=server, thread=thread)
+    authorities = start_authorities(
+        institutions=(api_stack.cd3h, api_stack.qyqchc),
+        key_dir=tmp_path / "authority-keys",  # outside the API's data folder: other machines
+        rpc_url=api_stack.settings.rpc_url,
+        deployment_file=api_stack.settings.deployment_file,
+        admin=api_stack.admin_consortium,
+    )
+    live = LiveStack(
+        stack=api_stack, url=url, server=server, thread=thread, authorities=authorities
+    )
     try:
         yield live
     finally:
+        for authority in authorities.values():
+            authority.stop()
         live.stop()
         api_stack.restart()  # so the api_stack fixture's teardown finds a running client
 
 
 @pytest.fixture
-def live_authorities(live_stack: LiveStack, tmp_path: Path) -> Iterator[dict[int, ThreadAuthority]]:
-    """The stack's two institutions each serving its own key authority, registered on chain
-    by its admin (key files outside the API's data folder: another machine's)."""
-    stack = live_stack.stack
-    started = start_authorities(
-        institutions=(stack.cd3h, stack.qyqchc),
-        key_dir=tmp_path / "authority-keys",
-        rpc_url=stack.settings.rpc_url,
-        deployment_file=stack.settings.deployment_file,
-        admin=stack.admin_consortium,
-    )
-    try:
-        yield started
-    finally:
-        for authority in started.values():
-            authority.stop()
+def live_authorities(live_stack: LiveStack) -> dict[int, ThreadAuthority]:
+    """The stack's two institutions' key authorities (every live stack starts them)."""
+    return live_stack.authorities
