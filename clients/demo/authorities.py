@@ -155,11 +155,15 @@ def ensure_authorities(
             run.port = free_port()
         _register(run, admin)
     emergency = _emergency_key(stack, runs, deployment_file, admin_key)
+    starting = []
     for run in runs:
         if run.pid and not emergency.made_now:
             continue  # still serving this key, and the share it loaded is the current one
         _stop_recorded(run)
         _serve(stack, run, deployment_file)
+        starting.append(run)
+    for run in starting:  # started together: each one's start-up (imports, chain) overlaps
+        _wait_ready(run)
     return Authorities(runs=runs, emergency=emergency)
 
 
@@ -343,9 +347,12 @@ def _serve(stack: LocalStack, run: AuthorityRun, deployment_file: Path) -> None:
     run.pid, run.started = process.pid, True
     stack.started_authorities.append(process.pid)
     run.state_file.write_text(json.dumps({"pid": process.pid, "port": run.port}) + "\n")
+
+
+def _wait_ready(run: AuthorityRun) -> None:
     deadline = time.monotonic() + READY_TIMEOUT
     while time.monotonic() < deadline:
-        if not process_alive(process.pid):
+        if not process_alive(run.pid):
             raise DemoError(f"{run.code}'s key authority exited at start-up (log {run.log_file})")
         with contextlib.suppress(httpx.HTTPError):
             if httpx.get(run.url + "/health", timeout=2.0).status_code == 200:
