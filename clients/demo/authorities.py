@@ -23,6 +23,7 @@ DEV ONLY: the passphrases below are published and the scrypt cost is the lowest
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import subprocess
@@ -195,8 +196,6 @@ def _key_file(run: AuthorityRun) -> None:
             f"{run.key_file} is institution {number}'s key, but {run.code} is #{run.institution} "
             f"on this chain; move {run.folder} aside"
         )
-    import hashlib
-
     run.digest, run.signer = hashlib.sha256(mpk).digest(), signer
 
 

@@ -1,7 +1,8 @@
 """The emergency part of the demo: break-glass opened by t of n institutions' authorities.
 
 The patient collapses at the community health centre. The GP, with no consent, opens the
-chart by break-glass (the opening and its reason's hash logged on chain), then reads every
+chart by break-glass, co-signed by the cardiologist (the opening, its co-signer and its
+reason's hash logged on chain), then reads every
 record's header with ``purpose=emergency`` and asks the institutions' key authorities, t = 2 of
 the n = 4, for their decryption shares of the records' emergency slots
 (:meth:`~clients.sdk.emergency_threshold.EmergencyThresholdMixin.emergency_open_chart`). Each
@@ -26,13 +27,28 @@ REASON = "unconscious on arrival at the community centre, suspected acute heart 
 
 def break_glass_by_threshold(story: Scene) -> None:
     person = cast.clinician("gp")
-    action = "opens the unconscious patient's chart by break-glass (reason logged on chain)"
-    expected = "an opening on chain"
+    action = (
+        "opens the unconscious patient's chart by break-glass, co-signed by the cardiologist "
+        "(reason logged on chain)"
+    )
+    expected = "an opening on chain, co-signed"
+    patient = story.outcome.patient
     _after_the_last_record(story)
     try:
-        with story.client_for("gp") as client:
+        with story.client_for("gp") as client, story.client_for("cardiologist") as second:
             client.login()
-            opening = client.break_glass(story.outcome.patient, reason=REASON)
+            opening_id = client.new_opening_id()
+            # a second doctor's co-signature: the opening does not count against the GP's
+            # daily cap on chain, so the demo can run again and again the same day
+            cosignature = second.cosign_break_glass(
+                opening_id=opening_id,
+                clinician=story.accounts["gp"].address,
+                patient=patient,
+                reason=REASON,
+            )
+            opening = client.break_glass(
+                patient, reason=REASON, opening_id=opening_id, cosignature=cosignature
+            )
     except ClientError as exc:
         story.report.step(
             person.label, action, expected=expected, observed=f"error: {exc}", ok=False
@@ -40,12 +56,18 @@ def break_glass_by_threshold(story: Scene) -> None:
         return
     story.outcome.emergency = {"opening_id": opening.id, "opening_tx": opening.tx_hash}
     minutes = (opening.expires_at - opening.opened_at) // 60
+    cardiologist = story.accounts["cardiologist"].address
+    co_signer = (
+        "the cardiologist"
+        if (opening.co_signer or "").lower() == cardiologist.lower()
+        else str(opening.co_signer)
+    )
     story.report.step(
         person.label,
         action,
         expected=expected,
-        observed=f"opening {opening.id[:10]}… for {minutes} min",
-        ok=bool(opening.open),
+        observed=f"opening {opening.id[:10]}… for {minutes} min, co-signer {co_signer}",
+        ok=bool(opening.open) and co_signer == "the cardiologist",
         tx_hash=opening.tx_hash,
     )
     _open_with_shares(story, opening.id)

@@ -236,6 +236,7 @@ def check_keys(outcome: dict[str, Any], data_dir: Path) -> None:
     opening = bytes.fromhex(outcome["emergency"]["opening_id"][2:])
     (opened,) = chain.events("EmergencyAccess", "BreakGlassOpened", id=opening)
     assert opened["args"]["clinician"] == Web3.to_checksum_address(outcome["clinicians"]["gp"])
+    assert opened["args"]["coSigner"] == cardiologist
     released = chain.events("EmergencyKeys", "EmergencyShareReleased", openingId=opening)
     by_record: dict[bytes, set[int]] = {}
     for event in released:
