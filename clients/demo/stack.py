@@ -140,6 +140,11 @@ def start_stack(*, data_dir: Path, port: int, api_port: int) -> LocalStack:
     try:
         if status.deployed_now:
             retire_index(stack)
+        if (data_dir / "authority").exists():
+            stack.notes.append(
+                f"{data_dir / 'authority'} holds the former central key authority's keys: no "
+                "longer used (each institution runs its own); delete it when you no longer need it"
+            )
         stack.api_url, stack.api_pid, stack.started_api = ensure_api(
             data_dir=data_dir, rpc_url=status.url, deployment=deployment, port=api_port
         )
