@@ -15,7 +15,7 @@ from typing import Any
 
 import contracts
 from clients.demo import cast
-from clients.demo.authorities import ensure_authorities
+from clients.demo.authorities import THRESHOLD, ensure_authorities
 from clients.demo.errors import DemoError
 from clients.demo.scene import ADMIN, PATIENT, Scene
 from clients.sdk.authorities import MemberKey
@@ -71,14 +71,15 @@ def start_authorities(story: Scene) -> None:
     if key is None:  # ensure_authorities always makes or finds one
         raise story.fail(ADMIN, "emergency key", "a key", DemoError("no emergency key"))
     story.outcome.emergency_key = key.as_dict()
-    action = f"has the authorities make the emergency key (DKG, t = 2 of n = {len(found.runs)})"
+    n = len(found.runs)
+    action = f"has the authorities make the emergency key (DKG, t = {THRESHOLD} of n = {n})"
     how = f"made now in {key.seconds:.1f} s" if key.made_now else "already made, reused"
     story.report.step(
         ADMIN,
         action,
-        expected=f"round complete, t = 2 of n = {len(found.runs)}, no one holds the key",
+        expected=f"round complete, t = {THRESHOLD} of n = {n}, no one holds the key",
         observed=f"round {key.key_round}: t = {key.t} of n = {key.n}, {how}, key {key.key[:14]}…",
-        ok=(key.t, key.n) == (2, len(found.runs)),
+        ok=(key.t, key.n) == (THRESHOLD, n),
         tx_hash=key.open_tx,
     )
 
