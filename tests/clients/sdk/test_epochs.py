@@ -95,7 +95,7 @@ def test_removed_doctor_key_cannot_open_what_is_written_or_rekeyed_after_removal
         assert (parts.user, parts.epoch, parts.patient) == ("dept:cardiology", 1, me.lower())
         patient.grant(grantee=stack.cardiologist.address)
         patient.grant(grantee=colleague.address)
-        old_key = leaver.fetch_user_key()
+        old_key = leaver.reader_key()
         assert {"dept:cardiology", "epoch:1"} <= old_key.attributes
         assert leaver.fetch_bytes(read.record_id, user_key=old_key) == ECHO
         old_header = raw(leaver, read.record_id, "header")
@@ -121,7 +121,7 @@ def test_removed_doctor_key_cannot_open_what_is_written_or_rekeyed_after_removal
         assert parse_record_policy(parse_header(new_header).policy).epoch == 2
         assert not opens(old_key, new_header, new_body)  # cryptography, not only the API
         # the remaining cardiologist's new key spans the floor to the current epoch
-        stays_key = stays.fetch_user_key()
+        stays_key = stays.reader_key()
         assert {"epoch:1", "epoch:2", "dept:cardiology"} <= stays_key.attributes
         assert stays.fetch_bytes(unread.record_id, user_key=stays_key) == b"lipids"
         assert stays.fetch_bytes(new.record_id, user_key=stays_key) == ECHO
@@ -138,7 +138,7 @@ def test_removed_doctor_key_cannot_open_what_is_written_or_rekeyed_after_removal
 
         steps: list[tuple[int, int]] = []
         report = patient.rekey_stale(
-            user_key=patient.fetch_user_key(),
+            user_key=patient.reader_key(),
             patient=me,
             progress=lambda done, total, _rid: steps.append((done, total)),
         )
@@ -157,7 +157,7 @@ def test_removed_doctor_key_cannot_open_what_is_written_or_rekeyed_after_removal
         # nothing references epoch 1 any more: the floor rises, keys drop epoch:1
         assert patient.key_epochs(fresh=True) == (2, 2)
         assert patient.stale_records(patient=me)[1] == []
-        fresh = stays.fetch_user_key()
+        fresh = stays.reader_key()
         assert "epoch:2" in fresh.attributes
         assert "epoch:1" not in fresh.attributes
         for rid, text in ((read.record_id, ECHO), (unread.record_id, b"lipids")):
@@ -186,7 +186,7 @@ def test_department_change_closes_the_old_department_after_the_custodian_rekeys(
         authored = mover.share(ECHO, patient=me, policy="dept:cardiology", record_type="Echo")
         header = raw(patient, authored.record_id, "header")
         assert parse_record_policy(parse_header(header).policy).custodian == "cd3h"
-        old_key = mover.fetch_user_key()
+        old_key = mover.reader_key()
         body = raw(patient, authored.record_id, "body")
         assert opens(old_key, header, body)
 
@@ -208,7 +208,7 @@ def test_department_change_closes_the_old_department_after_the_custodian_rekeys(
         assert new_body != body  # a full re-key: a new data key, even though nobody fetched it
         assert not opens(old_key, new_header, new_body)
         assert not opens(old_key, header, new_body)  # the old header's key opens nothing new
-        moved_key = mover.fetch_user_key()
+        moved_key = mover.reader_key()
         assert "dept:oncology" in moved_key.attributes
         assert "dept:cardiology" not in moved_key.attributes
         assert not opens(moved_key, new_header, new_body)
