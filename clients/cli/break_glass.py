@@ -249,10 +249,13 @@ def patient_break_glass(
             page = client.patient_break_glass(chosen.address, limit=500)
             releases = client.emergency_releases(chosen.address)
         else:
-            key = client.fetch_user_key()
+            key = client.patient_key()  # my own slot opens every record of my chart
             with records_progress("re-keying records") as progress:
                 outcomes = client.rekey_after_break_glass(
-                    wanted, user_key=key, progress=progress, include_unread=all_records
+                    wanted,
+                    user_key=key,  # type: ignore[arg-type]  # the patient slot opens v3 records
+                    progress=progress,
+                    include_unread=all_records,
                 )
     if wanted is None:
         remember(data_dir, "opening", [item.id for item in page.items])

@@ -166,7 +166,8 @@ def test_share_grant_read_refuse_revoke_audit(live_stack: LiveStack, tmp_path: P
     gp_copy = tmp_path / "gp-copy.json"
     undecryptable = cli("doctor", "get", fhir_id, "-o", str(gp_copy), "--purpose", "emergency",
                         wallet="gp")  # fmt: skip
-    assert "do not satisfy the record policy" in one_error_line(undecryptable, 1)
+    # (envelope v3: the GP's key is refused by the slot of its own institution, qyqchc)
+    assert "do not satisfy the slot policy" in one_error_line(undecryptable, 1)
     assert not gp_copy.exists()
     out = ok(cli("patient", "consents", wallet="patient"))
     assert "policy: dept:general_practice" in out
