@@ -31,6 +31,7 @@ from clients.cli.common import (
     DataDirOption,
     WalletOption,
     cli_errors,
+    info,
     plain,
     plural,
     short,
@@ -111,12 +112,22 @@ def doctor_break_glass(
             f"asking {directory.key.t} of {directory.key.n} institutions' authorities "
             "for their shares"
         )
-        results = client.emergency_open_chart(address, folder, opening_id=opening.id)
+        listed: list[str] = []
+        results = client.emergency_open_chart(
+            address, folder, opening_id=opening.id, on_record=lambda r: listed.append(r.record_id)
+        )
     for result in results:
         plain().print(
             f"  {result.path}  {result.bytes_written} bytes  access tx {short(result.access_tx)}"
         )
     plain().print(f"decrypted {plural(len(results), 'record')} of {address} into {folder}")
+    opened = {result.record_id for result in results}
+    slotless = [record_id for record_id in listed if record_id not in opened]
+    if slotless:  # written before the emergency key existed: no emergency slot to open
+        info(
+            f"not opened: {plural(len(slotless), 'record')} without an emergency slot (written "
+            f"before the consortium's emergency key): {', '.join(slotless)}"
+        )
 
 
 def _table(items: list[BreakGlassOpening], *, title: str, patient: bool = True) -> Table:
