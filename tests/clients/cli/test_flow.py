@@ -96,7 +96,7 @@ def test_share_grant_read_refuse_revoke_audit(live_stack: LiveStack, tmp_path: P
     assert raw_id in out
     assert "DischargeSummary" in out
 
-    # --- the patient opens their own record (uid:<patient> is always in the policy)
+    # --- the patient opens their own record (with their own key: every record has their slot)
     own = tmp_path / "own.json"
     ok(cli("patient", "get", fhir_id, "-o", str(own), wallet="patient"))
     assert json.loads(own.read_text()) == OBSERVATION
