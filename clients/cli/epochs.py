@@ -29,16 +29,21 @@ from clients.cli.common import (
 )
 from clients.cli.output import JsonObjectOption, json_object
 from clients.sdk import MedLedgerClient
+from clients.sdk.authorities import MemberKey
 from clients.sdk.epochs import EpochReport
+from crypto.patient_key import PatientKey
 
 _ACTION_STYLE = {"re-encrypted": "green", "rewrapped": "cyan", "failed": "bold red"}
 
 
 def _run(client: MedLedgerClient, *, institution: str | None, patient: str | None) -> None:
-    key = client.fetch_user_key()
+    key = _key(client, institution=institution)
     with records_progress("re-keying stale records") as progress:
         report = client.rekey_stale(
-            user_key=key, institution=institution, patient=patient, progress=progress
+            user_key=key,  # type: ignore[arg-type]  # a member or patient key opens v3
+            institution=institution,
+            patient=patient,
+            progress=progress,
         )
     print_epoch_report(report)
     failed = report.count("failed")
@@ -48,6 +53,19 @@ def _run(client: MedLedgerClient, *, institution: str | None, patient: str | Non
             " command again to retry them",
             exit_code=EXIT_ERROR,
         )
+
+
+def _key(client: MedLedgerClient, *, institution: str | None) -> MemberKey | PatientKey:
+    """The key that opens the records to re-key: for an institution's records, the key its
+    own authority issues its custodian (the admin: ``custodian:<code>``); for a patient's
+    chart, the patient's own key (no authority involved)."""
+    if institution is None:
+        return client.patient_key()
+    code = institution.casefold()
+    entry = next((e for e in client.authority_directory() if e.code == code), None)
+    if entry is None:
+        raise CliError(f"no institution {institution!r} in the consortium")
+    return client.fetch_member_key(institution=entry.institution)
 
 
 def print_epoch_report(report: EpochReport) -> None:
