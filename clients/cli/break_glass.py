@@ -236,12 +236,7 @@ def patient_break_glass(
         None,
         "--rekey",
         metavar="OPENING_ID",
-        help="After its window: re-encrypt every record that opening's clinician read.",
-    ),
-    all_records: bool = typer.Option(
-        False,
-        "--all-records",
-        help="With --rekey: also give the records not read a new header (same data key).",
+        help="After its window: re-encrypt every record that opening's clinician opened.",
     ),
     api: str = ApiOption,
     data_dir: str | None = DataDirOption,
@@ -251,30 +246,21 @@ def patient_break_glass(
     """Who opened my chart in an emergency, why, what the auditors found, and which
     institutions' authorities released emergency shares of which records (from the chain).
 
-    With --rekey OPENING_ID (once its window has ended) the records its clinician read get a
+    With --rekey OPENING_ID (once its window has ended) the records its clinician opened (the
+    authorities released their emergency shares, or the clinician read them under it) get a
     new version under a fresh data key, so the data keys the reader saw open none of them,
     with a table of what was done; I re-key with my own key (no authority involved).
-    --all-records also gives the other records a new header (the same data key: their
-    reader never had it).
 
-    Example: medledger patient break-glass --rekey 0x3f…a1 --all-records
+    Example: medledger patient break-glass --rekey 0x3f…a1
     """
-    if all_records and not rekey:
-        raise CliError("--all-records goes with --rekey OPENING_ID")
     wanted = resolve(rekey, "opening id", kind="opening", data_dir=data_dir) if rekey else None
     with signed_in(api, data_dir, wallet) as (client, chosen, _):
         if wanted is None:
             page = client.patient_break_glass(chosen.address, limit=500)
             releases = client.emergency_releases(chosen.address)
         else:
-            key = client.patient_key()  # my own slot opens every record of my chart
-            with records_progress("re-keying records") as progress:
-                outcomes = client.rekey_after_break_glass(
-                    wanted,
-                    user_key=key,  # type: ignore[arg-type]  # the patient slot opens v3 records
-                    progress=progress,
-                    include_unread=all_records,
-                )
+            with records_progress("re-keying records") as progress:  # my own key opens them
+                outcomes = client.rekey_after_break_glass(wanted, progress=progress)
     if wanted is None:
         remember(data_dir, "opening", [item.id for item in page.items])
         if as_json:
@@ -285,8 +271,7 @@ def patient_break_glass(
         if releases:
             plain().print(_releases_table(releases))
         return
-    what = "records of my chart re-keyed after" if all_records else "records read under"
-    table = Table(title=f"{what} {short(wanted)} ({len(outcomes)})")
+    table = Table(title=f"records opened under {short(wanted)} ({len(outcomes)})")
     for column in ("record id", "action", "version", "why"):
         table.add_column(column, no_wrap=column != "why")
     for outcome in outcomes:

@@ -360,7 +360,7 @@ class AuthoritiesMixin:
         if bytes(key) == bytes(32):
             raise ClientError(
                 f"patient {patient} has not registered their key yet: they run "
-                "`medledger wallet register-key` (or the web wallet does it at first sign-in)"
+                "`medledger patient register-key` (or the web wallet does it at first sign-in)"
             )
         cache[patient.lower()] = (time.monotonic(), bytes(key))
         return bytes(key)

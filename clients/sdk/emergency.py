@@ -13,13 +13,16 @@ A mixin of :class:`clients.sdk.MedLedgerClient` (``docs/break-glass.md``):
   logged on chain; no single party, the API included, holds an emergency key;
 - auditors list openings (:meth:`EmergencyMixin.break_glass_openings`) and review them
   (:meth:`EmergencyMixin.review_break_glass`, a signed ``BreakGlassReview``); a patient
-  lists the openings of their chart (:meth:`EmergencyMixin.patient_break_glass`).
+  lists the openings of their chart (:meth:`EmergencyMixin.patient_break_glass`) and, once
+  an opening's window ended, re-encrypts what it opened
+  (:meth:`EmergencyMixin.rekey_after_break_glass`).
 """
 
 from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -28,10 +31,12 @@ from eth_utils import keccak
 
 from clients.sdk.consent_messages import checked_address
 from clients.sdk.errors import ClientError
-from clients.sdk.models import ChainInfo, Page
+from clients.sdk.models import ChainInfo, Page, hex0x
+from clients.sdk.rekey import RecordOutcome, RekeyInfo
 from clients.sdk.signed import deadline
 from clients.sdk.transport import Transport
 from clients.sdk.workflow_messages import signed_json
+from crypto.patient_key import PatientKey
 from crypto.signing import BreakGlassCosign, BreakGlassOpen, BreakGlassReview, TypedMessage
 
 __all__ = ["BreakGlassOpening", "EmergencyMixin"]
@@ -115,6 +120,18 @@ class EmergencyMixin:
         def _require_account(self) -> LocalAccount: ...
 
         def access_events(self, **filters: Any) -> Page[dict[str, Any]]: ...
+
+        def emergency_releases(self, patient: str) -> list[dict[str, Any]]: ...
+
+        def patient_key(self) -> PatientKey: ...
+
+        def rekey(
+            self,
+            record_id: str,
+            *,
+            user_key: PatientKey | None = None,
+            full: bool = ...,
+        ) -> RekeyInfo: ...
 
     # ------------------------------------------------------------------ clinicians
 
@@ -222,3 +239,71 @@ class EmergencyMixin:
                 params={"offset": offset, "limit": limit},
             )
         )
+
+    def rekey_after_break_glass(
+        self,
+        opening_id: str,
+        *,
+        user_key: PatientKey | None = None,
+        progress: Callable[[int, int, str], None] | None = None,
+    ) -> list[RecordOutcome]:
+        """As the patient, once an opening's window has ended: re-encrypt (fresh data key, new
+        version) every record of my chart whose data key the opening's clinician obtained:
+        those whose emergency shares the authorities released under it (on chain,
+        :meth:`emergency_releases`) and those read under it (granted with the break-glass
+        reason, within the window). The data keys the reader saw then open none of the new
+        versions; the rest of the chart was never opened. ``user_key`` defaults to my own key
+        (no authority involved). ``progress(done, total, record_id)`` after each record."""
+        me = self._require_account().address
+        wanted = _opening_id(opening_id)
+        opening = next((o for o in self._all_openings(me) if o.id.lower() == wanted), None)
+        if opening is None:
+            raise ClientError(f"no break-glass opening {wanted} on the chart of {me}")
+        if opening.open:
+            raise ClientError(
+                f"the window of {wanted} is open until {opening.expires_at} (chain time): "
+                "re-key after it ends, or the reader may fetch the new version too"
+            )
+        released = [
+            hex0x(r["record_id"])
+            for r in self.emergency_releases(me)
+            if hex0x(r["opening_id"]) == wanted
+        ]
+        targets = list(dict.fromkeys([*released, *self._read_under(me, opening)]))
+        key = user_key if user_key is not None else self.patient_key()
+        outcomes: list[RecordOutcome] = []
+        who = f"the emergency reader {opening.clinician}"
+        for done, record_id in enumerate(targets, start=1):
+            try:
+                info = self.rekey(record_id, user_key=key, full=True)
+                why = f"opened by {who}: new body, fresh data key"
+                outcome = RecordOutcome(record_id, "re-encrypted", why, version=info.version)
+            except ClientError as exc:  # one record's failure must not hide the others
+                outcome = RecordOutcome(record_id, "failed", str(exc))
+            outcomes.append(outcome)
+            if progress is not None:
+                progress(done, len(targets), record_id)
+        return outcomes
+
+    def _all_openings(self, patient: str) -> list[BreakGlassOpening]:
+        found: list[BreakGlassOpening] = []
+        while True:
+            page = self.patient_break_glass(patient, offset=len(found), limit=500)
+            found.extend(page.items)
+            if not page.items or len(found) >= page.total:
+                return found
+
+    def _read_under(self, patient: str, opening: BreakGlassOpening) -> list[str]:
+        """Record ids of ``patient``'s chart the opening's clinician read under it, in order."""
+        filters = {"patient": patient, "accessor": opening.clinician, "granted": True}
+        seen: dict[str, None] = {}
+        offset = 0
+        while True:
+            page = self.access_events(**filters, offset=offset, limit=200)
+            for event in page.items:
+                in_window = opening.opened_at <= int(event["block_time"]) <= opening.expires_at
+                if int(event["reason_code"]) == BREAK_GLASS_REASON and in_window:
+                    seen[hex0x(event["record_id"])] = None
+            offset += len(page.items)
+            if not page.items or offset >= page.total:
+                return list(seen)

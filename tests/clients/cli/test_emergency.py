@@ -202,9 +202,8 @@ def test_after_the_window_the_patient_rekeys_what_was_read(
     live_stack: LiveStack, tmp_path: Path
 ) -> None:
     """Opening 1 decrypts the chart; once its window has ended the patient re-keys (with their
-    own key) what its clinician read: the data key that reader saw opens nothing of the new
-    version, the record not read keeps its data key until ``--all-records`` gives it a new
-    header, and a later opening (another doctor) decrypts the re-keyed chart."""
+    own key) what its clinician opened: the data key that reader saw opens nothing of the new
+    version, and a record shared after the opening (never opened under it) is left as it is."""
     stack = live_stack.stack
     cli = Cli(live_stack, tmp_path / "home")
     make_emergency_key(live_stack, t=2)
@@ -254,15 +253,6 @@ def test_after_the_window_the_patient_rekeys_what_was_read(
     # ... which the patient still reads with their own key
     assert decrypt_bytes_v3(new_header, new_body, patient_key=own_key) == PLAINTEXT
 
-    out = ok(
-        cli("patient", "break-glass", "--rekey", opening.id, "--all-records", wallet="patient")
-    )
-    assert unread_id in out
-    assert "rewrapped" in out
-    with MedLedgerClient(live_stack.url, account=stack.patient) as patient:
-        patient.login()
-        assert patient.record(unread_id).raw["version"] == 2
-
     # the expired opening reads nothing more: the API refuses the clinician's emergency reads
     late = cli("doctor", "get", read_id, "-o", str(tmp_path / "late.json"), "--purpose",
                "emergency", wallet="gp")  # fmt: skip
@@ -270,11 +260,6 @@ def test_after_the_window_the_patient_rekeys_what_was_read(
     assert not (tmp_path / "late.json").exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="SDK gap (reported to the lead): a re-key of an envelope v3 (clients/sdk/rekey_v3.py)"
-    " writes no emergency slot, so a re-keyed record is no longer opened in an emergency",
-)
 def test_a_rekeyed_record_keeps_its_emergency_slot(live_stack: LiveStack, tmp_path: Path) -> None:
     """After ``patient rekey --full`` a later opening still decrypts the record."""
     stack = live_stack.stack
