@@ -17,6 +17,7 @@ import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
+from clients.cli import app
 from clients.sdk import MedLedgerClient
 from clients.sdk.authorities import MemberKey
 from clients.sdk.errors import ClientError, NotAllowedError
@@ -25,6 +26,7 @@ from crypto.errors import EnvelopeError
 from crypto.signing import ReadPart
 from ledger_api.chain.consortium import Role
 from tests.clients.conftest import LiveStack
+from tests.clients.support import Cli, ok, runner
 
 ECHO = b"Echocardiogram 2026-11-20: EF 55%, mild mitral regurgitation\n" * 100
 
@@ -177,9 +179,12 @@ def e_reason(event: object) -> str:
 
 
 def test_department_change_closes_the_old_department_once_the_chart_is_rekeyed(
-    live_stack: LiveStack,
+    live_stack: LiveStack, tmp_path: Path
 ) -> None:
+    """Through the command line as a patient and an administrator would: ``admin epochs``
+    shows the moved institution's epoch, ``patient rekey-stale`` re-keys the chart."""
     stack = live_stack.stack
+    cli = Cli(live_stack, tmp_path / "data")
     me = stack.patient.address
     with (
         MedLedgerClient(live_stack.url, account=stack.patient) as patient,
@@ -203,10 +208,13 @@ def test_department_change_closes_the_old_department_once_the_chart_is_rekeyed(
         with pytest.raises(ClientError, match="each patient's wallet re-keys"):
             gp.stale_records(patient=me, institution="cd3h")
 
-        report = patient.rekey_stale(patient=me)
-        assert [(r.record_id, r.action) for r in report.records] == [
-            (authored.record_id, "re-encrypted")
-        ]
+        epochs = ok(runner.invoke(app, ["admin", "epochs", "--api", live_stack.url]))
+        row = next(line for line in epochs.splitlines() if " cd3h " in line)
+        cells = [cell.strip() for cell in row.split("│") if cell.strip()]
+        assert cells[1:4] == ["cd3h", "2", "1"]  # code, epoch, floor
+        out = ok(cli("patient", "rekey-stale", wallet="patient"))
+        assert "1 re-encrypted, 0 failed" in out
+        assert authored.record_id in out
         new_header = raw(patient, authored.record_id, "header")
         new_body = raw(patient, authored.record_id, "body")
         assert new_body != body  # a full re-key: a new data key, even though nobody fetched it
@@ -218,4 +226,5 @@ def test_department_change_closes_the_old_department_once_the_chart_is_rekeyed(
         assert not opens(moved_key, new_header, new_body)
         # the author's seal was carried over: the patient reads the same content
         assert patient.fetch_bytes(authored.record_id) == ECHO
-        assert patient.rekey_stale(patient=me).records == []
+        out = ok(cli("patient", "rekey-stale", wallet="patient"))
+        assert "nothing to re-key: every record is at its institution's epoch" in out
