@@ -48,9 +48,7 @@ from clients.sdk.fhir_index import summary
 from clients.sdk.policies import user_part
 from clients.sdk.timeline import OpenedRecord, TimelineItem
 from clients.sdk.wallet import Wallet
-from crypto.errors import PolicyError
 from crypto.patient_key import PatientKey
-from crypto.policy import Attribute, Or, canonical, parse
 
 DecryptOption = typer.Option(
     False, "--decrypt", help="Read and decrypt what my key opens; show a summary of each."
@@ -194,24 +192,9 @@ def _open_own(client: MedLedgerClient, item: TimelineItem, key: PatientKey) -> O
 
 
 def shown_policy(policy: str) -> str:
-    """The policy as its author wrote it: without the clauses the SDK adds (an envelope v2's
-    ``uid:``/epoch clauses, :func:`clients.sdk.policies.user_part`; an envelope v3's
-    ``custodian:<author institution> or …``, which ``user_part`` keeps)."""
-    user = user_part(policy)
-    try:
-        tree = canonical(parse(user))
-    except PolicyError:
-        return user
-    if not isinstance(tree, Or):
-        return user
-    kept = [
-        c
-        for c in tree.children
-        if not (isinstance(c, Attribute) and c.name.startswith("custodian:"))
-    ]
-    if len(kept) == len(tree.children) or not kept:
-        return user
-    return kept[0].text() if len(kept) == 1 else Or(tuple(kept)).text()
+    """The policy as its author wrote it: without the ``custodian:<author institution>``
+    clause the SDK adds (:func:`clients.sdk.policies.user_part`)."""
+    return user_part(policy)
 
 
 def _summarise(plaintext: bytes, content_type: str) -> str:
