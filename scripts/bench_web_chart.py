@@ -11,7 +11,8 @@ GP shares ``--records`` (default 50) FHIR Observations into the chart, each an e
 ``medledger wallet`` writes (scrypt n = 2^``--scrypt-log2-n``, default 18 like that command).
 
 ``clients/workstation/bench/first_record.mjs`` then, ``--runs`` times in a fresh browser
-context, clicks "sign in" and times: the wallet unlocked and signed in (``signed_in_ms``), the
+context, clicks "sign in" and times: the keystore unlocked (``unlock_ms``, the page's own
+performance mark: scrypt's share), signed in (``signed_in_ms``), the
 timeline listed (``timeline_ms``), the first record opened — header and body reads signed and
 logged on chain, the attribute key fetched from cd3h's authority through the API's relay, the
 bytes checked against the chain, decrypted with mcl-wasm and rendered (``first_record_ms``).
@@ -48,6 +49,7 @@ from clients.sdk.wallet import DEFAULT_SCRYPT_LOG2_N, WalletStore  # noqa: E402
 FLOW = ROOT / "clients" / "workstation" / "bench" / "first_record.mjs"
 FIXTURES = ROOT / "clients" / "workstation" / "test" / "fixtures" / "fhir.json"
 PASSWORD = "bench only, not a secret"
+TIMED = ("unlock_ms", "signed_in_ms", "timeline_ms", "first_record_ms", "after_unlock_ms")
 
 
 def observation(index: int) -> bytes:
@@ -115,10 +117,9 @@ def measure(
     found = {run["records"] for run in result["runs"]}
     if found != {records}:
         raise RuntimeError(f"the timeline showed {found} records, not {records}")
-    medians = {
-        key: round(statistics.median(run[key] for run in result["runs"]))
-        for key in ("signed_in_ms", "timeline_ms", "first_record_ms")
-    }
+    for run in result["runs"]:
+        run["after_unlock_ms"] = run["first_record_ms"] - run["unlock_ms"]
+    medians = {key: round(statistics.median(run[key] for run in result["runs"])) for key in TIMED}
     return {**medians, "records": records, "runs": result["runs"], "browser": result["browser"],
             "scrypt_log2_n": scrypt_log2_n}  # fmt: skip
 
@@ -148,10 +149,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     print(f"| step, from the click on sign in (median of {args.runs}) | ms | target |")
     print("|---|---:|---|")
-    unlocked = f"wallet unlocked (scrypt 2^{args.scrypt_log2_n}), SIWE"
-    print(f"| {unlocked} | {result['signed_in_ms']} | — |")
+    unlocked = f"keystore unlocked (scrypt 2^{args.scrypt_log2_n}, in the page)"
+    print(f"| {unlocked} | {result['unlock_ms']} | — |")
+    print(f"| signed in (SIWE), profile shown | {result['signed_in_ms']} | — |")
     print(f"| timeline of {args.records} records listed | {result['timeline_ms']} | — |")
     print(f"| first record decrypted and shown | {result['first_record_ms']} | ≤ 2000 |")
+    print(f"| the same, less the unlock | {result['after_unlock_ms']} | — |")
     print(f"Chromium {result['browser']}; runs {[r['first_record_ms'] for r in result['runs']]}")
     return 0
 
