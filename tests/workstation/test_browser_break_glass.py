@@ -112,7 +112,13 @@ def test_break_glass_with_cosignature_in_chromium(
     request = json.loads(result["request"])
     assert request["clinician"].lower() == stack.cardiologist.address.lower()
     assert request["patient"].lower() == patient_address.lower()
-    # 2. the GP's co-signature of that opening
+    assert "自己" in result["ownRequest"]  # one's own request: not co-signable
+    assert result["ownSignDisabled"]
+    # 2. the GP read who asks, for whom and why before signing; the co-signature of that opening
+    assert "无法识别" in result["badRequest"]
+    assert "doctor · cardiology" in result["summary"]  # the directory names the asker
+    assert patient_address in result["summary"]
+    assert "患者昏迷送入急诊" in result["summary"]
     cosignature = json.loads(result["cosignature"])
     assert cosignature["co_signer"].lower() == stack.gp.address.lower()
     # 3. opened: banner, the record listed for emergency, decrypted in the page

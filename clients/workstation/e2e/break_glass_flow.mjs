@@ -76,11 +76,23 @@ async function main() {
     result.request = await cardio.locator('#bg-request').inputValue();
     result.bannersBefore = await cardio.locator('.break-glass-banner').count();
     await screenshot(cardio, 'cardiologist-over-cap');
+    // one's own request cannot be co-signed: the page says so and offers no signature
+    await cardio.fill('#cosign-request', result.request);
+    await cardio.locator('#cosign-bad').waitFor();
+    result.ownRequest = await cardio.locator('#cosign-bad').innerText();
+    result.ownSignDisabled = await cardio.locator('#cosign-sign').isDisabled();
+    await cardio.fill('#cosign-request', '');
 
     // 2. the GP co-signs in her own workstation
     const gp = await person(browser, 'gp');
     await signIn(gp, 'wang-fang', env.GP_KEYSTORE);
+    await gp.fill('#cosign-request', '{"openingId": "0x12"}');
+    await gp.locator('#cosign-bad').waitFor();
+    result.badRequest = await gp.locator('#cosign-bad').innerText();
     await gp.fill('#cosign-request', result.request);
+    await gp.locator('#cosign-summary').waitFor();
+    await gp.locator('#cosign-summary', { hasText: 'cardiology' }).waitFor(); // the directory's name
+    result.summary = await gp.locator('#cosign-summary').innerText();
     await screenshot(gp, 'gp-cosign-request');
     await gp.click('#cosign-sign');
     await gp.locator('#cosign-output').waitFor();

@@ -38,6 +38,8 @@ export default {
   'breakGlass.overCap': 'Today\'s break-glass cap is reached: a second doctor must co-sign (send them the request below, paste their co-signature back).',
   'breakGlass.cosignRequest': 'Co-signature request', 'breakGlass.cosignature': 'Co-signature', 'breakGlass.cosignTitle': 'Co-sign for a colleague',
   'breakGlass.cosignPaste': 'Paste the colleague\'s request', 'breakGlass.cosignSign': 'Sign the co-signature',
+  'breakGlass.cosignFor': 'Asked by: {clinician}', 'breakGlass.cosignPatient': 'Patient:', 'breakGlass.cosignReason': 'Reason: {reason}',
+  'breakGlass.cosignBad': 'This co-signature request cannot be read: paste the whole request your colleague\'s page shows.', 'breakGlass.cosignOwn': 'This is your own break-glass request: another doctor must co-sign it.',
   'breakGlass.banner': 'Break-glass in force: patient {patient}, about {minutes} min left. Every read is logged on chain.',
   'referrals.incoming': 'Referred to my department ({dept})', 'referrals.outgoing': 'Sent by my institution', 'referrals.patient': 'Patient',
   'referrals.from': 'From', 'referrals.to': 'To', 'referrals.urgency': 'Urgency', 'referrals.state': 'State',

@@ -38,6 +38,8 @@ export default {
   'breakGlass.overCap': '今日破窗次数已达上限：请第二位医生联署（把下方请求发给他，再把他的联署粘贴回来）。',
   'breakGlass.cosignRequest': '联署请求', 'breakGlass.cosignature': '联署签名', 'breakGlass.cosignTitle': '为同事联署',
   'breakGlass.cosignPaste': '粘贴同事的联署请求', 'breakGlass.cosignSign': '签名联署',
+  'breakGlass.cosignFor': '请求人：{clinician}', 'breakGlass.cosignPatient': '患者：', 'breakGlass.cosignReason': '理由：{reason}',
+  'breakGlass.cosignBad': '无法识别的联署请求：请粘贴同事页面上显示的完整请求。', 'breakGlass.cosignOwn': '这是您自己的破窗请求：须由另一位医生联署。',
   'breakGlass.banner': '破窗访问进行中：患者 {patient}，剩余约 {minutes} 分钟。所有读取均记录在链上。',
   'referrals.incoming': '转入本科室（{dept}）', 'referrals.outgoing': '本机构转出', 'referrals.patient': '患者',
   'referrals.from': '转出方', 'referrals.to': '转入方', 'referrals.urgency': '紧急程度', 'referrals.state': '状态',
