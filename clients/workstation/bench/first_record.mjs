@@ -50,7 +50,7 @@ async function once(browser, index) {
   await context.close();
   return {
     signed_in_ms: signedIn - t0, timeline_ms: timeline - t0, first_record_ms: done - t0, records,
-    unlock_ms: since('ws:unlocked'), siwe_done_ms: since('ws:signed-in'), decrypted_ms: since('ws:decrypted'),
+    unlock_ms: since('ws:unlocked'), siwe_done_ms: since('ws:signed-in'), timeline_answer_ms: since('ws:timeline'), decrypted_ms: since('ws:decrypted'),
   };
 }
 
