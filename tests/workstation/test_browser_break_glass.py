@@ -70,6 +70,15 @@ def test_break_glass_with_cosignature_in_chromium(
             record_type="Observation",
             content_type="application/fhir+json",
         )
+        # written for qyqchc only: no slot the cardiologist's key opens (the threshold
+        # emergency slot would be needed)
+        sealed_off = gp.share(
+            fixture_resource("Condition"),
+            patient=patient_address,
+            policy="org:qyqchc",
+            record_type="Condition",
+            content_type="application/fhir+json",
+        )
         # today's one opening without a co-signature, of another patient's chart
         cardio.break_glass(Account.create().address, reason="急诊抢救：另一位昏迷患者的病历")
     store = WalletStore(tmp_path / "wallets", scrypt_log2_n=SCRYPT_MIN_LOG2_N)
@@ -91,6 +100,7 @@ def test_break_glass_with_cosignature_in_chromium(
             "PASSWORD": PASSWORD,
             "PATIENT": patient_address,
             "EMERGENCY_RECORD": emergency.record_id,
+            "SEALED_RECORD": sealed_off.record_id,
             "CARDIO_KEYSTORE": str(keystores["li-ming"]),
             "GP_KEYSTORE": str(keystores["wang-fang"]),
         },
@@ -126,6 +136,10 @@ def test_break_glass_with_cosignature_in_chromium(
     assert "急救" in result["listed"]  # the purpose that opens it: emergency
     assert result["openedViews"] >= 1, result["openedText"]
     assert "白细胞计数" in result["openedText"]
+    # listed and read too, but no key of the cardiologist's opens it: locked, and why
+    assert result["sealedViews"] == 0
+    assert result["sealedLocked"] == 1, result["sealedText"]
+    assert "联合解密" in result["sealedText"]  # why, in the page's language
 
     with MedLedgerClient(live_stack.url, account=stack.auditor) as auditor:
         openings = auditor.break_glass_openings().items
@@ -141,5 +155,5 @@ def test_break_glass_with_cosignature_in_chromium(
         assert all(e["granted"] for e in reads)
         assert {e["reason_code"] for e in reads} == {BREAK_GLASS_REASON}
     shots = sorted(p.name for p in ARTIFACTS.glob("bg-*.png"))
-    assert len(shots) >= 7, shots
+    assert len(shots) >= 8, shots
     assert not [s for s in shots if "failure" in s], shots

@@ -11,7 +11,8 @@
 //    consented to is read (signed, logged as a break-glass read) and decrypted in the page.
 // Prints "RESULT <json>" or "FAIL <why>"; a screenshot of every step goes to $ARTIFACTS.
 //
-// env: WS_URL, ARTIFACTS, CHROMIUM, PASSWORD, PATIENT, EMERGENCY_RECORD, CARDIO_KEYSTORE, GP_KEYSTORE
+// env: WS_URL, ARTIFACTS, CHROMIUM, PASSWORD, PATIENT, EMERGENCY_RECORD, SEALED_RECORD, CARDIO_KEYSTORE,
+//      GP_KEYSTORE
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
@@ -115,6 +116,15 @@ async function main() {
     result.openedViews = await record.locator('.opened .fhir-view').count();
     await record.locator('.opened').scrollIntoViewIfNeeded();
     await screenshot(cardio, 'emergency-record-decrypted');
+    // a record whose policy does not admit the cardiologist: read (logged), not decryptable here
+    const sealed = cardio.locator(`.record[data-record="${env.SEALED_RECORD}"]`);
+    await sealed.locator('.open-record').click();
+    await sealed.locator('.opened .fhir-view, .opened .decrypt-error, .opened .denied').first().waitFor({ timeout: 90000 });
+    result.sealedText = await sealed.locator('.opened').innerText();
+    result.sealedViews = await sealed.locator('.opened .fhir-view').count();
+    result.sealedLocked = await sealed.locator('.opened .decrypt-error').count();
+    await sealed.locator('.opened').scrollIntoViewIfNeeded();
+    await screenshot(cardio, 'emergency-record-not-for-my-key');
   } catch (err) {
     for (const [i, page] of pages.entries()) {
       await page.screenshot({ path: join(env.ARTIFACTS, `bg-failure-${i}.png`) }).catch(() => {});

@@ -30,6 +30,8 @@ export default {
   'lock.decryption_unavailable': 'in-page decryption not available in this build: the record cannot be shown yet',
   'lock.no_consent': 'no consent from the patient', 'lock.expired': 'the consent has expired', 'lock.revoked': 'the patient revoked the consent',
   'lock.record_withdrawn': 'the record was withdrawn', 'lock.no_break_glass': 'no break-glass opening in force', 'lock.break_glass_expired': 'the break-glass opening has expired',
+  'lock.notForMyKey': 'the record\'s policy does not admit your attributes: your key cannot decrypt it',
+  'lock.notForMyKeyEmergency': 'the record\'s policy does not admit your attributes: in an emergency it is opened with several institutions\' authorities together (command line: medledger doctor break-glass), not yet in this page',
   'lock.member_left': 'your membership is suspended',
   'purpose.treatment': 'treatment', 'purpose.referral': 'referral', 'purpose.consultation': 'consultation', 'purpose.emergency': 'emergency', 'purpose.research': 'research',
   'kind.referral': 'Referral', 'kind.consultation': 'Consultation', 'kind.record': 'Record',

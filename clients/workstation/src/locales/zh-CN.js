@@ -30,6 +30,8 @@ export default {
   'lock.decryption_unavailable': '页面内解密尚未提供（in-page decryption not available），记录暂不能显示',
   'lock.no_consent': '患者未授权', 'lock.expired': '授权已过期', 'lock.revoked': '授权已被患者撤销',
   'lock.record_withdrawn': '记录已撤回', 'lock.no_break_glass': '无有效的破窗授权', 'lock.break_glass_expired': '破窗授权已过期',
+  'lock.notForMyKey': '记录的加密策略不包括您的属性，您的密钥无法解密',
+  'lock.notForMyKeyEmergency': '记录的加密策略不包括您的属性：紧急情况下须由多家机构的密钥中心联合解密（命令行 medledger doctor break-glass），本页面暂不支持',
   'lock.member_left': '您的成员资格已停用',
   'purpose.treatment': '诊疗', 'purpose.referral': '转诊', 'purpose.consultation': '会诊', 'purpose.emergency': '急救', 'purpose.research': '科研',
   'kind.referral': '转诊', 'kind.consultation': '会诊', 'kind.record': '记录',
