@@ -230,11 +230,14 @@ def _authorities(
 
 
 @contextlib.contextmanager
-def local_stack(*, profile: Path | None = None, escrow_free: bool = False) -> Iterator[BenchStack]:
+def local_stack(
+    *, profile: Path | None = None, escrow_free: bool = False, env: dict[str, str] | None = None
+) -> Iterator[BenchStack]:
     """Chain, contracts, consortium, authority and API in a temp dir; all removed on exit.
 
     ``escrow_free``: no key in the API; each demo institution runs its own authority process
-    (``docs/key-authorities.md``), so shares are envelope v3."""
+    (``docs/key-authorities.md``), so shares are envelope v3. ``env``: more ``MEDLEDGER_*``
+    settings for the API (``scripts/bench_web_chart.py`` serves a fresh workstation build)."""
     with tempfile.TemporaryDirectory(prefix="medledger-bench-api-") as name:
         tmp = Path(name)
         node = AnvilProcess(port=free_port(), log_file=tmp / "anvil.log")
@@ -269,7 +272,7 @@ def local_stack(*, profile: Path | None = None, escrow_free: bool = False) -> It
             else:
                 init_authority(data_dir / "authority", AUTHORITY_PASSPHRASE)
             port = free_port()
-            env = {
+            api_env = {
                 "MEDLEDGER_DATA_DIR": str(data_dir),
                 "MEDLEDGER_RPC_URL": node.url,
                 "MEDLEDGER_RELAYER_KEY": DEV_RELAYER_KEY,
@@ -280,10 +283,11 @@ def local_stack(*, profile: Path | None = None, escrow_free: bool = False) -> It
                 # and a handful of addresses, far faster than any person
                 **{f"MEDLEDGER_{name.upper()}": "unlimited" for name in BENCH_UNLIMITED},
             }
+            api_env.update(env or {})
             if profile is not None:
-                env[PROFILE_ENV] = str(profile.resolve())
+                api_env[PROFILE_ENV] = str(profile.resolve())
             url = f"http://127.0.0.1:{port}"
-            api = _serve(tmp, env, port)
+            api = _serve(tmp, api_env, port)
             _wait_ready(url, api, tmp / "api.log")
             assert node.process is not None
             pids = {"api": api.pid, "chain": node.process.pid, "client": os.getpid()}
