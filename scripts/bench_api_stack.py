@@ -190,9 +190,13 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
-def local_stack(*, profile: Path | None = None) -> Iterator[BenchStack]:
+def local_stack(
+    *, profile: Path | None = None, env: dict[str, str] | None = None
+) -> Iterator[BenchStack]:
     """Chain, contracts, consortium, one key authority process per institution and the API
-    (which holds no key: ``docs/key-authorities.md``) in a temp dir; all removed on exit."""
+    (which holds no key: ``docs/key-authorities.md``) in a temp dir; all removed on exit.
+    ``env``: more ``MEDLEDGER_*`` settings for the API (``scripts/bench_web_chart.py`` serves
+    a fresh workstation build)."""
     with tempfile.TemporaryDirectory(prefix="medledger-bench-api-") as name:
         tmp = Path(name)
         node = AnvilProcess(port=free_port(), log_file=tmp / "anvil.log")
@@ -224,7 +228,7 @@ def local_stack(*, profile: Path | None = None) -> Iterator[BenchStack]:
                 tmp, node.url, data_dir / "deployment.json", list(institutions)
             )
             port = free_port()
-            env = {
+            api_env = {
                 "MEDLEDGER_DATA_DIR": str(data_dir),
                 "MEDLEDGER_RPC_URL": node.url,
                 "MEDLEDGER_RELAYER_KEY": DEV_RELAYER_KEY,
@@ -234,10 +238,11 @@ def local_stack(*, profile: Path | None = None) -> Iterator[BenchStack]:
                 # and a handful of addresses, far faster than any person
                 **{f"MEDLEDGER_{name.upper()}": "unlimited" for name in BENCH_UNLIMITED},
             }
+            api_env.update(env or {})
             if profile is not None:
-                env[PROFILE_ENV] = str(profile.resolve())
+                api_env[PROFILE_ENV] = str(profile.resolve())
             url = f"http://127.0.0.1:{port}"
-            api = _serve(tmp, env, port)
+            api = _serve(tmp, api_env, port)
             _wait_ready(url, api, tmp / "api.log")
             assert node.process is not None
             pids = {"api": api.pid, "chain": node.process.pid, "client": os.getpid()}
