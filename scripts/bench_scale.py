@@ -20,8 +20,8 @@ How it runs:
    far above the chain's head, so the real 10,000-block range stays exactly the chain's and
    ``/audit/verify`` reports no problem at either size.
 4. **Measure**, through HTTP, the fastest of ``--reps`` calls (see :func:`best_ms`): the
-   patient's chart listing and timeline (as the patient), the auditor's access-event query by patient
-   and by accessor, and ``/audit/verify`` over the 10,000 blocks; for the last, also the API
+   patient's chart listing and timeline (as the patient), the auditor's access-event query by
+   patient and by accessor, and ``/audit/verify`` over the 10,000 blocks; for the last, also the API
    process's memory growth (peak RSS during the call, ``/proc/<pid>/clear_refs`` reset
    before it, minus RSS before).
 
