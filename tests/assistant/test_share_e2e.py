@@ -36,7 +36,7 @@ def test_the_gp_shares_the_record_and_the_patient_reads_it(live_stack: LiveStack
         listed = patient.list_records(patient_address).items
         assert [r.record_id for r in listed] == [info.record_id]  # the refused form sent nothing
         document = json.loads(
-            patient.fetch_bytes(info.record_id, user_key=patient.fetch_user_key())
+            patient.fetch_bytes(info.record_id)  # the patient's own key
         )
     assert document["type"] == "document"
     composition = document["entry"][0]["resource"]

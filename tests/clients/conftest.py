@@ -87,8 +87,9 @@ def live_stack(api_stack: Stack, tmp_path: Path) -> Iterator[LiveStack]:  # noqa
     live = LiveStack(
         stack=api_stack, url=url, server=server, thread=thread, authorities=authorities
     )
-    with MedLedgerClient(url, account=api_stack.patient) as patient:
-        patient.register_patient_key()  # the stack's patient has opened their wallet once
+    for person in (api_stack.patient, api_stack.other_patient):
+        with MedLedgerClient(url, account=person) as patient:
+            patient.register_patient_key()  # the stack's patients opened their wallets once
     try:
         yield live
     finally:

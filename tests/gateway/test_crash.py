@@ -63,6 +63,8 @@ def test_kill_9_during_ingest_shares_every_row_once(tmp_path: Path, live_stack: 
     setup = Runtime(his.root, open_client=lambda: None, with_topics=False)  # type: ignore[arg-type,return-value]
     assert setup.sink is not None
     for i, account in enumerate(patients):
+        with MedLedgerClient(live_stack.url, account=account) as wallet:
+            wallet.register_patient_key()  # each patient opened their wallet once
         setup.sink.link(f"P{i:06d}", account.address)
     secret = setup.sink.secret
     state = setup.store.path

@@ -79,7 +79,10 @@ def test_held_until_linked_then_shared_once(sqlite_his: His, live_stack: LiveSta
         drain(runtime)
         assert sink.counts() == {"held": 3, "shared": 3}
         assert len(chart_ids(live_stack, patient)) == 3
-        other = Account.create().address
+        other_account = Account.create()
+        with MedLedgerClient(live_stack.url, account=other_account) as wallet:
+            wallet.register_patient_key()  # the patient opened their wallet once
+        other = other_account.address
         assert sink.link(ids[1], other) == 3
         drain(runtime)
         assert sink.counts() == {"shared": 6}
