@@ -83,7 +83,7 @@ SINGLE: dict[tuple[str, str], Handler] = {
             "version": e.args["version"],
             "header_cid": e.args["headerCid"],
             "policy_hash": e.args["policyHash"],
-            "epoch": None,  # a new header: derived again (services.epochs.fill_record_epochs)
+            "epoch": None,  # a new header: its epoch is not derived by the indexer
         }
     ),
     ("RecordRegistry", "RecordBodyRekeyed"): _record(

@@ -18,12 +18,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from crypto.policy import attributes_hash
 from ledger_api.indexer.decode import ChainEvent
 from ledger_api.services.audit.chain_logs import ChainLogs
 from ledger_api.services.audit.index_common import IndexComparer, Pairs
 from ledger_api.services.audit.reads import Patients, signature_hex
 from ledger_api.services.audit.report import VerifyReport
-from ledger_api.services.authority import attributes_hash
 from storage.models import AccessEvent, Consent, KeyIssuance, Record, clamp_uint64
 from storage.models.types import ZERO_ADDRESS, ZERO_BYTES32
 
