@@ -7,12 +7,12 @@ write nothing; the daily cap needs a second doctor's co-signature."""
 from __future__ import annotations
 
 import pytest
+from ledger_api.services.authority import attributes_hash
 
 from crypto import envelope
 from crypto.errors import EnvelopeAccessDeniedError, PolicyNotSatisfied
 from crypto.fame_types import UserKey
 from ledger_api.chain.emergency import text_hash
-from ledger_api.services.authority import attributes_hash
 from storage.models.emergency import BreakGlassEvent
 from tests.api.conftest import Stack
 from tests.api.signing_writes import new_id

@@ -6,6 +6,7 @@ import stat
 from pathlib import Path
 
 import pytest
+from ledger_api.services.authority import attributes_hash
 from typer.testing import CliRunner
 
 from clients.cli import app
@@ -21,7 +22,6 @@ from ledger_api.authority.keystore import (
     KeyAuthority,
     init_authority,
 )
-from ledger_api.services.authority import attributes_hash
 
 runner = CliRunner()
 FAST = ["--scrypt-log2-n", "10"]

@@ -13,10 +13,10 @@ import base64
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from ledger_api.services.authority import decode_x25519_public_key
 
 from crypto.signing import Consent, Purpose
 from ledger_api.http_errors import UnprocessableError
-from ledger_api.services.authority import decode_x25519_public_key
 from ledger_api.services.consents import parse_consent, parse_purpose
 from tests.api.test_consents import consent_json
 
