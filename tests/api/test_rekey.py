@@ -153,7 +153,7 @@ def test_full_rekey_defeats_a_data_key_taken_before(api_stack: Stack) -> None:
     record_id, old_header, old_body = share(stack)
     before = row_of(stack, record_id)
     # the clinician of the author institution may re-key too (here: a full re-encryption)
-    _, header, body = stack.make_record(
+    _, header, body = stack.make_record_v2(
         stack.patient,
         "dept:general_practice",
         PLAINTEXT,
@@ -197,13 +197,13 @@ def test_bad_rekeys_leave_chain_store_and_index_unchanged(api_stack: Stack) -> N
         header, user_key=key, new_policy="dept:general_practice", mpk=mpk
     ).to_bytes()
     fine = envelope.rewrap(header, user_key=key, new_policy=f"uid:{stack.patient.address}", mpk=mpk)
-    _, other_header, other_body = stack.make_record(
+    _, other_header, other_body = stack.make_record_v2(
         stack.patient,
         "dept:cardiology or dept:x",  # a widening, of another body: header_body_mismatch
         b"other " * 9000,
         record_id=bytes.fromhex(record_id[2:]),
     )
-    _, elsewhere, _ = stack.make_record(stack.patient, "dept:x", b"bound to another record")
+    _, elsewhere, _ = stack.make_record_v2(stack.patient, "dept:x", b"bound to another record")
     v1_record, _ = envelope.encrypt_bytes(
         PLAINTEXT, mpk=mpk, policy=f"dept:x or uid:{stack.patient.address.lower()}"
     )
@@ -251,7 +251,7 @@ def test_verify_checks_the_rekeyed_version_and_withdrawn_records_refuse(
 ) -> None:
     stack = api_stack
     record_id, _, _ = share(stack)
-    _, header, body = stack.make_record(
+    _, header, body = stack.make_record_v2(
         stack.patient, "dept:general_practice", PLAINTEXT, record_id=bytes.fromhex(record_id[2:])
     )
     answer = rekey(stack, stack.patient, record_id, header, body)
