@@ -192,8 +192,8 @@ def test_indexer_thread_follows_the_chain_and_stops_with_the_app(api_stack: Stac
     assert member is not None
     assert member.role == "nurse"
     threads = list(stack.ctx.background)
-    # the indexer, and the epoch watcher (this API holds the key authority)
-    assert [t.name for t in threads] == ["medledger-indexer", "medledger-epochs"]
+    # the indexer only: the API advances no epoch (Consortium does, per institution)
+    assert [t.name for t in threads] == ["medledger-indexer"]
     assert all(t.is_alive() for t in threads)
     stack.client.__exit__(None, None, None)
     assert not any(t.is_alive() for t in threads)
