@@ -1,4 +1,5 @@
-"""``GET /keys/epochs``: every institution's membership epoch and floor, from the chain.
+"""``GET /keys/epochs``: every institution's membership epoch and floor, and every advance,
+from the chain.
 
 The API holds no key and issues none (``docs/key-authorities.md``): members ask their own
 institution's authority (``GET /keys/authorities``, and the same-origin relays in
@@ -18,7 +19,16 @@ from ledger_api.services.access import chain_required
 router = APIRouter(prefix="/keys", tags=["keys"])
 
 
+class InstitutionEpochsOut(BaseModel):
+    institution: int
+    code: str
+    registered: bool = Field(description="Whether the institution has registered an authority.")
+    epoch: int = Field(description="Its slots' epoch: records written now need epoch:<epoch>.")
+    floor: int = Field(description="The oldest epoch its authority still issues keys for.")
+
+
 class EpochOut(BaseModel):
+    institution: int = Field(description="The institution whose epoch moved (only its own).")
     epoch: int
     actor: str = Field(
         description="The member whose change moved the epoch (zero: an institution-wide one)."
@@ -27,17 +37,9 @@ class EpochOut(BaseModel):
     tx_hash: str
 
 
-class InstitutionEpochsOut(BaseModel):
-    institution: int
-    code: str
-    registered: bool = Field(description="Whether the institution has registered an authority.")
-    epoch: int = Field(description="Its slots' epoch: records written now need epoch:<epoch>.")
-    floor: int = Field(description="The oldest epoch its authority still issues keys for.")
-    history: list[EpochOut]
-
-
 class EpochsOut(BaseModel):
     institutions: list[InstitutionEpochsOut]
+    history: list[EpochOut] = Field(description="Every EpochAdvanced, in chain order.")
 
 
 @router.get(
@@ -47,7 +49,7 @@ class EpochsOut(BaseModel):
 )
 def epoch_list(ctx: ContextDep) -> EpochsOut:
     with chain_required("cannot read the epochs from Consortium"):
-        found = epochs.institution_epochs(ctx)
+        institutions, history = epochs.institution_epochs(ctx)
     return EpochsOut(
         institutions=[
             InstitutionEpochsOut(
@@ -56,16 +58,17 @@ def epoch_list(ctx: ContextDep) -> EpochsOut:
                 registered=i.registered,
                 epoch=i.epoch,
                 floor=i.floor,
-                history=[
-                    EpochOut(
-                        epoch=c.epoch,
-                        actor=c.actor,
-                        block_number=c.block_number,
-                        tx_hash=c.tx_hash,
-                    )
-                    for c in i.history
-                ],
             )
-            for i in found
-        ]
+            for i in institutions
+        ],
+        history=[
+            EpochOut(
+                institution=c.institution,
+                epoch=c.epoch,
+                actor=c.actor,
+                block_number=c.block_number,
+                tx_hash=c.tx_hash,
+            )
+            for c in history
+        ],
     )

@@ -83,9 +83,10 @@ def has_left(db: Session, principal: Principal) -> bool:
 
 @dataclass(frozen=True)
 class EpochChange:
-    """One ``Consortium.EpochAdvanced``: from this block on, the institution's slots need
-    ``epoch``; ``actor`` is the account whose change moved it."""
+    """One ``Consortium.EpochAdvanced``: from this block on, ``institution``'s slots need
+    ``epoch``; ``actor`` is the member whose change moved it (zero: institution-wide)."""
 
+    institution: int
     epoch: int
     actor: str
     block_number: int
@@ -95,48 +96,45 @@ class EpochChange:
 @dataclass(frozen=True)
 class InstitutionEpochs:
     """An institution's epoch and floor as ``Consortium.authorityOf`` has them (0 and 0 while
-    it has registered no authority), and every advance of its epoch."""
+    nothing moved them and it has registered no authority)."""
 
     institution: int
     code: str
     registered: bool
     epoch: int
     floor: int
-    history: tuple[EpochChange, ...]
 
 
-def institution_epochs(ctx: AppContext) -> list[InstitutionEpochs]:
-    """Every institution's epochs, read from the chain (the API advances none).
+def institution_epochs(ctx: AppContext) -> tuple[list[InstitutionEpochs], list[EpochChange]]:
+    """Every institution's epochs, and every advance in chain order, read from the chain (the
+    API advances none).
 
     The history is one ``eth_getLogs`` of ``EpochAdvanced`` since the deployment (the index
     does not mirror Consortium's authority events); a membership change moves its own
     institution's epoch only (issue 16, property 6)."""
     consortium = ctx.chain.consortium
-    changes: dict[int, list[EpochChange]] = {}
-    for entry in consortium.contract.events.EpochAdvanced.get_logs(
-        from_block=ctx.deployment.block_number
-    ):
-        args = entry["args"]
-        changes.setdefault(int(args["institutionId"]), []).append(
-            EpochChange(
-                epoch=int(args["epoch"]),
-                actor=str(args["reason"]),
-                block_number=int(entry["blockNumber"]),
-                tx_hash="0x" + bytes(entry["transactionHash"]).hex(),
-            )
+    history = [
+        EpochChange(
+            institution=int(entry["args"]["institutionId"]),
+            epoch=int(entry["args"]["epoch"]),
+            actor=str(entry["args"]["reason"]),
+            block_number=int(entry["blockNumber"]),
+            tx_hash="0x" + bytes(entry["transactionHash"]).hex(),
         )
-    out = []
+        for entry in consortium.contract.events.EpochAdvanced.get_logs(
+            from_block=ctx.deployment.block_number
+        )
+    ]
+    institutions = []
     for number in range(1, consortium.institution_count() + 1):
-        inst = consortium.institution(number)
         auth = consortium.authority_of(number)
-        out.append(
+        institutions.append(
             InstitutionEpochs(
                 institution=number,
-                code=inst.code.casefold(),
+                code=consortium.institution(number).code.casefold(),
                 registered=auth.registered,
                 epoch=auth.epoch,
                 floor=auth.floor,
-                history=tuple(changes.get(number, [])),
             )
         )
-    return out
+    return institutions, history
