@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from ledger_api.indexer import bulk, epochs, membership, workflow
+from ledger_api.indexer import bulk, membership, workflow
 from ledger_api.indexer import emergency as emergency_events
 from ledger_api.indexer.decode import ChainEvent
 from ledger_api.indexer.errors import IndexerConfigError
@@ -61,24 +61,15 @@ SINGLE: dict[tuple[str, str], Handler] = {
     ("Consortium", "InstitutionUpdated"): membership.institution(
         lambda e: {"name": e.args["name"], "admin": e.args["admin"]}
     ),
-    ("Consortium", "InstitutionSuspended"): epochs.both(
-        membership.institution(lambda e: {"active": False}),
-        epochs.trigger("institution_suspended"),
-    ),
+    ("Consortium", "InstitutionSuspended"): membership.institution(lambda e: {"active": False}),
     ("Consortium", "InstitutionReinstated"): membership.institution(lambda e: {"active": True}),
     ("Consortium", "MemberEnrolled"): membership.member_enrolled,
-    ("Consortium", "MemberUpdated"): epochs.both(
-        membership.member_updated, epochs.trigger("member_updated")
-    ),
-    ("Consortium", "MemberSuspended"): epochs.both(
-        membership.member({"active": False}), epochs.trigger("member_suspended")
-    ),
+    ("Consortium", "MemberUpdated"): membership.member_updated,
+    ("Consortium", "MemberSuspended"): membership.member({"active": False}),
     ("Consortium", "MemberReinstated"): membership.member({"active": True}),
-    ("Consortium", "MemberRemoved"): epochs.both(
-        membership.member({"active": False, "removed": True}, clear_attributes=True),
-        epochs.trigger("member_removed"),
+    ("Consortium", "MemberRemoved"): membership.member(
+        {"active": False, "removed": True}, clear_attributes=True
     ),
-    ("AccessLog", "EpochAdvanced"): epochs.epoch_advanced,
     ("RecordRegistry", "RecordRekeyed"): _record(
         lambda e: {
             "version": e.args["version"],
@@ -140,6 +131,8 @@ SINGLE: dict[tuple[str, str], Handler] = {
 IGNORED: frozenset[tuple[str, str]] = frozenset(
     {
         ("Consortium", "AdminTransferred"),
+        # the former global epoch (moved by the API's epoch watcher, gone with its central key)
+        ("AccessLog", "EpochAdvanced"),
         ("Consortium", "AuthorityRegistered"),
         ("Consortium", "EpochAdvanced"),
         ("Consortium", "EpochFloorRaised"),
