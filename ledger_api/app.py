@@ -156,6 +156,6 @@ def create_app(settings: Settings | None = None, *, hooks: Hooks | None = None) 
     app.include_router(directory_routes.router)
     app.include_router(break_glass_routes.router)
     mount_wallet(app, settings.wallet_dir)
-    mount_workstation(app, settings.workstation_dir, settings.assistant_url)
+    mount_workstation(app, settings.workstation_dir, settings.assistant_url, settings.gateway_url)
     install_openapi(app)
     return app

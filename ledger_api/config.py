@@ -105,6 +105,9 @@ class Settings(BaseSettings):
     workstation_dir: Path = DEFAULT_WORKSTATION_DIR
     # the GP assistant service (clients/assistant) the workstation's pages call, if any
     assistant_url: str | None = Field(default=None, max_length=200)
+    # this hospital's gateway (clients/gateway), whose patient index the workstation's "find a
+    # patient" asks (GET /patient-index/{id}, with the gateway's index key), if any
+    gateway_url: str | None = Field(default=None, max_length=200)
 
     @field_validator("*", mode="after")
     @classmethod

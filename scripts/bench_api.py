@@ -255,12 +255,6 @@ def main(argv: list[str] | None = None) -> int:
         "--only", choices=("latency", "throughput"), help="measure one part (for profiling)"
     )
     parser.add_argument(
-        "--escrow-free",
-        action="store_true",
-        help="no key in the API: one authority process per institution, envelope v3, a "
-        "policy reaching one institution (docs/key-authorities.md)",
-    )
-    parser.add_argument(
         "--nodes",
         type=int,
         default=1,
@@ -279,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     results: dict[str, float] = {}
     try:
-        with local_stack(profile=args.profile, escrow_free=args.escrow_free) as stack:
+        with local_stack(profile=args.profile) as stack:
             if args.only != "throughput":
                 results.update(measure_latency(stack, plan))
             if args.only != "latency":

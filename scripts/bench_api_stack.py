@@ -30,12 +30,14 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+for _path in (ROOT, ROOT / "scripts"):  # the packages, and this folder's shared modules
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
+
+from authority_processes import start_authority_processes, stop_process  # noqa: E402
 
 from clients.sdk import MedLedgerClient  # noqa: E402
 from clients.sdk.models import RecordInfo  # noqa: E402
-from ledger_api.authority.keystore import init_authority  # noqa: E402
 from ledger_api.chain.anvil import AnvilProcess, free_port  # noqa: E402
 from ledger_api.chain.connection import connect  # noqa: E402
 from ledger_api.chain.consortium import Consortium  # noqa: E402
@@ -49,10 +51,9 @@ from ledger_api.chain.devnode import (  # noqa: E402
 )
 from ledger_api.chain.relayer import Relayer  # noqa: E402
 
-AUTHORITY_PASSPHRASE = "bench only"  # a throwaway authority in a temp dir
 POLICY = "role:doctor and dept:cardiology"
 POLICY_ONE_INSTITUTION = "role:doctor and dept:cardiology and org:cd3h"
-"""With institution authorities (``--escrow-free``): a policy that reaches one institution."""
+"""A policy that reaches one institution (one FAME slot besides the patient's)."""
 PROFILE_ENV = "MEDLEDGER_BENCH_PROFILE"
 # rate limits the benchmark lifts (ledger_api.config): it measures throughput, not the limiter
 BENCH_UNLIMITED = (
@@ -188,53 +189,14 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             process.wait(timeout=10)
 
 
-def _authorities(
-    tmp: Path, rpc: str, deployment: Path, institutions: list[int]
-) -> list[subprocess.Popen[bytes]]:
-    """One ``medledger authority`` per institution: init, register (the dev admin administers
-    the demo institutions), serve; returns the serving processes."""
-    cli = [sys.executable, "-m", "clients.cli", "authority"]
-    env = {**os.environ, "BENCH_AUTH_PASS": AUTHORITY_PASSPHRASE, "BENCH_ADMIN": DEV_ADMIN_KEY}
-    processes = []
-    for inst in institutions:
-        key_file, port = tmp / f"authority-{inst}.key", free_port()
-        common = ["--key-file", str(key_file)]
-        for step in (
-            ["init", "--institution", str(inst), *common, "--passphrase-env", "BENCH_AUTH_PASS",
-             "--scrypt-log2-n", "10"],
-            ["register", "--institution", str(inst), *common, "--url",
-             f"http://127.0.0.1:{port}", "--rpc", rpc, "--deployment", str(deployment),
-             "--key-env", "BENCH_ADMIN"],
-        ):  # fmt: skip
-            done = subprocess.run([*cli, *step], env=env, capture_output=True, timeout=120)
-            if done.returncode:
-                raise RuntimeError(f"authority {step[0]} failed: {done.stderr.decode()[-500:]}")
-        log = open(tmp / f"authority-{inst}.log", "wb")  # noqa: SIM115 - the process's log
-        processes.append(
-            subprocess.Popen(
-                [*cli, "serve", "--institution", str(inst), "--port", str(port), *common,
-                 "--rpc", rpc, "--deployment", str(deployment), "--passphrase-env",
-                 "BENCH_AUTH_PASS", "--rate", "unlimited"],
-                env=env, stdout=log, stderr=subprocess.STDOUT,
-            )
-        )  # fmt: skip
-        deadline = time.monotonic() + 60
-        while True:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                    break
-            if time.monotonic() > deadline or processes[-1].poll() is not None:
-                raise RuntimeError(f"authority {inst} did not start (see {log.name})")
-            time.sleep(0.2)
-    return processes
-
-
 @contextlib.contextmanager
-def local_stack(*, profile: Path | None = None, escrow_free: bool = False) -> Iterator[BenchStack]:
-    """Chain, contracts, consortium, authority and API in a temp dir; all removed on exit.
-
-    ``escrow_free``: no key in the API; each demo institution runs its own authority process
-    (``docs/key-authorities.md``), so shares are envelope v3."""
+def local_stack(
+    *, profile: Path | None = None, env: dict[str, str] | None = None
+) -> Iterator[BenchStack]:
+    """Chain, contracts, consortium, one key authority process per institution and the API
+    (which holds no key: ``docs/key-authorities.md``) in a temp dir; all removed on exit.
+    ``env``: more ``MEDLEDGER_*`` settings for the API (``scripts/bench_web_chart.py`` serves
+    a fresh workstation build)."""
     with tempfile.TemporaryDirectory(prefix="medledger-bench-api-") as name:
         tmp = Path(name)
         node = AnvilProcess(port=free_port(), log_file=tmp / "anvil.log")
@@ -262,28 +224,25 @@ def local_stack(*, profile: Path | None = None, escrow_free: bool = False) -> It
                 gp=people["gp"].address,
                 auditor=people["auditor"].address,
             )
-            if escrow_free:
-                authority_processes = _authorities(
-                    tmp, node.url, data_dir / "deployment.json", list(institutions)
-                )
-            else:
-                init_authority(data_dir / "authority", AUTHORITY_PASSPHRASE)
+            authority_processes = start_authority_processes(
+                tmp, node.url, data_dir / "deployment.json", list(institutions)
+            )
             port = free_port()
-            env = {
+            api_env = {
                 "MEDLEDGER_DATA_DIR": str(data_dir),
                 "MEDLEDGER_RPC_URL": node.url,
                 "MEDLEDGER_RELAYER_KEY": DEV_RELAYER_KEY,
-                **({} if escrow_free else {"MEDLEDGER_AUTHORITY_PASSPHRASE": AUTHORITY_PASSPHRASE}),
                 "MEDLEDGER_SIWE_DOMAIN": f"127.0.0.1:{port}",
                 "MEDLEDGER_SIWE_URI": f"http://127.0.0.1:{port}",
                 # the benchmark's own limits, set explicitly: every request comes from one IP
                 # and a handful of addresses, far faster than any person
                 **{f"MEDLEDGER_{name.upper()}": "unlimited" for name in BENCH_UNLIMITED},
             }
+            api_env.update(env or {})
             if profile is not None:
-                env[PROFILE_ENV] = str(profile.resolve())
+                api_env[PROFILE_ENV] = str(profile.resolve())
             url = f"http://127.0.0.1:{port}"
-            api = _serve(tmp, env, port)
+            api = _serve(tmp, api_env, port)
             _wait_ready(url, api, tmp / "api.log")
             assert node.process is not None
             pids = {"api": api.pid, "chain": node.process.pid, "client": os.getpid()}
@@ -293,18 +252,17 @@ def local_stack(*, profile: Path | None = None, escrow_free: bool = False) -> It
                 w3=w3,
                 registry=deployment.address("RecordRegistry"),
                 pids=pids,
-                policy=POLICY_ONE_INSTITUTION if escrow_free else POLICY,
+                policy=POLICY_ONE_INSTITUTION,
             )
             patient = MedLedgerClient(url, account=people["patient"])
             patient.login()
             patient.grant(grantee=people["cardiologist"].address)
-            if escrow_free:
-                patient.register_patient_key()
+            patient.register_patient_key()
             patient.close()
             yield stack
         finally:
             for process in authority_processes:
-                _stop(process)  # type: ignore[arg-type]
+                stop_process(process)
             if stack is not None:
                 stack.close()
             if api is not None:

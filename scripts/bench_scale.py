@@ -20,9 +20,8 @@ How it runs:
    far above the chain's head, so the real 10,000-block range stays exactly the chain's and
    ``/audit/verify`` reports no problem at either size.
 4. **Measure**, through HTTP, the fastest of ``--reps`` calls (see :func:`best_ms`): the
-   patient's chart listing and timeline (as the patient), ``GET /keys/public`` (past the
-   floor's 2 s reuse, so the floor query runs), the auditor's access-event query by patient
-   and by accessor, and ``/audit/verify`` over the 10,000 blocks; for the last, also the API
+   patient's chart listing and timeline (as the patient), the auditor's access-event query by
+   patient and by accessor, and ``/audit/verify`` over the 10,000 blocks; for the last, also the API
    process's memory growth (peak RSS during the call, ``/proc/<pid>/clear_refs`` reset
    before it, minus RSS before).
 
@@ -64,7 +63,6 @@ EVENTS_PER_RECORD = 10
 EVENTS_PER_ACCESSOR = 1_000
 VERIFY_BLOCKS = 10_000
 SYNTHETIC_BLOCK = 100_000_000  # far above any real head: synthetic rows never meet the chain
-FLOOR_REUSE_S = 2.1  # ledger_api.services.epochs.FLOOR_TTL, plus a margin
 COPY_CHUNK = 20_000
 MAX_RATIO = 2.0
 NOW_TEXT = "2026-12-07 00:00:00+00"
@@ -252,12 +250,6 @@ class Probe:
         body = self._get(f"/patients/{self.patient_address}/timeline", self.patient.token)
         assert body["total"] > 0
 
-    def keys_public(self) -> None:
-        time.sleep(FLOOR_REUSE_S)  # outside the timing: let the API's floor reuse expire
-        started = time.perf_counter()
-        self._get("/keys/public", None)
-        self._keys_ms = (time.perf_counter() - started) * 1000
-
     def audit_patient(self) -> None:
         body = self._get("/audit/access-events", self.auditor.token, patient=self.patient_address)
         assert body["total"] > 0
@@ -297,20 +289,12 @@ def best_ms(call: Callable[[], Any], reps: int) -> float:
     return min(timings)
 
 
-FIGURES = ("chart", "timeline", "keys_public", "audit_patient", "audit_accessor", "verify")
+FIGURES = ("chart", "timeline", "audit_patient", "audit_accessor", "verify")
 
 
 def measure(probe: Probe, reps: int) -> dict[str, float]:
     found: dict[str, float] = {}
     for name in FIGURES:
-        if name == "keys_public":
-            probe.keys_public()
-            samples = []
-            for _ in range(max(5, reps // 2)):
-                probe.keys_public()
-                samples.append(probe._keys_ms)
-            found[name] = min(samples)
-            continue
         found[name] = best_ms(getattr(probe, name), reps if name != "verify" else 15)
     report = probe.verify()
     if not report["ok"]:

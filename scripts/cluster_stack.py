@@ -32,10 +32,13 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+for _path in (ROOT, ROOT / "scripts"):  # the packages, and this folder's shared modules
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
 
-from ledger_api.authority.keystore import init_authority  # noqa: E402
+from authority_processes import start_authority_processes, stop_process  # noqa: E402
+
+from clients.sdk import MedLedgerClient  # noqa: E402
 from ledger_api.chain.anvil import AnvilProcess, free_port  # noqa: E402
 from ledger_api.chain.connection import connect  # noqa: E402
 from ledger_api.chain.consortium import Consortium  # noqa: E402
@@ -47,7 +50,6 @@ from ledger_api.chain.devnode import (  # noqa: E402
 )
 from ledger_api.chain.relayer import Relayer  # noqa: E402
 
-AUTHORITY_PASSPHRASE = "cluster only"
 POSTGRES_ADMIN_URL = os.environ.get(
     "MEDLEDGER_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
@@ -188,7 +190,8 @@ def _drop_database(url: str) -> None:
 
 @contextlib.contextmanager
 def cluster_stack(*, nodes: int = 2, settings: dict[str, str] | None = None) -> Iterator[Cluster]:
-    """Chain, contracts, consortium, authority, PostgreSQL and ``nodes`` API processes."""
+    """Chain, contracts, consortium, one key authority process per institution, PostgreSQL
+    and ``nodes`` API processes (holding no key)."""
     with tempfile.TemporaryDirectory(prefix="medledger-cluster-") as name:
         tmp = Path(name)
         chain = AnvilProcess(
@@ -197,6 +200,7 @@ def cluster_stack(*, nodes: int = 2, settings: dict[str, str] | None = None) -> 
         chain.start()
         database_url = ""
         started: list[Node] = []
+        authorities: list[subprocess.Popen[bytes]] = []
         try:
             w3 = connect(chain.url)
             relayers = [Account.create() for _ in range(nodes)]
@@ -215,7 +219,7 @@ def cluster_stack(*, nodes: int = 2, settings: dict[str, str] | None = None) -> 
                     account=extra.address, institution_id=0, role=ROLE_RELAYER
                 ).wait()
             people = {n: Account.create() for n in ("patient", "cardiologist", "gp")}
-            enrol_demo_consortium(
+            institutions = enrol_demo_consortium(
                 consortium,
                 admin_address=admin.address,
                 cardiologist=people["cardiologist"].address,
@@ -224,7 +228,9 @@ def cluster_stack(*, nodes: int = 2, settings: dict[str, str] | None = None) -> 
             data_dir = tmp / "data"
             data_dir.mkdir()
             deployment.save(data_dir / "deployment.json")
-            init_authority(data_dir / "authority", AUTHORITY_PASSPHRASE)
+            authorities = start_authority_processes(
+                tmp, chain.url, data_dir / "deployment.json", list(institutions)
+            )
             keys_file = tmp / "relayers.keys"
             keys_file.write_text("".join("0x" + bytes(a.key).hex() + "\n" for a in relayers))
             keys_file.chmod(0o600)
@@ -238,7 +244,6 @@ def cluster_stack(*, nodes: int = 2, settings: dict[str, str] | None = None) -> 
                     "MEDLEDGER_DATABASE_URL": database_url,
                     "MEDLEDGER_RELAYER_KEYS_FILE": str(keys_file),
                     "MEDLEDGER_WORKER_INDEX": str(index),
-                    "MEDLEDGER_AUTHORITY_PASSPHRASE": AUTHORITY_PASSPHRASE,
                     "MEDLEDGER_SIWE_DOMAIN": f"127.0.0.1:{port}",
                     "MEDLEDGER_SIWE_URI": f"http://127.0.0.1:{port}",
                     "MEDLEDGER_INDEXER_POLL_INTERVAL": "0.2",
@@ -250,6 +255,8 @@ def cluster_stack(*, nodes: int = 2, settings: dict[str, str] | None = None) -> 
                 started.append(node)
             for node in started:
                 node.wait_ready()
+            with MedLedgerClient(started[0].url, account=people["patient"]) as patient:
+                patient.register_patient_key()  # the chart's own slot (the wallet does it once)
             yield Cluster(
                 tmp=tmp,
                 chain=chain,
@@ -262,6 +269,8 @@ def cluster_stack(*, nodes: int = 2, settings: dict[str, str] | None = None) -> 
         finally:
             for node in started:
                 node.stop()
+            for process in authorities:
+                stop_process(process)
             chain.stop()
             if database_url:
                 with contextlib.suppress(Exception):

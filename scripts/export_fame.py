@@ -30,7 +30,7 @@ import pymcl
 from generated_files import ROOT, render, sync
 
 from clients.sdk.fhir_index import clinical_date
-from clients.sdk.policies import record_policy
+from clients.sdk.policies import record_policy_v3
 from crypto import fame, groups, stream
 from crypto.envelope import header as envelope_header
 from crypto.envelope import keywrap, seal
@@ -175,23 +175,9 @@ def fixtures() -> dict[str, Any]:
             }
         )
     composed = []
-    for user, epoch, count in (
-        ("dept:cardiology and org:CD3H", 3, 0),
-        ("", 1, 2),
-        ("2 of (a:1, b:2, c:3)", 7, 1),
-    ):
-        text = record_policy(
-            user, patient=PATIENT.upper().replace("0X", "0x"), epoch=epoch, break_glass=count
-        )
-        composed.append(
-            {
-                "user": user,
-                "epoch": epoch,
-                "breakGlass": count,
-                "policy": text,
-                "normalized": normalize(text),
-            }
-        )
+    for user in ("dept:cardiology and org:CD3H", "2 of (a:1, b:2, c:3)", "ROLE:doctor or uid:0xAB"):
+        text = record_policy_v3(user)  # a patient's own record: no custodian
+        composed.append({"user": user, "policy": text, "normalized": normalize(text)})
     dates = [{"resource": resource, "date": clinical_date(resource)} for resource in _FHIR_SAMPLES]
     return {
         "recordPolicies": composed,

@@ -6,7 +6,7 @@ which ``RecordRegistry`` recovers on chain; the wallet must therefore hash exact
 and the contract hash. This script writes ``clients/webwallet/test/fixtures/registration.json``:
 
 - ``policyHashes``: :func:`crypto.policy.policy_hash` of record policies as the wallet composes
-  them (:func:`clients.sdk.policies.record_policy`) and of hand-written ones, the value the
+  them (:func:`clients.sdk.policies.record_policy_v3`) and of hand-written ones, the value the
   registration carries for the header's canonical policy;
 - ``recordTypes``: record types packed as the API packs them (UTF-8, zero-padded to 32 bytes);
 - ``registrations``: typed data with its type hash, domain separator, struct hash and digest,
@@ -32,7 +32,7 @@ from eth_account.messages import encode_typed_data
 from eth_utils import keccak
 from generated_files import ROOT, render, sync
 
-from clients.sdk.policies import record_policy
+from clients.sdk.policies import record_policy_v3
 from crypto.policy import normalize, policy_hash
 from crypto.signing import DOMAIN_VERSION, EIP712_DOMAIN_TYPE, RecordRegistration, domain_name
 
@@ -45,11 +45,11 @@ RECORD_TYPE_BYTES = 31  # ledger_api/services/uploads.py: at least one trailing 
 PATIENT = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 REGISTRY = "0x9fe46736679D2D9a65f0992f40E2Ea9E6FC8A4e5"
 RECORD_TYPES = ["Observation", "fhir:Observation", "出院小结", "x", "a" * RECORD_TYPE_BYTES]
-USER_POLICIES: list[tuple[str, int, int]] = [
-    ("dept:cardiology and org:CD3H", 3, 0),
-    ("", 1, 2),
-    ("2 of (a:1, b:2, c:3)", 7, 1),
-    ("ROLE:doctor AND (org:cd3h OR dept:cardiology)", 12, 40),
+USER_POLICIES: list[tuple[str, str | None]] = [  # (the user's policy, the author's custodian)
+    ("dept:cardiology and org:CD3H", None),
+    ("", "cd3h"),
+    ("2 of (a:1, b:2, c:3)", None),
+    ("ROLE:doctor AND (org:cd3h OR dept:cardiology)", "qyqchc"),
 ]
 RAW_POLICIES = [
     "org:cd3h",
@@ -65,8 +65,7 @@ def record_type_bytes32(text: str) -> bytes:
 
 def _policy_cases() -> list[dict[str, str]]:
     texts = [
-        record_policy(user, patient=PATIENT, epoch=epoch, break_glass=count)
-        for user, epoch, count in USER_POLICIES
+        record_policy_v3(user, custodian=custodian) for user, custodian in USER_POLICIES
     ] + RAW_POLICIES
     return [
         {"policy": text, "normalized": normalize(text), "hash": "0x" + policy_hash(text).hex()}

@@ -28,7 +28,6 @@ admin_app = typer.Typer(
     cls=lazy_group(
         {
             "member": Lazy("clients.cli.members:member_app"),
-            "rekey-epoch": Lazy("clients.cli.epochs:rekey_epoch"),
             "epochs": Lazy("clients.cli.epochs:epochs"),
         }
     ),

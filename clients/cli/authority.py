@@ -46,33 +46,6 @@ PassphraseEnvOption = typer.Option(
     help="Read the passphrase from this environment variable instead of prompting.",
 )
 InstitutionOption = typer.Option(..., "--institution", help="Institution id.", min=1)
-OptionalKeyFileOption = typer.Option(
-    None,
-    "--key-file",
-    envvar="MEDLEDGER_AUTHORITY_KEY_FILE",
-    help="The institution authority's encrypted key file (with --institution).",
-)
-LegacyDataDirOption = typer.Option(
-    None,
-    "--data-dir",
-    envvar="MEDLEDGER_DATA_DIR",
-    help="LEGACY central authority: the API's data directory (<data-dir>/authority).",
-)
-LegacyAuthorityDirOption = typer.Option(
-    None,
-    "--authority-dir",
-    envvar="MEDLEDGER_AUTHORITY_DIR",
-    help="LEGACY central authority: where mpk.cbor and msk.enc live.",
-)
-
-
-def _legacy_directory(data_dir: str | None, authority_dir: str | None) -> Path:
-    from ledger_api.chain.devnode import default_data_dir
-
-    if authority_dir:
-        return Path(authority_dir).expanduser()
-    base = Path(data_dir).expanduser() if data_dir else default_data_dir()
-    return base / "authority"
 
 
 def _passphrase(variable: str | None, *, confirm: bool) -> str:
@@ -95,12 +68,10 @@ def _passphrase(variable: str | None, *, confirm: bool) -> str:
 @authority_app.command()
 @cli_errors
 def init(
-    institution: int | None = typer.Option(
-        None, "--institution", min=1, help="Institution id (its own authority's key file)."
+    institution: int = typer.Option(
+        ..., "--institution", min=1, help="Institution id (its own authority's key file)."
     ),
-    key_file: str | None = OptionalKeyFileOption,
-    data_dir: str | None = LegacyDataDirOption,
-    authority_dir: str | None = LegacyAuthorityDirOption,
+    key_file: str = KeyFileOption,
     passphrase_env: str | None = PassphraseEnvOption,
     scrypt_log2_n: int = typer.Option(
         SCRYPT_DEFAULT_LOG2_N,
@@ -113,18 +84,12 @@ def init(
     """Create an institution authority's key file: FAME master keys and a signer account.
 
     Refuses to overwrite an existing file: records are encrypted under its public key.
-    Without --institution: the LEGACY central authority of the API (mpk.cbor + msk.enc in
-    <data-dir>/authority), kept only until every deployment runs institution authorities.
+    There is no central authority: every institution runs its own (docs/key-authorities.md).
 
     Example: medledger authority init --institution 1 --key-file ~/cd3h-authority.key
     """
     from ledger_api.authority.keyfile import init_key_file
 
-    if institution is None:
-        _init_legacy(data_dir, authority_dir, passphrase_env, scrypt_log2_n)
-        return
-    if key_file is None:
-        raise CliError("--institution needs --key-file (the authority's own key file)")
     path = Path(key_file).expanduser()
     if path.exists():
         raise CliError(f"{path} already exists; refusing to overwrite an authority's keys")
@@ -140,35 +105,10 @@ def init(
     )
 
 
-def _init_legacy(
-    data_dir: str | None, authority_dir: str | None, passphrase_env: str | None, log2_n: int
-) -> None:
-    from ledger_api.authority.keystore import MPK_FILE, MSK_FILE, init_authority
-
-    directory = _legacy_directory(data_dir, authority_dir)
-    if (directory / MPK_FILE).exists() or (directory / MSK_FILE).exists():
-        raise CliError(f"{directory} already holds authority keys; refusing to overwrite them")
-    passphrase = _passphrase(passphrase_env, confirm=True)
-    files = init_authority(directory, passphrase, log2_n=log2_n)
-    console = plain()
-    console.print(f"wrote {files.mpk_path} (public) and {files.msk_path} (encrypted)")
-    console.print(f"mpk sha256 {files.mpk_sha256}")
-    console.print(
-        "note: this is the legacy central authority; institutions now run their own "
-        "(`medledger authority init --institution ID --key-file F`, docs/key-authorities.md)"
-    )
-
-
 @authority_app.command()
 @cli_errors
-def show(
-    key_file: str | None = OptionalKeyFileOption,
-    data_dir: str | None = LegacyDataDirOption,
-    authority_dir: str | None = LegacyAuthorityDirOption,
-    passphrase_env: str | None = PassphraseEnvOption,
-) -> None:
-    """Print the public part of a key file (no passphrase needed); without --key-file, open
-    the LEGACY central authority's keys with the passphrase and print the fingerprint.
+def show(key_file: str = KeyFileOption) -> None:
+    """Print the public part of an authority's key file (no passphrase needed).
 
     Example: medledger authority show --key-file ~/cd3h-authority.key
     """
@@ -176,14 +116,6 @@ def show(
 
     from ledger_api.authority.keyfile import public_part
 
-    if key_file is None:
-        from ledger_api.authority.keystore import KeyAuthority
-
-        directory = _legacy_directory(data_dir, authority_dir)
-        authority = KeyAuthority.load(directory, _passphrase(passphrase_env, confirm=False))
-        plain().print(f"key authority at {directory}: keys open and match")
-        plain().print(f"mpk sha256 {authority.mpk_sha256}")
-        return
     number, mpk, signer = public_part(Path(key_file).expanduser())
     console = plain()
     console.print(f"institution {number}")

@@ -2,14 +2,18 @@
 ``patient break-glass``: emergency access and its oversight from the command line.
 
 ``doctor break-glass PATIENT --reason "…"`` does the whole emergency path in one go: open the
-chart (on chain, with the reason's hash), fetch the emergency key for that one patient, then
-download, check and decrypt every record of the patient into a folder (each read logged on
-chain with purpose ``emergency``). The opening is signed locally with the doctor's wallet.
-Beyond the daily cap the chain wants a second doctor's co-signature of this very opening:
-``--cosigner-wallet W`` signs it locally with that doctor's wallet (in the same data dir; its
-password is asked for, or ``MEDLEDGER_WALLET_PASSWORD``) for the opening id drawn here. The
-emergency key is used for this run only and never saved: the window is short and the key
-covers one patient.
+chart (on chain, with the reason's hash), then download, check and decrypt every record of the
+patient into a folder (each read logged on chain with purpose ``emergency``). No single party
+holds an emergency key (``docs/break-glass.md``): each record carries an emergency slot under
+the consortium's threshold key, and ``t`` of the ``n`` institutions' authorities each release
+a decryption share of it, only under a live opening made after the record, each release
+logged on chain by its authority (:meth:`clients.sdk.MedLedgerClient.emergency_open_chart`).
+Without an emergency key on chain the command refuses before anything is opened. The opening
+is signed locally with the doctor's wallet. Beyond the daily cap the chain wants a second
+doctor's co-signature of this very opening: ``--cosigner-wallet W`` signs it locally with that
+doctor's wallet (in the same data dir; its password is asked for, or
+``MEDLEDGER_WALLET_PASSWORD``) for the opening id drawn here. The data keys are used for this
+run only and never saved.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from clients.cli.common import (
     DataDirOption,
     WalletOption,
     cli_errors,
+    info,
     plain,
     plural,
     short,
@@ -73,6 +78,13 @@ def doctor_break_glass(
     """
     address = check.address_or_wallet(patient, "PATIENT", data_dir)
     with signed_in(api, data_dir, wallet) as (client, chosen, _):
+        directory = client.emergency_directory()
+        if directory is None:  # nothing could be decrypted: do not open the chart for nothing
+            raise CliError(
+                "the consortium has no emergency key on chain yet: its institutions' "
+                "authorities make one first (`medledger authority dkg init|join`, "
+                "docs/break-glass.md); nothing was opened"
+            )
         opening_id = client.new_opening_id()
         cosignature = None
         if cosigner_wallet is not None:
@@ -94,24 +106,28 @@ def doctor_break_glass(
             f"break-glass {opening.id} open until {when(opening.expires_at)} (tx {opening.tx_hash})"
         )
         folder = output or Path(f"break-glass-{opening.id[2:10]}")
-        directory = client.emergency_directory()
-        if directory is not None:
-            # Envelope v3: t institutions' authorities each release a decryption share of
-            # every record's emergency slot, each release on chain (docs/break-glass.md).
-            plain().print(
-                f"asking {directory.key.t} of {directory.key.n} institutions' authorities "
-                "for their shares"
-            )
-            results = client.emergency_open_chart(address, folder, opening_id=opening.id)
-        else:  # a consortium without an emergency key: the old single-authority key
-            key = client.fetch_emergency_key(opening.id)
-            plain().print(f"emergency key for {key.patient} ({', '.join(key.attributes)})")
-            results = client.emergency_download(address, folder, user_key=key.user_key)
+        # t institutions' authorities each release a decryption share of every record's
+        # emergency slot, each release on chain (docs/break-glass.md)
+        plain().print(
+            f"asking {directory.key.t} of {directory.key.n} institutions' authorities "
+            "for their shares"
+        )
+        listed: list[str] = []
+        results = client.emergency_open_chart(
+            address, folder, opening_id=opening.id, on_record=lambda r: listed.append(r.record_id)
+        )
     for result in results:
         plain().print(
             f"  {result.path}  {result.bytes_written} bytes  access tx {short(result.access_tx)}"
         )
     plain().print(f"decrypted {plural(len(results), 'record')} of {address} into {folder}")
+    opened = {result.record_id for result in results}
+    slotless = [record_id for record_id in listed if record_id not in opened]
+    if slotless:  # written before the emergency key existed: no emergency slot to open
+        info(
+            f"not opened: {plural(len(slotless), 'record')} without an emergency slot (written "
+            f"before the consortium's emergency key): {', '.join(slotless)}"
+        )
 
 
 def _table(items: list[BreakGlassOpening], *, title: str, patient: bool = True) -> Table:
@@ -220,40 +236,31 @@ def patient_break_glass(
         None,
         "--rekey",
         metavar="OPENING_ID",
-        help="After its window: re-encrypt every record that opening's clinician read.",
-    ),
-    all_records: bool = typer.Option(
-        False,
-        "--all-records",
-        help="With --rekey: also re-wrap the records not read, so the opening's key opens none.",
+        help="After its window: re-encrypt every record that opening's clinician opened.",
     ),
     api: str = ApiOption,
     data_dir: str | None = DataDirOption,
     wallet: str | None = WalletOption,
     as_json: bool = JsonLinesOption,
 ) -> None:
-    """Who opened my chart in an emergency, why, and what the auditors found.
+    """Who opened my chart in an emergency, why, what the auditors found, and which
+    institutions' authorities released emergency shares of which records (from the chain).
 
-    With --rekey OPENING_ID (once its window has ended) the records its clinician read get a
-    new version under a fresh data key and the chart's current break-glass count, which that
-    opening's emergency key lacks, with a table of what was done. --all-records re-wraps the
-    other records' headers to the current count too.
+    With --rekey OPENING_ID (once its window has ended) the records its clinician opened (the
+    authorities released their emergency shares, or the clinician read them under it) get a
+    new version under a fresh data key, so the data keys the reader saw open none of them,
+    with a table of what was done; I re-key with my own key (no authority involved).
 
-    Example: medledger patient break-glass --rekey 0x3f…a1 --all-records
+    Example: medledger patient break-glass --rekey 0x3f…a1
     """
-    if all_records and not rekey:
-        raise CliError("--all-records goes with --rekey OPENING_ID")
     wanted = resolve(rekey, "opening id", kind="opening", data_dir=data_dir) if rekey else None
     with signed_in(api, data_dir, wallet) as (client, chosen, _):
         if wanted is None:
             page = client.patient_break_glass(chosen.address, limit=500)
             releases = client.emergency_releases(chosen.address)
         else:
-            key = client.fetch_user_key()
-            with records_progress("re-keying records") as progress:
-                outcomes = client.rekey_after_break_glass(
-                    wanted, user_key=key, progress=progress, include_unread=all_records
-                )
+            with records_progress("re-keying records") as progress:  # my own key opens them
+                outcomes = client.rekey_after_break_glass(wanted, progress=progress)
     if wanted is None:
         remember(data_dir, "opening", [item.id for item in page.items])
         if as_json:
@@ -264,8 +271,7 @@ def patient_break_glass(
         if releases:
             plain().print(_releases_table(releases))
         return
-    what = "records of my chart re-keyed after" if all_records else "records read under"
-    table = Table(title=f"{what} {short(wanted)} ({len(outcomes)})")
+    table = Table(title=f"records opened under {short(wanted)} ({len(outcomes)})")
     for column in ("record id", "action", "version", "why"):
         table.add_column(column, no_wrap=column != "why")
     for outcome in outcomes:

@@ -1,8 +1,9 @@
 """``medledger demo``: the main job of ``make run`` — the whole system, once, on real parts.
 
-Thin on purpose: :mod:`clients.demo.stack` finds or starts the dev chain, the key authority
-and the API of the data directory; :mod:`clients.demo.story` plays the consortium story
-through the SDK; :mod:`clients.demo.report` prints it. This module parses the options, stops
+Thin on purpose: :mod:`clients.demo.stack` finds or starts the dev chain and the (escrow-free)
+API of the data directory (:mod:`clients.demo.authorities` each institution's own key
+authority); :mod:`clients.demo.story` plays the consortium story through the SDK;
+:mod:`clients.demo.report` prints it. This module parses the options, stops
 what the run started (unless ``--keep-running``) and turns the summary into the exit code.
 """
 
@@ -15,7 +16,7 @@ import typer
 from clients.cli.common import DataDirOption, cli_errors, resolve_data_dir, stdout
 from clients.demo import cast
 from clients.demo.report import Reporter
-from clients.demo.stack import DEFAULT_API_PORT, LocalStack, start_stack, stop_all
+from clients.demo.stack import DEFAULT_API_PORT, ApiLayout, LocalStack, start_stack, stop_all
 from clients.demo.story import Story, outcome_json, write_json
 from ledger_api.chain.devnode import DEFAULT_PORT
 
@@ -43,7 +44,8 @@ def demo(
 ) -> None:
     """Run the consortium story end to end: share, consent, read, revoke, audit, refer, consult.
 
-    Starts what is not running in the data dir: anvil, key authority, API on 127.0.0.1.
+    Starts what is not running in the data dir: anvil, the API (escrow-free) and one key
+    authority per institution, on 127.0.0.1.
 
     Stops what it started at the end, unless --keep-running. Exits 1 if an expectation fails.
 
@@ -84,17 +86,19 @@ def _describe(stack: LocalStack, reporter: Reporter) -> None:
         reporter.note("contracts deployed now")
     for name, address in stack.deployment.addresses().items():
         reporter.note(f"  {name:<15} {address}")
-    if stack.created_authority:
-        reporter.note("key authority created (dev passphrase, scrypt 2^10: demo only)")
     api = "started" if stack.started_api else "already running"
-    reporter.note(f"API {stack.api_url} ({api}; log {stack.data_dir / 'api.log'})")
+    layout = ApiLayout(stack.data_dir)
+    reporter.note(f"API {stack.api_url} ({api}, escrow-free: no key; log {layout.log_file})")
     for line in stack.notes:
         reporter.note(line)
 
 
 def _still_running(stack: LocalStack, reporter: Reporter) -> None:
-    reporter.note(f"still running: chain {stack.rpc_url}, API {stack.api_url}")
+    reporter.note(
+        f"still running: chain {stack.rpc_url}, API {stack.api_url}, the institutions' key "
+        f"authorities (logs in {stack.data_dir / 'authorities'})"
+    )
     reporter.note(
         f"demo wallets (password '{cast.DEMO_WALLET_PASSWORD}') are in {stack.data_dir}/wallets"
     )
-    reporter.note(f"stop both with: medledger demo --stop --data-dir {stack.data_dir}")
+    reporter.note(f"stop them all with: medledger demo --stop --data-dir {stack.data_dir}")

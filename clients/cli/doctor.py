@@ -1,8 +1,10 @@
 """``medledger doctor …``: sign in, fetch my attribute key, list and open patients' records.
 
-The attribute key (a FAME user key for the doctor's on-chain attributes) is issued sealed to a
-one-time X25519 key and opened here; ``doctor key`` keeps it beside the wallet, encrypted with
-the wallet password, so ``doctor get`` decrypts without asking the key authority each time.
+The attribute key (a FAME user key for the doctor's on-chain attributes) is issued by the
+doctor's own institution's key authority (its URL and key digest on chain; no central
+authority), sealed to a one-time X25519 key and opened here; ``doctor key`` keeps it beside the
+wallet, encrypted with the wallet password, so ``doctor get`` decrypts without asking the
+authority each time (:mod:`clients.cli.keys`).
 Every read still goes through the API, which checks the patient's consent on chain and logs
 the decision before it sends a byte.
 """
@@ -30,10 +32,10 @@ from clients.cli.common import (
     wallet_store,
 )
 from clients.cli.ids import full_or_abbreviated, resolve
+from clients.cli.keys import reading_key
 from clients.cli.lazy import Lazy, lazy_group
 from clients.cli.output import FullIdsOption, JsonObjectOption, is_stdout, json_object
 from clients.cli.views import fields_table, print_records, write_record
-from clients.sdk.errors import WalletError, WrongPasswordError
 
 doctor_app = typer.Typer(
     no_args_is_help=True,
@@ -109,7 +111,7 @@ def key(
     data_dir: str | None = DataDirOption,
     wallet: str | None = WalletOption,
 ) -> None:
-    """Fetch my attribute key from the key authority; keep it encrypted beside my wallet.
+    """Fetch my attribute key from my institution's key authority; keep it beside my wallet.
 
     Run it again after my attributes change (a new key replaces the old one).
 
@@ -120,10 +122,11 @@ def key(
         problem = not_enrolled(me)
         if problem:  # the key would carry only uid:<me>: nothing a record policy names
             raise CliError(f"no key saved: {problem}", exit_code=EXIT_NOT_ALLOWED)
-        user_key = client.fetch_user_key()
-        path = wallet_store(data_dir).save_user_key(chosen.name, user_key, secret)
-    attributes = ", ".join(me.get("abe_attributes") or []) or "-"
+        member = client.fetch_member_key()
+        path = wallet_store(data_dir).save_user_key(chosen.name, member.key, secret)
+    attributes = ", ".join(sorted(member.attributes)) or "-"
     plain().print(f"saved the attribute key of {chosen.address} to {path}")
+    plain().print(f"issued by institution {member.institution}'s authority (tx {member.tx_hash})")
     plain().print(f"attributes: {attributes}")
 
 
@@ -187,14 +190,7 @@ def get(
         "(`medledger doctor records PATIENT`, `referral show`, `consult show`)",
     )
     with signed_in(api, data_dir, wallet) as (client, chosen, secret):
-        saved = True
-        try:
-            user_key = wallet_store(data_dir).load_user_key(chosen.name, secret)
-        except WrongPasswordError:
-            raise
-        except WalletError:
-            saved = False  # fetch one for this read only
-            user_key = client.reader_key()
+        user_key, saved = reading_key(client, chosen, secret, data_dir)
         result = write_record(
             client, wanted, output, user_key=user_key, purpose=reason, force=force
         )

@@ -90,7 +90,8 @@ def share(
 ) -> None:
     """Encrypt a file on this machine under a policy and register it on the chain.
 
-    The policy always also admits the patient (uid:<patient>). FHIR JSON is validated first
+    The patient always reads it too, through their own slot (the key they registered on
+    chain with `patient register-key`). FHIR JSON is validated first
     (R4, as fhir.resources' R4B models): an invalid resource is refused with the validator's
     message before the wallet is opened, and nothing is uploaded. A policy attribute no member
     of the consortium holds, or a file that is not a FHIR resource (unless --raw, --type or
@@ -200,7 +201,7 @@ def get(
     data_dir: str | None = DataDirOption,
     wallet: str | None = WalletOption,
 ) -> None:
-    """Download and decrypt one of my records (with the uid key the API issues to me).
+    """Download and decrypt one of my records with my own key (no authority involved).
 
     Example: medledger patient get 0x3f…a1 -o ecg.json
     """
@@ -211,7 +212,7 @@ def get(
             client,
             wanted,
             output,
-            user_key=client.reader_key(),
+            user_key=client.patient_key(),  # my own slot opens every record of my chart
             purpose="treatment",
             force=force,
         )

@@ -42,9 +42,13 @@ def revoke_and_report(client: MedLedgerClient, consent_id: str, *, rekey: bool) 
         plain().print(f"tx {receipt.tx_hash} (block {receipt.block_number})")
         plain().print("records not re-keyed (--no-rekey): run `medledger patient rekey --full`")
         return
-    key = client.fetch_user_key()
+    key = client.patient_key()  # the patient's own slot opens every record of their chart
     with records_progress("re-keying records") as progress:
-        report = client.revoke_and_rekey(consent_id, user_key=key, progress=progress)
+        report = client.revoke_and_rekey(
+            consent_id,
+            user_key=key,  # type: ignore[arg-type]  # the patient slot opens v3 records
+            progress=progress,
+        )
     plain().print(f"revoked consent {report.receipt.consent_id}")
     plain().print(f"tx {report.receipt.tx_hash} (block {report.receipt.block_number})")
     print_report(report)
@@ -77,7 +81,7 @@ def rekey(
     policy: str | None = typer.Option(
         None,
         "--policy",
-        help="New policy (uid:<me> is always added) [the record's current policy].",
+        help="New policy (my own slot is always kept) [the record's current policy].",
     ),
     full: bool = typer.Option(
         False, "--full", help="Re-encrypt the body under a fresh data key (not only the header)."
@@ -101,9 +105,15 @@ def rekey(
         check.policy(policy)
     with signed_in(api, data_dir, wallet) as (client, chosen, _):
         wanted = my_record(client, record_id, chosen.address, data_dir)
-        key = client.fetch_user_key()
+        key = client.patient_key()  # my own slot: no authority needed to re-key my record
         with transfer_progress("re-encrypting" if full else "re-wrapping") as progress:
-            info = client.rekey(wanted, user_key=key, policy=policy, full=full, progress=progress)
+            info = client.rekey(
+                wanted,
+                user_key=key,  # type: ignore[arg-type]  # the patient slot opens v3 records
+                policy=policy,
+                full=full,
+                progress=progress,
+            )
     kind = "re-encrypted (new body and header)" if info.full else "re-wrapped (new header)"
     if not info.changed:
         kind = "already at this version (nothing sent)"

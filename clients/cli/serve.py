@@ -95,8 +95,8 @@ def serve(
 ) -> None:
     """Run the MedLedger API (settings from MEDLEDGER_* variables; see the README).
 
-    Needs MEDLEDGER_RELAYER_KEY, a deployment (medledger node up) and, to issue attribute
-    keys, MEDLEDGER_AUTHORITY_PASSPHRASE with keys from `medledger authority init`.
+    Needs MEDLEDGER_RELAYER_KEY and a deployment (medledger node up). It holds no key:
+    each institution runs its own key authority (`medledger authority serve`).
 
     Example: medledger serve --port 8000
     """

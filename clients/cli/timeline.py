@@ -3,19 +3,22 @@
 One table, newest first: every record of the patient across institutions (date, type,
 author institution) with referral and consultation events interleaved. A doctor sees only the
 records the API lets them open and the workflows that concern them. With ``--decrypt`` the
-client reads and decrypts what its key opens (the key saved by ``doctor key``, else one
-fetched for this run) and shows a one-line summary of each FHIR resource; a record the key
-cannot open is shown ``locked`` with who holds it (the author institution and the record's
-policy, from its header). Every read of ``--decrypt`` is logged on chain by the API, like any
-read; without it nothing is read, only listed.
+client reads and decrypts what its key opens (a doctor's key saved by ``doctor key``, else
+one fetched for this run from the doctor's own institution's authority; a patient's own key,
+which opens every record of their chart) and shows a one-line summary of each FHIR resource;
+a record the key cannot open is shown ``locked`` with who holds it (the author institution
+and the record's policy, from its header). Every read of ``--decrypt`` is logged on chain by
+the API, like any read; without it nothing is read, only listed.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import tempfile
 from collections.abc import Callable
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -34,15 +37,18 @@ from clients.cli.common import (
     short,
     signed_in,
     styled,
-    wallet_store,
 )
 from clients.cli.ids import remember
+from clients.cli.keys import reading_key
 from clients.sdk import MedLedgerClient
-from clients.sdk.errors import ClientError, WalletError, WrongPasswordError
+from clients.sdk.authorities import MemberKey
+from clients.sdk.errors import ClientError
+from clients.sdk.fhir import FHIR_CONTENT_TYPE
+from clients.sdk.fhir_index import summary
 from clients.sdk.policies import user_part
 from clients.sdk.timeline import OpenedRecord, TimelineItem
 from clients.sdk.wallet import Wallet
-from crypto.fame_types import UserKey
+from crypto.patient_key import PatientKey
 
 DecryptOption = typer.Option(
     False, "--decrypt", help="Read and decrypt what my key opens; show a summary of each."
@@ -114,7 +120,7 @@ def _show(
     client: MedLedgerClient,
     patient: str,
     *,
-    user_key: Callable[[], UserKey] | None,
+    user_key: Callable[[], MemberKey | PatientKey] | None,
     limit: int,
     as_json: bool,
     purpose: str | None,
@@ -145,24 +151,63 @@ def _show(
 
 def _user_key(
     client: MedLedgerClient, chosen: Wallet, secret: str, data_dir: str | None
-) -> UserKey:
-    """The key saved beside the wallet (``doctor key``), else one fetched for this run."""
-    try:
-        return wallet_store(data_dir).load_user_key(chosen.name, secret)
-    except WrongPasswordError:
-        raise
-    except WalletError:
-        return client.reader_key()
+) -> MemberKey | PatientKey:
+    """The member key saved beside the wallet (``doctor key``), else one fetched for this run
+    from my own institution's authority; a patient's own key (:mod:`clients.cli.keys`)."""
+    return reading_key(client, chosen, secret, data_dir)[0]
 
 
-def _open(client: MedLedgerClient, item: TimelineItem, user_key: UserKey) -> OpenedRecord | str:
+def _open(
+    client: MedLedgerClient, item: TimelineItem, user_key: MemberKey | PatientKey
+) -> OpenedRecord | str:
     """The opened record, or the one-line reason this read failed (the others still show)."""
     try:
+        if isinstance(user_key, PatientKey):
+            return _open_own(client, item, user_key)
         return client.open_timeline_record(
-            item.record_id or "", user_key=user_key, purpose=item.purpose or "treatment"
+            item.record_id or "",
+            user_key=user_key,  # type: ignore[arg-type]  # a MemberKey opens its slot
+            purpose=item.purpose or "treatment",
         )
     except ClientError as exc:
         return one_line(exc)
+
+
+def _open_own(client: MedLedgerClient, item: TimelineItem, key: PatientKey) -> OpenedRecord:
+    """A patient's own record, opened through its patient slot (every record has one, so
+    nothing of the patient's chart is locked to them). The SDK's timeline reader takes only
+    an attribute key, so this reads through ``fetch`` into a private temporary folder."""
+    record_id = item.record_id or ""
+    with tempfile.TemporaryDirectory(prefix="medledger-timeline-") as tmp:
+        path = Path(tmp) / "record"
+        result = client.fetch(record_id, path, patient_key=key, purpose=item.purpose or "treatment")
+        plaintext = path.read_bytes()
+    return OpenedRecord(
+        record_id=record_id,
+        locked=False,
+        summary=_summarise(plaintext, result.content_type),
+        content_type=result.content_type,
+        access_tx=result.access_tx,
+    )
+
+
+def shown_policy(policy: str) -> str:
+    """The policy as its author wrote it: without the ``custodian:<author institution>``
+    clause the SDK adds (:func:`clients.sdk.policies.user_part`)."""
+    return user_part(policy)
+
+
+def _summarise(plaintext: bytes, content_type: str) -> str:
+    """FHIR JSON → its one-line summary; anything else → what it is and how large (as the
+    SDK's timeline reader summarises)."""
+    if content_type == FHIR_CONTENT_TYPE or plaintext.lstrip()[:1] == b"{":
+        try:
+            parsed = json.loads(plaintext)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            parsed = None
+        if isinstance(parsed, dict) and "resourceType" in parsed:
+            return summary(parsed)
+    return f"{content_type or 'application/octet-stream'}, {len(plaintext)} bytes"
 
 
 # ----------------------------------------------------------------------------- views
@@ -212,7 +257,7 @@ def _record_status(
     if isinstance(opened, str) or opened is None:
         return styled("error", "red"), opened or "not read"
     if opened.locked:
-        shown = user_part(opened.policy or "") or "the patient only"  # no epoch/uid clauses
+        shown = shown_policy(opened.policy or "") or "the patient only"
         return styled("locked", "yellow"), f"held by {holder}; policy: {shown}"
     return "decrypted", opened.summary or ""
 

@@ -21,7 +21,8 @@ from clients.cli.output import Column, fit_table, is_stdout, json_lines, plain
 
 if TYPE_CHECKING:
     from clients.sdk import FetchResult, MedLedgerClient, RecordInfo
-    from crypto.fame_types import UserKey
+    from clients.sdk.authorities import MemberKey
+    from crypto.patient_key import PatientKey
 
 RECORD_COLUMNS = (
     Column("record id", kind="id", wrap=False),
@@ -92,7 +93,7 @@ def write_record(
     record_id: str,
     output: Path,
     *,
-    user_key: UserKey,
+    user_key: MemberKey | PatientKey,
     purpose: str,
     force: bool,
 ) -> FetchResult:
@@ -120,7 +121,11 @@ def write_record(
 
 
 def _fetch(
-    client: MedLedgerClient, record_id: str, output: Path, user_key: UserKey, purpose: str
+    client: MedLedgerClient,
+    record_id: str,
+    output: Path,
+    user_key: MemberKey | PatientKey,
+    purpose: str,
 ) -> FetchResult:
     with transfer_progress(f"fetching {short(record_id)}") as progress:
         return client.fetch(

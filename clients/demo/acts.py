@@ -19,6 +19,7 @@ from clients.demo import cast, documents
 from clients.demo.report import short
 from clients.demo.scene import Scene
 from clients.sdk import MedLedgerClient
+from clients.sdk.authorities import MemberKey
 from clients.sdk.errors import ApiError, ClientError, NotAllowedError
 from clients.sdk.models import RecordInfo
 from clients.sdk.workflow_models import (
@@ -27,7 +28,6 @@ from clients.sdk.workflow_models import (
     WorkflowConsents,
     latest_step,
 )
-from crypto.fame_types import UserKey
 
 W = TypeVar("W", ReferralInfo, ConsultationInfo)
 
@@ -62,13 +62,15 @@ def signed_in(story: Scene, stack: ExitStack, who: str) -> MedLedgerClient:
     return client
 
 
-def user_key(story: Scene, client: MedLedgerClient, who: str) -> UserKey:
-    """``who``'s attribute key, fetched once per run (the API issues it on each request)."""
+def user_key(story: Scene, client: MedLedgerClient, who: str) -> MemberKey:
+    """``who``'s attribute key from their own institution's authority, once per run (each
+    issuance is logged on chain by that authority)."""
     if who not in story.keys:
         try:
-            story.keys[who] = client.fetch_user_key()
+            story.keys[who] = client.fetch_member_key()
         except ClientError as exc:
-            raise aborted(story, who, "fetches an attribute key", "a FAME key", exc) from None
+            action = "gets a key from their institution's own authority"
+            raise aborted(story, who, action, "a FAME key", exc) from None
     return story.keys[who]
 
 

@@ -1,5 +1,9 @@
 """The clinicians' part of the demo: the cardiologist reads, the GP and (later) she are refused.
 
+Each clinician's key comes from their own institution's key authority
+(:meth:`~clients.sdk.authorities.AuthoritiesMixin.fetch_member_key`), which logs the issuance
+on chain (``KeyIssued``); the cardiologist's is shown from the chain. No central key exists.
+
 Reads go through :meth:`MedLedgerClient.fetch`, which asks for the header first: that request
 is what the API decides on and logs on chain, granted or denied, so a refusal here is a
 refusal the auditor will find. A granted read must decrypt to exactly the bytes the patient
@@ -12,16 +16,18 @@ import json
 from typing import Any
 
 from clients.demo import cast
+from clients.demo.key_authorities import key_issued_on_chain
 from clients.demo.scene import Scene
 from clients.sdk import MedLedgerClient
+from clients.sdk.authorities import MemberKey
 from clients.sdk.errors import ClientError, NotAllowedError
-from crypto.fame_types import UserKey
 
 
 def cardiologist_reads(story: Scene) -> None:
     person = cast.clinician("cardiologist")
     with story.client_for("cardiologist") as client:
         key = _fetch_key(story, client, person)
+        key_issued_on_chain(story, "cardiologist", key)
         action = "lists the patient's records"
         try:
             page = client.list_records(story.outcome.patient)
@@ -34,17 +40,24 @@ def cardiologist_reads(story: Scene) -> None:
             _read(story, client, person, key, record)
 
 
-def _fetch_key(story: Scene, client: MedLedgerClient, person: cast.Clinician) -> UserKey:
-    action = "signs in (SIWE) and fetches an attribute key"
-    expected = "a FAME key for role, org and dept"
+def _fetch_key(story: Scene, client: MedLedgerClient, person: cast.Clinician) -> MemberKey:
+    institution = story.outcome.institutions[person.institution]
+    action = f"signs in (SIWE) and gets a key from {person.institution}'s own authority"
+    expected = f"a FAME key for role, org and dept from institution #{institution}"
     try:
         client.login()
-        key = client.fetch_user_key()
+        key = client.fetch_member_key()
     except ClientError as exc:
         raise story.fail(person.label, action, expected, exc) from None
+    story.keys.setdefault(person.key, key)
     attrs = sorted(a for a in key.attributes if not a.startswith("uid:"))
+    observed = ", ".join(attrs) + f", uid:… from institution #{key.institution}"
     story.report.step(
-        person.label, action, expected=expected, observed=", ".join(attrs) + ", uid:…", ok=True
+        person.label,
+        action,
+        expected=expected,
+        observed=observed,
+        ok=key.institution == institution,
     )
     return key
 
@@ -53,7 +66,7 @@ def _read(
     story: Scene,
     client: MedLedgerClient,
     person: cast.Clinician,
-    key: UserKey,
+    key: MemberKey,
     record: dict[str, Any],
 ) -> None:
     action = f"reads and decrypts the {record['record_type']}"
@@ -87,7 +100,7 @@ def cardiologist_refused(story: Scene) -> None:
     with story.client_for("cardiologist") as client:
         try:
             client.login()
-            key = client.fetch_user_key()
+            key = client.fetch_member_key()
         except ClientError as exc:
             raise story.fail(person.label, "signs in again", "a session", exc) from None
         _refused(story, client, person, key, "cardiologist", why="after the revocation")
@@ -97,7 +110,7 @@ def _refused(
     story: Scene,
     client: MedLedgerClient,
     person: cast.Clinician,
-    key: UserKey,
+    key: MemberKey,
     who: str,
     *,
     why: str,

@@ -5,18 +5,22 @@ records a new troponin result; the hospital's gateway — its own system account
 ``GATEWAY`` role, not a clinician — captures the row, maps it to a FHIR Observation (LOINC,
 UCUM, validated), and shares it into the patient's chart through the SDK, signing the
 registration as its author (:func:`clients.gateway.demo.county_lab_result`). The patient sees
-it in their timeline at once and opens it with their own key; the patient grants the
+it in their timeline at once and opens it with their own key (the patient slot of the
+record, no authority involved); the patient grants the
 cardiologist that one record, and the cardiologist opens it from the timeline too
 ("the information arrives before the patient").
 """
 
 from __future__ import annotations
 
+import json
+
 from clients.demo import cast
 from clients.demo.scene import PATIENT, Scene
 from clients.gateway.demo import county_lab_result
 from clients.gateway.errors import GatewayError
 from clients.sdk.errors import ClientError
+from clients.sdk.fhir_index import summary
 
 
 def county_gateway_lab_result(story: Scene) -> None:
@@ -59,20 +63,26 @@ def county_gateway_lab_result(story: Scene) -> None:
 
 def _patient_sees_it(story: Scene, record_id: str) -> None:
     action = "sees the new lab result in the timeline and opens it with their own key"
-    expected = "in the timeline, decrypted: troponin"
+    expected = "in the timeline, decrypted with the patient slot: troponin"
     try:
         with story.client_for("patient") as client:
             client.login()
             recent = client.timeline(story.outcome.patient, limit=20).items
-            opened = client.open_timeline_record(record_id, user_key=client.fetch_user_key())
+            # the patient slot: their own wallet-derived key, no authority involved
+            plaintext = client.fetch_bytes(record_id, patient_key=client.patient_key())
             receipt = client.grant(
                 grantee=story.accounts["cardiologist"].address, record_id=record_id
             )
     except ClientError as exc:
         story.report.step(PATIENT, action, expected=expected, observed=f"error: {exc}", ok=False)
         return
-    ok = record_id in {item.record_id for item in recent} and not opened.locked
-    observed = f"{opened.summary}; granted to the cardiologist"
+    try:
+        resource = json.loads(plaintext)
+        text, kind = summary(resource), resource.get("resourceType")
+    except (ValueError, TypeError, KeyError, AttributeError):
+        text, kind = f"{len(plaintext)} bytes, not FHIR JSON", None
+    ok = record_id in {item.record_id for item in recent} and kind == "Observation"
+    observed = f"{text}; granted to the cardiologist"
     story.report.step(
         PATIENT, action, expected=expected, observed=observed, ok=ok, tx_hash=receipt.tx_hash
     )
@@ -85,7 +95,8 @@ def _cardiologist_sees_it(story: Scene, record_id: str) -> None:
     try:
         with story.client_for("cardiologist") as client:
             client.login()
-            opened = client.open_timeline_record(record_id, user_key=client.fetch_user_key())
+            key = story.keys.get("cardiologist") or client.fetch_member_key()
+            opened = client.open_timeline_record(record_id, user_key=key)  # type: ignore[arg-type]
     except ClientError as exc:
         story.report.step(
             person.label, action, expected=expected, observed=f"error: {exc}", ok=False

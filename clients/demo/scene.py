@@ -17,9 +17,9 @@ from web3 import Web3
 from clients.demo import cast
 from clients.demo.report import Reporter
 from clients.demo.stack import LocalStack
+from clients.sdk.authorities import MemberKey
 from clients.sdk.client import MedLedgerClient
 from clients.sdk.wallet import WalletStore
-from crypto.fame_types import UserKey
 from ledger_api.chain.connection import connect
 
 ADMIN = "联盟管理员 consortium admin"
@@ -46,6 +46,11 @@ class Outcome:
     referrals: list[dict[str, Any]] = field(default_factory=list)
     consultation: dict[str, Any] = field(default_factory=dict)
     gateway_record: str | None = None  # the county gateway's lab result
+    authorities: list[dict[str, Any]] = field(default_factory=list)  # one per institution
+    emergency_key: dict[str, Any] = field(default_factory=dict)  # the DKG round
+    patient_key: dict[str, Any] = field(default_factory=dict)
+    key_issued: dict[str, Any] = field(default_factory=dict)  # who → their KeyIssued event
+    emergency: dict[str, Any] = field(default_factory=dict)  # the break-glass opening
 
 
 class Scene:
@@ -62,7 +67,7 @@ class Scene:
         self.accounts: dict[str, LocalAccount] = {}
         self.plaintexts: dict[str, bytes] = {}  # record id → what the patient shared
         self.documents: dict[str, bytes] = {}  # record id → a workflow document's bytes
-        self.keys: dict[str, UserKey] = {}  # attribute keys fetched in the workflows
+        self.keys: dict[str, MemberKey] = {}  # keys from the members' own authorities
         self.first_block = 0
         reporter.alias(ADMIN, "admin")
         reporter.alias(PATIENT, "patient")

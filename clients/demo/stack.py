@@ -1,15 +1,17 @@
 """Find or start the local MedLedger stack of a data directory (dev tooling of ``medledger demo``).
 
 One data directory holds a whole single-machine stack: the dev chain (``node up``: anvil,
-``deployment.json``), the key authority (``authority/``), and the API's SQLite index, block
-store and log (``api.log``), with ``api.json`` naming the API process the demo started (pid,
-port). The demo reuses what already runs and starts what does not, and remembers which parts it
-started so that it stops exactly those at the end (unless asked to keep them running).
+``deployment.json``), the API's own folder ``api/`` (SQLite index, block store, ``api.log``),
+with ``api.json`` naming the API process the demo started (pid, port), and one folder per
+institution under ``authorities/`` (its key authority's key file, emergency-key share, log and
+``serve.json``; :mod:`clients.demo.authorities`). The API runs escrow-free
+(``MEDLEDGER_ESCROW_FREE=1``): it holds no key, and its folder holds no key file. The demo
+reuses what already runs and starts what does not, and remembers which parts it started so
+that it stops exactly those at the end (unless asked to keep them running).
 
-DEV ONLY: the chain is signed for by anvil's public development keys, and a key authority the
-demo creates is boxed with a fixed, published passphrase at the lowest scrypt cost
-(``MEDLEDGER_AUTHORITY_PASSPHRASE`` overrides the passphrase). Such a data directory is a
-demonstration, never a place for real records.
+DEV ONLY: the chain is signed for by anvil's public development keys, and the key authorities
+the demo creates are boxed with fixed, published passphrases at the lowest scrypt cost. Such a
+data directory is a demonstration, never a place for real records.
 """
 
 from __future__ import annotations
@@ -26,8 +28,11 @@ from pathlib import Path
 import httpx
 
 from clients.demo.errors import DemoError
-from crypto.keys import SCRYPT_MIN_LOG2_N
-from ledger_api.authority.keystore import MPK_FILE, MSK_FILE, AuthorityError, init_authority
+from clients.demo.processes import (
+    authorities_root,
+    stop_authorities,
+    terminate_authority,
+)
 from ledger_api.chain.deploy import Deployment
 from ledger_api.chain.devnode import (
     DevKeys,
@@ -42,8 +47,6 @@ from ledger_api.chain.devnode import (
 from ledger_api.errors import LedgerApiError
 
 DEFAULT_API_PORT = 8000
-# DEV ONLY: a published passphrase for the demo's key authority; never use it for real keys.
-DEMO_AUTHORITY_PASSPHRASE = "medledger-demo-authority (dev only, public)"
 API_READY_TIMEOUT = 90.0
 API_STOP_TIMEOUT = 15.0
 
@@ -59,16 +62,17 @@ class ApiLayout:
         return self.root / "api.json"
 
     @property
-    def log_file(self) -> Path:
-        return self.root / "api.log"
+    def api_dir(self) -> Path:
+        """The API's own data folder (``MEDLEDGER_DATA_DIR``): no key authority in it."""
+        return self.root / "api"
 
     @property
-    def authority_dir(self) -> Path:
-        return self.root / "authority"
+    def log_file(self) -> Path:
+        return self.api_dir / "api.log"
 
     @property
     def database_url(self) -> str:
-        return f"sqlite:///{self.root / 'index.db'}"
+        return f"sqlite:///{self.api_dir / 'index.db'}"
 
 
 @dataclass
@@ -84,12 +88,17 @@ class LocalStack:
     started_node: bool = False
     started_api: bool = False
     deployed_now: bool = False
-    created_authority: bool = False
+    started_authorities: list[int] = field(default_factory=list)  # pids of ``authority serve``
     notes: list[str] = field(default_factory=list)
 
     def stop(self) -> list[str]:
-        """Stop the API and then the node, each only if this run started it; say what stopped."""
+        """Stop the authorities, the API and then the node, each only if this run started it;
+        say what stopped."""
         stopped: list[str] = []
+        for pid in self.started_authorities:
+            if terminate_authority(pid):
+                stopped.append(f"key authority (pid {pid})")
+        self.started_authorities.clear()
         if self.started_api and self.api_pid is not None:
             if stop_api(self.data_dir) is not None:
                 stopped.append(f"API (pid {self.api_pid})")
@@ -102,13 +111,10 @@ class LocalStack:
         return stopped
 
 
-def authority_passphrase() -> str:
-    """The passphrase the demo's API opens the key authority with (env overrides the demo's)."""
-    return os.environ.get("MEDLEDGER_AUTHORITY_PASSPHRASE") or DEMO_AUTHORITY_PASSPHRASE
-
-
 def start_stack(*, data_dir: Path, port: int, api_port: int) -> LocalStack:
-    """Reuse or start node, authority and API of ``data_dir``; stop what was started on failure."""
+    """Reuse or start node and API of ``data_dir``; stop what was started on failure. The
+    institutions' key authorities need the institutions on chain: the story starts them
+    (:func:`clients.demo.authorities.ensure_authorities`), recorded on the same stack."""
     data_dir = data_dir.expanduser()
     data_dir.mkdir(parents=True, exist_ok=True)
     try:
@@ -134,7 +140,11 @@ def start_stack(*, data_dir: Path, port: int, api_port: int) -> LocalStack:
     try:
         if status.deployed_now:
             retire_index(stack)
-        stack.created_authority = ensure_authority(data_dir)
+        if (data_dir / "authority").exists():
+            stack.notes.append(
+                f"{data_dir / 'authority'} holds the former central key authority's keys: no "
+                "longer used (each institution runs its own); delete it when you no longer need it"
+            )
         stack.api_url, stack.api_pid, stack.started_api = ensure_api(
             data_dir=data_dir, rpc_url=status.url, deployment=deployment, port=api_port
         )
@@ -152,35 +162,20 @@ def retire_index(stack: LocalStack) -> None:
     ``verify`` would rightly fail. The blocks stay: they are content-addressed.
     """
     stop_api(stack.data_dir)
-    database = stack.data_dir / "index.db"
-    if not database.exists():
-        return
+    stop_authorities(stack.data_dir)
     stamp = time.strftime("%Y%m%d-%H%M%S")
+    authorities = authorities_root(stack.data_dir)
+    if authorities.exists():  # their keys and shares belong to the old chain's registrations
+        authorities.replace(authorities.with_name(f"authorities.stale-{stamp}"))
+        stack.notes.append(f"fresh chain: the old authorities moved to authorities.stale-{stamp}")
+    api_dir = ApiLayout(stack.data_dir).api_dir
+    if not (api_dir / "index.db").exists():
+        return
     for suffix in ("", "-wal", "-shm"):
-        part = stack.data_dir / f"index.db{suffix}"
+        part = api_dir / f"index.db{suffix}"
         if part.exists():
-            part.replace(stack.data_dir / f"index.db{suffix}.stale-{stamp}")
-    stack.notes.append(f"fresh chain: the old index was moved to index.db.stale-{stamp}")
-
-
-# -- key authority -------------------------------------------------------------------------
-
-
-def ensure_authority(data_dir: Path) -> bool:
-    """Create the demo key authority when the data dir has none; True when created now.
-
-    The demo uses the lowest scrypt cost (2**10) for the master secret key's box, so that a
-    first run stays quick: acceptable for a dev passphrase that is public anyway, never for
-    a real authority (``medledger authority init`` keeps 2**17).
-    """
-    directory = ApiLayout(data_dir).authority_dir
-    if (directory / MPK_FILE).exists() and (directory / MSK_FILE).exists():
-        return False
-    try:
-        init_authority(directory, authority_passphrase(), log2_n=SCRYPT_MIN_LOG2_N)
-    except AuthorityError as exc:
-        raise DemoError(f"cannot create the demo key authority in {directory}: {exc}") from None
-    return True
+            part.replace(api_dir / f"index.db{suffix}.stale-{stamp}")
+    stack.notes.append(f"fresh chain: the old index was moved to api/index.db.stale-{stamp}")
 
 
 # -- the API process -----------------------------------------------------------------------
@@ -198,6 +193,8 @@ def ensure_api(
         if _serves(url, deployment):
             return url, pid, False
         stop_api(data_dir)  # alive but not answering for this deployment: restart it
+    elif _recorded_api(layout, escrow_free_only=False) is not None:
+        stop_api(data_dir)  # an API started before the demo ran escrow-free: it held a key
     url = _url(port)
     if port_in_use(port):
         if _serves(url, deployment):
@@ -221,17 +218,17 @@ def api_environment(layout: ApiLayout, *, rpc_url: str) -> dict[str, str]:
     Set explicitly (not left to defaults) so that a developer's own ``MEDLEDGER_DATABASE_URL``
     or ``MEDLEDGER_BLOCK_STORE`` cannot point the demo at a real database or a Kubo node.
     """
-    env = dict(os.environ)
+    # no key: a developer's MEDLEDGER_AUTHORITY_* must not hand the demo's API one
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEDLEDGER_AUTHORITY_")}
     env.update(
         {
-            "MEDLEDGER_DATA_DIR": str(layout.root),
+            "MEDLEDGER_DATA_DIR": str(layout.api_dir),
+            "MEDLEDGER_ESCROW_FREE": "1",
             "MEDLEDGER_RPC_URL": rpc_url,
             "MEDLEDGER_DEPLOYMENT_FILE": str(NodeLayout(layout.root).deployment_file),
             "MEDLEDGER_DATABASE_URL": layout.database_url,
             "MEDLEDGER_BLOCK_STORE": "local",
-            "MEDLEDGER_BLOCK_STORE_PATH": str(layout.root / "blocks"),
-            "MEDLEDGER_AUTHORITY_DIR": str(layout.authority_dir),
-            "MEDLEDGER_AUTHORITY_PASSPHRASE": authority_passphrase(),
+            "MEDLEDGER_BLOCK_STORE_PATH": str(layout.api_dir / "blocks"),
             "MEDLEDGER_RELAYER_KEY": DevKeys.from_env().relayer,  # DEV ONLY (anvil's key)
             "MEDLEDGER_INDEXER_POLL_INTERVAL": "0.2",
             # the demo's own limits, set explicitly: one person clicking through the story
@@ -254,7 +251,7 @@ def api_environment(layout: ApiLayout, *, rpc_url: str) -> dict[str, str]:
 def _spawn_api(layout: ApiLayout, *, rpc_url: str, port: int) -> int:
     """``medledger serve`` in its own session (it outlives the demo with ``--keep-running``).
 
-    ``serve`` checks chain, store, database and key authority before uvicorn starts, so a
+    ``serve`` checks chain, store, database and settings before uvicorn starts, so a
     failure is one ``error: …`` line at the end of ``api.log``, which the demo then shows.
     """
     command = [
@@ -270,6 +267,7 @@ def _spawn_api(layout: ApiLayout, *, rpc_url: str, port: int) -> int:
         "warning",
     ]
     # the log names callers and records: the API's alone, like the rest of its data folder
+    layout.api_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd = os.open(layout.log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     with os.fdopen(fd, "ab") as log:
         process = subprocess.Popen(
@@ -280,7 +278,8 @@ def _spawn_api(layout: ApiLayout, *, rpc_url: str, port: int) -> int:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    layout.state_file.write_text(json.dumps({"pid": process.pid, "port": port}) + "\n")
+    state = {"pid": process.pid, "port": port, "escrow_free": True}
+    layout.state_file.write_text(json.dumps(state) + "\n")
     return process.pid
 
 
@@ -289,10 +288,7 @@ def _wait_ready(url: str, pid: int, layout: ApiLayout) -> None:
     while time.monotonic() < deadline:
         if not process_alive(pid):
             reason = _last_line(layout.log_file)
-            hint = ""
-            if "passphrase" in reason:
-                hint = "; set MEDLEDGER_AUTHORITY_PASSPHRASE to the key authority's passphrase"
-            raise DemoError(f"the API exited at start-up: {reason} (log: {layout.log_file}){hint}")
+            raise DemoError(f"the API exited at start-up: {reason} (log: {layout.log_file})")
         with contextlib.suppress(httpx.HTTPError):
             if httpx.get(f"{url}/readyz", timeout=2.0).status_code == 200:
                 return
@@ -305,7 +301,7 @@ def _wait_ready(url: str, pid: int, layout: ApiLayout) -> None:
 def stop_api(data_dir: Path) -> int | None:
     """SIGTERM the API recorded in ``api.json`` (SIGKILL after a grace); the pid, or None."""
     layout = ApiLayout(data_dir)
-    recorded = _recorded_api(layout)
+    recorded = _recorded_api(layout, escrow_free_only=False)
     layout.state_file.unlink(missing_ok=True)
     if recorded is None:
         return None
@@ -315,8 +311,9 @@ def stop_api(data_dir: Path) -> int | None:
 
 
 def stop_all(data_dir: Path) -> list[str]:
-    """``medledger demo --stop``: the API recorded in the data dir, then its dev chain."""
-    stopped: list[str] = []
+    """``medledger demo --stop``: the key authorities and the API recorded in the data dir,
+    then its dev chain."""
+    stopped = [f"key authority (pid {pid})" for pid in stop_authorities(data_dir)]
     api = stop_api(data_dir)
     if api is not None:
         stopped.append(f"API (pid {api})")
@@ -329,14 +326,15 @@ def stop_all(data_dir: Path) -> list[str]:
     return stopped
 
 
-def _recorded_api(layout: ApiLayout) -> tuple[int, int] | None:
-    """``(pid, port)`` from ``api.json`` when that process is alive and is our ``serve``."""
+def _recorded_api(layout: ApiLayout, *, escrow_free_only: bool = True) -> tuple[int, int] | None:
+    """``(pid, port)`` from ``api.json`` when that process is alive and is our ``serve``
+    (an API the demo started before it ran escrow-free is not: it holds the central key)."""
     try:
         raw = json.loads(layout.state_file.read_text())
         pid, port = int(raw["pid"]), int(raw["port"])
     except (FileNotFoundError, ValueError, KeyError, TypeError):
         return None
-    if not process_alive(pid):
+    if not process_alive(pid) or (escrow_free_only and raw.get("escrow_free") is not True):
         return None
     cmdline = Path(f"/proc/{pid}/cmdline")
     with contextlib.suppress(OSError):
@@ -387,12 +385,9 @@ def _last_line(path: Path) -> str:
 
 __all__ = [
     "DEFAULT_API_PORT",
-    "DEMO_AUTHORITY_PASSPHRASE",
     "ApiLayout",
     "LocalStack",
-    "authority_passphrase",
     "ensure_api",
-    "ensure_authority",
     "running_pid",
     "start_stack",
     "stop_all",

@@ -1,15 +1,20 @@
 """The scripted story of ``medledger demo``, played on real parts through the SDK.
 
-The consortium admin registers the institutions and enrols the clinicians (directly on chain,
-with the dev admin key, skipping what already exists so that re-runs work); a new patient
-creates a wallet, shares two FHIR records under ``role:doctor and dept:cardiology`` and grants
+The consortium admin registers the institutions; each institution's admin registers its own
+key authority (its own process and key file) and the authorities make the emergency key (DKG,
+t = 2 of n = 4); the admin enrols the clinicians (directly on chain, with the dev admin key,
+skipping what already exists so that re-runs work); a new patient creates a wallet, registers
+their own patient key, shares two FHIR records under ``role:doctor and dept:cardiology`` and grants
 the cardiologist; the cardiologist reads and decrypts both; the GP is refused (and the refusal
 is logged on chain); the patient revokes; the cardiologist is refused too; the auditor reads
 the access log from the chain, compares it with the API's index and runs ``verify``. Then
 the clinical workflows: a referral up to the tertiary hospital and back down
 (:mod:`~clients.demo.referrals`), a remote consultation of two invited cardiologists
 (:mod:`~clients.demo.consultation`), and the auditor reads both from the chain
-(:mod:`~clients.demo.workflow_audit`).
+(:mod:`~clients.demo.workflow_audit`); the county gateway shares a lab result; and at last the
+GP opens the chart by break-glass with the shares of 2 of the 4 authorities
+(:mod:`~clients.demo.emergency`). Every clinician's key comes from their own institution's
+authority; there is no central key.
 
 Each step reports expected against observed. A step whose failure leaves nothing for the
 next steps to work on (the stack or a share failing) ends the story early; a failed act of
@@ -34,13 +39,15 @@ from clients.demo import (
     clinicians,
     consultation,
     county_gateway,
+    emergency,
+    key_authorities,
     referrals,
     workflow_audit,
 )
 from clients.demo.acts import PartAbortedError
 from clients.demo.report import Reporter, short
 from clients.demo.scene import ADMIN, PATIENT, Outcome, Scene, StoryAbortedError
-from clients.demo.stack import LocalStack
+from clients.demo.stack import ApiLayout, LocalStack
 from clients.sdk import MedLedgerClient
 from clients.sdk.errors import ClientError, WalletNotFoundError
 from ledger_api.chain.consortium import Consortium
@@ -290,8 +297,10 @@ def story_steps() -> list[Callable[[Story], None]]:
     """The demo's steps in story order (a list, so a test can put one of its own between)."""
     return [
         Story.register_institutions,
+        key_authorities.start_authorities,
         Story.enrol_clinicians,
         Story.create_patient_wallet,
+        key_authorities.patient_registers_key,
         Story.share_records,
         Story.grant_cardiologist,
         clinicians.cardiologist_reads,
@@ -305,6 +314,7 @@ def story_steps() -> list[Callable[[Story], None]]:
         consultation.consultation,
         workflow_audit.audit_workflows,
         county_gateway.county_gateway_lab_result,
+        emergency.break_glass_by_threshold,
     ]
 
 
@@ -319,7 +329,12 @@ def outcome_json(stack: LocalStack, outcome: Outcome, reporter: Reporter) -> dic
         "deployment": stack.deployment.to_json(),
         "node_pid": stack.node_pid,
         "api_pid": stack.api_pid,
-        "started": {"node": stack.started_node, "api": stack.started_api},
+        "started": {
+            "node": stack.started_node,
+            "api": stack.started_api,
+            "authorities": len(stack.started_authorities),
+        },
+        "api_data_dir": str(ApiLayout(stack.data_dir).api_dir),
         "patient": outcome.patient,
         "patient_wallet": outcome.patient_wallet,
         "clinicians": outcome.clinicians,
@@ -333,6 +348,11 @@ def outcome_json(stack: LocalStack, outcome: Outcome, reporter: Reporter) -> dic
         "referrals": outcome.referrals,
         "consultation": outcome.consultation,
         "gateway_record": outcome.gateway_record,
+        "authorities": outcome.authorities,
+        "emergency_key": outcome.emergency_key,
+        "patient_key": outcome.patient_key,
+        "key_issued": outcome.key_issued,
+        "emergency": outcome.emergency,
         "steps": [step.as_dict() for step in reporter.steps],
     }
 

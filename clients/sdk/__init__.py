@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from clients.sdk.lab_csv import convert_file
     from clients.sdk.models import ChainInfo, ConsentReceipt, FetchResult, Page, RecordInfo
     from clients.sdk.outbox import Outbox, OutboxEntry, OutboxError
-    from clients.sdk.policies import record_policy
+    from clients.sdk.policies import record_policy_v3
     from clients.sdk.timeline import OpenedRecord, TimelineItem
     from clients.sdk.wallet import Wallet, WalletStore
     from clients.sdk.workflow_models import ConsultationInfo, ReferralInfo
@@ -72,7 +72,7 @@ __all__ = [
     "WalletStore",
     "WrongPasswordError",
     "convert_file",
-    "record_policy",
+    "record_policy_v3",
     "validate_resource",
 ]
 
@@ -114,7 +114,7 @@ def __getattr__(name: str) -> Any:
         from clients.sdk import emergency as module
     elif name == "convert_file":
         from clients.sdk import lab_csv as module
-    elif name == "record_policy":
+    elif name == "record_policy_v3":
         from clients.sdk import policies as module
     else:
         raise AttributeError(f"module 'clients.sdk' has no attribute {name!r}")

@@ -139,8 +139,6 @@ class AuthoritiesMixin:
 
         def _require_account(self) -> LocalAccount: ...
 
-        def fetch_user_key(self) -> UserKey: ...
-
     _pinned: dict[tuple[int, bytes], AuthorityKey]
 
     def _rpc_url(self) -> str | None:
@@ -200,9 +198,9 @@ class AuthoritiesMixin:
         return entries
 
     def uses_authorities(self) -> bool:
-        """True once any institution registered its own authority (then records are v3).
-        False when no chain node is known to read it from (a client of the former central
-        authority only)."""
+        """True once any institution registered its own authority: before that no record
+        can be written (no institution could ever read it). False when no chain node is
+        known to read the directory from."""
         if not self._rpc_url() or "Consortium" not in self.chain_info().addresses:
             return False
         return any(e.registered for e in self.authority_directory())
@@ -251,7 +249,10 @@ class AuthoritiesMixin:
     # -- member keys ----------------------------------------------------------------------
 
     def fetch_member_key(self, *, institution: int | None = None) -> MemberKey:
-        """This account's FAME key from its own institution's authority (URL from chain)."""
+        """This account's FAME key from its own institution's authority (URL from chain).
+
+        Every issuance is logged on chain and rate limited by the authority, so the key is
+        kept for :meth:`reader_key`; ask again after a membership change (a new epoch)."""
         account = self._require_account()
         views, addresses = self._views()
         if institution is None:
@@ -307,27 +308,34 @@ class AuthoritiesMixin:
             key = open_user_key(base64.b64decode(data["sealedKey"]), pair.private_key)
         except CryptoError as exc:
             raise IntegrityError(f"the authority's sealed key does not open: {exc}") from None
-        return MemberKey(
+        member = MemberKey(
             institution=institution,
             key=key,
             attributes=tuple(data["attributes"]),
             tx_hash=str(data["txHash"]),
         )
+        self.__dict__["_reader_key"] = member  # what fetch() opens records with from now on
+        return member
 
-    def reader_key(self) -> UserKey | MemberKey | PatientKey:
-        """The key this account reads records with: once institutions run their own
-        authorities, a member's key from their own institution's authority, or for a patient
-        their own derived key (no authority); before that, the API's central key."""
-        if not self.uses_authorities():
-            return self.fetch_user_key()
+    def reader_key(self) -> MemberKey | PatientKey:
+        """The key this account reads records with: a member's key from their own
+        institution's authority, or for a patient their own derived key (no authority).
+        Kept for the client's life (a member key is re-issued by :meth:`fetch_member_key`)."""
+        cached = self.__dict__.get("_reader_key")
+        if cached is not None:
+            return cached  # type: ignore[no-any-return]
         account = self._require_account()
         views, addresses = self._views()
         institution = views.call(
             "Consortium", addresses["Consortium"], "memberInfo", account.address
         )[0]
+        key: MemberKey | PatientKey
         if int(institution) == 0:
-            return self.patient_key()
-        return self.fetch_member_key(institution=int(institution))
+            key = self.patient_key()
+        else:
+            key = self.fetch_member_key(institution=int(institution))
+        self.__dict__["_reader_key"] = key
+        return key
 
     # -- patient keys ---------------------------------------------------------------------
 
@@ -352,7 +360,7 @@ class AuthoritiesMixin:
         if bytes(key) == bytes(32):
             raise ClientError(
                 f"patient {patient} has not registered their key yet: they run "
-                "`medledger wallet register-key` (or the web wallet does it at first sign-in)"
+                "`medledger patient register-key` (or the web wallet does it at first sign-in)"
             )
         cache[patient.lower()] = (time.monotonic(), bytes(key))
         return bytes(key)

@@ -3,8 +3,10 @@
 ``MedLedgerClient`` signs in with Sign-In with Ethereum using the caller's account, and keeps
 the cryptography on the client as the design requires: records are validated (FHIR) and
 encrypted before upload, decrypted after download, consents are signed locally in the
-ConsentManager's EIP-712 domain, and attribute keys arrive sealed to a one-time X25519 key the
-client draws for the request. The API never sees a plaintext, a data key or a private key.
+ConsentManager's EIP-712 domain, and a member's attribute key comes from their own
+institution's key authority sealed to a one-time X25519 key the client draws for the request
+(a patient opens their records with their own key). The API never sees a plaintext, a data
+key or a private key, and holds none that opens a record.
 
 Example::
 
@@ -20,9 +22,7 @@ Everything returns plain data (:mod:`clients.sdk.models`); every failure is a
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import hashlib
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
@@ -39,7 +39,7 @@ from clients.sdk.emergency import EmergencyMixin
 from clients.sdk.emergency_threshold import EmergencyThresholdMixin
 from clients.sdk.epochs import EpochsMixin
 from clients.sdk.errors import ClientError, UnauthorizedError
-from clients.sdk.models import ChainInfo, ConsentReceipt, FetchResult, Page, RecordInfo, hex0x
+from clients.sdk.models import ChainInfo, ConsentReceipt, FetchResult, Page, RecordInfo
 from clients.sdk.outbox import Outbox
 from clients.sdk.records import RecordsMixin
 from clients.sdk.registry import ChainRecords
@@ -48,9 +48,6 @@ from clients.sdk.timeline import TimelineMixin
 from clients.sdk.transport import Transport
 from clients.sdk.workflows import WorkflowsMixin
 from crypto import signing, siwe
-from crypto.errors import CryptoError
-from crypto.fame_types import MasterPublicKey, UserKey
-from crypto.keys import generate_x25519_keypair, load_master_public_key, open_user_key
 from crypto.signing import Consent, Domain, TypedMessage
 
 __all__ = [
@@ -109,7 +106,6 @@ class MedLedgerClient(
         self._http = Transport(
             self.base_url, timeout=timeout, http=http, login=self.login if account else None
         )
-        self._mpk: MasterPublicKey | None = None
         self._chain: ChainInfo | None = None
         self._granted: dict[str, Consent] = {}  # consent id → Consent relayed by this client
 
@@ -256,31 +252,3 @@ class MedLedgerClient(
                 )
             self._chain_records = ChainRecords(rpc_url, registry, timeout=self._timeout)
         return self._chain_records
-
-    # ------------------------------------------------------------------ keys
-
-    def public_key(self) -> MasterPublicKey:
-        """The key authority's master public key, checked against its digest (cached)."""
-        if self._mpk is None:
-            raw = self._http.json("GET", "/keys/public", auth=False)
-            data = base64.b64decode(raw["mpk"])
-            if "0x" + hashlib.sha256(data).hexdigest() != hex0x(raw["mpk_sha256"]):
-                raise ClientError("the API's master public key does not match its digest")
-            try:
-                self._mpk = load_master_public_key(data)
-            except CryptoError as exc:
-                raise ClientError(f"the API sent an unreadable master public key: {exc}") from None
-        return self._mpk
-
-    def fetch_user_key(self) -> UserKey:
-        """This account's attribute key, sealed by the API to a fresh X25519 key of ours."""
-        pair = generate_x25519_keypair()
-        answer = self._http.json(
-            "POST",
-            "/keys/issue",
-            json={"x25519_public_key": base64.b64encode(pair.public_key).decode()},
-        )
-        try:
-            return open_user_key(base64.b64decode(answer["sealed_key"]), pair.private_key)
-        except CryptoError as exc:
-            raise ClientError(f"cannot open the issued key: {exc}") from None

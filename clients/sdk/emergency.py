@@ -1,4 +1,4 @@
-"""Break-glass emergency access in the SDK: open, co-sign, the emergency key, download, review.
+"""Break-glass emergency access in the SDK: open, co-sign, review.
 
 A mixin of :class:`clients.sdk.MedLedgerClient` (``docs/break-glass.md``):
 
@@ -7,45 +7,39 @@ A mixin of :class:`clients.sdk.MedLedgerClient` (``docs/break-glass.md``):
   window) locally; beyond the daily cap the chain wants a second doctor's co-signature of that
   very opening, which that doctor's client makes with :meth:`EmergencyMixin.cosign_break_glass`
   (EIP-712 ``BreakGlassCosign`` bound to the opening id, valid for minutes: at most an hour);
-- :meth:`EmergencyMixin.fetch_emergency_key` gets the opening's emergency key (attributes
-  ``role:emergency``, ``patient:<address>`` and the break-glass counters ``bg:<n>`` below the
-  opening's number), sealed to a one-time X25519 key drawn here; it opens that patient's
-  records written before the opening (their policy ORs in the emergency clause with the
-  count at the time, :meth:`EmergencyMixin.break_glass_count`) and no other patient's;
-- :meth:`EmergencyMixin.emergency_download` reads every record of the patient with
-  ``purpose=emergency`` (each read checked and logged on chain by the API) and decrypts them
-  into a folder;
+- the chart's records then open by threshold (:mod:`clients.sdk.emergency_threshold`): each
+  record's emergency slot is decrypted with shares that t of the n institutions' authorities
+  release only for the records of that patient registered before the opening, each release
+  logged on chain; no single party, the API included, holds an emergency key;
 - auditors list openings (:meth:`EmergencyMixin.break_glass_openings`) and review them
   (:meth:`EmergencyMixin.review_break_glass`, a signed ``BreakGlassReview``); a patient
-  lists the openings of their chart (:meth:`EmergencyMixin.patient_break_glass`).
+  lists the openings of their chart (:meth:`EmergencyMixin.patient_break_glass`) and, once
+  an opening's window ended, re-encrypts what it opened
+  (:meth:`EmergencyMixin.rekey_after_break_glass`).
 """
 
 from __future__ import annotations
 
-import base64
 import secrets
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 
 from clients.sdk.consent_messages import checked_address
 from clients.sdk.errors import ClientError
-from clients.sdk.models import ChainInfo, FetchResult, Page, RecordInfo, hex0x
+from clients.sdk.models import ChainInfo, Page, hex0x
 from clients.sdk.rekey import RecordOutcome, RekeyInfo
 from clients.sdk.signed import deadline
 from clients.sdk.transport import Transport
 from clients.sdk.workflow_messages import signed_json
-from crypto.errors import CryptoError
-from crypto.fame_types import UserKey
-from crypto.keys import generate_x25519_keypair, open_user_key
+from crypto.patient_key import PatientKey
 from crypto.signing import BreakGlassCosign, BreakGlassOpen, BreakGlassReview, TypedMessage
 
-__all__ = ["BreakGlassOpening", "EmergencyKeyInfo", "EmergencyMixin"]
+__all__ = ["BreakGlassOpening", "EmergencyMixin"]
 
 COSIGN_VALID_FOR = 600  # seconds a co-signature may be relayed after it is made (≤ 3600)
 DEFAULT_WINDOW = 4 * 3600  # an API that does not say its window (GET /chain) grants this
@@ -91,17 +85,6 @@ class BreakGlassOpening:
         )
 
 
-@dataclass(frozen=True)
-class EmergencyKeyInfo:
-    """The opened emergency key and how its issuance was logged."""
-
-    user_key: UserKey
-    patient: str
-    attributes: list[str]
-    expires_at: int
-    tx_hash: str
-
-
 def _opening_id(value: str) -> str:
     text = value.strip().lower()
     if not (text.startswith("0x") and len(text) == 66):
@@ -136,27 +119,18 @@ class EmergencyMixin:
 
         def _require_account(self) -> LocalAccount: ...
 
-        def iter_records(self, patient: str, *, purpose: str = ...) -> Iterator[RecordInfo]: ...
-
-        def fetch(
-            self,
-            record_id: str,
-            dest: Path | BinaryIO,
-            *,
-            user_key: UserKey,
-            purpose: str = ...,
-            progress: Callable[[int, int], None] | None = ...,
-        ) -> FetchResult: ...
-
         def access_events(self, **filters: Any) -> Page[dict[str, Any]]: ...
+
+        def emergency_releases(self, patient: str) -> list[dict[str, Any]]: ...
+
+        def patient_key(self) -> PatientKey: ...
 
         def rekey(
             self,
             record_id: str,
             *,
-            user_key: UserKey,
+            user_key: PatientKey | None = None,
             full: bool = ...,
-            break_glass: int | None = ...,
         ) -> RekeyInfo: ...
 
     # ------------------------------------------------------------------ clinicians
@@ -222,49 +196,6 @@ class EmergencyMixin:
             body["cosignature"] = cosignature
         return BreakGlassOpening.from_json(self._http.json("POST", "/break-glass", json=body))
 
-    def fetch_emergency_key(self, opening_id: str) -> EmergencyKeyInfo:
-        """The opening's emergency key, sealed by the API to a fresh X25519 key of ours."""
-        pair = generate_x25519_keypair()
-        answer = self._http.json(
-            "POST",
-            f"/break-glass/{_opening_id(opening_id)}/key",
-            json={"x25519_public_key": base64.b64encode(pair.public_key).decode()},
-        )
-        try:
-            user_key = open_user_key(base64.b64decode(answer["sealed_key"]), pair.private_key)
-        except CryptoError as exc:
-            raise ClientError(f"cannot open the emergency key: {exc}") from None
-        return EmergencyKeyInfo(
-            user_key=user_key,
-            patient=answer["patient"],
-            attributes=list(answer["attributes"]),
-            expires_at=int(answer["expires_at"]),
-            tx_hash=answer["tx_hash"],
-        )
-
-    def emergency_download(
-        self,
-        patient: str,
-        folder: Path,
-        *,
-        user_key: UserKey,
-        on_record: Callable[[RecordInfo], None] | None = None,
-    ) -> list[FetchResult]:
-        """Every record of ``patient`` read with ``purpose=emergency`` and decrypted into
-        ``folder`` (one file per record, named by record id and type)."""
-        folder.mkdir(parents=True, exist_ok=True)
-        results: list[FetchResult] = []
-        for record in list(self.iter_records(patient, purpose="emergency")):
-            if on_record is not None:
-                on_record(record)
-            stem = f"{record.record_id[2:14]}-{record.record_type or 'record'}".replace("/", "_")
-            path = folder / f"{stem}.part"
-            result = self.fetch(record.record_id, path, user_key=user_key, purpose="emergency")
-            final = path.with_suffix(".json" if "json" in result.content_type else ".bin")
-            path.replace(final)
-            results.append(replace(result, path=final))
-        return results
-
     # ------------------------------------------------------------------ overseers, patients
 
     def break_glass_openings(
@@ -309,32 +240,20 @@ class EmergencyMixin:
             )
         )
 
-    def break_glass_count(self, patient: str) -> int:
-        """How many break-glass openings ``patient``'s chart has had: the ``bg:<n>`` every
-        record policy written now carries (the patient, clinicians and overseers may ask)."""
-        address = checked_address(patient, "patient")
-        answer = self._http.json("GET", f"/patients/{address}/break-glass/count")
-        return int(answer["count"])
-
     def rekey_after_break_glass(
         self,
         opening_id: str,
         *,
-        user_key: UserKey,
+        user_key: PatientKey | None = None,
         progress: Callable[[int, int, str], None] | None = None,
-        include_unread: bool = False,
     ) -> list[RecordOutcome]:
         """As the patient, once an opening's window has ended: re-encrypt (fresh data key, new
-        version) every record of my chart its clinician read under it (granted with the
-        break-glass reason code, within the window). Records not read are left as they are,
-        unless ``include_unread``: then their headers are re-wrapped (same data key, which the
-        reader never fetched) to the current count too, so the opening's key opens nothing of
-        the chart any more, even from ciphertexts obtained outside the API.
-
-        This takes back the *data keys* the reader saw, and moves each record to the chart's
-        current break-glass count (``bg:<n>``), which the opening's emergency key lacks: that
-        key opens neither the new versions nor anything shared since (``docs/break-glass.md``).
-        ``progress(done, total, record_id)`` is called after each record."""
+        version) every record of my chart whose data key the opening's clinician obtained:
+        those whose emergency shares the authorities released under it (on chain,
+        :meth:`emergency_releases`) and those read under it (granted with the break-glass
+        reason, within the window). The data keys the reader saw then open none of the new
+        versions; the rest of the chart was never opened. ``user_key`` defaults to my own key
+        (no authority involved). ``progress(done, total, record_id)`` after each record."""
         me = self._require_account().address
         wanted = _opening_id(opening_id)
         opening = next((o for o in self._all_openings(me) if o.id.lower() == wanted), None)
@@ -345,26 +264,20 @@ class EmergencyMixin:
                 f"the window of {wanted} is open until {opening.expires_at} (chain time): "
                 "re-key after it ends, or the reader may fetch the new version too"
             )
-        read = self._read_under(me, opening)
-        targets = [(record_id, True) for record_id in read]
-        if include_unread:
-            seen = set(read)
-            targets += [
-                (r.record_id, False)
-                for r in self.iter_records(me)
-                if r.record_id not in seen and r.raw.get("status", "active") == "active"
-            ]
-        count = self.break_glass_count(me)
+        released = [
+            hex0x(r["record_id"])
+            for r in self.emergency_releases(me)
+            if hex0x(r["opening_id"]) == wanted
+        ]
+        targets = list(dict.fromkeys([*released, *self._read_under(me, opening)]))
+        key = user_key if user_key is not None else self.patient_key()
         outcomes: list[RecordOutcome] = []
         who = f"the emergency reader {opening.clinician}"
-        for done, (record_id, full) in enumerate(targets, start=1):
+        for done, record_id in enumerate(targets, start=1):
             try:
-                info = self.rekey(record_id, user_key=user_key, full=full, break_glass=count)
-                if full:
-                    action, why = "re-encrypted", f"read by {who}: new body, fresh data key"
-                else:
-                    action, why = "rewrapped", f"not read under the opening: header to bg:{count}"
-                outcome = RecordOutcome(record_id, action, why, version=info.version)
+                info = self.rekey(record_id, user_key=key, full=True)
+                why = f"opened by {who}: new body, fresh data key"
+                outcome = RecordOutcome(record_id, "re-encrypted", why, version=info.version)
             except ClientError as exc:  # one record's failure must not hide the others
                 outcome = RecordOutcome(record_id, "failed", str(exc))
             outcomes.append(outcome)

@@ -1,48 +1,62 @@
-"""Membership epochs in the SDK: composing policies with the current epoch, re-keying stale records.
+"""Membership epochs in the SDK: each institution's epoch, and re-keying a chart's stale records.
 
-A mixin of :class:`clients.sdk.MedLedgerClient`. Every policy the client writes goes through
-:meth:`EpochsMixin.compose_policy` (:func:`clients.sdk.policies.record_policy` with the epoch the
-API announces on ``GET /keys/public`` and, for a member, their institution as custodian), so
-users never see epochs. :meth:`EpochsMixin.rekey_stale` is the re-key job: it lists the records
-still under an older epoch (``GET /keys/epochs/stale``) and re-keys each to the current one,
-always in full (a fresh data key and body): a newer epoch narrows the policy, and a header-only
-rewrap would leave the old data key to whoever kept an old header (issue 14's re-key rule).
+A mixin of :class:`clients.sdk.MedLedgerClient`. Every institution's key authority has its own
+membership epoch on chain (``Consortium.authorityOf``): a suspension, removal or department
+change of one of its members moves that institution's epoch only. A record's slot for
+institution X is written under X's epoch then (``crypto.reach.slot_policy``: ``… and
+epoch:<E_X>``), so a key X issued before the change (which a member who left may keep) opens
+the records written before it and none written after.
+
+:meth:`EpochsMixin.rekey_stale` is the re-key job that closes the older ones: it finds the
+records of a chart with any slot under an epoch older than its institution's current one and
+re-keys each in full (a fresh data key and body: a newer epoch narrows the slot, and a
+header-only rewrap would leave the old data key to whoever kept an old header; issue 14's
+re-key rule). The patient runs it with their own key, which opens every record of their chart
+with no authority involved. Finding them reads each record's header, a read of the patient's
+own chart logged on chain like any other.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from clients.sdk.errors import ClientError
-from clients.sdk.policies import parse_record_policy, record_policy
 from clients.sdk.transfer import RecordsProgress
+from crypto.envelope import HeaderV3
 
 if TYPE_CHECKING:
+    from clients.sdk.authorities import AuthorityEntry, MemberKey
+    from clients.sdk.models import RecordInfo
+    from clients.sdk.registry import Registration
     from clients.sdk.rekey import RekeyInfo
     from clients.sdk.transport import Transport
-    from crypto.fame_types import UserKey
+    from crypto.patient_key import PatientKey
 
-EPOCH_TTL = 2.0
-"""Seconds a read epoch is reused. A record written with an epoch that just became old is
-simply stale: the re-key job picks it up like any other."""
+
 CUSTODIAN_TTL = 60.0
 """Seconds the caller's institution (the ``custodian:`` clause) is reused."""
 
 
 @dataclass(frozen=True)
 class StaleItem:
+    """A record with a slot under an older epoch: ``{institution: (slot epoch, current)}``."""
+
     record_id: str
     patient: str
-    epoch: int
-    full: bool
-    fetched_by: list[str]
+    stale: dict[int, tuple[int, int]]
+
+    @property
+    def epoch(self) -> int:
+        """The oldest epoch among the record's stale slots."""
+        return min(old for old, _ in self.stale.values())
 
 
 @dataclass(frozen=True)
 class EpochOutcome:
-    """What the job did to one record: ``rewrapped``, ``re-encrypted`` or ``failed``."""
+    """What the job did to one record: ``re-encrypted`` or ``failed``."""
 
     record_id: str
     action: str
@@ -53,7 +67,8 @@ class EpochOutcome:
 
 @dataclass(frozen=True)
 class EpochReport:
-    epoch: int
+    epochs: dict[int, int]
+    """Each institution's current epoch when the job ran."""
     records: list[EpochOutcome] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -62,40 +77,30 @@ class EpochReport:
 
 
 class EpochsMixin:
-    """key_epochs / epoch_history / compose_policy / stale_records / rekey_stale."""
+    """institution_epochs / epoch_history / stale_records / rekey_stale, and the caller's
+    custodian institution (the ``custodian:`` clause of the records a member writes)."""
 
     _http: Transport
-    _epoch_cache: tuple[float, int, int] | None = None
     _custodian_cache: tuple[str, str | None, float] | None = None  # (address, code, when)
 
     if TYPE_CHECKING:
 
         def me(self) -> dict[str, Any]: ...
-        def break_glass_count(self, patient: str) -> int: ...
+        def authority_directory(self, *, fresh: bool = False) -> list[AuthorityEntry]: ...
+        def iter_records(self, patient: str, *, purpose: str = ...) -> Iterator[RecordInfo]: ...
+        def _header(
+            self, record_id: str, *, purpose: str, user_key: Any
+        ) -> tuple[Any, Registration]: ...
+        def reader_key(self) -> MemberKey | PatientKey: ...
         def rekey(
             self,
             record_id: str,
             *,
-            user_key: UserKey,
+            user_key: MemberKey | PatientKey | None = None,
             policy: str | None = None,
             full: bool = False,
             progress: Any = None,
         ) -> RekeyInfo: ...
-
-    def key_epochs(self, *, fresh: bool = False) -> tuple[int, int]:
-        """``(current epoch, floor)`` as the key authority announces them."""
-        now = time.monotonic()
-        cached = self._epoch_cache
-        if not fresh and cached is not None and now - cached[0] < EPOCH_TTL:
-            return cached[1], cached[2]
-        raw = self._http.json("GET", "/keys/public", auth=False)
-        epoch, floor = int(raw.get("epoch", 1)), int(raw.get("floor", 1))
-        self._epoch_cache = (now, epoch, floor)
-        return epoch, floor
-
-    def epoch_history(self) -> dict[str, Any]:
-        """``GET /keys/epochs``: current epoch, floor and every advance with its reason."""
-        return self._http.json("GET", "/keys/epochs", auth=False)
 
     def _custodian(self) -> str | None:
         """The caller's institution code when they are a member (records they author can be
@@ -119,100 +124,77 @@ class EpochsMixin:
         self._custodian_cache = (address, code or None, now)
         return code or None
 
-    def compose_policy(
-        self, user_policy: str | None, *, patient: str, custodian: str | None = None
-    ) -> str:
-        """The full policy for a record of ``patient`` (see :mod:`clients.sdk.policies`), with
-        the current epoch and the chart's current break-glass count (read afresh: a count
-        that is one behind would let the latest opening's key open this record);
-        ``custodian`` defaults to the caller's own institution."""
-        epoch, _ = self.key_epochs()
-        if custodian is None:
-            custodian = self._custodian()
-        return record_policy(
-            user_policy,
-            patient=patient,
-            epoch=epoch,
-            break_glass=self.break_glass_count(patient),
-            custodian=custodian,
-        )
+    def institution_epochs(self, *, fresh: bool = True) -> dict[int, tuple[int, int]]:
+        """``{institution: (current epoch, floor)}`` of every institution running an
+        authority, read from ``Consortium`` on chain."""
+        return {
+            entry.institution: (entry.epoch, entry.floor)
+            for entry in self.authority_directory(fresh=fresh)
+            if entry.registered
+        }
 
-    def refresh_policy(self, policy: str, *, break_glass: int | None = None) -> str:
-        """``policy`` moved to the current epoch, its user part, patient and custodian kept
-        (a policy this library did not compose is returned unchanged). The break-glass
-        counter is kept too (0 for a policy written before the counter) unless
-        ``break_glass`` gives a new one (the re-key after a break-glass opening)."""
-        parts = parse_record_policy(policy)
-        if parts.patient is None:
-            return policy
-        epoch, _ = self.key_epochs()
-        if break_glass is None:
-            break_glass = parts.break_glass or 0
-        return record_policy(
-            parts.user,
-            patient=parts.patient,
-            epoch=epoch,
-            break_glass=break_glass,
-            custodian=parts.custodian,
-        )
+    def epoch_history(self) -> dict[str, Any]:
+        """``GET /keys/epochs``: the institutions' epochs and every advance the API indexed."""
+        return self._http.json("GET", "/keys/epochs", auth=False)
 
     def stale_records(
-        self, *, institution: str | None = None, patient: str | None = None
-    ) -> tuple[int, list[StaleItem]]:
-        """The current epoch and the records (of an institution, or my chart) under an older
-        one, with whether each needs a full re-encryption."""
-        params = {"institution": institution} if institution else {"patient": patient}
-        raw = self._http.json("GET", "/keys/epochs/stale", params=params)
-        items = [
-            StaleItem(
-                record_id=i["record_id"],
-                patient=i["patient"],
-                epoch=int(i["epoch"]),
-                full=bool(i["full"]),
-                fetched_by=list(i["fetched_by"]),
+        self, *, patient: str, institution: str | None = None
+    ) -> tuple[dict[int, int], list[StaleItem]]:
+        """Each institution's current epoch and the records of ``patient``'s chart with a
+        slot under an older one. Only a chart: the records of one institution across
+        patients are re-keyed by their patients (``institution`` is refused with why)."""
+        if institution is not None:
+            raise ClientError(
+                "re-keying one institution's records across charts is not available with "
+                "per-institution authorities yet: each patient's wallet re-keys their own "
+                "chart (`medledger patient rekey-stale`), which their own key opens whole"
             )
-            for i in raw["items"]
-        ]
-        return int(raw["current"]), items
+        current = {inst: epoch for inst, (epoch, _) in self.institution_epochs().items()}
+        items: list[StaleItem] = []
+        for info in self.iter_records(patient):
+            header, _ = self._header(info.record_id, purpose="treatment", user_key=None)
+            if not isinstance(header, HeaderV3):  # pragma: no cover - _header refuses others
+                continue
+            stale = {
+                slot.institution_id: (slot.epoch, current[slot.institution_id])
+                for slot in header.slots
+                if slot.epoch < current.get(slot.institution_id, 0)
+            }
+            if stale:
+                items.append(StaleItem(info.record_id, info.patient, stale))
+        return current, items
 
     def rekey_stale(
         self,
         *,
-        user_key: UserKey,
+        patient: str,
+        user_key: MemberKey | PatientKey | None = None,
         institution: str | None = None,
-        patient: str | None = None,
         progress: RecordsProgress | None = None,
     ) -> EpochReport:
-        """Re-key every stale record to the current epoch; one failure does not stop the rest.
-
-        ``user_key`` must open the records: the patient's key for their chart, the
-        custodian's (institution admin's) for an institution. ``progress(done, total,
-        record_id)`` after each record."""
-        if (institution is None) == (patient is None):
-            raise ClientError("re-key the stale records of one institution or one patient")
+        """Re-key every stale record of ``patient``'s chart to its institutions' current
+        epochs; one failure does not stop the rest. ``user_key`` (default
+        :meth:`reader_key`: the patient's own key) must open the records.
+        ``progress(done, total, record_id)`` after each record."""
         started = time.monotonic()
-        self.key_epochs(fresh=True)
-        current, items = self.stale_records(institution=institution, patient=patient)
+        current, items = self.stale_records(patient=patient, institution=institution)
+        key = user_key if user_key is not None else self.reader_key()
         outcomes: list[EpochOutcome] = []
         for done, item in enumerate(items, start=1):
-            outcomes.append(self._rekey_one(item, user_key=user_key))
+            outcomes.append(self._rekey_one(item, user_key=key))
             if progress is not None:
                 progress(done, len(items), item.record_id)
-        return EpochReport(epoch=current, records=outcomes, seconds=time.monotonic() - started)
+        return EpochReport(epochs=current, records=outcomes, seconds=time.monotonic() - started)
 
-    def _rekey_one(self, item: StaleItem, *, user_key: UserKey) -> EpochOutcome:
+    def _rekey_one(self, item: StaleItem, *, user_key: MemberKey | PatientKey) -> EpochOutcome:
         try:
-            info = self.rekey(item.record_id, user_key=user_key, full=item.full)
+            info = self.rekey(item.record_id, user_key=user_key, full=True)
         except ClientError as exc:
             return EpochOutcome(item.record_id, "failed", str(exc), item.epoch)
-        if not info.full:  # pragma: no cover - the SDK re-keys a narrowing only in full
-            reason = "header re-wrapped (the new policy admits everyone the old one did)"
-            return EpochOutcome(item.record_id, "rewrapped", reason, item.epoch, info.version)
-        if item.fetched_by:
-            who = ", ".join(item.fetched_by)
-            reason = f"fetched by {who}, who left since: new body under a fresh data key"
-        else:
-            reason = "new body under a fresh data key (a newer epoch narrows the policy)"
+        moved = ", ".join(
+            f"institution {inst}: epoch {old} → {new}" for inst, (old, new) in item.stale.items()
+        )
+        reason = f"new body under a fresh data key ({moved})"
         return EpochOutcome(item.record_id, "re-encrypted", reason, item.epoch, info.version)
 
 

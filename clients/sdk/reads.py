@@ -26,7 +26,6 @@ from crypto.envelope import Header, HeaderV3, RecordBinding, check_binding, pars
 from crypto.errors import CryptoError
 from crypto.fame_types import UserKey
 from crypto.patient_key import PatientKey
-from crypto.policy import satisfies
 from crypto.signing import ReadPart, ReadRequest, TypedMessage
 from storage.unixfs import compute_cid
 
@@ -61,15 +60,13 @@ class ReadsMixin:
             record_id, from_block=_block_hint(response.headers.get("x-record-block"))
         )
         header = checked_header(response.content, registration)
-        if isinstance(header, HeaderV3):
-            return header, registration  # the slot's own policy is checked when opening it
-        if isinstance(user_key, MemberKey):
-            user_key = user_key.key
-        if user_key is not None and not satisfies(header.policy, user_key.attributes):
+        if not isinstance(header, HeaderV3):
             raise DecryptionError(
-                f"your key's attributes do not satisfy the record policy {header.policy!r}"
+                f"record {record_id} is an envelope v{header.version}, written under the former "
+                "central key authority that no longer exists: nobody can open it any more "
+                "(re-initialise a development chain made before the key authorities)"
             )
-        return header, registration
+        return header, registration  # the slot's own policy is checked when opening it
 
     def _signed_read(self, record_id: str, part: ReadPart, purpose: str) -> dict[str, str]:
         """The headers of a read's signed request: the reader's EIP-712 ``ReadRequest``

@@ -39,7 +39,6 @@ from clients.sdk.transfer import (
 from clients.sdk.transport import Transport
 from crypto.envelope import AccountSealer, AuthorityKey, RecordBinding, parse_header
 from crypto.errors import CryptoError
-from crypto.fame_types import MasterPublicKey, UserKey
 from crypto.patient_key import PatientKey
 from crypto.record_dates import check_record_date
 
@@ -58,8 +57,6 @@ class RecordsMixin(ReadsMixin):
     if TYPE_CHECKING:  # defined by the client and EpochsMixin (a runtime stub would shadow
         # them in the MRO)
 
-        def public_key(self) -> MasterPublicKey: ...
-
         def uses_authorities(self) -> bool: ...
 
         def pinned_authorities(self) -> list[AuthorityKey]: ...
@@ -76,11 +73,20 @@ class RecordsMixin(ReadsMixin):
 
         def sign_action(self, message: Any) -> bytes: ...
 
-        def compose_policy(
-            self, user_policy: str | None, *, patient: str, custodian: str | None = None
-        ) -> str: ...
+        def reader_key(self) -> MemberKey | PatientKey: ...
 
     # ------------------------------------------------------------------ sharing
+
+    def _writing_authorities(self) -> list[AuthorityKey]:
+        """The pinned authority keys a record is written under; none registered yet is a
+        clear error (no institution could ever read the record)."""
+        if not self.uses_authorities():
+            raise ClientError(
+                "no institution runs its own key authority yet, so no one could read this "
+                "record: each institution's admin runs `medledger authority init`, "
+                "`authority register` and `authority serve` (docs/key-authorities.md)"
+            )
+        return self.pinned_authorities()
 
     def _patient_slot_key(self, patient: str, author: str) -> bytes:
         """The patient's registered X25519 key; a patient sharing their own record registers
@@ -105,8 +111,10 @@ class RecordsMixin(ReadsMixin):
         progress: Progress | None = None,
         record_date: str | None = None,
     ) -> RecordInfo:
-        """Encrypt ``source`` under ``policy`` composed with the current epoch, the patient's
-        own clause and the break-glass clause (:meth:`compose_policy`), and register it.
+        """Encrypt ``source`` (envelope v3) under ``policy`` for every institution it reaches,
+        each slot under that institution's pinned authority key and current epoch, plus the
+        patient's own slot and, once the consortium has an emergency key, the threshold
+        emergency slot; then register it.
 
         The record id is 32 random bytes chosen here; a dropped connection is retried once
         with the same id, which the API answers idempotently. ``progress(sent, total)`` counts
@@ -137,28 +145,18 @@ class RecordsMixin(ReadsMixin):
         author = self._require_account()  # the author seals the content and signs the record
         digest = source_digest(source) if outbox is not None else None
         try:
-            if self.uses_authorities():
-                # Envelope v3: one slot per institution reached, under that institution's own
-                # pinned authority key, and the patient's own slot (docs/key-authorities.md).
-                upload = encrypt_to_tempfile(
-                    source,
-                    policy=record_policy_v3(policy, custodian=self._custodian()),
-                    content_type=content_type,
-                    binding=RecordBinding(record_id=record_id, patient=patient),
-                    sealer=AccountSealer(author),
-                    authorities=self.pinned_authorities(),
-                    patient_public_key=self._patient_slot_key(patient, author.address),
-                    emergency=self.emergency_wrapper(),
-                )
-            else:
-                upload = encrypt_to_tempfile(
-                    source,
-                    mpk=self.public_key(),
-                    policy=self.compose_policy(policy, patient=patient),
-                    content_type=content_type,
-                    binding=RecordBinding(record_id=record_id, patient=patient),
-                    sealer=AccountSealer(author),
-                )
+            # Envelope v3: one slot per institution reached, under that institution's own
+            # pinned authority key, and the patient's own slot (docs/key-authorities.md).
+            upload = encrypt_to_tempfile(
+                source,
+                policy=record_policy_v3(policy, custodian=self._custodian()),
+                content_type=content_type,
+                binding=RecordBinding(record_id=record_id, patient=patient),
+                sealer=AccountSealer(author),
+                authorities=self._writing_authorities(),
+                patient_public_key=self._patient_slot_key(patient, author.address),
+                emergency=self.emergency_wrapper(),
+            )
         except CryptoError as exc:
             raise ClientError(f"cannot encrypt the record: {exc}") from None
         try:
@@ -351,7 +349,7 @@ class RecordsMixin(ReadsMixin):
         record_id: str,
         dest: Path | BinaryIO,
         *,
-        user_key: UserKey | MemberKey | PatientKey | None = None,
+        user_key: MemberKey | PatientKey | None = None,
         patient_key: PatientKey | None = None,
         purpose: str = "treatment",
         progress: Progress | None = None,
@@ -372,7 +370,7 @@ class RecordsMixin(ReadsMixin):
         if isinstance(user_key, PatientKey):  # what reader_key() gives a patient
             user_key, patient_key = None, user_key
         if user_key is None and patient_key is None and data_key is None:
-            raise ClientError("give user_key= (a member key) or patient_key= (the patient's)")
+            user_key, patient_key = _split(self.reader_key())
         header, registration = self._header(record_id, purpose=purpose, user_key=user_key)
         written, access_tx = self._body(
             record_id,
@@ -398,13 +396,17 @@ class RecordsMixin(ReadsMixin):
         self,
         record_id: str,
         *,
-        user_key: UserKey | MemberKey | PatientKey | None = None,
+        user_key: MemberKey | PatientKey | None = None,
         patient_key: PatientKey | None = None,
         purpose: str = "treatment",
     ) -> bytes:
         out = BytesIO()
         self.fetch(record_id, out, user_key=user_key, patient_key=patient_key, purpose=purpose)
         return out.getvalue()
+
+
+def _split(key: MemberKey | PatientKey) -> tuple[MemberKey | None, PatientKey | None]:
+    return (None, key) if isinstance(key, PatientKey) else (key, None)
 
 
 def record_id_text(value: str | bytes) -> str:

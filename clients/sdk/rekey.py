@@ -7,20 +7,17 @@ revokes, then looks at the chart's on-chain access log (a patient may list their
 re-encrypts exactly the records the revoked party fetched; a record they never fetched needs
 nothing cryptographic (they never held its key, and the API gate holds).
 
-All cryptography is local: the patient's ``uid:`` key opens the current header (every policy
-ORs it in), :func:`crypto.envelope.rewrap` wraps the same data key under a new policy
-(header-only), and a full re-key decrypts and re-encrypts the body streaming, through
-anonymous temporary files, under a fresh data key. The API gets a new header (and body) at
-``POST /records/{id}/rekey`` and registers it as the record's next version.
-
-Member revocation (attribute epochs) and break-glass keys will re-key through the same
-:meth:`RekeyMixin.rekey`; only the choice of records and policies differs.
+All cryptography is local (:mod:`clients.sdk.rekey_v3`): the patient's own key opens every
+record of their chart with no authority, a header-only re-wrap keeps the data key under the new
+policy, and a full re-key decrypts and re-encrypts the body streaming, through anonymous
+temporary files, under a fresh data key. The API gets a new header (and body) at
+``POST /records/{id}/rekey`` and registers it as the record's next version. The epoch job
+(:mod:`clients.sdk.epochs`) re-keys through the same :meth:`RekeyMixin.rekey`.
 """
 
 from __future__ import annotations
 
 import json
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -29,9 +26,9 @@ from typing import TYPE_CHECKING, Any
 from eth_account.signers.local import LocalAccount
 
 from clients.sdk import consent_messages as consent_tools
-from clients.sdk.errors import ApiUnavailableError, ClientError, DecryptionError
+from clients.sdk.authorities import MemberKey
+from clients.sdk.errors import ApiUnavailableError, ClientError
 from clients.sdk.models import ChainInfo, ConsentReceipt, Page, RecordInfo, hex0x
-from clients.sdk.policies import parse_record_policy
 from clients.sdk.reads import ReadsMixin
 from clients.sdk.records import record_id_text
 from clients.sdk.registry import Registration
@@ -41,20 +38,13 @@ from clients.sdk.transfer import (
     Progress,
     ProgressReader,
     RecordsProgress,
-    encrypt_to_tempfile,
 )
 from clients.sdk.transport import Transport
 from crypto.envelope import (
     Header,
-    HeaderV3,
     RecordBinding,
-    open_header_seal,
-    rewrap,
 )
-from crypto.errors import CryptoError
-from crypto.fame_types import MasterPublicKey, UserKey
-from crypto.policy import normalize
-from crypto.policy_order import widens
+from crypto.patient_key import PatientKey
 from crypto.signing import Consent
 from crypto.signing import consent_id as consent_id_of
 
@@ -111,7 +101,6 @@ class RekeyMixin(ReadsMixin):
 
         def _require_account(self) -> LocalAccount: ...
         def chain_info(self) -> ChainInfo: ...
-        def public_key(self) -> MasterPublicKey: ...
         def authority_directory(self, *, fresh: bool = False) -> list[Any]: ...
         def pinned_authorities(self) -> list[Any]: ...
         def patient_public_key(self, patient: str) -> bytes: ...
@@ -125,10 +114,7 @@ class RekeyMixin(ReadsMixin):
         ) -> ConsentReceipt: ...
         def consents(self, **kwargs: Any) -> Page[dict[str, Any]]: ...
         def access_events(self, **filters: Any) -> Page[dict[str, Any]]: ...
-        def compose_policy(
-            self, user_policy: str | None, *, patient: str, custodian: str | None = None
-        ) -> str: ...
-        def refresh_policy(self, policy: str, *, break_glass: int | None = None) -> str: ...
+        def reader_key(self) -> MemberKey | PatientKey: ...
 
     # ------------------------------------------------------------------ re-key one record
 
@@ -136,77 +122,27 @@ class RekeyMixin(ReadsMixin):
         self,
         record_id: str,
         *,
-        user_key: UserKey,
+        user_key: MemberKey | PatientKey | None = None,
         policy: str | None = None,
         full: bool = False,
         progress: Progress | None = None,
-        break_glass: int | None = None,
     ) -> RekeyInfo:
-        """Register a new version of ``record_id`` under ``policy`` (default: its current one).
+        """Register a new version of ``record_id`` under ``policy`` (default: its current one),
+        with every reached institution's current epoch and pinned key (:func:`rekey_v3`).
 
-        Header-only (``full=False``): the same data key re-wrapped, the body untouched — right
-        when the policy narrows and nobody dropped from it ever fetched the record. ``full``:
-        the body decrypted and re-encrypted under a fresh data key, so a key taken from an
-        older header opens nothing. ``user_key`` must open the current header (the patient's
-        own ``uid:`` key always does). The policy always keeps ``uid:<patient>``.
-        The new policy carries the current membership epoch (:mod:`clients.sdk.policies`); a new
-        ``policy`` carries the chart's current break-glass count, the same policy keeps the
-        record's count unless ``break_glass`` gives one (after a break-glass opening).
-        ``progress(done, total)`` counts body bytes downloaded then uploaded."""
+        Header-only (``full=False``): the same data key re-wrapped, the body untouched, and
+        only when the new policy admits everyone the old one did (issue 14's re-key rule);
+        otherwise ``full``: the body re-encrypted under a fresh data key, so a key taken from
+        an older header opens nothing. ``user_key`` (default :meth:`reader_key`) must open the
+        record: the patient's own key always does. ``progress(done, total)`` counts body
+        bytes downloaded then uploaded."""
         record_id = record_id_text(record_id)
-        info = self.record(record_id)
-        header, registration = self._header(record_id, purpose="treatment", user_key=user_key)
-        if isinstance(header, HeaderV3):
-            return rekey_v3(
-                self, record_id, header, registration, user_key, policy=policy, full=full,
-                progress=progress,
-            )  # fmt: skip
-        if policy is not None:  # the user's new policy, composed (epoch, patient, custodian)
-            custodian = parse_record_policy(header.policy).custodian
-            new_policy = self.compose_policy(policy, patient=info.patient, custodian=custodian)
-        else:  # the same policy, moved to the current membership epoch
-            new_policy = self.refresh_policy(header.policy, break_glass=break_glass)
-        mpk = self.public_key()
-        # the re-key rule (issue 14): a header-only rewrap keeps the data key, so it is only
-        # made when nobody loses access; whenever the new policy admits less, a full re-key
-        full = full or not widens(header.policy, normalize(new_policy))
-        if not full:
-            try:
-                new_header = rewrap(header, user_key=user_key, new_policy=new_policy, mpk=mpk)
-            except CryptoError as exc:
-                raise DecryptionError(f"cannot re-wrap the record's key: {exc}") from None
-            return self._send_rekey(
-                record_id, registration, new_header, new_header.to_bytes(), None
-            )
-        with tempfile.TemporaryFile(prefix="medledger-rekey-") as plain:
-            total = 2 * header.body_length
-            down = None if progress is None else (lambda done, _t: progress(done, total))
-            self._body(
-                record_id, header, registration, user_key, plain, purpose="treatment", progress=down
-            )
-            plain.seek(0)
-            try:  # the same content under a new data key, the original author's seal carried over
-                seal = open_header_seal(header, user_key=user_key)
-                binding = None if seal is None else _binding(registration)
-                upload = encrypt_to_tempfile(
-                    plain,
-                    mpk=mpk,
-                    policy=new_policy,
-                    content_type=header.content_type,
-                    binding=binding,
-                    seal=seal,
-                )
-            except CryptoError as exc:
-                raise ClientError(f"cannot re-encrypt the record: {exc}") from None
-        try:
-            half = header.body_length
-            up = None if progress is None else (lambda done, _t: progress(half + done, total))
-            body = ProgressReader(upload.body, upload.record.body_length, up)
-            return self._send_rekey(
-                record_id, registration, upload.record.header, upload.record.header_bytes, body
-            )
-        finally:
-            upload.close()
+        key = user_key if user_key is not None else self.reader_key()
+        header, registration = self._header(record_id, purpose="treatment", user_key=None)
+        return rekey_v3(
+            self, record_id, header, registration, key, policy=policy, full=full,
+            progress=progress,
+        )  # fmt: skip
 
     def _send_rekey(
         self,
@@ -260,7 +196,7 @@ class RekeyMixin(ReadsMixin):
         self,
         consent_id: str,
         *,
-        user_key: UserKey,
+        user_key: MemberKey | PatientKey | None = None,
         progress: RecordsProgress | None = None,
     ) -> RevokeReport:
         """Revoke one of my consents, then re-encrypt every covered record its grantee fetched.
@@ -295,7 +231,9 @@ class RekeyMixin(ReadsMixin):
                 progress(done, len(targets), record_id)
         return RevokeReport(receipt=receipt, records=outcomes)
 
-    def _reencrypt(self, record_id: str, *, user_key: UserKey, who: str) -> RecordOutcome:
+    def _reencrypt(
+        self, record_id: str, *, user_key: MemberKey | PatientKey | None, who: str
+    ) -> RecordOutcome:
         try:
             info = self.rekey(record_id, user_key=user_key, full=True)
         except ClientError as exc:  # one record's failure must not hide the others

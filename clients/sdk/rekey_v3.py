@@ -80,6 +80,7 @@ def rekey_v3(
                 authorities=authorities,
                 new_policy=new_policy,
                 patient_public_key=patient_public,
+                emergency=client.emergency_wrapper(),  # a re-key keeps the record openable
             )
         except CryptoError as exc:
             raise DecryptionError(f"cannot re-wrap the record's key: {exc}") from None
@@ -103,6 +104,7 @@ def rekey_v3(
                 seal=seal,
                 authorities=authorities,
                 patient_public_key=patient_public,
+                emergency=client.emergency_wrapper(),
             )
         except CryptoError as exc:
             raise ClientError(f"cannot re-encrypt the record: {exc}") from None

@@ -16,18 +16,20 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from io import BytesIO
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from clients.sdk.authorities import MemberKey
 from clients.sdk.consent_messages import checked_address
+from clients.sdk.errors import DecryptionError
 from clients.sdk.fhir import FHIR_CONTENT_TYPE
 from clients.sdk.fhir_index import summary
 from clients.sdk.models import Page, iter_pages
 from clients.sdk.reads import ReadsMixin
 from clients.sdk.records import record_id_text
 from clients.sdk.transport import Transport
-from crypto.errors import PolicyError
-from crypto.fame_types import UserKey
-from crypto.policy import satisfies
+from crypto.envelope import open_data_key
+from crypto.errors import CryptoError, EnvelopeAccessDeniedError
+from crypto.patient_key import PatientKey
 
 __all__ = ["OpenedRecord", "TimelineItem", "TimelineMixin"]
 
@@ -88,6 +90,10 @@ class TimelineMixin(ReadsMixin):
 
     _http: Transport
 
+    if TYPE_CHECKING:
+
+        def reader_key(self) -> MemberKey | PatientKey: ...
+
     def timeline(
         self, patient: str, *, offset: int = 0, limit: int = 50, purpose: str | None = None
     ) -> Page[TimelineItem]:
@@ -116,22 +122,37 @@ class TimelineMixin(ReadsMixin):
         )
 
     def open_timeline_record(
-        self, record_id: str, *, user_key: UserKey, purpose: str = "treatment"
+        self,
+        record_id: str,
+        *,
+        user_key: MemberKey | PatientKey | None = None,
+        purpose: str = "treatment",
     ) -> OpenedRecord:
-        """Read and decrypt one record for the timeline, or say it is locked to this key.
+        """Read and decrypt one record for the timeline, or say it is locked to this key
+        (default :meth:`reader_key`: the member's institution key, or the patient's own).
 
-        Locked (the key's attributes do not satisfy the record's policy): the body is not
-        fetched. :class:`DecryptionError` when the content is tampered or malformed."""
+        Locked (no slot of the header opens with the key: another institution's record, a
+        policy the key's attributes do not satisfy, an older epoch): the body is not fetched.
+        :class:`DecryptionError` when the content is tampered or malformed."""
         record_id = record_id_text(record_id)
+        key = user_key if user_key is not None else self.reader_key()
+        member = key if isinstance(key, MemberKey) else None
         header, registration = self._header(record_id, purpose=purpose, user_key=None)
         try:
-            opens = satisfies(header.policy, user_key.attributes)
-        except PolicyError:
-            opens = False
-        if not opens:
+            data_key = open_data_key(
+                header,
+                user_key=None if member is None else member.key,
+                institution_id=None if member is None else member.institution,
+                patient_key=key if isinstance(key, PatientKey) else None,
+            )
+        except EnvelopeAccessDeniedError:
             return OpenedRecord(record_id=record_id, locked=True, policy=header.policy)
+        except CryptoError as exc:
+            raise DecryptionError(f"the record failed decryption (tampered?): {exc}") from None
         out = BytesIO()
-        _, access_tx = self._body(record_id, header, registration, user_key, out, purpose=purpose)
+        _, access_tx = self._body(
+            record_id, header, registration, member, out, purpose=purpose, data_key=data_key
+        )
         return OpenedRecord(
             record_id=record_id,
             locked=False,

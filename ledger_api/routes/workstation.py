@@ -7,7 +7,10 @@ caching of ``index.html``). One difference: the page may call the GP assistant's
 (``clients/assistant``, issue 20) when ``MEDLEDGER_ASSISTANT_URL`` names it, so that origin —
 and only that one — is added to ``connect-src``, and ``/workstation/config.json`` tells the
 page where it is. The keys of the clinician stay in the page either way: the assistant sees
-only the free text of a diagnosis or a record form, never a key or a record.
+only the free text of a diagnosis or a record form, never a key or a record. Likewise
+``MEDLEDGER_GATEWAY_URL``, this hospital's gateway (``clients/gateway``): its origin is added
+and ``config.json`` names it (``gateway_url``, only when set), so "find a patient" can ask the
+gateway's patient index (``GET /patient-index/{id}``) for a hospital patient id's wallet.
 """
 
 from __future__ import annotations
@@ -48,13 +51,14 @@ def assistant_origin(url: str | None) -> str | None:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def workstation_csp(assistant_url: str | None) -> str:
-    """The wallet's policy, with the assistant's origin (when configured) in connect-src.
+def workstation_csp(assistant_url: str | None, gateway_url: str | None = None) -> str:
+    """The wallet's policy, with the assistant's and the hospital gateway's origins (when
+    configured) in connect-src.
 
     'wasm-unsafe-eval' lets the page compile WebAssembly (mcl-wasm: FAME decryption in the
     page); it does not allow JavaScript eval."""
-    origin = assistant_origin(assistant_url)
-    connect = "'self'" + (f" {origin}" if origin else "")
+    origins = [o for o in (assistant_origin(assistant_url), assistant_origin(gateway_url)) if o]
+    connect = " ".join(["'self'", *dict.fromkeys(origins)])
     return (
         "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; "
         "style-src 'self' 'unsafe-inline'; "
@@ -66,17 +70,22 @@ def workstation_csp(assistant_url: str | None) -> str:
 class WorkstationFiles(WalletFiles):
     """The built app, plus ``config.json`` (the assistant's URL) answered by the API."""
 
-    def __init__(self, workstation_dir: Path, assistant_url: str | None) -> None:
+    def __init__(
+        self, workstation_dir: Path, assistant_url: str | None, gateway_url: str | None = None
+    ) -> None:
         super().__init__(
             workstation_dir,
             mount_path=MOUNT_PATH,
-            csp=workstation_csp(assistant_url),
+            csp=workstation_csp(assistant_url, gateway_url),
             not_built_page=NOT_BUILT_PAGE,
         )
         origin = assistant_origin(assistant_url)
-        self.config = json.dumps(
-            {"assistant_url": assistant_url.rstrip("/") if origin and assistant_url else None}
-        ).encode()
+        config: dict[str, str | None] = {
+            "assistant_url": assistant_url.rstrip("/") if origin and assistant_url else None
+        }
+        if gateway_url and assistant_origin(gateway_url):
+            config["gateway_url"] = gateway_url.rstrip("/")  # named only when configured
+        self.config = json.dumps(config).encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] == f"{MOUNT_PATH}/config.json":
@@ -90,6 +99,9 @@ class WorkstationFiles(WalletFiles):
         await super().__call__(scope, receive, send)
 
 
-def mount_workstation(app: FastAPI, workstation_dir: Path, assistant_url: str | None) -> None:
+def mount_workstation(
+    app: FastAPI, workstation_dir: Path, assistant_url: str | None, gateway_url: str | None = None
+) -> None:
     """Serve the workstation at ``/workstation/`` (``/workstation`` redirects there)."""
-    app.mount(MOUNT_PATH, WorkstationFiles(workstation_dir, assistant_url), name="workstation")
+    files = WorkstationFiles(workstation_dir, assistant_url, gateway_url)
+    app.mount(MOUNT_PATH, files, name="workstation")

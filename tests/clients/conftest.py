@@ -20,6 +20,7 @@ import httpx
 import pytest
 import uvicorn
 
+from clients.sdk import MedLedgerClient
 from ledger_api.app import create_app
 from tests.api.conftest import (  # noqa: F401  (fixtures re-exported for this package)
     Stack,
@@ -78,7 +79,7 @@ def live_stack(api_stack: Stack, tmp_path: Path) -> Iterator[LiveStack]:  # noqa
     assert httpx.get(f"{url}/readyz").status_code == 200
     authorities = start_authorities(
         institutions=(api_stack.cd3h, api_stack.qyqchc),
-        key_dir=tmp_path / "authority-keys",  # outside the API's data folder: other machines
+        key_dir=tmp_path / "institution-authorities",  # not the API's data folder: other hosts
         rpc_url=api_stack.settings.rpc_url,
         deployment_file=api_stack.settings.deployment_file,
         admin=api_stack.admin_consortium,
@@ -86,6 +87,8 @@ def live_stack(api_stack: Stack, tmp_path: Path) -> Iterator[LiveStack]:  # noqa
     live = LiveStack(
         stack=api_stack, url=url, server=server, thread=thread, authorities=authorities
     )
+    with MedLedgerClient(url, account=api_stack.patient) as patient:
+        patient.register_patient_key()  # the stack's patient has opened their wallet once
     try:
         yield live
     finally:

@@ -1,7 +1,8 @@
 """End to end: ``medledger demo`` in a subprocess on a fresh data dir, checked from the chain.
 
 The demo starts its own anvil (on a free port, so it never meets the session anvil of
-``tests/conftest.py``), key authority and API, plays the story and writes ``--json``. The
+``tests/conftest.py``), an escrow-free API and one key authority process per institution (the
+emergency key made by their DKG, t = 2 of n = 4), plays the story and writes ``--json``. The
 test then trusts only the ids it needs from that file and checks the outcome with web3
 against the contracts themselves: both records registered for the patient, the
 cardiologist's granted reads, the GP's denied read, the consent revoked on ConsentManager and
@@ -9,14 +10,20 @@ the cardiologist's denied read after the revocation; then the workflows on the W
 contract: both referrals (up to cd3h cardiology, back down to the community centre) went
 requested → accepted → arrived → completed with their summaries, the receiving side read the
 referred records before accepting and the cardiologist's read after completion was denied and
-logged, and the consultation of two invited institutions is closed with two opinions. A second
-run on the same data dir (the stack still running) must succeed as well, with a new patient.
-Whatever happens, the API process and the node are stopped in ``finally``.
+logged, and the consultation of two invited institutions is closed with two opinions; then the
+keys: four ``authority serve`` processes with distinct key files, each registered on chain, the
+cardiologist's key issued by cd3h's own authority (``KeyIssued``), the break-glass opening
+decrypted with shares released by at least two distinct authorities, and no key file (nor the
+bytes of one) in the API's data folder. A second run on the same data dir (the stack still
+running) must succeed as well, with a new patient, reusing the authorities and the emergency
+key. Whatever happens, the authorities, the API process and the node are stopped in
+``finally``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import signal
@@ -31,12 +38,14 @@ from web3 import Web3
 
 import contracts
 from crypto.signing import Purpose
+from ledger_api.authority.keyfile import public_part
 from ledger_api.chain.anvil import free_port
 
 MEDLEDGER = str(Path(sys.executable).parent / "medledger")
 DEMO_TIMEOUT = 240
 ZERO32 = b"\x00" * 32
-STEPS = 53
+STEPS = 60
+INSTITUTIONS = 4
 REFERRAL_COMPLETED = 4  # Workflow.ReferralStatus
 CONSULTATION_CLOSED = 2  # Workflow.ConsultationStatus
 REFERRAL_PATH = ("requested", "accepted", "arrived", "completed")
@@ -63,23 +72,27 @@ def explain(result: subprocess.CompletedProcess[str]) -> str:
 
 
 def stop_stack(data_dir: Path) -> None:
-    """Stop the API (pid from ``api.json``) and the node (``medledger node down``)."""
-    state = data_dir / "api.json"
-    with contextlib.suppress(FileNotFoundError, ValueError, KeyError):
-        pid = int(json.loads(state.read_text())["pid"])
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
-            deadline = time.monotonic() + 15
-            while _alive(pid) and time.monotonic() < deadline:
-                time.sleep(0.05)
-            if _alive(pid):
-                os.kill(pid, signal.SIGKILL)
+    """Stop the key authorities and the API (pids from ``authorities/*/serve.json`` and
+    ``api.json``) and the node (``medledger node down``)."""
+    for state in [*sorted(data_dir.glob("authorities/*/serve.json")), data_dir / "api.json"]:
+        with contextlib.suppress(FileNotFoundError, ValueError, KeyError):
+            _kill(int(json.loads(state.read_text())["pid"]))
     subprocess.run(
         [MEDLEDGER, "node", "down", "--data-dir", str(data_dir)],
         capture_output=True,
         timeout=60,
         check=False,
     )
+
+
+def _kill(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL)
 
 
 def _alive(pid: int) -> bool:
@@ -178,6 +191,86 @@ def check_outcome_on_chain(outcome: dict[str, Any]) -> None:
         assert any(not log["args"]["granted"] for log in logs)
 
     check_workflows_on_chain(chain, outcome)
+
+
+def check_keys(outcome: dict[str, Any], data_dir: Path) -> None:
+    """No central key: one authority process per institution, keys from one's own
+    institution's authority, emergency shares from t of n, nothing in the API's folder."""
+    chain = Chain(outcome["rpc_url"], outcome["deployment"]["contracts"])
+    consortium = chain.c["Consortium"].functions
+    institutions = outcome["institutions"]
+    authorities = outcome["authorities"]
+    assert sorted(a["code"] for a in authorities) == sorted(institutions)
+    key_files = {Path(a["key_file"]) for a in authorities}
+    assert len(key_files) == INSTITUTIONS
+    assert len({path.read_bytes() for path in key_files}) == INSTITUTIONS
+    assert len({a["pid"] for a in authorities}) == INSTITUTIONS
+    signers = {}
+    for authority in authorities:
+        # a live `medledger authority serve` of that institution, with its own key file
+        cmdline = Path(f"/proc/{authority['pid']}/cmdline").read_bytes().split(b"\0")
+        assert b"serve" in cmdline
+        assert authority["key_file"].encode() in cmdline
+        assert str(authority["institution"]).encode() in cmdline
+        number, mpk, signer = public_part(Path(authority["key_file"]))
+        assert number == institutions[authority["code"]] == authority["institution"]
+        digest, url, _, on_chain_signer, _ = consortium.authorityOf(number).call()
+        assert bytes(digest) == hashlib.sha256(mpk).digest()
+        assert (url, on_chain_signer.lower()) == (authority["url"], signer.lower())
+        signers[number] = on_chain_signer
+    # the cardiologist's key: issued by cd3h's own authority, logged on chain by it
+    cardiologist = Web3.to_checksum_address(outcome["clinicians"]["cardiologist"])
+    receipt = chain.w3.eth.get_transaction_receipt(outcome["key_issued"]["cardiologist"]["tx_hash"])
+    (issued,) = chain.c["Consortium"].events.KeyIssued().process_receipt(receipt)
+    assert issued["args"]["institutionId"] == institutions["cd3h"]
+    assert issued["args"]["holder"] == cardiologist
+    assert issued["args"]["issuer"] == signers[institutions["cd3h"]]
+    # the emergency key: a completed DKG round of the four, t = 2
+    keys = chain.c["EmergencyKeys"].functions
+    key_round = keys.currentRound().call()
+    assert key_round == outcome["emergency_key"]["round"]
+    assert sorted(keys.institutionsOf(key_round).call()) == sorted(institutions.values())
+    t, n, _, complete, _ = keys.roundOf(key_round).call()
+    assert (t, n, complete) == (2, INSTITUTIONS, True)
+    # break-glass: the GP's opening, every shared record released by >= t distinct authorities
+    opening = bytes.fromhex(outcome["emergency"]["opening_id"][2:])
+    (opened,) = chain.events("EmergencyAccess", "BreakGlassOpened", id=opening)
+    assert opened["args"]["clinician"] == Web3.to_checksum_address(outcome["clinicians"]["gp"])
+    assert opened["args"]["coSigner"] == cardiologist
+    released = chain.events("EmergencyKeys", "EmergencyShareReleased", openingId=opening)
+    by_record: dict[bytes, set[int]] = {}
+    for event in released:
+        assert event["args"]["authority"] == signers[event["args"]["institutionId"]]
+        by_record.setdefault(bytes(event["args"]["recordId"]), set()).add(
+            event["args"]["institutionId"]
+        )
+    for record in outcome["records"]:
+        assert len(by_record[bytes.fromhex(record["record_id"][2:])]) >= 2
+    institutions_released = {i for found in by_record.values() for i in found}
+    assert len(institutions_released) >= 2
+    assert sorted(e["institution"] for e in outcome["emergency"]["released_by"]) == sorted(
+        institutions_released
+    )
+    # the API's data folder: no key file, no bytes of one; the API runs escrow-free
+    api_dir = Path(outcome["api_data_dir"])
+    assert api_dir == data_dir / "api"
+    assert api_dir.is_dir()
+    files = [path for path in api_dir.rglob("*") if path.is_file()]
+    assert files
+    names = {path.name for path in files}
+    assert not names & {"msk.enc", "mpk.cbor", "authority.key"}
+    assert not any(".key" in name or "emergency-" in name for name in names)
+    assert not (api_dir / "authority").exists()
+    assert not (data_dir / "authority").exists()
+    secrets = [path.read_bytes() for path in key_files]
+    secrets += [path.read_bytes() for path in data_dir.glob("authorities/*/*.emergency-*")]
+    assert len(secrets) == 2 * INSTITUTIONS
+    for path in files:
+        content = path.read_bytes()
+        assert not any(secret in content for secret in secrets), path
+    environ = Path(f"/proc/{outcome['api_pid']}/environ").read_bytes().split(b"\0")
+    assert b"MEDLEDGER_ESCROW_FREE=1" in environ
+    assert not any(item.startswith(b"MEDLEDGER_AUTHORITY_") for item in environ)
 
 
 def workflow_documents(outcome: dict[str, Any]) -> set[bytes]:
@@ -315,10 +408,13 @@ def test_demo_runs_end_to_end_and_again_on_the_same_data_dir(tmp_path: Path) -> 
         assert first.returncode == 0, explain(first)
         assert f"all {STEPS} steps as expected" in first.stdout
         outcome = json.loads((tmp_path / "first.json").read_text())
+        first_pids = outcome["authorities"]
         assert outcome["ok"] is True
-        assert outcome["started"] == {"node": True, "api": True}
+        assert outcome["started"] == {"node": True, "api": True, "authorities": INSTITUTIONS}
         check_outcome_on_chain(outcome)
-        assert (data_dir / "api.log").exists()
+        check_keys(outcome, data_dir)
+        assert outcome["emergency_key"]["made_now"] is True
+        assert (data_dir / "api" / "api.log").exists()
         assert (data_dir / "wallets" / f"{outcome['patient_wallet']}.json").exists()
 
         # re-run on the same data dir: reuses the running stack, skips the enrolled consortium
@@ -327,12 +423,17 @@ def test_demo_runs_end_to_end_and_again_on_the_same_data_dir(tmp_path: Path) -> 
         )
         assert again.returncode == 0, explain(again)
         second = json.loads((tmp_path / "second.json").read_text())
-        assert second["started"] == {"node": False, "api": False}
+        assert second["started"] == {"node": False, "api": False, "authorities": 0}
         assert second["api_pid"] == outcome["api_pid"]
+        # the same authorities and emergency key, reused
+        assert [a["pid"] for a in second["authorities"]] == [a["pid"] for a in first_pids]
+        assert second["emergency_key"]["made_now"] is False
+        assert second["emergency_key"]["round"] == outcome["emergency_key"]["round"]
         assert second["patient"] != outcome["patient"]
         assert second["clinicians"] == outcome["clinicians"]
         assert second["institutions"] == outcome["institutions"]
         check_outcome_on_chain(second)
+        check_keys(second, data_dir)
 
         stopped = subprocess.run(
             [MEDLEDGER, "demo", "--stop", "--data-dir", str(data_dir)],
@@ -344,9 +445,13 @@ def test_demo_runs_end_to_end_and_again_on_the_same_data_dir(tmp_path: Path) -> 
         assert stopped.returncode == 0, stopped.stderr
         assert f"API (pid {outcome['api_pid']})" in stopped.stdout
         assert f"dev chain (pid {outcome['node_pid']})" in stopped.stdout
+        for authority in outcome["authorities"]:
+            assert f"key authority (pid {authority['pid']})" in stopped.stdout
     finally:
         stop_stack(data_dir)
-    for pid in (outcome.get("api_pid"), outcome.get("node_pid")):
+    pids = [outcome.get("api_pid"), outcome.get("node_pid")]
+    pids += [a["pid"] for a in outcome.get("authorities", [])]
+    for pid in pids:
         assert pid is None or not _alive(pid), f"process {pid} left running"
 
 

@@ -7,17 +7,25 @@ the county hospital just before the consultation, so the GP's request is refused
 That step fails, the rest of the consultation is skipped (no opinion is asked of anyone), and
 the story goes on: the auditor still reads the workflows from the chain and reports the
 missing consultation, and the run is not ok.
+
+The API here runs escrow-free (no central key): the story starts one key authority process per
+institution of the demo consortium, each with its own key file; the cardiologist's key comes
+from cd3h's own authority (``KeyIssued``), and the break-glass at the end is opened with the
+shares of two distinct authorities, although the county hospital (one of the four) is
+suspended.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from rich.console import Console
 
 import contracts
 from clients.demo import consultation
+from clients.demo.processes import is_authority_serve
 from clients.demo.report import Reporter
 from clients.demo.stack import LocalStack
 from clients.demo.story import Story, story_steps
@@ -27,7 +35,6 @@ from tests.clients.conftest import (  # noqa: F401  (fixtures used by live_stack
     api_stack,
     live_stack,
     stack_hooks,
-    stack_settings,
 )
 
 
@@ -35,6 +42,12 @@ from tests.clients.conftest import (  # noqa: F401  (fixtures used by live_stack
 def database_url(tmp_path: Path) -> str:
     """SQLite only: this is about the demo's story, the backends are tested in api/."""
     return f"sqlite:///{tmp_path / 'index.db'}"
+
+
+@pytest.fixture
+def stack_settings() -> dict[str, Any]:
+    """The API without any key (no central authority): keys come from the institutions."""
+    return {"authority_passphrase": None, "authority_dir": None, "escrow_free": True}
 
 
 def test_a_refused_consultation_skips_its_acts_and_the_story_goes_on(
@@ -63,7 +76,14 @@ def test_a_refused_consultation_skips_its_acts_and_the_story_goes_on(
 
     steps = story_steps()
     steps.insert(steps.index(consultation.consultation), suspend_county_hospital)
-    outcome = story.run(steps)
+    try:
+        outcome = story.run(steps)
+        pids = [a["pid"] for a in outcome.authorities]
+        assert len(set(pids)) == 4
+        assert all(is_authority_serve(pid) for pid in pids)
+    finally:
+        local.stop()
+    assert not any(is_authority_serve(pid) for pid in pids)
     report = story.report
 
     assert not report.ok
@@ -98,3 +118,17 @@ def test_a_refused_consultation_skips_its_acts_and_the_story_goes_on(
         from_block=0, argument_filters={"patient": outcome.patient}
     )
     assert requested == []
+
+    # no central key: four authorities with distinct key files, the cardiologist's key issued
+    # by cd3h's own authority, the break-glass opened with shares of two distinct authorities
+    assert len({a["key_file"] for a in outcome.authorities}) == 4
+    assert not (stack.settings.data_dir / "authority").exists()
+    cd3h = outcome.institutions["cd3h"]
+    issued = outcome.key_issued["cardiologist"]
+    assert issued["institution"] == cd3h
+    assert issued["holder"] == outcome.clinicians["cardiologist"]
+    assert issued["issuer"] == stack.admin_consortium.authority_of(cd3h).signer
+    released = {e["institution"] for e in outcome.emergency["released_by"]}
+    assert len(released) >= 2
+    assert outcome.institutions["pjxrmyy"] not in released  # suspended; t answered first
+    assert {r["record_id"] for r in outcome.records} <= set(outcome.emergency["records_opened"])

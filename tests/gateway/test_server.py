@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from eth_account import Account
 from fastapi.testclient import TestClient
 
 from clients.gateway.runtime import Runtime
@@ -16,6 +17,7 @@ from clients.gateway.server.keys import create_key, revoke_key
 from tests.gateway.conftest import His
 from tests.gateway.support import NoLedger
 
+WORKSTATION_ORIGIN = "http://127.0.0.1:8000"  # the MedLedger API serving the workstation
 LOOKUP = """kind: Flow
 version: 1
 name: lookup
@@ -41,12 +43,15 @@ def served(sqlite_his: His) -> Iterator[tuple[TestClient, Runtime, dict[str, str
         .read_text()
         .replace(
             "server: {host: 127.0.0.1, port: 8780}",
-            "server: {host: 127.0.0.1, port: 8780, admin_keys: [ops]}",
+            "server: {host: 127.0.0.1, port: 8780, admin_keys: [ops], index_keys: [workstation],"
+            f" cors_origins: ['{WORKSTATION_ORIGIN}']}}",
         )
     )
     (sqlite_his.root / "gateway.yaml").write_text(text, encoding="utf-8")
     runtime = Runtime(sqlite_his.root, open_client=NoLedger, with_topics=False)
-    keys = {name: create_key(runtime.store, name) for name in ("lis-app", "ops", "other")}
+    keys = {
+        name: create_key(runtime.store, name) for name in ("lis-app", "ops", "other", "workstation")
+    }
     with TestClient(create_gateway_app(runtime)) as client:
         yield client, runtime, keys
     runtime.stop()
@@ -210,3 +215,43 @@ def test_dead_letter_api(
             )
     finally:
         fixed.stop()
+
+
+def test_patient_index_for_the_workstation(
+    served: tuple[TestClient, Runtime, dict[str, str]],
+) -> None:
+    """GET /patient-index/{id}: the linked wallet, behind index keys, callable from the
+    workstation's origin only."""
+    client, runtime, keys = served
+    wallet = Account.create().address
+    runtime.sink.link("MRN-0001", wallet)
+
+    def lookup(patient_id: str, key: str | None, origin: str | None = None) -> Any:
+        headers = {"X-Api-Key": key} if key else {}
+        if origin:
+            headers["Origin"] = origin
+        return client.get(f"/patient-index/{patient_id}", headers=headers)
+
+    assert lookup("MRN-0001", None).status_code == 401
+    assert lookup("MRN-0001", keys["lis-app"]).status_code == 403  # not an index key
+    found = lookup("MRN-0001", keys["workstation"], WORKSTATION_ORIGIN)
+    assert found.status_code == 200
+    assert found.json()["wallet"] == wallet
+    assert found.json()["patient_id"] == "MRN-0001"
+    assert found.headers["access-control-allow-origin"] == WORKSTATION_ORIGIN
+    elsewhere = lookup("MRN-0001", keys["workstation"], "http://evil.example")
+    assert "access-control-allow-origin" not in elsewhere.headers
+    missing = lookup("MRN-9999", keys["workstation"])
+    assert missing.status_code == 404
+    assert missing.json()["code"] == "not_linked"
+    assert lookup("x" * 129, keys["workstation"]).status_code == 422
+    preflight = client.options(
+        "/patient-index/MRN-0001",
+        headers={
+            "Origin": WORKSTATION_ORIGIN,
+            "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Headers": "x-api-key",
+        },
+    )
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-origin"] == WORKSTATION_ORIGIN

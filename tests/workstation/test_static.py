@@ -19,13 +19,16 @@ from tests.api.conftest import RELAYER_KEY
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def app_client(workstation_dir: Path, tmp_path: Path, assistant_url: str | None) -> TestClient:
+def app_client(
+    workstation_dir: Path, tmp_path: Path, assistant_url: str | None, gateway_url: str | None = None
+) -> TestClient:
     """The app without its lifespan: static files need no chain, store or database."""
     settings = Settings(
         relayer_key=RELAYER_KEY,
         data_dir=tmp_path,
         workstation_dir=workstation_dir,
         assistant_url=assistant_url,
+        gateway_url=gateway_url,
     )
     return TestClient(create_app(settings))
 
@@ -96,3 +99,19 @@ def test_exported_fixtures_are_up_to_date() -> None:
     fixtures = json.loads((ROOT / "clients/workstation/test/fixtures/fhir.json").read_text())
     kinds = {r["resource"]["resourceType"] for r in fixtures["resources"]}
     assert {"Observation", "Composition", "Condition", "MedicationRequest", "Patient"} <= kinds
+
+
+def test_a_hospital_gateway_is_named_to_the_page_and_reachable(
+    workstation_dist: Path, tmp_path: Path
+) -> None:
+    """MEDLEDGER_GATEWAY_URL: config.json names it and connect-src adds its origin only."""
+    client = app_client(workstation_dist, tmp_path, None, "http://127.0.0.1:8780/")
+    csp = client.get("/workstation/").headers["content-security-policy"]
+    assert "connect-src 'self' http://127.0.0.1:8780;" in csp
+    assert client.get("/workstation/config.json").json() == {
+        "assistant_url": None,
+        "gateway_url": "http://127.0.0.1:8780",
+    }
+    both = workstation_csp("http://127.0.0.1:8090", "https://gw.cd3h.example/x")
+    assert "connect-src 'self' http://127.0.0.1:8090 https://gw.cd3h.example;" in both
+    assert "connect-src 'self';" in workstation_csp(None, "javascript:alert(1)")

@@ -9,6 +9,10 @@
 - ``GET /metrics`` (Prometheus), ``GET /monitor`` (the page), ``GET /monitor/state`` (counters
   and flow graphs, no patient data), ``GET /monitor/runs/{id}`` (one run's trace: admin key).
 - ``GET /dead-letters``, ``POST /dead-letters/{id}/replay``: admin keys (``server.admin_keys``).
+- ``GET /patient-index/{patient_id}``: the master patient index — the wallet address a
+  hospital patient id (MRN) is linked to (``gateway link``), for the clinicians' workstation's
+  "find a patient"; index keys (``server.index_keys``); browsers of ``server.cors_origins``
+  may call it (the workstation is served by the MedLedger API, another origin).
 
 Errors are JSON ``{"code", "message"}`` with 4xx for the caller's mistakes and 502/503 when a
 hospital system behind the gateway fails; never a 5xx for bad input.
@@ -22,6 +26,7 @@ from importlib import resources
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 
 from clients.gateway.capture.base import Batch, Change
@@ -94,9 +99,19 @@ async def _body(request: Request) -> Any:
 def create_gateway_app(runtime: Any) -> FastAPI:
     project, store, apis, gateway = runtime.project, runtime.store, runtime.apis, runtime.gateway
     admin_keys = list(project.settings.server.get("admin_keys") or [])
+    index_keys = list(project.settings.server.get("index_keys") or [])
     app = FastAPI(
         title=f"Gateway {project.settings.name}", docs_url=None, redoc_url=None, openapi_url=None
     )
+    origins = list(project.settings.server.get("cors_origins") or [])
+    if origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["GET"],
+            allow_headers=["X-Api-Key"],
+            max_age=600,
+        )
 
     @app.middleware("http")
     async def limit(request: Request, call_next: Any) -> Response:
@@ -247,6 +262,28 @@ def create_gateway_app(runtime: Any) -> FastAPI:
     def monitor_run(run_id: str, request: Request) -> dict[str, Any]:
         check_key(store, request.headers.get("x-api-key"), admin_keys)
         return {"run_id": run_id, "steps": store.run_steps(run_id)}
+
+    @app.get("/patient-index/{patient_id}")
+    def patient_index(patient_id: str, request: Request) -> JSONResponse:
+        """The wallet a hospital patient id is linked to: 404 ``not_linked`` when none is."""
+        check_key(store, request.headers.get("x-api-key"), index_keys)
+        if not 1 <= len(patient_id) <= 128:
+            raise ParameterError("a hospital patient id is 1 to 128 characters")
+        rows = store.query("SELECT wallet, linked_at FROM mpi WHERE patient_id = ?", patient_id)
+        if not rows:
+            return JSONResponse(
+                {"code": "not_linked", "message": f"patient {patient_id} has no wallet linked"},
+                status_code=404,
+            )
+        (row,) = rows
+        return JSONResponse(
+            {
+                "patient_id": patient_id,
+                "wallet": row["wallet"],
+                "linked_at": row["linked_at"],
+                "institution": project.settings.institution,
+            }
+        )
 
     @app.get("/dead-letters")
     def dead_letters(

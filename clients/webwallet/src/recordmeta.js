@@ -101,19 +101,6 @@ export function checkRecordType(recordType) {
 }
 
 /**
- * clients.sdk.policies.record_policy for a patient's own record (no custodian): the user's part
- * under the current epoch, ORed with the patient's own uid and the break-glass clause.
- */
-export function recordPolicy(userPolicy, { patient, epoch, breakGlass }) {
-  if (!/^0x[0-9a-fA-F]{40}$/.test(patient)) throw new Error(`not an address: ${patient}`);
-  const uid = patient.toLowerCase(); // checked as ASCII hex first, then folded
-  if (!(epoch >= 1)) throw new Error(`the membership epoch must be ≥ 1, got ${epoch}`);
-  const tail = `uid:${uid} or (role:emergency and patient:${uid} and bg:${breakGlass})`;
-  const user = (userPolicy ?? '').trim();
-  return user ? `(((${user})) and epoch:${epoch}) or ${tail}` : tail;
-}
-
-/**
  * The record policy of an envelope v3 the patient writes (clients/sdk/policies.py's
  * record_policy_v3): the user's policy as it is — no uid clause (the patient slot replaces it),
  * no epoch (each institution's slot carries its own), no break-glass clause (emergency access

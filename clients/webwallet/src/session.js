@@ -18,8 +18,14 @@ export class Session {
     return this.wallet != null && this.api.token != null;
   }
 
-  async signIn(wallet, { reloadPublic = true } = {}) {
-    const grant = await this.api.post('/auth/nonce', { address: wallet.address }, { auth: false });
+  /**
+   * SIWE: a nonce for the wallet's address, the signed message, the session token.
+   * `grant`: a nonce asked for earlier (nonceFor, e.g. while scrypt unlocked the wallet).
+   */
+  async signIn(wallet, { reloadPublic = true, grant: early = null } = {}) {
+    // an early nonce that failed (or was for another address) is asked for again
+    const given = early ? await Promise.resolve(early).catch(() => null) : null;
+    const grant = given && String(given.address).toLowerCase() === wallet.address.toLowerCase() ? given : await this.nonceFor(wallet.address);
     const message = siweMessage(fieldsFromNonce(grant, wallet.address));
     const signature = await wallet.signMessage(message);
     const answer = await this.api.post('/auth/login', { message, signature }, { auth: false });
@@ -32,6 +38,11 @@ export class Session {
     this.role = answer.role;
     if (reloadPublic) await this.loadPublic();
     return answer;
+  }
+
+  /** A sign-in nonce for `address` (single use, short-lived: sign in soon after). */
+  nonceFor(address) {
+    return this.api.post('/auth/nonce', { address }, { auth: false });
   }
 
   async loadPublic() {

@@ -21,7 +21,7 @@ import {
 } from '../src/fame.js';
 import { GROUP_ORDER, spanProgram } from '../src/msp.js';
 import { normalizePolicy, PolicySyntaxError } from '../src/policytree.js';
-import { clinicalDate, fhirMeta, recordPolicy } from '../src/recordmeta.js';
+import { clinicalDate, fhirMeta, recordPolicyV3 } from '../src/recordmeta.js';
 
 const hex = (bytes) => Buffer.from(bytes).toString('hex');
 const bytes = (text) => Uint8Array.from(Buffer.from(text, 'hex'));
@@ -107,8 +107,7 @@ describe('policies and span programs', () => {
 
   it('composes the record policy as clients/sdk/policies.py does', () => {
     for (const c of fx.recordPolicies) {
-      const patient = '0x70997970C51812dc3A010C7d01b50e0d17dc79C8';
-      const text = recordPolicy(c.user, { patient, epoch: c.epoch, breakGlass: c.breakGlass });
+      const text = recordPolicyV3(c.user);
       expect(text).toBe(c.policy);
       expect(normalizePolicy(text)).toBe(c.normalized);
     }

@@ -76,14 +76,31 @@ export async function readPart(session, recordId, part, purpose) {
  * `reader` is {userKey, institutionId} or an async function giving it (called only once the
  * reads were granted: a refused read fetches no key). A key that cannot be had, a record
  * that does not match its registration or a slot the key does not open: `error`.
+ * `expectGranted` (the timeline says this reader may open it): header, body and the chain's
+ * registration are asked for together — each read is its own signed request logged on chain,
+ * and waiting for one before the next cost a chain round trip. Otherwise the header is read
+ * first and a refusal stops there, so a refused open logs one denial, not two.
  * Returns {decision: {granted, reason, tx}, result?: decrypted, error?: Error}.
  */
-export async function openRecord(session, recordId, purpose, reader = null) {
+export async function openRecord(session, recordId, purpose, reader = null, { expectGranted = false } = {}) {
+  // the registration, asked for under the read's own purpose (a consultation's reader may see
+  // the record for `consultation` only); used only once both reads were granted
+  const registration = () => session.api.get(`/records/${recordId}?purpose=${encodeURIComponent(purpose)}`);
+  let early = null;
   let header;
   let body;
   try {
-    header = await readPart(session, recordId, 'header', purpose);
-    body = await readPart(session, recordId, 'body', purpose);
+    if (expectGranted) {
+      early = registration();
+      early.catch(() => {}); // awaited below, or dropped with a refusal
+      [header, body] = await Promise.all([
+        readPart(session, recordId, 'header', purpose),
+        readPart(session, recordId, 'body', purpose),
+      ]);
+    } else {
+      header = await readPart(session, recordId, 'header', purpose);
+      body = await readPart(session, recordId, 'body', purpose);
+    }
   } catch (err) {
     if (err instanceof AccessDenied && err.status === 403 && err.details.reason != null) {
       return { decision: { granted: false, reason: Number(err.details.reason), tx: err.details.access_tx ?? '' } };
@@ -93,10 +110,7 @@ export async function openRecord(session, recordId, purpose, reader = null) {
   const decision = { granted: true, reason: body.reason, tx: body.tx };
   try {
     const { userKey, institutionId } = (typeof reader === 'function' ? await reader() : reader) ?? {};
-    // the chain's registration, asked for under the read's own purpose (a consultation's
-    // reader may see the record for `consultation` only)
-    const registration = await session.api.get(`/records/${recordId}?purpose=${encodeURIComponent(purpose)}`);
-    const result = await decryptRecord({ recordId, header: header.bytes, body: body.bytes, registration, userKey, institutionId });
+    const result = await decryptRecord({ recordId, header: header.bytes, body: body.bytes, registration: await (early ?? registration()), userKey, institutionId });
     return { decision, result };
   } catch (error) {
     return { decision, error };

@@ -73,9 +73,16 @@ export async function loadConfig() {
   }
 }
 
-export async function signIn(wallet) {
-  await session.signIn(wallet);
-  store.me = await api.get('/auth/me');
+/**
+ * Sign in with an unlocked wallet. `early` ({grant, pub}): the sign-in nonce and the public
+ * data (GET /chain, /directory) asked for while the wallet was being unlocked (SignIn.vue:
+ * the address is known from the keystore before scrypt ends), so only the SIWE login and
+ * /auth/me wait for the unlock.
+ */
+export async function signIn(wallet, early = null) {
+  await session.signIn(wallet, { reloadPublic: !early, grant: early?.grant ?? null });
+  const [me] = await Promise.all([api.get('/auth/me'), early?.pub?.catch(() => session.loadPublic())]);
+  store.me = me;
   store.address = session.address;
   store.signedIn = true;
   store.view = store.me.role === 'auditor' ? 'audit' : 'profile';

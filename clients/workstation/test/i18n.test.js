@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import en from '../src/locales/en.js';
 import zhCN from '../src/locales/zh-CN.js';
 import { REASONS } from '../src/access.js';
+import { LOOKUP_ERRORS } from '../src/gateway.js';
 
 const SRC = new URL('../src', import.meta.url).pathname;
 function files(dir) {
@@ -30,6 +31,7 @@ const DYNAMIC = {
   rejectReason: ['no_capacity', 'not_indicated', 'wrong_department', 'patient_declined'],
   'consultations.state': ['open', 'closed', 'cancelled'],
   reason: Object.values(REASONS),
+  gateway: LOOKUP_ERRORS,
   'fhir.flag': ['high', 'low', 'critical-high', 'critical-low', 'critical', 'abnormal', 'normal'],
   record: ['chief_complaint', 'present_illness', 'past_history', 'physical_exam', 'auxiliary_exam', 'diagnoses', 'plan'],
   overrideReason: ['wrong-code', 'more-specific', 'not-a-diagnosis', 'other'],

@@ -87,7 +87,7 @@ def test_a_node_is_set_up_from_the_document_alone(tmp_path: Path) -> None:
             timeout=60,
         )
     assert "added institution 1 cd3h" in output
-    assert "mpk sha256" in output
+    assert "public key digest 0x" in output
 
 
 def _documented_codes() -> set[int]:

@@ -1,9 +1,17 @@
-"""``medledger doctor break-glass`` end to end over HTTP: open, emergency key, decrypt the
-patient's chart to a folder; the cap and its co-signature by a second doctor's wallet; the
-patient's view; the auditor's queue and review (on chain through the API); the patient's
-re-key of what the emergency reader read, once the window has ended, after which the
-opening's emergency key opens neither the re-keyed records nor those shared since (the
-break-glass counter ``bg:<n>``), and the next opening's key does.
+"""``medledger doctor break-glass`` end to end over HTTP on the threshold emergency path:
+without an emergency key on chain the command refuses before opening anything; once the two
+institutions' authorities made one (a DKG among the live stack's in-thread authorities,
+:mod:`tests.clients.cli.emergency_support`), the opening decrypts the patient's chart with
+both authorities' shares (each release on chain, shown to the patient); the cap and its
+co-signature by a second doctor's wallet; the auditor's queue and review (on chain through
+the API); the patient's re-key of what the emergency reader read, once the window has ended,
+after which the data key that reader saw opens nothing of the new version, while a later
+opening opens the re-keyed chart.
+
+No central emergency key exists any more (issue 16): what the threshold scheme itself
+guarantees (one authority alone releases nothing useful, a record shared after the opening
+is refused) is tested in ``tests/clients/sdk/test_emergency_by_threshold.py`` and
+``tests/authority/``; here, what the command line adds.
 
 The last test moves the chain clock (anvil ``evm_increaseTime``, tests only), so the module
 runs on an anvil of its own.
@@ -13,28 +21,28 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from clients.cli.common import EXIT_ERROR
+from clients.cli.common import EXIT_ERROR, EXIT_NOT_ALLOWED
 from clients.sdk import MedLedgerClient
-from clients.sdk.errors import ApiError, DecryptionError
-from clients.sdk.policies import parse_record_policy
-from crypto import envelope
+from crypto.envelope import HeaderV3, decrypt_bytes_v3, open_data_key, parse_header
 from crypto.errors import CryptoError
-from crypto.signing import ReadPart, sign
+from crypto.signing import ReadPart
 from ledger_api.chain.anvil import AnvilProcess, free_port
 from tests.api.signing_client import purpose_code, signed_read_headers
-from tests.api.support_break_glass import composed_policy
+from tests.clients.cli.emergency_support import make_emergency_key
 from tests.clients.cli.test_flow import Cli, ok, one_error_line
 from tests.clients.conftest import LiveStack
 
 OPENING = re.compile(r"break-glass (0x[0-9a-f]{64}) open until")
 REASON = "Found unresponsive, anticoagulant status unknown"
 PLAINTEXT = json.dumps({"resourceType": "MedicationStatement", "status": "active"}).encode()
+POLICY = "role:doctor and dept:cardiology"
 
 
 @pytest.fixture(scope="module")
@@ -55,62 +63,86 @@ def stack_settings() -> dict[str, object]:
     return {"break_glass_daily_cap": 1}
 
 
-def upload(live: LiveStack, plaintext: bytes = PLAINTEXT) -> str:
-    """The patient's record under the composed policy (emergency clause included)."""
-    stack = live.stack
-    record_id, header, body = stack.make_record(
-        stack.patient,
-        composed_policy("role:doctor and dept:cardiology", stack.patient.address),
-        plaintext,
-        add_patient_uid=False,
-    )
-    with MedLedgerClient(live.url, account=stack.patient) as client:
-        client.login()
-        registration = stack.registration(
-            record_id=record_id,
-            patient=stack.patient.address,
-            header=header,
-            body=body,
+def share(live: LiveStack, owner, plaintext: bytes, *, author=None) -> str:
+    """A record of ``owner``'s chart shared through the SDK (by ``author``, default the
+    patient), after ``owner`` registered their own key: envelope v3 with its emergency slot."""
+    with MedLedgerClient(live.url, account=owner) as client:
+        client.register_patient_key()
+    with MedLedgerClient(live.url, account=author or owner) as client:
+        info = client.share(
+            plaintext,
+            patient=owner.address,
+            policy=POLICY,
             record_type="MedicationStatement",
+            content_type="application/fhir+json",
         )
-        signature = sign(stack.registry_domain, registration, stack.patient.key)
-        metadata = {
-            "record_id": "0x" + record_id.hex(),
-            "patient": stack.patient.address,
-            "record_type": "MedicationStatement",
-            "deadline": registration.deadline,
-            "signature": "0x" + signature.hex(),
-        }
-        answer = httpx.post(
-            f"{live.url}/records",
-            headers={"Authorization": f"Bearer {client.token}"},
-            data={"metadata": json.dumps(metadata)},
-            files={"header": ("h", header), "body": ("b", body)},
+    return info.record_id
+
+
+def content(live: LiveStack, who: MedLedgerClient, record_id: str) -> tuple[bytes, bytes]:
+    """Header then body bytes as served to ``who`` (two logged reads, each signed)."""
+    parts = []
+    deployment = live.stack.deployment
+    assert who.account is not None
+    for part in ("header", "body"):
+        signed = signed_read_headers(
+            who.account,
+            chain_id=deployment.chain_id,
+            access_log=deployment.address("AccessLog"),
+            record_id=record_id,
+            part=ReadPart.HEADER if part == "header" else ReadPart.BODY,
+            purpose=purpose_code("treatment"),
+        )
+        answer = httpx.get(
+            f"{live.url}/records/{record_id}/{part}",
+            params={"purpose": "treatment"},
+            headers={"Authorization": f"Bearer {who.token}", **signed},
             timeout=60,
         )
-    assert answer.status_code == 201, answer.text
-    return "0x" + record_id.hex()
+        assert answer.status_code == 200, answer.text
+        parts.append(answer.content)
+    return parts[0], parts[1]
 
 
 def test_break_glass_from_the_command_line(live_stack: LiveStack, tmp_path: Path) -> None:
     stack = live_stack.stack
     cli = Cli(live_stack, tmp_path / "home")
     patient = stack.patient.address
-    record_id = upload(live_stack)
+    before_id = share(live_stack, stack.patient, b'{"resourceType":"Immunization"}')
+
+    # no emergency key on chain yet: refused before anything is opened
+    none = cli("doctor", "break-glass", patient, "--reason", REASON, wallet="gp")
+    assert "no emergency key" in one_error_line(none, EXIT_ERROR)
+    assert "awaiting review" not in ok(cli("patient", "break-glass", wallet="patient"))
+
+    seconds = make_emergency_key(live_stack, t=2)
+    print(f"DKG among 2 in-thread authorities and their restart: {seconds:.1f} s")
+    record_id = share(live_stack, stack.patient, PLAINTEXT, author=stack.cardiologist)
+    other_id = share(live_stack, stack.other_patient, b'{"resourceType":"Other"}')
+    time.sleep(1.1)  # the opening's block is a later second than the records'
 
     short = cli("doctor", "break-glass", patient, "--reason", "urgent", wallet="gp")
     assert "reason" in one_error_line(short, EXIT_ERROR)
 
     out_dir = tmp_path / "er"
-    out = ok(
-        cli("doctor", "break-glass", patient, "--reason", REASON, "-o", str(out_dir), wallet="gp")
-    )
+    opened = cli("doctor", "break-glass", patient, "--reason", REASON, "-o", str(out_dir),
+                 wallet="gp")  # fmt: skip
+    out = ok(opened)
     first = OPENING.search(out).group(1)  # type: ignore[union-attr]
-    assert "decrypted 1 record" in out
+    assert "asking 2 of 2 institutions' authorities" in out
+    assert "decrypted 1 record of" in out  # the patient's chart only, and ...
+    # ... the record shared before the emergency key existed has no emergency slot: said so
+    assert "not opened: 1 record without an emergency slot" in opened.stderr
+    assert before_id in opened.stderr
     [written] = list(out_dir.iterdir())
     assert written.name.startswith(record_id[2:14])
     assert written.suffix == ".json"
     assert written.read_bytes() == PLAINTEXT
+    # the opening is for one patient: another's record is refused as an emergency read
+    other = cli("doctor", "get", other_id, "-o", str(tmp_path / "other.json"), "--purpose",
+                "emergency", wallet="gp")  # fmt: skip
+    assert "403" in one_error_line(other, EXIT_NOT_ALLOWED)
+    assert not (tmp_path / "other.json").exists()
 
     # the cap (1 here): refused with a hint, a self co-signature refused, a second doctor's works
     capped = cli("doctor", "break-glass", patient, "--reason", REASON, wallet="gp")
@@ -134,12 +166,13 @@ def test_break_glass_from_the_command_line(live_stack: LiveStack, tmp_path: Path
             wallet="gp",
         )
     )
-    assert "decrypted 1 record" in out
+    assert "decrypted 1 record of" in out
 
-    # the patient sees both openings with the reason
+    # the patient sees both openings with the reason, and which institutions released shares
     mine = ok(cli("patient", "break-glass", wallet="patient"))
     assert mine.count("awaiting review") == 2
     assert "anticoagulant" in mine
+    assert "emergency shares released for my records (4)" in mine  # 2 openings × 2 authorities
 
     # the auditor's queue, a review, and the queue without it
     queue = ok(cli("auditor", "break-glass", "--unreviewed", wallet="auditor"))
@@ -165,121 +198,38 @@ def test_break_glass_from_the_command_line(live_stack: LiveStack, tmp_path: Path
     assert refused.exit_code != 0
 
 
-def test_sdk_shares_with_the_emergency_clause_and_the_key_opens_one_patient(
+def test_after_the_window_the_patient_rekeys_what_was_read(
     live_stack: LiveStack, tmp_path: Path
 ) -> None:
-    """The SDK composes the record policy itself (clients/sdk/policies.py): a break-glass key of
-    one patient opens that patient's SDK-shared record, and the other patient's stays shut."""
-    stack = live_stack.stack
-    resource = {
-        "resourceType": "Observation",
-        "status": "final",
-        "code": {"text": "Potassium"},
-        "valueQuantity": {"value": 6.1, "unit": "mmol/L"},
-    }
-    shared = {}
-    for person in (stack.patient, stack.other_patient):
-        with MedLedgerClient(live_stack.url, account=person) as client:
-            client.login()
-            shared[person.address] = client.share_fhir(
-                resource, patient=person.address, policy="dept:cardiology"
-            )
-    with MedLedgerClient(live_stack.url, account=stack.gp) as gp:
-        gp.login()
-        opening = gp.break_glass(stack.patient.address, reason=REASON)
-        key = gp.fetch_emergency_key(opening.id)
-        [result] = gp.emergency_download(
-            stack.patient.address, tmp_path / "out", user_key=key.user_key
-        )
-        assert result.record_id == shared[stack.patient.address].record_id
-        assert json.loads(result.path.read_text())["code"]["text"] == "Potassium"  # type: ignore[union-attr]
-        # the other patient's chart: the API refuses the emergency read
-        other = shared[stack.other_patient.address].record_id
-        with pytest.raises(ApiError) as refused:
-            gp.fetch(other, tmp_path / "x.json", user_key=key.user_key, purpose="emergency")
-        assert refused.value.status == 403
-        assert not (tmp_path / "x.json").exists()
-    # and with a consent to read it, the emergency key still cannot decrypt it
-    with MedLedgerClient(live_stack.url, account=stack.other_patient) as owner:
-        owner.login()
-        owner.grant(grantee=stack.gp.address, record_id=other)
-    with MedLedgerClient(live_stack.url, account=stack.gp) as gp:
-        gp.login()
-        with pytest.raises(DecryptionError):
-            gp.fetch(other, tmp_path / "y.json", user_key=key.user_key)
-
-
-def content(
-    live: LiveStack, who: MedLedgerClient, record_id: str, purpose: str
-) -> tuple[bytes, bytes]:
-    """Header then body bytes as served to ``who`` (two logged reads, each signed)."""
-    parts = []
-    deployment = live.stack.deployment
-    assert who.account is not None
-    for part in ("header", "body"):
-        signed = signed_read_headers(
-            who.account,
-            chain_id=deployment.chain_id,
-            access_log=deployment.address("AccessLog"),
-            record_id=record_id,
-            part=ReadPart.HEADER if part == "header" else ReadPart.BODY,
-            purpose=purpose_code(purpose),
-        )
-        answer = httpx.get(
-            f"{live.url}/records/{record_id}/{part}",
-            params={"purpose": purpose},
-            headers={"Authorization": f"Bearer {who.token}", **signed},
-            timeout=60,
-        )
-        assert answer.status_code == 200, answer.text
-        parts.append(answer.content)
-    return parts[0], parts[1]
-
-
-def sdk_share(live: LiveStack, owner, plaintext: bytes) -> str:
-    """A record shared by ``owner`` (a patient) through the SDK: the policy is composed there,
-    with the chart's break-glass count at that moment."""
-    with MedLedgerClient(live.url, account=owner) as client:
-        client.login()
-        info = client.share(
-            plaintext,
-            patient=owner.address,
-            policy="role:doctor and dept:cardiology",
-            record_type="MedicationStatement",
-            content_type="application/fhir+json",
-        )
-    return info.record_id
-
-
-def counter(header: bytes) -> int | None:
-    return parse_record_policy(envelope.parse_header(header).policy).break_glass
-
-
-def test_after_the_window_and_the_rekey_the_emergency_key_opens_nothing_new(
-    live_stack: LiveStack, tmp_path: Path
-) -> None:
-    """Opening 1's key opens the chart as it was; once the window has ended and the patient
-    re-keyed what was read, it fails cryptographically on the re-keyed records and on records
-    shared since (bg:1), which opening 2's key opens; neither opens another patient's."""
+    """Opening 1 decrypts the chart; once its window has ended the patient re-keys (with their
+    own key) what its clinician opened: the data key that reader saw opens nothing of the new
+    version, and a record shared after the opening (never opened under it) is left as it is."""
     stack = live_stack.stack
     cli = Cli(live_stack, tmp_path / "home")
-    read_id = sdk_share(live_stack, stack.patient, PLAINTEXT)
-    unread_id = sdk_share(live_stack, stack.patient, b'{"resourceType":"Immunization"}')
-    other_id = sdk_share(live_stack, stack.other_patient, b'{"resourceType":"Other"}')
+    make_emergency_key(live_stack, t=2)
+    read_id = share(live_stack, stack.patient, PLAINTEXT)
+    time.sleep(1.1)  # the opening's block is a later second than the record's
     with MedLedgerClient(live_stack.url, account=stack.gp) as gp:
         gp.login()
-        assert gp.break_glass_count(stack.patient.address) == 0
         # a short window: the chain clock moves past it below, and every action signed after
         # that (re-keys, openings) carries a deadline of wall-clock time plus an hour
         opening = gp.break_glass(stack.patient.address, reason=REASON, window=120)
         assert opening.expires_at - opening.opened_at == 120
-        assert gp.break_glass_count(stack.patient.address) == 1
-        issued = gp.fetch_emergency_key(opening.id)
-        assert "bg:0" in issued.attributes
-        key1 = issued.user_key
-        old_header, old_body = content(live_stack, gp, read_id, "emergency")
-    assert counter(old_header) == 0
-    assert envelope.decrypt_bytes(old_header, old_body, user_key=key1) == PLAINTEXT
+        [result] = gp.emergency_open_chart(
+            stack.patient.address, tmp_path / "er", opening_id=opening.id
+        )
+        assert result.record_id == read_id
+        assert result.path.read_bytes() == PLAINTEXT
+    # shared after the opening: never read under it
+    unread_id = share(live_stack, stack.patient, b'{"resourceType":"Immunization"}')
+    with MedLedgerClient(live_stack.url, account=stack.patient) as patient:
+        patient.login()
+        own_key = patient.patient_key()
+        old_header, _ = content(live_stack, patient, read_id)
+    parsed = parse_header(old_header)
+    assert isinstance(parsed, HeaderV3)
+    assert parsed.emergency is not None
+    seen = open_data_key(parsed, patient_key=own_key)  # the data key the emergency reader had
 
     early = cli("patient", "break-glass", "--rekey", opening.id, wallet="patient")
     assert "open until" in one_error_line(early, EXIT_ERROR)
@@ -290,56 +240,46 @@ def test_after_the_window_and_the_rekey_the_emergency_key_opens_nothing_new(
     assert read_id in out
     assert "re-encrypted" in out
     assert unread_id not in out  # never read under the opening: left as it is
-    after_id = sdk_share(live_stack, stack.patient, b'{"resourceType":"Condition"}')
 
     with MedLedgerClient(live_stack.url, account=stack.patient) as patient:
         patient.login()
         assert patient.record(read_id).raw["version"] == 2
         assert patient.record(unread_id).raw["version"] == 1
-        unread_header, unread_body = content(live_stack, patient, unread_id, "treatment")
-    # what was not read keeps bg:0, which opening 1's key still opens ... until --all-records
-    assert counter(unread_header) == 0
-    out = ok(
-        cli("patient", "break-glass", "--rekey", opening.id, "--all-records", wallet="patient")
-    )
-    assert unread_id in out
-    assert "rewrapped" in out
-    with MedLedgerClient(live_stack.url, account=stack.patient) as patient:
-        patient.login()
-        assert patient.record(unread_id).raw["version"] == 2
-        new_header, new_body = content(live_stack, patient, read_id, "treatment")
-        after_header, after_body = content(live_stack, patient, after_id, "treatment")
-        unread_header, unread_body = content(live_stack, patient, unread_id, "treatment")
-    with MedLedgerClient(live_stack.url, account=stack.other_patient) as other:
-        other.login()
-        other_header, other_body = content(live_stack, other, other_id, "treatment")
-    assert counter(new_header) == counter(after_header) == 1
+        new_header, new_body = content(live_stack, patient, read_id)
     # the data key the reader saw opens nothing of the new version ...
     with pytest.raises(CryptoError):
-        envelope.decrypt_bytes(old_header, new_body, user_key=key1)
-    # ... nor does the emergency key: the re-keyed header and the one shared since need bg:1
-    chart = ((new_header, new_body), (after_header, after_body), (unread_header, unread_body))
-    assert [counter(header) for header, _ in chart] == [1, 1, 1]
-    for header, body in chart:
-        with pytest.raises(CryptoError):
-            envelope.decrypt_bytes(header, body, user_key=key1)
+        decrypt_bytes_v3(new_header, new_body, data_key=seen)
+    assert open_data_key(parse_header(new_header), patient_key=own_key) != seen
+    # ... which the patient still reads with their own key
+    assert decrypt_bytes_v3(new_header, new_body, patient_key=own_key) == PLAINTEXT
 
-    # a second opening (another doctor: the cap is per clinician): no record uses bg:0 any
-    # more, so the floor rose and its key carries bg:1 only
-    with MedLedgerClient(live_stack.url, account=stack.cardiologist) as cardiologist:
-        cardiologist.login()
-        second = cardiologist.break_glass(stack.patient.address, reason=REASON)
-        issued = cardiologist.fetch_emergency_key(second.id)
-    assert sorted(a for a in issued.attributes if a.startswith("bg:")) == ["bg:1"]
-    key2 = issued.user_key
-    assert envelope.decrypt_bytes(new_header, new_body, user_key=key2) == PLAINTEXT
-    assert envelope.decrypt_bytes(after_header, after_body, user_key=key2) == (
-        b'{"resourceType":"Condition"}'
+    # the expired opening reads nothing more: the API refuses the clinician's emergency reads
+    late = cli("doctor", "get", read_id, "-o", str(tmp_path / "late.json"), "--purpose",
+               "emergency", wallet="gp")  # fmt: skip
+    assert "403" in one_error_line(late, EXIT_NOT_ALLOWED)
+    assert not (tmp_path / "late.json").exists()
+
+
+def test_a_rekeyed_record_keeps_its_emergency_slot(live_stack: LiveStack, tmp_path: Path) -> None:
+    """After ``patient rekey --full`` a later opening still decrypts the record."""
+    stack = live_stack.stack
+    cli = Cli(live_stack, tmp_path / "home")
+    make_emergency_key(live_stack, t=2)
+    record_id = share(live_stack, stack.patient, PLAINTEXT)
+    out = ok(cli("patient", "rekey", record_id, "--full", wallet="patient"))
+    assert "re-encrypted (new body and header), version 2" in out
+    time.sleep(1.1)  # the opening's block is a later second than the re-key's
+    out = ok(
+        cli(
+            "doctor",
+            "break-glass",
+            stack.patient.address,
+            "--reason",
+            REASON,
+            "-o",
+            str(tmp_path / "er"),
+            wallet="gp",
+        )
     )
-    assert envelope.decrypt_bytes(unread_header, unread_body, user_key=key2) == (
-        b'{"resourceType":"Immunization"}'
-    )
-    # neither key ever opens another patient's record
-    for key in (key1, key2):
-        with pytest.raises(CryptoError):
-            envelope.decrypt_bytes(other_header, other_body, user_key=key)
+    assert "decrypted 1 record of" in out
+    assert [p.read_bytes() for p in (tmp_path / "er").iterdir()] == [PLAINTEXT]

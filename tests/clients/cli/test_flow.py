@@ -96,7 +96,7 @@ def test_share_grant_read_refuse_revoke_audit(live_stack: LiveStack, tmp_path: P
     assert raw_id in out
     assert "DischargeSummary" in out
 
-    # --- the patient opens their own record (uid:<patient> is always in the policy)
+    # --- the patient opens their own record (with their own key: every record has their slot)
     own = tmp_path / "own.json"
     ok(cli("patient", "get", fhir_id, "-o", str(own), wallet="patient"))
     assert json.loads(own.read_text()) == OBSERVATION
@@ -166,7 +166,8 @@ def test_share_grant_read_refuse_revoke_audit(live_stack: LiveStack, tmp_path: P
     gp_copy = tmp_path / "gp-copy.json"
     undecryptable = cli("doctor", "get", fhir_id, "-o", str(gp_copy), "--purpose", "emergency",
                         wallet="gp")  # fmt: skip
-    assert "do not satisfy the record policy" in one_error_line(undecryptable, 1)
+    # (envelope v3: the GP's key is refused by the slot of its own institution, qyqchc)
+    assert "do not satisfy the slot policy" in one_error_line(undecryptable, 1)
     assert not gp_copy.exists()
     out = ok(cli("patient", "consents", wallet="patient"))
     assert "policy: dept:general_practice" in out

@@ -61,9 +61,9 @@ def test_good_file_per_row_and_bundled(live_stack: LiveStack, tmp_path: Path) ->
     assert {r.record_type for r in mine.values()} == {"Observation"}
     with MedLedgerClient(live_stack.url, account=stack.patient) as client:
         client.login()
-        key = client.fetch_user_key()
+        key = client.patient_key()  # the patient's own slot: no authority involved
         first = next(r for r in mine.values() if r.raw["record_date"].startswith("2026-11-01"))
-        observation = json.loads(client.fetch_bytes(first.record_id, user_key=key))
+        observation = json.loads(client.fetch_bytes(first.record_id, patient_key=key))
     assert observation["valueQuantity"] == {
         "value": 13.2,
         "unit": "g/dL",
@@ -80,6 +80,9 @@ def test_good_file_per_row_and_bundled(live_stack: LiveStack, tmp_path: Path) ->
         f"MRN-0002,{stack.other_patient.address}\n",
         encoding="utf-8",
     )
+    # each patient's own key is on chain before a clinician shares for them (their slot)
+    with MedLedgerClient(live_stack.url, account=stack.other_patient) as other:
+        other.register_patient_key()
     several = cli("patient", "import-labs", str(both), "--policy", "org:qyqchc", wallet="gp")
     assert "--patient-map" in one_error_line(several, 1)  # two patient ids, no map
     before = registered(live_stack)

@@ -32,9 +32,11 @@ def test_revoke_rekeys_what_was_fetched_and_prints_a_table(
         MedLedgerClient(live_stack.url, account=stack.cardiologist) as cardio,
     ):
         read = patient.share(PLAINTEXT, patient=me, policy="dept:cardiology", record_type="ECG")
-        unread = patient.share(b"hba1c 6.1", patient=me, policy="", record_type="Lab")
+        unread = patient.share(
+            b"hba1c 6.1", patient=me, policy="org:cd3h and dept:cardiology", record_type="Lab"
+        )
         consent = patient.grant(grantee=stack.cardiologist.address)
-        cardio.fetch_bytes(read.record_id, user_key=cardio.fetch_user_key())
+        cardio.fetch_bytes(read.record_id, user_key=cardio.fetch_member_key())
 
         out = ok(cli("patient", "revoke", consent.consent_id, wallet="patient"))
         assert f"revoked consent {consent.consent_id}" in out
@@ -45,7 +47,7 @@ def test_revoke_rekeys_what_was_fetched_and_prints_a_table(
         assert patient.record(read.record_id).body_cid != read.body_cid
         assert patient.record(unread.record_id).body_cid == unread.body_cid
 
-        # by hand: narrow the unread record's policy (header only), then a bad id
+        # by hand: widen the unread record's policy to all of cd3h (header only), then a bad id
         out = ok(
             cli("patient", "rekey", unread.record_id, "--policy", "org:cd3h", wallet="patient")
         )

@@ -14,10 +14,12 @@ __all__ = ["Cli", "found", "ok", "one_error_line"]
 
 class Cli(support.Cli):
     """The CLI of :mod:`tests.clients.support` for the workflow stories: the patient and two
-    doctors, sharing records as the story needs them."""
+    doctors, sharing records as the story needs them. The patient's own key is registered on
+    chain first (``patient register-key``): a doctor's share for them carries its slot."""
 
     def __init__(self, live: LiveStack, data_dir: Path) -> None:
         super().__init__(live, data_dir, people=("patient", "cardiologist", "gp"))
+        ok(self("patient", "register-key", wallet="patient"))
 
     def share(self, path: Path, policy: str, *, wallet: str = "gp") -> str:
         """A record of the stack's patient shared by ``wallet``; its id."""

@@ -43,11 +43,16 @@ def test_another_records_consistent_envelope_served_in_its_place_is_refused(
     and open with the patient's key; only the chain says they are not X's."""
     stack = live_stack.stack
     with MedLedgerClient(live_stack.url, account=stack.patient) as patient:
-        x = patient.share(b"X: normal", patient=stack.patient.address, policy="", record_type="Lab")
-        y = patient.share(
-            b"Y: abnormal", patient=stack.patient.address, policy="", record_type="Lab"
+        x = patient.share(
+            b"X: normal", patient=stack.patient.address, policy="dept:cardiology", record_type="Lab"
         )
-        key = patient.fetch_user_key()
+        y = patient.share(
+            b"Y: abnormal",
+            patient=stack.patient.address,
+            policy="dept:cardiology",
+            record_type="Lab",
+        )
+        key = patient.reader_key()
         wait_indexed(stack)
         _point(
             live_stack,
@@ -66,8 +71,10 @@ def test_the_apis_digest_is_not_what_the_client_checks(live_stack: LiveStack) ->
     the chain registered, so the read succeeds — the client never relied on the API's word."""
     stack = live_stack.stack
     with MedLedgerClient(live_stack.url, account=stack.patient) as patient:
-        info = patient.share(b"ECG", patient=stack.patient.address, policy="", record_type="ECG")
-        key = patient.fetch_user_key()
+        info = patient.share(
+            b"ECG", patient=stack.patient.address, policy="dept:cardiology", record_type="ECG"
+        )
+        key = patient.reader_key()
         wait_indexed(stack)
         _point(live_stack, info.record_id, body_sha256="0x" + "ab" * 32)
         assert patient.fetch_bytes(info.record_id, user_key=key) == b"ECG"
@@ -78,8 +85,10 @@ def test_a_client_reads_the_chain_it_was_told_to(live_stack: LiveStack) -> None:
     record was never registered in makes every read fail instead of trusting the API."""
     stack = live_stack.stack
     with MedLedgerClient(live_stack.url, account=stack.patient) as patient:
-        info = patient.share(b"note", patient=stack.patient.address, policy="", record_type="Note")
-        key = patient.fetch_user_key()
+        info = patient.share(
+            b"note", patient=stack.patient.address, policy="dept:cardiology", record_type="Note"
+        )
+        key = patient.reader_key()
     registry = stack.deployment.address("RecordRegistry")
     with MedLedgerClient(
         live_stack.url,

@@ -1,17 +1,21 @@
-"""``clients.sdk.policies``: the composed record policy and its round trip through ``user_part``.
+"""``clients.sdk.policies``: the envelope v3 record policy and its round trip through
+``user_part``, and which institutions and attribute sets it admits (``crypto.reach``).
 
-Pure functions plus the real FAME scheme: which attribute sets the composed policy admits.
+Pure functions plus the policy evaluator: no uid, epoch or break-glass clause is added any
+more (the patient slot, each institution's slot epoch and the threshold emergency slot do
+their work), only the author institution's ``custodian:`` clause.
 """
 
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from clients.sdk.errors import ClientError
-from clients.sdk.policies import parse_record_policy, reader_policy, record_policy, user_part
+from clients.sdk.policies import reader_policy, record_policy_v3, user_part
 from crypto.policy import normalize, satisfies
 
-PATIENT = "0x" + "ab" * 20
 OTHER = "0x" + "cd" * 20
 
 USER_POLICIES = [
@@ -24,93 +28,55 @@ USER_POLICIES = [
 
 
 @pytest.mark.parametrize("user", USER_POLICIES)
-@pytest.mark.parametrize(("custodian", "count"), [(None, 0), ("cd3h", 3)])
-def test_composed_policy_round_trips_through_user_part(
-    user: str, custodian: str | None, count: int
-) -> None:
-    composed = record_policy(
-        user,
-        patient=PATIENT.upper().replace("0X", "0x"),
-        epoch=7,
-        break_glass=count,
-        custodian=custodian,
-    )
-    # as written, and in the canonical form a header keeps
-    for form in (composed, normalize(composed)):
-        parts = parse_record_policy(form)
-        assert normalize(user_part(form)) == normalize(user)
-        assert (parts.patient, parts.epoch, parts.custodian, parts.break_glass) == (
-            PATIENT,
-            7,
-            custodian,
-            count,
-        )
-        again = record_policy(
-            parts.user,
-            patient=PATIENT,
-            epoch=7,
-            break_glass=parts.break_glass or 0,
-            custodian=parts.custodian,
-        )
-        assert normalize(again) == normalize(composed)
+@pytest.mark.parametrize("custodian", [None, "cd3h", "CD3H"])
+def test_the_record_policy_round_trips_through_user_part(user: str, custodian: str | None) -> None:
+    composed = record_policy_v3(user, custodian=custodian)
+    assert composed == normalize(composed)
+    for clause in ("uid:0x", "epoch:", "bg:", "role:emergency", "patient:"):
+        assert clause not in composed.replace(f"uid:{OTHER}", "")
+    if custodian:
+        assert "custodian:cd3h" in composed
+    assert user_part(composed) == normalize(user)
 
 
-def test_what_the_composed_policy_admits() -> None:
-    policy = record_policy(
-        "dept:cardiology", patient=PATIENT, epoch=2, break_glass=1, custodian="cd3h"
-    )
-    assert satisfies(policy, ["dept:cardiology", "epoch:2"])
-    assert not satisfies(policy, ["dept:cardiology", "epoch:1"])  # a key of an older epoch
-    assert satisfies(policy, [f"uid:{PATIENT}"])  # the patient, with no epoch
-    assert not satisfies(policy, [f"uid:{OTHER}"])
-    assert satisfies(policy, ["custodian:cd3h", "epoch:2"])
-    assert not satisfies(policy, ["custodian:cd3h", "epoch:1"])
-    assert not satisfies(policy, ["custodian:qyqchc", "epoch:2"])
-    # break-glass: an emergency key of an opening after the record was written (it carries
-    # bg:1) opens this patient's records, never another's
-    emergency = ["role:emergency", f"patient:{PATIENT}"]
-    assert satisfies(policy, [*emergency, "bg:0", "bg:1"])
-    other = record_policy("dept:cardiology", patient=OTHER, epoch=2, break_glass=1)
-    assert not satisfies(other, [*emergency, "bg:0", "bg:1"])
-    # ... and not the key of an opening before it (bg:0 only), nor one without a counter
-    assert not satisfies(policy, [*emergency, "bg:0"])
-    assert not satisfies(policy, emergency)
-    assert not satisfies(policy, ["role:emergency", "bg:1"])  # no patient: nothing
+def test_the_custodian_opens_what_the_user_policy_does_not() -> None:
+    composed = record_policy_v3("dept:cardiology", custodian="cd3h")
+    assert satisfies(composed, ["dept:cardiology", "org:qyqchc"])
+    assert satisfies(composed, ["custodian:cd3h", "org:cd3h"])  # the author institution's admin
+    assert not satisfies(composed, ["custodian:qyqchc", "dept:oncology"])
 
 
-def test_the_break_glass_counter_is_read_back_and_the_older_clause_understood() -> None:
-    older = f"(dept:x) or uid:{PATIENT} or (role:emergency and patient:{PATIENT})"
-    parts = parse_record_policy(normalize(older))
-    assert (parts.user, parts.patient, parts.break_glass) == ("dept:x", PATIENT, None)
-    # a key with counters still opens the older clause (its attributes are a superset)
-    assert satisfies(older, ["role:emergency", f"patient:{PATIENT}", "bg:0", "bg:1"])
-    # another patient's emergency clause, or one with extra attributes, is not ours
-    odd = f"dept:x or uid:{PATIENT} or (role:emergency and patient:{PATIENT} and dept:y)"
-    assert parse_record_policy(odd).break_glass is None
-    assert "patient:" in user_part(odd)
-    with pytest.raises(ClientError, match="break-glass count"):
-        record_policy("dept:x", patient=PATIENT, epoch=1, break_glass=-1)
-
-
-def test_patient_only_and_legacy_forms() -> None:
-    alone = record_policy("", patient=PATIENT, epoch=3, break_glass=2)
-    assert "epoch:" not in alone  # only the patient (and break-glass): no epoch to bound
-    parts = parse_record_policy(normalize(alone))
-    assert (parts.user, parts.patient, parts.epoch, parts.break_glass) == ("", PATIENT, None, 2)
-    legacy = parse_record_policy(f"(dept:x or dept:y) or uid:{PATIENT}")
-    assert (legacy.user, legacy.patient, legacy.epoch) == ("dept:x or dept:y", PATIENT, None)
-    foreign = parse_record_policy("dept:x and epoch:4")
-    assert (foreign.user, foreign.patient, foreign.epoch) == ("dept:x and epoch:4", None, 4)
-
-
-def test_bad_input_is_refused_before_anything_is_encrypted() -> None:
+def test_a_policy_that_names_nobody_is_refused_before_encrypting() -> None:
+    with pytest.raises(ClientError, match="reaches at least one institution"):
+        record_policy_v3("")
+    with pytest.raises(ClientError, match="reaches at least one institution"):
+        record_policy_v3("   ")
+    assert record_policy_v3("", custodian="cd3h") == "custodian:cd3h"
     with pytest.raises(ClientError, match="invalid policy"):
-        record_policy("dept:cardiology and (", patient=PATIENT, epoch=1, break_glass=0)
-    with pytest.raises(ClientError, match="epoch"):
-        record_policy("dept:x", patient=PATIENT, epoch=0, break_glass=0)
-    with pytest.raises(ClientError, match="not an address"):
-        record_policy("dept:x", patient="alice", epoch=1, break_glass=0)
-    with pytest.raises(ClientError, match="institution code"):
-        record_policy("dept:x", patient=PATIENT, epoch=1, break_glass=0, custodian="a b")
-    assert reader_policy(OTHER) == f"uid:{OTHER}"
-    assert reader_policy(OTHER, "org:cd3h") == f"(org:cd3h) or uid:{OTHER}"
+        record_policy_v3("dept:cardiology and (")
+    with pytest.raises(ClientError, match="not an institution code"):
+        record_policy_v3("dept:x", custodian="a b")
+
+
+def test_reader_policy_adds_the_one_reader() -> None:
+    assert reader_policy(OTHER.upper().replace("0X", "0x")) == f"uid:{OTHER}"
+    both = reader_policy(OTHER, "dept:cardiology")
+    assert satisfies(both, [f"uid:{OTHER}"])
+    assert satisfies(both, ["dept:cardiology"])
+    with pytest.raises(ClientError):
+        reader_policy(OTHER, "dept:(")
+
+
+def test_user_part_keeps_what_it_does_not_know() -> None:
+    assert user_part("not a policy (") == "not a policy ("
+    assert user_part("custodian:cd3h") == "custodian:cd3h"  # nothing else to show
+    assert user_part("dept:x and custodian:cd3h") == "dept:x and custodian:cd3h"
+
+
+@given(
+    st.lists(st.sampled_from(["dept:a", "dept:b", "role:doctor", "org:x"]), min_size=1),
+    st.sampled_from(["and", "or"]),
+)
+def test_user_part_inverts_the_composition(attributes: list[str], op: str) -> None:
+    user = f" {op} ".join(attributes)
+    assert user_part(record_policy_v3(user, custodian="cd3h")) == normalize(user)

@@ -30,6 +30,7 @@ from clients.sdk import ApiError, ApiUnavailableError, MedLedgerClient, Outbox, 
 from clients.sdk.models import RecordInfo
 from storage.unixfs import compute_cid
 from tests.api.conftest import Stack
+from tests.authority.inthread import start_authorities
 from tests.clients.cli.test_serve import service_env
 from tests.clients.conftest import free_port
 
@@ -96,13 +97,24 @@ class ApiProcess:
 
 
 @pytest.fixture
-def api_process(api_stack: Stack) -> Iterator[ApiProcess]:
+def api_process(api_stack: Stack, tmp_path: Path) -> Iterator[ApiProcess]:
     api_stack.client.__exit__(None, None, None)  # one app per data dir at a time
     process = ApiProcess(api_stack)
     process.start()
+    authorities = start_authorities(
+        institutions=(api_stack.cd3h, api_stack.qyqchc),
+        key_dir=tmp_path / "institution-authorities",
+        rpc_url=api_stack.settings.rpc_url,
+        deployment_file=api_stack.settings.deployment_file,
+        admin=api_stack.admin_consortium,
+    )
+    with MedLedgerClient(process.url, account=api_stack.patient) as patient:
+        patient.register_patient_key()
     try:
         yield process
     finally:
+        for authority in authorities.values():
+            authority.stop()
         process.stop()
         _rpc(api_stack, "evm_setAutomine", [True])
         api_stack.restart()  # the fixture's teardown expects a running app

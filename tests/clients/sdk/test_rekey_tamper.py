@@ -56,10 +56,11 @@ def test_a_colleagues_rekey_with_new_content_is_refused_by_every_reader(
         registration = ChainRecords(chain.rpc_url or "", chain.addresses["RecordRegistry"])
         current = registration.registration(info.record_id)
         binding = RecordBinding(record_id=record_id, patient=stack.patient.address)
-        record, body = envelope.encrypt_bytes(
+        record, body = envelope.encrypt_bytes_v3(
             json.dumps(FORGED).encode(),
-            mpk=attacker.public_key(),
-            policy=f"dept:cardiology or uid:{stack.patient.address.lower()}",
+            authorities=attacker.pinned_authorities(),
+            policy="dept:cardiology or custodian:cd3h",
+            patient_public_key=attacker.patient_public_key(stack.patient.address),
             content_type="application/fhir+json",
             binding=binding,
             sealer=AccountSealer(colleague),  # the attacker cannot sign as the author
@@ -87,7 +88,7 @@ def test_a_colleagues_rekey_with_new_content_is_refused_by_every_reader(
         assert answer["record"]["version"] == 2  # the chain accepted the re-key itself
 
     with MedLedgerClient(live_stack.url, account=stack.patient) as patient:
-        key = patient.fetch_user_key()
+        key = patient.reader_key()
         with pytest.raises(IntegrityError, match=r"sealed by .* but the chain registered it as"):
             patient.fetch_bytes(info.record_id, user_key=key)
     # the replaced (genuine) blocks are kept for the audit: the author's version is not lost

@@ -53,13 +53,13 @@ def test_share_list_fetch_as_patient_and_granted_cardiologist_gp_refused(
         assert info.record_type == "ECG"
         listed = patient.list_records(stack.patient.address)
         assert [r.record_id for r in listed.items] == [info.record_id]
-        own_key = patient.fetch_user_key()
+        own_key = patient.reader_key()
         assert patient.fetch_bytes(info.record_id, user_key=own_key) == plaintext
         receipt = patient.grant(grantee=stack.cardiologist.address)
         assert receipt.consent_id.startswith("0x")
 
     with client_for(live_stack, "cardiologist") as doctor:
-        key = doctor.fetch_user_key()
+        key = doctor.reader_key()
         dest = tmp_path / "ecg.txt"
         result = doctor.fetch(info.record_id, dest, user_key=key)
         assert dest.read_bytes() == plaintext
@@ -68,7 +68,7 @@ def test_share_list_fetch_as_patient_and_granted_cardiologist_gp_refused(
 
     before = len(stack.access_logged())
     with client_for(live_stack, "gp") as gp:
-        key = gp.fetch_user_key()
+        key = gp.reader_key()
         with pytest.raises(NotAllowedError) as refused:
             gp.fetch(info.record_id, tmp_path / "gp.txt", user_key=key)
         assert refused.value.status == 403
@@ -104,7 +104,7 @@ def test_grant_and_revoke_through_the_sdk(live_stack: LiveStack) -> None:
         )
         receipt = patient.grant(grantee=stack.cardiologist.address, record_id=info.record_id)
     with client_for(live_stack, "cardiologist") as doctor:
-        key = doctor.fetch_user_key()
+        key = doctor.reader_key()
         assert doctor.fetch_bytes(info.record_id, user_key=key) == b"echo report"
         # a fresh client of the same wallet revokes: it reads the consent back from the index
         with client_for(live_stack, "patient") as patient_again:
@@ -124,10 +124,10 @@ def test_grant_and_revoke_through_the_sdk(live_stack: LiveStack) -> None:
         with pytest.raises(ClientError, match="exactly one of grantee"):
             patient.grant(grantee=stack.gp.address, grantee_policy="dept:cardiology")
     with client_for(live_stack, "cardiologist") as doctor:
-        key = doctor.fetch_user_key()
+        key = doctor.reader_key()
         assert doctor.fetch_bytes(info.record_id, user_key=key) == b"echo report"
     with client_for(live_stack, "gp") as gp:
-        key = gp.fetch_user_key()
+        key = gp.reader_key()
         with pytest.raises(NotAllowedError):  # dept:general_practice is not named
             gp.fetch_bytes(info.record_id, user_key=key)
 
@@ -179,7 +179,7 @@ def test_fhir_resources_accepted_and_invalid_ones_never_leave_the_client(
         assert sorted(p for p in stack.settings.data_dir.rglob("*") if p.is_file()) == files
     with client_for(live_stack, "patient") as patient:
         assert patient.list_records(stack.patient.address).total == 3
-        key = patient.fetch_user_key()
+        key = patient.reader_key()
         assert json.loads(patient.fetch_bytes(shared[1].record_id, user_key=key)) == report
 
 
@@ -192,12 +192,18 @@ def test_fetch_refuses_a_body_that_is_not_the_registered_one(
     stack = live_stack.stack
     with client_for(live_stack, "patient") as patient:
         info = patient.share(
-            b"x" * 200_000, patient=stack.patient.address, policy="", record_type="Scan"
+            b"x" * 200_000,
+            patient=stack.patient.address,
+            policy="dept:cardiology",
+            record_type="Scan",
         )
         other = patient.share(
-            b"y" * 200_000, patient=stack.patient.address, policy="", record_type="Scan"
+            b"y" * 200_000,
+            patient=stack.patient.address,
+            policy="dept:cardiology",
+            record_type="Scan",
         )
-        key = patient.fetch_user_key()
+        key = patient.reader_key()
         wait_indexed(stack)
         engine = sa.create_engine(stack.settings.database_url)
         with engine.begin() as db:
@@ -297,7 +303,7 @@ def test_share_retry_is_idempotent_and_a_consent_is_not_a_key(
 
     # the API lets the GP read (consent) but the GP's key cannot open a cardiology record
     with client_for(live_stack, "gp") as gp:
-        key = gp.fetch_user_key()
+        key = gp.reader_key()
         out = tmp_path / "out"
         out.mkdir()
         with pytest.raises(DecryptionError, match="do not satisfy"):
@@ -337,8 +343,10 @@ def test_a_body_cut_off_mid_stream_leaves_nothing_at_dest(
     stack = live_stack.stack
     plaintext = bytes(range(256)) * (8 * 1024)  # 2 MiB: eight 256 KiB leaves and then some
     with client_for(live_stack, "patient") as patient:
-        info = patient.share(plaintext, patient=stack.patient.address, policy="", record_type="CT")
-        key = patient.fetch_user_key()
+        info = patient.share(
+            plaintext, patient=stack.patient.address, policy="dept:cardiology", record_type="CT"
+        )
+        key = patient.reader_key()
         # damage one stored leaf of the body: the store checks each block's hash as it reads,
         # so the API's stream breaks off at that leaf, after the response has started
         leaves = sorted(

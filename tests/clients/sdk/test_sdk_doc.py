@@ -41,7 +41,7 @@ def test_the_documented_methods_are_the_ones_used() -> None:
     text = DOC.read_text(encoding="utf-8")
     used = set(re.findall(r"\.(\w+)\(", code)) & {
         "share_fhir", "list_records", "grant", "revoke", "consents", "access_events",
-        "fetch", "fetch_user_key",
+        "fetch", "reader_key",
     }  # fmt: skip
     assert used >= {"share_fhir", "list_records", "revoke", "consents", "access_events"}
     for name in used:

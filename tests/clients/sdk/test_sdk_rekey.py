@@ -16,8 +16,8 @@ import pytest
 
 from clients.sdk import MedLedgerClient
 from clients.sdk.errors import NotAllowedError
-from clients.sdk.policies import record_policy
-from crypto.envelope import decrypt_bytes, parse_header
+from clients.sdk.policies import record_policy_v3
+from crypto.envelope import decrypt_bytes_v3, parse_header
 from crypto.errors import EnvelopeError
 from crypto.policy import normalize, policy_hash
 from crypto.signing import ReadPart
@@ -64,14 +64,14 @@ def test_revoke_and_rekey_defeats_the_key_the_grantee_held(live_stack: LiveStack
         read = patient.share(PLAINTEXT, patient=me, policy="dept:cardiology", record_type="Echo")
         unread = patient.share(b"lipids", patient=me, policy="dept:cardiology", record_type="Lab")
         consent = patient.grant(grantee=stack.cardiologist.address)
-        cardio_key = cardio.fetch_user_key()
+        cardio_key = cardio.reader_key()
         assert cardio.fetch_bytes(read.record_id, user_key=cardio_key) == PLAINTEXT
         old_header = raw(cardio, read.record_id, "header")
 
         steps: list[tuple[int, int]] = []
         report = patient.revoke_and_rekey(
             consent.consent_id,
-            user_key=patient.fetch_user_key(),
+            user_key=patient.reader_key(),
             progress=lambda done, total, _rid: steps.append((done, total)),
         )
         assert steps == [(1, 2), (2, 2)]
@@ -89,9 +89,11 @@ def test_revoke_and_rekey_defeats_the_key_the_grantee_held(live_stack: LiveStack
         new_body = raw(patient, read.record_id, "body")
         assert patient.record(read.record_id).body_cid != read.body_cid
         with pytest.raises(EnvelopeError):
-            decrypt_bytes(old_header, new_body, user_key=cardio_key)
+            decrypt_bytes_v3(
+                old_header, new_body, user_key=cardio_key.key, institution_id=cardio_key.institution
+            )
         # the patient still reads the new version; the unread record was not touched
-        assert patient.fetch_bytes(read.record_id, user_key=patient.fetch_user_key()) == PLAINTEXT
+        assert patient.fetch_bytes(read.record_id, user_key=patient.reader_key()) == PLAINTEXT
         untouched = patient.record(unread.record_id)
         assert (untouched.header_cid, untouched.body_cid) == (unread.header_cid, unread.body_cid)
         assert untouched.raw["version"] == 1
@@ -108,7 +110,7 @@ def test_a_narrowing_rekey_is_full_a_widening_one_keeps_the_body(
     me = stack.patient.address
     with client_for(live_stack, "patient") as patient:
         info = patient.share(PLAINTEXT, patient=me, policy="dept:cardiology", record_type="Echo")
-        key = patient.fetch_user_key()
+        key = patient.reader_key()
         progress: list[tuple[int, int]] = []
         narrowed = patient.rekey(
             info.record_id,
@@ -123,7 +125,7 @@ def test_a_narrowing_rekey_is_full_a_widening_one_keeps_the_body(
         assert sorted(narrowed.retained_cids) == sorted([info.header_cid, info.body_cid])
         assert progress
         assert progress[-1][0] == progress[-1][1]
-        expected = record_policy("dept:general_practice", patient=me, epoch=1, break_glass=0)
+        expected = record_policy_v3("dept:general_practice")  # the patient wrote it: no custodian
         header = parse_header(raw(patient, info.record_id, "header"))
         assert narrowed.record.policy_hash == "0x" + policy_hash(header.policy).hex()
         assert narrowed.record.policy_hash == "0x" + policy_hash(normalize(expected)).hex()
@@ -147,7 +149,9 @@ def test_expiring_consents_are_listed_and_renewed_with_one_signature(
         client_for(live_stack, "patient") as patient,
         client_for(live_stack, "cardiologist") as cardio,
     ):
-        info = patient.share(b"x-ray", patient=stack.patient.address, policy="", record_type="X")
+        info = patient.share(
+            b"x-ray", patient=stack.patient.address, policy="dept:cardiology", record_type="X"
+        )
         soon = patient.grant(grantee=stack.cardiologist.address, expires_in=3600)
         later = patient.grant(grantee=stack.gp.address, expires_in=30 * 86400)
         expiring = patient.consents(expiring_within="2h")
@@ -184,12 +188,12 @@ def test_revoking_a_policy_consent_reencrypts_what_the_policy_let_anyone_read(
         read = patient.share(PLAINTEXT, patient=me, policy="dept:cardiology", record_type="Echo")
         unread = patient.share(b"lipids", patient=me, policy="dept:cardiology", record_type="Lab")
         consent = patient.grant(grantee_policy="dept:cardiology and role:doctor")
-        cardio_key = cardio.fetch_user_key()
+        cardio_key = cardio.reader_key()
         assert cardio.fetch_bytes(read.record_id, user_key=cardio_key) == PLAINTEXT
         events = patient.access_events(patient=me, accessor=stack.cardiologist.address)
         assert {e["reason_code"] for e in events.items} == {2}  # granted by the policy consent
 
-        report = patient.revoke_and_rekey(consent.consent_id, user_key=patient.fetch_user_key())
+        report = patient.revoke_and_rekey(consent.consent_id, user_key=patient.reader_key())
         actions = {r.record_id: r.action for r in report.records}
         assert actions == {read.record_id: "re-encrypted", unread.record_id: "none"}
         assert "policy admitted" in report.records[0].reason + report.records[1].reason

@@ -34,8 +34,8 @@ def test_an_expired_session_is_renewed_transparently(live_stack: LiveStack) -> N
         assert doctor.me()["abe_attributes"]  # the first call signs in
         first = doctor.token
         time.sleep(SESSION_TTL + 1)
-        key = doctor.fetch_user_key()  # 401 session_expired → sign in → repeated
-        assert "dept:cardiology" in key.attributes
+        again = doctor.me()  # 401 session_expired → sign in → repeated
+        assert "dept:cardiology" in again["abe_attributes"]
         assert doctor.token not in (None, first)
         doctor.logout()
         assert doctor.token is None
@@ -49,12 +49,15 @@ def test_an_upload_over_the_limit_is_refused_with_its_code(live_stack: LiveStack
     with MedLedgerClient(live_stack.url, account=stack.patient) as patient:
         with pytest.raises(ApiError) as refused:
             patient.share(
-                bytes(MAX_UPLOAD), patient=stack.patient.address, policy="", record_type="Scan"
+                bytes(MAX_UPLOAD),
+                patient=stack.patient.address,
+                policy="dept:cardiology",
+                record_type="Scan",
             )
         assert (refused.value.status, refused.value.code) == (413, "payload_too_large")
         assert "\n" not in str(refused.value)
         assert patient.list_records(stack.patient.address).total == 0
         small = patient.share(
-            bytes(1000), patient=stack.patient.address, policy="", record_type="Scan"
+            bytes(1000), patient=stack.patient.address, policy="dept:cardiology", record_type="Scan"
         )
         assert patient.list_records(stack.patient.address).items == [small]

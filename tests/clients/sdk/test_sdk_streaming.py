@@ -72,8 +72,8 @@ def test_64_mib_record_streams_up_and_down_with_bounded_memory(
     sent: list[tuple[int, int]] = []
     received: list[tuple[int, int]] = []
     with MedLedgerClient(live_stack.url, account=stack.patient) as patient:
-        key = patient.fetch_user_key()  # sign-in, key and public key outside the measurement
-        patient.public_key()
+        key = patient.reader_key()  # sign-in, key and public key outside the measurement
+        patient.pinned_authorities()
 
         tracemalloc.start()
         try:

@@ -87,7 +87,7 @@ def test_referral_up_read_accept_arrive_complete_and_a_cancel(live_stack: LiveSt
         # the information arrives before the patient: the cardiologist reads the letter now
         incoming = cardiologist.referrals(direction="incoming", state="open")
         assert made.referral_id in [r.referral_id for r in incoming.items]
-        key = cardiologist.fetch_user_key()
+        key = cardiologist.reader_key()
         assert cardiologist.fetch_bytes(letter.record_id, user_key=key, purpose="referral") == (
             LETTER
         )
@@ -102,7 +102,7 @@ def test_referral_up_read_accept_arrive_complete_and_a_cancel(live_stack: LiveSt
         assert done.summary_record_id == summary.record_id
 
         # the summary is shared back: the GP reads it with purpose referral
-        gp_key = gp.fetch_user_key()
+        gp_key = gp.reader_key()
         assert gp.fetch_bytes(summary.record_id, user_key=gp_key, purpose="referral") == SUMMARY
         # and the referral's grant ended with it
         with pytest.raises(NotAllowedError):
@@ -161,7 +161,7 @@ def test_consultation_opinion_close_then_opinion_refused(live_stack: LiveStack) 
 
         invited = cardiologist.consultations(state="open")
         assert [c.consultation_id for c in invited.items] == [made.consultation_id]
-        key = cardiologist.fetch_user_key()
+        key = cardiologist.reader_key()
         read = cardiologist.fetch_bytes(question.record_id, user_key=key, purpose="consultation")
         assert read == LETTER
         opinion = cardiologist.share_answer(
@@ -173,11 +173,11 @@ def test_consultation_opinion_close_then_opinion_refused(live_stack: LiveStack) 
         shown = gp.consultation(made.consultation_id)
         assert [o.author for o in shown.opinions] == [stack.cardiologist.address]
         assert shown.opinions[0].tx_hash.startswith("0x")
-        gp_key = gp.fetch_user_key()
+        gp_key = gp.reader_key()
         assert gp.fetch_bytes(opinion.record_id, user_key=gp_key, purpose="consultation") == (
             OPINION
         )
-        patient_key = patient.fetch_user_key()
+        patient_key = patient.reader_key()
         assert patient.fetch_bytes(opinion.record_id, user_key=patient_key) == OPINION
 
         conclusion = gp.share(
