@@ -67,6 +67,7 @@ __all__ = [
     "Node",
     "Or",
     "Threshold",
+    "attributes_hash",
     "attributes_of",
     "canonical",
     "evaluate",
@@ -126,6 +127,16 @@ def normalize_attributes(attributes: Iterable[str]) -> frozenset[str]:
             expected="an iterable of attributes",
         )
     return frozenset(normalize_attribute(a) for a in attributes)
+
+
+def attributes_hash(attributes: Iterable[str]) -> bytes:
+    """SHA-256 of the case-folded attributes, sorted, joined by ``\\n``.
+
+    The value ``KeyIssued`` carries on chain: an auditor holding the index's attribute list
+    recomputes it, and the order in which Consortium happens to list attributes cannot matter.
+    """
+    text = "\n".join(sorted(normalize_attributes(attributes)))
+    return hashlib.sha256(text.encode("utf-8")).digest()
 
 
 @dataclass(frozen=True, slots=True)

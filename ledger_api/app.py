@@ -1,8 +1,8 @@
 """The FastAPI application factory.
 
 ``create_app`` wires settings, the exception handlers, the request-log/metrics middleware and
-the routers; the lifespan builds the :class:`AppContext` (chain, store, database, key
-authority), migrates the index, runs the reconciler (every ``pending`` record is finished or
+the routers; the lifespan builds the :class:`AppContext` (chain, store, database; no key),
+migrates the index, runs the reconciler (every ``pending`` record is finished or
 failed before the first request) and starts the indexer thread, and undoes all of it on
 shutdown. Nothing connects at import time, so tests create as many apps as they need.
 """
@@ -46,7 +46,6 @@ from ledger_api.routes import rekey as rekey_routes
 from ledger_api.routes import timeline as timeline_routes
 from ledger_api.routes.wallet import mount_wallet
 from ledger_api.routes.workstation import mount_workstation
-from ledger_api.services.epoch_watcher import start_epoch_watcher
 from ledger_api.services.healer import Healer
 from ledger_api.services.leader import Leadership
 from ledger_api.services.reconciler import reconcile_pending
@@ -120,8 +119,6 @@ def create_app(settings: Settings | None = None, *, hooks: Hooks | None = None) 
             run_reconciler(ctx)
             if settings.indexer_enabled:
                 start_indexer(ctx)
-                if ctx.authority is not None:  # membership changes → epoch advances
-                    start_epoch_watcher(ctx, poll_interval=settings.indexer_poll_interval)
             app.state.ctx = ctx
             yield
         finally:

@@ -1,7 +1,8 @@
 """Permissions at rest: the data folder is the API's alone (0700), its secrets 0600.
 
 The index holds break-glass reasons, policy texts and session hashes; the logs name callers
-and records; the authority folder holds the passphrase-boxed master secret. Created with the
+and records. (The API holds no key file: a folder with the former central keys is refused at
+start-up, :func:`ledger_api.context.refuse_legacy_central_keys`.) Created with the
 default umask they were 0755 / 0644: readable by every account on the host. At start-up the
 API checks them, warns about each one that was looser and fixes it (it owns them; a file it
 cannot fix is reported, and the start goes on: the operator decides). New files the API
@@ -45,12 +46,6 @@ def sensitive_paths(settings: Settings) -> Iterator[tuple[Path, int]]:
         yield data, PRIVATE_DIR
         for child in sorted(data.iterdir()):
             if child.is_file() and child.name.endswith(SENSITIVE_SUFFIXES):
-                yield child, PRIVATE_FILE
-    authority = settings.authority_path
-    if authority.is_dir():
-        yield authority, PRIVATE_DIR
-        for child in sorted(authority.iterdir()):
-            if child.is_file():
                 yield child, PRIVATE_FILE
     database = _sqlite_file(settings.database_url)
     if database is not None and database.parent != data:  # outside the data folder

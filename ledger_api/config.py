@@ -40,13 +40,8 @@ class Settings(BaseSettings):
     block_store_path: Path | None = None  # default: <data_dir>/blocks
     kubo_url: str = "http://127.0.0.1:5001"
     database_url: str | None = None  # default: SQLite at <data_dir>/index.db
-    authority_dir: Path | None = None  # default: <data_dir>/authority
-    authority_passphrase: SecretStr | None = None
-    # no single key escrow (docs/key-authorities.md): the API holds no key at all and refuses
-    # a data folder that still has the former central authority's key files
-    escrow_free: bool = False
-    # scrypt cost of `authority init`; tests lower it, production keeps 2**17
-    authority_scrypt_log2_n: int = Field(default=17, ge=10, le=22)
+    # no key setting: the API holds no key at all (docs/key-authorities.md); each institution
+    # runs its own authority (`medledger authority serve`)
     # this process's relayer: one key, or a file of keys (one 0x-hex key per line) of which
     # worker ``worker_index`` takes its own, so N API processes never share a nonce sequence
     # (docs/deployment.md); every key must be enrolled in Consortium as a relayer
@@ -135,8 +130,6 @@ class Settings(BaseSettings):
             self.database_url = f"sqlite:///{self.data_dir / 'index.db'}"
         if self.block_store_path is None:
             self.block_store_path = self.data_dir / "blocks"
-        if self.authority_dir is None:
-            self.authority_dir = self.data_dir / "authority"
         return self
 
     def relayer_secret(self) -> str:
@@ -162,8 +155,3 @@ class Settings(BaseSettings):
     def blocks_path(self) -> Path:
         assert self.block_store_path is not None
         return self.block_store_path
-
-    @property
-    def authority_path(self) -> Path:
-        assert self.authority_dir is not None
-        return self.authority_dir

@@ -17,7 +17,6 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from ledger_api.authority.keystore import KeyAuthority
 from ledger_api.chain.client import ChainClient
 from ledger_api.chain.connection import connect, require_code
 from ledger_api.chain.deploy import Deployment
@@ -80,7 +79,6 @@ class AppContext:
     store: BlockStore
     engine: Engine
     sessions: sessionmaker[Session]
-    authority: KeyAuthority | None
     hooks: Hooks
     metrics: Metrics = field(default_factory=Metrics)
     principals: PrincipalCache = field(default_factory=lambda: PrincipalCache(ttl=2.0))
@@ -90,8 +88,6 @@ class AppContext:
     access_queue: AccessLogQueue | None = None  # created on first read (services.access)
     # rate limits shared by every process through the database (services.rate_limits)
     limiter: RateLimiter | None = None
-    # (when, current epoch, floor) of the last floor scan (services.epochs.floor_epoch)
-    epoch_floor: tuple[float, int, int] | None = None
 
     @property
     def deployment(self) -> Deployment:
@@ -167,62 +163,43 @@ class LegacyDataFolderError(LedgerApiError):
     """The data folder still holds the former central key authority (made before issue 16)."""
 
 
-def check_escrow_free(settings: Settings) -> None:
+LEGACY_AUTHORITY_DIR = "authority"
+"""Where the former central key authority kept its files, under the data folder."""
+LEGACY_KEY_FILES = ("msk.enc", "mpk.cbor")
+
+
+def refuse_legacy_central_keys(settings: Settings) -> None:
     """Refuse a data folder made before key authorities moved to the institutions: it holds
-    the master secret that opens every record, which an escrow-free API must not have."""
-    legacy = [
-        path
-        for path in (settings.authority_path / "msk.enc", settings.authority_path / "mpk.cbor")
-        if path.exists()
-    ]
+    the master secret that opened every record, which the API must not have (it holds no key:
+    ``docs/key-authorities.md``). Checked at every start, before anything connects."""
+    folder = settings.data_dir / LEGACY_AUTHORITY_DIR
+    legacy = [folder / name for name in LEGACY_KEY_FILES if (folder / name).exists()]
     if legacy:
         raise LegacyDataFolderError(
             f"{settings.data_dir} was made before institutions ran their own key authorities: "
             f"it holds the former central master key ({', '.join(p.name for p in legacy)} in "
-            f"{settings.authority_path}). An escrow-free API holds no key. Re-initialise the "
+            f"{folder}). The API holds no key. Re-initialise the "
             "data folder (development chains: `medledger node down`, remove the folder, "
             "`medledger node up`), then run one authority per institution "
             "(`medledger authority init --institution ID --key-file F`; docs/key-authorities.md)"
         )
 
 
-def load_authority(settings: Settings) -> KeyAuthority | None:
-    """The key authority if this API holds the master key, else None (``/keys/issue`` 503).
-
-    Only loaded when a passphrase is configured and ``authority init`` has written the keys:
-    an API replica without the master key is a supported setup. With ``escrow_free`` nothing
-    is loaded and a data folder with the former central keys is refused
-    (:func:`check_escrow_free`).
-    """
-    if settings.escrow_free:
-        check_escrow_free(settings)
-        return None
-    if settings.authority_passphrase is None:
-        return None
-    if not (settings.authority_path / "msk.enc").exists():
-        log.warning("no key authority at %s; /keys/issue is unavailable", settings.authority_path)
-        return None
-    return KeyAuthority.load(
-        settings.authority_path, settings.authority_passphrase.get_secret_value()
-    )
-
-
 def build_context(
     settings: Settings, *, hooks: Hooks | None = None, metrics: Metrics | None = None
 ) -> AppContext:
-    """Connect to the chain, the store and the database; load the key authority.
+    """Connect to the chain, the store and the database (the API loads no key).
 
-    Fails fast (ChainError, StorageError, CryptoError) on a wrong deployment, an unreachable
-    node or a wrong passphrase: a half-configured API would fail every request instead.
+    Fails fast (ChainError, StorageError) on a wrong deployment or an unreachable node, and
+    on a data folder that still holds the former central keys: a half-configured API would
+    fail every request instead.
     """
     metrics = metrics or Metrics()
-    if settings.escrow_free:
-        check_escrow_free(settings)  # before anything connects: a refused folder stays as is
+    refuse_legacy_central_keys(settings)  # before anything connects: a refused folder stays
     chain = connect_chain(settings, metrics)
     engine = create_engine(settings.database_url)
     try:
         store = build_store(settings)
-        authority = load_authority(settings)
     except Exception:
         engine.dispose()
         raise
@@ -232,7 +209,6 @@ def build_context(
         store=store,
         engine=engine,
         sessions=session_factory(engine),
-        authority=authority,
         hooks=hooks if hooks is not None else Hooks(),
         metrics=metrics,
         principals=PrincipalCache(ttl=settings.principal_cache_seconds),

@@ -59,9 +59,6 @@ class Metrics:
             ["result"],
             registry=self.registry,
         )
-        self.keys_issued = Counter(
-            "medledger_keys_issued_total", "FAME user keys issued", registry=self.registry
-        )
 
     def observe_request(self, *, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()
@@ -75,9 +72,6 @@ class Metrics:
 
     def login(self, result: str) -> None:
         self.logins.labels(result).inc()
-
-    def key_issued(self) -> None:
-        self.keys_issued.inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

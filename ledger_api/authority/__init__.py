@@ -1,1 +1,2 @@
-"""A key authority: its key files (:mod:`ledger_api.authority.keystore`)."""
+"""An institution's key authority: its key file (:mod:`ledger_api.authority.keyfile`),
+service and server."""

@@ -26,7 +26,6 @@ key issued under another one would open nothing and hide a misconfiguration.
 
 from __future__ import annotations
 
-import hashlib
 import threading
 import time
 from collections import deque
@@ -38,7 +37,7 @@ from eth_utils import to_checksum_address
 from crypto.attributes import is_reserved
 from crypto.errors import CryptoError, SealError
 from crypto.keys import X25519_KEY_SIZE, seal_user_key
-from crypto.policy import normalize_attributes
+from crypto.policy import attributes_hash, normalize_attributes
 from crypto.signing import recover
 from crypto.signing.authority import KeyRequest, key_authority_domain
 from ledger_api.authority.keyfile import InstitutionAuthority
@@ -82,12 +81,6 @@ class IssuedMemberKey:
     epoch: int
     tx_hash: str
     block_number: int
-
-
-def attributes_hash(attributes: tuple[str, ...]) -> bytes:
-    """SHA-256 of the case-folded attributes, sorted, joined by ``\\n`` (``KeyIssued``)."""
-    text = "\n".join(sorted(normalize_attributes(attributes)))
-    return hashlib.sha256(text.encode("utf-8")).digest()
 
 
 @dataclass

@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from ledger_api.indexer import bulk, epochs, membership, workflow
+from ledger_api.indexer import bulk, membership, workflow
 from ledger_api.indexer import emergency as emergency_events
 from ledger_api.indexer.decode import ChainEvent
 from ledger_api.indexer.errors import IndexerConfigError
@@ -51,7 +51,8 @@ BULK: dict[tuple[str, str], BulkHandler] = {
     ("RecordRegistry", "RecordRegistered"): bulk.records,
     ("ConsentManager", "ConsentGranted"): bulk.consents,
     ("AccessLog", "AccessLogged"): bulk.accesses,
-    ("AccessLog", "KeyIssued"): bulk.key_issuances,
+    ("AccessLog", "KeyIssued"): bulk.key_issuances,  # the former central authority's
+    ("Consortium", "KeyIssued"): bulk.key_issuances,  # each institution's authority's
 }
 
 # Everything else, applied one at a time in chain order after the bulk writes.
@@ -60,30 +61,21 @@ SINGLE: dict[tuple[str, str], Handler] = {
     ("Consortium", "InstitutionUpdated"): membership.institution(
         lambda e: {"name": e.args["name"], "admin": e.args["admin"]}
     ),
-    ("Consortium", "InstitutionSuspended"): epochs.both(
-        membership.institution(lambda e: {"active": False}),
-        epochs.trigger("institution_suspended"),
-    ),
+    ("Consortium", "InstitutionSuspended"): membership.institution(lambda e: {"active": False}),
     ("Consortium", "InstitutionReinstated"): membership.institution(lambda e: {"active": True}),
     ("Consortium", "MemberEnrolled"): membership.member_enrolled,
-    ("Consortium", "MemberUpdated"): epochs.both(
-        membership.member_updated, epochs.trigger("member_updated")
-    ),
-    ("Consortium", "MemberSuspended"): epochs.both(
-        membership.member({"active": False}), epochs.trigger("member_suspended")
-    ),
+    ("Consortium", "MemberUpdated"): membership.member_updated,
+    ("Consortium", "MemberSuspended"): membership.member({"active": False}),
     ("Consortium", "MemberReinstated"): membership.member({"active": True}),
-    ("Consortium", "MemberRemoved"): epochs.both(
-        membership.member({"active": False, "removed": True}, clear_attributes=True),
-        epochs.trigger("member_removed"),
+    ("Consortium", "MemberRemoved"): membership.member(
+        {"active": False, "removed": True}, clear_attributes=True
     ),
-    ("AccessLog", "EpochAdvanced"): epochs.epoch_advanced,
     ("RecordRegistry", "RecordRekeyed"): _record(
         lambda e: {
             "version": e.args["version"],
             "header_cid": e.args["headerCid"],
             "policy_hash": e.args["policyHash"],
-            "epoch": None,  # a new header: derived again (services.epochs.fill_record_epochs)
+            "epoch": None,  # a new header: its epoch is not derived by the indexer
         }
     ),
     ("RecordRegistry", "RecordBodyRekeyed"): _record(
@@ -133,15 +125,17 @@ SINGLE: dict[tuple[str, str], Handler] = {
 }
 
 # Decoded but not stored: nothing in the API or the audit queries asks for them.
-# Consortium's institution-authority events (issue 16) are read from the chain by clients and
-# authorities; the index does not mirror them yet.
+# Consortium's other institution-authority events (issue 16) are read from the chain by
+# clients and authorities (GET /keys/authorities, GET /keys/epochs); the index does not mirror
+# them.
 IGNORED: frozenset[tuple[str, str]] = frozenset(
     {
         ("Consortium", "AdminTransferred"),
+        # the former global epoch (moved by the API's epoch watcher, gone with its central key)
+        ("AccessLog", "EpochAdvanced"),
         ("Consortium", "AuthorityRegistered"),
         ("Consortium", "EpochAdvanced"),
         ("Consortium", "EpochFloorRaised"),
-        ("Consortium", "KeyIssued"),
         ("ConsentManager", "PatientKeyRegistered"),
         # the emergency key's DKG board and share releases (read from the chain by the
         # authorities, the opening clinician's client and the patient's, docs/break-glass.md)

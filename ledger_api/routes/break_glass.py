@@ -1,5 +1,7 @@
-"""Break-glass emergency access: open, the emergency key, the review queue, reviews, and a
-patient's openings.
+"""Break-glass emergency access: open, the review queue, reviews, and a patient's openings.
+
+The API issues no emergency key: a record's emergency slot opens only with the decryption
+shares of t of the n institutions' authorities (``docs/break-glass.md``).
 
 Thin: the rules live in :mod:`ledger_api.services.break_glass` (writes, gate) and
 :mod:`ledger_api.services.break_glass_queries` (listings).
@@ -12,7 +14,6 @@ not the caller's (403 ``signer_mismatch``); the contract checks them again.
 
 from __future__ import annotations
 
-import base64
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -33,10 +34,8 @@ from ledger_api.routes.fields import (
     Uint64Field,
 )
 from ledger_api.services import break_glass as service
-from ledger_api.services import break_glass_keys as keys
 from ledger_api.services import break_glass_queries as queries
 from ledger_api.services.access import chain_required
-from ledger_api.services.authority import decode_x25519_public_key
 from ledger_api.services.chain_time import latest_block_time
 
 router = APIRouter(tags=["break-glass"])
@@ -113,25 +112,6 @@ class OpeningPageOut(BaseModel):
 class CountOut(BaseModel):
     patient: str
     count: int = Field(description="Break-glass openings of the chart so far: the bg:<n> to write.")
-
-
-class KeyIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    x25519_public_key: str = Field(
-        max_length=64, description="32 bytes, base64: the key is sealed to it."
-    )
-
-
-class EmergencyKeyOut(BaseModel):
-    sealed_key: str = Field(description="The emergency user key in a sealed box (CBOR), base64.")
-    holder: str
-    patient: str
-    attributes: list[str]
-    attributes_hash: str
-    expires_at: int
-    tx_hash: str
-    block_number: int
 
 
 class ReviewIn(BaseModel):
@@ -216,39 +196,6 @@ def open_break_glass(
         cosignature=cosig,
     )
     return OpeningOut(**opened)
-
-
-@router.post(
-    "/break-glass/{opening_id}/key",
-    summary="The opening's emergency key (role:emergency, patient:<p>), sealed to the caller",
-    responses=error_responses(
-        s401="unauthorized",
-        s403="not_a_doctor, not_your_opening, break_glass_expired",
-        s404="break_glass_not_found",
-        s422="invalid_public_key, invalid_id",
-        s503="authority_unavailable, escrow_free, chain_unavailable",
-    ),
-)
-def emergency_key(
-    opening_id: OpeningIdPath, body: KeyIn, ctx: ContextDep, db: DbDep, principal: PrincipalDep
-) -> EmergencyKeyOut:
-    issued = keys.issue_emergency_key(
-        ctx=ctx,
-        db=db,
-        principal=principal,
-        opening_id=opening_id,
-        recipient_public_key=decode_x25519_public_key(body.x25519_public_key),
-    )
-    return EmergencyKeyOut(
-        sealed_key=base64.b64encode(issued.sealed_key).decode(),
-        holder=issued.holder,
-        patient=issued.patient,
-        attributes=list(issued.attributes),
-        attributes_hash="0x" + issued.attributes_hash.hex(),
-        expires_at=issued.expires_at,
-        tx_hash=issued.tx_hash,
-        block_number=issued.block_number,
-    )
 
 
 @router.get(

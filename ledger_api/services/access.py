@@ -25,8 +25,9 @@ reason ``BREAK_GLASS``); a denial then says whether the caller's window ended
 (``BREAK_GLASS_EXPIRED``) or there was none (``NO_BREAK_GLASS``). Auditors get no special
 right to content. Member revocation (:mod:`ledger_api.services.epochs`): a suspended or removed
 member is refused right after the patient check (``MEMBER_LEFT``), whatever consent named
-them; the author institution's custodian may read a record under an older membership epoch to
-re-key it (``CUSTODIAN_REKEY``).
+them. (The custodian path, ``CUSTODIAN_REKEY``, read a record under an older *global* epoch
+to re-key it; epochs are per institution now and the re-key job runs client-side, so the API
+grants it to no one: the code stays in the enum for events already on chain.)
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ class Reason(IntEnum):
     POLICY_CONSENT = 2
     WORKFLOW = 3
     BREAK_GLASS = 4
-    CUSTODIAN_REKEY = 5  # the author institution's custodian re-keying a stale-epoch record
+    CUSTODIAN_REKEY = 5  # no longer granted (global epochs are gone); kept for old events
     NO_CONSENT = 10
     RECORD_WITHDRAWN = 11
     NO_BREAK_GLASS = 12
@@ -183,10 +184,6 @@ def decide(
         window, opening = open_window(ctx=ctx, db=db, principal=principal, patient=record.patient)
         if window == "open" and opening is not None:
             return Verdict(True, Reason.BREAK_GLASS, _bytes32(opening))
-    if epochs.custodian_may_rekey(ctx=ctx, db=db, principal=principal, record=record):
-        # the justification names the epoch the re-key moves the record to (EpochAdvanced)
-        epoch = epochs.current_epoch(ctx).to_bytes(32, "big")
-        return Verdict(True, Reason.CUSTODIAN_REKEY, epoch)
     consents = ctx.chain.consents
     if consents.is_allowed(
         patient=record.patient, grantee=principal.address, record_id=record_id, purpose=purpose

@@ -1,5 +1,5 @@
-"""Break-glass emergency access: open and review (the key: :mod:`.break_glass_keys`; the read
-gate and listings: :mod:`.break_glass_queries`).
+"""Break-glass emergency access: open and review (the read gate and listings:
+:mod:`.break_glass_queries`).
 
 Design (``docs/break-glass.md``):
 
@@ -16,16 +16,9 @@ Design (``docs/break-glass.md``):
   ``break_glass_cap``, 422 ``invalid_cosignature``); concurrent openings that all pass the
   pre-check are refused by the chain past the cap, with the same codes. Every refusal happens
   before anything is written.
-- **key** — during its window, the opening's clinician gets an emergency key with exactly the
-  attributes ``role:emergency``, ``patient:<address>`` and the break-glass counters
-  ``bg:<floor>`` … ``bg:<j-1>`` of opening ``j`` (no uid, no dept), sealed to their X25519
-  key, its issuance logged on chain (``AccessLog.logKeyIssued``, holder = the clinician)
-  before it is returned (:mod:`.break_glass_keys`). Every record policy composed by the SDK
-  ORs in ``(role:emergency and patient:<patient> and bg:<n>)``, ``n`` the chart's opening
-  count when it was encrypted, so this key opens that patient's records written before the
-  opening and no other patient's. A ``patient:<0x…40 hex>`` attribute is 50 characters,
-  longer than a Consortium attribute (``bytes32``) can be, so no regular member key can carry
-  one.
+- **key** — the API issues none. A record's emergency slot (envelope v3) opens only with the
+  decryption shares of t of the n institutions' authorities, each of which checks the live
+  opening on chain and logs its release (``docs/break-glass.md``).
 - **gate** — ``?purpose=emergency`` reads are granted while the caller, still an active doctor,
   has an opening for the record's patient whose window has not ended by chain time (the
   key cannot expire by itself; the API's gate is what is short-lived).

@@ -1,8 +1,9 @@
 """Rate limits per address and per IP, with their state in the index database.
 
 What is limited, and why (the hardening issue: a fresh wallet made 20 denied reads in 0.8 s,
-each a chain transaction and an entry in someone else's access history; every key issuance
-is a transaction; anyone may ask for nonces):
+each a chain transaction and an entry in someone else's access history; every patient-key
+registration relayed is a transaction; anyone may ask for nonces; the institutions'
+authorities limit their own key issuance):
 
 ================  ===========================  =========================================
 action            counted                      setting (default)
@@ -11,7 +12,8 @@ action            counted                      setting (default)
 ``sign_in``       logins per IP; per address   ``rate_sign_in_per_ip``,
                   once the signature verifies  ``rate_sign_in_per_address`` (10/minute)
 ``denied_read``   denied content reads         ``rate_denied_reads_per_address`` / ``_ip``
-``key_issue``     ``POST /keys/issue``         ``rate_key_issuance_per_member`` (20/hour)
+``key_issue``     ``POST /patient-keys``       ``rate_key_issuance_per_member`` (20/hour)
+                  per patient; per IP          ``rate_key_issuance_per_ip`` (200/hour)
 ``upload``        ``POST /records``, re-keys   ``rate_uploads_per_address`` / ``_ip``
 ================  ===========================  =========================================
 

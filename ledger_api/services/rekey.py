@@ -56,7 +56,6 @@ from ledger_api.http_errors import (
     UnprocessableError,
 )
 from ledger_api.principal import Principal
-from ledger_api.services import epochs
 from ledger_api.services.reconciler import release_blocks
 from ledger_api.services.retention import retain, sweep
 from ledger_api.services.signed_actions import SignedAction, check_signed_action
@@ -286,7 +285,7 @@ def _apply(db: Session, key: str, event: Event) -> None:
         "version": int(args["version"]),
         "header_cid": args["headerCid"],
         "policy_hash": "0x" + bytes(args["policyHash"]).hex(),
-        "epoch": None,  # the new header's: derived again (epochs.fill_record_epochs)
+        "epoch": None,  # the new header's, not derived here (no floor reads it any more)
         "updated_block": block,
         "updated_log_index": log_index,
     }
@@ -367,7 +366,6 @@ def rekey_record(
     sweep(ctx=ctx, db=db)
     row = db.get(Record, key, populate_existing=True) or row
     db.commit()
-    epochs.forget_floor(ctx)  # the replaced header may have held the oldest epoch
     return RekeyResult(record=row, changed=True, full=full, retained=retained, retained_until=until)
 
 

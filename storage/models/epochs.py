@@ -1,10 +1,9 @@
-"""The key authority's membership epochs, and the membership changes that move them.
+"""The former central key authority's global membership epochs (tables of migration 0008).
 
-Record policies carry ``epoch:<E>`` (see :mod:`clients.sdk.policies`); a clinician's key carries
-the epochs from the floor up to the current one. A member leaving (suspended, removed, their
-attributes changed, their institution suspended) is a *trigger*; the API's epoch watcher turns
-the pending triggers of one block into one ``AccessLog.EpochAdvanced`` and records which epoch
-they produced, so a trigger is handled exactly once even across crashes.
+Nothing writes these tables any more: the global epoch (``AccessLog.EpochAdvanced``, advanced by
+the API's epoch watcher from the membership *triggers*) went with the API's central key in
+issue 16. Epochs are per institution now and live on chain (``Consortium.authorityOf``,
+``GET /keys/epochs``). The models stay until a migration drops the tables.
 """
 
 from __future__ import annotations

@@ -2,10 +2,16 @@
 
 ``api_stack`` deploys fresh contracts on the session anvil, enrols the demo consortium
 (成都市第三人民医院 "cd3h" with a cardiologist and an auditor, 青羊区社区卫生服务中心 "qyqchc"
-with a GP), initialises a key authority in a temp dir, points :class:`Settings` at a temp
-data dir (LocalBlockStore) and at the ``database_url`` under test (SQLite, and PostgreSQL
-when ``MEDLEDGER_TEST_POSTGRES_URL`` is set), and runs ``create_app`` under a ``TestClient``
+with a GP), points :class:`Settings` at a temp data dir (LocalBlockStore) and at the
+``database_url`` under test (SQLite, and PostgreSQL when ``MEDLEDGER_TEST_POSTGRES_URL`` is
+set), and runs ``create_app`` under a ``TestClient``
 with its lifespan (migrations, reconciler, indexer thread). Nothing is mocked.
+
+The API holds no key (``docs/key-authorities.md``). Tests that make records act as the client:
+:meth:`Stack.authorities` gives each institution a FAME key pair held in the test process (as
+its authority would hold it) and registers its digest on chain, and :meth:`Stack.make_record`
+writes an envelope v3 for them and the patient's own key. Tests that need a key authority
+serving members run one (``tests/authority``).
 
 People are fresh random accounts per test (they never send transactions: the API's relayer
 does); only the consortium admin (anvil key 0, deployer) and the API relayer (anvil key 9,
@@ -17,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -31,10 +36,12 @@ from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
 from web3 import Web3
 
-from crypto import envelope, siwe
+from crypto import envelope, fame, siwe
 from crypto.errors import CryptoError
-from crypto.keys import load_master_public_key
+from crypto.fame_types import MasterPublicKey, MasterSecretKey, UserKey
+from crypto.patient_key import PatientKey, derive_from_account
 from crypto.policy import policy_hash
+from crypto.reach import Institution
 from crypto.signing import (
     Consent,
     Domain,
@@ -47,7 +54,6 @@ from crypto.signing import (
     sign,
 )
 from ledger_api.app import create_app
-from ledger_api.authority.keystore import MPK_FILE, init_authority
 from ledger_api.chain.access_log import AccessLog
 from ledger_api.chain.anvil import AnvilProcess
 from ledger_api.chain.connection import connect
@@ -67,8 +73,7 @@ from tests.storage.conftest import empty_database
 
 ADMIN_KEY = ANVIL_KEYS[0]
 RELAYER_KEY = ANVIL_KEYS[9]
-AUTHORITY_PASSPHRASE = "correct horse battery staple"
-AUTHORITY_LOG2_N = 10  # scrypt cost for tests only; production keeps 2**17
+UNSERVED_AUTHORITY_URL = "http://127.0.0.1:9/"  # registered on chain; nothing listens there
 # the tests set their rate limits explicitly (far above what any test does), so that none
 # fails on a 429 it did not ask for; the rate-limit tests override these through stack_settings
 GENEROUS_LIMITS: dict[str, Any] = {
@@ -95,12 +100,24 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield url
 
 
-@pytest.fixture(scope="session")
-def authority_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One FAME setup per session (``authority init``); each stack gets its own copy."""
-    directory = tmp_path_factory.mktemp("authority-template")
-    init_authority(directory, AUTHORITY_PASSPHRASE, log2_n=AUTHORITY_LOG2_N)
-    return directory
+@dataclass(frozen=True)
+class InstitutionKeys:
+    """One institution's FAME key pair, held by the test as that institution's authority
+    would hold it (never by the API); its digest and ``signer`` are registered on chain."""
+
+    key: envelope.AuthorityKey
+    msk: MasterSecretKey
+    signer: LocalAccount
+
+    @property
+    def institution(self) -> Institution:
+        return self.key.institution
+
+    def user_key(self, attributes: list[str] | tuple[str, ...], *, epoch: int = 1) -> UserKey:
+        """A member key of this institution: ``attributes`` plus ``org:<code>`` and
+        ``epoch:<epoch>``, as the authority derives them."""
+        derived = [f"org:{self.institution.code}", f"epoch:{epoch}"]
+        return fame.keygen(self.msk, [*attributes, *derived])
 
 
 @dataclass
@@ -123,6 +140,8 @@ class Stack:
     tmp_path: Path
     hooks: Hooks = field(default_factory=Hooks)
     _tokens: dict[str, str] = field(default_factory=dict)
+    _authorities: dict[int, InstitutionKeys] = field(default_factory=dict)
+    _v2_keys: tuple[MasterPublicKey, MasterSecretKey] | None = None
 
     # ------------------------------------------------------------------ the running app
 
@@ -199,9 +218,44 @@ class Stack:
 
     # ------------------------------------------------------------------ records
 
-    @property
-    def mpk_bytes(self) -> bytes:
-        return (self.settings.authority_path / MPK_FILE).read_bytes()
+    def authorities(self) -> dict[int, InstitutionKeys]:
+        """Each institution's key pair (made and registered on chain on first use).
+
+        Registered by the institution's admin with a signer of its own and a URL where
+        nothing listens: the API never asks an authority for a key, and no test here needs
+        one served (``tests/authority`` serves them)."""
+        if not self._authorities:
+            for number in (self.cd3h, self.qyqchc):
+                mpk, msk = fame.setup()
+                code = self.admin_consortium.institution(number).code.casefold()
+                digest = envelope.authority_digest(mpk)
+                signer = Account.create()
+                self.admin_consortium.register_authority(
+                    institution_id=number,
+                    pubkey_digest=digest,
+                    signer=signer.address,
+                    url=UNSERVED_AUTHORITY_URL,
+                ).wait()
+                self._authorities[number] = InstitutionKeys(
+                    key=envelope.AuthorityKey(Institution(number, code), mpk, digest),
+                    msk=msk,
+                    signer=signer,
+                )
+        return self._authorities
+
+    def authority_keys(self) -> list[envelope.AuthorityKey]:
+        """The directory a writer encrypts to: each key pinned, with its current epoch."""
+        keys = []
+        for number, held in self.authorities().items():
+            epoch = self.admin_consortium.authority_of(number).epoch
+            institution = Institution(number, held.institution.code, epoch)
+            keys.append(envelope.AuthorityKey(institution, held.key.mpk, held.key.digest))
+        return keys
+
+    @staticmethod
+    def patient_key(patient: LocalAccount) -> PatientKey:
+        """The patient's own X25519 key, derived from their wallet as the SDK derives it."""
+        return derive_from_account(patient)
 
     def make_record(
         self,
@@ -215,24 +269,70 @@ class Stack:
         record_id: bytes | None = None,
     ) -> tuple[bytes, bytes, bytes]:
         """Encrypt like a client does: ``(record_id, header_bytes, body_bytes)``, an envelope
-        v2 bound to the record and patient and sealed by ``author`` (default: the patient).
+        v3 (one slot per institution the policy reaches, the patient's own slot) bound to the
+        record and patient and sealed by ``author`` (default: the patient).
 
-        The policy ORs in ``uid:<patient>`` (as every client must) unless told not to.
-        """
+        The policy ORs in ``uid:<patient>`` unless told not to: redundant in v3 (the patient
+        slot opens it) and kept so that a test's policy reads as it did. A patient given as an
+        address gets a fresh X25519 key (nobody holds their wallet here)."""
         address = patient if isinstance(patient, str) else patient.address
         if add_patient_uid:
             policy = f"({policy}) or uid:{address.lower()}"
         if author is None:
             author = patient if not isinstance(patient, str) else Account.create()
         record_id = record_id or secrets.token_bytes(32)
-        mpk = load_master_public_key(self.mpk_bytes)
-        record, body = envelope.encrypt_bytes(
+        patient_public = (
+            PatientKey(secrets.token_bytes(32)).public_key
+            if isinstance(patient, str)
+            else self.patient_key(patient).public_key
+        )
+        record, body = envelope.encrypt_bytes_v3(
             plaintext,
-            mpk=mpk,
+            authorities=self.authority_keys(),
             policy=policy,
+            patient_public_key=patient_public,
             content_type=content_type,
             binding=envelope.RecordBinding(record_id=record_id, patient=address),
             sealer=envelope.AccountSealer(author),
+        )
+        return record_id, record.header_bytes, body
+
+    @property
+    def v2_mpk(self) -> MasterPublicKey:
+        """A FAME public key the test holds (no authority's, not the API's) for the tests of
+        envelope v2 (still accepted for a new record while clients move over) and v1 (refused)."""
+        if self._v2_keys is None:
+            self._v2_keys = fame.setup()
+        return self._v2_keys[0]
+
+    def v2_user_key(self, attributes: list[str]) -> UserKey:
+        """A key for :attr:`v2_mpk`'s records."""
+        self.v2_mpk  # noqa: B018  (made on first use)
+        assert self._v2_keys is not None
+        return fame.keygen(self._v2_keys[1], attributes)
+
+    def make_record_v2(
+        self,
+        patient: LocalAccount,
+        policy: str,
+        plaintext: bytes,
+        *,
+        add_patient_uid: bool = True,
+        author: LocalAccount | None = None,
+        record_id: bytes | None = None,
+    ) -> tuple[bytes, bytes, bytes]:
+        """An envelope v2 under :attr:`v2_mpk`; its policy ORs in ``uid:<patient>`` (a v2
+        record's only way to let the patient in) unless told not to."""
+        record_id = record_id or secrets.token_bytes(32)
+        if add_patient_uid:
+            policy = f"({policy}) or uid:{patient.address.lower()}"
+        record, body = envelope.encrypt_bytes(
+            plaintext,
+            mpk=self.v2_mpk,
+            policy=policy,
+            content_type="application/fhir+json",
+            binding=envelope.RecordBinding(record_id=record_id, patient=patient.address),
+            sealer=envelope.AccountSealer(author or patient),
         )
         return record_id, record.header_bytes, body
 
@@ -458,7 +558,6 @@ def api_stack(
     anvil: AnvilProcess,
     database_url: str,
     tmp_path: Path,
-    authority_template: Path,
     stack_settings: dict[str, Any],
     stack_hooks: Hooks,
 ) -> Iterator[Stack]:
@@ -476,18 +575,12 @@ def api_stack(
         for name in ("patient", "other_patient", "cardiologist", "gp", "auditor")
     }
     data_dir = tmp_path / "data"
-    authority_dir = data_dir / "authority"
-    if stack_settings.get("authority_passphrase", AUTHORITY_PASSPHRASE) is not None:
-        shutil.copytree(authority_template, authority_dir)  # the old central authority
     options: dict[str, Any] = {
         "rpc_url": anvil.url,
         "deployment_file": deployment_file,
         "data_dir": data_dir,
         "block_store": "local",
         "database_url": database_url,
-        "authority_dir": authority_dir,
-        "authority_passphrase": AUTHORITY_PASSPHRASE,
-        "authority_scrypt_log2_n": AUTHORITY_LOG2_N,
         "relayer_key": RELAYER_KEY,
         "indexer_poll_interval": 0.1,
         "log_json": True,

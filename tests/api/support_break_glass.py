@@ -4,15 +4,12 @@ key, and the EmergencyAccess / AccessLog events read back from the chain with we
 
 from __future__ import annotations
 
-import base64
 import time
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
 
 import contracts
-from crypto.fame_types import UserKey
-from crypto.keys import generate_x25519_keypair, open_user_key
 from crypto.signing import BreakGlassCosign, BreakGlassOpen, cosign_domain, sign
 from ledger_api.chain.emergency import text_hash
 from tests.api.conftest import Stack
@@ -77,20 +74,6 @@ def signed_opening(
         deadline=deadline if deadline is not None else int(time.time()) + 600,
     )
     return signed_field(stack.ctx, signer, message)
-
-
-def emergency_key(
-    stack: Stack, doctor: LocalAccount, opening_id: str
-) -> tuple[Any, UserKey | None]:
-    pair = generate_x25519_keypair()
-    answer = stack.client.post(
-        f"/break-glass/{opening_id}/key",
-        json={"x25519_public_key": base64.b64encode(pair.public_key).decode()},
-        headers=stack.login(doctor),
-    )
-    if answer.status_code != 200:
-        return answer, None
-    return answer, open_user_key(base64.b64decode(answer.json()["sealed_key"]), pair.private_key)
 
 
 def cosignature(

@@ -1,5 +1,5 @@
-"""Permissions at rest: the data and authority folders 0700, the index, logs and keys 0600,
-checked at every start (a looser one is fixed, with a warning naming it)."""
+"""Permissions at rest: the data folder 0700, the index and logs 0600, checked at every start
+(a looser one is fixed, with a warning naming it). The folder holds no key file."""
 
 from __future__ import annotations
 
@@ -22,9 +22,6 @@ def _private(stack: Stack) -> dict[Path, int]:
     data = stack.settings.data_dir
     expected = {
         data: 0o700,
-        stack.settings.authority_path: 0o700,
-        stack.settings.authority_path / "msk.enc": 0o600,
-        stack.settings.authority_path / "mpk.cbor": 0o600,
     }
     if (data / "index.db").exists():  # the SQLite run; PostgreSQL keeps its own files
         expected[data / "index.db"] = 0o600

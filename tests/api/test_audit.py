@@ -8,7 +8,6 @@ must name each change.
 
 from __future__ import annotations
 
-import base64
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,8 +16,10 @@ from typing import Any
 import sqlalchemy as sa
 from eth_account.signers.local import LocalAccount
 
-from crypto.keys import generate_x25519_keypair
+from crypto.policy import attributes_hash
 from crypto.signing import RecordWithdraw
+from ledger_api.chain.consortium import Consortium
+from ledger_api.chain.relayer import Relayer
 from storage.models import AccessEvent, Record
 from tests.api.conftest import Stack
 from tests.api.test_consents import relay
@@ -55,11 +56,14 @@ def make_history(s: Stack) -> History:
     assert relay(s, consent, signature).status_code == 201
     assert read(s, s.gp, ids[1]) == 200  # consent: granted
     assert read(s, s.other_patient, ids[2]) == 200
-    key = base64.b64encode(generate_x25519_keypair().public_key).decode()
-    issued = s.client.post(
-        "/keys/issue", json={"x25519_public_key": key}, headers=s.login(s.cardiologist)
-    )
-    assert issued.status_code == 200, issued.text
+    # cd3h's authority logs a key it issued the cardiologist, from its own signer account
+    signer = s.authorities()[s.cd3h].signer
+    sender = Relayer(s.w3, "0x" + bytes(signer.key).hex())
+    authority = Consortium(s.w3, s.deployment.address("Consortium"), sender=sender)
+    attributes = ("dept:cardiology", "epoch:1", "org:cd3h", "role:doctor")
+    authority.log_key_issued(
+        holder=s.cardiologist.address, attributes_hash=attributes_hash(attributes), epoch=1
+    ).wait()
     return History(records=ids, bodies=bodies, head=s.wait_indexed())
 
 

@@ -1,20 +1,41 @@
 """``GET /audit/key-issuances``: attribute keys issued per authority and per day (the charts of
-the auditors' console), from the index of ``KeyIssued``, checked against the chain; who may ask,
-and malformed windows."""
+the auditors' console), from the index of ``Consortium.KeyIssued`` (each institution's own
+authority logs its issuances from its signer account; the API issues none), checked against
+the chain; who may ask, and malformed windows."""
 
 from __future__ import annotations
 
-import base64
+from pathlib import Path
 
 from eth_account.signers.local import LocalAccount
 
-from crypto.keys import generate_x25519_keypair
+from ledger_api.authority.keyfile import init_key_file
 from tests.api.conftest import Stack
+from tests.authority.inthread import PASSPHRASE, SCRYPT_LOG2_N, ThreadAuthority, start_authority
+from tests.authority.support import request_key
 
 
-def issue(s: Stack, account: LocalAccount) -> dict:
-    key = base64.b64encode(generate_x25519_keypair().public_key).decode()
-    answer = s.client.post("/keys/issue", json={"x25519_public_key": key}, headers=s.login(account))
+def serve(s: Stack, institution: int, tmp_path: Path) -> ThreadAuthority:
+    """Institution ``institution``'s own authority, in a thread, registered on chain."""
+    key_file = tmp_path / f"authority-{institution}.key"
+    init_key_file(key_file, PASSPHRASE, institution_id=institution, log2_n=SCRYPT_LOG2_N)
+    assert s.settings.deployment_file is not None
+    return start_authority(
+        key_file=key_file,
+        rpc_url=s.settings.rpc_url,
+        deployment_file=s.settings.deployment_file,
+        admin=s.admin_consortium,
+    )
+
+
+def issue(s: Stack, authority: ThreadAuthority, account: LocalAccount) -> dict:
+    answer, _, _ = request_key(
+        authority.url,
+        account,
+        institution=authority.institution,
+        chain_id=s.deployment.chain_id,
+        consortium=s.deployment.address("Consortium"),
+    )
     assert answer.status_code == 200, answer.text
     return answer.json()
 
@@ -25,31 +46,41 @@ def stats(s: Stack, query: str = "", account: LocalAccount | None = None) -> dic
     return answer.json()
 
 
-def test_key_issuances_per_authority_and_day(api_stack: Stack) -> None:
+def test_key_issuances_per_authority_and_day(api_stack: Stack, tmp_path: Path) -> None:
     s = api_stack
     assert stats(s) == {"total": 0, "by_issuer": [], "by_day": []}
-    issued = [issue(s, s.cardiologist), issue(s, s.cardiologist), issue(s, s.gp)]
+    cd3h, qyqchc = serve(s, s.cd3h, tmp_path), serve(s, s.qyqchc, tmp_path)
+    try:
+        issued = [issue(s, cd3h, s.cardiologist), issue(s, cd3h, s.auditor)]
+        other = issue(s, qyqchc, s.gp)
+    finally:
+        cd3h.stop()
+        qyqchc.stop()
     s.wait_indexed()
     got = stats(s)
     assert got["total"] == 3
-    (row,) = got["by_issuer"]  # the demo consortium has one authority
-    assert row["count"] == 3
+    by_issuer = {row["count"]: row for row in got["by_issuer"]}
+    assert sorted(by_issuer) == [1, 2]  # one row per institution's authority
+    row = by_issuer[2]
     assert row["holders"] == 2
-    newest = max(issued, key=lambda i: i["block_number"])
-    assert row["last_block"] == newest["block_number"]
-    assert row["last_tx_hash"] == newest["tx_hash"]
+    newest = max(issued, key=lambda i: i["blockNumber"])
+    assert row["last_block"] == newest["blockNumber"]
+    assert row["last_tx_hash"] == newest["txHash"]
+    assert by_issuer[1]["last_tx_hash"] == other["txHash"]
     receipt = s.w3.eth.get_transaction_receipt(row["last_tx_hash"])
     assert receipt["status"] == 1
     assert receipt["logs"]  # the KeyIssued is on chain
-    assert row["issuer"].startswith("0x")
     assert row["issuer"] != row["issuer"].lower()  # checksummed
+    assert row["issuer"] != by_issuer[1]["issuer"]  # each authority signs with its own account
     assert sum(d["count"] for d in got["by_day"]) == 3
-    assert {d["issuer"] for d in got["by_day"]} == {row["issuer"]}
 
-    block = s.w3.eth.get_block(newest["block_number"])
+    last = max([*issued, other], key=lambda i: i["blockNumber"])  # the window's edge
+    block = s.w3.eth.get_block(last["blockNumber"])
     assert stats(s, f"?since={block['timestamp'] + 1}")["total"] == 0
     assert stats(s, f"?until={block['timestamp'] + 1}")["total"] == 3
     assert stats(s, account=s.admin)["total"] == 3  # the consortium admin audits too
+    report = s.client.get("/audit/verify", headers=s.login(s.auditor)).json()
+    assert report["ok"] is True, report  # the index of the issuances matches the chain
 
 
 def test_key_issuances_are_for_auditors_only(api_stack: Stack) -> None:

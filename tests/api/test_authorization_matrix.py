@@ -18,7 +18,6 @@ anonymous attempts, refused before any decision, leave none.
 
 from __future__ import annotations
 
-import base64
 import json
 import secrets
 from collections import Counter
@@ -32,7 +31,6 @@ from fastapi.routing import APIRoute
 from starlette.routing import Route
 
 from crypto import siwe
-from crypto.keys import generate_x25519_keypair
 from crypto.patient_key import registration_typed_data
 from crypto.signing import Consent
 from tests.api.conftest import Stack
@@ -110,27 +108,24 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/consents"): signed_in(
         200, other_patient=403, doctor_with_consent=403, doctor_without_consent=403
     ),
-    ("GET", "/keys/public"): everyone(200),
     # institution authorities (issue 16): the directory is public; anyone may relay a
     # patient's signed key registration (the contract checks the signature)
     ("GET", "/keys/authorities"): everyone(200),
     ("POST", "/patient-keys"): everyone(200),
     # same-origin relays of an authority's public key and of a member's signed key request
-    # (the web apps): public, as the authority itself is; this stack's institutions run no
-    # authority of their own, so the relays answer 404 before calling anything
-    ("GET", "/keys/authorities/{institution}/public-key"): everyone(404),
-    ("POST", "/keys/authorities/{institution}/keys"): everyone(404),
+    # (the web apps): public, as the authority itself is; this stack's institutions registered
+    # their authorities (the scenario's records are written for them) at a URL nothing serves,
+    # so the relays answer 502 authority_unreachable to everyone, after no access check
+    ("GET", "/keys/authorities/{institution}/public-key"): everyone(502),
+    ("POST", "/keys/authorities/{institution}/keys"): everyone(502),
     ("GET", "/chain"): everyone(200),
     ("GET", "/directory"): everyone(200),
     ("GET", "/directory/members"): signed_in(200),
     ("GET", "/directory/clinicians"): signed_in(200),
-    ("POST", "/keys/issue"): signed_in(200),
-    # membership epochs (issue 8): the history is public; cd3h's stale records to its admin
-    # and members (the scenario asks for institution cd3h)
+    # each institution's membership epochs (issue 16, from Consortium): public, like the chain
     ("GET", "/keys/epochs"): everyone(200),
     # a patient's registered X25519 key is public, like the chain (a stranger has none: 404)
     ("GET", "/patient-keys/{patient}"): everyone(404),
-    ("GET", "/keys/epochs/stale"): signed_in(403, doctor_with_consent=200, auditor=200, admin=200),
     ("GET", "/audit/access-events"): OVERSEERS_ONLY,
     ("GET", "/audit/verify"): OVERSEERS_ONLY,
     ("GET", "/audit/key-issuances"): OVERSEERS_ONLY,
@@ -150,10 +145,9 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/consultations/{consultation_id}/opinions"): only(doctor_with_consent=201),
     ("POST", "/consultations/{consultation_id}/close"): only(doctor_without_consent=200),
     ("POST", "/consultations/{consultation_id}/cancel"): only(doctor_without_consent=200),
-    # break-glass (issue 8): doctors open; only the opening's clinician gets its key; the
-    # queue is the overseers'; reviews are the auditors' (on chain: the contract demands one)
+    # break-glass (issue 8): doctors open (the key comes from t of n authorities, not the
+    # API); the queue is the overseers'; reviews are the auditors' (the contract demands one)
     ("POST", "/break-glass"): doctors_only(201),
-    ("POST", "/break-glass/{opening_id}/key"): only(doctor_with_consent=200),
     ("GET", "/audit/break-glass"): OVERSEERS_ONLY,
     ("POST", "/audit/break-glass/{opening_id}/review"): only(auditor=200),
     ("GET", "/patients/{address}/break-glass"): signed_in(403, patient=200, auditor=200, admin=200),
@@ -372,9 +366,6 @@ class Scenario:
     def _get_consents(self, role: str) -> Any:
         return self._get("/consents", role, patient=self.stack.patient.address)
 
-    def _get_keys_public(self, role: str) -> Any:
-        return self._get("/keys/public", role)
-
     def _get_keys_authorities(self, role: str) -> Any:
         return self._get("/keys/authorities", role)
 
@@ -406,9 +397,6 @@ class Scenario:
     def _get_patient_keys_patient(self, role: str) -> Any:
         return self._get(f"/patient-keys/{Account.create().address}", role)
 
-    def _get_keys_epochs_stale(self, role: str) -> Any:
-        return self._get("/keys/epochs/stale", role, institution="cd3h")
-
     def _get_chain(self, role: str) -> Any:
         return self._get("/chain", role)
 
@@ -420,12 +408,6 @@ class Scenario:
 
     def _get_directory_clinicians(self, role: str) -> Any:
         return self._get("/directory/clinicians", role, institution="cd3h")
-
-    def _post_keys_issue(self, role: str) -> Any:
-        public = base64.b64encode(generate_x25519_keypair().public_key).decode()
-        return self.stack.client.post(
-            "/keys/issue", headers=self.headers(role), json={"x25519_public_key": public}
-        )
 
     def _get_audit_access_events(self, role: str) -> Any:
         return self._get("/audit/access-events", role)
@@ -500,14 +482,6 @@ class Scenario:
             assert answer.status_code == 201, answer.text
             self._opening_id = answer.json()["id"]
         return self._opening_id
-
-    def _post_break_glass_opening_id_key(self, role: str) -> Any:
-        public = base64.b64encode(generate_x25519_keypair().public_key).decode()
-        return self.stack.client.post(
-            f"/break-glass/{self._opening()}/key",
-            headers=self.headers(role),
-            json={"x25519_public_key": public},
-        )
 
     def _get_audit_break_glass(self, role: str) -> Any:
         return self._get("/audit/break-glass", role, reviewed="false")

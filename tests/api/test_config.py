@@ -21,7 +21,6 @@ def test_paths_default_under_the_data_dir(tmp_path: Path) -> None:
     assert settings.deployment_file == tmp_path / "deployment.json"
     assert settings.database_url == f"sqlite:///{tmp_path / 'index.db'}"
     assert settings.blocks_path == tmp_path / "blocks"
-    assert settings.authority_dir == tmp_path / "authority"
 
 
 def test_data_dir_defaults_to_the_dev_chain_home(

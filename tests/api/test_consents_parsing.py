@@ -1,4 +1,4 @@
-"""Property tests of the request parsing behind ``/consents`` and ``/keys/issue`` (no HTTP).
+"""Property tests of the request parsing behind ``/consents`` (no HTTP).
 
 The relay recovers the patient's signature over the struct rebuilt from JSON; if any field
 changed on the way (a case-folded address, a nonce past 2**53, a purpose name), the signature
@@ -8,15 +8,12 @@ every value the contract accepts, and everything else is a precise 422.
 
 from __future__ import annotations
 
-import base64
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crypto.signing import Consent, Purpose
 from ledger_api.http_errors import UnprocessableError
-from ledger_api.services.authority import decode_x25519_public_key
 from ledger_api.services.consents import parse_consent, parse_purpose
 from tests.api.test_consents import consent_json
 
@@ -68,17 +65,3 @@ def test_purpose_names_and_codes() -> None:
     for bad in (5, "x", -1, True):
         with pytest.raises(UnprocessableError):
             parse_purpose(bad)
-
-
-@settings(max_examples=60, deadline=None)
-@given(st.binary(min_size=0, max_size=64), st.booleans(), st.booleans())
-def test_x25519_key_decoding(raw: bytes, urlsafe: bool, strip: bool) -> None:
-    text = (base64.urlsafe_b64encode if urlsafe else base64.b64encode)(raw).decode()
-    if strip:
-        text = text.rstrip("=")
-    if len(raw) == 32:
-        assert decode_x25519_public_key(text) == raw
-    else:
-        with pytest.raises(UnprocessableError) as caught:
-            decode_x25519_public_key(text)
-        assert caught.value.code == "invalid_public_key"

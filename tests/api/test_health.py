@@ -12,11 +12,9 @@ import pytest
 import sqlalchemy as sa
 from eth_account import Account
 from fastapi.testclient import TestClient
-from pydantic import SecretStr
 from web3 import Web3
 
 from ledger_api.app import create_app
-from ledger_api.authority.keystore import AuthorityPassphraseError
 from ledger_api.chain.anvil import free_port
 from ledger_api.chain.client import ChainClient
 from ledger_api.chain.consortium import Role
@@ -168,9 +166,9 @@ def test_app_configured_from_the_environment_alone(
         report = client.get("/readyz").json()
         assert (report["status"], report["indexer"]) == ("ok", "disabled")
         ctx = client.app.state.ctx  # type: ignore[attr-defined]
-        assert ctx.authority is None  # no passphrase configured: no key authority here
+        assert not hasattr(ctx, "authority")  # the API holds no key authority at all
         assert ctx.background == []  # indexer disabled
-        assert client.get("/keys/public").status_code == 503
+        assert client.get("/keys/public").status_code == 404
 
 
 def test_start_up_refuses_a_missing_deployment(api_stack: Stack, tmp_path: Path) -> None:
@@ -179,14 +177,6 @@ def test_start_up_refuses_a_missing_deployment(api_stack: Stack, tmp_path: Path)
         pytest.raises(DeploymentError, match="no deployment file"),
         TestClient(create_app(settings)),
     ):
-        pass
-
-
-def test_start_up_refuses_a_wrong_authority_passphrase(api_stack: Stack) -> None:
-    settings = api_stack.settings.model_copy(
-        update={"authority_passphrase": SecretStr("not the passphrase")}
-    )
-    with pytest.raises(AuthorityPassphraseError), TestClient(create_app(settings)):
         pass
 
 
@@ -202,8 +192,8 @@ def test_indexer_thread_follows_the_chain_and_stops_with_the_app(api_stack: Stac
     assert member is not None
     assert member.role == "nurse"
     threads = list(stack.ctx.background)
-    # the indexer, and the epoch watcher (this API holds the key authority)
-    assert [t.name for t in threads] == ["medledger-indexer", "medledger-epochs"]
+    # the indexer only: the API advances no epoch (Consortium does, per institution)
+    assert [t.name for t in threads] == ["medledger-indexer"]
     assert all(t.is_alive() for t in threads)
     stack.client.__exit__(None, None, None)
     assert not any(t.is_alive() for t in threads)

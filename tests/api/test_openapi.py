@@ -108,7 +108,7 @@ def test_statuses_from_dependencies_and_bodies_are_documented(document: dict[str
     for key in [
         ("POST", "/auth/nonce"),
         ("POST", "/auth/login"),
-        ("POST", "/keys/issue"),
+        ("POST", "/patient-keys"),
         ("POST", "/records"),
         ("GET", "/records/{record_id}/body"),
     ]:

@@ -9,15 +9,16 @@ database share them, as several API processes will.
 
 from __future__ import annotations
 
-import base64
+import secrets
 import time
 from typing import Any
 
 import pytest
 from eth_account import Account
+from eth_account.messages import encode_typed_data
 
 from crypto import siwe
-from crypto.keys import generate_x25519_keypair
+from crypto.patient_key import registration_typed_data
 from ledger_api.chain.consortium import Role
 from ledger_api.rates import parse_rate
 from ledger_api.services.rate_limits import Limits, RateLimiter, SqlRateStore
@@ -175,20 +176,34 @@ def test_coalescing_can_be_turned_off(api_stack: Stack) -> None:
 
 
 @pytest.mark.parametrize("stack_settings", [limits(rate_key_issuance_per_member="2/hour")])
-def test_key_issuance_per_member(api_stack: Stack) -> None:
-    headers = api_stack.login(api_stack.cardiologist)
+def test_patient_key_registrations_per_patient(api_stack: Stack) -> None:
+    """``POST /patient-keys`` (each relay costs gas) counts per patient; the API issues no
+    attribute key (each institution's authority limits its own issuance)."""
+    patient = Account.create()
 
-    def issue() -> Any:
-        pair = generate_x25519_keypair()
+    def register(version: int) -> Any:
+        public_key = secrets.token_bytes(32)
+        data = registration_typed_data(
+            patient=patient.address,
+            public_key=public_key,
+            version=version,
+            chain_id=api_stack.w3.eth.chain_id,
+            verifying_contract=api_stack.deployment.address("ConsentManager"),
+        )
+        signature = bytes(patient.sign_message(encode_typed_data(full_message=data)).signature)
         return api_stack.client.post(
-            "/keys/issue",
-            json={"x25519_public_key": base64.b64encode(pair.public_key).decode()},
-            headers=headers,
+            "/patient-keys",
+            json={
+                "patient": patient.address,
+                "public_key": "0x" + public_key.hex(),
+                "version": version,
+                "signature": "0x" + signature.hex(),
+            },
         )
 
-    assert [issue().status_code for _ in range(2)] == [200, 200]
+    assert [register(v).status_code for v in (1, 2)] == [200, 200]
     start = api_stack.w3.eth.block_number
-    details = _limited(issue(), action="key_issue", scope="address", limit=2)
+    details = _limited(register(3), action="key_issue", scope="address", limit=2)
     assert details["period_seconds"] == 3600
     assert api_stack.w3.eth.block_number == start  # refused before any transaction
 
@@ -204,10 +219,12 @@ def test_uploads_per_address(api_stack: Stack) -> None:
 
 
 @pytest.mark.parametrize(
-    "stack_settings", [{**GENEROUS_LIMITS, "quota_self_authored_bytes": 4 * 1024}]
+    "stack_settings", [{**GENEROUS_LIMITS, "quota_self_authored_bytes": 8 * 1024}]
 )
 def test_self_authored_storage_quota(api_stack: Stack) -> None:
     def share(author: Any, size: int) -> Any:
+        """A record of about 3.8 KiB of header (envelope v3: two institutions' slots and the
+        patient's) and ``size`` bytes of body."""
         record_id, header, body = api_stack.make_record(
             api_stack.patient, "role:doctor", b"x" * size
         )
@@ -220,8 +237,8 @@ def test_self_authored_storage_quota(api_stack: Stack) -> None:
     assert refused.status_code == 413, refused.text
     error = refused.json()["error"]
     assert error["code"] == "storage_quota_exceeded"
-    assert error["details"]["quota"] == 4 * 1024
-    assert 1000 < error["details"]["used"] < 4 * 1024
+    assert error["details"]["quota"] == 8 * 1024
+    assert 1000 < error["details"]["used"] < 8 * 1024
     # records their clinicians write do not count against the patient's own quota
     assert share(api_stack.cardiologist, 3000).status_code == 201
 

@@ -96,10 +96,8 @@ def test_restart_registers_a_pending_record_whose_blocks_exist(api_stack: Stack)
     header = stack.client.get(f"/records/{row.record_id}/header", headers=headers)
     body = stack.client.get(f"/records/{row.record_id}/body", headers=headers)
     assert header.status_code == body.status_code == 200
-    authority = stack.ctx.authority
-    assert authority is not None
-    key = authority.issue([f"uid:{stack.patient.address.lower()}"])
-    assert envelope.decrypt_bytes(header.content, body.content, user_key=key) == PLAINTEXT
+    own = stack.patient_key(stack.patient)
+    assert envelope.decrypt_bytes_v3(header.content, body.content, patient_key=own) == PLAINTEXT
 
 
 def test_restart_fails_a_pending_record_whose_blocks_are_gone(api_stack: Stack) -> None:

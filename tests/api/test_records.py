@@ -15,7 +15,6 @@ import pytest
 import sqlalchemy as sa
 
 from crypto import envelope
-from crypto.keys import load_master_public_key
 from crypto.policy import policy_hash
 from ledger_api.services.reconciler import find_registration
 from storage.models import Record
@@ -170,12 +169,13 @@ def test_malformed_body_is_422_and_writes_nothing(api_stack: Stack) -> None:
 
 
 def test_policy_without_patient_uid_is_422(api_stack: Stack) -> None:
+    """An envelope v2 lets the patient in only through its policy (a v3 has their own slot)."""
     stack = api_stack
-    record_id, header, body = stack.make_record(
+    record_id, header, body = stack.make_record_v2(
         stack.patient, "dept:cardiology", PLAINTEXT, add_patient_uid=False
     )
     # The uid of someone else does not count either.
-    rid2, header2, body2 = stack.make_record(
+    rid2, header2, body2 = stack.make_record_v2(
         stack.patient,
         f"dept:cardiology or uid:{stack.other_patient.address.lower()}",
         PLAINTEXT,
@@ -206,9 +206,10 @@ def test_an_envelope_bound_elsewhere_or_v1_is_422(api_stack: Stack) -> None:
         PLAINTEXT,
         record_id=record_id,
     )
-    mpk = load_master_public_key(stack.mpk_bytes)
     v1, v1_body = envelope.encrypt_bytes(
-        PLAINTEXT, mpk=mpk, policy=f"dept:cardiology or uid:{stack.patient.address.lower()}"
+        PLAINTEXT,
+        mpk=stack.v2_mpk,
+        policy=f"dept:cardiology or uid:{stack.patient.address.lower()}",
     )
     before = block_files(stack)
     for header, body, code in (

@@ -15,7 +15,6 @@ import pytest
 
 from crypto import envelope
 from crypto.errors import EnvelopeError
-from crypto.keys import load_master_public_key
 from crypto.policy import policy_hash
 from crypto.signing import RecordWithdraw
 from storage.models import Record
@@ -31,9 +30,8 @@ def database_url(tmp_path: Any) -> str:
 
 
 def key_for(stack: Stack, attributes: list[str]) -> Any:
-    authority = stack.ctx.authority
-    assert authority is not None
-    return authority.issue(attributes)
+    """A key for the envelope v2 records of these tests (the test's own key pair)."""
+    return stack.v2_user_key(attributes)
 
 
 def patient_key(stack: Stack) -> Any:
@@ -46,8 +44,9 @@ def cardiologist_key(stack: Stack) -> Any:
 
 
 def share(stack: Stack) -> tuple[str, bytes, bytes]:
-    """The cardiologist shares a record for the patient: ``(id, header, body)``."""
-    record_id, header, body = stack.make_record(stack.patient, "dept:cardiology", PLAINTEXT)
+    """The cardiologist shares a record (envelope v2, which rewraps under one key) for the
+    patient: ``(id, header, body)``."""
+    record_id, header, body = stack.make_record_v2(stack.patient, "dept:cardiology", PLAINTEXT)
     answer = stack.upload(
         stack.cardiologist, record_id=record_id, patient=stack.patient, header=header, body=body
     )
@@ -99,7 +98,7 @@ def test_header_only_rewrap_widens_keeps_the_body_and_retains_the_old_header(
     stack = api_stack
     record_id, header, body = share(stack)
     before = row_of(stack, record_id)
-    mpk = load_master_public_key(stack.mpk_bytes)
+    mpk = stack.v2_mpk
     policy = f"dept:cardiology or dept:general_practice or uid:{stack.patient.address.lower()}"
     new_header = envelope.rewrap(
         header, user_key=patient_key(stack), new_policy=policy, mpk=mpk
@@ -154,7 +153,7 @@ def test_full_rekey_defeats_a_data_key_taken_before(api_stack: Stack) -> None:
     record_id, old_header, old_body = share(stack)
     before = row_of(stack, record_id)
     # the clinician of the author institution may re-key too (here: a full re-encryption)
-    _, header, body = stack.make_record(
+    _, header, body = stack.make_record_v2(
         stack.patient,
         "dept:general_practice",
         PLAINTEXT,
@@ -192,19 +191,19 @@ def test_bad_rekeys_leave_chain_store_and_index_unchanged(api_stack: Stack) -> N
     record_id, header, _ = share(stack)
     before = row_of(stack, record_id)
     pins = set(stack.ctx.store.pins())
-    mpk = load_master_public_key(stack.mpk_bytes)
+    mpk = stack.v2_mpk
     key = patient_key(stack)
     without_patient = envelope.rewrap(
         header, user_key=key, new_policy="dept:general_practice", mpk=mpk
     ).to_bytes()
     fine = envelope.rewrap(header, user_key=key, new_policy=f"uid:{stack.patient.address}", mpk=mpk)
-    _, other_header, other_body = stack.make_record(
+    _, other_header, other_body = stack.make_record_v2(
         stack.patient,
         "dept:cardiology or dept:x",  # a widening, of another body: header_body_mismatch
         b"other " * 9000,
         record_id=bytes.fromhex(record_id[2:]),
     )
-    _, elsewhere, _ = stack.make_record(stack.patient, "dept:x", b"bound to another record")
+    _, elsewhere, _ = stack.make_record_v2(stack.patient, "dept:x", b"bound to another record")
     v1_record, _ = envelope.encrypt_bytes(
         PLAINTEXT, mpk=mpk, policy=f"dept:x or uid:{stack.patient.address.lower()}"
     )
@@ -252,7 +251,7 @@ def test_verify_checks_the_rekeyed_version_and_withdrawn_records_refuse(
 ) -> None:
     stack = api_stack
     record_id, _, _ = share(stack)
-    _, header, body = stack.make_record(
+    _, header, body = stack.make_record_v2(
         stack.patient, "dept:general_practice", PLAINTEXT, record_id=bytes.fromhex(record_id[2:])
     )
     answer = rekey(stack, stack.patient, record_id, header, body)

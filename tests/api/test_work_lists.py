@@ -17,7 +17,6 @@ WORK_LISTS = [
     "/referrals?institution=qyqchc&direction=incoming",
     "/consultations?role=invited",
     "/consultations?role=requested",
-    "/keys/epochs/stale?institution=qyqchc",
 ]
 
 

@@ -17,7 +17,6 @@ from clients.assistant.app import create_app
 from clients.assistant.settings import AssistantSettings
 from tests.clients.conftest import (  # noqa: F401  (fixtures re-exported for this package)
     api_stack,
-    authority_template,
     live_stack,
     stack_hooks,
     stack_settings,

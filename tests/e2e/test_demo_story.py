@@ -33,7 +33,6 @@ from tests.api.conftest import ADMIN_KEY
 from tests.clients.conftest import (  # noqa: F401  (fixtures used by live_stack)
     LiveStack,
     api_stack,
-    authority_template,
     live_stack,
     stack_hooks,
 )

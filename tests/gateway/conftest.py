@@ -83,7 +83,6 @@ def db_now(engine: sa.Engine) -> object:
 
 from tests.api.conftest import (  # noqa: E402, F401  (fixtures the live stack needs)
     api_stack,
-    authority_template,
     stack_hooks,
     stack_settings,
 )

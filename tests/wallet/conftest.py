@@ -18,7 +18,6 @@ import pytest
 from tests.clients.conftest import (  # noqa: F401  (fixtures re-exported for this package)
     LiveStack,
     api_stack,
-    authority_template,
     live_authorities,
     live_stack,
     stack_hooks,

@@ -44,7 +44,7 @@ LARGE_FLOW = ROOT / "clients" / "webwallet" / "e2e" / "upload_large.mjs"
 
 @pytest.fixture
 def stack_settings(wallet_dist: Path) -> dict[str, Any]:
-    return {"wallet_dir": wallet_dist, "authority_passphrase": None, "authority_dir": None}
+    return {"wallet_dir": wallet_dist}
 
 
 @pytest.fixture

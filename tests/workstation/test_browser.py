@@ -65,13 +65,10 @@ def fixture_resource(kind: str) -> bytes:
 
 @pytest.fixture
 def stack_settings(workstation_dist: Path, assistant_port: int) -> dict[str, Any]:
-    """The API without its legacy central authority: institutions run their own."""
+    """The API (it holds no key: institutions run their own authorities)."""
     return {
         "workstation_dir": workstation_dist,
         "assistant_url": f"http://127.0.0.1:{assistant_port}",
-        "authority_passphrase": None,
-        "authority_dir": None,
-        "escrow_free": True,
     }
 
 

@@ -18,12 +18,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from crypto.policy import attributes_hash
 from ledger_api.indexer.decode import ChainEvent
 from ledger_api.services.audit.chain_logs import ChainLogs
 from ledger_api.services.audit.index_common import IndexComparer, Pairs
 from ledger_api.services.audit.reads import Patients, signature_hex
 from ledger_api.services.audit.report import VerifyReport
-from ledger_api.services.authority import attributes_hash
 from storage.models import AccessEvent, Consent, KeyIssuance, Record, clamp_uint64
 from storage.models.types import ZERO_ADDRESS, ZERO_BYTES32
 
@@ -78,10 +78,10 @@ class RecordChecks(IndexComparer):
         self.positional(
             "access_event", AccessEvent, by_name.get("AccessLogged", []), low, high, self._access
         )
-        # AccessLog's issuances only: Consortium's KeyIssued (institution authorities, issue
-        # 16) is not mirrored into this table
-        central = [e for e in by_name.get("KeyIssued", []) if e.contract == "AccessLog"]
-        self.positional("key_issuance", KeyIssuance, central, low, high, self._key)
+        # Consortium's KeyIssued (each institution's authority, issue 16) and AccessLog's
+        # (the former central authority, on chains made before it) share the table
+        issued = by_name.get("KeyIssued", [])
+        self.positional("key_issuance", KeyIssuance, issued, low, high, self._key)
 
     def records(
         self, registered: list[ChainEvent], rekeys: list[ChainEvent], start: int, end: int

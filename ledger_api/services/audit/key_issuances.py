@@ -1,7 +1,9 @@
 """Key issuances per authority: what ``GET /audit/key-issuances`` answers.
 
-Every attribute key an authority issues is logged on chain (``AccessLog.KeyIssued``: holder,
-issuer, the hash of the attribute list, the epoch) and mirrored by the indexer into
+Every attribute key an institution's authority issues is logged on chain by its signer
+(``Consortium.KeyIssued``: institution, holder, issuer, the hash of the attribute list, the
+epoch; chains made before issue 16 also hold the former central authority's
+``AccessLog.KeyIssued``) and mirrored by the indexer into
 ``key_issuances``. An auditor charts them per authority (an institution's authority should
 issue only to its own members, at a rate that matches its staff) and per day; each authority
 row names its last issuance's transaction, so a spike leads to the chain.
