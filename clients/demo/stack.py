@@ -4,8 +4,8 @@ One data directory holds a whole single-machine stack: the dev chain (``node up`
 ``deployment.json``), the API's own folder ``api/`` (SQLite index, block store, ``api.log``),
 with ``api.json`` naming the API process the demo started (pid, port), and one folder per
 institution under ``authorities/`` (its key authority's key file, emergency-key share, log and
-``serve.json``; :mod:`clients.demo.authorities`). The API runs escrow-free
-(``MEDLEDGER_ESCROW_FREE=1``): it holds no key, and its folder holds no key file. The demo
+``serve.json``; :mod:`clients.demo.authorities`). The API holds no key, and its folder
+holds no key file. The demo
 reuses what already runs and starts what does not, and remembers which parts it started so
 that it stops exactly those at the end (unless asked to keep them running).
 
@@ -223,7 +223,6 @@ def api_environment(layout: ApiLayout, *, rpc_url: str) -> dict[str, str]:
     env.update(
         {
             "MEDLEDGER_DATA_DIR": str(layout.api_dir),
-            "MEDLEDGER_ESCROW_FREE": "1",
             "MEDLEDGER_RPC_URL": rpc_url,
             "MEDLEDGER_DEPLOYMENT_FILE": str(NodeLayout(layout.root).deployment_file),
             "MEDLEDGER_DATABASE_URL": layout.database_url,

@@ -25,7 +25,6 @@ from ledger_api.app import create_app
 from tests.api.conftest import (  # noqa: F401  (fixtures re-exported for this package)
     Stack,
     api_stack,
-    authority_template,
     database_url,
     stack_hooks,
     stack_settings,

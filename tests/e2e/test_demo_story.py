@@ -18,7 +18,6 @@ suspended.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 from rich.console import Console
@@ -42,12 +41,6 @@ from tests.clients.conftest import (  # noqa: F401  (fixtures used by live_stack
 def database_url(tmp_path: Path) -> str:
     """SQLite only: this is about the demo's story, the backends are tested in api/."""
     return f"sqlite:///{tmp_path / 'index.db'}"
-
-
-@pytest.fixture
-def stack_settings() -> dict[str, Any]:
-    """The API without any key (no central authority): keys come from the institutions."""
-    return {"authority_passphrase": None, "authority_dir": None, "escrow_free": True}
 
 
 def test_a_refused_consultation_skips_its_acts_and_the_story_goes_on(

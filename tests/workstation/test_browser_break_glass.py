@@ -41,9 +41,6 @@ def stack_settings(workstation_dist: Path) -> dict[str, Any]:
     """Institutions' own authorities, and a daily cap of one opening per clinician."""
     return {
         "workstation_dir": workstation_dist,
-        "authority_passphrase": None,
-        "authority_dir": None,
-        "escrow_free": True,
         "break_glass_daily_cap": 1,
     }
 

@@ -39,8 +39,6 @@ def service_env(stack: Stack, **overrides: str) -> dict[str, str]:
         "MEDLEDGER_DATA_DIR": str(s.data_dir),
         "MEDLEDGER_DEPLOYMENT_FILE": str(s.deployment_file),
         "MEDLEDGER_DATABASE_URL": str(s.database_url),
-        "MEDLEDGER_AUTHORITY_DIR": str(s.authority_path),
-        "MEDLEDGER_AUTHORITY_PASSPHRASE": s.authority_passphrase.get_secret_value(),  # type: ignore[union-attr]
         "MEDLEDGER_RELAYER_KEY": s.relayer_key.get_secret_value(),
         "MEDLEDGER_LOG_JSON": "true",
     }

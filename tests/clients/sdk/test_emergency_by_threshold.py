@@ -14,7 +14,6 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -34,11 +33,6 @@ RECORDS = [
 @pytest.fixture
 def database_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'data' / 'index.db'}"
-
-
-@pytest.fixture
-def stack_settings() -> dict[str, Any]:
-    return {"authority_passphrase": None, "authority_dir": None}
 
 
 @pytest.fixture

@@ -38,11 +38,6 @@ def database_url(tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def stack_settings() -> dict[str, Any]:
-    return {"authority_passphrase": None, "authority_dir": None, "escrow_free": True}
-
-
-@pytest.fixture
 def authorities(live_authorities: dict[int, ThreadAuthority]) -> dict[int, ThreadAuthority]:
     return live_authorities
 
