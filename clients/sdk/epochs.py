@@ -134,7 +134,8 @@ class EpochsMixin:
         }
 
     def epoch_history(self) -> dict[str, Any]:
-        """``GET /keys/epochs``: the institutions' epochs and every advance the API indexed."""
+        """``GET /keys/epochs``: each institution's epoch and floor, and every advance (from
+        ``Consortium``'s ``EpochAdvanced`` events)."""
         return self._http.json("GET", "/keys/epochs", auth=False)
 
     def stale_records(

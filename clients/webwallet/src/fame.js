@@ -112,7 +112,7 @@ export function checkMasterPublicKey({ H1, H2, T1, T2 }) {
   return { H1, H2, T1, T2 };
 }
 
-/** The master public key from the file GET /keys/public serves (CBOR, crypto/keys.py). */
+/** A master public key file (CBOR, crypto/keys.py), as an authority serves it. */
 export function parseMasterPublicKey(bytes) {
   const doc = decodeCbor(bytes);
   if (doc?.v !== 1 || doc.kind !== 'mpk' || doc.scheme !== SCHEME_ID || doc.key?.type !== 'mpk' || doc.key.scheme !== SCHEME_ID) {
