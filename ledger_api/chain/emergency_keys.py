@@ -40,6 +40,24 @@ KIND_REVEAL = 5
 KIND_FELDMAN_COMPLAINT = 6
 KIND_RECONSTRUCTION = 7
 MAX_RELEASE_BATCH = 128
+PHASES = 7
+DEFAULT_PHASE_SECONDS = 600
+# The board's phases in order, by message kind (the contract's ``_phaseOfKind``).
+PHASE_OF_KIND = {
+    KIND_TRANSPORT_KEY: 0,
+    KIND_DEAL: 1,
+    KIND_COMPLAINT: 2,
+    KIND_REVEAL: 3,
+    KIND_FELDMAN: 4,
+    KIND_FELDMAN_COMPLAINT: 5,
+    KIND_RECONSTRUCTION: 6,
+}
+
+
+def default_quorum(t: int, n: int) -> int:
+    """The least |QUAL| the contract accepts: ``min(n, 2t − 1)`` (with at most ``t − 1``
+    corrupt authorities, ``t`` honest share holders remain)."""
+    return min(n, 2 * t - 1)
 
 
 @dataclass(frozen=True)
@@ -50,6 +68,30 @@ class RoundInfo:
     confirmations: int
     complete: bool
     institutions: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class BoardState:
+    """Where a round's board stands (``EmergencyKeys.boardOf`` and ``scheduleOf``)."""
+
+    phase: int  # the open phase, 0..6; PHASES once all closed
+    deadline: int  # block time at which the open phase closes at the latest (0 when none)
+    transported: frozenset[int]
+    dealt: frozenset[int]
+    qualified: frozenset[int]  # the activated key's QUAL (empty before)
+    failed: bool  # dealing closed with fewer dealers than the quorum
+    quorum: int
+    opened_at: int
+    phase_seconds: int
+
+
+def indices(mask: int) -> frozenset[int]:
+    """The indices (1-based) of a bit mask (bit i − 1 for index i)."""
+    return frozenset(i + 1 for i in range(32) if mask >> i & 1)
+
+
+def mask_of(members: Sequence[int] | frozenset[int]) -> int:
+    return sum(1 << (i - 1) for i in set(members))
 
 
 @dataclass(frozen=True)
@@ -107,6 +149,22 @@ class EmergencyKeysClient:
         institutions = tuple(int(i) for i in self._call("institutionsOf", key_round))
         return RoundInfo(
             key_round, int(t), int(n), int(confirmations), bool(complete), institutions
+        )
+
+    def board_state(self, key_round: int) -> BoardState:
+        """The round's phase, its deadline and who took part, as the chain has it now."""
+        phase, deadline, transported, dealt, qualified, failed = self._call("boardOf", key_round)
+        quorum, opened_at, phase_seconds = self._call("scheduleOf", key_round)
+        return BoardState(
+            phase=int(phase),
+            deadline=int(deadline),
+            transported=indices(int(transported)),
+            dealt=indices(int(dealt)),
+            qualified=indices(int(qualified)),
+            failed=bool(failed),
+            quorum=int(quorum),
+            opened_at=int(opened_at),
+            phase_seconds=int(phase_seconds),
         )
 
     def index_of(self, key_round: int, account: str) -> tuple[int, int]:
@@ -176,14 +234,32 @@ class EmergencyKeysClient:
 
     # -- writes (the account's own transactions) ----------------------------------------------
 
-    def open_round(self, key_round: int, t: int, institutions: Sequence[int]) -> Any:
-        return self._send("openRound", key_round, t, list(institutions))
+    def open_round(
+        self,
+        key_round: int,
+        t: int,
+        institutions: Sequence[int],
+        *,
+        quorum: int | None = None,
+        phase_seconds: int = DEFAULT_PHASE_SECONDS,
+    ) -> Any:
+        """Open a round; ``quorum`` (least |QUAL|) defaults to :func:`default_quorum`."""
+        n = len(institutions)
+        quorum = default_quorum(t, n) if quorum is None else quorum
+        return self._send("openRound", key_round, t, list(institutions), quorum, phase_seconds)
 
     def post(self, key_round: int, kind: int, payload: bytes) -> Any:
         return self._send("post", key_round, kind, payload)
 
-    def confirm_key(self, key: EmergencyPublicKey) -> Any:
-        return self._send("confirmKey", key.key_round, key.h_bytes(), key.verification_keys_bytes())
+    def confirm_key(self, key: EmergencyPublicKey, qual: frozenset[int]) -> Any:
+        """Confirm ``key`` as computed from QUAL ``qual`` (the caller must be in it)."""
+        return self._send(
+            "confirmKey",
+            key.key_round,
+            key.h_bytes(),
+            key.verification_keys_bytes(),
+            mask_of(qual),
+        )
 
     def release_shares(self, opening_id: bytes, record_ids: Sequence[bytes]) -> list[Release]:
         """Log the release of this authority's shares of ``record_ids``; the events, mined."""
