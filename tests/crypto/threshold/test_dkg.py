@@ -11,13 +11,13 @@ from crypto.errors import DkgError, GroupElementError, ThresholdFormatError
 from crypto.groups_native import OFF_SUBGROUP_G1
 from crypto.keys import generate_x25519_keypair, seal
 from crypto.threshold.ceremony import Board, accused_of, outcome, qual_of, run_local
-from crypto.threshold.dkg import sum_points
 from crypto.threshold.dkg import (
     Complaint,
     Deal,
     FeldmanCommitments,
     Participant,
     Reveal,
+    sum_points,
 )
 from crypto.threshold.group import H_PEDERSEN, G, fr_from_int, g1_msm, lagrange_at_zero, random_fr
 from crypto.threshold.tdh2 import combine, decrypt_share, emergency_label, encrypt
