@@ -20,7 +20,19 @@ from tests.contracts.helpers import Chain, b32, register, rid, same
 from tests.contracts.test_emergency_access import open_call, opening
 
 KIND_TRANSPORT, KIND_DEAL, KIND_FELDMAN = 1, 2, 3
+KIND_COMPLAINT, KIND_REVEAL, KIND_FELDMAN_COMPLAINT = 4, 5, 6
 HOURS_4 = 4 * 3600
+PHASE = 60  # seconds per board phase in these tests
+
+
+def open_round(chain: Chain, key_round: int, t: int, institutions, quorum=None, phase=PHASE):
+    n = len(institutions)
+    quorum = min(n, 2 * t - 1) if quorum is None else quorum
+    return chain.send("admin", ek(chain).openRound(key_round, t, institutions, quorum, phase))
+
+
+def mask(*indices: int) -> int:
+    return sum(1 << (i - 1) for i in indices)
 
 
 def ek(chain: Chain):
@@ -29,7 +41,7 @@ def ek(chain: Chain):
 
 def run_ceremony(chain: Chain, key_round: int = 1, t: int = 2, n: int = 3) -> EmergencyPublicKey:
     """Every authority posts its messages on chain; each reads them back from the events."""
-    chain.send("admin", ek(chain).openRound(key_round, t, list(range(1, n + 1))))
+    open_round(chain, key_round, t, list(range(1, n + 1)))
     pairs = {j: generate_x25519_keypair() for j in range(1, n + 1)}
     people = {j: Participant(key_round, j, t, n, pairs[j].private_key) for j in pairs}
     for j in people:
@@ -51,8 +63,11 @@ def run_ceremony(chain: Chain, key_round: int = 1, t: int = 2, n: int = 3) -> Em
             deal = Deal.from_bytes(a["payload"], t=t, n=n)
             assert deal.dealer == a["index"]  # the board, not the payload, says who posted
             b.deals[a["index"]] = deal
-    for p in people.values():
+    for j, p in people.items():
         assert p.receive(b.deals) == []
+        chain.send(signer(f"a{j}"), ek(chain).post(key_round, KIND_COMPLAINT, b"\x80"))
+    for j in people:
+        chain.send(signer(f"a{j}"), ek(chain).post(key_round, KIND_REVEAL, b"\x80"))
     qual = qual_of(b)
     for j in sorted(qual):
         chain.send(
@@ -67,7 +82,9 @@ def run_ceremony(chain: Chain, key_round: int = 1, t: int = 2, n: int = 3) -> Em
     for j in people:
         receipt = chain.send(
             signer(f"a{j}"),
-            ek(chain).confirmKey(key_round, key.h_bytes(), key.verification_keys_bytes()),
+            ek(chain).confirmKey(
+                key_round, key.h_bytes(), key.verification_keys_bytes(), mask(*sorted(qual))
+            ),
         )
     activated = chain.one_event("EmergencyKeys", "EmergencyKeyActivated", receipt)
     assert activated["publicKey"] == key.h_bytes()
@@ -94,32 +111,56 @@ def test_a_ceremony_on_the_board_gives_a_key_every_authority_shares(board: Chain
 
 def test_opening_a_round_is_the_admins_and_checked(board: Chain) -> None:
     f = ek(board)
-    board.reverts("inst_a_admin", f.openRound(1, 2, [1, 2, 3]), "EmergencyKeysUnauthorized")
-    board.reverts("admin", f.openRound(1, 0, [1, 2]), "EmergencyKeysInvalidThreshold")
-    board.reverts("admin", f.openRound(1, 3, [1, 2]), "EmergencyKeysInvalidThreshold")
     board.reverts(
-        "admin", f.openRound(1, 2, [1, 1, 2]), "EmergencyKeysInvalidInstitution", institutionId=1
+        "inst_a_admin", f.openRound(1, 2, [1, 2, 3], 3, PHASE), "EmergencyKeysUnauthorized"
+    )
+    board.reverts("admin", f.openRound(1, 0, [1, 2], 2, PHASE), "EmergencyKeysInvalidThreshold")
+    board.reverts("admin", f.openRound(1, 3, [1, 2], 2, PHASE), "EmergencyKeysInvalidThreshold")
+    # the quorum: at least min(n, 2t - 1), at most n; the admin cannot lower it to t
+    board.reverts(
+        "admin",
+        f.openRound(1, 2, [1, 2, 3], 2, PHASE),
+        "EmergencyKeysInvalidQuorum",
+        quorum=2,
+        least=3,
+    )
+    board.reverts("admin", f.openRound(1, 2, [1, 2, 3], 4, PHASE), "EmergencyKeysInvalidQuorum")
+    board.reverts("admin", f.openRound(1, 2, [1, 2], 2, 29), "EmergencyKeysInvalidPhase")
+    board.reverts("admin", f.openRound(1, 2, [1, 2], 2, 7 * 86400 + 1), "EmergencyKeysInvalidPhase")
+    board.reverts(
+        "admin",
+        f.openRound(1, 2, [1, 1, 2], 3, PHASE),
+        "EmergencyKeysInvalidInstitution",
+        institutionId=1,
     )
     board.reverts(  # an institution that does not exist: the register says so
-        "admin", f.openRound(1, 2, [1, 9]), "ConsortiumUnknownInstitution", institutionId=9
+        "admin", f.openRound(1, 2, [1, 9], 2, PHASE), "ConsortiumUnknownInstitution", institutionId=9
     )
     fourth_admin = Account.from_key(keccak(text="medledger test inst d admin"))
     con = board.c["Consortium"].functions
     board.send("admin", con.addInstitution("成华区", b32("chenghua"), fourth_admin.address))
     board.reverts(  # one without a registered authority
-        "admin", f.openRound(1, 2, [1, 4]), "EmergencyKeysInvalidInstitution", institutionId=4
+        "admin",
+        f.openRound(1, 2, [1, 4], 2, PHASE),
+        "EmergencyKeysInvalidInstitution",
+        institutionId=4,
     )
-    board.reverts("admin", f.openRound(0, 2, [1, 2]), "EmergencyKeysStaleRound")
-    receipt = board.send("admin", f.openRound(5, 2, [3, 1, 2]))
-    assert board.one_event("EmergencyKeys", "DkgRoundOpened", receipt)["institutions"] == [3, 1, 2]
+    board.reverts("admin", f.openRound(0, 2, [1, 2], 2, PHASE), "EmergencyKeysStaleRound")
+    receipt = open_round(board, 5, 2, [3, 1, 2])
+    ev = board.one_event("EmergencyKeys", "DkgRoundOpened", receipt)
+    assert ev["institutions"] == [3, 1, 2]
+    assert (ev["quorum"], ev["phaseSeconds"]) == (3, PHASE)
+    assert f.scheduleOf(5).call() == [3, ev["openedAt"], PHASE]
     assert f.indexOf(5, signer("a1").address).call() == [2, 1]
     assert f.indexOf(5, board.addr("doctor_a")).call() == [0, 0]
-    board.reverts("admin", f.openRound(5, 2, [1, 2]), "EmergencyKeysStaleRound", round=5, latest=5)
+    board.reverts(
+        "admin", f.openRound(5, 2, [1, 2], 2, PHASE), "EmergencyKeysStaleRound", round=5, latest=5
+    )
 
 
 def test_the_board_accepts_only_the_rounds_authorities_once_each(board: Chain) -> None:
     f = ek(board)
-    board.send("admin", f.openRound(1, 2, [1, 2]))
+    open_round(board, 1, 2, [1, 2])
     board.reverts("doctor_a", f.post(1, KIND_DEAL, b"x"), "EmergencyKeysUnauthorized")
     board.reverts(signer("a3"), f.post(1, KIND_DEAL, b"x"), "EmergencyKeysUnauthorized")
     board.reverts(signer("a1"), f.post(2, KIND_DEAL, b"x"), "EmergencyKeysRoundClosed", round=2)
@@ -127,33 +168,47 @@ def test_the_board_accepts_only_the_rounds_authorities_once_each(board: Chain) -
     board.reverts(signer("a1"), f.post(1, 8, b"x"), "EmergencyKeysInvalidMessage")
     board.reverts(signer("a1"), f.post(1, KIND_DEAL, b""), "EmergencyKeysInvalidMessage")
     board.reverts(signer("a1"), f.post(1, KIND_DEAL, b"x" * 8193), "EmergencyKeysInvalidMessage")
+    # phases in order: no deal while transport keys are still expected
+    board.reverts(signer("a1"), f.post(1, KIND_DEAL, b"deal"), "EmergencyKeysWrongPhase", phase=0)
+    for j in (1, 2):
+        board.send(signer(f"a{j}"), f.post(1, KIND_TRANSPORT, b"k" * 32))
     receipt = board.send(signer("a1"), f.post(1, KIND_DEAL, b"deal"))
     ev = board.one_event("EmergencyKeys", "DkgMessagePosted", receipt)
     assert (ev["round"], ev["index"], ev["kind"], ev["payload"]) == (1, 1, KIND_DEAL, b"deal")
     board.reverts(signer("a1"), f.post(1, KIND_DEAL, b"again"), "EmergencyKeysAlreadyPosted")
+    board.send(signer("a2"), f.post(1, KIND_DEAL, b"deal"))
     board.send(signer("a1"), f.post(1, 4, b"complaints"))  # a list, posted once
     board.reverts(signer("a1"), f.post(1, 4, b"more"), "EmergencyKeysAlreadyPosted", kind=4)
 
 
 def test_the_key_activates_only_when_all_confirm_the_same_bytes(board: Chain) -> None:
     f = ek(board)
-    board.send("admin", f.openRound(1, 2, [1, 2]))
-    h, vks = os.urandom(48), os.urandom(96)
-    board.reverts(signer("a1"), f.confirmKey(1, h[:47], vks), "EmergencyKeysInvalidKey")
-    board.reverts(signer("a1"), f.confirmKey(1, h, vks + h), "EmergencyKeysInvalidKey")
-    board.send(signer("a1"), f.confirmKey(1, h, vks))
-    board.reverts(signer("a1"), f.confirmKey(1, h, vks), "EmergencyKeysAlreadyPosted")
-    board.send(signer("a2"), f.confirmKey(1, h, os.urandom(96)))  # disagrees
+    deal_all(board, 1, [1, 2])
+    h, vks, both = os.urandom(48), os.urandom(96), mask(1, 2)
+    board.reverts(signer("a1"), f.confirmKey(1, h[:47], vks, both), "EmergencyKeysInvalidKey")
+    board.reverts(signer("a1"), f.confirmKey(1, h, vks + h, both), "EmergencyKeysInvalidKey")
+    board.send(signer("a1"), f.confirmKey(1, h, vks, both))
+    board.reverts(signer("a1"), f.confirmKey(1, h, vks, both), "EmergencyKeysAlreadyPosted")
+    board.send(signer("a2"), f.confirmKey(1, h, os.urandom(96), both))  # disagrees
     assert f.roundOf(1).call()[3] is False
     assert f.currentRound().call() == 0
     # a new round, where both agree
-    board.send("admin", f.openRound(2, 2, [1, 2]))
-    board.send(signer("a1"), f.confirmKey(2, h, vks))
+    deal_all(board, 2, [1, 2])
+    board.send(signer("a1"), f.confirmKey(2, h, vks, both))
     assert f.currentRound().call() == 0
-    board.send(signer("a2"), f.confirmKey(2, h, vks))
+    receipt = board.send(signer("a2"), f.confirmKey(2, h, vks, both))
+    assert board.one_event("EmergencyKeys", "EmergencyKeyActivated", receipt)["qualified"] == both
     assert f.currentRound().call() == 2
     assert f.keyOf(2).call() == [2, h, vks]
     board.reverts(signer("a1"), f.post(2, 4, b"late"), "EmergencyKeysRoundClosed")
+
+
+def deal_all(chain: Chain, key_round: int, institutions: list[int], t: int = 2) -> None:
+    """Open a round where every authority posts a transport key and a (dummy) deal."""
+    open_round(chain, key_round, t, institutions)
+    for kind in (KIND_TRANSPORT, KIND_DEAL):
+        for j in range(1, len(institutions) + 1):
+            chain.send(signer(f"a{institutions[j - 1]}"), ek(chain).post(key_round, kind, b"m"))
 
 
 # --- releases ----------------------------------------------------------------------------------
@@ -162,10 +217,10 @@ def test_the_key_activates_only_when_all_confirm_the_same_bytes(board: Chain) ->
 @pytest.fixture
 def keyed(board: Chain) -> Chain:
     f = ek(board)
-    board.send("admin", f.openRound(1, 2, [1, 2, 3]))
+    deal_all(board, 1, [1, 2, 3])
     h, vks = os.urandom(48), os.urandom(144)
     for j in (1, 2, 3):
-        board.send(signer(f"a{j}"), f.confirmKey(1, h, vks))
+        board.send(signer(f"a{j}"), f.confirmKey(1, h, vks, mask(1, 2, 3)))
     return board
 
 
