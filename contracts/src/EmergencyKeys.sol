@@ -379,7 +379,8 @@ contract EmergencyKeys {
         }
         uint8 current = _currentPhase(round, r);
         if (current < 2) revert EmergencyKeysWrongPhase(round, 0, current);
-        if (qualified & (uint32(1) << (index - 1)) == 0) {
+        uint32 bit = uint32(1) << (index - 1);
+        if (r.dealt & bit == 0 || qualified & bit == 0) {
             revert EmergencyKeysNotQualified(round, index);
         }
         if (qualified & ~r.dealt != 0 || _popcount(qualified) < r.quorum) {

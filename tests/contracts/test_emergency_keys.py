@@ -134,7 +134,10 @@ def test_opening_a_round_is_the_admins_and_checked(board: Chain) -> None:
         institutionId=1,
     )
     board.reverts(  # an institution that does not exist: the register says so
-        "admin", f.openRound(1, 2, [1, 9], 2, PHASE), "ConsortiumUnknownInstitution", institutionId=9
+        "admin",
+        f.openRound(1, 2, [1, 9], 2, PHASE),
+        "ConsortiumUnknownInstitution",
+        institutionId=9,
     )
     fourth_admin = Account.from_key(keccak(text="medledger test inst d admin"))
     con = board.c["Consortium"].functions
@@ -330,3 +333,170 @@ def test_a_replaced_authority_signer_takes_over_its_index(keyed: Chain) -> None:
     )
     receipt = chain.send(new, ek(chain).releaseShares(o.id, [record]))
     assert chain.one_event("EmergencyKeys", "EmergencyShareReleased", receipt)["index"] == 1
+
+
+# --- absent authorities ------------------------------------------------------------------------
+
+
+def board_of(chain: Chain, key_round: int = 1) -> dict:
+    phase, deadline, transported, dealt, qualified, failed = ek(chain).boardOf(key_round).call()
+    return {
+        "phase": phase,
+        "deadline": deadline,
+        "transported": transported,
+        "dealt": dealt,
+        "qualified": qualified,
+        "failed": failed,
+    }
+
+
+def run_without(chain: Chain, absent: set[int], *, t: int = 2, n: int = 3):
+    """A real ceremony among authorities 1..n where ``absent`` post nothing: the others wait
+    for the transport phase's deadline (the chain's clock moved), then go on among themselves."""
+    f = ek(chain)
+    receipt = open_round(chain, 1, t, list(range(1, n + 1)), quorum=min(n, 2 * t - 1))
+    opened = chain.one_event("EmergencyKeys", "DkgRoundOpened", receipt)["openedAt"]
+    present = [j for j in range(1, n + 1) if j not in absent]
+    pairs = {j: generate_x25519_keypair() for j in present}
+    people = {j: Participant(1, j, t, n, pairs[j].private_key) for j in present}
+    for j in present:
+        chain.send(signer(f"a{j}"), f.post(1, KIND_TRANSPORT, pairs[j].public_key))
+    assert board_of(chain)["phase"] == 0  # still waiting for the absent one
+    chain.reverts(  # nobody deals before the transport phase closes
+        signer(f"a{present[0]}"),
+        f.post(1, KIND_DEAL, b"early"),
+        "EmergencyKeysWrongPhase",
+        phase=0,
+    )
+    chain.mine(opened + PHASE)  # the transport phase's deadline
+    state = board_of(chain)
+    assert state["phase"] == 1
+    assert state["transported"] == mask(*present)
+    transport = {j: pairs[j].public_key for j in present}
+    b = Board(key_round=1, t=t, n=n)
+    for j in present:
+        deal = people[j].deal(transport)
+        chain.send(signer(f"a{j}"), f.post(1, KIND_DEAL, deal.to_bytes()))
+        b.deals[j] = deal
+    assert board_of(chain)["phase"] == 2  # every transport poster dealt: closed early
+    for j in present:
+        assert people[j].receive(b.deals) == []
+        chain.send(signer(f"a{j}"), f.post(1, KIND_COMPLAINT, b"\x80"))
+    for j in present:
+        chain.send(signer(f"a{j}"), f.post(1, KIND_REVEAL, b"\x80"))
+    qual = qual_of(b)
+    for j in sorted(qual):
+        chain.send(signer(f"a{j}"), f.post(1, KIND_FELDMAN, people[j].feldman().to_bytes()))
+        b.feldman[j] = people[j].feldman()
+    assert accused_of(b) == frozenset()
+    return outcome(b), people, opened
+
+
+def test_an_absent_authority_is_left_out_and_the_others_make_the_key(board: Chain) -> None:
+    """t = 2 of n = 4 with quorum 3: authority 4 never shows up; QUAL = {1, 2, 3}."""
+    fourth_admin = Account.from_key(keccak(text="medledger test inst d admin"))
+    con = board.c["Consortium"].functions
+    board.send("admin", con.addInstitution("成华区", b32("chenghua"), fourth_admin.address))
+    board.send(
+        fourth_admin,
+        con.registerAuthority(4, b"\x11" * 32, signer("a4").address, "http://x/4"),
+    )
+    f = ek(board)
+    result, people, _ = run_without(board, {4}, t=2, n=4)
+    assert result.qual == frozenset({1, 2, 3})
+    key = result.public_key
+    h, vks = key.h_bytes(), key.verification_keys_bytes()
+    # the absent authority cannot confirm anything, nor post late
+    board.reverts(signer("a4"), f.confirmKey(1, h, vks, mask(1, 2, 3)), "EmergencyKeysNotQualified")
+    board.reverts(
+        signer("a4"), f.confirmKey(1, h, vks, mask(1, 2, 3, 4)), "EmergencyKeysNotQualified"
+    )
+    board.reverts(signer("a4"), f.post(1, KIND_COMPLAINT, b"\x80"), "EmergencyKeysWrongPhase")
+    # a QUAL naming a non-dealer, or below the quorum, is refused
+    board.reverts(
+        signer("a1"), f.confirmKey(1, h, vks, mask(1, 2, 3, 4)), "EmergencyKeysInvalidQual"
+    )
+    board.reverts(signer("a1"), f.confirmKey(1, h, vks, mask(1, 2)), "EmergencyKeysInvalidQual")
+    for j in (1, 2):
+        board.send(signer(f"a{j}"), f.confirmKey(1, h, vks, mask(1, 2, 3)))
+    assert f.currentRound().call() == 0  # 3 of QUAL has not confirmed yet
+    receipt = board.send(signer("a3"), f.confirmKey(1, h, vks, mask(1, 2, 3)))
+    activated = board.one_event("EmergencyKeys", "EmergencyKeyActivated", receipt)
+    assert activated["qualified"] == mask(1, 2, 3)
+    assert f.currentRound().call() == 1
+    assert board_of(board)["qualified"] == mask(1, 2, 3)
+    on_chain = EmergencyPublicKey.from_parts(key_round=1, t=2, h=h, verification_keys=vks)
+    shares = {j: p.secret_share(result.qual) for j, p in people.items()}
+    assert all(s.matches(on_chain) for s in shares.values())
+    label = emergency_label(record_id=rid("r"), patient=board.addr("patient"), key_round=1)
+    m = os.urandom(32)
+    ct = encrypt(on_chain, m, label)
+    ds = [decrypt_share(on_chain, ct, label, index=j, secret_share=shares[j].x) for j in (1, 3)]
+    assert combine(on_chain, ct, label, ds) == m
+    # the excluded authority releases nothing under the round's key
+    record = register(board, "r-abs")
+    board.mine(board.now() + 2)
+    o = opening(board, "bg-absent")
+    board.send("relayer", open_call(board, o))
+    board.reverts(
+        signer("a4"), f.releaseShares(o.id, [record]), "EmergencyKeysNotQualified", index=4
+    )
+    board.send(signer("a1"), f.releaseShares(o.id, [record]))
+
+
+def test_a_late_deal_is_refused_and_its_author_excluded(board: Chain) -> None:
+    f = ek(board)
+    receipt = open_round(board, 1, 1, [1, 2, 3], quorum=2)
+    opened = board.one_event("EmergencyKeys", "DkgRoundOpened", receipt)["openedAt"]
+    for j in (1, 2, 3):
+        board.send(signer(f"a{j}"), f.post(1, KIND_TRANSPORT, b"k" * 32))
+    for j in (1, 2):
+        board.send(signer(f"a{j}"), f.post(1, KIND_DEAL, b"deal"))
+    state = board_of(board)
+    assert state["phase"] == 1
+    assert state["deadline"] == opened + 2 * PHASE
+    board.mine(opened + 2 * PHASE)  # the dealing deadline
+    board.reverts(
+        signer("a3"), f.post(1, KIND_DEAL, b"late"), "EmergencyKeysWrongPhase", kind=2, phase=2
+    )
+    state = board_of(board)
+    assert (state["phase"], state["dealt"], state["failed"]) == (2, mask(1, 2), False)
+    board.reverts(signer("a3"), f.post(1, KIND_COMPLAINT, b"\x80"), "EmergencyKeysNotQualified")
+    board.send(signer("a1"), f.post(1, KIND_COMPLAINT, b"\x80"))
+    h, vks = os.urandom(48), os.urandom(144)
+    board.reverts(signer("a3"), f.confirmKey(1, h, vks, mask(1, 2, 3)), "EmergencyKeysNotQualified")
+    board.reverts(signer("a3"), f.confirmKey(1, h, vks, mask(1, 2)), "EmergencyKeysNotQualified")
+    board.reverts(signer("a1"), f.confirmKey(1, h, vks, mask(1, 2, 3)), "EmergencyKeysInvalidQual")
+    # later phases close at their deadlines without anyone: the board only ever moves on
+    board.mine(opened + 7 * PHASE)
+    assert board_of(board)["phase"] == 7
+    board.send(signer("a1"), f.confirmKey(1, h, vks, mask(1, 2)))
+    board.send(signer("a2"), f.confirmKey(1, h, vks, mask(1, 2)))
+    assert f.currentRound().call() == 1
+
+
+def test_fewer_dealers_than_the_quorum_fail_the_round(board: Chain) -> None:
+    """t = 2 of n = 3 (quorum 3): one absent, so |QUAL| ≤ 2 < quorum; and with t = 2 of 2,
+    one absent leaves |QUAL| = 1 < t."""
+    f = ek(board)
+    receipt = open_round(board, 1, 2, [1, 2, 3])
+    opened = board.one_event("EmergencyKeys", "DkgRoundOpened", receipt)["openedAt"]
+    for j in (1, 2):
+        board.send(signer(f"a{j}"), f.post(1, KIND_TRANSPORT, b"k" * 32))
+    board.mine(opened + PHASE)
+    for j in (1, 2):
+        board.send(signer(f"a{j}"), f.post(1, KIND_DEAL, b"deal"))
+    state = board_of(board)
+    assert (state["phase"], state["failed"]) == (2, True)
+    board.reverts(signer("a1"), f.post(1, KIND_COMPLAINT, b"\x80"), "EmergencyKeysInvalidQual")
+    h, vks = os.urandom(48), os.urandom(144)
+    board.reverts(signer("a1"), f.confirmKey(1, h, vks, mask(1, 2)), "EmergencyKeysInvalidQual")
+    # |QUAL| < t: t = 2 of 2 with one absent
+    receipt = open_round(board, 2, 2, [1, 2])
+    opened = board.one_event("EmergencyKeys", "DkgRoundOpened", receipt)["openedAt"]
+    board.send(signer("a1"), f.post(2, KIND_TRANSPORT, b"k" * 32))
+    board.mine(opened + PHASE)
+    board.send(signer("a1"), f.post(2, KIND_DEAL, b"deal"))
+    assert board_of(board, 2)["failed"] is True
+    board.reverts(signer("a1"), f.confirmKey(2, h, vks[:96], mask(1)), "EmergencyKeysInvalidQual")
+    assert f.currentRound().call() == 0
