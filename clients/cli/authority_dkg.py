@@ -169,9 +169,7 @@ def init(
     account = Account.from_key(signing_key(data_dir, wallet, key_env))
     client = _client(rpc, deployment, data_dir, account)
     number = key_round if key_round is not None else client.latest_round() + 1
-    receipt = client.open_round(
-        number, threshold, ids, quorum=quorum, phase_seconds=phase_seconds
-    )
+    receipt = client.open_round(number, threshold, ids, quorum=quorum, phase_seconds=phase_seconds)
     state = client.board_state(number)
     plain().print(
         f"DKG round {number}: t={threshold} of n={len(ids)} institutions {ids}, "

@@ -32,10 +32,11 @@ from tests.contracts.helpers import Chain, build_world
 def _join(authority, rpc: str, deployment: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [
-            *MEDLEDGER, "authority", "dkg", "join", "--key-file", str(authority.key_file),
-            "--rpc", rpc, "--deployment", str(deployment), "--passphrase-env", "AUTH_PASS",
-            "--timeout", "120",
-        ],  # fmt: skip
+            *MEDLEDGER,
+            *("authority", "dkg", "join", "--key-file", str(authority.key_file)),
+            *("--rpc", rpc, "--deployment", str(deployment)),
+            *("--passphrase-env", "AUTH_PASS", "--timeout", "120"),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
