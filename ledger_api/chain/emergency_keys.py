@@ -252,13 +252,20 @@ class EmergencyKeysClient:
         return self._send("post", key_round, kind, payload)
 
     def confirm_key(self, key: EmergencyPublicKey, qual: frozenset[int]) -> Any:
-        """Confirm ``key`` as computed from QUAL ``qual`` (the caller must be in it)."""
+        """Confirm ``key`` as computed from QUAL ``qual`` (the caller must be in it).
+
+        The confirmation that completes QUAL stores h and h_1 … h_n (one storage slot per 32
+        bytes), which an estimate made before the others' confirmations were mined does not
+        include: the limit carries that much gas on top (unused gas is refunded)."""
+        vks = key.verification_keys_bytes()
+        slots = (len(key.h_bytes()) + len(vks)) // 32 + 4
         return self._send(
             "confirmKey",
             key.key_round,
             key.h_bytes(),
-            key.verification_keys_bytes(),
+            vks,
             mask_of(qual),
+            extra_gas=25_000 * slots,
         )
 
     def release_shares(self, opening_id: bytes, record_ids: Sequence[bytes]) -> list[Release]:
@@ -277,7 +284,7 @@ class EmergencyKeysClient:
         except (Web3Exception, OSError, ValueError) as exc:
             raise ChainError(f"EmergencyKeys.{function} failed: {exc}") from exc
 
-    def _send(self, function: str, *args: Any) -> Any:
+    def _send(self, function: str, *args: Any, extra_gas: int = 0) -> Any:
         if self.account is None:
             raise ChainError("this EmergencyKeys client has no account to send with")
         call = self.contract.functions[function](*args)
@@ -301,7 +308,7 @@ class EmergencyKeysClient:
                 # The estimate is made against the state before concurrent transactions of the
                 # other authorities: the last confirmation of a round stores the key and costs
                 # more than the estimate made while it was not the last. Unused gas is refunded.
-                tx["gas"] = 2 * int(tx["gas"]) + 100_000
+                tx["gas"] = 2 * int(tx["gas"]) + 100_000 + extra_gas
                 signed = self.account.sign_transaction(tx)
                 tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
             except ContractLogicError as exc:
