@@ -22,12 +22,15 @@ complaint disqualifies it; its Feldman commitments are reconstructed). The key i
 reaches the round's quorum. An excluded authority's driver stops with
 :class:`CeremonyError` and writes no share.
 
+A deadline is judged by the chain's block time. On a chain that mines only on transactions
+(anvil's default) no block may come after a deadline while everyone waits: :meth:`run` then
+sends one empty transaction of its own (zero value, to itself) once the wall clock is past the
+deadline, so that a block with a later time exists; it changes nothing on the board.
+
 Limits (said plainly): the private state of a dealer (its polynomials, the shares it got)
 lives in the process: an authority that restarts mid-ceremony cannot go on with that round
-(the others finish without it once the phases' deadlines pass, if the quorum remains). A
-deadline is judged by the chain's block time: on a chain that mines only on transactions
-(anvil's default) a phase waiting for an absent authority closes only when some block is
-mined after its deadline. Completed rounds need nobody online.
+(the others finish without it once the phases' deadlines pass, if the quorum remains).
+Completed rounds need nobody online.
 """
 
 from __future__ import annotations
@@ -108,6 +111,7 @@ class CeremonyDriver:
     _transport_private: bytes = field(default=b"", repr=False)
     _done: bool = False
     qual: frozenset[int] = frozenset()
+    deadline: int = 0
 
     def __post_init__(self) -> None:
         if self.client.account is None:
@@ -137,6 +141,7 @@ class CeremonyDriver:
         if self._done:
             return "done"
         state = self.client.board_state(self.key_round)
+        self.deadline = state.deadline
         posted: dict[int, dict[int, bytes]] = {}
         for m in self.client.messages(self.key_round, from_block=self.from_block):
             posted.setdefault(m.kind, {}).setdefault(m.index, m.payload)
@@ -295,9 +300,19 @@ class CeremonyDriver:
             if time.monotonic() > deadline:
                 raise CeremonyError(f"round {self.key_round} stalled at: {phase}")
             if phase.startswith("waiting"):
+                self._nudge_past_deadline()
                 time.sleep(poll)
 
     # -- helpers -------------------------------------------------------------------------------
+
+    def _nudge_past_deadline(self) -> None:
+        """When the wall clock is past the open phase's deadline but the chain's latest block
+        is not, mine one empty transaction (a chain that mines only on transactions)."""
+        if not self.deadline or time.time() < self.deadline + 1:
+            return
+        if self.client.latest_block_time() >= self.deadline:
+            return
+        self.client.tick()
 
     def _posted(self, posted: dict[int, dict[int, bytes]], kind: int) -> bool:
         return self.index in posted.get(kind, {})

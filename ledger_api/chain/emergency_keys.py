@@ -167,6 +167,12 @@ class EmergencyKeysClient:
             phase_seconds=int(phase_seconds),
         )
 
+    def latest_block_time(self) -> int:
+        try:
+            return int(self.w3.eth.get_block("latest")["timestamp"])
+        except (Web3Exception, OSError, ValueError) as exc:
+            raise ChainError(f"cannot read the latest block: {exc}") from exc
+
     def index_of(self, key_round: int, account: str) -> tuple[int, int]:
         index, institution = self._call("indexOf", key_round, account)
         return int(index), int(institution)
@@ -273,6 +279,41 @@ class EmergencyKeysClient:
         receipt = self._send("releaseShares", opening_id, list(record_ids))
         events = self.contract.events.EmergencyShareReleased().process_receipt(receipt)
         return [_release(e) for e in events]
+
+    def tick(self) -> Any:
+        """One empty transaction (zero value, to the account itself): a block whose time is
+        now, on a chain that mines only on transactions. Touches no contract."""
+        if self.account is None:
+            raise ChainError("this EmergencyKeys client has no account to send with")
+        with self._lock:
+            try:
+                fees = (
+                    read_fees(self.w3).tx_fields()
+                    if self.gas_price is None
+                    else {"gasPrice": self.gas_price}
+                )
+                tx = {
+                    "from": self.account.address,
+                    "to": self.account.address,
+                    "value": 0,
+                    "gas": 21_000,
+                    "nonce": self.w3.eth.get_transaction_count(self.account.address, "pending"),
+                    "chainId": self.chain_id(),
+                    **fees,
+                }
+                tx_hash = self.w3.eth.send_raw_transaction(
+                    self.account.sign_transaction(tx).raw_transaction
+                )
+            except (Web3Exception, OSError, ValueError) as exc:
+                raise ChainError(f"empty transaction failed: {exc}") from exc
+        try:
+            return self.w3.eth.wait_for_transaction_receipt(
+                tx_hash, timeout=self.timeout, poll_latency=RECEIPT_POLL
+            )
+        except (Web3Exception, OSError) as exc:
+            raise ReceiptTimeoutError(
+                tx_hash=tx_hash.hex(), timeout=self.timeout, detail=str(exc)
+            ) from exc
 
     # -- plumbing ------------------------------------------------------------------------------
 
