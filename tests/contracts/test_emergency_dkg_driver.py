@@ -152,3 +152,28 @@ def test_a_round_below_the_quorum_fails_for_every_driver(board: Chain, tmp_path:
         with pytest.raises(CeremonyError, match="failed: 2 authorities dealt, the round needs 3"):
             d.step()
     assert ds[0].client.current_round() == 0
+
+
+def test_status_says_why_each_authority_is_excluded() -> None:
+    from clients.cli.authority_dkg import excluded_reason
+    from ledger_api.chain.emergency_keys import BoardState
+
+    def state(phase: int) -> BoardState:
+        return BoardState(
+            phase=phase,
+            deadline=0,
+            transported=frozenset({1, 2, 3}),
+            dealt=frozenset({1, 2}),
+            qualified=frozenset(),
+            failed=False,
+            quorum=2,
+            opened_at=0,
+            phase_seconds=60,
+        )
+
+    assert excluded_reason(4, state(0), None) is None  # the transport phase is still open
+    assert excluded_reason(4, state(1), None) == "no transport key before the deadline"
+    assert excluded_reason(3, state(1), None) is None  # may still deal
+    assert excluded_reason(3, state(2), None) == "no deal before the dealing deadline"
+    assert excluded_reason(2, state(4), frozenset({1})) == "disqualified by complaints"
+    assert excluded_reason(1, state(4), frozenset({1})) is None
