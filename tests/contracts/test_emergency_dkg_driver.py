@@ -177,3 +177,57 @@ def test_status_says_why_each_authority_is_excluded() -> None:
     assert excluded_reason(3, state(2), None) == "no deal before the dealing deadline"
     assert excluded_reason(2, state(4), frozenset({1})) == "disqualified by complaints"
     assert excluded_reason(1, state(4), frozenset({1})) is None
+
+
+def test_a_dealer_disqualified_by_complaints_is_left_out(board: Chain, tmp_path: Path) -> None:
+    """t = 2 of n = 4: dealer 4 sends garbage to 1 and 2 (t complaints): QUAL = {1, 2, 3},
+    as every driver and ``dkg status`` compute from the board; 4's driver stops."""
+    from clients.cli.authority_dkg import _qual_from_board, excluded_reason
+
+    with_fourth_authority(board)
+    ds = drivers(board, tmp_path, t=2, n=4, phase=60)
+    for d in ds:
+        d.step()  # transport keys
+    cheat = ds[3]._participant
+    assert cheat is not None
+    honest_deal = cheat.deal
+
+    def bad_deal(keys):
+        deal = honest_deal(keys)
+        boxes = dict(deal.sealed)
+        for victim in (1, 2):
+            boxes[victim] = seal(b"garbage", keys[victim], purpose="medledger-dkg-share-v1")
+        return Deal(deal.key_round, deal.dealer, deal.commitments, boxes)
+
+    cheat.deal = bad_deal  # type: ignore[method-assign]
+    honest, dealer4 = ds[:3], ds[3]
+    for _ in range(6):
+        for d in ds:
+            if d is dealer4 and d._done:
+                continue
+            if d is dealer4 and d.phase == "reveals posted":
+                with pytest.raises(CeremonyError, match="disqualified by complaints"):
+                    d.step()
+                d._done = True  # it stops
+            else:
+                d.step()
+    client = ds[0].client
+    state = client.board_state(1)
+    # 4 posts no Feldman commitments nor Feldman complaints: those two phases (whose
+    # expected posters are the dealers) run to their deadlines
+    assert state.phase == 4
+    board.mine(state.deadline)
+    for d in honest:
+        d.step()
+    state = client.board_state(1)
+    assert state.phase == 5
+    board.mine(state.deadline)
+    run_all(honest)
+    assert client.board_state(1).qualified == frozenset({1, 2, 3})
+    assert all(d.qual == frozenset({1, 2, 3}) for d in honest)
+    info = client.round_info(1)
+    state = client.board_state(1)
+    qual = _qual_from_board(client, 1, info, state, client.messages(1))
+    assert qual == frozenset({1, 2, 3})
+    assert excluded_reason(4, state, qual) == "disqualified by complaints"
+    assert not (tmp_path / "authority-4.key.emergency-1").exists()
