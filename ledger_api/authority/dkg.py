@@ -2,9 +2,9 @@
 
 Protocol: Gennaro–Jarecki–Krawczyk–Rabin DKG (J. Cryptology 2007; discrete log in G1 of
 BLS12-381), :mod:`crypto.threshold.dkg`; the board is ``EmergencyKeys`` (one message of each
-kind per authority and round, so every phase ends when all have posted, and every authority
-reads the same messages in the same order and computes the same ``QUAL`` and key; the
-phases close by the chain's clock, so no party decides who is excluded).
+kind per authority and round, each kind in its own phase, which closes when all expected have
+posted or at its block-time deadline; every authority reads the same messages of the same
+closed phases and computes the same ``QUAL`` and key, and no party decides who is excluded).
 
 :class:`CeremonyDriver.step` looks at the board and does the next thing this authority can do
 (post its transport key, its deal, its complaints, its reveals, its Feldman commitments, its
