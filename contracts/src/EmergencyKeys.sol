@@ -206,7 +206,7 @@ contract EmergencyKeys {
     error EmergencyKeysStaleRound(uint64 round, uint64 latest);
     /// @notice No such round, or it is already complete.
     error EmergencyKeysRoundClosed(uint64 round);
-    /// @notice Need 1 ≤ t ≤ n ≤ {MAX_AUTHORITIES} and min(n, 2t − 1) ≤ quorum ≤ n.
+    /// @notice Need 1 ≤ t ≤ n ≤ {MAX_AUTHORITIES}.
     error EmergencyKeysInvalidThreshold(uint8 t, uint256 n);
     /// @notice The quorum is outside min(n, 2t − 1) … n.
     error EmergencyKeysInvalidQuorum(uint8 quorum, uint8 least, uint256 n);
@@ -218,7 +218,9 @@ contract EmergencyKeys {
     /// @notice The caller is excluded: it posted no transport key or no deal in time, or is
     /// not in the QUAL it confirms (or, for releases, in the current key's QUAL).
     error EmergencyKeysNotQualified(uint64 round, uint8 index);
-    /// @notice The QUAL confirmed is not a subset of the dealers or is smaller than the quorum.
+    /// @notice The QUAL confirmed is not a subset of the dealers or is smaller than the quorum
+    /// (also: a message after dealing closed with fewer dealers than the quorum, `qualified`
+    /// being then the dealers).
     error EmergencyKeysInvalidQual(uint32 qualified, uint32 dealt, uint8 quorum);
     /// @notice An institution is named twice or has no registered authority.
     error EmergencyKeysInvalidInstitution(uint32 institutionId);
