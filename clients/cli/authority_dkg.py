@@ -5,11 +5,14 @@ Gennaro–Jarecki–Krawczyk–Rabin DKG run over the ``EmergencyKeys`` board on
 (``docs/break-glass.md``): no party, and not the API, ever holds it.
 
 - ``init`` (consortium admin): open round N with threshold t among the authorities of the
-  given institutions (each must have registered its authority);
+  given institutions (each must have registered its authority), the least |QUAL| (quorum,
+  default and minimum min(n, 2t − 1)) and the phase length (each board phase closes when all
+  expected posted or after it; an authority absent by then is excluded);
 - ``join`` (each authority, with its own key file): run the ceremony to the end and write the
   authority's share next to its key file, encrypted under its passphrase; then restart
   ``medledger authority serve`` so it serves the emergency routes;
-- ``status``: the round's parameters, who posted what, the confirmations and the key.
+- ``status``: the round's parameters and phase, who posted what, who is excluded and why,
+  the confirmations and the key.
 """
 
 from __future__ import annotations
@@ -43,6 +46,55 @@ KIND_NAMES = {
     6: "Feldman complaints",
     7: "reconstruction",
 }
+
+
+PHASE_NAMES = (
+    "transport keys",
+    "deals",
+    "complaints",
+    "reveals",
+    "Feldman commitments",
+    "Feldman complaints",
+    "reconstruction",
+)
+
+
+def excluded_reason(index: int, state, qual: frozenset[int] | None) -> str | None:
+    """Why authority ``index`` is out of the round (None while it is not, or not yet known)."""
+    if state.phase > 0 and index not in state.transported:
+        return "no transport key before the deadline"
+    if state.phase > 1 and index not in state.dealt:
+        return "no deal before the dealing deadline"
+    if qual and index in state.dealt and index not in qual:
+        return "disqualified by complaints"
+    return None
+
+
+def _qual_from_board(client, number: int, info, state, messages) -> frozenset[int] | None:
+    """QUAL as anyone computes it from the board once the reveals' phase closed."""
+    from crypto.errors import CryptoError
+    from crypto.threshold.ceremony import Board, decode_list, qual_of
+    from crypto.threshold.dkg import Complaint, Deal, Reveal
+    from ledger_api.chain.emergency_keys import KIND_COMPLAINT, KIND_DEAL, KIND_REVEAL
+
+    if state.phase < 4 or state.failed:
+        return None
+    board = Board(key_round=number, t=info.t, n=info.n)
+    for m in messages:
+        try:
+            if m.kind == KIND_DEAL and m.index in state.dealt:
+                deal = Deal.from_bytes(m.payload, t=info.t, n=info.n)
+                if deal.dealer == m.index:
+                    board.deals[m.index] = deal
+            elif m.kind == KIND_COMPLAINT:
+                items = decode_list(m.payload, lambda b: Complaint.from_bytes(b, n=info.n))
+                board.complaints.extend(c for c in items if c.accuser == m.index)
+            elif m.kind == KIND_REVEAL:
+                items = decode_list(m.payload, lambda b: Reveal.from_bytes(b, n=info.n))
+                board.reveals.extend(r for r in items if r.dealer == m.index)
+        except CryptoError:
+            continue
+    return qual_of(board)
 
 
 def _passphrase(variable: str | None) -> str:
@@ -84,6 +136,18 @@ def init(
     key_round: int | None = typer.Option(
         None, "--round", min=1, help="Round number (default: the latest opened + 1)."
     ),
+    quorum: int | None = typer.Option(
+        None,
+        "--quorum",
+        min=1,
+        help="Least |QUAL| for the key to complete (default and minimum: min(n, 2t-1)).",
+    ),
+    phase_seconds: int = typer.Option(
+        600,
+        "--phase-seconds",
+        min=30,
+        help="Each board phase closes when all expected posted or after this many seconds.",
+    ),
     rpc: str = RpcOption,
     deployment: str | None = DeploymentOption,
     data_dir: str | None = DataDirOption,
@@ -105,9 +169,11 @@ def init(
     account = Account.from_key(signing_key(data_dir, wallet, key_env))
     client = _client(rpc, deployment, data_dir, account)
     number = key_round if key_round is not None else client.latest_round() + 1
-    receipt = client.open_round(number, threshold, ids)
+    receipt = client.open_round(number, threshold, ids, quorum=quorum, phase_seconds=phase_seconds)
+    state = client.board_state(number)
     plain().print(
-        f"DKG round {number}: t={threshold} of n={len(ids)} institutions {ids} "
+        f"DKG round {number}: t={threshold} of n={len(ids)} institutions {ids}, "
+        f"quorum {state.quorum}, phases of {state.phase_seconds} s "
         f"(tx 0x{bytes(receipt['transactionHash']).hex()})"
     )
     plain().print(
@@ -169,16 +235,34 @@ def status(
     if info.n == 0:
         raise CliError(f"no DKG round {number}")
     console = plain()
+    state = client.board_state(number)
+    messages = client.messages(number)
+    confirmations = client.confirmations(number)
+    expected = len(state.qualified) if info.complete else len(state.dealt) or info.n
+    if info.complete:
+        where = "complete"
+    elif state.failed:
+        where = f"failed: {len(state.dealt)} dealt, the quorum is {state.quorum}"
+    elif state.phase < len(PHASE_NAMES):
+        where = f"in progress, phase {PHASE_NAMES[state.phase]} (closes by {state.deadline})"
+    else:
+        where = "in progress, waiting for confirmations"
     console.print(
         f"round {number}: t={info.t} n={info.n} institutions {list(info.institutions)} "
-        f"confirmations {info.confirmations}/{info.n} "
-        f"{'complete' if info.complete else 'in progress'}"
+        f"quorum {state.quorum} confirmations {info.confirmations}/{expected} {where}"
     )
     posted: dict[int, list[str]] = {}
-    for m in client.messages(number):
+    for m in messages:
         posted.setdefault(m.index, []).append(KIND_NAMES.get(m.kind, str(m.kind)))
+    qual = state.qualified or _qual_from_board(client, number, info, state, messages)
     for index, institution in enumerate(info.institutions, start=1):
-        console.print(f"  {index} (institution {institution}): {', '.join(posted.get(index, []))}")
+        why = excluded_reason(index, state, qual)
+        mark = f" — EXCLUDED: {why}" if why else (" — confirmed" if index in confirmations else "")
+        console.print(
+            f"  {index} (institution {institution}): {', '.join(posted.get(index, []))}{mark}"
+        )
+    if qual:
+        console.print(f"QUAL {sorted(qual)}")
     if info.complete:
         key = client.public_key(number)
         console.print(f"key 0x{key.h_bytes().hex()} (current round {client.current_round()})")

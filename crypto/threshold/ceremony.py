@@ -95,13 +95,15 @@ def outcome(board: Board) -> Outcome:
 
 
 def run_local(
-    *, key_round: int, t: int, n: int
+    *, key_round: int, t: int, n: int, absent: frozenset[int] = frozenset()
 ) -> tuple[EmergencyPublicKey, list[SecretShare], Board]:
-    """All ``n`` participants, honest, in one process: the key, every ``x_j`` and the board."""
+    """The ``n`` participants but ``absent`` (who post nothing), honest, in one process: the
+    key, the present ones' ``x_j`` and the board."""
     board = Board(key_round=key_round, t=t, n=n)
-    transports = {j: generate_x25519_keypair() for j in range(1, n + 1)}
+    present = [j for j in range(1, n + 1) if j not in absent]
+    transports = {j: generate_x25519_keypair() for j in present}
     board.transport_keys = {j: pair.public_key for j, pair in transports.items()}
-    people = [Participant(key_round, j, t, n, transports[j].private_key) for j in range(1, n + 1)]
+    people = [Participant(key_round, j, t, n, transports[j].private_key) for j in present]
     for p in people:
         board.deals[p.index] = p.deal(board.transport_keys)
     for p in people:

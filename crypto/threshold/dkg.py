@@ -22,7 +22,10 @@ Generating ``x``:
   4. ``P_i`` is disqualified when it received ``t`` or more complaints (with degree ``t − 1``
      that many revealed shares would open ``z_i``: the paper's "more than t" for degree t),
      left a complaint unanswered, answered with values that falsify Eq. 4, or never dealt.
-     The rest is ``QUAL`` (:func:`qualified`, a public function of the board).
+     The rest is ``QUAL`` (:func:`qualified`, a public function of the board). An authority
+     absent from the board (no transport key, or no deal before the dealing phase closed on
+     chain) never dealt, so it is not in ``QUAL``; the sums below run over ``QUAL`` only
+     (GJKR's rule), and ``y_j`` stays defined for every ``j`` in 1..n.
   ``x = Σ_{i∈QUAL} z_i`` with ``z_i = a_i0``; ``P_j``'s share ``x_j = Σ_{i∈QUAL} s_ij``.
 
 Extracting ``y = g^x``:
@@ -212,9 +215,13 @@ class Participant:
         check_index(self.index, self.n)
 
     def deal(self, transport_public_keys: Mapping[int, bytes]) -> Deal:
-        """Step 1: draw ``f_i, f'_i``, commit, seal ``s_ij, s'_ij`` to every other ``P_j``."""
-        if set(transport_public_keys) != set(range(1, self.n + 1)):
-            raise DkgError(f"need the X25519 keys of all {self.n} authorities")
+        """Step 1: draw ``f_i, f'_i``, commit, seal ``s_ij, s'_ij`` to every other ``P_j``
+        that posted a transport key (an authority absent by then gets no share)."""
+        keys = set(transport_public_keys)
+        if self.index not in keys or not keys <= set(range(1, self.n + 1)):
+            raise DkgError(
+                f"need this authority's and only indices 1..{self.n} among the X25519 keys"
+            )
         self._a = random_poly(self.t - 1)
         self._b = random_poly(self.t - 1)
         commitments = tuple(

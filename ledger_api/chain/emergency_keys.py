@@ -40,6 +40,24 @@ KIND_REVEAL = 5
 KIND_FELDMAN_COMPLAINT = 6
 KIND_RECONSTRUCTION = 7
 MAX_RELEASE_BATCH = 128
+PHASES = 7
+DEFAULT_PHASE_SECONDS = 600
+# The board's phases in order, by message kind (the contract's ``_phaseOfKind``).
+PHASE_OF_KIND = {
+    KIND_TRANSPORT_KEY: 0,
+    KIND_DEAL: 1,
+    KIND_COMPLAINT: 2,
+    KIND_REVEAL: 3,
+    KIND_FELDMAN: 4,
+    KIND_FELDMAN_COMPLAINT: 5,
+    KIND_RECONSTRUCTION: 6,
+}
+
+
+def default_quorum(t: int, n: int) -> int:
+    """The least |QUAL| the contract accepts: ``min(n, 2t − 1)`` (with at most ``t − 1``
+    corrupt authorities, ``t`` honest share holders remain)."""
+    return min(n, 2 * t - 1)
 
 
 @dataclass(frozen=True)
@@ -50,6 +68,30 @@ class RoundInfo:
     confirmations: int
     complete: bool
     institutions: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class BoardState:
+    """Where a round's board stands (``EmergencyKeys.boardOf`` and ``scheduleOf``)."""
+
+    phase: int  # the open phase, 0..6; PHASES once all closed
+    deadline: int  # block time at which the open phase closes at the latest (0 when none)
+    transported: frozenset[int]
+    dealt: frozenset[int]
+    qualified: frozenset[int]  # the activated key's QUAL (empty before)
+    failed: bool  # dealing closed with fewer dealers than the quorum
+    quorum: int
+    opened_at: int
+    phase_seconds: int
+
+
+def indices(mask: int) -> frozenset[int]:
+    """The indices (1-based) of a bit mask (bit i − 1 for index i)."""
+    return frozenset(i + 1 for i in range(32) if mask >> i & 1)
+
+
+def mask_of(members: Sequence[int] | frozenset[int]) -> int:
+    return sum(1 << (i - 1) for i in set(members))
 
 
 @dataclass(frozen=True)
@@ -108,6 +150,28 @@ class EmergencyKeysClient:
         return RoundInfo(
             key_round, int(t), int(n), int(confirmations), bool(complete), institutions
         )
+
+    def board_state(self, key_round: int) -> BoardState:
+        """The round's phase, its deadline and who took part, as the chain has it now."""
+        phase, deadline, transported, dealt, qualified, failed = self._call("boardOf", key_round)
+        quorum, opened_at, phase_seconds = self._call("scheduleOf", key_round)
+        return BoardState(
+            phase=int(phase),
+            deadline=int(deadline),
+            transported=indices(int(transported)),
+            dealt=indices(int(dealt)),
+            qualified=indices(int(qualified)),
+            failed=bool(failed),
+            quorum=int(quorum),
+            opened_at=int(opened_at),
+            phase_seconds=int(phase_seconds),
+        )
+
+    def latest_block_time(self) -> int:
+        try:
+            return int(self.w3.eth.get_block("latest")["timestamp"])
+        except (Web3Exception, OSError, ValueError) as exc:
+            raise ChainError(f"cannot read the latest block: {exc}") from exc
 
     def index_of(self, key_round: int, account: str) -> tuple[int, int]:
         index, institution = self._call("indexOf", key_round, account)
@@ -176,20 +240,80 @@ class EmergencyKeysClient:
 
     # -- writes (the account's own transactions) ----------------------------------------------
 
-    def open_round(self, key_round: int, t: int, institutions: Sequence[int]) -> Any:
-        return self._send("openRound", key_round, t, list(institutions))
+    def open_round(
+        self,
+        key_round: int,
+        t: int,
+        institutions: Sequence[int],
+        *,
+        quorum: int | None = None,
+        phase_seconds: int = DEFAULT_PHASE_SECONDS,
+    ) -> Any:
+        """Open a round; ``quorum`` (least |QUAL|) defaults to :func:`default_quorum`."""
+        n = len(institutions)
+        quorum = default_quorum(t, n) if quorum is None else quorum
+        return self._send("openRound", key_round, t, list(institutions), quorum, phase_seconds)
 
     def post(self, key_round: int, kind: int, payload: bytes) -> Any:
         return self._send("post", key_round, kind, payload)
 
-    def confirm_key(self, key: EmergencyPublicKey) -> Any:
-        return self._send("confirmKey", key.key_round, key.h_bytes(), key.verification_keys_bytes())
+    def confirm_key(self, key: EmergencyPublicKey, qual: frozenset[int]) -> Any:
+        """Confirm ``key`` as computed from QUAL ``qual`` (the caller must be in it).
+
+        The confirmation that completes QUAL stores h and h_1 … h_n (one storage slot per 32
+        bytes), which an estimate made before the others' confirmations were mined does not
+        include: the limit carries that much gas on top (unused gas is refunded)."""
+        vks = key.verification_keys_bytes()
+        slots = (len(key.h_bytes()) + len(vks)) // 32 + 4
+        return self._send(
+            "confirmKey",
+            key.key_round,
+            key.h_bytes(),
+            vks,
+            mask_of(qual),
+            extra_gas=25_000 * slots,
+        )
 
     def release_shares(self, opening_id: bytes, record_ids: Sequence[bytes]) -> list[Release]:
         """Log the release of this authority's shares of ``record_ids``; the events, mined."""
         receipt = self._send("releaseShares", opening_id, list(record_ids))
         events = self.contract.events.EmergencyShareReleased().process_receipt(receipt)
         return [_release(e) for e in events]
+
+    def tick(self) -> Any:
+        """One empty transaction (zero value, to the account itself): a block whose time is
+        now, on a chain that mines only on transactions. Touches no contract."""
+        if self.account is None:
+            raise ChainError("this EmergencyKeys client has no account to send with")
+        with self._lock:
+            try:
+                fees = (
+                    read_fees(self.w3).tx_fields()
+                    if self.gas_price is None
+                    else {"gasPrice": self.gas_price}
+                )
+                tx = {
+                    "from": self.account.address,
+                    "to": self.account.address,
+                    "value": 0,
+                    "gas": 21_000,
+                    "nonce": self.w3.eth.get_transaction_count(self.account.address, "pending"),
+                    "chainId": self.chain_id(),
+                    **fees,
+                }
+                tx_hash = self.w3.eth.send_raw_transaction(
+                    self.account.sign_transaction(tx).raw_transaction
+                )
+            except (Web3Exception, OSError, ValueError) as exc:
+                raise ChainError(f"empty transaction failed: {exc}") from exc
+        try:
+            return self.w3.eth.wait_for_transaction_receipt(
+                tx_hash, timeout=self.timeout, poll_latency=RECEIPT_POLL
+            )
+        except (Web3Exception, OSError) as exc:
+            raise ReceiptTimeoutError(
+                tx_hash=tx_hash.hex(), timeout=self.timeout, detail=str(exc)
+            ) from exc
 
     # -- plumbing ------------------------------------------------------------------------------
 
@@ -201,7 +325,7 @@ class EmergencyKeysClient:
         except (Web3Exception, OSError, ValueError) as exc:
             raise ChainError(f"EmergencyKeys.{function} failed: {exc}") from exc
 
-    def _send(self, function: str, *args: Any) -> Any:
+    def _send(self, function: str, *args: Any, extra_gas: int = 0) -> Any:
         if self.account is None:
             raise ChainError("this EmergencyKeys client has no account to send with")
         call = self.contract.functions[function](*args)
@@ -225,7 +349,7 @@ class EmergencyKeysClient:
                 # The estimate is made against the state before concurrent transactions of the
                 # other authorities: the last confirmation of a round stores the key and costs
                 # more than the estimate made while it was not the last. Unused gas is refunded.
-                tx["gas"] = 2 * int(tx["gas"]) + 100_000
+                tx["gas"] = 2 * int(tx["gas"]) + 100_000 + extra_gas
                 signed = self.account.sign_transaction(tx)
                 tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
             except ContractLogicError as exc:

@@ -27,3 +27,14 @@ def with_authorities(chain: Chain) -> Chain:
             ),
         )
     return chain
+
+
+def with_fourth_authority(chain: Chain) -> Chain:
+    """``with_authorities`` plus a fourth institution and its authority (signer a4)."""
+    admin = Account.from_key(keccak(text="medledger test inst d admin"))
+    con = chain.c["Consortium"].functions
+    chain.send(
+        "admin", con.addInstitution("成华区社区卫生服务中心", b32("chenghua"), admin.address)
+    )
+    chain.send(admin, con.registerAuthority(4, b"\x11" * 32, signer("a4").address, "http://x/4"))
+    return chain

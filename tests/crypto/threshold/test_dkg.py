@@ -17,6 +17,7 @@ from crypto.threshold.dkg import (
     FeldmanCommitments,
     Participant,
     Reveal,
+    sum_points,
 )
 from crypto.threshold.group import H_PEDERSEN, G, fr_from_int, g1_msm, lagrange_at_zero, random_fr
 from crypto.threshold.tdh2 import combine, decrypt_share, emergency_label, encrypt
@@ -188,3 +189,55 @@ def test_pedersen_commitments_hide_the_constant_term() -> None:
     p = run.people[1]
     assert run.board.deals[1].commitments[0] == g1_msm([G, H_PEDERSEN], [p._a[0], p._b[0]])
     assert run.board.deals[1].commitments[0] != G * p._a[0]
+
+
+@pytest.mark.parametrize(("t", "n", "absent"), [(2, 4, {3}), (2, 5, {1, 5}), (3, 5, {2})])
+def test_an_absent_authority_is_left_out_of_qual_and_gets_no_share(
+    t: int, n: int, absent: set[int]
+) -> None:
+    key, shares, board = run_local(key_round=1, t=t, n=n, absent=frozenset(absent))
+    present = frozenset(range(1, n + 1)) - absent
+    assert set(board.deals) == present
+    assert qual_of(board) == present
+    assert {s.index for s in shares} == present
+    for deal in board.deals.values():  # nothing was sealed to an absent authority
+        assert not set(deal.sealed) & absent
+    # GJKR's rule: y = Π_{i∈QUAL} A_i0, and every y_j (absent ones too) is derivable
+    total = sum_points(board.feldman[i].commitments[0] for i in sorted(present))
+    assert total == key.h
+    assert len(key.verification_keys) == n
+    check_key(key, shares, t)
+
+
+def test_an_absent_and_a_disqualified_dealer_leave_qual_from_the_board() -> None:
+    t, n = 2, 5
+    board = Board(key_round=1, t=t, n=n)
+    pairs = {j: generate_x25519_keypair() for j in (1, 2, 3, 4)}  # 5 never shows up
+    board.transport_keys = {j: p.public_key for j, p in pairs.items()}
+    people = {j: Participant(1, j, t, n, pairs[j].private_key) for j in pairs}
+    for p in people.values():
+        board.deals[p.index] = p.deal(board.transport_keys)
+    deal = board.deals[4]  # dealer 4 cheats 1 and 2: t complaints disqualify it
+    boxes = dict(deal.sealed)
+    for victim in (1, 2):
+        boxes[victim] = seal(b"garbage", board.transport_keys[victim], purpose="x")
+    board.deals[4] = Deal(1, 4, deal.commitments, boxes)
+    for p in people.values():
+        board.complaints.extend(p.receive(board.deals))
+    qual = qual_of(board)
+    assert qual == frozenset({1, 2, 3})
+    for p in people.values():
+        if p.index in qual:
+            board.feldman[p.index] = p.feldman()
+    result = outcome(board)
+    shares = [people[j].secret_share(result.qual) for j in sorted(qual)]
+    check_key(result.public_key, shares, t)
+
+
+def test_a_deal_needs_the_dealers_own_transport_key() -> None:
+    pairs = {j: generate_x25519_keypair() for j in (1, 2)}
+    p = Participant(1, 3, 2, 3, generate_x25519_keypair().private_key)
+    with pytest.raises(DkgError, match="this authority"):
+        p.deal({j: k.public_key for j, k in pairs.items()})
+    with pytest.raises(DkgError):
+        p.deal({1: pairs[1].public_key, 3: pairs[2].public_key, 9: pairs[2].public_key})
