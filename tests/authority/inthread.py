@@ -14,7 +14,6 @@ fresh keys: a key shared between tests would be served from caches keyed by its 
 from __future__ import annotations
 
 import hashlib
-import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from ledger_api.authority.emergency import load_emergency_service
 from ledger_api.authority.keyfile import init_key_file, load_key_file
 from ledger_api.authority.server import create_authority_app
 from ledger_api.authority.service import AuthorityService
+from ledger_api.chain.anvil import free_port
 from ledger_api.chain.client import ChainClient
 from ledger_api.chain.consortium import Consortium
 from ledger_api.chain.deploy import Deployment
@@ -35,12 +35,6 @@ from ledger_api.rates import parse_rate
 
 PASSPHRASE = "test authority passphrase"
 SCRYPT_LOG2_N = 10
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -71,7 +65,7 @@ def start_authority(
     institution's admin)."""
     authority = load_key_file(key_file, PASSPHRASE)
     deployment = Deployment.load(deployment_file)
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     admin.register_authority(
         institution_id=authority.institution_id,
