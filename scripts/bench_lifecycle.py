@@ -102,7 +102,7 @@ def api_figures(*, count: int) -> dict[str, float]:
 
     with local_stack() as stack:
         client = stack.client("patient").sdk
-        key = client.fetch_user_key()
+        key = client.reader_key()  # the patient's own key
         me = stack.patient
         small = [
             client.share(b'{"resourceType":"Observation"}', patient=me, policy="dept:x",

@@ -88,7 +88,10 @@ class PatientKeyOut(BaseModel):
     patient: str
     public_key: str
     version: int
-    tx_hash: str
+    tx_hash: str | None = Field(
+        description="The registration's transaction; null when the chain already held exactly "
+        "this key at this version (a retry, or a wallet signing in again: nothing is sent)."
+    )
 
 
 class RegisteredPatientKeyOut(BaseModel):
@@ -133,9 +136,15 @@ def patient_key(
 def register_patient_key(
     body: PatientKeyIn, ctx: ContextDep, limiter: LimiterDep, ip: ClientIpDep
 ) -> PatientKeyOut:
-    """Rate-limited like key requests (per patient and per IP): each relay costs gas."""
+    """Rate-limited like key requests (per patient and per IP): each relay costs gas.
+    Idempotent: the key already registered at this version is answered without a transaction."""
     limiter.hit("key_issue", address=body.patient, ip=ip)
     with chain_required("cannot relay the patient key"):
+        key, version = ctx.chain.consents.patient_key_of(body.patient.lower())
+        if version == body.version and "0x" + key.hex() == body.public_key.lower():
+            return PatientKeyOut(
+                patient=body.patient, public_key=body.public_key, version=version, tx_hash=None
+            )
         try:
             mined = ctx.chain.consents.register_patient_key(
                 patient=body.patient,

@@ -34,6 +34,7 @@ from tests.clients.conftest import (  # noqa: F401  (fixtures used by live_stack
     api_stack,
     live_stack,
     stack_hooks,
+    stack_settings,
 )
 
 

@@ -170,6 +170,13 @@ def test_patient_wallet_in_chromium(live_stack: LiveStack, chromium: str, tmp_pa
         assert keystore["crypto"]["kdf"] == "scrypt"  # Web3 Secret Storage, as eth-account
         assert signed_in["wrongPasswordMessage"] == "密码错误。"
 
+        # the page registers the patient's own key on chain at first sign-in (the patient
+        # slot of every record written for them), in the background
+        deadline = time.monotonic() + 30
+        while manager.patient_key_of(patient)[1] == 0:
+            assert time.monotonic() < deadline, "the page did not register the patient's key"
+            time.sleep(0.2)
+
         # 2. the GP shares a record for this patient (on their behalf, through the SDK)
         with MedLedgerClient(live_stack.url, account=stack.gp) as gp:
             info = gp.share(
@@ -194,7 +201,7 @@ def test_patient_wallet_in_chromium(live_stack: LiveStack, chromium: str, tmp_pa
             listed = doctor.consents(grantee=doctor_address).items
             assert [c["consent_id"] for c in listed] == [granted["consentId"]]
             assert listed[0]["patient"] == patient
-            key = doctor.fetch_user_key()
+            key = doctor.reader_key()
             assert doctor.fetch_bytes(info.record_id, user_key=key).startswith(b"ECG 2026")
             # the server ends the page's session: its next call must sign in again by itself
             assert end_sessions(stack.settings.database_url, patient) == 1

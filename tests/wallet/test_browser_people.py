@@ -44,6 +44,8 @@ def run_phase(env: dict[str, str], phase: str) -> dict[str, Any]:
 def test_patient_grants_people_not_hex(live_stack: LiveStack, chromium: str) -> None:
     stack = live_stack.stack
     patient = Account.create()
+    with MedLedgerClient(live_stack.url, account=patient) as wallet:
+        wallet.register_patient_key()  # as the wallet does at first sign-in
     cardiologist, gp = stack.cardiologist.address, stack.gp.address
     with MedLedgerClient(live_stack.url, account=stack.gp) as client:
         info = client.share(
@@ -85,7 +87,7 @@ def test_patient_grants_people_not_hex(live_stack: LiveStack, chromium: str) -> 
         ), grantee
 
     with MedLedgerClient(live_stack.url, account=stack.cardiologist) as doctor:
-        key = doctor.fetch_user_key()
+        key = doctor.reader_key()
         assert doctor.fetch_bytes(info.record_id, user_key=key).startswith(b"ECG 2026")
 
     history = run_phase(env, "history")

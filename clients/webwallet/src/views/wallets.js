@@ -4,6 +4,7 @@ import { add, h } from '../dom.js';
 import { busy } from '../errors.js';
 import { short } from '../format.js';
 import { t } from '../i18n.js';
+import { patientPublicKey } from '../upload.js';
 
 export async function renderWallets(main, app) {
   const wallets = app.store.list();
@@ -29,6 +30,9 @@ function unlockForm(entry, app) {
     busy(form.querySelector('button'), form, async () => {
       const wallet = await app.store.unlock(entry.address, password.value);
       await app.session.signIn(wallet);
+      // the patient's own key on chain at first sign-in, so that hospitals can write records for
+      // this wallet (their patient slot); best effort, in the background, retried on upload
+      patientPublicKey(app.session).catch(() => {});
       app.go('records');
     });
   });
