@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -121,7 +122,10 @@ def test_a_rollback_is_noticed_and_the_lost_transaction_sent_again(tmp_path: Pat
         relayer.wait(relayer.send(to=SINK, data=b"", gas=21_000))
         snapshot = rpc(w3, "evm_snapshot", [])
         lost = relayer.send(to=SINK, data=b"\x01", gas=30_000)  # mined, receipt not yet read
-        assert rpc(w3, "eth_getTransactionReceipt", [lost]) is not None
+        deadline = time.monotonic() + 10  # automine answers first; a loaded node mines a bit later
+        while rpc(w3, "eth_getTransactionReceipt", [lost]) is None:
+            assert time.monotonic() < deadline, "anvil did not mine the transaction"
+            time.sleep(0.05)
         assert rpc(w3, "evm_revert", [snapshot]) is True
         assert rpc(w3, "eth_getTransactionReceipt", [lost]) is None
         # the next send goes out with the stale nonce; the wait notices, resyncs, re-sends
