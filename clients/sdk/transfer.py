@@ -20,7 +20,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, BinaryIO
+from typing import IO, BinaryIO
 
 from eth_utils import to_checksum_address
 
@@ -29,7 +29,6 @@ from clients.sdk.models import hex0x
 from crypto.envelope import (
     AuthorityKey,
     DecryptedRecord,
-    EncryptedRecord,
     EncryptedRecordV3,
     Header,
     HeaderV3,
@@ -38,11 +37,10 @@ from crypto.envelope import (
     Sealer,
     decrypt_stream,
     decrypt_stream_v3,
-    encrypt_stream,
     encrypt_stream_v3,
 )
 from crypto.errors import EnvelopeAccessDeniedError, EnvelopeError, EnvelopeIntegrityError
-from crypto.fame_types import MasterPublicKey, UserKey
+from crypto.fame_types import UserKey
 from crypto.patient_key import PatientKey
 
 Progress = Callable[[int, int], None]
@@ -103,7 +101,7 @@ def open_source(source: Source) -> Iterator[IO[bytes]]:
 class EncryptedUpload:
     """An encrypted record ready to send: the header bytes and the body in a temp file."""
 
-    record: EncryptedRecord | EncryptedRecordV3
+    record: EncryptedRecordV3
     body: IO[bytes]
 
     def close(self) -> None:
@@ -113,60 +111,39 @@ class EncryptedUpload:
 def encrypt_to_tempfile(
     source: Source,
     *,
-    mpk: MasterPublicKey | None = None,
+    authorities: list[AuthorityKey],
+    patient_public_key: bytes,
     policy: str,
     content_type: str,
-    binding: RecordBinding | None,
+    binding: RecordBinding,
     sealer: Sealer | None = None,
     seal: Seal | None = None,
-    authorities: list[AuthorityKey] | None = None,
-    patient_public_key: bytes | None = None,
     emergency: Callable[[bytes, RecordBinding], bytes] | None = None,
 ) -> EncryptedUpload:
     """Encrypt ``source`` into an anonymous temp file (deleted on close), constant memory, as
-    an envelope v2 bound to ``binding`` and sealed by ``sealer`` (or carrying ``seal``); with
-    no binding, as v1 (only to re-encrypt a v1 record, which has no seal to carry over).
+    an envelope v3 (``docs/key-authorities.md``): one slot per institution the policy reaches,
+    each under its pinned authority key (:class:`crypto.envelope.AuthorityKey`), the patient's
+    own slot, and the emergency slot when ``emergency`` wraps one; bound to ``binding`` and
+    sealed by ``sealer`` (or carrying ``seal``, on a re-key).
 
     The body is not hashed here: the API computes the digest it registers, and the fetch side
-    checks it against the chain (hashing twice would only halve the throughput).
-
-    With ``authorities`` (pinned, :class:`crypto.envelope.AuthorityKey`) and the patient's
-    ``patient_public_key``, the envelope is v3: one slot per institution the policy reaches and
-    the patient's own slot (``docs/key-authorities.md``)."""
+    checks it against the chain (hashing twice would only halve the throughput)."""
     body = tempfile.TemporaryFile(prefix="medledger-upload-")  # noqa: SIM115 - returned
     try:
         with open_source(source) as reader:
-            record: Any
-            if authorities is not None:
-                if binding is None or patient_public_key is None:
-                    raise ClientError("an envelope v3 needs its binding and the patient's key")
-                record = encrypt_stream_v3(
-                    reader,
-                    body,
-                    authorities=authorities,
-                    policy=policy,
-                    patient_public_key=patient_public_key,
-                    binding=binding,
-                    sealer=sealer,
-                    seal=seal,
-                    content_type=content_type,
-                    hash_body=False,
-                    emergency=emergency,
-                )
-            else:
-                if mpk is None:
-                    raise ClientError("an envelope v2 needs the master public key")
-                record = encrypt_stream(
-                    reader,
-                    body,
-                    mpk=mpk,
-                    policy=policy,
-                    content_type=content_type,
-                    hash_body=False,
-                    binding=binding,
-                    sealer=sealer,
-                    seal=seal,
-                )
+            record = encrypt_stream_v3(
+                reader,
+                body,
+                authorities=authorities,
+                policy=policy,
+                patient_public_key=patient_public_key,
+                binding=binding,
+                sealer=sealer,
+                seal=seal,
+                content_type=content_type,
+                hash_body=False,
+                emergency=emergency,
+            )
         body.flush()
         body.seek(0)
     except BaseException:
