@@ -238,7 +238,9 @@ contract Marketplace is MarketplaceBase {
         App storage app = _apps[appId];
         if (app.vendor == address(0)) app.vendor = actor;
         else if (app.vendor != actor) revert MarketplaceNotAppVendor(appId, actor);
-        if (m.version <= app.latest) revert MarketplaceVersionNotNewer(appId, m.version, app.latest);
+        if (m.version <= app.latest) {
+            revert MarketplaceVersionNotNewer(appId, m.version, app.latest);
+        }
         app.latest = m.version;
         Version storage v = _versions[appId][m.version];
         v.status = Status.InReview;
@@ -443,7 +445,10 @@ contract Marketplace is MarketplaceBase {
 
     /// @notice The app's Live version at the time the institution installed it (0: not
     /// installed).
-    function installedVersionOf(uint32 institutionId, bytes32 appId) external view returns (uint32) {
+    function installedVersionOf(
+        uint32 institutionId,
+        bytes32 appId
+    ) external view returns (uint32) {
         return _installed[institutionId][appId];
     }
 

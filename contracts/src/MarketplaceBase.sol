@@ -15,7 +15,8 @@ import {IConsortium} from "./IConsortium.sol";
  * (see {ActorSignatures}) and every signed message carries a `nonce` and a `deadline`. Nonces
  * are unordered: each (signer, nonce) pair is accepted once, so several messages of one signer
  * can be relayed concurrently and in any order, and none can be replayed (an install, an
- * uninstall and the same install again are three nonces). Signed types (`crypto/signing/marketplace.py`):
+ * uninstall and the same install again are three nonces). Signed types
+ * (`crypto/signing/marketplace.py`):
  * `VendorChange(address vendor,bool enrolled,uint256 nonce,uint64 deadline)` and
  * `AdministratorChange(uint8 role,address account,uint256 nonce,uint64 deadline)`, both by the
  * consortium admin ({IConsortium-admin}).
@@ -149,7 +150,9 @@ abstract contract MarketplaceBase is ActorSignatures {
         address actor = _signed(hashVendorChange(m), m.nonce, m.deadline, signature);
         _checkConsortiumAdmin(actor);
         if (m.vendor == address(0)) revert MarketplaceZeroAddress();
-        if (_vendors[m.vendor] == m.enrolled) revert MarketplaceVendorUnchanged(m.vendor, m.enrolled);
+        if (_vendors[m.vendor] == m.enrolled) {
+            revert MarketplaceVendorUnchanged(m.vendor, m.enrolled);
+        }
         _vendors[m.vendor] = m.enrolled;
         if (m.enrolled) emit VendorEnrolled(m.vendor, actor);
         else emit VendorRemoved(m.vendor, actor);
