@@ -268,10 +268,10 @@ contract Marketplace is MarketplaceBase {
         _expect(appId, version, v.status, Status.InReview);
         uint8 bit = uint8(1 << role);
         if (v.voted & bit != 0) revert MarketplaceAlreadyVoted(appId, version, role);
+        if (!m.approve && bytes(m.reason).length == 0) revert MarketplaceMissingReason();
         v.voted |= bit;
         emit VoteCast(appId, version, role, actor, m.approve, m.reason);
         if (!m.approve) {
-            if (bytes(m.reason).length == 0) revert MarketplaceMissingReason();
             v.status = Status.Rejected;
             emit AppRejected(appId, version, role, m.reason);
             return;
