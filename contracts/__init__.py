@@ -20,6 +20,7 @@ NAMES = (
     "Workflow",
     "EmergencyAccess",
     "EmergencyKeys",
+    "Marketplace",
 )
 
 

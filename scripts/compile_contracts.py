@@ -43,6 +43,7 @@ CONTRACTS = (
     "Workflow",
     "EmergencyAccess",
     "EmergencyKeys",
+    "Marketplace",
 )
 
 # High runs: deployment is a one-off, the registration / consent / log calls run constantly.

@@ -13,7 +13,9 @@ contract from disagreeing on a field.
 - :mod:`crypto.signing.records`: registrations, re-keys, supersessions, withdrawals;
 - :mod:`crypto.signing.access`: the reader's ``ReadRequest`` (AccessLog);
 - :mod:`crypto.signing.emergency`: break-glass openings, co-signatures, reviews;
-- :mod:`crypto.signing.workflow`: referral and consultation steps.
+- :mod:`crypto.signing.workflow`: referral and consultation steps;
+- :mod:`crypto.signing.marketplace`: app submissions, votes, status changes, installations,
+  ratings, vendor and administrator changes.
 """
 
 from __future__ import annotations
@@ -59,6 +61,19 @@ from crypto.signing.emergency import (
     BreakGlassReview,
     cosign_domain,
 )
+from crypto.signing.marketplace import (
+    MARKETPLACE_TYPES,
+    AdministratorChange,
+    AdministratorRole,
+    AppInstallation,
+    AppRating,
+    AppStatusChange,
+    AppSubmission,
+    AppVote,
+    StatusAction,
+    VendorChange,
+    manifest_digest,
+)
 from crypto.signing.records import (
     RECORD_TYPES,
     RecordBodyRekey,
@@ -86,6 +101,7 @@ TYPES_BY_CONTRACT: dict[str, tuple[type[TypedMessage], ...]] = {
     "AccessLog": (ReadRequest,),
     "EmergencyAccess": EMERGENCY_TYPES,
     "Workflow": WORKFLOW_TYPES,
+    "Marketplace": MARKETPLACE_TYPES,
 }
 """Every signed type, by the contract whose domain it is signed in."""
 
@@ -134,11 +150,19 @@ __all__ = [
     "EIP712_DOMAIN_TYPE",
     "EIP712_TYPES",
     "HALF_ORDER",
+    "MARKETPLACE_TYPES",
     "MAX_COSIGN_LIFETIME",
     "SECP256K1_N",
     "TYPES_BY_CONTRACT",
     "ZERO_ADDRESS",
     "ZERO_BYTES32",
+    "AdministratorChange",
+    "AdministratorRole",
+    "AppInstallation",
+    "AppRating",
+    "AppStatusChange",
+    "AppSubmission",
+    "AppVote",
     "BreakGlassCosign",
     "BreakGlassOpen",
     "BreakGlassReview",
@@ -160,7 +184,9 @@ __all__ = [
     "ReferralRequest",
     "ReferralStep",
     "Revocation",
+    "StatusAction",
     "TypedMessage",
+    "VendorChange",
     "check_signature",
     "consent_domain",
     "consent_id",
@@ -168,6 +194,7 @@ __all__ = [
     "cosign_typed_data",
     "domain_name",
     "from_compact",
+    "manifest_digest",
     "message_type",
     "reason_code",
     "recover",

@@ -1,4 +1,4 @@
-"""One object for the API: a checked connection, the relayer and the six typed contracts.
+"""One object for the API: a checked connection, the relayer and the typed contracts.
 
 Built from a deployment file and a JSON-RPC URL; refuses to start when the node runs another
 chain or the deployment's code is not there, because every later call would fail confusingly
@@ -17,6 +17,7 @@ from ledger_api.chain.consents import ConsentManager
 from ledger_api.chain.consortium import Consortium
 from ledger_api.chain.deploy import Deployment
 from ledger_api.chain.emergency import EmergencyAccess
+from ledger_api.chain.marketplace import Marketplace
 from ledger_api.chain.records import RecordRegistry
 from ledger_api.chain.relayer import Relayer
 from ledger_api.chain.workflow import Workflow
@@ -33,6 +34,7 @@ class ChainClient:
     access_log: AccessLog
     workflow: Workflow
     emergency: EmergencyAccess
+    marketplace: Marketplace
 
     @classmethod
     def connect(
@@ -62,4 +64,5 @@ class ChainClient:
             access_log=AccessLog(w3, deployment.address("AccessLog"), sender=relayer),
             workflow=Workflow(w3, deployment.address("Workflow"), sender=relayer),
             emergency=EmergencyAccess(w3, deployment.address("EmergencyAccess"), sender=relayer),
+            marketplace=Marketplace(w3, deployment.address("Marketplace"), sender=relayer),
         )

@@ -1,4 +1,4 @@
-"""Deploy the seven MedLedger contracts and wire them together; save/load where they live.
+"""Deploy the eight MedLedger contracts and wire them together; save/load where they live.
 
 Order and wiring (each constructor takes what it must trust, as an immutable):
 
@@ -11,12 +11,15 @@ Order and wiring (each constructor takes what it must trust, as an immutable):
 6. ``EmergencyAccess(consortium)`` (break-glass openings and their reviews);
 6b. ``EmergencyKeys(consortium, registry, emergency)`` (the DKG board of the consortium
    emergency key, and the log of the decryption shares authorities release);
+6c. ``Marketplace(consortium)`` (the app marketplace: vendors, administrator roles, listings,
+   installations and ratings; its vendors and administrators are set later by the consortium
+   admin);
 7. ``Consortium.enrolMember(relayer, 0, Relayer, [])`` so the other contracts'
    ``isRelayer`` checks accept the API's account; then, when a separate consortium ``admin``
    is given, ``transferAdmin(admin)``. More relayers are enrolled (and removed) later by the
    consortium admin with ``enrolMember`` / ``removeMember``; nothing needs redeploying.
 
-The deployment file records ``code_digest``, the SHA-256 of the seven compiled creation codes it
+The deployment file records ``code_digest``, the SHA-256 of the eight compiled creation codes it
 was made from (:func:`code_digest`), so tools can tell a deployment of older contracts (whose
 ABI the wrappers no longer speak) from a current one; the dev chain redeploys on a mismatch.
 
@@ -47,7 +50,7 @@ CONTRACT_NAMES = contracts.NAMES
 ROLE_RELAYER = 5  # Consortium.Role.Relayer
 DEFAULT_RECEIPT_TIMEOUT = 60.0
 # receipt polls 10 ms apart (web3 waits 100 ms): an automining dev chain has each receipt at
-# once, and every test stack deploys seven contracts one after the other
+# once, and every test stack deploys eight contracts one after the other
 RECEIPT_POLL = 0.01
 
 
@@ -139,7 +142,7 @@ def deploy_all(
     admin: str | None = None,
     timeout: float = DEFAULT_RECEIPT_TIMEOUT,
 ) -> Deployment:
-    """Deploy and wire all seven contracts; see the module docstring for the order.
+    """Deploy and wire all eight contracts; see the module docstring for the order.
 
     ``admin`` (default: the deployer) ends up as consortium admin. Raises
     :class:`DeploymentError` on a bad key or address, or when any transaction fails.
@@ -159,6 +162,7 @@ def deploy_all(
     workflow, _ = sender.deploy("Workflow", consortium, registry)
     emergency, _ = sender.deploy("EmergencyAccess", consortium)
     emergency_keys, _ = sender.deploy("EmergencyKeys", consortium, registry, emergency)
+    marketplace, _ = sender.deploy("Marketplace", consortium)
     sender.call("Consortium", consortium, "enrolMember", relayer, 0, ROLE_RELAYER, [])
     if admin != account.address:
         sender.call("Consortium", consortium, "transferAdmin", admin)
@@ -176,6 +180,7 @@ def deploy_all(
             "Workflow": workflow,
             "EmergencyAccess": emergency,
             "EmergencyKeys": emergency_keys,
+            "Marketplace": marketplace,
         },
         code_digest=code_digest(),
     )

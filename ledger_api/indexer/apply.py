@@ -144,6 +144,21 @@ IGNORED: frozenset[tuple[str, str]] = frozenset(
         ("EmergencyKeys", "DkgKeyConfirmed"),
         ("EmergencyKeys", "EmergencyKeyActivated"),
         ("EmergencyKeys", "EmergencyShareReleased"),
+        # the app marketplace (issue 21): its pages read listings, votes, installations and
+        # ratings from the contract's views and events until the index mirrors them
+        ("Marketplace", "VendorEnrolled"),
+        ("Marketplace", "VendorRemoved"),
+        ("Marketplace", "AdministratorSet"),
+        ("Marketplace", "AppSubmitted"),
+        ("Marketplace", "VoteCast"),
+        ("Marketplace", "AppListed"),
+        ("Marketplace", "AppRejected"),
+        ("Marketplace", "AppSuspended"),
+        ("Marketplace", "AppReinstated"),
+        ("Marketplace", "AppRetired"),
+        ("Marketplace", "AppInstalled"),
+        ("Marketplace", "AppUninstalled"),
+        ("Marketplace", "AppRated"),
     }
 )
 

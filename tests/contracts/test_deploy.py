@@ -32,6 +32,7 @@ def test_deploy_all_wires_everything(chain: Chain) -> None:
             "Workflow",
             "EmergencyAccess",
             "EmergencyKeys",
+            "Marketplace",
         ]
     )
     for address in d.addresses().values():
@@ -50,8 +51,10 @@ def test_deploy_all_wires_everything(chain: Chain) -> None:
     assert same(keys.consortium().call(), d.address("Consortium"))
     assert same(keys.registry().call(), d.address("RecordRegistry"))
     assert same(keys.openings().call(), d.address("EmergencyAccess"))
+    assert same(c["Marketplace"].functions.consortium().call(), d.address("Consortium"))
     assert c["Consortium"].functions.isRelayer(d.relayer).call() is True
-    for name in ("ConsentManager", "RecordRegistry", "AccessLog", "Workflow", "EmergencyAccess"):
+    signed = ("ConsentManager", "RecordRegistry", "AccessLog", "Workflow", "EmergencyAccess")
+    for name in (*signed, "Marketplace"):
         domain = c[name].functions.eip712Domain().call()
         assert domain[1:3] == [f"MedLedger {name}", "1"]
         assert same(domain[4], d.address(name))

@@ -155,6 +155,39 @@ def _cancel(chain: Chain):
     return m, "doctor_a", _workflow("cancelConsultation")(chain)
 
 
+def _market(chain: Chain, name: str) -> Callable[[TypedMessage, bytes], Any]:
+    return _fn(chain, "Marketplace", name)
+
+
+def _submit_app(chain: Chain):
+    from tests.contracts.marketplace_support import setup_market, submission
+
+    setup_market(chain)
+    return submission(1), "vendor", _market(chain, "submitApp")
+
+
+def _vote_app(chain: Chain):
+    from tests.contracts.marketplace_support import setup_market, submission, vote
+
+    market = setup_market(chain)
+    market.do("vendor", submission(1))
+    return vote(1), "regulator", _market(chain, "vote")
+
+
+def _install_app(chain: Chain):
+    from tests.contracts.marketplace_support import INST_A, installation, setup_market
+
+    setup_market(chain).list_version(1)
+    return installation(INST_A), "inst_a_admin", _market(chain, "setInstallation")
+
+
+def _set_vendor(chain: Chain):
+    from crypto.signing import VendorChange
+
+    m = VendorChange(vendor=chain.addr("outsider"), enrolled=True, nonce=1, deadline=FAR)
+    return m, "admin", _market(chain, "setVendor")
+
+
 CASES = {
     "register": Case("RecordRegistry", "RecordRegistryNotAuthor", _register),
     "rekey": Case("RecordRegistry", "RecordRegistryUnauthorized", _rekey),
@@ -169,6 +202,10 @@ CASES = {
     "submitOpinion": Case("Workflow", "WorkflowUnauthorized", _opinion),
     "closeConsultation": Case("Workflow", "WorkflowUnauthorized", _close),
     "cancelConsultation": Case("Workflow", "WorkflowUnauthorized", _cancel),
+    "submitApp": Case("Marketplace", "MarketplaceNotVendor", _submit_app),
+    "vote": Case("Marketplace", "MarketplaceUnauthorized", _vote_app),
+    "setInstallation": Case("Marketplace", "MarketplaceUnauthorized", _install_app),
+    "setVendor": Case("Marketplace", "MarketplaceUnauthorized", _set_vendor),
 }
 NAMES = sorted(CASES)
 
