@@ -29,6 +29,7 @@ from ledger_api.indexer.errors import ChainMovedError
 from ledger_api.log import RequestLogMiddleware, configure_logging
 from ledger_api.metrics import Metrics
 from ledger_api.openapi import install_openapi
+from ledger_api.routes import actions as actions_routes
 from ledger_api.routes import audit as audit_routes
 from ledger_api.routes import auth as auth_routes
 from ledger_api.routes import authorities as authorities_routes
@@ -152,6 +153,7 @@ def create_app(settings: Settings | None = None, *, hooks: Hooks | None = None) 
     app.include_router(referrals_routes.router)
     app.include_router(consultations_routes.router)
     app.include_router(chain_routes.router)
+    app.include_router(actions_routes.router)
     app.include_router(timeline_routes.router)
     app.include_router(directory_routes.router)
     app.include_router(break_glass_routes.router)

@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     # the healer settles a pending record or re-sends a relayed call only once it is this old:
     # until then the request that made it is still waiting for its own receipt
     heal_after_seconds: float = Field(default=15.0, gt=0, le=3_600)
+    # how long mined relayed calls stay in the journal the healer re-sends from: a rollback
+    # deeper than this (a chain restored from an older backup) is healed only for records
+    journal_keep_seconds: float = Field(default=7 * 86_400.0, ge=60)
     max_upload_bytes: int = Field(default=256 * MIB, gt=0)
     max_header_bytes: int = Field(default=1 * MIB, gt=0)
     # every request body but the two multipart uploads, refused (413) before it is parsed

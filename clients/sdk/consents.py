@@ -17,7 +17,7 @@ from eth_account.signers.local import LocalAccount
 
 from clients.sdk import consent_messages as consent_tools
 from clients.sdk.errors import ClientError
-from clients.sdk.models import ChainInfo, ConsentReceipt, Page, hex0x
+from clients.sdk.models import ActionStatus, ChainInfo, ConsentReceipt, Page, hex0x
 from clients.sdk.transport import Transport
 from crypto.signing import Consent, Revocation, sign
 from crypto.signing import consent_id as consent_id_of
@@ -31,7 +31,8 @@ _CONSENT_WAIT = 3.0
 
 
 class ConsentsMixin:
-    """grant / revoke / consents / access_events / verify / verify_parts / verify_all."""
+    """grant / revoke / consents / action_status / access_events / verify / verify_parts /
+    verify_all."""
 
     _http: Transport
     _granted: dict[str, Consent]
@@ -149,6 +150,13 @@ class ConsentsMixin:
         if grantee is not None:
             params["grantee"] = grantee
         return _page(self._http.json("GET", "/consents", params=params))
+
+    def action_status(self, tx_hash: str) -> ActionStatus:
+        """The fate of a relayed action by the hash it was acknowledged with (a consent, a
+        revocation, a workflow step): a chain rollback can make the API send it again under
+        another hash, or drop it for good — then its signer signs it again."""
+        answer = self._http.json("GET", f"/actions/{hex0x(tx_hash)}")
+        return ActionStatus(**{**answer, "history": tuple(answer["history"])})
 
     # ------------------------------------------------------------------ audit
 

@@ -91,6 +91,21 @@ class ConsentReceipt:
     block_number: int
 
 
+@dataclass(frozen=True)
+class ActionStatus:
+    """What became of a relayed action (``GET /actions/{tx_hash}``): ``mined``, ``pending``
+    (sent, or sent again after a chain rollback) or ``dropped`` (the chain lost it and it can
+    no longer be sent: sign it again; ``detail`` says why)."""
+
+    tx_hash: str
+    state: str
+    current_tx_hash: str
+    block_number: int | None
+    sends: int
+    detail: str | None
+    history: tuple[str, ...]
+
+
 def hex0x(value: str) -> str:
     """Lower-case ``0x``-prefixed hex, the form ids and digests are compared in."""
     value = value.strip().lower()

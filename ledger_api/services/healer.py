@@ -11,12 +11,15 @@ What it heals comes from what the API kept, never from a client:
   payload is the calldata, :class:`~storage.models.RelayedCall`): one still ``sent`` after
   ``heal_after_seconds`` (15 s) whose transaction the chain neither mined nor holds is sent
   again, as is, by this process's relayer (the contract checks the actor's signature, not the
-  relayer); one that now reverts (its signed deadline passed, its nonce was taken) is
-  ``dropped`` and listed in :class:`~storage.models.Unhealed`, which ``/audit/verify``
-  reports.
+  relayer) as a new journal row; the old row becomes ``resent`` with the new hash in
+  ``detail``, so a client asking about the hash it was answered with can follow it
+  (``GET /actions/{tx_hash}``). One that now reverts (its signed deadline passed, its nonce was
+  taken) is ``dropped`` — that route tells its client so — and listed in
+  :class:`~storage.models.Unhealed`, which ``/audit/verify`` reports.
 
-Mined calls are kept for :data:`KEEP_MINED_SECONDS` (a rollback deeper than that is not
-healed from the journal) and then deleted, so the table stays small.
+Mined and re-sent calls are kept for ``journal_keep_seconds`` (7 days by default: a rollback
+deeper than that is not healed from the journal, e.g. a chain restored from an older backup)
+and then deleted, so the table stays bounded.
 """
 
 from __future__ import annotations
@@ -43,7 +46,6 @@ __all__ = ["Healer", "note_unhealed"]
 log = logging.getLogger("ledger_api.healer")
 
 HEAL_EVERY = 2.0
-KEEP_MINED_SECONDS = 3_600.0
 BATCH = 1_000
 
 
@@ -86,7 +88,8 @@ class Healer:
         with self.ctx.engine.begin() as connection:
             connection.execute(
                 sa.delete(table).where(
-                    table.c.state == "mined", table.c.sent_at < now - KEEP_MINED_SECONDS
+                    table.c.state.in_(("mined", "resent")),
+                    table.c.sent_at < now - self.ctx.settings.journal_keep_seconds,
                 )
             )
 
@@ -95,6 +98,7 @@ class Healer:
         receipts = rpc_batch(w3, [("eth_getTransactionReceipt", [r.tx_hash]) for r in rows])
         table = RelayedCall.__table__
         mined: list[dict[str, int]] = []
+        waiting = False
         for row, receipt in zip(rows, receipts, strict=True):
             if isinstance(receipt, RpcError):
                 continue
@@ -102,8 +106,15 @@ class Healer:
                 mined.append({"row_id": row.id, "block": int(receipt["blockNumber"], 16)})
                 continue
             if rpc(w3, "eth_getTransactionByHash", [row.tx_hash]) is not None:
-                continue  # still in the node's pool: wait for it
+                waiting = True  # still in the node's pool: wait for it
+                continue
             self._resend(row)
+        if waiting:
+            # a transaction that old and still in the pool may be queued behind a nonce the
+            # chain forgot in a rollback (nothing else would ever mine it): fill the gap
+            check_nonce = getattr(self.ctx.chain.relayer, "check_nonce", None)
+            if check_nonce is not None:
+                check_nonce()
         if mined:  # one statement for the lot
             with self.ctx.engine.begin() as connection:
                 connection.execute(
@@ -144,7 +155,17 @@ class Healer:
         log.warning("healer: re-sent relayed call %s (was %s) as %s", row.id, row.tx_hash, tx_hash)
         with self.ctx.engine.begin() as connection:
             connection.execute(
-                sa.update(table)
-                .where(table.c.id == row.id)
-                .values(tx_hash=tx_hash, sends=row.sends + 1, sent_at=time.time())
+                sa.update(table).where(table.c.id == row.id).values(state="resent", detail=tx_hash)
+            )
+            connection.execute(
+                sa.insert(table).values(
+                    tx_hash=tx_hash,
+                    relayer=relayer.address,
+                    target=row.target,
+                    data=bytes(row.data),
+                    gas=row.gas,
+                    sent_at=time.time(),
+                    state="sent",
+                    sends=row.sends + 1,
+                )
             )

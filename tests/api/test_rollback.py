@@ -7,7 +7,9 @@ stands in for a node restarted from an older state: blocks the index holds vanis
 - the relayer's nonce, ahead of the chain after the rollback, is resynced: the next share
   succeeds with the same API;
 - a record whose signed deadline passed before it could be re-registered is reported by
-  ``/audit/verify`` under ``unhealed``, and the index never says it is confirmed.
+  ``/audit/verify`` under ``unhealed``, and the index never says it is confirmed;
+- the client that was answered with a transaction hash learns its action's fate from
+  ``GET /actions/{tx_hash}``: re-sent under another hash and mined, or dropped (sign again).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import sqlalchemy as sa
 from crypto.signing.consents import consent_id
 from storage.models import Consent, Record, RelayedCall
 from tests.api.conftest import Stack
+from tests.api.test_consents import relay
 
 POLICY = "role:doctor and dept:cardiology"
 
@@ -66,7 +69,12 @@ def test_acknowledged_share_and_consent_come_back_after_a_rollback(api_stack: St
     stack.wait_indexed()
     snapshot = _rpc(stack, "evm_snapshot", [])
     record_id = _share(stack)
-    consent, _ = stack.grant(stack.patient, stack.gp)
+    consent, signature = stack.sign_consent(stack.patient, grantee=stack.gp.address)
+    granted = relay(stack, consent, signature)
+    assert granted.status_code == 201, granted.text
+    answered = granted.json()["tx_hash"]
+    before = stack.client.get(f"/actions/{answered}").json()
+    assert (before["state"], before["current_tx_hash"], before["sends"]) == ("mined", answered, 1)
     cid = "0x" + consent_id(consent).hex()
     stack.wait_indexed()
     assert _state(stack, record_id) == "confirmed"
@@ -91,6 +99,14 @@ def test_acknowledged_share_and_consent_come_back_after_a_rollback(api_stack: St
 
     # the journal row of the grant: sent twice (once before the rollback), mined again
     _until(lambda: ("mined", 2) in journalled(), 30, "journal row mined after its re-send")
+    # the patient's client asks about the hash it was answered with: re-sent, mined again
+    after = stack.client.get(f"/actions/{answered}").json()
+    assert after["state"] == "mined"
+    assert after["sends"] == 2
+    assert after["history"][0] == answered
+    assert after["current_tx_hash"] == after["history"][-1]  # the same hash when the relayer
+    # re-sent it with the nonce and fees it had: a re-signed transaction is the same bytes
+    assert after["block_number"] is not None
     # no restart: the relayer's nonce follows the chain again and the API keeps sharing
     again = _share(stack)
     assert registry.exists(again)
@@ -165,3 +181,48 @@ def test_a_slot_that_survived_without_its_event_is_reported(api_stack: Stack) ->
     assert entry["reason"] == "slot_without_event"
     assert "new id" in entry["repair"]
     assert _state(stack, record_id) == "failed"
+
+
+def test_a_dropped_action_is_told_to_its_client(api_stack: Stack) -> None:
+    """A consent lost in a rollback that expired before it could be sent again can no longer
+    be sent: ``GET /actions`` says ``dropped`` with what to do; unknown and malformed hashes
+    are refused precisely."""
+    stack = api_stack
+    stack.wait_indexed()
+    snapshot = _rpc(stack, "evm_snapshot", [])
+
+    def chain_time() -> int:  # the chain's clock, not ours: an earlier test may have moved it
+        return int(_rpc(stack, "eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
+
+    expires_at = chain_time() + 6
+    consent, signature = stack.sign_consent(
+        stack.patient, grantee=stack.gp.address, expires_at=expires_at
+    )
+    granted = relay(stack, consent, signature)
+    assert granted.status_code == 201, granted.text
+    answered = granted.json()["tx_hash"]
+    stack.ctx.settings.heal_after_seconds = 3600  # hold the healer until the consent expired
+    assert _rpc(stack, "evm_revert", [snapshot]) is True
+    pending = stack.client.get(f"/actions/{answered}").json()
+    assert pending["state"] == "pending"  # lost, not yet sent again
+    for _ in range(2):  # the chain moves on: the indexer sees the rollback and rewinds
+        _rpc(stack, "evm_mine", [])
+    _until(lambda: _rpc(stack, "evm_mine", []) and chain_time() > expires_at, 30, "expiry")
+    stack.ctx.settings.heal_after_seconds = 1.0
+
+    def dropped() -> bool:
+        return stack.client.get(f"/actions/{answered}").json()["state"] == "dropped"
+
+    _until(dropped, 60, "the lost consent reported dropped")
+    status = stack.client.get(f"/actions/{answered}").json()
+    assert "sign it again" in status["detail"]
+    assert "ConsentManagerInvalidWindow" in status["detail"]
+    assert status["block_number"] is None
+
+    unknown = stack.client.get("/actions/0x" + "ab" * 32)
+    assert unknown.status_code == 404
+    assert unknown.json()["error"]["code"] == "action_unknown"
+    for bad in ("0x1234", "0x" + "zz" * 32, "x" * 66):
+        malformed = stack.client.get(f"/actions/{bad}")
+        assert malformed.status_code == 422, bad
+        assert malformed.json()["error"]["code"] == "invalid_tx_hash"

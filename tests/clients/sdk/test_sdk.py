@@ -57,6 +57,9 @@ def test_share_list_fetch_as_patient_and_granted_cardiologist_gp_refused(
         assert patient.fetch_bytes(info.record_id, user_key=own_key) == plaintext
         receipt = patient.grant(grantee=stack.cardiologist.address)
         assert receipt.consent_id.startswith("0x")
+        status = patient.action_status(receipt.tx_hash)  # still on chain? (after a rollback)
+        assert (status.state, status.current_tx_hash) == ("mined", receipt.tx_hash.lower())
+        assert status.block_number == receipt.block_number
 
     with client_for(live_stack, "cardiologist") as doctor:
         key = doctor.reader_key()
