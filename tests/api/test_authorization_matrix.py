@@ -119,6 +119,8 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/keys/authorities/{institution}/public-key"): everyone(502),
     ("POST", "/keys/authorities/{institution}/keys"): everyone(502),
     ("GET", "/chain"): everyone(200),
+    # what became of a relayed action: public, like the chain (a hash nothing sent: 404)
+    ("GET", "/actions/{tx_hash}"): everyone(404),
     ("GET", "/directory"): everyone(200),
     ("GET", "/directory/members"): signed_in(200),
     ("GET", "/directory/clinicians"): signed_in(200),
@@ -399,6 +401,9 @@ class Scenario:
 
     def _get_chain(self, role: str) -> Any:
         return self._get("/chain", role)
+
+    def _get_actions_tx_hash(self, role: str) -> Any:
+        return self._get("/actions/0x" + "cd" * 32, role)
 
     def _get_directory(self, role: str) -> Any:
         return self._get("/directory", role)
