@@ -125,9 +125,3 @@ def test_the_relay_forwards_share_requests_and_the_authority_judges_them(
         assert [r.path.read_bytes() for r in results] == [RECORDS[0]]
     logs = contract.events.EmergencyShareReleased().get_logs(from_block=0)
     assert sorted(e["args"]["institutionId"] for e in logs) == [stack.cd3h, stack.qyqchc]
-
-
-def test_no_emergency_key_yet(live_stack: LiveStack) -> None:
-    answer = httpx.get(f"{live_stack.url}/keys/emergency", timeout=10)
-    assert answer.status_code == 404
-    assert answer.json()["error"]["code"] == "no_emergency_key"
