@@ -39,6 +39,7 @@ from ledger_api.routes import chain as chain_routes
 from ledger_api.routes import consents as consents_routes
 from ledger_api.routes import consultations as consultations_routes
 from ledger_api.routes import directory as directory_routes
+from ledger_api.routes import emergency_keys as emergency_keys_routes
 from ledger_api.routes import health as health_routes
 from ledger_api.routes import keys as keys_routes
 from ledger_api.routes import records as records_routes
@@ -149,6 +150,7 @@ def create_app(settings: Settings | None = None, *, hooks: Hooks | None = None) 
     app.include_router(keys_routes.router)
     app.include_router(authorities_routes.router)
     app.include_router(authority_keys_routes.router)
+    app.include_router(emergency_keys_routes.router)
     app.include_router(audit_routes.router)
     app.include_router(referrals_routes.router)
     app.include_router(consultations_routes.router)

@@ -2,7 +2,7 @@
 
 Shared by the exporters that turn Python definitions into files the wallet web app builds
 from or tests against (``export_eip712.py``, ``export_fame.py``, ``export_cids.py``,
-``export_registration.py``): one rendering (sorted, indented JSON with a
+``export_registration.py``, ``export_tdh2.py``): one rendering (sorted, indented JSON with a
 final newline, so diffs stay readable) and one write-or-check loop, so both scripts fail a
 stale check the same way.
 """

@@ -74,11 +74,25 @@ def test_relays_refuse_what_is_not_an_authority_answer(
     assert relayed.json()["error"]["code"] == "authority_unreachable"
     assert b"secret" not in relayed.content
 
+    shares = api_stack.client.post(
+        f"/keys/authorities/{api_stack.cd3h}/emergency/shares", json={"request": {"x": 1}}
+    )
+    assert shares.status_code == 502
+    assert shares.json()["error"]["code"] == "authority_unreachable"
+    assert b"secret" not in shares.content
+
 
 def test_relays_answer_404_for_an_institution_without_an_authority(api_stack: Stack) -> None:
     for response in (
         api_stack.client.get(f"/keys/authorities/{api_stack.qyqchc}/public-key"),
         api_stack.client.post(f"/keys/authorities/{api_stack.qyqchc}/keys", json={}),
+        api_stack.client.post(f"/keys/authorities/{api_stack.qyqchc}/emergency/shares", json={}),
         api_stack.client.get("/keys/authorities/4000000/public-key"),
     ):
         assert response.status_code == 404, response.text
+
+
+def test_no_emergency_key_before_a_key_ceremony(api_stack: Stack) -> None:
+    response = api_stack.client.get("/keys/emergency")
+    assert response.status_code == 404, response.text
+    assert response.json()["error"]["code"] == "no_emergency_key"

@@ -118,6 +118,10 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     # so the relays answer 502 authority_unreachable to everyone, after no access check
     ("GET", "/keys/authorities/{institution}/public-key"): everyone(502),
     ("POST", "/keys/authorities/{institution}/keys"): everyone(502),
+    # the emergency key from the chain (none made in this stack) and the relay of a
+    # clinician's signed share request: public too (the authority checks the request)
+    ("GET", "/keys/emergency"): everyone(404),
+    ("POST", "/keys/authorities/{institution}/emergency/shares"): everyone(502),
     ("GET", "/chain"): everyone(200),
     # what became of a relayed action: public, like the chain (a hash nothing sent: 404)
     ("GET", "/actions/{tx_hash}"): everyone(404),
@@ -425,6 +429,14 @@ class Scenario:
 
     def _get_keys_authorities_institution_public_key(self, role: str) -> Any:
         return self._get("/keys/authorities/1/public-key", role)
+
+    def _get_keys_emergency(self, role: str) -> Any:
+        return self._get("/keys/emergency", role)
+
+    def _post_keys_authorities_institution_emergency_shares(self, role: str) -> Any:
+        return self.stack.client.post(
+            "/keys/authorities/1/emergency/shares", headers=self.headers(role), json={}
+        )
 
     def _post_keys_authorities_institution_keys(self, role: str) -> Any:
         return self.stack.client.post(

@@ -8,11 +8,14 @@
 //    in her page and hands it back;
 // 3. the cardiologist pastes it and opens the chart: the banner shows for the opening, the
 //    timeline lists the chart's records for `emergency`, and a record the patient never
-//    consented to is read (signed, logged as a break-glass read) and decrypted in the page.
+//    consented to is read (signed, logged as a break-glass read) and decrypted in the page;
+//    one whose policy does not admit the cardiologist's key is decrypted with its threshold
+//    emergency slot (two institutions' shares, combined in the page); one without that slot
+//    stays locked, with why.
 // Prints "RESULT <json>" or "FAIL <why>"; a screenshot of every step goes to $ARTIFACTS.
 //
-// env: WS_URL, ARTIFACTS, CHROMIUM, PASSWORD, PATIENT, EMERGENCY_RECORD, SEALED_RECORD, CARDIO_KEYSTORE,
-//      GP_KEYSTORE
+// env: WS_URL, ARTIFACTS, CHROMIUM, PASSWORD, PATIENT, EMERGENCY_RECORD, SEALED_RECORD,
+//      SLOTLESS_RECORD, CARDIO_KEYSTORE, GP_KEYSTORE
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
@@ -116,15 +119,26 @@ async function main() {
     result.openedViews = await record.locator('.opened .fhir-view').count();
     await record.locator('.opened').scrollIntoViewIfNeeded();
     await screenshot(cardio, 'emergency-record-decrypted');
-    // a record whose policy does not admit the cardiologist: read (logged), not decryptable here
+    // a record whose policy does not admit the cardiologist: read (logged), then opened with its
+    // threshold emergency slot (both institutions' decryption shares, through the API's relay)
     const sealed = cardio.locator(`.record[data-record="${env.SEALED_RECORD}"]`);
     await sealed.locator('.open-record').click();
-    await sealed.locator('.opened .fhir-view, .opened .decrypt-error, .opened .denied').first().waitFor({ timeout: 90000 });
+    await sealed.locator('.opened .fhir-view, .opened .decrypt-error, .opened .denied').first().waitFor({ timeout: 120000 });
     result.sealedText = await sealed.locator('.opened').innerText();
     result.sealedViews = await sealed.locator('.opened .fhir-view').count();
     result.sealedLocked = await sealed.locator('.opened .decrypt-error').count();
+    result.sealedThreshold = await sealed.locator('.opened .threshold-opened').count();
     await sealed.locator('.opened').scrollIntoViewIfNeeded();
-    await screenshot(cardio, 'emergency-record-not-for-my-key');
+    await screenshot(cardio, 'emergency-record-by-threshold');
+    // the same, written without an emergency slot: locked, and why
+    const slotless = cardio.locator(`.record[data-record="${env.SLOTLESS_RECORD}"]`);
+    await slotless.locator('.open-record').click();
+    await slotless.locator('.opened .fhir-view, .opened .decrypt-error, .opened .denied').first().waitFor({ timeout: 90000 });
+    result.slotlessText = await slotless.locator('.opened').innerText();
+    result.slotlessViews = await slotless.locator('.opened .fhir-view').count();
+    result.slotlessLocked = await slotless.locator('.opened .decrypt-error').count();
+    await slotless.locator('.opened').scrollIntoViewIfNeeded();
+    await screenshot(cardio, 'emergency-record-no-slot');
   } catch (err) {
     for (const [i, page] of pages.entries()) {
       await page.screenshot({ path: join(env.ARTIFACTS, `bg-failure-${i}.png`) }).catch(() => {});

@@ -7,7 +7,7 @@
 // the record (GET /records/{id}, for the read's purpose), which it checks the bytes against first.
 import { getAddress } from 'ethers';
 import definitions from '@wallet/generated/eip712.json';
-import { decryptRecord } from './crypto/index.js';
+import { EnvelopeAccessDeniedError, decryptRecord } from './crypto/index.js';
 
 const { purposes } = definitions.eip712;
 const PARTS = definitions.readParts;
@@ -80,9 +80,12 @@ export async function readPart(session, recordId, part, purpose) {
  * registration are asked for together — each read is its own signed request logged on chain,
  * and waiting for one before the next cost a chain round trip. Otherwise the header is read
  * first and a refusal stops there, so a refused open logs one denial, not two.
- * Returns {decision: {granted, reason, tx}, result?: decrypted, error?: Error}.
+ * `fallback({header, body, registration})`: when the reader's key has no slot that opens the
+ * record (EnvelopeAccessDeniedError), a second way to decrypt the bytes already read (under a
+ * break-glass opening, the threshold emergency slot: ./emergency.js), so nothing is read twice.
+ * Returns {decision: {granted, reason, tx}, result?: decrypted, error?: Error, via?: 'fallback'}.
  */
-export async function openRecord(session, recordId, purpose, reader = null, { expectGranted = false } = {}) {
+export async function openRecord(session, recordId, purpose, reader = null, { expectGranted = false, fallback = null } = {}) {
   // the registration, asked for under the read's own purpose (a consultation's reader may see
   // the record for `consultation` only); used only once both reads were granted
   const registration = () => session.api.get(`/records/${recordId}?purpose=${encodeURIComponent(purpose)}`);
@@ -108,11 +111,18 @@ export async function openRecord(session, recordId, purpose, reader = null, { ex
     throw err;
   }
   const decision = { granted: true, reason: body.reason, tx: body.tx };
+  let chain;
   try {
+    chain = await (early ?? registration());
     const { userKey, institutionId } = (typeof reader === 'function' ? await reader() : reader) ?? {};
-    const result = await decryptRecord({ recordId, header: header.bytes, body: body.bytes, registration: await (early ?? registration()), userKey, institutionId });
+    const result = await decryptRecord({ recordId, header: header.bytes, body: body.bytes, registration: chain, userKey, institutionId });
     return { decision, result };
   } catch (error) {
-    return { decision, error };
+    if (!(fallback && chain && error instanceof EnvelopeAccessDeniedError)) return { decision, error };
+    try {
+      return { decision, result: await fallback({ header: header.bytes, body: body.bytes, registration: chain }), via: 'fallback' };
+    } catch (second) {
+      return { decision, error: second };
+    }
   }
 }

@@ -148,6 +148,7 @@ export async function parseHeaderV3(bytes) {
     recordId: doc.record_id,
     patient: doc.patient,
     seal: doc.seal,
+    emergency: emergency ?? null, // the TDH2 slot of K (crypto/threshold/slot.py), opened by ./emergency.js
   };
 }
 
@@ -160,11 +161,17 @@ export const slotKek = (element, salt, inst) => hkdf(element, { salt, info: slot
  * The data key K of a parsed header, opened either with a member's FAME key
  * ({ userKey, institutionId }: the slot of the member's institution; without institutionId,
  * the slot whose org code the key's org: attribute names) or with the patient key
- * ({ patientKey }). Throws EnvelopeAccessDeniedError when the reader has no slot or its key's
+ * ({ patientKey }), or by break-glass ({ emergency }: an async function of the parsed header
+ * giving K from the emergency slot, ./emergency.js). Throws EnvelopeAccessDeniedError when the
+ * reader has no slot or its key's
  * attributes do not satisfy that slot's policy, EnvelopeIntegrityError when the header was
  * altered (the slot's w does not open under the AD).
  */
 export async function openDataKey(header, reader) {
+  if (reader.emergency) {
+    if (!header.emergency) throw new EnvelopeAccessDeniedError('the record has no emergency slot (it was written before the consortium had an emergency key)');
+    return reader.emergency(header);
+  }
   if (reader.patientKey) return openPatientSlot(reader.patientKey, { ...header.patientSlot, salt: header.salt, ad: header.ad });
   const { userKey } = reader;
   if (!userKey) throw new EnvelopeAccessDeniedError('no key to open the record with (a member key or the patient key)');

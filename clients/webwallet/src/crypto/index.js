@@ -13,3 +13,4 @@ export { decryptRecord } from './record.js';
 export { reach, slotPolicy, simplify } from './reach.js';
 export { decryptSegments, encryptSegments, DEFAULT_SEGMENT_SIZE } from './stream.js';
 export { x25519KeyPair } from './primitives.js';
+export { EmergencySharesError, directoryFromApi, openEmergencySlots } from './emergency.js';

@@ -16,7 +16,7 @@ import { decryptSegments } from './stream.js';
 /**
  * Check `header` and `body` (Uint8Array) against `registration` (the chain's view:
  * { recordId, patient, author?, headerCid, bodySha256 }) and decrypt with `reader`
- * ({ userKey, institutionId } or { patientKey }). Returns { plaintext, contentType, author,
+ * ({ userKey, institutionId }, { patientKey } or { emergency }, ./envelope3.js openDataKey). Returns { plaintext, contentType, author,
  * policy, institutions }.
  */
 export async function decryptRecord({ header, body, registration, reader }) {

@@ -21,11 +21,14 @@ export {
   EnvelopeBindingError,
   EnvelopeIntegrityError,
   EnvelopeSealError,
+  EmergencySharesError,
   authorityInfo,
+  directoryFromApi,
   derivePatientKey,
   encryptRecordV3,
   fetchUserKey,
   loadMcl,
+  openEmergencySlots,
   openUserKey,
   parseHeaderV3,
   parseUserKey,
@@ -60,20 +63,23 @@ function registrationOf(raw, recordId) {
  * @param {{recordId: string, header: Uint8Array, body: Uint8Array,
  *   registration?: object, session?: object,
  *   userKey?: object, sealedKey?: Uint8Array, secret?: Uint8Array, institutionId?: number,
- *   patientKey?: {privateKey: Uint8Array, publicKey: Uint8Array}}} record
+ *   patientKey?: {privateKey: Uint8Array, publicKey: Uint8Array},
+ *   emergency?: (header: object) => Promise<Uint8Array>}} record
  *   registration: the chain's view of the record (else fetched with `session`); the reader:
  *   a parsed attribute key (`userKey`), or the sealed key and the X25519 secret it is sealed
- *   to (`sealedKey`, `secret`), or a patient key.
+ *   to (`sealedKey`, `secret`), or a patient key, or under a break-glass opening the opener
+ *   of the record's emergency slot (`emergency`, ../emergency.js).
  * @returns {Promise<{contentType: string, bytes: Uint8Array, author: string, policy: string,
  *   institutions: object[]}>}
  */
-export async function decryptRecord({ recordId, header, body, registration, session, userKey, sealedKey, secret, institutionId, patientKey }) {
+export async function decryptRecord({ recordId, header, body, registration, session, userKey, sealedKey, secret, institutionId, patientKey, emergency }) {
   let chain = registration;
   if (!chain && session) chain = await session.api.get(`/records/${recordId}`);
   if (!chain) throw new EnvelopeBindingError('the record cannot be checked: its registration on chain is needed before decrypting');
   let key = userKey;
   if (!key?.sk && sealedKey && secret) key = await openUserKey(sealedKey, secret);
-  const reader = patientKey ? { patientKey } : { userKey: key, institutionId };
+  let reader = patientKey ? { patientKey } : { userKey: key, institutionId };
+  if (emergency) reader = { emergency };
   const opened = await decryptEnvelope({ header, body, registration: registrationOf(chain, recordId), reader });
   return { ...opened, bytes: opened.plaintext };
 }
