@@ -4,8 +4,8 @@
 // starts only after some 64 MiB of such external memory has piled up: encrypting 200 MiB through
 // it costs ~100 MiB of resident memory whatever the code around it does. Here a segment is
 // encrypted into a buffer the caller reuses, so the worker allocates nothing per segment.
-// Only the 96-bit nonce the envelope uses is supported. Tables (AES T-tables, 4-bit GHASH
-// tables as in mbed TLS) are not constant-time: the key and plaintext stay in the patient's own
+// Only the 96-bit nonce the envelope uses is supported. Tables (AES T-tables, Shoup's 8-bit
+// GHASH table) are not constant-time: the key and plaintext stay in the patient's own
 // worker, and the small records still use WebCrypto (crypto/stream.js). Tested byte for byte
 // against WebCrypto (tests/crypto-aesgcm.test.js) and decrypted by the Python SDK in the
 // browser test of the large upload.
@@ -43,11 +43,19 @@ const TE3 = new Int32Array(256);
   }
 })();
 
-// GHASH reduction of the 4 bits shifted out (mbed TLS's last4), placed in the top 16 bits
-const LAST4 = Int32Array.from(
-  [0x0000, 0x1c20, 0x3840, 0x2460, 0x7080, 0x6ca0, 0x48c0, 0x54e0, 0xe100, 0xfd20, 0xd940, 0xc560, 0x9180, 0x8da0, 0xa9c0, 0xb5e0],
-  (v) => v << 16,
-);
+// GHASH's reduction of the 8 bits a right shift by 8 (a multiplication by x^8) pushes out of
+// the block, as the word to XOR into its top: worked out bit by bit (x^128 = 1 + x + x^2 + x^7,
+// 0xe1 in GCM's reflected bit order)
+const LAST8 = Int32Array.from({ length: 256 }, (_, rem) => {
+  let z0 = 0;
+  let low = rem;
+  for (let bit = 0; bit < 8; bit += 1) {
+    const carry = low & 1;
+    low >>>= 1;
+    z0 = (z0 >>> 1) ^ (carry ? 0xe1000000 : 0);
+  }
+  return z0;
+});
 
 const word = (b, i) => (b[i] << 24) | (b[i + 1] << 16) | (b[i + 2] << 8) | b[i + 3];
 
@@ -171,23 +179,28 @@ export class AesGcm {
   }
 }
 
-/** HH[i]·H for the 16 nibbles i, bit-reflected as GCM orders bits (mbed TLS's gcm_gen_table). */
+/**
+ * b·H for every byte b (Shoup's 8-bit table, 256 entries of 4 words): bit 7 of b is the
+ * coefficient of x^0 in GCM's reflected order, so t[0x80] = H, t[0x40] = H·x, … t[1] = H·x^7.
+ */
 function ghashTable(h) {
-  const t = new Int32Array(64);
+  const t = new Int32Array(256 * 4);
   let v0 = h[0];
   let v1 = h[1];
   let v2 = h[2];
   let v3 = h[3];
-  t.set([v0, v1, v2, v3], 8 * 4);
-  for (let i = 4; i > 0; i >>= 1) {
-    const carry = v3 & 1;
+  for (let i = 0x80; i > 0; i >>= 1) {
+    t[i * 4] = v0;
+    t[i * 4 + 1] = v1;
+    t[i * 4 + 2] = v2;
+    t[i * 4 + 3] = v3;
+    const carry = v3 & 1; // v ← v·x
     v3 = (v3 >>> 1) | (v2 << 31);
     v2 = (v2 >>> 1) | (v1 << 31);
     v1 = (v1 >>> 1) | (v0 << 31);
     v0 = (v0 >>> 1) ^ (carry ? 0xe1000000 : 0);
-    t.set([v0, v1, v2, v3], i * 4);
   }
-  for (let i = 2; i <= 8; i *= 2) {
+  for (let i = 2; i <= 0x80; i *= 2) {
     for (let j = 1; j < i; j += 1) {
       for (let w = 0; w < 4; w += 1) t[(i + j) * 4 + w] = t[i * 4 + w] ^ t[j * 4 + w];
     }
@@ -195,24 +208,23 @@ function ghashTable(h) {
   return t;
 }
 
-/** z ← z · H with the 4-bit tables (mbed TLS's gcm_mult, in 32-bit words). */
+/** z ← z · H by Horner's rule over z's bytes, last first: Z ← Z·x^8 ⊕ t[byte]. */
 function multiplyH(z, t) {
   let z0 = 0;
   let z1 = 0;
   let z2 = 0;
   let z3 = 0;
-  for (let i = 15; i >= 0; i -= 1) {
-    const byte = (z[i >> 2] >>> (24 - 8 * (i & 3))) & 255;
-    for (let half = 0; half < 2; half += 1) {
-      const nibble = half === 0 ? byte & 15 : byte >>> 4;
-      if (!(i === 15 && half === 0)) {
-        const rem = z3 & 15;
-        z3 = (z3 >>> 4) | (z2 << 28);
-        z2 = (z2 >>> 4) | (z1 << 28);
-        z1 = (z1 >>> 4) | (z0 << 28);
-        z0 = (z0 >>> 4) ^ LAST4[rem];
+  for (let w = 3; w >= 0; w -= 1) {
+    const v = z[w];
+    for (let shift = 0; shift < 32; shift += 8) {
+      if (w !== 3 || shift !== 0) {
+        const rem = z3 & 255;
+        z3 = (z3 >>> 8) | (z2 << 24);
+        z2 = (z2 >>> 8) | (z1 << 24);
+        z1 = (z1 >>> 8) | (z0 << 24);
+        z0 = (z0 >>> 8) ^ LAST8[rem];
       }
-      const k = nibble * 4;
+      const k = ((v >>> shift) & 255) * 4;
       z0 ^= t[k];
       z1 ^= t[k + 1];
       z2 ^= t[k + 2];
