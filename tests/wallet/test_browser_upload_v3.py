@@ -195,7 +195,7 @@ def test_patient_uploads_a_large_file_from_a_worker_with_bounded_memory(
     every process of this Chromium (VmRSS from /proc every 100 ms: browser, the renderer with
     the page and its worker, GPU, network, storage), less that sum just before the click. The
     worker allocates nothing per segment (a BYOB reader into one buffer, frames sealed into
-    another), so growth is some 11-25 MiB for 200-240 MiB files on a loaded 2-core machine;
+    another), so growth was 11-17 MiB for 200-240 MiB files on a loaded 2-core machine;
     with WebCrypto's fresh buffer per segment it was 80-124 MiB, the garbage V8 lets pile up
     before collecting. The file is 240 MiB, under the API's 256 MiB upload limit
     (MEDLEDGER_LARGE_UPLOAD_MIB sets it; scripts/bench_web.py runs it at 200)."""
