@@ -26,15 +26,18 @@ const CONTENT_TYPE = /^[\x21-\x7e][\x20-\x7e]{0,254}$/;
  * mpkBytes (the published file, whose SHA-256 is the slot digest), digest (0x…, the one on chain:
  * a key that hashes otherwise is refused) }] — the on-chain directory;
  * `patientPublicKey`: the patient's registered X25519 key; `signer`: the author's ethers
- * signer. `onFrame(frame)` receives the body frames in order (default: kept and returned).
+ * signer. `onFrame(frame)` receives the body frames in order (default: kept and returned);
+ * with `reuseFrames` (onFrame only) each frame is written into one reused buffer and is valid
+ * only until onFrame's promise settles (stream.js: nothing allocated per segment).
  * Returns { header, body?, bodyLength, bodySha256, policy, institutions }.
  */
 export async function encryptRecordV3(
   source,
-  { length, institutions, policy, contentType, recordId, patient, patientPublicKey, signer, segmentSize = DEFAULT_SEGMENT_SIZE, onFrame },
+  { length, institutions, policy, contentType, recordId, patient, patientPublicKey, signer, segmentSize = DEFAULT_SEGMENT_SIZE, onFrame, reuseFrames = false },
 ) {
   if (!CONTENT_TYPE.test(contentType)) throw new EnvelopeFormatError(`invalid content type ${JSON.stringify(contentType)}`);
   checkSegmentSize(segmentSize);
+  if (reuseFrames && !onFrame) throw new EnvelopeFormatError('reused frames need an onFrame that consumes each one');
   const size = length ?? source.length;
   if (!Number.isSafeInteger(size) || size < 0) throw new EnvelopeFormatError('the plaintext length is needed');
   const recordIdBytes = fromHex(recordId);
@@ -60,6 +63,7 @@ export async function encryptRecordV3(
         bodyId,
         segmentSize,
         length: size,
+        reuseFrames,
         onFrame: async (frame) => {
           body.update(frame);
           if (onFrame) await onFrame(frame);

@@ -11,6 +11,7 @@
 // segment to the caller only after its tag verified; on an error the caller must discard what
 // it received (the record helpers collect everything and return all or nothing).
 import { EnvelopeFormatError, EnvelopeIntegrityError } from './errors.js';
+import { AesGcm } from './aesgcm.js';
 import { aesKey, concat, u32, utf8 } from './primitives.js';
 
 export const TAG_SIZE = 16;
@@ -97,10 +98,15 @@ export async function decryptSegments(source, { key, bodyId, segmentSize, plaint
 /**
  * Encrypt a plaintext source (Uint8Array or (async) iterable of chunks) of `length` bytes;
  * `onFrame(frame)` receives each frame in order (upload it, hash it). Memory: one segment.
+ * With `reuseFrames` every frame is written into one buffer by ./aesgcm.js (the same bytes):
+ * a frame is then valid only until onFrame's promise settles, and encrypting allocates
+ * nothing per segment (WebCrypto's fresh result buffers are what a large upload's memory
+ * would otherwise be made of, see aesgcm.js).
  */
-export async function encryptSegments(source, { key, bodyId, segmentSize, length, onFrame }) {
+export async function encryptSegments(source, { key, bodyId, segmentSize, length, onFrame, reuseFrames = false }) {
   checkSegmentSize(segmentSize);
-  const aes = await aesKey(key, ['encrypt']);
+  const aes = reuseFrames ? new AesGcm(key) : await aesKey(key, ['encrypt']);
+  const out = reuseFrames ? new Uint8Array(segmentSize + TAG_SIZE) : null;
   const count = segmentCount(length, segmentSize);
   const chunks = new Chunks(source);
   for (let i = 0; i < count; i += 1) {
@@ -108,12 +114,14 @@ export async function encryptSegments(source, { key, bodyId, segmentSize, length
     const size = final ? length - segmentSize * (count - 1) : segmentSize;
     const segment = await chunks.take(size);
     if (segment.length !== size) throw new EnvelopeFormatError(`the plaintext is shorter than the ${length} bytes announced`);
-    const frame = await crypto.subtle.encrypt(
-      { name: 'AES-GCM', iv: nonce(bodyId, i), additionalData: segmentAd(bodyId, segmentSize, final), tagLength: 128 },
-      aes,
-      segment,
-    );
-    await onFrame(new Uint8Array(frame));
+    const iv = nonce(bodyId, i);
+    const ad = segmentAd(bodyId, segmentSize, final);
+    if (reuseFrames) {
+      await onFrame(aes.seal(out, segment, iv, ad));
+    } else {
+      const frame = await crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: ad, tagLength: 128 }, aes, segment);
+      await onFrame(new Uint8Array(frame));
+    }
   }
   if (!(await chunks.atEnd())) throw new EnvelopeFormatError(`the plaintext is longer than the ${length} bytes announced`);
 }
