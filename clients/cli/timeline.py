@@ -43,8 +43,7 @@ from clients.cli.keys import reading_key
 from clients.sdk import MedLedgerClient
 from clients.sdk.authorities import MemberKey
 from clients.sdk.errors import ClientError
-from clients.sdk.fhir import FHIR_CONTENT_TYPE
-from clients.sdk.fhir_index import summary
+from clients.sdk.fhir import plaintext_summary
 from clients.sdk.policies import user_part
 from clients.sdk.timeline import OpenedRecord, TimelineItem
 from clients.sdk.wallet import Wallet
@@ -185,7 +184,7 @@ def _open_own(client: MedLedgerClient, item: TimelineItem, key: PatientKey) -> O
     return OpenedRecord(
         record_id=record_id,
         locked=False,
-        summary=_summarise(plaintext, result.content_type),
+        summary=plaintext_summary(plaintext, result.content_type),
         content_type=result.content_type,
         access_tx=result.access_tx,
     )
@@ -195,19 +194,6 @@ def shown_policy(policy: str) -> str:
     """The policy as its author wrote it: without the ``custodian:<author institution>``
     clause the SDK adds (:func:`clients.sdk.policies.user_part`)."""
     return user_part(policy)
-
-
-def _summarise(plaintext: bytes, content_type: str) -> str:
-    """FHIR JSON → its one-line summary; anything else → what it is and how large (as the
-    SDK's timeline reader summarises)."""
-    if content_type == FHIR_CONTENT_TYPE or plaintext.lstrip()[:1] == b"{":
-        try:
-            parsed = json.loads(plaintext)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            parsed = None
-        if isinstance(parsed, dict) and "resourceType" in parsed:
-            return summary(parsed)
-    return f"{content_type or 'application/octet-stream'}, {len(plaintext)} bytes"
 
 
 # ----------------------------------------------------------------------------- views

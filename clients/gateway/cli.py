@@ -320,16 +320,18 @@ def link(folder: Folder, patient_id: str, wallet: str) -> None:
 @gateway_app.command()
 @_errors
 def held(folder: Folder, as_json: JsonFlag = False) -> None:
-    """Patients whose records wait for them to link a wallet."""
+    """Patients whose records wait for them: to link a wallet, or (linked) to register its key."""
     from clients.gateway.runtime import Runtime
 
     runtime = Runtime(folder, with_topics=False)
-    rows = runtime.sink.held() if runtime.sink else []
-    typer.echo(
-        json.dumps(rows)
-        if as_json
-        else "\n".join(f"{r['patient_id']}: {r['records']} record(s)" for r in rows) or "none held"
+    rows = [{**r, "waiting_for": "wallet"} for r in runtime.sink.held()] if runtime.sink else []
+    if runtime.sink:
+        rows += [{**r, "waiting_for": "patient_key"} for r in runtime.sink.awaiting_key()]
+    reasons = {"wallet": "no wallet linked", "patient_key": "wallet linked, key not registered"}
+    lines = (
+        f"{r['patient_id']}: {r['records']} record(s), {reasons[r['waiting_for']]}" for r in rows
     )
+    typer.echo(json.dumps(rows) if as_json else "\n".join(lines) or "none held")
     runtime.stop()
 
 

@@ -48,6 +48,11 @@ class Metrics:
         self.held = Gauge(
             "gateway_records_held", "Resources held until the patient links a wallet", registry=r
         )
+        self.awaiting_key = Gauge(
+            "gateway_records_awaiting_patient_key",
+            "Resources of linked patients who have not registered their wallet's key yet",
+            registry=r,
+        )
         self.pending = Gauge(
             "gateway_share_queue",
             "Resources waiting to be shared (consumer lag of the sink)",
@@ -81,6 +86,12 @@ class Metrics:
     def count(self, counter: Counter, kind: str, name: str, n: int = 1) -> None:
         counter.labels(kind, name).inc(n)
 
+    def observe_queue(self, counts: dict[str, int]) -> None:
+        """The share ledger's gauges from its counts by state (``MedLedgerSink.counts``)."""
+        self.held.set(counts.get("held", 0))
+        self.awaiting_key.set(counts.get("awaiting_key", 0))
+        self.pending.set(counts.get("pending", 0))
+
     def lag(self, source: str, seconds: float) -> None:
         seconds = max(0.0, seconds)
         self.source_lag.labels(source).set(seconds * 1000)
@@ -112,6 +123,7 @@ class Metrics:
                     out["flow"].setdefault(sample.labels["flow"], {})["shared"] = sample.value
                 elif sample.name in (
                     "gateway_records_held",
+                    "gateway_records_awaiting_patient_key",
                     "gateway_share_queue",
                     "gateway_dead_letters_open",
                 ):

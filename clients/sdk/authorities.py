@@ -30,7 +30,12 @@ from eth_account.messages import encode_typed_data
 from eth_utils import keccak, to_checksum_address
 
 import contracts
-from clients.sdk.errors import ChainReadError, ClientError, IntegrityError
+from clients.sdk.errors import (
+    ChainReadError,
+    ClientError,
+    IntegrityError,
+    PatientKeyNotRegisteredError,
+)
 from crypto.envelope import AuthorityKey
 from crypto.errors import CryptoError
 from crypto.keys import generate_x25519_keypair, load_master_public_key, open_user_key
@@ -358,10 +363,7 @@ class AuthoritiesMixin:
             to_checksum_address(patient),
         )
         if bytes(key) == bytes(32):
-            raise ClientError(
-                f"patient {patient} has not registered their key yet: they run "
-                "`medledger patient register-key` (or the web wallet does it at first sign-in)"
-            )
+            raise PatientKeyNotRegisteredError(patient)
         cache[patient.lower()] = (time.monotonic(), bytes(key))
         return bytes(key)
 

@@ -45,6 +45,18 @@ class NotFoundError(ApiError):
     """404: no such record, consent or route."""
 
 
+class PatientKeyNotRegisteredError(ClientError):
+    """The patient has no key on chain yet, so no record can be written for them (its patient
+    slot would have nowhere to go); they register one with their wallet, then a retry works."""
+
+    def __init__(self, patient: str) -> None:
+        self.patient = patient
+        super().__init__(
+            f"patient {patient} has not registered their key yet: they run "
+            "`medledger patient register-key` (or the web wallet does it at first sign-in)"
+        )
+
+
 class ApiUnavailableError(ClientError):
     """The API could not be reached (connection refused, DNS, timeout).
 

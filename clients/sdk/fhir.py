@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from clients.sdk.errors import FhirValidationError
-from clients.sdk.fhir_index import clinical_date
+from clients.sdk.fhir_index import clinical_date, summary
 
 FHIR_CONTENT_TYPE = "application/fhir+json"
 FHIR_VERSION = "4.3.0 (R4B)"
@@ -104,3 +104,16 @@ def is_fhir_file(path: Path, forced: bool | None) -> bool:
     except (UnicodeDecodeError, json.JSONDecodeError):
         return False
     return isinstance(parsed, dict) and "resourceType" in parsed
+
+
+def plaintext_summary(plaintext: bytes, content_type: str) -> str:
+    """A decrypted record's one line for a timeline: FHIR JSON → its clinical summary; anything
+    else → what it is and how large (so the SDK's and the command line's timelines agree)."""
+    if content_type == FHIR_CONTENT_TYPE or plaintext.lstrip()[:1] == b"{":
+        try:
+            parsed = json.loads(plaintext)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            parsed = None
+        if isinstance(parsed, dict) and "resourceType" in parsed:
+            return summary(parsed)
+    return f"{content_type or 'application/octet-stream'}, {len(plaintext)} bytes"

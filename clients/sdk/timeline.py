@@ -12,7 +12,6 @@ the API, as every read is.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from io import BytesIO
@@ -21,8 +20,7 @@ from typing import TYPE_CHECKING, Any
 from clients.sdk.authorities import MemberKey
 from clients.sdk.consent_messages import checked_address
 from clients.sdk.errors import DecryptionError
-from clients.sdk.fhir import FHIR_CONTENT_TYPE
-from clients.sdk.fhir_index import summary
+from clients.sdk.fhir import plaintext_summary
 from clients.sdk.models import Page, iter_pages
 from clients.sdk.reads import ReadsMixin
 from clients.sdk.records import record_id_text
@@ -156,21 +154,8 @@ class TimelineMixin(ReadsMixin):
         return OpenedRecord(
             record_id=record_id,
             locked=False,
-            summary=_summarise(out.getvalue(), header.content_type),
+            summary=plaintext_summary(out.getvalue(), header.content_type),
             policy=header.policy,
             content_type=header.content_type,
             access_tx=access_tx,
         )
-
-
-def _summarise(plaintext: bytes, content_type: str) -> str:
-    """FHIR JSON → its one-line summary; anything else → what it is and how large."""
-    looks_fhir = content_type == FHIR_CONTENT_TYPE or plaintext.lstrip()[:1] == b"{"
-    if looks_fhir:
-        try:
-            parsed = json.loads(plaintext)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            parsed = None
-        if isinstance(parsed, dict) and "resourceType" in parsed:
-            return summary(parsed)
-    return f"{content_type or 'application/octet-stream'}, {len(plaintext)} bytes"

@@ -8,7 +8,6 @@ from storage.models.base import NAMING_CONVENTION, Base
 from storage.models.cluster import RELAYED_STATES, IndexedBlock, Lease, RelayedCall, Unhealed
 from storage.models.cursor import IndexerCursor
 from storage.models.emergency import BreakGlassEvent
-from storage.models.epochs import AuthorityEpoch, EpochTrigger
 from storage.models.identity import ROLES, Institution, KeyIssuance, Member, MemberAttribute
 from storage.models.limits import RateLimitHit
 from storage.models.records import (
@@ -54,14 +53,12 @@ __all__ = [
     "ZERO_BYTES32",
     "AccessEvent",
     "ApiSession",
-    "AuthorityEpoch",
     "Base",
     "BreakGlassEvent",
     "Consent",
     "Consultation",
     "ConsultationInvitation",
     "ConsultationOpinion",
-    "EpochTrigger",
     "IndexedBlock",
     "IndexerCursor",
     "Institution",

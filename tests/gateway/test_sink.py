@@ -79,13 +79,24 @@ def test_held_until_linked_then_shared_once(sqlite_his: His, live_stack: LiveSta
         drain(runtime)
         assert sink.counts() == {"held": 3, "shared": 3}
         assert len(chart_ids(live_stack, patient)) == 3
+        # a patient who linked a wallet but never opened it (no key on chain): the rows wait,
+        # and say why, instead of cycling through retries
         other_account = Account.create()
-        with MedLedgerClient(live_stack.url, account=other_account) as wallet:
-            wallet.register_patient_key()  # the patient opened their wallet once
         other = other_account.address
         assert sink.link(ids[1], other) == 3
         drain(runtime)
+        assert sink.counts() == {"awaiting_key": 3, "shared": 3}
+        assert [(a["patient_id"], a["wallet"], a["records"]) for a in sink.awaiting_key()] == [
+            (ids[1], other, 3)
+        ]
+        assert sink.requeue_awaiting() == 0  # too soon: not re-asked on every loop
+        assert len(chart_ids(live_stack, other_account)) == 0  # nothing half-written
+        with MedLedgerClient(live_stack.url, account=other_account) as wallet:
+            wallet.register_patient_key()  # the patient opened their wallet once
+        assert sink.requeue_awaiting(older_than=0) == 3
+        drain(runtime)
         assert sink.counts() == {"shared": 6}
+        assert sink.awaiting_key() == []
         with pytest.raises(SinkError, match="unlink is not supported"):
             sink.link(ids[0], other)
         with pytest.raises(SinkError, match="not a wallet address"):

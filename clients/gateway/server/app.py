@@ -209,8 +209,7 @@ def create_gateway_app(runtime: Any) -> FastAPI:
     @app.get("/metrics")
     def metrics() -> PlainTextResponse:
         counts = runtime.sink.counts() if runtime.sink else {}
-        runtime.metrics.held.set(counts.get("held", 0))
-        runtime.metrics.pending.set(counts.get("pending", 0))
+        runtime.metrics.observe_queue(counts)
         runtime.metrics.open_dead_letters.set(store.count_dead_letters())
         return PlainTextResponse(
             runtime.metrics.text().decode(), media_type="text/plain; version=0.0.4"

@@ -70,3 +70,9 @@ def is_client_error(exc: BaseException) -> bool:
     """Whether ``exc`` is the SDK's base error (found by name along the MRO, for the same
     reason as :func:`api_status`)."""
     return any(cls.__name__ == "ClientError" for cls in type(exc).__mro__)
+
+
+def is_awaiting_patient_key(exc: BaseException) -> bool:
+    """Whether ``exc`` is the SDK's ``PatientKeyNotRegisteredError``: the patient has linked a
+    wallet but not yet registered its key, so the row waits (by name, as above)."""
+    return any(cls.__name__ == "PatientKeyNotRegisteredError" for cls in type(exc).__mro__)

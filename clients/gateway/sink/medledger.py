@@ -19,7 +19,10 @@ Exactly once, across crashes, by construction:
 
 A row MedLedger refuses for good (403, 422) goes to the dead-letter
 store with the API's reason and never blocks the rows behind it; an outage (no answer, 5xx)
-leaves rows ``pending`` and the workers retry with backoff.
+leaves rows ``pending`` and the workers retry with backoff. A row whose patient linked a wallet
+but has not registered the wallet's key yet (no patient slot to write) is ``awaiting_key``:
+shown as such in the monitor, the metrics and ``gateway held``, and tried again every
+:data:`AWAITING_KEY_RECHECK_S` seconds, so it goes out soon after the patient opens their wallet.
 """
 
 from __future__ import annotations
@@ -41,10 +44,16 @@ from typing import Any
 from clients.gateway.errors import SinkError
 from clients.gateway.fhir.mapping import Mapped
 from clients.gateway.metrics import Metrics
-from clients.gateway.sink.ledger import LedgerPort, api_status, is_client_error
+from clients.gateway.sink.ledger import (
+    LedgerPort,
+    api_status,
+    is_awaiting_patient_key,
+    is_client_error,
+)
 from clients.gateway.store import Store, dumps
 
 RECORD_ID_DOMAIN = b"medledger.gateway.record/v1"
+AWAITING_KEY_RECHECK_S = 30.0
 
 
 def record_id_for(secret: bytes, source_system: str, table: str, key: str) -> bytes:
@@ -156,6 +165,28 @@ class MedLedgerSink:
         self._wake.set()
         return released
 
+    def awaiting_key(self) -> list[dict[str, Any]]:
+        """Patients whose wallet is linked but who have not registered its key yet."""
+        rows = self.store.query(
+            "SELECT patient_id, wallet, COUNT(*) AS records, MIN(updated_at) AS since "
+            "FROM shared WHERE state = 'awaiting_key' GROUP BY patient_id, wallet "
+            "ORDER BY patient_id"
+        )
+        return [dict(r) for r in rows]
+
+    def requeue_awaiting(self, *, older_than: float = AWAITING_KEY_RECHECK_S) -> int:
+        """Rows that waited for the patient's key at least ``older_than`` seconds go back to
+        ``pending`` (the patient may have registered it since); returns how many."""
+        with self.store.tx() as db:
+            moved = db.execute(
+                "UPDATE shared SET state = 'pending', updated_at = ? "
+                "WHERE state = 'awaiting_key' AND updated_at <= ?",
+                (time.time(), time.time() - older_than),
+            ).rowcount
+        if moved:
+            self._wake.set()
+        return moved
+
     def held(self) -> list[dict[str, Any]]:
         rows = self.store.query(
             "SELECT patient_id, COUNT(*) AS records, MIN(updated_at) AS since FROM shared "
@@ -219,9 +250,7 @@ class MedLedgerSink:
         )
         self.metrics.pending.set(len(rows))
         settled = sum(1 for ok in self._pool.map(self._share_one, rows) if ok)
-        counts = self.counts()
-        self.metrics.held.set(counts.get("held", 0))
-        self.metrics.pending.set(counts.get("pending", 0))
+        self.metrics.observe_queue(self.counts())
         return settled
 
     def _share_one(self, row: sqlite3.Row) -> bool:
@@ -237,6 +266,9 @@ class MedLedgerSink:
         except Exception as exc:  # the SDK's errors, classified below
             if not is_client_error(exc):
                 raise
+            if is_awaiting_patient_key(exc):
+                self._await_key(record_id)
+                return True  # settled for now: out of the queue until the next recheck
             status = api_status(exc)
             if status == 409:
                 pass  # an earlier attempt of ours was registered (see the module docstring)
@@ -253,6 +285,14 @@ class MedLedgerSink:
             )
         self.metrics.shared.labels(row["flow"] or "").inc()
         return True
+
+    def _await_key(self, record_id: str) -> None:
+        with self.store.tx() as db:
+            db.execute(
+                "UPDATE shared SET state = 'awaiting_key', updated_at = ? "
+                "WHERE record_id = ? AND state = 'pending'",
+                (time.time(), record_id),
+            )
 
     def _refuse(self, row: sqlite3.Row, resource: dict[str, Any], reason: str) -> None:
         with self.store.tx() as db:
@@ -301,6 +341,7 @@ class MedLedgerSink:
             self._wake.wait(timeout=max(0.2, self._backoff))
             self._wake.clear()
             try:
+                self.requeue_awaiting()
                 pending = self.counts().get("pending", 0)
                 settled = self.drain() if pending else 0
                 self._backoff = (

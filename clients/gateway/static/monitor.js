@@ -6,6 +6,7 @@
 const TEXT = {
   'zh-CN': {
     title: '网关监控', digest: '配置摘要', shared: '已共享', pending: '待共享', held: '待关联钱包',
+    awaitingKey: '待患者注册密钥',
     dead: '死信', flows: '流程', flow: '流程', source: '来源', consumed: '消费', produced: '生产',
     failed: '失败', deadLettered: '进入死信', sharedCol: '共享', sources: '数据源延迟',
     sourceName: '数据源', lag: '源延迟 (毫秒)', topics: '主题', topic: '主题', consumerLag: '消费积压',
@@ -14,6 +15,7 @@ const TEXT = {
   },
   en: {
     title: 'Gateway monitor', digest: 'config digest', shared: 'Shared', pending: 'Pending', held: 'Held (no wallet)',
+    awaitingKey: "Awaiting the patient's key",
     dead: 'Dead letters', flows: 'Flows', flow: 'Flow', source: 'Source', consumed: 'Consumed', produced: 'Produced',
     failed: 'Failed', deadLettered: 'Dead-lettered', sharedCol: 'Shared', sources: 'Source lag',
     sourceName: 'Source', lag: 'Lag (ms)', topics: 'Topics', topic: 'Topic', consumerLag: 'Consumer lag',
@@ -116,6 +118,7 @@ function render(state) {
   document.getElementById('c-shared').textContent = num(sink.shared || 0);
   document.getElementById('c-pending').textContent = num(sink.pending || 0);
   document.getElementById('c-held').textContent = num(sink.held || 0);
+  document.getElementById('c-awaiting-key').textContent = num(sink.awaiting_key || 0);
   document.getElementById('c-dead').textContent = num(state.dead_letters_open || 0);
   rows(document.querySelector('#flows tbody'), state.flows.map((f) => [
     [f.name], [t('kinds')[f.source] || f.source], [f.counters.consumed || 0, true], [f.counters.produced || 0, true],

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from clients.sdk.fhir import validate_resource
+from clients.sdk.fhir import FHIR_CONTENT_TYPE, plaintext_summary, validate_resource
 from clients.sdk.fhir_index import clinical_date, summary
 from clients.sdk.lab_csv import observation_of
 
@@ -95,3 +95,20 @@ def test_summaries() -> None:
     ) == ("Encounter AMB (finished)")
     long = {"resourceType": "DiagnosticReport", "code": {"text": "CT"}, "conclusion": "x" * 500}
     assert len(summary(long)) == 120
+
+
+def test_plaintext_summary_of_fhir_json_and_of_other_bytes() -> None:
+    """The one line the SDK's and the command line's timelines show for a decrypted record."""
+    observation = (
+        b'{"resourceType": "Observation", "status": "final",'
+        b' "code": {"text": "Heart rate"}, "valueQuantity": {"value": 72, "unit": "/min"}}'
+    )
+    line = plaintext_summary(observation, FHIR_CONTENT_TYPE)
+    assert "Heart rate" in line
+    assert "72" in line
+    # FHIR sniffed from the bytes even under a generic content type
+    assert plaintext_summary(b"  " + observation, "application/octet-stream") == line
+    # JSON that is not a resource, broken JSON and binary stay "what it is and how large"
+    assert plaintext_summary(b'{"a": 1}', FHIR_CONTENT_TYPE) == f"{FHIR_CONTENT_TYPE}, 8 bytes"
+    assert plaintext_summary(b"{not json", "") == "application/octet-stream, 9 bytes"
+    assert plaintext_summary(b"\x89PNG\r\n", "image/png") == "image/png, 6 bytes"
