@@ -16,9 +16,11 @@ from authlib.oauth2.rfc6749.errors import InvalidRequestError
 from fastapi import APIRouter, Body, Path, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
 
 from ledger_api.deps import ContextDep, DbDep, PrincipalDep
 from ledger_api.http_errors import NotFoundError, UnauthorizedError
+from ledger_api.routes.error_docs import ErrorBody
 from ledger_api.services import auth as auth_service
 from ledger_api.smart import consent, oidc
 from ledger_api.smart.adapter import (
@@ -34,6 +36,23 @@ from ledger_api.smart.store import token_by
 from storage.models import SmartClient, SmartToken
 
 router = APIRouter(tags=["smart"])
+
+
+class SmartErrorOut(BaseModel):
+    """An OAuth error (RFC 6749: ``error`` is the code) or, for a missing or bad session, the
+    API's own error body (``error`` is ``{code, message, details}``)."""
+
+    error: str | ErrorBody
+    error_description: str | None = None
+    redirect_to: str | None = None
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    return {
+        status: {"model": SmartErrorOut, "description": "RFC 6749 error, or the API's"}
+        for status in statuses
+    }
+
 
 CAPABILITIES = [
     "launch-ehr",
@@ -99,7 +118,7 @@ def smart_jwks(ctx: ContextDep) -> dict[str, Any]:
     return oidc.jwks(ctx.settings.data_dir)
 
 
-@router.post("/smart/register", status_code=201)
+@router.post("/smart/register", status_code=201, responses=errors(400, 413))
 async def smart_register(request: Request, ctx: ContextDep, db: DbDep) -> Response:
     """RFC 7591: register a client for a Live marketplace app version."""
     try:
@@ -133,7 +152,7 @@ async def _consent_grant(request: Request, ctx: Any, db: Any, principal: Any) ->
     return server, req, grant, review
 
 
-@router.get("/smart/authorize")
+@router.get("/smart/authorize", responses=errors(400, 401, 403))
 async def smart_authorize_request(
     request: Request, ctx: ContextDep, db: DbDep, principal: PrincipalDep
 ) -> Response:
@@ -146,7 +165,7 @@ async def smart_authorize_request(
     return JSONResponse(consent.describe(review), headers=NO_STORE)
 
 
-@router.post("/smart/authorize")
+@router.post("/smart/authorize", responses=errors(400, 401, 403, 422))
 async def smart_authorize(
     request: Request,
     ctx: ContextDep,
@@ -174,7 +193,7 @@ async def smart_authorize(
     return JSONResponse(body, headers=NO_STORE)
 
 
-@router.post("/smart/token")
+@router.post("/smart/token", responses=errors(400, 401))
 async def smart_token(request: Request, ctx: ContextDep, db: DbDep) -> Response:
     """Token endpoint: authorisation code (PKCE S256) and refresh token grants."""
     req = await oauth_request(request)
@@ -182,7 +201,7 @@ async def smart_token(request: Request, ctx: ContextDep, db: DbDep) -> Response:
     return to_response(await run_in_threadpool(server.create_token_response, req))
 
 
-@router.post("/smart/revoke")
+@router.post("/smart/revoke", responses=errors(400, 401))
 async def smart_revoke(request: Request, ctx: ContextDep, db: DbDep) -> Response:
     """RFC 7009 revocation by the client that holds the token."""
     req = await oauth_request(request)
@@ -201,7 +220,7 @@ def _session_principal(request: Request, ctx: Any, db: Any) -> Any:
     return auth_service.principal_for(ctx=ctx, address=address)
 
 
-@router.post("/smart/introspect")
+@router.post("/smart/introspect", responses=errors(400, 401))
 async def smart_introspect(request: Request, ctx: ContextDep, db: DbDep) -> Response:
     """RFC 7662 introspection, by the client holding the token (client authentication), or
     by the user's page with the user's session (``Authorization: Bearer <session>``): the
@@ -226,7 +245,7 @@ async def smart_introspect(request: Request, ctx: ContextDep, db: DbDep) -> Resp
     return JSONResponse(introspection_payload(token), headers=NO_STORE)
 
 
-@router.post("/smart/launch")
+@router.post("/smart/launch", responses=errors(400, 401, 403, 422))
 def smart_launch(
     request: Request,
     ctx: ContextDep,
@@ -260,7 +279,7 @@ def smart_launch(
     return JSONResponse({"launch": launch, "launch_url": url}, headers=NO_STORE)
 
 
-@router.get("/smart/connections")
+@router.get("/smart/connections", responses=errors(401))
 def smart_connections(db: DbDep, principal: PrincipalDep) -> dict[str, Any]:
     """The apps connected to the caller's chart (tokens whose patient is the caller)."""
     rows = db.execute(
@@ -289,7 +308,7 @@ def smart_connections(db: DbDep, principal: PrincipalDep) -> dict[str, Any]:
     return {"connections": apps}
 
 
-@router.post("/smart/connections/{client_id}/revoke")
+@router.post("/smart/connections/{client_id}/revoke", responses=errors(401, 404, 422))
 def smart_revoke_connection(
     client_id: Annotated[str, Path(max_length=64)], db: DbDep, principal: PrincipalDep
 ) -> dict[str, Any]:
