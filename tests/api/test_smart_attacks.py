@@ -318,3 +318,44 @@ def test_the_consent_step_needs_a_session(world: World) -> None:
     assert requests.get(url, timeout=10).status_code == 401
     assert requests.post(url, json={}, timeout=10).status_code == 401
     assert world.count(SmartCode) == 0
+
+
+def test_a_suspended_app_gets_no_new_token_nor_a_refresh(world: World) -> None:
+    from crypto.signing import AdministratorRole, StatusAction
+    from ledger_api.chain import marketplace as mk
+    from tests.api.smart_support import FAR
+
+    stack = world.stack
+    client_id = world.client_id()
+    session, verifier = app_session(world.base, client_id, "launch/patient offline_access")
+    doctor = world.headers(stack.cardiologist)
+    _, answer = page_approves(
+        authorize_url(session, world.base, verifier), doctor, {"patient": stack.patient.address}
+    )
+    token = session.fetch_token(
+        f"{world.base}/smart/token",
+        authorization_response=answer.json()["redirect_to"],
+        code_verifier=verifier,
+    )
+    binding = world.market.binding
+    stop = mk.status_change(
+        app_id=world.app_id, version=1, action=StatusAction.SUSPEND, reason="recall", deadline=FAR
+    )
+    provider = world.market.admins[AdministratorRole.PLATFORM_PROVIDER]
+    binding.change_status(message=stop, signature=binding.sign_as(provider, stop)).wait()
+    refreshed = requests.post(
+        f"{world.base}/smart/token",
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": token["refresh_token"],
+            "client_id": client_id,
+        },
+        timeout=10,
+    )
+    body = _refused(refreshed, 400, "invalid_grant")
+    assert "not Live" in body["error_description"]
+    session, verifier = app_session(world.base, client_id, "launch/patient")
+    url = authorize_url(session, world.base, verifier)
+    _refused(requests.get(url, headers=doctor, timeout=10), 403, "access_denied")
+    assert world.count(SmartToken) == 1
+    assert world.count(SmartCode) == 1
