@@ -45,6 +45,7 @@ from ledger_api.routes import keys as keys_routes
 from ledger_api.routes import records as records_routes
 from ledger_api.routes import referrals as referrals_routes
 from ledger_api.routes import rekey as rekey_routes
+from ledger_api.routes import smart as smart_routes
 from ledger_api.routes import timeline as timeline_routes
 from ledger_api.routes.wallet import mount_wallet
 from ledger_api.routes.workstation import mount_workstation
@@ -159,6 +160,7 @@ def create_app(settings: Settings | None = None, *, hooks: Hooks | None = None) 
     app.include_router(timeline_routes.router)
     app.include_router(directory_routes.router)
     app.include_router(break_glass_routes.router)
+    app.include_router(smart_routes.router)
     mount_wallet(app, settings.wallet_dir)
     mount_workstation(app, settings.workstation_dir, settings.assistant_url, settings.gateway_url)
     install_openapi(app)

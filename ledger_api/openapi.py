@@ -31,6 +31,9 @@ from ledger_api.routes.error_docs import ErrorOut
 __all__ = ["GENERIC", "install_openapi"]
 
 ERROR_REF = {"$ref": "#/components/schemas/ErrorOut"}
+# routes that answer another error form keep their schema: the SMART/OAuth endpoints answer
+# RFC 6749's {"error": "<code>", "error_description"} (ledger_api.routes.smart)
+OWN_ERROR_SCHEMAS = ("#/components/schemas/SmartErrorOut",)
 
 # status → the codes any route of that kind may answer (besides its own)
 GENERIC: dict[int, str] = {
@@ -91,7 +94,9 @@ def _error_response(status: int, existing: dict[str, Any] | None) -> dict[str, A
     if not description or description in ("Validation Error", "Successful Response"):
         description = f"error.code: {GENERIC.get(status, 'see the message')}"
     response["description"] = description
-    response["content"] = {"application/json": {"schema": ERROR_REF}}
+    schema = response.get("content", {}).get("application/json", {}).get("schema", {})
+    if schema.get("$ref") not in OWN_ERROR_SCHEMAS:
+        response["content"] = {"application/json": {"schema": ERROR_REF}}
     if status in (429, 503):
         response["headers"] = {
             "Retry-After": {

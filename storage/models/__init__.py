@@ -19,6 +19,7 @@ from storage.models.records import (
     Record,
     RetainedBlock,
 )
+from storage.models.smart import SmartClient, SmartCode, SmartEvent, SmartLaunch, SmartToken
 from storage.models.types import (
     INT64_MAX,
     ZERO_ADDRESS,
@@ -73,6 +74,11 @@ __all__ = [
     "RelayedCall",
     "RetainedBlock",
     "SiweNonce",
+    "SmartClient",
+    "SmartCode",
+    "SmartEvent",
+    "SmartLaunch",
+    "SmartToken",
     "Unhealed",
     "WorkflowTransition",
     "clamp_uint64",

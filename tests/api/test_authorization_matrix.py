@@ -159,7 +159,24 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/patients/{address}/break-glass"): signed_in(403, patient=200, auditor=200, admin=200),
     # the chart's break-glass count (bg:<n> of new policies): those who encrypt for it, overseers
     ("GET", "/patients/{address}/break-glass/count"): signed_in(200, other_patient=403),
+    # SMART App Launch (docs/marketplace.md): OAuth endpoints are the apps' (client auth, RFC
+    # 6749 errors: an unknown client here); the consent step and connections need a session
+    ("GET", "/.well-known/smart-configuration"): everyone(200),
+    ("GET", "/smart/jwks"): everyone(200),
+    ("POST", "/smart/register"): everyone(400),
+    ("POST", "/smart/token"): everyone(400),
+    ("POST", "/smart/revoke"): everyone(400),
+    ("POST", "/smart/introspect"): signed_in(200, anonymous=400),
+    ("POST", "/smart/launch"): signed_in(400),
+    ("GET", "/smart/authorize"): signed_in(400),
+    ("POST", "/smart/authorize"): signed_in(400),
+    ("GET", "/smart/connections"): signed_in(200),
+    ("POST", "/smart/connections/{client_id}/revoke"): signed_in(404),
 }
+
+
+SMART_QUERY = {"response_type": "code", "client_id": "unknown-app", "scope": "openid"}
+SMART_FORM = {"token": "not-a-token", "client_id": "unknown-app"}
 
 
 def served_routes(stack: Stack) -> set[tuple[str, str]]:
@@ -260,6 +277,49 @@ class Scenario:
 
     def _get_redoc(self, role: str) -> Any:
         return self._get("/redoc", role)
+
+    # -- SMART: an unknown app everywhere (the flows are tests/api/test_smart_*.py) -----------
+
+    def _get__well_known_smart_configuration(self, role: str) -> Any:
+        return self._get("/.well-known/smart-configuration", role)
+
+    def _get_smart_jwks(self, role: str) -> Any:
+        return self._get("/smart/jwks", role)
+
+    def _post_smart_register(self, role: str) -> Any:
+        return self.stack.client.post("/smart/register", headers=self.headers(role), json={})
+
+    def _post_smart_token(self, role: str) -> Any:
+        form = {"grant_type": "authorization_code", "code": "x", "client_id": "unknown-app"}
+        return self.stack.client.post("/smart/token", data=form)
+
+    def _post_smart_revoke(self, role: str) -> Any:
+        return self.stack.client.post("/smart/revoke", data=SMART_FORM)
+
+    def _post_smart_introspect(self, role: str) -> Any:
+        return self.stack.client.post(
+            "/smart/introspect", headers=self.headers(role), data=SMART_FORM
+        )
+
+    def _post_smart_launch(self, role: str) -> Any:
+        body = {"client_id": "unknown-app", "patient": self.stack.patient.address}
+        return self.stack.client.post("/smart/launch", headers=self.headers(role), json=body)
+
+    def _get_smart_authorize(self, role: str) -> Any:
+        return self._get("/smart/authorize", role, **SMART_QUERY)
+
+    def _post_smart_authorize(self, role: str) -> Any:
+        return self.stack.client.post(
+            "/smart/authorize", headers=self.headers(role), params=SMART_QUERY, json={}
+        )
+
+    def _get_smart_connections(self, role: str) -> Any:
+        return self._get("/smart/connections", role)
+
+    def _post_smart_connections_client_id_revoke(self, role: str) -> Any:
+        return self.stack.client.post(
+            "/smart/connections/unknown-app/revoke", headers=self.headers(role)
+        )
 
     def _post_auth_nonce(self, role: str) -> Any:
         return self.stack.client.post("/auth/nonce", json={"address": self.address(role)})
@@ -555,7 +615,8 @@ def test_authorisation_matrix(api_stack: Stack) -> None:
                 "application/json"
             ):
                 error = response.json().get("error", {})
-                if not error.get("code"):
+                # OAuth endpoints answer RFC 6749's form: the code is the "error" string
+                if not (error if isinstance(error, str) else error.get("code")):
                     mismatches.append(f"{method} {path} as {role}: error without a code")
             if path.endswith(("/header", "/body")) and role != "anonymous":
                 address = scenario.people[role].address  # type: ignore[union-attr]
