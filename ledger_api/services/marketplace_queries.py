@@ -14,6 +14,7 @@ and the listing then has no name or description to show: it is never trusted.
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     from ledger_api.principal import Principal
 
 ROLE_NAMES = {1: "platform_provider", 2: "regulator", 3: "consortium_authority"}
+_ADDRESS = re.compile(r"0x[0-9a-f]{40}")
 STATUS_FILTERS = ("live", "in_review", "rejected", "suspended", "retired", "all")
 
 
@@ -122,12 +124,11 @@ def list_apps(
         )
     if vendor:
         text = vendor.lower()
-        query = query.where(
-            sa.or_(
-                MarketplaceVersion.vendor == text,
-                sa.func.lower(MarketplaceVersion.vendor_name).like(f"%{text}%"),
-            )
-        )
+        by_name = sa.func.lower(MarketplaceVersion.vendor_name).like(f"%{text}%")
+        if _ADDRESS.fullmatch(text):  # an address is matched exactly, anything else by name
+            query = query.where(sa.or_(MarketplaceVersion.vendor == text, by_name))
+        else:
+            query = query.where(by_name)
     newest: dict[str, MarketplaceVersion] = {}
     for row in db.scalars(query):
         if row.app_id not in newest or row.version > newest[row.app_id].version:
