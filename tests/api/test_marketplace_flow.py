@@ -13,6 +13,7 @@ from typing import Any
 from eth_account.signers.local import LocalAccount
 
 from crypto.signing import AppStatusChange, StatusAction, manifest_digest
+from storage.unixfs import compute_cid
 from tests.api.conftest import Stack
 from tests.api.marketplace_api_support import APP_ID, Market, deadline, manifest, nonce
 
@@ -230,3 +231,23 @@ def test_suspend_reinstate_and_retire(api_stack: Stack) -> None:
         stack.client.get("/marketplace/apps", params={"q": "%", "status": "all"}).json()["total"]
         == 0
     )
+
+
+def test_a_manifest_uploaded_after_its_submission_is_attached(api_stack: Stack) -> None:
+    stack = api_stack
+    market = Market(stack)
+    market.setup()
+    document = manifest(3)
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    cid = str(compute_cid(canonical.encode()))
+    market.ok(
+        market.vendor,
+        market.submission(1, uri=f"ipfs://{cid}", digest=manifest_digest(document)),
+    )
+    assert _detail(stack)["versions"][0]["manifest_state"] == "missing"
+    uploaded = market.upload(document)
+    assert uploaded.json()["cid"] == cid
+    version = _detail(stack)["versions"][0]
+    assert version["manifest_state"] == "ok"
+    assert version["manifest"] == document
+    assert version["version_label"] == "1.3.0"
