@@ -26,8 +26,7 @@ from ledger_api.principal import Principal
 from ledger_api.smart import manifest as mf
 from ledger_api.smart import scopes as sc
 from ledger_api.smart.errors import LaunchRefusedError, ScopeSyntaxError
-from ledger_api.smart.server import Approval
-from ledger_api.smart.store import Client, SmartUser, checksum, digest, now
+from ledger_api.smart.store import Approval, Client, SmartUser, checksum, digest, now
 from storage.models import SmartLaunch
 
 LAUNCH_SECONDS = 300

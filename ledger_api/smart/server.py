@@ -25,6 +25,7 @@ from ledger_api.smart import scopes as sc
 from ledger_api.smart.errors import ScopeSyntaxError
 from ledger_api.smart.oidc import SmartOpenIDCode
 from ledger_api.smart.store import (
+    Approval,
     Client,
     Code,
     SmartUser,
@@ -42,14 +43,6 @@ from storage.models import SmartCode, SmartToken
 CODE_SECONDS = 120
 ACCESS_SECONDS = 3600
 CLIENT_AUTH = ["client_secret_basic", "none"]
-
-
-@dataclass(frozen=True)
-class Approval:
-    """What the user approved on the consent screen: authlib's ``grant_user``."""
-
-    user: SmartUser
-    scope: str
 
 
 @dataclass(frozen=True)

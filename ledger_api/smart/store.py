@@ -43,6 +43,14 @@ class SmartUser:
     fhir_user: str
 
 
+@dataclass(frozen=True)
+class Approval:
+    """What the user approved on the consent screen: authlib's ``grant_user``."""
+
+    user: SmartUser
+    scope: str
+
+
 class Client(ClientMixin):
     """A registered app version (:class:`SmartClient`) as authlib sees it."""
 
