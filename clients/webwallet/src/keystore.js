@@ -2,7 +2,9 @@
 // Web3 Secret Storage format geth, MetaMask and `medledger wallet` read) in localStorage.
 // Only the encrypted JSON is stored; the private key exists in memory only while unlocked
 // and is never sent anywhere (the app talks to the API with signatures only).
+// Unlocking goes through keystore_v3.js (scrypt in WebAssembly, not ethers' pure-JS scrypt).
 import { getAddress, Wallet } from 'ethers';
+import { decryptKeystore } from './keystore_v3.js';
 
 const KEY = 'medledger.wallets.v1';
 
@@ -21,8 +23,10 @@ function writeAll(storage, list) {
 
 export class WalletStore {
   /** @param {Storage} storage localStorage (or any object with getItem/setItem) */
-  constructor(storage) {
+  constructor(storage, { derive } = {}) {
     this.storage = storage;
+    // the scrypt step (keystore_v3.js deriveKey by default; a Web Worker's in the workstation)
+    this.derive = derive;
   }
 
   /** [{name, address, keystore}] in the order they were added. */
@@ -51,24 +55,20 @@ export class WalletStore {
 
   /** A keystore JSON opened with its own password, then stored as it came. */
   async importKeystore(name, json, password) {
-    let wallet;
-    try {
-      wallet = await Wallet.fromEncryptedJson(json, password);
-    } catch (err) {
-      throw new WalletError(/password/i.test(String(err?.message)) ? 'wrong_password' : 'invalid_keystore');
-    }
+    const wallet = await this.#decrypt(json, password);
     return this.#store(name, wallet.address, json);
   }
 
-  /** The decrypted ethers Wallet; WalletError('wrong_password') when the password is wrong. */
+  /**
+   * The decrypted ethers Wallet; WalletError('wrong_password') when the password is wrong,
+   * 'invalid_keystore' when the stored JSON is damaged or holds another address's key.
+   */
   async unlock(address, password) {
     const entry = this.get(address);
     if (!entry) throw new WalletError('not_found');
-    try {
-      return await Wallet.fromEncryptedJson(entry.keystore, password);
-    } catch {
-      throw new WalletError('wrong_password');
-    }
+    const wallet = await this.#decrypt(entry.keystore, password);
+    if (wallet.address !== entry.address) throw new WalletError('invalid_keystore');
+    return wallet;
   }
 
   exportKeystore(address) {
@@ -80,6 +80,15 @@ export class WalletStore {
   remove(address) {
     const wanted = getAddress(address);
     writeAll(this.storage, this.list().filter((w) => w.address !== wanted));
+  }
+
+  async #decrypt(json, password) {
+    try {
+      return await decryptKeystore(json, password, this.derive ? { derive: this.derive } : {});
+    } catch (err) {
+      if (err?.name === 'KeystoreError') throw new WalletError(err.code);
+      throw err;
+    }
   }
 
   async #add(name, wallet, password) {

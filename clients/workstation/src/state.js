@@ -6,6 +6,7 @@ import { reactive } from 'vue';
 import { fetchUserKey } from './crypto/index.js';
 import { Api } from '@wallet/api.js';
 import { WalletStore } from '@wallet/keystore.js';
+import { workerDerive } from '@wallet/keystore_derive.js';
 import { Session } from '@wallet/session.js';
 
 export const api = new Api('');
@@ -15,7 +16,9 @@ const prefixed = typeof localStorage === 'undefined' ? null : {
   getItem: (k) => localStorage.getItem(`workstation.${k}`),
   setItem: (k, v) => localStorage.setItem(`workstation.${k}`, v),
 };
-export const wallets = new WalletStore(prefixed);
+// the keystore's scrypt runs in a Web Worker (keystore_derive.js): the page's thread stays free
+// for what the sign-in loads meanwhile
+export const wallets = new WalletStore(prefixed, prefixed ? { derive: workerDerive } : {});
 
 export const store = reactive({
   signedIn: false,
