@@ -205,7 +205,7 @@ MANIFEST: dict[str, Any] = {
     "date": "2026-12-01",
     "smart_version": "2.2",
     "client_type": "public",
-    "redirect_uris": ["https://bp.example.cn/callback"],
+    "redirect_urls": ["https://bp.example.cn/callback"],
     "launch_url": "https://bp.example.cn/launch",
     "scopes": [
         {"scope": "launch/patient", "justification": "知道是哪位患者"},

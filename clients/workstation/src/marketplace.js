@@ -8,9 +8,13 @@ import { sha256, toUtf8Bytes } from 'ethers';
 import { explainScope } from './scopes.js';
 
 export const APP_TYPES = Object.freeze(['clinical', 'ai', 'patient', 'research', 'administrative', 'other']);
-export const CLIENT_TYPES = Object.freeze(['public', 'confidential-symmetric', 'confidential-asymmetric']);
+// what the launch server registers (ledger_api/marketplace/manifest.py on mkt-api)
+export const CLIENT_TYPES = Object.freeze(['public', 'confidential-symmetric']);
 export const SMART_VERSIONS = Object.freeze(['2.2', '2.0', '1.0']);
 export const STATUSES = Object.freeze(['in_review', 'live', 'rejected', 'suspended', 'retired']);
+// the scopes outside patient/ and user/ data scopes the launch server accepts in a manifest;
+// system/ scopes are refused (an app acts for a person)
+export const MANIFEST_SPECIAL_SCOPES = Object.freeze(['launch', 'launch/patient', 'openid', 'fhirUser', 'offline_access', 'online_access']);
 export const ADMIN_ROLES = Object.freeze({ 1: 'platform_provider', 2: 'regulator', 3: 'consortium_authority' });
 export const STATUS_ACTIONS = Object.freeze({ suspend: 1, reinstate: 2, retire: 3 });
 const BYTES32 = /^0x[0-9a-fA-F]{64}$/;
@@ -62,13 +66,20 @@ export function buildManifest(form) {
     date: form.date,
     smart_version: form.smart_version,
     client_type: form.client_type,
-    redirect_uris: lines(form.redirect_uris),
-    launch_url: String(form.launch_url ?? '').trim(),
+    redirect_urls: lines(form.redirect_urls),
+    launch_url: String(form.launch_url ?? '').trim() || undefined, // optional: left out when empty
     scopes: (form.scopes ?? [])
       .map((s) => ({ scope: String(s.scope ?? '').trim(), justification: String(s.justification ?? '').trim() }))
       .filter((s) => s.scope || s.justification),
     package_digest: String(form.package_digest ?? '').trim().toLowerCase(),
   };
+}
+
+/** A scope a manifest may declare: a patient/ or user/ data scope, or one of MANIFEST_SPECIAL_SCOPES. */
+export function manifestScope(scope) {
+  const e = explainScope(scope);
+  if (!e.valid) return false;
+  return e.kind === 'data' ? !scope.startsWith('system/') : MANIFEST_SPECIAL_SCOPES.includes(scope);
 }
 
 /** Every problem of a manifest: [] when it may be submitted. */
@@ -85,16 +96,17 @@ export function manifestProblems(m) {
   if (!/^\d{4}-\d{2}-\d{2}$/.test(m.date ?? '') || Number.isNaN(Date.parse(m.date))) bad('date', 'format');
   if (!SMART_VERSIONS.includes(m.smart_version)) bad('smart_version', 'required');
   if (!CLIENT_TYPES.includes(m.client_type)) bad('client_type', 'required');
-  if (!m.redirect_uris.length) bad('redirect_uris', 'required');
-  else if (!m.redirect_uris.every((u) => isUrl(u))) bad('redirect_uris', 'url');
-  if (!isUrl(m.launch_url)) bad('launch_url', 'url');
+  if (!m.redirect_urls.length) bad('redirect_urls', 'required');
+  else if (m.redirect_urls.length > 10) bad('redirect_urls', 'too_long');
+  else if (!m.redirect_urls.every((u) => isUrl(u))) bad('redirect_urls', 'url');
+  if (m.launch_url !== undefined && !isUrl(m.launch_url)) bad('launch_url', 'url');
   if (!m.scopes.length) bad('scopes', 'required');
   m.scopes.forEach((s, i) => {
-    if (!explainScope(s.scope).valid) bad(`scopes.${i}.scope`, 'unknown_scope');
+    if (!manifestScope(s.scope)) bad(`scopes.${i}.scope`, 'unknown_scope');
     if (!s.justification) bad(`scopes.${i}.justification`, 'required');
   });
   if (new Set(m.scopes.map((s) => s.scope)).size !== m.scopes.length) bad('scopes', 'duplicate');
-  if (!/^(sha256:[0-9a-f]{64}|0x[0-9a-f]{64})$/.test(m.package_digest)) bad('package_digest', 'format');
+  if (!/^sha256:[0-9a-f]{64}$/.test(m.package_digest)) bad('package_digest', 'format');
   return problems;
 }
 
@@ -176,8 +188,9 @@ export function shortHash(hash, head = 6, tail = 4) {
   return hash.length <= head + tail + 3 ? hash : `${hash.slice(0, head)}…${hash.slice(-tail)}`;
 }
 
-/** The version of an app a reviewer or an institution acts on: the listed one, else the newest. */
+/** The version of an app a page shows first: the live one, else the newest (any order). */
 export function currentVersion(app) {
   const versions = app?.versions ?? [];
-  return versions.find((v) => v.version === app.live_version) ?? versions[versions.length - 1] ?? null;
+  const newest = versions.reduce((a, v) => (!a || v.version > a.version ? v : a), null);
+  return versions.find((v) => v.version === app.live_version) ?? newest;
 }

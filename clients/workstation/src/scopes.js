@@ -84,7 +84,8 @@ export function explainScope(scope, locale = 'zh-CN') {
   if (special) return { scope, text: special[i], kind: special[2], valid: true, writes: false };
   const m = DATA_SCOPE.exec(scope);
   const letters = m ? permissions(m[3]) : null;
-  if (!m || !letters || (m[2] !== '*' && !/^[A-Z]/.test(m[2]))) {
+  // SMART v1 (`.read`, `.write`, `.*`) has no query; v2 letters may take one
+  if (!m || !letters || (m[2] !== '*' && !/^[A-Z]/.test(m[2])) || (m[4] && m[3] in V1)) {
     const text = locale === 'en' ? `Unknown permission “${scope}”: not a SMART scope` : `未知权限“${scope}”：不是 SMART 权限范围`;
     return { scope, text, kind: 'unknown', valid: false, writes: false };
   }

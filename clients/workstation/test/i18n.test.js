@@ -38,7 +38,7 @@ const DYNAMIC = {
   overrideReason: ['wrong-code', 'more-specific', 'not-a-diagnosis', 'other'],
   preset: ['requester', 'myDepartment', 'myInstitution'],
   'mkt.appType': APP_TYPES,
-  'mkt.status': [...STATUSES, 'none'],
+  'mkt.status': [...STATUSES, 'none', 'all'],
   'mkt.client': CLIENT_TYPES,
   'mkt.role': [...Object.values(ADMIN_ROLES), 'unknown'],
   'mkt.done': ['submit', 'approve', 'reject', 'install', 'rate'],

@@ -68,31 +68,42 @@ describe('manifest', () => {
   });
   it('builds from form fields: trimmed, one redirect URI a line, empty scope rows dropped', () => {
     const m = buildManifest({
-      ...fixtures.manifest, name: '  血压趋势图 ', redirect_uris: 'https://a.cn/cb\n https://b.cn/cb ',
+      ...fixtures.manifest, name: '  血压趋势图 ', redirect_urls: 'https://a.cn/cb\n https://b.cn/cb ',
       scopes: [...fixtures.manifest.scopes, { scope: ' ', justification: '' }], package_digest: fixtures.manifest.package_digest.toUpperCase().replace('SHA256', 'sha256'),
     });
     expect(m.name).toBe('血压趋势图');
-    expect(m.redirect_uris).toEqual(['https://a.cn/cb', 'https://b.cn/cb']);
+    expect(m.redirect_urls).toEqual(['https://a.cn/cb', 'https://b.cn/cb']);
     expect(m.scopes).toHaveLength(2);
     expect(m.package_digest).toBe(fixtures.manifest.package_digest);
   });
   it('names every problem at its field', () => {
     const bad = {
       ...fixtures.manifest, name: '', type: 'game', version: 'v1', date: '2026-13-45', client_type: 'x',
-      redirect_uris: ['http://evil.example/cb'], launch_url: 'javascript:alert(1)',
+      redirect_urls: ['http://evil.example/cb'], launch_url: 'javascript:alert(1)',
       scopes: [{ scope: 'patient/Observation.sr', justification: '' }, { scope: 'patient/Observation.sr', justification: 'x' }],
       package_digest: 'md5:abc',
     };
     const fields = manifestProblems(bad).map((p) => `${p.field}:${p.code}`);
     expect(fields).toEqual(expect.arrayContaining([
-      'name:required', 'type:required', 'version:format', 'date:format', 'client_type:required', 'redirect_uris:url',
+      'name:required', 'type:required', 'version:format', 'date:format', 'client_type:required', 'redirect_urls:url',
       'launch_url:url', 'scopes.0.scope:unknown_scope', 'scopes.0.justification:required', 'scopes:duplicate', 'package_digest:format',
     ]));
     expect(() => validateManifest(bad)).toThrow(ManifestError);
     expect(manifestProblems({ ...fixtures.manifest, scopes: [] }).map((p) => p.field)).toEqual(['scopes']);
   });
   it('allows http only for a local redirect (development)', () => {
-    expect(manifestProblems({ ...fixtures.manifest, redirect_uris: ['http://127.0.0.1:9000/cb'] })).toEqual([]);
+    expect(manifestProblems({ ...fixtures.manifest, redirect_urls: ['http://127.0.0.1:9000/cb'] })).toEqual([]);
+  });
+  it('declares only scopes the launch server accepts (no system/, no v1 query, no profile)', () => {
+    for (const scope of ['system/Patient.rs', 'patient/Observation.read?category=laboratory', 'profile', 'launch/encounter']) {
+      const problems = manifestProblems({ ...fixtures.manifest, scopes: [{ scope, justification: 'x' }] });
+      expect(problems, scope).toEqual([{ field: 'scopes.0.scope', code: 'unknown_scope' }]);
+    }
+    expect(manifestProblems({ ...fixtures.manifest, scopes: [{ scope: 'user/*.rs?_security=R', justification: 'x' }] })).toEqual([]);
+  });
+  it('leaves out an empty launch URL (optional) and checks a given one', () => {
+    expect(buildManifest({ ...fixtures.manifest, launch_url: ' ' }).launch_url).toBeUndefined();
+    expect(canonicalJson(buildManifest({ ...fixtures.manifest, launch_url: '' }))).not.toContain('launch_url');
   });
 });
 

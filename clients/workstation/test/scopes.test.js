@@ -59,7 +59,7 @@ describe('launch, identity and refresh scopes', () => {
 
 describe('unknown scopes', () => {
   for (const bad of ['patient/Observation.sr', 'patient/Observation.rr', 'patient/Observation.x', 'clinician/Observation.r',
-    'patient/observation.r', 'patient/Observation', 'launch/doctor', 'admin', 'patient/*.read write', '']) {
+    'patient/observation.r', 'patient/Observation', 'patient/Observation.read?category=laboratory', 'launch/doctor', 'admin', 'patient/*.read write', '']) {
     it(JSON.stringify(bad), () => {
       const e = explainScope(bad, 'en');
       expect(e.valid).toBe(false);

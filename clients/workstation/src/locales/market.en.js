@@ -13,7 +13,7 @@ export default {
   'mkt.status.retired': 'Retired', 'mkt.status.none': 'Unknown',
   'mkt.back': 'Back to the marketplace', 'mkt.version': 'Version', 'mkt.versionNo': 'version #{v}', 'mkt.installCount': 'Installed by',
   'mkt.smart': 'SMART version', 'mkt.launchUrl': 'Launch URL', 'mkt.rating': 'Rating',
-  'mkt.client.public': 'public client', 'mkt.client.confidential-symmetric': 'confidential client (shared secret)', 'mkt.client.confidential-asymmetric': 'confidential client (asymmetric key)',
+  'mkt.client.public': 'public client', 'mkt.client.confidential-symmetric': 'confidential client (shared secret)',
   'mkt.forMyInstitution': 'My institution', 'mkt.installedHere': 'Your institution has installed this app.',
   'mkt.scopes': 'Access it asks for', 'mkt.scopeWrites': 'may change records', 'mkt.justification': 'Why',
   'mkt.versions': 'Versions and reviews', 'mkt.reason': 'Reason', 'mkt.submittedAt': 'submitted', 'mkt.digestBad': 'manifest digest mismatch',
@@ -39,4 +39,5 @@ export default {
   'mkt.installedTitle': 'Apps installed at {institution}', 'mkt.installedAdminHint': 'You are this institution\'s admin: uninstall apps and rate the installed versions.',
   'mkt.installedMemberHint': 'Your institution installed these apps; you can launch them from the workstation.', 'mkt.noneInstalled': 'No app installed yet',
   'mkt.justificationIs': 'Why: {why}', 'mkt.reasonIs': 'Reason: {why}', 'mkt.voteIs': '{role}: {vote}',
+  'mkt.status.all': 'All', 'mkt.manifestMissing': 'This version\'s manifest is unavailable ({state}): its content cannot be shown.', 'mkt.notLaunchable': 'no live version: cannot be launched', 'mkt.installedAt': 'Installed',
 };

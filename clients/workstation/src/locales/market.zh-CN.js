@@ -13,7 +13,7 @@ export default {
   'mkt.status.retired': '已下架', 'mkt.status.none': '未知',
   'mkt.back': '返回应用超市', 'mkt.version': '版本', 'mkt.versionNo': '第 {v} 版', 'mkt.installCount': '安装机构数',
   'mkt.smart': 'SMART 版本', 'mkt.launchUrl': '启动地址', 'mkt.rating': '评分',
-  'mkt.client.public': '公开客户端', 'mkt.client.confidential-symmetric': '机密客户端（共享密钥）', 'mkt.client.confidential-asymmetric': '机密客户端（非对称密钥）',
+  'mkt.client.public': '公开客户端', 'mkt.client.confidential-symmetric': '机密客户端（共享密钥）',
   'mkt.forMyInstitution': '本机构', 'mkt.installedHere': '本机构已安装此应用。',
   'mkt.scopes': '申请的访问权限', 'mkt.scopeWrites': '可修改记录', 'mkt.justification': '理由',
   'mkt.versions': '版本与审核记录', 'mkt.reason': '原因', 'mkt.submittedAt': '提交于', 'mkt.digestBad': '清单摘要不符',
@@ -39,4 +39,5 @@ export default {
   'mkt.installedTitle': '{institution} 已安装的应用', 'mkt.installedAdminHint': '您是本机构管理员：可卸载应用并为已安装的版本评分。',
   'mkt.installedMemberHint': '以下应用已由本机构安装，可在工作站中启动。', 'mkt.noneInstalled': '本机构尚未安装应用',
   'mkt.justificationIs': '理由：{why}', 'mkt.reasonIs': '原因：{why}', 'mkt.voteIs': '{role}：{vote}',
+  'mkt.status.all': '全部', 'mkt.manifestMissing': '此版本的清单不可用（{state}）：无法显示其内容。', 'mkt.notLaunchable': '当前无上架版本，不能启动', 'mkt.installedAt': '安装时间',
 };
