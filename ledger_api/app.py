@@ -40,6 +40,7 @@ from ledger_api.routes import consultations as consultations_routes
 from ledger_api.routes import directory as directory_routes
 from ledger_api.routes import health as health_routes
 from ledger_api.routes import keys as keys_routes
+from ledger_api.routes import marketplace as marketplace_routes
 from ledger_api.routes import records as records_routes
 from ledger_api.routes import referrals as referrals_routes
 from ledger_api.routes import rekey as rekey_routes
@@ -155,6 +156,7 @@ def create_app(settings: Settings | None = None, *, hooks: Hooks | None = None) 
     app.include_router(timeline_routes.router)
     app.include_router(directory_routes.router)
     app.include_router(break_glass_routes.router)
+    app.include_router(marketplace_routes.router)
     mount_wallet(app, settings.wallet_dir)
     mount_workstation(app, settings.workstation_dir, settings.assistant_url, settings.gateway_url)
     install_openapi(app)

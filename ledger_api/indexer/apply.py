@@ -26,6 +26,7 @@ from sqlalchemy.engine import Connection
 
 from ledger_api.indexer import bulk, membership, workflow
 from ledger_api.indexer import emergency as emergency_events
+from ledger_api.indexer import marketplace as marketplace_events
 from ledger_api.indexer.decode import ChainEvent
 from ledger_api.indexer.errors import IndexerConfigError
 from ledger_api.indexer.sql import guarded_update
@@ -122,6 +123,8 @@ SINGLE: dict[tuple[str, str], Handler] = {
     ("Workflow", "ConsultationCancelled"): workflow.consultation(
         "cancelled", lambda e: {"closing_reason": e.args["reason"]}
     ),
+    # the app marketplace (issue 21)
+    **marketplace_events.HANDLERS,
 }
 
 # Decoded but not stored: nothing in the API or the audit queries asks for them.
@@ -144,21 +147,6 @@ IGNORED: frozenset[tuple[str, str]] = frozenset(
         ("EmergencyKeys", "DkgKeyConfirmed"),
         ("EmergencyKeys", "EmergencyKeyActivated"),
         ("EmergencyKeys", "EmergencyShareReleased"),
-        # the app marketplace (issue 21): its pages read listings, votes, installations and
-        # ratings from the contract's views and events until the index mirrors them
-        ("Marketplace", "VendorEnrolled"),
-        ("Marketplace", "VendorRemoved"),
-        ("Marketplace", "AdministratorSet"),
-        ("Marketplace", "AppSubmitted"),
-        ("Marketplace", "VoteCast"),
-        ("Marketplace", "AppListed"),
-        ("Marketplace", "AppRejected"),
-        ("Marketplace", "AppSuspended"),
-        ("Marketplace", "AppReinstated"),
-        ("Marketplace", "AppRetired"),
-        ("Marketplace", "AppInstalled"),
-        ("Marketplace", "AppUninstalled"),
-        ("Marketplace", "AppRated"),
     }
 )
 

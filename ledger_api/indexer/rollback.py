@@ -10,6 +10,8 @@ ancestor*, and the index is rewound to it in one transaction:
 - rows created by a vanished event (every table with a ``block_number``) are deleted, and
   rows a vanished event updated have their ``(updated_block, updated_log_index)`` guard reset
   to the ancestor, so the re-sent action's event (at a new, possibly lower, height) applies;
+- the app marketplace's version statuses are derived again from the status events left
+  (:func:`ledger_api.indexer.marketplace.recompute`);
 - records the API acknowledged (``confirmed``, registered after the ancestor) go back to
   ``pending``: their blocks stay pinned and the author's registration signature is in the
   row, so the healer (:mod:`ledger_api.services.healer`) registers them again;
@@ -33,6 +35,7 @@ from sqlalchemy.engine import Connection
 from web3 import Web3
 
 from ledger_api.chain.connection import rpc, rpc_batch
+from ledger_api.indexer import marketplace as marketplace_events
 from ledger_api.indexer.errors import ChainMovedError
 from storage.models import Base, IndexedBlock, IndexerCursor, Record, RelayedCall
 
@@ -221,6 +224,8 @@ def rewind(
         ).rowcount
         if deleted:
             changed[table.name] = deleted
+    # a version's status is derived from its status events: what vanished must not linger
+    changed["marketplace_versions_recomputed"] = marketplace_events.recompute(connection)
     records = Record.__table__
     reopened = connection.execute(
         sa.update(records)

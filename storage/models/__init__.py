@@ -10,6 +10,18 @@ from storage.models.cursor import IndexerCursor
 from storage.models.emergency import BreakGlassEvent
 from storage.models.identity import ROLES, Institution, KeyIssuance, Member, MemberAttribute
 from storage.models.limits import RateLimitHit
+from storage.models.marketplace import (
+    VERSION_STATUSES,
+    MarketplaceAdministrator,
+    MarketplaceApp,
+    MarketplaceInstall,
+    MarketplaceManifest,
+    MarketplaceRating,
+    MarketplaceStatusEvent,
+    MarketplaceVendor,
+    MarketplaceVersion,
+    MarketplaceVote,
+)
 from storage.models.records import (
     RECORD_STATES,
     RECORD_STATUSES,
@@ -48,6 +60,7 @@ __all__ = [
     "REFERRAL_STATES",
     "RELAYED_STATES",
     "ROLES",
+    "VERSION_STATUSES",
     "WORKFLOW_KINDS",
     "ZERO_ADDRESS",
     "ZERO_BYTES32",
@@ -64,6 +77,15 @@ __all__ = [
     "Institution",
     "KeyIssuance",
     "Lease",
+    "MarketplaceAdministrator",
+    "MarketplaceApp",
+    "MarketplaceInstall",
+    "MarketplaceManifest",
+    "MarketplaceRating",
+    "MarketplaceStatusEvent",
+    "MarketplaceVendor",
+    "MarketplaceVersion",
+    "MarketplaceVote",
     "Member",
     "MemberAttribute",
     "RateLimitHit",
