@@ -42,14 +42,14 @@ const CONTEXTS = {
 };
 
 const SPECIAL = {
-  openid: ['确认您的身份（OpenID Connect 登录）', 'confirm who you are (OpenID Connect sign-in)', 'identity'],
-  fhirUser: ['获知您的用户身份（您是哪位医生或患者）', 'learn who you are as a user (which clinician or patient)', 'identity'],
-  profile: ['获知您的用户资料（SMART v1 旧写法）', 'learn your user profile (the SMART v1 spelling)', 'identity'],
-  launch: ['从工作站启动时获知当前的就诊上下文', 'receive the current context when launched from the workstation', 'launch'],
-  'launch/patient': ['获知当前选中的患者（启动时未选中则请您选择）', 'know which patient is selected (you pick one if none is)', 'launch'],
-  'launch/encounter': ['获知当前的就诊', 'know the current visit', 'launch'],
-  offline_access: ['在您退出后仍可长期访问（离线刷新令牌）', 'keep access after you sign out (an offline refresh token)', 'refresh'],
-  online_access: ['在您登录期间持续访问（在线刷新令牌）', 'keep access while you are signed in (an online refresh token)', 'refresh'],
+  openid: ['确认您的身份（OpenID Connect 登录）', 'Confirm who you are (OpenID Connect sign-in)', 'identity'],
+  fhirUser: ['获知您的用户身份（您是哪位医生或患者）', 'Learn who you are as a user (which clinician or patient)', 'identity'],
+  profile: ['获知您的用户资料（SMART v1 旧写法）', 'Learn your user profile (the SMART v1 spelling)', 'identity'],
+  launch: ['从工作站启动时获知当前的就诊上下文', 'Receive the current context when launched from the workstation', 'launch'],
+  'launch/patient': ['获知当前选中的患者（启动时未选中则请您选择）', 'Know which patient is selected (you pick one if none is)', 'launch'],
+  'launch/encounter': ['获知当前的就诊', 'Know the current visit', 'launch'],
+  offline_access: ['在您退出后仍可长期访问（离线刷新令牌）', 'Keep access after you sign out (an offline refresh token)', 'refresh'],
+  online_access: ['在您登录期间持续访问（在线刷新令牌）', 'Keep access while you are signed in (an online refresh token)', 'refresh'],
 };
 
 const DATA_SCOPE = /^(patient|user|system)\/([A-Za-z]+|\*)\.([a-z*]+)(\?[^\s]+)?$/;

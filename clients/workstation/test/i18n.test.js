@@ -21,7 +21,7 @@ const placeholders = (text) => [...text.matchAll(/\{(\w+)\}/g)].map((m) => m[1])
 
 // the keys the source builds from data: every value each may take
 const DYNAMIC = {
-  role: ['doctor', 'nurse', 'auditor', 'unknown'],
+  role: ['doctor', 'nurse', 'auditor', 'patient', 'unknown'],
   nav: ['profile', 'patient', 'referrals', 'consultations', 'assistant', 'transparency', 'audit', 'charts', 'review', 'verify', 'market', 'marketInstalled', 'marketSubmit', 'marketReview'],
   lock: ['no_consent', 'expired', 'revoked', 'record_withdrawn', 'no_break_glass', 'break_glass_expired', 'member_left'],
   purpose: ['treatment', 'referral', 'consultation', 'emergency', 'research'],

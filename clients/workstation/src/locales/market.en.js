@@ -1,11 +1,11 @@
 // The marketplace's English strings; same keys as market.zh-CN.js (test/i18n.test.js checks).
 export default {
   'nav.market': 'App marketplace', 'nav.marketInstalled': 'Our apps', 'nav.marketSubmit': 'Submit an app', 'nav.marketReview': 'App review',
-  'nav.label': 'Navigation',
+  'nav.label': 'Navigation', 'role.patient': 'Personal account (no institution)',
   'mkt.title': 'Cloud medical app marketplace', 'mkt.search': 'Search', 'mkt.searchHint': 'App name or description', 'mkt.searchButton': 'Search',
   'mkt.type': 'Type', 'mkt.vendor': 'Vendor', 'mkt.minRating': 'Minimum rating', 'mkt.state': 'State', 'mkt.any': 'Any',
-  'mkt.starsUp': '{n} stars or more', 'mkt.total': '{n} apps', 'mkt.noApps': 'No app matches',
-  'mkt.ratingOf': 'Rated {r} out of 5', 'mkt.ratings': '{n} ratings', 'mkt.installs': 'installed by {n} institutions', 'mkt.details': 'Details',
+  'mkt.starsUp': '{n} stars or more', 'mkt.total': 'Apps: {n}', 'mkt.noApps': 'No app matches',
+  'mkt.ratingOf': 'Rated {r} out of 5', 'mkt.ratings': 'ratings: {n}', 'mkt.installs': 'installations: {n}', 'mkt.details': 'Details',
   'mkt.youAreVendor': 'You are an enrolled vendor: submit a new app or version under "Submit an app".',
   'mkt.appType.clinical': 'Clinical', 'mkt.appType.ai': 'AI', 'mkt.appType.patient': 'Patient services', 'mkt.appType.research': 'Research',
   'mkt.appType.administrative': 'Administration', 'mkt.appType.other': 'Other',

@@ -1,7 +1,7 @@
 // 应用超市（marketplace）的中文文案；与 market.en.js 键相同（test/i18n.test.js 检查）。
 export default {
   'nav.market': '应用超市', 'nav.marketInstalled': '本机构应用', 'nav.marketSubmit': '提交应用', 'nav.marketReview': '应用审核',
-  'nav.label': '导航',
+  'nav.label': '导航', 'role.patient': '个人账户（非机构成员）',
   'mkt.title': '云医疗应用超市', 'mkt.search': '搜索', 'mkt.searchHint': '应用名称或简介', 'mkt.searchButton': '搜索',
   'mkt.type': '类型', 'mkt.vendor': '开发商', 'mkt.minRating': '最低评分', 'mkt.state': '状态', 'mkt.any': '不限',
   'mkt.starsUp': '{n} 星及以上', 'mkt.total': '共 {n} 个应用', 'mkt.noApps': '没有符合条件的应用',
