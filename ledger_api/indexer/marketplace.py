@@ -95,8 +95,9 @@ def _lookup_manifest(connection: Connection, uri: str, digest: str) -> dict[str,
 
 
 def _insert_once(connection: Connection, table: sa.Table, values: dict[str, Any]) -> None:
-    stmt = upsert(connection, table).values(**values)
-    connection.execute(stmt.on_conflict_do_nothing(index_elements=["tx_hash", "log_index"]))
+    """Insert a per-event row unless it is there (any unique clash: a rating's
+    ``(app, version, institution)`` too, so a range can never wedge the indexer)."""
+    connection.execute(upsert(connection, table).values(**values).on_conflict_do_nothing())
 
 
 def _status_event(

@@ -96,6 +96,12 @@ def _app_rating(ratings: dict, app_id: str) -> tuple[float | None, int]:
     return _avg(count, total), count
 
 
+def _contains(text: str) -> str:
+    """A LIKE pattern matching ``text`` literally (``%`` and ``_`` are not wildcards)."""
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
 def list_apps(
     *,
     db: Session,
@@ -114,17 +120,17 @@ def list_apps(
     if app_type:
         query = query.where(MarketplaceVersion.app_type == app_type)
     if q:
-        pattern = f"%{q.lower()}%"
+        pattern = _contains(q)
         query = query.where(
             sa.or_(
-                sa.func.lower(MarketplaceVersion.name).like(pattern),
-                sa.func.lower(MarketplaceVersion.description).like(pattern),
-                sa.func.lower(MarketplaceVersion.vendor_name).like(pattern),
+                sa.func.lower(MarketplaceVersion.name).like(pattern, escape="\\"),
+                sa.func.lower(MarketplaceVersion.description).like(pattern, escape="\\"),
+                sa.func.lower(MarketplaceVersion.vendor_name).like(pattern, escape="\\"),
             )
         )
     if vendor:
         text = vendor.lower()
-        by_name = sa.func.lower(MarketplaceVersion.vendor_name).like(f"%{text}%")
+        by_name = sa.func.lower(MarketplaceVersion.vendor_name).like(_contains(text), escape="\\")
         if _ADDRESS.fullmatch(text):  # an address is matched exactly, anything else by name
             query = query.where(sa.or_(MarketplaceVersion.vendor == text, by_name))
         else:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -32,8 +33,9 @@ from starlette.routing import Route
 
 from crypto import siwe
 from crypto.patient_key import registration_typed_data
-from crypto.signing import Consent
+from crypto.signing import AppVote, Consent
 from tests.api.conftest import Stack
+from tests.api.marketplace_api_support import Market, as_json, manifest
 from tests.api.workflow_support import MatrixWorkflows
 
 ROLES = (
@@ -153,6 +155,18 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/patients/{address}/break-glass"): signed_in(403, patient=200, auditor=200, admin=200),
     # the chart's break-glass count (bg:<n> of new policies): those who encrypt for it, overseers
     ("GET", "/patients/{address}/break-glass/count"): signed_in(200, other_patient=403),
+    # the app marketplace (issue 21): listings, votes and installs are public, as on chain;
+    # uploads need an enrolled vendor (none here: 403); a signed action needs a session and
+    # the role the contract demands (a vote: no administrator here, 403)
+    ("GET", "/marketplace/apps"): everyone(200),
+    ("GET", "/marketplace/apps/{app_id}"): everyone(404),
+    ("GET", "/marketplace/review-queue"): everyone(200),
+    ("GET", "/marketplace/institutions/{institution_id}/apps"): everyone(200),
+    ("GET", "/marketplace/roles"): everyone(200),
+    ("GET", "/marketplace/manifest-schema"): everyone(200),
+    ("POST", "/marketplace/manifests"): signed_in(403),
+    ("GET", "/marketplace/manifests/{cid}"): everyone(404),
+    ("POST", "/marketplace/actions/{kind}"): signed_in(403),
 }
 
 
@@ -233,6 +247,50 @@ class Scenario:
 
     def _get(self, path: str, role: str, **params: Any) -> Any:
         return self.stack.client.get(path, headers=self.headers(role), params=params)
+
+    # the app marketplace ------------------------------------------------------------------
+
+    def _get_marketplace_apps(self, role: str) -> Any:
+        return self._get("/marketplace/apps", role)
+
+    def _get_marketplace_apps_app_id(self, role: str) -> Any:
+        return self._get("/marketplace/apps/0x" + "ab" * 32, role)
+
+    def _get_marketplace_review_queue(self, role: str) -> Any:
+        return self._get("/marketplace/review-queue", role)
+
+    def _get_marketplace_institutions_institution_id_apps(self, role: str) -> Any:
+        return self._get(f"/marketplace/institutions/{self.stack.cd3h}/apps", role)
+
+    def _get_marketplace_roles(self, role: str) -> Any:
+        return self._get("/marketplace/roles", role)
+
+    def _get_marketplace_manifest_schema(self, role: str) -> Any:
+        return self._get("/marketplace/manifest-schema", role)
+
+    def _post_marketplace_manifests(self, role: str) -> Any:
+        return self.stack.client.post(
+            "/marketplace/manifests", json=manifest(1), headers=self.headers(role)
+        )
+
+    def _get_marketplace_manifests_cid(self, role: str) -> Any:
+        return self._get("/marketplace/manifests/bafkreinosuchmanifest", role)
+
+    def _post_marketplace_actions_kind(self, role: str) -> Any:
+        """A vote signed by the role's own account (anonymous: by a stranger)."""
+        account = self.people[role] or Account.create()
+        vote = AppVote(
+            app_id=bytes(32),
+            version=1,
+            approve=True,
+            nonce=secrets.randbits(64),
+            deadline=int(time.time()) + 3600,
+        )
+        market = Market(self.stack)
+        body = {"message": as_json(vote), "signature": market.signature(account, vote)}
+        return self.stack.client.post(
+            "/marketplace/actions/vote", json=body, headers=self.headers(role)
+        )
 
     def _get_healthz(self, role: str) -> Any:
         return self._get("/healthz", role)

@@ -8,10 +8,14 @@ blocks, changes nothing."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
-from crypto.signing import manifest_digest
+from eth_account.signers.local import LocalAccount
+
+from crypto.signing import AppStatusChange, StatusAction, manifest_digest
+from storage.unixfs import compute_cid
 from tests.api.conftest import Stack
-from tests.api.marketplace_api_support import APP_ID, Market, manifest
+from tests.api.marketplace_api_support import APP_ID, Market, deadline, manifest, nonce
 
 APP = "0x" + APP_ID.hex()
 
@@ -179,3 +183,71 @@ def test_a_manifest_that_does_not_match_its_digest_is_never_shown(api_stack: Sta
     assert versions[2]["digest_ok"] is None
     queue = stack.client.get("/marketplace/review-queue").json()["items"]
     assert all(i["manifest"] is None for i in queue)
+
+
+def test_suspend_reinstate_and_retire(api_stack: Stack) -> None:
+    stack = api_stack
+    market = Market(stack)
+    market.setup()
+    market.list_version(1)
+
+    def change(signer: LocalAccount, action: StatusAction, reason: str = "") -> Any:
+        message = AppStatusChange(
+            app_id=APP_ID,
+            version=1,
+            action=action,
+            reason=reason,
+            nonce=nonce(),
+            deadline=deadline(),
+        )
+        return market.post(signer, message, kind="status")
+
+    # the vendor may not suspend; a suspension needs a reason; the regulator suspends
+    refused = change(market.vendor, StatusAction.SUSPEND, "mine")
+    assert refused.status_code == 403, refused.text
+    missing = change(market.regulator, StatusAction.SUSPEND)
+    assert missing.json()["error"]["code"] == "MarketplaceMissingReason"
+    assert change(market.regulator, StatusAction.SUSPEND, "sends data abroad").status_code == 200
+    detail = _detail(stack)
+    assert detail["status"] == "suspended"
+    assert detail["versions"][0]["reason"] == "sends data abroad"
+    assert stack.client.get("/marketplace/apps").json()["total"] == 0
+    suspended = stack.client.get("/marketplace/apps", params={"status": "suspended"}).json()
+    assert [i["app_id"] for i in suspended["items"]] == [APP]
+    # installing a suspended app: the contract says it is not Live
+    response = market.post(stack.admin, market.install(stack.cd3h))
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "MarketplaceNotLive"
+
+    # the consortium admin reinstates; the vendor retires
+    assert change(stack.admin, StatusAction.REINSTATE).status_code == 200
+    assert _detail(stack)["status"] == "live"
+    assert change(market.vendor, StatusAction.RETIRE).status_code == 200
+    detail = _detail(stack)
+    assert detail["status"] == "retired"
+    assert detail["live_version"] is None
+    # a search term is matched literally, not as a LIKE pattern
+    assert (
+        stack.client.get("/marketplace/apps", params={"q": "%", "status": "all"}).json()["total"]
+        == 0
+    )
+
+
+def test_a_manifest_uploaded_after_its_submission_is_attached(api_stack: Stack) -> None:
+    stack = api_stack
+    market = Market(stack)
+    market.setup()
+    document = manifest(3)
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    cid = str(compute_cid(canonical.encode()))
+    market.ok(
+        market.vendor,
+        market.submission(1, uri=f"ipfs://{cid}", digest=manifest_digest(document)),
+    )
+    assert _detail(stack)["versions"][0]["manifest_state"] == "missing"
+    uploaded = market.upload(document)
+    assert uploaded.json()["cid"] == cid
+    version = _detail(stack)["versions"][0]
+    assert version["manifest_state"] == "ok"
+    assert version["manifest"] == document
+    assert version["version_label"] == "1.3.0"
