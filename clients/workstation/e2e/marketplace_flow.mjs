@@ -93,6 +93,8 @@ async function main() {
     await v.click('#submit-app');
     await v.locator('#submit-problems').waitFor();
     result.emptyFormProblems = await v.locator('#submit-problems').innerText();
+    // the messages under the fields come in with a transition: wait for them before counting
+    await v.locator('.el-form-item__error').nth(4).waitFor();
     result.fieldErrors = await v.locator('.el-form-item__error').count();
     await screenshot(v, 'vendor-form-refused');
     await v.fill('#submit-name', '血压趋势图');
