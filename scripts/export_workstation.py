@@ -5,6 +5,10 @@
   auditor signs in the page (referral steps, consultation opinion, break-glass opening,
   co-signature, review), each built by ``crypto.signing`` for fixed inputs and a fixed public
   test key, with its digest and signature: the page's builders must reproduce them exactly.
+- ``clients/workstation/test/fixtures/marketplace.json``: the marketplace's messages
+  (AppSubmission, AppVote approve and reject, AppStatusChange, AppInstallation, AppRating)
+  with fixed nonces, and a manifest with its ``manifest_digest``: the page's builders and its
+  canonical JSON must reproduce them.
 - ``clients/workstation/test/fixtures/fhir.json``: realistic FHIR R4 resources the renderers
   are tested on: the demo's documents (``clients/demo/documents.py``) and the gateway's own
   sample mappings applied to its sample hospital's rows (``clients/gateway/sample``), the
@@ -32,13 +36,20 @@ from clients.gateway.fhir.mapping import Mapper
 from clients.gateway.sample.his import HisGenerator, create_his, his_tables, seed_his
 from clients.gateway.sample.project import write_sample
 from crypto.signing import (
+    AppInstallation,
+    AppRating,
+    AppStatusChange,
+    AppSubmission,
+    AppVote,
     BreakGlassCosign,
     BreakGlassOpen,
     BreakGlassReview,
     ConsultationOpinion,
     Domain,
     ReferralStep,
+    StatusAction,
     TypedMessage,
+    manifest_digest,
     sign,
     typed_data,
 )
@@ -52,6 +63,7 @@ CHAIN_ID = 31337
 CONTRACTS = {
     "Workflow": "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512",
     "EmergencyAccess": "0x9fE46736679d2D9a65F0992F2272dE9f3c7fa6e0",
+    "Marketplace": "0x5FC8d32690cc91D4c39d9d3abcBD16989F875707",
 }
 PATIENT = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 CLINICIAN = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"
@@ -182,6 +194,119 @@ def signing() -> dict[str, Any]:
     }
 
 
+APP = bytes.fromhex("a1" * 32)
+NONCE = 2**63 + 12345  # above 2**53: exported as a decimal string, as the page sends it
+MANIFEST: dict[str, Any] = {
+    "name": "血压趋势图",
+    "type": "clinical",
+    "description": '读取患者的血压观察结果并绘制趋势图。\n"Blood pressure" chart.',
+    "vendor": "蓉城医疗软件",
+    "version": "1.2.0",
+    "date": "2026-12-01",
+    "smart_version": "2.2",
+    "client_type": "public",
+    "redirect_urls": ["https://bp.example.cn/callback"],
+    "launch_url": "https://bp.example.cn/launch",
+    "scopes": [
+        {"scope": "launch/patient", "justification": "知道是哪位患者"},
+        {"scope": "patient/Observation.rs", "justification": "读取血压"},
+    ],
+    "package_digest": "sha256:" + "0f" * 32,
+}
+
+
+def marketplace() -> dict[str, Any]:
+    aid = "0x" + APP.hex()
+    digest = manifest_digest(MANIFEST)
+    uri = "ipfs://bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy"
+    n = str(NONCE)
+    cases = [
+        _case(
+            "submit",
+            {
+                "appId": aid,
+                "version": 2,
+                "manifestDigest": "0x" + digest.hex(),
+                "manifestUri": uri,
+                "nonce": n,
+            },
+            AppSubmission(
+                app_id=APP,
+                version=2,
+                manifest_digest=digest,
+                manifest_uri=uri,
+                nonce=NONCE,
+                deadline=DEADLINE,
+            ),
+        ),
+        _case(
+            "approve",
+            {"appId": aid, "version": 2, "approve": True, "nonce": n},
+            AppVote(app_id=APP, version=2, approve=True, nonce=NONCE, deadline=DEADLINE),
+        ),
+        _case(
+            "reject",
+            {
+                "appId": aid,
+                "version": 2,
+                "approve": False,
+                "reason": "申请的权限超出用途",
+                "nonce": n,
+            },
+            AppVote(
+                app_id=APP,
+                version=2,
+                approve=False,
+                reason="申请的权限超出用途",
+                nonce=NONCE,
+                deadline=DEADLINE,
+            ),
+        ),
+        _case(
+            "suspend",
+            {"appId": aid, "version": 2, "action": "suspend", "reason": "安全漏洞", "nonce": n},
+            AppStatusChange(
+                app_id=APP,
+                version=2,
+                action=StatusAction.SUSPEND,
+                reason="安全漏洞",
+                nonce=NONCE,
+                deadline=DEADLINE,
+            ),
+        ),
+        _case(
+            "install",
+            {"institutionId": 3, "appId": aid, "install": True, "nonce": n},
+            AppInstallation(
+                institution_id=3, app_id=APP, install=True, nonce=NONCE, deadline=DEADLINE
+            ),
+        ),
+        _case(
+            "uninstall",
+            {"institutionId": 3, "appId": aid, "install": False, "nonce": n},
+            AppInstallation(
+                institution_id=3, app_id=APP, install=False, nonce=NONCE, deadline=DEADLINE
+            ),
+        ),
+        _case(
+            "rate",
+            {"institutionId": 3, "appId": aid, "version": 2, "score": 4, "nonce": n},
+            AppRating(
+                institution_id=3, app_id=APP, version=2, score=4, nonce=NONCE, deadline=DEADLINE
+            ),
+        ),
+    ]
+    return {
+        "key": FIXTURE_KEY,
+        "chainId": CHAIN_ID,
+        "contracts": CONTRACTS,
+        "deadline": DEADLINE,
+        "manifest": MANIFEST,
+        "manifestDigest": "0x" + digest.hex(),
+        "cases": cases,
+    }
+
+
 GATEWAY_PAIRS = [
     ("patient", "patient"),
     ("lab-observation", "lab_result"),
@@ -246,6 +371,7 @@ def fhir() -> dict[str, Any]:
 def outputs() -> dict[Path, str]:
     return {
         FIXTURES / "signing.json": render(signing()),
+        FIXTURES / "marketplace.json": render(marketplace()),
         FIXTURES / "fhir.json": render(_jsonable(fhir())),
     }
 

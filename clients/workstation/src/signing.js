@@ -90,6 +90,11 @@ const CONTRACT_OF = {
   BreakGlassOpen: 'EmergencyAccess',
   BreakGlassCosign: 'EmergencyAccess',
   BreakGlassReview: 'EmergencyAccess',
+  AppSubmission: 'Marketplace',
+  AppVote: 'Marketplace',
+  AppStatusChange: 'Marketplace',
+  AppInstallation: 'Marketplace',
+  AppRating: 'Marketplace',
 };
 
 /** The EIP-712 digest the contract recovers the signer from. */

@@ -7,6 +7,7 @@ import en from '../src/locales/en.js';
 import zhCN from '../src/locales/zh-CN.js';
 import { REASONS } from '../src/access.js';
 import { LOOKUP_ERRORS } from '../src/gateway.js';
+import { ADMIN_ROLES, APP_TYPES, CLIENT_TYPES, STATUSES } from '../src/marketplace.js';
 
 const SRC = new URL('../src', import.meta.url).pathname;
 function files(dir) {
@@ -20,8 +21,8 @@ const placeholders = (text) => [...text.matchAll(/\{(\w+)\}/g)].map((m) => m[1])
 
 // the keys the source builds from data: every value each may take
 const DYNAMIC = {
-  role: ['doctor', 'nurse', 'auditor', 'unknown'],
-  nav: ['profile', 'patient', 'referrals', 'consultations', 'assistant', 'transparency', 'audit', 'charts', 'review', 'verify'],
+  role: ['doctor', 'nurse', 'auditor', 'patient', 'unknown'],
+  nav: ['profile', 'patient', 'referrals', 'consultations', 'assistant', 'transparency', 'audit', 'charts', 'review', 'verify', 'market', 'marketInstalled', 'marketSubmit', 'marketReview'],
   lock: ['no_consent', 'expired', 'revoked', 'record_withdrawn', 'no_break_glass', 'break_glass_expired', 'member_left'],
   purpose: ['treatment', 'referral', 'consultation', 'emergency', 'research'],
   kind: ['referral', 'consultation', 'record'],
@@ -36,6 +37,12 @@ const DYNAMIC = {
   record: ['chief_complaint', 'present_illness', 'past_history', 'physical_exam', 'auxiliary_exam', 'diagnoses', 'plan'],
   overrideReason: ['wrong-code', 'more-specific', 'not-a-diagnosis', 'other'],
   preset: ['requester', 'myDepartment', 'myInstitution'],
+  'mkt.appType': APP_TYPES,
+  'mkt.status': [...STATUSES, 'none', 'all'],
+  'mkt.client': CLIENT_TYPES,
+  'mkt.role': [...Object.values(ADMIN_ROLES), 'unknown'],
+  'mkt.done': ['submit', 'approve', 'reject', 'install', 'rate'],
+  'mkt.problem': ['required', 'too_long', 'format', 'url', 'unknown_scope', 'duplicate'],
   'wallet.error': ['address_taken', 'invalid_key', 'invalid_keystore', 'name_required', 'name_taken', 'not_found', 'weak_password', 'wrong_password'],
 };
 

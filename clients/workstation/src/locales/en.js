@@ -1,5 +1,8 @@
 // English. Same keys as zh-CN.js (test/i18n.test.js checks).
+import market from './market.en.js';
+
 export default {
+  ...market,
   'app.title': 'MedLedger workstation · audit console',
   'app.switchLanguage': '中文',
   'app.signOut': 'Sign out',
