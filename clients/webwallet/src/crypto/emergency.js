@@ -13,7 +13,7 @@
 // one is asked; so is one that refuses or cannot be reached.
 import { getAddress, keccak256 } from 'ethers';
 import { decodeCbor } from '../cbor.js';
-import definitions from '../generated/tdh2.json';
+import definitions from '../generated/tdh2.json' with { type: 'json' };
 import { CryptoError } from './errors.js';
 import { openSealed } from './sealedbox.js';
 import { concat, fromHex, toHex, x25519KeyPair } from './primitives.js';

@@ -12,7 +12,7 @@
 import { sha512 } from '@noble/hashes/sha512';
 import { shake256 } from '@noble/hashes/sha3';
 import { decodeCbor, encodeCbor } from '../cbor.js';
-import definitions from '../generated/tdh2.json';
+import definitions from '../generated/tdh2.json' with { type: 'json' };
 import { GROUP_ORDER } from '../msp.js';
 import { CryptoError } from './errors.js';
 import { G1_BYTES, frFromBigInt, g1FromBytes, loadMcl, loaded } from './mcl.js';
