@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import threading
 from typing import Annotated, Any
 
@@ -30,21 +29,18 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from ledger_api.deps import ContextDep
-from ledger_api.http_errors import ApiError, NotFoundError, PayloadTooLargeError
 from ledger_api.routes.error_docs import error_responses
-from ledger_api.services.access import chain_required
+from ledger_api.services.authority_relay import (
+    AuthorityUnreachableError,
+    registered_authority,
+    relay_to_authority,
+)
 
 router = APIRouter(tags=["keys"])
 
 MAX_AUTHORITY_ANSWER = 64 * 1024
 _cache: dict[tuple[int, bytes], bytes] = {}
 _lock = threading.Lock()
-
-
-class AuthorityUnreachableError(ApiError):
-    """The authority's process did not answer, or answered with another key than the chain's."""
-
-    status_code = 502
 
 
 class PublicKeyOut(BaseModel):
@@ -73,18 +69,6 @@ def _fetch(url: str) -> bytes:
         ) from None
 
 
-def _registered(ctx: Any, institution: int) -> Any:
-    with chain_required("cannot read the authority from Consortium"):
-        if institution > ctx.chain.consortium.institution_count():
-            raise NotFoundError(f"no institution {institution}", code="not_found")
-        auth = ctx.chain.consortium.authority_of(institution)
-    if not auth.registered:
-        raise NotFoundError(
-            f"institution {institution} has registered no key authority", code="not_found"
-        )
-    return auth
-
-
 MAX_KEY_REQUEST = 4096
 
 
@@ -100,52 +84,19 @@ async def relay_key_request(
 ) -> Response:
     """The authority checks the request (signature, membership, freshness, nonce) and logs the
     issuance on chain; its answer or refusal comes back unchanged."""
-    raw = await request.body()
-    if len(raw) > MAX_KEY_REQUEST:
-        raise PayloadTooLargeError(
-            f"a key request is at most {MAX_KEY_REQUEST} bytes", code="body_too_large"
-        )
-    auth = _registered(ctx, institution)
-    try:
-        async with httpx.AsyncClient(timeout=60.0) as client:
-            answer = await client.post(
-                auth.url.rstrip("/") + "/keys",
-                content=raw,
-                headers={"content-type": "application/json"},
-            )
-    except httpx.HTTPError as exc:
-        raise AuthorityUnreachableError(
-            f"the key authority of institution {institution} did not answer: {exc}",
-            code="authority_unreachable",
-        ) from None
-    return Response(
-        content=_authority_answer(answer, institution),
-        status_code=answer.status_code,
-        media_type="application/json",
+    relayed = await relay_to_authority(
+        ctx=ctx,
+        institution=institution,
+        raw=await request.body(),
+        path="/keys",
+        what="key request",
+        max_request=MAX_KEY_REQUEST,
+        max_answer=MAX_AUTHORITY_ANSWER,
+        timeout=60.0,
     )
-
-
-def _authority_answer(answer: httpx.Response, institution: int) -> bytes:
-    """The authority's answer as it is, when it is what an authority sends: one JSON object
-    of bounded size. Anything else is refused, so that a URL an institution's admin put on
-    chain cannot turn the API into a proxy that reads other services' answers back."""
-    content = answer.content
-    if len(content) > MAX_AUTHORITY_ANSWER or not 200 <= answer.status_code < 500:
-        raise AuthorityUnreachableError(
-            f"the key authority of institution {institution} answered HTTP "
-            f"{answer.status_code} with {len(content)} bytes",
-            code="authority_unreachable",
-        )
-    try:
-        parsed = json.loads(content)
-    except ValueError:
-        parsed = None
-    if not isinstance(parsed, dict):
-        raise AuthorityUnreachableError(
-            f"the key authority of institution {institution} did not answer with a JSON object",
-            code="authority_unreachable",
-        )
-    return content
+    return Response(
+        content=relayed.content, status_code=relayed.status_code, media_type="application/json"
+    )
 
 
 @router.get(
@@ -158,7 +109,7 @@ def _authority_answer(answer: httpx.Response, institution: int) -> bytes:
 def authority_public_key(
     institution: Annotated[int, Path(ge=1, le=2**32 - 1)], ctx: ContextDep
 ) -> PublicKeyOut:
-    auth: Any = _registered(ctx, institution)
+    auth: Any = registered_authority(ctx, institution)
     key = (institution, auth.pubkey_digest)
     with _lock:
         mpk = _cache.get(key)

@@ -19,20 +19,18 @@ nor read the shares, and the page checks every share's proof against ``h_i``.
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
-import httpx
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
 from ledger_api.chain.emergency_keys import EmergencyKeysClient
 from ledger_api.deps import ContextDep
-from ledger_api.http_errors import NotFoundError, PayloadTooLargeError
-from ledger_api.routes.authority_keys import AuthorityUnreachableError, _registered
+from ledger_api.http_errors import NotFoundError
 from ledger_api.routes.error_docs import error_responses
 from ledger_api.services.access import chain_required
+from ledger_api.services.authority_relay import relay_to_authority
 
 router = APIRouter(tags=["keys"])
 
@@ -106,45 +104,16 @@ async def relay_share_request(
 ) -> Response:
     """The authority checks the request and the opening on chain and logs the release; its
     answer (shares sealed to the page's key) or refusal comes back unchanged."""
-    raw = await request.body()
-    if len(raw) > MAX_SHARE_REQUEST:
-        raise PayloadTooLargeError(
-            f"a share request is at most {MAX_SHARE_REQUEST} bytes", code="body_too_large"
-        )
-    auth = _registered(ctx, institution)
-    try:
-        async with httpx.AsyncClient(timeout=120.0) as client:
-            answer = await client.post(
-                auth.url.rstrip("/") + "/emergency/shares",
-                content=raw,
-                headers={"content-type": "application/json"},
-            )
-    except httpx.HTTPError as exc:
-        raise AuthorityUnreachableError(
-            f"the key authority of institution {institution} did not answer: {exc}",
-            code="authority_unreachable",
-        ) from None
-    return Response(
-        content=_json_object(answer, institution),
-        status_code=answer.status_code,
-        media_type="application/json",
+    relayed = await relay_to_authority(
+        ctx=ctx,
+        institution=institution,
+        raw=await request.body(),
+        path="/emergency/shares",
+        what="share request",
+        max_request=MAX_SHARE_REQUEST,
+        max_answer=MAX_SHARE_ANSWER,
+        timeout=120.0,
     )
-
-
-def _json_object(answer: httpx.Response, institution: int) -> bytes:
-    """The answer as it is when it is what an authority sends (one JSON object of bounded
-    size, a 2xx–4xx status), so the relay cannot be turned into a proxy reading other
-    services' answers back (as :func:`ledger_api.routes.authority_keys._authority_answer`)."""
-    content = answer.content
-    ok = len(content) <= MAX_SHARE_ANSWER and 200 <= answer.status_code < 500
-    try:
-        parsed = json.loads(content) if ok else None
-    except ValueError:
-        parsed = None
-    if not isinstance(parsed, dict):
-        raise AuthorityUnreachableError(
-            f"the key authority of institution {institution} answered HTTP "
-            f"{answer.status_code} with {len(content)} bytes that are not one JSON object",
-            code="authority_unreachable",
-        )
-    return content
+    return Response(
+        content=relayed.content, status_code=relayed.status_code, media_type="application/json"
+    )
