@@ -4,7 +4,7 @@
 // network and key calls are its parameters).
 import { Wallet, TypedDataEncoder, keccak256, toUtf8Bytes, verifyTypedData } from 'ethers';
 import { describe, expect, it } from 'vitest';
-import { answer, authorizeMessage, dataHandler, fromFrame, matchesSearch, originOf, searchBundle, validateMessage } from '../src/smart/bridge.js';
+import { answer, authorizeMessage, dataHandler, fromFrame, launchRefusal, matchesSearch, originOf, searchBundle, validateMessage } from '../src/smart/bridge.js';
 import { admitted, allows, dataScopes } from '../src/smart/scopes.js';
 import { appAuthorization, clientIdHash, scopeHash, scopeText, typesOf, signAuthorization } from '../src/smart/signing.js';
 import { appReadRequest, signAppReadRequest } from '../src/reads.js';
@@ -45,6 +45,13 @@ describe('where a message comes from', () => {
     expect(authorizeMessage({ ...ok, source: {} }, frame, api)).toBeNull();
     expect(authorizeMessage({ ...ok, data: { messageType: 'smart.other', query: 'x' } }, frame, api)).toBeNull();
     expect(authorizeMessage({ ...ok, data: { messageType: 'smart.authorize', query: 42 } }, frame, api)).toBeNull();
+  });
+  it('frames an app only from another http(s) origin than the page\'s', () => {
+    const page = 'http://127.0.0.1:8123';
+    expect(launchRefusal(`${APP_ORIGIN}/apps/bp-chart/launch.html?iss=x`, page)).toBeNull();
+    expect(launchRefusal(`${page}/apps/bp-chart/launch.html`, page)).toMatch(/own origin/);
+    expect(launchRefusal('javascript:alert(1)', page)).toMatch(/http/);
+    expect(launchRefusal('nonsense', page)).toMatch(/http/);
   });
   it('knows an origin from a launch URL', () => {
     expect(originOf('http://localhost:8123/apps/bp-chart/launch.html?iss=x')).toBe(APP_ORIGIN);

@@ -139,6 +139,7 @@ export async function answer(request, deps, { expectedClient = null } = {}) {
  * payload it posted (or null when it ignored the message), for tests.
  */
 export function dataHandler({ frameWindow, appOrigin, deps, expectedClient = null, onRead = null }) {
+  // expectedClient: a client id, or a function giving the one approved in this frame
   return async (event) => {
     if (!fromFrame(event, frameWindow(), appOrigin)) return null;
     const checked = validateMessage(event.data);
@@ -150,11 +151,25 @@ export function dataHandler({ frameWindow, appOrigin, deps, expectedClient = nul
     if (!checked.ok) return reply(operationOutcome(checked.code, checked.diagnostics));
     let payload;
     try {
-      payload = await answer(checked.request, deps, { expectedClient });
+      const expected = typeof expectedClient === 'function' ? expectedClient() : expectedClient;
+      payload = await answer(checked.request, deps, { expectedClient: expected });
     } catch (err) {
       payload = operationOutcome('exception', String(err?.message ?? err));
     }
     onRead?.(checked.request, payload);
     return reply(payload);
   };
+}
+
+/**
+ * Why `launchUrl` may not be framed by this page (null: it may). The app must be served
+ * over http(s) from an origin other than the page's: the frame is sandboxed with
+ * allow-same-origin (the app keeps its own storage), which on the page's own origin would
+ * hand it the page's memory — the user's key.
+ */
+export function launchRefusal(launchUrl, pageOrigin) {
+  const origin = originOf(launchUrl);
+  if (!origin || !/^https?:/.test(origin)) return 'the launch URL is not an http(s) URL';
+  if (origin === pageOrigin) return 'the app is served from this page\'s own origin: it would reach the page\'s memory';
+  return null;
 }
