@@ -12,7 +12,8 @@ chart, Apps (应用), Launch → the app registers and asks for authorisation �
 dialog in the workstation, approved (AppAuthorization signed in the page) → the app draws the
 chart from the values the page decrypted for it. The script then waits; the patient revokes
 the app on chain here (``AppRevocation`` signed in Python, ``POST /smart/apps/{id}/revoke``),
-and the app's next request is refused, which it shows.
+and the app's next request is refused, which it shows. Last, the patient's wallet lists the
+app under Connected apps (已连接应用): revoked, with who authorised it and the transaction.
 
 Screenshots of every step: ``tests/workstation/artifacts/smart-*.png`` (git-ignored).
 """
@@ -40,6 +41,7 @@ from crypto.signing import AdministratorRole
 from ledger_api.chain import marketplace as mk
 from ledger_api.chain.marketplace import Marketplace
 from tests.api.smart_support import FAR
+from tests.wallet.conftest import wallet_dist  # noqa: F401  (the patient's wallet, built)
 from tests.workstation.conftest import ARTIFACTS, ROOT, LiveStack
 
 FLOW = ROOT / "clients" / "workstation" / "e2e" / "smart_app_flow.mjs"
@@ -49,8 +51,8 @@ LOINC = "http://loinc.org"
 
 
 @pytest.fixture
-def stack_settings(workstation_dist: Path) -> dict[str, Any]:
-    return {"workstation_dir": workstation_dist}
+def stack_settings(workstation_dist: Path, wallet_dist: Path) -> dict[str, Any]:  # noqa: F811
+    return {"workstation_dir": workstation_dist, "wallet_dir": wallet_dist}
 
 
 def blood_pressure(date: str, systolic: int, diastolic: int, patient: str) -> dict[str, Any]:
@@ -209,9 +211,10 @@ def test_smart_app_in_chromium(live_stack: LiveStack, chromium: str, tmp_path: P
             patient.grant(grantee=stack.cardiologist.address, record_id=shared.record_id)
 
     store = WalletStore(tmp_path / "wallets", scrypt_log2_n=SCRYPT_MIN_LOG2_N)
-    keystore = store.import_key(
-        "li-ming", "0x" + stack.cardiologist.key.hex().removeprefix("0x"), PASSWORD
-    ).path
+    keystores = {
+        name: store.import_key(name, "0x" + who.key.hex().removeprefix("0x"), PASSWORD).path
+        for name, who in (("li-ming", stack.cardiologist), ("patient", stack.patient))
+    }
     ARTIFACTS.mkdir(exist_ok=True)
     for old in ARTIFACTS.glob("smart-*.png"):
         old.unlink()
@@ -224,7 +227,9 @@ def test_smart_app_in_chromium(live_stack: LiveStack, chromium: str, tmp_path: P
             "ARTIFACTS": str(ARTIFACTS),
             "CHROMIUM": chromium,
             "PASSWORD": PASSWORD,
-            "CARDIO_KEYSTORE": str(keystore),
+            "WALLET_URL": f"{live_stack.url}/wallet/",
+            "CARDIO_KEYSTORE": str(keystores["li-ming"]),
+            "PATIENT_KEYSTORE": str(keystores["patient"]),
             "PATIENT": patient_address,
             "APP_ID": "0x" + app_id.hex(),
         },
@@ -285,6 +290,12 @@ def test_smart_app_in_chromium(live_stack: LiveStack, chromium: str, tmp_path: P
     assert "请求被拒绝" in result["refusal"]
     assert result["rowsAfter"] == 0
     assert result["pageRefused"]
+    # the patient's wallet: the app under Connected apps, revoked, with who authorised it
+    assert result["walletRevoked"] == "true"
+    assert result["walletRevokeButtons"] == 0
+    assert "血压趋势图" in result["walletApp"]
+    assert "已于" in result["walletApp"]
+    assert connection["authorizations"][0]["tx_hash"][:8] in result["walletApp"]
     shots = sorted(p.name for p in ARTIFACTS.glob("smart-*.png"))
-    assert len(shots) >= 5, shots
+    assert len(shots) >= 6, shots
     assert not [s for s in shots if "failure" in s], shots

@@ -12,7 +12,10 @@
 // app on chain meanwhile. The app reads again and shows the refusal.
 // Prints "RESULT <json>" or "FAIL <why>"; a screenshot of every step goes to $ARTIFACTS.
 //
-// env: WS_URL, ARTIFACTS, CHROMIUM, PASSWORD, CARDIO_KEYSTORE, PATIENT, APP_ID
+// Last, the patient's wallet lists the app under Connected apps (已连接应用), revoked, with who
+// authorised it and the transaction.
+// env: WS_URL, WALLET_URL, ARTIFACTS, CHROMIUM, PASSWORD, CARDIO_KEYSTORE, PATIENT_KEYSTORE,
+//      PATIENT, APP_ID
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -123,6 +126,32 @@ async function main() {
     await screenshot('app-refused');
     await page.click('#smart-close');
     await context.close();
+
+    // the patient's wallet: Connected apps (已连接应用) shows the app, who authorised it, revoked
+    const wallet = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'zh-CN', deviceScaleFactor: 1 });
+    page = await wallet.newPage();
+    page.setDefaultTimeout(60000);
+    page.on('pageerror', (err) => problems.push(`wallet page error: ${err.message}`));
+    await page.goto(env.WALLET_URL);
+    const form = page.locator('#import-wallet');
+    await form.waitFor();
+    await form.locator('input').first().fill('patient');
+    await form.locator('input[type=file]').setInputFiles(env.PATIENT_KEYSTORE);
+    await form.locator('input[type=password]').last().fill(env.PASSWORD);
+    await form.locator('button[type=submit]').click();
+    const row = page.locator('form.wallet-row').first();
+    await row.waitFor();
+    await row.locator('input[type=password]').fill(env.PASSWORD);
+    await row.locator('button').click();
+    await page.locator('#tab-apps').waitFor();
+    await page.click('#tab-apps');
+    const item = page.locator(`.app-connection[data-app="${env.APP_ID}"]`);
+    await item.waitFor();
+    result.walletApp = await item.innerText();
+    result.walletRevoked = await item.getAttribute('data-revoked');
+    result.walletRevokeButtons = await item.locator('.revoke-app').count();
+    await screenshot('wallet-connected-apps');
+    await wallet.close();
     console.log(`RESULT ${JSON.stringify({ ...result, problems })}`);
   } catch (err) {
     if (page) await page.screenshot({ path: join(env.ARTIFACTS, `smart-${String(shot + 1).padStart(2, '0')}-failure.png`) }).catch(() => {});
