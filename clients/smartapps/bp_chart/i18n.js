@@ -1,6 +1,6 @@
 // The app's two languages: `?lang=` first, else navigator.language (zh* → zh-CN, else en).
-// Kept across the launch's navigations in sessionStorage, so the redirect page speaks the
-// language the launch page chose.
+// Kept across the launch's navigations in sessionStorage (where the browser allows it), so
+// the redirect page speaks the language the launch page chose.
 const TEXT = {
   'zh-CN': {
     title: '血压趋势图',
@@ -56,14 +56,26 @@ const TEXT = {
   },
 };
 
-export function pickLocale(search = location.search, language = navigator.language, stored = sessionStorage.getItem('bp-chart.lang')) {
+function storedLocale() {
+  try {
+    return sessionStorage.getItem('bp-chart.lang');
+  } catch {
+    return null; // storage blocked in this frame
+  }
+}
+
+export function pickLocale(search = location.search, language = navigator.language, stored = storedLocale()) {
   const asked = new URLSearchParams(search).get('lang');
   const choice = asked || stored || language || 'zh-CN';
   return /^zh/i.test(choice) ? 'zh-CN' : 'en';
 }
 
 export const locale = typeof location === 'undefined' ? 'zh-CN' : pickLocale();
-if (typeof sessionStorage !== 'undefined') sessionStorage.setItem('bp-chart.lang', locale);
+try {
+  sessionStorage.setItem('bp-chart.lang', locale);
+} catch {
+  // no storage here (node, or blocked in a third-party frame): ?lang= or the browser decides
+}
 if (typeof document !== 'undefined') document.documentElement.lang = locale;
 
 export function t(key, params = {}, lang = locale) {

@@ -7,9 +7,51 @@
 // `fhir.search` / `fhir.read` messages. Storage: the client id per issuer in localStorage
 // (registered once per iss, RFC 7591), the launch's state, verifier and endpoints in
 // sessionStorage (this frame only), keyed by state.
+//
+// A browser that blocks storage in third-party frames (Chromium with third-party cookies
+// blocked: the app, on its own origin, is framed by the workstation's) throws on both. The
+// client id is then registered at each launch, and the flow is kept in the frame's
+// window.name, which survives the frame's navigations. Whoever is loaded in the frame in
+// between can read it: only the issuer's authorisation page, on the issuer's (and the
+// framing page's) origin — the parties that see the code anyway.
 
 const CLIENT_KEY = (iss) => `bp-chart.client.${iss}`;
 const FLOW_KEY = (state) => `bp-chart.flow.${state}`;
+
+/** Storage the browser lets this frame use, or null (blocked in third-party frames). */
+export function usable(name) {
+  try {
+    const storage = globalThis[name];
+    storage.setItem('bp-chart.probe', '1');
+    storage.removeItem('bp-chart.probe');
+    return storage;
+  } catch {
+    return null;
+  }
+}
+
+/** The frame's window.name as a small string store (JSON), for when sessionStorage is blocked. */
+export const nameStore = {
+  read() {
+    try {
+      const data = JSON.parse(globalThis.name || '{}');
+      return data && typeof data === 'object' && !Array.isArray(data) ? data : {};
+    } catch {
+      return {};
+    }
+  },
+  getItem(key) { return this.read()[key] ?? null; },
+  setItem(key, value) { globalThis.name = JSON.stringify({ ...this.read(), [key]: String(value) }); },
+  removeItem(key) {
+    const data = this.read();
+    delete data[key];
+    globalThis.name = Object.keys(data).length ? JSON.stringify(data) : '';
+  },
+};
+
+/** Where the client id is cached (null: not cached) and where the flow is kept. */
+export const clientStore = () => usable('localStorage');
+export const flowStore = () => usable('sessionStorage') ?? nameStore;
 
 export function base64url(bytes) {
   let text = '';
@@ -43,8 +85,8 @@ export function fill(value, origin) {
 }
 
 /** The client id for `iss`: cached, else registered (RFC 7591) with the listing's id. */
-export async function clientFor(iss, { manifest, software, redirectUri, storage = localStorage }) {
-  const cached = storage.getItem(CLIENT_KEY(iss));
+export async function clientFor(iss, { manifest, software, redirectUri, storage = clientStore() }) {
+  const cached = storage?.getItem(CLIENT_KEY(iss));
   if (cached) return cached;
   const scope = manifest.scopes.map((s) => s.scope).join(' ');
   const response = await fetch(`${iss}/smart/register`, {
@@ -62,12 +104,12 @@ export async function clientFor(iss, { manifest, software, redirectUri, storage 
     }),
   });
   const registered = await json(response, 'registration');
-  storage.setItem(CLIENT_KEY(iss), registered.client_id);
+  storage?.setItem(CLIENT_KEY(iss), registered.client_id);
   return registered.client_id;
 }
 
 /** The authorisation URL of an EHR launch; the flow's secrets kept under its state. */
-export async function authorizeUrl({ iss, launch, discovery, clientId, redirectUri, scope, storage = sessionStorage }) {
+export async function authorizeUrl({ iss, launch, discovery, clientId, redirectUri, scope, storage = flowStore() }) {
   const { verifier, challenge } = await pkce();
   const state = randomText(16);
   storage.setItem(FLOW_KEY(state), JSON.stringify({ iss, verifier, clientId, redirectUri, tokenEndpoint: discovery.token_endpoint }));
@@ -81,7 +123,7 @@ export async function authorizeUrl({ iss, launch, discovery, clientId, redirectU
 }
 
 /** The flow started under `state` (and forgotten: a state is used once), or null. */
-export function takeFlow(state, storage = sessionStorage) {
+export function takeFlow(state, storage = flowStore()) {
   if (!state) return null;
   const raw = storage.getItem(FLOW_KEY(state));
   storage.removeItem(FLOW_KEY(state));

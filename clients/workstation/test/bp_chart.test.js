@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { geometry, readings } from '../../smartapps/bp_chart/chart.js';
 import { LOCALES, pickLocale, t } from '../../smartapps/bp_chart/i18n.js';
+import { base64url, fill, nameStore, pkce, takeFlow, usable } from '../../smartapps/bp_chart/smart.js';
 
 const q = (value, unit = 'mmHg') => ({ value, unit });
 const panel = (id, date, sys, dia) => ({
@@ -59,5 +60,27 @@ describe('language', () => {
     expect(Object.keys(LOCALES.en).sort()).toEqual(Object.keys(LOCALES['zh-CN']).sort());
     expect(t('count', { n: 3 }, 'en')).toBe('3 readings');
     expect(t('count', { n: 3 }, 'zh-CN')).toBe('共 3 次测量');
+  });
+});
+
+describe('the launch', () => {
+  it('PKCE S256: the challenge is the SHA-256 of the verifier, base64url', async () => {
+    const { verifier, challenge } = await pkce();
+    expect(verifier).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    const hash = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(verifier)));
+    expect(challenge).toBe(base64url(hash));
+  });
+  it('fills the manifest for where it is served', () => {
+    expect(fill('{base}/apps/bp-chart/index.html', 'http://localhost:8000')).toBe('http://localhost:8000/apps/bp-chart/index.html');
+  });
+  it('keeps the flow in window.name when storage is blocked, and uses it once', () => {
+    expect(usable('sessionStorage')).toBeNull(); // none in node: as in a third-party frame that blocks it
+    globalThis.name = '';
+    nameStore.setItem('bp-chart.flow.s1', JSON.stringify({ verifier: 'v' }));
+    expect(takeFlow('s1', nameStore)).toEqual({ verifier: 'v' });
+    expect(takeFlow('s1', nameStore)).toBeNull();
+    expect(globalThis.name).toBe('');
+    globalThis.name = 'not json';
+    expect(nameStore.getItem('x')).toBeNull();
   });
 });
