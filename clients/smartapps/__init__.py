@@ -2,8 +2,9 @@
 manifests, filled for the origin they are served from.
 
 ``manifest.json`` beside an app carries placeholders, because the URLs an administrator
-approves depend on where the demo or a test serves the app: ``{base}`` (the origin, e.g.
-``http://localhost:8000``) and ``{package_digest}`` (the SHA-256 over the app's files,
+approves depend on where the demo or a test serves the app: ``{base}`` (the app's folder URL,
+e.g. ``http://localhost:8000/apps/bp_chart``: the API serves this folder at ``/apps/``) and
+``{package_digest}`` (the SHA-256 over the app's files,
 computed here, so the listing pins exactly the code that is served).
 """
 
@@ -29,8 +30,13 @@ def package_digest(app_dir: Path) -> str:
     return outer.hexdigest()
 
 
+def served_at(origin: str, app_dir: Path = BP_CHART) -> str:
+    """Where the API serves the app from ``origin`` (``/apps/<folder>``)."""
+    return f"{origin.rstrip('/')}/apps/{app_dir.name}"
+
+
 def manifest(base: str, app_dir: Path = BP_CHART) -> dict[str, Any]:
-    """The app's manifest with ``{base}`` (no trailing slash) and the package digest filled."""
+    """The app's manifest with ``{base}`` (the app's folder URL) and the package digest filled."""
     text = (app_dir / "manifest.json").read_text(encoding="utf-8")
     text = text.replace("{base}", base.rstrip("/"))
     text = text.replace("{package_digest}", package_digest(app_dir))
@@ -44,4 +50,4 @@ def software(app_dir: Path = BP_CHART) -> dict[str, str]:
     return data
 
 
-__all__ = ["BP_CHART", "manifest", "package_digest", "software"]
+__all__ = ["BP_CHART", "manifest", "package_digest", "served_at", "software"]

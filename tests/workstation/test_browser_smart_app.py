@@ -1,6 +1,6 @@
 """A SMART app launched from the workstation's chart, in a real browser (Debian's chromium).
 
-The reference app (``clients/smartapps/bp_chart``, served by the API at ``/apps/bp-chart/``) is
+The reference app (``clients/smartapps/bp_chart``, served by the API at ``/apps/bp_chart/``) is
 listed on the marketplace with its manifest filled for ``http://localhost:<port>`` — another
 origin than the workstation's ``http://127.0.0.1:<port>``: the vendor submits it, the three
 administrators approve it (Live), and cd3h installs it, each a signed call on chain. The GP
@@ -191,11 +191,12 @@ def revoke_app(live: LiveStack, patient: Any, app_id: bytes) -> dict[str, Any]:
 def test_smart_app_in_chromium(live_stack: LiveStack, chromium: str, tmp_path: Path) -> None:
     stack = live_stack.stack
     patient_address = stack.patient.address
-    app_base = live_stack.url.replace("127.0.0.1", "localhost")
+    app_origin = live_stack.url.replace("127.0.0.1", "localhost")  # another origin, same server
+    app_base = smartapps.served_at(app_origin)
     document = smartapps.manifest(app_base)
     app_id = bytes.fromhex(smartapps.software()["software_id"].removeprefix("0x"))
-    served = httpx.get(f"{app_base}/apps/bp-chart/launch.html", timeout=30)
-    assert served.status_code == 200, "the API serves the reference app at /apps/bp-chart/"
+    served = httpx.get(f"{app_base}/launch.html", timeout=30)
+    assert served.status_code == 200, f"the API serves the reference app at {app_base}/"
     list_and_install(live_stack, document, app_id)
 
     with (
@@ -263,7 +264,7 @@ def test_smart_app_in_chromium(live_stack: LiveStack, chromium: str, tmp_path: P
 
     # the app ran from another origin than the page, and could not reach into it
     assert result["pageOrigin"] == live_stack.url
-    assert result["frameUrl"].startswith(f"{app_base}/apps/bp-chart/index.html")
+    assert result["frameUrl"].startswith(f"{app_base}/index.html")
     assert result["appReachesParent"] is False
     # the consent dialog: the app, the patient, every scope in plain language
     assert "血压趋势图" in result["consentTitle"]

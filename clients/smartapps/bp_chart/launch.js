@@ -25,7 +25,7 @@ async function main() {
     fetch(new URL('software.json', location.href)).then((r) => r.json()),
   ]);
   const redirectUri = new URL('index.html', location.href).href;
-  const declared = manifest.redirect_urls.map((u) => fill(u, location.origin));
+  const declared = manifest.redirect_urls.map((u) => fill(u, new URL('.', location.href).href));
   if (!declared.includes(redirectUri)) throw new Error(`redirect URI ${redirectUri} is not in the manifest`);
   status('registering');
   const clientId = await clientFor(iss, { manifest, software, redirectUri });

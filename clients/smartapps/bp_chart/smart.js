@@ -79,9 +79,10 @@ async function json(response, what) {
   return body;
 }
 
-/** The manifest's URLs filled for where the app is served (`{base}` = this origin). */
-export function fill(value, origin) {
-  return typeof value === 'string' ? value.replaceAll('{base}', origin) : value;
+/** The manifest's URLs filled for where the app is served (`{base}` = the app's folder URL,
+ * e.g. http://localhost:8000/apps/bp_chart, no trailing slash). */
+export function fill(value, base) {
+  return typeof value === 'string' ? value.replaceAll('{base}', base.replace(/\/+$/, '')) : value;
 }
 
 /** The client id for `iss`: cached, else registered (RFC 7591) with the listing's id. */

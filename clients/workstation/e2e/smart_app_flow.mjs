@@ -102,14 +102,14 @@ async function main() {
     // the app draws the chart from what the page decrypted for it
     const app = page.frameLocator('#smart-frame');
     await app.locator('body[data-state="ready"]').waitFor({ timeout: 120000 });
-    result.frameUrl = page.frames().find((f) => f.url().includes('/apps/bp-chart/'))?.url() ?? '';
+    result.frameUrl = page.frames().find((f) => f.url().includes('/apps/bp_chart/'))?.url() ?? '';
     result.pageOrigin = await page.evaluate(() => window.location.origin);
     result.rows = await app.locator('#bp-table tr.reading').allInnerTexts();
     result.points = await app.locator('#bp-svg circle').count();
     result.appTitle = await app.locator('h1').innerText();
     result.reads = await page.locator('#smart-reads').innerText();
     // the app cannot reach the page: another origin, even with allow-same-origin
-    result.appReachesParent = await page.frames().find((f) => f.url().includes('/apps/bp-chart/'))
+    result.appReachesParent = await page.frames().find((f) => f.url().includes('/apps/bp_chart/'))
       ?.evaluate(() => { try { return Boolean(window.parent.document); } catch { return false; } });
     await screenshot('app-chart');
 

@@ -71,7 +71,7 @@ describe('the launch', () => {
     expect(challenge).toBe(base64url(hash));
   });
   it('fills the manifest for where it is served', () => {
-    expect(fill('{base}/apps/bp-chart/index.html', 'http://localhost:8000')).toBe('http://localhost:8000/apps/bp-chart/index.html');
+    expect(fill('{base}/index.html', 'http://localhost:8000/apps/bp_chart/')).toBe('http://localhost:8000/apps/bp_chart/index.html');
   });
   it('keeps the flow in window.name when storage is blocked, and uses it once', () => {
     expect(usable('sessionStorage')).toBeNull(); // none in node: as in a third-party frame that blocks it
