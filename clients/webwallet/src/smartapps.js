@@ -10,7 +10,7 @@ const FALLBACK = [
   { name: 'patient', type: 'address' },
   { name: 'appId', type: 'bytes32' },
   { name: 'nonce', type: 'uint256' },
-  { name: 'deadline', type: 'uint256' },
+  { name: 'deadline', type: 'uint64' },
 ];
 export const REVOCATION_TTL = 600;
 const BYTES32 = /^0x[0-9a-fA-F]{64}$/;

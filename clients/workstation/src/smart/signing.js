@@ -18,13 +18,13 @@ const FALLBACK = {
     { name: 'clientId', type: 'bytes32' },
     { name: 'scopeHash', type: 'bytes32' },
     { name: 'nonce', type: 'uint256' },
-    { name: 'deadline', type: 'uint256' },
+    { name: 'deadline', type: 'uint64' },
   ],
   AppRevocation: [
     { name: 'patient', type: 'address' },
     { name: 'appId', type: 'bytes32' },
     { name: 'nonce', type: 'uint256' },
-    { name: 'deadline', type: 'uint256' },
+    { name: 'deadline', type: 'uint64' },
   ],
   AppReadRequest: [
     { name: 'recordId', type: 'bytes32' },
