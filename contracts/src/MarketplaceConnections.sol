@@ -17,7 +17,7 @@ import {MarketplaceBase} from "./MarketplaceBase.sol";
  * `AppAuthorization(address user,address patient,bytes32 appId,bytes32 clientId,bytes32 scopeHash,uint256 nonce,uint64 deadline)`
  * by `user`, and `AppRevocation(address patient,bytes32 appId,uint256 nonce,uint64 deadline)`
  * by `patient`. `clientId` is keccak256 of the OAuth client id's UTF-8 bytes; `scopeHash` is
- * keccak256 of the granted scopes' UTF-8 bytes, sorted and joined by single spaces
+ * keccak256 of the granted scopes' UTF-8 bytes, each once, sorted and joined by single spaces
  * (`crypto.signing.marketplace.scope_hash`). Apps hold no Ethereum key: the launching user
  * signs for them. A revocation blocks authorisations by anyone but the patient; the patient's
  * own authorisation clears it (a reconnection).
