@@ -29,7 +29,6 @@ from ledger_api.indexer.errors import ChainMovedError
 from ledger_api.log import RequestLogMiddleware, configure_logging
 from ledger_api.metrics import Metrics
 from ledger_api.openapi import install_openapi
-from ledger_api.smart.cors import SmartCorsMiddleware
 from ledger_api.routes import actions as actions_routes
 from ledger_api.routes import audit as audit_routes
 from ledger_api.routes import auth as auth_routes
@@ -55,6 +54,7 @@ from ledger_api.routes.workstation import mount_workstation
 from ledger_api.services.healer import Healer
 from ledger_api.services.leader import Leadership
 from ledger_api.services.reconciler import reconcile_pending
+from ledger_api.smart.cors import SmartCorsMiddleware
 from storage.db import migrate
 from storage.errors import StorageError
 

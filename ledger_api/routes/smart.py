@@ -20,11 +20,11 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
+from crypto.addresses import to_checksum_address
 from ledger_api.deps import ContextDep, DbDep, OptionalPrincipalDep, PrincipalDep
 from ledger_api.http_errors import UnauthorizedError
 from ledger_api.routes.error_docs import ErrorBody
 from ledger_api.services import auth as auth_service
-from crypto.addresses import to_checksum_address
 from ledger_api.smart import connections, consent, manifest, oidc
 from ledger_api.smart.adapter import (
     NO_STORE,
@@ -372,9 +372,7 @@ def smart_revoke_app(
     client_ids = list(
         db.scalars(sa.select(SmartClient.client_id).where(SmartClient.app_id == app_id.lower()))
     )
-    revoked = revoke_connection(
-        db, patient=principal.address, client_ids=client_ids, tx_hash=tx
-    )
+    revoked = revoke_connection(db, patient=principal.address, client_ids=client_ids, tx_hash=tx)
     db.commit()
     return {"revoked_tokens": revoked, "tx_hash": tx}
 

@@ -63,7 +63,9 @@ def _signed_fields(body: Any, what: str) -> tuple[int, int, bytes]:
     now = int(time.time())
     if isinstance(deadline, bool) or not isinstance(deadline, int):
         raise UnprocessableError(
-            f"{what}.deadline must be unix seconds", code="invalid_message", details={"field": "deadline"}
+            f"{what}.deadline must be unix seconds",
+            code="invalid_message",
+            details={"field": "deadline"},
         )
     if not now < deadline <= now + MAX_DEADLINE_SECONDS:
         raise UnprocessableError(
@@ -74,7 +76,9 @@ def _signed_fields(body: Any, what: str) -> tuple[int, int, bytes]:
         )
     if not isinstance(signature, str):
         raise UnprocessableError(
-            f"{what}.signature must be 0x hex", code="invalid_message", details={"field": "signature"}
+            f"{what}.signature must be 0x hex",
+            code="invalid_message",
+            details={"field": "signature"},
         )
     return nonce, deadline, parse_signature(signature, what=f"{what}.signature")
 
@@ -133,9 +137,7 @@ def record_authorization(
     return mined.tx_hash
 
 
-def record_revocation(
-    *, ctx: AppContext, principal: Principal, app_id: bytes, signed: Any
-) -> str:
+def record_revocation(*, ctx: AppContext, principal: Principal, app_id: bytes, signed: Any) -> str:
     """Check the patient's signed ``AppRevocation`` and put it on chain; the transaction hash."""
     nonce, deadline, signature = _signed_fields(signed, "revocation")
     message = AppRevocation(

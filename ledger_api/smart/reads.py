@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from crypto.signing import client_id_hash
 from ledger_api.http_errors import UnauthorizedError
+from ledger_api.services.uploads import record_type_text
 from ledger_api.smart import scopes as sc
 from ledger_api.smart.errors import ScopeSyntaxError
 from ledger_api.smart.store import Token, token_by
@@ -61,7 +62,9 @@ class AppTokenInactiveError(UnauthorizedError):
 
 def app_for_read(*, db: Session, principal: Principal, token_value: str) -> AppRead:
     """The app whose live token ``token_value`` the signed-in user holds the page for."""
-    token = token_by(db, token_value, "access_token") if len(token_value) <= MAX_TOKEN_CHARS else None
+    token = (
+        token_by(db, token_value, "access_token") if len(token_value) <= MAX_TOKEN_CHARS else None
+    )
     if token is None or token.row.access_hash is None or token.client_row is None:
         raise AppTokenInactiveError("the app's access token is unknown")
     if token.is_revoked() or token.is_expired():
@@ -89,8 +92,6 @@ def app_refusal(*, ctx: AppContext, app: AppRead, record: Record) -> str | None:
         granted = sc.parse_all(app.token.row.scope)
     except ScopeSyntaxError:
         return "scope"
-    from ledger_api.services.uploads import record_type_text
-
     resource = record_type_text(record.record_type)
     readable = [
         s

@@ -310,9 +310,7 @@ def revoke_connection(
 ) -> int:
     """Revoke every token the clients ``client_ids`` (one app's) hold for ``patient`` and
     every unused code; ``tx_hash``: the patient's revocation on chain."""
-    count = revoke_where(
-        db, SmartToken.patient == patient, SmartToken.client_id.in_(client_ids)
-    )
+    count = revoke_where(db, SmartToken.patient == patient, SmartToken.client_id.in_(client_ids))
     db.execute(
         sa.update(SmartCode)
         .where(
