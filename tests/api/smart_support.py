@@ -25,6 +25,7 @@ from crypto.signing import (
     scope_hash,
 )
 from ledger_api.chain import marketplace as mk
+from ledger_api.context import AppContext
 from tests.api.conftest import Stack
 
 FAR = int(time.time()) + 86_400
@@ -68,17 +69,18 @@ class Market:
     stack: Stack
     vendor: LocalAccount
     admins: dict[AdministratorRole, LocalAccount]
+    ctx: AppContext  # the running API's: its relayer carries the signed actions
 
     @property
     def binding(self) -> mk.Marketplace:
-        return self.stack.ctx.chain.marketplace
+        return self.ctx.chain.marketplace
 
     def publish(
         self, name: str, document: dict, *, version: int = 1, votes: int = 3, reject: bool = False
     ) -> bytes:
         """Submit ``document`` as ``name`` v``version``; ``votes`` approvals (or a rejection)."""
         app_id = keccak(text=f"app:{name}")
-        cid = self.stack.ctx.store.put(json.dumps(document).encode("utf-8"))
+        cid = self.ctx.store.put(json.dumps(document).encode("utf-8"))
         sub = mk.submission(
             app_id=app_id,
             version=version,
@@ -110,8 +112,10 @@ class Market:
         self.binding.set_installation(message=message, signature=signature).wait()
 
 
-def open_market(stack: Stack) -> Market:
-    binding = stack.ctx.chain.marketplace
+def open_market(stack: Stack, ctx: AppContext | None = None) -> Market:
+    """Vendor and administrators enrolled through ``ctx`` (default: the stack's app)."""
+    ctx = ctx or stack.ctx
+    binding = ctx.chain.marketplace
     vendor = Account.create()
     message = mk.vendor_change(vendor=vendor.address, enrolled=True, deadline=FAR)
     binding.set_vendor(message=message, signature=binding.sign_as(stack.admin, message)).wait()
@@ -127,7 +131,7 @@ def open_market(stack: Stack) -> Market:
         if time.monotonic() > deadline:
             raise TimeoutError("administrators not set")
         time.sleep(0.05)
-    return Market(stack, vendor, admins)
+    return Market(stack, vendor, admins, ctx)
 
 
 def register(base: str, app_id: bytes, version: int = 1, **metadata: Any) -> requests.Response:
