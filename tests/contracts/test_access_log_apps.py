@@ -253,3 +253,25 @@ def test_verify_handles_a_non_pair(chain: Chain, client: ChainClient) -> None:
     access, app = mined.events
     wrong: Event = dataclasses.replace(app, log_index=app.log_index + 5)
     assert not verify_app_read_signature(access, wrong, chain_id=chain.w3.eth.chain_id)
+
+
+def test_the_indexer_decodes_the_new_events(chain: Chain, client: ChainClient) -> None:
+    """The indexer's decoder is built from the committed ABIs: the pair decodes (its storage
+    is the indexer's business, not this contract's)."""
+    from ledger_api.indexer.decode import EventDecoder
+    from ledger_api.indexer.runner import load_abis
+
+    mined = client.access_log.log_app_access(app_entry(chain, "doctor_a", "ix")).wait()
+    address = chain.c["AccessLog"].address
+    decoder = EventDecoder({address: ("AccessLog", load_abis(["AccessLog"])["AccessLog"])})
+    assert ("AccessLog", "AppAccessLogged") in decoder.event_names()
+    block = hex(mined.receipt.block_number)
+    raw = chain.w3.provider.make_request(
+        "eth_getLogs", [{"address": address, "fromBlock": block, "toBlock": block}]
+    )["result"]
+    decoded = [decoder.decode(item) for item in raw]
+    assert [d.name for d in decoded if d] == ["AccessLogged", "AppAccessLogged"]
+    app = decoded[1]
+    assert app is not None
+    assert app.args["appId"] == "0x" + APP_ID.hex()
+    assert app.args["clientId"] == "0x" + client_id_hash("bp-chart").hex()
