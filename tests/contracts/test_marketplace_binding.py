@@ -155,3 +155,12 @@ def test_app_connections_through_the_binding(chain: Chain, client: ChainClient) 
     assert market.app_revoked_at(chain.addr("patient"), APP) == 0
     with pytest.raises(InvalidChainInputError, match="patient"):
         market.app_revoked_at("0x12", APP)
+    with pytest.raises(InvalidChainInputError, match="without spaces"):
+        mk.authorization(
+            user=chain.addr("patient"),
+            patient=chain.addr("patient"),
+            app_id=APP,
+            client_id="bp-chart",
+            scopes=["patient/*.rs launch"],
+            deadline=FAR,
+        )
