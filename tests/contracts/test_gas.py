@@ -168,3 +168,33 @@ def test_relayed_revocation_stays_small(chain: Chain) -> None:
     )
     print("revoke", receipt["gasUsed"])
     assert receipt["gasUsed"] <= 45_000
+
+
+def test_app_authorisation_and_revocation(chain: Chain) -> None:
+    """Issue 21's on-chain connections: each spends one nonce slot (the revocation a second
+    slot); measured relayed, with the user's and the patient's signatures."""
+    from tests.contracts.marketplace_support import (
+        INST_A,
+        authorization,
+        installation,
+        revocation,
+        setup_market,
+    )
+
+    market = setup_market(chain)
+    market.list_version(1)
+    market.do("inst_a_admin", installation(INST_A))
+    grant = market.do("doctor_a", authorization(chain, "doctor_a", "patient"))
+    revoke = market.do("patient", revocation(chain, "patient"))
+    reconnect = market.do("patient", authorization(chain, "patient", "patient"))
+    print(
+        "authorize",
+        grant["gasUsed"],
+        "revoke",
+        revoke["gasUsed"],
+        "reconnect",
+        reconnect["gasUsed"],
+    )
+    assert grant["gasUsed"] <= 85_000
+    assert revoke["gasUsed"] <= 90_000
+    assert reconnect["gasUsed"] <= 85_000
