@@ -37,7 +37,10 @@ import {MedLedgerEIP712} from "./MedLedgerEIP712.sol";
  * per byte (EIP-7623), so an entry travels as six packed words ({AccessEntry}) rather than
  * eleven padded ones; the event carries the fields unpacked. The writer is any enrolled relayer
  * ({IConsortium-isRelayer}, asked on every call, so removing a relayer stops it at once). Key
- * issuance is logged by a relayer or by an active key authority.
+ * issuance is logged by a relayer or by an active key authority. An app's entry costs more
+ * (≤ 40k alone, ≤ 12k per entry in a batch of 50): two more calldata words (at the EIP-7623
+ * floor, 256 non-zero bytes an entry are 10,240 gas before any execution) and a second event
+ * (LOG4 with two data words, ~2.4k), so the 8k budget cannot hold for it.
  */
 contract AccessLog is MedLedgerEIP712 {
     /**

@@ -29,6 +29,7 @@ from typing import Any, ClassVar
 
 from eth_utils import keccak
 
+from crypto.errors import SigningError
 from crypto.signing.core import TypedMessage, eip712
 
 CONTRACT = "Marketplace"
@@ -63,7 +64,7 @@ def client_id_hash(client_id: str) -> bytes:
     :class:`AppAuthorization` and of ``AppReadRequest`` (the chain keeps no client id in
     clear)."""
     if not client_id:
-        raise ValueError("an OAuth client id is not empty")
+        raise SigningError("an OAuth client id is not empty")
     return keccak(client_id.encode("utf-8"))
 
 
@@ -73,7 +74,7 @@ def scope_hash(scopes: Iterable[str]) -> bytes:
     same grant hashes the same whatever order the consent screen listed it in."""
     unique = sorted(set(scopes))
     if any(not s or " " in s for s in unique):
-        raise ValueError("a scope is a non-empty token without spaces")
+        raise SigningError("a scope is a non-empty token without spaces")
     return keccak(" ".join(unique).encode("utf-8"))
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
+from crypto.errors import SigningError
 from crypto.signing import (
     AdministratorChange,
     AdministratorRole,
@@ -197,12 +198,16 @@ def authorization(
     """``user``'s authorisation of app ``app_id`` for ``patient``, with the OAuth client id
     and the granted scopes hashed as the contract expects (:func:`client_id_hash`,
     :func:`scope_hash`)."""
+    try:
+        client, scope = client_id_hash(client_id), scope_hash(scopes)
+    except SigningError as exc:
+        raise InvalidChainInputError(str(exc)) from exc
     return AppAuthorization(
         user=user,
         patient=patient,
         app_id=app_id,
-        client_id=client_id_hash(client_id),
-        scope_hash=scope_hash(scopes),
+        client_id=client,
+        scope_hash=scope,
         nonce=new_nonce(),
         deadline=deadline,
     )
