@@ -7,7 +7,8 @@ consortium key (t = 2 of n = 2), as ``test_emergency_by_threshold.py``:
 - ``GET /keys/emergency`` gives the chain's key and authorities, byte for byte;
 - the SDK's own share requests, sent to the relay instead of the authorities' URLs
   (``emergency_open_chart(..., via_api_relay=True)``), open the chart: the relay forwards
-  requests and answers as they are;
+  requests and answers as they are; a record shared with ``emergency_slot=False`` has no
+  slot and is skipped;
 - a request signed by someone else than the opening's clinician, and one with a forged
   signature, are refused by the authority through the relay, and nothing is released on chain.
 """
@@ -75,6 +76,15 @@ def test_the_relay_forwards_share_requests_and_the_authority_judges_them(
             record_type="Observation",
             content_type="application/fhir+json",
         )
+        # written without the threshold slot: break-glass by threshold skips it
+        slotless = doctor.share(
+            RECORDS[1],
+            patient=patient,
+            policy="dept:cardiology and org:cd3h",
+            record_type="Observation",
+            content_type="application/fhir+json",
+            emergency_slot=False,
+        )
     time.sleep(1.1)  # the opening's block is a later second than the record's
     keys = stack.deployment.address("EmergencyKeys")
     contract = stack.w3.eth.contract(address=keys, abi=contracts.load("EmergencyKeys")["abi"])
@@ -85,6 +95,8 @@ def test_the_relay_forwards_share_requests_and_the_authority_judges_them(
         header, _ = gp._header(shared.record_id, purpose="emergency", user_key=None)
         slot = header.emergency
         assert slot
+        without, _ = gp._header(slotless.record_id, purpose="emergency", user_key=None)
+        assert without.emergency is None
 
         # refused through the relay: signed by another account, or not signed at all
         record = bytes.fromhex(shared.record_id[2:])
