@@ -267,6 +267,17 @@ class Marketplace(SignedContract):
             )
         )
 
+    def installed_version_of(self, institution_id: int, app_id: bytes) -> int:
+        """The app's version Live when the institution installed it, 0 when not installed:
+        a launch's scopes are cut to that version's manifest, not a later one's."""
+        return int(
+            self._read(
+                "installedVersionOf",
+                check_uint(institution_id, 32, "institution_id"),
+                check_bytes32(app_id, "app_id"),
+            )
+        )
+
     def is_launchable(self, institution_id: int, app_id: bytes) -> bool:
         """Installed at the institution and Live: what a launch must check."""
         return bool(
