@@ -115,9 +115,8 @@ class RecordsMixin(ReadsMixin):
         """Encrypt ``source`` (envelope v3) under ``policy`` for every institution it reaches,
         each slot under that institution's pinned authority key and current epoch, plus the
         patient's own slot and, once the consortium has an emergency key, the threshold
-        emergency slot; then register it. ``emergency_slot=False`` leaves that slot out, as
-        in a record written before the consortium had a key: break-glass by threshold cannot
-        open it, only its policy's slots and the patient's.
+        emergency slot (left out with ``emergency_slot=False``: break-glass by threshold
+        cannot open such a record, only its policy's slots and the patient's); then register it.
 
         The record id is 32 random bytes chosen here; a dropped connection is retried once
         with the same id, which the API answers idempotently. ``progress(sent, total)`` counts
