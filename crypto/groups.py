@@ -36,7 +36,7 @@ import secrets
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
 import pymcl
 from pymcl import G1, G2, GT, Fr
@@ -96,6 +96,16 @@ def random_fr(*, nonzero: bool = False) -> Fr:
     """A uniform scalar from the OS CSPRNG (``secrets``), not from a library-internal RNG."""
     low = 1 if nonzero else 0
     return fr_from_int(low + secrets.randbelow(GROUP_ORDER - low))
+
+
+class Randomness(Protocol):
+    """Fixed draws in place of the OS CSPRNG, for reproducible test vectors only
+    (``scripts/export_envelope_v3.py``): an encryption given none uses :func:`random_fr` and
+    ``os.urandom``, as every production caller does."""
+
+    def random_bytes(self, n: int) -> bytes: ...
+
+    def random_fr(self, *, nonzero: bool = False) -> Fr: ...
 
 
 # --- native mcl routines (crypto.groups_native), with a self-tested fallback -------------
