@@ -107,11 +107,13 @@ class RecordsMixin(ReadsMixin):
         record_id: bytes | None = None,
         progress: Progress | None = None,
         record_date: str | None = None,
+        emergency_slot: bool = True,
     ) -> RecordInfo:
         """Encrypt ``source`` (envelope v3) under ``policy`` for every institution it reaches,
         each slot under that institution's pinned authority key and current epoch, plus the
         patient's own slot and, once the consortium has an emergency key, the threshold
-        emergency slot; then register it.
+        emergency slot (left out with ``emergency_slot=False``: break-glass by threshold
+        cannot open such a record, only its policy's slots and the patient's); then register it.
 
         The record id is 32 random bytes chosen here; a dropped connection is retried once
         with the same id, which the API answers idempotently. ``progress(sent, total)`` counts
@@ -152,7 +154,7 @@ class RecordsMixin(ReadsMixin):
                 sealer=AccountSealer(author),
                 authorities=self._writing_authorities(),
                 patient_public_key=self._patient_slot_key(patient, author.address),
-                emergency=self.emergency_wrapper(),
+                emergency=self.emergency_wrapper() if emergency_slot else None,
             )
         except CryptoError as exc:
             raise ClientError(f"cannot encrypt the record: {exc}") from None

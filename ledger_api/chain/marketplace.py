@@ -316,7 +316,8 @@ class Marketplace(SignedContract):
         )
 
     def installed_version_of(self, institution_id: int, app_id: bytes) -> int:
-        """The version the institution installed (0: not installed)."""
+        """The app's version Live when the institution installed it, 0 when not installed:
+        a launch's scopes are cut to that version's manifest, not a later one's."""
         return int(
             self._read(
                 "installedVersionOf",

@@ -32,11 +32,6 @@ from storage.models import SmartLaunch
 LAUNCH_SECONDS = 300
 
 
-def installed_version(ctx: AppContext, institution_id: int, app_id: bytes) -> int:
-    """``Marketplace.installedVersionOf``."""
-    return ctx.chain.marketplace.installed_version_of(institution_id, app_id)
-
-
 def launch_refusal(
     ctx: AppContext, client: Client | None, address: str, *, app_id: bytes | None = None
 ) -> str | None:
@@ -95,7 +90,9 @@ def review(ctx: AppContext, db: Session, principal: Principal, grant: Any) -> La
     requested = sc.parse_all(request.scope)
     allowed = requested
     if principal.is_member:
-        version = installed_version(ctx, principal.institution_id, client.app_id)
+        version = ctx.chain.marketplace.installed_version_of(
+            principal.institution_id, client.app_id
+        )
         installed = mf.load(ctx.chain.marketplace, ctx.store, client.app_id, version)
         allowed = sc.covered(requested, installed.scopes)
     names = {s.text for s in requested}

@@ -66,6 +66,8 @@ def test_listing_installing_rating_through_the_binding(chain: Chain, client: Cha
     ).wait()
     assert market.is_installed(INST_A, APP)
     assert market.is_launchable(INST_A, APP)
+    assert market.installed_version_of(INST_A, APP) == 1
+    assert market.installed_version_of(INST_A + 1, APP) == 0  # not installed there
     score = mk.rating(institution_id=INST_A, app_id=APP, version=1, score=4, deadline=FAR)
     market.rate(message=score, signature=market.sign_as(acct["inst_a_admin"], score)).wait()
     assert market.rating_of(APP, 1, INST_A) == 4
@@ -78,6 +80,7 @@ def test_listing_installing_rating_through_the_binding(chain: Chain, client: Cha
     market.change_status(message=stop, signature=market.sign_as(acct["provider"], stop)).wait()
     assert market.live_version_of(APP) == 0
     assert not market.is_launchable(INST_A, APP)
+    assert market.installed_version_of(INST_A, APP) == 1  # still installed, not launchable
 
 
 def test_reverts_carry_the_error_name(chain: Chain, client: ChainClient) -> None:
