@@ -168,6 +168,12 @@ def test_listed_installed_launched_read_for_refused_and_revoked(live_stack: Live
         report = auditor.verify_all(from_block=first_block + 1)
         assert report["read_signatures"] == [], report["read_signatures"]
         assert report["checked"]["read_signatures"] >= len(logs)
+        # and filters the access log by the app
+        for_app = auditor.access_events(app="0x" + app_id.hex())
+        assert for_app.total == len(logs)
+        assert {e["client_id_hash"] for e in for_app.items} == {
+            "0x" + client_id_hash(client_id).hex()
+        }
 
     # the patient sees the app with its on-chain authorisation and revokes it on chain
     with MedLedgerClient(base, account=stack.patient) as patient:
