@@ -46,7 +46,7 @@ or colluding key yields a wrong element, which the envelope's AEAD then rejects.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 import pymcl
 from pymcl import G1, G2, GT, Fr
@@ -207,13 +207,17 @@ def _encrypt(mpk: MasterPublicKey, policy: str, *, s1: Fr, s2: Fr, msg: GT) -> C
     return Ciphertext(policy=text, ct_0=ct_0, ct=tuple(ct), ct_prime=ct_prime)
 
 
-def encrypt(mpk: MasterPublicKey, policy: str) -> tuple[Ciphertext, GT]:
+def encrypt(
+    mpk: MasterPublicKey, policy: str, *, scalar: Callable[..., Fr] = random_fr
+) -> tuple[Ciphertext, GT]:
     """Encrypt a fresh random GT element under ``policy``; returns ``(ciphertext, element)``.
 
+    ``scalar`` draws the three scalars (the element's exponent, ``s1``, ``s2``), from the OS
+    CSPRNG unless fixed vectors are made (:class:`crypto.groups.Randomness`).
     Raises :class:`crypto.errors.PolicyError` for a malformed policy.
     """
-    msg = _E_GH ** random_fr(nonzero=True)
-    return _encrypt(mpk, policy, s1=random_fr(), s2=random_fr(), msg=msg), msg
+    msg = _E_GH ** scalar(nonzero=True)
+    return _encrypt(mpk, policy, s1=scalar(), s2=scalar(), msg=msg), msg
 
 
 # --- Decrypt -----------------------------------------------------------------------------

@@ -33,8 +33,10 @@ from __future__ import annotations
 
 import ctypes
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from functools import lru_cache
+from typing import Any, Protocol
 
 import pymcl
 from pymcl import G1, G2, GT, Fr
@@ -96,6 +98,16 @@ def random_fr(*, nonzero: bool = False) -> Fr:
     return fr_from_int(low + secrets.randbelow(GROUP_ORDER - low))
 
 
+class Randomness(Protocol):
+    """Fixed draws in place of the OS CSPRNG, for reproducible test vectors only
+    (``scripts/export_envelope_v3.py``): an encryption given none uses :func:`random_fr` and
+    ``os.urandom``, as every production caller does."""
+
+    def random_bytes(self, n: int) -> bytes: ...
+
+    def random_fr(self, *, nonzero: bool = False) -> Fr: ...
+
+
 # --- native mcl routines (crypto.groups_native), with a self-tested fallback -------------
 
 _NATIVE = load_native()
@@ -104,6 +116,19 @@ _NATIVE = load_native()
 def native_enabled() -> bool:
     """Whether the mcl C routines passed the self-test (benchmarks report it)."""
     return _NATIVE is not None
+
+
+@contextmanager
+def plain_pymcl() -> Iterator[None]:
+    """Compute with plain pymcl inside the block, as without the native routines: the tests
+    check that both paths refuse bad arguments with the same errors. Process-wide and not
+    thread-safe; ``MEDLEDGER_FAME_NO_NATIVE=1`` is the way for a whole process."""
+    global _NATIVE
+    saved, _NATIVE = _NATIVE, None
+    try:
+        yield
+    finally:
+        _NATIVE = saved
 
 
 # --- products ---------------------------------------------------------------------------
@@ -213,31 +238,37 @@ def gt_from_bytes(data: object) -> GT:
 # --- import-time membership probes -------------------------------------------------------
 
 
-def _membership_probe_failures() -> list[str]:
+def _membership_probe_failures(
+    *, g1: type = G1, g2: type = G2, gt_valid: Callable[[GT], bool] = gt_is_valid
+) -> list[str]:
     """What the decoders would wrongly accept on this pymcl build (empty when all is well).
 
     mcl checks subgroup membership while deserialising G1 and G2 points only when its
     ``verifyOrder`` switches are on (pymcl's default), and GT membership is ours to test:
-    each probe is an element that must be refused (see :mod:`crypto.groups_native`)."""
+    each probe is an element that must be refused (see :mod:`crypto.groups_native`). The
+    keywords are the decoders and the GT check probed, pymcl's and ours by default; the tests
+    pass lax ones to see that they are named."""
     failures = []
-    for name, cls, probe in (("G1", G1, OFF_SUBGROUP_G1), ("G2", G2, OFF_SUBGROUP_G2)):
+    for name, cls, probe in (("G1", g1, OFF_SUBGROUP_G1), ("G2", g2, OFF_SUBGROUP_G2)):
         try:
             cls.deserialize(probe)
         except ValueError:
             continue
         failures.append(f"a {name} point outside the prime-order subgroup")
-    if gt_is_valid(GT.deserialize(CYCLOTOMIC_NOT_GT)):
+    if gt_valid(GT.deserialize(CYCLOTOMIC_NOT_GT)):
         failures.append("a cyclotomic Fp12 element outside GT")
-    if gt_is_valid(GT(False)):
+    if gt_valid(GT(False)):
         failures.append("the zero of Fp12")
-    if not gt_is_valid(pymcl.pairing(pymcl.g1, pymcl.g2)):
+    if not gt_valid(pymcl.pairing(pymcl.g1, pymcl.g2)):
         failures.append("(the other way round) e(g, h) refused as a GT element")
     return failures
 
 
-def _require_membership_checks() -> None:
-    failures = _membership_probe_failures()
-    if failures:  # pragma: no cover - depends on the pymcl build
+def _require_membership_checks(**probed: Any) -> None:
+    """Refuse to import on a build whose decoders accept a probe (``probed``: as for
+    :func:`_membership_probe_failures`)."""
+    failures = _membership_probe_failures(**probed)
+    if failures:
         raise ImportError(
             "this pymcl build accepts " + "; ".join(failures) + ": crypto.groups refuses to run"
         )

@@ -166,11 +166,12 @@ def _exchange(private: X25519PrivateKey, peer: bytes) -> bytes:
     return shared
 
 
-def new_ephemeral(patient_public_key: bytes) -> tuple[bytes, bytes]:
-    """A fresh ``(epk, shared)`` for wrapping to ``patient_public_key``."""
-    esk = X25519PrivateKey.generate()
-    shared = _exchange(esk, patient_public_key)
-    return esk.public_key().public_bytes_raw(), shared
+def new_ephemeral(patient_public_key: bytes, *, esk: bytes | None = None) -> tuple[bytes, bytes]:
+    """A fresh ``(epk, shared)`` for wrapping to ``patient_public_key``; ``esk`` fixes the
+    ephemeral private key (reproducible test vectors only; generated when omitted)."""
+    key = X25519PrivateKey.generate() if esk is None else X25519PrivateKey.from_private_bytes(esk)
+    shared = _exchange(key, patient_public_key)
+    return key.public_key().public_bytes_raw(), shared
 
 
 def wrap_to_patient(

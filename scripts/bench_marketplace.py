@@ -17,7 +17,10 @@ manifest digest, a Chinese rejection reason where one is needed). Gas is the med
 - ``token_issue_p50_ms``: the token endpoint's p50 on a code exchange (``bench_smart.py``,
   its own anvil and an in-process API; target ≤ 50 ms).
 
-Later issue-21 work adds the app read latencies to this script.
+- ``app_read_p50_ms`` / ``direct_read_p50_ms``: one decrypted Observation obtained by an app
+  through its user's client (introspection, reads signed for the app and logged on chain with
+  its ids, decryption) against the user's own read (``bench_smart_reads.py``, the local stack
+  with key authority processes); the table shows the difference.
 
     python scripts/bench_marketplace.py            # table
     python scripts/bench_marketplace.py --json     # one JSON object
@@ -55,6 +58,7 @@ from ledger_api.chain.deploy import deploy_all
 from ledger_api.chain.devnode import DEV_ADMIN_KEY, DEV_DEPLOYER_KEY, DEV_RELAYER_KEY
 from ledger_api.chain.relayer import Relayer
 from scripts.bench_smart import token_issue_p50_ms
+from scripts.bench_smart_reads import read_figures
 
 DEADLINE = 2**40
 LABELS = {
@@ -196,9 +200,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     results = measure(max(1, args.samples))
     token_p50 = token_issue_p50_ms()
+    reads = read_figures()
     if args.json:
         gas = {key: int(value) for key, value in results.items()}
-        print(json.dumps({**gas, "token_issue_p50_ms": round(token_p50, 2)}))
+        rounded = {key: round(value, 2) for key, value in reads.items()}
+        print(json.dumps({**gas, "token_issue_p50_ms": round(token_p50, 2), **rounded}))
         return 0
     table = Table(title=f"MedLedger marketplace benchmark (anvil, median of {args.samples} apps)")
     table.add_column("measure")
@@ -209,6 +215,10 @@ def main(argv: list[str] | None = None) -> int:
     table.add_row(
         "token endpoint p50, code exchange (ms)", "token_issue_p50_ms", f"{token_p50:.1f}"
     )
+    app_ms, direct_ms = reads["app_read_p50_ms"], reads["direct_read_p50_ms"]
+    table.add_row("an app's read of one Observation, p50 (ms)", "app_read_p50_ms", f"{app_ms:.1f}")
+    table.add_row("the user's own read of it, p50 (ms)", "direct_read_p50_ms", f"{direct_ms:.1f}")
+    table.add_row("the bridge's overhead (ms)", "", f"{app_ms - direct_ms:+.1f}")
     Console().print(table)
     return 0
 

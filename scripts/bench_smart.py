@@ -7,7 +7,8 @@ through the ``Marketplace`` binding (vendor and the three administrators enrolle
 consortium admin's signatures, three signed approvals; manifest in the API's block store),
 runs the API in process (``create_app`` under Starlette's TestClient on ``http://localhost``,
 SQLite index, no indexer thread), registers the app (RFC 7591), signs a patient in (SIWE),
-and for each sample walks the consent step (not timed) and times ``POST /smart/token``.
+and for each sample walks the consent step (not timed: the patient's signed
+``AppAuthorization`` goes on chain there) and times ``POST /smart/token``.
 
     python scripts/bench_smart.py            # the figure
     python scripts/bench_smart.py --json     # {"token_issue_p50_ms": ...}
@@ -32,13 +33,14 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from eth_account import Account
+from eth_account.signers.local import LocalAccount
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fastapi.testclient import TestClient
 
 from crypto import siwe
-from crypto.signing import AdministratorRole
+from crypto.signing import AdministratorRole, AppAuthorization, client_id_hash, scope_hash
 from ledger_api.app import create_app
 from ledger_api.chain import marketplace as mk
 from ledger_api.chain.anvil import AnvilProcess, free_port
@@ -118,7 +120,10 @@ def _login(client: TestClient, account: object) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def _code(client: TestClient, client_id: str, headers: dict[str, str]) -> tuple[str, str]:
+def _code(
+    client: TestClient, client_id: str, headers: dict[str, str], user: LocalAccount
+) -> tuple[str, str]:
+    """A code for ``user``'s approval, signed as the page signs it (``AppAuthorization``)."""
     verifier = secrets.token_urlsafe(48)
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=")
     query = urlencode(
@@ -132,7 +137,30 @@ def _code(client: TestClient, client_id: str, headers: dict[str, str]) -> tuple[
             "code_challenge_method": "S256",
         }
     )
-    answer = client.post(f"/smart/authorize?{query}", headers=headers, json={})
+    shown = client.get(f"/smart/authorize?{query}", headers=headers)
+    shown.raise_for_status()
+    consent = shown.json()
+    scopes = [s["scope"] for s in consent["scopes"]]
+    market = client.app.state.ctx.chain.marketplace  # type: ignore[attr-defined]
+    message = AppAuthorization(
+        user=user.address,
+        patient=consent["patient"] or user.address,
+        app_id=bytes.fromhex(consent["sign"]["app_id"][2:]),
+        client_id=client_id_hash(client_id),
+        scope_hash=scope_hash(scopes),
+        nonce=secrets.randbits(256),
+        deadline=int(time.time()) + 600,
+    )
+    signature = market.sign_as(user, message)
+    decision = {
+        "scopes": scopes,
+        "authorization": {
+            "nonce": str(message.nonce),
+            "deadline": message.deadline,
+            "signature": "0x" + signature.hex(),
+        },
+    }
+    answer = client.post(f"/smart/authorize?{query}", headers=headers, json=decision)
     answer.raise_for_status()
     return parse_qs(urlsplit(answer.json()["redirect_to"]).query)["code"][0], verifier
 
@@ -178,10 +206,11 @@ def token_issue_p50_ms(samples: int = 50) -> float:
                 )
                 registered.raise_for_status()
                 client_id = registered.json()["client_id"]
-                headers = _login(client, Account.create())
+                user = Account.create()
+                headers = _login(client, user)
                 times = []
                 for _ in range(samples + 3):  # the first three warm caches up, not counted
-                    code, verifier = _code(client, client_id, headers)
+                    code, verifier = _code(client, client_id, headers, user)
                     form = {
                         "grant_type": "authorization_code",
                         "code": code,

@@ -4,8 +4,9 @@
 The browser must sign byte-for-byte what Python checks: the EIP-712 types and domains of
 ``crypto/signing/`` (``Consent`` and ``Revocation`` under ``eip712``, as the app has always read
 them; every contract's domain and types under ``domains``, among them the
-``RecordRegistration`` the wallet signs for each record it uploads and the ``ReadRequest`` a
-reader signs), the EIP-4361 message layout of ``crypto/siwe.py`` and the canonical form of a
+``RecordRegistration`` the wallet signs for each record it uploads, the ``ReadRequest`` a
+reader signs, and the app marketplace's ``AppReadRequest``, ``AppAuthorization`` and
+``AppRevocation``), the EIP-4361 message layout of ``crypto/siwe.py`` and the canonical form of a
 grant's attribute policy (``crypto/policy.py``). Rather than copying those definitions into
 JavaScript, this script writes them, once, to
 
@@ -41,6 +42,9 @@ from crypto.signing import (
     EIP712_TYPES,
     TYPES_BY_CONTRACT,
     ZERO_ADDRESS,
+    AppAuthorization,
+    AppReadRequest,
+    AppRevocation,
     Consent,
     Domain,
     Purpose,
@@ -48,8 +52,10 @@ from crypto.signing import (
     ReadRequest,
     RecordRegistration,
     Revocation,
+    client_id_hash,
     consent_id,
     domain_name,
+    scope_hash,
     sign,
     type_string,
     typed_data,
@@ -194,8 +200,38 @@ def fixtures() -> dict[str, Any]:
         issued_at=1_800_000_000,
         nonce=2**64 - 2,
     )
+    client_id = "bp-chart-血压"
+    scopes = ["patient/Observation.rs", "launch/patient", "openid", "fhirUser"]
+    app_id = bytes.fromhex("a1" * 32)
+    app_read = AppReadRequest(
+        record_id=registration.id,
+        part=ReadPart.BODY,
+        purpose=int(Purpose.TREATMENT),
+        issued_at=1_800_000_000,
+        nonce=2**64 - 3,
+        app_id=app_id,
+        client_id=client_id_hash(client_id),
+    )
+    app_authorization = AppAuthorization(
+        user=account.address,
+        patient=FIXTURE_GRANTEE,
+        app_id=app_id,
+        client_id=client_id_hash(client_id),
+        scope_hash=scope_hash(scopes),
+        nonce=2**200 + 5,
+        deadline=1_800_003_600,
+    )
+    app_revocation = AppRevocation(
+        patient=account.address, app_id=app_id, nonce=7, deadline=1_800_003_600
+    )
     signed_types = {}
-    for name, message in (("recordRegistration", registration), ("readRequest", read)):
+    for name, message in (
+        ("recordRegistration", registration),
+        ("readRequest", read),
+        ("appReadRequest", app_read),
+        ("appAuthorization", app_authorization),
+        ("appRevocation", app_revocation),
+    ):
         domain_of = message.domain(chain_id=31337, verifying_contract=FIXTURE_CONTRACT)
         signed_types[name] = {
             "typedData": _jsonable(message.typed_data(domain_of)),
@@ -218,6 +254,12 @@ def fixtures() -> dict[str, Any]:
             "signature": "0x" + sign(domain, revocation, FIXTURE_KEY).hex(),
         },
         **signed_types,
+        "appIds": {
+            "clientId": client_id,
+            "clientIdHash": "0x" + client_id_hash(client_id).hex(),
+            "scopes": scopes,
+            "scopeHash": "0x" + scope_hash(scopes).hex(),
+        },
         "policies": [
             {
                 "attributes": attrs,

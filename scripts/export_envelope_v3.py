@@ -23,11 +23,8 @@ from __future__ import annotations
 
 import hashlib
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 from eth_account import Account
 from eth_account.messages import encode_defunct
@@ -103,28 +100,18 @@ def definitions() -> dict[str, Any]:
     }
 
 
-@contextmanager
-def _fixed_randomness() -> Iterator[None]:
-    """Every random draw of the encryption path from a counter (reproducible fixtures)."""
-    counter = iter(range(1, 1 << 30))
+class _FixedRandomness:
+    """Every random draw of the encryption path from one counter (reproducible fixtures)."""
 
-    def fr(*, nonzero: bool = False) -> Any:
-        return _scalar(f"fr {next(counter)}")
+    def __init__(self) -> None:
+        self._counter = iter(range(1, 1 << 30))
 
-    def urandom(n: int) -> bytes:
-        seed = next(counter).to_bytes(4, "big")
+    def random_fr(self, *, nonzero: bool = False) -> Any:
+        return _scalar(f"fr {next(self._counter)}")
+
+    def random_bytes(self, n: int) -> bytes:
+        seed = next(self._counter).to_bytes(4, "big")
         return hashlib.sha256(b"fixture" + seed).digest()[:n]
-
-    def ephemeral(public: bytes) -> tuple[bytes, bytes]:
-        key = patient_key.PatientKey(urandom(32))
-        return key.public_key, key.exchange(public)
-
-    with (
-        mock.patch.object(fame, "random_fr", fr),
-        mock.patch.object(hybrid_v3.os, "urandom", urandom),
-        mock.patch.object(hybrid_v3, "new_ephemeral", ephemeral),
-    ):
-        yield
 
 
 SETUP_NAMES = ("a1", "a2", "b1", "b2", "d1", "d2", "d3")
@@ -165,26 +152,26 @@ def fixtures() -> dict[str, Any]:
     authorities, secrets = _authorities()
     plaintext = b'{"resourceType":"Observation","status":"final","note":"' + b"x" * 400 + b'"}'
     binding = RecordBinding(record_id=bytes(range(32)), patient=patient.address)
-    with _fixed_randomness():
-        record, body = hybrid_v3.encrypt_bytes_v3(
-            plaintext,
-            authorities=authorities,
-            policy="role:doctor and (org:cd3h or dept:cardiology)",
-            patient_public_key=derived.public_key,
-            binding=binding,
-            sealer=AccountSealer(Account.from_key(AUTHOR_KEY)),
-            content_type="application/fhir+json",
-            segment_size=256,
-        )
-        held = frozenset({"role:doctor", "org:cd3h", "epoch:3"})
-        member = fame._keygen(
-            secrets[0],
-            held,
-            r1=_scalar("r1"),
-            r2=_scalar("r2"),
-            sigma={y: _scalar(f"sigma {y}") for y in sorted(held)},
-            sigma_prime=_scalar("sigma'"),
-        )
+    record, body = hybrid_v3.encrypt_bytes_v3(
+        plaintext,
+        authorities=authorities,
+        policy="role:doctor and (org:cd3h or dept:cardiology)",
+        patient_public_key=derived.public_key,
+        binding=binding,
+        sealer=AccountSealer(Account.from_key(AUTHOR_KEY)),
+        content_type="application/fhir+json",
+        segment_size=256,
+        randomness=_FixedRandomness(),
+    )
+    held = frozenset({"role:doctor", "org:cd3h", "epoch:3"})
+    member = fame._keygen(
+        secrets[0],
+        held,
+        r1=_scalar("r1"),
+        r2=_scalar("r2"),
+        sigma={y: _scalar(f"sigma {y}") for y in sorted(held)},
+        sigma_prime=_scalar("sigma'"),
+    )
     return {
         "directory": [{"id": i.id, "code": i.code, "epoch": i.epoch} for i in DIRECTORY],
         "reach": vectors,

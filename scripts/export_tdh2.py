@@ -25,7 +25,6 @@ import hashlib
 import sys
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 from eth_account import Account
 from generated_files import ROOT, render, sync
@@ -98,27 +97,30 @@ def _key() -> tuple[EmergencyPublicKey, list[Any]]:
 def fixtures() -> dict[str, Any]:
     key, xs = _key()
     cases = []
-    with mock.patch.object(tdh2, "random_fr", _Randomness("tdh2")):
-        for k in range(2):
-            record_id = hashlib.sha256(f"record {k}".encode()).digest()
-            data_key = hashlib.sha256(f"data key {k}".encode()).digest()
-            label = tdh2.emergency_label(record_id=record_id, patient=PATIENT, key_round=ROUND)
-            ciphertext = tdh2.encrypt(key, data_key, label)
-            shares = [
-                tdh2.decrypt_share(key, ciphertext, label, index=i, secret_share=xs[i - 1])
-                for i in range(1, N + 1)
-            ]
-            assert tdh2.combine(key, ciphertext, label, shares[1:]) == data_key
-            cases.append(
-                {
-                    "recordId": "0x" + record_id.hex(),
-                    "patient": PATIENT,
-                    "label": label.hex(),
-                    "slot": ciphertext.to_bytes().hex(),
-                    "dataKey": data_key.hex(),
-                    "shares": [s.to_bytes().hex() for s in shares],
-                }
+    randomness = _Randomness("tdh2")
+    for k in range(2):
+        record_id = hashlib.sha256(f"record {k}".encode()).digest()
+        data_key = hashlib.sha256(f"data key {k}".encode()).digest()
+        label = tdh2.emergency_label(record_id=record_id, patient=PATIENT, key_round=ROUND)
+        r = randomness(nonzero=True)
+        ciphertext = tdh2.encrypt_with_randomness(key, data_key, label, r=r, s=randomness())
+        shares = [
+            tdh2.decrypt_share(
+                key, ciphertext, label, index=i, secret_share=xs[i - 1], s_i=randomness()
             )
+            for i in range(1, N + 1)
+        ]
+        assert tdh2.combine(key, ciphertext, label, shares[1:]) == data_key
+        cases.append(
+            {
+                "recordId": "0x" + record_id.hex(),
+                "patient": PATIENT,
+                "label": label.hex(),
+                "slot": ciphertext.to_bytes().hex(),
+                "dataKey": data_key.hex(),
+                "shares": [s.to_bytes().hex() for s in shares],
+            }
+        )
     # authority 2's share of record 1's slot presented for record 0: its proof fails
     wrong = DecryptionShare.from_bytes(bytes.fromhex(cases[1]["shares"][1]))
     first = tdh2.Ciphertext.from_bytes(bytes.fromhex(cases[0]["slot"]))

@@ -10,12 +10,19 @@ opened with ``t`` institutions' decryption shares (``docs/break-glass.md``).
   (:func:`clients.sdk.emergency_shares.open_emergency_slots`: every share checked, each
   release logged on chain by its authority), then stream and decrypt each body with its data
   key, checked against the chain and the author's seal like any read.
+
+``via_api_relay=True`` sends the share requests through the API's same-origin relay
+(``POST /keys/authorities/{institution}/emergency/shares``) instead of to the URLs the
+institutions registered, for a client that can reach the API but not the authorities (the
+workstation's page always does). The key, ``t``, every ``h_i`` and the signers are still read
+from the chain, so the relay can only drop a request, never make a forged share pass.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -72,15 +79,25 @@ class EmergencyThresholdMixin:
             **kw: Any,
         ) -> Any: ...
 
-    def emergency_directory(self, *, max_age: float = 0.0) -> EmergencyDirectory | None:
+    def emergency_directory(
+        self, *, max_age: float = 0.0, via_api_relay: bool = False
+    ) -> EmergencyDirectory | None:
         """The chain's current emergency key and its authorities (None: no key yet); a read
-        younger than ``max_age`` seconds is reused."""
+        younger than ``max_age`` seconds is reused. With ``via_api_relay`` each authority's
+        URL is the API's relay to it rather than the URL its institution registered."""
         cached = self.__dict__.get("_emergency_directory")
         if cached is not None and time.monotonic() - cached[0] < max_age:
-            return cached[1]
-        directory = self._read_emergency_directory()
-        self.__dict__["_emergency_directory"] = (time.monotonic(), directory)
-        return directory
+            directory = cached[1]
+        else:
+            directory = self._read_emergency_directory()
+            self.__dict__["_emergency_directory"] = (time.monotonic(), directory)
+        if directory is None or not via_api_relay:
+            return directory
+        relayed = tuple(
+            replace(a, url=self._http.url(f"/keys/authorities/{a.institution_id}"))
+            for a in directory.authorities
+        )
+        return replace(directory, authorities=relayed)
 
     def _read_emergency_directory(self) -> EmergencyDirectory | None:
         info = self.chain_info()
@@ -143,9 +160,11 @@ class EmergencyThresholdMixin:
         *,
         opening_id: str,
         on_record: Callable[[RecordInfo], None] | None = None,
+        via_api_relay: bool = False,
     ) -> list[FetchResult]:
-        """Decrypt every record of ``patient`` that has an emergency slot into ``folder``."""
-        directory = self.emergency_directory()
+        """Decrypt every record of ``patient`` that has an emergency slot into ``folder``;
+        ``via_api_relay`` asks the authorities through the API (see the module docstring)."""
+        directory = self.emergency_directory(via_api_relay=via_api_relay)
         if directory is None:
             raise ClientError("the consortium has no emergency key on chain yet")
         folder.mkdir(parents=True, exist_ok=True)

@@ -11,31 +11,37 @@ timeline and the re-key mixins share it by inheritance rather than by declaring 
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
+from io import BytesIO
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from clients.sdk.authorities import MemberKey
 from clients.sdk.consent_messages import parse_purpose
-from clients.sdk.errors import DecryptionError, IntegrityError
+from clients.sdk.errors import ClientError, DecryptionError, IntegrityError
+from clients.sdk.models import FetchResult, hex0x
 from clients.sdk.registry import ChainRecords, Registration
+from clients.sdk.smart_models import AppGrant
 from clients.sdk.transfer import Progress, decrypt_download
 from clients.sdk.transport import Transport
 from crypto.envelope import Header, HeaderV3, RecordBinding, check_binding, parse_header
 from crypto.errors import CryptoError
 from crypto.fame_types import UserKey
 from crypto.patient_key import PatientKey
-from crypto.signing import ReadPart, ReadRequest, TypedMessage
+from crypto.signing import AppReadRequest, ReadPart, ReadRequest, TypedMessage
 from storage.unixfs import compute_cid
 
-__all__ = ["MAX_HEADER_BYTES", "ReadsMixin", "checked_header"]
+__all__ = ["MAX_HEADER_BYTES", "ReadsMixin", "checked_header", "record_id_text"]
 
 MAX_HEADER_BYTES = 4 * 1024 * 1024
+_RECORD_ID = re.compile(r"0x[0-9a-f]{64}")
 
 
 class ReadsMixin:
-    """``_header`` / ``_body``: a record's content, checked against the chain."""
+    """``fetch`` / ``fetch_bytes`` (and ``_header`` / ``_body``): a record's content,
+    checked against the chain."""
 
     _http: Transport
 
@@ -45,8 +51,15 @@ class ReadsMixin:
 
         def sign_action(self, message: TypedMessage) -> bytes: ...
 
+        def reader_key(self) -> MemberKey | PatientKey: ...
+
     def _header(
-        self, record_id: str, *, purpose: str, user_key: UserKey | MemberKey | None
+        self,
+        record_id: str,
+        *,
+        purpose: str,
+        user_key: UserKey | MemberKey | None,
+        app: AppGrant | None = None,
     ) -> tuple[Header | HeaderV3, Registration]:
         """The record's header, checked against its registration on chain, and (with a key)
         after checking the key can open it at all."""
@@ -54,7 +67,7 @@ class ReadsMixin:
             "GET",
             f"/records/{record_id}/header",
             params={"purpose": purpose},
-            headers=self._signed_read(record_id, ReadPart.HEADER, purpose),
+            headers=self._signed_read(record_id, ReadPart.HEADER, purpose, app),
         )
         registration = self.chain_records().registration(
             record_id, from_block=_block_hint(response.headers.get("x-record-block"))
@@ -68,22 +81,33 @@ class ReadsMixin:
             )
         return header, registration  # the slot's own policy is checked when opening it
 
-    def _signed_read(self, record_id: str, part: ReadPart, purpose: str) -> dict[str, str]:
+    def _signed_read(
+        self, record_id: str, part: ReadPart, purpose: str, app: AppGrant | None = None
+    ) -> dict[str, str]:
         """The headers of a read's signed request: the reader's EIP-712 ``ReadRequest``
         (record, part, purpose, now, a fresh nonce), which goes on chain with the decision
-        so that no read can be logged that this reader did not ask for."""
-        request = ReadRequest(
-            record_id=bytes.fromhex(record_id[2:]),
-            part=part,
-            purpose=int(parse_purpose(purpose)),
-            issued_at=int(time.time()),
-            nonce=secrets.randbits(64),
-        )
-        return {
+        so that no read can be logged that this reader did not ask for. Read for a SMART app
+        (``app``), it is an ``AppReadRequest`` naming the app, with the app's token."""
+        fields = {
+            "record_id": bytes.fromhex(record_id[2:]),
+            "part": part,
+            "purpose": int(parse_purpose(purpose)),
+            "issued_at": int(time.time()),
+            "nonce": secrets.randbits(64),
+        }
+        request: ReadRequest | AppReadRequest
+        if app is None:
+            request = ReadRequest(**fields)
+        else:
+            request = AppReadRequest(**fields, app_id=app.app_id, client_id=app.client_id_hash)
+        headers = {
             "X-Read-Issued-At": str(request.issued_at),
             "X-Read-Nonce": str(request.nonce),
             "X-Read-Signature": "0x" + self.sign_action(request).hex(),
         }
+        if app is not None:
+            headers["X-Read-App-Token"] = app.access_token
+        return headers
 
     def _body(
         self,
@@ -97,10 +121,11 @@ class ReadsMixin:
         progress: Progress | None = None,
         patient_key: PatientKey | None = None,
         data_key: bytes | None = None,
+        app: AppGrant | None = None,
     ) -> tuple[int, str]:
         """Stream, check against the chain and decrypt the body: (bytes written, access tx)."""
         params = {"purpose": purpose}
-        signed = self._signed_read(record_id, ReadPart.BODY, purpose)
+        signed = self._signed_read(record_id, ReadPart.BODY, purpose, app)
         with self._http.stream(
             "GET", f"/records/{record_id}/body", params=params, headers=signed
         ) as response:
@@ -121,6 +146,84 @@ class ReadsMixin:
                 expected_author=registration.author,
             )
             return written, response.headers.get("x-access-tx", "")
+
+    def fetch(
+        self,
+        record_id: str,
+        dest: Path | BinaryIO,
+        *,
+        user_key: MemberKey | PatientKey | None = None,
+        patient_key: PatientKey | None = None,
+        purpose: str = "treatment",
+        progress: Progress | None = None,
+        data_key: bytes | None = None,
+        app: AppGrant | None = None,
+    ) -> FetchResult:
+        """Download, verify and decrypt a record into ``dest`` (a path or a binary file).
+
+        Each read is checked and logged on chain by the API. What the API serves is checked
+        against the chain (:mod:`clients.sdk.registry`): the header's CID and the body's SHA-256
+        must be the registered ones, an envelope v2 must be bound to this record and patient
+        and sealed by its registered author, and every segment must authenticate; on any
+        failure nothing is written at ``dest``.
+
+        An envelope v3 opens with a :class:`~clients.sdk.authorities.MemberKey` (the key of
+        the reader's own institution's authority, :meth:`fetch_member_key`) or, for the
+        patient, with ``patient_key`` (:meth:`patient_key`; no authority involved)."""
+        record_id = record_id_text(record_id)
+        if isinstance(user_key, PatientKey):  # what reader_key() gives a patient
+            user_key, patient_key = None, user_key
+        if user_key is None and patient_key is None and data_key is None:
+            user_key, patient_key = _split(self.reader_key())
+        header, registration = self._header(record_id, purpose=purpose, user_key=user_key, app=app)
+        written, access_tx = self._body(
+            record_id,
+            header,
+            registration,
+            user_key,
+            dest,
+            purpose=purpose,
+            progress=progress,
+            patient_key=patient_key,
+            data_key=data_key,
+            app=app,
+        )
+        path = Path(dest) if isinstance(dest, Path | str) else None
+        return FetchResult(
+            record_id=record_id,
+            bytes_written=written,
+            content_type=header.content_type,
+            access_tx=access_tx,
+            path=path,
+        )
+
+    def fetch_bytes(
+        self,
+        record_id: str,
+        *,
+        user_key: MemberKey | PatientKey | None = None,
+        patient_key: PatientKey | None = None,
+        purpose: str = "treatment",
+        app: AppGrant | None = None,
+    ) -> bytes:
+        out = BytesIO()
+        self.fetch(
+            record_id, out, user_key=user_key, patient_key=patient_key, purpose=purpose, app=app
+        )
+        return out.getvalue()
+
+
+def _split(key: MemberKey | PatientKey) -> tuple[MemberKey | None, PatientKey | None]:
+    return (None, key) if isinstance(key, PatientKey) else (key, None)
+
+
+def record_id_text(value: str | bytes) -> str:
+    """A record id as the API spells it (``0x`` + 64 lower-case hex digits), checked before
+    it goes into a URL path."""
+    text = "0x" + value.hex() if isinstance(value, bytes) else hex0x(value)
+    if not _RECORD_ID.fullmatch(text):
+        raise ClientError(f"not a record id (0x and 64 hex digits): {value!r}")
+    return text
 
 
 def checked_header(data: bytes, registration: Registration) -> Header | HeaderV3:

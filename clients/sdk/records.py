@@ -8,13 +8,11 @@ itself (temp files, hashing, atomic rename) lives in :mod:`clients.sdk.transfer`
 from __future__ import annotations
 
 import json
-import re
 import secrets
 import time
 from collections.abc import Callable, Iterator
-from io import BytesIO
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any
 
 from eth_account.signers.local import LocalAccount
 
@@ -25,10 +23,10 @@ from clients.sdk.errors import (
     ClientError,
 )
 from clients.sdk.fhir import FHIR_CONTENT_TYPE, validate_resource
-from clients.sdk.models import FetchResult, Page, RecordInfo, hex0x, iter_pages
+from clients.sdk.models import Page, RecordInfo, iter_pages
 from clients.sdk.outbox import Outbox, OutboxEntry, OutboxError, check_retry, source_digest
 from clients.sdk.policies import record_policy_v3
-from clients.sdk.reads import ReadsMixin
+from clients.sdk.reads import ReadsMixin, record_id_text
 from clients.sdk.signed import registration_of
 from clients.sdk.transfer import (
     Progress,
@@ -42,7 +40,6 @@ from crypto.errors import CryptoError
 from crypto.patient_key import PatientKey
 from crypto.record_dates import check_record_date
 
-_RECORD_ID = re.compile(r"0x[0-9a-f]{64}")
 RESIGN_MARGIN_S = 60  # an outbox entry's signature this close to its deadline is renewed
 MAX_RECORD_TYPE_BYTES = 31  # packed into a bytes32 on chain with a trailing zero
 
@@ -110,11 +107,13 @@ class RecordsMixin(ReadsMixin):
         record_id: bytes | None = None,
         progress: Progress | None = None,
         record_date: str | None = None,
+        emergency_slot: bool = True,
     ) -> RecordInfo:
         """Encrypt ``source`` (envelope v3) under ``policy`` for every institution it reaches,
         each slot under that institution's pinned authority key and current epoch, plus the
         patient's own slot and, once the consortium has an emergency key, the threshold
-        emergency slot; then register it.
+        emergency slot (left out with ``emergency_slot=False``: break-glass by threshold
+        cannot open such a record, only its policy's slots and the patient's); then register it.
 
         The record id is 32 random bytes chosen here; a dropped connection is retried once
         with the same id, which the API answers idempotently. ``progress(sent, total)`` counts
@@ -155,7 +154,7 @@ class RecordsMixin(ReadsMixin):
                 sealer=AccountSealer(author),
                 authorities=self._writing_authorities(),
                 patient_public_key=self._patient_slot_key(patient, author.address),
-                emergency=self.emergency_wrapper(),
+                emergency=self.emergency_wrapper() if emergency_slot else None,
             )
         except CryptoError as exc:
             raise ClientError(f"cannot encrypt the record: {exc}") from None
@@ -343,76 +342,3 @@ class RecordsMixin(ReadsMixin):
                 "GET", f"/records/{record_id_text(record_id)}", params={"purpose": purpose}
             )
         )
-
-    def fetch(
-        self,
-        record_id: str,
-        dest: Path | BinaryIO,
-        *,
-        user_key: MemberKey | PatientKey | None = None,
-        patient_key: PatientKey | None = None,
-        purpose: str = "treatment",
-        progress: Progress | None = None,
-        data_key: bytes | None = None,
-    ) -> FetchResult:
-        """Download, verify and decrypt a record into ``dest`` (a path or a binary file).
-
-        Each read is checked and logged on chain by the API. What the API serves is checked
-        against the chain (:mod:`clients.sdk.registry`): the header's CID and the body's SHA-256
-        must be the registered ones, an envelope v2 must be bound to this record and patient
-        and sealed by its registered author, and every segment must authenticate; on any
-        failure nothing is written at ``dest``.
-
-        An envelope v3 opens with a :class:`~clients.sdk.authorities.MemberKey` (the key of
-        the reader's own institution's authority, :meth:`fetch_member_key`) or, for the
-        patient, with ``patient_key`` (:meth:`patient_key`; no authority involved)."""
-        record_id = record_id_text(record_id)
-        if isinstance(user_key, PatientKey):  # what reader_key() gives a patient
-            user_key, patient_key = None, user_key
-        if user_key is None and patient_key is None and data_key is None:
-            user_key, patient_key = _split(self.reader_key())
-        header, registration = self._header(record_id, purpose=purpose, user_key=user_key)
-        written, access_tx = self._body(
-            record_id,
-            header,
-            registration,
-            user_key,
-            dest,
-            purpose=purpose,
-            progress=progress,
-            patient_key=patient_key,
-            data_key=data_key,
-        )
-        path = Path(dest) if isinstance(dest, Path | str) else None
-        return FetchResult(
-            record_id=record_id,
-            bytes_written=written,
-            content_type=header.content_type,
-            access_tx=access_tx,
-            path=path,
-        )
-
-    def fetch_bytes(
-        self,
-        record_id: str,
-        *,
-        user_key: MemberKey | PatientKey | None = None,
-        patient_key: PatientKey | None = None,
-        purpose: str = "treatment",
-    ) -> bytes:
-        out = BytesIO()
-        self.fetch(record_id, out, user_key=user_key, patient_key=patient_key, purpose=purpose)
-        return out.getvalue()
-
-
-def _split(key: MemberKey | PatientKey) -> tuple[MemberKey | None, PatientKey | None]:
-    return (None, key) if isinstance(key, PatientKey) else (key, None)
-
-
-def record_id_text(value: str | bytes) -> str:
-    """A record id as the API spells it (``0x`` + 64 lower-case hex digits), checked before
-    it goes into a URL path."""
-    text = "0x" + value.hex() if isinstance(value, bytes) else hex0x(value)
-    if not _RECORD_ID.fullmatch(text):
-        raise ClientError(f"not a record id (0x and 64 hex digits): {value!r}")
-    return text

@@ -56,7 +56,7 @@ from crypto.errors import (
     PolicyNotSatisfied,
 )
 from crypto.fame_types import MasterPublicKey, UserKey
-from crypto.groups import gt_to_bytes
+from crypto.groups import Randomness, gt_to_bytes, random_fr
 from crypto.keys import dump_master_public_key
 from crypto.patient_key import PatientKey, new_ephemeral, open_patient_slot, wrap_to_patient
 from crypto.policy import normalize
@@ -142,13 +142,15 @@ def _wrap_all(
     binding: RecordBinding,
     seal: bytes,
     emergency: bytes | None,
+    randomness: Randomness | None = None,
 ) -> HeaderV3:
     by_id = {a.institution.id: a for a in authorities}
     targets = reach(policy, [a.institution for a in by_id.values()])
+    scalar = random_fr if randomness is None else randomness.random_fr
     pending: list[tuple[Slot, object]] = []
     for target in targets:
         authority = by_id[target.institution.id]
-        abe, element = fame.encrypt(authority.mpk, target.policy)
+        abe, element = fame.encrypt(authority.mpk, target.policy, scalar=scalar)
         slot = Slot(
             institution_id=target.institution.id,
             org=target.institution.code.lower(),
@@ -157,12 +159,13 @@ def _wrap_all(
             abe=abe,
         )
         pending.append((slot, element))
-    epk, shared = new_ephemeral(patient_public_key)
+    draw = os.urandom if randomness is None else randomness.random_bytes
+    epk, shared = new_ephemeral(patient_public_key, esk=None if randomness is None else draw(32))
     unsigned = HeaderV3(
         policy=policy,
         slots=tuple(slot for slot, _ in pending),
         patient_slot=PatientSlot(epk=epk),
-        salt=os.urandom(SALT_SIZE),
+        salt=draw(SALT_SIZE),
         body_id=body_id,
         segment_size=segment_size,
         length=length,
@@ -207,12 +210,14 @@ def encrypt_stream_v3(
     segment_size: int = DEFAULT_SEGMENT_SIZE,
     hash_body: bool = True,
     emergency: EmergencyWrapper | None = None,
+    randomness: Randomness | None = None,
 ) -> EncryptedRecordV3:
     """Encrypt ``reader`` into ``writer``; the header has one slot per institution reached.
 
     ``authorities`` is the on-chain directory with pinned keys (:class:`AuthorityKey`);
     ``patient_public_key`` the X25519 key registered for ``binding.patient``. Exactly one of
-    ``sealer`` (the author signs now) or ``seal`` (a re-key carries the author's seal over)."""
+    ``sealer`` (the author signs now) or ``seal`` (a re-key carries the author's seal over).
+    ``randomness`` fixes every secret drawn, for reproducible test vectors only."""
     canonical_policy = normalize(policy)
     check_content_type(content_type)
     check_segment_size(segment_size)
@@ -220,8 +225,9 @@ def encrypt_stream_v3(
         raise EnvelopeFormatError("an envelope needs exactly one of sealer= or seal=")
     authorities = list(authorities)
     reach(canonical_policy, [a.institution for a in authorities])  # refuse before reading
-    data_key = os.urandom(KEY_SIZE)
-    body_id = os.urandom(BODY_ID_SIZE)
+    draw = os.urandom if randomness is None else randomness.random_bytes
+    data_key = draw(KEY_SIZE)
+    body_id = draw(BODY_ID_SIZE)
     content = hashlib.sha256()
     info = encrypt_segments(
         HashingReader(reader, content),
@@ -244,6 +250,7 @@ def encrypt_stream_v3(
         binding=binding,
         seal=seal_blob(data_key, binding, sealed),
         emergency=None if emergency is None else emergency(data_key, binding),
+        randomness=randomness,
     )
     return EncryptedRecordV3(
         header=header,

@@ -213,12 +213,17 @@ def decrypt_share(
     *,
     index: int,
     secret_share: Fr,
+    s_i: Fr | None = None,
 ) -> DecryptionShare:
-    """Server ``index``'s share, only for a ciphertext valid under ``label``."""
+    """Server ``index``'s share, only for a ciphertext valid under ``label``.
+
+    ``s_i`` is the Chaum-Pedersen proof's nonce, drawn from the OS CSPRNG when omitted (always,
+    in production); a caller passes it only to make reproducible vectors, as with
+    :func:`encrypt_with_randomness`. A reused nonce reveals ``secret_share``."""
     check_index(index, public_key.n)
     verify_ciphertext(public_key, ciphertext, label)
     ui = ciphertext.u * secret_share
-    si = random_fr()
+    si = random_fr() if s_i is None else s_i
     uhat, hhat = ciphertext.u * si, G * si
     ei = _h4(index, ciphertext.u, public_key.verification_key(index), ui, uhat, hhat)
     return DecryptionShare(index=index, ui=ui, ei=ei, fi=si + secret_share * ei)

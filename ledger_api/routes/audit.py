@@ -48,6 +48,12 @@ class AccessEventOut(BaseModel):
         "for: the first is on chain, the repeats within the coalescing window are counted here.",
     )
     last_repeat_at: int | None = Field(None, description="Unix time of the last repeat.")
+    app_id: str | None = Field(
+        None, description="A read made for a SMART app: the app's marketplace listing id."
+    )
+    client_id_hash: str | None = Field(
+        None, description="... and keccak-256 of its OAuth client id (AppAccessLogged)."
+    )
 
 
 class AccessEventPageOut(BaseModel):
@@ -120,6 +126,10 @@ def access_events(
     ] = None,
     offset: Offset = 0,
     limit: uint_query(ge=1, le=service.MAX_LIMIT) = service.DEFAULT_LIMIT,
+    app: Annotated[
+        str | None,
+        Query(max_length=HEX32_CHARS, description="a SMART app's listing id (0x…): its reads"),
+    ] = None,
 ) -> AccessEventPageOut:
     page = service.list_access_events(
         db=db,
@@ -132,6 +142,7 @@ def access_events(
         until=until,
         offset=offset,
         limit=limit,
+        app=app,
     )
     return AccessEventPageOut(
         items=[AccessEventOut(**item) for item in page.items],

@@ -15,12 +15,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
 from eth_account import Account
 
 from ledger_api.services.access import Reason
-from ledger_api.services.audit import report as report_module
 from ledger_api.services.audit.report import SECTIONS
 from ledger_api.services.audit.verification import verify_range
 from storage.models import AccessEvent, Referral
@@ -121,15 +119,12 @@ def test_a_call_out_of_time_stops_at_a_chunk_and_the_next_continues(api_stack: S
     assert _checked(parts) == whole["checked"]
 
 
-def test_a_call_with_enough_problems_stops_and_the_rest_follows(
-    api_stack: Stack, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_call_with_enough_problems_stops_and_the_rest_follows(api_stack: Stack) -> None:
     """The report is bounded too: past the problem limit a call stops at the end of its
     chunk (with every problem of that chunk) and names where; continuing finds the rest."""
     s = api_stack
     _spoil(s)
     whole = verify(s)
-    monkeypatch.setattr(report_module, "MAX_PROBLEMS", 1)
     parts: list[dict[str, Any]] = []
     low = whole["from_block"]
     with s.ctx.sessions() as db:
@@ -143,6 +138,7 @@ def test_a_call_with_enough_problems_stops_and_the_rest_follows(
                     start=low,
                     end=whole["to_block"],
                     max_blocks=4,
+                    max_problems=1,
                 ).as_dict()
             )
             low = parts[-1]["last_block_checked"] + 1

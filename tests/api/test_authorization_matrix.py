@@ -173,7 +173,8 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/smart/authorize"): signed_in(400),
     ("POST", "/smart/authorize"): signed_in(400),
     ("GET", "/smart/connections"): signed_in(200),
-    ("POST", "/smart/connections/{client_id}/revoke"): signed_in(404),
+    # a patient's on-chain revocation: an unsigned body is a precise 422 for anyone signed in
+    ("POST", "/smart/apps/{app_id}/revoke"): signed_in(422),
     # the app marketplace (issue 21): listings, votes and installs are public, as on chain;
     # uploads need an enrolled vendor (none here: 403); a signed action needs a session and
     # the role the contract demands (a vote: no administrator here, 403)
@@ -374,9 +375,9 @@ class Scenario:
     def _get_smart_connections(self, role: str) -> Any:
         return self._get("/smart/connections", role)
 
-    def _post_smart_connections_client_id_revoke(self, role: str) -> Any:
+    def _post_smart_apps_app_id_revoke(self, role: str) -> Any:
         return self.stack.client.post(
-            "/smart/connections/unknown-app/revoke", headers=self.headers(role)
+            "/smart/apps/0x" + "ab" * 32 + "/revoke", headers=self.headers(role), json={}
         )
 
     def _post_auth_nonce(self, role: str) -> Any:

@@ -13,15 +13,19 @@ from eth_utils import keccak
 from crypto.signing import (
     AdministratorChange,
     AdministratorRole,
+    AppAuthorization,
     AppInstallation,
     AppRating,
+    AppRevocation,
     AppStatusChange,
     AppSubmission,
     AppVote,
     StatusAction,
     TypedMessage,
     VendorChange,
+    client_id_hash,
     manifest_digest,
+    scope_hash,
 )
 from tests.contracts.helpers import FAR, Chain, args
 
@@ -40,7 +44,11 @@ FUNCTIONS = {
     AppStatusChange: "changeStatus",
     AppInstallation: "setInstallation",
     AppRating: "rate",
+    AppAuthorization: "authorizeApp",
+    AppRevocation: "revokeApp",
 }
+CLIENT_ID = "bp-chart"
+SCOPES = ("launch/patient", "patient/Observation.rs", "openid", "fhirUser")
 (NONE, IN_REVIEW, LIVE, REJECTED, SUSPENDED, RETIRED) = range(6)
 INST_A, INST_B = 1, 2
 
@@ -112,6 +120,34 @@ def rating(inst: int, version: int, score: int) -> AppRating:
     return AppRating(
         institution_id=inst, app_id=APP, version=version, score=score, nonce=nonce(), deadline=FAR
     )
+
+
+def authorization(
+    chain: Chain, user: str, patient: str, app_id: bytes = APP, **changes: Any
+) -> AppAuthorization:
+    """``user`` lets the app reach ``patient``'s records (account names of the test world)."""
+    fields: dict[str, Any] = {
+        "user": chain.addr(user),
+        "patient": chain.addr(patient),
+        "app_id": app_id,
+        "client_id": client_id_hash(CLIENT_ID),
+        "scope_hash": scope_hash(SCOPES),
+        "nonce": nonce(),
+        "deadline": FAR,
+    }
+    fields.update(changes)
+    return AppAuthorization(**fields)
+
+
+def revocation(chain: Chain, patient: str, app_id: bytes = APP, **changes: Any) -> AppRevocation:
+    fields: dict[str, Any] = {
+        "patient": chain.addr(patient),
+        "app_id": app_id,
+        "nonce": nonce(),
+        "deadline": FAR,
+    }
+    fields.update(changes)
+    return AppRevocation(**fields)
 
 
 class Market:

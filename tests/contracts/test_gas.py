@@ -3,7 +3,10 @@ fails here first; scripts/bench_chain.py reports the same figures).
 
 Targets (issue 14): register one record ≤ 80,000; ≤ 55,000 per record in a batch of 50;
 relayed consent ≤ 70,000; one access-log entry with the reader's signature ≤ 35,000 and
-≤ 8,000 per entry in a batch of 50; a first break-glass opening ≤ 120,000.
+≤ 8,000 per entry in a batch of 50; an app's read (issue 21: the entry, two more calldata
+words, and its ``AppAccessLogged``) ≤ 40,000 alone and ≤ 12,000 per entry in a batch of 50
+(the EIP-7623 floor of a 256-byte entry alone is 10,240); a first break-glass opening
+≤ 120,000.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import os
 from eth_utils import to_checksum_address
 
 from crypto.signing import (
+    AppReadRequest,
     BreakGlassOpen,
     Consent,
     Domain,
@@ -20,10 +24,11 @@ from crypto.signing import (
     ReadPart,
     ReadRequest,
     Revocation,
+    client_id_hash,
     consent_id,
     sign,
 )
-from ledger_api.chain.access_log import AccessEntry
+from ledger_api.chain.access_log import AccessEntry, AppAccessEntry
 from tests.contracts.helpers import FAR, Chain, args, registration, rid
 
 
@@ -95,6 +100,38 @@ def test_access_log_one_and_batch(chain: Chain) -> None:
     assert many["gasUsed"] / 50 <= 8_000
 
 
+def _signed_app_entry(chain: Chain, reader: str, i: int) -> tuple[object, ...]:
+    """As :func:`_signed_entry`, for a read an app asked through ``reader``."""
+    request = AppReadRequest(
+        record_id=os.urandom(32),
+        part=ReadPart.BODY,
+        purpose=Purpose.TREATMENT,
+        issued_at=chain.now(),
+        nonce=int.from_bytes(os.urandom(8), "big"),
+        app_id=os.urandom(32),
+        client_id=client_id_hash(f"smart-app-{i}"),
+    )
+    entry = AppAccessEntry.for_request(
+        request,
+        chain.sig(reader, request),
+        accessor=chain.addr(reader),
+        granted=True,
+        reason_code=1 + i % 7,
+        justification=os.urandom(32),
+    )
+    return entry.as_tuple()
+
+
+def test_access_log_app_entry_one_and_batch(chain: Chain) -> None:
+    log = chain.c["AccessLog"].functions
+    one = chain.send("relayer", log.logAppAccess(_signed_app_entry(chain, "doctor_b", 0)))
+    batch = [_signed_app_entry(chain, "doctor_b", i) for i in range(50)]
+    many = chain.send("relayer", log.logAppAccessBatch(batch))
+    print("app log one", one["gasUsed"], "batch per entry", many["gasUsed"] / 50)
+    assert one["gasUsed"] <= 40_000
+    assert many["gasUsed"] / 50 <= 12_000
+
+
 def test_first_break_glass_opening(chain: Chain) -> None:
     opening = BreakGlassOpen(
         id=os.urandom(32),
@@ -131,3 +168,33 @@ def test_relayed_revocation_stays_small(chain: Chain) -> None:
     )
     print("revoke", receipt["gasUsed"])
     assert receipt["gasUsed"] <= 45_000
+
+
+def test_app_authorisation_and_revocation(chain: Chain) -> None:
+    """Issue 21's on-chain connections: each spends one nonce slot (the revocation a second
+    slot); measured relayed, with the user's and the patient's signatures."""
+    from tests.contracts.marketplace_support import (
+        INST_A,
+        authorization,
+        installation,
+        revocation,
+        setup_market,
+    )
+
+    market = setup_market(chain)
+    market.list_version(1)
+    market.do("inst_a_admin", installation(INST_A))
+    grant = market.do("doctor_a", authorization(chain, "doctor_a", "patient"))
+    revoke = market.do("patient", revocation(chain, "patient"))
+    reconnect = market.do("patient", authorization(chain, "patient", "patient"))
+    print(
+        "authorize",
+        grant["gasUsed"],
+        "revoke",
+        revoke["gasUsed"],
+        "reconnect",
+        reconnect["gasUsed"],
+    )
+    assert grant["gasUsed"] <= 85_000
+    assert revoke["gasUsed"] <= 90_000
+    assert reconnect["gasUsed"] <= 85_000

@@ -17,13 +17,16 @@ from tests.contracts.marketplace_support import (
     INST_A,
     INST_B,
     LIVE,
+    OTHER_APP,
     RETIRED,
     ROLES,
     SUSPENDED,
     Market,
+    authorization,
     installation,
     manifest,
     rating,
+    revocation,
     setup_market,
     status,
     submission,
@@ -210,6 +213,8 @@ def test_hash_views_match_crypto_signing(market: Market, kind: str) -> None:
     samples["AdministratorChange"] = AdministratorChange(
         role=3, account=market.chain.addr("authority"), nonce=5, deadline=17
     )
+    samples["AppAuthorization"] = authorization(market.chain, "doctor_a", "patient", nonce=2**200)
+    samples["AppRevocation"] = revocation(market.chain, "patient2", app_id=OTHER_APP)
     message = samples[kind]
     view = getattr(market.f, "hash" + kind)(args(message)).call()
     assert bytes(view) == message.struct_hash()
@@ -221,5 +226,7 @@ def test_hash_views_match_crypto_signing(market: Market, kind: str) -> None:
         "AppRating": "APP_RATING_TYPEHASH",
         "VendorChange": "VENDOR_CHANGE_TYPEHASH",
         "AdministratorChange": "ADMINISTRATOR_CHANGE_TYPEHASH",
+        "AppAuthorization": "APP_AUTHORIZATION_TYPEHASH",
+        "AppRevocation": "APP_REVOCATION_TYPEHASH",
     }[kind]
     assert bytes(getattr(market.f, typehash)().call()) == type(message).type_hash()

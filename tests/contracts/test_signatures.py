@@ -188,6 +188,27 @@ def _set_vendor(chain: Chain):
     return m, "admin", _market(chain, "setVendor")
 
 
+def _authorize_app(chain: Chain):
+    from tests.contracts.marketplace_support import (
+        INST_A,
+        authorization,
+        installation,
+        setup_market,
+    )
+
+    market = setup_market(chain)
+    market.list_version(1)
+    market.do("inst_a_admin", installation(INST_A))
+    return authorization(chain, "doctor_a", "patient"), "doctor_a", _market(chain, "authorizeApp")
+
+
+def _revoke_app(chain: Chain):
+    from tests.contracts.marketplace_support import revocation, setup_market
+
+    setup_market(chain)
+    return revocation(chain, "patient"), "patient", _market(chain, "revokeApp")
+
+
 CASES = {
     "register": Case("RecordRegistry", "RecordRegistryNotAuthor", _register),
     "rekey": Case("RecordRegistry", "RecordRegistryUnauthorized", _rekey),
@@ -206,6 +227,8 @@ CASES = {
     "vote": Case("Marketplace", "MarketplaceUnauthorized", _vote_app),
     "setInstallation": Case("Marketplace", "MarketplaceUnauthorized", _install_app),
     "setVendor": Case("Marketplace", "MarketplaceUnauthorized", _set_vendor),
+    "authorizeApp": Case("Marketplace", "MarketplaceSignerMismatch", _authorize_app),
+    "revokeApp": Case("Marketplace", "MarketplaceSignerMismatch", _revoke_app),
 }
 NAMES = sorted(CASES)
 

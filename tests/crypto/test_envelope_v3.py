@@ -8,6 +8,7 @@ tampered headers and slots are refused before anything is decrypted.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import replace
 from typing import Any
@@ -38,6 +39,7 @@ from crypto.errors import (
     EnvelopeIntegrityError,
     PolicyReachError,
 )
+from crypto.groups import GROUP_ORDER, fr_from_int
 from crypto.patient_key import derivation_message, derive_from_account, derive_from_signature
 from crypto.reach import Institution, reach, simplify, slot_policy
 
@@ -340,3 +342,50 @@ def test_header_of_four_institutions_has_four_slots_of_constant_decryption(world
     for inst in DIRECTORY:
         key = _member(world, inst, "role:doctor", "dept:cardiology")
         assert decrypt_bytes_v3(record.header_bytes, body, user_key=key, institution_id=inst.id)
+
+
+class _CounterRandomness:
+    """Fixed draws (:class:`crypto.groups.Randomness`), one counter for scalars and bytes."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def random_bytes(self, n: int) -> bytes:
+        self.count += 1
+        return hashlib.sha256(b"bytes %d" % self.count).digest()[:n]
+
+    def random_fr(self, *, nonzero: bool = False) -> Any:
+        self.count += 1
+        digest = hashlib.sha256(b"fr %d" % self.count).digest()
+        return fr_from_int(int.from_bytes(digest, "big") % (GROUP_ORDER - 1) + 1)
+
+
+def test_given_randomness_makes_the_record_reproducible_and_it_still_opens(world) -> None:
+    binding = RecordBinding(record_id=bytes(range(32)), patient=PATIENT.address)
+    plain = b"y" * 3000
+
+    def share(randomness: _CounterRandomness | None) -> tuple[Any, bytes]:
+        return encrypt_bytes_v3(
+            plain,
+            authorities=world["authorities"],
+            policy="(org:cd3h or org:pjxrmyy) and role:doctor",
+            patient_public_key=PATIENT_KEY.public_key,
+            binding=binding,
+            sealer=AccountSealer(AUTHOR),
+            segment_size=1024,
+            randomness=randomness,
+        )
+
+    first, again, drawn = share(_CounterRandomness()), share(_CounterRandomness()), share(None)
+    assert first[0].header_bytes == again[0].header_bytes
+    assert first[1] == again[1]
+    assert drawn[0].header_bytes != first[0].header_bytes  # none given: the OS CSPRNG
+    opened = decrypt_bytes_v3(first[0].header_bytes, first[1], patient_key=PATIENT_KEY)
+    assert opened == plain
+    member = _member(world, DIRECTORY[1], "role:doctor")
+    assert (
+        decrypt_bytes_v3(
+            first[0].header_bytes, first[1], user_key=member, institution_id=2, binding=binding
+        )
+        == plain
+    )

@@ -10,12 +10,13 @@ without crashing the interpreter only because the checks run before any copy.
 from __future__ import annotations
 
 import ctypes
+from collections.abc import Iterator
 
 import pymcl
 import pytest
 from pymcl import G1, G2, GT, Fr
 
-from crypto import groups, groups_native
+from crypto import groups
 from crypto.errors import CryptoError, GroupArgumentError, GroupElementError
 from crypto.groups import g1_msm, g2_from_bytes, gt_from_bytes, gt_is_valid, pairing_product
 from crypto.groups_native import (
@@ -40,11 +41,15 @@ g1, g2 = pymcl.g1, pymcl.g2
 
 
 @pytest.fixture(params=["native", "plain"])
-def path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+def path(request: pytest.FixtureRequest) -> Iterator[str]:
     assert groups.native_enabled()  # the fast path must be live on the CI's pymcl
     if request.param == "plain":
-        monkeypatch.setattr(groups, "_NATIVE", None)
-    return str(request.param)
+        with groups.plain_pymcl():
+            assert not groups.native_enabled()
+            yield "plain"
+        assert groups.native_enabled()  # restored after the block
+    else:
+        yield "native"
 
 
 @pytest.mark.usefixtures("path")
@@ -124,7 +129,7 @@ def test_good_arguments_still_compute_the_same_values() -> None:
 
 def test_native_self_test_checks_the_layout_before_copying(
     monkeypatch: pytest.MonkeyPatch,
-) -> None:
+) -> None:  # monkeypatch: the environment only
     native = _Native()
     assert native.layout_matches()
     assert native.self_test()
@@ -146,10 +151,9 @@ def test_native_self_test_checks_the_layout_before_copying(
     native.lib = OtherBuild()  # type: ignore[assignment]
     assert not native.layout_matches()
     assert not native.self_test()
-    monkeypatch.setattr(groups_native, "_Native", lambda: native)
-    assert load_native() is None
+    assert load_native(native) is None
+    assert load_native() is not None  # this build's own binding passes
     monkeypatch.setenv("MEDLEDGER_FAME_NO_NATIVE", "1")
-    monkeypatch.setattr(groups_native, "_Native", _Native)
     assert load_native() is None
 
 
@@ -216,10 +220,9 @@ def test_gt_probe_and_zero_are_refused_on_both_paths() -> None:
     assert gt_is_valid(pymcl.pairing(g1 * Fr(9), g2))
 
 
-def test_probes_pass_on_this_build_and_name_what_a_bad_build_accepts(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_probes_pass_on_this_build_and_name_what_a_bad_build_accepts() -> None:
     assert groups._membership_probe_failures() == []
+    groups._require_membership_checks()
 
     class LaxG2:
         """A pymcl build whose G2 deserialisation skips the order check."""
@@ -228,14 +231,15 @@ def test_probes_pass_on_this_build_and_name_what_a_bad_build_accepts(
         def deserialize(data: bytes) -> G2:
             return G2()
 
-    monkeypatch.setattr(groups, "G2", LaxG2)
-    assert groups._membership_probe_failures() == ["a G2 point outside the prime-order subgroup"]
+    lax = groups._membership_probe_failures(g2=LaxG2)
+    assert lax == ["a G2 point outside the prime-order subgroup"]
     with pytest.raises(ImportError, match="G2 point outside the prime-order subgroup"):
-        groups._require_membership_checks()
-    monkeypatch.undo()
+        groups._require_membership_checks(g2=LaxG2)
 
-    monkeypatch.setattr(groups, "gt_is_valid", lambda element: True)  # checks unitarity only
-    failures = groups._membership_probe_failures()
+    def unitary(element: GT) -> bool:  # checks unitarity only
+        return True
+
+    failures = groups._membership_probe_failures(gt_valid=unitary)
     assert failures == ["a cyclotomic Fp12 element outside GT", "the zero of Fp12"]
     with pytest.raises(ImportError, match="cyclotomic Fp12 element outside GT"):
-        groups._require_membership_checks()
+        groups._require_membership_checks(gt_valid=unitary)

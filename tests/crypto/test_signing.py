@@ -215,7 +215,46 @@ def _samples() -> list[signing.TypedMessage]:
             consultation_id=r, conclusion_cid="c", conclusion_hash=r, deadline=14
         ),
         signing.ConsultationCancel(consultation_id=r, reason=r, deadline=15),
+        signing.AppReadRequest(
+            record_id=r,
+            part=signing.ReadPart.BODY,
+            purpose=0,
+            issued_at=16,
+            nonce=17,
+            app_id=keccak(text="app"),
+            client_id=signing.client_id_hash("bp-chart"),
+        ),
+        signing.AppAuthorization(
+            user=DOCTOR,
+            patient=PATIENT,
+            app_id=keccak(text="app"),
+            client_id=signing.client_id_hash("bp-chart"),
+            scope_hash=signing.scope_hash(["patient/Observation.rs", "launch/patient"]),
+            nonce=2**256 - 1,
+            deadline=18,
+        ),
+        signing.AppRevocation(patient=PATIENT, app_id=keccak(text="app"), nonce=0, deadline=19),
     ]
+
+
+def test_app_hashes_are_canonical() -> None:
+    """``scope_hash`` ignores order and repeats (the consent screen's order is not signed);
+    ``client_id_hash`` is keccak-256 of the UTF-8 bytes; bad input is refused."""
+    scopes = ["patient/Observation.rs", "launch/patient", "openid"]
+    expected = keccak(text="launch/patient openid patient/Observation.rs")
+    assert signing.scope_hash(scopes) == expected
+    assert signing.scope_hash([*reversed(scopes), "openid"]) == expected
+    assert signing.client_id_hash("血压-app") == keccak("血压-app".encode())
+    with pytest.raises(SigningError, match="without spaces"):
+        signing.scope_hash(["launch patient"])
+    with pytest.raises(SigningError, match="without spaces"):
+        signing.scope_hash([""])
+    with pytest.raises(SigningError, match="not empty"):
+        signing.client_id_hash("")
+    assert signing.AppReadRequest.type_string() == (
+        "AppReadRequest(bytes32 recordId,uint8 part,uint8 purpose,uint64 issuedAt,uint64 nonce,"
+        "bytes32 appId,bytes32 clientId)"
+    )
 
 
 @pytest.mark.parametrize("message", _samples(), ids=lambda m: m.primary_type())

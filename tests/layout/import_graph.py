@@ -2,9 +2,10 @@
 
 Counted as an import: a module-level ``import``/``from … import``, one inside a function or
 method (a lazy import is still a dependency: it only moves the failure to run time), and
-``importlib.import_module("literal")``. Not counted: imports under ``if TYPE_CHECKING:``,
-which never run. ``from pkg import name`` is an edge to ``pkg.name`` when that is a module of
-ours, else to ``pkg``; relative imports are resolved against the importing module.
+``importlib.import_module("literal")``. Not counted unless ``build(type_checking=True)``:
+imports under ``if TYPE_CHECKING:``, which never run. ``from pkg import name`` is an edge to
+``pkg.name`` when that is a module of ours, else to ``pkg``; relative imports are resolved
+against the importing module.
 """
 
 from __future__ import annotations
@@ -82,7 +83,9 @@ def module_name(path: Path) -> str:
     return ".".join(parts)
 
 
-def build(packages: tuple[str, ...] = PACKAGES) -> ImportGraph:
+def build(packages: tuple[str, ...] = PACKAGES, *, type_checking: bool = False) -> ImportGraph:
+    """The graph of ``packages``; ``type_checking`` counts the imports under
+    ``if TYPE_CHECKING:`` too (a cycle through them makes types circular even if no run is)."""
     graph = ImportGraph()
     for package in packages:
         for path in sorted((ROOT / package).rglob("*.py")):
@@ -93,15 +96,21 @@ def build(packages: tuple[str, ...] = PACKAGES) -> ImportGraph:
         is_package = path.name == "__init__.py"
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
         graph.edges[module] = {
-            target for target in _imports(tree, module, is_package, graph.files) if target != module
+            target
+            for target in _imports(tree, module, is_package, graph.files, type_checking)
+            if target != module
         }
     return graph
 
 
 def _imports(
-    tree: ast.Module, module: str, is_package: bool, known: dict[str, Path]
+    tree: ast.Module,
+    module: str,
+    is_package: bool,
+    known: dict[str, Path],
+    type_checking: bool = False,
 ) -> Iterator[str]:
-    for node in _runtime_nodes(tree):
+    for node in _runtime_nodes(tree, type_checking):
         if isinstance(node, ast.Import):
             for alias in node.names:
                 yield from _ours(alias.name, known)
@@ -116,12 +125,13 @@ def _imports(
                 yield from _ours(argument.value, known)
 
 
-def _runtime_nodes(tree: ast.AST) -> Iterator[ast.AST]:
-    """Every node except the bodies of ``if TYPE_CHECKING:`` blocks."""
+def _runtime_nodes(tree: ast.AST, type_checking: bool = False) -> Iterator[ast.AST]:
+    """Every node except the bodies of ``if TYPE_CHECKING:`` blocks (kept with
+    ``type_checking``)."""
     todo: list[ast.AST] = [tree]
     while todo:
         node = todo.pop()
-        if isinstance(node, ast.If) and _is_type_checking(node.test):
+        if not type_checking and isinstance(node, ast.If) and _is_type_checking(node.test):
             todo.extend(node.orelse)
             continue
         yield node

@@ -83,7 +83,6 @@ def test_break_glass_with_cosignature_in_chromium(
     authorities: dict[int, AuthorityProcess],
     chromium: str,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     stack = live_stack.stack
     patient_address = stack.patient.address
@@ -111,15 +110,14 @@ def test_break_glass_with_cosignature_in_chromium(
             content_type="application/fhir+json",
         )
         # the same, written without an emergency slot (as before the consortium had a key)
-        with monkeypatch.context() as patch:
-            patch.setattr(gp, "emergency_wrapper", lambda: None)
-            slotless = gp.share(
-                fixture_resource("Condition"),
-                patient=patient_address,
-                policy="org:qyqchc",
-                record_type="Condition",
-                content_type="application/fhir+json",
-            )
+        slotless = gp.share(
+            fixture_resource("Condition"),
+            patient=patient_address,
+            policy="org:qyqchc",
+            record_type="Condition",
+            content_type="application/fhir+json",
+            emergency_slot=False,
+        )
         time.sleep(1.1)  # the opening's block is a later second than the records'
         # today's one opening without a co-signature, of another patient's chart
         cardio.break_glass(Account.create().address, reason="急诊抢救：另一位昏迷患者的病历")

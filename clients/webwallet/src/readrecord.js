@@ -35,7 +35,9 @@ export async function signedRead(session, recordId, part, purpose = 'treatment')
     issuedAt: Math.floor(Date.now() / 1000),
     nonce: BigInt(hexlify(randomBytes(8))),
   };
-  const signature = await session.wallet.signTypedData(accessDomain(session.chain), ACCESS.types, request);
+  // one primary type at a time: the AccessLog domain also defines AppReadRequest
+  const types = { ReadRequest: ACCESS.types.ReadRequest };
+  const signature = await session.wallet.signTypedData(accessDomain(session.chain), types, request);
   return { 'X-Read-Issued-At': String(request.issuedAt), 'X-Read-Nonce': String(request.nonce), 'X-Read-Signature': signature };
 }
 

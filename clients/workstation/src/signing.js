@@ -95,6 +95,10 @@ const CONTRACT_OF = {
   AppStatusChange: 'Marketplace',
   AppInstallation: 'Marketplace',
   AppRating: 'Marketplace',
+  // a clinician's consent screen and the reads an app asks through them (@wallet/apptypes.js)
+  AppAuthorization: 'Marketplace',
+  AppRevocation: 'Marketplace',
+  AppReadRequest: 'AccessLog',
 };
 
 /** The EIP-712 digest the contract recovers the signer from. */

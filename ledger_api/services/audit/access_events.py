@@ -69,10 +69,10 @@ def _address(value: str, name: str) -> str:
     return value.lower()
 
 
-def _record_id(value: str) -> str:
+def _record_id(value: str, name: str = "record") -> str:
     raw = value[2:] if value.startswith("0x") else value
     if len(raw) != 64 or any(c not in "0123456789abcdefABCDEF" for c in raw):
-        raise UnprocessableError(f"record must be 0x followed by 64 hex digits, got {quote(value)}")
+        raise UnprocessableError(f"{name} must be 0x followed by 64 hex digits, got {quote(value)}")
     return "0x" + raw.lower()
 
 
@@ -96,8 +96,10 @@ def list_access_events(
     until: datetime | int | None = None,
     offset: int = 0,
     limit: int = DEFAULT_LIMIT,
+    app: str | None = None,
 ) -> AccessEventPage:
-    """Access decisions newest first; ``since`` inclusive, ``until`` exclusive (block time)."""
+    """Access decisions newest first; ``since`` inclusive, ``until`` exclusive (block time);
+    ``app``: only the reads made for that SMART app (its listing id)."""
     require_log_reader(principal, patient)
     if offset < 0 or not 1 <= limit <= MAX_LIMIT:
         raise UnprocessableError(
@@ -112,6 +114,8 @@ def list_access_events(
         where.append(AccessEvent.accessor == _address(accessor, "accessor"))
     if granted is not None:
         where.append(AccessEvent.granted.is_(granted))
+    if app is not None:
+        where.append(AccessEvent.app_id == _record_id(app, "app"))
     start, stop = _seconds(since), _seconds(until)
     if start is not None:
         where.append(AccessEvent.block_time >= start)
@@ -146,4 +150,6 @@ def _view(row: AccessEvent) -> dict[str, Any]:
         "log_index": row.log_index,
         "repeats": row.repeats or 1,
         "last_repeat_at": row.last_repeat_at,
+        "app_id": row.app_id,
+        "client_id_hash": row.client_id_hash,
     }

@@ -68,6 +68,7 @@ class VerifyReport:
     checked: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CHECKED, 0))
     not_yet_indexed: int = 0
     chunks: int = 0
+    max_problems: int = MAX_PROBLEMS  # :func:`~.verification.verify_range` may ask for fewer
 
     def count(self, name: str, n: int = 1) -> None:
         self.checked[name] = self.checked.get(name, 0) + n
@@ -79,7 +80,7 @@ class VerifyReport:
     @property
     def full(self) -> bool:
         """Enough problems listed: stop after this chunk (the client resumes after it)."""
-        return self.problems >= MAX_PROBLEMS
+        return self.problems >= self.max_problems
 
     @property
     def ok(self) -> bool:

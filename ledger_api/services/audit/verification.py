@@ -52,7 +52,7 @@ from ledger_api.services.audit.index_identity import IdentityChecks
 from ledger_api.services.audit.index_records import RecordChecks
 from ledger_api.services.audit.index_workflow import WorkflowChecks
 from ledger_api.services.audit.reads import ReadChecks, record_patients
-from ledger_api.services.audit.report import VerifyReport
+from ledger_api.services.audit.report import MAX_PROBLEMS, VerifyReport
 from storage.blocks import BlockStore
 from storage.models import IndexerCursor, Unhealed
 
@@ -112,8 +112,10 @@ def verify_range(
     budget_seconds: float = float("inf"),
     max_blocks: int = DEFAULT_MAX_BLOCKS,
     target_logs: int = DEFAULT_TARGET_LOGS,
+    max_problems: int = MAX_PROBLEMS,
 ) -> VerifyReport:
-    """The verification itself, chunk by chunk (no range checks: :func:`verify` makes them)."""
+    """The verification itself, chunk by chunk (no range checks: :func:`verify` makes them);
+    it stops after the chunk in which ``max_problems`` problems are listed."""
     deadline = time.monotonic() + budget_seconds
     known = deployment.addresses()
     addresses = {name: known[name] for name in FOLLOWED if name in known}
@@ -121,7 +123,11 @@ def verify_range(
     first = deployment.block_number
     indexed_to = _indexed_to(deployment, db)
     report = VerifyReport(
-        from_block=start, to_block=end, indexed_to=indexed_to, last_block_checked=start - 1
+        from_block=start,
+        to_block=end,
+        indexed_to=indexed_to,
+        last_block_checked=start - 1,
+        max_problems=max_problems,
     )
     checks = _ChunkChecks(
         db, report, logs, indexed_to=indexed_to, first_block=first, chain_id=deployment.chain_id
@@ -182,7 +188,10 @@ class _ChunkChecks:
             records.run(comparable, chunk.low, index_end)
             self.workflow.run(comparable, chunk.low, index_end)
             self.identity.run(comparable, chunk.low, index_end)
-        self.reads.run(accesses, patients, chunk.high)
+        apps = {
+            (e.tx_hash, e.log_index - 1): e for e in chunk.events if e.name == "AppAccessLogged"
+        }
+        self.reads.run(accesses, patients, chunk.high, apps)
 
 
 def _indexed_to(deployment: Deployment, db: Session) -> int:

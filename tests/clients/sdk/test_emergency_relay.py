@@ -5,8 +5,10 @@ Real anvil, the API over HTTP, two ``medledger authority serve`` processes that 
 consortium key (t = 2 of n = 2), as ``test_emergency_by_threshold.py``:
 
 - ``GET /keys/emergency`` gives the chain's key and authorities, byte for byte;
-- the SDK's own share requests, sent to the relay instead of the authorities' URLs, open the
-  chart: the relay forwards requests and answers as they are;
+- the SDK's own share requests, sent to the relay instead of the authorities' URLs
+  (``emergency_open_chart(..., via_api_relay=True)``), open the chart: the relay forwards
+  requests and answers as they are; a record shared with ``emergency_slot=False`` has no
+  slot and is skipped;
 - a request signed by someone else than the opening's clinician, and one with a forged
   signature, are refused by the authority through the relay, and nothing is released on chain.
 """
@@ -19,7 +21,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import httpx
-import pytest
 from eth_account import Account
 
 import contracts
@@ -62,7 +63,6 @@ def test_the_relay_forwards_share_requests_and_the_authority_judges_them(
     live_stack: LiveStack,
     authorities: list[AuthorityProcess],  # noqa: F811
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     stack = live_stack.stack
     patient = stack.patient.address
@@ -76,15 +76,27 @@ def test_the_relay_forwards_share_requests_and_the_authority_judges_them(
             record_type="Observation",
             content_type="application/fhir+json",
         )
+        # written without the threshold slot: break-glass by threshold skips it
+        slotless = doctor.share(
+            RECORDS[1],
+            patient=patient,
+            policy="dept:cardiology and org:cd3h",
+            record_type="Observation",
+            content_type="application/fhir+json",
+            emergency_slot=False,
+        )
     time.sleep(1.1)  # the opening's block is a later second than the record's
     keys = stack.deployment.address("EmergencyKeys")
     contract = stack.w3.eth.contract(address=keys, abi=contracts.load("EmergencyKeys")["abi"])
     with MedLedgerClient(live_stack.url, account=stack.gp) as gp:
         opening = gp.break_glass(patient, reason="unconscious on arrival, suspected MI")
         directory = _relayed(live_stack)
+        assert gp.emergency_directory(via_api_relay=True) == directory
         header, _ = gp._header(shared.record_id, purpose="emergency", user_key=None)
         slot = header.emergency
         assert slot
+        without, _ = gp._header(slotless.record_id, purpose="emergency", user_key=None)
+        assert without.emergency is None
 
         # refused through the relay: signed by another account, or not signed at all
         record = bytes.fromhex(shared.record_id[2:])
@@ -120,8 +132,9 @@ def test_the_relay_forwards_share_requests_and_the_authority_judges_them(
         assert contract.events.EmergencyShareReleased().get_logs(from_block=0) == []
 
         # the SDK's requests through the relay: the chart opens, each release logged
-        monkeypatch.setattr(gp, "_read_emergency_directory", lambda: directory)
-        results = gp.emergency_open_chart(patient, tmp_path / "er", opening_id=opening.id)
+        results = gp.emergency_open_chart(
+            patient, tmp_path / "er", opening_id=opening.id, via_api_relay=True
+        )
         assert [r.path.read_bytes() for r in results] == [RECORDS[0]]
     logs = contract.events.EmergencyShareReleased().get_logs(from_block=0)
     assert sorted(e["args"]["institutionId"] for e in logs) == [stack.cd3h, stack.qyqchc]

@@ -177,3 +177,20 @@ def test_label_needs_a_record_id_and_an_address() -> None:
         emergency_label(record_id=b"short", patient=PATIENT, key_round=1)
     with pytest.raises(ThresholdFormatError):
         emergency_label(record_id=RECORD, patient="0xnothex" + "0" * 34, key_round=1)
+
+
+def test_a_given_proof_nonce_makes_the_share_reproducible_and_still_valid() -> None:
+    key, secret_shares, _ = dealt_key(2, 3)
+    ct = encrypt(key, os.urandom(32), LABEL)
+    sk = secret_shares[0]
+    nonce = random_fr()
+    first = decrypt_share(key, ct, LABEL, index=sk.index, secret_share=sk.x, s_i=nonce)
+    again = decrypt_share(key, ct, LABEL, index=sk.index, secret_share=sk.x, s_i=nonce)
+    assert first == again
+    assert first.fi == nonce + sk.x * first.ei  # f_i = s_i + x_i·e_i
+    verify_share(key, ct, first)
+    # without s_i each call draws a fresh nonce from the CSPRNG
+    drawn = decrypt_share(key, ct, LABEL, index=sk.index, secret_share=sk.x)
+    assert drawn.ui == first.ui
+    assert drawn.fi != first.fi
+    verify_share(key, ct, drawn)
