@@ -48,11 +48,13 @@ from ledger_api.routes import referrals as referrals_routes
 from ledger_api.routes import rekey as rekey_routes
 from ledger_api.routes import smart as smart_routes
 from ledger_api.routes import timeline as timeline_routes
+from ledger_api.routes.smart_apps import mount_smart_apps
 from ledger_api.routes.wallet import mount_wallet
 from ledger_api.routes.workstation import mount_workstation
 from ledger_api.services.healer import Healer
 from ledger_api.services.leader import Leadership
 from ledger_api.services.reconciler import reconcile_pending
+from ledger_api.smart.cors import SmartCorsMiddleware
 from storage.db import migrate
 from storage.errors import StorageError
 
@@ -143,6 +145,7 @@ def create_app(settings: Settings | None = None, *, hooks: Hooks | None = None) 
     app.add_middleware(
         BodyLimitMiddleware, max_bytes=settings.max_json_bytes, streaming=STREAMING_ROUTES
     )
+    app.add_middleware(SmartCorsMiddleware)
     app.add_middleware(RequestLogMiddleware, metrics=metrics)
     app.include_router(health_routes.router)
     app.include_router(auth_routes.router)
@@ -164,6 +167,13 @@ def create_app(settings: Settings | None = None, *, hooks: Hooks | None = None) 
     app.include_router(smart_routes.router)
     app.include_router(marketplace_routes.router)
     mount_wallet(app, settings.wallet_dir)
-    mount_workstation(app, settings.workstation_dir, settings.assistant_url, settings.gateway_url)
+    mount_workstation(
+        app,
+        settings.workstation_dir,
+        settings.assistant_url,
+        settings.gateway_url,
+        settings.smart_frame_src,
+    )
+    mount_smart_apps(app, settings.smart_apps_dir)
     install_openapi(app)
     return app

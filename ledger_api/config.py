@@ -24,6 +24,8 @@ DEFAULT_WALLET_DIR = Path(__file__).resolve().parent.parent / "clients" / "webwa
 DEFAULT_WORKSTATION_DIR = (
     Path(__file__).resolve().parent.parent / "clients" / "workstation" / "dist"
 )
+# the reference SMART apps the demo lists in the marketplace (static files, no build step)
+DEFAULT_SMART_APPS_DIR = Path(__file__).resolve().parent.parent / "clients" / "smartapps"
 
 
 class Settings(BaseSettings):
@@ -106,6 +108,16 @@ class Settings(BaseSettings):
     wallet_dir: Path = DEFAULT_WALLET_DIR
     # the built clinicians' workstation and auditors' console, served at /workstation/
     workstation_dir: Path = DEFAULT_WORKSTATION_DIR
+    # the reference SMART apps served at /apps/<name>/ (clients/smartapps): a vendor's apps
+    # live on the vendor's own origin; these are the demo's and the tests'
+    smart_apps_dir: Path = DEFAULT_SMART_APPS_DIR
+    # CSP frame-src of the workstation and the wallet: where the SMART apps they launch may be
+    # loaded from ('self' for the authorisation step, which runs in the app's frame)
+    smart_frame_src: str = Field(
+        default="'self' https: http://localhost:* http://127.0.0.1:*",
+        max_length=400,
+        pattern=r"^[A-Za-z0-9'*:/._ -]+$",
+    )
     # the GP assistant service (clients/assistant) the workstation's pages call, if any
     assistant_url: str | None = Field(default=None, max_length=200)
     # this hospital's gateway (clients/gateway), whose patient index the workstation's "find a

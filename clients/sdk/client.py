@@ -44,6 +44,7 @@ from clients.sdk.outbox import Outbox
 from clients.sdk.records import RecordsMixin
 from clients.sdk.registry import ChainRecords
 from clients.sdk.rekey import RekeyMixin
+from clients.sdk.smart import SmartMixin
 from clients.sdk.timeline import TimelineMixin
 from clients.sdk.transport import Transport
 from clients.sdk.workflows import WorkflowsMixin
@@ -73,6 +74,7 @@ class MedLedgerClient(
     EpochsMixin,
     EmergencyMixin,
     EmergencyThresholdMixin,
+    SmartMixin,
 ):
     """A session with one MedLedger API as one account (or anonymous, for public routes).
 

@@ -20,13 +20,14 @@ from clients.sdk.authorities import MemberKey
 from clients.sdk.consent_messages import parse_purpose
 from clients.sdk.errors import DecryptionError, IntegrityError
 from clients.sdk.registry import ChainRecords, Registration
+from clients.sdk.smart_models import AppGrant
 from clients.sdk.transfer import Progress, decrypt_download
 from clients.sdk.transport import Transport
 from crypto.envelope import Header, HeaderV3, RecordBinding, check_binding, parse_header
 from crypto.errors import CryptoError
 from crypto.fame_types import UserKey
 from crypto.patient_key import PatientKey
-from crypto.signing import ReadPart, ReadRequest, TypedMessage
+from crypto.signing import AppReadRequest, ReadPart, ReadRequest, TypedMessage
 from storage.unixfs import compute_cid
 
 __all__ = ["MAX_HEADER_BYTES", "ReadsMixin", "checked_header"]
@@ -46,7 +47,12 @@ class ReadsMixin:
         def sign_action(self, message: TypedMessage) -> bytes: ...
 
     def _header(
-        self, record_id: str, *, purpose: str, user_key: UserKey | MemberKey | None
+        self,
+        record_id: str,
+        *,
+        purpose: str,
+        user_key: UserKey | MemberKey | None,
+        app: AppGrant | None = None,
     ) -> tuple[Header | HeaderV3, Registration]:
         """The record's header, checked against its registration on chain, and (with a key)
         after checking the key can open it at all."""
@@ -54,7 +60,7 @@ class ReadsMixin:
             "GET",
             f"/records/{record_id}/header",
             params={"purpose": purpose},
-            headers=self._signed_read(record_id, ReadPart.HEADER, purpose),
+            headers=self._signed_read(record_id, ReadPart.HEADER, purpose, app),
         )
         registration = self.chain_records().registration(
             record_id, from_block=_block_hint(response.headers.get("x-record-block"))
@@ -68,22 +74,33 @@ class ReadsMixin:
             )
         return header, registration  # the slot's own policy is checked when opening it
 
-    def _signed_read(self, record_id: str, part: ReadPart, purpose: str) -> dict[str, str]:
+    def _signed_read(
+        self, record_id: str, part: ReadPart, purpose: str, app: AppGrant | None = None
+    ) -> dict[str, str]:
         """The headers of a read's signed request: the reader's EIP-712 ``ReadRequest``
         (record, part, purpose, now, a fresh nonce), which goes on chain with the decision
-        so that no read can be logged that this reader did not ask for."""
-        request = ReadRequest(
-            record_id=bytes.fromhex(record_id[2:]),
-            part=part,
-            purpose=int(parse_purpose(purpose)),
-            issued_at=int(time.time()),
-            nonce=secrets.randbits(64),
-        )
-        return {
+        so that no read can be logged that this reader did not ask for. Read for a SMART app
+        (``app``), it is an ``AppReadRequest`` naming the app, with the app's token."""
+        fields = {
+            "record_id": bytes.fromhex(record_id[2:]),
+            "part": part,
+            "purpose": int(parse_purpose(purpose)),
+            "issued_at": int(time.time()),
+            "nonce": secrets.randbits(64),
+        }
+        request: ReadRequest | AppReadRequest
+        if app is None:
+            request = ReadRequest(**fields)
+        else:
+            request = AppReadRequest(**fields, app_id=app.app_id, client_id=app.client_id_hash)
+        headers = {
             "X-Read-Issued-At": str(request.issued_at),
             "X-Read-Nonce": str(request.nonce),
             "X-Read-Signature": "0x" + self.sign_action(request).hex(),
         }
+        if app is not None:
+            headers["X-Read-App-Token"] = app.access_token
+        return headers
 
     def _body(
         self,
@@ -97,10 +114,11 @@ class ReadsMixin:
         progress: Progress | None = None,
         patient_key: PatientKey | None = None,
         data_key: bytes | None = None,
+        app: AppGrant | None = None,
     ) -> tuple[int, str]:
         """Stream, check against the chain and decrypt the body: (bytes written, access tx)."""
         params = {"purpose": purpose}
-        signed = self._signed_read(record_id, ReadPart.BODY, purpose)
+        signed = self._signed_read(record_id, ReadPart.BODY, purpose, app)
         with self._http.stream(
             "GET", f"/records/{record_id}/body", params=params, headers=signed
         ) as response:

@@ -30,6 +30,7 @@ from clients.sdk.outbox import Outbox, OutboxEntry, OutboxError, check_retry, so
 from clients.sdk.policies import record_policy_v3
 from clients.sdk.reads import ReadsMixin
 from clients.sdk.signed import registration_of
+from clients.sdk.smart_models import AppGrant
 from clients.sdk.transfer import (
     Progress,
     ProgressReader,
@@ -354,6 +355,7 @@ class RecordsMixin(ReadsMixin):
         purpose: str = "treatment",
         progress: Progress | None = None,
         data_key: bytes | None = None,
+        app: AppGrant | None = None,
     ) -> FetchResult:
         """Download, verify and decrypt a record into ``dest`` (a path or a binary file).
 
@@ -371,7 +373,7 @@ class RecordsMixin(ReadsMixin):
             user_key, patient_key = None, user_key
         if user_key is None and patient_key is None and data_key is None:
             user_key, patient_key = _split(self.reader_key())
-        header, registration = self._header(record_id, purpose=purpose, user_key=user_key)
+        header, registration = self._header(record_id, purpose=purpose, user_key=user_key, app=app)
         written, access_tx = self._body(
             record_id,
             header,
@@ -382,6 +384,7 @@ class RecordsMixin(ReadsMixin):
             progress=progress,
             patient_key=patient_key,
             data_key=data_key,
+            app=app,
         )
         path = Path(dest) if isinstance(dest, Path | str) else None
         return FetchResult(
@@ -399,9 +402,12 @@ class RecordsMixin(ReadsMixin):
         user_key: MemberKey | PatientKey | None = None,
         patient_key: PatientKey | None = None,
         purpose: str = "treatment",
+        app: AppGrant | None = None,
     ) -> bytes:
         out = BytesIO()
-        self.fetch(record_id, out, user_key=user_key, patient_key=patient_key, purpose=purpose)
+        self.fetch(
+            record_id, out, user_key=user_key, patient_key=patient_key, purpose=purpose, app=app
+        )
         return out.getvalue()
 
 

@@ -24,6 +24,14 @@ import {MedLedgerEIP712} from "./MedLedgerEIP712.sol";
  * id, or zero for a denial. A granted entry without a signature is refused; a denial may
  * have none (the API logs refused requests too, signed or not).
  *
+ * Reads an app makes (SMART App Launch; apps hold no Ethereum key) are signed for the app by the
+ * launching user's client as
+ * `AppReadRequest(bytes32 recordId,uint8 part,uint8 purpose,uint64 issuedAt,uint64 nonce,bytes32 appId,bytes32 clientId)`
+ * (`appId` the Marketplace listing id, `clientId` keccak256 of the OAuth client id's UTF-8
+ * bytes) and logged with {logAppAccess} / {logAppAccessBatch}: the same {AccessLogged}, its
+ * `sigR`/`sigVs` then the `AppReadRequest` signature, immediately followed by
+ * {AppAccessLogged} with the app's two ids ({hashAppReadRequest} gives the struct hash).
+ *
  * Gas (≤ 35k for one entry, ≤ 8k per entry in a batch of 50): the log is the events; the only
  * slot is {currentEpoch}, which the access paths never touch. Calldata is priced with a floor
  * per byte (EIP-7623), so an entry travels as six packed words ({AccessEntry}) rather than
@@ -48,6 +56,14 @@ contract AccessLog is MedLedgerEIP712 {
         bytes32 sigVs;
     }
 
+    /// @notice An app's read logged on chain: the user's decision entry (its signature over the
+    /// `AppReadRequest`), the Marketplace listing id and the hashed OAuth client id.
+    struct AppAccessEntry {
+        AccessEntry entry;
+        bytes32 appId;
+        bytes32 clientId;
+    }
+
     /// @notice A reader's request, field for field the signed EIP-712 `ReadRequest`.
     struct ReadRequest {
         bytes32 recordId;
@@ -55,6 +71,18 @@ contract AccessLog is MedLedgerEIP712 {
         uint8 purpose;
         uint64 issuedAt;
         uint64 nonce;
+    }
+
+    /// @notice A read an app asks through the launching user, field for field the signed
+    /// EIP-712 `AppReadRequest`.
+    struct AppReadRequest {
+        bytes32 recordId;
+        uint8 part;
+        uint8 purpose;
+        uint64 issuedAt;
+        uint64 nonce;
+        bytes32 appId;
+        bytes32 clientId;
     }
 
     /// @notice EIP-712 domain name.
@@ -67,6 +95,13 @@ contract AccessLog is MedLedgerEIP712 {
     bytes32 public constant READ_REQUEST_TYPEHASH =
         keccak256(
             "ReadRequest(bytes32 recordId,uint8 part,uint8 purpose,uint64 issuedAt,uint64 nonce)"
+        );
+
+    /// @notice keccak256 of the `AppReadRequest` type string.
+    bytes32 public constant APP_READ_REQUEST_TYPEHASH =
+        keccak256(
+            "AppReadRequest(bytes32 recordId,uint8 part,uint8 purpose,uint64 issuedAt,"
+            "uint64 nonce,bytes32 appId,bytes32 clientId)"
         );
 
     /// @notice The key authority's current membership epoch (starts at 1). Record policies
@@ -87,6 +122,15 @@ contract AccessLog is MedLedgerEIP712 {
         bytes32 sigR,
         bytes32 sigVs
     );
+    /// @notice The {AccessLogged} just before it (same record, accessor and nonce) was a read
+    /// by app `appId` (OAuth client `clientId`, hashed), signed as an `AppReadRequest`.
+    event AppAccessLogged(
+        bytes32 indexed recordId,
+        address indexed accessor,
+        bytes32 indexed appId,
+        bytes32 clientId,
+        uint64 nonce
+    );
     /// @notice An attribute key was issued to `holder` for `epoch`.
     event KeyIssued(
         address indexed holder,
@@ -105,7 +149,8 @@ contract AccessLog is MedLedgerEIP712 {
     /// @notice The zero address was given for the consortium or a key holder.
     error AccessLogZeroAddress();
     /// @notice Entry `index` has a zero accessor, a part above {MAX_PART}, a `granted` other
-    /// than 0 or 1, bits set outside the packed layout, or is granted without a signature.
+    /// than 0 or 1, bits set outside the packed layout, or is granted without a signature;
+    /// or, for an app entry, a zero `appId` or `clientId`.
     error AccessLogMalformedEntry(uint256 index);
     /// @notice An epoch advance that is not exactly {currentEpoch} + 1 (a replay or a race).
     error AccessLogInvalidEpoch(uint64 epoch, uint64 current);
@@ -139,6 +184,33 @@ contract AccessLog is MedLedgerEIP712 {
         if (n == 0 || n > MAX_BATCH) revert AccessLogInvalidBatch(n, MAX_BATCH);
         for (uint256 i; i < n; ) {
             _log(entries[i], i);
+            unchecked {
+                ++i;
+            }
+        }
+    }
+
+    /**
+     * @notice Logs one access decision on a read made by an app through the launching user.
+     * @dev Requirements: caller is an active relayer; the entry is well formed (see
+     * {AccessLogMalformedEntry}). Emits {AccessLogged}, then {AppAccessLogged}.
+     */
+    function logAppAccess(AppAccessEntry calldata entry) external {
+        _checkRelayer();
+        _logApp(entry, 0);
+    }
+
+    /**
+     * @notice Logs up to {MAX_BATCH} access decisions on reads made by apps.
+     * @dev Requirements: as {logAccessBatch}. Emits, per entry and in order, {AccessLogged}
+     * immediately followed by its {AppAccessLogged}.
+     */
+    function logAppAccessBatch(AppAccessEntry[] calldata entries) external {
+        _checkRelayer();
+        uint256 n = entries.length;
+        if (n == 0 || n > MAX_BATCH) revert AccessLogInvalidBatch(n, MAX_BATCH);
+        for (uint256 i; i < n; ) {
+            _logApp(entries[i], i);
             unchecked {
                 ++i;
             }
@@ -191,7 +263,43 @@ contract AccessLog is MedLedgerEIP712 {
             );
     }
 
+    /// @notice EIP-712 `hashStruct(AppReadRequest)`; the launching user signed
+    /// `keccak256(0x1901 ‖ domainSeparator() ‖ hashAppReadRequest(request))` for the app.
+    function hashAppReadRequest(AppReadRequest calldata request) external pure returns (bytes32) {
+        return
+            keccak256(
+                abi.encode(
+                    APP_READ_REQUEST_TYPEHASH,
+                    request.recordId,
+                    request.part,
+                    request.purpose,
+                    request.issuedAt,
+                    request.nonce,
+                    request.appId,
+                    request.clientId
+                )
+            );
+    }
+
     // ------------------------------------------------------------------ internals
+
+    /// @dev Checks app entry `index` and emits its {AccessLogged} and {AppAccessLogged}.
+    function _logApp(AppAccessEntry calldata a, uint256 index) private {
+        bytes32 appId = a.appId;
+        bytes32 clientId = a.clientId;
+        if (appId == bytes32(0) || clientId == bytes32(0)) revert AccessLogMalformedEntry(index);
+        _log(a.entry, index);
+        // emit AppAccessLogged(recordId, accessor, appId, clientId, nonce) from the packed
+        // words (entry: recordId 0x00, access 0x40, request 0x60), as {_log} does.
+        bytes32 topic0 = AppAccessLogged.selector;
+        assembly ("memory-safe") {
+            let p := mload(0x40)
+            mstore(p, clientId)
+            mstore(add(p, 0x20), shr(64, calldataload(add(a, 0x60)))) // nonce
+            let accessor := and(calldataload(add(a, 0x40)), sub(shl(160, 1), 1))
+            log4(p, 0x40, topic0, calldataload(a), accessor, appId)
+        }
+    }
 
     /// @dev Checks the packed layout of entry `index` and emits it unpacked.
     function _log(AccessEntry calldata e, uint256 index) private {

@@ -3,6 +3,7 @@ pragma solidity ^0.8.24;
 
 import {IConsortium} from "./IConsortium.sol";
 import {MarketplaceBase} from "./MarketplaceBase.sol";
+import {MarketplaceConnections} from "./MarketplaceConnections.sol";
 
 /**
  * @title Marketplace
@@ -33,8 +34,9 @@ import {MarketplaceBase} from "./MarketplaceBase.sol";
  * `AppStatusChange(bytes32 appId,uint32 version,uint8 action,string reason,uint256 nonce,uint64 deadline)`,
  * `AppInstallation(uint32 institutionId,bytes32 appId,bool install,uint256 nonce,uint64 deadline)`,
  * `AppRating(uint32 institutionId,bytes32 appId,uint32 version,uint8 score,uint256 nonce,uint64 deadline)`.
+ * Users' authorisations of apps and patients' revocations: {MarketplaceConnections}.
  */
-contract Marketplace is MarketplaceBase {
+contract Marketplace is MarketplaceConnections {
     /// @notice A version's review state.
     enum Status {
         None,
@@ -455,7 +457,7 @@ contract Marketplace is MarketplaceBase {
     /// @notice True when the institution has the app installed and the app has a Live version:
     /// what the launch server asks before launching the app for the institution's members.
     function isLaunchable(uint32 institutionId, bytes32 appId) external view returns (bool) {
-        return _installed[institutionId][appId] != 0 && liveVersionOf(appId) != 0;
+        return _launchable(institutionId, appId);
     }
 
     /// @notice The institution's rating of the version (0: none).
@@ -547,6 +549,19 @@ contract Marketplace is MarketplaceBase {
     }
 
     // ------------------------------------------------------------------ internals
+
+    /// @dev See {MarketplaceConnections-_liveVersion}.
+    function _liveVersion(bytes32 appId) internal view override returns (uint32) {
+        return liveVersionOf(appId);
+    }
+
+    /// @dev See {MarketplaceConnections-_launchable}.
+    function _launchable(
+        uint32 institutionId,
+        bytes32 appId
+    ) internal view override returns (bool) {
+        return _installed[institutionId][appId] != 0 && liveVersionOf(appId) != 0;
+    }
 
     /// @dev Makes `version` Live and retires the app's previously listed version, unless a
     /// newer version is already listed.

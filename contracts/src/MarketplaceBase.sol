@@ -9,7 +9,8 @@ import {IConsortium} from "./IConsortium.sol";
  * @notice Who may act in the app marketplace (云医疗应用超市): the vendors the consortium admin
  * enrols, and the three administrator roles (platform provider, regulator, consortium
  * authority), each held by one account the consortium admin sets. Also the EIP-712 domain
- * "MedLedger Marketplace", the signers' nonces, and every error of {Marketplace}.
+ * "MedLedger Marketplace", the signers' nonces, and every error of {Marketplace} but
+ * those of {MarketplaceConnections}.
  *
  * @dev Abstract; {Marketplace} is the deployable contract. Every write is signed by its actor
  * (see {ActorSignatures}) and every signed message carries a `nonce` and a `deadline`. Nonces

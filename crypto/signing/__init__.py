@@ -11,11 +11,13 @@ contract from disagreeing on a field.
   :func:`recover` (works for every type), canonical-signature checks;
 - :mod:`crypto.signing.consents`: ``Consent``, ``Revocation`` (ConsentManager);
 - :mod:`crypto.signing.records`: registrations, re-keys, supersessions, withdrawals;
-- :mod:`crypto.signing.access`: the reader's ``ReadRequest`` (AccessLog);
+- :mod:`crypto.signing.access`: the reader's ``ReadRequest`` and, for apps, ``AppReadRequest``
+  (AccessLog);
 - :mod:`crypto.signing.emergency`: break-glass openings, co-signatures, reviews;
 - :mod:`crypto.signing.workflow`: referral and consultation steps;
 - :mod:`crypto.signing.marketplace`: app submissions, votes, status changes, installations,
-  ratings, vendor and administrator changes.
+  ratings, vendor and administrator changes, users' app authorisations, patients' app
+  revocations.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import Any
 from eth_utils import keccak
 
 from crypto.errors import SigningError
-from crypto.signing.access import ReadPart, ReadRequest
+from crypto.signing.access import AppReadRequest, ReadPart, ReadRequest
 from crypto.signing.consents import (
     DOMAIN_NAME,
     EIP712_TYPES,
@@ -65,14 +67,18 @@ from crypto.signing.marketplace import (
     MARKETPLACE_TYPES,
     AdministratorChange,
     AdministratorRole,
+    AppAuthorization,
     AppInstallation,
     AppRating,
+    AppRevocation,
     AppStatusChange,
     AppSubmission,
     AppVote,
     StatusAction,
     VendorChange,
+    client_id_hash,
     manifest_digest,
+    scope_hash,
 )
 from crypto.signing.records import (
     RECORD_TYPES,
@@ -98,7 +104,7 @@ from crypto.signing.workflow import (
 TYPES_BY_CONTRACT: dict[str, tuple[type[TypedMessage], ...]] = {
     "ConsentManager": (Consent, Revocation),
     "RecordRegistry": RECORD_TYPES,
-    "AccessLog": (ReadRequest,),
+    "AccessLog": (ReadRequest, AppReadRequest),
     "EmergencyAccess": EMERGENCY_TYPES,
     "Workflow": WORKFLOW_TYPES,
     "Marketplace": MARKETPLACE_TYPES,
@@ -158,8 +164,11 @@ __all__ = [
     "ZERO_BYTES32",
     "AdministratorChange",
     "AdministratorRole",
+    "AppAuthorization",
     "AppInstallation",
     "AppRating",
+    "AppReadRequest",
+    "AppRevocation",
     "AppStatusChange",
     "AppSubmission",
     "AppVote",
@@ -188,6 +197,7 @@ __all__ = [
     "TypedMessage",
     "VendorChange",
     "check_signature",
+    "client_id_hash",
     "consent_domain",
     "consent_id",
     "cosign_domain",
@@ -200,6 +210,7 @@ __all__ = [
     "recover",
     "recover_cosign",
     "referral_manifest",
+    "scope_hash",
     "sign",
     "sign_cosign",
     "struct_hash",

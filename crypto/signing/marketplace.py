@@ -12,16 +12,22 @@ picks any unused value, e.g. random 64 bits or a timestamp in nanoseconds) and a
 - :class:`AppVote` by the holder of an administrator role (:class:`AdministratorRole`);
 - :class:`AppStatusChange` (:class:`StatusAction`): suspend / reinstate by an administrator
   or the consortium admin, retire by the vendor;
-- :class:`AppInstallation` and :class:`AppRating` by an institution's admin.
+- :class:`AppInstallation` and :class:`AppRating` by an institution's admin;
+- :class:`AppAuthorization` by a user (a clinician at an institution that installed the app,
+  or a patient for themselves) letting an app reach a patient's records, with
+  :func:`client_id_hash` and :func:`scope_hash`; :class:`AppRevocation` by the patient.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any, ClassVar
+
+from eth_utils import keccak
 
 from crypto.signing.core import TypedMessage, eip712
 
@@ -50,6 +56,25 @@ def manifest_digest(manifest: dict[str, Any]) -> bytes:
     approved for."""
     text = json.dumps(manifest, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).digest()
+
+
+def client_id_hash(client_id: str) -> bytes:
+    """keccak-256 of the OAuth client id's UTF-8 bytes: the ``clientId`` of
+    :class:`AppAuthorization` and of ``AppReadRequest`` (the chain keeps no client id in
+    clear)."""
+    if not client_id:
+        raise ValueError("an OAuth client id is not empty")
+    return keccak(client_id.encode("utf-8"))
+
+
+def scope_hash(scopes: Iterable[str]) -> bytes:
+    """keccak-256 of the granted scopes' UTF-8 bytes, sorted (code point order) and joined by
+    single spaces, each scope once: the ``scopeHash`` of :class:`AppAuthorization`, so the
+    same grant hashes the same whatever order the consent screen listed it in."""
+    unique = sorted(set(scopes))
+    if any(not s or " " in s for s in unique):
+        raise ValueError("a scope is a non-empty token without spaces")
+    return keccak(" ".join(unique).encode("utf-8"))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -145,6 +170,36 @@ class AppRating(TypedMessage):
     deadline: int = eip712("uint64")
 
 
+@dataclass(frozen=True, kw_only=True)
+class AppAuthorization(TypedMessage):
+    """``user`` lets app ``app_id`` (OAuth client :func:`client_id_hash`) reach ``patient``'s
+    records with the scopes :func:`scope_hash` hashes (keccak-256 of the sorted scopes joined
+    by single spaces). Signed by ``user``; a user outside every institution signs only for
+    themselves, and after the patient's :class:`AppRevocation` only the patient can."""
+
+    CONTRACT: ClassVar[str] = CONTRACT
+
+    user: str = eip712("address")
+    patient: str = eip712("address")
+    app_id: bytes = eip712("bytes32")
+    client_id: bytes = eip712("bytes32")
+    scope_hash: bytes = eip712("bytes32")
+    nonce: int = eip712("uint256")
+    deadline: int = eip712("uint64")
+
+
+@dataclass(frozen=True, kw_only=True)
+class AppRevocation(TypedMessage):
+    """``patient`` revokes app ``app_id``: from then on only the patient can authorise it."""
+
+    CONTRACT: ClassVar[str] = CONTRACT
+
+    patient: str = eip712("address")
+    app_id: bytes = eip712("bytes32")
+    nonce: int = eip712("uint256")
+    deadline: int = eip712("uint64")
+
+
 MARKETPLACE_TYPES: tuple[type[TypedMessage], ...] = (
     VendorChange,
     AdministratorChange,
@@ -153,4 +208,6 @@ MARKETPLACE_TYPES: tuple[type[TypedMessage], ...] = (
     AppStatusChange,
     AppInstallation,
     AppRating,
+    AppAuthorization,
+    AppRevocation,
 )

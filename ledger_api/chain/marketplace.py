@@ -13,6 +13,7 @@ they return; the wrapper methods take the signed message, keyword-only, and send
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
@@ -20,14 +21,18 @@ from typing import Any
 from crypto.signing import (
     AdministratorChange,
     AdministratorRole,
+    AppAuthorization,
     AppInstallation,
     AppRating,
+    AppRevocation,
     AppStatusChange,
     AppSubmission,
     AppVote,
     StatusAction,
     VendorChange,
+    client_id_hash,
     manifest_digest,
+    scope_hash,
 )
 from ledger_api.chain.contract import (
     PendingTx,
@@ -180,6 +185,33 @@ def rating(
     )
 
 
+def authorization(
+    *,
+    user: str,
+    patient: str,
+    app_id: bytes,
+    client_id: str,
+    scopes: Iterable[str],
+    deadline: int,
+) -> AppAuthorization:
+    """``user``'s authorisation of app ``app_id`` for ``patient``, with the OAuth client id
+    and the granted scopes hashed as the contract expects (:func:`client_id_hash`,
+    :func:`scope_hash`)."""
+    return AppAuthorization(
+        user=user,
+        patient=patient,
+        app_id=app_id,
+        client_id=client_id_hash(client_id),
+        scope_hash=scope_hash(scopes),
+        nonce=new_nonce(),
+        deadline=deadline,
+    )
+
+
+def revocation(*, patient: str, app_id: bytes, deadline: int) -> AppRevocation:
+    return AppRevocation(patient=patient, app_id=app_id, nonce=new_nonce(), deadline=deadline)
+
+
 class Marketplace(SignedContract):
     NAME = "Marketplace"
 
@@ -217,6 +249,17 @@ class Marketplace(SignedContract):
     def rate(self, *, message: AppRating, signature: bytes) -> PendingTx:
         """Emits ``AppRated``."""
         return self._send_signed("rate", message, signature)
+
+    # -- users and patients -------------------------------------------------------------------
+
+    def authorize_app(self, *, message: AppAuthorization, signature: bytes) -> PendingTx:
+        """Emits ``AppReconnected`` when the patient re-authorises an app they revoked, then
+        ``AppAuthorized``."""
+        return self._send_signed("authorizeApp", message, signature)
+
+    def revoke_app(self, *, message: AppRevocation, signature: bytes) -> PendingTx:
+        """Emits ``AppRevoked``."""
+        return self._send_signed("revokeApp", message, signature)
 
     # -- views ----------------------------------------------------------------------------
 
@@ -267,6 +310,16 @@ class Marketplace(SignedContract):
             )
         )
 
+    def installed_version_of(self, institution_id: int, app_id: bytes) -> int:
+        """The version the institution installed (0: not installed)."""
+        return int(
+            self._read(
+                "installedVersionOf",
+                check_uint(institution_id, 32, "institution_id"),
+                check_bytes32(app_id, "app_id"),
+            )
+        )
+
     def is_launchable(self, institution_id: int, app_id: bytes) -> bool:
         """Installed at the institution and Live: what a launch must check."""
         return bool(
@@ -290,4 +343,12 @@ class Marketplace(SignedContract):
     def nonce_used(self, signer: str, nonce: int) -> bool:
         return bool(
             self._read("nonceUsed", check_address(signer, "signer"), check_uint(nonce, 256, "n"))
+        )
+
+    def app_revoked_at(self, patient: str, app_id: bytes) -> int:
+        """When ``patient`` revoked app ``app_id`` (unix seconds; 0 when not revoked)."""
+        return int(
+            self._read(
+                "appRevokedAt", check_address(patient, "patient"), check_bytes32(app_id, "app_id")
+            )
         )

@@ -125,6 +125,7 @@ SINGLE: dict[tuple[str, str], Handler] = {
     ),
     # the app marketplace (issue 21)
     **marketplace_events.HANDLERS,
+    ("AccessLog", "AppAccessLogged"): bulk.app_access,
 }
 
 # Decoded but not stored: nothing in the API or the audit queries asks for them.
@@ -147,6 +148,11 @@ IGNORED: frozenset[tuple[str, str]] = frozenset(
         ("EmergencyKeys", "DkgKeyConfirmed"),
         ("EmergencyKeys", "EmergencyKeyActivated"),
         ("EmergencyKeys", "EmergencyShareReleased"),
+        # an app's authorisations and the patients' revocations: the API keeps what it needs
+        # (the authorisation's transaction on each token) and reads revocations from the chain
+        ("Marketplace", "AppAuthorized"),
+        ("Marketplace", "AppRevoked"),
+        ("Marketplace", "AppReconnected"),
     }
 )
 

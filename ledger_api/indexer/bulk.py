@@ -172,6 +172,16 @@ def _signed_request(args: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def app_access(connection: Connection, e: ChainEvent) -> None:
+    """``AppAccessLogged`` names the app of the ``AccessLogged`` just before it in the same
+    transaction (``logAppAccessBatch`` emits the pair in order): mark that row."""
+    connection.execute(
+        sa.update(access_t)
+        .where(access_t.c.tx_hash == e.tx_hash, access_t.c.log_index == e.log_index - 1)
+        .values(app_id=e.args["appId"], client_id_hash=e.args["clientId"])
+    )
+
+
 def key_issuances(connection: Connection, events: Sequence[ChainEvent]) -> None:
     rows = [
         {

@@ -23,6 +23,7 @@ from ledger_api.services.read_requests import READ_HEADERS
 from ledger_api.services.record_reads import MAX_PAGE, get_record, list_chart, open_content
 from ledger_api.services.records import record_view, share_record
 from ledger_api.services.uploads import check_upload, read_upload
+from ledger_api.smart.reads import APP_TOKEN_HEADER
 
 router = APIRouter(tags=["records"])
 
@@ -184,9 +185,23 @@ def signed_read_headers(
             "1 = body. It goes on chain with the access decision.",
         ),
     ] = None,
+    x_read_app_token: Annotated[
+        str | None,
+        Header(
+            max_length=200,
+            description="the SMART app's access token, when the user's page reads for an app: "
+            "X-Read-Signature is then over AppReadRequest(recordId, part, purpose, issuedAt, "
+            "nonce, appId, clientId), and the token's scopes, patient and the patient's "
+            "on-chain revocation are checked before the user's own right",
+        ),
+    ] = None,
 ) -> dict[str, str]:
-    """The three headers of a read's signed request (checked by the service)."""
-    values = zip(READ_HEADERS, (x_read_issued_at, x_read_nonce, x_read_signature), strict=True)
+    """The headers of a read's signed request (checked by the service)."""
+    values = zip(
+        (*READ_HEADERS, APP_TOKEN_HEADER),
+        (x_read_issued_at, x_read_nonce, x_read_signature, x_read_app_token),
+        strict=True,
+    )
     return {name: value for name, value in values if value is not None}
 
 
@@ -194,7 +209,10 @@ SignedReadDep = Annotated[dict[str, str], Depends(signed_read_headers)]
 
 _CONTENT_ERRORS = error_responses(
     s400="read_unsigned, invalid_read_request, read_request_stale (the reader's signed request)",
-    s403="forbidden (the denial is logged on chain first), read_signer_mismatch",
+    s401="app_token_inactive (a read for an app whose token is unknown, revoked, expired or "
+    "another user's: nothing logged)",
+    s403="forbidden, app_scope_denied, app_patient_mismatch, app_revoked (the denial is logged "
+    "on chain first), read_signer_mismatch",
     s404="not_found",
     s409="read_replayed (the signed read request was already used)",
     s422="invalid_record_id, invalid_purpose, invalid_request",

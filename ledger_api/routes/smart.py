@@ -8,7 +8,9 @@ the API's own error body, because OAuth client libraries parse that form.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 import sqlalchemy as sa
 from authlib.oauth2 import OAuth2Error
@@ -18,11 +20,12 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
-from ledger_api.deps import ContextDep, DbDep, PrincipalDep
-from ledger_api.http_errors import NotFoundError, UnauthorizedError
+from crypto.addresses import to_checksum_address
+from ledger_api.deps import ContextDep, DbDep, OptionalPrincipalDep, PrincipalDep
+from ledger_api.http_errors import UnauthorizedError
 from ledger_api.routes.error_docs import ErrorBody
 from ledger_api.services import auth as auth_service
-from ledger_api.smart import consent, oidc
+from ledger_api.smart import connections, consent, manifest, oidc
 from ledger_api.smart.adapter import (
     NO_STORE,
     error_response,
@@ -30,10 +33,17 @@ from ledger_api.smart.adapter import (
     oauth_request,
     to_response,
 )
+from ledger_api.smart.authorization import (
+    record_authorization,
+    record_revocation,
+    signing_context,
+)
+from ledger_api.smart.authorize_page import authorize_page, wants_page
+from ledger_api.smart.errors import ManifestError
 from ledger_api.smart.registration import Registration
 from ledger_api.smart.server import SmartServer, introspection_payload, revoke_connection
 from ledger_api.smart.store import token_by
-from storage.models import SmartClient, SmartToken
+from storage.models import SmartClient
 
 router = APIRouter(tags=["smart"])
 
@@ -152,20 +162,34 @@ async def _consent_grant(request: Request, ctx: Any, db: Any, principal: Any) ->
     return server, req, grant, review
 
 
-@router.get("/smart/authorize", responses=errors(400, 401, 403))
+@router.get(
+    "/smart/authorize",
+    responses={
+        **errors(400, 401, 403),
+        200: {"content": {"text/html": {}}, "description": "JSON for the page; HTML for a frame"},
+    },
+)
 async def smart_authorize_request(
-    request: Request, ctx: ContextDep, db: DbDep, principal: PrincipalDep
+    request: Request, ctx: ContextDep, db: DbDep, principal: OptionalPrincipalDep
 ) -> Response:
     """Validate an authorisation request for the signed-in user; what the consent screen
-    shows (app, scopes in plain language zh-CN/en, launch context)."""
+    shows (app, scopes in plain language zh-CN/en, launch context, what to sign).
+
+    Loaded as a document without a session (the app's frame following OAuth), it answers a
+    page that hands the request to the page that launched the app
+    (:mod:`ledger_api.smart.authorize_page`)."""
+    if principal is None:
+        if wants_page(request.headers.get("accept", ""), request.headers.get("authorization")):
+            return authorize_page()
+        raise UnauthorizedError("sign in first: Authorization: Bearer <token>")
     try:
         _, _, _, review = await _consent_grant(request, ctx, db, principal)
     except OAuth2Error as error:
         return error_response(error)
-    return JSONResponse(consent.describe(review), headers=NO_STORE)
+    return JSONResponse(consent.describe(review, ctx, principal), headers=NO_STORE)
 
 
-@router.post("/smart/authorize", responses=errors(400, 401, 403, 422))
+@router.post("/smart/authorize", responses=errors(400, 401, 403, 409, 422, 503))
 async def smart_authorize(
     request: Request,
     ctx: ContextDep,
@@ -173,21 +197,39 @@ async def smart_authorize(
     principal: PrincipalDep,
     decision: dict[str, Any] = Body(default_factory=dict),  # noqa: B008
 ) -> Response:
-    """The user's decision: ``{"scopes": [...], "patient": "0x…", "deny": false}``; answers
-    ``{"redirect_to": <redirect URI with code and state>}`` for the page to follow."""
+    """The user's decision: ``{"scopes": [...], "patient": "0x…", "authorization": {nonce,
+    deadline, signature}}`` or ``{"deny": true}``. An approval is the user's signed
+    ``AppAuthorization`` of exactly the granted scopes, put on chain
+    (``Marketplace.authorizeApp``) before the code is issued; answers ``{"redirect_to":
+    <redirect URI with code and state>, "authorization_tx"}`` for the page to follow."""
     try:
         server, req, grant, review = await _consent_grant(request, ctx, db, principal)
 
-        def issue() -> Any:
+        def issue() -> tuple[Any, str | None]:
             if decision.get("deny"):
-                return server.create_authorization_response(req, grant_user=None, grant=grant)
+                denied = server.create_authorization_response(req, grant_user=None, grant=grant)
+                return denied, None
             approval = consent.decide(review, principal, decision, issuer(request))
-            return server.create_authorization_response(req, grant_user=approval, grant=grant)
+            client = review.client
+            tx = record_authorization(
+                ctx=ctx,
+                principal=principal,
+                patient=approval.user.patient,
+                app_id=client.app_id,
+                client_id=client.get_client_id(),
+                scope=approval.scope,
+                signed=decision.get("authorization"),
+            )
+            approval = dataclasses.replace(approval, authorization_tx=tx)
+            result = server.create_authorization_response(req, grant_user=approval, grant=grant)
+            return result, tx
 
-        result = await run_in_threadpool(issue)
+        result, tx = await run_in_threadpool(issue)
     except OAuth2Error as error:
         return error_response(error)
     body: dict[str, Any] = {"redirect_to": result.location}
+    if tx is not None:
+        body["authorization_tx"] = tx
     if result.status != 302:
         return to_response(result)
     return JSONResponse(body, headers=NO_STORE)
@@ -253,75 +295,86 @@ def smart_launch(
     principal: PrincipalDep,
     body: dict[str, Any] = Body(...),  # noqa: B008
 ) -> Response:
-    """An EHR launch context for ``{"client_id", "patient"}`` (the workstation's open chart,
-    or the patient's own in the wallet); answers the opaque ``launch`` id and the app's launch
-    URL with ``iss`` and ``launch``."""
+    """An EHR launch context for ``{"app_id", "patient"}`` (or ``{"client_id", "patient"}``:
+    the workstation's open chart, or the patient's own in the wallet); answers the opaque
+    ``launch`` id and the app's launch URL with ``iss`` and ``launch``. Launched by app, any
+    client the app registered may take the context (the app names its own client)."""
     server = server_for(request, ctx, db)
-    client = server.query_client(str(body.get("client_id") or ""))
-    if client is None:
-        return error_response(InvalidRequestError("unknown client_id"))
+    client = None
+    app_id: bytes | None = None
+    if body.get("app_id") is not None:
+        app_id = _app_id(str(body.get("app_id")))
+        if app_id is None:
+            return error_response(InvalidRequestError("app_id must be 0x and 64 hex digits"))
+    else:
+        client = server.query_client(str(body.get("client_id") or ""))
+        if client is None:
+            return error_response(InvalidRequestError("unknown client_id (or give app_id)"))
     try:
-        from crypto.addresses import to_checksum_address
-
         patient = to_checksum_address(str(body.get("patient")))
     except Exception:
         return error_response(InvalidRequestError("patient must be an address"))
     try:
-        launch = consent.create_launch(ctx, db, principal, client, patient)
+        launch = consent.create_launch(ctx, db, principal, client, patient, app_id=app_id)
+        launch_url = client.row.launch_url if client is not None else _live_launch_url(ctx, app_id)
     except OAuth2Error as error:
         return error_response(error)
+    except ManifestError as error:
+        return error_response(InvalidRequestError(f"the app's manifest: {error}"))
     url = None
-    if client.row.launch_url:
-        from urllib.parse import urlencode
-
-        sep = "&" if "?" in client.row.launch_url else "?"
-        url = client.row.launch_url + sep + urlencode({"iss": issuer(request), "launch": launch})
+    if launch_url:
+        sep = "&" if "?" in launch_url else "?"
+        url = launch_url + sep + urlencode({"iss": issuer(request), "launch": launch})
     return JSONResponse({"launch": launch, "launch_url": url}, headers=NO_STORE)
 
 
+def _app_id(text: str) -> bytes | None:
+    if len(text) != 66 or text[:2] != "0x":
+        return None
+    try:
+        return bytes.fromhex(text[2:])
+    except ValueError:
+        return None
+
+
+def _live_launch_url(ctx: Any, app_id: bytes | None) -> str | None:
+    """The launch URL of the app's Live version, from its manifest (verified by digest)."""
+    assert app_id is not None
+    market = ctx.chain.marketplace
+    version = market.live_version_of(app_id)
+    return manifest.load(market, ctx.store, app_id, version).launch_url
+
+
 @router.get("/smart/connections", responses=errors(401))
-def smart_connections(db: DbDep, principal: PrincipalDep) -> dict[str, Any]:
-    """The apps connected to the caller's chart (tokens whose patient is the caller)."""
-    rows = db.execute(
-        sa.select(
-            SmartToken.client_id,
-            sa.func.max(SmartToken.issued_at),
-            sa.func.sum(sa.case((SmartToken.revoked.is_(False), 1), else_=0)),
-        )
-        .where(SmartToken.patient == principal.address)
-        .group_by(SmartToken.client_id)
-    ).all()
-    apps = []
-    for client_id, last, live in rows:
-        client = db.get(SmartClient, client_id)
-        apps.append(
-            {
-                "client_id": client_id,
-                "app_id": client.app_id if client else None,
-                "version": client.version if client else None,
-                "name": client.name if client else None,
-                "scope": client.scope if client else None,
-                "last_issued_at": int(last),
-                "active": bool(live),
-            }
-        )
-    return {"connections": apps}
+def smart_connections(ctx: ContextDep, db: DbDep, principal: PrincipalDep) -> dict[str, Any]:
+    """The apps connected to the caller's chart: per app, its clients, the scopes granted, the
+    authorisations on chain (who, which transaction), the reads made for it, and whether the
+    patient revoked it on chain; ``sign``: what the page signs a revocation with."""
+    return {
+        "connections": connections.list_connections(ctx=ctx, db=db, patient=principal.address),
+        "sign": signing_context(ctx, principal),
+    }
 
 
-@router.post("/smart/connections/{client_id}/revoke", responses=errors(401, 404, 422))
-def smart_revoke_connection(
-    client_id: Annotated[str, Path(max_length=64)], db: DbDep, principal: PrincipalDep
+@router.post("/smart/apps/{app_id}/revoke", responses=errors(401, 403, 409, 422, 503))
+def smart_revoke_app(
+    app_id: Annotated[str, Path(min_length=66, max_length=66, pattern="^0x[0-9a-fA-F]{64}$")],
+    ctx: ContextDep,
+    db: DbDep,
+    principal: PrincipalDep,
+    body: dict[str, Any] = Body(...),  # noqa: B008
 ) -> dict[str, Any]:
-    """The patient revokes an app: every token and unused code it holds for their chart,
-    at once (the page's next introspection says inactive)."""
-    known = db.scalar(
-        sa.select(sa.func.count())
-        .select_from(SmartToken)
-        .where(SmartToken.client_id == client_id, SmartToken.patient == principal.address)
+    """The patient revokes an app, on chain (their signed ``AppRevocation``): at once every
+    token and unused code of the app's clients for their chart is revoked, nobody else can
+    authorise it for them, and every read for it is refused (``app_revoked``)."""
+    raw = bytes.fromhex(app_id[2:])
+    tx = record_revocation(ctx=ctx, principal=principal, app_id=raw, signed=body)
+    client_ids = list(
+        db.scalars(sa.select(SmartClient.client_id).where(SmartClient.app_id == app_id.lower()))
     )
-    if not known:
-        raise NotFoundError(f"no app {client_id} is connected to your chart")
-    return {"revoked": revoke_connection(db, patient=principal.address, client_id=client_id)}
+    revoked = revoke_connection(db, patient=principal.address, client_ids=client_ids, tx_hash=tx)
+    db.commit()
+    return {"revoked_tokens": revoked, "tx_hash": tx}
 
 
 __all__ = ["UnauthorizedError", "router"]

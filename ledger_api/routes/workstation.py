@@ -51,9 +51,12 @@ def assistant_origin(url: str | None) -> str | None:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def workstation_csp(assistant_url: str | None, gateway_url: str | None = None) -> str:
+def workstation_csp(
+    assistant_url: str | None, gateway_url: str | None = None, frame_src: str = "'self'"
+) -> str:
     """The wallet's policy, with the assistant's and the hospital gateway's origins (when
-    configured) in connect-src.
+    configured) in connect-src, and ``frame-src`` for the SMART apps the page launches (each
+    in a sandboxed frame of its own origin: it reaches data only through the page's bridge).
 
     'wasm-unsafe-eval' lets the page compile WebAssembly (mcl-wasm: FAME decryption in the
     page); it does not allow JavaScript eval."""
@@ -63,7 +66,7 @@ def workstation_csp(assistant_url: str | None, gateway_url: str | None = None) -
         "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; "
         "style-src 'self' 'unsafe-inline'; "
         f"img-src 'self' data:; connect-src {connect}; object-src 'none'; base-uri 'self'; "
-        "frame-ancestors 'none'"
+        f"frame-src {frame_src}; frame-ancestors 'none'"
     )
 
 
@@ -71,12 +74,16 @@ class WorkstationFiles(WalletFiles):
     """The built app, plus ``config.json`` (the assistant's URL) answered by the API."""
 
     def __init__(
-        self, workstation_dir: Path, assistant_url: str | None, gateway_url: str | None = None
+        self,
+        workstation_dir: Path,
+        assistant_url: str | None,
+        gateway_url: str | None = None,
+        frame_src: str = "'self'",
     ) -> None:
         super().__init__(
             workstation_dir,
             mount_path=MOUNT_PATH,
-            csp=workstation_csp(assistant_url, gateway_url),
+            csp=workstation_csp(assistant_url, gateway_url, frame_src),
             not_built_page=NOT_BUILT_PAGE,
         )
         origin = assistant_origin(assistant_url)
@@ -100,8 +107,12 @@ class WorkstationFiles(WalletFiles):
 
 
 def mount_workstation(
-    app: FastAPI, workstation_dir: Path, assistant_url: str | None, gateway_url: str | None = None
+    app: FastAPI,
+    workstation_dir: Path,
+    assistant_url: str | None,
+    gateway_url: str | None = None,
+    frame_src: str = "'self'",
 ) -> None:
     """Serve the workstation at ``/workstation/`` (``/workstation`` redirects there)."""
-    files = WorkstationFiles(workstation_dir, assistant_url, gateway_url)
+    files = WorkstationFiles(workstation_dir, assistant_url, gateway_url, frame_src)
     app.mount(MOUNT_PATH, files, name="workstation")

@@ -47,8 +47,8 @@ from web3.exceptions import Web3Exception
 
 from crypto.errors import PolicyError
 from crypto.policy import satisfies
-from crypto.signing import ZERO_BYTES32, Purpose
-from ledger_api.chain.access_log import AccessEntry
+from crypto.signing import ZERO_BYTES32, AppReadRequest, Purpose
+from ledger_api.chain.access_log import AccessEntry, AppAccessEntry
 from ledger_api.chain.errors import ChainError
 from ledger_api.http_errors import ServiceUnavailableError, UnprocessableError
 from ledger_api.indexer.sql import upsert
@@ -60,6 +60,7 @@ from ledger_api.services.access_queue import AccessLogQueue
 from ledger_api.services.break_glass_queries import open_window
 from ledger_api.services.read_requests import SignedRead, check_read
 from ledger_api.services.workflow_access import WORKFLOW_PURPOSES
+from ledger_api.smart.reads import AppRead, app_refusal
 from storage.models import AccessEvent, Consent, Record, to_address
 
 if TYPE_CHECKING:
@@ -95,6 +96,10 @@ class Reason(IntEnum):
     NO_BREAK_GLASS = 12
     BREAK_GLASS_EXPIRED = 13
     MEMBER_LEFT = 14  # a suspended or removed member: refused even under an old consent
+    # reads the user's page makes for a SMART app (ledger_api.smart.reads)
+    APP_SCOPE = 15  # the record's type is outside the app's token scopes
+    APP_PATIENT = 16  # the record is another patient's than the token's
+    APP_REVOKED = 17  # the patient revoked the app on chain
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -223,6 +228,12 @@ def _bytes32(hex_id: str) -> bytes:
     return bytes.fromhex(hex_id[2:])
 
 
+_APP_REASONS = {
+    "scope": Reason.APP_SCOPE,
+    "patient": Reason.APP_PATIENT,
+    "revoked": Reason.APP_REVOKED,
+}
+
 _QUEUE_LOCK = threading.Lock()
 
 
@@ -297,6 +308,7 @@ def log_decision(
     purpose: Purpose,
     verdict: Verdict,
     signed: SignedRead,
+    app: AppRead | None = None,
 ) -> Decision:
     """Log the decision on chain with the reader's signed request and what justified it
     (through the queue, possibly batched with concurrent ones), then commit its index row
@@ -304,21 +316,30 @@ def log_decision(
     duplicates). A denial identical to one logged in the coalescing window is counted on
     that entry instead (:func:`coalesce_denial`)."""
     granted, reason = verdict.granted, verdict.reason
-    if not granted:
+    if not granted and app is None:
         repeated = coalesce_denial(
             ctx=ctx, principal=principal, record=record, purpose=purpose, reason=reason
         )
         if repeated is not None:
             return repeated
-    entry = AccessEntry.for_request(
-        signed.request,
-        signed.signature,
-        accessor=principal.address,
-        granted=granted,
-        reason_code=int(reason),
-        justification=verdict.justification if granted else ZERO_BYTES32,
-    )
-    logged = access_queue(ctx).submit(entry)
+    decision = {
+        "accessor": principal.address,
+        "granted": granted,
+        "reason_code": int(reason),
+        "justification": verdict.justification if granted else ZERO_BYTES32,
+    }
+    app_ids: dict[str, str | None] = {"app_id": None, "client_id_hash": None}
+    if isinstance(signed.request, AppReadRequest):
+        app_entry = AppAccessEntry.for_request(signed.request, signed.signature, **decision)
+        entry = app_entry.entry
+        app_ids = {
+            "app_id": "0x" + app_entry.app_id.hex(),
+            "client_id_hash": "0x" + app_entry.client_id.hex(),
+        }
+        logged = access_queue(ctx).submit(app_entry)
+    else:
+        entry = AccessEntry.for_request(signed.request, signed.signature, **decision)
+        logged = access_queue(ctx).submit(entry)
     block_time = logged.block_time
     if block_time is None:  # a node whose logs do not carry blockTimestamp
         block_time = int(ctx.chain.w3.eth.get_block(logged.block_number)["timestamp"])
@@ -338,6 +359,7 @@ def log_decision(
         "request_issued_at": entry.issued_at,
         "request_nonce": str(entry.nonce),
         "reader_signature": "0x" + entry.signature.hex() if entry.signature else None,
+        **app_ids,
     }
     # A session of its own: the caller's session has been reading (a SQLite reader cannot
     # upgrade to a writer once another connection, the indexer, has committed meanwhile).
@@ -366,16 +388,24 @@ def decide_and_log(
     purpose: Purpose,
     signed: SignedRead,
     on_denial: Callable[[], None] | None = None,
+    app: AppRead | None = None,
 ) -> Decision:
     """Check the reader's signed request, decide, then log the decision on chain (with the
     request) and in the index; the caller serves bytes only when ``granted`` and answers 403
     otherwise (the denial is already logged).
 
+    For a read made for a SMART app (``app``), the app's token must allow the record first
+    (its scopes, its patient, no revocation on chain); then the user's own right decides.
+
     ``on_denial`` runs between a denial and its logging and may refuse it (the denied-reads
     rate limit: a 429 that costs no transaction and adds nothing to the patient's history)."""
     check_read(ctx=ctx, principal=principal, signed=signed)
     with chain_required("cannot decide the access"):
-        verdict = decide(ctx=ctx, db=db, principal=principal, record=record, purpose=purpose)
+        refusal = app_refusal(ctx=ctx, app=app, record=record) if app is not None else None
+        if refusal is not None:
+            verdict = Verdict(False, _APP_REASONS[refusal])
+        else:
+            verdict = decide(ctx=ctx, db=db, principal=principal, record=record, purpose=purpose)
     if not verdict.granted and on_denial is not None:
         on_denial()
     with chain_required("cannot log the access decision"):
@@ -386,4 +416,5 @@ def decide_and_log(
             purpose=purpose,
             verdict=verdict,
             signed=signed,
+            app=app,
         )

@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ledger_api.chain.access_log import MAX_BATCH, AccessEntry, AccessLog
+from ledger_api.chain.access_log import MAX_BATCH, AccessEntry, AccessLog, AppAccessEntry
 from ledger_api.chain.coalesce import Coalescer
 from ledger_api.chain.contract import Event
 
@@ -52,31 +52,47 @@ class AccessLogQueue:
     access_log: AccessLog
     max_batch: int = MAX_BATCH
     receipt_timeout: float = 30.0
-    _gas: dict[int, int] = field(default_factory=dict)  # entries per transaction -> gas limit
+    # (app entries?, entries per transaction) -> gas limit
+    _gas: dict[tuple[bool, int], int] = field(default_factory=dict)
     _coalescer: Coalescer[AccessEntry, LoggedEntry] = field(init=False)
+    # reads made for SMART apps go through logAppAccessBatch, coalesced among themselves
+    _app_coalescer: Coalescer[AppAccessEntry, LoggedEntry] = field(init=False)
 
     def __post_init__(self) -> None:
         self._coalescer = Coalescer(self._flush, max_batch=self.max_batch)
+        self._app_coalescer = Coalescer(self._flush_apps, max_batch=self.max_batch)
 
-    def submit(self, entry: AccessEntry) -> LoggedEntry:
+    def submit(self, entry: AccessEntry | AppAccessEntry) -> LoggedEntry:
         """Log ``entry``; return once it is mined. Raises the chain error of its transaction."""
+        if isinstance(entry, AppAccessEntry):
+            return self._app_coalescer.submit(entry)
         return self._coalescer.submit(entry)
 
     def _flush(self, entries: list[AccessEntry]) -> list[LoggedEntry | BaseException]:
         """Send ``entries`` as one transaction; each gets its own event's position."""
-        gas = self._gas.get(len(entries))
+        gas = self._gas.get((False, len(entries)))
         if len(entries) == 1:
             pending = self.access_log.log_access(entries[0], gas=gas)
         else:
             pending = self.access_log.log_access_batch(entries, gas=gas)
+        return self._landed(pending, len(entries), app=False)
+
+    def _flush_apps(self, entries: list[AppAccessEntry]) -> list[LoggedEntry | BaseException]:
+        gas = self._gas.get((True, len(entries)))
+        if len(entries) == 1:
+            pending = self.access_log.log_app_access(entries[0], gas=gas)
+        else:
+            pending = self.access_log.log_app_access_batch(entries, gas=gas)
+        return self._landed(pending, len(entries), app=True)
+
+    def _landed(self, pending: Any, count: int, *, app: bool) -> list[LoggedEntry | BaseException]:
+        """Each entry's ``AccessLogged`` position once the transaction is mined."""
         mined = pending.wait(timeout=self.receipt_timeout)
-        self._gas.setdefault(len(entries), int(mined.gas_used * GAS_MARGIN))
+        self._gas.setdefault((app, count), int(mined.gas_used * GAS_MARGIN))
         times = _block_times(mined.receipt.logs)
         events: list[Event] = [e for e in mined.events if e.name == "AccessLogged"]
-        if len(events) != len(entries):
-            raise RuntimeError(
-                f"{len(events)} AccessLogged events for a batch of {len(entries)} entries"
-            )
+        if len(events) != count:
+            raise RuntimeError(f"{len(events)} AccessLogged events for a batch of {count} entries")
         return [
             LoggedEntry(
                 tx_hash=mined.tx_hash,

@@ -73,6 +73,10 @@ _FORBIDDEN = {
     "MarketplaceNotVendor",
     "MarketplaceNotAppVendor",
     "MarketplaceUnauthorizedRelay",
+    "MarketplaceSignerMismatch",
+    "MarketplaceNotLaunchable",
+    "MarketplaceNotOwnRecords",
+    "MarketplaceAppRevoked",
 }
 _CONFLICT = {
     "MarketplaceNonceUsed",
@@ -88,6 +92,7 @@ _CONFLICT = {
     "MarketplaceVendorUnchanged",
     "MarketplaceAdministratorInUse",
     "MarketplaceUnknownVersion",
+    "MarketplaceAppAlreadyRevoked",
 }
 MAX_STRING = 2000
 
@@ -211,7 +216,9 @@ def _precheck(ctx: AppContext, kind: str, m: Any, signer: str) -> None:
                 )
 
 
-def _send(pending: Callable[[], PendingTx]) -> Mined:
+def send_marketplace(pending: Callable[[], PendingTx]) -> Mined:
+    """Send a Marketplace transaction; its revert as a precise 4xx (the contract error name
+    as ``code``), an unreachable chain as 503."""
     try:
         return pending().wait()
     except TransactionRevertedError as exc:
@@ -264,6 +271,6 @@ def relay_action(
     with chain_required("cannot check the action on Marketplace"):
         _precheck(ctx, kind, built, principal.address)
     method = getattr(ctx.chain.marketplace, _FUNCTIONS[kind])
-    mined = _send(lambda: method(message=built, signature=raw_signature))
+    mined = send_marketplace(lambda: method(message=built, signature=raw_signature))
     _index_receipt(ctx, db, mined)
     return {"kind": kind, "tx_hash": mined.tx_hash, "block_number": mined.block_number}

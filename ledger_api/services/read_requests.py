@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 
 from crypto.addresses import to_checksum_address
 from crypto.errors import SigningError
-from crypto.signing import Purpose, ReadPart, ReadRequest, recover
+from crypto.signing import AppReadRequest, Purpose, ReadPart, ReadRequest, recover
 from ledger_api.http_errors import ApiError, ConflictError, ForbiddenError
 from ledger_api.inputs import is_ascii_digits
 from ledger_api.principal import Principal
@@ -59,19 +59,27 @@ class BadReadRequestError(ApiError):
 
 @dataclass(frozen=True)
 class SignedRead:
-    """A reader's request as signed, and the signature."""
+    """A reader's request as signed (an :class:`AppReadRequest` when the page reads for a
+    SMART app), and the signature."""
 
-    request: ReadRequest
+    request: ReadRequest | AppReadRequest
     signature: bytes
 
 
 def parse_read(
-    headers: Mapping[str, str], *, record_id: str, part: ReadPart, purpose: Purpose
+    headers: Mapping[str, str],
+    *,
+    record_id: str,
+    part: ReadPart,
+    purpose: Purpose,
+    app: tuple[bytes, bytes] | None = None,
 ) -> SignedRead:
     """The signed request of a read of ``part`` of ``record_id`` (400 when absent or bad).
 
-    The request is rebuilt from the route's own record, part and purpose: a signature the
-    reader made for another record, part or purpose does not recover the reader."""
+    The request is rebuilt from the route's own record, part and purpose (and, for a read made
+    for an app, ``app``: its listing id and hashed client id, from the app's token): a
+    signature the reader made for another record, part, purpose or app does not recover the
+    reader."""
     issued_at, nonce, signature = (headers.get(name) for name in READ_HEADERS)
     if issued_at is None or nonce is None or signature is None:
         raise BadReadRequestError(
@@ -91,13 +99,18 @@ def parse_read(
         signed = parse_signature(signature, what="X-Read-Signature")
     except ApiError as exc:
         raise BadReadRequestError(exc.message, code="invalid_read_request") from exc
-    request = ReadRequest(
-        record_id=bytes.fromhex(record_id[2:]),
-        part=part,
-        purpose=int(purpose),
-        issued_at=int(issued_at),
-        nonce=int(nonce),
-    )
+    fields = {
+        "record_id": bytes.fromhex(record_id[2:]),
+        "part": part,
+        "purpose": int(purpose),
+        "issued_at": int(issued_at),
+        "nonce": int(nonce),
+    }
+    request: ReadRequest | AppReadRequest
+    if app is None:
+        request = ReadRequest(**fields)
+    else:
+        request = AppReadRequest(**fields, app_id=app[0], client_id=app[1])
     return SignedRead(request=request, signature=signed)
 
 
@@ -114,7 +127,7 @@ def check_read(
             code="read_request_stale",
             details={"issued_at": request.issued_at, "window_seconds": READ_WINDOW_SECONDS},
         )
-    domain = ReadRequest.domain(
+    domain = type(request).domain(
         chain_id=ctx.deployment.chain_id,
         verifying_contract=ctx.deployment.address("AccessLog"),
     )
@@ -134,7 +147,9 @@ def check_read(
     _use_once(ctx=ctx, principal=principal, request=request, now=now)
 
 
-def _use_once(*, ctx: AppContext, principal: Principal, request: ReadRequest, now: int) -> None:
+def _use_once(
+    *, ctx: AppContext, principal: Principal, request: ReadRequest | AppReadRequest, now: int
+) -> None:
     with ctx.sessions() as db:
         db.add(
             UsedReadRequest(

@@ -34,9 +34,10 @@ from ledger_api.http_errors import (
     UnprocessableError,
 )
 from ledger_api.principal import Principal
-from ledger_api.services.access import Decision, chain_required, decide, decide_and_log
+from ledger_api.services.access import Decision, Reason, chain_required, decide, decide_and_log
 from ledger_api.services.read_requests import parse_read
 from ledger_api.services.records import confirmed_count, confirmed_records_of
+from ledger_api.smart.reads import APP_TOKEN_HEADER, app_for_read
 from storage.models import Record
 
 if TYPE_CHECKING:
@@ -45,6 +46,18 @@ if TYPE_CHECKING:
 __all__ = ["ChartPage", "get_record", "list_chart", "open_content", "parse_record_id"]
 
 MAX_PAGE = 200
+
+# a read made for a SMART app that the app's token does not allow (the denial is on chain)
+_DENIAL_CODES = {
+    Reason.APP_SCOPE: "app_scope_denied",
+    Reason.APP_PATIENT: "app_patient_mismatch",
+    Reason.APP_REVOKED: "app_revoked",
+}
+_DENIAL_MESSAGES = {
+    Reason.APP_SCOPE: "the app's token does not cover this record's type",
+    Reason.APP_PATIENT: "the app's token is for another patient's chart",
+    Reason.APP_REVOKED: "the patient revoked this app on chain",
+}
 
 
 @dataclass(frozen=True)
@@ -176,11 +189,16 @@ def open_content(
     record to attribute it to), 403 after logging a denial, 503 when the granted content's
     blocks are missing."""
     row = _confirmed(db, record_id)
+    app_token = headers.get(APP_TOKEN_HEADER)
+    app = None
+    if app_token is not None:  # the user's page reading for a SMART app
+        app = app_for_read(db=db, principal=principal, token_value=app_token)
     signed = parse_read(
         headers,
         record_id=row.record_id,
         part=ReadPart.HEADER if part == "header" else ReadPart.BODY,
         purpose=purpose,
+        app=(app.app_id, app.client_id_hash) if app is not None else None,
     )
 
     def count_denial() -> None:  # 429 past the denied-reads limit, before it is logged
@@ -195,10 +213,12 @@ def open_content(
         purpose=purpose,
         signed=signed,
         on_denial=count_denial,
+        app=app,
     )
     if not decision.granted:
         raise ForbiddenError(
-            "no consent covers this record for the caller",
+            _DENIAL_MESSAGES.get(decision.reason, "no consent covers this record for the caller"),
+            code=_DENIAL_CODES.get(decision.reason, "forbidden"),
             details={
                 "record_id": row.record_id,
                 "reason": int(decision.reason),

@@ -33,20 +33,27 @@ LAUNCH_SECONDS = 300
 
 
 def installed_version(ctx: AppContext, institution_id: int, app_id: bytes) -> int:
-    """``Marketplace.installedVersionOf`` (not in the binding yet: read through its contract)."""
-    market = ctx.chain.marketplace
-    return int(market.contract.functions.installedVersionOf(institution_id, app_id).call())
+    """``Marketplace.installedVersionOf``."""
+    return ctx.chain.marketplace.installed_version_of(institution_id, app_id)
 
 
-def launch_refusal(ctx: AppContext, client: Client, address: str) -> str | None:
-    """Why ``address`` may not launch ``client`` now (None: they may)."""
+def launch_refusal(
+    ctx: AppContext, client: Client | None, address: str, *, app_id: bytes | None = None
+) -> str | None:
+    """Why ``address`` may not launch ``client`` (or, without one, any client of the app
+    ``app_id``) now; None: they may."""
     from ledger_api.services import auth as auth_service
 
     market = ctx.chain.marketplace
-    if market.live_version_of(client.app_id) != client.row.version:
+    app = client.app_id if client is not None else app_id
+    assert app is not None
+    live = market.live_version_of(app)
+    if client is not None and live != client.row.version:
         return f"version {client.row.version} of this app is not Live on the marketplace"
+    if live == 0:
+        return "this app has no Live version on the marketplace"
     principal = auth_service.principal_for(ctx=ctx, address=address)
-    if principal.is_member and not market.is_launchable(principal.institution_id, client.app_id):
+    if principal.is_member and not market.is_launchable(principal.institution_id, app):
         return f"institution {principal.institution_id} has not installed this app"
     return None
 
@@ -64,10 +71,14 @@ class LaunchRequest:
 
 def _launch_row(db: Session, launch: str, client: Client, principal: Principal) -> SmartLaunch:
     row = db.get(SmartLaunch, digest(launch)) if len(launch) <= 128 else None
+    for_client = row is not None and (
+        row.client_id == client.get_client_id()
+        or (not row.client_id and row.app_id == client.row.app_id)
+    )
     if (
         row is None
         or row.expires_at <= now()
-        or row.client_id != client.get_client_id()
+        or not for_client
         or row.user != principal.address.lower()
     ):
         raise InvalidRequestError("unknown or expired launch context")
@@ -106,8 +117,12 @@ def review(ctx: AppContext, db: Session, principal: Principal, grant: Any) -> La
     return LaunchRequest(client, requested, allowed, patient, pick)
 
 
-def describe(review: LaunchRequest) -> dict[str, Any]:
-    """What the consent screen shows (zh-CN and English)."""
+def describe(review: LaunchRequest, ctx: AppContext, principal: Principal) -> dict[str, Any]:
+    """What the consent screen shows (zh-CN and English), and what the page signs its
+    approval with (``sign``: ``AppAuthorization`` over the scopes it approves)."""
+    from crypto.signing import client_id_hash
+    from ledger_api.smart.authorization import signing_context
+
     client = review.client
     return {
         "client_id": client.get_client_id(),
@@ -121,6 +136,13 @@ def describe(review: LaunchRequest) -> dict[str, Any]:
         "dropped_scopes": [s.text for s in review.requested if s not in review.allowed],
         "patient": review.patient,
         "patient_picker": review.needs_patient_pick,
+        "sign": signing_context(
+            ctx,
+            principal,
+            app_id=client.row.app_id,
+            client_id_hash="0x" + client_id_hash(client.get_client_id()).hex(),
+            patient=review.patient,
+        ),
     }
 
 
@@ -150,10 +172,18 @@ def decide(
 
 
 def create_launch(
-    ctx: AppContext, db: Session, principal: Principal, client: Client, patient: str
+    ctx: AppContext,
+    db: Session,
+    principal: Principal,
+    client: Client | None,
+    patient: str,
+    *,
+    app_id: bytes | None = None,
 ) -> str:
-    """An EHR launch context (opaque id, 5 minutes) for ``client`` on ``patient``."""
-    refusal = launch_refusal(ctx, client, principal.address)
+    """An EHR launch context (opaque id, 5 minutes) on ``patient`` for ``client``, or for any
+    registered client of the app ``app_id`` (the page launches the app; the app registers
+    itself and names its own client)."""
+    refusal = launch_refusal(ctx, client, principal.address, app_id=app_id)
     if refusal:
         raise LaunchRefusedError(refusal)
     if not principal.is_member and patient != principal.address:
@@ -162,7 +192,8 @@ def create_launch(
     db.add(
         SmartLaunch(
             launch_hash=digest(launch),
-            client_id=client.get_client_id(),
+            client_id=client.get_client_id() if client is not None else "",
+            app_id=None if client is not None or app_id is None else "0x" + app_id.hex(),
             user=principal.address,
             patient=patient,
             created_at=now(),

@@ -20,6 +20,7 @@ from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from sqlalchemy.orm import Session
 
+from crypto.signing import client_id_hash
 from ledger_api.context import AppContext
 from ledger_api.smart import scopes as sc
 from ledger_api.smart.errors import ScopeSyntaxError
@@ -93,6 +94,7 @@ class CodeGrant(grants.AuthorizationCodeGrant):
                 nonce=data.get("nonce"),
                 auth_time=now(),
                 expires_at=now() + CODE_SECONDS,
+                authorization_tx=approval.authorization_tx,
             )
         )
 
@@ -168,6 +170,11 @@ def introspection_payload(token: Token) -> dict[str, Any]:
     }
     if row.patient:
         payload["patient"] = checksum(row.patient)
+    if token.client_row is not None:  # what the page signs an app's reads with
+        payload["app_id"] = token.client_row.app_id
+        payload["client_id_hash"] = "0x" + client_id_hash(row.client_id).hex()
+    if row.authorization_tx:
+        payload["authorization_tx"] = row.authorization_tx
     return payload
 
 
@@ -233,6 +240,14 @@ class SmartServer(AuthorizationServer):
     def save_token(self, token: dict[str, Any], request: Any) -> None:
         user: SmartUser = request.user
         code = request.authorization_code
+        refreshed = getattr(request, "refresh_token", None)
+        # every token traces back to the user's on-chain authorisation (refreshes too)
+        if code is not None:
+            authorization_tx = code.row.authorization_tx
+        elif isinstance(refreshed, Token):
+            authorization_tx = refreshed.row.authorization_tx
+        else:
+            authorization_tx = None
         issued = now()
         self.db.add(
             SmartToken(
@@ -245,6 +260,7 @@ class SmartServer(AuthorizationServer):
                 code_hash=code.row.code_hash if code is not None else None,
                 issued_at=issued,
                 expires_at=issued + token["expires_in"],
+                authorization_tx=authorization_tx,
             )
         )
         kind = "token_issued" if code is not None else "token_refreshed"
@@ -289,19 +305,25 @@ class SmartServer(AuthorizationServer):
             raise InvalidGrantError(refusal)
 
 
-def revoke_connection(db: Session, *, patient: str, client_id: str) -> int:
-    """Revoke every token ``client_id`` holds for ``patient`` and every unused code."""
-    count = revoke_where(db, SmartToken.patient == patient, SmartToken.client_id == client_id)
+def revoke_connection(
+    db: Session, *, patient: str, client_ids: list[str], tx_hash: str | None = None
+) -> int:
+    """Revoke every token the clients ``client_ids`` (one app's) hold for ``patient`` and
+    every unused code; ``tx_hash``: the patient's revocation on chain."""
+    count = revoke_where(db, SmartToken.patient == patient, SmartToken.client_id.in_(client_ids))
     db.execute(
         sa.update(SmartCode)
         .where(
             SmartCode.patient == patient,
-            SmartCode.client_id == client_id,
+            SmartCode.client_id.in_(client_ids),
             SmartCode.used_at.is_(None),
         )
         .values(used_at=now())
     )
-    log_event(db, "connection_revoked", client_id, user=patient, patient=patient)
+    for client_id in client_ids:
+        log_event(
+            db, "connection_revoked", client_id, user=patient, patient=patient, tx_hash=tx_hash
+        )
     return count
 
 

@@ -49,6 +49,8 @@ class Approval:
 
     user: SmartUser
     scope: str
+    # the user's AppAuthorization on chain (Marketplace.authorizeApp), once mined
+    authorization_tx: str | None = None
 
 
 class Client(ClientMixin):
@@ -185,9 +187,16 @@ def log_event(
     user: str | None = None,
     patient: str | None = None,
     scope: str | None = None,
+    tx_hash: str | None = None,
 ) -> None:
     db.add(
         SmartEvent(
-            at=now(), kind=kind, client_id=client_id, user=user, patient=patient, scope=scope
+            at=now(),
+            kind=kind,
+            client_id=client_id,
+            user=user,
+            patient=patient,
+            scope=scope,
+            tx_hash=tx_hash,
         )
     )

@@ -152,6 +152,7 @@ class AccessEvent(Base):
         sa.Index(None, "accessor", "block_number", "log_index"),
         sa.Index(None, "block_time"),
         sa.Index(None, "block_number"),
+        sa.Index(None, "app_id", "block_number"),
     )
 
     id: Mapped[int] = mapped_column(
@@ -178,3 +179,7 @@ class AccessEvent(Base):
     request_issued_at: Mapped[int | None] = mapped_column(sa.BigInteger)
     request_nonce: Mapped[str | None] = mapped_column(sa.String(20))
     reader_signature: Mapped[str | None] = mapped_column(sa.String(132))
+    # a read made by the user's page for a SMART app (``AppAccessLogged`` follows the entry):
+    # the app's listing id and keccak-256 of its OAuth client id, both in the signed request
+    app_id: Mapped[str | None] = mapped_column(sa.String(66))
+    client_id_hash: Mapped[str | None] = mapped_column(sa.String(66))

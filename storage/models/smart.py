@@ -45,6 +45,8 @@ class SmartLaunch(Base):
     patient: Mapped[str] = mapped_column(Address)
     created_at: Mapped[int] = mapped_column(sa.BigInteger)
     expires_at: Mapped[int] = mapped_column(sa.BigInteger)
+    # a launch made for the app (any of its registered clients may use it); client_id is ""
+    app_id: Mapped[str | None] = mapped_column(sa.String(66))
 
 
 class SmartCode(Base):
@@ -65,6 +67,8 @@ class SmartCode(Base):
     auth_time: Mapped[int] = mapped_column(sa.BigInteger)
     expires_at: Mapped[int] = mapped_column(sa.BigInteger)
     used_at: Mapped[int | None] = mapped_column(sa.BigInteger)
+    # the user's signed Marketplace.authorizeApp transaction this code comes from
+    authorization_tx: Mapped[str | None] = mapped_column(sa.String(66))
 
 
 class SmartToken(Base):
@@ -88,6 +92,7 @@ class SmartToken(Base):
     expires_at: Mapped[int] = mapped_column(sa.BigInteger)
     revoked: Mapped[bool] = mapped_column(sa.Boolean, default=False)
     revoked_at: Mapped[int | None] = mapped_column(sa.BigInteger)
+    authorization_tx: Mapped[str | None] = mapped_column(sa.String(66))
 
 
 class SmartEvent(Base):
@@ -105,3 +110,4 @@ class SmartEvent(Base):
     user: Mapped[str | None] = mapped_column(Address)
     patient: Mapped[str | None] = mapped_column(Address)
     scope: Mapped[str | None] = mapped_column(sa.Text)
+    tx_hash: Mapped[str | None] = mapped_column(sa.String(66))

@@ -17,8 +17,15 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 
-from crypto.signing import AdministratorRole
+from crypto.signing import (
+    AdministratorRole,
+    AppAuthorization,
+    AppRevocation,
+    client_id_hash,
+    scope_hash,
+)
 from ledger_api.chain import marketplace as mk
+from ledger_api.context import AppContext
 from tests.api.conftest import Stack
 
 FAR = int(time.time()) + 86_400
@@ -62,17 +69,18 @@ class Market:
     stack: Stack
     vendor: LocalAccount
     admins: dict[AdministratorRole, LocalAccount]
+    ctx: AppContext  # the running API's: its relayer carries the signed actions
 
     @property
     def binding(self) -> mk.Marketplace:
-        return self.stack.ctx.chain.marketplace
+        return self.ctx.chain.marketplace
 
     def publish(
         self, name: str, document: dict, *, version: int = 1, votes: int = 3, reject: bool = False
     ) -> bytes:
         """Submit ``document`` as ``name`` v``version``; ``votes`` approvals (or a rejection)."""
         app_id = keccak(text=f"app:{name}")
-        cid = self.stack.ctx.store.put(json.dumps(document).encode("utf-8"))
+        cid = self.ctx.store.put(json.dumps(document).encode("utf-8"))
         sub = mk.submission(
             app_id=app_id,
             version=version,
@@ -104,8 +112,10 @@ class Market:
         self.binding.set_installation(message=message, signature=signature).wait()
 
 
-def open_market(stack: Stack) -> Market:
-    binding = stack.ctx.chain.marketplace
+def open_market(stack: Stack, ctx: AppContext | None = None) -> Market:
+    """Vendor and administrators enrolled through ``ctx`` (default: the stack's app)."""
+    ctx = ctx or stack.ctx
+    binding = ctx.chain.marketplace
     vendor = Account.create()
     message = mk.vendor_change(vendor=vendor.address, enrolled=True, deadline=FAR)
     binding.set_vendor(message=message, signature=binding.sign_as(stack.admin, message)).wait()
@@ -121,7 +131,7 @@ def open_market(stack: Stack) -> Market:
         if time.monotonic() > deadline:
             raise TimeoutError("administrators not set")
         time.sleep(0.05)
-    return Market(stack, vendor, admins)
+    return Market(stack, vendor, admins, ctx)
 
 
 def register(base: str, app_id: bytes, version: int = 1, **metadata: Any) -> requests.Response:
@@ -154,11 +164,63 @@ def authorize_url(session: OAuth2Session, base: str, verifier: str, **extra: Any
     return url
 
 
-def page_approves(url: str, headers: dict[str, str], decision: dict | None = None) -> Any:
-    """The user's page: reads the consent request, then posts the decision."""
+def signed_authorization(
+    market: Market, user: LocalAccount, shown: dict, decision: dict, *, deadline: int | None = None
+) -> dict[str, Any]:
+    """What the page signs an approval with: ``AppAuthorization`` of the scopes it approves
+    (those of ``decision`` the screen offered, else all offered), for the patient in context
+    (or the one the decision picks, or the user)."""
+    offered = [s["scope"] for s in shown["scopes"]]
+    chosen = decision.get("scopes")
+    granted = offered if chosen is None else [s for s in chosen if s in offered]
+    patient = shown["patient"] or decision.get("patient") or user.address
+    message = AppAuthorization(
+        user=user.address,
+        patient=patient,
+        app_id=bytes.fromhex(shown["sign"]["app_id"][2:]),
+        client_id=client_id_hash(shown["client_id"]),
+        scope_hash=scope_hash(granted),
+        nonce=mk.new_nonce(),
+        deadline=deadline or int(time.time()) + 600,
+    )
+    signature = market.binding.sign_as(user, message)
+    return {
+        "nonce": str(message.nonce),
+        "deadline": message.deadline,
+        "signature": "0x" + signature.hex(),
+    }
+
+
+def signed_revocation(
+    market: Market, patient: LocalAccount, app_id: bytes, *, signer: LocalAccount | None = None
+) -> dict[str, Any]:
+    """The patient's page signing ``AppRevocation`` of ``app_id`` (``signer``: someone else
+    signing it, for the attacks)."""
+    message = AppRevocation(
+        patient=patient.address,
+        app_id=app_id,
+        nonce=mk.new_nonce(),
+        deadline=int(time.time()) + 600,
+    )
+    signature = market.binding.sign_as(signer or patient, message)
+    return {
+        "nonce": str(message.nonce),
+        "deadline": message.deadline,
+        "signature": "0x" + signature.hex(),
+    }
+
+
+def page_approves(world: World, url: str, user: LocalAccount, decision: dict | None = None) -> Any:
+    """The user's page: reads the consent request, then posts the decision, signing the
+    approval (``AppAuthorization``) as the page does unless the decision denies or already
+    carries one."""
+    headers = world.headers(user)
     shown = requests.get(url, headers=headers, timeout=30)
     assert shown.status_code == 200, shown.text
-    answer = requests.post(url, headers=headers, json=decision or {}, timeout=30)
+    body = dict(decision or {})
+    if not body.get("deny") and "authorization" not in body:
+        body["authorization"] = signed_authorization(world.market, user, shown.json(), body)
+    answer = requests.post(url, headers=headers, json=body, timeout=30)
     return shown.json(), answer
 
 

@@ -160,7 +160,9 @@ def test_an_unknown_scope_is_invalid_scope_and_an_undeclared_one_is_dropped(worl
     session, verifier = app_session(
         world.base, client_id, "launch/patient patient/Observation.read patient/Condition.rs"
     )
-    shown, answer = page_approves(authorize_url(session, world.base, verifier), mine)
+    shown, answer = page_approves(
+        world, authorize_url(session, world.base, verifier), world.stack.patient
+    )
     assert [s["scope"] for s in shown["scopes"]] == ["launch/patient", "patient/Observation.rs"]
     token = session.fetch_token(
         f"{world.base}/smart/token",
@@ -176,8 +178,9 @@ def test_a_user_can_only_narrow_the_scopes(world: World) -> None:
     client_id = world.client_id()
     session, verifier = app_session(world.base, client_id, SCOPE)
     _, answer = page_approves(
+        world,
         authorize_url(session, world.base, verifier),
-        world.headers(world.stack.patient),
+        world.stack.patient,
         {"scopes": ["launch/patient", "user/*.cruds"]},
     )
     token = session.fetch_token(
@@ -192,7 +195,7 @@ def test_a_pkce_verifier_that_does_not_match_gets_no_token(world: World) -> None
     client_id = world.client_id()
     session, verifier = app_session(world.base, client_id, SCOPE)
     _, answer = page_approves(
-        authorize_url(session, world.base, verifier), world.headers(world.stack.patient)
+        world, authorize_url(session, world.base, verifier), world.stack.patient
     )
     from urllib.parse import parse_qs, urlsplit
 
@@ -233,7 +236,7 @@ def test_a_token_revoked_by_the_app_is_inactive(world: World) -> None:
     client_id = world.client_id()
     session, verifier = app_session(world.base, client_id, SCOPE)
     _, answer = page_approves(
-        authorize_url(session, world.base, verifier), world.headers(world.stack.patient)
+        world, authorize_url(session, world.base, verifier), world.stack.patient
     )
     token = session.fetch_token(
         f"{world.base}/smart/token",
@@ -330,7 +333,10 @@ def test_a_suspended_app_gets_no_new_token_nor_a_refresh(world: World) -> None:
     session, verifier = app_session(world.base, client_id, "launch/patient offline_access")
     doctor = world.headers(stack.cardiologist)
     _, answer = page_approves(
-        authorize_url(session, world.base, verifier), doctor, {"patient": stack.patient.address}
+        world,
+        authorize_url(session, world.base, verifier),
+        stack.cardiologist,
+        {"patient": stack.patient.address},
     )
     token = session.fetch_token(
         f"{world.base}/smart/token",

@@ -12,6 +12,7 @@ import requests
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
+from crypto.signing import client_id_hash
 from storage.models import SmartEvent, SmartToken
 from tests.api.conftest import Stack
 from tests.api.live_server import serve
@@ -22,6 +23,7 @@ from tests.api.smart_support import (
     authorize_url,
     make_world,
     page_approves,
+    signed_revocation,
 )
 
 EHR_SCOPE = "launch openid fhirUser offline_access patient/Observation.rs"
@@ -78,7 +80,7 @@ def test_ehr_launch_by_a_clinician_of_the_installing_institution(world: World) -
 
     session, verifier = app_session(world.base, client_id, EHR_SCOPE)
     url = authorize_url(session, world.base, verifier, launch=launch)
-    shown, answer = page_approves(url, doctor)
+    shown, answer = page_approves(world, url, stack.cardiologist)
     assert shown["patient"] == stack.patient.address
     assert shown["app"]["name"] == "血压趋势图 BP chart"
     observation = next(s for s in shown["scopes"] if s["scope"] == "patient/Observation.rs")
@@ -146,7 +148,9 @@ def test_standalone_launch_by_a_patient_then_the_patient_revokes_the_app(world: 
         "launch/patient openid fhirUser offline_access patient/Observation.rs",
     )
     mine = world.headers(stack.patient)
-    shown, answer = page_approves(authorize_url(session, world.base, verifier), mine)
+    shown, answer = page_approves(
+        world, authorize_url(session, world.base, verifier), stack.patient
+    )
     assert shown["patient"] == stack.patient.address
     assert shown["patient_picker"] is False
     token = session.fetch_token(
@@ -158,21 +162,49 @@ def test_standalone_launch_by_a_patient_then_the_patient_revokes_the_app(world: 
     assert id_claims(world, token)["fhirUser"].endswith(f"/Patient/{stack.patient.address}")
 
     listed = requests.get(f"{world.base}/smart/connections", headers=mine, timeout=10).json()
-    assert [c["client_id"] for c in listed["connections"]] == [client_id]
-    assert listed["connections"][0]["active"] is True
+    assert [c["clients"] for c in listed["connections"]] == [[client_id]]
+    connection = listed["connections"][0]
+    assert connection["active"] is True
+    assert connection["revoked_at"] == 0
+    # the approval is on chain, signed by the patient, with the app's hashed client id
+    (authorization,) = connection["authorizations"]
+    receipt = stack.ctx.chain.w3.eth.get_transaction_receipt(authorization["tx_hash"])
+    (event,) = stack.ctx.chain.marketplace.contract.events.AppAuthorized().process_receipt(receipt)
+    assert event["args"]["user"] == stack.patient.address
+    assert event["args"]["clientId"] == client_id_hash(client_id)
+    revoke_url = f"{world.base}/smart/apps/0x{world.app_id.hex()}/revoke"
 
-    # someone else cannot revoke it for them
-    other = requests.post(
-        f"{world.base}/smart/connections/{client_id}/revoke",
+    # someone else cannot revoke it for them, nor can the relayer without their signature
+    forged = signed_revocation(
+        world.market, stack.patient, world.app_id, signer=stack.other_patient
+    )
+    other = requests.post(revoke_url, headers=mine, json=forged, timeout=10)
+    assert other.status_code == 403, other.text
+    assert stack.ctx.chain.marketplace.app_revoked_at(stack.patient.address, world.app_id) == 0
+    theirs = requests.post(
+        revoke_url,
         headers=world.headers(stack.other_patient),
+        json=signed_revocation(world.market, stack.patient, world.app_id),
         timeout=10,
     )
-    assert other.status_code == 404
+    assert theirs.status_code == 403, theirs.text
     revoked = requests.post(
-        f"{world.base}/smart/connections/{client_id}/revoke", headers=mine, timeout=10
+        revoke_url,
+        headers=mine,
+        json=signed_revocation(world.market, stack.patient, world.app_id),
+        timeout=10,
     )
-    assert revoked.status_code == 200
-    assert revoked.json() == {"revoked": 1}
+    assert revoked.status_code == 200, revoked.text
+    assert revoked.json()["revoked_tokens"] == 1
+    assert stack.ctx.chain.marketplace.app_revoked_at(stack.patient.address, world.app_id) > 0
+    again = requests.post(
+        revoke_url,
+        headers=mine,
+        json=signed_revocation(world.market, stack.patient, world.app_id),
+        timeout=10,
+    )
+    assert again.status_code == 409
+    assert again.json()["error"]["code"] == "MarketplaceAppAlreadyRevoked"
     seen = session.introspect_token(f"{world.base}/smart/introspect", token=token["access_token"])
     assert seen.json() == {"active": False}
     page = requests.post(
@@ -192,15 +224,18 @@ def test_standalone_launch_by_a_patient_then_the_patient_revokes_the_app(world: 
     assert refreshed.json()["error"] == "invalid_grant"
     listed = requests.get(f"{world.base}/smart/connections", headers=mine, timeout=10).json()
     assert listed["connections"][0]["active"] is False
+    assert listed["connections"][0]["revoked_at"] > 0
 
 
 def test_standalone_launch_by_a_clinician_picks_the_patient(world: World) -> None:
     stack = world.stack
     client_id = world.client_id()
     session, verifier = app_session(world.base, client_id, "launch/patient patient/Observation.rs")
-    doctor = world.headers(stack.cardiologist)
     shown, answer = page_approves(
-        authorize_url(session, world.base, verifier), doctor, {"patient": stack.patient.address}
+        world,
+        authorize_url(session, world.base, verifier),
+        stack.cardiologist,
+        {"patient": stack.patient.address},
     )
     assert shown["patient"] is None
     assert shown["patient_picker"] is True

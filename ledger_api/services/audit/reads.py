@@ -33,9 +33,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from crypto.errors import SigningError
-from crypto.signing import Domain, Purpose, ReadPart, ReadRequest, from_compact, recover
-from ledger_api.chain.access_log import verify_read_signature
+from crypto.signing import Domain, Purpose, from_compact, recover
+from ledger_api.chain.access_log import read_request_of, verify_read_signature
 from ledger_api.chain.contract import Event
+from ledger_api.chain.errors import InvalidChainInputError
 from ledger_api.indexer.decode import ChainEvent
 from ledger_api.services.access import Reason
 from ledger_api.services.audit.chain_logs import ChainLogs
@@ -102,8 +103,9 @@ def _as_chain_event(e: ChainEvent, address: str) -> Event:
     """The indexer's decoding of an ``AccessLogged`` log in the chain wrapper's form (bytes
     for ``bytes32``), which :func:`verify_read_signature` takes."""
     args = dict(e.args)
-    for name in ("recordId", "justification", "sigR", "sigVs"):
-        args[name] = bytes.fromhex(args[name][2:])
+    for name in ("recordId", "justification", "sigR", "sigVs", "appId", "clientId"):
+        if name in args:
+            args[name] = bytes.fromhex(args[name][2:])
     return Event(
         name=e.name,
         args=args,
@@ -132,9 +134,18 @@ class ReadChecks:
         self.domain = Domain.of("AccessLog", chain_id=chain_id, verifying_contract=self.address)
         self.first_block = first_block
 
-    def run(self, entries: list[ChainEvent], patients: Patients, high: int) -> None:
+    def run(
+        self,
+        entries: list[ChainEvent],
+        patients: Patients,
+        high: int,
+        apps: dict[tuple[str, int], ChainEvent] | None = None,
+    ) -> None:
+        """``apps``: the ``AppAccessLogged`` of each app read, by its ``AccessLogged``'s
+        (transaction, log index): such an entry is signed over ``AppReadRequest``."""
+        apps = apps or {}
         for e in entries:
-            self.signature(e)
+            self.signature(e, apps.get((e.tx_hash, e.log_index)))
         granted = [e for e in entries if e.args["granted"]]
         grounds = [
             e.args["justification"] for e in granted if e.args["justification"] != ZERO_BYTES32
@@ -151,8 +162,10 @@ class ReadChecks:
 
     # ------------------------------------------------------------------ signatures
 
-    def signature(self, e: ChainEvent) -> None:
-        if verify_read_signature(_as_chain_event(e, self.address), chain_id=self.chain_id):
+    def signature(self, e: ChainEvent, app: ChainEvent | None = None) -> None:
+        event = _as_chain_event(e, self.address)
+        app_event = _as_chain_event(app, self.address) if app is not None else None
+        if verify_read_signature(event, chain_id=self.chain_id, app_event=app_event):
             return
         a = e.args
         problem: dict[str, Any] = {**_entry(e), "granted": a["granted"]}
@@ -161,15 +174,9 @@ class ReadChecks:
             self.report.read_signatures.append({**problem, "problem": "unsigned"})
             return
         try:
-            request = ReadRequest(
-                record_id=bytes.fromhex(a["recordId"][2:]),
-                part=ReadPart(a["part"]),
-                purpose=int(a["purpose"]),
-                issued_at=int(a["issuedAt"]),
-                nonce=int(a["nonce"]),
-            )
+            request, _ = read_request_of(event, app_event=app_event)
             signer = recover(self.domain, request, bytes.fromhex(signature[2:])).lower()
-        except (SigningError, ValueError) as exc:
+        except (SigningError, ValueError, InvalidChainInputError) as exc:
             self.report.read_signatures.append(
                 {**problem, "problem": "malformed_signature", "detail": str(exc)}
             )

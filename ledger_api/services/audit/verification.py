@@ -182,7 +182,10 @@ class _ChunkChecks:
             records.run(comparable, chunk.low, index_end)
             self.workflow.run(comparable, chunk.low, index_end)
             self.identity.run(comparable, chunk.low, index_end)
-        self.reads.run(accesses, patients, chunk.high)
+        apps = {
+            (e.tx_hash, e.log_index - 1): e for e in chunk.events if e.name == "AppAccessLogged"
+        }
+        self.reads.run(accesses, patients, chunk.high, apps)
 
 
 def _indexed_to(deployment: Deployment, db: Session) -> int:

@@ -1,0 +1,69 @@
+"""A patient's connected apps: what the wallet shows beside the Revoke button.
+
+An app is connected to a chart when it holds (or held) a token for it. Per app the patient sees
+its registered clients, the scopes last granted, whether a token is still live, every
+authorisation on chain (who approved it, in which transaction), how many reads were made for
+it (the index of ``AppAccessLogged``), and whether they revoked it on chain.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from ledger_api.smart.store import checksum, now
+from storage.models import AccessEvent, SmartClient, SmartToken
+
+if TYPE_CHECKING:
+    from ledger_api.context import AppContext
+
+
+def list_connections(*, ctx: AppContext, db: Session, patient: str) -> list[dict[str, Any]]:
+    """The apps holding or having held tokens for ``patient``'s chart, newest first."""
+    patient = patient.lower()
+    tokens = db.execute(
+        sa.select(SmartToken, SmartClient)
+        .join(SmartClient, SmartClient.client_id == SmartToken.client_id)
+        .where(SmartToken.patient == patient)
+        .order_by(SmartToken.issued_at.desc())
+    ).all()
+    apps: dict[str, dict[str, Any]] = {}
+    for token, client in tokens:
+        app = apps.get(client.app_id)
+        if app is None:
+            app = apps[client.app_id] = {
+                "app_id": client.app_id,
+                "name": client.name,
+                "version": client.version,
+                "clients": [],
+                "scope": token.scope,
+                "active": False,
+                "last_issued_at": token.issued_at,
+                "authorizations": [],
+            }
+        if client.client_id not in app["clients"]:
+            app["clients"].append(client.client_id)
+        if not token.revoked and token.expires_at > now():
+            app["active"] = True
+        tx = token.authorization_tx
+        if tx and all(a["tx_hash"] != tx for a in app["authorizations"]):
+            app["authorizations"].append(
+                {"tx_hash": tx, "user": checksum(token.user), "scope": token.scope}
+            )
+    reads = dict(
+        db.execute(
+            sa.select(AccessEvent.app_id, sa.func.count())
+            .where(AccessEvent.patient == patient, AccessEvent.app_id.in_(list(apps)))
+            .group_by(AccessEvent.app_id)
+        ).all()
+    )
+    market = ctx.chain.marketplace
+    for app_id, app in apps.items():
+        app["reads"] = int(reads.get(app_id, 0))
+        app["revoked_at"] = market.app_revoked_at(patient, bytes.fromhex(app_id[2:]))
+    return list(apps.values())
+
+
+__all__ = ["list_connections"]
