@@ -11,7 +11,7 @@ consents to the cardiologist reading each Observation.
 chart, Apps (应用), Launch → the app registers and asks for authorisation → the consent
 dialog in the workstation, approved (AppAuthorization signed in the page) → the app draws the
 chart from the values the page decrypted for it. The script then waits; the patient revokes
-the app on chain here (``AppRevocation`` signed in Python, ``POST /smart/apps/{id}/revoke``),
+the app on chain here (the SDK's ``revoke_app``: ``AppRevocation`` signed in Python),
 and the app's next request is refused, which it shows. Last, the patient's wallet lists the
 app under Connected apps (已连接应用): revoked, with who authorised it and the transaction.
 
@@ -22,16 +22,13 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from eth_account import Account
-from eth_account.messages import encode_typed_data
 
 from clients import smartapps
 from clients.sdk import MedLedgerClient
@@ -40,6 +37,7 @@ from crypto.keys import SCRYPT_MIN_LOG2_N
 from crypto.signing import AdministratorRole
 from ledger_api.chain import marketplace as mk
 from ledger_api.chain.marketplace import Marketplace
+from tests.api.marketplace_api_support import as_json
 from tests.api.smart_support import FAR
 from tests.wallet.conftest import wallet_dist  # noqa: F401  (the patient's wallet, built)
 from tests.workstation.conftest import ARTIFACTS, ROOT, LiveStack
@@ -94,7 +92,9 @@ def blood_pressure(date: str, systolic: int, diastolic: int, patient: str) -> di
 
 def list_and_install(live: LiveStack, document: dict[str, Any], app_id: bytes) -> None:
     """The app listed Live (vendor's submission, three administrators' votes) and installed
-    by cd3h, each signed by the person acting; the manifest uploaded as the vendor."""
+    by cd3h, each signed by the person acting and relayed by the API
+    (``POST /marketplace/actions/{kind}``, as the marketplace pages do); the vendor and the
+    three roles enrolled by the consortium admin sending the calls itself."""
     stack = live.stack
     market = Marketplace(
         stack.w3, stack.deployment.address("Marketplace"), sender=stack.admin_consortium.sender
@@ -106,6 +106,21 @@ def list_and_install(live: LiveStack, document: dict[str, Any], app_id: bytes) -
     for role, account in admins.items():
         admin = mk.administrator_change(role=role, account=account.address, deadline=FAR)
         market.set_administrator(message=admin, signature=b"").wait()
+
+    def act(person: Any, kind: str, message: Any) -> None:
+        with MedLedgerClient(live.url, account=person) as client:
+            client.login()
+            answer = httpx.post(
+                f"{live.url}/marketplace/actions/{kind}",
+                json={
+                    "message": as_json(message),
+                    "signature": "0x" + market.sign_as(person, message).hex(),
+                },
+                headers={"authorization": f"Bearer {client.token}"},
+                timeout=60,
+            )
+        assert answer.status_code == 200, answer.text
+
     with MedLedgerClient(live.url, account=vendor) as client:
         client.login()
         uploaded = httpx.post(
@@ -116,75 +131,34 @@ def list_and_install(live: LiveStack, document: dict[str, Any], app_id: bytes) -
         )
     assert uploaded.status_code == 201, uploaded.text
     version = int(smartapps.software()["software_version"])
-    sub = mk.submission(
-        app_id=app_id,
-        version=version,
-        manifest=document,
-        manifest_uri=uploaded.json()["uri"],
-        deadline=FAR,
+    act(
+        vendor,
+        "submit",
+        mk.submission(
+            app_id=app_id,
+            version=version,
+            manifest=document,
+            manifest_uri=uploaded.json()["uri"],
+            deadline=FAR,
+        ),
     )
-    market.submit_app(message=sub, signature=market.sign_as(vendor, sub)).wait()
     for account in admins.values():
-        ballot = mk.approval(app_id=app_id, version=version, deadline=FAR)
-        market.vote(message=ballot, signature=market.sign_as(account, ballot)).wait()
+        act(account, "vote", mk.approval(app_id=app_id, version=version, deadline=FAR))
     assert market.live_version_of(app_id) == version
-    install = mk.installation(institution_id=stack.cd3h, app_id=app_id, install=True, deadline=FAR)
-    market.set_installation(message=install, signature=market.sign_as(stack.admin, install)).wait()
+    act(
+        stack.admin,
+        "install",
+        mk.installation(institution_id=stack.cd3h, app_id=app_id, install=True, deadline=FAR),
+    )
     assert market.is_installed(stack.cd3h, app_id)
 
 
 def revoke_app(live: LiveStack, patient: Any, app_id: bytes) -> dict[str, Any]:
-    """The patient's AppRevocation, signed here as a wallet would (eth_signTypedData_v4) and
-    posted with the patient's session."""
+    """The patient revokes the app on chain with the SDK (their ``AppRevocation``, signed in
+    Python, ``POST /smart/apps/{id}/revoke``); the answer and the connections afterwards."""
     with MedLedgerClient(live.url, account=patient) as client:
-        client.login()
-        headers = {"authorization": f"Bearer {client.token}"}
-        sign = httpx.get(f"{live.url}/smart/connections", headers=headers, timeout=30).json()
-        nonce, deadline = secrets.randbits(128), int(time.time()) + 600
-        typed = {
-            "types": {
-                "EIP712Domain": [
-                    {"name": "name", "type": "string"},
-                    {"name": "version", "type": "string"},
-                    {"name": "chainId", "type": "uint256"},
-                    {"name": "verifyingContract", "type": "address"},
-                ],
-                "AppRevocation": [
-                    {"name": "patient", "type": "address"},
-                    {"name": "appId", "type": "bytes32"},
-                    {"name": "nonce", "type": "uint256"},
-                    {"name": "deadline", "type": "uint256"},
-                ],
-            },
-            "primaryType": "AppRevocation",
-            "domain": {
-                "name": "MedLedger Marketplace",
-                "version": "1",
-                "chainId": int(sign["sign"]["chain_id"]),
-                "verifyingContract": sign["sign"]["verifying_contract"],
-            },
-            "message": {
-                "patient": patient.address,
-                "appId": app_id,
-                "nonce": nonce,
-                "deadline": deadline,
-            },
-        }
-        signature = Account.sign_message(encode_typed_data(full_message=typed), patient.key)
-        answer = httpx.post(
-            f"{live.url}/smart/apps/0x{app_id.hex()}/revoke",
-            json={
-                "nonce": str(nonce),
-                "deadline": deadline,
-                "signature": "0x" + signature.signature.hex().removeprefix("0x"),
-            },
-            headers=headers,
-            timeout=60,
-        )
-        assert answer.status_code == 200, answer.text
-        revoked: dict[str, Any] = answer.json()
-        connections = httpx.get(f"{live.url}/smart/connections", headers=headers, timeout=30)
-        revoked["connections"] = connections.json()["connections"]
+        revoked = client.revoke_app(app_id)
+        revoked["connections"] = client.app_connections()
     return revoked
 
 
@@ -249,7 +223,7 @@ def test_smart_app_in_chromium(live_stack: LiveStack, chromium: str, tmp_path: P
             if line.startswith("WAITING revoke"):
                 revoked = revoke_app(live_stack, stack.patient, app_id)
                 browser.stdin.write("revoked\n")
-                browser.stdin.flush()
+                browser.stdin.close()  # nothing more to say: the script's stdin ends
         browser.wait(timeout=600)
     finally:
         if browser.poll() is None:

@@ -49,7 +49,7 @@ async function unlabelled() {
 
 function nextLine() {
   const rl = createInterface({ input: process.stdin });
-  return new Promise((resolve) => rl.once('line', (line) => { rl.close(); resolve(line); }));
+  return new Promise((resolve) => rl.once('line', (line) => { rl.close(); process.stdin.destroy(); resolve(line); }));
 }
 
 async function main() {
@@ -162,3 +162,4 @@ async function main() {
 }
 
 await main();
+process.exit(0); // nothing may keep the process alive (stdin, a stray handle): the test waits for it

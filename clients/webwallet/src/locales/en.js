@@ -16,6 +16,7 @@ export default {
   'apps.lastIssued': 'last access granted {when}',
   'apps.authorisedBy': 'Authorised by:',
   'apps.tx': 'transaction {tx} (block {block})',
+  'apps.txOnly': 'transaction {tx}',
   'apps.revoked': 'revoked on chain {when}',
   'apps.revoke': 'Revoke',
   'apps.revokeLabel': 'Revoke the app {name}',

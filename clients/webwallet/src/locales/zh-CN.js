@@ -16,6 +16,7 @@ export default {
   'apps.lastIssued': '最近一次授权访问：{when}',
   'apps.authorisedBy': '授权人：',
   'apps.tx': '交易 {tx}（区块 {block}）',
+  'apps.txOnly': '交易 {tx}',
   'apps.revoked': '已于 {when} 在链上撤销',
   'apps.revoke': '撤销',
   'apps.revokeLabel': '撤销应用 {name}',

@@ -39,7 +39,7 @@ function connectionItem(c, app, sign, people) {
       { class: 'meta' },
       personView(a.user, people.get(String(a.user).toLowerCase())),
       ' ',
-      h('a', { class: 'tx', title: a.tx_hash }, t('apps.tx', { tx: short(a.tx_hash), block: a.block_number ?? '' })),
+      h('a', { class: 'tx', title: a.tx_hash }, a.block_number != null ? t('apps.tx', { tx: short(a.tx_hash), block: a.block_number }) : t('apps.txOnly', { tx: short(a.tx_hash) })),
     ))),
     revoked ? h('div', { class: 'meta app-revoked' }, h('span', { class: 'chip warn' }, t('apps.revoked', { when: dateTime(c.revoked_at) }))) : null,
   );
