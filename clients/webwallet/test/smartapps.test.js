@@ -3,7 +3,8 @@
 // list ordered with the apps still connected first.
 import { Wallet, verifyTypedData } from 'ethers';
 import { describe, expect, it } from 'vitest';
-import { appRevocation, marketplaceDomain, revocationTypes, signedRevocation, sortConnections } from '../src/smartapps.js';
+import { appTypes } from '../src/apptypes.js';
+import { marketplaceDomain, signedRevocation, sortConnections } from '../src/smartapps.js';
 
 const sign = { chain_id: 31337, verifying_contract: '0x5fbdb2315678afecb367f032d93f642f64180aa3' };
 const APP = `0x${'9a'.repeat(32)}`;
@@ -13,15 +14,15 @@ describe('AppRevocation', () => {
     const wallet = new Wallet(`0x${'22'.repeat(32)}`);
     const body = await signedRevocation(wallet, sign, APP, 1_800_000_000);
     expect(body.deadline).toBe(1_800_000_600);
-    const message = { patient: wallet.address, appId: APP, nonce: body.nonce, deadline: body.deadline };
+    const message = { patient: wallet.address, appId: APP, nonce: BigInt(body.nonce), deadline: body.deadline };
     const domain = marketplaceDomain(sign);
     expect(domain).toMatchObject({ name: 'MedLedger Marketplace', version: '1', chainId: 31337 });
-    expect(verifyTypedData(domain, revocationTypes(), message, body.signature)).toBe(wallet.address);
+    expect(verifyTypedData(domain, appTypes('AppRevocation'), message, body.signature)).toBe(wallet.address);
     const again = await signedRevocation(wallet, sign, APP, 1_800_000_000);
     expect(again.nonce).not.toBe(body.nonce);
   });
-  it('refuses an app id that is not bytes32', () => {
-    expect(() => appRevocation({ patient: `0x${'11'.repeat(20)}`, appId: '0x1234', deadline: 1 })).toThrow(/appId/);
+  it('refuses an app id that is not bytes32', async () => {
+    await expect(signedRevocation(new Wallet(`0x${'22'.repeat(32)}`), sign, '0x1234')).rejects.toThrow(/appId/);
   });
 });
 

@@ -8,7 +8,7 @@
 import { getAddress } from 'ethers';
 import definitions from '@wallet/generated/eip712.json';
 import { EnvelopeAccessDeniedError, decryptRecord } from './crypto/index.js';
-import { typesOf } from './smart/signing.js';
+import { appReadRequest as appRead, signApp } from '@wallet/apptypes.js';
 
 const { purposes } = definitions.eip712;
 const PARTS = definitions.readParts;
@@ -45,16 +45,17 @@ export function signReadRequest(wallet, domain, message) {
 }
 
 /**
- * A read the page makes for a SMART app (`app` = {token, appId, clientIdHash}: the access
- * token's introspection): an AppReadRequest — the ReadRequest plus the app's id and client
- * id hash — so the chain attributes the read to the app, sent with X-Read-App-Token.
+ * A read the page makes for a SMART app (`app` = {token, appId, clientId}: the access token
+ * and its introspection's app id and client id): an AppReadRequest — the ReadRequest plus the
+ * app's id and client id hash (@wallet/apptypes.js) — so the chain attributes the read to the
+ * app; sent with X-Read-App-Token, which the API checks again.
  */
 export function appReadRequest(fields, app) {
-  return { ...readRequest(fields), appId: app.appId, clientId: app.clientIdHash };
+  return appRead({ ...fields, appId: app.appId, clientId: app.clientId });
 }
 
 export function signAppReadRequest(wallet, domain, message) {
-  return wallet.signTypedData(domain, typesOf('AccessLog', 'AppReadRequest'), message);
+  return signApp(wallet, domain, 'AppReadRequest', message);
 }
 
 async function signedHeaders(session, recordId, part, purpose, app = null) {
@@ -100,7 +101,7 @@ export async function readPart(session, recordId, part, purpose, app = null) {
  * `fallback({header, body, registration})`: when the reader's key has no slot that opens the
  * record (EnvelopeAccessDeniedError), a second way to decrypt the bytes already read (under a
  * break-glass opening, the threshold emergency slot: ./emergency.js), so nothing is read twice.
- * `app` ({token, appId, clientIdHash}): the reads are a SMART app's (appReadRequest above).
+ * `app` ({token, appId, clientId}): the reads are a SMART app's (appReadRequest above).
  * Returns {decision: {granted, reason, tx}, result?: decrypted, error?: Error, via?: 'fallback'}.
  */
 export async function openRecord(session, recordId, purpose, reader = null, { expectGranted = false, fallback = null, app = null } = {}) {

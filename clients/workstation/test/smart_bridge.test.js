@@ -6,7 +6,8 @@ import { Wallet, TypedDataEncoder, keccak256, toUtf8Bytes, verifyTypedData } fro
 import { describe, expect, it } from 'vitest';
 import { answer, authorizeMessage, dataHandler, fromFrame, launchRefusal, matchesSearch, originOf, searchBundle, validateMessage } from '../src/smart/bridge.js';
 import { admitted, allows, dataScopes } from '../src/smart/scopes.js';
-import { appAuthorization, clientIdHash, scopeHash, scopeText, typesOf, signAuthorization } from '../src/smart/signing.js';
+import { appTypes } from '@wallet/apptypes.js';
+import { clientIdHash, scopeHash, signAuthorization } from '../src/smart/signing.js';
 import { appReadRequest, signAppReadRequest } from '../src/reads.js';
 
 const PATIENT = '0x1111111111111111111111111111111111111111';
@@ -137,7 +138,7 @@ describe('answering a data request', () => {
     expect(bundle.resourceType).toBe('Bundle');
     expect(bundle.total).toBe(2);
     expect(d.reads.map((r) => r[0])).toEqual(['0x01', '0x03']); // the Condition is never read
-    expect(d.reads[0][1]).toEqual({ token: 'tok', appId: active.app_id, clientIdHash: active.client_id_hash });
+    expect(d.reads[0][1]).toEqual({ token: 'tok', appId: active.app_id, clientId: 'c1' });
   });
   it('refuses an inactive token, another patient, another type — reading nothing', async () => {
     for (const [over, msg, code] of [
@@ -191,26 +192,38 @@ describe('the handler', () => {
 
 describe('what the page signs for an app', () => {
   const wallet = new Wallet(`0x${'11'.repeat(32)}`);
-  const sign = { chain_id: 31337, verifying_contract: '0x5FbDB2315678afecb367f032d93F642f64180aa3', app_id: `0x${'ab'.repeat(32)}`, client_id_hash: clientIdHash('client-1'), user: wallet.address, patient: PATIENT };
+  const APP = `0x${'ab'.repeat(32)}`;
+  const consent = {
+    client_id: 'client-1',
+    app: { app_id: APP },
+    sign: { chain_id: 31337, verifying_contract: '0x5FbDB2315678afecb367f032d93F642f64180aa3', app_id: APP, client_id_hash: clientIdHash('client-1'), user: wallet.address, patient: PATIENT },
+  };
+  const domain = { name: 'MedLedger Marketplace', version: '1', chainId: 31337, verifyingContract: consent.sign.verifying_contract };
   it('hashes the scopes sorted and space-joined, the client id as UTF-8', () => {
-    expect(scopeText(['patient/Observation.rs', 'launch', 'openid'])).toBe('launch openid patient/Observation.rs');
-    expect(scopeHash(['openid', 'launch'])).toBe(keccak256(toUtf8Bytes('launch openid')));
+    expect(scopeHash(['patient/Observation.rs', 'openid', 'launch'])).toBe(keccak256(toUtf8Bytes('launch openid patient/Observation.rs')));
     expect(clientIdHash('client-1')).toBe(keccak256(toUtf8Bytes('client-1')));
   });
-  it('signs an AppAuthorization the signer is recovered from', async () => {
-    const auth = await signAuthorization(wallet, sign, ['launch', 'patient/Observation.rs']);
-    const message = { ...appAuthorization({ sign, scopes: ['patient/Observation.rs', 'launch'], nonce: auth.nonce, deadline: auth.deadline }) };
-    const domain = { name: 'MedLedger Marketplace', version: '1', chainId: 31337, verifyingContract: sign.verifying_contract };
-    expect(verifyTypedData(domain, typesOf('Marketplace', 'AppAuthorization'), message, auth.signature)).toBe(wallet.address);
-    expect(BigInt(auth.nonce) > 0n).toBe(true);
+  it('signs an AppAuthorization of exactly the approved scopes, the signer recovered from it', async () => {
+    const auth = await signAuthorization(wallet, consent, ['patient/Observation.rs', 'launch'], PATIENT, 1_800_000_000);
+    expect(auth.deadline).toBe(1_800_000_600);
+    const message = {
+      user: wallet.address, patient: PATIENT, appId: APP, clientId: clientIdHash('client-1'),
+      scopeHash: scopeHash(['launch', 'patient/Observation.rs']), nonce: BigInt(auth.nonce), deadline: auth.deadline,
+    };
+    expect(verifyTypedData(domain, appTypes('AppAuthorization'), message, auth.signature)).toBe(wallet.address);
+  });
+  it('signs nothing when the consent request disagrees with itself', async () => {
+    const other = { ...consent, sign: { ...consent.sign, client_id_hash: clientIdHash('client-2') } };
+    await expect(signAuthorization(wallet, other, ['launch'], PATIENT)).rejects.toThrow(/client/);
+    await expect(signAuthorization(wallet, consent, ['launch'], OTHER)).rejects.toThrow(/patient/);
   });
   it('an AppReadRequest carries the app and the client id hash', async () => {
-    const m = appReadRequest({ recordId: `0x${'01'.repeat(32)}`, part: 'body', purpose: 'treatment', issuedAt: 1, nonce: 2n }, { appId: sign.app_id, clientIdHash: sign.client_id_hash });
-    expect(m).toMatchObject({ appId: sign.app_id, clientId: sign.client_id_hash });
-    const domain = { name: 'MedLedger AccessLog', version: '1', chainId: 31337, verifyingContract: sign.verifying_contract };
-    const sig = await signAppReadRequest(wallet, domain, m);
-    expect(verifyTypedData(domain, typesOf('AccessLog', 'AppReadRequest'), m, sig)).toBe(wallet.address);
-    expect(TypedDataEncoder.from(typesOf('AccessLog', 'AppReadRequest')).encodeType('AppReadRequest')).toBe('AppReadRequest(bytes32 recordId,uint8 part,uint8 purpose,uint64 issuedAt,uint64 nonce,bytes32 appId,bytes32 clientId)');
+    const m = appReadRequest({ recordId: `0x${'01'.repeat(32)}`, part: 'body', purpose: 'treatment', issuedAt: 1, nonce: 2n }, { appId: APP, clientId: 'client-1' });
+    expect(m).toMatchObject({ appId: APP, clientId: clientIdHash('client-1') });
+    const accessLog = { name: 'MedLedger AccessLog', version: '1', chainId: 31337, verifyingContract: consent.sign.verifying_contract };
+    const sig = await signAppReadRequest(wallet, accessLog, m);
+    expect(verifyTypedData(accessLog, appTypes('AppReadRequest'), m, sig)).toBe(wallet.address);
+    expect(TypedDataEncoder.from(appTypes('AppReadRequest')).encodeType('AppReadRequest')).toBe('AppReadRequest(bytes32 recordId,uint8 part,uint8 purpose,uint64 issuedAt,uint64 nonce,bytes32 appId,bytes32 clientId)');
   });
 });
 

@@ -93,7 +93,7 @@ export function matchesSearch(resource, request) {
  *   introspect(handle) → RFC 7662 answer (with the user's session);
  *   listRecords(patient) → [{record_id, record_type}];
  *   readRecord(record, app) → the decrypted FHIR resource (throws {code} when the API refuses);
- * `app` passed to readRecord is {token, appId, clientIdHash} from the introspection.
+ * `app` passed to readRecord is {token, appId, clientId} from the introspection.
  * `expectedClient` (optional): the client id the frame was launched for.
  * Returns the payload to post back.
  */
@@ -105,7 +105,7 @@ export async function answer(request, deps, { expectedClient = null } = {}) {
   const patient = request.interaction === 'search' ? request.patient || tokenPatient : tokenPatient;
   const check = allows(info.scope, { interaction: request.interaction, resourceType: request.resourceType, patient, tokenPatient });
   if (!check.allowed) return operationOutcome('forbidden', check.reason, 'app_scope_denied');
-  const app = { token: request.handle, appId: info.app_id, clientIdHash: info.client_id_hash };
+  const app = { token: request.handle, appId: info.app_id, clientId: info.client_id };
   const records = (await deps.listRecords(patient))
     .filter((r) => r.record_type === request.resourceType && (request.interaction === 'search' || r.record_id === request.resourceId));
   const found = [];

@@ -58,8 +58,7 @@ export function consentRequest(query) {
 
 /** Approve `scopes` (texts) for `patient`: the AppAuthorization signed here, then posted. */
 export async function approve(query, consent, scopes, patient) {
-  const sign = { ...consent.sign, patient: consent.sign?.patient ?? patient };
-  const authorization = await signAuthorization(session.wallet, sign, scopes, session.chain);
+  const authorization = await signAuthorization(session.wallet, consent, scopes, patient);
   return call('POST', `/smart/authorize?${query}`, { json: { scopes, patient, authorization } });
 }
 

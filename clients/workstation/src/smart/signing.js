@@ -1,88 +1,46 @@
-// What the page signs for an app (SMART_API.md; the types come from the wallet's generated
-// EIP-712 definitions once the contracts carry them — `app-chain` — and these fallbacks,
-// spelled as SMART_API.md gives them, until then):
-// - AppAuthorization{user, patient, appId, clientId, scopeHash, nonce, deadline}, domain of
-//   the Marketplace: the user's approval of exactly the scopes shown (clientId = keccak256 of
-//   the client id's UTF-8, scopeHash = keccak256 of the sorted scopes joined by one space);
-// - AppReadRequest(recordId, part, purpose, issuedAt, nonce, appId, clientId), domain of the
-//   AccessLog: each read the page makes for the app, attributed to it on chain.
-import { getAddress, keccak256, toUtf8Bytes } from 'ethers';
+// What the page signs for an app, built with the wallet's app types (@wallet/apptypes.js, from
+// the one definition in crypto/signing, checked against Python there):
+// - AppAuthorization{user, patient, appId, clientId, scopeHash, nonce, deadline} in the
+//   Marketplace's domain: the user's approval of exactly the scopes the dialog showed and they
+//   kept ticked (clientId = keccak256 of the client id, scopeHash = keccak256 of the sorted
+//   scopes joined by one space). The consent request's `sign` facts (app, client id hash,
+//   patient, user, contract) are checked against what the page builds itself before signing.
+// - AppReadRequest, in reads.js: each read the page makes for the app.
+import { getAddress } from 'ethers';
 import definitions from '@wallet/generated/eip712.json';
-import { contractDomain } from '../signing.js';
+import { appAuthorization, signApp } from '@wallet/apptypes.js';
 
-const FALLBACK = {
-  AppAuthorization: [
-    { name: 'user', type: 'address' },
-    { name: 'patient', type: 'address' },
-    { name: 'appId', type: 'bytes32' },
-    { name: 'clientId', type: 'bytes32' },
-    { name: 'scopeHash', type: 'bytes32' },
-    { name: 'nonce', type: 'uint256' },
-    { name: 'deadline', type: 'uint64' },
-  ],
-  AppRevocation: [
-    { name: 'patient', type: 'address' },
-    { name: 'appId', type: 'bytes32' },
-    { name: 'nonce', type: 'uint256' },
-    { name: 'deadline', type: 'uint64' },
-  ],
-  AppReadRequest: [
-    { name: 'recordId', type: 'bytes32' },
-    { name: 'part', type: 'uint8' },
-    { name: 'purpose', type: 'uint8' },
-    { name: 'issuedAt', type: 'uint64' },
-    { name: 'nonce', type: 'uint64' },
-    { name: 'appId', type: 'bytes32' },
-    { name: 'clientId', type: 'bytes32' },
-  ],
-};
-
-/** The EIP-712 types of `primaryType` in `contract`: generated if present, else the fallback. */
-export function typesOf(contract, primaryType) {
-  return { [primaryType]: definitions.domains[contract]?.types?.[primaryType] ?? FALLBACK[primaryType] };
-}
+export { clientIdHash, scopeHash } from '@wallet/apptypes.js';
 
 export const AUTHORIZATION_TTL = 600;
 
-/** keccak256 of the UTF-8 text (a client id). */
-export function clientIdHash(clientId) {
-  return keccak256(toUtf8Bytes(String(clientId)));
+/** The Marketplace domain from the consent request's `sign` facts. */
+export function marketplaceDomain(sign) {
+  return { ...definitions.domains.Marketplace.domain, chainId: Number(sign.chain_id), verifyingContract: getAddress(sign.verifying_contract) };
 }
 
-/** The scopes as the contract hashes them: sorted, one space between. */
-export function scopeText(scopes) {
-  return [...new Set(scopes)].sort().join(' ');
-}
-
-export function scopeHash(scopes) {
-  return keccak256(toUtf8Bytes(scopeText(scopes)));
-}
-
-/** A random uint256 as a decimal string. */
-export function randomNonce() {
-  const bytes = crypto.getRandomValues(new Uint8Array(32));
-  return BigInt(`0x${[...bytes].map((b) => b.toString(16).padStart(2, '0')).join('')}`).toString();
-}
-
-/** The AppAuthorization for the consent screen's `sign` facts and the approved scopes. */
-export function appAuthorization({ sign, scopes, nonce = randomNonce(), deadline = Math.floor(Date.now() / 1000) + AUTHORIZATION_TTL }) {
-  return {
-    user: getAddress(sign.user),
-    patient: getAddress(sign.patient),
-    appId: sign.app_id,
-    clientId: sign.client_id_hash,
-    scopeHash: scopeHash(scopes),
-    nonce,
-    deadline,
-  };
-}
-
-/** Sign it with the wallet: {nonce, deadline, signature}, the `authorization` of POST /smart/authorize. */
-export async function signAuthorization(wallet, sign, scopes, chain = null) {
-  const message = appAuthorization({ sign, scopes });
-  const domain = sign.verifying_contract
-    ? { ...definitions.domains.Marketplace.domain, chainId: Number(sign.chain_id), verifyingContract: getAddress(sign.verifying_contract) }
-    : contractDomain(chain, 'Marketplace');
-  const signature = await wallet.signTypedData(domain, typesOf('Marketplace', 'AppAuthorization'), message);
-  return { nonce: message.nonce, deadline: message.deadline, signature };
+/**
+ * Sign the approval of `scopes` for the consent request `consent` (GET /smart/authorize):
+ * {nonce, deadline, signature}, the `authorization` of POST /smart/authorize. Refuses when
+ * the facts the API sent disagree with the request (another client, user or patient).
+ */
+export async function signAuthorization(wallet, consent, scopes, patient, nowSeconds = Math.floor(Date.now() / 1000)) {
+  const sign = consent.sign ?? {};
+  const message = appAuthorization({
+    user: wallet.address,
+    patient,
+    appId: consent.app.app_id,
+    clientId: consent.client_id,
+    scopes,
+    deadline: nowSeconds + AUTHORIZATION_TTL,
+  });
+  const mismatch = [
+    ['user', sign.user && getAddress(sign.user) !== message.user],
+    ['patient', sign.patient && getAddress(sign.patient) !== message.patient],
+    ['app', sign.app_id && sign.app_id.toLowerCase() !== message.appId],
+    ['client', sign.client_id_hash && sign.client_id_hash.toLowerCase() !== message.clientId],
+  ].filter(([, bad]) => bad);
+  if (mismatch.length) throw new Error(`the consent request disagrees with itself (${mismatch.map(([w]) => w).join(', ')}): nothing signed`);
+  const signature = await signApp(wallet, marketplaceDomain(sign), 'AppAuthorization', message);
+  return { nonce: message.nonce.toString(), deadline: message.deadline, signature };
 }
