@@ -147,6 +147,7 @@ async function main() {
     await page.click('#tab-apps');
     const item = page.locator(`.app-connection[data-app="${env.APP_ID}"]`);
     await item.waitFor();
+    result.walletTitle = await page.locator('#view h2').first().innerText();
     result.walletApp = await item.innerText();
     result.walletRevoked = await item.getAttribute('data-revoked');
     result.walletRevokeButtons = await item.locator('.revoke-app').count();

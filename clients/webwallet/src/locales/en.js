@@ -7,7 +7,7 @@ export default {
   'tab.consents': 'Access',
   'tab.history': 'History',
   'tab.account': 'Wallet',
-  'tab.apps': 'Connected apps',
+  'tab.apps': 'Apps',
   'apps.title': 'Connected apps ({count})',
   'apps.explain': 'Apps a clinician or you connected to your chart. They read only through the page of the person who launched them, within the permissions shown; revoking one is recorded on chain and refuses its next request at once.',
   'apps.none': 'No app is connected to your chart.',

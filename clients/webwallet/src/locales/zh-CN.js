@@ -7,7 +7,7 @@ export default {
   'tab.consents': '授权',
   'tab.history': '访问记录',
   'tab.account': '钱包',
-  'tab.apps': '已连接应用',
+  'tab.apps': '应用',
   'apps.title': '已连接应用（{count}）',
   'apps.explain': '医生或您本人连接到您病历的应用。应用只能通过启动它的人的页面、在下列权限内读取；撤销会记录在链上，其下一次请求立即被拒绝。',
   'apps.none': '没有应用连接到您的病历。',
