@@ -28,6 +28,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -71,9 +72,14 @@ def manifest() -> dict[str, object]:
     }
 
 
-def _list_app(client: TestClient) -> bytes:
-    ctx = client.app.state.ctx  # type: ignore[attr-defined]
-    market = ctx.chain.marketplace
+def list_live(
+    market: mk.Marketplace,
+    document: dict[str, object],
+    store_manifest: Callable[[LocalAccount, dict[str, object]], str],
+) -> bytes:
+    """List ``document`` Live through ``market``'s sender: the consortium admin (dev key)
+    enrols a fresh vendor and the three administrators, the vendor stores the manifest
+    (``store_manifest`` answers its ``ipfs://`` URI) and submits it, all three approve."""
     admin = Account.from_key(DEV_ADMIN_KEY)
 
     def send(method: object, signer: object, message: object) -> None:
@@ -89,16 +95,24 @@ def _list_app(client: TestClient) -> bytes:
     for role, account in zip(AdministratorRole, admins, strict=True):
         change = mk.administrator_change(role=role, account=account.address, deadline=DEADLINE)
         send(market.set_administrator, admin, change)
-    app_id = hashlib.sha256(APP.encode()).digest()
-    document = manifest()
-    cid = ctx.store.put(json.dumps(document).encode())
+    app_id = hashlib.sha256(str(document["name"]).encode()).digest()
+    uri = store_manifest(vendor, document)
     sub = mk.submission(
-        app_id=app_id, version=1, manifest=document, manifest_uri=f"ipfs://{cid}", deadline=DEADLINE
+        app_id=app_id, version=1, manifest=document, manifest_uri=uri, deadline=DEADLINE
     )
     send(market.submit_app, vendor, sub)
     for account in admins:
         send(market.vote, account, mk.approval(app_id=app_id, version=1, deadline=DEADLINE))
     return app_id
+
+
+def _list_app(client: TestClient) -> bytes:
+    ctx = client.app.state.ctx  # type: ignore[attr-defined]
+
+    def store(_vendor: LocalAccount, document: dict[str, object]) -> str:
+        return f"ipfs://{ctx.store.put(json.dumps(document).encode())}"
+
+    return list_live(ctx.chain.marketplace, manifest(), store)
 
 
 def _login(client: TestClient, account: object) -> dict[str, str]:

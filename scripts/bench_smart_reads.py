@@ -33,6 +33,7 @@ import httpx
 from authlib.common.security import generate_token
 from authlib.integrations.requests_client import OAuth2Session
 from eth_account import Account
+from eth_account.signers.local import LocalAccount
 
 ROOT = Path(__file__).resolve().parents[1]
 for _path in (ROOT, ROOT / "scripts"):
@@ -40,9 +41,9 @@ for _path in (ROOT, ROOT / "scripts"):
         sys.path.insert(0, str(_path))
 
 from bench_api_stack import local_stack  # noqa: E402
+from bench_smart import list_live  # noqa: E402
 
 from clients.sdk import MedLedgerClient  # noqa: E402
-from crypto.signing import AdministratorRole  # noqa: E402
 from ledger_api.chain import marketplace as mk  # noqa: E402
 from ledger_api.chain.consortium import Consortium, Role  # noqa: E402
 from ledger_api.chain.devnode import DEV_ADMIN_KEY  # noqa: E402
@@ -88,7 +89,6 @@ def _list_app(url: str, w3: object) -> bytes:
     vendor's submission and the three administrators' votes; the manifest goes through the
     API's upload route as a vendor's would."""
     contracts = httpx.get(f"{url}/chain", timeout=30).json()["contracts"]
-    admin = Account.from_key(DEV_ADMIN_KEY)
     admin_consortium = Consortium(w3, contracts["Consortium"], sender=Relayer(w3, DEV_ADMIN_KEY))
     carrier = Account.create()
     admin_consortium.enrol_member(
@@ -96,37 +96,11 @@ def _list_app(url: str, w3: object) -> bytes:
     ).wait()
     market = mk.Marketplace(w3, contracts["Marketplace"], sender=Relayer(w3, carrier.key))
 
-    def send(method: object, signer: object, message: object) -> None:
-        method(message=message, signature=market.sign_as(signer, message)).wait()  # type: ignore[operator, arg-type]
+    def store(vendor: LocalAccount, document: dict[str, object]) -> str:
+        with MedLedgerClient(url, account=vendor) as seller:
+            return str(seller._http.json("POST", "/marketplace/manifests", json=document)["uri"])
 
-    vendor = Account.create()
-    send(
-        market.set_vendor,
-        admin,
-        mk.vendor_change(vendor=vendor.address, enrolled=True, deadline=DEADLINE),
-    )
-    admins = [Account.create() for _ in AdministratorRole]
-    for role, account in zip(AdministratorRole, admins, strict=True):
-        send(
-            market.set_administrator,
-            admin,
-            mk.administrator_change(role=role, account=account.address, deadline=DEADLINE),
-        )
-    document = _manifest()
-    with MedLedgerClient(url, account=vendor) as seller:
-        stored = seller._http.json("POST", "/marketplace/manifests", json=document)
-    app_id = hashlib.sha256(APP.encode()).digest()
-    submission = mk.submission(
-        app_id=app_id,
-        version=1,
-        manifest=document,
-        manifest_uri=stored["uri"],
-        deadline=DEADLINE,
-    )
-    send(market.submit_app, vendor, submission)
-    for account in admins:
-        send(market.vote, account, mk.approval(app_id=app_id, version=1, deadline=DEADLINE))
-    return app_id
+    return list_live(market, _manifest(), store)
 
 
 def read_figures(samples: int = 30) -> dict[str, float]:
