@@ -1,6 +1,9 @@
 // The app's two languages: `?lang=` first, else navigator.language (zh* → zh-CN, else en).
-// Kept across the launch's navigations in sessionStorage (where the browser allows it), so
-// the redirect page speaks the language the launch page chose.
+// Kept across the launch's navigations where the flow is (sessionStorage, or the frame's
+// window.name where the browser blocks storage: smart.js), so the redirect page speaks the
+// language the launch page was opened with (the workstation passes its own as ?lang=).
+import { flowStore } from './smart.js';
+
 const TEXT = {
   'zh-CN': {
     title: '血压趋势图',
@@ -58,9 +61,9 @@ const TEXT = {
 
 function storedLocale() {
   try {
-    return sessionStorage.getItem('bp-chart.lang');
+    return flowStore().getItem('bp-chart.lang');
   } catch {
-    return null; // storage blocked in this frame
+    return null; // node: no window
   }
 }
 
@@ -71,11 +74,7 @@ export function pickLocale(search = location.search, language = navigator.langua
 }
 
 export const locale = typeof location === 'undefined' ? 'zh-CN' : pickLocale();
-try {
-  sessionStorage.setItem('bp-chart.lang', locale);
-} catch {
-  // no storage here (node, or blocked in a third-party frame): ?lang= or the browser decides
-}
+if (typeof window !== 'undefined') flowStore().setItem('bp-chart.lang', locale);
 if (typeof document !== 'undefined') document.documentElement.lang = locale;
 
 export function t(key, params = {}, lang = locale) {
