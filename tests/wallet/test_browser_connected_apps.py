@@ -128,7 +128,7 @@ def test_patient_sees_and_revokes_a_connected_app(live_stack: LiveStack, chromiu
     (who,) = before["authorizedBy"]
     assert "心内科 · 成都市第三人民医院" in who
     assert decision["authorization_tx"][:8] in who
-    assert "2" in before["reads"]  # header and body, both logged for the app
+    assert before["reads"].startswith("为它读取病历 2 次")  # header and body, logged for the app
     assert before["revokeLabel"] == "撤销 血压趋势图 BP chart"
     assert "立即失效" in seen["confirmText"]
     assert seen["cancelled"] is True
