@@ -17,7 +17,7 @@ export default defineConfig({
   server: {
     // `npm run wallet:dev`: the API on :8000 answers the app's calls
     proxy: Object.fromEntries(
-      ['/auth', '/chain', '/directory', '/consents', '/patients', '/records', '/audit', '/keys'].map(
+      ['/auth', '/chain', '/directory', '/consents', '/patients', '/records', '/audit', '/keys', '/smart'].map(
         (p) => [p, 'http://127.0.0.1:8000'],
       ),
     ),

@@ -2,8 +2,9 @@
 
 An app is connected to a chart when it holds (or held) a token for it. Per app the patient sees
 its registered clients, the scopes last granted, whether a token is still live, every
-authorisation on chain (who approved it, in which transaction), how many reads were made for
-it (the index of ``AppAccessLogged``), and whether they revoked it on chain.
+authorisation on chain (who approved it, in which transaction, when its first token was
+issued), how many reads were made for it (the index of ``AppAccessLogged``), and whether they
+revoked it on chain.
 """
 
 from __future__ import annotations
@@ -48,10 +49,19 @@ def list_connections(*, ctx: AppContext, db: Session, patient: str) -> list[dict
         if not token.revoked and token.expires_at > now():
             app["active"] = True
         tx = token.authorization_tx
-        if tx and all(a["tx_hash"] != tx for a in app["authorizations"]):
+        known = next((a for a in app["authorizations"] if a["tx_hash"] == tx), None)
+        if tx and known is None:
             app["authorizations"].append(
-                {"tx_hash": tx, "user": checksum(token.user), "scope": token.scope}
+                {
+                    "tx_hash": tx,
+                    "user": checksum(token.user),
+                    "scope": token.scope,
+                    "issued_at": token.issued_at,
+                }
             )
+        elif known is not None:
+            # newest first: the authorisation's first token is its last one seen
+            known["issued_at"] = min(known["issued_at"], token.issued_at)
     reads = dict(
         db.execute(
             sa.select(AccessEvent.app_id, sa.func.count())

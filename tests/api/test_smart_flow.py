@@ -168,6 +168,7 @@ def test_standalone_launch_by_a_patient_then_the_patient_revokes_the_app(world: 
     assert connection["revoked_at"] == 0
     # the approval is on chain, signed by the patient, with the app's hashed client id
     (authorization,) = connection["authorizations"]
+    assert authorization["issued_at"] == connection["last_issued_at"]  # its one token
     receipt = stack.ctx.chain.w3.eth.get_transaction_receipt(authorization["tx_hash"])
     (event,) = stack.ctx.chain.marketplace.contract.events.AppAuthorized().process_receipt(receipt)
     assert event["args"]["user"] == stack.patient.address

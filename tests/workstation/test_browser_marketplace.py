@@ -6,7 +6,9 @@ account cd3h's admin (enrolled there as an auditor: ``/auth/me`` names an instit
 admin only among its active members). ``clients/workstation/e2e/marketplace_flow.mjs`` then
 drives one browser context per person: the vendor submits an app (the empty form and a
 ``system/`` scope refused in the page first), two administrators approve it and it is still
-In Review, the third's rejection needs a reason, she approves and it is Live; cd3h's admin
+In Review, the third's rejection needs a reason, she approves and it is Live, then suspends
+it (a reason required) and reinstates it from its page (state buttons appear only for those
+who may: the vendor sees Retire, an administrator Suspend or Reinstate); cd3h's admin
 installs and rates it; the cardiologist (cd3h) sees it among the institution's apps and reads
 its scopes in English. Then the chain is checked: every write was signed in the pages by the
 person acting (the listing Live with all three roles, cd3h's installation, its rating of 4).
@@ -121,6 +123,15 @@ def test_marketplace_in_chromium(live_stack: LiveStack, chromium: str, tmp_path:
     assert "批准" in result["afterTwoVotes"]
     assert result["rejectWithoutReasonDisabled"]
     assert "已上架" in result["liveCard"]
+    # state buttons only for those who may: the vendor retires, an administrator suspends
+    # (a reason required) and reinstates; an institution's admin and a clinician see none
+    assert result["vendorStatusButtons"] == ["下架"]
+    assert result["authorityStatusButtons"] == ["暂停"]
+    assert result["suspendWithoutReasonDisabled"]
+    assert result["statusUnlabelled"] == []
+    assert "已暂停" in result["suspendedVersion"]
+    assert "收到数据安全问题报告" in result["suspendedVersion"]
+    assert result["instAdminStatusButtons"] == 0
     # 3. installed and rated; the page shows who approved, with the transactions
     assert result["votesShown"] == 3
     assert result["txShown"] >= 4  # the submission and the three votes
@@ -131,6 +142,7 @@ def test_marketplace_in_chromium(live_stack: LiveStack, chromium: str, tmp_path:
     # 4. the clinician sees it, with no admin actions; the scopes read in English
     assert "血压趋势图" in result["installedClinician"]
     assert result["clinicianActions"] == 0
+    assert result["clinicianStatusButtons"] == 0
     assert "Read and search the current patient's observations" in result["englishScopes"]
 
     # the chain has what the pages signed
@@ -139,6 +151,11 @@ def test_marketplace_in_chromium(live_stack: LiveStack, chromium: str, tmp_path:
     assert app.current_status == AppStatus.LIVE
     version = market.version_of(app_id, app.current_version)
     assert version.approved == frozenset(AdministratorRole)
+    suspended = market.contract.events.AppSuspended().get_logs(from_block=0)
+    reinstated = market.contract.events.AppReinstated().get_logs(from_block=0)
+    assert [e["args"]["actor"] for e in suspended] == [people["authority"].address]
+    assert suspended[0]["args"]["reason"] == "收到数据安全问题报告，核查期间暂停"
+    assert [e["args"]["actor"] for e in reinstated] == [people["authority"].address]
     assert market.is_installed(stack.cd3h, app_id)
     assert market.rating_of(app_id, app.current_version, stack.cd3h) == 4
     assert not market.is_installed(stack.qyqchc, app_id)

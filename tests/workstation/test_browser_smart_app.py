@@ -267,7 +267,7 @@ def test_smart_app_in_chromium(live_stack: LiveStack, chromium: str, tmp_path: P
     assert result["pageRefused"]
     # the patient's wallet: the app under Connected apps, revoked, with who authorised it
     assert "已连接应用" in result["walletTitle"]
-    assert result["walletRevoked"] == "true"
+    assert result["walletRevoked"] == "revoked"
     assert result["walletRevokeButtons"] == 0
     assert "血压趋势图" in result["walletApp"]
     assert "已于" in result["walletApp"]

@@ -10,8 +10,8 @@ import { renderWallets } from './views/wallets.js';
 import { renderRecords } from './views/records.js';
 import { renderConsents } from './views/consents.js';
 import { renderHistory } from './views/history.js';
-import { renderAccount } from './views/account.js';
 import { renderApps } from './views/apps.js';
+import { renderAccount } from './views/account.js';
 import { short } from './format.js';
 import { showError } from './errors.js';
 

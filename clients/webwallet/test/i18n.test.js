@@ -46,8 +46,10 @@ describe('i18n', () => {
       for (const m of text.matchAll(/'((?:wallets|grant|consents|records)\.[a-zA-Z]+)'/g)) used.add(m[1]);
     }
     for (const purpose of Object.keys(definitions.eip712.purposes)) used.add(`purpose.${purpose}`);
-    for (const tab of ['records', 'consents', 'history', 'account']) used.add(`tab.${tab}`);
+    for (const tab of ['records', 'consents', 'history', 'apps', 'account']) used.add(`tab.${tab}`);
     for (const role of ['doctor', 'nurse']) used.add(`role.${role}`);
+    for (const state of ['active', 'idle', 'revoked']) used.add(`apps.state.${state}`);
+    for (const key of ['alreadyRevoked', 'notYours', 'expired', 'replayed', 'chain']) used.add(`apps.error.${key}`);
     for (const kind of ['referral', 'consultation']) used.add(`records.${kind}`);
     for (const source of ['clinical', 'registered', 'chain']) used.add(`records.dateSource.${source}`);
     for (const stage of ['encrypt', 'upload', 'done']) used.add(`records.stage.${stage}`);

@@ -112,7 +112,8 @@ async function main() {
     await v.fill('#scope-why-2', '—');
     await v.click('#submit-app');
     await v.locator('#submit-problems').waitFor();
-    result.systemScopeError = await v.locator('.scope-row').nth(2).locator('.el-form-item__error').innerText();
+    // the message under the scope (a leaving message of the same field may still be fading out)
+    result.systemScopeError = await v.locator('.scope-row').nth(2).locator('.el-form-item__error', { hasText: 'SMART' }).first().innerText();
     await v.fill('#scope-2', 'openid');
     await v.fill('#scope-why-2', '确认医生身份');
     await v.click('#scope-add');
@@ -126,6 +127,8 @@ async function main() {
     result.appId = await v.locator('#market-app').getAttribute('data-app');
     result.vendorStatus = await v.locator('#app-status').innerText();
     result.vendorScopes = await v.locator('#app-scopes').innerText();
+    // its own vendor may retire it; nobody else sees a state button (below)
+    result.vendorStatusButtons = await v.locator('.version-card .status-actions button').allInnerTexts();
     await screenshot(v, 'vendor-app-in-review');
     await vendor.context.close();
 
@@ -162,6 +165,24 @@ async function main() {
     await card.waitFor();
     result.liveCard = await card.innerText();
     await screenshot(third.page, 'marketplace-live');
+    // she suspends the Live version (a reason required, signed in the page), then reinstates it
+    const t3 = third.page;
+    await card.locator('.open-app').click();
+    await t3.locator('#market-app[data-status="live"] .version-card .status-suspend').waitFor();
+    result.authorityStatusButtons = await t3.locator('.version-card .status-actions button').allInnerTexts();
+    await t3.locator('.version-card .status-suspend').click();
+    await t3.locator('#status-reason').waitFor();
+    result.suspendWithoutReasonDisabled = await t3.locator('#status-submit').isDisabled();
+    await t3.fill('#status-reason', '收到数据安全问题报告，核查期间暂停');
+    result.statusUnlabelled = await unlabelled(t3);
+    await screenshot(t3, 'authority-suspend-reason');
+    await t3.click('#status-submit');
+    await t3.locator('#market-app[data-status="suspended"] .version-card .status-reinstate').waitFor({ timeout: 60000 });
+    result.suspendedVersion = await t3.locator('.version-card .version-head').first().innerText();
+    await screenshot(t3, 'authority-suspended');
+    await t3.locator('.version-card .status-reinstate').click();
+    await t3.locator('#status-submit').click();
+    await t3.locator('#market-app[data-status="live"] .version-card .status-suspend').waitFor({ timeout: 60000 });
     await third.context.close();
 
     // 3. the institution's admin installs and rates
@@ -173,6 +194,7 @@ async function main() {
     await p.locator(`.app-card[data-app="${result.appId}"] .open-app`).click();
     await p.locator('#market-app[data-status="live"]').waitFor();
     result.votesShown = await p.locator('.version-card .votes .el-table__row').count();
+    result.instAdminStatusButtons = await p.locator('.status-actions button').count();
     result.txShown = await p.locator('.version-card .tx-hash').count();
     await screenshot(p, 'inst-admin-app-page');
     await p.locator('.install-app').click();
@@ -200,6 +222,7 @@ async function main() {
     await screenshot(d, 'clinician-installed');
     await d.locator(`.installed-app[data-app="${result.appId}"]`).click();
     await d.locator('#app-installed-here').waitFor();
+    result.clinicianStatusButtons = await d.locator('.status-actions button').count();
     await d.click('#switch-language');
     await d.locator('#app-scopes', { hasText: 'Read and search' }).waitFor();
     result.englishScopes = await d.locator('#app-scopes').innerText();

@@ -149,7 +149,7 @@ async function main() {
     await item.waitFor();
     result.walletTitle = await page.locator('#view h2').first().innerText();
     result.walletApp = await item.innerText();
-    result.walletRevoked = await item.getAttribute('data-revoked');
+    result.walletRevoked = await item.getAttribute('data-state');
     result.walletRevokeButtons = await item.locator('.revoke-app').count();
     await screenshot('wallet-connected-apps');
     await wallet.close();

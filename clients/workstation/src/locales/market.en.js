@@ -40,4 +40,14 @@ export default {
   'mkt.installedMemberHint': 'Your institution installed these apps; you can launch them from the workstation.', 'mkt.noneInstalled': 'No app installed yet',
   'mkt.justificationIs': 'Why: {why}', 'mkt.reasonIs': 'Reason: {why}', 'mkt.voteIs': '{role}: {vote}',
   'mkt.status.all': 'All', 'mkt.manifestMissing': 'This version\'s manifest is unavailable ({state}): its content cannot be shown.', 'mkt.notLaunchable': 'no live version: cannot be launched', 'mkt.installedAt': 'Installed',
+  // version states (Marketplace.changeStatus): administrators suspend and reinstate, the vendor retires
+  'mkt.suspend': 'Suspend', 'mkt.reinstate': 'Reinstate', 'mkt.retire': 'Retire', 'mkt.cancel': 'Cancel',
+  'mkt.statusActionLabel': '{action} version #{v}',
+  'mkt.suspendTitle': 'Suspend this version', 'mkt.reinstateTitle': 'Reinstate this version', 'mkt.retireTitle': 'Retire this version',
+  'mkt.suspendText': 'Suspending {name} v{v} stops new launches and token refreshes at every institution until an administrator reinstates it. The reason is written on chain with your signature.',
+  'mkt.reinstateText': 'Reinstating {name} v{v} makes it Live again: institutions that installed it can launch it.',
+  'mkt.retireText': 'Retiring {name} v{v} withdraws it for good: it can no longer be launched or installed. Only a new version can replace it.',
+  'mkt.suspendReason': 'Reason for the suspension (required, shown to everyone)',
+  'mkt.signSuspend': 'Sign and suspend', 'mkt.signReinstate': 'Sign and reinstate', 'mkt.signRetire': 'Sign and retire',
+  'mkt.doneSuspend': 'Suspension signed and on chain.', 'mkt.doneReinstate': 'Reinstatement signed and on chain.', 'mkt.doneRetire': 'Retirement signed and on chain.',
 };

@@ -40,4 +40,14 @@ export default {
   'mkt.installedMemberHint': '以下应用已由本机构安装，可在工作站中启动。', 'mkt.noneInstalled': '本机构尚未安装应用',
   'mkt.justificationIs': '理由：{why}', 'mkt.reasonIs': '原因：{why}', 'mkt.voteIs': '{role}：{vote}',
   'mkt.status.all': '全部', 'mkt.manifestMissing': '此版本的清单不可用（{state}）：无法显示其内容。', 'mkt.notLaunchable': '当前无上架版本，不能启动', 'mkt.installedAt': '安装时间',
+  // 版本状态（Marketplace.changeStatus）：管理员暂停与恢复，开发商下架
+  'mkt.suspend': '暂停', 'mkt.reinstate': '恢复上架', 'mkt.retire': '下架', 'mkt.cancel': '取消',
+  'mkt.statusActionLabel': '{action}版本 #{v}',
+  'mkt.suspendTitle': '暂停此版本', 'mkt.reinstateTitle': '恢复此版本', 'mkt.retireTitle': '下架此版本',
+  'mkt.suspendText': '暂停 {name} v{v} 后，各机构都不能再启动它或刷新其令牌，直到管理员恢复。暂停原因将与您的签名一起写入链上。',
+  'mkt.reinstateText': '恢复 {name} v{v} 后它重新上架：已安装它的机构可以再次启动。',
+  'mkt.retireText': '下架 {name} v{v} 是永久的：它不能再被启动或安装，只能由新版本取代。',
+  'mkt.suspendReason': '暂停原因（必填，所有人可见）',
+  'mkt.signSuspend': '签名并暂停', 'mkt.signReinstate': '签名并恢复', 'mkt.signRetire': '签名并下架',
+  'mkt.doneSuspend': '暂停已签名并上链。', 'mkt.doneReinstate': '恢复已签名并上链。', 'mkt.doneRetire': '下架已签名并上链。',
 };
