@@ -54,6 +54,7 @@ export async function fetchMemberKey() {
     consortium: chain.contracts.Consortium,
   });
   memberKey.value = { userKey: issued.key, institutionId };
+  performance.mark('ws:key'); // the key is in the page (scripts/bench_web_chart.py's stages)
   store.key = { attributes: issued.attributes, epoch: issued.epoch, tx_hash: issued.txHash ?? '' };
   return memberKey.value;
 }
@@ -84,11 +85,18 @@ export async function loadConfig() {
  */
 export async function signIn(wallet, early = null) {
   await session.signIn(wallet, { reloadPublic: !early, grant: early?.grant ?? null });
+  performance.mark('ws:siwe');
   const [me] = await Promise.all([api.get('/auth/me'), early?.pub?.catch(() => session.loadPublic())]);
   store.me = me;
   store.address = session.address;
   store.signedIn = true;
   store.view = store.me.role === 'auditor' ? 'audit' : 'profile';
+  // a clinician's attribute key is asked for now, in the background, rather than when the
+  // first chart is loaded: it travels while the profile is read and the patient is found,
+  // so the chart's timeline and first read do not share the API (and the authority's
+  // issuance on chain) with it. Held in memory only, as when fetched later; a failure is
+  // reported by the first open that needs it (memberReader asks again) or the profile's button.
+  if (isClinician() && Number(store.me.institution_id) > 0) memberReader().catch(() => {});
 }
 
 export async function signOut() {
