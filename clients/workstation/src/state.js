@@ -43,16 +43,20 @@ export const memberKey = { value: null, pending: null };
 
 /** Fetch (or re-fetch) the attribute key; its clear facts go to store.key for the profile. */
 export async function fetchMemberKey() {
+  const signer = session.wallet;
   const chain = session.chain ?? (await api.get('/chain'));
   const institutionId = Number(store.me?.institution_id);
   if (!Number.isInteger(institutionId) || institutionId <= 0) throw new Error('this account belongs to no institution: no key authority issues it a key');
   const issued = await fetchUserKey({
     url: `/keys/authorities/${institutionId}`,
-    signer: session.wallet,
+    signer,
     institutionId,
     chainId: chain.chain_id,
     consortium: chain.contracts.Consortium,
   });
+  // signed out (or in as someone else) while the key travelled: it is dropped here, never
+  // kept for — or handed to — the next sign-in in this page
+  if (session.wallet !== signer) throw new Error('signed out while the attribute key was being fetched');
   memberKey.value = { userKey: issued.key, institutionId };
   performance.mark('ws:key'); // the key is in the page (scripts/bench_web_chart.py's stages)
   store.key = { attributes: issued.attributes, epoch: issued.epoch, tx_hash: issued.txHash ?? '' };
@@ -91,18 +95,13 @@ export async function signIn(wallet, early = null) {
   store.address = session.address;
   store.signedIn = true;
   store.view = store.me.role === 'auditor' ? 'audit' : 'profile';
-  // a clinician's attribute key is asked for now, in the background, rather than when the
-  // first chart is loaded: it travels while the profile is read and the patient is found,
-  // so the chart's timeline and first read do not share the API (and the authority's
-  // issuance on chain) with it. Held in memory only, as when fetched later; a failure is
-  // reported by the first open that needs it (memberReader asks again) or the profile's button.
-  if (isClinician() && Number(store.me.institution_id) > 0) memberReader().catch(() => {});
 }
 
 export async function signOut() {
   await session.signOut();
   Object.assign(store, { signedIn: false, address: null, me: null, key: null, openings: [], patient: '' });
   memberKey.value = null;
+  memberKey.pending = null; // a fetch still under way ends in fetchMemberKey's check, unused
 }
 
 export function institutionName(id) {
