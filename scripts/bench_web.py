@@ -23,7 +23,8 @@
   each institution's own key authority process, v3 records), Debian's Chromium, from the click
   on "sign in" with a ``medledger wallet`` keystore (scrypt 2^18) to the first record decrypted
   and shown; ``unlock_ms`` (the keystore's scrypt in the page) and
-  ``first_record_after_unlock_ms`` say how much of it is the wallet's key derivation.
+  ``first_record_after_unlock_ms`` say how much of it is the wallet's key derivation, and
+  ``first_record_stages`` where the rest went (the page's own marks, ms from the click).
   ``--no-chart`` skips it (``null`` with a note).
 
 Usage: ``python scripts/bench_web.py [--json] [--no-chart] [--no-upload]``
@@ -160,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         "first_record_ms": first,
         "unlock_ms": unlock,
         "first_record_after_unlock_ms": after_unlock,
+        "first_record_stages": None if chart is None else chart["stages"],
         "chart_runs": None if chart is None else chart["runs"],
         "decrypt_ms_per_record": decrypt["decrypt_ms_per_record"],
         "decrypt_ms_per_record_patient": decrypt["decrypt_ms_per_record_patient"],

@@ -68,6 +68,11 @@ class AccessLogQueue:
             return self._app_coalescer.submit(entry)
         return self._coalescer.submit(entry)
 
+    def cached_gas(self, entries: int, *, app: bool = False) -> int | None:
+        """The gas limit kept for transactions of ``entries`` entries (None: the next one is
+        estimated)."""
+        return self._gas.get((app, entries))
+
     def _flush(self, entries: list[AccessEntry]) -> list[LoggedEntry | BaseException]:
         """Send ``entries`` as one transaction; each gets its own event's position."""
         gas = self._gas.get((False, len(entries)))

@@ -129,10 +129,12 @@ export async function openRecord(session, recordId, purpose, reader = null, { ex
     }
     throw err;
   }
+  performance.mark('ws:reads');
   const decision = { granted: true, reason: body.reason, tx: body.tx };
   let chain;
   try {
     chain = await (early ?? registration());
+    performance.mark('ws:registration');
     const { userKey, institutionId } = (typeof reader === 'function' ? await reader() : reader) ?? {};
     const result = await decryptRecord({ recordId, header: header.bytes, body: body.bytes, registration: chain, userKey, institutionId });
     return { decision, result };

@@ -43,17 +43,22 @@ export const memberKey = { value: null, pending: null };
 
 /** Fetch (or re-fetch) the attribute key; its clear facts go to store.key for the profile. */
 export async function fetchMemberKey() {
+  const signer = session.wallet;
   const chain = session.chain ?? (await api.get('/chain'));
   const institutionId = Number(store.me?.institution_id);
   if (!Number.isInteger(institutionId) || institutionId <= 0) throw new Error('this account belongs to no institution: no key authority issues it a key');
   const issued = await fetchUserKey({
     url: `/keys/authorities/${institutionId}`,
-    signer: session.wallet,
+    signer,
     institutionId,
     chainId: chain.chain_id,
     consortium: chain.contracts.Consortium,
   });
+  // signed out (or in as someone else) while the key travelled: it is dropped here, never
+  // kept for — or handed to — the next sign-in in this page
+  if (session.wallet !== signer) throw new Error('signed out while the attribute key was being fetched');
   memberKey.value = { userKey: issued.key, institutionId };
+  performance.mark('ws:key'); // the key is in the page (scripts/bench_web_chart.py's stages)
   store.key = { attributes: issued.attributes, epoch: issued.epoch, tx_hash: issued.txHash ?? '' };
   return memberKey.value;
 }
@@ -84,6 +89,7 @@ export async function loadConfig() {
  */
 export async function signIn(wallet, early = null) {
   await session.signIn(wallet, { reloadPublic: !early, grant: early?.grant ?? null });
+  performance.mark('ws:siwe');
   const [me] = await Promise.all([api.get('/auth/me'), early?.pub?.catch(() => session.loadPublic())]);
   store.me = me;
   store.address = session.address;
@@ -95,6 +101,7 @@ export async function signOut() {
   await session.signOut();
   Object.assign(store, { signedIn: false, address: null, me: null, key: null, openings: [], patient: '' });
   memberKey.value = null;
+  memberKey.pending = null; // a fetch still under way ends in fetchMemberKey's check, unused
 }
 
 export function institutionName(id) {
