@@ -11,6 +11,7 @@ import { renderRecords } from './views/records.js';
 import { renderConsents } from './views/consents.js';
 import { renderHistory } from './views/history.js';
 import { renderAccount } from './views/account.js';
+import { renderApps } from './views/apps.js';
 import { short } from './format.js';
 import { showError } from './errors.js';
 
@@ -18,6 +19,7 @@ const TABS = [
   ['records', renderRecords],
   ['consents', renderConsents],
   ['history', renderHistory],
+  ['apps', renderApps],
   ['account', renderAccount],
 ];
 

@@ -5,7 +5,7 @@
 import { createApp } from 'vue';
 import {
   ElAlert, ElAside, ElButton, ElCard, ElCol, ElConfigProvider, ElContainer, ElDatePicker,
-  ElDescriptions, ElDescriptionsItem, ElDialog, ElEmpty, ElForm, ElFormItem, ElHeader, ElInput,
+  ElDescriptions, ElDescriptionsItem, ElDialog, ElDrawer, ElEmpty, ElForm, ElFormItem, ElHeader, ElInput,
   ElInputNumber, ElLoading, ElMain, ElMenu, ElMenuItem, ElOption, ElRadio, ElRadioGroup, ElRate, ElRow,
   ElSelect, ElSwitch, ElTable, ElTableColumn, ElTag, ElTimeline, ElTimelineItem,
 } from 'element-plus';
@@ -17,7 +17,7 @@ import './style.css';
 
 const COMPONENTS = [
   ElAlert, ElAside, ElButton, ElCard, ElCol, ElConfigProvider, ElContainer, ElDatePicker,
-  ElDescriptions, ElDescriptionsItem, ElDialog, ElEmpty, ElForm, ElFormItem, ElHeader, ElInput,
+  ElDescriptions, ElDescriptionsItem, ElDialog, ElDrawer, ElEmpty, ElForm, ElFormItem, ElHeader, ElInput,
   ElInputNumber, ElLoading, ElMain, ElMenu, ElMenuItem, ElOption, ElRadio, ElRadioGroup, ElRate, ElRow,
   ElSelect, ElSwitch, ElTable, ElTableColumn, ElTag, ElTimeline, ElTimelineItem,
 ];

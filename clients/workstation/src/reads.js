@@ -8,6 +8,7 @@
 import { getAddress } from 'ethers';
 import definitions from '@wallet/generated/eip712.json';
 import { EnvelopeAccessDeniedError, decryptRecord } from './crypto/index.js';
+import { typesOf } from './smart/signing.js';
 
 const { purposes } = definitions.eip712;
 const PARTS = definitions.readParts;
@@ -43,20 +44,36 @@ export function signReadRequest(wallet, domain, message) {
   return wallet.signTypedData(domain, { ReadRequest: definitions.domains.AccessLog.types.ReadRequest }, message);
 }
 
-async function signedHeaders(session, recordId, part, purpose) {
-  const message = readRequest({ recordId, part, purpose, issuedAt: Math.floor(Date.now() / 1000), nonce: randomUint64() });
-  const signature = await signReadRequest(session.wallet, accessLogDomain(session.chain), message);
+/**
+ * A read the page makes for a SMART app (`app` = {token, appId, clientIdHash}: the access
+ * token's introspection): an AppReadRequest — the ReadRequest plus the app's id and client
+ * id hash — so the chain attributes the read to the app, sent with X-Read-App-Token.
+ */
+export function appReadRequest(fields, app) {
+  return { ...readRequest(fields), appId: app.appId, clientId: app.clientIdHash };
+}
+
+export function signAppReadRequest(wallet, domain, message) {
+  return wallet.signTypedData(domain, typesOf('AccessLog', 'AppReadRequest'), message);
+}
+
+async function signedHeaders(session, recordId, part, purpose, app = null) {
+  const fields = { recordId, part, purpose, issuedAt: Math.floor(Date.now() / 1000), nonce: randomUint64() };
+  const domain = accessLogDomain(session.chain);
+  const message = app ? appReadRequest(fields, app) : readRequest(fields);
+  const signature = app ? await signAppReadRequest(session.wallet, domain, message) : await signReadRequest(session.wallet, domain, message);
   return {
     'X-Read-Issued-At': String(message.issuedAt),
     'X-Read-Nonce': message.nonce.toString(),
     'X-Read-Signature': signature,
+    ...(app ? { 'X-Read-App-Token': app.token } : {}),
   };
 }
 
 /** One part's bytes and the access transaction; AccessDenied when the API refuses. */
-export async function readPart(session, recordId, part, purpose) {
+export async function readPart(session, recordId, part, purpose, app = null) {
   const send = async () => fetch(new URL(`/records/${recordId}/${part}?purpose=${purpose}`, window.location.origin), {
-    headers: { authorization: `Bearer ${session.api.token}`, ...(await signedHeaders(session, recordId, part, purpose)) },
+    headers: { authorization: `Bearer ${session.api.token}`, ...(await signedHeaders(session, recordId, part, purpose, app)) },
   });
   let response = await send();
   if (response.status === 401 && session.api.renew) {
@@ -83,9 +100,10 @@ export async function readPart(session, recordId, part, purpose) {
  * `fallback({header, body, registration})`: when the reader's key has no slot that opens the
  * record (EnvelopeAccessDeniedError), a second way to decrypt the bytes already read (under a
  * break-glass opening, the threshold emergency slot: ./emergency.js), so nothing is read twice.
+ * `app` ({token, appId, clientIdHash}): the reads are a SMART app's (appReadRequest above).
  * Returns {decision: {granted, reason, tx}, result?: decrypted, error?: Error, via?: 'fallback'}.
  */
-export async function openRecord(session, recordId, purpose, reader = null, { expectGranted = false, fallback = null } = {}) {
+export async function openRecord(session, recordId, purpose, reader = null, { expectGranted = false, fallback = null, app = null } = {}) {
   // the registration, asked for under the read's own purpose (a consultation's reader may see
   // the record for `consultation` only); used only once both reads were granted
   const registration = () => session.api.get(`/records/${recordId}?purpose=${encodeURIComponent(purpose)}`);
@@ -97,16 +115,16 @@ export async function openRecord(session, recordId, purpose, reader = null, { ex
       early = registration();
       early.catch(() => {}); // awaited below, or dropped with a refusal
       [header, body] = await Promise.all([
-        readPart(session, recordId, 'header', purpose),
-        readPart(session, recordId, 'body', purpose),
+        readPart(session, recordId, 'header', purpose, app),
+        readPart(session, recordId, 'body', purpose, app),
       ]);
     } else {
-      header = await readPart(session, recordId, 'header', purpose);
-      body = await readPart(session, recordId, 'body', purpose);
+      header = await readPart(session, recordId, 'header', purpose, app);
+      body = await readPart(session, recordId, 'body', purpose, app);
     }
   } catch (err) {
     if (err instanceof AccessDenied && err.status === 403 && err.details.reason != null) {
-      return { decision: { granted: false, reason: Number(err.details.reason), tx: err.details.access_tx ?? '' } };
+      return { decision: { granted: false, reason: Number(err.details.reason), tx: err.details.access_tx ?? '', code: err.code } };
     }
     throw err;
   }

@@ -1,8 +1,10 @@
 // English. Same keys as zh-CN.js (test/i18n.test.js checks).
 import market from './market.en.js';
+import smart from './smart.en.js';
 
 export default {
   ...market,
+  ...smart,
   'app.title': 'MedLedger workstation · audit console',
   'app.switchLanguage': '中文',
   'app.signOut': 'Sign out',

@@ -1,8 +1,10 @@
 // 简体中文（默认）。键与 en.js 一一对应（test/i18n.test.js 检查）。
 import market from './market.zh-CN.js';
+import smart from './smart.zh-CN.js';
 
 export default {
   ...market,
+  ...smart,
   'app.title': 'MedLedger 医生工作站 · 审计台',
   'app.switchLanguage': 'English',
   'app.signOut': '退出登录',
