@@ -14,7 +14,9 @@ the clinical workflows: a referral up to the tertiary hospital and back down
 (:mod:`~clients.demo.workflow_audit`); the county gateway shares a lab result; and at last the
 GP opens the chart by break-glass with the shares of 2 of the 4 authorities
 (:mod:`~clients.demo.emergency`). Every clinician's key comes from their own institution's
-authority; there is no central key.
+authority; there is no central key. Early on, the reference SMART app is listed in the
+marketplace by three administrators' votes and installed at the tertiary hospital
+(:mod:`~clients.demo.marketplace`), so the workstation can launch it on a chart.
 
 Each step reports expected against observed. A step whose failure leaves nothing for the
 next steps to work on (the stack or a share failing) ends the story early; a failed act of
@@ -41,6 +43,7 @@ from clients.demo import (
     county_gateway,
     emergency,
     key_authorities,
+    marketplace,
     referrals,
     workflow_audit,
 )
@@ -299,6 +302,7 @@ def story_steps() -> list[Callable[[Story], None]]:
         Story.register_institutions,
         key_authorities.start_authorities,
         Story.enrol_clinicians,
+        marketplace.list_reference_app,
         Story.create_patient_wallet,
         key_authorities.patient_registers_key,
         Story.share_records,

@@ -44,7 +44,7 @@ from ledger_api.chain.anvil import free_port
 MEDLEDGER = str(Path(sys.executable).parent / "medledger")
 DEMO_TIMEOUT = 240
 ZERO32 = b"\x00" * 32
-STEPS = 60
+STEPS = 61
 INSTITUTIONS = 4
 REFERRAL_COMPLETED = 4  # Workflow.ReferralStatus
 CONSULTATION_CLOSED = 2  # Workflow.ConsultationStatus
