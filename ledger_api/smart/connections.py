@@ -4,7 +4,7 @@ An app is connected to a chart when it holds (or held) a token for it. Per app t
 its registered clients, the scopes last granted, whether a token is still live, every
 authorisation on chain (who approved it, in which transaction, when its first token was
 issued), how many reads were made for it (the index of ``AppAccessLogged``), and whether they
-revoked it on chain.
+revoked it on chain (when, and in which transaction).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from ledger_api.smart.store import checksum, now
-from storage.models import AccessEvent, SmartClient, SmartToken
+from storage.models import AccessEvent, SmartClient, SmartEvent, SmartToken
 
 if TYPE_CHECKING:
     from ledger_api.context import AppContext
@@ -73,7 +73,26 @@ def list_connections(*, ctx: AppContext, db: Session, patient: str) -> list[dict
     for app_id, app in apps.items():
         app["reads"] = int(reads.get(app_id, 0))
         app["revoked_at"] = market.app_revoked_at(patient, bytes.fromhex(app_id[2:]))
+        # the revocation in force on chain: the patient's latest one relayed here
+        app["revocation_tx"] = (
+            _revocation_tx(db, patient, app["clients"]) if app["revoked_at"] else None
+        )
     return list(apps.values())
+
+
+def _revocation_tx(db: Session, patient: str, client_ids: list[str]) -> str | None:
+    """The transaction of the patient's latest revocation of one of ``client_ids``' app."""
+    return db.scalar(
+        sa.select(SmartEvent.tx_hash)
+        .where(
+            SmartEvent.kind == "connection_revoked",
+            SmartEvent.patient == patient,
+            SmartEvent.client_id.in_(client_ids),
+            SmartEvent.tx_hash.is_not(None),
+        )
+        .order_by(SmartEvent.id.desc())
+        .limit(1)
+    )
 
 
 __all__ = ["list_connections"]

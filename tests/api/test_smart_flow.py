@@ -226,6 +226,7 @@ def test_standalone_launch_by_a_patient_then_the_patient_revokes_the_app(world: 
     listed = requests.get(f"{world.base}/smart/connections", headers=mine, timeout=10).json()
     assert listed["connections"][0]["active"] is False
     assert listed["connections"][0]["revoked_at"] > 0
+    assert listed["connections"][0]["revocation_tx"] == revoked.json()["tx_hash"]
 
 
 def test_standalone_launch_by_a_clinician_picks_the_patient(world: World) -> None:

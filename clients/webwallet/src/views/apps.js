@@ -24,7 +24,7 @@ export async function renderApps(main, app) {
     h('h2', {}, t('apps.title', { count: connections.length })),
     h('p', { class: 'hint' }, t('apps.intro')),
     connections.length === 0 ? h('p', { class: 'empty' }, t('apps.none')) : null,
-    h('ul', { class: 'consents', id: 'connected-apps' }, connections.map((c) => appItem(c, app, answer.sign, people, revokedTx[c.app_id]))),
+    h('ul', { class: 'consents', id: 'connected-apps' }, connections.map((c) => appItem(c, app, answer.sign, people, revokedTx[c.app_id] ?? c.revocation_tx))),
   );
 }
 
