@@ -1,8 +1,7 @@
 // SMART App Launch scopes in plain language, zh-CN and English: what an app in the
 // marketplace asks for, read by a hospital admin, a reviewer or a patient who is not an OAuth
-// expert. The shared copy of clients/workstation/src/scopes.js (test/scopes.test.js checks the
-// two agree, so the workstation can import this one once its pages settle); the patient's
-// wallet passes `{ viewer: 'patient' }` so a `patient/` scope reads "your …", not "the current
+// expert. The one explainer: the workstation re-exports it (clients/workstation/src/scopes.js);
+// the patient's wallet passes `{ viewer: 'patient' }` so a `patient/` scope reads "your …", not "the current
 // patient's …". Pure (no DOM, no i18n state): `explainScope(scope, 'zh-CN' | 'en', options)`.
 // Covers SMART v1 (`patient/Observation.read`, `.write`, `.*`) and v2 (`patient/Observation.rs`, the letters
 // c r u d s in that order, an optional `?param=value` query), the launch context scopes,
