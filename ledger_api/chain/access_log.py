@@ -75,7 +75,7 @@ class AccessEntry:
     @classmethod
     def for_request(
         cls,
-        request: ReadRequest,
+        request: ReadRequest | AppReadRequest,
         signature: bytes,
         *,
         accessor: str,
@@ -168,17 +168,13 @@ class AppAccessEntry:
         """The entry logging the decision on the app's ``request``, signed by ``accessor``
         (the launching user)."""
         return cls(
-            entry=AccessEntry(
-                record_id=request.record_id,
+            entry=AccessEntry.for_request(
+                request,
+                signature,
                 accessor=accessor,
-                purpose=request.purpose,
                 granted=granted,
                 reason_code=reason_code,
-                part=request.part,
                 justification=justification,
-                issued_at=request.issued_at,
-                nonce=request.nonce,
-                signature=signature,
             ),
             app_id=request.app_id,
             client_id=request.client_id,
